@@ -1,0 +1,163 @@
+/**
+ * Command-line flags as the official runner (urfave/cli) reads them:
+ * `--name value`, `--name=value`, short aliases (`-c file`), booleans that
+ * take `--flag`, `--flag=true` or `--flag=false`, repeatable list flags, and
+ * an environment variable per flag used when the flag is absent.
+ *
+ * node:util parseArgs cannot take `--locked=false` for a boolean, which
+ * existing registration scripts pass, hence this small parser.
+ */
+
+export type FlagType = "string" | "bool" | "int" | "list";
+
+export interface FlagSpec {
+  name: string;
+  type: FlagType;
+  aliases?: string[];
+  env?: string;
+  help?: string;
+  hidden?: boolean;
+}
+
+export type FlagValue = string | boolean | number | string[];
+
+export interface ParsedFlags {
+  values: Map<string, FlagValue>;
+  /** Flags given on the command line (not from the environment). */
+  explicit: Set<string>;
+  positionals: string[];
+}
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function parseBool(name: string, raw: string): boolean {
+  const v = raw.toLowerCase();
+  if (["true", "1", "t", "yes"].includes(v)) return true;
+  if (["false", "0", "f", "no", ""].includes(v)) return false;
+  throw new UsageError(`Flag --${name} takes true or false, got "${raw}"`);
+}
+
+function parseInt10(name: string, raw: string): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`Flag --${name} takes an integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function convert(spec: FlagSpec, raw: string): FlagValue {
+  switch (spec.type) {
+    case "bool":
+      return parseBool(spec.name, raw);
+    case "int":
+      return parseInt10(spec.name, raw);
+    case "list":
+      return [raw];
+    default:
+      return raw;
+  }
+}
+
+export function parseFlags(
+  args: string[],
+  specs: FlagSpec[],
+  env: (name: string) => string | undefined,
+): ParsedFlags {
+  const byName = new Map<string, FlagSpec>();
+  for (const spec of specs) {
+    byName.set(spec.name, spec);
+    for (const alias of spec.aliases ?? []) byName.set(alias, spec);
+  }
+  const values = new Map<string, FlagValue>();
+  const explicit = new Set<string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    const body = arg.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const spec = byName.get(name);
+    if (!spec) throw new UsageError(`Unknown flag: ${arg}`);
+    let raw: string;
+    if (eq >= 0) raw = body.slice(eq + 1);
+    else if (spec.type === "bool") raw = "true";
+    else {
+      const next = args[i + 1];
+      if (next === undefined) throw new UsageError(`Flag --${spec.name} needs a value`);
+      raw = next;
+      i++;
+    }
+    const value = convert(spec, raw);
+    const previous = values.get(spec.name);
+    values.set(
+      spec.name,
+      spec.type === "list" && Array.isArray(previous) && explicit.has(spec.name)
+        ? [...previous, raw]
+        : value,
+    );
+    explicit.add(spec.name);
+  }
+  for (const spec of specs) {
+    if (values.has(spec.name) || !spec.env) continue;
+    const raw = env(spec.env);
+    if (raw === undefined || raw === "") continue;
+    values.set(spec.name, spec.type === "list" ? raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean) : convert(spec, raw));
+  }
+  return { values, explicit, positionals };
+}
+
+/** Typed access to parsed flags. */
+export class Flags {
+  constructor(readonly parsed: ParsedFlags) {}
+
+  string(name: string, fallback = ""): string {
+    const v = this.parsed.values.get(name);
+    return typeof v === "string" ? v : fallback;
+  }
+
+  bool(name: string, fallback = false): boolean {
+    const v = this.parsed.values.get(name);
+    return typeof v === "boolean" ? v : fallback;
+  }
+
+  int(name: string, fallback = 0): number {
+    const v = this.parsed.values.get(name);
+    return typeof v === "number" ? v : fallback;
+  }
+
+  list(name: string): string[] {
+    const v = this.parsed.values.get(name);
+    return Array.isArray(v) ? v : [];
+  }
+
+  has(name: string): boolean {
+    return this.parsed.values.has(name);
+  }
+
+  isExplicit(name: string): boolean {
+    return this.parsed.explicit.has(name);
+  }
+
+  get positionals(): string[] {
+    return this.parsed.positionals;
+  }
+}
+
+export function renderHelp(command: string, summary: string, specs: FlagSpec[]): string {
+  const lines = [`Usage: runner ${command} [options]`, "", summary, "", "Options:"];
+  for (const spec of specs) {
+    if (spec.hidden) continue;
+    const names = [`--${spec.name}`, ...(spec.aliases ?? []).map((a) => a.length === 1 ? `-${a}` : `--${a}`)];
+    const value = spec.type === "bool" ? "" : spec.type === "int" ? " value" : " value";
+    const env = spec.env ? ` [$${spec.env}]` : "";
+    lines.push(`   ${names.join(", ")}${value}\t${spec.help ?? ""}${env}`);
+  }
+  return lines.join("\n");
+}

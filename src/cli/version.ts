@@ -1,0 +1,49 @@
+/** `runner --version` and the identity sent to GitLab. */
+import denoJson from "../../deno.json" with { type: "json" };
+import { BUILD_INFO } from "./build_info.ts";
+
+export interface VersionInfo {
+  name: string;
+  version: string;
+  revision: string;
+  branch: string;
+  builtAt: string;
+  denoVersion: string;
+  /** Go-style names: linux, darwin, windows. */
+  os: string;
+  /** Go-style names: amd64, arm64. */
+  architecture: string;
+}
+
+export function goOs(os: typeof Deno.build.os): string {
+  return os === "windows" ? "windows" : os === "darwin" ? "darwin" : os;
+}
+
+export function goArch(arch: typeof Deno.build.arch): string {
+  return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
+}
+
+export function versionInfo(revision = BUILD_INFO.revision): VersionInfo {
+  return {
+    name: "gitlab-runner",
+    version: denoJson.version,
+    revision: (revision || "unknown").slice(0, 8),
+    branch: BUILD_INFO.branch || "main",
+    builtAt: BUILD_INFO.builtAt || "unknown",
+    denoVersion: `deno${Deno.version.deno}`,
+    os: goOs(Deno.build.os),
+    architecture: goArch(Deno.build.arch),
+  };
+}
+
+/** The text the official runner prints for `--version`, with Deno in place of Go. */
+export function renderVersion(v: VersionInfo): string {
+  return [
+    `Version:      ${v.version}`,
+    `Git revision: ${v.revision}`,
+    `Git branch:   ${v.branch}`,
+    `Deno version: ${v.denoVersion}`,
+    `Built:        ${v.builtAt}`,
+    `OS/Arch:      ${v.os}/${v.architecture}`,
+  ].join("\n");
+}

@@ -1,0 +1,113 @@
+/**
+ * Wire protocol between the poller and an executor subprocess.
+ *
+ * Both directions carry frames: one type byte, a 4-byte big-endian payload
+ * length, then the payload. The poller writes a `start` message first, then
+ * `cancel` messages; the executor writes raw trace bytes (TRACE frames) and
+ * JSON events (EVENT frames), ending with exactly one `result` event. An
+ * executor process that exits without a `result` crashed: its job is a
+ * runner_system_failure. Pure: no I/O here.
+ */
+import type { FailureReason } from "../job/failure_reason.ts";
+import type { RunnerConfig } from "../config/runner_config.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+
+export const FRAME_TRACE = 1;
+export const FRAME_MESSAGE = 2;
+
+/** Largest payload a frame may carry; bigger trace writes are split. */
+export const MAX_FRAME_PAYLOAD = 1 << 20;
+
+/** Everything the executor process needs; never the runner token. */
+export interface StartMessage {
+  type: "start";
+  job: JobSpec;
+  /** RunnerConfig with `token` emptied. */
+  runner: RunnerConfig;
+  shortToken: string;
+  systemId: string;
+  concurrentId: number;
+  concurrentProjectId: number;
+  /** Working directory of the runner; relative builds/cache dirs resolve against it. */
+  cwd: string;
+}
+
+export interface CancelMessage {
+  type: "cancel";
+  /** true: stop the script, still run after_script; false: kill everything now. */
+  graceful: boolean;
+}
+
+export type ToExecutor = StartMessage | CancelMessage;
+
+export interface StageEvent {
+  type: "stage";
+  stage: string;
+}
+
+export interface ResultEvent {
+  type: "result";
+  state: "success" | "failed";
+  failureReason?: FailureReason;
+  exitCode?: number;
+  message?: string;
+}
+
+export type FromExecutor = StageEvent | ResultEvent;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(5 + payload.length);
+  frame[0] = type;
+  new DataView(frame.buffer).setUint32(1, payload.length);
+  frame.set(payload, 5);
+  return frame;
+}
+
+export function encodeMessage(message: ToExecutor | FromExecutor): Uint8Array {
+  return encodeFrame(FRAME_MESSAGE, encoder.encode(JSON.stringify(message)));
+}
+
+export interface Frame {
+  type: number;
+  payload: Uint8Array;
+}
+
+/** Reassembles frames from arbitrarily split chunks. */
+export class FrameDecoder {
+  #buffer = new Uint8Array(0);
+
+  push(chunk: Uint8Array): Frame[] {
+    const merged = new Uint8Array(this.#buffer.length + chunk.length);
+    merged.set(this.#buffer);
+    merged.set(chunk, this.#buffer.length);
+    const frames: Frame[] = [];
+    let at = 0;
+    while (merged.length - at >= 5) {
+      const length = new DataView(merged.buffer, merged.byteOffset + at + 1, 4).getUint32(0);
+      if (length > MAX_FRAME_PAYLOAD) {
+        throw new RangeError(`Frame of ${length} bytes exceeds the ${MAX_FRAME_PAYLOAD} byte limit`);
+      }
+      if (merged.length - at < 5 + length) break;
+      frames.push({ type: merged[at]!, payload: merged.slice(at + 5, at + 5 + length) });
+      at += 5 + length;
+    }
+    this.#buffer = merged.slice(at);
+    return frames;
+  }
+
+  /** Bytes of an unfinished frame; non-zero at end of stream means truncation. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+}
+
+export function decodeMessage<T extends ToExecutor | FromExecutor>(payload: Uint8Array): T {
+  const value = JSON.parse(decoder.decode(payload));
+  if (typeof value !== "object" || value === null || typeof value.type !== "string") {
+    throw new TypeError("Executor protocol message has no type");
+  }
+  return value as T;
+}

@@ -1,0 +1,130 @@
+/**
+ * The Deno permissions each executor subprocess starts with
+ * (docs/security.md holds the same table for people). Pure: the launcher
+ * turns the result into `--allow-*` flags when running from source, and the
+ * compiled binary's executor process revokes everything else.
+ */
+import { isAbsolute, resolve } from "node:path";
+import type { RunnerConfig } from "../config/runner_config.ts";
+
+export interface ExecutorPermissions {
+  read: string[];
+  write: string[];
+  /** Programs the process may spawn; empty = none. */
+  run: string[];
+  /** `host:port` entries. */
+  net: string[];
+  /** Whether the process may read its (already cleaned) environment. */
+  env: boolean;
+  /** `Deno.osRelease`/hostname style information. */
+  sys: boolean;
+}
+
+export interface PermissionContext {
+  runner: RunnerConfig;
+  /** Runner working directory; relative builds/cache dirs resolve against it. */
+  cwd: string;
+  /** Temporary directory the executor may use. */
+  tempDir: string;
+  env: (name: string) => string | undefined;
+}
+
+export const DOCKER_SOCKET = "/var/run/docker.sock";
+
+function hostPort(url: string): string {
+  const u = new URL(url);
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  return `${u.hostname}:${port}`;
+}
+
+function dir(path: string, cwd: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+/** Where the docker executor connects: a unix socket path or a tcp `host:port`. */
+export function dockerEndpoint(
+  runner: RunnerConfig,
+  env: (name: string) => string | undefined,
+): { socket: string } | { net: string } {
+  const host = runner.docker.host || env("DOCKER_HOST") || "";
+  if (host === "" || host.startsWith("unix://")) {
+    return { socket: host ? host.slice("unix://".length) : DOCKER_SOCKET };
+  }
+  const u = new URL(host.replace(/^tcp:/, "http:"));
+  return { net: `${u.hostname}:${u.port || (runner.docker.tlsVerify ? "2376" : "2375")}` };
+}
+
+export function executorPermissions(ctx: PermissionContext): ExecutorPermissions {
+  const { runner, cwd, tempDir } = ctx;
+  const gitlab = hostPort(runner.url);
+  const perms: ExecutorPermissions = {
+    read: [tempDir],
+    write: [tempDir],
+    run: [],
+    net: [gitlab],
+    env: true,
+    sys: true,
+  };
+  switch (runner.executor) {
+    case "shell": {
+      const builds = dir(runner.buildsDir || "builds", cwd);
+      const cache = dir(runner.cacheDir || "cache", cwd);
+      perms.read.push(builds, cache);
+      perms.write.push(builds, cache);
+      perms.run.push("bash", "sh", "git", "su");
+      if (runner.cloneUrl) perms.net.push(hostPort(runner.cloneUrl));
+      break;
+    }
+    case "docker": {
+      const endpoint = dockerEndpoint(runner, ctx.env);
+      if ("socket" in endpoint) {
+        perms.read.push(endpoint.socket);
+        perms.write.push(endpoint.socket);
+      } else {
+        perms.net.push(endpoint.net);
+        if (runner.docker.tlsCertPath) perms.read.push(runner.docker.tlsCertPath);
+      }
+      break;
+    }
+    case "ssh":
+    case "docker+ssh": {
+      perms.net.push(`${runner.ssh.host}:${runner.ssh.port || "22"}`);
+      if (runner.ssh.identityFile) perms.read.push(dir(runner.ssh.identityFile, cwd));
+      if (runner.ssh.knownHostsFile) perms.read.push(dir(runner.ssh.knownHostsFile, cwd));
+      if (runner.executor === "docker+ssh") {
+        const endpoint = dockerEndpoint(runner, ctx.env);
+        if ("socket" in endpoint) perms.read.push(endpoint.socket), perms.write.push(endpoint.socket);
+        else perms.net.push(endpoint.net);
+      }
+      break;
+    }
+    case "custom": {
+      const c = runner.custom;
+      for (const program of [c.configExec, c.prepareExec, c.runExec, c.cleanupExec]) {
+        if (program) perms.run.push(program.includes("/") ? dir(program, cwd) : program);
+      }
+      if (runner.buildsDir) perms.read.push(dir(runner.buildsDir, cwd));
+      if (runner.buildsDir) perms.write.push(dir(runner.buildsDir, cwd));
+      if (runner.cacheDir) perms.read.push(dir(runner.cacheDir, cwd));
+      if (runner.cacheDir) perms.write.push(dir(runner.cacheDir, cwd));
+      break;
+    }
+  }
+  return perms;
+}
+
+/** `--allow-*` flags for `deno run`; an empty list grants nothing. */
+export function permissionFlags(perms: ExecutorPermissions): string[] {
+  const flags = ["--no-prompt"];
+  const list = (name: string, values: string[]) => {
+    const unique = [...new Set(values)];
+    if (unique.length > 0) flags.push(`--allow-${name}=${unique.join(",")}`);
+  };
+  list("read", perms.read);
+  list("write", perms.write);
+  list("run", perms.run);
+  list("net", perms.net);
+  if (perms.env) flags.push("--allow-env");
+  if (perms.sys) flags.push("--allow-sys");
+  return flags;
+}

@@ -1,0 +1,241 @@
+/**
+ * Runs one job from acceptance to its final update: opens its trace, starts
+ * an executor subprocess with that executor's permissions, relays the log and
+ * cancel requests, watches the process, and reports the result. A process that
+ * dies without a result (crash, kill -9) gets its job reported as
+ * runner_system_failure at once; nothing is left running on GitLab.
+ */
+import type { RunnerConfig } from "../config/runner_config.ts";
+import { shortToken } from "../config/short_token.ts";
+import type { FromExecutor, ResultEvent } from "../executors/process_protocol.ts";
+import type { FailureReason } from "../job/failure_reason.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+import type { TraceTransport } from "../trace/transport.ts";
+import { executorPermissions } from "./executor_permissions.ts";
+import type { JobHandler, JobSlot } from "./poller.ts";
+import type { ExecutorLauncher } from "./process_launcher.ts";
+
+export interface JobResult {
+  state: "success" | "failed";
+  failureReason?: FailureReason;
+  exitCode?: number;
+}
+
+/** A job's log on its way to GitLab; the trace/ pipeline implements it. */
+export interface TraceSession {
+  /** Raw job output; masking and limits happen behind this. */
+  write(chunk: Uint8Array): void;
+  /** Final flush and `PUT jobs/<id>`; resolves true once GitLab has it. */
+  finish(result: JobResult): Promise<boolean>;
+}
+
+export interface TraceCallbacks {
+  /** `Job-Status: canceling`: stop the script, keep after_script. */
+  onCancelRequested(): void;
+  /** 403, or `Job-Status: canceled|failed`: the job is gone, kill it. */
+  onAbort(): void;
+}
+
+export interface TraceSessionFactory {
+  open(runner: RunnerConfig, job: JobSpec, callbacks: TraceCallbacks): TraceSession;
+}
+
+/** What the metrics and `/debug/jobs/list` learn about running jobs. */
+export interface JobObserver {
+  jobStarted?(runner: RunnerConfig, job: JobSpec): void;
+  jobStage?(runner: RunnerConfig, job: JobSpec, stage: string): void;
+  jobFinished?(runner: RunnerConfig, job: JobSpec, result: JobResult, durationSeconds: number): void;
+}
+
+export interface JobSupervisorOptions {
+  log: Logger;
+  launcher: ExecutorLauncher;
+  traces: TraceSessionFactory;
+  /** For the acceptance `PUT jobs/<id>` (state=running). */
+  transportFor(runner: RunnerConfig): TraceTransport;
+  systemId: string;
+  cwd: string;
+  tempDir: string;
+  env: (name: string) => string | undefined;
+  observer?: JobObserver;
+  /** Extra seconds past the job timeout before the supervisor kills the process itself. */
+  timeoutGraceSeconds?: number;
+}
+
+const encoder = new TextEncoder();
+
+export class JobSupervisor implements JobHandler {
+  #opts: JobSupervisorOptions;
+
+  constructor(opts: JobSupervisorOptions) {
+    this.#opts = opts;
+  }
+
+  async reject(runner: RunnerConfig, id: number, token: string, message: string): Promise<void> {
+    const job = { id, token, features: { failureReasons: [] } } as unknown as JobSpec;
+    const session = this.#opts.traces.open(runner, job, {
+      onCancelRequested() {},
+      onAbort() {},
+    });
+    session.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+    await session.finish({ state: "failed", failureReason: "runner_system_failure", exitCode: 3 });
+  }
+
+  async handle(runner: RunnerConfig, job: JobSpec, slot: JobSlot, stop: AbortSignal): Promise<void> {
+    const log = this.#opts.log.child({
+      [F.JOB_ID]: job.id,
+      [F.RUNNER]: shortToken(runner.token),
+      [F.EXECUTOR]: runner.executor,
+    });
+    const started = performance.now();
+    let cancel: ((graceful: boolean) => void) | null = null;
+    let canceledBeforeStart: boolean | null = null;
+    const session = this.#opts.traces.open(runner, job, {
+      onCancelRequested: () => cancel ? cancel(true) : (canceledBeforeStart ??= true),
+      onAbort: () => cancel ? cancel(false) : (canceledBeforeStart = false),
+    });
+    log.info("Checking for jobs... received", { "job_name": job.jobInfo.name, [F.URL]: runner.url });
+    this.#opts.observer?.jobStarted?.(runner, job);
+
+    const accepted = await this.#opts.transportFor(runner).updateJob(
+      { id: job.id, token: job.token },
+      { state: "running" },
+    );
+    if (accepted.kind === "abort" || accepted.kind === "not-found") {
+      log.warn("Job was canceled or removed before it started; dropping it");
+      this.#finished(runner, job, { state: "failed", failureReason: "job_canceled" }, started);
+      return;
+    }
+    if (accepted.kind === "ok" && accepted.jobStatus === "canceling") canceledBeforeStart = false;
+
+    let result: JobResult;
+    if (canceledBeforeStart !== null) {
+      session.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
+      result = { state: "failed", failureReason: "job_canceled" };
+    } else {
+      result = await this.#run(runner, job, slot, stop, session, log, (fn) => cancel = fn);
+    }
+    const delivered = await session.finish(result);
+    if (!delivered) log.error("Final job state could not be sent to GitLab", { "state": result.state });
+    log.info("Job finished", {
+      "state": result.state,
+      [F.FAILURE_REASON]: result.failureReason ?? null,
+      [F.DURATION_S]: Math.round((performance.now() - started) / 10) / 100,
+    });
+    this.#finished(runner, job, result, started);
+  }
+
+  #finished(runner: RunnerConfig, job: JobSpec, result: JobResult, started: number): void {
+    this.#opts.observer?.jobFinished?.(runner, job, result, (performance.now() - started) / 1000);
+  }
+
+  async #run(
+    runner: RunnerConfig,
+    job: JobSpec,
+    slot: JobSlot,
+    stop: AbortSignal,
+    session: TraceSession,
+    log: Logger,
+    setCancel: (fn: (graceful: boolean) => void) => void,
+  ): Promise<JobResult> {
+    const permissions = executorPermissions({
+      runner,
+      cwd: this.#opts.cwd,
+      tempDir: this.#opts.tempDir,
+      env: this.#opts.env,
+    });
+    let child;
+    try {
+      child = this.#opts.launcher.launch(permissions);
+    } catch (err) {
+      const message = `Cannot start the executor process: ${(err as Error).message}`;
+      session.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+      return { state: "failed", failureReason: "runner_system_failure" };
+    }
+    await using proc = child;
+    log.debug("Executor process started", { [F.PID]: proc.pid });
+
+    let killTimer = 0;
+    let interrupted = false;
+    let timedOut = false;
+    const sendCancel = (graceful: boolean) => {
+      proc.send({ type: "cancel", graceful }).catch(() => {});
+      if (!graceful && killTimer === 0) {
+        // The process gets a moment to stop its job and clean up, then it is killed.
+        killTimer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+      }
+    };
+    setCancel(sendCancel);
+    const onStop = () => {
+      interrupted = true;
+      sendCancel(false);
+    };
+    stop.addEventListener("abort", onStop, { once: true });
+    const grace = this.#opts.timeoutGraceSeconds ?? 60;
+    const watchdog = setTimeout(() => {
+      timedOut = true;
+      sendCancel(false);
+    }, (job.timeout + grace) * 1000);
+
+    let result: ResultEvent | null = null;
+    try {
+      await proc.send({
+        type: "start",
+        job,
+        runner: { ...runner, token: "" },
+        shortToken: shortToken(runner.token),
+        systemId: this.#opts.systemId,
+        concurrentId: slot.concurrentId,
+        concurrentProjectId: slot.concurrentProjectId,
+        cwd: this.#opts.cwd,
+      });
+      for await (const item of proc.events()) {
+        if ("trace" in item) session.write(item.trace);
+        else result = this.#onEvent(runner, job, item.event) ?? result;
+      }
+    } catch (err) {
+      log.error("Lost the executor process", { [F.ERROR]: String(err) });
+    } finally {
+      clearTimeout(watchdog);
+      stop.removeEventListener("abort", onStop);
+    }
+    const status = await proc.status;
+    clearTimeout(killTimer);
+    if (result === null) {
+      const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+      const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
+      log.error("Executor process ended without a result", { "how": how, [F.ERROR]: tail });
+      const reason: FailureReason = timedOut
+        ? "job_execution_timeout"
+        : interrupted
+        ? "runner_interrupted"
+        : "runner_system_failure";
+      session.write(encoder.encode(
+        `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
+      ));
+      return { state: "failed", failureReason: reason };
+    }
+    if (interrupted && result.state === "failed") {
+      return { state: "failed", failureReason: "runner_interrupted", ...exitCode(result) };
+    }
+    return {
+      state: result.state,
+      ...(result.failureReason ? { failureReason: result.failureReason } : {}),
+      ...exitCode(result),
+    };
+  }
+
+  #onEvent(runner: RunnerConfig, job: JobSpec, event: FromExecutor): ResultEvent | null {
+    if (event.type === "stage") {
+      this.#opts.observer?.jobStage?.(runner, job, event.stage);
+      return null;
+    }
+    return event.type === "result" ? event : null;
+  }
+}
+
+function exitCode(result: ResultEvent): { exitCode?: number } {
+  return result.exitCode !== undefined && result.exitCode !== 0 ? { exitCode: result.exitCode } : {};
+}

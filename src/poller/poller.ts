@@ -1,0 +1,338 @@
+/**
+ * Asks GitLab for work for every `[[runners]]` entry and hands each job to a
+ * JobHandler, within `concurrent` (global), `limit` and `request_concurrency`
+ * (per entry), as the official runner does (config-reference §17).
+ *
+ * A job request holds a global slot while it waits (GitLab may hold it for a
+ * long poll), so a job that arrives always has somewhere to run. Entries that
+ * fail `unhealthy_requests_limit` requests in a row rest for
+ * `unhealthy_interval`. `apply()` takes a new config at any time: running jobs
+ * keep the settings they started with.
+ */
+import type { GlobalConfig, RunnerConfig } from "../config/runner_config.ts";
+import { shortToken } from "../config/short_token.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+
+export type RequestOutcome =
+  | { kind: "job"; job: JobSpec }
+  | { kind: "none" }
+  /** A 201 whose body is not a usable job: fail it, if it can be named. */
+  | { kind: "invalid-job"; id?: number; token?: string; message: string }
+  | { kind: "error"; healthy: boolean; message: string };
+
+/** One runner entry's view of GitLab; gitlab/runner_client.ts implements it. */
+export interface JobSource {
+  /** Long-polls `jobs/request`; aborting the signal ends the wait. */
+  requestJob(signal: AbortSignal): Promise<RequestOutcome>;
+}
+
+export interface JobSlot {
+  concurrentId: number;
+  concurrentProjectId: number;
+}
+
+/** Runs one job to its final update; job_supervisor.ts implements it. */
+export interface JobHandler {
+  /**
+   * Resolves when the job's final state reached GitLab (or could not).
+   * Never rejects. `stop` aborts the job (shutdown); its reason is reported.
+   */
+  handle(runner: RunnerConfig, job: JobSpec, slot: JobSlot, stop: AbortSignal): Promise<void>;
+  /** A 201 we could not parse but could identify: report it failed. */
+  reject(runner: RunnerConfig, id: number, token: string, message: string): Promise<void>;
+}
+
+export interface PollerObserver {
+  requestStarted?(runner: RunnerConfig): void;
+  requestFinished?(runner: RunnerConfig, outcome: RequestOutcome["kind"]): void;
+  requestConcurrencyExceeded?(runner: RunnerConfig): void;
+  healthCheckFailed?(runner: RunnerConfig): void;
+}
+
+export interface PollerOptions {
+  log: Logger;
+  sourceFor(runner: RunnerConfig): JobSource;
+  handler: JobHandler;
+  observer?: PollerObserver;
+  /** Injected so tests can step time. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+function realSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Identity of an entry: a changed URL or token is another runner. */
+function entryKey(runner: RunnerConfig): string {
+  return `${runner.url}\u0000${runner.token}`;
+}
+
+interface Entry {
+  config: RunnerConfig;
+  source: JobSource;
+  stop: AbortController;
+  running: Map<number, { projectId: number; slot: JobSlot }>;
+  requesting: number;
+  failures: number;
+  unhealthyUntil: number;
+  /** Request loops alive; each has an index below `requestConcurrency`. */
+  loops: Set<Promise<void>>;
+  loopIndexes: Set<number>;
+}
+
+export class Poller {
+  #opts: PollerOptions;
+  #log: Logger;
+  #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  #now: () => number;
+  #entries = new Map<string, Entry>();
+  #concurrent = 1;
+  #checkIntervalMs = 3000;
+  #busy = 0;
+  #jobs = new Set<Promise<void>>();
+  #wake: (() => void) | null = null;
+  #wakeSignal = Promise.withResolvers<void>();
+  /** Stops asking for jobs. */
+  #stopRequests = new AbortController();
+  /** Aborts running jobs. */
+  #stopJobs = new AbortController();
+
+  constructor(opts: PollerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#sleep = opts.sleep ?? realSleep;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Jobs running now, over all entries. */
+  get runningJobs(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) n += e.running.size;
+    return n;
+  }
+
+  /** Takes a config (first start or reload). */
+  apply(config: GlobalConfig): void {
+    this.#concurrent = config.concurrent;
+    this.#checkIntervalMs = config.checkInterval * 1000;
+    const wanted = new Map<string, RunnerConfig>();
+    for (const runner of config.runners) {
+      if (runner.token) wanted.set(entryKey(runner), runner);
+    }
+    for (const [key, entry] of this.#entries) {
+      if (!wanted.has(key)) {
+        entry.stop.abort();
+        // Its running jobs finish; the entry is dropped once they did.
+        if (entry.running.size === 0) this.#entries.delete(key);
+      }
+    }
+    for (const [key, runner] of wanted) {
+      const entry = this.#entries.get(key);
+      if (entry && !entry.stop.signal.aborted) {
+        entry.config = runner;
+        this.#startLoops(entry);
+      } else {
+        this.#add(key, runner);
+      }
+    }
+    this.#notify();
+  }
+
+  #add(key: string, runner: RunnerConfig): void {
+    const entry: Entry = {
+      config: runner,
+      source: this.#opts.sourceFor(runner),
+      stop: new AbortController(),
+      running: new Map(),
+      requesting: 0,
+      failures: 0,
+      unhealthyUntil: 0,
+      loops: new Set(),
+      loopIndexes: new Set(),
+    };
+    this.#entries.set(key, entry);
+    this.#startLoops(entry);
+  }
+
+  #startLoops(entry: Entry): void {
+    if (this.#stopRequests.signal.aborted) return;
+    for (let i = 0; i < Math.max(1, entry.config.requestConcurrency); i++) {
+      if (entry.loopIndexes.has(i)) continue;
+      entry.loopIndexes.add(i);
+      const loop: Promise<void> = this.#loop(entry, i).finally(() => {
+        entry.loopIndexes.delete(i);
+        entry.loops.delete(loop);
+      });
+      entry.loops.add(loop);
+    }
+  }
+
+  #notify(): void {
+    this.#wakeSignal.resolve();
+    this.#wakeSignal = Promise.withResolvers<void>();
+  }
+
+  #hasCapacity(entry: Entry): boolean {
+    const limit = entry.config.limit;
+    const runnerBusy = entry.running.size + entry.requesting;
+    return this.#busy < this.#concurrent && (limit <= 0 || runnerBusy < limit);
+  }
+
+  async #loop(entry: Entry, index: number): Promise<void> {
+    const stopped = AbortSignal.any([entry.stop.signal, this.#stopRequests.signal]);
+    while (!stopped.aborted) {
+      // request_concurrency lowered by a reload: the extra loops end.
+      if (index >= Math.max(1, entry.config.requestConcurrency)) return;
+      const now = this.#now();
+      if (entry.unhealthyUntil > now) {
+        await this.#sleep(entry.unhealthyUntil - now, stopped);
+        continue;
+      }
+      if (!this.#hasCapacity(entry)) {
+        const wake = this.#wakeSignal.promise;
+        await Promise.race([wake, new Promise<void>((r) => stopped.addEventListener("abort", () => r(), { once: true }))]);
+        continue;
+      }
+      this.#busy++;
+      entry.requesting++;
+      let keepSlot = false;
+      let gotJob = false;
+      try {
+        this.#opts.observer?.requestStarted?.(entry.config);
+        const outcome = await entry.source.requestJob(stopped);
+        this.#opts.observer?.requestFinished?.(entry.config, outcome.kind);
+        if (stopped.aborted && outcome.kind !== "job") break;
+        switch (outcome.kind) {
+          case "job":
+            entry.failures = 0;
+            keepSlot = true;
+            gotJob = true;
+            this.#start(entry, outcome.job);
+            break;
+          case "none":
+            entry.failures = 0;
+            break;
+          case "invalid-job":
+            this.#markUnhealthy(entry, outcome.message);
+            if (outcome.id !== undefined && outcome.token !== undefined) {
+              await this.#opts.handler.reject(entry.config, outcome.id, outcome.token, outcome.message);
+            }
+            break;
+          case "error":
+            if (outcome.healthy) {
+              entry.failures = 0;
+              this.#log.warn("Checking for jobs... failed", {
+                [F.RUNNER]: shortToken(entry.config.token),
+                [F.ERROR]: outcome.message,
+              });
+            } else {
+              this.#markUnhealthy(entry, outcome.message);
+            }
+            break;
+        }
+      } finally {
+        entry.requesting--;
+        if (!keepSlot) {
+          this.#busy--;
+          this.#notify();
+        }
+      }
+      if (gotJob && !entry.config.strictCheckInterval) continue;
+      await this.#sleep(this.#checkIntervalMs, stopped);
+    }
+  }
+
+  #markUnhealthy(entry: Entry, message: string): void {
+    entry.failures++;
+    this.#log.warn("Checking for jobs... failed", {
+      [F.RUNNER]: shortToken(entry.config.token),
+      [F.ERROR]: message,
+    });
+    if (entry.failures >= entry.config.unhealthyRequestsLimit) {
+      this.#opts.observer?.healthCheckFailed?.(entry.config);
+      entry.unhealthyUntil = this.#now() + entry.config.unhealthyInterval * 1000;
+      entry.failures = 0;
+      this.#log.error("Runner is not healthy and will be disabled", {
+        [F.RUNNER]: shortToken(entry.config.token),
+        "unhealthy_interval_s": entry.config.unhealthyInterval,
+      });
+    }
+  }
+
+  #start(entry: Entry, job: JobSpec): void {
+    const slot = this.#slotFor(entry, job.jobInfo.projectId);
+    entry.running.set(job.id, { projectId: job.jobInfo.projectId, slot });
+    const runner = entry.config;
+    const done = this.#opts.handler.handle(runner, job, slot, this.#stopJobs.signal)
+      .catch((err) => {
+        this.#log.error("Job handler failed", { [F.JOB_ID]: job.id, [F.ERROR]: String(err) });
+      })
+      .finally(() => {
+        entry.running.delete(job.id);
+        this.#busy--;
+        this.#jobs.delete(done);
+        if (entry.stop.signal.aborted && entry.running.size === 0) {
+          for (const [key, e] of this.#entries) if (e === entry) this.#entries.delete(key);
+        }
+        this.#notify();
+      });
+    this.#jobs.add(done);
+  }
+
+  #slotFor(entry: Entry, projectId: number): JobSlot {
+    const used = new Set<number>();
+    const usedProject = new Set<number>();
+    for (const r of entry.running.values()) {
+      used.add(r.slot.concurrentId);
+      if (r.projectId === projectId) usedProject.add(r.slot.concurrentProjectId);
+    }
+    let concurrentId = 0;
+    while (used.has(concurrentId)) concurrentId++;
+    let concurrentProjectId = 0;
+    while (usedProject.has(concurrentProjectId)) concurrentProjectId++;
+    return { concurrentId, concurrentProjectId };
+  }
+
+  /** SIGQUIT: ask for no more jobs, wait for the running ones without a time limit. */
+  async stopGracefully(): Promise<void> {
+    this.#stopRequests.abort();
+    this.#notify();
+    await this.#drain();
+  }
+
+  /**
+   * SIGTERM/SIGINT: ask for no more jobs, abort running ones (they report
+   * runner_interrupted) and wait for their final updates, at most `timeoutMs`.
+   * Resolves true when every job finished in time.
+   */
+  async stopForcefully(timeoutMs: number): Promise<boolean> {
+    this.#stopRequests.abort();
+    this.#stopJobs.abort();
+    this.#notify();
+    const timeout = new AbortController();
+    const finished = await Promise.race([
+      this.#drain().then(() => true),
+      this.#sleep(timeoutMs, timeout.signal).then(() => false),
+    ]);
+    timeout.abort();
+    return finished;
+  }
+
+  async #drain(): Promise<void> {
+    const loops = [...this.#entries.values()].flatMap((e) => [...e.loops]);
+    await Promise.allSettled(loops);
+    while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Starts executor subprocesses: the only place the poller spawns anything.
+ *
+ * From source the child is `deno run <--allow-* flags> src/cli/main.ts
+ * executor-process`; from a compiled binary it is the binary itself with
+ * `executor-process`, and the child revokes what it does not need before it
+ * reads the job (cli/executor_process.ts). The child's environment is the
+ * runner's minus every variable that can carry a runner or registration token.
+ */
+import {
+  decodeMessage,
+  encodeMessage,
+  FRAME_MESSAGE,
+  FRAME_TRACE,
+  FrameDecoder,
+  type FromExecutor,
+  type ToExecutor,
+} from "../executors/process_protocol.ts";
+import { type ExecutorPermissions, permissionFlags } from "./executor_permissions.ts";
+
+/** Variables that never reach an executor process. */
+export const SECRET_ENV = [
+  "CI_SERVER_TOKEN",
+  "REGISTRATION_TOKEN",
+  "RUNNER_TOKEN",
+  "CONFIG_FILE",
+];
+
+export interface ExecutorProcess extends AsyncDisposable {
+  readonly pid: number;
+  send(message: ToExecutor): Promise<void>;
+  /** Trace bytes and events until the process closes its stdout. */
+  events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }>;
+  /** Exit status once the process ended. */
+  readonly status: Promise<Deno.CommandStatus>;
+  kill(signal?: Deno.Signal): void;
+  /** What the child wrote on stderr (its own log lines), last 64 KiB. */
+  stderrTail(): string;
+}
+
+/** What the poller needs to start an executor subprocess. */
+export interface ExecutorLauncher {
+  launch(permissions: ExecutorPermissions): ExecutorProcess;
+}
+
+export interface LauncherOptions {
+  /** Path of the runner binary (compiled) or of `deno` (from source). */
+  execPath: string;
+  /** `src/cli/main.ts` as a path or file URL when running from source; null when compiled. */
+  mainModule: string | null;
+  env: Record<string, string>;
+  /** Receives each stderr line of a child (its structured log). */
+  onChildLog?: (pid: number, line: string) => void;
+}
+
+export function isCompiledBinary(execPath: string): boolean {
+  const base = execPath.split(/[\\/]/).pop() ?? "";
+  return !/^deno(\.exe)?$/i.test(base);
+}
+
+export class SubprocessLauncher implements ExecutorLauncher {
+  #options: LauncherOptions;
+
+  constructor(options: LauncherOptions) {
+    this.#options = options;
+  }
+
+  launch(permissions: ExecutorPermissions): ExecutorProcess {
+    const { execPath, mainModule } = this.#options;
+    const args = mainModule === null
+      ? ["executor-process", "--permissions", JSON.stringify(permissions)]
+      : ["run", "--quiet", ...permissionFlags(permissions), mainModule, "executor-process"];
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(this.#options.env)) {
+      if (!SECRET_ENV.includes(key)) env[key] = value;
+    }
+    env["DENO_NO_UPDATE_CHECK"] = "1";
+    const child = new Deno.Command(execPath, {
+      args,
+      env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new ChildExecutorProcess(child, this.#options.onChildLog);
+  }
+}
+
+class ChildExecutorProcess implements ExecutorProcess {
+  #child: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #stderr = "";
+  #stderrDone: Promise<void>;
+  readonly status: Promise<Deno.CommandStatus>;
+
+  constructor(child: Deno.ChildProcess, onLog?: (pid: number, line: string) => void) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.status = child.status;
+    this.#stderrDone = (async () => {
+      let pending = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        const text = decoder.decode(chunk, { stream: true });
+        this.#stderr = (this.#stderr + text).slice(-65536);
+        pending += text;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) onLog?.(child.pid, line);
+      }
+      if (pending.trim()) onLog?.(child.pid, pending);
+    })().catch(() => {});
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  async send(message: ToExecutor): Promise<void> {
+    await this.#writer.write(encodeMessage(message));
+  }
+
+  async *events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }> {
+    const decoder = new FrameDecoder();
+    for await (const chunk of this.#child.stdout) {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.type === FRAME_TRACE) yield { trace: frame.payload };
+        else if (frame.type === FRAME_MESSAGE) {
+          yield { event: decodeMessage<FromExecutor>(frame.payload) };
+        }
+      }
+    }
+  }
+
+  kill(signal: Deno.Signal = "SIGKILL"): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited: nothing to kill.
+    }
+  }
+
+  stderrTail(): string {
+    return this.#stderr;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    let timer = 0;
+    const exited = await Promise.race([
+      this.status.then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),
+    ]);
+    clearTimeout(timer);
+    if (!exited) this.kill("SIGKILL");
+    await this.status.catch(() => {});
+    await this.#stderrDone;
+  }
+}
