@@ -23,6 +23,12 @@ import {
 } from "../executors/process_protocol.ts";
 import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { JobOutput } from "../executors/executor.ts";
+import { type BuildResult, runBuild } from "../build/run_build.ts";
+import type { RunnerVersion } from "../build/job_variables.ts";
+import { JobFailedError } from "../job/failure_reason.ts";
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+import { createExecutor } from "./executor_factory.ts";
 
 /** Revokes every permission kind that `perms` does not need (compiled binaries only). */
 export async function revokeUnneeded(perms: ExecutorPermissions): Promise<void> {
@@ -120,4 +126,74 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
       for (const m of queued.splice(0)) if (m.type === "cancel") listener(m);
     },
   };
+}
+
+export interface ExecutorProcessIo {
+  stdin: ReadableStream<Uint8Array>;
+  stdout: WritableStream<Uint8Array>;
+  env: Record<string, string>;
+  log: Logger;
+  version: RunnerVersion;
+}
+
+/** Runs the job the poller sends; resolves with the process exit code. */
+export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number> {
+  const writer = new FrameWriter(io.stdout);
+  let control: ControlChannel;
+  try {
+    control = await readControl(io.stdin);
+  } catch (err) {
+    io.log.error("Executor process got no job", { [F.ERROR]: (err as Error).message });
+    await writer.close();
+    return 2;
+  }
+  const { start } = control;
+  const graceful = new AbortController();
+  const abort = new AbortController();
+  control.onCancel((m) => (m.graceful ? graceful : abort).abort());
+  const log = io.log.child({ [F.JOB_ID]: start.job.id, [F.EXECUTOR]: start.runner.executor });
+  let result: BuildResult;
+  try {
+    const executor = createExecutor({
+      runner: start.runner,
+      job: start.job,
+      output: writer,
+      cwd: start.cwd,
+      env: io.env,
+      shortToken: start.shortToken,
+      concurrentId: start.concurrentId,
+      concurrentProjectId: start.concurrentProjectId,
+    });
+    result = await runBuild({
+      job: start.job,
+      runner: start.runner,
+      shortToken: start.shortToken,
+      systemId: start.systemId,
+      concurrentId: start.concurrentId,
+      concurrentProjectId: start.concurrentProjectId,
+      executor,
+      output: writer,
+      cancel: { graceful: graceful.signal, abort: abort.signal },
+      version: io.version,
+      onStage: (stage) => writer.event({ type: "stage", stage }),
+      log,
+    });
+  } catch (err) {
+    const message = err instanceof JobFailedError ? err.message : `${(err as Error).message}`;
+    writer.write(new TextEncoder().encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+    result = {
+      state: "failed",
+      failureReason: err instanceof JobFailedError ? err.reason : "runner_system_failure",
+      message,
+    };
+  }
+  writer.event({
+    type: "result",
+    state: result.state,
+    ...(result.failureReason ? { failureReason: result.failureReason } : {}),
+    ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+    ...(result.message ? { message: result.message } : {}),
+  });
+  await writer.close();
+  return 0;
 }

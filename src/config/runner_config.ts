@@ -20,14 +20,79 @@ export interface GlobalConfig {
   user: string;
   labels: Record<string, string>;
   sessionServer: { listenAddress: string; advertiseAddress: string; sessionTimeout: number };
+  /** Seconds; 0 = keep-alive connections to GitLab have no maximum age. */
+  connectionMaxAge: number;
   runners: RunnerConfig[];
+  /** See {@link UnsupportedValues}. */
+  unsupported: UnsupportedValues;
+}
+
+/**
+ * Raw TOML values of keys we accept but do not model (P3 keys, unimplemented P2
+ * sections such as [runners.kubernetes], unknown keys), by dotted official path
+ * relative to the owning table ("kubernetes", "docker.mac_address"). Kept only so
+ * that saving the file does not drop them; nothing outside config/ reads them.
+ */
+export type UnsupportedValues = Record<string, unknown>;
+
+/**
+ * How [[runners]] url/token were written when they referenced $VARs: `template` is
+ * the file text, `value` what it expanded to at load. Saving writes the template
+ * back while the field still holds `value`. null when the file held a literal.
+ */
+export interface EnvExpansion {
+  template: string;
+  value: string;
 }
 
 export interface RunnerCacheConfig {
   type: string;
   path: string;
   shared: boolean;
+  /** Bytes; 0 = no limit. */
   maxUploadedArchiveSize: number;
+  s3: S3CacheConfig;
+}
+
+/** [runners.cache.s3]; "" = not set. */
+export interface S3CacheConfig {
+  serverAddress: string;
+  accessKey: string;
+  secretKey: string;
+  sessionToken: string;
+  bucketName: string;
+  bucketLocation: string;
+  insecure: boolean;
+  /** "" = access-key when address and keys are set, else iam. */
+  authenticationType: string;
+  serverSideEncryption: string;
+  serverSideEncryptionKeyId: string;
+  dualStack: boolean;
+  /** null = detect from the server address. */
+  pathStyle: boolean | null;
+  accelerate: boolean;
+  roleArn: string;
+  uploadRoleArn: string;
+  /** -1 = unlimited. */
+  assumeRoleMaxConcurrency: number;
+  disableAssumeRoleCredentialsCaching: boolean;
+}
+
+/** [runners.artifact]; seconds. */
+export interface ArtifactConfig {
+  uploadTimeout: number;
+  responseHeaderTimeout: number;
+}
+
+/** One [[runners.docker.services]] entry. */
+export interface DockerServiceConfig {
+  name: string;
+  alias: string;
+  entrypoint: string[];
+  command: string[];
+  /** `KEY=value` entries. */
+  environment: string[];
+  unsupported: UnsupportedValues;
 }
 
 export interface DockerConfig {
@@ -59,27 +124,75 @@ export interface DockerConfig {
   cacheDir: string;
   extraHosts: string[];
   networkMode: string;
+  /** Seconds; -1 = do not wait. */
   waitForServicesTimeout: number;
   allowedImages: string[];
   allowedServices: string[];
+  /** Filled with pullPolicy when the file does not set it. */
   allowedPullPolicies: string[];
+  /** Never empty: ["always"] by default. */
   pullPolicy: string[];
+  /** Bytes; 0 = daemon default. */
   shmSize: number;
   tmpfs: Record<string, string>;
   servicesTmpfs: Record<string, string>;
+  /** "" = the built-in helper image. */
   helperImage: string;
+  runtime: string;
+  cgroupParent: string;
+  cpusetMems: string;
+  /** null = same as privileged. */
+  servicesPrivileged: boolean | null;
+  usernsMode: string;
+  oomScoreAdjust: number;
+  servicesSecurityOpt: string[];
+  deviceCgroupRules: string[];
+  gpus: string;
+  /** Image glob -> devices. */
+  servicesDevices: Record<string, string[]>;
+  volumeKeep: boolean;
+  volumeDriver: string;
+  volumeDriverOps: Record<string, string>;
+  volumesFrom: string[];
+  pidMode: string;
+  ipcmode: string;
+  links: string[];
+  services: DockerServiceConfig[];
+  /** -1 = unlimited. */
+  servicesLimit: number;
+  serviceMemory: string;
+  serviceMemorySwap: string;
+  serviceMemoryReservation: string;
+  serviceCgroupParent: string;
+  serviceCpusetCpus: string;
+  serviceCpus: string;
+  serviceCpuShares: number;
+  serviceGpus: string;
+  allowedPrivilegedImages: string[];
+  allowedPrivilegedServices: string[];
+  sysctls: Record<string, string>;
+  /** name -> "soft[:hard]". */
+  ulimit: Record<string, string>;
+  helperImageFlavor: string;
+  containerLabels: Record<string, string>;
+  enableIpv6: boolean;
+  networkMtu: number;
+  logOptions: Record<string, string>;
 }
 
 export interface SshConfig {
   host: string;
+  /** A string in TOML; "22" by default. */
   port: string;
   user: string;
   password: string;
   identityFile: string;
   disableStrictHostKeyChecking: boolean;
+  /** "" = ~/.ssh/known_hosts. */
   knownHostsFile: string;
 }
 
+/** [runners.custom]; timeouts in seconds. */
 export interface CustomConfig {
   configExec: string;
   configArgs: string[];
@@ -140,7 +253,12 @@ export interface RunnerConfig {
   featureFlags: Record<string, boolean>;
   labels: Record<string, string>;
   cache: RunnerCacheConfig;
+  artifact: ArtifactConfig;
   docker: DockerConfig;
   ssh: SshConfig;
   custom: CustomConfig;
+  /** See {@link EnvExpansion}; url/token hold the expanded values. */
+  envExpansion: { url: EnvExpansion | null; token: EnvExpansion | null };
+  /** See {@link UnsupportedValues}. */
+  unsupported: UnsupportedValues;
 }

@@ -7,19 +7,34 @@
  * Aborting the signal given to `run` stops that stage's script and resolves
  * with the exit code the script was killed with; it never leaves a process
  * behind.
+ *
+ * Output: an executor writes everything the stage's processes print (stdout
+ * and stderr alike, as they come) to the `JobOutput` it was constructed with,
+ * plus its own preparation messages. `run` resolves only after the stage's
+ * output was written. `run` rejects only when the executor itself failed (the
+ * shell could not be started, the container vanished): that is a
+ * runner_system_failure, never the user's fault.
  */
+import type { ShellName } from "../shells/script_writer.ts";
+
+export type { ShellName };
+
 export interface Executor extends AsyncDisposable {
   /** Shell the stage scripts are written for, known once `prepare` resolved. */
   readonly shell: ShellName;
   /** Directories as the job sees them, known once `prepare` resolved. */
   readonly paths: ExecutorPaths;
+  /**
+   * Whether the job runs on a host other jobs share (shell, ssh): then the job
+   * gets `CI_SHARED_ENVIRONMENT=true`, else `CI_DISPOSABLE_ENVIRONMENT=true`.
+   * Absent means disposable.
+   */
+  readonly isSharedEnvironment?: boolean;
   prepare(signal: AbortSignal): Promise<void>;
   /** Runs one stage script; resolves with its exit code. */
   run(stage: StageScript, signal: AbortSignal): Promise<number>;
   cleanup(): Promise<void>;
 }
-
-export type ShellName = "bash" | "sh";
 
 export interface ExecutorPaths {
   buildsDir: string;

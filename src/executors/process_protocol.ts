@@ -88,7 +88,9 @@ export class FrameDecoder {
     while (merged.length - at >= 5) {
       const length = new DataView(merged.buffer, merged.byteOffset + at + 1, 4).getUint32(0);
       if (length > MAX_FRAME_PAYLOAD) {
-        throw new RangeError(`Frame of ${length} bytes exceeds the ${MAX_FRAME_PAYLOAD} byte limit`);
+        throw new RangeError(
+          `Frame of ${length} bytes exceeds the ${MAX_FRAME_PAYLOAD} byte limit`,
+        );
       }
       if (merged.length - at < 5 + length) break;
       frames.push({ type: merged[at]!, payload: merged.slice(at + 5, at + 5 + length) });

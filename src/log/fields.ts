@@ -16,4 +16,18 @@ export const F = {
   SYSTEM_ID: "system_id",
   CORRELATION_ID: "correlation_id",
   PID: "pid",
+  // Added by log/, metrics/ and service/:
+  /** The official runner logs the job's project URL under this key. */
+  REPO_URL: "repo_url",
+  /** A job's numeric id in the official runner's "Checking for jobs... received" line. */
+  JOB: "job",
+  STATE: "state",
+  METHOD: "method",
+  /** host:port a server listens on (metrics, session server). */
+  ADDRESS: "address",
+  /** Service name given with `--service`. */
+  SERVICE: "service",
+  COMMAND: "command",
+  LEVEL: "level",
+  FORMAT: "format",
 } as const;

@@ -157,12 +157,12 @@ export class JobSupervisor implements JobHandler {
     await using proc = child;
     log.debug("Executor process started", { [F.PID]: proc.pid });
 
-    let killTimer = 0;
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
     let interrupted = false;
     let timedOut = false;
     const sendCancel = (graceful: boolean) => {
       proc.send({ type: "cancel", graceful }).catch(() => {});
-      if (!graceful && killTimer === 0) {
+      if (!graceful && killTimer === undefined) {
         // The process gets a moment to stop its job and clean up, then it is killed.
         killTimer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
       }

@@ -147,7 +147,7 @@ class ChildExecutorProcess implements ExecutorProcess {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#writer.close().catch(() => {});
-    let timer = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([
       this.status.then(() => true),
       new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),

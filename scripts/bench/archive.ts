@@ -1,0 +1,254 @@
+/**
+ * Archive benchmark: builds a node_modules-like tree (20k files, ~150 MB:
+ * many small compressible files plus a few large binary-ish ones) in a temp
+ * dir, then times Info-ZIP `zip -qr -1` / `unzip -q` against our zip writer
+ * (level "fast" = deflate 1, the same level) and extractor on it. Prints
+ * median times, ratios (ours / baseline; goal <= 1.0) and peak RSS.
+ *
+ *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3]
+ *
+ * Each measurement runs in its own process so peak RSS (VmHWM) is its own.
+ */
+import { parseArgs } from "node:util";
+import {
+  type CompressionLevel,
+  extractZip,
+  LocalArchiveSource,
+  LocalArchiveTarget,
+  LocalFileReader,
+  zipStream,
+} from "../../src/archive/mod.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    files: { type: "string", default: "20000" },
+    runs: { type: "string", default: "3" },
+    child: { type: "string" },
+    level: { type: "string", default: "fast" },
+    dir: { type: "string" },
+    zip: { type: "string" },
+    out: { type: "string" },
+  },
+});
+
+if (args.values.child) {
+  await child(args.values.child);
+  Deno.exit(0);
+}
+
+const fileCount = Number(args.values.files);
+const runs = Number(args.values.runs);
+const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
+try {
+  const tree = `${work}/tree`;
+  const t0 = performance.now();
+  const { files, bytes } = await generateTree(tree, fileCount);
+  log(`tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s (${tree})`);
+
+  const results: Record<string, { ms: number[]; rssKb: number[]; size?: number }> = {};
+  const record = (name: string, ms: number, rssKb: number, size?: number) => {
+    const r = results[name] ??= { ms: [], rssKb: [] };
+    r.ms.push(ms);
+    r.rssKb.push(rssKb);
+    if (size !== undefined) r.size = size;
+  };
+
+  for (let run = 0; run < runs; run++) {
+    // Alternate who goes first so page-cache warmth does not favour one side.
+    const order = run % 2 === 0 ? ["zip", "ours"] : ["ours", "zip"];
+    for (const who of order) {
+      if (who === "zip") {
+        await Deno.remove(`${work}/zip.zip`).catch(() => {});
+        const r = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], work);
+        record("zip -r -1", r.ms, r.rssKb, (await Deno.stat(`${work}/zip.zip`)).size);
+      } else {
+        const r = await ours("archive", { dir: tree, zip: `${work}/ours.zip`, level: args.values.level });
+        record(`ours archive (${args.values.level})`, r.ms, r.rssKb, (await Deno.stat(`${work}/ours.zip`)).size);
+      }
+    }
+    const extractOrder = run % 2 === 0 ? ["unzip", "ours"] : ["ours", "unzip"];
+    for (const who of extractOrder) {
+      const out = `${work}/x-${who}`;
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await Deno.mkdir(out);
+      if (who === "unzip") {
+        // Same input for both: the archive zip(1) made.
+        const r = await timed(["unzip", "-q", `${work}/zip.zip`, "-d", out], work);
+        record("unzip", r.ms, r.rssKb);
+      } else {
+        const r = await ours("extract", { zip: `${work}/zip.zip`, out });
+        record("ours extract", r.ms, r.rssKb);
+      }
+    }
+  }
+  // Our own archive must extract to the same tree.
+  const check = `${work}/x-check`;
+  await Deno.mkdir(check);
+  await ours("extract", { zip: `${work}/ours.zip`, out: check });
+  const diff = await new Deno.Command("diff", { args: ["-r", "--no-dereference", tree, `${check}/tree`] })
+    .output();
+  log(`round trip of our archive: ${diff.success ? "identical" : "DIFFERS"}`);
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const line = (name: string) => {
+    const r = results[name];
+    if (!r) return "";
+    const size = r.size ? `  size ${(r.size / 1e6).toFixed(1)} MB` : "";
+    return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  peak RSS ${(Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)} MiB${size}`;
+  };
+  log("");
+  for (const name of Object.keys(results)) log(line(name));
+  const ratio = (a: string, b: string) => {
+    const ra = results[a];
+    const rb = results[b];
+    return ra && rb ? (median(ra.ms) / median(rb.ms)).toFixed(2) : "n/a";
+  };
+  log("");
+  log(`archive ratio ours/zip:   ${ratio(`ours archive (${args.values.level})`, "zip -r -1")}  (goal <= 1.00)`);
+  log(`extract ratio ours/unzip: ${ratio("ours extract", "unzip")}  (goal <= 1.00)`);
+} finally {
+  await Deno.remove(work, { recursive: true });
+}
+
+function log(line: string): void {
+  // deno-lint-ignore no-console -- a bench prints its report
+  console.log(line);
+}
+
+/** Runs a baseline tool under /usr/bin/time for its peak RSS. */
+async function timed(cmd: string[], cwd: string): Promise<{ ms: number; rssKb: number }> {
+  const t = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", ...cmd],
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t;
+  if (!out.success) throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+  return { ms, rssKb: Number(lines[lines.length - 1]) };
+}
+
+/** Runs one of our operations in a fresh process; it reports its own time and VmHWM. */
+async function ours(op: string, opts: Record<string, string>): Promise<{ ms: number; rssKb: number }> {
+  const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL(import.meta.url).pathname, "--child", op, ...flags],
+    env: { "DENO_NO_UPDATE_CHECK": "1" },
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`our ${op} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+async function child(op: string): Promise<void> {
+  const t = performance.now();
+  if (op === "archive") {
+    const dir = args.values.dir as string;
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    const base = dir.slice(dir.lastIndexOf("/") + 1);
+    const source = new LocalArchiveSource(parent);
+    const paths = await walk(source, base);
+    const file = await Deno.open(args.values.zip as string, { write: true, create: true, truncate: true });
+    await zipStream(source, paths, { level: args.values.level as CompressionLevel }).pipeTo(file.writable);
+  } else {
+    const reader = await LocalFileReader.open(args.values.zip as string);
+    await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));
+    await reader.close();
+  }
+  const ms = performance.now() - t;
+  const status = await Deno.readTextFile("/proc/self/status");
+  const rssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  log(JSON.stringify({ ms, rssKb }));
+}
+
+/** Every path below `root`, directories included, sorted; the selection step's job. */
+async function walk(source: LocalArchiveSource, root: string): Promise<string[]> {
+  const out: string[] = [root];
+  const visit = async (dir: string) => {
+    const entries = await source.readDir(dir);
+    for (const e of entries) {
+      const p = `${dir}/${e.name}`;
+      out.push(p);
+      if (e.kind === "dir") await visit(p);
+    }
+  };
+  await visit(root);
+  return out.sort();
+}
+
+/** Deterministic pseudo-random numbers (xorshift32). */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/**
+ * ~95% small JS-like files (a few hundred bytes to ~12 KB of source text
+ * built from a vocabulary, so it compresses like real code), spread over
+ * packages of 20 files; plus 8 large files of 7.5 MB that are half random,
+ * half repetitive (like binaries and bundles). Total about 150 MB.
+ */
+async function generateTree(root: string, count: number): Promise<{ files: number; bytes: number }> {
+  const next = rng(42);
+  const words = [
+    "function", "return", "const", "let", "var", "if", "else", "module", "exports", "require",
+    "this", "prototype", "undefined", "null", "true", "false", "async", "await", "new", "class",
+    "extends", "import", "from", "default", "throw", "Error", "value", "options", "callback",
+    "length", "index", "result", "push", "map", "filter", "reduce", "Object", "keys", "Array",
+  ];
+  const encoder = new TextEncoder();
+  const largeCount = 8;
+  const largeSize = 7_500_000;
+  let bytes = 0;
+  let files = 0;
+  const smallBudget = 150_000_000 - largeCount * largeSize;
+  const smallCount = count - largeCount;
+  const avg = smallBudget / smallCount;
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < smallCount; i++) {
+    const pkg = Math.floor(i / 20);
+    const dir = `${root}/node_modules/pkg-${pkg}/${i % 3 === 0 ? "lib" : "src"}`;
+    if (i % 20 === 0 || i % 20 === 1 || i % 20 === 2) await Deno.mkdir(dir, { recursive: true });
+    const size = Math.floor(avg * (0.1 + 1.8 * ((next() % 1000) / 1000)));
+    let text = "";
+    while (text.length < size) {
+      const n = 4 + (next() % 10);
+      const parts: string[] = [];
+      for (let w = 0; w < n; w++) parts.push(words[next() % words.length] as string);
+      text += `  ${parts.join(" ")}_${next() % 500};\n`;
+    }
+    const data = encoder.encode(text.slice(0, size));
+    bytes += data.length;
+    files++;
+    pending.push(Deno.writeFile(`${dir}/file-${i}.js`, data));
+    if (pending.length >= 64) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  await Deno.mkdir(`${root}/node_modules/.bin-data`, { recursive: true });
+  for (let i = 0; i < largeCount; i++) {
+    const data = new Uint8Array(largeSize);
+    for (let o = 0; o < largeSize; o += 4) {
+      const v = next();
+      // Half random, half a slowly varying pattern.
+      const word = (o / 4) % 2 === 0 ? v : (o >> 12) * 0x01010101;
+      data[o] = word & 0xff;
+      data[o + 1] = (word >>> 8) & 0xff;
+      data[o + 2] = (word >>> 16) & 0xff;
+      data[o + 3] = (word >>> 24) & 0xff;
+    }
+    await Deno.writeFile(`${root}/node_modules/.bin-data/blob-${i}.bin`, data);
+    bytes += data.length;
+    files++;
+  }
+  return { files, bytes };
+}

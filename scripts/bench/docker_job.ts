@@ -1,0 +1,192 @@
+/**
+ * A trivial job (`echo hello`) end to end on the docker executor versus
+ * `docker run --rm <same image> sh -c 'echo hello'`, measured in the same run,
+ * alternating so both see the same machine load. Prints medians and ratios:
+ *
+ * - `executor`: prepare + one step_script stage + cleanup (the executor's cost)
+ * - `runBuild`: the whole build (prepare_script, get_sources with
+ *   GIT_STRATEGY=none, step_script, cleanup_file_variables, …) on the executor
+ *
+ *   deno run --allow-all scripts/bench/docker_job.ts [--runs 7]
+ *
+ * Goal: executor ≤ 1.3× the baseline.
+ */
+// @ts-types="@types/dockerode"
+import Docker from "dockerode";
+import { parseArgs } from "node:util";
+import { defaultRunnerConfig } from "../../src/config/default_config.ts";
+import { parseJobSpec } from "../../src/job/job_spec.ts";
+import type { Logger } from "../../src/log/logger.ts";
+import { runBuild } from "../../src/build/run_build.ts";
+import { DockerExecutor } from "../../src/executors/docker/docker_executor.ts";
+import { clearCacheVolumes } from "../../src/executors/docker/docker_resources.ts";
+import { OwnerLease } from "../../src/executors/docker/owner_lease.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  ensureTestImages,
+} from "../../tests/fixtures/docker_images.ts";
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "7" } },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
+}
+
+const skip = await dockerSkipReason();
+if (skip) {
+  // deno-lint-ignore no-console -- benchmark report
+  console.log(`Skipping docker job benchmark: ${skip}`);
+  Deno.exit(0);
+}
+await ensureTestImages();
+
+const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+const stateDir = await Deno.makeTempDir({ prefix: "runner-bench-docker-" });
+const lease = await OwnerLease.acquire(stateDir);
+const shortToken = `bench${crypto.randomUUID().slice(0, 3)}`;
+const runner = defaultRunnerConfig("docker");
+runner.docker = {
+  ...runner.docker,
+  image: BUSYBOX_TEST_IMAGE,
+  pullPolicy: ["if-not-present"],
+  allowedPullPolicies: [],
+  helperImage: DEBIAN_TEST_IMAGE,
+};
+let jobId = 1000;
+const sink = { write: (_: Uint8Array) => {} };
+
+function job() {
+  return parseJobSpec({
+    id: ++jobId,
+    token: "bench-token",
+    job_info: { project_id: 42, project_full_path: "bench/hello", name: "hello" },
+    git_info: { repo_url: "https://gitlab.example.com/bench/hello.git", sha: "0".repeat(40) },
+    variables: [{ key: "GIT_STRATEGY", value: "none" }],
+    steps: [{ name: "script", script: ["echo hello"], when: "on_success" }],
+  });
+}
+
+function executor(spec = job()): DockerExecutor {
+  return new DockerExecutor({
+    docker,
+    config: runner.docker,
+    job: spec,
+    shortToken,
+    concurrentProjectId: 0,
+    output: sink,
+    log: new SilentLogger(),
+    lease,
+    sweepOrphans: false,
+  });
+}
+
+async function baseline(): Promise<void> {
+  const out = await new Deno.Command("docker", {
+    args: ["run", "--rm", BUSYBOX_TEST_IMAGE, "sh", "-c", "echo hello"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!new TextDecoder().decode(out.stdout).includes("hello")) throw new Error("docker run failed");
+}
+
+async function executorOnly(): Promise<void> {
+  await using e = executor();
+  const never = new AbortController().signal;
+  await e.prepare(never);
+  const code = await e.run({ stage: "step_script", script: "echo hello" }, never);
+  if (code !== 0) throw new Error(`echo exited ${code}`);
+}
+
+let lastStage = "start";
+let lastAt = 0;
+
+async function wholeBuild(): Promise<void> {
+  lastStage = "start";
+  lastAt = performance.now();
+  const spec = job();
+  const never = new AbortController().signal;
+  const result = await runBuild({
+    job: spec,
+    runner,
+    shortToken,
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    executor: executor(spec),
+    output: sink,
+    cancel: { graceful: never, abort: never },
+    version: {
+      name: "gitlab-runner",
+      version: "0.1.0",
+      revision: "bench",
+      os: "linux",
+      arch: "amd64",
+    },
+    retryDelays: { prepareMs: 0, stageRetryMs: 0 },
+    onStage: (stage) => {
+      const now = performance.now();
+      if (Deno.env.get("BENCH_STAGES")) {
+        // deno-lint-ignore no-console -- benchmark report
+        console.log(`  ${lastStage} ${(now - lastAt).toFixed(0)} ms`);
+      }
+      lastStage = stage;
+      lastAt = now;
+    },
+  });
+  if (result.state !== "success") throw new Error(`build failed: ${result.message}`);
+}
+
+async function time(fn: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+// Warm-up: connections, image layers in the page cache, cache volumes.
+await baseline();
+await executorOnly();
+await wholeBuild();
+
+const samples = { baseline: [] as number[], executor: [] as number[], build: [] as number[] };
+for (let i = 0; i < runs; i++) {
+  samples.baseline.push(await time(baseline));
+  samples.executor.push(await time(executorOnly));
+  samples.build.push(await time(wholeBuild));
+}
+await clearCacheVolumes(docker, { shortToken });
+await lease.release();
+await Deno.remove(stateDir, { recursive: true });
+
+const b = median(samples.baseline);
+const e = median(samples.executor);
+const w = median(samples.build);
+const lines = [
+  `docker run --rm (baseline): median ${b.toFixed(0)} ms over ${runs} runs`,
+  `docker executor (prepare + step_script + cleanup): median ${e.toFixed(0)} ms, ratio ${
+    (e / b).toFixed(2)
+  }x (goal <= 1.3x)`,
+  `runBuild on docker executor (all stages, GIT_STRATEGY=none): median ${w.toFixed(0)} ms, ratio ${
+    (w / b).toFixed(2)
+  }x`,
+];
+// deno-lint-ignore no-console -- benchmark report
+console.log(lines.join("\n"));

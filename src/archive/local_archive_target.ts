@@ -1,0 +1,182 @@
+import type { ArchiveTarget, FileMeta, TargetFile } from "./archive_target.ts";
+import { ArchiveError, quoteEntry } from "./archive_error.ts";
+
+/**
+ * `ArchiveTarget` over a directory of this host. Every parent directory is
+ * checked with lstat (once; results are remembered) and files are created
+ * with O_CREAT|O_EXCL after removing whatever was there, so neither a symlink
+ * from the archive nor one already on disk is ever followed.
+ *
+ * The remembered checks assume nothing else swaps directories for symlinks
+ * during the extraction; the runner extracts between job stages, when no job
+ * process runs.
+ *
+ * Small operations use Deno's synchronous calls: writing 20k small files took
+ * 0.8 s that way against 3.5-7.8 s with the async ones (thread-pool round
+ * trips per call). Each call blocks the event loop for one syscall-sized step.
+ */
+export class LocalArchiveTarget implements ArchiveTarget {
+  readonly #root: string;
+  readonly #dirs = new Set<string>([""]);
+
+  private constructor(root: string) {
+    this.#root = root;
+  }
+
+  /** `root` must exist; it is resolved once, so a symlinked project dir is fine. */
+  static async open(root: string): Promise<LocalArchiveTarget> {
+    const real = await Deno.realPath(root);
+    const info = await Deno.stat(real);
+    if (!info.isDirectory) throw new TypeError(`Extraction target "${root}" is not a directory`);
+    return new LocalArchiveTarget(real);
+  }
+
+  #abs(path: string): string {
+    return path === "" ? this.#root : `${this.#root}/${path}`;
+  }
+
+  mkdir(path: string): Promise<void> {
+    return attempt(() => this.#mkdir(path));
+  }
+
+  #mkdir(path: string): void {
+    if (this.#dirs.has(path)) return;
+    const slash = path.lastIndexOf("/");
+    this.#mkdir(slash > 0 ? path.slice(0, slash) : "");
+    const abs = this.#abs(path);
+    try {
+      Deno.mkdirSync(abs);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      const info = Deno.lstatSync(abs);
+      if (info.isSymlink) {
+        throw new ArchiveError(
+          path,
+          `Cannot extract into ${quoteEntry(path)}: it is a symlink in the target directory, which is never followed`,
+        );
+      }
+      if (!info.isDirectory) {
+        throw new ArchiveError(path, `Cannot extract into ${quoteEntry(path)}: it exists and is not a directory`);
+      }
+    }
+    this.#dirs.add(path);
+  }
+
+  #parent(path: string): void {
+    const slash = path.lastIndexOf("/");
+    this.#mkdir(slash > 0 ? path.slice(0, slash) : "");
+  }
+
+  /** Removes what stands at `path` so an exclusive create can succeed; never a directory. */
+  #clear(path: string): void {
+    const info = Deno.lstatSync(this.#abs(path));
+    if (info.isDirectory) {
+      throw new ArchiveError(path, `Cannot extract ${quoteEntry(path)}: a directory is in the way`);
+    }
+    Deno.removeSync(this.#abs(path));
+  }
+
+  writeFile(path: string, data: Uint8Array, meta: FileMeta): Promise<void> {
+    return attempt(() => {
+      this.#parent(path);
+      const abs = this.#abs(path);
+      const mode = meta.mode & 0o777;
+      try {
+        Deno.writeFileSync(abs, data, { createNew: true, mode });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        this.#clear(path);
+        Deno.writeFileSync(abs, data, { createNew: true, mode });
+      }
+      finishFile(abs, meta);
+    });
+  }
+
+  async createFile(path: string, meta: FileMeta): Promise<TargetFile> {
+    this.#parent(path);
+    const abs = this.#abs(path);
+    const options = { write: true, createNew: true, mode: meta.mode & 0o777 };
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(abs, options);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      this.#clear(path);
+      file = await Deno.open(abs, options);
+    }
+    let closed = false;
+    const close = () => {
+      if (!closed) {
+        closed = true;
+        file.close();
+      }
+    };
+    return {
+      write: async (chunk) => {
+        for (let o = 0; o < chunk.length;) o += await file.write(chunk.subarray(o));
+      },
+      close: () =>
+        attempt(() => {
+          close();
+          finishFile(abs, meta);
+        }),
+      abort: () =>
+        attempt(() => {
+          close();
+          try {
+            Deno.removeSync(abs);
+          } catch { /* already gone */ }
+        }),
+    };
+  }
+
+  symlink(path: string, linkTarget: string): Promise<void> {
+    return attempt(() => {
+      this.#parent(path);
+      const abs = this.#abs(path);
+      try {
+        Deno.symlinkSync(linkTarget, abs);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        this.#clear(path);
+        Deno.symlinkSync(linkTarget, abs);
+      }
+    });
+  }
+
+  finishDir(path: string, meta: FileMeta): Promise<void> {
+    return attempt(() => {
+      const abs = this.#abs(path);
+      if (!Deno.lstatSync(abs).isDirectory) return;
+      // Keep the directory writable for the owner: the runner must be able to
+      // clean it up and extract into it again.
+      Deno.chmodSync(abs, (meta.mode & 0o777) | 0o700);
+      Deno.utimeSync(abs, meta.mtime, meta.mtime);
+    });
+  }
+
+  remove(path: string): Promise<void> {
+    return attempt(() => {
+      try {
+        Deno.removeSync(this.#abs(path));
+      } catch { /* already gone */ }
+    });
+  }
+}
+
+function finishFile(abs: string, meta: FileMeta): void {
+  // The create mode passes through the umask; only bits a usual umask (022)
+  // strips need a chmod, which keeps the common case one syscall shorter.
+  if ((meta.mode & 0o022) !== 0) Deno.chmodSync(abs, meta.mode & 0o777);
+  Deno.utimeSync(abs, meta.mtime, meta.mtime);
+}
+
+/** Runs synchronous work, turning a throw into a rejection. */
+function attempt(work: () => void): Promise<void> {
+  try {
+    work();
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

@@ -1,0 +1,430 @@
+/**
+ * Streaming ZIP writer: entries are produced as the consumer reads, memory is
+ * bounded by a small look-ahead window (not by archive size), and files are
+ * compressed in parallel. Stores UNIX modes and symlinks the way the official
+ * runner does (st_mode in the high external attributes, link target as the
+ * stored content) plus the 0x5455 extended timestamp; switches to ZIP64 when
+ * sizes, offsets or the entry count need it.
+ */
+import type { ArchiveSource, SourceEntry } from "./archive_source.ts";
+import { ArchiveError, quoteEntry } from "./archive_error.ts";
+import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
+import { crc32, deflateAll, deflateBlock, FINAL_EMPTY_BLOCK } from "./_deflate.ts";
+import { orderedWindow } from "./_ordered_window.ts";
+import {
+  CENTRAL_HEADER_SIZE,
+  dosDateTime,
+  EOCD_SIZE,
+  EXTRA_EXT_TIME,
+  EXTRA_ZIP64,
+  FLAG_DATA_DESCRIPTOR,
+  FLAG_UTF8,
+  HOST_UNIX,
+  LeWriter,
+  LOCAL_HEADER_SIZE,
+  MAX16,
+  MAX32,
+  METHOD_DEFLATE,
+  METHOD_STORE,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFREG,
+  SIG_CENTRAL,
+  SIG_DATA_DESCRIPTOR,
+  SIG_EOCD,
+  SIG_LOCAL,
+  SIG_ZIP64_EOCD,
+  SIG_ZIP64_LOCATOR,
+  unixSeconds,
+  VERSION_DEFAULT,
+  VERSION_ZIP64,
+  ZIP64_EOCD_SIZE,
+  ZIP64_LOCATOR_SIZE,
+} from "./_zip_format.ts";
+
+export interface ZipWriterOptions {
+  level: CompressionLevel;
+  /** Entries prepared ahead of the output; default 32. */
+  lookAhead?: number;
+  /** Told about paths that vanished or cannot be archived; they are skipped. */
+  warn?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Files up to this size are read whole and compressed in one call. */
+const SMALL_FILE = 1 << 20;
+/** Large files are compressed in blocks of this size, several at once. */
+const BLOCK = 1 << 20;
+const BLOCKS_IN_FLIGHT = 4;
+/** Output is coalesced into chunks of about this size. */
+const OUTPUT_CHUNK = 256 << 10;
+/** Streamed entries at least this large get ZIP64 sizes up front. */
+const STREAM_ZIP64_FROM = 0xf0000000;
+
+interface Prepared {
+  path: string;
+  entry: SourceEntry;
+  /** Complete compressed (or stored) data, or null for a streamed large file. */
+  data: Uint8Array | null;
+  method: number;
+  crc: number;
+  size: number;
+}
+
+interface CentralRecord {
+  name: Uint8Array;
+  flags: number;
+  method: number;
+  crc: number;
+  compressed: number;
+  size: number;
+  offset: number;
+  externalAttrs: number;
+  mtime: Date;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A ZIP of `paths` (relative to the source root, archived in the given
+ * order; directories are archived as entries, not walked). Reading the stream
+ * drives the work; cancelling it stops reading files.
+ */
+export function zipStream(
+  source: ArchiveSource,
+  paths: readonly string[],
+  options: ZipWriterOptions,
+): ReadableStream<Uint8Array> {
+  return ReadableStream.from(zipChunks(source, paths, options));
+}
+
+async function* zipChunks(
+  source: ArchiveSource,
+  paths: readonly string[],
+  options: ZipWriterOptions,
+): AsyncGenerator<Uint8Array> {
+  const level = deflateLevel(options.level);
+  const central: CentralRecord[] = [];
+  const out = new Coalescer();
+  let offset = 0;
+
+  const prepared = orderedWindow(
+    paths.length,
+    options.lookAhead ?? 32,
+    (i) => prepare(source, paths[i] as string, level),
+  );
+  for await (const item of prepared) {
+    options.signal?.throwIfAborted();
+    if (item === null) continue;
+    if ("skipped" in item) {
+      options.warn?.(item.skipped);
+      continue;
+    }
+    const isDir = item.entry.kind === "dir";
+    const name = encoder.encode(isDir ? `${item.path}/` : item.path);
+    const flagsBase = isAscii(item.path) ? 0 : FLAG_UTF8;
+    const externalAttrs = modeBits(item.entry) * 0x10000 + (isDir ? 0x10 : 0);
+    const record: CentralRecord = {
+      name,
+      flags: flagsBase,
+      method: item.method,
+      crc: item.crc,
+      compressed: 0,
+      size: item.size,
+      offset,
+      externalAttrs,
+      mtime: item.entry.mtime,
+    };
+
+    if (item.data !== null) {
+      record.compressed = item.data.length;
+      const header = localHeader(record, false);
+      offset += header.length + item.data.length;
+      yield* out.push(header);
+      yield* out.push(item.data);
+    } else {
+      // Large file: stream it with a data descriptor after the data.
+      const zip64 = item.entry.size >= STREAM_ZIP64_FROM;
+      record.flags |= FLAG_DATA_DESCRIPTOR;
+      record.method = level === 0 ? METHOD_STORE : METHOD_DEFLATE;
+      const header = localHeader(record, zip64);
+      offset += header.length;
+      yield* out.push(header);
+      let crc = 0;
+      let size = 0;
+      let compressed = 0;
+      for await (const block of largeFileBlocks(source, item.path, level, options.signal)) {
+        crc = crc32(block.raw, crc);
+        size += block.raw.length;
+        compressed += block.out.length;
+        yield* out.push(block.out);
+      }
+      if (!zip64 && (size >= MAX32 || compressed >= MAX32)) {
+        throw new ArchiveError(
+          item.path,
+          `Cannot archive ${quoteEntry(item.path)}: it grew past 4 GiB while being archived`,
+        );
+      }
+      record.crc = crc;
+      record.size = size;
+      record.compressed = compressed;
+      const descriptor = new LeWriter(zip64 ? 24 : 16)
+        .u32(SIG_DATA_DESCRIPTOR).u32(crc);
+      if (zip64) descriptor.u64(compressed).u64(size);
+      else descriptor.u32(compressed).u32(size);
+      offset += compressed + descriptor.bytes.length;
+      yield* out.push(descriptor.bytes);
+    }
+    central.push(record);
+  }
+
+  const cdStart = offset;
+  for (const record of central) {
+    const header = centralHeader(record);
+    offset += header.length;
+    yield* out.push(header);
+  }
+  const cdSize = offset - cdStart;
+  const needsZip64 = central.length >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32;
+  if (needsZip64) {
+    const zip64EocdOffset = offset;
+    const record = new LeWriter(ZIP64_EOCD_SIZE + ZIP64_LOCATOR_SIZE)
+      .u32(SIG_ZIP64_EOCD).u64(ZIP64_EOCD_SIZE - 12)
+      .u16((HOST_UNIX << 8) | VERSION_ZIP64).u16(VERSION_ZIP64)
+      .u32(0).u32(0)
+      .u64(central.length).u64(central.length)
+      .u64(cdSize).u64(cdStart)
+      .u32(SIG_ZIP64_LOCATOR).u32(0).u64(zip64EocdOffset).u32(1);
+    offset += record.bytes.length;
+    yield* out.push(record.bytes);
+  }
+  const count = Math.min(central.length, MAX16);
+  const eocd = new LeWriter(EOCD_SIZE)
+    .u32(SIG_EOCD).u16(0).u16(0)
+    .u16(count).u16(count)
+    .u32(Math.min(cdSize, MAX32)).u32(Math.min(cdStart, MAX32))
+    .u16(0);
+  yield* out.push(eocd.bytes);
+  yield* out.flush();
+}
+
+type PrepareResult = Prepared | { skipped: string } | null;
+
+async function prepare(
+  source: ArchiveSource,
+  path: string,
+  level: number,
+): Promise<PrepareResult> {
+  let entry: SourceEntry | null;
+  try {
+    entry = await source.stat(path);
+  } catch (err) {
+    return { skipped: `${path}: ${describe(err)}` };
+  }
+  if (entry === null) return { skipped: `${path}: no such file or directory` };
+  switch (entry.kind) {
+    case "dir":
+      return { path, entry, data: new Uint8Array(0), method: METHOD_STORE, crc: 0, size: 0 };
+    case "symlink": {
+      const target = encoder.encode(await source.readLink(path));
+      return { path, entry, data: target, method: METHOD_STORE, crc: crc32(target), size: target.length };
+    }
+    case "file": {
+      if (entry.size > SMALL_FILE) {
+        return { path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: entry.size };
+      }
+      let raw: Uint8Array;
+      try {
+        raw = await source.readFile(path);
+      } catch (err) {
+        if (isNotFound(err)) return { skipped: `${path}: no such file or directory` };
+        throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
+          cause: err,
+        });
+      }
+      if (raw.length > SMALL_FILE) {
+        // It grew since stat: stream it instead.
+        return { path, entry: { ...entry, size: raw.length }, data: null, method: METHOD_DEFLATE, crc: 0, size: raw.length };
+      }
+      const crc = crc32(raw);
+      if (level === 0 || raw.length === 0) {
+        return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
+      }
+      const packed = await deflateAll(raw, level);
+      // Incompressible data is stored, as zip(1) does.
+      if (packed.length >= raw.length) {
+        return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
+      }
+      return { path, entry, data: packed, method: METHOD_DEFLATE, crc, size: raw.length };
+    }
+    default:
+      return { skipped: `${path}: not a regular file, directory or symlink` };
+  }
+}
+
+interface Block {
+  raw: Uint8Array;
+  out: Uint8Array;
+}
+
+/** A large file's content, cut into blocks that compress in parallel. */
+async function* largeFileBlocks(
+  source: ArchiveSource,
+  path: string,
+  level: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Block> {
+  let stream: ReadableStream<Uint8Array>;
+  try {
+    stream = await source.openFile(path);
+  } catch (err) {
+    throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, { cause: err });
+  }
+  const inFlight: Promise<Block>[] = [];
+  const submit = (raw: Uint8Array) => {
+    const p = level === 0
+      ? Promise.resolve({ raw, out: raw })
+      : deflateBlock(raw, level).then((out) => ({ raw, out }));
+    p.catch(() => {});
+    inFlight.push(p);
+  };
+  let pending: Uint8Array[] = [];
+  let pendingSize = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      signal?.throwIfAborted();
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending.push(value);
+      pendingSize += value.length;
+      if (pendingSize >= BLOCK) {
+        submit(concat(pending, pendingSize));
+        pending = [];
+        pendingSize = 0;
+      }
+      while (inFlight.length >= BLOCKS_IN_FLIGHT) yield await (inFlight.shift() as Promise<Block>);
+    }
+  } finally {
+    reader.releaseLock();
+    await stream.cancel().catch(() => {});
+  }
+  if (pendingSize > 0) submit(concat(pending, pendingSize));
+  while (inFlight.length > 0) yield await (inFlight.shift() as Promise<Block>);
+  if (level !== 0) yield { raw: new Uint8Array(0), out: FINAL_EMPTY_BLOCK };
+}
+
+function localHeader(r: CentralRecord, zip64: boolean): Uint8Array {
+  const extraLength = 9 + (zip64 ? 20 : 0);
+  const { time, date } = dosDateTime(r.mtime);
+  const streamed = (r.flags & FLAG_DATA_DESCRIPTOR) !== 0;
+  const w = new LeWriter(LOCAL_HEADER_SIZE + r.name.length + extraLength)
+    .u32(SIG_LOCAL)
+    .u16(zip64 ? VERSION_ZIP64 : VERSION_DEFAULT)
+    .u16(r.flags)
+    .u16(r.method)
+    .u16(time).u16(date)
+    .u32(streamed ? 0 : r.crc)
+    .u32(zip64 ? MAX32 : streamed ? 0 : r.compressed)
+    .u32(zip64 ? MAX32 : streamed ? 0 : r.size)
+    .u16(r.name.length)
+    .u16(extraLength)
+    .raw(r.name)
+    .u16(EXTRA_EXT_TIME).u16(5).u8(1).u32(unixSeconds(r.mtime));
+  if (zip64) w.u16(EXTRA_ZIP64).u16(16).u64(0).u64(0);
+  return w.bytes;
+}
+
+function centralHeader(r: CentralRecord): Uint8Array {
+  const big = { size: r.size >= MAX32, compressed: r.compressed >= MAX32, offset: r.offset >= MAX32 };
+  const zip64Length = (big.size ? 8 : 0) + (big.compressed ? 8 : 0) + (big.offset ? 8 : 0);
+  const extraLength = 9 + (zip64Length > 0 ? 4 + zip64Length : 0);
+  const version = zip64Length > 0 ? VERSION_ZIP64 : VERSION_DEFAULT;
+  const { time, date } = dosDateTime(r.mtime);
+  const w = new LeWriter(CENTRAL_HEADER_SIZE + r.name.length + extraLength)
+    .u32(SIG_CENTRAL)
+    .u16((HOST_UNIX << 8) | version)
+    .u16(version)
+    .u16(r.flags)
+    .u16(r.method)
+    .u16(time).u16(date)
+    .u32(r.crc)
+    .u32(big.compressed ? MAX32 : r.compressed)
+    .u32(big.size ? MAX32 : r.size)
+    .u16(r.name.length)
+    .u16(extraLength)
+    .u16(0).u16(0).u16(0)
+    .u32(r.externalAttrs)
+    .u32(big.offset ? MAX32 : r.offset)
+    .raw(r.name)
+    .u16(EXTRA_EXT_TIME).u16(5).u8(1).u32(unixSeconds(r.mtime));
+  if (zip64Length > 0) {
+    w.u16(EXTRA_ZIP64).u16(zip64Length);
+    if (big.size) w.u64(r.size);
+    if (big.compressed) w.u64(r.compressed);
+    if (big.offset) w.u64(r.offset);
+  }
+  return w.bytes;
+}
+
+function modeBits(entry: SourceEntry): number {
+  const perm = entry.mode & 0o7777;
+  switch (entry.kind) {
+    case "dir":
+      return S_IFDIR | perm;
+    case "symlink":
+      return S_IFLNK | (perm || 0o777);
+    default:
+      return S_IFREG | perm;
+  }
+}
+
+/** Gathers small writes into larger chunks; large buffers pass straight through. */
+class Coalescer {
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  *push(bytes: Uint8Array): Generator<Uint8Array> {
+    if (bytes.length >= OUTPUT_CHUNK) {
+      yield* this.flush();
+      yield bytes;
+      return;
+    }
+    this.#parts.push(bytes);
+    this.#size += bytes.length;
+    if (this.#size >= OUTPUT_CHUNK) yield* this.flush();
+  }
+
+  *flush(): Generator<Uint8Array> {
+    if (this.#size === 0) return;
+    const chunk = concat(this.#parts, this.#size);
+    this.#parts = [];
+    this.#size = 0;
+    yield chunk;
+  }
+}
+
+export function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function isAscii(s: string): boolean {
+  // deno-lint-ignore no-control-regex -- the ASCII range is the point
+  return /^[\x00-\x7f]*$/.test(s);
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound ||
+    (typeof err === "object" && err !== null && (err as { code?: unknown }).code === "ENOENT");
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,139 @@
+/**
+ * Job-variable knobs the runner reads (spec/gitlab-runner-api.md §8.1, §9.1),
+ * resolved once per job with their defaults. Invalid values fall back to the
+ * default and leave a warning for the job log, as the official runner does.
+ */
+import type { GitStrategy, SubmoduleStrategy } from "../shells/stage_scripts.ts";
+import { parseGoBool } from "./feature_flags.ts";
+import { parseGoDuration } from "./go_duration.ts";
+
+export interface BuildSettings {
+  gitStrategy: GitStrategy;
+  gitCheckout: boolean;
+  gitCleanFlags: string[];
+  gitFetchFlags: string[];
+  gitSubmoduleStrategy: SubmoduleStrategy;
+  /** -1 when unset (then `git_info.depth` applies). */
+  gitSubmoduleDepth: number;
+  gitSubmoduleUpdateFlags: string[];
+  /** The user set GIT_LFS_SKIP_SMUDGE. */
+  lfsSmudgeDisabled: boolean;
+  gitClonePath: string;
+  getSourcesAttempts: number;
+  restoreCacheAttempts: number;
+  downloadArtifactsAttempts: number;
+  afterScriptIgnoreErrors: boolean;
+  /** Milliseconds; 0 = only the job timeout applies. */
+  scriptTimeoutMs: number;
+  afterScriptTimeoutMs: number;
+  debugTrace: boolean;
+  /** Lines for the job log about ignored or clamped values. */
+  warnings: string[];
+}
+
+export const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 5 * 60_000;
+
+/** Splits flags on whitespace; `none` means no flags. */
+function flagWords(value: string | undefined, fallback: string): string[] {
+  const text = value === undefined || value === "" ? fallback : value;
+  if (text.trim() === "none") return [];
+  return text.split(/\s+/).filter((w) => w !== "");
+}
+
+export function resolveBuildSettings(
+  lookup: (key: string) => string | undefined,
+  options: { allowGitFetch: boolean; jobTimeoutMs: number; debugTraceDisabled: boolean },
+): BuildSettings {
+  const warnings: string[] = [];
+
+  const defaultStrategy: GitStrategy = options.allowGitFetch ? "fetch" : "clone";
+  let gitStrategy: GitStrategy = defaultStrategy;
+  const rawStrategy = lookup("GIT_STRATEGY") ?? "";
+  if (["fetch", "clone", "none", "empty"].includes(rawStrategy)) {
+    gitStrategy = rawStrategy as GitStrategy;
+  } else if (rawStrategy !== "") {
+    warnings.push(`Invalid GIT_STRATEGY "${rawStrategy}": using "${defaultStrategy}"`);
+  }
+
+  const bool = (key: string, fallback: boolean): boolean => {
+    const raw = lookup(key);
+    if (raw === undefined || raw === "") return fallback;
+    const parsed = parseGoBool(raw.toLowerCase());
+    if (parsed !== undefined) return parsed;
+    if (/^-?\d+$/.test(raw)) return Number(raw) === 1;
+    warnings.push(`Invalid ${key} "${raw}": using "${fallback}"`);
+    return fallback;
+  };
+
+  const attempts = (key: string): number => {
+    const raw = lookup(key);
+    if (raw === undefined || raw === "") return 1;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 10) {
+      warnings.push(`Invalid ${key} "${raw}": it must be a number from 1 to 10; using 1`);
+      return 1;
+    }
+    return n;
+  };
+
+  const timeout = (key: string, fallback: number): number => {
+    const raw = lookup(key) ?? "";
+    if (raw.trim() === "") return fallback;
+    let ms: number;
+    try {
+      ms = parseGoDuration(raw);
+    } catch {
+      warnings.push(`Ignoring malformed ${key} timeout: ${raw}`);
+      return fallback;
+    }
+    if (ms < 0) {
+      warnings.push(`Ignoring relative ${key} timeout: ${raw}`);
+      return fallback;
+    }
+    if (ms > options.jobTimeoutMs) {
+      warnings.push(`${key} timeout: ${raw} is longer than job timeout. Setting to job timeout`);
+      return options.jobTimeoutMs;
+    }
+    return ms === 0 ? fallback : ms;
+  };
+
+  let gitSubmoduleStrategy: SubmoduleStrategy = "none";
+  const rawSubmodules = lookup("GIT_SUBMODULE_STRATEGY") ?? "";
+  if (rawSubmodules === "normal" || rawSubmodules === "recursive") {
+    gitSubmoduleStrategy = rawSubmodules;
+  } else if (rawSubmodules !== "" && rawSubmodules !== "none") {
+    warnings.push(`Invalid GIT_SUBMODULE_STRATEGY "${rawSubmodules}": using "none"`);
+  }
+  const noGit = gitStrategy === "none" || gitStrategy === "empty";
+
+  const rawSubmoduleDepth = lookup("GIT_SUBMODULE_DEPTH") ?? "";
+  let gitSubmoduleDepth = -1;
+  if (rawSubmoduleDepth !== "") {
+    const n = Number(rawSubmoduleDepth);
+    if (Number.isInteger(n) && n >= 0) gitSubmoduleDepth = n;
+    else warnings.push(`Invalid GIT_SUBMODULE_DEPTH "${rawSubmoduleDepth}": ignoring it`);
+  }
+
+  return {
+    gitStrategy,
+    gitCheckout: noGit ? false : bool("GIT_CHECKOUT", true),
+    gitCleanFlags: flagWords(lookup("GIT_CLEAN_FLAGS"), "-ffdx"),
+    gitFetchFlags: flagWords(lookup("GIT_FETCH_EXTRA_FLAGS"), "--prune --quiet"),
+    gitSubmoduleStrategy: noGit ? "none" : gitSubmoduleStrategy,
+    gitSubmoduleDepth,
+    gitSubmoduleUpdateFlags: flagWords(lookup("GIT_SUBMODULE_UPDATE_FLAGS"), ""),
+    lfsSmudgeDisabled: bool("GIT_LFS_SKIP_SMUDGE", false),
+    gitClonePath: lookup("GIT_CLONE_PATH") ?? "",
+    getSourcesAttempts: attempts("GET_SOURCES_ATTEMPTS"),
+    restoreCacheAttempts: attempts("RESTORE_CACHE_ATTEMPTS"),
+    downloadArtifactsAttempts: attempts("ARTIFACT_DOWNLOAD_ATTEMPTS"),
+    afterScriptIgnoreErrors: bool("AFTER_SCRIPT_IGNORE_ERRORS", true),
+    scriptTimeoutMs: timeout("RUNNER_SCRIPT_TIMEOUT", 0),
+    afterScriptTimeoutMs: timeout(
+      "RUNNER_AFTER_SCRIPT_TIMEOUT",
+      Math.min(DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, options.jobTimeoutMs),
+    ),
+    debugTrace: !options.debugTraceDisabled && bool("CI_DEBUG_TRACE", false),
+    warnings,
+  };
+}

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { expandValue } from "./job_variables.ts";
+import { formatGoDuration, parseGoDuration } from "./go_duration.ts";
+import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
+import { resolveFeatureFlags } from "./feature_flags.ts";
+import { resolveBuildSettings } from "./build_settings.ts";
+
+const vars: Record<string, string> = { A: "a", B_1: "b" };
+const lookup = (k: string) => vars[k];
+
+Deno.test("expandValue follows Go's os.Expand", () => {
+  assert.equal(expandValue("$A-${B_1}", lookup), "a-b");
+  assert.equal(expandValue("$$A", lookup), "$A");
+  assert.equal(expandValue("cost: $ 5 and $", lookup), "cost: $ 5 and $");
+  assert.equal(expandValue("$MISSING|${MISSING}|$1|$@", lookup), "|||");
+  assert.equal(expandValue("x${}y${unterminated", lookup), "xyunterminated");
+  assert.equal(expandValue("$A.txt ${A}b", lookup), "a.txt ab");
+});
+
+Deno.test("Go durations parse and print like Go", () => {
+  assert.equal(parseGoDuration("10m"), 600_000);
+  assert.equal(parseGoDuration("1h30m"), 5_400_000);
+  assert.equal(parseGoDuration("1.5s"), 1500);
+  assert.equal(parseGoDuration("250ms"), 250);
+  assert.throws(() => parseGoDuration("10"), /Invalid duration "10"/);
+  assert.equal(formatGoDuration(3_600_000), "1h0m0s");
+  assert.equal(formatGoDuration(300_000), "5m0s");
+  assert.equal(formatGoDuration(2000), "2s");
+  assert.equal(formatGoDuration(1500), "1.5s");
+  assert.equal(formatGoDuration(90_500), "1m30.5s");
+  assert.equal(formatGoDuration(500), "500ms");
+});
+
+Deno.test("the remote loses its credentials and insteadOf rules bring them back", () => {
+  const remote = resolveGitRemote({
+    repoUrl: "https://gitlab-ci-token:tok@gitlab.example.com/acme/widget.git",
+    cloneUrl: "",
+    serverUrl: "https://gitlab.example.com/",
+    projectPath: "acme/widget",
+    jobToken: "tok",
+  });
+  assert.equal(remote.remoteUrl, "https://gitlab.example.com/acme/widget.git");
+  assert.deepEqual(remote.insteadOfs, [
+    [
+      "https://gitlab-ci-token:tok@gitlab.example.com/acme/widget.git",
+      "https://gitlab.example.com/acme/widget.git",
+    ],
+    ["https://gitlab-ci-token:tok@gitlab.example.com", "https://gitlab.example.com"],
+  ]);
+  assert.equal(remote.credentialHost, "https://gitlab.example.com");
+});
+
+Deno.test("clone_url replaces the host and path of the remote", () => {
+  const remote = resolveGitRemote({
+    repoUrl: "https://gitlab-ci-token:tok@gitlab.example.com/acme/widget.git",
+    cloneUrl: "http://mirror.local:8080/git",
+    serverUrl: "https://gitlab.example.com",
+    projectPath: "acme/widget",
+    jobToken: "tok",
+  });
+  assert.equal(remote.remoteUrl, "http://mirror.local:8080/git/acme/widget.git");
+  assert.deepEqual(remote.insteadOfs[0], [
+    "http://gitlab-ci-token:tok@mirror.local:8080/git/acme/widget.git",
+    "http://mirror.local:8080/git/acme/widget.git",
+  ]);
+});
+
+Deno.test("project paths come from the repository URL", () => {
+  assert.equal(projectPathFromRepoUrl("https://t:x@h/group/sub/proj.git"), "group/sub/proj");
+  assert.equal(projectPathFromRepoUrl("file:///srv/repo.git"), null);
+  assert.equal(projectPathFromRepoUrl("https://h/a%2F..%2F..%2Fetc.git"), null);
+});
+
+Deno.test("feature flags: config beats job variables, which beat defaults", () => {
+  const flags = resolveFeatureFlags(
+    { "FF_SCRIPT_SECTIONS": false },
+    (k) =>
+      ({ FF_SCRIPT_SECTIONS: "true", FF_TIMESTAMPS: "false", FF_ENABLE_JOB_CLEANUP: "nonsense" })[
+        k
+      ],
+  );
+  assert.equal(flags["FF_SCRIPT_SECTIONS"], false);
+  assert.equal(flags["FF_TIMESTAMPS"], false);
+  assert.equal(flags["FF_ENABLE_JOB_CLEANUP"], false);
+  assert.equal(flags["FF_USE_GIT_BUNDLE_URIS"], true);
+});
+
+Deno.test("build settings default from allow_git_fetch and warn about bad values", () => {
+  const settings = resolveBuildSettings(
+    (k) =>
+      ({
+        GIT_STRATEGY: "teleport",
+        GIT_CLEAN_FLAGS: "none",
+        RUNNER_SCRIPT_TIMEOUT: "3h",
+        GET_SOURCES_ATTEMPTS: "11",
+      })[k],
+    { allowGitFetch: false, jobTimeoutMs: 3_600_000, debugTraceDisabled: false },
+  );
+  assert.equal(settings.gitStrategy, "clone");
+  assert.deepEqual(settings.gitCleanFlags, []);
+  assert.deepEqual(settings.gitFetchFlags, ["--prune", "--quiet"]);
+  assert.equal(settings.scriptTimeoutMs, 3_600_000);
+  assert.equal(settings.afterScriptTimeoutMs, 300_000);
+  assert.equal(settings.getSourcesAttempts, 1);
+  assert.equal(settings.warnings.length, 3);
+});

@@ -1,0 +1,766 @@
+/**
+ * Runs one job on an executor, stage by stage, as the official runner does
+ * (spec/gitlab-runner-api.md §8), and says how it ended.
+ *
+ * ```ts
+ * const result: BuildResult = await runBuild({
+ *   job, runner, shortToken, systemId, concurrentId, concurrentProjectId,
+ *   executor, output, cancel: { graceful, abort }, version,
+ *   clock, hooks, onStage, log, retryDelays,
+ * });
+ * ```
+ *
+ * - `output` receives the raw job log: the runner's own lines (header,
+ *   section markers, `Job succeeded` / `ERROR: Job failed: …`) and, through
+ *   the executor (which must have been built with the same output), what the
+ *   scripts print. Masking and size limits are applied downstream (trace/).
+ * - `cancel.graceful` (GitLab says `canceling`): during the user's steps it
+ *   stops them, then after_script (CI_JOB_STATUS=canceled), failure uploads
+ *   and cleanup still run; before them it ends the job. `cancel.abort`
+ *   (GitLab says `canceled`, or the runner stops) kills the running stage and
+ *   runs nothing more. Both end as `failed` / `job_canceled`.
+ * - The job timeout (`job.timeout` seconds) covers every stage and ends the
+ *   job as `job_execution_timeout`; RUNNER_SCRIPT_TIMEOUT covers the user's
+ *   steps only (after_script still runs, CI_JOB_STATUS=timedout).
+ * - `executor.cleanup()` always runs before runBuild resolves. runBuild never
+ *   rejects: every failure becomes a `BuildResult`.
+ */
+import type { RunnerConfig } from "../config/runner_config.ts";
+import type { Executor, JobOutput } from "../executors/executor.ts";
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
+import type { JobSpec, JobVariable } from "../job/job_spec.ts";
+import { joinPath } from "../shells/script_writer.ts";
+import {
+  afterScript,
+  cleanupScript,
+  clearWorktreeScript,
+  commandScript,
+  getSourcesScript,
+  type GitSources,
+  prepareScript,
+  type ScriptInfo,
+  stepScript,
+} from "../shells/stage_scripts.ts";
+import { type BuildSettings, resolveBuildSettings } from "./build_settings.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { describeNonDefaultFlags, resolveFeatureFlags } from "./feature_flags.ts";
+import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
+import { formatGoDuration } from "./go_duration.ts";
+import {
+  buildJobVariables,
+  expandValue,
+  expandVariables,
+  lookupVariable,
+  parseEnvironment,
+  type RunnerVersion,
+} from "./job_variables.ts";
+import { JobLog, stageDescription } from "./job_log.ts";
+import type { BuildStageHooks, HookStage, StageContext } from "./stage_hooks.ts";
+
+export interface BuildResult {
+  state: "success" | "failed";
+  failureReason?: FailureReason;
+  /** The failing script's exit code (script_failure). */
+  exitCode?: number;
+  /** Why it failed, as printed after `Job failed: `. */
+  message?: string;
+}
+
+export interface BuildCancel {
+  /** Stop the user's script; after_script and failure uploads still run. */
+  graceful: AbortSignal;
+  /** Kill the running stage now; nothing more runs. */
+  abort: AbortSignal;
+}
+
+export interface RunBuildOptions {
+  job: JobSpec;
+  /** The runner entry; its `token` is "" in the executor process and is not used. */
+  runner: RunnerConfig;
+  shortToken: string;
+  /** Shown in the header as `system ID: …` when set. */
+  systemId?: string;
+  concurrentId: number;
+  concurrentProjectId: number;
+  executor: Executor;
+  output: JobOutput;
+  cancel: BuildCancel;
+  version: RunnerVersion;
+  /** Defaults to the wall clock. */
+  clock?: Clock;
+  hooks?: BuildStageHooks;
+  /** Called as each stage starts (for the poller's stage events and metrics). */
+  onStage?: (stage: string) => void;
+  /** Operator log for things that do not belong in the job log. */
+  log?: Logger;
+  /** Waits between retries; tests pass 0. Defaults: 3000 ms and 5000 ms. */
+  retryDelays?: { prepareMs?: number; stageRetryMs?: number };
+}
+
+const PREPARE_ATTEMPTS = 3;
+const STAGE_RETRY_MAX_MS = 5 * 60_000;
+/** How long cleanup_file_variables may take after a job timeout or graceful cancel. */
+const LATE_CLEANUP_TIMEOUT_MS = 60_000;
+const TIMEOUT_HELP = "For more control over job and script timeouts see: " +
+  "https://docs.gitlab.com/ci/runners/configure_runners/#set-script-and-after_script-timeouts";
+
+type StopCause = "abort" | "graceful" | "timeout";
+
+/** Thrown inside the build when the job-wide signal ended it; turned into a result at the top. */
+class JobStopped extends Error {
+  constructor(readonly stopCause: StopCause) {
+    super(`job stopped: ${stopCause}`);
+  }
+}
+
+export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
+  const build = new Build(options);
+  return await build.run();
+}
+
+class Build {
+  readonly #o: RunBuildOptions;
+  readonly #clock: Clock;
+  readonly #log: JobLog;
+  /** Aborted with a StopCause when the whole job must stop. */
+  readonly #job = new AbortController();
+  /** Aborted at the end to cancel pending timers. */
+  readonly #done = new AbortController();
+  #onGraceful: () => void;
+  readonly #unlink: Array<() => void> = [];
+
+  #settings!: BuildSettings;
+  #flags: Record<string, boolean> = {};
+  #projectDir = "";
+  #projectPath = "";
+  #variables: JobVariable[] = [];
+  #git!: GitSources;
+
+  constructor(options: RunBuildOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock();
+    this.#log = new JobLog(options.output, {
+      now: () => this.#clock.now(),
+      sections: options.job.features.traceSections,
+    });
+    this.#onGraceful = () => this.#stop("graceful");
+  }
+
+  get #jobTimeoutMs(): number {
+    return this.#o.job.timeout * 1000;
+  }
+
+  #stop(cause: StopCause): void {
+    if (!this.#job.signal.aborted) this.#job.abort(cause);
+  }
+
+  #link(signal: AbortSignal, fn: () => void): void {
+    if (signal.aborted) {
+      fn();
+      return;
+    }
+    signal.addEventListener("abort", fn, { once: true });
+    this.#unlink.push(() => signal.removeEventListener("abort", fn));
+  }
+
+  /** An AbortSignal that fires after `ms` unless the build is over. */
+  #timer(ms: number): AbortSignal {
+    const controller = new AbortController();
+    this.#clock.sleep(ms, this.#done.signal).then(
+      () => controller.abort("timeout"),
+      () => {},
+    );
+    return controller.signal;
+  }
+
+  async run(): Promise<BuildResult> {
+    this.#link(this.#o.cancel.abort, () => this.#stop("abort"));
+    this.#link(this.#o.cancel.graceful, () => this.#onGraceful());
+    this.#link(this.#timer(this.#jobTimeoutMs), () => this.#stop("timeout"));
+
+    let error: unknown = null;
+    let preparedScript = false;
+    try {
+      this.#header();
+      preparedScript = await this.#prepare();
+      await this.#runStages();
+    } catch (e) {
+      error = e;
+    }
+
+    if (error instanceof JobStopped) {
+      if (error.stopCause === "timeout") {
+        this.#log.warning(
+          `${this.#currentStage} could not run to completion because the timeout was exceeded. ${TIMEOUT_HELP}`,
+        );
+      }
+      // The official runner leaves file variables behind when a job is stopped;
+      // we still remove them (secrets on a shared host) unless told to kill now.
+      if (preparedScript && error.stopCause !== "abort") await this.#lateCleanup();
+      error = error.stopCause === "timeout"
+        ? new JobFailedError(
+          "job_execution_timeout",
+          `execution took longer than ${formatGoDuration(this.#jobTimeoutMs)} seconds`,
+        )
+        : new JobFailedError("job_canceled", "canceled");
+    }
+
+    this.#done.abort();
+    for (const unlink of this.#unlink) unlink();
+    try {
+      await this.#o.executor.cleanup();
+    } catch (e) {
+      this.#o.log?.warn("Executor cleanup failed", { [F.ERROR]: String(e) });
+    }
+    return this.#finish(error);
+  }
+
+  #finish(error: unknown): BuildResult {
+    if (error === null) {
+      this.#log.info("Job succeeded");
+      return { state: "success" };
+    }
+    if (error instanceof JobFailedError) {
+      if (error.reason === "runner_system_failure") {
+        this.#log.error(`Job failed (system failure): ${error.message}`);
+      } else {
+        this.#log.error(`Job failed: ${error.message}`);
+      }
+      const result: BuildResult = {
+        state: "failed",
+        failureReason: error.reason,
+        message: error.message,
+      };
+      if (error.exitCode !== 0) result.exitCode = error.exitCode;
+      return result;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.#log.error(`Job failed (system failure): ${message}`);
+    return { state: "failed", failureReason: "runner_system_failure", message };
+  }
+
+  #header(): void {
+    const { version, runner, shortToken, systemId, job } = this.#o;
+    this.#log.println(`Running with ${version.name} ${version.version} (${version.revision})`);
+    if (shortToken !== "") {
+      this.#log.println(
+        `  on ${runner.name} ${shortToken}${systemId ? `, system ID: ${systemId}` : ""}`,
+      );
+    }
+    // Flags are resolved from config, the runner's environment and the job's
+    // variables; paths do not matter for them.
+    const early = expandVariables([...parseEnvironment(runner.environment), ...job.variables]);
+    this.#flags = resolveFeatureFlags(runner.featureFlags, (k) => lookupVariable(early, k));
+    const described = describeNonDefaultFlags(this.#flags);
+    if (described !== "") this.#log.println(`  feature flags: ${described}`);
+  }
+
+  #currentStage = "prepare_executor";
+
+  #enter(stage: string): void {
+    this.#currentStage = stage;
+    this.#o.onStage?.(stage);
+  }
+
+  /** prepare_executor and prepare_script; resolves true once prepare_script passed. */
+  async #prepare(): Promise<boolean> {
+    const { executor, runner } = this.#o;
+    const prepareMs = runner.prepareTimeout > 0
+      ? Math.min(runner.prepareTimeout * 1000, this.#jobTimeoutMs)
+      : this.#jobTimeoutMs;
+    const prepareTimer = this.#timer(prepareMs);
+    const prepareSignal = AbortSignal.any([this.#job.signal, prepareTimer]);
+    const prepareTimeout = () =>
+      new JobFailedError(
+        "job_execution_timeout",
+        `prepare timeout: exceeded timeout of ${formatGoDuration(prepareMs)}`,
+      );
+
+    this.#enter("prepare_executor");
+    await this.#log.section("prepare_executor", async () => {
+      this.#log.stageHeader(`Preparing the "${runner.executor}" executor`);
+      for (let attempt = 1;; attempt++) {
+        try {
+          await executor.prepare(prepareSignal);
+          return;
+        } catch (e) {
+          this.#throwIfStopped();
+          if (prepareTimer.aborted) throw prepareTimeout();
+          if (e instanceof JobFailedError) throw e;
+          const message = e instanceof Error ? e.message : String(e);
+          if (attempt >= PREPARE_ATTEMPTS) {
+            throw new JobFailedError("runner_system_failure", message, { cause: e });
+          }
+          const waitMs = this.#o.retryDelays?.prepareMs ?? 3000;
+          this.#log.error(`Preparation failed: ${message}`);
+          this.#log.info(`Will be retried in ${formatGoDuration(waitMs)} ...`);
+          await this.#sleep(waitMs, prepareSignal);
+          if (prepareTimer.aborted) throw prepareTimeout();
+        }
+      }
+    });
+
+    this.#computeVariables("running");
+    for (const warning of this.#settings.warnings) this.#log.warning(warning);
+
+    const code = await this.#stage(
+      "prepare_script",
+      prepareScript(this.#scriptInfo()),
+      prepareSignal,
+    );
+    if (prepareTimer.aborted && !this.#job.signal.aborted) throw prepareTimeout();
+    if (code !== 0) {
+      throw new JobFailedError(
+        "script_failure",
+        `prepare environment: exit status ${code}. ` +
+          "Check https://docs.gitlab.com/runner/shells/#shell-profile-loading for more information",
+        { exitCode: code },
+      );
+    }
+    return true;
+  }
+
+  #throwIfStopped(): void {
+    if (this.#job.signal.aborted) throw new JobStopped(this.#job.signal.reason as StopCause);
+  }
+
+  async #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (ms <= 0) return;
+    try {
+      await this.#clock.sleep(ms, signal);
+    } catch {
+      this.#throwIfStopped();
+    }
+  }
+
+  /** Runs one stage script in its section; resolves with the exit code. */
+  async #stage(stage: string, script: string, signal: AbortSignal): Promise<number> {
+    this.#throwIfStopped();
+    this.#enter(stage);
+    const code = await this.#log.section(stage, async () => {
+      this.#log.stageHeader(stageDescription(stage));
+      return await this.#exec(stage, script, signal);
+    });
+    this.#throwIfStopped();
+    return code;
+  }
+
+  async #exec(stage: string, script: string, signal: AbortSignal): Promise<number> {
+    try {
+      return await this.#o.executor.run({ stage, script }, signal);
+    } catch (e) {
+      this.#throwIfStopped();
+      if (e instanceof JobFailedError) throw e;
+      const message = e instanceof Error ? e.message : String(e);
+      throw new JobFailedError("runner_system_failure", `stage "${stage}": ${message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  #computeVariables(jobStatus: string): void {
+    const { job, runner, executor } = this.#o;
+    const paths = executor.paths;
+    if (paths.buildsDir === "") {
+      throw new JobFailedError("runner_configuration_error", "the builds_dir is not configured");
+    }
+    if (paths.cacheDir === "") {
+      throw new JobFailedError("runner_configuration_error", "the cache_dir is not configured");
+    }
+    const base = {
+      jobVariables: job.variables,
+      imageName: job.image.name,
+      shortToken: this.#o.shortToken,
+      environment: runner.environment,
+      featureFlags: this.#flags,
+      buildsDir: paths.buildsDir,
+      concurrentId: this.#o.concurrentId,
+      concurrentProjectId: this.#o.concurrentProjectId,
+      jobStatus,
+      timeoutSeconds: job.timeout,
+      isSharedEnvironment: executor.isSharedEnvironment ?? false,
+      version: this.#o.version,
+    };
+    if (this.#projectDir === "") {
+      // Settings first (from a list without paths), since GIT_STRATEGY and
+      // GIT_CLONE_PATH decide the project dir.
+      const draft = buildJobVariables({ ...base, projectDir: "" });
+      this.#settings = resolveBuildSettings((k) => lookupVariable(draft, k), {
+        allowGitFetch: job.allowGitFetch,
+        jobTimeoutMs: this.#jobTimeoutMs,
+        debugTraceDisabled: runner.debugTraceDisabled,
+      });
+      this.#projectPath = projectPathFromRepoUrl(job.gitInfo.repoUrl) ??
+        `project-${job.jobInfo.projectId}`;
+      this.#projectDir = this.#resolveProjectDir(paths.buildsDir, paths.isBuildsDirShared);
+    }
+    this.#variables = buildJobVariables({ ...base, projectDir: this.#projectDir });
+    if (this.#git === undefined) this.#git = this.#gitSources();
+  }
+
+  #resolveProjectDir(buildsDir: string, shared: boolean): string {
+    const clonePath = this.#settings.gitClonePath;
+    if (clonePath !== "") {
+      if (!this.#o.runner.customBuildDirEnabled) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          "setting GIT_CLONE_PATH is not allowed, enable `custom_build_dir` feature",
+        );
+      }
+      const dir = joinPath(clonePath);
+      const root = joinPath(buildsDir);
+      if (dir !== root && !dir.startsWith(root.endsWith("/") ? root : `${root}/`)) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `the GIT_CLONE_PATH="${clonePath}" has to be within "${buildsDir}"`,
+        );
+      }
+      return dir;
+    }
+    let dir = shared
+      ? joinPath(
+        buildsDir,
+        this.#o.shortToken,
+        String(this.#o.concurrentProjectId),
+        this.#projectPath,
+      )
+      : joinPath(buildsDir, this.#projectPath);
+    if (this.#settings.gitStrategy === "empty") dir += "-empty";
+    return dir;
+  }
+
+  #lookup(key: string): string | undefined {
+    return lookupVariable(this.#variables, key);
+  }
+
+  #gitSources(): GitSources {
+    const { job, runner } = this.#o;
+    const s = this.#settings;
+    const remote = resolveGitRemote({
+      repoUrl: job.gitInfo.repoUrl,
+      cloneUrl: runner.cloneUrl,
+      serverUrl: runner.url,
+      projectPath: this.#lookup("CI_PROJECT_PATH") ?? job.jobInfo.projectFullPath,
+      jobToken: job.token,
+    });
+    const hookCommands = (name: string) =>
+      job.hooks.filter((h) => h.name === name).flatMap((h) => h.script);
+    const v = this.#o.version;
+    return {
+      strategy: s.gitStrategy,
+      checkout: s.gitCheckout,
+      cleanFlags: s.gitCleanFlags,
+      fetchFlags: s.gitFetchFlags,
+      depth: job.gitInfo.depth,
+      refspecs: job.gitInfo.refspecs,
+      sha: job.gitInfo.sha,
+      ref: job.gitInfo.ref,
+      objectFormat: job.gitInfo.repoObjectFormat,
+      remoteUrl: remote.remoteUrl,
+      insteadOfs: remote.insteadOfs,
+      userAgent: `${v.name} ${v.version} ${v.os}/${v.arch}`,
+      lfsSmudgeDisabled: s.lfsSmudgeDisabled,
+      submoduleStrategy: s.gitSubmoduleStrategy,
+      submoduleDepth: s.gitSubmoduleDepth >= 0 ? s.gitSubmoduleDepth : job.gitInfo.depth,
+      submoduleUpdateFlags: s.gitSubmoduleUpdateFlags,
+      bundleUris: this.#flags["FF_USE_GIT_BUNDLE_URIS"] ?? true,
+      cleanGitConfig: runner.cleanGitConfig,
+      preCommands: [
+        ...(runner.preGetSourcesScript ? [runner.preGetSourcesScript] : []),
+        ...hookCommands("pre_get_sources_script"),
+      ],
+      postCommands: [
+        ...hookCommands("post_get_sources_script"),
+        ...(runner.postGetSourcesScript ? [runner.postGetSourcesScript] : []),
+      ],
+      credentialHost: remote.credentialHost,
+    };
+  }
+
+  #scriptInfo(): ScriptInfo {
+    return {
+      shell: this.#o.executor.shell,
+      variables: this.#variables.map((v) => ({ key: v.key, value: v.value, file: v.file })),
+      projectDir: this.#projectDir,
+      tmpDir: `${this.#projectDir}.tmp`,
+      exitCodeCheck: this.#flags["FF_ENABLE_BASH_EXIT_CODE_CHECK"] ?? false,
+      scriptSections: (this.#flags["FF_SCRIPT_SECTIONS"] ?? false) &&
+        this.#o.job.features.traceSections,
+      debugTrace: this.#settings.debugTrace,
+      legacyEval: this.#flags["FF_USE_LEGACY_BASH_EVAL"] ?? false,
+    };
+  }
+
+  async #runStages(): Promise<void> {
+    let error: JobFailedError | null = null;
+    try {
+      await this.#getSources();
+      await this.#hookStage("restore_cache", this.#settings.restoreCacheAttempts);
+      await this.#hookStage("download_artifacts", this.#settings.downloadArtifactsAttempts);
+    } catch (e) {
+      if (e instanceof GetSourcesTimeout) {
+        // A get_sources timeout ends the job at once; only the secrets are removed.
+        await this.#cleanupFileVariables(this.#o.cancel.abort);
+        throw e.error;
+      }
+      if (!(e instanceof JobFailedError)) throw e;
+      error = e;
+    }
+    if (error === null) error = await this.#userScripts();
+
+    const success = error === null;
+    const archiveError = await this.#hookStageCaught(
+      success ? "archive_cache" : "archive_cache_on_failure",
+    );
+    const uploadError = await this.#hookStageCaught(
+      success ? "upload_artifacts_on_success" : "upload_artifacts_on_failure",
+    );
+    await this.#cleanupFileVariables(this.#job.signal);
+    const final = error ?? archiveError ?? uploadError;
+    if (final !== null) throw final;
+  }
+
+  async #getSources(): Promise<void> {
+    const runner = this.#o.runner;
+    const timeoutMs = runner.getSourcesTimeout > 0
+      ? Math.min(runner.getSourcesTimeout * 1000, this.#jobTimeoutMs)
+      : this.#jobTimeoutMs;
+    const timer = this.#timer(timeoutMs);
+    const signal = AbortSignal.any([this.#job.signal, timer]);
+    const attempts = this.#settings.getSourcesAttempts;
+    const timedOut = () => {
+      const e = new JobFailedError(
+        "job_execution_timeout",
+        `get sources timeout: exceeded timeout of ${formatGoDuration(timeoutMs)}`,
+      );
+      this.#log.warning(
+        `get_sources could not run to completion because the timeout was exceeded. ${TIMEOUT_HELP}`,
+      );
+      return new GetSourcesTimeout(e);
+    };
+    for (let attempt = 1;; attempt++) {
+      if (attempt > 1) {
+        // Broken submodules can survive `git clean`; start from a clean tree.
+        await this.#stage("clear_worktree", clearWorktreeScript(this.#scriptInfo()), signal);
+        if (timer.aborted) throw timedOut();
+      }
+      const code = await this.#stage(
+        "get_sources",
+        getSourcesScript(this.#scriptInfo(), this.#git),
+        signal,
+      );
+      if (timer.aborted) throw timedOut();
+      if (code === 0) return;
+      if (attempt >= attempts) {
+        throw new JobFailedError("script_failure", `exit status ${code}`, { exitCode: code });
+      }
+      this.#log.warning("Retrying...");
+      await this.#sleep(this.#retryBackoff(attempt), signal);
+      if (timer.aborted) throw timedOut();
+    }
+  }
+
+  #retryBackoff(attempt: number): number {
+    if (!(this.#flags["FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY"] ?? true)) return 0;
+    const min = this.#o.retryDelays?.stageRetryMs ?? 5000;
+    return Math.min(min * 2 ** (attempt - 1), STAGE_RETRY_MAX_MS);
+  }
+
+  #hookContext(stage: HookStage, signal: AbortSignal): StageContext | null {
+    const hook = this.#o.hooks?.[stage];
+    if (hook === undefined) return null;
+    const context: StageContext = {
+      stage,
+      job: this.#o.job,
+      variables: this.#variables,
+      buildsDir: this.#o.executor.paths.buildsDir,
+      projectDir: this.#projectDir,
+      cacheDir: this.#o.executor.paths.cacheDir,
+      projectPath: this.#projectPath,
+      tmpDir: `${this.#projectDir}.tmp`,
+      executor: this.#o.executor,
+      log: this.#log,
+      signal,
+      runScript: (lines) => this.#exec(stage, commandScript(this.#scriptInfo(), lines), signal),
+    };
+    return hook.isNeeded(context) ? context : null;
+  }
+
+  async #hookStage(stage: HookStage, attempts = 1): Promise<void> {
+    this.#throwIfStopped();
+    const context = this.#hookContext(stage, this.#job.signal);
+    const hook = this.#o.hooks?.[stage];
+    if (context === null || hook === undefined) return;
+    for (let attempt = 1;; attempt++) {
+      this.#enter(stage);
+      try {
+        await this.#log.section(stage, async () => {
+          this.#log.stageHeader(stageDescription(stage));
+          await hook.run(context);
+        });
+        this.#throwIfStopped();
+        return;
+      } catch (e) {
+        this.#throwIfStopped();
+        const error = e instanceof JobFailedError ? e : new JobFailedError(
+          "runner_system_failure",
+          e instanceof Error ? e.message : String(e),
+          { cause: e },
+        );
+        if (attempt >= attempts) throw error;
+        this.#log.warning("Retrying...");
+        await this.#sleep(this.#retryBackoff(attempt), this.#job.signal);
+      }
+    }
+  }
+
+  async #hookStageCaught(stage: HookStage): Promise<JobFailedError | null> {
+    try {
+      await this.#hookStage(stage);
+      return null;
+    } catch (e) {
+      if (e instanceof JobFailedError) return e;
+      throw e;
+    }
+  }
+
+  /** step_* stages then after_script; resolves with the job's error so far. */
+  async #userScripts(): Promise<JobFailedError | null> {
+    const { job, runner } = this.#o;
+    const script = new AbortController();
+    let scriptCause: "graceful" | "timeout" | null = null;
+    this.#onGraceful = () => {
+      scriptCause ??= "graceful";
+      script.abort("graceful");
+    };
+    if (this.#o.cancel.graceful.aborted) this.#onGraceful();
+    const signals = [this.#job.signal, script.signal];
+    if (this.#settings.scriptTimeoutMs > 0) {
+      const timer = this.#timer(this.#settings.scriptTimeoutMs);
+      this.#link(timer, () => {
+        scriptCause ??= "timeout";
+        script.abort("timeout");
+      });
+      signals.push(timer);
+    }
+    const scriptSignal = AbortSignal.any(signals);
+
+    let error: JobFailedError | null = null;
+    let lastStage = "step_script";
+    for (const step of job.steps) {
+      if (step.name === "after_script") continue;
+      if (scriptSignal.aborted) break;
+      lastStage = `step_${step.name.toLowerCase()}`;
+      // `release` commands come from the YAML with variables the runner expands.
+      const commands = step.name === "release"
+        ? step.script.map((c) => expandValue(c, (k) => this.#lookup(k)))
+        : step.script;
+      const code = await this.#stage(
+        lastStage,
+        stepScript(this.#scriptInfo(), commands, {
+          preBuildScript: runner.preBuildScript,
+          postBuildScript: runner.postBuildScript,
+        }),
+        scriptSignal,
+      );
+      if (code !== 0 && scriptCause === null) {
+        error = new JobFailedError("script_failure", `exit status ${code}`, { exitCode: code });
+        break;
+      }
+      if (scriptCause !== null) break;
+    }
+    // Graceful cancels after this point no longer stop anything (as upstream).
+    this.#onGraceful = () => {};
+
+    let status = error === null ? "success" : "failed";
+    if (scriptCause === "graceful") {
+      error = new JobFailedError("job_canceled", "canceled");
+      this.#log.warning("script canceled externally (UI, API)");
+      status = "canceled";
+    } else if (scriptCause === "timeout") {
+      this.#log.warning(
+        `${lastStage} could not run to completion because the timeout was exceeded. ${TIMEOUT_HELP}`,
+      );
+      error = new JobFailedError(
+        "job_execution_timeout",
+        "script timeout: context deadline exceeded",
+      );
+      status = "timedout";
+    }
+
+    const afterError = await this.#afterScript(status);
+    if (afterError !== null) {
+      if (this.#settings.afterScriptIgnoreErrors) {
+        this.#log.warning(
+          `after_script failed, but job will continue unaffected: ${afterError.message}`,
+        );
+      } else if (error === null) {
+        error = afterError;
+      }
+    }
+    return error;
+  }
+
+  async #afterScript(status: string): Promise<JobFailedError | null> {
+    const step = this.#o.job.steps.find((s) => s.name === "after_script");
+    if (step === undefined || step.script.length === 0) return null;
+    this.#computeVariables(status);
+    const timeoutMs = this.#settings.afterScriptTimeoutMs;
+    const timer = this.#timer(timeoutMs);
+    const code = await this.#stage(
+      "after_script",
+      afterScript(this.#scriptInfo(), step.script),
+      AbortSignal.any([this.#job.signal, timer]),
+    );
+    if (timer.aborted) {
+      this.#log.warning(
+        `after_script could not run to completion because the timeout was exceeded. ${TIMEOUT_HELP}`,
+      );
+      return new JobFailedError(
+        "job_execution_timeout",
+        `after_script timeout: exceeded timeout of ${formatGoDuration(timeoutMs)}`,
+      );
+    }
+    if (code !== 0) {
+      return new JobFailedError("script_failure", `exit status ${code}`, { exitCode: code });
+    }
+    return null;
+  }
+
+  async #cleanupFileVariables(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) this.#throwIfStopped();
+    this.#enter("cleanup_file_variables");
+    const script = cleanupScript(this.#scriptInfo(), this.#git);
+    let code: number;
+    try {
+      code = await this.#log.section("cleanup_file_variables", async () => {
+        this.#log.stageHeader(stageDescription("cleanup_file_variables"));
+        return await this.#o.executor.run({ stage: "cleanup_file_variables", script }, signal);
+      });
+    } catch (e) {
+      this.#o.log?.warn("Error while executing file based variables removal script", {
+        [F.ERROR]: String(e),
+      });
+      return;
+    }
+    if (code !== 0) {
+      this.#o.log?.warn("File based variables removal script failed", {
+        [F.ERROR]: `exit status ${code}`,
+      });
+    }
+  }
+
+  async #lateCleanup(): Promise<void> {
+    const timer = this.#timer(LATE_CLEANUP_TIMEOUT_MS);
+    await this.#cleanupFileVariables(AbortSignal.any([this.#o.cancel.abort, timer]));
+  }
+}
+
+/** Carries a get_sources timeout past the stage-error handling: it ends the job at once. */
+class GetSourcesTimeout extends Error {
+  constructor(readonly error: JobFailedError) {
+    super(error.message);
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * runBuild with the real ShellExecutor, real bash and real git against the
+ * fake GitLab's smart-HTTP git server, which demands the job token.
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
+import { GitRepo } from "../../tests/fixtures/git_repo.ts";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import type { RunnerConfig } from "../config/runner_config.ts";
+import { CollectedOutput } from "../executors/executor_contract.ts";
+import { ShellExecutor } from "../executors/shell/shell_executor.ts";
+import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
+import { type BuildResult, runBuild } from "./run_build.ts";
+
+const VERSION = {
+  name: "gitlab-runner",
+  version: "17.5.0",
+  revision: "abc12345",
+  os: "linux",
+  arch: "amd64",
+};
+const SHORT_TOKEN = "t1short0";
+
+interface World {
+  gitlab: FakeGitLab;
+  repo: GitRepo;
+  runnerToken: string;
+  cwd: string;
+}
+
+async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
+  const repo = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+  const cwd = await Deno.makeTempDir({ prefix: "run-build-" });
+  try {
+    await fn({ gitlab, repo, runnerToken: gitlab.createRunner().token, cwd });
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+}
+
+/** Queues a job and picks it up over the runner API, as the poller would. */
+async function pickJob(
+  w: World,
+  options: Parameters<FakeGitLab["enqueueJob"]>[0],
+): Promise<JobSpec> {
+  w.gitlab.enqueueJob(options);
+  const response = await fetch(`${w.gitlab.url}/api/v4/jobs/request`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token: w.runnerToken, info: { features: { refspecs: true } } }),
+  });
+  assert.equal(response.status, 201);
+  return parseJobSpec(await response.json());
+}
+
+async function run(
+  w: World,
+  job: JobSpec,
+  options: { runner?: Partial<RunnerConfig>; graceful?: AbortSignal; output?: CollectedOutput } =
+    {},
+): Promise<{ result: BuildResult; log: string }> {
+  const output = options.output ?? new CollectedOutput();
+  const runner: RunnerConfig = {
+    ...defaultRunnerConfig("shell"),
+    name: "it-runner",
+    url: w.gitlab.url,
+    token: "",
+    ...options.runner,
+  };
+  const executor = new ShellExecutor({
+    shell: runner.shell,
+    buildsDir: runner.buildsDir,
+    cacheDir: runner.cacheDir,
+    cwd: w.cwd,
+    env: Deno.env.toObject(),
+    output,
+    killGraceMs: 1000,
+  });
+  const result = await runBuild({
+    job,
+    runner,
+    shortToken: SHORT_TOKEN,
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    executor,
+    output,
+    cancel: {
+      graceful: options.graceful ?? new AbortController().signal,
+      abort: new AbortController().signal,
+    },
+    version: VERSION,
+    retryDelays: { prepareMs: 0, stageRetryMs: 0 },
+  });
+  return { result, log: output.text() };
+}
+
+function projectDir(w: World): string {
+  return `${w.cwd}/builds/${SHORT_TOKEN}/0/acme/widget`;
+}
+
+async function git(dir: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["-C", dir, ...args], stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+Deno.test("a job clones the repository with the job token, runs its script and leaves no token behind", async () => {
+  await withWorld(async (w) => {
+    const sha = await w.repo.commit({ files: { "README.md": "hello from git\n" } });
+    const job = await pickJob(w, {
+      script: ["cat README.md", 'echo "key=$(cat "$DEPLOY_KEY")"', 'echo "dir=$CI_PROJECT_DIR"'],
+      afterScript: ['echo "status=$CI_JOB_STATUS"'],
+      variables: [
+        { key: "GIT_STRATEGY", value: "clone" },
+        { key: "DEPLOY_KEY", value: 'it\'s "secret"\n$NOT_EXPANDED', file: true, raw: true },
+      ],
+    });
+    const { result, log } = await run(w, job);
+    assert.deepEqual(result, { state: "success" }, log);
+    assert.match(log, /Created fresh repository\./);
+    assert.match(
+      log,
+      new RegExp(`Checking out ${sha.slice(0, 8)} as detached HEAD \\(ref is main\\)`),
+    );
+    assert.ok(log.includes("\n\x1b[32;1m$ cat README.md\x1b[0;m\nhello from git\n"), log);
+    assert.match(log, /key=it's "secret"\n\$NOT_EXPANDED/);
+    assert.ok(log.includes(`dir=${projectDir(w)}\n`));
+    assert.match(log, /status=success/);
+
+    const dir = projectDir(w);
+    assert.equal(await git(dir, "rev-parse", "HEAD"), sha);
+    const config = await Deno.readTextFile(`${dir}/.git/config`);
+    assert.ok(!config.includes(job.token), "job token left in .git/config");
+    assert.equal(await git(dir, "remote", "get-url", "origin"), `${w.gitlab.url}/acme/widget.git`);
+    // The credential config and file variables are gone once the job ended.
+    const leftovers = [...Deno.readDirSync(`${dir}.tmp`)].map((e) => e.name).sort();
+    assert.deepEqual(leftovers, ["git-template"]);
+    const template = await Deno.readTextFile(`${dir}.tmp/git-template/config`);
+    assert.ok(!template.includes(job.token));
+  });
+});
+
+Deno.test("a fetch job reuses the existing clone and checks out the new commit", async () => {
+  await withWorld(async (w) => {
+    await w.repo.commit({ files: { "a.txt": "one\n" } });
+    const first = await run(w, await pickJob(w, { script: ["touch untracked.txt"] }));
+    assert.deepEqual(first.result, { state: "success" }, first.log);
+    const secondSha = await w.repo.commit({ files: { "a.txt": "two\n" } });
+    const second = await run(
+      w,
+      await pickJob(w, { script: ["cat a.txt", "test ! -e untracked.txt"] }),
+    );
+    assert.deepEqual(second.result, { state: "success" }, second.log);
+    assert.doesNotMatch(second.log, /Created fresh repository/);
+    assert.match(second.log, /Fetching changes with git depth set to 20\.\.\./);
+    assert.match(second.log, /\ntwo\n/);
+    assert.equal(await git(projectDir(w), "rev-parse", "HEAD"), secondSha);
+  });
+});
+
+Deno.test("a shallow clone is deepened when a later job wants full history", async () => {
+  await withWorld(async (w) => {
+    await w.repo.commit({ files: { "a.txt": "1\n" } });
+    await w.repo.commit({ files: { "a.txt": "2\n" } });
+    const shallow = await run(
+      w,
+      await pickJob(w, { depth: 1, script: ["git rev-list --count HEAD"] }),
+    );
+    assert.deepEqual(shallow.result, { state: "success" }, shallow.log);
+    assert.match(shallow.log, /\n1\n/);
+    const full = await run(
+      w,
+      await pickJob(w, { depth: 0, script: ["git rev-list --count HEAD"] }),
+    );
+    assert.deepEqual(full.result, { state: "success" }, full.log);
+    assert.match(full.log, /\n2\n/);
+  });
+});
+
+Deno.test("a failing script fails the job with its exit code and after_script sees failed", async () => {
+  await withWorld(async (w) => {
+    await w.repo.commit({ files: { "a.txt": "1\n" } });
+    const job = await pickJob(w, {
+      script: ["echo before", "exit 3", "echo never"],
+      afterScript: ['echo "status=$CI_JOB_STATUS"'],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+    });
+    const { result, log } = await run(w, job);
+    assert.deepEqual(result, {
+      state: "failed",
+      failureReason: "script_failure",
+      exitCode: 3,
+      message: "exit status 3",
+    });
+    assert.match(log, /Skipping Git repository setup/);
+    assert.doesNotMatch(log, /\nnever\n/);
+    assert.match(log, /status=failed/);
+    assert.match(log, /ERROR: Job failed: exit status 3/);
+  });
+});
+
+Deno.test("a job that outlives its timeout is killed and fails with job_execution_timeout", async () => {
+  await withWorld(async (w) => {
+    const job = await pickJob(w, {
+      script: ["sleep 600"],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+      timeoutSeconds: 2,
+    });
+    const { result } = await run(w, job);
+    assert.deepEqual(result, {
+      state: "failed",
+      failureReason: "job_execution_timeout",
+      message: "execution took longer than 2s seconds",
+    });
+  });
+});
+
+Deno.test("a graceful cancel stops the script and after_script runs with canceled", async () => {
+  await withWorld(async (w) => {
+    const job = await pickJob(w, {
+      script: ["echo waiting", "sleep 600"],
+      afterScript: ['echo "status=$CI_JOB_STATUS"'],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+    });
+    const graceful = new AbortController();
+    const output = new CollectedOutput();
+    const running = run(w, job, { graceful: graceful.signal, output });
+    await output.waitFor("\nwaiting\n");
+    graceful.abort();
+    const { result, log } = await running;
+    assert.deepEqual(result, {
+      state: "failed",
+      failureReason: "job_canceled",
+      message: "canceled",
+    });
+    assert.match(log, /status=canceled/);
+  });
+});

@@ -1,0 +1,547 @@
+import assert from "node:assert/strict";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import type { RunnerConfig } from "../config/runner_config.ts";
+import { CollectedOutput } from "../executors/executor_contract.ts";
+import { JobFailedError } from "../job/failure_reason.ts";
+import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { aborted, FakeExecutor, type StageBehaviour } from "./_fake_executor.ts";
+import { type BuildResult, runBuild, type RunBuildOptions } from "./run_build.ts";
+import type { BuildStageHooks, HookStage } from "./stage_hooks.ts";
+
+const VERSION = {
+  name: "gitlab-runner",
+  version: "17.5.0",
+  revision: "abc12345",
+  os: "linux",
+  arch: "amd64",
+};
+
+function jobSpec(overrides: Record<string, unknown> = {}): JobSpec {
+  return parseJobSpec({
+    id: 4711,
+    token: "glcbt-secret",
+    "allow_git_fetch": true,
+    "job_info": {
+      name: "test",
+      stage: "test",
+      "project_id": 42,
+      "project_full_path": "acme/widget",
+    },
+    "git_info": {
+      "repo_url": "https://gitlab-ci-token:glcbt-secret@gitlab.example.com/acme/widget.git",
+      ref: "main",
+      sha: "3c8b1f0e9d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c",
+      refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
+      depth: 20,
+    },
+    "runner_info": { timeout: 3600 },
+    variables: [
+      { key: "CI_PROJECT_PATH", value: "acme/widget", public: true },
+      { key: "GREETING", value: "hello $CI_PROJECT_PATH" },
+    ],
+    steps: [
+      { name: "script", script: ["echo hi"], when: "on_success" },
+      { name: "after_script", script: ["echo after"], when: "always" },
+    ],
+    features: { "trace_sections": true },
+    ...overrides,
+  });
+}
+
+function runner(patch: Partial<RunnerConfig> = {}): RunnerConfig {
+  return {
+    ...defaultRunnerConfig("shell"),
+    name: "box-01",
+    url: "https://gitlab.example.com",
+    token: "",
+    ...patch,
+  };
+}
+
+interface Harness {
+  output: CollectedOutput;
+  executor: FakeExecutor;
+  clock: FakeClock;
+  graceful: AbortController;
+  abort: AbortController;
+  stages: string[];
+}
+
+async function build(
+  options: {
+    job?: JobSpec;
+    runner?: RunnerConfig;
+    behaviour?: (h: Harness) => Record<string, StageBehaviour>;
+    hooks?: (h: Harness) => BuildStageHooks;
+    prepareErrors?: Error[];
+  } = {},
+): Promise<{ result: BuildResult } & Harness> {
+  const output = new CollectedOutput();
+  const clock = new FakeClock();
+  const h = {
+    output,
+    clock,
+    graceful: new AbortController(),
+    abort: new AbortController(),
+    stages: [] as string[],
+  } as Harness;
+  h.executor = new FakeExecutor(output, options.behaviour?.(h) ?? {}, {
+    prepareErrors: options.prepareErrors ?? [],
+  });
+  const runOptions: RunBuildOptions = {
+    job: options.job ?? jobSpec(),
+    runner: options.runner ?? runner(),
+    shortToken: "abc12345",
+    systemId: "s_0123456789ab",
+    concurrentId: 0,
+    concurrentProjectId: 2,
+    executor: h.executor,
+    output,
+    cancel: { graceful: h.graceful.signal, abort: h.abort.signal },
+    version: VERSION,
+    clock,
+    onStage: (stage) => h.stages.push(stage),
+    retryDelays: { prepareMs: 0, stageRetryMs: 0 },
+  };
+  if (options.hooks) runOptions.hooks = options.hooks(h);
+  const result = await runBuild(runOptions);
+  return { result, ...h };
+}
+
+/** A stage that "runs" until killed, `ms` of fake time after it started. */
+function hangs(h: Harness, ms: number, code = 143): StageBehaviour {
+  return async (_stage, signal) => {
+    h.clock.advance(ms);
+    await aborted(signal);
+    return code;
+  };
+}
+
+Deno.test("runBuild runs the stages in the official order and reports success", async () => {
+  const { result, executor, output, stages } = await build();
+  assert.deepEqual(result, { state: "success" });
+  assert.deepEqual(executor.stages, [
+    "prepare_script",
+    "get_sources",
+    "step_script",
+    "after_script",
+    "cleanup_file_variables",
+  ]);
+  assert.deepEqual(stages, ["prepare_executor", ...executor.stages]);
+  assert.equal(executor.cleanups, 1);
+  const log = output.text();
+  assert.ok(log.startsWith("\x1b[0KRunning with gitlab-runner 17.5.0 (abc12345)\x1b[0;m\n"));
+  assert.ok(log.includes("\x1b[0K  on box-01 abc12345, system ID: s_0123456789ab\x1b[0;m\n"));
+  assert.ok(
+    log.includes(
+      'section_start:1700000000:prepare_executor\r\x1b[0K\x1b[0K\x1b[36;1mPreparing the "shell" executor\x1b[0;m\x1b[0;m\n',
+    ),
+  );
+
+  assert.match(log, /Executing "step_script" stage of the job script/);
+  assert.ok(log.includes("section_end:1700000000:step_script\r\x1b[0K"));
+  assert.match(log, /Cleaning up project directory and file based variables/);
+  assert.ok(log.endsWith("\x1b[32;1mJob succeeded\x1b[0;m\n"));
+});
+
+Deno.test("runBuild omits section markers when the server does not want them", async () => {
+  const { output } = await build({ job: jobSpec({ features: { "trace_sections": false } }) });
+  assert.doesNotMatch(output.text(), /section_start|section_end/);
+  assert.match(output.text(), /Preparing environment/);
+});
+
+Deno.test("runBuild exports the runner's variables with the shared builds dir layout", async () => {
+  const { executor } = await build({
+    runner: runner({
+      environment: ["FROM_RUNNER=env $GREETING"],
+      featureFlags: { "FF_SCRIPT_SECTIONS": true },
+    }),
+    job: jobSpec({
+      variables: [
+        { key: "CI_PROJECT_PATH", value: "acme/widget" },
+        { key: "GREETING", value: "hello $CI_PROJECT_PATH and $$HOME" },
+        { key: "RAW", value: "$GREETING", raw: true },
+        { key: "KEYFILE", value: "secret", file: true },
+        { key: "USES_FILE", value: "path=$KEYFILE" },
+        { key: "FF_SCRIPT_SECTIONS", value: "false" },
+      ],
+    }),
+  });
+  const script = executor.scriptOf("step_script");
+  for (
+    const line of [
+      "export CI_PROJECT_DIR=/builds/abc12345/2/acme/widget",
+      "export CI_BUILDS_DIR=/builds",
+      "export CI_CONCURRENT_ID=0",
+      "export CI_CONCURRENT_PROJECT_ID=2",
+      "export CI_SERVER=yes",
+      "export CI_JOB_STATUS=running",
+      "export CI_JOB_TIMEOUT=3600",
+      "export CI_RUNNER_SHORT_TOKEN=abc12345",
+      "export CI_SHARED_ENVIRONMENT=true",
+      "export CI_RUNNER_VERSION=17.5.0",
+      "export CI_RUNNER_REVISION=abc12345",
+      "export CI_RUNNER_EXECUTABLE_ARCH=linux/amd64",
+      "export RUNNER_TEMP_PROJECT_DIR=/builds/abc12345/2/acme/widget.tmp",
+      "export GITLAB_ENV=/builds/abc12345/2/acme/widget.tmp/gitlab_runner_env",
+      // Expanded once; `$$` is a literal dollar; raw values stay as they are.
+      `export GREETING='hello acme/widget and $HOME'`,
+      `export RAW='$GREETING'`,
+      // The runner's environment is expanded against the final list too (before job variables).
+      `export FROM_RUNNER='env hello $CI_PROJECT_PATH and $$HOME'`,
+      "export KEYFILE=/builds/abc12345/2/acme/widget.tmp/KEYFILE",
+      "export USES_FILE=path=/builds/abc12345/2/acme/widget.tmp/KEYFILE",
+      // config.toml beats the job's FF_ variable.
+      "export FF_SCRIPT_SECTIONS=true",
+    ]
+  ) {
+    assert.ok(
+      script.includes(line),
+      `missing ${JSON.stringify(line)} in ${
+        script.split("\n").filter((l) => l.includes("GREETING")).join("\n")
+      }`,
+    );
+  }
+  assert.ok(!script.includes("export FF_SCRIPT_SECTIONS=false"));
+});
+
+Deno.test("runBuild fails with script_failure and the exit code, still running after_script", async () => {
+  const { result, executor, output } = await build({
+    behaviour: () => ({ "step_script": () => 3 }),
+  });
+  assert.deepEqual(result, {
+    state: "failed",
+    failureReason: "script_failure",
+    exitCode: 3,
+    message: "exit status 3",
+  });
+  assert.ok(executor.scriptOf("after_script").includes("export CI_JOB_STATUS=failed"));
+  assert.ok(output.text().endsWith("\x1b[31;1mERROR: Job failed: exit status 3\x1b[0;m\n"));
+});
+
+Deno.test("runBuild stops at the first failing step", async () => {
+  const job = jobSpec({
+    steps: [
+      { name: "script", script: ["exit 1"] },
+      { name: "release", script: ["release-cli create --name $CI_PROJECT_PATH"] },
+    ],
+  });
+  const { executor } = await build({ job, behaviour: () => ({ "step_script": () => 1 }) });
+  assert.ok(!executor.stages.includes("step_release"));
+  const ok = await build({ job });
+  assert.deepEqual(ok.executor.stages.filter((s) => s.startsWith("step_")), [
+    "step_script",
+    "step_release",
+  ]);
+  assert.ok(ok.executor.scriptOf("step_release").includes("release-cli create --name acme/widget"));
+});
+
+Deno.test("runBuild wraps every step with the runner's pre and post build scripts", async () => {
+  const { executor } = await build({
+    runner: runner({ preBuildScript: "echo pre-build", postBuildScript: "echo post-build" }),
+  });
+  const script = executor.scriptOf("step_script");
+  const order = ["echo pre-build", "echo hi", "echo post-build"].map((c) =>
+    script.indexOf(`\n${c}\n`)
+  );
+  assert.ok(order.every((i) => i > 0), script);
+  assert.deepEqual([...order].sort((a, b) => a - b), order);
+});
+
+Deno.test("runBuild runs after_script as canceled when the job is canceled gracefully", async () => {
+  const { result, executor, output } = await build({
+    behaviour: (h) => ({
+      "step_script": async (_s, signal) => {
+        h.graceful.abort();
+        await aborted(signal);
+        return 1;
+      },
+    }),
+    hooks: () => recordingHooks(),
+  });
+  assert.deepEqual(result, { state: "failed", failureReason: "job_canceled", message: "canceled" });
+  assert.ok(executor.scriptOf("after_script").includes("export CI_JOB_STATUS=canceled"));
+  assert.ok(executor.stages.includes("upload_artifacts_on_failure"));
+  assert.ok(executor.stages.includes("cleanup_file_variables"));
+  assert.match(output.text(), /WARNING: script canceled externally \(UI, API\)/);
+  assert.match(output.text(), /ERROR: Job failed: canceled/);
+});
+
+Deno.test("runBuild ends at once when the job is aborted", async () => {
+  const { result, executor } = await build({
+    behaviour: (h) => ({
+      "step_script": async (_s, signal) => {
+        h.abort.abort();
+        await aborted(signal);
+        return 137;
+      },
+    }),
+    hooks: () => recordingHooks(),
+  });
+  assert.deepEqual(result, { state: "failed", failureReason: "job_canceled", message: "canceled" });
+  assert.deepEqual(executor.stages, [
+    "prepare_script",
+    "get_sources",
+    "restore_cache",
+    "download_artifacts",
+    "step_script",
+  ]);
+  assert.equal(executor.cleanups, 1);
+});
+
+Deno.test("runBuild fails with job_execution_timeout when the job timeout passes", async () => {
+  const { result, executor, output } = await build({
+    behaviour: (h) => ({ "step_script": hangs(h, 3_600_000) }),
+  });
+  assert.deepEqual(result, {
+    state: "failed",
+    failureReason: "job_execution_timeout",
+    message: "execution took longer than 1h0m0s seconds",
+  });
+  assert.ok(!executor.stages.includes("after_script"));
+  // File variables are still removed (we deviate from upstream for secrets' sake).
+  assert.equal(executor.stages.at(-1), "cleanup_file_variables");
+  assert.match(
+    output.text(),
+    /WARNING: step_script could not run to completion because the timeout was exceeded/,
+  );
+  assert.match(output.text(), /ERROR: Job failed: execution took longer than 1h0m0s seconds/);
+});
+
+Deno.test("runBuild runs after_script as timedout when RUNNER_SCRIPT_TIMEOUT passes", async () => {
+  const job = jobSpec();
+  job.variables.push({
+    key: "RUNNER_SCRIPT_TIMEOUT",
+    value: "10m",
+    public: false,
+    file: false,
+    masked: false,
+    raw: false,
+  });
+  const { result, executor } = await build({
+    job,
+    behaviour: (h) => ({ "step_script": hangs(h, 600_000) }),
+  });
+  assert.deepEqual(result, {
+    state: "failed",
+    failureReason: "job_execution_timeout",
+    message: "script timeout: context deadline exceeded",
+  });
+  assert.ok(executor.scriptOf("after_script").includes("export CI_JOB_STATUS=timedout"));
+});
+
+Deno.test("runBuild gives after_script its own timeout and ignores its failure by default", async () => {
+  const { result, output } = await build({
+    behaviour: (h) => ({ "after_script": hangs(h, 300_000, 1) }),
+  });
+  assert.deepEqual(result, { state: "success" });
+  assert.match(
+    output.text(),
+    /after_script could not run to completion because the timeout was exceeded/,
+  );
+  assert.match(output.text(), /WARNING: after_script failed, but job will continue unaffected: /);
+});
+
+Deno.test("runBuild fails the job on an after_script error when AFTER_SCRIPT_IGNORE_ERRORS=false", async () => {
+  const job = jobSpec();
+  job.variables.push({
+    key: "AFTER_SCRIPT_IGNORE_ERRORS",
+    value: "false",
+    public: false,
+    file: false,
+    masked: false,
+    raw: false,
+  });
+  const { result } = await build({ job, behaviour: () => ({ "after_script": () => 2 }) });
+  assert.deepEqual(result, {
+    state: "failed",
+    failureReason: "script_failure",
+    exitCode: 2,
+    message: "exit status 2",
+  });
+});
+
+Deno.test("runBuild reports runner_system_failure when the executor cannot be prepared", async () => {
+  const errors = [new Error("no shell"), new Error("no shell"), new Error("still no shell")];
+  const { result, executor, output } = await build({ prepareErrors: errors });
+  assert.deepEqual(result, {
+    state: "failed",
+    failureReason: "runner_system_failure",
+    message: "still no shell",
+  });
+  assert.equal(executor.prepareFailures, 3);
+  assert.deepEqual(executor.stages, []);
+  assert.equal(executor.cleanups, 1);
+  assert.match(output.text(), /ERROR: Preparation failed: no shell/);
+  assert.match(output.text(), /ERROR: Job failed \(system failure\): still no shell/);
+});
+
+Deno.test("runBuild retries preparation and succeeds on the second try", async () => {
+  const { result, executor } = await build({ prepareErrors: [new Error("flaky")] });
+  assert.deepEqual(result, { state: "success" });
+  assert.equal(executor.prepareFailures, 1);
+});
+
+Deno.test("runBuild reports runner_system_failure when the executor breaks mid-stage", async () => {
+  const { result } = await build({
+    behaviour: () => ({
+      "get_sources": () => {
+        throw new Error("container vanished");
+      },
+    }),
+  });
+  assert.equal(result.failureReason, "runner_system_failure");
+  assert.match(result.message ?? "", /container vanished/);
+});
+
+Deno.test("runBuild retries get_sources after clearing the work tree", async () => {
+  const job = jobSpec();
+  job.variables.push({
+    key: "GET_SOURCES_ATTEMPTS",
+    value: "2",
+    public: false,
+    file: false,
+    masked: false,
+    raw: false,
+  });
+  let tries = 0;
+  const { result, executor } = await build({
+    job,
+    behaviour: () => ({ "get_sources": () => (++tries === 1 ? 128 : 0) }),
+  });
+  assert.deepEqual(result, { state: "success" });
+  assert.deepEqual(executor.stages.slice(0, 4), [
+    "prepare_script",
+    "get_sources",
+    "clear_worktree",
+    "get_sources",
+  ]);
+});
+
+Deno.test("runBuild skips the user's script but not cleanup when get_sources fails", async () => {
+  const { result, executor } = await build({ behaviour: () => ({ "get_sources": () => 128 }) });
+  assert.equal(result.failureReason, "script_failure");
+  assert.deepEqual(executor.stages, ["prepare_script", "get_sources", "cleanup_file_variables"]);
+});
+
+Deno.test("runBuild ends without cleanup stages when prepare_script fails", async () => {
+  const { result, executor } = await build({ behaviour: () => ({ "prepare_script": () => 1 }) });
+  assert.equal(result.failureReason, "script_failure");
+  assert.match(
+    result.message ?? "",
+    /^prepare environment: exit status 1\. Check https:\/\/docs.gitlab.com/,
+  );
+  assert.deepEqual(executor.stages, ["prepare_script"]);
+});
+
+function recordingHooks(failing: HookStage[] = []): BuildStageHooks {
+  const hooks: BuildStageHooks = {};
+  const all: HookStage[] = [
+    "restore_cache",
+    "download_artifacts",
+    "archive_cache",
+    "archive_cache_on_failure",
+    "upload_artifacts_on_success",
+    "upload_artifacts_on_failure",
+  ];
+  for (const stage of all) {
+    hooks[stage] = {
+      isNeeded: () => true,
+      run: async (context) => {
+        const code = await context.runScript([`echo ${stage}`]);
+        if (code !== 0) throw new Error(`${stage} script exited ${code}`);
+        if (failing.includes(stage)) throw new JobFailedError("script_failure", `${stage} broke`);
+      },
+    };
+  }
+  return hooks;
+}
+
+Deno.test("runBuild calls the cache and artifact stages in order around the user's script", async () => {
+  const { result, executor, output } = await build({ hooks: () => recordingHooks() });
+  assert.deepEqual(result, { state: "success" });
+  assert.deepEqual(executor.stages, [
+    "prepare_script",
+    "get_sources",
+    "restore_cache",
+    "download_artifacts",
+    "step_script",
+    "after_script",
+    "archive_cache",
+    "upload_artifacts_on_success",
+    "cleanup_file_variables",
+  ]);
+  assert.match(output.text(), /Restoring cache/);
+  assert.match(output.text(), /Uploading artifacts for successful job/);
+  assert.ok(executor.scriptOf("restore_cache").includes("cd /builds/abc12345/2/acme/widget"));
+});
+
+Deno.test("runBuild uses the failure variants of archive and upload after a failed script", async () => {
+  const { executor } = await build({
+    hooks: () => recordingHooks(),
+    behaviour: () => ({ "step_script": () => 1 }),
+  });
+  assert.deepEqual(executor.stages.slice(-3), [
+    "archive_cache_on_failure",
+    "upload_artifacts_on_failure",
+    "cleanup_file_variables",
+  ]);
+});
+
+Deno.test("runBuild fails a successful job when an upload fails, keeping the script error first", async () => {
+  const failing = await build({ hooks: () => recordingHooks(["upload_artifacts_on_success"]) });
+  assert.deepEqual(failing.result, {
+    state: "failed",
+    failureReason: "script_failure",
+    message: "upload_artifacts_on_success broke",
+  });
+  const both = await build({
+    hooks: () => recordingHooks(["upload_artifacts_on_failure"]),
+    behaviour: () => ({ "step_script": () => 4 }),
+  });
+  assert.equal(both.result.exitCode, 4);
+});
+
+Deno.test("runBuild skips a hook stage with nothing to do, without a section", async () => {
+  const { executor, output } = await build({
+    hooks: () => ({
+      "restore_cache": {
+        isNeeded: () => false,
+        run: () => Promise.reject(new Error("must not run")),
+      },
+    }),
+  });
+  assert.ok(!executor.stages.includes("restore_cache"));
+  assert.doesNotMatch(output.text(), /restore_cache|Restoring cache/);
+});
+
+Deno.test("runBuild rejects GIT_CLONE_PATH unless custom_build_dir is enabled", async () => {
+  const job = jobSpec();
+  job.variables.push({
+    key: "GIT_CLONE_PATH",
+    value: "/builds/mine",
+    public: false,
+    file: false,
+    masked: false,
+    raw: false,
+  });
+  const refused = await build({ job });
+  assert.equal(refused.result.failureReason, "runner_configuration_error");
+  const allowed = await build({ job, runner: runner({ customBuildDirEnabled: true }) });
+  assert.deepEqual(allowed.result, { state: "success" });
+  assert.ok(
+    allowed.executor.scriptOf("step_script").includes("export CI_PROJECT_DIR=/builds/mine"),
+  );
+  const outside = jobSpec();
+  outside.variables.push({
+    key: "GIT_CLONE_PATH",
+    value: "/etc/x",
+    public: false,
+    file: false,
+    masked: false,
+    raw: false,
+  });
+  const escaped = await build({ job: outside, runner: runner({ customBuildDirEnabled: true }) });
+  assert.match(escaped.result.message ?? "", /has to be within "\/builds"/);
+});

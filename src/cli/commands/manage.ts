@@ -1,0 +1,156 @@
+/**
+ * `runner verify`, `runner unregister`, `runner list` and `runner lint`:
+ * the commands that read or edit the registered runners in config.toml.
+ */
+import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
+import { saveConfig } from "../../config/save_config.ts";
+import { shortToken } from "../../config/short_token.ts";
+import { loadOrCreateSystemId } from "../../config/system_id.ts";
+import { formatConfigProblem } from "../../config/config_error.ts";
+import { loadConfigFile } from "../../config/load_config.ts";
+import { GitLabApiError, RunnerClient } from "../../gitlab/mod.ts";
+import { type CliContext, CommandError } from "../cli_context.ts";
+import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
+import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { runnerInfoFor } from "../runner_identity.ts";
+
+export const VERIFY_FLAGS: FlagSpec[] = [
+  CONFIG_FLAG,
+  { name: "name", aliases: ["n"], type: "string", help: "Name of the runner to verify" },
+  { name: "url", aliases: ["u"], type: "string", help: "GitLab URL of the runner to verify" },
+  { name: "token", aliases: ["t"], type: "string", help: "Token of the runner to verify" },
+  { name: "delete", type: "bool", help: "Delete no longer existing runners from the config" },
+];
+
+export const UNREGISTER_FLAGS: FlagSpec[] = [
+  CONFIG_FLAG,
+  { name: "url", aliases: ["u"], type: "string", env: "CI_SERVER_URL", help: "GitLab instance URL" },
+  { name: "token", aliases: ["t"], type: "string", env: "CI_SERVER_TOKEN", help: "Runner's authentication token" },
+  { name: "name", aliases: ["n"], type: "string", help: "Name of the runner to unregister" },
+  { name: "all-runners", type: "bool", help: "Unregister all runners" },
+  { name: "tls-ca-file", type: "string", env: "CI_SERVER_TLS_CA_FILE", help: "CA certificate file" },
+  { name: "tls-cert-file", type: "string", env: "CI_SERVER_TLS_CERT_FILE", help: "Client certificate file" },
+  { name: "tls-key-file", type: "string", env: "CI_SERVER_TLS_KEY_FILE", help: "Client key file" },
+];
+
+export const LIST_FLAGS: FlagSpec[] = [CONFIG_FLAG];
+export const LINT_FLAGS: FlagSpec[] = [CONFIG_FLAG];
+
+function clientFor(ctx: CliContext, runner: RunnerConfig, systemId: string): RunnerClient {
+  return new RunnerClient({
+    url: runner.url,
+    runnerInfo: runnerInfoFor(ctx.version, runner),
+    token: runner.token,
+    systemId,
+    ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+  });
+}
+
+function selectRunners(config: GlobalConfig, flags: Flags): RunnerConfig[] {
+  const name = flags.string("name");
+  const url = flags.string("url");
+  const token = flags.string("token");
+  return config.runners.filter((r) =>
+    (!name || r.name === name) && (!url || r.url === url) && (!token || r.token === token)
+  );
+}
+
+export async function verifyCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, VERIFY_FLAGS, ctx.env));
+  const path = configPath(ctx, flags);
+  const { config } = await loadConfig(ctx, path);
+  const { systemId } = await loadOrCreateSystemId(path);
+  const selected = selectRunners(config, flags);
+  if (selected.length === 0) throw new CommandError("No runner matches the given name, URL or token");
+  const removed: RunnerConfig[] = [];
+  for (const runner of selected) {
+    const fields = { "runner": shortToken(runner.token), "name": runner.name };
+    try {
+      await clientFor(ctx, runner, systemId).verify();
+      ctx.log.info("Verifying runner... is valid", fields);
+    } catch (err) {
+      if (err instanceof GitLabApiError && err.isForbidden) {
+        ctx.log.error("Verifying runner... is removed", fields);
+        removed.push(runner);
+      } else {
+        ctx.log.error(`Verifying runner... failed: ${(err as Error).message}`, fields);
+      }
+    }
+  }
+  if (flags.bool("delete") && removed.length > 0) {
+    config.runners = config.runners.filter((r) => !removed.includes(r));
+    await saveConfig(path, config);
+    ctx.log.info(`Updated ${path}`, { "removed": removed.length });
+  }
+  return 0;
+}
+
+export async function unregisterCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, UNREGISTER_FLAGS, ctx.env));
+  const path = configPath(ctx, flags);
+  const { config } = await loadConfig(ctx, path);
+  const { systemId } = await loadOrCreateSystemId(path);
+  let targets: RunnerConfig[];
+  if (flags.bool("all-runners")) targets = [...config.runners];
+  else if (flags.string("name")) {
+    targets = config.runners.filter((r) => r.name === flags.string("name"));
+    if (targets.length === 0) throw new CommandError(`No runner named "${flags.string("name")}" in ${path}`);
+  } else if (flags.string("token")) {
+    if (!flags.string("url")) throw new CommandError("Unregister with --token also needs --url");
+    const known = config.runners.filter((r) => r.token === flags.string("token") && r.url === flags.string("url"));
+    targets = known.length > 0 ? known : [{
+      ...(config.runners[0] ?? ({} as RunnerConfig)),
+      url: flags.string("url"),
+      token: flags.string("token"),
+      tlsCaFile: flags.string("tls-ca-file"),
+    } as RunnerConfig];
+  } else {
+    throw new CommandError("Unregister needs --name, --token with --url, or --all-runners");
+  }
+  let failed = 0;
+  for (const runner of targets) {
+    const fields = { "runner": shortToken(runner.token), "name": runner.name ?? "" };
+    try {
+      await clientFor(ctx, runner, systemId).unregister();
+      ctx.log.info("Unregistering runner from GitLab succeeded", fields);
+      config.runners = config.runners.filter((r) => r !== runner && r.token !== runner.token);
+    } catch (err) {
+      failed++;
+      ctx.log.error(`Unregistering runner from GitLab failed: ${(err as Error).message}`, fields);
+    }
+  }
+  await saveConfig(path, config);
+  ctx.log.info(`Updated ${path}`);
+  return failed > 0 ? 1 : 0;
+}
+
+export async function listCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, LIST_FLAGS, ctx.env));
+  const path = configPath(ctx, flags);
+  const { config } = await loadConfig(ctx, path);
+  ctx.out(`Listing configured runners                          ConfigFile=${path}`);
+  for (const r of config.runners) {
+    // We print the short token where the official runner prints the whole token: a
+    // listing ends up in terminals, tickets and CI logs.
+    ctx.out(`${r.name.padEnd(50)} Executor=${r.executor} Token=${shortToken(r.token)} URL=${r.url}`);
+  }
+  return 0;
+}
+
+export async function lintCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, LINT_FLAGS, ctx.env));
+  const path = configPath(ctx, flags);
+  const loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile: "error" });
+  let errors = 0;
+  for (const warning of loaded.warnings) {
+    if (warning.kind === "unknown_key") {
+      errors++;
+      ctx.err(`ERROR: ${formatConfigProblem(warning)}`);
+    } else {
+      ctx.err(`WARNING: ${formatConfigProblem(warning)}`);
+    }
+  }
+  if (errors > 0) return 1;
+  ctx.out(`${path}: config is valid (${loaded.config.runners.length} runners)`);
+  return 0;
+}

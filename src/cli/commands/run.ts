@@ -1,0 +1,389 @@
+/**
+ * `runner run` and `runner run-single`: build the poller with its GitLab
+ * clients, executor launcher, metrics and config watcher, then serve until a
+ * signal. SIGQUIT drains (no new jobs, running ones finish); SIGTERM/SIGINT
+ * abort running jobs, report them and exit within `shutdown_timeout`; a
+ * second signal exits at once; SIGHUP reloads config.toml.
+ */
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { isAbsolute, resolve } from "node:path";
+import { Registry } from "prom-client";
+import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
+import { ConfigWatcher } from "../../config/config_watcher.ts";
+import { defaultConfig, defaultRunnerConfig } from "../../config/default_config.ts";
+import { formatConfigProblem } from "../../config/config_error.ts";
+import { shortToken } from "../../config/short_token.ts";
+import { loadOrCreateSystemId } from "../../config/system_id.ts";
+import { JobClient, type RequestEvent, RunnerClient } from "../../gitlab/mod.ts";
+import { F } from "../../log/fields.ts";
+import { DenoProcessProbe, MetricsServer, RunnerMetrics, type RunnerLabels } from "../../metrics/mod.ts";
+import { JobSupervisor } from "../../poller/job_supervisor.ts";
+import { type JobSource, Poller } from "../../poller/poller.ts";
+import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
+import { type CliContext, CommandError } from "../cli_context.ts";
+import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
+import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { GitLabJobSource } from "../gitlab_job_source.ts";
+import { runnerInfoFor } from "../runner_identity.ts";
+import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
+import { TraceSessions } from "../trace_sessions.ts";
+
+export const RUN_FLAGS: FlagSpec[] = [
+  CONFIG_FLAG,
+  { name: "listen-address", type: "string", env: "LISTEN_ADDRESS", help: "Metrics / pprof server listening address" },
+  { name: "service", aliases: ["n"], type: "string", help: "Use different names for different services" },
+  { name: "working-directory", aliases: ["d"], type: "string", help: "Specify custom working directory" },
+  { name: "user", aliases: ["u"], type: "string", help: "Use specific user to execute shell scripts" },
+  { name: "syslog", type: "bool", env: "LOG_SYSLOG", help: "Log to system service logger" },
+];
+
+export const RUN_SINGLE_FLAGS: FlagSpec[] = [
+  CONFIG_FLAG,
+  { name: "runner", aliases: ["r"], type: "string", help: "Name of the runner in --config to use" },
+  { name: "max-builds", type: "int", env: "MAX_BUILDS", help: "How many builds to process before exiting" },
+  { name: "wait-timeout", type: "int", env: "WAIT_TIMEOUT", help: "How many seconds to wait for a job before exiting" },
+  { name: "listen-address", type: "string", env: "LISTEN_ADDRESS", help: "Metrics server listening address" },
+  ...RUNNER_FLAGS,
+];
+
+interface ServeOptions {
+  config: GlobalConfig;
+  configFile: { path: string; text: string | null } | null;
+  systemId: string;
+  listenAddress: string;
+  /** run-single: stop after this many jobs (0 = never). */
+  maxBuilds: number;
+  /** run-single: stop when no job arrived for this many seconds (0 = never). */
+  waitTimeoutSeconds: number;
+}
+
+function labels(runner: RunnerConfig, systemId: string): RunnerLabels {
+  return { runner: shortToken(runner.token), runnerName: runner.name, systemId };
+}
+
+/** The official runner labels only these endpoints; the others are not counted. */
+const METRIC_ENDPOINTS = new Set(["request_job", "update_job", "patch_trace", "reset_token"]);
+
+function recordRequest(metrics: RunnerMetrics, runner: RunnerLabels, e: RequestEvent): void {
+  if (!METRIC_ENDPOINTS.has(e.endpoint)) return;
+  metrics.apiRequest(runner, { ...e, endpoint: e.endpoint as "request_job" });
+}
+
+function mainModule(): string | null {
+  return isCompiledBinary(Deno.execPath()) ? null : fromFileUrl(new URL("../main.ts", import.meta.url));
+}
+
+/** One RunnerClient per (url, token): it owns the long-poll `last_update`. */
+class Clients {
+  #runners = new Map<string, RunnerClient>();
+  #jobs = new Map<string, JobClient>();
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly systemId: string,
+    private readonly metrics: RunnerMetrics,
+  ) {}
+
+  runner(runner: RunnerConfig): RunnerClient {
+    const key = `${runner.url}\u0000${runner.token}`;
+    let client = this.#runners.get(key);
+    if (!client) {
+      client = new RunnerClient({
+        url: runner.url,
+        runnerInfo: runnerInfoFor(this.ctx.version, runner),
+        token: runner.token,
+        systemId: this.systemId,
+        log: this.ctx.log,
+        ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+        onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
+      });
+      this.#runners.set(key, client);
+    }
+    return client;
+  }
+
+  job(runner: RunnerConfig): JobClient {
+    const key = `${runner.url}\u0000${runner.token}`;
+    let client = this.#jobs.get(key);
+    if (!client) {
+      client = new JobClient({
+        url: runner.url,
+        runnerInfo: runnerInfoFor(this.ctx.version, runner),
+        log: this.ctx.log,
+        ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+        onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
+      });
+      this.#jobs.set(key, client);
+    }
+    return client;
+  }
+}
+
+async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
+  const { systemId } = opts;
+  let config = opts.config;
+  const log = ctx.log;
+  ctx.sink.configure({ level: config.logLevel, format: config.logFormat });
+  const registry = new Registry();
+  const metrics = new RunnerMetrics({
+    registry,
+    version: ctx.version,
+    processProbe: new DenoProcessProbe(),
+  });
+  ctx.onLogRecord = (level) => metrics.logRecorded(level);
+  metrics.setProcessState("starting");
+  const clients = new Clients(ctx, systemId, metrics);
+  const tempDir = await Deno.makeTempDir({ prefix: "runner-" });
+  for (const r of config.runners) ctx.sink.addSecret(r.token);
+
+  let finishedJobs = 0;
+  let lastJobAt = Date.now();
+  const done = Promise.withResolvers<"graceful" | "forceful" | "exit">();
+  const supervisor = new JobSupervisor({
+    log,
+    launcher: new SubprocessLauncher({
+      execPath: Deno.execPath(),
+      mainModule: mainModule(),
+      env: ctx.envObject(),
+      onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
+    }),
+    traces: new TraceSessions({ clientFor: (r) => clients.job(r), log }),
+    transportFor: (r) => clients.job(r),
+    systemId,
+    cwd: ctx.cwd,
+    tempDir,
+    env: ctx.env,
+    observer: {
+      jobStarted: (runner, job) => {
+        lastJobAt = Date.now();
+        ctx.sink.addSecret(job.token);
+        metrics.jobStarted(labels(runner, systemId), {
+          id: job.id,
+          url: `${runner.url.replace(/\/+$/, "")}/${job.jobInfo.projectFullPath}/-/jobs/${job.id}`,
+        });
+        metrics.jobQueued(labels(runner, systemId), {
+          durationSeconds: job.jobInfo.timeInQueueSeconds,
+          projectJobsRunning: job.jobInfo.projectJobsRunningOnInstanceRunnersCount,
+        });
+      },
+      jobStage: (_runner, job, stage) => metrics.jobStageChanged(job.id, { stage }),
+      jobFinished: (_runner, job, result, durationSeconds) => {
+        metrics.jobFinished(job.id, {
+          state: result.state,
+          ...(result.failureReason ? { failureReason: result.failureReason } : {}),
+          durationSeconds,
+        });
+        finishedJobs++;
+        lastJobAt = Date.now();
+        if (opts.maxBuilds > 0 && finishedJobs >= opts.maxBuilds) done.resolve("graceful");
+      },
+    },
+  });
+  const sources = new Map<string, JobSource>();
+  const poller = new Poller({
+    log,
+    sourceFor: (runner) => {
+      const source = new GitLabJobSource(clients.runner(runner));
+      sources.set(runner.token, source);
+      return source;
+    },
+    handler: supervisor,
+    observer: {
+      requestFinished: (runner, kind) => {
+        if (kind === "job") metrics.workerFed(labels(runner, systemId));
+        else if (kind === "error" || kind === "invalid-job") metrics.workerFeedFailed(labels(runner, systemId));
+      },
+      healthCheckFailed: (runner) => metrics.healthCheckFailed(labels(runner, systemId)),
+    },
+  });
+
+  const applyConfig = (next: GlobalConfig) => {
+    config = next;
+    for (const r of next.runners) ctx.sink.addSecret(r.token);
+    metrics.setConcurrent(next.concurrent);
+    metrics.setWorkerSlots(next.concurrent);
+    metrics.setLimits(next.runners.map((r) => ({ runner: labels(r, systemId), limit: r.limit })));
+    poller.apply(next);
+  };
+  applyConfig(config);
+  metrics.configLoaded();
+
+  const server = new MetricsServer({
+    registry,
+    jobs: metrics,
+    processState: () => metrics.processState,
+    log,
+  });
+  const listen = async (address: string) => {
+    if (!address) return server.stop();
+    try {
+      const bound = await server.listen(address);
+      log.info("Metrics server listening", { [F.ADDRESS]: `${bound.hostname}:${bound.port}` });
+    } catch (err) {
+      log.error("Cannot start the metrics server", { [F.ADDRESS]: address, [F.ERROR]: (err as Error).message });
+    }
+  };
+  await listen(opts.listenAddress || config.listenAddress);
+
+  let watcher: ConfigWatcher | null = null;
+  if (opts.configFile) {
+    watcher = new ConfigWatcher({
+      path: opts.configFile.path,
+      env: ctx.envObject(),
+      initial: { config, text: opts.configFile.text },
+      onChange: (next, summary, warnings) => {
+        for (const w of warnings) log.warn(formatConfigProblem(w));
+        const listenChanged = next.listenAddress !== config.listenAddress;
+        ctx.sink.configure({ level: next.logLevel, format: next.logFormat });
+        applyConfig(next);
+        metrics.configLoaded();
+        log.info(`Configuration loaded: ${summary}`, { [F.FILE]: opts.configFile!.path });
+        if (listenChanged && !opts.listenAddress) void listen(next.listenAddress);
+      },
+      onError: (error) => {
+        metrics.configLoadFailed();
+        log.error(`Configuration not reloaded, the previous one keeps running: ${error.message}`);
+      },
+    });
+  }
+
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"];
+  let stopping = false;
+  const handlers = new Map<Deno.Signal, () => void>();
+  for (const signal of signals) {
+    const handler = () => {
+      if (signal === "SIGHUP") {
+        log.info("Reloading configuration (SIGHUP)");
+        void watcher?.reload();
+        return;
+      }
+      if (stopping) {
+        log.warn(`${signal} received again: exiting now`);
+        done.resolve("exit");
+        return;
+      }
+      stopping = true;
+      done.resolve(signal === "SIGQUIT" ? "graceful" : "forceful");
+    };
+    handlers.set(signal, handler);
+    Deno.addSignalListener(signal, handler);
+  }
+  let waitTimer: ReturnType<typeof setInterval> | undefined;
+  if (opts.waitTimeoutSeconds > 0) {
+    waitTimer = setInterval(() => {
+      if (poller.runningJobs === 0 && Date.now() - lastJobAt > opts.waitTimeoutSeconds * 1000) {
+        done.resolve("graceful");
+      }
+    }, 200);
+  }
+
+  metrics.setProcessState("running");
+  log.info("Runner started", {
+    "runners": config.runners.length,
+    "concurrent": config.concurrent,
+    [F.SYSTEM_ID]: systemId,
+  });
+  const how = await done.promise;
+  clearInterval(waitTimer);
+  let code = 0;
+  if (how === "graceful") {
+    metrics.setProcessState("graceful-shutdown");
+    log.info("Stopping: waiting for running jobs to finish (send SIGTERM to abort them)");
+    const stopped = poller.stopGracefully();
+    const outcome = await Promise.race([stopped.then(() => "done" as const), done.promise]);
+    if (outcome !== "done") code = await forceful(ctx, poller, config);
+  } else if (how === "forceful") {
+    code = await forceful(ctx, poller, config);
+  } else {
+    code = 1;
+  }
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  await watcher?.close();
+  await server.stop();
+  await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  log.info("Runner stopped");
+  return code;
+}
+
+async function forceful(ctx: CliContext, poller: Poller, config: GlobalConfig): Promise<number> {
+  ctx.log.warn("Stopping: aborting running jobs", { "shutdown_timeout_s": config.shutdownTimeout });
+  const inTime = await poller.stopForcefully(config.shutdownTimeout * 1000);
+  if (!inTime) ctx.log.error("Shutdown timed out: some jobs were not reported");
+  return inTime ? 0 : 1;
+}
+
+/** Child log lines are JSON records; they join the runner log with the child's pid. */
+function relayChildLog(ctx: CliContext, pid: number, line: string): void {
+  try {
+    const record = JSON.parse(line) as Record<string, unknown>;
+    const { level, msg, time: _time, ...fields } = record;
+    const text = typeof msg === "string" ? msg : line;
+    const extra = { ...(fields as Record<string, string>), [F.PID]: pid };
+    if (level === "error" || level === "fatal" || level === "panic") ctx.log.error(text, extra);
+    else if (level === "warning" || level === "warn") ctx.log.warn(text, extra);
+    else if (level === "info") ctx.log.info(text, extra);
+    else ctx.log.debug(text, extra);
+  } catch {
+    ctx.log.warn(line, { [F.PID]: pid });
+  }
+}
+
+export async function runCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, RUN_FLAGS, ctx.env));
+  const workDir = flags.string("working-directory");
+  if (workDir) {
+    const dir = isAbsolute(workDir) ? workDir : resolve(ctx.cwd, workDir);
+    try {
+      Deno.chdir(dir);
+    } catch (err) {
+      throw new CommandError(`Cannot use working directory "${dir}": ${(err as Error).message}`);
+    }
+    ctx.cwd = dir;
+  }
+  const path = configPath(ctx, flags);
+  const loaded = await loadConfig(ctx, path);
+  const { systemId, saveError } = await loadOrCreateSystemId(path);
+  if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
+  if (flags.string("user")) loaded.config.user = flags.string("user");
+  if (loaded.config.runners.length === 0) {
+    ctx.log.warn(`No runners in ${path}: register one with "runner register"; waiting for the file to change`);
+  }
+  return await serve(ctx, {
+    config: loaded.config,
+    configFile: { path, text: loaded.text },
+    systemId,
+    listenAddress: flags.string("listen-address"),
+    maxBuilds: 0,
+    waitTimeoutSeconds: 0,
+  });
+}
+
+export async function runSingleCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, RUN_SINGLE_FLAGS, ctx.env));
+  let runner: RunnerConfig;
+  let systemId: string;
+  if (flags.string("runner")) {
+    const path = configPath(ctx, flags);
+    const { config } = await loadConfig(ctx, path, "error");
+    const found = config.runners.find((r) => r.name === flags.string("runner"));
+    if (!found) throw new CommandError(`No runner named "${flags.string("runner")}" in ${path}`);
+    runner = found;
+    systemId = (await loadOrCreateSystemId(path)).systemId;
+  } else {
+    runner = defaultRunnerConfig(flags.string("executor"));
+    applyRunnerFlags(runner, flags);
+    systemId = (await loadOrCreateSystemId(resolve(ctx.cwd, ".runner-single", "config.toml"))).systemId;
+  }
+  if (!runner.url) throw new CommandError("run-single needs --url (or CI_SERVER_URL)");
+  if (!runner.token) throw new CommandError("run-single needs --token (or CI_SERVER_TOKEN)");
+  if (!runner.executor) throw new CommandError("run-single needs --executor (or RUNNER_EXECUTOR)");
+  const config = defaultConfig();
+  config.runners = [runner];
+  return await serve(ctx, {
+    config,
+    configFile: null,
+    systemId,
+    listenAddress: flags.string("listen-address"),
+    maxBuilds: flags.int("max-builds"),
+    waitTimeoutSeconds: flags.int("wait-timeout"),
+  });
+}

@@ -1,0 +1,80 @@
+/** `runner install | uninstall | start | stop | restart | status` (config-reference §16). */
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { resolve } from "node:path";
+import {
+  defineService,
+  DenoCommandRunner,
+  DenoServiceFiles,
+  type ServiceAction,
+  ServiceError,
+  ServiceManager,
+} from "../../service/mod.ts";
+import { type CliContext, CommandError } from "../cli_context.ts";
+import { CONFIG_FLAG, configPath } from "../config_flags.ts";
+import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { isCompiledBinary } from "../../poller/process_launcher.ts";
+
+export const SERVICE_FLAGS: FlagSpec[] = [
+  { name: "service", aliases: ["n"], type: "string", help: "Specify service name to use" },
+  { name: "working-directory", aliases: ["d"], type: "string", help: "Specify custom root directory" },
+  CONFIG_FLAG,
+  { name: "user", aliases: ["u"], type: "string", help: "User to run the jobs as (Windows: service account)" },
+  { name: "init-user", aliases: ["i"], type: "string", help: "User the service manager runs the runner as" },
+  { name: "password", aliases: ["p"], type: "string", help: "Password of --user (Windows)" },
+  { name: "syslog", type: "bool", help: "Setup system logging integration" },
+  { name: "user-service", type: "bool", help: "Install as a user service (systemd, non-root)" },
+];
+
+function uidOrZero(): number {
+  try {
+    return Deno.uid() ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function serviceCommand(ctx: CliContext, action: ServiceAction, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, SERVICE_FLAGS, ctx.env));
+  const execPath = Deno.execPath();
+  const command = isCompiledBinary(execPath)
+    ? [execPath]
+    : [execPath, "run", "--allow-all", resolve(fromFileUrl(new URL("../main.ts", import.meta.url)))];
+  const os = Deno.build.os === "darwin" ? "darwin" : Deno.build.os === "windows" ? "windows" : "linux";
+  const home = ctx.env("HOME") ?? ctx.env("USERPROFILE") ?? ctx.cwd;
+  try {
+    const definition = defineService(action, {
+      ...(flags.string("service") ? { service: flags.string("service") } : {}),
+      ...(flags.string("working-directory") ? { workingDirectory: flags.string("working-directory") } : {}),
+      ...(flags.string("config") ? { config: configPath(ctx, flags) } : {}),
+      ...(flags.string("user") ? { user: flags.string("user") } : {}),
+      ...(flags.string("init-user") ? { initUser: flags.string("init-user") } : {}),
+      ...(flags.string("password") ? { password: flags.string("password") } : {}),
+      ...(flags.has("syslog") ? { syslog: flags.bool("syslog") } : {}),
+      ...(flags.bool("user-service") ? { userService: true } : {}),
+    }, {
+      os,
+      uid: uidOrZero(),
+      home,
+      cwd: ctx.cwd,
+      command,
+      defaultConfigFile: configPath(ctx, new Flags(parseFlags([], [CONFIG_FLAG], () => undefined))),
+      homeOf: (user) => user === "root" ? "/root" : `/home/${user}`,
+    });
+    const manager = new ServiceManager({
+      commands: new DenoCommandRunner(),
+      files: new DenoServiceFiles(),
+      log: ctx.log,
+    });
+    if (action === "status") {
+      const status = await manager.status(definition);
+      if (status.isRunning) ctx.out(status.message);
+      else ctx.err(status.message);
+      return status.exitCode;
+    }
+    await manager.run(action, definition);
+    return 0;
+  } catch (err) {
+    if (err instanceof ServiceError) throw new CommandError(err.message, 1, { cause: err });
+    throw err;
+  }
+}

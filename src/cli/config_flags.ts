@@ -1,0 +1,48 @@
+/**
+ * The `-c/--config` flag shared by most commands, and loading the file it names
+ * with warnings logged the way `run` does.
+ */
+import { defaultConfigPath } from "../config/default_paths.ts";
+import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts";
+import { formatConfigProblem } from "../config/config_error.ts";
+import type { CliContext } from "./cli_context.ts";
+import type { FlagSpec, Flags } from "./flags.ts";
+import { isAbsolute, resolve } from "node:path";
+
+export const CONFIG_FLAG: FlagSpec = {
+  name: "config",
+  aliases: ["c"],
+  type: "string",
+  env: "CONFIG_FILE",
+  help: "Config file",
+};
+
+export function configPath(ctx: CliContext, flags: Flags): string {
+  const given = flags.string("config");
+  if (given) return isAbsolute(given) ? given : resolve(ctx.cwd, given);
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch {
+    // Not available on this platform.
+  }
+  return defaultConfigPath({
+    os: Deno.build.os,
+    uid,
+    home: ctx.env("HOME") ?? ctx.env("USERPROFILE") ?? null,
+    cwd: ctx.cwd,
+  });
+}
+
+/** Loads the config, logging its warnings; ConfigError propagates to main. */
+export async function loadConfig(
+  ctx: CliContext,
+  path: string,
+  missingFile: "empty" | "error" = "empty",
+): Promise<LoadedConfigFile> {
+  const loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile });
+  for (const warning of loaded.warnings) {
+    ctx.log.warn(formatConfigProblem(warning));
+  }
+  return loaded;
+}

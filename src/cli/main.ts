@@ -1,0 +1,222 @@
+/**
+ * `runner`: the command line. Parses global options, builds the logger and
+ * hands over to a command. Only this module maps errors to exit codes.
+ */
+import { ConfigError } from "../config/config_error.ts";
+import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod.ts";
+import { type CliContext, CommandError } from "./cli_context.ts";
+import { type FlagSpec, Flags, parseFlags, renderHelp, UsageError } from "./flags.ts";
+import { renderVersion, versionInfo } from "./version.ts";
+import { registerCommand, REGISTER_FLAGS } from "./commands/register.ts";
+import {
+  LINT_FLAGS,
+  lintCommand,
+  LIST_FLAGS,
+  listCommand,
+  UNREGISTER_FLAGS,
+  unregisterCommand,
+  VERIFY_FLAGS,
+  verifyCommand,
+} from "./commands/manage.ts";
+import { RUN_FLAGS, RUN_SINGLE_FLAGS, runCommand, runSingleCommand } from "./commands/run.ts";
+import { SERVICE_FLAGS, serviceCommand } from "./commands/service.ts";
+import { EXEC_FLAGS, execCommand } from "./commands/exec.ts";
+import { CACHE_FLAGS, cacheCommand } from "./commands/cache.ts";
+import { revokeUnneeded, runExecutorProcess } from "./executor_process.ts";
+
+const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
+  { name: "log-level", aliases: ["l"], type: "string", env: "LOG_LEVEL", help: "Log level (debug, info, warn, error, fatal, panic)" },
+  { name: "log-format", type: "string", env: "LOG_FORMAT", help: "Log format (runner, text, json)" },
+  { name: "cpuprofile", type: "string", env: "CPU_PROFILE", help: "Accepted for compatibility; ignored", hidden: true },
+  { name: "help", aliases: ["h"], type: "bool", help: "Show help" },
+  { name: "version", aliases: ["v"], type: "bool", help: "Print the version" },
+];
+
+interface Command {
+  summary: string;
+  flags: FlagSpec[];
+  run(ctx: CliContext, args: string[]): Promise<number>;
+  hidden?: boolean;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: { summary: "Run multi runner service", flags: RUN_FLAGS, run: runCommand },
+  register: { summary: "Register a new runner", flags: REGISTER_FLAGS, run: registerCommand },
+  unregister: { summary: "Unregister a runner", flags: UNREGISTER_FLAGS, run: unregisterCommand },
+  verify: { summary: "Verify all registered runners", flags: VERIFY_FLAGS, run: verifyCommand },
+  list: { summary: "List all configured runners", flags: LIST_FLAGS, run: listCommand },
+  lint: { summary: "Check config.toml for errors and unknown keys", flags: LINT_FLAGS, run: lintCommand },
+  "run-single": { summary: "Start a single runner given by flags", flags: RUN_SINGLE_FLAGS, run: runSingleCommand },
+  exec: { summary: "Run the pipeline of .gitlab-ci.yml locally", flags: EXEC_FLAGS, run: execCommand },
+  cache: { summary: "Manage caches (cache clear)", flags: CACHE_FLAGS, run: cacheCommand },
+  install: { summary: "Install service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "install", a) },
+  uninstall: { summary: "Uninstall service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "uninstall", a) },
+  start: { summary: "Start service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "start", a) },
+  stop: { summary: "Stop service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "stop", a) },
+  restart: { summary: "Restart service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "restart", a) },
+  status: { summary: "Get status of a service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "status", a) },
+};
+
+function usage(): string {
+  const lines = [
+    "Runner: a GitLab Runner written in TypeScript on Deno",
+    "",
+    "Usage: runner [global options] command [command options]",
+    "",
+    "Commands:",
+  ];
+  for (const [name, cmd] of Object.entries(COMMANDS)) {
+    if (!cmd.hidden) lines.push(`   ${name.padEnd(12)}${cmd.summary}`);
+  }
+  lines.push("", renderHelp("", "", GLOBAL_FLAGS).split("\n").slice(4).join("\n"));
+  return lines.join("\n");
+}
+
+export interface MainIo {
+  stdout: { writeSync(p: Uint8Array): number; isTerminal?(): boolean };
+  stderr: { writeSync(p: Uint8Array): number; isTerminal?(): boolean };
+  stdin: ReadableStream<Uint8Array> & { isTerminal?(): boolean };
+  env: Record<string, string>;
+  cwd: string;
+}
+
+const encoder = new TextEncoder();
+
+function writeLine(stream: MainIo["stdout"], line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  for (let done = 0; done < bytes.length;) done += stream.writeSync(bytes.subarray(done));
+}
+
+function lineReader(stdin: ReadableStream<Uint8Array>): (prompt: string) => Promise<string | null> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let buffered = "";
+  const decoder = new TextDecoder();
+  return async () => {
+    reader ??= stdin.getReader();
+    while (!buffered.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) {
+        const rest = buffered;
+        buffered = "";
+        return rest === "" ? null : rest;
+      }
+      buffered += decoder.decode(value, { stream: true });
+    }
+    const at = buffered.indexOf("\n");
+    const line = buffered.slice(0, at);
+    buffered = buffered.slice(at + 1);
+    return line;
+  };
+}
+
+/** Splits global options (before the command) from the command and its arguments. */
+function splitGlobal(args: string[]): { global: string[]; command: string | undefined; rest: string[] } {
+  const global: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("-")) return { global, command: arg, rest: args.slice(i + 1) };
+    global.push(arg);
+    const spec = GLOBAL_FLAGS.find((f) => [f.name, ...(f.aliases ?? [])].includes(arg.replace(/^--?/, "")));
+    if (spec && spec.type !== "bool" && !arg.includes("=")) {
+      const next = args[i + 1];
+      if (next !== undefined) global.push(next), i++;
+    }
+  }
+  return { global, command: undefined, rest: [] };
+}
+
+export async function main(args: string[], io: MainIo): Promise<number> {
+  const read = lineReader(io.stdin);
+  const env = (name: string) => io.env[name];
+  let ctx: CliContext;
+  const sink = new LogSink({
+    output: io.stderr,
+    level: "info",
+    format: "runner",
+    onRecord: (level) => ctx.onLogRecord?.(level),
+  });
+  const log = new StreamLogger(sink);
+  ctx = {
+    out: (line) => writeLine(io.stdout, line),
+    err: (line) => writeLine(io.stderr, line),
+    env,
+    envObject: () => ({ ...io.env }),
+    cwd: io.cwd,
+    sink,
+    log,
+    version: versionInfo(),
+    isInteractive: io.stdin.isTerminal?.() ?? false,
+    readLine: (prompt) => {
+      writeLine(io.stdout, prompt.replace(/\n$/, ""));
+      return read(prompt);
+    },
+  };
+  try {
+    const { global, command, rest } = splitGlobal(args);
+    if (command === "executor-process") {
+      sink.configure({ format: "json", level: "debug" });
+      const at = rest.indexOf("--permissions");
+      // Compiled binaries carry every permission of the poller: drop what this executor does not use.
+      if (at >= 0) await revokeUnneeded(JSON.parse(rest[at + 1] ?? "{}"));
+      return await runExecutorProcess({
+        stdin: io.stdin,
+        stdout: (Deno.stdout as unknown as { writable: WritableStream<Uint8Array> }).writable,
+        env: io.env,
+        log,
+        version: {
+          name: ctx.version.name,
+          version: ctx.version.version,
+          revision: ctx.version.revision,
+          os: ctx.version.os,
+          arch: ctx.version.architecture,
+        },
+      });
+    }
+    const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));
+    if (flags.string("log-level")) sink.pin({ level: parseLogLevel(flags.string("log-level")) });
+    if (flags.bool("debug")) sink.pin({ level: "debug" });
+    if (flags.string("log-format")) sink.pin({ format: parseLogFormat(flags.string("log-format")) });
+    if (flags.bool("version")) {
+      ctx.out(renderVersion(ctx.version));
+      return 0;
+    }
+    if (command === undefined || flags.bool("help")) {
+      ctx.out(usage());
+      return command === undefined && !flags.bool("help") ? 1 : 0;
+    }
+    const cmd = COMMANDS[command];
+    if (!cmd) {
+      ctx.err(`No help topic for '${command}'`);
+      ctx.err(usage());
+      return 1;
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      ctx.out(renderHelp(command, cmd.summary, cmd.flags));
+      return 0;
+    }
+    return await cmd.run(ctx, rest);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof CommandError || err instanceof ConfigError) {
+      ctx.err(`ERROR: ${err.message}`);
+      return err instanceof CommandError ? err.exitCode : err instanceof UsageError ? 2 : 1;
+    }
+    if (err instanceof RangeError) {
+      ctx.err(`ERROR: ${err.message}`);
+      return 2;
+    }
+    ctx.err(`FATAL: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args, {
+    stdout: Deno.stdout,
+    stderr: Deno.stderr,
+    stdin: Object.assign(Deno.stdin.readable, { isTerminal: () => Deno.stdin.isTerminal() }),
+    env: Deno.env.toObject(),
+    cwd: Deno.cwd(),
+  });
+  Deno.exit(code);
+}

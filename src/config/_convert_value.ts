@@ -1,0 +1,171 @@
+/**
+ * Converts between raw TOML values and the typed values in GlobalConfig /
+ * RunnerConfig, one KeyType at a time.
+ */
+import { formatGoDuration, parseGoDuration } from "./go_duration.ts";
+import type { KeySpec, KeyType } from "./schema.ts";
+
+export type Converted = { ok: true; value: unknown } | { ok: false; reason: string };
+
+/** Go's zero time.Time, which the official runner writes for unknown dates. */
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+/** How a raw value is shown in messages: `"abc"`, `12`, `an array`. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") {
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    return JSON.stringify(shown);
+  }
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value instanceof Date) return `the date-time ${value.toISOString()}`;
+  if (Array.isArray(value)) return "an array";
+  if (isTable(value)) return "a table";
+  return String(value);
+}
+
+/** RFC 3339 in UTC, without fractional seconds when they are zero. */
+export function formatDateTime(date: Date): string {
+  return Date.prototype.toISOString.call(date).replace(/\.000Z$/, "Z");
+}
+
+/** A deep copy with plain prototypes (smol-toml gives null-prototype tables). */
+export function toPlain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toPlain);
+  if (value instanceof Date) return value;
+  if (isTable(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toPlain(v);
+    return out;
+  }
+  return value;
+}
+
+const fail = (reason: string): Converted => ({ ok: false, reason });
+const ok = (value: unknown): Converted => ({ ok: true, value });
+
+function stringList(value: unknown, what: string): Converted {
+  if (!Array.isArray(value)) return fail(`must be ${what}, got ${describeValue(value)}`);
+  const bad = value.find((v) => typeof v !== "string");
+  if (bad !== undefined) return fail(`must be ${what}, but one entry is ${describeValue(bad)}`);
+  return ok([...value]);
+}
+
+function map(value: unknown, entry: (v: unknown) => boolean, what: string): Converted {
+  if (!isTable(value)) return fail(`must be a table of ${what}, got ${describeValue(value)}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!entry(v)) return fail(`must be a table of ${what}, but "${k}" is ${describeValue(v)}`);
+    out[k] = Array.isArray(v) ? [...v] : v;
+  }
+  return ok(out);
+}
+
+const isString = (v: unknown) => typeof v === "string";
+
+/** Raw TOML value -> typed value for a key of `type`. */
+export function convertValue(type: KeyType, value: unknown): Converted {
+  switch (type) {
+    case "int":
+    case "int-seconds":
+      return typeof value === "number" && Number.isInteger(value)
+        ? ok(value)
+        : fail(`must be an integer, got ${describeValue(value)}`);
+    case "float":
+      return typeof value === "number"
+        ? ok(value)
+        : fail(`must be a number, got ${describeValue(value)}`);
+    case "float[]":
+      return Array.isArray(value) && value.every((v) => typeof v === "number")
+        ? ok([...value])
+        : fail(`must be an array of numbers, got ${describeValue(value)}`);
+    case "duration":
+      if (typeof value === "string") {
+        try {
+          return ok(parseGoDuration(value));
+        } catch (error) {
+          return fail(`must be a duration such as "90s" or "1h30m": ${(error as Error).message}`);
+        }
+      }
+      // BurntSushi/toml decodes an integer into time.Duration as nanoseconds.
+      if (typeof value === "number" && Number.isInteger(value)) return ok(value / 1e9);
+      return fail(`must be a duration such as "90s" or "1h30m", got ${describeValue(value)}`);
+    case "string":
+      return typeof value === "string"
+        ? ok(value)
+        : fail(`must be a string, got ${describeValue(value)}`);
+    case "bool":
+      return typeof value === "boolean"
+        ? ok(value)
+        : fail(`must be true or false, got ${describeValue(value)}`);
+    case "string[]":
+      return stringList(value, "an array of strings");
+    case "string-or-string[]":
+      if (typeof value === "string") return ok(value === "" ? [] : [value]);
+      return stringList(value, "a string or an array of strings");
+    case "datetime": {
+      const date = value instanceof Date
+        ? value
+        : typeof value === "string"
+        ? new Date(value)
+        : null;
+      if (date === null || Number.isNaN(date.getTime())) {
+        return fail(
+          `must be a date-time such as 2024-05-01T12:00:00Z, got ${describeValue(value)}`,
+        );
+      }
+      return ok(formatDateTime(date));
+    }
+    case "string-map":
+      return map(value, isString, "strings");
+    case "bool-map":
+      return map(value, (v) => typeof v === "boolean", "true/false values");
+    case "string-list-map":
+      return map(
+        value,
+        (v) => Array.isArray(v) && v.every(isString),
+        "string arrays",
+      );
+    case "table":
+      return isTable(value)
+        ? ok(toPlain(value))
+        : fail(`must be a table, got ${describeValue(value)}`);
+    case "table[]":
+      return Array.isArray(value) && value.every(isTable)
+        ? ok(toPlain(value))
+        : fail(`must be an array of tables, got ${describeValue(value)}`);
+  }
+}
+
+/** A date that smol-toml writes as a TOML date-time without milliseconds. */
+class RfcDate extends Date {
+  override toISOString(): string {
+    return formatDateTime(this);
+  }
+}
+
+/** Typed value -> what saveConfig writes for `spec`. */
+export function toTomlValue(spec: KeySpec, value: unknown): unknown {
+  switch (spec.type) {
+    case "duration":
+      return formatGoDuration(value as number);
+    case "datetime":
+      return new RfcDate(value as string);
+    default:
+      return value;
+  }
+}
+
+/** The typed default of a key; never shared between configs. */
+export function typedDefault(spec: KeySpec): unknown {
+  if (spec.default === null) return null;
+  const converted = convertValue(spec.type, spec.default);
+  if (!converted.ok) {
+    throw new RangeError(`Schema default of "${spec.key}" is invalid: ${converted.reason}`);
+  }
+  return converted.value;
+}

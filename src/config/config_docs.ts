@@ -1,0 +1,118 @@
+/**
+ * docs/configuration.md, generated from the schema so the reference cannot
+ * drift: `deno eval 'import {renderConfigDocs} from "./src/config/config_docs.ts";
+ * Deno.writeTextFileSync("docs/configuration.md", renderConfigDocs())'`.
+ * config_docs_test.ts fails when the file and the schema disagree.
+ */
+import { CONFIG_KEYS, CONFIG_SECTIONS, type KeySpec, type SectionSpec } from "./schema.ts";
+
+const INTRO = `# config.toml reference
+
+Runner reads the same \`config.toml\` as the official GitLab Runner. This page lists
+every key we know, generated from \`src/config/schema.ts\`.
+
+## How the file is read
+
+- **Location**: \`-c/--config\` or \`CONFIG_FILE\`; otherwise \`/etc/gitlab-runner/config.toml\`
+  for root, \`~/.gitlab-runner/config.toml\` for other users, \`config.toml\` in the working
+  directory on Windows. A missing file is an empty configuration for \`run\` and
+  \`register\`, and an error for \`lint\`.
+- **Spelling**: keys are matched exactly as listed (snake_case, CamelCase in
+  \`[runners.cache]\` and \`[runners.machine]\`, hyphens in \`tls-ca-file\`,
+  \`tls-cert-file\`, \`tls-key-file\`). A key that matches only when ignoring case is
+  used, with a warning asking for the official spelling.
+- **Unknown keys** are ignored with a warning (\`lint\` reports them as errors) and
+  kept when the runner rewrites the file.
+- **Accepted but not supported**: keys marked "no" in the *Supported* column (and
+  whole sections such as \`[runners.kubernetes]\`) never stop the runner from
+  loading. Each one present in the file gives one warning per load:
+  \`key X is accepted but not supported\`. Their values are kept when the runner
+  rewrites the file.
+- **Types**: \`int-seconds\` is a plain integer of seconds; \`duration\` is a Go
+  duration string such as \`"90s"\`, \`"15m"\`, \`"1h30m"\` or \`"500ms"\` (an integer is read
+  as nanoseconds, as the official runner does). \`pull_policy\` takes a string or an
+  array of strings. \`datetime\` is a TOML date-time.
+- **Environment variables**: only \`[[runners]] url\` and \`token\` expand \`$VAR\` and
+  \`\${VAR}\`. A trailing \`/ci\` on \`url\` is removed, with a warning.
+- **Errors** name the file, the line and the key, for example
+  \`/etc/gitlab-runner/config.toml:12: key runners[0].limit must be an integer, got "abc"\`.
+  When a running runner sees an invalid edit, it logs the error once and keeps the
+  last good configuration.
+- **Reloading**: the runner watches the directory of \`config.toml\` (so editors that
+  save by renaming, and Kubernetes ConfigMap updates, are seen) and reloads on
+  \`SIGHUP\`.
+
+## How the file is written
+
+\`register\`, \`unregister\`, \`verify --delete\`, \`reset-token\` and token rotation rewrite
+the file like the official runner: the whole document is re-encoded (comments are
+lost), with mode 0600 in a 0700 directory, atomically (temporary file and rename).
+We write the keys the official runner always writes (\`concurrent\`,
+\`check_interval\`, \`shutdown_timeout\`, \`[session_server] session_timeout\`, each
+runner's \`name\`, \`url\`, \`id\`, \`token\`, \`token_obtained_at\`, \`token_expires_at\`,
+\`executor\`, \`[runners.cache] MaxUploadedArchiveSize\` and the basic \`[runners.docker]\`
+keys for docker executors) plus every key whose value differs from its default.
+A \`url\` or \`token\` written as \`$VAR\` stays \`$VAR\` while its value is unchanged.
+
+The runner also keeps \`.runner_system_id\` beside \`config.toml\` (\`s_\` + 12 hex
+characters derived from the machine ID, or \`r_\` + 12 random characters).
+`;
+
+function heading(section: SectionSpec): string {
+  if (section.path === "") return "## Global keys";
+  return section.kind === "array" ? `## \`[[${section.path}]]\`` : `## \`[${section.path}]\``;
+}
+
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+function row(key: KeySpec): string {
+  return `| \`${key.key}\` | ${key.type} | ${cell(key.defaultText)} | ${key.priority} | ${
+    key.supported ? "yes" : "no"
+  } | ${cell(key.description)} |`;
+}
+
+export function renderConfigDocs(): string {
+  const out = [INTRO];
+  for (const section of CONFIG_SECTIONS) {
+    out.push(heading(section), "");
+    const supported = section.supported ? "" : " Accepted but not supported.";
+    out.push(`${section.description} Priority ${section.priority}.${supported}`, "");
+    const keys = CONFIG_KEYS.filter((k) => k.section === section.path);
+    if (section.kind === "opaque") {
+      out.push("Accepted as a whole; its keys are not checked.", "");
+      continue;
+    }
+    if (keys.length === 0) {
+      out.push("Holds only the sections below.", "");
+      continue;
+    }
+    out.push(
+      "| Key | Type | Default | Priority | Supported | Meaning |",
+      "|---|---|---|---|---|---|",
+      ...keys.map(row),
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+/** "section.key" for every key row under a section heading of `markdown`. */
+export function documentedKeys(markdown: string): Set<string> {
+  const found = new Set<string>();
+  let section: string | null = null;
+  for (const line of markdown.split("\n")) {
+    const head = /^## (?:(Global keys)|`\[\[?([A-Za-z0-9_.]+)\]\]?`)\s*$/.exec(line);
+    if (head !== null) {
+      section = head[1] !== undefined ? "" : head[2] ?? null;
+      continue;
+    }
+    if (line.startsWith("## ")) section = null;
+    const keyRow = /^\| `([^`]+)`\s*\|/.exec(line);
+    if (keyRow !== null && section !== null) {
+      found.add(section === "" ? keyRow[1] ?? "" : `${section}.${keyRow[1]}`);
+    }
+  }
+  return found;
+}

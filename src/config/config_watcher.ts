@@ -1,0 +1,187 @@
+/**
+ * Applies edits of config.toml while the runner runs.
+ *
+ * We watch the file's DIRECTORY, not the file: editors that save by writing a
+ * new file and renaming it over config.toml, and Kubernetes ConfigMap volumes
+ * (config.toml -> ..data/config.toml, where the ..data symlink is swapped) replace
+ * the inode, which a watch on the file itself would silently lose. Events are
+ * debounced, and a reload whose text did not change does nothing, so events for
+ * other files in the directory are cheap.
+ *
+ * Call order: construct (starts watching), `reload()` any number of times (the
+ * caller wires SIGHUP to it), then `close()` (or `await using`); close may be
+ * called twice. Callbacks never run after close() resolved.
+ */
+import { dirname } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import type { GlobalConfig } from "./runner_config.ts";
+import { ConfigError, type ConfigWarning } from "./config_error.ts";
+import { parseConfig } from "./parse_config.ts";
+import { describeConfigChanges } from "./config_diff.ts";
+
+export interface ConfigWatcherOptions {
+  path: string;
+  /** Variables for $VAR expansion in [[runners]] url and token. */
+  env: Readonly<Record<string, string>>;
+  /** The config running now and the text it came from (null: file was missing). */
+  initial: { config: GlobalConfig; text: string | null };
+  /** A new valid config; `summary` is one line (see describeConfigChanges). */
+  onChange(config: GlobalConfig, summary: string, warnings: readonly ConfigWarning[]): void;
+  /** The file became invalid or unreadable; the last good config stays. Reported once per content. */
+  onError(error: ConfigError): void;
+  /** Quiet period after the last file event before reloading; 100 ms by default. */
+  debounceMs?: number;
+}
+
+export type ReloadOutcome =
+  | { kind: "applied"; summary: string }
+  | { kind: "unchanged" }
+  | { kind: "failed"; error: ConfigError };
+
+/** Marks "the file was missing" in the last-seen text. */
+const MISSING = "\u0000missing";
+
+export class ConfigWatcher implements AsyncDisposable {
+  readonly #options: ConfigWatcherOptions;
+  #config: GlobalConfig;
+  #lastSeen: string;
+  #watcher: Deno.FsWatcher | null = null;
+  #loop: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #emptyConfirmed = false;
+
+  constructor(options: ConfigWatcherOptions) {
+    this.#options = options;
+    this.#config = options.initial.config;
+    this.#lastSeen = options.initial.text ?? MISSING;
+    const dirs = new Set([dirname(options.path)]);
+    try {
+      // A config.toml that is itself a symlink elsewhere: watch its target's directory too.
+      dirs.add(dirname(Deno.realPathSync(options.path)));
+    } catch {
+      // Missing file: its directory is enough.
+    }
+    try {
+      this.#watcher = Deno.watchFs([...dirs], { recursive: false });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // No config directory yet: only reload() works until the runner restarts.
+      this.#watcher = null;
+    }
+    if (this.#watcher !== null) this.#loop = this.#watch(this.#watcher);
+  }
+
+  /** The last good config. */
+  get config(): GlobalConfig {
+    return this.#config;
+  }
+
+  /** Re-reads the file now (SIGHUP). Unlike watch events, reports errors even for unchanged text. */
+  reload(): Promise<ReloadOutcome> {
+    return this.#enqueue(true);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) {
+      await this.#loop;
+      return;
+    }
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    try {
+      this.#watcher?.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#loop;
+    await this.#queue.catch(() => {});
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #watch(watcher: Deno.FsWatcher): Promise<void> {
+    try {
+      for await (const _event of watcher) {
+        if (this.#closed) break;
+        this.#schedule();
+      }
+    } catch (error) {
+      if (!this.#closed) throw error;
+    }
+  }
+
+  /** (Re)starts the quiet period after which the file is checked. */
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#enqueue(false);
+    }, this.#options.debounceMs ?? 100);
+  }
+
+  #enqueue(forced: boolean): Promise<ReloadOutcome> {
+    const next = this.#queue.then(() => this.#check(forced));
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #check(forced: boolean): Promise<ReloadOutcome> {
+    if (this.#closed) return { kind: "unchanged" };
+    const { path, env } = this.#options;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      const seen = error instanceof Deno.errors.NotFound ? MISSING : `\u0000${String(error)}`;
+      if (!forced && seen === this.#lastSeen) return { kind: "unchanged" };
+      this.#lastSeen = seen;
+      const reason = error instanceof Deno.errors.NotFound
+        ? "the file does not exist"
+        : (error as Error).message;
+      return this.#fail(
+        new ConfigError([{
+          file: path,
+          line: null,
+          key: "",
+          message: `Cannot read config file: ${reason}; keeping the last good config`,
+        }], { cause: error }),
+      );
+    }
+    if (!forced && text === this.#lastSeen) return { kind: "unchanged" };
+    // An in-place save truncates before it writes: an empty read may be a file
+    // half-way through a save, which would drop every runner. Look once more
+    // after another quiet period before believing it.
+    if (!forced && text.trim() === "" && !this.#emptyConfirmed) {
+      this.#emptyConfirmed = true;
+      this.#schedule();
+      return { kind: "unchanged" };
+    }
+    this.#emptyConfirmed = false;
+    this.#lastSeen = text;
+    let loaded;
+    try {
+      loaded = parseConfig(text, { file: path, env });
+    } catch (error) {
+      if (error instanceof ConfigError) return this.#fail(error);
+      throw error;
+    }
+    if (this.#closed || isDeepStrictEqual(loaded.config, this.#config)) {
+      return { kind: "unchanged" };
+    }
+    const summary = describeConfigChanges(this.#config, loaded.config);
+    this.#config = loaded.config;
+    this.#options.onChange(loaded.config, summary, loaded.warnings);
+    return { kind: "applied", summary };
+  }
+
+  #fail(error: ConfigError): ReloadOutcome {
+    if (!this.#closed) this.#options.onError(error);
+    return { kind: "failed", error };
+  }
+}

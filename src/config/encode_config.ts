@@ -1,0 +1,89 @@
+/**
+ * GlobalConfig -> config.toml text, with the official key names. Like the
+ * official runner we re-encode the whole document rather than edit the original
+ * (comments are lost); keys we accept but do not model, and unknown keys, are
+ * written back from `unsupported`. We write only meaningful keys: values that
+ * differ from the default, plus the keys the official runner always writes
+ * (concurrent, check_interval, shutdown_timeout, session_timeout, the runner
+ * identity and token dates, [runners.cache] MaxUploadedArchiveSize and the basic
+ * [runners.docker] keys for docker executors).
+ */
+import { stringify } from "smol-toml";
+import { isDeepStrictEqual } from "node:util";
+import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
+import type { KeySpec } from "./schema.ts";
+import { toTomlValue, typedDefault } from "./_convert_value.ts";
+import {
+  arrayFieldPath,
+  getField,
+  keyFieldPath,
+  type Obj,
+  relativeToRoot,
+  setField,
+  supportedArraysOfRoot,
+  supportedKeysOfRoot,
+} from "./_field_path.ts";
+import { defaultCleanGitConfig, isContainerExecutor, isDockerExecutor } from "./default_config.ts";
+
+/** The default a key would get on load, given the rest of the object. */
+function effectiveDefault(key: KeySpec, obj: Obj, global: Obj): unknown {
+  const runner = obj as unknown as RunnerConfig;
+  switch (`${key.section}.${key.key}`) {
+    case "runners.safe_directory_checkout":
+    case "runners.custom_build_dir.enabled":
+      return isContainerExecutor(runner.executor);
+    case "runners.clean_git_config":
+      return defaultCleanGitConfig(runner.executor);
+    case "runners.docker.allowed_pull_policies":
+      return runner.docker.pullPolicy;
+    case "session_server.advertise_address":
+      return (global as unknown as GlobalConfig).sessionServer.listenAddress;
+    default:
+      return typedDefault(key);
+  }
+}
+
+function isSaved(key: KeySpec, obj: Obj, value: unknown, global: Obj): boolean {
+  if (value === null) return false;
+  if (key.saved === "always") return true;
+  if (key.saved === "docker" && isDockerExecutor(String(obj["executor"] ?? ""))) return true;
+  return !isDeepStrictEqual(value, effectiveDefault(key, obj, global));
+}
+
+function tomlPath(section: string, root: string, key: string): string[] {
+  const relative = relativeToRoot(section, root);
+  return relative === "" ? [key] : [...relative.split("."), key];
+}
+
+function encodeRoot(obj: Obj, root: string, global: Obj): Obj {
+  const out: Obj = {};
+  for (const key of supportedKeysOfRoot(root)) {
+    const value = getField(obj, keyFieldPath(key));
+    if (!isSaved(key, obj, value, global)) continue;
+    setField(out, tomlPath(key.section, root, key.key), toTomlValue(key, value));
+  }
+  if (root === "runners") {
+    const runner = obj as unknown as RunnerConfig;
+    for (const name of ["url", "token"] as const) {
+      const expansion = runner.envExpansion[name];
+      // Keep `$VAR` in the file while the value is still what it expanded to.
+      if (expansion !== null && expansion.value === runner[name]) out[name] = expansion.template;
+    }
+  }
+  for (const array of supportedArraysOfRoot(root)) {
+    const items = getField(obj, arrayFieldPath(array.path)) as Obj[];
+    if (items.length === 0) continue;
+    const path = relativeToRoot(array.path, root).split(".");
+    setField(out, path, items.map((item) => encodeRoot(item, array.path, global)));
+  }
+  for (const [path, raw] of Object.entries((obj["unsupported"] ?? {}) as Obj)) {
+    setField(out, path.split("."), raw);
+  }
+  return out;
+}
+
+/** The config.toml text for `config`. */
+export function encodeConfig(config: GlobalConfig): string {
+  const global = config as unknown as Obj;
+  return stringify(encodeRoot(global, "", global));
+}

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { formatGoDuration, parseGoDuration } from "./go_duration.ts";
+
+Deno.test("parseGoDuration reads Go duration strings as seconds", () => {
+  assert.equal(parseGoDuration("90s"), 90);
+  assert.equal(parseGoDuration("1h30m"), 5400);
+  assert.equal(parseGoDuration("15m"), 900);
+  assert.equal(parseGoDuration("500ms"), 0.5);
+  assert.equal(parseGoDuration("1.5h"), 5400);
+  assert.equal(parseGoDuration("2h45m30s250ms"), 9930.25);
+  assert.equal(parseGoDuration("100us"), 0.0001);
+  assert.equal(parseGoDuration("0"), 0);
+  assert.equal(parseGoDuration("-5s"), -5);
+});
+
+Deno.test("parseGoDuration rejects text that is not a duration, saying where", () => {
+  assert.throws(() => parseGoDuration("90"), /Invalid duration "90".*at "90"/);
+  assert.throws(() => parseGoDuration("1 hour"), /Invalid duration/);
+  assert.throws(() => parseGoDuration(""), /Invalid duration "": empty/);
+  assert.throws(() => parseGoDuration("5d"), /Invalid duration "5d"/);
+});
+
+Deno.test("formatGoDuration writes compact strings that parse back", () => {
+  assert.equal(formatGoDuration(5400), "1h30m");
+  assert.equal(formatGoDuration(3600), "1h");
+  assert.equal(formatGoDuration(90), "1m30s");
+  assert.equal(formatGoDuration(0.5), "500ms");
+  assert.equal(formatGoDuration(0), "0s");
+  for (const s of [1, 59.75, 86400, 3723.004]) {
+    assert.equal(parseGoDuration(formatGoDuration(s)), s);
+  }
+});

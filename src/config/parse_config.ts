@@ -1,0 +1,336 @@
+/**
+ * config.toml text -> validated GlobalConfig with every default filled, plus
+ * warnings for the caller to log. Pure: the environment for $VAR expansion is a
+ * parameter; no file access here (see load_config.ts).
+ */
+import { parse, TomlError } from "smol-toml";
+import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
+import { childSections, keysOf, type KeySpec, type SectionSpec } from "./schema.ts";
+import {
+  ConfigError,
+  type ConfigProblem,
+  type ConfigWarning,
+  type ConfigWarningKind,
+} from "./config_error.ts";
+import { displayKeyPath, findKeyLine, type KeyPath } from "./_source_lines.ts";
+import { convertValue, describeValue, isTable, toPlain, typedDefault } from "./_convert_value.ts";
+import {
+  arrayFieldPath,
+  keyFieldPath,
+  lastName,
+  type Obj,
+  relativeToRoot,
+  setField,
+} from "./_field_path.ts";
+import {
+  applyGlobalDynamicDefaults,
+  applyRunnerDynamicDefaults,
+  defaultsForRoot,
+} from "./default_config.ts";
+import { expandEnv, hasEnvReference } from "./env_expansion.ts";
+
+export interface ParseConfigOptions {
+  /** Path shown in messages. */
+  file: string;
+  /** Variables for $VAR expansion in [[runners]] url and token. */
+  env: Readonly<Record<string, string>>;
+}
+
+export interface LoadedConfig {
+  config: GlobalConfig;
+  /** Not fatal; the caller logs them (lint treats unknown keys as errors). */
+  warnings: ConfigWarning[];
+}
+
+/** Where values of one [[array]] entry (or the document) go. */
+interface Target {
+  obj: Obj;
+  unsupported: Obj;
+  /** Schema path of the array section owning `obj`; "" for the document. */
+  root: string;
+  /** "section.key" of keys written in the file, for dynamic defaults. */
+  present: Set<string>;
+}
+
+/** `light`: inside an unsupported section; check types, keep nothing typed. */
+type Mode = "full" | "light";
+
+class Validation {
+  readonly problems: ConfigProblem[] = [];
+  readonly warnings: ConfigWarning[] = [];
+  readonly #reportedUnsupported = new Set<string>();
+
+  constructor(
+    readonly text: string,
+    readonly file: string,
+    readonly env: Readonly<Record<string, string>>,
+  ) {}
+
+  #locate(path: KeyPath): { file: string; line: number | null; key: string } {
+    return { file: this.file, line: findKeyLine(this.text, path), key: displayKeyPath(path) };
+  }
+
+  error(path: KeyPath, reason: string): void {
+    const where = this.#locate(path);
+    this.problems.push({ ...where, message: `key ${where.key} ${reason}` });
+  }
+
+  warn(kind: ConfigWarningKind, path: KeyPath, message: string): void {
+    this.warnings.push({ ...this.#locate(path), kind, message });
+  }
+
+  /** One warning per schema key per load, whatever the runner entry. */
+  unsupported(schemaPath: string, path: KeyPath): void {
+    if (this.#reportedUnsupported.has(schemaPath)) return;
+    this.#reportedUnsupported.add(schemaPath);
+    this.warn("unsupported_key", path, `key ${schemaPath} is accepted but not supported`);
+  }
+}
+
+function schemaId(section: string, name: string): string {
+  return section === "" ? name : `${section}.${name}`;
+}
+
+function applyRules(v: Validation, spec: KeySpec, path: KeyPath, value: unknown): unknown {
+  if (typeof value === "number") {
+    if (spec.belowOne === "fatal" && value < 1) {
+      v.error(path, `must be 1 or more, got ${value}`);
+      return typedDefault(spec);
+    }
+    if ((spec.belowOne === "default" && value < 1) || (spec.zero === "default" && value === 0)) {
+      return typedDefault(spec);
+    }
+  }
+  if (spec.oneOf !== undefined && typeof value === "string") {
+    if (!spec.oneOf.includes(value)) {
+      v.error(path, `must be one of ${spec.oneOf.join(", ")}, got ${describeValue(value)}`);
+      return typedDefault(spec);
+    }
+    if (spec.key === "log_level" && value === "warning") return "warn";
+  }
+  return value;
+}
+
+function readKey(
+  v: Validation,
+  spec: KeySpec,
+  raw: unknown,
+  path: KeyPath,
+  target: Target,
+  mode: Mode,
+): void {
+  const relative = schemaId(relativeToRoot(spec.section, target.root), spec.key);
+  const converted = convertValue(spec.type, raw);
+  if (mode === "full" && spec.supported) {
+    if (!converted.ok) {
+      v.error(path, converted.reason);
+      return;
+    }
+    setField(target.obj, keyFieldPath(spec), applyRules(v, spec, path, converted.value));
+    target.present.add(schemaId(spec.section, spec.key));
+    return;
+  }
+  if (!converted.ok) {
+    v.warn("unsupported_value", path, `key ${displayKeyPath(path)} ${converted.reason}`);
+  }
+  if (mode === "full") {
+    target.unsupported[relative] = toPlain(raw);
+    v.unsupported(schemaId(spec.section, spec.key), path);
+  }
+}
+
+function readArraySection(
+  v: Validation,
+  section: SectionSpec,
+  raw: unknown,
+  path: KeyPath,
+  target: Target,
+  mode: Mode,
+): void {
+  const entries = Array.isArray(raw) && raw.every(isTable) ? raw : null;
+  const supported = mode === "full" && section.supported;
+  if (entries === null) {
+    const reason = `must be an array of tables ([[${section.path}]]), got ${describeValue(raw)}`;
+    if (supported) v.error(path, reason);
+    else v.warn("unsupported_value", path, `key ${displayKeyPath(path)} ${reason}`);
+    if (!supported && mode === "full") {
+      target.unsupported[relativeToRoot(section.path, target.root)] = toPlain(raw);
+    }
+    return;
+  }
+  const items: Obj[] = [];
+  entries.forEach((entry, index) => {
+    const item: Target = {
+      obj: supported ? defaultsForRoot(section.path) : {},
+      unsupported: {},
+      root: section.path,
+      present: new Set(),
+    };
+    readTable(v, section.path, entry, [...path, index], item, supported ? "full" : "light");
+    if (supported) {
+      item.obj["unsupported"] = item.unsupported;
+      if (section.path === "runners") {
+        finishRunner(v, item.obj as unknown as RunnerConfig, item, [...path, index]);
+      }
+      items.push(item.obj);
+    }
+  });
+  if (supported) setField(target.obj, arrayFieldPath(section.path), items);
+  else if (mode === "full") {
+    target.unsupported[relativeToRoot(section.path, target.root)] = toPlain(raw);
+    v.unsupported(section.path, path);
+  }
+}
+
+function readTable(
+  v: Validation,
+  sectionPath: string,
+  raw: Obj,
+  path: KeyPath,
+  target: Target,
+  mode: Mode,
+): void {
+  const keys = keysOf(sectionPath);
+  const children = childSections(sectionPath);
+  const names = [...keys.map((k) => k.key), ...children.map((c) => lastName(c.path))];
+  const seen = new Map<string, string>();
+  const relativeSection = relativeToRoot(sectionPath, target.root);
+
+  for (const [rawName, value] of Object.entries(raw)) {
+    const here = [...path, rawName];
+    let name = names.find((n) => n === rawName);
+    if (name === undefined) {
+      name = names.find((n) => n.toLowerCase() === rawName.toLowerCase());
+      if (name !== undefined) {
+        v.warn(
+          "key_case",
+          here,
+          `key ${displayKeyPath(here)} matches "${name}" only when ignoring case; write "${name}"`,
+        );
+      }
+    }
+    if (name === undefined) {
+      v.warn("unknown_key", here, `key ${displayKeyPath(here)} is unknown and ignored`);
+      // Kept for saving unless its name would not survive a dotted path.
+      if (mode === "full" && /^[A-Za-z0-9_-]+$/.test(rawName)) {
+        target.unsupported[schemaId(relativeSection, rawName)] = toPlain(value);
+      }
+      continue;
+    }
+    const earlier = seen.get(name);
+    if (earlier !== undefined) {
+      v.warn(
+        "duplicate_key",
+        here,
+        `key ${displayKeyPath(here)} repeats "${earlier}" with different case and is ignored`,
+      );
+      continue;
+    }
+    seen.set(name, rawName);
+
+    const spec = keys.find((k) => k.key === name);
+    if (spec !== undefined) {
+      readKey(v, spec, value, here, target, mode);
+      continue;
+    }
+    const child = children.find((c) => lastName(c.path) === name);
+    if (child === undefined) continue;
+    readSection(v, child, value, here, target, mode);
+  }
+}
+
+function readSection(
+  v: Validation,
+  section: SectionSpec,
+  raw: unknown,
+  path: KeyPath,
+  target: Target,
+  mode: Mode,
+): void {
+  if (section.kind === "array") {
+    readArraySection(v, section, raw, path, target, mode);
+    return;
+  }
+  const supported = mode === "full" && section.supported;
+  const relative = relativeToRoot(section.path, target.root);
+  if (!isTable(raw)) {
+    const reason = `must be a table ([${section.path}]), got ${describeValue(raw)}`;
+    if (supported) v.error(path, reason);
+    else v.warn("unsupported_value", path, `key ${displayKeyPath(path)} ${reason}`);
+  } else if (supported) {
+    readTable(v, section.path, raw, path, target, "full");
+    return;
+  } else if (section.kind === "table") {
+    readTable(v, section.path, raw, path, { ...target, obj: {}, unsupported: {} }, "light");
+  }
+  // The official runner writes empty [runners.cache.gcs] and [runners.cache.azure]
+  // into every file; an empty table configures nothing, so it is not worth a warning.
+  if (isTable(raw) && Object.keys(raw).length === 0) return;
+  if (mode === "full") {
+    target.unsupported[relative] = toPlain(raw);
+    v.unsupported(section.path, path);
+  }
+}
+
+/** `https://gitlab.example.com/ci` -> `https://gitlab.example.com`, as upstream. */
+const CI_SUFFIX = /\/ci\/?$/;
+
+function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: KeyPath): void {
+  for (const name of ["url", "token"] as const) {
+    const written = runner[name];
+    if (hasEnvReference(written)) {
+      const value = expandEnv(written, v.env);
+      runner[name] = value;
+      runner.envExpansion[name] = { template: written, value };
+    }
+  }
+  if (CI_SUFFIX.test(runner.url)) {
+    const stripped = runner.url.replace(CI_SUFFIX, "");
+    v.warn(
+      "url_ci_suffix",
+      [...path, "url"],
+      `key ${
+        displayKeyPath([...path, "url"])
+      } ends with "/ci", which is not needed; using "${stripped}"`,
+    );
+    runner.url = stripped;
+    if (runner.envExpansion.url !== null) runner.envExpansion.url.value = stripped;
+  }
+  applyRunnerDynamicDefaults(runner, {
+    safeDirectoryCheckout: item.present.has("runners.safe_directory_checkout"),
+    cleanGitConfig: item.present.has("runners.clean_git_config"),
+    customBuildDirEnabled: item.present.has("runners.custom_build_dir.enabled"),
+  });
+}
+
+function syntaxError(error: TomlError, file: string): ConfigError {
+  const reason = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "") ?? "";
+  return new ConfigError([{
+    file,
+    line: error.line,
+    key: "",
+    message: `Invalid TOML at column ${error.column}: ${reason}`,
+  }], { cause: error });
+}
+
+/**
+ * Validates `text`. Throws ConfigError (syntax errors, wrong types, bad values)
+ * naming file, line and key; everything else is a warning in the result.
+ */
+export function parseConfig(text: string, options: ParseConfigOptions): LoadedConfig {
+  let document: Obj;
+  try {
+    document = parse(text) as Obj;
+  } catch (error) {
+    if (error instanceof TomlError) throw syntaxError(error, options.file);
+    throw error;
+  }
+  const v = new Validation(text, options.file, options.env);
+  const root: Target = { obj: defaultsForRoot(""), unsupported: {}, root: "", present: new Set() };
+  readTable(v, "", document, [], root, "full");
+  if (v.problems.length > 0) throw new ConfigError(v.problems);
+  root.obj["unsupported"] = root.unsupported;
+  const config = root.obj as unknown as GlobalConfig;
+  applyGlobalDynamicDefaults(config);
+  return { config, warnings: v.warnings };
+}

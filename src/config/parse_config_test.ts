@@ -1,0 +1,407 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "./parse_config.ts";
+import { ConfigError, formatConfigProblem } from "./config_error.ts";
+import { OFFICIAL_CONFIG_TOML } from "./_sample_configs.ts";
+
+const opts = { file: "/etc/gitlab-runner/config.toml", env: {} };
+
+function loadError(text: string, env: Record<string, string> = {}): ConfigError {
+  try {
+    parseConfig(text, { ...opts, env });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+    return error;
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+Deno.test("an official runner's config.toml loads with every value as written", () => {
+  const { config, warnings } = parseConfig(OFFICIAL_CONFIG_TOML, opts);
+  assert.equal(config.concurrent, 4);
+  assert.equal(config.checkInterval, 3, "check_interval = 0 means 3");
+  assert.equal(config.shutdownTimeout, 30, "shutdown_timeout = 0 means 30");
+  assert.equal(config.logLevel, "warn");
+  assert.deepEqual(config.sessionServer, {
+    listenAddress: "[::]:8093",
+    advertiseAddress: "runner.example.com:8093",
+    sessionTimeout: 1800,
+  });
+  assert.equal(config.runners.length, 2);
+  const [docker, shell] = config.runners;
+  assert.ok(docker && shell);
+  assert.equal(docker.name, "docker-runner-01");
+  assert.equal(docker.url, "https://gitlab.example.com");
+  assert.equal(docker.id, 4711);
+  assert.equal(docker.token, "glrt-t1_AbCdEfGhIjKlMnOpQrSt");
+  assert.equal(docker.tokenObtainedAt, "2024-05-13T10:20:30Z");
+  assert.equal(docker.tokenExpiresAt, "0001-01-01T00:00:00Z");
+  assert.equal(docker.executor, "docker");
+  assert.equal(docker.limit, 2);
+  assert.equal(docker.outputLimit, 8192);
+  assert.deepEqual(docker.environment, ["DOCKER_DRIVER=overlay2", "GIT_DEPTH=10"]);
+  assert.equal(docker.cache.type, "s3");
+  assert.equal(docker.cache.shared, true);
+  assert.equal(docker.cache.s3.serverAddress, "minio.example.com:9000");
+  assert.equal(docker.cache.s3.bucketName, "runner-cache");
+  assert.equal(docker.cache.s3.insecure, true);
+  assert.equal(docker.cache.s3.dualStack, true);
+  assert.equal(docker.docker.image, "alpine:3.20");
+  assert.deepEqual(docker.docker.volumes, ["/cache", "/var/run/docker.sock:/var/run/docker.sock"]);
+  assert.equal(docker.docker.shmSize, 268435456);
+  assert.deepEqual(docker.docker.pullPolicy, ["always", "if-not-present"]);
+  assert.deepEqual(docker.docker.allowedPullPolicies, ["always", "if-not-present"]);
+  assert.deepEqual(docker.docker.tmpfs, { "/var/lib/mysql": "rw,noexec" });
+  assert.deepEqual(docker.featureFlags, { FF_NETWORK_PER_BUILD: true, FF_TIMESTAMPS: false });
+  assert.equal(docker.safeDirectoryCheckout, true);
+  assert.equal(docker.customBuildDirEnabled, true);
+  assert.equal(docker.cleanGitConfig, true);
+  assert.deepEqual(docker.unsupported["kubernetes"], {
+    namespace: "ci",
+    "node_selector": { "kubernetes.io/os": "linux" },
+  });
+
+  assert.equal(shell.executor, "shell");
+  assert.equal(shell.shell, "bash");
+  assert.equal(shell.buildsDir, "/srv/builds");
+  assert.equal(shell.unhealthyInterval, 1800);
+  assert.equal(shell.tokenExpiresAt, "2025-06-01T08:00:00Z");
+  assert.equal(shell.safeDirectoryCheckout, false);
+  assert.equal(shell.cleanGitConfig, false);
+  assert.equal(shell.customBuildDirEnabled, false);
+  assert.equal(shell.outputLimit, 4096);
+
+  // Only the kubernetes subtree is worth a warning; the empty gcs/azure tables are not.
+  assert.deepEqual(warnings.map((w) => w.message), [
+    "key runners.kubernetes is accepted but not supported",
+  ]);
+  assert.equal(warnings[0]?.line, 52);
+});
+
+Deno.test("an empty file gives every default", () => {
+  const { config, warnings } = parseConfig("", opts);
+  assert.deepEqual(warnings, []);
+  assert.equal(config.concurrent, 1);
+  assert.equal(config.checkInterval, 3);
+  assert.equal(config.shutdownTimeout, 30);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.logFormat, "runner");
+  assert.equal(config.listenAddress, "");
+  assert.equal(config.connectionMaxAge, 900);
+  assert.equal(config.sessionServer.sessionTimeout, 1800);
+  assert.deepEqual(config.runners, []);
+});
+
+Deno.test("a runner entry gets the documented defaults", () => {
+  const { config } = parseConfig(
+    `[[runners]]\nname = "x"\nurl = "https://gitlab.example.com"\ntoken = "glrt-x"\nexecutor = "ssh"\n`,
+    opts,
+  );
+  const runner = config.runners[0];
+  assert.ok(runner);
+  assert.equal(runner.requestConcurrency, 1);
+  assert.equal(runner.outputLimit, 4096);
+  assert.equal(runner.unhealthyRequestsLimit, 3);
+  assert.equal(runner.unhealthyInterval, 3600);
+  assert.equal(runner.jobStatusFinalUpdateRetryLimit, 10);
+  assert.equal(runner.ssh.port, "22");
+  assert.equal(runner.custom.configExecTimeout, 3600);
+  assert.equal(runner.custom.gracefulKillTimeout, 600);
+  assert.equal(runner.custom.forceKillTimeout, 10);
+  assert.deepEqual(runner.docker.pullPolicy, ["always"]);
+  assert.equal(runner.docker.waitForServicesTimeout, 30);
+  assert.equal(runner.artifact.uploadTimeout, 3600);
+  assert.equal(runner.artifact.responseHeaderTimeout, 600);
+  assert.equal(runner.safeDirectoryCheckout, false);
+  assert.equal(runner.cleanGitConfig, true, "clean_git_config is only off for shell");
+  assert.equal(runner.tokenObtainedAt, "0001-01-01T00:00:00Z");
+});
+
+Deno.test("values at or below zero fall back to the default where documented", () => {
+  const { config } = parseConfig(
+    `check_interval = -1\nshutdown_timeout = 0\n[[runners]]\nrequest_concurrency = 0\n` +
+      `output_limit = 0\nunhealthy_requests_limit = -3\n[runners.custom]\nforce_kill_timeout = 0\n` +
+      `[runners.docker]\nwait_for_services_timeout = -1\n`,
+    opts,
+  );
+  assert.equal(config.checkInterval, 3);
+  assert.equal(config.shutdownTimeout, 30);
+  const runner = config.runners[0];
+  assert.ok(runner);
+  assert.equal(runner.requestConcurrency, 1);
+  assert.equal(runner.outputLimit, 4096);
+  assert.equal(runner.unhealthyRequestsLimit, 3);
+  assert.equal(runner.custom.forceKillTimeout, 10);
+  assert.equal(runner.docker.waitForServicesTimeout, -1, "-1 disables waiting");
+});
+
+Deno.test("concurrent = 0 is fatal and names file, line and key", () => {
+  const error = loadError(`check_interval = 3\nconcurrent = 0\n`);
+  assert.equal(error.line, 2);
+  assert.equal(error.key, "concurrent");
+  assert.equal(
+    error.message,
+    "/etc/gitlab-runner/config.toml:2: key concurrent must be 1 or more, got 0",
+  );
+});
+
+Deno.test("malformed TOML is an error naming the file and line", () => {
+  const error = loadError(`concurrent = 2\n\n[[runners]]\nname = "a"\nlimit = = 3\n`);
+  assert.equal(error.line, 5);
+  assert.match(
+    error.message,
+    /^\/etc\/gitlab-runner\/config\.toml:5: Invalid TOML at column \d+: /,
+  );
+});
+
+Deno.test("a value of the wrong type names file, line and key, in the right runner entry", () => {
+  const text = `concurrent = 2
+
+[[runners]]
+  name = "first"
+  limit = 1
+  [runners.docker]
+    image = "alpine"
+
+[[runners]]
+  name = "second"
+  limit = "abc"
+`;
+  const error = loadError(text);
+  assert.equal(error.line, 11);
+  assert.equal(error.key, "runners[1].limit");
+  assert.equal(
+    error.message,
+    `/etc/gitlab-runner/config.toml:11: key runners[1].limit must be an integer, got "abc"`,
+  );
+});
+
+Deno.test("a wrong type inside a sub-table of the second runner points at its line", () => {
+  const text = `[[runners]]
+  name = "first"
+  [runners.docker]
+    privileged = false
+[[runners]]
+  name = "second"
+  [runners.docker]
+    image = "alpine"
+    privileged = "yes"
+`;
+  const error = loadError(text);
+  assert.equal(error.line, 9);
+  assert.equal(error.key, "runners[1].docker.privileged");
+  assert.match(error.message, /must be true or false, got "yes"/);
+});
+
+Deno.test("every invalid value is listed in problems", () => {
+  const error = loadError(
+    `concurrent = "many"\nlog_level = "loud"\n[[runners]]\nunhealthy_interval = "1 hour"\n`,
+  );
+  assert.deepEqual(error.problems.map((p) => [p.line, p.key]), [
+    [1, "concurrent"],
+    [2, "log_level"],
+    [4, "runners[0].unhealthy_interval"],
+  ]);
+  assert.match(error.message, /\(and 2 more problems\)$/);
+  assert.match(
+    formatConfigProblem(error.problems[2]!),
+    /:4: key runners\[0\]\.unhealthy_interval must be a duration/,
+  );
+});
+
+Deno.test("[runners] written as a single table is rejected with a hint", () => {
+  const error = loadError(`[runners]\nname = "x"\n`);
+  assert.equal(error.line, 1);
+  assert.match(error.message, /must be an array of tables \(\[\[runners\]\]\)/);
+});
+
+Deno.test("an unknown key is a warning with its line, and kept", () => {
+  const { config, warnings } = parseConfig(
+    `concurrent = 1\n[[runners]]\nname = "x"\nbuild_dir = "/b"\n[runners.docker]\nimagee = "a"\n`,
+    opts,
+  );
+  assert.deepEqual(
+    warnings.map((w) => [w.kind, w.line, w.message]),
+    [
+      ["unknown_key", 4, "key runners[0].build_dir is unknown and ignored"],
+      ["unknown_key", 6, "key runners[0].docker.imagee is unknown and ignored"],
+    ],
+  );
+  assert.deepEqual(config.runners[0]?.unsupported, { "build_dir": "/b", "docker.imagee": "a" });
+  assert.equal(config.runners[0]?.buildsDir, "");
+});
+
+Deno.test("P3 keys are accepted with one warning per key per load", () => {
+  const text = `sentry_dsn = "https://key@sentry.example.com/1"
+[[runners]]
+  proxy_exec = true
+  [runners.docker]
+    mac_address = "02:42:ac:11:00:02"
+  [runners.parallels]
+    base_name = "macos"
+[[runners]]
+  proxy_exec = false
+  [runners.parallels]
+    base_name = "macos-2"
+`;
+  const { config, warnings } = parseConfig(text, opts);
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    ["unsupported_key", 1, "key sentry_dsn is accepted but not supported"],
+    ["unsupported_key", 3, "key runners.proxy_exec is accepted but not supported"],
+    ["unsupported_key", 5, "key runners.docker.mac_address is accepted but not supported"],
+    ["unsupported_key", 6, "key runners.parallels is accepted but not supported"],
+  ]);
+  assert.equal(config.unsupported["sentry_dsn"], "https://key@sentry.example.com/1");
+  assert.deepEqual(config.runners[1]?.unsupported, {
+    "proxy_exec": false,
+    parallels: { "base_name": "macos-2" },
+  });
+});
+
+Deno.test("a wrong type in an unsupported key is a warning, never a load error", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\n[runners.virtualbox]\ndisable_snapshots = "yes"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => w.kind), ["unsupported_value", "unsupported_key"]);
+  assert.match(
+    warnings[0]?.message ?? "",
+    /runners\[0\]\.virtualbox\.disable_snapshots must be true or false/,
+  );
+});
+
+Deno.test("keys are matched exactly first, then ignoring case with a warning", () => {
+  const { config, warnings } = parseConfig(
+    `Concurrent = 5\n[[runners]]\n[runners.cache]\ntype = "s3"\n[runners.cache.s3]\nbucketname = "b"\n`,
+    opts,
+  );
+  assert.equal(config.concurrent, 5);
+  assert.equal(config.runners[0]?.cache.type, "s3");
+  assert.equal(config.runners[0]?.cache.s3.bucketName, "b");
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line]), [["key_case", 1], ["key_case", 4], [
+    "key_case",
+    6,
+  ]]);
+  assert.match(
+    warnings[1]?.message ?? "",
+    /runners\[0\]\.cache\.type matches "Type" only when ignoring case/,
+  );
+});
+
+Deno.test("durations accept Go strings; int-seconds keys take integers", () => {
+  const { config } = parseConfig(
+    `connection_max_age = "1h30m"\n[[runners]]\nunhealthy_interval = "90s"\nprepare_timeout = "15m"\n` +
+      `get_sources_timeout = "500ms"\n[runners.artifact]\nupload_timeout = "2h"\n`,
+    opts,
+  );
+  assert.equal(config.connectionMaxAge, 5400);
+  const runner = config.runners[0];
+  assert.equal(runner?.unhealthyInterval, 90);
+  assert.equal(runner?.prepareTimeout, 900);
+  assert.equal(runner?.getSourcesTimeout, 0.5);
+  assert.equal(runner?.artifact.uploadTimeout, 7200);
+  const error = loadError(`check_interval = "3s"\n`);
+  assert.equal(
+    error.message,
+    `/etc/gitlab-runner/config.toml:1: key check_interval must be an integer, got "3s"`,
+  );
+});
+
+Deno.test("pull_policy accepts a string or an array", () => {
+  const one = parseConfig(`[[runners]]\n[runners.docker]\npull_policy = "if-not-present"\n`, opts);
+  assert.deepEqual(one.config.runners[0]?.docker.pullPolicy, ["if-not-present"]);
+  const many = parseConfig(
+    `[[runners]]\n[runners.docker]\npull_policy = ["never", "always"]\nallowed_pull_policies = ["never"]\n`,
+    opts,
+  );
+  assert.deepEqual(many.config.runners[0]?.docker.pullPolicy, ["never", "always"]);
+  assert.deepEqual(many.config.runners[0]?.docker.allowedPullPolicies, ["never"]);
+  const error = loadError(`[[runners]]\n[runners.docker]\npull_policy = [1]\n`);
+  assert.match(
+    error.message,
+    /:3: key runners\[0\]\.docker\.pull_policy must be a string or an array of strings/,
+  );
+});
+
+Deno.test("$VAR and ${VAR} expand only in url and token, from the given env", () => {
+  const env = { GITLAB_HOST: "gitlab.example.com", RUNNER_TOKEN: "glrt-secret123456" };
+  const { config } = parseConfig(
+    `[[runners]]\nname = "$GITLAB_HOST"\nurl = "https://\${GITLAB_HOST}"\ntoken = "$RUNNER_TOKEN"\n` +
+      `builds_dir = "$HOME/builds"\n`,
+    { ...opts, env },
+  );
+  const runner = config.runners[0];
+  assert.equal(runner?.url, "https://gitlab.example.com");
+  assert.equal(runner?.token, "glrt-secret123456");
+  assert.equal(runner?.name, "$GITLAB_HOST");
+  assert.equal(runner?.buildsDir, "$HOME/builds");
+  assert.deepEqual(runner?.envExpansion, {
+    url: { template: "https://${GITLAB_HOST}", value: "https://gitlab.example.com" },
+    token: { template: "$RUNNER_TOKEN", value: "glrt-secret123456" },
+  });
+  const unset = parseConfig(`[[runners]]\ntoken = "$NOT_SET"\n`, opts);
+  assert.equal(unset.config.runners[0]?.token, "");
+});
+
+Deno.test("a trailing /ci is stripped from the url with a warning", () => {
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nurl = "https://gitlab.example.com/ci"\n`,
+    opts,
+  );
+  assert.equal(config.runners[0]?.url, "https://gitlab.example.com");
+  assert.equal(warnings[0]?.kind, "url_ci_suffix");
+  assert.equal(warnings[0]?.line, 2);
+});
+
+Deno.test("safe_directory_checkout, clean_git_config and custom_build_dir depend on the executor unless set", () => {
+  const { config } = parseConfig(
+    `[[runners]]\nexecutor = "kubernetes"\n[[runners]]\nexecutor = "shell"\nsafe_directory_checkout = true\n` +
+      `clean_git_config = true\n[runners.custom_build_dir]\nenabled = true\n[[runners]]\nexecutor = "docker"\n` +
+      `safe_directory_checkout = false\n`,
+    opts,
+  );
+  const [k8s, shell, docker] = config.runners;
+  assert.deepEqual([k8s?.safeDirectoryCheckout, k8s?.cleanGitConfig, k8s?.customBuildDirEnabled], [
+    true,
+    true,
+    true,
+  ]);
+  assert.deepEqual([
+    shell?.safeDirectoryCheckout,
+    shell?.cleanGitConfig,
+    shell?.customBuildDirEnabled,
+  ], [true, true, true]);
+  assert.deepEqual([docker?.safeDirectoryCheckout, docker?.customBuildDirEnabled], [false, true]);
+});
+
+Deno.test("advertise_address defaults to listen_address", () => {
+  const { config } = parseConfig(`[session_server]\nlisten_address = "0.0.0.0:8093"\n`, opts);
+  assert.equal(config.sessionServer.advertiseAddress, "0.0.0.0:8093");
+});
+
+Deno.test("docker services are read with their own defaults", () => {
+  const { config } = parseConfig(
+    `[[runners]]\n[runners.docker]\n[[runners.docker.services]]\nname = "postgres:16"\nalias = "db"\n` +
+      `[[runners.docker.services]]\nname = "redis"\nsuspend_data_path = "/data"\n`,
+    opts,
+  );
+  const services = config.runners[0]?.docker.services;
+  assert.equal(services?.length, 2);
+  assert.deepEqual(services?.[0], {
+    name: "postgres:16",
+    alias: "db",
+    entrypoint: [],
+    command: [],
+    environment: [],
+    unsupported: {},
+  });
+  assert.deepEqual(services?.[1]?.unsupported, { "suspend_data_path": "/data" });
+});
+
+Deno.test("feature flags must be booleans; labels must be strings", () => {
+  const error = loadError(`[[runners]]\n[runners.feature_flags]\nFF_TIMESTAMPS = "yes"\n`);
+  assert.equal(error.line, 2);
+  assert.match(
+    error.message,
+    /feature_flags must be a table of true\/false values, but "FF_TIMESTAMPS" is "yes"/,
+  );
+});

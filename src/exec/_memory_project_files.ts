@@ -1,0 +1,19 @@
+import type { ProjectFiles } from "./project_files.ts";
+
+/** In-memory project for unit tests: path → text. */
+export class MemoryProjectFiles implements ProjectFiles {
+  readonly #files: Map<string, string>;
+  readonly reads: string[] = [];
+  constructor(files: Record<string, string>) {
+    this.#files = new Map(Object.entries(files));
+  }
+
+  readText(path: string): Promise<string | null> {
+    this.reads.push(path);
+    return Promise.resolve(this.#files.get(path) ?? null);
+  }
+
+  listFiles(): Promise<string[]> {
+    return Promise.resolve([...this.#files.keys()].sort());
+  }
+}

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { LocalProjectFiles, readGitState, remotePathOf } from "./local_project.ts";
+
+async function git(dir: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("git", {
+    args: [
+      "-c",
+      "user.name=Ada",
+      "-c",
+      "user.email=ada@example.com",
+      "-c",
+      "init.defaultBranch=main",
+      ...args,
+    ],
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+Deno.test("a real git project gives HEAD, branch, changed files and its file list", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exec-git-" });
+  try {
+    await git(dir, "init", "-q");
+    await Deno.writeTextFile(join(dir, ".gitignore"), "node_modules/\n");
+    await Deno.writeTextFile(join(dir, ".gitlab-ci.yml"), "job: { script: echo }\n");
+    await Deno.writeTextFile(join(dir, "a.txt"), "one\n");
+    await git(dir, "add", ".");
+    await git(dir, "commit", "-q", "-m", "First\n\nBody");
+    await git(dir, "remote", "add", "origin", "git@gitlab.example.com:acme/widget.git");
+    await Deno.writeTextFile(join(dir, "a.txt"), "two\n");
+    await Deno.writeTextFile(join(dir, "new.txt"), "new\n");
+    await Deno.mkdir(join(dir, "node_modules"));
+    await Deno.writeTextFile(join(dir, "node_modules", "x.js"), "");
+
+    const state = await readGitState(dir);
+    assert.match(state.sha, /^[0-9a-f]{40}$/);
+    assert.equal(state.ref, "main");
+    assert.equal(state.refType, "branch");
+    assert.equal(state.commitMessage, "First\n\nBody");
+    assert.equal(state.commitAuthor, "Ada <ada@example.com>");
+    assert.deepEqual(state.changedFiles, ["a.txt", "new.txt"]);
+    assert.equal(state.remotePath, "acme/widget");
+
+    const files = new LocalProjectFiles(dir);
+    assert.deepEqual(await files.listFiles(), [".gitignore", ".gitlab-ci.yml", "a.txt", "new.txt"]);
+    assert.equal(await files.readText("a.txt"), "two\n");
+    assert.equal(await files.readText("missing.yml"), null);
+    await assert.rejects(files.readText("../etc/passwd"), RangeError);
+
+    await git(dir, "tag", "v1.0.0");
+    await git(dir, "checkout", "-q", "--detach");
+    const tagged = await readGitState(dir);
+    assert.equal(tagged.ref, "v1.0.0");
+    assert.equal(tagged.refType, "tag");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a directory that is not a repository lists its files and has a zero sha", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exec-nogit-" });
+  try {
+    await Deno.mkdir(join(dir, "ci"));
+    await Deno.writeTextFile(join(dir, "ci", "a.yml"), "");
+    await Deno.writeTextFile(join(dir, ".gitlab-ci.yml"), "");
+    const state = await readGitState(dir);
+    assert.equal(state.sha, "0000000000000000000000000000000000000000");
+    assert.equal(state.ref, "main");
+    assert.deepEqual(await new LocalProjectFiles(dir).listFiles(), [".gitlab-ci.yml", "ci/a.yml"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("remote URLs give the project path", () => {
+  assert.equal(remotePathOf("https://gitlab.com/group/sub/name.git"), "group/sub/name");
+  assert.equal(remotePathOf("git@gitlab.com:group/name.git"), "group/name");
+  assert.equal(remotePathOf("ssh://git@host:2222/g/n"), "g/n");
+  assert.equal(remotePathOf(""), "");
+});

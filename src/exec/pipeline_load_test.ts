@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import { CiConfigError, formatWarning } from "./ci_config_error.ts";
+import { loadPipeline } from "./load_pipeline.ts";
+import { MemoryProjectFiles } from "./_memory_project_files.ts";
+
+function load(files: Record<string, string>) {
+  return loadPipeline("/src/app", { files: new MemoryProjectFiles(files) });
+}
+
+async function loadError(files: Record<string, string>): Promise<string> {
+  const error = await load(files).then(() => null, (e) => e);
+  assert.ok(error instanceof CiConfigError, `expected a CiConfigError, got ${error}`);
+  return error.message;
+}
+
+Deno.test("YAML anchors, aliases and merge keys are resolved, own keys beating merged ones", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+.base: &base
+  stage: build
+  script: [echo base]
+  variables: { A: "1" }
+job:
+  <<: *base
+  script: [echo own]
+`,
+  });
+  const job = p.jobs[0]!;
+  assert.equal(job.stage, "build");
+  assert.deepEqual(job.script, ["echo own"]);
+  assert.deepEqual(job.variables.map((v) => [v.key, v.value]), [["A", "1"]]);
+});
+
+Deno.test("invalid YAML names the file and line", async () => {
+  const message = await loadError({ ".gitlab-ci.yml": "job:\n  script: [echo\n  stage: x\n" });
+  assert.match(message, /^\.gitlab-ci\.yml:\d+: invalid YAML/);
+});
+
+Deno.test("a script of the wrong type is an error naming file, line and key", async () => {
+  const yaml = ["stages: [build, test]", "", "build:", "  script: make", ""]
+    .concat(Array(8).fill("# padding"))
+    .concat(["test:", "  script:", "    key: value", ""]).join("\n");
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": yaml }),
+    ".gitlab-ci.yml:15: jobs.test.script: expected a string or an array of strings",
+  );
+});
+
+Deno.test("unknown job keywords are warnings naming file, line and key", async () => {
+  const p = await load({ ".gitlab-ci.yml": "job:\n  script: echo\n  scirpt: oops\n" });
+  assert.deepEqual(p.warnings.map(formatWarning), [
+    '.gitlab-ci.yml:3: jobs.job.scirpt: unknown keyword "scirpt", ignored',
+  ]);
+});
+
+Deno.test("include: string, local and glob are merged, the including file winning", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+include:
+  - ci/base.yml
+  - local: /ci/more/*.yml
+variables: { WHO: main }
+job:
+  script: [echo main]
+`,
+    "ci/base.yml":
+      "variables: { WHO: base, ONLY_BASE: b }\njob:\n  stage: build\n  script: [echo base]\n",
+    "ci/more/a.yml": "extra_a:\n  script: echo a\n",
+    "ci/more/b.yml": "include: ci/nested.yml\nextra_b:\n  script: echo b\n",
+    "ci/nested.yml": "nested:\n  script: echo nested\n",
+  });
+  // Files merge in include order; a nested include comes before the file that includes it.
+  assert.deepEqual(p.jobs.map((j) => j.name), ["job", "extra_a", "nested", "extra_b"]);
+  assert.deepEqual(p.jobs[0]!.script, ["echo main"]);
+  assert.equal(p.jobs[0]!.stage, "build");
+  assert.deepEqual(p.variables.map((v) => `${v.key}=${v.value}`), ["WHO=main", "ONLY_BASE=b"]);
+  assert.deepEqual(p.files, [
+    ".gitlab-ci.yml",
+    "ci/base.yml",
+    "ci/more/a.yml",
+    "ci/more/b.yml",
+    "ci/nested.yml",
+  ]);
+});
+
+Deno.test("remote, project and template includes are skipped with a warning", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+include:
+  - project: group/ci
+    file: /t.yml
+  - remote: https://example.com/ci.yml
+  - template: Auto-DevOps.gitlab-ci.yml
+job: { script: echo }
+`,
+  });
+  const text = p.warnings.map(formatWarning).join("\n");
+  assert.match(
+    text,
+    /\.gitlab-ci\.yml:3: include\[0\]\.project: project include "group\/ci" is not supported locally/,
+  );
+  assert.match(text, /include\[1\]\.remote: remote include/);
+  assert.match(text, /include\[2\]\.template: template include/);
+});
+
+Deno.test("a missing local include is an error naming the include", async () => {
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": "include: ci/missing.yml\njob: { script: echo }\n" }),
+    '.gitlab-ci.yml:1: include: local file "ci/missing.yml" does not exist',
+  );
+});
+
+Deno.test("extends merges hashes deeply over several levels and replaces arrays", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+.a:
+  variables: { A: a, SHARED: a }
+  script: [echo a]
+  tags: [a]
+.b:
+  extends: .a
+  variables: { B: b, SHARED: b }
+  tags: [b1, b2]
+job:
+  extends: [.b]
+  variables: { SHARED: job }
+`,
+  });
+  const job = p.jobs[0]!;
+  assert.deepEqual(job.variables.map((v) => `${v.key}=${v.value}`), ["A=a", "SHARED=job", "B=b"]);
+  assert.deepEqual(job.script, ["echo a"]);
+  assert.deepEqual(job.tags, ["b1", "b2"]);
+});
+
+Deno.test("circular extends is an error naming the chain", async () => {
+  const message = await loadError({
+    ".gitlab-ci.yml":
+      ".a:\n  extends: .b\n.b:\n  extends: .a\njob:\n  extends: .a\n  script: echo\n",
+  });
+  assert.match(message, /extends: circular dependency detected: .*\.a → \.b → \.a/);
+});
+
+Deno.test("extends of an unknown job is an error", async () => {
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": "job:\n  extends: .nope\n  script: echo\n" }),
+    '.gitlab-ci.yml:2: jobs.job.extends: unknown job or hidden job ".nope"',
+  );
+});
+
+Deno.test("!reference resolves nested references across included files", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+include: ci/setup.yml
+job:
+  before_script:
+    - !reference [.setup, script]
+    - echo own
+  script: !reference [.setup, more]
+  variables: !reference [.setup, variables]
+`,
+    "ci/setup.yml": `
+.setup:
+  script: [echo one, !reference [.base, script]]
+  more: [echo more]
+  variables: { X: "1" }
+.base:
+  script: [echo base]
+`,
+  });
+  const job = p.jobs[0]!;
+  assert.deepEqual(job.beforeScript, ["echo one", "echo base", "echo own"]);
+  assert.deepEqual(job.script, ["echo more"]);
+  assert.deepEqual(job.variables.map((v) => v.key), ["X"]);
+});
+
+Deno.test("!reference to a missing key or in a cycle is an error", async () => {
+  assert.equal(
+    await loadError({
+      ".gitlab-ci.yml": ".a: { script: [x] }\njob:\n  script: !reference [.a, after]\n",
+    }),
+    '.gitlab-ci.yml:3: !reference [.a, after]: ".a.after" is not defined',
+  );
+  assert.match(
+    await loadError({
+      ".gitlab-ci.yml":
+        ".a:\n  s: !reference [.b, s]\n.b:\n  s: !reference [.a, s]\njob:\n  script: !reference [.a, s]\n",
+    }),
+    /circular reference: \.b\.s → \.a\.s → \.b\.s/,
+  );
+});
+
+Deno.test("default keywords apply unless the job sets them or inherit turns them off", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+variables: { G1: "1", G2: "2" }
+default:
+  image: ruby:3.3
+  before_script: [echo default]
+  timeout: 2 hours
+one:
+  script: echo
+two:
+  image: { name: alpine, entrypoint: [""], pull_policy: [if-not-present] }
+  inherit:
+    default: [timeout]
+    variables: [G2]
+  script: echo
+`,
+  });
+  const [one, two] = p.jobs;
+  assert.equal(one!.image?.name, "ruby:3.3");
+  assert.deepEqual(one!.beforeScript, ["echo default"]);
+  assert.equal(one!.timeout, 7200);
+  assert.equal(one!.inheritVariables, true);
+  assert.equal(two!.image?.name, "alpine");
+  assert.deepEqual(two!.image?.entrypoint, [""]);
+  assert.deepEqual(two!.beforeScript, []);
+  assert.equal(two!.timeout, 7200);
+  assert.deepEqual(two!.inheritVariables, ["G2"]);
+});
+
+Deno.test("job keywords are read with GitLab's shapes", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `
+job:
+  script: echo
+  variables:
+    PLAIN: 1
+    RAW: { value: "$HOME", expand: false, description: d }
+  allow_failure: { exit_codes: [3, 4] }
+  retry: { max: 2, when: [script_failure], exit_codes: 137 }
+  timeout: 90 minutes
+  services: [postgres:16, { name: redis:7, alias: cache }]
+  needs: [{ job: build, artifacts: false }, other]
+  cache:
+    - key: deps-$CI_COMMIT_REF_SLUG
+      paths: [vendor/]
+      policy: pull
+      fallback_keys: [deps-main]
+  artifacts:
+    name: out
+    paths: [out/]
+    exclude: [out/*.tmp]
+    expire_in: 1 week
+    when: always
+    reports:
+      junit: [a.xml, b.xml]
+      coverage_report: { coverage_format: cobertura, path: cov.xml }
+build: { stage: build, script: echo }
+other: { stage: build, script: echo }
+`,
+  });
+  const job = p.jobs[0]!;
+  assert.deepEqual(job.variables, [
+    { key: "PLAIN", value: "1", isRaw: false, description: "" },
+    { key: "RAW", value: "$HOME", isRaw: true, description: "d" },
+  ]);
+  assert.deepEqual(job.allowFailure, { isAllowed: true, exitCodes: [3, 4] });
+  assert.deepEqual(job.retry, { max: 2, when: ["script_failure"], exitCodes: [137] });
+  assert.equal(job.timeout, 5400);
+  assert.deepEqual(job.services.map((s) => [s.name, s.alias]), [["postgres:16", ""], [
+    "redis:7",
+    "cache",
+  ]]);
+  assert.deepEqual(job.needs?.map((n) => [n.job, n.artifacts]), [["build", false], [
+    "other",
+    true,
+  ]]);
+  assert.deepEqual(job.cache[0]?.key, { kind: "text", value: "deps-$CI_COMMIT_REF_SLUG" });
+  assert.equal(job.cache[0]?.policy, "pull");
+  assert.deepEqual(job.artifacts?.reports, [
+    { type: "junit", paths: ["a.xml", "b.xml"] },
+    { type: "cobertura", paths: ["cov.xml"] },
+  ]);
+});
+
+Deno.test("bad values are errors naming file, line and key", async () => {
+  const cases: Array<[string, string]> = [
+    [
+      "job:\n  script: echo\n  timeout: soon\n",
+      '.gitlab-ci.yml:3: jobs.job.timeout: "soon" is not a duration (like "1h 30m" or "45 minutes")',
+    ],
+    [
+      "job:\n  script: echo\n  retry: 5\n",
+      ".gitlab-ci.yml:3: jobs.job.retry: expected an integer from 0 to 2, got 5",
+    ],
+    [
+      "job:\n  script: echo\n  stage: lint\n",
+      '.gitlab-ci.yml:3: jobs.job.stage: stage "lint" is not defined in stages (.pre, build, test, deploy, .post)',
+    ],
+    [
+      "job:\n  stage: test\n",
+      ".gitlab-ci.yml:1: jobs.job: a job needs a script: or trigger: keyword",
+    ],
+    [
+      "job:\n  script: echo\n  when: sometimes\n",
+      '.gitlab-ci.yml:3: jobs.job.when: unknown value "sometimes"; expected one of on_success, on_failure, always, manual, delayed',
+    ],
+    [
+      "job:\n  script: echo\n  variables: [A]\n",
+      ".gitlab-ci.yml:3: jobs.job.variables: expected a hash, got an array",
+    ],
+    [
+      "job:\n  script: echo\n  rules:\n    - iff: $X\n",
+      ".gitlab-ci.yml:4: jobs.job.rules[0].iff: unknown key; expected one of if, changes, exists, when, start_in, allow_failure, variables, needs",
+    ],
+  ];
+  for (const [yaml, expected] of cases) {
+    assert.equal(await loadError({ ".gitlab-ci.yml": yaml }), expected);
+  }
+});
+
+Deno.test("the fixture's included files are listed with the main file first", async () => {
+  const p = await load({ ".gitlab-ci.yml": "job: { script: echo }\n" });
+  assert.deepEqual(p.files, [".gitlab-ci.yml"]);
+  assert.deepEqual(p.stages, [".pre", "build", "test", "deploy", ".post"]);
+});

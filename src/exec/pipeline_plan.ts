@@ -1,0 +1,606 @@
+import type { JobSpec } from "../job/job_spec.ts";
+import { basename } from "node:path";
+import { CiConfigError, type CiWarning } from "./ci_config_error.ts";
+import { computeCacheKey } from "./cache_key.ts";
+import type { ExecVariable } from "./exec_variable.ts";
+import type { GitState } from "./git_state.ts";
+import { buildJobSpec } from "./job_spec_builder.ts";
+import { expandParallel, type JobInstance } from "./parallel_expansion.ts";
+import type {
+  AllowFailureConfig,
+  CiVariable,
+  JobConfig,
+  NeedConfig,
+  Pipeline,
+  RetryConfig,
+} from "./pipeline.ts";
+import { jobVariables, pipelineVariables } from "./predefined_variables.ts";
+import type { ProjectFiles } from "./project_files.ts";
+import { evaluateOnlyExcept, evaluateRules, type RuleContext } from "./rule_evaluation.ts";
+import { expandVariables } from "./variable_expansion.ts";
+
+/** The `when` of a planned job; `delayed` runs as `on_success`, `manual` only when named. */
+export type PlannedWhen = "on_success" | "on_failure" | "always" | "manual";
+
+export interface PlannedJob {
+  /** Instance name: `build`, `test 1/3`, `test: [ruby, 3.3]`. */
+  name: string;
+  /** Name of the job in `.gitlab-ci.yml`. */
+  configName: string;
+  stage: string;
+  stageIndex: number;
+  when: PlannedWhen;
+  allowFailure: AllowFailureConfig;
+  retry: RetryConfig;
+  /** Seconds. */
+  timeout: number;
+  isInterruptible: boolean;
+  /** Planned jobs named in `needs:`; null when the job follows stage order. */
+  needs: string[] | null;
+  /**
+   * Planned jobs that must finish before this one may start: its needs, or
+   * every planned job of an earlier stage. Whether it then runs depends on
+   * `when` and their outcome (see `PipelineSchedule`).
+   */
+  waitsFor: string[];
+  /** Planned jobs whose artifacts (and dotenv reports) this job receives. */
+  artifactsFrom: string[];
+  /** Things the user should know about this job (dropped needs, delayed, …). */
+  notes: string[];
+  /** The payload GitLab would send; ids are 1, 2, … in plan order. */
+  jobSpec: JobSpec;
+  /**
+   * How many variables at the end of `jobSpec.variables` come from outside
+   * the YAML (variables file, `--variable`, GIT_STRATEGY); dotenv variables
+   * go before them (`withDotenvVariables`).
+   */
+  userVariableCount: number;
+}
+
+export interface SkippedJob {
+  name: string;
+  stage: string;
+  when: string;
+  reason: string;
+}
+
+/**
+ * How jobs get the project's files. Exec runs what is on disk, committed or
+ * not: before each job, the runner copies `files` (and `.git`, so git
+ * commands work) from `sourceDir` into the job's project directory, and the
+ * payload says `GIT_STRATEGY=none`. Each job starts from its own copy, as in
+ * GitLab where every job starts from a fresh checkout; files pass between
+ * jobs only as artifacts and cache. The user's working tree is never written.
+ */
+export interface WorkspacePlan {
+  mode: "copy";
+  sourceDir: string;
+  /** Relative paths: tracked files and untracked files that are not ignored. */
+  files: string[];
+  isGitDirCopied: boolean;
+  gitStrategy: "none";
+}
+
+export interface Plan {
+  /** False when `workflow:rules` keep the pipeline from being created; then `jobs` is empty. */
+  isCreated: boolean;
+  stages: string[];
+  /** In run order: every job comes after all jobs in its `waitsFor`. */
+  jobs: PlannedJob[];
+  skipped: SkippedJob[];
+  workspace: WorkspacePlan;
+  warnings: CiWarning[];
+  notes: string[];
+}
+
+export interface PlanOptions {
+  git: GitState;
+  /** For `exists:`, `cache:key:files` and the workspace file list. */
+  files: ProjectFiles;
+  /** Jobs named on the command line; empty: every job except manual ones. */
+  jobs?: string[];
+  /** Also run what the named jobs need (transitively), manual jobs included. */
+  isNeedsIncluded?: boolean;
+  /** Variables file entries then `--variable`s: later entries win. */
+  variables?: ExecVariable[];
+  /** `namespace/name`; default: the `origin` remote's path, else `local/<dir name>`. */
+  projectPath?: string;
+  pipelineId?: number;
+  /** CI_PIPELINE_SOURCE; default `push`. */
+  pipelineSource?: string;
+  /** Job tokens; default: random. */
+  newToken?: () => string;
+  /** Default: now. */
+  now?: Date;
+}
+
+/** A job named on the command line cannot be run; the message says why. */
+export class JobSelectionError extends Error {
+  override readonly name = "JobSelectionError";
+}
+
+interface Candidate {
+  instance: JobInstance;
+  job: JobConfig;
+  jobIndex: number;
+  when: PlannedWhen;
+  allowFailure: AllowFailureConfig;
+  needs: NeedConfig[] | null;
+  ruleVariables: CiVariable[];
+  notes: string[];
+}
+
+/**
+ * Turns a loaded pipeline into the ordered list of jobs exec runs, each with
+ * the payload GitLab would send. Rules are evaluated here (they depend on
+ * the variables and the git state), parallel jobs are expanded, needs and
+ * stage order give the run order.
+ */
+export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Promise<Plan> {
+  const git = options.git;
+  const execVariables = options.variables ?? [];
+  const projectName = basename(pipeline.projectDir) || "project";
+  const projectPath = options.projectPath ?? (git.remotePath || `local/${projectName}`);
+  const pipelineId = options.pipelineId ?? 1;
+  const newToken = options.newToken ?? randomToken;
+  const projectFiles = await options.files.listFiles();
+  const warnings = [...pipeline.warnings];
+  const notes: string[] = [];
+  const workspace: WorkspacePlan = {
+    mode: "copy",
+    sourceDir: pipeline.projectDir,
+    files: projectFiles,
+    isGitDirCopied: true,
+    gitStrategy: "none",
+  };
+  const predefined = pipelineVariables({
+    git,
+    projectDir: pipeline.projectDir,
+    projectName,
+    projectPath,
+    pipelineId,
+    pipelineSource: options.pipelineSource ?? "push",
+    pipelineName: pipeline.workflow.name,
+    createdAt: (options.now ?? new Date()).toISOString(),
+  });
+  const ruleContext = (vars: ReadonlyArray<[string, string] | CiVariable>): RuleContext => ({
+    lookup: lookupOf([...vars, ...execVariables]),
+    changedFiles: git.changedFiles,
+    projectFiles,
+  });
+
+  checkNeedsGraph(pipeline);
+
+  let globalVariables = pipeline.variables;
+  if (pipeline.workflow.rules) {
+    const outcome = evaluateRules(
+      pipeline.workflow.rules,
+      ruleContext([...predefined, ...globalVariables]),
+      "workflow.rules",
+    );
+    if (!outcome || outcome.when === "never") {
+      const why = outcome ? `rule ${outcome.index + 1} says when: never` : "no rule matched";
+      notes.push(`The pipeline is not created: workflow:rules: ${why}`);
+      return {
+        isCreated: false,
+        stages: pipeline.stages,
+        jobs: [],
+        skipped: [],
+        workspace,
+        warnings,
+        notes,
+      };
+    }
+    globalVariables = [...globalVariables, ...outcome.variables];
+  }
+
+  // Decide which jobs are in the pipeline at all (rules, only/except).
+  const skipped: SkippedJob[] = [];
+  const excluded = new Map<string, string>();
+  const candidates: Candidate[] = [];
+  for (const [jobIndex, job] of pipeline.jobs.entries()) {
+    const inherited = inheritedOf(job, globalVariables);
+    const base: Array<[string, string] | CiVariable> = [
+      ...predefined,
+      ["CI_JOB_NAME", job.name],
+      ["CI_JOB_STAGE", job.stage],
+      ...inherited,
+      ...job.variables,
+    ];
+    const ctx = ruleContext(base);
+    const jobNotes: string[] = [];
+    let when = job.when;
+    let allowFailure = job.allowFailure;
+    let needs = job.needs;
+    let ruleVariables: CiVariable[] = [];
+    let isManualDefaultAllowed = true;
+    if (job.rules) {
+      const outcome = evaluateRules(job.rules, ctx, `jobs.${job.name}.rules`);
+      if (!outcome || outcome.when === "never") {
+        const reason = outcome
+          ? `rules: rule ${outcome.index + 1} says when: never`
+          : "rules: no rule matched";
+        excluded.set(job.name, reason);
+        skipped.push({ name: job.name, stage: job.stage, when: "never", reason });
+        continue;
+      }
+      when = outcome.when ?? job.when;
+      if (outcome.allowFailure !== null) {
+        allowFailure = { isAllowed: outcome.allowFailure, exitCodes: [] };
+      }
+      if (outcome.needs) needs = outcome.needs;
+      ruleVariables = outcome.variables;
+      // GitLab: `when: manual` set by a rule does not imply allow_failure.
+      isManualDefaultAllowed = outcome.when !== "manual";
+    } else if (
+      !evaluateOnlyExcept(
+        job.only,
+        job.except,
+        {
+          ref: git.ref,
+          refType: git.refType,
+          pipelineSource: options.pipelineSource ?? "push",
+        },
+        ctx,
+        `jobs.${job.name}`,
+      )
+    ) {
+      const reason = "only/except: the ref does not match";
+      excluded.set(job.name, reason);
+      skipped.push({ name: job.name, stage: job.stage, when: "never", reason });
+      continue;
+    }
+    if (job.isTrigger) {
+      const reason = "trigger jobs start other pipelines in GitLab; not run locally";
+      excluded.set(job.name, reason);
+      skipped.push({ name: job.name, stage: job.stage, when, reason });
+      continue;
+    }
+    if (when === "never") {
+      excluded.set(job.name, "when: never");
+      continue;
+    }
+    if (when === "delayed") {
+      jobNotes.push(
+        `when: delayed runs at once locally (start_in ${
+          job.startIn || "ignored"
+        } is not waited for)`,
+      );
+      when = "on_success";
+    }
+    allowFailure ??= { isAllowed: when === "manual" && isManualDefaultAllowed, exitCodes: [] };
+    for (const instance of expandParallel(job)) {
+      candidates.push({
+        instance,
+        job,
+        jobIndex,
+        when: when as PlannedWhen,
+        allowFailure,
+        needs,
+        ruleVariables,
+        notes: [...jobNotes],
+      });
+    }
+  }
+
+  const byJob = new Map<string, Candidate[]>();
+  for (const c of candidates) byJob.set(c.job.name, [...(byJob.get(c.job.name) ?? []), c]);
+  const stageIndex = (stage: string) => pipeline.stages.indexOf(stage);
+
+  // Resolve needs to instances; needs on jobs excluded by rules are errors unless optional.
+  const resolvedNeeds = new Map<Candidate, Array<{ target: Candidate; need: NeedConfig }> | null>();
+  for (const c of candidates) {
+    if (c.needs === null) {
+      resolvedNeeds.set(c, null);
+      continue;
+    }
+    const list: Array<{ target: Candidate; need: NeedConfig }> = [];
+    for (const need of c.needs) {
+      const targets = (byJob.get(need.job) ?? []).filter((t) =>
+        need.matrix === null ||
+        need.matrix.some((row) =>
+          Object.entries(row).every(([k, v]) =>
+            t.instance.matrixVariables.some(([mk, mv]) => mk === k && mv === v)
+          )
+        )
+      );
+      if (targets.length === 0) {
+        if (need.optional) continue;
+        const reason = excluded.get(need.job) ?? "it has no matching parallel instance";
+        throw new CiConfigError(
+          c.job.loc,
+          `jobs.${c.job.name}.needs`,
+          `"${need.job}" is not in the pipeline (${reason}); mark the need optional: true to allow this`,
+        );
+      }
+      for (const target of targets) list.push({ target, need });
+    }
+    resolvedNeeds.set(c, list);
+  }
+
+  // Selection: named jobs, else everything but manual jobs.
+  const selected = new Set<Candidate>();
+  const requested = options.jobs ?? [];
+  if (requested.length === 0) {
+    for (const c of candidates) {
+      if (c.when === "manual") {
+        skipped.push({
+          name: c.instance.name,
+          stage: c.job.stage,
+          when: "manual",
+          reason: "manual job; name it to run it",
+        });
+      } else selected.add(c);
+    }
+  } else {
+    for (const name of requested) {
+      const matches = candidates.filter((c) => c.instance.name === name || c.job.name === name);
+      if (matches.length === 0) {
+        const why = excluded.get(name);
+        if (why) throw new JobSelectionError(`Job "${name}" is not in the pipeline: ${why}`);
+        const known = [...new Set(candidates.map((c) => c.instance.name))].join(", ");
+        throw new JobSelectionError(`Job "${name}" is not defined; jobs: ${known}`);
+      }
+      for (const m of matches) selected.add(m);
+    }
+    if (options.isNeedsIncluded) {
+      const add = (c: Candidate) => {
+        for (const { target } of resolvedNeeds.get(c) ?? []) {
+          if (!selected.has(target)) {
+            selected.add(target);
+            add(target);
+          }
+        }
+      };
+      for (const c of [...selected]) add(c);
+    }
+    for (const c of candidates) {
+      if (!selected.has(c)) {
+        skipped.push({
+          name: c.instance.name,
+          stage: c.job.stage,
+          when: c.when,
+          reason: "not selected",
+        });
+      }
+    }
+  }
+
+  // Order: needs, else stage order; ties by stage, then definition order.
+  const key = (c: Candidate) => [stageIndex(c.job.stage), c.jobIndex, c.instance.nodeIndex];
+  const compare = (a: Candidate, b: Candidate) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < 3; i++) if (ka[i]! !== kb[i]!) return ka[i]! - kb[i]!;
+    return 0;
+  };
+  const pool = [...selected].sort(compare);
+  const dropped = new Set<Candidate>();
+  const planned: Candidate[] = [];
+  const waits = new Map<Candidate, Candidate[]>();
+  const needsOf = new Map<Candidate, Candidate[] | null>();
+  const artifactsOf = new Map<Candidate, Candidate[]>();
+  const remaining = new Set(pool);
+  while (remaining.size > 0) {
+    let progressed = false;
+    for (const c of pool) {
+      if (!remaining.has(c)) continue;
+      const resolved = resolvedNeeds.get(c) ?? null;
+      let deps: Candidate[];
+      if (resolved === null) {
+        deps = pool.filter((o) =>
+          o !== c && !dropped.has(o) && stageIndex(o.job.stage) < stageIndex(c.job.stage)
+        );
+      } else {
+        deps = resolved.map((r) => r.target).filter((t) => selected.has(t));
+      }
+      if (deps.some((d) => remaining.has(d))) continue;
+      remaining.delete(c);
+      progressed = true;
+      // A needed job that will not run (skipped manual, or dropped itself) blocks this one.
+      const blocking = (resolved ?? []).find((r) =>
+        !r.need.optional &&
+        (dropped.has(r.target) || (!selected.has(r.target) && r.target.when === "manual"))
+      );
+      if (blocking) {
+        dropped.add(c);
+        skipped.push({
+          name: c.instance.name,
+          stage: c.job.stage,
+          when: c.when,
+          reason: `needs "${blocking.target.instance.name}", which is not run`,
+        });
+        continue;
+      }
+      if (resolved !== null) {
+        for (const r of resolved) {
+          if (!selected.has(r.target)) {
+            c.notes.push(
+              `needs "${r.target.instance.name}", which is not selected: its artifacts are missing`,
+            );
+          }
+        }
+      }
+      const liveDeps = deps.filter((d) => !dropped.has(d));
+      waits.set(c, liveDeps);
+      needsOf.set(c, resolved === null ? null : liveDeps);
+      let fromArtifacts = resolved === null
+        ? liveDeps
+        : (resolved ?? []).filter((r) => r.need.artifacts && liveDeps.includes(r.target)).map((r) =>
+          r.target
+        );
+      if (c.job.dependencies !== null) {
+        const deps = c.job.dependencies;
+        for (const name of deps) checkDependency(pipeline, c.job, name, stageIndex);
+        fromArtifacts = (resolved === null ? planned : fromArtifacts).filter((d) =>
+          deps.includes(d.job.name) && stageIndex(d.job.stage) < stageIndex(c.job.stage)
+        );
+      }
+      artifactsOf.set(c, fromArtifacts);
+      planned.push(c);
+    }
+    if (!progressed) {
+      // checkNeedsGraph rules out cycles between jobs; this guards the invariant.
+      throw new Error(
+        `Cannot order jobs: ${[...remaining].map((c) => c.instance.name).join(", ")}`,
+      );
+    }
+  }
+
+  const ids = new Map<Candidate, number>(planned.map((c, i) => [c, i + 1]));
+  const jobs: PlannedJob[] = [];
+  for (const c of planned) {
+    const id = ids.get(c)!;
+    const token = newToken();
+    const cacheKeys: string[] = [];
+    for (const cache of c.job.cache) cacheKeys.push(await computeCacheKey(cache, options.files));
+    const inherited = inheritedOf(c.job, globalVariables);
+    const { spec, userVariableCount } = buildJobSpec({
+      id,
+      token,
+      name: c.instance.name,
+      job: c.job,
+      pipelineId,
+      projectName,
+      projectPath,
+      projectDir: pipeline.projectDir,
+      git,
+      yamlLayers: [
+        predefined,
+        jobVariables({
+          name: c.instance.name,
+          stage: c.job.stage,
+          id,
+          nodeIndex: c.instance.nodeIndex,
+          nodeTotal: c.instance.nodeTotal,
+          isManual: c.when === "manual",
+          environment: c.job.environment,
+        }),
+        inherited,
+        c.job.variables,
+        c.instance.matrixVariables,
+        c.ruleVariables,
+      ],
+      execVariables,
+      cacheKeys,
+      dependencies: artifactsOf.get(c)!.map((d) => ({ id: ids.get(d)!, name: d.instance.name })),
+    });
+    const needs = needsOf.get(c)!;
+    jobs.push({
+      name: c.instance.name,
+      configName: c.job.name,
+      stage: c.job.stage,
+      stageIndex: stageIndex(c.job.stage),
+      when: c.when,
+      allowFailure: c.allowFailure,
+      retry: c.job.retry,
+      timeout: spec.timeout,
+      isInterruptible: c.job.interruptible,
+      needs: needs === null ? null : needs.map((n) => n.instance.name),
+      waitsFor: waits.get(c)!.map((n) => n.instance.name),
+      artifactsFrom: artifactsOf.get(c)!.map((n) => n.instance.name),
+      notes: c.notes,
+      jobSpec: spec,
+      userVariableCount,
+    });
+  }
+  return { isCreated: true, stages: pipeline.stages, jobs, skipped, workspace, warnings, notes };
+}
+
+function inheritedOf(job: JobConfig, globals: CiVariable[]): CiVariable[] {
+  const inherit = job.inheritVariables;
+  return globals.filter((v) =>
+    inherit === true || (Array.isArray(inherit) && inherit.includes(v.key))
+  );
+}
+
+function checkDependency(
+  pipeline: Pipeline,
+  job: JobConfig,
+  name: string,
+  stageIndex: (stage: string) => number,
+): void {
+  const target = pipeline.jobs.find((j) => j.name === name);
+  if (!target) {
+    throw new CiConfigError(
+      job.loc,
+      `jobs.${job.name}.dependencies`,
+      `"${name}" is not a job of this pipeline`,
+    );
+  }
+  if (stageIndex(target.stage) >= stageIndex(job.stage)) {
+    throw new CiConfigError(
+      job.loc,
+      `jobs.${job.name}.dependencies`,
+      `"${name}" is not in an earlier stage`,
+    );
+  }
+}
+
+/**
+ * Needs must name defined jobs of the same or an earlier stage and must not
+ * form a cycle; checked on the whole file, whatever the rules decide.
+ */
+function checkNeedsGraph(pipeline: Pipeline): void {
+  const jobs = new Map(pipeline.jobs.map((j) => [j.name, j]));
+  const needsOf = (job: JobConfig): NeedConfig[] => [
+    ...(job.needs ?? []),
+    ...(job.rules ?? []).flatMap((r) => r.needs ?? []),
+  ];
+  for (const job of pipeline.jobs) {
+    for (const need of needsOf(job)) {
+      const target = jobs.get(need.job);
+      if (!target) {
+        if (need.optional) continue;
+        throw new CiConfigError(
+          job.loc,
+          `jobs.${job.name}.needs`,
+          `"${need.job}" is not a job of this pipeline`,
+        );
+      }
+      if (pipeline.stages.indexOf(target.stage) > pipeline.stages.indexOf(job.stage)) {
+        throw new CiConfigError(
+          job.loc,
+          `jobs.${job.name}.needs`,
+          `"${need.job}" is in a later stage ("${target.stage}" comes after "${job.stage}")`,
+        );
+      }
+    }
+  }
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (job: JobConfig, path: string[]) => {
+    if (state.get(job.name) === "done") return;
+    if (state.get(job.name) === "visiting") {
+      const cycle = [...path.slice(path.indexOf(job.name)), job.name];
+      const first = jobs.get(cycle[0]!)!;
+      throw new CiConfigError(
+        first.loc,
+        `jobs.${first.name}.needs`,
+        `needs form a cycle: ${cycle.join(" → ")}`,
+      );
+    }
+    state.set(job.name, "visiting");
+    for (const need of needsOf(job)) {
+      const target = jobs.get(need.job);
+      if (target) visit(target, [...path, job.name]);
+    }
+    state.set(job.name, "done");
+  };
+  for (const job of pipeline.jobs) visit(job, []);
+}
+
+function lookupOf(
+  vars: ReadonlyArray<[string, string] | CiVariable | ExecVariable>,
+): (name: string) => string | undefined {
+  const map = new Map<string, string>();
+  for (const v of vars) {
+    const [key, value, isRaw] = Array.isArray(v) ? [v[0], v[1], true] : [v.key, v.value, v.isRaw];
+    map.set(key, isRaw ? value : expandVariables(value, (n) => map.get(n)));
+  }
+  return (name) => map.get(name);
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `local-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}

@@ -1,0 +1,743 @@
+import type { StepWhen } from "../job/job_spec.ts";
+import { CiConfigError, type CiWarning } from "./ci_config_error.ts";
+import { type CiEntry, type CiMap, type CiNode, describeNode } from "./ci_node.ts";
+import { parseCiDuration } from "./ci_duration.ts";
+import {
+  checkKeys,
+  fail,
+  readBool,
+  readInt,
+  readItems,
+  readMap,
+  readString,
+  readStrings,
+  readText,
+} from "./_node_reader.ts";
+import {
+  DEFAULT_KEYWORDS,
+  DEFAULT_STAGES,
+  IGNORED_JOB_KEYWORDS,
+  isReservedKeyword,
+  JOB_KEYWORDS,
+} from "./pipeline_keywords.ts";
+import type {
+  AllowFailureConfig,
+  ArtifactsConfig,
+  CacheConfig,
+  CiVariable,
+  EnvironmentConfig,
+  ImageConfig,
+  JobConfig,
+  JobWhen,
+  NeedConfig,
+  OnlyExceptConfig,
+  ParallelConfig,
+  Pipeline,
+  RetryConfig,
+  RuleConfig,
+} from "./pipeline.ts";
+
+/** Retry failure types GitLab accepts in `retry:when`. */
+const RETRY_WHEN = [
+  "always",
+  "unknown_failure",
+  "script_failure",
+  "api_failure",
+  "stuck_or_timeout_failure",
+  "runner_system_failure",
+  "runner_unsupported",
+  "stale_schedule",
+  "job_execution_timeout",
+  "archived_failure",
+  "unmet_prerequisites",
+  "scheduler_failure",
+  "data_integrity_failure",
+];
+
+const JOB_WHEN: readonly JobWhen[] = ["on_success", "on_failure", "always", "manual", "delayed"];
+const RULE_WHEN: readonly JobWhen[] = [...JOB_WHEN, "never"];
+const STEP_WHEN: readonly StepWhen[] = ["on_success", "on_failure", "always"];
+
+export interface ReadPipelineOptions {
+  projectDir: string;
+  files: string[];
+  warnings: CiWarning[];
+}
+
+/**
+ * Validates the merged configuration (includes, `extends` and `!reference`
+ * already applied) into a `Pipeline`. Wrong types are a `CiConfigError`
+ * naming file, line and key; unknown keywords are warnings.
+ */
+export function readPipeline(root: CiMap, options: ReadPipelineOptions): Pipeline {
+  const { warnings } = options;
+  const stages = readStages(root);
+  const globalVars = root.entries.get("variables");
+  const variables = globalVars ? readVariables(globalVars.value, "variables", true) : [];
+  const defaults = readDefaults(root, warnings);
+  const workflowEntry = root.entries.get("workflow");
+  let workflow: Pipeline["workflow"] = { name: "", rules: null };
+  if (workflowEntry) {
+    const map = readMap(workflowEntry.value, "workflow");
+    for (const [k, e] of map.entries) {
+      if (!["rules", "name", "auto_cancel"].includes(k)) {
+        warnings.push({
+          location: e.keyLoc,
+          key: `workflow.${k}`,
+          message: `unknown keyword "${k}", ignored`,
+        });
+      }
+    }
+    const rules = map.entries.get("rules");
+    const name = map.entries.get("name");
+    workflow = {
+      name: name ? readString(name.value, "workflow.name") : "",
+      rules: rules ? readRules(rules.value, "workflow.rules") : null,
+    };
+  }
+  const jobs: JobConfig[] = [];
+  for (const [name, entry] of root.entries) {
+    if (isReservedKeyword(name)) {
+      if (name === "types") {
+        warnings.push({ location: entry.keyLoc, key: name, message: "deprecated; use stages" });
+      }
+      continue;
+    }
+    if (name.startsWith(".")) continue;
+    jobs.push(readJob(name, entry, { stages, defaults, warnings }));
+  }
+  if (jobs.length === 0) {
+    throw new CiConfigError(root.loc, "", "the pipeline defines no jobs");
+  }
+  return {
+    projectDir: options.projectDir,
+    files: options.files,
+    stages,
+    variables,
+    workflow,
+    jobs,
+    warnings,
+  };
+}
+
+function readStages(root: CiMap): string[] {
+  const entry = root.entries.get("stages") ?? root.entries.get("types");
+  if (!entry) return [...DEFAULT_STAGES];
+  const listed = readStrings(entry.value, "stages");
+  // GitLab always runs .pre first and .post last, whatever `stages:` says.
+  return [".pre", ...listed.filter((s) => s !== ".pre" && s !== ".post"), ".post"];
+}
+
+/** `default:` merged over the deprecated top-level image, services, cache and scripts. */
+function readDefaults(root: CiMap, warnings: CiWarning[]): Map<string, CiEntry> {
+  const out = new Map<string, CiEntry>();
+  for (const k of ["image", "services", "cache", "before_script", "after_script"]) {
+    const entry = root.entries.get(k);
+    if (entry) {
+      warnings.push({
+        location: entry.keyLoc,
+        key: k,
+        message: `top-level "${k}" is deprecated; use default:${k}`,
+      });
+      out.set(k, entry);
+    }
+  }
+  const def = root.entries.get("default");
+  if (def) {
+    for (const [k, e] of readMap(def.value, "default").entries) {
+      if (!DEFAULT_KEYWORDS.includes(k)) {
+        warnings.push({
+          location: e.keyLoc,
+          key: `default.${k}`,
+          message: `unknown keyword "${k}", ignored`,
+        });
+        continue;
+      }
+      out.set(k, e);
+    }
+  }
+  return out;
+}
+
+interface JobContext {
+  stages: string[];
+  defaults: Map<string, CiEntry>;
+  warnings: CiWarning[];
+}
+
+function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
+  const at = `jobs.${name}`;
+  if (entry.value.kind !== "map") {
+    throw new CiConfigError(
+      entry.keyLoc,
+      at,
+      `expected a job hash, got ${describeNode(entry.value)}`,
+    );
+  }
+  const job = entry.value;
+  for (const [k, e] of job.entries) {
+    if (!JOB_KEYWORDS.has(k)) {
+      ctx.warnings.push({
+        location: e.keyLoc,
+        key: `${at}.${k}`,
+        message: `unknown keyword "${k}", ignored`,
+      });
+    } else if (IGNORED_JOB_KEYWORDS.has(k)) {
+      ctx.warnings.push({
+        location: e.keyLoc,
+        key: `${at}.${k}`,
+        message: IGNORED_JOB_KEYWORDS.get(k)!,
+      });
+    }
+  }
+  const own = (k: string) => job.entries.get(k)?.value;
+
+  // inherit: default and variables may be true, false or a list of names.
+  let inheritDefault: boolean | string[] = true;
+  let inheritVariables: boolean | string[] = true;
+  const inherit = own("inherit");
+  if (inherit) {
+    const map = readMap(inherit, `${at}.inherit`);
+    checkKeys(map, `${at}.inherit`, ["default", "variables"]);
+    const read = (k: string): boolean | string[] => {
+      const n = map.entries.get(k)?.value;
+      if (!n) return true;
+      if (n.kind === "scalar" && typeof n.value === "boolean") return n.value;
+      return readStrings(n, `${at}.inherit.${k}`);
+    };
+    inheritDefault = read("default");
+    inheritVariables = read("variables");
+  }
+  const get = (k: string): CiNode | undefined => {
+    const v = own(k);
+    if (v) return v;
+    const isInherited = inheritDefault === true ||
+      (Array.isArray(inheritDefault) && inheritDefault.includes(k));
+    return isInherited ? ctx.defaults.get(k)?.value : undefined;
+  };
+
+  const isTrigger = job.entries.has("trigger");
+  const scriptNode = own("script");
+  if (!scriptNode && !isTrigger) {
+    if (job.entries.has("run")) {
+      throw new CiConfigError(entry.keyLoc, at, "run: (CI steps) jobs are not supported by exec");
+    }
+    throw new CiConfigError(entry.keyLoc, at, "a job needs a script: or trigger: keyword");
+  }
+  const stageNode = own("stage");
+  const stage = stageNode ? readString(stageNode, `${at}.stage`) : "test";
+  if (!ctx.stages.includes(stage)) {
+    throw new CiConfigError(
+      stageNode?.loc ?? entry.keyLoc,
+      `${at}.stage`,
+      `stage "${stage}" is not defined in stages (${ctx.stages.join(", ")})`,
+    );
+  }
+  const whenNode = own("when");
+  const when = whenNode ? readWhen(whenNode, `${at}.when`, JOB_WHEN) : "on_success";
+  const variablesNode = own("variables");
+  const timeoutNode = get("timeout");
+  const imageNode = get("image");
+  const servicesNode = get("services");
+  const onlyNode = own("only");
+  const exceptNode = own("except");
+  const rulesNode = own("rules");
+  if (rulesNode && (onlyNode || exceptNode)) {
+    throw new CiConfigError(
+      rulesNode.loc,
+      `${at}.rules`,
+      "rules cannot be used with only or except",
+    );
+  }
+  const dependenciesNode = own("dependencies");
+  const envNode = own("environment");
+  const interruptible = get("interruptible");
+  const coverage = own("coverage");
+  const startIn = own("start_in");
+  const cacheNode = get("cache");
+  return {
+    name,
+    loc: entry.keyLoc,
+    stage,
+    beforeScript: readScript(get("before_script"), `${at}.before_script`),
+    script: readScript(scriptNode, `${at}.script`),
+    afterScript: readScript(get("after_script"), `${at}.after_script`),
+    image: imageNode ? readImage(imageNode, `${at}.image`, false) : null,
+    services: servicesNode
+      ? readItems(servicesNode, `${at}.services`, false).map((n, i) =>
+        readImage(n, `${at}.services[${i}]`, true)
+      )
+      : [],
+    variables: variablesNode ? readVariables(variablesNode, `${at}.variables`, false) : [],
+    inheritVariables,
+    rules: rulesNode ? readRules(rulesNode, `${at}.rules`) : null,
+    only: onlyNode ? readOnlyExcept(onlyNode, `${at}.only`) : null,
+    except: exceptNode ? readOnlyExcept(exceptNode, `${at}.except`) : null,
+    when,
+    startIn: startIn ? readString(startIn, `${at}.start_in`) : "",
+    allowFailure: readAllowFailure(own("allow_failure"), `${at}.allow_failure`),
+    timeout: timeoutNode ? readDuration(timeoutNode, `${at}.timeout`) : null,
+    retry: readRetry(get("retry"), `${at}.retry`),
+    parallel: readParallel(own("parallel"), `${at}.parallel`),
+    needs: own("needs") ? readNeeds(own("needs")!, `${at}.needs`) : null,
+    dependencies: dependenciesNode ? readStringList(dependenciesNode, `${at}.dependencies`) : null,
+    artifacts: get("artifacts")
+      ? readArtifacts(get("artifacts")!, `${at}.artifacts`, ctx.warnings)
+      : null,
+    cache: cacheNode ? readCaches(cacheNode, `${at}.cache`) : [],
+    tags: get("tags") ? readStringList(get("tags")!, `${at}.tags`) : [],
+    environment: envNode ? readEnvironment(envNode, `${at}.environment`) : null,
+    interruptible: interruptible ? readBool(interruptible, `${at}.interruptible`) : false,
+    coverage: coverage ? readString(coverage, `${at}.coverage`) : "",
+    isTrigger,
+  };
+}
+
+function readScript(node: CiNode | undefined, key: string): string[] {
+  return node ? readStrings(node, key) : [];
+}
+
+function readStringList(node: CiNode, key: string): string[] {
+  return readItems(node, key).map((n) => readString(n, key));
+}
+
+function readWhen<T extends string>(node: CiNode, key: string, allowed: readonly T[]): T {
+  const value = readString(node, key);
+  if (!(allowed as readonly string[]).includes(value)) {
+    fail(node, key, `unknown value "${value}"; expected one of ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
+function readDuration(node: CiNode, key: string): number {
+  const text = readText(node, key);
+  const seconds = parseCiDuration(text);
+  if (seconds === null) {
+    fail(node, key, `"${text}" is not a duration (like "1h 30m" or "45 minutes")`);
+  }
+  return seconds;
+}
+
+/** `KEY: value` or `KEY: {value, description, expand, options}`. */
+export function readVariables(node: CiNode, key: string, isGlobal: boolean): CiVariable[] {
+  const map = readMap(node, key);
+  const out: CiVariable[] = [];
+  for (const [name, entry] of map.entries) {
+    const at = `${key}.${name}`;
+    if (!/^[A-Za-z0-9_]+$/.test(name)) {
+      throw new CiConfigError(
+        entry.keyLoc,
+        at,
+        "variable names may only contain letters, digits and _",
+      );
+    }
+    const v = entry.value;
+    if (v.kind === "map") {
+      checkKeys(
+        v,
+        at,
+        isGlobal
+          ? ["value", "description", "expand", "options"]
+          : ["value", "description", "expand"],
+      );
+      const value = v.entries.get("value")?.value;
+      const description = v.entries.get("description")?.value;
+      const expand = v.entries.get("expand")?.value;
+      out.push({
+        key: name,
+        value: value ? readVariableValue(value, at) : "",
+        isRaw: expand ? !readBool(expand, `${at}.expand`) : false,
+        description: description ? readString(description, `${at}.description`) : "",
+      });
+    } else {
+      out.push({ key: name, value: readVariableValue(v, at), isRaw: false, description: "" });
+    }
+  }
+  return out;
+}
+
+function readVariableValue(node: CiNode, key: string): string {
+  if (node.kind === "scalar" && node.value === null) return "";
+  if (node.kind === "scalar" && typeof node.value !== "boolean") return String(node.value);
+  return fail(node, key, `expected a string or a number, got ${describeNode(node)}`);
+}
+
+function readImage(node: CiNode, key: string, isService: boolean): ImageConfig {
+  const image: ImageConfig = {
+    name: "",
+    entrypoint: [],
+    command: [],
+    alias: "",
+    pullPolicy: [],
+    platform: "",
+    user: "",
+    variables: [],
+  };
+  if (node.kind === "scalar" && typeof node.value === "string") {
+    return { ...image, name: node.value };
+  }
+  if (node.kind !== "map") {
+    return fail(
+      node,
+      key,
+      `expected an image name or a hash with name:, got ${describeNode(node)}`,
+    );
+  }
+  const allowed = ["name", "entrypoint", "pull_policy", "docker", "kubernetes"];
+  if (isService) allowed.push("alias", "command", "variables");
+  checkKeys(node, key, allowed);
+  const get = (k: string) => node.entries.get(k)?.value;
+  const name = get("name");
+  if (!name) fail(node, key, "name: is required");
+  image.name = readString(name, `${key}.name`);
+  if (get("entrypoint")) image.entrypoint = readStrings(get("entrypoint")!, `${key}.entrypoint`);
+  if (get("command")) image.command = readStrings(get("command")!, `${key}.command`);
+  if (get("alias")) image.alias = readString(get("alias")!, `${key}.alias`);
+  if (get("pull_policy")) {
+    image.pullPolicy = readStrings(get("pull_policy")!, `${key}.pull_policy`);
+    for (const p of image.pullPolicy) {
+      if (!["always", "if-not-present", "never"].includes(p)) {
+        fail(get("pull_policy")!, `${key}.pull_policy`, `unknown pull policy "${p}"`);
+      }
+    }
+  }
+  if (get("variables")) {
+    image.variables = readVariables(get("variables")!, `${key}.variables`, false);
+  }
+  const docker = get("docker");
+  if (docker) {
+    const map = readMap(docker, `${key}.docker`);
+    checkKeys(map, `${key}.docker`, ["platform", "user"]);
+    const platform = map.entries.get("platform")?.value;
+    const user = map.entries.get("user")?.value;
+    if (platform) image.platform = readString(platform, `${key}.docker.platform`);
+    if (user) image.user = readText(user, `${key}.docker.user`);
+  }
+  return image;
+}
+
+export function readRules(node: CiNode, key: string): RuleConfig[] {
+  return readItems(node, key, false).map((item, i) => {
+    const at = `${key}[${i}]`;
+    const map = readMap(item, at);
+    checkKeys(map, at, [
+      "if",
+      "changes",
+      "exists",
+      "when",
+      "start_in",
+      "allow_failure",
+      "variables",
+      "needs",
+    ]);
+    const get = (k: string) => map.entries.get(k)?.value;
+    const pathsOf = (k: string): string[] | null => {
+      const n = get(k);
+      if (!n) return null;
+      if (n.kind === "map") {
+        checkKeys(
+          n,
+          `${at}.${k}`,
+          k === "changes" ? ["paths", "compare_to"] : ["paths", "project", "ref"],
+        );
+        const paths = n.entries.get("paths")?.value;
+        if (!paths) fail(n, `${at}.${k}`, "paths: is required");
+        return readStringList(paths, `${at}.${k}.paths`);
+      }
+      return readStringList(n, `${at}.${k}`);
+    };
+    const allowFailure = get("allow_failure");
+    return {
+      loc: item.loc,
+      if: get("if") ? readString(get("if")!, `${at}.if`) : null,
+      changes: pathsOf("changes"),
+      exists: pathsOf("exists"),
+      when: get("when") ? readWhen(get("when")!, `${at}.when`, RULE_WHEN) : null,
+      startIn: get("start_in") ? readString(get("start_in")!, `${at}.start_in`) : "",
+      allowFailure: allowFailure ? readBool(allowFailure, `${at}.allow_failure`) : null,
+      variables: get("variables") ? readVariables(get("variables")!, `${at}.variables`, false) : [],
+      needs: get("needs") ? readNeeds(get("needs")!, `${at}.needs`) : null,
+    };
+  });
+}
+
+function readOnlyExcept(node: CiNode, key: string): OnlyExceptConfig {
+  if (node.kind !== "map") {
+    return { loc: node.loc, refs: readStringList(node, key), variables: [], changes: [] };
+  }
+  checkKeys(node, key, ["refs", "variables", "changes", "kubernetes"]);
+  const get = (k: string) => node.entries.get(k)?.value;
+  const changes = get("changes");
+  return {
+    loc: node.loc,
+    refs: get("refs") ? readStringList(get("refs")!, `${key}.refs`) : [],
+    variables: get("variables") ? readStringList(get("variables")!, `${key}.variables`) : [],
+    changes: changes
+      ? changes.kind === "map"
+        ? readStringList(
+          readMap(changes, `${key}.changes`).entries.get("paths")?.value ?? changes,
+          `${key}.changes.paths`,
+        )
+        : readStringList(changes, `${key}.changes`)
+      : [],
+  };
+}
+
+function readAllowFailure(node: CiNode | undefined, key: string): AllowFailureConfig | null {
+  if (!node) return null;
+  if (node.kind === "scalar" && typeof node.value === "boolean") {
+    return { isAllowed: node.value, exitCodes: [] };
+  }
+  if (node.kind === "map") {
+    checkKeys(node, key, ["exit_codes"]);
+    const codes = node.entries.get("exit_codes")?.value;
+    if (!codes) fail(node, key, "exit_codes: is required");
+    return {
+      isAllowed: true,
+      exitCodes: readItems(codes, `${key}.exit_codes`).map((n) =>
+        readInt(n, `${key}.exit_codes`, 0, 255)
+      ),
+    };
+  }
+  return fail(
+    node,
+    key,
+    `expected true, false or a hash with exit_codes:, got ${describeNode(node)}`,
+  );
+}
+
+function readRetry(node: CiNode | undefined, key: string): RetryConfig {
+  const retry: RetryConfig = { max: 0, when: ["always"], exitCodes: [] };
+  if (!node) return retry;
+  if (node.kind === "scalar") return { ...retry, max: readInt(node, key, 0, 2) };
+  const map = readMap(node, key);
+  checkKeys(map, key, ["max", "when", "exit_codes"]);
+  const max = map.entries.get("max")?.value;
+  const when = map.entries.get("when")?.value;
+  const codes = map.entries.get("exit_codes")?.value;
+  if (max) retry.max = readInt(max, `${key}.max`, 0, 2);
+  if (when) {
+    retry.when = readStringList(when, `${key}.when`);
+    const bad = retry.when.find((w) => !RETRY_WHEN.includes(w));
+    if (bad) fail(when, `${key}.when`, `unknown failure type "${bad}"`);
+  }
+  if (codes) {
+    retry.exitCodes = readItems(codes, `${key}.exit_codes`).map((n) =>
+      readInt(n, `${key}.exit_codes`, 0, 255)
+    );
+  }
+  return retry;
+}
+
+function readParallel(node: CiNode | undefined, key: string): ParallelConfig | null {
+  if (!node) return null;
+  if (node.kind === "scalar") return { kind: "count", count: readInt(node, key, 1, 200) };
+  const map = readMap(node, key);
+  checkKeys(map, key, ["matrix"]);
+  const matrixNode = map.entries.get("matrix")?.value;
+  if (!matrixNode) fail(node, key, "expected an integer or a hash with matrix:");
+  return { kind: "matrix", matrix: readMatrix(matrixNode, `${key}.matrix`) };
+}
+
+function readMatrix(node: CiNode, key: string): Array<Array<[string, string[]]>> {
+  return readItems(node, key, false).map((item, i) => {
+    const map = readMap(item, `${key}[${i}]`);
+    return [...map.entries].map(([name, e]): [string, string[]] => {
+      const at = `${key}[${i}].${name}`;
+      const values = readItems(e.value, at).map((n) => readText(n, at));
+      if (values.length === 0) fail(e.value, at, "expected at least one value");
+      return [name, values];
+    });
+  });
+}
+
+function readNeeds(node: CiNode, key: string): NeedConfig[] {
+  return readItems(node, key, false).map((item, i) => {
+    const at = `${key}[${i}]`;
+    if (item.kind === "scalar" && typeof item.value === "string") {
+      return { job: item.value, artifacts: true, optional: false, matrix: null };
+    }
+    const map = readMap(item, at);
+    checkKeys(map, at, ["job", "artifacts", "optional", "parallel", "pipeline", "project", "ref"]);
+    const get = (k: string) => map.entries.get(k)?.value;
+    if (get("pipeline") || get("project")) {
+      fail(item, at, "needs from other pipelines or projects are not supported by exec");
+    }
+    const job = get("job");
+    if (!job) fail(item, at, "job: is required");
+    const parallel = get("parallel");
+    let matrix: Record<string, string>[] | null = null;
+    if (parallel) {
+      const m = readMap(parallel, `${at}.parallel`).entries.get("matrix")?.value;
+      if (!m) fail(parallel, `${at}.parallel`, "matrix: is required");
+      matrix = readItems(m, `${at}.parallel.matrix`, false).map((row, j) => {
+        const out: Record<string, string> = {};
+        for (const [k, e] of readMap(row, `${at}.parallel.matrix[${j}]`).entries) {
+          out[k] = readText(e.value, `${at}.parallel.matrix[${j}].${k}`);
+        }
+        return out;
+      });
+    }
+    return {
+      job: readString(job, `${at}.job`),
+      artifacts: get("artifacts") ? readBool(get("artifacts")!, `${at}.artifacts`) : true,
+      optional: get("optional") ? readBool(get("optional")!, `${at}.optional`) : false,
+      matrix,
+    };
+  });
+}
+
+function readArtifacts(node: CiNode, key: string, warnings: CiWarning[]): ArtifactsConfig {
+  const map = readMap(node, key);
+  checkKeys(map, key, [
+    "paths",
+    "exclude",
+    "untracked",
+    "when",
+    "expire_in",
+    "expose_as",
+    "name",
+    "public",
+    "access",
+    "reports",
+  ]);
+  const get = (k: string) => map.entries.get(k)?.value;
+  const reports: ArtifactsConfig["reports"] = [];
+  const reportsNode = get("reports");
+  if (reportsNode) {
+    for (const [type, e] of readMap(reportsNode, `${key}.reports`).entries) {
+      const at = `${key}.reports.${type}`;
+      if (type === "coverage_report") {
+        const m = readMap(e.value, at);
+        const path = m.entries.get("path")?.value;
+        const format = m.entries.get("coverage_format")?.value;
+        if (!path || !format) fail(e.value, at, "coverage_format: and path: are required");
+        // GitLab stores a coverage report under its format's type (cobertura, jacoco).
+        reports.push({
+          type: readString(format, `${at}.coverage_format`),
+          paths: [readString(path, `${at}.path`)],
+        });
+        continue;
+      }
+      if (!REPORT_TYPES.includes(type)) {
+        warnings.push({
+          location: e.keyLoc,
+          key: at,
+          message: `unknown report type "${type}", ignored`,
+        });
+        continue;
+      }
+      reports.push({ type, paths: readStringList(e.value, at) });
+    }
+  }
+  const expire = get("expire_in");
+  return {
+    name: get("name") ? readString(get("name")!, `${key}.name`) : "",
+    paths: get("paths") ? readStringList(get("paths")!, `${key}.paths`) : [],
+    exclude: get("exclude") ? readStringList(get("exclude")!, `${key}.exclude`) : [],
+    untracked: get("untracked") ? readBool(get("untracked")!, `${key}.untracked`) : false,
+    when: get("when") ? readWhen(get("when")!, `${key}.when`, STEP_WHEN) : "on_success",
+    expireIn: expire ? readText(expire, `${key}.expire_in`) : "",
+    reports,
+  };
+}
+
+/** Report types GitLab accepts under `artifacts:reports` (besides coverage_report). */
+const REPORT_TYPES = [
+  "accessibility",
+  "annotations",
+  "api_fuzzing",
+  "browser_performance",
+  "cobertura",
+  "codequality",
+  "container_scanning",
+  "coverage_fuzzing",
+  "cyclonedx",
+  "dast",
+  "dependency_scanning",
+  "dotenv",
+  "junit",
+  "license_scanning",
+  "load_performance",
+  "metrics",
+  "requirements",
+  "repository_xray",
+  "sast",
+  "secret_detection",
+  "terraform",
+];
+
+function readCaches(node: CiNode, key: string): CacheConfig[] {
+  const items = node.kind === "seq" ? readItems(node, key) : [node];
+  if (items.length > 4) fail(node, key, "at most 4 caches per job");
+  return items.map((item, i) => readCache(item, node.kind === "seq" ? `${key}[${i}]` : key));
+}
+
+function readCache(node: CiNode, key: string): CacheConfig {
+  const map = readMap(node, key);
+  checkKeys(map, key, [
+    "key",
+    "paths",
+    "untracked",
+    "policy",
+    "when",
+    "fallback_keys",
+    "unprotect",
+  ]);
+  const get = (k: string) => map.entries.get(k)?.value;
+  let cacheKey: CacheConfig["key"] = { kind: "text", value: "default" };
+  const keyNode = get("key");
+  if (keyNode?.kind === "map") {
+    checkKeys(keyNode, `${key}.key`, ["files", "prefix"]);
+    const files = keyNode.entries.get("files")?.value;
+    const prefix = keyNode.entries.get("prefix")?.value;
+    if (!files) fail(keyNode, `${key}.key`, "files: is required");
+    const list = readStringList(files, `${key}.key.files`);
+    if (list.length < 1 || list.length > 2) {
+      fail(files, `${key}.key.files`, "expected one or two files");
+    }
+    cacheKey = {
+      kind: "files",
+      files: list,
+      prefix: prefix ? readText(prefix, `${key}.key.prefix`) : "",
+    };
+  } else if (keyNode) {
+    const text = readText(keyNode, `${key}.key`);
+    if (text.includes("/") || text === "." || text === "..") {
+      fail(keyNode, `${key}.key`, `"${text}" cannot contain "/" or be "." or ".."`);
+    }
+    cacheKey = { kind: "text", value: text };
+  }
+  const policy = get("policy");
+  const policyValue = policy ? readString(policy, `${key}.policy`) : "pull-push";
+  if (!["pull", "push", "pull-push"].includes(policyValue) && !policyValue.includes("$")) {
+    fail(
+      policy!,
+      `${key}.policy`,
+      `unknown policy "${policyValue}"; expected pull, push or pull-push`,
+    );
+  }
+  return {
+    key: cacheKey,
+    paths: get("paths") ? readStringList(get("paths")!, `${key}.paths`) : [],
+    untracked: get("untracked") ? readBool(get("untracked")!, `${key}.untracked`) : false,
+    policy: policyValue as CacheConfig["policy"],
+    when: get("when") ? readWhen(get("when")!, `${key}.when`, STEP_WHEN) : "on_success",
+    fallbackKeys: get("fallback_keys")
+      ? readStringList(get("fallback_keys")!, `${key}.fallback_keys`)
+      : [],
+  };
+}
+
+function readEnvironment(node: CiNode, key: string): EnvironmentConfig {
+  if (node.kind === "scalar") return { name: readString(node, key), url: "", action: "start" };
+  const map = readMap(node, key);
+  const get = (k: string) => map.entries.get(k)?.value;
+  const name = get("name");
+  if (!name) fail(node, key, "name: is required");
+  return {
+    name: readString(name, `${key}.name`),
+    url: get("url") ? readString(get("url")!, `${key}.url`) : "",
+    action: get("action") ? readString(get("action")!, `${key}.action`) : "start",
+  };
+}

@@ -1,0 +1,164 @@
+import picomatch from "picomatch";
+import { CiConfigError } from "./ci_config_error.ts";
+import type { CiVariable, JobWhen, NeedConfig, OnlyExceptConfig, RuleConfig } from "./pipeline.ts";
+import {
+  parseRuleExpression,
+  RuleExpressionError,
+  type VariableLookup,
+} from "./rule_expression.ts";
+import { expandVariables } from "./variable_expansion.ts";
+
+/** What rules, only and except look at. */
+export interface RuleContext {
+  lookup: VariableLookup;
+  /** Files changed locally (uncommitted and staged changes vs HEAD), relative paths. */
+  changedFiles: readonly string[];
+  /** Every file of the project, relative paths. */
+  projectFiles: readonly string[];
+}
+
+/** The first rule that matched, or null when none did (the job is not added). */
+export interface RuleOutcome {
+  index: number;
+  when: JobWhen | null;
+  startIn: string;
+  allowFailure: boolean | null;
+  variables: CiVariable[];
+  needs: NeedConfig[] | null;
+}
+
+/**
+ * GitLab's rules: the first rule whose `if`, `changes` and `exists` all hold
+ * decides. `key` (like `jobs.test.rules`) names the rules in errors.
+ */
+export function evaluateRules(
+  rules: RuleConfig[],
+  ctx: RuleContext,
+  key: string,
+): RuleOutcome | null {
+  for (const [index, rule] of rules.entries()) {
+    if (rule.if !== null && !evaluateIf(rule.if, ctx.lookup, rule, `${key}[${index}].if`)) continue;
+    if (rule.changes !== null && !matchesAny(rule.changes, ctx.changedFiles, ctx.lookup)) continue;
+    if (rule.exists !== null && !matchesAny(rule.exists, ctx.projectFiles, ctx.lookup)) continue;
+    return {
+      index,
+      when: rule.when,
+      startIn: rule.startIn,
+      allowFailure: rule.allowFailure,
+      variables: rule.variables,
+      needs: rule.needs,
+    };
+  }
+  return null;
+}
+
+function evaluateIf(text: string, lookup: VariableLookup, rule: RuleConfig, key: string): boolean {
+  try {
+    return parseRuleExpression(text).evaluate(lookup);
+  } catch (error) {
+    if (error instanceof RuleExpressionError) {
+      throw new CiConfigError(rule.loc, key, `invalid expression "${text}": ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Whether any of `files` matches one of the globs (GitLab's fnmatch with dotfiles and `**`). */
+export function matchesAny(
+  globs: readonly string[],
+  files: readonly string[],
+  lookup: VariableLookup,
+): boolean {
+  const patterns = globs.map((g) => expandVariables(g, lookup).replace(/^\.?\//, ""));
+  const isMatch = picomatch(patterns, { dot: true });
+  return files.some((f) => isMatch(f));
+}
+
+export interface RefContext {
+  ref: string;
+  refType: "branch" | "tag";
+  pipelineSource: string;
+}
+
+/**
+ * Basic `only`/`except`: refs (branch and tag names, `/regex/`, and the
+ * keywords `branches`, `tags`, `pushes`, `web`, …), `variables` expressions
+ * and `changes`. Without either, a job runs for branches and tags.
+ */
+export function evaluateOnlyExcept(
+  only: OnlyExceptConfig | null,
+  except: OnlyExceptConfig | null,
+  ref: RefContext,
+  ctx: RuleContext,
+  key: string,
+): boolean {
+  const isOnly = only
+    ? matchesCondition(only, ref, ctx, `${key}.only`, true)
+    : ref.refType === "branch" || ref.refType === "tag";
+  if (!isOnly) return false;
+  return except ? !matchesCondition(except, ref, ctx, `${key}.except`, false) : true;
+}
+
+function matchesCondition(
+  cond: OnlyExceptConfig,
+  ref: RefContext,
+  ctx: RuleContext,
+  key: string,
+  isOnly: boolean,
+): boolean {
+  const refs = cond.refs.length > 0 ? cond.refs : isOnly ? ["branches", "tags"] : [];
+  if (refs.length > 0 && !refs.some((r) => matchesRef(r, ref))) return false;
+  if (cond.variables.length > 0) {
+    const fake: RuleConfig = {
+      loc: cond.loc,
+      if: null,
+      changes: null,
+      exists: null,
+      when: null,
+      startIn: "",
+      allowFailure: null,
+      variables: [],
+      needs: null,
+    };
+    const ok = cond.variables.some((v, i) =>
+      evaluateIf(v, ctx.lookup, fake, `${key}.variables[${i}]`)
+    );
+    if (!ok) return false;
+  }
+  if (cond.changes.length > 0 && !matchesAny(cond.changes, ctx.changedFiles, ctx.lookup)) {
+    return false;
+  }
+  return cond.refs.length > 0 || cond.variables.length > 0 || cond.changes.length > 0 || isOnly;
+}
+
+const SOURCE_KEYWORDS: Record<string, string> = {
+  pushes: "push",
+  web: "web",
+  api: "api",
+  schedules: "schedule",
+  triggers: "trigger",
+  pipelines: "pipeline",
+  chat: "chat",
+  external: "external",
+  "external_pull_requests": "external_pull_request_event",
+  "merge_requests": "merge_request_event",
+};
+
+function matchesRef(pattern: string, ref: RefContext): boolean {
+  const name = pattern.replace(/@.*$/, "");
+  if (name === "branches") return ref.refType === "branch";
+  if (name === "tags") return ref.refType === "tag";
+  const source = SOURCE_KEYWORDS[name];
+  if (source) return ref.pipelineSource === source;
+  const re = /^\/(.*)\/([a-z]*)$/s.exec(name);
+  if (re) {
+    try {
+      return new RegExp(re[1]!, re[2]!.replace(/[^ims]/g, "")).test(ref.ref);
+    } catch {
+      return false;
+    }
+  }
+  return name === ref.ref;
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { CiConfigError } from "./ci_config_error.ts";
+import { parseVariableArgument } from "./exec_variable.ts";
+import { parseVariablesFile } from "./variables_file.ts";
+
+Deno.test("a dotenv variables file gives KEY=VALUE pairs with quotes and comments", () => {
+  const vars = parseVariablesFile(
+    "# settings\nexport A=1\nB = two words # note\nC=\"line1\\nline2\"\nD='$LITERAL'\nE=\nF=x=y\n",
+    "ci.env",
+  );
+  assert.deepEqual(vars.map((v) => [v.key, v.value]), [
+    ["A", "1"],
+    ["B", "two words"],
+    ["C", "line1\nline2"],
+    ["D", "$LITERAL"],
+    ["E", ""],
+    ["F", "x=y"],
+  ]);
+});
+
+Deno.test("a bad dotenv line is an error naming file and line", () => {
+  assert.throws(
+    () => parseVariablesFile("A=1\nnot a pair\n", "ci.env"),
+    (e: unknown) =>
+      e instanceof CiConfigError && e.message === 'ci.env:2: expected KEY=VALUE, got "not a pair"',
+  );
+});
+
+Deno.test("a YAML or JSON variables file may mark values masked, file or raw", () => {
+  const yaml = parseVariablesFile(
+    "TOKEN: { value: s3cr3t, masked: true }\nPORT: 8080\nKEY: { value: abc, file: true, raw: true }\n",
+    "vars.yml",
+  );
+  assert.deepEqual(yaml, [
+    { key: "TOKEN", value: "s3cr3t", isMasked: true, isFile: false, isRaw: false },
+    { key: "PORT", value: "8080", isMasked: false, isFile: false, isRaw: false },
+    { key: "KEY", value: "abc", isMasked: false, isFile: true, isRaw: true },
+  ]);
+  const json = parseVariablesFile('{"A": "1", "B": {"value": "2", "masked": true}}', "vars.json");
+  assert.deepEqual(json.map((v) => [v.key, v.value, v.isMasked]), [["A", "1", false], [
+    "B",
+    "2",
+    true,
+  ]]);
+  assert.throws(
+    () => parseVariablesFile("A: { value: 1, secret: true }", "v.yml"),
+    /v\.yml: A\.secret: unknown key/,
+  );
+  assert.throws(() => parseVariablesFile("- A\n", "v.yml"), /expected a map/);
+});
+
+Deno.test("--variable takes KEY=VALUE and rejects anything else", () => {
+  assert.deepEqual(parseVariableArgument("A=b=c", { isMasked: true }), {
+    key: "A",
+    value: "b=c",
+    isMasked: true,
+    isFile: false,
+    isRaw: false,
+  });
+  assert.throws(() => parseVariableArgument("NOVALUE"), /expected KEY=VALUE/);
+  assert.throws(() => parseVariableArgument("1A=x"), /expected KEY=VALUE/);
+});

@@ -1,0 +1,41 @@
+/**
+ * Every match on what dockerd answers lives here. dockerode rejects with an
+ * Error carrying the HTTP `statusCode` and the daemon's JSON `json.message`.
+ */
+
+function statusCode(err: unknown): number | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const code = (err as { statusCode?: unknown }).statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** 404: "No such container: …", "No such image: …", "network … not found". */
+export function isNotFound(err: unknown): boolean {
+  return statusCode(err) === 404;
+}
+
+/** 304 on start/stop/kill: "container already started" / "already stopped". */
+export function isNotModified(err: unknown): boolean {
+  return statusCode(err) === 304;
+}
+
+/** 409 on kill: "Container … is not running". */
+export function isConflict(err: unknown): boolean {
+  return statusCode(err) === 409;
+}
+
+/** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
+export function daemonMessage(err: unknown): string {
+  if (typeof err === "object" && err !== null) {
+    const json = (err as { json?: unknown }).json;
+    if (typeof json === "object" && json !== null) {
+      const m = (json as { message?: unknown }).message;
+      if (typeof m === "string" && m !== "") return m;
+    }
+    const reason = (err as { reason?: unknown }).reason;
+    const m = (err as { message?: unknown }).message;
+    if (typeof m === "string" && m !== "") return m;
+    if (typeof reason === "string") return reason;
+  }
+  return String(err);
+}

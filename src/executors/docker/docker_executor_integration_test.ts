@@ -1,0 +1,493 @@
+/**
+ * The docker executor against the real dockerd of this machine, with the
+ * locally built test images (tests/fixtures/docker_images.ts). Skipped, with
+ * the reason printed, when no daemon answers.
+ */
+import assert from "node:assert/strict";
+// @ts-types="@types/dockerode"
+import Docker from "dockerode";
+import { defaultRunnerConfig } from "../../config/default_config.ts";
+import type { DockerConfig } from "../../config/runner_config.ts";
+import { JobFailedError } from "../../job/failure_reason.ts";
+import { parseJobSpec } from "../../job/job_spec.ts";
+import type { Logger } from "../../log/logger.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  ensureTestImages,
+} from "../../../tests/fixtures/docker_images.ts";
+import { CollectedOutput, testExecutorContract } from "../executor_contract.ts";
+import type { JobOutput } from "../executor.ts";
+import { connectDocker } from "./docker_connection.ts";
+import { DockerExecutor, KILLED_EXIT_CODE } from "./docker_executor.ts";
+import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_PROJECT_ID } from "./docker_labels.ts";
+import { clearCacheVolumes, sweepOrphans } from "./docker_resources.ts";
+import { OwnerLease } from "./owner_lease.ts";
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+const skip = await dockerSkipReason();
+if (skip) {
+  // deno-lint-ignore no-console -- a skipped suite must say why
+  console.log(`Skipping docker executor integration tests: ${skip}`);
+} else {
+  await ensureTestImages();
+}
+const ignore = skip !== null;
+const stateDir = await Deno.makeTempDir({ prefix: "runner-docker-state-" });
+const lease = ignore ? null : await OwnerLease.acquire(stateDir);
+const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+/** Unique per test run, so parallel runs and leftovers never collide. */
+const SHORT_TOKEN = `t${crypto.randomUUID().slice(0, 7)}`;
+let nextJobId = Math.floor(Math.random() * 1e6) * 100;
+const never = () => new AbortController().signal;
+
+function dockerConfig(overrides: Partial<DockerConfig> = {}): DockerConfig {
+  return {
+    ...defaultRunnerConfig("docker").docker,
+    image: BUSYBOX_TEST_IMAGE,
+    pullPolicy: ["if-not-present"],
+    allowedPullPolicies: [],
+    helperImage: DEBIAN_TEST_IMAGE,
+    ...overrides,
+  };
+}
+
+function createExecutor(
+  options: {
+    config?: Partial<DockerConfig>;
+    job?: Record<string, unknown>;
+    projectId?: number;
+    output?: JobOutput;
+  } = {},
+): DockerExecutor {
+  const jobId = ++nextJobId;
+  return new DockerExecutor({
+    docker,
+    config: dockerConfig(options.config),
+    job: parseJobSpec({
+      id: jobId,
+      token: "job-token",
+      job_info: { project_id: options.projectId ?? jobId },
+      ...options.job,
+    }),
+    shortToken: SHORT_TOKEN,
+    concurrentProjectId: 0,
+    output: options.output ?? new CollectedOutput(),
+    log: new SilentLogger(),
+    lease: lease!,
+  });
+}
+
+async function jobContainers(jobId: number): Promise<string[]> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ label: [`${LABEL_JOB_ID}=${jobId}`, `${LABEL_MANAGED}=true`] }),
+  });
+  return list.map((c) => c.Names.join(","));
+}
+
+function test(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+testExecutorContract(
+  "docker",
+  (output) => Promise.resolve(createExecutor({ output })),
+  ignore ? { skip: skip ?? "" } : {},
+);
+
+test("docker executor runs an echo job with sh in an image without bash", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output });
+  await executor.prepare(never());
+  assert.equal(executor.shell, "sh");
+  assert.equal(executor.paths.buildsDir, "/builds");
+  const code = await executor.run({ stage: "step_script", script: "echo hello from $0" }, never());
+  assert.equal(code, 0);
+  assert.match(output.text(), /hello from \/bin\/sh/);
+  assert.match(output.text(), /Using Docker executor with image runner-test\/busybox:latest/);
+});
+
+test("docker executor detects bash in an image that has it and reports exit codes", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output, job: { image: { name: DEBIAN_TEST_IMAGE } } });
+  await executor.prepare(never());
+  assert.equal(executor.shell, "bash");
+  assert.equal(
+    await executor.run(
+      { stage: "step_script", script: 'echo "bash $BASH_VERSION"; exit 42' },
+      never(),
+    ),
+    42,
+  );
+  assert.match(output.text(), /bash 5\./);
+});
+
+test("docker executor runs get_sources in the helper container so images need no git", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output });
+  await executor.prepare(never());
+  const sources = await executor.run({
+    stage: "get_sources",
+    script: "git --version && git init -q /builds/group/project && echo cloned",
+  }, never());
+  assert.equal(sources, 0, output.text());
+  assert.match(output.text(), /git version/);
+  const build = await executor.run({
+    stage: "step_script",
+    script:
+      "command -v git || echo no-git-here; test -d /builds/group/project/.git && echo sees-clone",
+  }, never());
+  assert.equal(build, 0);
+  assert.match(output.text(), /no-git-here/);
+  assert.match(output.text(), /sees-clone/);
+});
+
+test("docker executor runs get_sources without a helper when GIT_STRATEGY needs no git", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { helperImage: "runner-test/no-such-helper:1", pullPolicy: ["never"] },
+    job: { variables: [{ key: "GIT_STRATEGY", value: "none" }] },
+  });
+  await executor.prepare(never());
+  const code = await executor.run({
+    stage: "get_sources",
+    script: "command -v git || echo ran-in-job-image",
+  }, never());
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /ran-in-job-image/);
+});
+
+test("docker executor runs scripts larger than one command-line argument", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output });
+  await executor.prepare(never());
+  const filler = `# ${"x".repeat(200 * 1024)}\n`;
+  const code = await executor.run(
+    { stage: "step_script", script: `${filler}echo big-script-ran` },
+    never(),
+  );
+  assert.equal(code, 0);
+  assert.match(output.text(), /big-script-ran/);
+});
+
+test("docker executor runs the job image's entrypoint before the scripts", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      image: {
+        name: BUSYBOX_TEST_IMAGE,
+        entrypoint: ["/bin/sh", "-c", 'echo entrypoint-ran > /tmp/entry; exec "$@"', "--"],
+      },
+    },
+  });
+  await executor.prepare(never());
+  const code = await executor.run({ stage: "step_script", script: "cat /tmp/entry" }, never());
+  assert.equal(code, 0);
+  assert.match(output.text(), /entrypoint-ran/);
+});
+
+test("docker executor reaches a service by its alias on the job network", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "web",
+        command: [
+          "sh",
+          "-c",
+          'mkdir -p /www && echo "svc-$GREETING" > /www/index.html && exec httpd -f -p 8080 -h /www',
+        ],
+        ports: [{ number: 8080 }],
+        variables: [{ key: "GREETING", value: "ok" }],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  assert.match(output.text(), /Waiting for services/);
+  assert.doesNotMatch(output.text(), /didn't start properly/);
+  const code = await executor.run(
+    { stage: "step_script", script: "wget -q -O- http://web:8080/index.html" },
+    never(),
+  );
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /svc-ok/);
+});
+
+test("docker executor warns clearly when a service port never opens", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { waitForServicesTimeout: 2 },
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "silent",
+        command: ["sh", "-c", "echo service-log-line; exec sleep 1000"],
+        ports: [{ number: 9999 }],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  const text = output.text();
+  assert.match(
+    text,
+    /WARNING: Service runner-test\/busybox:latest .* probably didn't start properly/,
+  );
+  assert.match(text, /ports 9999 of "silent" did not accept connections within 2s/);
+  assert.match(text, /service-log-line/);
+  assert.equal(await executor.run({ stage: "step_script", script: "true" }, never()), 0);
+});
+
+test("docker executor mounts host binds and anonymous volumes from config", async () => {
+  const hostDir = await Deno.makeTempDir({ prefix: "runner-docker-bind-" });
+  try {
+    const projectId = ++nextJobId;
+    const config = { volumes: [`${hostDir}:/hostdir`, "/extra"] };
+    {
+      await using first = createExecutor({ config, projectId });
+      await first.prepare(never());
+      const code = await first.run({
+        stage: "step_script",
+        script: "echo from-container > /hostdir/out.txt && echo kept > /extra/kept.txt",
+      }, never());
+      assert.equal(code, 0);
+    }
+    assert.equal(await Deno.readTextFile(`${hostDir}/out.txt`), "from-container\n");
+    const output = new CollectedOutput();
+    await using second = createExecutor({ config, projectId, output });
+    await second.prepare(never());
+    assert.equal(
+      await second.run({ stage: "step_script", script: "cat /extra/kept.txt" }, never()),
+      0,
+    );
+    assert.match(output.text(), /kept/);
+    await second.cleanup();
+    await clearCacheVolumes(docker, { shortToken: SHORT_TOKEN, projectId });
+  } finally {
+    await Deno.remove(hostDir, { recursive: true }).catch(() => {});
+  }
+});
+
+test("docker executor reuses the build volume for the next job of the project", async () => {
+  const projectId = ++nextJobId;
+  {
+    await using first = createExecutor({ projectId });
+    await first.prepare(never());
+    assert.equal(
+      await first.run({
+        stage: "step_script",
+        script: "mkdir -p /builds/p && echo first-job > /builds/p/marker && echo c > /cache/c",
+      }, never()),
+      0,
+    );
+  }
+  const output = new CollectedOutput();
+  await using second = createExecutor({ projectId, output });
+  await second.prepare(never());
+  assert.equal(
+    await second.run({ stage: "step_script", script: "cat /builds/p/marker /cache/c" }, never()),
+    0,
+  );
+  assert.match(output.text(), /first-job/);
+  await second.cleanup();
+
+  const cleared = await clearCacheVolumes(docker, { shortToken: SHORT_TOKEN, projectId });
+  assert.equal(cleared.removed.length, 2, JSON.stringify(cleared));
+  const left = await docker.listVolumes({
+    filters: JSON.stringify({ label: [`${LABEL_PROJECT_ID}=${projectId}`] }),
+  });
+  assert.deepEqual(left.Volumes ?? [], []);
+});
+
+test("docker executor with disable_cache starts every job from empty volumes and removes them", async () => {
+  const projectId = ++nextJobId;
+  const config = { disableCache: true };
+  {
+    await using first = createExecutor({ projectId, config });
+    await first.prepare(never());
+    assert.equal(
+      await first.run({ stage: "step_script", script: "touch /builds/marker" }, never()),
+      0,
+    );
+  }
+  const left = await docker.listVolumes({
+    filters: JSON.stringify({ label: [`${LABEL_PROJECT_ID}=${projectId}`] }),
+  });
+  assert.deepEqual((left.Volumes ?? []).map((v) => v.Name), []);
+  await using second = createExecutor({ projectId, config });
+  await second.prepare(never());
+  assert.equal(
+    await second.run({ stage: "step_script", script: "test ! -e /builds/marker" }, never()),
+    0,
+  );
+});
+
+test("docker executor cancel kills the stage and cleanup leaves no container", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output });
+  await executor.prepare(never());
+  const controller = new AbortController();
+  const running = executor.run(
+    { stage: "step_script", script: "echo started; sleep 1000" },
+    controller.signal,
+  );
+  await output.waitFor("started");
+  controller.abort();
+  assert.equal(await running, KILLED_EXIT_CODE);
+  // after_script still runs after a cancel.
+  assert.equal(await executor.run({ stage: "after_script", script: "echo after" }, never()), 0);
+  await executor.cleanup();
+  assert.deepEqual(await jobContainers(nextJobId), []);
+});
+
+test("docker executor timeout of a stage leaves no container after cleanup", async () => {
+  await using executor = createExecutor({
+    job: { services: [{ name: BUSYBOX_TEST_IMAGE, alias: "svc", command: ["sleep", "1000"] }] },
+  });
+  const jobId = nextJobId;
+  await executor.prepare(never());
+  assert.notEqual(executor.networkName, "");
+  const code = await executor.run(
+    { stage: "step_script", script: "sleep 1000" },
+    AbortSignal.timeout(1000),
+  );
+  assert.equal(code, KILLED_EXIT_CODE);
+  await executor.cleanup();
+  assert.deepEqual(await jobContainers(jobId), []);
+  const networks = await docker.listNetworks({
+    filters: JSON.stringify({ label: [`${LABEL_JOB_ID}=${jobId}`] }),
+  });
+  assert.deepEqual(networks, []);
+});
+
+test("docker executor leftovers of a kill -9 are removed by the next executor's sweep", async () => {
+  const jobId = ++nextJobId;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./testdata/orphan_maker.ts", import.meta.url).pathname,
+      stateDir,
+      BUSYBOX_TEST_IMAGE,
+      String(jobId),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+    env: { "DENO_NO_UPDATE_CHECK": "1" },
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let seen = "";
+  while (!seen.includes(`ready ${jobId}`)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  assert.match(seen, new RegExp(`ready ${jobId}`));
+  child.kill("SIGKILL");
+  await child.status;
+  reader.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  assert.equal((await jobContainers(jobId)).length, 1, "the killed executor left its container");
+
+  await using restarted = await OwnerLease.acquire(stateDir);
+  const swept = await sweepOrphans(docker, restarted);
+  assert.equal(swept.failures.length, 0, JSON.stringify(swept.failures));
+  assert.deepEqual(await jobContainers(jobId), []);
+  // A live executor's container survives the sweep.
+  await using executor = createExecutor();
+  await executor.prepare(never());
+  await sweepOrphans(docker, restarted);
+  assert.equal((await jobContainers(nextJobId)).length, 1);
+  await executor.cleanup();
+  await clearCacheVolumes(docker, { shortToken: "orphan00", projectId: 777 });
+});
+
+test("docker executor fails with image_pull_failure for a missing image under pull_policy never", async () => {
+  await using executor = createExecutor({
+    config: { pullPolicy: ["never"] },
+    job: { image: { name: "runner-test/does-not-exist:1" } },
+  });
+  await assert.rejects(executor.prepare(never()), (err: unknown) => {
+    assert.ok(err instanceof JobFailedError);
+    assert.equal(err.reason, "image_pull_failure");
+    assert.match(err.message, /runner-test\/does-not-exist:1/);
+    assert.match(err.message, /never/);
+    return true;
+  });
+});
+
+test("docker executor rejects an image outside allowed_images with a clear message", async () => {
+  await using executor = createExecutor({
+    config: { allowedImages: ["runner-test/debian:*"] },
+    job: { image: { name: BUSYBOX_TEST_IMAGE } },
+  });
+  await assert.rejects(executor.prepare(never()), (err: unknown) => {
+    assert.ok(err instanceof JobFailedError);
+    assert.equal(err.reason, "runner_configuration_error");
+    assert.match(
+      err.message,
+      /"runner-test\/busybox:latest" image is not present on the list of allowed images/,
+    );
+    assert.match(err.message, /- runner-test\/debian:\*/);
+    return true;
+  });
+});
+
+test("docker executor gives tar access to the build container's files", async () => {
+  await using executor = createExecutor();
+  await executor.prepare(never());
+  assert.equal(
+    await executor.run({
+      stage: "step_script",
+      script: "mkdir -p /builds/a && echo content > /builds/a/f.txt",
+    }, never()),
+    0,
+  );
+  const files = executor.files();
+  assert.equal((await files.stat("/builds/a/f.txt"))?.size, 8);
+  assert.equal(await files.stat("/builds/a/missing"), null);
+  const tar = new Uint8Array(await new Response(await files.getTar("/builds/a")).arrayBuffer());
+  assert.match(new TextDecoder().decode(tar), /a\/f\.txt[\s\S]*content/);
+  await files.putTar("/builds", tar.slice());
+  await files.putTar("/builds/a", tar);
+  assert.ok(await files.stat("/builds/a/a/f.txt"));
+  await assert.rejects(files.getTar("/nope"), Deno.errors.NotFound);
+});
+
+test("docker connection factory talks to the local socket", async () => {
+  const client = await connectDocker({
+    host: "unix:///var/run/docker.sock",
+    tlsCertPath: "",
+    tlsVerify: false,
+  });
+  const version = await client.version();
+  assert.ok(version.ApiVersion);
+});
+
+test("docker executor tests leave no cache volumes behind", async () => {
+  await clearCacheVolumes(docker, { shortToken: SHORT_TOKEN });
+  const left = await docker.listVolumes({
+    filters: JSON.stringify({ label: [`${LABEL_MANAGED}=true`] }),
+  });
+  assert.deepEqual((left.Volumes ?? []).filter((v) => v.Name.includes(SHORT_TOKEN)), []);
+});
+
+addEventListener("unload", () => {
+  lease?.release();
+  Deno.removeSync(stateDir, { recursive: true });
+});

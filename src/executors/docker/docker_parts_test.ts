@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { expandImageName } from "./_expand.ts";
+import { dockerEndpoint } from "./docker_endpoint.ts";
+import { resourceLabels } from "./docker_labels.ts";
+import { ExecFrameDecoder } from "./exec_frames.ts";
+import { serviceAliases, servicePorts } from "./job_services.ts";
+import { cacheVolumeName, temporaryVolumeName } from "./volume_names.ts";
+
+const noTls = { tlsCertPath: "", tlsVerify: false };
+
+Deno.test("docker endpoint: local socket by default, DOCKER_HOST and TLS like the docker client", () => {
+  assert.deepEqual(dockerEndpoint({ host: "", ...noTls }), {
+    kind: "socket",
+    socketPath: "/var/run/docker.sock",
+  });
+  assert.deepEqual(dockerEndpoint({ host: "unix:///run/d.sock", ...noTls }), {
+    kind: "socket",
+    socketPath: "/run/d.sock",
+  });
+  const env = (name: string) =>
+    ({ DOCKER_HOST: "tcp://10.0.0.5", DOCKER_CERT_PATH: "/certs" })[name];
+  assert.deepEqual(dockerEndpoint({ host: "", ...noTls }, env), {
+    kind: "tcp",
+    host: "10.0.0.5",
+    port: 2376,
+    tlsCertPath: "/certs",
+    tlsVerify: false,
+  });
+  assert.deepEqual(dockerEndpoint({ host: "tcp://d:2375", ...noTls }), {
+    kind: "tcp",
+    host: "d",
+    port: 2375,
+    tlsCertPath: "",
+    tlsVerify: false,
+  });
+  assert.throws(
+    () => dockerEndpoint({ host: "ftp://x", ...noTls }),
+    /Invalid docker host "ftp:\/\/x"/,
+  );
+});
+
+Deno.test("exec frames are split into payloads across chunk boundaries", () => {
+  const frame = (stream: number, text: string) => {
+    const body = new TextEncoder().encode(text);
+    const out = new Uint8Array(8 + body.length);
+    out[0] = stream;
+    new DataView(out.buffer).setUint32(4, body.length);
+    out.set(body, 8);
+    return out;
+  };
+  const all = new Uint8Array([...frame(1, "hello\n"), ...frame(2, "err\n")]);
+  const d = new ExecFrameDecoder();
+  const got = [...d.push(all.slice(0, 5)), ...d.push(all.slice(5, 17)), ...d.push(all.slice(17))];
+  assert.deepEqual(got.map((p) => new TextDecoder().decode(p)), ["hello\n", "err\n"]);
+  assert.equal(d.pending, 0);
+});
+
+Deno.test("service aliases: given ones first, then the names derived from the image", () => {
+  assert.deepEqual(serviceAliases({ name: "tutum/wordpress:latest", alias: "wp, blog" }), [
+    "wp",
+    "blog",
+    "tutum__wordpress",
+    "tutum-wordpress",
+  ]);
+  assert.deepEqual(serviceAliases({ name: "registry.example.com:5000/db/pg:16", alias: "" }), [
+    "registry.example.com__db__pg",
+    "registry.example.com-db-pg",
+  ]);
+  assert.deepEqual(servicePorts({ ports: [] }, ["5432/tcp", "53/udp"]), [5432]);
+  assert.deepEqual(
+    servicePorts({ ports: [{ number: 80, protocol: "http", name: "" }] }, ["1/tcp"]),
+    [80],
+  );
+});
+
+Deno.test("volume names follow the official per-project, per-slot shape", () => {
+  const scope = { shortToken: "abc123", projectId: 7, concurrentProjectId: 2 };
+  assert.match(
+    cacheVolumeName(scope, "/builds"),
+    /^runner-abc123-project-7-concurrent-2-cache-[0-9a-f]{32}$/,
+  );
+  assert.notEqual(cacheVolumeName(scope, "/builds"), cacheVolumeName(scope, "/cache"));
+  assert.match(temporaryVolumeName(scope, 99, "/builds"), /-job-99-tmp-/);
+});
+
+Deno.test("cache volumes carry no owner, so the orphan sweep never takes them", () => {
+  const ctx = {
+    ownerId: "o",
+    hostId: "h",
+    jobId: 1,
+    projectId: 2,
+    shortToken: "s",
+    concurrentProjectId: 0,
+  };
+  assert.equal(resourceLabels(ctx, "cache")["runner.owner"], undefined);
+  assert.equal(resourceLabels(ctx, "cache")["runner.temporary"], "false");
+  assert.equal(resourceLabels(ctx, "build")["runner.owner"], "o");
+  assert.equal(resourceLabels(ctx, "build")["com.gitlab.gitlab-runner.job.id"], "1");
+});
+
+Deno.test("image names expand $VAR, ${VAR} and $$", () => {
+  const vars: Record<string, string> = { TAG: "3.3", REG: "r.example.com" };
+  assert.equal(
+    expandImageName("${REG}/ruby:$TAG-$$x", (k) => vars[k]),
+    "r.example.com/ruby:3.3-$x",
+  );
+});

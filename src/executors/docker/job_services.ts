@@ -1,0 +1,125 @@
+/**
+ * Service containers of a job (`services:`): started on the job's network
+ * under their aliases, then waited for until their ports accept TCP.
+ *
+ * The wait runs inside a short-lived container of the helper image on the same
+ * network (nc, else bash's /dev/tcp): the executor process has no network
+ * access of its own besides the docker endpoint, and a remote daemon's
+ * container addresses are not routable from the runner host anyway.
+ */
+// @ts-types="@types/dockerode"
+import type Docker from "dockerode";
+import type { JobImage } from "../../job/job_spec.ts";
+import { daemonMessage } from "./_docker_errors.ts";
+import { ExecFrameDecoder } from "./exec_frames.ts";
+
+/**
+ * Host names a service answers to: its `alias` entries (comma or space
+ * separated), then the names the official runner derives from the image:
+ * `group/img:tag` answers as `group__img` and `group-img`.
+ */
+export function serviceAliases(service: Pick<JobImage, "name" | "alias">): string[] {
+  const aliases = service.alias.split(/[\s,]+/).filter((a) => a !== "");
+  const repo = service.name.replace(/@.*$/, "").replace(/:[^/]*$/, "");
+  // Registry ports are not valid in host names.
+  const clean = repo.replace(/:\d+\//, "/");
+  for (const derived of [clean.replaceAll("/", "__"), clean.replaceAll("/", "-")]) {
+    if (!aliases.includes(derived)) aliases.push(derived);
+  }
+  return aliases;
+}
+
+/** TCP ports to wait for: the service's `ports`, else the image's exposed tcp ports. */
+export function servicePorts(service: Pick<JobImage, "ports">, exposedPorts: string[]): number[] {
+  if (service.ports.length > 0) {
+    return service.ports.map((p) => p.number).filter((n) => n > 0);
+  }
+  return exposedPorts
+    .filter((p) => p.endsWith("/tcp") || !p.includes("/"))
+    .map((p) => Number.parseInt(p, 10))
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/** Shell for the health-check container: $1 host, then ports; exits 0 once all accept. */
+const PROBE_SCRIPT = `host="$1"; shift
+for port in "$@"; do
+  until
+    if command -v nc >/dev/null 2>&1; then
+      nc -z -w 2 "$host" "$port" </dev/null >/dev/null 2>&1
+    elif command -v bash >/dev/null 2>&1; then
+      bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
+    else
+      echo "the helper image has neither nc nor bash to probe ports" >&2; exit 2
+    fi
+  do sleep 1; done
+done`;
+
+export interface HealthCheckSpec {
+  docker: Docker;
+  helperImageId: string;
+  network: string;
+  name: string;
+  labels: Record<string, string>;
+  host: string;
+  ports: number[];
+  timeoutSeconds: number;
+  signal: AbortSignal;
+}
+
+/** Null when every port accepted a connection in time, else why not. */
+export async function probeService(spec: HealthCheckSpec): Promise<string | null> {
+  const container = await spec.docker.createContainer({
+    name: spec.name,
+    Image: spec.helperImageId,
+    Entrypoint: ["sh", "-c", PROBE_SCRIPT, "probe"],
+    Cmd: [spec.host, ...spec.ports.map(String)],
+    Labels: spec.labels,
+    HostConfig: { NetworkMode: spec.network },
+  });
+  try {
+    await container.start();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), spec.timeoutSeconds * 1000);
+    });
+    const aborted = new Promise<"aborted">((resolve) => {
+      if (spec.signal.aborted) resolve("aborted");
+      spec.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+    });
+    const outcome = await Promise.race([
+      container.wait() as Promise<{ StatusCode: number }>,
+      timedOut,
+      aborted,
+    ]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      return `ports ${
+        spec.ports.join(", ")
+      } of "${spec.host}" did not accept connections within ${spec.timeoutSeconds}s`;
+    }
+    if (outcome === "aborted") return "the job was canceled";
+    if (outcome.StatusCode !== 0) {
+      return `the health check ended with exit code ${outcome.StatusCode}: ${await containerLogs(
+        container,
+      )}`;
+    }
+    return null;
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
+}
+
+/** Last lines of a container's output, for warnings in the job log. */
+export async function containerLogs(container: Docker.Container, tail = 50): Promise<string> {
+  try {
+    const raw = await container.logs({ stdout: true, stderr: true, follow: false, tail }) as
+      | Uint8Array
+      | string;
+    if (typeof raw === "string") return raw;
+    const decoder = new ExecFrameDecoder();
+    const text = decoder.push(raw).map((p) => new TextDecoder().decode(p)).join("");
+    return text.trim();
+  } catch (err) {
+    return `(cannot read logs: ${daemonMessage(err)})`;
+  }
+}

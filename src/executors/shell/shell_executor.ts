@@ -1,0 +1,210 @@
+/**
+ * Runs each stage on this host with `bash --login` (or `sh -l`), the script
+ * fed on stdin, like the official shell executor. The runner's environment is
+ * passed through; the job's variables are exported by the script itself.
+ *
+ * Each stage runs in its own session (so its own process group): aborting
+ * sends SIGTERM to the whole group (the script's `trap 'exit 1' TERM` makes
+ * the shell exit cleanly), then SIGKILL to the group after `killGraceMs`, so
+ * background children such as `sleep 1000 &` die too.
+ *
+ * When the shell exits normally, processes it left in the background are not
+ * killed (a job may start a daemon on purpose), but the stage waits for them
+ * to close its stdout/stderr, as upstream does; redirect a daemon's output to
+ * let the stage finish. Aborting ends that wait as well.
+ */
+import { isAbsolute, join } from "node:path";
+import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+
+export interface ShellExecutorOptions {
+  /** Runner `shell`: "" (= bash), `bash` or `sh`. */
+  shell: string;
+  /** Runner `builds_dir`; "" = `<cwd>/builds`. Relative paths resolve against `cwd`. */
+  buildsDir: string;
+  /** Runner `cache_dir`; "" = `<cwd>/cache`. */
+  cacheDir: string;
+  /** The runner's working directory. */
+  cwd: string;
+  /** The runner process's environment, passed to every stage. */
+  env: Record<string, string>;
+  output: JobOutput;
+  /** Run stages as this user through `su` (the runner must be root). */
+  user?: string;
+  /** Time between SIGTERM and SIGKILL when a stage is aborted. Default 5000 ms. */
+  killGraceMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+export class ShellExecutor implements Executor {
+  readonly shell: ShellName;
+  readonly paths: ExecutorPaths;
+  readonly isSharedEnvironment = true;
+  readonly #options: ShellExecutorOptions;
+  readonly #running = new Set<Deno.ChildProcess>();
+
+  /** Throws a `TypeError` naming the shell when it is not bash or sh. */
+  constructor(options: ShellExecutorOptions) {
+    const shell = options.shell === "" ? "bash" : options.shell;
+    if (shell !== "bash" && shell !== "sh") {
+      throw new TypeError(
+        `Shell "${options.shell}" is not supported by the shell executor: use "bash" or "sh"`,
+      );
+    }
+    this.shell = shell;
+    this.#options = options;
+    const resolve = (dir: string, fallback: string) =>
+      dir === "" ? join(options.cwd, fallback) : isAbsolute(dir) ? dir : join(options.cwd, dir);
+    this.paths = {
+      buildsDir: resolve(options.buildsDir, "builds"),
+      cacheDir: resolve(options.cacheDir, "cache"),
+      isBuildsDirShared: true,
+    };
+  }
+
+  #println(text: string): void {
+    this.#options.output.write(encoder.encode(`\x1b[0K${text}\x1b[0;m\n`));
+  }
+
+  #command(): { command: string; args: string[] } {
+    const login = this.shell === "bash" ? "--login" : "-l";
+    if (this.#options.user) {
+      return {
+        command: "su",
+        args: ["-s", `/bin/${this.shell}`, this.#options.user, "-c", `${this.shell} ${login}`],
+      };
+    }
+    return { command: this.shell, args: [login] };
+  }
+
+  async prepare(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    // Fail here, once and clearly, rather than in every stage.
+    const probe = this.#options.user
+      ? { command: "su", args: ["-s", `/bin/${this.shell}`, this.#options.user, "-c", ":"] }
+      : { command: this.shell, args: ["-c", ":"] };
+    let result: Deno.CommandOutput;
+    try {
+      result = await new Deno.Command(probe.command, {
+        args: probe.args,
+        cwd: this.#options.cwd,
+        env: this.#options.env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+        signal,
+      }).output();
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "not found in PATH" : String(e);
+      throw new Error(`Cannot start "${probe.command}": ${why}`, { cause: e });
+    }
+    if (!result.success) {
+      const detail = new TextDecoder().decode(result.stderr).trim();
+      throw new Error(
+        `Cannot start "${probe.command}": exit code ${result.code}${detail ? `: ${detail}` : ""}`,
+      );
+    }
+    this.#println(`Using Shell (${this.shell}) executor...`);
+  }
+
+  async run(stage: StageScript, signal: AbortSignal): Promise<number> {
+    const { command, args } = this.#command();
+    const child = new Deno.Command(command, {
+      args,
+      cwd: this.#options.cwd,
+      env: this.#options.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      // A new session: the stage gets its own process group to kill as a whole.
+      detached: true,
+    }).spawn();
+    this.#running.add(child);
+
+    const pumps = Promise.all([this.#pump(child.stdout), this.#pump(child.stderr)]);
+    const feed = this.#feed(child, stage.script);
+    let killed: Promise<void> | null = null;
+    const onAbort = () => {
+      killed ??= this.#kill(child);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+
+    try {
+      const status = await child.status;
+      await feed;
+      // Background processes may keep the pipes open; an abort ends the wait.
+      await Promise.race([pumps, abortPromise(signal)]);
+      if (killed !== null) {
+        await killed;
+        await withTimeout(pumps, 2000);
+      }
+      // Deno reports a signal death as 128 + signal number, like a shell.
+      return status.code;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.#running.delete(child);
+    }
+  }
+
+  async #feed(child: Deno.ChildProcess, script: string): Promise<void> {
+    const writer = child.stdin.getWriter();
+    try {
+      await writer.write(encoder.encode(script));
+      await writer.close();
+    } catch {
+      // The shell exited before reading everything (killed, or `exit` early).
+    }
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    try {
+      for await (const chunk of stream) this.#options.output.write(chunk);
+    } catch {
+      // Stream cancelled after an abort.
+    }
+  }
+
+  async #kill(child: Deno.ChildProcess): Promise<void> {
+    signalGroup(child.pid, "SIGTERM");
+    await withTimeout(child.status, this.#options.killGraceMs ?? 5000);
+    // Always sweep the group: children may ignore SIGTERM or outlive the shell.
+    signalGroup(child.pid, "SIGKILL");
+    await child.status;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.#running].map((child) => this.#kill(child)));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+}
+
+function signalGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+function abortPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** Waits for `promise`, at most `ms`; the timer never outlives the wait. */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (id = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(id);
+  }
+}

@@ -1,0 +1,168 @@
+import type { Logger } from "../log/logger.ts";
+import { F } from "../log/fields.ts";
+import { GitLabApiError } from "./api_error.ts";
+import { apiRootUrl } from "./api_url.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { RetryPolicy } from "./retry_policy.ts";
+import { type RunnerInfo, userAgent } from "./runner_info.ts";
+
+/** Endpoint names used for metrics labels (the official ones where they exist). */
+export type ApiEndpoint =
+  | "register_runner"
+  | "verify_runner"
+  | "unregister_runner"
+  | "unregister_runner_manager"
+  | "reset_token"
+  | "request_job"
+  | "update_job"
+  | "patch_trace"
+  | "upload_artifacts"
+  | "download_artifacts";
+
+/** One HTTP attempt, reported to `onRequest` (status 0: no answer). */
+export interface RequestEvent {
+  endpoint: ApiEndpoint;
+  method: string;
+  status: number;
+  durationSeconds: number;
+}
+
+export interface ApiTransportOptions {
+  /** The configured GitLab URL (spec §0.1 derives the API root from it). */
+  url: string;
+  runnerInfo: RunnerInfo;
+  /** PEM bundle added to the system roots; "" or absent: system roots only. */
+  tlsCaFile?: string;
+  clock?: Clock;
+  retryPolicy?: RetryPolicy;
+  /** Metrics hook, called once per HTTP attempt. */
+  onRequest?: (event: RequestEvent) => void;
+  log?: Logger;
+}
+
+export interface ApiRequest {
+  endpoint: ApiEndpoint;
+  method: string;
+  url: URL;
+  headers?: Record<string, string>;
+  /** Called once per attempt, because a body can only be sent once. */
+  body?: () => BodyInit | null | Promise<BodyInit | null>;
+  /** Adds `Accept: application/json`. */
+  acceptJson?: boolean;
+  redirect?: RequestRedirect;
+  signal?: AbortSignal | undefined;
+}
+
+/** A fresh correlation id: UUIDv4 as 32 lowercase hex digits. */
+export function requestId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/**
+ * The only place the GitLab client calls `fetch`. Adds identity headers,
+ * applies the transport retry policy to retriable statuses, reports every
+ * attempt. Network errors are not retried: they reject with a
+ * `GitLabApiError` of status 0, or with the abort reason when `signal` aborted.
+ * Dispose to close the TLS client; disposing twice is harmless.
+ */
+export class ApiTransport implements Disposable {
+  readonly root: URL;
+  readonly clock: Clock;
+  readonly #info: RunnerInfo;
+  readonly #policy: RetryPolicy;
+  readonly #onRequest: ((event: RequestEvent) => void) | undefined;
+  readonly #caFile: string;
+  readonly #log: Logger | undefined;
+  #client: Promise<Deno.HttpClient | undefined> | undefined;
+
+  constructor(options: ApiTransportOptions) {
+    this.root = apiRootUrl(options.url);
+    this.clock = options.clock ?? systemClock();
+    this.#info = options.runnerInfo;
+    this.#policy = options.retryPolicy ?? new RetryPolicy();
+    this.#onRequest = options.onRequest;
+    this.#caFile = options.tlsCaFile ?? "";
+    this.#log = options.log;
+  }
+
+  get runnerInfo(): RunnerInfo {
+    return this.#info;
+  }
+
+  async send(request: ApiRequest): Promise<Response> {
+    const client = await this.#httpClient();
+    for (let attempt = 1;; attempt++) {
+      const headers = new Headers(request.headers);
+      headers.set("User-Agent", userAgent(this.#info));
+      headers.set("X-Request-Id", requestId());
+      if (request.acceptJson) headers.set("Accept", "application/json");
+      const init: RequestInit & { client?: Deno.HttpClient } = {
+        method: request.method,
+        headers,
+        body: (await request.body?.()) ?? null,
+        redirect: request.redirect ?? "follow",
+      };
+      if (request.signal) init.signal = request.signal;
+      if (client) init.client = client;
+      const started = performance.now();
+      let response: Response;
+      try {
+        response = await fetch(request.url, init);
+      } catch (cause) {
+        this.#report(request, 0, started);
+        if (request.signal?.aborted) throw request.signal.reason;
+        throw new GitLabApiError(
+          request.endpoint,
+          0,
+          `Cannot reach GitLab for "${request.method} ${request.url.pathname}": ${
+            cause instanceof Error ? cause.message : String(cause)
+          }`,
+          { cause },
+        );
+      }
+      this.#report(request, response.status, started);
+      if (!this.#policy.shouldRetry(response.status, attempt)) return response;
+      const delay = this.#policy.delayMs(attempt, response.headers, this.clock.now());
+      await response.body?.cancel();
+      this.#log?.warn("GitLab answered a retriable status, retrying", {
+        [F.ENDPOINT]: request.endpoint,
+        [F.STATUS]: response.status,
+        [F.DURATION_S]: delay / 1000,
+      });
+      await this.clock.sleep(delay, request.signal);
+    }
+  }
+
+  #report(request: ApiRequest, status: number, started: number): void {
+    this.#onRequest?.({
+      endpoint: request.endpoint,
+      method: request.method,
+      status,
+      durationSeconds: (performance.now() - started) / 1000,
+    });
+  }
+
+  #httpClient(): Promise<Deno.HttpClient | undefined> {
+    this.#client ??= (async () => {
+      if (this.#caFile === "") return undefined;
+      try {
+        const pem = await Deno.readTextFile(this.#caFile);
+        return Deno.createHttpClient({ caCerts: [pem] });
+      } catch (error) {
+        // spec §7.3: an unreadable CA file falls back to the system roots.
+        this.#log?.warn("Cannot read tls-ca-file, using system roots only", {
+          [F.FILE]: this.#caFile,
+          [F.ERROR]: error instanceof Error ? error.message : String(error),
+        });
+        return undefined;
+      }
+    })();
+    return this.#client;
+  }
+
+  [Symbol.dispose](): void {
+    const pending = this.#client;
+    this.#client = Promise.resolve(undefined);
+    pending?.then((c) => c?.close()).catch(() => {});
+  }
+}

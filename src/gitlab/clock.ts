@@ -1,0 +1,36 @@
+/**
+ * Time as the GitLab client sees it. Retry waits and backoffs go through this
+ * so unit tests can step time instead of sleeping.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds. Rejects with `signal.reason` when the
+   * signal aborts first (or is already aborted).
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The wall clock and real timers. */
+export function systemClock(): Clock {
+  return {
+    now: () => Date.now(),
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(signal?.reason);
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }, Math.max(0, ms));
+        signal?.addEventListener("abort", onAbort, { once: true });
+      }),
+  };
+}

@@ -1,0 +1,167 @@
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+import { LaunchdPlatform } from "./launchd_plist.ts";
+import type { ServiceAction, ServiceDefinition } from "./service_definition.ts";
+import { ServiceError } from "./service_error.ts";
+import type { CommandResult, ServicePlatform, ServiceState, ServiceStep } from "./service_plan.ts";
+import { SystemdPlatform } from "./systemd_unit.ts";
+import { WindowsPlatform } from "./windows_service.ts";
+
+/** Runs service-manager programs (systemctl, launchctl, sc.exe). */
+export interface CommandRunner {
+  /** Resolves with the exit code; rejects only when the program cannot be started. */
+  run(argv: readonly string[]): Promise<CommandResult>;
+}
+
+/** File operations the installer needs. */
+export interface ServiceFiles {
+  exists(path: string): Promise<boolean>;
+  /** Creates parents as needed; an existing directory keeps its mode. */
+  mkdir(path: string, mode: number): Promise<void>;
+  writeFile(path: string, content: string, mode: number): Promise<void>;
+  /** A missing file is not an error. */
+  remove(path: string): Promise<void>;
+}
+
+/** The answer of `status`: cli/ prints `message` on stdout (exit 0) or stderr (exit 1). */
+export interface ServiceStatus {
+  state: ServiceState;
+  isRunning: boolean;
+  /** `<name>: Service is running`, `<name>: Service has stopped`, … */
+  message: string;
+  exitCode: 0 | 1;
+}
+
+/** The service-manager driver for a definition's kind. */
+export function servicePlatform(service: ServiceDefinition): ServicePlatform {
+  switch (service.kind) {
+    case "systemd-system":
+    case "systemd-user":
+      return new SystemdPlatform(service);
+    case "launchd-daemon":
+    case "launchd-agent":
+      return new LaunchdPlatform(service);
+    case "windows":
+      return new WindowsPlatform(service);
+  }
+}
+
+/** The steps of one action; `status` has none (see ServiceManager.status). */
+export function planServiceAction(
+  action: Exclude<ServiceAction, "status">,
+  service: ServiceDefinition,
+): ServiceStep[] {
+  const platform = servicePlatform(service);
+  switch (action) {
+    case "install":
+      return platform.install();
+    case "uninstall":
+      return platform.uninstall();
+    case "start":
+      return platform.start();
+    case "stop":
+      return platform.stop();
+    case "restart":
+      return platform.restart();
+  }
+}
+
+const STATUS_TEXT: Record<ServiceState, string> = {
+  "running": "Service is running",
+  "stopped": "Service has stopped",
+  // kardianos/service's ErrNotInstalled, which the official runner prints.
+  "not-installed": "the service is not installed",
+  "unknown": "Service status unknown",
+};
+
+/**
+ * Carries out install/uninstall/start/stop/restart/status through injected
+ * commands and files. Steps run in order and the first failure stops the
+ * plan with a ServiceError naming the step; steps already done are not
+ * undone (the official runner does not either).
+ */
+export class ServiceManager {
+  readonly #commands: CommandRunner;
+  readonly #files: ServiceFiles;
+  readonly #log: Logger;
+
+  constructor(options: { commands: CommandRunner; files: ServiceFiles; log: Logger }) {
+    this.#commands = options.commands;
+    this.#files = options.files;
+    this.#log = options.log;
+  }
+
+  async run(action: Exclude<ServiceAction, "status">, service: ServiceDefinition): Promise<void> {
+    const steps = planServiceAction(action, service);
+    for (const step of steps) await this.#runStep(action, service, step);
+  }
+
+  async status(service: ServiceDefinition): Promise<ServiceStatus> {
+    const platform = servicePlatform(service);
+    const path = platform.definitionPath;
+    const isDefined = path === undefined ? true : await this.#files.exists(path);
+    let state: ServiceState;
+    try {
+      state = platform.readStatus(await this.#commands.run(platform.statusCommand()), isDefined);
+    } catch (error) {
+      this.#log.debug("Service status query failed", { [F.ERROR]: errorText(error) });
+      state = isDefined ? "unknown" : "not-installed";
+    }
+    const isRunning = state === "running";
+    return {
+      state,
+      isRunning,
+      message: `${service.name}: ${STATUS_TEXT[state]}`,
+      exitCode: isRunning ? 0 : 1,
+    };
+  }
+
+  async #runStep(action: string, service: ServiceDefinition, step: ServiceStep): Promise<void> {
+    const fail = (what: string, cause?: unknown): never => {
+      throw new ServiceError(
+        `Cannot ${action} service "${service.name}": ${what}`,
+        cause === undefined ? undefined : { cause },
+      );
+    };
+    try {
+      switch (step.kind) {
+        case "require-absent":
+          if (await this.#files.exists(step.path)) fail(`"${step.path}" exists: ${step.why}`);
+          return;
+        case "mkdir":
+          await this.#files.mkdir(step.path, step.mode);
+          return;
+        case "write":
+          if (step.isKeptIfPresent && await this.#files.exists(step.path)) return;
+          await this.#files.writeFile(step.path, step.content, step.mode);
+          this.#log.info("Wrote file", { [F.SERVICE]: service.name, [F.FILE]: step.path });
+          return;
+        case "remove":
+          await this.#files.remove(step.path);
+          return;
+        case "run": {
+          const result = await this.#commands.run(step.argv);
+          this.#log.debug("Ran service command", {
+            [F.COMMAND]: step.argv.join(" "),
+            [F.STATUS]: result.code,
+          });
+          if (result.code !== 0 && !step.mayFail) {
+            const output = (result.stderr.trim() || result.stdout.trim()).split("\n")[0] ?? "";
+            fail(
+              `"${step.argv.join(" ")}" exited with ${result.code}${output ? `: ${output}` : ""}`,
+            );
+          }
+          return;
+        }
+      }
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      const target = step.kind === "run" ? `"${step.argv.join(" ")}"` : `"${step.path}"`;
+      fail(`${step.kind} ${target} failed: ${errorText(error)}`, error);
+    }
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

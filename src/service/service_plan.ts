@@ -1,0 +1,46 @@
+/**
+ * One thing the installer does. A plan is a list of steps run in order by
+ * ServiceManager; tests assert the list itself, so every OS can be checked
+ * on any machine.
+ */
+export type ServiceStep =
+  /** Fails the plan when `path` exists (install must not overwrite a service). */
+  | { kind: "require-absent"; path: string; why: string }
+  /** mkdir -p; existing directories keep their mode. */
+  | { kind: "mkdir"; path: string; mode: number }
+  /** Writes a file; with `isKeptIfPresent` an existing file is left alone. */
+  | { kind: "write"; path: string; content: string; mode: number; isKeptIfPresent?: boolean }
+  /** Deletes a file; a missing one is fine. */
+  | { kind: "remove"; path: string }
+  | RunStep;
+
+/** Runs a program; a non-zero exit fails the plan unless `mayFail`. */
+export interface RunStep {
+  kind: "run";
+  argv: string[];
+  mayFail?: boolean;
+}
+
+/** What a status query found. */
+export type ServiceState = "running" | "stopped" | "not-installed" | "unknown";
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** How one service manager is driven; systemd, launchd and Windows each provide one. */
+export interface ServicePlatform {
+  /** Path of the unit / plist, or undefined when the service manager keeps it (Windows). */
+  readonly definitionPath: string | undefined;
+  install(): ServiceStep[];
+  uninstall(): ServiceStep[];
+  start(): ServiceStep[];
+  stop(): ServiceStep[];
+  restart(): ServiceStep[];
+  /** The command whose output `readStatus` understands. */
+  statusCommand(): string[];
+  /** `isDefined`: whether definitionPath exists (always true when there is none). */
+  readStatus(result: CommandResult, isDefined: boolean): ServiceState;
+}
