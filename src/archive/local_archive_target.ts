@@ -17,10 +17,12 @@ import { ArchiveError, quoteEntry } from "./archive_error.ts";
  */
 export class LocalArchiveTarget implements ArchiveTarget {
   readonly #root: string;
+  readonly #umask: number;
   readonly #dirs = new Set<string>([""]);
 
-  private constructor(root: string) {
+  private constructor(root: string, umask: number) {
     this.#root = root;
+    this.#umask = umask;
   }
 
   /** `root` must exist; it is resolved once, so a symlinked project dir is fine. */
@@ -28,7 +30,7 @@ export class LocalArchiveTarget implements ArchiveTarget {
     const real = await Deno.realPath(root);
     const info = await Deno.stat(real);
     if (!info.isDirectory) throw new TypeError(`Extraction target "${root}" is not a directory`);
-    return new LocalArchiveTarget(real);
+    return new LocalArchiveTarget(real, Deno.umask());
   }
 
   #abs(path: string): string {
@@ -81,14 +83,17 @@ export class LocalArchiveTarget implements ArchiveTarget {
       this.#parent(path);
       const abs = this.#abs(path);
       const mode = meta.mode & 0o777;
+      // With `mode`, Deno adds an fchmod; the umask already yields the usual
+      // 0644, so only other modes pay for it.
+      const options = mode === (0o666 & ~this.#umask) ? { createNew: true } : { createNew: true, mode };
       try {
-        Deno.writeFileSync(abs, data, { createNew: true, mode });
+        Deno.writeFileSync(abs, data, options);
       } catch (err) {
         if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
         this.#clear(path);
-        Deno.writeFileSync(abs, data, { createNew: true, mode });
+        Deno.writeFileSync(abs, data, options);
       }
-      finishFile(abs, meta);
+      Deno.utimeSync(abs, meta.mtime, meta.mtime);
     });
   }
 
@@ -118,7 +123,9 @@ export class LocalArchiveTarget implements ArchiveTarget {
       close: () =>
         attempt(() => {
           close();
-          finishFile(abs, meta);
+          // open(2) applied the umask to the mode.
+          if ((meta.mode & 0o777 & this.#umask) !== 0) Deno.chmodSync(abs, meta.mode & 0o777);
+          Deno.utimeSync(abs, meta.mtime, meta.mtime);
         }),
       abort: () =>
         attempt(() => {
@@ -162,13 +169,6 @@ export class LocalArchiveTarget implements ArchiveTarget {
       } catch { /* already gone */ }
     });
   }
-}
-
-function finishFile(abs: string, meta: FileMeta): void {
-  // The create mode passes through the umask; only bits a usual umask (022)
-  // strips need a chmod, which keeps the common case one syscall shorter.
-  if ((meta.mode & 0o022) !== 0) Deno.chmodSync(abs, meta.mode & 0o777);
-  Deno.utimeSync(abs, meta.mtime, meta.mtime);
 }
 
 /** Runs synchronous work, turning a throw into a rejection. */

@@ -5,6 +5,9 @@
 import type { RunnerConfig } from "../config/runner_config.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
+import { connectDocker, DockerExecutor, OwnerLease } from "../executors/docker/mod.ts";
+import type { Logger } from "../log/logger.ts";
+import { join } from "node:path";
 import type { JobSpec } from "../job/job_spec.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 
@@ -17,11 +20,13 @@ export interface ExecutorContext {
   shortToken: string;
   concurrentId: number;
   concurrentProjectId: number;
+  stateDir: string;
+  log: Logger;
 }
 
-export const EXECUTOR_NAMES = ["shell"] as const;
+export const EXECUTOR_NAMES = ["shell", "docker"] as const;
 
-export function createExecutor(ctx: ExecutorContext): Executor {
+export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
   const { runner } = ctx;
   switch (runner.executor) {
     case "shell":
@@ -33,6 +38,22 @@ export function createExecutor(ctx: ExecutorContext): Executor {
         env: ctx.env,
         output: ctx.output,
       });
+    case "docker": {
+      const docker = await connectDocker(runner.docker, { env: (name) => ctx.env[name] });
+      return new DockerExecutor({
+        docker,
+        config: runner.docker,
+        job: ctx.job,
+        shortToken: ctx.shortToken,
+        concurrentProjectId: ctx.concurrentProjectId,
+        output: ctx.output,
+        log: ctx.log,
+        lease: await OwnerLease.acquire(join(ctx.stateDir, "docker-executor")),
+        buildsDir: runner.buildsDir,
+        cacheDir: runner.cacheDir,
+        ...(ctx.env["DOCKER_AUTH_CONFIG"] ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] } : {}),
+      });
+    }
     default:
       throw new JobFailedError(
         "runner_system_failure",

@@ -154,7 +154,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   const log = io.log.child({ [F.JOB_ID]: start.job.id, [F.EXECUTOR]: start.runner.executor });
   let result: BuildResult;
   try {
-    const executor = createExecutor({
+    const executor = await createExecutor({
       runner: start.runner,
       job: start.job,
       output: writer,
@@ -163,6 +163,8 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       shortToken: start.shortToken,
       concurrentId: start.concurrentId,
       concurrentProjectId: start.concurrentProjectId,
+      stateDir: start.stateDir,
+      log,
     });
     result = await runBuild({
       job: start.job,

@@ -30,6 +30,8 @@ export interface StartMessage {
   concurrentProjectId: number;
   /** Working directory of the runner; relative builds/cache dirs resolve against it. */
   cwd: string;
+  /** Directory shared by every executor process of this runner (locks, orphan bookkeeping). */
+  stateDir: string;
 }
 
 export interface CancelMessage {

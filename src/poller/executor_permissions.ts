@@ -26,6 +26,8 @@ export interface PermissionContext {
   cwd: string;
   /** Temporary directory the executor may use. */
   tempDir: string;
+  /** Shared state of executor processes (docker: owner leases for the orphan sweep). */
+  stateDir: string;
   env: (name: string) => string | undefined;
 }
 
@@ -77,9 +79,13 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
     }
     case "docker": {
       const endpoint = dockerEndpoint(runner, ctx.env);
+      perms.read.push(ctx.stateDir);
+      perms.write.push(ctx.stateDir);
       if ("socket" in endpoint) {
+        // Deno 2 checks a unix socket connect against --allow-net=unix:<path> too.
         perms.read.push(endpoint.socket);
         perms.write.push(endpoint.socket);
+        perms.net.push(`unix:${endpoint.socket}`);
       } else {
         perms.net.push(endpoint.net);
         if (runner.docker.tlsCertPath) perms.read.push(runner.docker.tlsCertPath);
@@ -93,8 +99,13 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       if (runner.ssh.knownHostsFile) perms.read.push(dir(runner.ssh.knownHostsFile, cwd));
       if (runner.executor === "docker+ssh") {
         const endpoint = dockerEndpoint(runner, ctx.env);
-        if ("socket" in endpoint) perms.read.push(endpoint.socket), perms.write.push(endpoint.socket);
-        else perms.net.push(endpoint.net);
+        perms.read.push(ctx.stateDir);
+        perms.write.push(ctx.stateDir);
+        if ("socket" in endpoint) {
+          perms.read.push(endpoint.socket);
+          perms.write.push(endpoint.socket);
+          perms.net.push(`unix:${endpoint.socket}`);
+        } else perms.net.push(endpoint.net);
       }
       break;
     }

@@ -58,6 +58,8 @@ export interface JobSupervisorOptions {
   systemId: string;
   cwd: string;
   tempDir: string;
+  /** Shared by all executor processes of this runner. */
+  stateDir: string;
   env: (name: string) => string | undefined;
   observer?: JobObserver;
   /** Extra seconds past the job timeout before the supervisor kills the process itself. */
@@ -144,6 +146,7 @@ export class JobSupervisor implements JobHandler {
       runner,
       cwd: this.#opts.cwd,
       tempDir: this.#opts.tempDir,
+      stateDir: this.#opts.stateDir,
       env: this.#opts.env,
     });
     let child;
@@ -190,6 +193,7 @@ export class JobSupervisor implements JobHandler {
         concurrentId: slot.concurrentId,
         concurrentProjectId: slot.concurrentProjectId,
         cwd: this.#opts.cwd,
+        stateDir: this.#opts.stateDir,
       });
       for await (const item of proc.events()) {
         if ("trace" in item) session.write(item.trace);

@@ -6,7 +6,7 @@
  * second signal exits at once; SIGHUP reloads config.toml.
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { Registry } from "prom-client";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
@@ -50,6 +50,8 @@ interface ServeOptions {
   config: GlobalConfig;
   configFile: { path: string; text: string | null } | null;
   systemId: string;
+  /** Shared state of executor processes: `<config dir>/.runner`. */
+  stateDir: string;
   listenAddress: string;
   /** run-single: stop after this many jobs (0 = never). */
   maxBuilds: number;
@@ -151,6 +153,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     systemId,
     cwd: ctx.cwd,
     tempDir,
+    stateDir: opts.stateDir,
     env: ctx.env,
     observer: {
       jobStarted: (runner, job) => {
@@ -351,6 +354,7 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
     config: loaded.config,
     configFile: { path, text: loaded.text },
     systemId,
+    stateDir: join(dirname(path), ".runner"),
     listenAddress: flags.string("listen-address"),
     maxBuilds: 0,
     waitTimeoutSeconds: 0,
@@ -382,6 +386,7 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     config,
     configFile: null,
     systemId,
+    stateDir: join(ctx.cwd, ".runner-single", ".runner"),
     listenAddress: flags.string("listen-address"),
     maxBuilds: flags.int("max-builds"),
     waitTimeoutSeconds: flags.int("wait-timeout"),

@@ -399,7 +399,7 @@ test("docker executor leftovers of a kill -9 are removed by the next executor's 
   }
   assert.match(seen, new RegExp(`ready ${jobId}`));
   child.kill("SIGKILL");
-  await child.status;
+  assert.equal((await child.status).signal, "SIGKILL");
   reader.releaseLock();
   await child.stdout.cancel().catch(() => {});
   assert.equal((await jobContainers(jobId)).length, 1, "the killed executor left its container");
@@ -409,7 +409,9 @@ test("docker executor leftovers of a kill -9 are removed by the next executor's 
   assert.equal(swept.failures.length, 0, JSON.stringify(swept.failures));
   assert.deepEqual(await jobContainers(jobId), []);
   // A live executor's container survives the sweep.
-  await using executor = createExecutor();
+  await using executor = createExecutor({
+    job: { variables: [{ key: "GIT_STRATEGY", value: "none" }] },
+  });
   await executor.prepare(never());
   await sweepOrphans(docker, restarted);
   assert.equal((await jobContainers(nextJobId)).length, 1);

@@ -44,4 +44,5 @@ const executor = new DockerExecutor({
 });
 await executor.prepare(new AbortController().signal);
 await Deno.stdout.write(new TextEncoder().encode(`ready ${jobId}\n`));
-await new Promise(() => {});
+// Stay alive (a bare pending promise would end the process) until killed.
+setInterval(() => {}, 1 << 30);

@@ -1,0 +1,120 @@
+/**
+ * What a custom executor driver's `config_exec` prints on stdout: a JSON
+ * object whose keys override the runner's settings for this job. Every key is
+ * optional; unknown keys are ignored and `null` counts as absent, like the
+ * official runner (Go's encoding/json, which also matches key names
+ * case-insensitively when no exact match exists). Pure: no I/O.
+ */
+
+export interface ConfigExecOutput {
+  buildsDir?: string;
+  cacheDir?: string;
+  isBuildsDirShared?: boolean;
+  /** Shown as `Running on … via <hostname>...` in prepare_script. */
+  hostname?: string;
+  driver?: { name?: string; version?: string };
+  /** Extra environment for later driver calls (not for the job). */
+  jobEnv?: Record<string, string>;
+  shell?: string;
+}
+
+/**
+ * Parses config_exec's stdout. Empty (or blank) output means "no overrides".
+ * Throws an `Error` whose message says what is wrong: invalid JSON, not an
+ * object, or a key of the wrong type (named with its JSON path).
+ */
+export function parseConfigExecOutput(text: string): ConfigExecOutput {
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const detail = e instanceof Error ? e.message : String(e);
+    throw new Error(`invalid JSON: ${detail}; output was ${preview(text)}`, { cause: e });
+  }
+  if (value === null) return {};
+  if (!isObject(value)) {
+    throw new Error(`expected a JSON object, got ${describe(value)}`);
+  }
+  const out: ConfigExecOutput = {};
+  const buildsDir = stringAt(value, "builds_dir", "builds_dir");
+  if (buildsDir !== undefined) out.buildsDir = buildsDir;
+  const cacheDir = stringAt(value, "cache_dir", "cache_dir");
+  if (cacheDir !== undefined) out.cacheDir = cacheDir;
+  const shared = field(value, "builds_dir_is_shared");
+  if (shared !== undefined) {
+    if (typeof shared !== "boolean") {
+      throw new Error(`"builds_dir_is_shared" must be a boolean, got ${describe(shared)}`);
+    }
+    out.isBuildsDirShared = shared;
+  }
+  const hostname = stringAt(value, "hostname", "hostname");
+  if (hostname !== undefined) out.hostname = hostname;
+  const shell = stringAt(value, "shell", "shell");
+  if (shell !== undefined) out.shell = shell;
+
+  const driver = field(value, "driver");
+  if (driver !== undefined) {
+    if (!isObject(driver)) throw new Error(`"driver" must be an object, got ${describe(driver)}`);
+    out.driver = {};
+    const name = stringAt(driver, "name", "driver.name");
+    if (name !== undefined) out.driver.name = name;
+    const version = stringAt(driver, "version", "driver.version");
+    if (version !== undefined) out.driver.version = version;
+  }
+
+  const jobEnv = field(value, "job_env");
+  if (jobEnv !== undefined) {
+    if (!isObject(jobEnv)) throw new Error(`"job_env" must be an object, got ${describe(jobEnv)}`);
+    out.jobEnv = {};
+    for (const [key, v] of Object.entries(jobEnv)) {
+      if (typeof v !== "string") {
+        throw new Error(`"job_env.${key}" must be a string, got ${describe(v)}`);
+      }
+      if (key === "" || key.includes("=") || key.includes("\0") || v.includes("\0")) {
+        throw new Error(`"job_env.${key}" cannot be an environment variable`);
+      }
+      out.jobEnv[key] = v;
+    }
+  }
+  return out;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The value under `key`; an exact match wins, else a case-insensitive one (as Go). */
+function field(obj: Obj, key: string): unknown {
+  let value: unknown;
+  if (Object.hasOwn(obj, key)) value = obj[key];
+  else {
+    const lower = key.toLowerCase();
+    const match = Object.keys(obj).find((k) => k.toLowerCase() === lower);
+    value = match === undefined ? undefined : obj[match];
+  }
+  return value === null ? undefined : value;
+}
+
+function stringAt(obj: Obj, key: string, path: string): string | undefined {
+  const value = field(obj, key);
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") {
+    throw new Error(`"${path}" must be a string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return `a ${typeof value} (${JSON.stringify(value)})`;
+}
+
+function preview(text: string): string {
+  const trimmed = text.trim();
+  return JSON.stringify(trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed);
+}

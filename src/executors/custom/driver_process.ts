@@ -1,0 +1,145 @@
+/**
+ * Runs one driver program (config_exec, prepare_exec, run_exec or
+ * cleanup_exec) the way the official runner does: in its own process group,
+ * stdin closed, and when it must stop (cancel or its deadline) SIGTERM to the
+ * whole group, SIGKILL to the group after `gracefulKillMs`, then give up after
+ * `forceKillMs` more.
+ *
+ * After a stop the group is always swept with SIGKILL once the driver exited,
+ * so a child that ignored SIGTERM (`sleep 1000 &` under a trap) does not
+ * outlive a cancelled job. A driver that exits on its own keeps its
+ * background processes (a driver may start a VM on purpose), but the call
+ * waits until they close its stdout/stderr, as upstream does; a stop ends
+ * that wait.
+ */
+import { signalProcessGroup } from "./_process_group.ts";
+
+export interface DriverCall {
+  /** `config_exec`, `prepare_exec`, …: used in error messages. */
+  name: string;
+  program: string;
+  args: readonly string[];
+  cwd: string;
+  /** The complete environment; nothing else is inherited. */
+  env: Record<string, string>;
+  stdout: (chunk: Uint8Array) => void;
+  stderr: (chunk: Uint8Array) => void;
+  /** Aborting stops the driver (job cancelled or timed out). */
+  signal: AbortSignal;
+  /** The driver's own deadline; absent = none. */
+  timeoutMs?: number;
+  gracefulKillMs: number;
+  forceKillMs: number;
+}
+
+export interface DriverExit {
+  /** Exit code; 128 + signal number when a signal ended it. */
+  code: number;
+  /** The signal that ended it, if any. */
+  signal: Deno.Signal | null;
+  /** Why we stopped it; null when it ended on its own. */
+  stoppedBy: "abort" | "timeout" | null;
+  /** It did not die within force_kill_timeout after SIGKILL; we stopped waiting. */
+  isDormant: boolean;
+}
+
+/** Rejects only when the program cannot be started; the message names it. */
+export async function runDriver(call: DriverCall): Promise<DriverExit> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(call.program, {
+      args: [...call.args],
+      cwd: call.cwd,
+      env: call.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // A new session, hence a process group whose id is the driver's pid.
+      detached: true,
+    }).spawn();
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
+      ? `not allowed: ${errorText(e)}`
+      : errorText(e);
+    throw new Error(`Cannot start ${call.name} "${call.program}": ${why}`, { cause: e });
+  }
+
+  const pumps = Promise.all([pump(child.stdout, call.stdout), pump(child.stderr, call.stderr)]);
+  const stop = new AbortController();
+  let stoppedBy: "abort" | "timeout" | null = null;
+  const onAbort = () => {
+    stoppedBy ??= "abort";
+    stop.abort();
+  };
+  if (call.signal.aborted) onAbort();
+  else call.signal.addEventListener("abort", onAbort, { once: true });
+  const timer = call.timeoutMs === undefined ? undefined : setTimeout(() => {
+    stoppedBy ??= "timeout";
+    stop.abort();
+  }, call.timeoutMs);
+
+  try {
+    const status = await Promise.race([child.status, aborted(stop.signal)]);
+    if (status !== null) {
+      // Exited on its own; its background children may still hold the pipes.
+      await Promise.race([pumps, aborted(stop.signal)]);
+      if (stop.signal.aborted) {
+        await signalProcessGroup(child, "SIGKILL");
+        await within(pumps, 2000);
+      }
+      return { code: status.code, signal: status.signal, stoppedBy, isDormant: false };
+    }
+
+    await signalProcessGroup(child, "SIGTERM");
+    let ended = await within(child.status, call.gracefulKillMs);
+    await signalProcessGroup(child, "SIGKILL");
+    if (ended === null) ended = await within(child.status, call.forceKillMs);
+    if (ended === null) {
+      return { code: 137, signal: "SIGKILL", stoppedBy, isDormant: true };
+    }
+    await within(pumps, 2000);
+    return { code: ended.code, signal: ended.signal, stoppedBy, isDormant: false };
+  } finally {
+    clearTimeout(timer);
+    call.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  sink: (chunk: Uint8Array) => void,
+): Promise<void> {
+  try {
+    for await (const chunk of stream) sink(chunk);
+  } catch {
+    // The stream broke after the process was killed.
+  }
+}
+
+/** Resolves null once `signal` aborts; never rejects. */
+function aborted(signal: AbortSignal): Promise<null> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(null);
+    else signal.addEventListener("abort", () => resolve(null), { once: true });
+  });
+}
+
+/** `promise`'s value, or null after `ms`; the timer never outlives the wait. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<null>((resolve) => (id = setTimeout(() => resolve(null), ms))),
+    ]);
+  } finally {
+    clearTimeout(id);
+  }
+}

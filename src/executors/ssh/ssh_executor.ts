@@ -1,0 +1,330 @@
+/**
+ * The ssh executor: every stage runs on a remote host over one SSH connection
+ * (ssh2), the way the official runner runs it: an exec channel starts a login
+ * shell (`bash --login`, or `sh -l`), the stage script is written to the
+ * channel's stdin, stdout and stderr are streamed to the job output, and the
+ * exit status comes back over the channel. Artifacts and cache move over SFTP
+ * on the same connection (`files()`), so the remote host needs only sshd, a
+ * shell and git.
+ *
+ * - `prepare` connects (retries, keepalive, host key check, see
+ *   ssh_connection.ts), opens SFTP, resolves `builds_dir`/`cache_dir`
+ *   against the remote home directory (default `~/builds`, `~/cache`) and
+ *   checks that the shell starts.
+ * - Cancel and timeout (the `run` signal): sshd starts each exec command as a
+ *   session leader, so its pid is the process group of the stage; the command
+ *   reports that pid on stderr (a marker line the executor strips). Aborting
+ *   opens a second channel that sends SIGTERM to the group, waits up to
+ *   `killGraceMs`, then SIGKILLs what is left, so `sleep 1000 &` dies too.
+ *   Closing a channel alone would not do: sshd leaves a pty-less command
+ *   running when its channel closes.
+ * - Losing the connection mid-stage (host down, sshd killed, keepalive
+ *   unanswered) rejects `run` with a runner_system_failure naming the host.
+ * - `cleanup` kills running stages, then closes SFTP and the connection; it may
+ *   run twice.
+ */
+import { Buffer } from "node:buffer";
+import type { ClientChannel } from "ssh2";
+import type { SshConfig } from "../../config/runner_config.ts";
+import { JobFailedError } from "../../job/failure_reason.ts";
+import { F } from "../../log/fields.ts";
+import type { Logger } from "../../log/logger.ts";
+import { joinPath } from "../../shells/script_writer.ts";
+import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import { SftpFiles } from "./sftp_files.ts";
+import {
+  describeTarget,
+  type SshConnectOptions,
+  SshConnection,
+  type SshTarget,
+  sshTarget,
+} from "./ssh_connection.ts";
+
+/** Exit code a stage resolves with when it was aborted and no status came back: SIGKILL's. */
+export const KILLED_EXIT_CODE = 137;
+
+export interface SshExecutorOptions {
+  /** `[runners.ssh]`. */
+  config: SshConfig;
+  /** Runner `shell`: "" (= bash), `bash` or `sh`. */
+  shell: string;
+  /** Runner `builds_dir`; "" = `builds`. Relative paths are under the remote home. */
+  buildsDir: string;
+  /** Runner `cache_dir`; "" = `cache`. */
+  cacheDir: string;
+  output: JobOutput;
+  log: Logger;
+  /** The runner user's home, for the default `~/.ssh/known_hosts` and `~/` in paths. */
+  homeDir: string;
+  jobId?: number;
+  /** Decrypts an encrypted identity_file; default: `[runners.ssh] password`. */
+  identityPassphrase?: string;
+  /** Time between SIGTERM and SIGKILL of an aborted stage. Default 5000 ms. */
+  killGraceMs?: number;
+  /** Connection tuning (attempts, keepalive, timeouts); tests shorten them. */
+  connect?: Omit<SshConnectOptions, "signal" | "onRetry">;
+}
+
+const encoder = new TextEncoder();
+/** Bytes of stderr held back while looking for the pid marker. */
+const MARKER_SEARCH_LIMIT = 64 * 1024;
+/** How long an abort waits for the stage's pid before falling back to channel signals. */
+const PID_WAIT_MS = 5000;
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  ABRT: 6,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
+};
+
+interface RunningStage {
+  channel: ClientChannel;
+  /** The remote process group, once the marker arrived; null when it never will. */
+  pid: Promise<number | null>;
+  /** Resolves when the channel closed. */
+  closed: Promise<void>;
+  kill: Promise<void> | null;
+}
+
+export class SshExecutor implements Executor {
+  readonly shell: ShellName;
+  paths: ExecutorPaths;
+  readonly isSharedEnvironment = true;
+  readonly target: SshTarget;
+  readonly #o: SshExecutorOptions;
+  readonly #log: Logger;
+  #connection: SshConnection | null = null;
+  #files: SftpFiles | null = null;
+  readonly #running = new Set<RunningStage>();
+  #isCleanedUp = false;
+
+  /** Throws a TypeError for a shell other than bash/sh, a JobFailedError for a bad port. */
+  constructor(options: SshExecutorOptions) {
+    const shell = options.shell === "" ? "bash" : options.shell;
+    if (shell !== "bash" && shell !== "sh") {
+      throw new TypeError(
+        `Shell "${options.shell}" is not supported by the ssh executor: use "bash" or "sh"`,
+      );
+    }
+    this.shell = shell;
+    this.#o = options;
+    this.target = sshTarget(options.config, {
+      homeDir: options.homeDir,
+      ...(options.identityPassphrase !== undefined
+        ? { identityPassphrase: options.identityPassphrase }
+        : {}),
+    });
+    this.#log = options.log.child({
+      [F.EXECUTOR]: "ssh",
+      ...(options.jobId !== undefined ? { [F.JOB_ID]: options.jobId } : {}),
+    });
+    this.paths = {
+      buildsDir: options.buildsDir || "builds",
+      cacheDir: options.cacheDir || "cache",
+      isBuildsDirShared: true,
+    };
+  }
+
+  #println(text: string): void {
+    this.#o.output.write(encoder.encode(`${text}\n`));
+  }
+
+  /** The connection, for the docker+ssh executor and tests; null before prepare. */
+  get connection(): SshConnection | null {
+    return this.#connection;
+  }
+
+  /** SFTP access to the remote host (artifacts, cache); valid after `prepare`. */
+  files(): SftpFiles {
+    if (!this.#files) throw new Error("The ssh executor is not prepared: call prepare first");
+    return this.#files;
+  }
+
+  async prepare(signal: AbortSignal): Promise<void> {
+    this.#println("Using SSH executor...");
+    const connection = await SshConnection.open(this.target, {
+      ...this.#o.connect,
+      signal,
+      onRetry: (attempt, reason) => {
+        this.#println(`WARNING: SSH connection attempt ${attempt} to ${this.target.host} failed: ${reason}`);
+        this.#log.warn("SSH connection attempt failed", { [F.ERROR]: reason });
+      },
+    });
+    this.#connection = connection;
+    if (this.#isCleanedUp) {
+      connection.close();
+      throw new Error("The ssh executor was cleaned up while connecting");
+    }
+    const sftp = await connection.sftp();
+    const files = new SftpFiles(sftp, describeTarget(this.target));
+    this.#files = files;
+    // SFTP starts in the login directory: the remote home.
+    const home = await files.realPath(".");
+    const resolve = (dir: string) => dir.startsWith("/") ? dir : joinPath(home, dir.replace(/^~\//, ""));
+    this.paths = {
+      buildsDir: resolve(this.paths.buildsDir),
+      cacheDir: resolve(this.paths.cacheDir),
+      isBuildsDirShared: true,
+    };
+    const probe = await connection.execCollect(`exec ${this.shell} -c :`, { timeoutMs: 60_000 });
+    if (probe.code !== 0) {
+      throw new JobFailedError(
+        "runner_system_failure",
+        `Cannot start "${this.shell}" on "${this.target.host}": exit code ${probe.code ?? "unknown"}${
+          probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""
+        }`,
+      );
+    }
+  }
+
+  #loginShell(): string {
+    return this.shell === "bash" ? "bash --login" : "sh -l";
+  }
+
+  async run(stage: StageScript, signal: AbortSignal): Promise<number> {
+    const connection = this.#connection;
+    if (!connection) throw new Error("The ssh executor is not prepared: call prepare first");
+    if (signal.aborted) return KILLED_EXIT_CODE;
+    const nonce = crypto.randomUUID().replaceAll("-", "");
+    const marker = `runner-stage-pid-${nonce}=`;
+    // The user's shell runs this as sshd's session leader: `$$` is the stage's
+    // process group, and `exec` keeps it for the login shell.
+    const command = `printf '%s%s\\n' '${marker}' "$$" >&2; exec ${this.#loginShell()}`;
+    const channel = await connection.exec(command);
+
+    let exit: { code: number | null; signal: string | null } | null = null;
+    channel.on("exit", (code: number | null, signalName?: string) => {
+      exit = { code: typeof code === "number" ? code : null, signal: signalName ?? null };
+    });
+    channel.on("data", (chunk: Buffer) => this.#o.output.write(new Uint8Array(chunk)));
+    const pid = this.#watchStderr(channel, marker);
+    const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
+    const stage_: RunningStage = { channel, pid, closed, kill: null };
+    this.#running.add(stage_);
+
+    const onAbort = () => {
+      stage_.kill ??= this.#kill(connection, stage_);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      channel.end(Buffer.from(stage.script, "utf8"));
+      await closed;
+      if (stage_.kill) await stage_.kill;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.#running.delete(stage_);
+    }
+    const status = exit as { code: number | null; signal: string | null } | null;
+    if (status?.code !== null && status?.code !== undefined) return status.code;
+    if (status?.signal) return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
+    if (stage_.kill) return KILLED_EXIT_CODE;
+    if (connection.lostReason !== null) throw connection.lostError();
+    throw new JobFailedError(
+      "runner_system_failure",
+      `The ${stage.stage} stage on "${this.target.host}" ended without an exit status`,
+    );
+  }
+
+  /** Forwards stderr to the output, minus the pid marker line; resolves with the pid. */
+  #watchStderr(channel: ClientChannel, marker: string): Promise<number | null> {
+    return new Promise((resolve) => {
+      let held = Buffer.alloc(0);
+      let isSearching = true;
+      const needle = Buffer.from(marker);
+      const stop = (pid: number | null, rest: Buffer) => {
+        isSearching = false;
+        if (rest.length > 0) this.#o.output.write(new Uint8Array(rest));
+        resolve(pid);
+      };
+      channel.stderr.on("data", (chunk: Buffer) => {
+        if (!isSearching) {
+          this.#o.output.write(new Uint8Array(chunk));
+          return;
+        }
+        held = Buffer.concat([held, chunk]);
+        const at = held.indexOf(needle);
+        if (at >= 0) {
+          const end = held.indexOf(0x0a, at);
+          if (end < 0) return; // the rest of the line is still coming
+          const pid = Number(held.subarray(at + needle.length, end).toString("latin1"));
+          if (at > 0) this.#o.output.write(new Uint8Array(held.subarray(0, at)));
+          stop(Number.isInteger(pid) && pid > 1 ? pid : null, held.subarray(end + 1));
+        } else if (held.length > MARKER_SEARCH_LIMIT) {
+          // A login shell that prints this much before running our command: give up on the pid.
+          stop(null, held);
+        }
+      });
+      channel.once("close", () => {
+        if (isSearching) stop(null, held);
+      });
+    });
+  }
+
+  async #kill(connection: SshConnection, stage: RunningStage): Promise<void> {
+    const grace = Math.max(0, this.#o.killGraceMs ?? 5000);
+    const pid = await within(stage.pid, PID_WAIT_MS, null);
+    if (pid !== null && connection.lostReason === null) {
+      // dash's `kill` takes `-PGID` but not `-- -PGID`; bash and busybox take both.
+      const seconds = Math.ceil(grace / 1000);
+      const script = [
+        `kill -TERM -${pid} 2>/dev/null || exit 0`,
+        "i=0",
+        `while [ $i -lt ${seconds} ]; do kill -0 -${pid} 2>/dev/null || exit 0; sleep 1; i=$((i+1)); done`,
+        `kill -KILL -${pid} 2>/dev/null`,
+        "exit 0",
+      ].join("\n");
+      try {
+        await connection.execCollect(`sh -c '${script}'`, { timeoutMs: grace + 30_000 });
+      } catch (err) {
+        this.#log.warn("Cannot kill an aborted stage on the remote host", {
+          [F.ERROR]: err instanceof Error ? err.message : String(err),
+        });
+      }
+    } else if (connection.lostReason === null) {
+      // No pid: signal the session over the channel (OpenSSH 7.9+ delivers it to the shell).
+      stage.channel.signal("TERM");
+      await within(stage.closed, grace, undefined);
+      stage.channel.signal("KILL");
+    }
+    // A process that left the group may still hold the channel's pipes open.
+    await within(stage.closed, 10_000, undefined);
+    stage.channel.close();
+  }
+
+  async cleanup(): Promise<void> {
+    this.#isCleanedUp = true;
+    const connection = this.#connection;
+    if (connection) {
+      await Promise.all([...this.#running].map((stage) => stage.kill ??= this.#kill(connection, stage)));
+      connection.close();
+    }
+    this.#files = null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+}
+
+/** `promise`'s value, or `fallback` after `ms`; the timer never outlives the wait. */
+async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<F>((resolve) => (id = setTimeout(() => resolve(fallback), ms))),
+    ]);
+  } finally {
+    clearTimeout(id);
+  }
+}
