@@ -221,7 +221,7 @@ export function npmExcludes(lock: unknown, npmCache: string, registryUrl: string
   const registry = new URL(registryUrl).host.replace(":", "_");
   const paths: string[] = [];
   for (const key of Object.keys(npm)) {
-    const at = key.lastIndexOf("@");
+    const at = key.indexOf("@", 1); // after a scope's leading "@"
     if (at <= 0) continue;
     const name = key.slice(0, at);
     const version = key.slice(at + 1).split("_")[0]!; // "name@1.0.0_peer@2.0.0" in lockfile v4/v5

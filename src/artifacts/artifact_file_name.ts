@@ -7,8 +7,7 @@ import type { ArtifactFormat } from "../archive/archive_format.ts";
 export function artifactFileName(name: string, format: ArtifactFormat): string {
   const trimmed = name.replace(/\/+$/, "");
   let base = trimmed.slice(trimmed.lastIndexOf("/") + 1);
-  if (base === "" || base === ".") base = name.startsWith("/") && trimmed === "" ? "/" : "default";
-  if (base === "/") base = "default";
+  if (base === "" || base === ".") base = "default";
   switch (format) {
     case "zip":
       return `${base}.zip`;

@@ -391,7 +391,9 @@ export class CustomExecutor implements Executor {
       );
     }
     if (exit.stoppedBy === "abort" && call.name !== "run_exec") {
-      throw new Error(`${call.name} "${call.program}" was stopped: the job was cancelled${dormant}`);
+      throw new Error(
+        `${call.name} "${call.program}" was stopped: the job was cancelled${dormant}`,
+      );
     }
     return exit;
   }
@@ -472,7 +474,7 @@ export class CustomExecutor implements Executor {
 function resolveShell(shell: string, fromDriver: boolean): ShellName {
   const name = shell === "" ? "bash" : shell;
   if (name === "bash" || name === "sh") return name;
-  const source = fromDriver ? "config_exec's \"shell\"" : "shell";
+  const source = fromDriver ? 'config_exec\'s "shell"' : "shell";
   throw new JobFailedError(
     "runner_configuration_error",
     `shell "${shell}" (from ${source}) is not supported by the custom executor: use "bash" or "sh"`,

@@ -10,7 +10,7 @@ log="$DRIVER_DIR/calls.log"
 {
   printf 'CALL %s %s\n' "$role" "$*"
   printf 'ENV PWD=%s\n' "$PWD"
-  env | grep -E '^(TMPDIR|BUILD_FAILURE_EXIT_CODE|SYSTEM_FAILURE_EXIT_CODE|BUILD_EXIT_CODE_FILE|JOB_RESPONSE_FILE|CUSTOM_ENV_|DRIVER_TOKEN|RUNNER_SIDE)=' | sort | sed 's/^/ENV /'
+  env | grep -E '^(TMPDIR|BUILD_FAILURE_EXIT_CODE|SYSTEM_FAILURE_EXIT_CODE|BUILD_EXIT_CODE_FILE|JOB_RESPONSE_FILE|CUSTOM_ENV_[A-Za-z0-9_]*|DRIVER_TOKEN|RUNNER_SIDE)=' | sort | sed 's/^/ENV /'
 } >>"$log"
 
 # Starts a child that must die with the driver's process group, then waits.

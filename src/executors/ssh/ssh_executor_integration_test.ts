@@ -1,0 +1,457 @@
+/**
+ * The ssh executor against a real sshd on a loopback port (tests/fixtures/sshd.ts).
+ * Skips, saying why, when sshd cannot run here.
+ */
+import assert from "node:assert/strict";
+import type { SshConfig } from "../../config/runner_config.ts";
+import { JobFailedError } from "../../job/failure_reason.ts";
+import type { LogFields, Logger } from "../../log/logger.ts";
+import {
+  hashedKnownHostsLine,
+  type SshdFixture,
+  sshdSkipReason,
+  startSshd,
+} from "../../../tests/fixtures/sshd.ts";
+import type { JobOutput } from "../executor.ts";
+import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
+import { SshExecutor, type SshExecutorOptions } from "./ssh_executor.ts";
+
+class SilentLogger implements Logger {
+  debug(_msg: string, _fields?: LogFields): void {}
+  info(_msg: string, _fields?: LogFields): void {}
+  warn(_msg: string, _fields?: LogFields): void {}
+  error(_msg: string, _fields?: LogFields): void {}
+  child(_fields: LogFields): Logger {
+    return this;
+  }
+}
+
+const skip = await sshdSkipReason();
+if (skip) {
+  // deno-lint-ignore no-console -- a skipped suite must say why
+  console.log(`Skipping ssh executor integration tests: ${skip}`);
+}
+const ignore = skip !== null;
+const never = () => new AbortController().signal;
+
+function sshConfig(server: SshdFixture, overrides: Partial<SshConfig> = {}): SshConfig {
+  return {
+    host: server.host,
+    port: String(server.port),
+    user: server.user,
+    password: "",
+    identityFile: server.identityFile,
+    disableStrictHostKeyChecking: false,
+    knownHostsFile: server.knownHostsFile,
+    ...overrides,
+  };
+}
+
+function executorFor(
+  server: SshdFixture,
+  output: JobOutput,
+  overrides: Partial<SshExecutorOptions> & { ssh?: Partial<SshConfig> } = {},
+): SshExecutor {
+  const { ssh, ...rest } = overrides;
+  return new SshExecutor({
+    config: sshConfig(server, ssh),
+    shell: "bash",
+    buildsDir: `${server.workDir}/builds`,
+    cacheDir: `${server.workDir}/cache`,
+    output,
+    log: new SilentLogger(),
+    homeDir: "/nonexistent-runner-home",
+    killGraceMs: 1000,
+    connect: { attempts: 1, retryDelayMs: 100, keepaliveIntervalMs: 2000, keepaliveCountMax: 3 },
+    ...rest,
+  });
+}
+
+/** One server for the tests that do not break it; started lazily, stopped by the last test. */
+let shared: SshdFixture | null = null;
+async function server(): Promise<SshdFixture> {
+  shared ??= await startSshd();
+  return shared;
+}
+
+async function expectJobFailure(promise: Promise<unknown>, reason: string, pattern: RegExp) {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof JobFailedError, `expected a JobFailedError, got ${String(err)}`);
+    assert.equal(err.reason, reason);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+testExecutorContract(
+  "ssh",
+  async (output) => executorFor(await server(), output),
+  skip ? { skip } : {},
+);
+
+testExecutorContract(
+  "ssh (sh)",
+  async (output) => executorFor(await server(), output, { shell: "sh" }),
+  skip ? { skip } : {},
+);
+
+Deno.test({
+  name: "SshExecutor runs an echo job in a login bash and carries its exit code back",
+  ignore,
+  fn: async () => {
+    const output = new CollectedOutput();
+    await using executor = executorFor(await server(), output);
+    await executor.prepare(never());
+    const code = await executor.run(
+      {
+        stage: "step_script",
+        script: contractScript(["echo hello from $(whoami)", "shopt -q login_shell && echo login"]),
+      },
+      never(),
+    );
+    assert.equal(code, 0);
+    assert.match(output.text(), /Using SSH executor\.\.\./);
+    assert.match(output.text(), /hello from runner-ssh-test\n/);
+    assert.match(output.text(), /login\n/);
+    // The pid marker never reaches the job log.
+    assert.doesNotMatch(output.text(), /runner-stage-pid/);
+    assert.equal(
+      await executor.run({ stage: "step_script", script: contractScript(["exit 42"]) }, never()),
+      42,
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor defaults builds_dir and cache_dir to builds and cache in the remote home",
+  ignore,
+  fn: async () => {
+    await using executor = executorFor(await server(), new CollectedOutput(), {
+      buildsDir: "",
+      cacheDir: "",
+    });
+    assert.equal(executor.paths.buildsDir, "builds");
+    await executor.prepare(never());
+    assert.deepEqual(executor.paths, {
+      buildsDir: "/home/runner-ssh-test/builds",
+      cacheDir: "/home/runner-ssh-test/cache",
+      isBuildsDirShared: true,
+    });
+    assert.equal(executor.isSharedEnvironment, true);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor logs in with the password alone",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const output = new CollectedOutput();
+    await using executor = executorFor(s, output, {
+      ssh: { identityFile: "", password: s.password },
+    });
+    await executor.prepare(never());
+    assert.equal(
+      await executor.run({ stage: "step_script", script: contractScript(["echo pw-ok"]) }, never()),
+      0,
+    );
+    assert.match(output.text(), /pw-ok/);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor reports a refused password naming the user and host",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    await using executor = executorFor(s, new CollectedOutput(), {
+      ssh: { identityFile: "", password: "not-the-password" },
+    });
+    await expectJobFailure(
+      executor.prepare(never()),
+      "runner_system_failure",
+      new RegExp(`SSH authentication as "runner-ssh-test" on "127.0.0.1:${s.port}" failed: the server refused the password`),
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor uses an encrypted identity_file with the password as passphrase",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const output = new CollectedOutput();
+    await using executor = executorFor(s, output, {
+      ssh: { identityFile: s.encryptedIdentityFile, password: s.identityPassphrase },
+    });
+    await executor.prepare(never());
+    assert.equal(
+      await executor.run({ stage: "step_script", script: contractScript(["echo key-ok"]) }, never()),
+      0,
+    );
+    assert.match(output.text(), /key-ok/);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor explains an encrypted identity_file it cannot decrypt",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    await using noPassphrase = executorFor(s, new CollectedOutput(), {
+      ssh: { identityFile: s.encryptedIdentityFile },
+    });
+    await expectJobFailure(
+      noPassphrase.prepare(never()),
+      "runner_configuration_error",
+      /Cannot use \[runners\.ssh\] identity_file ".*id_ed25519_encrypted": it is encrypted and no passphrase is set/,
+    );
+    await using wrong = executorFor(s, new CollectedOutput(), {
+      ssh: { identityFile: s.encryptedIdentityFile, password: "wrong" },
+    });
+    await expectJobFailure(
+      wrong.prepare(never()),
+      "runner_configuration_error",
+      /it is encrypted and \[runners\.ssh\] password does not decrypt it/,
+    );
+    await using missing = executorFor(s, new CollectedOutput(), {
+      ssh: { identityFile: `${s.dir}/no-such-key` },
+    });
+    await expectJobFailure(
+      missing.prepare(never()),
+      "runner_configuration_error",
+      /Cannot read \[runners\.ssh\] identity_file ".*no-such-key"/,
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor refuses a changed host key, naming the host and both fingerprints",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    // A valid ed25519 key that is not the server's.
+    const otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK8XFqOr3OLNXaoe1nS7LNJSuTObl6Mwp0gs4+6P/6l5";
+    const knownHosts = `${s.dir}/known_hosts_changed`;
+    await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${s.port} ${otherKey}\n`);
+    await using executor = executorFor(s, new CollectedOutput(), {
+      ssh: { knownHostsFile: knownHosts },
+      connect: { attempts: 3, retryDelayMs: 100 },
+    });
+    await expectJobFailure(
+      executor.prepare(never()),
+      "runner_system_failure",
+      new RegExp(
+        `^Host key verification failed for "\\[127\\.0\\.0\\.1\\]:${s.port}": the host key changed: the server offered ${
+          s.hostKeyFingerprint.replace(/[+/]/g, "\\$&")
+        } \\(ssh-ed25519\\), known_hosts file ".*known_hosts_changed" line 1 has SHA256:5HQcKDu3i3swtX0O5dbAxpyRv8u7wtNKCfoS72nqldY`,
+      ),
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor refuses an unknown host by default and accepts it with strict checking off",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const empty = `${s.dir}/known_hosts_empty`;
+    await Deno.writeTextFile(empty, "# nothing yet\n");
+    await using strict = executorFor(s, new CollectedOutput(), { ssh: { knownHostsFile: empty } });
+    await expectJobFailure(
+      strict.prepare(never()),
+      "runner_system_failure",
+      new RegExp(
+        `Host key verification failed for "\\[127\\.0\\.0\\.1\\]:${s.port}": unknown host key ${
+          s.hostKeyFingerprint.replace(/[+/]/g, "\\$&")
+        } \\(ssh-ed25519\\)`,
+      ),
+    );
+
+    const output = new CollectedOutput();
+    await using relaxed = executorFor(s, output, {
+      ssh: { knownHostsFile: `${s.dir}/does-not-exist`, disableStrictHostKeyChecking: true },
+    });
+    await relaxed.prepare(never());
+    assert.equal(
+      await relaxed.run({ stage: "step_script", script: contractScript(["echo relaxed"]) }, never()),
+      0,
+    );
+    assert.match(output.text(), /relaxed/);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor accepts a hashed known_hosts entry and names a missing known_hosts file",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const hashed = `${s.dir}/known_hosts_hashed`;
+    await Deno.writeTextFile(hashed, `${await hashedKnownHostsLine(`[127.0.0.1]:${s.port}`, s.hostKey)}\n`);
+    await using ok = executorFor(s, new CollectedOutput(), { ssh: { knownHostsFile: hashed } });
+    await ok.prepare(never());
+
+    await using missing = executorFor(s, new CollectedOutput(), {
+      ssh: { knownHostsFile: `${s.dir}/absent_known_hosts` },
+    });
+    await expectJobFailure(
+      missing.prepare(never()),
+      "runner_configuration_error",
+      /Cannot read known_hosts file ".*absent_known_hosts" to verify the host key of "127\.0\.0\.1"/,
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor retries a refused connection and then names the host",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closedPort = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const output = new CollectedOutput();
+    await using executor = executorFor(s, output, {
+      ssh: { port: String(closedPort) },
+      connect: { attempts: 2, retryDelayMs: 50 },
+    });
+    await expectJobFailure(
+      executor.prepare(never()),
+      "runner_system_failure",
+      new RegExp(`Cannot connect to SSH server "runner-ssh-test@127\\.0\\.0\\.1:${closedPort}" after 2 attempts: .*ECONNREFUSED`),
+    );
+    assert.match(output.text(), /WARNING: SSH connection attempt 1 to 127\.0\.0\.1 failed/);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor cancel kills the remote script and everything it started",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const output = new CollectedOutput();
+    await using executor = executorFor(s, output);
+    await executor.prepare(never());
+    const pidFile = `${s.workDir}/cancel-${crypto.randomUUID()}.pid`;
+    const controller = new AbortController();
+    const running = executor.run(
+      {
+        stage: "step_script",
+        script: contractScript([
+          // A child that ignores SIGTERM: only the SIGKILL sweep ends it.
+          `(trap '' TERM; exec sleep 1000) & echo $! > '${pidFile}'`,
+          `sleep 1000 & echo $! >> '${pidFile}'`,
+          "echo started",
+          "sleep 1000",
+        ]),
+      },
+      controller.signal,
+    );
+    await output.waitFor("started");
+    controller.abort();
+    const code = await running;
+    assert.notEqual(code, 0);
+    const pids = (await Deno.readTextFile(pidFile)).trim().split("\n").map(Number);
+    assert.equal(pids.length, 2);
+    for (const pid of pids) {
+      const state = await Deno.readTextFile(`/proc/${pid}/stat`).then(
+        (stat) => stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3),
+        () => "gone",
+      );
+      assert.ok(state === "gone" || state === "Z", `process ${pid} survived the cancel (${state})`);
+    }
+    assert.deepEqual(await s.userProcesses(), []);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor fails the stage with runner_system_failure when the server drops mid-job",
+  ignore,
+  fn: async () => {
+    await using own = await startSshd();
+    const output = new CollectedOutput();
+    await using executor = executorFor(own, output);
+    await executor.prepare(never());
+    const running = executor.run(
+      { stage: "step_script", script: contractScript(["echo started", "sleep 1000"]) },
+      never(),
+    );
+    await output.waitFor("started");
+    await own.dropConnections();
+    await expectJobFailure(
+      running,
+      "runner_system_failure",
+      new RegExp(`^SSH connection to "runner-ssh-test@127\\.0\\.0\\.1:${own.port}" lost: `),
+    );
+    // Later stages fail the same way instead of hanging.
+    await expectJobFailure(
+      executor.run({ stage: "after_script", script: contractScript(["true"]) }, never()),
+      "runner_system_failure",
+      /SSH connection to .* lost/,
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor notices a host that stops answering through keepalive",
+  ignore,
+  fn: async () => {
+    await using own = await startSshd();
+    const output = new CollectedOutput();
+    await using executor = executorFor(own, output, {
+      connect: { attempts: 1, keepaliveIntervalMs: 300, keepaliveCountMax: 2 },
+    });
+    await executor.prepare(never());
+    const running = executor.run(
+      { stage: "step_script", script: contractScript(["echo started", "sleep 1000"]) },
+      never(),
+    );
+    await output.waitFor("started");
+    await own.freezeConnections();
+    await expectJobFailure(
+      running,
+      "runner_system_failure",
+      /SSH connection to .* lost: no answer to keepalive requests/,
+    );
+  },
+});
+
+Deno.test({
+  name: "SshExecutor rejects shells it cannot drive and a bad port",
+  fn: () => {
+    const base = {
+      config: {
+        host: "h",
+        port: "22",
+        user: "",
+        password: "",
+        identityFile: "",
+        disableStrictHostKeyChecking: false,
+        knownHostsFile: "",
+      },
+      shell: "pwsh",
+      buildsDir: "",
+      cacheDir: "",
+      output: new CollectedOutput(),
+      log: new SilentLogger(),
+      homeDir: "/home/runner",
+    };
+    assert.throws(() => new SshExecutor(base), /Shell "pwsh" is not supported by the ssh executor/);
+    assert.throws(
+      () => new SshExecutor({ ...base, shell: "", config: { ...base.config, port: "ssh" } }),
+      /Invalid \[runners\.ssh\] port "ssh": expected a number from 1 to 65535/,
+    );
+    const executor = new SshExecutor({ ...base, shell: "" });
+    assert.equal(executor.target.user, "root");
+    assert.equal(executor.target.knownHostsFile, "/home/runner/.ssh/known_hosts");
+  },
+});
+
+Deno.test({
+  name: "ssh fixture stops",
+  ignore,
+  fn: async () => {
+    await shared?.stop();
+    shared = null;
+  },
+});

@@ -1,0 +1,186 @@
+/**
+ * End to end: `runner register | verify | unregister | list | lint | --version`
+ * against the fake GitLab, as a user's script would call them.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { runCli } from "../fixtures/runner_process.ts";
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "runner-register-" });
+}
+
+Deno.test("register with a glrt- token verifies it and writes config.toml 0600 with a system id", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "--non-interactive",
+    "--url",
+    gitlab.url,
+    "--token",
+    fake.token,
+    "--executor",
+    "shell",
+    "--name",
+    "box-1",
+    "--config",
+    config,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /Runner registered successfully/);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, /name = "box-1"/);
+  assert.match(text, new RegExp(`token = "${fake.token}"`));
+  assert.match(text, new RegExp(`id = ${fake.id}`));
+  assert.match(text, /executor = "shell"/);
+  assert.equal((await Deno.stat(config)).mode! & 0o777, 0o600);
+  const systemId = await Deno.readTextFile(join(dir, ".runner_system_id"));
+  assert.match(systemId, /^[sr]_[0-9a-zA-Z]{12}$/);
+  assert.deepEqual(gitlab.runnerOf(fake.id)?.managers, [systemId]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("register with a glrt- token refuses server-owned options such as --locked", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const res = await runCli([
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    fake.token,
+    "--executor",
+    "shell",
+    "--locked=false",
+    "-c",
+    join(dir, "config.toml"),
+  ]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /--locked/);
+  assert.match(res.stderr, /cannot be specified when registering with a runner authentication token/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from RUNNER_TAG_LIST", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const res = await runCli(["register", "--non-interactive", "--config", config], {
+    env: {
+      CI_SERVER_URL: gitlab.url,
+      REGISTRATION_TOKEN: "GR1348941fake-registration",
+      RUNNER_EXECUTOR: "shell",
+      RUNNER_NAME: "legacy-box",
+      RUNNER_TAG_LIST: "linux, fast",
+      RUNNER_BUILDS_DIR: "/srv/builds",
+    },
+  });
+  assert.equal(res.code, 0, res.stderr);
+  const registered = gitlab.runners().find((r) => r.description === "legacy-box");
+  assert.ok(registered, "GitLab knows the new runner");
+  assert.deepEqual(registered.tags, ["linux", "fast"]);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, new RegExp(`token = "${registered.token}"`));
+  assert.match(text, /builds_dir = "\/srv\/builds"/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("register with a wrong registration token fails and writes no runner", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "-n",
+    "--url",
+    gitlab.url,
+    "--registration-token",
+    "GR1348941wrong",
+    "--executor",
+    "shell",
+    "-c",
+    config,
+  ]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /Registering runner\.\.\. failed/);
+  await assert.rejects(Deno.stat(config));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify reports valid and removed runners; --delete drops the removed one", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const good = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  await Deno.writeTextFile(
+    config,
+    `concurrent = 1\n[[runners]]\nname = "good"\nurl = "${gitlab.url}"\ntoken = "${good.token}"\nexecutor = "shell"\n` +
+      `[[runners]]\nname = "gone"\nurl = "${gitlab.url}"\ntoken = "glrt-doesnotexist123"\nexecutor = "shell"\n`,
+  );
+  const res = await runCli(["verify", "--delete", "-c", config]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stderr, /Verifying runner\.\.\. is valid.*name=good/);
+  assert.match(res.stderr, /Verifying runner\.\.\. is removed.*name=gone/);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, /name = "good"/);
+  assert.doesNotMatch(text, /name = "gone"/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("unregister --name removes the runner from GitLab and from config.toml; list shows the rest", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "registered" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  await Deno.writeTextFile(
+    config,
+    `[[runners]]\nname = "a"\nurl = "${gitlab.url}"\ntoken = "${a.token}"\nexecutor = "shell"\n` +
+      `[[runners]]\nname = "b"\nurl = "${gitlab.url}"\ntoken = "${b.token}"\nexecutor = "shell"\n`,
+  );
+  const res = await runCli(["unregister", "--name", "b", "-c", config]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(gitlab.runnerOf(b.id), undefined, "legacy runner deleted in GitLab");
+  assert.ok(gitlab.requestsTo("unregister_runner").length >= 1);
+  const list = await runCli(["list", "-c", config]);
+  assert.equal(list.code, 0);
+  assert.match(list.stdout, /^a +Executor=shell Token=\S+ URL=/m);
+  assert.doesNotMatch(list.stdout, /^b /m);
+  assert.doesNotMatch(list.stdout, new RegExp(a.token), "list never prints the whole token");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("lint names file, line and key of a bad value and fails on unknown keys", async () => {
+  const dir = await tempDir();
+  const bad = join(dir, "bad.toml");
+  await Deno.writeTextFile(bad, `concurrent = 2\n\n[[runners]]\nname = "x"\nlimit = "many"\n`);
+  const res = await runCli(["lint", "-c", bad]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, new RegExp(`${bad.replaceAll("/", "\\/")}:5: .*runners\\[0\\]\\.limit`));
+  const unknown = join(dir, "unknown.toml");
+  await Deno.writeTextFile(unknown, `concurrent = 2\nconcurent = 3\n`);
+  const res2 = await runCli(["lint", "-c", unknown]);
+  assert.equal(res2.code, 1);
+  assert.match(res2.stderr, /:2: .*concurent/);
+  const broken = join(dir, "broken.toml");
+  await Deno.writeTextFile(broken, `concurrent = 2\n[[runners]\n`);
+  const res3 = await runCli(["run", "-c", broken]);
+  assert.notEqual(res3.code, 0, "run refuses a config that is not TOML");
+  assert.match(res3.stderr, /broken\.toml:2/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("--version prints version, revision, Deno version and platform", async () => {
+  const res = await runCli(["--version"]);
+  assert.equal(res.code, 0);
+  assert.match(res.stdout, /^Version: +\d+\.\d+\.\d+/m);
+  assert.match(res.stdout, /^Git revision: /m);
+  assert.match(res.stdout, /^Deno version: +deno\d/m);
+  assert.match(res.stdout, /^OS\/Arch: +(linux|darwin|windows)\/(amd64|arm64)/m);
+});
