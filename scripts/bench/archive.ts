@@ -44,7 +44,11 @@ try {
   const tree = `${work}/tree`;
   const t0 = performance.now();
   const { files, bytes } = await generateTree(tree, fileCount);
-  log(`tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s (${tree})`);
+  log(
+    `tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB in ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s (${tree})`,
+  );
 
   const results: Record<string, { ms: number[]; rssKb: number[]; size?: number }> = {};
   const record = (name: string, ms: number, rssKb: number, size?: number) => {
@@ -63,8 +67,17 @@ try {
         const r = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], work);
         record("zip -r -1", r.ms, r.rssKb, (await Deno.stat(`${work}/zip.zip`)).size);
       } else {
-        const r = await ours("archive", { dir: tree, zip: `${work}/ours.zip`, level: args.values.level });
-        record(`ours archive (${args.values.level})`, r.ms, r.rssKb, (await Deno.stat(`${work}/ours.zip`)).size);
+        const r = await ours("archive", {
+          dir: tree,
+          zip: `${work}/ours.zip`,
+          level: args.values.level,
+        });
+        record(
+          `ours archive (${args.values.level})`,
+          r.ms,
+          r.rssKb,
+          (await Deno.stat(`${work}/ours.zip`)).size,
+        );
       }
     }
     const extractOrder = run % 2 === 0 ? ["unzip", "ours"] : ["ours", "unzip"];
@@ -86,16 +99,21 @@ try {
   const check = `${work}/x-check`;
   await Deno.mkdir(check);
   await ours("extract", { zip: `${work}/ours.zip`, out: check });
-  const diff = await new Deno.Command("diff", { args: ["-r", "--no-dereference", tree, `${check}/tree`] })
+  const diff = await new Deno.Command("diff", {
+    args: ["-r", "--no-dereference", tree, `${check}/tree`],
+  })
     .output();
   log(`round trip of our archive: ${diff.success ? "identical" : "DIFFERS"}`);
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const median = (xs: number[]) =>
+    [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   const line = (name: string) => {
     const r = results[name];
     if (!r) return "";
     const size = r.size ? `  size ${(r.size / 1e6).toFixed(1)} MB` : "";
-    return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  peak RSS ${(Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)} MiB${size}`;
+    return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  peak RSS ${
+      (Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)
+    } MiB${size}`;
   };
   log("");
   for (const name of Object.keys(results)) log(line(name));
@@ -105,7 +123,11 @@ try {
     return ra && rb ? (median(ra.ms) / median(rb.ms)).toFixed(2) : "n/a";
   };
   log("");
-  log(`archive ratio ours/zip:   ${ratio(`ours archive (${args.values.level})`, "zip -r -1")}  (goal <= 1.00)`);
+  log(
+    `archive ratio ours/zip:   ${
+      ratio(`ours archive (${args.values.level})`, "zip -r -1")
+    }  (goal <= 1.00)`,
+  );
   log(`extract ratio ours/unzip: ${ratio("ours extract", "unzip")}  (goal <= 1.00)`);
 } finally {
   await Deno.remove(work, { recursive: true });
@@ -126,13 +148,18 @@ async function timed(cmd: string[], cwd: string): Promise<{ ms: number; rssKb: n
     stderr: "piped",
   }).output();
   const ms = performance.now() - t;
-  if (!out.success) throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
   return { ms, rssKb: Number(lines[lines.length - 1]) };
 }
 
 /** Runs one of our operations in a fresh process; it reports its own time and VmHWM. */
-async function ours(op: string, opts: Record<string, string>): Promise<{ ms: number; rssKb: number }> {
+async function ours(
+  op: string,
+  opts: Record<string, string>,
+): Promise<{ ms: number; rssKb: number }> {
   const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", new URL(import.meta.url).pathname, "--child", op, ...flags],
@@ -151,8 +178,14 @@ async function child(op: string): Promise<void> {
     const base = dir.slice(dir.lastIndexOf("/") + 1);
     const source = new LocalArchiveSource(parent);
     const paths = await walk(source, base);
-    const file = await Deno.open(args.values.zip as string, { write: true, create: true, truncate: true });
-    await zipStream(source, paths, { level: args.values.level as CompressionLevel }).pipeTo(file.writable);
+    const file = await Deno.open(args.values.zip as string, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    await zipStream(source, paths, { level: args.values.level as CompressionLevel }).pipeTo(
+      file.writable,
+    );
   } else {
     const reader = await LocalFileReader.open(args.values.zip as string);
     await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));
@@ -198,13 +231,51 @@ function rng(seed: number): () => number {
  * packages of 20 files; plus 8 large files of 7.5 MB that are half random,
  * half repetitive (like binaries and bundles). Total about 150 MB.
  */
-async function generateTree(root: string, count: number): Promise<{ files: number; bytes: number }> {
+async function generateTree(
+  root: string,
+  count: number,
+): Promise<{ files: number; bytes: number }> {
   const next = rng(42);
   const words = [
-    "function", "return", "const", "let", "var", "if", "else", "module", "exports", "require",
-    "this", "prototype", "undefined", "null", "true", "false", "async", "await", "new", "class",
-    "extends", "import", "from", "default", "throw", "Error", "value", "options", "callback",
-    "length", "index", "result", "push", "map", "filter", "reduce", "Object", "keys", "Array",
+    "function",
+    "return",
+    "const",
+    "let",
+    "var",
+    "if",
+    "else",
+    "module",
+    "exports",
+    "require",
+    "this",
+    "prototype",
+    "undefined",
+    "null",
+    "true",
+    "false",
+    "async",
+    "await",
+    "new",
+    "class",
+    "extends",
+    "import",
+    "from",
+    "default",
+    "throw",
+    "Error",
+    "value",
+    "options",
+    "callback",
+    "length",
+    "index",
+    "result",
+    "push",
+    "map",
+    "filter",
+    "reduce",
+    "Object",
+    "keys",
+    "Array",
   ];
   const encoder = new TextEncoder();
   const largeCount = 8;

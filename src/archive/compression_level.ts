@@ -41,6 +41,8 @@ export function parseCompressionLevel(
   const v = (value ?? "").trim().toLowerCase();
   if (v === "") return "default";
   if ((COMPRESSION_LEVELS as readonly string[]).includes(v)) return v as CompressionLevel;
-  warn?.(`compression level "${value}" is not one of ${COMPRESSION_LEVELS.join(", ")}: using "default"`);
+  warn?.(
+    `compression level "${value}" is not one of ${COMPRESSION_LEVELS.join(", ")}: using "default"`,
+  );
   return "default";
 }

@@ -24,7 +24,9 @@ export function normalizeEntryName(raw: string): string {
     if (segment === "..") {
       throw new ArchiveError(
         raw,
-        `Entry ${quoteEntry(raw)} has a ".." segment: it would be written outside the target directory`,
+        `Entry ${
+          quoteEntry(raw)
+        } has a ".." segment: it would be written outside the target directory`,
       );
     }
     parts.push(segment);

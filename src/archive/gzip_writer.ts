@@ -35,14 +35,20 @@ async function* gzipMembers(
   for (const path of paths) {
     const entry = await source.stat(path);
     if (entry === null || entry.kind !== "file") {
-      if (entry?.kind !== "dir") options.warn?.(`${path}: not a regular file, not added to the gzip archive`);
+      if (entry?.kind !== "dir") {
+        options.warn?.(`${path}: not a regular file, not added to the gzip archive`);
+      }
       continue;
     }
     let data: Uint8Array;
     try {
       data = await source.readFile(path);
     } catch (err) {
-      throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${err instanceof Error ? err.message : err}`, { cause: err });
+      throw new ArchiveError(
+        path,
+        `Cannot read ${quoteEntry(path)}: ${err instanceof Error ? err.message : err}`,
+        { cause: err },
+      );
     }
     const name = encoder.encode(path.replaceAll("\0", ""));
     const header = new LeWriter(10 + name.length + 1)

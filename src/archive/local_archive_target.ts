@@ -54,11 +54,16 @@ export class LocalArchiveTarget implements ArchiveTarget {
       if (info.isSymlink) {
         throw new ArchiveError(
           path,
-          `Cannot extract into ${quoteEntry(path)}: it is a symlink in the target directory, which is never followed`,
+          `Cannot extract into ${
+            quoteEntry(path)
+          }: it is a symlink in the target directory, which is never followed`,
         );
       }
       if (!info.isDirectory) {
-        throw new ArchiveError(path, `Cannot extract into ${quoteEntry(path)}: it exists and is not a directory`);
+        throw new ArchiveError(
+          path,
+          `Cannot extract into ${quoteEntry(path)}: it exists and is not a directory`,
+        );
       }
     }
     this.#dirs.add(path);
@@ -85,7 +90,9 @@ export class LocalArchiveTarget implements ArchiveTarget {
       const mode = meta.mode & 0o777;
       // With `mode`, Deno adds an fchmod; the umask already yields the usual
       // 0644, so only other modes pay for it.
-      const options = mode === (0o666 & ~this.#umask) ? { createNew: true } : { createNew: true, mode };
+      const options = mode === (0o666 & ~this.#umask)
+        ? { createNew: true }
+        : { createNew: true, mode };
       try {
         Deno.writeFileSync(abs, data, options);
       } catch (err) {

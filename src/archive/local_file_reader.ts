@@ -37,7 +37,9 @@ export class LocalFileReader implements RandomAccessReader {
 
   async #read(offset: number, length: number): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new RangeError(`Read of ${length} bytes at ${offset} is past the end of the file (${this.size} bytes)`);
+      throw new RangeError(
+        `Read of ${length} bytes at ${offset} is past the end of the file (${this.size} bytes)`,
+      );
     }
     const w = this.#window;
     if (offset >= this.#windowStart && offset + length <= this.#windowStart + w.length) {
@@ -49,7 +51,11 @@ export class LocalFileReader implements RandomAccessReader {
     let got = 0;
     while (got < want) {
       const n = await this.#file.read(buf.subarray(got));
-      if (n === null) throw new RangeError(`File ended at ${offset + got} while reading ${want} bytes at ${offset}`);
+      if (n === null) {
+        throw new RangeError(
+          `File ended at ${offset + got} while reading ${want} bytes at ${offset}`,
+        );
+      }
       got += n;
     }
     if (length < WINDOW) {

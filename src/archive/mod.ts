@@ -7,7 +7,7 @@ export {
   deflateLevel,
   parseCompressionLevel,
 } from "./compression_level.ts";
-export { type ArtifactFormat, type DetectedFormat, detectArchiveFormat } from "./archive_format.ts";
+export { type ArtifactFormat, detectArchiveFormat, type DetectedFormat } from "./archive_format.ts";
 export type { ArchiveSource, EntryKind, SourceDirEntry, SourceEntry } from "./archive_source.ts";
 export type { ArchiveTarget, FileMeta, TargetFile } from "./archive_target.ts";
 export { BytesReader, type RandomAccessReader } from "./random_access_reader.ts";

@@ -18,7 +18,11 @@ export class BytesReader implements RandomAccessReader {
   }
   read(offset: number, length: number): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.bytes.length) {
-      return Promise.reject(new RangeError(`Read of ${length} bytes at ${offset} is past the end (${this.bytes.length})`));
+      return Promise.reject(
+        new RangeError(
+          `Read of ${length} bytes at ${offset} is past the end (${this.bytes.length})`,
+        ),
+      );
     }
     return Promise.resolve(this.bytes.subarray(offset, offset + length));
   }

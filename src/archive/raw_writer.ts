@@ -20,7 +20,9 @@ export async function rawStream(
       "",
       files.length === 0
         ? "The raw artifact format needs exactly one file, but none matched"
-        : `The raw artifact format needs exactly one file, but ${files.length} matched: ${files.slice(0, 5).join(", ")}`,
+        : `The raw artifact format needs exactly one file, but ${files.length} matched: ${
+          files.slice(0, 5).join(", ")
+        }`,
     );
   }
   return source.openFile(files[0] as string);

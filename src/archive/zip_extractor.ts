@@ -14,12 +14,7 @@ import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./extract_limits.ts"
 import type { RandomAccessReader } from "./random_access_reader.ts";
 import { readZipDirectory, type ZipEntry } from "./zip_reader.ts";
 import { crc32 } from "./_deflate.ts";
-import {
-  LOCAL_HEADER_SIZE,
-  METHOD_DEFLATE,
-  METHOD_STORE,
-  SIG_LOCAL,
-} from "./_zip_format.ts";
+import { LOCAL_HEADER_SIZE, METHOD_DEFLATE, METHOD_STORE, SIG_LOCAL } from "./_zip_format.ts";
 
 export interface ExtractOptions {
   limits?: Partial<ExtractLimits>;
@@ -66,11 +61,16 @@ export async function extractZip(
     if (!options.allowSymlinksOutside && !isLinkInside(item.path, linkTarget)) {
       throw new ArchiveError(
         item.entry.rawName,
-        `Symlink ${quoteEntry(item.entry.rawName)} points outside the target directory (to ${quoteEntry(linkTarget)})`,
+        `Symlink ${quoteEntry(item.entry.rawName)} points outside the target directory (to ${
+          quoteEntry(linkTarget)
+        })`,
       );
     }
     if (linkTarget === "" || linkTarget.includes("\0")) {
-      throw new ArchiveError(item.entry.rawName, `Symlink ${quoteEntry(item.entry.rawName)} has an invalid target`);
+      throw new ArchiveError(
+        item.entry.rawName,
+        `Symlink ${quoteEntry(item.entry.rawName)} has an invalid target`,
+      );
     }
     linkTargets.set(item.path, linkTarget);
   }
@@ -91,7 +91,8 @@ export async function extractZip(
   let bytes = 0;
   await runPool(files, options.concurrency ?? 8, async (item) => {
     options.signal?.throwIfAborted();
-    bytes += await extractFile(reader, target, item);
+    const written = await extractFile(reader, target, item);
+    bytes += written;
   });
 
   for (const item of links) {
@@ -114,7 +115,10 @@ function checkEntries(
   limits: ExtractLimits,
 ): Planned[] {
   if (entries.length > limits.maxEntries) {
-    throw new ArchiveError("", `Archive has ${entries.length} entries, more than the limit of ${limits.maxEntries}`);
+    throw new ArchiveError(
+      "",
+      `Archive has ${entries.length} entries, more than the limit of ${limits.maxEntries}`,
+    );
   }
   const byPath = new Map<string, Planned>();
   let total = 0;
@@ -127,7 +131,10 @@ function checkEntries(
       throw new ArchiveError(entry.rawName, `Entry ${name} appears more than once in the archive`);
     }
     if (entry.method !== METHOD_STORE && entry.method !== METHOD_DEFLATE) {
-      throw new ArchiveError(entry.rawName, `Entry ${name} uses compression method ${entry.method}, which is not supported`);
+      throw new ArchiveError(
+        entry.rawName,
+        `Entry ${name} uses compression method ${entry.method}, which is not supported`,
+      );
     }
     if (entry.method === METHOD_STORE && entry.compressedSize !== entry.size) {
       throw new ArchiveError(entry.rawName, `Entry ${name} is stored but its sizes disagree`);
@@ -148,7 +155,9 @@ function checkEntries(
     ) {
       throw new ArchiveError(
         entry.rawName,
-        `Entry ${name} expands ${Math.round(entry.size / Math.max(entry.compressedSize, 1))} times, more than the limit of ${limits.maxRatio}: refusing a likely zip bomb`,
+        `Entry ${name} expands ${
+          Math.round(entry.size / Math.max(entry.compressedSize, 1))
+        } times, more than the limit of ${limits.maxRatio}: refusing a likely zip bomb`,
       );
     }
     if (entry.kind === "symlink" && entry.size > 4096) {
@@ -167,7 +176,9 @@ function checkEntries(
         const what = parent.entry.kind === "symlink" ? "a symlink" : "a file";
         throw new ArchiveError(
           entry.rawName,
-          `Entry ${quoteEntry(entry.rawName)} is inside ${quoteEntry(parent.entry.rawName)}, which the archive stores as ${what}`,
+          `Entry ${quoteEntry(entry.rawName)} is inside ${
+            quoteEntry(parent.entry.rawName)
+          }, which the archive stores as ${what}`,
         );
       }
     }
@@ -179,7 +190,10 @@ function checkEntries(
   let end = 0;
   for (const entry of ordered) {
     if (entry.localHeaderOffset < end) {
-      throw new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} overlaps another entry: refusing a likely zip bomb`);
+      throw new ArchiveError(
+        entry.rawName,
+        `Entry ${quoteEntry(entry.rawName)} overlaps another entry: refusing a likely zip bomb`,
+      );
     }
     end = entry.localHeaderOffset + LOCAL_HEADER_SIZE + entry.compressedSize;
   }
@@ -192,12 +206,18 @@ async function dataOffset(reader: RandomAccessReader, { entry }: Planned): Promi
   const head = await reader.read(entry.localHeaderOffset, LOCAL_HEADER_SIZE);
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (view.getUint32(0, true) !== SIG_LOCAL) {
-    throw new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} is corrupt: local header not found`);
+    throw new ArchiveError(
+      entry.rawName,
+      `Entry ${quoteEntry(entry.rawName)} is corrupt: local header not found`,
+    );
   }
   const start = entry.localHeaderOffset + LOCAL_HEADER_SIZE + view.getUint16(26, true) +
     view.getUint16(28, true);
   if (start + entry.compressedSize > reader.size) {
-    throw new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} extends past the end of the archive`);
+    throw new ArchiveError(
+      entry.rawName,
+      `Entry ${quoteEntry(entry.rawName)} extends past the end of the archive`,
+    );
   }
   return start;
 }
@@ -288,7 +308,10 @@ async function streamEntry(
     });
   }
   if (written !== entry.size) {
-    throw new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} is corrupt: ${written} bytes instead of ${entry.size}`);
+    throw new ArchiveError(
+      entry.rawName,
+      `Entry ${quoteEntry(entry.rawName)} is corrupt: ${written} bytes instead of ${entry.size}`,
+    );
   }
   checkCrc(item, crc);
   return written;
@@ -305,7 +328,12 @@ function inflateCapped(packed: Uint8Array, item: Planned): Promise<Uint8Array> {
       const data = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       if (data.length !== entry.size) {
         reject(
-          new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} is corrupt: ${data.length} bytes instead of ${entry.size}`),
+          new ArchiveError(
+            entry.rawName,
+            `Entry ${
+              quoteEntry(entry.rawName)
+            } is corrupt: ${data.length} bytes instead of ${entry.size}`,
+          ),
         );
       } else {
         resolve(data);
@@ -318,7 +346,9 @@ function checkCrc({ entry }: Planned, actual: number): void {
   if (actual !== entry.crc) {
     throw new ArchiveError(
       entry.rawName,
-      `Entry ${quoteEntry(entry.rawName)} is corrupt: CRC-32 is ${hex(actual)}, expected ${hex(entry.crc)}`,
+      `Entry ${quoteEntry(entry.rawName)} is corrupt: CRC-32 is ${hex(actual)}, expected ${
+        hex(entry.crc)
+      }`,
     );
   }
 }
@@ -326,12 +356,18 @@ function checkCrc({ entry }: Planned, actual: number): void {
 function tooLarge({ entry }: Planned): ArchiveError {
   return new ArchiveError(
     entry.rawName,
-    `Entry ${quoteEntry(entry.rawName)} expands past its declared size of ${entry.size} bytes: refusing a likely zip bomb`,
+    `Entry ${
+      quoteEntry(entry.rawName)
+    } expands past its declared size of ${entry.size} bytes: refusing a likely zip bomb`,
   );
 }
 
 function corrupt({ entry }: Planned, cause: Error): ArchiveError {
-  return new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} is corrupt: ${cause.message}`, { cause });
+  return new ArchiveError(
+    entry.rawName,
+    `Entry ${quoteEntry(entry.rawName)} is corrupt: ${cause.message}`,
+    { cause },
+  );
 }
 
 function hex(n: number): string {

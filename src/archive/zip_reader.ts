@@ -94,7 +94,10 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
     throw new ArchiveError("", "Corrupt zip archive: central directory is out of range");
   }
   if (count * CENTRAL_HEADER_SIZE > cdSize) {
-    throw new ArchiveError("", `Corrupt zip archive: ${count} entries cannot fit in ${cdSize} bytes`);
+    throw new ArchiveError(
+      "",
+      `Corrupt zip archive: ${count} entries cannot fit in ${cdSize} bytes`,
+    );
   }
 
   const cd = await reader.read(cdOffset, cdSize);
@@ -140,7 +143,10 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
         let q = body;
         const take = () => {
           if (q + 8 > body + len) {
-            throw new ArchiveError(rawName, `Corrupt zip archive: ZIP64 field of ${quoteEntry(rawName)} is short`);
+            throw new ArchiveError(
+              rawName,
+              `Corrupt zip archive: ZIP64 field of ${quoteEntry(rawName)} is short`,
+            );
           }
           const v = readU64(cv, q);
           q += 8;
@@ -157,7 +163,8 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
 
     const hostUnix = (madeBy >> 8) === HOST_UNIX;
     const unixMode = hostUnix ? externalAttrs >>> 16 : 0;
-    const looksLikeDir = rawName.endsWith("/") || rawName.endsWith("\\") || (externalAttrs & 0x10) !== 0;
+    const looksLikeDir = rawName.endsWith("/") || rawName.endsWith("\\") ||
+      (externalAttrs & 0x10) !== 0;
     let kind: ZipEntryKind;
     const type = unixMode & S_IFMT;
     if (type === S_IFLNK) kind = "symlink";
@@ -181,7 +188,10 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
   }
   for (const entry of entries) {
     if ((entry.flags & FLAG_ENCRYPTED) !== 0) {
-      throw new ArchiveError(entry.rawName, `Entry ${quoteEntry(entry.rawName)} is encrypted, which is not supported`);
+      throw new ArchiveError(
+        entry.rawName,
+        `Entry ${quoteEntry(entry.rawName)} is encrypted, which is not supported`,
+      );
     }
   }
   return entries;

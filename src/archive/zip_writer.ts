@@ -227,7 +227,14 @@ async function prepare(
       return { path, entry, data: new Uint8Array(0), method: METHOD_STORE, crc: 0, size: 0 };
     case "symlink": {
       const target = encoder.encode(await source.readLink(path));
-      return { path, entry, data: target, method: METHOD_STORE, crc: crc32(target), size: target.length };
+      return {
+        path,
+        entry,
+        data: target,
+        method: METHOD_STORE,
+        crc: crc32(target),
+        size: target.length,
+      };
     }
     case "file": {
       if (entry.size > SMALL_FILE) {
@@ -244,7 +251,14 @@ async function prepare(
       }
       if (raw.length > SMALL_FILE) {
         // It grew since stat: stream it instead.
-        return { path, entry: { ...entry, size: raw.length }, data: null, method: METHOD_DEFLATE, crc: 0, size: raw.length };
+        return {
+          path,
+          entry: { ...entry, size: raw.length },
+          data: null,
+          method: METHOD_DEFLATE,
+          crc: 0,
+          size: raw.length,
+        };
       }
       const crc = crc32(raw);
       if (level === 0 || raw.length === 0) {
@@ -278,7 +292,9 @@ async function* largeFileBlocks(
   try {
     stream = await source.openFile(path);
   } catch (err) {
-    throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, { cause: err });
+    throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
+      cause: err,
+    });
   }
   const inFlight: Promise<Block>[] = [];
   const submit = (raw: Uint8Array) => {
@@ -336,7 +352,11 @@ function localHeader(r: CentralRecord, zip64: boolean): Uint8Array {
 }
 
 function centralHeader(r: CentralRecord): Uint8Array {
-  const big = { size: r.size >= MAX32, compressed: r.compressed >= MAX32, offset: r.offset >= MAX32 };
+  const big = {
+    size: r.size >= MAX32,
+    compressed: r.compressed >= MAX32,
+    offset: r.offset >= MAX32,
+  };
   const zip64Length = (big.size ? 8 : 0) + (big.compressed ? 8 : 0) + (big.offset ? 8 : 0);
   const extraLength = 9 + (zip64Length > 0 ? 4 + zip64Length : 0);
   const version = zip64Length > 0 ? VERSION_ZIP64 : VERSION_DEFAULT;

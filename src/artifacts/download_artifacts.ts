@@ -70,7 +70,9 @@ async function downloadOne(
   stageAttempt: number,
 ): Promise<void> {
   if (stageAttempt > 1) {
-    options.log(`WARNING: Retrying artifact download for ${dep.name} (attempt ${stageAttempt}/${options.attempts})...`);
+    options.log(
+      `WARNING: Retrying artifact download for ${dep.name} (attempt ${stageAttempt}/${options.attempts})...`,
+    );
   } else {
     options.log(`Downloading artifacts for ${dep.name} (${dep.id})...`);
   }
@@ -117,7 +119,9 @@ async function downloadOne(
       }
       options.log(`WARNING: ${what} failed${fields} responseStatus=${failure}`);
       if (attempt >= TRIES) {
-        throw new StageError(`Downloading artifacts of ${dep.name} (${dep.id}) failed after ${attempt} tries: ${failure}`);
+        throw new StageError(
+          `Downloading artifacts of ${dep.name} (${dep.id}) failed after ${attempt} tries: ${failure}`,
+        );
       }
       await options.sleep(1_000, options.signal);
     }
@@ -127,7 +131,10 @@ async function downloadOne(
       const head = await reader.read(0, Math.min(4, reader.size));
       const format = detectArchiveFormat(head);
       if (format !== "zip") {
-        throw new ArchiveError("", `The artifacts of ${dep.name} (${dep.id}) are a ${format} archive; only zip archives can be extracted`);
+        throw new ArchiveError(
+          "",
+          `The artifacts of ${dep.name} (${dep.id}) are a ${format} archive; only zip archives can be extracted`,
+        );
       }
       await extractZip(reader, options.target, { ...options.extract, signal: options.signal });
     } catch (err) {

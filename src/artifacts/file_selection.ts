@@ -128,7 +128,11 @@ interface Match {
 }
 
 /** Paths below `relBase` that the pattern names, not walked into yet. */
-async function matchPattern(source: ArchiveSource, relBase: string, glob: string): Promise<Match[]> {
+async function matchPattern(
+  source: ArchiveSource,
+  relBase: string,
+  glob: string,
+): Promise<Match[]> {
   const baseEntry = await source.stat(relBase);
   if (baseEntry === null) return [];
   if (glob === "") return [{ path: relBase, kind: baseEntry.kind }];

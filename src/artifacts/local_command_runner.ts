@@ -14,6 +14,10 @@ export class LocalCommandRunner implements CommandRunner {
       stdout: "piped",
       stderr: "piped",
     }).output();
-    return { success: out.success, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+    return {
+      success: out.success,
+      stdout: out.stdout,
+      stderr: new TextDecoder().decode(out.stderr),
+    };
   }
 }

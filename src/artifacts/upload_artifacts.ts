@@ -141,16 +141,22 @@ async function uploadOne(
       case "redirected": {
         const next = originOf(result.location);
         if (next === null) {
-          options.log(`WARNING: ${what} failed${fields} responseStatus=${result.status}: redirect without a valid Location`);
+          options.log(
+            `WARNING: ${what} failed${fields} responseStatus=${result.status}: redirect without a valid Location`,
+          );
         } else {
-          options.log(`WARNING: Upload request redirected  location=${result.location} new-url=${next}`);
+          options.log(
+            `WARNING: Upload request redirected  location=${result.location} new-url=${next}`,
+          );
           baseUrl = next;
         }
         break;
       }
       case "service_unavailable":
         maxTries = UNAVAILABLE_TRIES;
-        options.log(`WARNING: ${what} service unavailable${fields} responseStatus=${result.status}`);
+        options.log(
+          `WARNING: ${what} service unavailable${fields} responseStatus=${result.status}`,
+        );
         break;
       case "failed":
         options.log(`WARNING: ${what} failed${fields} responseStatus=${result.status}`);
@@ -180,10 +186,16 @@ function bodyFor(
   switch (format) {
     case "zip":
       return Promise.resolve(
-        zipStream(options.source, paths, { level: options.compressionLevel, warn, signal: options.signal }),
+        zipStream(options.source, paths, {
+          level: options.compressionLevel,
+          warn,
+          signal: options.signal,
+        }),
       );
     case "gzip":
-      return Promise.resolve(gzipStream(options.source, paths, { level: options.compressionLevel, warn }));
+      return Promise.resolve(
+        gzipStream(options.source, paths, { level: options.compressionLevel, warn }),
+      );
     case "raw":
       return rawStream(options.source, paths);
   }

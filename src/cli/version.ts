@@ -23,7 +23,20 @@ export function goArch(arch: typeof Deno.build.arch): string {
   return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
 }
 
-export function versionInfo(revision = BUILD_INFO.revision): VersionInfo {
+/** From source: the commit checked out, read from .git without spawning git. */
+function sourceRevision(): string {
+  try {
+    const gitDir = new URL("../../.git/", import.meta.url);
+    const head = Deno.readTextFileSync(new URL("HEAD", gitDir)).trim();
+    if (!head.startsWith("ref: ")) return head;
+    return Deno.readTextFileSync(new URL(head.slice(5), gitDir)).trim();
+  } catch {
+    // Compiled, no checkout, or no read permission (executor processes): unknown.
+    return "";
+  }
+}
+
+export function versionInfo(revision = BUILD_INFO.revision || sourceRevision()): VersionInfo {
   return {
     name: "gitlab-runner",
     version: denoJson.version,

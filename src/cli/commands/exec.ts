@@ -1,10 +1,335 @@
-/** `runner exec`: runs the pipeline of a project's .gitlab-ci.yml locally. */
+/**
+ * `runner exec`: runs the pipeline of a project's .gitlab-ci.yml locally
+ * (docs/exec.md). Loads and plans the pipeline (src/exec/), then runs each
+ * job through the same executor subprocess as a job from GitLab, with a small
+ * local endpoint standing in for GitLab's artifact API.
+ *
+ * Exit codes: 0 the pipeline passed (allowed failures are fine), 1 it failed,
+ * 2 invalid .gitlab-ci.yml, variables file or command line, 130 interrupted.
+ *
+ * State (builds, cache, artifacts of the last run) lives outside the project,
+ * in `$XDG_CACHE_HOME/runner/exec/<hash of the project path>` (default
+ * `~/.cache/…`): the working tree is never written, and exec's own files never
+ * end up in the copy a job sees.
+ */
+import { createHash } from "node:crypto";
+import { isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultRunnerConfig } from "../../config/default_config.ts";
+import type { RunnerConfig } from "../../config/runner_config.ts";
+import {
+  CiConfigError,
+  type ExecVariable,
+  formatWarning,
+  JobSelectionError,
+  loadPipeline,
+  LocalProjectFiles,
+  parseVariableArgument,
+  parseVariablesFile,
+  type Plan,
+  planPipeline,
+  readGitState,
+  renderPlanList,
+} from "../../exec/mod.ts";
+import { ExecOutput, renderSummary, type SummaryRow } from "../../exec/exec_output.ts";
+import { ExecutorJobRunner } from "../../exec/executor_job_runner.ts";
+import { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
+import { type PipelineResult, runPipeline } from "../../exec/pipeline_runner.ts";
+import { executorPermissions } from "../../poller/executor_permissions.ts";
+import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
-import { CommandError } from "../cli_context.ts";
-import type { FlagSpec } from "../flags.ts";
+import { type FlagSpec, Flags, parseFlags, UsageError } from "../flags.ts";
 
-export const EXEC_FLAGS: FlagSpec[] = [];
+export const EXEC_FLAGS: FlagSpec[] = [
+  { name: "list", type: "bool", help: "Show the jobs and the order they would run in; run nothing" },
+  { name: "variable", type: "list", help: "Set a variable KEY=VALUE (repeatable)" },
+  { name: "masked-variable", type: "list", help: "Set a variable KEY=VALUE masked in the log (repeatable)" },
+  { name: "variables-file", type: "string", help: "Read variables from a dotenv, YAML or JSON file" },
+  { name: "concurrent", type: "int", help: "Run up to N independent jobs at the same time (default 1)" },
+  { name: "executor", type: "string", help: "Executor: shell or docker (default shell)" },
+  { name: "docker-image", type: "string", help: "Image for jobs that set no image: (docker executor)" },
+  { name: "with-needs", type: "bool", help: "Also run what the named jobs need, transitively" },
+  { name: "ci-file", type: "string", help: "Pipeline file in the project (default .gitlab-ci.yml)" },
+  { name: "project-dir", type: "string", help: "Project directory (default: the current directory)" },
+  { name: "color", type: "bool", help: "Keep colours in the output (default: when stdout is a terminal)" },
+  { name: "no-color", type: "bool", help: "Strip colours from the output" },
+];
 
-export function execCommand(_ctx: CliContext, _args: string[]): Promise<number> {
-  throw new CommandError("runner exec is not available yet");
+const EXECUTORS = ["shell", "docker"];
+const SHORT_TOKEN = "local";
+/** Exit code of a pipeline stopped by Ctrl-C, as shells report SIGINT. */
+const EXIT_INTERRUPTED = 130;
+
+interface ExecSettings {
+  projectDir: string;
+  ciFile: string;
+  jobs: string[];
+  isNeedsIncluded: boolean;
+  isListOnly: boolean;
+  variablesFile: string;
+  variables: string[];
+  maskedVariables: string[];
+  concurrent: number;
+  executor: string;
+  dockerImage: string;
+  isColored: boolean;
+}
+
+function readSettings(ctx: CliContext, args: string[]): ExecSettings {
+  const flags = new Flags(parseFlags(args, EXEC_FLAGS, ctx.env));
+  const executor = flags.string("executor", "shell");
+  if (!EXECUTORS.includes(executor)) {
+    throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
+  }
+  const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
+  if (concurrent < 1) throw new UsageError(`--concurrent must be 1 or more: got ${concurrent}`);
+  let isColored = Deno.stdout.isTerminal() && (ctx.env("NO_COLOR") ?? "") === "";
+  if (flags.isExplicit("color")) isColored = flags.bool("color");
+  if (flags.isExplicit("no-color") && flags.bool("no-color")) isColored = false;
+  const dir = flags.string("project-dir");
+  return {
+    projectDir: dir === "" ? ctx.cwd : isAbsolute(dir) ? dir : resolve(ctx.cwd, dir),
+    ciFile: flags.string("ci-file", ".gitlab-ci.yml"),
+    jobs: flags.positionals,
+    isNeedsIncluded: flags.bool("with-needs"),
+    isListOnly: flags.bool("list"),
+    variablesFile: flags.string("variables-file"),
+    variables: flags.list("variable"),
+    maskedVariables: flags.list("masked-variable"),
+    concurrent,
+    executor,
+    dockerImage: flags.string("docker-image"),
+    isColored,
+  };
+}
+
+export async function execCommand(ctx: CliContext, args: string[]): Promise<number> {
+  let settings: ExecSettings;
+  try {
+    settings = readSettings(ctx, args);
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(ctx, error.message);
+    throw error;
+  }
+  let plan: Plan;
+  try {
+    plan = await loadPlan(ctx, settings);
+  } catch (error) {
+    if (
+      error instanceof CiConfigError || error instanceof JobSelectionError ||
+      error instanceof UsageError
+    ) {
+      return usageFailure(ctx, error.message);
+    }
+    throw error;
+  }
+  if (settings.isListOnly) {
+    for (const line of renderPlanList(plan).replace(/\n$/, "").split("\n")) ctx.out(line);
+    return 0;
+  }
+  for (const warning of plan.warnings) ctx.err(`WARNING: ${formatWarning(warning)}`);
+  for (const note of plan.notes) ctx.err(note);
+  if (!plan.isCreated) return 0;
+  if (plan.jobs.length === 0) {
+    ctx.err("No job to run.");
+    return 0;
+  }
+  if (settings.executor === "docker" && settings.dockerImage === "") {
+    const bare = plan.jobs.find((j) => j.jobSpec.image.name === "");
+    if (bare) {
+      return usageFailure(
+        ctx,
+        `Job "${bare.name}" sets no image: pass --docker-image to choose one for the docker executor`,
+      );
+    }
+  }
+  return await runPlan(ctx, settings, plan);
+}
+
+function usageFailure(ctx: CliContext, message: string): number {
+  ctx.err(`ERROR: ${message}`);
+  return 2;
+}
+
+async function loadPlan(ctx: CliContext, s: ExecSettings): Promise<Plan> {
+  const files = new LocalProjectFiles(s.projectDir);
+  if (await files.readText(s.ciFile) === null) {
+    throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
+  }
+  const [pipeline, git] = await Promise.all([
+    loadPipeline(s.projectDir, { files, ciFile: s.ciFile }),
+    readGitState(s.projectDir),
+  ]);
+  const variables: ExecVariable[] = [];
+  if (s.variablesFile !== "") {
+    const path = isAbsolute(s.variablesFile) ? s.variablesFile : resolve(ctx.cwd, s.variablesFile);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new UsageError(
+        `Cannot read the variables file "${s.variablesFile}": ${(error as Error).message}`,
+      );
+    }
+    variables.push(...parseVariablesFile(text, s.variablesFile));
+  }
+  try {
+    for (const v of s.variables) variables.push(parseVariableArgument(v));
+    for (const v of s.maskedVariables) variables.push(parseVariableArgument(v, { isMasked: true }));
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  return await planPipeline(pipeline, {
+    git,
+    files,
+    jobs: s.jobs,
+    isNeedsIncluded: s.isNeedsIncluded,
+    variables,
+  });
+}
+
+/** `$XDG_CACHE_HOME/runner/exec/<hash>`: one state directory per project path. */
+export function execStateDir(projectDir: string, env: (name: string) => string | undefined): string {
+  const base = env("XDG_CACHE_HOME") || join(env("HOME") || "/tmp", ".cache");
+  const hash = createHash("sha256").update(projectDir).digest("hex").slice(0, 16);
+  return join(base, "runner", "exec", hash);
+}
+
+async function runPlan(ctx: CliContext, s: ExecSettings, plan: Plan): Promise<number> {
+  const stateDir = execStateDir(s.projectDir, ctx.env);
+  const buildsDir = join(stateDir, "builds");
+  const artifactsDir = join(stateDir, "artifacts");
+  await Deno.mkdir(buildsDir, { recursive: true });
+  await Deno.mkdir(join(stateDir, "cache"), { recursive: true });
+  const executorStateDir = join(stateDir, "executor");
+  await Deno.mkdir(executorStateDir, { recursive: true });
+  // Artifacts belong to one run, as to one pipeline in GitLab.
+  await Deno.remove(artifactsDir, { recursive: true }).catch(() => {});
+  const tempDir = await Deno.makeTempDir({ prefix: "runner-exec-" });
+  await using server = new LocalArtifactsServer({
+    dir: artifactsDir,
+    jobs: plan.jobs.map((j) => ({ id: j.jobSpec.id, token: j.jobSpec.token })),
+  });
+  await server.start();
+
+  const runner = execRunnerConfig(s, server.url, stateDir);
+  const projectPath = plan.jobs[0]!.jobSpec.jobInfo.projectFullPath;
+  const jobRunner = new ExecutorJobRunner({
+    launcher: new SubprocessLauncher({
+      execPath: Deno.execPath(),
+      mainModule: isCompiledBinary(Deno.execPath())
+        ? null
+        : fileURLToPath(new URL("../main.ts", import.meta.url)),
+      env: ctx.envObject(),
+    }),
+    runner,
+    permissions: executorPermissions({
+      runner,
+      cwd: stateDir,
+      tempDir,
+      stateDir: executorStateDir,
+      env: ctx.env,
+    }),
+    shortToken: SHORT_TOKEN,
+    systemId: "exec",
+    cwd: stateDir,
+    executorStateDir,
+    workspace: plan.workspace,
+    projectPath,
+    hostBuildsDir: buildsDir,
+  });
+
+  const isPrefixed = s.concurrent > 1 && plan.jobs.length > 1;
+  const output = new ExecOutput({ line: (text) => ctx.out(text) }, {
+    isColored: s.isColored,
+    isPrefixed,
+  });
+  const bold = (text: string) => s.isColored ? `\x1b[1m${text}\x1b[0m` : text;
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (!stop.signal.aborted) ctx.err("Interrupted: stopping the running jobs");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let result: PipelineResult;
+  try {
+    result = await runPipeline(plan, {
+      runner: jobRunner,
+      artifacts: server,
+      concurrent: s.concurrent,
+      signal: stop.signal,
+      observer: {
+        jobStarted(job, attempt, maxAttempts) {
+          const retry = attempt > 1 ? `, attempt ${attempt} of ${maxAttempts}` : "";
+          if (isPrefixed) output.note(job.name, bold(`Job started (stage ${job.stage}${retry})`));
+          else ctx.out(bold(`━━━ ${job.name} (stage ${job.stage}${retry}) ━━━`));
+        },
+        jobLog: (job, chunk) => output.write(job.name, chunk),
+        jobFinished(job, outcome) {
+          output.flush(job.name);
+          if (outcome.status === "skipped" || outcome.status === "canceled") {
+            const why = outcome.detail ? `: ${outcome.detail}` : "";
+            if (isPrefixed) output.note(job.name, `Job ${outcome.status}${why}`);
+            else ctx.out(`━━━ ${job.name}: ${outcome.status}${why}`);
+          }
+        },
+      },
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  }
+
+  const rows: SummaryRow[] = [
+    ...result.outcomes,
+    ...plan.skipped.map((j): SummaryRow => ({
+      name: j.name,
+      stage: j.stage,
+      status: "skipped",
+      durationSeconds: null,
+      detail: j.reason,
+    })),
+  ];
+  ctx.out("");
+  for (const line of renderSummary(rows, { isColored: s.isColored })) ctx.out(line);
+  ctx.out("");
+  if (stop.signal.aborted) {
+    ctx.out(bold("Pipeline canceled"));
+    return EXIT_INTERRUPTED;
+  }
+  if (!result.isSuccess) {
+    const failed = result.outcomes.filter((o) => o.status === "failed").map((o) => o.name);
+    ctx.out(bold(`Pipeline failed: ${failed.map((n) => `"${n}"`).join(", ")} failed`));
+    return 1;
+  }
+  ctx.out(bold("Pipeline passed"));
+  return 0;
+}
+
+/**
+ * The runner entry exec's jobs run with: executor defaults, `url` the local
+ * endpoint, builds and cache under the state directory. For docker the host
+ * builds directory is bound at `/builds` (so the copied working tree is what
+ * the container sees) and images are pulled only when missing.
+ */
+function execRunnerConfig(s: ExecSettings, url: string, stateDir: string): RunnerConfig {
+  const runner = defaultRunnerConfig(s.executor);
+  runner.name = "runner exec";
+  runner.url = url;
+  runner.token = "";
+  if (s.executor === "shell") {
+    runner.buildsDir = join(stateDir, "builds");
+    runner.cacheDir = join(stateDir, "cache");
+  } else {
+    runner.docker = {
+      ...runner.docker,
+      image: s.dockerImage,
+      volumes: [...runner.docker.volumes, `${join(stateDir, "builds")}:/builds`],
+      pullPolicy: ["if-not-present"],
+      allowedPullPolicies: [],
+    };
+  }
+  return runner;
 }

@@ -11,6 +11,9 @@ import { CustomExecutor } from "./custom_executor.ts";
 
 const DRIVER = fileURLToPath(new URL("./testdata/driver.sh", import.meta.url));
 const never = () => new AbortController().signal;
+/** Every test's files live here; removed when the test module unloads. */
+const BASE = Deno.makeTempDirSync({ prefix: "custom-executor-test-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(BASE, { recursive: true }));
 
 /** Collects runner log records. */
 class CollectedLog implements Logger {
@@ -78,7 +81,7 @@ async function setup(
     output?: JobOutput;
   } = {},
 ): Promise<Setup> {
-  const dir = await Deno.makeTempDir({ prefix: "custom-executor-test-" });
+  const dir = await Deno.makeTempDir({ dir: BASE });
   const output = new CollectedOutput();
   const log = new CollectedLog();
   const config: CustomConfig = {

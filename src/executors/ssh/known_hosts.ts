@@ -206,7 +206,9 @@ export function describeRefusal(
   options: { host: string; port: number; key: Uint8Array; knownHostsFile: string },
 ): string {
   const name = knownHostsName(options.host, options.port);
-  const offered = `${hostKeyFingerprint(options.key)} (${keyTypeOf(options.key) || "unknown type"})`;
+  const offered = `${hostKeyFingerprint(options.key)} (${
+    keyTypeOf(options.key) || "unknown type"
+  })`;
   const file = `known_hosts file "${options.knownHostsFile}"`;
   const head = `Host key verification failed for "${name}"`;
   switch (verdict.kind) {

@@ -3,9 +3,9 @@ import { Buffer } from "node:buffer";
 import {
   describeRefusal,
   hostKeyFingerprint,
+  keyTypeOf,
   KnownHosts,
   knownHostsName,
-  keyTypeOf,
 } from "./known_hosts.ts";
 
 // Public keys made with ssh-keygen for these tests; fingerprints from `ssh-keygen -l -E sha256`.
@@ -94,7 +94,11 @@ Deno.test("KnownHosts calls a key of a type the file lacks unknown and lists the
   if (verdict.kind !== "unknown") return;
   assert.match(
     describeRefusal(verdict, { host: "h", port: 22, key: blob(ED1), knownHostsFile: "/k" }),
-    new RegExp(`^Host key verification failed for "h": unknown host key ${ED1_FP.replace("+", "\\+")} \\(ssh-ed25519\\)`),
+    new RegExp(
+      `^Host key verification failed for "h": unknown host key ${
+        ED1_FP.replace("+", "\\+")
+      } \\(ssh-ed25519\\)`,
+    ),
   );
   assert.deepEqual(hosts.keyTypesFor("h", 22), ["ecdsa-sha2-nistp256"]);
 });

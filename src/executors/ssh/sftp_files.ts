@@ -338,7 +338,9 @@ export class SftpFiles {
 
   async #rename(from: string, to: string): Promise<void> {
     try {
-      await call<void>((cb) => this.#sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined)));
+      await call<void>((cb) =>
+        this.#sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined))
+      );
     } catch (err) {
       // Plain SFTP rename refuses an existing target; without the extension
       // there is a short window without the file.
@@ -363,25 +365,36 @@ export class SftpFiles {
   }
 
   /** @internal for SftpFileReader: fills `length` bytes at `offset` with parallel requests. */
-  async readRange(handle: Buffer, offset: number, length: number, path: string): Promise<Uint8Array> {
+  async readRange(
+    handle: Buffer,
+    offset: number,
+    length: number,
+    path: string,
+  ): Promise<Uint8Array> {
     const out = new Uint8Array(length);
     const parts: Promise<void>[] = [];
     let failure: unknown = null;
     for (let at = 0; at < length; at += IO_CHUNK) {
       const want = Math.min(IO_CHUNK, length - at);
-      parts.push((async () => {
-        let got = 0;
-        while (got < want) {
-          const chunk = await this.#readAt(handle, offset + at + got, want - got, path);
-          if (chunk.length === 0) {
-            throw new RangeError(`"${path}" ended at ${offset + at + got} while reading ${length} bytes at ${offset}`);
+      parts.push(
+        (async () => {
+          let got = 0;
+          while (got < want) {
+            const chunk = await this.#readAt(handle, offset + at + got, want - got, path);
+            if (chunk.length === 0) {
+              throw new RangeError(
+                `"${path}" ended at ${
+                  offset + at + got
+                } while reading ${length} bytes at ${offset}`,
+              );
+            }
+            out.set(chunk, at + got);
+            got += chunk.length;
           }
-          out.set(chunk, at + got);
-          got += chunk.length;
-        }
-      })().catch((err) => {
-        failure ??= err;
-      }));
+        })().catch((err) => {
+          failure ??= err;
+        }),
+      );
       if (parts.length >= READS_IN_FLIGHT) await parts.shift();
     }
     await Promise.all(parts);
@@ -464,7 +477,11 @@ export class RemoteWriter {
     for (let at = 0; at < chunk.length; at += IO_CHUNK) {
       while (this.#inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.#inFlight);
       if (this.#failure) throw this.#failure;
-      const piece = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(IO_CHUNK, chunk.length - at));
+      const piece = Buffer.from(
+        chunk.buffer,
+        chunk.byteOffset + at,
+        Math.min(IO_CHUNK, chunk.length - at),
+      );
       // ssh2 copies the data into its packet before write() returns.
       const position = this.#offset;
       this.#offset += piece.length;
@@ -489,11 +506,12 @@ export class RemoteWriter {
       set["mtime"] = seconds(attrs.mtime);
     }
     // Attributes and close go right behind the writes; the server handles them in order.
-    const setstat = Object.keys(set).length === 0 ? Promise.resolve() : call<void>((cb) =>
-      this.#sftp.fsetstat(this.#handle, set, (err) => cb(err, undefined))
-    ).catch((err) => {
-      this.#failure ??= remoteError(err, "set attributes of", this.#path);
-    });
+    const setstat = Object.keys(set).length === 0
+      ? Promise.resolve()
+      : call<void>((cb) => this.#sftp.fsetstat(this.#handle, set, (err) => cb(err, undefined)))
+        .catch((err) => {
+          this.#failure ??= remoteError(err, "set attributes of", this.#path);
+        });
     const close = call<void>((cb) => this.#sftp.close(this.#handle, (err) => cb(err, undefined)))
       .catch((err) => {
         this.#failure ??= remoteError(err, "close", this.#path);
@@ -507,7 +525,9 @@ export class RemoteWriter {
     if (this.#isClosed) return;
     this.#isClosed = true;
     await Promise.allSettled(this.#inFlight);
-    await call<void>((cb) => this.#sftp.close(this.#handle, (err) => cb(err, undefined))).catch(() => {});
+    await call<void>((cb) => this.#sftp.close(this.#handle, (err) => cb(err, undefined))).catch(
+      () => {},
+    );
   }
 }
 
@@ -535,7 +555,9 @@ class SftpFileReader implements RandomAccessReader {
     if (offset >= this.#windowStart && offset + length <= this.#windowStart + w.length) {
       return w.subarray(offset - this.#windowStart, offset - this.#windowStart + length);
     }
-    if (length >= READER_WINDOW) return await this.#files.readRange(this.#handle, offset, length, this.#path);
+    if (length >= READER_WINDOW) {
+      return await this.#files.readRange(this.#handle, offset, length, this.#path);
+    }
     const want = Math.min(READER_WINDOW, this.size - offset);
     const window = await this.#files.readRange(this.#handle, offset, want, this.#path);
     this.#window = window;
@@ -632,12 +654,17 @@ class SftpArchiveTarget implements ArchiveTarget {
     if (entry?.kind === "symlink") {
       throw new ArchiveError(
         path,
-        `Cannot extract into ${quoteEntry(path)}: it is a symlink in the target directory, which is never followed`,
+        `Cannot extract into ${
+          quoteEntry(path)
+        }: it is a symlink in the target directory, which is never followed`,
       );
     }
     if (entry === null) throw remoteError(failure, "create directory", this.#abs(path));
     if (entry.kind !== "dir") {
-      throw new ArchiveError(path, `Cannot extract into ${quoteEntry(path)}: it exists and is not a directory`);
+      throw new ArchiveError(
+        path,
+        `Cannot extract into ${quoteEntry(path)}: it exists and is not a directory`,
+      );
     }
   }
 

@@ -16,7 +16,7 @@
 import { Buffer } from "node:buffer";
 import { isAbsolute, join } from "node:path";
 // @ts-types="@types/ssh2"
-import { type ClientChannel, Client as Ssh2Client, type SFTPWrapper, utils } from "ssh2";
+import { Client as Ssh2Client, type ClientChannel, type SFTPWrapper, utils } from "ssh2";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import {
   errorLevel,
@@ -100,7 +100,11 @@ export function sshTarget(
   }
   const resolve = (path: string) => isAbsolute(path) ? path : join(options.homeDir, path);
   const expandHome = (path: string) =>
-    path === "~" ? options.homeDir : path.startsWith("~/") ? join(options.homeDir, path.slice(2)) : path;
+    path === "~"
+      ? options.homeDir
+      : path.startsWith("~/")
+      ? join(options.homeDir, path.slice(2))
+      : path;
   return {
     host: config.host || "localhost",
     port,
@@ -202,7 +206,9 @@ export class SshConnection {
     });
     client.on("close", () => {
       if (this.#lostReason !== null) return;
-      this.#lostReason = this.#isClosed ? "closed by Runner" : lastError || "the server closed the connection";
+      this.#lostReason = this.#isClosed
+        ? "closed by Runner"
+        : lastError || "the server closed the connection";
       for (const notify of this.#onLost) notify(this.#lostReason);
       this.#onLost.clear();
     });
@@ -233,9 +239,9 @@ export class SshConnection {
         [target.password ? "the password" : "", privateKey ? "the identity_file key" : ""]
           .filter((m) => m).join(" and ") || "login without password or identity_file"
       }`
-      : `Cannot connect to SSH server "${who}" after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${
-        errorText(lastError)
-      }`;
+      : `Cannot connect to SSH server "${who}" after ${attempts} attempt${
+        attempts === 1 ? "" : "s"
+      }: ${errorText(lastError)}`;
     throw new JobFailedError("runner_system_failure", message, { cause: lastError });
   }
 
@@ -307,7 +313,10 @@ export class SshConnection {
         }
         client.end();
       });
-      client.once("close", () => settle(new Error("the server closed the connection during login")));
+      client.once(
+        "close",
+        () => settle(new Error("the server closed the connection during login")),
+      );
       try {
         client.connect(config);
       } catch (err) {
@@ -404,9 +413,9 @@ export class SshConnection {
           reject(
             new JobFailedError(
               "runner_system_failure",
-              `Cannot start SFTP on "${describeTarget(this.target)}" (is its sftp subsystem enabled?): ${
-                errorText(err)
-              }`,
+              `Cannot start SFTP on "${
+                describeTarget(this.target)
+              }" (is its sftp subsystem enabled?): ${errorText(err)}`,
               { cause: err },
             ),
           );

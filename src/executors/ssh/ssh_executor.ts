@@ -34,8 +34,8 @@ import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from 
 import { SftpFiles } from "./sftp_files.ts";
 import {
   describeTarget,
-  type SshConnectOptions,
   SshConnection,
+  type SshConnectOptions,
   type SshTarget,
   sshTarget,
 } from "./ssh_connection.ts";
@@ -156,7 +156,9 @@ export class SshExecutor implements Executor {
       ...this.#o.connect,
       signal,
       onRetry: (attempt, reason) => {
-        this.#println(`WARNING: SSH connection attempt ${attempt} to ${this.target.host} failed: ${reason}`);
+        this.#println(
+          `WARNING: SSH connection attempt ${attempt} to ${this.target.host} failed: ${reason}`,
+        );
         this.#log.warn("SSH connection attempt failed", { [F.ERROR]: reason });
       },
     });
@@ -170,7 +172,8 @@ export class SshExecutor implements Executor {
     this.#files = files;
     // SFTP starts in the login directory: the remote home.
     const home = await files.realPath(".");
-    const resolve = (dir: string) => dir.startsWith("/") ? dir : joinPath(home, dir.replace(/^~\//, ""));
+    const resolve = (dir: string) =>
+      dir.startsWith("/") ? dir : joinPath(home, dir.replace(/^~\//, ""));
     this.paths = {
       buildsDir: resolve(this.paths.buildsDir),
       cacheDir: resolve(this.paths.cacheDir),
@@ -180,9 +183,9 @@ export class SshExecutor implements Executor {
     if (probe.code !== 0) {
       throw new JobFailedError(
         "runner_system_failure",
-        `Cannot start "${this.shell}" on "${this.target.host}": exit code ${probe.code ?? "unknown"}${
-          probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""
-        }`,
+        `Cannot start "${this.shell}" on "${this.target.host}": exit code ${
+          probe.code ?? "unknown"
+        }${probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""}`,
       );
     }
   }
@@ -305,7 +308,9 @@ export class SshExecutor implements Executor {
     this.#isCleanedUp = true;
     const connection = this.#connection;
     if (connection) {
-      await Promise.all([...this.#running].map((stage) => stage.kill ??= this.#kill(connection, stage)));
+      await Promise.all(
+        [...this.#running].map((stage) => stage.kill ??= this.#kill(connection, stage)),
+      );
       connection.close();
     }
     this.#files = null;

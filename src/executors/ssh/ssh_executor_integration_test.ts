@@ -170,7 +170,9 @@ Deno.test({
     await expectJobFailure(
       executor.prepare(never()),
       "runner_system_failure",
-      new RegExp(`SSH authentication as "runner-ssh-test" on "127.0.0.1:${s.port}" failed: the server refused the password`),
+      new RegExp(
+        `SSH authentication as "runner-ssh-test" on "127.0.0.1:${s.port}" failed: the server refused the password`,
+      ),
     );
   },
 });
@@ -186,7 +188,10 @@ Deno.test({
     });
     await executor.prepare(never());
     assert.equal(
-      await executor.run({ stage: "step_script", script: contractScript(["echo key-ok"]) }, never()),
+      await executor.run(
+        { stage: "step_script", script: contractScript(["echo key-ok"]) },
+        never(),
+      ),
       0,
     );
     assert.match(output.text(), /key-ok/);
@@ -231,7 +236,8 @@ Deno.test({
   fn: async () => {
     const s = await server();
     // A valid ed25519 key that is not the server's.
-    const otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK8XFqOr3OLNXaoe1nS7LNJSuTObl6Mwp0gs4+6P/6l5";
+    const otherKey =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK8XFqOr3OLNXaoe1nS7LNJSuTObl6Mwp0gs4+6P/6l5";
     const knownHosts = `${s.dir}/known_hosts_changed`;
     await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${s.port} ${otherKey}\n`);
     await using executor = executorFor(s, new CollectedOutput(), {
@@ -274,7 +280,10 @@ Deno.test({
     });
     await relaxed.prepare(never());
     assert.equal(
-      await relaxed.run({ stage: "step_script", script: contractScript(["echo relaxed"]) }, never()),
+      await relaxed.run(
+        { stage: "step_script", script: contractScript(["echo relaxed"]) },
+        never(),
+      ),
       0,
     );
     assert.match(output.text(), /relaxed/);
@@ -287,7 +296,10 @@ Deno.test({
   fn: async () => {
     const s = await server();
     const hashed = `${s.dir}/known_hosts_hashed`;
-    await Deno.writeTextFile(hashed, `${await hashedKnownHostsLine(`[127.0.0.1]:${s.port}`, s.hostKey)}\n`);
+    await Deno.writeTextFile(
+      hashed,
+      `${await hashedKnownHostsLine(`[127.0.0.1]:${s.port}`, s.hostKey)}\n`,
+    );
     await using ok = executorFor(s, new CollectedOutput(), { ssh: { knownHostsFile: hashed } });
     await ok.prepare(never());
 
@@ -318,7 +330,9 @@ Deno.test({
     await expectJobFailure(
       executor.prepare(never()),
       "runner_system_failure",
-      new RegExp(`Cannot connect to SSH server "runner-ssh-test@127\\.0\\.0\\.1:${closedPort}" after 2 attempts: .*ECONNREFUSED`),
+      new RegExp(
+        `Cannot connect to SSH server "runner-ssh-test@127\\.0\\.0\\.1:${closedPort}" after 2 attempts: .*ECONNREFUSED`,
+      ),
     );
     assert.match(output.text(), /WARNING: SSH connection attempt 1 to 127\.0\.0\.1 failed/);
   },

@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { ArchiveError } from "./archive_error.ts";
+import { type CraftedEntry, craftZip } from "./crafted_zip.ts";
+import { type ExtractOptions, extractZip } from "./zip_extractor.ts";
+import { MemoryTree } from "./memory_tree.ts";
+import { BytesReader } from "./random_access_reader.ts";
+
+async function rejects(
+  entries: CraftedEntry[],
+  message: RegExp,
+  options: ExtractOptions = {},
+  target = new MemoryTree(),
+): Promise<MemoryTree> {
+  const before = [...target.nodes.keys()].sort();
+  await assert.rejects(
+    extractZip(new BytesReader(craftZip(entries)), target, options),
+    (err: unknown) => {
+      assert.ok(err instanceof ArchiveError, `expected an ArchiveError, got ${err}`);
+      assert.match(err.message, message);
+      return true;
+    },
+  );
+  return Object.assign(target, { before });
+}
+
+Deno.test("extraction rejects a ../ entry before writing anything", async () => {
+  const target = await rejects(
+    [{ name: "ok.txt", content: "fine" }, { name: "../evil.txt", content: "x" }],
+    /Entry "\.\.\/evil\.txt" has a "\.\." segment/,
+  );
+  assert.deepEqual([...target.nodes.keys()], [""]);
+});
+
+Deno.test("extraction rejects absolute and drive-letter entries", async () => {
+  await rejects(
+    [{ name: "/etc/cron.d/evil", content: "x" }],
+    /Entry "\/etc\/cron\.d\/evil" has an absolute path/,
+  );
+  await rejects([{ name: "C:\\evil.txt", content: "x" }], /has a drive letter/);
+});
+
+Deno.test("extraction rejects a symlink that points outside the target", async () => {
+  await rejects(
+    [{ name: "link", kind: "symlink", content: "/etc" }],
+    /Symlink "link" points outside the target directory \(to "\/etc"\)/,
+  );
+  await rejects(
+    [{ name: "a/link", kind: "symlink", content: "../../x" }],
+    /Symlink "a\/link" points outside/,
+  );
+});
+
+Deno.test("extraction rejects an entry written through a symlink of the same archive", async () => {
+  // Even a link that stays inside must not be written through.
+  const target = await rejects(
+    [
+      { name: "link", kind: "symlink", content: "real" },
+      { name: "real/", kind: "dir" },
+      { name: "link/payload", content: "x" },
+    ],
+    /Entry "link\/payload" is inside "link", which the archive stores as a symlink/,
+  );
+  assert.deepEqual([...target.nodes.keys()], [""]);
+});
+
+Deno.test("extraction allows outward symlinks only when asked, and never writes through them", async () => {
+  const target = new MemoryTree();
+  await extractZip(
+    new BytesReader(
+      craftZip([{ name: "venv/bin/python", kind: "symlink", content: "/usr/bin/python3" }]),
+    ),
+    target,
+    { allowSymlinksOutside: true },
+  );
+  assert.deepEqual(target.nodes.get("venv/bin/python")?.kind, "symlink");
+  await rejects(
+    [{ name: "out", kind: "symlink", content: "/tmp" }, { name: "out/x", content: "x" }],
+    /inside "out", which the archive stores as a symlink/,
+    { allowSymlinksOutside: true },
+  );
+});
+
+Deno.test("extraction never follows a symlink already in the target", async () => {
+  const target = new MemoryTree().addSymlink("node_modules", "/elsewhere");
+  await rejects(
+    [{ name: "node_modules/pkg/index.js", content: "x" }],
+    /Cannot extract into "node_modules": it is a symlink in the target directory, which is never followed/,
+    {},
+    target,
+  );
+  assert.equal(target.nodes.get("node_modules")?.kind, "symlink");
+  assert.equal(target.nodes.has("node_modules/pkg/index.js"), false);
+});
+
+Deno.test("extraction rejects duplicate names, also after normalisation", async () => {
+  await rejects(
+    [{ name: "a.txt", content: "one" }, { name: "a.txt", content: "two" }],
+    /Entry "a\.txt" appears more than once in the archive/,
+  );
+  await rejects(
+    [{ name: "dir/a.txt", content: "one" }, { name: "dir//./a.txt", content: "two" }],
+    /Entry "dir\/\/\.\/a\.txt" appears more than once/,
+  );
+  await rejects(
+    [{ name: "x", content: "file" }, { name: "x/", kind: "dir" }],
+    /Entry "x\/" appears more than once/,
+  );
+});
+
+Deno.test("extraction rejects an entry below a file of the archive", async () => {
+  await rejects(
+    [{ name: "a", content: "file" }, { name: "a/b", content: "x" }],
+    /Entry "a\/b" is inside "a", which the archive stores as a file/,
+  );
+});
+
+Deno.test("extraction rejects a zip bomb by expansion ratio", async () => {
+  const zeros = new Uint8Array(4 << 20);
+  await rejects(
+    [{ name: "bomb.bin", content: zeros }],
+    /Entry "bomb\.bin" expands \d+ times, more than the limit of 100: refusing a likely zip bomb/,
+    { limits: { maxRatio: 100, ratioCheckFrom: 1 << 20 } },
+  );
+});
+
+Deno.test("extraction rejects archives past the total size bound before writing", async () => {
+  const target = await rejects(
+    [{ name: "a", content: "x".repeat(600) }, { name: "b", content: "y".repeat(600) }],
+    /Archive expands to more than 1000 bytes \(limit reached at entry "b"\)/,
+    { limits: { maxTotalSize: 1000 } },
+  );
+  assert.deepEqual([...target.nodes.keys()], [""]);
+});
+
+Deno.test("extraction stops an entry that inflates past its declared size", async () => {
+  // Claims 10 bytes, inflates to a megabyte: the header lies.
+  await rejects(
+    [{ name: "liar.bin", content: new Uint8Array(1 << 20), size: 10 }],
+    /Entry "liar\.bin" expands past its declared size of 10 bytes: refusing a likely zip bomb/,
+  );
+  await rejects(
+    [{ name: "big-liar.bin", content: new Uint8Array(3 << 20), size: (1 << 20) + 5 }],
+    /Entry "big-liar\.bin" expands past its declared size/,
+  );
+});
+
+Deno.test("extraction rejects overlapping entries (the non-recursive zip bomb)", async () => {
+  await rejects(
+    [{ name: "a", content: "payload ".repeat(100) }, {
+      name: "b",
+      content: "payload ".repeat(100),
+      sameDataAs: 0,
+    }],
+    /overlaps another entry: refusing a likely zip bomb/,
+  );
+});
+
+Deno.test("extraction checks CRC-32 and removes the bad file", async () => {
+  const target = await rejects(
+    [{ name: "good", content: "fine" }, { name: "bad", content: "corrupted?", crc: 0x12345678 }],
+    /Entry "bad" is corrupt: CRC-32 is [0-9a-f]{8}, expected 12345678/,
+  );
+  assert.equal(target.nodes.has("bad"), false);
+  const big = new Uint8Array(2 << 20).map((_, i) => i % 251);
+  const target2 = await rejects(
+    [{ name: "big", content: big, crc: 1 }],
+    /Entry "big" is corrupt: CRC-32/,
+  );
+  assert.equal(target2.nodes.has("big"), false);
+});
+
+Deno.test("extraction names corrupt deflate data", async () => {
+  const garbage = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x00, 0x01]);
+  await rejects(
+    [{ name: "junk", rawData: garbage, method: 8, size: 100, crc: 0 }],
+    /Entry "junk" is corrupt: invalid block type/,
+  );
+  await rejects(
+    [{ name: "big-junk", rawData: garbage, method: 8, size: 2 << 20, crc: 0 }],
+    /Entry "big-junk" is corrupt/,
+  );
+});
+
+Deno.test("extraction rejects encrypted entries and unknown methods", async () => {
+  await rejects([{ name: "secret", content: "x", flags: 0x0801 }], /Entry "secret" is encrypted/);
+  await rejects(
+    [{ name: "bzip", content: "x", method: 12 }],
+    /Entry "bzip" uses compression method 12/,
+  );
+});
+
+Deno.test("extraction of something that is not a zip says so", async () => {
+  await assert.rejects(
+    extractZip(
+      new BytesReader(new TextEncoder().encode("<html>not found</html>")),
+      new MemoryTree(),
+    ),
+    /Not a zip archive: end of central directory not found/,
+  );
+  await assert.rejects(
+    extractZip(new BytesReader(new Uint8Array(3)), new MemoryTree()),
+    /Not a zip archive/,
+  );
+});
+
+Deno.test("extraction replaces existing files and symlinks instead of writing through them", async () => {
+  const target = new MemoryTree().addFile("keep/old.txt", "old").addSymlink(
+    "keep/link.txt",
+    "/etc/passwd",
+  );
+  await extractZip(
+    new BytesReader(
+      craftZip([{ name: "keep/old.txt", content: "new" }, {
+        name: "keep/link.txt",
+        content: "data",
+      }]),
+    ),
+    target,
+  );
+  assert.equal(target.text("keep/old.txt"), "new");
+  assert.equal(target.text("keep/link.txt"), "data");
+});

@@ -1,0 +1,185 @@
+/**
+ * Our zip against the real filesystem and Info-ZIP: hostile archives leave
+ * nothing outside the target, symlinks on disk are not followed, and our
+ * archives and zip(1)'s are interchangeable.
+ */
+import assert from "node:assert/strict";
+import { ArchiveError } from "./archive_error.ts";
+import { type CraftedEntry, craftZip } from "./crafted_zip.ts";
+import { extractZip } from "./zip_extractor.ts";
+import { zipStream } from "./zip_writer.ts";
+import { LocalArchiveSource } from "./local_archive_source.ts";
+import { LocalArchiveTarget } from "./local_archive_target.ts";
+import { LocalFileReader } from "./local_file_reader.ts";
+import { BytesReader } from "./random_access_reader.ts";
+
+async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, prefix: string) => {
+    for await (const e of Deno.readDir(d)) {
+      out.push(`${prefix}${e.name}${e.isSymlink ? "@" : e.isDirectory ? "/" : ""}`);
+      if (e.isDirectory && !e.isSymlink) await walk(`${d}/${e.name}`, `${prefix}${e.name}/`);
+    }
+  };
+  await walk(dir, "");
+  return out.sort();
+}
+
+/** A sandbox: `outside` holds a canary file; `target` is where archives go. */
+async function sandbox(): Promise<{ root: string; target: string; outside: string }> {
+  const root = await Deno.makeTempDir({ prefix: "zip-it-" });
+  await Deno.mkdir(`${root}/target`);
+  await Deno.mkdir(`${root}/outside`);
+  await Deno.writeTextFile(`${root}/outside/canary`, "untouched");
+  return { root, target: `${root}/target`, outside: `${root}/outside` };
+}
+
+const hostile: [string, CraftedEntry[], RegExp][] = [
+  ["../ entry", [{ name: "../outside/canary", content: "pwned" }], /has a "\.\." segment/],
+  ["absolute entry", [{ name: "/tmp/zip-it-absolute", content: "pwned" }], /has an absolute path/],
+  [
+    "symlink out then file through it",
+    [{ name: "link", kind: "symlink", content: "../outside" }, {
+      name: "link/canary",
+      content: "pwned",
+    }],
+    /inside "link", which the archive stores as a symlink|points outside/,
+  ],
+  [
+    "symlink out alone",
+    [{ name: "link", kind: "symlink", content: "../outside/canary" }],
+    /Symlink "link" points outside the target directory/,
+  ],
+  [
+    "duplicate names",
+    [{ name: "a", content: "1" }, { name: "a", content: "2" }],
+    /appears more than once/,
+  ],
+  [
+    "ratio bomb",
+    [{ name: "bomb", content: new Uint8Array(32 << 20) }],
+    /expands \d+ times, more than the limit of 1024/,
+  ],
+  [
+    "lying size",
+    [{ name: "liar", content: new Uint8Array(2 << 20), size: 100 }],
+    /expands past its declared size of 100 bytes/,
+  ],
+  [
+    "CRC mismatch",
+    [{ name: "bad", content: "data", crc: 7 }],
+    /CRC-32 is [0-9a-f]+, expected 00000007/,
+  ],
+];
+
+for (const [name, entries, message] of hostile) {
+  Deno.test(`hostile archive (${name}) is rejected and nothing lands outside the target`, async () => {
+    const { root, target, outside } = await sandbox();
+    try {
+      const reader = new BytesReader(craftZip(entries));
+      await assert.rejects(
+        extractZip(reader, await LocalArchiveTarget.open(target)),
+        (err: unknown) => {
+          assert.ok(err instanceof ArchiveError);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
+      assert.equal(await Deno.readTextFile(`${outside}/canary`), "untouched");
+      assert.deepEqual(await listTree(outside), ["canary"]);
+      assert.deepEqual(await listTree(target), []);
+      await assert.rejects(Deno.lstat("/tmp/zip-it-absolute"), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
+
+Deno.test("extraction refuses to write through a symlink already on disk", async () => {
+  const { root, target, outside } = await sandbox();
+  try {
+    await Deno.symlink("../outside", `${target}/cache`);
+    const reader = new BytesReader(craftZip([{ name: "cache/canary", content: "pwned" }]));
+    await assert.rejects(
+      extractZip(reader, await LocalArchiveTarget.open(target)),
+      /Cannot extract into "cache": it is a symlink in the target directory, which is never followed/,
+    );
+    assert.equal(await Deno.readTextFile(`${outside}/canary`), "untouched");
+    // A symlink at a file's own path is replaced, not written through.
+    await Deno.symlink("../outside/canary", `${target}/file`);
+    await extractZip(
+      new BytesReader(craftZip([{ name: "file", content: "new" }])),
+      await LocalArchiveTarget.open(target),
+    );
+    assert.equal(await Deno.readTextFile(`${outside}/canary`), "untouched");
+    assert.equal((await Deno.lstat(`${target}/file`)).isFile, true);
+    assert.equal(await Deno.readTextFile(`${target}/file`), "new");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+async function run(cmd: string[], cwd: string): Promise<string> {
+  const out = await new Deno.Command(cmd[0] as string, {
+    args: cmd.slice(1),
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.ok(out.success, `${cmd.join(" ")} failed: ${text}`);
+  return text;
+}
+
+Deno.test("our archives pass unzip -t and extract with unzip; zip(1) archives extract with ours", async () => {
+  const { root } = await sandbox();
+  try {
+    const src = `${root}/src`;
+    await Deno.mkdir(`${src}/tree/sub`, { recursive: true });
+    await Deno.writeTextFile(`${src}/tree/a.txt`, "alpha\n".repeat(1000));
+    await Deno.writeFile(
+      `${src}/tree/sub/big.bin`,
+      new Uint8Array(3 << 20).map((_, i) => (i * 7) % 256),
+    );
+    await Deno.writeTextFile(`${src}/tree/sub/run.sh`, "#!/bin/sh\n");
+    await Deno.chmod(`${src}/tree/sub/run.sh`, 0o755);
+    await Deno.symlink("a.txt", `${src}/tree/link`);
+    await Deno.utime(
+      `${src}/tree/a.txt`,
+      new Date("2020-02-03T04:05:06Z"),
+      new Date("2020-02-03T04:05:06Z"),
+    );
+
+    const paths = [
+      "tree",
+      "tree/a.txt",
+      "tree/link",
+      "tree/sub",
+      "tree/sub/big.bin",
+      "tree/sub/run.sh",
+    ];
+    const file = await Deno.open(`${root}/ours.zip`, { write: true, create: true });
+    await zipStream(new LocalArchiveSource(src), paths, { level: "default" }).pipeTo(file.writable);
+    assert.match(await run(["unzip", "-t", `${root}/ours.zip`], root), /No errors detected/);
+    await Deno.mkdir(`${root}/by-unzip`);
+    await run(["unzip", "-q", `${root}/ours.zip`, "-d", `${root}/by-unzip`], root);
+    await run(["diff", "-r", "--no-dereference", `${src}/tree`, `${root}/by-unzip/tree`], root);
+
+    await run(["zip", "-qry", `${root}/theirs.zip`, "tree"], src);
+    await Deno.mkdir(`${root}/by-ours`);
+    const reader = await LocalFileReader.open(`${root}/theirs.zip`);
+    await extractZip(reader, await LocalArchiveTarget.open(`${root}/by-ours`));
+    await reader.close();
+    await run(["diff", "-r", "--no-dereference", `${src}/tree`, `${root}/by-ours/tree`], root);
+    const info = await Deno.lstat(`${root}/by-ours/tree/sub/run.sh`);
+    assert.equal((info.mode ?? 0) & 0o777, 0o755);
+    assert.equal((await Deno.lstat(`${root}/by-ours/tree/link`)).isSymlink, true);
+    assert.equal(
+      (await Deno.stat(`${root}/by-ours/tree/a.txt`)).mtime?.toISOString(),
+      "2020-02-03T04:05:06.000Z",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

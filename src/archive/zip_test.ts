@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { extractZip } from "./zip_extractor.ts";
+import { readZipDirectory } from "./zip_reader.ts";
+import { zipStream } from "./zip_writer.ts";
+import { MemoryTree } from "./memory_tree.ts";
+import { BytesReader } from "./random_access_reader.ts";
+import type { CompressionLevel } from "./compression_level.ts";
+
+async function zipOf(
+  tree: MemoryTree,
+  paths: string[],
+  level: CompressionLevel = "default",
+): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(zipStream(tree, paths, { level })).arrayBuffer());
+}
+
+function pseudoRandom(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+Deno.test("zip round trip keeps content, modes, mtimes, directories and symlinks", async () => {
+  const mtime = new Date("2021-05-06T07:08:10Z");
+  const big = pseudoRandom(3 * 1024 * 1024 + 17);
+  const src = new MemoryTree()
+    .addDir("bin", 0o750, mtime)
+    .addFile("bin/run.sh", "#!/bin/sh\necho hi\n", 0o755, mtime)
+    .addFile("empty", "", 0o600, mtime)
+    .addFile("data/big.bin", big, 0o644, mtime)
+    .addFile("data/text.txt", "hello ".repeat(10000), 0o644, mtime)
+    .addFile("ünïcode.txt", "utf-8 name")
+    .addSymlink("bin/latest", "run.sh");
+  const paths = [
+    "bin",
+    "bin/latest",
+    "bin/run.sh",
+    "data",
+    "data/big.bin",
+    "data/text.txt",
+    "empty",
+    "ünïcode.txt",
+  ];
+  for (const level of ["fastest", "fast", "default", "slowest"] as const) {
+    const bytes = await zipOf(src, paths, level);
+    const out = new MemoryTree();
+    const result = await extractZip(new BytesReader(bytes), out);
+    assert.deepEqual(result, {
+      files: 5,
+      dirs: 2,
+      symlinks: 1,
+      bytes: big.length + 18 + 60000 + 10,
+    });
+    const run = out.nodes.get("bin/run.sh");
+    assert.equal(run?.kind, "file");
+    assert.equal(run?.kind === "file" && run.mode, 0o755);
+    assert.equal(run?.mtime.toISOString(), mtime.toISOString());
+    assert.equal(out.text("bin/run.sh"), "#!/bin/sh\necho hi\n");
+    const empty = out.nodes.get("empty");
+    assert.equal(empty?.kind === "file" && empty.mode, 0o600);
+    const bigOut = out.nodes.get("data/big.bin");
+    assert.ok(bigOut?.kind === "file" && bigOut.data.length === big.length, level);
+    assert.deepEqual(bigOut.data, big);
+    assert.equal(out.text("data/text.txt"), "hello ".repeat(10000));
+    assert.equal(out.text("ünïcode.txt"), "utf-8 name");
+    assert.deepEqual(out.nodes.get("bin/latest"), {
+      kind: "symlink",
+      target: "run.sh",
+      mtime: out.nodes.get("bin/latest")?.mtime,
+    });
+    const bin = out.nodes.get("bin");
+    assert.equal(bin?.kind === "dir" && bin.mode, 0o750);
+  }
+});
+
+Deno.test("zip writer compresses text and stores what does not compress", async () => {
+  const src = new MemoryTree().addFile("text", "abc".repeat(100000)).addFile(
+    "noise",
+    pseudoRandom(50000),
+  );
+  const entries = await readZipDirectory(new BytesReader(await zipOf(src, ["noise", "text"])));
+  const byName = Object.fromEntries(entries.map((e) => [e.rawName, e]));
+  assert.equal(byName["text"]?.method, 8);
+  assert.ok((byName["text"]?.compressedSize ?? 0) < 5000);
+  assert.equal(byName["noise"]?.method, 0);
+  assert.equal(byName["noise"]?.compressedSize, 50000);
+});
+
+Deno.test("zip writer stores everything with level fastest", async () => {
+  const src = new MemoryTree().addFile("text", "abc".repeat(100000)).addFile(
+    "big",
+    "x".repeat(2 << 20),
+  );
+  const entries = await readZipDirectory(
+    new BytesReader(await zipOf(src, ["big", "text"], "fastest")),
+  );
+  assert.deepEqual(entries.map((e) => e.method), [0, 0]);
+});
+
+Deno.test("zip writer skips vanished paths with a warning", async () => {
+  const src = new MemoryTree().addFile("here", "x");
+  const warnings: string[] = [];
+  const stream = zipStream(src, ["gone", "here"], {
+    level: "default",
+    warn: (m) => warnings.push(m),
+  });
+  const entries = await readZipDirectory(
+    new BytesReader(new Uint8Array(await new Response(stream).arrayBuffer())),
+  );
+  assert.deepEqual(entries.map((e) => e.rawName), ["here"]);
+  assert.deepEqual(warnings, ["gone: no such file or directory"]);
+});
+
+Deno.test("zip writer switches to ZIP64 above 65535 entries and the reader follows", async () => {
+  const src = new MemoryTree();
+  const paths: string[] = [];
+  for (let i = 0; i < 65600; i++) {
+    const p = `d${i % 100}/f${i}`;
+    src.addFile(p, "");
+    paths.push(p);
+  }
+  const bytes = await zipOf(src, paths);
+  // The classic end record saturates; the ZIP64 record carries the count.
+  const eocd = new DataView(bytes.buffer, bytes.length - 22);
+  assert.equal(eocd.getUint16(10, true), 0xffff);
+  const entries = await readZipDirectory(new BytesReader(bytes));
+  assert.equal(entries.length, 65600);
+  assert.equal(entries[65599]?.rawName, "d99/f65599");
+});

@@ -1,0 +1,35 @@
+/** File selection on a real project directory with real git. */
+import assert from "node:assert/strict";
+import { LocalArchiveSource } from "../archive/local_archive_source.ts";
+import { selectFiles } from "./file_selection.ts";
+import { LocalCommandRunner } from "./local_command_runner.ts";
+
+Deno.test("untracked takes git's untracked files, ignored ones included, and no symlink is followed", async () => {
+  const project = await Deno.makeTempDir({ prefix: "select-it-" });
+  try {
+    const git = new LocalCommandRunner(project);
+    assert.ok((await git.run(["git", "init", "-q"])).success);
+    await Deno.writeTextFile(`${project}/.gitignore`, "build/\n");
+    await Deno.writeTextFile(`${project}/tracked.txt`, "t");
+    assert.ok((await git.run(["git", "add", ".gitignore", "tracked.txt"])).success);
+    await Deno.mkdir(`${project}/build`);
+    await Deno.writeTextFile(`${project}/build/out.bin`, "o");
+    await Deno.writeTextFile(`${project}/new.txt`, "n");
+    await Deno.symlink("/etc", `${project}/etc-link`);
+    const lines: string[] = [];
+    const files = await selectFiles(
+      { paths: ["**/passwd"], exclude: [], untracked: true },
+      {
+        source: new LocalArchiveSource(project),
+        projectDir: project,
+        git,
+        log: (l) => lines.push(l),
+      },
+    );
+    assert.deepEqual(files, ["build/out.bin", "etc-link", "new.txt"]);
+    assert.ok(lines[0]?.startsWith("WARNING: **/passwd: no matching files."));
+    assert.equal(lines[1], "untracked: found 3 files");
+  } finally {
+    await Deno.remove(project, { recursive: true });
+  }
+});

@@ -1,0 +1,19 @@
+import type { RandomAccessReader } from "../archive/random_access_reader.ts";
+
+/**
+ * Where cache archives live, by sanitised key (`/`-separated, relative, no
+ * `..`). `LocalCacheStore` keeps them under the runner's cache dir; S3, GCS
+ * and Azure stores come later behind the same interface.
+ *
+ * `save` is atomic per key: a reader sees the previous archive or the new
+ * one, never a mix, even when two jobs save the same key at once (the last
+ * to finish wins). A failed or cancelled save leaves the previous archive.
+ */
+export interface CacheStore {
+  /** The archive for `key`, or null when there is none. The caller closes the reader. */
+  open(key: string): Promise<RandomAccessReader | null>;
+  /** When the archive for `key` was written, or null when there is none. */
+  modified(key: string): Promise<Date | null>;
+  /** Stores `body` as the archive for `key`, recording `humanKey` in its metadata; resolves with its size. */
+  save(key: string, humanKey: string, body: ReadableStream<Uint8Array>): Promise<number>;
+}

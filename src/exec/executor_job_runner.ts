@@ -1,0 +1,193 @@
+/**
+ * Runs one job attempt for `runner exec` exactly as the poller runs a job
+ * from GitLab: an executor subprocess from the same launcher, with the same
+ * permissions and the same start message, its raw trace fed through the same
+ * `JobTrace` masking and UTF-8 pipeline. What differs is around it: the
+ * working tree is copied into the job's project directory first (the payload
+ * says `GIT_STRATEGY=none`), and the log goes to the terminal, not to GitLab.
+ *
+ * The project directory is the one the build derives (run_build.ts):
+ * `<builds_dir>/<short token>/<slot>/<project path>`, the project path being
+ * taken from `git_info.repo_url` as for any job. Exec points `repo_url` at
+ * its local endpoint, `<runner url>/<project path>.git`, as GitLab's points
+ * at GitLab; nothing clones from it.
+ */
+import type { RunnerConfig } from "../config/runner_config.ts";
+import { resolveFeatureFlags } from "../build/feature_flags.ts";
+import { projectPathFromRepoUrl } from "../build/git_remote.ts";
+import { expandVariables, lookupVariable } from "../build/job_variables.ts";
+import type { FromExecutor, ResultEvent } from "../executors/process_protocol.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
+import type { ExecutorLauncher } from "../poller/process_launcher.ts";
+import { joinPath } from "../shells/script_writer.ts";
+import { JobTrace } from "../trace/job_trace.ts";
+import { maskOptionsForJob } from "../trace/mask_options.ts";
+import { TraceStore } from "../trace/trace_store.ts";
+import type { AttemptOptions, AttemptResult, JobAttemptRunner } from "./pipeline_runner.ts";
+import type { WorkspacePlan } from "./pipeline_plan.ts";
+import { copyWorkspace } from "./workspace_copy.ts";
+
+export interface ExecutorJobRunnerOptions {
+  launcher: ExecutorLauncher;
+  /** The runner entry jobs run with; its `token` is "" and `url` the local endpoint. */
+  runner: RunnerConfig;
+  permissions: ExecutorPermissions;
+  shortToken: string;
+  systemId: string;
+  /** Working directory of the executor process. */
+  cwd: string;
+  /** Shared state of executor processes (docker owner leases). */
+  executorStateDir: string;
+  workspace: WorkspacePlan;
+  /** `namespace/name` of the project. */
+  projectPath: string;
+  /**
+   * The builds directory as seen from this host: `builds_dir` for the shell
+   * executor, the host side of the `/builds` bind for docker.
+   */
+  hostBuildsDir: string;
+  /** After a cancel, how long the executor process has before it is killed. Default 10 s. */
+  killGraceMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+export class ExecutorJobRunner implements JobAttemptRunner {
+  readonly #o: ExecutorJobRunnerOptions;
+
+  constructor(options: ExecutorJobRunnerOptions) {
+    this.#o = options;
+  }
+
+  /** `repo_url` for jobs of this project: the local endpoint, as GitLab's points at GitLab. */
+  repoUrl(): string {
+    const path = this.#o.projectPath.split("/").map(encodeURIComponent).join("/");
+    return `${this.#o.runner.url.replace(/\/+$/, "")}/${path}.git`;
+  }
+
+  /** The job's project directory on this host for workspace slot `slot`. */
+  hostProjectDir(slot: number): string {
+    const projectPath = projectPathFromRepoUrl(this.repoUrl()) ?? "project-0";
+    return joinPath(this.#o.hostBuildsDir, this.#o.shortToken, String(slot), projectPath);
+  }
+
+  async run(job: JobSpec, options: AttemptOptions): Promise<AttemptResult> {
+    const spec: JobSpec = { ...job, gitInfo: { ...job.gitInfo, repoUrl: this.repoUrl() } };
+    const variables = expandVariables(spec.variables);
+    const flags = resolveFeatureFlags(
+      this.#o.runner.featureFlags,
+      (key) => lookupVariable(variables, key),
+    );
+    const mask = maskOptionsForJob(spec, {
+      isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,
+    });
+    using trace = new JobTrace({
+      mask,
+      outputLimitKiB: this.#o.runner.outputLimit,
+      store: new ForwardingTraceStore(options.onLog),
+    });
+    const fail = (reason: string, message: string): AttemptResult => {
+      trace.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+      trace.close();
+      return { state: "failed", failureReason: reason };
+    };
+    if (options.signal.aborted) return { state: "failed", failureReason: "job_canceled" };
+    try {
+      await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot));
+    } catch (error) {
+      const cause = (error as Error).cause;
+      return fail(
+        "runner_system_failure",
+        `${(error as Error).message}${cause ? `: ${(cause as Error).message}` : ""}`,
+      );
+    }
+    let proc;
+    try {
+      proc = this.#o.launcher.launch(this.#o.permissions);
+    } catch (error) {
+      return fail(
+        "runner_system_failure",
+        `Cannot start the executor process: ${(error as Error).message}`,
+      );
+    }
+    await using child = proc;
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      child.send({ type: "cancel", graceful: false }).catch(() => {});
+      killTimer ??= setTimeout(() => child.kill("SIGKILL"), this.#o.killGraceMs ?? 10_000);
+    };
+    let result: ResultEvent | null = null;
+    try {
+      await child.send({
+        type: "start",
+        job: spec,
+        runner: { ...this.#o.runner, token: "" },
+        shortToken: this.#o.shortToken,
+        systemId: this.#o.systemId,
+        concurrentId: options.slot,
+        concurrentProjectId: options.slot,
+        cwd: this.#o.cwd,
+        stateDir: this.#o.executorStateDir,
+      });
+      options.signal.addEventListener("abort", onAbort, { once: true });
+      if (options.signal.aborted) onAbort();
+      for await (const item of child.events()) {
+        if ("trace" in item) trace.write(item.trace);
+        else result = resultOf(item.event) ?? result;
+      }
+    } catch {
+      // The process went away mid-stream; reported below from its status.
+    } finally {
+      options.signal.removeEventListener("abort", onAbort);
+    }
+    const status = await child.status;
+    clearTimeout(killTimer);
+    if (result === null) {
+      if (options.signal.aborted) {
+        trace.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
+        trace.close();
+        return { state: "failed", failureReason: "job_canceled" };
+      }
+      const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+      const tail = child.stderrTail().trim().split("\n").slice(-3).join(" | ");
+      return fail(
+        "runner_system_failure",
+        `executor process ended unexpectedly (${how})${tail ? `: ${tail}` : ""}`,
+      );
+    }
+    trace.close();
+    return {
+      state: result.state,
+      ...(result.failureReason ? { failureReason: result.failureReason } : {}),
+      ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+    };
+  }
+}
+
+function resultOf(event: FromExecutor): ResultEvent | null {
+  return event.type === "result" ? event : null;
+}
+
+/**
+ * The end of the trace pipeline for exec: masked, sanitised bytes go straight
+ * to the terminal instead of being kept for upload.
+ */
+class ForwardingTraceStore extends TraceStore {
+  readonly #forward: (bytes: Uint8Array) => void;
+  #forwarded = 0;
+
+  constructor(forward: (bytes: Uint8Array) => void) {
+    super({ memoryLimitBytes: 0 });
+    this.#forward = forward;
+  }
+
+  override get size(): number {
+    return this.#forwarded;
+  }
+
+  override append(bytes: Uint8Array): void {
+    this.#forwarded += bytes.length;
+    this.#forward(bytes);
+  }
+}

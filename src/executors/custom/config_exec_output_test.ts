@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { parseConfigExecOutput } from "./config_exec_output.ts";
+
+Deno.test("parseConfigExecOutput reads every official key", () => {
+  assert.deepEqual(
+    parseConfigExecOutput(JSON.stringify({
+      "builds_dir": "/builds/1/acme",
+      "cache_dir": "/cache/1/acme",
+      "builds_dir_is_shared": true,
+      "hostname": "custom-hostname",
+      "driver": { "name": "test driver", "version": "v0.0.1" },
+      "job_env": { "CUSTOM_ENVIRONMENT": "example" },
+      "shell": "bash",
+      "other": [1, 2],
+    })),
+    {
+      buildsDir: "/builds/1/acme",
+      cacheDir: "/cache/1/acme",
+      isBuildsDirShared: true,
+      hostname: "custom-hostname",
+      driver: { name: "test driver", version: "v0.0.1" },
+      jobEnv: { CUSTOM_ENVIRONMENT: "example" },
+      shell: "bash",
+    },
+  );
+});
+
+Deno.test("parseConfigExecOutput treats empty output, null and null keys as no overrides", () => {
+  assert.deepEqual(parseConfigExecOutput(""), {});
+  assert.deepEqual(parseConfigExecOutput("  \n"), {});
+  assert.deepEqual(parseConfigExecOutput("null"), {});
+  assert.deepEqual(parseConfigExecOutput('{"builds_dir": null, "driver": null}'), {});
+  assert.deepEqual(parseConfigExecOutput('{"driver": {}}'), { driver: {} });
+});
+
+Deno.test("parseConfigExecOutput matches key names case-insensitively when no exact match exists", () => {
+  assert.deepEqual(parseConfigExecOutput('{"Builds_Dir": "/b", "builds_dir_is_shared": false}'), {
+    buildsDir: "/b",
+    isBuildsDirShared: false,
+  });
+  assert.deepEqual(parseConfigExecOutput('{"HOSTNAME": "x", "hostname": "y"}'), { hostname: "y" });
+});
+
+Deno.test("parseConfigExecOutput names what is wrong", () => {
+  assert.throws(() => parseConfigExecOutput("{oops"), /invalid JSON: .*; output was "\{oops"/);
+  assert.throws(() => parseConfigExecOutput('{"a":1} trailing'), /invalid JSON/);
+  assert.throws(() => parseConfigExecOutput('"text"'), /expected a JSON object, got a string/);
+  assert.throws(() => parseConfigExecOutput("[]"), /expected a JSON object, got an array/);
+  assert.throws(
+    () => parseConfigExecOutput('{"cache_dir": ["x"]}'),
+    /"cache_dir" must be a string, got an array/,
+  );
+  assert.throws(
+    () => parseConfigExecOutput('{"builds_dir_is_shared": "yes"}'),
+    /"builds_dir_is_shared" must be a boolean, got a string \("yes"\)/,
+  );
+  assert.throws(() => parseConfigExecOutput('{"driver": "x"}'), /"driver" must be an object/);
+  assert.throws(
+    () => parseConfigExecOutput('{"driver": {"version": 2}}'),
+    /"driver\.version" must be a string, got a number \(2\)/,
+  );
+  assert.throws(() => parseConfigExecOutput('{"job_env": []}'), /"job_env" must be an object/);
+  assert.throws(
+    () => parseConfigExecOutput('{"job_env": {"A=B": "x"}}'),
+    /"job_env\.A=B" cannot be an environment variable/,
+  );
+});

@@ -1,0 +1,255 @@
+/**
+ * The docker+ssh executor (`executor = "docker+ssh"`; upstream's removed
+ * `docker-ssh`): the job container starts from the job image with its own
+ * command, which must run sshd, and every stage then runs over SSH inside it
+ * with the `[runners.ssh]` credentials, exactly as the ssh executor runs
+ * stages on a host. Artifacts and cache use SFTP into the container.
+ *
+ * Container handling reuses the docker executor's parts (image pull and pull
+ * policies, allowed images, host config, resource labels, the orphan sweep
+ * keyed by OwnerLease), so the cleanup guarantees are the docker executor's:
+ * `cleanup` removes the container (may run twice), and a container left by a
+ * killed executor process is removed by the next executor's sweep. The
+ * DockerExecutor class itself is not used: it replaces the image command with
+ * an idle shell, and the image's command is what starts sshd here.
+ *
+ * Not supported (yet): services, per-job networks, cache/build volumes (the
+ * container's file system is the builds dir, gone with the container).
+ */
+import type Docker from "dockerode";
+import type { DockerConfig, SshConfig } from "../../config/runner_config.ts";
+import { JobFailedError } from "../../job/failure_reason.ts";
+import { type JobSpec, variableValue } from "../../job/job_spec.ts";
+import { F } from "../../log/fields.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import { type LabelContext, resourceLabels } from "../docker/docker_labels.ts";
+import { sweepOrphans } from "../docker/docker_resources.ts";
+import { buildHostConfig } from "../docker/host_config.ts";
+import { checkImageAllowed, resolvePullPolicies } from "../docker/image_policy.ts";
+import { ensureImage } from "../docker/image_puller.ts";
+import type { OwnerLease } from "../docker/owner_lease.ts";
+import type { SftpFiles } from "./sftp_files.ts";
+import type { SshConnectOptions } from "./ssh_connection.ts";
+import { SshExecutor } from "./ssh_executor.ts";
+
+export const DOCKER_SSH_BUILDS_DIR = "/builds";
+export const DOCKER_SSH_CACHE_DIR = "/cache";
+
+export interface DockerSshExecutorOptions {
+  docker: Docker;
+  /** `[runners.docker]`: image, pull policies, allowed images, resources, network_mode. */
+  dockerConfig: DockerConfig;
+  /** `[runners.ssh]`: user, password, identity_file, port and host key settings; host is ignored. */
+  ssh: SshConfig;
+  job: JobSpec;
+  shortToken: string;
+  concurrentProjectId: number;
+  lease: OwnerLease;
+  output: JobOutput;
+  log: Logger;
+  /** Runner `shell`: "" (= bash), `bash` or `sh`. */
+  shell: string;
+  /** Runner `builds_dir`; "" = /builds in the container. */
+  buildsDir: string;
+  /** Runner `cache_dir`; "" = /cache in the container. */
+  cacheDir: string;
+  /** The runner user's home (for `~/.ssh/known_hosts`). */
+  homeDir: string;
+  /** sshd needs a moment after the container starts: default 30 attempts 500 ms apart. */
+  connect?: Omit<SshConnectOptions, "signal" | "onRetry">;
+  killGraceMs?: number;
+  sweepOrphans?: boolean;
+}
+
+export class DockerSshExecutor implements Executor {
+  readonly isSharedEnvironment = false;
+  readonly #o: DockerSshExecutorOptions;
+  readonly #log: Logger;
+  readonly #labels: LabelContext;
+  #containerId: string | null = null;
+  #ssh: SshExecutor | null = null;
+  #isCleanedUp = false;
+  #paths: ExecutorPaths;
+
+  constructor(options: DockerSshExecutorOptions) {
+    const shell = options.shell === "" ? "bash" : options.shell;
+    if (shell !== "bash" && shell !== "sh") {
+      throw new TypeError(
+        `Shell "${options.shell}" is not supported by the docker+ssh executor: use "bash" or "sh"`,
+      );
+    }
+    this.#o = options;
+    this.#log = options.log.child({ [F.JOB_ID]: options.job.id, [F.EXECUTOR]: "docker+ssh" });
+    this.#labels = {
+      ownerId: options.lease.ownerId,
+      hostId: options.lease.hostId,
+      jobId: options.job.id,
+      projectId: options.job.jobInfo.projectId,
+      shortToken: options.shortToken,
+      concurrentProjectId: options.concurrentProjectId,
+    };
+    this.#paths = {
+      buildsDir: options.buildsDir || DOCKER_SSH_BUILDS_DIR,
+      cacheDir: options.cacheDir || DOCKER_SSH_CACHE_DIR,
+      isBuildsDirShared: false,
+    };
+  }
+
+  get shell(): ShellName {
+    return this.#ssh?.shell ?? (this.#o.shell === "sh" ? "sh" : "bash");
+  }
+
+  get paths(): ExecutorPaths {
+    return this.#ssh ? { ...this.#ssh.paths, isBuildsDirShared: false } : this.#paths;
+  }
+
+  /** Id of the job container; null before prepare and after cleanup. */
+  get containerId(): string | null {
+    return this.#containerId;
+  }
+
+  /** SFTP access into the job container; valid after `prepare`. */
+  files(): SftpFiles {
+    if (!this.#ssh) throw new Error("The docker+ssh executor is not prepared: call prepare first");
+    return this.#ssh.files();
+  }
+
+  #say(line: string): void {
+    this.#o.output.write(new TextEncoder().encode(`${line}\n`));
+  }
+
+  async prepare(signal: AbortSignal): Promise<void> {
+    const { docker, dockerConfig: config, job } = this.#o;
+    if (this.#o.sweepOrphans !== false) {
+      await sweepOrphans(docker, this.#o.lease).catch((err: unknown) =>
+        this.#log.warn("Orphan sweep failed", { [F.ERROR]: String(err) })
+      );
+    }
+    const jobImage = job.image.name.replace(
+      /\$\{?(\w+)\}?/g,
+      (_, name: string) => variableValue(job, name) ?? "",
+    );
+    const image = jobImage || config.image;
+    if (image === "") {
+      throw new JobFailedError(
+        "runner_configuration_error",
+        "No image for the job: the job names none and [runners.docker] image is empty",
+      );
+    }
+    if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
+    this.#say(`Using Docker executor with image ${image} over SSH ...`);
+    const pulled = await ensureImage(docker, image, {
+      policies: resolvePullPolicies(
+        config.pullPolicy,
+        config.allowedPullPolicies,
+        job.image.pullPolicy,
+      ),
+      auth: null,
+      say: (line) => this.#say(line),
+      signal,
+    });
+
+    const hostConfig = buildHostConfig(config);
+    if (config.networkMode !== "") hostConfig["NetworkMode"] = config.networkMode;
+    const create: Docker.ContainerCreateOptions = {
+      name: `runner-${this.#o.shortToken}-job-${job.id}-ssh-${crypto.randomUUID().slice(0, 8)}`,
+      Image: pulled.id,
+      Labels: resourceLabels(this.#labels, "build"),
+      HostConfig: hostConfig as Docker.HostConfig,
+    };
+    if (job.image.entrypoint.length > 0) create.Entrypoint = job.image.entrypoint;
+    if (job.image.command.length > 0) create.Cmd = job.image.command;
+    if (config.hostname) create.Hostname = config.hostname;
+    const container = await docker.createContainer(create);
+    this.#containerId = container.id;
+    if (this.#isCleanedUp) return await this.#removeContainer();
+    await container.start();
+    const info = await container.inspect();
+    const networks = Object.values(info.NetworkSettings?.Networks ?? {});
+    // Newer Engine APIs dropped the top-level IPAddress: take the first network's.
+    const ip = networks.find((n) => n.IPAddress)?.IPAddress ?? "";
+    if (ip === "" && !info.State?.Running) throw this.#stoppedError(image);
+    if (ip === "") {
+      throw new JobFailedError(
+        "runner_system_failure",
+        `The job container of image "${image}" has no IP address to reach its sshd (network_mode "${
+          config.networkMode || "default"
+        }")`,
+      );
+    }
+    this.#say(`Connecting over SSH to the job container at ${ip}...`);
+    this.#ssh = new SshExecutor({
+      config: { ...this.#o.ssh, host: ip },
+      shell: this.#o.shell,
+      buildsDir: this.#paths.buildsDir,
+      cacheDir: this.#paths.cacheDir,
+      output: { write: (chunk) => this.#o.output.write(chunk) },
+      log: this.#log,
+      homeDir: this.#o.homeDir,
+      jobId: job.id,
+      connect: { attempts: 30, retryDelayMs: 500, ...this.#o.connect },
+      ...(this.#o.killGraceMs !== undefined ? { killGraceMs: this.#o.killGraceMs } : {}),
+    });
+    // A container that exits (its command is not sshd, or sshd failed) ends
+    // the connection attempts at once instead of after every retry.
+    const stopWatching = new AbortController();
+    const connecting = new AbortController();
+    const onAbort = () => connecting.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    let exited = false;
+    const watch =
+      (container.wait({ abortSignal: stopWatching.signal } as Record<string, unknown>) as Promise<
+        unknown
+      >)
+        .then(() => {
+          exited = true;
+          connecting.abort(new Error("the job container exited"));
+        }, () => {});
+    try {
+      await this.#ssh.prepare(connecting.signal);
+    } catch (err) {
+      throw exited ? this.#stoppedError(image, err) : err;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      stopWatching.abort();
+      await watch;
+    }
+  }
+
+  #stoppedError(image: string, cause?: unknown): JobFailedError {
+    return new JobFailedError(
+      "runner_system_failure",
+      `The job container of image "${image}" stopped before its sshd answered: the image's command must run sshd`,
+      cause === undefined ? {} : { cause },
+    );
+  }
+
+  run(stage: StageScript, signal: AbortSignal): Promise<number> {
+    if (!this.#ssh) throw new Error("The docker+ssh executor is not prepared: call prepare first");
+    return this.#ssh.run(stage, signal);
+  }
+
+  async #removeContainer(): Promise<void> {
+    const id = this.#containerId;
+    if (id === null) return;
+    try {
+      await this.#o.docker.getContainer(id).remove({ force: true, v: true });
+      this.#containerId = null;
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 404) this.#containerId = null;
+      else this.#log.warn("Cannot remove the job container", { [F.ERROR]: String(err) });
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    this.#isCleanedUp = true;
+    await this.#ssh?.cleanup();
+    await this.#removeContainer();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+}
