@@ -99,7 +99,13 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function report(name: string, ours: number[], baseline: number[], baselineName: string, goal: number) {
+function report(
+  name: string,
+  ours: number[],
+  baseline: number[],
+  baselineName: string,
+  goal: number,
+) {
   const o = median(ours);
   const b = median(baseline);
   // deno-lint-ignore no-console -- benchmark output
@@ -217,7 +223,15 @@ for (let i = 0; i < runs; i++) {
     );
     uploadScp.push(
       await time(() =>
-        command("scp", [...sshArgs(server), "-q", "-r", "-P", String(server.port), `${target}:${tree}`, localScp])
+        command("scp", [
+          ...sshArgs(server),
+          "-q",
+          "-r",
+          "-P",
+          String(server.port),
+          `${target}:${tree}`,
+          localScp,
+        ])
       ),
     );
   } finally {

@@ -317,8 +317,33 @@ async function streamEntry(
   return written;
 }
 
+/** Below this, inflating on the main thread beats a thread-pool round trip. */
+const SYNC_INFLATE = 64 << 10;
+
 function inflateCapped(packed: Uint8Array, item: Planned): Promise<Uint8Array> {
   const { entry } = item;
+  if (packed.length <= SYNC_INFLATE && entry.size <= SMALL_ENTRY) {
+    try {
+      const out = zlib.inflateRawSync(packed, { maxOutputLength: Math.max(entry.size, 1) });
+      const data = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      if (data.length !== entry.size) {
+        return Promise.reject(
+          new ArchiveError(
+            entry.rawName,
+            `Entry ${
+              quoteEntry(entry.rawName)
+            } is corrupt: ${data.length} bytes instead of ${entry.size}`,
+          ),
+        );
+      }
+      return Promise.resolve(data);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      return Promise.reject(
+        /larger than|buffer/i.test(e.message) ? tooLarge(item) : corrupt(item, e),
+      );
+    }
+  }
   return new Promise((resolve, reject) => {
     zlib.inflateRaw(packed, { maxOutputLength: Math.max(entry.size, 1) }, (err, out) => {
       if (err) {

@@ -5,7 +5,6 @@
 import type { RunnerConfig } from "../config/runner_config.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
-import { connectDocker, DockerExecutor, OwnerLease } from "../executors/docker/mod.ts";
 import type { Logger } from "../log/logger.ts";
 import { join } from "node:path";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -39,6 +38,8 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         output: ctx.output,
       });
     case "docker": {
+      // Loaded only for docker jobs: dockerode takes a few hundred ms to import.
+      const { connectDocker, DockerExecutor, OwnerLease } = await import("../executors/docker/mod.ts");
       const docker = await connectDocker(runner.docker, { env: (name) => ctx.env[name] });
       return new DockerExecutor({
         docker,

@@ -156,6 +156,9 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     const { global, command, rest } = splitGlobal(args);
     if (command === "executor-process") {
       sink.configure({ format: "json", level: "debug" });
+      // Ctrl-C in a terminal reaches the whole process group; the poller decides
+      // how this job stops (cancel messages), so the child ignores SIGINT.
+      if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
       const at = rest.indexOf("--permissions");
       // Compiled binaries carry every permission of the poller: drop what this executor does not use.
       if (at >= 0) await revokeUnneeded(JSON.parse(rest[at + 1] ?? "{}"));

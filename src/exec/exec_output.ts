@@ -24,7 +24,9 @@ export interface ExecOutputOptions {
   isPrefixed: boolean;
 }
 
+// deno-lint-ignore no-control-regex -- matching terminal escape sequences is the point
 const SECTION_MARKER = /section_(?:start|end):\d+:[^\r\n]*?\r(?:\x1b\[0K)?/g;
+// deno-lint-ignore no-control-regex -- matching terminal escape sequences is the point
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
 const PREFIX_COLORS = ["36", "35", "34", "33", "32", "96", "95", "94"];
 

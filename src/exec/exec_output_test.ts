@@ -10,7 +10,8 @@ function capture(options: { isColored: boolean; isPrefixed: boolean }) {
 }
 
 Deno.test("renderLogLine drops section markers and keeps the stage header after them", () => {
-  const raw = "section_start:1700000000:step_script\r\x1b[0K\x1b[0K\x1b[36;1mExecuting step\x1b[0;m";
+  const raw =
+    "section_start:1700000000:step_script\r\x1b[0K\x1b[0K\x1b[36;1mExecuting step\x1b[0;m";
   assert.equal(renderLogLine(raw, false), "Executing step");
   assert.equal(renderLogLine(raw, true), "\x1b[0K\x1b[36;1mExecuting step\x1b[0;m");
 });

@@ -19,7 +19,7 @@ import { expandVariables, lookupVariable } from "../build/job_variables.ts";
 import type { FromExecutor, ResultEvent } from "../executors/process_protocol.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
-import type { ExecutorLauncher } from "../poller/process_launcher.ts";
+import type { ExecutorLauncher, ExecutorProcess } from "../poller/process_launcher.ts";
 import { joinPath } from "../shells/script_writer.ts";
 import { JobTrace } from "../trace/job_trace.ts";
 import { maskOptionsForJob } from "../trace/mask_options.ts";
@@ -47,17 +47,65 @@ export interface ExecutorJobRunnerOptions {
    * executor, the host side of the `/builds` bind for docker.
    */
   hostBuildsDir: string;
+  /**
+   * How many jobs will probably run (the plan's job count): a process is
+   * started ahead only while more are expected, so a last job does not pay
+   * for a spare nobody uses.
+   */
+  expectedJobs: number;
   /** After a cancel, how long the executor process has before it is killed. Default 10 s. */
   killGraceMs?: number;
 }
 
 const encoder = new TextEncoder();
 
-export class ExecutorJobRunner implements JobAttemptRunner {
+/**
+ * Call order: `run` any number of times, at once or in turn; `close` once
+ * at the end (it may run twice). One executor process is kept started ahead
+ * (`prelaunch`): a process loads its modules while it waits for its start
+ * message, so the next job does not wait for that start-up.
+ */
+export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
   readonly #o: ExecutorJobRunnerOptions;
+  #spare: ExecutorProcess | null = null;
+  #launched = 0;
+  #isClosed = false;
 
   constructor(options: ExecutorJobRunnerOptions) {
     this.#o = options;
+  }
+
+  /** Starts an executor process for the next job now; failures surface in `run`. */
+  prelaunch(): void {
+    if (this.#spare !== null || this.#isClosed || this.#launched >= this.#o.expectedJobs) return;
+    try {
+      this.#spare = this.#o.launcher.launch(this.#o.permissions);
+      this.#launched++;
+    } catch {
+      // `run` launches again and reports the error in the job log.
+    }
+  }
+
+  #take(): ExecutorProcess {
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare !== null) return spare;
+    this.#launched++;
+    return this.#o.launcher.launch(this.#o.permissions);
+  }
+
+  /** Stops the process kept for a next job. */
+  async close(): Promise<void> {
+    this.#isClosed = true;
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare === null) return;
+    spare.kill("SIGKILL");
+    await spare[Symbol.asyncDispose]();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** `repo_url` for jobs of this project: the local endpoint, as GitLab's points at GitLab. */
@@ -88,23 +136,17 @@ export class ExecutorJobRunner implements JobAttemptRunner {
       store: new ForwardingTraceStore(options.onLog),
     });
     const fail = (reason: string, message: string): AttemptResult => {
-      trace.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+      trace.write(
+        encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+      );
       trace.close();
       return { state: "failed", failureReason: reason };
     };
     if (options.signal.aborted) return { state: "failed", failureReason: "job_canceled" };
-    try {
-      await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot));
-    } catch (error) {
-      const cause = (error as Error).cause;
-      return fail(
-        "runner_system_failure",
-        `${(error as Error).message}${cause ? `: ${(cause as Error).message}` : ""}`,
-      );
-    }
+    // Launched first: the process starts up while the working tree is copied.
     let proc;
     try {
-      proc = this.#o.launcher.launch(this.#o.permissions);
+      proc = this.#take();
     } catch (error) {
       return fail(
         "runner_system_failure",
@@ -112,6 +154,17 @@ export class ExecutorJobRunner implements JobAttemptRunner {
       );
     }
     await using child = proc;
+    this.prelaunch();
+    try {
+      await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot));
+    } catch (error) {
+      child.kill("SIGKILL");
+      const cause = (error as Error).cause;
+      return fail(
+        "runner_system_failure",
+        `${(error as Error).message}${cause ? `: ${(cause as Error).message}` : ""}`,
+      );
+    }
     let killTimer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
       child.send({ type: "cancel", graceful: false }).catch(() => {});

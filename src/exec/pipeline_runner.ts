@@ -88,7 +88,10 @@ interface Finished {
 }
 
 /** Resolves once every planned job finished, was skipped or was canceled. */
-export async function runPipeline(plan: Plan, options: RunPipelineOptions): Promise<PipelineResult> {
+export async function runPipeline(
+  plan: Plan,
+  options: RunPipelineOptions,
+): Promise<PipelineResult> {
   if (!Number.isInteger(options.concurrent) || options.concurrent < 1) {
     throw new RangeError(`Concurrent jobs must be 1 or more: got ${options.concurrent}`);
   }

@@ -89,7 +89,8 @@ async function run(
   });
 }
 
-const statuses = (r: PipelineResult) => Object.fromEntries(r.outcomes.map((o) => [o.name, o.status]));
+const statuses = (r: PipelineResult) =>
+  Object.fromEntries(r.outcomes.map((o) => [o.name, o.status]));
 const fail = (exitCode = 1): AttemptResult => ({
   state: "failed",
   failureReason: "script_failure",
@@ -118,7 +119,9 @@ Deno.test("runPipeline runs jobs in plan order and passes when every job passes"
 });
 
 Deno.test("runPipeline skips later on_success jobs after a failure and fails the pipeline", async () => {
-  const runner = new FakeRunner((job) => job.jobInfo.name === "unit" ? fail(2) : { state: "success" });
+  const runner = new FakeRunner((job) =>
+    job.jobInfo.name === "unit" ? fail(2) : { state: "success" }
+  );
   const result = await run(await plan(STAGES), runner);
   assert.equal(result.isSuccess, false);
   assert.deepEqual(statuses(result), {
@@ -138,7 +141,10 @@ stages: [test, deploy]
 lint: { stage: test, script: [l], allow_failure: true }
 deploy: { stage: deploy, script: [d] }
 `);
-  const result = await run(p, new FakeRunner((j) => j.jobInfo.name === "lint" ? fail() : { state: "success" }));
+  const result = await run(
+    p,
+    new FakeRunner((j) => j.jobInfo.name === "lint" ? fail() : { state: "success" }),
+  );
   assert.equal(result.isSuccess, true);
   assert.deepEqual(statuses(result), { lint: "failed (allowed)", deploy: "passed" });
 });
@@ -166,7 +172,10 @@ tidy: { stage: cleanup, script: [t], when: always }
   const ok = await run(await plan(yaml), new FakeRunner());
   assert.deepEqual(statuses(ok), { build: "passed", rescue: "skipped", tidy: "passed" });
   assert.equal(ok.isSuccess, true);
-  const broken = await run(await plan(yaml), new FakeRunner((j) => j.jobInfo.name === "build" ? fail() : { state: "success" }));
+  const broken = await run(
+    await plan(yaml),
+    new FakeRunner((j) => j.jobInfo.name === "build" ? fail() : { state: "success" }),
+  );
   assert.deepEqual(statuses(broken), { build: "failed", rescue: "passed", tidy: "passed" });
   assert.equal(broken.isSuccess, false);
 });
@@ -178,7 +187,10 @@ one: { stage: a, script: [x] }
 two: { stage: b, script: [x], needs: [one] }
 three: { stage: c, script: [x], needs: [two] }
 `;
-  const result = await run(await plan(yaml), new FakeRunner((j) => j.jobInfo.name === "one" ? fail() : { state: "success" }));
+  const result = await run(
+    await plan(yaml),
+    new FakeRunner((j) => j.jobInfo.name === "one" ? fail() : { state: "success" }),
+  );
   assert.deepEqual(statuses(result), { one: "failed", two: "skipped", three: "skipped" });
 });
 
@@ -210,7 +222,14 @@ code137: { script: [x], retry: { max: 2, exit_codes: [137] } }
       : { state: "failed", failureReason: "job_execution_timeout" }
   );
   await run(await plan(yaml), again);
-  assert.deepEqual(again.started, ["timeouts", "timeouts", "timeouts", "code137", "code137", "code137"]);
+  assert.deepEqual(again.started, [
+    "timeouts",
+    "timeouts",
+    "timeouts",
+    "code137",
+    "code137",
+    "code137",
+  ]);
 });
 
 Deno.test("runPipeline runs independent jobs in parallel up to concurrent, each in its own slot", async () => {
@@ -247,11 +266,14 @@ Deno.test("runPipeline with concurrent 1 never overlaps jobs", async () => {
 });
 
 Deno.test("runPipeline hands downstream jobs the uploaded archive and the dotenv variables", async () => {
-  const p = await plan(`
+  const p = await plan(
+    `
 stages: [build, test]
 build: { stage: build, script: [b], artifacts: { paths: [out/], reports: { dotenv: build.env } } }
 test: { stage: test, script: [t], variables: { VERSION: from-yaml } }
-`, []);
+`,
+    [],
+  );
   const buildId = p.jobs[0]!.jobSpec.id;
   const ledger = new FakeLedger(
     { [buildId]: { filename: "artifacts.zip", size: 120 } },
@@ -319,7 +341,13 @@ const STAGES_PLAN: Plan = {
   stages: [],
   jobs: [],
   skipped: [],
-  workspace: { mode: "copy", sourceDir: "/", files: [], isGitDirCopied: false, gitStrategy: "none" },
+  workspace: {
+    mode: "copy",
+    sourceDir: "/",
+    files: [],
+    isGitDirCopied: false,
+    gitStrategy: "none",
+  },
   warnings: [],
   notes: [],
 };

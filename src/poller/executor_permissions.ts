@@ -10,7 +10,7 @@ import type { RunnerConfig } from "../config/runner_config.ts";
 export interface ExecutorPermissions {
   read: string[];
   write: string[];
-  /** Programs the process may spawn; empty = none. */
+  /** Programs the process may spawn; empty = none; ["*"] = any. */
   run: string[];
   /** `host:port` entries. */
   net: string[];
@@ -73,7 +73,9 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       const cache = dir(runner.cacheDir || "cache", cwd);
       perms.read.push(builds, cache);
       perms.write.push(builds, cache);
-      perms.run.push("bash", "sh", "git", "su");
+      // A job script may start any program anyway, and signalling a stage's process
+      // group (Deno.kill(-pgid)) needs unscoped --allow-run: scoping it would buy nothing.
+      perms.run.push("*");
       if (runner.cloneUrl) perms.net.push(hostPort(runner.cloneUrl));
       break;
     }
@@ -133,7 +135,8 @@ export function permissionFlags(perms: ExecutorPermissions): string[] {
   };
   list("read", perms.read);
   list("write", perms.write);
-  list("run", perms.run);
+  if (perms.run.includes("*")) flags.push("--allow-run");
+  else list("run", perms.run);
   list("net", perms.net);
   if (perms.env) flags.push("--allow-env");
   if (perms.sys) flags.push("--allow-sys");

@@ -137,6 +137,8 @@ export class TraceMasker {
   #maskEnd = 0;
   /** Bytes held back because they may begin a secret. */
   #pending: Uint8Array = EMPTY;
+  /** Where `#pending` and the next chunk are joined. */
+  #scratch: Uint8Array = EMPTY;
   #isClosed = false;
 
   constructor(next: ByteSink, options: TraceMaskerOptions) {
@@ -199,7 +201,11 @@ export class TraceMasker {
     if (chunk.length === 0) return;
     let buf = chunk;
     if (this.#pending.length > 0) {
-      buf = new Uint8Array(this.#pending.length + chunk.length);
+      // Reusing one scratch buffer keeps allocation churn (and so RSS) flat;
+      // sinks keep no reference past write(), and #pending is copied out.
+      const size = this.#pending.length + chunk.length;
+      if (this.#scratch.length < size) this.#scratch = new Uint8Array(Math.max(size, 64 * 1024));
+      buf = this.#scratch.subarray(0, size);
       buf.set(this.#pending);
       buf.set(chunk, this.#pending.length);
     }
@@ -213,6 +219,7 @@ export class TraceMasker {
     this.#isClosed = true;
     const buf = this.#pending;
     this.#pending = EMPTY;
+    this.#scratch = EMPTY;
     if (buf.length > 0) this.#process(buf, true);
   }
 

@@ -2,9 +2,17 @@
  * Helpers for `runner exec` end-to-end tests: a sample git project in a temp
  * directory, and the CLI run from source as a real process.
  */
-import { dirname, fromFileUrl, join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-export const MAIN = join(dirname(fromFileUrl(import.meta.url)), "..", "..", "src", "cli", "main.ts");
+export const MAIN = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "src",
+  "cli",
+  "main.ts",
+);
 
 export interface ExecRun {
   code: number;

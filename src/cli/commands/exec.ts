@@ -38,20 +38,52 @@ import { type PipelineResult, runPipeline } from "../../exec/pipeline_runner.ts"
 import { executorPermissions } from "../../poller/executor_permissions.ts";
 import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
-import { type FlagSpec, Flags, parseFlags, UsageError } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 
 export const EXEC_FLAGS: FlagSpec[] = [
-  { name: "list", type: "bool", help: "Show the jobs and the order they would run in; run nothing" },
+  {
+    name: "list",
+    type: "bool",
+    help: "Show the jobs and the order they would run in; run nothing",
+  },
   { name: "variable", type: "list", help: "Set a variable KEY=VALUE (repeatable)" },
-  { name: "masked-variable", type: "list", help: "Set a variable KEY=VALUE masked in the log (repeatable)" },
-  { name: "variables-file", type: "string", help: "Read variables from a dotenv, YAML or JSON file" },
-  { name: "concurrent", type: "int", help: "Run up to N independent jobs at the same time (default 1)" },
+  {
+    name: "masked-variable",
+    type: "list",
+    help: "Set a variable KEY=VALUE masked in the log (repeatable)",
+  },
+  {
+    name: "variables-file",
+    type: "string",
+    help: "Read variables from a dotenv, YAML or JSON file",
+  },
+  {
+    name: "concurrent",
+    type: "int",
+    help: "Run up to N independent jobs at the same time (default 1)",
+  },
   { name: "executor", type: "string", help: "Executor: shell or docker (default shell)" },
-  { name: "docker-image", type: "string", help: "Image for jobs that set no image: (docker executor)" },
+  {
+    name: "docker-image",
+    type: "string",
+    help: "Image for jobs that set no image: (docker executor)",
+  },
   { name: "with-needs", type: "bool", help: "Also run what the named jobs need, transitively" },
-  { name: "ci-file", type: "string", help: "Pipeline file in the project (default .gitlab-ci.yml)" },
-  { name: "project-dir", type: "string", help: "Project directory (default: the current directory)" },
-  { name: "color", type: "bool", help: "Keep colours in the output (default: when stdout is a terminal)" },
+  {
+    name: "ci-file",
+    type: "string",
+    help: "Pipeline file in the project (default .gitlab-ci.yml)",
+  },
+  {
+    name: "project-dir",
+    type: "string",
+    help: "Project directory (default: the current directory)",
+  },
+  {
+    name: "color",
+    type: "bool",
+    help: "Keep colours in the output (default: when stdout is a terminal)",
+  },
   { name: "no-color", type: "bool", help: "Strip colours from the output" },
 ];
 
@@ -189,7 +221,10 @@ async function loadPlan(ctx: CliContext, s: ExecSettings): Promise<Plan> {
 }
 
 /** `$XDG_CACHE_HOME/runner/exec/<hash>`: one state directory per project path. */
-export function execStateDir(projectDir: string, env: (name: string) => string | undefined): string {
+export function execStateDir(
+  projectDir: string,
+  env: (name: string) => string | undefined,
+): string {
   const base = env("XDG_CACHE_HOME") || join(env("HOME") || "/tmp", ".cache");
   const hash = createHash("sha256").update(projectDir).digest("hex").slice(0, 16);
   return join(base, "runner", "exec", hash);
@@ -214,7 +249,7 @@ async function runPlan(ctx: CliContext, s: ExecSettings, plan: Plan): Promise<nu
 
   const runner = execRunnerConfig(s, server.url, stateDir);
   const projectPath = plan.jobs[0]!.jobSpec.jobInfo.projectFullPath;
-  const jobRunner = new ExecutorJobRunner({
+  await using jobRunner = new ExecutorJobRunner({
     launcher: new SubprocessLauncher({
       execPath: Deno.execPath(),
       mainModule: isCompiledBinary(Deno.execPath())
@@ -237,7 +272,9 @@ async function runPlan(ctx: CliContext, s: ExecSettings, plan: Plan): Promise<nu
     workspace: plan.workspace,
     projectPath,
     hostBuildsDir: buildsDir,
+    expectedJobs: plan.jobs.length,
   });
+  jobRunner.prelaunch();
 
   const isPrefixed = s.concurrent > 1 && plan.jobs.length > 1;
   const output = new ExecOutput({ line: (text) => ctx.out(text) }, {
@@ -277,6 +314,7 @@ async function runPlan(ctx: CliContext, s: ExecSettings, plan: Plan): Promise<nu
       },
     });
   } finally {
+    await jobRunner.close();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
     await Deno.remove(tempDir, { recursive: true }).catch(() => {});

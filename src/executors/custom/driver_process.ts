@@ -67,7 +67,17 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
     throw new Error(`Cannot start ${call.name} "${call.program}": ${why}`, { cause: e });
   }
 
-  const pumps = Promise.all([pump(child.stdout, call.stdout), pump(child.stderr, call.stderr)]);
+  const out = pump(child.stdout, call.stdout);
+  const err = pump(child.stderr, call.stderr);
+  const pumps = Promise.all([out.done, err.done]);
+  /** After a stop: wait a little for the output, then let go of the pipes. */
+  const drain = async () => {
+    if (await within(pumps, 2000) === null) {
+      // A survivor (dormant, or unkillable without the right) still holds them.
+      out.cancel();
+      err.cancel();
+    }
+  };
   const stop = new AbortController();
   let stoppedBy: "abort" | "timeout" | null = null;
   const onAbort = () => {
@@ -88,7 +98,7 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
       await Promise.race([pumps, aborted(stop.signal)]);
       if (stop.signal.aborted) {
         await signalProcessGroup(child, "SIGKILL");
-        await within(pumps, 2000);
+        await drain();
       }
       return { code: status.code, signal: status.signal, stoppedBy, isDormant: false };
     }
@@ -97,10 +107,10 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
     let ended = await within(child.status, call.gracefulKillMs);
     await signalProcessGroup(child, "SIGKILL");
     if (ended === null) ended = await within(child.status, call.forceKillMs);
+    await drain();
     if (ended === null) {
       return { code: 137, signal: "SIGKILL", stoppedBy, isDormant: true };
     }
-    await within(pumps, 2000);
     return { code: ended.code, signal: ended.signal, stoppedBy, isDormant: false };
   } finally {
     clearTimeout(timer);
@@ -112,15 +122,23 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function pump(
+function pump(
   stream: ReadableStream<Uint8Array>,
   sink: (chunk: Uint8Array) => void,
-): Promise<void> {
-  try {
-    for await (const chunk of stream) sink(chunk);
-  } catch {
-    // The stream broke after the process was killed.
-  }
+): { done: Promise<void>; cancel: () => void } {
+  const reader = stream.getReader();
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        sink(value);
+      }
+    } catch {
+      // Cancelled, or the pipe broke after the process was killed.
+    }
+  })();
+  return { done, cancel: () => void reader.cancel().catch(() => {}) };
 }
 
 /** Resolves null once `signal` aborts; never rejects. */

@@ -25,7 +25,7 @@ import { joinPath } from "../../shells/script_writer.ts";
 import { SFTP_NO_SUCH_FILE, sftpCode } from "./_ssh_errors.ts";
 
 /** Bytes per read or write request (OpenSSH's sftp-server accepts up to 256 KiB). */
-const IO_CHUNK = 64 * 1024;
+const IO_CHUNK = 128 * 1024;
 /** Read requests in flight per stream. */
 const READS_IN_FLIGHT = 16;
 /** Write requests in flight per file. */

@@ -1,0 +1,107 @@
+/**
+ * `runner exec` on a one-job `echo hello` pipeline versus `bash -c 'echo hello'`,
+ * measured in the same run, alternating so both see the same machine load.
+ * Prints medians, the difference in ms (goal: at most 150 ms) and where the
+ * time goes:
+ *
+ * - `deno run main.ts --version`: Deno start-up and module loading (the
+ *   module graph is cached; `deno run` does not type-check), paid twice by a
+ *   job: once by exec, once by its executor subprocess.
+ * - `exec --list`: start-up plus loading and planning the pipeline.
+ * - `exec`: the whole run (workspace copy, executor subprocess, the job's
+ *   shell stages, summary).
+ *
+ * Every process gets an empty HOME, so the machine's login profile (which
+ * the shell executor's `bash --login` reads once per stage) is not measured.
+ *
+ *   deno run --allow-all scripts/bench/exec_job.ts [--runs 9]
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "9" } },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
+}
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const root = await Deno.makeTempDir({ prefix: "runner-bench-exec-" });
+const project = join(root, "hello");
+await Deno.mkdir(project);
+await Deno.mkdir(join(root, "home"));
+await Deno.writeTextFile(join(project, ".gitlab-ci.yml"), "hello:\n  script:\n    - echo hello\n");
+await new Deno.Command("git", { args: ["init", "-q"], cwd: project }).output();
+
+const hostEnv = Deno.env.toObject();
+const env = {
+  ...hostEnv,
+  "HOME": join(root, "home"),
+  "XDG_CACHE_HOME": join(root, "cache"),
+  "DENO_DIR": hostEnv["DENO_DIR"] ?? join(hostEnv["HOME"] ?? "/root", ".cache", "deno"),
+  "DENO_NO_UPDATE_CHECK": "1",
+};
+
+async function time(command: string, args: string[], check: (out: string) => boolean) {
+  const started = performance.now();
+  const out = await new Deno.Command(command, {
+    args,
+    cwd: project,
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - started;
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success || !check(text)) {
+    throw new Error(
+      `"${command} ${args.join(" ")}" failed (${out.code}): ${text}${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return ms;
+}
+
+const deno = Deno.execPath();
+const cases: Record<string, () => Promise<number>> = {
+  "bash -c 'echo hello'": () => time("bash", ["-c", "echo hello"], (o) => o === "hello\n"),
+  "deno run main.ts --version": () =>
+    time(deno, ["run", "-A", "--quiet", MAIN, "--version"], (o) => o.includes("Version")),
+  "runner exec --list": () =>
+    time(deno, ["run", "-A", "--quiet", MAIN, "exec", "--list"], (o) => o.includes("hello")),
+  "runner exec": () =>
+    time(deno, ["run", "-A", "--quiet", MAIN, "exec"], (o) => /^hello$/m.test(o)),
+};
+
+try {
+  // Warm the module cache and exec's state directory once.
+  for (const run of Object.values(cases)) await run();
+  const samples: Record<string, number[]> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const [name, run] of Object.entries(cases)) (samples[name] ??= []).push(await run());
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)]!;
+  };
+  const base = median(samples["bash -c 'echo hello'"]!);
+  const lines = [`exec_job: ${runs} runs each, medians (empty HOME, module cache warm)`];
+  for (const [name, xs] of Object.entries(samples)) {
+    const m = median(xs);
+    lines.push(
+      `  ${name.padEnd(28)} ${m.toFixed(0).padStart(6)} ms   +${(m - base).toFixed(0)} ms`,
+    );
+  }
+  const diff = median(samples["runner exec"]!) - base;
+  lines.push(`  runner exec - bash: ${diff.toFixed(0)} ms (goal: at most 150 ms)`);
+  // deno-lint-ignore no-console -- benchmark report
+  console.log(lines.join("\n"));
+} finally {
+  await Deno.remove(root, { recursive: true });
+}

@@ -1,0 +1,62 @@
+/** `runner exec --executor docker` end to end: a real dockerd and a local test image. */
+import assert from "node:assert/strict";
+import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+import { SampleProject, summaryRow } from "./_exec_cli.ts";
+
+const skipReason = (await dockerSkipReason()) ??
+  ((await hasImage(BUSYBOX_TEST_IMAGE))
+    ? null
+    : `image ${BUSYBOX_TEST_IMAGE} is absent (build it: deno run -A tests/fixtures/docker_images.ts)`);
+if (skipReason) {
+  // deno-lint-ignore no-console -- the skip reason belongs in the test output
+  console.log(`Skipping exec docker tests: ${skipReason}`);
+}
+
+Deno.test({
+  name: "exec runs a job in a container on the copied working tree, masking secrets",
+  ignore: skipReason !== null,
+  async fn() {
+    await using project = await SampleProject.create(
+      {
+        ".gitlab-ci.yml": `hello:
+  script:
+    - echo "hello from $CI_JOB_NAME in $CI_PROJECT_DIR"
+    - cat notes.txt
+    - echo "token $API_TOKEN"
+    - test -d .git && echo "git dir copied"
+`,
+        "notes.txt": "committed\n",
+      },
+      { "notes.txt": "committed\nuncommitted\n" },
+    );
+    const run = await project.exec(
+      "--executor",
+      "docker",
+      "--docker-image",
+      BUSYBOX_TEST_IMAGE,
+      "--masked-variable",
+      "API_TOKEN=docker-s3cret",
+    );
+    const all = run.stdout + run.stderr;
+    assert.equal(run.code, 0, all);
+    assert.match(run.stdout, /^hello from hello in \/builds\/local\/0\/local\/demo-app$/m);
+    assert.match(run.stdout, /^committed\nuncommitted$/m);
+    assert.match(run.stdout, /^token \[MASKED\]$/m);
+    assert.ok(!all.includes("docker-s3cret"), "the masked value appears in the output");
+    assert.match(run.stdout, /^git dir copied$/m);
+    assert.deepEqual(summaryRow(run.stdout, "hello")?.slice(0, 3), ["hello", "test", "passed"]);
+  },
+});
+
+Deno.test({
+  name: "exec asks for --docker-image when a job sets no image on the docker executor",
+  ignore: skipReason !== null,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "hello:\n  script: [echo hi]\n",
+    });
+    const run = await project.exec("--executor", "docker");
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^ERROR: Job "hello" sets no image: pass --docker-image/m);
+  },
+});
