@@ -307,7 +307,10 @@ class Build {
 
     const code = await this.#stage(
       "prepare_script",
-      prepareScript(this.#scriptInfo()),
+      prepareScript(
+        this.#scriptInfo(),
+        this.#o.executor.hostname ? { hostname: this.#o.executor.hostname } : {},
+      ),
       prepareSignal,
     );
     if (prepareTimer.aborted && !this.#job.signal.aborted) throw prepareTimeout();
@@ -349,7 +352,7 @@ class Build {
 
   async #exec(stage: string, script: string, signal: AbortSignal): Promise<number> {
     try {
-      return await this.#o.executor.run({ stage, script }, signal);
+      return await this.#o.executor.run({ stage, script, variables: this.#variables }, signal);
     } catch (e) {
       this.#throwIfStopped();
       if (e instanceof JobFailedError) throw e;
@@ -737,7 +740,10 @@ class Build {
     try {
       code = await this.#log.section("cleanup_file_variables", async () => {
         this.#log.stageHeader(stageDescription("cleanup_file_variables"));
-        return await this.#o.executor.run({ stage: "cleanup_file_variables", script }, signal);
+        return await this.#o.executor.run(
+          { stage: "cleanup_file_variables", script, variables: this.#variables },
+          signal,
+        );
       });
     } catch (e) {
       this.#o.log?.warn("Error while executing file based variables removal script", {

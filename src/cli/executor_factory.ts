@@ -20,10 +20,12 @@ export interface ExecutorContext {
   concurrentId: number;
   concurrentProjectId: number;
   stateDir: string;
+  tempDir: string;
   log: Logger;
+  onProcessGroup?: (pgid: number, isAlive: boolean) => void;
 }
 
-export const EXECUTOR_NAMES = ["shell", "docker"] as const;
+export const EXECUTOR_NAMES = ["shell", "docker", "custom"] as const;
 
 export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
   const { runner } = ctx;
@@ -36,6 +38,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         cwd: ctx.cwd,
         env: ctx.env,
         output: ctx.output,
+        ...(ctx.onProcessGroup ? { onProcessGroup: ctx.onProcessGroup } : {}),
       });
     case "docker": {
       // Loaded only for docker jobs: dockerode takes a few hundred ms to import.
@@ -53,6 +56,22 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
         ...(ctx.env["DOCKER_AUTH_CONFIG"] ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] } : {}),
+      });
+    }
+    case "custom": {
+      const { CustomExecutor } = await import("../executors/custom/mod.ts");
+      return new CustomExecutor({
+        config: runner.custom,
+        shell: runner.shell,
+        buildsDir: runner.buildsDir,
+        cacheDir: runner.cacheDir,
+        cwd: ctx.cwd,
+        env: ctx.env,
+        tempDir: ctx.tempDir,
+        job: ctx.job,
+        variables: [...ctx.job.variables],
+        output: ctx.output,
+        log: ctx.log,
       });
     }
     default:

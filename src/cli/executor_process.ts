@@ -164,7 +164,9 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       concurrentId: start.concurrentId,
       concurrentProjectId: start.concurrentProjectId,
       stateDir: start.stateDir,
+      tempDir: start.tempDir,
       log,
+      onProcessGroup: (pgid, isAlive) => writer.event({ type: "process-group", pgid, isAlive }),
     });
     result = await runBuild({
       job: start.job,

@@ -32,6 +32,8 @@ export interface ExecutorJobRunnerOptions {
   launcher: ExecutorLauncher;
   /** The runner entry jobs run with; its `token` is "" and `url` the local endpoint. */
   runner: RunnerConfig;
+  /** Temporary directory the executor processes may use. */
+  tempDir: string;
   permissions: ExecutorPermissions;
   shortToken: string;
   systemId: string;
@@ -182,6 +184,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
         concurrentProjectId: options.slot,
         cwd: this.#o.cwd,
         stateDir: this.#o.executorStateDir,
+        tempDir: this.#o.tempDir,
       });
       options.signal.addEventListener("abort", onAbort, { once: true });
       if (options.signal.aborted) onAbort();

@@ -15,6 +15,7 @@
  * shell could not be started, the container vanished): that is a
  * runner_system_failure, never the user's fault.
  */
+import type { JobVariable } from "../job/job_spec.ts";
 import type { ShellName } from "../shells/script_writer.ts";
 
 export type { ShellName };
@@ -24,6 +25,8 @@ export interface Executor extends AsyncDisposable {
   readonly shell: ShellName;
   /** Directories as the job sees them, known once `prepare` resolved. */
   readonly paths: ExecutorPaths;
+  /** Host name shown as `Running on … via <hostname>...` (custom: from config_exec). */
+  readonly hostname?: string;
   /**
    * Whether the job runs on a host other jobs share (shell, ssh): then the job
    * gets `CI_SHARED_ENVIRONMENT=true`, else `CI_DISPOSABLE_ENVIRONMENT=true`.
@@ -48,6 +51,8 @@ export interface StageScript {
   stage: string;
   /** Complete script text for `shell`. */
   script: string;
+  /** The job's variables as of this stage (CI_JOB_STATUS changes before after_script). */
+  variables?: readonly JobVariable[];
 }
 
 /** Where job output (the raw, unmasked trace) goes; masking happens in trace/. */

@@ -32,6 +32,8 @@ export interface StartMessage {
   cwd: string;
   /** Directory shared by every executor process of this runner (locks, orphan bookkeeping). */
   stateDir: string;
+  /** Temporary directory this process may use (scripts, JOB_RESPONSE_FILE). */
+  tempDir: string;
 }
 
 export interface CancelMessage {
@@ -55,7 +57,14 @@ export interface ResultEvent {
   message?: string;
 }
 
-export type FromExecutor = StageEvent | ResultEvent;
+/** A process group the executor started (alive) or saw end; the poller kills live ones if the executor dies. */
+export interface ProcessGroupEvent {
+  type: "process-group";
+  pgid: number;
+  isAlive: boolean;
+}
+
+export type FromExecutor = StageEvent | ResultEvent | ProcessGroupEvent;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -116,6 +116,8 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       for (const program of [c.configExec, c.prepareExec, c.runExec, c.cleanupExec]) {
         if (program) perms.run.push(program.includes("/") ? dir(program, cwd) : program);
       }
+      // Deno.kill needs unscoped --allow-run, so driver process groups are signalled with kill(1).
+      perms.run.push("kill");
       if (runner.buildsDir) perms.read.push(dir(runner.buildsDir, cwd));
       if (runner.buildsDir) perms.write.push(dir(runner.buildsDir, cwd));
       if (runner.cacheDir) perms.read.push(dir(runner.cacheDir, cwd));

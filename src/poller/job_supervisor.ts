@@ -183,6 +183,7 @@ export class JobSupervisor implements JobHandler {
     }, (job.timeout + grace) * 1000);
 
     let result: ResultEvent | null = null;
+    const groups = new Set<number>();
     try {
       await proc.send({
         type: "start",
@@ -194,10 +195,14 @@ export class JobSupervisor implements JobHandler {
         concurrentProjectId: slot.concurrentProjectId,
         cwd: this.#opts.cwd,
         stateDir: this.#opts.stateDir,
+        tempDir: this.#opts.tempDir,
       });
       for await (const item of proc.events()) {
         if ("trace" in item) session.write(item.trace);
-        else result = this.#onEvent(runner, job, item.event) ?? result;
+        else if (item.event.type === "process-group") {
+          if (item.event.isAlive) groups.add(item.event.pgid);
+          else groups.delete(item.event.pgid);
+        } else result = this.#onEvent(runner, job, item.event) ?? result;
       }
     } catch (err) {
       log.error("Lost the executor process", { [F.ERROR]: String(err) });
@@ -207,6 +212,8 @@ export class JobSupervisor implements JobHandler {
     }
     const status = await proc.status;
     clearTimeout(killTimer);
+    // The executor process died with stages running: their process groups outlive it.
+    for (const pgid of groups) killGroup(pgid);
     if (result === null) {
       const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
       const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
@@ -237,6 +244,14 @@ export class JobSupervisor implements JobHandler {
       return null;
     }
     return event.type === "result" ? event : null;
+  }
+}
+
+function killGroup(pgid: number): void {
+  try {
+    Deno.kill(-pgid, "SIGKILL");
+  } catch {
+    // Already gone, or not ours to kill.
   }
 }
 

@@ -269,6 +269,7 @@ async function runPlan(ctx: CliContext, s: ExecSettings, plan: Plan): Promise<nu
     systemId: "exec",
     cwd: stateDir,
     executorStateDir,
+    tempDir,
     workspace: plan.workspace,
     projectPath,
     hostBuildsDir: buildsDir,

@@ -139,6 +139,8 @@ export class CustomExecutor implements Executor {
         "custom executor is missing run_exec: set run_exec in [runners.custom]",
       );
     }
+    // A previous attempt not cleaned up yet (prepare called again) is released first.
+    if (this.#attempt !== null) await this.cleanup();
     if (this.#cleaning !== null) await this.#cleaning;
     this.#cleaning = null;
     this.#stopAll = new AbortController();

@@ -32,6 +32,11 @@ export interface ShellExecutorOptions {
   user?: string;
   /** Time between SIGTERM and SIGKILL when a stage is aborted. Default 5000 ms. */
   killGraceMs?: number;
+  /**
+   * Told when a stage's process group starts and ends, so that someone outside
+   * this process (the poller) can kill it if this process dies first.
+   */
+  onProcessGroup?: (pgid: number, isAlive: boolean) => void;
 }
 
 const encoder = new TextEncoder();
@@ -122,6 +127,7 @@ export class ShellExecutor implements Executor {
       detached: true,
     }).spawn();
     this.#running.add(child);
+    this.#options.onProcessGroup?.(child.pid, true);
 
     const pumps = Promise.all([this.#pump(child.stdout), this.#pump(child.stderr)]);
     const feed = this.#feed(child, stage.script);
@@ -146,6 +152,7 @@ export class ShellExecutor implements Executor {
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.#running.delete(child);
+      this.#options.onProcessGroup?.(child.pid, false);
     }
   }
 
