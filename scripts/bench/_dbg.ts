@@ -95,7 +95,7 @@ function sampleLog(): Uint8Array {
 }
 
 function rssBytes(): number {
-  const m = Deno.memoryUsage(); console.error(`rss=${(m.rss/1e6).toFixed(0)} heapTotal=${(m.heapTotal/1e6).toFixed(0)} ext=${(m.external/1e6).toFixed(0)}`); return m.rss;
+  const m = Deno.memoryUsage(); console.error(`rss=${(m.rss/1e6).toFixed(0)} heapUsed=${(m.heapUsed/1e6).toFixed(0)} heapTotal=${(m.heapTotal/1e6).toFixed(0)} ext=${(m.external/1e6).toFixed(0)}`); return m.rss;
 }
 
 interface Run {

@@ -9,6 +9,15 @@ import type { Logger } from "../log/logger.ts";
 import { join } from "node:path";
 import type { JobSpec } from "../job/job_spec.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
+import {
+  ContainerJobFiles,
+  type JobFiles,
+  LocalJobFiles,
+  RemoteJobFiles,
+  UnavailableJobFiles,
+} from "../job_files/mod.ts";
+import type { DockerExecutor } from "../executors/docker/mod.ts";
+import type { SshExecutor } from "../executors/ssh/mod.ts";
 
 export interface ExecutorContext {
   runner: RunnerConfig;
@@ -42,7 +51,9 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
       });
     case "docker": {
       // Loaded only for docker jobs: dockerode takes a few hundred ms to import.
-      const { connectDocker, DockerExecutor, OwnerLease } = await import("../executors/docker/mod.ts");
+      const { connectDocker, DockerExecutor, OwnerLease } = await import(
+        "../executors/docker/mod.ts"
+      );
       const docker = await connectDocker(runner.docker, { env: (name) => ctx.env[name] });
       return new DockerExecutor({
         docker,
@@ -55,7 +66,9 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         lease: await OwnerLease.acquire(join(ctx.stateDir, "docker-executor")),
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
-        ...(ctx.env["DOCKER_AUTH_CONFIG"] ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] } : {}),
+        ...(ctx.env["DOCKER_AUTH_CONFIG"]
+          ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] }
+          : {}),
       });
     }
     case "custom": {
@@ -79,5 +92,27 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         "runner_system_failure",
         `Executor "${runner.executor}" is not supported: use one of ${EXECUTOR_NAMES.join(", ")}`,
       );
+  }
+}
+
+/**
+ * Where the artifact and cache stages reach the job's files (job_files/):
+ * shell on this host, docker in the build container through the Engine
+ * archive API, ssh over SFTP. `executor` is the one createExecutor made for
+ * the same context; its files are looked up per stage, after prepare.
+ */
+export function createJobFiles(ctx: ExecutorContext, executor: Executor): JobFiles {
+  const options = { tempDir: ctx.tempDir };
+  switch (ctx.runner.executor) {
+    case "shell":
+      return new LocalJobFiles(ctx.tempDir);
+    case "docker":
+      return new ContainerJobFiles(() => (executor as DockerExecutor).files(), options);
+    case "ssh":
+    case "docker+ssh":
+      // Both ssh executors expose the remote host's files as SftpFiles.
+      return new RemoteJobFiles(() => (executor as SshExecutor).files(), options);
+    default:
+      return new UnavailableJobFiles(ctx.runner.executor);
   }
 }

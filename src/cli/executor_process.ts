@@ -28,7 +28,10 @@ import type { RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
-import { createExecutor } from "./executor_factory.ts";
+import { JobClient } from "../gitlab/job_client.ts";
+import { createJobFileHooks, JobArtifactTransfer } from "../job_files/mod.ts";
+import { createExecutor, createJobFiles, type ExecutorContext } from "./executor_factory.ts";
+import { runnerInfoFor } from "./runner_identity.ts";
 
 /** Revokes every permission kind that `perms` does not need (compiled binaries only). */
 export async function revokeUnneeded(perms: ExecutorPermissions): Promise<void> {
@@ -101,7 +104,9 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
   };
   await pump();
   const start = queued.shift();
-  if (start?.type !== "start") throw new TypeError("Executor process got no start message on stdin");
+  if (start?.type !== "start") {
+    throw new TypeError("Executor process got no start message on stdin");
+  }
   // A poller that closes stdin early counts as an abort: nobody can cancel us any more.
   const rest = (async () => {
     try {
@@ -154,7 +159,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   const log = io.log.child({ [F.JOB_ID]: start.job.id, [F.EXECUTOR]: start.runner.executor });
   let result: BuildResult;
   try {
-    const executor = await createExecutor({
+    const context: ExecutorContext = {
       runner: start.runner,
       job: start.job,
       output: writer,
@@ -167,6 +172,25 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       tempDir: start.tempDir,
       log,
       onProcessGroup: (pgid, isAlive) => writer.event({ type: "process-group", pgid, isAlive }),
+    };
+    const executor = await createExecutor(context);
+    const jobFiles = createJobFiles(context, executor);
+    // Artifacts go to GitLab with the job token only: the runner token never
+    // reaches this process.
+    using client = new JobClient({
+      url: start.runner.url,
+      runnerInfo: runnerInfoFor({
+        name: io.version.name,
+        version: io.version.version,
+        revision: io.version.revision,
+        branch: "",
+        builtAt: "",
+        denoVersion: Deno.version.deno,
+        os: io.version.os,
+        architecture: io.version.arch,
+      }, start.runner),
+      tlsCaFile: start.runner.tlsCaFile,
+      log,
     });
     result = await runBuild({
       job: start.job,
@@ -179,12 +203,21 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       output: writer,
       cancel: { graceful: graceful.signal, abort: abort.signal },
       version: io.version,
+      hooks: createJobFileHooks({
+        files: () => jobFiles,
+        artifacts: new JobArtifactTransfer(client),
+        featureFlags: start.runner.featureFlags,
+      }),
       onStage: (stage) => writer.event({ type: "stage", stage }),
       log,
     });
   } catch (err) {
     const message = err instanceof JobFailedError ? err.message : `${(err as Error).message}`;
-    writer.write(new TextEncoder().encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+    writer.write(
+      new TextEncoder().encode(
+        `\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`,
+      ),
+    );
     result = {
       state: "failed",
       failureReason: err instanceof JobFailedError ? err.reason : "runner_system_failure",

@@ -17,6 +17,7 @@ import {
   artifactUploadVerdict,
   isArtifactDownloadRetriable,
 } from "./retry_policy.ts";
+import { RetryPolicy } from "./retry_policy.ts";
 import { runnerInfoBody } from "./runner_info.ts";
 
 /** Largest trace chunk GitLab takes in one PATCH. */
@@ -36,6 +37,27 @@ export interface ArtifactUpload {
   expireIn: string;
   /** Opens the archive bytes; called once per try, since a stream is read only once. */
   open: () => ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
+}
+
+/** One try of an artifact upload whose caller runs the retries (see `postArtifact`). */
+export interface ArtifactPost {
+  fileName: string;
+  format: string;
+  type: string;
+  expireIn: string;
+  /** Sent once: this call makes exactly one HTTP request. */
+  body: ReadableStream<Uint8Array>;
+  /** Scheme and host replacing the configured URL's after a 307; "" for none. */
+  baseUrl: string;
+}
+
+/** GitLab's answer to one upload try. */
+export interface ArtifactPostAnswer {
+  status: number;
+  /** `201 Created`, or the status with GitLab's message (`413 Request Entity Too Large`). */
+  statusText: string;
+  /** `Location` of a redirect; "" otherwise. */
+  location: string;
 }
 
 export type ArtifactErrorKind = "forbidden" | "too_large" | "not_found" | "failed";
@@ -79,9 +101,15 @@ function errorText(error: unknown): string {
  */
 export class JobClient implements TraceTransport, Disposable {
   readonly #transport: ApiTransport;
+  /** Without transport retries: for single tries whose body can be sent only once. */
+  readonly #onceTransport: ApiTransport;
 
   constructor(options: JobClientOptions) {
     this.#transport = new ApiTransport(options);
+    this.#onceTransport = new ApiTransport({
+      ...options,
+      retryPolicy: new RetryPolicy({ maxAttempts: 1 }),
+    });
   }
 
   /** `PATCH jobs/<id>/trace` (spec §4). An empty chunk is accepted without a request. */
@@ -318,6 +346,55 @@ export class JobClient implements TraceTransport, Disposable {
   }
 
   /**
+   * One try of `POST jobs/<id>/artifacts` (spec §6.1) for a caller that runs
+   * the tries, backoff and 307 switch itself (artifacts/upload_artifacts.ts).
+   * No transport retry either: the body stream can be sent only once, so a
+   * retriable status comes back as the answer. Rejects on a network error or
+   * with the abort reason.
+   */
+  async postArtifact(
+    job: JobRef,
+    post: ArtifactPost,
+    signal?: AbortSignal,
+  ): Promise<ArtifactPostAnswer> {
+    const boundary = `runner-${crypto.randomUUID().replaceAll("-", "")}`;
+    const root = post.baseUrl === "" ? this.#onceTransport.root : rebaseRoot(
+      this.#onceTransport.root,
+      post.baseUrl,
+    );
+    let sent = false;
+    const response = await this.#onceTransport.send({
+      endpoint: "upload_artifacts",
+      method: "POST",
+      url: apiUrl(root, `jobs/${job.id}/artifacts`, {
+        query: {
+          "artifact_format": post.format,
+          "artifact_type": post.type,
+          "expire_in": post.expireIn,
+        },
+        keepEmptyQuery: true,
+      }),
+      headers: {
+        "JOB-TOKEN": job.token,
+        "Content-Type": `multipart/form-data; boundary=${boundary}`,
+      },
+      body: () => {
+        if (sent) throw new Error("The artifact body was already sent");
+        sent = true;
+        return multipartFileBody("file", post.fileName, post.body, boundary).body;
+      },
+      redirect: "manual",
+      signal,
+    });
+    const location = response.headers.get("Location") ?? "";
+    const statusText = response.status === 201
+      ? `${response.status} ${response.statusText}`.trim()
+      : await describeFailure(response);
+    await response.body?.cancel().catch(() => {});
+    return { status: response.status, statusText, location };
+  }
+
+  /**
    * `GET jobs/<id>/artifacts` with the dependency's token (spec §6.3). The
    * first try asks for `direct_download=true` (when `directDownload`) without
    * following redirects; a 302/307 is then fetched following redirects. Up to
@@ -327,14 +404,19 @@ export class JobClient implements TraceTransport, Disposable {
    */
   async downloadArtifact(
     dependency: { id: number; token: string },
-    options: { directDownload?: boolean } = {},
+    options: { directDownload?: boolean; tries?: number } = {},
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> {
     const what = `Cannot download artifacts of job ${dependency.id}`;
     const headers = { "JOB-TOKEN": dependency.token };
     let detail = "";
     let status: number | undefined;
-    for (let tryNumber = 1; tryNumber <= ARTIFACT_DOWNLOAD_TRIES; tryNumber++) {
+    // `tries: 1` is for callers with their own retry loop (artifacts/download_artifacts.ts).
+    const tries = Math.max(
+      1,
+      Math.min(options.tries ?? ARTIFACT_DOWNLOAD_TRIES, ARTIFACT_DOWNLOAD_TRIES),
+    );
+    for (let tryNumber = 1; tryNumber <= tries; tryNumber++) {
       const direct = tryNumber === 1 && (options.directDownload ?? true);
       const url = apiUrl(this.#transport.root, `jobs/${dependency.id}/artifacts`, {
         query: direct ? { "direct_download": "true" } : {},
@@ -388,17 +470,18 @@ export class JobClient implements TraceTransport, Disposable {
           `${what}: GitLab answered ${detail}: no artifacts stored`,
         );
       }
-      if (!isArtifactDownloadRetriable(status) || tryNumber === ARTIFACT_DOWNLOAD_TRIES) break;
+      if (!isArtifactDownloadRetriable(status) || tryNumber === tries) break;
       await this.#transport.clock.sleep(ARTIFACT_DOWNLOAD_RETRY_DELAY_MS, signal);
     }
     throw new ArtifactTransferError(
       "failed",
       status ?? 0,
-      `${what} after ${ARTIFACT_DOWNLOAD_TRIES} tries: ${detail}`,
+      tries === 1 ? `${what}: ${detail}` : `${what} after ${tries} tries: ${detail}`,
     );
   }
 
   [Symbol.dispose](): void {
     this.#transport[Symbol.dispose]();
+    this.#onceTransport[Symbol.dispose]();
   }
 }

@@ -10,6 +10,9 @@ export function isRetriableStatus(status: number): boolean {
     status === 503 || status === 504 || status >= 512;
 }
 
+/** Longest wait a `RateLimit-ResetTime` or `Retry-After` header can ask for. */
+export const MAX_SERVER_WAIT_MS = 60 * 60 * 1000;
+
 export interface RetryPolicyOptions {
   /** Total attempts including the first; default 5. */
   maxAttempts?: number;
@@ -49,13 +52,18 @@ export class RetryPolicy {
    * `Retry-After` seconds, else exponential backoff with jitter.
    */
   delayMs(attempt: number, headers: Headers, nowMs: number): number {
+    // A server-directed wait is capped: a broken or hostile answer
+    // ("RateLimit-ResetTime: Fri, 31 Dec 9999 ...") must not park the client
+    // for ever. One hour is the longest a whole request may take (spec §7.3).
     const reset = headers.get("RateLimit-ResetTime");
     if (reset) {
       const at = Date.parse(reset);
-      if (!Number.isNaN(at)) return Math.max(0, at - nowMs);
+      if (!Number.isNaN(at)) return Math.min(MAX_SERVER_WAIT_MS, Math.max(0, at - nowMs));
     }
     const retryAfter = headers.get("Retry-After")?.trim();
-    if (retryAfter && /^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
+    if (retryAfter && /^\d+$/.test(retryAfter)) {
+      return Math.min(MAX_SERVER_WAIT_MS, Number(retryAfter) * 1000);
+    }
     const base = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (attempt - 1));
     // Jitter in [base/2, base) spreads retries of many runners hitting one instance.
     return Math.round(base / 2 + (this.#random() * base) / 2);

@@ -65,3 +65,15 @@ Deno.test("artifact download does not retry 401, 403 or 404", () => {
   assert.equal(isArtifactDownloadRetriable(500), true);
   assert.equal(isArtifactDownloadRetriable(undefined), true);
 });
+
+Deno.test("a server-directed wait far in the future is capped at one hour instead of parking the client", () => {
+  const policy = new RetryPolicy({ random: () => 0 });
+  const now = Date.parse("2026-01-01T00:00:00Z");
+  const hour = 60 * 60 * 1000;
+  assert.equal(
+    policy.delayMs(1, new Headers({ "RateLimit-ResetTime": "Fri, 31 Dec 9999 23:59:59 GMT" }), now),
+    hour,
+  );
+  assert.equal(policy.delayMs(1, new Headers({ "Retry-After": "9999999999" }), now), hour);
+  assert.equal(policy.delayMs(1, new Headers({ "Retry-After": "120" }), now), 120_000);
+});

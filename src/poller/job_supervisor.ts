@@ -49,6 +49,19 @@ export interface JobObserver {
   jobFinished?(runner: RunnerConfig, job: JobSpec, result: JobResult, durationSeconds: number): void;
 }
 
+/**
+ * Crash-safe record of the jobs in hand, so a restarted runner can report
+ * them; journal/job_journal.ts implements it. Call order per job: `taken`
+ * (before the acceptance PUT), `started` (before the executor starts),
+ * `reported` (GitLab has the final state, or the job is gone). Each call
+ * resolves once the record is durable; it never rejects.
+ */
+export interface JobRecorder {
+  taken(runner: RunnerConfig, job: { id: number; token: string }): Promise<void>;
+  started(runner: RunnerConfig, jobId: number): Promise<void>;
+  reported(runner: RunnerConfig, jobId: number, state: string): Promise<void>;
+}
+
 export interface JobSupervisorOptions {
   log: Logger;
   launcher: ExecutorLauncher;
@@ -62,6 +75,7 @@ export interface JobSupervisorOptions {
   stateDir: string;
   env: (name: string) => string | undefined;
   observer?: JobObserver;
+  journal?: JobRecorder;
   /** Extra seconds past the job timeout before the supervisor kills the process itself. */
   timeoutGraceSeconds?: number;
 }
@@ -77,12 +91,18 @@ export class JobSupervisor implements JobHandler {
 
   async reject(runner: RunnerConfig, id: number, token: string, message: string): Promise<void> {
     const job = { id, token, features: { failureReasons: [] } } as unknown as JobSpec;
+    await this.#opts.journal?.taken(runner, job);
     const session = this.#opts.traces.open(runner, job, {
       onCancelRequested() {},
       onAbort() {},
     });
     session.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
-    await session.finish({ state: "failed", failureReason: "runner_system_failure", exitCode: 3 });
+    const delivered = await session.finish({
+      state: "failed",
+      failureReason: "runner_system_failure",
+      exitCode: 3,
+    });
+    if (delivered) await this.#opts.journal?.reported(runner, id, "failed");
   }
 
   async handle(runner: RunnerConfig, job: JobSpec, slot: JobSlot, stop: AbortSignal): Promise<void> {
@@ -101,12 +121,14 @@ export class JobSupervisor implements JobHandler {
     log.info("Checking for jobs... received", { "job_name": job.jobInfo.name, [F.URL]: runner.url });
     this.#opts.observer?.jobStarted?.(runner, job);
 
+    await this.#opts.journal?.taken(runner, job);
     const accepted = await this.#opts.transportFor(runner).updateJob(
       { id: job.id, token: job.token },
       { state: "running" },
     );
     if (accepted.kind === "abort" || accepted.kind === "not-found") {
       log.warn("Job was canceled or removed before it started; dropping it");
+      await this.#opts.journal?.reported(runner, job.id, "gone");
       this.#finished(runner, job, { state: "failed", failureReason: "job_canceled" }, started);
       return;
     }
@@ -117,10 +139,13 @@ export class JobSupervisor implements JobHandler {
       session.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
       result = { state: "failed", failureReason: "job_canceled" };
     } else {
+      await this.#opts.journal?.started(runner, job.id);
       result = await this.#run(runner, job, slot, stop, session, log, (fn) => cancel = fn);
     }
     const delivered = await session.finish(result);
     if (!delivered) log.error("Final job state could not be sent to GitLab", { "state": result.state });
+    // Undelivered, it stays in the journal: the next start reports it.
+    else await this.#opts.journal?.reported(runner, job.id, result.state);
     log.info("Job finished", {
       "state": result.state,
       [F.FAILURE_REASON]: result.failureReason ?? null,

@@ -15,6 +15,12 @@ import { formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { JobClient, type RequestEvent, RunnerClient } from "../../gitlab/mod.ts";
+import {
+  FileJournalStore,
+  JobJournal,
+  type JournalJob,
+  reportInterruptedJobs,
+} from "../../journal/mod.ts";
 import { F } from "../../log/fields.ts";
 import { DenoProcessProbe, MetricsServer, RunnerMetrics, type RunnerLabels } from "../../metrics/mod.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
@@ -140,7 +146,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   let finishedJobs = 0;
   let lastJobAt = Date.now();
   const done = Promise.withResolvers<"graceful" | "forceful" | "exit">();
+  const journal = await openJournal(ctx, join(opts.stateDir, "journal"));
   const supervisor = new JobSupervisor({
+    ...(journal ? { journal } : {}),
     log,
     launcher: new SubprocessLauncher({
       execPath: Deno.execPath(),
@@ -148,7 +156,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       env: ctx.envObject(),
       onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
     }),
-    traces: new TraceSessions({ clientFor: (r) => clients.job(r), log }),
+    traces: new TraceSessions({ clientFor: (r) => clients.job(r), log, tempDir }),
     transportFor: (r) => clients.job(r),
     systemId,
     cwd: ctx.cwd,
@@ -207,6 +215,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     metrics.setLimits(next.runners.map((r) => ({ runner: labels(r, systemId), limit: r.limit })));
     poller.apply(next);
   };
+  if (journal) {
+    // Before polling: jobs a killed predecessor had taken are closed on GitLab first.
+    await reportInterruptedJobs(journal, {
+      transportFor: (job) => clients.job(journalRunner(config, job)),
+      log,
+    });
+  }
   applyConfig(config);
   metrics.configLoaded();
 
@@ -303,6 +318,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   await watcher?.close();
   await server.stop();
   await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  await journal?.close();
   log.info("Runner stopped");
   return code;
 }
@@ -312,6 +328,24 @@ async function forceful(ctx: CliContext, poller: Poller, config: GlobalConfig): 
   const inTime = await poller.stopForcefully(config.shutdownTimeout * 1000);
   if (!inTime) ctx.log.error("Shutdown timed out: some jobs were not reported");
   return inTime ? 0 : 1;
+}
+
+/** The crash-safe job journal; without one (unwritable state dir) the runner still serves. */
+async function openJournal(ctx: CliContext, dir: string): Promise<JobJournal | null> {
+  try {
+    return await JobJournal.open(await FileJournalStore.open(dir), { log: ctx.log });
+  } catch (err) {
+    ctx.log.error("Job journal disabled: jobs cannot be reported after a crash", {
+      [F.ERROR]: (err as Error).message,
+    });
+    return null;
+  }
+}
+
+/** The config entry that took a journaled job, or a bare one with its URL (entry since removed). */
+function journalRunner(config: GlobalConfig, job: JournalJob): RunnerConfig {
+  return config.runners.find((r) => r.url === job.url && shortToken(r.token) === job.runner) ??
+    { ...defaultRunnerConfig(), url: job.url };
 }
 
 /** Child log lines are JSON records; they join the runner log with the child's pid. */

@@ -276,7 +276,7 @@ export class SshExecutor implements Executor {
   async #kill(connection: SshConnection, stage: RunningStage): Promise<void> {
     const grace = Math.max(0, this.#o.killGraceMs ?? 5000);
     const pid = await within(stage.pid, PID_WAIT_MS, null);
-    if (pid === -12345) {
+    if (pid !== null && connection.lostReason === null) {
       // dash's `kill` takes `-PGID` but not `-- -PGID`; bash and busybox take both.
       const seconds = Math.ceil(grace / 1000);
       const script = [
@@ -293,7 +293,7 @@ export class SshExecutor implements Executor {
           [F.ERROR]: err instanceof Error ? err.message : String(err),
         });
       }
-    } else if (pid === -999) {
+    } else if (connection.lostReason === null) {
       // No pid: signal the session over the channel (OpenSSH 7.9+ delivers it to the shell).
       stage.channel.signal("TERM");
       await within(stage.closed, grace, undefined);

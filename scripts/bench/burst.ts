@@ -1,0 +1,106 @@
+/**
+ * Burst: 100 jobs queued at once for one `runner run` with concurrent = 50.
+ * All must complete. The same scripts are run with `xargs -P 50` in the same
+ * run as the baseline; the ratio is the runner's overhead (job request,
+ * executor process per job, stages, trace upload, final update).
+ *
+ *   deno run --allow-all scripts/bench/burst.ts [--jobs 100] [--concurrent 50] [--quick]
+ *
+ * `--quick` queues 40 jobs at concurrent = 20. Exits 1 when a job did not succeed.
+ */
+import { parseArgs } from "node:util";
+import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
+import { runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    jobs: { type: "string", default: "100" },
+    concurrent: { type: "string", default: "50" },
+    quick: { type: "boolean", default: false },
+  },
+});
+const total = values.quick ? 40 : Number(values.jobs);
+const concurrent = values.quick ? 20 : Number(values.concurrent);
+if (!Number.isInteger(total) || total < 1) {
+  throw new TypeError(`--jobs must be a positive integer: got "${values.jobs}"`);
+}
+if (!Number.isInteger(concurrent) || concurrent < 1) {
+  throw new TypeError(`--concurrent must be a positive integer: got "${values.concurrent}"`);
+}
+/** What each job runs: a little work, a little waiting, some output. */
+const SCRIPT = ["echo burst start", "sleep 1", "seq 1 200 | sha256sum", "echo burst done"];
+
+async function baselineSeconds(): Promise<number> {
+  const line = SCRIPT.join("\n");
+  const started = performance.now();
+  const child = new Deno.Command("sh", {
+    args: ["-c", `seq 1 ${total} | xargs -P ${concurrent} -I{} bash -c "$0" > /dev/null`, line],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const status = await child.status;
+  if (!status.success) throw new Error(`xargs baseline failed with exit code ${status.code}`);
+  return (performance.now() - started) / 1000;
+}
+
+function report(line: string): void {
+  // deno-lint-ignore no-console -- benchmark report on stdout
+  console.log(line);
+}
+
+const gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 3, longPollHoldMs: 1000 });
+const r = gitlab.createRunner({ kind: "created" });
+const runner = await startRunner({
+  config: `concurrent = ${concurrent}\ncheck_interval = 1\nlog_level = "warning"\n\n` +
+    runnerToml(gitlab.url, r.token, { limit: concurrent, "request_concurrency": 4 }),
+});
+let code = 0;
+try {
+  // Warm-up: the runner is polling and its module graph is loaded before the burst.
+  const warm = gitlab.enqueueJob({
+    script: ["true"],
+    variables: [{ key: "GIT_STRATEGY", value: "none" }],
+  });
+  await gitlab.waitForJobFinished(warm.id, { timeoutMs: 120_000 });
+  const baseline = await baselineSeconds();
+  const started = performance.now();
+  const ids = Array.from(
+    { length: total },
+    () =>
+      gitlab.enqueueJob({ script: SCRIPT, variables: [{ key: "GIT_STRATEGY", value: "none" }] }).id,
+  );
+  const states = await Promise.all(
+    ids.map((id) => gitlab.waitForJobFinished(id, { timeoutMs: 1_800_000 })),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const failed = states.filter((s) => s.status !== "success");
+  report(
+    `jobs: ${
+      total - failed.length
+    }/${total} succeeded (concurrent = ${concurrent}, ${navigator.hardwareConcurrency} cores)`,
+  );
+  report(
+    `xargs -P ${concurrent}: ${baseline.toFixed(2)} s; runner: ${seconds.toFixed(2)} s (${
+      (total / seconds).toFixed(2)
+    } jobs/s)`,
+  );
+  report(
+    `runner overhead: ${
+      (((seconds - baseline) * 1000) / total).toFixed(0)
+    } ms per job of wall time`,
+  );
+  report(`burst ratio ${(seconds / baseline).toFixed(2)}x runner vs xargs (lower is better)`);
+  if (failed.length > 0) {
+    report(
+      `FAILED jobs: ${
+        failed.slice(0, 10).map((s) => `${s.id} ${s.status} ${s.failureReason}`).join("; ")
+      }`,
+    );
+    code = 1;
+  }
+} finally {
+  await runner[Symbol.asyncDispose]();
+  await gitlab.close();
+}
+Deno.exit(code);

@@ -1,0 +1,220 @@
+/**
+ * `runner run` against the fake GitLab, long polling on: how fast a job is
+ * taken and run, and how much memory the runner and its executor processes
+ * hold. Every figure is printed next to a baseline measured in the same run.
+ *
+ * (a) pickup: job enqueued while the runner's request is held → the runner's
+ *     acceptance PUT (`state=running`) arrives. Goal: p50 at most 50 ms.
+ * (b) `echo hello` end to end: enqueued → final PUT (`state=success`), minus
+ *     `bash -c 'echo hello'` timed alternately in the same run. Goal: at
+ *     most 150 ms.
+ * (c) memory: VmRSS of the idle runner (goal: at most 60 MB), and the private
+ *     memory (smaps_rollup Private_*) of the executor process of a running
+ *     job (goal: at most 20 MB); baseline: a bare `deno eval` process.
+ *
+ * Processes get an empty HOME so that bash --login reads no profile.
+ *
+ *   deno run --allow-all scripts/bench/job_latency.ts [--jobs 20] [--quick]
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { FakeGitLab, type FakeRequest } from "../../tests/fixtures/fake_gitlab.ts";
+import { runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    jobs: { type: "string", default: "20" },
+    quick: { type: "boolean", default: false },
+  },
+});
+const jobs = values.quick ? 5 : Number(values.jobs);
+if (!Number.isInteger(jobs) || jobs < 1) {
+  throw new TypeError(`--jobs must be a positive integer: got "${values.jobs}"`);
+}
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** A `/proc/<pid>/status` or `smaps_rollup` field in kB. */
+async function procKb(pid: number, file: string, field: string): Promise<number> {
+  const text = await Deno.readTextFile(`/proc/${pid}/${file}`);
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+  if (!m) throw new Error(`No ${field} in /proc/${pid}/${file}`);
+  return Number(m[1]);
+}
+
+async function privateKb(pid: number): Promise<number> {
+  const text = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
+  let kb = 0;
+  for (const m of text.matchAll(/^Private_\w+:\s+(\d+) kB/gm)) kb += Number(m[1]);
+  return kb;
+}
+
+/** Direct children of `pid`, from /proc/<pid>/task/<tid>/children. */
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
+    out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
+  }
+  return out;
+}
+
+async function cmdline(pid: number): Promise<string> {
+  return (await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "")).replaceAll("\0", " ");
+}
+
+function updateOf(gitlab: FakeGitLab, jobId: number, state: string): FakeRequest | undefined {
+  return gitlab.requestsTo("update_job").find((r) =>
+    r.url.pathname.endsWith(`/jobs/${jobId}`) &&
+    (r.json as Record<string, unknown> | undefined)?.["state"] === state && r.status === 200
+  );
+}
+
+/** True once the runner's newest job request has been held (unanswered) for a while. */
+function isHeld(gitlab: FakeGitLab): boolean {
+  const requests = gitlab.requestsTo("request_job");
+  const last = requests[requests.length - 1];
+  return requests.length >= 2 && last !== undefined && last.status === 0 &&
+    performance.now() - last.receivedAt > 100;
+}
+
+async function timeBash(env: Record<string, string>): Promise<number> {
+  const started = performance.now();
+  const out = await new Deno.Command("bash", {
+    args: ["-c", "echo hello"],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (new TextDecoder().decode(out.stdout) !== "hello\n") {
+    throw new Error("bash -c 'echo hello' failed");
+  }
+  return performance.now() - started;
+}
+
+const root = await Deno.makeTempDir({ prefix: "runner-bench-latency-" });
+const home = join(root, "home");
+await Deno.mkdir(home);
+const denoDir = Deno.env.get("DENO_DIR") ??
+  join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), "deno");
+const env = { HOME: home, DENO_DIR: denoDir };
+const bashEnv = { HOME: home, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
+
+const gitlab = await FakeGitLab.start({ longPollHoldMs: 600_000, traceUpdateIntervalSeconds: 1 });
+const registered = gitlab.createRunner({ kind: "created" });
+const runner = await startRunner({
+  config: `concurrent = 1\ncheck_interval = 3\nlog_level = "debug"\n\n${
+    runnerToml(gitlab.url, registered.token)
+  }`,
+  env,
+});
+const bare = new Deno.Command(Deno.execPath(), {
+  args: ["eval", "await new Promise((r) => setTimeout(r, 600_000))"],
+  env: { ...env, DENO_NO_UPDATE_CHECK: "1" },
+  stdin: "null",
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+try {
+  await runner.waitForLog(/Runner started/);
+  await gitlab.waitFor(() => isHeld(gitlab), { what: "a held job request", timeoutMs: 60_000 });
+  await sleep(1000);
+  const idleRssKb = await procKb(runner.pid, "status", "VmRSS");
+  const bareRssKb = await procKb(bare.pid, "status", "VmRSS");
+  const barePrivateKb = await privateKb(bare.pid);
+
+  // (a) + (b): one warm-up job, then `jobs` measured ones.
+  const pickup: number[] = [];
+  const endToEnd: number[] = [];
+  const bash: number[] = [];
+  for (let i = 0; i <= jobs; i++) {
+    bash.push(await timeBash(bashEnv));
+    await gitlab.waitFor(() => isHeld(gitlab), { what: "a held job request", timeoutMs: 60_000 });
+    const enqueued = performance.now();
+    const job = gitlab.enqueueJob({ script: ["echo hello"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    if (state.status !== "success") {
+      throw new Error(`Job ${job.id} ${state.status}:\n${state.trace}`);
+    }
+    if (i === 0) continue;
+    pickup.push(updateOf(gitlab, job.id, "running")!.receivedAt - enqueued);
+    endToEnd.push(updateOf(gitlab, job.id, "success")!.receivedAt - enqueued);
+  }
+  await sleep(1000);
+  const idleAfterKb = await procKb(runner.pid, "status", "VmRSS");
+
+  // (c) the executor process of a running job.
+  const release = join(root, "release");
+  const mark = runner.log.length;
+  await gitlab.waitFor(() => isHeld(gitlab), { what: "a held job request", timeoutMs: 60_000 });
+  const sleeper = gitlab.enqueueJob({
+    script: ["echo sleeping", `while [ ! -e ${release} ]; do sleep 0.2; done`],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(sleeper.id).trace.includes("sleeping"), {
+    what: "the sleeping job",
+    timeoutMs: 60_000,
+  });
+  const logged = /Executor process started.*pid=(\d+)/.exec(runner.log.slice(mark))?.[1];
+  const executorPid = logged ? Number(logged) : (await childrenOf(runner.pid))[0];
+  if (executorPid === undefined) throw new Error(`No executor process under ${runner.pid}`);
+  await sleep(500);
+  const executorPrivateKb = await privateKb(executorPid);
+  const executorRssKb = await procKb(executorPid, "status", "VmRSS");
+  const busyRssKb = await procKb(runner.pid, "status", "VmRSS");
+  const executorCmd = await cmdline(executorPid);
+  await Deno.writeTextFile(release, "");
+  await gitlab.waitForJobFinished(sleeper.id, { timeoutMs: 60_000 });
+
+  const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  const pickupP50 = percentile(pickup, 50);
+  const bashP50 = percentile(bash, 50);
+  const e2eP50 = percentile(endToEnd, 50);
+  const lines = [
+    `job_latency: ${jobs} echo-hello jobs, long polling (request held), concurrent = 1, empty HOME`,
+    `  (a) pickup enqueue → acceptance PUT   p50 ${ms(pickupP50)}   p95 ${
+      ms(percentile(pickup, 95))
+    }` +
+    `   (goal <= 50 ms: ${pickupP50 <= 50 ? "met" : "NOT met"})`,
+    `  (b) echo hello enqueue → final PUT   p50 ${ms(e2eP50)}   p95 ${
+      ms(percentile(endToEnd, 95))
+    }`,
+    `      bash -c 'echo hello'              p50 ${ms(bashP50)}`,
+    `      job - bash: ${ms(e2eP50 - bashP50)}, ratio ${(e2eP50 / bashP50).toFixed(1)}x ` +
+    `(goal <= 150 ms: ${e2eP50 - bashP50 <= 150 ? "met" : "NOT met"})`,
+    `  (c) runner RSS idle ${mb(idleRssKb)} (after ${jobs + 1} jobs: ${mb(idleAfterKb)}, ` +
+    `one job running: ${mb(busyRssKb)}); bare deno eval RSS ${mb(bareRssKb)}; ` +
+    `ratio ${(idleRssKb / bareRssKb).toFixed(2)}x (goal <= 60 MB: ${
+      idleRssKb <= 60 * 1024 ? "met" : "NOT met"
+    })`,
+    `      executor process private ${mb(executorPrivateKb)} (RSS ${mb(executorRssKb)}); ` +
+    `bare deno eval private ${mb(barePrivateKb)}; ratio ${
+      (executorPrivateKb / barePrivateKb).toFixed(2)
+    }x ` +
+    `(goal <= 20 MB: ${executorPrivateKb <= 20 * 1024 ? "met" : "NOT met"})`,
+    `      executor: ${executorCmd.slice(0, 160)}`,
+  ];
+  // deno-lint-ignore no-console -- benchmark report
+  console.log(lines.join("\n"));
+} finally {
+  try {
+    bare.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await bare.status;
+  await runner[Symbol.asyncDispose]();
+  await gitlab.close();
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+}

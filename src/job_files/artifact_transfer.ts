@@ -1,0 +1,116 @@
+/**
+ * The artifact stages' GitLab calls (`ArtifactUploader`, `ArtifactDownloader`)
+ * made with the job's JobClient: one HTTP try per call, the outcome as a
+ * value. Tries, backoff and job-log lines stay in artifacts/.
+ */
+import type {
+  ArtifactDownloader,
+  ArtifactDownloadRequest,
+  ArtifactDownloadResult,
+} from "../artifacts/artifact_downloader.ts";
+import type {
+  ArtifactUploader,
+  ArtifactUploadRequest,
+  ArtifactUploadResult,
+} from "../artifacts/artifact_uploader.ts";
+import type { JobRef } from "../trace/transport.ts";
+
+/** What the adapter needs from GitLab; gitlab/job_client.ts `JobClient` implements it. */
+export interface ArtifactApi {
+  /** One upload try; resolves with GitLab's answer, rejects on network errors. */
+  postArtifact(
+    job: JobRef,
+    post: {
+      fileName: string;
+      format: string;
+      type: string;
+      expireIn: string;
+      body: ReadableStream<Uint8Array>;
+      baseUrl: string;
+    },
+    signal?: AbortSignal,
+  ): Promise<{ status: number; statusText: string; location: string }>;
+  /**
+   * Download with `tries` tries; rejects with an error whose `kind` is
+   * `forbidden`, `not_found` or `failed` and whose `status` is the HTTP status.
+   */
+  downloadArtifact(
+    dependency: { id: number; token: string },
+    options: { directDownload?: boolean; tries?: number },
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>>;
+}
+
+export class JobArtifactTransfer implements ArtifactUploader, ArtifactDownloader {
+  readonly #api: ArtifactApi;
+
+  constructor(api: ArtifactApi) {
+    this.#api = api;
+  }
+
+  async upload(request: ArtifactUploadRequest, signal: AbortSignal): Promise<ArtifactUploadResult> {
+    let answer;
+    try {
+      answer = await this.#api.postArtifact(
+        { id: request.jobId, token: request.jobToken },
+        {
+          fileName: request.fileName,
+          format: request.artifactFormat,
+          type: request.artifactType,
+          expireIn: request.expireIn,
+          body: request.body,
+          baseUrl: request.baseUrl,
+        },
+        signal,
+      );
+    } catch (err) {
+      signal.throwIfAborted();
+      return { kind: "failed", status: messageOf(err) };
+    }
+    const status = answer.statusText;
+    switch (answer.status) {
+      case 201:
+        return { kind: "created", status };
+      case 307:
+        return { kind: "redirected", status, location: answer.location };
+      case 403:
+        return { kind: "forbidden", status };
+      case 413:
+        return { kind: "too_large", status };
+      case 503:
+        return { kind: "service_unavailable", status };
+      default:
+        return { kind: "failed", status };
+    }
+  }
+
+  async download(
+    request: ArtifactDownloadRequest,
+    signal: AbortSignal,
+  ): Promise<ArtifactDownloadResult> {
+    try {
+      const body = await this.#api.downloadArtifact(
+        { id: request.jobId, token: request.jobToken },
+        { directDownload: request.directDownload, tries: 1 },
+        signal,
+      );
+      return { kind: "ok", status: "200 OK", body };
+    } catch (err) {
+      signal.throwIfAborted();
+      const { kind, status } = err as { kind?: unknown; status?: unknown };
+      const text = messageOf(err);
+      if (kind === "forbidden") {
+        return status === 401 ? { kind: "unauthorized", status: text } : {
+          kind: "forbidden",
+          status: text,
+        };
+      }
+      if (kind === "not_found") return { kind: "not_found", status: text };
+      return { kind: "failed", status: text };
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

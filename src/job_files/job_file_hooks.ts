@@ -1,0 +1,180 @@
+/**
+ * The BuildStageHooks that move a job's files (spec §8.2 stages 4, 5, 8, 9):
+ * restore_cache, download_artifacts, archive_cache(_on_failure) and
+ * upload_artifacts_on_success/_on_failure, running the artifacts/ and cache/
+ * modules over whatever `JobFiles` the executor provides. A stage with
+ * nothing to do is not needed (no section in the job log).
+ */
+import type { JobLogSink } from "../archive/log_sink.ts";
+import { parseCompressionLevel } from "../archive/compression_level.ts";
+import type { ExtractOptions } from "../archive/zip_extractor.ts";
+import type { ArtifactDownloader } from "../artifacts/artifact_downloader.ts";
+import type { ArtifactUploader } from "../artifacts/artifact_uploader.ts";
+import { dependenciesWithArtifacts, downloadArtifacts } from "../artifacts/download_artifacts.ts";
+import { realSleep, type Sleep } from "../artifacts/stage_retry.ts";
+import { artifactsForStage, uploadArtifacts } from "../artifacts/upload_artifacts.ts";
+import { restoreCache } from "../cache/restore_cache.ts";
+import { cachesForStage, saveCache } from "../cache/save_cache.ts";
+import { resolveFeatureFlags } from "../build/feature_flags.ts";
+import { expandValue, lookupVariable } from "../build/job_variables.ts";
+import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
+import type { JobFiles } from "./job_files.ts";
+
+export interface JobFileHooksOptions {
+  /** Where the job's files are; called when a stage runs (after prepare). */
+  files: (context: StageContext) => JobFiles;
+  /** GitLab's artifact endpoints with the job token (JobArtifactTransfer). */
+  artifacts: ArtifactUploader & ArtifactDownloader;
+  /** `[runners] feature_flags`, for FF_USE_DIRECT_DOWNLOAD. */
+  featureFlags: Readonly<Record<string, boolean>>;
+  extract?: Omit<ExtractOptions, "signal">;
+  sleep?: Sleep;
+}
+
+export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHooks {
+  const sleep = options.sleep ?? realSleep;
+  const restore: BuildStageHook = {
+    isNeeded: (ctx) => ctx.job.cache.some((c) => c.paths.length > 0 || c.untracked),
+    run: async (ctx) => {
+      const files = options.files(ctx);
+      const session = await files.openTarget(ctx.projectDir, ctx.signal);
+      try {
+        await restoreCache({
+          ...keyContext(ctx),
+          caches: ctx.job.cache,
+          fallbackKey: variable(ctx, "CACHE_FALLBACK_KEY") ?? "",
+          store: files.cacheStore(cacheRoot(ctx)),
+          target: session.target,
+          ...(options.extract ? { extract: options.extract } : {}),
+          log: sinkOf(ctx),
+          signal: ctx.signal,
+        });
+        await session.commit(ctx.signal);
+      } finally {
+        await session.discard();
+      }
+    },
+  };
+
+  const download: BuildStageHook = {
+    isNeeded: (ctx) => dependenciesWithArtifacts(ctx.job.dependencies).length > 0,
+    run: async (ctx) => {
+      const files = options.files(ctx);
+      const flags = resolveFeatureFlags(options.featureFlags, (k) => variable(ctx, k));
+      const session = await files.openTarget(ctx.projectDir, ctx.signal);
+      try {
+        await downloadArtifacts({
+          dependencies: ctx.job.dependencies,
+          downloader: options.artifacts,
+          target: session.target,
+          scratch: files.scratch,
+          directDownload: flags["FF_USE_DIRECT_DOWNLOAD"] ?? true,
+          // runBuild repeats the whole stage per ARTIFACT_DOWNLOAD_ATTEMPTS.
+          attempts: 1,
+          ...(options.extract ? { extract: options.extract } : {}),
+          log: sinkOf(ctx),
+          sleep,
+          signal: ctx.signal,
+        });
+        await session.commit(ctx.signal);
+      } finally {
+        await session.discard();
+      }
+    },
+  };
+
+  const archive = (jobSucceeded: boolean): BuildStageHook => ({
+    isNeeded: (ctx) => cachesForStage(ctx.job.cache, jobSucceeded).length > 0,
+    run: async (ctx) => {
+      const files = options.files(ctx);
+      const log = sinkOf(ctx);
+      const session = await files.openSource(ctx.projectDir, ctx.signal);
+      try {
+        const git = files.commandRunner(ctx.projectDir, ctx.runScript);
+        await saveCache({
+          ...keyContext(ctx),
+          caches: ctx.job.cache,
+          jobSucceeded,
+          store: files.cacheStore(cacheRoot(ctx)),
+          source: session.source,
+          projectDir: ctx.projectDir,
+          ...(git ? { git } : {}),
+          compressionLevel: parseCompressionLevel(
+            variable(ctx, "CACHE_COMPRESSION_LEVEL"),
+            (m) => log(`WARNING: CACHE_COMPRESSION_LEVEL: ${m}`),
+          ),
+          log,
+          signal: ctx.signal,
+        });
+      } finally {
+        await session.close();
+      }
+    },
+  });
+
+  const upload = (jobSucceeded: boolean): BuildStageHook => ({
+    isNeeded: (ctx) => artifactsForStage(ctx.job.artifacts, jobSucceeded).length > 0,
+    run: async (ctx) => {
+      const files = options.files(ctx);
+      const log = sinkOf(ctx);
+      const session = await files.openSource(ctx.projectDir, ctx.signal);
+      try {
+        const git = files.commandRunner(ctx.projectDir, ctx.runScript);
+        await uploadArtifacts({
+          jobId: ctx.job.id,
+          jobToken: ctx.job.token,
+          artifacts: ctx.job.artifacts,
+          jobSucceeded,
+          source: session.source,
+          projectDir: ctx.projectDir,
+          ...(git ? { git } : {}),
+          uploader: options.artifacts,
+          compressionLevel: parseCompressionLevel(
+            variable(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
+            (m) => log(`WARNING: ARTIFACT_COMPRESSION_LEVEL: ${m}`),
+          ),
+          log,
+          sleep,
+          signal: ctx.signal,
+        });
+      } finally {
+        await session.close();
+      }
+    },
+  });
+
+  return {
+    "restore_cache": restore,
+    "download_artifacts": download,
+    "archive_cache": archive(true),
+    "archive_cache_on_failure": archive(false),
+    "upload_artifacts_on_success": upload(true),
+    "upload_artifacts_on_failure": upload(false),
+  };
+}
+
+function variable(ctx: StageContext, key: string): string | undefined {
+  return lookupVariable(ctx.variables, key);
+}
+
+function keyContext(ctx: StageContext) {
+  return {
+    jobName: ctx.job.jobInfo.name,
+    gitRef: ctx.job.gitInfo.ref,
+    expand: (value: string) => expandValue(value, (k) => variable(ctx, k)),
+  };
+}
+
+/** `<cache_dir>/<project path>` (§10.2). */
+function cacheRoot(ctx: StageContext): string {
+  return `${ctx.cacheDir.replace(/\/+$/, "")}/${ctx.projectPath}`;
+}
+
+/** The archive modules' lines, coloured as the official runner colours them. */
+function sinkOf(ctx: StageContext): JobLogSink {
+  return (line) => {
+    if (line.startsWith("WARNING: ")) ctx.log.warning(line.slice("WARNING: ".length));
+    else if (line.startsWith("ERROR: ")) ctx.log.error(line.slice("ERROR: ".length));
+    else ctx.log.println(line);
+  };
+}

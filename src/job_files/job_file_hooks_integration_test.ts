@@ -1,0 +1,236 @@
+/**
+ * The artifact and cache stages in a real build: runBuild with the shell
+ * executor (real bash), the hooks from createJobFileHooks and a JobClient
+ * talking real HTTP to the fake GitLab.
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
+import { BytesReader } from "../archive/random_access_reader.ts";
+import { craftZip } from "../archive/crafted_zip.ts";
+import { readZipDirectory } from "../archive/zip_reader.ts";
+import { runBuild } from "../build/run_build.ts";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import type { RunnerConfig } from "../config/runner_config.ts";
+import { CollectedOutput } from "../executors/executor_contract.ts";
+import { ShellExecutor } from "../executors/shell/shell_executor.ts";
+import { createRunnerInfo } from "../gitlab/runner_info.ts";
+import { JobClient } from "../gitlab/job_client.ts";
+import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
+import { JobArtifactTransfer } from "./artifact_transfer.ts";
+import { createJobFileHooks } from "./job_file_hooks.ts";
+import { LocalJobFiles } from "./local_job_files.ts";
+
+const VERSION = { name: "gitlab-runner", version: "17.5.0", revision: "abc", os: "linux", arch: "amd64" };
+const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
+
+interface World {
+  gitlab: FakeGitLab;
+  runnerToken: string;
+  cwd: string;
+}
+
+async function withWorld(
+  options: Parameters<typeof FakeGitLab.start>[0],
+  fn: (w: World) => Promise<void>,
+): Promise<void> {
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0, ...options });
+  const cwd = await Deno.makeTempDir({ prefix: "job-files-" });
+  try {
+    await fn({ gitlab, runnerToken: gitlab.createRunner().token, cwd });
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+}
+
+async function pickJob(w: World, options: Parameters<FakeGitLab["enqueueJob"]>[0]): Promise<JobSpec> {
+  w.gitlab.enqueueJob({ ...options, variables: [NO_GIT, ...(options?.variables ?? [])] });
+  const response = await fetch(`${w.gitlab.url}/api/v4/jobs/request`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token: w.runnerToken, info: { features: { artifacts: true } } }),
+  });
+  assert.equal(response.status, 201);
+  return parseJobSpec(await response.json());
+}
+
+async function run(w: World, job: JobSpec) {
+  const output = new CollectedOutput();
+  const runner: RunnerConfig = { ...defaultRunnerConfig("shell"), name: "it", url: w.gitlab.url, token: "" };
+  const executor = new ShellExecutor({
+    shell: runner.shell,
+    buildsDir: runner.buildsDir,
+    cacheDir: runner.cacheDir,
+    cwd: w.cwd,
+    env: Deno.env.toObject(),
+    output,
+    killGraceMs: 1000,
+  });
+  using client = new JobClient({
+    url: w.gitlab.url,
+    runnerInfo: createRunnerInfo({ version: "17.5.0", revision: "abc", executor: "shell", shell: "bash" }),
+  });
+  const files = new LocalJobFiles();
+  const result = await runBuild({
+    job,
+    runner,
+    shortToken: "t1short0",
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    executor,
+    output,
+    cancel: { graceful: new AbortController().signal, abort: new AbortController().signal },
+    version: VERSION,
+    hooks: createJobFileHooks({
+      files: () => files,
+      artifacts: new JobArtifactTransfer(client),
+      featureFlags: {},
+      sleep: () => Promise.resolve(),
+    }),
+    retryDelays: { prepareMs: 0, stageRetryMs: 0 },
+  });
+  return { result, log: output.text() };
+}
+
+function projectDir(w: World): string {
+  return `${w.cwd}/builds/t1short0/0/acme/widget`;
+}
+
+async function zipNames(bytes: Uint8Array): Promise<string[]> {
+  return (await readZipDirectory(new BytesReader(bytes))).map((e) => e.rawName).sort();
+}
+
+Deno.test("artifacts selected with ** and exclude are uploaded as a zip; a dependent job extracts them", async () => {
+  await withWorld({}, async (w) => {
+    const job1 = await pickJob(w, {
+      script: ["mkdir -p out/a/b", "echo one > out/a/one.txt", "echo two > out/a/b/two.txt", "echo log > out/a/b/skip.log", "echo x > other.txt"],
+      artifacts: [{ name: "build", paths: ["out/**/*.txt"], exclude: ["out/**/*.log"], when: "on_success" }],
+      variables: [{ key: "ARTIFACT_COMPRESSION_LEVEL", value: "fastest" }],
+    });
+    const first = await run(w, job1);
+    assert.equal(first.result.state, "success", first.log);
+    assert.match(first.log, /Uploading artifacts for successful job/);
+    assert.match(first.log, /Uploading artifacts as "archive" to coordinator\.\.\. 201 Created/);
+    const [stored] = w.gitlab.artifactsOf(job1.id);
+    assert.equal(stored?.fileName, "build.zip");
+    assert.deepEqual(await zipNames(stored!.bytes), ["out/a/b/two.txt", "out/a/one.txt"]);
+    const entries = await readZipDirectory(new BytesReader(stored!.bytes));
+    assert.ok(entries.every((e) => e.method === 0), "fastest stores without compression");
+
+    await Deno.remove(projectDir(w), { recursive: true });
+    const job2 = await pickJob(w, {
+      script: ["cat out/a/one.txt out/a/b/two.txt"],
+      dependencies: [{ id: job1.id, name: "build", token: job1.token, "artifacts_file": { filename: "build.zip", size: stored!.bytes.length } }],
+    });
+    const second = await run(w, job2);
+    assert.equal(second.result.state, "success", second.log);
+    assert.match(second.log, /Downloading artifacts for build \(\d+\)/);
+    assert.match(second.log, /one\ntwo\n/);
+    const downloads = w.gitlab.requestsTo("download_artifacts");
+    assert.equal(downloads[0]?.url.searchParams.get("direct_download"), "true", "first try asks for direct download");
+    assert.equal(downloads[0]?.headers.get("JOB-TOKEN"), job1.token, "with the dependency's token");
+  });
+});
+
+Deno.test("no matching files logs 'No files to upload' and the job still succeeds", async () => {
+  await withWorld({}, async (w) => {
+    const job = await pickJob(w, { script: ["true"], artifacts: [{ paths: ["missing/"], when: "on_success" }] });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "success", log);
+    assert.match(log, /ERROR: No files to upload/);
+    assert.equal(w.gitlab.artifactsOf(job.id).length, 0);
+  });
+});
+
+Deno.test("when: on_failure artifacts of a failing job are uploaded, on_success ones are not", async () => {
+  await withWorld({}, async (w) => {
+    const job = await pickJob(w, {
+      script: ["echo crash > crash.txt", "echo ok > ok.txt", "exit 4"],
+      artifacts: [
+        { name: "crash", paths: ["crash.txt"], when: "on_failure" },
+        { name: "good", paths: ["ok.txt"], when: "on_success" },
+      ],
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "failed");
+    assert.equal(result.exitCode, 4);
+    assert.match(log, /Uploading artifacts for failed job/);
+    assert.deepEqual(w.gitlab.artifactsOf(job.id).map((a) => a.fileName), ["crash.zip"]);
+  });
+});
+
+Deno.test("a cache saved by one job is restored by the next; a missing key falls back to fallback_keys", async () => {
+  await withWorld({}, async (w) => {
+    const cache = (key: string, fallback: string[] = []) => [{ key, paths: ["vendor/"], policy: "pull-push", when: "on_success", "fallback_keys": fallback }];
+    const job1 = await pickJob(w, { script: ["mkdir -p vendor", "echo cached-lib > vendor/lib.txt"], cache: cache("deps-$CI_COMMIT_REF_SLUG") });
+    const first = await run(w, job1);
+    assert.equal(first.result.state, "success", first.log);
+    assert.match(first.log, /Creating cache deps-main\.\.\./);
+    assert.match(first.log, /Created cache/);
+    const archive = `${w.cwd}/cache/acme/widget/deps-main/cache.zip`;
+    assert.deepEqual(await zipNames(await Deno.readFile(archive)), ["vendor/", "vendor/lib.txt"]);
+
+    await Deno.remove(projectDir(w), { recursive: true });
+    const job2 = await pickJob(w, { script: ["cat vendor/lib.txt"], cache: cache("deps-main") });
+    const second = await run(w, job2);
+    assert.match(second.log, /Checking cache for deps-main\.\.\./);
+    assert.match(second.log, /Successfully extracted cache/);
+    assert.match(second.log, /\ncached-lib\n/);
+
+    await Deno.remove(projectDir(w), { recursive: true });
+    const job3 = await pickJob(w, { script: ["cat vendor/lib.txt"], cache: cache("deps-feature", ["deps-main"]) });
+    const third = await run(w, job3);
+    assert.equal(third.result.state, "success", third.log);
+    assert.match(third.log, /Checking cache for deps-feature\.\.\.[\s\S]*Cache file does not exist[\s\S]*Checking cache for deps-main\.\.\./);
+    assert.match(third.log, /\ncached-lib\n/);
+  });
+});
+
+Deno.test("a hostile dependency archive fails the job with a clear error and writes nothing outside the project", async () => {
+  await withWorld({}, async (w) => {
+    const evil = craftZip([
+      { name: "fine.txt", content: "fine" },
+      { name: "../escape.txt", content: "escaped" },
+    ]);
+    const linkOut = craftZip([{ name: "out", kind: "symlink", content: "../../../../.." }, { name: "out/x", content: "x" }]);
+    const dep1 = w.gitlab.createFinishedJob({ artifact: evil });
+    const job = await pickJob(w, {
+      script: ["echo should-not-run"],
+      dependencies: [{ id: dep1.id, name: "evil", token: dep1.token, "artifacts_file": { filename: "artifacts.zip", size: evil.length } }],
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "failed");
+    assert.equal(result.failureReason, "script_failure");
+    assert.match(log, /Extracting artifacts of evil|ERROR: .*escape\.txt/);
+    assert.doesNotMatch(log, /\nshould-not-run/);
+    await assert.rejects(Deno.stat(`${projectDir(w)}/../escape.txt`), Deno.errors.NotFound);
+
+    const dep2 = w.gitlab.createFinishedJob({ artifact: linkOut });
+    const job2 = await pickJob(w, {
+      script: ["echo should-not-run"],
+      dependencies: [{ id: dep2.id, name: "links", token: dep2.token, "artifacts_file": { filename: "artifacts.zip", size: linkOut.length } }],
+    });
+    const second = await run(w, job2);
+    assert.equal(second.result.state, "failed");
+    assert.match(second.log, /ERROR: .*"out"/);
+    await assert.rejects(Deno.lstat(`${projectDir(w)}/out`), Deno.errors.NotFound);
+
+    const job3 = await pickJob(w, { script: ["echo next-job-fine"] });
+    const third = await run(w, job3);
+    assert.equal(third.result.state, "success", third.log);
+  });
+});
+
+Deno.test("GitLab answering 413 to the upload fails the job naming the size limit", async () => {
+  await withWorld({ artifactSizeLimitBytes: 1000 }, async (w) => {
+    const job = await pickJob(w, {
+      script: ["head -c 200000 /dev/urandom > big.bin"],
+      artifacts: [{ paths: ["big.bin"], when: "on_success" }],
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "failed");
+    assert.equal(result.failureReason, "script_failure");
+    assert.match(log, /ERROR: Uploading artifacts as "archive" to coordinator\.\.\. too large archive/);
+    assert.match(log, /413/);
+    assert.equal(w.gitlab.requestsTo("upload_artifacts").length, 1, "413 is not retried");
+  });
+});

@@ -1,0 +1,242 @@
+/**
+ * The crash-safe job journal: an append-only record of every job this runner
+ * has taken, written (and fsynced) before each state change, so that a runner
+ * killed with `kill -9`, an OOM kill or a power cut can, on its next start,
+ * report each job it had in hand instead of leaving it "running" on GitLab
+ * until the stuck-job timeout. See docs/reliability.md for the guarantees.
+ *
+ * Call order per job: `taken` → `started` (optional) → `reported`. Each call
+ * resolves once its record is durable; concurrent calls share one write and
+ * one fsync (group commit). A journal that cannot be written is logged and
+ * the job goes on: losing crash-safety must not fail the job itself.
+ */
+import { shortToken } from "../config/short_token.ts";
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+import { decodeJournal, encodeRecord, type JournalRecord } from "./journal_record.ts";
+import type { JournalStore } from "./journal_store.ts";
+
+/** A job the journal says is in hand (taken, final state not yet reported). */
+export interface JournalJob {
+  jobId: number;
+  /** GitLab URL of the runner entry that took it. */
+  url: string;
+  /** Short token of that entry (never the runner token). */
+  runner: string;
+  jobToken: string;
+  /** GitLab accepted it and the executor was about to start. */
+  isStarted: boolean;
+  takenAt: string;
+}
+
+export interface JobJournalOptions {
+  log: Logger;
+  now?: () => Date;
+  /** Rewrite the file with only the jobs in hand after this many appended records. Default 1000. */
+  compactAfterRecords?: number;
+}
+
+/** What the journal needs to know of a runner entry; RunnerConfig fits. */
+export interface JournalRunner {
+  url: string;
+  /** Only its short form is written. */
+  token: string;
+}
+
+function keyOf(url: string, jobId: number): string {
+  return `${url}\u0000${jobId}`;
+}
+
+interface Pending {
+  text: string;
+  done: () => void;
+}
+
+export class JobJournal {
+  readonly #store: JournalStore;
+  readonly #log: Logger;
+  readonly #now: () => Date;
+  readonly #compactAfter: number;
+  readonly #inHand = new Map<string, JournalJob>();
+  #queue: Pending[] = [];
+  #compactWaiters: Array<() => void> = [];
+  #isCompactRequested = false;
+  #isDraining = false;
+  #appendedSinceCompact = 0;
+  #isBroken = false;
+  #isClosed = false;
+  #idle: Promise<void> = Promise.resolve();
+
+  private constructor(store: JournalStore, options: JobJournalOptions) {
+    this.#store = store;
+    this.#log = options.log;
+    this.#now = options.now ?? (() => new Date());
+    this.#compactAfter = options.compactAfterRecords ?? 1000;
+  }
+
+  /**
+   * Reads the journal, replays it, and rewrites it with only the jobs in hand
+   * (which also drops a line torn by a crash, so appends start clean).
+   * Rejects only when the store cannot be read or rewritten.
+   */
+  static async open(store: JournalStore, options: JobJournalOptions): Promise<JobJournal> {
+    const journal = new JobJournal(store, options);
+    const { records, badLines } = decodeJournal(await store.read());
+    if (badLines.length > 0) {
+      options.log.warn("Job journal: skipped unreadable lines (torn by a crash or damaged)", {
+        "lines": badLines.slice(0, 10).join(","),
+      });
+    }
+    for (const record of records) journal.#apply(record);
+    await store.replace(journal.#snapshot());
+    return journal;
+  }
+
+  /** Jobs taken and not reported, oldest first. After `open`, these are the interrupted ones. */
+  inHand(): JournalJob[] {
+    return [...this.#inHand.values()].map((job) => ({ ...job }));
+  }
+
+  /** Before the acceptance `PUT`: the job is ours from here on. */
+  taken(runner: JournalRunner, job: { id: number; token: string }): Promise<void> {
+    return this.#record({
+      type: "taken",
+      jobId: job.id,
+      url: runner.url,
+      runner: shortToken(runner.token),
+      jobToken: job.token,
+      at: this.#now().toISOString(),
+    });
+  }
+
+  /** GitLab accepted the job; its executor process starts next. */
+  started(runner: JournalRunner, jobId: number): Promise<void> {
+    return this.#record({ type: "started", jobId, url: runner.url, at: this.#now().toISOString() });
+  }
+
+  /** GitLab has the final state, or the job is gone there (`state` says which, for people). */
+  reported(runner: JournalRunner, jobId: number, state: string): Promise<void> {
+    return this.#record({
+      type: "finished-reported",
+      jobId,
+      url: runner.url,
+      state,
+      at: this.#now().toISOString(),
+    });
+  }
+
+  /** Rewrites the file with only the jobs in hand. */
+  compact(): Promise<void> {
+    if (this.#isClosed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#compactWaiters.push(resolve);
+      this.#isCompactRequested = true;
+      this.#kick();
+    });
+  }
+
+  /** Waits for pending writes, then closes the store. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    await this.#idle;
+    this.#isClosed = true;
+    this.#store.close();
+  }
+
+  #apply(record: JournalRecord): void {
+    const key = keyOf(record.url, record.jobId);
+    if (record.type === "taken") {
+      this.#inHand.set(key, {
+        jobId: record.jobId,
+        url: record.url,
+        runner: record.runner,
+        jobToken: record.jobToken,
+        isStarted: false,
+        takenAt: record.at,
+      });
+    } else if (record.type === "started") {
+      const job = this.#inHand.get(key);
+      if (job) job.isStarted = true;
+    } else {
+      this.#inHand.delete(key);
+    }
+  }
+
+  /** The jobs in hand as records; replaying them rebuilds the same state. */
+  #snapshot(): string {
+    let text = "";
+    for (const job of this.#inHand.values()) {
+      text += encodeRecord({
+        type: "taken",
+        jobId: job.jobId,
+        url: job.url,
+        runner: job.runner,
+        jobToken: job.jobToken,
+        at: job.takenAt,
+      });
+      if (job.isStarted) {
+        text += encodeRecord({ type: "started", jobId: job.jobId, url: job.url, at: job.takenAt });
+      }
+    }
+    return text;
+  }
+
+  #record(record: JournalRecord): Promise<void> {
+    // Memory first: a compaction that runs before this line is written
+    // already reflects it, and replaying the line again later is harmless.
+    this.#apply(record);
+    if (this.#isClosed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#queue.push({ text: encodeRecord(record), done: resolve });
+      this.#kick();
+    });
+  }
+
+  #kick(): void {
+    if (this.#isDraining) return;
+    this.#isDraining = true;
+    this.#idle = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 || this.#isCompactRequested) {
+      if (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        await this.#write(() => this.#store.append(batch.map((p) => p.text).join("")));
+        this.#appendedSinceCompact += batch.length;
+        for (const p of batch) p.done();
+      }
+      if (this.#isCompactRequested || this.#appendedSinceCompact >= this.#compactAfter) {
+        const waiters = this.#compactWaiters;
+        this.#compactWaiters = [];
+        this.#isCompactRequested = false;
+        await this.#write(() => this.#store.replace(this.#snapshot()));
+        this.#appendedSinceCompact = 0;
+        for (const done of waiters) done();
+      }
+    }
+    this.#isDraining = false;
+  }
+
+  async #write(op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+      if (this.#isBroken) {
+        this.#isBroken = false;
+        // Records lost while it failed (or a line torn by ENOSPC) are restored by a rewrite.
+        this.#isCompactRequested = true;
+        this.#log.info("Job journal is written again");
+      }
+    } catch (err) {
+      // Logged once per outage (a full disk would otherwise log every job).
+      if (!this.#isBroken) {
+        this.#log.error(
+          "Cannot write the job journal: jobs taken now cannot be reported if the runner crashes",
+          { [F.ERROR]: (err as Error).message },
+        );
+      }
+      this.#isBroken = true;
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { MemoryJournalStore, RecordingLogger } from "./_journal_fakes.ts";
+import { JobJournal } from "./job_journal.ts";
+import { decodeJournal } from "./journal_record.ts";
+
+const RUNNER = { url: "https://gitlab.example.com", token: "glrt-t1_abcdefghijklmnopqrst" };
+const now = () => new Date("2026-01-02T03:04:05Z");
+
+Deno.test("JobJournal lists a job taken and started but never reported after a reopen", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await journal.taken(RUNNER, { id: 7, token: "glcbt-job7" });
+  await journal.started(RUNNER, 7);
+  await journal.taken(RUNNER, { id: 8, token: "glcbt-job8" });
+  await journal.reported(RUNNER, 8, "success");
+  // kill -9 here: nothing but the store survives.
+  const reopened = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  assert.deepEqual(reopened.inHand(), [{
+    jobId: 7,
+    url: RUNNER.url,
+    runner: "abcdefghi",
+    jobToken: "glcbt-job7",
+    isStarted: true,
+    takenAt: "2026-01-02T03:04:05.000Z",
+  }]);
+});
+
+Deno.test("JobJournal never writes the runner token, only its short form", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await journal.taken(RUNNER, { id: 1, token: "glcbt-one" });
+  await journal.compact();
+  await journal.taken(RUNNER, { id: 2, token: "glcbt-two" });
+  assert.doesNotMatch(store.text, /abcdefghijklmnopqrst/);
+  assert.match(store.text, /"runner":"abcdefghi"/);
+  assert.match(store.text, /"job_token":"glcbt-two"/);
+});
+
+Deno.test("JobJournal skips a line torn by a crash and rewrites the file clean on open", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await journal.taken(RUNNER, { id: 3, token: "glcbt-three" });
+  store.text += `{"v":1,"type":"finished-reported","job_id":3,"u`; // torn mid-write
+  const log = new RecordingLogger();
+  const reopened = await JobJournal.open(store, { log, now });
+  assert.deepEqual(
+    reopened.inHand().map((j) => j.jobId),
+    [3],
+    "a torn 'reported' line does not count",
+  );
+  assert.ok(log.records.some((r) => r.level === "warn" && /unreadable lines/.test(r.msg)));
+  assert.ok(store.text.endsWith("\n"));
+  assert.deepEqual(decodeJournal(store.text).badLines, []);
+});
+
+Deno.test("JobJournal groups concurrent records into one write", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  const before = store.appends;
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => journal.taken(RUNNER, { id: i, token: `t${i}` })),
+  );
+  assert.ok(store.appends - before <= 2, `20 records took ${store.appends - before} appends`);
+  assert.equal(journal.inHand().length, 20);
+});
+
+Deno.test("JobJournal compacts after many records, keeping only jobs in hand", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, {
+    log: new RecordingLogger(),
+    now,
+    compactAfterRecords: 10,
+  });
+  for (let i = 0; i < 30; i++) {
+    await journal.taken(RUNNER, { id: i, token: `t${i}` });
+    if (i !== 29) await journal.reported(RUNNER, i, "success");
+  }
+  await journal.close();
+  const { records } = decodeJournal(store.text);
+  assert.ok(records.length < 20, `file holds ${records.length} records`);
+  const reopened = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  assert.deepEqual(reopened.inHand().map((j) => j.jobId), [29]);
+});
+
+Deno.test("JobJournal logs a failing disk once, does not reject, and restores lost records once it works", async () => {
+  const store = new MemoryJournalStore();
+  const log = new RecordingLogger();
+  const journal = await JobJournal.open(store, { log, now });
+  store.failWrites = true;
+  await journal.taken(RUNNER, { id: 1, token: "t1" });
+  await journal.taken(RUNNER, { id: 2, token: "t2" });
+  assert.equal(log.records.filter((r) => r.level === "error").length, 1);
+  assert.match(log.records.find((r) => r.level === "error")!.msg, /Cannot write the job journal/);
+  store.failWrites = false;
+  await journal.started(RUNNER, 2);
+  await journal.close();
+  const reopened = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  assert.deepEqual(reopened.inHand().map((j) => [j.jobId, j.isStarted]), [[1, false], [2, true]]);
+});
+
+Deno.test("JobJournal.open rejects when the store cannot be read", async () => {
+  const store = new MemoryJournalStore();
+  store.read = () => Promise.reject(new Error("Permission denied"));
+  await assert.rejects(JobJournal.open(store, { log: new RecordingLogger() }), /Permission denied/);
+});

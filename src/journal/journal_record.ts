@@ -1,0 +1,109 @@
+/**
+ * One line of the job journal: a JSON object per line, so a crash can at
+ * worst tear the last line, which `decodeJournal` then skips. Keys are
+ * snake_case on disk, camelCase in memory.
+ *
+ * The journal holds the **job** token (needed to report the job after a
+ * restart) and only the runner's short token (9 characters that name the
+ * entry, see config/short_token.ts), never the runner token itself.
+ */
+
+/** Journal format version, written on every line. */
+export const JOURNAL_VERSION = 1;
+
+export type JournalRecord =
+  /** The runner received the job; written before the acceptance `PUT`. */
+  | {
+    type: "taken";
+    jobId: number;
+    url: string;
+    /** Short token of the runner entry, for humans and to pick the matching entry. */
+    runner: string;
+    jobToken: string;
+    at: string;
+  }
+  /** GitLab accepted the job; the executor process is about to start. */
+  | { type: "started"; jobId: number; url: string; at: string }
+  /** GitLab has the final state (or the job is gone there): nothing left to report. */
+  | { type: "finished-reported"; jobId: number; url: string; state: string; at: string };
+
+export type JournalRecordType = JournalRecord["type"];
+
+/** One line, newline included. */
+export function encodeRecord(record: JournalRecord): string {
+  const base = {
+    "v": JOURNAL_VERSION,
+    "type": record.type,
+    "job_id": record.jobId,
+    "url": record.url,
+  };
+  switch (record.type) {
+    case "taken":
+      return JSON.stringify({
+        ...base,
+        "runner": record.runner,
+        "job_token": record.jobToken,
+        "at": record.at,
+      }) + "\n";
+    case "started":
+      return JSON.stringify({ ...base, "at": record.at }) + "\n";
+    case "finished-reported":
+      return JSON.stringify({ ...base, "state": record.state, "at": record.at }) + "\n";
+  }
+}
+
+export interface DecodedJournal {
+  records: JournalRecord[];
+  /** Lines that were not a record we know (torn by a crash, or damaged), 1-based. */
+  badLines: number[];
+}
+
+function field(obj: Record<string, unknown>, key: string): string | null {
+  const value = obj[key];
+  return typeof value === "string" ? value : null;
+}
+
+/** Reads one line; null when it is not a complete, known record. */
+export function decodeRecord(line: string): JournalRecord | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  const obj = parsed as Record<string, unknown>;
+  const jobId = obj["job_id"];
+  const url = field(obj, "url");
+  const at = field(obj, "at") ?? "";
+  if (obj["v"] !== JOURNAL_VERSION || !Number.isSafeInteger(jobId) || url === null) return null;
+  const id = jobId as number;
+  switch (obj["type"]) {
+    case "taken": {
+      const runner = field(obj, "runner");
+      const jobToken = field(obj, "job_token");
+      if (runner === null || jobToken === null) return null;
+      return { type: "taken", jobId: id, url, runner, jobToken, at };
+    }
+    case "started":
+      return { type: "started", jobId: id, url, at };
+    case "finished-reported":
+      return { type: "finished-reported", jobId: id, url, state: field(obj, "state") ?? "", at };
+    default:
+      return null;
+  }
+}
+
+/** Decodes a whole journal; blank lines are ignored, bad ones listed. */
+export function decodeJournal(text: string): DecodedJournal {
+  const records: JournalRecord[] = [];
+  const badLines: number[] = [];
+  const lines = text.split("\n");
+  lines.forEach((line, index) => {
+    if (line.trim() === "") return;
+    const record = decodeRecord(line);
+    if (record) records.push(record);
+    else badLines.push(index + 1);
+  });
+  return { records, badLines };
+}

@@ -1,0 +1,173 @@
+/**
+ * On start, before polling: every job the journal says a previous run took
+ * and never reported gets a note appended to its trace and a final
+ * `failed` / `runner_system_failure` update, with the job token the journal
+ * kept. The official runner leaves such jobs running on GitLab until the
+ * stuck-job timeout; we close them within seconds of the restart.
+ */
+import { F } from "../log/fields.ts";
+import type { Logger } from "../log/logger.ts";
+import type { JobRef, TraceTransport } from "../trace/transport.ts";
+import type { JobJournal, JournalJob } from "./job_journal.ts";
+
+export interface RecoveryOptions {
+  /** The GitLab client for the entry (URL) that took the job. */
+  transportFor(job: JournalJob): TraceTransport;
+  log: Logger;
+  /** Tries per job before it is left in the journal for the next start. Default 5. */
+  attempts?: number;
+  /** Injected so tests step time; default real timers. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RecoveryOutcome {
+  /** GitLab took the final update. */
+  reported: number[];
+  /** GitLab no longer had the job running (finished, canceled or removed). */
+  gone: number[];
+  /** Could not be reported now; kept in the journal for the next start. */
+  kept: number[];
+}
+
+const encoder = new TextEncoder();
+
+/** The line appended to an interrupted job's log. */
+export function interruptedNote(job: JournalJob): string {
+  const phase = job.isStarted ? "while it was running" : "before it started";
+  return `\n\x1b[31;1mERROR: Job failed (system failure): Runner restarted: the job was interrupted ${phase}, ` +
+    `when the runner process stopped unexpectedly (taken at ${
+      job.takenAt || "unknown time"
+    })\x1b[0;m\n`;
+}
+
+/** Most 202 answers in a row before an attempt counts as failed. */
+const MAX_ACCEPTED_LOOPS = 30;
+/** Most 416 answers in a row while looking for the end of the trace. */
+const MAX_RANGE_LOOPS = 5;
+
+type Verdict = "reported" | "gone" | "retry";
+
+function realSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reports every job in hand in `journal` (all of them in parallel), marks
+ * each reported or gone in the journal, then compacts it. Never rejects.
+ */
+export async function reportInterruptedJobs(
+  journal: JobJournal,
+  options: RecoveryOptions,
+): Promise<RecoveryOutcome> {
+  const outcome: RecoveryOutcome = { reported: [], gone: [], kept: [] };
+  const jobs = journal.inHand();
+  if (jobs.length === 0) return outcome;
+  options.log.warn("Reporting jobs interrupted by an unexpected stop of the runner", {
+    "jobs": jobs.map((j) => j.jobId).join(","),
+  });
+  await Promise.all(jobs.map(async (job) => {
+    const verdict = await reportOne(job, options);
+    const log = options.log.child({
+      [F.JOB_ID]: job.jobId,
+      [F.RUNNER]: job.runner,
+      [F.URL]: job.url,
+    });
+    if (verdict === "retry") {
+      outcome.kept.push(job.jobId);
+      log.error(
+        "Cannot report the interrupted job now; it stays in the journal for the next start",
+      );
+      return;
+    }
+    outcome[verdict].push(job.jobId);
+    if (verdict === "reported") {
+      log.info("Interrupted job reported as failed (runner_system_failure)");
+    } else log.info("Interrupted job was no longer running on GitLab");
+    await journal.reported(
+      { url: job.url, token: "" },
+      job.jobId,
+      verdict === "reported" ? "failed" : "gone",
+    );
+  }));
+  await journal.compact();
+  return outcome;
+}
+
+async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Verdict> {
+  const transport = options.transportFor(job);
+  const sleep = options.sleep ?? realSleep;
+  const attempts = options.attempts ?? 5;
+  const ref: JobRef = { id: job.jobId, token: job.jobToken };
+  const note = encoder.encode(interruptedNote(job));
+  let isNoteSent = false;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (attempt > 1) await sleep(1000 * 2 ** (attempt - 2));
+    if (!isNoteSent) {
+      const traced = await appendNote(transport, ref, note);
+      if (traced === "gone") return "gone";
+      if (traced === "retry") continue;
+      isNoteSent = true;
+    }
+    const verdict = await finalUpdate(transport, ref, sleep);
+    if (verdict !== "retry") return verdict;
+  }
+  return "retry";
+}
+
+/**
+ * Appends at the end of what GitLab stored. The journal does not know that
+ * size, so the first PATCH goes to offset 0: GitLab answers 416 with
+ * `Range: 0-<size>` when the trace is not empty, and we send again there.
+ */
+async function appendNote(
+  transport: TraceTransport,
+  ref: JobRef,
+  note: Uint8Array,
+): Promise<"sent" | "gone" | "retry"> {
+  let offset = 0;
+  for (let i = 0; i < MAX_RANGE_LOOPS; i++) {
+    const result = await transport.patchTrace(ref, note, offset);
+    switch (result.kind) {
+      case "accepted":
+        return "sent";
+      case "range-mismatch":
+        offset = result.serverSize;
+        continue;
+      case "abort":
+      case "not-found":
+        return "gone";
+      case "failed":
+        return "retry";
+    }
+  }
+  return "retry";
+}
+
+async function finalUpdate(
+  transport: TraceTransport,
+  ref: JobRef,
+  sleep: (ms: number) => Promise<void>,
+): Promise<Verdict> {
+  for (let i = 0; i < MAX_ACCEPTED_LOOPS; i++) {
+    // No checksum: the journal does not hold the trace, and GitLab checks
+    // only what it is given.
+    const result = await transport.updateJob(ref, {
+      state: "failed",
+      failureReason: "runner_system_failure",
+    });
+    switch (result.kind) {
+      case "ok":
+        return "reported";
+      case "abort":
+      case "not-found":
+        return "gone";
+      case "accepted":
+        await sleep(Math.min(result.updateIntervalSeconds ?? 3, 60) * 1000);
+        continue;
+      case "trace-invalid":
+      case "failed":
+        return "retry";
+    }
+  }
+  return "retry";
+}

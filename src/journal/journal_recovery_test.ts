@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { FakeTraceTransport, MemoryJournalStore, RecordingLogger } from "./_journal_fakes.ts";
+import { JobJournal } from "./job_journal.ts";
+import { reportInterruptedJobs } from "./journal_recovery.ts";
+
+const RUNNER = { url: "https://gitlab.example.com", token: "glrt-t1_abcdefghijklmnopqrst" };
+
+async function journalWith(
+  jobs: { id: number; token: string; started?: boolean }[],
+): Promise<{ store: MemoryJournalStore; journal: JobJournal }> {
+  const store = new MemoryJournalStore();
+  const first = await JobJournal.open(store, { log: new RecordingLogger() });
+  for (const job of jobs) {
+    await first.taken(RUNNER, job);
+    if (job.started) await first.started(RUNNER, job.id);
+  }
+  // The runner dies; a new one opens the same journal.
+  return { store, journal: await JobJournal.open(store, { log: new RecordingLogger() }) };
+}
+
+const noSleep = () => Promise.resolve();
+
+Deno.test("an interrupted job gets a note appended after its trace and failed/runner_system_failure", async () => {
+  const { store, journal } = await journalWith([{ id: 5, token: "glcbt-five", started: true }]);
+  const gitlab = new FakeTraceTransport("glcbt-five", "line 1\nline 2\npartial");
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+  });
+  assert.deepEqual(outcome, { reported: [5], gone: [], kept: [] });
+  assert.match(
+    gitlab.traceText,
+    /^line 1\nline 2\npartial\n.*Runner restarted: the job was interrupted while it was running/,
+  );
+  assert.deepEqual(gitlab.updates, [{ state: "failed", failureReason: "runner_system_failure" }]);
+  const after = await JobJournal.open(store, { log: new RecordingLogger() });
+  assert.deepEqual(after.inHand(), [], "reported jobs leave the journal");
+});
+
+Deno.test("a job already finished on GitLab is dropped from the journal without an update", async () => {
+  const { journal } = await journalWith([{ id: 6, token: "glcbt-six" }]);
+  const gitlab = new FakeTraceTransport("glcbt-six", "done\n");
+  gitlab.status = "success";
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+  });
+  assert.deepEqual(outcome, { reported: [], gone: [6], kept: [] });
+  assert.equal(gitlab.traceText, "done\n");
+  assert.deepEqual(journal.inHand(), []);
+});
+
+Deno.test("GitLab unreachable at restart: the job stays in the journal for the next start", async () => {
+  const { store, journal } = await journalWith([{ id: 9, token: "glcbt-nine" }]);
+  const gitlab = new FakeTraceTransport("glcbt-nine");
+  gitlab.patchScript = Array.from(
+    { length: 10 },
+    () => ({ kind: "failed" as const, error: "connection refused" }),
+  );
+  const sleeps: number[] = [];
+  const log = new RecordingLogger();
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log,
+    attempts: 3,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+  });
+  assert.deepEqual(outcome, { reported: [], gone: [], kept: [9] });
+  assert.deepEqual(sleeps, [1000, 2000], "exponential backoff between attempts");
+  assert.ok(log.records.some((r) => r.level === "error" && /stays in the journal/.test(r.msg)));
+  const next = await JobJournal.open(store, { log: new RecordingLogger() });
+  assert.deepEqual(next.inHand().map((j) => j.jobId), [9]);
+});
+
+Deno.test("the note is appended once even when the final update needs another attempt", async () => {
+  const { journal } = await journalWith([{ id: 4, token: "glcbt-four", started: true }]);
+  const gitlab = new FakeTraceTransport("glcbt-four", "x");
+  gitlab.updateScript = [
+    { kind: "failed", status: 502 },
+    { kind: "accepted", updateIntervalSeconds: 1 },
+  ];
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+  });
+  assert.deepEqual(outcome.reported, [4]);
+  assert.equal(gitlab.traceText.match(/Runner restarted/g)?.length, 1);
+});
+
+Deno.test("nothing in the journal: no request is made", async () => {
+  const { journal } = await journalWith([]);
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: () => {
+      throw new Error("no transport expected");
+    },
+    log: new RecordingLogger(),
+  });
+  assert.deepEqual(outcome, { reported: [], gone: [], kept: [] });
+});

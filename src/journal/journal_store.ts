@@ -1,0 +1,123 @@
+/**
+ * Where the job journal's bytes live. `FileJournalStore` is the only part of
+ * journal/ that touches the file system; the logic in job_journal.ts sees it
+ * through `JournalStore`, so unit tests pass an in-memory store.
+ */
+import { join } from "node:path";
+
+/**
+ * Durable text storage for the journal. Calls are never concurrent (the
+ * journal serialises them). `close` may run twice.
+ */
+export interface JournalStore {
+  /** Whole journal text; "" when there is none yet. */
+  read(): Promise<string>;
+  /** Appends `text`; resolves once it is on stable storage (fsync). */
+  append(text: string): Promise<void>;
+  /** Replaces the whole journal atomically: readers see the old or the new text, never a mix. */
+  replace(text: string): Promise<void>;
+  close(): void;
+}
+
+/** The journal's file name inside its directory. */
+export const JOURNAL_FILE = "jobs.jsonl";
+
+const encoder = new TextEncoder();
+
+/** Thrown when the journal file cannot be used, naming the path and why. */
+export class JournalStoreError extends Error {
+  override readonly name = "JournalStoreError";
+}
+
+/**
+ * `<dir>/jobs.jsonl`, mode 0600 in a 0700 directory: it holds job tokens.
+ * Appends go through one handle opened with O_APPEND and are fsynced;
+ * `replace` writes a temp file, fsyncs it, renames it over the journal and
+ * fsyncs the directory, so a crash leaves either version whole.
+ */
+export class FileJournalStore implements JournalStore {
+  readonly path: string;
+  readonly #dir: string;
+  #file: Deno.FsFile | null = null;
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+    this.path = join(dir, JOURNAL_FILE);
+  }
+
+  /** Creates the directory (0700) and the file (0600) when missing. */
+  static async open(dir: string): Promise<FileJournalStore> {
+    const store = new FileJournalStore(dir);
+    try {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      await Deno.chmod(dir, 0o700);
+      store.#file = await store.#openAppend();
+    } catch (cause) {
+      throw new JournalStoreError(
+        `Cannot open the job journal "${store.path}": ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    return store;
+  }
+
+  async #openAppend(): Promise<Deno.FsFile> {
+    const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
+    // An older file (or a umask-created one) must not stay readable by others.
+    await Deno.chmod(this.path, 0o600);
+    return file;
+  }
+
+  async read(): Promise<string> {
+    try {
+      return await Deno.readTextFile(this.path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return "";
+      throw err;
+    }
+  }
+
+  async append(text: string): Promise<void> {
+    const file = this.#file ?? (this.#file = await this.#openAppend());
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  }
+
+  async replace(text: string): Promise<void> {
+    const temp = `${this.path}.tmp`;
+    const file = await Deno.open(temp, { write: true, create: true, truncate: true, mode: 0o600 });
+    try {
+      const bytes = encoder.encode(text);
+      let written = 0;
+      while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temp, this.path);
+    await this.#syncDir();
+    // The old handle points at the replaced inode.
+    this.#file?.close();
+    this.#file = await this.#openAppend();
+  }
+
+  async #syncDir(): Promise<void> {
+    try {
+      using dir = await Deno.open(this.#dir, { read: true });
+      await dir.sync();
+    } catch {
+      // Not every platform can fsync a directory (Windows); the rename itself is still atomic.
+    }
+  }
+
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch {
+      // Already closed.
+    }
+    this.#file = null;
+  }
+}

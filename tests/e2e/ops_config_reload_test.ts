@@ -1,0 +1,324 @@
+/**
+ * End to end: editing config.toml while `runner run` serves (config-reference
+ * §17). Each test edits the file the way an operator or a tool does (in-place
+ * write, editor save-by-rename, Kubernetes ConfigMap symlink swap, SIGHUP) and
+ * asserts what they would see: the runner log line, jobs taken by the new
+ * settings, running jobs untouched, the metrics listener moved.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+
+function config(body: string, global: Record<string, string | number> = {}): string {
+  const head = Object.entries({ concurrent: 1, check_interval: 1, ...global })
+    .map(([k, v]) => `${k} = ${typeof v === "string" ? JSON.stringify(v) : v}`).join("\n");
+  return `${head}\n\n${body}`;
+}
+
+/** The short token the log shows for a fake GitLab token (`glrt-t1_` + 20 characters). */
+function shortOf(token: string): string {
+  return token.replace(/^glrt-t1_/, "").slice(0, 9);
+}
+
+/** Waits until the log written after `from` matches; returns the matching line. */
+async function waitForLogAfter(
+  runner: RunnerProcess,
+  from: number,
+  pattern: RegExp,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = runner.log.slice(from).split("\n").find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    if (Date.now() > deadline) {
+      throw new Error(`Runner log never matched ${pattern} after offset ${from}:\n${runner.log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Replaces config.toml the way vim and most editors save: write a new file, rename it over. */
+async function saveByRename(path: string, text: string): Promise<void> {
+  const temp = `${path}.swp`;
+  await Deno.writeTextFile(temp, text, { mode: 0o600 });
+  await Deno.rename(temp, path);
+}
+
+/** Points the symlink `link` at `target` atomically (a new link renamed over the old one). */
+async function swapSymlink(link: string, target: string): Promise<void> {
+  const temp = `${link}.tmp`;
+  await Deno.symlink(target, temp);
+  await Deno.rename(temp, link);
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function startCount(runner: RunnerProcess): number {
+  return runner.log.match(/Runner started/g)?.length ?? 0;
+}
+
+Deno.test("a runner added to config.toml takes its jobs without a restart, and the job running during the edit succeeds", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "created" });
+  const marks = await Deno.makeTempDir({ prefix: "runner-reload-" });
+  const release = join(marks, "release");
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, a.token)) });
+  const long = gitlab.enqueueJob({
+    script: ["echo started", `while [ ! -e ${release} ]; do sleep 0.1; done`, "echo finished"],
+    variables: NO_GIT,
+    runnerId: a.id,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(long.id).trace.includes("started"), {
+    what: "the long job to start",
+    timeoutMs: 60_000,
+  });
+
+  const mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token), { concurrent: 2 }),
+  );
+  const line = await waitForLogAfter(runner, mark, /Configuration loaded/);
+  assert.match(line, /concurrent 1 → 2/);
+  assert.match(line, new RegExp(`runner ${shortOf(b.token)} added`));
+
+  const jb = gitlab.enqueueJob({ script: ["echo from B"], variables: NO_GIT, runnerId: b.id });
+  const sb = await gitlab.waitForJobFinished(jb.id, { timeoutMs: 60_000 });
+  assert.equal(sb.status, "success", sb.trace + runner.log);
+  assert.equal(sb.runnerId, b.id);
+  assert.match(sb.trace, /from B/);
+  assert.equal(gitlab.jobOf(long.id).status, "running", "the first job is still running");
+
+  await Deno.writeTextFile(release, "");
+  const sa = await gitlab.waitForJobFinished(long.id, { timeoutMs: 60_000 });
+  assert.equal(sa.status, "success", sa.trace + runner.log);
+  assert.match(sa.trace, /finished/);
+  assert.equal(startCount(runner), 1, "the runner did not restart");
+  await Deno.remove(marks, { recursive: true });
+});
+
+Deno.test("a broken edit is logged with config.toml:<line> and the key, the old runner keeps taking jobs, the next good edit applies", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const good = config(runnerToml(gitlab.url, a.token));
+  await using runner = await startRunner({ config: good });
+  await runner.waitForLog(/Runner started/);
+
+  // An invalid value: line and key of the offending entry.
+  let mark = runner.log.length;
+  const badValue = config(runnerToml(gitlab.url, a.token, { limit: "abc" }));
+  const limitLine = badValue.split("\n").findIndex((l) => l.includes("limit =")) + 1;
+  await Deno.writeTextFile(runner.configPath, badValue);
+  let line = await waitForLogAfter(runner, mark, /Configuration not reloaded/);
+  assert.ok(line.includes(`config.toml:${limitLine}`), `line ${limitLine} named: ${line}`);
+  assert.match(line, /runners\[0\]\.limit/);
+  assert.match(line, /"abc"/);
+
+  // Not TOML at all.
+  mark = runner.log.length;
+  const badSyntax = good.replace("concurrent = 1", "concurrent = = 2");
+  await Deno.writeTextFile(runner.configPath, badSyntax);
+  line = await waitForLogAfter(runner, mark, /Configuration not reloaded/);
+  assert.match(line, /config\.toml:1\b/);
+  assert.match(line, /Invalid TOML/);
+
+  const job = gitlab.enqueueJob({ script: ["echo still here"], variables: NO_GIT });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.equal(state.runnerId, a.id);
+
+  mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token), { concurrent: 3 }),
+  );
+  line = await waitForLogAfter(runner, mark, /Configuration loaded/);
+  assert.match(line, /concurrent 1 → 3/);
+  assert.equal(startCount(runner), 1, "the runner did not restart");
+});
+
+Deno.test("a config.toml saved by rename is applied, again after its inode changed", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, a.token)) });
+  await runner.waitForLog(/Runner started/);
+
+  let mark = runner.log.length;
+  await saveByRename(runner.configPath, config(runnerToml(gitlab.url, a.token), { concurrent: 2 }));
+  assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /concurrent 1 → 2/);
+
+  mark = runner.log.length;
+  await saveByRename(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token), { concurrent: 2 }),
+  );
+  assert.match(
+    await waitForLogAfter(runner, mark, /Configuration loaded/),
+    new RegExp(`runner ${shortOf(b.token)} added`),
+  );
+  const job = gitlab.enqueueJob({ script: ["echo renamed in"], variables: NO_GIT, runnerId: b.id });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+});
+
+Deno.test("a ConfigMap-style symlink swap (config.toml -> ..data/config.toml) is applied, swap after swap", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "created" });
+  // The kubelet's layout: config.toml -> ..data/config.toml, ..data -> ..<timestamp>/.
+  const dir = await Deno.makeTempDir({ prefix: "runner-configmap-" });
+  const version = async (name: string, text: string) => {
+    await Deno.mkdir(join(dir, name));
+    await Deno.writeTextFile(join(dir, name, "config.toml"), text);
+  };
+  await version("..v1", config(runnerToml(gitlab.url, a.token)));
+  await Deno.symlink("..v1", join(dir, "..data"));
+  await Deno.symlink(join("..data", "config.toml"), join(dir, "config.toml"));
+  await using runner = await startRunner({
+    config: "",
+    args: ["--config", join(dir, "config.toml")],
+  });
+  await runner.waitForLog(/Runner started/);
+
+  let mark = runner.log.length;
+  await version("..v2", config(runnerToml(gitlab.url, a.token), { concurrent: 2 }));
+  await swapSymlink(join(dir, "..data"), "..v2");
+  await Deno.remove(join(dir, "..v1"), { recursive: true });
+  assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /concurrent 1 → 2/);
+
+  mark = runner.log.length;
+  await version(
+    "..v3",
+    config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token), { concurrent: 2 }),
+  );
+  await swapSymlink(join(dir, "..data"), "..v3");
+  await Deno.remove(join(dir, "..v2"), { recursive: true });
+  assert.match(
+    await waitForLogAfter(runner, mark, /Configuration loaded/),
+    new RegExp(`runner ${shortOf(b.token)} added`),
+  );
+  const job = gitlab.enqueueJob({
+    script: ["echo from configmap"],
+    variables: NO_GIT,
+    runnerId: b.id,
+  });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SIGHUP reloads a change the file watcher cannot see", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "created" });
+  // config/config.toml -> links/current.toml -> v1/config.toml. The watcher
+  // watches config/ and v1/; retargeting links/current.toml happens in neither,
+  // so no file event reaches it: only SIGHUP can pick the change up.
+  const root = await Deno.makeTempDir({ prefix: "runner-sighup-" });
+  for (const d of ["config", "links", "v1", "v2"]) await Deno.mkdir(join(root, d));
+  await Deno.writeTextFile(
+    join(root, "v1", "config.toml"),
+    config(runnerToml(gitlab.url, a.token)),
+  );
+  await Deno.writeTextFile(
+    join(root, "v2", "config.toml"),
+    config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token), { concurrent: 2 }),
+  );
+  await Deno.symlink(join(root, "v1", "config.toml"), join(root, "links", "current.toml"));
+  const path = join(root, "config", "config.toml");
+  await Deno.symlink(join(root, "links", "current.toml"), path);
+  await using runner = await startRunner({ config: "", args: ["--config", path] });
+  await runner.waitForLog(/Runner started/);
+
+  const mark = runner.log.length;
+  await swapSymlink(join(root, "links", "current.toml"), join(root, "v2", "config.toml"));
+  runner.signal("SIGHUP");
+  const line = await waitForLogAfter(runner, mark, /Configuration loaded/);
+  assert.match(line, /concurrent 1 → 2/);
+  assert.match(line, new RegExp(`runner ${shortOf(b.token)} added`));
+  assert.match(runner.log.slice(mark), /Reloading configuration \(SIGHUP\)/);
+  const job = gitlab.enqueueJob({
+    script: ["echo after sighup"],
+    variables: NO_GIT,
+    runnerId: b.id,
+  });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.equal(startCount(runner), 1, "the runner did not restart");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("log_level changed to debug in config.toml makes debug lines appear", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, a.token)) });
+  const first = gitlab.enqueueJob({ script: ["echo one"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(first.id, { timeoutMs: 60_000 })).status,
+    "success",
+  );
+  await runner.waitForLog(/Job finished/);
+  assert.doesNotMatch(runner.log, /Executor process started/, "no debug lines at info level");
+
+  const mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token), { log_level: "debug" }),
+  );
+  assert.match(
+    await waitForLogAfter(runner, mark, /Configuration loaded/),
+    /log_level "info" → "debug"/,
+  );
+  const second = gitlab.enqueueJob({ script: ["echo two"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(second.id, { timeoutMs: 60_000 })).status,
+    "success",
+  );
+  await waitForLogAfter(runner, mark, /Executor process started.*pid=\d+/);
+});
+
+Deno.test("listen_address changed in config.toml moves the metrics listener", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const a = gitlab.createRunner({ kind: "created" });
+  const before = freePort();
+  const after = freePort();
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, a.token), { listen_address: `127.0.0.1:${before}` }),
+  });
+  await runner.waitForLog(/Runner started/);
+  const old = await fetch(`http://127.0.0.1:${before}/metrics`);
+  assert.equal(old.status, 200);
+  assert.match(await old.text(), /gitlab_runner_concurrent 1/);
+
+  const mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token), { listen_address: `127.0.0.1:${after}` }),
+  );
+  assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /listen_address/);
+  const moved = await gitlab.waitFor(async () => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${after}/metrics`);
+      const text = await res.text();
+      return res.status === 200 ? text : undefined;
+    } catch {
+      return undefined; // not listening yet
+    }
+  }, { what: "the metrics listener on the new port" });
+  assert.match(moved, /gitlab_runner_version_info/);
+  await assert.rejects(
+    async () => await (await fetch(`http://127.0.0.1:${before}/metrics`)).text(),
+    "the old port refuses connections",
+  );
+});

@@ -1,0 +1,222 @@
+/**
+ * End to end: the `listen_address` HTTP server of `runner run`
+ * (config-reference §18), scraped during and after real jobs. The tests read
+ * values, not only names, as a Prometheus dashboard would.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+
+function config(body: string, global: Record<string, string | number> = {}): string {
+  const head = Object.entries({ concurrent: 1, check_interval: 1, ...global })
+    .map(([k, v]) => `${k} = ${typeof v === "string" ? JSON.stringify(v) : v}`).join("\n");
+  return `${head}\n\n${body}`;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples of one metric in Prometheus text format. */
+function samples(text: string, name: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Sum of the samples of `name` whose labels include `where`; 0 when none. */
+function value(text: string, name: string, where: Record<string, string> = {}): number {
+  return samples(text, name)
+    .filter((s) => Object.entries(where).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function get(port: number, path: string, method = "GET"): Promise<Answer> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+async function scrape(port: number): Promise<string> {
+  const res = await get(port, "/metrics");
+  assert.equal(res.status, 200);
+  return res.text;
+}
+
+async function startWithMetrics(
+  gitlab: FakeGitLab,
+  token: string,
+  global: Record<string, string | number> = {},
+) {
+  const port = freePort();
+  const runner = await startRunner({
+    config: config(runnerToml(gitlab.url, token), {
+      listen_address: `127.0.0.1:${port}`,
+      ...global,
+    }),
+  });
+  await runner.waitForLog(/Runner started/);
+  await gitlab.waitFor(async () => {
+    try {
+      return (await get(port, "/health/ready")).status === 200;
+    } catch {
+      return false;
+    }
+  }, { what: "the metrics listener" });
+  return { runner, port };
+}
+
+function shortOf(token: string): string {
+  return token.replace(/^glrt-t1_/, "").slice(0, 9);
+}
+
+Deno.test("metrics during and after jobs: running gauge, job list, totals, durations, failures, request statuses", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const short = shortOf(r.token);
+  const { runner, port } = await startWithMetrics(gitlab, r.token);
+  await using _runner: RunnerProcess = runner;
+  const marks = await Deno.makeTempDir({ prefix: "runner-metrics-" });
+  const release = join(marks, "release");
+
+  const job = gitlab.enqueueJob({
+    script: ["echo started", `while [ ! -e ${release} ]; do sleep 0.1; done`],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "the job to start",
+    timeoutMs: 60_000,
+  });
+  const during = await scrape(port);
+  assert.equal(value(during, "gitlab_runner_jobs", { state: "running", runner: short }), 1, during);
+  assert.equal(value(during, "gitlab_runner_jobs_total"), 0, "not finished yet");
+  const list = await get(port, "/debug/jobs/list");
+  assert.equal(list.status, 200);
+  assert.equal(list.headers.get("x-list-version"), "2");
+  const lines = list.text.split("\n").filter((l) => l.trim() !== "");
+  assert.equal(lines.length, 1, list.text);
+  assert.match(
+    lines[0]!,
+    new RegExp(
+      `^url=${gitlab.url}/acme/widget/-/jobs/${job.id} state=running stage=\\S+ executor_stage=\\S+ duration=\\S+`,
+    ),
+  );
+
+  await Deno.writeTextFile(release, "");
+  assert.equal((await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 })).status, "success");
+  let after = await gitlab.waitFor(async () => {
+    const text = await scrape(port);
+    return value(text, "gitlab_runner_jobs_total") >= 1 ? text : undefined;
+  }, { what: "gitlab_runner_jobs_total to count the job" });
+  assert.equal(value(after, "gitlab_runner_jobs_total", { runner: short }), 1);
+  assert.equal(value(after, "gitlab_runner_job_duration_seconds_count", { runner: short }), 1);
+  assert.ok(value(after, "gitlab_runner_job_duration_seconds_sum", { runner: short }) > 0);
+  assert.equal(
+    value(after, "gitlab_runner_jobs", { state: "running" }),
+    0,
+    "no job running any more",
+  );
+  assert.equal(value(after, "gitlab_runner_failed_jobs_total"), 0);
+  assert.equal((await get(port, "/debug/jobs/list")).text.trim(), "");
+
+  const failing = gitlab.enqueueJob({ script: ["exit 4"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(failing.id, { timeoutMs: 60_000 })).status,
+    "failed",
+  );
+  after = await gitlab.waitFor(async () => {
+    const text = await scrape(port);
+    return value(text, "gitlab_runner_jobs_total") >= 2 ? text : undefined;
+  }, { what: "gitlab_runner_jobs_total to count the failed job" });
+  assert.equal(value(after, "gitlab_runner_jobs_total", { runner: short }), 2);
+  assert.equal(value(after, "gitlab_runner_job_duration_seconds_count"), 2);
+  assert.equal(
+    value(after, "gitlab_runner_failed_jobs_total", {
+      runner: short,
+      "failure_reason": "script_failure",
+    }),
+    1,
+    after,
+  );
+  assert.equal(
+    value(after, "gitlab_runner_failed_jobs_total"),
+    1,
+    "no other failure reason counted",
+  );
+
+  const where = { endpoint: "request_job", status: "204", runner: short };
+  const before204 = value(after, "gitlab_runner_api_request_statuses_total", where);
+  assert.ok(before204 >= 1, after);
+  await gitlab.waitFor(async () => {
+    return value(await scrape(port), "gitlab_runner_api_request_statuses_total", where) > before204;
+  }, { what: "request_job 204 count to grow" });
+  const requests201 = value(after, "gitlab_runner_api_request_statuses_total", {
+    endpoint: "request_job",
+    status: "201",
+  });
+  assert.equal(requests201, 2, "one 201 per job received");
+  await Deno.remove(marks, { recursive: true });
+});
+
+Deno.test("metrics server: concurrent follows config edits, version and process metrics, HEAD works, POST is 405", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const { runner, port } = await startWithMetrics(gitlab, r.token, { concurrent: 3 });
+  await using _runner: RunnerProcess = runner;
+
+  const text = await scrape(port);
+  assert.equal(value(text, "gitlab_runner_concurrent"), 3);
+  assert.equal(value(text, "gitlab_runner_configuration_loaded_total"), 1);
+  const version = samples(text, "gitlab_runner_version_info");
+  assert.equal(version.length, 1, text);
+  assert.equal(version[0]!.value, 1);
+  assert.ok(version[0]!.labels["version"], "version label set");
+  assert.match(version[0]!.labels["go_version"] ?? "", /\d+\.\d+/);
+  assert.ok(value(text, "process_resident_memory_bytes") > 0, "resident memory reported");
+  assert.ok(value(text, "process_start_time_seconds") > 1_600_000_000, "start time is a Unix time");
+
+  const head = await get(port, "/metrics", "HEAD");
+  assert.equal(head.status, 200);
+  assert.equal(head.text, "");
+  assert.match(head.headers.get("content-type") ?? "", /text\/plain/);
+  const post = await get(port, "/metrics", "POST");
+  assert.equal(post.status, 405);
+  assert.match(post.headers.get("allow") ?? "", /GET/);
+  const ready = await get(port, "/health/ready");
+  assert.equal(ready.status, 200);
+  assert.equal(ready.text, "ready");
+
+  const mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, r.token), { listen_address: `127.0.0.1:${port}`, concurrent: 5 }),
+  );
+  await gitlab.waitFor(() => /Configuration loaded/.test(runner.log.slice(mark)), {
+    what: "the reload to be logged",
+  });
+  const reloaded = await scrape(port);
+  assert.equal(value(reloaded, "gitlab_runner_concurrent"), 5);
+  assert.equal(value(reloaded, "gitlab_runner_configuration_loaded_total"), 2);
+});

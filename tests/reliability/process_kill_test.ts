@@ -1,0 +1,132 @@
+/**
+ * End to end: a process dying with kill -9 — one executor process among
+ * several, or the runner itself — loses no job: each is reported.
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import {
+  config,
+  executorPid,
+  journalPath,
+  killByMarker,
+  NO_GIT,
+  restartRunner,
+} from "./_runner_setup.ts";
+
+Deno.test("kill -9 of one executor process fails its job with runner_system_failure; the other job succeeds", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token), { concurrent: 2, log_level: "debug" }),
+  });
+  const marker = `runner-victim-${crypto.randomUUID()}`;
+  const victim = gitlab.enqueueJob({
+    script: ["echo started", `sleep 300 # ${marker}`],
+    variables: NO_GIT,
+  });
+  const survivor = gitlab.enqueueJob({
+    script: ["echo started", "sleep 8", "echo survivor-done"],
+    variables: NO_GIT,
+  });
+  for (const job of [victim, survivor]) {
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+      what: `job ${job.id} started`,
+    });
+  }
+  const pid = executorPid(runner.log, victim.id);
+  assert.ok(pid, `executor pid of job ${victim.id} in the runner log:\n${runner.log}`);
+  assert.notEqual(pid, executorPid(runner.log, survivor.id));
+  const killedAt = performance.now();
+  Deno.kill(pid, "SIGKILL");
+  const failed = await gitlab.waitForJobFinished(victim.id, { timeoutMs: 60_000 });
+  const reportedAfterMs = performance.now() - killedAt;
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.failureReason, "runner_system_failure");
+  assert.match(failed.trace, /executor process ended unexpectedly/);
+  const ok = await gitlab.waitForJobFinished(survivor.id, { timeoutMs: 60_000 });
+  assert.equal(ok.status, "success", ok.trace + runner.log.slice(-3000));
+  assert.match(ok.trace, /\nsurvivor-done\n/);
+  // deno-lint-ignore no-console -- the figure the issue asks for (goal: 5 s); reported, not asserted
+  console.log(`killed executor's job reported after ${(reportedAfterMs / 1000).toFixed(2)} s`);
+  await killByMarker(marker);
+});
+
+Deno.test("kill -9 of the runner mid-job: the restarted runner reports every job it had taken, from its journal", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token), { concurrent: 2 }),
+  });
+  const marker = `runner-restart-${crypto.randomUUID()}`;
+  const jobs = [1, 2].map(() =>
+    gitlab.enqueueJob({
+      script: ["echo started-$CI_JOB_ID", `sleep 120 # ${marker}`],
+      variables: NO_GIT,
+    })
+  );
+  for (const job of jobs) {
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes(`started-${job.id}`), {
+      what: `job ${job.id} started`,
+    });
+  }
+  first.signal("SIGKILL");
+  await first.exited();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  for (const job of jobs) {
+    assert.equal(gitlab.jobOf(job.id).status, "running", "nobody reported the jobs yet");
+  }
+
+  const journal = await Deno.readTextFile(journalPath(first));
+  if (Deno.build.os !== "windows") {
+    assert.equal((await Deno.stat(journalPath(first))).mode! & 0o777, 0o600);
+  }
+  assert.ok(!journal.includes(r.token), "the runner token is never written to the journal");
+  for (const job of jobs) assert.match(journal, new RegExp(`"job_id":${job.id}\\b`));
+
+  await using second = restartRunner(first);
+  for (const job of jobs) {
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "failed", second.log);
+    assert.equal(state.failureReason, "runner_system_failure");
+    assert.match(
+      state.trace,
+      new RegExp(`started-${job.id}\n`),
+      "the log sent before the crash is kept",
+    );
+    assert.match(state.trace, /Runner restarted: the job was interrupted while it was running/);
+  }
+  await gitlab.waitFor(async () => (await Deno.readTextFile(journalPath(first))).trim() === "", {
+    what: "the journal to be compacted",
+  });
+  const next = gitlab.enqueueJob({ script: ["echo after restart"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 })).status,
+    "success",
+    second.log,
+  );
+  const finals = gitlab.requestsTo("update_job").filter((q) =>
+    (q.json as { state?: string })?.state === "failed"
+  );
+  assert.equal(finals.length, 2, "one final update per interrupted job");
+  await killByMarker(marker);
+});
+
+Deno.test("a journal that cannot be created is logged and the runner still serves", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using probe = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  probe.signal("SIGKILL");
+  await probe.exited();
+  // A file where the journal directory should be.
+  await Deno.remove(journalPath(probe).replace(/\/jobs\.jsonl$/, ""), { recursive: true });
+  await Deno.writeTextFile(journalPath(probe).replace(/\/jobs\.jsonl$/, ""), "not a directory");
+  await using runner = restartRunner(probe);
+  await runner.waitForLog(/Job journal disabled/);
+  const job = gitlab.enqueueJob({ script: ["echo fine"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 })).status,
+    "success",
+    runner.log,
+  );
+});
