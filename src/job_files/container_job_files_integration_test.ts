@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
-import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../../tests/fixtures/docker_images.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  dockerSkipReason,
+  hasImage,
+} from "../../tests/fixtures/docker_images.ts";
 import { ArchiveError } from "../archive/archive_error.ts";
 import { BytesReader } from "../archive/random_access_reader.ts";
 import { craftZip } from "../archive/crafted_zip.ts";
@@ -27,11 +31,15 @@ if (skip) console.log(`Skipping container job files tests: ${skip}`);
 async function sh(...args: string[]): Promise<string> {
   const out = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`docker ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`docker ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return text.trim();
 }
 
-async function withContainer(fn: (files: ContainerFiles, id: string) => Promise<void>): Promise<void> {
+async function withContainer(
+  fn: (files: ContainerFiles, id: string) => Promise<void>,
+): Promise<void> {
   const id = await sh("run", "-d", "--rm", BUSYBOX_TEST_IMAGE, "sleep", "600");
   try {
     const docker = new Docker({ socketPath: "/var/run/docker.sock" });
@@ -46,24 +54,37 @@ async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 }
 
 Deno.test({
-  name: "files selected from a container snapshot are zipped and extracted into another container dir",
+  name:
+    "files selected from a container snapshot are zipped and extracted into another container dir",
   ignore: skip !== null,
   fn: () =>
     withContainer(async (files, id) => {
-      await sh("exec", id, "sh", "-c", [
-        "mkdir -p /builds/p/out/deep /builds/q",
-        "echo one > /builds/p/out/one.txt",
-        "echo deep > /builds/p/out/deep/two.txt",
-        "ln -s one.txt /builds/p/out/link",
-        "ln -s /etc /builds/p/out/etc",
-      ].join(" && "));
+      await sh(
+        "exec",
+        id,
+        "sh",
+        "-c",
+        [
+          "mkdir -p /builds/p/out/deep /builds/q",
+          "echo one > /builds/p/out/one.txt",
+          "echo deep > /builds/p/out/deep/two.txt",
+          "ln -s one.txt /builds/p/out/link",
+          "ln -s /etc /builds/p/out/etc",
+        ].join(" && "),
+      );
       const snapshot = await ContainerSnapshot.open(files, "/builds/p");
       try {
         const paths = await selectFiles(
           { paths: ["out/**"], exclude: [], untracked: false },
           { source: snapshot, projectDir: "/builds/p", log: () => {} },
         );
-        assert.deepEqual(paths, ["out/deep", "out/deep/two.txt", "out/etc", "out/link", "out/one.txt"]);
+        assert.deepEqual(paths, [
+          "out/deep",
+          "out/deep/two.txt",
+          "out/etc",
+          "out/link",
+          "out/one.txt",
+        ]);
         const zip = await bytesOf(zipStream(snapshot, paths, { level: "default" }));
         const session = await ContainerStagedTarget.open(files, "/builds/q");
         try {
@@ -75,19 +96,36 @@ Deno.test({
       } finally {
         await snapshot.close();
       }
-      assert.equal(await sh("exec", id, "cat", "/builds/q/out/one.txt", "/builds/q/out/deep/two.txt"), "one\ndeep");
+      assert.equal(
+        await sh("exec", id, "cat", "/builds/q/out/one.txt", "/builds/q/out/deep/two.txt"),
+        "one\ndeep",
+      );
       assert.equal(await sh("exec", id, "readlink", "/builds/q/out/link"), "one.txt");
-      assert.equal(await sh("exec", id, "readlink", "/builds/q/out/etc"), "/etc", "a symlink stays a symlink");
+      assert.equal(
+        await sh("exec", id, "readlink", "/builds/q/out/etc"),
+        "/etc",
+        "a symlink stays a symlink",
+      );
     }),
 });
 
 Deno.test({
-  name: "extraction into a container refuses a directory that is a symlink there and writes nothing through it",
+  name:
+    "extraction into a container refuses a directory that is a symlink there and writes nothing through it",
   ignore: skip !== null,
   fn: () =>
     withContainer(async (files, id) => {
-      await sh("exec", id, "sh", "-c", "mkdir -p /builds/p /outside && ln -s /outside /builds/p/evil");
-      const zip = craftZip([{ name: "evil/x.txt", content: "pwned" }, { name: "ok.txt", content: "ok" }]);
+      await sh(
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "mkdir -p /builds/p /outside && ln -s /outside /builds/p/evil",
+      );
+      const zip = craftZip([{ name: "evil/x.txt", content: "pwned" }, {
+        name: "ok.txt",
+        content: "ok",
+      }]);
       const session = await ContainerStagedTarget.open(files, "/builds/p");
       try {
         await extractZip(new BytesReader(zip), session.target);
@@ -98,8 +136,16 @@ Deno.test({
       } finally {
         await session.discard();
       }
-      assert.equal(await sh("exec", id, "ls", "-A", "/outside"), "", "nothing written through the link");
-      assert.equal(await sh("exec", id, "sh", "-c", "test -e /builds/p/ok.txt && echo yes || echo no"), "no", "nothing committed at all");
+      assert.equal(
+        await sh("exec", id, "ls", "-A", "/outside"),
+        "",
+        "nothing written through the link",
+      );
+      assert.equal(
+        await sh("exec", id, "sh", "-c", "test -e /builds/p/ok.txt && echo yes || echo no"),
+        "no",
+        "nothing committed at all",
+      );
     }),
 });
 
@@ -112,7 +158,10 @@ Deno.test({
       assert.equal(await store.open("deps/main"), null);
       assert.equal(await store.modified("deps/main"), null);
       const archive = craftZip([{ name: "vendor/lib.txt", content: "cached" }]);
-      assert.equal(await store.save("deps/main", "deps/main", ReadableStream.from([archive])), archive.length);
+      assert.equal(
+        await store.save("deps/main", "deps/main", ReadableStream.from([archive])),
+        archive.length,
+      );
       assert.equal(
         await sh("exec", id, "cat", "/cache/acme/widget/deps/main/metadata.json"),
         '{"cachekey":"deps/main"}',

@@ -20,7 +20,13 @@ import { JobArtifactTransfer } from "./artifact_transfer.ts";
 import { createJobFileHooks } from "./job_file_hooks.ts";
 import { LocalJobFiles } from "./local_job_files.ts";
 
-const VERSION = { name: "gitlab-runner", version: "17.5.0", revision: "abc", os: "linux", arch: "amd64" };
+const VERSION = {
+  name: "gitlab-runner",
+  version: "17.5.0",
+  revision: "abc",
+  os: "linux",
+  arch: "amd64",
+};
 const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
 
 interface World {
@@ -42,7 +48,10 @@ async function withWorld(
   }
 }
 
-async function pickJob(w: World, options: Parameters<FakeGitLab["enqueueJob"]>[0]): Promise<JobSpec> {
+async function pickJob(
+  w: World,
+  options: Parameters<FakeGitLab["enqueueJob"]>[0],
+): Promise<JobSpec> {
   w.gitlab.enqueueJob({ ...options, variables: [NO_GIT, ...(options?.variables ?? [])] });
   const response = await fetch(`${w.gitlab.url}/api/v4/jobs/request`, {
     method: "POST",
@@ -55,7 +64,12 @@ async function pickJob(w: World, options: Parameters<FakeGitLab["enqueueJob"]>[0
 
 async function run(w: World, job: JobSpec) {
   const output = new CollectedOutput();
-  const runner: RunnerConfig = { ...defaultRunnerConfig("shell"), name: "it", url: w.gitlab.url, token: "" };
+  const runner: RunnerConfig = {
+    ...defaultRunnerConfig("shell"),
+    name: "it",
+    url: w.gitlab.url,
+    token: "",
+  };
   const executor = new ShellExecutor({
     shell: runner.shell,
     buildsDir: runner.buildsDir,
@@ -67,7 +81,12 @@ async function run(w: World, job: JobSpec) {
   });
   using client = new JobClient({
     url: w.gitlab.url,
-    runnerInfo: createRunnerInfo({ version: "17.5.0", revision: "abc", executor: "shell", shell: "bash" }),
+    runnerInfo: createRunnerInfo({
+      version: "17.5.0",
+      revision: "abc",
+      executor: "shell",
+      shell: "bash",
+    }),
   });
   const files = new LocalJobFiles();
   const result = await runBuild({
@@ -102,8 +121,19 @@ async function zipNames(bytes: Uint8Array): Promise<string[]> {
 Deno.test("artifacts selected with ** and exclude are uploaded as a zip; a dependent job extracts them", async () => {
   await withWorld({}, async (w) => {
     const job1 = await pickJob(w, {
-      script: ["mkdir -p out/a/b", "echo one > out/a/one.txt", "echo two > out/a/b/two.txt", "echo log > out/a/b/skip.log", "echo x > other.txt"],
-      artifacts: [{ name: "build", paths: ["out/**/*.txt"], exclude: ["out/**/*.log"], when: "on_success" }],
+      script: [
+        "mkdir -p out/a/b",
+        "echo one > out/a/one.txt",
+        "echo two > out/a/b/two.txt",
+        "echo log > out/a/b/skip.log",
+        "echo x > other.txt",
+      ],
+      artifacts: [{
+        name: "build",
+        paths: ["out/**/*.txt"],
+        exclude: ["out/**/*.log"],
+        when: "on_success",
+      }],
       variables: [{ key: "ARTIFACT_COMPRESSION_LEVEL", value: "fastest" }],
     });
     const first = await run(w, job1);
@@ -119,21 +149,33 @@ Deno.test("artifacts selected with ** and exclude are uploaded as a zip; a depen
     await Deno.remove(projectDir(w), { recursive: true });
     const job2 = await pickJob(w, {
       script: ["cat out/a/one.txt out/a/b/two.txt"],
-      dependencies: [{ id: job1.id, name: "build", token: job1.token, "artifacts_file": { filename: "build.zip", size: stored!.bytes.length } }],
+      dependencies: [{
+        id: job1.id,
+        name: "build",
+        token: job1.token,
+        "artifacts_file": { filename: "build.zip", size: stored!.bytes.length },
+      }],
     });
     const second = await run(w, job2);
     assert.equal(second.result.state, "success", second.log);
     assert.match(second.log, /Downloading artifacts for build \(\d+\)/);
     assert.match(second.log, /one\ntwo\n/);
     const downloads = w.gitlab.requestsTo("download_artifacts");
-    assert.equal(downloads[0]?.url.searchParams.get("direct_download"), "true", "first try asks for direct download");
+    assert.equal(
+      downloads[0]?.url.searchParams.get("direct_download"),
+      "true",
+      "first try asks for direct download",
+    );
     assert.equal(downloads[0]?.headers.get("JOB-TOKEN"), job1.token, "with the dependency's token");
   });
 });
 
 Deno.test("no matching files logs 'No files to upload' and the job still succeeds", async () => {
   await withWorld({}, async (w) => {
-    const job = await pickJob(w, { script: ["true"], artifacts: [{ paths: ["missing/"], when: "on_success" }] });
+    const job = await pickJob(w, {
+      script: ["true"],
+      artifacts: [{ paths: ["missing/"], when: "on_success" }],
+    });
     const { result, log } = await run(w, job);
     assert.equal(result.state, "success", log);
     assert.match(log, /ERROR: No files to upload/);
@@ -160,8 +202,20 @@ Deno.test("when: on_failure artifacts of a failing job are uploaded, on_success 
 
 Deno.test("a cache saved by one job is restored by the next; a missing key falls back to fallback_keys", async () => {
   await withWorld({}, async (w) => {
-    const cache = (key: string, fallback: string[] = []) => [{ key, paths: ["vendor/"], policy: "pull-push", when: "on_success", "fallback_keys": fallback }];
-    const job1 = await pickJob(w, { script: ["mkdir -p vendor", "echo cached-lib > vendor/lib.txt"], cache: cache("deps-$CI_COMMIT_REF_SLUG") });
+    const cache = (
+      key: string,
+      fallback: string[] = [],
+    ) => [{
+      key,
+      paths: ["vendor/"],
+      policy: "pull-push",
+      when: "on_success",
+      "fallback_keys": fallback,
+    }];
+    const job1 = await pickJob(w, {
+      script: ["mkdir -p vendor", "echo cached-lib > vendor/lib.txt"],
+      cache: cache("deps-$CI_COMMIT_REF_SLUG"),
+    });
     const first = await run(w, job1);
     assert.equal(first.result.state, "success", first.log);
     assert.match(first.log, /Creating cache deps-main\.\.\./);
@@ -177,10 +231,16 @@ Deno.test("a cache saved by one job is restored by the next; a missing key falls
     assert.match(second.log, /\ncached-lib\n/);
 
     await Deno.remove(projectDir(w), { recursive: true });
-    const job3 = await pickJob(w, { script: ["cat vendor/lib.txt"], cache: cache("deps-feature", ["deps-main"]) });
+    const job3 = await pickJob(w, {
+      script: ["cat vendor/lib.txt"],
+      cache: cache("deps-feature", ["deps-main"]),
+    });
     const third = await run(w, job3);
     assert.equal(third.result.state, "success", third.log);
-    assert.match(third.log, /Checking cache for deps-feature\.\.\.[\s\S]*Cache file does not exist[\s\S]*Checking cache for deps-main\.\.\./);
+    assert.match(
+      third.log,
+      /Checking cache for deps-feature\.\.\.[\s\S]*Cache file does not exist[\s\S]*Checking cache for deps-main\.\.\./,
+    );
     assert.match(third.log, /\ncached-lib\n/);
   });
 });
@@ -191,11 +251,19 @@ Deno.test("a hostile dependency archive fails the job with a clear error and wri
       { name: "fine.txt", content: "fine" },
       { name: "../escape.txt", content: "escaped" },
     ]);
-    const linkOut = craftZip([{ name: "out", kind: "symlink", content: "../../../../.." }, { name: "out/x", content: "x" }]);
+    const linkOut = craftZip([{ name: "out", kind: "symlink", content: "../../../../.." }, {
+      name: "out/x",
+      content: "x",
+    }]);
     const dep1 = w.gitlab.createFinishedJob({ artifact: evil });
     const job = await pickJob(w, {
       script: ["echo should-not-run"],
-      dependencies: [{ id: dep1.id, name: "evil", token: dep1.token, "artifacts_file": { filename: "artifacts.zip", size: evil.length } }],
+      dependencies: [{
+        id: dep1.id,
+        name: "evil",
+        token: dep1.token,
+        "artifacts_file": { filename: "artifacts.zip", size: evil.length },
+      }],
     });
     const { result, log } = await run(w, job);
     assert.equal(result.state, "failed");
@@ -207,7 +275,12 @@ Deno.test("a hostile dependency archive fails the job with a clear error and wri
     const dep2 = w.gitlab.createFinishedJob({ artifact: linkOut });
     const job2 = await pickJob(w, {
       script: ["echo should-not-run"],
-      dependencies: [{ id: dep2.id, name: "links", token: dep2.token, "artifacts_file": { filename: "artifacts.zip", size: linkOut.length } }],
+      dependencies: [{
+        id: dep2.id,
+        name: "links",
+        token: dep2.token,
+        "artifacts_file": { filename: "artifacts.zip", size: linkOut.length },
+      }],
     });
     const second = await run(w, job2);
     assert.equal(second.result.state, "failed");
@@ -229,7 +302,10 @@ Deno.test("GitLab answering 413 to the upload fails the job naming the size limi
     const { result, log } = await run(w, job);
     assert.equal(result.state, "failed");
     assert.equal(result.failureReason, "script_failure");
-    assert.match(log, /ERROR: Uploading artifacts as "archive" to coordinator\.\.\. too large archive/);
+    assert.match(
+      log,
+      /ERROR: Uploading artifacts as "archive" to coordinator\.\.\. too large archive/,
+    );
     assert.match(log, /413/);
     assert.equal(w.gitlab.requestsTo("upload_artifacts").length, 1, "413 is not retried");
   });

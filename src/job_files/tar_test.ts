@@ -75,7 +75,10 @@ Deno.test("tar names and link targets over 100 bytes or not ASCII survive throug
 });
 
 Deno.test("a tar stream cut in the middle of a block is an error, not an empty archive", async () => {
-  const stream = tarOf([{ h: header("a", "file", { size: 4 }), data: new TextEncoder().encode("abcd") }]);
+  const stream = tarOf([{
+    h: header("a", "file", { size: 4 }),
+    data: new TextEncoder().encode("abcd"),
+  }]);
   const bytes = new Uint8Array(await new Response(stream).arrayBuffer()).subarray(0, 700);
   await assert.rejects(readAll(ReadableStream.from([bytes])), /ended/);
 });

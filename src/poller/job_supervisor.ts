@@ -9,7 +9,7 @@ import type { RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
 import type { FromExecutor, ResultEvent } from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
-import type { JobSpec } from "../job/job_spec.ts";
+import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
@@ -90,7 +90,8 @@ export class JobSupervisor implements JobHandler {
   }
 
   async reject(runner: RunnerConfig, id: number, token: string, message: string): Promise<void> {
-    const job = { id, token, features: { failureReasons: [] } } as unknown as JobSpec;
+    // The payload did not validate; a minimal job is enough to fail it.
+    const job = parseJobSpec({ id, token });
     await this.#opts.journal?.taken(runner, job);
     const session = this.#opts.traces.open(runner, job, {
       onCancelRequested() {},

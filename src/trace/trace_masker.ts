@@ -330,7 +330,8 @@ export class TraceMasker {
     const list = this.#phrases[buf[i]!];
     if (list === undefined) return NONE;
     const avail = buf.length - i;
-    for (const p of list) {
+    for (let k = 0; k < list.length; k++) {
+      const p = list[k]!;
       const len = p.length;
       if (len > avail) {
         if (!isFinal && equalsAt(buf, i, p, avail)) return PARTIAL;
@@ -351,7 +352,8 @@ export class TraceMasker {
     if (list === undefined) return NONE;
     const n = buf.length;
     const avail = n - i;
-    for (const pattern of list) {
+    for (let k = 0; k < list.length; k++) {
+      const pattern = list[k]!;
       const p = pattern.bytes;
       const len = p.length;
       const isCaseInsensitive = pattern.kind === URL_PARAM;

@@ -97,7 +97,7 @@ Deno.test("a masked secret printed in two halves with a sleep between never appe
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
   const job = gitlab.enqueueJob({
-    script: [`printf 'value: s3cr3t-'`, "sleep 1.5", `printf 'v4lue-9x\\n'`, `echo "whole: $DB_PASSWORD"`],
+    script: [`printf 'value: s3cr3t-'; sleep 1.5; printf 'v4lue-9x\\n'`, `echo "whole: $DB_PASSWORD"`],
     variables: [...NO_GIT, { key: "DB_PASSWORD", value: "s3cr3t-v4lue-9x", masked: true }],
   });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });

@@ -14,8 +14,12 @@ export function config(body: string, global: Record<string, string | number> = {
   return `${head}\n\n${body}`;
 }
 
-/** Starts `runner run` again with the config (and state dir) of `previous`, which must have exited. */
-export function restartRunner(previous: RunnerProcess): RunnerProcess {
+/**
+ * Starts `runner run --config <dir>/config.toml` in `dir`: again after a
+ * runner there exited (same state dir, so it finds its journal), or in a dir
+ * a test prepared.
+ */
+export function restartRunner(previous: { dir: string; configPath: string }): RunnerProcess {
   const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   for (const key of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
     const value = Deno.env.get(key);

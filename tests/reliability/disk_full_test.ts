@@ -58,7 +58,7 @@ function skip(reason: string): void {
   console.log(`SKIPPED: ${reason}`);
 }
 
-Deno.test("builds_dir full before the job: it fails with a clear reason, the runner keeps serving", async () => {
+Deno.test("builds_dir full before the job: a job writing there fails with ENOSPC; with room again the next succeeds", async () => {
   const disk = await mountTinyDisk();
   if (typeof disk === "string") return skip(disk);
   await using _disk = disk;
@@ -68,12 +68,18 @@ Deno.test("builds_dir full before the job: it fails with a clear reason, the run
     config: config(runnerToml(gitlab.url, r.token, { builds_dir: join(disk.dir, "builds") })),
   });
   await disk.fill();
-  const job = gitlab.enqueueJob({ script: ["echo should-not-run"], variables: NO_GIT });
+  // The shell executor keeps its stage scripts outside builds_dir, and tmpfs
+  // directories take no data blocks: only a job that writes there notices.
+  const job = gitlab.enqueueJob({ script: ["echo result > out.txt"], variables: NO_GIT });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "failed", runner.log);
+  assert.equal(state.failureReason, "script_failure");
   assert.match(state.trace, /No space left on device|os error 28/, state.trace);
   await disk.free();
-  const next = gitlab.enqueueJob({ script: ["echo room-again"], variables: NO_GIT });
+  const next = gitlab.enqueueJob({
+    script: ["echo result > out.txt", "cat out.txt"],
+    variables: NO_GIT,
+  });
   const ok = await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 });
   assert.equal(ok.status, "success", ok.trace + runner.log.slice(-2000));
 });

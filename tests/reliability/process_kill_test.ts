@@ -3,6 +3,7 @@
  * several, or the runner itself — loses no job: each is reported.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import {
@@ -115,13 +116,13 @@ Deno.test("kill -9 of the runner mid-job: the restarted runner reports every job
 Deno.test("a journal that cannot be created is logged and the runner still serves", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
-  await using probe = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
-  probe.signal("SIGKILL");
-  await probe.exited();
+  const dir = await Deno.makeTempDir({ prefix: "runner-e2e-" });
+  const configPath = join(dir, "config.toml");
+  await Deno.writeTextFile(configPath, config(runnerToml(gitlab.url, r.token)), { mode: 0o600 });
   // A file where the journal directory should be.
-  await Deno.remove(journalPath(probe).replace(/\/jobs\.jsonl$/, ""), { recursive: true });
-  await Deno.writeTextFile(journalPath(probe).replace(/\/jobs\.jsonl$/, ""), "not a directory");
-  await using runner = restartRunner(probe);
+  await Deno.mkdir(join(dir, ".runner"));
+  await Deno.writeTextFile(join(dir, ".runner", "journal"), "not a directory");
+  await using runner = restartRunner({ dir, configPath });
   await runner.waitForLog(/Job journal disabled/);
   const job = gitlab.enqueueJob({ script: ["echo fine"], variables: NO_GIT });
   assert.equal(

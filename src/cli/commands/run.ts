@@ -146,6 +146,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   let finishedJobs = 0;
   let lastJobAt = Date.now();
   const done = Promise.withResolvers<"graceful" | "forceful" | "exit">();
+  /** A stop signal that arrives while draining: abort the jobs after all. */
+  const again = Promise.withResolvers<"forceful">();
   const journal = await openJournal(ctx, join(opts.stateDir, "journal"));
   const supervisor = new JobSupervisor({
     ...(journal ? { journal } : {}),
@@ -275,8 +277,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         return;
       }
       if (stopping) {
-        log.warn(`${signal} received again: exiting now`);
-        done.resolve("exit");
+        log.warn(`${signal} received while stopping`);
+        again.resolve("forceful");
         return;
       }
       stopping = true;
@@ -307,10 +309,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     metrics.setProcessState("graceful-shutdown");
     log.info("Stopping: waiting for running jobs to finish (send SIGTERM to abort them)");
     const stopped = poller.stopGracefully();
-    const outcome = await Promise.race([stopped.then(() => "done" as const), done.promise]);
-    if (outcome !== "done") code = await forceful(ctx, poller, config);
+    const outcome = await Promise.race([stopped.then(() => "done" as const), again.promise]);
+    if (outcome !== "done") code = await forceful(ctx, poller, config, again.promise);
   } else if (how === "forceful") {
-    code = await forceful(ctx, poller, config);
+    code = await forceful(ctx, poller, config, again.promise);
   } else {
     code = 1;
   }
@@ -323,10 +325,19 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   return code;
 }
 
-async function forceful(ctx: CliContext, poller: Poller, config: GlobalConfig): Promise<number> {
+async function forceful(
+  ctx: CliContext,
+  poller: Poller,
+  config: GlobalConfig,
+  again: Promise<unknown>,
+): Promise<number> {
   ctx.log.warn("Stopping: aborting running jobs", { "shutdown_timeout_s": config.shutdownTimeout });
-  const inTime = await poller.stopForcefully(config.shutdownTimeout * 1000);
-  if (!inTime) ctx.log.error("Shutdown timed out: some jobs were not reported");
+  const inTime = await Promise.race([
+    poller.stopForcefully(config.shutdownTimeout * 1000),
+    // A further signal while aborting: exit now, as the official runner does.
+    again.then(() => false),
+  ]);
+  if (!inTime) ctx.log.error("Shutdown did not finish: some jobs may not have been reported");
   return inTime ? 0 : 1;
 }
 

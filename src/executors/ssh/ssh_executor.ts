@@ -215,13 +215,17 @@ export class SshExecutor implements Executor {
     const stage_: RunningStage = { channel, pid, closed, kill: null };
     this.#running.add(stage_);
 
+    let killFinished = () => {};
+    const killed = new Promise<void>((resolve) => (killFinished = resolve));
     const onAbort = () => {
-      stage_.kill ??= this.#kill(connection, stage_);
+      stage_.kill ??= this.#kill(connection, stage_).finally(killFinished);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       channel.end(Buffer.from(stage.script, "utf8"));
-      await closed;
+      // sshd holds a session channel open while anything of it runs: after an
+      // abort, the kill's own bounded waits decide when to stop waiting.
+      await Promise.race([closed, killed]);
       if (stage_.kill) await stage_.kill;
     } finally {
       signal.removeEventListener("abort", onAbort);
@@ -302,6 +306,13 @@ export class SshExecutor implements Executor {
     // A process that left the group may still hold the channel's pipes open.
     await within(stage.closed, 10_000, undefined);
     stage.channel.close();
+    const isClosed = await within(stage.closed.then(() => true), 5000, false);
+    if (!isClosed) {
+      this.#println(
+        `WARNING: processes of the aborted stage may still run on ${this.target.host}: they survived SIGKILL of the stage's process group`,
+      );
+      this.#log.warn("Aborted stage did not end on the remote host", { [F.PID]: pid ?? "unknown" });
+    }
   }
 
   async cleanup(): Promise<void> {
