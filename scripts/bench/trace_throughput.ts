@@ -122,7 +122,7 @@ function feed(sample: Uint8Array, sink: { write(b: Uint8Array): void }, onProbe:
 }
 
 function measure(tempDir: string, sample: Uint8Array, isMasked: boolean): Run {
-  globalThis.gc?.();
+  (globalThis as { gc?: () => void }).gc?.();
   const rssBefore = rssBytes();
   let rssPeak = rssBefore;
   const probe = () => (rssPeak = Math.max(rssPeak, rssBytes()));

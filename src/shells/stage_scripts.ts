@@ -294,27 +294,28 @@ function writeSubmodules(w: ScriptWriter, git: GitSources): void {
     return;
   }
   const recursive = git.submoduleStrategy === "recursive" ? ["--recursive"] : [];
+  // `-c` reaches the git processes that clone submodules (GIT_CONFIG_PARAMETERS),
+  // so same-host submodules authenticate through the same insteadOf rules.
+  const sub = ["git", "-c", `include.path=${w.tmpFile(EXTERNAL_GIT_CONFIG_FILE)}`, "submodule"];
   const depth = git.submoduleDepth > 0 ? ["--depth", String(git.submoduleDepth)] : [];
   w.notice(
     recursive.length > 0
       ? "Updating/initializing submodules recursively..."
       : "Updating/initializing submodules...",
   );
-  w.command("git", "submodule", "init");
-  w.command("git", "submodule", "sync", ...recursive);
+  w.command(...sub, "init");
+  w.command(...sub, "sync", ...recursive);
   if (git.cleanFlags.length > 0) {
     w.command(
-      "git",
-      "submodule",
+      ...sub,
       "foreach",
       ...recursive,
       ["git", "clean", ...git.cleanFlags].join(" "),
     );
   }
-  w.command("git", "submodule", "foreach", ...recursive, "git reset --hard");
+  w.command(...sub, "foreach", ...recursive, "git reset --hard");
   const update = [
-    "git",
-    "submodule",
+    ...sub,
     "update",
     "--init",
     ...recursive,
@@ -323,8 +324,9 @@ function writeSubmodules(w: ScriptWriter, git: GitSources): void {
   ];
   // One retry after a sync, as the official runner does for changed submodule URLs.
   w.ifCommand(...update);
+  w.line(":");
   w.else();
-  w.command("git", "submodule", "sync", ...recursive);
+  w.command(...sub, "sync", ...recursive);
   w.command(...update);
   w.endIf();
 }
