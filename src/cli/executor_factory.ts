@@ -34,7 +34,7 @@ export interface ExecutorContext {
   onProcessGroup?: (pgid: number, isAlive: boolean) => void;
 }
 
-export const EXECUTOR_NAMES = ["shell", "docker", "custom"] as const;
+export const EXECUTOR_NAMES = ["shell", "docker", "ssh", "docker+ssh", "custom"] as const;
 
 export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
   const { runner } = ctx;
@@ -69,6 +69,38 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         ...(ctx.env["DOCKER_AUTH_CONFIG"]
           ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] }
           : {}),
+      });
+    }
+    case "ssh": {
+      const { SshExecutor } = await import("../executors/ssh/mod.ts");
+      return new SshExecutor({
+        config: runner.ssh,
+        shell: runner.shell,
+        buildsDir: runner.buildsDir,
+        cacheDir: runner.cacheDir,
+        output: ctx.output,
+        log: ctx.log,
+        homeDir: ctx.env["HOME"] ?? ctx.cwd,
+        jobId: ctx.job.id,
+      });
+    }
+    case "docker+ssh": {
+      const { connectDocker, OwnerLease } = await import("../executors/docker/mod.ts");
+      const { DockerSshExecutor } = await import("../executors/ssh/mod.ts");
+      return new DockerSshExecutor({
+        docker: await connectDocker(runner.docker, { env: (name) => ctx.env[name] }),
+        dockerConfig: runner.docker,
+        ssh: runner.ssh,
+        job: ctx.job,
+        shortToken: ctx.shortToken,
+        concurrentProjectId: ctx.concurrentProjectId,
+        lease: await OwnerLease.acquire(join(ctx.stateDir, "docker-executor")),
+        output: ctx.output,
+        log: ctx.log,
+        shell: runner.shell,
+        buildsDir: runner.buildsDir,
+        cacheDir: runner.cacheDir,
+        homeDir: ctx.env["HOME"] ?? ctx.cwd,
       });
     }
     case "custom": {

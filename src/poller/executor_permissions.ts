@@ -4,7 +4,7 @@
  * turns the result into `--allow-*` flags when running from source, and the
  * compiled binary's executor process revokes everything else.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type { RunnerConfig } from "../config/runner_config.ts";
 
 export interface ExecutorPermissions {
@@ -12,7 +12,7 @@ export interface ExecutorPermissions {
   write: string[];
   /** Programs the process may spawn; empty = none; ["*"] = any. */
   run: string[];
-  /** `host:port` entries. */
+  /** `host:port` entries; ["*"] = any. */
   net: string[];
   /** Whether the process may read its (already cleaned) environment. */
   env: boolean;
@@ -96,9 +96,11 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
     }
     case "ssh":
     case "docker+ssh": {
-      perms.net.push(`${runner.ssh.host}:${runner.ssh.port || "22"}`);
+      perms.net.push(`${runner.ssh.host || "localhost"}:${runner.ssh.port || "22"}`);
       if (runner.ssh.identityFile) perms.read.push(dir(runner.ssh.identityFile, cwd));
-      if (runner.ssh.knownHostsFile) perms.read.push(dir(runner.ssh.knownHostsFile, cwd));
+      const home = ctx.env("HOME");
+      const knownHosts = runner.ssh.knownHostsFile || (home ? join(home, ".ssh", "known_hosts") : "");
+      if (knownHosts) perms.read.push(dir(knownHosts.replace(/^~(?=\/)/, home ?? "~"), cwd));
       if (runner.executor === "docker+ssh") {
         const endpoint = dockerEndpoint(runner, ctx.env);
         perms.read.push(ctx.stateDir);
@@ -108,6 +110,9 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
           perms.write.push(endpoint.socket);
           perms.net.push(`unix:${endpoint.socket}`);
         } else perms.net.push(endpoint.net);
+        // The job container's address is only known once it runs: sshd inside it
+        // is reached on a bridge address no flag can name in advance.
+        perms.net = ["*"];
       }
       break;
     }
@@ -139,7 +144,8 @@ export function permissionFlags(perms: ExecutorPermissions): string[] {
   list("write", perms.write);
   if (perms.run.includes("*")) flags.push("--allow-run");
   else list("run", perms.run);
-  list("net", perms.net);
+  if (perms.net.includes("*")) flags.push("--allow-net");
+  else list("net", perms.net);
   if (perms.env) flags.push("--allow-env");
   if (perms.sys) flags.push("--allow-sys");
   return flags;

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { type SpillFile, TraceStore } from "./trace_store.ts";
+
+/** In-memory stand-in for the temporary file. */
+class MemorySpillFile implements SpillFile {
+  bytes: number[] = [];
+  appends = 0;
+  isClosed = false;
+  append(bytes: Uint8Array): void {
+    this.appends++;
+    this.bytes.push(...bytes);
+  }
+  readAt(offset: number, into: Uint8Array): void {
+    assert.ok(offset + into.length <= this.bytes.length, "read past what was appended");
+    into.set(this.bytes.slice(offset, offset + into.length));
+  }
+  close(): void {
+    this.isClosed = true;
+  }
+}
+
+function pattern(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+function fill(store: TraceStore, total: number, piece: number): Uint8Array {
+  const all = pattern(total, 5);
+  for (let at = 0; at < total; at += piece) store.append(all.subarray(at, Math.min(total, at + piece)));
+  return all;
+}
+
+Deno.test("TraceStore reads stored bytes back by offset, across its memory blocks", () => {
+  const store = new TraceStore();
+  const all = fill(store, 3 * 1024 * 1024 + 17, 100_003);
+  assert.equal(store.size, all.length);
+  for (const [offset, length] of [[0, 10], [1024 * 1024 - 5, 10], [2_000_000, 1_500_000], [all.length - 3, 99]]) {
+    assert.deepEqual(store.read(offset!, length!), all.subarray(offset!, Math.min(all.length, offset! + length!)));
+  }
+  assert.equal(store.read(all.length, 10).length, 0);
+  assert.equal(store.isSpilled, false);
+});
+
+Deno.test("TraceStore moves to the spill file past its memory limit and still reads every byte", () => {
+  const file = new MemorySpillFile();
+  let opened = 0;
+  const store = new TraceStore({
+    memoryLimitBytes: 1000,
+    openSpillFile: () => {
+      opened++;
+      return file;
+    },
+  });
+  const all = fill(store, 3 * 1024 * 1024, 777);
+  assert.equal(store.isSpilled, true);
+  assert.equal(opened, 1);
+  assert.ok(file.appends < 20, `writes are buffered, got ${file.appends} appends`);
+  for (const [offset, length] of [[0, 5000], [999, 2], [all.length - 10, 1024 * 1024]]) {
+    assert.deepEqual(store.read(offset!, length!), all.subarray(offset!, Math.min(all.length, offset! + length!)));
+  }
+  store.append(new Uint8Array([1, 2, 3]));
+  assert.deepEqual(store.read(all.length, 10), new Uint8Array([1, 2, 3]), "unflushed bytes are readable");
+  store.close();
+  store.close();
+  assert.equal(file.isClosed, true);
+});
+
+Deno.test("TraceStore rejects a negative offset and use after close", () => {
+  const store = new TraceStore();
+  assert.throws(() => store.read(-1, 1), /non-negative integer: got -1/);
+  store.close();
+  assert.throws(() => store.append(new Uint8Array(1)), TypeError);
+});

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import type { ByteSink } from "./byte_sink.ts";
+import { Utf8Sanitizer } from "./utf8_sanitizer.ts";
+
+class Collector implements ByteSink {
+  bytes: number[] = [];
+  write(chunk: Uint8Array): void {
+    this.bytes.push(...chunk);
+  }
+}
+
+function sanitize(pieces: number[][]): number[] {
+  const out = new Collector();
+  const s = new Utf8Sanitizer(out);
+  for (const p of pieces) s.write(new Uint8Array(p));
+  s.close();
+  return out.bytes;
+}
+
+const FFFD = [0xef, 0xbf, 0xbd];
+
+Deno.test("Utf8Sanitizer keeps characters split across writes intact", () => {
+  const text = [...new TextEncoder().encode("a€b😀c\u00e9d\u0800")];
+  for (let i = 1; i < text.length; i++) {
+    assert.deepEqual(sanitize([text.slice(0, i), text.slice(i)]), text, `split at ${i}`);
+    for (let j = i + 1; j < text.length; j++) {
+      assert.deepEqual(sanitize([text.slice(0, i), text.slice(i, j), text.slice(j)]), text);
+    }
+  }
+  assert.deepEqual(sanitize(text.map((b) => [b])), text, "byte by byte");
+});
+
+Deno.test("Utf8Sanitizer replaces each invalid byte with U+FFFD like the official runner", () => {
+  assert.deepEqual(sanitize([[0x41, 0xff, 0x42]]), [0x41, ...FFFD, 0x42]);
+  assert.deepEqual(sanitize([[0xc0, 0xaf]]), [...FFFD, ...FFFD], "overlong");
+  assert.deepEqual(sanitize([[0xe2, 0x82, 0x41]]), [...FFFD, ...FFFD, 0x41], "cut short");
+  assert.deepEqual(sanitize([[0xed, 0xa0, 0x80]]), [...FFFD, ...FFFD, ...FFFD], "surrogate");
+  assert.deepEqual(sanitize([[0xf4, 0x90, 0x80, 0x80]]), [...FFFD, ...FFFD, ...FFFD, ...FFFD]);
+  assert.deepEqual(sanitize([[0x80]]), FFFD, "lone continuation byte");
+});
+
+Deno.test("Utf8Sanitizer replaces an unfinished character at close", () => {
+  assert.deepEqual(sanitize([[0x61, 0xe2], [0x82]]), [0x61, ...FFFD, ...FFFD]);
+  assert.deepEqual(sanitize([[0xf0, 0x9f]]), [...FFFD, ...FFFD]);
+});
+
+Deno.test("Utf8Sanitizer finishes a held-back character and keeps going in the same write", () => {
+  const euro = [0xe2, 0x82, 0xac];
+  const e = [0xc3, 0xa9];
+  // The write that completes the euro sign also holds the start of another character.
+  assert.deepEqual(sanitize([[euro[0]!], [euro[1]!, euro[2]!, e[0]!], [e[1]!, 0x21]]), [...euro, ...e, 0x21]);
+  assert.deepEqual(sanitize([[0xe2], [0x82, 0xac, 0xc3, 0xa9, 0x78, 0x79]]), [...euro, ...e, 0x78, 0x79]);
+});
+
+Deno.test("Utf8Sanitizer output is valid UTF-8 for random bytes", () => {
+  let seed = 3;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  for (let round = 0; round < 100; round++) {
+    const bytes = Array.from({ length: 64 }, () => (rand(3) === 0 ? rand(128) : 0x80 + rand(128)));
+    const whole = sanitize([bytes]);
+    strict.decode(new Uint8Array(whole));
+    const cut = rand(64);
+    assert.deepEqual(sanitize([bytes.slice(0, cut), bytes.slice(cut)]), whole);
+  }
+});
