@@ -3,16 +3,23 @@ import { type SpillFile, TraceStore } from "./trace_store.ts";
 
 /** In-memory stand-in for the temporary file. */
 class MemorySpillFile implements SpillFile {
-  bytes: number[] = [];
+  bytes = new Uint8Array(0);
+  size = 0;
   appends = 0;
   isClosed = false;
   append(bytes: Uint8Array): void {
     this.appends++;
-    this.bytes.push(...bytes);
+    if (this.size + bytes.length > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(2 * this.bytes.length, this.size + bytes.length));
+      grown.set(this.bytes.subarray(0, this.size));
+      this.bytes = grown;
+    }
+    this.bytes.set(bytes, this.size);
+    this.size += bytes.length;
   }
   readAt(offset: number, into: Uint8Array): void {
-    assert.ok(offset + into.length <= this.bytes.length, "read past what was appended");
-    into.set(this.bytes.slice(offset, offset + into.length));
+    assert.ok(offset + into.length <= this.size, "read past what was appended");
+    into.set(this.bytes.subarray(offset, offset + into.length));
   }
   close(): void {
     this.isClosed = true;

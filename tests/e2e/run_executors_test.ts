@@ -1,0 +1,116 @@
+/**
+ * End to end: `runner run` with the docker, ssh and custom executors — the
+ * same job through each, from the fake GitLab to its final state. Tests whose
+ * daemon is absent say so and skip.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
+
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+const dockerReason = (await dockerSkipReason()) ??
+  ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is missing`);
+const sshReason = await sshdSkipReason();
+for (const [what, reason] of [["docker", dockerReason], ["ssh", sshReason]]) {
+  // deno-lint-ignore no-console -- a skipped test says why
+  if (reason) console.warn(`SKIP ${what} e2e tests: ${reason}`);
+}
+
+Deno.test({
+  name: "docker executor: a job runs in its image and reports success and failure with exit codes",
+  ignore: dockerReason !== null,
+  async fn() {
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token, { executor: "docker" })}` +
+        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+    });
+    const ok = gitlab.enqueueJob({ script: ["echo in-container $(uname -s)", "cat /etc/hostname"], variables: NO_GIT });
+    const okState = await gitlab.waitForJobFinished(ok.id, { timeoutMs: 120_000 });
+    assert.equal(okState.status, "success", okState.trace + runner.log);
+    assert.match(okState.trace, /in-container Linux/);
+    const bad = gitlab.enqueueJob({ script: ["exit 4"], variables: NO_GIT });
+    const badState = await gitlab.waitForJobFinished(bad.id, { timeoutMs: 120_000 });
+    assert.equal(badState.status, "failed");
+    assert.equal(badState.failureReason, "script_failure");
+    assert.equal(badState.exitCode, 4);
+  },
+});
+
+Deno.test({
+  name: "docker executor: pull_policy never with a missing image fails the job as image_pull_failure",
+  ignore: dockerReason !== null,
+  async fn() {
+    await using gitlab = await FakeGitLab.start({
+      traceUpdateIntervalSeconds: 1,
+      failureReasons: ["script_failure", "runner_system_failure", "image_pull_failure"],
+    });
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token, { executor: "docker" })}` +
+        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+    });
+    const job = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT, image: "runner-test/does-not-exist:1" });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+    assert.equal(state.status, "failed", runner.log);
+    assert.equal(state.failureReason, "image_pull_failure");
+    assert.match(state.trace, /runner-test\/does-not-exist:1/);
+  },
+});
+
+Deno.test({
+  name: "ssh executor: a job runs on the remote host over SSH and its exit code comes back",
+  ignore: sshReason !== null,
+  async fn() {
+    await using sshd = await startSshd();
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    const ssh = [
+      "  [runners.ssh]",
+      `    host = "${sshd.host}"`,
+      `    port = "${sshd.port}"`,
+      `    user = "${sshd.user}"`,
+      `    identity_file = "${sshd.identityFile}"`,
+      `    known_hosts_file = "${sshd.knownHostsFile}"`,
+    ].join("\n");
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token, { executor: "ssh" })}${ssh}\n`,
+    });
+    const job = gitlab.enqueueJob({ script: ["echo remote user is $(id -un)", "exit 5"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+    assert.equal(state.status, "failed", state.trace + runner.log);
+    assert.match(state.trace, new RegExp(`remote user is ${sshd.user}`));
+    assert.equal(state.exitCode, 5);
+  },
+});
+
+Deno.test("custom executor: the documented example driver runs a job end to end", async () => {
+  const example = fileURLToPath(new URL("../../docs/examples/custom-driver/", import.meta.url));
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const builds = await Deno.makeTempDir({ prefix: "runner-custom-builds-" });
+  const custom = [
+    "  [runners.custom]",
+    `    config_exec = "${join(example, "config.sh")}"`,
+    `    prepare_exec = "${join(example, "prepare.sh")}"`,
+    `    run_exec = "${join(example, "run.sh")}"`,
+    `    cleanup_exec = "${join(example, "cleanup.sh")}"`,
+  ].join("\n");
+  await using runner = await startRunner({
+    config: `concurrent = 1\ncheck_interval = 1\n${
+      runnerToml(gitlab.url, r.token, { executor: "custom", builds_dir: builds, cache_dir: join(builds, "cache") })
+    }${custom}\n`,
+    env: { CUSTOM_DRIVER_ROOT: builds },
+  });
+  const job = gitlab.enqueueJob({ script: ["echo through the driver"], variables: NO_GIT });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(state.trace, /through the driver/);
+  assert.match(state.trace, /Using Custom executor/);
+  await Deno.remove(builds, { recursive: true }).catch(() => {});
+});
