@@ -6,7 +6,7 @@ import { defaultConfigPath } from "../config/default_paths.ts";
 import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts";
 import { formatConfigProblem } from "../config/config_error.ts";
 import type { CliContext } from "./cli_context.ts";
-import type { FlagSpec, Flags } from "./flags.ts";
+import type { Flags, FlagSpec } from "./flags.ts";
 import { isAbsolute, resolve } from "node:path";
 
 export const CONFIG_FLAG: FlagSpec = {

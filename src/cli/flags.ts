@@ -40,7 +40,9 @@ function parseBool(name: string, raw: string): boolean {
 }
 
 function parseInt10(name: string, raw: string): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`Flag --${name} takes an integer, got "${raw}"`);
+  if (!/^-?\d+$/.test(raw.trim())) {
+    throw new UsageError(`Flag --${name} takes an integer, got "${raw}"`);
+  }
   return Number(raw);
 }
 
@@ -108,7 +110,12 @@ export function parseFlags(
     if (values.has(spec.name) || !spec.env) continue;
     const raw = env(spec.env);
     if (raw === undefined || raw === "") continue;
-    values.set(spec.name, spec.type === "list" ? raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean) : convert(spec, raw));
+    values.set(
+      spec.name,
+      spec.type === "list"
+        ? raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)
+        : convert(spec, raw),
+    );
   }
   return { values, explicit, positionals };
 }
@@ -154,7 +161,10 @@ export function renderHelp(command: string, summary: string, specs: FlagSpec[]):
   const lines = [`Usage: runner ${command} [options]`, "", summary, "", "Options:"];
   for (const spec of specs) {
     if (spec.hidden) continue;
-    const names = [`--${spec.name}`, ...(spec.aliases ?? []).map((a) => a.length === 1 ? `-${a}` : `--${a}`)];
+    const names = [
+      `--${spec.name}`,
+      ...(spec.aliases ?? []).map((a) => a.length === 1 ? `-${a}` : `--${a}`),
+    ];
     const value = spec.type === "bool" ? "" : spec.type === "int" ? " value" : " value";
     const env = spec.env ? ` [$${spec.env}]` : "";
     lines.push(`   ${names.join(", ")}${value}\t${spec.help ?? ""}${env}`);

@@ -5,9 +5,9 @@
 import { ConfigError } from "../config/config_error.ts";
 import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod.ts";
 import { type CliContext, CommandError } from "./cli_context.ts";
-import { type FlagSpec, Flags, parseFlags, renderHelp, UsageError } from "./flags.ts";
+import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
 import { renderVersion, versionInfo } from "./version.ts";
-import { registerCommand, REGISTER_FLAGS } from "./commands/register.ts";
+import { REGISTER_FLAGS, registerCommand } from "./commands/register.ts";
 import {
   LINT_FLAGS,
   lintCommand,
@@ -26,9 +26,26 @@ import { revokeUnneeded, runExecutorProcess } from "./executor_process.ts";
 
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
-  { name: "log-level", aliases: ["l"], type: "string", env: "LOG_LEVEL", help: "Log level (debug, info, warn, error, fatal, panic)" },
-  { name: "log-format", type: "string", env: "LOG_FORMAT", help: "Log format (runner, text, json)" },
-  { name: "cpuprofile", type: "string", env: "CPU_PROFILE", help: "Accepted for compatibility; ignored", hidden: true },
+  {
+    name: "log-level",
+    aliases: ["l"],
+    type: "string",
+    env: "LOG_LEVEL",
+    help: "Log level (debug, info, warn, error, fatal, panic)",
+  },
+  {
+    name: "log-format",
+    type: "string",
+    env: "LOG_FORMAT",
+    help: "Log format (runner, text, json)",
+  },
+  {
+    name: "cpuprofile",
+    type: "string",
+    env: "CPU_PROFILE",
+    help: "Accepted for compatibility; ignored",
+    hidden: true,
+  },
   { name: "help", aliases: ["h"], type: "bool", help: "Show help" },
   { name: "version", aliases: ["v"], type: "bool", help: "Print the version" },
 ];
@@ -46,16 +63,52 @@ const COMMANDS: Record<string, Command> = {
   unregister: { summary: "Unregister a runner", flags: UNREGISTER_FLAGS, run: unregisterCommand },
   verify: { summary: "Verify all registered runners", flags: VERIFY_FLAGS, run: verifyCommand },
   list: { summary: "List all configured runners", flags: LIST_FLAGS, run: listCommand },
-  lint: { summary: "Check config.toml for errors and unknown keys", flags: LINT_FLAGS, run: lintCommand },
-  "run-single": { summary: "Start a single runner given by flags", flags: RUN_SINGLE_FLAGS, run: runSingleCommand },
-  exec: { summary: "Run the pipeline of .gitlab-ci.yml locally", flags: EXEC_FLAGS, run: execCommand },
+  lint: {
+    summary: "Check config.toml for errors and unknown keys",
+    flags: LINT_FLAGS,
+    run: lintCommand,
+  },
+  "run-single": {
+    summary: "Start a single runner given by flags",
+    flags: RUN_SINGLE_FLAGS,
+    run: runSingleCommand,
+  },
+  exec: {
+    summary: "Run the pipeline of .gitlab-ci.yml locally",
+    flags: EXEC_FLAGS,
+    run: execCommand,
+  },
   cache: { summary: "Manage caches (cache clear)", flags: CACHE_FLAGS, run: cacheCommand },
-  install: { summary: "Install service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "install", a) },
-  uninstall: { summary: "Uninstall service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "uninstall", a) },
-  start: { summary: "Start service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "start", a) },
-  stop: { summary: "Stop service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "stop", a) },
-  restart: { summary: "Restart service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "restart", a) },
-  status: { summary: "Get status of a service", flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, "status", a) },
+  install: {
+    summary: "Install service",
+    flags: SERVICE_FLAGS,
+    run: (c, a) => serviceCommand(c, "install", a),
+  },
+  uninstall: {
+    summary: "Uninstall service",
+    flags: SERVICE_FLAGS,
+    run: (c, a) => serviceCommand(c, "uninstall", a),
+  },
+  start: {
+    summary: "Start service",
+    flags: SERVICE_FLAGS,
+    run: (c, a) => serviceCommand(c, "start", a),
+  },
+  stop: {
+    summary: "Stop service",
+    flags: SERVICE_FLAGS,
+    run: (c, a) => serviceCommand(c, "stop", a),
+  },
+  restart: {
+    summary: "Restart service",
+    flags: SERVICE_FLAGS,
+    run: (c, a) => serviceCommand(c, "restart", a),
+  },
+  status: {
+    summary: "Get status of a service",
+    flags: SERVICE_FLAGS,
+    run: (c, a) => serviceCommand(c, "status", a),
+  },
 };
 
 function usage(): string {
@@ -111,13 +164,17 @@ function lineReader(stdin: ReadableStream<Uint8Array>): (prompt: string) => Prom
 }
 
 /** Splits global options (before the command) from the command and its arguments. */
-function splitGlobal(args: string[]): { global: string[]; command: string | undefined; rest: string[] } {
+function splitGlobal(
+  args: string[],
+): { global: string[]; command: string | undefined; rest: string[] } {
   const global: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith("-")) return { global, command: arg, rest: args.slice(i + 1) };
     global.push(arg);
-    const spec = GLOBAL_FLAGS.find((f) => [f.name, ...(f.aliases ?? [])].includes(arg.replace(/^--?/, "")));
+    const spec = GLOBAL_FLAGS.find((f) =>
+      [f.name, ...(f.aliases ?? [])].includes(arg.replace(/^--?/, ""))
+    );
     if (spec && spec.type !== "bool" && !arg.includes("=")) {
       const next = args[i + 1];
       if (next !== undefined) global.push(next), i++;
@@ -129,6 +186,7 @@ function splitGlobal(args: string[]): { global: string[]; command: string | unde
 export async function main(args: string[], io: MainIo): Promise<number> {
   const read = lineReader(io.stdin);
   const env = (name: string) => io.env[name];
+  // deno-lint-ignore prefer-const -- assigned below; the sink's callback reads it later
   let ctx: CliContext;
   const sink = new LogSink({
     output: io.stderr,
@@ -179,7 +237,9 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));
     if (flags.string("log-level")) sink.pin({ level: parseLogLevel(flags.string("log-level")) });
     if (flags.bool("debug")) sink.pin({ level: "debug" });
-    if (flags.string("log-format")) sink.pin({ format: parseLogFormat(flags.string("log-format")) });
+    if (flags.string("log-format")) {
+      sink.pin({ format: parseLogFormat(flags.string("log-format")) });
+    }
     if (flags.bool("version")) {
       ctx.out(renderVersion(ctx.version));
       return 0;

@@ -7,7 +7,7 @@
 import { parseGoDuration } from "../config/go_duration.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { CONFIG_KEYS, type KeySpec } from "../config/schema.ts";
-import type { FlagSpec, FlagType, Flags } from "./flags.ts";
+import type { Flags, FlagSpec, FlagType } from "./flags.ts";
 
 const SECTION_PREFIX: Record<string, { flag: string; env: string; target: string[] }> = {
   "runners": { flag: "", env: "RUNNER_", target: [] },
@@ -61,7 +61,13 @@ function runnerFlags(): RunnerFlag[] {
     const name = o.flag ?? prefix.flag + key.key.replaceAll("_", "-");
     const env = o.env ?? prefix.env + key.key.replaceAll("-", "_").toUpperCase();
     flags.push({
-      spec: { name, type, env, help: key.description, ...(o.aliases ? { aliases: o.aliases } : {}) },
+      spec: {
+        name,
+        type,
+        env,
+        help: key.description,
+        ...(o.aliases ? { aliases: o.aliases } : {}),
+      },
       key,
       target: prefix.target,
     });

@@ -26,7 +26,14 @@ const EXECUTOR_FEATURES: Record<string, string[]> = {
   shell: ["variables", "shared"],
   ssh: ["variables", "shared"],
   custom: ["variables", "shared"],
-  docker: ["variables", "image", "services", "service_variables", "service_multiple_aliases", "image_executor_opts"],
+  docker: [
+    "variables",
+    "image",
+    "services",
+    "service_variables",
+    "service_multiple_aliases",
+    "image_executor_opts",
+  ],
   "docker+ssh": ["variables", "image", "services"],
 };
 
@@ -36,7 +43,9 @@ export function defaultShell(executor: string): string {
 
 export function runnerInfoFor(version: VersionInfo, runner: RunnerConfig): RunnerInfo {
   const features: Record<string, boolean> = {};
-  for (const f of [...SHELL_FEATURES, ...(EXECUTOR_FEATURES[runner.executor] ?? [])]) features[f] = true;
+  for (const f of [...SHELL_FEATURES, ...(EXECUTOR_FEATURES[runner.executor] ?? [])]) {
+    features[f] = true;
+  }
   return createRunnerInfo({
     version: version.version,
     revision: version.revision,

@@ -66,7 +66,12 @@ export class TraceSessions implements TraceSessionFactory {
           return await uploader.finish({
             state: result.state,
             ...(result.state === "failed"
-              ? { failureReason: mapFailureReason(result.failureReason ?? "", job.features.failureReasons) }
+              ? {
+                failureReason: mapFailureReason(
+                  result.failureReason ?? "",
+                  job.features.failureReasons,
+                ),
+              }
               : {}),
             ...(result.exitCode ? { exitCode: result.exitCode } : {}),
           });

@@ -204,7 +204,10 @@ class Reader {
     }
     return v.map((item, i) => {
       if (typeof item !== "string") {
-        throw new JobPayloadError(`${this.#at(key)}[${i}]`, `expected a string, got ${describe(item)}`);
+        throw new JobPayloadError(
+          `${this.#at(key)}[${i}]`,
+          `expected a string, got ${describe(item)}`,
+        );
       }
       return item;
     });
@@ -286,7 +289,10 @@ export function parseJobSpec(body: unknown): JobSpec {
   const r = new Reader(body as Obj, "");
   const id = r.number("id");
   if (!Number.isSafeInteger(id) || id <= 0) {
-    throw new JobPayloadError("id", `expected a positive integer, got ${JSON.stringify(r.obj["id"])}`);
+    throw new JobPayloadError(
+      "id",
+      `expected a positive integer, got ${JSON.stringify(r.obj["id"])}`,
+    );
   }
   const info = r.object("job_info");
   const git = r.object("git_info");

@@ -99,7 +99,8 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       perms.net.push(`${runner.ssh.host || "localhost"}:${runner.ssh.port || "22"}`);
       if (runner.ssh.identityFile) perms.read.push(dir(runner.ssh.identityFile, cwd));
       const home = ctx.env("HOME");
-      const knownHosts = runner.ssh.knownHostsFile || (home ? join(home, ".ssh", "known_hosts") : "");
+      const knownHosts = runner.ssh.knownHostsFile ||
+        (home ? join(home, ".ssh", "known_hosts") : "");
       if (knownHosts) perms.read.push(dir(knownHosts.replace(/^~(?=\/)/, home ?? "~"), cwd));
       if (runner.executor === "docker+ssh") {
         const endpoint = dockerEndpoint(runner, ctx.env);

@@ -46,7 +46,12 @@ export interface TraceSessionFactory {
 export interface JobObserver {
   jobStarted?(runner: RunnerConfig, job: JobSpec): void;
   jobStage?(runner: RunnerConfig, job: JobSpec, stage: string): void;
-  jobFinished?(runner: RunnerConfig, job: JobSpec, result: JobResult, durationSeconds: number): void;
+  jobFinished?(
+    runner: RunnerConfig,
+    job: JobSpec,
+    result: JobResult,
+    durationSeconds: number,
+  ): void;
 }
 
 /**
@@ -97,7 +102,9 @@ export class JobSupervisor implements JobHandler {
       onCancelRequested() {},
       onAbort() {},
     });
-    session.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+    session.write(
+      encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+    );
     const delivered = await session.finish({
       state: "failed",
       failureReason: "runner_system_failure",
@@ -106,7 +113,12 @@ export class JobSupervisor implements JobHandler {
     if (delivered) await this.#opts.journal?.reported(runner, id, "failed");
   }
 
-  async handle(runner: RunnerConfig, job: JobSpec, slot: JobSlot, stop: AbortSignal): Promise<void> {
+  async handle(
+    runner: RunnerConfig,
+    job: JobSpec,
+    slot: JobSlot,
+    stop: AbortSignal,
+  ): Promise<void> {
     const log = this.#opts.log.child({
       [F.JOB_ID]: job.id,
       [F.RUNNER]: shortToken(runner.token),
@@ -119,7 +131,10 @@ export class JobSupervisor implements JobHandler {
       onCancelRequested: () => cancel ? cancel(true) : (canceledBeforeStart ??= true),
       onAbort: () => cancel ? cancel(false) : (canceledBeforeStart = false),
     });
-    log.info("Checking for jobs... received", { "job_name": job.jobInfo.name, [F.URL]: runner.url });
+    log.info("Checking for jobs... received", {
+      "job_name": job.jobInfo.name,
+      [F.URL]: runner.url,
+    });
     this.#opts.observer?.jobStarted?.(runner, job);
 
     await this.#opts.journal?.taken(runner, job);
@@ -144,8 +159,9 @@ export class JobSupervisor implements JobHandler {
       result = await this.#run(runner, job, slot, stop, session, log, (fn) => cancel = fn);
     }
     const delivered = await session.finish(result);
-    if (!delivered) log.error("Final job state could not be sent to GitLab", { "state": result.state });
-    // Undelivered, it stays in the journal: the next start reports it.
+    if (!delivered) {
+      log.error("Final job state could not be sent to GitLab", { "state": result.state });
+    } // Undelivered, it stays in the journal: the next start reports it.
     else await this.#opts.journal?.reported(runner, job.id, result.state);
     log.info("Job finished", {
       "state": result.state,
@@ -180,7 +196,9 @@ export class JobSupervisor implements JobHandler {
       child = this.#opts.launcher.launch(permissions);
     } catch (err) {
       const message = `Cannot start the executor process: ${(err as Error).message}`;
-      session.write(encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`));
+      session.write(
+        encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+      );
       return { state: "failed", failureReason: "runner_system_failure" };
     }
     await using proc = child;
@@ -282,5 +300,7 @@ function killGroup(pgid: number): void {
 }
 
 function exitCode(result: ResultEvent): { exitCode?: number } {
-  return result.exitCode !== undefined && result.exitCode !== 0 ? { exitCode: result.exitCode } : {};
+  return result.exitCode !== undefined && result.exitCode !== 0
+    ? { exitCode: result.exitCode }
+    : {};
 }

@@ -202,7 +202,10 @@ export class Poller {
       }
       if (!this.#hasCapacity(entry)) {
         const wake = this.#wakeSignal.promise;
-        await Promise.race([wake, new Promise<void>((r) => stopped.addEventListener("abort", () => r(), { once: true }))]);
+        await Promise.race([
+          wake,
+          new Promise<void>((r) => stopped.addEventListener("abort", () => r(), { once: true })),
+        ]);
         continue;
       }
       this.#busy++;
@@ -227,7 +230,12 @@ export class Poller {
           case "invalid-job":
             this.#markUnhealthy(entry, outcome.message);
             if (outcome.id !== undefined && outcome.token !== undefined) {
-              await this.#opts.handler.reject(entry.config, outcome.id, outcome.token, outcome.message);
+              await this.#opts.handler.reject(
+                entry.config,
+                outcome.id,
+                outcome.token,
+                outcome.message,
+              );
             }
             break;
           case "error":

@@ -63,7 +63,10 @@ Deno.test("register with a glrt- token refuses server-owned options such as --lo
   ]);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /--locked/);
-  assert.match(res.stderr, /cannot be specified when registering with a runner authentication token/);
+  assert.match(
+    res.stderr,
+    /cannot be specified when registering with a runner authentication token/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -27,10 +27,16 @@ Deno.test({
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
-      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token, { executor: "docker" })}` +
+      config:
+        `concurrent = 1\ncheck_interval = 1\n${
+          runnerToml(gitlab.url, r.token, { executor: "docker" })
+        }` +
         `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
     });
-    const ok = gitlab.enqueueJob({ script: ["echo in-container $(uname -s)", "cat /etc/hostname"], variables: NO_GIT });
+    const ok = gitlab.enqueueJob({
+      script: ["echo in-container $(uname -s)", "cat /etc/hostname"],
+      variables: NO_GIT,
+    });
     const okState = await gitlab.waitForJobFinished(ok.id, { timeoutMs: 120_000 });
     assert.equal(okState.status, "success", okState.trace + runner.log);
     assert.match(okState.trace, /in-container Linux/);
@@ -43,7 +49,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "docker executor: pull_policy never with a missing image fails the job as image_pull_failure",
+  name:
+    "docker executor: pull_policy never with a missing image fails the job as image_pull_failure",
   ignore: dockerReason !== null,
   async fn() {
     await using gitlab = await FakeGitLab.start({
@@ -52,10 +59,17 @@ Deno.test({
     });
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
-      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token, { executor: "docker" })}` +
+      config:
+        `concurrent = 1\ncheck_interval = 1\n${
+          runnerToml(gitlab.url, r.token, { executor: "docker" })
+        }` +
         `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
     });
-    const job = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT, image: "runner-test/does-not-exist:1" });
+    const job = gitlab.enqueueJob({
+      script: ["true"],
+      variables: NO_GIT,
+      image: "runner-test/does-not-exist:1",
+    });
     const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
     assert.equal(state.status, "failed", runner.log);
     assert.equal(state.failureReason, "image_pull_failure");
@@ -79,9 +93,14 @@ Deno.test({
       `    known_hosts_file = "${sshd.knownHostsFile}"`,
     ].join("\n");
     await using runner = await startRunner({
-      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token, { executor: "ssh" })}${ssh}\n`,
+      config: `concurrent = 1\ncheck_interval = 1\n${
+        runnerToml(gitlab.url, r.token, { executor: "ssh" })
+      }${ssh}\n`,
     });
-    const job = gitlab.enqueueJob({ script: ["echo remote user is $(id -un)", "exit 5"], variables: NO_GIT });
+    const job = gitlab.enqueueJob({
+      script: ["echo remote user is $(id -un)", "exit 5"],
+      variables: NO_GIT,
+    });
     const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
     assert.equal(state.status, "failed", state.trace + runner.log);
     assert.match(state.trace, new RegExp(`remote user is ${sshd.user}`));
@@ -103,7 +122,11 @@ Deno.test("custom executor: the documented example driver runs a job end to end"
   ].join("\n");
   await using runner = await startRunner({
     config: `concurrent = 1\ncheck_interval = 1\n${
-      runnerToml(gitlab.url, r.token, { executor: "custom", builds_dir: builds, cache_dir: join(builds, "cache") })
+      runnerToml(gitlab.url, r.token, {
+        executor: "custom",
+        builds_dir: builds,
+        cache_dir: join(builds, "cache"),
+      })
     }${custom}\n`,
     env: { CUSTOM_DRIVER_ROOT: builds },
   });

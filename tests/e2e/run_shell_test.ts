@@ -20,21 +20,30 @@ Deno.test("a shell job runs, its log streams to GitLab and the result is success
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
-  const job = gitlab.enqueueJob({ script: ["echo hello from $CI_JOB_NAME", "echo done"], variables: NO_GIT });
+  const job = gitlab.enqueueJob({
+    script: ["echo hello from $CI_JOB_NAME", "echo done"],
+    variables: NO_GIT,
+  });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "success", state.trace + runner.log);
   assert.ok(state.accepted, "the runner confirmed the job with state=running first");
   assert.match(state.trace, /Running with gitlab-runner/);
   assert.match(state.trace, /hello from /);
   assert.match(state.trace, /Job succeeded/);
-  assert.ok(gitlab.checkTrace(job.id).ok, "checksum and bytesize of the final update match the stored trace");
+  assert.ok(
+    gitlab.checkTrace(job.id).ok,
+    "checksum and bytesize of the final update match the stored trace",
+  );
 });
 
 Deno.test("a failing script reports failed, script_failure and its exit code", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
-  const job = gitlab.enqueueJob({ script: ["echo before", "exit 3", "echo never"], variables: NO_GIT });
+  const job = gitlab.enqueueJob({
+    script: ["echo before", "exit 3", "echo never"],
+    variables: NO_GIT,
+  });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "failed", runner.log);
   assert.equal(state.failureReason, "script_failure");
@@ -48,7 +57,9 @@ Deno.test("two [[runners]] with their own tokens each take and run jobs", async 
   const a = gitlab.createRunner({ kind: "created" });
   const b = gitlab.createRunner({ kind: "registered" });
   await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token), { concurrent: 2 }),
+    config: config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token), {
+      concurrent: 2,
+    }),
   });
   const ja = gitlab.enqueueJob({ script: ["echo A"], variables: NO_GIT, runnerId: a.id });
   const jb = gitlab.enqueueJob({ script: ["echo B"], variables: NO_GIT, runnerId: b.id });
@@ -97,7 +108,10 @@ Deno.test("a masked secret printed in two halves with a sleep between never appe
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
   const job = gitlab.enqueueJob({
-    script: [`printf 'value: s3cr3t-'; sleep 1.5; printf 'v4lue-9x\\n'`, `echo "whole: $DB_PASSWORD"`],
+    script: [
+      `printf 'value: s3cr3t-'; sleep 1.5; printf 'v4lue-9x\\n'`,
+      `echo "whole: $DB_PASSWORD"`,
+    ],
     variables: [...NO_GIT, { key: "DB_PASSWORD", value: "s3cr3t-v4lue-9x", masked: true }],
   });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
@@ -115,14 +129,20 @@ Deno.test("with 20% of trace and update calls failing, the final trace is exactl
   gitlab.injectFault({ endpoint: "update_job", status: 503, rate: 0.2 });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
   const job = gitlab.enqueueJob({
-    script: ["for i in $(seq 1 300); do echo \"line $i of the job log\"; done", "sleep 2", "echo tail"],
+    script: [
+      'for i in $(seq 1 300); do echo "line $i of the job log"; done',
+      "sleep 2",
+      "echo tail",
+    ],
     variables: NO_GIT,
   });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
   assert.equal(state.status, "success", runner.log);
   const check = gitlab.checkTrace(job.id);
   assert.ok(check.ok, `checksum ${check.reportedChecksum} vs stored ${check.actualChecksum}`);
-  for (let i = 1; i <= 300; i++) assert.ok(state.trace.includes(`line ${i} of the job log\n`), `line ${i}`);
+  for (let i = 1; i <= 300; i++) {
+    assert.ok(state.trace.includes(`line ${i} of the job log\n`), `line ${i}`);
+  }
   assert.match(state.trace, /\ntail\n/);
 });
 
@@ -135,7 +155,9 @@ Deno.test("Job-Status canceling stops the script, after_script still runs with C
     afterScript: ["echo after: $CI_JOB_STATUS"],
     variables: NO_GIT,
   });
-  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), { what: "job started" });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
   gitlab.cancelJob(job.id, { graceful: true });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "canceled", runner.log);
@@ -161,8 +183,13 @@ Deno.test("kill -9 of the executor process reports runner_system_failure and the
     config: config(runnerToml(gitlab.url, r.token), { log_level: "debug" }),
   });
   const marker = await Deno.makeTempFile({ prefix: "runner-orphan-" });
-  const job = gitlab.enqueueJob({ script: ["echo started", `sleep 300 # ${marker}`], variables: NO_GIT });
-  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), { what: "job started" });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", `sleep 300 # ${marker}`],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
   const pid = Number(/Executor process started.*pid=(\d+)/.exec(runner.log)?.[1]);
   assert.ok(pid > 0, `executor pid in the runner log:\n${runner.log}`);
   Deno.kill(pid, "SIGKILL");
@@ -214,14 +241,19 @@ Deno.test("GitLab answering HTML or garbage to job requests is logged and the ru
 Deno.test("output_limit cuts the log with the official notice and the job still succeeds", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token, { output_limit: 1 })) });
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token, { output_limit: 1 })),
+  });
   const job = gitlab.enqueueJob({
-    script: ["for i in $(seq 1 200); do echo \"filler line $i\"; done", "echo last-line"],
+    script: ['for i in $(seq 1 200); do echo "filler line $i"; done', "echo last-line"],
     variables: NO_GIT,
   });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "success", runner.log);
-  assert.match(state.trace, /Job's log exceeded limit of 1024 bytes\.\nJob execution will continue but no more output will be collected\./);
+  assert.match(
+    state.trace,
+    /Job's log exceeded limit of 1024 bytes\.\nJob execution will continue but no more output will be collected\./,
+  );
   assert.doesNotMatch(state.trace, /last-line/);
   assert.ok(gitlab.checkTrace(job.id).ok);
 });
@@ -229,7 +261,9 @@ Deno.test("output_limit cuts the log with the official notice and the job still 
 Deno.test("an entry that GitLab refuses (403) is paused after unhealthy_requests_limit failures", async () => {
   await using gitlab = await FakeGitLab.start();
   await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, "glrt-not-a-real-token1", { unhealthy_requests_limit: 2 })),
+    config: config(
+      runnerToml(gitlab.url, "glrt-not-a-real-token1", { unhealthy_requests_limit: 2 }),
+    ),
   });
   await runner.waitForLog(/not healthy/);
   const count = gitlab.requestsTo("request_job").length;
@@ -241,8 +275,13 @@ Deno.test("SIGQUIT stops asking for jobs and waits for the running one to finish
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
-  const job = gitlab.enqueueJob({ script: ["echo started", "sleep 3", "echo finished"], variables: NO_GIT });
-  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), { what: "job started" });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 3", "echo finished"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
   runner.signal("SIGQUIT");
   const status = await runner.exited();
   assert.equal(status.code, 0, runner.log);
@@ -258,7 +297,9 @@ Deno.test("SIGTERM aborts the running job, reports it and exits within shutdown_
     config: config(runnerToml(gitlab.url, r.token), { shutdown_timeout: 20 }),
   });
   const job = gitlab.enqueueJob({ script: ["echo started", "sleep 120"], variables: NO_GIT });
-  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), { what: "job started" });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
   runner.signal("SIGTERM");
   const status = await runner.exited();
   assert.equal(status.code, 0, runner.log);
@@ -268,14 +309,22 @@ Deno.test("SIGTERM aborts the running job, reports it and exits within shutdown_
 });
 
 Deno.test("long polling: a job enqueued while the request is held is picked up without waiting for the hold", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1, longPollHoldMs: 30_000 });
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    longPollHoldMs: 30_000,
+  });
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
   // Let the runner reach GitLab, learn the queue version and be held.
-  await gitlab.waitFor(() => gitlab.requestsTo("request_job").length >= 2, { what: "a held request" });
+  await gitlab.waitFor(() => gitlab.requestsTo("request_job").length >= 2, {
+    what: "a held request",
+  });
   const requests = gitlab.requestsTo("request_job").length;
   const job = gitlab.enqueueJob({ script: ["echo picked"], variables: NO_GIT });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 25_000 });
   assert.equal(state.status, "success", runner.log);
-  assert.ok(gitlab.requestsTo("request_job").length <= requests + 2, "released by the queue change, not by polling");
+  assert.ok(
+    gitlab.requestsTo("request_job").length <= requests + 2,
+    "released by the queue change, not by polling",
+  );
 });

@@ -58,7 +58,11 @@ async function world(): Promise<World> {
   };
 }
 
-function runner(w: World, executor: string, edit: (r: RunnerConfig) => void = () => {}): RunnerConfig {
+function runner(
+  w: World,
+  executor: string,
+  edit: (r: RunnerConfig) => void = () => {},
+): RunnerConfig {
   const r = defaultRunnerConfig(executor);
   r.url = `http://127.0.0.1:${(w.gitlab.addr as Deno.NetAddr).port}`;
   r.token = "glrt-secret";
@@ -66,7 +70,11 @@ function runner(w: World, executor: string, edit: (r: RunnerConfig) => void = ()
   return r;
 }
 
-async function probe(w: World, r: RunnerConfig, actions: string[]): Promise<Record<string, string>> {
+async function probe(
+  w: World,
+  r: RunnerConfig,
+  actions: string[],
+): Promise<Record<string, string>> {
   const perms = executorPermissions({
     runner: r,
     cwd: w.root,
@@ -169,7 +177,14 @@ Deno.test("executor processes never see the runner or registration token in thei
       KEEP_ME: "yes",
     },
   });
-  await using proc = launcher.launch({ read: [], write: [], run: [], net: [], env: true, sys: false });
+  await using proc = launcher.launch({
+    read: [],
+    write: [],
+    run: [],
+    net: [],
+    env: true,
+    sys: false,
+  });
   let env: Record<string, string> = {};
   for await (const item of proc.events()) {
     if ("trace" in item) env = JSON.parse(new TextDecoder().decode(item.trace));

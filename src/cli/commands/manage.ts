@@ -11,7 +11,7 @@ import { loadConfigFile } from "../../config/load_config.ts";
 import { GitLabApiError, RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
-import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { runnerInfoFor } from "../runner_identity.ts";
 
 export const VERIFY_FLAGS: FlagSpec[] = [
@@ -24,12 +24,34 @@ export const VERIFY_FLAGS: FlagSpec[] = [
 
 export const UNREGISTER_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
-  { name: "url", aliases: ["u"], type: "string", env: "CI_SERVER_URL", help: "GitLab instance URL" },
-  { name: "token", aliases: ["t"], type: "string", env: "CI_SERVER_TOKEN", help: "Runner's authentication token" },
+  {
+    name: "url",
+    aliases: ["u"],
+    type: "string",
+    env: "CI_SERVER_URL",
+    help: "GitLab instance URL",
+  },
+  {
+    name: "token",
+    aliases: ["t"],
+    type: "string",
+    env: "CI_SERVER_TOKEN",
+    help: "Runner's authentication token",
+  },
   { name: "name", aliases: ["n"], type: "string", help: "Name of the runner to unregister" },
   { name: "all-runners", type: "bool", help: "Unregister all runners" },
-  { name: "tls-ca-file", type: "string", env: "CI_SERVER_TLS_CA_FILE", help: "CA certificate file" },
-  { name: "tls-cert-file", type: "string", env: "CI_SERVER_TLS_CERT_FILE", help: "Client certificate file" },
+  {
+    name: "tls-ca-file",
+    type: "string",
+    env: "CI_SERVER_TLS_CA_FILE",
+    help: "CA certificate file",
+  },
+  {
+    name: "tls-cert-file",
+    type: "string",
+    env: "CI_SERVER_TLS_CERT_FILE",
+    help: "Client certificate file",
+  },
   { name: "tls-key-file", type: "string", env: "CI_SERVER_TLS_KEY_FILE", help: "Client key file" },
 ];
 
@@ -61,7 +83,9 @@ export async function verifyCommand(ctx: CliContext, args: string[]): Promise<nu
   const { config } = await loadConfig(ctx, path);
   const { systemId } = await loadOrCreateSystemId(path);
   const selected = selectRunners(config, flags);
-  if (selected.length === 0) throw new CommandError("No runner matches the given name, URL or token");
+  if (selected.length === 0) {
+    throw new CommandError("No runner matches the given name, URL or token");
+  }
   const removed: RunnerConfig[] = [];
   for (const runner of selected) {
     const fields = { "runner": shortToken(runner.token), "name": runner.name };
@@ -94,10 +118,14 @@ export async function unregisterCommand(ctx: CliContext, args: string[]): Promis
   if (flags.bool("all-runners")) targets = [...config.runners];
   else if (flags.string("name")) {
     targets = config.runners.filter((r) => r.name === flags.string("name"));
-    if (targets.length === 0) throw new CommandError(`No runner named "${flags.string("name")}" in ${path}`);
+    if (targets.length === 0) {
+      throw new CommandError(`No runner named "${flags.string("name")}" in ${path}`);
+    }
   } else if (flags.string("token")) {
     if (!flags.string("url")) throw new CommandError("Unregister with --token also needs --url");
-    const known = config.runners.filter((r) => r.token === flags.string("token") && r.url === flags.string("url"));
+    const known = config.runners.filter((r) =>
+      r.token === flags.string("token") && r.url === flags.string("url")
+    );
     targets = known.length > 0 ? known : [{
       ...(config.runners[0] ?? ({} as RunnerConfig)),
       url: flags.string("url"),
@@ -132,7 +160,9 @@ export async function listCommand(ctx: CliContext, args: string[]): Promise<numb
   for (const r of config.runners) {
     // We print the short token where the official runner prints the whole token: a
     // listing ends up in terminals, tickets and CI logs.
-    ctx.out(`${r.name.padEnd(50)} Executor=${r.executor} Token=${shortToken(r.token)} URL=${r.url}`);
+    ctx.out(
+      `${r.name.padEnd(50)} Executor=${r.executor} Token=${shortToken(r.token)} URL=${r.url}`,
+    );
   }
   return 0;
 }

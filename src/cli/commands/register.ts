@@ -14,7 +14,7 @@ import { shortToken } from "../../config/short_token.ts";
 import { RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
-import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { runnerInfoFor } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
 
@@ -31,17 +31,59 @@ const SERVER_OWNED = [
 
 export const REGISTER_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
-  { name: "non-interactive", aliases: ["n"], type: "bool", env: "REGISTER_NON_INTERACTIVE", help: "Run registration unattended" },
-  { name: "leave-runner", type: "bool", env: "REGISTER_LEAVE_RUNNER", help: "Don't remove the runner if registration fails" },
-  { name: "registration-token", aliases: ["r"], type: "string", env: "REGISTRATION_TOKEN", help: "Runner's registration token (deprecated)" },
-  { name: "run-untagged", type: "bool", env: "REGISTER_RUN_UNTAGGED", help: "Register to run untagged builds" },
+  {
+    name: "non-interactive",
+    aliases: ["n"],
+    type: "bool",
+    env: "REGISTER_NON_INTERACTIVE",
+    help: "Run registration unattended",
+  },
+  {
+    name: "leave-runner",
+    type: "bool",
+    env: "REGISTER_LEAVE_RUNNER",
+    help: "Don't remove the runner if registration fails",
+  },
+  {
+    name: "registration-token",
+    aliases: ["r"],
+    type: "string",
+    env: "REGISTRATION_TOKEN",
+    help: "Runner's registration token (deprecated)",
+  },
+  {
+    name: "run-untagged",
+    type: "bool",
+    env: "REGISTER_RUN_UNTAGGED",
+    help: "Register to run untagged builds",
+  },
   { name: "locked", type: "bool", env: "REGISTER_LOCKED", help: "Lock runner for current project" },
-  { name: "access-level", type: "string", env: "REGISTER_ACCESS_LEVEL", help: "not_protected or ref_protected" },
-  { name: "maximum-timeout", type: "int", env: "REGISTER_MAXIMUM_TIMEOUT", help: "Maximum job timeout in seconds" },
+  {
+    name: "access-level",
+    type: "string",
+    env: "REGISTER_ACCESS_LEVEL",
+    help: "not_protected or ref_protected",
+  },
+  {
+    name: "maximum-timeout",
+    type: "int",
+    env: "REGISTER_MAXIMUM_TIMEOUT",
+    help: "Maximum job timeout in seconds",
+  },
   { name: "paused", type: "bool", env: "REGISTER_PAUSED", help: "Register the runner paused" },
-  { name: "maintenance-note", type: "string", env: "REGISTER_MAINTENANCE_NOTE", help: "Runner's maintenance note" },
+  {
+    name: "maintenance-note",
+    type: "string",
+    env: "REGISTER_MAINTENANCE_NOTE",
+    help: "Runner's maintenance note",
+  },
   { name: "tag-list", type: "string", env: "RUNNER_TAG_LIST", help: "Comma-separated tag list" },
-  { name: "template-config", type: "string", env: "TEMPLATE_CONFIG_FILE", help: "Config template (not supported; ignored with a warning)" },
+  {
+    name: "template-config",
+    type: "string",
+    env: "TEMPLATE_CONFIG_FILE",
+    help: "Config template (not supported; ignored with a warning)",
+  },
   ...RUNNER_FLAGS,
 ];
 
@@ -57,14 +99,21 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   const interactive = !flags.bool("non-interactive") && ctx.isInteractive;
   const prompt = (q: string, v: string) => interactive ? ask(ctx, q, v) : Promise.resolve(v);
 
-  const url = await prompt("Enter the GitLab instance URL (for example, https://gitlab.com/):", flags.string("url"));
-  if (!url) throw new CommandError("Register needs the GitLab URL: pass --url or set CI_SERVER_URL");
+  const url = await prompt(
+    "Enter the GitLab instance URL (for example, https://gitlab.com/):",
+    flags.string("url"),
+  );
+  if (!url) {
+    throw new CommandError("Register needs the GitLab URL: pass --url or set CI_SERVER_URL");
+  }
   const legacyToken = flags.string("registration-token");
   const token = await prompt(
     "Enter the registration token:",
     flags.string("token") || legacyToken,
   );
-  if (!token) throw new CommandError("Register needs a token: pass --token (glrt-…) or --registration-token");
+  if (!token) {
+    throw new CommandError("Register needs a token: pass --token (glrt-…) or --registration-token");
+  }
   const isCreatedRunnerToken = token.startsWith("glrt-");
   if (isCreatedRunnerToken) {
     const given = SERVER_OWNED.filter((f) => flags.isExplicit(f));
@@ -75,7 +124,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
           `Runner configuration other than name and executor configuration is reserved (specifically ${names}) and cannot be specified when registering with a runner authentication token. This configuration is specified on the GitLab server`,
         );
       }
-      ctx.log.warn(`Ignoring ${names}: GitLab owns these settings for runners created with an authentication token`);
+      ctx.log.warn(
+        `Ignoring ${names}: GitLab owns these settings for runners created with an authentication token`,
+      );
     }
   }
   const name = await prompt("Enter a name for the runner:", flags.string("name") || hostname());
@@ -83,7 +134,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     "Enter an executor: shell, docker, ssh, docker+ssh, custom:",
     flags.string("executor"),
   );
-  if (!executor) throw new CommandError("Register needs an executor: pass --executor or set RUNNER_EXECUTOR");
+  if (!executor) {
+    throw new CommandError("Register needs an executor: pass --executor or set RUNNER_EXECUTOR");
+  }
   if (executor === "docker" && interactive && !flags.string("docker-image")) {
     const image = await ask(ctx, "Enter the default Docker image (for example, ruby:3.3):", "");
     if (image) args = [...args, "--docker-image", image];
@@ -114,7 +167,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     if (isCreatedRunnerToken) {
       const verified = await client.verify();
       if (verified.id === 0) {
-        throw new CommandError("Registering runner... failed: GitLab did not return a runner ID (is GitLab older than 15.10?)");
+        throw new CommandError(
+          "Registering runner... failed: GitLab did not return a runner ID (is GitLab older than 15.10?)",
+        );
       }
       runner.id = verified.id;
       runner.token = token;
@@ -126,12 +181,16 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       const tagList = tags.split(",").map((t) => t.trim()).filter(Boolean);
       const registered = await client.register({
         description: name,
-        ...(flags.string("maintenance-note") ? { maintenanceNote: flags.string("maintenance-note") } : {}),
+        ...(flags.string("maintenance-note")
+          ? { maintenanceNote: flags.string("maintenance-note") }
+          : {}),
         tagList,
         runUntagged: flags.has("run-untagged") ? flags.bool("run-untagged") : tagList.length === 0,
         locked: flags.has("locked") ? flags.bool("locked") : true,
         ...(flags.string("access-level") ? { accessLevel: flags.string("access-level") } : {}),
-        ...(flags.int("maximum-timeout") > 0 ? { maximumTimeout: flags.int("maximum-timeout") } : {}),
+        ...(flags.int("maximum-timeout") > 0
+          ? { maximumTimeout: flags.int("maximum-timeout") }
+          : {}),
         paused: flags.bool("paused"),
       });
       runner.id = registered.id;
@@ -141,7 +200,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     }
   } catch (err) {
     if (err instanceof CommandError) throw err;
-    throw new CommandError(`Registering runner... failed: ${(err as Error).message}`, 1, { cause: err });
+    throw new CommandError(`Registering runner... failed: ${(err as Error).message}`, 1, {
+      cause: err,
+    });
   }
 
   const config = loaded.config;
@@ -150,7 +211,11 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     await saveConfig(path, config);
   } catch (err) {
     if (!flags.bool("leave-runner") && !isCreatedRunnerToken) {
-      await new RunnerClient({ url, runnerInfo: runnerInfoFor(ctx.version, runner), token: runner.token })
+      await new RunnerClient({
+        url,
+        runnerInfo: runnerInfoFor(ctx.version, runner),
+        token: runner.token,
+      })
         .unregister().catch(() => {});
     }
     throw new CommandError(`Cannot save ${path}: ${(err as Error).message}`, 1, { cause: err });

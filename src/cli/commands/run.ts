@@ -22,13 +22,18 @@ import {
   reportInterruptedJobs,
 } from "../../journal/mod.ts";
 import { F } from "../../log/fields.ts";
-import { DenoProcessProbe, MetricsServer, RunnerMetrics, type RunnerLabels } from "../../metrics/mod.ts";
+import {
+  DenoProcessProbe,
+  MetricsServer,
+  type RunnerLabels,
+  RunnerMetrics,
+} from "../../metrics/mod.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
 import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
-import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
 import { runnerInfoFor } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
@@ -36,19 +41,54 @@ import { TraceSessions } from "../trace_sessions.ts";
 
 export const RUN_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
-  { name: "listen-address", type: "string", env: "LISTEN_ADDRESS", help: "Metrics / pprof server listening address" },
-  { name: "service", aliases: ["n"], type: "string", help: "Use different names for different services" },
-  { name: "working-directory", aliases: ["d"], type: "string", help: "Specify custom working directory" },
-  { name: "user", aliases: ["u"], type: "string", help: "Use specific user to execute shell scripts" },
+  {
+    name: "listen-address",
+    type: "string",
+    env: "LISTEN_ADDRESS",
+    help: "Metrics / pprof server listening address",
+  },
+  {
+    name: "service",
+    aliases: ["n"],
+    type: "string",
+    help: "Use different names for different services",
+  },
+  {
+    name: "working-directory",
+    aliases: ["d"],
+    type: "string",
+    help: "Specify custom working directory",
+  },
+  {
+    name: "user",
+    aliases: ["u"],
+    type: "string",
+    help: "Use specific user to execute shell scripts",
+  },
   { name: "syslog", type: "bool", env: "LOG_SYSLOG", help: "Log to system service logger" },
 ];
 
 export const RUN_SINGLE_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
   { name: "runner", aliases: ["r"], type: "string", help: "Name of the runner in --config to use" },
-  { name: "max-builds", type: "int", env: "MAX_BUILDS", help: "How many builds to process before exiting" },
-  { name: "wait-timeout", type: "int", env: "WAIT_TIMEOUT", help: "How many seconds to wait for a job before exiting" },
-  { name: "listen-address", type: "string", env: "LISTEN_ADDRESS", help: "Metrics server listening address" },
+  {
+    name: "max-builds",
+    type: "int",
+    env: "MAX_BUILDS",
+    help: "How many builds to process before exiting",
+  },
+  {
+    name: "wait-timeout",
+    type: "int",
+    env: "WAIT_TIMEOUT",
+    help: "How many seconds to wait for a job before exiting",
+  },
+  {
+    name: "listen-address",
+    type: "string",
+    env: "LISTEN_ADDRESS",
+    help: "Metrics server listening address",
+  },
   ...RUNNER_FLAGS,
 ];
 
@@ -78,7 +118,9 @@ function recordRequest(metrics: RunnerMetrics, runner: RunnerLabels, e: RequestE
 }
 
 function mainModule(): string | null {
-  return isCompiledBinary(Deno.execPath()) ? null : fromFileUrl(new URL("../main.ts", import.meta.url));
+  return isCompiledBinary(Deno.execPath())
+    ? null
+    : fromFileUrl(new URL("../main.ts", import.meta.url));
 }
 
 /** One RunnerClient per (url, token): it owns the long-poll `last_update`. */
@@ -203,7 +245,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     observer: {
       requestFinished: (runner, kind) => {
         if (kind === "job") metrics.workerFed(labels(runner, systemId));
-        else if (kind === "error" || kind === "invalid-job") metrics.workerFeedFailed(labels(runner, systemId));
+        else if (kind === "error" || kind === "invalid-job") {
+          metrics.workerFeedFailed(labels(runner, systemId));
+        }
       },
       healthCheckFailed: (runner) => metrics.healthCheckFailed(labels(runner, systemId)),
     },
@@ -239,7 +283,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       const bound = await server.listen(address);
       log.info("Metrics server listening", { [F.ADDRESS]: `${bound.hostname}:${bound.port}` });
     } catch (err) {
-      log.error("Cannot start the metrics server", { [F.ADDRESS]: address, [F.ERROR]: (err as Error).message });
+      log.error("Cannot start the metrics server", {
+        [F.ADDRESS]: address,
+        [F.ERROR]: (err as Error).message,
+      });
     }
   };
   await listen(opts.listenAddress || config.listenAddress);
@@ -266,7 +313,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     });
   }
 
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"];
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"];
   let stopping = false;
   const handlers = new Map<Deno.Signal, () => void>();
   for (const signal of signals) {
@@ -393,7 +442,9 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
   if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
   if (flags.string("user")) loaded.config.user = flags.string("user");
   if (loaded.config.runners.length === 0) {
-    ctx.log.warn(`No runners in ${path}: register one with "runner register"; waiting for the file to change`);
+    ctx.log.warn(
+      `No runners in ${path}: register one with "runner register"; waiting for the file to change`,
+    );
   }
   return await serve(ctx, {
     config: loaded.config,
@@ -420,7 +471,8 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
   } else {
     runner = defaultRunnerConfig(flags.string("executor"));
     applyRunnerFlags(runner, flags);
-    systemId = (await loadOrCreateSystemId(resolve(ctx.cwd, ".runner-single", "config.toml"))).systemId;
+    systemId =
+      (await loadOrCreateSystemId(resolve(ctx.cwd, ".runner-single", "config.toml"))).systemId;
   }
   if (!runner.url) throw new CommandError("run-single needs --url (or CI_SERVER_URL)");
   if (!runner.token) throw new CommandError("run-single needs --token (or CI_SERVER_TOKEN)");

@@ -11,15 +11,30 @@ import {
 } from "../../service/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath } from "../config_flags.ts";
-import { type FlagSpec, Flags, parseFlags } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { isCompiledBinary } from "../../poller/process_launcher.ts";
 
 export const SERVICE_FLAGS: FlagSpec[] = [
   { name: "service", aliases: ["n"], type: "string", help: "Specify service name to use" },
-  { name: "working-directory", aliases: ["d"], type: "string", help: "Specify custom root directory" },
+  {
+    name: "working-directory",
+    aliases: ["d"],
+    type: "string",
+    help: "Specify custom root directory",
+  },
   CONFIG_FLAG,
-  { name: "user", aliases: ["u"], type: "string", help: "User to run the jobs as (Windows: service account)" },
-  { name: "init-user", aliases: ["i"], type: "string", help: "User the service manager runs the runner as" },
+  {
+    name: "user",
+    aliases: ["u"],
+    type: "string",
+    help: "User to run the jobs as (Windows: service account)",
+  },
+  {
+    name: "init-user",
+    aliases: ["i"],
+    type: "string",
+    help: "User the service manager runs the runner as",
+  },
   { name: "password", aliases: ["p"], type: "string", help: "Password of --user (Windows)" },
   { name: "syslog", type: "bool", help: "Setup system logging integration" },
   { name: "user-service", type: "bool", help: "Install as a user service (systemd, non-root)" },
@@ -33,18 +48,31 @@ function uidOrZero(): number {
   }
 }
 
-export async function serviceCommand(ctx: CliContext, action: ServiceAction, args: string[]): Promise<number> {
+export async function serviceCommand(
+  ctx: CliContext,
+  action: ServiceAction,
+  args: string[],
+): Promise<number> {
   const flags = new Flags(parseFlags(args, SERVICE_FLAGS, ctx.env));
   const execPath = Deno.execPath();
-  const command = isCompiledBinary(execPath)
-    ? [execPath]
-    : [execPath, "run", "--allow-all", resolve(fromFileUrl(new URL("../main.ts", import.meta.url)))];
-  const os = Deno.build.os === "darwin" ? "darwin" : Deno.build.os === "windows" ? "windows" : "linux";
+  const command = isCompiledBinary(execPath) ? [execPath] : [
+    execPath,
+    "run",
+    "--allow-all",
+    resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
+  ];
+  const os = Deno.build.os === "darwin"
+    ? "darwin"
+    : Deno.build.os === "windows"
+    ? "windows"
+    : "linux";
   const home = ctx.env("HOME") ?? ctx.env("USERPROFILE") ?? ctx.cwd;
   try {
     const definition = defineService(action, {
       ...(flags.string("service") ? { service: flags.string("service") } : {}),
-      ...(flags.string("working-directory") ? { workingDirectory: flags.string("working-directory") } : {}),
+      ...(flags.string("working-directory")
+        ? { workingDirectory: flags.string("working-directory") }
+        : {}),
       ...(flags.string("config") ? { config: configPath(ctx, flags) } : {}),
       ...(flags.string("user") ? { user: flags.string("user") } : {}),
       ...(flags.string("init-user") ? { initUser: flags.string("init-user") } : {}),
