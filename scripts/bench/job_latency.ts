@@ -39,6 +39,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
@@ -135,6 +136,9 @@ try {
 
   // (a) + (b): one warm-up job, then `jobs` measured ones.
   const pickup: number[] = [];
+  const untilRequest: number[] = [];
+  const requestToAccept: number[] = [];
+  const acceptToFinal: number[] = [];
   const endToEnd: number[] = [];
   const bash: number[] = [];
   for (let i = 0; i <= jobs; i++) {
@@ -147,8 +151,19 @@ try {
       throw new Error(`Job ${job.id} ${state.status}:\n${state.trace}`);
     }
     if (i === 0) continue;
-    pickup.push(updateOf(gitlab, job.id, "running")!.receivedAt - enqueued);
-    endToEnd.push(updateOf(gitlab, job.id, "success")!.receivedAt - enqueued);
+    const accepted = updateOf(gitlab, job.id, "running")!.receivedAt;
+    const final = updateOf(gitlab, job.id, "success")!.receivedAt;
+    // The request that got the job: the first one after the enqueue answered 201.
+    const got = gitlab.requestsTo("request_job").find((r) =>
+      r.status === 201 && r.receivedAt >= enqueued
+    );
+    pickup.push(accepted - enqueued);
+    if (got) {
+      untilRequest.push(got.receivedAt - enqueued);
+      requestToAccept.push(accepted - got.receivedAt);
+    }
+    acceptToFinal.push(final - accepted);
+    endToEnd.push(final - enqueued);
   }
   await sleep(1000);
   const idleAfterKb = await procKb(runner.pid, "status", "VmRSS");
@@ -187,12 +202,20 @@ try {
       ms(percentile(pickup, 95))
     }` +
     `   (goal <= 50 ms: ${pickupP50 <= 50 ? "met" : "NOT met"})`,
+    `      enqueue → job request that got it p50 ${ms(percentile(untilRequest, 50))} ` +
+    `(the held request is released with a 204, then the runner waits check_interval)`,
+    `      that request → acceptance PUT     p50 ${
+      ms(percentile(requestToAccept, 50))
+    } (the runner's own share)`,
     `  (b) echo hello enqueue → final PUT   p50 ${ms(e2eP50)}   p95 ${
       ms(percentile(endToEnd, 95))
     }`,
+    `      acceptance PUT → final PUT         p50 ${ms(percentile(acceptToFinal, 50))}`,
     `      bash -c 'echo hello'              p50 ${ms(bashP50)}`,
     `      job - bash: ${ms(e2eP50 - bashP50)}, ratio ${(e2eP50 / bashP50).toFixed(1)}x ` +
     `(goal <= 150 ms: ${e2eP50 - bashP50 <= 150 ? "met" : "NOT met"})`,
+    `      without the poll wait (acceptance PUT → final PUT) - bash: ` +
+    `${ms(percentile(acceptToFinal, 50) - bashP50)}`,
     `  (c) runner RSS idle ${mb(idleRssKb)} (after ${jobs + 1} jobs: ${mb(idleAfterKb)}, ` +
     `one job running: ${mb(busyRssKb)}); bare deno eval RSS ${mb(bareRssKb)}; ` +
     `ratio ${(idleRssKb / bareRssKb).toFixed(2)}x (goal <= 60 MB: ${

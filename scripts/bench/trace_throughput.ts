@@ -46,7 +46,9 @@ function sampleLog(): Uint8Array {
         lines.push(`$ npm ci --prefer-offline --no-audit # step ${i}`);
         break;
       case 1:
-        lines.push(`added ${rand(900)} packages, and audited ${rand(2000)} packages in ${rand(60)}s`);
+        lines.push(
+          `added ${rand(900)} packages, and audited ${rand(2000)} packages in ${rand(60)}s`,
+        );
         break;
       case 2:
         lines.push(
@@ -57,38 +59,69 @@ function sampleLog(): Uint8Array {
         break;
       case 3:
         lines.push(
-          `[${rand(24)}:${rand(60)}:${rand(60)}] gcc -O2 -Wall -c src/module_${rand(300)}.c -o build/module_${
+          `[${rand(24)}:${rand(60)}:${rand(60)}] gcc -O2 -Wall -c src/module_${
             rand(300)
-          }.o`,
+          }.c -o build/module_${rand(300)}.o`,
         );
         break;
       case 4:
-        lines.push(`    at Object.<anonymous> (/builds/group/project/src/file_${rand(99)}.ts:${rand(400)}:${rand(80)})`);
+        lines.push(
+          `    at Object.<anonymous> (/builds/group/project/src/file_${rand(99)}.ts:${rand(400)}:${
+            rand(80)
+          })`,
+        );
         break;
       case 5:
-        lines.push(`✓ test suite ${rand(999)} passed — ${rand(100)} tests, ${rand(5000)} ms — übersicht ok`);
+        lines.push(
+          `✓ test suite ${rand(999)} passed — ${rand(100)} tests, ${rand(5000)} ms — übersicht ok`,
+        );
         break;
       case 6:
-        lines.push(`Fetching changes with git depth set to ${rand(50)}... glob pattern **/*.go matched ${rand(300)} files`);
+        lines.push(
+          `Fetching changes with git depth set to ${rand(50)}... glob pattern **/*.go matched ${
+            rand(300)
+          } files`,
+        );
         break;
       case 7:
         if (rand(20) === 0) lines.push(`export API_KEY=${secrets[rand(10)]} # should be masked`);
-        else lines.push(`INFO Uploading artifacts for successful job ${rand(1e6)} to coordinator... 201 Created`);
+        else {lines.push(
+            `INFO Uploading artifacts for successful job ${
+              rand(1e6)
+            } to coordinator... 201 Created`,
+          );}
         break;
       case 8:
-        if (rand(30) === 0) lines.push(`curl -H "PRIVATE-TOKEN: glpat-${"a1B2c3D4e5".repeat(2)}" https://gitlab.example.com/api/v4/projects`);
-        else lines.push(`Status: Downloaded newer image for registry.example.com/group/image:${rand(99)}`);
+        if (rand(30) === 0) {
+          lines.push(
+            `curl -H "PRIVATE-TOKEN: glpat-${
+              "a1B2c3D4e5".repeat(2)
+            }" https://gitlab.example.com/api/v4/projects`,
+          );
+        } else {lines.push(
+            `Status: Downloaded newer image for registry.example.com/group/image:${rand(99)}`,
+          );}
         break;
       case 9:
-        if (rand(30) === 0) lines.push(`GET https://s3.example.com/bucket/obj?X-Amz-Signature=${rand(1e9)}abcdef&x=1 200`);
-        else lines.push(`WARNING: apt does not have a stable CLI interface. Use with caution in scripts.`);
+        if (rand(30) === 0) {
+          lines.push(
+            `GET https://s3.example.com/bucket/obj?X-Amz-Signature=${rand(1e9)}abcdef&x=1 200`,
+          );
+        } else {lines.push(
+            `WARNING: apt does not have a stable CLI interface. Use with caution in scripts.`,
+          );}
         break;
       case 10:
-        if (rand(40) === 0) lines.push(`git clone https://gitlab-ci-token:${secrets[0]}@gitlab.example.com/g/p.git`);
-        else lines.push(`Compiling runner v0.1.0 (/builds/group/project) in ${rand(99)}.${rand(99)}s`);
+        if (rand(40) === 0) {
+          lines.push(`git clone https://gitlab-ci-token:${secrets[0]}@gitlab.example.com/g/p.git`);
+        } else {lines.push(
+            `Compiling runner v0.1.0 (/builds/group/project) in ${rand(99)}.${rand(99)}s`,
+          );}
         break;
       default:
-        lines.push(`${"=".repeat(rand(40))} ${rand(100)}% [${"#".repeat(rand(30))}${" ".repeat(rand(30))}]`);
+        lines.push(
+          `${"=".repeat(rand(40))} ${rand(100)}% [${"#".repeat(rand(30))}${" ".repeat(rand(30))}]`,
+        );
     }
   }
   return new TextEncoder().encode(lines.join("\n") + "\n");
@@ -131,7 +164,10 @@ function measure(tempDir: string, sample: Uint8Array, isMasked: boolean): Run {
   let storedBytes: number;
   if (isMasked) {
     using trace = new JobTrace({
-      mask: { phrases: secrets, tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: true }) },
+      mask: {
+        phrases: secrets,
+        tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: true }),
+      },
       outputLimitKiB: Math.ceil(totalBytes / 1024) + 1024,
       store,
     });
@@ -161,12 +197,28 @@ try {
   const baseRate = totalBytes / MB / baseline.seconds;
   const maskRate = totalBytes / MB / masked.seconds;
   const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
-  out(`input: ${(totalBytes / MB).toFixed(0)} MB in ${chunkBytes}-byte writes, 10 masked secrets + token prefixes`);
-  out(`baseline (plain copy into TraceStore): ${baseRate.toFixed(0)} MB/s, RSS +${(baseline.rssGrowth / MB).toFixed(1)} MB`);
-  out(`JobTrace (mask+utf8+limit+crc+store): ${maskRate.toFixed(0)} MB/s, RSS +${(masked.rssGrowth / MB).toFixed(1)} MB, stored ${(masked.storedBytes / MB).toFixed(0)} MB`);
   out(
-    `SUMMARY trace_throughput: jobtrace=${maskRate.toFixed(0)}MB/s baseline=${baseRate.toFixed(0)}MB/s ` +
-      `ratio=${(maskRate / baseRate).toFixed(2)} rss_growth=${(masked.rssGrowth / MB).toFixed(1)}MB ` +
+    `input: ${
+      (totalBytes / MB).toFixed(0)
+    } MB in ${chunkBytes}-byte writes, 10 masked secrets + token prefixes`,
+  );
+  out(
+    `baseline (plain copy into TraceStore): ${baseRate.toFixed(0)} MB/s, RSS +${
+      (baseline.rssGrowth / MB).toFixed(1)
+    } MB`,
+  );
+  out(
+    `JobTrace (mask+utf8+limit+crc+store): ${maskRate.toFixed(0)} MB/s, RSS +${
+      (masked.rssGrowth / MB).toFixed(1)
+    } MB, stored ${(masked.storedBytes / MB).toFixed(0)} MB`,
+  );
+  out(
+    `SUMMARY trace_throughput: jobtrace=${maskRate.toFixed(0)}MB/s baseline=${
+      baseRate.toFixed(0)
+    }MB/s ` +
+      `ratio=${(maskRate / baseRate).toFixed(2)} rss_growth=${
+        (masked.rssGrowth / MB).toFixed(1)
+      }MB ` +
       `goal=${maskRate >= 200 ? "met" : "MISSED"}(>=200MB/s) rss_goal=${
         masked.rssGrowth <= 50 * MB ? "met" : "MISSED"
       }(<=50MB)`,

@@ -36,6 +36,13 @@ export function deflateBlock(data: Uint8Array, level: number): Promise<Uint8Arra
 /** A final, empty fixed-Huffman block: BFINAL=1, BTYPE=01, end-of-block. */
 export const FINAL_EMPTY_BLOCK = new Uint8Array([0x03, 0x00]);
 
+/**
+ * node:zlib's crc32 (Node 22.2+, in Deno). Programs that also load
+ * @types/dockerode or @types/ssh2 see an older @types/node without it, hence
+ * the typed view instead of a bare `zlib.crc32`.
+ */
+const zlibCrc32 = (zlib as unknown as { crc32(data: Uint8Array, value?: number): number }).crc32;
+
 export function crc32(data: Uint8Array, previous = 0): number {
-  return zlib.crc32(data, previous) >>> 0;
+  return zlibCrc32(data, previous) >>> 0;
 }

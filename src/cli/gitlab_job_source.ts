@@ -12,7 +12,7 @@ export class GitLabJobSource implements JobSource {
         case "job":
           return { kind: "job", job: result.job };
         case "none":
-          return { kind: "none" };
+          return result.isQueueChanged ? { kind: "none", isQueueChanged: true } : { kind: "none" };
         case "error":
           if (result.invalidJob) {
             return { kind: "invalid-job", ...result.invalidJob, message: result.message };

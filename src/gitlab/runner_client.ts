@@ -56,7 +56,8 @@ export interface SessionInfo {
 /** Outcome of `POST jobs/request` (spec §2.2). Only an aborted signal throws. */
 export type RequestJobResult =
   | { kind: "job"; job: JobSpec; raw: unknown }
-  | { kind: "none" }
+  /** `isQueueChanged`: a held long poll was released because the queue changed. */
+  | { kind: "none"; isQueueChanged?: boolean }
   | {
     kind: "error";
     /** False for 403, network errors and undecodable 201 bodies (spec §2.2 health). */
@@ -363,7 +364,7 @@ export class RunnerClient implements Disposable {
       };
     }
     try {
-      return await this.#jobResult(response);
+      return await this.#jobResult(response, body["last_update"] !== undefined);
     } catch (error) {
       if (signal?.aborted) throw error;
       return {
@@ -377,11 +378,14 @@ export class RunnerClient implements Disposable {
     }
   }
 
-  async #jobResult(response: Response): Promise<RequestJobResult> {
+  async #jobResult(response: Response, sentLastUpdate: boolean): Promise<RequestJobResult> {
     const status = response.status;
     if (status === 204) {
       await response.body?.cancel();
-      return { kind: "none" };
+      // Workhorse ends a held long poll with a bare 204 when the queue changed
+      // (spec §2.3): a job is probably waiting, so ask again at once.
+      const isQueueChanged = sentLastUpdate && !response.headers.has("X-GitLab-Last-Update");
+      return isQueueChanged ? { kind: "none", isQueueChanged } : { kind: "none" };
     }
     if (status !== 201) {
       const detail = await describeFailure(response);

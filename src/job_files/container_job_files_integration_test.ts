@@ -21,7 +21,6 @@ import { ContainerFiles } from "../executors/docker/container_files.ts";
 import { ContainerCacheStore } from "./container_cache_store.ts";
 import { ContainerSnapshot } from "./container_snapshot.ts";
 import { ContainerStagedTarget } from "./container_staged_target.ts";
-import "./_node_zlib_types.ts";
 
 const skip = (await dockerSkipReason()) ??
   (await hasImage(BUSYBOX_TEST_IMAGE) ? null : `image ${BUSYBOX_TEST_IMAGE} is absent`);

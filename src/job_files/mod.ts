@@ -3,7 +3,6 @@
  * BuildStageHooks, the GitLab artifact calls they make, and where the job's
  * files are for each executor (this host, a container, an SSH host).
  */
-import "./_node_zlib_types.ts";
 
 export { createJobFileHooks, type JobFileHooksOptions } from "./job_file_hooks.ts";
 export { type ArtifactApi, JobArtifactTransfer } from "./artifact_transfer.ts";

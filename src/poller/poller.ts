@@ -17,7 +17,8 @@ import type { Logger } from "../log/logger.ts";
 
 export type RequestOutcome =
   | { kind: "job"; job: JobSpec }
-  | { kind: "none" }
+  /** `isQueueChanged`: GitLab says the queue changed; ask again without waiting. */
+  | { kind: "none"; isQueueChanged?: boolean }
   /** A 201 whose body is not a usable job: fail it, if it can be named. */
   | { kind: "invalid-job"; id?: number; token?: string; message: string }
   | { kind: "error"; healthy: boolean; message: string };
@@ -192,6 +193,8 @@ export class Poller {
 
   async #loop(entry: Entry, index: number): Promise<void> {
     const stopped = AbortSignal.any([entry.stop.signal, this.#stopRequests.signal]);
+    /** One immediate re-ask per released long poll: a server that always answers so cannot make us spin. */
+    let isRetryingNow = false;
     while (!stopped.aborted) {
       // request_concurrency lowered by a reload: the extra loops end.
       if (index >= Math.max(1, entry.config.requestConcurrency)) return;
@@ -212,6 +215,7 @@ export class Poller {
       entry.requesting++;
       let keepSlot = false;
       let gotJob = false;
+      let askAgain = false;
       try {
         this.#opts.observer?.requestStarted?.(entry.config);
         const outcome = await entry.source.requestJob(stopped);
@@ -226,6 +230,7 @@ export class Poller {
             break;
           case "none":
             entry.failures = 0;
+            askAgain = outcome.isQueueChanged === true;
             break;
           case "invalid-job":
             this.#markUnhealthy(entry, outcome.message);
@@ -258,6 +263,11 @@ export class Poller {
         }
       }
       if (gotJob && !entry.config.strictCheckInterval) continue;
+      if (askAgain && !isRetryingNow) {
+        isRetryingNow = true;
+        continue;
+      }
+      isRetryingNow = false;
       await this.#sleep(this.#checkIntervalMs, stopped);
     }
   }

@@ -23,7 +23,11 @@ function stored(trace: JobTrace): Uint8Array {
 
 Deno.test("JobTrace stores masked, valid UTF-8 output with checksum and size over the stored bytes", () => {
   using trace = newTrace();
-  const raw = [enc.encode("pass=hunter2-"), enc.encode("secret tok=glpat-abc\n"), new Uint8Array([0xe2, 0x82])];
+  const raw = [
+    enc.encode("pass=hunter2-"),
+    enc.encode("secret tok=glpat-abc\n"),
+    new Uint8Array([0xe2, 0x82]),
+  ];
   for (const chunk of raw) trace.write(chunk);
   trace.write(new Uint8Array([0xac, 0xff, 0x0a]));
   trace.close();
@@ -53,7 +57,11 @@ Deno.test("JobTrace uses 4096 KiB when output_limit is 0", () => {
   assert.equal(trace.isOutputLimitExceeded, false);
   trace.write(enc.encode("bc"));
   assert.equal(trace.isOutputLimitExceeded, true);
-  assert.ok(dec.decode(trace.read(4 * 1024 * 1024 - 1, 200)).startsWith("b\n\x1b[33;1mJob's log exceeded limit of 4194304 bytes."));
+  assert.ok(
+    dec.decode(trace.read(4 * 1024 * 1024 - 1, 200)).startsWith(
+      "b\n\x1b[33;1mJob's log exceeded limit of 4194304 bytes.",
+    ),
+  );
 });
 
 Deno.test("JobTrace drops writes after close instead of failing the job", () => {
@@ -66,7 +74,10 @@ Deno.test("JobTrace drops writes after close instead of failing the job", () => 
 });
 
 Deno.test("JobTrace rejects a negative output limit", () => {
-  assert.throws(() => newTrace(-1), /Output limit must be a whole number of KiB, 0 or more: got -1/);
+  assert.throws(
+    () => newTrace(-1),
+    /Output limit must be a whole number of KiB, 0 or more: got -1/,
+  );
 });
 
 Deno.test("maskOptionsForJob masks masked variables and the job's token prefixes", () => {

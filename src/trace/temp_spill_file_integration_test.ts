@@ -5,7 +5,10 @@ import { TraceStore } from "./trace_store.ts";
 Deno.test("TraceStore spills to a real temporary file that is gone after close", () => {
   const dir = Deno.makeTempDirSync({ prefix: "trace-spill-test-" });
   try {
-    const store = new TraceStore({ memoryLimitBytes: 64 * 1024, openSpillFile: () => openTempSpillFile(dir) });
+    const store = new TraceStore({
+      memoryLimitBytes: 64 * 1024,
+      openSpillFile: () => openTempSpillFile(dir),
+    });
     const all = new Uint8Array(5 * 1024 * 1024 + 3);
     for (let i = 0; i < all.length; i++) all[i] = (i * 7 + (i >> 11)) & 0xff;
     for (let at = 0; at < all.length; at += 65_521) store.append(all.subarray(at, at + 65_521));

@@ -73,7 +73,11 @@ Deno.test("TraceMasker passes text through before close when nothing may begin a
   masker.write(enc.encode("hello world\n"));
   assert.equal(out.text, "hello world\n");
   masker.write(enc.encode("next s3c"));
-  assert.equal(out.text, "hello world\nnext ", "only the possible start of the secret is held back");
+  assert.equal(
+    out.text,
+    "hello world\nnext ",
+    "only the possible start of the secret is held back",
+  );
   assert.equal(masker.pendingBytes, 3);
   masker.write(enc.encode("ond"));
   assert.equal(out.text, "hello world\nnext s3cond");
@@ -101,8 +105,10 @@ Deno.test("TraceMasker keeps a token prefix and masks the token after it", () =>
   for (const pieces of splits("auth glpat-AbC_12.x=9-z\tend")) {
     assert.equal(mask(pieces), "auth glpat-[MASKED]\tend");
   }
-  assert.equal(mask(["glrt-t1_abc glcbt-xyz _gitlab_session=f00"]),
-    "glrt-[MASKED] glcbt-[MASKED] _gitlab_session=[MASKED]");
+  assert.equal(
+    mask(["glrt-t1_abc glcbt-xyz _gitlab_session=f00"]),
+    "glrt-[MASKED] glcbt-[MASKED] _gitlab_session=[MASKED]",
+  );
   assert.equal(mask(["glpat- alone, glpat-"]), "glpat- alone, glpat-", "no token after the prefix");
   assert.equal(mask(["ends with glpat-abc"]), "ends with glpat-[MASKED]");
 });
@@ -146,8 +152,10 @@ Deno.test("TraceMasker masks the password of URL credentials", () => {
   for (const pieces of splits("clone https://deploy:hunter2@gitlab.example/g/p.git ok")) {
     assert.equal(mask(pieces), "clone https://deploy:[MASKED]@gitlab.example/g/p.git ok");
   }
-  assert.equal(mask(["https://gl.example:8443/x ssh://git@host:22/x https://u@h"]),
-    "https://gl.example:8443/x ssh://git@host:22/x https://u@h");
+  assert.equal(
+    mask(["https://gl.example:8443/x ssh://git@host:22/x https://u@h"]),
+    "https://gl.example:8443/x ssh://git@host:22/x https://u@h",
+  );
   assert.equal(mask(["db=postgres://:tok@db"]), "db=postgres://:[MASKED]@db");
   assert.equal(
     mask(["https://u:p@h"], { isUrlPasswordMasked: false }),
@@ -175,8 +183,25 @@ Deno.test("TraceMasker output does not depend on how the input is split", () => 
     return seed % n;
   };
   const secrets = ["Xy7Qp-secret", "pass", "p4ssw0rd!", "Xy7"];
-  const words = [...secrets, "glpat-", "glpat-tok", "?private_token=", "https://", "u:", "@", " ", "\n",
-    "x", "gl", "?", "&", "Xy", "pa", "://a:b@c", "€"];
+  const words = [
+    ...secrets,
+    "glpat-",
+    "glpat-tok",
+    "?private_token=",
+    "https://",
+    "u:",
+    "@",
+    " ",
+    "\n",
+    "x",
+    "gl",
+    "?",
+    "&",
+    "Xy",
+    "pa",
+    "://a:b@c",
+    "€",
+  ];
   for (let round = 0; round < 200; round++) {
     const text = Array.from({ length: 30 }, () => words[rand(words.length)]).join("");
     const whole = mask([text], { phrases: secrets });
@@ -188,7 +213,9 @@ Deno.test("TraceMasker output does not depend on how the input is split", () => 
       at += n;
     }
     assert.equal(mask(pieces, { phrases: secrets }), whole, `input ${JSON.stringify(text)}`);
-    for (const s of secrets) assert.ok(!whole.includes(s), `${s} leaked in ${JSON.stringify(whole)}`);
+    for (const s of secrets) {
+      assert.ok(!whole.includes(s), `${s} leaked in ${JSON.stringify(whole)}`);
+    }
   }
 });
 

@@ -34,7 +34,9 @@ function pattern(length: number, seed: number): Uint8Array {
 
 function fill(store: TraceStore, total: number, piece: number): Uint8Array {
   const all = pattern(total, 5);
-  for (let at = 0; at < total; at += piece) store.append(all.subarray(at, Math.min(total, at + piece)));
+  for (let at = 0; at < total; at += piece) {
+    store.append(all.subarray(at, Math.min(total, at + piece)));
+  }
   return all;
 }
 
@@ -42,8 +44,16 @@ Deno.test("TraceStore reads stored bytes back by offset, across its memory block
   const store = new TraceStore();
   const all = fill(store, 3 * 1024 * 1024 + 17, 100_003);
   assert.equal(store.size, all.length);
-  for (const [offset, length] of [[0, 10], [1024 * 1024 - 5, 10], [2_000_000, 1_500_000], [all.length - 3, 99]]) {
-    assert.deepEqual(store.read(offset!, length!), all.subarray(offset!, Math.min(all.length, offset! + length!)));
+  for (
+    const [offset, length] of [[0, 10], [1024 * 1024 - 5, 10], [2_000_000, 1_500_000], [
+      all.length - 3,
+      99,
+    ]]
+  ) {
+    assert.deepEqual(
+      store.read(offset!, length!),
+      all.subarray(offset!, Math.min(all.length, offset! + length!)),
+    );
   }
   assert.equal(store.read(all.length, 10).length, 0);
   assert.equal(store.isSpilled, false);
@@ -64,10 +74,17 @@ Deno.test("TraceStore moves to the spill file past its memory limit and still re
   assert.equal(opened, 1);
   assert.ok(file.appends < 20, `writes are buffered, got ${file.appends} appends`);
   for (const [offset, length] of [[0, 5000], [999, 2], [all.length - 10, 1024 * 1024]]) {
-    assert.deepEqual(store.read(offset!, length!), all.subarray(offset!, Math.min(all.length, offset! + length!)));
+    assert.deepEqual(
+      store.read(offset!, length!),
+      all.subarray(offset!, Math.min(all.length, offset! + length!)),
+    );
   }
   store.append(new Uint8Array([1, 2, 3]));
-  assert.deepEqual(store.read(all.length, 10), new Uint8Array([1, 2, 3]), "unflushed bytes are readable");
+  assert.deepEqual(
+    store.read(all.length, 10),
+    new Uint8Array([1, 2, 3]),
+    "unflushed bytes are readable",
+  );
   store.close();
   store.close();
   assert.equal(file.isClosed, true);

@@ -162,8 +162,14 @@ export class TraceUploader implements AsyncDisposable {
       "finalUpdateRetryLimit",
       options.finalUpdateRetryLimit ?? DEFAULT_FINAL_UPDATE_RETRY_LIMIT,
     );
-    this.#backoffMinMs = positive("finalBackoffMinMs", options.finalBackoffMinMs ?? FINAL_BACKOFF_MIN_MS);
-    this.#backoffMaxMs = positive("finalBackoffMaxMs", options.finalBackoffMaxMs ?? FINAL_BACKOFF_MAX_MS);
+    this.#backoffMinMs = positive(
+      "finalBackoffMinMs",
+      options.finalBackoffMinMs ?? FINAL_BACKOFF_MIN_MS,
+    );
+    this.#backoffMaxMs = positive(
+      "finalBackoffMaxMs",
+      options.finalBackoffMaxMs ?? FINAL_BACKOFF_MAX_MS,
+    );
     this.#intervalMs = this.#defaultIntervalMs;
   }
 
@@ -319,7 +325,10 @@ export class TraceUploader implements AsyncDisposable {
     try {
       chunk = this.#trace.read(start, this.#maxChunkBytes);
     } catch (cause) {
-      return { kind: "failed", error: `Cannot read the stored trace at ${start}: ${message(cause)}` };
+      return {
+        kind: "failed",
+        error: `Cannot read the stored trace at ${start}: ${message(cause)}`,
+      };
     }
     if (chunk.length === 0) return { kind: "accepted" };
     let result: PatchResult;
@@ -337,7 +346,10 @@ export class TraceUploader implements AsyncDisposable {
         break;
       case "range-mismatch":
         if (!Number.isSafeInteger(result.serverSize) || result.serverSize < 0) {
-          return { kind: "failed", error: `GitLab sent an unusable trace size "${result.serverSize}"` };
+          return {
+            kind: "failed",
+            error: `GitLab sent an unusable trace size "${result.serverSize}"`,
+          };
         }
         this.#sentOffset = result.serverSize;
         this.#lastSentAt = this.#clock.now();
@@ -365,12 +377,17 @@ export class TraceUploader implements AsyncDisposable {
    * `Job-Status: canceling` asks for a graceful cancel whatever the status
    * code; `canceled`/`failed` turns any answer into an abort (§4.2, §12.5).
    */
-  #noteJobStatus<R extends PatchResult | UpdateResult>(result: R): R | { kind: "abort"; jobStatus: RemoteJobStatus } {
+  #noteJobStatus<R extends PatchResult | UpdateResult>(
+    result: R,
+  ): R | { kind: "abort"; jobStatus: RemoteJobStatus } {
+    // During the final update the answer's kind alone decides: a 200 to
+    // `state=failed` may well carry `Job-Status: failed`.
+    if (!this.#isRunning) return result;
     const status = "jobStatus" in result ? result.jobStatus : undefined;
     if (status === "canceled" || status === "failed") {
       return result.kind === "abort" ? result : { kind: "abort", jobStatus: status };
     }
-    if (status === "canceling" && !this.#isCancelRequested && this.#isRunning) {
+    if (status === "canceling" && !this.#isCancelRequested) {
       this.#isCancelRequested = true;
       this.#onCancelRequested?.();
     }

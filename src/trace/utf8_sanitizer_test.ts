@@ -48,8 +48,17 @@ Deno.test("Utf8Sanitizer finishes a held-back character and keeps going in the s
   const euro = [0xe2, 0x82, 0xac];
   const e = [0xc3, 0xa9];
   // The write that completes the euro sign also holds the start of another character.
-  assert.deepEqual(sanitize([[euro[0]!], [euro[1]!, euro[2]!, e[0]!], [e[1]!, 0x21]]), [...euro, ...e, 0x21]);
-  assert.deepEqual(sanitize([[0xe2], [0x82, 0xac, 0xc3, 0xa9, 0x78, 0x79]]), [...euro, ...e, 0x78, 0x79]);
+  assert.deepEqual(sanitize([[euro[0]!], [euro[1]!, euro[2]!, e[0]!], [e[1]!, 0x21]]), [
+    ...euro,
+    ...e,
+    0x21,
+  ]);
+  assert.deepEqual(sanitize([[0xe2], [0x82, 0xac, 0xc3, 0xa9, 0x78, 0x79]]), [
+    ...euro,
+    ...e,
+    0x78,
+    0x79,
+  ]);
 });
 
 Deno.test("Utf8Sanitizer output is valid UTF-8 for random bytes", () => {

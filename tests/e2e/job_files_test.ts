@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { craftZip } from "../../src/archive/crafted_zip.ts";
 import { BytesReader } from "../../src/archive/random_access_reader.ts";
 import { readZipDirectory } from "../../src/archive/zip_reader.ts";
-import "../../src/job_files/_node_zlib_types.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
