@@ -42,6 +42,11 @@ export async function revokeUnneeded(perms: ExecutorPermissions): Promise<void> 
   await Deno.permissions.revoke({ name: "ffi" });
 }
 
+/** The poller closed stdin without sending a job (an unused spare process). */
+export class NoJobError extends Error {
+  override readonly name = "NoJobError";
+}
+
 /** Serialises frames onto stdout in order; `write` never blocks the caller. */
 export class FrameWriter implements JobOutput {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -104,7 +109,8 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
   };
   await pump();
   const start = queued.shift();
-  if (start?.type !== "start") {
+  if (start === undefined) throw new NoJobError("stdin closed before a job arrived");
+  if (start.type !== "start") {
     throw new TypeError("Executor process got no start message on stdin");
   }
   // A poller that closes stdin early counts as an abort: nobody can cancel us any more.
@@ -148,6 +154,11 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   try {
     control = await readControl(io.stdin);
   } catch (err) {
+    // A spare process the poller no longer needs: stdin closed before any job.
+    if (err instanceof NoJobError) {
+      await writer.close();
+      return 0;
+    }
     io.log.error("Executor process got no job", { [F.ERROR]: (err as Error).message });
     await writer.close();
     return 2;

@@ -51,6 +51,11 @@ export interface LauncherOptions {
   env: Record<string, string>;
   /** Receives each stderr line of a child (its structured log). */
   onChildLog?: (pid: number, line: string) => void;
+  /**
+   * Keep one started process ready per permission set, so the next job skips
+   * the runtime's start-up; a spare unused for this long is stopped. 0 = none.
+   */
+  spareIdleMs?: number;
 }
 
 export function isCompiledBinary(execPath: string): boolean {
@@ -58,14 +63,52 @@ export function isCompiledBinary(execPath: string): boolean {
   return !/^deno(\.exe)?$/i.test(base);
 }
 
+interface Spare {
+  process: ChildExecutorProcess;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 export class SubprocessLauncher implements ExecutorLauncher {
   #options: LauncherOptions;
+  /** Started processes waiting for a job, by permission set. */
+  #spares = new Map<string, Spare>();
+  #isClosed = false;
 
   constructor(options: LauncherOptions) {
     this.#options = options;
   }
 
   launch(permissions: ExecutorPermissions): ExecutorProcess {
+    const key = JSON.stringify(permissions);
+    const spare = this.#spares.get(key);
+    this.#spares.delete(key);
+    if (spare) clearTimeout(spare.timer);
+    const process = spare && !spare.process.hasExited ? spare.process : this.#spawn(permissions);
+    if (spare && spare.process !== process) spare.process.kill();
+    const idleMs = this.#options.spareIdleMs ?? 0;
+    if (idleMs > 0 && !this.#isClosed) {
+      const next = this.#spawn(permissions);
+      const timer = setTimeout(() => {
+        if (this.#spares.get(key)?.process === next) this.#spares.delete(key);
+        next.kill("SIGTERM");
+      }, idleMs);
+      Deno.unrefTimer(timer);
+      this.#spares.set(key, { process: next, timer });
+    }
+    return process;
+  }
+
+  /** Stops the spare processes. */
+  close(): void {
+    this.#isClosed = true;
+    for (const spare of this.#spares.values()) {
+      clearTimeout(spare.timer);
+      spare.process.kill("SIGTERM");
+    }
+    this.#spares.clear();
+  }
+
+  #spawn(permissions: ExecutorPermissions): ChildExecutorProcess {
     const { execPath, mainModule } = this.#options;
     const args = mainModule === null
       ? ["executor-process", "--permissions", JSON.stringify(permissions)]
@@ -92,12 +135,14 @@ class ChildExecutorProcess implements ExecutorProcess {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #stderr = "";
   #stderrDone: Promise<void>;
+  #hasExited = false;
   readonly status: Promise<Deno.CommandStatus>;
 
   constructor(child: Deno.ChildProcess, onLog?: (pid: number, line: string) => void) {
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     this.status = child.status;
+    this.status.then(() => this.#hasExited = true, () => this.#hasExited = true);
     this.#stderrDone = (async () => {
       let pending = "";
       const decoder = new TextDecoder();
@@ -115,6 +160,10 @@ class ChildExecutorProcess implements ExecutorProcess {
 
   get pid(): number {
     return this.#child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.#hasExited;
   }
 
   async send(message: ToExecutor): Promise<void> {

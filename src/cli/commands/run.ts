@@ -191,15 +191,18 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   /** A stop signal that arrives while draining: abort the jobs after all. */
   const again = Promise.withResolvers<"forceful">();
   const journal = await openJournal(ctx, join(opts.stateDir, "journal"));
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: mainModule(),
+    env: ctx.envObject(),
+    onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
+    // A started executor process waits for the next job while jobs keep coming.
+    spareIdleMs: 60_000,
+  });
   const supervisor = new JobSupervisor({
     ...(journal ? { journal } : {}),
     log,
-    launcher: new SubprocessLauncher({
-      execPath: Deno.execPath(),
-      mainModule: mainModule(),
-      env: ctx.envObject(),
-      onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
-    }),
+    launcher,
     traces: new TraceSessions({ clientFor: (r) => clients.job(r), log, tempDir }),
     transportFor: (r) => clients.job(r),
     systemId,
@@ -367,6 +370,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   }
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   await watcher?.close();
+  launcher.close();
   await server.stop();
   await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   await journal?.close();
