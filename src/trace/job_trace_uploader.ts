@@ -122,7 +122,9 @@ export class TraceUploader {
       const outcome = await this.#patchOnce(signal);
       if (outcome !== "accepted") return;
     }
-    if (isQuiet && this.#clock.now() - this.#lastSentAt >= (this.#o.forceSendIntervalMs ?? 30_000)) {
+    if (
+      isQuiet && this.#clock.now() - this.#lastSentAt >= (this.#o.forceSendIntervalMs ?? 30_000)
+    ) {
       await this.#touch(signal);
     }
   }
@@ -229,7 +231,9 @@ export class TraceUploader {
         case "abort":
         case "not-found":
           // GitLab no longer runs this job (canceled, removed): nothing more to deliver.
-          this.#o.log?.warn("GitLab no longer accepts updates for this job", { "result": result.kind });
+          this.#o.log?.warn("GitLab no longer accepts updates for this job", {
+            "result": result.kind,
+          });
           return true;
         case "accepted":
           // Still persisting live trace chunks: same update again, not an attempt.

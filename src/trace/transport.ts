@@ -6,7 +6,12 @@
  */
 export interface TraceTransport {
   /** `PATCH jobs/<id>/trace` with `Content-Range: <start>-<start+len-1>`. */
-  patchTrace(job: JobRef, chunk: Uint8Array, start: number, signal?: AbortSignal): Promise<PatchResult>;
+  patchTrace(
+    job: JobRef,
+    chunk: Uint8Array,
+    start: number,
+    signal?: AbortSignal,
+  ): Promise<PatchResult>;
   /** `PUT jobs/<id>`. */
   updateJob(job: JobRef, update: JobUpdate, signal?: AbortSignal): Promise<UpdateResult>;
 }
