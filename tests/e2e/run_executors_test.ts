@@ -137,3 +137,60 @@ Deno.test("custom executor: the documented example driver runs a job end to end"
   assert.match(state.trace, /Using Custom executor/);
   await Deno.remove(builds, { recursive: true }).catch(() => {});
 });
+
+Deno.test({
+  name:
+    "docker executor: a project's second job reuses its cache volume; runner cache clear removes it",
+  ignore: dockerReason !== null,
+  async fn() {
+    const { LABEL_MANAGED, LABEL_RUNNER_SHORT_TOKEN, LABEL_TYPE } = await import(
+      "../../src/executors/docker/docker_labels.ts"
+    );
+    const { shortToken } = await import("../../src/config/short_token.ts");
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config:
+        `concurrent = 1\ncheck_interval = 1\n${
+          runnerToml(gitlab.url, r.token, { executor: "docker" })
+        }` +
+        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+    });
+    const first = gitlab.enqueueJob({ script: ["echo kept > /cache/marker"], variables: NO_GIT });
+    assert.equal(
+      (await gitlab.waitForJobFinished(first.id, { timeoutMs: 120_000 })).status,
+      "success",
+    );
+    const second = gitlab.enqueueJob({ script: ["cat /cache/marker"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(second.id, { timeoutMs: 120_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(
+      state.trace,
+      /\nkept\n/,
+      "the second job saw what the first left in its cache volume",
+    );
+
+    const volumes = async () => {
+      const out = await new Deno.Command("docker", {
+        args: [
+          "volume",
+          "ls",
+          "-q",
+          "--filter",
+          `label=${LABEL_MANAGED}=true`,
+          "--filter",
+          `label=${LABEL_TYPE}=cache`,
+          "--filter",
+          `label=${LABEL_RUNNER_SHORT_TOKEN}=${shortToken(r.token)}`,
+        ],
+      }).output();
+      return new TextDecoder().decode(out.stdout).trim().split("\n").filter(Boolean);
+    };
+    assert.ok((await volumes()).length > 0, "the runner created cache volumes");
+    const { runCli } = await import("../fixtures/runner_process.ts");
+    const cleared = await runCli(["cache", "clear", "--config", runner.configPath]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stdout, /Removed volume runner-/);
+    assert.deepEqual(await volumes(), []);
+  },
+});

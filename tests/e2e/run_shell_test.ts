@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
@@ -327,4 +327,20 @@ Deno.test("long polling: a job enqueued while the request is held is picked up w
     gitlab.requestsTo("request_job").length <= requests + 2,
     "released by the queue change, not by polling",
   );
+});
+
+Deno.test("run-single takes one runner from flags, runs --max-builds jobs and exits", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ script: ["echo single"], variables: NO_GIT });
+  const dir = await Deno.makeTempDir({ prefix: "runner-single-" });
+  const res = await runCli(
+    ["run-single", "--url", gitlab.url, "--executor", "shell", "--max-builds", "1"],
+    { cwd: dir, env: { CI_SERVER_TOKEN: r.token } },
+  );
+  assert.equal(res.code, 0, res.stderr);
+  const state = gitlab.jobOf(job.id);
+  assert.equal(state.status, "success");
+  assert.match(state.trace, /\nsingle\n/);
+  await Deno.remove(dir, { recursive: true });
 });
