@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runCli } from "../fixtures/runner_process.ts";
+import { MAIN_MODULE, runCli } from "../fixtures/runner_process.ts";
 
 async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "runner-register-" });
@@ -186,4 +186,50 @@ Deno.test("--version prints version, revision, Deno version and platform", async
   assert.match(res.stdout, /^Git revision: /m);
   assert.match(res.stdout, /^Deno version: +deno\d/m);
   assert.match(res.stdout, /^OS\/Arch: +(linux|darwin|windows)\/(amd64|arm64)/m);
+});
+
+Deno.test("register asks for what is missing when stdin is a terminal", async (t) => {
+  const script = await new Deno.Command("sh", { args: ["-c", "command -v script"] }).output();
+  if (!script.success) {
+    // deno-lint-ignore no-console -- a skipped test says why
+    console.warn("SKIP: util-linux `script` (a pseudo-terminal) is not installed");
+    t.step({ name: "skipped", ignore: true, fn() {} });
+    return;
+  }
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    MAIN_MODULE,
+    "register",
+    "-c",
+    config,
+  ]
+    .map((a) => `'${a}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    env: { DENO_NO_UPDATE_CHECK: "1", PATH: Deno.env.get("PATH") ?? "" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(`${gitlab.url}\n${fake.token}\nbox-from-prompt\nshell\n`),
+  );
+  await writer.close();
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout);
+  assert.match(stdout, /Enter the GitLab instance URL/);
+  assert.match(stdout, /Enter a name for the runner: \[/);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, /name = "box-from-prompt"/);
+  assert.match(text, /executor = "shell"/);
+  await Deno.remove(dir, { recursive: true });
 });

@@ -87,17 +87,25 @@ export const REGISTER_FLAGS: FlagSpec[] = [
   ...RUNNER_FLAGS,
 ];
 
-async function ask(ctx: CliContext, question: string, current: string): Promise<string> {
-  if (current || !ctx.isInteractive) return current;
-  const answer = await ctx.readLine(`${question}\n`);
-  return (answer ?? "").trim();
+/** A value given by flag or environment wins; otherwise ask, offering `fallback`. */
+async function ask(
+  ctx: CliContext,
+  question: string,
+  given: string,
+  fallback = "",
+): Promise<string> {
+  if (given || !ctx.isInteractive) return given || fallback;
+  const offer = fallback ? ` [${fallback}]` : "";
+  const answer = (await ctx.readLine(`${question}${offer}\n`) ?? "").trim();
+  return answer || fallback;
 }
 
 export async function registerCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
   const interactive = !flags.bool("non-interactive") && ctx.isInteractive;
-  const prompt = (q: string, v: string) => interactive ? ask(ctx, q, v) : Promise.resolve(v);
+  const prompt = (q: string, v: string, fallback = "") =>
+    interactive ? ask(ctx, q, v, fallback) : Promise.resolve(v || fallback);
 
   const url = await prompt(
     "Enter the GitLab instance URL (for example, https://gitlab.com/):",
@@ -129,7 +137,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       );
     }
   }
-  const name = await prompt("Enter a name for the runner:", flags.string("name") || hostname());
+  const name = await prompt("Enter a name for the runner:", flags.string("name"), hostname());
   const executor = await prompt(
     "Enter an executor: shell, docker, ssh, docker+ssh, custom:",
     flags.string("executor"),
