@@ -38,7 +38,9 @@ import {
   clearWorktreeScript,
   commandScript,
   getSourcesScript,
+  GIT_NONE_NOTICES,
   type GitSources,
+  isGetSourcesScriptNeeded,
   prepareScript,
   type ScriptInfo,
   stepScript,
@@ -307,10 +309,10 @@ class Build {
 
     const code = await this.#stage(
       "prepare_script",
-      prepareScript(
-        this.#scriptInfo(),
-        this.#o.executor.hostname ? { hostname: this.#o.executor.hostname } : {},
-      ),
+      prepareScript(this.#scriptInfo(), {
+        ...(this.#o.executor.hostname ? { hostname: this.#o.executor.hostname } : {}),
+        ...(this.#isGetSourcesScriptSkipped() ? { createProjectDir: true } : {}),
+      }),
       prepareSignal,
     );
     if (prepareTimer.aborted && !this.#job.signal.aborted) throw prepareTimeout();
@@ -525,7 +527,27 @@ class Build {
     if (final !== null) throw final;
   }
 
+  /**
+   * Whether get_sources is printed by the build instead of run as a script
+   * (GIT_STRATEGY=none; prepare_script then creates the project dir). Not for
+   * the custom executor: its driver is told about every stage, as upstream.
+   */
+  #isGetSourcesScriptSkipped(): boolean {
+    return this.#o.runner.executor !== "custom" &&
+      !isGetSourcesScriptNeeded(this.#scriptInfo(), this.#git);
+  }
+
   async #getSources(): Promise<void> {
+    if (this.#isGetSourcesScriptSkipped()) {
+      this.#throwIfStopped();
+      this.#enter("get_sources");
+      await this.#log.section("get_sources", () => {
+        this.#log.stageHeader(stageDescription("get_sources"));
+        for (const notice of GIT_NONE_NOTICES) this.#log.info(notice);
+        return Promise.resolve();
+      });
+      return;
+    }
     const runner = this.#o.runner;
     const timeoutMs = runner.getSourcesTimeout > 0
       ? Math.min(runner.getSourcesTimeout * 1000, this.#jobTimeoutMs)

@@ -419,6 +419,58 @@ Deno.test("runBuild retries get_sources after clearing the work tree", async () 
   ]);
 });
 
+Deno.test("runBuild prints get_sources itself for GIT_STRATEGY=none and creates the project dir in prepare_script", async () => {
+  const none = { key: "GIT_STRATEGY", value: "none" };
+  const { result, executor, output, stages } = await build({
+    job: jobSpec({ variables: [none] }),
+  });
+  assert.deepEqual(result, { state: "success" });
+  assert.deepEqual(executor.stages, [
+    "prepare_script",
+    "step_script",
+    "after_script",
+    "cleanup_file_variables",
+  ]);
+  assert.deepEqual(stages, [
+    "prepare_executor",
+    "prepare_script",
+    "get_sources",
+    "step_script",
+    "after_script",
+    "cleanup_file_variables",
+  ]);
+  assert.ok(
+    output.text().includes(
+      "section_start:1700000000:get_sources\r\x1b[0K" +
+        "\x1b[0K\x1b[36;1mGetting source from Git repository\x1b[0;m\x1b[0;m\n" +
+        "\x1b[32;1mSkipping Git repository setup\x1b[0;m\n" +
+        "\x1b[32;1mSkipping Git checkout\x1b[0;m\n" +
+        "section_end:1700000000:get_sources\r\x1b[0K",
+    ),
+    output.text(),
+  );
+  assert.match(
+    executor.scriptOf("prepare_script"),
+    /^mkdir -p \/builds\/abc12345\/2\/acme\/widget$/m,
+  );
+});
+
+Deno.test("runBuild runs get_sources for GIT_STRATEGY=none with CI_DEBUG_TRACE or a custom executor", async () => {
+  const none = { key: "GIT_STRATEGY", value: "none" };
+  const traced = await build({
+    job: jobSpec({ variables: [none, { key: "CI_DEBUG_TRACE", value: "true" }] }),
+  });
+  assert.ok(traced.executor.stages.includes("get_sources"));
+  assert.doesNotMatch(traced.executor.scriptOf("prepare_script"), /mkdir -p/);
+  const custom = await build({
+    job: jobSpec({ variables: [none] }),
+    runner: runner({ executor: "custom" }),
+  });
+  assert.ok(custom.executor.stages.includes("get_sources"));
+  assert.match(custom.executor.scriptOf("get_sources"), /Skipping Git repository setup/);
+  assert.doesNotMatch(custom.executor.scriptOf("prepare_script"), /mkdir -p/);
+});
+
 Deno.test("runBuild skips the user's script but not cleanup when get_sources fails", async () => {
   const { result, executor } = await build({ behaviour: () => ({ "get_sources": () => 128 }) });
   assert.equal(result.failureReason, "script_failure");

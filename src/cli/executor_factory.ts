@@ -9,13 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import { join } from "node:path";
 import type { JobSpec } from "../job/job_spec.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
-import {
-  ContainerJobFiles,
-  type JobFiles,
-  LocalJobFiles,
-  RemoteJobFiles,
-  UnavailableJobFiles,
-} from "../job_files/mod.ts";
+import type { JobFiles } from "../job_files/mod.ts";
 import type { DockerExecutor } from "../executors/docker/mod.ts";
 import type { SshExecutor } from "../executors/ssh/mod.ts";
 
@@ -132,8 +126,13 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
  * shell on this host, docker in the build container through the Engine
  * archive API, ssh over SFTP. `executor` is the one createExecutor made for
  * the same context; its files are looked up per stage, after prepare.
+ * job_files/ (archives, zip) is imported here, on first use, so that jobs
+ * without artifacts or caches never load it.
  */
-export function createJobFiles(ctx: ExecutorContext, executor: Executor): JobFiles {
+export async function createJobFiles(ctx: ExecutorContext, executor: Executor): Promise<JobFiles> {
+  const { ContainerJobFiles, LocalJobFiles, RemoteJobFiles, UnavailableJobFiles } = await import(
+    "../job_files/mod.ts"
+  );
   const options = { tempDir: ctx.tempDir };
   switch (ctx.runner.executor) {
     case "shell":

@@ -28,10 +28,10 @@ import type { RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
-import { JobClient } from "../gitlab/job_client.ts";
-import { createJobFileHooks, JobArtifactTransfer } from "../job_files/mod.ts";
+import type { Executor } from "../executors/executor.ts";
+import type { BuildStageHooks } from "../build/stage_hooks.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import { createExecutor, createJobFiles, type ExecutorContext } from "./executor_factory.ts";
-import { runnerInfoFor } from "./runner_identity.ts";
 
 /** Revokes every permission kind that `perms` does not need (compiled binaries only). */
 export async function revokeUnneeded(perms: ExecutorPermissions): Promise<void> {
@@ -185,24 +185,9 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       onProcessGroup: (pgid, isAlive) => writer.event({ type: "process-group", pgid, isAlive }),
     };
     const executor = await createExecutor(context);
-    const jobFiles = createJobFiles(context, executor);
-    // Artifacts go to GitLab with the job token only: the runner token never
-    // reaches this process.
-    using client = new JobClient({
-      url: start.runner.url,
-      runnerInfo: runnerInfoFor({
-        name: io.version.name,
-        version: io.version.version,
-        revision: io.version.revision,
-        branch: "",
-        builtAt: "",
-        denoVersion: Deno.version.deno,
-        os: io.version.os,
-        architecture: io.version.arch,
-      }, start.runner),
-      tlsCaFile: start.runner.tlsCaFile,
-      log,
-    });
+    using jobFiles = hasJobFiles(start.job)
+      ? await jobFileHooks(context, executor, io.version)
+      : { hooks: undefined, [Symbol.dispose]() {} };
     result = await runBuild({
       job: start.job,
       runner: start.runner,
@@ -214,11 +199,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       output: writer,
       cancel: { graceful: graceful.signal, abort: abort.signal },
       version: io.version,
-      hooks: createJobFileHooks({
-        files: () => jobFiles,
-        artifacts: new JobArtifactTransfer(client),
-        featureFlags: start.runner.featureFlags,
-      }),
+      ...(jobFiles.hooks ? { hooks: jobFiles.hooks } : {}),
       onStage: (stage) => writer.event({ type: "stage", stage }),
       log,
     });
@@ -244,4 +225,56 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   });
   await writer.close();
   return 0;
+}
+
+/**
+ * Whether any artifact or cache stage of `job` can have work to do: a superset
+ * of the hooks' `isNeeded` (job_files/job_file_hooks.ts), decided without
+ * loading them. Most jobs have none, and then the archive, zip and artifact
+ * modules and the GitLab client are never imported by this process.
+ */
+export function hasJobFiles(job: JobSpec): boolean {
+  return job.cache.some((c) => c.paths.length > 0 || c.untracked) ||
+    job.artifacts.some((a) => a.paths.length > 0 || a.untracked) ||
+    job.dependencies.some((d) => d.artifactsFile.filename !== "");
+}
+
+/** The artifact and cache stage hooks; disposing closes their GitLab client. */
+async function jobFileHooks(
+  context: ExecutorContext,
+  executor: Executor,
+  version: RunnerVersion,
+): Promise<{ hooks: BuildStageHooks } & Disposable> {
+  const [{ JobClient }, { createJobFileHooks, JobArtifactTransfer }, { runnerInfoFor }] =
+    await Promise.all([
+      import("../gitlab/job_client.ts"),
+      import("../job_files/mod.ts"),
+      import("./runner_identity.ts"),
+    ]);
+  const files = await createJobFiles(context, executor);
+  // Artifacts go to GitLab with the job token only: the runner token never
+  // reaches this process.
+  const client = new JobClient({
+    url: context.runner.url,
+    runnerInfo: runnerInfoFor({
+      name: version.name,
+      version: version.version,
+      revision: version.revision,
+      branch: "",
+      builtAt: "",
+      denoVersion: Deno.version.deno,
+      os: version.os,
+      architecture: version.arch,
+    }, context.runner),
+    tlsCaFile: context.runner.tlsCaFile,
+    log: context.log,
+  });
+  return {
+    hooks: createJobFileHooks({
+      files: () => files,
+      artifacts: new JobArtifactTransfer(client),
+      featureFlags: context.runner.featureFlags,
+    }),
+    [Symbol.dispose]: () => client[Symbol.dispose](),
+  };
 }

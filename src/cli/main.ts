@@ -7,23 +7,6 @@ import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod
 import { type CliContext, CommandError } from "./cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
 import { renderVersion, versionInfo } from "./version.ts";
-import { REGISTER_FLAGS, registerCommand } from "./commands/register.ts";
-import {
-  LINT_FLAGS,
-  lintCommand,
-  LIST_FLAGS,
-  listCommand,
-  UNREGISTER_FLAGS,
-  unregisterCommand,
-  VERIFY_FLAGS,
-  verifyCommand,
-} from "./commands/manage.ts";
-import { RUN_FLAGS, RUN_SINGLE_FLAGS, runCommand, runSingleCommand } from "./commands/run.ts";
-import { SERVICE_FLAGS, serviceCommand } from "./commands/service.ts";
-import { EXEC_FLAGS, execCommand } from "./commands/exec.ts";
-import { CACHE_FLAGS, cacheCommand } from "./commands/cache.ts";
-import { revokeUnneeded, runExecutorProcess } from "./executor_process.ts";
-
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
   {
@@ -50,65 +33,103 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "version", aliases: ["v"], type: "bool", help: "Print the version" },
 ];
 
-interface Command {
-  summary: string;
+/** A command's flags and entry point, from its module. */
+interface LoadedCommand {
   flags: FlagSpec[];
   run(ctx: CliContext, args: string[]): Promise<number>;
+}
+
+interface Command {
+  summary: string;
+  /**
+   * Imports the command's module on first use: every process (the poller, each
+   * executor process, `--version`) would otherwise load and compile every
+   * command's dependencies (prom-client, yaml, the service managers…). The
+   * specifiers are string literals so that `deno compile` embeds the modules.
+   */
+  load(): Promise<LoadedCommand>;
   hidden?: boolean;
 }
 
+type ServiceAction = "install" | "uninstall" | "start" | "stop" | "restart" | "status";
+
+function serviceAction(action: ServiceAction): () => Promise<LoadedCommand> {
+  return async () => {
+    const { SERVICE_FLAGS, serviceCommand } = await import("./commands/service.ts");
+    return { flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, action, a) };
+  };
+}
+
 const COMMANDS: Record<string, Command> = {
-  run: { summary: "Run multi runner service", flags: RUN_FLAGS, run: runCommand },
-  register: { summary: "Register a new runner", flags: REGISTER_FLAGS, run: registerCommand },
-  unregister: { summary: "Unregister a runner", flags: UNREGISTER_FLAGS, run: unregisterCommand },
-  verify: { summary: "Verify all registered runners", flags: VERIFY_FLAGS, run: verifyCommand },
-  list: { summary: "List all configured runners", flags: LIST_FLAGS, run: listCommand },
+  run: {
+    summary: "Run multi runner service",
+    load: async () => {
+      const { RUN_FLAGS, runCommand } = await import("./commands/run.ts");
+      return { flags: RUN_FLAGS, run: runCommand };
+    },
+  },
+  register: {
+    summary: "Register a new runner",
+    load: async () => {
+      const { REGISTER_FLAGS, registerCommand } = await import("./commands/register.ts");
+      return { flags: REGISTER_FLAGS, run: registerCommand };
+    },
+  },
+  unregister: {
+    summary: "Unregister a runner",
+    load: async () => {
+      const { UNREGISTER_FLAGS, unregisterCommand } = await import("./commands/manage.ts");
+      return { flags: UNREGISTER_FLAGS, run: unregisterCommand };
+    },
+  },
+  verify: {
+    summary: "Verify all registered runners",
+    load: async () => {
+      const { VERIFY_FLAGS, verifyCommand } = await import("./commands/manage.ts");
+      return { flags: VERIFY_FLAGS, run: verifyCommand };
+    },
+  },
+  list: {
+    summary: "List all configured runners",
+    load: async () => {
+      const { LIST_FLAGS, listCommand } = await import("./commands/manage.ts");
+      return { flags: LIST_FLAGS, run: listCommand };
+    },
+  },
   lint: {
     summary: "Check config.toml for errors and unknown keys",
-    flags: LINT_FLAGS,
-    run: lintCommand,
+    load: async () => {
+      const { LINT_FLAGS, lintCommand } = await import("./commands/manage.ts");
+      return { flags: LINT_FLAGS, run: lintCommand };
+    },
   },
   "run-single": {
     summary: "Start a single runner given by flags",
-    flags: RUN_SINGLE_FLAGS,
-    run: runSingleCommand,
+    load: async () => {
+      const { RUN_SINGLE_FLAGS, runSingleCommand } = await import("./commands/run.ts");
+      return { flags: RUN_SINGLE_FLAGS, run: runSingleCommand };
+    },
   },
   exec: {
     summary: "Run the pipeline of .gitlab-ci.yml locally",
-    flags: EXEC_FLAGS,
-    run: execCommand,
+    load: async () => {
+      const { EXEC_FLAGS, execCommand } = await import("./commands/exec.ts");
+      return { flags: EXEC_FLAGS, run: execCommand };
+    },
   },
-  cache: { summary: "Manage caches (cache clear)", flags: CACHE_FLAGS, run: cacheCommand },
-  install: {
-    summary: "Install service",
-    flags: SERVICE_FLAGS,
-    run: (c, a) => serviceCommand(c, "install", a),
+  cache: {
+    summary: "Manage caches (cache clear)",
+    load: async () => {
+      const { CACHE_FLAGS, cacheCommand } = await import("./commands/cache.ts");
+      return { flags: CACHE_FLAGS, run: cacheCommand };
+    },
   },
-  uninstall: {
-    summary: "Uninstall service",
-    flags: SERVICE_FLAGS,
-    run: (c, a) => serviceCommand(c, "uninstall", a),
-  },
-  start: {
-    summary: "Start service",
-    flags: SERVICE_FLAGS,
-    run: (c, a) => serviceCommand(c, "start", a),
-  },
-  stop: {
-    summary: "Stop service",
-    flags: SERVICE_FLAGS,
-    run: (c, a) => serviceCommand(c, "stop", a),
-  },
-  restart: {
-    summary: "Restart service",
-    flags: SERVICE_FLAGS,
-    run: (c, a) => serviceCommand(c, "restart", a),
-  },
-  status: {
-    summary: "Get status of a service",
-    flags: SERVICE_FLAGS,
-    run: (c, a) => serviceCommand(c, "status", a),
-  },
+  install: { summary: "Install service", load: serviceAction("install") },
+  uninstall: { summary: "Uninstall service", load: serviceAction("uninstall") },
+  start: { summary: "Start service", load: serviceAction("start") },
+  stop: { summary: "Stop service", load: serviceAction("stop") },
+  restart: { summary: "Restart service", load: serviceAction("restart") },
+  status: { summary: "Get status of a service", load: serviceAction("status") },
 };
 
 function usage(): string {
@@ -219,6 +240,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
       const at = rest.indexOf("--permissions");
       // Compiled binaries carry every permission of the poller: drop what this executor does not use.
+      const { revokeUnneeded, runExecutorProcess } = await import("./executor_process.ts");
       if (at >= 0) await revokeUnneeded(JSON.parse(rest[at + 1] ?? "{}"));
       return await runExecutorProcess({
         stdin: io.stdin,
@@ -254,11 +276,12 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       ctx.err(usage());
       return 1;
     }
+    const loaded = await cmd.load();
     if (rest.includes("--help") || rest.includes("-h")) {
-      ctx.out(renderHelp(command, cmd.summary, cmd.flags));
+      ctx.out(renderHelp(command, cmd.summary, loaded.flags));
       return 0;
     }
-    return await cmd.run(ctx, rest);
+    return await loaded.run(ctx, rest);
   } catch (err) {
     if (err instanceof UsageError || err instanceof CommandError || err instanceof ConfigError) {
       ctx.err(`ERROR: ${err.message}`);

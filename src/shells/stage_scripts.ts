@@ -93,14 +93,46 @@ function sectionPrefix(info: ScriptInfo, prefix: string): { sectionPrefix?: stri
   return info.scriptSections ? { sectionPrefix: prefix } : {};
 }
 
+export interface PrepareScriptOptions {
+  /** Shown as `Running on … via <hostname>...`. */
+  hostname?: string;
+  /**
+   * Also create the project dir: the work of a get_sources stage that the
+   * build does not run as a script (see `isGetSourcesScriptNeeded`).
+   */
+  createProjectDir?: boolean;
+}
+
 /** prepare_script: says where the job runs and forgets the previous job's GITLAB_ENV. */
-export function prepareScript(info: ScriptInfo, options: { hostname?: string } = {}): string {
+export function prepareScript(info: ScriptInfo, options: PrepareScriptOptions = {}): string {
   const w = writerFor(info);
   const via = options.hostname ? ` via ${options.hostname}` : "";
   w.line(`echo "Running on $(hostname)${via.replaceAll(/["$`\\]/g, "")}..."`);
-  w.rmFile(w.tmpFile(GITLAB_ENV_FILE));
-  w.rmFile(w.tmpFile("masking.db"));
+  // One `rm` for all files: each command is a process start in the stage.
+  w.command("rm", "-f", w.tmpFile(GITLAB_ENV_FILE), w.tmpFile("masking.db"));
+  if (options.createProjectDir) w.mkdir(info.projectDir);
   return w.finish();
+}
+
+const SKIP_GIT_SETUP_NOTICE = "Skipping Git repository setup";
+const SKIP_GIT_CHECKOUT_NOTICE = "Skipping Git checkout";
+
+/** What get_sources prints for GIT_STRATEGY=none, as the official runner's script does. */
+export const GIT_NONE_NOTICES: readonly string[] = [
+  SKIP_GIT_SETUP_NOTICE,
+  SKIP_GIT_CHECKOUT_NOTICE,
+];
+
+/**
+ * Whether get_sources must run as a script. With GIT_STRATEGY=none it only
+ * prints GIT_NONE_NOTICES and creates the project dir (its credential reject
+ * is repeated by cleanup_file_variables), so the build may print the notices
+ * itself and let prepare_script create the dir (`createProjectDir`), saving
+ * a shell start (a `docker exec` in a container). With CI_DEBUG_TRACE the
+ * script's xtrace output is part of the job log, so it runs.
+ */
+export function isGetSourcesScriptNeeded(info: ScriptInfo, git: GitSources): boolean {
+  return git.strategy !== "none" || info.debugTrace;
 }
 
 function regexQuote(s: string): string {
@@ -131,7 +163,7 @@ export function getSourcesScript(info: ScriptInfo, git: GitSources): string {
       writeFetch(w, info, git);
       break;
     case "none":
-      w.notice("Skipping Git repository setup");
+      w.notice(SKIP_GIT_SETUP_NOTICE);
       w.mkdir(info.projectDir);
       break;
     case "empty":
@@ -152,7 +184,7 @@ export function getSourcesScript(info: ScriptInfo, git: GitSources): string {
       w.endIf();
     }
   } else {
-    w.notice("Skipping Git checkout");
+    w.notice(SKIP_GIT_CHECKOUT_NOTICE);
   }
 
   if (usesGit) writeSubmodules(w, git);
@@ -404,11 +436,14 @@ export function commandScript(info: ScriptInfo, lines: readonly string[]): strin
 export function cleanupScript(info: ScriptInfo, git: Pick<GitSources, "credentialHost">): string {
   const w = new ScriptWriter({ tmpDir: info.tmpDir, legacyEval: info.legacyEval });
   writeCredentialReject(w, git);
-  w.rmFile(w.tmpFile(GITLAB_ENV_FILE));
-  w.rmFile(w.tmpFile("masking.db"));
-  w.rmFile(w.tmpFile(EXTERNAL_GIT_CONFIG_FILE));
-  for (const variable of info.variables) {
-    if (variable.file) w.rmFile(w.tmpFile(variable.key));
-  }
+  // One `rm` for all files: each command is a process start in the stage.
+  w.command(
+    "rm",
+    "-f",
+    w.tmpFile(GITLAB_ENV_FILE),
+    w.tmpFile("masking.db"),
+    w.tmpFile(EXTERNAL_GIT_CONFIG_FILE),
+    ...info.variables.filter((v) => v.file).map((v) => w.tmpFile(v.key)),
+  );
   return w.finish();
 }

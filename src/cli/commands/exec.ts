@@ -31,12 +31,8 @@ import {
   readGitState,
   renderPlanList,
 } from "../../exec/mod.ts";
-import { ExecOutput, renderSummary, type SummaryRow } from "../../exec/exec_output.ts";
-import { ExecutorJobRunner } from "../../exec/executor_job_runner.ts";
-import { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
-import { type PipelineResult, runPipeline } from "../../exec/pipeline_runner.ts";
-import { executorPermissions } from "../../poller/executor_permissions.ts";
-import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
+import type { SummaryRow } from "../../exec/exec_output.ts";
+import type { PipelineResult } from "../../exec/pipeline_runner.ts";
 import type { CliContext } from "../cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 
@@ -135,6 +131,25 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
   };
 }
 
+/**
+ * What only running a pipeline needs (not `--list`, not an invalid file):
+ * imported while the pipeline is loaded and planned (the git subprocess
+ * leaves time for it), since node:zlib and the trace modules take a while.
+ * String literal specifiers, so that `deno compile` embeds them.
+ */
+function importRunModules() {
+  return Promise.all([
+    import("../../exec/exec_output.ts"),
+    import("../../exec/executor_job_runner.ts"),
+    import("../../exec/local_artifacts_server.ts"),
+    import("../../exec/pipeline_runner.ts"),
+    import("../../poller/executor_permissions.ts"),
+    import("../../poller/process_launcher.ts"),
+  ]);
+}
+
+type RunModules = Awaited<ReturnType<typeof importRunModules>>;
+
 export async function execCommand(ctx: CliContext, args: string[]): Promise<number> {
   let settings: ExecSettings;
   try {
@@ -143,6 +158,9 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     if (error instanceof UsageError) return usageFailure(ctx, error.message);
     throw error;
   }
+  const runModules = settings.isListOnly ? null : importRunModules();
+  // Awaited only when the pipeline runs; a failure then surfaces there.
+  runModules?.catch(() => {});
   let plan: Plan;
   try {
     plan = await loadPlan(ctx, settings);
@@ -175,7 +193,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
       );
     }
   }
-  return await runPlan(ctx, settings, plan);
+  return await runPlan(ctx, settings, plan, await (runModules ?? importRunModules()));
 }
 
 function usageFailure(ctx: CliContext, message: string): number {
@@ -230,7 +248,20 @@ export function execStateDir(
   return join(base, "runner", "exec", hash);
 }
 
-async function runPlan(ctx: CliContext, s: ExecSettings, plan: Plan): Promise<number> {
+async function runPlan(
+  ctx: CliContext,
+  s: ExecSettings,
+  plan: Plan,
+  modules: RunModules,
+): Promise<number> {
+  const [
+    { ExecOutput, renderSummary },
+    { ExecutorJobRunner },
+    { LocalArtifactsServer },
+    { runPipeline },
+    { executorPermissions },
+    { isCompiledBinary, SubprocessLauncher },
+  ] = modules;
   const stateDir = execStateDir(s.projectDir, ctx.env);
   const buildsDir = join(stateDir, "builds");
   const artifactsDir = join(stateDir, "artifacts");
