@@ -1,5 +1,5 @@
 /** A clock for unit tests: time moves only when the test (or a fake) calls `advance`. */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 
 interface Sleeper {
   at: number;

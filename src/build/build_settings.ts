@@ -5,7 +5,7 @@
  */
 import type { GitStrategy, SubmoduleStrategy } from "../shells/stage_scripts.ts";
 import { parseGoBool } from "./feature_flags.ts";
-import { parseGoDuration } from "./go_duration.ts";
+import { parseGoDuration } from "../time/go_duration.ts";
 
 export interface BuildSettings {
   gitStrategy: GitStrategy;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { expandValue } from "./job_variables.ts";
-import { formatGoDuration, parseGoDuration } from "./go_duration.ts";
+import { formatGoDuration, parseGoDuration } from "../time/go_duration.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
 import { resolveFeatureFlags } from "./feature_flags.ts";
 import { resolveBuildSettings } from "./build_settings.ts";

@@ -46,10 +46,10 @@ import {
   stepScript,
 } from "../shells/stage_scripts.ts";
 import { type BuildSettings, resolveBuildSettings } from "./build_settings.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
 import { describeNonDefaultFlags, resolveFeatureFlags } from "./feature_flags.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
-import { formatGoDuration } from "./go_duration.ts";
+import { formatGoDuration } from "../time/go_duration.ts";
 import {
   buildJobVariables,
   expandValue,

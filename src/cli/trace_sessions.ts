@@ -17,7 +17,8 @@ import type {
   TraceSessionFactory,
 } from "../poller/job_supervisor.ts";
 import { JobTrace } from "../trace/job_trace.ts";
-import { TraceUploader, type UploaderClock } from "../trace/job_trace_uploader.ts";
+import { type Clock, systemClock } from "../trace/clock.ts";
+import { TraceUploader } from "../trace/trace_uploader.ts";
 import { maskOptionsForJob } from "../trace/mask_options.ts";
 import { openTempSpillFile } from "../trace/temp_spill_file.ts";
 import { TraceStore } from "../trace/trace_store.ts";
@@ -27,7 +28,7 @@ export interface TraceSessionsOptions {
   log: Logger;
   /** Where traces past 8 MiB spill to a file. */
   tempDir: string;
-  clock?: UploaderClock;
+  clock?: Clock;
 }
 
 export class TraceSessions implements TraceSessionFactory {
@@ -52,10 +53,11 @@ export class TraceSessions implements TraceSessionFactory {
       transport: this.#o.clientFor(runner),
       job: { id: job.id, token: job.token, ...(debugTrace ? { debugTrace } : {}) },
       trace,
-      callbacks,
-      finalRetryLimit: runner.jobStatusFinalUpdateRetryLimit,
-      log,
-      ...(this.#o.clock ? { clock: this.#o.clock } : {}),
+      clock: this.#o.clock ?? systemClock(),
+      onAbort: () => callbacks.onAbort(),
+      onCancelRequested: () => callbacks.onCancelRequested(),
+      finalUpdateRetryLimit: runner.jobStatusFinalUpdateRetryLimit,
+      isDynamicForceSendInterval: flags["FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL"] ?? false,
     });
     uploader.start();
     return {
@@ -63,7 +65,7 @@ export class TraceSessions implements TraceSessionFactory {
       finish: async (result: JobResult) => {
         trace.close();
         try {
-          return await uploader.finish({
+          const final = await uploader.finish({
             state: result.state,
             ...(result.state === "failed"
               ? {
@@ -75,6 +77,16 @@ export class TraceSessions implements TraceSessionFactory {
               : {}),
             ...(result.exitCode ? { exitCode: result.exitCode } : {}),
           });
+          if (final.outcome === "aborted" || final.outcome === "not-found") {
+            log.warn("GitLab no longer accepts updates for this job", { "outcome": final.outcome });
+          } else if (!final.isDelivered) {
+            log.error("Giving up on the final job update", {
+              "attempts": final.attempts,
+              [F.ERROR]: final.lastError ?? "",
+            });
+          }
+          // A job GitLab already ended needs nothing more from us.
+          return final.isDelivered || final.outcome === "aborted" || final.outcome === "not-found";
         } finally {
           trace[Symbol.dispose]();
         }

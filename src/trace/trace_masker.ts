@@ -280,9 +280,7 @@ export class TraceMasker {
       }
 
       // Normal: skip to the next position whose two bytes begin a pattern.
-      const last = n - 1;
-      while (i < last && bigram[(buf[i]! << 8) | buf[i + 1]!] === 0) i++;
-      if (i === last && first[buf[i]!] === 0) i = n;
+      i = nextCandidate(bigram, first, buf, i);
       if (i >= n) break;
 
       const f = first[buf[i]!]!;
@@ -433,6 +431,18 @@ export class TraceMasker {
     this.#maskEnd = k;
     return maskStart;
   }
+}
+
+/**
+ * First position from `i` whose two bytes (one at the very end) may begin a
+ * pattern, or `buf.length`. Kept small and separate so the JIT optimizes
+ * this, the hottest loop, on its own.
+ */
+function nextCandidate(bigram: Uint8Array, first: Uint8Array, buf: Uint8Array, i: number): number {
+  const last = buf.length - 1;
+  while (i < last && bigram[(buf[i]! << 8) | buf[i + 1]!] === 0) i++;
+  if (i === last && first[buf[i]!] === 0) return buf.length;
+  return i;
 }
 
 function equalsAt(buf: Uint8Array, at: number, p: Uint8Array, len: number): boolean {

@@ -1,7 +1,7 @@
 /**
- * Time as the build sees it: section timestamps, timeouts, retry waits. Same
- * shape as gitlab/clock.ts so one object can serve both; unit tests pass a
- * clock they step.
+ * Time as the runner's logic sees it: timestamps, timeouts, retry waits and
+ * backoffs all go through a Clock, so unit tests can step time instead of
+ * sleeping.
  */
 export interface Clock {
   /** Milliseconds since the Unix epoch. */

@@ -1,6 +1,7 @@
 /**
- * Go's duration syntax (`10m`, `1h30m`, `500ms`), which job variables such as
- * RUNNER_SCRIPT_TIMEOUT use and the official job log prints (`1h0m0s`).
+ * Go's duration syntax (`10m`, `1h30m`, `500ms`): config.toml durations, job
+ * variables such as RUNNER_SCRIPT_TIMEOUT, and what the official runner prints
+ * (`1h0m0s`, in job logs, /debug/jobs/list and saved config files).
  * Millisecond precision is enough for the runner.
  */
 
