@@ -85,62 +85,42 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
 
   const archive = (jobSucceeded: boolean): BuildStageHook => ({
     isNeeded: (ctx) => cachesForStage(ctx.job.cache, jobSucceeded).length > 0,
-    run: async (ctx) => {
-      const files = options.files(ctx);
-      const log = sinkOf(ctx);
-      const session = await files.openSource(ctx.projectDir, ctx.signal);
-      try {
-        const git = files.commandRunner(ctx.projectDir, ctx.runScript);
+    run: (ctx) =>
+      withProjectFiles(ctx, options, async ({ source, git, log }) => {
         await saveCache({
           ...keyContext(ctx),
           caches: ctx.job.cache,
           jobSucceeded,
-          store: files.cacheStore(cacheRoot(ctx)),
-          source: session.source,
+          store: options.files(ctx).cacheStore(cacheRoot(ctx)),
+          source,
           projectDir: ctx.projectDir,
           ...(git ? { git } : {}),
-          compressionLevel: parseCompressionLevel(
-            variable(ctx, "CACHE_COMPRESSION_LEVEL"),
-            (m) => log(`WARNING: CACHE_COMPRESSION_LEVEL: ${m}`),
-          ),
+          compressionLevel: compressionLevel(ctx, "CACHE_COMPRESSION_LEVEL", log),
           log,
           signal: ctx.signal,
         });
-      } finally {
-        await session.close();
-      }
-    },
+      }),
   });
 
   const upload = (jobSucceeded: boolean): BuildStageHook => ({
     isNeeded: (ctx) => artifactsForStage(ctx.job.artifacts, jobSucceeded).length > 0,
-    run: async (ctx) => {
-      const files = options.files(ctx);
-      const log = sinkOf(ctx);
-      const session = await files.openSource(ctx.projectDir, ctx.signal);
-      try {
-        const git = files.commandRunner(ctx.projectDir, ctx.runScript);
+    run: (ctx) =>
+      withProjectFiles(ctx, options, async ({ source, git, log }) => {
         await uploadArtifacts({
           jobId: ctx.job.id,
           jobToken: ctx.job.token,
           artifacts: ctx.job.artifacts,
           jobSucceeded,
-          source: session.source,
+          source,
           projectDir: ctx.projectDir,
           ...(git ? { git } : {}),
           uploader: options.artifacts,
-          compressionLevel: parseCompressionLevel(
-            variable(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
-            (m) => log(`WARNING: ARTIFACT_COMPRESSION_LEVEL: ${m}`),
-          ),
+          compressionLevel: compressionLevel(ctx, "ARTIFACT_COMPRESSION_LEVEL", log),
           log,
           sleep,
           signal: ctx.signal,
         });
-      } finally {
-        await session.close();
-      }
-    },
+      }),
   });
 
   return {
@@ -151,6 +131,35 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
     "upload_artifacts_on_success": upload(true),
     "upload_artifacts_on_failure": upload(false),
   };
+}
+
+type ProjectFiles = {
+  source: Awaited<ReturnType<JobFiles["openSource"]>>["source"];
+  git: ReturnType<JobFiles["commandRunner"]>;
+  log: JobLogSink;
+};
+
+/** Reads the project's files for an archive or upload stage, closing the session after. */
+async function withProjectFiles(
+  ctx: StageContext,
+  options: JobFileHooksOptions,
+  use: (files: ProjectFiles) => Promise<void>,
+): Promise<void> {
+  const files = options.files(ctx);
+  const session = await files.openSource(ctx.projectDir, ctx.signal);
+  try {
+    await use({
+      source: session.source,
+      git: files.commandRunner(ctx.projectDir, ctx.runScript),
+      log: sinkOf(ctx),
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {
+  return parseCompressionLevel(variable(ctx, key), (m) => log(`WARNING: ${key}: ${m}`));
 }
 
 function variable(ctx: StageContext, key: string): string | undefined {
