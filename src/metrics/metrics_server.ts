@@ -1,4 +1,4 @@
-import type { Registry } from "prom-client";
+import type { Registry } from "./prom_client.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { formatListenAddress, type ListenAddress, parseListenAddress } from "./listen_address.ts";

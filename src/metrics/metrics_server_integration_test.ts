@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
+import { Registry } from "./prom_client.ts";
 import type { LogFields, Logger } from "../log/logger.ts";
 import { MetricsServer } from "./metrics_server.ts";
 import { type JobListEntry, type JobListProvider, RunnerMetrics } from "./runner_metrics.ts";

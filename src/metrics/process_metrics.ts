@@ -1,5 +1,5 @@
 import process from "node:process";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "./prom_client.ts";
 
 /**
  * What the process exposes about itself. Each method returns undefined when

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "./prom_client.ts";
 import type { LogLevel } from "../log/log_level.ts";
 import { formatGoDuration } from "./go_duration.ts";
 import { type ProcessProbe, registerProcessMetrics } from "./process_metrics.ts";

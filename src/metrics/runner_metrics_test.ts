@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
+import { Registry } from "./prom_client.ts";
 import type { ProcessProbe } from "./process_metrics.ts";
 import { formatJobList, type RunnerLabels, RunnerMetrics } from "./runner_metrics.ts";
 

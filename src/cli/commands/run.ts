@@ -7,7 +7,7 @@
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { Registry } from "prom-client";
+import { Registry } from "../../metrics/prom_client.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
 import { defaultConfig, defaultRunnerConfig } from "../../config/default_config.ts";
