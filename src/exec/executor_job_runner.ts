@@ -55,6 +55,11 @@ export interface ExecutorJobRunnerOptions {
    * for a spare nobody uses.
    */
   expectedJobs: number;
+  /**
+   * A process already launched with `permissions` (started before the
+   * pipeline was planned); used by the first job.
+   */
+  spare?: ExecutorProcess;
   /** After a cancel, how long the executor process has before it is killed. Default 10 s. */
   killGraceMs?: number;
 }
@@ -75,6 +80,10 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
 
   constructor(options: ExecutorJobRunnerOptions) {
     this.#o = options;
+    if (options.spare !== undefined) {
+      this.#spare = options.spare;
+      this.#launched = 1;
+    }
   }
 
   /** Starts an executor process for the next job now; failures surface in `run`. */

@@ -18,7 +18,6 @@
  * Call order: `start` once, then read `url`; `ArtifactLedger` methods at any
  * time; `close` (or dispose) once, stopping the server; it may run twice.
  */
-import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import type { ArtifactLedger } from "./pipeline_runner.ts";
 import { parseDotenv } from "./variables_file.ts";
@@ -35,12 +34,15 @@ export interface LocalArtifactsServerOptions {
   dir: string;
   /** Job ids and tokens of the pipeline: the only callers let in. */
   jobs: ReadonlyArray<{ id: number; token: string }>;
+  /** Port on 127.0.0.1; default 0, any free port. */
+  port?: number;
 }
 
 const MAX_DOTENV_BYTES = 5 * 1024;
 
 export class LocalArtifactsServer implements ArtifactLedger, AsyncDisposable {
   readonly #dir: string;
+  readonly #port: number;
   readonly #tokens = new Map<number, string>();
   readonly #archives = new Map<number, StoredArtifact>();
   readonly #dotenv = new Map<number, Array<{ key: string; value: string }>>();
@@ -49,6 +51,7 @@ export class LocalArtifactsServer implements ArtifactLedger, AsyncDisposable {
 
   constructor(options: LocalArtifactsServerOptions) {
     this.#dir = options.dir;
+    this.#port = options.port ?? 0;
     for (const job of options.jobs) this.#tokens.set(job.id, job.token);
   }
 
@@ -61,7 +64,7 @@ export class LocalArtifactsServer implements ArtifactLedger, AsyncDisposable {
   async start(): Promise<void> {
     await Deno.mkdir(this.#dir, { recursive: true });
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      { hostname: "127.0.0.1", port: this.#port, onListen: () => {} },
       (request) => this.#handle(request),
     );
     this.#url = `http://127.0.0.1:${this.#server.addr.port}`;
@@ -145,7 +148,7 @@ export class LocalArtifactsServer implements ArtifactLedger, AsyncDisposable {
     if (type === "dotenv") {
       try {
         const bytes = await Deno.readFile(path);
-        const text = new TextDecoder().decode(bytes[0] === 0x1f ? gunzipSync(bytes) : bytes);
+        const text = new TextDecoder().decode(bytes[0] === 0x1f ? await gunzip(bytes) : bytes);
         if (text.length > MAX_DOTENV_BYTES) {
           return json(400, { message: `dotenv report is larger than ${MAX_DOTENV_BYTES} bytes` });
         }
@@ -244,4 +247,10 @@ function lastIndexOf(haystack: Uint8Array, needle: Uint8Array): number {
     found = at;
   }
   return found;
+}
+
+/** Gunzips with the web stream API: node:zlib takes tens of ms to load. */
+async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }

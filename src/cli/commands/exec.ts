@@ -12,27 +12,15 @@
  * `~/.cache/…`): the working tree is never written, and exec's own files never
  * end up in the copy a job sees.
  */
-import { createHash } from "node:crypto";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
-import {
-  CiConfigError,
-  type ExecVariable,
-  formatWarning,
-  JobSelectionError,
-  loadPipeline,
-  LocalProjectFiles,
-  parseVariableArgument,
-  parseVariablesFile,
-  type Plan,
-  planPipeline,
-  readGitState,
-  renderPlanList,
-} from "../../exec/mod.ts";
+import type { ExecVariable, Plan } from "../../exec/mod.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
-import type { PipelineResult } from "../../exec/pipeline_runner.ts";
+import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
+import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
+import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 
@@ -137,14 +125,24 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
  * leaves time for it), since node:zlib and the trace modules take a while.
  * String literal specifiers, so that `deno compile` embeds them.
  */
+function importPipelineModules() {
+  return import("../../exec/mod.ts");
+}
+
+type PipelineModules = Awaited<ReturnType<typeof importPipelineModules>>;
+
+/** Whether `error` is the user's mistake (exit code 2) rather than ours. */
+function isUsageMistake(m: PipelineModules, error: unknown): error is Error {
+  return error instanceof m.CiConfigError || error instanceof m.JobSelectionError ||
+    error instanceof UsageError;
+}
+
 function importRunModules() {
   return Promise.all([
     import("../../exec/exec_output.ts"),
     import("../../exec/executor_job_runner.ts"),
     import("../../exec/local_artifacts_server.ts"),
     import("../../exec/pipeline_runner.ts"),
-    import("../../poller/executor_permissions.ts"),
-    import("../../poller/process_launcher.ts"),
   ]);
 }
 
@@ -158,26 +156,21 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     if (error instanceof UsageError) return usageFailure(ctx, error.message);
     throw error;
   }
-  const runModules = settings.isListOnly ? null : importRunModules();
+  if (settings.isListOnly) return await listPlan(ctx, settings);
+  // The executor process starts up while the pipeline is loaded and planned.
+  await using early = await startExecutorEarly(ctx, settings);
+  const m = await importPipelineModules();
+  const runModules = importRunModules();
   // Awaited only when the pipeline runs; a failure then surfaces there.
-  runModules?.catch(() => {});
+  runModules.catch(() => {});
   let plan: Plan;
   try {
-    plan = await loadPlan(ctx, settings);
+    plan = await loadPlan(ctx, settings, m);
   } catch (error) {
-    if (
-      error instanceof CiConfigError || error instanceof JobSelectionError ||
-      error instanceof UsageError
-    ) {
-      return usageFailure(ctx, error.message);
-    }
+    if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
     throw error;
   }
-  if (settings.isListOnly) {
-    for (const line of renderPlanList(plan).replace(/\n$/, "").split("\n")) ctx.out(line);
-    return 0;
-  }
-  for (const warning of plan.warnings) ctx.err(`WARNING: ${formatWarning(warning)}`);
+  for (const warning of plan.warnings) ctx.err(`WARNING: ${m.formatWarning(warning)}`);
   for (const note of plan.notes) ctx.err(note);
   if (!plan.isCreated) return 0;
   if (plan.jobs.length === 0) {
@@ -193,7 +186,20 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
       );
     }
   }
-  return await runPlan(ctx, settings, plan, await (runModules ?? importRunModules()));
+  return await runPlan(ctx, settings, { plan, early, modules: await runModules });
+}
+
+async function listPlan(ctx: CliContext, settings: ExecSettings): Promise<number> {
+  const m = await importPipelineModules();
+  let plan: Plan;
+  try {
+    plan = await loadPlan(ctx, settings, m);
+  } catch (error) {
+    if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
+    throw error;
+  }
+  for (const line of m.renderPlanList(plan).replace(/\n$/, "").split("\n")) ctx.out(line);
+  return 0;
 }
 
 function usageFailure(ctx: CliContext, message: string): number {
@@ -201,14 +207,14 @@ function usageFailure(ctx: CliContext, message: string): number {
   return 2;
 }
 
-async function loadPlan(ctx: CliContext, s: ExecSettings): Promise<Plan> {
-  const files = new LocalProjectFiles(s.projectDir);
+async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): Promise<Plan> {
+  const files = new m.LocalProjectFiles(s.projectDir);
   if (await files.readText(s.ciFile) === null) {
     throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
   }
   const [pipeline, git] = await Promise.all([
-    loadPipeline(s.projectDir, { files, ciFile: s.ciFile }),
-    readGitState(s.projectDir),
+    m.loadPipeline(s.projectDir, { files, ciFile: s.ciFile }),
+    m.readGitState(s.projectDir),
   ]);
   const variables: ExecVariable[] = [];
   if (s.variablesFile !== "") {
@@ -221,15 +227,17 @@ async function loadPlan(ctx: CliContext, s: ExecSettings): Promise<Plan> {
         `Cannot read the variables file "${s.variablesFile}": ${(error as Error).message}`,
       );
     }
-    variables.push(...parseVariablesFile(text, s.variablesFile));
+    variables.push(...m.parseVariablesFile(text, s.variablesFile));
   }
   try {
-    for (const v of s.variables) variables.push(parseVariableArgument(v));
-    for (const v of s.maskedVariables) variables.push(parseVariableArgument(v, { isMasked: true }));
+    for (const v of s.variables) variables.push(m.parseVariableArgument(v));
+    for (const v of s.maskedVariables) {
+      variables.push(m.parseVariableArgument(v, { isMasked: true }));
+    }
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
   }
-  return await planPipeline(pipeline, {
+  return await m.planPipeline(pipeline, {
     git,
     files,
     jobs: s.jobs,
@@ -238,64 +246,174 @@ async function loadPlan(ctx: CliContext, s: ExecSettings): Promise<Plan> {
   });
 }
 
-/** `$XDG_CACHE_HOME/runner/exec/<hash>`: one state directory per project path. */
-export function execStateDir(
+/**
+ * `$XDG_CACHE_HOME/runner/exec/<hash>`: one state directory per project path
+ * (the first 16 hex digits of its SHA-256; web crypto, as node:crypto takes
+ * tens of ms to load).
+ */
+export async function execStateDir(
   projectDir: string,
   env: (name: string) => string | undefined,
-): string {
+): Promise<string> {
   const base = env("XDG_CACHE_HOME") || join(env("HOME") || "/tmp", ".cache");
-  const hash = createHash("sha256").update(projectDir).digest("hex").slice(0, 16);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(projectDir));
+  const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0"))
+    .join("").slice(0, 16);
   return join(base, "runner", "exec", hash);
 }
+
+/**
+ * The executor process for the first job, launched before the pipeline is
+ * read: its permissions depend only on the flags and the state directories.
+ * The artifact endpoint's port is reserved now, since the process may only
+ * reach that one; disposing stops whatever was not taken.
+ */
+interface EarlyExecutor extends AsyncDisposable {
+  stateDir: string;
+  executorStateDir: string;
+  tempDir: string;
+  launcher: ExecutorLauncher;
+  /** The runner entry and the executor permissions for the endpoint at `url`. */
+  configFor(url: string): { runner: RunnerConfig; permissions: ExecutorPermissions };
+  /** The reserved endpoint's URL. */
+  readonly url: string;
+  /** Frees the reserved port for the artifacts server; returns it. */
+  releasePort(): number;
+  /** The process launched for `configFor(url)`, once; null when it failed to start. */
+  takeProcess(): ExecutorProcess | null;
+}
+
+async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<EarlyExecutor> {
+  const [{ executorPermissions }, { isCompiledBinary, SubprocessLauncher }] = await Promise.all([
+    import("../../poller/executor_permissions.ts"),
+    import("../../poller/process_launcher.ts"),
+  ]);
+  const stateDir = await execStateDir(s.projectDir, ctx.env);
+  const executorStateDir = join(stateDir, "executor");
+  const tempDir = await Deno.makeTempDir({ prefix: "runner-exec-" });
+  let reservation: Deno.Listener | null = null;
+  let port: number;
+  try {
+    reservation = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    port = (reservation.addr as Deno.NetAddr).port;
+  } catch (error) {
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+    throw new Error(`Cannot open a port on 127.0.0.1 for the local artifacts server`, {
+      cause: error,
+    });
+  }
+  const configFor = (url: string) => {
+    const runner = execRunnerConfig(s, url, stateDir);
+    const permissions = executorPermissions({
+      runner,
+      cwd: stateDir,
+      tempDir,
+      stateDir: executorStateDir,
+      env: ctx.env,
+    });
+    return { runner, permissions };
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: isCompiledBinary(Deno.execPath())
+      ? null
+      : fileURLToPath(new URL("../main.ts", import.meta.url)),
+    env: ctx.envObject(),
+  });
+  let process: ExecutorProcess | null = null;
+  try {
+    process = launcher.launch(configFor(url).permissions);
+  } catch {
+    // Each job launches again and reports the error in its log.
+  }
+  const releasePort = () => {
+    reservation?.close();
+    reservation = null;
+    return port;
+  };
+  return {
+    stateDir,
+    executorStateDir,
+    tempDir,
+    launcher,
+    configFor,
+    url,
+    releasePort,
+    takeProcess() {
+      const taken = process;
+      process = null;
+      return taken;
+    },
+    async [Symbol.asyncDispose]() {
+      releasePort();
+      const left = process;
+      process = null;
+      if (left !== null) {
+        left.kill("SIGKILL");
+        await left[Symbol.asyncDispose]();
+      }
+      await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Whether a job of the plan can upload artifacts, hence whether the local endpoint must serve. */
+function hasArtifacts(plan: Plan): boolean {
+  return plan.jobs.some((j) => j.jobSpec.artifacts.some((a) => a.paths.length > 0 || a.untracked));
+}
+
+/** The ledger of a pipeline whose jobs upload nothing. */
+const NO_ARTIFACTS: ArtifactLedger = {
+  archiveOf: () => null,
+  dotenvOf: () => Promise.resolve([]),
+};
 
 async function runPlan(
   ctx: CliContext,
   s: ExecSettings,
-  plan: Plan,
-  modules: RunModules,
+  { plan, early, modules }: { plan: Plan; early: EarlyExecutor; modules: RunModules },
 ): Promise<number> {
   const [
     { ExecOutput, renderSummary },
     { ExecutorJobRunner },
     { LocalArtifactsServer },
     { runPipeline },
-    { executorPermissions },
-    { isCompiledBinary, SubprocessLauncher },
   ] = modules;
-  const stateDir = execStateDir(s.projectDir, ctx.env);
+  const { stateDir, executorStateDir, tempDir } = early;
   const buildsDir = join(stateDir, "builds");
   const artifactsDir = join(stateDir, "artifacts");
   await Deno.mkdir(buildsDir, { recursive: true });
   await Deno.mkdir(join(stateDir, "cache"), { recursive: true });
-  const executorStateDir = join(stateDir, "executor");
   await Deno.mkdir(executorStateDir, { recursive: true });
   // Artifacts belong to one run, as to one pipeline in GitLab.
   await Deno.remove(artifactsDir, { recursive: true }).catch(() => {});
-  const tempDir = await Deno.makeTempDir({ prefix: "runner-exec-" });
-  await using server = new LocalArtifactsServer({
-    dir: artifactsDir,
-    jobs: plan.jobs.map((j) => ({ id: j.jobSpec.id, token: j.jobSpec.token })),
-  });
-  await server.start();
-
-  const runner = execRunnerConfig(s, server.url, stateDir);
+  let spare = early.takeProcess();
+  let url = early.url;
+  let server: InstanceType<typeof LocalArtifactsServer> | null = null;
+  if (hasArtifacts(plan)) {
+    const jobs = plan.jobs.map((j) => ({ id: j.jobSpec.id, token: j.jobSpec.token }));
+    server = new LocalArtifactsServer({ dir: artifactsDir, jobs, port: early.releasePort() });
+    try {
+      await server.start();
+    } catch {
+      // Another program took the reserved port: serve on any free one, with a
+      // process allowed to reach it.
+      server = new LocalArtifactsServer({ dir: artifactsDir, jobs });
+      await server.start();
+      url = server.url;
+      spare?.kill("SIGKILL");
+      await spare?.[Symbol.asyncDispose]();
+      spare = null;
+    }
+  }
+  await using _server = server;
+  const { runner, permissions } = early.configFor(url);
   const projectPath = plan.jobs[0]!.jobSpec.jobInfo.projectFullPath;
   await using jobRunner = new ExecutorJobRunner({
-    launcher: new SubprocessLauncher({
-      execPath: Deno.execPath(),
-      mainModule: isCompiledBinary(Deno.execPath())
-        ? null
-        : fileURLToPath(new URL("../main.ts", import.meta.url)),
-      env: ctx.envObject(),
-    }),
+    launcher: early.launcher,
     runner,
-    permissions: executorPermissions({
-      runner,
-      cwd: stateDir,
-      tempDir,
-      stateDir: executorStateDir,
-      env: ctx.env,
-    }),
+    permissions,
     shortToken: SHORT_TOKEN,
     systemId: "exec",
     cwd: stateDir,
@@ -305,6 +423,7 @@ async function runPlan(
     projectPath,
     hostBuildsDir: buildsDir,
     expectedJobs: plan.jobs.length,
+    ...(spare !== null ? { spare } : {}),
   });
   jobRunner.prelaunch();
 
@@ -325,7 +444,7 @@ async function runPlan(
   try {
     result = await runPipeline(plan, {
       runner: jobRunner,
-      artifacts: server,
+      artifacts: server ?? NO_ARTIFACTS,
       concurrent: s.concurrent,
       signal: stop.signal,
       observer: {
@@ -349,7 +468,6 @@ async function runPlan(
     await jobRunner.close();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
-    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   }
 
   const rows: SummaryRow[] = [
