@@ -179,7 +179,11 @@ export class SshExecutor implements Executor {
       cacheDir: resolve(this.paths.cacheDir),
       isBuildsDirShared: true,
     };
-    const probe = await connection.execCollect(`exec ${this.shell} -c :`, { timeoutMs: 60_000 });
+    let probe = await connection.execCollect(`exec ${this.shell} -c :`, { timeoutMs: 60_000 });
+    // A busy sshd sometimes closes a channel without its exit status: ask once more.
+    if (probe.code === null) {
+      probe = await connection.execCollect(`exec ${this.shell} -c :`, { timeoutMs: 60_000 });
+    }
     if (probe.code !== 0) {
       throw new JobFailedError(
         "runner_system_failure",
