@@ -72,6 +72,19 @@ export type RequestJobResult =
     invalidJob?: { id: number; token: string };
   };
 
+/** The JSON body of a 201 that hands out a runner token (register, reset). */
+async function tokenAnswer(
+  response: Response,
+  endpoint: ApiEndpoint,
+  what: string,
+): Promise<{ value: unknown; token: string }> {
+  const parsed = await readJsonBody(response);
+  if (!parsed.ok) throw new GitLabApiError(endpoint, 0, `${what} failed: ${parsed.reason}`);
+  const token = stringField(parsed.value, "token");
+  if (!token) throw new GitLabApiError(endpoint, 0, `${what} failed: answer has no "token"`);
+  return { value: parsed.value, token };
+}
+
 function nowRfc3339(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
@@ -186,26 +199,15 @@ export class RunnerClient implements Disposable {
         response.status === 403 ? "check registration token" : "",
       );
     }
-    const parsed = await readJsonBody(response);
-    if (!parsed.ok) {
-      throw new GitLabApiError(
-        "register_runner",
-        0,
-        `Registering the runner failed: ${parsed.reason}`,
-      );
-    }
-    const token = stringField(parsed.value, "token");
-    if (!token) {
-      throw new GitLabApiError(
-        "register_runner",
-        0,
-        `Registering the runner failed: answer has no "token"`,
-      );
-    }
+    const { value, token } = await tokenAnswer(
+      response,
+      "register_runner",
+      "Registering the runner",
+    );
     return {
-      id: numberField(parsed.value, "id"),
+      id: numberField(value, "id"),
       token,
-      tokenExpiresAt: stringField(parsed.value, "token_expires_at"),
+      tokenExpiresAt: stringField(value, "token_expires_at"),
       tokenObtainedAt: nowRfc3339(this.#transport.clock.now()),
     };
   }
@@ -311,27 +313,16 @@ export class RunnerClient implements Disposable {
         response.status === 403 ? "check used token" : "",
       );
     }
-    const parsed = await readJsonBody(response);
-    if (!parsed.ok) {
-      throw new GitLabApiError(
-        "reset_token",
-        0,
-        `Resetting the runner token failed: ${parsed.reason}`,
-      );
-    }
-    const token = stringField(parsed.value, "token");
-    if (!token) {
-      throw new GitLabApiError(
-        "reset_token",
-        0,
-        `Resetting the runner token failed: answer has no "token"`,
-      );
-    }
+    const { value, token } = await tokenAnswer(
+      response,
+      "reset_token",
+      "Resetting the runner token",
+    );
     this.#token = token;
     this.#lastUpdate = "";
     return {
       token,
-      tokenExpiresAt: stringField(parsed.value, "token_expires_at"),
+      tokenExpiresAt: stringField(value, "token_expires_at"),
       tokenObtainedAt: nowRfc3339(this.#transport.clock.now()),
     };
   }

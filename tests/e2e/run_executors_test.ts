@@ -20,6 +20,12 @@ for (const [what, reason] of [["docker", dockerReason], ["ssh", sshReason]]) {
   if (reason) console.warn(`SKIP ${what} e2e tests: ${reason}`);
 }
 
+/** One docker runner on the local test image, never pulling. */
+function dockerConfig(url: string, token: string): string {
+  return `concurrent = 1\ncheck_interval = 1\n${runnerToml(url, token, { executor: "docker" })}` +
+    `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`;
+}
+
 Deno.test({
   name: "docker executor: a job runs in its image and reports success and failure with exit codes",
   ignore: dockerReason !== null,
@@ -27,11 +33,7 @@ Deno.test({
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
-      config:
-        `concurrent = 1\ncheck_interval = 1\n${
-          runnerToml(gitlab.url, r.token, { executor: "docker" })
-        }` +
-        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+      config: dockerConfig(gitlab.url, r.token),
     });
     const ok = gitlab.enqueueJob({
       script: ["echo in-container $(uname -s)", "cat /etc/hostname"],
@@ -59,11 +61,7 @@ Deno.test({
     });
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
-      config:
-        `concurrent = 1\ncheck_interval = 1\n${
-          runnerToml(gitlab.url, r.token, { executor: "docker" })
-        }` +
-        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+      config: dockerConfig(gitlab.url, r.token),
     });
     const job = gitlab.enqueueJob({
       script: ["true"],
@@ -150,11 +148,7 @@ Deno.test({
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
-      config:
-        `concurrent = 1\ncheck_interval = 1\n${
-          runnerToml(gitlab.url, r.token, { executor: "docker" })
-        }` +
-        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+      config: dockerConfig(gitlab.url, r.token),
     });
     const first = gitlab.enqueueJob({ script: ["echo kept > /cache/marker"], variables: NO_GIT });
     assert.equal(
