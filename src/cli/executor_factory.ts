@@ -3,6 +3,7 @@
  * concrete executor classes (STYLE: only cli names concrete classes).
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
+import { SUPPORTED_EXECUTORS } from "../config/executor_names.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
@@ -27,8 +28,6 @@ export interface ExecutorContext {
   log: Logger;
   onProcessGroup?: (pgid: number, isAlive: boolean) => void;
 }
-
-export const EXECUTOR_NAMES = ["shell", "docker", "ssh", "docker+ssh", "custom"] as const;
 
 export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
   const { runner } = ctx;
@@ -116,7 +115,9 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
     default:
       throw new JobFailedError(
         "runner_system_failure",
-        `Executor "${runner.executor}" is not supported: use one of ${EXECUTOR_NAMES.join(", ")}`,
+        `Executor "${runner.executor}" is not supported: use one of ${
+          SUPPORTED_EXECUTORS.join(", ")
+        }`,
       );
   }
 }

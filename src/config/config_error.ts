@@ -24,7 +24,9 @@ export type ConfigWarningKind =
   /** A value of an unsupported key has the wrong type; kept as written. */
   | "unsupported_value"
   /** [[runners]] url ended with /ci, which we strip. */
-  | "url_ci_suffix";
+  | "url_ci_suffix"
+  /** A [[runners]] entry names an executor we lack; it never asks for jobs. */
+  | "unsupported_executor";
 
 export interface ConfigWarning extends ConfigProblem {
   readonly kind: ConfigWarningKind;

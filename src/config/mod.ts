@@ -41,3 +41,4 @@ export {
 } from "./system_id.ts";
 export { defaultConfigPath, type DefaultConfigPathOptions } from "./default_paths.ts";
 export { renderConfigDocs } from "./config_docs.ts";
+export { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";

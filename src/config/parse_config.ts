@@ -28,6 +28,7 @@ import {
   defaultsForRoot,
 } from "./default_config.ts";
 import { expandEnv, hasEnvReference } from "./env_expansion.ts";
+import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 
 export interface ParseConfigOptions {
   /** Path shown in messages. */
@@ -295,6 +296,19 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     );
     runner.url = stripped;
     if (runner.envExpansion.url !== null) runner.envExpansion.url.value = stripped;
+  }
+  if (!isSupportedExecutor(runner.executor)) {
+    const where = [...path, "executor"];
+    const what = runner.executor === ""
+      ? "is not set"
+      : `names ${JSON.stringify(runner.executor)}, an executor this runner does not have`;
+    v.warn(
+      "unsupported_executor",
+      runner.executor === "" ? path : where,
+      `key ${displayKeyPath(where)} ${what}: runner ${
+        JSON.stringify(runner.name)
+      } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
+    );
   }
   applyRunnerDynamicDefaults(runner, {
     safeDirectoryCheckout: item.present.has("runners.safe_directory_checkout"),

@@ -15,6 +15,11 @@ function loadError(text: string, env: Record<string, string> = {}): ConfigError 
   assert.fail("expected the config to be rejected");
 }
 
+/** Warnings other than the missing executor of the minimal entries these tests write. */
+function besidesExecutor<T extends { kind: string }>(warnings: T[]): T[] {
+  return warnings.filter((w) => w.kind !== "unsupported_executor");
+}
+
 Deno.test("an official runner's config.toml loads with every value as written", () => {
   const { config, warnings } = parseConfig(OFFICIAL_CONFIG_TOML, opts);
   assert.equal(config.concurrent, 4);
@@ -220,7 +225,7 @@ Deno.test("an unknown key is a warning with its line, and kept", () => {
     opts,
   );
   assert.deepEqual(
-    warnings.map((w) => [w.kind, w.line, w.message]),
+    besidesExecutor(warnings).map((w) => [w.kind, w.line, w.message]),
     [
       ["unknown_key", 4, "key runners[0].build_dir is unknown and ignored"],
       ["unknown_key", 6, "key runners[0].docker.imagee is unknown and ignored"],
@@ -244,7 +249,7 @@ Deno.test("P3 keys are accepted with one warning per key per load", () => {
     base_name = "macos-2"
 `;
   const { config, warnings } = parseConfig(text, opts);
-  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+  assert.deepEqual(besidesExecutor(warnings).map((w) => [w.kind, w.line, w.message]), [
     ["unsupported_key", 1, "key sentry_dsn is accepted but not supported"],
     ["unsupported_key", 3, "key runners.proxy_exec is accepted but not supported"],
     ["unsupported_key", 5, "key runners.docker.mac_address is accepted but not supported"],
@@ -262,9 +267,12 @@ Deno.test("a wrong type in an unsupported key is a warning, never a load error",
     `[[runners]]\n[runners.virtualbox]\ndisable_snapshots = "yes"\n`,
     opts,
   );
-  assert.deepEqual(warnings.map((w) => w.kind), ["unsupported_value", "unsupported_key"]);
+  assert.deepEqual(besidesExecutor(warnings).map((w) => w.kind), [
+    "unsupported_value",
+    "unsupported_key",
+  ]);
   assert.match(
-    warnings[0]?.message ?? "",
+    besidesExecutor(warnings)[0]?.message ?? "",
     /runners\[0\]\.virtualbox\.disable_snapshots must be true or false/,
   );
 });
@@ -277,12 +285,15 @@ Deno.test("keys are matched exactly first, then ignoring case with a warning", (
   assert.equal(config.concurrent, 5);
   assert.equal(config.runners[0]?.cache.type, "s3");
   assert.equal(config.runners[0]?.cache.s3.bucketName, "b");
-  assert.deepEqual(warnings.map((w) => [w.kind, w.line]), [["key_case", 1], ["key_case", 4], [
+  assert.deepEqual(besidesExecutor(warnings).map((w) => [w.kind, w.line]), [["key_case", 1], [
+    "key_case",
+    4,
+  ], [
     "key_case",
     6,
   ]]);
   assert.match(
-    warnings[1]?.message ?? "",
+    besidesExecutor(warnings)[1]?.message ?? "",
     /runners\[0\]\.cache\.type matches "Type" only when ignoring case/,
   );
 });
@@ -404,4 +415,26 @@ Deno.test("feature flags must be booleans; labels must be strings", () => {
     error.message,
     /feature_flags must be a table of true\/false values, but "FF_TIMESTAMPS" is "yes"/,
   );
+});
+
+Deno.test("an entry whose executor this runner lacks is a warning naming runner and executor", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "k"\nexecutor = "kubernetes"\n[[runners]]\nname = "s"\nexecutor = "shell"\n` +
+      `[[runners]]\nname = "none"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_executor",
+      3,
+      'key runners[0].executor names "kubernetes", an executor this runner does not have: ' +
+      'runner "k" never asks for jobs (supported: shell, docker, ssh, docker+ssh, custom)',
+    ],
+    [
+      "unsupported_executor",
+      7,
+      'key runners[2].executor is not set: runner "none" never asks for jobs ' +
+      "(supported: shell, docker, ssh, docker+ssh, custom)",
+    ],
+  ]);
 });

@@ -437,7 +437,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "shell, ssh, docker, docker-windows, docker+machine, docker-autoscaler, kubernetes, custom, instance, parallels, virtualbox. Unknown names mark the runner unhealthy.",
+    "shell, ssh, docker, docker+ssh or custom. Official executors this runner lacks (docker-windows, docker+machine, docker-autoscaler, kubernetes, instance, parallels, virtualbox) are reported at load and by lint (an error there); such an entry never asks for jobs.",
     { saved: "always", defaultText: "required" },
   ),
   k(

@@ -11,6 +11,7 @@
  */
 import type { GlobalConfig, RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
+import { isSupportedExecutor } from "../config/executor_names.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
@@ -130,7 +131,11 @@ export class Poller {
     this.#checkIntervalMs = config.checkInterval * 1000;
     const wanted = new Map<string, RunnerConfig>();
     for (const runner of config.runners) {
-      if (runner.token) wanted.set(entryKey(runner), runner);
+      // An executor we lack was reported when the config loaded (config/parse_config.ts);
+      // asking for jobs would only take jobs we must fail.
+      if (runner.token && isSupportedExecutor(runner.executor)) {
+        wanted.set(entryKey(runner), runner);
+      }
     }
     for (const [key, entry] of this.#entries) {
       if (!wanted.has(key)) {

@@ -1,0 +1,53 @@
+/**
+ * End to end: a `[[runners]]` entry naming an executor this runner does not
+ * have (kubernetes, docker-autoscaler, ...) is reported at start and by
+ * `runner lint`, and never asks GitLab for jobs, while the other entries work.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+
+Deno.test("an entry with the kubernetes executor is reported and never requests a job; the shell entry runs", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const k8s = gitlab.createRunner({ kind: "created" });
+  const shell = gitlab.createRunner({ kind: "created" });
+  const body = runnerToml(gitlab.url, k8s.token, { executor: "kubernetes" }) +
+    runnerToml(gitlab.url, shell.token);
+  await using runner = await startRunner({
+    config: `concurrent = 2\ncheck_interval = 1\n\n${body}`,
+  });
+  await runner.waitForLog(/runners\[0\]\.executor names "kubernetes"/);
+  assert.match(runner.log, /never asks for jobs/);
+  const job = gitlab.enqueueJob({ script: ["echo ok"], variables: NO_GIT, runnerId: shell.id });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", runner.log);
+  // Two more check intervals: the kubernetes entry had every chance to ask.
+  await new Promise((r) => setTimeout(r, 2_500));
+  const tokens = gitlab.requestsTo("request_job").map((r) =>
+    (r.json as { token?: string } | undefined)?.token
+  );
+  assert.ok(tokens.includes(shell.token), "the shell entry asked for jobs");
+  assert.ok(!tokens.includes(k8s.token), "no job request was made with the kubernetes token");
+});
+
+Deno.test("lint fails on entries whose executor this runner lacks, naming each", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-lint-executor-" });
+  try {
+    const path = join(dir, "config.toml");
+    const body = ["docker-autoscaler", "instance", "docker+machine", "virtualbox", "parallels"]
+      .map((executor, i) => runnerToml("https://gitlab.example.com", `glrt-tok${i}`, { executor }))
+      .join("");
+    await Deno.writeTextFile(path, `concurrent = 1\n\n${body}`);
+    const res = await runCli(["lint", "-c", path]);
+    assert.equal(res.code, 1, res.stderr);
+    for (const name of ["docker-autoscaler", "instance", "docker\\+machine", "virtualbox"]) {
+      assert.match(res.stderr, new RegExp(`ERROR: .*executor names "${name}"`));
+    }
+    assert.match(res.stderr, /:\d+: key runners\[4\]\.executor names "parallels"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
