@@ -61,7 +61,13 @@ export const FEATURE_NAMES = [
   "job_inputs",
 ] as const;
 
-/** Features the network client itself implements, always declared true. */
+/**
+ * Features the network client itself implements, always declared true.
+ * `job_inputs` is not among them: the official runner evaluates
+ * `${{ job.inputs.* }}` templates (the moa expression language of step-runner)
+ * in script, image, services, artifacts and cache before running; we do not,
+ * so we declare it false and GitLab does not send us jobs that use inputs.
+ */
 export const CLIENT_FEATURES: readonly string[] = [
   "trace_reset",
   "trace_checksum",
@@ -69,7 +75,6 @@ export const CLIENT_FEATURES: readonly string[] = [
   "cancelable",
   "cancel_gracefully",
   "two_phase_job_commit",
-  "job_inputs",
 ];
 
 const GO_ARCH: Record<string, string> = { "x86_64": "amd64", "aarch64": "arm64" };

@@ -25,6 +25,7 @@ Deno.test("info always carries every feature key, with the client features force
   assert.equal(features["image"], false);
   assert.equal(features["cancelable"], true);
   assert.equal(features["two_phase_job_commit"], true);
+  assert.equal(features["job_inputs"], false, "inputs are not interpolated, so not advertised");
   assert.deepEqual(body["config"], { gpus: "" });
   assert.equal("executor" in body, false, "empty executor is omitted");
   assert.equal("labels" in body, false, "empty labels are omitted");
