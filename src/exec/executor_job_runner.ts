@@ -25,7 +25,7 @@ import { JobTrace } from "../trace/job_trace.ts";
 import { maskOptionsForJob } from "../trace/mask_options.ts";
 import { TraceStore } from "../trace/trace_store.ts";
 import type { AttemptOptions, AttemptResult, JobAttemptRunner } from "./pipeline_runner.ts";
-import type { WorkspacePlan } from "./pipeline_plan.ts";
+import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
 import { copyWorkspace } from "./workspace_copy.ts";
 
 export interface ExecutorJobRunnerOptions {

@@ -20,7 +20,7 @@
  */
 import { join } from "node:path";
 import type { ArtifactLedger } from "./pipeline_runner.ts";
-import { parseDotenv } from "./variables_file.ts";
+import { parseDotenv } from "../pipeline/variables_file.ts";
 
 interface StoredArtifact {
   path: string;

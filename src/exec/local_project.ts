@@ -1,6 +1,6 @@
 import { join, normalize, relative, sep } from "node:path";
-import { type GitState, ZERO_SHA } from "./git_state.ts";
-import type { ProjectFiles } from "./project_files.ts";
+import { type GitState, ZERO_SHA } from "../pipeline/git_state.ts";
+import type { ProjectFiles } from "../pipeline/project_files.ts";
 
 /**
  * The project on disk. Needs `--allow-read` on the project and

@@ -1,29 +1,7 @@
 /**
- * `runner exec`: run a project's `.gitlab-ci.yml` locally. Load the pipeline,
- * plan it into job payloads, then hand each `PlannedJob.jobSpec` to an executor.
+ * `runner exec`: run a planned pipeline (see `pipeline/`) locally. The project
+ * directory is read through `LocalProjectFiles`; each `PlannedJob.jobSpec` goes
+ * to an executor process, stage by stage, with a local artifacts server between
+ * jobs.
  */
-export {
-  CiConfigError,
-  type CiWarning,
-  formatWarning,
-  type SourceLocation,
-} from "./ci_config_error.ts";
-export { type ExecVariable, parseVariableArgument } from "./exec_variable.ts";
-export { type GitState, ZERO_SHA } from "./git_state.ts";
-export { withDotenvVariables } from "./job_spec_builder.ts";
-export { loadPipeline, type LoadPipelineOptions } from "./load_pipeline.ts";
 export { LocalProjectFiles, readGitState } from "./local_project.ts";
-export type { JobConfig, Pipeline } from "./pipeline.ts";
-export {
-  JobSelectionError,
-  type Plan,
-  type PlannedJob,
-  type PlannedWhen,
-  type PlanOptions,
-  planPipeline,
-  type SkippedJob,
-  type WorkspacePlan,
-} from "./pipeline_plan.ts";
-export { renderPlanList } from "./plan_list.ts";
-export type { ProjectFiles } from "./project_files.ts";
-export { parseDotenv, parseVariablesFile } from "./variables_file.ts";

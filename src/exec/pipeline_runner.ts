@@ -7,8 +7,8 @@
  */
 import type { JobSpec } from "../job/job_spec.ts";
 import type { JobStatus } from "./exec_output.ts";
-import { withDotenvVariables } from "./job_spec_builder.ts";
-import type { Plan, PlannedJob } from "./pipeline_plan.ts";
+import { withDotenvVariables } from "../pipeline/job_spec_builder.ts";
+import type { Plan, PlannedJob } from "../pipeline/pipeline_plan.ts";
 
 export interface AttemptResult {
   state: "success" | "failed";

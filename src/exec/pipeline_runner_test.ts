@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type JobSpec, variableValue } from "../job/job_spec.ts";
-import type { GitState } from "./git_state.ts";
-import { loadPipeline } from "./load_pipeline.ts";
-import { type Plan, planPipeline } from "./pipeline_plan.ts";
+import type { GitState } from "../pipeline/git_state.ts";
+import { loadPipeline } from "../pipeline/load_pipeline.ts";
+import { type Plan, planPipeline } from "../pipeline/pipeline_plan.ts";
 import {
   type ArtifactLedger,
   type AttemptOptions,
@@ -11,7 +11,7 @@ import {
   type PipelineResult,
   runPipeline,
 } from "./pipeline_runner.ts";
-import { MemoryProjectFiles } from "./_memory_project_files.ts";
+import { MemoryProjectFiles } from "../pipeline/memory_project_files.ts";
 
 const GIT: GitState = {
   sha: "3c8b1f0e9d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c",

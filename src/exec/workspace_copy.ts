@@ -11,7 +11,7 @@
  * impossible (another file system) they are copied.
  */
 import { dirname, join } from "node:path";
-import type { WorkspacePlan } from "./pipeline_plan.ts";
+import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
 
 const PARALLEL_COPIES = 16;
 

@@ -1,8 +1,8 @@
 /** Hostile .gitlab-ci.yml (with local includes): loadPipeline loads it or throws a CiConfigError. */
 import assert from "node:assert/strict";
-import { CiConfigError } from "../../src/exec/ci_config_error.ts";
-import { loadPipeline } from "../../src/exec/load_pipeline.ts";
-import { MemoryProjectFiles } from "../../src/exec/_memory_project_files.ts";
+import { CiConfigError } from "../../src/pipeline/ci_config_error.ts";
+import { loadPipeline } from "../../src/pipeline/load_pipeline.ts";
+import { MemoryProjectFiles } from "../../src/pipeline/memory_project_files.ts";
 import {
   assertClearError,
   forEachInput,

@@ -16,7 +16,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
-import type { ExecVariable, Plan } from "../../exec/mod.ts";
+import type { ExecVariable, Plan } from "../../pipeline/mod.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
 import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
 import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
@@ -125,8 +125,12 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
  * leaves time for it), since node:zlib and the trace modules take a while.
  * String literal specifiers, so that `deno compile` embeds them.
  */
-function importPipelineModules() {
-  return import("../../exec/mod.ts");
+async function importPipelineModules() {
+  const [pipeline, exec] = await Promise.all([
+    import("../../pipeline/mod.ts"),
+    import("../../exec/mod.ts"),
+  ]);
+  return { ...pipeline, ...exec };
 }
 
 type PipelineModules = Awaited<ReturnType<typeof importPipelineModules>>;

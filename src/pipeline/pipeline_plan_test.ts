@@ -5,7 +5,7 @@ import type { GitState } from "./git_state.ts";
 import { withDotenvVariables } from "./job_spec_builder.ts";
 import { loadPipeline } from "./load_pipeline.ts";
 import { JobSelectionError, type PlanOptions, planPipeline } from "./pipeline_plan.ts";
-import { MemoryProjectFiles } from "./_memory_project_files.ts";
+import { MemoryProjectFiles } from "./memory_project_files.ts";
 
 const GIT: GitState = {
   sha: "3c8b1f0e9d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c",

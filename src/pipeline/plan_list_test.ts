@@ -3,7 +3,7 @@ import type { GitState } from "./git_state.ts";
 import { loadPipeline } from "./load_pipeline.ts";
 import { planPipeline } from "./pipeline_plan.ts";
 import { renderPlanList } from "./plan_list.ts";
-import { MemoryProjectFiles } from "./_memory_project_files.ts";
+import { MemoryProjectFiles } from "./memory_project_files.ts";
 
 const GIT: GitState = {
   sha: "0123456789abcdef0123456789abcdef01234567",

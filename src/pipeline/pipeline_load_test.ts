@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CiConfigError, formatWarning } from "./ci_config_error.ts";
 import { loadPipeline } from "./load_pipeline.ts";
-import { MemoryProjectFiles } from "./_memory_project_files.ts";
+import { MemoryProjectFiles } from "./memory_project_files.ts";
 
 function load(files: Record<string, string>) {
   return loadPipeline("/src/app", { files: new MemoryProjectFiles(files) });
