@@ -158,7 +158,14 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
 
   const runner: RunnerConfig = defaultRunnerConfig(executor);
-  applyRunnerFlags(runner, new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env)));
+  const runnerFlags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
+  applyRunnerFlags(runner, runnerFlags);
+  // An empty allow-list means "what pull_policy says" when the file is loaded;
+  // saving the filled-in default would pin it to the default policy and refuse
+  // the --docker-pull-policy just given.
+  if (!runnerFlags.isExplicit("docker-allowed-pull-policies")) {
+    runner.docker.allowedPullPolicies = [];
+  }
   runner.name = name;
   runner.url = url;
   runner.executor = executor;
