@@ -2,7 +2,8 @@
  * Which files an artifact or cache entry takes, decided as GitLab's runner
  * decides it: `paths` are doublestar globs relative to the project dir (an
  * absolute path inside it works too), a matched directory brings everything
- * below it, symlinks are taken as links and never followed, `untracked` adds
+ * below it, symlinks are taken as links and never followed (nor is a path
+ * through a symlinked directory taken: "link/x" is refused), `untracked` adds
  * what `git ls-files -o` lists, and `exclude` globs drop single paths. Paths
  * leading outside the project are ignored with a warning. The job log gets
  * the official lines ("found N matching artifact files and directories",
@@ -47,6 +48,8 @@ export async function selectFiles(
     excludes.push({ rule, match: compilePattern(rel) });
   }
   const excludedCounts = new Map<string, number>();
+  /** Directories known to be reached without passing a symlink. */
+  const linkFree = new Set<string>([""]);
 
   /** Adds one existing path unless excluded; says whether it counted as found. */
   const take = (path: string, kind: EntryKind): boolean => {
@@ -69,6 +72,15 @@ export async function selectFiles(
       continue;
     }
     const shown = glob === "" ? (relBase || ".") : relBase === "" ? glob : `${relBase}/${glob}`;
+    // lstat(2) follows every component but the last, so "link/secret" with
+    // link -> /etc would read /etc/secret: a path through a symlink is refused.
+    const link = await symlinkOnTheWay(ctx.source, relBase, linkFree);
+    if (link !== null) {
+      ctx.log(
+        `WARNING: ${shown}: "${link}" is a symlink, and artifact paths never lead through one`,
+      );
+      continue;
+    }
     let found = 0;
     for (const match of await matchPattern(ctx.source, relBase, glob)) {
       found += await walk(ctx.source, match.path, match.kind, take);
@@ -82,7 +94,7 @@ export async function selectFiles(
     }
   }
 
-  if (spec.untracked) await addUntracked(ctx, take);
+  if (spec.untracked) await addUntracked(ctx, take, linkFree);
 
   for (const [rule, count] of excludedCounts) ctx.log(`${rule}: excluded ${count} files`);
   return [...selected.keys()].sort();
@@ -91,6 +103,7 @@ export async function selectFiles(
 async function addUntracked(
   ctx: FileSelectionContext,
   take: (path: string, kind: EntryKind) => boolean,
+  linkFree: Set<string>,
 ): Promise<void> {
   if (!ctx.git) {
     ctx.log("WARNING: untracked: no git command runner available");
@@ -115,6 +128,7 @@ async function addUntracked(
     if (path === "") continue;
     const rel = posix.normalize(path).replace(/\/+$/, "");
     if (rel === ".." || rel.startsWith("../") || rel.startsWith("/")) continue;
+    if (await symlinkOnTheWay(ctx.source, rel, linkFree) !== null) continue;
     const entry = await ctx.source.stat(rel);
     if (entry !== null && take(rel, entry.kind)) found++;
   }
@@ -168,6 +182,28 @@ async function walk(
     count += await walk(source, path === "" ? e.name : `${path}/${e.name}`, e.kind, take);
   }
   return count;
+}
+
+/**
+ * The first proper ancestor of `path` that is a symlink, or null when none
+ * is (a missing ancestor means nothing below it exists either). `linkFree` remembers
+ * directories already checked.
+ */
+async function symlinkOnTheWay(
+  source: ArchiveSource,
+  path: string,
+  linkFree: Set<string>,
+): Promise<string | null> {
+  const parts = path === "" ? [] : path.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    if (linkFree.has(dir)) continue;
+    const entry = await source.stat(dir);
+    if (entry?.kind === "symlink") return dir;
+    if (entry === null || entry.kind !== "dir") return null; // nothing below it exists
+    linkFree.add(dir);
+  }
+  return null;
 }
 
 /** `path` relative to the project dir, or null when it leads outside. "" is the project dir. */

@@ -33,3 +33,37 @@ Deno.test("untracked takes git's untracked files, ignored ones included, and no 
     await Deno.remove(project, { recursive: true });
   }
 });
+
+Deno.test("a path through a symlinked directory is refused with a warning, nothing outside is taken", async () => {
+  const outside = await Deno.makeTempDir({ prefix: "select-outside-" });
+  const project = await Deno.makeTempDir({ prefix: "select-it-" });
+  try {
+    await Deno.writeTextFile(`${outside}/secret.txt`, "s");
+    await Deno.mkdir(`${outside}/sub`);
+    await Deno.writeTextFile(`${outside}/sub/deep.txt`, "d");
+    await Deno.mkdir(`${project}/dir`);
+    await Deno.symlink(outside, `${project}/dir/out`);
+    await Deno.writeTextFile(`${project}/kept.txt`, "k");
+    const lines: string[] = [];
+    const files = await selectFiles(
+      {
+        paths: ["dir/out/secret.txt", "dir/out/sub", "dir/out/*.txt", "dir/out/", "kept.txt"],
+        exclude: [],
+        untracked: false,
+      },
+      { source: new LocalArchiveSource(project), projectDir: project, log: (l) => lines.push(l) },
+    );
+    assert.deepEqual(files, ["dir/out", "kept.txt"]);
+    assert.deepEqual(lines, [
+      'WARNING: dir/out/secret.txt: "dir/out" is a symlink, and artifact paths never lead through one',
+      'WARNING: dir/out/sub: "dir/out" is a symlink, and artifact paths never lead through one',
+      "WARNING: dir/out/*.txt: no matching files. Ensure that the artifact path is relative to the working directory (" +
+      project + ")",
+      "dir/out: found 1 matching artifact files and directories",
+      "kept.txt: found 1 matching artifact files and directories",
+    ]);
+  } finally {
+    await Deno.remove(project, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
