@@ -58,14 +58,6 @@ export async function extractZip(
   const linkTargets = new Map<string, string>();
   for (const item of links) {
     const linkTarget = decoder.decode(await readEntryData(reader, item));
-    if (!options.allowSymlinksOutside && !isLinkInside(item.path, linkTarget)) {
-      throw new ArchiveError(
-        item.entry.rawName,
-        `Symlink ${quoteEntry(item.entry.rawName)} points outside the target directory (to ${
-          quoteEntry(linkTarget)
-        })`,
-      );
-    }
     if (linkTarget === "" || linkTarget.includes("\0")) {
       throw new ArchiveError(
         item.entry.rawName,
@@ -73,6 +65,18 @@ export async function extractZip(
       );
     }
     linkTargets.set(item.path, linkTarget);
+  }
+  // Checked once all targets are known: a link may lead through another one.
+  for (const item of options.allowSymlinksOutside ? [] : links) {
+    const linkTarget = linkTargets.get(item.path) as string;
+    if (!isLinkInside(item.path, linkTarget, linkTargets)) {
+      throw new ArchiveError(
+        item.entry.rawName,
+        `Symlink ${quoteEntry(item.entry.rawName)} points outside the target directory (to ${
+          quoteEntry(linkTarget)
+        })`,
+      );
+    }
   }
 
   const dirs = new Set<string>();
@@ -149,10 +153,7 @@ function checkEntries(
         `Archive expands to more than ${limits.maxTotalSize} bytes (limit reached at entry ${name})`,
       );
     }
-    if (
-      entry.size >= limits.ratioCheckFrom &&
-      entry.size / Math.max(entry.compressedSize, 1) > limits.maxRatio
-    ) {
+    if (entry.size / Math.max(entry.compressedSize, 1) > limits.maxRatio) {
       throw new ArchiveError(
         entry.rawName,
         `Entry ${name} expands ${
@@ -164,6 +165,16 @@ function checkEntries(
       throw new ArchiveError(entry.rawName, `Symlink ${name} has a target longer than 4096 bytes`);
     }
     byPath.set(path, { entry, path });
+  }
+  // Many entries each just under the per-entry ratio still multiply the
+  // archive (twenty 16 MiB entries of zeros fit in 330 KB).
+  if (total / Math.max(archiveSize, 1) > limits.maxArchiveRatio) {
+    throw new ArchiveError(
+      "",
+      `Archive of ${archiveSize} bytes expands to ${total} bytes (${
+        Math.round(total / Math.max(archiveSize, 1))
+      } times), more than the limit of ${limits.maxArchiveRatio}: refusing a likely zip bomb`,
+    );
   }
 
   // No entry may sit below a file or symlink of the same archive: writing

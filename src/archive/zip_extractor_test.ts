@@ -5,6 +5,10 @@ import { type ExtractOptions, extractZip } from "./zip_extractor.ts";
 import { MemoryTree } from "./memory_tree.ts";
 import { BytesReader } from "./random_access_reader.ts";
 
+const NO_RATIO: ExtractOptions = {
+  limits: { maxRatio: Infinity, maxArchiveRatio: Infinity },
+};
+
 async function rejects(
   entries: CraftedEntry[],
   message: RegExp,
@@ -48,6 +52,41 @@ Deno.test("extraction rejects a symlink that points outside the target", async (
     [{ name: "a/link", kind: "symlink", content: "../../x" }],
     /Symlink "a\/link" points outside/,
   );
+});
+
+Deno.test("extraction resolves symlinks through the archive's other symlinks", async () => {
+  await rejects(
+    [
+      { name: "d/l1", kind: "symlink", content: ".." },
+      { name: "l2", kind: "symlink", content: "d/l1/.." },
+    ],
+    /Symlink "l2" points outside the target directory \(to "d\/l1\/\.\."\)/,
+  );
+  // Order in the archive does not matter: every link exists once extracted.
+  await rejects(
+    [
+      { name: "l2", kind: "symlink", content: "d/l1/../x" },
+      { name: "d/l1", kind: "symlink", content: "../.." },
+    ],
+    /Symlink "d\/l1" points outside|Symlink "l2" points outside/,
+  );
+  await rejects(
+    [
+      { name: "a", kind: "symlink", content: "b" },
+      { name: "b", kind: "symlink", content: "a/x" },
+    ],
+    /Symlink "a" points outside/,
+  );
+  const target = new MemoryTree();
+  await extractZip(
+    new BytesReader(craftZip([
+      { name: "d/l1", kind: "symlink", content: ".." },
+      { name: "l3", kind: "symlink", content: "d/l1/d/l1/src" },
+      { name: "src/a.txt", content: "a" },
+    ])),
+    target,
+  );
+  assert.equal(target.nodes.get("l3")?.kind, "symlink");
 });
 
 Deno.test("extraction rejects an entry written through a symlink of the same archive", async () => {
@@ -119,8 +158,25 @@ Deno.test("extraction rejects a zip bomb by expansion ratio", async () => {
   await rejects(
     [{ name: "bomb.bin", content: zeros }],
     /Entry "bomb\.bin" expands \d+ times, more than the limit of 100: refusing a likely zip bomb/,
-    { limits: { maxRatio: 100, ratioCheckFrom: 1 << 20 } },
+    { limits: { maxRatio: 100 } },
   );
+});
+
+Deno.test("every entry gets the ratio check, however small", async () => {
+  await rejects(
+    [{ name: "small.bin", content: new Uint8Array(64 << 10) }],
+    /Entry "small\.bin" expands \d+ times, more than the limit of 50/,
+    { limits: { maxRatio: 50 } },
+  );
+});
+
+Deno.test("extraction rejects an archive whose entries together expand too much", async () => {
+  const target = await rejects(
+    Array.from({ length: 8 }, (_, i) => ({ name: `f${i}`, content: "x".repeat(4000) })),
+    /Archive of \d+ bytes expands to 32000 bytes \(\d+ times\), more than the limit of 20/,
+    { limits: { maxArchiveRatio: 20 } },
+  );
+  assert.deepEqual([...target.nodes.keys()], [""]);
 });
 
 Deno.test("extraction rejects archives past the total size bound before writing", async () => {
@@ -141,6 +197,7 @@ Deno.test("extraction stops an entry that inflates past its declared size", asyn
   await rejects(
     [{ name: "big-liar.bin", content: new Uint8Array(3 << 20), size: (1 << 20) + 5 }],
     /Entry "big-liar\.bin" expands past its declared size/,
+    NO_RATIO, // reach the streaming path, past the ratio checks
   );
 });
 
@@ -178,6 +235,7 @@ Deno.test("extraction names corrupt deflate data", async () => {
   await rejects(
     [{ name: "big-junk", rawData: garbage, method: 8, size: 2 << 20, crc: 0 }],
     /Entry "big-junk" is corrupt/,
+    NO_RATIO,
   );
 });
 

@@ -34,6 +34,15 @@ async function sandbox(): Promise<{ root: string; target: string; outside: strin
   return { root, target: `${root}/target`, outside: `${root}/outside` };
 }
 
+const ZEROS_16M = new Uint8Array(16 * 1024 ** 2 - 1);
+
+/** 1 KiB of noise then 1 MiB of zeros: deflates about 500 times, below the entry limit. */
+function halfRandom(): Uint8Array {
+  const data = new Uint8Array(1024 + (1 << 20));
+  crypto.getRandomValues(data.subarray(0, 1024));
+  return data;
+}
+
 const hostile: [string, CraftedEntry[], RegExp][] = [
   ["../ entry", [{ name: "../outside/canary", content: "pwned" }], /has a "\.\." segment/],
   ["absolute entry", [{ name: "/tmp/zip-it-absolute", content: "pwned" }], /has an absolute path/],
@@ -51,6 +60,16 @@ const hostile: [string, CraftedEntry[], RegExp][] = [
     /Symlink "link" points outside the target directory/,
   ],
   [
+    // Lexically "l2" ends at "d"; on disk d/l1 is the root, so d/l1/.. is its parent.
+    "symlink chain out through an earlier symlink",
+    [
+      { name: "d/", kind: "dir" },
+      { name: "d/l1", kind: "symlink", content: ".." },
+      { name: "l2", kind: "symlink", content: "d/l1/.." },
+    ],
+    /Symlink "l2" points outside the target directory \(to "d\/l1\/\.\."\)/,
+  ],
+  [
     "duplicate names",
     [{ name: "a", content: "1" }, { name: "a", content: "2" }],
     /appears more than once/,
@@ -59,6 +78,17 @@ const hostile: [string, CraftedEntry[], RegExp][] = [
     "ratio bomb",
     [{ name: "bomb", content: new Uint8Array(32 << 20) }],
     /expands \d+ times, more than the limit of 1024/,
+  ],
+  [
+    // 330 KB that used to expand to 320 MiB: each entry was below the old 16 MiB floor.
+    "twenty entries of 16 MiB - 1 zeros",
+    Array.from({ length: 20 }, (_, i) => ({ name: `z${i}`, content: ZEROS_16M })),
+    /Entry "z0" expands 10\d\d times, more than the limit of 1024/,
+  ],
+  [
+    "many entries each below the entry ratio",
+    Array.from({ length: 40 }, (_, i) => ({ name: `m${i}`, content: halfRandom() })),
+    /Archive of \d+ bytes expands to 4198\d+ bytes \(\d+ times\), more than the limit of 256/,
   ],
   [
     "lying size",
