@@ -1,7 +1,11 @@
 import { CiConfigError } from "./ci_config_error.ts";
 import { type CiMap, type CiNode, describeNode } from "./ci_node.ts";
 
-/** GitLab flattens script and list arrays nested up to this depth (from `!reference`). */
+/**
+ * GitLab flattens script and list arrays nested up to this depth, the outer
+ * array counting as one (`Entry::Commands::MAX_NESTING_LEVEL`); nesting comes
+ * from `!reference`.
+ */
 const MAX_NESTING = 10;
 
 export function fail(node: CiNode, key: string, reason: string): never {
@@ -50,9 +54,12 @@ export function readItems(node: CiNode, key: string, isSingleAllowed = true): Ci
     return fail(node, key, `expected an array, got ${describeNode(node)}`);
   }
   const out: CiNode[] = [];
+  // `depth`: how deep the array holding `n` is; the outer array is 1.
   const add = (n: CiNode, depth: number) => {
     if (n.kind !== "seq") return void out.push(n);
-    if (depth > MAX_NESTING) fail(n, key, `arrays nested more than ${MAX_NESTING} levels deep`);
+    if (depth + 1 > MAX_NESTING) {
+      fail(n, key, `arrays nested more than ${MAX_NESTING} levels deep`);
+    }
     for (const item of n.items) add(item, depth + 1);
   };
   for (const item of node.items) add(item, 1);

@@ -1,10 +1,13 @@
-import picomatch from "picomatch";
 import { CiConfigError, type CiWarning, type SourceLocation } from "./ci_config_error.ts";
-import { type CiMap, type CiNode, deepMerge, describeNode } from "./ci_node.ts";
+import { type CiEntry, type CiMap, type CiNode, deepMerge, describeNode } from "./ci_node.ts";
 import type { ProjectFiles } from "./project_files.ts";
+import { expandVariables } from "./variable_expansion.ts";
 import { parseCiYaml } from "./yaml_loader.ts";
 
-/** GitLab's limit on the number of included files in one pipeline. */
+/**
+ * GitLab's default limit on includes in one pipeline (`ci_max_includes`);
+ * nested includes and repeats of the same file count too.
+ */
 const MAX_INCLUDES = 150;
 
 export interface IncludeOptions {
@@ -14,7 +17,12 @@ export interface IncludeOptions {
    * Decides an include's `rules:`; when absent, includes with rules are
    * always included and a warning says so.
    */
-  evaluateIncludeRules?: (rules: CiNode) => Promise<boolean>;
+  evaluateIncludeRules?: (rules: CiNode, key: string) => Promise<boolean>;
+  /**
+   * Variables an include path may use (`include:local: ci/$ENV.yml`):
+   * predefined and user-given ones. Called only when a path has a `$`.
+   */
+  lookupVariables?: () => Promise<(name: string) => string | undefined>;
 }
 
 /**
@@ -34,13 +42,19 @@ export async function loadWithIncludes(
     throw new CiConfigError({ file, line: 0 }, "", "file not found in the project");
   }
   const state = { seen: new Set<string>([file]), count: 0, allFiles: null as string[] | null };
-  return await resolveFile(files, parseCiYaml(text, file, options.warnings), options, state);
+  return await resolveFile(files, parseCiYaml(text, file), options, state);
 }
 
 interface State {
   seen: Set<string>;
   count: number;
   allFiles: string[] | null;
+}
+
+/** One file an include names, with the include's `inputs:`. */
+interface IncludedFile {
+  path: string;
+  inputs: CiEntry | null;
 }
 
 async function resolveFile(
@@ -57,23 +71,22 @@ async function resolveFile(
   let merged: CiNode = { kind: "map", loc: root.loc, entries: new Map() };
   for (const [i, item] of items.entries()) {
     const key = includeEntry.value.kind === "seq" ? `include[${i}]` : "include";
-    for (const path of await localPaths(files, item, key, options, state)) {
-      if (state.seen.has(path)) continue;
-      state.seen.add(path);
+    for (const { path, inputs } of await localPaths(files, item, key, options, state)) {
       if (++state.count > MAX_INCLUDES) {
-        throw new CiConfigError(item.loc, key, `more than ${MAX_INCLUDES} files included`);
+        // GitLab: "Maximum of 150 nested includes are allowed!"
+        throw new CiConfigError(item.loc, key, `more than ${MAX_INCLUDES} includes`);
       }
       const text = await files.readText(path);
       if (text === null) {
         throw new CiConfigError(item.loc, key, `local file "${path}" does not exist`);
       }
-      const included = await resolveFile(
-        files,
-        parseCiYaml(text, path, options.warnings),
-        options,
-        state,
-      );
-      merged = deepMerge(merged, included);
+      const parsed = parseCiYaml(text, path, inputs);
+      const isRepeat = state.seen.has(path);
+      state.seen.add(path);
+      // A repeated file is merged once, but its includes still count (a file
+      // that includes itself ends at the limit, as in GitLab).
+      const included = await resolveFile(files, parsed, options, state);
+      if (!isRepeat) merged = deepMerge(merged, included);
     }
   }
   return deepMerge(merged, { kind: "map", loc: root.loc, entries: own }) as CiMap;
@@ -85,8 +98,9 @@ async function localPaths(
   key: string,
   options: IncludeOptions,
   state: State,
-): Promise<string[]> {
+): Promise<IncludedFile[]> {
   let local: string;
+  let inputs: CiEntry | null = null;
   if (item.kind === "scalar" && typeof item.value === "string") {
     if (/^https?:\/\//.test(item.value)) {
       skipped(options, item.loc, key, `remote include "${item.value}"`);
@@ -97,7 +111,7 @@ async function localPaths(
     const rules = item.entries.get("rules")?.value;
     if (rules) {
       if (options.evaluateIncludeRules) {
-        if (!(await options.evaluateIncludeRules(rules))) return [];
+        if (!(await options.evaluateIncludeRules(rules, `${key}.rules`))) return [];
       } else {
         options.warnings.push({
           location: item.entries.get("rules")!.keyLoc,
@@ -106,13 +120,7 @@ async function localPaths(
         });
       }
     }
-    if (item.entries.has("inputs")) {
-      options.warnings.push({
-        location: item.entries.get("inputs")!.keyLoc,
-        key: `${key}.inputs`,
-        message: "CI/CD inputs are not supported by exec; ignored",
-      });
-    }
+    inputs = item.entries.get("inputs") ?? null;
     for (const kind of ["project", "remote", "template", "component"]) {
       const entry = item.entries.get(kind);
       if (entry) {
@@ -144,6 +152,9 @@ async function localPaths(
       `expected a file path or a hash, got ${describeNode(item)}`,
     );
   }
+  if (local.includes("$") && options.lookupVariables) {
+    local = expandVariables(local, await options.lookupVariables());
+  }
   const path = local.replace(/^\/+/, "").replace(/^\.\//, "");
   if (!/\.ya?ml$/.test(path)) {
     throw new CiConfigError(
@@ -152,14 +163,29 @@ async function localPaths(
       `included file "${local}" must have a .yml or .yaml extension`,
     );
   }
-  if (!/[*?[{]/.test(path)) return [path];
+  if (!path.includes("*")) return [{ path, inputs }];
   state.allFiles ??= await files.listFiles();
-  const isMatch = picomatch(path, { dot: true });
-  const found = state.allFiles.filter((f) => isMatch(f));
+  const isMatch = wildcardMatcher(path);
+  const found = state.allFiles.filter((f) => isMatch(f)).sort();
   if (found.length === 0) {
     options.warnings.push({ location: item.loc, key, message: `no file matches "${local}"` });
   }
-  return found;
+  return found.map((p) => ({ path: p, inputs }));
+}
+
+/**
+ * GitLab's wildcard paths (`Repository#search_files_by_wildcard_path`): `**`
+ * matches anything, slashes included, `*` anything but a slash; every other
+ * character stands for itself. So `configs/**.yml` takes `configs/a.yml` and
+ * `configs/sub/b.yml`, while `configs/**` followed by `/*.yml` needs a
+ * subfolder.
+ */
+export function wildcardMatcher(pattern: string): (path: string) => boolean {
+  const source = pattern.split("**").map((part) =>
+    part.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*?")
+  ).join(".*?");
+  const re = new RegExp(`^${source}$`);
+  return (path) => re.test(path);
 }
 
 function skipped(

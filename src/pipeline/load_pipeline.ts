@@ -1,16 +1,41 @@
+import { basename } from "node:path";
 import type { CiWarning } from "./ci_config_error.ts";
+import type { ExecVariable } from "./exec_variable.ts";
+import type { GitState } from "./git_state.ts";
 import { resolveExtends } from "./extends_resolver.ts";
 import { loadWithIncludes } from "./include_resolver.ts";
 import type { Pipeline } from "./pipeline.ts";
-import { readPipeline } from "./pipeline_reader.ts";
+import { readPipeline, readRules } from "./pipeline_reader.ts";
+import { pipelineVariables } from "./predefined_variables.ts";
+import { evaluateRules, type RuleContext } from "./rule_evaluation.ts";
 import type { ProjectFiles } from "./project_files.ts";
 import { resolveReferences } from "./reference_resolver.ts";
+
+/** What GitLab allows in `include:rules`. */
+const INCLUDE_RULE_KEYS = ["if", "changes", "exists", "when"];
 
 export interface LoadPipelineOptions {
   /** Project files, read through this seam (`LocalProjectFiles` on disk). */
   files: ProjectFiles;
   /** Path of the CI file in the project; default `.gitlab-ci.yml`. */
   ciFile?: string;
+  /**
+   * What `include` may look at: variables in `include:local` paths and
+   * `include:rules`. Called at most once, only when an include needs it, so
+   * that reading git can overlap with reading the files. Without it, include
+   * rules are not evaluated (a warning says so) and paths are not expanded.
+   */
+  includeContext?: () => Promise<IncludeContext>;
+}
+
+/** The pipeline's inputs that include paths and include rules see. */
+export interface IncludeContext {
+  git: GitState;
+  /** Variables given by the user (variables file, `--variable`). */
+  variables: ExecVariable[];
+  /** `namespace/name`; default as in `planPipeline`. */
+  projectPath?: string;
+  pipelineSource?: string;
 }
 
 /**
@@ -33,7 +58,46 @@ export async function loadPipeline(
     },
     listFiles: () => options.files.listFiles(),
   };
-  const merged = await loadWithIncludes(recording, ciFile, { warnings });
+  let context: Promise<RuleContext> | null = null;
+  const ruleContext = () => {
+    context ??= (async () => {
+      const c = await options.includeContext!();
+      const projectName = basename(projectDir) || "project";
+      const predefined = pipelineVariables({
+        git: c.git,
+        projectDir,
+        projectName,
+        projectPath: c.projectPath ?? (c.git.remotePath || `local/${projectName}`),
+        pipelineId: 1,
+        pipelineSource: c.pipelineSource ?? "push",
+        pipelineName: "",
+        createdAt: new Date().toISOString(),
+      });
+      const values = new Map<string, string>(predefined);
+      for (const v of c.variables) values.set(v.key, v.value);
+      return {
+        lookup: (name: string) => values.get(name),
+        changedFiles: c.git.changedFiles,
+        projectFiles: await options.files.listFiles(),
+      };
+    })();
+    return context;
+  };
+  const merged = await loadWithIncludes(
+    recording,
+    ciFile,
+    options.includeContext
+      ? {
+        warnings,
+        lookupVariables: async () => (await ruleContext()).lookup,
+        evaluateIncludeRules: async (node, key) => {
+          const rules = readRules(node, key, INCLUDE_RULE_KEYS);
+          const outcome = evaluateRules(rules, await ruleContext(), key);
+          return outcome !== null && outcome.when !== "never";
+        },
+      }
+      : { warnings },
+  );
   const root = resolveReferences(resolveExtends(merged));
   return readPipeline(root, { projectDir, files, warnings });
 }

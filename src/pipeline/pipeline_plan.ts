@@ -199,87 +199,35 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
   const excluded = new Map<string, string>();
   const candidates: Candidate[] = [];
   for (const [jobIndex, job] of pipeline.jobs.entries()) {
-    const inherited = inheritedOf(job, globalVariables);
-    const base: Array<[string, string] | CiVariable> = [
-      ...predefined,
-      ["CI_JOB_NAME", job.name],
-      ["CI_JOB_STAGE", job.stage],
-      ...inherited,
-      ...job.variables,
-    ];
-    const ctx = ruleContext(base);
-    const jobNotes: string[] = [];
-    let when = job.when;
-    let allowFailure = job.allowFailure;
-    let needs = job.needs;
-    let ruleVariables: CiVariable[] = [];
-    let isManualDefaultAllowed = true;
-    if (job.rules) {
-      const outcome = evaluateRules(job.rules, ctx, `jobs.${job.name}.rules`);
-      if (!outcome || outcome.when === "never") {
-        const reason = outcome
-          ? `rules: rule ${outcome.index + 1} says when: never`
-          : "rules: no rule matched";
-        excluded.set(job.name, reason);
-        skipped.push({ name: job.name, stage: job.stage, when: "never", reason });
+    // GitLab evaluates rules per parallel instance: they see its matrix variables.
+    for (const instance of expandParallel(job)) {
+      const outcome = decideInstance(job, {
+        base: [
+          ...predefined,
+          ["CI_JOB_NAME", instance.name],
+          ["CI_JOB_STAGE", job.stage],
+          ...inheritedOf(job, globalVariables),
+          ...job.variables,
+          ...instance.matrixVariables,
+        ],
+        ruleContext,
+        git,
+        pipelineSource: options.pipelineSource ?? "push",
+      });
+      if (outcome.kind === "excluded") {
+        excluded.set(job.name, outcome.reason);
+        excluded.set(instance.name, outcome.reason);
+        if (outcome.isListed) {
+          skipped.push({
+            name: instance.name,
+            stage: job.stage,
+            when: outcome.when,
+            reason: outcome.reason,
+          });
+        }
         continue;
       }
-      when = outcome.when ?? job.when;
-      if (outcome.allowFailure !== null) {
-        allowFailure = { isAllowed: outcome.allowFailure, exitCodes: [] };
-      }
-      if (outcome.needs) needs = outcome.needs;
-      ruleVariables = outcome.variables;
-      // GitLab: `when: manual` set by a rule does not imply allow_failure.
-      isManualDefaultAllowed = outcome.when !== "manual";
-    } else if (
-      !evaluateOnlyExcept(
-        job.only,
-        job.except,
-        {
-          ref: git.ref,
-          refType: git.refType,
-          pipelineSource: options.pipelineSource ?? "push",
-        },
-        ctx,
-        `jobs.${job.name}`,
-      )
-    ) {
-      const reason = "only/except: the ref does not match";
-      excluded.set(job.name, reason);
-      skipped.push({ name: job.name, stage: job.stage, when: "never", reason });
-      continue;
-    }
-    if (job.isTrigger) {
-      const reason = "trigger jobs start other pipelines in GitLab; not run locally";
-      excluded.set(job.name, reason);
-      skipped.push({ name: job.name, stage: job.stage, when, reason });
-      continue;
-    }
-    if (when === "never") {
-      excluded.set(job.name, "when: never");
-      continue;
-    }
-    if (when === "delayed") {
-      jobNotes.push(
-        `when: delayed runs at once locally (start_in ${
-          job.startIn || "ignored"
-        } is not waited for)`,
-      );
-      when = "on_success";
-    }
-    allowFailure ??= { isAllowed: when === "manual" && isManualDefaultAllowed, exitCodes: [] };
-    for (const instance of expandParallel(job)) {
-      candidates.push({
-        instance,
-        job,
-        jobIndex,
-        when: when as PlannedWhen,
-        allowFailure,
-        needs,
-        ruleVariables,
-        notes: [...jobNotes],
-      });
+      candidates.push({ ...outcome.candidate, instance, job, jobIndex });
     }
   }
 
@@ -431,9 +379,11 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
         );
       if (c.job.dependencies !== null) {
         const deps = c.job.dependencies;
-        for (const name of deps) checkDependency(pipeline, c.job, name, stageIndex);
+        const needed = new Set((c.needs ?? []).map((n) => n.job));
+        for (const name of deps) checkDependency(pipeline, c.job, name, { stageIndex, needed });
         fromArtifacts = (resolved === null ? planned : fromArtifacts).filter((d) =>
-          deps.includes(d.job.name) && stageIndex(d.job.stage) < stageIndex(c.job.stage)
+          deps.includes(d.job.name) &&
+          (stageIndex(d.job.stage) < stageIndex(c.job.stage) || needed.has(d.job.name))
         );
       }
       artifactsOf.set(c, fromArtifacts);
@@ -514,12 +464,92 @@ function inheritedOf(job: JobConfig, globals: CiVariable[]): CiVariable[] {
   );
 }
 
+interface InstanceInputs {
+  base: Array<[string, string] | CiVariable>;
+  ruleContext: (vars: ReadonlyArray<[string, string] | CiVariable>) => RuleContext;
+  git: GitState;
+  pipelineSource: string;
+}
+
+type InstanceOutcome =
+  | { kind: "excluded"; reason: string; when: string; isListed: boolean }
+  | { kind: "included"; candidate: Omit<Candidate, "instance" | "job" | "jobIndex"> };
+
+/** Whether one instance of `job` is in the pipeline (rules, only/except, when), and how. */
+function decideInstance(
+  job: JobConfig,
+  inputs: InstanceInputs,
+): InstanceOutcome {
+  const ctx = inputs.ruleContext(inputs.base);
+  const jobNotes: string[] = [];
+  let when = job.when;
+  let allowFailure = job.allowFailure;
+  let needs = job.needs;
+  let ruleVariables: CiVariable[] = [];
+  let isManualDefaultAllowed = true;
+  if (job.rules) {
+    const outcome = evaluateRules(job.rules, ctx, `jobs.${job.name}.rules`);
+    if (!outcome || outcome.when === "never") {
+      const reason = outcome
+        ? `rules: rule ${outcome.index + 1} says when: never`
+        : "rules: no rule matched";
+      return { kind: "excluded", reason, when: "never", isListed: true };
+    }
+    when = outcome.when ?? job.when;
+    if (outcome.allowFailure !== null) {
+      allowFailure = { isAllowed: outcome.allowFailure, exitCodes: [] };
+    }
+    if (outcome.needs) needs = outcome.needs;
+    ruleVariables = outcome.variables;
+    // GitLab: `when: manual` set by a rule does not imply allow_failure.
+    isManualDefaultAllowed = outcome.when !== "manual";
+  } else if (
+    !evaluateOnlyExcept(
+      job.only,
+      job.except,
+      { ref: inputs.git.ref, refType: inputs.git.refType, pipelineSource: inputs.pipelineSource },
+      ctx,
+      `jobs.${job.name}`,
+    )
+  ) {
+    const reason = "only/except: the ref does not match";
+    return { kind: "excluded", reason, when: "never", isListed: true };
+  }
+  if (job.isTrigger) {
+    const reason = "trigger jobs start other pipelines in GitLab; not run locally";
+    return { kind: "excluded", reason, when, isListed: true };
+  }
+  if (when === "never") return { kind: "excluded", reason: "when: never", when, isListed: false };
+  if (when === "delayed") {
+    jobNotes.push(
+      `when: delayed runs at once locally (start_in ${job.startIn || "ignored"} is not waited for)`,
+    );
+    when = "on_success";
+  }
+  allowFailure ??= { isAllowed: when === "manual" && isManualDefaultAllowed, exitCodes: [] };
+  return {
+    kind: "included",
+    candidate: {
+      when: when as PlannedWhen,
+      allowFailure,
+      needs,
+      ruleVariables,
+      notes: jobNotes,
+    },
+  };
+}
+
+/**
+ * `dependencies` name jobs of earlier stages, or (GitLab 14.2 and later) a
+ * job of the same stage that is also in `needs`.
+ */
 function checkDependency(
   pipeline: Pipeline,
   job: JobConfig,
   name: string,
-  stageIndex: (stage: string) => number,
+  options: { stageIndex: (stage: string) => number; needed: Set<string> },
 ): void {
+  const { stageIndex } = options;
   const target = pipeline.jobs.find((j) => j.name === name);
   if (!target) {
     throw new CiConfigError(
@@ -528,11 +558,13 @@ function checkDependency(
       `"${name}" is not a job of this pipeline`,
     );
   }
-  if (stageIndex(target.stage) >= stageIndex(job.stage)) {
+  const isNeededSameStage = options.needed.has(name) &&
+    stageIndex(target.stage) === stageIndex(job.stage);
+  if (stageIndex(target.stage) >= stageIndex(job.stage) && !isNeededSameStage) {
     throw new CiConfigError(
       job.loc,
       `jobs.${job.name}.dependencies`,
-      `"${name}" is not in an earlier stage`,
+      `"${name}" is not in an earlier stage (nor a same-stage job in needs)`,
     );
   }
 }

@@ -20,6 +20,7 @@ import {
   isReservedKeyword,
   JOB_KEYWORDS,
 } from "./pipeline_keywords.ts";
+import { parseRuleExpression, RuleExpressionError } from "./rule_expression.ts";
 import type {
   AllowFailureConfig,
   ArtifactsConfig,
@@ -52,6 +53,17 @@ const RETRY_WHEN = [
   "unmet_prerequisites",
   "scheduler_failure",
   "data_integrity_failure",
+];
+
+const RULE_KEYS = [
+  "if",
+  "changes",
+  "exists",
+  "when",
+  "start_in",
+  "allow_failure",
+  "variables",
+  "needs",
 ];
 
 const JOB_WHEN: readonly JobWhen[] = ["on_success", "on_failure", "always", "manual", "delayed"];
@@ -224,6 +236,11 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     }
     throw new CiConfigError(entry.keyLoc, at, "a job needs a script: or trigger: keyword");
   }
+  const script = readScript(scriptNode, `${at}.script`);
+  if (scriptNode && script.length === 0) {
+    // GitLab: "jobs:<name> script can't be blank".
+    throw new CiConfigError(scriptNode.loc, `${at}.script`, "can't be blank");
+  }
   const stageNode = own("stage");
   const stage = stageNode ? readString(stageNode, `${at}.stage`) : "test";
   if (!ctx.stages.includes(stage)) {
@@ -260,7 +277,7 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     loc: entry.keyLoc,
     stage,
     beforeScript: readScript(get("before_script"), `${at}.before_script`),
-    script: readScript(scriptNode, `${at}.script`),
+    script,
     afterScript: readScript(get("after_script"), `${at}.after_script`),
     image: imageNode ? readImage(imageNode, `${at}.image`, false) : null,
     services: servicesNode
@@ -299,6 +316,23 @@ function readScript(node: CiNode | undefined, key: string): string[] {
 
 function readStringList(node: CiNode, key: string): string[] {
   return readItems(node, key).map((n) => readString(n, key));
+}
+
+/** `artifacts:paths`, `cache:paths`: GitLab wants an array, a lone string is an error. */
+function readPathList(node: CiNode, key: string): string[] {
+  if (node.kind !== "seq") {
+    fail(node, key, `expected an array of strings, got ${describeNode(node)}`);
+  }
+  return readItems(node, key).map((n) => readString(n, key));
+}
+
+function checkRuleExpression(node: CiNode, key: string, text: string): void {
+  try {
+    parseRuleExpression(text);
+  } catch (error) {
+    if (!(error instanceof RuleExpressionError)) throw error;
+    fail(node, key, `invalid expression "${text}": ${error.message}`);
+  }
 }
 
 function readWhen<T extends string>(node: CiNode, key: string, allowed: readonly T[]): T {
@@ -416,20 +450,18 @@ function readImage(node: CiNode, key: string, isService: boolean): ImageConfig {
   return image;
 }
 
-export function readRules(node: CiNode, key: string): RuleConfig[] {
-  return readItems(node, key, false).map((item, i) => {
+export function readRules(
+  node: CiNode,
+  key: string,
+  allowedKeys: readonly string[] = RULE_KEYS,
+): RuleConfig[] {
+  const items = readItems(node, key, false);
+  // GitLab: "rules config should be an array of hashes" (an empty one included).
+  if (items.length === 0) fail(node, key, "expected at least one rule");
+  return items.map((item, i) => {
     const at = `${key}[${i}]`;
     const map = readMap(item, at);
-    checkKeys(map, at, [
-      "if",
-      "changes",
-      "exists",
-      "when",
-      "start_in",
-      "allow_failure",
-      "variables",
-      "needs",
-    ]);
+    checkKeys(map, at, allowedKeys);
     const get = (k: string) => map.entries.get(k)?.value;
     const pathsOf = (k: string): string[] | null => {
       const n = get(k);
@@ -447,9 +479,13 @@ export function readRules(node: CiNode, key: string): RuleConfig[] {
       return readStringList(n, `${at}.${k}`);
     };
     const allowFailure = get("allow_failure");
+    const ifNode = get("if");
+    const ifText = ifNode ? readString(ifNode, `${at}.if`) : null;
+    // GitLab validates every rules:if when the file is read, not only those it evaluates.
+    if (ifNode && ifText !== null) checkRuleExpression(ifNode, `${at}.if`, ifText);
     return {
       loc: item.loc,
-      if: get("if") ? readString(get("if")!, `${at}.if`) : null,
+      if: ifText,
       changes: pathsOf("changes"),
       exists: pathsOf("exists"),
       when: get("when") ? readWhen(get("when")!, `${at}.when`, RULE_WHEN) : null,
@@ -633,8 +669,8 @@ function readArtifacts(node: CiNode, key: string, warnings: CiWarning[]): Artifa
   const expire = get("expire_in");
   return {
     name: get("name") ? readString(get("name")!, `${key}.name`) : "",
-    paths: get("paths") ? readStringList(get("paths")!, `${key}.paths`) : [],
-    exclude: get("exclude") ? readStringList(get("exclude")!, `${key}.exclude`) : [],
+    paths: get("paths") ? readPathList(get("paths")!, `${key}.paths`) : [],
+    exclude: get("exclude") ? readPathList(get("exclude")!, `${key}.exclude`) : [],
     untracked: get("untracked") ? readBool(get("untracked")!, `${key}.untracked`) : false,
     when: get("when") ? readWhen(get("when")!, `${key}.when`, STEP_WHEN) : "on_success",
     expireIn: expire ? readText(expire, `${key}.expire_in`) : "",
@@ -719,7 +755,7 @@ function readCache(node: CiNode, key: string): CacheConfig {
   }
   return {
     key: cacheKey,
-    paths: get("paths") ? readStringList(get("paths")!, `${key}.paths`) : [],
+    paths: get("paths") ? readPathList(get("paths")!, `${key}.paths`) : [],
     untracked: get("untracked") ? readBool(get("untracked")!, `${key}.untracked`) : false,
     policy: policyValue as CacheConfig["policy"],
     when: get("when") ? readWhen(get("when")!, `${key}.when`, STEP_WHEN) : "on_success",

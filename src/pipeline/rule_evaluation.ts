@@ -71,7 +71,10 @@ export function matchesAny(
   files: readonly string[],
   lookup: VariableLookup,
 ): boolean {
-  const patterns = globs.map((g) => expandVariables(g, lookup).replace(/^\.?\//, ""));
+  // A pattern that is empty, or expands to nothing (an unset variable), matches no file.
+  const patterns = globs.map((g) => expandVariables(g, lookup).replace(/^\.?\//, ""))
+    .filter((p) => p !== "");
+  if (patterns.length === 0) return false;
   const isMatch = picomatch(patterns, { dot: true });
   return files.some((f) => isMatch(f));
 }

@@ -8,7 +8,8 @@ import {
   type Node as YamlNode,
   parseAllDocuments,
 } from "yaml";
-import { CiConfigError, type CiWarning, type SourceLocation } from "./ci_config_error.ts";
+import { CiConfigError, type SourceLocation } from "./ci_config_error.ts";
+import { applyInputs } from "./ci_inputs.ts";
 import type { CiEntry, CiMap, CiNode } from "./ci_node.ts";
 
 /** GitLab's `!reference [job, key, …]` tag; known to the parser so it does not warn. */
@@ -23,10 +24,15 @@ const REFERENCE_TAG = {
  * Parses one CI YAML file into located nodes. Anchors, aliases and `<<:` merge
  * keys are resolved here (GitLab's YAML parser does the same); `!reference`
  * stays a node until includes are merged. A file may start with a `spec:`
- * header document (CI/CD inputs) followed by `---`; its inputs are not
- * supported and are reported in `warnings`.
+ * header document (CI/CD inputs) followed by `---`: `inputs` (the including
+ * `include:inputs`, or null for defaults) are checked against its
+ * `spec:inputs` and interpolated (`applyInputs`).
  */
-export function parseCiYaml(text: string, file: string, warnings: CiWarning[]): CiMap {
+export function parseCiYaml(
+  text: string,
+  file: string,
+  inputs: CiEntry | null = null,
+): CiMap {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, {
     lineCounter,
@@ -54,14 +60,11 @@ export function parseCiYaml(text: string, file: string, warnings: CiWarning[]): 
     }
   }
   let doc: Document.Parsed | undefined = docs[0];
+  let spec: CiEntry | null = null;
   if (docs.length > 1) {
     const header = docs[0] ? new Converter(docs[0], at).convert(docs[0].contents) : null;
     if (header?.kind === "map" && header.entries.has("spec")) {
-      warnings.push({
-        location: header.entries.get("spec")!.keyLoc,
-        key: "spec",
-        message: "CI/CD inputs (spec:inputs) are not supported by exec; the header is ignored",
-      });
+      spec = header.entries.get("spec")!;
       doc = docs[1];
     }
     if (docs.length > 2 || doc === docs[0]) {
@@ -75,7 +78,7 @@ export function parseCiYaml(text: string, file: string, warnings: CiWarning[]): 
   if (root.kind !== "map") {
     throw new CiConfigError(root.loc, "", "the top level must be a hash of keywords and jobs");
   }
-  return root;
+  return applyInputs(root, spec, inputs, file);
 }
 
 class Converter {

@@ -216,10 +216,9 @@ async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): P
   if (await files.readText(s.ciFile) === null) {
     throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
   }
-  const [pipeline, git] = await Promise.all([
-    m.loadPipeline(s.projectDir, { files, ciFile: s.ciFile }),
-    m.readGitState(s.projectDir),
-  ]);
+  const gitState = m.readGitState(s.projectDir);
+  // Awaited below; a failure then surfaces there.
+  gitState.catch(() => {});
   const variables: ExecVariable[] = [];
   if (s.variablesFile !== "") {
     const path = isAbsolute(s.variablesFile) ? s.variablesFile : resolve(ctx.cwd, s.variablesFile);
@@ -241,6 +240,14 @@ async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): P
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
   }
+  // Include paths and include:rules may need git and the variables; git is
+  // read meanwhile and only awaited if an include asks.
+  const pipeline = await m.loadPipeline(s.projectDir, {
+    files,
+    ciFile: s.ciFile,
+    includeContext: async () => ({ git: await gitState, variables }),
+  });
+  const git = await gitState;
   return await m.planPipeline(pipeline, {
     git,
     files,

@@ -1,0 +1,251 @@
+/**
+ * `runner exec` reads `.gitlab-ci.yml` as GitLab does: what GitLab rejects is
+ * an error naming file, line and key (exit 2, no stack trace); what GitLab
+ * accepts runs. Pipelines follow GitLab's CI/CD YAML reference.
+ */
+import assert from "node:assert/strict";
+import { SampleProject } from "./_exec_cli.ts";
+
+async function list(files: Record<string, string>, ...args: string[]) {
+  await using project = await SampleProject.create(files);
+  return await project.exec("--list", ...args);
+}
+
+function assertRejected(
+  run: { code: number; stdout: string; stderr: string },
+  pattern: RegExp,
+): void {
+  assert.equal(run.code, 2, run.stdout + run.stderr);
+  assert.match(run.stderr, pattern);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, "a stack trace was printed");
+}
+
+Deno.test("exec rejects script: [] as GitLab does (script can't be blank)", async () => {
+  const run = await list({ ".gitlab-ci.yml": "build:\n  script: []\n" });
+  assertRejected(run, /^ERROR: \.gitlab-ci\.yml:2: jobs\.build\.script: can't be blank$/m);
+});
+
+Deno.test("exec accepts scripts nested 10 levels deep through !reference and rejects 11", async () => {
+  // Each hidden job wraps the previous one in one more array level.
+  const levels = (n: number) => {
+    let yaml = ".l1:\n  script: [echo deep]\n";
+    for (let i = 2; i < n; i++) {
+      yaml += `.l${i}:\n  script: [!reference [.l${i - 1}, script]]\n`;
+    }
+    return yaml + `job:\n  script: [!reference [.l${n - 1}, script]]\n`;
+  };
+  const ok = await list({ ".gitlab-ci.yml": levels(10) });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^1\s+job\s+test/m);
+  const tooDeep = await list({ ".gitlab-ci.yml": levels(11) });
+  assertRejected(tooDeep, /^ERROR: \.gitlab-ci\.yml:\d+: jobs\.job\.script: .*10 levels/m);
+});
+
+Deno.test("exec rejects more than 150 includes, repeats and self-includes counted", async () => {
+  const many: Record<string, string> = {
+    ".gitlab-ci.yml": "include:\n" +
+      Array.from({ length: 151 }, (_, i) => `  - local: ci/f${i}.yml\n`).join(""),
+  };
+  for (let i = 0; i < 151; i++) many[`ci/f${i}.yml`] = `job${i}:\n  script: [echo ${i}]\n`;
+  assertRejected(await list(many), /^ERROR: \.gitlab-ci\.yml:\d+: include\[150\]: more than 150/m);
+  const self = await list({
+    ".gitlab-ci.yml": "include: ci/loop.yml\njob:\n  script: [echo]\n",
+    "ci/loop.yml": "include: ci/loop.yml\n",
+  });
+  assertRejected(self, /^ERROR: ci\/loop\.yml:1: include: more than 150 includes$/m);
+});
+
+Deno.test("exec rejects cache:paths and artifacts:paths given as a string", async () => {
+  const cache = await list({
+    ".gitlab-ci.yml": "job:\n  script: [echo]\n  cache:\n    key: k\n    paths: vendor/\n",
+  });
+  assertRejected(cache, /^ERROR: \.gitlab-ci\.yml:5: jobs\.job\.cache\.paths: expected an array/m);
+  const artifacts = await list({
+    ".gitlab-ci.yml": "job:\n  script: [echo]\n  artifacts:\n    paths: out/\n",
+  });
+  assertRejected(artifacts, /jobs\.job\.artifacts\.paths: expected an array/);
+});
+
+Deno.test("exec rejects rules: [] and a rules:if GitLab cannot parse, even in a rule never reached", async () => {
+  assertRejected(
+    await list({ ".gitlab-ci.yml": "job:\n  script: [echo]\n  rules: []\n" }),
+    /^ERROR: \.gitlab-ci\.yml:3: jobs\.job\.rules: expected at least one rule$/m,
+  );
+  const badIf = await list({
+    ".gitlab-ci.yml": `job:
+  script: [echo]
+  rules:
+    - when: always
+    - if: '$CI_COMMIT_BRANCH = "main"'
+`,
+  });
+  assertRejected(
+    badIf,
+    /^ERROR: \.gitlab-ci\.yml:5: jobs\.job\.rules\[1\]\.if: invalid expression/m,
+  );
+});
+
+Deno.test("exec does not crash on an empty rules:exists pattern or a rules:changes pattern that expands to nothing", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `empty-exists:
+  script: [echo]
+  rules:
+    - exists: [""]
+    - when: manual
+matrix-changes:
+  script: [echo "$WATCH"]
+  parallel:
+    matrix:
+      - WATCH: ["api/**/*", ""]
+  rules:
+    - changes: [$WATCH]
+`,
+    "api/main.go": "package main\n",
+  }, { "api/main.go": "package main // edited\n" });
+  const run = await project.exec("--list");
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.doesNotMatch(run.stderr, /TypeError|FATAL/);
+  // The empty pattern matches nothing, so the second rule decides.
+  assert.match(run.stdout, /^empty-exists\s+test\s+manual job; name it to run it$/m);
+  // Rules see each instance's matrix value: api/ changed, "" matches nothing.
+  assert.match(run.stdout, /^1\s+matrix-changes: \[api\/\*\*\/\*\]\s+test/m);
+  assert.match(run.stdout, /^matrix-changes: \[\]\s+test\s+rules: no rule matched$/m);
+});
+
+Deno.test("exec accepts include:local with a variable in the path", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml":
+      "include:\n  - local: ci/$CI_COMMIT_REF_NAME.yml\n  - local: ci/${FLAVOUR}.yml\n",
+    "ci/main.yml": "from-branch:\n  script: [echo branch]\n",
+    "ci/extra.yml": "from-variable:\n  script: [echo variable]\n",
+  });
+  const run = await project.exec("--list", "--variable", "FLAVOUR=extra");
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^1\s+from-branch\s+test/m);
+  assert.match(run.stdout, /^2\s+from-variable\s+test/m);
+});
+
+Deno.test("exec accepts dependencies on a same-stage job that is also in needs, and passes its artifacts", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `stages: [build]
+compile:
+  stage: build
+  script: [mkdir -p out, echo built > out/bin.txt]
+  artifacts:
+    paths: [out/]
+package:
+  stage: build
+  needs: [compile]
+  dependencies: [compile]
+  script: [cat out/bin.txt]
+`,
+  });
+  const run = await project.exec();
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^built$/m);
+});
+
+Deno.test("include:local wildcards match as GitLab documents: ** spans folders, **/ needs one", async () => {
+  const files = {
+    "configs/a.yml": "top-a:\n  script: [echo]\n",
+    "configs/sub/b.yml": "sub-b:\n  script: [echo]\n",
+    "configs/sub/deeper/c.yml": "deep-c:\n  script: [echo]\n",
+    "configs/skip.yaml": "yaml-ext:\n  script: [echo]\n",
+  };
+  const all = await list({ ...files, ".gitlab-ci.yml": "include: 'configs/**.yml'\n" });
+  assert.equal(all.code, 0, all.stderr);
+  for (const job of ["top-a", "sub-b", "deep-c"]) {
+    assert.match(all.stdout, new RegExp(`\\s${job}\\s`));
+  }
+  assert.doesNotMatch(all.stdout, /yaml-ext/);
+  const sub = await list({ ...files, ".gitlab-ci.yml": "include: 'configs/**/*.yml'\n" });
+  assert.equal(sub.code, 0, sub.stderr);
+  assert.match(sub.stdout, /\ssub-b\s/);
+  assert.match(sub.stdout, /\sdeep-c\s/);
+  assert.doesNotMatch(sub.stdout, /top-a/);
+  const one = await list({ ...files, ".gitlab-ci.yml": "include: 'configs/*.yml'\n" });
+  assert.match(one.stdout, /\stop-a\s/);
+  assert.doesNotMatch(one.stdout, /sub-b|deep-c/);
+});
+
+Deno.test("include:rules decide whether a file is included", async () => {
+  const files = {
+    ".gitlab-ci.yml": `include:
+  - local: ci/main-only.yml
+    rules:
+      - if: $CI_COMMIT_BRANCH == "main"
+  - local: ci/never.yml
+    rules:
+      - if: $CI_COMMIT_BRANCH == "main"
+        when: never
+      - when: always
+  - local: ci/when-docs.yml
+    rules:
+      - exists: [docs/index.md]
+base:
+  script: [echo]
+`,
+    "ci/main-only.yml": "main-job:\n  script: [echo]\n",
+    "ci/never.yml": "never-job:\n  script: [echo]\n",
+    "ci/when-docs.yml": "docs-job:\n  script: [echo]\n",
+  };
+  const run = await list(files);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /\smain-job\s/);
+  assert.doesNotMatch(run.stdout, /never-job|docs-job/);
+  assert.doesNotMatch(run.stdout + run.stderr, /not evaluated/);
+});
+
+Deno.test("spec:inputs are interpolated into $[[ inputs.X ]] with defaults, types and options", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `include:
+  - local: templates/test.yml
+    inputs:
+      job-prefix: unit
+      parallelism: 2
+      flags: [--fast, --quiet]
+`,
+    "templates/test.yml": `spec:
+  inputs:
+    job-prefix:
+    stage:
+      default: test
+      options: [test, deploy]
+    parallelism:
+      type: number
+    flags:
+      type: array
+      default: []
+---
+"$[[ inputs.job-prefix ]]-tests":
+  stage: $[[ inputs.stage ]]
+  parallel: $[[ inputs.parallelism ]]
+  script:
+    - echo "prefix $[[ inputs.job-prefix | truncate(0, 2) ]] flags $[[ inputs.flags ]]"
+`,
+  });
+  const listed = await project.exec("--list");
+  assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+  assert.match(listed.stdout, /^1\s+unit-tests 1\/2\s+test/m);
+  assert.match(listed.stdout, /^2\s+unit-tests 2\/2\s+test/m);
+  const run = await project.exec("unit-tests 1/2");
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^\$ echo "prefix un flags \["--fast","--quiet"\]"$/m);
+
+  await project.write({
+    ".gitlab-ci.yml":
+      "include:\n  - local: templates/test.yml\n    inputs:\n      job-prefix: x\n      parallelism: two\n",
+  });
+  assertRejected(
+    await project.exec("--list"),
+    /^ERROR: \.gitlab-ci\.yml:5: spec\.inputs\.parallelism: provided value is not a number$/m,
+  );
+  await project.write({
+    ".gitlab-ci.yml":
+      "include:\n  - local: templates/test.yml\n    inputs:\n      parallelism: 2\n",
+  });
+  assertRejected(
+    await project.exec("--list"),
+    /spec\.inputs\.job-prefix: required value has not been provided/,
+  );
+});
