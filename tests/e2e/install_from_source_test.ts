@@ -1,0 +1,95 @@
+/**
+ * The README's set-up command, then a user's first `runner` command, on a
+ * machine whose Deno cache is empty: each prints only what it is asked for.
+ * ssh2, cpu-features and protobufjs declare install scripts that the runner
+ * does not need (ssh2 falls back to its JavaScript crypto, cpu-features is an
+ * optional tuning aid of ssh2, protobufjs's script is a version check), so
+ * deno.json denies them rather than leaving Deno to print a boxed warning
+ * about ignored build scripts on the first run.
+ */
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+
+/** The `deno install …` line of the README's "Set up and run" block, as words. */
+async function readmeInstallCommand(): Promise<string[]> {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const line = readme.split("\n").find((l) => l.startsWith("deno install "));
+  assert.ok(line, "README.md has a `deno install` line");
+  return line.trim().split(/\s+/).slice(1);
+}
+
+async function npmRegistryReason(): Promise<string | null> {
+  try {
+    const res = await fetch("https://registry.npmjs.org/smol-toml", {
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.body?.cancel();
+    return res.ok ? null : `the npm registry answered ${res.status}`;
+  } catch (err) {
+    return `the npm registry is unreachable: ${(err as Error).message}`;
+  }
+}
+
+const skip = await npmRegistryReason();
+// deno-lint-ignore no-console -- a skipped test says why
+if (skip) console.warn(`SKIP install-from-source test: ${skip}`);
+
+Deno.test({
+  name: "README set-up on an empty Deno cache, then `runner --version` prints only the version",
+  ignore: skip !== null,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "runner-install-home-" });
+    try {
+      const env = {
+        HOME: home,
+        DENO_DIR: join(home, "deno-cache"),
+        DENO_NO_UPDATE_CHECK: "1",
+        NO_COLOR: "1",
+        PATH: `${dirname(Deno.execPath())}:/usr/bin:/bin`,
+      };
+      const dec = new TextDecoder();
+      // deno.json itself settles the build scripts: a plain, non-quiet cache
+      // of the entry point has nothing to warn about.
+      const cache = await new Deno.Command(Deno.execPath(), {
+        args: ["cache", "--config", "deno.json", "src/cli/main.ts"],
+        cwd: ROOT,
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const cacheOut = dec.decode(cache.stdout) + dec.decode(cache.stderr);
+      assert.equal(cache.code, 0, cacheOut);
+      assert.doesNotMatch(cacheOut, /Ignored build scripts|Warning/, cacheOut);
+
+      const install = await new Deno.Command(Deno.execPath(), {
+        args: await readmeInstallCommand(),
+        cwd: ROOT,
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const installOut = dec.decode(install.stdout) + dec.decode(install.stderr);
+      assert.equal(install.code, 0, installOut);
+      assert.doesNotMatch(installOut, /Ignored build scripts|Warning/, installOut);
+
+      const first = await new Deno.Command(join(home, ".deno/bin/runner"), {
+        args: ["--version"],
+        cwd: home,
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(first.code, 0, dec.decode(first.stderr));
+      assert.equal(dec.decode(first.stderr), "");
+      assert.match(dec.decode(first.stdout), /^Version:\s+\S+\nGit revision:/);
+    } finally {
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+    }
+  },
+});
