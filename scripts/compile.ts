@@ -13,12 +13,12 @@
  * `CI_COMMIT_SHA` / `CI_COMMIT_REF_NAME` win over git when set: GitLab CI
  * checks out a detached HEAD, and `docker build` has no `.git` to ask.
  *
- * Permissions baked into the binary are the poller's. The executor process is
- * the same binary re-executed with `executor-process`, and Deno can only
- * revoke whole permission kinds at run time (revoking a path from a global
- * grant does nothing), so the grants are global and the executor process
- * revokes every kind it does not need before it reads the job
- * (src/cli/executor_process.ts, docs/security.md).
+ * Permissions baked into the binary are global (src/poller/compiled_grants.ts):
+ * Deno cannot revoke one path of a global grant at run time, so each process
+ * of the binary (the poller, every executor process, the same binary re-executed
+ * with `executor-process`) runs its work in a Worker created with its
+ * path-scoped set (`--unstable-worker-options`; src/cli/scoped_worker.ts,
+ * docs/security.md).
  *
  * `deno compile` downloads the Deno runtime (denort) for each target from
  * dl.deno.land. Without access to it the script says so and exits 1; set
@@ -29,6 +29,7 @@ import { parseArgs } from "node:util";
 import { cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { COMPILED_GRANT_FLAGS } from "../src/poller/compiled_grants.ts";
 
 /** `deno compile --target` values and the Go-style names of their binaries. */
 export const TARGETS = {
@@ -42,23 +43,18 @@ export const TARGETS = {
 export type Target = keyof typeof TARGETS;
 
 /**
- * What the poller needs, granted globally (see the module comment for why
- * they are not path-scoped): config dir and builds dir (read, write), GitLab
- * and the metrics listener (net), itself for executor processes (run), env,
- * sys. No ffi and no remote imports.
+ * The grants baked into the binary: global, as only the running binary learns
+ * its config directory and GitLab hosts; each process narrows them with a
+ * scoped Worker, hence `--unstable-worker-options` (see the module comment).
  */
-export const PERMISSION_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-run",
-  "--allow-env",
-  "--allow-sys",
-  "--no-prompt",
-] as const;
+export const PERMISSION_FLAGS = COMPILED_GRANT_FLAGS;
 
-/** Files and folders embedded with `--include` on every build; none yet. */
-export const INCLUDE: readonly string[] = [];
+/**
+ * Files embedded with `--include` on every build: `deno compile` does not
+ * follow `new Worker(new URL(...))`, so the scoped workers' entry modules are
+ * named here (their imports come along).
+ */
+export const INCLUDE: readonly string[] = ["src/cli/executor_worker.ts"];
 
 /**
  * Folders of npm packages left out of the binary (name -> paths inside the
@@ -350,7 +346,7 @@ export async function compile(options: CompileOptions, root: string, io: Io): Pr
   if (options.dryRun) {
     io.out(`# from ${root}`);
     io.out(
-      `# copy ${[...STAGED, ...options.include].join(", ")} to ${plan.stage}/ and stamp ` +
+      `# copy ${staged(options.include).join(", ")} to ${plan.stage}/ and stamp ` +
         `${plan.stage}/${BUILD_INFO_FILE}: revision=${info.revision || "unknown"} ` +
         `branch=${info.branch || "unknown"} builtAt=${info.builtAt}`,
     );
@@ -375,7 +371,7 @@ export async function compile(options: CompileOptions, root: string, io: Io): Pr
   try {
     await rm(stage, { recursive: true, force: true });
     await mkdir(stage, { recursive: true });
-    for (const path of [...STAGED, ...options.include]) {
+    for (const path of staged(options.include)) {
       await cp(join(root, path), join(stage, path), {
         recursive: true,
         filter: (src) => !src.endsWith("_test.ts"),
@@ -405,6 +401,12 @@ export async function compile(options: CompileOptions, root: string, io: Io): Pr
     await rm(stage, { recursive: true, force: true });
   }
   return 0;
+}
+
+/** What is copied to the staging folder: STAGED, and the included paths outside it. */
+function staged(include: string[]): string[] {
+  const inStaged = (path: string) => STAGED.some((s) => path === s || path.startsWith(`${s}/`));
+  return [...STAGED, ...include.filter((path) => !inStaged(path))];
 }
 
 async function exists(path: string): Promise<boolean> {

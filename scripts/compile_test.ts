@@ -106,6 +106,9 @@ Deno.test("compile --include adds the staged copy of each path", async () => {
   assert.equal(run.code, 0, run.stderr);
   assert.ok(run.stdout.includes("--include dist/.build/LICENSE "), run.stdout);
   assert.ok(run.stdout.includes("copy src, deno.json, deno.lock, LICENSE to dist/.build/"));
+  // deno compile does not follow `new Worker(new URL(...))`: the scoped worker is named.
+  assert.ok(run.stdout.includes("--include dist/.build/src/cli/executor_worker.ts "), run.stdout);
+  assert.ok(run.stdout.includes("--unstable-worker-options"), run.stdout);
 });
 
 Deno.test("compile rejects an unknown target, naming it and the valid ones", async () => {

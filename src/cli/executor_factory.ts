@@ -7,7 +7,7 @@ import { SUPPORTED_EXECUTORS } from "../config/executor_names.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
-import { join } from "node:path";
+import { executorStateDir } from "../poller/executor_permissions.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
@@ -56,7 +56,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         concurrentProjectId: ctx.concurrentProjectId,
         output: ctx.output,
         log: ctx.log,
-        lease: await OwnerLease.acquire(join(ctx.stateDir, "docker-executor")),
+        lease: await OwnerLease.acquire(executorStateDir(ctx.stateDir)),
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
         ...(ctx.env["DOCKER_AUTH_CONFIG"]
@@ -87,7 +87,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         job: ctx.job,
         shortToken: ctx.shortToken,
         concurrentProjectId: ctx.concurrentProjectId,
-        lease: await OwnerLease.acquire(join(ctx.stateDir, "docker-executor")),
+        lease: await OwnerLease.acquire(executorStateDir(ctx.stateDir)),
         output: ctx.output,
         log: ctx.log,
         shell: runner.shell,

@@ -4,9 +4,9 @@
  * it names, and writes trace and events to stdout (executors/process_protocol.ts).
  * Its own log lines go to stderr as JSON; the poller relays them.
  *
- * When compiled, the binary carries every permission the poller has, so the
- * child first revokes each permission kind its executor does not use
- * (Deno can only revoke whole kinds once granted globally; docs/security.md).
+ * From source it runs with the `--allow-*` flags of its executor; a compiled
+ * binary carries the poller's global grants, so there this code runs in a
+ * Worker scoped to the same set (cli/executor_worker.ts, docs/security.md).
  */
 import {
   type CancelMessage,
@@ -21,7 +21,6 @@ import {
   type StartMessage,
   type ToExecutor,
 } from "../executors/process_protocol.ts";
-import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { JobOutput } from "../executors/executor.ts";
 import { type BuildResult, runBuild } from "../build/run_build.ts";
 import type { RunnerVersion } from "../build/job_variables.ts";
@@ -32,15 +31,6 @@ import type { Executor } from "../executors/executor.ts";
 import type { BuildStageHooks } from "../build/stage_hooks.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { createExecutor, createJobFiles, type ExecutorContext } from "./executor_factory.ts";
-
-/** Revokes every permission kind that `perms` does not need (compiled binaries only). */
-export async function revokeUnneeded(perms: ExecutorPermissions): Promise<void> {
-  if (perms.run.length === 0) await Deno.permissions.revoke({ name: "run" });
-  if (perms.net.length === 0) await Deno.permissions.revoke({ name: "net" });
-  if (!perms.env) await Deno.permissions.revoke({ name: "env" });
-  if (!perms.sys) await Deno.permissions.revoke({ name: "sys" });
-  await Deno.permissions.revoke({ name: "ffi" });
-}
 
 /** The poller closed stdin without sending a job (an unused spare process). */
 export class NoJobError extends Error {

@@ -7,6 +7,7 @@ import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod
 import { type CliContext, CommandError } from "./cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
 import { renderVersion, versionInfo } from "./version.ts";
+import { F } from "../log/fields.ts";
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
   {
@@ -238,22 +239,35 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       // Ctrl-C in a terminal reaches the whole process group; the poller decides
       // how this job stops (cancel messages), so the child ignores SIGINT.
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
+      const version = {
+        name: ctx.version.name,
+        version: ctx.version.version,
+        revision: ctx.version.revision,
+        os: ctx.version.os,
+        arch: ctx.version.architecture,
+      };
       const at = rest.indexOf("--permissions");
-      // Compiled binaries carry every permission of the poller: drop what this executor does not use.
-      const { revokeUnneeded, runExecutorProcess } = await import("./executor_process.ts");
-      if (at >= 0) await revokeUnneeded(JSON.parse(rest[at + 1] ?? "{}"));
+      if (at >= 0) {
+        // A compiled binary carries the poller's global grants: the job runs in a
+        // worker holding only this executor's set, and this thread drops all of its own.
+        const [{ workerPermissions }, { runScopedWorker }] = await Promise.all([
+          import("../poller/executor_permissions.ts"),
+          import("./scoped_worker.ts"),
+        ]);
+        return await runScopedWorker(new URL("./executor_worker.ts", import.meta.url), {
+          permissions: workerPermissions(JSON.parse(rest[at + 1] ?? "{}")),
+          init: { version },
+          isRevokingOwn: true,
+          onError: (message) => log.error("Executor process failed", { [F.ERROR]: message }),
+        });
+      }
+      const { runExecutorProcess } = await import("./executor_process.ts");
       return await runExecutorProcess({
         stdin: io.stdin,
         stdout: (Deno.stdout as unknown as { writable: WritableStream<Uint8Array> }).writable,
         env: io.env,
         log,
-        version: {
-          name: ctx.version.name,
-          version: ctx.version.version,
-          revision: ctx.version.revision,
-          os: ctx.version.os,
-          arch: ctx.version.architecture,
-        },
+        version,
       });
     }
     const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));

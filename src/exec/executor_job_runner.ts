@@ -16,7 +16,11 @@ import type { RunnerConfig } from "../config/runner_config.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { projectPathFromRepoUrl } from "../build/git_remote.ts";
 import { expandVariables, lookupVariable } from "../build/job_variables.ts";
-import type { FromExecutor, ResultEvent } from "../executors/process_protocol.ts";
+import {
+  executorSettings,
+  type FromExecutor,
+  type ResultEvent,
+} from "../executors/process_protocol.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../poller/process_launcher.ts";
@@ -186,7 +190,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       await child.send({
         type: "start",
         job: spec,
-        runner: { ...this.#o.runner, token: "" },
+        runner: executorSettings(this.#o.runner),
         shortToken: this.#o.shortToken,
         systemId: this.#o.systemId,
         concurrentId: options.slot,

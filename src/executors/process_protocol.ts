@@ -22,7 +22,7 @@ export const MAX_FRAME_PAYLOAD = 1 << 20;
 export interface StartMessage {
   type: "start";
   job: JobSpec;
-  /** RunnerConfig with `token` emptied. */
+  /** The runner's settings as `executorSettings` leaves them: no token, no expansion record. */
   runner: RunnerConfig;
   shortToken: string;
   systemId: string;
@@ -34,6 +34,15 @@ export interface StartMessage {
   stateDir: string;
   /** Temporary directory this process may use (scripts, JOB_RESPONSE_FILE). */
   tempDir: string;
+}
+
+/**
+ * The runner settings an executor process gets: the entry without its token
+ * and without `envExpansion`, whose `token.value` is the expanded runner token
+ * of `token = "$VAR"` (and whose templates name the poller's variables).
+ */
+export function executorSettings(runner: RunnerConfig): RunnerConfig {
+  return { ...runner, token: "", envExpansion: { url: null, token: null } };
 }
 
 export interface CancelMessage {

@@ -1,8 +1,10 @@
 /**
  * The Deno permissions each executor subprocess starts with
  * (docs/security.md holds the same table for people). Pure: the launcher
- * turns the result into `--allow-*` flags when running from source, and the
- * compiled binary's executor process revokes everything else.
+ * turns the result into `--allow-*` flags when running from source
+ * (`permissionFlags`); a compiled binary, which carries global grants, runs
+ * the job in a Worker created with the same set (`workerPermissions`,
+ * cli/scoped_worker.ts).
  */
 import { isAbsolute, join, resolve } from "node:path";
 import type { RunnerConfig } from "../config/runner_config.ts";
@@ -26,12 +28,21 @@ export interface PermissionContext {
   cwd: string;
   /** Temporary directory the executor may use. */
   tempDir: string;
-  /** Shared state of executor processes (docker: owner leases for the orphan sweep). */
+  /**
+   * The runner's state directory (`<config dir>/.runner`). Executor processes
+   * only ever get `executorStateDir(stateDir)` below it: the job journal beside
+   * it holds other jobs' tokens.
+   */
   stateDir: string;
   env: (name: string) => string | undefined;
 }
 
 export const DOCKER_SOCKET = "/var/run/docker.sock";
+
+/** The part of the state directory docker executor processes share (owner leases). */
+export function executorStateDir(stateDir: string): string {
+  return join(stateDir, "docker-executor");
+}
 
 function hostPort(url: string): string {
   const u = new URL(url);
@@ -81,8 +92,8 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
     }
     case "docker": {
       const endpoint = dockerEndpoint(runner, ctx.env);
-      perms.read.push(ctx.stateDir);
-      perms.write.push(ctx.stateDir);
+      perms.read.push(executorStateDir(ctx.stateDir));
+      perms.write.push(executorStateDir(ctx.stateDir));
       if ("socket" in endpoint) {
         // Deno 2 checks a unix socket connect against --allow-net=unix:<path> too.
         perms.read.push(endpoint.socket);
@@ -104,8 +115,8 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       if (knownHosts) perms.read.push(dir(knownHosts.replace(/^~(?=\/)/, home ?? "~"), cwd));
       if (runner.executor === "docker+ssh") {
         const endpoint = dockerEndpoint(runner, ctx.env);
-        perms.read.push(ctx.stateDir);
-        perms.write.push(ctx.stateDir);
+        perms.read.push(executorStateDir(ctx.stateDir));
+        perms.write.push(executorStateDir(ctx.stateDir));
         if ("socket" in endpoint) {
           perms.read.push(endpoint.socket);
           perms.write.push(endpoint.socket);
@@ -150,4 +161,26 @@ export function permissionFlags(perms: ExecutorPermissions): string[] {
   if (perms.env) flags.push("--allow-env");
   if (perms.sys) flags.push("--allow-sys");
   return flags;
+}
+
+/**
+ * The same set as `deno: { permissions }` of a Worker: what the executor
+ * process of a compiled binary (global grants) gives the thread that runs the
+ * job. Everything not listed is denied, ffi and dynamic remote imports too.
+ */
+export function workerPermissions(perms: ExecutorPermissions): Deno.PermissionOptionsObject {
+  const list = (values: string[]): string[] | false => {
+    const unique = [...new Set(values)];
+    return unique.length > 0 ? unique : false;
+  };
+  return {
+    read: list(perms.read),
+    write: list(perms.write),
+    run: perms.run.includes("*") ? true : list(perms.run),
+    net: perms.net.includes("*") ? true : list(perms.net),
+    env: perms.env,
+    sys: perms.sys,
+    ffi: false,
+    import: false,
+  };
 }

@@ -7,7 +7,11 @@
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
-import type { FromExecutor, ResultEvent } from "../executors/process_protocol.ts";
+import {
+  executorSettings,
+  type FromExecutor,
+  type ResultEvent,
+} from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
@@ -232,7 +236,7 @@ export class JobSupervisor implements JobHandler {
       await proc.send({
         type: "start",
         job,
-        runner: { ...runner, token: "" },
+        runner: executorSettings(runner),
         shortToken: shortToken(runner.token),
         systemId: this.#opts.systemId,
         concurrentId: slot.concurrentId,

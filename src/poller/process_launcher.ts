@@ -3,9 +3,9 @@
  *
  * From source the child is `deno run <--allow-* flags> src/cli/main.ts
  * executor-process`; from a compiled binary it is the binary itself with
- * `executor-process`, and the child revokes what it does not need before it
- * reads the job (cli/executor_process.ts). The child's environment is the
- * runner's minus every variable that can carry a runner or registration token.
+ * `executor-process --permissions <json>`: it holds the binary's global grants
+ * and runs the job in a Worker scoped to the same set (cli/scoped_worker.ts).
+ * The child's environment is an allow-list (executor_environment.ts).
  */
 import {
   decodeMessage,
@@ -17,14 +17,8 @@ import {
   type ToExecutor,
 } from "../executors/process_protocol.ts";
 import { type ExecutorPermissions, permissionFlags } from "./executor_permissions.ts";
-
-/** Variables that never reach an executor process. */
-export const SECRET_ENV = [
-  "CI_SERVER_TOKEN",
-  "REGISTRATION_TOKEN",
-  "RUNNER_TOKEN",
-  "CONFIG_FILE",
-];
+import { executorEnvironment } from "./executor_environment.ts";
+import { COMPILED_GRANT_FLAGS } from "./compiled_grants.ts";
 
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
@@ -48,6 +42,14 @@ export interface LauncherOptions {
   execPath: string;
   /** `src/cli/main.ts` as a path or file URL when running from source; null when compiled. */
   mainModule: string | null;
+  /**
+   * How the child is narrowed: `flags` (from source: `--allow-*` of its set) or
+   * `worker` (compiled: global grants, job in a scoped Worker). Default: `worker`
+   * when compiled. Tests pass `worker` with `deno` to run the child exactly as
+   * the compiled binary does (COMPILED_GRANT_FLAGS).
+   */
+  scoping?: "flags" | "worker";
+  /** The runner's environment; the child gets its allow-listed part. */
   env: Record<string, string>;
   /** Receives each stderr line of a child (its structured log). */
   onChildLog?: (pid: number, line: string) => void;
@@ -110,14 +112,14 @@ export class SubprocessLauncher implements ExecutorLauncher {
 
   #spawn(permissions: ExecutorPermissions): ChildExecutorProcess {
     const { execPath, mainModule } = this.#options;
+    const scoping = this.#options.scoping ?? (mainModule === null ? "worker" : "flags");
+    const scoped = ["executor-process", "--permissions", JSON.stringify(permissions)];
     const args = mainModule === null
-      ? ["executor-process", "--permissions", JSON.stringify(permissions)]
+      ? scoped
+      : scoping === "worker"
+      ? ["run", "--quiet", ...COMPILED_GRANT_FLAGS, mainModule, ...scoped]
       : ["run", "--quiet", ...permissionFlags(permissions), mainModule, "executor-process"];
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.#options.env)) {
-      if (!SECRET_ENV.includes(key)) env[key] = value;
-    }
-    env["DENO_NO_UPDATE_CHECK"] = "1";
+    const env = executorEnvironment(this.#options.env);
     const child = new Deno.Command(execPath, {
       args,
       env,

@@ -1,22 +1,37 @@
 /**
- * docs/security.md, cell by cell: each executor process starts with the flags
- * the launcher computes, and an out-of-scope action is denied there. The probe
- * runs with exactly `permissionFlags(executorPermissions(...))`.
+ * docs/security.md, cell by cell, in both ways an executor process is scoped:
+ * from source (`deno run` with exactly `permissionFlags(...)`), and as the
+ * compiled binary runs it (`deno run` with the binary's global grants,
+ * COMPILED_GRANT_FLAGS, and the work in a Worker scoped by
+ * `workerPermissions(...)`, whose creating thread then holds nothing). The
+ * out-of-scope actions (reading config.toml, writing outside the executor's
+ * directories or into the job journal, connecting to another port, running
+ * other programs) are denied, the in-scope ones allowed.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import type { RunnerConfig } from "../../src/config/runner_config.ts";
-import { executorPermissions, permissionFlags } from "../../src/poller/executor_permissions.ts";
-import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import {
+  executorPermissions,
+  executorStateDir,
+  permissionFlags,
+} from "../../src/poller/executor_permissions.ts";
+import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
 
 const PROBE = fileURLToPath(new URL("../fixtures/permission_probe.ts", import.meta.url));
-const ENV_PROBE = fileURLToPath(new URL("../fixtures/env_probe.ts", import.meta.url));
+const SCOPED_PROBE = fileURLToPath(
+  new URL("../fixtures/scoped_permission_probe.ts", import.meta.url),
+);
+
+type Mode = "source" | "compiled";
+const MODES: Mode[] = ["source", "compiled"];
 
 interface World {
   root: string;
   configFile: string;
+  journal: string;
   tempDir: string;
   stateDir: string;
   gitlab: Deno.Listener;
@@ -29,9 +44,12 @@ async function world(): Promise<World> {
   const configFile = join(root, "config.toml");
   await Deno.writeTextFile(configFile, 'concurrent = 1\n[[runners]]\ntoken = "glrt-secret"\n');
   const tempDir = join(root, "tmp");
-  const stateDir = join(root, "state");
+  const stateDir = join(root, ".runner");
+  const journal = join(stateDir, "journal");
   await Deno.mkdir(tempDir);
-  await Deno.mkdir(stateDir);
+  await Deno.mkdir(journal, { recursive: true });
+  await Deno.mkdir(executorStateDir(stateDir), { recursive: true });
+  await Deno.writeTextFile(join(journal, "jobs.log"), "job token glcbt-other-job\n");
   const gitlab = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accept = async (l: Deno.Listener) => {
@@ -46,6 +64,7 @@ async function world(): Promise<World> {
   return {
     root,
     configFile,
+    journal: join(journal, "jobs.log"),
     tempDir,
     stateDir,
     gitlab,
@@ -71,6 +90,7 @@ function runner(
 }
 
 async function probe(
+  mode: Mode,
   w: World,
   r: RunnerConfig,
   actions: string[],
@@ -82,114 +102,146 @@ async function probe(
     stateDir: w.stateDir,
     env: () => undefined,
   });
+  const args = mode === "source"
+    ? ["run", "--quiet", ...permissionFlags(perms), PROBE, ...actions]
+    : ["run", "--quiet", ...COMPILED_GRANT_FLAGS, SCOPED_PROBE, JSON.stringify(perms), ...actions];
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...permissionFlags(perms), PROBE, ...actions],
-    env: { DENO_NO_UPDATE_CHECK: "1" },
+    args,
+    env: { DENO_NO_UPDATE_CHECK: "1", PATH: Deno.env.get("PATH") ?? "" },
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout).trim();
   assert.ok(text, `probe printed nothing: ${new TextDecoder().decode(out.stderr)}`);
-  return JSON.parse(text);
+  const parsed = JSON.parse(text);
+  if (mode === "source") return parsed;
+  // The process's own thread holds the binary's grants until it revokes them: after, nothing.
+  for (const [action, result] of Object.entries(parsed.main as Record<string, string>)) {
+    assert.equal(result, "denied", `the executor process's own thread could ${action}`);
+  }
+  return parsed.worker;
 }
 
 function port(l: Deno.Listener): number {
   return (l.addr as Deno.NetAddr).port;
 }
 
-Deno.test("shell executor process: own dirs, programs and GitLab only; config.toml and other hosts denied", async () => {
-  await using w = await world();
-  const r = runner(w, "shell");
-  const res = await probe(w, r, [
-    `read:${w.configFile}`,
-    `write:${join(w.root, "outside.txt")}`,
-    `write:${join(w.root, "builds", "x.txt")}`,
-    `run:bash`,
-    `net:127.0.0.1:${port(w.other)}`,
-    `net:127.0.0.1:${port(w.gitlab)}`,
-  ]);
-  assert.equal(res[`read:${w.configFile}`], "denied");
-  assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
-  assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
-  assert.equal(res[`run:bash`], "allowed");
-  assert.equal(res[`net:127.0.0.1:${port(w.gitlab)}`], "allowed");
-  // The builds dir does not exist yet: allowed by permission, fails on the missing folder.
-  assert.notEqual(res[`write:${join(w.root, "builds", "x.txt")}`], "denied");
-});
-
-Deno.test("docker executor process: the docker socket and its state dir; no process spawning, no config.toml", async () => {
-  await using w = await world();
-  const r = runner(w, "docker", (r) => r.docker.host = `unix://${join(w.root, "docker.sock")}`);
-  const res = await probe(w, r, [
-    `read:${w.configFile}`,
-    `run:bash`,
-    `run:docker`,
-    `net:127.0.0.1:${port(w.other)}`,
-    `write:${join(w.stateDir, "lease")}`,
-  ]);
-  assert.equal(res[`read:${w.configFile}`], "denied");
-  assert.equal(res[`run:bash`], "denied");
-  assert.equal(res[`run:docker`], "denied");
-  assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
-  assert.equal(res[`write:${join(w.stateDir, "lease")}`], "allowed");
-});
-
-Deno.test("ssh executor process: network to its host and port only, its key file; no spawning, no config.toml", async () => {
-  await using w = await world();
-  const key = join(w.root, "id_ed25519");
-  await Deno.writeTextFile(key, "key");
-  const r = runner(w, "ssh", (r) => {
-    r.ssh.host = "127.0.0.1";
-    r.ssh.port = String(port(w.gitlab));
-    r.ssh.identityFile = key;
+for (const mode of MODES) {
+  Deno.test(`${mode}: shell executor process: own dirs, programs and GitLab only; config.toml, the journal and other hosts denied`, async () => {
+    await using w = await world();
+    const r = runner(w, "shell");
+    const res = await probe(mode, w, r, [
+      `read:${w.configFile}`,
+      `read:${w.journal}`,
+      `write:${join(w.root, "outside.txt")}`,
+      `write:${join(w.root, "builds", "x.txt")}`,
+      `run:bash`,
+      `net:127.0.0.1:${port(w.other)}`,
+      `net:127.0.0.1:${port(w.gitlab)}`,
+    ]);
+    assert.equal(res[`read:${w.configFile}`], "denied");
+    assert.equal(res[`read:${w.journal}`], "denied");
+    assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
+    assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
+    assert.equal(res[`run:bash`], "allowed");
+    assert.equal(res[`net:127.0.0.1:${port(w.gitlab)}`], "allowed");
+    // The builds dir does not exist yet: allowed by permission, fails on the missing folder.
+    assert.notEqual(res[`write:${join(w.root, "builds", "x.txt")}`], "denied");
   });
-  const res = await probe(w, r, [
-    `read:${w.configFile}`,
-    `read:${key}`,
-    `run:bash`,
-    `net:127.0.0.1:${port(w.other)}`,
-  ]);
-  assert.equal(res[`read:${w.configFile}`], "denied");
-  assert.equal(res[`read:${key}`], "allowed");
-  assert.equal(res[`run:bash`], "denied");
-  assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
-});
 
-Deno.test("custom executor process: runs only the configured driver programs", async () => {
-  await using w = await world();
-  const driver = join(w.root, "run.sh");
-  await Deno.writeTextFile(driver, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-  const r = runner(w, "custom", (r) => r.custom.runExec = driver);
-  const res = await probe(w, r, [`read:${w.configFile}`, `run:${driver}`, `run:bash`]);
-  assert.equal(res[`read:${w.configFile}`], "denied");
-  assert.equal(res[`run:${driver}`], "allowed");
-  assert.equal(res[`run:bash`], "denied");
-});
+  Deno.test(`${mode}: docker executor process: the docker socket and its own state dir; no journal, no spawning, no config.toml`, async () => {
+    await using w = await world();
+    const socket = join(w.root, "docker.sock");
+    const daemon = Deno.listen({ transport: "unix", path: socket });
+    const r = runner(w, "docker", (r) => r.docker.host = `unix://${socket}`);
+    const lease = join(executorStateDir(w.stateDir), "lease");
+    const res = await probe(mode, w, r, [
+      `read:${w.configFile}`,
+      `read:${w.journal}`,
+      `write:${w.journal}`,
+      `run:bash`,
+      `run:docker`,
+      `net:127.0.0.1:${port(w.other)}`,
+      `write:${lease}`,
+      `unix:${socket}`,
+    ]);
+    daemon.close();
+    assert.equal(res[`read:${w.configFile}`], "denied");
+    assert.equal(res[`read:${w.journal}`], "denied");
+    assert.equal(res[`write:${w.journal}`], "denied");
+    assert.equal(res[`run:bash`], "denied");
+    assert.equal(res[`run:docker`], "denied");
+    assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
+    assert.equal(res[`write:${lease}`], "allowed");
+    assert.equal(res[`unix:${socket}`], "allowed");
+  });
 
-Deno.test("executor processes never see the runner or registration token in their environment", async () => {
-  const launcher = new SubprocessLauncher({
-    execPath: Deno.execPath(),
-    mainModule: ENV_PROBE,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      CI_SERVER_TOKEN: "glrt-runner-secret",
-      REGISTRATION_TOKEN: "GR1348941secret",
-      KEEP_ME: "yes",
-    },
+  Deno.test(`${mode}: ssh executor process: network to its host and port only, its key file; no spawning, no config.toml`, async () => {
+    await using w = await world();
+    const key = join(w.root, "id_ed25519");
+    await Deno.writeTextFile(key, "key");
+    const sshd = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const r = runner(w, "ssh", (r) => {
+      r.ssh.host = "127.0.0.1";
+      r.ssh.port = String(port(sshd));
+      r.ssh.identityFile = key;
+    });
+    const res = await probe(mode, w, r, [
+      `read:${w.configFile}`,
+      `read:${key}`,
+      `write:${join(w.root, "outside.txt")}`,
+      `run:bash`,
+      `net:127.0.0.1:${port(w.other)}`,
+      `net:127.0.0.1:${port(sshd)}`,
+    ]);
+    sshd.close();
+    assert.equal(res[`read:${w.configFile}`], "denied");
+    assert.equal(res[`read:${key}`], "allowed");
+    assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
+    assert.equal(res[`run:bash`], "denied");
+    assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
+    assert.notEqual(res[`net:127.0.0.1:${port(sshd)}`], "denied");
   });
-  await using proc = launcher.launch({
-    read: [],
-    write: [],
-    run: [],
-    net: [],
-    env: true,
-    sys: false,
+
+  Deno.test(`${mode}: docker+ssh executor process: any address, but no config.toml, no journal, no spawning`, async () => {
+    await using w = await world();
+    const r = runner(w, "docker+ssh", (r) => {
+      r.docker.host = `unix://${join(w.root, "docker.sock")}`;
+      r.ssh.user = "root";
+    });
+    const res = await probe(mode, w, r, [
+      `read:${w.configFile}`,
+      `read:${w.journal}`,
+      `write:${join(w.root, "outside.txt")}`,
+      `run:bash`,
+      `run:ssh`,
+      `net:127.0.0.1:${port(w.other)}`,
+    ]);
+    assert.equal(res[`read:${w.configFile}`], "denied");
+    assert.equal(res[`read:${w.journal}`], "denied");
+    assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
+    assert.equal(res[`run:bash`], "denied");
+    assert.equal(res[`run:ssh`], "denied");
+    // The job container's sshd sits on a bridge address known only once it runs.
+    assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "allowed");
   });
-  let env: Record<string, string> = {};
-  for await (const item of proc.events()) {
-    if ("trace" in item) env = JSON.parse(new TextDecoder().decode(item.trace));
-  }
-  assert.equal(env["KEEP_ME"], "yes");
-  assert.equal(env["CI_SERVER_TOKEN"], undefined);
-  assert.equal(env["REGISTRATION_TOKEN"], undefined);
-});
+
+  Deno.test(`${mode}: custom executor process: runs only the configured driver programs`, async () => {
+    await using w = await world();
+    const driver = join(w.root, "run.sh");
+    await Deno.writeTextFile(driver, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const r = runner(w, "custom", (r) => r.custom.runExec = driver);
+    const res = await probe(mode, w, r, [
+      `read:${w.configFile}`,
+      `write:${join(w.root, "outside.txt")}`,
+      `run:${driver}`,
+      `run:bash`,
+      `net:127.0.0.1:${port(w.other)}`,
+    ]);
+    assert.equal(res[`read:${w.configFile}`], "denied");
+    assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
+    assert.equal(res[`run:${driver}`], "allowed");
+    assert.equal(res[`run:bash`], "denied");
+    assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
+  });
+}
