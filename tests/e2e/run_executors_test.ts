@@ -125,7 +125,7 @@ Deno.test("custom executor: the documented example driver runs a job end to end"
         builds_dir: builds,
         cache_dir: join(builds, "cache"),
       })
-    }  environment = ["CUSTOM_DRIVER_ROOT=${builds}"]\n${custom}\n`,
+    }${custom}\n`,
   });
   const job = gitlab.enqueueJob({ script: ["echo through the driver"], variables: NO_GIT });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
