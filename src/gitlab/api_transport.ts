@@ -37,6 +37,11 @@ export interface ApiTransportOptions {
   retryPolicy?: RetryPolicy;
   /** Metrics hook, called once per HTTP attempt. */
   onRequest?: (event: RequestEvent) => void;
+  /**
+   * Metrics hook, called once per `send` when it resolves or rejects, with the
+   * number of HTTP attempts it made (gitlab_runner_api_request_retries_total).
+   */
+  onCompleted?: (event: { path: string; method: string; attempts: number }) => void;
   log?: Logger;
 }
 
@@ -71,6 +76,7 @@ export class ApiTransport implements Disposable {
   readonly #info: RunnerInfo;
   readonly #policy: RetryPolicy;
   readonly #onRequest: ((event: RequestEvent) => void) | undefined;
+  readonly #onCompleted: ApiTransportOptions["onCompleted"];
   readonly #caFile: string;
   readonly #log: Logger | undefined;
   #client: Promise<Deno.HttpClient | undefined> | undefined;
@@ -81,6 +87,7 @@ export class ApiTransport implements Disposable {
     this.#info = options.runnerInfo;
     this.#policy = options.retryPolicy ?? new RetryPolicy();
     this.#onRequest = options.onRequest;
+    this.#onCompleted = options.onCompleted;
     this.#caFile = options.tlsCaFile ?? "";
     this.#log = options.log;
   }
@@ -90,6 +97,17 @@ export class ApiTransport implements Disposable {
   }
 
   async send(request: ApiRequest): Promise<Response> {
+    let attempts = 0;
+    try {
+      return await this.#send(request, () => attempts++);
+    } finally {
+      if (attempts > 0) {
+        this.#onCompleted?.({ path: request.url.pathname, method: request.method, attempts });
+      }
+    }
+  }
+
+  async #send(request: ApiRequest, countAttempt: () => void): Promise<Response> {
     const client = await this.#httpClient();
     for (let attempt = 1;; attempt++) {
       const headers = new Headers(request.headers);
@@ -105,6 +123,7 @@ export class ApiTransport implements Disposable {
       if (request.signal) init.signal = request.signal;
       if (client) init.client = client;
       const started = performance.now();
+      countAttempt();
       let response: Response;
       try {
         response = await fetch(request.url, init);

@@ -13,6 +13,10 @@ export interface ProcessProbe {
   openFds(): number | undefined;
   /** Unix time, seconds. */
   startTimeSeconds(): number | undefined;
+  /** Soft limit on open file descriptors. Optional: older probes lack it. */
+  maxFds?(): number | undefined;
+  /** Virtual memory size, bytes. */
+  virtualMemoryBytes?(): number | undefined;
 }
 
 /**
@@ -48,11 +52,41 @@ export class DenoProcessProbe implements ProcessProbe {
   startTimeSeconds(): number | undefined {
     return Math.floor(performance.timeOrigin / 1000);
   }
+
+  /** "Max open files" soft limit from /proc/self/limits, as Prometheus' Go collector reads it. */
+  maxFds(): number | undefined {
+    const text = readProcFile("/proc/self/limits");
+    const match = text === undefined ? null : /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (!match) return undefined;
+    return match[1] === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(match[1]);
+  }
+
+  /** `vsize` (field 23) of /proc/self/stat, in bytes. */
+  virtualMemoryBytes(): number | undefined {
+    const text = readProcFile("/proc/self/stat");
+    if (text === undefined) return undefined;
+    // Field 2 (comm) is in parentheses and may hold spaces: count from the last ")".
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const value = Number(fields[20]);
+    return Number.isFinite(value) ? value : undefined;
+  }
+}
+
+/** Linux procfs text, or undefined (other OS, no read permission, unreadable). */
+function readProcFile(path: string): string | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Registers process_resident_memory_bytes, process_cpu_seconds_total,
- * process_open_fds and process_start_time_seconds on `registry`, each read at
+ * process_open_fds, process_max_fds, process_virtual_memory_bytes and
+ * process_start_time_seconds on `registry`, each read at
  * scrape time. A metric whose probe gives nothing now is not registered.
  */
 export function registerProcessMetrics(registry: Registry, probe: ProcessProbe): void {
@@ -91,6 +125,27 @@ export function registerProcessMetrics(registry: Registry, probe: ProcessProbe):
       registers: [registry],
       collect() {
         const value = probe.openFds();
+        if (value !== undefined) this.set(value);
+      },
+    });
+  }
+  for (
+    const [name, help, read] of [
+      ["process_max_fds", "Maximum number of open file descriptors.", () => probe.maxFds?.()],
+      [
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+        () => probe.virtualMemoryBytes?.(),
+      ],
+    ] as const
+  ) {
+    if (read() === undefined) continue;
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const value = read();
         if (value !== undefined) this.set(value);
       },
     });

@@ -13,3 +13,19 @@ Deno.test("the Deno probe reads memory, CPU time and start time of this process"
   if (canRead) assert.ok((fds ?? 0) >= 3, `open fds: ${fds}`);
   else assert.equal(fds, undefined);
 });
+
+Deno.test("the Deno probe reads the open-files limit and virtual memory size from procfs", () => {
+  const probe = new DenoProcessProbe();
+  const canRead = Deno.build.os === "linux" &&
+    Deno.permissions.querySync({ name: "read", path: "/proc/self" }).state === "granted";
+  if (!canRead) {
+    assert.equal(probe.maxFds(), undefined);
+    assert.equal(probe.virtualMemoryBytes(), undefined);
+    return;
+  }
+  const limits = Deno.readTextFileSync("/proc/self/limits");
+  const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+  assert.equal(probe.maxFds(), Number(soft));
+  const vsize = probe.virtualMemoryBytes() ?? 0;
+  assert.ok(vsize > (probe.residentMemoryBytes() ?? 0), `virtual ${vsize} exceeds resident`);
+});

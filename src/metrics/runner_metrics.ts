@@ -87,8 +87,31 @@ const QUEUE_DURATION_BUCKETS = [1, 3, 10, 30, 60, 120, 300, 900, 1800, 3600];
 const R3 = ["runner", "runner_name", "system_id"] as const;
 const ERROR_LEVELS = ["panic", "fatal", "error", "warning"] as const;
 
+/** Request concurrency of one runner entry, as the official buildsHelper counts it. */
+export interface RequestConcurrencyState {
+  /** Job requests in flight now. */
+  requests: number;
+  /** `request_concurrency` of the entry (at least 1). */
+  hardLimit: number;
+  /** The AIMD limit of FF_USE_ADAPTIVE_REQUEST_CONCURRENCY (0 until the first request ends). */
+  adaptiveLimit: number;
+  /** The limit the last request was admitted against. */
+  usedLimit: number;
+}
+
+/** `failure_type` label values of gitlab_runner_worker_processing_failures_total. */
+export type WorkerFailureType = "other" | "no_free_executor" | "job_failure";
+const WORKER_FAILURE_TYPES: readonly WorkerFailureType[] = [
+  "other",
+  "no_free_executor",
+  "job_failure",
+];
+
 interface ActiveJob {
   labels: RunnerLabels;
+  executor: string;
+  /** Stage start times for gitlab_runner_job_stage_duration_seconds; null when not exported. */
+  stageStartedAtMs: number | null;
   url: string;
   state: string;
   stage: string;
@@ -132,6 +155,18 @@ export class RunnerMetrics implements JobListProvider {
   readonly #configSavingErrors: Counter;
   readonly #processStateInfo: Gauge;
   readonly #queueDuration: Histogram;
+  readonly #apiRetries: Counter;
+  readonly #requestConcurrencyHardLimit: Gauge;
+  readonly #requestConcurrencyAdaptiveLimit: Gauge;
+  readonly #requestConcurrencyUsedLimit: Gauge;
+  readonly #workerSlotOperations: Counter;
+  readonly #workerProcessingFailures: Counter;
+  readonly #queueSize: Gauge;
+  readonly #queueDepth: Gauge;
+  readonly #queuingDurationExceeded: Counter;
+  readonly #stageDuration: Histogram;
+  readonly #executionMode: Counter;
+  #workerSlotCount = 0;
 
   constructor(options: RunnerMetricsOptions) {
     const registers = [options.registry];
@@ -305,6 +340,93 @@ export class RunnerMetrics implements JobListProvider {
       registers,
     });
 
+    this.#apiRetries = new Counter({
+      name: "gitlab_runner_api_request_retries_total",
+      help:
+        "The total number of retries made by GitLab Runner in process of completing a request, partitioned by path and method.",
+      labelNames: ["path", "method"],
+      registers,
+    });
+    const limitLabels = ["runner", "system_id"];
+    this.#requestConcurrencyHardLimit = new Gauge({
+      name: "gitlab_runner_request_concurrency_hard_limit",
+      help: "Configured request_concurrency limit",
+      labelNames: limitLabels,
+      registers,
+    });
+    this.#requestConcurrencyAdaptiveLimit = new Gauge({
+      name: "gitlab_runner_request_concurrency_adaptive_limit",
+      help: "Computed adaptive request concurrency limit",
+      labelNames: limitLabels,
+      registers,
+    });
+    this.#requestConcurrencyUsedLimit = new Gauge({
+      name: "gitlab_runner_request_concurrency_used_limit",
+      help: "Used request concurrency limit",
+      labelNames: limitLabels,
+      registers,
+    });
+    this.#workerSlotOperations = new Counter({
+      name: "gitlab_runner_worker_slot_operations_total",
+      help: "Total number of runner workers slot operations (starting and stopping slots)",
+      labelNames: ["operation"],
+      registers,
+    });
+    for (const operation of ["started", "stopped"]) {
+      this.#workerSlotOperations.inc({ operation }, 0);
+    }
+    this.#workerProcessingFailures = new Counter({
+      name: "gitlab_runner_worker_processing_failures_total",
+      help: "Total number of failures when processing runner worker",
+      labelNames: ["failure_type", ...R3],
+      registers,
+    });
+    this.#queueSize = new Gauge({
+      name: "gitlab_runner_job_queue_size",
+      help: "A gauge representing the size of the queue for the runner",
+      labelNames: R3,
+      registers,
+    });
+    this.#queueDepth = new Gauge({
+      name: "gitlab_runner_job_queue_depth",
+      help: "A gauge representing the search depth in the queue for the runner",
+      labelNames: R3,
+      registers,
+    });
+    this.#queuingDurationExceeded = new Counter({
+      name: "gitlab_runner_acceptable_job_queuing_duration_exceeded_total",
+      help: "Counts how often jobs exceed the configured queuing time threshold",
+      labelNames: R3,
+      registers,
+    });
+    this.#stageDuration = new Histogram({
+      name: "gitlab_runner_job_stage_duration_seconds",
+      help: "Histogram of each job stage duration",
+      labelNames: [...R3, "stage"],
+      buckets: QUEUE_DURATION_BUCKETS,
+      registers,
+    });
+    this.#executionMode = new Counter({
+      name: "gitlab_runner_job_execution_mode_total",
+      help: "Total number of jobs grouped by execution mode and executor",
+      labelNames: ["mode", "executor"],
+      registers,
+    });
+    // Registered like the official runner's; we never interpolate job inputs (we
+    // tell GitLab job_inputs: false), so they stay at zero.
+    new Counter({
+      name: "gitlab_runner_job_inputs_interpolations_total",
+      help:
+        "Total number of job input interpolations where expressions were actually used (output differs from input)",
+      registers,
+    });
+    new Counter({
+      name: "gitlab_runner_job_inputs_interpolation_failures_total",
+      help: "Total number of failed job input interpolations, labeled by error type",
+      labelNames: ["error_type"],
+      registers,
+    });
+
     if (options.processProbe) registerProcessMetrics(options.registry, options.processProbe);
   }
 
@@ -316,12 +438,33 @@ export class RunnerMetrics implements JobListProvider {
   /** Every [[runners]] entry's `limit`, after each load; entries gone from the file disappear. */
   setLimits(entries: ReadonlyArray<{ runner: RunnerLabels; limit: number }>): void {
     this.#limit.reset();
-    for (const entry of entries) this.#limit.set(r3(entry.runner), entry.limit);
+    for (const entry of entries) {
+      this.#limit.set(r3(entry.runner), entry.limit);
+      // Present from the start, as the official runner does, so rate() works from zero.
+      for (const type of WORKER_FAILURE_TYPES) {
+        this.#workerProcessingFailures.inc({ "failure_type": type, ...r3(entry.runner) }, 0);
+      }
+    }
   }
 
-  /** Number of workers (concurrent) currently able to take a job. */
+  /**
+   * Number of workers (concurrent) able to take a job. Growing or shrinking
+   * the pool counts worker slot operations `started` / `stopped`.
+   */
   setWorkerSlots(slots: number): void {
+    const delta = slots - this.#workerSlotCount;
+    if (delta > 0) this.#workerSlotOperations.inc({ operation: "started" }, delta);
+    if (delta < 0) this.#workerSlotOperations.inc({ operation: "stopped" }, -delta);
+    this.#workerSlotCount = slots;
     this.#workerSlots.set(slots);
+  }
+
+  /**
+   * A worker failed to process a runner entry: `job_failure` for a job that
+   * ended in failure, `other` for anything else that went wrong.
+   */
+  workerProcessingFailed(runner: RunnerLabels, type: WorkerFailureType): void {
+    this.#workerProcessingFailures.inc({ "failure_type": type, ...r3(runner) });
   }
 
   /** A runner entry was offered to a worker. */
@@ -339,12 +482,23 @@ export class RunnerMetrics implements JobListProvider {
     this.#healthCheckFailures.inc(r3(runner));
   }
 
-  /** Job requests in flight for this runner entry right now. */
-  setRequestConcurrency(runner: RunnerLabels, inFlight: number): void {
-    this.#requestConcurrency.set(
-      { runner: runner.runner, "system_id": runner.systemId },
-      inFlight,
-    );
+  /** Job requests in flight for this runner entry right now, and the limits applied. */
+  setRequestConcurrency(runner: RunnerLabels, state: RequestConcurrencyState): void {
+    const labels = { runner: runner.runner, "system_id": runner.systemId };
+    this.#requestConcurrency.set(labels, state.requests);
+    this.#requestConcurrencyHardLimit.set(labels, state.hardLimit);
+    this.#requestConcurrencyAdaptiveLimit.set(labels, state.adaptiveLimit);
+    this.#requestConcurrencyUsedLimit.set(labels, state.usedLimit);
+  }
+
+  /**
+   * One call to GitLab completed after `attempts` HTTP attempts (retries of
+   * 429 and 5xx answers included). Like the official runner, the counter adds
+   * every attempt, not only the retries; numeric path segments become `{id}`.
+   */
+  apiRequestAttempts(request: { path: string; method: string; attempts: number }): void {
+    const path = request.path.split("/").map((s) => /^-?\d+$/.test(s) ? "{id}" : s).join("/");
+    this.#apiRetries.inc({ path, method: request.method.toLowerCase() }, request.attempts);
   }
 
   /** A job request was skipped because request_concurrency slots were all taken. */
@@ -360,7 +514,8 @@ export class RunnerMetrics implements JobListProvider {
     runner: RunnerLabels,
     request: { endpoint: ApiEndpoint; method: string; status: number; durationSeconds: number },
   ): void {
-    const method = request.method.toUpperCase();
+    // The official runner lowercases the method label ("post").
+    const method = request.method.toLowerCase();
     const base = {
       runner: runner.runner,
       "system_id": runner.systemId,
@@ -376,11 +531,22 @@ export class RunnerMetrics implements JobListProvider {
   /** A job was received from GitLab and is about to run. */
   jobStarted(
     runner: RunnerLabels,
-    job: { id: number; url: string; stage?: string; executorStage?: string },
+    job: {
+      id: number;
+      url: string;
+      stage?: string;
+      executorStage?: string;
+      /** The entry's executor, for gitlab_runner_job_execution_mode_total. */
+      executor?: string;
+      /** FF_EXPORT_HIGH_CARDINALITY_METRICS: time each stage. */
+      isStageTimed?: boolean;
+    },
   ): void {
     this.#jobsTotal.inc(r3(runner));
     this.#jobs.set(job.id, {
       labels: { ...runner },
+      executor: job.executor || "unknown",
+      stageStartedAtMs: job.isStageTimed ? this.#now() : null,
       url: job.url,
       state: "running",
       stage: job.stage ?? "",
@@ -396,7 +562,10 @@ export class RunnerMetrics implements JobListProvider {
   ): void {
     const job = this.#jobs.get(jobId);
     if (job === undefined) return;
-    if (change.stage !== undefined) job.stage = change.stage;
+    if (change.stage !== undefined && change.stage !== job.stage) {
+      this.#endStage(job);
+      job.stage = change.stage;
+    }
     if (change.executorStage !== undefined) job.executorStage = change.executorStage;
     if (change.state !== undefined) job.state = change.state;
   }
@@ -413,7 +582,9 @@ export class RunnerMetrics implements JobListProvider {
     const job = this.#jobs.get(jobId);
     if (job === undefined) return;
     this.#jobs.delete(jobId);
+    this.#endStage(job);
     const mode = outcome.mode ?? "traditional";
+    this.#executionMode.inc({ mode, executor: job.executor });
     const duration = outcome.durationSeconds ?? (this.#now() - job.startedAtMs) / 1000;
     this.#jobDuration.observe({ ...r3(job.labels), mode }, duration);
     if (outcome.failureReason !== undefined && outcome.state !== "success") {
@@ -426,15 +597,36 @@ export class RunnerMetrics implements JobListProvider {
     }
   }
 
-  /** How long the job waited in GitLab's queue; `projectJobsRunning` as GitLab sent it. */
+  /** A stage of a timed job ended (the next began, or the job finished). */
+  #endStage(job: ActiveJob): void {
+    if (job.stageStartedAtMs === null) return;
+    const now = this.#now();
+    if (job.stage !== "") {
+      this.#stageDuration.observe(
+        { ...r3(job.labels), stage: job.stage },
+        (now - job.stageStartedAtMs) / 1000,
+      );
+    }
+    job.stageStartedAtMs = now;
+  }
+
+  /**
+   * What GitLab said about the queue the job came from: time in queue,
+   * `project_jobs_running`, queue size and search depth, as sent.
+   */
   jobQueued(
     runner: RunnerLabels,
-    queue: { durationSeconds: number; projectJobsRunning: string },
+    queue: { durationSeconds: number; projectJobsRunning: string; size?: number; depth?: number },
   ): void {
     this.#queueDuration.observe(
       { ...r3(runner), "project_jobs_running": queue.projectJobsRunning },
       queue.durationSeconds,
     );
+    this.#queueSize.set(r3(runner), queue.size ?? 0);
+    this.#queueDepth.set(r3(runner), queue.depth ?? 0);
+    // [runners.monitoring] job_queuing_durations is not supported (a load warning
+    // says so), so no threshold can be exceeded; the series exists, as upstream.
+    this.#queuingDurationExceeded.inc(r3(runner), 0);
   }
 
   configLoaded(): void {

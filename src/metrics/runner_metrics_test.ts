@@ -189,7 +189,7 @@ Deno.test("API requests are counted by status and timed by status class", async 
     runner: RUNNER_A.runner,
     "system_id": RUNNER_A.systemId,
     endpoint: "request_job",
-    method: "POST",
+    method: "post", // lowercased, as the official runner labels it
   };
   assert.equal(
     sample(text, "gitlab_runner_api_request_statuses_total", { ...labels, status: "204" }),
@@ -217,7 +217,12 @@ Deno.test("settings, worker and config counters report what was set", async () =
   metrics.workerFed(RUNNER_A);
   metrics.workerFeedFailed(RUNNER_B);
   metrics.healthCheckFailed(RUNNER_B);
-  metrics.setRequestConcurrency(RUNNER_A, 1);
+  metrics.setRequestConcurrency(RUNNER_A, {
+    requests: 1,
+    hardLimit: 4,
+    adaptiveLimit: 1.1,
+    usedLimit: 2,
+  });
   metrics.requestConcurrencyExceeded(RUNNER_A);
   metrics.configLoaded();
   metrics.configLoaded();
@@ -234,6 +239,17 @@ Deno.test("settings, worker and config counters report what was set", async () =
   const rc = { runner: RUNNER_A.runner, "system_id": RUNNER_A.systemId };
   assert.equal(sample(text, "gitlab_runner_request_concurrency", rc), 1);
   assert.equal(sample(text, "gitlab_runner_request_concurrency_exceeded_total", rc), 1);
+  assert.equal(sample(text, "gitlab_runner_request_concurrency_hard_limit", rc), 4);
+  assert.equal(sample(text, "gitlab_runner_request_concurrency_adaptive_limit", rc), 1.1);
+  assert.equal(sample(text, "gitlab_runner_request_concurrency_used_limit", rc), 2);
+  assert.equal(
+    sample(text, "gitlab_runner_worker_slot_operations_total", { operation: "started" }),
+    4,
+  );
+  for (const type of ["other", "no_free_executor", "job_failure"]) {
+    const labels = { "failure_type": type, ...r3(RUNNER_A) };
+    assert.equal(sample(text, "gitlab_runner_worker_processing_failures_total", labels), 0);
+  }
   assert.equal(sample(text, "gitlab_runner_configuration_loaded_total"), 2);
   assert.equal(sample(text, "gitlab_runner_configuration_loading_error_total"), 1);
   assert.equal(sample(text, "gitlab_runner_configuration_saved_total"), 1);
@@ -304,4 +320,83 @@ Deno.test("the job list shows url, state, stages and a Go-style duration", () =>
     "url=https://gitlab.example.com/g/p/-/jobs/42 state=running stage=get_sources " +
       "executor_stage=prepare_script duration=1m23.5s\n",
   );
+});
+
+Deno.test("queue, stage, execution mode, retries and slot operations follow the official meaning", async () => {
+  const { registry, clock, metrics } = setup();
+  metrics.setWorkerSlots(3);
+  metrics.setWorkerSlots(1);
+  metrics.jobQueued(RUNNER_A, {
+    durationSeconds: 2,
+    projectJobsRunning: "+Inf",
+    size: 5,
+    depth: 2,
+  });
+  metrics.jobStarted(RUNNER_A, {
+    id: 9,
+    url: "u",
+    stage: "prepare_executor",
+    executor: "shell",
+    isStageTimed: true,
+  });
+  clock.advance(2);
+  metrics.jobStageChanged(9, { stage: "get_sources" });
+  clock.advance(20);
+  metrics.jobFinished(9, { state: "failed", failureReason: "script_failure" });
+  metrics.workerProcessingFailed(RUNNER_A, "job_failure");
+  metrics.jobStarted(RUNNER_B, { id: 10, url: "u", stage: "prepare_executor", executor: "" });
+  clock.advance(5);
+  metrics.jobFinished(10, { state: "success" });
+  metrics.apiRequestAttempts({ path: "/api/v4/jobs/123/trace", method: "PATCH", attempts: 3 });
+  metrics.apiRequestAttempts({ path: "/api/v4/jobs/request", method: "POST", attempts: 1 });
+  const text = await registry.metrics();
+  assert.equal(sample(text, "gitlab_runner_job_queue_size", r3(RUNNER_A)), 5);
+  assert.equal(sample(text, "gitlab_runner_job_queue_depth", r3(RUNNER_A)), 2);
+  assert.equal(
+    sample(text, "gitlab_runner_acceptable_job_queuing_duration_exceeded_total", r3(RUNNER_A)),
+    0,
+  );
+  const stage = (name: string, le: string) =>
+    sample(text, "gitlab_runner_job_stage_duration_seconds_bucket", {
+      ...r3(RUNNER_A),
+      stage: name,
+      le,
+    });
+  assert.equal(stage("prepare_executor", "3"), 1, "2 s fall in the 3 s bucket");
+  assert.equal(stage("get_sources", "10"), 0);
+  assert.equal(stage("get_sources", "30"), 1, "20 s fall in the 30 s bucket");
+  assert.equal(
+    sample(text, "gitlab_runner_job_stage_duration_seconds_count", {
+      ...r3(RUNNER_B),
+      stage: "prepare_executor",
+    }),
+    undefined,
+    "stages are timed only with FF_EXPORT_HIGH_CARDINALITY_METRICS",
+  );
+  const mode = (executor: string) =>
+    sample(text, "gitlab_runner_job_execution_mode_total", { mode: "traditional", executor });
+  assert.equal(mode("shell"), 1);
+  assert.equal(mode("unknown"), 1);
+  const jobFailures = { "failure_type": "job_failure", ...r3(RUNNER_A) };
+  assert.equal(sample(text, "gitlab_runner_worker_processing_failures_total", jobFailures), 1);
+  assert.equal(
+    sample(text, "gitlab_runner_api_request_retries_total", {
+      path: "/api/v4/jobs/{id}/trace",
+      method: "patch",
+    }),
+    3,
+  );
+  assert.equal(
+    sample(text, "gitlab_runner_api_request_retries_total", {
+      path: "/api/v4/jobs/request",
+      method: "post",
+    }),
+    1,
+  );
+  const ops = (operation: string) =>
+    sample(text, "gitlab_runner_worker_slot_operations_total", { operation });
+  assert.equal(ops("started"), 3);
+  assert.equal(ops("stopped"), 2);
+  assert.equal(sample(text, "gitlab_runner_job_inputs_interpolations_total"), 0);
+  assert.match(text, /# TYPE gitlab_runner_job_inputs_interpolation_failures_total counter/);
 });

@@ -46,10 +46,25 @@ export interface JobHandler {
   reject(runner: RunnerConfig, id: number, token: string, message: string): Promise<void>;
 }
 
+/** Request concurrency of one entry (gitlab_runner_request_concurrency_* metrics). */
+export interface RequestConcurrency {
+  /** Job requests in flight. */
+  requests: number;
+  /** `request_concurrency`, at least 1. */
+  hardLimit: number;
+  /** AIMD limit of FF_USE_ADAPTIVE_REQUEST_CONCURRENCY; 0 before the first request ends. */
+  adaptiveLimit: number;
+  /** The limit the latest request was admitted against. */
+  usedLimit: number;
+}
+
 export interface PollerObserver {
   requestStarted?(runner: RunnerConfig): void;
   requestFinished?(runner: RunnerConfig, outcome: RequestOutcome["kind"]): void;
+  /** A request was not made because `usedLimit` requests were already in flight. */
   requestConcurrencyExceeded?(runner: RunnerConfig): void;
+  /** After each request starts or ends. */
+  requestConcurrencyChanged?(runner: RunnerConfig, state: RequestConcurrency): void;
   healthCheckFailed?(runner: RunnerConfig): void;
 }
 
@@ -76,6 +91,10 @@ function realSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+function isAdaptive(runner: RunnerConfig): boolean {
+  return runner.featureFlags["FF_USE_ADAPTIVE_REQUEST_CONCURRENCY"] ?? true;
+}
+
 /** Identity of an entry: a changed URL or token is another runner. */
 function entryKey(runner: RunnerConfig): string {
   return `${runner.url}\u0000${runner.token}`;
@@ -89,6 +108,9 @@ interface Entry {
   requesting: number;
   failures: number;
   unhealthyUntil: number;
+  /** See RequestConcurrency. */
+  adaptiveLimit: number;
+  usedLimit: number;
   /** Request loops alive; each has an index below `requestConcurrency`. */
   loops: Set<Promise<void>>;
   loopIndexes: Set<number>;
@@ -165,6 +187,8 @@ export class Poller {
       requesting: 0,
       failures: 0,
       unhealthyUntil: 0,
+      adaptiveLimit: 0,
+      usedLimit: Math.max(1, runner.requestConcurrency),
       loops: new Set(),
       loopIndexes: new Set(),
     };
@@ -216,8 +240,18 @@ export class Poller {
         ]);
         continue;
       }
+      const usedLimit = this.#usedLimit(entry);
+      entry.usedLimit = usedLimit;
+      if (entry.requesting >= usedLimit) {
+        // The official runner drops this request attempt and counts it; the loop
+        // tries again after check_interval.
+        this.#opts.observer?.requestConcurrencyExceeded?.(entry.config);
+        await this.#sleep(this.#checkIntervalMs, stopped);
+        continue;
+      }
       this.#busy++;
       entry.requesting++;
+      this.#reportConcurrency(entry);
       let keepSlot = false;
       let gotJob = false;
       let askAgain = false;
@@ -260,8 +294,10 @@ export class Poller {
             }
             break;
         }
+        this.#adapt(entry, gotJob);
       } finally {
         entry.requesting--;
+        this.#reportConcurrency(entry);
         if (!keepSlot) {
           this.#busy--;
           this.#notify();
@@ -275,6 +311,38 @@ export class Poller {
       isRetryingNow = false;
       await this.#sleep(this.#checkIntervalMs, stopped);
     }
+  }
+
+  /**
+   * `request_concurrency`, or with FF_USE_ADAPTIVE_REQUEST_CONCURRENCY (on by
+   * default, as upstream) the adaptive limit rounded up, between 1 and it.
+   */
+  #usedLimit(entry: Entry): number {
+    const hard = Math.max(1, entry.config.requestConcurrency);
+    if (!isAdaptive(entry.config)) return hard;
+    return Math.min(Math.max(1, Math.ceil(entry.adaptiveLimit)), hard);
+  }
+
+  /**
+   * AIMD as upstream: a request that brought a job grows the limit by 10%, any
+   * other outcome shrinks it by 5%, clamped to [1, request_concurrency].
+   * (Upstream also halves it when GitLab asked to slow down with a retried
+   * answer; our transport retries such answers itself and reports none here.)
+   */
+  #adapt(entry: Entry, gotJob: boolean): void {
+    if (!isAdaptive(entry.config)) return;
+    const hard = Math.max(1, entry.config.requestConcurrency);
+    const next = entry.adaptiveLimit * (gotJob ? 1.1 : 0.95);
+    entry.adaptiveLimit = Math.min(Math.max(1, next), hard);
+  }
+
+  #reportConcurrency(entry: Entry): void {
+    this.#opts.observer?.requestConcurrencyChanged?.(entry.config, {
+      requests: entry.requesting,
+      hardLimit: Math.max(1, entry.config.requestConcurrency),
+      adaptiveLimit: entry.adaptiveLimit,
+      usedLimit: entry.usedLimit,
+    });
   }
 
   #markUnhealthy(entry: Entry, message: string): void {

@@ -222,3 +222,107 @@ Deno.test("metrics server: concurrent follows config edits, version and process 
   assert.equal(value(reloaded, "gitlab_runner_concurrent"), 5);
   assert.equal(value(reloaded, "gitlab_runner_configuration_loaded_total"), 2);
 });
+
+Deno.test("metrics added for issue 14: queue, stages, execution mode, retries, request limits, worker slots and failures, process limits", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const other = gitlab.createRunner({ kind: "created" });
+  const short = shortOf(r.token);
+  // Pending ahead of ours but for another runner: our jobs are found at depth 2.
+  gitlab.enqueueJob({ script: ["true"], variables: NO_GIT, runnerId: other.id });
+  const ok = gitlab.enqueueJob({ script: ["echo fine"], variables: NO_GIT, runnerId: r.id });
+  const bad = gitlab.enqueueJob({ script: ["exit 3"], variables: NO_GIT, runnerId: r.id });
+  // GitLab asks the runner to slow down once on the first final update.
+  gitlab.injectFault({
+    endpoint: "update_job",
+    status: 429,
+    headers: { "Retry-After": "1" },
+    times: 1,
+  });
+  const port = freePort();
+  const body = runnerToml(gitlab.url, r.token, { "request_concurrency": 2 }) +
+    "  [runners.feature_flags]\n    FF_EXPORT_HIGH_CARDINALITY_METRICS = true\n";
+  await using runner = await startRunner({
+    config: config(body, { concurrent: 1, listen_address: `127.0.0.1:${port}` }),
+  });
+  assert.equal((await gitlab.waitForJobFinished(ok.id, { timeoutMs: 240_000 })).status, "success");
+  assert.equal((await gitlab.waitForJobFinished(bad.id, { timeoutMs: 240_000 })).status, "failed");
+  const text = await gitlab.waitFor(async () => {
+    const t = await scrape(port);
+    return value(t, "gitlab_runner_job_duration_seconds_count") >= 2 ? t : undefined;
+  }, { what: "both jobs observed", timeoutMs: 60_000 });
+  const r3 = { runner: short };
+
+  // job_info as GitLab sent it for the last job taken: one job of ours left, found second.
+  assert.equal(value(text, "gitlab_runner_job_queue_size", r3), 1, text);
+  assert.equal(value(text, "gitlab_runner_job_queue_depth", r3), 2, text);
+  assert.equal(
+    samples(text, "gitlab_runner_acceptable_job_queuing_duration_exceeded_total")
+      .filter((s) => s.labels["runner"] === short).length,
+    1,
+    "present at zero: no queuing threshold can be configured",
+  );
+  // FF_EXPORT_HIGH_CARDINALITY_METRICS: every job's stages are timed.
+  for (const stage of ["prepare_executor", "get_sources", "step_script"]) {
+    assert.equal(
+      value(text, "gitlab_runner_job_stage_duration_seconds_count", { ...r3, stage }),
+      2,
+      `${stage}\n${text}`,
+    );
+  }
+  assert.equal(
+    value(text, "gitlab_runner_job_execution_mode_total", {
+      mode: "traditional",
+      executor: "shell",
+    }),
+    2,
+  );
+  assert.equal(
+    value(text, "gitlab_runner_worker_processing_failures_total", {
+      ...r3,
+      "failure_type": "job_failure",
+    }),
+    1,
+  );
+  assert.equal(
+    samples(text, "gitlab_runner_worker_processing_failures_total").length,
+    3,
+    "other and no_free_executor present at zero",
+  );
+  assert.equal(
+    value(text, "gitlab_runner_worker_slot_operations_total", { operation: "started" }),
+    1,
+  );
+  assert.equal(
+    value(text, "gitlab_runner_worker_slot_operations_total", { operation: "stopped" }),
+    0,
+  );
+  // Attempts per path, numeric segments as {id}; the 429 made one update take two attempts.
+  const finalUpdates = gitlab.requestsTo("update_job").length;
+  assert.equal(
+    value(text, "gitlab_runner_api_request_retries_total", {
+      path: "/api/v4/jobs/{id}",
+      method: "put",
+    }),
+    finalUpdates,
+    text,
+  );
+  assert.ok(
+    value(text, "gitlab_runner_api_request_retries_total", {
+      path: "/api/v4/jobs/request",
+      method: "post",
+    }) >= 3,
+  );
+  const rc = { runner: short };
+  assert.equal(value(text, "gitlab_runner_request_concurrency_hard_limit", rc), 2);
+  const adaptive = value(text, "gitlab_runner_request_concurrency_adaptive_limit", rc);
+  assert.ok(adaptive >= 1 && adaptive <= 2, `adaptive limit ${adaptive}`);
+  const used = value(text, "gitlab_runner_request_concurrency_used_limit", rc);
+  assert.ok(used >= 1 && used <= 2, `used limit ${used}`);
+  assert.equal(value(text, "gitlab_runner_job_inputs_interpolations_total"), 0);
+  assert.ok(value(text, "process_max_fds") > 0, text);
+  assert.ok(
+    value(text, "process_virtual_memory_bytes") > value(text, "process_resident_memory_bytes"),
+  );
+  assert.doesNotMatch(runner.log, /"level":"error"/);
+});

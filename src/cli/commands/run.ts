@@ -38,6 +38,7 @@ import { GitLabJobSource } from "../gitlab_job_source.ts";
 import { runnerInfoFor } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
+import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 
 export const RUN_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
@@ -145,6 +146,7 @@ class Clients {
         log: this.ctx.log,
         ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
         onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
+        onCompleted: (e) => this.metrics.apiRequestAttempts(e),
       });
       this.#runners.set(key, client);
     }
@@ -161,6 +163,7 @@ class Clients {
         log: this.ctx.log,
         ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
         onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
+        onCompleted: (e) => this.metrics.apiRequestAttempts(e),
       });
       this.#jobs.set(key, client);
     }
@@ -214,17 +217,29 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();
         ctx.sink.addSecret(job.token);
+        const flags = resolveFeatureFlags(
+          runner.featureFlags,
+          (key) => job.variables.find((v) => v.key === key)?.value,
+        );
         metrics.jobStarted(labels(runner, systemId), {
           id: job.id,
           url: `${runner.url.replace(/\/+$/, "")}/${job.jobInfo.projectFullPath}/-/jobs/${job.id}`,
+          executor: runner.executor,
+          isStageTimed: flags["FF_EXPORT_HIGH_CARDINALITY_METRICS"] === true,
         });
         metrics.jobQueued(labels(runner, systemId), {
           durationSeconds: job.jobInfo.timeInQueueSeconds,
           projectJobsRunning: job.jobInfo.projectJobsRunningOnInstanceRunnersCount,
+          size: job.jobInfo.queueSize,
+          depth: job.jobInfo.queueDepth,
         });
       },
       jobStage: (_runner, job, stage) => metrics.jobStageChanged(job.id, { stage }),
-      jobFinished: (_runner, job, result, durationSeconds) => {
+      jobFinished: (runner, job, result, durationSeconds) => {
+        // Upstream counts a job that ends in failure as a worker processing failure.
+        if (result.state !== "success") {
+          metrics.workerProcessingFailed(labels(runner, systemId), "job_failure");
+        }
         metrics.jobFinished(job.id, {
           state: result.state,
           ...(result.failureReason ? { failureReason: result.failureReason } : {}),
@@ -253,6 +268,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         }
       },
       healthCheckFailed: (runner) => metrics.healthCheckFailed(labels(runner, systemId)),
+      requestConcurrencyExceeded: (runner) =>
+        metrics.requestConcurrencyExceeded(labels(runner, systemId)),
+      requestConcurrencyChanged: (runner, state) =>
+        metrics.setRequestConcurrency(labels(runner, systemId), state),
     },
   });
 
