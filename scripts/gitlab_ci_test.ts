@@ -20,8 +20,8 @@ function job(name: string): Job {
   return value as Job;
 }
 
-Deno.test(".gitlab-ci.yml runs lint, test, build and image in that order", () => {
-  assert.deepEqual(ci["stages"], ["lint", "test", "build", "image"]);
+Deno.test(".gitlab-ci.yml runs lint, test, build, image and release in that order", () => {
+  assert.deepEqual(ci["stages"], ["lint", "test", "build", "image", "release"]);
   assert.equal(job("lint").stage, "lint");
   assert.equal(job("test").stage, "test");
   assert.equal(job("compile").stage, "build");
