@@ -8,7 +8,8 @@ import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
 import { executorStateDir } from "../poller/executor_permissions.ts";
-import type { JobSpec } from "../job/job_spec.ts";
+import { type JobSpec, variableValue } from "../job/job_spec.ts";
+import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
 import type { DockerExecutor } from "../executors/docker/mod.ts";
@@ -59,6 +60,10 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         lease: await OwnerLease.acquire(executorStateDir(ctx.stateDir)),
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
+        isUmaskDisabled: resolveFeatureFlags(
+          runner.featureFlags,
+          (key) => variableValue(ctx.job, key),
+        )["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] === true,
         ...(ctx.env["DOCKER_AUTH_CONFIG"]
           ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] }
           : {}),

@@ -1045,9 +1045,17 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "Extra mounts in docker -v syntax; host binds are also given to services.",
     { saved: "docker", defaultText: '[] (register adds "/cache")' },
   ),
-  k("runners.docker", "volume_keep", "bool", false, "P2", "Keep volumes after cleanup.", {
-    defaultText: "false",
-  }),
+  k(
+    "runners.docker",
+    "volume_keep",
+    "bool",
+    false,
+    "P2",
+    "Keep containers' anonymous volumes after cleanup.",
+    {
+      defaultText: "false",
+    },
+  ),
   k("runners.docker", "volume_driver", "string", "", "P2", "Volume driver.", { defaultText: '""' }),
   k("runners.docker", "volume_driver_ops", "string-map", {}, "P2", "Driver options.", {
     defaultText: "{}",
@@ -1090,9 +1098,17 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   k("runners.docker", "links", "string[]", [], "P2", "Legacy links to existing containers.", {
     defaultText: "[]",
   }),
-  k("runners.docker", "services_limit", "int", -1, "P2", "Max services per job.", {
-    defaultText: "-1 = unlimited",
-  }),
+  k(
+    "runners.docker",
+    "services_limit",
+    "int",
+    -1,
+    "P2",
+    "Max services per job (runner and job services together).",
+    {
+      defaultText: "-1 = unlimited",
+    },
+  ),
   k("runners.docker", "service_memory", "string", "", "P2", "Memory limit for services.", {
     defaultText: '""',
   }),
@@ -1236,13 +1252,21 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool",
     false,
     "P2",
-    "IPv6 on per-job networks (FF_NETWORK_PER_BUILD).",
+    "IPv6 on the per-job network (created when the job has services).",
     { defaultText: "false" },
   ),
-  k("runners.docker", "network_mtu", "int", 0, "P2", "MTU of the per-job network.", {
-    saved: "docker",
-    defaultText: "0 (daemon default)",
-  }),
+  k(
+    "runners.docker",
+    "network_mtu",
+    "int",
+    0,
+    "P2",
+    "MTU of the per-job network (jobs with services).",
+    {
+      saved: "docker",
+      defaultText: "0 (daemon default)",
+    },
+  ),
   k(
     "runners.docker",
     "log_options",

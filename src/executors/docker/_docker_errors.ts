@@ -24,6 +24,14 @@ export function isConflict(err: unknown): boolean {
   return statusCode(err) === 409;
 }
 
+/**
+ * 400 on create: the request is wrong, e.g. "Unknown runtime specified nope",
+ * "invalid IpcMode: …". The official runner reports these as configuration errors.
+ */
+export function isBadParameter(err: unknown): boolean {
+  return statusCode(err) === 400;
+}
+
 /** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
 export function daemonMessage(err: unknown): string {
   if (typeof err === "object" && err !== null) {

@@ -26,10 +26,21 @@ import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.t
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
-import { daemonMessage, isConflict, isNotFound, isNotModified } from "./_docker_errors.ts";
+import {
+  daemonMessage,
+  isBadParameter,
+  isConflict,
+  isNotFound,
+  isNotModified,
+} from "./_docker_errors.ts";
 import { expandImageName } from "./_expand.ts";
 import { type ContainerFileAccess, ContainerFiles, statPath } from "./container_files.ts";
-import { type LabelContext, resourceLabels, type ResourceType } from "./docker_labels.ts";
+import {
+  containerLabels,
+  type LabelContext,
+  resourceLabels,
+  type ResourceType,
+} from "./docker_labels.ts";
 import { sweepOrphans } from "./docker_resources.ts";
 import { ExecFrameDecoder } from "./exec_frames.ts";
 import {
@@ -37,6 +48,7 @@ import {
   isPathWithin,
   parseVolume,
   resolveUser,
+  serviceHostConfig,
   type VolumeSpec,
 } from "./host_config.ts";
 import { checkImageAllowed, type PullPolicy, resolvePullPolicies } from "./image_policy.ts";
@@ -56,6 +68,17 @@ export const DEFAULT_CACHE_DIR = "/cache";
 /** The official helper image; jobs need it (or `helper_image`) for get_sources. */
 export const DEFAULT_HELPER_IMAGE =
   "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-latest";
+
+/**
+ * The default helper image for `helper_image_flavor`, tagged as the official
+ * runner tags it: `<flavor>-x86_64-…`, except alpine (the default), which
+ * has no prefix.
+ */
+export function defaultHelperImage(flavor: string): string {
+  const f = flavor.trim();
+  if (f === "" || f === "alpine") return DEFAULT_HELPER_IMAGE;
+  return DEFAULT_HELPER_IMAGE.replace(/:x86_64-/, `:${f}-x86_64-`);
+}
 /** Stages that run in the helper container, where git is. */
 export const HELPER_STAGES: ReadonlySet<string> = new Set(["get_sources", "clear_worktree"]);
 
@@ -95,6 +118,11 @@ export interface DockerExecutorOptions {
   runnerDockerAuthConfig?: string;
   /** Sweep orphans of dead executors during prepare (default true). */
   sweepOrphans?: boolean;
+  /**
+   * FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: helper stages run without
+   * `umask 0000`, so files they create are not world-writable.
+   */
+  isUmaskDisabled?: boolean;
 }
 
 interface JobContainer {
@@ -117,7 +145,11 @@ export class DockerExecutor implements Executor {
   readonly #log: Logger;
   readonly #labelContext: LabelContext;
   readonly #scope: VolumeScope;
-  readonly #namePrefix: string;
+  /** Per prepare attempt: a retry never meets the names of a failed attempt. */
+  #namePrefix = "";
+  #prepareAttempts = 0;
+  /** The job's image name (expanded), or `[runners.docker] image`. */
+  #image = "";
   #build: JobContainer | null = null;
   #helperPromise: Promise<JobContainer> | null = null;
   /** Every container created for the job, removed at cleanup. */
@@ -148,10 +180,7 @@ export class DockerExecutor implements Executor {
       shortToken: options.shortToken,
       concurrentProjectId: options.concurrentProjectId,
     };
-    // A random part keeps names unique across prepare retries of one job.
-    this.#namePrefix = `${jobResourcePrefix(this.#scope, options.job.id)}-${
-      crypto.randomUUID().slice(0, 8)
-    }`;
+    this.#newNamePrefix();
     this.paths = {
       buildsDir: options.buildsDir || DEFAULT_BUILDS_DIR,
       cacheDir: options.cacheDir || DEFAULT_CACHE_DIR,
@@ -174,8 +203,62 @@ export class DockerExecutor implements Executor {
     this.#o.output.write(new TextEncoder().encode(`${line}\n`));
   }
 
+  /** A random part keeps names unique across executors and prepare attempts of one job. */
+  #newNamePrefix(): void {
+    this.#namePrefix = `${jobResourcePrefix(this.#scope, this.#o.job.id)}-${
+      crypto.randomUUID().slice(0, 8)
+    }`;
+  }
+
   #labels(type: ResourceType): Record<string, string> {
     return resourceLabels(this.#labelContext, type);
+  }
+
+  /** Labels of a container: ours plus `container_labels`, values expanded from job variables. */
+  #containerLabels(type: ResourceType): Record<string, string> {
+    const user = Object.fromEntries(
+      Object.entries(this.#o.config.containerLabels).map(([k, v]) => [k, this.#expand(v)]),
+    );
+    return containerLabels(this.#labels(type), user, type === "service");
+  }
+
+  /**
+   * Creates a container. The Engine's 400 means the request itself is wrong:
+   * a configuration error (unknown runtime, bad option), not worth a retry.
+   */
+  async #createContainer(
+    what: string,
+    create: Docker.ContainerCreateOptions,
+    platform = "",
+  ): Promise<Docker.Container> {
+    const { name, ...body } = create;
+    const query: Record<string, string> = { name: name ?? "" };
+    if (platform !== "") query["platform"] = platform;
+    try {
+      return await this.#o.docker.createContainer(
+        { _query: query, _body: body } as unknown as Docker.ContainerCreateOptions,
+      );
+    } catch (err) {
+      if (isBadParameter(err)) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Cannot create the ${what} container: ${daemonMessage(err)}`,
+          { cause: err },
+        );
+      }
+      throw new Error(`Cannot create the ${what} container: ${daemonMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async #startContainer(what: string, container: Docker.Container): Promise<void> {
+    try {
+      await container.start();
+    } catch (err) {
+      if (isNotModified(err)) return;
+      throw new Error(`Cannot start the ${what} container: ${daemonMessage(err)}`, { cause: err });
+    }
   }
 
   #expand(text: string): string {
@@ -193,18 +276,64 @@ export class DockerExecutor implements Executor {
     return auth;
   }
 
-  async #pull(image: string, policies: readonly PullPolicy[], signal: AbortSignal) {
+  async #pull(
+    image: string,
+    policies: readonly PullPolicy[],
+    signal: AbortSignal,
+    platform = "",
+  ) {
     return await ensureImage(this.#o.docker, image, {
       policies,
       auth: this.#auth(image),
       say: (line) => this.#say(line),
       signal,
+      platform,
     });
   }
 
+  /**
+   * May be called again after it failed (the build retries prepare): each
+   * attempt starts from no containers and new names, so a retry reports its
+   * own error, never a name conflict with the attempt before.
+   */
   async prepare(signal: AbortSignal): Promise<void> {
+    if (this.#prepareAttempts++ > 0) this.#newNamePrefix();
+    try {
+      await this.#prepareOnce(signal);
+    } catch (err) {
+      await this.#discardAttempt();
+      throw err;
+    }
+  }
+
+  /** Removes the containers of a failed prepare attempt; volumes and network stay for the retry. */
+  async #discardAttempt(): Promise<void> {
+    await this.#helperPromise?.catch(() => {});
+    await Promise.all([...this.#containerIds].map(async (id) => {
+      try {
+        await this.#o.docker.getContainer(id).remove({
+          force: true,
+          v: !this.#o.config.volumeKeep,
+        });
+        this.#containerIds.delete(id);
+      } catch (err) {
+        if (isNotFound(err)) this.#containerIds.delete(id);
+        else {this.#log.warn("Cannot remove a container of a failed prepare", {
+            [F.ERROR]: daemonMessage(err),
+          });}
+      }
+    }));
+    this.#build = null;
+    this.#helperPromise = null;
+    this.#pulledHelper = null;
+    this.#binds = [];
+    this.#mounts = [];
+    this.#hostBinds = [];
+  }
+
+  async #prepareOnce(signal: AbortSignal): Promise<void> {
     const { config, job, docker } = this.#o;
-    if (this.#o.sweepOrphans !== false) {
+    if (this.#o.sweepOrphans !== false && this.#sweep === null) {
       // Runs beside the pull; a failed sweep is the operator's concern, not the job's.
       this.#sweep = sweepOrphans(docker, this.#o.lease).then((r) => {
         if (r.containers.length + r.networks.length + r.volumes.length > 0) {
@@ -231,19 +360,25 @@ export class DockerExecutor implements Executor {
         "No image for the job: the job names none and [runners.docker] image is empty",
       );
     }
+    this.#image = image;
     // The runner's own default image is trusted; only job choices are checked.
     if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
-    const services = job.services.map((s) => ({ ...s, name: this.#expand(s.name) }));
-    for (const s of services) checkImageAllowed(s.name, config.allowedServices, "service");
+    const services = this.#services();
     this.#user = resolveUser(config, job.image.dockerUser);
     this.#say(`Using Docker executor with image ${image} ...`);
+    if (config.volumeKeep) {
+      this.#say(
+        "WARNING: volume_keep is enabled: Docker volumes will not be removed after job " +
+          "completion and may accumulate on disk",
+      );
+    }
 
     const policies = resolvePullPolicies(
       config.pullPolicy,
       config.allowedPullPolicies,
       job.image.pullPolicy,
     );
-    const pulled = await this.#pull(image, policies, signal);
+    const pulled = await this.#pull(image, policies, signal, job.image.dockerPlatform);
     this.#prepareVolumes();
 
     if (services.length > 0) {
@@ -260,6 +395,47 @@ export class DockerExecutor implements Executor {
       signal,
     });
     this.shell = this.#build.shell;
+  }
+
+  /**
+   * `[[runners.docker.services]]` first (trusted: not checked against
+   * allowed_services), then the job's, within `services_limit`.
+   */
+  #services(): JobImage[] {
+    const { config, job } = this.#o;
+    const internal: JobImage[] = config.services.map((s) => ({
+      name: this.#expand(s.name),
+      alias: this.#expand(s.alias),
+      command: s.command,
+      entrypoint: s.entrypoint,
+      ports: [],
+      variables: s.environment.flatMap((entry) => {
+        const eq = entry.indexOf("=");
+        // As the official runner: an entry without "=" is skipped.
+        return eq <= 0 ? [] : [{
+          key: entry.slice(0, eq),
+          value: entry.slice(eq + 1),
+          public: false,
+          masked: false,
+          file: false,
+          raw: false,
+        }];
+      }),
+      pullPolicy: [],
+      dockerPlatform: "",
+      dockerUser: "",
+    }));
+    const fromJob = job.services.map((s) => ({ ...s, name: this.#expand(s.name) }));
+    for (const s of fromJob) checkImageAllowed(s.name, config.allowedServices, "service");
+    const all = [...internal, ...fromJob];
+    if (config.servicesLimit >= 0 && all.length > config.servicesLimit) {
+      throw new JobFailedError(
+        "runner_configuration_error",
+        `too many services requested: ${all.length}, only ${config.servicesLimit} allowed ` +
+          "(services_limit)",
+      );
+    }
+    return all;
   }
 
   /**
@@ -298,7 +474,7 @@ export class DockerExecutor implements Executor {
           Type: "volume",
           Source: name,
           Target: v.containerPath,
-          VolumeOptions: { Labels: this.#labels("temporary-volume") },
+          VolumeOptions: this.#volumeOptions("temporary-volume"),
         });
       } else if (config.cacheDir !== "") {
         // `[runners.docker] cache_dir`: cache volumes are host directories.
@@ -311,10 +487,37 @@ export class DockerExecutor implements Executor {
           Type: "volume",
           Source: cacheVolumeName(this.#scope, v.containerPath),
           Target: v.containerPath,
-          VolumeOptions: { Labels: this.#labels("cache") },
+          VolumeOptions: this.#volumeOptions("cache"),
         });
       }
     }
+  }
+
+  /** Labels, and `volume_driver` / `volume_driver_ops` for volumes Docker creates on mount. */
+  #volumeOptions(type: ResourceType): Record<string, unknown> {
+    const { config } = this.#o;
+    const options: Record<string, unknown> = { Labels: this.#labels(type) };
+    if (config.volumeDriver !== "" || Object.keys(config.volumeDriverOps).length > 0) {
+      options["DriverConfig"] = {
+        Name: config.volumeDriver || "local",
+        Options: { ...config.volumeDriverOps },
+      };
+    }
+    return options;
+  }
+
+  /**
+   * Managed volumes are created root-owned 0755; like the official runner's
+   * cache-init, their roots become 0777 so a non-root job user can write the
+   * builds and cache directories. Done through the archive API: no process
+   * runs, any image works. Skipped for root users, who need no permission
+   * (saves a request on the common path).
+   */
+  async #openVolumeRoots(container: Docker.Container): Promise<void> {
+    const roots = this.#mounts.map((m) => String(m["Target"]).replace(/^\/+/, ""))
+      .filter((p) => p !== "");
+    if (roots.length === 0) return;
+    await new ContainerFiles(container).putTar("/", directoryTar(roots, 0o777));
   }
 
   #jobEnv(): string[] {
@@ -324,12 +527,34 @@ export class DockerExecutor implements Executor {
   async #ensureNetwork(): Promise<string> {
     if (this.#o.config.networkMode !== "") return this.#o.config.networkMode;
     if (this.#networkName !== "") return this.#networkName;
+    const { config } = this.#o;
     const name = `${this.#namePrefix}-network`;
-    const network = await this.#o.docker.createNetwork({
+    const create: Record<string, unknown> = {
       Name: name,
       CheckDuplicate: true,
       Labels: this.#labels("network"),
-    });
+      EnableIPv6: config.enableIpv6,
+    };
+    if (config.networkMtu > 0) {
+      create["Options"] = { "com.docker.network.driver.mtu": String(config.networkMtu) };
+    }
+    let network: Docker.Network;
+    try {
+      network = await this.#o.docker.createNetwork(
+        create as unknown as Docker.NetworkCreateOptions,
+      );
+    } catch (err) {
+      const why = daemonMessage(err);
+      throw new JobFailedError(
+        isBadParameter(err) || config.enableIpv6
+          ? "runner_configuration_error"
+          : "runner_system_failure",
+        `Cannot create the job network "${name}"${
+          config.enableIpv6 ? " with enable_ipv6" : ""
+        }: ${why}`,
+        { cause: err },
+      );
+    }
     this.#networkId = network.id;
     this.#networkName = name;
     return name;
@@ -363,24 +588,29 @@ export class DockerExecutor implements Executor {
         name,
         Image: pulled.id,
         Env: env,
-        Labels: { ...this.#labels("service"), [`com.gitlab.gitlab-runner.service`]: service.name },
-        HostConfig: {
-          Privileged: config.privileged,
-          Binds: this.#hostBinds,
-          Tmpfs: config.servicesTmpfs,
-          Dns: config.dns,
-          DnsSearch: config.dnsSearch,
-          ExtraHosts: config.extraHosts,
-          NetworkMode: network,
+        Labels: {
+          ...this.#containerLabels("service"),
+          [`com.gitlab.gitlab-runner.service`]: service.name,
         },
+        HostConfig: {
+          ...serviceHostConfig(config, service.name),
+          Binds: this.#hostBinds,
+          NetworkMode: network,
+        } as Docker.HostConfig,
         NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } },
       };
-      if (service.entrypoint.length > 0) create.Entrypoint = service.entrypoint;
+      if (service.entrypoint.length > 0 && !config.disableEntrypointOverwrite) {
+        create.Entrypoint = service.entrypoint;
+      }
       if (service.command.length > 0) create.Cmd = service.command;
       if (service.dockerUser !== "") create.User = service.dockerUser;
-      const container = await docker.createContainer(create);
+      const container = await this.#createContainer(
+        `service "${service.name}"`,
+        create,
+        service.dockerPlatform,
+      );
       this.#containerIds.add(container.id);
-      await container.start();
+      await this.#startContainer(`service "${service.name}"`, container);
       started.push({
         image: service.name,
         aliases,
@@ -435,12 +665,14 @@ export class DockerExecutor implements Executor {
 
   #pulledHelper: Promise<PulledImage> | null = null;
 
+  /** `helper_image`, else the official image of `helper_image_flavor`. */
+  #helperImageName(): string {
+    const { config } = this.#o;
+    return config.helperImage || defaultHelperImage(this.#expand(config.helperImageFlavor));
+  }
+
   #helperImage(signal: AbortSignal): Promise<PulledImage> {
-    this.#pulledHelper ??= this.#pull(
-      this.#o.config.helperImage || DEFAULT_HELPER_IMAGE,
-      ["if-not-present"],
-      signal,
-    );
+    this.#pulledHelper ??= this.#pull(this.#helperImageName(), ["if-not-present"], signal);
     return this.#pulledHelper;
   }
 
@@ -449,11 +681,10 @@ export class DockerExecutor implements Executor {
     image: PulledImage,
     options: { entrypoint: string[] | undefined; signal: AbortSignal },
   ): Promise<JobContainer> {
-    const { config, docker } = this.#o;
+    const { config } = this.#o;
     const name = `${this.#namePrefix}-${type}`;
-    const hostConfig: Record<string, unknown> = type === "build"
-      ? buildHostConfig(config)
-      : { Dns: config.dns, DnsSearch: config.dnsSearch, ExtraHosts: config.extraHosts };
+    // As the official runner, the helper gets the build container's settings but pid_mode.
+    const hostConfig = buildHostConfig(config, { isBuild: type === "build", image: image.name });
     hostConfig["Binds"] = this.#binds;
     hostConfig["Mounts"] = this.#mounts;
     const network = this.#networkName !== "" ? this.#networkName : config.networkMode;
@@ -465,7 +696,7 @@ export class DockerExecutor implements Executor {
       Cmd: ["sh"],
       OpenStdin: true,
       Env: this.#jobEnv(),
-      Labels: this.#labels(type),
+      Labels: this.#containerLabels(type),
       HostConfig: hostConfig as Docker.HostConfig,
     };
     if (type === "helper") create.Entrypoint = [];
@@ -479,11 +710,16 @@ export class DockerExecutor implements Executor {
         EndpointsConfig: { [this.#networkName]: { Aliases: [type] } },
       };
     }
-    const container = await docker.createContainer(create);
+    // The helper always runs on the native platform, as the official runner's.
+    const platform = type === "build" ? this.#o.job.image.dockerPlatform : "";
+    const container = await this.#createContainer(type, create, platform);
     this.#containerIds.add(container.id);
+    if (type === "build" && !isRootUser(this.#user || image.user)) {
+      await this.#openVolumeRoots(container);
+    }
     const [detected] = await Promise.all([
       this.#detectShell(container, image),
-      container.start(),
+      this.#startContainer(type, container),
     ]);
     if (options.signal.aborted) throw options.signal.reason;
     return { container, name, ...detected, isStopped: false, killing: null };
@@ -531,12 +767,17 @@ export class DockerExecutor implements Executor {
     if (target !== this.#build && this.shell === "bash" && target.shell !== "bash") {
       throw new JobFailedError(
         "runner_system_failure",
-        `Helper image "${this.#o.config.helperImage || DEFAULT_HELPER_IMAGE}" has no bash, ` +
+        `Helper image "${this.#helperImageName()}" has no bash, ` +
           "but the job's scripts are written for bash",
       );
     }
     if (target.isStopped) await this.#restart(target);
-    const cmd = await this.#command(target, target.shellPath, stage);
+    // The official helper image's gitlab-runner-build wrapper runs `umask 0000`,
+    // so what get_sources writes stays writable for a non-root job user.
+    const script = target !== this.#build && !this.#o.isUmaskDisabled
+      ? { ...stage, script: `umask 0000\n${stage.script}` }
+      : stage;
+    const cmd = await this.#command(target, target.shellPath, script);
     const exec = await target.container.exec({
       Cmd: cmd,
       AttachStdout: true,
@@ -614,7 +855,7 @@ export class DockerExecutor implements Executor {
     const failures: string[] = [];
     const removeContainer = async (id: string) => {
       try {
-        await docker.getContainer(id).remove({ force: true, v: true });
+        await docker.getContainer(id).remove({ force: true, v: !this.#o.config.volumeKeep });
       } catch (err) {
         if (!isNotFound(err)) failures.push(`container ${id}: ${daemonMessage(err)}`);
       }
@@ -644,6 +885,44 @@ export class DockerExecutor implements Executor {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }
+}
+
+/** Whether a container `User` ("", "root", "0", "0:0", "root:group") runs as uid 0. */
+export function isRootUser(user: string): boolean {
+  const name = user.split(":")[0] ?? "";
+  return name === "" || name === "root" || name === "0";
+}
+
+/** A ustar archive of directories (paths relative to "/", parents first) with `mode`. */
+export function directoryTar(paths: readonly string[], mode: number): Uint8Array {
+  const tar = new Uint8Array(paths.length * 512 + 1024);
+  paths.forEach((path, i) => {
+    tar.set(tarHeader(`${path.replace(/\/+$/, "")}/`, { mode, size: 0, type: "5" }), i * 512);
+  });
+  return tar;
+}
+
+function tarHeader(name: string, o: { mode: number; size: number; type: string }): Uint8Array {
+  const header = new Uint8Array(512);
+  const enc = new TextEncoder();
+  const put = (text: string, at: number) => header.set(enc.encode(text), at);
+  const octal = (n: number, width: number) => n.toString(8).padStart(width - 1, "0") + "\0";
+  if (enc.encode(name).length > 100) {
+    throw new RangeError(`Path "${name}" is too long for a tar header`);
+  }
+  put(name, 0);
+  put(octal(o.mode, 8), 100);
+  put(octal(0, 8), 108);
+  put(octal(0, 8), 116);
+  put(octal(o.size, 12), 124);
+  put(octal(Math.floor(Date.now() / 1000), 12), 136);
+  put("        ", 148);
+  put(o.type, 156);
+  put("ustar\u000000", 257);
+  let sum = 0;
+  for (const b of header) sum += b;
+  put(octal(sum, 7) + " ", 148);
+  return header;
 }
 
 /** A ustar archive holding one regular file, mode 0755. */

@@ -58,3 +58,23 @@ export function resourceLabels(ctx: LabelContext, type: ResourceType): Record<st
   }
   return labels;
 }
+
+/**
+ * A container's labels: ours, then `container_labels` (values already
+ * expanded). Service containers also get each user label under the
+ * `com.gitlab.gitlab-runner.` prefix, as the official runner does for
+ * backwards compatibility. Our `runner.*` labels always win: the orphan sweep
+ * and `cache clear` depend on them.
+ */
+export function containerLabels(
+  ours: Record<string, string>,
+  user: Record<string, string>,
+  isService: boolean,
+): Record<string, string> {
+  const labels: Record<string, string> = { ...ours, ...user };
+  if (isService) {
+    for (const [k, v] of Object.entries(user)) labels[`${LABEL_PREFIX}.${k}`] = v;
+  }
+  for (const [k, v] of Object.entries(ours)) if (k.startsWith("runner.")) labels[k] = v;
+  return labels;
+}

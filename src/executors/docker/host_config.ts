@@ -3,6 +3,7 @@
  * bad values are a runner_configuration_error naming the key and value.
  */
 import { posix } from "node:path";
+import picomatch from "picomatch";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 
@@ -38,10 +39,10 @@ export function parseSize(key: string, value: string): number {
 }
 
 /** `cpus = "1.5"` -> NanoCpus. */
-export function parseCpus(value: string): number {
+export function parseCpus(key: string, value: string): number {
   if (value.trim() === "") return 0;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw configError("cpus", value, "expected a positive number");
+  if (!Number.isFinite(n) || n <= 0) throw configError(key, value, "expected a positive number");
   return Math.round(n * 1e9);
 }
 
@@ -52,11 +53,11 @@ export interface DeviceMapping {
 }
 
 /** `/dev/fuse`, `/dev/a:/dev/b`, `/dev/a:/dev/b:rw`. */
-export function parseDevice(value: string): DeviceMapping {
+export function parseDevice(value: string, key = "devices"): DeviceMapping {
   const parts = value.split(":");
   const host = parts[0] ?? "";
   if (host === "" || parts.length > 3) {
-    throw configError("devices", value, "expected host[:container[:permissions]]");
+    throw configError(key, value, "expected host[:container[:permissions]]");
   }
   return {
     PathOnHost: host,
@@ -104,23 +105,161 @@ export function isPathWithin(inner: string, outer: string): boolean {
   return a === b || a.startsWith(`${b}/`) || b === "";
 }
 
+/** `ulimit = { nofile = "1024:2048" }` -> Engine Ulimits; a bare number is soft and hard. */
+export function parseUlimits(
+  ulimit: Record<string, string>,
+): { Name: string; Soft: number; Hard: number }[] {
+  return Object.entries(ulimit).map(([name, value]) => {
+    const [soft = "", hard, extra] = value.split(":");
+    const s = Number(soft.trim());
+    const h = hard === undefined ? s : Number(hard.trim());
+    if (extra !== undefined || !Number.isInteger(s) || !Number.isInteger(h) || soft.trim() === "") {
+      throw configError(`ulimit.${name}`, value, "expected soft[:hard] as integers");
+    }
+    return { Name: name, Soft: s, Hard: h };
+  });
+}
+
+export interface DeviceRequest {
+  Driver: string;
+  Count: number;
+  DeviceIDs: string[];
+  Capabilities: string[][];
+  Options: Record<string, string>;
+}
+
+/** Splits CSV like the docker CLI's `--gpus` flag: quotes keep commas inside a field. */
+function splitCsv(value: string): string[] {
+  const fields: string[] = [];
+  let current = "";
+  let isQuoted = false;
+  for (const ch of value) {
+    if (ch === '"') isQuoted = !isQuoted;
+    else if (ch === "," && !isQuoted) {
+      fields.push(current);
+      current = "";
+    } else current += ch;
+  }
+  fields.push(current);
+  return fields.map((f) => f.trim()).filter((f) => f !== "");
+}
+
 /**
- * The HostConfig fields shared by the build container (services get a subset:
- * no devices, no user binds of the build dir, their own tmpfs).
+ * `gpus` / `service_gpus` in docker CLI `--gpus` syntax: `all`, a count, or
+ * `count=…,driver=…,"device=0,1",capabilities=…,options=k=v`. "" = none.
  */
-export function buildHostConfig(config: DockerConfig): Record<string, unknown> {
+export function parseGpus(key: string, value: string): DeviceRequest[] {
+  if (value.trim() === "") return [];
+  const request: DeviceRequest = {
+    Driver: "",
+    Count: 0,
+    DeviceIDs: [],
+    Capabilities: [],
+    Options: {},
+  };
+  const count = (text: string): number => {
+    if (text === "all") return -1;
+    const n = Number(text);
+    if (!Number.isInteger(n)) throw configError(key, value, `"${text}" is not a GPU count or all`);
+    return n;
+  };
+  const capabilities: string[] = [];
+  for (const field of splitCsv(value)) {
+    const eq = field.indexOf("=");
+    if (eq < 0) {
+      request.Count = count(field);
+      continue;
+    }
+    const name = field.slice(0, eq);
+    const v = field.slice(eq + 1);
+    if (name === "count") request.Count = count(v);
+    else if (name === "driver") request.Driver = v;
+    else if (name === "device") request.DeviceIDs = v.split(",").filter((d) => d !== "");
+    else if (name === "capabilities") capabilities.push(...v.split(",").filter((c) => c !== ""));
+    else if (name === "options") {
+      const oe = v.indexOf("=");
+      if (oe < 0) throw configError(key, value, `option "${v}" is not key=value`);
+      request.Options[v.slice(0, oe)] = v.slice(oe + 1);
+    } else throw configError(key, value, `unexpected key "${name}"`);
+  }
+  if (request.Count !== 0 && request.DeviceIDs.length > 0) {
+    throw configError(key, value, "count and device cannot both be set");
+  }
+  // As the docker CLI: a GPU request always asks for the "gpu" capability.
+  request.Capabilities = [["gpu", ...capabilities.filter((c) => c !== "gpu")]];
+  return [request];
+}
+
+const ALLOWED_LOG_OPTIONS = ["env", "labels"];
+
+/** json-file with `log_options`; like the official runner only env and labels are allowed. */
+export function logConfig(config: DockerConfig): { Type: string; Config: Record<string, string> } {
+  const invalid = Object.keys(config.logOptions).filter((k) => !ALLOWED_LOG_OPTIONS.includes(k))
+    .sort();
+  if (invalid.length > 0) {
+    throw new JobFailedError(
+      "runner_configuration_error",
+      `Invalid [runners.docker] log_options: only "env" and "labels" are allowed, found ${
+        invalid.map((k) => `"${k}"`).join(", ")
+      }`,
+    );
+  }
+  return { Type: "json-file", Config: { ...config.logOptions } };
+}
+
+/**
+ * Whether `image` may run privileged under an allow-list (`allowed_privileged_images`
+ * or `allowed_privileged_services`): doublestar globs, empty list = every image.
+ */
+export function isPrivilegeAllowed(image: string, allowed: readonly string[]): boolean {
+  if (allowed.length === 0) return true;
+  return allowed.some((pattern) => picomatch.isMatch(image, pattern, { dot: true }));
+}
+
+export interface HostConfigOptions {
+  /** The build container gets `pid_mode`; the helper does not (as the official runner). */
+  isBuild: boolean;
+  /** Image name checked against `allowed_privileged_images`. */
+  image: string;
+}
+
+/**
+ * HostConfig of the build and helper containers from `[runners.docker]`
+ * (services: serviceHostConfig). `privileged` holds only for images on
+ * `allowed_privileged_images` (empty list = all).
+ */
+export function buildHostConfig(
+  config: DockerConfig,
+  options: HostConfigOptions = { isBuild: true, image: "" },
+): Record<string, unknown> {
   const host: Record<string, unknown> = {
-    Privileged: config.privileged,
+    Privileged: config.privileged &&
+      isPrivilegeAllowed(options.image, config.allowedPrivilegedImages),
     CapAdd: config.capAdd,
     CapDrop: config.capDrop,
     SecurityOpt: config.securityOpt,
-    Devices: config.devices.map(parseDevice),
+    Devices: config.devices.map((d) => parseDevice(d)),
     Dns: config.dns,
     DnsSearch: config.dnsSearch,
     ExtraHosts: config.extraHosts,
     GroupAdd: config.groupAdd,
     Tmpfs: config.tmpfs,
+    Sysctls: config.sysctls,
+    Ulimits: parseUlimits(config.ulimit),
+    DeviceCgroupRules: config.deviceCgroupRules,
+    DeviceRequests: parseGpus("gpus", config.gpus),
+    Links: config.links,
+    VolumesFrom: config.volumesFrom,
+    LogConfig: logConfig(config),
   };
+  if (config.runtime) host["Runtime"] = config.runtime;
+  if (config.usernsMode) host["UsernsMode"] = config.usernsMode;
+  if (config.ipcmode) host["IpcMode"] = config.ipcmode;
+  if (options.isBuild && config.pidMode) host["PidMode"] = config.pidMode;
+  if (config.cgroupParent) host["CgroupParent"] = config.cgroupParent;
+  if (config.cpusetMems) host["CpusetMems"] = config.cpusetMems;
+  if (config.oomScoreAdjust !== 0) host["OomScoreAdj"] = config.oomScoreAdjust;
+  if (config.volumeDriver) host["VolumeDriver"] = config.volumeDriver;
   const memory = parseSize("memory", config.memory);
   if (memory > 0) {
     if (memory < 4 * 1024 * 1024) throw configError("memory", config.memory, "the minimum is 4m");
@@ -130,12 +269,58 @@ export function buildHostConfig(config: DockerConfig): Record<string, unknown> {
   if (swap > 0) host["MemorySwap"] = swap;
   const reservation = parseSize("memory_reservation", config.memoryReservation);
   if (reservation > 0) host["MemoryReservation"] = reservation;
-  const nanoCpus = parseCpus(config.cpus);
+  const nanoCpus = parseCpus("cpus", config.cpus);
   if (nanoCpus > 0) host["NanoCpus"] = nanoCpus;
   if (config.cpusetCpus) host["CpusetCpus"] = config.cpusetCpus;
   if (config.cpuShares > 0) host["CpuShares"] = config.cpuShares;
   if (config.oomKillDisable) host["OomKillDisable"] = true;
   if (config.shmSize > 0) host["ShmSize"] = config.shmSize;
+  return host;
+}
+
+/**
+ * HostConfig of a service container, as the official runner builds it: the
+ * `service_*` limits, `services_devices` whose image glob matches,
+ * `service_gpus`, `services_security_opt`, `services_tmpfs`, and privileged
+ * from `services_privileged` (else `privileged`) for images on
+ * `allowed_privileged_services`.
+ */
+export function serviceHostConfig(config: DockerConfig, image: string): Record<string, unknown> {
+  const privileged = (config.servicesPrivileged ?? config.privileged) &&
+    isPrivilegeAllowed(image, config.allowedPrivilegedServices);
+  const devices = Object.entries(config.servicesDevices)
+    .filter(([glob]) => picomatch.isMatch(image, glob, { dot: true }))
+    .flatMap(([, list]) => list.map((d) => parseDevice(d, "services_devices")));
+  const host: Record<string, unknown> = {
+    Privileged: privileged,
+    SecurityOpt: config.servicesSecurityOpt,
+    Devices: devices,
+    DeviceRequests: parseGpus("service_gpus", config.serviceGpus),
+    Dns: config.dns,
+    DnsSearch: config.dnsSearch,
+    ExtraHosts: config.extraHosts,
+    Tmpfs: config.servicesTmpfs,
+    LogConfig: logConfig(config),
+  };
+  if (config.runtime) host["Runtime"] = config.runtime;
+  if (config.usernsMode) host["UsernsMode"] = config.usernsMode;
+  if (config.shmSize > 0) host["ShmSize"] = config.shmSize;
+  if (config.serviceCgroupParent) host["CgroupParent"] = config.serviceCgroupParent;
+  if (config.serviceCpusetCpus) host["CpusetCpus"] = config.serviceCpusetCpus;
+  if (config.serviceCpuShares > 0) host["CpuShares"] = config.serviceCpuShares;
+  const nanoCpus = parseCpus("service_cpus", config.serviceCpus);
+  if (nanoCpus > 0) host["NanoCpus"] = nanoCpus;
+  const memory = parseSize("service_memory", config.serviceMemory);
+  if (memory > 0) {
+    if (memory < 4 * 1024 * 1024) {
+      throw configError("service_memory", config.serviceMemory, "the minimum is 4m");
+    }
+    host["Memory"] = memory;
+  }
+  const swap = parseSize("service_memory_swap", config.serviceMemorySwap);
+  if (swap > 0) host["MemorySwap"] = swap;
+  const reservation = parseSize("service_memory_reservation", config.serviceMemoryReservation);
+  if (reservation > 0) host["MemoryReservation"] = reservation;
   return host;
 }
 

@@ -4,11 +4,19 @@ import { JobFailedError } from "../../job/failure_reason.ts";
 import {
   buildHostConfig,
   isPathWithin,
+  isPrivilegeAllowed,
+  logConfig,
   parseDevice,
+  parseGpus,
   parseSize,
+  parseUlimits,
   parseVolume,
   resolveUser,
+  serviceHostConfig,
 } from "./host_config.ts";
+import { normalizePlatform } from "./image_puller.ts";
+import { defaultHelperImage } from "./docker_executor.ts";
+import { containerLabels } from "./docker_labels.ts";
 
 const base = () => defaultRunnerConfig("docker").docker;
 
@@ -69,4 +77,99 @@ Deno.test("a job may pick its user only from allowed_users", () => {
     () => resolveUser({ ...base(), user: "build" }, "root"),
     /"root" requested by the job is not in allowed_users \(\[build\]\)/,
   );
+});
+
+Deno.test("ulimit entries are soft[:hard] integers; a bad one names the key", () => {
+  assert.deepEqual(parseUlimits({ nofile: "1024:2048", core: "0" }), [
+    { Name: "nofile", Soft: 1024, Hard: 2048 },
+    { Name: "core", Soft: 0, Hard: 0 },
+  ]);
+  assert.throws(() => parseUlimits({ nofile: "lots" }), /ulimit.nofile "lots"/);
+});
+
+Deno.test("gpus follow the docker CLI --gpus syntax", () => {
+  assert.deepEqual(parseGpus("gpus", ""), []);
+  assert.deepEqual(parseGpus("gpus", "all"), [{
+    Driver: "",
+    Count: -1,
+    DeviceIDs: [],
+    Capabilities: [["gpu"]],
+    Options: {},
+  }]);
+  assert.deepEqual(parseGpus("gpus", 'driver=nvidia,"device=0,1",capabilities=compute'), [{
+    Driver: "nvidia",
+    Count: 0,
+    DeviceIDs: ["0", "1"],
+    Capabilities: [["gpu", "compute"]],
+    Options: {},
+  }]);
+  assert.throws(() => parseGpus("service_gpus", "color=red"), /service_gpus "color=red"/);
+});
+
+Deno.test("log_options allow only env and labels, like the official runner", () => {
+  assert.deepEqual(logConfig({ ...base(), logOptions: { env: "A" } }), {
+    Type: "json-file",
+    Config: { env: "A" },
+  });
+  assert.throws(
+    () => logConfig({ ...base(), logOptions: { "max-size": "1m" } }),
+    /only "env" and "labels" are allowed, found "max-size"/,
+  );
+});
+
+Deno.test("privileged allow-lists are doublestar globs; empty allows all", () => {
+  assert.equal(isPrivilegeAllowed("docker:dind", []), true);
+  assert.equal(isPrivilegeAllowed("docker:24-dind", ["docker:*-dind"]), true);
+  assert.equal(isPrivilegeAllowed("library/docker:dind", ["docker:*"]), false);
+  assert.equal(isPrivilegeAllowed("library/docker:dind", ["**/docker:*"]), true);
+  const host = buildHostConfig({ ...base(), privileged: true, allowedPrivilegedImages: ["x:*"] }, {
+    isBuild: true,
+    image: "y:1",
+  });
+  assert.equal(host["Privileged"], false);
+});
+
+Deno.test("service host config uses the service_* keys and services_privileged", () => {
+  const host = serviceHostConfig({
+    ...base(),
+    privileged: true,
+    servicesPrivileged: false,
+    serviceMemory: "64m",
+    serviceCpus: "0.5",
+    servicesDevices: { "db/*": ["/dev/fuse"] },
+    memory: "1g",
+  }, "db/postgres:16");
+  assert.equal(host["Privileged"], false);
+  assert.equal(host["Memory"], 64 * 1024 * 1024);
+  assert.equal(host["NanoCpus"], 500_000_000);
+  assert.deepEqual(host["Devices"], [{
+    PathOnHost: "/dev/fuse",
+    PathInContainer: "/dev/fuse",
+    CgroupPermissions: "rwm",
+  }]);
+  assert.deepEqual(serviceHostConfig(base(), "other:1")["Devices"], []);
+});
+
+Deno.test("platforms normalize like containerd's parser", () => {
+  assert.equal(normalizePlatform("linux/amd64"), "linux/amd64");
+  assert.equal(normalizePlatform("arm64"), "linux/arm64");
+  assert.equal(normalizePlatform("linux/aarch64/v8"), "linux/arm64");
+  assert.equal(normalizePlatform("linux/x86_64"), "linux/amd64");
+});
+
+Deno.test("helper_image_flavor names the official flavoured helper tag", () => {
+  assert.match(defaultHelperImage(""), /gitlab-runner-helper:x86_64-latest$/);
+  assert.match(defaultHelperImage("alpine"), /gitlab-runner-helper:x86_64-latest$/);
+  assert.match(defaultHelperImage("ubuntu"), /gitlab-runner-helper:ubuntu-x86_64-latest$/);
+});
+
+Deno.test("container_labels never replace the labels the orphan sweep relies on", () => {
+  const labels = containerLabels(
+    { "runner.owner": "me", "com.gitlab.gitlab-runner.type": "service" },
+    { "runner.owner": "someone-else", team: "a" },
+    true,
+  );
+  assert.equal(labels["runner.owner"], "me");
+  assert.equal(labels["team"], "a");
+  assert.equal(labels["com.gitlab.gitlab-runner.team"], "a");
 });

@@ -15,6 +15,10 @@ export interface PulledImage {
   name: string;
   /** `"5432/tcp"`-style keys from the image config. */
   exposedPorts: string[];
+  /** `linux/amd64`, `linux/arm/v7`: what the image was built for. */
+  platform: string;
+  /** The image's `USER` ("" = root). */
+  user: string;
 }
 
 export interface EnsureImageOptions {
@@ -23,15 +27,48 @@ export interface EnsureImageOptions {
   /** A line for the job log. */
   say: (line: string) => void;
   signal: AbortSignal;
+  /** `image:docker:platform` ("" = the daemon's own): passed to the pull, checked on local images. */
+  platform?: string;
+}
+
+const ARCH_ALIASES: Record<string, string> = {
+  "x86_64": "amd64",
+  "x86-64": "amd64",
+  aarch64: "arm64",
+};
+const OS_NAMES = ["linux", "windows", "darwin", "freebsd"];
+
+/** `os[/arch[/variant]]` or a bare architecture, normalized like containerd's platforms.Parse. */
+export function normalizePlatform(platform: string): string {
+  const parts = platform.trim().toLowerCase().split("/").filter((p) => p !== "");
+  if (parts.length === 0) return "";
+  if (!OS_NAMES.includes(parts[0] ?? "")) parts.unshift("linux");
+  const [os = "", arch = "", variant = ""] = parts;
+  const a = ARCH_ALIASES[arch] ?? arch;
+  // arm64's only variant is v8, which docker leaves out.
+  const v = a === "arm64" && variant === "v8" ? "" : variant;
+  return [os, a, v].filter((p) => p !== "").join("/");
+}
+
+/** Whether an image built for `actual` serves a request for `wanted` ("" = any). */
+function isPlatformMatch(wanted: string, actual: string): boolean {
+  if (wanted === "") return true;
+  const w = normalizePlatform(wanted).split("/");
+  const a = normalizePlatform(actual).split("/");
+  // A request without variant accepts any variant; one without arch any arch.
+  return w.every((part, i) => part === a[i]);
 }
 
 async function inspect(docker: Docker, name: string): Promise<PulledImage | null> {
   try {
     const info = await docker.getImage(name).inspect();
+    const variant = (info as { Variant?: string }).Variant ?? "";
     return {
       id: info.Id,
       name,
       exposedPorts: Object.keys(info.Config?.ExposedPorts ?? {}),
+      platform: normalizePlatform([info.Os, info.Architecture, variant].filter(Boolean).join("/")),
+      user: info.Config?.User ?? "",
     };
   } catch (err) {
     if (isNotFound(err)) return null;
@@ -42,6 +79,7 @@ async function inspect(docker: Docker, name: string): Promise<PulledImage | null
 /** Pulls and waits for the end of the progress stream; errors arrive inside it. */
 async function pull(docker: Docker, name: string, options: EnsureImageOptions): Promise<void> {
   const pullOptions: Record<string, unknown> = { abortSignal: options.signal };
+  if (options.platform) pullOptions["platform"] = options.platform;
   if (options.auth) pullOptions["authconfig"] = options.auth.auth;
   const stream = await docker.pull(name, pullOptions) as NodeJS.ReadableStream;
   await new Promise<void>((resolve, reject) => {
@@ -87,12 +125,18 @@ export async function ensureImage(
     try {
       if (policy !== "always") {
         const local = await inspect(docker, name);
-        if (local) {
+        const wanted = options.platform ?? "";
+        if (local && isPlatformMatch(wanted, local.platform)) {
           options.say(`Using locally found image version due to "${policy}" pull policy`);
           return local;
         }
         if (policy === "never") {
-          throw new Error(`image is not present locally and the pull policy is "never"`);
+          throw new Error(
+            local
+              ? `image is present locally for ${local.platform}, not for platform ` +
+                `${normalizePlatform(wanted)}, and the pull policy is "never"`
+              : `image is not present locally and the pull policy is "never"`,
+          );
         }
       }
       if (options.auth) options.say(`Authenticating with credentials from ${options.auth.source}`);
@@ -100,6 +144,13 @@ export async function ensureImage(
       await pull(docker, name, options);
       const pulled = await inspect(docker, name);
       if (!pulled) throw new Error("the image is missing after its pull");
+      if (!isPlatformMatch(options.platform ?? "", pulled.platform)) {
+        throw new Error(
+          `the pulled image is for ${pulled.platform}, not for platform ${
+            normalizePlatform(options.platform ?? "")
+          }`,
+        );
+      }
       options.say(`Using docker image ${pulled.id} for ${name} ...`);
       return pulled;
     } catch (err) {

@@ -150,7 +150,7 @@ export class DockerSshExecutor implements Executor {
       signal,
     });
 
-    const hostConfig = buildHostConfig(config);
+    const hostConfig = buildHostConfig(config, { isBuild: true, image });
     if (config.networkMode !== "") hostConfig["NetworkMode"] = config.networkMode;
     const create: Docker.ContainerCreateOptions = {
       name: `runner-${this.#o.shortToken}-job-${job.id}-ssh-${crypto.randomUUID().slice(0, 8)}`,

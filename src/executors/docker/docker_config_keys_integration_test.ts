@@ -1,0 +1,647 @@
+/**
+ * `[runners.docker]` keys against the real dockerd: each test inspects what
+ * the containers, networks and volumes got, or shows the error a user sees
+ * when this daemon cannot do it (no GPU runtime, unknown runtime, no IPv6
+ * pool). Skipped, with the reason printed, when no daemon answers.
+ */
+import assert from "node:assert/strict";
+// @ts-types="@types/dockerode"
+import Docker from "dockerode";
+import { defaultRunnerConfig } from "../../config/default_config.ts";
+import type { DockerConfig } from "../../config/runner_config.ts";
+import { JobFailedError } from "../../job/failure_reason.ts";
+import { parseJobSpec } from "../../job/job_spec.ts";
+import type { Logger } from "../../log/logger.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  ensureTestImages,
+} from "../../../tests/fixtures/docker_images.ts";
+import { CollectedOutput } from "../executor_contract.ts";
+import { DockerExecutor } from "./docker_executor.ts";
+import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_TYPE } from "./docker_labels.ts";
+import { clearCacheVolumes } from "./docker_resources.ts";
+import { OwnerLease } from "./owner_lease.ts";
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+const skip = await dockerSkipReason();
+if (skip) {
+  // deno-lint-ignore no-console -- a skipped suite must say why
+  console.log(`Skipping docker config key integration tests: ${skip}`);
+} else {
+  await ensureTestImages();
+}
+const ignore = skip !== null;
+const stateDir = await Deno.makeTempDir({ prefix: "runner-docker-keys-state-" });
+const lease = ignore ? null : await OwnerLease.acquire(stateDir);
+const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+const SHORT_TOKEN = `k${crypto.randomUUID().slice(0, 7)}`;
+let nextJobId = Math.floor(Math.random() * 1e6) * 100;
+const never = () => new AbortController().signal;
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+
+function createExecutor(
+  options: {
+    config?: Partial<DockerConfig>;
+    job?: Record<string, unknown>;
+    output?: CollectedOutput;
+    isUmaskDisabled?: boolean;
+  } = {},
+): { executor: DockerExecutor; jobId: number; output: CollectedOutput } {
+  const jobId = ++nextJobId;
+  const output = options.output ?? new CollectedOutput();
+  const executor = new DockerExecutor({
+    docker,
+    config: {
+      ...defaultRunnerConfig("docker").docker,
+      image: BUSYBOX_TEST_IMAGE,
+      pullPolicy: ["if-not-present"],
+      allowedPullPolicies: [],
+      helperImage: DEBIAN_TEST_IMAGE,
+      ...options.config,
+    },
+    job: parseJobSpec({
+      id: jobId,
+      token: "job-token",
+      job_info: { project_id: jobId },
+      variables: NO_GIT,
+      ...options.job,
+    }),
+    shortToken: SHORT_TOKEN,
+    concurrentProjectId: 0,
+    output,
+    log: new SilentLogger(),
+    lease: lease!,
+    ...(options.isUmaskDisabled ? { isUmaskDisabled: true } : {}),
+  });
+  return { executor, jobId, output };
+}
+
+/** The job's containers of one type, inspected. */
+async function inspectJob(jobId: number, type: string): Promise<Docker.ContainerInspectInfo[]> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({
+      label: [`${LABEL_JOB_ID}=${jobId}`, `${LABEL_MANAGED}=true`, `${LABEL_TYPE}=${type}`],
+    }),
+  });
+  return await Promise.all(list.map((c) => docker.getContainer(c.Id).inspect()));
+}
+
+async function only(jobId: number, type: string): Promise<Docker.ContainerInspectInfo> {
+  const found = await inspectJob(jobId, type);
+  assert.equal(found.length, 1, `expected one ${type} container, found ${found.length}`);
+  return found[0]!;
+}
+
+async function jobContainerCount(jobId: number): Promise<number> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ label: [`${LABEL_JOB_ID}=${jobId}`, `${LABEL_MANAGED}=true`] }),
+  });
+  return list.length;
+}
+
+function test(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+test("docker keys: the build container gets sysctls, ulimit, namespaces, cgroup and log options", async () => {
+  const { executor, jobId, output } = createExecutor({
+    config: {
+      sysctls: { "net.ipv4.ip_unprivileged_port_start": "7" },
+      ulimit: { nofile: "1111:2222" },
+      usernsMode: "host",
+      ipcmode: "shareable",
+      cgroupParent: "/runner-test-keys",
+      cpusetMems: "0",
+      deviceCgroupRules: ["c 1:3 mr"],
+      oomScoreAdjust: 123,
+      logOptions: { labels: "com.example.team", env: "CI_JOB_ID" },
+      containerLabels: { "com.example.team": "team-$CI_JOB_ID", "com.example.fixed": "x" },
+    },
+    job: { variables: [...NO_GIT, { key: "CI_JOB_ID", value: "77" }] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  const code = await executor.run({
+    stage: "step_script",
+    script: "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; " +
+      // An exec gets soft = hard from dockerd; the container's own process shows both.
+      "grep 'open files' /proc/1/limits | awk '{print $4; print $5}'; " +
+      "cat /proc/self/oom_score_adj; cat /proc/self/cgroup | grep -c runner-test-keys",
+  }, never());
+  assert.equal(code, 0, output.text());
+  const lines = output.text().trim().split("\n").slice(-5);
+  assert.deepEqual(lines.slice(0, 4), ["7", "1111", "2222", "123"]);
+  assert.notEqual(lines[4], "0", "the container runs below cgroup_parent");
+
+  const build = await only(jobId, "build");
+  const h = build.HostConfig as Record<string, unknown>;
+  assert.deepEqual(h["Sysctls"], { "net.ipv4.ip_unprivileged_port_start": "7" });
+  assert.deepEqual(h["Ulimits"], [{ Name: "nofile", Soft: 1111, Hard: 2222 }]);
+  assert.equal(h["UsernsMode"], "host");
+  assert.equal(h["IpcMode"], "shareable");
+  assert.equal(h["CgroupParent"], "/runner-test-keys");
+  assert.equal(h["CpusetMems"], "0");
+  assert.deepEqual(h["DeviceCgroupRules"], ["c 1:3 mr"]);
+  assert.equal(h["OomScoreAdj"], 123);
+  assert.deepEqual(h["LogConfig"], {
+    Type: "json-file",
+    Config: { labels: "com.example.team", env: "CI_JOB_ID" },
+  });
+  assert.equal(build.Config.Labels["com.example.team"], "team-77");
+  assert.equal(build.Config.Labels["com.example.fixed"], "x");
+});
+
+test("docker keys: pid_mode reaches the build container; the helper gets the same settings but pid_mode", async () => {
+  const { executor, jobId, output } = createExecutor({
+    config: {
+      pidMode: "host",
+      ulimit: { nofile: "1111" },
+      containerLabels: { "com.example.a": "b" },
+    },
+    job: { variables: [] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  assert.equal(
+    await executor.run({ stage: "get_sources", script: "ulimit -n" }, never()),
+    0,
+    output.text(),
+  );
+  const helper = await only(jobId, "helper");
+  const h = helper.HostConfig as Record<string, unknown>;
+  assert.equal((await only(jobId, "build")).HostConfig.PidMode, "host");
+  assert.notEqual(h["PidMode"], "host");
+  assert.deepEqual(h["Ulimits"], [{ Name: "nofile", Soft: 1111, Hard: 1111 }]);
+  assert.equal(helper.Config.Labels["com.example.a"], "b");
+});
+
+test("docker keys: links and volumes_from reach containers that exist outside the job", async () => {
+  const name = `runner-test-keys-peer-${crypto.randomUUID().slice(0, 8)}`;
+  const peer = await docker.createContainer({
+    name,
+    Image: BUSYBOX_TEST_IMAGE,
+    Cmd: ["sh", "-c", "echo from-peer > /shared/f; exec sleep 120"],
+    Volumes: { "/shared": {} },
+    Labels: { [LABEL_MANAGED]: "false", "runner.test": "docker-keys" },
+  });
+  try {
+    await peer.start();
+    const { executor, jobId, output } = createExecutor({
+      config: { links: [`${name}:peeralias`], volumesFrom: [`${name}:ro`] },
+    });
+    await using _ = executor;
+    await executor.prepare(never());
+    const code = await executor.run({
+      stage: "step_script",
+      script: "grep -c peeralias /etc/hosts; cat /shared/f; touch /shared/g || echo read-only",
+    }, never());
+    assert.equal(code, 0, output.text());
+    assert.match(output.text(), /from-peer/);
+    assert.match(output.text(), /read-only/);
+    const build = await only(jobId, "build");
+    const h = build.HostConfig as Record<string, unknown>;
+    assert.deepEqual(h["VolumesFrom"], [`${name}:ro`]);
+    assert.deepEqual(h["Links"], [`/${name}:${build.Name}/peeralias`]);
+  } finally {
+    await peer.remove({ force: true, v: true });
+  }
+});
+
+/**
+ * Resolves the container's Privileged flag, or "refused-by-daemon" when this
+ * dockerd cannot start privileged containers (a sandbox without all
+ * capabilities answers "unable to apply caps"): the attempt itself shows the
+ * flag was asked for.
+ */
+async function privilegedOutcome(
+  executor: DockerExecutor,
+  jobId: number,
+  type: string,
+): Promise<boolean | "refused-by-daemon"> {
+  try {
+    await executor.prepare(never());
+  } catch (err) {
+    assert.match(String(err), /Cannot start the .*container: .*caps/);
+    return "refused-by-daemon";
+  }
+  return (await only(jobId, type)).HostConfig.Privileged ?? false;
+}
+
+test("docker keys: privileged holds only for images on allowed_privileged_images and _services", async () => {
+  const config = {
+    privileged: true,
+    servicesPrivileged: true,
+    allowedPrivilegedImages: ["runner-test/debian:*"],
+    allowedPrivilegedServices: ["**/debian:*"],
+  };
+  // Neither image is on its list: both run unprivileged (so they start on any daemon).
+  const refused = createExecutor({
+    config,
+    job: { variables: NO_GIT, services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sleep", "60"] }] },
+  });
+  await using _ = refused.executor;
+  await refused.executor.prepare(never());
+  assert.equal((await only(refused.jobId, "build")).HostConfig.Privileged, false);
+  assert.equal((await only(refused.jobId, "service")).HostConfig.Privileged, false);
+
+  const listedImage = createExecutor({
+    config,
+    job: { variables: NO_GIT, image: { name: DEBIAN_TEST_IMAGE } },
+  });
+  await using __ = listedImage.executor;
+  assert.notEqual(await privilegedOutcome(listedImage.executor, listedImage.jobId, "build"), false);
+
+  const listedService = createExecutor({
+    config,
+    job: { variables: NO_GIT, services: [{ name: DEBIAN_TEST_IMAGE, command: ["sleep", "60"] }] },
+  });
+  await using ___ = listedService.executor;
+  assert.notEqual(
+    await privilegedOutcome(listedService.executor, listedService.jobId, "service"),
+    false,
+  );
+});
+
+test("docker keys: services_privileged = false keeps services unprivileged under privileged = true", async () => {
+  const { executor, jobId } = createExecutor({
+    config: { privileged: true, servicesPrivileged: false, allowedPrivilegedImages: ["none/*"] },
+    job: { variables: NO_GIT, services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sleep", "60"] }] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  assert.equal((await only(jobId, "service")).HostConfig.Privileged, false);
+
+  const on = createExecutor({
+    config: { privileged: false, servicesPrivileged: true },
+    job: { variables: NO_GIT, services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sleep", "60"] }] },
+  });
+  await using __ = on.executor;
+  assert.notEqual(await privilegedOutcome(on.executor, on.jobId, "service"), false);
+});
+
+test("docker keys: services get the service_* limits, services_* options and prefixed labels", async () => {
+  const { executor, jobId, output } = createExecutor({
+    config: {
+      servicesSecurityOpt: ["no-new-privileges"],
+      servicesDevices: { "runner-test/busybox:*": ["/dev/null:/dev/runner-null:r"] },
+      serviceMemory: "64m",
+      serviceMemorySwap: "128m",
+      serviceMemoryReservation: "32m",
+      serviceCpus: "0.5",
+      serviceCpuShares: 512,
+      serviceCpusetCpus: "0",
+      serviceCgroupParent: "/runner-test-services",
+      containerLabels: { "com.example.team": "infra" },
+      memory: "256m",
+    },
+    job: {
+      variables: NO_GIT,
+      services: [{ name: BUSYBOX_TEST_IMAGE, alias: "svc", command: ["sleep", "60"] }],
+    },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  const service = await only(jobId, "service");
+  const h = service.HostConfig as Record<string, unknown>;
+  assert.deepEqual(h["SecurityOpt"], ["no-new-privileges"]);
+  assert.deepEqual(h["Devices"], [{
+    PathOnHost: "/dev/null",
+    PathInContainer: "/dev/runner-null",
+    CgroupPermissions: "r",
+  }]);
+  assert.equal(h["Memory"], 64 * 1024 * 1024);
+  assert.equal(h["MemorySwap"], 128 * 1024 * 1024);
+  assert.equal(h["MemoryReservation"], 32 * 1024 * 1024);
+  assert.equal(h["NanoCpus"], 500_000_000);
+  assert.equal(h["CpuShares"], 512);
+  assert.equal(h["CpusetCpus"], "0");
+  assert.equal(h["CgroupParent"], "/runner-test-services");
+  assert.equal(service.Config.Labels["com.example.team"], "infra");
+  assert.equal(service.Config.Labels["com.gitlab.gitlab-runner.com.example.team"], "infra");
+  // The build container keeps its own limits, not the services'.
+  const build = (await only(jobId, "build")).HostConfig as Record<string, unknown>;
+  assert.equal(build["Memory"], 256 * 1024 * 1024);
+  assert.deepEqual(build["Devices"], []);
+  assert.match(output.text(), /Starting service runner-test\/busybox:latest/);
+});
+
+test("docker keys: [[runners.docker.services]] start before the job's, bypass allowed_services, within services_limit", async () => {
+  const runnerService = {
+    name: "runner-test/busybox:${SERVICE_TAG}",
+    alias: "cfgsvc-$CI_JOB_ID, cfgalias",
+    entrypoint: ["sh", "-c"],
+    command: ['echo "$CFG_VAR" > /tmp/v; exec sleep 60'],
+    environment: ["CFG_VAR=from-config", "NOT_A_VARIABLE"],
+    unsupported: {},
+  };
+  const { executor, jobId, output } = createExecutor({
+    config: { services: [runnerService], allowedServices: ["runner-test/none-allowed"] },
+    job: {
+      variables: [...NO_GIT, { key: "SERVICE_TAG", value: "latest" }, {
+        key: "CI_JOB_ID",
+        value: "55",
+      }],
+    },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  const code = await executor.run({
+    stage: "step_script",
+    script: "ping -c1 -W3 cfgsvc-55 >/dev/null && ping -c1 -W3 cfgalias >/dev/null && echo reached",
+  }, never());
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /reached/);
+  const service = await only(jobId, "service");
+  assert.ok(service.Config.Env.includes("CFG_VAR=from-config"));
+  assert.ok(!service.Config.Env.some((e) => e.startsWith("NOT_A_VARIABLE")));
+  assert.deepEqual(service.Config.Entrypoint, ["sh", "-c"]);
+  assert.equal(
+    service.Config.Labels["com.gitlab.gitlab-runner.service"],
+    "runner-test/busybox:latest",
+  );
+
+  const limited = createExecutor({
+    config: { services: [runnerService], servicesLimit: 1 },
+    job: {
+      variables: [...NO_GIT, { key: "SERVICE_TAG", value: "latest" }],
+      services: [{ name: BUSYBOX_TEST_IMAGE }],
+    },
+  });
+  await using __ = limited.executor;
+  await assert.rejects(
+    limited.executor.prepare(never()),
+    (err: unknown) =>
+      err instanceof JobFailedError && err.reason === "runner_configuration_error" &&
+      /too many services requested: 2, only 1 allowed/.test(err.message),
+  );
+  assert.equal(await jobContainerCount(limited.jobId), 0);
+});
+
+test("docker keys: network_mtu sets the job network's MTU; enable_ipv6 without a pool fails clearly", async () => {
+  const { executor, jobId, output } = createExecutor({
+    config: { networkMtu: 1400 },
+    job: { variables: NO_GIT, services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sleep", "60"] }] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  assert.equal(
+    await executor.run({ stage: "step_script", script: "cat /sys/class/net/eth0/mtu" }, never()),
+    0,
+  );
+  assert.match(output.text(), /^1400$/m);
+  const network = await docker.getNetwork(executor.networkName).inspect();
+  assert.equal(network.Options?.["com.docker.network.driver.mtu"], "1400");
+  assert.ok((await only(jobId, "build")).NetworkSettings.Networks[executor.networkName]);
+
+  const ipv6 = createExecutor({
+    config: { enableIpv6: true },
+    job: { variables: NO_GIT, services: [{ name: BUSYBOX_TEST_IMAGE }] },
+  });
+  await using __ = ipv6.executor;
+  const daemonHasPool = await ipv6.executor.prepare(never()).then(() => true, (err) => {
+    assert.ok(err instanceof JobFailedError, String(err));
+    assert.equal(err.reason, "runner_configuration_error");
+    assert.match(err.message, /Cannot create the job network ".*" with enable_ipv6: .*IPv6/);
+    return false;
+  });
+  if (daemonHasPool) {
+    const net = await docker.getNetwork(ipv6.executor.networkName).inspect();
+    assert.equal(net.EnableIPv6, true);
+  }
+});
+
+test("docker keys: an unknown runtime is a configuration error naming it", async () => {
+  const { executor, jobId } = createExecutor({
+    config: { runtime: "runner-test-no-such-runtime" },
+  });
+  await using _ = executor;
+  await assert.rejects(
+    executor.prepare(never()),
+    (err: unknown) =>
+      err instanceof JobFailedError && err.reason === "runner_configuration_error" &&
+      /Cannot create the build container: .*runner-test-no-such-runtime/.test(err.message),
+  );
+  assert.equal(await jobContainerCount(jobId), 0);
+});
+
+test("docker keys: gpus reach the daemon, which says when it has no GPU driver", async () => {
+  const { executor, jobId } = createExecutor({ config: { gpus: "all" } });
+  await using _ = executor;
+  const started = await executor.prepare(never()).then(() => null, (err: unknown) => err);
+  if (started === null) {
+    // A daemon with a GPU runtime: the request is in the HostConfig.
+    const h = (await only(jobId, "build")).HostConfig as Record<string, unknown>;
+    assert.deepEqual(h["DeviceRequests"], [{
+      Driver: "",
+      Count: -1,
+      DeviceIDs: null,
+      Capabilities: [["gpu"]],
+      Options: {},
+    }]);
+    return;
+  }
+  assert.match(String(started), /Cannot start the build container: could not select device driver/);
+});
+
+test("docker keys: a failed prepare can be retried and reports its own error, not a name conflict", async () => {
+  const { executor, jobId } = createExecutor({ config: { devices: ["/dev/runner-test-missing"] } });
+  await using _ = executor;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      assert.ok(err instanceof Error);
+      assert.doesNotMatch(err.message, /Conflict|already in use|409/);
+      assert.match(err.message, /Cannot start the build container: .*\/dev\/runner-test-missing/);
+      return true;
+    });
+    assert.equal(await jobContainerCount(jobId), 0, `attempt ${attempt} left a container`);
+  }
+});
+
+test("docker keys: log_options other than env and labels fail the job naming them", async () => {
+  const { executor } = createExecutor({ config: { logOptions: { "max-size": "10m", env: "A" } } });
+  await using _ = executor;
+  await assert.rejects(
+    executor.prepare(never()),
+    /Invalid \[runners.docker\] log_options: only "env" and "labels" are allowed, found "max-size"/,
+  );
+});
+
+test("docker keys: volume_driver and volume_driver_ops create the job's volumes", async () => {
+  const { executor, jobId, output } = createExecutor({
+    config: {
+      disableCache: true,
+      volumeDriver: "local",
+      volumeDriverOps: { type: "tmpfs", device: "tmpfs", o: "size=16m" },
+    },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  assert.equal(
+    await executor.run({ stage: "step_script", script: "df -k /builds | tail -1" }, never()),
+    0,
+  );
+  assert.match(output.text(), /^tmpfs\s+16384\s/m);
+  const volumes = (await docker.listVolumes({
+    filters: JSON.stringify({ label: [`${LABEL_MANAGED}=true`, `${LABEL_TYPE}=temporary-volume`] }),
+  })).Volumes.filter((v) => v.Labels?.[LABEL_JOB_ID] === String(jobId));
+  assert.ok(volumes.length >= 1);
+  for (const v of volumes) {
+    assert.equal(v.Driver, "local");
+    assert.deepEqual(v.Options, { type: "tmpfs", device: "tmpfs", o: "size=16m" });
+  }
+});
+
+test("docker keys: volume_keep warns and keeps the containers' anonymous volumes", async () => {
+  const tag = `runner-test/with-volume:${crypto.randomUUID().slice(0, 8)}`;
+  const build = new Deno.Command("docker", {
+    args: ["build", "-q", "-t", tag, "-"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const w = build.stdin.getWriter();
+  await w.write(new TextEncoder().encode(`FROM ${BUSYBOX_TEST_IMAGE}\nVOLUME /kept\n`));
+  await w.close();
+  const built = await build.output();
+  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  let kept = "";
+  try {
+    const { executor, jobId, output } = createExecutor({
+      config: { volumeKeep: true },
+      job: { variables: NO_GIT, image: { name: tag } },
+    });
+    await executor.prepare(never());
+    assert.match(output.text(), /WARNING: volume_keep is enabled/);
+    const mount = (await only(jobId, "build")).Mounts.find((m) => m.Destination === "/kept");
+    kept = mount?.Name ?? "";
+    assert.notEqual(kept, "");
+    await executor.cleanup();
+    assert.equal(await jobContainerCount(jobId), 0);
+    const volume = await docker.getVolume(kept).inspect();
+    assert.equal(volume.Name, kept, "the anonymous volume outlives the job");
+  } finally {
+    if (kept) await docker.getVolume(kept).remove().catch(() => {});
+    await docker.getImage(tag).remove({ force: true }).catch(() => {});
+  }
+});
+
+test("docker keys: helper_image_flavor picks the flavoured official helper image", async () => {
+  const { executor, output } = createExecutor({
+    config: { helperImage: "", helperImageFlavor: "ubuntu" },
+    job: { variables: [] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  await assert.rejects(
+    executor.run({ stage: "get_sources", script: "true" }, never()),
+    /gitlab-runner-helper:ubuntu-x86_64-latest/,
+  );
+  assert.match(output.text(), /gitlab-runner-helper:ubuntu-x86_64-latest/);
+});
+
+test("docker keys: image:docker:platform reaches the pull and the local image check", async () => {
+  const amd = createExecutor({
+    config: { pullPolicy: ["never"], allowedPullPolicies: [] },
+    job: {
+      variables: NO_GIT,
+      image: { name: BUSYBOX_TEST_IMAGE, executor_opts: { docker: { platform: "linux/amd64" } } },
+    },
+  });
+  await using _ = amd.executor;
+  const info = await docker.getImage(BUSYBOX_TEST_IMAGE).inspect();
+  if (info.Architecture !== "amd64") return;
+  await amd.executor.prepare(never());
+  assert.equal(await amd.executor.run({ stage: "step_script", script: "true" }, never()), 0);
+
+  const arm = createExecutor({
+    config: { pullPolicy: ["never"], allowedPullPolicies: [] },
+    job: {
+      variables: NO_GIT,
+      image: { name: BUSYBOX_TEST_IMAGE, executor_opts: { docker: { platform: "linux/arm64" } } },
+    },
+  });
+  await using __ = arm.executor;
+  await assert.rejects(
+    arm.executor.prepare(never()),
+    (err: unknown) =>
+      err instanceof JobFailedError && err.reason === "image_pull_failure" &&
+      /present locally for linux\/amd64, not for platform linux\/arm64/.test(err.message),
+  );
+  const pulling = createExecutor({
+    config: { pullPolicy: ["if-not-present"], allowedPullPolicies: [] },
+    job: {
+      variables: NO_GIT,
+      image: { name: BUSYBOX_TEST_IMAGE, executor_opts: { docker: { platform: "arm64" } } },
+    },
+  });
+  await using ___ = pulling.executor;
+  await assert.rejects(pulling.executor.prepare(never()), (err: unknown) => {
+    assert.ok(err instanceof JobFailedError);
+    assert.equal(err.reason, "image_pull_failure");
+    return true;
+  });
+  assert.match(pulling.output.text(), /Pulling docker image runner-test\/busybox:latest/);
+});
+
+test("docker keys: a non-root image:docker:user writes the builds and cache directories", async () => {
+  const { executor, output } = createExecutor({
+    job: {
+      variables: [],
+      image: { name: BUSYBOX_TEST_IMAGE, executor_opts: { docker: { user: "1000:1000" } } },
+    },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  const clone = await executor.run({
+    stage: "get_sources",
+    script: "mkdir -p /builds/group/project/sub && echo cloned > /builds/group/project/sub/f",
+  }, never());
+  assert.equal(clone, 0, output.text());
+  const code = await executor.run({
+    stage: "step_script",
+    script: "id -u; echo more >> /builds/group/project/sub/f && touch /builds/group/project/new " +
+      "&& mkdir -p /builds/other && touch /cache/c && echo wrote-all",
+  }, never());
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /^1000$/m);
+  assert.match(output.text(), /wrote-all/);
+});
+
+test("docker keys: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR keeps helper files private", async () => {
+  const { executor, output } = createExecutor({
+    isUmaskDisabled: true,
+    job: {
+      variables: [],
+      image: { name: BUSYBOX_TEST_IMAGE, executor_opts: { docker: { user: "1000:1000" } } },
+    },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  assert.equal(
+    await executor.run({ stage: "get_sources", script: "umask; mkdir -p /builds/g/p" }, never()),
+    0,
+  );
+  assert.doesNotMatch(output.text(), /^0+$/m);
+  assert.equal(
+    await executor.run({ stage: "step_script", script: "touch /builds/g/p/x" }, never()),
+    1,
+  );
+});
+
+test("docker config key tests leave no cache volumes behind", async () => {
+  await clearCacheVolumes(docker, { shortToken: SHORT_TOKEN });
+  await Deno.remove(stateDir, { recursive: true });
+});
