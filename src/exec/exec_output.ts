@@ -123,6 +123,8 @@ export interface SummaryRow {
   durationSeconds: number | null;
   /** Why a job was skipped or failed, shown after the status. */
   detail: string;
+  /** Percentage from the job's `coverage:` regex; the column shows only when a job has one. */
+  coverage?: string;
 }
 
 export type JobStatus = "passed" | "failed" | "failed (allowed)" | "skipped" | "canceled";
@@ -143,15 +145,17 @@ const STATUS_COLORS: Record<JobStatus, string> = {
   "canceled": "90",
 };
 
-/** The table printed at the end: job, stage, status, duration. */
+/** The table printed at the end: job, stage, status, duration (and coverage, if any). */
 export function renderSummary(rows: SummaryRow[], options: { isColored: boolean }): string[] {
+  const hasCoverage = rows.some((r) => r.coverage !== undefined);
   const cells = rows.map((r) => [
     r.name,
     r.stage,
     r.detail ? `${r.status}: ${r.detail}` : r.status,
     r.durationSeconds === null ? "-" : formatDuration(r.durationSeconds),
+    ...(hasCoverage ? [r.coverage !== undefined ? `${r.coverage}%` : "-"] : []),
   ]);
-  const header = ["JOB", "STAGE", "STATUS", "DURATION"];
+  const header = ["JOB", "STAGE", "STATUS", "DURATION", ...(hasCoverage ? ["COVERAGE"] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
   const out = [line(header)];

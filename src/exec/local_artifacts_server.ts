@@ -148,13 +148,20 @@ export class LocalArtifactsServer implements ArtifactLedger, AsyncDisposable {
     if (type === "dotenv") {
       try {
         const bytes = await Deno.readFile(path);
-        const text = new TextDecoder().decode(bytes[0] === 0x1f ? await gunzip(bytes) : bytes);
-        if (text.length > MAX_DOTENV_BYTES) {
+        // `reports: dotenv` with several files is one gzip member per file;
+        // like GitLab, each file is parsed on its own, in order.
+        const texts = (bytes[0] === 0x1f ? await gunzipMembers(bytes) : [bytes]).map((b) =>
+          new TextDecoder().decode(b)
+        );
+        if (texts.reduce((n, t) => n + t.length, 0) > MAX_DOTENV_BYTES) {
           return json(400, { message: `dotenv report is larger than ${MAX_DOTENV_BYTES} bytes` });
         }
         this.#dotenv.set(
           jobId,
-          parseDotenv(text, ".env").map((v) => ({ key: v.key, value: v.value })),
+          texts.flatMap((text) => parseDotenv(text, ".env")).map((v) => ({
+            key: v.key,
+            value: v.value,
+          })),
         );
       } catch (error) {
         return json(400, { message: `Invalid dotenv report: ${(error as Error).message}` });
@@ -253,4 +260,35 @@ function lastIndexOf(haystack: Uint8Array, needle: Uint8Array): number {
 async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * The members of a multi-member gzip file, each decompressed.
+ * DecompressionStream refuses bytes after the first member, and does not say
+ * where it ended; the next member starts at a gzip magic number, so each
+ * candidate end is tried (dotenv reports are a few KiB at most).
+ */
+async function gunzipMembers(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.length;
+    let data: Uint8Array | null = null;
+    for (let i = start + 18; i <= bytes.length; i++) {
+      const isBoundary = i === bytes.length ||
+        (bytes[i] === 0x1f && bytes[i + 1] === 0x8b && bytes[i + 2] === 0x08);
+      if (!isBoundary) continue;
+      try {
+        data = await gunzip(bytes.slice(start, i));
+        end = i;
+        break;
+      } catch {
+        // Not the end of this member: the magic bytes were compressed data.
+      }
+    }
+    if (data === null) throw new Error("not a valid gzip file");
+    out.push(data);
+    start = end;
+  }
+  return out;
 }

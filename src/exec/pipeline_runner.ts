@@ -8,6 +8,7 @@
 import type { JobSpec } from "../job/job_spec.ts";
 import type { JobStatus } from "./exec_output.ts";
 import { withDotenvVariables } from "../pipeline/job_spec_builder.ts";
+import { extractCoverage } from "../pipeline/coverage.ts";
 import type { Plan, PlannedJob } from "../pipeline/pipeline_plan.ts";
 
 export interface AttemptResult {
@@ -15,6 +16,8 @@ export interface AttemptResult {
   /** GitLab's failure reason (`script_failure`, `job_execution_timeout`, …). */
   failureReason?: string;
   exitCode?: number;
+  /** From the log and the job's `coverage:` regex, as GitLab shows it on the job page. */
+  coverage?: string;
 }
 
 export interface AttemptOptions {
@@ -196,18 +199,32 @@ async function runJob(
   const started = now();
   let result: AttemptResult = { state: "failed", failureReason: "unknown_failure" };
   let attempt = 0;
+  let log = "";
   while (attempt < maxAttempts) {
     attempt++;
     options.observer?.jobStarted?.(job, attempt, maxAttempts);
+    const decoder = new TextDecoder();
+    log = "";
     result = await options.runner.run(spec, {
       slot,
       signal: options.signal,
-      onLog: (chunk) => options.observer?.jobLog?.(job, chunk),
+      onLog: (chunk) => {
+        // Only a job with a coverage regex keeps its (masked) log.
+        if (job.coverageRegex !== "") log += decoder.decode(chunk, { stream: true });
+        options.observer?.jobLog?.(job, chunk);
+      },
     });
     if (result.state === "success" || options.signal.aborted || !isRetried(job, result)) break;
   }
   const durationSeconds = (now() - started) / 1000;
-  const base = { name: job.name, stage: job.stage, durationSeconds, attempts: attempt };
+  const coverage = extractCoverage(log, job.coverageRegex);
+  const base = {
+    name: job.name,
+    stage: job.stage,
+    durationSeconds,
+    attempts: attempt,
+    ...(coverage !== null ? { coverage } : {}),
+  };
   if (result.state === "success") {
     return { outcome: { ...base, status: "passed", detail: "" }, isFailure: false };
   }

@@ -109,7 +109,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
         await uploadArtifacts({
           jobId: ctx.job.id,
           jobToken: ctx.job.token,
-          artifacts: ctx.job.artifacts,
+          artifacts: expandedArtifacts(ctx),
           jobSucceeded,
           source,
           projectDir: ctx.projectDir,
@@ -160,6 +160,20 @@ async function withProjectFiles(
 
 function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {
   return parseCompressionLevel(variable(ctx, key), (m) => log(`WARNING: ${key}: ${m}`));
+}
+
+/**
+ * The official runner passes `artifacts:paths` and `exclude` to its helper
+ * through the job's shell, so `$NAME`, `${NAME}` and `$CI_PROJECT_DIR/...`
+ * reach it expanded with the job's variables; so do they here.
+ */
+function expandedArtifacts(ctx: StageContext) {
+  const expand = (value: string) => expandValue(value, (k) => variable(ctx, k));
+  return ctx.job.artifacts.map((a) => ({
+    ...a,
+    paths: a.paths.map(expand),
+    exclude: a.exclude.map(expand),
+  }));
 }
 
 function variable(ctx: StageContext, key: string): string | undefined {

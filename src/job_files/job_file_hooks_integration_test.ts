@@ -170,6 +170,29 @@ Deno.test("artifacts selected with ** and exclude are uploaded as a zip; a depen
   });
 });
 
+Deno.test("artifact paths and exclude are expanded with the job's variables, as the official runner's shell does", async () => {
+  await withWorld({}, async (w) => {
+    const job = await pickJob(w, {
+      script: [
+        "mkdir -p dist/linux",
+        "echo bin > dist/linux/app",
+        "echo dbg > dist/linux/app.debug",
+      ],
+      artifacts: [{
+        paths: ["$CI_PROJECT_DIR/dist/${TARGET}/"],
+        exclude: ["dist/$TARGET/*.debug"],
+        when: "on_success",
+      }],
+      variables: [{ key: "TARGET", value: "linux" }],
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "success", log);
+    assert.doesNotMatch(log, /No files to upload/);
+    const [stored] = w.gitlab.artifactsOf(job.id);
+    assert.deepEqual(await zipNames(stored!.bytes), ["dist/linux/", "dist/linux/app"]);
+  });
+});
+
 Deno.test("no matching files logs 'No files to upload' and the job still succeeds", async () => {
   await withWorld({}, async (w) => {
     const job = await pickJob(w, {

@@ -10,6 +10,7 @@ export {
   formatWarning,
   type SourceLocation,
 } from "./ci_config_error.ts";
+export { extractCoverage } from "./coverage.ts";
 export { type ExecVariable, parseVariableArgument } from "./exec_variable.ts";
 export { type GitState, ZERO_SHA } from "./git_state.ts";
 export { withDotenvVariables } from "./job_spec_builder.ts";

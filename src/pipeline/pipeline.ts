@@ -102,6 +102,8 @@ export interface EnvironmentConfig {
   name: string;
   url: string;
   action: string;
+  /** `deployment_tier`; empty: GitLab guesses it from the name. */
+  tier: string;
 }
 
 /** One job of `.gitlab-ci.yml` after includes, `extends`, `!reference` and `default:`. */

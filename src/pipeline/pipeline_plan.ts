@@ -9,12 +9,13 @@ import { expandParallel, type JobInstance } from "./parallel_expansion.ts";
 import type {
   AllowFailureConfig,
   CiVariable,
+  EnvironmentConfig,
   JobConfig,
   NeedConfig,
   Pipeline,
   RetryConfig,
 } from "./pipeline.ts";
-import { jobVariables, pipelineVariables } from "./predefined_variables.ts";
+import { environmentSlug, jobVariables, pipelineVariables } from "./predefined_variables.ts";
 import type { ProjectFiles } from "./project_files.ts";
 import { evaluateOnlyExcept, evaluateRules, type RuleContext } from "./rule_evaluation.ts";
 import { expandVariables } from "./variable_expansion.ts";
@@ -45,6 +46,8 @@ export interface PlannedJob {
   waitsFor: string[];
   /** Planned jobs whose artifacts (and dotenv reports) this job receives. */
   artifactsFrom: string[];
+  /** The `coverage:` regex (`/…/`), or empty. */
+  coverageRegex: string;
   /** Things the user should know about this job (dropped needs, delayed, …). */
   notes: string[];
   /** The payload GitLab would send; ids are 1, 2, … in plan order. */
@@ -350,6 +353,25 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
         !r.need.optional &&
         (dropped.has(r.target) || (!selected.has(r.target) && r.target.when === "manual"))
       );
+      // GitLab: a manual job that may not fail (allow_failure: false, the
+      // default for `when: manual` from rules) blocks later stages until run.
+      const blockingManual = resolved === null
+        ? candidates.find((o) =>
+          o.when === "manual" && !selected.has(o) && !o.allowFailure.isAllowed &&
+          stageIndex(o.job.stage) < stageIndex(c.job.stage)
+        )
+        : undefined;
+      if (blockingManual) {
+        dropped.add(c);
+        skipped.push({
+          name: c.instance.name,
+          stage: c.job.stage,
+          when: c.when,
+          reason:
+            `blocked by manual job "${blockingManual.instance.name}" (allow_failure: false); name it to run it`,
+        });
+        continue;
+      }
       if (blocking) {
         dropped.add(c);
         skipped.push({
@@ -405,6 +427,17 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
     const cacheKeys: string[] = [];
     for (const cache of c.job.cache) cacheKeys.push(await computeCacheKey(cache, options.files));
     const inherited = inheritedOf(c.job, globalVariables);
+    const environment = c.job.environment
+      ? await expandEnvironment(c.job.environment, [
+        ...predefined,
+        ["CI_JOB_NAME", c.instance.name],
+        ["CI_JOB_STAGE", c.job.stage],
+        ...inherited,
+        ...c.job.variables,
+        ...c.instance.matrixVariables,
+        ...c.ruleVariables,
+      ], execVariables)
+      : null;
     const { spec, userVariableCount } = buildJobSpec({
       id,
       token,
@@ -424,7 +457,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
           nodeIndex: c.instance.nodeIndex,
           nodeTotal: c.instance.nodeTotal,
           isManual: c.when === "manual",
-          environment: c.job.environment,
+          environment,
         }),
         inherited,
         c.job.variables,
@@ -449,12 +482,34 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       needs: needs === null ? null : needs.map((n) => n.instance.name),
       waitsFor: waits.get(c)!.map((n) => n.instance.name),
       artifactsFrom: artifactsOf.get(c)!.map((n) => n.instance.name),
+      coverageRegex: c.job.coverage,
       notes: c.notes,
       jobSpec: spec,
       userVariableCount,
     });
   }
   return { isCreated: true, stages: pipeline.stages, jobs, skipped, workspace, warnings, notes };
+}
+
+/**
+ * GitLab expands `environment:name` and `url` with the job's variables
+ * before it slugs the name, so `review/$CI_COMMIT_REF_SLUG` gets the slug of
+ * `review/main`.
+ */
+async function expandEnvironment(
+  env: EnvironmentConfig,
+  vars: ReadonlyArray<[string, string] | CiVariable>,
+  execVariables: ExecVariable[],
+) {
+  const lookup = lookupOf([...vars, ...execVariables]);
+  const name = expandVariables(env.name, lookup);
+  return {
+    name,
+    slug: await environmentSlug(name),
+    url: expandVariables(env.url, lookup),
+    action: env.action,
+    tier: env.tier,
+  };
 }
 
 function inheritedOf(job: JobConfig, globals: CiVariable[]): CiVariable[] {

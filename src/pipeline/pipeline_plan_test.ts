@@ -294,7 +294,9 @@ Deno.test("predefined CI variables describe the local commit, project and job", 
     CI_PROJECT_NAME: "widget",
     CI_PROJECT_PATH: "acme/widget",
     CI_PROJECT_NAMESPACE: "acme",
-    CI_ENVIRONMENT_NAME: "review/$CI_COMMIT_REF_SLUG",
+    // GitLab expands the name with the job's variables (expanded_environment_name).
+    CI_ENVIRONMENT_NAME: "review/feature-login-form",
+    CI_NODE_TOTAL: "1",
     CI_JOB_TOKEN: "tok-1",
   };
   for (const [key, value] of Object.entries(expected)) assert.equal(v(spec, key), value, key);

@@ -766,7 +766,9 @@ function readCache(node: CiNode, key: string): CacheConfig {
 }
 
 function readEnvironment(node: CiNode, key: string): EnvironmentConfig {
-  if (node.kind === "scalar") return { name: readString(node, key), url: "", action: "start" };
+  if (node.kind === "scalar") {
+    return { name: readString(node, key), url: "", action: "start", tier: "" };
+  }
   const map = readMap(node, key);
   const get = (k: string) => map.entries.get(k)?.value;
   const name = get("name");
@@ -775,5 +777,16 @@ function readEnvironment(node: CiNode, key: string): EnvironmentConfig {
     name: readString(name, `${key}.name`),
     url: get("url") ? readString(get("url")!, `${key}.url`) : "",
     action: get("action") ? readString(get("action")!, `${key}.action`) : "start",
+    tier: get("deployment_tier") ? readDeploymentTier(get("deployment_tier")!, key) : "",
   };
+}
+
+function readDeploymentTier(node: CiNode, key: string): string {
+  return readWhen(node, `${key}.deployment_tier`, [
+    "production",
+    "staging",
+    "testing",
+    "development",
+    "other",
+  ]);
 }

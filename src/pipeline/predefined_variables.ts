@@ -69,7 +69,8 @@ export interface JobContext {
   nodeIndex: number;
   nodeTotal: number;
   isManual: boolean;
-  environment: { name: string; url: string; action: string } | null;
+  /** Name and URL already expanded (see `environmentSlug`); an empty tier is guessed from the name. */
+  environment: { name: string; slug: string; url: string; action: string; tier: string } | null;
 }
 
 /** CI_JOB_* and friends; CI_JOB_TOKEN is added by the caller, masked. */
@@ -81,18 +82,55 @@ export function jobVariables(job: JobContext): Array<[string, string]> {
     ["CI_JOB_STAGE", job.stage],
   ];
   if (job.isManual) vars.push(["CI_JOB_MANUAL", "true"]);
-  if (job.nodeTotal > 0) {
-    vars.push(["CI_NODE_INDEX", String(job.nodeIndex)], ["CI_NODE_TOTAL", String(job.nodeTotal)]);
-  }
+  // GitLab sets CI_NODE_TOTAL=1 for a job that is not parallel, CI_NODE_INDEX only for parallel ones.
+  if (job.nodeTotal > 0) vars.push(["CI_NODE_INDEX", String(job.nodeIndex)]);
+  vars.push(["CI_NODE_TOTAL", String(Math.max(job.nodeTotal, 1))]);
   if (job.environment) {
     vars.push(
       ["CI_ENVIRONMENT_NAME", job.environment.name],
-      ["CI_ENVIRONMENT_SLUG", slugify(job.environment.name, 24)],
+      ["CI_ENVIRONMENT_SLUG", job.environment.slug],
+      ["CI_ENVIRONMENT_TIER", job.environment.tier || environmentTier(job.environment.name)],
       ["CI_ENVIRONMENT_ACTION", job.environment.action],
     );
     if (job.environment.url) vars.push(["CI_ENVIRONMENT_URL", job.environment.url]);
   }
   return vars;
+}
+
+/**
+ * GitLab's environment slug (`Gitlab::Slug::Environment`): lower case, a-z
+ * and 0-9 only, starts with a letter (else `env-` is put first), no repeated
+ * `-`. When that changed the name or left it longer than 24 characters, the
+ * first 17 characters get a 6-character suffix: the SHA-256 of the name as a
+ * number in base 36, last 6 digits. So the same name always gets the same slug.
+ */
+export async function environmentSlug(name: string): Promise<string> {
+  let slug = name.toLowerCase().replace(/[^a-z0-9]/g, "-");
+  if (!/^[a-z]/.test(slug)) slug = `env-${slug}`;
+  slug = slug.replace(/-+/g, "-");
+  if (slug.length <= 24 && slug === name) return slug.replace(/-$/, "");
+  slug = slug.slice(0, 17);
+  if (!slug.endsWith("-")) slug += "-";
+  return slug + (await sha256Base36(name)).slice(-6);
+}
+
+/**
+ * The tier GitLab guesses from an environment's name when
+ * `environment:deployment_tier` is not set (`Environment#guess_tier`).
+ */
+export function environmentTier(name: string): string {
+  if (/dev|review|trunk/i.test(name)) return "development";
+  if (/test|tst|int|ac(ce|)pt|qa|qc|control|quality/i.test(name)) return "testing";
+  if (/st(a|)g|mod(e|)l|pre|demo|non/i.test(name)) return "staging";
+  if (/pr(o|)d|live/i.test(name)) return "production";
+  return "other";
+}
+
+/** Web crypto: node:crypto takes tens of ms to load on exec's start-up path. */
+async function sha256Base36(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return BigInt(`0x${hex}`).toString(36);
 }
 
 /**

@@ -115,10 +115,12 @@ export class SampleProject implements AsyncDisposable {
   }
 }
 
-/** The summary row of `job`, split into cells: [job, stage, status, duration]. */
+/** The summary row of `job`, split into cells: [job, stage, status, duration, coverage?]. */
 export function summaryRow(stdout: string, job: string): string[] | null {
   const lines = stdout.split("\n");
-  const header = lines.findLastIndex((l) => /^JOB\s+STAGE\s+STATUS\s+DURATION$/.test(l));
+  const header = lines.findLastIndex((l) =>
+    /^JOB\s+STAGE\s+STATUS\s+DURATION(\s+COVERAGE)?$/.test(l)
+  );
   if (header < 0) return null;
   for (const line of lines.slice(header + 1)) {
     if (line.trim() === "") break;
