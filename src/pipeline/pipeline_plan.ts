@@ -355,7 +355,8 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       );
       // GitLab: a manual job that may not fail (allow_failure: false, the
       // default for `when: manual` from rules) blocks later stages until run.
-      const blockingManual = resolved === null
+      // Jobs named on the command line run as asked.
+      const blockingManual = resolved === null && requested.length === 0
         ? candidates.find((o) =>
           o.when === "manual" && !selected.has(o) && !o.allowFailure.isAllowed &&
           stageIndex(o.job.stage) < stageIndex(c.job.stage)
