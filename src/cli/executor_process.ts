@@ -9,6 +9,7 @@
  * Worker scoped to the same set (cli/executor_worker.ts, docs/security.md).
  */
 import {
+  type CacheUrlAnswer,
   type CancelMessage,
   decodeMessage,
   encodeFrame,
@@ -31,6 +32,8 @@ import type { Executor } from "../executors/executor.ts";
 import type { BuildStageHooks } from "../build/stage_hooks.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { createExecutor, createJobFiles, type ExecutorContext } from "./executor_factory.ts";
+import type { CacheUrlSource } from "../cache/distributed_cache_store.ts";
+import type { CacheUrlMethod, PresignedRequest } from "../cache/cache_url_signer.ts";
 
 /** The poller closed stdin without sending a job (an unused spare process). */
 export class NoJobError extends Error {
@@ -74,6 +77,8 @@ export interface ControlChannel {
   start: StartMessage;
   /** `cancel` messages as they arrive. */
   onCancel(listener: (message: CancelMessage) => void): void;
+  /** `cache-url` answers as they arrive (one listener). */
+  onCacheUrl(listener: (message: CacheUrlAnswer) => void): void;
 }
 
 /** Reads the start message, then keeps reading cancel messages in the background. */
@@ -82,6 +87,7 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
   const decoder = new FrameDecoder();
   const queued: ToExecutor[] = [];
   const listeners: ((m: CancelMessage) => void)[] = [];
+  let onCacheUrl: (m: CacheUrlAnswer) => void = () => {};
   const pump = async (): Promise<void> => {
     while (true) {
       const { value, done } = await reader.read();
@@ -113,6 +119,7 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
           if (frame.type !== FRAME_MESSAGE) continue;
           const message = decodeMessage<ToExecutor>(frame.payload);
           if (message.type === "cancel") listeners.forEach((l) => l(message));
+          else if (message.type === "cache-url") onCacheUrl(message);
         }
       }
     } catch {
@@ -125,6 +132,9 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
     onCancel(listener) {
       listeners.push(listener);
       for (const m of queued.splice(0)) if (m.type === "cancel") listener(m);
+    },
+    onCacheUrl(listener) {
+      onCacheUrl = listener;
     },
   };
 }
@@ -176,7 +186,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
     };
     const executor = await createExecutor(context);
     using jobFiles = hasJobFiles(start.job)
-      ? await jobFileHooks(context, executor, io.version)
+      ? await jobFileHooks(context, executor, io.version, new ProtocolCacheUrls(writer, control))
       : { hooks: undefined, [Symbol.dispose]() {} };
     result = await runBuild({
       job: start.job,
@@ -217,6 +227,41 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   return 0;
 }
 
+/** Pre-signed cache URLs asked of the poller, which holds the credentials. */
+class ProtocolCacheUrls implements CacheUrlSource {
+  #next = 1;
+  readonly #pending = new Map<number, (answer: CacheUrlAnswer) => void>();
+  readonly #writer: FrameWriter;
+
+  constructor(writer: FrameWriter, control: ControlChannel) {
+    this.#writer = writer;
+    control.onCacheUrl((answer) => {
+      this.#pending.get(answer.id)?.(answer);
+      this.#pending.delete(answer.id);
+    });
+  }
+
+  async presign(key: string, method: CacheUrlMethod): Promise<PresignedRequest> {
+    const id = this.#next++;
+    const answer = Promise.withResolvers<CacheUrlAnswer>();
+    this.#pending.set(id, answer.resolve);
+    this.#writer.event({ type: "cache-url", id, key, method });
+    // A poller that went away never answers.
+    const timer = setTimeout(
+      () => answer.resolve({ type: "cache-url", id, error: "the runner did not answer in 60 s" }),
+      60_000,
+    );
+    try {
+      const { url, headers, error } = await answer.promise;
+      if (url === undefined) throw new Error(error ?? "the runner gave no URL");
+      return { url, headers: headers ?? {} };
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(id);
+    }
+  }
+}
+
 /**
  * Whether any artifact or cache stage of `job` can have work to do: a superset
  * of the hooks' `isNeeded` (job_files/job_file_hooks.ts), decided without
@@ -234,6 +279,7 @@ async function jobFileHooks(
   context: ExecutorContext,
   executor: Executor,
   version: RunnerVersion,
+  cacheUrls: CacheUrlSource,
 ): Promise<{ hooks: BuildStageHooks } & Disposable> {
   const [{ JobClient }, { createJobFileHooks, JobArtifactTransfer }, { runnerInfoFor }] =
     await Promise.all([
@@ -241,6 +287,12 @@ async function jobFileHooks(
       import("../job_files/mod.ts"),
       import("./runner_identity.ts"),
     ]);
+  const cache = context.runner.cache;
+  // Only a runner with a distributed cache loads its store and HTTP transfer.
+  const distributed = cache.type === "" ? null : await Promise.all([
+    import("../cache/distributed_cache_store.ts"),
+    import("../cache/object_transfer.ts"),
+  ]);
   const files = await createJobFiles(context, executor);
   // Artifacts go to GitLab with the job token only: the runner token never
   // reaches this process.
@@ -264,6 +316,21 @@ async function jobFileHooks(
       files: () => files,
       artifacts: new JobArtifactTransfer(client),
       featureFlags: context.runner.featureFlags,
+      ...(distributed
+        ? {
+          distributedCache: (local, log, signal) => {
+            const [{ DistributedCacheStore }, { HttpObjectTransfer }] = distributed;
+            return new DistributedCacheStore({
+              local,
+              urls: cacheUrls,
+              transfer: new HttpObjectTransfer(),
+              maxUploadedArchiveSize: cache.maxUploadedArchiveSize,
+              log,
+              signal,
+            });
+          },
+        }
+        : {}),
     }),
     [Symbol.dispose]: () => client[Symbol.dispose](),
   };

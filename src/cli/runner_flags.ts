@@ -14,6 +14,10 @@ const SECTION_PREFIX: Record<string, { flag: string; env: string; target: string
   "runners.docker": { flag: "docker-", env: "DOCKER_", target: ["docker"] },
   "runners.ssh": { flag: "ssh-", env: "SSH_", target: ["ssh"] },
   "runners.custom": { flag: "custom-", env: "CUSTOM_", target: ["custom"] },
+  "runners.cache": { flag: "cache-", env: "CACHE_", target: ["cache"] },
+  "runners.cache.s3": { flag: "cache-s3-", env: "CACHE_S3_", target: ["cache", "s3"] },
+  "runners.cache.gcs": { flag: "cache-gcs-", env: "CACHE_GCS_", target: ["cache", "gcs"] },
+  "runners.cache.azure": { flag: "cache-azure-", env: "CACHE_AZURE_", target: ["cache", "azure"] },
 };
 
 /** Official names that do not follow the pattern. */
@@ -31,7 +35,19 @@ const OVERRIDES: Record<string, { flag?: string; aliases?: string[]; env?: strin
   "runners.docker.tls_verify": { flag: "docker-tlsverify", env: "DOCKER_TLS_VERIFY" },
   "runners.ssh.known_hosts_file": { env: "KNOWN_HOSTS_FILE" },
   "runners.ssh.disable_strict_host_key_checking": { env: "DISABLE_STRICT_HOST_KEY_CHECKING" },
+  "runners.cache.MaxUploadedArchiveSize": {
+    flag: "cache-max_uploaded_archive_size",
+    env: "CACHE_MAXIMUM_UPLOADED_ARCHIVE_SIZE",
+  },
+  "runners.cache.s3.AuthenticationType": { flag: "cache-s3-authentication_type" },
+  "runners.cache.gcs.CredentialsFile": { env: "GOOGLE_APPLICATION_CREDENTIALS" },
 };
+
+/** The official spelling of a key's flag part: `ServerAddress` -> `server-address`, `builds_dir` -> `builds-dir`. */
+function flagWords(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/ID$/, "-id").replaceAll("_", "-")
+    .replace(/--/g, "-").toLowerCase();
+}
 
 const FLAG_TYPES: Partial<Record<KeySpec["type"], FlagType>> = {
   "int": "int",
@@ -58,8 +74,9 @@ function runnerFlags(): RunnerFlag[] {
     if (!prefix || !type || !key.supported) continue;
     const id = `${key.section}.${key.key}`;
     const o = OVERRIDES[id] ?? {};
-    const name = o.flag ?? prefix.flag + key.key.replaceAll("_", "-");
-    const env = o.env ?? prefix.env + key.key.replaceAll("-", "_").toUpperCase();
+    const words = flagWords(key.key);
+    const name = o.flag ?? prefix.flag + words;
+    const env = o.env ?? prefix.env + words.replaceAll("-", "_").toUpperCase();
     flags.push({
       spec: {
         name,

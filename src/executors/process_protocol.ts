@@ -3,8 +3,9 @@
  *
  * Both directions carry frames: one type byte, a 4-byte big-endian payload
  * length, then the payload. The poller writes a `start` message first, then
- * `cancel` messages; the executor writes raw trace bytes (TRACE frames) and
- * JSON events (EVENT frames), ending with exactly one `result` event. An
+ * `cancel` messages and `cache-url` answers; the executor writes raw trace
+ * bytes (TRACE frames) and JSON events (EVENT frames), ending with exactly
+ * one `result` event. An
  * executor process that exits without a `result` crashed: its job is a
  * runner_system_failure. Pure: no I/O here.
  */
@@ -39,10 +40,17 @@ export interface StartMessage {
 /**
  * The runner settings an executor process gets: the entry without its token
  * and without `envExpansion`, whose `token.value` is the expanded runner token
- * of `token = "$VAR"` (and whose templates name the poller's variables).
+ * of `token = "$VAR"` (and whose templates name the poller's variables), and
+ * without the distributed cache's credentials (the poller signs URLs instead).
  */
 export function executorSettings(runner: RunnerConfig): RunnerConfig {
-  return { ...runner, token: "", envExpansion: { url: null, token: null } };
+  const s3 = { ...runner.cache.s3, accessKey: "", secretKey: "", sessionToken: "" };
+  return {
+    ...runner,
+    token: "",
+    envExpansion: { url: null, token: null },
+    cache: { ...runner.cache, s3 },
+  };
 }
 
 export interface CancelMessage {
@@ -51,7 +59,19 @@ export interface CancelMessage {
   graceful: boolean;
 }
 
-export type ToExecutor = StartMessage | CancelMessage;
+/**
+ * The poller's answer to a `CacheUrlRequest` with the same id: a pre-signed
+ * request, or why there is none (the cache step then warns and goes on).
+ */
+export interface CacheUrlAnswer {
+  type: "cache-url";
+  id: number;
+  url?: string;
+  headers?: Record<string, string>;
+  error?: string;
+}
+
+export type ToExecutor = StartMessage | CancelMessage | CacheUrlAnswer;
 
 export interface StageEvent {
   type: "stage";
@@ -73,7 +93,19 @@ export interface ProcessGroupEvent {
   isAlive: boolean;
 }
 
-export type FromExecutor = StageEvent | ResultEvent | ProcessGroupEvent;
+/**
+ * Asks the poller, which holds the distributed cache's credentials, for a
+ * pre-signed URL for cache `key` of this job's project (the poller forms the
+ * object name). Answered by a `CacheUrlAnswer` with the same id.
+ */
+export interface CacheUrlRequest {
+  type: "cache-url";
+  id: number;
+  key: string;
+  method: "GET" | "PUT";
+}
+
+export type FromExecutor = StageEvent | ResultEvent | ProcessGroupEvent | CacheUrlRequest;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

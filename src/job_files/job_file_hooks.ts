@@ -18,6 +18,7 @@ import { cachesForStage, saveCache } from "../cache/save_cache.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { expandValue, lookupVariable } from "../build/job_variables.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
+import type { CacheStore } from "../cache/cache_store.ts";
 import type { JobFiles } from "./job_files.ts";
 
 export interface JobFileHooksOptions {
@@ -29,6 +30,11 @@ export interface JobFileHooksOptions {
   featureFlags: Readonly<Record<string, boolean>>;
   extract?: Omit<ExtractOptions, "signal">;
   sleep?: Sleep;
+  /**
+   * The distributed cache (`[runners.cache] Type`) in front of the local
+   * cache store; undefined for a local-only cache.
+   */
+  distributedCache?: (local: CacheStore, log: JobLogSink, signal: AbortSignal) => CacheStore;
 }
 
 export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHooks {
@@ -43,7 +49,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           ...keyContext(ctx),
           caches: ctx.job.cache,
           fallbackKey: variable(ctx, "CACHE_FALLBACK_KEY") ?? "",
-          store: files.cacheStore(cacheRoot(ctx)),
+          store: cacheStore(ctx, options, files),
           target: session.target,
           ...(options.extract ? { extract: options.extract } : {}),
           log: sinkOf(ctx),
@@ -91,7 +97,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           ...keyContext(ctx),
           caches: ctx.job.cache,
           jobSucceeded,
-          store: options.files(ctx).cacheStore(cacheRoot(ctx)),
+          store: cacheStore(ctx, options, options.files(ctx)),
           source,
           projectDir: ctx.projectDir,
           ...(git ? { git } : {}),
@@ -186,6 +192,13 @@ function keyContext(ctx: StageContext) {
     gitRef: ctx.job.gitInfo.ref,
     expand: (value: string) => expandValue(value, (k) => variable(ctx, k)),
   };
+}
+
+function cacheStore(ctx: StageContext, options: JobFileHooksOptions, files: JobFiles): CacheStore {
+  const local = files.cacheStore(cacheRoot(ctx));
+  return options.distributedCache
+    ? options.distributedCache(local, sinkOf(ctx), ctx.signal)
+    : local;
 }
 
 /** `<cache_dir>/<project path>` (§10.2). */

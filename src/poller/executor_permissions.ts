@@ -8,6 +8,7 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import type { RunnerConfig } from "../config/runner_config.ts";
+import { cacheEndpoints } from "../cache/cache_endpoint.ts";
 
 export interface ExecutorPermissions {
   read: string[];
@@ -142,6 +143,8 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       break;
     }
   }
+  // Cache archives travel between the executor process and the object store.
+  if (!perms.net.includes("*")) perms.net.push(...cacheEndpoints(runner.cache));
   return perms;
 }
 

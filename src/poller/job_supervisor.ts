@@ -18,6 +18,9 @@ import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
 import { executorPermissions } from "./executor_permissions.ts";
+import { cacheObjectName } from "../cache/cache_object_name.ts";
+import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
+import type { CacheUrlAnswer, CacheUrlRequest } from "../executors/process_protocol.ts";
 import type { JobHandler, JobSlot } from "./poller.ts";
 import type { ExecutorLauncher } from "./process_launcher.ts";
 
@@ -87,6 +90,8 @@ export interface JobSupervisorOptions {
   journal?: JobRecorder;
   /** Extra seconds past the job timeout before the supervisor kills the process itself. */
   timeoutGraceSeconds?: number;
+  /** Pre-signs distributed cache URLs for executor processes; undefined = local cache only. */
+  cacheUrls?: CacheUrlSigners;
 }
 
 const encoder = new TextEncoder();
@@ -247,7 +252,11 @@ export class JobSupervisor implements JobHandler {
       });
       for await (const item of proc.events()) {
         if ("trace" in item) session.write(item.trace);
-        else if (item.event.type === "process-group") {
+        else if (item.event.type === "cache-url") {
+          const request = item.event;
+          void this.#cacheUrl(runner, job, request).then((answer) => proc.send(answer))
+            .catch(() => {});
+        } else if (item.event.type === "process-group") {
           if (item.event.isAlive) groups.add(item.event.pgid);
           else groups.delete(item.event.pgid);
         } else result = this.#onEvent(runner, job, item.event) ?? result;
@@ -284,6 +293,31 @@ export class JobSupervisor implements JobHandler {
       ...(result.failureReason ? { failureReason: result.failureReason } : {}),
       ...exitCode(result),
     };
+  }
+
+  /** Signs a cache URL for the executor process; the object name is formed here, from the job's project. */
+  async #cacheUrl(
+    runner: RunnerConfig,
+    job: JobSpec,
+    request: CacheUrlRequest,
+  ): Promise<CacheUrlAnswer> {
+    try {
+      const signer = await this.#opts.cacheUrls?.signerFor(runner.cache);
+      if (!signer) throw new Error("the runner has no distributed cache");
+      const objectName = cacheObjectName(request.key, {
+        path: runner.cache.path,
+        shared: runner.cache.shared,
+        shortToken: shortToken(runner.token),
+        projectId: job.jobInfo.projectId,
+      });
+      // Valid for the whole job (its timeout) and an hour more, like the official runner.
+      const { url, headers } = await signer.presign(objectName, request.method, {
+        expiresSeconds: job.timeout + 3600,
+      });
+      return { type: "cache-url", id: request.id, url, headers };
+    } catch (err) {
+      return { type: "cache-url", id: request.id, error: (err as Error).message };
+    }
   }
 
   #onEvent(runner: RunnerConfig, job: JobSpec, event: FromExecutor): ResultEvent | null {

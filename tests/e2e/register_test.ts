@@ -233,3 +233,50 @@ Deno.test("register asks for what is missing when stdin is a terminal", async (t
   assert.match(text, /executor = "shell"/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("register writes [runners.cache] and [runners.cache.s3] from the official --cache-* flags and CACHE_* variables", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "--non-interactive",
+    "--url",
+    gitlab.url,
+    "--token",
+    fake.token,
+    "--executor",
+    "shell",
+    "--cache-type",
+    "s3",
+    "--cache-shared",
+    "--cache-max_uploaded_archive_size",
+    "1048576",
+    "--cache-s3-server-address",
+    "127.0.0.1:9000",
+    "--cache-s3-access-key",
+    "AKEXAMPLE",
+    "--cache-s3-bucket-location",
+    "eu-west-1",
+    "--cache-s3-insecure",
+    "--cache-s3-authentication_type",
+    "access-key",
+    "--config",
+    config,
+  ], { env: { CACHE_S3_BUCKET_NAME: "runner-cache", CACHE_S3_SECRET_KEY: "s3cret" } });
+  assert.equal(res.code, 0, res.stderr);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, /\[runners\.cache\]\nType = "s3"/);
+  assert.match(text, /Shared = true/);
+  assert.match(text, /MaxUploadedArchiveSize = 1048576/);
+  assert.match(text, /\[runners\.cache\.s3\]/);
+  assert.match(text, /ServerAddress = "127\.0\.0\.1:9000"/);
+  assert.match(text, /AccessKey = "AKEXAMPLE"/);
+  assert.match(text, /SecretKey = "s3cret"/);
+  assert.match(text, /BucketName = "runner-cache"/);
+  assert.match(text, /BucketLocation = "eu-west-1"/);
+  assert.match(text, /Insecure = true/);
+  assert.match(text, /AuthenticationType = "access-key"/);
+  await Deno.remove(dir, { recursive: true });
+});

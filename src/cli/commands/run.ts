@@ -5,6 +5,7 @@
  * abort running jobs, report them and exit within `shutdown_timeout`; a
  * second signal exits at once; SIGHUP reloads config.toml.
  */
+import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { Registry } from "../../metrics/prom_client.ts";
@@ -213,6 +214,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     tempDir,
     stateDir: opts.stateDir,
     env: ctx.env,
+    cacheUrls: new CacheUrlSigners({ env: ctx.env }),
     observer: {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();

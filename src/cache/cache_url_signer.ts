@@ -1,0 +1,99 @@
+/**
+ * Pre-signed URLs for the distributed cache (`[runners.cache] Type`). The
+ * poller holds the credentials and signs; the executor process and the job
+ * only ever see URLs that expire, each good for one method on one object.
+ *
+ * The signing libraries load here, with literal specifiers, only when a
+ * runner has a distributed cache: an idle poller without one never loads them.
+ */
+import type { RunnerCacheConfig } from "../config/runner_config.ts";
+
+export type CacheUrlMethod = "GET" | "PUT";
+
+/** One request the holder of the URL may make: the headers are part of the signature. */
+export interface PresignedRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** Signs requests for object names; implementations are pure apart from the clock and credentials. */
+export interface CacheUrlSigner {
+  /** Rejects with an Error naming what is wrong (bad config, no credentials). */
+  presign(
+    objectName: string,
+    method: CacheUrlMethod,
+    options: { expiresSeconds: number },
+  ): Promise<PresignedRequest>;
+}
+
+/** The cache types the official runner knows (`s3v2`/`gcsv2` are its internal adapter names). */
+export function cacheBackend(type: string): "s3" | "gcs" | "azure" | "" | null {
+  switch (type) {
+    case "":
+      return "";
+    case "s3":
+    case "s3v2":
+      return "s3";
+    case "gcs":
+    case "gcsv2":
+      return "gcs";
+    case "azure":
+      return "azure";
+    default:
+      return null;
+  }
+}
+
+export interface SignerContext {
+  env: (name: string) => string | undefined;
+  /** Seconds since the epoch; a parameter so tests can sign at a fixed time. */
+  now?: () => Date;
+  /** For IAM instance-role credentials (S3) or token exchange; defaults to global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** Loads the signer for `cache`, or null for a local-only cache. Rejects for an unknown type. */
+export async function loadCacheUrlSigner(
+  cache: RunnerCacheConfig,
+  context: SignerContext,
+): Promise<CacheUrlSigner | null> {
+  switch (cacheBackend(cache.type)) {
+    case "":
+      return null;
+    case "s3": {
+      const { S3UrlSigner } = await import("./s3_url_signer.ts");
+      return new S3UrlSigner(cache.s3, context);
+    }
+    default:
+      throw new RangeError(
+        `Cache type ${JSON.stringify(cache.type)} is not supported: use "s3", "gcs" or "azure"`,
+      );
+  }
+}
+
+/**
+ * One signer per distinct `[runners.cache]` section, made on first use: a
+ * poller whose runners have no distributed cache never loads a signing
+ * library. A config that cannot make a signer is retried at the next job
+ * (after a reload fixed it, say) and its reason given to each caller.
+ */
+export class CacheUrlSigners {
+  readonly #context: SignerContext;
+  readonly #signers = new Map<string, Promise<CacheUrlSigner | null>>();
+
+  constructor(context: SignerContext) {
+    this.#context = context;
+  }
+
+  signerFor(cache: RunnerCacheConfig): Promise<CacheUrlSigner | null> {
+    const id = JSON.stringify(cache);
+    let signer = this.#signers.get(id);
+    if (signer === undefined) {
+      signer = loadCacheUrlSigner(cache, this.#context);
+      signer.catch(() => this.#signers.delete(id));
+      this.#signers.set(id, signer);
+    }
+    return signer;
+  }
+}
+

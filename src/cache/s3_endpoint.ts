@@ -1,0 +1,71 @@
+/**
+ * Where an S3 object lives, in the URL forms the official runner's S3 client
+ * uses: a custom `ServerAddress` (path style unless told otherwise), or AWS
+ * with `BucketLocation`, `DualStack`, `Accelerate` and virtual-host or path
+ * style. Pure: also used to grant the executor process its network access.
+ */
+import type { S3CacheConfig } from "../config/runner_config.ts";
+
+export const DEFAULT_S3_REGION = "us-east-1";
+
+/** The region requests are signed for. */
+export function s3Region(s3: S3CacheConfig): string {
+  return s3.bucketLocation || DEFAULT_S3_REGION;
+}
+
+/** Whether requests name the bucket in the path (`host/bucket/key`) rather than the host. */
+export function isS3PathStyle(s3: S3CacheConfig): boolean {
+  if (s3.pathStyle !== null) return s3.pathStyle;
+  // Virtual-host names cannot hold a bucket with dots under TLS (the
+  // certificate covers one label), and S3-compatible servers (radosgw,
+  // MinIO) are usually reached by address: both get path style, as the
+  // official runner's client detects.
+  if (s3.serverAddress !== "") return !isAwsHost(s3.serverAddress);
+  return s3.bucketName.includes(".") && !s3.insecure;
+}
+
+function isAwsHost(address: string): boolean {
+  const host = address.replace(/:\d+$/, "").toLowerCase();
+  return host === "amazonaws.com" || host.endsWith(".amazonaws.com");
+}
+
+/** `scheme://host[:port]` of the service, without the bucket. */
+function serviceOrigin(s3: S3CacheConfig): string {
+  const scheme = s3.insecure ? "http" : "https";
+  if (s3.serverAddress !== "") return `${scheme}://${s3.serverAddress}`;
+  const region = s3Region(s3);
+  // DualStack and Accelerate only exist on AWS (ignored with ServerAddress).
+  if (s3.accelerate) {
+    return `${scheme}://s3-accelerate${s3.dualStack ? ".dualstack" : ""}.amazonaws.com`;
+  }
+  return `${scheme}://s3${s3.dualStack ? ".dualstack" : ""}.${region}.amazonaws.com`;
+}
+
+/** Encodes an object name as S3 expects in a path: RFC 3986, `/` kept. */
+function encodeObjectName(name: string): string {
+  return name.split("/").map((segment) =>
+    encodeURIComponent(segment).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    )
+  ).join("/");
+}
+
+/** The URL of `objectName` (before signing). Throws a RangeError for a config that names no bucket. */
+export function s3ObjectUrl(s3: S3CacheConfig, objectName: string): URL {
+  if (s3.bucketName === "") {
+    throw new RangeError("[runners.cache.s3] BucketName is empty: name the bucket to use");
+  }
+  const origin = new URL(serviceOrigin(s3));
+  const path = encodeObjectName(objectName);
+  if (isS3PathStyle(s3) && !s3.accelerate) {
+    return new URL(`${origin.origin}/${encodeURIComponent(s3.bucketName)}/${path}`);
+  }
+  return new URL(`${origin.protocol}//${s3.bucketName}.${origin.host}/${path}`);
+}
+
+/** `host:port` the executor process connects to for this cache. */
+export function s3HostPort(s3: S3CacheConfig): string {
+  const url = s3ObjectUrl(s3, "x");
+  return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+}

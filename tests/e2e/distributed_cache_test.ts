@@ -1,0 +1,217 @@
+/**
+ * End to end: `[runners.cache] Type = "s3"` through `runner run` against the
+ * fake GitLab and a real radosgw (tests/fixtures/radosgw.ts, one cluster for
+ * the file). What a user sees: the objects in the bucket under the official
+ * names, the cache coming back on another runner, the job log lines, and
+ * warnings (not failures) for a missing bucket, bad credentials and an
+ * archive over MaxUploadedArchiveSize.
+ */
+import assert from "node:assert/strict";
+import { shortToken } from "../../src/config/short_token.ts";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { radosgwSkipReason, startRadosgw } from "../fixtures/radosgw.ts";
+import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
+const TIMEOUT = { timeoutMs: 120_000 };
+const skip = await radosgwSkipReason();
+if (skip) {
+  // deno-lint-ignore no-console -- the skip reason the style guide asks for
+  console.log(`SKIP distributed cache tests: ${skip}`);
+}
+
+export interface S3Settings {
+  address: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  shared: boolean;
+  maxUploadedArchiveSize?: number;
+}
+
+/** A runner's config.toml with an S3 distributed cache. */
+export function s3RunnerConfig(url: string, token: string, s3: S3Settings): string {
+  return `concurrent = 2\ncheck_interval = 1\n\n${runnerToml(url, token)}` +
+    `  [runners.cache]
+    Type = "s3"
+    Shared = ${s3.shared}
+    MaxUploadedArchiveSize = ${s3.maxUploadedArchiveSize ?? 0}
+    [runners.cache.s3]
+      ServerAddress = "${s3.address}"
+      AccessKey = "${s3.accessKey}"
+      SecretKey = "${s3.secretKey}"
+      BucketName = "${s3.bucket}"
+      Insecure = true
+`;
+}
+
+const cacheOf = (key: string) => [
+  { key, paths: ["vendor/"], policy: "pull-push", when: "on_success" },
+];
+
+Deno.test({
+  name: "distributed cache on radosgw (S3)",
+  ignore: skip !== null,
+  async fn(t) {
+    await using gw = await startRadosgw();
+    await gw.createBucket("runner-cache");
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+
+    await t.step(
+      "a cache written by one runner is restored by another (Shared = true), under the official object name",
+      async () => {
+        const a = gitlab.createRunner({ kind: "created" });
+        const b = gitlab.createRunner({ kind: "created" });
+        const s3 = {
+          address: gw.address,
+          accessKey: gw.accessKey,
+          secretKey: gw.secretKey,
+          bucket: "runner-cache",
+          shared: true,
+        };
+        await using first = await startRunner({ config: s3RunnerConfig(gitlab.url, a.token, s3) });
+        const write = gitlab.enqueueJob({
+          project: "acme/shared-cache",
+          script: [
+            "mkdir -p vendor",
+            "echo lib-v1 > vendor/lib.txt",
+            'echo "PROJECT=$CI_PROJECT_ID"',
+          ],
+          cache: cacheOf("deps"),
+          variables: [NO_GIT],
+          runnerId: a.id,
+        });
+        const written = await gitlab.waitForJobFinished(write.id, TIMEOUT);
+        assert.equal(written.status, "success", written.trace + first.log);
+        const project = /PROJECT=(\d+)/.exec(written.trace)?.[1];
+        assert.ok(project, written.trace);
+        assert.match(
+          written.trace,
+          new RegExp(
+            `Uploading cache.zip to http://${gw.address}/runner-cache/project/${project}/deps(\\x1b\\[0;m)?\\n`,
+          ),
+        );
+        assert.doesNotMatch(
+          written.trace,
+          /X-Amz-Signature|AWS4-HMAC/,
+          "no signature in the job log",
+        );
+        assert.deepEqual(await gw.listObjects("runner-cache", `project/${project}/`), [
+          `project/${project}/deps`,
+        ]);
+
+        await using second = await startRunner({ config: s3RunnerConfig(gitlab.url, b.token, s3) });
+        const read = gitlab.enqueueJob({
+          project: "acme/shared-cache",
+          script: ["cat vendor/lib.txt"],
+          cache: cacheOf("deps"),
+          variables: [NO_GIT],
+          runnerId: b.id,
+        });
+        const restored = await gitlab.waitForJobFinished(read.id, TIMEOUT);
+        assert.equal(restored.status, "success", restored.trace + second.log);
+        assert.match(
+          restored.trace,
+          new RegExp(
+            `Downloading cache.zip from http://${gw.address}/runner-cache/project/${project}/deps(\\x1b\\[0;m)?\\n`,
+          ),
+        );
+        assert.match(restored.trace, /Successfully extracted cache/);
+        assert.match(restored.trace, /\nlib-v1\n/);
+      },
+    );
+
+    await t.step(
+      "Shared = false keeps each runner's cache under runner/<short token>/",
+      async () => {
+        const a = gitlab.createRunner({ kind: "created" });
+        const b = gitlab.createRunner({ kind: "created" });
+        const s3 = {
+          address: gw.address,
+          accessKey: gw.accessKey,
+          secretKey: gw.secretKey,
+          bucket: "runner-cache",
+          shared: false,
+        };
+        await using first = await startRunner({ config: s3RunnerConfig(gitlab.url, a.token, s3) });
+        await using second = await startRunner({ config: s3RunnerConfig(gitlab.url, b.token, s3) });
+        const write = gitlab.enqueueJob({
+          project: "acme/own-cache",
+          script: [
+            "mkdir -p vendor",
+            "echo mine > vendor/lib.txt",
+            'echo "PROJECT=$CI_PROJECT_ID"',
+          ],
+          cache: cacheOf("deps"),
+          variables: [NO_GIT],
+          runnerId: a.id,
+        });
+        const written = await gitlab.waitForJobFinished(write.id, TIMEOUT);
+        assert.equal(written.status, "success", written.trace + first.log);
+        const project = /PROJECT=(\d+)/.exec(written.trace)?.[1];
+        const name = `runner/${shortToken(a.token)}/project/${project}/deps`;
+        assert.deepEqual(await gw.listObjects("runner-cache", `runner/${shortToken(a.token)}/`), [
+          name,
+        ]);
+
+        const read = gitlab.enqueueJob({
+          project: "acme/own-cache",
+          script: ["test ! -e vendor/lib.txt && echo no-cache-here"],
+          cache: cacheOf("deps"),
+          variables: [NO_GIT],
+          runnerId: b.id,
+        });
+        const other = await gitlab.waitForJobFinished(read.id, TIMEOUT);
+        assert.equal(other.status, "success", other.trace + second.log);
+        assert.match(other.trace, /Cache file does not exist/);
+        assert.match(other.trace, /\nno-cache-here\n/);
+      },
+    );
+
+    await t.step(
+      "a missing bucket, a wrong secret key and an oversized archive are warnings; the jobs succeed",
+      async () => {
+        const base = {
+          address: gw.address,
+          accessKey: gw.accessKey,
+          secretKey: gw.secretKey,
+          bucket: "runner-cache",
+          shared: true,
+        };
+        const cases = [
+          {
+            s3: { ...base, bucket: "no-such-bucket" },
+            expect:
+              /WARNING: Cannot upload cache: the server answered 404 NoSuchBucket.*\(the bucket in \[runners.cache\] does not exist\)/,
+          },
+          {
+            s3: { ...base, secretKey: "wrong" },
+            expect: /WARNING: Cannot upload cache: the server answered 403 SignatureDoesNotMatch/,
+          },
+          {
+            s3: { ...base, maxUploadedArchiveSize: 10 },
+            expect:
+              /Cache archive size \(\d+\) is too big \(Limit is set to 10\)\. Cache will be stored only locally\./,
+          },
+        ];
+        // Concurrently: each case is its own runner process.
+        await Promise.all(cases.map(async (c) => {
+          const r = gitlab.createRunner({ kind: "created" });
+          await using runner = await startRunner({
+            config: s3RunnerConfig(gitlab.url, r.token, c.s3),
+          });
+          const job = gitlab.enqueueJob({
+            project: "acme/broken-cache",
+            script: ["mkdir -p vendor", "echo x > vendor/lib.txt"],
+            cache: cacheOf(`key-${crypto.randomUUID().slice(0, 8)}`),
+            variables: [NO_GIT],
+            runnerId: r.id,
+          });
+          const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+          assert.equal(state.status, "success", state.trace + runner.log);
+          assert.match(state.trace, c.expect, state.trace);
+        }));
+      },
+    );
+  },
+});
