@@ -2,6 +2,19 @@ import { CiConfigError } from "./ci_config_error.ts";
 import { type CiEntry, type CiMap, type CiNode, deepMerge, describeNode } from "./ci_node.ts";
 import { isReservedKeyword } from "./pipeline_keywords.ts";
 
+export interface ExtendsOptions {
+  /**
+   * Some includes were skipped (exec cannot fetch them): a job that extends
+   * an unknown name is left out instead of failing the whole file.
+   */
+  isMissingAllowed?: boolean;
+  /** Filled with the jobs left out, each with the missing name it extends. */
+  unavailable?: Map<string, string>;
+}
+
+/** Thrown inside `resolveExtends` for a job left out; never escapes it. */
+class Unavailable extends Error {}
+
 /** GitLab's limit on `extends` depth. */
 const MAX_EXTENDS_DEPTH = 11;
 
@@ -10,11 +23,13 @@ const MAX_EXTENDS_DEPTH = 11;
  * order listed (each one resolved first), then the job itself on top; hashes
  * merge key by key, arrays are replaced. The result has no `extends` keys.
  */
-export function resolveExtends(root: CiMap): CiMap {
+export function resolveExtends(root: CiMap, options: ExtendsOptions = {}): CiMap {
   const done = new Map<string, CiNode>();
+  const unavailable = options.unavailable ?? new Map<string, string>();
   const resolve = (name: string, chain: string[]): CiNode => {
     const cached = done.get(name);
     if (cached) return cached;
+    if (unavailable.has(name)) throw new Unavailable();
     const entry = root.entries.get(name)!;
     const job = entry.value;
     if (job.kind !== "map" || !job.entries.has("extends")) {
@@ -40,6 +55,11 @@ export function resolveExtends(root: CiMap): CiMap {
         );
       }
       const base = root.entries.get(target);
+      if (!base && options.isMissingAllowed && !isReservedKeyword(target)) {
+        // Most likely defined in an include exec skipped (project, remote, component).
+        unavailable.set(name, target);
+        throw new Unavailable();
+      }
       if (!base || isReservedKeyword(target)) {
         throw new CiConfigError(
           extendsEntry.keyLoc,
@@ -54,7 +74,14 @@ export function resolveExtends(root: CiMap): CiMap {
           `expected a hash, got ${describeNode(base.value)}`,
         );
       }
-      merged = deepMerge(merged, resolve(target, [...chain, name]));
+      let resolvedBase: CiNode;
+      try {
+        resolvedBase = resolve(target, [...chain, name]);
+      } catch (error) {
+        if (error instanceof Unavailable) unavailable.set(name, unavailable.get(target) ?? target);
+        throw error;
+      }
+      merged = deepMerge(merged, resolvedBase);
     }
     const own = new Map(job.entries);
     own.delete("extends");
@@ -64,10 +91,15 @@ export function resolveExtends(root: CiMap): CiMap {
   };
   const entries = new Map<string, CiEntry>();
   for (const [name, entry] of root.entries) {
-    entries.set(
-      name,
-      isReservedKeyword(name) ? entry : { keyLoc: entry.keyLoc, value: resolve(name, []) },
-    );
+    if (isReservedKeyword(name)) {
+      entries.set(name, entry);
+      continue;
+    }
+    try {
+      entries.set(name, { keyLoc: entry.keyLoc, value: resolve(name, []) });
+    } catch (error) {
+      if (!(error instanceof Unavailable)) throw error;
+    }
   }
   return { kind: "map", loc: root.loc, entries };
 }

@@ -98,6 +98,21 @@ export async function loadPipeline(
       }
       : { warnings },
   );
-  const root = resolveReferences(resolveExtends(merged));
-  return readPipeline(root, { projectDir, files, warnings });
+  const isMissingAllowed = warnings.some((w) =>
+    /^include.*\.(project|remote|template|component)$|^include(\[\d+\])?$/.test(w.key) &&
+    w.message.includes("needs GitLab")
+  );
+  const unavailable = new Map<string, string>();
+  const root = resolveReferences(resolveExtends(merged, { isMissingAllowed, unavailable }));
+  if (unavailable.size > 0) {
+    // One line for everything left out, so that --list still shows the rest.
+    const list = [...unavailable].map(([job, base]) => `${job} (extends "${base}")`).join(", ");
+    warnings.push({
+      location: { file: ciFile, line: 0 },
+      key: "extends",
+      message: `not run, their templates come from includes exec skipped: ${list}`,
+    });
+  }
+  const pipeline = readPipeline(root, { projectDir, files, warnings });
+  return { ...pipeline, unavailableJobs: [...unavailable.keys()] };
 }

@@ -57,8 +57,14 @@ export interface NeedConfig {
   job: string;
   artifacts: boolean;
   optional: boolean;
-  /** `parallel: matrix:` filter: only these matrix instances; null means all. */
-  matrix: Record<string, string>[] | null;
+  /**
+   * `parallel: matrix:` filter: only these matrix instances; null means all.
+   * A value may list several (`[a, b]`) or be `$[[ matrix.NAME ]]`: the needing
+   * job's own value of NAME.
+   */
+  matrix: Record<string, string[]>[] | null;
+  /** `needs:project` or `needs:pipeline`: what exec cannot fetch, e.g. `project "group/lib"`. */
+  external: string;
 }
 
 export interface RuleConfig {
@@ -161,5 +167,7 @@ export interface Pipeline {
   workflow: WorkflowConfig;
   /** Visible jobs in definition order; hidden (`.name`) jobs are not here. */
   jobs: JobConfig[];
+  /** Jobs left out because they extend a template from an include exec skipped. */
+  unavailableJobs?: string[];
   warnings: CiWarning[];
 }

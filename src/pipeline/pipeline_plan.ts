@@ -201,7 +201,14 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
   const skipped: SkippedJob[] = [];
   const excluded = new Map<string, string>();
   const candidates: Candidate[] = [];
+  const blocked = externallyBlocked(pipeline);
   for (const [jobIndex, job] of pipeline.jobs.entries()) {
+    const blockedReason = blocked.get(job.name);
+    if (blockedReason) {
+      excluded.set(job.name, blockedReason);
+      skipped.push({ name: job.name, stage: job.stage, when: job.when, reason: blockedReason });
+      continue;
+    }
     // GitLab evaluates rules per parallel instance: they see its matrix variables.
     for (const instance of expandParallel(job)) {
       const outcome = decideInstance(job, {
@@ -247,11 +254,14 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
     }
     const list: Array<{ target: Candidate; need: NeedConfig }> = [];
     for (const need of c.needs) {
+      if (need.external !== "") continue;
       const targets = (byJob.get(need.job) ?? []).filter((t) =>
         need.matrix === null ||
         need.matrix.some((row) =>
-          Object.entries(row).every(([k, v]) =>
-            t.instance.matrixVariables.some(([mk, mv]) => mk === k && mv === v)
+          Object.entries(row).every(([k, values]) =>
+            t.instance.matrixVariables.some(([mk, mv]) =>
+              mk === k && values.some((v) => matrixValue(v, c.instance) === mv)
+            )
           )
         )
       );
@@ -492,6 +502,40 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
   return { isCreated: true, stages: pipeline.stages, jobs, skipped, workspace, warnings, notes };
 }
 
+/** `$[[ matrix.NAME ]]` in `needs:parallel:matrix` is the needing instance's own value of NAME. */
+function matrixValue(value: string, own: JobInstance): string {
+  const m = /^\$\[\[\s*matrix\.(\w+)\s*\]\]$/.exec(value);
+  if (!m) return value;
+  return own.matrixVariables.find(([k]) => k === m[1])?.[1] ?? value;
+}
+
+/**
+ * Jobs exec cannot run because they need what only GitLab has (`needs:project`,
+ * `needs:pipeline`), directly or through the jobs they need, with the reason.
+ */
+function externallyBlocked(pipeline: Pipeline): Map<string, string> {
+  const blocked = new Map<string, string>();
+  for (const name of pipeline.unavailableJobs ?? []) {
+    blocked.set(name, "extends a template from an include exec skipped");
+  }
+  for (const job of pipeline.jobs) {
+    const need = (job.needs ?? []).find((n) => n.external !== "");
+    if (need) blocked.set(job.name, `${need.external} needs GitLab; not run locally`);
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const job of pipeline.jobs) {
+      if (blocked.has(job.name)) continue;
+      const need = (job.needs ?? []).find((n) => !n.optional && blocked.has(n.job));
+      if (need) {
+        blocked.set(job.name, `needs "${need.job}", which is not run`);
+        changed = true;
+      }
+    }
+  }
+  return blocked;
+}
+
 /**
  * GitLab expands `environment:name` and `url` with the job's variables
  * before it slugs the name, so `review/$CI_COMMIT_REF_SLUG` gets the slug of
@@ -637,9 +681,10 @@ function checkNeedsGraph(pipeline: Pipeline): void {
   ];
   for (const job of pipeline.jobs) {
     for (const need of needsOf(job)) {
+      if (need.external !== "") continue;
       const target = jobs.get(need.job);
       if (!target) {
-        if (need.optional) continue;
+        if (need.optional || pipeline.unavailableJobs?.includes(need.job)) continue;
         throw new CiConfigError(
           job.loc,
           `jobs.${job.name}.needs`,

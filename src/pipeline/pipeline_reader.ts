@@ -591,25 +591,30 @@ function readNeeds(node: CiNode, key: string): NeedConfig[] {
   return readItems(node, key, false).map((item, i) => {
     const at = `${key}[${i}]`;
     if (item.kind === "scalar" && typeof item.value === "string") {
-      return { job: item.value, artifacts: true, optional: false, matrix: null };
+      return { job: item.value, artifacts: true, optional: false, matrix: null, external: "" };
     }
     const map = readMap(item, at);
     checkKeys(map, at, ["job", "artifacts", "optional", "parallel", "pipeline", "project", "ref"]);
     const get = (k: string) => map.entries.get(k)?.value;
-    if (get("pipeline") || get("project")) {
-      fail(item, at, "needs from other pipelines or projects are not supported by exec");
-    }
+    const project = get("project");
+    const pipeline = get("pipeline");
+    const external = project
+      ? `needs:project "${readText(project, `${at}.project`)}"`
+      : pipeline
+      ? `needs:pipeline "${readText(pipeline, `${at}.pipeline`)}"`
+      : "";
     const job = get("job");
     if (!job) fail(item, at, "job: is required");
     const parallel = get("parallel");
-    let matrix: Record<string, string>[] | null = null;
+    let matrix: Record<string, string[]>[] | null = null;
     if (parallel) {
       const m = readMap(parallel, `${at}.parallel`).entries.get("matrix")?.value;
       if (!m) fail(parallel, `${at}.parallel`, "matrix: is required");
       matrix = readItems(m, `${at}.parallel.matrix`, false).map((row, j) => {
-        const out: Record<string, string> = {};
+        const out: Record<string, string[]> = {};
         for (const [k, e] of readMap(row, `${at}.parallel.matrix[${j}]`).entries) {
-          out[k] = readText(e.value, `${at}.parallel.matrix[${j}].${k}`);
+          const valueKey = `${at}.parallel.matrix[${j}].${k}`;
+          out[k] = readItems(e.value, valueKey).map((n) => readText(n, valueKey));
         }
         return out;
       });
@@ -619,6 +624,7 @@ function readNeeds(node: CiNode, key: string): NeedConfig[] {
       artifacts: get("artifacts") ? readBool(get("artifacts")!, `${at}.artifacts`) : true,
       optional: get("optional") ? readBool(get("optional")!, `${at}.optional`) : false,
       matrix,
+      external,
     };
   });
 }

@@ -249,3 +249,108 @@ Deno.test("spec:inputs are interpolated into $[[ inputs.X ]] with defaults, type
     /spec\.inputs\.job-prefix: required value has not been provided/,
   );
 });
+
+Deno.test("needs:parallel:matrix takes $[[ matrix.X ]] (the job's own value) and arrays of values", async () => {
+  const run = await list({
+    ".gitlab-ci.yml": `stages: [build, test]
+build:
+  stage: build
+  script: [echo "$OS $ARCH"]
+  parallel:
+    matrix:
+      - OS: [linux, mac]
+        ARCH: [amd64, arm64]
+test:
+  stage: test
+  script: [echo test]
+  parallel:
+    matrix:
+      - OS: [linux, mac]
+  needs:
+    - job: build
+      parallel:
+        matrix:
+          - OS: $[[ matrix.OS ]]
+            ARCH: [amd64, arm64]
+package:
+  stage: test
+  script: [echo]
+  needs:
+    - job: build
+      parallel:
+        matrix:
+          - OS: [linux, mac]
+            ARCH: arm64
+`,
+  });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(
+    run.stdout,
+    /^\d+\s+test: \[linux\]\s+test\s+on_success\s+build: \[linux, amd64\], build: \[linux, arm64\]$/m,
+  );
+  assert.match(
+    run.stdout,
+    /^\d+\s+test: \[mac\]\s+test\s+on_success\s+build: \[mac, amd64\], build: \[mac, arm64\]$/m,
+  );
+  assert.match(
+    run.stdout,
+    /^\d+\s+package\s+test\s+on_success\s+build: \[linux, arm64\], build: \[mac, arm64\]$/m,
+  );
+});
+
+Deno.test("needs:project skips only the jobs that depend on it; the others are listed and run", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `stages: [build, test]
+unit:
+  stage: build
+  script: [echo unit ran]
+integration:
+  stage: build
+  script: [echo]
+  needs:
+    - project: group/library
+      job: build-lib
+      ref: main
+      artifacts: true
+report:
+  stage: test
+  needs: [integration]
+  script: [echo]
+`,
+  });
+  const run = await project.exec();
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^unit ran$/m);
+  const listed = await project.exec("--list");
+  assert.match(
+    listed.stdout,
+    /^integration\s+build\s+needs:project "group\/library" needs GitLab; not run locally$/m,
+  );
+  assert.match(listed.stdout, /^report\s+test\s+needs "integration", which is not run$/m);
+});
+
+Deno.test("a job extending a template from an include:project exec cannot fetch is left out in one line; the rest lists", async () => {
+  const run = await list({
+    ".gitlab-ci.yml": `include:
+  - local: ci/build.yml
+  - project: group/ci-templates
+    file: /templates/deploy.yml
+  - component: $CI_SERVER_FQDN/group/components/lint@1.0
+deploy:
+  extends: .deploy-template
+  script: [echo deploy]
+smoke:
+  needs: [deploy]
+  script: [echo smoke]
+`,
+    "ci/build.yml": "build:\n  script: [echo build]\n",
+  });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^1\s+build\s+test/m);
+  assert.match(
+    run.stdout,
+    /^\s+\.gitlab-ci\.yml: extends: not run, their templates come from includes exec skipped: deploy \(extends "\.deploy-template"\)$/m,
+  );
+  assert.match(run.stdout, /^smoke\s+test\s+needs "deploy", which is not run$/m);
+  assert.equal(run.stdout.match(/\.deploy-template/g)?.length, 1, "said once");
+});
