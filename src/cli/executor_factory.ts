@@ -7,7 +7,7 @@ import { SUPPORTED_EXECUTORS } from "../config/executor_names.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
-import { executorStateDir } from "../poller/executor_permissions.ts";
+import { dockerConfigPath, executorStateDir } from "../poller/executor_permissions.ts";
 import { type JobSpec, variableValue } from "../job/job_spec.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
@@ -45,7 +45,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
       });
     case "docker": {
       // Loaded only for docker jobs: dockerode takes a few hundred ms to import.
-      const { connectDocker, DockerExecutor, OwnerLease } = await import(
+      const { connectDocker, DockerExecutor, OwnerLease, ProcessCredentialHelper } = await import(
         "../executors/docker/mod.ts"
       );
       const docker = await connectDocker(runner.docker, { env: (name) => ctx.env[name] });
@@ -64,9 +64,8 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
           runner.featureFlags,
           (key) => variableValue(ctx.job, key),
         )["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] === true,
-        ...(ctx.env["DOCKER_AUTH_CONFIG"]
-          ? { runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] }
-          : {}),
+        runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] || readDockerConfig(ctx.env),
+        credentialHelper: new ProcessCredentialHelper(),
       });
     }
     case "ssh": {
@@ -151,5 +150,20 @@ export async function createJobFiles(ctx: ExecutorContext, executor: Executor): 
       return new RemoteJobFiles(() => (executor as SshExecutor).files(), options);
     default:
       return new UnavailableJobFiles(ctx.runner.executor);
+  }
+}
+
+/**
+ * The runner user's docker config (`$DOCKER_CONFIG/config.json`, else
+ * `~/.docker/config.json`): registry credentials when DOCKER_AUTH_CONFIG is
+ * unset, as the official runner reads it. "" when absent or unreadable.
+ */
+function readDockerConfig(env: Record<string, string>): string {
+  const path = dockerConfigPath((name) => env[name]);
+  if (!path) return "";
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
   }
 }

@@ -36,6 +36,39 @@ export interface PermissionContext {
    */
   stateDir: string;
   env: (name: string) => string | undefined;
+  /**
+   * Docker config JSON texts a docker job may take credentials from (the
+   * job's and the runner's DOCKER_AUTH_CONFIG, the runner's docker config
+   * file): the credential helpers they name may run.
+   */
+  dockerAuthConfigs?: readonly string[];
+}
+
+/** The runner user's docker config file, as the docker CLI finds it; null without a home. */
+export function dockerConfigPath(env: (name: string) => string | undefined): string | null {
+  const dir = env("DOCKER_CONFIG") || (env("HOME") ? join(env("HOME") ?? "", ".docker") : "");
+  return dir ? join(dir, "config.json") : null;
+}
+
+/** `docker-credential-<name>` programs named by `credsStore` / `credHelpers`; never paths. */
+export function credentialHelperPrograms(configs: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const text of configs) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (typeof doc !== "object" || doc === null) continue;
+    const { credsStore, credHelpers } = doc as Record<string, unknown>;
+    if (typeof credsStore === "string") names.add(credsStore);
+    if (typeof credHelpers === "object" && credHelpers !== null) {
+      for (const h of Object.values(credHelpers)) if (typeof h === "string") names.add(h);
+    }
+  }
+  return [...names].filter((n) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n))
+    .map((n) => `docker-credential-${n}`);
 }
 
 export const DOCKER_SOCKET = "/var/run/docker.sock";
@@ -104,6 +137,10 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
         perms.net.push(endpoint.net);
         if (runner.docker.tlsCertPath) perms.read.push(runner.docker.tlsCertPath);
       }
+      // Registry credentials: the runner's docker config and the helpers the configs name.
+      const dockerConfig = dockerConfigPath(ctx.env);
+      if (dockerConfig) perms.read.push(dockerConfig);
+      perms.run.push(...credentialHelperPrograms(ctx.dockerAuthConfigs ?? []));
       break;
     }
     case "ssh":

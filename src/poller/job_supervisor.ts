@@ -13,7 +13,7 @@ import {
   type ResultEvent,
 } from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
-import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
+import { type JobSpec, parseJobSpec, variableValue } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
@@ -86,6 +86,8 @@ export interface JobSupervisorOptions {
   /** Shared by all executor processes of this runner. */
   stateDir: string;
   env: (name: string) => string | undefined;
+  /** The runner user's docker config file (`~/.docker/config.json`), "" when absent. */
+  dockerConfigText?: () => string;
   observer?: JobObserver;
   journal?: JobRecorder;
   /** Extra seconds past the job timeout before the supervisor kills the process itself. */
@@ -199,6 +201,13 @@ export class JobSupervisor implements JobHandler {
       tempDir: this.#opts.tempDir,
       stateDir: this.#opts.stateDir,
       env: this.#opts.env,
+      dockerAuthConfigs: runner.executor === "docker"
+        ? [
+          variableValue(job, "DOCKER_AUTH_CONFIG") ?? "",
+          this.#opts.env("DOCKER_AUTH_CONFIG") ?? "",
+          this.#opts.dockerConfigText?.() ?? "",
+        ]
+        : [],
     });
     let child;
     try {

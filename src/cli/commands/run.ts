@@ -29,6 +29,7 @@ import {
   type RunnerLabels,
   RunnerMetrics,
 } from "../../metrics/mod.ts";
+import { dockerConfigPath } from "../../poller/executor_permissions.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
 import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
@@ -215,6 +216,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     stateDir: opts.stateDir,
     env: ctx.env,
     cacheUrls: new CacheUrlSigners({ env: ctx.env }),
+    dockerConfigText: () => readDockerConfig(ctx.env),
     observer: {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();
@@ -513,4 +515,15 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     maxBuilds: flags.int("max-builds"),
     waitTimeoutSeconds: flags.int("wait-timeout"),
   });
+}
+
+/** The runner user's docker config, for registry credentials of docker jobs; "" when unreadable. */
+function readDockerConfig(env: (name: string) => string | undefined): string {
+  const path = dockerConfigPath(env);
+  if (!path) return "";
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
 }

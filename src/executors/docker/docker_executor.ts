@@ -56,6 +56,7 @@ import { ensureImage, type PulledImage } from "./image_puller.ts";
 import { containerLogs, probeService, serviceAliases, servicePorts } from "./job_services.ts";
 import type { OwnerLease } from "./owner_lease.ts";
 import { resolveRegistryAuth } from "./registry_auth.ts";
+import type { CredentialHelper } from "./credential_helper.ts";
 import {
   cacheVolumeName,
   jobResourcePrefix,
@@ -116,6 +117,8 @@ export interface DockerExecutorOptions {
   cacheDir?: string;
   /** The runner process's DOCKER_AUTH_CONFIG (env or ~/.docker/config.json content). */
   runnerDockerAuthConfig?: string;
+  /** Runs `credsStore` / `credHelpers` programs; absent = they are reported and skipped. */
+  credentialHelper?: CredentialHelper;
   /** Sweep orphans of dead executors during prepare (default true). */
   sweepOrphans?: boolean;
   /**
@@ -265,13 +268,18 @@ export class DockerExecutor implements Executor {
     return expandImageName(text, (name) => variableValue(this.#o.job, name));
   }
 
-  #auth(image: string) {
+  async #auth(image: string) {
     const problems: { source: string; message: string }[] = [];
-    const auth = resolveRegistryAuth(image, {
-      jobDockerAuthConfig: variableValue(this.#o.job, "DOCKER_AUTH_CONFIG") ?? "",
-      runnerDockerAuthConfig: this.#o.runnerDockerAuthConfig ?? "",
-      credentials: this.#o.job.credentials,
-    }, problems);
+    const auth = await resolveRegistryAuth(
+      image,
+      {
+        jobDockerAuthConfig: variableValue(this.#o.job, "DOCKER_AUTH_CONFIG") ?? "",
+        runnerDockerAuthConfig: this.#o.runnerDockerAuthConfig ?? "",
+        credentials: this.#o.job.credentials,
+      },
+      problems,
+      this.#o.credentialHelper,
+    );
     for (const p of problems) this.#say(`WARNING: ${p.source} ${p.message}`);
     return auth;
   }
@@ -284,7 +292,7 @@ export class DockerExecutor implements Executor {
   ) {
     return await ensureImage(this.#o.docker, image, {
       policies,
-      auth: this.#auth(image),
+      auth: await this.#auth(image),
       say: (line) => this.#say(line),
       signal,
       platform,

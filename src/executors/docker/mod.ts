@@ -27,3 +27,4 @@ export {
   ContainerFiles,
   type ContainerPathStat,
 } from "./container_files.ts";
+export { type CredentialHelper, ProcessCredentialHelper } from "./credential_helper.ts";
