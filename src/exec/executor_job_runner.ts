@@ -129,6 +129,16 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     return `${this.#o.runner.url.replace(/\/+$/, "")}/${path}.git`;
   }
 
+  /**
+   * Whether a docker job runs as a non-root user (`image:docker:user` or
+   * `[runners.docker] user`): the copied tree must then be writable for it.
+   */
+  #isContainerUserNonRoot(job: JobSpec): boolean {
+    if (this.#o.runner.executor !== "docker") return false;
+    const user = (job.image.dockerUser || this.#o.runner.docker.user).split(":")[0] ?? "";
+    return user !== "" && user !== "root" && user !== "0";
+  }
+
   /** The job's project directory on this host for workspace slot `slot`. */
   hostProjectDir(slot: number): string {
     const projectPath = projectPathFromRepoUrl(this.repoUrl()) ?? "project-0";
@@ -171,7 +181,9 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     await using child = proc;
     this.prelaunch();
     try {
-      await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot));
+      await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot), {
+        ...(this.#isContainerUserNonRoot(spec) ? { worldWritableFrom: this.#o.hostBuildsDir } : {}),
+      });
     } catch (error) {
       child.kill("SIGKILL");
       const cause = (error as Error).cause;

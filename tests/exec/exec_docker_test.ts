@@ -60,3 +60,29 @@ Deno.test({
     assert.match(run.stderr, /^ERROR: Job "hello" sets no image: pass --docker-image/m);
   },
 });
+
+Deno.test({
+  name: "exec: a non-root image:docker:user writes its project directory and /builds",
+  ignore: skipReason !== null,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": `as-user:
+  image:
+    name: ${BUSYBOX_TEST_IMAGE}
+    docker:
+      user: "1000:1000"
+  script:
+    - id -u
+    - echo appended >> notes.txt && touch new-file && mkdir -p out/deep && echo wrote-project
+    - touch /builds/beside && echo wrote-builds
+`,
+      "notes.txt": "committed\n",
+    });
+    const run = await project.exec("--executor", "docker");
+    const all = run.stdout + run.stderr;
+    assert.equal(run.code, 0, all);
+    assert.match(run.stdout, /^1000$/m);
+    assert.match(run.stdout, /^wrote-project$/m);
+    assert.match(run.stdout, /^wrote-builds$/m);
+  },
+});
