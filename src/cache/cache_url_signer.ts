@@ -96,4 +96,3 @@ export class CacheUrlSigners {
     return signer;
   }
 }
-

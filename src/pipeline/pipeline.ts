@@ -147,8 +147,22 @@ export interface JobConfig {
   environment: EnvironmentConfig | null;
   interruptible: boolean;
   coverage: string;
-  /** A `trigger:` job (child or multi-project pipeline): exec cannot run it. */
+  /** A `trigger:` job (child or multi-project pipeline). */
   isTrigger: boolean;
+  /** What the trigger starts; null for other jobs. */
+  trigger: TriggerConfig | null;
+}
+
+/** `trigger:`: a child pipeline from local files, or something only GitLab can start. */
+export interface TriggerConfig {
+  /** `trigger:include` local files (child pipeline), in order; empty otherwise. */
+  localIncludes: string[];
+  /** Why exec cannot run it (multi-project, remote or artifact includes), or empty. */
+  unsupported: string;
+  /** `strategy: depend`: the trigger job (and later stages) wait for the child pipeline. */
+  isDepend: boolean;
+  /** `forward:yaml_variables` (default true): the trigger job's variables go to the child. */
+  isYamlVariablesForwarded: boolean;
 }
 
 export interface WorkflowConfig {

@@ -15,6 +15,7 @@ import type {
   Pipeline,
   RetryConfig,
 } from "./pipeline.ts";
+import { loadPipeline } from "./load_pipeline.ts";
 import { environmentSlug, jobVariables, pipelineVariables } from "./predefined_variables.ts";
 import type { ProjectFiles } from "./project_files.ts";
 import { evaluateOnlyExcept, evaluateRules, type RuleContext } from "./rule_evaluation.ts";
@@ -115,6 +116,8 @@ export interface PlanOptions {
   newToken?: () => string;
   /** Default: now. */
   now?: Date;
+  /** Id of the first planned job (child pipelines number on from their parent); default 1. */
+  firstJobId?: number;
 }
 
 /** A job named on the command line cannot be run; the message says why. */
@@ -430,9 +433,55 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
     }
   }
 
-  const ids = new Map<Candidate, number>(planned.map((c, i) => [c, i + 1]));
+  const firstId = options.firstJobId ?? 1;
+  const ids = new Map<Candidate, number>(planned.map((c, i) => [c, firstId + i]));
   const jobs: PlannedJob[] = [];
+  let nextChildId = firstId + planned.length;
+  let childPipelines = 0;
+  /** Trigger job → what waiting for it means: its child jobs (strategy: depend) or nothing. */
+  const triggerWaits = new Map<string, string[]>();
   for (const c of planned) {
+    if (c.job.trigger && c.job.trigger.localIncludes.length > 0) {
+      // A child pipeline: its jobs take the trigger job's place, after what it waits for.
+      const prefix = `${c.instance.name}/`;
+      const child = await planPipeline(
+        await loadChildPipeline(pipeline.projectDir, options.files, c.job),
+        {
+          git,
+          files: options.files,
+          variables: [
+            ...forwardedVariables(c, inheritedOf(c.job, globalVariables)),
+            ...execVariables,
+          ],
+          projectPath,
+          pipelineId: pipelineId + 1 + childPipelines++,
+          pipelineSource: "parent_pipeline",
+          newToken,
+          firstJobId: nextChildId,
+          ...(options.now ? { now: options.now } : {}),
+        },
+      );
+      nextChildId += child.jobs.length;
+      const own = waits.get(c)!.map((n) => n.instance.name);
+      for (const cj of child.jobs) {
+        jobs.push({
+          ...cj,
+          name: prefix + cj.name,
+          stageIndex: stageIndex(c.job.stage),
+          needs: cj.needs === null ? null : cj.needs.map((n) => prefix + n),
+          waitsFor: [...own, ...cj.waitsFor.map((n) => prefix + n)],
+          artifactsFrom: cj.artifactsFrom.map((n) => prefix + n),
+        });
+      }
+      for (const sj of child.skipped) skipped.push({ ...sj, name: prefix + sj.name });
+      for (const note of child.notes) notes.push(`Child pipeline "${c.instance.name}": ${note}`);
+      warnings.push(...child.warnings.filter((w) => !warnings.some((x) => x === w)));
+      triggerWaits.set(
+        c.instance.name,
+        c.job.trigger.isDepend ? child.jobs.map((j) => prefix + j.name) : [],
+      );
+      continue;
+    }
     const id = ids.get(c)!;
     const token = newToken();
     const cacheKeys: string[] = [];
@@ -499,7 +548,48 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       userVariableCount,
     });
   }
+  if (triggerWaits.size > 0) {
+    const resolve = (names: string[]) => names.flatMap((n) => triggerWaits.get(n) ?? [n]);
+    for (const job of jobs) {
+      job.waitsFor = resolve(job.waitsFor);
+      if (job.needs !== null) job.needs = resolve(job.needs);
+    }
+  }
   return { isCreated: true, stages: pipeline.stages, jobs, skipped, workspace, warnings, notes };
+}
+
+/**
+ * The child pipeline of a `trigger:include` job: its local files read as
+ * one configuration, like GitLab's child pipeline (a virtual main file that
+ * includes them, named after the trigger job for error messages).
+ */
+async function loadChildPipeline(projectDir: string, files: ProjectFiles, job: JobConfig) {
+  const main = `${job.trigger!.localIncludes.join("+")} (child of "${job.name}")`;
+  const text = "include:\n" +
+    job.trigger!.localIncludes.map((p) => `  - local: ${JSON.stringify(p)}\n`).join("");
+  return await loadPipeline(projectDir, {
+    files: {
+      readText: (path: string) => path === main ? Promise.resolve(text) : files.readText(path),
+      listFiles: () => files.listFiles(),
+    },
+    ciFile: main,
+  });
+}
+
+/** GitLab passes a trigger job's YAML variables on to its child pipeline (`forward:yaml_variables`). */
+function forwardedVariables(c: Candidate, inherited: CiVariable[]): ExecVariable[] {
+  if (!c.job.trigger?.isYamlVariablesForwarded) return [];
+  const vars: Array<[string, string] | CiVariable> = [
+    ...inherited,
+    ...c.job.variables,
+    ...c.instance.matrixVariables,
+    ...c.ruleVariables,
+  ];
+  return vars.map((v) =>
+    Array.isArray(v)
+      ? { key: v[0], value: v[1], isMasked: false, isFile: false, isRaw: true }
+      : { key: v.key, value: v.value, isMasked: false, isFile: false, isRaw: v.isRaw }
+  );
 }
 
 /** `$[[ matrix.NAME ]]` in `needs:parallel:matrix` is the needing instance's own value of NAME. */
@@ -615,8 +705,9 @@ function decideInstance(
     const reason = "only/except: the ref does not match";
     return { kind: "excluded", reason, when: "never", isListed: true };
   }
-  if (job.isTrigger) {
-    const reason = "trigger jobs start other pipelines in GitLab; not run locally";
+  if (job.trigger && (job.trigger.unsupported !== "" || job.trigger.localIncludes.length === 0)) {
+    const what = job.trigger.unsupported || "this trigger";
+    const reason = `${what} needs GitLab; not run locally`;
     return { kind: "excluded", reason, when, isListed: true };
   }
   if (when === "never") return { kind: "excluded", reason: "when: never", when, isListed: false };

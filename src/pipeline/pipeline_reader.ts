@@ -36,6 +36,7 @@ import type {
   Pipeline,
   RetryConfig,
   RuleConfig,
+  TriggerConfig,
 } from "./pipeline.ts";
 
 /** Retry failure types GitLab accepts in `retry:when`. */
@@ -307,7 +308,57 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     interruptible: interruptible ? readBool(interruptible, `${at}.interruptible`) : false,
     coverage: coverage ? readString(coverage, `${at}.coverage`) : "",
     isTrigger,
+    trigger: isTrigger ? readTrigger(own("trigger")!, `${at}.trigger`) : null,
   };
+}
+
+function readTrigger(node: CiNode, key: string): TriggerConfig {
+  const trigger: TriggerConfig = {
+    localIncludes: [],
+    unsupported: "",
+    isDepend: false,
+    isYamlVariablesForwarded: true,
+  };
+  if (node.kind === "scalar") {
+    return { ...trigger, unsupported: `multi-project pipeline "${readString(node, key)}"` };
+  }
+  const map = readMap(node, key);
+  checkKeys(map, key, ["include", "project", "branch", "strategy", "forward", "inputs"]);
+  const get = (k: string) => map.entries.get(k)?.value;
+  const strategy = get("strategy");
+  if (strategy) trigger.isDepend = readWhen(strategy, `${key}.strategy`, ["depend"]) === "depend";
+  const forward = get("forward");
+  if (forward) {
+    const f = readMap(forward, `${key}.forward`);
+    checkKeys(f, `${key}.forward`, ["yaml_variables", "pipeline_variables"]);
+    const yaml = f.entries.get("yaml_variables")?.value;
+    if (yaml) trigger.isYamlVariablesForwarded = readBool(yaml, `${key}.forward.yaml_variables`);
+  }
+  const project = get("project");
+  if (project) {
+    return {
+      ...trigger,
+      unsupported: `multi-project pipeline "${readString(project, `${key}.project`)}"`,
+    };
+  }
+  const include = get("include");
+  if (!include) fail(node, key, "expected include: or project:");
+  for (const [i, item] of readItems(include, `${key}.include`).entries()) {
+    const at = `${key}.include[${i}]`;
+    if (item.kind === "scalar") {
+      trigger.localIncludes.push(readString(item, at).replace(/^\/+/, ""));
+      continue;
+    }
+    const m = readMap(item, at);
+    const local = m.entries.get("local")?.value;
+    if (local && !m.entries.has("inputs")) {
+      trigger.localIncludes.push(readString(local, `${at}.local`).replace(/^\/+/, ""));
+    } else {
+      const kind = [...m.entries.keys()].find((k) => k !== "inputs") ?? "include";
+      trigger.unsupported = `child pipeline from a ${kind} include`;
+    }
+  }
+  return trigger;
 }
 
 function readScript(node: CiNode | undefined, key: string): string[] {

@@ -139,3 +139,60 @@ lint:
   assert.equal(summaryRow(run.stdout, "unit")?.[4], "82.56%");
   assert.equal(summaryRow(run.stdout, "lint")?.[4], "-");
 });
+
+Deno.test("a trigger:include:local child pipeline runs after its trigger job's earlier stages; strategy: depend holds later stages", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `stages: [build, child, deploy]
+build:
+  stage: build
+  script: [echo "parent build"]
+microservice:
+  stage: child
+  variables:
+    SERVICE: billing
+  trigger:
+    include: ci/child.yml
+    strategy: depend
+deploy:
+  stage: deploy
+  script: [echo "parent deploy"]
+`,
+    "ci/child.yml": `workflow:
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "parent_pipeline"
+stages: [test, package]
+child-test:
+  stage: test
+  script: [echo "child test of $SERVICE from $CI_PIPELINE_SOURCE"]
+child-package:
+  stage: package
+  script: [echo "child package"]
+`,
+  });
+  const listed = await project.exec("--list");
+  assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+  assert.match(listed.stdout, /^1\s+build\s+build/m);
+  assert.match(
+    listed.stdout,
+    /^2\s+microservice\/child-test\s+test\s+on_success\s+\(earlier stages\)$/m,
+  );
+  assert.match(listed.stdout, /^3\s+microservice\/child-package\s+package/m);
+  assert.match(listed.stdout, /^4\s+deploy\s+deploy/m);
+
+  const run = await project.exec();
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const order = [
+    "parent build",
+    "child test of billing from parent_pipeline",
+    "child package",
+    "parent deploy",
+  ]
+    .map((line) => run.stdout.search(new RegExp(`^${line}$`, "m")));
+  assert.ok(order.every((at) => at >= 0), run.stdout);
+  assert.deepEqual([...order].sort((a, b) => a - b), order, "runs in pipeline order");
+  assert.deepEqual(summaryRow(run.stdout, "microservice/child-test")?.slice(0, 3), [
+    "microservice/child-test",
+    "test",
+    "passed",
+  ]);
+});

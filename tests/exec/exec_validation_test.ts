@@ -354,3 +354,24 @@ smoke:
   assert.match(run.stdout, /^smoke\s+test\s+needs "deploy", which is not run$/m);
   assert.equal(run.stdout.match(/\.deploy-template/g)?.length, 1, "said once");
 });
+
+Deno.test("exec says why there is no job to run, naming each job and its reason", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `downstream:
+  trigger:
+    project: group/deployer
+docs:
+  script: [echo]
+  rules:
+    - if: $CI_COMMIT_TAG
+`,
+  });
+  const run = await project.exec();
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stderr, /^No job to run:$/m);
+  assert.match(
+    run.stderr,
+    /^ {2}downstream: multi-project pipeline "group\/deployer" needs GitLab; not run locally$/m,
+  );
+  assert.match(run.stderr, /^ {2}docs: rules: no rule matched$/m);
+});

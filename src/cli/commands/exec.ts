@@ -178,7 +178,9 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   for (const note of plan.notes) ctx.err(note);
   if (!plan.isCreated) return 0;
   if (plan.jobs.length === 0) {
-    ctx.err("No job to run.");
+    // Say why: every job the file defines is here with its reason.
+    ctx.err(plan.skipped.length > 0 ? "No job to run:" : "No job to run.");
+    for (const job of plan.skipped) ctx.err(`  ${job.name}: ${job.reason}`);
     return 0;
   }
   if (settings.executor === "docker" && settings.dockerImage === "") {
