@@ -54,6 +54,6 @@ export function runnerInfoFor(version: VersionInfo, runner: RunnerConfig): Runne
     shell: runner.shell || (runner.executor ? defaultShell(runner.executor) : ""),
     features,
     gpus: runner.docker.gpus ?? "",
-    labels: runner.labels ?? {},
+    labels: runner.combinedLabels ?? runner.labels ?? {},
   });
 }

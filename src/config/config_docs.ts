@@ -23,6 +23,10 @@ every key we know, generated from \`src/config/schema.ts\`.
   used, with a warning asking for the official spelling.
 - **Unknown keys** are ignored with a warning (\`lint\` reports them as errors) and
   kept when the runner rewrites the file.
+- **Every official key is accounted for**: \`src/config/official_keys.json\` lists the keys
+  of the official runner (version and commit inside, extracted from its Go sources by
+  \`scripts/official_config_keys.ts\`); a test requires each to be supported here or to
+  give a warning naming it, both when the runner loads the file and in \`runner lint\`.
 - **Accepted but not supported**: keys marked "no" in the *Supported* column (and
   whole sections such as \`[runners.kubernetes]\`) never stop the runner from
   loading. Each one present in the file gives one warning per load:
@@ -48,7 +52,7 @@ every key we know, generated from \`src/config/schema.ts\`.
 the file like the official runner: the whole document is re-encoded (comments are
 lost), with mode 0600 in a 0700 directory, atomically (temporary file and rename).
 We write the keys the official runner always writes (\`concurrent\`,
-\`check_interval\`, \`shutdown_timeout\`, \`[session_server] session_timeout\`, each
+\`check_interval\`, \`shutdown_timeout\`, each
 runner's \`name\`, \`url\`, \`id\`, \`token\`, \`token_obtained_at\`, \`token_expires_at\`,
 \`executor\`, \`[runners.cache] MaxUploadedArchiveSize\` and the basic \`[runners.docker]\`
 keys for docker executors) plus every key whose value differs from its default.

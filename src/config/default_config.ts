@@ -49,7 +49,10 @@ export function defaultsForRoot(root: string): Obj {
   const out: Obj = { unsupported: {} };
   for (const key of supportedKeysOfRoot(root)) setField(out, keyFieldPath(key), typedDefault(key));
   for (const array of supportedArraysOfRoot(root)) setField(out, arrayFieldPath(array.path), []);
-  if (root === "runners") out["envExpansion"] = { url: null, token: null };
+  if (root === "runners") {
+    out["envExpansion"] = { url: null, token: null };
+    out["combinedLabels"] = {};
+  }
   return out;
 }
 
@@ -76,10 +79,10 @@ export function applyRunnerDynamicDefaults(runner: RunnerConfig, explicit: Expli
   }
 }
 
-/** Fills the global defaults that depend on other keys. */
+/** Fills the global defaults that depend on other keys; each runner's combined labels. */
 export function applyGlobalDynamicDefaults(config: GlobalConfig): void {
-  if (config.sessionServer.advertiseAddress === "") {
-    config.sessionServer.advertiseAddress = config.sessionServer.listenAddress;
+  for (const runner of config.runners) {
+    runner.combinedLabels = { ...config.labels, ...runner.labels };
   }
 }
 

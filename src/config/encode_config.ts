@@ -26,7 +26,7 @@ import {
 import { defaultCleanGitConfig, isContainerExecutor, isDockerExecutor } from "./default_config.ts";
 
 /** The default a key would get on load, given the rest of the object. */
-function effectiveDefault(key: KeySpec, obj: Obj, global: Obj): unknown {
+function effectiveDefault(key: KeySpec, obj: Obj): unknown {
   const runner = obj as unknown as RunnerConfig;
   switch (`${key.section}.${key.key}`) {
     case "runners.safe_directory_checkout":
@@ -36,18 +36,16 @@ function effectiveDefault(key: KeySpec, obj: Obj, global: Obj): unknown {
       return defaultCleanGitConfig(runner.executor);
     case "runners.docker.allowed_pull_policies":
       return runner.docker.pullPolicy;
-    case "session_server.advertise_address":
-      return (global as unknown as GlobalConfig).sessionServer.listenAddress;
     default:
       return typedDefault(key);
   }
 }
 
-function isSaved(key: KeySpec, obj: Obj, value: unknown, global: Obj): boolean {
+function isSaved(key: KeySpec, obj: Obj, value: unknown): boolean {
   if (value === null) return false;
   if (key.saved === "always") return true;
   if (key.saved === "docker" && isDockerExecutor(String(obj["executor"] ?? ""))) return true;
-  return !isDeepStrictEqual(value, effectiveDefault(key, obj, global));
+  return !isDeepStrictEqual(value, effectiveDefault(key, obj));
 }
 
 function tomlPath(section: string, root: string, key: string): string[] {
@@ -55,11 +53,11 @@ function tomlPath(section: string, root: string, key: string): string[] {
   return relative === "" ? [key] : [...relative.split("."), key];
 }
 
-function encodeRoot(obj: Obj, root: string, global: Obj): Obj {
+function encodeRoot(obj: Obj, root: string): Obj {
   const out: Obj = {};
   for (const key of supportedKeysOfRoot(root)) {
     const value = getField(obj, keyFieldPath(key));
-    if (!isSaved(key, obj, value, global)) continue;
+    if (!isSaved(key, obj, value)) continue;
     setField(out, tomlPath(key.section, root, key.key), toTomlValue(key, value));
   }
   if (root === "runners") {
@@ -74,7 +72,7 @@ function encodeRoot(obj: Obj, root: string, global: Obj): Obj {
     const items = getField(obj, arrayFieldPath(array.path)) as Obj[];
     if (items.length === 0) continue;
     const path = relativeToRoot(array.path, root).split(".");
-    setField(out, path, items.map((item) => encodeRoot(item, array.path, global)));
+    setField(out, path, items.map((item) => encodeRoot(item, array.path)));
   }
   for (const [path, raw] of Object.entries((obj["unsupported"] ?? {}) as Obj)) {
     setField(out, path.split("."), raw);
@@ -84,6 +82,5 @@ function encodeRoot(obj: Obj, root: string, global: Obj): Obj {
 
 /** The config.toml text for `config`. */
 export function encodeConfig(config: GlobalConfig): string {
-  const global = config as unknown as Obj;
-  return stringify(encodeRoot(global, "", global));
+  return stringify(encodeRoot(config as unknown as Obj, ""));
 }

@@ -4,6 +4,7 @@
  * parameter; no file access here (see load_config.ts).
  */
 import { parse, TomlError } from "smol-toml";
+import { isDeepStrictEqual } from "node:util";
 import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
 import { childSections, keysOf, type KeySpec, type SectionSpec } from "./schema.ts";
 import {
@@ -136,8 +137,28 @@ function readKey(
   }
   if (mode === "full") {
     target.unsupported[relative] = toPlain(raw);
-    v.unsupported(schemaId(spec.section, spec.key), path);
+    if (!isDefaultValue(spec, raw)) v.unsupported(schemaId(spec.section, spec.key), path);
   }
+}
+
+/**
+ * The official runner writes some keys into every file with their default
+ * (`connection_max_age = "15m0s"`, `[session_server] session_timeout = 1800`).
+ * Written with the official default, an unsupported key asks for nothing that
+ * leaving it out would not: no warning, or every migrated file would warn.
+ */
+function isDefaultValue(spec: KeySpec, raw: unknown): boolean {
+  const converted = convertValue(spec.type, raw);
+  return converted.ok && isDeepStrictEqual(converted.value, typedDefault(spec));
+}
+
+/** A table of an unsupported section whose keys all hold their official defaults. */
+function isAllDefaults(sectionPath: string, raw: Obj): boolean {
+  const keys = keysOf(sectionPath);
+  return Object.entries(raw).every(([name, value]) => {
+    const spec = keys.find((k) => k.key === name);
+    return spec !== undefined && isDefaultValue(spec, value);
+  });
 }
 
 function readArraySection(
@@ -266,7 +287,12 @@ function readSection(
   }
   // The official runner writes empty [runners.cache.gcs] and [runners.cache.azure]
   // into every file; an empty table configures nothing, so it is not worth a warning.
-  if (isTable(raw) && Object.keys(raw).length === 0) return;
+  if (isTable(raw) && (Object.keys(raw).length === 0 || isAllDefaults(section.path, raw))) {
+    if (mode === "full" && Object.keys(raw).length > 0) {
+      target.unsupported[relative] = toPlain(raw);
+    }
+    return;
+  }
   if (mode === "full") {
     target.unsupported[relative] = toPlain(raw);
     v.unsupported(section.path, path);

@@ -26,11 +26,13 @@ Deno.test("an official runner's config.toml loads with every value as written", 
   assert.equal(config.checkInterval, 3, "check_interval = 0 means 3");
   assert.equal(config.shutdownTimeout, 30, "shutdown_timeout = 0 means 30");
   assert.equal(config.logLevel, "warn");
-  assert.deepEqual(config.sessionServer, {
-    listenAddress: "[::]:8093",
-    advertiseAddress: "runner.example.com:8093",
-    sessionTimeout: 1800,
+  // The web terminal is not served: the section is kept for saving and warned about.
+  assert.deepEqual(config.unsupported["session_server"], {
+    "listen_address": "[::]:8093",
+    "advertise_address": "runner.example.com:8093",
+    "session_timeout": 1800,
   });
+  assert.ok(warnings.some((w) => w.message === "key session_server is accepted but not supported"));
   assert.equal(config.runners.length, 2);
   const [docker, shell] = config.runners;
   assert.ok(docker && shell);
@@ -77,9 +79,10 @@ Deno.test("an official runner's config.toml loads with every value as written", 
 
   // Only the kubernetes subtree is worth a warning; the empty gcs/azure tables are not.
   assert.deepEqual(warnings.map((w) => w.message), [
+    "key session_server is accepted but not supported",
     "key runners.kubernetes is accepted but not supported",
   ]);
-  assert.equal(warnings[0]?.line, 52);
+  assert.equal(warnings[1]?.line, 52);
 });
 
 Deno.test("an empty file gives every default", () => {
@@ -91,8 +94,6 @@ Deno.test("an empty file gives every default", () => {
   assert.equal(config.logLevel, "info");
   assert.equal(config.logFormat, "runner");
   assert.equal(config.listenAddress, "");
-  assert.equal(config.connectionMaxAge, 900);
-  assert.equal(config.sessionServer.sessionTimeout, 1800);
   assert.deepEqual(config.runners, []);
 });
 
@@ -114,8 +115,6 @@ Deno.test("a runner entry gets the documented defaults", () => {
   assert.equal(runner.custom.forceKillTimeout, 10);
   assert.deepEqual(runner.docker.pullPolicy, ["always"]);
   assert.equal(runner.docker.waitForServicesTimeout, 30);
-  assert.equal(runner.artifact.uploadTimeout, 3600);
-  assert.equal(runner.artifact.responseHeaderTimeout, 600);
   assert.equal(runner.safeDirectoryCheckout, false);
   assert.equal(runner.cleanGitConfig, true, "clean_git_config is only off for shell");
   assert.equal(runner.tokenObtainedAt, "0001-01-01T00:00:00Z");
@@ -300,16 +299,14 @@ Deno.test("keys are matched exactly first, then ignoring case with a warning", (
 
 Deno.test("durations accept Go strings; int-seconds keys take integers", () => {
   const { config } = parseConfig(
-    `connection_max_age = "1h30m"\n[[runners]]\nunhealthy_interval = "90s"\nprepare_timeout = "15m"\n` +
-      `get_sources_timeout = "500ms"\n[runners.artifact]\nupload_timeout = "2h"\n`,
+    `[[runners]]\nunhealthy_interval = "90s"\nprepare_timeout = "15m"\n` +
+      `get_sources_timeout = "500ms"\n`,
     opts,
   );
-  assert.equal(config.connectionMaxAge, 5400);
   const runner = config.runners[0];
   assert.equal(runner?.unhealthyInterval, 90);
   assert.equal(runner?.prepareTimeout, 900);
   assert.equal(runner?.getSourcesTimeout, 0.5);
-  assert.equal(runner?.artifact.uploadTimeout, 7200);
   const error = loadError(`check_interval = "3s"\n`);
   assert.equal(
     error.message,
@@ -384,9 +381,31 @@ Deno.test("safe_directory_checkout, clean_git_config and custom_build_dir depend
   assert.deepEqual([docker?.safeDirectoryCheckout, docker?.customBuildDirEnabled], [false, true]);
 });
 
-Deno.test("advertise_address defaults to listen_address", () => {
-  const { config } = parseConfig(`[session_server]\nlisten_address = "0.0.0.0:8093"\n`, opts);
-  assert.equal(config.sessionServer.advertiseAddress, "0.0.0.0:8093");
+Deno.test("keys nothing acts on yet warn by name and are kept for saving", () => {
+  const { config, warnings } = parseConfig(
+    `connection_max_age = "1h30m"\n[session_server]\nlisten_address = "0.0.0.0:8093"\n` +
+      `[[runners]]\nexecutor = "shell"\ntls-cert-file = "/c.pem"\ntls-key-file = "/k.pem"\n` +
+      `[runners.artifact]\nupload_timeout = "2h"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => w.message), [
+    "key connection_max_age is accepted but not supported",
+    "key session_server is accepted but not supported",
+    "key runners.tls-cert-file is accepted but not supported",
+    "key runners.tls-key-file is accepted but not supported",
+    "key runners.artifact is accepted but not supported",
+  ]);
+  assert.equal(config.unsupported["connection_max_age"], "1h30m");
+  assert.deepEqual(config.runners[0]?.unsupported["artifact"], { "upload_timeout": "2h" });
+});
+
+Deno.test("global labels are combined with each runner's, the runner's winning", () => {
+  const { config } = parseConfig(
+    `[labels]\nteam = "ci"\nzone = "eu"\n[[runners]]\nexecutor = "shell"\n[runners.labels]\nzone = "us"\n`,
+    opts,
+  );
+  assert.deepEqual(config.runners[0]?.combinedLabels, { team: "ci", zone: "us" });
+  assert.deepEqual(config.runners[0]?.labels, { zone: "us" }, "saved as written");
 });
 
 Deno.test("docker services are read with their own defaults", () => {
@@ -436,5 +455,17 @@ Deno.test("an entry whose executor this runner lacks is a warning naming runner 
       'key runners[2].executor is not set: runner "none" never asks for jobs ' +
       "(supported: shell, docker, ssh, docker+ssh, custom)",
     ],
+  ]);
+});
+
+Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
+  const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
+    `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
+  const { config, warnings } = parseConfig(text, opts);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config.unsupported["session_server"], { "session_timeout": 1800 });
+  const changed = parseConfig(text.replace("1800", "600"), opts).warnings;
+  assert.deepEqual(changed.map((w) => w.message), [
+    "key session_server is accepted but not supported",
   ]);
 });

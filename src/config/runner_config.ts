@@ -19,9 +19,6 @@ export interface GlobalConfig {
   shutdownTimeout: number;
   user: string;
   labels: Record<string, string>;
-  sessionServer: { listenAddress: string; advertiseAddress: string; sessionTimeout: number };
-  /** Seconds; 0 = keep-alive connections to GitLab have no maximum age. */
-  connectionMaxAge: number;
   runners: RunnerConfig[];
   /** See {@link UnsupportedValues}. */
   unsupported: UnsupportedValues;
@@ -76,12 +73,6 @@ export interface S3CacheConfig {
   /** -1 = unlimited. */
   assumeRoleMaxConcurrency: number;
   disableAssumeRoleCredentialsCaching: boolean;
-}
-
-/** [runners.artifact]; seconds. */
-export interface ArtifactConfig {
-  uploadTimeout: number;
-  responseHeaderTimeout: number;
 }
 
 /** One [[runners.docker.services]] entry. */
@@ -218,8 +209,6 @@ export interface RunnerConfig {
   tokenObtainedAt: string;
   tokenExpiresAt: string;
   tlsCaFile: string;
-  tlsCertFile: string;
-  tlsKeyFile: string;
   executor: string;
   /** "" = the executor's default shell. */
   shell: string;
@@ -253,12 +242,16 @@ export interface RunnerConfig {
   featureFlags: Record<string, boolean>;
   labels: Record<string, string>;
   cache: RunnerCacheConfig;
-  artifact: ArtifactConfig;
   docker: DockerConfig;
   ssh: SshConfig;
   custom: CustomConfig;
   /** See {@link EnvExpansion}; url/token hold the expanded values. */
   envExpansion: { url: EnvExpansion | null; token: EnvExpansion | null };
+  /**
+   * The global `labels` overlaid with this entry's `labels` (the entry wins), as
+   * the official runner sends them to GitLab. Filled at load; never saved.
+   */
+  combinedLabels: Record<string, string>;
   /** See {@link UnsupportedValues}. */
   unsupported: UnsupportedValues;
 }
