@@ -11,6 +11,7 @@ import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
+import { runBuild } from "../../build/run_build.ts";
 import type { Logger } from "../../log/logger.ts";
 import {
   BUSYBOX_TEST_IMAGE,
@@ -468,6 +469,71 @@ test("docker keys: a failed prepare can be retried and reports its own error, no
     });
     assert.equal(await jobContainerCount(jobId), 0, `attempt ${attempt} left a container`);
   }
+});
+
+test("a build whose container cannot start fails after its prepare retries with the daemon's reason", async () => {
+  const runner = defaultRunnerConfig("docker");
+  runner.docker = {
+    ...runner.docker,
+    image: BUSYBOX_TEST_IMAGE,
+    pullPolicy: ["if-not-present"],
+    allowedPullPolicies: [],
+    devices: ["/dev/runner-test-missing"],
+  };
+  const jobId = ++nextJobId;
+  const spec = parseJobSpec({
+    id: jobId,
+    token: "job-token",
+    job_info: { project_id: jobId, project_full_path: "g/p", name: "j" },
+    git_info: { repo_url: "https://gitlab.example.com/g/p.git", sha: "0".repeat(40) },
+    variables: NO_GIT,
+    steps: [{ name: "script", script: ["echo hello"], when: "on_success" }],
+  });
+  const output = new CollectedOutput();
+  const never = new AbortController().signal;
+  await using executor = new DockerExecutor({
+    docker,
+    config: runner.docker,
+    job: spec,
+    shortToken: SHORT_TOKEN,
+    concurrentProjectId: 0,
+    output,
+    log: new SilentLogger(),
+    lease: lease!,
+    sweepOrphans: false,
+  });
+  const result = await runBuild({
+    job: spec,
+    runner,
+    shortToken: SHORT_TOKEN,
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    executor,
+    output,
+    cancel: { graceful: never, abort: never },
+    version: {
+      name: "gitlab-runner",
+      version: "0.1.0",
+      revision: "test",
+      os: "linux",
+      arch: "amd64",
+    },
+    retryDelays: { prepareMs: 0, stageRetryMs: 0 },
+  });
+  const text = output.text();
+  assert.equal(result.state, "failed");
+  assert.equal(result.failureReason, "runner_system_failure");
+  assert.match(
+    result.message ?? "",
+    /Cannot start the build container: .*\/dev\/runner-test-missing/,
+  );
+  assert.equal(
+    text.match(/Preparation failed: Cannot start the build container/g)?.length,
+    2,
+    text,
+  );
+  assert.doesNotMatch(text, /Conflict|already in use/);
+  assert.equal(await jobContainerCount(jobId), 0);
 });
 
 test("docker keys: log_options other than env and labels fail the job naming them", async () => {
