@@ -79,6 +79,8 @@ export interface ControlChannel {
   onCancel(listener: (message: CancelMessage) => void): void;
   /** `cache-url` answers as they arrive (one listener). */
   onCacheUrl(listener: (message: CacheUrlAnswer) => void): void;
+  /** Called once when stdin ends after the start message: the poller is gone. */
+  onClosed(listener: () => void): void;
 }
 
 /** Reads the start message, then keeps reading cancel messages in the background. */
@@ -109,12 +111,14 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
   if (start.type !== "start") {
     throw new TypeError("Executor process got no start message on stdin");
   }
-  // A poller that closes stdin early counts as an abort: nobody can cancel us any more.
+  // stdin ends only when the poller is gone (killed, crashed): nobody can cancel us any more.
+  let isClosed = false;
+  const closedListeners: (() => void)[] = [];
   const rest = (async () => {
     try {
       while (true) {
         const { value, done } = await reader.read();
-        if (done) return;
+        if (done) break;
         for (const frame of decoder.push(value)) {
           if (frame.type !== FRAME_MESSAGE) continue;
           const message = decodeMessage<ToExecutor>(frame.payload);
@@ -125,6 +129,8 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
     } catch {
       // stdin broke: the poller is gone.
     }
+    isClosed = true;
+    closedListeners.forEach((l) => l());
   })();
   void rest;
   return {
@@ -136,6 +142,10 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
     onCacheUrl(listener) {
       onCacheUrl = listener;
     },
+    onClosed(listener) {
+      if (isClosed) listener();
+      else closedListeners.push(listener);
+    },
   };
 }
 
@@ -145,14 +155,30 @@ export interface ExecutorProcessIo {
   env: Record<string, string>;
   log: Logger;
   version: RunnerVersion;
+  /** Aborted when this process is told to stop (SIGTERM): the job is killed as if the poller were gone. */
+  terminate?: AbortSignal;
 }
+
+/**
+ * After the poller is lost (stdin closed) or SIGTERM: when the job's process
+ * groups are sent SIGKILL, and when the process gives up waiting for the
+ * executor's cleanup and exits. Nothing may outlive the poller for long.
+ */
+export const LOST_KILL_MS = 800;
+export const LOST_EXIT_MS = 1800;
 
 /** Runs the job the poller sends; resolves with the process exit code. */
 export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number> {
   const writer = new FrameWriter(io.stdout);
   let control: ControlChannel;
   try {
-    control = await readControl(io.stdin);
+    const terminated = abortPromise(io.terminate);
+    const read = readControl(io.stdin);
+    const first = await Promise.race([read, terminated.then(() => null)]);
+    terminated.cancel();
+    // A spare process stopped before any job: nothing to clean up.
+    if (first === null) throw new NoJobError("stopped before a job arrived");
+    control = first;
   } catch (err) {
     // A spare process the poller no longer needs: stdin closed before any job.
     if (err instanceof NoJobError) {
@@ -168,6 +194,23 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   const abort = new AbortController();
   control.onCancel((m) => (m.graceful ? graceful : abort).abort());
   const log = io.log.child({ [F.JOB_ID]: start.job.id, [F.EXECUTOR]: start.runner.executor });
+  // Process groups of running stages: killed here too if the executor cannot stop them in time.
+  const groups = new Set<number>();
+  const lost = Promise.withResolvers<"lost">();
+  let isLost = false;
+  const onLost = (why: string) => {
+    if (isLost) return;
+    isLost = true;
+    log.warn(`Stopping the job: ${why}`);
+    abort.abort();
+    const killTimer = setTimeout(() => groups.forEach((pgid) => killGroup(pgid)), LOST_KILL_MS);
+    const exitTimer = setTimeout(() => lost.resolve("lost"), LOST_EXIT_MS);
+    Deno.unrefTimer(killTimer);
+    Deno.unrefTimer(exitTimer);
+  };
+  control.onClosed(() => onLost("the poller is gone (stdin closed)"));
+  if (io.terminate?.aborted) onLost("SIGTERM");
+  else io.terminate?.addEventListener("abort", () => onLost("SIGTERM"), { once: true });
   let result: BuildResult;
   try {
     const context: ExecutorContext = {
@@ -182,13 +225,17 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       stateDir: start.stateDir,
       tempDir: start.tempDir,
       log,
-      onProcessGroup: (pgid, isAlive) => writer.event({ type: "process-group", pgid, isAlive }),
+      onProcessGroup: (pgid, isAlive) => {
+        if (isAlive) groups.add(pgid);
+        else groups.delete(pgid);
+        writer.event({ type: "process-group", pgid, isAlive });
+      },
     };
     const executor = await createExecutor(context);
     using jobFiles = hasJobFiles(start.job)
       ? await jobFileHooks(context, executor, io.version, new ProtocolCacheUrls(writer, control))
       : { hooks: undefined, [Symbol.dispose]() {} };
-    result = await runBuild({
+    const build = runBuild({
       job: start.job,
       runner: start.runner,
       shortToken: start.shortToken,
@@ -203,6 +250,14 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       onStage: (stage) => writer.event({ type: "stage", stage }),
       log,
     });
+    const outcome = await Promise.race([build, lost.promise]);
+    if (outcome === "lost") {
+      // The executor's cleanup did not finish in time; the groups were killed above.
+      groups.forEach((pgid) => killGroup(pgid));
+      log.error("Executor cleanup did not finish in time after the job was stopped");
+      return 1;
+    }
+    result = outcome;
   } catch (err) {
     const message = err instanceof JobFailedError ? err.message : `${(err as Error).message}`;
     writer.write(
@@ -260,6 +315,27 @@ class ProtocolCacheUrls implements CacheUrlSource {
       this.#pending.delete(id);
     }
   }
+}
+
+function killGroup(pgid: number): void {
+  try {
+    Deno.kill(-pgid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Resolves when `signal` aborts (never without one); `cancel` drops the listener. */
+function abortPromise(signal: AbortSignal | undefined): Promise<void> & { cancel(): void } {
+  let cancel = () => {};
+  const promise = new Promise<void>((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) return resolve();
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    cancel = () => signal.removeEventListener("abort", onAbort);
+  });
+  return Object.assign(promise, { cancel: () => cancel() });
 }
 
 /**

@@ -18,6 +18,11 @@ export interface ExecutorWorkerInit {
   version: RunnerVersion;
 }
 
+/** Posted by the process's thread on SIGTERM: stop the job as if the poller were gone. */
+export interface ExecutorWorkerTerminate {
+  type: "terminate";
+}
+
 interface WorkerScope {
   onmessage: ((e: MessageEvent) => void) | null;
   postMessage(message: unknown): void;
@@ -26,7 +31,10 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 
 scope.onmessage = async (e: MessageEvent) => {
-  scope.onmessage = null;
+  const terminate = new AbortController();
+  scope.onmessage = (m: MessageEvent) => {
+    if ((m.data as Partial<ExecutorWorkerTerminate>)?.type === "terminate") terminate.abort();
+  };
   const { version } = e.data as ExecutorWorkerInit;
   const sink = new LogSink({ output: Deno.stderr, level: "debug", format: "json" });
   const code = await runExecutorProcess({
@@ -35,6 +43,7 @@ scope.onmessage = async (e: MessageEvent) => {
     env: Deno.env.toObject(),
     log: new StreamLogger(sink),
     version,
+    terminate: terminate.signal,
   });
   scope.postMessage({ type: "exit", code } satisfies WorkerExit);
 };

@@ -8,6 +8,7 @@ import { type CliContext, CommandError } from "./cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
 import { renderVersion, versionInfo } from "./version.ts";
 import { F } from "../log/fields.ts";
+import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
   {
@@ -246,20 +247,32 @@ export async function main(args: string[], io: MainIo): Promise<number> {
         os: ctx.version.os,
         arch: ctx.version.architecture,
       };
+      // SIGTERM kills the job's processes (and containers) before this process exits.
+      const terminate = new AbortController();
+      if (Deno.build.os !== "windows") {
+        Deno.addSignalListener("SIGTERM", () => terminate.abort());
+      }
       const at = rest.indexOf("--permissions");
       if (at >= 0) {
         // A compiled binary carries the poller's global grants: the job runs in a
         // worker holding only this executor's set, and this thread drops all of its own.
-        const [{ workerPermissions }, { runScopedWorker }] = await Promise.all([
+        const [{ workerPermissions }, { startScopedWorker }] = await Promise.all([
           import("../poller/executor_permissions.ts"),
           import("./scoped_worker.ts"),
         ]);
-        return await runScopedWorker(new URL("./executor_worker.ts", import.meta.url), {
-          permissions: workerPermissions(JSON.parse(rest[at + 1] ?? "{}")),
-          init: { version },
-          isRevokingOwn: true,
-          onError: (message) => log.error("Executor process failed", { [F.ERROR]: message }),
+        const { worker, exited } = startScopedWorker(
+          new URL("./executor_worker.ts", import.meta.url),
+          {
+            permissions: workerPermissions(JSON.parse(rest[at + 1] ?? "{}")),
+            init: { version },
+            isRevokingOwn: true,
+            onError: (message) => log.error("Executor process failed", { [F.ERROR]: message }),
+          },
+        );
+        terminate.signal.addEventListener("abort", () => {
+          worker.postMessage({ type: "terminate" } satisfies ExecutorWorkerTerminate);
         });
+        return await exited;
       }
       const { runExecutorProcess } = await import("./executor_process.ts");
       return await runExecutorProcess({
@@ -267,6 +280,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
         stdout: (Deno.stdout as unknown as { writable: WritableStream<Uint8Array> }).writable,
         env: io.env,
         log,
+        terminate: terminate.signal,
         version,
       });
     }
