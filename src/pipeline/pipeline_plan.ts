@@ -21,6 +21,9 @@ import type { ProjectFiles } from "./project_files.ts";
 import { evaluateOnlyExcept, evaluateRules, type RuleContext } from "./rule_evaluation.ts";
 import { expandVariables } from "./variable_expansion.ts";
 
+/** GitLab: "Parent and child pipelines have a maximum depth of two levels of child pipelines." */
+const MAX_CHILD_DEPTH = 2;
+
 /** The `when` of a planned job; `delayed` runs as `on_success`, `manual` only when named. */
 export type PlannedWhen = "on_success" | "on_failure" | "always" | "manual";
 
@@ -118,6 +121,8 @@ export interface PlanOptions {
   now?: Date;
   /** Id of the first planned job (child pipelines number on from their parent); default 1. */
   firstJobId?: number;
+  /** 0 for the main pipeline, 1 for its child pipelines, … */
+  childDepth?: number;
 }
 
 /** A job named on the command line cannot be run; the message says why. */
@@ -442,6 +447,16 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
   const triggerWaits = new Map<string, string[]>();
   for (const c of planned) {
     if (c.job.trigger && c.job.trigger.localIncludes.length > 0) {
+      if ((options.childDepth ?? 0) >= MAX_CHILD_DEPTH) {
+        skipped.push({
+          name: c.instance.name,
+          stage: c.job.stage,
+          when: c.when,
+          reason: `child pipelines nest at most ${MAX_CHILD_DEPTH} levels deep (GitLab's limit)`,
+        });
+        triggerWaits.set(c.instance.name, []);
+        continue;
+      }
       // A child pipeline: its jobs take the trigger job's place, after what it waits for.
       const prefix = `${c.instance.name}/`;
       const child = await planPipeline(
@@ -458,6 +473,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
           pipelineSource: "parent_pipeline",
           newToken,
           firstJobId: nextChildId,
+          childDepth: (options.childDepth ?? 0) + 1,
           ...(options.now ? { now: options.now } : {}),
         },
       );

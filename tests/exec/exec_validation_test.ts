@@ -375,3 +375,17 @@ docs:
   );
   assert.match(run.stderr, /^ {2}docs: rules: no rule matched$/m);
 });
+
+Deno.test("a child pipeline that triggers itself stops at GitLab's depth of two child levels", async () => {
+  const run = await list({
+    ".gitlab-ci.yml": "parent:\n  script: [echo]\nspawn:\n  trigger:\n    include: ci/self.yml\n",
+    "ci/self.yml": "work:\n  script: [echo]\nagain:\n  trigger:\n    include: ci/self.yml\n",
+  });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /\sspawn\/work\s/);
+  assert.match(run.stdout, /\sspawn\/again\/work\s/);
+  assert.match(
+    run.stdout,
+    /^spawn\/again\/again\s+test\s+child pipelines nest at most 2 levels deep \(GitLab's limit\)$/m,
+  );
+});

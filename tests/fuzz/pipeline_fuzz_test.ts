@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { CiConfigError } from "../../src/pipeline/ci_config_error.ts";
 import { loadPipeline } from "../../src/pipeline/load_pipeline.ts";
 import { MemoryProjectFiles } from "../../src/pipeline/memory_project_files.ts";
+import type { GitState } from "../../src/pipeline/git_state.ts";
+import { JobSelectionError, planPipeline } from "../../src/pipeline/pipeline_plan.ts";
 import {
   assertClearError,
   forEachInput,
@@ -53,6 +55,19 @@ deploy:
   environment: { name: prod }
 `;
 
+const GIT: GitState = {
+  sha: "3c8b1f0e2d4a6b8c0e1f3a5b7c9d1e3f5a7b9c0d",
+  beforeSha: "0000000000000000000000000000000000000000",
+  ref: "main",
+  refType: "branch",
+  defaultBranch: "main",
+  commitMessage: "Fuzz",
+  commitAuthor: "Ada <ada@example.com>",
+  commitTimestamp: "2026-01-01T00:00:00Z",
+  remotePath: "acme/app",
+  changedFiles: ["package.json"],
+};
+
 const TEMPLATES = `.tmpl:
   script: [echo tmpl]
   variables: { T: "x" }
@@ -80,6 +95,23 @@ const SNIPPETS = [
   "rules: [{ if: '$A == (' }]",
   "needs: [{ job: nowhere }]",
   "timeout: forever",
+  "rules: []",
+  "rules: [{ exists: [''] }]",
+  "rules: [{ changes: [$UNSET] }]",
+  "script: []",
+  "trigger: { include: ci/templates.yml, strategy: depend }",
+  "trigger: group/other",
+  "trigger: { include: .gitlab-ci.yml }",
+  "needs: [{ project: a/b, job: c, ref: main }]",
+  "needs: [{ job: test, parallel: { matrix: [{ NODE: $[[ matrix.NODE ]] }] } }]",
+  "dependencies: [build]",
+  "environment: { name: review/$CI_COMMIT_REF_NAME, deployment_tier: nope }",
+  "coverage: '/(/'",
+  "include: { local: ci/$CI_COMMIT_REF_NAME.yml, rules: [{ if: $X == 'y' }] }",
+  "include: { local: 'ci/**.yml', inputs: { a: 1 } }",
+  "cache: { paths: vendor/ }",
+  "extends: .from-a-project-include",
+  "include: { project: g/p, file: t.yml }",
 ];
 
 function mutate(rng: Prng, text: string): string {
@@ -105,11 +137,17 @@ Deno.test(".gitlab-ci.yml: random and mutated files never crash loadPipeline; ea
       "package-lock.json": "{}",
     }),
     async (files) => {
+      // exec loads then plans: neither may fail with anything but a clear error.
       try {
-        await loadPipeline("/src/app", { files: new MemoryProjectFiles(files) });
+        const memory = new MemoryProjectFiles(files);
+        const pipeline = await loadPipeline("/src/app", {
+          files: memory,
+          includeContext: () => Promise.resolve({ git: GIT, variables: [] }),
+        });
+        await planPipeline(pipeline, { git: GIT, files: memory, newToken: () => "t" });
         seen.accepted++;
       } catch (err) {
-        assertClearError(err, CiConfigError);
+        assertClearError(err, err instanceof JobSelectionError ? JobSelectionError : CiConfigError);
         seen.refused++;
       }
     },
