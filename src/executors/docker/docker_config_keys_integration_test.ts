@@ -257,6 +257,14 @@ test("docker keys: privileged holds only for images on allowed_privileged_images
   await refused.executor.prepare(never());
   assert.equal((await only(refused.jobId, "build")).HostConfig.Privileged, false);
   assert.equal((await only(refused.jobId, "service")).HostConfig.Privileged, false);
+  assert.match(
+    refused.output.text(),
+    /WARNING: Image "runner-test\/busybox:latest" runs unprivileged: it is not on allowed_privileged_images/,
+  );
+  assert.match(
+    refused.output.text(),
+    /WARNING: Service "runner-test\/busybox:latest" runs unprivileged: it is not on allowed_privileged_services/,
+  );
 
   const listedImage = createExecutor({
     config,

@@ -592,6 +592,13 @@ export class DockerExecutor implements Executor {
         ...this.#jobEnv(),
         ...service.variables.filter((v) => !v.file).map((v) => `${v.key}=${v.value}`),
       ];
+      const hostConfig = serviceHostConfig(config, service.name);
+      if ((config.servicesPrivileged ?? config.privileged) && !hostConfig["Privileged"]) {
+        this.#say(
+          `WARNING: Service "${service.name}" runs unprivileged: it is not on ` +
+            "allowed_privileged_services",
+        );
+      }
       const create: Docker.ContainerCreateOptions = {
         name,
         Image: pulled.id,
@@ -601,7 +608,7 @@ export class DockerExecutor implements Executor {
           [`com.gitlab.gitlab-runner.service`]: service.name,
         },
         HostConfig: {
-          ...serviceHostConfig(config, service.name),
+          ...hostConfig,
           Binds: this.#hostBinds,
           NetworkMode: network,
         } as Docker.HostConfig,
@@ -692,7 +699,14 @@ export class DockerExecutor implements Executor {
     const { config } = this.#o;
     const name = `${this.#namePrefix}-${type}`;
     // As the official runner, the helper gets the build container's settings but pid_mode.
-    const hostConfig = buildHostConfig(config, { isBuild: type === "build", image: image.name });
+    // The allow-list sees the name as the job wrote it (expanded), as in the official runner.
+    const imageName = type === "build" ? this.#image : image.name;
+    const hostConfig = buildHostConfig(config, { isBuild: type === "build", image: imageName });
+    if (type === "build" && config.privileged && !hostConfig["Privileged"]) {
+      this.#say(
+        `WARNING: Image "${imageName}" runs unprivileged: it is not on allowed_privileged_images`,
+      );
+    }
     hostConfig["Binds"] = this.#binds;
     hostConfig["Mounts"] = this.#mounts;
     const network = this.#networkName !== "" ? this.#networkName : config.networkMode;
