@@ -155,6 +155,37 @@ export interface JobVariablesInput {
   timeoutSeconds: number;
   isSharedEnvironment: boolean;
   version: RunnerVersion;
+  /** The runner's TLS material for the job (git, helper commands); absent: none. */
+  tls?: JobTls;
+}
+
+/** PEM contents; "" when not configured. */
+export interface JobTls {
+  caChain: string;
+  cert: string;
+  key: string;
+}
+
+/** The job's file variables holding the runner's TLS material (official names). */
+export const TLS_CA_FILE_KEY = "CI_SERVER_TLS_CA_FILE";
+export const TLS_CERT_FILE_KEY = "CI_SERVER_TLS_CERT_FILE";
+export const TLS_KEY_FILE_KEY = "CI_SERVER_TLS_KEY_FILE";
+
+function tlsVariables(tls: JobTls | undefined): JobVariable[] {
+  const file = (key: string, value: string, isPublic: boolean): JobVariable => ({
+    key,
+    value,
+    public: isPublic,
+    file: true,
+    masked: false,
+    raw: true,
+  });
+  const out: JobVariable[] = [];
+  if (tls?.caChain) out.push(file(TLS_CA_FILE_KEY, tls.caChain, true));
+  if (tls?.cert && tls.key) {
+    out.push(file(TLS_CERT_FILE_KEY, tls.cert, true), file(TLS_KEY_FILE_KEY, tls.key, false));
+  }
+  return out;
 }
 
 /** The list in §8.1 order, then expanded once. */
@@ -175,6 +206,8 @@ export function buildJobVariables(input: JobVariablesInput): JobVariable[] {
     runnerVariable("CI_JOB_STATUS", input.jobStatus),
     runnerVariable("CI_JOB_TIMEOUT", String(Math.floor(input.timeoutSeconds))),
   );
+  // As the official runner: after the default variables, before the job's own.
+  list.push(...tlsVariables(input.tls));
   // FF_* job variables were consumed when the flags were resolved.
   list.push(
     ...input.jobVariables.filter((v) => !(v.key in input.featureFlags)).map((v) => ({ ...v })),

@@ -54,9 +54,13 @@ import {
   buildJobVariables,
   expandValue,
   expandVariables,
+  type JobTls,
   lookupVariable,
   parseEnvironment,
   type RunnerVersion,
+  TLS_CA_FILE_KEY,
+  TLS_CERT_FILE_KEY,
+  TLS_KEY_FILE_KEY,
 } from "./job_variables.ts";
 import { JobLog, stageDescription } from "./job_log.ts";
 import type { BuildStageHooks, HookStage, StageContext } from "./stage_hooks.ts";
@@ -99,6 +103,8 @@ export interface RunBuildOptions {
   log?: Logger;
   /** Waits between retries; tests pass 0. Defaults: 3000 ms and 5000 ms. */
   retryDelays?: { prepareMs?: number; stageRetryMs?: number };
+  /** The runner's TLS files' contents, given to the job and git as the official runner does. */
+  tls?: JobTls;
 }
 
 const PREPARE_ATTEMPTS = 3;
@@ -114,6 +120,16 @@ type StopCause = "abort" | "graceful" | "timeout";
 class JobStopped extends Error {
   constructor(readonly stopCause: StopCause) {
     super(`job stopped: ${stopCause}`);
+  }
+}
+
+/** `scheme://host[:port]` of an http(s) URL; null for anything else. */
+function httpOrigin(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.origin : null;
+  } catch {
+    return null;
   }
 }
 
@@ -387,6 +403,7 @@ class Build {
       timeoutSeconds: job.timeout,
       isSharedEnvironment: executor.isSharedEnvironment ?? false,
       version: this.#o.version,
+      ...(this.#o.tls ? { tls: this.#o.tls } : {}),
     };
     if (this.#projectDir === "") {
       // Settings first (from a list without paths), since GIT_STRATEGY and
@@ -481,6 +498,15 @@ class Build {
         ...(runner.postGetSourcesScript ? [runner.postGetSourcesScript] : []),
       ],
       credentialHost: remote.credentialHost,
+      sslFiles: ([
+        ["sslCAInfo", TLS_CA_FILE_KEY],
+        ["sslCert", TLS_CERT_FILE_KEY],
+        ["sslKey", TLS_KEY_FILE_KEY],
+      ] as const).flatMap(([setting, key]) => {
+        const v = this.#variables.findLast((x) => x.key === key);
+        return v?.file ? [[setting, this.#lookup(key) as string] as const] : [];
+      }),
+      remoteHost: httpOrigin(remote.remoteUrl),
     };
   }
 

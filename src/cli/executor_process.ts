@@ -24,7 +24,7 @@ import {
 } from "../executors/process_protocol.ts";
 import type { JobOutput } from "../executors/executor.ts";
 import { type BuildResult, runBuild } from "../build/run_build.ts";
-import type { RunnerVersion } from "../build/job_variables.ts";
+import type { JobTls, RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
@@ -249,6 +249,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       ...(jobFiles.hooks ? { hooks: jobFiles.hooks } : {}),
       onStage: (stage) => writer.event({ type: "stage", stage }),
       log,
+      tls: await readJobTls(start.runner, log),
     });
     const outcome = await Promise.race([build, lost.promise]);
     if (outcome === "lost") {
@@ -350,6 +351,35 @@ export function hasJobFiles(job: JobSpec): boolean {
     job.dependencies.some((d) => d.artifactsFile.filename !== "");
 }
 
+/**
+ * The runner's TLS files for the job's file variables (git and the helper
+ * commands read them there). An unreadable file is left out with a warning,
+ * as the official runner does.
+ */
+async function readJobTls(
+  runner: { tlsCaFile: string; tlsCertFile: string; tlsKeyFile: string },
+  log: Logger,
+): Promise<JobTls> {
+  const read = async (setting: string, path: string): Promise<string> => {
+    if (!path) return "";
+    try {
+      return await Deno.readTextFile(path);
+    } catch (err) {
+      log.warn(`Cannot read ${setting} for the job`, {
+        [F.FILE]: path,
+        [F.ERROR]: err instanceof Error ? err.message : String(err),
+      });
+      return "";
+    }
+  };
+  const both = runner.tlsCertFile !== "" && runner.tlsKeyFile !== "";
+  return {
+    caChain: await read("tls-ca-file", runner.tlsCaFile),
+    cert: both ? await read("tls-cert-file", runner.tlsCertFile) : "",
+    key: both ? await read("tls-key-file", runner.tlsKeyFile) : "",
+  };
+}
+
 /** The artifact and cache stage hooks; disposing closes their GitLab client. */
 async function jobFileHooks(
   context: ExecutorContext,
@@ -357,12 +387,15 @@ async function jobFileHooks(
   version: RunnerVersion,
   cacheUrls: CacheUrlSource,
 ): Promise<{ hooks: BuildStageHooks } & Disposable> {
-  const [{ JobClient }, { createJobFileHooks, JobArtifactTransfer }, { runnerInfoFor }] =
-    await Promise.all([
-      import("../gitlab/job_client.ts"),
-      import("../job_files/mod.ts"),
-      import("./runner_identity.ts"),
-    ]);
+  const [
+    { JobClient },
+    { createJobFileHooks, JobArtifactTransfer },
+    { runnerInfoFor, tlsFilesOf },
+  ] = await Promise.all([
+    import("../gitlab/job_client.ts"),
+    import("../job_files/mod.ts"),
+    import("./runner_identity.ts"),
+  ]);
   const cache = context.runner.cache;
   // Only a runner with a distributed cache loads its store and HTTP transfer.
   const distributed = cache.type === "" ? null : await Promise.all([
@@ -384,7 +417,7 @@ async function jobFileHooks(
       os: version.os,
       architecture: version.arch,
     }, context.runner),
-    tlsCaFile: context.runner.tlsCaFile,
+    ...tlsFilesOf(context.runner),
     log: context.log,
   });
   return {

@@ -57,3 +57,14 @@ export function runnerInfoFor(version: VersionInfo, runner: RunnerConfig): Runne
     labels: runner.combinedLabels ?? runner.labels ?? {},
   });
 }
+
+/** The TLS files of a runner entry, as the GitLab clients take them (unset ones left out). */
+export function tlsFilesOf(
+  runner: Pick<RunnerConfig, "tlsCaFile" | "tlsCertFile" | "tlsKeyFile">,
+): { tlsCaFile?: string; tlsCertFile?: string; tlsKeyFile?: string } {
+  return {
+    ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+    ...(runner.tlsCertFile ? { tlsCertFile: runner.tlsCertFile } : {}),
+    ...(runner.tlsKeyFile ? { tlsKeyFile: runner.tlsKeyFile } : {}),
+  };
+}

@@ -384,15 +384,13 @@ Deno.test("safe_directory_checkout, clean_git_config and custom_build_dir depend
 Deno.test("keys nothing acts on yet warn by name and are kept for saving", () => {
   const { config, warnings } = parseConfig(
     `connection_max_age = "1h30m"\n[session_server]\nlisten_address = "0.0.0.0:8093"\n` +
-      `[[runners]]\nexecutor = "shell"\ntls-cert-file = "/c.pem"\ntls-key-file = "/k.pem"\n` +
+      `[[runners]]\nexecutor = "shell"\n` +
       `[runners.artifact]\nupload_timeout = "2h"\n`,
     opts,
   );
   assert.deepEqual(warnings.map((w) => w.message), [
     "key connection_max_age is accepted but not supported",
     "key session_server is accepted but not supported",
-    "key runners.tls-cert-file is accepted but not supported",
-    "key runners.tls-key-file is accepted but not supported",
     "key runners.artifact is accepted but not supported",
   ]);
   assert.equal(config.unsupported["connection_max_age"], "1h30m");

@@ -33,6 +33,10 @@ export interface ApiTransportOptions {
   runnerInfo: RunnerInfo;
   /** PEM bundle added to the system roots; "" or absent: system roots only. */
   tlsCaFile?: string;
+  /** PEM client certificate (mutual TLS); used only together with `tlsKeyFile`. */
+  tlsCertFile?: string;
+  /** PEM private key of `tlsCertFile`. */
+  tlsKeyFile?: string;
   clock?: Clock;
   retryPolicy?: RetryPolicy;
   /** Metrics hook, called once per HTTP attempt. */
@@ -78,6 +82,8 @@ export class ApiTransport implements Disposable {
   readonly #onRequest: ((event: RequestEvent) => void) | undefined;
   readonly #onCompleted: ApiTransportOptions["onCompleted"];
   readonly #caFile: string;
+  readonly #certFile: string;
+  readonly #keyFile: string;
   readonly #log: Logger | undefined;
   #client: Promise<Deno.HttpClient | undefined> | undefined;
 
@@ -89,6 +95,8 @@ export class ApiTransport implements Disposable {
     this.#onRequest = options.onRequest;
     this.#onCompleted = options.onCompleted;
     this.#caFile = options.tlsCaFile ?? "";
+    this.#certFile = options.tlsCertFile ?? "";
+    this.#keyFile = options.tlsKeyFile ?? "";
     this.#log = options.log;
   }
 
@@ -163,20 +171,43 @@ export class ApiTransport implements Disposable {
 
   #httpClient(): Promise<Deno.HttpClient | undefined> {
     this.#client ??= (async () => {
-      if (this.#caFile === "") return undefined;
-      try {
-        const pem = await Deno.readTextFile(this.#caFile);
-        return Deno.createHttpClient({ caCerts: [pem] });
-      } catch (error) {
-        // spec §7.3: an unreadable CA file falls back to the system roots.
-        this.#log?.warn("Cannot read tls-ca-file, using system roots only", {
-          [F.FILE]: this.#caFile,
-          [F.ERROR]: error instanceof Error ? error.message : String(error),
-        });
-        return undefined;
+      const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
+      if (this.#caFile !== "") {
+        try {
+          options.caCerts = [await Deno.readTextFile(this.#caFile)];
+        } catch (error) {
+          // spec §7.3: an unreadable CA file falls back to the system roots.
+          this.#warnFile("Cannot read tls-ca-file, using system roots only", this.#caFile, error);
+        }
       }
+      if ((this.#certFile === "") !== (this.#keyFile === "")) {
+        this.#log?.warn(
+          "tls-cert-file and tls-key-file must be set together; no client certificate is sent",
+          { [F.FILE]: this.#certFile || this.#keyFile },
+        );
+      } else if (this.#certFile !== "") {
+        try {
+          options.cert = await Deno.readTextFile(this.#certFile);
+          options.key = await Deno.readTextFile(this.#keyFile);
+        } catch (error) {
+          delete options.cert;
+          this.#warnFile(
+            "Cannot read tls-cert-file or tls-key-file, no client certificate is sent",
+            `${this.#certFile}, ${this.#keyFile}`,
+            error,
+          );
+        }
+      }
+      return Object.keys(options).length > 0 ? Deno.createHttpClient(options) : undefined;
     })();
     return this.#client;
+  }
+
+  #warnFile(message: string, file: string, error: unknown): void {
+    this.#log?.warn(message, {
+      [F.FILE]: file,
+      [F.ERROR]: error instanceof Error ? error.message : String(error),
+    });
   }
 
   [Symbol.dispose](): void {

@@ -112,6 +112,10 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
     env: true,
     sys: true,
   };
+  // Artifact transfers and the job's TLS variables (git) need the runner's TLS files.
+  for (const file of [runner.tlsCaFile, runner.tlsCertFile, runner.tlsKeyFile]) {
+    if (file) perms.read.push(dir(file, cwd));
+  }
   switch (runner.executor) {
     case "shell": {
       const builds = dir(runner.buildsDir || "builds", cwd);

@@ -73,6 +73,14 @@ export interface GitSources {
   postCommands: readonly string[];
   /** `scheme://host` to `git credential reject` at the end; null for local remotes. */
   credentialHost: string | null;
+  /**
+   * `[setting, file]` pairs written as `http.<scheme://host>.<setting> <file>`
+   * (sslCAInfo, sslCert, sslKey: the runner's TLS files as the job's file
+   * variables), as the official runner configures git.
+   */
+  sslFiles: ReadonlyArray<readonly [string, string]>;
+  /** `scheme://host` of the remote, the scope of `sslFiles`; null for non-HTTP remotes. */
+  remoteHost: string | null;
 }
 
 /** The git config that is included while fetching; holds the credential rewrites. */
@@ -233,6 +241,11 @@ function writeFetch(w: ScriptWriter, info: ScriptInfo, git: GitSources): void {
   // and cleanup_file_variables deletes it.
   w.rmFile(extConfig);
   if (git.bundleUris) w.command("git", "config", "-f", extConfig, "transfer.bundleURI", "true");
+  if (git.remoteHost !== null) {
+    for (const [setting, file] of git.sslFiles) {
+      w.command("git", "config", "-f", extConfig, `http.${git.remoteHost}.${setting}`, file);
+    }
+  }
   for (const [withCreds, withoutCreds] of git.insteadOfs) {
     w.command(
       "git",

@@ -70,6 +70,8 @@ const NONE: GitSources = {
   preCommands: ["echo pre"],
   postCommands: ["echo post"],
   credentialHost: null,
+  sslFiles: [],
+  remoteHost: null,
 };
 
 for (const shell of ["bash", "sh"] as const) {

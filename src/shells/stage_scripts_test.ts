@@ -39,6 +39,8 @@ const GIT: GitSources = {
   preCommands: ["echo pre"],
   postCommands: ["echo post"],
   credentialHost: "https://gitlab.example.com",
+  sslFiles: [],
+  remoteHost: "https://gitlab.example.com",
 };
 
 /** The body inside `eval '…'`, unquoted. */
@@ -157,4 +159,26 @@ Deno.test("a step script exports variables, enters the project dir and echoes co
   );
   assert.ok(script.includes("cd /builds/t/0/acme/widget\n"));
   assert.ok(script.includes(`printf '%s\\n' '\x1b[32;1m$ make test\x1b[0;m'\nmake test\n`));
+});
+
+Deno.test("get_sources points git at the runner's TLS files for the remote's host only", () => {
+  const script = body(getSourcesScript(INFO, {
+    ...GIT,
+    sslFiles: [
+      ["sslCAInfo", "/builds/t/0/acme/widget.tmp/CI_SERVER_TLS_CA_FILE"],
+      ["sslCert", "/builds/t/0/acme/widget.tmp/CI_SERVER_TLS_CERT_FILE"],
+      ["sslKey", "/builds/t/0/acme/widget.tmp/CI_SERVER_TLS_KEY_FILE"],
+    ],
+  }));
+  const ext = "/builds/t/0/acme/widget.tmp/.gitlab-runner.ext.conf";
+  for (const [setting, key] of [["sslCAInfo", "CA"], ["sslCert", "CERT"], ["sslKey", "KEY"]]) {
+    assert.ok(
+      script.includes(
+        `git config -f ${ext} http.https://gitlab.example.com.${setting} ` +
+          `/builds/t/0/acme/widget.tmp/CI_SERVER_TLS_${key}_FILE\n`,
+      ),
+      script,
+    );
+  }
+  assert.ok(!body(getSourcesScript(INFO, GIT)).includes("sslCAInfo"));
 });

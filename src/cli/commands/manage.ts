@@ -12,7 +12,7 @@ import { GitLabApiError, RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
-import { runnerInfoFor } from "../runner_identity.ts";
+import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 
 export const VERIFY_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
@@ -64,7 +64,7 @@ function clientFor(ctx: CliContext, runner: RunnerConfig, systemId: string): Run
     runnerInfo: runnerInfoFor(ctx.version, runner),
     token: runner.token,
     systemId,
-    ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+    ...tlsFilesOf(runner),
   });
 }
 
@@ -131,6 +131,8 @@ export async function unregisterCommand(ctx: CliContext, args: string[]): Promis
       url: flags.string("url"),
       token: flags.string("token"),
       tlsCaFile: flags.string("tls-ca-file"),
+      tlsCertFile: flags.string("tls-cert-file"),
+      tlsKeyFile: flags.string("tls-key-file"),
     } as RunnerConfig];
   } else {
     throw new CommandError("Unregister needs --name, --token with --url, or --all-runners");

@@ -15,7 +15,7 @@ import { RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
-import { runnerInfoFor } from "../runner_identity.ts";
+import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
 
 /** Options GitLab owns for runners created in its UI (glrt- tokens). */
@@ -175,7 +175,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     runnerInfo: runnerInfoFor(ctx.version, runner),
     token,
     systemId,
-    ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+    ...tlsFilesOf(runner),
   });
   ctx.log.info("Registering runner...", { "url": url, "runner": shortToken(token) });
   try {

@@ -37,7 +37,7 @@ import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
-import { runnerInfoFor } from "../runner_identity.ts";
+import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
@@ -146,7 +146,7 @@ class Clients {
         token: runner.token,
         systemId: this.systemId,
         log: this.ctx.log,
-        ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+        ...tlsFilesOf(runner),
         onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
         onCompleted: (e) => this.metrics.apiRequestAttempts(e),
       });
@@ -163,7 +163,7 @@ class Clients {
         url: runner.url,
         runnerInfo: runnerInfoFor(this.ctx.version, runner),
         log: this.ctx.log,
-        ...(runner.tlsCaFile ? { tlsCaFile: runner.tlsCaFile } : {}),
+        ...tlsFilesOf(runner),
         onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
         onCompleted: (e) => this.metrics.apiRequestAttempts(e),
       });

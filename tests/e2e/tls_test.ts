@@ -1,0 +1,148 @@
+/**
+ * End to end: `runner run` against the fake GitLab served over https by a
+ * local CA, requiring a client certificate (mutual TLS). The runner's
+ * `tls-ca-file`, `tls-cert-file` and `tls-key-file` must reach every
+ * connection: the API (poller), artifact transfers (executor process) and
+ * git (the job, through the official CI_SERVER_TLS_* file variables and
+ * `http.<host>.sslCAInfo/sslCert/sslKey`).
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { GitRepo } from "../fixtures/git_repo.ts";
+import { LocalCa } from "../fixtures/local_ca.ts";
+import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const TIMEOUT = { timeoutMs: 120_000 };
+const skip = await LocalCa.skipReason();
+if (skip) console.log(`SKIP tls_test: ${skip}`);
+
+async function tlsGitLab(ca: LocalCa): Promise<FakeGitLab> {
+  return await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    tls: {
+      cert: await Deno.readTextFile(ca.server.cert),
+      key: await Deno.readTextFile(ca.server.key),
+      clientCa: await Deno.readTextFile(ca.caFile),
+    },
+  });
+}
+
+/** Status of GET /api/v4/version, or the error: what any client without the right files sees. */
+async function probe(
+  url: string,
+  options: Deno.CreateHttpClientOptions & { cert?: string; key?: string },
+) {
+  using client = Deno.createHttpClient(options as Deno.CreateHttpClientOptions);
+  try {
+    const res = await fetch(`${url}/api/v4/version`, { client });
+    await res.body?.cancel();
+    return res.status;
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
+
+Deno.test({
+  name: "the fake GitLab over https answers only clients with a certificate of its CA",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const caPem = await Deno.readTextFile(ca.caFile);
+    const pair = async (p: { cert: string; key: string }) => ({
+      cert: await Deno.readTextFile(p.cert),
+      key: await Deno.readTextFile(p.key),
+    });
+    assert.equal(await probe(gitlab.url, {}), "TypeError"); // unknown CA
+    assert.equal(await probe(gitlab.url, { caCerts: [caPem] }), "TypeError"); // no client cert
+    assert.equal(
+      await probe(gitlab.url, { caCerts: [caPem], ...await pair(ca.stranger) }),
+      "TypeError",
+    );
+    assert.notEqual(
+      await probe(gitlab.url, { caCerts: [caPem], ...await pair(ca.client) }),
+      "TypeError",
+    );
+    assert.ok(gitlab.rejectedTlsClients >= 2);
+  },
+});
+
+Deno.test({
+  name:
+    "with tls-ca-file and a client certificate, jobs clone, upload and download artifacts over mutual TLS",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    await app.commit({ files: { "README.md": "over tls\n" } });
+    const toml = runnerToml(gitlab.url, r.token, {
+      "tls-ca-file": ca.caFile,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}`,
+    });
+    const job1 = gitlab.enqueueJob({
+      script: [
+        "cat README.md",
+        'grep -q "BEGIN CERTIFICATE" "$CI_SERVER_TLS_CA_FILE" && echo ca-file-ok',
+        'grep -q "BEGIN CERTIFICATE" "$CI_SERVER_TLS_CERT_FILE" && echo cert-file-ok',
+        "mkdir -p out && echo built > out/result.txt",
+      ],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+      artifacts: [{ paths: ["out/"], when: "on_success" }],
+    });
+    const s1 = await gitlab.waitForJobFinished(job1.id, TIMEOUT);
+    assert.equal(s1.status, "success", s1.trace + runner.log);
+    assert.match(s1.trace, /\nover tls\n/);
+    assert.match(s1.trace, /\nca-file-ok\n/);
+    assert.match(s1.trace, /\ncert-file-ok\n/);
+    assert.match(s1.trace, /Uploading artifacts for successful job/);
+    const [stored] = gitlab.artifactsOf(job1.id);
+    assert.ok(stored, "job 1 uploaded its artifacts over mutual TLS");
+
+    const job2 = gitlab.enqueueJob({
+      script: ["cat out/result.txt"],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+      dependencies: [{
+        id: job1.id,
+        name: "build",
+        token: job1.token,
+        "artifacts_file": { filename: "artifacts.zip", size: stored.bytes.length },
+      }],
+    });
+    const s2 = await gitlab.waitForJobFinished(job2.id, TIMEOUT);
+    assert.equal(s2.status, "success", s2.trace + runner.log);
+    assert.match(s2.trace, /Downloading artifacts for build/);
+    assert.match(s2.trace, /\nbuilt\n/);
+    assert.doesNotMatch(runner.log, /Cannot read tls-/);
+  },
+});
+
+Deno.test({
+  name: "without the client certificate the runner gets no job from a GitLab that requires one",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${
+        runnerToml(gitlab.url, r.token, { "tls-ca-file": ca.caFile })
+      }`,
+    });
+    const job = gitlab.enqueueJob({
+      script: ["true"],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+    });
+    const deadline = Date.now() + 20_000;
+    while (gitlab.rejectedTlsClients < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(gitlab.rejectedTlsClients >= 2, runner.log);
+    assert.equal(gitlab.jobOf(job.id).status, "pending");
+  },
+});
