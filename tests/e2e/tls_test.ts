@@ -14,6 +14,7 @@ import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
 const TIMEOUT = { timeoutMs: 120_000 };
 const skip = await LocalCa.skipReason();
+// deno-lint-ignore no-console -- a skipped test says why
 if (skip) console.log(`SKIP tls_test: ${skip}`);
 
 async function tlsGitLab(ca: LocalCa): Promise<FakeGitLab> {
