@@ -28,6 +28,14 @@ async function tlsGitLab(ca: LocalCa): Promise<FakeGitLab> {
   });
 }
 
+const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+
+/** An empty HOME for the job's login shell (root's ~/.profile runs a slow pyenv init). */
+async function cleanHome(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "tls-home-" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
 /** Status of GET /api/v4/version, or the error: what any client without the right files sees. */
 async function probe(
   url: string,
@@ -83,8 +91,11 @@ Deno.test({
       "tls-cert-file": ca.client.cert,
       "tls-key-file": ca.client.key,
     });
+    await using home = await cleanHome();
     await using runner = await startRunner({
       config: `concurrent = 1\ncheck_interval = 1\n\n${toml}`,
+      // The runner's own modules stay in the usual Deno cache.
+      env: { HOME: home.path, DENO_DIR: DENO_DIR },
     });
     const job1 = gitlab.enqueueJob({
       script: [
