@@ -209,6 +209,9 @@ export interface RunnerConfig {
   tokenObtainedAt: string;
   tokenExpiresAt: string;
   tlsCaFile: string;
+  /** Client certificate and key (PEM files) for mutual TLS; both or neither are used. */
+  tlsCertFile: string;
+  tlsKeyFile: string;
   executor: string;
   /** "" = the executor's default shell. */
   shell: string;
