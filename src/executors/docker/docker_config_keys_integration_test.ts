@@ -694,7 +694,7 @@ test("docker keys: a non-root image:docker:user writes the builds and cache dire
   assert.match(output.text(), /wrote-all/);
 });
 
-test("docker keys: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR keeps helper files private", async () => {
+test("docker keys: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: no umask 0000, the clone is handed to the build user", async () => {
   const { executor, output } = createExecutor({
     isUmaskDisabled: true,
     job: {
@@ -705,14 +705,25 @@ test("docker keys: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR keeps helper files priva
   await using _ = executor;
   await executor.prepare(never());
   assert.equal(
-    await executor.run({ stage: "get_sources", script: "umask; mkdir -p /builds/g/p" }, never()),
+    await executor.run({
+      stage: "get_sources",
+      script: "umask; mkdir -p /builds/g/p && echo x > /builds/g/p/f",
+    }, never()),
     0,
+    output.text(),
   );
-  assert.doesNotMatch(output.text(), /^0+$/m);
+  assert.match(output.text(), /^0022$/m);
+  assert.match(output.text(), /Changing ownership of files at "\/builds" to 1000:1000/);
   assert.equal(
-    await executor.run({ stage: "step_script", script: "touch /builds/g/p/x" }, never()),
-    1,
+    await executor.run({
+      stage: "step_script",
+      script: "stat -c '%u:%g %a' /builds/g/p/f; echo y >> /builds/g/p/f && echo appended",
+    }, never()),
+    0,
+    output.text(),
   );
+  assert.match(output.text(), /^1000:1000 644$/m);
+  assert.match(output.text(), /^appended$/m);
 });
 
 test("docker config key tests leave no cache volumes behind", async () => {

@@ -832,7 +832,79 @@ export class DockerExecutor implements Executor {
     if (wasKilled) return KILLED_EXIT_CODE;
     const info = await exec.inspect();
     if (info.ExitCode === null || info.ExitCode === undefined) return KILLED_EXIT_CODE;
+    if (target !== this.#build && this.#o.isUmaskDisabled) await this.#chownBuilds(target);
     return info.ExitCode;
+  }
+
+  /**
+   * FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: helper stages leave files private
+   * (umask 022), so, as the official runner does, they are handed to the
+   * build container's user: `chown -RP uid:gid` in the helper. Only for a
+   * Runner-managed builds volume (it holds this project only), never a host
+   * bind; a root user needs nothing. Failures are a job-log warning.
+   */
+  async #chownBuilds(helper: JobContainer): Promise<void> {
+    if (!this.#build || this.paths.isBuildsDirShared) return;
+    const owner = await this.#buildOwner(this.#build).catch((err: unknown) => {
+      this.#say(`WARNING: Cannot find the build user's uid and gid: ${(err as Error).message}`);
+      return null;
+    });
+    if (owner === null || owner.uid === 0) return;
+    const dir = this.paths.buildsDir;
+    this.#say(`Changing ownership of files at "${dir}" to ${owner.uid}:${owner.gid}`);
+    const code = await this.#execQuiet(helper, [
+      "chown",
+      "-RP",
+      "--",
+      `${owner.uid}:${owner.gid}`,
+      dir,
+    ]);
+    if (code !== 0) {
+      this.#say(`WARNING: Changing ownership of files at "${dir}" failed: exit code ${code}`);
+    }
+  }
+
+  /** uid and gid of the build container's user: numeric `user` as is, else `id -u` / `id -g` in it. */
+  async #buildOwner(build: JobContainer): Promise<{ uid: number; gid: number }> {
+    const m = /^(\d+)(?::(\d+))?$/.exec(this.#user);
+    if (m) return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
+    const read = async (flag: string) => {
+      const out: Uint8Array[] = [];
+      const code = await this.#execQuiet(build, ["id", flag], (c) => out.push(c), this.#user);
+      const text = new TextDecoder().decode(new Uint8Array(out.flatMap((c) => [...c]))).trim();
+      if (code !== 0 || !/^\d+$/.test(text)) throw new Error(`"id ${flag}" answered "${text}"`);
+      return Number(text);
+    };
+    return { uid: await read("-u"), gid: await read("-g") };
+  }
+
+  /** Runs a command in a container, output to `onOutput` (default: dropped); resolves its exit code. */
+  async #execQuiet(
+    target: JobContainer,
+    cmd: string[],
+    onOutput: (chunk: Uint8Array) => void = () => {},
+    user = "",
+  ): Promise<number> {
+    const exec = await target.container.exec({
+      Cmd: cmd,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(user ? { User: user } : {}),
+    });
+    const stream = await exec.start({
+      hijack: true,
+      stdin: false,
+    }) as unknown as NodeJS.ReadableStream;
+    const decoder = new ExecFrameDecoder();
+    await new Promise<void>((resolve) => {
+      stream.on("data", (chunk: Uint8Array) => {
+        for (const payload of decoder.push(chunk)) onOutput(payload);
+      });
+      stream.on("end", () => resolve());
+      stream.on("close", () => resolve());
+      stream.on("error", () => resolve());
+    });
+    return (await exec.inspect()).ExitCode ?? 1;
   }
 
   /** Starts a container an abort killed, once it has really stopped. */
