@@ -522,8 +522,9 @@ export class DockerExecutor implements Executor {
    * (saves a request on the common path).
    */
   async #openVolumeRoots(container: Docker.Container): Promise<void> {
+    // A ustar name holds 100 bytes; a deeper mount point keeps Docker's 0755.
     const roots = this.#mounts.map((m) => String(m["Target"]).replace(/^\/+/, ""))
-      .filter((p) => p !== "");
+      .filter((p) => p !== "" && new TextEncoder().encode(p).length < 99);
     if (roots.length === 0) return;
     await new ContainerFiles(container).putTar("/", directoryTar(roots, 0o777));
   }
