@@ -16,10 +16,9 @@ const BLOCK = /\$\[\[\s*(.*?)\s*\]\]/g;
  */
 export function applyInputs(
   content: CiMap,
-  spec: CiEntry | null,
-  given: CiEntry | null,
-  file: string,
+  options: { spec: CiEntry | null; given: CiEntry | null; file: string },
 ): CiMap {
+  const { spec, given, file } = options;
   if (!spec) {
     if (given) {
       throw new CiConfigError(

@@ -91,7 +91,7 @@ export async function loadPipeline(
         warnings,
         lookupVariables: async () => (await ruleContext()).lookup,
         evaluateIncludeRules: async (node, key) => {
-          const rules = readRules(node, key, INCLUDE_RULE_KEYS);
+          const rules = readRules(node, key, { allowedKeys: INCLUDE_RULE_KEYS });
           const outcome = evaluateRules(rules, await ruleContext(), key);
           return outcome !== null && outcome.when !== "never";
         },

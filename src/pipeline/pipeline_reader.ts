@@ -504,8 +504,9 @@ function readImage(node: CiNode, key: string, isService: boolean): ImageConfig {
 export function readRules(
   node: CiNode,
   key: string,
-  allowedKeys: readonly string[] = RULE_KEYS,
+  options: { allowedKeys?: readonly string[] } = {},
 ): RuleConfig[] {
+  const allowedKeys = options.allowedKeys ?? RULE_KEYS;
   const items = readItems(node, key, false);
   // GitLab: "rules config should be an array of hashes" (an empty one included).
   if (items.length === 0) fail(node, key, "expected at least one rule");

@@ -78,7 +78,7 @@ export function parseCiYaml(
   if (root.kind !== "map") {
     throw new CiConfigError(root.loc, "", "the top level must be a hash of keywords and jobs");
   }
-  return applyInputs(root, spec, inputs, file);
+  return applyInputs(root, { spec, given: inputs, file });
 }
 
 class Converter {
