@@ -94,8 +94,6 @@ const SHELL_CANDIDATES: readonly { path: string; shell: ShellName }[] = [
   { path: "/busybox/sh", shell: "sh" },
 ];
 
-/** Scripts up to this size go on the command line (Linux caps one argument at 128 KiB). */
-const MAX_INLINE_SCRIPT_BYTES = 100 * 1024;
 /** Exit code a stage resolves with when aborted: the shell's code for SIGKILL. */
 export const KILLED_EXIT_CODE = 137;
 
@@ -800,18 +798,23 @@ export class DockerExecutor implements Executor {
     const script = target !== this.#build && !this.#o.isUmaskDisabled
       ? { ...stage, script: `umask 0000\n${stage.script}` }
       : stage;
-    const cmd = await this.#command(target, target.shellPath, script);
+    // The script goes over the exec's stdin, as the official runner sends it: on a
+    // command line, its exported variables (masked ones, the job token) would show
+    // in /proc/<pid>/cmdline to every local user of the host.
     const exec = await target.container.exec({
-      Cmd: cmd,
+      Cmd: [target.shellPath],
+      AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
       ...(target === this.#build && this.#user ? { User: this.#user } : {}),
     });
-    const stream = await exec.start({ hijack: true, stdin: false }) as unknown as
-      & NodeJS.ReadableStream
+    const stream = await exec.start({ hijack: true, stdin: true }) as unknown as
+      & NodeJS.ReadWriteStream
       & {
         destroy(): void;
       };
+    // end() half-closes the connection: the shell reads end of file after the script.
+    stream.end(new TextEncoder().encode(script.script));
     let wasKilled = false;
     const onAbort = () => {
       wasKilled = true;
@@ -920,15 +923,6 @@ export class DockerExecutor implements Executor {
     target.isStopped = false;
   }
 
-  /** Small scripts go inline; big ones are copied into the container first. */
-  async #command(target: JobContainer, shellPath: string, stage: StageScript): Promise<string[]> {
-    const bytes = new TextEncoder().encode(stage.script);
-    if (bytes.length <= MAX_INLINE_SCRIPT_BYTES) return [shellPath, "-c", stage.script];
-    const fileName = `.runner-${this.#o.job.id}-${stage.stage.replace(/[^A-Za-z0-9_-]/g, "_")}.sh`;
-    await new ContainerFiles(target.container).putTar("/", singleFileTar(fileName, bytes));
-    return [shellPath, `/${fileName}`];
-  }
-
   async #pump(stream: NodeJS.ReadableStream): Promise<void> {
     const decoder = new ExecFrameDecoder();
     await new Promise<void>((resolve) => {
@@ -1018,29 +1012,4 @@ function tarHeader(name: string, o: { mode: number; size: number; type: string }
   for (const b of header) sum += b;
   put(octal(sum, 7) + " ", 148);
   return header;
-}
-
-/** A ustar archive holding one regular file, mode 0755. */
-export function singleFileTar(name: string, content: Uint8Array): Uint8Array {
-  const header = new Uint8Array(512);
-  const enc = new TextEncoder();
-  const put = (text: string, at: number) => header.set(enc.encode(text), at);
-  const octal = (n: number, width: number) => n.toString(8).padStart(width - 1, "0") + "\0";
-  put(name, 0);
-  put(octal(0o755, 8), 100);
-  put(octal(0, 8), 108);
-  put(octal(0, 8), 116);
-  put(octal(content.length, 12), 124);
-  put(octal(Math.floor(Date.now() / 1000), 12), 136);
-  put("        ", 148);
-  put("0", 156);
-  put("ustar\u000000", 257);
-  let sum = 0;
-  for (const b of header) sum += b;
-  put(octal(sum, 7) + " ", 148);
-  const padded = Math.ceil(content.length / 512) * 512;
-  const tar = new Uint8Array(512 + padded + 1024);
-  tar.set(header, 0);
-  tar.set(content, 512);
-  return tar;
 }
