@@ -9,7 +9,12 @@
 import assert from "node:assert/strict";
 import { shortToken } from "../../src/config/short_token.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { radosgwSkipReason, startRadosgw } from "../fixtures/radosgw.ts";
+import {
+  radosgwSkipReason,
+  type S3CacheSettings,
+  s3CacheToml,
+  startRadosgw,
+} from "../fixtures/radosgw.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
 const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
@@ -20,29 +25,9 @@ if (skip) {
   console.log(`SKIP distributed cache tests: ${skip}`);
 }
 
-export interface S3Settings {
-  address: string;
-  accessKey: string;
-  secretKey: string;
-  bucket: string;
-  shared: boolean;
-  maxUploadedArchiveSize?: number;
-}
-
 /** A runner's config.toml with an S3 distributed cache. */
-export function s3RunnerConfig(url: string, token: string, s3: S3Settings): string {
-  return `concurrent = 2\ncheck_interval = 1\n\n${runnerToml(url, token)}` +
-    `  [runners.cache]
-    Type = "s3"
-    Shared = ${s3.shared}
-    MaxUploadedArchiveSize = ${s3.maxUploadedArchiveSize ?? 0}
-    [runners.cache.s3]
-      ServerAddress = "${s3.address}"
-      AccessKey = "${s3.accessKey}"
-      SecretKey = "${s3.secretKey}"
-      BucketName = "${s3.bucket}"
-      Insecure = true
-`;
+function s3RunnerConfig(url: string, token: string, s3: S3CacheSettings): string {
+  return `concurrent = 2\ncheck_interval = 1\n\n${runnerToml(url, token)}${s3CacheToml(s3)}`;
 }
 
 const cacheOf = (key: string) => [

@@ -1,0 +1,299 @@
+/**
+ * Distributed cache benchmark: a node_modules-like tree (20k files, ~150 MB)
+ * through a real radosgw (tests/fixtures/radosgw.ts). Times our save
+ * (zip at level "fast" into the local cache store, then the pre-signed PUT)
+ * and restore (pre-signed GET into the local store, then extract) against
+ * `zip -qr -1` + `curl -T` (PUT to a URL signed the same way) and `curl` GET +
+ * `unzip -q`, in the same run. Prints median times, ratios (ours / baseline;
+ * goal <= 1.0) and peak RSS of our processes (goal: <= 64 MiB growth).
+ *
+ *   deno run --allow-all scripts/bench/cache_s3.ts [--quick] [--files 20000] [--runs 3]
+ *
+ * Skips, saying why, when the ceph packages are absent.
+ */
+import { parseArgs } from "node:util";
+import {
+  extractZip,
+  LocalArchiveSource,
+  LocalArchiveTarget,
+  zipStream,
+} from "../../src/archive/mod.ts";
+import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
+import { DistributedCacheStore } from "../../src/cache/distributed_cache_store.ts";
+import { HttpObjectTransfer } from "../../src/cache/object_transfer.ts";
+import { S3UrlSigner } from "../../src/cache/s3_url_signer.ts";
+import { defaultRunnerConfig } from "../../src/config/default_config.ts";
+import type { S3CacheConfig } from "../../src/config/runner_config.ts";
+import { radosgwSkipReason, startRadosgw } from "../../tests/fixtures/radosgw.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    files: { type: "string" },
+    runs: { type: "string" },
+    child: { type: "string" },
+    s3: { type: "string" },
+    dir: { type: "string" },
+    store: { type: "string" },
+    out: { type: "string" },
+  },
+});
+
+if (args.values.child) {
+  await child(args.values.child);
+  Deno.exit(0);
+}
+
+const skip = await radosgwSkipReason();
+if (skip) {
+  log(`Skipping cache_s3 benchmark: ${skip}`);
+  Deno.exit(0);
+}
+const fileCount = Number(args.values.files ?? (args.values.quick ? "2000" : "20000"));
+const runs = Number(args.values.runs ?? (args.values.quick ? "1" : "3"));
+const work = await Deno.makeTempDir({ prefix: "cache-s3-bench-" });
+try {
+  await using gw = await startRadosgw();
+  await gw.createBucket("bench");
+  const s3: S3CacheConfig = {
+    ...defaultRunnerConfig("shell").cache.s3,
+    serverAddress: gw.address,
+    accessKey: gw.accessKey,
+    secretKey: gw.secretKey,
+    bucketName: "bench",
+    insecure: true,
+  };
+  const signer = new S3UrlSigner(s3, { env: () => undefined });
+  const tree = `${work}/tree`;
+  const { files, bytes } = await generateTree(tree, fileCount);
+  log(`tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB; radosgw at ${gw.address}`);
+
+  const results: Record<string, { ms: number[]; rssKb: number[] }> = {};
+  const record = (name: string, r: { ms: number; rssKb: number }) => {
+    const x = results[name] ??= { ms: [], rssKb: [] };
+    x.ms.push(r.ms);
+    x.rssKb.push(r.rssKb);
+  };
+  for (let run = 0; run < runs; run++) {
+    const order = run % 2 === 0 ? ["baseline", "ours"] : ["ours", "baseline"];
+    for (const who of order) {
+      if (who === "baseline") {
+        await Deno.remove(`${work}/zip.zip`).catch(() => {});
+        const put = await signer.presign(`baseline/${run}`, "PUT", { expiresSeconds: 3600 });
+        const t = performance.now();
+        const zip = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], work);
+        const curl = await timed([
+          "curl",
+          "-sfS",
+          "-o",
+          "/dev/null",
+          "-T",
+          `${work}/zip.zip`,
+          put.url,
+        ], work);
+        record("zip -1 + curl PUT", {
+          ms: performance.now() - t,
+          rssKb: Math.max(zip.rssKb, curl.rssKb),
+        });
+      } else {
+        await Deno.remove(`${work}/store`, { recursive: true }).catch(() => {});
+        record(
+          "ours archive+upload",
+          await ours("save", { dir: tree, store: `${work}/store` }, s3),
+        );
+      }
+    }
+    const restoreOrder = run % 2 === 0 ? ["baseline", "ours"] : ["ours", "baseline"];
+    for (const who of restoreOrder) {
+      const out = `${work}/x-${who}`;
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await Deno.mkdir(out);
+      if (who === "baseline") {
+        const get = await signer.presign(`baseline/${run}`, "GET", { expiresSeconds: 3600 });
+        await Deno.remove(`${work}/dl.zip`).catch(() => {});
+        const t = performance.now();
+        const curl = await timed(["curl", "-sfS", "-o", `${work}/dl.zip`, get.url], work);
+        const unzip = await timed(["unzip", "-q", `${work}/dl.zip`, "-d", out], work);
+        record("curl GET + unzip", {
+          ms: performance.now() - t,
+          rssKb: Math.max(curl.rssKb, unzip.rssKb),
+        });
+      } else {
+        await Deno.remove(`${work}/store2`, { recursive: true }).catch(() => {});
+        record(
+          "ours download+extract",
+          await ours("restore", { store: `${work}/store2`, out }, s3),
+        );
+      }
+    }
+  }
+  const check = await new Deno.Command("diff", {
+    args: ["-r", "--no-dereference", tree, `${work}/x-ours/tree`],
+  }).output();
+  log(`round trip through radosgw: ${check.success ? "identical" : "DIFFERS"}`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  log("");
+  for (const [name, r] of Object.entries(results)) {
+    log(
+      `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  peak RSS ${
+        (Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)
+      } MiB`,
+    );
+  }
+  const ratio = (a: string, b: string) =>
+    (median(results[a]!.ms) / median(results[b]!.ms)).toFixed(2);
+  log("");
+  log(
+    `archive+upload ratio ours/(zip+curl):    ${
+      ratio("ours archive+upload", "zip -1 + curl PUT")
+    }  (goal <= 1.00)`,
+  );
+  log(
+    `download+extract ratio ours/(curl+unzip): ${
+      ratio("ours download+extract", "curl GET + unzip")
+    }  (goal <= 1.00)`,
+  );
+} finally {
+  await Deno.remove(work, { recursive: true });
+}
+
+function log(line: string): void {
+  // deno-lint-ignore no-console -- a bench prints its report
+  console.log(line);
+}
+
+async function timed(cmd: string[], cwd: string): Promise<{ ms: number; rssKb: number }> {
+  const t = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", ...cmd],
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t;
+  const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+  if (!out.success) throw new Error(`${cmd[0]} failed: ${lines.join("\n")}`);
+  return { ms, rssKb: Number(lines[lines.length - 1]) };
+}
+
+/** One of our operations in a fresh process (its own peak RSS); it reports time and VmHWM. */
+async function ours(op: string, opts: Record<string, string>, s3: S3CacheConfig) {
+  const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL(import.meta.url).pathname,
+      "--child",
+      op,
+      "--s3",
+      JSON.stringify(s3),
+      ...flags,
+    ],
+    env: { "DENO_NO_UPDATE_CHECK": "1" },
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`our ${op} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as { ms: number; rssKb: number };
+}
+
+async function child(op: string): Promise<void> {
+  const s3 = JSON.parse(args.values.s3 as string) as S3CacheConfig;
+  const signer = new S3UrlSigner(s3, { env: () => undefined });
+  const baseRss = rssKb();
+  const t = performance.now();
+  const store = new DistributedCacheStore({
+    local: new LocalCacheStore(args.values.store as string),
+    urls: {
+      presign: (key, method) => signer.presign(`ours/${key}`, method, { expiresSeconds: 3600 }),
+    },
+    transfer: new HttpObjectTransfer(),
+    maxUploadedArchiveSize: 0,
+    log: () => {},
+    signal: new AbortController().signal,
+  });
+  if (op === "save") {
+    const dir = args.values.dir as string;
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    const source = new LocalArchiveSource(parent);
+    const paths = await walk(source, dir.slice(dir.lastIndexOf("/") + 1));
+    await store.save("deps", "deps", zipStream(source, paths, { level: "fast" }));
+  } else {
+    const reader = await store.open("deps");
+    if (reader === null) throw new Error("no cache in the bucket");
+    await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));
+    await reader.close();
+  }
+  const ms = performance.now() - t;
+  const peak = Number(
+    /VmHWM:\s+(\d+)/.exec(await Deno.readTextFile("/proc/self/status"))?.[1] ?? 0,
+  );
+  log(JSON.stringify({ ms, rssKb: peak, growthKb: peak - baseRss }));
+}
+
+function rssKb(): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? 0);
+}
+
+async function walk(source: LocalArchiveSource, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (path: string) => {
+    out.push(path);
+    for await (const e of Deno.readDir(`${source.root}/${path}`)) {
+      const child = `${path}/${e.name}`;
+      if (e.isDirectory) await visit(child);
+      else out.push(child);
+    }
+  };
+  await visit(dir);
+  return out.sort();
+}
+
+/** Many small compressible text files and a few larger binary-ish ones, deterministic. */
+async function generateTree(
+  root: string,
+  count: number,
+): Promise<{ files: number; bytes: number }> {
+  let seed = 42;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  const words = [
+    "function",
+    "return",
+    "const",
+    "module",
+    "exports",
+    "require",
+    "value",
+    "options",
+    "callback",
+    "result",
+  ];
+  let bytes = 0;
+  const large = Math.max(1, Math.floor(count / 1000));
+  for (let i = 0; i < count; i++) {
+    const dir = `${root}/pkg${i % 500}/lib${Math.floor(i / 500) % 8}`;
+    if (i < 500 * 8 || i % 500 === 0) await Deno.mkdir(dir, { recursive: true });
+    let data: Uint8Array;
+    if (i % Math.floor(count / large) === 0) {
+      data = new Uint8Array(3_000_000 + Math.floor(next() * 1_000_000));
+      for (let j = 0; j < data.length; j += 4) data[j] = Math.floor(next() * 256);
+    } else {
+      const parts: string[] = [];
+      const size = 1000 + Math.floor(next() * 8000);
+      let n = 0;
+      while (n < size) {
+        const w = words[Math.floor(next() * words.length)]!;
+        parts.push(w);
+        n += w.length + 1;
+      }
+      data = new TextEncoder().encode(parts.join(" "));
+    }
+    await Deno.writeFile(`${dir}/file${i}.js`, data);
+    bytes += data.length;
+  }
+  return { files: count, bytes };
+}

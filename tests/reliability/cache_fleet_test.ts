@@ -1,0 +1,176 @@
+/**
+ * A fleet, end to end: three `runner run` processes (each its own config,
+ * working and builds dir) against one fake GitLab and one radosgw, 60 jobs
+ * across six projects with `cache:` keys. Every job runs exactly once; with
+ * `Shared = true` a cache written through one runner is restored through
+ * another; with `Shared = false` each runner keeps its own objects; kill -9
+ * of one runner in the middle loses nothing else, and its jobs are reported
+ * when it restarts (from its journal).
+ */
+import assert from "node:assert/strict";
+import { shortToken } from "../../src/config/short_token.ts";
+import { FakeGitLab, type FakeJob } from "../fixtures/fake_gitlab.ts";
+import {
+  type RadosgwFixture,
+  radosgwSkipReason,
+  s3CacheToml,
+  startRadosgw,
+} from "../fixtures/radosgw.ts";
+import { type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { restartRunner } from "./_runner_setup.ts";
+
+const JOBS = 60;
+const PROJECTS = 6;
+const RUNNERS = 3;
+const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
+
+const skip = await radosgwSkipReason();
+if (skip) {
+  // deno-lint-ignore no-console -- the skip reason the style guide asks for
+  console.log(`SKIP cache fleet test: ${skip}`);
+}
+
+/**
+ * The job's script: prints what the restored cache holds (the runner and job
+ * that wrote it), then writes its own stamp into the cached directory.
+ */
+const SCRIPT = [
+  'echo "RAN $CI_JOB_ID ON $FLEET_RUNNER"',
+  'if [ -f vendor/stamp ]; then echo "RESTORED $CI_JOB_ID FROM $(cat vendor/stamp)"; fi',
+  "mkdir -p vendor",
+  'echo "$FLEET_RUNNER/$CI_JOB_ID" > vendor/stamp',
+  "sleep 1",
+];
+
+async function fleet(gw: RadosgwFixture, shared: boolean) {
+  const bucket = shared ? "fleet-shared" : "fleet-own";
+  await gw.createBucket(bucket);
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const cache = s3CacheToml({
+    address: gw.address,
+    accessKey: gw.accessKey,
+    secretKey: gw.secretKey,
+    bucket,
+    shared,
+  });
+  const tokens = Array.from({ length: RUNNERS }, () => gitlab.createRunner({ kind: "created" }));
+  const runners: RunnerProcess[] = [];
+  try {
+    for (const [i, r] of tokens.entries()) {
+      runners.push(
+        await startRunner({
+          config: `concurrent = 3\ncheck_interval = 1\n\n${runnerToml(gitlab.url, r.token)}` +
+            `  environment = ["FLEET_RUNNER=r${i}"]\n${cache}`,
+        }),
+      );
+    }
+    const project = (n: number) => `fleet/p${n % PROJECTS}`;
+    const enqueue = (n: number, runnerId?: number): FakeJob =>
+      gitlab.enqueueJob({
+        project: project(n),
+        script: SCRIPT,
+        cache: [{ key: "deps", paths: ["vendor/"], policy: "pull-push", when: "on_success" }],
+        variables: [NO_GIT],
+        ...(runnerId !== undefined ? { runnerId } : {}),
+      });
+    // Seeds: the first job of each project on runner r0, so the others start from its cache.
+    const seeds = Array.from({ length: PROJECTS }, (_, n) => enqueue(n, tokens[0]!.id));
+    for (const job of seeds) {
+      const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+      assert.equal(state.status, "success", state.trace + runners[0]!.log.slice(-3000));
+    }
+    const rest = Array.from({ length: JOBS - PROJECTS }, (_, n) => enqueue(n));
+    const all = [...seeds, ...rest];
+
+    // kill -9 of runner r2 once a third of the jobs are done, then restart it.
+    await gitlab.waitFor(
+      () => all.filter((j) => isFinal(gitlab.jobOf(j.id).status)).length >= JOBS / 3,
+      { what: "a third of the jobs to finish", timeoutMs: 180_000 },
+    );
+    const victim = runners[2]!;
+    const inFlight = all.filter((j) => {
+      const s = gitlab.jobOf(j.id);
+      return s.status === "running" && s.runnerId === tokens[2]!.id;
+    }).map((j) => j.id);
+    victim.signal("SIGKILL");
+    await victim.exited();
+    runners[2] = restartRunner(victim);
+
+    const states = [];
+    for (const job of all) {
+      states.push(await gitlab.waitForJobFinished(job.id, { timeoutMs: 240_000 }));
+    }
+    for (const state of states) {
+      const runs = state.trace.match(new RegExp(`RAN ${state.id} ON`, "g")) ?? [];
+      assert.ok(runs.length <= 1, `job ${state.id} ran ${runs.length} times`);
+      if (state.status === "success") {
+        assert.equal(runs.length, 1, `job ${state.id} ran once`);
+        continue;
+      }
+      // Only jobs the killed runner had in hand may fail, and only as its restart reports them.
+      assert.ok(
+        inFlight.includes(state.id) || state.runnerId === tokens[2]!.id,
+        `job ${state.id} (runner ${state.runnerId}) failed: ${state.trace.slice(-1500)}`,
+      );
+      assert.equal(state.failureReason, "runner_system_failure");
+      assert.match(state.trace, /Runner restarted|executor process ended unexpectedly/);
+    }
+    for (const id of inFlight) {
+      assert.notEqual(gitlab.jobOf(id).status, "running", `job ${id} was reported`);
+    }
+
+    // What each job restored: "RESTORED <job> FROM r<writer>/<job>".
+    const restores = states.flatMap((s) =>
+      [...s.trace.matchAll(/RESTORED (\d+) FROM (r\d)\/(\d+)/g)].map((m) => ({
+        reader: /RAN \d+ ON (r\d)/.exec(s.trace)?.[1],
+        writer: m[2],
+      }))
+    );
+    const objects = await gw.listObjects(bucket);
+    if (shared) {
+      assert.ok(
+        restores.some((r) => r.reader !== r.writer),
+        `a cache written through one runner is restored through another: ${
+          JSON.stringify(restores)
+        }`,
+      );
+      assert.ok(objects.every((o) => /^project\/\d+\/deps$/.test(o)), objects.join("\n"));
+      assert.equal(objects.length, PROJECTS);
+    } else {
+      assert.ok(restores.length > 0, "runners restore their own caches");
+      assert.deepEqual(
+        restores.filter((r) => r.reader !== r.writer),
+        [],
+        "no runner sees another's cache",
+      );
+      const prefixes = new Set(tokens.map((t) => `runner/${shortToken(t.token)}/`));
+      assert.ok(
+        objects.every((o) => [...prefixes].some((p) => o.startsWith(p))),
+        objects.join("\n"),
+      );
+    }
+    // deno-lint-ignore no-console -- figures for the report
+    console.log(
+      `fleet Shared=${shared}: ${
+        states.filter((s) => s.status === "success").length
+      }/${JOBS} succeeded, ` +
+        `${inFlight.length} in flight at kill -9, ${restores.length} restores, ${objects.length} objects`,
+    );
+  } finally {
+    for (const runner of runners) await runner[Symbol.asyncDispose]();
+  }
+}
+
+function isFinal(status: string): boolean {
+  return status === "success" || status === "failed" || status === "canceled";
+}
+
+Deno.test({
+  name: "a fleet of three runners shares one radosgw cache; kill -9 of one loses nothing",
+  ignore: skip !== null,
+  async fn(t) {
+    await using gw = await startRadosgw();
+    await t.step("Shared = true", () => fleet(gw, true));
+    await t.step("Shared = false", () => fleet(gw, false));
+  },
+});
