@@ -12,6 +12,8 @@ export function cacheEndpoints(cache: RunnerCacheConfig): string[] {
     switch (cacheBackend(cache.type)) {
       case "s3":
         return [s3HostPort(cache.s3)];
+      case "gcs":
+        return [`storage.${cache.gcs.universeDomain || "googleapis.com"}:443`];
       default:
         return [];
     }

@@ -64,9 +64,15 @@ export async function loadCacheUrlSigner(
       const { S3UrlSigner } = await import("./s3_url_signer.ts");
       return new S3UrlSigner(cache.s3, context);
     }
+    case "gcs": {
+      const { GcsUrlSigner } = await import("./gcs_url_signer.ts");
+      return new GcsUrlSigner(cache.gcs, context);
+    }
+    case "azure":
+      throw new RangeError(`Cache type "azure" is not supported yet: use "s3" or "gcs"`);
     default:
       throw new RangeError(
-        `Cache type ${JSON.stringify(cache.type)} is not supported: use "s3", "gcs" or "azure"`,
+        `Cache type ${JSON.stringify(cache.type)} is not supported: use "s3" or "gcs"`,
       );
   }
 }

@@ -49,6 +49,17 @@ export interface RunnerCacheConfig {
   /** Bytes; 0 = no limit. */
   maxUploadedArchiveSize: number;
   s3: S3CacheConfig;
+  gcs: GcsCacheConfig;
+}
+
+/** [runners.cache.gcs]; "" = not set. */
+export interface GcsCacheConfig {
+  /** Service-account JSON key file; wins over accessId/privateKey. */
+  credentialsFile: string;
+  accessId: string;
+  privateKey: string;
+  bucketName: string;
+  universeDomain: string;
 }
 
 /** [runners.cache.s3]; "" = not set. */

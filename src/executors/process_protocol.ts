@@ -45,11 +45,12 @@ export interface StartMessage {
  */
 export function executorSettings(runner: RunnerConfig): RunnerConfig {
   const s3 = { ...runner.cache.s3, accessKey: "", secretKey: "", sessionToken: "" };
+  const gcs = { ...runner.cache.gcs, privateKey: "", credentialsFile: "" };
   return {
     ...runner,
     token: "",
     envExpansion: { url: null, token: null },
-    cache: { ...runner.cache, s3 },
+    cache: { ...runner.cache, s3, gcs },
   };
 }
 

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import { GcsUrlSigner, signGcsUrl } from "./gcs_url_signer.ts";
+import vectors from "./testdata/gcs_v4_signatures.json" with { type: "json" };
+
+const credentials = {
+  clientEmail: vectors.serviceAccount.client_email,
+  privateKey: vectors.serviceAccount.private_key,
+};
+
+for (const t of vectors.tests) {
+  Deno.test(`GCS V4 signing matches Google's example "${t.description}"`, () => {
+    const url = signGcsUrl(credentials, {
+      bucket: t.bucket,
+      objectName: t.object ?? "",
+      method: t.method,
+      expiresSeconds: t.expiration,
+      now: new Date(t.timestamp),
+      ...(t.headers ? { headers: t.headers as Record<string, string> } : {}),
+    });
+    assert.equal(url, t.expectedUrl);
+  });
+}
+
+Deno.test("GCS signer: PUT URLs sign the official content type", async () => {
+  {
+    const signer = new GcsUrlSigner(
+      {
+        ...defaultRunnerConfig("shell").cache.gcs,
+        accessId: credentials.clientEmail,
+        privateKey: credentials.privateKey,
+        bucketName: "cache",
+      },
+      { env: () => undefined, now: () => new Date("2026-01-02T03:04:05Z") },
+    );
+    const put = await signer.presign("project/1/deps", "PUT", { expiresSeconds: 600 });
+    const url = new URL(put.url);
+    assert.equal(url.origin + url.pathname, "https://storage.googleapis.com/cache/project/1/deps");
+    assert.equal(url.searchParams.get("X-Goog-SignedHeaders"), "content-type;host");
+    assert.equal(url.searchParams.get("X-Goog-Expires"), "600");
+    assert.match(url.searchParams.get("X-Goog-Credential") ?? "", /^test-iam-credentials@/);
+    assert.deepEqual(put.headers, { "Content-Type": "application/octet-stream" });
+  }
+});
+
+Deno.test("GCS signer: a config without a key or bucket is refused naming the keys", async () => {
+  const gcs = defaultRunnerConfig("shell").cache.gcs;
+  const env = { env: () => undefined };
+  assert.throws(() => new GcsUrlSigner(gcs, env), /BucketName is empty/);
+  assert.throws(
+    () => new GcsUrlSigner({ ...gcs, bucketName: "b" }, env),
+    /needs CredentialsFile, or AccessID and PrivateKey/,
+  );
+  const missing = new GcsUrlSigner({
+    ...gcs,
+    bucketName: "b",
+    credentialsFile: "/nonexistent/key.json",
+  }, env);
+  await assert.rejects(
+    missing.presign("k", "GET", { expiresSeconds: 60 }),
+    /Cannot read \[runners.cache.gcs\] CredentialsFile/,
+  );
+});
