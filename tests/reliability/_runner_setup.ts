@@ -19,12 +19,16 @@ export function config(body: string, global: Record<string, string | number> = {
  * runner there exited (same state dir, so it finds its journal), or in a dir
  * a test prepared.
  */
-export function restartRunner(previous: { dir: string; configPath: string }): RunnerProcess {
+export function restartRunner(
+  previous: { dir: string; configPath: string },
+  extraEnv: Record<string, string> = {},
+): RunnerProcess {
   const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   for (const key of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;
   }
+  Object.assign(env, extraEnv);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--quiet", MAIN_MODULE, "run", "--config", previous.configPath],
     cwd: previous.dir,

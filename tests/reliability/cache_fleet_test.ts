@@ -55,10 +55,14 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
   });
   const tokens = Array.from({ length: RUNNERS }, () => gitlab.createRunner({ kind: "created" }));
   const runners: RunnerProcess[] = [];
+  // Job shells are login shells: a clean HOME keeps root's ~/.profile (pyenv) out of them.
+  const home = await Deno.makeTempDir({ prefix: "runner-fleet-home-" });
+  const env = { HOME: home };
   try {
     for (const [i, r] of tokens.entries()) {
       runners.push(
         await startRunner({
+          env,
           config: `concurrent = 3\ncheck_interval = 1\n\n${runnerToml(gitlab.url, r.token)}` +
             `  environment = ["FLEET_RUNNER=r${i}"]\n${cache}`,
         }),
@@ -75,8 +79,21 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
       });
     // Seeds: the first job of each project on runner r0, so the others start from its cache.
     const seeds = Array.from({ length: PROJECTS }, (_, n) => enqueue(n, tokens[0]!.id));
+    const finished = async (id: number, timeoutMs: number) => {
+      try {
+        return await gitlab.waitForJobFinished(id, { timeoutMs });
+      } catch (err) {
+        const logs = runners.map((r, i) => `--- r${i}\n${r.log.slice(-2500)}`).join("\n");
+        const state = gitlab.jobOf(id);
+        throw new Error(
+          `${(err as Error).message}: ${state.status} on ${state.runnerId}\n${
+            state.trace.slice(-2000)
+          }\n${logs}`,
+        );
+      }
+    };
     for (const job of seeds) {
-      const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+      const state = await finished(job.id, 120_000);
       assert.equal(state.status, "success", state.trace + runners[0]!.log.slice(-3000));
     }
     const rest = Array.from({ length: JOBS - PROJECTS }, (_, n) => enqueue(n));
@@ -94,11 +111,11 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
     }).map((j) => j.id);
     victim.signal("SIGKILL");
     await victim.exited();
-    runners[2] = restartRunner(victim);
+    runners[2] = restartRunner(victim, env);
 
     const states = [];
     for (const job of all) {
-      states.push(await gitlab.waitForJobFinished(job.id, { timeoutMs: 240_000 }));
+      states.push(await finished(job.id, 240_000));
     }
     for (const state of states) {
       const runs = state.trace.match(new RegExp(`RAN ${state.id} ON`, "g")) ?? [];
@@ -158,6 +175,7 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
     );
   } finally {
     for (const runner of runners) await runner[Symbol.asyncDispose]();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 }
 
