@@ -57,7 +57,9 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
   const runners: RunnerProcess[] = [];
   // Job shells are login shells: a clean HOME keeps root's ~/.profile (pyenv) out of them.
   const home = await Deno.makeTempDir({ prefix: "runner-fleet-home-" });
-  const env = { HOME: home };
+  // Deno's own cache stays where it is (it defaults to $HOME/.cache/deno).
+  const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+  const env = { HOME: home, DENO_DIR: denoDir };
   try {
     for (const [i, r] of tokens.entries()) {
       runners.push(
