@@ -142,7 +142,14 @@ export const CONFIG_SECTIONS: readonly SectionSpec[] = [
     "Distributed cache. The local cache needs no section.",
   ),
   sec("runners.cache.s3", "table", "P2", true, ["cache", "s3"], "S3 cache backend."),
-  sec("runners.cache.gcs", "table", "P2", true, ["cache", "gcs"], "Google Cloud Storage cache backend."),
+  sec(
+    "runners.cache.gcs",
+    "table",
+    "P2",
+    true,
+    ["cache", "gcs"],
+    "Google Cloud Storage cache backend.",
+  ),
   sec("runners.cache.azure", "table", "P3", false, [], "Azure Blob Storage cache backend."),
   // Upload deadlines are not applied yet: the keys warn when present.
   sec("runners.artifact", "table", "P1", false, [], "Artifact upload deadlines."),
