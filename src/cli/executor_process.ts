@@ -23,6 +23,7 @@ import {
   type ToExecutor,
 } from "../executors/process_protocol.ts";
 import type { JobOutput } from "../executors/executor.ts";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { type BuildResult, runBuild } from "../build/run_build.ts";
 import type { JobTls, RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
@@ -232,9 +233,11 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       },
     };
     const executor = await createExecutor(context);
-    using jobFiles = hasJobFiles(start.job)
-      ? await jobFileHooks(context, executor, io.version, new ProtocolCacheUrls(writer, control))
-      : { hooks: undefined, [Symbol.dispose]() {} };
+    using jobFiles = !hasJobFiles(start.job)
+      ? { hooks: undefined, [Symbol.dispose]() {} }
+      : start.runner.executor === "custom"
+      ? await runnerCommandHooks(context)
+      : await jobFileHooks(context, executor, io.version, new ProtocolCacheUrls(writer, control));
     const build = runBuild({
       job: start.job,
       runner: start.runner,
@@ -377,6 +380,26 @@ async function readJobTls(
     caChain: await read("tls-ca-file", runner.tlsCaFile),
     cert: both ? await read("tls-cert-file", runner.tlsCertFile) : "",
     key: both ? await read("tls-key-file", runner.tlsKeyFile) : "",
+  };
+}
+
+/**
+ * The custom executor's file stages: its drivers run scripts that call this
+ * runner's helper commands where the job runs, as the official runner's do.
+ * The command is this binary when compiled, else deno with this entry module.
+ */
+async function runnerCommandHooks(
+  context: ExecutorContext,
+): Promise<{ hooks: BuildStageHooks } & Disposable> {
+  const { createRunnerCommandHooks } = await import("../job_files/mod.ts");
+  const { isCompiledBinary } = await import("../poller/process_launcher.ts");
+  const exec = Deno.execPath();
+  const runnerCommand = isCompiledBinary(exec)
+    ? [exec]
+    : [exec, "run", "--allow-all", "--quiet", fromFileUrl(new URL("./main.ts", import.meta.url))];
+  return {
+    hooks: createRunnerCommandHooks({ runnerCommand, url: context.runner.url }),
+    [Symbol.dispose]() {},
   };
 }
 

@@ -126,6 +126,38 @@ const COMMANDS: Record<string, Command> = {
       return { flags: CACHE_FLAGS, run: cacheCommand };
     },
   },
+  "artifacts-uploader": {
+    summary: "Create and upload cache artifacts (internal)",
+    hidden: true,
+    load: async () => {
+      const m = await import("./commands/job_helpers.ts");
+      return { flags: m.ARTIFACTS_UPLOADER_FLAGS, run: m.artifactsUploaderCommand };
+    },
+  },
+  "artifacts-downloader": {
+    summary: "Download and extract build artifacts (internal)",
+    hidden: true,
+    load: async () => {
+      const m = await import("./commands/job_helpers.ts");
+      return { flags: m.ARTIFACTS_DOWNLOADER_FLAGS, run: m.artifactsDownloaderCommand };
+    },
+  },
+  "cache-archiver": {
+    summary: "Create and upload cache artifacts (internal)",
+    hidden: true,
+    load: async () => {
+      const m = await import("./commands/job_helpers.ts");
+      return { flags: m.CACHE_ARCHIVER_FLAGS, run: m.cacheArchiverCommand };
+    },
+  },
+  "cache-extractor": {
+    summary: "Download and extract cache artifacts (internal)",
+    hidden: true,
+    load: async () => {
+      const m = await import("./commands/job_helpers.ts");
+      return { flags: m.CACHE_EXTRACTOR_FLAGS, run: m.cacheExtractorCommand };
+    },
+  },
   install: { summary: "Install service", load: serviceAction("install") },
   uninstall: { summary: "Uninstall service", load: serviceAction("uninstall") },
   start: { summary: "Start service", load: serviceAction("start") },

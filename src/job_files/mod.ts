@@ -16,3 +16,7 @@ export { ContainerCacheStore } from "./container_cache_store.ts";
 export { RemoteCacheStore, type RemoteFileAccess, RemoteJobFiles } from "./remote_job_files.ts";
 export { ScriptCommandRunner, type ScriptCommandRunnerOptions } from "./script_command_runner.ts";
 export { UnavailableJobFiles } from "./unavailable_job_files.ts";
+export {
+  createRunnerCommandHooks,
+  type RunnerCommandHooksOptions,
+} from "./runner_command_hooks.ts";

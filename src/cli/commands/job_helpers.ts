@@ -1,0 +1,258 @@
+/**
+ * The official helper commands a job's own scripts call (the custom
+ * executor's stages do, as the official runner's do):
+ * `artifacts-uploader`, `artifacts-downloader`, `cache-archiver` and
+ * `cache-extractor`, with the official flags and environment names. They
+ * work on the current directory (the project directory) and print what the
+ * job log should show; the exit code says whether the step worked.
+ *
+ * Official flags this runner does not act on (object-storage cache URLs,
+ * `--gocloud-url`, `--header`, request timeouts, metadata generation) are
+ * accepted and named in a warning.
+ */
+import { join, resolve } from "node:path";
+import type { CompressionLevel } from "../../archive/compression_level.ts";
+import { parseCompressionLevel } from "../../archive/compression_level.ts";
+import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
+import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
+import { LocalFileReader } from "../../archive/local_file_reader.ts";
+import { extractZip } from "../../archive/zip_extractor.ts";
+import { zipStream } from "../../archive/zip_writer.ts";
+import { downloadArtifacts } from "../../artifacts/download_artifacts.ts";
+import { selectFiles } from "../../artifacts/file_selection.ts";
+import { LocalCommandRunner } from "../../artifacts/local_command_runner.ts";
+import { LocalScratchSpace } from "../../artifacts/local_scratch_space.ts";
+import { realSleep } from "../../artifacts/stage_retry.ts";
+import { uploadArtifacts } from "../../artifacts/upload_artifacts.ts";
+import { JobClient } from "../../gitlab/job_client.ts";
+import { JobArtifactTransfer } from "../../job_files/artifact_transfer.ts";
+import type { StepWhen } from "../../job/job_spec.ts";
+import { defaultRunnerConfig } from "../../config/default_config.ts";
+import type { CliContext } from "../cli_context.ts";
+import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
+import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
+
+/** GitLab connection flags, with the environment names of the job's predefined variables. */
+const CREDENTIAL_FLAGS: FlagSpec[] = [
+  { name: "url", type: "string", env: "CI_SERVER_URL", help: "GitLab URL" },
+  { name: "token", type: "string", env: "CI_JOB_TOKEN", help: "Job token" },
+  { name: "id", type: "int", env: "CI_JOB_ID", help: "Job ID" },
+  { name: "tls-ca-file", type: "string", env: "CI_SERVER_TLS_CA_FILE", help: "CA bundle" },
+  {
+    name: "tls-cert-file",
+    type: "string",
+    env: "CI_SERVER_TLS_CERT_FILE",
+    help: "Client certificate",
+  },
+  { name: "tls-key-file", type: "string", env: "CI_SERVER_TLS_KEY_FILE", help: "Client key" },
+];
+
+const ARCHIVER_FLAGS: FlagSpec[] = [
+  { name: "path", type: "list", help: "Add paths to archive" },
+  { name: "exclude", type: "list", help: "Exclude paths from the archive" },
+  { name: "untracked", type: "bool", help: "Add git untracked files" },
+];
+
+const IGNORED_CACHE_FLAGS: FlagSpec[] = [
+  { name: "url", type: "string", help: "Object storage URL (not supported)" },
+  { name: "head-url", type: "string", help: "Not supported" },
+  { name: "check-url", type: "string", help: "Not supported" },
+  { name: "gocloud-url", type: "string", help: "Not supported" },
+  { name: "alternate-url", type: "string", help: "Not supported" },
+  { name: "alternate-head-url", type: "string", help: "Not supported" },
+  { name: "alternate-gocloud-url", type: "string", help: "Not supported" },
+  { name: "header", type: "list", help: "Not supported" },
+  { name: "env-file", type: "string", help: "Not supported" },
+  { name: "timeout", type: "int", help: "Request timeout of a remote cache (not supported)" },
+];
+
+export const ARTIFACTS_UPLOADER_FLAGS: FlagSpec[] = [
+  ...CREDENTIAL_FLAGS,
+  ...ARCHIVER_FLAGS,
+  { name: "name", type: "string", help: "The name of the archive" },
+  { name: "expire-in", type: "string", help: "When to expire artifacts" },
+  { name: "artifact-format", type: "string", help: "Format of the artifact (zip, gzip, raw)" },
+  { name: "artifact-type", type: "string", help: "Type of generated artifact" },
+  { name: "timeout", type: "string", help: "Overall upload timeout (Go duration)" },
+  { name: "response-header-timeout", type: "string", help: "Response header timeout" },
+  { name: "generate-artifacts-metadata", type: "bool", help: "Not supported" },
+];
+
+export const ARTIFACTS_DOWNLOADER_FLAGS: FlagSpec[] = [
+  ...CREDENTIAL_FLAGS,
+  { name: "direct-download", type: "bool", env: "FF_USE_DIRECT_DOWNLOAD", help: "Direct download" },
+];
+
+export const CACHE_ARCHIVER_FLAGS: FlagSpec[] = [
+  { name: "file", type: "string", help: "The path to file" },
+  { name: "alternate-file", type: "string", help: "Not supported" },
+  { name: "max-uploaded-archive-size", type: "int", help: "Not supported" },
+  ...ARCHIVER_FLAGS,
+  ...IGNORED_CACHE_FLAGS,
+];
+
+export const CACHE_EXTRACTOR_FLAGS: FlagSpec[] = [
+  { name: "file", type: "string", help: "The file containing your cache artifacts" },
+  ...IGNORED_CACHE_FLAGS,
+];
+
+function warnIgnored(ctx: CliContext, flags: Flags, names: readonly string[]): void {
+  for (const name of names) {
+    if (flags.has(name)) ctx.out(`WARNING: --${name} is not supported by this runner; ignored`);
+  }
+}
+
+function need(flags: Flags, name: string): string {
+  const value = flags.string(name);
+  if (value === "") throw new UsageFailure(`Missing --${name}`);
+  return value;
+}
+
+class UsageFailure extends Error {}
+
+function jobClient(ctx: CliContext, flags: Flags): JobClient {
+  return new JobClient({
+    url: need(flags, "url"),
+    runnerInfo: runnerInfoFor(ctx.version, defaultRunnerConfig("custom")),
+    ...tlsFilesOf({
+      tlsCaFile: flags.string("tls-ca-file"),
+      tlsCertFile: flags.string("tls-cert-file"),
+      tlsKeyFile: flags.string("tls-key-file"),
+    }),
+    log: ctx.log,
+  });
+}
+
+function compression(ctx: CliContext, key: string): CompressionLevel {
+  return parseCompressionLevel(ctx.env(key), (m) => ctx.out(`WARNING: ${key}: ${m}`));
+}
+
+/** Runs a helper; prints the failure as the job log shows it and maps it to an exit code. */
+async function helper(ctx: CliContext, work: () => Promise<void>): Promise<number> {
+  try {
+    await work();
+    return 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.out(`ERROR: ${message}`);
+    return err instanceof UsageFailure ? 2 : 1;
+  }
+}
+
+export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, ARTIFACTS_UPLOADER_FLAGS, ctx.env));
+  return helper(ctx, async () => {
+    warnIgnored(ctx, flags, ["generate-artifacts-metadata", "timeout", "response-header-timeout"]);
+    using client = jobClient(ctx, flags);
+    await uploadArtifacts({
+      jobId: flags.int("id"),
+      jobToken: need(flags, "token"),
+      artifacts: [{
+        name: flags.string("name"),
+        untracked: flags.bool("untracked"),
+        paths: flags.list("path"),
+        exclude: flags.list("exclude"),
+        when: "always" satisfies StepWhen,
+        artifactType: flags.string("artifact-type") || "archive",
+        artifactFormat: flags.string("artifact-format") || "zip",
+        expireIn: flags.string("expire-in"),
+      }],
+      jobSucceeded: true,
+      source: new LocalArchiveSource(ctx.cwd),
+      projectDir: ctx.cwd,
+      git: new LocalCommandRunner(ctx.cwd),
+      uploader: new JobArtifactTransfer(client),
+      compressionLevel: compression(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
+      log: (line) => ctx.out(line),
+      sleep: realSleep,
+      signal: new AbortController().signal,
+    });
+  });
+}
+
+export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, ARTIFACTS_DOWNLOADER_FLAGS, ctx.env));
+  return helper(ctx, async () => {
+    using client = jobClient(ctx, flags);
+    await downloadArtifacts({
+      dependencies: [{
+        id: flags.int("id"),
+        token: need(flags, "token"),
+        name: String(flags.int("id")),
+        artifactsFile: { filename: "artifacts.zip", size: 0 },
+      }],
+      downloader: new JobArtifactTransfer(client),
+      target: await LocalArchiveTarget.open(ctx.cwd),
+      scratch: new LocalScratchSpace(),
+      directDownload: flags.bool("direct-download", true),
+      attempts: 1,
+      log: (line) => ctx.out(line),
+      sleep: realSleep,
+      signal: new AbortController().signal,
+    });
+  });
+}
+
+export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, CACHE_ARCHIVER_FLAGS, ctx.env));
+  return helper(ctx, async () => {
+    warnIgnored(ctx, flags, [
+      ...IGNORED_CACHE_FLAGS.map((f) => f.name),
+      "alternate-file",
+      "max-uploaded-archive-size",
+    ]);
+    const file = resolve(ctx.cwd, need(flags, "file"));
+    const source = new LocalArchiveSource(ctx.cwd);
+    const paths = await selectFiles(
+      {
+        paths: flags.list("path"),
+        exclude: flags.list("exclude"),
+        untracked: flags.bool("untracked"),
+      },
+      {
+        source,
+        projectDir: ctx.cwd,
+        git: new LocalCommandRunner(ctx.cwd),
+        log: (line) => ctx.out(line),
+      },
+    );
+    await Deno.mkdir(join(file, ".."), { recursive: true });
+    // Written beside the archive, then renamed: a reader never sees half a zip.
+    const temp = await Deno.makeTempFile({
+      dir: join(file, ".."),
+      prefix: ".cache-",
+      suffix: ".tmp",
+    });
+    try {
+      const out = await Deno.open(temp, { write: true, truncate: true });
+      await zipStream(source, paths, {
+        level: compression(ctx, "CACHE_COMPRESSION_LEVEL"),
+        warn: (m) => ctx.out(`WARNING: ${m}`),
+      }).pipeTo(out.writable);
+      await Deno.rename(temp, file);
+    } catch (err) {
+      await Deno.remove(temp).catch(() => {});
+      throw err;
+    }
+  });
+}
+
+export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, CACHE_EXTRACTOR_FLAGS, ctx.env));
+  return helper(ctx, async () => {
+    warnIgnored(ctx, flags, IGNORED_CACHE_FLAGS.map((f) => f.name));
+    const file = resolve(ctx.cwd, need(flags, "file"));
+    let reader: LocalFileReader;
+    try {
+      reader = await LocalFileReader.open(file);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw new Error("Cache file does not exist");
+      throw err;
+    }
+    try {
+      await extractZip(reader, await LocalArchiveTarget.open(ctx.cwd));
+    } finally {
+      await reader.close();
+    }
+  });
+}
