@@ -9,7 +9,7 @@ export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
   FF_NETWORK_PER_BUILD: false,
   FF_USE_LEGACY_KUBERNETES_EXECUTION_STRATEGY: false,
   FF_USE_DIRECT_DOWNLOAD: true,
-  FF_USE_FASTZIP: true,
+  FF_USE_FASTZIP: false,
   FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: false,
   FF_ENABLE_BASH_EXIT_CODE_CHECK: false,
   FF_USE_WINDOWS_LEGACY_PROCESS_STRATEGY: false,
@@ -58,6 +58,43 @@ export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
   FF_SUSPENDABLE_ENVIRONMENTS: false,
   FF_USE_NATIVE_CONTAINER_STOP: false,
 };
+
+/**
+ * Flags this runner acts on. Any other flag set to a value other than its
+ * default changes nothing here, so it is warned about by name: at config load
+ * for `[runners.feature_flags]`, and in the job log for job variables.
+ * (FF_TIMESTAMPS is on by default upstream; we do not timestamp log lines,
+ * which is what FF_TIMESTAMPS=false asks for.)
+ */
+export const IMPLEMENTED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
+  "FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR",
+  "FF_ENABLE_BASH_EXIT_CODE_CHECK",
+  "FF_ENABLE_JOB_CLEANUP",
+  "FF_EXPORT_HIGH_CARDINALITY_METRICS",
+  "FF_MASK_ALL_DEFAULT_TOKENS",
+  "FF_SCRIPT_SECTIONS",
+  "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY",
+  "FF_USE_DIRECT_DOWNLOAD",
+  "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL",
+  "FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY",
+  "FF_USE_GIT_BUNDLE_URIS",
+  "FF_USE_LEGACY_BASH_EVAL",
+]);
+
+/**
+ * Flags in `flags` set to a non-default value that this runner does not act
+ * on, in the official list's order. Unknown names are not included.
+ */
+export function ignoredFeatureFlags(flags: Readonly<Record<string, boolean>>): string[] {
+  return Object.entries(FEATURE_FLAG_DEFAULTS)
+    .filter(([name, fallback]) =>
+      flags[name] !== undefined && flags[name] !== fallback &&
+      !IMPLEMENTED_FEATURE_FLAGS.has(name) &&
+      // Log lines carry no timestamps here: FF_TIMESTAMPS=false is what we do.
+      !(name === "FF_TIMESTAMPS" && flags[name] === false)
+    )
+    .map(([name]) => name);
+}
 
 /** Go's strconv.ParseBool, which the official runner uses for flag values. */
 export function parseGoBool(value: string): boolean | undefined {

@@ -47,7 +47,11 @@ import {
 } from "../shells/stage_scripts.ts";
 import { type BuildSettings, resolveBuildSettings } from "./build_settings.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
-import { describeNonDefaultFlags, resolveFeatureFlags } from "./feature_flags.ts";
+import {
+  describeNonDefaultFlags,
+  ignoredFeatureFlags,
+  resolveFeatureFlags,
+} from "./feature_flags.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
 import { formatGoDuration } from "../time/go_duration.ts";
 import {
@@ -273,6 +277,13 @@ class Build {
     this.#flags = resolveFeatureFlags(runner.featureFlags, (k) => lookupVariable(early, k));
     const described = describeNonDefaultFlags(this.#flags);
     if (described !== "") this.#log.println(`  feature flags: ${described}`);
+    for (const name of ignoredFeatureFlags(this.#flags)) {
+      this.#log.warning(
+        `Feature flag ${name}=${
+          this.#flags[name]
+        } is not supported by this runner and has no effect`,
+      );
+    }
   }
 
   #currentStage = "prepare_executor";

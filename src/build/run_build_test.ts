@@ -597,3 +597,19 @@ Deno.test("runBuild rejects GIT_CLONE_PATH unless custom_build_dir is enabled", 
   const escaped = await build({ job: outside, runner: runner({ customBuildDirEnabled: true }) });
   assert.match(escaped.result.message ?? "", /has to be within "\/builds"/);
 });
+
+Deno.test("a job variable setting a feature flag this runner ignores gets a warning in the job log", async () => {
+  const { output } = await build({
+    job: jobSpec({
+      variables: [
+        { key: "FF_NETWORK_PER_BUILD", value: "true", public: true, masked: false },
+        { key: "FF_SCRIPT_SECTIONS", value: "true", public: true, masked: false },
+      ],
+    }),
+  });
+  assert.match(
+    output.text(),
+    /WARNING: Feature flag FF_NETWORK_PER_BUILD=true is not supported by this runner and has no effect/,
+  );
+  assert.doesNotMatch(output.text(), /Feature flag FF_SCRIPT_SECTIONS/);
+});

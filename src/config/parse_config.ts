@@ -30,6 +30,8 @@ import {
 } from "./default_config.ts";
 import { expandEnv, hasEnvReference } from "./env_expansion.ts";
 import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
+// The flag table has no imports of its own; it lives beside the code that reads the flags.
+import { ignoredFeatureFlags } from "../build/feature_flags.ts";
 
 export interface ParseConfigOptions {
   /** Path shown in messages. */
@@ -334,6 +336,15 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       `key ${displayKeyPath(where)} ${what}: runner ${
         JSON.stringify(runner.name)
       } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
+    );
+  }
+  for (const name of ignoredFeatureFlags(runner.featureFlags)) {
+    v.warn(
+      "unsupported_key",
+      [...path, "feature_flags", name],
+      `key ${displayKeyPath([...path, "feature_flags", name])} = ${
+        runner.featureFlags[name]
+      } is not supported by this runner and has no effect`,
     );
   }
   applyRunnerDynamicDefaults(runner, {

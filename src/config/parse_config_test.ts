@@ -81,6 +81,7 @@ Deno.test("an official runner's config.toml loads with every value as written", 
   assert.deepEqual(warnings.map((w) => w.message), [
     "key session_server is accepted but not supported",
     "key runners.kubernetes is accepted but not supported",
+    "key runners[0].feature_flags.FF_NETWORK_PER_BUILD = true is not supported by this runner and has no effect",
   ]);
   assert.equal(warnings[1]?.line, 52);
 });
@@ -465,5 +466,23 @@ Deno.test("unsupported keys written with the official default do not warn (the o
   const changed = parseConfig(text.replace("1800", "600"), opts).warnings;
   assert.deepEqual(changed.map((w) => w.message), [
     "key session_server is accepted but not supported",
+  ]);
+});
+
+Deno.test("a feature flag this runner does not act on warns by name when set off its default", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n[runners.feature_flags]\nFF_NETWORK_PER_BUILD = true\n` +
+      `FF_SCRIPT_SECTIONS = true\nFF_USE_FASTZIP = false\nFF_KUBERNETES_HONOR_ENTRYPOINT = true\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [
+      4,
+      "key runners[0].feature_flags.FF_NETWORK_PER_BUILD = true is not supported by this runner and has no effect",
+    ],
+    [
+      7,
+      "key runners[0].feature_flags.FF_KUBERNETES_HONOR_ENTRYPOINT = true is not supported by this runner and has no effect",
+    ],
   ]);
 });
