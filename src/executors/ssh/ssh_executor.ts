@@ -105,6 +105,8 @@ export class SshExecutor implements Executor {
   readonly #log: Logger;
   #connection: SshConnection | null = null;
   #files: SftpFiles | null = null;
+  /** Why SFTP is not available (no sftp subsystem); jobs that move no files run anyway. */
+  #filesError: JobFailedError | null = null;
   readonly #running = new Set<RunningStage>();
   #isCleanedUp = false;
 
@@ -146,6 +148,7 @@ export class SshExecutor implements Executor {
 
   /** SFTP access to the remote host (artifacts, cache); valid after `prepare`. */
   files(): SftpFiles {
+    if (this.#filesError) throw this.#filesError;
     if (!this.#files) throw new Error("The ssh executor is not prepared: call prepare first");
     return this.#files;
   }
@@ -167,23 +170,15 @@ export class SshExecutor implements Executor {
       connection.close();
       throw new Error("The ssh executor was cleaned up while connecting");
     }
-    const sftp = await connection.sftp();
-    const files = new SftpFiles(sftp, describeTarget(this.target));
-    this.#files = files;
-    // SFTP starts in the login directory: the remote home.
-    const home = await files.realPath(".");
-    const resolve = (dir: string) =>
-      dir.startsWith("/") ? dir : joinPath(home, dir.replace(/^~\//, ""));
-    this.paths = {
-      buildsDir: resolve(this.paths.buildsDir),
-      cacheDir: resolve(this.paths.cacheDir),
-      isBuildsDirShared: true,
-    };
-    let probe = await connection.execCollect(`exec ${this.shell} -c :`, { timeoutMs: 60_000 });
+    // The login directory is the remote home: relative builds/cache dirs live there.
+    // (A marker, since the user's rc files may print too.)
+    const probeHome = () =>
+      connection.execCollect(`exec ${this.shell} -c 'printf "\\nrunner-home=%s\\n" "$PWD"'`, {
+        timeoutMs: 60_000,
+      });
+    let probe = await probeHome();
     // A busy sshd sometimes closes a channel without its exit status: ask once more.
-    if (probe.code === null) {
-      probe = await connection.execCollect(`exec ${this.shell} -c :`, { timeoutMs: 60_000 });
-    }
+    if (probe.code === null) probe = await probeHome();
     if (probe.code !== 0) {
       throw new JobFailedError(
         "runner_system_failure",
@@ -191,6 +186,31 @@ export class SshExecutor implements Executor {
           probe.code ?? "unknown"
         }${probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""}`,
       );
+    }
+    const home = /\nrunner-home=(.*)\n/.exec(probe.stdout)?.[1] || "/";
+    const resolve = (dir: string) =>
+      dir.startsWith("/") ? dir : joinPath(home, dir.replace(/^~\//, ""));
+    this.paths = {
+      buildsDir: resolve(this.paths.buildsDir),
+      cacheDir: resolve(this.paths.cacheDir),
+      isBuildsDirShared: true,
+    };
+    // Artifacts and cache move over SFTP. A host without the sftp subsystem
+    // still runs jobs that move no files; one that needs them fails clearly.
+    try {
+      this.#files = new SftpFiles(await connection.sftp(), describeTarget(this.target));
+    } catch (err) {
+      if (!(err instanceof JobFailedError)) throw err;
+      this.#filesError = new JobFailedError(
+        "runner_system_failure",
+        `This job moves files (artifacts, cache or dependencies), which needs SFTP on "${
+          describeTarget(this.target)
+        }": ${err.message}`,
+        { cause: err },
+      );
+      this.#log.warn("SFTP is not available; jobs with artifacts or cache will fail", {
+        [F.ERROR]: err.message,
+      });
     }
   }
 
