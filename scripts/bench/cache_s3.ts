@@ -69,11 +69,12 @@ try {
   const { files, bytes } = await generateTree(tree, fileCount);
   log(`tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB; radosgw at ${gw.address}`);
 
-  const results: Record<string, { ms: number[]; rssKb: number[] }> = {};
-  const record = (name: string, r: { ms: number; rssKb: number }) => {
-    const x = results[name] ??= { ms: [], rssKb: [] };
+  const results: Record<string, { ms: number[]; rssKb: number[]; growthKb: number[] }> = {};
+  const record = (name: string, r: { ms: number; rssKb: number; growthKb?: number }) => {
+    const x = results[name] ??= { ms: [], rssKb: [], growthKb: [] };
     x.ms.push(r.ms);
     x.rssKb.push(r.rssKb);
+    if (r.growthKb !== undefined) x.growthKb.push(r.growthKb);
   };
   for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? ["baseline", "ours"] : ["ours", "baseline"];
@@ -138,7 +139,11 @@ try {
     log(
       `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  peak RSS ${
         (Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)
-      } MiB`,
+      } MiB${
+        r.growthKb.length > 0
+          ? `  growth ${(Math.max(...r.growthKb) / 1024).toFixed(0)} MiB (goal <= 64)`
+          : ""
+      }`,
     );
   }
   const ratio = (a: string, b: string) =>
@@ -195,7 +200,11 @@ async function ours(op: string, opts: Record<string, string>, s3: S3CacheConfig)
     stderr: "inherit",
   }).output();
   if (!out.success) throw new Error(`our ${op} failed`);
-  return JSON.parse(new TextDecoder().decode(out.stdout)) as { ms: number; rssKb: number };
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    ms: number;
+    rssKb: number;
+    growthKb: number;
+  };
 }
 
 async function child(op: string): Promise<void> {

@@ -30,6 +30,14 @@ function s3RunnerConfig(url: string, token: string, s3: S3CacheSettings): string
   return `concurrent = 2\ncheck_interval = 1\n\n${runnerToml(url, token)}${s3CacheToml(s3)}`;
 }
 
+/** Job shells are login shells: a clean HOME keeps root's ~/.profile (pyenv) out of them. */
+const HOME = skip ? "" : await Deno.makeTempDir({ prefix: "runner-cache-home-" });
+const ENV = {
+  HOME,
+  // Deno's own cache stays where it is (it defaults to $HOME/.cache/deno).
+  DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+};
+
 const cacheOf = (key: string) => [
   { key, paths: ["vendor/"], policy: "pull-push", when: "on_success" },
 ];
@@ -39,6 +47,7 @@ Deno.test({
   ignore: skip !== null,
   async fn(t) {
     await using gw = await startRadosgw();
+    await using _home = { [Symbol.asyncDispose]: () => Deno.remove(HOME, { recursive: true }) };
     await gw.createBucket("runner-cache");
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
 
@@ -54,7 +63,10 @@ Deno.test({
           bucket: "runner-cache",
           shared: true,
         };
-        await using first = await startRunner({ config: s3RunnerConfig(gitlab.url, a.token, s3) });
+        await using first = await startRunner({
+          env: ENV,
+          config: s3RunnerConfig(gitlab.url, a.token, s3),
+        });
         const write = gitlab.enqueueJob({
           project: "acme/shared-cache",
           script: [
@@ -85,7 +97,10 @@ Deno.test({
           `project/${project}/deps`,
         ]);
 
-        await using second = await startRunner({ config: s3RunnerConfig(gitlab.url, b.token, s3) });
+        await using second = await startRunner({
+          env: ENV,
+          config: s3RunnerConfig(gitlab.url, b.token, s3),
+        });
         const read = gitlab.enqueueJob({
           project: "acme/shared-cache",
           script: ["cat vendor/lib.txt"],
@@ -118,8 +133,14 @@ Deno.test({
           bucket: "runner-cache",
           shared: false,
         };
-        await using first = await startRunner({ config: s3RunnerConfig(gitlab.url, a.token, s3) });
-        await using second = await startRunner({ config: s3RunnerConfig(gitlab.url, b.token, s3) });
+        await using first = await startRunner({
+          env: ENV,
+          config: s3RunnerConfig(gitlab.url, a.token, s3),
+        });
+        await using second = await startRunner({
+          env: ENV,
+          config: s3RunnerConfig(gitlab.url, b.token, s3),
+        });
         const write = gitlab.enqueueJob({
           project: "acme/own-cache",
           script: [
@@ -183,6 +204,7 @@ Deno.test({
         await Promise.all(cases.map(async (c) => {
           const r = gitlab.createRunner({ kind: "created" });
           await using runner = await startRunner({
+            env: ENV,
             config: s3RunnerConfig(gitlab.url, r.token, c.s3),
           });
           const job = gitlab.enqueueJob({
