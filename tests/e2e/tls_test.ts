@@ -11,6 +11,8 @@ import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
 import { LocalCa } from "../fixtures/local_ca.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
+import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 
 const TIMEOUT = { timeoutMs: 120_000 };
 const skip = await LocalCa.skipReason();
@@ -156,5 +158,141 @@ Deno.test({
     }
     assert.ok(gitlab.rejectedTlsClients >= 2, runner.log);
     assert.equal(gitlab.jobOf(job.id).status, "pending");
+  },
+});
+
+Deno.test({
+  name:
+    "custom executor: the helper commands in the job upload and download artifacts over mutual TLS",
+  ignore: skip !== null,
+  fn: async () => {
+    const example = new URL("../../docs/examples/custom-driver/", import.meta.url).pathname;
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const root = await Deno.makeTempDir({ prefix: "tls-custom-" });
+    try {
+      const toml = runnerToml(gitlab.url, r.token, {
+        executor: "custom",
+        "tls-ca-file": ca.caFile,
+        "tls-cert-file": ca.client.cert,
+        "tls-key-file": ca.client.key,
+      });
+      const custom = ["config", "prepare", "run", "cleanup"]
+        .map((s) => `    ${s}_exec = "${example}${s}.sh"`).join("\n");
+      await using runner = await startRunner({
+        config: `concurrent = 1\ncheck_interval = 1\n\n${toml}  [runners.custom]\n${custom}\n`,
+      });
+      const variables = [
+        { key: "GIT_STRATEGY", value: "none" },
+        { key: "CUSTOM_DRIVER_ROOT", value: root },
+      ];
+      const job1 = gitlab.enqueueJob({
+        name: "build",
+        script: ["mkdir -p out && echo via helper > out/result.txt"],
+        artifacts: [{ paths: ["out/"], when: "on_success" }],
+        variables,
+      });
+      const s1 = await gitlab.waitForJobFinished(job1.id, TIMEOUT);
+      assert.equal(s1.status, "success", s1.trace + runner.log);
+      const [stored] = gitlab.artifactsOf(job1.id);
+      assert.ok(stored, "artifacts-uploader reached GitLab over mutual TLS");
+      const job2 = gitlab.enqueueJob({
+        script: ["cat out/result.txt"],
+        dependencies: [{
+          id: job1.id,
+          name: "build",
+          token: job1.token,
+          "artifacts_file": { filename: "artifacts.zip", size: stored.bytes.length },
+        }],
+        variables,
+      });
+      const s2 = await gitlab.waitForJobFinished(job2.id, TIMEOUT);
+      assert.equal(s2.status, "success", s2.trace + runner.log);
+      assert.match(s2.trace, /\nvia helper\n/);
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+const sshSkip = skip ?? await sshdSkipReason();
+
+Deno.test({
+  name: "ssh executor: the job clones over mutual TLS and uploads its artifacts",
+  ignore: sshSkip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    await using sshd = await startSshd();
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    await app.commit({ files: { "README.md": "remote over tls\n" } });
+    const toml = runnerToml(gitlab.url, r.token, {
+      executor: "ssh",
+      "builds_dir": `${sshd.workDir}/builds`,
+      "tls-ca-file": ca.caFile,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    const ssh = [
+      "  [runners.ssh]",
+      `    host = "${sshd.host}"`,
+      `    port = "${sshd.port}"`,
+      `    user = "${sshd.user}"`,
+      `    identity_file = "${sshd.identityFile}"`,
+      `    known_hosts_file = "${sshd.knownHostsFile}"`,
+    ].join("\n");
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}${ssh}\n`,
+    });
+    const job = gitlab.enqueueJob({
+      script: ["cat README.md"],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+      artifacts: [{ paths: ["README.md"], when: "on_success" }],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /\nremote over tls\n/);
+    assert.equal(gitlab.artifactsOf(job.id).length, 1);
+  },
+});
+
+const dockerSkip = skip ?? (await dockerSkipReason()) ??
+  (await hasImage(BUSYBOX_TEST_IMAGE) ? null : `image ${BUSYBOX_TEST_IMAGE} is absent`);
+
+Deno.test({
+  name:
+    "docker executor: the build container gets the TLS files as CI_SERVER_TLS_* and artifacts upload over mutual TLS",
+  ignore: dockerSkip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const toml = runnerToml(gitlab.url, r.token, {
+      executor: "docker",
+      "tls-ca-file": ca.caFile,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    const docker =
+      `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}${docker}`,
+    });
+    const job = gitlab.enqueueJob({
+      script: [
+        'grep -q "BEGIN CERTIFICATE" "$CI_SERVER_TLS_CA_FILE" && echo ca-in-container',
+        'grep -q "PRIVATE KEY" "$CI_SERVER_TLS_KEY_FILE" && echo key-in-container',
+        "echo built > result.txt",
+      ],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+      artifacts: [{ paths: ["result.txt"], when: "on_success" }],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
+    assert.match(state.trace, /\nca-in-container\n/);
+    assert.match(state.trace, /\nkey-in-container\n/);
+    assert.equal(gitlab.artifactsOf(job.id).length, 1);
   },
 });
