@@ -45,3 +45,32 @@ Deno.test("the docker config is found like the docker CLI finds it", () => {
   assert.equal(dockerConfigPath(() => undefined), null);
   assert.deepEqual(credentialHelperPrograms([]), []);
 });
+
+Deno.test("an executor process may reach the distributed cache's endpoint, and only that one", () => {
+  const base = defaultRunnerConfig("shell");
+  const perms = (cache: typeof base.cache) =>
+    executorPermissions({
+      runner: { ...base, url: "https://gitlab.example.com", cache },
+      cwd: "/srv",
+      tempDir: "/tmp/x",
+      stateDir: "/srv/state",
+      env: () => undefined,
+    }).net;
+  assert.deepEqual(perms(base.cache), ["gitlab.example.com:443"]);
+  const s3 = {
+    ...base.cache,
+    type: "s3",
+    s3: { ...base.cache.s3, serverAddress: "127.0.0.1:7480", bucketName: "c", insecure: true },
+  };
+  assert.deepEqual(perms(s3), ["gitlab.example.com:443", "127.0.0.1:7480"]);
+  const aws = {
+    ...s3,
+    s3: { ...s3.s3, serverAddress: "", insecure: false, bucketLocation: "eu-west-1" },
+  };
+  assert.deepEqual(perms(aws), [
+    "gitlab.example.com:443",
+    "c.s3.dualstack.eu-west-1.amazonaws.com:443",
+  ]);
+  const gcs = { ...base.cache, type: "gcs", gcs: { ...base.cache.gcs, bucketName: "c" } };
+  assert.deepEqual(perms(gcs), ["gitlab.example.com:443", "storage.googleapis.com:443"]);
+});

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { BytesReader, type RandomAccessReader } from "../archive/random_access_reader.ts";
+import type { CacheStore } from "./cache_store.ts";
+import type { PresignedRequest } from "./cache_url_signer.ts";
+import { DistributedCacheStore } from "./distributed_cache_store.ts";
+import type { ObjectTransfer } from "./object_transfer.ts";
+
+class MemoryStore implements CacheStore {
+  readonly archives = new Map<string, { bytes: Uint8Array; at: Date }>();
+  constructor(readonly clock: () => Date) {}
+  open(key: string): Promise<RandomAccessReader | null> {
+    const a = this.archives.get(key);
+    return Promise.resolve(a ? new BytesReader(a.bytes) : null);
+  }
+  modified(key: string): Promise<Date | null> {
+    return Promise.resolve(this.archives.get(key)?.at ?? null);
+  }
+  async save(key: string, _human: string, body: ReadableStream<Uint8Array>): Promise<number> {
+    const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+    this.archives.set(key, { bytes, at: this.clock() });
+    return bytes.length;
+  }
+}
+
+/** Answers from a script: one status (and body) per call, in order. */
+class ScriptedTransfer implements ObjectTransfer {
+  readonly calls: string[] = [];
+  constructor(readonly answers: { status: number; body?: string; lastModified?: string }[]) {}
+  #next() {
+    const a = this.answers.shift();
+    if (!a) throw new TypeError("unexpected transfer");
+    return a;
+  }
+  get(request: PresignedRequest): Promise<Response> {
+    this.calls.push(`GET ${request.url}`);
+    const a = this.#next();
+    return Promise.resolve(
+      new Response(a.body ?? null, {
+        status: a.status,
+        headers: a.lastModified ? { "last-modified": a.lastModified } : {},
+      }),
+    );
+  }
+  async put(request: PresignedRequest, body: RandomAccessReader) {
+    this.calls.push(
+      `PUT ${request.url} ${new TextDecoder().decode(await body.read(0, body.size))}`,
+    );
+    const a = this.#next();
+    return { status: a.status, headers: new Headers(), text: a.body ?? "" };
+  }
+}
+
+function setup(answers: ConstructorParameters<typeof ScriptedTransfer>[0], limit = 0) {
+  const lines: string[] = [];
+  const local = new MemoryStore(() => new Date("2026-01-01T00:00:00Z"));
+  const transfer = new ScriptedTransfer(answers);
+  const store = new DistributedCacheStore({
+    local,
+    urls: {
+      presign: (key, method) =>
+        Promise.resolve({ url: `http://s3.test/b/${key}?sig=${method}`, headers: {} }),
+    },
+    transfer,
+    maxUploadedArchiveSize: limit,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+    retryDelayMs: 0,
+  });
+  return { store, local, transfer, lines };
+}
+
+const body = (s: string) => new Response(s).body!;
+
+Deno.test("distributed cache retries an upload after 5xx answers and logs the URL without its signature", async () => {
+  const { store, transfer, lines } = setup([{ status: 503 }, { status: 500 }, { status: 200 }]);
+  assert.equal(await store.save("deps", "deps", body("zip")), 3);
+  assert.deepEqual(transfer.calls, Array(3).fill("PUT http://s3.test/b/deps?sig=PUT zip"));
+  assert.equal(lines[0], "Uploading cache.zip to http://s3.test/b/deps");
+  assert.equal(lines.filter((l) => l.startsWith("WARNING: Retrying cache transfer")).length, 2);
+});
+
+Deno.test("distributed cache gives up after three 5xx answers with what the server said", async () => {
+  const xml = "<Error><Code>InternalError</Code><Message>boom</Message></Error>";
+  const { store } = setup([{ status: 500, body: xml }, { status: 500, body: xml }, {
+    status: 500,
+    body: xml,
+  }]);
+  await assert.rejects(
+    store.save("deps", "deps", body("zip")),
+    /Cannot upload cache: the server answered 500 InternalError: boom/,
+  );
+});
+
+Deno.test("distributed cache refuses an archive over MaxUploadedArchiveSize with the official message and keeps it locally", async () => {
+  const { store, local, transfer, lines } = setup([], 2);
+  await store.save("deps", "deps", body("zip"));
+  assert.deepEqual(transfer.calls, []);
+  assert.ok(local.archives.has("deps"));
+  assert.deepEqual(lines, [
+    "Cache archive size (3) is too big (Limit is set to 2). Cache will be stored only locally.",
+  ]);
+});
+
+Deno.test("distributed cache downloads a newer remote archive, keeps an up-to-date local one, and falls back to it on 404", async () => {
+  const newer = setup([{
+    status: 200,
+    body: "remote",
+    lastModified: "Fri, 02 Jan 2026 00:00:00 GMT",
+  }]);
+  await newer.local.save("deps", "deps", body("local"));
+  const reader = await newer.store.open("deps");
+  assert.equal(new TextDecoder().decode(await reader!.read(0, reader!.size)), "remote");
+
+  const older = setup([{
+    status: 200,
+    body: "remote",
+    lastModified: "Wed, 31 Dec 2025 00:00:00 GMT",
+  }]);
+  await older.local.save("deps", "deps", body("local"));
+  const kept = await older.store.open("deps");
+  assert.equal(new TextDecoder().decode(await kept!.read(0, kept!.size)), "local");
+  assert.ok(older.lines.includes("cache.zip is up to date"));
+
+  const missing = setup([{ status: 404, body: "<Error><Code>NoSuchKey</Code></Error>" }]);
+  assert.equal(await missing.store.open("deps"), null);
+  const noBucket = setup([{ status: 404, body: "<Error><Code>NoSuchBucket</Code></Error>" }]);
+  await assert.rejects(noBucket.store.open("deps"), /NoSuchBucket.*does not exist/);
+});
