@@ -5,7 +5,9 @@
  * (level "fast" = deflate 1, the same level) and extractor on it. Prints
  * median times, ratios (ours / baseline; goal <= 1.0) and peak RSS.
  *
- *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3]
+ *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
+ *
+ * `--quick` measures the same tree once each. Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  *
  * Each measurement runs in its own process so peak RSS (VmHWM) is its own.
  */
@@ -29,6 +31,7 @@ const args = parseArgs({
     dir: { type: "string" },
     zip: { type: "string" },
     out: { type: "string" },
+    quick: { type: "boolean", default: false },
   },
 });
 
@@ -38,7 +41,7 @@ if (args.values.child) {
 }
 
 const fileCount = Number(args.values.files);
-const runs = Number(args.values.runs);
+const runs = args.values.quick ? 1 : Number(args.values.runs);
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
 try {
   const tree = `${work}/tree`;
@@ -129,6 +132,12 @@ try {
     }  (goal <= 1.00)`,
   );
   log(`extract ratio ours/unzip: ${ratio("ours extract", "unzip")}  (goal <= 1.00)`);
+  const peak = (name: string) => (Math.max(...(results[name]?.rssKb ?? [0])) / 1024).toFixed(0);
+  log(
+    `peak RSS ours: archive ${peak(`ours archive (${args.values.level})`)} MiB, extract ${
+      peak("ours extract")
+    } MiB (goal <= 64 MiB each)`,
+  );
 } finally {
   await Deno.remove(work, { recursive: true });
 }

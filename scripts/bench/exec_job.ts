@@ -14,7 +14,9 @@
  * Every process gets an empty HOME, so the machine's login profile (which
  * the shell executor's `bash --login` reads once per stage) is not measured.
  *
- *   deno run --allow-all scripts/bench/exec_job.ts [--runs 9]
+ *   deno run --allow-all scripts/bench/exec_job.ts [--runs 9] [--quick]
+ *
+ * `--quick` times 5 runs of each.
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -22,9 +24,12 @@ import { fileURLToPath } from "node:url";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "9" } },
+  options: {
+    runs: { type: "string", default: "9" },
+    quick: { type: "boolean", default: false },
+  },
 });
-const runs = Number(values.runs);
+const runs = values.quick ? 5 : Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
 }
