@@ -176,12 +176,15 @@ Deno.test("token reset switches the client to the new token; PAT variant sends n
 });
 
 Deno.test("requestJob returns none with 204, stores last_update, then gets an enqueued job", async () => {
-  await using gitlab = await FakeGitLab.start();
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
   const runner = gitlab.createRunner();
   const events: RequestEvent[] = [];
   using client = runnerClient(gitlab, runner.token, { onRequest: (e) => events.push(e) });
-  assert.deepEqual(await client.requestJob(), { kind: "none" });
+  // The first answer names a queue version we had not seen: worth asking again at once.
+  assert.deepEqual(await client.requestJob(), { kind: "none", isQueueChanged: true });
   assert.equal(client.lastUpdate, gitlab.queueVersionOf(runner.id));
+  // Asked again with that version and nothing changed: a plain "none".
+  assert.deepEqual(await client.requestJob(), { kind: "none" });
   const enqueued = gitlab.enqueueJob({ script: ["echo hi"] });
   const job = await pickJob(client);
   assert.equal(job.id, enqueued.id);
@@ -192,10 +195,11 @@ Deno.test("requestJob returns none with 204, stores last_update, then gets an en
   const features = (sent["info"] as Record<string, Record<string, boolean>>)["features"]!;
   assert.equal(features["cancel_gracefully"], true);
   assert.equal(features["image"], false);
-  assert.deepEqual(events.map((e) => [e.endpoint, e.status]), [["request_job", 204], [
-    "request_job",
-    201,
-  ]]);
+  assert.deepEqual(events.map((e) => [e.endpoint, e.status]), [
+    ["request_job", 204],
+    ["request_job", 204],
+    ["request_job", 201],
+  ]);
   assert.equal(gitlab.jobOf(job.id).status, "running");
 });
 

@@ -56,7 +56,7 @@ export interface SessionInfo {
 /** Outcome of `POST jobs/request` (spec §2.2). Only an aborted signal throws. */
 export type RequestJobResult =
   | { kind: "job"; job: JobSpec; raw: unknown }
-  /** `isQueueChanged`: a held long poll was released because the queue changed. */
+  /** `isQueueChanged`: the queue changed since the version we sent (a released long poll, or a stale version). */
   | { kind: "none"; isQueueChanged?: boolean }
   | {
     kind: "error";
@@ -355,7 +355,7 @@ export class RunnerClient implements Disposable {
       };
     }
     try {
-      return await this.#jobResult(response, body["last_update"] !== undefined);
+      return await this.#jobResult(response, body["last_update"]);
     } catch (error) {
       if (signal?.aborted) throw error;
       return {
@@ -369,13 +369,21 @@ export class RunnerClient implements Disposable {
     }
   }
 
-  async #jobResult(response: Response, sentLastUpdate: boolean): Promise<RequestJobResult> {
+  async #jobResult(response: Response, sentLastUpdate: unknown): Promise<RequestJobResult> {
     const status = response.status;
     if (status === 204) {
       await response.body?.cancel();
       // Workhorse ends a held long poll with a bare 204 when the queue changed
-      // (spec §2.3): a job is probably waiting, so ask again at once.
-      const isQueueChanged = sentLastUpdate && !response.headers.has("X-GitLab-Last-Update");
+      // (spec §2.3): a job is probably waiting, so ask again at once. A 204
+      // naming another queue version than the one we sent says the same: the
+      // queue moved since we last looked (typically while we ran a job; or
+      // this was our first look), and the next request, carrying the new
+      // version, is the one Workhorse holds. A GitLab that sends no version
+      // gets no immediate second request.
+      const answered = response.headers.get("X-GitLab-Last-Update");
+      const isQueueChanged = typeof sentLastUpdate === "string"
+        ? answered === null || answered !== sentLastUpdate
+        : answered !== null;
       return isQueueChanged ? { kind: "none", isQueueChanged } : { kind: "none" };
     }
     if (status !== 201) {

@@ -4,7 +4,13 @@
  * (per entry), as the official runner does (config-reference §17).
  *
  * A job request holds a global slot while it waits (GitLab may hold it for a
- * long poll), so a job that arrives always has somewhere to run. Entries that
+ * long poll), so a job that arrives always has somewhere to run. A slot that
+ * frees (a job ended, a request came back empty) goes at once to the request
+ * loop that has waited longest for one, whichever entry it serves: back-to-back
+ * jobs do not wait for `check_interval`, and entries sharing `concurrent` take
+ * turns. When GitLab has no job, a loop sleeps `check_interval`; it asks again
+ * at once only when GitLab said the queue changed, at most
+ * MAX_IMMEDIATE_ASKS times in a row. Entries that
  * fail `unhealthy_requests_limit` requests in a row rest for
  * `unhealthy_interval`. `apply()` takes a new config at any time: running jobs
  * keep the settings they started with.
@@ -78,6 +84,9 @@ export interface PollerOptions {
   now?: () => number;
 }
 
+/** Consecutive "the queue changed" answers a loop follows without sleeping `check_interval`. */
+const MAX_IMMEDIATE_ASKS = 3;
+
 function realSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -116,6 +125,12 @@ interface Entry {
   loopIndexes: Set<number>;
 }
 
+/** A request loop waiting for a global slot; `grant` is called with the slot taken for it. */
+interface SlotWaiter {
+  entry: Entry;
+  grant(): void;
+}
+
 export class Poller {
   #opts: PollerOptions;
   #log: Logger;
@@ -126,8 +141,8 @@ export class Poller {
   #checkIntervalMs = 3000;
   #busy = 0;
   #jobs = new Set<Promise<void>>();
-  #wake: (() => void) | null = null;
-  #wakeSignal = Promise.withResolvers<void>();
+  /** Loops waiting for a slot, longest-waiting first. */
+  #waiters: SlotWaiter[] = [];
   /** Stops asking for jobs. */
   #stopRequests = new AbortController();
   /** Aborts running jobs. */
@@ -175,7 +190,7 @@ export class Poller {
         this.#add(key, runner);
       }
     }
-    this.#notify();
+    this.#dispatch();
   }
 
   #add(key: string, runner: RunnerConfig): void {
@@ -209,21 +224,67 @@ export class Poller {
     }
   }
 
-  #notify(): void {
-    this.#wakeSignal.resolve();
-    this.#wakeSignal = Promise.withResolvers<void>();
-  }
-
   #hasCapacity(entry: Entry): boolean {
     const limit = entry.config.limit;
     const runnerBusy = entry.running.size + entry.requesting;
     return this.#busy < this.#concurrent && (limit <= 0 || runnerBusy < limit);
   }
 
+  /** Takes a slot for a request of `entry`. */
+  #take(entry: Entry): void {
+    this.#busy++;
+    entry.requesting++;
+  }
+
+  /**
+   * Resolves true once a slot is taken for `entry` (see #take), false when
+   * `stopped` aborts first. Waiting loops are served in order, so a loop that
+   * just gave a slot back queues behind the ones already waiting.
+   */
+  #acquire(entry: Entry, stopped: AbortSignal): Promise<boolean> {
+    if (stopped.aborted) return Promise.resolve(false);
+    if (this.#waiters.length === 0 && this.#hasCapacity(entry)) {
+      this.#take(entry);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const waiter: SlotWaiter = {
+        entry,
+        grant: () => {
+          stopped.removeEventListener("abort", onAbort);
+          resolve(true);
+        },
+      };
+      const onAbort = () => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        resolve(false);
+        // It may have been first in line for a slot another entry can use.
+        this.#dispatch();
+      };
+      stopped.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Gives free slots to waiting loops, longest-waiting first, within each entry's `limit`. */
+  #dispatch(): void {
+    for (let i = 0; i < this.#waiters.length && this.#busy < this.#concurrent;) {
+      const waiter = this.#waiters[i]!;
+      if (this.#hasCapacity(waiter.entry)) {
+        this.#waiters.splice(i, 1);
+        this.#take(waiter.entry);
+        waiter.grant();
+      } else {
+        i++;
+      }
+    }
+  }
+
   async #loop(entry: Entry, index: number): Promise<void> {
     const stopped = AbortSignal.any([entry.stop.signal, this.#stopRequests.signal]);
-    /** One immediate re-ask per released long poll: a server that always answers so cannot make us spin. */
-    let isRetryingNow = false;
+    /** Immediate re-asks in a row: a server that always says "changed" cannot make us spin. */
+    let immediateAsks = 0;
     while (!stopped.aborted) {
       // request_concurrency lowered by a reload: the extra loops end.
       if (index >= Math.max(1, entry.config.requestConcurrency)) return;
@@ -232,25 +293,24 @@ export class Poller {
         await this.#sleep(entry.unhealthyUntil - now, stopped);
         continue;
       }
-      if (!this.#hasCapacity(entry)) {
-        const wake = this.#wakeSignal.promise;
-        await Promise.race([
-          wake,
-          new Promise<void>((r) => stopped.addEventListener("abort", () => r(), { once: true })),
-        ]);
+      if (!(await this.#acquire(entry, stopped))) continue;
+      if (index >= Math.max(1, entry.config.requestConcurrency) || stopped.aborted) {
+        entry.requesting--;
+        this.#release();
         continue;
       }
       const usedLimit = this.#usedLimit(entry);
       entry.usedLimit = usedLimit;
-      if (entry.requesting >= usedLimit) {
+      // This request is already counted in `requesting`.
+      if (entry.requesting > usedLimit) {
         // The official runner drops this request attempt and counts it; the loop
         // tries again after check_interval.
+        entry.requesting--;
+        this.#release();
         this.#opts.observer?.requestConcurrencyExceeded?.(entry.config);
         await this.#sleep(this.#checkIntervalMs, stopped);
         continue;
       }
-      this.#busy++;
-      entry.requesting++;
       this.#reportConcurrency(entry);
       let keepSlot = false;
       let gotJob = false;
@@ -298,17 +358,17 @@ export class Poller {
       } finally {
         entry.requesting--;
         this.#reportConcurrency(entry);
-        if (!keepSlot) {
-          this.#busy--;
-          this.#notify();
-        }
+        if (!keepSlot) this.#release();
       }
+      if (gotJob) immediateAsks = 0;
+      // The next request waits for a slot: with all of them taken by jobs, it
+      // goes out the moment one of those jobs ends.
       if (gotJob && !entry.config.strictCheckInterval) continue;
-      if (askAgain && !isRetryingNow) {
-        isRetryingNow = true;
+      if (askAgain && immediateAsks < MAX_IMMEDIATE_ASKS) {
+        immediateAsks++;
         continue;
       }
-      isRetryingNow = false;
+      immediateAsks = 0;
       await this.#sleep(this.#checkIntervalMs, stopped);
     }
   }
@@ -345,6 +405,12 @@ export class Poller {
     });
   }
 
+  /** Gives back a slot taken by #take or kept by a job. */
+  #release(): void {
+    this.#busy--;
+    this.#dispatch();
+  }
+
   #markUnhealthy(entry: Entry, message: string): void {
     entry.failures++;
     this.#log.warn("Checking for jobs... failed", {
@@ -372,12 +438,11 @@ export class Poller {
       })
       .finally(() => {
         entry.running.delete(job.id);
-        this.#busy--;
         this.#jobs.delete(done);
         if (entry.stop.signal.aborted && entry.running.size === 0) {
           for (const [key, e] of this.#entries) if (e === entry) this.#entries.delete(key);
         }
-        this.#notify();
+        this.#release();
       });
     this.#jobs.add(done);
   }
@@ -399,7 +464,6 @@ export class Poller {
   /** SIGQUIT: ask for no more jobs, wait for the running ones without a time limit. */
   async stopGracefully(): Promise<void> {
     this.#stopRequests.abort();
-    this.#notify();
     await this.#drain();
   }
 
@@ -411,7 +475,6 @@ export class Poller {
   async stopForcefully(timeoutMs: number): Promise<boolean> {
     this.#stopRequests.abort();
     this.#stopJobs.abort();
-    this.#notify();
     const timeout = new AbortController();
     const finished = await Promise.race([
       this.#drain().then(() => true),

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { defaultConfig, defaultRunnerConfig } from "../config/default_config.ts";
+import type { RunnerConfig } from "../config/runner_config.ts";
+import { parseJobSpec } from "../job/job_spec.ts";
+import type { Logger } from "../log/logger.ts";
+import {
+  type JobHandler,
+  type JobSlot,
+  type JobSource,
+  Poller,
+  type RequestOutcome,
+} from "./poller.ts";
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+function job(id: number) {
+  return parseJobSpec({
+    id,
+    token: `job-${id}`,
+    job_info: { project_id: 1, project_full_path: "g/p", name: "j" },
+    git_info: { repo_url: "https://gitlab.example.com/g/p.git", sha: "0".repeat(40) },
+    steps: [{ name: "script", script: ["true"], when: "on_success" }],
+  });
+}
+
+/** Answers from a script, then holds every later request until the poller stops. */
+class ScriptedSource implements JobSource {
+  asked = 0;
+  constructor(readonly name: string, readonly answers: RequestOutcome[], readonly log: string[]) {}
+  requestJob(signal: AbortSignal): Promise<RequestOutcome> {
+    this.asked++;
+    this.log.push(`ask ${this.name}`);
+    const next = this.answers.shift();
+    if (next) return Promise.resolve(next);
+    return new Promise((resolve) =>
+      signal.addEventListener("abort", () => resolve({ kind: "none" }), { once: true })
+    );
+  }
+}
+
+/** Jobs end when the test says so. */
+class ControlledHandler implements JobHandler {
+  #ends = new Map<number, () => void>();
+  constructor(readonly log: string[]) {}
+  handle(_runner: RunnerConfig, spec: { id: number }, _slot: JobSlot): Promise<void> {
+    this.log.push(`start ${spec.id}`);
+    return new Promise((resolve) => this.#ends.set(spec.id, resolve));
+  }
+  reject(): Promise<void> {
+    return Promise.resolve();
+  }
+  end(id: number): void {
+    this.log.push(`end ${id}`);
+    this.#ends.get(id)!();
+  }
+}
+
+function runner(token: string): RunnerConfig {
+  return { ...defaultRunnerConfig("shell"), url: "https://gitlab.example.com", token };
+}
+
+/** Lets every pending promise callback run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => queueMicrotask(r));
+}
+
+function poller(
+  sources: Map<string, ScriptedSource>,
+  handler: JobHandler,
+  sleeps: number[],
+): Poller {
+  return new Poller({
+    log: new SilentLogger(),
+    sourceFor: (r) => sources.get(r.token)!,
+    handler,
+    // check_interval sleeps never end: anything that happens did not wait for one.
+    sleep: (ms, signal) => {
+      sleeps.push(ms);
+      return new Promise((resolve) => signal.addEventListener("abort", () => resolve()));
+    },
+  });
+}
+
+Deno.test("Poller asks GitLab again the moment a job frees the only slot, without sleeping check_interval", async () => {
+  const log: string[] = [];
+  const sleeps: number[] = [];
+  const source = new ScriptedSource("a", [
+    { kind: "job", job: job(1) },
+    { kind: "job", job: job(2) },
+  ], log);
+  const handler = new ControlledHandler(log);
+  const p = poller(new Map([["a", source]]), handler, sleeps);
+  p.apply({ ...defaultConfig(), concurrent: 1, checkInterval: 60, runners: [runner("a")] });
+  await settle();
+  assert.deepEqual(log, ["ask a", "start 1"], "concurrent = 1: no request while job 1 runs");
+  handler.end(1);
+  await settle();
+  assert.deepEqual(log, ["ask a", "start 1", "end 1", "ask a", "start 2"]);
+  assert.deepEqual(sleeps, []);
+  handler.end(2);
+  await settle();
+  await p.stopGracefully();
+});
+
+Deno.test("Poller gives a freed slot to the runner that waited longest when [[runners]] share concurrent", async () => {
+  const log: string[] = [];
+  const sleeps: number[] = [];
+  const a = new ScriptedSource("a", [
+    { kind: "job", job: job(1) },
+    { kind: "job", job: job(3) },
+  ], log);
+  const b = new ScriptedSource("b", [{ kind: "job", job: job(2) }], log);
+  const handler = new ControlledHandler(log);
+  const p = poller(new Map([["a", a], ["b", b]]), handler, sleeps);
+  p.apply({
+    ...defaultConfig(),
+    concurrent: 1,
+    checkInterval: 60,
+    runners: [runner("a"), runner("b")],
+  });
+  await settle();
+  assert.deepEqual(log, ["ask a", "start 1"]);
+  handler.end(1);
+  await settle();
+  // b has waited since the start; a queued behind it when its job began.
+  assert.deepEqual(log.slice(3), ["ask b", "start 2"]);
+  handler.end(2);
+  await settle();
+  assert.deepEqual(log.slice(6), ["ask a", "start 3"]);
+  assert.deepEqual(sleeps, []);
+  handler.end(3);
+  await settle();
+  await p.stopGracefully();
+});
+
+Deno.test("Poller follows at most 3 queue-changed answers in a row, then sleeps check_interval", async () => {
+  const log: string[] = [];
+  const sleeps: number[] = [];
+  const changed: RequestOutcome = { kind: "none", isQueueChanged: true };
+  const source = new ScriptedSource("a", Array.from({ length: 10 }, () => changed), log);
+  const p = poller(new Map([["a", source]]), new ControlledHandler(log), sleeps);
+  p.apply({ ...defaultConfig(), concurrent: 4, checkInterval: 60, runners: [runner("a")] });
+  await settle();
+  assert.equal(source.asked, 4);
+  assert.deepEqual(sleeps, [60_000]);
+  await p.stopGracefully();
+});
+
+Deno.test("Poller sleeps check_interval after a plain empty answer", async () => {
+  const log: string[] = [];
+  const sleeps: number[] = [];
+  const source = new ScriptedSource("a", [{ kind: "none" }, { kind: "none" }], log);
+  const p = poller(new Map([["a", source]]), new ControlledHandler(log), sleeps);
+  p.apply({ ...defaultConfig(), concurrent: 4, checkInterval: 60, runners: [runner("a")] });
+  await settle();
+  assert.equal(source.asked, 1);
+  assert.deepEqual(sleeps, [60_000]);
+  await p.stopGracefully();
+});
