@@ -32,6 +32,8 @@ const args = parseArgs({
     zip: { type: "string" },
     out: { type: "string" },
     quick: { type: "boolean", default: false },
+    /** Keep the generated tree here and reuse it on the next run. */
+    tree: { type: "string" },
   },
 });
 
@@ -44,20 +46,33 @@ const fileCount = Number(args.values.files);
 const runs = args.values.quick ? 1 : Number(args.values.runs);
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
 try {
-  const tree = `${work}/tree`;
+  const kept = args.values.tree;
+  /** zip(1) runs here on `tree`, so both archives hold the same names. */
+  const treeParent = kept ?? work;
+  const tree = `${treeParent}/tree`;
   const t0 = performance.now();
-  const { files, bytes } = await generateTree(tree, fileCount);
+  const { files, bytes } = kept === undefined
+    ? await generateTree(tree, fileCount)
+    : await reuseTree(kept, fileCount);
   log(
     `tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB in ${
       ((performance.now() - t0) / 1000).toFixed(1)
     } s (${tree})`,
   );
 
-  const results: Record<string, { ms: number[]; rssKb: number[]; size?: number }> = {};
-  const record = (name: string, ms: number, rssKb: number, size?: number) => {
-    const r = results[name] ??= { ms: [], rssKb: [] };
-    r.ms.push(ms);
-    r.rssKb.push(rssKb);
+  const results: Record<
+    string,
+    { ms: number[]; rssKb: number[]; cpuMs: number[]; size?: number }
+  > = {};
+  const record = (
+    name: string,
+    r0: { ms: number; rssKb: number; cpuMs: number },
+    size?: number,
+  ) => {
+    const r = results[name] ??= { ms: [], rssKb: [], cpuMs: [] };
+    r.ms.push(r0.ms);
+    r.rssKb.push(r0.rssKb);
+    r.cpuMs.push(r0.cpuMs);
     if (size !== undefined) r.size = size;
   };
 
@@ -67,8 +82,8 @@ try {
     for (const who of order) {
       if (who === "zip") {
         await Deno.remove(`${work}/zip.zip`).catch(() => {});
-        const r = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], work);
-        record("zip -r -1", r.ms, r.rssKb, (await Deno.stat(`${work}/zip.zip`)).size);
+        const r = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], treeParent);
+        record("zip -r -1", r, (await Deno.stat(`${work}/zip.zip`)).size);
       } else {
         const r = await ours("archive", {
           dir: tree,
@@ -77,8 +92,7 @@ try {
         });
         record(
           `ours archive (${args.values.level})`,
-          r.ms,
-          r.rssKb,
+          r,
           (await Deno.stat(`${work}/ours.zip`)).size,
         );
       }
@@ -91,10 +105,10 @@ try {
       if (who === "unzip") {
         // Same input for both: the archive zip(1) made.
         const r = await timed(["unzip", "-q", `${work}/zip.zip`, "-d", out], work);
-        record("unzip", r.ms, r.rssKb);
+        record("unzip", r);
       } else {
         const r = await ours("extract", { zip: `${work}/zip.zip`, out });
-        record("ours extract", r.ms, r.rssKb);
+        record("ours extract", r);
       }
     }
   }
@@ -114,9 +128,9 @@ try {
     const r = results[name];
     if (!r) return "";
     const size = r.size ? `  size ${(r.size / 1e6).toFixed(1)} MB` : "";
-    return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  peak RSS ${
-      (Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)
-    } MiB${size}`;
+    return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  CPU ${
+      median(r.cpuMs).toFixed(0).padStart(6)
+    } ms  peak RSS ${(Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)} MiB${size}`;
   };
   log("");
   for (const name of Object.keys(results)) log(line(name));
@@ -148,10 +162,13 @@ function log(line: string): void {
 }
 
 /** Runs a baseline tool under /usr/bin/time for its peak RSS. */
-async function timed(cmd: string[], cwd: string): Promise<{ ms: number; rssKb: number }> {
+async function timed(
+  cmd: string[],
+  cwd: string,
+): Promise<{ ms: number; rssKb: number; cpuMs: number }> {
   const t = performance.now();
   const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%M", ...cmd],
+    args: ["-f", "%M %U %S", ...cmd],
     cwd,
     stdout: "null",
     stderr: "piped",
@@ -161,14 +178,15 @@ async function timed(cmd: string[], cwd: string): Promise<{ ms: number; rssKb: n
     throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
-  return { ms, rssKb: Number(lines[lines.length - 1]) };
+  const [rssKb, user, sys] = (lines[lines.length - 1] ?? "").split(" ").map(Number);
+  return { ms, rssKb: rssKb ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000 };
 }
 
 /** Runs one of our operations in a fresh process; it reports its own time and VmHWM. */
 async function ours(
   op: string,
   opts: Record<string, string>,
-): Promise<{ ms: number; rssKb: number }> {
+): Promise<{ ms: number; rssKb: number; cpuMs: number }> {
   const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", new URL(import.meta.url).pathname, "--child", op, ...flags],
@@ -203,7 +221,10 @@ async function child(op: string): Promise<void> {
   const ms = performance.now() - t;
   const status = await Deno.readTextFile("/proc/self/status");
   const rssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  log(JSON.stringify({ ms, rssKb }));
+  // utime + stime of the whole process (all threads), in clock ticks of 10 ms.
+  const stat = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1]!.split(" ");
+  const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
+  log(JSON.stringify({ ms, rssKb, cpuMs }));
 }
 
 /** Every path below `root`, directories included, sorted; the selection step's job. */
@@ -219,6 +240,27 @@ async function walk(source: LocalArchiveSource, root: string): Promise<string[]>
   };
   await visit(root);
   return out.sort();
+}
+
+/** `--tree DIR`: generates the tree in DIR/tree once and keeps it for the next run. */
+async function reuseTree(
+  kept: string,
+  count: number,
+): Promise<{ files: number; bytes: number }> {
+  const stamp = `${kept}/.bench-tree.json`;
+  let summary: { files: number; bytes: number; count: number } | null = null;
+  try {
+    summary = JSON.parse(await Deno.readTextFile(stamp));
+  } catch {
+    // not generated yet
+  }
+  if (summary === null || summary.count !== count) {
+    await Deno.remove(kept, { recursive: true }).catch(() => {});
+    const made = await generateTree(`${kept}/tree`, count);
+    summary = { ...made, count };
+    await Deno.writeTextFile(stamp, JSON.stringify(summary));
+  }
+  return summary;
 }
 
 /** Deterministic pseudo-random numbers (xorshift32). */

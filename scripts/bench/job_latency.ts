@@ -8,8 +8,9 @@
  * (b) `echo hello` end to end: enqueued → final PUT (`state=success`), minus
  *     `bash -c 'echo hello'` timed alternately in the same run. Goal: at
  *     most 150 ms.
- * (d) back-to-back: concurrent = 1, each job enqueued the moment the
- *     previous one's final PUT arrived (a queue that keeps a runner busy):
+ * (d) back-to-back: concurrent = 1, each job enqueued right after GitLab
+ *     answered the runner's first job request after the previous job ended
+ *     (a queue that keeps a runner busy):
  *     enqueue → final PUT minus `bash -c`. check_interval is 3 s, so a runner
  *     that waits for its next poll tick shows it. Goal: at most 150 ms.
  * (c) memory: VmRSS of the idle runner (goal: at most 60 MB), and the private
@@ -175,16 +176,24 @@ try {
   for (let i = 0; i < jobs; i++) {
     backBash.push(await timeBash(bashEnv));
   }
+  let previousEnd = 0;
   for (let i = 0; i < jobs; i++) {
+    // Queued right after GitLab answered the runner's first request after the
+    // previous job ended: the race a busy queue runs into all the time.
+    await gitlab.waitFor(
+      () =>
+        gitlab.requestsTo("request_job").some((q) => q.receivedAt > previousEnd && q.status !== 0),
+      { what: "the next job request to be answered", timeoutMs: 60_000, intervalMs: 1 },
+    );
     const enqueued = performance.now();
     const job = gitlab.enqueueJob({ script: ["echo hello"], variables: NO_GIT });
-    // Polled every millisecond, so the next job is queued right as this one ends.
     const state = await gitlab.waitFor(() => {
       const s = gitlab.jobOf(job.id);
       return s.status === "success" || s.status === "failed" ? s : undefined;
     }, { what: `job ${job.id} to finish`, timeoutMs: 60_000, intervalMs: 1 });
     if (state.status !== "success") throw new Error(`Job ${job.id} ${state.status}`);
-    backToBack.push(updateOf(gitlab, job.id, "success")!.receivedAt - enqueued);
+    previousEnd = updateOf(gitlab, job.id, "success")!.receivedAt;
+    backToBack.push(previousEnd - enqueued);
   }
   await sleep(1000);
   const idleAfterKb = await procKb(runner.pid, "status", "VmRSS");

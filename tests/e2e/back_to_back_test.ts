@@ -43,7 +43,13 @@ Deno.test("a job queued as the previous one ends starts at once, not after check
   const first = gitlab.enqueueJob({ script: ["echo first"], variables: NO_GIT });
   const firstState = await finished(gitlab, first.id);
   assert.equal(firstState.status, "success", firstState.trace + runner.log);
-  // Queued the moment the first job's final update arrived.
+  // Queued right after GitLab answered the runner's first request after the
+  // job ended ("nothing for you"): the race a busy queue runs into all the time.
+  const ended = update(gitlab, first.id, "success").receivedAt;
+  await gitlab.waitFor(
+    () => gitlab.requestsTo("request_job").some((q) => q.receivedAt > ended && q.status !== 0),
+    { what: "the runner's next job request to be answered", timeoutMs: 60_000, intervalMs: 1 },
+  );
   const second = gitlab.enqueueJob({ script: ["echo second"], variables: NO_GIT });
   const secondState = await finished(gitlab, second.id);
   assert.equal(secondState.status, "success", secondState.trace + runner.log);
