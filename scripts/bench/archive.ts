@@ -199,6 +199,17 @@ async function ours(
 
 async function child(op: string): Promise<void> {
   const t = performance.now();
+  if (Deno.env.get("BENCH_MEMORY")) {
+    const timer = setInterval(() => {
+      const m = Deno.memoryUsage();
+      log(
+        `rss ${m.rss >> 20} heapTotal ${m.heapTotal >> 20} used ${m.heapUsed >> 20} external ${
+          m.external >> 20
+        }`,
+      );
+    }, 250);
+    Deno.unrefTimer(timer);
+  }
   if (op === "archive") {
     const dir = args.values.dir as string;
     const parent = dir.slice(0, dir.lastIndexOf("/"));
@@ -224,6 +235,7 @@ async function child(op: string): Promise<void> {
   // utime + stime of the whole process (all threads), in clock ticks of 10 ms.
   const stat = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1]!.split(" ");
   const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
+  if (Deno.env.get("BENCH_MEMORY")) log(JSON.stringify(Deno.memoryUsage()));
   log(JSON.stringify({ ms, rssKb, cpuMs }));
 }
 

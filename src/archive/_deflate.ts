@@ -9,6 +9,17 @@ import zlib from "node:zlib";
 const SYNC = zlib.constants.Z_SYNC_FLUSH;
 const FINISH = zlib.constants.Z_FINISH;
 
+/**
+ * A complete raw-deflate stream of `data`, on the calling thread. For small
+ * inputs this beats the asynchronous call by far: that one builds a node
+ * stream and makes a thread-pool round trip per call, which cost 1.7 s of CPU
+ * over 20k small files, more than the compression itself.
+ */
+export function deflateAllSync(data: Uint8Array, level: number): Uint8Array {
+  const out = zlib.deflateRawSync(data, { level });
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
 /** A complete raw-deflate stream of `data`. */
 export function deflateAll(data: Uint8Array, level: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {

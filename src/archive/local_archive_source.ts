@@ -66,6 +66,21 @@ export class LocalArchiveSource implements ArchiveSource {
     }
   }
 
+  readFileInto(path: string, buffer: Uint8Array): number {
+    using file = Deno.openSync(this.#abs(path), { read: true });
+    let length = 0;
+    while (true) {
+      if (length === buffer.length) {
+        // Full: only fits if the file ends exactly here.
+        const probe = new Uint8Array(1);
+        return file.readSync(probe) === null ? length : -1;
+      }
+      const n = file.readSync(buffer.subarray(length));
+      if (n === null) return length;
+      length += n;
+    }
+  }
+
   async openFile(path: string): Promise<ReadableStream<Uint8Array>> {
     const file = await Deno.open(this.#abs(path), { read: true });
     return file.readable;

@@ -9,7 +9,7 @@
 import type { ArchiveSource, SourceEntry } from "./archive_source.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
-import { crc32, deflateAll, deflateBlock, FINAL_EMPTY_BLOCK } from "./_deflate.ts";
+import { crc32, deflateAll, deflateAllSync, deflateBlock, FINAL_EMPTY_BLOCK } from "./_deflate.ts";
 import { orderedWindow } from "./_ordered_window.ts";
 import {
   CENTRAL_HEADER_SIZE,
@@ -53,6 +53,12 @@ export interface ZipWriterOptions {
 
 /** Files up to this size are read whole and compressed in one call. */
 const SMALL_FILE = 1 << 20;
+/**
+ * Files up to this size are compressed on the main thread, between reads;
+ * larger ones go to the thread pool, where they compress beside the main
+ * thread's work (the second core).
+ */
+const SYNC_DEFLATE = 128 << 10;
 /** Large files are compressed in blocks of this size, several at once. */
 const BLOCK = 1 << 20;
 const BLOCKS_IN_FLIGHT = 4;
@@ -108,10 +114,13 @@ async function* zipChunks(
   const out = new Coalescer();
   let offset = 0;
 
+  // One buffer for every small file a synchronous source can read into; each
+  // is read, checksummed and compressed without yielding, so it is never shared.
+  const scratch = source.readFileInto ? new Uint8Array(SYNC_DEFLATE) : null;
   const prepared = orderedWindow(
     paths.length,
     options.lookAhead ?? 32,
-    (i) => prepare(source, paths[i] as string, level),
+    (i) => prepare(source, paths[i] as string, level, scratch),
   );
   for await (const item of prepared) {
     options.signal?.throwIfAborted();
@@ -214,6 +223,7 @@ async function prepare(
   source: ArchiveSource,
   path: string,
   level: number,
+  scratch: Uint8Array | null,
 ): Promise<PrepareResult> {
   let entry: SourceEntry | null;
   try {
@@ -240,6 +250,10 @@ async function prepare(
       if (entry.size > SMALL_FILE) {
         return { path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: entry.size };
       }
+      if (scratch !== null && entry.size <= scratch.length) {
+        const done = compressInto(source, path, entry, level, scratch);
+        if (done !== null) return done;
+      }
       let raw: Uint8Array;
       try {
         raw = await source.readFile(path);
@@ -264,7 +278,9 @@ async function prepare(
       if (level === 0 || raw.length === 0) {
         return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
       }
-      const packed = await deflateAll(raw, level);
+      const packed = raw.length <= SYNC_DEFLATE
+        ? deflateAllSync(raw, level)
+        : await deflateAll(raw, level);
       // Incompressible data is stored, as zip(1) does.
       if (packed.length >= raw.length) {
         return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
@@ -274,6 +290,39 @@ async function prepare(
     default:
       return { skipped: `${path}: not a regular file, directory or symlink` };
   }
+}
+
+/**
+ * A small file read into `scratch` and compressed at once, all synchronously;
+ * null when it grew past `scratch` since stat (the caller reads it normally).
+ */
+function compressInto(
+  source: ArchiveSource,
+  path: string,
+  entry: SourceEntry,
+  level: number,
+  scratch: Uint8Array,
+): PrepareResult {
+  let length: number;
+  try {
+    length = source.readFileInto!(path, scratch);
+  } catch (err) {
+    if (isNotFound(err)) return { skipped: `${path}: no such file or directory` };
+    throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
+      cause: err,
+    });
+  }
+  if (length < 0) return null;
+  const raw = scratch.subarray(0, length);
+  const crc = crc32(raw);
+  if (level !== 0 && length > 0) {
+    const packed = deflateAllSync(raw, level);
+    if (packed.length < length) {
+      return { path, entry, data: packed, method: METHOD_DEFLATE, crc, size: length };
+    }
+  }
+  // Stored (level 0, empty or incompressible, as zip(1) does): keep a copy, the buffer is reused.
+  return { path, entry, data: raw.slice(), method: METHOD_STORE, crc, size: length };
 }
 
 interface Block {

@@ -14,6 +14,19 @@ const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 /** Far below check_interval (60 s), far above a loaded machine's request round trip. */
 const PROMPT_MS = 15_000;
 
+/** A runner whose login shells read no profile (root's runs a slow pyenv init). */
+async function start(config: string) {
+  const home = await Deno.makeTempDir({ prefix: "runner-b2b-home-" });
+  const runner = await startRunner({ config, env: { HOME: home } });
+  return {
+    runner,
+    async [Symbol.asyncDispose]() {
+      await runner[Symbol.asyncDispose]();
+      await Deno.remove(home, { recursive: true });
+    },
+  };
+}
+
 function config(body: string, concurrent = 1): string {
   return `concurrent = ${concurrent}\ncheck_interval = 60\n\n${body}`;
 }
@@ -38,7 +51,8 @@ function finished(gitlab: FakeGitLab, id: number) {
 Deno.test("a job queued as the previous one ends starts at once, not after check_interval", async () => {
   await using gitlab = await FakeGitLab.start({ longPollHoldMs: 120_000 });
   const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  await using started = await start(config(runnerToml(gitlab.url, r.token)));
+  const runner = started.runner;
   await runner.waitForLog(/Runner started/);
   const first = gitlab.enqueueJob({ script: ["echo first"], variables: NO_GIT });
   const firstState = await finished(gitlab, first.id);
@@ -63,9 +77,10 @@ Deno.test("two [[runners]] sharing concurrent = 1: the other runner's queued job
   await using gitlab = await FakeGitLab.start({ longPollHoldMs: 120_000 });
   const a = gitlab.createRunner({ kind: "created" });
   const b = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token)),
-  });
+  await using started = await start(
+    config(runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token)),
+  );
+  const runner = started.runner;
   await runner.waitForLog(/Runner started/);
   const forA = gitlab.enqueueJob({
     script: ["echo on a", "sleep 1"],
@@ -92,9 +107,10 @@ Deno.test("with no jobs, an idle runner does not hammer GitLab", async () => {
   // No long polling: every request is answered at once, the case where a spin would show.
   await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
   const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: `concurrent = 4\ncheck_interval = 1\n\n${runnerToml(gitlab.url, r.token)}`,
-  });
+  await using started = await start(
+    `concurrent = 4\ncheck_interval = 1\n\n${runnerToml(gitlab.url, r.token)}`,
+  );
+  const runner = started.runner;
   await runner.waitForLog(/Runner started/);
   const from = gitlab.requestsTo("request_job").length;
   await new Promise((resolve) => setTimeout(resolve, 3_000));
