@@ -59,7 +59,7 @@ export class Utf8Sanitizer {
     let i = 0;
     let lit = 0;
     while (i < n) {
-      while (i < n && buf[i]! < 0x80) i++;
+      i = skipAscii(buf, i);
       if (i >= n) break;
       const size = validSequenceLength(buf, i);
       if (size > 0) {
@@ -78,6 +78,29 @@ export class Utf8Sanitizer {
     if (n > lit) next.write(buf.subarray(lit, n));
     return n;
   }
+}
+
+/**
+ * First position from `i` holding a byte of 0x80 or more, or `buf.length`.
+ * Job logs are mostly ASCII: testing four bytes at a time through a 32-bit
+ * view (where `buf` is aligned for one) made this loop several times faster.
+ */
+function skipAscii(buf: Uint8Array, i: number): number {
+  const n = buf.length;
+  if (n - i >= 16 && (buf.byteOffset & 3) === 0) {
+    // Up to alignment byte by byte, then whole words, then the tail.
+    while ((i & 3) !== 0) {
+      if (buf[i]! >= 0x80) return i;
+      i++;
+    }
+    const words = new Uint32Array(buf.buffer, buf.byteOffset, n >>> 2);
+    let w = i >>> 2;
+    const wn = words.length;
+    while (w < wn && (words[w]! & 0x80808080) === 0) w++;
+    i = w << 2;
+  }
+  while (i < n && buf[i]! < 0x80) i++;
+  return i;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -76,3 +76,24 @@ Deno.test("Utf8Sanitizer output is valid UTF-8 for random bytes", () => {
     assert.deepEqual(sanitize([bytes.slice(0, cut), bytes.slice(cut)]), whole);
   }
 });
+
+Deno.test("Utf8Sanitizer finds a bad byte or a character anywhere in long ASCII runs, aligned or not", () => {
+  for (const offset of [0, 1, 2, 3, 4]) {
+    for (let at = 0; at < 40; at++) {
+      const ascii = Array.from({ length: 40 }, (_, k) => 0x61 + (k % 26));
+      const bad = [...ascii];
+      bad[at] = 0xff;
+      const expected = [...ascii.slice(0, at), ...FFFD, ...ascii.slice(at + 1)];
+      // A view at `offset` into a larger buffer, as writes arrive in practice.
+      const backing = new Uint8Array(offset + bad.length);
+      backing.set(bad, offset);
+      const out = new Collector();
+      const s = new Utf8Sanitizer(out);
+      s.write(backing.subarray(offset));
+      s.close();
+      assert.deepEqual(out.bytes, expected, `0xff at ${at}, offset ${offset}`);
+      const euro = [...ascii.slice(0, at), 0xe2, 0x82, 0xac, ...ascii.slice(at)];
+      assert.deepEqual(sanitize([euro]), euro, `€ at ${at}`);
+    }
+  }
+});

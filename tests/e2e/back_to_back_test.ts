@@ -7,6 +7,7 @@
  * PUT of the previous one.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { FakeGitLab, type FakeRequest } from "../fixtures/fake_gitlab.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
@@ -17,7 +18,10 @@ const PROMPT_MS = 15_000;
 /** A runner whose login shells read no profile (root's runs a slow pyenv init). */
 async function start(config: string) {
   const home = await Deno.makeTempDir({ prefix: "runner-b2b-home-" });
-  const runner = await startRunner({ config, env: { HOME: home } });
+  // Deno's module cache stays where it was (it defaults to a path under HOME).
+  const cache = Deno.env.get("DENO_DIR") ??
+    join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), "deno");
+  const runner = await startRunner({ config, env: { HOME: home, DENO_DIR: cache } });
   return {
     runner,
     async [Symbol.asyncDispose]() {
