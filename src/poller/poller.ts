@@ -9,7 +9,7 @@
  * loop that has waited longest for one, whichever entry it serves: back-to-back
  * jobs do not wait for `check_interval`, and entries sharing `concurrent` take
  * turns. When GitLab has no job, a loop sleeps `check_interval`; it asks again
- * at once only when GitLab said the queue changed, at most
+ * at once, keeping its slot, only when GitLab said the queue changed, at most
  * MAX_IMMEDIATE_ASKS times in a row. Entries that
  * fail `unhealthy_requests_limit` requests in a row rest for
  * `unhealthy_interval`. `apply()` takes a new config at any time: running jobs
@@ -285,15 +285,26 @@ export class Poller {
     const stopped = AbortSignal.any([entry.stop.signal, this.#stopRequests.signal]);
     /** Immediate re-asks in a row: a server that always says "changed" cannot make us spin. */
     let immediateAsks = 0;
+    /**
+     * Kept from a request GitLab answered "the queue changed": a job is likely
+     * waiting for this entry, so it asks again before other loops get the slot
+     * (one of them might hold it in a long poll of its own meanwhile).
+     */
+    let hasSlot = false;
     while (!stopped.aborted) {
       // request_concurrency lowered by a reload: the extra loops end.
-      if (index >= Math.max(1, entry.config.requestConcurrency)) return;
+      if (index >= Math.max(1, entry.config.requestConcurrency)) break;
       const now = this.#now();
       if (entry.unhealthyUntil > now) {
+        if (hasSlot) this.#release();
+        hasSlot = false;
         await this.#sleep(entry.unhealthyUntil - now, stopped);
         continue;
       }
-      if (!(await this.#acquire(entry, stopped))) continue;
+      if (hasSlot) {
+        hasSlot = false;
+        entry.requesting++;
+      } else if (!(await this.#acquire(entry, stopped))) continue;
       if (index >= Math.max(1, entry.config.requestConcurrency) || stopped.aborted) {
         entry.requesting--;
         this.#release();
@@ -315,6 +326,7 @@ export class Poller {
       let keepSlot = false;
       let gotJob = false;
       let askAgain = false;
+      let isReasking = false;
       try {
         this.#opts.observer?.requestStarted?.(entry.config);
         const outcome = await entry.source.requestJob(stopped);
@@ -355,22 +367,25 @@ export class Poller {
             break;
         }
         this.#adapt(entry, gotJob);
+        isReasking = askAgain && immediateAsks < MAX_IMMEDIATE_ASKS && !stopped.aborted;
       } finally {
         entry.requesting--;
         this.#reportConcurrency(entry);
-        if (!keepSlot) this.#release();
+        if (!keepSlot && !isReasking) this.#release();
       }
       if (gotJob) immediateAsks = 0;
       // The next request waits for a slot: with all of them taken by jobs, it
       // goes out the moment one of those jobs ends.
       if (gotJob && !entry.config.strictCheckInterval) continue;
-      if (askAgain && immediateAsks < MAX_IMMEDIATE_ASKS) {
+      if (isReasking) {
         immediateAsks++;
+        hasSlot = true;
         continue;
       }
       immediateAsks = 0;
       await this.#sleep(this.#checkIntervalMs, stopped);
     }
+    if (hasSlot) this.#release();
   }
 
   /**

@@ -165,3 +165,32 @@ Deno.test("Poller sleeps check_interval after a plain empty answer", async () =>
   assert.deepEqual(sleeps, [60_000]);
   await p.stopGracefully();
 });
+
+Deno.test("Poller keeps the slot for a runner whose queue changed: it asks again before another waiting runner", async () => {
+  const log: string[] = [];
+  const sleeps: number[] = [];
+  const a = new ScriptedSource("a", [
+    { kind: "none", isQueueChanged: true },
+    { kind: "job", job: job(1) },
+  ], log);
+  const b = new ScriptedSource("b", [{ kind: "job", job: job(2) }], log);
+  const handler = new ControlledHandler(log);
+  const p = poller(new Map([["a", a], ["b", b]]), handler, sleeps);
+  p.apply({
+    ...defaultConfig(),
+    concurrent: 1,
+    checkInterval: 60,
+    runners: [runner("a"), runner("b")],
+  });
+  await settle();
+  // Had a given the slot back, b (waiting since the start) would have taken
+  // it and, against a real GitLab, might have held it in a long poll.
+  assert.deepEqual(log, ["ask a", "ask a", "start 1"]);
+  handler.end(1);
+  await settle();
+  assert.deepEqual(log.slice(3), ["end 1", "ask b", "start 2"]);
+  assert.deepEqual(sleeps, []);
+  handler.end(2);
+  await settle();
+  await p.stopGracefully();
+});
