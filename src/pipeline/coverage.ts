@@ -5,12 +5,15 @@
  * is taken, and the first number in it is the coverage. Null when no line
  * gives a number.
  */
+/** An ANSI colour or cursor sequence (ESC [ … letter). */
+const ANSI_ESCAPE = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*[A-Za-z]", "g");
+
 export function extractCoverage(log: string, regex: string): string | null {
   if (regex === "") return null;
   const re = coverageRegExp(regex);
   if (re === null) return null;
   // ANSI colour codes are not part of what the user sees (or writes a regex for).
-  const lines = log.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/);
+  const lines = log.replace(ANSI_ESCAPE, "").split(/\r?\n/);
   for (let i = lines.length - 1; i >= 0; i--) {
     const matches = [...lines[i]!.matchAll(re)];
     const last = matches.at(-1);

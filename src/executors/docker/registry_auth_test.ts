@@ -23,7 +23,7 @@ const auths = (entries: Record<string, string>) =>
     auths: Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, { auth: btoa(v) }])),
   });
 
-Deno.test("registryOf finds the registry host of an image name", async () => {
+Deno.test("registryOf finds the registry host of an image name", () => {
   assert.equal(registryOf("alpine"), "docker.io");
   assert.equal(registryOf("library/alpine:3"), "docker.io");
   assert.equal(registryOf("registry.example.com/g/p:1"), "registry.example.com");
