@@ -51,9 +51,14 @@ function report(line: string): void {
 
 const gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 3, longPollHoldMs: 1000 });
 const r = gitlab.createRunner({ kind: "created" });
+// Login shells read no profile (root's runs a slow pyenv init); Deno's cache stays put.
+const home = await Deno.makeTempDir({ prefix: "runner-bench-home-" });
+const denoDir = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`}/deno`;
 const runner = await startRunner({
   config: `concurrent = ${concurrent}\ncheck_interval = 1\nlog_level = "warning"\n\n` +
     runnerToml(gitlab.url, r.token, { limit: concurrent, "request_concurrency": 4 }),
+  env: { HOME: home, DENO_DIR: denoDir },
 });
 let code = 0;
 try {
@@ -101,6 +106,7 @@ try {
   }
 } finally {
   await runner[Symbol.asyncDispose]();
+  await Deno.remove(home, { recursive: true }).catch(() => {});
   await gitlab.close();
 }
 Deno.exit(code);
