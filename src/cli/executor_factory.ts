@@ -28,6 +28,8 @@ export interface ExecutorContext {
   tempDir: string;
   log: Logger;
   onProcessGroup?: (pgid: number, isAlive: boolean) => void;
+  /** Global `user`: shell jobs run as this user (through su); "" or absent: the runner's own. */
+  user?: string;
 }
 
 export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
@@ -41,6 +43,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         cwd: ctx.cwd,
         env: ctx.env,
         output: ctx.output,
+        ...(ctx.user ? { user: ctx.user } : {}),
         ...(ctx.onProcessGroup ? { onProcessGroup: ctx.onProcessGroup } : {}),
       });
     case "docker": {

@@ -225,6 +225,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       concurrentProjectId: start.concurrentProjectId,
       stateDir: start.stateDir,
       tempDir: start.tempDir,
+      ...(start.user ? { user: start.user } : {}),
       log,
       onProcessGroup: (pgid, isAlive) => {
         if (isAlive) groups.add(pgid);

@@ -316,7 +316,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "User that shell-executor scripts run as (via su). The run command overwrites this from its --user flag on every load, so the file value is effectively ignored by run.",
+    "User that shell-executor jobs run as (su -s /bin/<shell> <user> -c '<shell> -l'; the runner must be root, checked at start). runner run --user overrides it on every load.",
     { defaultText: '""' },
   ),
   k(

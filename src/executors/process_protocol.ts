@@ -35,6 +35,8 @@ export interface StartMessage {
   stateDir: string;
   /** Temporary directory this process may use (scripts, JOB_RESPONSE_FILE). */
   tempDir: string;
+  /** Global `user` (or `run --user`): shell jobs run as this user through su. Absent: the runner's own. */
+  user?: string;
 }
 
 /**

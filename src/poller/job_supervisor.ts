@@ -94,6 +94,8 @@ export interface JobSupervisorOptions {
   timeoutGraceSeconds?: number;
   /** Pre-signs distributed cache URLs for executor processes; undefined = local cache only. */
   cacheUrls?: CacheUrlSigners;
+  /** Global `user` as currently configured: shell jobs run as this user. */
+  user?: () => string;
 }
 
 const encoder = new TextEncoder();
@@ -258,6 +260,7 @@ export class JobSupervisor implements JobHandler {
         cwd: this.#opts.cwd,
         stateDir: this.#opts.stateDir,
         tempDir: this.#opts.tempDir,
+        ...(this.#opts.user?.() ? { user: this.#opts.user() } : {}),
       });
       for await (const item of proc.events()) {
         if ("trace" in item) session.write(item.trace);

@@ -40,6 +40,7 @@ import { GitLabJobSource } from "../gitlab_job_source.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
+import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 
 export const RUN_FLAGS: FlagSpec[] = [
@@ -106,6 +107,8 @@ interface ServeOptions {
   maxBuilds: number;
   /** run-single: stop when no job arrived for this many seconds (0 = never). */
   waitTimeoutSeconds: number;
+  /** `run --user`: overrides the file's `user` on every load; "" = the file decides. */
+  userFlag?: string;
 }
 
 function labels(runner: RunnerConfig, systemId: string): RunnerLabels {
@@ -217,6 +220,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     env: ctx.env,
     cacheUrls: new CacheUrlSigners({ env: ctx.env }),
     dockerConfigText: () => readDockerConfig(ctx.env),
+    user: () => config.user,
     observer: {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();
@@ -280,6 +284,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   });
 
   const applyConfig = (next: GlobalConfig) => {
+    if (opts.userFlag) next.user = opts.userFlag;
+    warnUserIgnored(log, next);
     config = next;
     for (const r of next.runners) ctx.sink.addSecret(r.token);
     metrics.setConcurrent(next.concurrent);
@@ -467,7 +473,16 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
   const loaded = await loadConfig(ctx, path);
   const { systemId, saveError } = await loadOrCreateSystemId(path);
   if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
-  if (flags.string("user")) loaded.config.user = flags.string("user");
+  const userFlag = flags.string("user");
+  if (userFlag) loaded.config.user = userFlag;
+  if (loaded.config.user) {
+    // Every shell job would fail in su: refuse to start instead.
+    try {
+      await checkUserSwitch(loaded.config.user, { env: ctx.envObject(), cwd: ctx.cwd });
+    } catch (err) {
+      throw new CommandError((err as Error).message);
+    }
+  }
   if (loaded.config.runners.length === 0) {
     ctx.log.warn(
       `No runners in ${path}: register one with "runner register"; waiting for the file to change`,
@@ -481,6 +496,7 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
     listenAddress: flags.string("listen-address"),
     maxBuilds: 0,
     waitTimeoutSeconds: 0,
+    userFlag,
   });
 }
 
@@ -515,6 +531,18 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     maxBuilds: flags.int("max-builds"),
     waitTimeoutSeconds: flags.int("wait-timeout"),
   });
+}
+
+/** `user` applies to shell jobs only, as in the official runner: say so for the others. */
+function warnUserIgnored(log: CliContext["log"], config: GlobalConfig): void {
+  if (!config.user) return;
+  for (const runner of config.runners) {
+    if (runner.executor === "shell") continue;
+    log.warn(
+      `"user" applies to shell executors only: runner "${runner.name}" (${runner.executor}) ` +
+        `runs its jobs without switching to "${config.user}"`,
+    );
+  }
 }
 
 /** The runner user's docker config, for registry credentials of docker jobs; "" when unreadable. */

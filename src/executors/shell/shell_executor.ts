@@ -15,6 +15,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import { checkUserSwitch, suArgs } from "./user_switch.ts";
 
 export interface ShellExecutorOptions {
   /** Runner `shell`: "" (= bash), `bash` or `sh`. */
@@ -28,7 +29,10 @@ export interface ShellExecutorOptions {
   /** The runner process's environment, passed to every stage. */
   env: Record<string, string>;
   output: JobOutput;
-  /** Run stages as this user through `su` (the runner must be root). */
+  /**
+   * Run stages as this user through `su` (the runner must be root); the
+   * builds and cache directories are created and handed to that user.
+   */
   user?: string;
   /** Time between SIGTERM and SIGKILL when a stage is aborted. Default 5000 ms. */
   killGraceMs?: number;
@@ -74,19 +78,62 @@ export class ShellExecutor implements Executor {
   #command(): { command: string; args: string[] } {
     const login = this.shell === "bash" ? "--login" : "-l";
     if (this.#options.user) {
-      return {
-        command: "su",
-        args: ["-s", `/bin/${this.shell}`, this.#options.user, "-c", `${this.shell} ${login}`],
-      };
+      // The official form: su -s /bin/bash <user> -c "bash -l".
+      return { command: "su", args: suArgs(this.#options.user, this.shell, `${this.shell} -l`) };
     }
     return { command: this.shell, args: [login] };
   }
 
+  /** Where stages start: the runner's directory, or the builds dir the switched user can enter. */
+  #stageCwd(): string {
+    return this.#options.user ? this.paths.buildsDir : this.#options.cwd;
+  }
+
+  /**
+   * Creates the builds and cache directories and hands the ones root owns to
+   * the job user, then checks through `su` that the user can write both.
+   */
+  async #prepareUserDirs(user: string, signal: AbortSignal): Promise<void> {
+    const switched = await checkUserSwitch(user, {
+      env: this.#options.env,
+      cwd: this.#options.cwd,
+      signal,
+    });
+    const dirs = [this.paths.buildsDir, this.paths.cacheDir];
+    for (const dir of dirs) {
+      await Deno.mkdir(dir, { recursive: true });
+      if ((await Deno.stat(dir)).uid === 0) await Deno.chown(dir, switched.uid, switched.gid);
+    }
+    const check = await new Deno.Command("su", {
+      args: [
+        ...suArgs(user, "sh", 'for d in "$0" "$@"; do test -w "$d" -a -x "$d" || echo "$d"; done'),
+        ...dirs,
+      ],
+      cwd: this.#options.cwd,
+      env: this.#options.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+      signal,
+    }).output();
+    const denied = new TextDecoder().decode(check.stdout).trim();
+    if (!check.success || denied !== "") {
+      throw new Error(
+        `User "${user}" cannot write ${
+          denied ? `"${denied.split("\n")[0]}"` : "the builds directory"
+        }: ` +
+          "give it the directory and search permission on its parents",
+      );
+    }
+  }
+
   async prepare(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    if (this.#options.user) await this.#prepareUserDirs(this.#options.user, signal);
     // Fail here, once and clearly, rather than in every stage.
     const probe = this.#options.user
-      ? { command: "su", args: ["-s", `/bin/${this.shell}`, this.#options.user, "-c", ":"] }
+      ? { command: "su", args: suArgs(this.#options.user, this.shell, ":") }
       : { command: this.shell, args: ["-c", ":"] };
     let result: Deno.CommandOutput;
     try {
@@ -117,7 +164,7 @@ export class ShellExecutor implements Executor {
     const { command, args } = this.#command();
     const child = new Deno.Command(command, {
       args,
-      cwd: this.#options.cwd,
+      cwd: this.#stageCwd(),
       env: this.#options.env,
       clearEnv: true,
       stdin: "piped",

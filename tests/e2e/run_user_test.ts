@@ -1,0 +1,125 @@
+/**
+ * End to end: `runner run --user <name>` and the global `user` key run shell
+ * jobs as that user (su, as the official runner), in builds and cache
+ * directories the runner hands to that user; a runner that cannot switch user
+ * refuses to start. Needs root and useradd; the test creates its own user and
+ * removes it afterwards.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+
+async function succeeds(command: string, args: string[]): Promise<boolean> {
+  try {
+    return (await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+const skipReason = Deno.uid() !== 0
+  ? "needs root to create a user and switch to it"
+  : !(await succeeds("useradd", ["--help"]))
+  ? "useradd is missing"
+  : null;
+// deno-lint-ignore no-console -- a skipped test says why
+if (skipReason) console.warn(`SKIP --user e2e tests: ${skipReason}`);
+
+/** A fresh local user with its home under `root`; removed on dispose. */
+async function createUser(root: string): Promise<{ name: string; uid: number } & AsyncDisposable> {
+  const name = `rt${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const home = join(root, "home");
+  const add = await new Deno.Command("useradd", {
+    args: ["--no-create-home", "--home-dir", home, "--shell", "/bin/bash", name],
+    stderr: "piped",
+  }).output();
+  assert.ok(add.success, new TextDecoder().decode(add.stderr));
+  const id = await new Deno.Command("id", { args: ["-u", name], stdout: "piped" }).output();
+  const uid = Number(new TextDecoder().decode(id.stdout).trim());
+  await Deno.mkdir(home);
+  await Deno.chown(home, uid, uid);
+  return {
+    name,
+    uid,
+    async [Symbol.asyncDispose]() {
+      await new Deno.Command("userdel", { args: [name], stderr: "null" }).output();
+    },
+  };
+}
+
+function cleanEnv(home: string): Record<string, string> {
+  return {
+    HOME: home,
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno"),
+  };
+}
+
+for (const how of ["the global user key", "run --user"] as const) {
+  Deno.test({
+    name: `${how}: a shell job runs as that user in builds and cache dirs it owns`,
+    ignore: skipReason !== null,
+    fn: async () => {
+      const root = await Deno.makeTempDir({ prefix: "runner-user-" });
+      // Other users must be able to reach the builds dir below it.
+      await Deno.chmod(root, 0o755);
+      try {
+        await using user = await createUser(root);
+        await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+        const r = gitlab.createRunner({ kind: "created" });
+        const builds = join(root, "builds");
+        const cache = join(root, "cache");
+        const head = `concurrent = 1\ncheck_interval = 1\n` +
+          (how === "the global user key" ? `user = "${user.name}"\n` : "");
+        await using runner = await startRunner({
+          config: `${head}\n${
+            runnerToml(gitlab.url, r.token, { builds_dir: builds, cache_dir: cache })
+          }`,
+          args: how === "run --user" ? ["--user", user.name] : [],
+          env: cleanEnv(join(root, "runner-home")),
+        });
+        const job = gitlab.enqueueJob({
+          script: [
+            "id",
+            'echo "home=$HOME"',
+            "touch made-by-job && stat -c 'owner=%U' made-by-job",
+            `touch ${cache}/written-by-job`,
+          ],
+          variables: NO_GIT,
+        });
+        const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 90_000 });
+        assert.equal(state.status, "success", state.trace + runner.log.slice(-2000));
+        assert.match(state.trace, new RegExp(`uid=${user.uid}\\(${user.name}\\)`));
+        assert.match(state.trace, new RegExp(`home=${join(root, "home")}\\n`));
+        assert.match(state.trace, new RegExp(`owner=${user.name}\\n`));
+        for (const dir of [builds, cache]) assert.equal((await Deno.stat(dir)).uid, user.uid, dir);
+      } finally {
+        await Deno.remove(root, { recursive: true }).catch(() => {});
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "run --user with a user that does not exist refuses to start, naming the user",
+  ignore: skipReason !== null,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "runner-user-" });
+    try {
+      const config = join(root, "config.toml");
+      await Deno.writeTextFile(config, "concurrent = 1\n");
+      const missing = `rtmissing${crypto.randomUUID().slice(0, 8)}`;
+      const result = await runCli(["run", "--config", config, "--user", missing], {
+        cwd: root,
+        env: cleanEnv(root),
+      });
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, new RegExp(`Cannot run jobs as user "${missing}": su exited`));
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
