@@ -144,7 +144,7 @@ export async function createJobFiles(ctx: ExecutorContext, executor: Executor): 
   const options = { tempDir: ctx.tempDir };
   switch (ctx.runner.executor) {
     case "shell":
-      return new LocalJobFiles(ctx.tempDir);
+      return new LocalJobFiles(ctx.tempDir, () => (executor as ShellExecutor).owner);
     case "docker":
       return new ContainerJobFiles(() => (executor as DockerExecutor).files(), options);
     case "ssh":

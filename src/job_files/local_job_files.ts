@@ -6,7 +6,14 @@ import { LocalScratchSpace } from "../artifacts/local_scratch_space.ts";
 import type { ScratchSpace } from "../artifacts/scratch_space.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
 import { LocalCacheStore } from "../cache/local_cache_store.ts";
+import type { ArchiveTarget, FileMeta, TargetFile } from "../archive/archive_target.ts";
 import type { JobFiles, SourceSession, TargetSession } from "./job_files.ts";
+
+/** The job user's ids when shell jobs run as another user (`user`); extracted files go to it. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
 
 /**
  * `JobFiles` on this host (shell executor): archives are read from and
@@ -15,10 +22,15 @@ import type { JobFiles, SourceSession, TargetSession } from "./job_files.ts";
  */
 export class LocalJobFiles implements JobFiles {
   readonly scratch: ScratchSpace;
+  readonly #owner: () => FileOwner | null;
 
-  /** @param tempDir where downloaded archives wait; undefined for the system temp dir */
-  constructor(tempDir?: string) {
+  /**
+   * @param tempDir where downloaded archives wait; undefined for the system temp dir
+   * @param owner the job user, asked per extraction (known after the executor's prepare)
+   */
+  constructor(tempDir?: string, owner: () => FileOwner | null = () => null) {
     this.scratch = new LocalScratchSpace(tempDir);
+    this.#owner = owner;
   }
 
   openSource(dir: string): Promise<SourceSession> {
@@ -27,8 +39,19 @@ export class LocalJobFiles implements JobFiles {
 
   async openTarget(dir: string): Promise<TargetSession> {
     await Deno.mkdir(dir, { recursive: true });
-    const target = await LocalArchiveTarget.open(dir);
-    return { target, commit: () => Promise.resolve(), discard: () => Promise.resolve() };
+    const local = await LocalArchiveTarget.open(dir);
+    const owner = this.#owner();
+    if (owner === null) {
+      return { target: local, commit: () => Promise.resolve(), discard: () => Promise.resolve() };
+    }
+    // The executor process runs as root: hand what it extracted to the job user,
+    // who must be able to change a restored cache or downloaded artifacts.
+    const target = new OwnedTarget(local);
+    return {
+      target,
+      commit: () => Promise.resolve(target.chownAll(dir, owner)),
+      discard: () => Promise.resolve(),
+    };
   }
 
   cacheStore(root: string): CacheStore {
@@ -37,5 +60,68 @@ export class LocalJobFiles implements JobFiles {
 
   commandRunner(dir: string): CommandRunner {
     return new LocalCommandRunner(dir);
+  }
+}
+
+/** Records what an extraction creates, so that its owner can be set afterwards. */
+class OwnedTarget implements ArchiveTarget {
+  readonly #inner: ArchiveTarget;
+  readonly #paths = new Set<string>();
+
+  constructor(inner: ArchiveTarget) {
+    this.#inner = inner;
+  }
+
+  #record(path: string): void {
+    // mkdir creates missing parents too.
+    const parts = path.split("/");
+    for (let i = 1; i <= parts.length; i++) this.#paths.add(parts.slice(0, i).join("/"));
+  }
+
+  mkdir(path: string): Promise<void> {
+    this.#record(path);
+    return this.#inner.mkdir(path);
+  }
+
+  writeFile(path: string, data: Uint8Array, meta: FileMeta): Promise<void> {
+    this.#record(path);
+    return this.#inner.writeFile(path, data, meta);
+  }
+
+  createFile(path: string, meta: FileMeta): Promise<TargetFile> {
+    this.#record(path);
+    return this.#inner.createFile(path, meta);
+  }
+
+  symlink(path: string, linkTarget: string): Promise<void> {
+    this.#record(path);
+    return this.#inner.symlink(path, linkTarget);
+  }
+
+  finishDir(path: string, meta: FileMeta): Promise<void> {
+    return this.#inner.finishDir(path, meta);
+  }
+
+  remove(path: string): Promise<void> {
+    return this.#inner.remove(path);
+  }
+
+  /**
+   * Gives every recorded entry to `owner`. Symlinks are left alone (chown would
+   * follow them, and the job user may replace a link in its own directory anyway);
+   * no job process runs between stages to swap an entry for a link meanwhile.
+   */
+  chownAll(root: string, owner: FileOwner): void {
+    for (const path of this.#paths) {
+      const abs = `${root}/${path}`;
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(abs);
+      } catch {
+        continue; // Removed after a failed check.
+      }
+      if (info.isSymlink) continue;
+      Deno.chownSync(abs, owner.uid, owner.gid);
+    }
   }
 }

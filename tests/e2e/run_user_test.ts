@@ -123,3 +123,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "user: a restored cache belongs to the job user, who can change it",
+  ignore: skipReason !== null,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "runner-user-" });
+    await Deno.chmod(root, 0o755);
+    try {
+      await using user = await createUser(root);
+      await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+      const r = gitlab.createRunner({ kind: "created" });
+      await using runner = await startRunner({
+        config: `concurrent = 1\ncheck_interval = 1\nuser = "${user.name}"\n\n${
+          runnerToml(gitlab.url, r.token, {
+            builds_dir: join(root, "builds"),
+            cache_dir: join(root, "cache"),
+          })
+        }`,
+        env: cleanEnv(join(root, "runner-home")),
+      });
+      const cache = [{
+        key: "deps",
+        paths: ["vendor/"],
+        policy: "pull-push",
+        when: "on_success",
+        "fallback_keys": [],
+      }];
+      const first = gitlab.enqueueJob({
+        script: ["mkdir -p vendor", "echo lib > vendor/lib.txt"],
+        cache,
+        variables: NO_GIT,
+      });
+      const s1 = await gitlab.waitForJobFinished(first.id, { timeoutMs: 90_000 });
+      assert.equal(s1.status, "success", s1.trace + runner.log.slice(-2000));
+      const second = gitlab.enqueueJob({
+        script: [
+          "stat -c 'owner=%U' vendor vendor/lib.txt",
+          "echo more >> vendor/lib.txt",
+          "cat vendor/lib.txt",
+        ],
+        cache,
+        variables: NO_GIT,
+      });
+      const s2 = await gitlab.waitForJobFinished(second.id, { timeoutMs: 90_000 });
+      assert.equal(s2.status, "success", s2.trace + runner.log.slice(-2000));
+      assert.match(s2.trace, /Successfully extracted cache/);
+      assert.match(s2.trace, new RegExp(`owner=${user.name}\\nowner=${user.name}\\n`));
+      assert.match(s2.trace, /\nlib\nmore\n/);
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});

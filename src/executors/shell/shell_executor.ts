@@ -51,6 +51,7 @@ export class ShellExecutor implements Executor {
   readonly isSharedEnvironment = true;
   readonly #options: ShellExecutorOptions;
   readonly #running = new Set<Deno.ChildProcess>();
+  #owner: { uid: number; gid: number } | null = null;
 
   /** Throws a `TypeError` naming the shell when it is not bash or sh. */
   constructor(options: ShellExecutorOptions) {
@@ -69,6 +70,11 @@ export class ShellExecutor implements Executor {
       cacheDir: resolve(options.cacheDir, "cache"),
       isBuildsDirShared: true,
     };
+  }
+
+  /** The job user's ids once `prepare` switched to it; null when jobs run as the runner's user. */
+  get owner(): { uid: number; gid: number } | null {
+    return this.#owner;
   }
 
   #println(text: string): void {
@@ -99,6 +105,7 @@ export class ShellExecutor implements Executor {
       cwd: this.#options.cwd,
       signal,
     });
+    this.#owner = { uid: switched.uid, gid: switched.gid };
     const dirs = [this.paths.buildsDir, this.paths.cacheDir];
     for (const dir of dirs) {
       await Deno.mkdir(dir, { recursive: true });
