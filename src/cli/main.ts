@@ -98,6 +98,13 @@ const COMMANDS: Record<string, Command> = {
       return { flags: LIST_FLAGS, run: listCommand };
     },
   },
+  "reset-token": {
+    summary: "Reset a runner's token",
+    load: async () => {
+      const { RESET_TOKEN_FLAGS, resetTokenCommand } = await import("./commands/manage.ts");
+      return { flags: RESET_TOKEN_FLAGS, run: resetTokenCommand };
+    },
+  },
   lint: {
     summary: "Check config.toml for errors and unknown keys",
     load: async () => {

@@ -193,6 +193,19 @@ export class Poller {
     this.#dispatch();
   }
 
+  /**
+   * The entry of `before` now has a new token (rotation): it keeps its request
+   * loops, running jobs and counters under the new identity, so no job is
+   * dropped or taken twice while the token changes.
+   */
+  retoken(before: RunnerConfig, after: RunnerConfig): void {
+    const entry = this.#entries.get(entryKey(before));
+    if (!entry) return;
+    this.#entries.delete(entryKey(before));
+    entry.config = after;
+    this.#entries.set(entryKey(after), entry);
+  }
+
   #add(key: string, runner: RunnerConfig): void {
     const entry: Entry = {
       config: runner,

@@ -56,6 +56,111 @@ export const UNREGISTER_FLAGS: FlagSpec[] = [
 ];
 
 export const LIST_FLAGS: FlagSpec[] = [CONFIG_FLAG];
+
+/** The official `reset-token` flags (commands/reset_token.go). */
+export const RESET_TOKEN_FLAGS: FlagSpec[] = [
+  CONFIG_FLAG,
+  {
+    name: "name",
+    aliases: ["n"],
+    type: "string",
+    help: "Name of the runner whose token you wish to reset (as defined in the configuration file)",
+  },
+  {
+    name: "url",
+    aliases: ["u"],
+    type: "string",
+    help: "URL of the runner whose token you wish to reset (as defined in the configuration file)",
+  },
+  {
+    name: "id",
+    aliases: ["i"],
+    type: "string",
+    help: "ID of the runner whose token you wish to reset (as defined in the configuration file)",
+  },
+  { name: "all-runners", type: "bool", help: "Reset all runner authentication tokens" },
+  {
+    name: "pat",
+    type: "string",
+    help: "Personal access token to use in lieu of runner's old authentication token",
+  },
+];
+
+/**
+ * Resets `runner`'s token on GitLab (with its current token, or a personal
+ * access token) and puts the new token, its expiry and the time obtained into
+ * `runner`. Throws GitLabApiError when GitLab refuses; `runner` is then unchanged.
+ */
+export async function resetRunnerToken(
+  ctx: CliContext,
+  runner: RunnerConfig,
+  options: { systemId: string; pat?: string },
+): Promise<void> {
+  const client = clientFor(ctx, runner, options.systemId);
+  const result = await client.resetToken(
+    options.pat ? { personalAccessToken: { runnerId: runner.id, token: options.pat } } : {},
+  );
+  runner.token = result.token;
+  runner.tokenExpiresAt = result.tokenExpiresAt;
+  runner.tokenObtainedAt = result.tokenObtainedAt;
+  // A token written as $VAR in the file is replaced by the new literal token.
+  runner.envExpansion.token = null;
+}
+
+export async function resetTokenCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, RESET_TOKEN_FLAGS, ctx.env));
+  const path = configPath(ctx, flags);
+  const { config } = await loadConfig(ctx, path, "error");
+  const { systemId } = await loadOrCreateSystemId(path);
+  const pat = flags.string("pat");
+  let targets: RunnerConfig[];
+  if (flags.bool("all-runners")) {
+    ctx.log.warn("Resetting all runner authentication tokens");
+    targets = [...config.runners];
+  } else if (flags.string("name")) {
+    targets = config.runners.filter((r) => r.name === flags.string("name"));
+    if (targets.length === 0) {
+      throw new CommandError(
+        `Couldn't get runner credentials: no runner named "${flags.string("name")}" in ${path}`,
+      );
+    }
+  } else if (flags.string("url") || flags.string("id")) {
+    const id = Number(flags.string("id"));
+    if (!Number.isInteger(id)) {
+      throw new CommandError(`--id must be a number, got "${flags.string("id")}"`);
+    }
+    targets = config.runners.filter((r) => r.url === flags.string("url") && r.id === id);
+    if (targets.length === 0) {
+      throw new CommandError(
+        `Couldn't get runner credentials: no runner with URL "${
+          flags.string("url")
+        }" and ID ${id} in ${path}`,
+      );
+    }
+  } else {
+    throw new CommandError("No runner provided: give --name, --url with --id, or --all-runners");
+  }
+  let failed = 0;
+  for (const runner of targets.slice(0, flags.bool("all-runners") ? undefined : 1)) {
+    const fields = { "runner": shortToken(runner.token), "name": runner.name };
+    try {
+      await resetRunnerToken(ctx, runner, { systemId, ...(pat ? { pat } : {}) });
+      ctx.log.info("Runner authentication token reset", {
+        ...fields,
+        "runner": shortToken(runner.token),
+      });
+    } catch (err) {
+      failed++;
+      ctx.log.error(
+        `Failed to reset runner authentication token: ${(err as Error).message}`,
+        fields,
+      );
+    }
+  }
+  await saveConfig(path, config);
+  ctx.log.info(`Updated ${path}`);
+  return failed > 0 ? 1 : 0;
+}
 export const LINT_FLAGS: FlagSpec[] = [CONFIG_FLAG];
 
 function clientFor(ctx: CliContext, runner: RunnerConfig, systemId: string): RunnerClient {

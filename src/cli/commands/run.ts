@@ -41,6 +41,8 @@ import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
+import { TokenRotation } from "../token_rotation.ts";
+import { saveConfig } from "../../config/save_config.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 
 export const RUN_FLAGS: FlagSpec[] = [
@@ -156,6 +158,15 @@ class Clients {
       this.#runners.set(key, client);
     }
     return client;
+  }
+
+  /** The runner client of `before` (whose token it already changed) serves `after`. */
+  retoken(before: RunnerConfig, after: RunnerConfig): void {
+    const key = `${before.url}\u0000${before.token}`;
+    const client = this.#runners.get(key);
+    if (!client) return;
+    this.#runners.delete(key);
+    this.#runners.set(`${after.url}\u0000${after.token}`, client);
   }
 
   job(runner: RunnerConfig): JobClient {
@@ -292,6 +303,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     metrics.setWorkerSlots(next.concurrent);
     metrics.setLimits(next.runners.map((r) => ({ runner: labels(r, systemId), limit: r.limit })));
     poller.apply(next);
+    rotation.plan(next);
   };
   if (journal) {
     // Before polling: jobs a killed predecessor had taken are closed on GitLab first.
@@ -300,6 +312,32 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       log,
     });
   }
+  const rotation = new TokenRotation({
+    log,
+    reset: (runner) => clients.runner(runner).resetToken(),
+    swap: async (before, after) => {
+      ctx.sink.addSecret(after.token);
+      const next: GlobalConfig = {
+        ...config,
+        runners: config.runners.map((r) =>
+          r.url === before.url && r.token === before.token ? after : r
+        ),
+      };
+      // The entry keeps polling under its new token before anything else sees the change.
+      clients.retoken(before, after);
+      poller.retoken(before, after);
+      if (opts.configFile) {
+        try {
+          await saveConfig(opts.configFile.path, next);
+          metrics.configSaved();
+        } catch (err) {
+          metrics.configSaveFailed();
+          log.error(`Cannot save the rotated token: ${(err as Error).message}`);
+        }
+      }
+      applyConfig(next);
+    },
+  });
   applyConfig(config);
   metrics.configLoaded();
 
@@ -385,6 +423,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   });
   const how = await done.promise;
   clearInterval(waitTimer);
+  // No token reset starts while stopping; one in flight finishes and is saved.
+  await rotation.stop();
   let code = 0;
   if (how === "graceful") {
     metrics.setProcessState("graceful-shutdown");
