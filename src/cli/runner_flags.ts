@@ -41,6 +41,25 @@ const OVERRIDES: Record<string, { flag?: string; aliases?: string[]; env?: strin
   },
   "runners.cache.s3.AuthenticationType": { flag: "cache-s3-authentication_type" },
   "runners.cache.gcs.CredentialsFile": { env: "GOOGLE_APPLICATION_CREDENTIALS" },
+  // Spelled as the official struct tags spell them; our earlier spellings stay as aliases.
+  "runners.job_status_final_update_retry_limit": {
+    env: "RUNNER_job_status_final_update_retry_limit",
+  },
+  "runners.docker.ipcmode": { env: "DOCKER_IPC_MODE" },
+  "runners.docker.services_privileged": {
+    flag: "docker-services_privileged",
+    aliases: ["docker-services-privileged"],
+  },
+  "runners.docker.allowed_users": {
+    flag: "docker-allowed_users",
+    aliases: ["docker-allowed-users"],
+  },
+  "runners.docker.userns_mode": {
+    flag: "docker-userns",
+    aliases: ["docker-userns-mode"],
+    env: "DOCKER_USERNS_MODE",
+  },
+  "runners.docker.service_gpus": { flag: "docker-service_gpus", aliases: ["docker-service-gpus"] },
 };
 
 /** The official spelling of a key's flag part: `ServerAddress` -> `server-address`, `builds_dir` -> `builds-dir`. */
