@@ -51,3 +51,18 @@ Deno.test("lint fails on entries whose executor this runner lacks, naming each",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("global labels are combined with the runner's and sent to GitLab with every job request", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const body = `labels = { team = "ci", zone = "eu" }\nconcurrent = 1\ncheck_interval = 1\n\n` +
+    runnerToml(gitlab.url, r.token) + `  [runners.labels]\n    zone = "us"\n`;
+  await using runner = await startRunner({ config: body });
+  await gitlab.waitFor(() => gitlab.requestsTo("request_job").length >= 1, {
+    what: "a job request",
+    timeoutMs: 60_000,
+  });
+  const info = (gitlab.requestsTo("request_job")[0]!.json as { info: { labels?: unknown } }).info;
+  assert.deepEqual(info.labels, { team: "ci", zone: "us" }, runner.log);
+  assert.doesNotMatch(runner.log, /labels/, "no warning about labels");
+});
