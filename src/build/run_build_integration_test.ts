@@ -11,6 +11,7 @@ import { CollectedOutput } from "../executors/executor_contract.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { type BuildResult, runBuild } from "./run_build.ts";
+import { testEnv } from "../../tests/fixtures/test_env.ts";
 
 const VERSION = {
   name: "gitlab-runner",
@@ -73,7 +74,7 @@ async function run(
     buildsDir: runner.buildsDir,
     cacheDir: runner.cacheDir,
     cwd: w.cwd,
-    env: Deno.env.toObject(),
+    env: testEnv(),
     output,
     killGraceMs: 1000,
   });

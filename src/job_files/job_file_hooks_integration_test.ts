@@ -19,6 +19,7 @@ import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { JobArtifactTransfer } from "./artifact_transfer.ts";
 import { createJobFileHooks } from "./job_file_hooks.ts";
 import { LocalJobFiles } from "./local_job_files.ts";
+import { testEnv } from "../../tests/fixtures/test_env.ts";
 
 const VERSION = {
   name: "gitlab-runner",
@@ -75,7 +76,7 @@ async function run(w: World, job: JobSpec) {
     buildsDir: runner.buildsDir,
     cacheDir: runner.cacheDir,
     cwd: w.cwd,
-    env: Deno.env.toObject(),
+    env: testEnv(),
     output,
     killGraceMs: 1000,
   });

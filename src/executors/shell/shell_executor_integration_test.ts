@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
 import { ShellExecutor } from "./shell_executor.ts";
+import { testEnv } from "../../../tests/fixtures/test_env.ts";
 
 const cwd = await Deno.makeTempDir({ prefix: "shell-executor-" });
 
 function env(): Record<string, string> {
-  return Deno.env.toObject();
+  return testEnv();
 }
 
 for (const shell of ["bash", "sh"]) {
