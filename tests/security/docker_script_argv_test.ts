@@ -40,7 +40,7 @@ Deno.test({
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
     const r = gitlab.createRunner({ kind: "created" });
     const home = await Deno.makeTempDir({ prefix: "runner-home-" });
-    await using runner = await startRunner({
+    await using _runner = await startRunner({
       config: `concurrent = 1\ncheck_interval = 1\n` +
         runnerToml(gitlab.url, r.token, { executor: "docker" }) +
         `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
