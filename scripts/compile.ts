@@ -54,7 +54,10 @@ export const PERMISSION_FLAGS = COMPILED_GRANT_FLAGS;
  * follow `new Worker(new URL(...))`, so the scoped workers' entry modules are
  * named here (their imports come along).
  */
-export const INCLUDE: readonly string[] = ["src/cli/executor_worker.ts"];
+export const INCLUDE: readonly string[] = [
+  "src/cli/executor_worker.ts",
+  "src/cli/poller_worker.ts",
+];
 
 /**
  * Folders of npm packages left out of the binary (name -> paths inside the

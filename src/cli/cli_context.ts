@@ -2,6 +2,23 @@
 import type { LogLevel, LogSink } from "../log/mod.ts";
 import type { Logger } from "../log/logger.ts";
 import type { VersionInfo } from "./version.ts";
+import type { GlobalConfig } from "../config/runner_config.ts";
+
+/**
+ * Set when `runner run` is the scoped poller worker of cli/poller_supervisor.ts.
+ * Call order: the poller checks each reloaded config with `missing`; when
+ * something is missing it drains and `serve` resolves POLLER_RESCOPE_EXIT, on
+ * which the supervisor starts a poller with the new config's permissions.
+ */
+export interface PollerScope {
+  /** Temporary directory the supervisor made for this poller; it may use and remove it. */
+  tempDir: string;
+  /** What `config` needs that this poller does not hold (`kind:value`); empty: it may apply it. */
+  missing(config: GlobalConfig): string[];
+}
+
+/** What a scoped poller resolves when it drained to get the permissions of a new config. */
+export const POLLER_RESCOPE_EXIT = 75;
 
 export interface CliContext {
   /** Command output for people (list, status, help). */
@@ -18,6 +35,8 @@ export interface CliContext {
   isInteractive: boolean;
   /** Set by `run` so log records feed gitlab_runner_errors_total. */
   onLogRecord?: (level: LogLevel) => void;
+  /** Present when this `runner run` is a scoped poller worker. */
+  pollerScope?: PollerScope;
   /** Reads one line from stdin; null at end of input. */
   readLine(prompt: string): Promise<string | null>;
 }

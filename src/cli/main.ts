@@ -4,9 +4,9 @@
  */
 import { ConfigError } from "../config/config_error.ts";
 import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod.ts";
-import { type CliContext, CommandError } from "./cli_context.ts";
+import { type CliContext, CommandError, type PollerScope } from "./cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
-import { renderVersion, versionInfo } from "./version.ts";
+import { renderVersion, type VersionInfo, versionInfo } from "./version.ts";
 import { F } from "../log/fields.ts";
 import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -194,6 +194,10 @@ export interface MainIo {
   stdin: ReadableStream<Uint8Array> & { isTerminal?(): boolean };
   env: Record<string, string>;
   cwd: string;
+  /** The runner's identity when the caller knows it (a scoped poller gets it from its supervisor). */
+  version?: VersionInfo;
+  /** Set when this is the scoped poller worker: `run` runs here, not supervised again. */
+  pollerScope?: PollerScope;
 }
 
 const encoder = new TextEncoder();
@@ -265,7 +269,8 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     cwd: io.cwd,
     sink,
     log,
-    version: versionInfo(),
+    version: io.version ?? versionInfo(),
+    ...(io.pollerScope ? { pollerScope: io.pollerScope } : {}),
     isInteractive: io.stdin.isTerminal?.() ?? false,
     readLine: (prompt) => {
       writeLine(io.stdout, prompt.replace(/\n$/, ""));
@@ -342,6 +347,11 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       ctx.err(`No help topic for '${command}'`);
       ctx.err(usage());
       return 1;
+    }
+    if (command === "run" && !io.pollerScope && !rest.includes("--help") && !rest.includes("-h")) {
+      // The poller runs in a worker holding only what it needs (cli/poller_supervisor.ts).
+      const { superviseScopedPoller } = await import("./poller_supervisor.ts");
+      return await superviseScopedPoller(ctx, { global, rest });
     }
     const loaded = await cmd.load();
     if (rest.includes("--help") || rest.includes("-h")) {

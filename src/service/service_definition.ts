@@ -44,7 +44,7 @@ export interface ServiceHost {
   cwd: string;
   /**
    * argv prefix that starts this runner: `[binary]` for a compiled runner,
-   * `[deno, "run", "--allow-all", main.ts]` from source. The first element
+   * `[deno, "run", <COMPILED_GRANT_FLAGS>, main.ts]` from source. The first element
    * must be an absolute path.
    */
   command: readonly string[];

@@ -33,70 +33,21 @@ import { dockerConfigPath } from "../../poller/executor_permissions.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
 import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
-import { type CliContext, CommandError } from "../cli_context.ts";
-import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
-import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
+import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_context.ts";
+import { configPath, loadConfig } from "../config_flags.ts";
+import { Flags, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
-import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
+import { applyRunnerFlags } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
 import { saveConfig } from "../../config/save_config.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 
-export const RUN_FLAGS: FlagSpec[] = [
-  CONFIG_FLAG,
-  {
-    name: "listen-address",
-    type: "string",
-    env: "LISTEN_ADDRESS",
-    help: "Metrics / pprof server listening address",
-  },
-  {
-    name: "service",
-    aliases: ["n"],
-    type: "string",
-    help: "Use different names for different services",
-  },
-  {
-    name: "working-directory",
-    aliases: ["d"],
-    type: "string",
-    help: "Specify custom working directory",
-  },
-  {
-    name: "user",
-    aliases: ["u"],
-    type: "string",
-    help: "Use specific user to execute shell scripts",
-  },
-  { name: "syslog", type: "bool", env: "LOG_SYSLOG", help: "Log to system service logger" },
-];
+import { RUN_FLAGS, RUN_SINGLE_FLAGS } from "./run_flags.ts";
 
-export const RUN_SINGLE_FLAGS: FlagSpec[] = [
-  CONFIG_FLAG,
-  { name: "runner", aliases: ["r"], type: "string", help: "Name of the runner in --config to use" },
-  {
-    name: "max-builds",
-    type: "int",
-    env: "MAX_BUILDS",
-    help: "How many builds to process before exiting",
-  },
-  {
-    name: "wait-timeout",
-    type: "int",
-    env: "WAIT_TIMEOUT",
-    help: "How many seconds to wait for a job before exiting",
-  },
-  {
-    name: "listen-address",
-    type: "string",
-    env: "LISTEN_ADDRESS",
-    help: "Metrics server listening address",
-  },
-  ...RUNNER_FLAGS,
-];
+export { RUN_FLAGS, RUN_SINGLE_FLAGS };
 
 interface ServeOptions {
   config: GlobalConfig;
@@ -201,7 +152,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   ctx.onLogRecord = (level) => metrics.logRecorded(level);
   metrics.setProcessState("starting");
   const clients = new Clients(ctx, systemId, metrics);
-  const tempDir = await Deno.makeTempDir({ prefix: "runner-" });
+  const tempDir = ctx.pollerScope?.tempDir ?? await Deno.makeTempDir({ prefix: "runner-" });
   for (const r of config.runners) ctx.sink.addSecret(r.token);
 
   let finishedJobs = 0;
@@ -362,12 +313,27 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   await listen(opts.listenAddress || config.listenAddress);
 
   let watcher: ConfigWatcher | null = null;
+  let isRescoping = false;
   if (opts.configFile) {
     watcher = new ConfigWatcher({
       path: opts.configFile.path,
       env: ctx.envObject(),
       initial: { config, text: opts.configFile.text },
       onChange: (next, summary, warnings) => {
+        if (isRescoping) return;
+        const missing = ctx.pollerScope?.missing(next) ?? [];
+        if (missing.length > 0) {
+          // A worker's permissions cannot grow: this poller finishes its jobs and the
+          // supervisor starts one with the new config's set (cli/poller_supervisor.ts).
+          log.warn(
+            "Configuration needs permissions this poller does not hold: finishing the running " +
+              "jobs, then restarting the poller with them",
+            { "permissions": missing.join(", "), [F.FILE]: opts.configFile!.path },
+          );
+          isRescoping = true;
+          done.resolve("graceful");
+          return;
+        }
         for (const w of warnings) log.warn(formatConfigProblem(w));
         const listenChanged = next.listenAddress !== config.listenAddress;
         ctx.sink.configure({ level: next.logLevel, format: next.logFormat });
@@ -443,6 +409,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   await server.stop();
   await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   await journal?.close();
+  if (isRescoping && code === 0) {
+    log.info("Poller stopped to take the permissions of the new configuration");
+    return POLLER_RESCOPE_EXIT;
+  }
   log.info("Runner stopped");
   return code;
 }

@@ -13,6 +13,7 @@ import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { isCompiledBinary } from "../../poller/process_launcher.ts";
+import { COMPILED_GRANT_FLAGS } from "../../poller/compiled_grants.ts";
 
 export const SERVICE_FLAGS: FlagSpec[] = [
   { name: "service", aliases: ["n"], type: "string", help: "Specify service name to use" },
@@ -58,7 +59,8 @@ export async function serviceCommand(
   const command = isCompiledBinary(execPath) ? [execPath] : [
     execPath,
     "run",
-    "--allow-all",
+    // The grants of a compiled binary: the poller and its executor processes narrow them.
+    ...COMPILED_GRANT_FLAGS,
     resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
   ];
   const os = Deno.build.os === "darwin"

@@ -1,0 +1,148 @@
+/**
+ * `runner run` as a scoped poller, from source and compiled alike. This
+ * thread keeps the process's broad grants and does little with them: it reads
+ * the flags and config.toml, computes the poller's permission set
+ * (poller/poller_permissions.ts), makes the poller's temporary directory and
+ * runs the poller (the whole `run` command) in a Worker created with that set
+ * (cli/poller_worker.ts). It never talks to GitLab and never sees a job.
+ *
+ * A reloaded config that needs permissions the worker lacks (a new GitLab
+ * URL, listen address, builds dir or CA file) makes the poller drain, as on
+ * SIGQUIT, and end with POLLER_RESCOPE_EXIT; this thread then reads the config
+ * again and starts a poller with the new set. Jobs keep running during the
+ * drain; new jobs wait until it ends.
+ *
+ * Secrets: the environment goes to the worker as a copy (for `$VAR` in
+ * config.toml, also on reload), and the variables that carry runner tokens are
+ * deleted from the process environment before the poller starts, so no later
+ * `Deno.env` read or child process sees them. /proc/<pid>/environ still shows
+ * the environment the process was started with (docs/security.md).
+ */
+import { isAbsolute, resolve } from "node:path";
+import { loadConfigFile } from "../config/load_config.ts";
+import { defaultConfig } from "../config/default_config.ts";
+import type { GlobalConfig } from "../config/runner_config.ts";
+import { F } from "../log/fields.ts";
+import { pollerPermissions, pollerWorkerPermissions } from "../poller/poller_permissions.ts";
+import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
+import { configPath } from "./config_flags.ts";
+import { Flags, parseFlags } from "./flags.ts";
+import { RUN_FLAGS } from "./commands/run_flags.ts";
+import { runScopedWorker } from "./scoped_worker.ts";
+import type { VersionInfo } from "./version.ts";
+
+/** The first message a poller worker receives. */
+export interface PollerWorkerInit {
+  /** Global options, `run`, and its flags (without `--working-directory`, already applied). */
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  version: VersionInfo;
+  tempDir: string;
+  configPath: string;
+  listenAddress: string;
+}
+
+/** Variables that carry runner or registration tokens whatever config.toml says. */
+const TOKEN_VARIABLES = ["CI_SERVER_TOKEN", "REGISTRATION_TOKEN", "RUNNER_TOKEN"];
+
+const WORKING_DIRECTORY = ["--working-directory", "-working-directory", "-d", "--d"];
+
+/** `args` without the working-directory flag and its value. */
+export function withoutWorkingDirectory(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const name = arg.split("=")[0]!;
+    if (WORKING_DIRECTORY.includes(name)) {
+      if (!arg.includes("=")) i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+/** Runs `runner run` in a scoped worker until it stops for good; resolves the exit code. */
+export async function superviseScopedPoller(
+  ctx: CliContext,
+  options: { global: string[]; rest: string[] },
+): Promise<number> {
+  const flags = new Flags(parseFlags(options.rest, RUN_FLAGS, ctx.env));
+  const workDir = flags.string("working-directory");
+  if (workDir) {
+    const dir = isAbsolute(workDir) ? workDir : resolve(ctx.cwd, workDir);
+    try {
+      Deno.chdir(dir);
+    } catch (err) {
+      throw new CommandError(`Cannot use working directory "${dir}": ${(err as Error).message}`);
+    }
+    ctx.cwd = dir;
+  }
+  const path = configPath(ctx, flags);
+  const env = ctx.envObject();
+  const execPath = Deno.execPath();
+  const listenAddress = flags.string("listen-address");
+  const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
+  let isFirst = true;
+  while (true) {
+    const config = await readConfig(path, env);
+    if (isFirst) forgetTokenVariables(config);
+    isFirst = false;
+    const tempDir = await Deno.makeTempDir({ prefix: "runner-" });
+    const permissions = pollerPermissions({
+      config,
+      configPath: path,
+      cwd: ctx.cwd,
+      tempDir,
+      execPath,
+      listenAddress,
+    });
+    ctx.log.debug("Starting the scoped poller", {
+      "read": permissions.read.join(","),
+      "write": permissions.write.join(","),
+      "net": permissions.net.join(","),
+      "run": permissions.run.join(","),
+    });
+    const init: PollerWorkerInit = {
+      args,
+      env,
+      cwd: ctx.cwd,
+      version: ctx.version,
+      tempDir,
+      configPath: path,
+      listenAddress,
+    };
+    const code = await runScopedWorker(new URL("./poller_worker.ts", import.meta.url), {
+      permissions: pollerWorkerPermissions(permissions),
+      init,
+      onError: (message) => ctx.log.error("The poller failed", { [F.ERROR]: message }),
+    });
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+    if (code !== POLLER_RESCOPE_EXIT) return code;
+  }
+}
+
+/** The config as the poller will load it; one it cannot load still yields a poller that says why. */
+async function readConfig(path: string, env: Record<string, string>): Promise<GlobalConfig> {
+  try {
+    return (await loadConfigFile(path, { env, missingFile: "empty" })).config;
+  } catch {
+    // The poller loads it again and reports the error itself.
+    return defaultConfig();
+  }
+}
+
+/**
+ * Deletes from the process environment every variable that carries a runner
+ * token: the fixed names and those `token = "$VAR"` names in config.toml. The
+ * poller keeps its copy.
+ */
+function forgetTokenVariables(config: GlobalConfig): void {
+  const names = new Set(TOKEN_VARIABLES);
+  for (const r of config.runners) {
+    const template = r.envExpansion.token?.template ?? "";
+    for (const m of template.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g)) names.add(m[1]!);
+  }
+  for (const name of names) Deno.env.delete(name);
+}

@@ -1,0 +1,46 @@
+/**
+ * The scoped poller: `runner run` in a Worker created by
+ * cli/poller_supervisor.ts with the poller's permission set. It runs the
+ * command as main.ts would, with the supervisor's copy of the environment,
+ * and checks each reloaded config against the permissions it holds.
+ *
+ * Posts `{ type: "ready" }` once loaded; first message in: PollerWorkerInit;
+ * last message out: `{ type: "exit", code }`.
+ */
+import { missingPermissions, pollerPermissions } from "../poller/poller_permissions.ts";
+import { main } from "./main.ts";
+import type { PollerWorkerInit } from "./poller_supervisor.ts";
+import type { WorkerExit, WorkerReady } from "./scoped_worker.ts";
+
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
+};
+
+scope.onmessage = async (e: MessageEvent) => {
+  scope.onmessage = null;
+  const init = e.data as PollerWorkerInit;
+  const execPath = Deno.execPath();
+  const code = await main(init.args, {
+    stdout: Deno.stdout,
+    stderr: Deno.stderr,
+    stdin: Deno.stdin.readable,
+    env: init.env,
+    cwd: init.cwd,
+    version: init.version,
+    pollerScope: {
+      tempDir: init.tempDir,
+      missing: (config) =>
+        missingPermissions(pollerPermissions({
+          config,
+          configPath: init.configPath,
+          cwd: init.cwd,
+          tempDir: init.tempDir,
+          execPath,
+          listenAddress: init.listenAddress,
+        })),
+    },
+  });
+  scope.postMessage({ type: "exit", code } satisfies WorkerExit);
+};
+scope.postMessage({ type: "ready" } satisfies WorkerReady);

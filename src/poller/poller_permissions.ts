@@ -1,0 +1,108 @@
+/**
+ * The Deno permissions of the poller (`runner run`), computed from the config
+ * like the executor table (executor_permissions.ts), and pure. The poller runs
+ * in a Worker created with this set by a supervising thread that keeps the
+ * process's broad grants (cli/poller_supervisor.ts, docs/security.md); a
+ * reloaded config that needs more (a new GitLab host, another listen address,
+ * builds dir or CA file) makes the poller drain and the supervisor start a
+ * new one with the set of the new config.
+ */
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { GlobalConfig } from "../config/runner_config.ts";
+import { parseListenAddress } from "../metrics/listen_address.ts";
+
+export interface PollerPermissionContext {
+  config: GlobalConfig;
+  /** config.toml; its directory holds `.runner` (journal, executor state) and the system ID. */
+  configPath: string;
+  /** Working directory; relative builds/cache dirs resolve against it. */
+  cwd: string;
+  /** The poller's own temporary directory (trace buffers, executor temp dirs). */
+  tempDir: string;
+  /** The runner binary (compiled) or `deno` (from source): what executor processes run. */
+  execPath: string;
+  /** `--listen-address`; "" = the config's `listen_address`. */
+  listenAddress: string;
+}
+
+export interface PollerPermissions {
+  read: string[];
+  write: string[];
+  /** `host:port` entries. */
+  net: string[];
+  /** Programs; only the runner's own executable. */
+  run: string[];
+}
+
+function hostPort(url: string): string | null {
+  try {
+    const u = new URL(url);
+    const port = u.port || (u.protocol === "https:" ? "443" : "80");
+    return `${u.hostname}:${port}`;
+  } catch {
+    return null; // an invalid url fails in the poller, with the message config/ gives it
+  }
+}
+
+function dir(path: string, cwd: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissions {
+  const { config, cwd } = ctx;
+  const configDir = dirname(dir(ctx.configPath, cwd));
+  const files = [configDir, ctx.tempDir];
+  const read = [...files, ctx.execPath];
+  const net: string[] = [];
+  for (const r of config.runners) {
+    const gitlab = hostPort(r.url);
+    if (gitlab) net.push(gitlab);
+    files.push(dir(r.buildsDir || "builds", cwd), dir(r.cacheDir || "cache", cwd));
+    for (const file of [r.tlsCaFile, r.tlsCertFile, r.tlsKeyFile]) {
+      if (file) read.push(dir(file, cwd));
+    }
+  }
+  const listen = ctx.listenAddress || config.listenAddress;
+  if (listen) {
+    try {
+      const { hostname, port } = parseListenAddress(listen);
+      net.push(`${hostname}:${port}`);
+    } catch {
+      // Invalid: the metrics server logs why and the poller runs without it.
+    }
+  }
+  const unique = (xs: string[]) => [...new Set(xs)];
+  return {
+    read: unique([...read, ...files]),
+    write: unique(files),
+    net: unique(net),
+    run: [ctx.execPath],
+  };
+}
+
+/** The Worker option for `perms`; env and sys are the poller's too, ffi and imports are not. */
+export function pollerWorkerPermissions(perms: PollerPermissions): Deno.PermissionOptionsObject {
+  return {
+    read: perms.read,
+    write: perms.write,
+    net: perms.net.length > 0 ? perms.net : false,
+    run: perms.run,
+    env: true,
+    sys: true,
+    ffi: false,
+    import: false,
+  };
+}
+
+/** What of `perms` the calling thread does not hold, as `kind:value` (empty: all held). */
+export function missingPermissions(perms: PollerPermissions): string[] {
+  const missing: string[] = [];
+  const check = (descriptor: Deno.PermissionDescriptor, label: string) => {
+    if (Deno.permissions.querySync(descriptor).state !== "granted") missing.push(label);
+  };
+  for (const path of perms.read) check({ name: "read", path }, `read:${path}`);
+  for (const path of perms.write) check({ name: "write", path }, `write:${path}`);
+  for (const host of perms.net) check({ name: "net", host }, `net:${host}`);
+  for (const command of perms.run) check({ name: "run", command }, `run:${command}`);
+  return missing;
+}
