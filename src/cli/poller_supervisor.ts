@@ -23,7 +23,11 @@ import { loadConfigFile } from "../config/load_config.ts";
 import { defaultConfig } from "../config/default_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { F } from "../log/fields.ts";
-import { pollerPermissions, pollerWorkerPermissions } from "../poller/poller_permissions.ts";
+import {
+  configTarget,
+  pollerPermissions,
+  pollerWorkerPermissions,
+} from "../poller/poller_permissions.ts";
 import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
 import { configPath } from "./config_flags.ts";
 import { Flags, parseFlags } from "./flags.ts";
@@ -93,6 +97,7 @@ export async function superviseScopedPoller(
     const permissions = pollerPermissions({
       config,
       configPath: path,
+      configTarget: configTarget(path),
       cwd: ctx.cwd,
       tempDir,
       execPath,

@@ -30,15 +30,25 @@ scope.onmessage = async (e: MessageEvent) => {
     version: init.version,
     pollerScope: {
       tempDir: init.tempDir,
-      missing: (config) =>
-        missingPermissions(pollerPermissions({
+      missing: (config) => {
+        let target: string | null;
+        try {
+          const real = Deno.realPathSync(init.configPath);
+          target = real === init.configPath ? null : real;
+        } catch {
+          // The link now leads where this poller may not look: a new poller must.
+          return [`read:${init.configPath} (its link target)`];
+        }
+        return missingPermissions(pollerPermissions({
           config,
           configPath: init.configPath,
+          configTarget: target,
           cwd: init.cwd,
           tempDir: init.tempDir,
           execPath,
           listenAddress: init.listenAddress,
-        })),
+        }));
+      },
     },
   });
   scope.postMessage({ type: "exit", code } satisfies WorkerExit);

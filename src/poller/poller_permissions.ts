@@ -15,6 +15,11 @@ export interface PollerPermissionContext {
   config: GlobalConfig;
   /** config.toml; its directory holds `.runner` (journal, executor state) and the system ID. */
   configPath: string;
+  /**
+   * Where config.toml leads when it is a symlink (a ConfigMap-style `..data` switch, a
+   * `config.toml -> v2/config.toml` flip): its directory is read too. null: not a link.
+   */
+  configTarget: string | null;
   /** Working directory; relative builds/cache dirs resolve against it. */
   cwd: string;
   /** The poller's own temporary directory (trace buffers, executor temp dirs). */
@@ -53,6 +58,7 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
   const configDir = dirname(dir(ctx.configPath, cwd));
   const files = [configDir, ctx.tempDir];
   const read = [...files, ctx.execPath];
+  if (ctx.configTarget) read.push(dirname(ctx.configTarget));
   const net: string[] = [];
   for (const r of config.runners) {
     const gitlab = hostPort(r.url);
@@ -105,4 +111,14 @@ export function missingPermissions(perms: PollerPermissions): string[] {
   for (const host of perms.net) check({ name: "net", host }, `net:${host}`);
   for (const command of perms.run) check({ name: "run", command }, `run:${command}`);
   return missing;
+}
+
+/** The file config.toml leads to, when that is another path; null when it is none or unknown. */
+export function configTarget(configPath: string): string | null {
+  try {
+    const real = Deno.realPathSync(configPath);
+    return real === configPath ? null : real;
+  } catch {
+    return null; // missing (the poller waits for it) or not readable from here
+  }
 }

@@ -51,6 +51,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics listener and its own execu
   const perms = pollerPermissions({
     config,
     configPath,
+    configTarget: null,
     cwd: root,
     tempDir,
     execPath: Deno.execPath(),
