@@ -15,6 +15,10 @@ export interface PollerScope {
   tempDir: string;
   /** What `config` needs that this poller does not hold (`kind:value`); empty: it may apply it. */
   missing(config: GlobalConfig): string[];
+  /** The config the previous poller ran with, when it stopped for this one's permissions. */
+  previous: GlobalConfig | null;
+  /** Called with the config this poller runs with, before it stops for a new one's permissions. */
+  onRescope(config: GlobalConfig): void;
 }
 
 /** What a scoped poller resolves when it drained to get the permissions of a new config. */

@@ -45,6 +45,8 @@ export interface PollerWorkerInit {
   tempDir: string;
   configPath: string;
   listenAddress: string;
+  /** The config the previous poller ran with, when it stopped for this one's permissions. */
+  previous: GlobalConfig | null;
 }
 
 /** Variables that carry runner or registration tokens whatever config.toml says. */
@@ -89,6 +91,7 @@ export async function superviseScopedPoller(
   const listenAddress = flags.string("listen-address");
   const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
   let isFirst = true;
+  let previous: GlobalConfig | null = null;
   while (true) {
     const config = await readConfig(path, env);
     if (isFirst) forgetTokenVariables(config);
@@ -117,11 +120,16 @@ export async function superviseScopedPoller(
       tempDir,
       configPath: path,
       listenAddress,
+      previous,
     };
     const code = await runScopedWorker(new URL("./poller_worker.ts", import.meta.url), {
       permissions: pollerWorkerPermissions(permissions),
       init,
       onError: (message) => ctx.log.error("The poller failed", { [F.ERROR]: message }),
+      onMessage: (message) => {
+        const m = message as { type?: string; config?: GlobalConfig };
+        if (m.type === "rescope" && m.config) previous = m.config;
+      },
     });
     await Deno.remove(tempDir, { recursive: true }).catch(() => {});
     if (code !== POLLER_RESCOPE_EXIT) return code;

@@ -30,6 +30,8 @@ scope.onmessage = async (e: MessageEvent) => {
     version: init.version,
     pollerScope: {
       tempDir: init.tempDir,
+      previous: init.previous,
+      onRescope: (config) => scope.postMessage({ type: "rescope", config }),
       missing: (config) => {
         let target: string | null;
         try {

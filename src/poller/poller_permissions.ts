@@ -58,7 +58,9 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
   const configDir = dirname(dir(ctx.configPath, cwd));
   const files = [configDir, ctx.tempDir];
   const read = [...files, ctx.execPath];
-  if (ctx.configTarget) read.push(dirname(ctx.configTarget));
+  // A link flip (`config.toml -> v2/config.toml`, a ConfigMap's `..data`) goes to a sibling of
+  // the target's directory: its parent is read too, so the flip needs no new poller.
+  if (ctx.configTarget) read.push(dirname(dirname(ctx.configTarget)));
   const net: string[] = [];
   for (const r of config.runners) {
     const gitlab = hostPort(r.url);

@@ -11,6 +11,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { Registry } from "../../metrics/prom_client.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
+import { describeConfigChanges } from "../../config/config_diff.ts";
 import { defaultConfig, defaultRunnerConfig } from "../../config/default_config.ts";
 import { formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
@@ -291,6 +292,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   });
   applyConfig(config);
   metrics.configLoaded();
+  const previous = ctx.pollerScope?.previous;
+  if (previous && opts.configFile) {
+    // This poller replaced one that lacked the permissions of this config: a reload.
+    log.info(`Configuration loaded: ${describeConfigChanges(previous, config)}`, {
+      [F.FILE]: opts.configFile.path,
+    });
+  }
 
   const server = new MetricsServer({
     registry,
@@ -331,6 +339,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
             { "permissions": missing.join(", "), [F.FILE]: opts.configFile!.path },
           );
           isRescoping = true;
+          ctx.pollerScope?.onRescope(config);
           done.resolve("graceful");
           return;
         }
