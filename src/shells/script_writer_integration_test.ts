@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ScriptVariable, ScriptWriter } from "./script_writer.ts";
 import { stepScript } from "./stage_scripts.ts";
+import { testEnv } from "../../tests/fixtures/test_env.ts";
 
 const NASTY: ScriptVariable[] = [
   { key: "SINGLE", value: "it's a 'quoted' value", file: false },
@@ -18,6 +19,7 @@ const NASTY: ScriptVariable[] = [
 async function runShell(shell: string, script: string): Promise<{ code: number; stdout: string }> {
   const out = await new Deno.Command(shell, {
     args: [shell === "bash" ? "--login" : "-l"],
+    env: testEnv(),
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
