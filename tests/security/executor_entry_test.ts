@@ -16,6 +16,7 @@ import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
 import { MAIN_MODULE } from "../fixtures/runner_process.ts";
+import { testEnv } from "../fixtures/test_env.ts";
 
 interface Outcome {
   trace: string;
@@ -37,7 +38,7 @@ async function runJob(
     execPath: Deno.execPath(),
     mainModule: MAIN_MODULE,
     scoping: "worker",
-    env: Deno.env.toObject(),
+    env: testEnv(),
   });
   const permissions = executorPermissions({
     runner: allowed,

@@ -19,6 +19,7 @@ import {
 } from "../../src/poller/job_supervisor.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
 import type { JobRef, JobUpdate, TraceTransport, UpdateResult } from "../../src/trace/transport.ts";
+import { testEnv } from "../fixtures/test_env.ts";
 
 const CAPTURE = fileURLToPath(new URL("../fixtures/start_capture.ts", import.meta.url));
 const TOKEN = "glrt-only-the-poller-knows-this";
@@ -66,7 +67,7 @@ function runnerFromToml(env: Record<string, string>): RunnerConfig {
 for (const scoping of ["flags", "worker"] as const) {
   Deno.test(`${scoping}: start message, environ and argv of the executor process hold no runner token`, async () => {
     const env: Record<string, string> = {
-      ...Deno.env.toObject(),
+      ...testEnv(),
       GL_TOKEN: TOKEN,
       CI_SERVER_TOKEN: TOKEN,
     };
