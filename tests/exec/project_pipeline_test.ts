@@ -22,7 +22,6 @@ Deno.test("runner exec --list plans this project's pipeline: lint, test, then th
 Deno.test("runner exec runs this project's lint and test jobs on the working tree", async () => {
   const res = await runCli(["exec", "--variable", "TEST_TASK=unit", "lint", "test"], {
     cwd: ROOT,
-    env: { HOME: Deno.env.get("HOME") ?? "/root" },
   });
   assert.equal(res.code, 0, res.stdout + res.stderr);
   assert.match(res.stdout, /lint\s+lint\s+passed/);

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { MAIN_MODULE, RunnerProcess } from "../fixtures/runner_process.ts";
+import { cleanHome } from "../fixtures/test_env.ts";
 
 export const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
@@ -23,8 +24,9 @@ export function restartRunner(
   previous: { dir: string; configPath: string },
   extraEnv: Record<string, string> = {},
 ): RunnerProcess {
-  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
-  for (const key of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+  // Jobs' login shells get a clean HOME (tests/fixtures/test_env.ts says why).
+  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...cleanHome() };
+  for (const key of ["PATH", "TMPDIR"]) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;
   }
