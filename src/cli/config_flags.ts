@@ -5,7 +5,7 @@
 import { defaultConfigPath } from "../config/default_paths.ts";
 import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts";
 import { formatConfigProblem } from "../config/config_error.ts";
-import type { CliContext } from "./cli_context.ts";
+import { type CliContext, CommandError } from "./cli_context.ts";
 import type { Flags, FlagSpec } from "./flags.ts";
 import { isAbsolute, resolve } from "node:path";
 
@@ -16,6 +16,22 @@ export const CONFIG_FLAG: FlagSpec = {
   env: "CONFIG_FILE",
   help: "Config file",
 };
+
+/**
+ * `run --working-directory DIR`: the process moves there before anything
+ * else, so relative config, builds and cache paths resolve against it.
+ */
+export function enterWorkingDirectory(ctx: CliContext, flags: Flags): void {
+  const workDir = flags.string("working-directory");
+  if (!workDir) return;
+  const dir = isAbsolute(workDir) ? workDir : resolve(ctx.cwd, workDir);
+  try {
+    Deno.chdir(dir);
+  } catch (err) {
+    throw new CommandError(`Cannot use working directory "${dir}": ${(err as Error).message}`);
+  }
+  ctx.cwd = dir;
+}
 
 export function configPath(ctx: CliContext, flags: Flags): string {
   const given = flags.string("config");

@@ -18,7 +18,6 @@
  * `Deno.env` read or child process sees them. /proc/<pid>/environ still shows
  * the environment the process was started with (docs/security.md).
  */
-import { isAbsolute, resolve } from "node:path";
 import { loadConfigFile } from "../config/load_config.ts";
 import { defaultConfig } from "../config/default_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
@@ -28,8 +27,8 @@ import {
   pollerPermissions,
   pollerWorkerPermissions,
 } from "../poller/poller_permissions.ts";
-import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
-import { configPath } from "./config_flags.ts";
+import { type CliContext, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
+import { configPath, enterWorkingDirectory } from "./config_flags.ts";
 import { Flags, parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./commands/run_flags.ts";
 import { runScopedWorker } from "./scoped_worker.ts";
@@ -75,16 +74,7 @@ export async function superviseScopedPoller(
   options: { global: string[]; rest: string[] },
 ): Promise<number> {
   const flags = new Flags(parseFlags(options.rest, RUN_FLAGS, ctx.env));
-  const workDir = flags.string("working-directory");
-  if (workDir) {
-    const dir = isAbsolute(workDir) ? workDir : resolve(ctx.cwd, workDir);
-    try {
-      Deno.chdir(dir);
-    } catch (err) {
-      throw new CommandError(`Cannot use working directory "${dir}": ${(err as Error).message}`);
-    }
-    ctx.cwd = dir;
-  }
+  enterWorkingDirectory(ctx, flags);
   const path = configPath(ctx, flags);
   const env = ctx.envObject();
   const execPath = Deno.execPath();

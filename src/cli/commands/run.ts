@@ -7,7 +7,7 @@
  */
 import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Registry } from "../../metrics/prom_client.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
@@ -35,7 +35,7 @@ import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
 import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_context.ts";
-import { configPath, loadConfig } from "../config_flags.ts";
+import { configPath, enterWorkingDirectory, loadConfig } from "../config_flags.ts";
 import { Flags, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
@@ -478,16 +478,7 @@ function relayChildLog(ctx: CliContext, pid: number, line: string): void {
 
 export async function runCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, RUN_FLAGS, ctx.env));
-  const workDir = flags.string("working-directory");
-  if (workDir) {
-    const dir = isAbsolute(workDir) ? workDir : resolve(ctx.cwd, workDir);
-    try {
-      Deno.chdir(dir);
-    } catch (err) {
-      throw new CommandError(`Cannot use working directory "${dir}": ${(err as Error).message}`);
-    }
-    ctx.cwd = dir;
-  }
+  enterWorkingDirectory(ctx, flags);
   const path = configPath(ctx, flags);
   const loaded = await loadConfig(ctx, path);
   const { systemId, saveError } = await loadOrCreateSystemId(path);
