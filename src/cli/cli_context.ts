@@ -1,4 +1,5 @@
 /** What every command gets from main.ts: streams, environment, logger, identity. */
+import type { ProcfsSnapshot } from "../metrics/process_metrics.ts";
 import type { LogLevel, LogSink } from "../log/mod.ts";
 import type { Logger } from "../log/logger.ts";
 import type { VersionInfo } from "./version.ts";
@@ -19,6 +20,8 @@ export interface PollerScope {
   previous: GlobalConfig | null;
   /** Called with the config this poller runs with, before it stops for a new one's permissions. */
   onRescope(config: GlobalConfig): void;
+  /** The process's /proc values as the supervisor last read them (the poller may not). */
+  procfs(): ProcfsSnapshot | undefined;
 }
 
 /** What a scoped poller resolves when it drained to get the permissions of a new config. */

@@ -22,6 +22,7 @@ import { loadConfigFile } from "../config/load_config.ts";
 import { defaultConfig } from "../config/default_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { F } from "../log/fields.ts";
+import { readProcfsSnapshot } from "../metrics/process_metrics.ts";
 import {
   configTarget,
   pollerPermissions,
@@ -68,6 +69,9 @@ export function withoutWorkingDirectory(args: string[]): string[] {
   return out;
 }
 
+/** How often the poller's copy of the process metrics' /proc values is refreshed. */
+const PROCFS_INTERVAL_MS = 2000;
+
 /** Runs `runner run` in a scoped worker until it stops for good; resolves the exit code. */
 export async function superviseScopedPoller(
   ctx: CliContext,
@@ -112,15 +116,23 @@ export async function superviseScopedPoller(
       listenAddress,
       previous,
     };
+    // Deno wants every permission for /proc/self: this thread reads the process
+    // metrics' values for the poller.
+    let procfsTimer: ReturnType<typeof setInterval> | undefined;
     const code = await runScopedWorker(new URL("./poller_worker.ts", import.meta.url), {
       permissions: pollerWorkerPermissions(permissions),
       init,
       onError: (message) => ctx.log.error("The poller failed", { [F.ERROR]: message }),
-      onMessage: (message) => {
+      onMessage: (message, worker) => {
         const m = message as { type?: string; config?: GlobalConfig };
         if (m.type === "rescope" && m.config) previous = m.config;
+        if (m.type === "procfs-wanted" && procfsTimer === undefined) {
+          const send = () => worker.postMessage({ type: "procfs", snapshot: readProcfsSnapshot() });
+          send();
+          procfsTimer = setInterval(send, PROCFS_INTERVAL_MS);
+        }
       },
-    });
+    }).finally(() => clearInterval(procfsTimer));
     await Deno.remove(tempDir, { recursive: true }).catch(() => {});
     if (code !== POLLER_RESCOPE_EXIT) return code;
   }

@@ -9,6 +9,7 @@
  */
 import { missingPermissions, pollerPermissions } from "../poller/poller_permissions.ts";
 import { main } from "./main.ts";
+import type { ProcfsSnapshot } from "../metrics/process_metrics.ts";
 import type { PollerWorkerInit } from "./poller_supervisor.ts";
 import type { WorkerExit, WorkerReady } from "./scoped_worker.ts";
 
@@ -17,8 +18,15 @@ const scope = globalThis as unknown as {
   postMessage(message: unknown): void;
 };
 
+let procfs: ProcfsSnapshot | undefined;
+
 scope.onmessage = async (e: MessageEvent) => {
-  scope.onmessage = null;
+  // After the init message, only procfs snapshots come in.
+  scope.onmessage = (next: MessageEvent) => {
+    const m = next.data as { type?: string; snapshot?: ProcfsSnapshot };
+    if (m.type === "procfs") procfs = m.snapshot;
+  };
+  scope.postMessage({ type: "procfs-wanted" });
   const init = e.data as PollerWorkerInit;
   const execPath = Deno.execPath();
   const code = await main(init.args, {
@@ -32,6 +40,7 @@ scope.onmessage = async (e: MessageEvent) => {
       tempDir: init.tempDir,
       previous: init.previous,
       onRescope: (config) => scope.postMessage({ type: "rescope", config }),
+      procfs: () => procfs,
       missing: (config) => {
         let target: string | null;
         try {

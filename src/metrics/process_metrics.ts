@@ -27,6 +27,16 @@ export interface ProcessProbe {
  * without `--allow-read=/proc/self/fd` simply goes without process_open_fds.
  */
 export class DenoProcessProbe implements ProcessProbe {
+  readonly #procfs: (() => ProcfsSnapshot | undefined) | undefined;
+
+  /**
+   * `procfs`: where a process that may not read /proc itself (the scoped
+   * poller: Deno wants all permissions for /proc/self) gets the values.
+   */
+  constructor(procfs?: () => ProcfsSnapshot | undefined) {
+    this.#procfs = procfs;
+  }
+
   residentMemoryBytes(): number | undefined {
     return Deno.memoryUsage().rss;
   }
@@ -37,6 +47,7 @@ export class DenoProcessProbe implements ProcessProbe {
   }
 
   openFds(): number | undefined {
+    if (this.#procfs) return this.#procfs()?.openFds;
     if (Deno.build.os !== "linux") return undefined;
     const status = Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state;
     if (status !== "granted") return undefined;
@@ -55,7 +66,7 @@ export class DenoProcessProbe implements ProcessProbe {
 
   /** "Max open files" soft limit from /proc/self/limits, as Prometheus' Go collector reads it. */
   maxFds(): number | undefined {
-    const text = readProcFile("/proc/self/limits");
+    const text = this.#procfs ? this.#procfs()?.limits : readProcFile("/proc/self/limits");
     const match = text === undefined ? null : /^Max open files\s+(\d+|unlimited)/m.exec(text);
     if (!match) return undefined;
     return match[1] === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(match[1]);
@@ -63,13 +74,35 @@ export class DenoProcessProbe implements ProcessProbe {
 
   /** `vsize` (field 23) of /proc/self/stat, in bytes. */
   virtualMemoryBytes(): number | undefined {
-    const text = readProcFile("/proc/self/stat");
+    const text = this.#procfs ? this.#procfs()?.stat : readProcFile("/proc/self/stat");
     if (text === undefined) return undefined;
     // Field 2 (comm) is in parentheses and may hold spaces: count from the last ")".
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     const value = Number(fields[20]);
     return Number.isFinite(value) ? value : undefined;
   }
+}
+
+/** The process's own /proc entries, read by a thread that may. */
+export interface ProcfsSnapshot {
+  /** /proc/self/limits */
+  limits?: string;
+  /** /proc/self/stat */
+  stat?: string;
+  /** Entries of /proc/self/fd. */
+  openFds?: number;
+}
+
+/** Reads the snapshot here; entries this process may not read are left out. */
+export function readProcfsSnapshot(): ProcfsSnapshot {
+  const snapshot: ProcfsSnapshot = {};
+  const limits = readProcFile("/proc/self/limits");
+  if (limits !== undefined) snapshot.limits = limits;
+  const stat = readProcFile("/proc/self/stat");
+  if (stat !== undefined) snapshot.stat = stat;
+  const fds = new DenoProcessProbe().openFds();
+  if (fds !== undefined) snapshot.openFds = fds;
+  return snapshot;
 }
 
 /** Linux procfs text, or undefined (other OS, no read permission, unreadable). */

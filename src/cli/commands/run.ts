@@ -148,7 +148,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const metrics = new RunnerMetrics({
     registry,
     version: ctx.version,
-    processProbe: new DenoProcessProbe(),
+    processProbe: new DenoProcessProbe(
+      ctx.pollerScope ? () => ctx.pollerScope?.procfs() : undefined,
+    ),
   });
   ctx.onLogRecord = (level) => metrics.logRecorded(level);
   metrics.setProcessState("starting");
