@@ -45,6 +45,8 @@ export interface PollerWorkerInit {
   tempDir: string;
   configPath: string;
   listenAddress: string;
+  /** `--user`, or "". */
+  user: string;
   /** The config the previous poller ran with, when it stopped for this one's permissions. */
   previous: GlobalConfig | null;
 }
@@ -83,6 +85,7 @@ export async function superviseScopedPoller(
   const env = ctx.envObject();
   const execPath = Deno.execPath();
   const listenAddress = flags.string("listen-address");
+  const user = flags.string("user");
   const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
   let isFirst = true;
   let previous: GlobalConfig | null = null;
@@ -99,6 +102,7 @@ export async function superviseScopedPoller(
       tempDir,
       execPath,
       listenAddress,
+      user,
     });
     ctx.log.debug("Starting the scoped poller", {
       "read": permissions.read.join(","),
@@ -114,6 +118,7 @@ export async function superviseScopedPoller(
       tempDir,
       configPath: path,
       listenAddress,
+      user,
       previous,
     };
     // Deno wants every permission for /proc/self: this thread reads the process

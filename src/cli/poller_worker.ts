@@ -58,6 +58,7 @@ scope.onmessage = async (e: MessageEvent) => {
           tempDir: init.tempDir,
           execPath,
           listenAddress: init.listenAddress,
+          user: init.user,
         }));
       },
     },

@@ -28,6 +28,8 @@ export interface PollerPermissionContext {
   execPath: string;
   /** `--listen-address`; "" = the config's `listen_address`. */
   listenAddress: string;
+  /** `--user`; "" = the config's `user`. Shell jobs then start through `su`, checked at start. */
+  user: string;
 }
 
 export interface PollerPermissions {
@@ -84,7 +86,8 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
     read: unique([...read, ...files]),
     write: unique(files),
     net: unique(net),
-    run: [ctx.execPath],
+    // `su` only when jobs run as another user: the poller checks at start that it can switch.
+    run: ctx.user || config.user ? [ctx.execPath, "su"] : [ctx.execPath],
   };
 }
 

@@ -56,6 +56,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics listener and its own execu
     tempDir,
     execPath: Deno.execPath(),
     listenAddress: `127.0.0.1:${metricsPort}`,
+    user: "",
   });
   const actions = [
     `read:${configPath}`,
