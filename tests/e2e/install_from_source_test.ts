@@ -21,6 +21,15 @@ async function readmeInstallCommand(): Promise<string[]> {
   return line.trim().split(/\s+/).slice(1);
 }
 
+function passThrough(names: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 async function npmRegistryReason(): Promise<string | null> {
   try {
     const res = await fetch("https://registry.npmjs.org/smol-toml", {
@@ -49,6 +58,21 @@ Deno.test({
         DENO_NO_UPDATE_CHECK: "1",
         NO_COLOR: "1",
         PATH: `${dirname(Deno.execPath())}:/usr/bin:/bin`,
+        // How this machine reaches the npm registry (a proxy and its CA), as a user's shell has it.
+        ...passThrough([
+          "SSL_CERT_FILE",
+          "NODE_EXTRA_CA_CERTS",
+          "SSL_CERT_DIR",
+          "DENO_CERT",
+          "DENO_TLS_CA_STORE",
+          "HTTPS_PROXY",
+          "https_proxy",
+          "HTTP_PROXY",
+          "http_proxy",
+          "NO_PROXY",
+          "no_proxy",
+          "NPM_CONFIG_REGISTRY",
+        ]),
       };
       const dec = new TextDecoder();
       // deno.json itself settles the build scripts: a plain, non-quiet cache
