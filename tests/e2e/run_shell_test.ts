@@ -323,8 +323,10 @@ Deno.test("long polling: a job enqueued while the request is held is picked up w
   const job = gitlab.enqueueJob({ script: ["echo picked"], variables: NO_GIT });
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 25_000 });
   assert.equal(state.status, "success", runner.log);
+  // The release, then at most three immediate re-asks on a changed queue version (poller):
+  // a handful of requests, not one per check_interval.
   assert.ok(
-    gitlab.requestsTo("request_job").length <= requests + 2,
+    gitlab.requestsTo("request_job").length <= requests + 4,
     "released by the queue change, not by polling",
   );
 });
