@@ -174,10 +174,12 @@ export function testExecutorContract(
           stage: "step_script",
           script: contractScript([
             // A killed child may linger as a zombie until init reaps it: that counts as gone. Up to
-            // 30 s: on a loaded machine dockerd takes seconds to deliver the kill.
+            // 30 s: on a loaded machine dockerd takes seconds to deliver the kill. Its pid may be
+            // another process's by now (a restarted container numbers its processes afresh, this
+            // check's own shell among them): only a `sleep 1000` there is the child.
             `pid="$(cat '${pidFile}')"`,
             "state=alive; i=0",
-            'while [ $i -lt 300 ]; do if [ ! -r /proc/$pid/stat ] || [ "$(cut -d" " -f3 /proc/$pid/stat)" = Z ]; then state=gone; break; fi; sleep 0.1; i=$((i+1)); done',
+            'while [ $i -lt 300 ]; do if [ ! -r /proc/$pid/stat ] || [ "$(cut -d" " -f3 /proc/$pid/stat)" = Z ] || [ "$(tr -d \'\\000\' < /proc/$pid/cmdline 2>/dev/null)" != sleep1000 ]; then state=gone; break; fi; sleep 0.1; i=$((i+1)); done',
             'echo "child-$state"',
             `rm -f '${pidFile}'`,
           ]),

@@ -7,9 +7,9 @@
  * PUT of the previous one.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { FakeGitLab, type FakeRequest } from "../fixtures/fake_gitlab.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 /** Far below check_interval (60 s), far above a loaded machine's request round trip. */
@@ -19,8 +19,7 @@ const PROMPT_MS = 15_000;
 async function start(config: string) {
   const home = await Deno.makeTempDir({ prefix: "runner-b2b-home-" });
   // Deno's module cache stays where it was (it defaults to a path under HOME).
-  const cache = Deno.env.get("DENO_DIR") ??
-    join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), "deno");
+  const cache = denoDir();
   const runner = await startRunner({ config, env: { HOME: home, DENO_DIR: cache } });
   return {
     runner,

@@ -14,7 +14,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
-import { LABEL_JOB_ID } from "../../src/executors/docker/docker_labels.ts";
+import {
+  LABEL_JOB_ID,
+  LABEL_RUNNER_SHORT_TOKEN,
+} from "../../src/executors/docker/docker_labels.ts";
+import { shortToken } from "../../src/config/short_token.ts";
 import { buildRunnerImage, NONROOT_UID, type RunnerImage } from "../fixtures/runner_image.ts";
 
 const TIMEOUT = { timeoutMs: 180_000 };
@@ -138,8 +142,12 @@ async function startRunnerContainer(
   return new RunnerContainer(name);
 }
 
-/** Containers (job, services, helpers) left behind by these jobs. */
-async function jobContainers(...jobIds: number[]): Promise<string[]> {
+/**
+ * Containers (job, services, helpers) left behind by these jobs of this runner.
+ * Every fake GitLab numbers its jobs from 1000: other tests running at the same
+ * time have jobs with the same ids, so the runner's token tells them apart.
+ */
+async function jobContainers(token: string, ...jobIds: number[]): Promise<string[]> {
   const names: string[] = [];
   for (const id of jobIds) {
     const out = await mustDocker([
@@ -147,6 +155,8 @@ async function jobContainers(...jobIds: number[]): Promise<string[]> {
       "-a",
       "--filter",
       `label=${LABEL_JOB_ID}=${id}`,
+      "--filter",
+      `label=${LABEL_RUNNER_SHORT_TOKEN}=${shortToken(token)}`,
       "--format",
       "{{.Names}}",
     ]);
@@ -279,7 +289,11 @@ Deno.test({
       assert.equal(slowState.status, "success", slowState.trace);
       assert.match(slowState.trace, /finished-after-quit/);
       assert.equal(await runner.exited(), 0, await runner.logs());
-      assert.deepEqual(await jobContainers(first.id, second.id, slow.id), []);
+      assert.deepEqual(
+        await jobContainers(r.token, first.id, second.id, slow.id),
+        [],
+        await runner.logs(),
+      );
 
       // SIGTERM: the running job is aborted and reported, the runner exits
       await using again = await startRunnerContainer(setup, `${name}-term`);
@@ -292,7 +306,7 @@ Deno.test({
       const endlessState = await gitlab.waitForJobFinished(endless.id, { timeoutMs: 30_000 });
       assert.equal(endlessState.status, "failed", endlessState.trace);
       await again.exited();
-      assert.deepEqual(await jobContainers(endless.id), [], await again.logs());
+      assert.deepEqual(await jobContainers(r.token, endless.id), [], await again.logs());
     } finally {
       await Deno.remove(configDir, { recursive: true }).catch(() => {});
     }

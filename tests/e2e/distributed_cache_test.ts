@@ -16,6 +16,7 @@ import {
   startRadosgw,
 } from "../fixtures/radosgw.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
 const TIMEOUT = { timeoutMs: 120_000 };
@@ -35,7 +36,7 @@ const HOME = skip ? "" : await Deno.makeTempDir({ prefix: "runner-cache-home-" }
 const ENV = {
   HOME,
   // Deno's own cache stays where it is (it defaults to $HOME/.cache/deno).
-  DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+  DENO_DIR: denoDir(),
 };
 
 const cacheOf = (key: string) => [

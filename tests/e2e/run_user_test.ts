@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
@@ -54,7 +55,7 @@ async function createUser(root: string): Promise<{ name: string; uid: number } &
 function cleanEnv(home: string): Record<string, string> {
   return {
     HOME: home,
-    DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno"),
+    DENO_DIR: denoDir(),
   };
 }
 

@@ -13,6 +13,7 @@ import { LocalCa } from "../fixtures/local_ca.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const TIMEOUT = { timeoutMs: 120_000 };
 const skip = await LocalCa.skipReason();
@@ -30,7 +31,7 @@ async function tlsGitLab(ca: LocalCa): Promise<FakeGitLab> {
   });
 }
 
-const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+const DENO_DIR = denoDir();
 
 /** An empty HOME for the job's login shell (root's ~/.profile runs a slow pyenv init). */
 async function cleanHome(): Promise<{ path: string } & AsyncDisposable> {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
@@ -72,10 +73,9 @@ Deno.test("run resets an expiring token at 75% of its lifetime, saves it and kee
     runnerToml(gitlab.url, r.token, { id: r.id }) +
     `  token_obtained_at = ${obtainedAt}\n  token_expires_at = ${r.tokenExpiresAt}\n`;
   // A clean HOME: the shell executor's login shell must not run the host's profile.
-  const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
   await using runner = await startRunner({
     config: toml,
-    env: { HOME: marks, DENO_DIR: denoDir },
+    env: { HOME: marks, DENO_DIR: denoDir() },
   });
   // A job that is running while the token changes.
   const during = gitlab.enqueueJob({

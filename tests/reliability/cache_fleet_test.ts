@@ -18,6 +18,7 @@ import {
 } from "../fixtures/radosgw.ts";
 import { type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { restartRunner } from "./_runner_setup.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const JOBS = 60;
 const PROJECTS = 6;
@@ -58,8 +59,7 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
   // Job shells are login shells: a clean HOME keeps root's ~/.profile (pyenv) out of them.
   const home = await Deno.makeTempDir({ prefix: "runner-fleet-home-" });
   // Deno's own cache stays where it is (it defaults to $HOME/.cache/deno).
-  const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
-  const env = { HOME: home, DENO_DIR: denoDir };
+  const env = { HOME: home, DENO_DIR: denoDir() };
   try {
     for (const [i, r] of tokens.entries()) {
       runners.push(

@@ -17,6 +17,7 @@ import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { SampleProject } from "../exec/_exec_cli.ts";
 import { config, executorPid, killByMarker, NO_GIT } from "./_runner_setup.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const dockerReason = (await dockerSkipReason()) ??
   ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is missing`);
@@ -31,7 +32,7 @@ async function cleanHome(): Promise<{ HOME: string; DENO_DIR: string } & AsyncDi
   const home = await Deno.makeTempDir({ prefix: "runner-home-" });
   const env = {
     HOME: home,
-    DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno"),
+    DENO_DIR: denoDir(),
   };
   return Object.assign(env, {
     [Symbol.asyncDispose]: () => Deno.remove(home, { recursive: true }).catch(() => {}),

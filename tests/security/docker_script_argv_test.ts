@@ -7,10 +7,10 @@
  * copied into the container instead).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 const dockerReason = (await dockerSkipReason()) ??
@@ -46,8 +46,7 @@ Deno.test({
         `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
       env: {
         HOME: home,
-        DENO_DIR: Deno.env.get("DENO_DIR") ??
-          join(Deno.env.get("HOME") ?? "/root", ".cache", "deno"),
+        DENO_DIR: denoDir(),
       },
     });
     const secret = `masked-${crypto.randomUUID()}`;

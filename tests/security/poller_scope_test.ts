@@ -15,6 +15,7 @@ import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
 import { pollerPermissions } from "../../src/poller/poller_permissions.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { denoDir } from "../fixtures/test_env.ts";
 
 const SCOPED_PROBE = fileURLToPath(
   new URL("../fixtures/scoped_permission_probe.ts", import.meta.url),
@@ -121,12 +122,10 @@ Deno.test({
     const head = "concurrent = 2\ncheck_interval = 1\n";
     // Login shells get an empty HOME (root's profile is slow); deno keeps its module cache.
     const home = await Deno.makeTempDir({ prefix: "runner-home-" });
-    const denoDir = Deno.env.get("DENO_DIR") ??
-      join(Deno.env.get("HOME") ?? "/root", ".cache/deno");
     await using runner = await startRunner({
       config: head + runnerToml(first.url, a.token),
       grants: COMPILED_GRANT_FLAGS,
-      env: { HOME: home, DENO_DIR: denoDir },
+      env: { HOME: home, DENO_DIR: denoDir() },
     });
     const finished = (gitlab: FakeGitLab, id: number, what: string) =>
       gitlab.waitForJobFinished(id, { timeoutMs: 120_000 }).catch((err) => {
