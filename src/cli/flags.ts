@@ -8,7 +8,8 @@
  * existing registration scripts pass, hence this small parser.
  */
 
-export type FlagType = "string" | "bool" | "int" | "list";
+/** `map`: repeatable `key:value` items, kept as given (the command splits them). */
+export type FlagType = "string" | "bool" | "int" | "list" | "map";
 
 export interface FlagSpec {
   name: string;
@@ -17,6 +18,14 @@ export interface FlagSpec {
   env?: string;
   help?: string;
   hidden?: boolean;
+  /**
+   * For list and map flags. true: the environment variable is one item, and
+   * items on the command line come after it (urfave's GenericFlag over a Go
+   * struct field, how the official runner makes its config flags). Otherwise
+   * the variable is split at commas and used only when the flag is absent
+   * (urfave's StringSliceFlag).
+   */
+  envIsOneItem?: boolean;
 }
 
 export type FlagValue = string | boolean | number | string[];
@@ -53,10 +62,15 @@ function convert(spec: FlagSpec, raw: string): FlagValue {
     case "int":
       return parseInt10(spec.name, raw);
     case "list":
+    case "map":
       return [raw];
     default:
       return raw;
   }
+}
+
+function isRepeatable(spec: FlagSpec): boolean {
+  return spec.type === "list" || spec.type === "map";
 }
 
 export function parseFlags(
@@ -100,19 +114,25 @@ export function parseFlags(
     const previous = values.get(spec.name);
     values.set(
       spec.name,
-      spec.type === "list" && Array.isArray(previous) && explicit.has(spec.name)
+      isRepeatable(spec) && Array.isArray(previous) && explicit.has(spec.name)
         ? [...previous, raw]
         : value,
     );
     explicit.add(spec.name);
   }
   for (const spec of specs) {
-    if (values.has(spec.name) || !spec.env) continue;
+    if (!spec.env) continue;
     const raw = env(spec.env);
     if (raw === undefined || raw === "") continue;
+    if (isRepeatable(spec) && spec.envIsOneItem) {
+      const given = values.get(spec.name);
+      values.set(spec.name, [raw, ...(Array.isArray(given) ? given : [])]);
+      continue;
+    }
+    if (values.has(spec.name)) continue;
     values.set(
       spec.name,
-      spec.type === "list"
+      isRepeatable(spec)
         ? raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)
         : convert(spec, raw),
     );

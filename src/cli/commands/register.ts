@@ -7,7 +7,6 @@
  */
 import { hostname } from "node:os";
 import type { RunnerConfig } from "../../config/runner_config.ts";
-import { defaultRunnerConfig } from "../../config/default_config.ts";
 import { saveConfig } from "../../config/save_config.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { shortToken } from "../../config/short_token.ts";
@@ -16,7 +15,10 @@ import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
-import { applyRunnerFlags, RUNNER_FLAGS } from "../runner_flags.ts";
+import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "../runner_flags.ts";
+import { ConfigTemplateError, loadConfigTemplate, mergeTemplate } from "../config_template.ts";
+import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
+import { isAbsolute, resolve } from "node:path";
 
 /** Options GitLab owns for runners created in its UI (glrt- tokens). */
 const SERVER_OWNED = [
@@ -82,7 +84,8 @@ export const REGISTER_FLAGS: FlagSpec[] = [
     name: "template-config",
     type: "string",
     env: "TEMPLATE_CONFIG_FILE",
-    help: "Config template (not supported; ignored with a warning)",
+    help:
+      "Path to the configuration template file: its [[runners]] entry fills what the flags leave empty",
   },
   ...RUNNER_FLAGS,
 ];
@@ -100,16 +103,119 @@ async function ask(
   return answer || fallback;
 }
 
+/** Sections upstream keeps only for the executors that use them (askExecutorOptions). */
+const EXECUTOR_SECTIONS = [
+  "kubernetes",
+  "machine",
+  "docker",
+  "ssh",
+  "parallels",
+  "virtualbox",
+  "custom",
+  "referees",
+];
+const SECTIONS_OF: Record<string, string[]> = {
+  "kubernetes": ["kubernetes"],
+  "docker+machine": ["machine", "docker"],
+  "docker": ["docker"],
+  "docker-autoscaler": ["docker"],
+  "docker-windows": ["docker"],
+  "docker+ssh": ["docker", "ssh"],
+  "ssh": ["ssh"],
+  "parallels": ["ssh", "parallels"],
+  "virtualbox": ["ssh", "virtualbox"],
+  "custom": ["custom"],
+};
+
+type Table = Record<string, unknown>;
+
+function subTable(table: Table, key: string): Table {
+  const value = table[key];
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Table;
+  const created: Table = {};
+  table[key] = created;
+  return created;
+}
+
+/**
+ * What upstream's register does to the entry once the executor is known:
+ * drops the sections of other executors (we say so), gives docker-windows
+ * pwsh, and adds the `/cache` volume to docker executors unless one is
+ * mounted there or disable_cache is set.
+ */
+function shapeForExecutor(ctx: CliContext, table: Table, executor: string): void {
+  const kept = SECTIONS_OF[executor] ?? [];
+  for (const section of EXECUTOR_SECTIONS) {
+    if (kept.includes(section) || table[section] === undefined) continue;
+    const value = table[section];
+    delete table[section];
+    if (typeof value === "object" && value !== null && Object.keys(value).length === 0) continue;
+    ctx.log.warn(
+      `[runners.${section}] is not written: the "${executor}" executor does not use it`,
+    );
+  }
+  if (executor === "docker-windows") {
+    if (!table["shell"]) table["shell"] = "pwsh";
+    const docker = subTable(table, "docker");
+    const volumes = Array.isArray(docker["volumes"]) ? docker["volumes"] as string[] : [];
+    if (!volumes.some((v) => v.includes("c:\\cache"))) {
+      docker["volumes"] = [...volumes, "c:\\cache"];
+    }
+  } else if (["docker", "docker+machine", "docker-autoscaler"].includes(executor)) {
+    const docker = subTable(table, "docker");
+    const volumes = Array.isArray(docker["volumes"]) ? docker["volumes"] as string[] : [];
+    if (volumes.some((v) => v.split(":").at(-1) === "/cache")) return;
+    if (docker["disable_cache"] !== true) docker["volumes"] = [...volumes, "/cache"];
+  }
+}
+
+const ACCESS_LEVELS = ["", "not_protected", "ref_protected"];
+
 export async function registerCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
   const interactive = !flags.bool("non-interactive") && ctx.isInteractive;
   const prompt = (q: string, v: string, fallback = "") =>
     interactive ? ask(ctx, q, v, fallback) : Promise.resolve(v || fallback);
+  if (!ACCESS_LEVELS.includes(flags.string("access-level"))) {
+    throw new CommandError(
+      `Given access-level is not valid: "${
+        flags.string("access-level")
+      }" (use not_protected or ref_protected)`,
+    );
+  }
+
+  const table = runnerTableFromFlags(flags);
+  const templateFile = flags.string("template-config");
+  const sources = templateFile ? "command line and template" : "command line";
+  const templateMessages = new Set<string>();
+  if (templateFile) {
+    const templatePath = isAbsolute(templateFile) ? templateFile : resolve(ctx.cwd, templateFile);
+    let template;
+    try {
+      template = await loadConfigTemplate(templatePath, ctx.envObject());
+    } catch (err) {
+      if (!(err instanceof ConfigTemplateError)) throw err;
+      throw new CommandError(
+        `Could not handle configuration merging from template file: ${err.message}`,
+        1,
+        { cause: err },
+      );
+    }
+    for (const warning of template.warnings) {
+      templateMessages.add(warning.message);
+      ctx.log.warn(formatConfigProblem(warning));
+    }
+    ctx.log.info(`Merging configuration from template file "${templatePath}"`);
+    // The name is always set (flag or host name) before merging, as upstream.
+    table["name"] = flags.string("name") || hostname();
+    mergeTemplate(table, template.runner);
+  }
+  const given = (key: string) => typeof table[key] === "string" ? table[key] as string : "";
 
   const url = await prompt(
     "Enter the GitLab instance URL (for example, https://gitlab.com/):",
-    flags.string("url"),
+    given("url"),
   );
   if (!url) {
     throw new CommandError("Register needs the GitLab URL: pass --url or set CI_SERVER_URL");
@@ -124,9 +230,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   }
   const isCreatedRunnerToken = token.startsWith("glrt-");
   if (isCreatedRunnerToken) {
-    const given = SERVER_OWNED.filter((f) => flags.isExplicit(f));
-    if (given.length > 0) {
-      const names = given.map((f) => `--${f}`).join(", ");
+    const reserved = SERVER_OWNED.filter((f) => flags.isExplicit(f));
+    if (reserved.length > 0) {
+      const names = reserved.map((f) => `--${f}`).join(", ");
       if (!legacyToken) {
         throw new CommandError(
           `Runner configuration other than name and executor configuration is reserved (specifically ${names}) and cannot be specified when registering with a runner authentication token. This configuration is specified on the GitLab server`,
@@ -140,35 +246,37 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   const name = await prompt("Enter a name for the runner:", flags.string("name"), hostname());
   const executor = await prompt(
     "Enter an executor: shell, docker, ssh, docker+ssh, custom:",
-    flags.string("executor"),
+    given("executor"),
   );
   if (!executor) {
     throw new CommandError("Register needs an executor: pass --executor or set RUNNER_EXECUTOR");
   }
-  if (executor === "docker" && interactive && !flags.string("docker-image")) {
+  const docker = subTable(table, "docker");
+  if (executor === "docker" && interactive && !docker["image"]) {
     const image = await ask(ctx, "Enter the default Docker image (for example, ruby:3.3):", "");
-    if (image) args = [...args, "--docker-image", image];
+    if (image) docker["image"] = image;
   }
-  if (flags.isExplicit("template-config")) {
-    ctx.log.warn("--template-config is not supported yet; the flag is ignored");
-  }
+  table["name"] = name;
+  table["url"] = url;
+  table["executor"] = executor;
+  delete table["token"];
+  shapeForExecutor(ctx, table, executor);
 
   const loaded = await loadConfig(ctx, path);
   const { systemId, saveError } = await loadOrCreateSystemId(path);
   if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
 
-  const runner: RunnerConfig = defaultRunnerConfig(executor);
-  const runnerFlags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
-  applyRunnerFlags(runner, runnerFlags);
-  // An empty allow-list means "what pull_policy says" when the file is loaded;
-  // saving the filled-in default would pin it to the default policy and refuse
-  // the --docker-pull-policy just given.
-  if (!runnerFlags.isExplicit("docker-allowed-pull-policies")) {
-    runner.docker.allowedPullPolicies = [];
+  let runner: RunnerConfig;
+  try {
+    const parsed = parseRunnerTable(table, { source: sources, env: ctx.envObject() });
+    runner = parsed.runner;
+    for (const warning of parsed.warnings) {
+      if (!templateMessages.has(warning.message)) ctx.log.warn(formatConfigProblem(warning));
+    }
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new CommandError(`Invalid runner settings: ${err.message}`, 1, { cause: err });
   }
-  runner.name = name;
-  runner.url = url;
-  runner.executor = executor;
 
   const client = new RunnerClient({
     url,
