@@ -48,7 +48,9 @@ export async function loadConfigTemplate(
   }
   let warnings: ConfigWarning[];
   try {
-    warnings = parseConfig(text, { file: path, env }).warnings;
+    // Whether the executor is one we have is told once it is known (flag or template).
+    warnings = parseConfig(text, { file: path, env }).warnings
+      .filter((w) => w.kind !== "unsupported_executor");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     throw new ConfigTemplateError(

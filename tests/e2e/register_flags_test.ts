@@ -158,3 +158,42 @@ Deno.test("register refuses a map item it cannot read and a table flag, naming t
   await assert.rejects(Deno.stat(join(dir, "config.toml")));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("register adds the /cache volume to docker runners unless one is mounted there or the cache is disabled; docker-windows gets pwsh and c:\\cache", async () => {
+  const plain = await register(["--executor", "docker", "--docker-image", "alpine:3.20"]);
+  assert.deepEqual((plain.runner["docker"] as Table)["volumes"], ["/cache"]);
+  const mounted = await register([
+    "--executor",
+    "docker",
+    "--docker-image",
+    "alpine:3.20",
+    "--docker-volumes",
+    "/srv/cache:/cache",
+  ]);
+  assert.deepEqual((mounted.runner["docker"] as Table)["volumes"], ["/srv/cache:/cache"]);
+  const disabled = await register([
+    "--executor",
+    "docker",
+    "--docker-image",
+    "alpine:3.20",
+    "--docker-disable-cache",
+  ]);
+  assert.deepEqual((disabled.runner["docker"] as Table)["volumes"] ?? [], []);
+  const windows = await register([
+    "--executor",
+    "docker-windows",
+    "--docker-image",
+    "mcr.microsoft.com/windows/servercore:ltsc2022",
+  ]);
+  assert.equal(windows.runner["shell"], "pwsh");
+  assert.deepEqual((windows.runner["docker"] as Table)["volumes"], ["c:\\cache"]);
+  const shell = await register(["--executor", "shell", "--docker-image", "alpine:3.20"]);
+  assert.equal(shell.runner["docker"], undefined);
+  assert.match(
+    shell.stderr,
+    /\[runners\.docker\] is not written: the "shell" executor does not use it/,
+  );
+  for (const r of [plain, mounted, disabled, windows, shell]) {
+    await Deno.remove(r.dir, { recursive: true });
+  }
+});
