@@ -364,6 +364,43 @@ function syntaxError(error: TomlError, file: string): ConfigError {
   }], { cause: error });
 }
 
+// Upstream's label rules (common/labels.go, "kept in sync with GitLab Rails"):
+// a label that breaks them makes the whole file invalid, as upstream's
+// Config.Validate does at every load.
+const LABEL_KEY = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{2,64}$/;
+const LABEL_VALUE = /^[a-zA-Z0-9._-]{1,256}$/;
+const MAX_LABELS = 32;
+
+function checkLabelPatterns(v: Validation, labels: Record<string, string>, path: KeyPath): void {
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key)) {
+      v.error([...path, key], `is not a valid label key: it must match ${LABEL_KEY.source}`);
+    } else if (!LABEL_VALUE.test(value)) {
+      v.error(
+        [...path, key],
+        `is not a valid label value, got ${
+          describeValue(value)
+        }: it must match ${LABEL_VALUE.source}`,
+      );
+    }
+  }
+}
+
+/** Global and per-runner `labels`: patterns, and at most 32 per runner once combined. */
+function checkLabels(v: Validation, config: GlobalConfig): void {
+  checkLabelPatterns(v, config.labels, ["labels"]);
+  config.runners.forEach((runner, i) => {
+    checkLabelPatterns(v, runner.labels, ["runners", i, "labels"]);
+    const count = Object.keys({ ...config.labels, ...runner.labels }).length;
+    if (count > MAX_LABELS) {
+      v.error(
+        Object.keys(runner.labels).length > 0 ? ["runners", i, "labels"] : ["labels"],
+        `makes ${count} labels for runners[${i}] with the global ones, more than the ${MAX_LABELS} allowed`,
+      );
+    }
+  });
+}
+
 /**
  * Validates `text`. Throws ConfigError (syntax errors, wrong types, bad values)
  * naming file, line and key; everything else is a warning in the result.
@@ -379,6 +416,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   const v = new Validation(text, options.file, options.env);
   const root: Target = { obj: defaultsForRoot(""), unsupported: {}, root: "", present: new Set() };
   readTable(v, "", document, [], root, "full");
+  checkLabels(v, root.obj as unknown as GlobalConfig);
   if (v.problems.length > 0) throw new ConfigError(v.problems);
   root.obj["unsupported"] = root.unsupported;
   const config = root.obj as unknown as GlobalConfig;

@@ -486,3 +486,37 @@ Deno.test("a feature flag this runner does not act on warns by name when set off
     ],
   ]);
 });
+
+Deno.test("labels follow upstream's rules: key and value patterns, at most 32 per runner with the global ones", () => {
+  const badKey = loadError(`[[runners]]\nexecutor = "shell"\n[runners.labels]\n"a b" = "x"\n`);
+  assert.equal(
+    formatConfigProblem(badKey.problems[0]!),
+    `/etc/gitlab-runner/config.toml:4: key runners[0].labels."a b" is not a valid label key: it must match ^[a-zA-Z0-9_][a-zA-Z0-9._-]{2,64}$`,
+  );
+  // Keys need three characters at least, as GitLab's schema says.
+  assert.match(
+    loadError(`[labels]\nab = "x"\n`).message,
+    /:2: key labels\.ab is not a valid label key/,
+  );
+  assert.match(
+    loadError(`[labels]\nteam = "c i"\n`).message,
+    /:2: key labels\.team is not a valid label value, got "c i": it must match \^\[a-zA-Z0-9\._-\]\{1,256\}\$/,
+  );
+  assert.match(
+    loadError(`[labels]\nteam = ""\n`).message,
+    /labels\.team is not a valid label value/,
+  );
+  const global = Array.from({ length: 30 }, (_, i) => `g${i}x = "v"`).join("\n");
+  const own = Array.from({ length: 3 }, (_, i) => `r${i}x = "v"`).join("\n");
+  const tooMany = loadError(
+    `[labels]\n${global}\n[[runners]]\nexecutor = "shell"\n[runners.labels]\n${own}\n`,
+  );
+  assert.match(
+    tooMany.message,
+    /key runners\[0\]\.labels makes 33 labels for runners\[0\] with the global ones, more than the 32 allowed/,
+  );
+  // 32 is fine, and so is a runner overriding a global key.
+  const ok =
+    `[labels]\n${global}\n[[runners]]\nexecutor = "shell"\n[runners.labels]\nr0x = "v"\ng0x = "w"\n`;
+  assert.equal(parseConfig(ok, opts).config.runners[0]?.combinedLabels["g0x"], "w");
+});

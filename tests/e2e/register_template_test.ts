@@ -160,6 +160,11 @@ Deno.test("register refuses a bad template naming the file and the problem, befo
       /badvalue\.toml:3: key runners\[0\]\.limit must be an integer, got "many"/,
     ],
     ["broken.toml", `[[runners]\n`, /broken\.toml:1: Invalid TOML/],
+    [
+      "labels.toml",
+      `[[runners]]\nexecutor = "shell"\n[runners.labels]\n"x y" = "v"\n`,
+      /labels\.toml:4: key runners\[0\]\.labels\."x y" is not a valid label key/,
+    ],
     ["missing.toml", null, /Cannot load the configuration template file ".*missing\.toml"/],
   ];
   for (const [name, text, expected] of cases) {
