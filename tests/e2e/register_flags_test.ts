@@ -197,3 +197,32 @@ Deno.test("register adds the /cache volume to docker runners unless one is mount
     await Deno.remove(r.dir, { recursive: true });
   }
 });
+
+Deno.test("register -n refuses an unknown executor and an executor without what upstream requires (docker image, ssh host and user)", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-register-flags-" });
+  const config = join(dir, "config.toml");
+  const base = ["register", "-n", "-u", gitlab.url, "-t", fake.token, "-c", config];
+  const unknown = await runCli([...base, "--executor", "dockr"]);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /Invalid executor specified: "dockr" \(one of shell, docker, ssh/);
+  const noImage = await runCli([...base, "--executor", "docker"]);
+  assert.notEqual(noImage.code, 0);
+  assert.match(
+    noImage.stderr,
+    /Register needs --docker-image \(or DOCKER_IMAGE\) for the "docker" executor/,
+  );
+  const noHost = await runCli([...base, "--executor", "ssh", "--ssh-user", "ci"]);
+  assert.notEqual(noHost.code, 0);
+  assert.match(noHost.stderr, /Register needs --ssh-host \(or SSH_HOST\) for the "ssh" executor/);
+  assert.equal(gitlab.requestsTo("verify_runner").length, 0, "GitLab was not asked");
+  await assert.rejects(Deno.stat(config));
+  const ssh = await register(["--executor", "ssh", "--ssh-host", "build.example.test"], {
+    SSH_USER: "ci",
+    SSH_PORT: "2222",
+  });
+  assert.deepEqual(ssh.runner["ssh"], { host: "build.example.test", port: "2222", user: "ci" });
+  await Deno.remove(ssh.dir, { recursive: true });
+  await Deno.remove(dir, { recursive: true });
+});

@@ -18,6 +18,7 @@ import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "../runner_flags.ts";
 import { ConfigTemplateError, loadConfigTemplate, mergeTemplate } from "../config_template.ts";
 import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
+import { OFFICIAL_ONLY_EXECUTORS, SUPPORTED_EXECUTORS } from "../../config/executor_names.ts";
 import { isAbsolute, resolve } from "node:path";
 
 /** Options GitLab owns for runners created in its UI (glrt- tokens). */
@@ -171,6 +172,86 @@ function shapeForExecutor(ctx: CliContext, table: Table, executor: string): void
 
 const ACCESS_LEVELS = ["", "not_protected", "ref_protected"];
 
+/** Executor names upstream's register accepts ("Invalid executor specified" otherwise), and ours. */
+const KNOWN_EXECUTORS: readonly string[] = [...SUPPORTED_EXECUTORS, ...OFFICIAL_ONLY_EXECUTORS];
+
+interface ExecutorSetting {
+  section: string;
+  key: string;
+  flag: string;
+  env: string;
+  question: string;
+  /** Upstream's non-interactive register stops when it is empty ("needs to be entered"). */
+  isRequired: boolean;
+}
+
+const DOCKER_IMAGE: ExecutorSetting = {
+  section: "docker",
+  key: "image",
+  flag: "docker-image",
+  env: "DOCKER_IMAGE",
+  question: "Enter the default Docker image (for example, ruby:3.3):",
+  isRequired: true,
+};
+const SSH_SETTINGS: ExecutorSetting[] = [
+  {
+    section: "ssh",
+    key: "host",
+    flag: "ssh-host",
+    env: "SSH_HOST",
+    question: "Enter the SSH server address (for example, my.server.com):",
+    isRequired: true,
+  },
+  {
+    section: "ssh",
+    key: "port",
+    flag: "ssh-port",
+    env: "SSH_PORT",
+    question: "Enter the SSH server port (for example, 22):",
+    isRequired: false,
+  },
+  {
+    section: "ssh",
+    key: "user",
+    flag: "ssh-user",
+    env: "SSH_USER",
+    question: "Enter the SSH user (for example, root):",
+    isRequired: true,
+  },
+  {
+    section: "ssh",
+    key: "password",
+    flag: "ssh-password",
+    env: "SSH_PASSWORD",
+    question: "Enter the SSH password (for example, docker.io):",
+    isRequired: false,
+  },
+  {
+    section: "ssh",
+    key: "identity_file",
+    flag: "ssh-identity-file",
+    env: "SSH_IDENTITY_FILE",
+    question: "Enter the path to the SSH identity file (for example, /home/user/.ssh/id_rsa):",
+    isRequired: false,
+  },
+];
+
+/** What upstream's register asks for each executor (askDocker, askSSHServer, askSSHLogin). */
+const EXECUTOR_SETTINGS: Record<string, ExecutorSetting[]> = {
+  "docker": [DOCKER_IMAGE],
+  "docker+machine": [DOCKER_IMAGE],
+  "docker-autoscaler": [DOCKER_IMAGE],
+  "docker-windows": [{
+    ...DOCKER_IMAGE,
+    question: DOCKER_IMAGE.question.replace(
+      "ruby:3.3",
+      "mcr.microsoft.com/windows/servercore:1809",
+    ),
+  }],
+  "docker+ssh": [DOCKER_IMAGE, ...SSH_SETTINGS],
+  "ssh": SSH_SETTINGS,
+};
+
 export async function registerCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
@@ -251,10 +332,21 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   if (!executor) {
     throw new CommandError("Register needs an executor: pass --executor or set RUNNER_EXECUTOR");
   }
-  const docker = subTable(table, "docker");
-  if (executor === "docker" && interactive && !docker["image"]) {
-    const image = await ask(ctx, "Enter the default Docker image (for example, ruby:3.3):", "");
-    if (image) docker["image"] = image;
+  if (!KNOWN_EXECUTORS.includes(executor)) {
+    throw new CommandError(
+      `Invalid executor specified: "${executor}" (one of ${KNOWN_EXECUTORS.join(", ")})`,
+    );
+  }
+  for (const setting of EXECUTOR_SETTINGS[executor] ?? []) {
+    const section = subTable(table, setting.section);
+    const current = typeof section[setting.key] === "string" ? section[setting.key] as string : "";
+    const value = await prompt(setting.question, current);
+    if (value) section[setting.key] = value;
+    else if (setting.isRequired) {
+      throw new CommandError(
+        `Register needs --${setting.flag} (or ${setting.env}) for the "${executor}" executor`,
+      );
+    }
   }
   table["name"] = name;
   table["url"] = url;
