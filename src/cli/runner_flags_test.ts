@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import official from "../config/official_keys.json" with { type: "json" };
-import { RUNNER_FLAGS, runnerTableFromFlags } from "./runner_flags.ts";
+import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "./runner_flags.ts";
+import { isNamed, isSupported, namedKeys } from "../../tests/fixtures/official_keys.ts";
 import { REGISTER_FLAGS } from "./commands/register.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "./flags.ts";
 
@@ -101,6 +102,28 @@ Deno.test("every official register flag, and its environment variable, sets the 
     }
   }
   assert.deepEqual(problems, []);
+});
+
+Deno.test("a register flag whose key we do not act on gets the load warning naming that key", () => {
+  const silent: string[] = [];
+  let checked = 0;
+  for (const flag of WALKED) {
+    if (flag.key === null || flag.key.startsWith("runners.monitoring")) continue;
+    if (isSupported({ path: flag.key, goType: flag.goType })) continue;
+    checked++;
+    const value = sample(flag.goType);
+    const args = value === null ? [`--${flag.name}`] : [`--${flag.name}`, value];
+    const table = runnerTableFromFlags(
+      new Flags(parseFlags(args, REGISTER_FLAGS, () => undefined)),
+    );
+    table["executor"] = "shell";
+    const { warnings } = parseRunnerTable(table, { source: "command line", env: {} });
+    if (!isNamed(flag.key, namedKeys(warnings.map((w) => w.message)))) {
+      silent.push(`--${flag.name}`);
+    }
+  }
+  assert.deepEqual(silent, []);
+  assert.ok(checked >= 8, `${checked} flags of keys we do not act on`);
 });
 
 Deno.test("--runner-monitoring and --job-queuing-duration are refused with where to write the table", () => {
