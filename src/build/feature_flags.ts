@@ -63,8 +63,6 @@ export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
  * Flags this runner acts on. Any other flag set to a value other than its
  * default changes nothing here, so it is warned about by name: at config load
  * for `[runners.feature_flags]`, and in the job log for job variables.
- * (FF_TIMESTAMPS is on by default upstream; we do not timestamp log lines,
- * which is what FF_TIMESTAMPS=false asks for.)
  */
 export const IMPLEMENTED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
   "FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR",
@@ -73,6 +71,7 @@ export const IMPLEMENTED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
   "FF_EXPORT_HIGH_CARDINALITY_METRICS",
   "FF_MASK_ALL_DEFAULT_TOKENS",
   "FF_SCRIPT_SECTIONS",
+  "FF_TIMESTAMPS",
   "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY",
   "FF_USE_DIRECT_DOWNLOAD",
   "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL",
@@ -89,9 +88,7 @@ export function ignoredFeatureFlags(flags: Readonly<Record<string, boolean>>): s
   return Object.entries(FEATURE_FLAG_DEFAULTS)
     .filter(([name, fallback]) =>
       flags[name] !== undefined && flags[name] !== fallback &&
-      !IMPLEMENTED_FEATURE_FLAGS.has(name) &&
-      // Log lines carry no timestamps here: FF_TIMESTAMPS=false is what we do.
-      !(name === "FF_TIMESTAMPS" && flags[name] === false)
+      !IMPLEMENTED_FEATURE_FLAGS.has(name)
     )
     .map(([name]) => name);
 }

@@ -28,7 +28,7 @@ export class JobLog {
   }
 
   raw(text: string): void {
-    this.#output.write(encoder.encode(text));
+    this.#output.write(encoder.encode(text), "runner");
   }
 
   println(text: string): void {

@@ -15,13 +15,14 @@ import {
   encodeFrame,
   encodeMessage,
   FRAME_MESSAGE,
-  FRAME_TRACE,
   FrameDecoder,
   type FromExecutor,
   MAX_FRAME_PAYLOAD,
   type StartMessage,
   type ToExecutor,
+  traceFrameType,
 } from "../executors/process_protocol.ts";
+import type { OutputStream } from "../job/output_stream.ts";
 import type { JobOutput } from "../executors/executor.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { type BuildResult, runBuild } from "../build/run_build.ts";
@@ -50,9 +51,10 @@ export class FrameWriter implements JobOutput {
     this.#writer = stream.getWriter();
   }
 
-  write(chunk: Uint8Array): void {
+  write(chunk: Uint8Array, stream: OutputStream = "stdout"): void {
+    const type = traceFrameType(stream);
     for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
-      this.#send(encodeFrame(FRAME_TRACE, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)));
+      this.#send(encodeFrame(type, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)));
     }
   }
 

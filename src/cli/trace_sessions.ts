@@ -46,6 +46,7 @@ export class TraceSessions implements TraceSessionFactory {
       }),
       outputLimitKiB: runner.outputLimit,
       store: new TraceStore({ openSpillFile: () => openTempSpillFile(this.#o.tempDir) }),
+      isTimestamped: flags["FF_TIMESTAMPS"] ?? true,
     });
     const debugTrace = variableValue(job, "CI_DEBUG_TRACE") === "true";
     const log = this.#o.log.child({ [F.JOB_ID]: job.id });
@@ -61,7 +62,7 @@ export class TraceSessions implements TraceSessionFactory {
     });
     uploader.start();
     return {
-      write: (chunk) => trace.write(chunk),
+      write: (chunk, stream) => trace.write(chunk, stream),
       finish: async (result: JobResult) => {
         trace.close();
         try {

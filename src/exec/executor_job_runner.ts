@@ -155,14 +155,20 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     const mask = maskOptionsForJob(spec, {
       isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,
     });
+    // The log goes to a terminal, not to GitLab, which strips line stamps when
+    // it renders: stamp lines only when FF_TIMESTAMPS is set to true explicitly.
+    const isTimestampAsked = this.#o.runner.featureFlags["FF_TIMESTAMPS"] !== undefined ||
+      lookupVariable(variables, "FF_TIMESTAMPS") !== undefined;
     using trace = new JobTrace({
       mask,
       outputLimitKiB: this.#o.runner.outputLimit,
       store: new ForwardingTraceStore(options.onLog),
+      isTimestamped: isTimestampAsked && flags["FF_TIMESTAMPS"] === true,
     });
     const fail = (reason: string, message: string): AttemptResult => {
       trace.write(
         encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+        "runner",
       );
       trace.close();
       return { state: "failed", failureReason: reason };
@@ -214,7 +220,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       options.signal.addEventListener("abort", onAbort, { once: true });
       if (options.signal.aborted) onAbort();
       for await (const item of child.events()) {
-        if ("trace" in item) trace.write(item.trace);
+        if ("trace" in item) trace.write(item.trace, item.stream);
         else result = resultOf(item.event) ?? result;
       }
     } catch {
@@ -226,7 +232,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     clearTimeout(killTimer);
     if (result === null) {
       if (options.signal.aborted) {
-        trace.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
+        trace.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"), "runner");
         trace.close();
         return { state: "failed", failureReason: "job_canceled" };
       }

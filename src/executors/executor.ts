@@ -16,6 +16,7 @@
  * runner_system_failure, never the user's fault.
  */
 import type { JobVariable } from "../job/job_spec.ts";
+import type { OutputStream } from "../job/output_stream.ts";
 import type { ShellName } from "../shells/script_writer.ts";
 
 export type { ShellName };
@@ -55,7 +56,11 @@ export interface StageScript {
   variables?: readonly JobVariable[];
 }
 
-/** Where job output (the raw, unmasked trace) goes; masking happens in trace/. */
+/**
+ * Where job output (the raw, unmasked trace) goes; masking happens in trace/.
+ * `stream` says where the bytes came from (default: the script's stdout); the
+ * runner's own messages are `runner`.
+ */
 export interface JobOutput {
-  write(chunk: Uint8Array): void;
+  write(chunk: Uint8Array, stream?: OutputStream): void;
 }

@@ -4,7 +4,8 @@
  * Both directions carry frames: one type byte, a 4-byte big-endian payload
  * length, then the payload. The poller writes a `start` message first, then
  * `cancel` messages and `cache-url` answers; the executor writes raw trace
- * bytes (TRACE frames) and JSON events (EVENT frames), ending with exactly
+ * bytes (one TRACE frame type per output stream, see `traceFrameType`) and
+ * JSON events (EVENT frames), ending with exactly
  * one `result` event. An
  * executor process that exits without a `result` crashed: its job is a
  * runner_system_failure. Pure: no I/O here.
@@ -12,9 +13,45 @@
 import type { FailureReason } from "../job/failure_reason.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import type { JobSpec } from "../job/job_spec.ts";
+import type { OutputStream } from "../job/output_stream.ts";
 
+/** Trace bytes from the script's stdout. */
 export const FRAME_TRACE = 1;
 export const FRAME_MESSAGE = 2;
+/** Trace bytes from the script's stderr. */
+export const FRAME_TRACE_STDERR = 3;
+/** The runner's own trace lines. */
+export const FRAME_TRACE_RUNNER = 4;
+/** The runner's own diagnostics (a custom driver's stderr). */
+export const FRAME_TRACE_RUNNER_STDERR = 5;
+
+const TRACE_FRAME_TYPES: Record<OutputStream, number> = {
+  stdout: FRAME_TRACE,
+  stderr: FRAME_TRACE_STDERR,
+  runner: FRAME_TRACE_RUNNER,
+  runner_stderr: FRAME_TRACE_RUNNER_STDERR,
+};
+
+/** The frame type that carries trace bytes of `stream`. */
+export function traceFrameType(stream: OutputStream): number {
+  return TRACE_FRAME_TYPES[stream];
+}
+
+/** The output stream a frame of `type` carries, or null when it is not a trace frame. */
+export function traceStreamOf(type: number): OutputStream | null {
+  switch (type) {
+    case FRAME_TRACE:
+      return "stdout";
+    case FRAME_TRACE_STDERR:
+      return "stderr";
+    case FRAME_TRACE_RUNNER:
+      return "runner";
+    case FRAME_TRACE_RUNNER_STDERR:
+      return "runner_stderr";
+    default:
+      return null;
+  }
+}
 
 /** Largest payload a frame may carry; bigger trace writes are split. */
 export const MAX_FRAME_PAYLOAD = 1 << 20;

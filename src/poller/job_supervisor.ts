@@ -14,6 +14,7 @@ import {
 } from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
 import { type JobSpec, parseJobSpec, variableValue } from "../job/job_spec.ts";
+import type { OutputStream } from "../job/output_stream.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
@@ -32,8 +33,8 @@ export interface JobResult {
 
 /** A job's log on its way to GitLab; the trace/ pipeline implements it. */
 export interface TraceSession {
-  /** Raw job output; masking and limits happen behind this. */
-  write(chunk: Uint8Array): void;
+  /** Raw job output from `stream` (default: the script's stdout); masking and limits happen behind this. */
+  write(chunk: Uint8Array, stream?: OutputStream): void;
   /** Final flush and `PUT jobs/<id>`; resolves true once GitLab has it. */
   finish(result: JobResult): Promise<boolean>;
 }
@@ -117,6 +118,7 @@ export class JobSupervisor implements JobHandler {
     });
     session.write(
       encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+      "runner",
     );
     const delivered = await session.finish({
       state: "failed",
@@ -165,7 +167,7 @@ export class JobSupervisor implements JobHandler {
 
     let result: JobResult;
     if (canceledBeforeStart !== null) {
-      session.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
+      session.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"), "runner");
       result = { state: "failed", failureReason: "job_canceled" };
     } else {
       await this.#opts.journal?.started(runner, job.id);
@@ -218,6 +220,7 @@ export class JobSupervisor implements JobHandler {
       const message = `Cannot start the executor process: ${(err as Error).message}`;
       session.write(
         encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+        "runner",
       );
       return { state: "failed", failureReason: "runner_system_failure" };
     }
@@ -263,7 +266,7 @@ export class JobSupervisor implements JobHandler {
         ...(this.#opts.user?.() ? { user: this.#opts.user() } : {}),
       });
       for await (const item of proc.events()) {
-        if ("trace" in item) session.write(item.trace);
+        if ("trace" in item) session.write(item.trace, item.stream);
         else if (item.event.type === "cache-url") {
           const request = item.event;
           void this.#cacheUrl(runner, job, request).then((answer) => proc.send(answer))
@@ -292,9 +295,12 @@ export class JobSupervisor implements JobHandler {
         : interrupted
         ? "runner_interrupted"
         : "runner_system_failure";
-      session.write(encoder.encode(
-        `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
-      ));
+      session.write(
+        encoder.encode(
+          `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
+        ),
+        "runner",
+      );
       return { state: "failed", failureReason: reason };
     }
     if (interrupted && result.state === "failed") {

@@ -11,11 +11,12 @@ import {
   decodeMessage,
   encodeMessage,
   FRAME_MESSAGE,
-  FRAME_TRACE,
   FrameDecoder,
   type FromExecutor,
   type ToExecutor,
+  traceStreamOf,
 } from "../executors/process_protocol.ts";
+import type { OutputStream } from "../job/output_stream.ts";
 import { type ExecutorPermissions, permissionFlags } from "./executor_permissions.ts";
 import { executorEnvironment } from "./executor_environment.ts";
 import { COMPILED_GRANT_FLAGS } from "./compiled_grants.ts";
@@ -23,8 +24,8 @@ import { COMPILED_GRANT_FLAGS } from "./compiled_grants.ts";
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
   send(message: ToExecutor): Promise<void>;
-  /** Trace bytes and events until the process closes its stdout. */
-  events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }>;
+  /** Trace bytes (with their stream; default stdout) and events until the process closes its stdout. */
+  events(): AsyncIterable<{ trace: Uint8Array; stream?: OutputStream } | { event: FromExecutor }>;
   /** Exit status once the process ended. */
   readonly status: Promise<Deno.CommandStatus>;
   kill(signal?: Deno.Signal): void;
@@ -172,11 +173,14 @@ class ChildExecutorProcess implements ExecutorProcess {
     await this.#writer.write(encodeMessage(message));
   }
 
-  async *events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }> {
+  async *events(): AsyncIterable<
+    { trace: Uint8Array; stream: OutputStream } | { event: FromExecutor }
+  > {
     const decoder = new FrameDecoder();
     for await (const chunk of this.#child.stdout) {
       for (const frame of decoder.push(chunk)) {
-        if (frame.type === FRAME_TRACE) yield { trace: frame.payload };
+        const stream = traceStreamOf(frame.type);
+        if (stream !== null) yield { trace: frame.payload, stream };
         else if (frame.type === FRAME_MESSAGE) {
           yield { event: decodeMessage<FromExecutor>(frame.payload) };
         }

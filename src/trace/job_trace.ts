@@ -1,5 +1,7 @@
+import { isRunnerStream, type OutputStream } from "../job/output_stream.ts";
 import type { ByteSink } from "./byte_sink.ts";
 import { crc32, formatChecksum } from "./crc32.ts";
+import { LineTimestamper } from "./line_timestamper.ts";
 import { DEFAULT_OUTPUT_LIMIT_BYTES, OutputLimiter } from "./output_limiter.ts";
 import { TraceMasker, type TraceMaskerOptions } from "./trace_masker.ts";
 import type { TraceStore } from "./trace_store.ts";
@@ -12,12 +14,45 @@ export interface JobTraceOptions {
   outputLimitKiB: number;
   /** Where the stored bytes go; closed by `JobTrace[Symbol.dispose]`. */
   store: TraceStore;
+  /**
+   * FF_TIMESTAMPS: prefix every line with its time and stream, as the
+   * official runner does (see `LineTimestamper`). Default false.
+   */
+  isTimestamped?: boolean;
+  /** Milliseconds since the epoch, for the line stamps. Default: the system clock. */
+  now?: () => number;
 }
+
+/** One stream's own masker and UTF-8 state, then (stamped) its own line stamper. */
+interface Lane {
+  masker: TraceMasker;
+  utf8: Utf8Sanitizer;
+  stamper: LineTimestamper | null;
+  /** Written to since it was opened: closing it may flush something. */
+  isUsed: boolean;
+}
+
+const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" | "E" }> = {
+  runner: { streamId: 0, streamType: "O" },
+  runner_stderr: { streamId: 0, streamType: "E" },
+  stdout: { streamId: 1, streamType: "O" },
+  stderr: { streamId: 1, streamType: "E" },
+};
 
 /**
  * One job's log, from the raw bytes an executor writes to what GitLab stores:
- * mask secrets → replace invalid UTF-8 → cut at `output_limit` → store, with
- * CRC-32 and size kept over exactly the stored bytes (spec §4.4).
+ * mask secrets → replace invalid UTF-8 → (FF_TIMESTAMPS) stamp lines → cut at
+ * `output_limit` → store, with CRC-32 and size kept over exactly the stored
+ * bytes (spec §4.4).
+ *
+ * Unstamped, all streams share one masker. Stamped, each stream (runner,
+ * stdout, stderr) has its own masker and stamper, as upstream where each
+ * stream gets its own writer chain: masking comes before stamping, so a secret
+ * is masked even where a long line is split into `+` entries, and the stamper
+ * sees whole lines of one stream. Upstream closes the script's streams at the
+ * end of each stage, ending a partial last line there; here a write on the
+ * runner's stream does that (the runner writes between stages), so the
+ * runner's lines never wait behind a script line without `\n`.
  *
  * Call order: `write` any number of times, `close` once the job's output has
  * ended (it flushes bytes held back because they may begin a secret or a
@@ -28,9 +63,12 @@ export interface JobTraceOptions {
  */
 export class JobTrace implements ByteSink, Disposable {
   readonly #store: TraceStore;
-  readonly #masker: TraceMasker;
-  readonly #utf8: Utf8Sanitizer;
+  readonly #mask: TraceMaskerOptions;
   readonly #limiter: OutputLimiter;
+  readonly #isTimestamped: boolean;
+  readonly #now: () => number;
+  /** Unstamped: one lane under the key "stdout" for every stream. */
+  readonly #lanes = new Map<OutputStream, Lane>();
   #crc = 0;
   #isClosed = false;
 
@@ -47,22 +85,55 @@ export class JobTrace implements ByteSink, Disposable {
       },
     };
     this.#limiter = new OutputLimiter(stored, kib === 0 ? DEFAULT_OUTPUT_LIMIT_BYTES : kib * 1024);
-    this.#utf8 = new Utf8Sanitizer(this.#limiter);
-    this.#masker = new TraceMasker(this.#utf8, options.mask);
+    this.#mask = options.mask;
+    this.#isTimestamped = options.isTimestamped ?? false;
+    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
   }
 
-  /** Takes raw job output (any bytes, any split). */
-  write(chunk: Uint8Array): void {
+  /** Takes raw job output (any bytes, any split) from `stream` (default: the script's stdout). */
+  write(chunk: Uint8Array, stream: OutputStream = "stdout"): void {
     if (this.#isClosed) return;
-    this.#masker.write(chunk);
+    if (!this.#isTimestamped) stream = "stdout";
+    else if (isRunnerStream(stream)) {
+      // A stage of the script has ended: end its partial lines first.
+      this.#closeLane("stdout");
+      this.#closeLane("stderr");
+    }
+    const lane = this.#lane(stream);
+    lane.isUsed = true;
+    lane.masker.write(chunk);
   }
 
   /** Ends the output and flushes what was held back. */
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    this.#masker.close();
-    this.#utf8.close();
+    this.#closeLane("stdout");
+    this.#closeLane("stderr");
+    this.#closeLane("runner_stderr");
+    this.#closeLane("runner");
+  }
+
+  #lane(stream: OutputStream): Lane {
+    let lane = this.#lanes.get(stream);
+    if (lane === undefined) {
+      const stamper = this.#isTimestamped
+        ? new LineTimestamper(this.#limiter, { ...STREAM_HEADERS[stream], now: this.#now })
+        : null;
+      const utf8 = new Utf8Sanitizer(stamper ?? this.#limiter);
+      lane = { masker: new TraceMasker(utf8, this.#mask), utf8, stamper, isUsed: false };
+      this.#lanes.set(stream, lane);
+    }
+    return lane;
+  }
+
+  #closeLane(stream: OutputStream): void {
+    const lane = this.#lanes.get(stream);
+    if (lane === undefined || !lane.isUsed) return;
+    this.#lanes.delete(stream);
+    lane.masker.close();
+    lane.utf8.close();
+    lane.stamper?.close();
   }
 
   get isClosed(): boolean {

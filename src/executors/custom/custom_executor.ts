@@ -200,8 +200,9 @@ export class CustomExecutor implements Executor {
       name: "prepare_exec",
       program: c.prepareExec,
       args: c.prepareArgs,
-      stdout: (chunk) => this.#o.output.write(chunk),
-      stderr: (chunk) => this.#o.output.write(chunk),
+      // As upstream: the driver's own steps are the runner's streams (00O/00E).
+      stdout: (chunk) => this.#o.output.write(chunk, "runner"),
+      stderr: (chunk) => this.#o.output.write(chunk, "runner_stderr"),
       signal,
       timeoutS: c.prepareExecTimeout,
       timeoutKey: "prepare_exec_timeout",
@@ -222,7 +223,7 @@ export class CustomExecutor implements Executor {
         if (size <= MAX_CONFIG_OUTPUT_BYTES) chunks.push(chunk.slice());
       },
       // As upstream: the driver's diagnostics belong in the job log.
-      stderr: (chunk) => this.#o.output.write(chunk),
+      stderr: (chunk) => this.#o.output.write(chunk, "runner_stderr"),
       signal,
       timeoutS: c.configExecTimeout,
       timeoutKey: "config_exec_timeout",
@@ -278,8 +279,8 @@ export class CustomExecutor implements Executor {
         name: "run_exec",
         program: c.runExec,
         args: [...c.runArgs, scriptFile, stageName],
-        stdout: (chunk) => this.#o.output.write(chunk),
-        stderr: (chunk) => this.#o.output.write(chunk),
+        stdout: (chunk) => this.#o.output.write(chunk, "stdout"),
+        stderr: (chunk) => this.#o.output.write(chunk, "stderr"),
         signal,
       });
       if (exit.stoppedBy !== null) {
@@ -465,11 +466,14 @@ export class CustomExecutor implements Executor {
   }
 
   #println(text: string): void {
-    this.#o.output.write(encoder.encode(`\x1b[0K${text}\x1b[0;m\n`));
+    this.#o.output.write(encoder.encode(`\x1b[0K${text}\x1b[0;m\n`), "runner");
   }
 
   #warn(text: string): void {
-    this.#o.output.write(encoder.encode(`\x1b[0K\x1b[0;33mWARNING: ${text}\x1b[0;m\n`));
+    this.#o.output.write(
+      encoder.encode(`\x1b[0K\x1b[0;33mWARNING: ${text}\x1b[0;m\n`),
+      "runner",
+    );
   }
 }
 

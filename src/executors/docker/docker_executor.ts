@@ -201,7 +201,7 @@ export class DockerExecutor implements Executor {
   }
 
   #say(line: string): void {
-    this.#o.output.write(new TextEncoder().encode(`${line}\n`));
+    this.#o.output.write(new TextEncoder().encode(`${line}\n`), "runner");
   }
 
   /** A random part keeps names unique across executors and prepare attempts of one job. */
@@ -927,7 +927,9 @@ export class DockerExecutor implements Executor {
     const decoder = new ExecFrameDecoder();
     await new Promise<void>((resolve) => {
       stream.on("data", (chunk: Uint8Array) => {
-        for (const payload of decoder.push(chunk)) this.#o.output.write(payload);
+        for (const frame of decoder.frames(chunk)) {
+          this.#o.output.write(frame.payload, frame.stream);
+        }
       });
       stream.on("end", () => resolve());
       stream.on("close", () => resolve());

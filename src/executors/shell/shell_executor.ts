@@ -15,6 +15,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import type { OutputStream } from "../../job/output_stream.ts";
 import { checkUserSwitch, suArgs } from "./user_switch.ts";
 
 export interface ShellExecutorOptions {
@@ -78,7 +79,7 @@ export class ShellExecutor implements Executor {
   }
 
   #println(text: string): void {
-    this.#options.output.write(encoder.encode(`\x1b[0K${text}\x1b[0;m\n`));
+    this.#options.output.write(encoder.encode(`\x1b[0K${text}\x1b[0;m\n`), "runner");
   }
 
   #command(): { command: string; args: string[] } {
@@ -183,7 +184,10 @@ export class ShellExecutor implements Executor {
     this.#running.add(child);
     this.#options.onProcessGroup?.(child.pid, true);
 
-    const pumps = Promise.all([this.#pump(child.stdout), this.#pump(child.stderr)]);
+    const pumps = Promise.all([
+      this.#pump(child.stdout, "stdout"),
+      this.#pump(child.stderr, "stderr"),
+    ]);
     const feed = this.#feed(child, stage.script);
     let killed: Promise<void> | null = null;
     const onAbort = () => {
@@ -220,9 +224,9 @@ export class ShellExecutor implements Executor {
     }
   }
 
-  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #pump(stream: ReadableStream<Uint8Array>, name: OutputStream): Promise<void> {
     try {
-      for await (const chunk of stream) this.#options.output.write(chunk);
+      for await (const chunk of stream) this.#options.output.write(chunk, name);
     } catch {
       // Stream cancelled after an abort.
     }

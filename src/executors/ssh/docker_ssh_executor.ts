@@ -116,7 +116,7 @@ export class DockerSshExecutor implements Executor {
   }
 
   #say(line: string): void {
-    this.#o.output.write(new TextEncoder().encode(`${line}\n`));
+    this.#o.output.write(new TextEncoder().encode(`${line}\n`), "runner");
   }
 
   async prepare(signal: AbortSignal): Promise<void> {
@@ -184,7 +184,7 @@ export class DockerSshExecutor implements Executor {
       shell: this.#o.shell,
       buildsDir: this.#paths.buildsDir,
       cacheDir: this.#paths.cacheDir,
-      output: { write: (chunk) => this.#o.output.write(chunk) },
+      output: { write: (chunk, stream) => this.#o.output.write(chunk, stream) },
       log: this.#log,
       homeDir: this.#o.homeDir,
       jobId: job.id,

@@ -138,7 +138,7 @@ export class SshExecutor implements Executor {
   }
 
   #println(text: string): void {
-    this.#o.output.write(encoder.encode(`${text}\n`));
+    this.#o.output.write(encoder.encode(`${text}\n`), "runner");
   }
 
   /** The connection, for the docker+ssh executor and tests; null before prepare. */
@@ -233,7 +233,7 @@ export class SshExecutor implements Executor {
     channel.on("exit", (code: number | null, signalName?: string) => {
       exit = { code: typeof code === "number" ? code : null, signal: signalName ?? null };
     });
-    channel.on("data", (chunk: Buffer) => this.#o.output.write(new Uint8Array(chunk)));
+    channel.on("data", (chunk: Buffer) => this.#o.output.write(new Uint8Array(chunk), "stdout"));
     const pid = this.#watchStderr(channel, marker);
     const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
     const stage_: RunningStage = { channel, pid, closed, kill: null };
@@ -274,12 +274,12 @@ export class SshExecutor implements Executor {
       const needle = Buffer.from(marker);
       const stop = (pid: number | null, rest: Buffer) => {
         isSearching = false;
-        if (rest.length > 0) this.#o.output.write(new Uint8Array(rest));
+        if (rest.length > 0) this.#o.output.write(new Uint8Array(rest), "stderr");
         resolve(pid);
       };
       channel.stderr.on("data", (chunk: Buffer) => {
         if (!isSearching) {
-          this.#o.output.write(new Uint8Array(chunk));
+          this.#o.output.write(new Uint8Array(chunk), "stderr");
           return;
         }
         held = Buffer.concat([held, chunk]);
@@ -288,7 +288,7 @@ export class SshExecutor implements Executor {
           const end = held.indexOf(0x0a, at);
           if (end < 0) return; // the rest of the line is still coming
           const pid = Number(held.subarray(at + needle.length, end).toString("latin1"));
-          if (at > 0) this.#o.output.write(new Uint8Array(held.subarray(0, at)));
+          if (at > 0) this.#o.output.write(new Uint8Array(held.subarray(0, at)), "stderr");
           stop(Number.isInteger(pid) && pid > 1 ? pid : null, held.subarray(end + 1));
         } else if (held.length > MARKER_SEARCH_LIMIT) {
           // A login shell that prints this much before running our command: give up on the pid.
