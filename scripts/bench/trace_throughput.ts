@@ -3,7 +3,8 @@
  * secrets through JobTrace (mask → UTF-8 fix → limit → CRC + store spilled to
  * a temp file) and, in the same run, the same bytes as a plain copy into the
  * same kind of store (the baseline). Prints MB/s for both, their ratio and
- * RSS growth.
+ * RSS growth; then the same with FF_TIMESTAMPS (on by default: every line
+ * stamped, each stream masked on its own), and its ratio to the unstamped run.
  *
  *   deno run --allow-read --allow-write scripts/bench/trace_throughput.ts [--bytes 1g] [--chunk 64k] [--quick]
  *
@@ -160,7 +161,12 @@ function feed(sample: Uint8Array, sink: { write(b: Uint8Array): void }, onProbe:
   }
 }
 
-function measure(tempDir: string, sample: Uint8Array, isMasked: boolean): Run {
+function measure(
+  tempDir: string,
+  sample: Uint8Array,
+  isMasked: boolean,
+  isTimestamped = false,
+): Run {
   (globalThis as { gc?: () => void }).gc?.();
   const rssBefore = rssBytes();
   let rssPeak = rssBefore;
@@ -174,8 +180,10 @@ function measure(tempDir: string, sample: Uint8Array, isMasked: boolean): Run {
         phrases: secrets,
         tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: true }),
       },
-      outputLimitKiB: Math.ceil(totalBytes / 1024) + 1024,
+      // Stamping adds 32 bytes to each line: room for them, so nothing is cut.
+      outputLimitKiB: Math.ceil(totalBytes / 1024) * (isTimestamped ? 2 : 1) + 1024,
       store,
+      isTimestamped,
     });
     feed(sample, trace, probe);
     trace.close();
@@ -197,8 +205,10 @@ try {
   const sample = sampleLog();
   const baseline = measure(tempDir, sample, false);
   const masked = measure(tempDir, sample, true);
+  const stamped = measure(tempDir, sample, true, true);
   const baseRate = totalBytes / MB / baseline.seconds;
   const maskRate = totalBytes / MB / masked.seconds;
+  const stampRate = totalBytes / MB / stamped.seconds;
   const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
   out(
     `input: ${
@@ -216,6 +226,11 @@ try {
     } MB, stored ${(masked.storedBytes / MB).toFixed(0)} MB`,
   );
   out(
+    `JobTrace with FF_TIMESTAMPS (+ line stamps): ${stampRate.toFixed(0)} MB/s, RSS +${
+      (stamped.rssGrowth / MB).toFixed(1)
+    } MB, stored ${(stamped.storedBytes / MB).toFixed(0)} MB`,
+  );
+  out(
     `SUMMARY trace_throughput: jobtrace=${maskRate.toFixed(0)}MB/s baseline=${
       baseRate.toFixed(0)
     }MB/s ` +
@@ -225,6 +240,12 @@ try {
       `goal=${maskRate >= 400 ? "met" : "MISSED"}(>=400MB/s) rss_goal=${
         masked.rssGrowth <= 50 * MB ? "met" : "MISSED"
       }(<=50MB)`,
+  );
+  out(
+    `SUMMARY trace_throughput_timestamps: stamped=${stampRate.toFixed(0)}MB/s ` +
+      `ratio_to_unstamped=${(stampRate / maskRate).toFixed(2)} ratio_to_baseline=${
+        (stampRate / baseRate).toFixed(2)
+      } rss_growth=${(stamped.rssGrowth / MB).toFixed(1)}MB`,
   );
 } finally {
   Deno.removeSync(tempDir, { recursive: true });

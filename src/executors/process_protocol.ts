@@ -29,7 +29,7 @@ const TRACE_FRAME_TYPES: Record<OutputStream, number> = {
   stdout: FRAME_TRACE,
   stderr: FRAME_TRACE_STDERR,
   runner: FRAME_TRACE_RUNNER,
-  runner_stderr: FRAME_TRACE_RUNNER_STDERR,
+  "runner_stderr": FRAME_TRACE_RUNNER_STDERR,
 };
 
 /** The frame type that carries trace bytes of `stream`. */

@@ -34,7 +34,7 @@ interface Lane {
 
 const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" | "E" }> = {
   runner: { streamId: 0, streamType: "O" },
-  runner_stderr: { streamId: 0, streamType: "E" },
+  "runner_stderr": { streamId: 0, streamType: "E" },
   stdout: { streamId: 1, streamType: "O" },
   stderr: { streamId: 1, streamType: "E" },
 };

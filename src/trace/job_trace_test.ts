@@ -96,3 +96,95 @@ Deno.test("maskOptionsForJob masks masked variables and the job's token prefixes
   trace.close();
   assert.equal(dec.decode(stored(trace)), "visible [MASKED] corp-[MASKED] glrt-y");
 });
+
+/** A stamped trace whose clock starts at 2026-12-02T08:00:00Z and ticks 1.5 ms per line. */
+function stampedTrace(outputLimitKiB = 0): JobTrace {
+  let ms = Date.parse("2026-12-02T08:00:00Z");
+  return new JobTrace({
+    mask: {
+      phrases: ["hunter2-secret"],
+      tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: true }),
+    },
+    outputLimitKiB,
+    store: new TraceStore(),
+    isTimestamped: true,
+    now: () => (ms += 1.5),
+  });
+}
+
+Deno.test("JobTrace with FF_TIMESTAMPS prefixes each line with its time and stream: runner 00O, stdout 01O, stderr 01E", () => {
+  using trace = stampedTrace();
+  trace.write(enc.encode("\x1b[0KRunning with runner\n"), "runner");
+  trace.write(enc.encode("out 1\nout 2\n"), "stdout");
+  trace.write(enc.encode("err 1\n"), "stderr");
+  trace.write(enc.encode("section_end:1:step_script\r\x1b[0K"), "runner");
+  trace.close();
+  assert.equal(
+    dec.decode(stored(trace)),
+    [
+      "2026-12-02T08:00:00.001500Z 00O \x1b[0KRunning with runner\n",
+      "2026-12-02T08:00:00.003000Z 01O out 1\n",
+      "2026-12-02T08:00:00.004500Z 01O out 2\n",
+      "2026-12-02T08:00:00.006000Z 01E err 1\n",
+      "2026-12-02T08:00:00.007500Z 00O section_end:1:step_script\r\x1b[0K\n",
+    ].join(""),
+  );
+});
+
+Deno.test("JobTrace with FF_TIMESTAMPS masks a secret split across writes and across a forced + split", () => {
+  using trace = stampedTrace();
+  trace.write(enc.encode("pass=hunter2-"), "stdout");
+  trace.write(enc.encode("secret ok\n"), "stdout");
+  // A line longer than 8 KiB is split into + entries; the secret at the split is still masked.
+  trace.write(enc.encode("x".repeat(8180) + "hunter2-"), "stdout");
+  trace.write(enc.encode("secret" + "y".repeat(8200)), "stdout");
+  trace.write(enc.encode(" tok=glpat-abc\n"), "stdout");
+  trace.close();
+  const text = dec.decode(stored(trace));
+  assert.ok(!text.includes("hunter2") && !text.includes("glpat-abc"), "a secret leaked");
+  const entries = text.split("\n").slice(0, -1);
+  assert.equal(entries[0], "2026-12-02T08:00:00.001500Z 01O pass=[MASKED] ok");
+  assert.match(entries[1]!, /^2026-12-02T08:00:00\.\d{6}Z 01O x{8180}/);
+  assert.ok(entries.slice(2).every((e) => / 01O\+/.test(e.slice(27, 32))), "continuations are +");
+  const joined = entries.slice(1).map((e) => e.slice(32)).join("");
+  assert.ok(
+    joined === "x".repeat(8180) + "[MASKED]" + "y".repeat(8200) + " tok=glpat-[MASKED]",
+    "the + entries join back into the masked line",
+  );
+});
+
+Deno.test("JobTrace with FF_TIMESTAMPS keeps a script's partial line apart from the runner's next line", () => {
+  using trace = stampedTrace();
+  trace.write(enc.encode("no newline at the end"), "stdout");
+  trace.write(enc.encode("warn"), "stderr");
+  trace.write(enc.encode("\x1b[32;1mJob succeeded\x1b[0;m\n"), "runner");
+  trace.close();
+  assert.equal(
+    dec.decode(stored(trace)),
+    [
+      "2026-12-02T08:00:00.001500Z 01O no newline at the end\n",
+      "2026-12-02T08:00:00.003000Z 01E warn\n",
+      "2026-12-02T08:00:00.004500Z 00O \x1b[32;1mJob succeeded\x1b[0;m\n",
+    ].join(""),
+  );
+});
+
+Deno.test("JobTrace with FF_TIMESTAMPS counts the prefixes against output_limit and adds the notice unprefixed", () => {
+  using trace = stampedTrace(1);
+  for (let i = 0; i < 100; i++) trace.write(enc.encode("line of output\n"), "stdout");
+  trace.close();
+  const text = dec.decode(stored(trace));
+  assert.ok(text.endsWith(outputLimitNotice(1024)));
+  assert.equal(trace.size, enc.encode(text).length);
+  assert.ok(text.startsWith("2026-12-02T08:00:00.001500Z 01O line of output\n"));
+  assert.equal(trace.checksum(), formatChecksum(crc32(stored(trace))));
+});
+
+Deno.test("JobTrace without FF_TIMESTAMPS writes every stream unstamped, in arrival order", () => {
+  using trace = newTrace();
+  trace.write(enc.encode("a"), "stdout");
+  trace.write(enc.encode("b\n"), "stderr");
+  trace.write(enc.encode("c\n"), "runner");
+  trace.close();
+  assert.equal(dec.decode(stored(trace)), "ab\nc\n");
+});

@@ -376,3 +376,20 @@ if (!ARTIFACT_STAGES_WIRED) {
     "Skipping the exec artifacts test: src/cli/executor_process.ts passes no artifact stage hooks to runBuild yet (upload_artifacts/download_artifacts are not wired)",
   );
 }
+
+Deno.test("exec prints plain log lines by default and the official line stamps with FF_TIMESTAMPS=true", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": "only:\n  script:\n    - echo plain line\n    - echo to stderr >&2\n",
+  });
+  const plain = await project.exec();
+  assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+  assert.match(plain.stdout, /^plain line$/m);
+  assert.doesNotMatch(plain.stdout, /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z /);
+
+  const stamped = await project.exec("--variable", "FF_TIMESTAMPS=true");
+  assert.equal(stamped.code, 0, stamped.stdout + stamped.stderr);
+  const stamp = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z`;
+  assert.match(stamped.stdout, new RegExp(`^${stamp} 01O plain line$`, "m"));
+  assert.match(stamped.stdout, new RegExp(`^${stamp} 01E to stderr$`, "m"));
+  assert.match(stamped.stdout, new RegExp(`^${stamp} 00O Job succeeded$`, "m"));
+});

@@ -1,0 +1,101 @@
+/**
+ * End to end: FF_TIMESTAMPS. By default (as the official runner 19.x) every
+ * line GitLab receives starts with its time and stream; GitLab strips that
+ * when it shows the log. `FF_TIMESTAMPS = false`, in config.toml or as a job
+ * variable, sends the log unstamped.
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab, renderTrace } from "../fixtures/fake_gitlab.ts";
+import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+const SECRET = { key: "DB_PASSWORD", value: "s3cr3t-v4lue-9x", masked: true };
+const PREFIX = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) ([0-9a-f]{2}[OE])([ +])/;
+const SCRIPT = [
+  "echo out line",
+  "echo err line >&2",
+  'echo "pass=$DB_PASSWORD"',
+  "printf 'progress 1\\rprogress 2\\rdone\\n'",
+];
+
+function config(body: string): string {
+  return `concurrent = 1\ncheck_interval = 1\n\n${body}`;
+}
+
+/** The raw trace's entries (each ends in \n) with their parsed prefix. */
+function entries(raw: string): { time: string; stream: string; flag: string; body: string }[] {
+  assert.ok(raw.endsWith("\n"), "a stamped trace ends with a whole entry");
+  return raw.slice(0, -1).split("\n").map((entry) => {
+    const m = PREFIX.exec(entry);
+    assert.ok(m, `entry without the official prefix: ${JSON.stringify(entry)}`);
+    return { time: m[1]!, stream: m[2]!, flag: m[3]!, body: entry.slice(32) };
+  });
+}
+
+Deno.test("by default every trace line carries the official time and stream prefix, and GitLab shows the plain log", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const before = new Date().toISOString();
+  const job = gitlab.enqueueJob({ script: SCRIPT, variables: [...NO_GIT, SECRET] });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  const after = new Date().toISOString();
+  assert.equal(state.status, "success", state.rawTrace + runner.log);
+  assert.ok(gitlab.checkTrace(job.id).ok, "checksum and bytesize cover the stamped bytes");
+
+  const all = entries(state.rawTrace);
+  for (const e of all) {
+    // Same format and clock as toISOString, with microseconds: compare as text.
+    assert.ok(e.time.slice(0, 23) >= before.slice(0, 23), `${e.time} before the job`);
+    assert.ok(e.time.slice(0, 23) <= after.slice(0, 23), `${e.time} after the job`);
+  }
+  const streamOf = (text: string) => all.find((e) => e.body.includes(text))?.stream;
+  assert.equal(streamOf("Running with gitlab-runner"), "00O", "the runner's own lines are 00O");
+  assert.equal(streamOf("Job succeeded"), "00O");
+  // The echoed commands are the shell's; the output lines are the script's stdout/stderr.
+  assert.ok(all.some((e) => e.stream === "01O" && e.body === "out line"), state.rawTrace);
+  assert.ok(all.some((e) => e.stream === "01E" && e.body === "err line"), state.rawTrace);
+  assert.ok(all.some((e) => e.stream === "01O" && e.body === "pass=[MASKED]"), state.rawTrace);
+  assert.ok(!state.rawTrace.includes(SECRET.value), "the secret reached GitLab");
+  // The \r writes came in one piece here, so they are one entry; a later + joins the same stream.
+  assert.ok(all.some((e) => e.body === "progress 1\rprogress 2\rdone"), state.rawTrace);
+
+  // What a user sees on the job page: no prefixes, the lines as the script wrote them.
+  assert.equal(state.trace, renderTrace(state.rawTrace));
+  assert.doesNotMatch(state.trace, /^\d{4}-\d\d-\d\dT/m);
+  assert.match(state.trace, /^out line\n/m);
+  assert.match(state.trace, /^err line\n/m);
+  assert.match(state.trace, /^pass=\[MASKED\]\n/m);
+  assert.match(state.trace, /Job succeeded/);
+});
+
+Deno.test("FF_TIMESTAMPS=false in [runners.feature_flags] or as a job variable sends the log unstamped", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const off = gitlab.createRunner({ kind: "created" });
+  const on = gitlab.createRunner({ kind: "registered" });
+  await using runner = await startRunner({
+    config: config(
+      runnerToml(gitlab.url, off.token) + "  [runners.feature_flags]\n    FF_TIMESTAMPS = false\n" +
+        runnerToml(gitlab.url, on.token),
+    ),
+  });
+  const byConfig = gitlab.enqueueJob({ script: SCRIPT, variables: NO_GIT, runnerId: off.id });
+  const byVariable = gitlab.enqueueJob({
+    script: SCRIPT,
+    variables: [...NO_GIT, { key: "FF_TIMESTAMPS", value: "false" }],
+    runnerId: on.id,
+  });
+  for (const job of [byConfig, byVariable]) {
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "success", state.rawTrace + runner.log);
+    assert.doesNotMatch(state.rawTrace, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z /m);
+    assert.equal(state.trace, state.rawTrace);
+    assert.match(state.rawTrace, /^out line\n/m);
+    assert.match(state.rawTrace, /progress 1\rprogress 2\rdone\n/);
+  }
+  // Acted on, so no "not supported" warning names it, neither at load nor in the job log;
+  // the log header lists it among the flags off their default, as upstream.
+  assert.doesNotMatch(runner.log, /FF_TIMESTAMPS/);
+  assert.doesNotMatch(gitlab.traceOf(byVariable.id), /FF_TIMESTAMPS.*(not supported|no effect)/);
+  assert.match(gitlab.traceOf(byVariable.id), /feature flags: FF_TIMESTAMPS:false/);
+});
