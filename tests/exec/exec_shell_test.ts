@@ -391,5 +391,5 @@ Deno.test("exec prints plain log lines by default and the official line stamps w
   const stamp = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z`;
   assert.match(stamped.stdout, new RegExp(`^${stamp} 01O plain line$`, "m"));
   assert.match(stamped.stdout, new RegExp(`^${stamp} 01E to stderr$`, "m"));
-  assert.match(stamped.stdout, new RegExp(`^${stamp} 00O Job succeeded$`, "m"));
+  assert.match(stamped.stdout, new RegExp(`^${stamp} 00O[ +]Job succeeded$`, "m"));
 });
