@@ -124,9 +124,9 @@ Deno.test("JobTrace with FF_TIMESTAMPS prefixes each line with its time and stre
     [
       "2026-12-02T08:00:00.001500Z 00O \x1b[0KRunning with runner\n",
       "2026-12-02T08:00:00.003000Z 01O out 1\n",
-      "2026-12-02T08:00:00.004500Z 01O out 2\n",
-      "2026-12-02T08:00:00.006000Z 01E err 1\n",
-      "2026-12-02T08:00:00.007500Z 00O section_end:1:step_script\r\x1b[0K\n",
+      "2026-12-02T08:00:00.003000Z 01O out 2\n",
+      "2026-12-02T08:00:00.004500Z 01E err 1\n",
+      "2026-12-02T08:00:00.006000Z 00O section_end:1:step_script\r\x1b[0K\n",
     ].join(""),
   );
 });

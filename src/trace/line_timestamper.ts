@@ -22,8 +22,9 @@ import type { ByteSink } from "./byte_sink.ts";
  * `\n`. The `\n`s added here are not part of the output; GitLab joins `+`
  * entries back onto the previous one.
  *
- * Each `write` hands the sink one chunk: the bytes are copied once into it,
- * not once per line.
+ * Each `write` hands the sink one chunk, assembled in a buffer reused from
+ * write to write: the bytes are copied once, not once per line. Lines that
+ * arrive in one write share one reading of the clock.
  */
 export class LineTimestamper implements ByteSink {
   readonly #next: ByteSink;
@@ -34,6 +35,10 @@ export class LineTimestamper implements ByteSink {
   readonly #pending = new Uint8Array(HEADER_LENGTH + BUFFER_SIZE);
   #pendingLength = 0;
   #cachedSecond = -1;
+  /** Where `write` assembles what it hands on. */
+  #out = new Uint8Array(0);
+  /** The header's time is that of the current `write`. */
+  #isStampCurrent = false;
 
   /**
    * `streamId` 0…255 (0 the runner's own lines, 1 the job's script);
@@ -65,31 +70,28 @@ export class LineTimestamper implements ByteSink {
 
   write(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    // Worst case: every \n starts an entry, plus one for a \r flush or an
-    // overflow, each with a header and an added \n. One allocation.
-    let entries = 1;
-    for (let at = chunk.indexOf(LF); at !== -1; at = chunk.indexOf(LF, at + 1)) entries++;
-    const out = new Uint8Array(this.#pendingLength + chunk.length + entries * (HEADER_LENGTH + 1));
+    // Lines that arrive in one write arrived at the same time: one clock
+    // read per write, not per line.
+    this.#isStampCurrent = false;
+    // Room for the pending line and the bytes, and for the entry of the rest
+    // (a header and an added \n); more headers grow it as lines are found.
+    let out = this.#room(0, this.#pendingLength + chunk.length + 2 * (HEADER_LENGTH + 1));
     let o = 0;
     let n = 0;
 
     // Complete lines: the pending one first (its header was taken when it began).
     let lf = chunk.indexOf(LF);
     if (lf !== -1) {
-      if (this.#pendingLength > 0) {
-        out.set(this.#pending.subarray(0, this.#pendingLength), o);
-        o += this.#pendingLength;
-        this.#pendingLength = 0;
-        out.set(chunk.subarray(0, lf + 1), o);
-        o += lf + 1;
+      o = this.#flushPending(out, o);
+      for (;;) {
+        o = copyInto(out, o, chunk, n, lf + 1);
         n = lf + 1;
         lf = chunk.indexOf(LF, n);
-      }
-      for (; lf !== -1; lf = chunk.indexOf(LF, n)) {
+        if (lf === -1) break;
+        if (o + HEADER_LENGTH + (chunk.length - n) + HEADER_LENGTH + 1 > out.length) {
+          out = this.#room(o, HEADER_LENGTH + (chunk.length - n) + HEADER_LENGTH + 1);
+        }
         o = this.#putHeader(out, o);
-        out.set(chunk.subarray(n, lf + 1), o);
-        o += lf + 1 - n;
-        n = lf + 1;
       }
     }
 
@@ -118,6 +120,19 @@ export class LineTimestamper implements ByteSink {
     if (o > 0) this.#next.write(out.subarray(0, o));
   }
 
+  /**
+   * The output buffer with room for `extra` bytes after its first `used`
+   * ones, which a grown buffer keeps. Reused across writes: a sink keeps no
+   * reference to a chunk once its `write` returned (ByteSink).
+   */
+  #room(used: number, extra: number): Uint8Array {
+    if (used + extra <= this.#out.length) return this.#out;
+    const bigger = new Uint8Array(Math.max(2 * this.#out.length, used + extra));
+    bigger.set(this.#out.subarray(0, used));
+    this.#out = bigger;
+    return bigger;
+  }
+
   /** Ends a pending partial line with `\n`. Safe to call twice; writes may follow. */
   close(): void {
     if (this.#pendingLength === 0) return;
@@ -139,6 +154,18 @@ export class LineTimestamper implements ByteSink {
 
   /** Writes the header stamped now at `out[o]`; the next one is a full line again. */
   #putHeader(out: Uint8Array, o: number): number {
+    if (!this.#isStampCurrent) {
+      this.#stamp();
+      this.#isStampCurrent = true;
+    }
+    const h = this.#header;
+    for (let i = 0; i < HEADER_LENGTH; i++) out[o + i] = h[i]!;
+    h[LINE_TYPE_AT] = FULL_LINE;
+    return o + HEADER_LENGTH;
+  }
+
+  /** Puts the clock's time into the header. */
+  #stamp(): void {
     const h = this.#header;
     // To the nearest microsecond: `now` is a float of milliseconds.
     const micros = Math.round(this.#now() * 1000);
@@ -155,9 +182,6 @@ export class LineTimestamper implements ByteSink {
       putDigits(h, 17, d.getUTCSeconds(), 2);
     }
     putDigits(h, 20, micros - second * 1_000_000, 6);
-    out.set(h, o);
-    h[LINE_TYPE_AT] = FULL_LINE;
-    return o + HEADER_LENGTH;
   }
 }
 
@@ -183,6 +207,22 @@ const SEPARATORS: [number, number][] = [
   [26, 0x5a], // Z
   [27, 0x20],
 ];
+
+/** Copies `from[start..end)` to `to[at]`; returns the end. A loop beats `set` for short lines. */
+function copyInto(
+  to: Uint8Array,
+  at: number,
+  from: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  if (end - start > 64) {
+    to.set(from.subarray(start, end), at);
+    return at + end - start;
+  }
+  for (let i = start; i < end; i++) to[at++] = from[i]!;
+  return at;
+}
 
 function putDigits(buf: Uint8Array, at: number, value: number, width: number): void {
   for (let i = at + width - 1; i >= at; i--) {

@@ -47,14 +47,15 @@ Deno.test("LineTimestamper prefixes lines, \\r flushes and splits exactly as the
       "2021-01-01T04:00:00.020010Z ffE+.\r\n",
       "2021-01-01T05:00:00.020010Z ffE+.\r\n",
       "2021-01-01T06:00:00.020010Z ffE+Done.\r\n",
+      // Lines that come in one write share its time (upstream reads the clock per line).
       "2021-01-01T07:00:00.020010Z ffE PREFIX multiple\n",
-      "2021-01-01T08:00:00.020010Z ffE new\n",
-      "2021-01-01T09:00:00.020010Z ffE lines\n",
-      "2021-01-01T10:00:00.020010Z ffE \n",
-      "2021-01-01T11:00:00.020010Z ffE start\n",
-      "2021-01-01T12:00:00.020010Z ffE end\n",
-      "2021-01-01T13:00:00.020010Z ffE PREFIX Eat carriages\r\r\r\n",
-      "2021-01-01T14:00:00.020010Z ffE PREFIX The end\n",
+      "2021-01-01T07:00:00.020010Z ffE new\n",
+      "2021-01-01T07:00:00.020010Z ffE lines\n",
+      "2021-01-01T08:00:00.020010Z ffE \n",
+      "2021-01-01T08:00:00.020010Z ffE start\n",
+      "2021-01-01T09:00:00.020010Z ffE end\n",
+      "2021-01-01T10:00:00.020010Z ffE PREFIX Eat carriages\r\r\r\n",
+      "2021-01-01T11:00:00.020010Z ffE PREFIX The end\n",
     ].join(""),
   );
 });
@@ -142,4 +143,16 @@ Deno.test("LineTimestamper refuses a stream id outside 0…255", () => {
       new LineTimestamper({ write: () => {} }, { streamId: 256, streamType: "O", now: Date.now }),
     /Stream id must be a whole number from 0 to 255: got 256/,
   );
+});
+
+Deno.test("LineTimestamper reads the clock once per write and grows its buffer for many short lines", () => {
+  let reads = 0;
+  const { stamper, text } = collect({ streamId: 1, streamType: "O", now: () => (reads++, 0) });
+  const lines = Array.from({ length: 5000 }, (_, i) => `${i}\n`).join("");
+  stamper.write(enc.encode(lines));
+  stamper.write(enc.encode("a\nb\n"));
+  assert.equal(reads, 2);
+  const expected = Array.from({ length: 5000 }, (_, i) => `1970-01-01T00:00:00.000000Z 01O ${i}\n`)
+    .join("") + "1970-01-01T00:00:00.000000Z 01O a\n1970-01-01T00:00:00.000000Z 01O b\n";
+  assert.ok(text() === expected, "5002 stamped lines");
 });
