@@ -5,8 +5,10 @@
  * variable, sends the log unstamped.
  */
 import assert from "node:assert/strict";
+import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { FakeGitLab, renderTrace } from "../fixtures/fake_gitlab.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 const SECRET = { key: "DB_PASSWORD", value: "s3cr3t-v4lue-9x", masked: true };
@@ -17,6 +19,14 @@ const SCRIPT = [
   'echo "pass=$DB_PASSWORD"',
   "printf 'progress 1\\rprogress 2\\rdone\\n'",
 ];
+
+const dockerReason = (await dockerSkipReason()) ??
+  ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is missing`);
+const sshReason = await sshdSkipReason();
+for (const [what, reason] of [["docker", dockerReason], ["ssh", sshReason]]) {
+  // deno-lint-ignore no-console -- a skipped test says why
+  if (reason) console.warn(`SKIP ${what} FF_TIMESTAMPS tests: ${reason}`);
+}
 
 function config(body: string): string {
   return `concurrent = 1\ncheck_interval = 1\n\n${body}`;
@@ -98,4 +108,58 @@ Deno.test("FF_TIMESTAMPS=false in [runners.feature_flags] or as a job variable s
   assert.doesNotMatch(runner.log, /FF_TIMESTAMPS/);
   assert.doesNotMatch(gitlab.traceOf(byVariable.id), /FF_TIMESTAMPS.*(not supported|no effect)/);
   assert.match(gitlab.traceOf(byVariable.id), /feature flags: FF_TIMESTAMPS:false/);
+});
+
+/** Runs `echo out line; echo err line >&2` through `runnerConfig` and checks both streams' prefixes. */
+async function assertStreamsTagged(
+  gitlab: FakeGitLab,
+  runnerConfig: string,
+  runnerId: number,
+): Promise<void> {
+  await using runner = await startRunner({ config: config(runnerConfig) });
+  const job = gitlab.enqueueJob({ script: SCRIPT.slice(0, 2), variables: NO_GIT, runnerId });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+  assert.equal(state.status, "success", state.rawTrace + runner.log);
+  const all = entries(state.rawTrace);
+  assert.ok(all.some((e) => e.stream === "01O" && e.body === "out line"), state.rawTrace);
+  assert.ok(all.some((e) => e.stream === "01E" && e.body === "err line"), state.rawTrace);
+  assert.equal(all.find((e) => e.body.includes("Job succeeded"))?.stream, "00O");
+}
+
+Deno.test({
+  name: "docker executor: the script's stdout is stamped 01O and its stderr 01E",
+  ignore: dockerReason !== null,
+  async fn() {
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    await assertStreamsTagged(
+      gitlab,
+      runnerToml(gitlab.url, r.token, { executor: "docker" }) +
+        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+      r.id,
+    );
+  },
+});
+
+Deno.test({
+  name: "ssh executor: the script's stdout is stamped 01O and its stderr 01E",
+  ignore: sshReason !== null,
+  async fn() {
+    await using sshd = await startSshd();
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    const ssh = [
+      "  [runners.ssh]",
+      `    host = "${sshd.host}"`,
+      `    port = "${sshd.port}"`,
+      `    user = "${sshd.user}"`,
+      `    identity_file = "${sshd.identityFile}"`,
+      `    known_hosts_file = "${sshd.knownHostsFile}"`,
+    ].join("\n");
+    await assertStreamsTagged(
+      gitlab,
+      runnerToml(gitlab.url, r.token, { executor: "ssh" }) + ssh + "\n",
+      r.id,
+    );
+  },
 });
