@@ -226,3 +226,67 @@ Deno.test("register -n refuses an unknown executor and an executor without what 
   await Deno.remove(ssh.dir, { recursive: true });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("register -t with a token that is not glrt- verifies that runner and writes it, registering nothing", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const legacy = gitlab.createRunner({ kind: "registered" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-register-flags-" });
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    legacy.token,
+    "--executor",
+    "shell",
+    "-c",
+    config,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stderr, /Token specified trying to verify runner/);
+  assert.match(res.stderr, /If you want to register use the '-r' instead of '-t'/);
+  assert.equal(gitlab.requestsTo("register_runner").length, 0);
+  assert.equal(gitlab.requestsTo("verify_runner").length, 1);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, new RegExp(`token = "${legacy.token}"`));
+  const bad = await runCli([
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    "not-a-runner-token",
+    "--executor",
+    "shell",
+    "-c",
+    join(dir, "other.toml"),
+  ]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /Failed to verify the runner/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("register warns about a token registered twice and about limits above the global concurrent", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-register-flags-" });
+  const config = join(dir, "config.toml");
+  const args = ["register", "-n", "-u", gitlab.url, "-t", fake.token, "-c", config];
+  const first = await runCli([...args, "--executor", "shell", "--limit", "4"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.doesNotMatch(first.stderr, /already been registered/);
+  assert.match(
+    first.stderr,
+    /--limit 4 is above the global concurrent \(1\) of .*config\.toml: concurrent still caps it/,
+  );
+  const second = await runCli([...args, "--executor", "shell", "--request-concurrency", "3"]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(
+    second.stderr,
+    /A runner with this system ID and token has already been registered\./,
+  );
+  assert.match(second.stderr, /--request-concurrency 3 is above the global concurrent \(1\)/);
+  await Deno.remove(dir, { recursive: true });
+});

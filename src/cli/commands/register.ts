@@ -377,9 +377,25 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     systemId,
     ...tlsFilesOf(runner),
   });
-  ctx.log.info("Registering runner...", { "url": url, "runner": shortToken(token) });
+  // Upstream: `-t` with a token that is not a glrt- one only verifies an
+  // existing runner and writes it; registering is `-r`.
+  const isVerifyOnly = !isCreatedRunnerToken && flags.string("token") !== "";
+  if (isCreatedRunnerToken && loaded.config.runners.some((r) => r.token === token)) {
+    ctx.log.warn("A runner with this system ID and token has already been registered.");
+  }
+  ctx.log.info(
+    isVerifyOnly ? "Token specified trying to verify runner..." : "Registering runner...",
+    {
+      "url": url,
+      "runner": shortToken(token),
+    },
+  );
   try {
-    if (isCreatedRunnerToken) {
+    if (isVerifyOnly) {
+      ctx.log.warn("If you want to register use the '-r' instead of '-t'.");
+      await client.verify();
+      runner.token = token;
+    } else if (isCreatedRunnerToken) {
       const verified = await client.verify();
       if (verified.id === 0) {
         throw new CommandError(
@@ -415,9 +431,8 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     }
   } catch (err) {
     if (err instanceof CommandError) throw err;
-    throw new CommandError(`Registering runner... failed: ${(err as Error).message}`, 1, {
-      cause: err,
-    });
+    const what = isVerifyOnly ? "Failed to verify the runner" : "Registering runner... failed";
+    throw new CommandError(`${what}: ${(err as Error).message}`, 1, { cause: err });
   }
 
   const config = loaded.config;
@@ -425,7 +440,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   try {
     await saveConfig(path, config);
   } catch (err) {
-    if (!flags.bool("leave-runner") && !isCreatedRunnerToken) {
+    if (!flags.bool("leave-runner") && !isCreatedRunnerToken && !isVerifyOnly) {
       await new RunnerClient({
         url,
         runnerInfo: runnerInfoFor(ctx.version, runner),
@@ -434,6 +449,17 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
         .unregister().catch(() => {});
     }
     throw new CommandError(`Cannot save ${path}: ${(err as Error).message}`, 1, { cause: err });
+  }
+  for (
+    const [value, flag] of [
+      [runner.limit, "--limit"],
+      [runner.requestConcurrency, "--request-concurrency"],
+    ] as const
+  ) {
+    if (config.concurrent >= value) continue;
+    ctx.log.warn(
+      `${flag} ${value} is above the global concurrent (${config.concurrent}) of ${path}: concurrent still caps it, register does not raise it`,
+    );
   }
   ctx.out(
     `Runner registered successfully. Feel free to start it, but if it's running already the config should be automatically reloaded!\n\nConfiguration (with the authentication token) was saved in "${path}"`,
