@@ -331,16 +331,18 @@ Deno.test("long polling: a job enqueued while the request is held is picked up w
   );
 });
 
-Deno.test("run-single takes one runner from flags, runs --max-builds jobs and exits", async () => {
+Deno.test("run-single takes one runner from flags (warning about flags of keys it does not act on), runs --max-builds jobs and exits", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   const job = gitlab.enqueueJob({ script: ["echo single"], variables: NO_GIT });
   const dir = await Deno.makeTempDir({ prefix: "runner-single-" });
   const res = await runCli(
-    ["run-single", "--url", gitlab.url, "--executor", "shell", "--max-builds", "1"],
+    ["run-single", "--url", gitlab.url, "--executor", "shell", "--max-builds", "1", "--proxy-exec"],
     { cwd: dir, env: { CI_SERVER_TOKEN: r.token } },
   );
   assert.equal(res.code, 0, res.stderr);
+  // A flag of a key we do not act on is warned about, as in config.toml.
+  assert.match(res.stderr, /key runners\.proxy_exec is accepted but not supported/);
   const state = gitlab.jobOf(job.id);
   assert.equal(state.status, "success");
   assert.match(state.trace, /\nsingle\n/);

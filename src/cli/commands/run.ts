@@ -525,7 +525,8 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     systemId = (await loadOrCreateSystemId(path)).systemId;
   } else {
     runner = defaultRunnerConfig(flags.string("executor"));
-    applyRunnerFlags(runner, flags);
+    // Flags of keys we do not act on are taken and warned about, as in config.toml.
+    for (const w of applyRunnerFlags(runner, flags)) ctx.log.warn(formatConfigProblem(w));
     systemId =
       (await loadOrCreateSystemId(resolve(ctx.cwd, ".runner-single", "config.toml"))).systemId;
   }
