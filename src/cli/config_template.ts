@@ -17,6 +17,7 @@
 import { parse } from "smol-toml";
 import { ConfigError, type ConfigWarning } from "../config/config_error.ts";
 import { parseGoDuration } from "../config/go_duration.ts";
+import { expandEnv } from "../config/env_expansion.ts";
 import { parseConfig } from "../config/parse_config.ts";
 import { CONFIG_KEYS } from "../config/schema.ts";
 
@@ -83,6 +84,8 @@ export async function loadConfigTemplate(
     );
   }
   const runner = runners[0];
+  // As in config.toml, the url may name $VARs; upstream's load expands them.
+  if (typeof runner["url"] === "string") runner["url"] = expandEnv(runner["url"], env);
   for (const key of ["token", "name"] as const) {
     if (runner[key] === undefined) continue;
     delete runner[key];

@@ -116,18 +116,18 @@ Deno.test("register --template-config keeps the template's settings where the fl
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("TEMPLATE_CONFIG_FILE gives url and executor when no flag does", async () => {
+Deno.test("TEMPLATE_CONFIG_FILE gives url (its $VARs expanded) and executor when no flag does", async () => {
   await using gitlab = await FakeGitLab.start();
   const fake = gitlab.createRunner({ kind: "created" });
   const dir = await Deno.makeTempDir({ prefix: "runner-register-template-" });
   const template = join(dir, "template.toml");
   await Deno.writeTextFile(
     template,
-    `[[runners]]\n  url = "${gitlab.url}"\n  executor = "shell"\n  builds_dir = "/srv/builds"\n`,
+    `[[runners]]\n  url = "\${TEMPLATE_GITLAB_URL}"\n  executor = "shell"\n  builds_dir = "/srv/builds"\n`,
   );
   const config = join(dir, "config.toml");
   const res = await runCli(["register", "-n", "-t", fake.token, "-c", config], {
-    env: { TEMPLATE_CONFIG_FILE: template },
+    env: { TEMPLATE_CONFIG_FILE: template, TEMPLATE_GITLAB_URL: gitlab.url },
   });
   assert.equal(res.code, 0, res.stderr);
   const runner = readToml(await Deno.readTextFile(config)).runners[0]!;
