@@ -5,6 +5,7 @@
 import type { RunnerCacheConfig } from "../config/runner_config.ts";
 import { cacheBackend } from "./cache_url_signer.ts";
 import { s3HostPort } from "./s3_endpoint.ts";
+import { azureHostPort } from "./azure_endpoint.ts";
 
 /** Empty for a local-only cache, or a config that names no usable endpoint. */
 export function cacheEndpoints(cache: RunnerCacheConfig): string[] {
@@ -14,6 +15,8 @@ export function cacheEndpoints(cache: RunnerCacheConfig): string[] {
         return [s3HostPort(cache.s3)];
       case "gcs":
         return [`storage.${cache.gcs.universeDomain || "googleapis.com"}:443`];
+      case "azure":
+        return [azureHostPort(cache.azure)];
       default:
         return [];
     }

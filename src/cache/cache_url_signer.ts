@@ -14,6 +14,18 @@ export type CacheUrlMethod = "GET" | "PUT";
 export interface PresignedRequest {
   url: string;
   headers: Record<string, string>;
+  /**
+   * How the job log names the object when it is not the URL without its
+   * query: the official runner moves Azure blobs with GoCloud and logs
+   * `azblob://<container>/<object>`.
+   */
+  displayUrl?: string;
+  /**
+   * Azure: a PUT stores a block blob, in one Put Blob request when the
+   * archive fits in one block, else as Put Block requests and a Put Block
+   * List; each request carries a body of known length.
+   */
+  isBlockBlob?: boolean;
 }
 
 /** Signs requests for object names; implementations are pure apart from the clock and credentials. */
@@ -68,11 +80,13 @@ export async function loadCacheUrlSigner(
       const { GcsUrlSigner } = await import("./gcs_url_signer.ts");
       return new GcsUrlSigner(cache.gcs, context);
     }
-    case "azure":
-      throw new RangeError(`Cache type "azure" is not supported yet: use "s3" or "gcs"`);
+    case "azure": {
+      const { AzureUrlSigner } = await import("./azure_url_signer.ts");
+      return new AzureUrlSigner(cache.azure, context);
+    }
     default:
       throw new RangeError(
-        `Cache type ${JSON.stringify(cache.type)} is not supported: use "s3" or "gcs"`,
+        `Cache type ${JSON.stringify(cache.type)} is not supported: use "s3", "gcs" or "azure"`,
       );
   }
 }

@@ -13,6 +13,7 @@ import type { RandomAccessReader } from "../archive/random_access_reader.ts";
 import type { CacheStore } from "./cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "./cache_url_signer.ts";
 import type { ObjectTransfer } from "./object_transfer.ts";
+import { TransferMeter, type TransferProgress } from "./transfer_meter.ts";
 
 /** Where pre-signed requests come from: the poller, over the executor protocol. */
 export interface CacheUrlSource {
@@ -30,10 +31,14 @@ export interface DistributedCacheStoreOptions {
   signal: AbortSignal;
   /** Between attempts; a parameter so tests need not wait. */
   retryDelayMs?: number;
+  /** The transfer meter's output, when the job sets TRANSFER_METER_FREQUENCY. */
+  progress?: TransferProgress | null;
 }
 
 const ATTEMPTS = 3;
 const ARCHIVE_NAME = "cache.zip";
+/** 404 codes that mean "no such archive" (S3/GCS, Azure); others (no bucket) are errors. */
+const MISSING_OBJECT_CODES = new Set(["", "NoSuchKey", "BlobNotFound"]);
 
 export class DistributedCacheStore implements CacheStore {
   readonly #o: DistributedCacheStoreOptions;
@@ -51,21 +56,20 @@ export class DistributedCacheStore implements CacheStore {
       log(`WARNING: No URL for the distributed cache: ${(err as Error).message}`);
       return await local.open(key);
     }
-    log(`Downloading ${ARCHIVE_NAME} from ${cleanUrl(request.url)}`);
     const response = await this.#retry(() => this.#o.transfer.get(request, this.#o.signal));
     if (response.status === 404) {
-      const problem = parseS3Error(await response.text());
-      // A missing bucket is a configuration error, not a missing archive.
-      if (problem.code !== "" && problem.code !== "NoSuchKey") {
+      const problem = parseStorageError(await response.text(), response.headers);
+      // A missing bucket or container is a configuration error, not a missing archive.
+      if (!MISSING_OBJECT_CODES.has(problem.code)) {
         throw new Error(`Cannot download cache: ${describe(404, problem)}`);
       }
       return await local.open(key);
     }
     if (!response.ok) {
-      throw new Error(
-        `Cannot download cache: ${describe(response.status, parseS3Error(await response.text()))}`,
-      );
+      const problem = parseStorageError(await response.text(), response.headers);
+      throw new Error(`Cannot download cache: ${describe(response.status, problem)}`);
     }
+    // The official extractor's test: the remote archive is not newer than the local copy.
     const remoteTime = Date.parse(response.headers.get("last-modified") ?? "");
     const localTime = await local.modified(key);
     if (localTime !== null && !Number.isNaN(remoteTime) && remoteTime <= localTime.getTime()) {
@@ -73,13 +77,26 @@ export class DistributedCacheStore implements CacheStore {
       log(`${ARCHIVE_NAME} is up to date`);
       return await local.open(key);
     }
+    // The official line: the name without its extension, the ETag as a log field.
+    const etag = response.headers.get("etag");
+    const line = `Downloading cache from ${displayUrl(request)}`;
+    log(etag ? `${line.padEnd(50)}  etag=${etag}` : line);
     const size = Number(response.headers.get("content-length") ?? NaN);
     if (response.body === null) throw new Error("Cannot download cache: the answer has no body");
-    const stored = await local.save(key, key, response.body);
+    const meter = this.#meter("Downloading cache", Number.isNaN(size) ? 0 : size);
+    let stored: number;
+    try {
+      stored = await local.save(
+        key,
+        key,
+        meter ? response.body.pipeThrough(meter.counter()) : response.body,
+      );
+    } finally {
+      meter?.done();
+    }
     if (!Number.isNaN(size) && stored !== size) {
       throw new Error(`Cannot download cache: got ${stored} of ${size} bytes`);
     }
-    log(`Downloaded ${ARCHIVE_NAME} (${formatSize(stored)})`);
     return await local.open(key);
   }
 
@@ -102,22 +119,31 @@ export class DistributedCacheStore implements CacheStore {
         cause: err,
       });
     });
-    log(`Uploading ${ARCHIVE_NAME} to ${cleanUrl(request.url)}`);
+    log(`Uploading ${ARCHIVE_NAME} to ${displayUrl(request)}`);
     const answer = await this.#retry(async () => {
       const reader = await local.open(key);
       if (reader === null) throw new Error(`Cache archive for ${key} vanished before its upload`);
+      const meter = this.#meter("Uploading cache", reader.size);
       try {
-        const result = await this.#o.transfer.put(request, reader, this.#o.signal);
-        return { status: result.status, text: result.text };
+        const body = meter ? meteredReader(reader, meter) : reader;
+        const result = await this.#o.transfer.put(request, body, this.#o.signal);
+        return { status: result.status, headers: result.headers, text: result.text };
       } finally {
+        meter?.done();
         await reader.close();
       }
     });
     if (answer.status < 200 || answer.status > 299) {
-      throw new Error(`Cannot upload cache: ${describe(answer.status, parseS3Error(answer.text))}`);
+      const problem = parseStorageError(answer.text, answer.headers);
+      throw new Error(`Cannot upload cache: ${describe(answer.status, problem)}`);
     }
-    log(`Uploaded ${ARCHIVE_NAME} (${formatSize(size)})`);
     return size;
+  }
+
+  /** The transfer meter, when the job asked for one (TRANSFER_METER_FREQUENCY). */
+  #meter(label: string, total: number): TransferMeter | null {
+    const progress = this.#o.progress;
+    return progress ? new TransferMeter(label, total, { progress }) : null;
   }
 
   /** Runs `attempt` again after a network error or a 5xx answer, up to ATTEMPTS times. */
@@ -144,6 +170,11 @@ export class DistributedCacheStore implements CacheStore {
   }
 }
 
+/** How the job log names the object: the official runner's words for it. */
+function displayUrl(request: PresignedRequest): string {
+  return request.displayUrl ?? cleanUrl(request.url);
+}
+
 /** The URL without its query (signature) and user info, as the official helper logs it. */
 export function cleanUrl(url: string): string {
   const u = new URL(url);
@@ -155,11 +186,18 @@ interface StorageError {
   message: string;
 }
 
-/** The `<Code>` and `<Message>` of an S3 (or Azure/GCS: same shape) XML error body. */
-export function parseS3Error(body: string): StorageError {
+/**
+ * The `<Code>` and `<Message>` of an S3, GCS or Azure XML error body (same
+ * shape), or Azure's `x-ms-error-code` header when there is no body (HEAD).
+ * Only the message's first line: Azure appends `RequestId:` and `Time:` lines.
+ */
+export function parseStorageError(body: string, headers?: Headers): StorageError {
   const field = (name: string) =>
     new RegExp(`<${name}>([^<]*)</${name}>`).exec(body)?.[1]?.trim() ?? "";
-  return { code: field("Code"), message: field("Message") };
+  return {
+    code: field("Code") || (headers?.get("x-ms-error-code") ?? ""),
+    message: field("Message").split("\n")[0]?.trim() ?? "",
+  };
 }
 
 function describe(status: number, problem: StorageError): string {
@@ -175,12 +213,22 @@ const HINTS: Record<string, string> = {
   InvalidAccessKeyId: "check the access key in [runners.cache]",
   SignatureDoesNotMatch: "check the secret key in [runners.cache]",
   AuthenticationFailed: "check the account key in [runners.cache.azure]",
+  // Azure's answer when the account refuses the SAS (Azurite's for a bad signature too).
+  AuthorizationFailure:
+    "check the account key in [runners.cache.azure] and that the account accepts this access",
   RequestTimeTooSkewed: "the runner's clock differs from the server's: sync the clock",
   AccessDenied: "the credentials may not access this object",
 };
 
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+/** `reader` counting what is read into `meter`. */
+function meteredReader(reader: RandomAccessReader, meter: TransferMeter): RandomAccessReader {
+  return {
+    size: reader.size,
+    async read(offset: number, length: number) {
+      const bytes = await reader.read(offset, length);
+      meter.add(bytes.length);
+      return bytes;
+    },
+    close: () => reader.close(),
+  };
 }

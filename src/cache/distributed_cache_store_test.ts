@@ -25,7 +25,9 @@ class MemoryStore implements CacheStore {
 /** Answers from a script: one status (and body) per call, in order. */
 class ScriptedTransfer implements ObjectTransfer {
   readonly calls: string[] = [];
-  constructor(readonly answers: { status: number; body?: string; lastModified?: string }[]) {}
+  constructor(
+    readonly answers: { status: number; body?: string; lastModified?: string; etag?: string }[],
+  ) {}
   #next() {
     const a = this.answers.shift();
     if (!a) throw new TypeError("unexpected transfer");
@@ -37,7 +39,11 @@ class ScriptedTransfer implements ObjectTransfer {
     return Promise.resolve(
       new Response(a.body ?? null, {
         status: a.status,
-        headers: a.lastModified ? { "last-modified": a.lastModified } : {},
+        headers: {
+          ...(a.lastModified ? { "last-modified": a.lastModified } : {}),
+          ...(a.etag ? { "etag": a.etag } : {}),
+          ...(a.body ? { "content-length": String(a.body.length) } : {}),
+        },
       }),
     );
   }
@@ -50,7 +56,11 @@ class ScriptedTransfer implements ObjectTransfer {
   }
 }
 
-function setup(answers: ConstructorParameters<typeof ScriptedTransfer>[0], limit = 0) {
+function setup(
+  answers: ConstructorParameters<typeof ScriptedTransfer>[0],
+  limit = 0,
+  options: { meter?: string[] } = {},
+) {
   const lines: string[] = [];
   const local = new MemoryStore(() => new Date("2026-01-01T00:00:00Z"));
   const transfer = new ScriptedTransfer(answers);
@@ -65,6 +75,9 @@ function setup(answers: ConstructorParameters<typeof ScriptedTransfer>[0], limit
     log: (l) => lines.push(l),
     signal: new AbortController().signal,
     retryDelayMs: 0,
+    ...(options.meter
+      ? { progress: { write: (t: string) => options.meter!.push(t), intervalMs: 60_000 } }
+      : {}),
   });
   return { store, local, transfer, lines };
 }
@@ -125,4 +138,32 @@ Deno.test("distributed cache downloads a newer remote archive, keeps an up-to-da
   assert.equal(await missing.store.open("deps"), null);
   const noBucket = setup([{ status: 404, body: "<Error><Code>NoSuchBucket</Code></Error>" }]);
   await assert.rejects(noBucket.store.open("deps"), /NoSuchBucket.*does not exist/);
+});
+
+Deno.test("distributed cache logs a download as the official helper does: the ETag as a field, no line when up to date", async () => {
+  const withTag = setup([{
+    status: 200,
+    body: "remote",
+    lastModified: "Fri, 02 Jan 2026 00:00:00 GMT",
+    etag: '"0x8DC5E1"',
+  }]);
+  await withTag.store.open("deps");
+  assert.deepEqual(withTag.lines, [
+    `${"Downloading cache from http://s3.test/b/deps".padEnd(50)}  etag="0x8DC5E1"`,
+  ]);
+  const plain = setup([{ status: 200, body: "remote" }]);
+  await plain.store.open("deps");
+  assert.deepEqual(plain.lines, ["Downloading cache from http://s3.test/b/deps"]);
+});
+
+Deno.test("distributed cache prints the transfer meter for a download and an upload when asked", async () => {
+  const meter: string[] = [];
+  const { store } = setup([{ status: 200, body: "remote" }, { status: 201 }], 0, { meter });
+  await store.open("deps");
+  await store.save("other", "other", body("zip"));
+  assert.match(meter[0]!, /^\rDownloading cache 0 B\/6 B \(0 B\/s\) {16}$/);
+  assert.match(meter[1]!, /^\rDownloading cache 6 B\/6 B \([\d.]+ .?B\/s\) {16}\n$/);
+  assert.match(meter[2]!, /^\rUploading cache 0 B\/3 B \(0 B\/s\) {16}$/);
+  assert.match(meter[3]!, /^\rUploading cache 3 B\/3 B \([\d.]+ .?B\/s\) {16}\n$/);
+  assert.equal(meter.length, 4);
 });

@@ -314,9 +314,14 @@ class ProtocolCacheUrls implements CacheUrlSource {
       60_000,
     );
     try {
-      const { url, headers, error } = await answer.promise;
+      const { url, headers, displayUrl, isBlockBlob, error } = await answer.promise;
       if (url === undefined) throw new Error(error ?? "the runner gave no URL");
-      return { url, headers: headers ?? {} };
+      return {
+        url,
+        headers: headers ?? {},
+        ...(displayUrl ? { displayUrl } : {}),
+        ...(isBlockBlob ? { isBlockBlob } : {}),
+      };
     } finally {
       clearTimeout(timer);
       this.#pending.delete(id);
@@ -453,7 +458,7 @@ async function jobFileHooks(
       featureFlags: context.runner.featureFlags,
       ...(distributed
         ? {
-          distributedCache: (local, log, signal) => {
+          distributedCache: (local, log, signal, progress) => {
             const [{ DistributedCacheStore }, { HttpObjectTransfer }] = distributed;
             return new DistributedCacheStore({
               local,
@@ -462,6 +467,7 @@ async function jobFileHooks(
               maxUploadedArchiveSize: cache.maxUploadedArchiveSize,
               log,
               signal,
+              progress,
             });
           },
         }

@@ -50,6 +50,16 @@ export interface RunnerCacheConfig {
   maxUploadedArchiveSize: number;
   s3: S3CacheConfig;
   gcs: GcsCacheConfig;
+  azure: AzureCacheConfig;
+}
+
+/** [runners.cache.azure]; "" = not set. */
+export interface AzureCacheConfig {
+  accountName: string;
+  accountKey: string;
+  containerName: string;
+  /** "" = blob.core.windows.net. */
+  storageDomain: string;
 }
 
 /** [runners.cache.gcs]; "" = not set. */

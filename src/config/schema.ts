@@ -150,7 +150,14 @@ export const CONFIG_SECTIONS: readonly SectionSpec[] = [
     ["cache", "gcs"],
     "Google Cloud Storage cache backend.",
   ),
-  sec("runners.cache.azure", "table", "P3", false, [], "Azure Blob Storage cache backend."),
+  sec(
+    "runners.cache.azure",
+    "table",
+    "P2",
+    true,
+    ["cache", "azure"],
+    "Azure Blob Storage cache backend.",
+  ),
   // Upload deadlines are not applied yet: the keys warn when present.
   sec("runners.artifact", "table", "P1", false, [], "Artifact upload deadlines."),
   sec(
@@ -867,13 +874,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "Alternate Google Cloud universe.",
     { defaultText: "googleapis.com" },
   ),
-  k("runners.cache.azure", "AccountName", "string", "", "P3", "Storage account.", {
+  k("runners.cache.azure", "AccountName", "string", "", "P2", "Storage account.", {
     defaultText: '""',
   }),
-  k("runners.cache.azure", "AccountKey", "string", "", "P3", "Account key used to sign SAS URLs.", {
-    defaultText: '"" (empty = workload/managed identity)',
+  k("runners.cache.azure", "AccountKey", "string", "", "P2", "Account key used to sign SAS URLs.", {
+    defaultText: '"" (required by Runner; the official runner then uses Entra ID)',
   }),
-  k("runners.cache.azure", "ContainerName", "string", "", "P3", "Blob container.", {
+  k("runners.cache.azure", "ContainerName", "string", "", "P2", "Blob container.", {
     defaultText: "required",
   }),
   k(
@@ -881,7 +888,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "StorageDomain",
     "string",
     "blob.core.windows.net",
-    "P3",
+    "P2",
     "Endpoint domain (sovereign clouds).",
     { defaultText: "blob.core.windows.net" },
   ),

@@ -85,11 +85,12 @@ export interface StartMessage {
 export function executorSettings(runner: RunnerConfig): RunnerConfig {
   const s3 = { ...runner.cache.s3, accessKey: "", secretKey: "", sessionToken: "" };
   const gcs = { ...runner.cache.gcs, privateKey: "", credentialsFile: "" };
+  const azure = { ...runner.cache.azure, accountKey: "" };
   return {
     ...runner,
     token: "",
     envExpansion: { url: null, token: null },
-    cache: { ...runner.cache, s3, gcs },
+    cache: { ...runner.cache, s3, gcs, azure },
   };
 }
 
@@ -108,6 +109,10 @@ export interface CacheUrlAnswer {
   id: number;
   url?: string;
   headers?: Record<string, string>;
+  /** How the job log names the object, when not the URL without its query (Azure: `azblob://`). */
+  displayUrl?: string;
+  /** Azure: upload as a block blob (see PresignedRequest). */
+  isBlockBlob?: boolean;
   error?: string;
 }
 

@@ -19,6 +19,8 @@ import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { expandValue, lookupVariable } from "../build/job_variables.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
+import type { TransferProgress } from "../cache/transfer_meter.ts";
+import { parseGoDuration } from "../time/go_duration.ts";
 import type { JobFiles } from "./job_files.ts";
 
 export interface JobFileHooksOptions {
@@ -34,7 +36,12 @@ export interface JobFileHooksOptions {
    * The distributed cache (`[runners.cache] Type`) in front of the local
    * cache store; undefined for a local-only cache.
    */
-  distributedCache?: (local: CacheStore, log: JobLogSink, signal: AbortSignal) => CacheStore;
+  distributedCache?: (
+    local: CacheStore,
+    log: JobLogSink,
+    signal: AbortSignal,
+    progress: TransferProgress | null,
+  ) => CacheStore;
 }
 
 export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHooks {
@@ -197,8 +204,26 @@ function keyContext(ctx: StageContext) {
 function cacheStore(ctx: StageContext, options: JobFileHooksOptions, files: JobFiles): CacheStore {
   const local = files.cacheStore(cacheRoot(ctx));
   return options.distributedCache
-    ? options.distributedCache(local, sinkOf(ctx), ctx.signal)
+    ? options.distributedCache(local, sinkOf(ctx), ctx.signal, transferProgress(ctx))
     : local;
+}
+
+/**
+ * The official helpers' transfer meter: on when the job sets
+ * `TRANSFER_METER_FREQUENCY` to a Go duration above 0 (at least every second).
+ */
+function transferProgress(ctx: StageContext): TransferProgress | null {
+  const value = variable(ctx, "TRANSFER_METER_FREQUENCY") ?? "";
+  if (value === "") return null;
+  let intervalMs: number;
+  try {
+    intervalMs = parseGoDuration(value);
+  } catch (err) {
+    sinkOf(ctx)(`WARNING: TRANSFER_METER_FREQUENCY: ${(err as Error).message}; no transfer meter`);
+    return null;
+  }
+  if (intervalMs <= 0) return null;
+  return { write: (text) => ctx.log.raw(text), intervalMs: Math.max(1000, intervalMs) };
 }
 
 /** `<cache_dir>/<project path>` (§10.2). */

@@ -329,10 +329,10 @@ export class JobSupervisor implements JobHandler {
         projectId: job.jobInfo.projectId,
       });
       // Valid for the whole job (its timeout) and an hour more, like the official runner.
-      const { url, headers } = await signer.presign(objectName, request.method, {
+      const presigned = await signer.presign(objectName, request.method, {
         expiresSeconds: job.timeout + 3600,
       });
-      return { type: "cache-url", id: request.id, url, headers };
+      return { type: "cache-url", id: request.id, ...presigned };
     } catch (err) {
       return { type: "cache-url", id: request.id, error: (err as Error).message };
     }

@@ -280,3 +280,40 @@ Deno.test("register writes [runners.cache] and [runners.cache.s3] from the offic
   assert.match(text, /AuthenticationType = "access-key"/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("register writes [runners.cache.azure] from the official --cache-azure-* flags and CACHE_AZURE_* variables", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "--non-interactive",
+    "--url",
+    gitlab.url,
+    "--token",
+    fake.token,
+    "--executor",
+    "shell",
+    "--cache-type",
+    "azure",
+    "--cache-azure-account-name",
+    "runnercache",
+    "--cache-azure-container-name",
+    "runner-cache",
+    "--cache-azure-storage-domain",
+    "blob.core.chinacloudapi.cn",
+    "--config",
+    config,
+  ], { env: { CACHE_AZURE_ACCOUNT_KEY: "a2V5" } });
+  assert.equal(res.code, 0, res.stderr);
+  const text = await Deno.readTextFile(config);
+  assert.match(text, /\[runners\.cache\]\nType = "azure"/);
+  assert.match(text, /\[runners\.cache\.azure\]/);
+  assert.match(text, /AccountName = "runnercache"/);
+  assert.match(text, /AccountKey = "a2V5"/);
+  assert.match(text, /ContainerName = "runner-cache"/);
+  assert.match(text, /StorageDomain = "blob\.core\.chinacloudapi\.cn"/);
+  assert.doesNotMatch(res.stderr, /accepted but not supported/);
+  await Deno.remove(dir, { recursive: true });
+});

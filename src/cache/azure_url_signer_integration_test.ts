@@ -1,0 +1,75 @@
+/**
+ * The Azure SAS signer. An integration test by name only: `@azure/storage-blob`
+ * reads `DEBUG` and `AZURE_LOG_LEVEL` when it loads, which the unit task (no
+ * permissions) refuses.
+ */
+import assert from "node:assert/strict";
+import type { AzureCacheConfig } from "../config/runner_config.ts";
+import { azureHostPort } from "./azure_endpoint.ts";
+import { AzureUrlSigner } from "./azure_url_signer.ts";
+import { cacheEndpoints } from "./cache_endpoint.ts";
+
+const KEY = btoa("0123456789abcdef0123456789abcdef");
+const config = (over: Partial<AzureCacheConfig> = {}): AzureCacheConfig => ({
+  accountName: "acct",
+  accountKey: KEY,
+  containerName: "runner-cache",
+  storageDomain: "",
+  ...over,
+});
+const context = { env: () => undefined, now: () => new Date("2026-03-01T12:00:00Z") };
+
+Deno.test("Azure SAS URL: the official service URL, a blob SAS for HTTPS, read for GET, write for PUT", async () => {
+  const signer = new AzureUrlSigner(config(), context);
+  const get = await signer.presign("runner/abc/project/7/deps v1", "GET", { expiresSeconds: 7200 });
+  const url = new URL(get.url);
+  assert.equal(url.origin, "https://acct.blob.core.windows.net");
+  assert.equal(url.pathname, "/runner-cache/runner/abc/project/7/deps%20v1");
+  const q = url.searchParams;
+  assert.equal(q.get("sr"), "b");
+  assert.equal(q.get("sp"), "r");
+  assert.equal(q.get("spr"), "https");
+  // Valid from an hour before (clock skew) until the expiry asked for.
+  assert.equal(q.get("st"), "2026-03-01T11:00:00Z");
+  assert.equal(q.get("se"), "2026-03-01T14:00:00Z");
+  assert.ok(q.get("sig"));
+  assert.deepEqual(get.headers, {});
+  assert.equal(get.displayUrl, "azblob://runner-cache/runner/abc/project/7/deps v1");
+
+  const put = await signer.presign("project/7/deps", "PUT", { expiresSeconds: 60 });
+  assert.equal(new URL(put.url).searchParams.get("sp"), "w");
+  assert.deepEqual(put.headers, { "x-ms-blob-type": "BlockBlob" });
+  assert.equal(put.isBlockBlob, true);
+});
+
+Deno.test("Azure SAS URL: StorageDomain for sovereign clouds, and an IP endpoint takes the account in the path", async () => {
+  const china = new AzureUrlSigner(
+    config({ storageDomain: "blob.core.chinacloudapi.cn" }),
+    context,
+  );
+  const a = new URL((await china.presign("k", "GET", { expiresSeconds: 60 })).url);
+  assert.equal(a.origin, "https://acct.blob.core.chinacloudapi.cn");
+  const local = new AzureUrlSigner(config({ storageDomain: "127.0.0.1:10000" }), context);
+  const b = new URL((await local.presign("k", "GET", { expiresSeconds: 60 })).url);
+  assert.equal(`${b.origin}${b.pathname}`, "https://127.0.0.1:10000/acct/runner-cache/k");
+  assert.equal(azureHostPort(config()), "acct.blob.core.windows.net:443");
+  assert.equal(azureHostPort(config({ storageDomain: "localhost:10000" })), "localhost:10000");
+  assert.deepEqual(
+    cacheEndpoints(
+      {
+        type: "azure",
+        azure: config({ storageDomain: "127.0.0.1:10000" }),
+      } as Parameters<typeof cacheEndpoints>[0],
+    ),
+    ["127.0.0.1:10000"],
+  );
+});
+
+Deno.test("Azure signer refuses a config without account, container or key, naming the key", () => {
+  assert.throws(() => new AzureUrlSigner(config({ accountName: "" }), context), /AccountName/);
+  assert.throws(() => new AzureUrlSigner(config({ containerName: "" }), context), /ContainerName/);
+  assert.throws(
+    () => new AzureUrlSigner(config({ accountKey: "" }), context),
+    /AccountKey is empty: Runner signs SAS URLs with the account key only/,
+  );
+});
