@@ -520,3 +520,24 @@ Deno.test("labels follow upstream's rules: key and value patterns, at most 32 pe
     `[labels]\n${global}\n[[runners]]\nexecutor = "shell"\n[runners.labels]\nr0x = "v"\ng0x = "w"\n`;
   assert.equal(parseConfig(ok, opts).config.runners[0]?.combinedLabels["g0x"], "w");
 });
+
+Deno.test("S3 RoleARN and its AssumeRole settings warn by name (AssumeRole is not done yet); Azure keys load", () => {
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n[runners.cache.s3]\n` +
+      `BucketName = "b"\nRoleARN = "arn:aws:iam::1:role/cache"\nUploadRoleARN = "arn:x"\n` +
+      `AssumeRoleMaxConcurrency = 2\n` +
+      `[runners.cache.azure]\nAccountName = "acct"\nAccountKey = "a2V5"\nContainerName = "c"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => w.message), [
+    "key runners.cache.s3.RoleARN is accepted but not supported",
+    "key runners.cache.s3.UploadRoleARN is accepted but not supported",
+    "key runners.cache.s3.AssumeRoleMaxConcurrency is accepted but not supported",
+  ]);
+  assert.deepEqual(config.runners[0]?.cache.azure, {
+    accountName: "acct",
+    accountKey: "a2V5",
+    containerName: "c",
+    storageDomain: "blob.core.windows.net",
+  });
+});

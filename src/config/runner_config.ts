@@ -58,7 +58,7 @@ export interface AzureCacheConfig {
   accountName: string;
   accountKey: string;
   containerName: string;
-  /** "" = blob.core.windows.net. */
+  /** blob.core.windows.net unless set. */
   storageDomain: string;
 }
 
@@ -89,11 +89,6 @@ export interface S3CacheConfig {
   /** null = detect from the server address. */
   pathStyle: boolean | null;
   accelerate: boolean;
-  roleArn: string;
-  uploadRoleArn: string;
-  /** -1 = unlimited. */
-  assumeRoleMaxConcurrency: number;
-  disableAssumeRoleCredentialsCaching: boolean;
 }
 
 /** One [[runners.docker.services]] entry. */

@@ -813,8 +813,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P2",
-    "AssumeRole to mint short-lived credentials; enables multipart transfer.",
-    { field: "roleArn", defaultText: '""' },
+    "AssumeRole to mint short-lived credentials; enables multipart transfer. Not acted on yet: warns.",
+    { field: "roleArn", defaultText: '""', implemented: false },
   ),
   k(
     "runners.cache.s3",
@@ -822,8 +822,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P2",
-    "Deprecated upload-only variant of RoleARN.",
-    { field: "uploadRoleArn", defaultText: '""' },
+    "Deprecated upload-only variant of RoleARN. Not acted on yet: warns.",
+    { field: "uploadRoleArn", defaultText: '""', implemented: false },
   ),
   k(
     "runners.cache.s3",
@@ -831,8 +831,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "int",
     5,
     "P2",
-    "Parallel STS AssumeRole calls.",
-    { defaultText: "5 (-1 = unlimited)" },
+    "Parallel STS AssumeRole calls (with RoleARN). Not acted on yet: warns.",
+    { defaultText: "5 (-1 = unlimited)", implemented: false },
   ),
   k(
     "runners.cache.s3",
@@ -840,8 +840,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool",
     false,
     "P2",
-    "Turn off the in-process LRU of AssumeRole credentials (code only; not in the docs table).",
-    { defaultText: "false" },
+    "Turn off the in-process LRU of AssumeRole credentials (code only; not in the docs table). Not acted on yet: warns.",
+    { defaultText: "false", implemented: false },
   ),
   k(
     "runners.cache.gcs",
