@@ -163,3 +163,40 @@ Deno.test({
     );
   },
 });
+
+Deno.test("custom executor: the driver's prepare output is the runner's 00O/00E, the script's 01O/01E", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-ts-custom-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/prepare.sh`,
+      "#!/bin/sh\necho driver prepared\necho driver warns >&2\n",
+    );
+    await Deno.writeTextFile(`${dir}/run.sh`, '#!/bin/sh\nexec bash "$1"\n');
+    await Deno.chmod(`${dir}/prepare.sh`, 0o755);
+    await Deno.chmod(`${dir}/run.sh`, 0o755);
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: config(
+        runnerToml(gitlab.url, r.token, {
+          executor: "custom",
+          builds_dir: `${dir}/builds`,
+          cache_dir: `${dir}/cache`,
+        }) +
+          `  [runners.custom]\n    prepare_exec = "${dir}/prepare.sh"\n    run_exec = "${dir}/run.sh"\n`,
+      ),
+    });
+    const job = gitlab.enqueueJob({ script: SCRIPT.slice(0, 2), variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+    assert.equal(state.status, "success", state.rawTrace + runner.log);
+    const all = entries(state.rawTrace);
+    const has = (stream: string, body: string) =>
+      assert.ok(all.some((e) => e.stream === stream && e.body === body), `${stream} ${body}`);
+    has("00O", "driver prepared");
+    has("00E", "driver warns");
+    has("01O", "out line");
+    has("01E", "err line");
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
