@@ -3,6 +3,8 @@
  * `[runners.feature_flags]` table beats a job variable of the same name
  * (which includes the runner's `environment`), which beats the default.
  */
+import type { JobVariable } from "../job/job_spec.ts";
+import { expandVariables, lookupVariable, parseEnvironment } from "./job_variables.ts";
 
 /** Every flag the official runner knows, with its default. */
 export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
@@ -128,4 +130,17 @@ export function describeNonDefaultFlags(flags: Readonly<Record<string, boolean>>
     .filter(([name, fallback]) => (flags[name] ?? fallback) !== fallback)
     .map(([name]) => `${name}:${flags[name]}`)
     .join(", ");
+}
+
+/**
+ * A job's flags as the build resolves them: the runner's
+ * `[runners.feature_flags]`, then its `environment` and the job's variables
+ * (expanded), then the defaults. The trace pipeline uses the same answer.
+ */
+export function featureFlagsForJob(
+  runner: { featureFlags: Readonly<Record<string, boolean>>; environment: readonly string[] },
+  variables: readonly JobVariable[],
+): Record<string, boolean> {
+  const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
+  return resolveFeatureFlags(runner.featureFlags, (key) => lookupVariable(early, key));
 }

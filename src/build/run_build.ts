@@ -49,18 +49,16 @@ import { type BuildSettings, resolveBuildSettings } from "./build_settings.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
 import {
   describeNonDefaultFlags,
+  featureFlagsForJob,
   ignoredFeatureFlags,
-  resolveFeatureFlags,
 } from "./feature_flags.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
 import { formatGoDuration } from "../time/go_duration.ts";
 import {
   buildJobVariables,
   expandValue,
-  expandVariables,
   type JobTls,
   lookupVariable,
-  parseEnvironment,
   type RunnerVersion,
   TLS_CA_FILE_KEY,
   TLS_CERT_FILE_KEY,
@@ -273,8 +271,7 @@ class Build {
     }
     // Flags are resolved from config, the runner's environment and the job's
     // variables; paths do not matter for them.
-    const early = expandVariables([...parseEnvironment(runner.environment), ...job.variables]);
-    this.#flags = resolveFeatureFlags(runner.featureFlags, (k) => lookupVariable(early, k));
+    this.#flags = featureFlagsForJob(runner, job.variables);
     const described = describeNonDefaultFlags(this.#flags);
     if (described !== "") this.#log.println(`  feature flags: ${described}`);
     for (const name of ignoredFeatureFlags(this.#flags)) {

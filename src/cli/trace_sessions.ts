@@ -6,7 +6,7 @@
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { mapFailureReason } from "../gitlab/failure_reasons.ts";
 import type { JobClient } from "../gitlab/mod.ts";
-import { resolveFeatureFlags } from "../build/feature_flags.ts";
+import { featureFlagsForJob } from "../build/feature_flags.ts";
 import { type JobSpec, variableValue } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
@@ -39,7 +39,8 @@ export class TraceSessions implements TraceSessionFactory {
   }
 
   open(runner: RunnerConfig, job: JobSpec, callbacks: TraceCallbacks): TraceSession {
-    const flags = resolveFeatureFlags(runner.featureFlags ?? {}, (key) => variableValue(job, key));
+    // As the build resolves them, so the runner's `environment` counts too.
+    const flags = featureFlagsForJob(runner, job.variables);
     const trace = new JobTrace({
       mask: maskOptionsForJob(job, {
         isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,

@@ -79,14 +79,16 @@ Deno.test("by default every trace line carries the official time and stream pref
   assert.match(state.trace, /Job succeeded/);
 });
 
-Deno.test("FF_TIMESTAMPS=false in [runners.feature_flags] or as a job variable sends the log unstamped", async () => {
+Deno.test("FF_TIMESTAMPS=false in [runners.feature_flags], the runner's environment or a job variable sends the log unstamped", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const off = gitlab.createRunner({ kind: "created" });
   const on = gitlab.createRunner({ kind: "registered" });
+  const env = gitlab.createRunner({ kind: "registered" });
   await using runner = await startRunner({
     config: config(
       runnerToml(gitlab.url, off.token) + "  [runners.feature_flags]\n    FF_TIMESTAMPS = false\n" +
-        runnerToml(gitlab.url, on.token),
+        runnerToml(gitlab.url, on.token) +
+        runnerToml(gitlab.url, env.token) + '  environment = ["FF_TIMESTAMPS=false"]\n',
     ),
   });
   const byConfig = gitlab.enqueueJob({ script: SCRIPT, variables: NO_GIT, runnerId: off.id });
@@ -95,7 +97,8 @@ Deno.test("FF_TIMESTAMPS=false in [runners.feature_flags] or as a job variable s
     variables: [...NO_GIT, { key: "FF_TIMESTAMPS", value: "false" }],
     runnerId: on.id,
   });
-  for (const job of [byConfig, byVariable]) {
+  const byEnvironment = gitlab.enqueueJob({ script: SCRIPT, variables: NO_GIT, runnerId: env.id });
+  for (const job of [byConfig, byVariable, byEnvironment]) {
     const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
     assert.equal(state.status, "success", state.rawTrace + runner.log);
     assert.doesNotMatch(state.rawTrace, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z /m);
