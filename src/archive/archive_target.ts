@@ -15,7 +15,11 @@
 export interface ArchiveTarget {
   /** Creates a real directory and its missing parents; an existing directory is fine. */
   mkdir(path: string): Promise<void>;
-  /** Creates or replaces a regular file with `data`. Parents must exist (see `mkdir`). */
+  /**
+   * Creates or replaces a regular file with `data`. Parents must exist (see
+   * `mkdir`). The extractor reuses `data`'s memory once the promise settles:
+   * copy it to keep it.
+   */
   writeFile(path: string, data: Uint8Array, meta: FileMeta): Promise<void>;
   /** Like `writeFile`, for content that arrives in chunks. */
   createFile(path: string, meta: FileMeta): Promise<TargetFile>;
@@ -34,6 +38,7 @@ export interface FileMeta {
 }
 
 export interface TargetFile {
+  /** `chunk`'s memory is reused once the promise settles, as with `writeFile`. */
   write(chunk: Uint8Array): Promise<void>;
   /** Closes the file and applies its mtime. */
   close(): Promise<void>;

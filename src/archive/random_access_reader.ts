@@ -7,6 +7,12 @@ export interface RandomAccessReader {
   readonly size: number;
   /** Exactly `length` bytes from `offset`; rejects when the range is past the end. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: fills all of `into` with the bytes from `offset`, rejecting like
+   * `read`. Lets a caller that reads a lot reuse its own buffer instead of
+   * getting a new array per read (garbage that kept extraction at 100+ MiB).
+   */
+  readInto?(offset: number, into: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,6 +31,9 @@ export class BytesReader implements RandomAccessReader {
       );
     }
     return Promise.resolve(this.bytes.subarray(offset, offset + length));
+  }
+  readInto(offset: number, into: Uint8Array): Promise<void> {
+    return this.read(offset, into.length).then((bytes) => into.set(bytes));
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -278,3 +278,27 @@ Deno.test("extraction replaces existing files and symlinks instead of writing th
   assert.equal(target.text("keep/old.txt"), "new");
   assert.equal(target.text("keep/link.txt"), "data");
 });
+
+Deno.test("extraction lanes reuse their buffers without mixing entries up", async () => {
+  // One lane: every entry goes through the same inflate state and buffers,
+  // small after large, stored after deflated, streamed (over 1 MiB) between.
+  const entries: CraftedEntry[] = [
+    { name: "a.txt", content: "x".repeat(50_000) },
+    { name: "b.bin", content: new Uint8Array(3 << 20).map((_, i) => (i * 31) % 253) },
+    { name: "c.txt", content: "short" },
+    { name: "d.raw", content: new Uint8Array(70_000).map((_, i) => i % 7), method: 0 },
+    { name: "e.txt", content: "y".repeat(10) },
+  ];
+  for (const concurrency of [1, 3]) {
+    const target = new MemoryTree();
+    await extractZip(new BytesReader(craftZip(entries)), target, { ...NO_RATIO, concurrency });
+    for (const e of entries) {
+      const expected = typeof e.content === "string"
+        ? new TextEncoder().encode(e.content)
+        : e.content;
+      const node = target.nodes.get(e.name);
+      assert.ok(node?.kind === "file", e.name);
+      assert.deepEqual(node.data, expected, `${e.name} with ${concurrency} lanes`);
+    }
+  }
+});
