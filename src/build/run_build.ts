@@ -107,6 +107,23 @@ export interface RunBuildOptions {
   retryDelays?: { prepareMs?: number; stageRetryMs?: number };
   /** The runner's TLS files' contents, given to the job and git as the official runner does. */
   tls?: JobTls;
+  /** The job's web terminal, when GitLab got a terminal session for it. */
+  terminal?: BuildTerminal;
+}
+
+/**
+ * The web terminal as the build sees it: a terminal still connected when the
+ * scripts end keeps the job open until it disconnects or the session timeout
+ * (capped by the job timeout) passes, as the official runner does.
+ */
+export interface BuildTerminal {
+  /** `[session_server] session_timeout`. */
+  readonly sessionTimeoutSeconds: number;
+  readonly isConnected: boolean;
+  /** Resolves once no terminal is connected. */
+  disconnected(): Promise<void>;
+  /** Disconnects the terminal (its shell is killed). May run twice. */
+  close(): Promise<void>;
 }
 
 const PREPARE_ATTEMPTS = 3;
@@ -202,6 +219,7 @@ class Build {
 
     let error: unknown = null;
     let preparedScript = false;
+    const startedAt = this.#clock.now();
     try {
       this.#header();
       preparedScript = await this.#prepare();
@@ -209,6 +227,7 @@ class Build {
     } catch (e) {
       error = e;
     }
+    await this.#waitForTerminal(startedAt);
 
     if (error instanceof JobStopped) {
       if (error.stopCause === "timeout") {
@@ -235,6 +254,36 @@ class Build {
       this.#o.log?.warn("Executor cleanup failed", { [F.ERROR]: String(e) });
     }
     return this.#finish(error);
+  }
+
+  /**
+   * Keeps the job open while a web terminal is connected, with the official
+   * runner's messages. A stopped job (cancel, abort, timeout) closes the
+   * terminal at once.
+   */
+  async #waitForTerminal(startedAt: number): Promise<void> {
+    const terminal = this.#o.terminal;
+    if (!terminal?.isConnected) return;
+    if (this.#job.signal.aborted) {
+      await terminal.close();
+      return;
+    }
+    const left = startedAt + this.#jobTimeoutMs - this.#clock.now();
+    const ms = Math.max(0, Math.min(terminal.sessionTimeoutSeconds * 1000, left));
+    const shown = formatGoDuration(Math.round(ms / 1000) * 1000);
+    this.#log.info(`Terminal is connected, will time out in ${shown}...`);
+    const stop = new AbortController();
+    const outcome = await Promise.race([
+      terminal.disconnected().then(() => "disconnected" as const),
+      this.#clock.sleep(ms, stop.signal).then(() => "timeout" as const, () => "stopped" as const),
+      new Promise<"stopped">((resolve) => this.#link(this.#job.signal, () => resolve("stopped"))),
+    ]);
+    stop.abort();
+    if (outcome === "disconnected") this.#log.info("Terminal disconnected");
+    else if (outcome === "timeout") {
+      this.#log.info(`terminal session timed out (maximum time allowed - ${shown})`);
+    }
+    if (outcome !== "disconnected") await terminal.close();
   }
 
   #finish(error: unknown): BuildResult {

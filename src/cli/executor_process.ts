@@ -19,10 +19,12 @@ import {
   type FromExecutor,
   MAX_FRAME_PAYLOAD,
   type StartMessage,
+  type TerminalRequest,
   type ToExecutor,
   traceFrameType,
 } from "../executors/process_protocol.ts";
 import type { OutputStream } from "../job/output_stream.ts";
+import { ExecutorTerminal } from "./executor_terminal.ts";
 import type { JobOutput } from "../executors/executor.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { type BuildResult, runBuild } from "../build/run_build.ts";
@@ -84,6 +86,8 @@ export interface ControlChannel {
   onCacheUrl(listener: (message: CacheUrlAnswer) => void): void;
   /** Called once when stdin ends after the start message: the poller is gone. */
   onClosed(listener: () => void): void;
+  /** Web terminal messages as they arrive (one listener; earlier ones are queued). */
+  onTerminal(listener: (message: TerminalRequest) => void): void;
 }
 
 /** Reads the start message, then keeps reading cancel messages in the background. */
@@ -93,6 +97,9 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
   const queued: ToExecutor[] = [];
   const listeners: ((m: CancelMessage) => void)[] = [];
   let onCacheUrl: (m: CacheUrlAnswer) => void = () => {};
+  const terminalQueue: TerminalRequest[] = [];
+  let onTerminal: (m: TerminalRequest) => void = (m) => terminalQueue.push(m);
+
   const pump = async (): Promise<void> => {
     while (true) {
       const { value, done } = await reader.read();
@@ -103,6 +110,9 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
         if (message.type === "cancel") {
           if (listeners.length > 0) listeners.forEach((l) => l(message));
           else queued.push(message);
+        } else if (message.type.startsWith("terminal-")) {
+          // A terminal may be asked for in the same read as the start message.
+          onTerminal(message as TerminalRequest);
         } else queued.push(message);
       }
       if (queued.length > 0 && queued[0]?.type === "start") return;
@@ -127,6 +137,7 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
           const message = decodeMessage<ToExecutor>(frame.payload);
           if (message.type === "cancel") listeners.forEach((l) => l(message));
           else if (message.type === "cache-url") onCacheUrl(message);
+          else if (message.type.startsWith("terminal-")) onTerminal(message as TerminalRequest);
         }
       }
     } catch {
@@ -148,6 +159,10 @@ export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<Co
     onClosed(listener) {
       if (isClosed) listener();
       else closedListeners.push(listener);
+    },
+    onTerminal(listener) {
+      onTerminal = listener;
+      for (const m of terminalQueue.splice(0)) listener(m);
     },
   };
 }
@@ -214,6 +229,13 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   control.onClosed(() => onLost("the poller is gone (stdin closed)"));
   if (io.terminate?.aborted) onLost("SIGTERM");
   else io.terminate?.addEventListener("abort", () => onLost("SIGTERM"), { once: true });
+  const terminal = start.terminal
+    ? new ExecutorTerminal({
+      sessionTimeoutSeconds: start.terminal.sessionTimeoutSeconds,
+      send: (event) => writer.event(event),
+    })
+    : null;
+  if (terminal) control.onTerminal((m) => terminal.handle(m));
   let result: BuildResult;
   try {
     const context: ExecutorContext = {
@@ -236,6 +258,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       },
     };
     const executor = await createExecutor(context);
+    terminal?.setExecutor(executor);
     using jobFiles = !hasJobFiles(start.job)
       ? { hooks: undefined, [Symbol.dispose]() {} }
       : start.runner.executor === "custom"
@@ -256,6 +279,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       onStage: (stage) => writer.event({ type: "stage", stage }),
       log,
       tls: await readJobTls(start.runner, log),
+      ...(terminal ? { terminal } : {}),
     });
     const outcome = await Promise.race([build, lost.promise]);
     if (outcome === "lost") {
@@ -266,6 +290,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
     }
     result = outcome;
   } catch (err) {
+    await terminal?.close();
     const message = err instanceof JobFailedError ? err.message : `${(err as Error).message}`;
     writer.write(
       new TextEncoder().encode(
@@ -278,6 +303,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       message,
     };
   }
+  terminal?.finish();
   writer.event({
     type: "result",
     state: result.state,

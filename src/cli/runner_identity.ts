@@ -22,6 +22,14 @@ const SHELL_FEATURES = [
   "return_exit_code",
 ];
 
+/**
+ * Executors that open the web terminal (`[session_server]`), as upstream:
+ * shell (not on Windows) and docker. Others get no session.
+ */
+export function hasTerminal(executor: string, os: string = Deno.build.os): boolean {
+  return executor === "docker" || (executor === "shell" && os !== "windows");
+}
+
 const EXECUTOR_FEATURES: Record<string, string[]> = {
   shell: ["variables", "shared"],
   ssh: ["variables", "shared"],
@@ -46,6 +54,7 @@ export function runnerInfoFor(version: VersionInfo, runner: RunnerConfig): Runne
   for (const f of [...SHELL_FEATURES, ...(EXECUTOR_FEATURES[runner.executor] ?? [])]) {
     features[f] = true;
   }
+  if (hasTerminal(runner.executor)) features["session"] = features["terminal"] = true;
   return createRunnerInfo({
     version: version.version,
     revision: version.revision,

@@ -26,13 +26,12 @@ Deno.test("an official runner's config.toml loads with every value as written", 
   assert.equal(config.checkInterval, 3, "check_interval = 0 means 3");
   assert.equal(config.shutdownTimeout, 30, "shutdown_timeout = 0 means 30");
   assert.equal(config.logLevel, "warn");
-  // The web terminal is not served: the section is kept for saving and warned about.
-  assert.deepEqual(config.unsupported["session_server"], {
-    "listen_address": "[::]:8093",
-    "advertise_address": "runner.example.com:8093",
-    "session_timeout": 1800,
+  // The web terminal's server is modelled: no warning, the values as written.
+  assert.deepEqual(config.sessionServer, {
+    listenAddress: "[::]:8093",
+    advertiseAddress: "runner.example.com:8093",
+    sessionTimeout: 1800,
   });
-  assert.ok(warnings.some((w) => w.message === "key session_server is accepted but not supported"));
   assert.equal(config.runners.length, 2);
   const [docker, shell] = config.runners;
   assert.ok(docker && shell);
@@ -79,11 +78,10 @@ Deno.test("an official runner's config.toml loads with every value as written", 
 
   // Only the kubernetes subtree is worth a warning; the empty gcs/azure tables are not.
   assert.deepEqual(warnings.map((w) => w.message), [
-    "key session_server is accepted but not supported",
     "key runners.kubernetes is accepted but not supported",
     "key runners[0].feature_flags.FF_NETWORK_PER_BUILD = true is not supported by this runner and has no effect",
   ]);
-  assert.equal(warnings[1]?.line, 52);
+  assert.equal(warnings[0]?.line, 52);
 });
 
 Deno.test("an empty file gives every default", () => {
@@ -391,9 +389,9 @@ Deno.test("keys nothing acts on yet warn by name and are kept for saving", () =>
   );
   assert.deepEqual(warnings.map((w) => w.message), [
     "key connection_max_age is accepted but not supported",
-    "key session_server is accepted but not supported",
     "key runners.artifact is accepted but not supported",
   ]);
+  assert.equal(config.sessionServer.listenAddress, "0.0.0.0:8093", "[session_server] acts");
   assert.equal(config.unsupported["connection_max_age"], "1h30m");
   assert.deepEqual(config.runners[0]?.unsupported["artifact"], { "upload_timeout": "2h" });
 });
@@ -462,11 +460,10 @@ Deno.test("unsupported keys written with the official default do not warn (the o
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
   const { config, warnings } = parseConfig(text, opts);
   assert.deepEqual(warnings, []);
-  assert.deepEqual(config.unsupported["session_server"], { "session_timeout": 1800 });
-  const changed = parseConfig(text.replace("1800", "600"), opts).warnings;
-  assert.deepEqual(changed.map((w) => w.message), [
-    "key session_server is accepted but not supported",
-  ]);
+  assert.equal(config.sessionServer.sessionTimeout, 1800);
+  const changed = parseConfig(text.replace("1800", "600"), opts);
+  assert.deepEqual(changed.warnings, [], "[session_server] acts: no warning");
+  assert.equal(changed.config.sessionServer.sessionTimeout, 600);
 });
 
 Deno.test("a feature flag this runner does not act on warns by name when set off its default", () => {

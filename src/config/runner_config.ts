@@ -19,9 +19,20 @@ export interface GlobalConfig {
   shutdownTimeout: number;
   user: string;
   labels: Record<string, string>;
+  sessionServer: SessionServerConfig;
   runners: RunnerConfig[];
   /** See {@link UnsupportedValues}. */
   unsupported: UnsupportedValues;
+}
+
+/** `[session_server]`: the web terminal. */
+export interface SessionServerConfig {
+  /** `host:port`; "" = no session server. */
+  listenAddress: string;
+  /** "" = the listen address. */
+  advertiseAddress: string;
+  /** Seconds a connected terminal keeps a finished job open. */
+  sessionTimeout: number;
 }
 
 /**

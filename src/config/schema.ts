@@ -112,8 +112,14 @@ function sec(
 /** Sections, parents before children. */
 export const CONFIG_SECTIONS: readonly SectionSpec[] = [
   sec("", "table", "P1", true, [], "Global settings at the top of config.toml."),
-  // Not served yet (issue 14 point 11): its keys warn when present.
-  sec("session_server", "table", "P1", false, [], "Interactive terminal server (web terminal)."),
+  sec(
+    "session_server",
+    "table",
+    "P1",
+    true,
+    ["sessionServer"],
+    "Interactive web terminal server (shell and docker jobs).",
+  ),
   sec("machine", "table", "P2", false, [], "Global docker+machine settings."),
   sec(
     "machine.shutdown_drain",

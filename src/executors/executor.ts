@@ -35,6 +35,14 @@ export interface Executor extends AsyncDisposable {
    */
   readonly isSharedEnvironment?: boolean;
   prepare(signal: AbortSignal): Promise<void>;
+  /**
+   * Starts an interactive shell with a terminal where the job runs (the web
+   * terminal); absent when the executor has none. May be called any time
+   * after construction: it waits for `prepare` where it needs it, and
+   * rejects when the place is gone (after `cleanup`). Closing the returned
+   * terminal kills its shell; `cleanup` closes every terminal.
+   */
+  openTerminal?(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess>;
   /** Runs one stage script; resolves with its exit code. */
   run(stage: StageScript, signal: AbortSignal): Promise<number>;
   cleanup(): Promise<void>;
@@ -54,6 +62,16 @@ export interface StageScript {
   script: string;
   /** The job's variables as of this stage (CI_JOB_STATUS changes before after_script). */
   variables?: readonly JobVariable[];
+}
+
+/** An interactive shell on a terminal, opened by `Executor.openTerminal`. */
+export interface JobTerminalProcess {
+  /** Keystrokes for the shell. */
+  write(data: Uint8Array): void;
+  /** Kills the shell; may run twice. */
+  close(): Promise<void>;
+  /** Resolves when the shell ended (it exited, or `close`). */
+  readonly closed: Promise<void>;
 }
 
 /**

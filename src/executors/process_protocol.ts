@@ -3,9 +3,9 @@
  *
  * Both directions carry frames: one type byte, a 4-byte big-endian payload
  * length, then the payload. The poller writes a `start` message first, then
- * `cancel` messages and `cache-url` answers; the executor writes raw trace
- * bytes (one TRACE frame type per output stream, see `traceFrameType`) and
- * JSON events (EVENT frames), ending with exactly
+ * `cancel` messages, `cache-url` answers and web terminal messages; the
+ * executor writes raw trace bytes (one TRACE frame type per output stream,
+ * see `traceFrameType`) and JSON events (EVENT frames), ending with exactly
  * one `result` event. An
  * executor process that exits without a `result` crashed: its job is a
  * runner_system_failure. Pure: no I/O here.
@@ -74,6 +74,11 @@ export interface StartMessage {
   tempDir: string;
   /** Global `user` (or `run --user`): shell jobs run as this user through su. Absent: the runner's own. */
   user?: string;
+  /**
+   * Present when GitLab got a web terminal session for this job: a terminal
+   * still connected when the script ends keeps the job open this long.
+   */
+  terminal?: { sessionTimeoutSeconds: number };
 }
 
 /**
@@ -116,7 +121,19 @@ export interface CacheUrlAnswer {
   error?: string;
 }
 
-export type ToExecutor = StartMessage | CancelMessage | CacheUrlAnswer;
+/**
+ * Web terminal, poller to executor: `terminal-open` starts a terminal in the
+ * job (answered by `terminal-started`, or `terminal-closed` with an error),
+ * `terminal-input` carries keystrokes (base64), `terminal-close` ends it (the
+ * websocket went away). At most one terminal is open at a time; ids tell a
+ * late message of an ended terminal from the next one's.
+ */
+export type TerminalRequest =
+  | { type: "terminal-open"; id: number }
+  | { type: "terminal-input"; id: number; data: string }
+  | { type: "terminal-close"; id: number };
+
+export type ToExecutor = StartMessage | CancelMessage | CacheUrlAnswer | TerminalRequest;
 
 export interface StageEvent {
   type: "stage";
@@ -150,7 +167,21 @@ export interface CacheUrlRequest {
   method: "GET" | "PUT";
 }
 
-export type FromExecutor = StageEvent | ResultEvent | ProcessGroupEvent | CacheUrlRequest;
+/**
+ * Web terminal, executor to poller: the terminal runs, its output (base64),
+ * and its end (`error`: it could not start, or why it ended).
+ */
+export type TerminalEvent =
+  | { type: "terminal-started"; id: number }
+  | { type: "terminal-output"; id: number; data: string }
+  | { type: "terminal-closed"; id: number; error?: string };
+
+export type FromExecutor =
+  | StageEvent
+  | ResultEvent
+  | ProcessGroupEvent
+  | CacheUrlRequest
+  | TerminalEvent;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -201,6 +232,19 @@ export class FrameDecoder {
   get pending(): number {
     return this.#buffer.length;
   }
+}
+
+/** Bytes as base64, for terminal data inside JSON messages. */
+export function encodeBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (let at = 0; at < bytes.length; at += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  }
+  return btoa(text);
+}
+
+export function decodeBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 export function decodeMessage<T extends ToExecutor | FromExecutor>(payload: Uint8Array): T {

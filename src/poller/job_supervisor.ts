@@ -11,6 +11,7 @@ import {
   executorSettings,
   type FromExecutor,
   type ResultEvent,
+  type TerminalEvent,
 } from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
 import { type JobSpec, parseJobSpec, variableValue } from "../job/job_spec.ts";
@@ -24,6 +25,11 @@ import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
 import type { CacheUrlAnswer, CacheUrlRequest } from "../executors/process_protocol.ts";
 import type { JobHandler, JobSlot } from "./poller.ts";
 import type { ExecutorLauncher } from "./process_launcher.ts";
+import {
+  type JobTerminalSession,
+  type JobTerminalSessions,
+  ProcessTerminal,
+} from "./job_terminal.ts";
 
 export interface JobResult {
   state: "success" | "failed";
@@ -97,6 +103,8 @@ export interface JobSupervisorOptions {
   cacheUrls?: CacheUrlSigners;
   /** Global `user` as currently configured: shell jobs run as this user. */
   user?: () => string;
+  /** Web terminal sessions GitLab got with jobs; absent without `[session_server]`. */
+  terminals?: JobTerminalSessions;
 }
 
 const encoder = new TextEncoder();
@@ -133,6 +141,21 @@ export class JobSupervisor implements JobHandler {
     job: JobSpec,
     slot: JobSlot,
     stop: AbortSignal,
+  ): Promise<void> {
+    const terminal = this.#opts.terminals?.take(job.id) ?? null;
+    try {
+      await this.#handle(runner, job, slot, stop, terminal);
+    } finally {
+      terminal?.close();
+    }
+  }
+
+  async #handle(
+    runner: RunnerConfig,
+    job: JobSpec,
+    slot: JobSlot,
+    stop: AbortSignal,
+    terminal: JobTerminalSession | null,
   ): Promise<void> {
     const log = this.#opts.log.child({
       [F.JOB_ID]: job.id,
@@ -171,7 +194,12 @@ export class JobSupervisor implements JobHandler {
       result = { state: "failed", failureReason: "job_canceled" };
     } else {
       await this.#opts.journal?.started(runner, job.id);
-      result = await this.#run(runner, job, slot, stop, session, log, (fn) => cancel = fn);
+      result = await this.#run(
+        runner,
+        job,
+        { slot, stop, session, log, terminal },
+        (fn) => cancel = fn,
+      );
     }
     const delivered = await session.finish(result);
     if (!delivered) {
@@ -193,12 +221,16 @@ export class JobSupervisor implements JobHandler {
   async #run(
     runner: RunnerConfig,
     job: JobSpec,
-    slot: JobSlot,
-    stop: AbortSignal,
-    session: TraceSession,
-    log: Logger,
+    context: {
+      slot: JobSlot;
+      stop: AbortSignal;
+      session: TraceSession;
+      log: Logger;
+      terminal: JobTerminalSession | null;
+    },
     setCancel: (fn: (graceful: boolean) => void) => void,
   ): Promise<JobResult> {
+    const { slot, stop, session, log } = context;
     const permissions = executorPermissions({
       runner,
       cwd: this.#opts.cwd,
@@ -251,6 +283,7 @@ export class JobSupervisor implements JobHandler {
 
     let result: ResultEvent | null = null;
     const groups = new Set<number>();
+    const terminal = context.terminal ? new ProcessTerminal((m) => proc.send(m)) : null;
     try {
       await proc.send({
         type: "start",
@@ -264,13 +297,19 @@ export class JobSupervisor implements JobHandler {
         stateDir: this.#opts.stateDir,
         tempDir: this.#opts.tempDir,
         ...(this.#opts.user?.() ? { user: this.#opts.user() } : {}),
+        ...(context.terminal
+          ? { terminal: { sessionTimeoutSeconds: context.terminal.sessionTimeoutSeconds } }
+          : {}),
       });
+      if (terminal) context.terminal?.attach(terminal);
       for await (const item of proc.events()) {
         if ("trace" in item) session.write(item.trace, item.stream);
         else if (item.event.type === "cache-url") {
           const request = item.event;
           void this.#cacheUrl(runner, job, request).then((answer) => proc.send(answer))
             .catch(() => {});
+        } else if (item.event.type.startsWith("terminal-")) {
+          terminal?.handle(item.event as TerminalEvent);
         } else if (item.event.type === "process-group") {
           if (item.event.isAlive) groups.add(item.event.pgid);
           else groups.delete(item.event.pgid);
@@ -281,6 +320,7 @@ export class JobSupervisor implements JobHandler {
     } finally {
       clearTimeout(watchdog);
       stop.removeEventListener("abort", onStop);
+      terminal?.close();
     }
     const status = await proc.status;
     clearTimeout(killTimer);

@@ -10,6 +10,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { parseListenAddress } from "../metrics/listen_address.ts";
+import { sessionListenPermission } from "../session/session_address.ts";
 
 export interface PollerPermissionContext {
   config: GlobalConfig;
@@ -81,6 +82,11 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
       // Invalid: the metrics server logs why and the poller runs without it.
     }
   }
+  // The web terminal's session server ([session_server] listen_address).
+  const session = config.sessionServer.listenAddress
+    ? sessionListenPermission(config.sessionServer.listenAddress)
+    : null;
+  if (session) net.push(session);
   const unique = (xs: string[]) => [...new Set(xs)];
   return {
     read: unique([...read, ...files]),

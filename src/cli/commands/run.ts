@@ -38,7 +38,8 @@ import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_conte
 import { configPath, enterWorkingDirectory, loadConfig } from "../config_flags.ts";
 import { Flags, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
-import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
+import { SessionServer } from "../../session/session_server.ts";
+import { hasTerminal, runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { applyRunnerFlags } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
@@ -164,6 +165,25 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   /** A stop signal that arrives while draining: abort the jobs after all. */
   const again = Promise.withResolvers<"forceful">();
   const journal = await openJournal(ctx, join(opts.stateDir, "journal"));
+  let sessionServer: SessionServer | null = null;
+  const sessionSettings = { ...config.sessionServer };
+  if (sessionSettings.listenAddress !== "") {
+    try {
+      sessionServer = await SessionServer.start({
+        listenAddress: sessionSettings.listenAddress,
+        advertiseAddress: sessionSettings.advertiseAddress,
+        sessionTimeoutSeconds: () => config.sessionServer.sessionTimeout,
+        log,
+      });
+    } catch (err) {
+      // As upstream: a session server that cannot start stops the runner.
+      log.error("Failed to create session server", { [F.ERROR]: (err as Error).message });
+      await journal?.close();
+      return 1;
+    }
+  } else {
+    log.debug("[session_server].listen_address not defined, session endpoints disabled");
+  }
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
     mainModule: mainModule(),
@@ -186,6 +206,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     cacheUrls: new CacheUrlSigners({ env: ctx.env }),
     dockerConfigText: () => readDockerConfig(ctx.env),
     user: () => config.user,
+    ...(sessionServer ? { terminals: sessionServer } : {}),
     observer: {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();
@@ -228,7 +249,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const poller = new Poller({
     log,
     sourceFor: (runner) => {
-      const source = new GitLabJobSource(clients.runner(runner));
+      const source = new GitLabJobSource(
+        clients.runner(runner),
+        sessionServer && hasTerminal(runner.executor) ? sessionServer : null,
+      );
       sources.set(runner.token, source);
       return source;
     },
@@ -346,6 +370,15 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
           return;
         }
         for (const w of warnings) log.warn(formatConfigProblem(w));
+        if (
+          next.sessionServer.listenAddress !== sessionSettings.listenAddress ||
+          next.sessionServer.advertiseAddress !== sessionSettings.advertiseAddress
+        ) {
+          log.warn(
+            "[session_server] listen_address and advertise_address take effect after a restart",
+            { [F.FILE]: opts.configFile!.path },
+          );
+        }
         const listenChanged = next.listenAddress !== config.listenAddress;
         ctx.sink.configure({ level: next.logLevel, format: next.logFormat });
         applyConfig(next);
@@ -418,6 +451,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   await watcher?.close();
   launcher.close();
   await server.stop();
+  await sessionServer?.close();
   await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   await journal?.close();
   if (isRescoping && code === 0) {

@@ -25,7 +25,14 @@ import { JobFailedError } from "../../job/failure_reason.ts";
 import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import type {
+  Executor,
+  ExecutorPaths,
+  JobOutput,
+  JobTerminalProcess,
+  ShellName,
+  StageScript,
+} from "../executor.ts";
 import {
   daemonMessage,
   isBadParameter,
@@ -138,6 +145,9 @@ interface JobContainer {
   killing: Promise<void> | null;
 }
 
+/** How long a web terminal waits for the build container to run. */
+const TERMINAL_WAIT_MS = 60_000;
+
 export class DockerExecutor implements Executor {
   shell: ShellName = "sh";
   paths: ExecutorPaths;
@@ -164,6 +174,7 @@ export class DockerExecutor implements Executor {
   #user = "";
   #sweep: Promise<void> | null = null;
   #isCleanedUp = false;
+  readonly #terminals = new Set<JobTerminalProcess>();
 
   constructor(options: DockerExecutorOptions) {
     this.#o = options;
@@ -937,9 +948,59 @@ export class DockerExecutor implements Executor {
     });
   }
 
+  /**
+   * The web terminal: an exec with a tty in the build container running its
+   * shell as a login shell, like the official runner's. A terminal asked for
+   * before the container runs waits for it (up to a minute, as upstream).
+   */
+  async openTerminal(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess> {
+    const deadline = Date.now() + TERMINAL_WAIT_MS;
+    while (!this.#build || this.#build.isStopped) {
+      if (this.#isCleanedUp) throw new Error("The job's build container is gone");
+      if (Date.now() > deadline) throw new Error("Timeout for waiting for build container");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (this.#isCleanedUp) throw new Error("The job's build container is gone");
+    const build = this.#build;
+    const exec = await build.container.exec({
+      Cmd: [build.shellPath, "-l"],
+      Tty: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(this.#user ? { User: this.#user } : {}),
+    });
+    // With a tty the stream is raw: no multiplexing headers.
+    const stream = await exec.start({ hijack: true, stdin: true, Tty: true }) as unknown as
+      & NodeJS.ReadWriteStream
+      & { destroy(): void };
+    const closed = new Promise<void>((resolve) => {
+      stream.on("data", (chunk: Uint8Array) => onOutput(new Uint8Array(chunk)));
+      stream.on("end", () => resolve());
+      stream.on("close", () => resolve());
+      stream.on("error", () => resolve());
+    }).then(() => {
+      this.#terminals.delete(terminal);
+    });
+    const terminal: JobTerminalProcess = {
+      write: (data) => {
+        stream.write(data);
+      },
+      close: async () => {
+        // Closing the attach connection hangs up the exec's tty, as upstream's cancel does.
+        stream.destroy();
+        await closed;
+      },
+      closed,
+    };
+    this.#terminals.add(terminal);
+    return terminal;
+  }
+
   async cleanup(): Promise<void> {
     if (this.#isCleanedUp) return;
     this.#isCleanedUp = true;
+    await Promise.all([...this.#terminals].map((terminal) => terminal.close()));
     const { docker } = this.#o;
     // A helper still being created would otherwise escape the removal below.
     await this.#helperPromise?.catch(() => {});

@@ -14,9 +14,17 @@
  * let the stage finish. Aborting ends that wait as well.
  */
 import { isAbsolute, join } from "node:path";
-import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import type {
+  Executor,
+  ExecutorPaths,
+  JobOutput,
+  JobTerminalProcess,
+  ShellName,
+  StageScript,
+} from "../executor.ts";
 import type { OutputStream } from "../../job/output_stream.ts";
 import { checkUserSwitch, suArgs } from "./user_switch.ts";
+import { quoteShell } from "../../shells/shell_quote.ts";
 
 export interface ShellExecutorOptions {
   /** Runner `shell`: "" (= bash), `bash` or `sh`. */
@@ -52,6 +60,7 @@ export class ShellExecutor implements Executor {
   readonly isSharedEnvironment = true;
   readonly #options: ShellExecutorOptions;
   readonly #running = new Set<Deno.ChildProcess>();
+  readonly #terminals = new Set<JobTerminalProcess>();
   #owner: { uid: number; gid: number } | null = null;
 
   /** Throws a `TypeError` naming the shell when it is not bash or sh. */
@@ -214,6 +223,62 @@ export class ShellExecutor implements Executor {
     }
   }
 
+  /**
+   * The web terminal: the stages' login shell (`bash -l`, through su for
+   * another user, as the official runner starts it) on a pseudo-terminal.
+   * Deno cannot open a pty, so util-linux `script` holds one for the shell;
+   * it runs in its own process group, which closing kills.
+   */
+  openTerminal(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess> {
+    const { command, args } = this.#command();
+    const line = [command, ...args].map(quoteShell).join(" ");
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command("script", {
+        args: ["-qfec", line, "/dev/null"],
+        cwd: this.#stageCwd(),
+        // A terminal needs a TERM; docker sets xterm for a tty exec, so do we.
+        env: { TERM: "xterm", ...this.#options.env },
+        clearEnv: true,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+      }).spawn();
+    } catch (err) {
+      const why = err instanceof Deno.errors.NotFound ? '"script" (util-linux) not found' : err;
+      return Promise.reject(new Error(`Cannot start a terminal: ${why}`, { cause: err }));
+    }
+    this.#options.onProcessGroup?.(child.pid, true);
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      try {
+        for await (const chunk of stream) onOutput(chunk);
+      } catch {
+        // Cancelled: the terminal was closed.
+      }
+    };
+    const writer = child.stdin.getWriter();
+    const closed = Promise.all([child.status, pump(child.stdout), pump(child.stderr)]).then(
+      () => {
+        this.#options.onProcessGroup?.(child.pid, false);
+        this.#terminals.delete(terminal);
+      },
+    );
+    const terminal: JobTerminalProcess = {
+      write: (data) => void writer.write(data).catch(() => {}),
+      close: async () => {
+        // The shell of a closed terminal gets a hangup, as when a terminal window closes.
+        signalGroup(child.pid, "SIGHUP");
+        await withTimeout(child.status, 2000);
+        signalGroup(child.pid, "SIGKILL");
+        await closed;
+      },
+      closed,
+    };
+    this.#terminals.add(terminal);
+    return Promise.resolve(terminal);
+  }
+
   async #feed(child: Deno.ChildProcess, script: string): Promise<void> {
     const writer = child.stdin.getWriter();
     try {
@@ -241,6 +306,7 @@ export class ShellExecutor implements Executor {
   }
 
   async cleanup(): Promise<void> {
+    await Promise.all([...this.#terminals].map((terminal) => terminal.close()));
     await Promise.all([...this.#running].map((child) => this.#kill(child)));
   }
 
