@@ -7,6 +7,7 @@
  * frames). One terminal at a time; a second gets 423 Locked.
  */
 import type { Logger } from "../log/logger.ts";
+import { decodeBase64, encodeBase64 } from "../executors/process_protocol.ts";
 import type { JobTerminal, JobTerminalSession, TerminalStream } from "../poller/job_terminal.ts";
 
 /** The `session` object of `POST /jobs/request` (spec §2.1). */
@@ -86,7 +87,7 @@ export class TerminalSession implements JobTerminalSession {
       this.#log.error("Request is not a web socket connection", { "uri": path });
       return status(405);
     }
-    const terminal = this.#terminal ?? await waitFor(this.#attached.promise, request.signal);
+    const terminal = this.#terminal ?? await waitFor(this.#attached.promise);
     if (!terminal || this.#isClosed) {
       this.#log.error("Interactive terminal not set", { "uri": path });
       return status(503);
@@ -113,7 +114,7 @@ export class TerminalSession implements JobTerminalSession {
         return;
       }
       if (socket.readyState !== WebSocket.OPEN) return;
-      if (protocol === "base64.terminal.gitlab.com") socket.send(toBase64(data));
+      if (protocol === "base64.terminal.gitlab.com") socket.send(encodeBase64(data));
       else if (protocol === undefined && isText) socket.send(new TextDecoder().decode(data));
       else socket.send(data);
     };
@@ -196,11 +197,14 @@ function isWebSocketUpgrade(request: Request): boolean {
     (request.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
 }
 
-async function waitFor<T>(promise: Promise<T | null>, signal: AbortSignal): Promise<T | null> {
+/**
+ * Waits for the job's terminal to be hooked up, at most ATTACH_WAIT_MS. (Not
+ * on `request.signal`: Deno.serve aborts it on every answered request.)
+ */
+async function waitFor<T>(promise: Promise<T | null>): Promise<T | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const give = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), ATTACH_WAIT_MS);
-    signal.addEventListener("abort", () => resolve(null), { once: true });
   });
   try {
     return await Promise.race([promise, give]);
@@ -213,17 +217,10 @@ function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (let at = 0; at < bytes.length; at += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
-  }
-  return btoa(text);
-}
-
+/** Keystrokes of `base64.terminal.gitlab.com`; a frame that is not base64 is dropped. */
 function fromBase64(text: string): Uint8Array {
   try {
-    return Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
+    return decodeBase64(text.trim());
   } catch {
     return new Uint8Array(0);
   }

@@ -29,7 +29,7 @@ function freePort(): number {
   return port;
 }
 
-Deno.test("scoped poller: config dir, GitLab, metrics listener and its own executable only", async () => {
+Deno.test("scoped poller: config dir, GitLab, metrics and session listeners and its own executable only", async () => {
   const root = await Deno.makeTempDir({ prefix: "runner-poller-perms-" });
   const configDir = join(root, "etc");
   const tempDir = join(root, "tmp");
@@ -44,7 +44,9 @@ Deno.test("scoped poller: config dir, GitLab, metrics listener and its own execu
   const gitlabPort = (gitlab.addr as Deno.NetAddr).port;
   const otherPort = (other.addr as Deno.NetAddr).port;
   const metricsPort = freePort();
+  const sessionPort = freePort();
   const config = defaultConfig();
+  config.sessionServer.listenAddress = `127.0.0.1:${sessionPort}`;
   const r = defaultRunnerConfig("shell");
   r.url = `http://127.0.0.1:${gitlabPort}`;
   r.buildsDir = join(root, "builds");
@@ -69,6 +71,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics listener and its own execu
     `net:127.0.0.1:${gitlabPort}`,
     `net:127.0.0.1:${otherPort}`,
     `listen:127.0.0.1:${metricsPort}`,
+    `listen:127.0.0.1:${sessionPort}`,
     `listen:127.0.0.1:${freePort()}`,
     `run:${Deno.execPath()}`,
     `run:bash`,
@@ -102,6 +105,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics listener and its own execu
   assert.equal(res[`net:127.0.0.1:${gitlabPort}`], "allowed");
   assert.equal(res[`net:127.0.0.1:${otherPort}`], "denied");
   assert.equal(res[`listen:127.0.0.1:${metricsPort}`], "allowed");
+  assert.equal(res[`listen:127.0.0.1:${sessionPort}`], "allowed", "the web terminal's server");
   assert.equal(
     Object.entries(res).filter(([k, v]) => k.startsWith("listen:") && v === "denied").length,
     1,

@@ -1,0 +1,134 @@
+/**
+ * The session server over real TLS and websockets, with a small terminal in
+ * place of a job's: what workhorse meets when it connects.
+ */
+import assert from "node:assert/strict";
+import type { LogFields, Logger } from "../log/logger.ts";
+import type { JobTerminal, TerminalCallbacks, TerminalStream } from "../poller/job_terminal.ts";
+import { SessionServer } from "./session_server.ts";
+
+class QuietLog implements Logger {
+  readonly lines: string[] = [];
+  debug(): void {}
+  info(msg: string): void {
+    this.lines.push(msg);
+  }
+  warn(msg: string): void {
+    this.lines.push(msg);
+  }
+  error(msg: string, _fields?: LogFields): void {
+    this.lines.push(msg);
+  }
+  child(): Logger {
+    return this;
+  }
+}
+
+/** Answers each keystroke chunk upper-cased; `end()` is the shell exiting. */
+class ShoutingTerminal implements JobTerminal {
+  callbacks: TerminalCallbacks | null = null;
+  closes = 0;
+  open(callbacks: TerminalCallbacks): Promise<TerminalStream> {
+    this.callbacks = callbacks;
+    return Promise.resolve({
+      write: (data) =>
+        callbacks.onOutput(new TextEncoder().encode(
+          new TextDecoder().decode(data).toUpperCase(),
+        )),
+      close: () => this.closes++,
+    });
+  }
+  end(): void {
+    this.callbacks?.onClosed();
+  }
+}
+
+function connect(
+  url: string,
+  options: { protocol: string; authorization: string; certificate: string },
+): { socket: WebSocket; opened: Promise<void>; closed: Promise<void>; messages: unknown[] } {
+  const client = Deno.createHttpClient({ caCerts: [options.certificate], http2: false });
+  const init = {
+    protocols: [options.protocol],
+    headers: { Authorization: options.authorization },
+    client,
+  };
+  const socket = new WebSocket(
+    url.replace(/^https:/, "wss:") + "/exec",
+    init as unknown as string[],
+  );
+  socket.binaryType = "arraybuffer";
+  const opened = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  const messages: unknown[] = [];
+  socket.onopen = () => opened.resolve();
+  socket.onerror = () => opened.reject(new Error("websocket failed"));
+  socket.onclose = () => {
+    opened.reject(new Error("closed before open"));
+    client.close();
+    closed.resolve();
+  };
+  opened.promise.catch(() => {});
+  socket.onmessage = (e: MessageEvent) => messages.push(e.data);
+  return { socket, opened: opened.promise, closed: closed.promise, messages };
+}
+
+async function until(probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("session server: base64 subprotocol, the job's end closes the websocket, ended sessions answer 404", async () => {
+  const log = new QuietLog();
+  await using server = await SessionServer.start({
+    listenAddress: "127.0.0.1:0",
+    advertiseAddress: "",
+    sessionTimeoutSeconds: () => 42,
+    log,
+  });
+  assert.equal(server.url, `https://127.0.0.1:${server.port}`);
+  const offer = server.offer();
+  assert.equal(server.take(7), null, "an offer that brought no job is not served");
+  offer.accept(7);
+  const session = server.take(7);
+  assert.ok(session);
+  assert.equal(session.sessionTimeoutSeconds, 42);
+  const terminal = new ShoutingTerminal();
+  session.attach(terminal);
+
+  const client = Deno.createHttpClient({ caCerts: [offer.info.certificate], http2: false });
+  const get = async (url: string, authorization: string) => {
+    const res = await fetch(url, { client, headers: { Authorization: authorization } });
+    await res.body?.cancel();
+    return res.status;
+  };
+  assert.equal(await get(`${offer.info.url}/proxy/build/80/`, offer.info.authorization), 404);
+  assert.equal(await get(`${offer.info.url}/proxy/build/80/`, "x"), 401);
+
+  const ws = connect(offer.info.url, { ...offer.info, protocol: "base64.terminal.gitlab.com" });
+  await ws.opened;
+  assert.equal(ws.socket.protocol, "base64.terminal.gitlab.com");
+  ws.socket.send(btoa("ls -l\n"));
+  await until(() => ws.messages.length > 0);
+  assert.equal(typeof ws.messages[0], "string", "text frames");
+  assert.equal(atob(ws.messages[0] as string), "LS -L\n");
+
+  terminal.end(); // the shell exited
+  await ws.closed;
+  // A new terminal may connect after the first ended.
+  const again = connect(offer.info.url, { ...offer.info, protocol: "terminal.gitlab.com" });
+  await again.opened;
+  again.socket.send(new TextEncoder().encode("pwd\n"));
+  await until(() => again.messages.length > 0);
+  assert.ok(again.messages[0] instanceof ArrayBuffer, "binary frames");
+  assert.equal(new TextDecoder().decode(again.messages[0] as ArrayBuffer), "PWD\n");
+
+  session.close(); // the job ended
+  await again.closed;
+  assert.equal(terminal.closes, 2, "each terminal was ended in the job");
+  assert.equal(await get(`${offer.info.url}/exec`, offer.info.authorization), 404);
+  client.close();
+});
