@@ -28,8 +28,6 @@ interface Lane {
   masker: TraceMasker;
   utf8: Utf8Sanitizer;
   stamper: LineTimestamper | null;
-  /** Written to since it was opened: closing it may flush something. */
-  isUsed: boolean;
 }
 
 const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" | "E" }> = {
@@ -51,8 +49,10 @@ const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" |
  * is masked even where a long line is split into `+` entries, and the stamper
  * sees whole lines of one stream. Upstream closes the script's streams at the
  * end of each stage, ending a partial last line there; here a write on the
- * runner's stream does that (the runner writes between stages), so the
- * runner's lines never wait behind a script line without `\n`.
+ * runner's stream ends the script's partial lines (the runner writes between
+ * stages), so the runner's lines never wait behind a script line without
+ * `\n`. It only ends the line: the script's maskers keep what they hold back,
+ * so a runner line in the middle of a secret does not unmask it.
  *
  * Call order: `write` any number of times, `close` once the job's output has
  * ended (it flushes bytes held back because they may begin a secret or a
@@ -96,12 +96,10 @@ export class JobTrace implements ByteSink, Disposable {
     if (!this.#isTimestamped) stream = "stdout";
     else if (isRunnerStream(stream)) {
       // A stage of the script has ended: end its partial lines first.
-      this.#closeLane("stdout");
-      this.#closeLane("stderr");
+      this.#lanes.get("stdout")?.stamper?.close();
+      this.#lanes.get("stderr")?.stamper?.close();
     }
-    const lane = this.#lane(stream);
-    lane.isUsed = true;
-    lane.masker.write(chunk);
+    this.#lane(stream).masker.write(chunk);
   }
 
   /** Ends the output and flushes what was held back. */
@@ -121,7 +119,7 @@ export class JobTrace implements ByteSink, Disposable {
         ? new LineTimestamper(this.#limiter, { ...STREAM_HEADERS[stream], now: this.#now })
         : null;
       const utf8 = new Utf8Sanitizer(stamper ?? this.#limiter);
-      lane = { masker: new TraceMasker(utf8, this.#mask), utf8, stamper, isUsed: false };
+      lane = { masker: new TraceMasker(utf8, this.#mask), utf8, stamper };
       this.#lanes.set(stream, lane);
     }
     return lane;
@@ -129,8 +127,7 @@ export class JobTrace implements ByteSink, Disposable {
 
   #closeLane(stream: OutputStream): void {
     const lane = this.#lanes.get(stream);
-    if (lane === undefined || !lane.isUsed) return;
-    this.#lanes.delete(stream);
+    if (lane === undefined) return;
     lane.masker.close();
     lane.utf8.close();
     lane.stamper?.close();

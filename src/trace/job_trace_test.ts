@@ -188,3 +188,21 @@ Deno.test("JobTrace without FF_TIMESTAMPS writes every stream unstamped, in arri
   trace.close();
   assert.equal(dec.decode(stored(trace)), "ab\nc\n");
 });
+
+Deno.test("JobTrace with FF_TIMESTAMPS keeps a secret masked when a runner line comes in its middle", () => {
+  using trace = stampedTrace();
+  trace.write(enc.encode("pass=hunter2-"), "stdout");
+  trace.write(enc.encode("WARNING: something\n"), "runner");
+  trace.write(enc.encode("secret\n"), "stdout");
+  trace.close();
+  const text = dec.decode(stored(trace));
+  assert.ok(!text.includes("hunter2") && !text.includes("secret"), text);
+  assert.equal(
+    text,
+    [
+      "2026-12-02T08:00:00.001500Z 01O pass=\n",
+      "2026-12-02T08:00:00.003000Z 00O WARNING: something\n",
+      "2026-12-02T08:00:00.004500Z 01O [MASKED]\n",
+    ].join(""),
+  );
+});
