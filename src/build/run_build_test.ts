@@ -6,7 +6,12 @@ import { JobFailedError } from "../job/failure_reason.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { aborted, FakeExecutor, type StageBehaviour } from "./_fake_executor.ts";
-import { type BuildResult, runBuild, type RunBuildOptions } from "./run_build.ts";
+import {
+  type BuildResult,
+  type BuildTerminal,
+  runBuild,
+  type RunBuildOptions,
+} from "./run_build.ts";
 import type { BuildStageHooks, HookStage } from "./stage_hooks.ts";
 
 const VERSION = {
@@ -75,6 +80,7 @@ async function build(
     behaviour?: (h: Harness) => Record<string, StageBehaviour>;
     hooks?: (h: Harness) => BuildStageHooks;
     prepareErrors?: Error[];
+    terminal?: (h: Harness) => BuildTerminal;
   } = {},
 ): Promise<{ result: BuildResult } & Harness> {
   const output = new CollectedOutput();
@@ -105,6 +111,7 @@ async function build(
     retryDelays: { prepareMs: 0, stageRetryMs: 0 },
   };
   if (options.hooks) runOptions.hooks = options.hooks(h);
+  if (options.terminal) runOptions.terminal = options.terminal(h);
   const result = await runBuild(runOptions);
   return { result, ...h };
 }
@@ -612,4 +619,61 @@ Deno.test("a job variable setting a feature flag this runner ignores gets a warn
     /WARNING: Feature flag FF_NETWORK_PER_BUILD=true is not supported by this runner and has no effect/,
   );
   assert.doesNotMatch(output.text(), /Feature flag FF_SCRIPT_SECTIONS/);
+});
+
+/** A web terminal that is connected; `onWait` runs when the build starts waiting for it. */
+class FakeTerminal implements BuildTerminal {
+  closes = 0;
+  readonly #gone = Promise.withResolvers<void>();
+  constructor(
+    readonly sessionTimeoutSeconds: number,
+    readonly isConnected: boolean,
+    readonly onWait: (terminal: FakeTerminal) => void = () => {},
+  ) {}
+  disconnected(): Promise<void> {
+    // After the build's timer is registered: the test moves time or disconnects then.
+    setTimeout(() => this.onWait(this), 0);
+    return this.#gone.promise;
+  }
+  disconnect(): void {
+    this.#gone.resolve();
+  }
+  close(): Promise<void> {
+    this.closes++;
+    return Promise.resolve();
+  }
+}
+
+Deno.test("a terminal still connected after the script keeps the job open until session_timeout", async () => {
+  let terminal: FakeTerminal | null = null;
+  const { result, output, executor } = await build({
+    terminal: (h) => terminal = new FakeTerminal(5, true, () => h.clock.advance(5000)),
+  });
+  assert.deepEqual(result, { state: "success" });
+  const log = output.text();
+  assert.match(
+    log,
+    /cleanup_file_variables[\s\S]*\x1b\[32;1mTerminal is connected, will time out in 5s\.\.\.\x1b\[0;m\n\x1b\[32;1mterminal session timed out \(maximum time allowed - 5s\)\x1b\[0;m\n\x1b\[32;1mJob succeeded/,
+  );
+  assert.equal(terminal!.closes, 1, "the timed-out terminal is closed");
+  assert.equal(executor.cleanups, 1);
+});
+
+Deno.test("the terminal wait ends when it disconnects, and never outlasts the job timeout", async () => {
+  const disconnected = await build({
+    terminal: () => new FakeTerminal(1800, true, (t) => t.disconnect()),
+  });
+  assert.deepEqual(disconnected.result, { state: "success" });
+  assert.match(
+    disconnected.output.text(),
+    /will time out in 30m0s\.\.\.\x1b\[0;m\n\x1b\[32;1mTerminal disconnected\x1b\[0;m\n/,
+  );
+  // 3600 s job timeout, 3590 s of it used by the script: 10 s are left for the terminal.
+  const capped = await build({
+    behaviour: (h) => ({ step_script: () => (h.clock.advance(3_590_000), 0) }),
+    terminal: () => new FakeTerminal(1800, true, (t) => t.disconnect()),
+  });
+  assert.match(capped.output.text(), /Terminal is connected, will time out in 10s\.\.\./);
+  const idle = await build({ terminal: () => new FakeTerminal(1800, false) });
+  assert.doesNotMatch(idle.output.text(), /Terminal/, "no terminal connected: no wait");
 });
