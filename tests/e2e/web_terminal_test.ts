@@ -211,3 +211,19 @@ Deno.test({
     );
   },
 });
+
+Deno.test("a [session_server] listen_address without a port stops the runner, naming the key", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: `concurrent = 1\n\n[session_server]\n  listen_address = "127.0.0.1"\n\n` +
+      runnerToml(gitlab.url, r.token),
+  });
+  const status = await runner.exited();
+  assert.notEqual(status.code, 0, runner.log);
+  assert.match(
+    runner.log,
+    /Failed to create session server.*listen_address "127\.0\.0\.1": expected host:port/,
+  );
+  assert.equal(gitlab.requests.filter((q) => q.endpoint === "request_job").length, 0);
+});
