@@ -11,6 +11,17 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionListenPermission } from "../session/session_address.ts";
+import { cacheBackend } from "../cache/cache_url_signer.ts";
+import type { S3CacheConfig } from "../config/runner_config.ts";
+
+/** The EC2 instance metadata service (IMDSv2), for S3 instance-role credentials. */
+const INSTANCE_METADATA = "169.254.169.254:80";
+
+/** Whether the S3 signer takes credentials from the environment or the instance role. */
+function isS3Iam(s3: S3CacheConfig): boolean {
+  const type = s3.authenticationType.toLowerCase();
+  return type === "iam" || (type === "" && (s3.accessKey === "" || s3.secretKey === ""));
+}
 
 export interface PollerPermissionContext {
   config: GlobalConfig;
@@ -72,6 +83,13 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
     for (const file of [r.tlsCaFile, r.tlsCertFile, r.tlsKeyFile]) {
       if (file) read.push(dir(file, cwd));
     }
+    // The poller signs distributed-cache URLs: it reads a GCS key file, and
+    // asks the EC2 instance metadata service for S3 credentials with "iam".
+    const backend = cacheBackend(r.cache.type);
+    if (backend === "gcs" && r.cache.gcs.credentialsFile) {
+      read.push(dir(r.cache.gcs.credentialsFile, cwd));
+    }
+    if (backend === "s3" && isS3Iam(r.cache.s3)) net.push(INSTANCE_METADATA);
   }
   const listen = ctx.listenAddress || config.listenAddress;
   if (listen) {

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { defaultConfig, defaultRunnerConfig } from "../config/default_config.ts";
+import { pollerPermissions } from "./poller_permissions.ts";
+
+function permsFor(edit: (r: ReturnType<typeof defaultRunnerConfig>) => void) {
+  const config = defaultConfig();
+  const r = defaultRunnerConfig("shell");
+  r.url = "https://gitlab.example.com";
+  edit(r);
+  config.runners = [r];
+  return pollerPermissions({
+    config,
+    configPath: "/etc/runner/config.toml",
+    configTarget: null,
+    cwd: "/srv",
+    tempDir: "/tmp/p",
+    execPath: "/usr/bin/runner",
+    listenAddress: "",
+    user: "",
+  });
+}
+
+Deno.test("poller permissions: a GCS CredentialsFile is readable, S3 iam reaches the instance metadata service", () => {
+  const gcs = permsFor((r) => {
+    r.cache.type = "gcs";
+    r.cache.gcs.credentialsFile = "keys/gcs.json";
+  });
+  assert.ok(gcs.read.includes("/srv/keys/gcs.json"));
+  assert.deepEqual(gcs.net, ["gitlab.example.com:443"]);
+
+  const iam = permsFor((r) => {
+    r.cache.type = "s3";
+    r.cache.s3.authenticationType = "iam";
+  });
+  assert.deepEqual(iam.net, ["gitlab.example.com:443", "169.254.169.254:80"]);
+
+  // Static keys and Azure account keys sign without the network.
+  for (
+    const edit of [
+      (r: ReturnType<typeof defaultRunnerConfig>) => {
+        r.cache.type = "s3";
+        r.cache.s3.accessKey = "AK";
+        r.cache.s3.secretKey = "SK";
+      },
+      (r: ReturnType<typeof defaultRunnerConfig>) => {
+        r.cache.type = "azure";
+        r.cache.azure.accountKey = "a2V5";
+      },
+    ]
+  ) {
+    assert.deepEqual(permsFor(edit).net, ["gitlab.example.com:443"]);
+  }
+});
