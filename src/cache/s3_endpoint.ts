@@ -69,3 +69,31 @@ export function s3HostPort(s3: S3CacheConfig): string {
   const url = s3ObjectUrl(s3, "x");
   return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
 }
+
+/**
+ * Where AssumeRole goes for `RoleARN`: the `ServerAddress` itself for an
+ * S3-compatible server (radosgw and MinIO answer STS on their S3 endpoint),
+ * else AWS's regional STS endpoint, as the AWS SDK resolves it.
+ */
+export function s3StsUrl(s3: S3CacheConfig): string {
+  const scheme = s3.insecure ? "http" : "https";
+  if (s3.serverAddress !== "" && !isAwsHost(s3.serverAddress)) {
+    return `${scheme}://${s3.serverAddress}/`;
+  }
+  const region = s3Region(s3);
+  return `https://sts.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}/`;
+}
+
+/** `host:port` of the STS endpoint (the poller's grant). */
+export function s3StsHostPort(s3: S3CacheConfig): string {
+  const url = new URL(s3StsUrl(s3));
+  return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+}
+
+/** The AWS partition of the bucket's ARNs, from the region. */
+export function s3Partition(s3: S3CacheConfig): string {
+  const region = s3Region(s3);
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  if (region.startsWith("cn-")) return "aws-cn";
+  return "aws";
+}

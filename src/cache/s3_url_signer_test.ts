@@ -100,3 +100,136 @@ Deno.test("S3 config errors name the key", async () => {
   const url = new URL((await iam.presign("k", "GET", { expiresSeconds: 60 })).url);
   assert.match(url.searchParams.get("X-Amz-Credential") ?? "", /^ENVID\//);
 });
+
+/** A fake STS: records each AssumeRole form and answers with numbered credentials. */
+function fakeSts(answer?: { status: number; body: string }) {
+  const calls: { url: string; form: URLSearchParams; authorization: string }[] = [];
+  const fetcher = (input: string | URL | Request, init?: RequestInit) => {
+    const form = new URLSearchParams(String(init?.body));
+    calls.push({
+      url: String(input),
+      form,
+      authorization: new Headers(init?.headers).get("authorization") ?? "",
+    });
+    if (answer) return Promise.resolve(new Response(answer.body, { status: answer.status }));
+    const n = calls.length;
+    return Promise.resolve(
+      new Response(
+        `<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>TMP${n}</AccessKeyId>` +
+          `<SecretAccessKey>secret${n}</SecretAccessKey><SessionToken>token+${n}/x</SessionToken>` +
+          `<Expiration>2026-01-02T04:04:05Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>`,
+      ),
+    );
+  };
+  return { calls, fetch: fetcher as typeof fetch };
+}
+
+Deno.test("RoleARN: AssumeRole with the official session policy (one action on one object), URLs signed with the temporary credentials, reused per object and direction", async () => {
+  const sts = fakeSts();
+  const config = s3({
+    accessKey: "AKBASE",
+    secretKey: "base",
+    bucketLocation: "eu-west-1",
+    roleArn: "arn:aws:iam::123:role/cache",
+  });
+  const signer = new S3UrlSigner(config, { env: () => undefined, now: () => AT, fetch: sts.fetch });
+  const put = new URL(
+    (await signer.presign("project/7/deps", "PUT", { expiresSeconds: 7200 })).url,
+  );
+  assert.equal(sts.calls.length, 1);
+  const call = sts.calls[0]!;
+  assert.equal(call.url, "https://sts.eu-west-1.amazonaws.com/");
+  assert.match(call.authorization, /Credential=AKBASE\/\d+\/eu-west-1\/sts\/aws4_request/);
+  assert.equal(call.form.get("Action"), "AssumeRole");
+  assert.equal(call.form.get("RoleArn"), "arn:aws:iam::123:role/cache");
+  assert.equal(call.form.get("DurationSeconds"), "3600");
+  assert.match(call.form.get("RoleSessionName")!, /^gitlab-runner-cache-upload-[0-9a-f]{8}$/);
+  assert.deepEqual(JSON.parse(call.form.get("Policy")!), {
+    Version: "2012-10-17",
+    Statement: [{
+      Effect: "Allow",
+      Action: ["s3:PutObject"],
+      Resource: "arn:aws:s3:::cache/project/7/deps",
+    }],
+  });
+  assert.match(put.searchParams.get("X-Amz-Credential")!, /^TMP1\//);
+  assert.equal(put.searchParams.get("X-Amz-Security-Token"), "token+1/x");
+  // The URL dies with the credentials: an hour, not the two asked for.
+  assert.equal(put.searchParams.get("X-Amz-Expires"), "3600");
+
+  await signer.presign("project/7/deps", "PUT", { expiresSeconds: 60 });
+  assert.equal(sts.calls.length, 1, "the same object and direction reuse the credentials");
+  const get = new URL((await signer.presign("project/7/deps", "GET", { expiresSeconds: 60 })).url);
+  assert.equal(sts.calls.length, 2);
+  assert.deepEqual(JSON.parse(sts.calls[1]!.form.get("Policy")!).Statement[0].Action, [
+    "s3:GetObject",
+  ]);
+  assert.match(get.searchParams.get("X-Amz-Credential")!, /^TMP2\//);
+});
+
+Deno.test("RoleARN: DisableAssumeRoleCredentialsCaching asks every time; UploadRoleARN is for uploads only; an STS refusal names the role", async () => {
+  const sts = fakeSts();
+  const base = { accessKey: "AK", secretKey: "SK", serverAddress: "10.0.0.5:7480", insecure: true };
+  const uncached = new S3UrlSigner(
+    s3({ ...base, roleArn: "arn:aws:iam:::role/r", disableAssumeRoleCredentialsCaching: true }),
+    { env: () => undefined, now: () => AT, fetch: sts.fetch },
+  );
+  await uncached.presign("k", "GET", { expiresSeconds: 60 });
+  await uncached.presign("k", "GET", { expiresSeconds: 60 });
+  assert.equal(sts.calls.length, 2);
+  assert.equal(sts.calls[0]!.url, "http://10.0.0.5:7480/", "an S3-compatible server's own STS");
+
+  const upload = fakeSts();
+  const uploadOnly = new S3UrlSigner(s3({ ...base, uploadRoleArn: "arn:aws:iam:::role/u" }), {
+    env: () => undefined,
+    now: () => AT,
+    fetch: upload.fetch,
+  });
+  const get = new URL((await uploadOnly.presign("k", "GET", { expiresSeconds: 60 })).url);
+  assert.match(get.searchParams.get("X-Amz-Credential")!, /^AK\//);
+  await uploadOnly.presign("k", "PUT", { expiresSeconds: 60 });
+  assert.equal(upload.calls.length, 1);
+  assert.equal(upload.calls[0]!.form.get("RoleArn"), "arn:aws:iam:::role/u");
+
+  const refusing = fakeSts({
+    status: 403,
+    body:
+      "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed</Message></Error></ErrorResponse>",
+  });
+  const refused = new S3UrlSigner(s3({ ...base, roleArn: "arn:aws:iam:::role/r" }), {
+    env: () => undefined,
+    now: () => AT,
+    fetch: refusing.fetch,
+  });
+  await assert.rejects(
+    refused.presign("k", "PUT", { expiresSeconds: 60 }),
+    /Cannot assume role "arn:aws:iam:::role\/r" at http:\/\/10\.0\.0\.5:7480: STS answered 403 AccessDenied: not allowed/,
+  );
+});
+
+Deno.test("RoleARN: AssumeRoleMaxConcurrency bounds the STS calls in flight", async () => {
+  let inFlight = 0;
+  let most = 0;
+  const sts = fakeSts();
+  const slow = (async (input: string | URL | Request, init?: RequestInit) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return await sts.fetch(input, init);
+  }) as typeof fetch;
+  const signerFor = (limit: number) =>
+    new S3UrlSigner(
+      s3({ accessKey: "AK", secretKey: "SK", roleArn: "arn:r", assumeRoleMaxConcurrency: limit }),
+      { env: () => undefined, now: () => AT, fetch: slow },
+    );
+  const objects = Array.from({ length: 6 }, (_, i) => `k${i}`);
+  // One signer per [runners.cache] section (CacheUrlSigners), as the official client per config.
+  const shared = signerFor(2);
+  await Promise.all(objects.map((k) => shared.presign(k, "GET", { expiresSeconds: 60 })));
+  assert.equal(most, 2);
+  most = 0;
+  const unlimited = signerFor(-1);
+  await Promise.all(objects.map((k) => unlimited.presign(k, "GET", { expiresSeconds: 60 })));
+  assert.equal(most, 6);
+});

@@ -123,7 +123,8 @@ Deno.test("a register flag whose key we do not act on gets the load warning nami
     }
   }
   assert.deepEqual(silent, []);
-  assert.ok(checked >= 8, `${checked} flags of keys we do not act on`);
+  // The walk reaches flags of unsupported keys at all (fewer as more keys are acted on).
+  assert.ok(checked > 0, `${checked} flags of keys we do not act on`);
 });
 
 Deno.test("--runner-monitoring and --job-queuing-duration are refused with where to write the table", () => {

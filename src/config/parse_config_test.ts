@@ -518,19 +518,21 @@ Deno.test("labels follow upstream's rules: key and value patterns, at most 32 pe
   assert.equal(parseConfig(ok, opts).config.runners[0]?.combinedLabels["g0x"], "w");
 });
 
-Deno.test("S3 RoleARN and its AssumeRole settings warn by name (AssumeRole is not done yet); Azure keys load", () => {
+Deno.test("S3 RoleARN and its AssumeRole settings and the Azure keys load without warnings", () => {
   const { config, warnings } = parseConfig(
     `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n[runners.cache.s3]\n` +
       `BucketName = "b"\nRoleARN = "arn:aws:iam::1:role/cache"\nUploadRoleARN = "arn:x"\n` +
-      `AssumeRoleMaxConcurrency = 2\n` +
+      `AssumeRoleMaxConcurrency = 2\nDisableAssumeRoleCredentialsCaching = true\n` +
       `[runners.cache.azure]\nAccountName = "acct"\nAccountKey = "a2V5"\nContainerName = "c"\n`,
     opts,
   );
-  assert.deepEqual(warnings.map((w) => w.message), [
-    "key runners.cache.s3.RoleARN is accepted but not supported",
-    "key runners.cache.s3.UploadRoleARN is accepted but not supported",
-    "key runners.cache.s3.AssumeRoleMaxConcurrency is accepted but not supported",
-  ]);
+  assert.deepEqual(warnings.map((w) => w.message), []);
+  const s3 = config.runners[0]?.cache.s3;
+  assert.deepEqual(
+    [s3?.roleArn, s3?.uploadRoleArn, s3?.assumeRoleMaxConcurrency],
+    ["arn:aws:iam::1:role/cache", "arn:x", 2],
+  );
+  assert.equal(s3?.disableAssumeRoleCredentialsCaching, true);
   assert.deepEqual(config.runners[0]?.cache.azure, {
     accountName: "acct",
     accountKey: "a2V5",

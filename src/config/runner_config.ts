@@ -100,6 +100,13 @@ export interface S3CacheConfig {
   /** null = detect from the server address. */
   pathStyle: boolean | null;
   accelerate: boolean;
+  /** AssumeRole for every transfer; "" = sign with the credentials above. */
+  roleArn: string;
+  /** Deprecated: AssumeRole for uploads only (RoleARN wins). */
+  uploadRoleArn: string;
+  /** Parallel AssumeRole calls; 0 = 5, -1 = unlimited. */
+  assumeRoleMaxConcurrency: number;
+  disableAssumeRoleCredentialsCaching: boolean;
 }
 
 /** One [[runners.docker.services]] entry. */

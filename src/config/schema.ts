@@ -819,8 +819,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P2",
-    "AssumeRole to mint short-lived credentials; enables multipart transfer. Not acted on yet: warns.",
-    { field: "roleArn", defaultText: '""', implemented: false },
+    "AssumeRole for short-lived credentials scoped to one object; URLs are signed with them.",
+    { field: "roleArn", defaultText: '""' },
   ),
   k(
     "runners.cache.s3",
@@ -828,8 +828,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P2",
-    "Deprecated upload-only variant of RoleARN. Not acted on yet: warns.",
-    { field: "uploadRoleArn", defaultText: '""', implemented: false },
+    "Deprecated upload-only variant of RoleARN.",
+    { field: "uploadRoleArn", defaultText: '""' },
   ),
   k(
     "runners.cache.s3",
@@ -837,8 +837,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "int",
     5,
     "P2",
-    "Parallel STS AssumeRole calls (with RoleARN). Not acted on yet: warns.",
-    { defaultText: "5 (-1 = unlimited)", implemented: false },
+    "Parallel STS AssumeRole calls (with RoleARN).",
+    { defaultText: "5 (-1 = unlimited)" },
   ),
   k(
     "runners.cache.s3",
@@ -846,8 +846,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool",
     false,
     "P2",
-    "Turn off the in-process LRU of AssumeRole credentials (code only; not in the docs table). Not acted on yet: warns.",
-    { defaultText: "false", implemented: false },
+    "Turn off the in-process cache of AssumeRole credentials (code only; not in the docs table).",
+    { defaultText: "false" },
   ),
   k(
     "runners.cache.gcs",

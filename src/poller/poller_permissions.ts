@@ -12,6 +12,7 @@ import type { GlobalConfig } from "../config/runner_config.ts";
 import { parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionListenPermission } from "../session/session_address.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
+import { s3StsHostPort } from "../cache/s3_endpoint.ts";
 import type { S3CacheConfig } from "../config/runner_config.ts";
 
 /** The EC2 instance metadata service (IMDSv2), for S3 instance-role credentials. */
@@ -83,13 +84,21 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
     for (const file of [r.tlsCaFile, r.tlsCertFile, r.tlsKeyFile]) {
       if (file) read.push(dir(file, cwd));
     }
-    // The poller signs distributed-cache URLs: it reads a GCS key file, and
-    // asks the EC2 instance metadata service for S3 credentials with "iam".
+    // The poller signs distributed-cache URLs: it reads a GCS key file, asks
+    // the EC2 instance metadata service for S3 credentials with "iam", and STS
+    // for RoleARN's temporary credentials.
     const backend = cacheBackend(r.cache.type);
     if (backend === "gcs" && r.cache.gcs.credentialsFile) {
       read.push(dir(r.cache.gcs.credentialsFile, cwd));
     }
     if (backend === "s3" && isS3Iam(r.cache.s3)) net.push(INSTANCE_METADATA);
+    if (backend === "s3" && (r.cache.s3.roleArn || r.cache.s3.uploadRoleArn)) {
+      try {
+        net.push(s3StsHostPort(r.cache.s3));
+      } catch {
+        // No usable endpoint: the signer reports the config error to the job.
+      }
+    }
   }
   const listen = ctx.listenAddress || config.listenAddress;
   if (listen) {

@@ -20,7 +20,7 @@ function permsFor(edit: (r: ReturnType<typeof defaultRunnerConfig>) => void) {
   });
 }
 
-Deno.test("poller permissions: a GCS CredentialsFile is readable, S3 iam reaches the instance metadata service", () => {
+Deno.test("poller permissions: a GCS CredentialsFile is readable, S3 iam reaches the instance metadata service, RoleARN its STS", () => {
   const gcs = permsFor((r) => {
     r.cache.type = "gcs";
     r.cache.gcs.credentialsFile = "keys/gcs.json";
@@ -33,6 +33,25 @@ Deno.test("poller permissions: a GCS CredentialsFile is readable, S3 iam reaches
     r.cache.s3.authenticationType = "iam";
   });
   assert.deepEqual(iam.net, ["gitlab.example.com:443", "169.254.169.254:80"]);
+
+  // RoleARN: AssumeRole at AWS's regional STS, or at an S3-compatible server's own address.
+  const aws = permsFor((r) => {
+    r.cache.type = "s3";
+    r.cache.s3.accessKey = "AK";
+    r.cache.s3.secretKey = "SK";
+    r.cache.s3.bucketLocation = "eu-west-1";
+    r.cache.s3.roleArn = "arn:aws:iam::1:role/cache";
+  });
+  assert.deepEqual(aws.net, ["gitlab.example.com:443", "sts.eu-west-1.amazonaws.com:443"]);
+  const rgw = permsFor((r) => {
+    r.cache.type = "s3";
+    r.cache.s3.accessKey = "AK";
+    r.cache.s3.secretKey = "SK";
+    r.cache.s3.serverAddress = "10.0.0.5:7480";
+    r.cache.s3.insecure = true;
+    r.cache.s3.uploadRoleArn = "arn:aws:iam:::role/cache";
+  });
+  assert.deepEqual(rgw.net, ["gitlab.example.com:443", "10.0.0.5:7480"]);
 
   // Static keys and Azure account keys sign without the network.
   for (

@@ -16,6 +16,7 @@ import {
   startRadosgw,
 } from "../fixtures/radosgw.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { cleanHome } from "../fixtures/test_env.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
@@ -220,6 +221,89 @@ Deno.test({
           assert.match(state.trace, c.expect, state.trace);
         }));
       },
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "distributed cache on radosgw with RoleARN: the keys assume the role and the URLs are signed with its temporary credentials; a role that cannot be assumed is a warning",
+  ignore: skip !== null,
+  async fn() {
+    await using gw = await startRadosgw({ sts: true });
+    await gw.createBucket("runner-cache");
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+
+    const roleArn = await gw.createRole("runner-cache");
+    const s3 = {
+      address: gw.address,
+      accessKey: gw.accessKey,
+      secretKey: gw.secretKey,
+      bucket: "runner-cache",
+      shared: true,
+      roleArn,
+    };
+    const a = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      env: cleanHome(),
+      config: s3RunnerConfig(gitlab.url, a.token, s3),
+    });
+    const write = gitlab.enqueueJob({
+      project: "acme/role-cache",
+      script: [
+        "mkdir -p vendor",
+        "echo via-role > vendor/lib.txt",
+        'echo "PROJECT=$CI_PROJECT_ID"',
+      ],
+      cache: cacheOf("deps"),
+      variables: [NO_GIT],
+      runnerId: a.id,
+    });
+    const written = await gitlab.waitForJobFinished(write.id, TIMEOUT);
+    assert.equal(written.status, "success", written.trace + runner.log);
+    assert.doesNotMatch(written.trace, /Cannot|No URL/, written.trace);
+    const project = /PROJECT=(\d+)/.exec(written.trace)?.[1];
+    assert.deepEqual(await gw.listObjects("runner-cache", `project/${project}/`), [
+      `project/${project}/deps`,
+    ]);
+    // Another runner, whose local cache is empty: the archive comes from the bucket.
+    const b = gitlab.createRunner({ kind: "created" });
+    await using second = await startRunner({
+      env: cleanHome(),
+      config: s3RunnerConfig(gitlab.url, b.token, s3),
+    });
+    const read = gitlab.enqueueJob({
+      project: "acme/role-cache",
+      script: ["cat vendor/lib.txt"],
+      cache: cacheOf("deps"),
+      variables: [NO_GIT],
+      runnerId: b.id,
+    });
+    const restored = await gitlab.waitForJobFinished(read.id, TIMEOUT);
+    assert.equal(restored.status, "success", restored.trace + second.log);
+    assert.match(restored.trace, /Downloading cache from http:\/\/.*\/deps\s/);
+    assert.match(restored.trace, /\nvia-role\n/);
+
+    const c = gitlab.createRunner({ kind: "created" });
+    await using refused = await startRunner({
+      env: cleanHome(),
+      config: s3RunnerConfig(gitlab.url, c.token, {
+        ...s3,
+        roleArn: "arn:aws:iam:::role/no-such-role",
+      }),
+    });
+    const job = gitlab.enqueueJob({
+      project: "acme/role-cache",
+      script: ["mkdir -p vendor", "echo x > vendor/lib.txt"],
+      cache: cacheOf("other"),
+      variables: [NO_GIT],
+      runnerId: c.id,
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + refused.log);
+    assert.match(
+      state.trace,
+      /WARNING: No URL for the distributed cache: Cannot assume role "arn:aws:iam:::role\/no-such-role" at http:\/\/127\.0\.0\.1:\d+: STS answered \d+/,
     );
   },
 });
