@@ -653,6 +653,7 @@ Deno.test("a terminal still connected after the script keeps the job open until 
   const log = output.text();
   assert.match(
     log,
+    // deno-lint-ignore no-control-regex -- the log's colour codes are the point
     /cleanup_file_variables[\s\S]*\x1b\[32;1mTerminal is connected, will time out in 5s\.\.\.\x1b\[0;m\n\x1b\[32;1mterminal session timed out \(maximum time allowed - 5s\)\x1b\[0;m\n\x1b\[32;1mJob succeeded/,
   );
   assert.equal(terminal!.closes, 1, "the timed-out terminal is closed");
@@ -666,6 +667,7 @@ Deno.test("the terminal wait ends when it disconnects, and never outlasts the jo
   assert.deepEqual(disconnected.result, { state: "success" });
   assert.match(
     disconnected.output.text(),
+    // deno-lint-ignore no-control-regex -- the log's colour codes are the point
     /will time out in 30m0s\.\.\.\x1b\[0;m\n\x1b\[32;1mTerminal disconnected\x1b\[0;m\n/,
   );
   // 3600 s job timeout, 3590 s of it used by the script: 10 s are left for the terminal.
