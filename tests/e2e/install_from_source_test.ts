@@ -10,14 +10,15 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
-/** The `deno install …` line of the README's "Set up and run" block, as words. */
-async function readmeInstallCommand(): Promise<string[]> {
+/** The README line that starts with `start` (of its "Set up and run" block), as words. */
+async function readmeCommand(start: string): Promise<string[]> {
   const readme = await Deno.readTextFile(join(ROOT, "README.md"));
-  const line = readme.split("\n").find((l) => l.startsWith("deno install "));
-  assert.ok(line, "README.md has a `deno install` line");
+  const line = readme.split("\n").find((l) => l.startsWith(start));
+  assert.ok(line, `README.md has a \`${start.trim()}\` line`);
   return line.trim().split(/\s+/).slice(1);
 }
 
@@ -47,7 +48,8 @@ const skip = await npmRegistryReason();
 if (skip) console.warn(`SKIP install-from-source test: ${skip}`);
 
 Deno.test({
-  name: "README set-up on an empty Deno cache, then `runner --version` prints only the version",
+  name:
+    "README set-up on an empty Deno cache, `runner --version` prints only the version, the README's register and run lines serve a job",
   ignore: skip !== null,
   async fn() {
     const home = await Deno.makeTempDir({ prefix: "runner-install-home-" });
@@ -90,7 +92,7 @@ Deno.test({
       assert.doesNotMatch(cacheOut, /Ignored build scripts|Warning/, cacheOut);
 
       const install = await new Deno.Command(Deno.execPath(), {
-        args: await readmeInstallCommand(),
+        args: await readmeCommand("deno install "),
         cwd: ROOT,
         env,
         clearEnv: true,
@@ -112,6 +114,45 @@ Deno.test({
       assert.equal(first.code, 0, dec.decode(first.stderr));
       assert.equal(dec.decode(first.stderr), "");
       assert.match(dec.decode(first.stdout), /^Version:\s+\S+\nGit revision:/);
+
+      // The README's register and run lines, as written, with a GitLab of our own.
+      await using gitlab = await FakeGitLab.start();
+      const token = gitlab.createRunner({ kind: "created" }).token;
+      const register = (await readmeCommand("runner register ")).map((word, i, words) =>
+        words[i - 1] === "--url" ? gitlab.url : words[i - 1] === "--token" ? token : word
+      );
+      const runner = join(home, ".deno/bin/runner");
+      const registered = await new Deno.Command(runner, {
+        args: register,
+        cwd: home,
+        env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const registerOut = dec.decode(registered.stdout) + dec.decode(registered.stderr);
+      assert.equal(registered.code, 0, registerOut);
+      const serving = new Deno.Command(runner, {
+        args: await readmeCommand("runner run "),
+        cwd: home,
+        env,
+        clearEnv: true,
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const job = gitlab.enqueueJob({
+          script: ["echo served-by-the-readme-runner"],
+          variables: [{ key: "GIT_STRATEGY", value: "none" }],
+        });
+        const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+        assert.equal(state.status, "success", state.trace);
+        assert.match(state.trace, /served-by-the-readme-runner/);
+      } finally {
+        serving.kill("SIGTERM");
+        await serving.output();
+      }
     } finally {
       await Deno.remove(home, { recursive: true }).catch(() => {});
     }
