@@ -177,3 +177,82 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "run --user: a job cannot read config.toml, the job journal or the runner's environ, and never sees the runner token",
+  ignore: skipReason !== null,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "runner-user-" });
+    await Deno.chmod(root, 0o755);
+    try {
+      await using user = await createUser(root);
+      await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+      const r = gitlab.createRunner({ kind: "created" });
+      const toml = runnerToml(gitlab.url, "$GL_TOKEN", {
+        builds_dir: join(root, "builds"),
+        cache_dir: join(root, "cache"),
+      });
+      await using runner = await startRunner({
+        config: `concurrent = 1\ncheck_interval = 1\n\n${toml}`,
+        args: ["--user", user.name],
+        env: { ...cleanEnv(join(root, "runner-home")), GL_TOKEN: r.token },
+      });
+      // The config directory as an operator has it (/etc/gitlab-runner is 0755): only
+      // the runner's own file modes stand between the job and its files.
+      await Deno.chmod(runner.dir, 0o755);
+      const journal = join(runner.dir, ".runner", "journal", "jobs.jsonl");
+      const job = gitlab.enqueueJob({
+        script: [
+          // Prints what it could read, so a leak reaches the trace.
+          `try() { if out=$(cat "$1" 2>&1); then echo "READABLE $1: $out"; ` +
+          `else echo "refused $1 ($(tr '\\0' ' ' < "\${1%/environ}/cmdline" 2>/dev/null | ` +
+          `grep -o 'executor-process\\|/su \\|main.ts run' | head -1)): $out"; fi; }`,
+          'try "$CONFIG_PATH"',
+          'try "$JOURNAL_PATH"',
+          // The poller is a Worker thread of the runner process: its tasks.
+          'for f in /proc/$RUNNER_PID/environ /proc/$RUNNER_PID/task/*/environ; do try "$f"; done',
+          // Every ancestor of the job up to the runner not run as the job user: su, the
+          // executor process, the runner.
+          "p=$$; while :; do p=$(awk '/^PPid:/{print $2}' /proc/$p/status); " +
+          '[ "$p" -gt 1 ] || break; [ "$(stat -c %u /proc/$p)" = "$(id -u)" ] || try /proc/$p/environ; ' +
+          '[ "$p" != "$RUNNER_PID" ] || break; done',
+          "echo checks-done",
+        ],
+        variables: [
+          ...NO_GIT,
+          { key: "CONFIG_PATH", value: runner.configPath },
+          { key: "JOURNAL_PATH", value: journal },
+          { key: "RUNNER_PID", value: String(runner.pid) },
+        ],
+      });
+      const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 90_000 });
+      assert.equal(state.status, "success", state.trace + runner.log.slice(-2000));
+      const trace = state.trace;
+      assert.match(trace, /checks-done/);
+      // The journal exists while the job runs: refused for its mode, not its absence.
+      assert.ok((await Deno.stat(journal)).isFile);
+      assert.doesNotMatch(trace, /(^|\n)READABLE /, trace);
+      const refused = (path: string) =>
+        new RegExp(
+          `refused ${path.replaceAll(/[.*+?^${}()|[\]\\/]/g, "\\$&")} \\(.*\\): ` +
+            `cat: ${path.replaceAll(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: Permission denied`,
+        );
+      assert.match(trace, refused(runner.configPath), trace);
+      assert.match(trace, refused(journal), trace);
+      assert.match(trace, refused(`/proc/${runner.pid}/environ`), trace);
+      assert.match(trace, new RegExp(`refused /proc/${runner.pid}/task/\\d+/environ`), trace);
+      // The executor process among the ancestors, refused too.
+      assert.match(
+        trace,
+        /refused \/proc\/\d+\/environ \(executor-process\): .*Permission denied/,
+      );
+      // Neither the token nor a masked form of it reached the trace.
+      assert.ok(!trace.includes(r.token), "the runner token is in the trace");
+      assert.ok(!trace.includes(r.token.slice(-12)), "part of the runner token is in the trace");
+      assert.doesNotMatch(trace, /\[MASKED\]/, trace);
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
