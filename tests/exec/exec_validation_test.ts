@@ -389,3 +389,32 @@ Deno.test("a child pipeline that triggers itself stops at GitLab's depth of two 
     /^spawn\/again\/again\s+test\s+child pipelines nest at most 2 levels deep \(GitLab's limit\)$/m,
   );
 });
+
+Deno.test("remote, template, project and component includes are each skipped with one warning line naming file, line and key", async () => {
+  const run = await list({
+    ".gitlab-ci.yml": `include:
+  - remote: https://example.com/ci.yml
+  - template: Auto-DevOps.gitlab-ci.yml
+  - project: group/ci-templates
+    file: /templates/deploy.yml
+  - component: $CI_SERVER_FQDN/group/components/lint@1.0
+build:
+  script: [echo build]
+`,
+  });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^1\s+build\s+test/m);
+  const expected: [number, string, string][] = [
+    [2, "include[0].remote", 'remote include "https://example.com/ci.yml"'],
+    [3, "include[1].template", 'template include "Auto-DevOps.gitlab-ci.yml"'],
+    [4, "include[2].project", 'project include "group/ci-templates"'],
+    [6, "include[3].component", 'component include "$CI_SERVER_FQDN/group/components/lint@1.0"'],
+  ];
+  for (const [line, key, what] of expected) {
+    const text =
+      `.gitlab-ci.yml:${line}: ${key}: ${what} is not supported locally (it needs GitLab); ` +
+      "skipped, so jobs it defines are missing";
+    const lines = (run.stdout + run.stderr).split("\n").filter((l) => l.trim() === text);
+    assert.equal(lines.length, 1, `${key} said once:\n${run.stdout}${run.stderr}`);
+  }
+});
