@@ -458,7 +458,7 @@ Deno.test("runBuild prints get_sources itself for GIT_STRATEGY=none and creates 
   );
   assert.match(
     executor.scriptOf("prepare_script"),
-    /^mkdir -p \/builds\/abc12345\/2\/acme\/widget$/m,
+    /^\[ -d \/builds\/abc12345\/2\/acme\/widget \] \|\| mkdir -p \/builds\/abc12345\/2\/acme\/widget$/m,
   );
 });
 

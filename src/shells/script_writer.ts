@@ -7,6 +7,9 @@
  *   would otherwise print the running script into the job log),
  * - `errexit` (and `pipefail` where the shell has it) stop at the first
  *   failing command, `noclobber` is off,
+ * - housekeeping (`mkdir -p`, `rm -f`, the GITLAB_ENV file) starts a process
+ *   only when there is something to do: each process start is a fork and
+ *   exec per stage, which on a busy host costs more than the stage's work,
  * - the body runs through `eval` in a subshell whose stdin is `/dev/null`:
  *   the script itself arrives on the shell's stdin, and a user command that
  *   reads stdin must not swallow the rest of it.
@@ -107,7 +110,7 @@ export class ScriptWriter {
     if (!isShellVariableName(variable.key)) return;
     if (variable.file) {
       const path = this.tmpFile(variable.key);
-      this.line(`mkdir -p ${quoteShell(this.#options.tmpDir)}`);
+      this.line(ensureDir(this.#options.tmpDir));
       this.line(`printf '%s' ${quoteShell(variable.value)} > ${quoteShell(path)}`);
       this.line(`export ${variable.key}=${quoteShell(path)}`);
       return;
@@ -123,8 +126,9 @@ export class ScriptWriter {
     for (const variable of variables) this.variable(variable);
     const envFile = this.tmpFile(GITLAB_ENV_FILE);
     this.variable({ key: "GITLAB_ENV", value: envFile, file: false });
-    this.line(`mkdir -p ${quoteShell(this.#options.tmpDir)}`);
-    this.line(`touch ${quoteShell(envFile)}`);
+    this.line(ensureDir(this.#options.tmpDir));
+    // `touch` without a process: creates the file, keeps what earlier stages appended.
+    this.line(`: >> ${quoteShell(envFile)}`);
     this.line(`while read -r line; do export "$line"; done < ${quoteShell(envFile)}`);
   }
 
@@ -132,12 +136,23 @@ export class ScriptWriter {
     this.command("cd", dir);
   }
 
+  /** `mkdir -p dir`, run only when `dir` is not a directory yet. */
   mkdir(dir: string): void {
-    this.command("mkdir", "-p", dir);
+    this.line(ensureDir(dir));
+    this.checkForErrors();
   }
 
   rmFile(path: string): void {
-    this.command("rm", "-f", path);
+    this.rmFiles(path);
+  }
+
+  /** One `rm -f` for all of `paths`, run only when one of them exists (or is a dangling link). */
+  rmFiles(...paths: string[]): void {
+    const tests = paths.map((p) => `[ -e ${quoteShell(p)} ] || [ -L ${quoteShell(p)} ]`);
+    this.line(`if ${tests.join(" || ")}; then`);
+    this.#indent++;
+    this.command("rm", "-f", ...paths);
+    this.endIf();
   }
 
   rmDir(path: string): void {
@@ -218,7 +233,9 @@ export class ScriptWriter {
   finish(): string {
     let out = `${TERM_TRAP}\n\n`;
     if (this.#options.debugTrace) out += "set -o xtrace\n";
-    out += `case "$(set -o)" in *pipefail*) set -o pipefail;; esac; set -o errexit\n`;
+    // pipefail where the shell has it (dash has not). `command` keeps a special
+    // builtin's error from ending the shell, so no `$(set -o)` subshell is needed.
+    out += "command set -o pipefail 2>/dev/null || true; set -o errexit\n";
     out += "set +o noclobber\n";
     const body = quoteShell(this.body());
     if (this.#options.legacyEval) {
@@ -229,6 +246,12 @@ export class ScriptWriter {
     out += "exit 0\n";
     return out;
   }
+}
+
+/** `mkdir -p dir` behind a test: no process start when the directory is there. */
+function ensureDir(dir: string): string {
+  const quoted = quoteShell(dir);
+  return `[ -d ${quoted} ] || mkdir -p ${quoted}`;
 }
 
 /** Joins POSIX path parts (the job's paths are always POSIX here). */

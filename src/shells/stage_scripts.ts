@@ -117,7 +117,7 @@ export function prepareScript(info: ScriptInfo, options: PrepareScriptOptions = 
   const via = options.hostname ? ` via ${options.hostname}` : "";
   w.line(`echo "Running on $(hostname)${via.replaceAll(/["$`\\]/g, "")}..."`);
   // One `rm` for all files: each command is a process start in the stage.
-  w.command("rm", "-f", w.tmpFile(GITLAB_ENV_FILE), w.tmpFile("masking.db"));
+  w.rmFiles(w.tmpFile(GITLAB_ENV_FILE), w.tmpFile("masking.db"));
   if (options.createProjectDir) w.mkdir(info.projectDir);
   return w.finish();
 }
@@ -133,8 +133,8 @@ export const GIT_NONE_NOTICES: readonly string[] = [
 
 /**
  * Whether get_sources must run as a script. With GIT_STRATEGY=none it only
- * prints GIT_NONE_NOTICES and creates the project dir (its credential reject
- * is repeated by cleanup_file_variables), so the build may print the notices
+ * prints GIT_NONE_NOTICES and creates the project dir (no git command got the
+ * job's credentials, so there is nothing to reject), so the build may print the notices
  * itself and let prepare_script create the dir (`createProjectDir`), saving
  * a shell start (a `docker exec` in a container). With CI_DEBUG_TRACE the
  * script's xtrace output is part of the job log, so it runs.
@@ -444,15 +444,19 @@ export function commandScript(info: ScriptInfo, lines: readonly string[]): strin
 
 /**
  * cleanup_file_variables: removes the GITLAB_ENV file, the credential config
- * and every file variable's file.
+ * and every file variable's file. The token a credential helper may have
+ * stored is rejected only after a fetch or clone: with GIT_STRATEGY none or
+ * empty no git command got the job's credentials from us, and the reject
+ * would be a `git` process start in every job.
  */
-export function cleanupScript(info: ScriptInfo, git: Pick<GitSources, "credentialHost">): string {
+export function cleanupScript(
+  info: ScriptInfo,
+  git: Pick<GitSources, "credentialHost" | "strategy">,
+): string {
   const w = new ScriptWriter({ tmpDir: info.tmpDir, legacyEval: info.legacyEval });
-  writeCredentialReject(w, git);
+  if (git.strategy === "fetch" || git.strategy === "clone") writeCredentialReject(w, git);
   // One `rm` for all files: each command is a process start in the stage.
-  w.command(
-    "rm",
-    "-f",
+  w.rmFiles(
     w.tmpFile(GITLAB_ENV_FILE),
     w.tmpFile("masking.db"),
     w.tmpFile(EXTERNAL_GIT_CONFIG_FILE),

@@ -13,6 +13,7 @@ import {
   isGetSourcesScriptNeeded,
   prepareScript,
   type ScriptInfo,
+  stepScript,
 } from "./stage_scripts.ts";
 import { ANSI_BOLD_GREEN, ANSI_RESET } from "./script_writer.ts";
 
@@ -114,7 +115,7 @@ for (const shell of ["bash", "sh"] as const) {
       for (const name of [...names, "PLAIN", "other"]) {
         await Deno.writeTextFile(join(info.tmpDir, name), "x");
       }
-      await runShell(shell, cleanupScript(info, { credentialHost: null }), root);
+      await runShell(shell, cleanupScript(info, { credentialHost: null, strategy: "none" }), root);
       const left = [];
       for await (const entry of Deno.readDir(info.tmpDir)) left.push(entry.name);
       assert.deepEqual(left.sort(), ["PLAIN", "other"]);
@@ -130,6 +131,69 @@ for (const shell of ["bash", "sh"] as const) {
       const stdout = await runShell(shell, prepareScript(info, { createProjectDir: true }), root);
       assert.match(stdout, /^Running on .+\.\.\.\n$/);
       assert.ok((await Deno.stat(info.projectDir)).isDirectory);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
+
+for (const shell of ["bash", "sh"] as const) {
+  Deno.test(`${shell}: a job's housekeeping starts a process only when there is work (mkdir, touch, rm, git)`, async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      // Wrappers that log their name, ahead of the real programs in PATH.
+      const bin = join(root, "bin");
+      const log = join(root, "started.log");
+      await Deno.mkdir(bin);
+      for (const name of ["mkdir", "touch", "rm", "git"]) {
+        const real = join(bin, name);
+        await Deno.writeTextFile(
+          real,
+          `#!/bin/sh\necho ${name} >> '${log}'\nPATH="\${PATH#*:}" exec ${name} "$@"\n`,
+        );
+        await Deno.chmod(real, 0o755);
+      }
+      const info = infoFor(root, shell);
+      const git = { ...NONE, credentialHost: "https://gitlab.example.com" };
+      const job = async () => {
+        await Deno.writeTextFile(log, "");
+        let stdout = "";
+        for (
+          const script of [
+            prepareScript(info, { createProjectDir: true }),
+            stepScript(info, ['echo hello >> "$GITLAB_ENV".seen']),
+            cleanupScript(info, git),
+          ]
+        ) {
+          // Not a login shell: root's profile would reset PATH past the wrappers.
+          const out = await new Deno.Command(shell, {
+            cwd: root,
+            env: { HOME: root, PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` },
+            clearEnv: true,
+            stdin: "piped",
+            stdout: "piped",
+            stderr: "piped",
+          }).spawn();
+          const writer = out.stdin.getWriter();
+          await writer.write(new TextEncoder().encode(script));
+          await writer.close();
+          const result = await out.output();
+          assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+          stdout += new TextDecoder().decode(result.stdout);
+        }
+        return { stdout, started: (await Deno.readTextFile(log)).split("\n").filter(Boolean) };
+      };
+      const first = await job();
+      assert.match(first.stdout, /hello/);
+      // The first job creates the directories; nothing asks git to forget a token it never had.
+      assert.deepEqual(first.started, ["mkdir", "mkdir", "rm"]);
+      // The next job finds them: only cleanup's rm of the GITLAB_ENV file the step created.
+      const second = await job();
+      assert.deepEqual(second.started, ["rm"]);
+      assert.equal(
+        (await Deno.readTextFile(join(info.tmpDir, "gitlab_runner_env.seen"))).trim(),
+        "hello\nhello",
+      );
     } finally {
       await Deno.remove(root, { recursive: true });
     }

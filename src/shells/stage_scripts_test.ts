@@ -61,7 +61,10 @@ Deno.test("finish wraps the body like the official bash writer", () => {
   w.command("echo", "hi");
   const script = w.finish();
   assert.ok(script.startsWith("trap 'exit 1' TERM\n\n"));
-  assert.match(script, /set -o pipefail;; esac; set -o errexit\nset \+o noclobber\n/);
+  assert.match(
+    script,
+    /command set -o pipefail 2>\/dev\/null \|\| true; set -o errexit\nset \+o noclobber\n/,
+  );
   assert.match(script, /\(trap 'exit 1' TERM; eval 'echo hi\n'\) < \/dev\/null\nexit 0\n$/);
   const legacy = new ScriptWriter({ tmpDir: "/t", legacyEval: true, debugTrace: true });
   legacy.line("true");

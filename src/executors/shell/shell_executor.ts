@@ -147,11 +147,21 @@ export class ShellExecutor implements Executor {
 
   async prepare(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    if (this.#options.user) await this.#prepareUserDirs(this.#options.user, signal);
-    // Fail here, once and clearly, rather than in every stage.
-    const probe = this.#options.user
-      ? { command: "su", args: suArgs(this.#options.user, this.shell, ":") }
-      : { command: this.shell, args: ["-c", ":"] };
+    if (this.#options.user) {
+      await this.#prepareUserDirs(this.#options.user, signal);
+      // Fail here, once and clearly, rather than in every stage.
+      await this.#probe(
+        { command: "su", args: suArgs(this.#options.user, this.shell, ":") },
+        signal,
+      );
+    }
+    // Without a user switch the shell is not probed: that would be one more
+    // process start per job. A missing shell fails the first stage, naming it
+    // (`run`), as the official runner's exec error does.
+    this.#println(`Using Shell (${this.shell}) executor...`);
+  }
+
+  async #probe(probe: { command: string; args: string[] }, signal: AbortSignal): Promise<void> {
     let result: Deno.CommandOutput;
     try {
       result = await new Deno.Command(probe.command, {
@@ -165,8 +175,7 @@ export class ShellExecutor implements Executor {
         signal,
       }).output();
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "not found in PATH" : String(e);
-      throw new Error(`Cannot start "${probe.command}": ${why}`, { cause: e });
+      throw cannotStart(probe.command, e);
     }
     if (!result.success) {
       const detail = new TextDecoder().decode(result.stderr).trim();
@@ -174,22 +183,26 @@ export class ShellExecutor implements Executor {
         `Cannot start "${probe.command}": exit code ${result.code}${detail ? `: ${detail}` : ""}`,
       );
     }
-    this.#println(`Using Shell (${this.shell}) executor...`);
   }
 
   async run(stage: StageScript, signal: AbortSignal): Promise<number> {
     const { command, args } = this.#command();
-    const child = new Deno.Command(command, {
-      args,
-      cwd: this.#stageCwd(),
-      env: this.#options.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      // A new session: the stage gets its own process group to kill as a whole.
-      detached: true,
-    }).spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(command, {
+        args,
+        cwd: this.#stageCwd(),
+        env: this.#options.env,
+        clearEnv: true,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        // A new session: the stage gets its own process group to kill as a whole.
+        detached: true,
+      }).spawn();
+    } catch (e) {
+      throw cannotStart(command, e);
+    }
     this.#running.add(child);
     this.#options.onProcessGroup?.(child.pid, true);
 
@@ -313,6 +326,11 @@ export class ShellExecutor implements Executor {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }
+}
+
+function cannotStart(command: string, cause: unknown): Error {
+  const why = cause instanceof Deno.errors.NotFound ? "not found in PATH" : String(cause);
+  return new Error(`Cannot start "${command}": ${why}`, { cause });
 }
 
 function signalGroup(pid: number, signal: Deno.Signal): void {

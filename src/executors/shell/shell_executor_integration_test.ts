@@ -80,7 +80,7 @@ Deno.test("ShellExecutor passes the runner's environment to the script", async (
   assert.match(output.text(), /side=from-runner/);
 });
 
-Deno.test("ShellExecutor prepare fails with a clear message when the shell is missing", async () => {
+Deno.test("ShellExecutor fails the first stage with a clear message when the shell is missing", async () => {
   const output = new CollectedOutput();
   await using executor = new ShellExecutor({
     shell: "bash",
@@ -90,5 +90,10 @@ Deno.test("ShellExecutor prepare fails with a clear message when the shell is mi
     env: { PATH: "/nonexistent" },
     output,
   });
-  await assert.rejects(executor.prepare(new AbortController().signal), /Cannot start "bash"/);
+  // prepare starts no process (one fewer per job); the first stage names the shell.
+  await executor.prepare(new AbortController().signal);
+  await assert.rejects(
+    executor.run({ stage: "prepare_script", script: "exit 0\n" }, new AbortController().signal),
+    /Cannot start "bash": not found in PATH/,
+  );
 });
