@@ -24,7 +24,7 @@ import { cacheObjectName } from "../cache/cache_object_name.ts";
 import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
 import type { CacheUrlAnswer, CacheUrlRequest } from "../executors/process_protocol.ts";
 import type { JobHandler, JobSlot } from "./poller.ts";
-import type { ExecutorLauncher } from "./process_launcher.ts";
+import type { ExecutorLauncher, ExecutorProcess } from "./process_launcher.ts";
 import {
   type JobTerminalSession,
   type JobTerminalSessions,
@@ -111,6 +111,8 @@ const encoder = new TextEncoder();
 
 export class JobSupervisor implements JobHandler {
   #opts: JobSupervisorOptions;
+  /** Executor processes that gave their result and are exiting on their own. */
+  #exiting = new Set<Promise<void>>();
 
   constructor(opts: JobSupervisorOptions) {
     this.#opts = opts;
@@ -214,6 +216,31 @@ export class JobSupervisor implements JobHandler {
     this.#finished(runner, job, result, started);
   }
 
+  /** Resolves once every executor process that already gave its result has exited. */
+  async settled(): Promise<void> {
+    while (this.#exiting.size > 0) await Promise.all(this.#exiting);
+  }
+
+  /**
+   * After its result an executor process only closes its stdout and exits:
+   * the job is reported without waiting for that. It gets the usual time to
+   * exit (then SIGKILL); process groups it left behind are killed.
+   */
+  #reap(proc: ExecutorProcess, groups: Set<number>): void {
+    const exited = (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        proc.status.catch(() => {}),
+        new Promise<void>((r) => timer = setTimeout(r, 5000)),
+      ]);
+      clearTimeout(timer);
+      await proc[Symbol.asyncDispose]();
+      for (const pgid of groups) killGroup(pgid);
+    })().catch(() => {});
+    this.#exiting.add(exited);
+    exited.finally(() => this.#exiting.delete(exited));
+  }
+
   #finished(runner: RunnerConfig, job: JobSpec, result: JobResult, started: number): void {
     this.#opts.observer?.jobFinished?.(runner, job, result, (performance.now() - started) / 1000);
   }
@@ -245,7 +272,7 @@ export class JobSupervisor implements JobHandler {
         ]
         : [],
     });
-    let child;
+    let child: ExecutorProcess;
     try {
       child = this.#opts.launcher.launch(permissions);
     } catch (err) {
@@ -256,7 +283,34 @@ export class JobSupervisor implements JobHandler {
       );
       return { state: "failed", failureReason: "runner_system_failure" };
     }
-    await using proc = child;
+    const proc = child;
+    let isReaped = false;
+    try {
+      return await this.#watch(proc, runner, job, context, setCancel, (groups) => {
+        isReaped = true;
+        this.#reap(proc, groups);
+      });
+    } finally {
+      if (!isReaped) await proc[Symbol.asyncDispose]();
+    }
+  }
+
+  /** Sends the job, relays what the process says, and maps how it ended to a result. */
+  async #watch(
+    proc: ExecutorProcess,
+    runner: RunnerConfig,
+    job: JobSpec,
+    context: {
+      slot: JobSlot;
+      stop: AbortSignal;
+      session: TraceSession;
+      log: Logger;
+      terminal: JobTerminalSession | null;
+    },
+    setCancel: (fn: (graceful: boolean) => void) => void,
+    reap: (groups: Set<number>) => void,
+  ): Promise<JobResult> {
+    const { slot, stop, session, log } = context;
     log.debug("Executor process started", { [F.PID]: proc.pid });
 
     let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -314,6 +368,8 @@ export class JobSupervisor implements JobHandler {
           if (item.event.isAlive) groups.add(item.event.pgid);
           else groups.delete(item.event.pgid);
         } else result = this.#onEvent(runner, job, item.event) ?? result;
+        // The result is the process's last frame: report now, let it exit on its own.
+        if (result !== null) break;
       }
     } catch (err) {
       log.error("Lost the executor process", { [F.ERROR]: String(err) });
@@ -322,27 +378,33 @@ export class JobSupervisor implements JobHandler {
       stop.removeEventListener("abort", onStop);
       terminal?.close();
     }
+    if (result !== null) {
+      clearTimeout(killTimer);
+      reap(groups);
+      return this.#resultOf(result, interrupted);
+    }
     const status = await proc.status;
     clearTimeout(killTimer);
     // The executor process died with stages running: their process groups outlive it.
     for (const pgid of groups) killGroup(pgid);
-    if (result === null) {
-      const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-      const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
-      log.error("Executor process ended without a result", { "how": how, [F.ERROR]: tail });
-      const reason: FailureReason = timedOut
-        ? "job_execution_timeout"
-        : interrupted
-        ? "runner_interrupted"
-        : "runner_system_failure";
-      session.write(
-        encoder.encode(
-          `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
-        ),
-        "runner",
-      );
-      return { state: "failed", failureReason: reason };
-    }
+    const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+    const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
+    log.error("Executor process ended without a result", { "how": how, [F.ERROR]: tail });
+    const reason: FailureReason = timedOut
+      ? "job_execution_timeout"
+      : interrupted
+      ? "runner_interrupted"
+      : "runner_system_failure";
+    session.write(
+      encoder.encode(
+        `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
+      ),
+      "runner",
+    );
+    return { state: "failed", failureReason: reason };
+  }
+
+  #resultOf(result: ResultEvent, interrupted: boolean): JobResult {
     if (interrupted && result.state === "failed") {
       return { state: "failed", failureReason: "runner_interrupted", ...exitCode(result) };
     }

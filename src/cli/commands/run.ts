@@ -449,6 +449,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   }
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   await watcher?.close();
+  // Executor processes that already reported their job are let finish exiting.
+  await supervisor.settled();
   launcher.close();
   await server.stop();
   await sessionServer?.close();
