@@ -1,5 +1,5 @@
 /** What every command gets from main.ts: streams, environment, logger, identity. */
-import type { ProcfsSnapshot } from "../metrics/process_metrics.ts";
+import type { ProcfsSnapshot } from "../metrics/procfs_snapshot.ts";
 import type { LogLevel, LogSink } from "../log/mod.ts";
 import type { Logger } from "../log/logger.ts";
 import type { VersionInfo } from "./version.ts";

@@ -22,7 +22,7 @@ import { loadConfigFile } from "../config/load_config.ts";
 import { defaultConfig } from "../config/default_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { F } from "../log/fields.ts";
-import { readProcfsSnapshot } from "../metrics/process_metrics.ts";
+import { readProcfsSnapshot } from "../metrics/procfs_snapshot.ts";
 import {
   configTarget,
   pollerPermissions,

@@ -9,7 +9,7 @@
  */
 import { missingPermissions, pollerPermissions } from "../poller/poller_permissions.ts";
 import { main } from "./main.ts";
-import type { ProcfsSnapshot } from "../metrics/process_metrics.ts";
+import type { ProcfsSnapshot } from "../metrics/procfs_snapshot.ts";
 import type { PollerWorkerInit } from "./poller_supervisor.ts";
 import type { WorkerExit, WorkerReady } from "./scoped_worker.ts";
 

@@ -1,5 +1,8 @@
 import process from "node:process";
 import { Counter, Gauge, type Registry } from "./prom_client.ts";
+import { countOpenFds, type ProcfsSnapshot, readProcFile } from "./procfs_snapshot.ts";
+
+export { type ProcfsSnapshot, readProcfsSnapshot } from "./procfs_snapshot.ts";
 
 /**
  * What the process exposes about itself. Each method returns undefined when
@@ -48,16 +51,7 @@ export class DenoProcessProbe implements ProcessProbe {
 
   openFds(): number | undefined {
     if (this.#procfs) return this.#procfs()?.openFds;
-    if (Deno.build.os !== "linux") return undefined;
-    const status = Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state;
-    if (status !== "granted") return undefined;
-    try {
-      let count = 0;
-      for (const _ of Deno.readDirSync("/proc/self/fd")) count++;
-      return count - 1; // the directory handle we just opened
-    } catch {
-      return undefined;
-    }
+    return countOpenFds();
   }
 
   startTimeSeconds(): number | undefined {
@@ -80,39 +74,6 @@ export class DenoProcessProbe implements ProcessProbe {
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     const value = Number(fields[20]);
     return Number.isFinite(value) ? value : undefined;
-  }
-}
-
-/** The process's own /proc entries, read by a thread that may. */
-export interface ProcfsSnapshot {
-  /** /proc/self/limits */
-  limits?: string;
-  /** /proc/self/stat */
-  stat?: string;
-  /** Entries of /proc/self/fd. */
-  openFds?: number;
-}
-
-/** Reads the snapshot here; entries this process may not read are left out. */
-export function readProcfsSnapshot(): ProcfsSnapshot {
-  const snapshot: ProcfsSnapshot = {};
-  const limits = readProcFile("/proc/self/limits");
-  if (limits !== undefined) snapshot.limits = limits;
-  const stat = readProcFile("/proc/self/stat");
-  if (stat !== undefined) snapshot.stat = stat;
-  const fds = new DenoProcessProbe().openFds();
-  if (fds !== undefined) snapshot.openFds = fds;
-  return snapshot;
-}
-
-/** Linux procfs text, or undefined (other OS, no read permission, unreadable). */
-function readProcFile(path: string): string | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
   }
 }
 
