@@ -128,6 +128,48 @@ export class RawDeflater {
     }
     return out.subarray(0, out.length - free);
   }
+
+  /**
+   * Streams one raw-deflate stream through the same state: call `step` with
+   * the input in order, `isLast` with the final piece, and again from `next`
+   * while it fills `output` (use the bytes before the next call). Start the
+   * next stream with `reset`. Throws if zlib reports an error (never seen).
+   */
+  step(
+    input: Uint8Array,
+    at: number,
+    output: Uint8Array,
+    isLast: boolean,
+  ): { filled: number; next: number } {
+    const native = this.#native;
+    if (native === null) throw new TypeError("node:zlib offers no native deflate state to reuse");
+    native.handle.writeSync(
+      isLast ? FINISH : NO_FLUSH,
+      input,
+      at,
+      input.length - at,
+      output,
+      0,
+      output.length,
+    );
+    const [free, unread] = native.state as unknown as [number, number];
+    if (native.error !== null) {
+      const message = native.error;
+      this.#native = nativeStream(zlib.createDeflateRaw({ level: this.#level }));
+      throw new Error(`Cannot compress: zlib failed: ${message}`);
+    }
+    return { filled: output.length - free, next: input.length - unread };
+  }
+
+  /** Starts a new stream (after `step`). */
+  reset(): void {
+    this.#native?.handle.reset();
+  }
+
+  /** Whether `step` works here (else use the block-parallel path). */
+  get canStream(): boolean {
+    return this.#native !== null;
+  }
 }
 
 /**

@@ -81,6 +81,18 @@ export class LocalArchiveSource implements ArchiveSource {
     }
   }
 
+  readFileAt(path: string, offset: number, buffer: Uint8Array): number {
+    using file = Deno.openSync(this.#abs(path), { read: true });
+    file.seekSync(offset, Deno.SeekMode.Start);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = file.readSync(buffer.subarray(length));
+      if (n === null) break;
+      length += n;
+    }
+    return length;
+  }
+
   async openFile(path: string): Promise<ReadableStream<Uint8Array>> {
     const file = await Deno.open(this.#abs(path), { read: true });
     return file.readable;

@@ -213,3 +213,38 @@ Deno.test("our archives pass unzip -t and extract with unzip; zip(1) archives ex
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("large local files stream through one deflate state at every level, any size", async () => {
+  const { root } = await sandbox();
+  try {
+    const src = `${root}/src`;
+    await Deno.mkdir(`${src}/tree`, { recursive: true });
+    // Exactly two read blocks (the last read finds nothing), a block and a bit,
+    // and output that fills several pieces (noise barely compresses).
+    await Deno.writeFile(`${src}/tree/exact.bin`, new Uint8Array(2 << 20).map((_, i) => i % 13));
+    await Deno.writeFile(
+      `${src}/tree/odd.bin`,
+      new Uint8Array((1 << 20) + 12345).map((_, i) => (i * 7) % 256),
+    );
+    let seed = 12345;
+    const noise = new Uint8Array(65536 * 40).map(() => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed >>> 24;
+    });
+    await Deno.writeFile(`${src}/tree/noise.bin`, noise);
+    await Deno.writeTextFile(`${src}/tree/small.txt`, "between the large ones\n");
+    const paths = ["tree", "tree/exact.bin", "tree/noise.bin", "tree/odd.bin", "tree/small.txt"];
+    for (const level of ["fastest", "fast", "slowest"] as const) {
+      const zip = `${root}/${level}.zip`;
+      const file = await Deno.open(zip, { write: true, create: true });
+      await zipStream(new LocalArchiveSource(src), paths, { level }).pipeTo(file.writable);
+      assert.match(await run(["unzip", "-t", zip], root), /No errors detected/);
+      const out = `${root}/out-${level}`;
+      await Deno.mkdir(out);
+      await run(["unzip", "-q", zip, "-d", out], root);
+      await run(["diff", "-r", `${src}/tree`, `${out}/tree`], root);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
