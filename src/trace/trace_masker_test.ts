@@ -225,3 +225,23 @@ Deno.test("TraceMasker refuses writes after close", () => {
   masker.close();
   assert.throws(() => masker.write(enc.encode("x")), TypeError);
 });
+
+Deno.test("a write with several secrets reaches the next sink in one piece, and the buffer is reused safely", () => {
+  const out = new Collector();
+  const masker = new TraceMasker(out, {
+    ...defaults,
+    phrases: ["hunter2", "s3cr3t"],
+    tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: false }),
+  });
+  masker.write(enc.encode("a hunter2 b glpat-abc123 c s3cr3t d ?private_token=xyz&e=1\n"));
+  assert.equal(out.parts.length, 1);
+  masker.write(enc.encode("no secret here\n"));
+  masker.write(enc.encode("then s3cr3t again\n"));
+  masker.close();
+  assert.equal(out.parts.length, 3);
+  assert.equal(
+    out.text,
+    "a [MASKED] b glpat-[MASKED] c [MASKED] d ?private_token=[MASKED]&e=1\n" +
+      "no secret here\nthen [MASKED] again\n",
+  );
+});
