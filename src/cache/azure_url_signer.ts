@@ -21,11 +21,13 @@ import {
 } from "@azure/storage-blob";
 import type { AzureCacheConfig } from "../config/runner_config.ts";
 import { azureBlobUrl } from "./azure_endpoint.ts";
-import type {
-  CacheUrlMethod,
-  CacheUrlSigner,
-  PresignedRequest,
-  SignerContext,
+import {
+  type CacheUrlMethod,
+  type CacheUrlSigner,
+  metadataHeaders,
+  type PresignedRequest,
+  type PresignOptions,
+  type SignerContext,
 } from "./cache_url_signer.ts";
 
 /** The official runner starts the SAS an hour early so that a skewed clock still works. */
@@ -65,7 +67,7 @@ export class AzureUrlSigner implements CacheUrlSigner {
   presign(
     objectName: string,
     method: CacheUrlMethod,
-    options: { expiresSeconds: number },
+    options: PresignOptions,
   ): Promise<PresignedRequest> {
     const url = azureBlobUrl(this.#azure, objectName);
     const now = (this.#context.now?.() ?? new Date()).getTime();
@@ -79,7 +81,9 @@ export class AzureUrlSigner implements CacheUrlSigner {
     }, this.#credential);
     return Promise.resolve({
       url: `${url.href}?${sas.toString()}`,
-      headers: method === "PUT" ? { "x-ms-blob-type": "BlockBlob" } : {},
+      headers: method === "PUT"
+        ? { "x-ms-blob-type": "BlockBlob", ...metadataHeaders("x-ms-meta-", options.metadata) }
+        : {},
       displayUrl: `azblob://${this.#azure.containerName}/${objectName}`,
       ...(method === "PUT" ? { isBlockBlob: true } : {}),
     });

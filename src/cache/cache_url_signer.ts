@@ -34,8 +34,31 @@ export interface CacheUrlSigner {
   presign(
     objectName: string,
     method: CacheUrlMethod,
-    options: { expiresSeconds: number },
+    options: PresignOptions,
   ): Promise<PresignedRequest>;
+}
+
+export interface PresignOptions {
+  expiresSeconds: number;
+  /**
+   * Object metadata a PUT stores (`{ cachekey: <key> }`, as the official
+   * runner sets it): `x-amz-meta-*`, `x-goog-meta-*` or `x-ms-meta-*`
+   * headers, signed where the service signs headers.
+   */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+/** `metadata` as headers with `prefix`; values that are not printable ASCII are left out. */
+export function metadataHeaders(
+  prefix: string,
+  metadata: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    // A header value must be ASCII here; such a key is stored without its metadata.
+    if (/^[\x20-\x7e]*$/.test(v)) headers[`${prefix}${k.toLowerCase()}`] = v;
+  }
+  return headers;
 }
 
 /** The cache types the official runner knows (`s3v2`/`gcsv2` are its internal adapter names). */

@@ -10,11 +10,13 @@
  */
 import { createHash, createSign } from "node:crypto";
 import type { GcsCacheConfig } from "../config/runner_config.ts";
-import type {
-  CacheUrlMethod,
-  CacheUrlSigner,
-  PresignedRequest,
-  SignerContext,
+import {
+  type CacheUrlMethod,
+  type CacheUrlSigner,
+  metadataHeaders,
+  type PresignedRequest,
+  type PresignOptions,
+  type SignerContext,
 } from "./cache_url_signer.ts";
 
 /** V4 signed URLs live at most a week. */
@@ -110,13 +112,16 @@ export class GcsUrlSigner implements CacheUrlSigner {
   async presign(
     objectName: string,
     method: CacheUrlMethod,
-    options: { expiresSeconds: number },
+    options: PresignOptions,
   ): Promise<PresignedRequest> {
     this.#credentials ??= this.#load();
     const credentials = await this.#credentials;
     // The official runner signs uploads for this content type; the PUT must send it.
     const headers: Record<string, string> = method === "PUT"
-      ? { "Content-Type": "application/octet-stream" }
+      ? {
+        "Content-Type": "application/octet-stream",
+        ...metadataHeaders("x-goog-meta-", options.metadata),
+      }
       : {};
     const url = signGcsUrl(credentials, {
       bucket: this.#gcs.bucketName,

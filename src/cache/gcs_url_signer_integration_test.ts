@@ -59,6 +59,7 @@ function verify(request: Request, body: Uint8Array): string | null {
 
 Deno.test("a GCS pre-signed PUT and GET pass a server that verifies the V4 signature", async () => {
   const stored = new Map<string, Uint8Array<ArrayBuffer>>();
+  const cacheKeys = new Map<string, string | null>();
   await using server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     async (req) => {
@@ -68,6 +69,7 @@ Deno.test("a GCS pre-signed PUT and GET pass a server that verifies the V4 signa
       const path = new URL(req.url).pathname;
       if (req.method === "PUT") {
         stored.set(path, body);
+        cacheKeys.set(path, req.headers.get("x-goog-meta-cachekey"));
         return new Response(null, { status: 200 });
       }
       const object = stored.get(path);
@@ -93,13 +95,19 @@ Deno.test("a GCS pre-signed PUT and GET pass a server that verifies the V4 signa
   const signal = new AbortController().signal;
   const data = new TextEncoder().encode("cache bytes");
 
-  const put = await signer.presign("project/1/deps", "PUT", { expiresSeconds: 60 });
+  // The key goes along as signed object metadata, as the official runner sends it.
+  const put = await signer.presign("project/1/deps", "PUT", {
+    expiresSeconds: 60,
+    metadata: { cachekey: "deps" },
+  });
   const answer = await transfer.put(
     { url: local(put.url), headers: put.headers },
     new BytesReader(data),
     signal,
   );
   assert.equal(answer.status, 200, answer.text);
+  assert.equal(cacheKeys.get("/cache/project/1/deps"), "deps");
+  assert.match(new URL(put.url).searchParams.get("X-Goog-SignedHeaders")!, /x-goog-meta-cachekey/);
   const get = await signer.presign("project/1/deps", "GET", { expiresSeconds: 60 });
   const response = await transfer.get(
     { url: local(get.url), headers: {} },

@@ -87,7 +87,15 @@ export class HttpObjectTransfer implements ObjectTransfer {
     return await answer(
       await fetch(`${request.url}&comp=blocklist`, {
         method: "PUT",
-        headers: { "x-ms-blob-content-type": "application/octet-stream" },
+        headers: {
+          "x-ms-blob-content-type": "application/octet-stream",
+          // The blob's metadata is set when the block list commits it.
+          ...Object.fromEntries(
+            Object.entries(request.headers).filter(([k]) =>
+              k.toLowerCase().startsWith("x-ms-meta-")
+            ),
+          ),
+        },
         body: list,
         signal,
       }),

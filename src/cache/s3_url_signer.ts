@@ -15,11 +15,13 @@
  */
 import aws4 from "aws4";
 import type { S3CacheConfig } from "../config/runner_config.ts";
-import type {
-  CacheUrlMethod,
-  CacheUrlSigner,
-  PresignedRequest,
-  SignerContext,
+import {
+  type CacheUrlMethod,
+  type CacheUrlSigner,
+  metadataHeaders,
+  type PresignedRequest,
+  type PresignOptions,
+  type SignerContext,
 } from "./cache_url_signer.ts";
 import { s3ObjectUrl, s3Partition, s3Region, s3StsUrl } from "./s3_endpoint.ts";
 
@@ -74,7 +76,7 @@ export class S3UrlSigner implements CacheUrlSigner {
   async presign(
     objectName: string,
     method: CacheUrlMethod,
-    options: { expiresSeconds: number },
+    options: PresignOptions,
   ): Promise<PresignedRequest> {
     const url = s3ObjectUrl(this.#s3, objectName);
     const role = this.#s3.roleArn || (method === "PUT" ? this.#s3.uploadRoleArn : "");
@@ -89,7 +91,9 @@ export class S3UrlSigner implements CacheUrlSigner {
       );
       expires = Math.max(1, Math.min(expires, left));
     }
-    const headers = method === "PUT" ? sseHeaders(this.#s3) : {};
+    const headers = method === "PUT"
+      ? { ...sseHeaders(this.#s3), ...metadataHeaders("x-amz-meta-", options.metadata) }
+      : {};
     const now = this.#context.now?.() ?? new Date();
     // aws4 takes the signing time from X-Amz-Date when the query has it.
     const date = now.toISOString().replace(/[:-]|\.\d{3}/g, "");

@@ -124,6 +124,21 @@ function fakeSts(answer?: { status: number; body: string }) {
   return { calls, fetch: fetcher as typeof fetch };
 }
 
+Deno.test("an upload stores the key as signed x-amz-meta-cachekey metadata; a non-ASCII value is left out", async () => {
+  const config = s3({ accessKey: "AK", secretKey: "SK", serverAddress: "h:1", insecure: true });
+  const put = await signer(config).presign("k", "PUT", {
+    expiresSeconds: 60,
+    metadata: { cachekey: "deps-protected" },
+  });
+  assert.deepEqual(put.headers, { "x-amz-meta-cachekey": "deps-protected" });
+  assert.match(new URL(put.url).searchParams.get("X-Amz-SignedHeaders")!, /x-amz-meta-cachekey/);
+  const odd = await signer(config).presign("k", "PUT", {
+    expiresSeconds: 60,
+    metadata: { cachekey: "clé" },
+  });
+  assert.deepEqual(odd.headers, {});
+});
+
 Deno.test("RoleARN: AssumeRole with the official session policy (one action on one object), URLs signed with the temporary credentials, reused per object and direction", async () => {
   const sts = fakeSts();
   const config = s3({

@@ -431,8 +431,10 @@ export class JobSupervisor implements JobHandler {
         projectId: job.jobInfo.projectId,
       });
       // Valid for the whole job (its timeout) and an hour more, like the official runner.
+      // Uploads store the key as object metadata, as the official runner does.
       const presigned = await signer.presign(objectName, request.method, {
         expiresSeconds: job.timeout + 3600,
+        ...(request.method === "PUT" ? { metadata: { cachekey: request.key } } : {}),
       });
       return { type: "cache-url", id: request.id, ...presigned };
     } catch (err) {

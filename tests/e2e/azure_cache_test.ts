@@ -84,6 +84,9 @@ Deno.test({
         assert.deepEqual(await az.listBlobs("runner-cache", `project/${project}/`), [
           `project/${project}/deps`,
         ]);
+        // The key as blob metadata, as the official runner stores it.
+        const props = await az.blobHeaders("runner-cache", `project/${project}/deps`);
+        assert.equal(props.get("x-ms-meta-cachekey"), "deps");
         const blob = await az.readBlob("runner-cache", `project/${project}/deps`);
         assert.deepEqual(
           [...(blob ?? new Uint8Array()).subarray(0, 2)],

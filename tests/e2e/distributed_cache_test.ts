@@ -98,6 +98,10 @@ Deno.test({
         assert.deepEqual(await gw.listObjects("runner-cache", `project/${project}/`), [
           `project/${project}/deps`,
         ]);
+        // The key as object metadata, as the official runner stores it.
+        const head = await gw.request("HEAD", `/runner-cache/project/${project}/deps`);
+        await head.body?.cancel();
+        assert.equal(head.headers.get("x-amz-meta-cachekey"), "deps");
 
         await using second = await startRunner({
           env: ENV,
