@@ -11,8 +11,18 @@ import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
 import { LocalCa } from "../fixtures/local_ca.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
-import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
-import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+import {
+  ensureSshdImage,
+  SSHD_TEST_IMAGE_PASSWORD,
+  sshdSkipReason,
+  startSshd,
+} from "../fixtures/sshd.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  hasImage,
+} from "../fixtures/docker_images.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const TIMEOUT = { timeoutMs: 120_000 };
@@ -294,6 +304,199 @@ Deno.test({
     assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
     assert.match(state.trace, /\nca-in-container\n/);
     assert.match(state.trace, /\nkey-in-container\n/);
+    assert.equal(gitlab.artifactsOf(job.id).length, 1);
+  },
+});
+
+const dockerGitSkip = skip ?? (await dockerSkipReason()) ??
+  (await hasImage(DEBIAN_TEST_IMAGE) ? null : `image ${DEBIAN_TEST_IMAGE} is absent`);
+
+Deno.test({
+  name: "docker executor: the helper container clones over mutual TLS",
+  ignore: dockerGitSkip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    const sha = await app.commit({ files: { "README.md": "container over tls\n" } });
+    const toml = runnerToml(gitlab.url, r.token, {
+      executor: "docker",
+      "tls-ca-file": ca.caFile,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    // The fake GitLab listens on 127.0.0.1 only: the containers share the host's network.
+    const docker = [
+      "  [runners.docker]",
+      `    image = "${DEBIAN_TEST_IMAGE}"`,
+      `    helper_image = "${DEBIAN_TEST_IMAGE}"`,
+      '    pull_policy = "if-not-present"',
+      '    network_mode = "host"',
+    ].join("\n");
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}${docker}\n`,
+    });
+    const job = gitlab.enqueueJob({
+      script: ["cat README.md", "git log -1 --format=commit=%H"],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
+    assert.match(state.trace, /Created fresh repository/);
+    assert.match(state.trace, /\ncontainer over tls\n/);
+    assert.match(state.trace, new RegExp(`\\ncommit=${sha}\\n`));
+  },
+});
+
+Deno.test({
+  name: "custom executor: get_sources clones over mutual TLS",
+  ignore: skip !== null,
+  fn: async () => {
+    const example = new URL("../../docs/examples/custom-driver/", import.meta.url).pathname;
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    const sha = await app.commit({ files: { "README.md": "driver over tls\n" } });
+    const root = await Deno.makeTempDir({ prefix: "tls-custom-" });
+    try {
+      const toml = runnerToml(gitlab.url, r.token, {
+        executor: "custom",
+        "tls-ca-file": ca.caFile,
+        "tls-cert-file": ca.client.cert,
+        "tls-key-file": ca.client.key,
+      });
+      const custom = ["config", "prepare", "run", "cleanup"]
+        .map((s) => `    ${s}_exec = "${example}${s}.sh"`).join("\n");
+      await using home = await cleanHome();
+      await using runner = await startRunner({
+        config: `concurrent = 1\ncheck_interval = 1\n\n${toml}  [runners.custom]\n${custom}\n`,
+        env: { HOME: home.path, DENO_DIR: DENO_DIR },
+      });
+      const job = gitlab.enqueueJob({
+        script: ["cat README.md", "git log -1 --format=commit=%H"],
+        variables: [
+          { key: "GIT_STRATEGY", value: "clone" },
+          { key: "CUSTOM_DRIVER_ROOT", value: root },
+        ],
+      });
+      const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+      assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
+      assert.match(state.trace, /Created fresh repository/);
+      assert.match(state.trace, /\ndriver over tls\n/);
+      assert.match(state.trace, new RegExp(`\\ncommit=${sha}\\n`));
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** The default docker bridge's gateway: the host as containers on that bridge reach it. */
+async function bridgeGateway(): Promise<string | null> {
+  const out = await new Deno.Command("docker", {
+    args: ["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => null);
+  const ip = out?.success ? new TextDecoder().decode(out.stdout).trim() : "";
+  return /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : null;
+}
+
+/** Forwards TCP from `hostname` (port 0) to 127.0.0.1:`port`, until disposed. */
+function tcpForward(hostname: string, port: number): { port: number } & AsyncDisposable {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const pipe = (from: Deno.Conn, to: Deno.Conn) =>
+    from.readable.pipeTo(to.writable).catch(() => {}).finally(() => {
+      for (const c of [from, to]) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+    });
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+      if (!upstream) {
+        client.close();
+        continue;
+      }
+      conns.add(client).add(upstream);
+      Promise.all([pipe(client, upstream), pipe(upstream, client)])
+        .finally(() => conns.delete(client) && conns.delete(upstream));
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      await accepting;
+    },
+  };
+}
+
+const gateway = dockerSkip === null ? await bridgeGateway() : null;
+const dockerSshSkip = dockerGitSkip ??
+  (gateway ? null : "the docker bridge network has no gateway address");
+
+Deno.test({
+  name: "docker+ssh executor: the job container clones over mutual TLS (clone_url on the bridge)",
+  ignore: dockerSshSkip !== null,
+  fn: async () => {
+    const image = await ensureSshdImage();
+    // The job container reaches the host on the bridge gateway, so the
+    // server certificate names it and clone_url points there; the API stays on 127.0.0.1.
+    await using ca = await LocalCa.create({ serverIps: [gateway!] });
+    await using gitlab = await tlsGitLab(ca);
+    await using forward = tcpForward(gateway!, Number(new URL(gitlab.url).port));
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    const sha = await app.commit({ files: { "README.md": "sshd container over tls\n" } });
+    const toml = runnerToml(gitlab.url, r.token, {
+      executor: "docker+ssh",
+      "clone_url": `https://${gateway}:${forward.port}`,
+      "tls-ca-file": ca.caFile,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    const sections = [
+      "  [runners.docker]",
+      `    image = "${image.tag}"`,
+      '    pull_policy = "if-not-present"',
+      "  [runners.ssh]",
+      '    user = "root"',
+      `    password = "${SSHD_TEST_IMAGE_PASSWORD}"`,
+      "    disable_strict_host_key_checking = true",
+    ].join("\n");
+    await using home = await cleanHome();
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}${sections}\n`,
+      env: { HOME: home.path, DENO_DIR: DENO_DIR },
+    });
+    const job = gitlab.enqueueJob({
+      script: ["cat README.md", "git log -1 --format=commit=%H", "git remote get-url origin"],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+      artifacts: [{ paths: ["README.md"], when: "on_success" }],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
+    assert.match(state.trace, /Created fresh repository/);
+    assert.match(state.trace, /\nsshd container over tls\n/);
+    assert.match(state.trace, new RegExp(`\\ncommit=${sha}\\n`));
+    assert.match(
+      state.trace,
+      new RegExp(`\\nhttps://\\S*@?${gateway!.replaceAll(".", "\\.")}:${forward.port}/`),
+    );
     assert.equal(gitlab.artifactsOf(job.id).length, 1);
   },
 });
