@@ -5,15 +5,25 @@
  * Dockerfile's final stage rebuilt from local parts (tests/fixtures/
  * runner_image.ts). Against the fake GitLab it registers, runs a docker job
  * with a service, artifacts and cache, reloads an edited config, serves
- * metrics, and stops on SIGQUIT (jobs finish) and SIGTERM (jobs abort).
+ * metrics, clones the project from the fake GitLab's git http-backend, and
+ * stops on SIGQUIT (jobs finish) and SIGTERM (jobs abort), exiting 0 both times.
  *
  * One deviation from the docs: the container shares the host's network
- * (`--network host`), because the fake GitLab listens on 127.0.0.1 only.
+ * (`--network host`), because the fake GitLab listens on 127.0.0.1 only. Job
+ * containers stay on the default bridge: they reach git through `clone_url`
+ * on the bridge's gateway address (tests/fixtures/tcp_forward.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  hasImage,
+} from "../fixtures/docker_images.ts";
+import { GitRepo } from "../fixtures/git_repo.ts";
+import { bridgeGateway, tcpForward } from "../fixtures/tcp_forward.ts";
 import {
   LABEL_JOB_ID,
   LABEL_RUNNER_SHORT_TOKEN,
@@ -26,7 +36,10 @@ const TIMEOUT = { timeoutMs: 180_000 };
 async function skipReason(): Promise<string | null> {
   const docker = await dockerSkipReason();
   if (docker) return docker;
-  if (!(await hasImage(BUSYBOX_TEST_IMAGE))) return `image ${BUSYBOX_TEST_IMAGE} is absent`;
+  for (const image of [BUSYBOX_TEST_IMAGE, DEBIAN_TEST_IMAGE]) {
+    if (!(await hasImage(image))) return `image ${image} is absent`;
+  }
+  if (!(await bridgeGateway())) return "the docker bridge network has no gateway address";
   if (Deno.uid() !== 0) return "building the image needs root (files owned by uid 65532)";
   try {
     await new Deno.Command("ldd", { args: ["--version"], stdout: "null", stderr: "null" })
@@ -167,7 +180,7 @@ async function jobContainers(token: string, ...jobIds: number[]): Promise<string
 
 Deno.test({
   name:
-    "container image: registers, runs a docker job with a service, artifacts and cache, reloads, serves metrics, drains on SIGQUIT",
+    "container image: registers, runs a docker job with a service, artifacts and cache, reloads, serves metrics, clones from the fake GitLab, drains on SIGQUIT and aborts on SIGTERM, exiting 0",
   ignore: skip !== null,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -180,6 +193,7 @@ Deno.test({
     const setup: Setup = { image, configDir, socketGid };
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
     const r = gitlab.createRunner({ kind: "created" });
+    const gateway = (await bridgeGateway())!;
     const name = `runner-image-test-${Date.now()}`;
     try {
       // register: arguments after the image name replace the default command
@@ -267,16 +281,34 @@ Deno.test({
       assert.match(metrics, /^gitlab_runner_version_info\{/m);
       assert.match(metrics, /^gitlab_runner_jobs_total\{/m);
 
-      // an edited config is reloaded by the running container
+      // an edited config is reloaded by the running container: a helper image
+      // with git, and clone_url where the job containers reach the fake GitLab
+      await using forward = tcpForward(gateway, Number(new URL(gitlab.url).port));
       const before = (await runner.logs()).length;
-      await Deno.writeTextFile(
-        configPath,
-        (await Deno.readTextFile(configPath)).replace(/^concurrent = \d+/m, "concurrent = 3"),
-      );
+      const edited = (await Deno.readTextFile(configPath))
+        .replace(/^concurrent = \d+/m, "concurrent = 3")
+        .replace(/^([ \t]*)helper_image = .*$/m, `$1helper_image = "${DEBIAN_TEST_IMAGE}"`)
+        .replace(/^([ \t]*)url = .*$/m, `$&\n$1clone_url = "http://${gateway}:${forward.port}"`);
+      assert.match(edited, new RegExp(`helper_image = "${DEBIAN_TEST_IMAGE}"`), edited);
+      assert.match(edited, /clone_url = /, edited);
+      await Deno.writeTextFile(configPath, edited);
       await waitFor("the reload", async () => {
         const logs = (await runner.logs()).slice(before);
         return /Configuration loaded/.test(logs) ? logs : null;
       });
+
+      // a job clones the project from the fake GitLab's git http-backend
+      const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+      const sha = await app.commit({ files: { "README.md": "cloned by the runner image\n" } });
+      const cloning = gitlab.enqueueJob({
+        script: ["cat README.md", "cat .git/HEAD"],
+        variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+      });
+      const s3 = await gitlab.waitForJobFinished(cloning.id, TIMEOUT);
+      assert.equal(s3.status, "success", s3.trace + (await runner.logs()));
+      assert.match(s3.trace, /Created fresh repository/);
+      assert.match(s3.trace, /^cloned by the runner image$/m);
+      assert.match(s3.trace, new RegExp(`^${sha}$`, "m"));
 
       // SIGQUIT: the running job finishes, then the runner exits 0
       const slow = gitlab.enqueueJob({
@@ -290,12 +322,13 @@ Deno.test({
       assert.match(slowState.trace, /finished-after-quit/);
       assert.equal(await runner.exited(), 0, await runner.logs());
       assert.deepEqual(
-        await jobContainers(r.token, first.id, second.id, slow.id),
+        await jobContainers(r.token, first.id, second.id, cloning.id, slow.id),
         [],
         await runner.logs(),
       );
 
-      // SIGTERM: the running job is aborted and reported, the runner exits
+      // SIGTERM: the running job is aborted and reported, the runner exits 0 (as
+      // `runner run` does when it aborted its jobs within shutdown_timeout)
       await using again = await startRunnerContainer(setup, `${name}-term`);
       const endless = gitlab.enqueueJob({
         script: ["sleep 300"],
@@ -305,7 +338,7 @@ Deno.test({
       await mustDocker(["kill", "--signal", "SIGTERM", again.name]);
       const endlessState = await gitlab.waitForJobFinished(endless.id, { timeoutMs: 30_000 });
       assert.equal(endlessState.status, "failed", endlessState.trace);
-      await again.exited();
+      assert.equal(await again.exited(), 0, await again.logs());
       assert.deepEqual(await jobContainers(r.token, endless.id), [], await again.logs());
     } finally {
       await Deno.remove(configDir, { recursive: true }).catch(() => {});

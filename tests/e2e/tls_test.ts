@@ -23,6 +23,7 @@ import {
   dockerSkipReason,
   hasImage,
 } from "../fixtures/docker_images.ts";
+import { bridgeGateway, tcpForward } from "../fixtures/tcp_forward.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const TIMEOUT = { timeoutMs: 120_000 };
@@ -391,59 +392,6 @@ Deno.test({
     }
   },
 });
-
-/** The default docker bridge's gateway: the host as containers on that bridge reach it. */
-async function bridgeGateway(): Promise<string | null> {
-  const out = await new Deno.Command("docker", {
-    args: ["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
-    stdout: "piped",
-    stderr: "null",
-  }).output().catch(() => null);
-  const ip = out?.success ? new TextDecoder().decode(out.stdout).trim() : "";
-  return /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : null;
-}
-
-/** Forwards TCP from `hostname` (port 0) to 127.0.0.1:`port`, until disposed. */
-function tcpForward(hostname: string, port: number): { port: number } & AsyncDisposable {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const pipe = (from: Deno.Conn, to: Deno.Conn) =>
-    from.readable.pipeTo(to.writable).catch(() => {}).finally(() => {
-      for (const c of [from, to]) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-    });
-  const accepting = (async () => {
-    for await (const client of listener) {
-      const upstream = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
-      if (!upstream) {
-        client.close();
-        continue;
-      }
-      conns.add(client).add(upstream);
-      Promise.all([pipe(client, upstream), pipe(upstream, client)])
-        .finally(() => conns.delete(client) && conns.delete(upstream));
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-      await accepting;
-    },
-  };
-}
 
 const gateway = dockerSkip === null ? await bridgeGateway() : null;
 const dockerSshSkip = dockerGitSkip ??
