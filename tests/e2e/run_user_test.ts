@@ -256,3 +256,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "run --user warns at start when config.toml is readable by other users",
+  ignore: skipReason !== null,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "runner-user-" });
+    try {
+      await using user = await createUser(root);
+      const config = join(root, "config.toml");
+      await Deno.writeTextFile(config, "concurrent = 1\n");
+      await Deno.chmod(config, 0o644);
+      // Our own config.toml: the last --config wins over the one startRunner writes (0600).
+      await using readable = await startRunner({
+        config: "concurrent = 1\n",
+        args: ["--config", config, "--user", user.name],
+        env: cleanEnv(root),
+      });
+      await readable.waitForLog(/No runners in/, 60_000);
+      assert.match(
+        readable.log,
+        new RegExp(`is readable by other users \\(mode 0644\\): jobs running as "${user.name}"`),
+      );
+      await Deno.chmod(config, 0o600);
+      await using private_ = await startRunner({
+        config: "concurrent = 1\n",
+        args: ["--config", config, "--user", user.name],
+        env: cleanEnv(root),
+      });
+      await private_.waitForLog(/No runners in/, 60_000);
+      assert.doesNotMatch(private_.log, /readable by other users/);
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -530,6 +530,7 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
     } catch (err) {
       throw new CommandError((err as Error).message);
     }
+    await warnConfigReadableByJobs(ctx.log, path, loaded.config.user);
   }
   if (loaded.config.runners.length === 0) {
     ctx.log.warn(
@@ -580,6 +581,24 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     maxBuilds: flags.int("max-builds"),
     waitTimeoutSeconds: flags.int("wait-timeout"),
   });
+}
+
+/**
+ * Jobs run as another user so that they cannot read the runner's files; a
+ * config.toml others may read (written by hand, not by `register`) hands them
+ * every runner token anyway. Said once at start; the file is left as it is.
+ */
+async function warnConfigReadableByJobs(
+  log: CliContext["log"],
+  path: string,
+  user: string,
+): Promise<void> {
+  const mode = await Deno.stat(path).then((info) => info.mode ?? 0, () => 0);
+  if ((mode & 0o044) === 0) return;
+  log.warn(
+    `${path} is readable by other users (mode ${(mode & 0o777).toString(8).padStart(4, "0")}): ` +
+      `jobs running as "${user}" may read the runner tokens in it; make it 0600`,
+  );
 }
 
 /** `user` applies to shell jobs only, as in the official runner: say so for the others. */
