@@ -10,6 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { dockerConfigPath, executorStateDir } from "../poller/executor_permissions.ts";
 import { type JobSpec, variableValue } from "../job/job_spec.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
+import { parseEnvironment } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
 import type { DockerExecutor } from "../executors/docker/mod.ts";
@@ -114,7 +115,9 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         env: ctx.env,
         tempDir: ctx.tempDir,
         job: ctx.job,
-        variables: [...ctx.job.variables],
+        // As the official runner's GetAllVariables: the runner's `environment`, then the
+        // job's own (later wins), so config_exec and prepare_exec see both as CUSTOM_ENV_*.
+        variables: [...parseEnvironment(runner.environment), ...ctx.job.variables],
         output: ctx.output,
         log: ctx.log,
       });

@@ -1,0 +1,461 @@
+/**
+ * Real docker, ssh, docker+ssh and custom jobs through the executor process as
+ * the compiled binary runs it: `deno run` with the binary's global grants
+ * (COMPILED_GRANT_FLAGS) and `src/cli/main.ts executor-process --permissions
+ * <json>`, the job in a Worker holding only its executor's row of the table.
+ * The poller side is the real one (JobSupervisor computes the row and the
+ * start message, SubprocessLauncher starts the process); the job comes from
+ * the fake GitLab, clones its repository over `git http-backend` where the
+ * executor can reach it and uploads an artifact the test reads back from
+ * GitLab. A second kind of test gives the executor process a start message
+ * naming something outside its row (another docker socket, a driver program
+ * not in its config) and asserts the denial. Skips, saying why, without
+ * dockerd or sshd.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultRunnerConfig } from "../../src/config/default_config.ts";
+import type { RunnerConfig } from "../../src/config/runner_config.ts";
+import { executorSettings } from "../../src/executors/process_protocol.ts";
+import { type JobSpec, parseJobSpec } from "../../src/job/job_spec.ts";
+import type { Logger } from "../../src/log/logger.ts";
+import { dockerConfigPath, executorPermissions } from "../../src/poller/executor_permissions.ts";
+import {
+  type JobResult,
+  JobSupervisor,
+  type TraceSession,
+  type TraceSessionFactory,
+} from "../../src/poller/job_supervisor.ts";
+import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import type { JobRef, JobUpdate, TraceTransport, UpdateResult } from "../../src/trace/transport.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  ensureTestImages,
+} from "../fixtures/docker_images.ts";
+import { type EnqueueJobOptions, FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { GitRepo } from "../fixtures/git_repo.ts";
+import { MAIN_MODULE } from "../fixtures/runner_process.ts";
+import {
+  ensureSshdImage,
+  SSHD_TEST_IMAGE_PASSWORD,
+  sshdSkipReason,
+  startSshd,
+} from "../fixtures/sshd.ts";
+import { testEnv } from "../fixtures/test_env.ts";
+
+const EXAMPLE_DRIVER = fileURLToPath(
+  new URL("../../docs/examples/custom-driver/", import.meta.url),
+);
+
+const dockerSkip = await dockerSkipReason();
+const sshSkip = await sshdSkipReason();
+if (dockerSkip) {
+  // deno-lint-ignore no-console -- a skipped test says why (team rule)
+  console.log(`SKIP compiled docker and docker+ssh jobs: ${dockerSkip}`);
+} else await ensureTestImages();
+if (sshSkip) {
+  // deno-lint-ignore no-console -- a skipped test says why (team rule)
+  console.log(`SKIP compiled ssh job: ${sshSkip}`);
+}
+
+class QuietLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+/** The job log as the poller receives it, and the result it reports. */
+class CollectedTraces implements TraceSessionFactory {
+  text = "";
+  result: JobResult | null = null;
+  open(): TraceSession {
+    const decoder = new TextDecoder();
+    return {
+      write: (chunk) => this.text += decoder.decode(chunk, { stream: true }),
+      finish: (result) => {
+        this.result = result;
+        return Promise.resolve(true);
+      },
+    };
+  }
+}
+
+/** Acceptance PUTs; the test reads the final state from the collected trace instead. */
+class AcceptingGitLab implements TraceTransport {
+  patchTrace(): Promise<never> {
+    return Promise.reject(new Error("not used"));
+  }
+  updateJob(_job: JobRef, _update: JobUpdate): Promise<UpdateResult> {
+    return Promise.resolve({ kind: "ok" });
+  }
+}
+
+/** A runner working directory with its state directory, removed at the end. */
+async function tempRoot(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "runner-compiled-" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** What `POST /jobs/request` gives the runner for the job just queued. */
+async function takeJob(gitlab: FakeGitLab, options: EnqueueJobOptions): Promise<JobSpec> {
+  const runner = gitlab.createRunner({ kind: "created" });
+  gitlab.enqueueJob({ ...options, runnerId: runner.id });
+  const res = await fetch(`${gitlab.url}/api/v4/jobs/request`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token: runner.token, info: {} }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return parseJobSpec(await res.json());
+}
+
+/**
+ * Runs `job` through the poller's JobSupervisor with a launcher that starts
+ * the executor process as the compiled binary does. Resolves with the job log
+ * and the result the poller would report.
+ */
+async function runCompiled(
+  root: string,
+  runner: RunnerConfig,
+  job: JobSpec,
+): Promise<{ trace: string; result: JobResult | null }> {
+  const env = testEnv();
+  const tempDir = join(root, "tmp");
+  await Deno.mkdir(tempDir, { recursive: true });
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: MAIN_MODULE,
+    scoping: "worker",
+    env,
+  });
+  const traces = new CollectedTraces();
+  const supervisor = new JobSupervisor({
+    log: new QuietLogger(),
+    launcher,
+    traces,
+    transportFor: () => new AcceptingGitLab(),
+    systemId: "s_0123456789ab",
+    cwd: root,
+    tempDir,
+    stateDir: join(root, ".runner"),
+    env: (name) => env[name],
+    dockerConfigText: () => {
+      const path = dockerConfigPath((name) => env[name]);
+      try {
+        return path ? Deno.readTextFileSync(path) : "";
+      } catch {
+        return ""; // no docker config: as the poller reads it (cli/commands/run.ts)
+      }
+    },
+  });
+  try {
+    await supervisor.handle(
+      runner,
+      job,
+      { concurrentId: 0, concurrentProjectId: 0 },
+      new AbortController().signal,
+    );
+  } finally {
+    launcher.close();
+  }
+  return { trace: traces.text, result: traces.result };
+}
+
+/**
+ * The executor process with the row of `allowed` and a start message made
+ * from `sent`: what a tampered or buggy start message can reach.
+ */
+async function runOutsideRow(
+  root: string,
+  allowed: RunnerConfig,
+  sent: RunnerConfig,
+  job: JobSpec,
+): Promise<{ trace: string; state: unknown }> {
+  const env = testEnv();
+  const tempDir = join(root, "tmp");
+  const stateDir = join(root, ".runner");
+  await Deno.mkdir(tempDir, { recursive: true });
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: MAIN_MODULE,
+    scoping: "worker",
+    env,
+  });
+  const permissions = executorPermissions({
+    runner: allowed,
+    cwd: root,
+    tempDir,
+    stateDir,
+    env: (name) => env[name],
+  });
+  await using proc = launcher.launch(permissions);
+  await proc.send({
+    type: "start",
+    job,
+    runner: executorSettings(sent),
+    shortToken: "abcdefgh",
+    systemId: "s_0123456789ab",
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    cwd: root,
+    stateDir,
+    tempDir,
+  });
+  let trace = "";
+  let state: unknown = null;
+  const decoder = new TextDecoder();
+  for await (const item of proc.events()) {
+    if ("trace" in item) trace += decoder.decode(item.trace);
+    else if (item.event.type === "result") state = item.event.state;
+  }
+  return { trace: trace + proc.stderrTail(), state };
+}
+
+const ARTIFACT = [{
+  name: "proof",
+  paths: ["proof.txt"],
+  when: "on_success",
+  "artifact_type": "archive",
+  "artifact_format": "zip",
+}];
+
+const CACHE = {
+  key: "kept",
+  paths: ["kept.txt"],
+  when: "on_success",
+  "fallback_keys": [],
+};
+
+/** Deno refusing a cache or artifact step shows in the log (a cache step only warns). */
+function assertNoDenial(trace: string): void {
+  assert.doesNotMatch(trace, /Requires \w+ access|NotCapable|PermissionDenied/, trace);
+}
+
+/**
+ * Two jobs of one project through `runner`: the first clones (unless
+ * `isCloning` is false), runs its script, saves a local cache and uploads an
+ * artifact; the second restores that cache and downloads the artifact as a
+ * dependency. Resolves with both logs once both succeeded.
+ */
+async function roundTrip(
+  root: string,
+  gitlab: FakeGitLab,
+  runner: RunnerConfig,
+  options: {
+    isCloning: boolean;
+    marker: string;
+    /** false: the cache lives in the job container and goes with it (docker+ssh, docs/executors/ssh.md). */
+    isCacheKept?: boolean;
+  },
+): Promise<{ first: string; second: string }> {
+  if (options.isCloning) {
+    const repo = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    await repo.commit({ files: { "README.md": "cloned through git http-backend\n" } });
+  }
+  const strategy = { key: "GIT_STRATEGY", value: options.isCloning ? "clone" : "none" };
+  const first = await takeJob(gitlab, {
+    script: [
+      ...(options.isCloning ? ["cat README.md"] : []),
+      `echo artifact-${options.marker} > proof.txt`,
+      `echo cache-${options.marker} > kept.txt`,
+    ],
+    variables: [strategy],
+    artifacts: ARTIFACT,
+    cache: [{ ...CACHE, policy: "push" }],
+  });
+  const one = await runCompiled(root, runner, first);
+  assert.equal(one.result?.state, "success", one.trace);
+  assertNoDenial(one.trace);
+  assert.match(one.trace, /Created cache/, one.trace);
+  if (options.isCloning) assert.match(one.trace, /cloned through git http-backend/);
+  const [stored] = gitlab.artifactsOf(first.id);
+  assert.ok(stored, `GitLab has the artifact of the first job:\n${one.trace}`);
+
+  // A clone starts from a fresh repository: the files are back only if the restore worked.
+  const isCacheKept = options.isCacheKept ?? true;
+  const second = await takeJob(gitlab, {
+    script: [isCacheKept ? "cat proof.txt kept.txt" : "cat proof.txt"],
+    variables: [strategy],
+    cache: isCacheKept ? [{ ...CACHE, policy: "pull" }] : [],
+    dependencies: [{
+      id: first.id,
+      name: "first",
+      token: first.token,
+      "artifacts_file": { filename: "artifacts.zip", size: stored.bytes.length },
+    }],
+  });
+  const two = await runCompiled(root, runner, second);
+  assert.equal(two.result?.state, "success", two.trace);
+  assertNoDenial(two.trace);
+  assert.match(two.trace, /Downloading artifacts for first/);
+  assert.match(two.trace, new RegExp(`\nartifact-${options.marker}\n`));
+  if (isCacheKept) {
+    assert.match(two.trace, /Successfully extracted cache/);
+    assert.match(two.trace, new RegExp(`artifact-${options.marker}\ncache-${options.marker}\n`));
+  }
+  return { first: one.trace, second: two.trace };
+}
+
+function dockerRunner(url: string): RunnerConfig {
+  const r = defaultRunnerConfig("docker");
+  r.url = url;
+  r.docker.image = BUSYBOX_TEST_IMAGE;
+  r.docker.pullPolicy = ["if-not-present"];
+  r.docker.allowedPullPolicies = [];
+  // git runs in the helper container; on the host network it reaches the fake GitLab on loopback.
+  r.docker.helperImage = DEBIAN_TEST_IMAGE;
+  r.docker.networkMode = "host";
+  return r;
+}
+
+Deno.test({
+  name: "compiled executor process runs docker jobs: clone, cache, artifact upload and download",
+  ignore: dockerSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    await using gitlab = await FakeGitLab.start();
+    await roundTrip(tmp.path, gitlab, dockerRunner(gitlab.url), {
+      isCloning: true,
+      marker: "docker",
+    });
+  },
+});
+
+Deno.test({
+  name: "compiled docker executor process is denied another docker socket",
+  ignore: dockerSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    const other = join(tmp.path, "other-docker.sock");
+    const sent = dockerRunner("http://127.0.0.1:9");
+    sent.docker.host = `unix://${other}`;
+    const job = parseJobSpec({
+      id: 11,
+      token: "glcbt-job-token",
+      steps: [{ name: "script", script: ["true"], timeout: 60, when: "on_success" }],
+      variables: [{ key: "GIT_STRATEGY", value: "none", public: true }],
+    });
+    const out = await runOutsideRow(tmp.path, dockerRunner("http://127.0.0.1:9"), sent, job);
+    assert.equal(out.state, "failed", out.trace);
+    assert.match(out.trace, new RegExp(`Requires (read|write|net) access to "(unix:)?${other}"`));
+  },
+});
+
+Deno.test({
+  name: "compiled executor process runs ssh jobs: clone, cache, artifact upload and download",
+  ignore: sshSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    await using sshd = await startSshd();
+    await using gitlab = await FakeGitLab.start();
+    const r = defaultRunnerConfig("ssh");
+    r.url = gitlab.url;
+    r.buildsDir = join(sshd.workDir, "builds");
+    r.cacheDir = join(sshd.workDir, "cache");
+    r.ssh.host = sshd.host;
+    r.ssh.port = String(sshd.port);
+    r.ssh.user = sshd.user;
+    r.ssh.identityFile = sshd.identityFile;
+    r.ssh.knownHostsFile = sshd.knownHostsFile;
+    await roundTrip(tmp.path, gitlab, r, { isCloning: true, marker: "ssh" });
+  },
+});
+
+Deno.test({
+  name: "compiled executor process runs docker+ssh jobs: cache, artifact upload and download",
+  ignore: dockerSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const image = await ensureSshdImage();
+    await using tmp = await tempRoot();
+    await using gitlab = await FakeGitLab.start();
+    const r = defaultRunnerConfig("docker+ssh");
+    r.url = gitlab.url;
+    r.docker.image = image.tag;
+    r.docker.pullPolicy = ["if-not-present"];
+    r.docker.allowedPullPolicies = [];
+    r.ssh.user = "root";
+    r.ssh.password = SSHD_TEST_IMAGE_PASSWORD;
+    r.ssh.disableStrictHostKeyChecking = true;
+    // The job container is on a docker bridge, where the fake GitLab on loopback is out of reach
+    // for git (sshd in it would clash with the host's on the host network): no clone here.
+    await roundTrip(tmp.path, gitlab, r, {
+      isCloning: false,
+      marker: "docker-ssh",
+      isCacheKept: false,
+    });
+  },
+});
+
+function customRunner(url: string, root: string): RunnerConfig {
+  const r = defaultRunnerConfig("custom");
+  r.url = url;
+  r.buildsDir = join(root, "builds");
+  r.cacheDir = join(root, "cache");
+  r.custom.configExec = join(EXAMPLE_DRIVER, "config.sh");
+  r.custom.prepareExec = join(EXAMPLE_DRIVER, "prepare.sh");
+  r.custom.runExec = join(EXAMPLE_DRIVER, "run.sh");
+  r.custom.cleanupExec = join(EXAMPLE_DRIVER, "cleanup.sh");
+  // The example driver keeps its job directories here (docs/examples/custom-driver/base.sh).
+  r.environment = [`CUSTOM_DRIVER_ROOT=${join(root, "driver")}`];
+  return r;
+}
+
+Deno.test({
+  name:
+    "compiled executor process runs custom jobs with the example driver: clone, cache, artifacts",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    await using gitlab = await FakeGitLab.start();
+    const { first } = await roundTrip(tmp.path, gitlab, customRunner(gitlab.url, tmp.path), {
+      isCloning: true,
+      marker: "custom",
+    });
+    assert.match(first, /Using Custom executor/);
+    // The runner's `environment` reaches config_exec too (CUSTOM_ENV_CUSTOM_DRIVER_ROOT).
+    assert.match(first, new RegExp(`runs in ${join(tmp.path, "driver")}/job-\\d+`));
+  },
+});
+
+Deno.test({
+  name: "compiled custom executor process cannot run a driver program not in its config",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    const allowed = customRunner("http://127.0.0.1:9", tmp.path);
+    const sent = customRunner("http://127.0.0.1:9", tmp.path);
+    const rogue = join(tmp.path, "rogue.sh");
+    await Deno.writeTextFile(rogue, "#!/bin/sh\necho rogue driver ran\n", { mode: 0o755 });
+    sent.custom.prepareExec = rogue;
+    const job = parseJobSpec({
+      id: 12,
+      token: "glcbt-job-token",
+      steps: [{ name: "script", script: ["true"], timeout: 60, when: "on_success" }],
+      variables: [
+        { key: "GIT_STRATEGY", value: "none", public: true },
+        { key: "CI_JOB_ID", value: "12", public: true },
+      ],
+    });
+    const out = await runOutsideRow(tmp.path, allowed, sent, job);
+    assert.equal(out.state, "failed", out.trace);
+    assert.match(out.trace, new RegExp(`Requires run access to "${rogue}"`));
+    assert.doesNotMatch(out.trace, /rogue driver ran/);
+  },
+});
