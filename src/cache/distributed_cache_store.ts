@@ -56,7 +56,10 @@ export class DistributedCacheStore implements CacheStore {
       log(`WARNING: No URL for the distributed cache: ${(err as Error).message}`);
       return await local.open(key);
     }
-    const response = await this.#retry(() => this.#o.transfer.get(request, this.#o.signal));
+    const response = await this.#retry(() => this.#o.transfer.get(request, this.#o.signal))
+      .catch((err) => {
+        throw transferError("download", err);
+      });
     if (response.status === 404) {
       const problem = parseStorageError(await response.text(), response.headers);
       // A missing bucket or container is a configuration error, not a missing archive.
@@ -132,6 +135,8 @@ export class DistributedCacheStore implements CacheStore {
         meter?.done();
         await reader.close();
       }
+    }).catch((err) => {
+      throw transferError("upload", err);
     });
     if (answer.status < 200 || answer.status > 299) {
       const problem = parseStorageError(answer.text, answer.headers);
@@ -168,6 +173,12 @@ export class DistributedCacheStore implements CacheStore {
     }
     throw last;
   }
+}
+
+/** A network failure (TLS, refused connection) after the retries, saying which transfer failed. */
+function transferError(what: "download" | "upload", err: unknown): Error {
+  if (err instanceof DOMException && err.name === "AbortError") return err;
+  return new Error(`Cannot ${what} cache: ${(err as Error).message}`, { cause: err });
 }
 
 /** How the job log names the object: the official runner's words for it. */

@@ -167,3 +167,17 @@ Deno.test("distributed cache prints the transfer meter for a download and an upl
   assert.match(meter[3]!, /^\rUploading cache 3 B\/3 B \([\d.]+ .?B\/s\) {16}\n$/);
   assert.equal(meter.length, 4);
 });
+
+Deno.test("distributed cache names the transfer when the network fails after the retries", async () => {
+  // No scripted answers: every attempt fails as a connection would.
+  const up = setup([]);
+  await assert.rejects(
+    up.store.save("deps", "deps", body("zip")),
+    /^Error: Cannot upload cache: unexpected transfer$/,
+  );
+  const down = setup([]);
+  await assert.rejects(
+    down.store.open("deps"),
+    /^Error: Cannot download cache: unexpected transfer$/,
+  );
+});

@@ -36,6 +36,8 @@ export const EXECUTOR_ENV_NAMES: readonly string[] = [
   "SSL_CERT_DIR",
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
+  // Extra CAs for node:https too (cache uploads to S3/GCS), which DENO_CERT does not reach.
+  "NODE_EXTRA_CA_CERTS",
   // Where the runtime finds its module cache when run from source.
   "DENO_DIR",
   // Docker daemon and registry settings the docker executors read (docker_endpoint.ts).

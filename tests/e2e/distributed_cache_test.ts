@@ -17,6 +17,7 @@ import {
 } from "../fixtures/radosgw.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { cleanHome } from "../fixtures/test_env.ts";
+import { LocalCa } from "../fixtures/local_ca.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
@@ -48,7 +49,9 @@ Deno.test({
   name: "distributed cache on radosgw (S3)",
   ignore: skip !== null,
   async fn(t) {
-    await using gw = await startRadosgw();
+    // radosgw answers HTTPS too, with a certificate of a CA of the test's own.
+    await using ca = await LocalCa.create();
+    await using gw = await startRadosgw({ tls: ca.server });
     await using _home = { [Symbol.asyncDispose]: () => Deno.remove(HOME, { recursive: true }) };
     await gw.createBucket("runner-cache");
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
@@ -177,6 +180,67 @@ Deno.test({
         assert.equal(other.status, "success", other.trace + second.log);
         assert.match(other.trace, /Cache file does not exist/);
         assert.match(other.trace, /\nno-cache-here\n/);
+      },
+    );
+
+    await t.step(
+      "over HTTPS with a private CA: NODE_EXTRA_CA_CERTS in the runner's environment reaches the uploads and downloads",
+      async () => {
+        // The machine's own extra CAs (a proxy's) stay trusted alongside the test's.
+        const bundle = `${ca.dir}/bundle.pem`;
+        const machine = Deno.env.get("NODE_EXTRA_CA_CERTS");
+        await Deno.writeTextFile(
+          bundle,
+          (machine ? await Deno.readTextFile(machine).catch(() => "") : "") + "\n" +
+            await Deno.readTextFile(ca.caFile),
+        );
+        const a = gitlab.createRunner({ kind: "created" });
+        const s3 = {
+          address: gw.tlsAddress!,
+          accessKey: gw.accessKey,
+          secretKey: gw.secretKey,
+          bucket: "runner-cache",
+          shared: true,
+          insecure: false,
+        };
+        await using runner = await startRunner({
+          env: { ...ENV, NODE_EXTRA_CA_CERTS: bundle },
+          config: s3RunnerConfig(gitlab.url, a.token, s3),
+        });
+        const write = gitlab.enqueueJob({
+          project: "acme/tls-cache",
+          script: [
+            "mkdir -p vendor",
+            "echo over-tls > vendor/lib.txt",
+            'echo "PROJECT=$CI_PROJECT_ID"',
+          ],
+          cache: cacheOf("deps"),
+          variables: [NO_GIT],
+          runnerId: a.id,
+        });
+        const written = await gitlab.waitForJobFinished(write.id, TIMEOUT);
+        assert.equal(written.status, "success", written.trace + runner.log);
+        assert.match(written.trace, new RegExp(`Uploading cache.zip to https://${gw.tlsAddress}/`));
+        assert.doesNotMatch(written.trace, /WARNING: Cannot/, written.trace);
+        const project = /PROJECT=(\d+)/.exec(written.trace)?.[1];
+        assert.deepEqual(await gw.listObjects("runner-cache", `project/${project}/`), [
+          `project/${project}/deps`,
+        ]);
+        const b = gitlab.createRunner({ kind: "created" });
+        await using second = await startRunner({
+          env: { ...ENV, NODE_EXTRA_CA_CERTS: bundle },
+          config: s3RunnerConfig(gitlab.url, b.token, s3),
+        });
+        const read = gitlab.enqueueJob({
+          project: "acme/tls-cache",
+          script: ["cat vendor/lib.txt"],
+          cache: cacheOf("deps"),
+          variables: [NO_GIT],
+          runnerId: b.id,
+        });
+        const restored = await gitlab.waitForJobFinished(read.id, TIMEOUT);
+        assert.equal(restored.status, "success", restored.trace + second.log);
+        assert.match(restored.trace, /\nover-tls\n/);
       },
     );
 
