@@ -73,25 +73,31 @@ export class LocalProjectFiles implements ProjectFiles {
  */
 export async function readGitState(projectDir: string): Promise<GitState> {
   const run = (args: string[]) => git(projectDir, args);
-  const sha = (await run(["rev-parse", "--verify", "-q", "HEAD"]))?.trim() || ZERO_SHA;
-  const branch = (await run(["symbolic-ref", "-q", "--short", "HEAD"]))?.trim() ?? "";
-  const tag = branch
-    ? ""
-    : (await run(["describe", "--tags", "--exact-match", "HEAD"]))?.trim() ?? "";
-  const beforeSha = sha === ZERO_SHA
-    ? ZERO_SHA
-    : (await run(["rev-parse", "--verify", "-q", "HEAD~1"]))?.trim() || ZERO_SHA;
-  const log = sha === ZERO_SHA
-    ? null
-    : await run(["log", "-1", "--format=%an <%ae>%x00%aI%x00%B", "HEAD"]);
+  // Independent reads run at once: each is a process start, and one after the
+  // other they were a good part of exec's start-up on a busy host.
+  const [head, symbolic, originHeadOut, remoteOut, untracked] = await Promise.all([
+    run(["rev-parse", "--verify", "-q", "HEAD"]),
+    run(["symbolic-ref", "-q", "--short", "HEAD"]),
+    run(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"]),
+    run(["remote", "get-url", "origin"]),
+    run(["ls-files", "-z", "--others", "--exclude-standard"]),
+  ]);
+  const sha = head?.trim() || ZERO_SHA;
+  const branch = symbolic?.trim() ?? "";
+  const hasCommit = sha !== ZERO_SHA;
+  const [tagOut, before, log, diff] = await Promise.all([
+    branch ? null : run(["describe", "--tags", "--exact-match", "HEAD"]),
+    hasCommit ? run(["rev-parse", "--verify", "-q", "HEAD~1"]) : null,
+    hasCommit ? run(["log", "-1", "--format=%an <%ae>%x00%aI%x00%B", "HEAD"]) : null,
+    hasCommit ? run(["diff", "--name-only", "-z", "HEAD"]) : null,
+  ]);
+  const tag = tagOut?.trim() ?? "";
+  const beforeSha = before?.trim() || ZERO_SHA;
   const [author = "", timestamp = "", message = ""] = (log ?? "").split("\0");
-  const originHead =
-    (await run(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"]))?.trim() ?? "";
-  const remote = (await run(["remote", "get-url", "origin"]))?.trim() ?? "";
+  const originHead = originHeadOut?.trim() ?? "";
+  const remote = remoteOut?.trim() ?? "";
   const changed = new Set<string>();
-  const diff = sha === ZERO_SHA ? null : await run(["diff", "--name-only", "-z", "HEAD"]);
   for (const f of (diff ?? "").split("\0")) if (f) changed.add(f);
-  const untracked = await run(["ls-files", "-z", "--others", "--exclude-standard"]);
   for (const f of (untracked ?? "").split("\0")) if (f) changed.add(f);
   const ref = branch || tag || (sha === ZERO_SHA ? "main" : "");
   return {

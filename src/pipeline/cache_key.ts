@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { CacheConfig } from "./pipeline.ts";
 import type { ProjectFiles } from "./project_files.ts";
 
@@ -11,14 +10,20 @@ import type { ProjectFiles } from "./project_files.ts";
  */
 export async function computeCacheKey(cache: CacheConfig, files: ProjectFiles): Promise<string> {
   if (cache.key.kind === "text") return cache.key.value;
-  const hash = createHash("sha1");
-  let found = 0;
+  // Web crypto: node:crypto takes tens of ms to load on exec's start-up path.
+  const parts: string[] = [];
   for (const path of cache.key.files) {
     const text = await files.readText(path.replace(/^\.?\//, ""));
     if (text === null) continue;
-    found++;
-    hash.update(path).update("\0").update(text).update("\0");
+    parts.push(path, "\0", text, "\0");
   }
-  const digest = found > 0 ? hash.digest("hex") : "default";
+  if (parts.length === 0) {
+    return cache.key.prefix ? `${cache.key.prefix}-default` : "default";
+  }
+  const bytes = new TextEncoder().encode(parts.join(""));
+  const digest = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-1", bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
   return cache.key.prefix ? `${cache.key.prefix}-${digest}` : digest;
 }
