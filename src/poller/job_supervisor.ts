@@ -257,7 +257,7 @@ export class JobSupervisor implements JobHandler {
     },
     setCancel: (fn: (graceful: boolean) => void) => void,
   ): Promise<JobResult> {
-    const { slot, stop, session, log } = context;
+    const { session } = context;
     const permissions = executorPermissions({
       runner,
       cwd: this.#opts.cwd,
