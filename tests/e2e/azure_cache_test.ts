@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { shortToken } from "../../src/config/short_token.ts";
+import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
 import {
   type AzureCacheSettings,
   azureCacheToml,
@@ -94,9 +95,12 @@ Deno.test({
           "a zip archive",
         );
 
+        // Started as the compiled binary is (its global grants; the poller and each
+        // executor process then run scoped): the SAS library loads and signs there.
         await using second = await startRunner({
           env,
           config: azureRunnerConfig(gitlab.url, b.token, azure),
+          grants: COMPILED_GRANT_FLAGS,
         });
         const read = gitlab.enqueueJob({
           project: "acme/azure-shared",
