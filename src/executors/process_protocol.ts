@@ -82,22 +82,112 @@ export interface StartMessage {
 }
 
 /**
- * The runner settings an executor process gets: the entry without its token
- * and without `envExpansion`, whose `token.value` is the expanded runner token
- * of `token = "$VAR"` (and whose templates name the poller's variables), and
- * without the distributed cache's credentials (the poller signs URLs instead).
+ * The runner settings an executor process gets: an allow-list. Every field of
+ * RunnerConfig is named here, with no spread at the top level, so a field
+ * added to RunnerConfig does not compile until someone decides whether
+ * executors may see it. Copied: what the executor process, runBuild and the
+ * job-file steps read (executor sections, directories, scripts, timeouts,
+ * flags, TLS file paths, the GitLab URL for artifacts). Left out (empty):
+ * the runner token and its dates, `envExpansion` (whose `token.value` is the
+ * expanded `token = "$VAR"`), every credential of the distributed cache (the
+ * poller signs URLs and answers `cache-url` requests; the executor keeps
+ * only the cache type and size limit), the raw values of keys we do not model
+ * (`unsupported`: `[runners.kubernetes] bearer_token`, `[runners.machine]
+ * MachineOptions`, …), and the poller's own request and trace settings.
  */
 export function executorSettings(runner: RunnerConfig): RunnerConfig {
-  const s3 = { ...runner.cache.s3, accessKey: "", secretKey: "", sessionToken: "" };
-  const gcs = { ...runner.cache.gcs, privateKey: "", credentialsFile: "" };
-  const azure = { ...runner.cache.azure, accountKey: "" };
   return {
-    ...runner,
+    // What the executor process uses.
+    name: runner.name,
+    url: runner.url,
+    id: runner.id,
+    tlsCaFile: runner.tlsCaFile,
+    tlsCertFile: runner.tlsCertFile,
+    tlsKeyFile: runner.tlsKeyFile,
+    executor: runner.executor,
+    shell: runner.shell,
+    buildsDir: runner.buildsDir,
+    cacheDir: runner.cacheDir,
+    cloneUrl: runner.cloneUrl,
+    environment: [...runner.environment],
+    preGetSourcesScript: runner.preGetSourcesScript,
+    postGetSourcesScript: runner.postGetSourcesScript,
+    preBuildScript: runner.preBuildScript,
+    postBuildScript: runner.postBuildScript,
+    prepareTimeout: runner.prepareTimeout,
+    getSourcesTimeout: runner.getSourcesTimeout,
+    debugTraceDisabled: runner.debugTraceDisabled,
+    safeDirectoryCheckout: runner.safeDirectoryCheckout,
+    cleanGitConfig: runner.cleanGitConfig,
+    customBuildDirEnabled: runner.customBuildDirEnabled,
+    featureFlags: { ...runner.featureFlags },
+    labels: { ...runner.labels },
+    combinedLabels: { ...runner.combinedLabels },
+    cache: {
+      type: runner.cache.type,
+      path: runner.cache.path,
+      shared: runner.cache.shared,
+      maxUploadedArchiveSize: runner.cache.maxUploadedArchiveSize,
+      s3: { ...NO_S3 },
+      gcs: { ...NO_GCS },
+      azure: { ...NO_AZURE },
+    },
+    docker: {
+      ...runner.docker,
+      services: runner.docker.services.map((s) => ({ ...s, unsupported: {} })),
+    },
+    ssh: { ...runner.ssh },
+    custom: { ...runner.custom },
+    // The poller's alone.
     token: "",
+    tokenObtainedAt: "",
+    tokenExpiresAt: "",
     envExpansion: { url: null, token: null },
-    cache: { ...runner.cache, s3, gcs, azure },
+    unsupported: {},
+    limit: 0,
+    requestConcurrency: 0,
+    strictCheckInterval: false,
+    outputLimit: 0,
+    unhealthyRequestsLimit: 0,
+    unhealthyInterval: 0,
+    jobStatusFinalUpdateRetryLimit: 0,
   };
 }
+
+const NO_S3: RunnerConfig["cache"]["s3"] = {
+  serverAddress: "",
+  accessKey: "",
+  secretKey: "",
+  sessionToken: "",
+  bucketName: "",
+  bucketLocation: "",
+  insecure: false,
+  authenticationType: "",
+  serverSideEncryption: "",
+  serverSideEncryptionKeyId: "",
+  dualStack: false,
+  pathStyle: null,
+  accelerate: false,
+  roleArn: "",
+  uploadRoleArn: "",
+  assumeRoleMaxConcurrency: 0,
+  disableAssumeRoleCredentialsCaching: false,
+};
+
+const NO_GCS: RunnerConfig["cache"]["gcs"] = {
+  credentialsFile: "",
+  accessId: "",
+  privateKey: "",
+  bucketName: "",
+  universeDomain: "",
+};
+
+const NO_AZURE: RunnerConfig["cache"]["azure"] = {
+  accountName: "",
+  accountKey: "",
+  containerName: "",
+  storageDomain: "",
+};
 
 export interface CancelMessage {
   type: "cancel";

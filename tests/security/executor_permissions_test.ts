@@ -94,20 +94,30 @@ async function probe(
   w: World,
   r: RunnerConfig,
   actions: string[],
+  context: {
+    env?: Record<string, string>;
+    dockerAuthConfigs?: string[];
+    /** Prepended to the probe's PATH (programs it runs by name). */
+    bin?: string;
+  } = {},
 ): Promise<Record<string, string>> {
   const perms = executorPermissions({
     runner: r,
     cwd: w.root,
     tempDir: w.tempDir,
     stateDir: w.stateDir,
-    env: () => undefined,
+    env: (name) => context.env?.[name],
+    ...(context.dockerAuthConfigs ? { dockerAuthConfigs: context.dockerAuthConfigs } : {}),
   });
   const args = mode === "source"
     ? ["run", "--quiet", ...permissionFlags(perms), PROBE, ...actions]
     : ["run", "--quiet", ...COMPILED_GRANT_FLAGS, SCOPED_PROBE, JSON.stringify(perms), ...actions];
   const out = await new Deno.Command(Deno.execPath(), {
     args,
-    env: { DENO_NO_UPDATE_CHECK: "1", PATH: Deno.env.get("PATH") ?? "" },
+    env: {
+      DENO_NO_UPDATE_CHECK: "1",
+      PATH: [context.bin, Deno.env.get("PATH") ?? ""].filter(Boolean).join(":"),
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -242,6 +252,49 @@ for (const mode of MODES) {
     assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
     assert.equal(res[`run:${driver}`], "allowed");
     assert.equal(res[`run:bash`], "denied");
+    assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
+  });
+
+  Deno.test(`${mode}: docker executor process: its docker config, the credential helpers named there and the cache endpoint; no other helper or host`, async () => {
+    await using w = await world();
+    const home = join(w.root, "home");
+    const dockerConfig = join(home, ".docker", "config.json");
+    const configText = JSON.stringify({ credsStore: "runnertest" });
+    await Deno.mkdir(join(home, ".docker"), { recursive: true });
+    await Deno.writeTextFile(dockerConfig, configText);
+    // Deno resolves a program name in PATH before it checks the permission: both must exist.
+    const bin = join(w.root, "bin");
+    await Deno.mkdir(bin);
+    for (const helper of ["docker-credential-runnertest", "docker-credential-other"]) {
+      await Deno.writeTextFile(join(bin, helper), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    }
+    const cache = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const socket = join(w.root, "docker.sock");
+    const r = runner(w, "docker", (r) => {
+      r.docker.host = `unix://${socket}`;
+      r.cache.type = "s3";
+      r.cache.s3.serverAddress = `127.0.0.1:${port(cache)}`;
+      r.cache.s3.bucketName = "runner-cache";
+    });
+    const res = await probe(mode, w, r, [
+      `read:${dockerConfig}`,
+      `read:${join(home, ".ssh", "id_rsa")}`,
+      `run:docker-credential-runnertest`,
+      `run:docker-credential-other`,
+      `net:127.0.0.1:${port(cache)}`,
+      `net:127.0.0.1:${port(w.other)}`,
+    ], {
+      env: { HOME: home },
+      // The poller passes the job's DOCKER_AUTH_CONFIG, the runner's and its docker config file.
+      dockerAuthConfigs: ["", "", configText],
+      bin,
+    });
+    cache.close();
+    assert.equal(res[`read:${dockerConfig}`], "allowed");
+    assert.equal(res[`read:${join(home, ".ssh", "id_rsa")}`], "denied");
+    assert.equal(res[`run:docker-credential-runnertest`], "allowed");
+    assert.equal(res[`run:docker-credential-other`], "denied");
+    assert.equal(res[`net:127.0.0.1:${port(cache)}`], "allowed");
     assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");
   });
 }
