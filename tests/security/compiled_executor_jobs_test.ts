@@ -7,7 +7,8 @@
  * start message, SubprocessLauncher starts the process); the job comes from
  * the fake GitLab, clones its repository over `git http-backend` where the
  * executor can reach it and uploads an artifact the test reads back from
- * GitLab. A second kind of test gives the executor process a start message
+ * GitLab; with an S3 cache on radosgw, the cache goes to the store and back
+ * with URLs the poller signed. A second kind of test gives the executor process a start message
  * naming something outside its row (another docker socket, a driver program
  * not in its config) and asserts the denial. Skips, saying why, without
  * dockerd or sshd.
@@ -28,6 +29,7 @@ import {
   type TraceSessionFactory,
 } from "../../src/poller/job_supervisor.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { CacheUrlSigners } from "../../src/cache/cache_url_signer.ts";
 import type { JobRef, JobUpdate, TraceTransport, UpdateResult } from "../../src/trace/transport.ts";
 import {
   BUSYBOX_TEST_IMAGE,
@@ -37,6 +39,7 @@ import {
 } from "../fixtures/docker_images.ts";
 import { type EnqueueJobOptions, FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
+import { radosgwSkipReason, startRadosgw } from "../fixtures/radosgw.ts";
 import { MAIN_MODULE } from "../fixtures/runner_process.ts";
 import {
   ensureSshdImage,
@@ -56,6 +59,11 @@ if (dockerSkip) {
   // deno-lint-ignore no-console -- a skipped test says why (team rule)
   console.log(`SKIP compiled docker and docker+ssh jobs: ${dockerSkip}`);
 } else await ensureTestImages();
+const radosgwSkip = dockerSkip ?? await radosgwSkipReason();
+if (radosgwSkip) {
+  // deno-lint-ignore no-console -- a skipped test says why (team rule)
+  console.log(`SKIP compiled docker job with a distributed cache: ${radosgwSkip}`);
+}
 if (sshSkip) {
   // deno-lint-ignore no-console -- a skipped test says why (team rule)
   console.log(`SKIP compiled ssh job: ${sshSkip}`);
@@ -146,6 +154,8 @@ async function runCompiled(
     tempDir,
     stateDir: join(root, ".runner"),
     env: (name) => env[name],
+    // The poller signs distributed cache URLs; the executor process asks for them.
+    cacheUrls: new CacheUrlSigners({ env: (name) => env[name] }),
     dockerConfigText: () => {
       const path = dockerConfigPath((name) => env[name]);
       try {
@@ -327,6 +337,35 @@ Deno.test({
       isCloning: true,
       marker: "docker",
     });
+  },
+});
+
+Deno.test({
+  name: "compiled docker executor process reaches the distributed cache's endpoint (radosgw)",
+  ignore: radosgwSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using gw = await startRadosgw();
+    await gw.createBucket("runner-cache");
+    await using tmp = await tempRoot();
+    await using gitlab = await FakeGitLab.start();
+    const r = dockerRunner(gitlab.url);
+    r.cache.type = "s3";
+    r.cache.s3.serverAddress = gw.address;
+    r.cache.s3.accessKey = gw.accessKey;
+    r.cache.s3.secretKey = gw.secretKey;
+    r.cache.s3.bucketName = "runner-cache";
+    r.cache.s3.insecure = true;
+    const { first, second } = await roundTrip(tmp.path, gitlab, r, {
+      isCloning: true,
+      marker: "docker-s3",
+    });
+    // Both transfers went from the scoped executor process to the store, with URLs the poller signed.
+    assert.match(first, new RegExp(`Uploading cache.zip to http://${gw.address}/runner-cache/`));
+    assert.match(second, new RegExp(`Downloading cache from http://${gw.address}/runner-cache/`));
+    const objects = await gw.listObjects("runner-cache");
+    assert.ok(objects.some((name) => /^runner\/project\/\d+\/kept$/.test(name)), objects.join());
   },
 });
 
