@@ -384,6 +384,7 @@ class Build {
       "prepare_script",
       prepareScript(this.#scriptInfo(), {
         ...(this.#o.executor.hostname ? { hostname: this.#o.executor.hostname } : {}),
+        ...(this.#o.executor.localHostname ? { runningOn: this.#o.executor.localHostname } : {}),
         ...(this.#isGetSourcesScriptSkipped() ? { createProjectDir: true } : {}),
       }),
       prepareSignal,

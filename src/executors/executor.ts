@@ -29,6 +29,12 @@ export interface Executor extends AsyncDisposable {
   /** Host name shown as `Running on … via <hostname>...` (custom: from config_exec). */
   readonly hostname?: string;
   /**
+   * Name of the host the stages run on, when it is the runner's own (shell):
+   * prepare_script then prints it instead of running `hostname`, one process
+   * start less per job. Absent: the script asks the job's host.
+   */
+  readonly localHostname?: string | undefined;
+  /**
    * Whether the job runs on a host other jobs share (shell, ssh): then the job
    * gets `CI_SHARED_ENVIRONMENT=true`, else `CI_DISPOSABLE_ENVIRONMENT=true`.
    * Absent means disposable.

@@ -104,6 +104,8 @@ function sectionPrefix(info: ScriptInfo, prefix: string): { sectionPrefix?: stri
 export interface PrepareScriptOptions {
   /** Shown as `Running on … via <hostname>...`. */
   hostname?: string;
+  /** The job host's name when known here; else the script runs `hostname`. */
+  runningOn?: string;
   /**
    * Also create the project dir: the work of a get_sources stage that the
    * build does not run as a script (see `isGetSourcesScriptNeeded`).
@@ -114,8 +116,11 @@ export interface PrepareScriptOptions {
 /** prepare_script: says where the job runs and forgets the previous job's GITLAB_ENV. */
 export function prepareScript(info: ScriptInfo, options: PrepareScriptOptions = {}): string {
   const w = writerFor(info);
-  const via = options.hostname ? ` via ${options.hostname}` : "";
-  w.line(`echo "Running on $(hostname)${via.replaceAll(/["$`\\]/g, "")}..."`);
+  // Names go inside double quotes: characters the shell would act on are dropped.
+  const clean = (name: string) => name.replaceAll(/["$`\\]/g, "");
+  const via = options.hostname ? ` via ${clean(options.hostname)}` : "";
+  const host = options.runningOn ? clean(options.runningOn) : "$(hostname)";
+  w.line(`echo "Running on ${host}${via}..."`);
   // One `rm` for all files: each command is a process start in the stage.
   w.rmFiles(w.tmpFile(GITLAB_ENV_FILE), w.tmpFile("masking.db"));
   if (options.createProjectDir) w.mkdir(info.projectDir);

@@ -138,14 +138,14 @@ for (const shell of ["bash", "sh"] as const) {
 }
 
 for (const shell of ["bash", "sh"] as const) {
-  Deno.test(`${shell}: a job's housekeeping starts a process only when there is work (mkdir, touch, rm, git)`, async () => {
+  Deno.test(`${shell}: a job's housekeeping starts a process only when there is work (mkdir, touch, rm, git, hostname)`, async () => {
     const root = await Deno.makeTempDir();
     try {
       // Wrappers that log their name, ahead of the real programs in PATH.
       const bin = join(root, "bin");
       const log = join(root, "started.log");
       await Deno.mkdir(bin);
-      for (const name of ["mkdir", "touch", "rm", "git"]) {
+      for (const name of ["mkdir", "touch", "rm", "git", "hostname"]) {
         const real = join(bin, name);
         await Deno.writeTextFile(
           real,
@@ -160,7 +160,8 @@ for (const shell of ["bash", "sh"] as const) {
         let stdout = "";
         for (
           const script of [
-            prepareScript(info, { createProjectDir: true }),
+            // The shell executor knows its host's name: no `hostname` process.
+            prepareScript(info, { createProjectDir: true, runningOn: "build-host-1" }),
             stepScript(info, ['echo hello >> "$GITLAB_ENV".seen']),
             cleanupScript(info, git),
           ]
@@ -184,6 +185,7 @@ for (const shell of ["bash", "sh"] as const) {
         return { stdout, started: (await Deno.readTextFile(log)).split("\n").filter(Boolean) };
       };
       const first = await job();
+      assert.match(first.stdout, /^Running on build-host-1\.\.\.$/m);
       assert.match(first.stdout, /hello/);
       // The first job creates the directories; nothing asks git to forget a token it never had.
       assert.deepEqual(first.started, ["mkdir", "mkdir", "rm"]);

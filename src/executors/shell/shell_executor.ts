@@ -82,6 +82,15 @@ export class ShellExecutor implements Executor {
     };
   }
 
+  /** This host's name (the stages run here), or undefined without `--allow-sys=hostname`. */
+  get localHostname(): string | undefined {
+    try {
+      return Deno.hostname();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The job user's ids once `prepare` switched to it; null when jobs run as the runner's user. */
   get owner(): { uid: number; gid: number } | null {
     return this.#owner;
