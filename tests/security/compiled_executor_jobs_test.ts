@@ -47,6 +47,7 @@ import {
   sshdSkipReason,
   startSshd,
 } from "../fixtures/sshd.ts";
+import { bridgeGateway, tcpForward } from "../fixtures/tcp_forward.ts";
 import { testEnv } from "../fixtures/test_env.ts";
 
 const EXAMPLE_DRIVER = fileURLToPath(
@@ -413,27 +414,33 @@ Deno.test({
   },
 });
 
+const gateway = dockerSkip === null ? await bridgeGateway() : null;
+const dockerSshSkip = dockerSkip ?? (gateway ? null : "the docker bridge network has no gateway");
+
 Deno.test({
-  name: "compiled executor process runs docker+ssh jobs: cache, artifact upload and download",
-  ignore: dockerSkip !== null,
+  name:
+    "compiled executor process runs docker+ssh jobs: clone over clone_url, cache, artifact upload and download",
+  ignore: dockerSshSkip !== null,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const image = await ensureSshdImage();
     await using tmp = await tempRoot();
     await using gitlab = await FakeGitLab.start();
+    // The job container is on the docker bridge: it reaches the fake GitLab (loopback) through a
+    // forward on the bridge's gateway, named by clone_url.
+    await using forward = tcpForward(gateway!, Number(new URL(gitlab.url).port));
     const r = defaultRunnerConfig("docker+ssh");
     r.url = gitlab.url;
+    r.cloneUrl = `http://${gateway}:${forward.port}`;
     r.docker.image = image.tag;
     r.docker.pullPolicy = ["if-not-present"];
     r.docker.allowedPullPolicies = [];
     r.ssh.user = "root";
     r.ssh.password = SSHD_TEST_IMAGE_PASSWORD;
     r.ssh.disableStrictHostKeyChecking = true;
-    // The job container is on a docker bridge, where the fake GitLab on loopback is out of reach
-    // for git (sshd in it would clash with the host's on the host network): no clone here.
     await roundTrip(tmp.path, gitlab, r, {
-      isCloning: false,
+      isCloning: true,
       marker: "docker-ssh",
       isCacheKept: false,
     });
