@@ -9,8 +9,9 @@
  * executor can reach it and uploads an artifact the test reads back from
  * GitLab; with an S3 cache on radosgw, the cache goes to the store and back
  * with URLs the poller signed. A second kind of test gives the executor process a start message
- * naming something outside its row (another docker socket, a driver program
- * not in its config) and asserts the denial. Skips, saying why, without
+ * naming something outside its row (another docker socket, config.toml as
+ * the ssh key, another sshd port, a driver program not in its config) and
+ * asserts the denial. Skips, saying why, without
  * dockerd or sshd.
  */
 import assert from "node:assert/strict";
@@ -444,6 +445,51 @@ Deno.test({
       marker: "docker-ssh",
       isCacheKept: false,
     });
+  },
+});
+
+Deno.test({
+  name: "compiled ssh executor process cannot read config.toml as its key nor reach another port",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    const configFile = join(tmp.path, "config.toml");
+    await Deno.writeTextFile(configFile, '[[runners]]\ntoken = "glrt-secret"\n');
+    const key = join(tmp.path, "id_ed25519");
+    await Deno.writeTextFile(key, "not a key");
+    const sshd = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const ssh = (port: Deno.Listener, identityFile: string) => {
+      const r = defaultRunnerConfig("ssh");
+      r.url = "http://127.0.0.1:9";
+      r.ssh.host = "127.0.0.1";
+      r.ssh.port = String((port.addr as Deno.NetAddr).port);
+      r.ssh.user = "nobody";
+      r.ssh.identityFile = identityFile;
+      r.ssh.password = identityFile === "" ? "not-used" : "";
+      r.ssh.disableStrictHostKeyChecking = true;
+      return r;
+    };
+    const job = parseJobSpec({
+      id: 13,
+      token: "glcbt-job-token",
+      steps: [{ name: "script", script: ["true"], timeout: 60, when: "on_success" }],
+      variables: [{ key: "GIT_STRATEGY", value: "none", public: true }],
+    });
+    try {
+      const asKey = await runOutsideRow(tmp.path, ssh(sshd, key), ssh(sshd, configFile), job);
+      assert.equal(asKey.state, "failed", asKey.trace);
+      assert.match(asKey.trace, new RegExp(`Requires read access to "${configFile}"`));
+      // A password login: the key is not read, the connection is tried (and refused by Deno).
+      const elsewhere = await runOutsideRow(tmp.path, ssh(sshd, ""), ssh(other, ""), job);
+      assert.equal(elsewhere.state, "failed", elsewhere.trace);
+      const port = (other.addr as Deno.NetAddr).port;
+      assert.match(elsewhere.trace, new RegExp(`Requires net access to "127.0.0.1:${port}"`));
+    } finally {
+      sshd.close();
+      other.close();
+    }
   },
 });
 

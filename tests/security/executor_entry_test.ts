@@ -3,9 +3,9 @@
  * the binary's global grants (COMPILED_GRANT_FLAGS) and `src/cli/main.ts
  * executor-process --permissions <json>`, exactly the argv a compiled binary
  * gets minus the runtime. A real job runs in it; when the start message names
- * something outside the permission set the poller computed (another builds
- * directory, another docker socket, another sshd port, config.toml as a key,
- * another driver program), the executor is denied and the job fails.
+ * something outside the permission set the poller computed (here another
+ * builds directory; compiled_executor_jobs_test.ts does the other executors),
+ * the executor is denied and the job fails.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
