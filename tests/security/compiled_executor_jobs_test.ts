@@ -8,7 +8,8 @@
  * the fake GitLab, clones its repository over `git http-backend` where the
  * executor can reach it and uploads an artifact the test reads back from
  * GitLab; with an S3 cache on radosgw, the cache goes to the store and back
- * with URLs the poller signed. A second kind of test gives the executor process a start message
+ * with URLs the poller signed; against a GitLab that wants a client
+ * certificate, an ssh job uses the runner's TLS files. A second kind of test gives the executor process a start message
  * naming something outside its row (another docker socket, config.toml as
  * the ssh key, another sshd port, a driver program not in its config) and
  * asserts the denial. Skips, saying why, without
@@ -40,11 +41,13 @@ import {
 } from "../fixtures/docker_images.ts";
 import { type EnqueueJobOptions, FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
+import { LocalCa } from "../fixtures/local_ca.ts";
 import { radosgwSkipReason, startRadosgw } from "../fixtures/radosgw.ts";
 import { MAIN_MODULE } from "../fixtures/runner_process.ts";
 import {
   ensureSshdImage,
   SSHD_TEST_IMAGE_PASSWORD,
+  type SshdFixture,
   sshdSkipReason,
   startSshd,
 } from "../fixtures/sshd.ts";
@@ -114,13 +117,18 @@ async function tempRoot(): Promise<{ path: string } & AsyncDisposable> {
 }
 
 /** What `POST /jobs/request` gives the runner for the job just queued. */
-async function takeJob(gitlab: FakeGitLab, options: EnqueueJobOptions): Promise<JobSpec> {
+async function takeJob(
+  gitlab: FakeGitLab,
+  options: EnqueueJobOptions,
+  client?: Deno.HttpClient,
+): Promise<JobSpec> {
   const runner = gitlab.createRunner({ kind: "created" });
   gitlab.enqueueJob({ ...options, runnerId: runner.id });
   const res = await fetch(`${gitlab.url}/api/v4/jobs/request`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ token: runner.token, info: {} }),
+    ...(client ? { client } : {}),
   });
   assert.equal(res.status, 201, await res.clone().text());
   return parseJobSpec(await res.json());
@@ -265,6 +273,8 @@ async function roundTrip(
     marker: string;
     /** false: the cache lives in the job container and goes with it (docker+ssh, docs/executors/ssh.md). */
     isCacheKept?: boolean;
+    /** How the test itself reaches a GitLab that wants a client certificate. */
+    client?: Deno.HttpClient;
   },
 ): Promise<{ first: string; second: string }> {
   if (options.isCloning) {
@@ -281,7 +291,7 @@ async function roundTrip(
     variables: [strategy],
     artifacts: ARTIFACT,
     cache: [{ ...CACHE, policy: "push" }],
-  });
+  }, options.client);
   const one = await runCompiled(root, runner, first);
   assert.equal(one.result?.state, "success", one.trace);
   assertNoDenial(one.trace);
@@ -302,7 +312,7 @@ async function roundTrip(
       token: first.token,
       "artifacts_file": { filename: "artifacts.zip", size: stored.bytes.length },
     }],
-  });
+  }, options.client);
   const two = await runCompiled(root, runner, second);
   assert.equal(two.result?.state, "success", two.trace);
   assertNoDenial(two.trace);
@@ -393,6 +403,19 @@ Deno.test({
   },
 });
 
+function sshRunner(url: string, sshd: SshdFixture): RunnerConfig {
+  const r = defaultRunnerConfig("ssh");
+  r.url = url;
+  r.buildsDir = join(sshd.workDir, "builds");
+  r.cacheDir = join(sshd.workDir, "cache");
+  r.ssh.host = sshd.host;
+  r.ssh.port = String(sshd.port);
+  r.ssh.user = sshd.user;
+  r.ssh.identityFile = sshd.identityFile;
+  r.ssh.knownHostsFile = sshd.knownHostsFile;
+  return r;
+}
+
 Deno.test({
   name: "compiled executor process runs ssh jobs: clone, cache, artifact upload and download",
   ignore: sshSkip !== null,
@@ -402,16 +425,42 @@ Deno.test({
     await using tmp = await tempRoot();
     await using sshd = await startSshd();
     await using gitlab = await FakeGitLab.start();
-    const r = defaultRunnerConfig("ssh");
-    r.url = gitlab.url;
-    r.buildsDir = join(sshd.workDir, "builds");
-    r.cacheDir = join(sshd.workDir, "cache");
-    r.ssh.host = sshd.host;
-    r.ssh.port = String(sshd.port);
-    r.ssh.user = sshd.user;
-    r.ssh.identityFile = sshd.identityFile;
-    r.ssh.knownHostsFile = sshd.knownHostsFile;
-    await roundTrip(tmp.path, gitlab, r, { isCloning: true, marker: "ssh" });
+    await roundTrip(tmp.path, gitlab, sshRunner(gitlab.url, sshd), {
+      isCloning: true,
+      marker: "ssh",
+    });
+  },
+});
+
+const tlsSkip = sshSkip ?? await LocalCa.skipReason();
+
+Deno.test({
+  name:
+    "compiled ssh executor process reads the runner's TLS files: clone, cache and artifacts over mutual TLS",
+  ignore: tlsSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    await using ca = await LocalCa.create();
+    await using sshd = await startSshd();
+    await using gitlab = await FakeGitLab.start({
+      tls: {
+        cert: await Deno.readTextFile(ca.server.cert),
+        key: await Deno.readTextFile(ca.server.key),
+        clientCa: await Deno.readTextFile(ca.caFile),
+      },
+    });
+    using client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(ca.caFile)],
+      cert: await Deno.readTextFile(ca.client.cert),
+      key: await Deno.readTextFile(ca.client.key),
+    });
+    const r = sshRunner(gitlab.url, sshd);
+    r.tlsCaFile = ca.caFile;
+    r.tlsCertFile = ca.client.cert;
+    r.tlsKeyFile = ca.client.key;
+    await roundTrip(tmp.path, gitlab, r, { isCloning: true, marker: "ssh-tls", client });
   },
 });
 
