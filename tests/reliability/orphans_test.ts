@@ -18,6 +18,11 @@ import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/dock
 import { SampleProject } from "../exec/_exec_cli.ts";
 import { config, executorPid, killByMarker, NO_GIT } from "./_runner_setup.ts";
 import { denoDir } from "../fixtures/test_env.ts";
+import { shortToken } from "../../src/config/short_token.ts";
+import {
+  LABEL_JOB_ID,
+  LABEL_RUNNER_SHORT_TOKEN,
+} from "../../src/executors/docker/docker_labels.ts";
 
 const dockerReason = (await dockerSkipReason()) ??
   ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is missing`);
@@ -81,9 +86,9 @@ async function msUntil(check: () => Promise<boolean>, what: string, timeoutMs: n
   return performance.now() - started;
 }
 
-async function containersLabelled(label: string): Promise<string[]> {
+async function containersLabelled(labels: string[]): Promise<string[]> {
   const out = await new Deno.Command("docker", {
-    args: ["ps", "-aq", "--filter", `label=${label}`],
+    args: ["ps", "-aq", ...labels.flatMap((label) => ["--filter", `label=${label}`])],
     stdout: "piped",
     stderr: "null",
   }).output();
@@ -264,7 +269,12 @@ Deno.test({
       script: ["echo started", sleeper(marker)],
       variables: NO_GIT,
     });
-    const label = `com.gitlab.gitlab-runner.job.id=${job.id}`;
+    // Every fake GitLab numbers its jobs from 1000: the runner's token tells this
+    // test's container from those of tests running at the same time.
+    const label = [
+      `${LABEL_JOB_ID}=${job.id}`,
+      `${LABEL_RUNNER_SHORT_TOKEN}=${shortToken(r.token)}`,
+    ];
     try {
       await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
         what: `job ${job.id} started`,
