@@ -16,9 +16,8 @@ import {
   startRadosgw,
 } from "../fixtures/radosgw.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
-import { cleanHome } from "../fixtures/test_env.ts";
+import { cleanHome, denoDir } from "../fixtures/test_env.ts";
 import { LocalCa } from "../fixtures/local_ca.ts";
-import { denoDir } from "../fixtures/test_env.ts";
 
 const NO_GIT = { key: "GIT_STRATEGY", value: "none" };
 const TIMEOUT = { timeoutMs: 120_000 };
