@@ -338,6 +338,18 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
     );
   }
+  if (runner.executor === "custom" && ["s3", "gcs", "azure"].includes(runner.cache.type)) {
+    // The custom executor's cache helpers (`runner cache-archiver|cache-extractor`)
+    // work on cache_dir only: they are given no pre-signed URLs.
+    const where = [...path, "cache", "Type"];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${displayKeyPath(where)} = ${
+        JSON.stringify(runner.cache.type)
+      } is not supported with the custom executor: its jobs keep their cache in cache_dir on this host`,
+    );
+  }
   for (const name of ignoredFeatureFlags(runner.featureFlags)) {
     v.warn(
       "unsupported_key",

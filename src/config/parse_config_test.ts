@@ -455,6 +455,25 @@ Deno.test("an entry whose executor this runner lacks is a warning naming runner 
   ]);
 });
 
+Deno.test("a distributed cache on a custom executor entry is a warning naming the key; other executors take it", () => {
+  const cache =
+    `[runners.cache]\nType = "s3"\n[runners.cache.s3]\nServerAddress = "s3.example.com"\n` +
+    `BucketName = "b"\nAccessKey = "a"\nSecretKey = "s"\n`;
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "c"\nexecutor = "custom"\n[runners.custom]\nrun_exec = "/bin/true"\n${cache}` +
+      `[[runners]]\nname = "d"\nexecutor = "docker"\n${cache}`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      7,
+      'key runners[0].cache.Type = "s3" is not supported with the custom executor: ' +
+      "its jobs keep their cache in cache_dir on this host",
+    ],
+  ]);
+});
+
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
   const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
