@@ -730,3 +730,69 @@ test("docker config key tests leave no cache volumes behind", async () => {
   await clearCacheVolumes(docker, { shortToken: SHORT_TOKEN });
   await Deno.remove(stateDir, { recursive: true });
 });
+
+test("docker keys: dns_search, extra_hosts, group_add, security_opt, memory and cpu keys reach build and service; disable_entrypoint_overwrite keeps the images' entrypoints", async () => {
+  const { executor, jobId, output } = createExecutor({
+    config: {
+      dnsSearch: ["keys.example"],
+      extraHosts: ["keys-host:10.1.2.3"],
+      groupAdd: ["4242"],
+      securityOpt: ["no-new-privileges"],
+      memory: "64m",
+      memorySwap: "128m",
+      memoryReservation: "32m",
+      cpusetCpus: "0",
+      cpuShares: 512,
+      disableEntrypointOverwrite: true,
+    },
+    job: {
+      variables: NO_GIT,
+      image: {
+        name: BUSYBOX_TEST_IMAGE,
+        entrypoint: ["/bin/sh", "-c", 'echo entrypoint-ran > /tmp/entry; exec "$@"', "--"],
+      },
+      // Were this entrypoint used, the service would not start.
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        entrypoint: ["/no/such/entry"],
+        command: ["sleep", "60"],
+      }],
+    },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  const code = await executor.run({
+    stage: "step_script",
+    script: "grep '^search' /etc/resolv.conf; grep keys-host /etc/hosts; id -G; " +
+      "grep NoNewPrivs /proc/self/status; cat /tmp/entry 2>/dev/null || echo no-entrypoint",
+  }, never());
+  assert.equal(code, 0, output.text());
+  const text = output.text();
+  assert.match(text, /^search .*keys\.example/m);
+  assert.match(text, /^10\.1\.2\.3\s+keys-host/m);
+  assert.match(text, /^0( \d+)* 4242/m);
+  assert.match(text, /^NoNewPrivs:\s+1/m);
+  assert.match(text, /^no-entrypoint$/m);
+  assert.doesNotMatch(text, /entrypoint-ran/);
+  assert.equal(text.match(/WARNING: Entrypoint override disabled/g)?.length, 2, text);
+
+  const build = await only(jobId, "build");
+  const h = build.HostConfig as Record<string, unknown>;
+  assert.deepEqual(h["DnsSearch"], ["keys.example"]);
+  assert.deepEqual(h["ExtraHosts"], ["keys-host:10.1.2.3"]);
+  assert.deepEqual(h["GroupAdd"], ["4242"]);
+  assert.deepEqual(h["SecurityOpt"], ["no-new-privileges"]);
+  assert.equal(h["Memory"], 64 * 1024 * 1024);
+  assert.equal(h["MemorySwap"], 128 * 1024 * 1024);
+  assert.equal(h["MemoryReservation"], 32 * 1024 * 1024);
+  assert.equal(h["CpusetCpus"], "0");
+  assert.equal(h["CpuShares"], 512);
+  assert.equal(build.Config.Entrypoint, null, "the image's (empty) entrypoint is kept");
+
+  const service = await only(jobId, "service");
+  const s = service.HostConfig as Record<string, unknown>;
+  assert.deepEqual(s["DnsSearch"], ["keys.example"]);
+  assert.deepEqual(s["ExtraHosts"], ["keys-host:10.1.2.3"]);
+  assert.equal(service.Config.Entrypoint, null, "the service image's entrypoint is kept");
+  assert.equal(service.State.Running, true);
+});

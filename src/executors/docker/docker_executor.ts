@@ -405,6 +405,10 @@ export class DockerExecutor implements Executor {
       // Start the helper beside the build container; get_sources awaits it.
       this.#helperContainer(signal).catch(() => {});
     }
+    if (config.disableEntrypointOverwrite && job.image.entrypoint.length > 0) {
+      // The official runner's words (executors/docker overwriteEntrypoint).
+      this.#say("WARNING: Entrypoint override disabled");
+    }
     this.#build = await this.#createJobContainer("build", pulled, {
       entrypoint: !config.disableEntrypointOverwrite && job.image.entrypoint.length > 0
         ? job.image.entrypoint
@@ -624,8 +628,9 @@ export class DockerExecutor implements Executor {
         } as Docker.HostConfig,
         NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } },
       };
-      if (service.entrypoint.length > 0 && !config.disableEntrypointOverwrite) {
-        create.Entrypoint = service.entrypoint;
+      if (service.entrypoint.length > 0) {
+        if (config.disableEntrypointOverwrite) this.#say("WARNING: Entrypoint override disabled");
+        else create.Entrypoint = service.entrypoint;
       }
       if (service.command.length > 0) create.Cmd = service.command;
       if (service.dockerUser !== "") create.User = service.dockerUser;
