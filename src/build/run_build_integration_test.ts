@@ -241,3 +241,40 @@ Deno.test("a graceful cancel stops the script and after_script runs with cancele
     assert.match(log, /status=canceled/);
   });
 });
+
+Deno.test("post_get_sources_script runs in the fresh clone after get_sources, before the user's script", async () => {
+  await withWorld(async (w) => {
+    await w.repo.commit({ files: { "README.md": "cloned\n" } });
+    const job = await pickJob(w, {
+      script: ["cat marker"],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+    });
+    const { result, log } = await run(w, job, {
+      runner: {
+        postGetSourcesScript: 'echo "post-get-sources in $PWD: $(cat README.md)" > marker',
+      },
+    });
+    assert.deepEqual(result, { state: "success" }, log);
+    assert.ok(log.includes(`\npost-get-sources in ${projectDir(w)}: cloned\n`), log);
+  });
+});
+
+Deno.test("FF_USE_LEGACY_BASH_EVAL gives the user's script the legacy wrapper's empty pipe as stdin, not /dev/null", async () => {
+  await withWorld(async (w) => {
+    await w.repo.commit({ files: { "README.md": "x\n" } });
+    const stdin = async (flag: string) => {
+      const job = await pickJob(w, {
+        script: ['if [ -p /dev/stdin ]; then echo "stdin=pipe"; else echo "stdin=other"; fi'],
+        variables: [{ key: "GIT_STRATEGY", value: "none" }, {
+          key: "FF_USE_LEGACY_BASH_EVAL",
+          value: flag,
+        }],
+      });
+      const { result, log } = await run(w, job);
+      assert.deepEqual(result, { state: "success" }, log);
+      return log.match(/^stdin=(\w+)$/m)?.[1];
+    };
+    assert.equal(await stdin("false"), "other");
+    assert.equal(await stdin("true"), "pipe");
+  });
+});
