@@ -240,7 +240,8 @@ export class S3UrlSigner implements CacheUrlSigner {
       };
     }
     const cached = this.#instanceCredentials;
-    if (cached && cached.expiresAt !== null && cached.expiresAt - Date.now() > 5 * 60_000) {
+    const now = (this.#context.now?.() ?? new Date()).getTime();
+    if (cached && cached.expiresAt !== null && cached.expiresAt - now > 5 * 60_000) {
       return cached;
     }
     this.#instanceCredentials = await instanceRoleCredentials(this.#context.fetch ?? fetch);
@@ -294,14 +295,26 @@ async function instanceRoleCredentials(fetcher: typeof fetch): Promise<Credentia
       signal,
     });
     const token = await tokenAnswer.text();
+    if (!tokenAnswer.ok) {
+      throw new Error(`the metadata service answered ${tokenAnswer.status} to the token request`);
+    }
     const headers = { "X-aws-ec2-metadata-token": token };
     const base = `${IMDS}/latest/meta-data/iam/security-credentials/`;
-    const role = (await (await fetcher(base, { headers, signal })).text()).split("\n")[0]?.trim();
+    const roles = await fetcher(base, { headers, signal });
+    const roleText = await roles.text();
+    // IMDS answers 404 for the role list when no instance profile is attached.
+    if (roles.status === 404) throw new Error("the instance has no IAM role");
+    if (!roles.ok) throw new Error(`the metadata service answered ${roles.status} for the role`);
+    const role = roleText.split("\n")[0]?.trim();
     if (!role) throw new Error("the instance has no IAM role");
-    const doc = await (await fetcher(base + role, { headers, signal })).json() as Record<
-      string,
-      string
-    >;
+    const docAnswer = await fetcher(base + role, { headers, signal });
+    if (!docAnswer.ok) {
+      await docAnswer.body?.cancel();
+      throw new Error(
+        `the metadata service answered ${docAnswer.status} for the credentials of role "${role}"`,
+      );
+    }
+    const doc = await docAnswer.json() as Record<string, string>;
     if (!doc["AccessKeyId"] || !doc["SecretAccessKey"]) {
       throw new Error(`the role's credentials document has no keys`);
     }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash, createHmac } from "node:crypto";
 import type { S3CacheConfig } from "../config/runner_config.ts";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import { cacheObjectName } from "./cache_object_name.ts";
@@ -247,4 +248,182 @@ Deno.test("RoleARN: AssumeRoleMaxConcurrency bounds the STS calls in flight", as
   const unlimited = signerFor(-1);
   await Promise.all(objects.map((k) => unlimited.presign(k, "GET", { expiresSeconds: 60 })));
   assert.equal(most, 6);
+});
+
+/**
+ * What S3 checks for a pre-signed request (SigV4, query form): the signature
+ * rebuilt from the URL and the headers the holder sends, with the secret key.
+ */
+function isValidS3Signature(
+  url: string,
+  sent: Record<string, string>,
+  o: { method: string; secretKey: string },
+): boolean {
+  const u = new URL(url);
+  const q = u.searchParams;
+  const encode = (v: string) =>
+    encodeURIComponent(v).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    );
+  const query = [...q.entries()].filter(([k]) => k !== "X-Amz-Signature")
+    .map(([k, v]) => `${encode(k)}=${encode(v)}`).sort().join("&");
+  const signed = (q.get("X-Amz-SignedHeaders") ?? "").split(";");
+  const lower = Object.fromEntries(Object.entries(sent).map(([k, v]) => [k.toLowerCase(), v]));
+  const value = (h: string) => h === "host" ? u.host : (lower[h] ?? "").trim();
+  const canonical = [
+    o.method,
+    u.pathname,
+    query,
+    signed.map((h) => `${h}:${value(h)}\n`).join(""),
+    signed.join(";"),
+    "UNSIGNED-PAYLOAD",
+  ].join("\n");
+  const [, date, region, service] = (q.get("X-Amz-Credential") ?? "").split("/");
+  const toSign = [
+    "AWS4-HMAC-SHA256",
+    q.get("X-Amz-Date"),
+    `${date}/${region}/${service}/aws4_request`,
+    createHash("sha256").update(canonical).digest("hex"),
+  ].join("\n");
+  const hmac = (key: string | Buffer, data: string) =>
+    createHmac("sha256", key).update(data).digest();
+  const key = ["aws4_request"].reduce(
+    (k, part) => hmac(k, part),
+    hmac(hmac(hmac(`AWS4${o.secretKey}`, date!), region!), service!),
+  );
+  return createHmac("sha256", key).update(toSign).digest("hex") === q.get("X-Amz-Signature");
+}
+
+Deno.test('ServerSideEncryption = "S3" signs x-amz-server-side-encryption: AES256 into an upload URL, as the official runner; downloads carry none', async () => {
+  const config = s3({
+    serverAddress: "127.0.0.1:7480",
+    accessKey: "AKID",
+    secretKey: "SECRET",
+    serverSideEncryption: "S3",
+  });
+  const put = await signer(config).presign("project/1/deps", "PUT", { expiresSeconds: 600 });
+  assert.deepEqual(put.headers, { "x-amz-server-side-encryption": "AES256" });
+  assert.equal(
+    new URL(put.url).searchParams.get("X-Amz-SignedHeaders"),
+    "host;x-amz-server-side-encryption",
+  );
+  // S3 accepts the PUT with the header the runner sends, and refuses it without or with another value.
+  const check = { method: "PUT", secretKey: "SECRET" };
+  assert.ok(isValidS3Signature(put.url, put.headers, check));
+  assert.ok(!isValidS3Signature(put.url, {}, check));
+  assert.ok(!isValidS3Signature(put.url, { "x-amz-server-side-encryption": "aws:kms" }, check));
+  // "AES256" is the official alias; the value is case-insensitive.
+  for (const alias of ["AES256", "s3"]) {
+    const other = await signer(s3({ ...config, serverSideEncryption: alias }))
+      .presign("project/1/deps", "PUT", { expiresSeconds: 600 });
+    assert.deepEqual(other.headers, put.headers);
+  }
+  const get = await signer(config).presign("project/1/deps", "GET", { expiresSeconds: 600 });
+  assert.deepEqual(get.headers, {});
+  assert.equal(new URL(get.url).searchParams.get("X-Amz-SignedHeaders"), "host");
+  assert.ok(isValidS3Signature(get.url, {}, { method: "GET", secretKey: "SECRET" }));
+});
+
+/**
+ * The EC2 instance metadata service (IMDSv2) as seen through fetch: a session
+ * token from PUT /latest/api/token, required on every metadata read.
+ */
+function fakeImds(options: { role?: string; expiration?: Date } = {}) {
+  const calls: string[] = [];
+  const fetcher = (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(String(input));
+    const method = init?.method ?? "GET";
+    const headers = new Headers(init?.headers);
+    calls.push(`${method} ${url.href}`);
+    const answer = (status: number, body: string) =>
+      Promise.resolve(new Response(body, { status }));
+    if (url.origin !== "http://169.254.169.254") return answer(599, "not the IMDS address");
+    if (url.pathname === "/latest/api/token") {
+      if (method !== "PUT" || !headers.get("x-aws-ec2-metadata-token-ttl-seconds")) {
+        return answer(400, "Bad Request");
+      }
+      return answer(200, "IMDS-SESSION-TOKEN");
+    }
+    if (headers.get("x-aws-ec2-metadata-token") !== "IMDS-SESSION-TOKEN") {
+      return answer(401, "Unauthorized");
+    }
+    const base = "/latest/meta-data/iam/security-credentials/";
+    if (options.role === undefined) return answer(404, "<html>404 - Not Found</html>");
+    if (url.pathname === base) return answer(200, `${options.role}\n`);
+    if (url.pathname === base + options.role) {
+      return answer(
+        200,
+        JSON.stringify({
+          Code: "Success",
+          Type: "AWS-HMAC",
+          AccessKeyId: "ASIAINSTANCE",
+          SecretAccessKey: "instance-secret",
+          Token: "instance-session-token",
+          Expiration: (options.expiration ?? new Date(AT.getTime() + 6 * 3600_000)).toISOString(),
+        }),
+      );
+    }
+    return answer(404, "<html>404 - Not Found</html>");
+  };
+  return { calls, fetch: fetcher as typeof fetch };
+}
+
+Deno.test('AuthenticationType = "iam" without environment keys: IMDSv2 token, then the role name, then its credentials sign the URL, reused while valid', async () => {
+  const imds = fakeImds({ role: "gitlab-runner-cache" });
+  const iam = new S3UrlSigner(
+    s3({ authenticationType: "iam", bucketLocation: "eu-west-1", dualStack: false }),
+    { env: () => undefined, now: () => AT, fetch: imds.fetch },
+  );
+  const put = await iam.presign("project/1/deps", "PUT", { expiresSeconds: 3600 });
+  const base = "http://169.254.169.254/latest";
+  assert.deepEqual(imds.calls, [
+    `PUT ${base}/api/token`,
+    `GET ${base}/meta-data/iam/security-credentials/`,
+    `GET ${base}/meta-data/iam/security-credentials/gitlab-runner-cache`,
+  ]);
+  const url = new URL(put.url);
+  assert.equal(
+    url.searchParams.get("X-Amz-Credential"),
+    "ASIAINSTANCE/20260102/eu-west-1/s3/aws4_request",
+  );
+  assert.equal(url.searchParams.get("X-Amz-Security-Token"), "instance-session-token");
+  assert.ok(
+    isValidS3Signature(put.url, put.headers, { method: "PUT", secretKey: "instance-secret" }),
+  );
+  // The role's credentials are good for hours: the next URL needs no metadata call.
+  await iam.presign("project/1/deps", "GET", { expiresSeconds: 3600 });
+  assert.equal(imds.calls.length, 3);
+});
+
+Deno.test('AuthenticationType = "iam": a URL signed with instance-role credentials does not outlive them', async () => {
+  const imds = fakeImds({ role: "r", expiration: new Date(AT.getTime() + 600_000) });
+  const iam = new S3UrlSigner(s3({ authenticationType: "iam" }), {
+    env: () => undefined,
+    now: () => AT,
+    fetch: imds.fetch,
+  });
+  const get = await iam.presign("k", "GET", { expiresSeconds: 3600 });
+  assert.equal(new URL(get.url).searchParams.get("X-Amz-Expires"), "600");
+});
+
+Deno.test('AuthenticationType = "iam": an instance without a role, or without a metadata service, is a clear error', async () => {
+  const noRole = new S3UrlSigner(s3({ authenticationType: "iam" }), {
+    env: () => undefined,
+    now: () => AT,
+    fetch: fakeImds().fetch,
+  });
+  await assert.rejects(
+    noRole.presign("k", "GET", { expiresSeconds: 60 }),
+    /^Error: No S3 credentials for AuthenticationType "iam": AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY are unset and the instance role is unavailable: the instance has no IAM role$/,
+  );
+  const offline = new S3UrlSigner(s3({ authenticationType: "iam" }), {
+    env: () => undefined,
+    now: () => AT,
+    fetch: () => Promise.reject(new TypeError("error sending request: connection refused")),
+  });
+  await assert.rejects(
+    offline.presign("k", "GET", { expiresSeconds: 60 }),
+    /the instance role is unavailable: error sending request: connection refused/,
+  );
 });
