@@ -4,7 +4,13 @@
  * signature with the service account's public key, the way GCS does.
  */
 import assert from "node:assert/strict";
-import { createHash, createPublicKey, createVerify } from "node:crypto";
+import {
+  createHash,
+  createPublicKey,
+  createVerify,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
 import { BytesReader } from "../archive/random_access_reader.ts";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import { GcsUrlSigner } from "./gcs_url_signer.ts";
@@ -18,7 +24,11 @@ const encode = (v: string) =>
   );
 
 /** What GCS checks: the canonical request rebuilt from the request as received. */
-function verify(request: Request, body: Uint8Array): string | null {
+function verify(
+  request: Request,
+  body: Uint8Array,
+  key: KeyObject = createPublicKey(vectors.serviceAccount.private_key),
+): string | null {
   const url = new URL(request.url);
   const q = url.searchParams;
   for (const name of ["X-Goog-Algorithm", "X-Goog-Credential", "X-Goog-Date", "X-Goog-Expires"]) {
@@ -47,7 +57,6 @@ function verify(request: Request, body: Uint8Array): string | null {
     scope,
     createHash("sha256").update(canonical).digest("hex"),
   ].join("\n");
-  const key = createPublicKey(vectors.serviceAccount.private_key);
   if (!createVerify("RSA-SHA256").update(toSign).verify(key, signature, "hex")) {
     return "SignatureDoesNotMatch";
   }
@@ -120,4 +129,82 @@ Deno.test("a GCS pre-signed PUT and GET pass a server that verifies the V4 signa
   const refused = await transfer.get({ url: tampered, headers: {} }, signal);
   assert.equal(refused.status, 403);
   assert.match(await refused.text(), /SignatureDoesNotMatch/);
+});
+
+Deno.test("GCS CredentialsFile: a service-account JSON key signs URLs as its client_email, verified with its public key, and wins over AccessID/PrivateKey", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
+  const email = "cache-writer@runner-tests.iam.gserviceaccount.com";
+  const dir = await Deno.makeTempDir({ prefix: "gcs-credentials-" });
+  await using _dir = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+  const credentialsFile = `${dir}/service-account.json`;
+  // The shape `gcloud iam service-accounts keys create` writes.
+  await Deno.writeTextFile(
+    credentialsFile,
+    JSON.stringify({
+      type: "service_account",
+      project_id: "runner-tests",
+      private_key_id: "0123456789abcdef",
+      private_key: privateKey,
+      client_email: email,
+      client_id: "100000000000000000001",
+      auth_uri: "https://accounts.google.com/o/oauth2/auth",
+      token_uri: "https://oauth2.googleapis.com/token",
+    }),
+  );
+  const fileKey = createPublicKey(publicKey);
+  const stored = new Map<string, Uint8Array<ArrayBuffer>>();
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const body = new Uint8Array(await req.arrayBuffer());
+      const problem = verify(req, body, fileKey);
+      if (problem) return new Response(`<Error><Code>${problem}</Code></Error>`, { status: 403 });
+      const path = new URL(req.url).pathname;
+      if (req.method === "PUT") {
+        stored.set(path, body);
+        return new Response(null, { status: 200 });
+      }
+      const object = stored.get(path);
+      return object ? new Response(object) : new Response(null, { status: 404 });
+    },
+  );
+  const signer = new GcsUrlSigner(
+    {
+      ...defaultRunnerConfig("shell").cache.gcs,
+      credentialsFile,
+      // Also set: the official runner prefers CredentialsFile, so these must not sign.
+      accessId: vectors.serviceAccount.client_email,
+      privateKey: vectors.serviceAccount.private_key,
+      bucketName: "cache",
+      universeDomain: "x",
+    },
+    { env: () => undefined },
+  );
+  const local = (url: string) =>
+    url.replace("https://storage.x", `http://127.0.0.1:${server.addr.port}`);
+  const transfer = new HttpObjectTransfer();
+  const signal = new AbortController().signal;
+  const data = new TextEncoder().encode("cache signed by the file's key");
+
+  const put = await signer.presign("project/7/deps", "PUT", { expiresSeconds: 60 });
+  const credential = new URL(put.url).searchParams.get("X-Goog-Credential") ?? "";
+  assert.equal(credential.split("/")[0], email);
+  const answer = await transfer.put(
+    { url: local(put.url), headers: put.headers },
+    new BytesReader(data),
+    signal,
+  );
+  assert.equal(answer.status, 200, answer.text);
+  const get = await signer.presign("project/7/deps", "GET", { expiresSeconds: 60 });
+  const response = await transfer.get({ url: local(get.url), headers: {} }, signal);
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), data);
+
+  // A server holding another account's public key refuses the same URL.
+  const other = new Request(local(get.url));
+  assert.equal(verify(other, new Uint8Array()), "SignatureDoesNotMatch");
 });
