@@ -5,6 +5,7 @@ import { CollectedOutput } from "../executors/executor_contract.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { FakeClock } from "./_fake_clock.ts";
+import { FEATURE_FLAG_DEFAULTS, IMPLEMENTED_FEATURE_FLAGS } from "./feature_flags.ts";
 import { aborted, FakeExecutor, type StageBehaviour } from "./_fake_executor.ts";
 import {
   type BuildResult,
@@ -678,4 +679,47 @@ Deno.test("the terminal wait ends when it disconnects, and never outlasts the jo
   assert.match(capped.output.text(), /Terminal is connected, will time out in 10s\.\.\./);
   const idle = await build({ terminal: () => new FakeTerminal(1800, false) });
   assert.doesNotMatch(idle.output.text(), /Terminal/, "no terminal connected: no wait");
+});
+
+Deno.test("every listed feature flag this runner does not act on warns in the job log when a job variable sets it off its default", async () => {
+  const ignored = Object.keys(FEATURE_FLAG_DEFAULTS).filter((n) =>
+    !IMPLEMENTED_FEATURE_FLAGS.has(n)
+  );
+  assert.ok(ignored.length > 0);
+  const all = Object.entries(FEATURE_FLAG_DEFAULTS).map(([key, fallback]) => ({
+    key,
+    value: String(!fallback),
+    public: true,
+    masked: false,
+  }));
+  const { output } = await build({ job: jobSpec({ variables: all }) });
+  const warned = [
+    ...output.text().matchAll(
+      /WARNING: Feature flag (FF_\w+)=(true|false) is not supported by this runner and has no effect/g,
+    ),
+  ].map((m) => [m[1], m[2] === "true"]);
+  assert.deepEqual(warned, ignored.map((n) => [n, !FEATURE_FLAG_DEFAULTS[n]]));
+  // At its default value a flag changes nothing, so it gets no warning.
+  const defaults = await build({
+    job: jobSpec({
+      variables: all.map((v) => ({ ...v, value: String(FEATURE_FLAG_DEFAULTS[v.key]) })),
+    }),
+  });
+  assert.doesNotMatch(defaults.output.text(), /WARNING: Feature flag/);
+  // Marking a flag implemented silences its warnings: it needs an effect test first.
+  assert.deepEqual([...IMPLEMENTED_FEATURE_FLAGS].sort(), [
+    "FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR",
+    "FF_ENABLE_BASH_EXIT_CODE_CHECK",
+    "FF_ENABLE_JOB_CLEANUP",
+    "FF_EXPORT_HIGH_CARDINALITY_METRICS",
+    "FF_MASK_ALL_DEFAULT_TOKENS",
+    "FF_SCRIPT_SECTIONS",
+    "FF_TIMESTAMPS",
+    "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY",
+    "FF_USE_DIRECT_DOWNLOAD",
+    "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL",
+    "FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY",
+    "FF_USE_GIT_BUNDLE_URIS",
+    "FF_USE_LEGACY_BASH_EVAL",
+  ]);
 });

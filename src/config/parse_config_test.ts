@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./parse_config.ts";
+import { FEATURE_FLAG_DEFAULTS, IMPLEMENTED_FEATURE_FLAGS } from "../build/feature_flags.ts";
 import { ConfigError, formatConfigProblem } from "./config_error.ts";
 import { OFFICIAL_CONFIG_TOML } from "./_sample_configs.ts";
 
@@ -558,4 +559,24 @@ Deno.test("S3 RoleARN and its AssumeRole settings and the Azure keys load withou
     containerName: "c",
     storageDomain: "blob.core.windows.net",
   });
+});
+
+Deno.test("every listed feature flag this runner does not act on is a load warning naming it when set off its default", () => {
+  const ignored = Object.keys(FEATURE_FLAG_DEFAULTS).filter((n) =>
+    !IMPLEMENTED_FEATURE_FLAGS.has(n)
+  );
+  assert.ok(ignored.length > 0);
+  const table = (value: (fallback: boolean) => boolean) =>
+    `[[runners]]\nname = "ff"\nexecutor = "shell"\n[runners.feature_flags]\n` +
+    Object.entries(FEATURE_FLAG_DEFAULTS).map(([n, d]) => `${n} = ${value(d)}\n`).join("");
+  const { warnings } = parseConfig(table((d) => !d), opts);
+  assert.deepEqual(
+    warnings.map((w) => w.message),
+    ignored.map((n) =>
+      `key runners[0].feature_flags.${n} = ${!FEATURE_FLAG_DEFAULTS[
+        n
+      ]} is not supported by this runner and has no effect`
+    ),
+  );
+  assert.deepEqual(parseConfig(table((d) => d), opts).warnings, []);
 });

@@ -381,3 +381,18 @@ Deno.test("TraceUploader rejects options that are not positive", () => {
     /"finalUpdateRetryLimit" must be a positive number: got 0/,
   );
 });
+
+Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL: the touch waits 4 × GitLab's update interval instead of 30 s", async () => {
+  const firstTouch = async (isDynamicForceSendInterval: boolean) => {
+    const { gitlab, trace, uploader } = setup({ isDynamicForceSendInterval });
+    trace.write(output(300, 10));
+    gitlab.patchAnswers.push({ kind: "accepted", updateIntervalSeconds: 20 });
+    uploader.start();
+    await until(() => gitlab.updates.length === 1, "a touch");
+    await uploader.stop();
+    return gitlab.updates[0]!.at;
+  };
+  // PATCH at 3 s, then ticks every 20 s: idle for more than 30 s at 43 s, more than 80 s at 103 s.
+  assert.equal(await firstTouch(false), 43_000);
+  assert.equal(await firstTouch(true), 103_000);
+});
