@@ -15,10 +15,11 @@ import { parseArgs } from "node:util";
 import {
   type CompressionLevel,
   extractZip,
+  fileSink,
   LocalArchiveSource,
   LocalArchiveTarget,
   LocalFileReader,
-  zipStream,
+  writeZip,
 } from "../../src/archive/mod.ts";
 
 const args = parseArgs({
@@ -221,9 +222,13 @@ async function child(op: string): Promise<void> {
       create: true,
       truncate: true,
     });
-    await zipStream(source, paths, { level: args.values.level as CompressionLevel }).pipeTo(
-      file.writable,
-    );
+    try {
+      await writeZip(source, paths, fileSink(file), {
+        level: args.values.level as CompressionLevel,
+      });
+    } finally {
+      file.close();
+    }
   } else {
     const reader = await LocalFileReader.open(args.values.zip as string);
     await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { ArchiveError } from "./archive_error.ts";
 import { type CraftedEntry, craftZip } from "./crafted_zip.ts";
 import { extractZip } from "./zip_extractor.ts";
-import { zipStream } from "./zip_writer.ts";
+import { writeZip, zipStream } from "./zip_writer.ts";
 import { LocalArchiveSource } from "./local_archive_source.ts";
 import { LocalArchiveTarget } from "./local_archive_target.ts";
 import { LocalFileReader } from "./local_file_reader.ts";
@@ -244,6 +244,92 @@ Deno.test("large local files stream through one deflate state at every level, an
       await run(["unzip", "-q", zip, "-d", out], root);
       await run(["diff", "-r", `${src}/tree`, `${out}/tree`], root);
     }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("writeZip into a slow sink: every buffer is written before it is reused, bytes as the stream's", async () => {
+  const { root } = await sandbox();
+  try {
+    const src = `${root}/src`;
+    await Deno.mkdir(`${src}/tree/many`, { recursive: true });
+    // Enough small files to fill the output buffers many times over, each
+    // with its own content, so a buffer overwritten before its write shows.
+    const paths = ["tree", "tree/many"];
+    for (let i = 0; i < 400; i++) {
+      const name = `tree/many/f${String(i).padStart(3, "0")}.txt`;
+      await Deno.writeTextFile(`${src}/${name}`, `file ${i}: ${"abcdefghij".repeat(i * 7)}\n`);
+      paths.push(name);
+    }
+    let seed = 99;
+    const noise = new Uint8Array(3 << 20).map(() => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    });
+    await Deno.writeFile(`${src}/tree/noise.bin`, noise);
+    await Deno.writeFile(`${src}/tree/text.bin`, new Uint8Array(3 << 20).map((_, i) => i % 61));
+    paths.push("tree/noise.bin", "tree/text.bin");
+    const source = new LocalArchiveSource(src);
+    for (const level of ["fastest", "fast"] as const) {
+      const written: Uint8Array<ArrayBuffer>[] = [];
+      let outstanding = 0;
+      let writes = 0;
+      const warnings: string[] = [];
+      const size = await writeZip(source, paths, {
+        async write(bytes) {
+          assert.equal(outstanding, 0, "one write at a time");
+          outstanding++;
+          writes++;
+          // The sink takes its time, as a disk or a socket does; it reads the
+          // bytes only at the end of the write.
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          written.push(bytes.slice());
+          outstanding--;
+        },
+      }, { level, warn: (m) => warnings.push(m) });
+      assert.deepEqual(warnings, []);
+      const zip = new Uint8Array(await new Blob(written).arrayBuffer());
+      assert.equal(zip.length, size);
+      assert.ok(writes > 10, `the archive (${size} bytes) went through ${writes} writes`);
+      const streamed = new Uint8Array(
+        await new Response(zipStream(source, paths, { level })).arrayBuffer(),
+      );
+      // Not deepEqual: its report on megabytes of bytes takes minutes.
+      assert.equal(zip.length, streamed.length);
+      assert.equal(zip.findIndex((b, i) => b !== streamed[i]), -1, "first differing byte");
+      const path = `${root}/${level}.zip`;
+      await Deno.writeFile(path, zip);
+      assert.match(await run(["unzip", "-t", path], root), /No errors detected/);
+      const out = `${root}/out-${level}`;
+      await Deno.mkdir(out);
+      await run(["unzip", "-q", path, "-d", out], root);
+      await run(["diff", "-r", `${src}/tree`, `${out}/tree`], root);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("writeZip rejects with the sink's failure and leaves no write outstanding", async () => {
+  const { root } = await sandbox();
+  try {
+    await Deno.writeFile(`${root}/big.bin`, new Uint8Array(3 << 20).map((_, i) => i % 251));
+    let outstanding = 0;
+    let writes = 0;
+    await assert.rejects(
+      writeZip(new LocalArchiveSource(root), ["big.bin"], {
+        async write() {
+          outstanding++;
+          writes++;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          outstanding--;
+          if (writes === 2) throw new Error("disk full");
+        },
+      }, { level: "fastest" }),
+      /disk full/,
+    );
+    assert.equal(outstanding, 0);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -93,26 +93,102 @@ const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
 /**
- * A ZIP of `paths` (relative to the source root, archived in the given
- * order; directories are archived as entries, not walked). Reading the stream
- * drives the work; cancelling it stops reading files.
+ * Where `writeZip` puts the archive, in order. Call order: `write` one at a
+ * time (the writer awaits each before the next); nothing after `writeZip`
+ * settles.
+ */
+export interface ZipSink {
+  /**
+   * Takes the next bytes of the archive. `bytes` is a view of a buffer the
+   * writer fills again once the returned promise resolves: write or copy
+   * them before resolving, and keep no reference after. A rejection stops
+   * the writer, which rejects with it.
+   */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * Writes a ZIP of `paths` (relative to the source root, archived in the given
+ * order; directories are archived as entries, not walked) into `sink`, and
+ * resolves with its size. Output goes through two reused buffers, one being
+ * written while the other fills: a fresh array per chunk (what a stream
+ * hands its consumer) left ~55 MiB waiting for garbage collection over 20k
+ * files. When it settles, no `write` is outstanding.
+ */
+export async function writeZip(
+  source: ArchiveSource,
+  paths: readonly string[],
+  sink: ZipSink,
+  options: ZipWriterOptions,
+): Promise<number> {
+  const out = new OutputBuffers(sink);
+  try {
+    await writeEntries(source, paths, out, options);
+    await out.flush();
+  } finally {
+    await out.settle();
+  }
+  return out.size;
+}
+
+/**
+ * A ZIP as a stream, for consumers that take one (fetch bodies, stores).
+ * Reading drives the work; cancelling stops reading files. Each chunk is a
+ * copy, since a stream's consumer may keep it: prefer `writeZip` where a
+ * sink will do.
  */
 export function zipStream(
   source: ArchiveSource,
   paths: readonly string[],
   options: ZipWriterOptions,
 ): ReadableStream<Uint8Array> {
-  return ReadableStream.from(zipChunks(source, paths, options));
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let started = false;
+  /** Resumes a write that waits for the consumer to read. */
+  let wake: (() => void) | null = null;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (started) {
+        const resume = wake;
+        wake = null;
+        resume?.();
+        return;
+      }
+      started = true;
+      const sink: ZipSink = {
+        async write(bytes) {
+          signal.throwIfAborted();
+          controller.enqueue(bytes.slice());
+          if ((controller.desiredSize ?? 0) > 0) return;
+          await new Promise<void>((resolve) => wake = resolve);
+          signal.throwIfAborted();
+        },
+      };
+      writeZip(source, paths, sink, { ...options, signal }).then(
+        () => {
+          if (!signal.aborted) controller.close();
+        },
+        (err) => controller.error(err),
+      );
+    },
+    cancel(reason) {
+      stop.abort(reason);
+      const resume = wake;
+      wake = null;
+      resume?.();
+    },
+  });
 }
 
-async function* zipChunks(
+async function writeEntries(
   source: ArchiveSource,
   paths: readonly string[],
+  out: OutputBuffers,
   options: ZipWriterOptions,
-): AsyncGenerator<Uint8Array> {
+): Promise<void> {
   const level = deflateLevel(options.level);
   const central: CentralRecord[] = [];
-  const out = new Coalescer();
   let offset = 0;
 
   // One buffer for every small file a synchronous source can read into, and
@@ -120,7 +196,7 @@ async function* zipChunks(
   // compressed without yielding, so neither is ever shared.
   const scratch = source.readFileInto ? new Uint8Array(SYNC_DEFLATE) : null;
   const deflater = new RawDeflater(level);
-  const largeDeflater = new RawDeflater(level);
+  let serial: SerialTools | null = null;
   const prepared = orderedWindow(
     paths.length,
     options.lookAhead ?? 32,
@@ -153,8 +229,8 @@ async function* zipChunks(
       record.compressed = item.data.length;
       const header = localHeader(record, false);
       offset += header.length + item.data.length;
-      yield* out.push(header);
-      yield* out.push(item.data);
+      await out.push(header);
+      await out.push(item.data);
     } else {
       // Large file: stream it with a data descriptor after the data.
       const zip64 = item.entry.size >= STREAM_ZIP64_FROM;
@@ -162,18 +238,23 @@ async function* zipChunks(
       record.method = level === 0 ? METHOD_STORE : METHOD_DEFLATE;
       const header = localHeader(record, zip64);
       offset += header.length;
-      yield* out.push(header);
+      await out.push(header);
       let crc = 0;
       let size = 0;
       let compressed = 0;
-      const blocks = source.readFileAt && largeDeflater.canStream
-        ? serialLargeFileBlocks(source, item.path, level, largeDeflater, options.signal)
+      serial ??= {
+        deflater: new RawDeflater(level),
+        buffer: new Uint8Array(BLOCK),
+        deflated: new Uint8Array(OUTPUT_CHUNK),
+      };
+      const blocks = source.readFileAt && serial.deflater.canStream
+        ? serialLargeFileBlocks(source, item.path, level, serial, options.signal)
         : largeFileBlocks(source, item.path, level, options.signal);
       for await (const block of blocks) {
         crc = crc32(block.raw, crc);
         size += block.raw.length;
         compressed += block.out.length;
-        yield* out.push(block.out);
+        await out.push(block.out);
       }
       if (!zip64 && (size >= MAX32 || compressed >= MAX32)) {
         throw new ArchiveError(
@@ -189,7 +270,7 @@ async function* zipChunks(
       if (zip64) descriptor.u64(compressed).u64(size);
       else descriptor.u32(compressed).u32(size);
       offset += compressed + descriptor.bytes.length;
-      yield* out.push(descriptor.bytes);
+      await out.push(descriptor.bytes);
     }
     central.push(record);
   }
@@ -198,7 +279,7 @@ async function* zipChunks(
   for (const record of central) {
     const header = centralHeader(record);
     offset += header.length;
-    yield* out.push(header);
+    await out.push(header);
   }
   const cdSize = offset - cdStart;
   const needsZip64 = central.length >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32;
@@ -212,7 +293,7 @@ async function* zipChunks(
       .u64(cdSize).u64(cdStart)
       .u32(SIG_ZIP64_LOCATOR).u32(0).u64(zip64EocdOffset).u32(1);
     offset += record.bytes.length;
-    yield* out.push(record.bytes);
+    await out.push(record.bytes);
   }
   const count = Math.min(central.length, MAX16);
   const eocd = new LeWriter(EOCD_SIZE)
@@ -220,8 +301,7 @@ async function* zipChunks(
     .u16(count).u16(count)
     .u32(Math.min(cdSize, MAX32)).u32(Math.min(cdStart, MAX32))
     .u16(0);
-  yield* out.push(eocd.bytes);
-  yield* out.flush();
+  await out.push(eocd.bytes);
 }
 
 type PrepareResult = Prepared | { skipped: string } | null;
@@ -343,22 +423,30 @@ interface Block {
   out: Uint8Array;
 }
 
+interface SerialTools {
+  deflater: RawDeflater;
+  /** What the file is read into, BLOCK bytes. */
+  buffer: Uint8Array;
+  /** What it is deflated into, OUTPUT_CHUNK bytes. */
+  deflated: Uint8Array;
+}
+
 /**
  * A large file from a source that reads without waiting (the local disk):
  * read in blocks into one buffer and deflated on this thread as one stream
  * by a reused deflate state. Deno's asynchronous node:zlib (the thread pool,
  * `largeFileBlocks`) left ~50 MiB of garbage per 60 MB compressed, which put
  * the writer at 120+ MiB; this way the large files cost a megabyte or two.
- * The consumer must be done with a block's `raw` when it asks for the next.
+ * Both buffers are reused for every large file: the consumer must be done
+ * with a block's `raw` and `out` when it asks for the next.
  */
 function* serialLargeFileBlocks(
   source: ArchiveSource,
   path: string,
   level: number,
-  deflater: RawDeflater,
+  { deflater, buffer, deflated }: SerialTools,
   signal: AbortSignal | undefined,
 ): Generator<Block> {
-  const buffer = new Uint8Array(BLOCK);
   try {
     for (let offset = 0;;) {
       signal?.throwIfAborted();
@@ -374,16 +462,14 @@ function* serialLargeFileBlocks(
       const raw = buffer.subarray(0, length);
       const isLast = length < buffer.length;
       if (level === 0) {
-        // A copy: the output may be written after the buffer is read into again.
-        if (length > 0) yield { raw, out: raw.slice() };
+        if (length > 0) yield { raw, out: raw };
       } else {
         let at = 0;
         for (let piece = 0;; piece++) {
-          const out = new Uint8Array(OUTPUT_CHUNK);
-          const step = deflater.step(raw, at, out, isLast);
+          const step = deflater.step(raw, at, deflated, isLast);
           at = step.next;
-          yield { raw: piece === 0 ? raw : EMPTY, out: out.subarray(0, step.filled) };
-          if (step.filled < out.length) break;
+          yield { raw: piece === 0 ? raw : EMPTY, out: deflated.subarray(0, step.filled) };
+          if (step.filled < deflated.length) break;
         }
       }
       if (isLast) return;
@@ -511,28 +597,63 @@ function modeBits(entry: SourceEntry): number {
   }
 }
 
-/** Gathers small writes into larger chunks; large buffers pass straight through. */
-class Coalescer {
-  #parts: Uint8Array[] = [];
-  #size = 0;
+/**
+ * Gathers the archive into chunks of OUTPUT_CHUNK bytes in two buffers: one
+ * is with the sink while the other fills, and a buffer is filled again only
+ * after the sink's write of it resolved.
+ */
+class OutputBuffers {
+  readonly #sink: ZipSink;
+  readonly #buffers = [new Uint8Array(OUTPUT_CHUNK), new Uint8Array(OUTPUT_CHUNK)] as const;
+  #current = 0;
+  #filled = 0;
+  #inFlight: Promise<void> | null = null;
+  /** Bytes pushed so far. */
+  size = 0;
 
-  *push(bytes: Uint8Array): Generator<Uint8Array> {
-    if (bytes.length >= OUTPUT_CHUNK) {
-      yield* this.flush();
-      yield bytes;
-      return;
-    }
-    this.#parts.push(bytes);
-    this.#size += bytes.length;
-    if (this.#size >= OUTPUT_CHUNK) yield* this.flush();
+  constructor(sink: ZipSink) {
+    this.#sink = sink;
   }
 
-  *flush(): Generator<Uint8Array> {
-    if (this.#size === 0) return;
-    const chunk = concat(this.#parts, this.#size);
-    this.#parts = [];
-    this.#size = 0;
-    yield chunk;
+  /** Copies `bytes` in; they may be reused as soon as this resolves. */
+  async push(bytes: Uint8Array): Promise<void> {
+    this.size += bytes.length;
+    for (let at = 0; at < bytes.length;) {
+      const buffer = this.#buffers[this.#current] as Uint8Array;
+      const n = Math.min(bytes.length - at, buffer.length - this.#filled);
+      buffer.set(bytes.subarray(at, at + n), this.#filled);
+      this.#filled += n;
+      at += n;
+      if (this.#filled === buffer.length) await this.#send();
+    }
+  }
+
+  /** Hands the rest to the sink and waits for every write. */
+  async flush(): Promise<void> {
+    if (this.#filled > 0) await this.#send();
+    const last = this.#inFlight;
+    this.#inFlight = null;
+    await last;
+  }
+
+  /** Waits for an outstanding write, whatever its outcome (after a failure elsewhere). */
+  async settle(): Promise<void> {
+    await this.#inFlight?.catch(() => {});
+    this.#inFlight = null;
+  }
+
+  async #send(): Promise<void> {
+    const full = (this.#buffers[this.#current] as Uint8Array).subarray(0, this.#filled);
+    // The other buffer is free once its write resolved.
+    const previous = this.#inFlight;
+    this.#inFlight = null;
+    await previous;
+    const write = this.#sink.write(full);
+    // Its failure surfaces at the next send or at flush.
+    write.catch(() => {});
+    this.#inFlight = write;
+    this.#current ^= 1;
+    this.#filled = 0;
   }
 }
 

@@ -17,7 +17,8 @@ import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
 import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
 import { LocalFileReader } from "../../archive/local_file_reader.ts";
 import { extractZip } from "../../archive/zip_extractor.ts";
-import { zipStream } from "../../archive/zip_writer.ts";
+import { writeZip } from "../../archive/zip_writer.ts";
+import { fileSink } from "../../archive/file_sink.ts";
 import { downloadArtifacts } from "../../artifacts/download_artifacts.ts";
 import { selectFiles } from "../../artifacts/file_selection.ts";
 import { LocalCommandRunner } from "../../artifacts/local_command_runner.ts";
@@ -224,11 +225,13 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
       suffix: ".tmp",
     });
     try {
-      const out = await Deno.open(temp, { write: true, truncate: true });
-      await zipStream(source, paths, {
-        level: compression(ctx, "CACHE_COMPRESSION_LEVEL"),
-        warn: (m) => ctx.out(`WARNING: ${m}`),
-      }).pipeTo(out.writable);
+      {
+        using out = await Deno.open(temp, { write: true, truncate: true });
+        await writeZip(source, paths, fileSink(out), {
+          level: compression(ctx, "CACHE_COMPRESSION_LEVEL"),
+          warn: (m) => ctx.out(`WARNING: ${m}`),
+        });
+      }
       await Deno.rename(temp, file);
     } catch (err) {
       await Deno.remove(temp).catch(() => {});
