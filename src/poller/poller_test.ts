@@ -194,3 +194,34 @@ Deno.test("Poller keeps the slot for a runner whose queue changed: it asks again
   await settle();
   await p.stopGracefully();
 });
+
+Deno.test("strict_check_interval: after receiving a job the runner waits check_interval before asking again", async () => {
+  const asksAfterAJob = async (strictCheckInterval: boolean) => {
+    const log: string[] = [];
+    const sleeps: number[] = [];
+    const source = new ScriptedSource("a", [
+      { kind: "job", job: job(1) },
+      { kind: "job", job: job(2) },
+    ], log);
+    const handler = new ControlledHandler(log);
+    const p = poller(new Map([["a", source]]), handler, sleeps);
+    p.apply({
+      ...defaultConfig(),
+      concurrent: 4,
+      checkInterval: 60,
+      runners: [{ ...runner("a"), strictCheckInterval }],
+    });
+    await settle();
+    const seen = { log: [...log], sleeps: [...sleeps] };
+    for (const id of [1, 2]) if (log.includes(`start ${id}`)) handler.end(id);
+    await settle();
+    await p.stopGracefully();
+    return seen;
+  };
+  // Free slots: the default asks again at once and gets job 2 too.
+  assert.deepEqual(await asksAfterAJob(false), {
+    log: ["ask a", "start 1", "ask a", "start 2", "ask a"],
+    sleeps: [],
+  });
+  assert.deepEqual(await asksAfterAJob(true), { log: ["ask a", "start 1"], sleeps: [60_000] });
+});
