@@ -4,7 +4,8 @@
  * cache store too, then uploaded to a pre-signed URL (unless it is larger
  * than `MaxUploadedArchiveSize`); a restore downloads the remote archive when
  * it is newer than the local one (`Last-Modified`), else uses the local copy.
- * Transfers retry on 5xx and network errors (3 attempts, 1 s apart). Every
+ * Transfers retry on 5xx and network errors, a download broken off midway
+ * included (3 attempts, 1 s apart, as the official helpers). Every
  * failure reaches the caller as an Error whose message says what the server
  * answered; cache stages turn it into a warning and the job goes on.
  */
@@ -56,10 +57,13 @@ export class DistributedCacheStore implements CacheStore {
       log(`WARNING: No URL for the distributed cache: ${(err as Error).message}`);
       return await local.open(key);
     }
-    const response = await this.#retry(() => this.#o.transfer.get(request, this.#o.signal))
-      .catch((err) => {
-        throw transferError("download", err);
-      });
+    // As the official extractor: a dropped connection in the middle of the
+    // archive is retried like a 5xx, with a new GET from the start.
+    const outcome = await this.#retry(() => this.#download(key, request)).catch((err) => {
+      throw transferError("download", err);
+    });
+    const { response } = outcome;
+    if (response === undefined) return await local.open(key);
     if (response.status === 404) {
       const problem = parseStorageError(await response.text(), response.headers);
       // A missing bucket or container is a configuration error, not a missing archive.
@@ -68,24 +72,36 @@ export class DistributedCacheStore implements CacheStore {
       }
       return await local.open(key);
     }
-    if (!response.ok) {
-      const problem = parseStorageError(await response.text(), response.headers);
-      throw new Error(`Cannot download cache: ${describe(response.status, problem)}`);
-    }
+    const problem = parseStorageError(await response.text(), response.headers);
+    throw new Error(`Cannot download cache: ${describe(response.status, problem)}`);
+  }
+
+  /**
+   * One GET: saves a newer archive into the local store and resolves without
+   * a response; resolves with the response (body unread) when it is not a
+   * 2xx; rejects when the body breaks off.
+   */
+  async #download(
+    key: string,
+    request: PresignedRequest,
+  ): Promise<{ status: number; response?: Response }> {
+    const { local, log } = this.#o;
+    const response = await this.#o.transfer.get(request, this.#o.signal);
+    if (!response.ok) return { status: response.status, response };
     // The official extractor's test: the remote archive is not newer than the local copy.
     const remoteTime = Date.parse(response.headers.get("last-modified") ?? "");
     const localTime = await local.modified(key);
     if (localTime !== null && !Number.isNaN(remoteTime) && remoteTime <= localTime.getTime()) {
       await response.body?.cancel();
       log(`${ARCHIVE_NAME} is up to date`);
-      return await local.open(key);
+      return { status: response.status };
     }
     // The official line: the name without its extension, the ETag as a log field.
     const etag = response.headers.get("etag");
     const line = `Downloading cache from ${displayUrl(request)}`;
     log(etag ? `${line.padEnd(50)}  etag=${etag}` : line);
     const size = Number(response.headers.get("content-length") ?? NaN);
-    if (response.body === null) throw new Error("Cannot download cache: the answer has no body");
+    if (response.body === null) throw new Error("the answer has no body");
     const meter = this.#meter("Downloading cache", Number.isNaN(size) ? 0 : size);
     let stored: number;
     try {
@@ -98,9 +114,9 @@ export class DistributedCacheStore implements CacheStore {
       meter?.done();
     }
     if (!Number.isNaN(size) && stored !== size) {
-      throw new Error(`Cannot download cache: got ${stored} of ${size} bytes`);
+      throw new Error(`got ${stored} of ${size} bytes`);
     }
-    return await local.open(key);
+    return { status: response.status };
   }
 
   modified(key: string): Promise<Date | null> {
@@ -159,7 +175,9 @@ export class DistributedCacheStore implements CacheStore {
       try {
         const result = await attempt();
         if (result.status < 500 || i === ATTEMPTS) return result;
-        if (result instanceof Response) await result.body?.cancel();
+        if ("response" in result && result.response instanceof Response) {
+          await result.response.body?.cancel();
+        }
         last = new Error(`the server answered ${result.status}`);
       } catch (err) {
         this.#o.signal.throwIfAborted();

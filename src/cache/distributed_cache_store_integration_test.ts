@@ -19,6 +19,8 @@ import { saveCache } from "./save_cache.ts";
 interface Answer {
   status: number;
   body?: string;
+  /** Send this many bytes of the stored archive, then drop the connection. */
+  cutAfter?: number;
 }
 
 /** An object server answering each request from `script` (by method), then 200 with what was PUT. */
@@ -31,6 +33,18 @@ function startObjectServer(script: { PUT?: Answer[]; GET?: Answer[] }) {
       const body = new Uint8Array(await req.arrayBuffer());
       requests.push({ method: req.method, path: new URL(req.url).pathname, body });
       const next = (req.method === "PUT" ? script.PUT : script.GET)?.shift();
+      if (next?.cutAfter !== undefined && stored) {
+        const part = stored.subarray(0, next.cutAfter);
+        return new Response(
+          new ReadableStream({
+            pull(controller) {
+              controller.enqueue(part);
+              controller.error(new Error("connection dropped"));
+            },
+          }),
+          { headers: { "last-modified": new Date().toUTCString() } },
+        );
+      }
       if (next) {
         return new Response(next.body ?? null, {
           status: next.status,
@@ -228,4 +242,22 @@ Deno.test("distributed cache over HTTP: S3's RequestTimeTooSkewed tells the user
   ]);
   assert.equal(server.count("PUT"), 1);
   assert.equal(server.count("GET"), 1);
+});
+
+Deno.test("distributed cache over HTTP downloads again when the connection drops in the middle of the archive, as the official extractor", async () => {
+  await using server = startObjectServer({ GET: [{ status: 200, cutAfter: 10 }] });
+  await using j = await job(server.url);
+  await j.save();
+  j.lines.length = 0;
+  await j.restore();
+  assert.equal(server.count("GET"), 2);
+  assert.equal(await Deno.readTextFile(`${j.root}/project/vendor/lib.txt`), "lib v1");
+  const url = `${server.url}/bucket/project/1/deps`;
+  assert.equal(j.lines[0], "Checking cache for deps...");
+  assert.equal(j.lines[1], `Downloading cache from ${url}`);
+  assert.match(j.lines[2]!, /^WARNING: Retrying cache transfer \(1\/2\): /);
+  assert.deepEqual(j.lines.slice(3), [
+    `Downloading cache from ${url}`,
+    "Successfully extracted cache",
+  ]);
 });
