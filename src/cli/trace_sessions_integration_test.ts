@@ -1,0 +1,109 @@
+/**
+ * TraceSessions against the fake GitLab over real HTTP: the job's variables
+ * reach the trace uploader as the build resolves them.
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import { JobClient } from "../gitlab/job_client.ts";
+import { createRunnerInfo } from "../gitlab/runner_info.ts";
+import { parseJobSpec } from "../job/job_spec.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../trace/clock.ts";
+import { TraceSessions } from "./trace_sessions.ts";
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+/** Time moves only by sleeps; past `limit` a sleep waits until released (or aborted). */
+class ParkingClock implements Clock {
+  time = 0;
+  isParked = false;
+  #release: (() => void) | null = null;
+  constructor(readonly limit: number) {}
+  now(): number {
+    return this.time;
+  }
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return;
+    if (this.time + ms > this.limit && this.#release === null) {
+      this.isParked = true;
+      await new Promise<void>((resolve) => {
+        this.#release = resolve;
+        signal?.addEventListener("abort", () => resolve(), { once: true });
+      });
+      return;
+    }
+    this.time += ms;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  release(): void {
+    const release = this.#release;
+    this.#release = () => {};
+    release?.();
+  }
+}
+
+const INFO = createRunnerInfo({
+  version: "0.1.0-test",
+  revision: "abcdef12",
+  executor: "shell",
+  shell: "bash",
+});
+
+/** "running" touches GitLab got in the first 90 s of a job that wrote once. */
+async function touchesIn90s(flag: string): Promise<number> {
+  await using gitlab = await FakeGitLab.start({
+    longPollHoldMs: 0,
+    traceUpdateIntervalSeconds: 20,
+  });
+  const runnerToken = gitlab.createRunner().token;
+  gitlab.enqueueJob({
+    variables: [{ key: "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL", value: flag }],
+  });
+  const response = await fetch(`${gitlab.url}/api/v4/jobs/request`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token: runnerToken, info: { features: { refspecs: true } } }),
+  });
+  assert.equal(response.status, 201);
+  const job = parseJobSpec(await response.json());
+  const clock = new ParkingClock(90_000);
+  using client = new JobClient({ url: gitlab.url, runnerInfo: INFO });
+  const tempDir = await Deno.makeTempDir({ prefix: "trace-sessions-" });
+  try {
+    const sessions = new TraceSessions({
+      clientFor: () => client,
+      log: new SilentLogger(),
+      tempDir,
+      clock,
+    });
+    const runner = { ...defaultRunnerConfig("shell"), url: gitlab.url, token: runnerToken };
+    const session = sessions.open(runner, job, { onAbort() {}, onCancelRequested() {} });
+    session.write(new TextEncoder().encode("one line\n"));
+    for (let i = 0; i < 5000 && !clock.isParked; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.ok(clock.isParked, "the uploader reached 90 s");
+    const touches = gitlab.jobOf(job.id).updates.filter((u) => u["state"] === "running").length;
+    clock.release();
+    assert.equal(await session.finish({ state: "success" }), true);
+    return touches;
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+}
+
+Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL as a job variable stretches the touches to 4 × GitLab's interval", async () => {
+  // Trace sent at 3 s, GitLab asks for 20 s: touches at 43 s and 83 s by default,
+  // none before 103 s (4 × 20 s) with the flag.
+  assert.equal(await touchesIn90s("false"), 2);
+  assert.equal(await touchesIn90s("true"), 0);
+});
