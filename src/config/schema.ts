@@ -994,7 +994,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool",
     false,
     "P1",
-    "Ignore image:entrypoint from the job.",
+    "Keep the images' own entrypoints: the job's image and services entrypoint are ignored, and the job log says \"Entrypoint override disabled\".",
     { saved: "docker", defaultText: "false" },
   ),
   k("runners.docker", "user", "string", "", "P1", "User for commands inside the job container.", {
