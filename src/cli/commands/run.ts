@@ -8,7 +8,6 @@
 import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { Registry } from "../../metrics/prom_client.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
 import { describeConfigChanges } from "../../config/config_diff.ts";
@@ -24,12 +23,9 @@ import {
   reportInterruptedJobs,
 } from "../../journal/mod.ts";
 import { F } from "../../log/fields.ts";
-import {
-  DenoProcessProbe,
-  MetricsServer,
-  type RunnerLabels,
-  RunnerMetrics,
-} from "../../metrics/mod.ts";
+import type { MetricsEndpoint } from "../../metrics/metrics_endpoint.ts";
+import type { RunnerLabels } from "../../metrics/runner_metrics.ts";
+import { type RunnerEvents, SilentMetrics } from "../../metrics/silent_metrics.ts";
 import { dockerConfigPath } from "../../poller/executor_permissions.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
@@ -73,7 +69,7 @@ function labels(runner: RunnerConfig, systemId: string): RunnerLabels {
 /** The official runner labels only these endpoints; the others are not counted. */
 const METRIC_ENDPOINTS = new Set(["request_job", "update_job", "patch_trace", "reset_token"]);
 
-function recordRequest(metrics: RunnerMetrics, runner: RunnerLabels, e: RequestEvent): void {
+function recordRequest(metrics: RunnerEvents, runner: RunnerLabels, e: RequestEvent): void {
   if (!METRIC_ENDPOINTS.has(e.endpoint)) return;
   metrics.apiRequest(runner, { ...e, endpoint: e.endpoint as "request_job" });
 }
@@ -91,7 +87,7 @@ class Clients {
   constructor(
     private readonly ctx: CliContext,
     private readonly systemId: string,
-    private readonly metrics: RunnerMetrics,
+    private readonly metrics: RunnerEvents,
   ) {}
 
   runner(runner: RunnerConfig): RunnerClient {
@@ -145,14 +141,17 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   let config = opts.config;
   const log = ctx.log;
   ctx.sink.configure({ level: config.logLevel, format: config.logFormat });
-  const registry = new Registry();
-  const metrics = new RunnerMetrics({
-    registry,
-    version: ctx.version,
-    processProbe: new DenoProcessProbe(
-      ctx.pollerScope ? () => ctx.pollerScope?.procfs() : undefined,
-    ),
-  });
+  // prom-client and the metrics cost an idle poller about 10 MB: they load only
+  // when an address serves them. A reload that sets one starts a new poller
+  // (it needs that address's net permission, cli/poller_supervisor.ts).
+  const endpoint: MetricsEndpoint | null = opts.listenAddress || config.listenAddress
+    ? (await import("../../metrics/metrics_endpoint.ts")).createMetricsEndpoint({
+      version: ctx.version,
+      ...(ctx.pollerScope ? { procfs: () => ctx.pollerScope?.procfs() } : {}),
+      log,
+    })
+    : null;
+  const metrics: RunnerEvents = endpoint?.metrics ?? new SilentMetrics();
   ctx.onLogRecord = (level) => metrics.logRecorded(level);
   metrics.setProcessState("starting");
   const clients = new Clients(ctx, systemId, metrics);
@@ -326,13 +325,16 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     });
   }
 
-  const server = new MetricsServer({
-    registry,
-    jobs: metrics,
-    processState: () => metrics.processState,
-    log,
-  });
   const listen = async (address: string) => {
+    const server = endpoint?.server;
+    if (!server) {
+      if (address) {
+        log.warn("listen_address set by a reload takes effect after a restart", {
+          [F.ADDRESS]: address,
+        });
+      }
+      return;
+    }
     if (!address) return server.stop();
     try {
       const bound = await server.listen(address);
@@ -452,7 +454,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   // Executor processes that already reported their job are let finish exiting.
   await supervisor.settled();
   launcher.close();
-  await server.stop();
+  await endpoint?.server.stop();
   await sessionServer?.close();
   await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   await journal?.close();
