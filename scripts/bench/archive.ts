@@ -6,10 +6,14 @@
  * median times, ratios (ours / baseline; goal <= 1.0) and peak RSS.
  *
  *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
+ *     [--v8-flags FLAGS]
  *
  * `--quick` measures the same tree once each. Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  *
  * Each measurement runs in its own process so peak RSS (VmHWM) is its own.
+ * Ours runs with the V8 flags an executor process gets (EXECUTOR_V8_FLAGS),
+ * as archives are made and extracted there; `--v8-flags ''` for V8's
+ * defaults, `--v8-flags=--a,--b` for others.
  */
 import { parseArgs } from "node:util";
 import {
@@ -21,6 +25,7 @@ import {
   LocalFileReader,
   writeZip,
 } from "../../src/archive/mod.ts";
+import { EXECUTOR_V8_FLAGS } from "../../src/poller/process_launcher.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -33,6 +38,7 @@ const args = parseArgs({
     zip: { type: "string" },
     out: { type: "string" },
     quick: { type: "boolean", default: false },
+    "v8-flags": { type: "string" },
     /** Keep the generated tree here and reuse it on the next run. */
     tree: { type: "string" },
   },
@@ -43,6 +49,11 @@ if (args.values.child) {
   Deno.exit(0);
 }
 
+const v8Flags = args.values["v8-flags"] === undefined
+  ? [...EXECUTOR_V8_FLAGS]
+  : args.values["v8-flags"] === ""
+  ? []
+  : [`--v8-flags=${args.values["v8-flags"]}`];
 const fileCount = Number(args.values.files);
 const runs = args.values.quick ? 1 : Number(args.values.runs);
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
@@ -51,6 +62,11 @@ try {
   /** zip(1) runs here on `tree`, so both archives hold the same names. */
   const treeParent = kept ?? work;
   const tree = `${treeParent}/tree`;
+  log(
+    `ours runs as: deno run ${[...v8Flags, "--allow-all"].join(" ")} (${
+      args.values["v8-flags"] === undefined ? "an executor process's V8 flags" : "--v8-flags"
+    })`,
+  );
   const t0 = performance.now();
   const { files, bytes } = kept === undefined
     ? await generateTree(tree, fileCount)
@@ -190,7 +206,15 @@ async function ours(
 ): Promise<{ ms: number; rssKb: number; cpuMs: number }> {
   const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL(import.meta.url).pathname, "--child", op, ...flags],
+    args: [
+      "run",
+      "--allow-all",
+      ...v8Flags,
+      new URL(import.meta.url).pathname,
+      "--child",
+      op,
+      ...flags,
+    ],
     env: { "DENO_NO_UPDATE_CHECK": "1" },
     stderr: "inherit",
   }).output();

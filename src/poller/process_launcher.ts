@@ -21,6 +21,16 @@ import { type ExecutorPermissions, permissionFlags } from "./executor_permission
 import { executorEnvironment } from "./executor_environment.ts";
 import { COMPILED_GRANT_FLAGS } from "./compiled_grants.ts";
 
+/**
+ * V8 flags of an executor process started with `deno run`. Archiving and
+ * extracting allocate many short-lived buffers: V8's default semi-space lets
+ * the young generation grow by about 30 MiB before it is collected, which
+ * the executor's peak memory shows. A 1 MiB semi-space collects it sooner
+ * (scripts/bench/archive.ts with `--v8-flags`). A compiled binary takes V8
+ * flags only when built (`deno compile --v8-flags`), for all its processes.
+ */
+export const EXECUTOR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"] as const;
+
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
   send(message: ToExecutor): Promise<void>;
@@ -118,8 +128,15 @@ export class SubprocessLauncher implements ExecutorLauncher {
     const args = mainModule === null
       ? scoped
       : scoping === "worker"
-      ? ["run", "--quiet", ...COMPILED_GRANT_FLAGS, mainModule, ...scoped]
-      : ["run", "--quiet", ...permissionFlags(permissions), mainModule, "executor-process"];
+      ? ["run", "--quiet", ...EXECUTOR_V8_FLAGS, ...COMPILED_GRANT_FLAGS, mainModule, ...scoped]
+      : [
+        "run",
+        "--quiet",
+        ...EXECUTOR_V8_FLAGS,
+        ...permissionFlags(permissions),
+        mainModule,
+        "executor-process",
+      ];
     const env = executorEnvironment(this.#options.env);
     const child = new Deno.Command(execPath, {
       args,
