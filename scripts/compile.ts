@@ -30,6 +30,7 @@ import { cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COMPILED_GRANT_FLAGS } from "../src/poller/compiled_grants.ts";
+import { EXECUTOR_V8_FLAGS } from "../src/poller/process_launcher.ts";
 
 /** `deno compile --target` values and the Go-style names of their binaries. */
 export const TARGETS = {
@@ -48,6 +49,14 @@ export type Target = keyof typeof TARGETS;
  * scoped Worker, hence `--unstable-worker-options` (see the module comment).
  */
 export const PERMISSION_FLAGS = COMPILED_GRANT_FLAGS;
+
+/**
+ * A compiled binary takes V8 flags only when built, for every isolate of
+ * every process it runs as: the executor's small semi-space
+ * (poller/process_launcher.ts) applies to the poller too, which keeps its
+ * trace throughput (scripts/bench/trace_throughput.ts run with the flag).
+ */
+export const V8_FLAGS = EXECUTOR_V8_FLAGS;
 
 /**
  * Files embedded with `--include` on every build: `deno compile` does not
@@ -181,6 +190,7 @@ export function compilePlan(options: CompileOptions): CompilePlan {
           "--output",
           output,
           ...PERMISSION_FLAGS,
+          ...V8_FLAGS,
           ...includeFlags,
           join(stage, ENTRY),
         ],
