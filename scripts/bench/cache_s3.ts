@@ -16,7 +16,7 @@ import {
   extractZip,
   LocalArchiveSource,
   LocalArchiveTarget,
-  zipStream,
+  writeZip,
 } from "../../src/archive/mod.ts";
 import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
 import { DistributedCacheStore } from "../../src/cache/distributed_cache_store.ts";
@@ -227,7 +227,7 @@ async function child(op: string): Promise<void> {
     const parent = dir.slice(0, dir.lastIndexOf("/"));
     const source = new LocalArchiveSource(parent);
     const paths = await walk(source, dir.slice(dir.lastIndexOf("/") + 1));
-    await store.save("deps", "deps", zipStream(source, paths, { level: "fast" }));
+    await store.save("deps", "deps", (sink) => writeZip(source, paths, sink, { level: "fast" }));
   } else {
     const reader = await store.open("deps");
     if (reader === null) throw new Error("no cache in the bucket");

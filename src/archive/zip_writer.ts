@@ -11,6 +11,7 @@ import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
 import { crc32, deflateAll, deflateBlock, FINAL_EMPTY_BLOCK, RawDeflater } from "./_deflate.ts";
 import { orderedWindow } from "./_ordered_window.ts";
+import { sinkStream } from "./sink_stream.ts";
 import {
   CENTRAL_HEADER_SIZE,
   dosDateTime,
@@ -133,52 +134,16 @@ export async function writeZip(
 
 /**
  * A ZIP as a stream, for consumers that take one (fetch bodies, stores).
- * Reading drives the work; cancelling stops reading files. Each chunk is a
- * copy, since a stream's consumer may keep it: prefer `writeZip` where a
- * sink will do.
+ * Reading drives the work; cancelling stops the writer at its next write.
+ * Each chunk is a copy, since a stream's consumer may keep it: prefer
+ * `writeZip` where a sink will do.
  */
 export function zipStream(
   source: ArchiveSource,
   paths: readonly string[],
   options: ZipWriterOptions,
 ): ReadableStream<Uint8Array> {
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  let started = false;
-  /** Resumes a write that waits for the consumer to read. */
-  let wake: (() => void) | null = null;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (started) {
-        const resume = wake;
-        wake = null;
-        resume?.();
-        return;
-      }
-      started = true;
-      const sink: ZipSink = {
-        async write(bytes) {
-          signal.throwIfAborted();
-          controller.enqueue(bytes.slice());
-          if ((controller.desiredSize ?? 0) > 0) return;
-          await new Promise<void>((resolve) => wake = resolve);
-          signal.throwIfAborted();
-        },
-      };
-      writeZip(source, paths, sink, { ...options, signal }).then(
-        () => {
-          if (!signal.aborted) controller.close();
-        },
-        (err) => controller.error(err),
-      );
-    },
-    cancel(reason) {
-      stop.abort(reason);
-      const resume = wake;
-      wake = null;
-      resume?.();
-    },
-  });
+  return sinkStream((sink) => writeZip(source, paths, sink, options));
 }
 
 async function writeEntries(

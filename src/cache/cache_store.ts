@@ -1,4 +1,12 @@
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
+import type { ZipSink } from "../archive/zip_writer.ts";
+
+/**
+ * An archive to save: a stream (a download), or a writer that puts it into
+ * the sink it is given (`writeZip`), which lets a store that writes a file
+ * take the writer's reused buffers instead of a fresh array per chunk.
+ */
+export type CacheBody = ReadableStream<Uint8Array> | ((sink: ZipSink) => Promise<unknown>);
 
 /**
  * Where cache archives live, by sanitised key (`/`-separated, relative, no
@@ -15,5 +23,5 @@ export interface CacheStore {
   /** When the archive for `key` was written, or null when there is none. */
   modified(key: string): Promise<Date | null>;
   /** Stores `body` as the archive for `key`, recording `humanKey` in its metadata; resolves with its size. */
-  save(key: string, humanKey: string, body: ReadableStream<Uint8Array>): Promise<number>;
+  save(key: string, humanKey: string, body: CacheBody): Promise<number>;
 }

@@ -11,7 +11,7 @@
  */
 import type { JobLogSink } from "../archive/log_sink.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
-import type { CacheStore } from "./cache_store.ts";
+import type { CacheBody, CacheStore } from "./cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "./cache_url_signer.ts";
 import type { ObjectTransfer } from "./object_transfer.ts";
 import { TransferMeter, type TransferProgress } from "./transfer_meter.ts";
@@ -123,7 +123,7 @@ export class DistributedCacheStore implements CacheStore {
     return this.#o.local.modified(key);
   }
 
-  async save(key: string, humanKey: string, body: ReadableStream<Uint8Array>): Promise<number> {
+  async save(key: string, humanKey: string, body: CacheBody): Promise<number> {
     const { local, log, maxUploadedArchiveSize: limit } = this.#o;
     const size = await local.save(key, humanKey, body);
     if (limit !== 0 && size > limit) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BytesReader, type RandomAccessReader } from "../archive/random_access_reader.ts";
-import type { CacheStore } from "./cache_store.ts";
+import { sinkStream } from "../archive/sink_stream.ts";
+import type { CacheBody, CacheStore } from "./cache_store.ts";
 import type { PresignedRequest } from "./cache_url_signer.ts";
 import { DistributedCacheStore } from "./distributed_cache_store.ts";
 import type { ObjectTransfer } from "./object_transfer.ts";
@@ -15,8 +16,9 @@ class MemoryStore implements CacheStore {
   modified(key: string): Promise<Date | null> {
     return Promise.resolve(this.archives.get(key)?.at ?? null);
   }
-  async save(key: string, _human: string, body: ReadableStream<Uint8Array>): Promise<number> {
-    const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  async save(key: string, _human: string, body: CacheBody): Promise<number> {
+    const stream = typeof body === "function" ? sinkStream(body) : body;
+    const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
     this.archives.set(key, { bytes, at: this.clock() });
     return bytes.length;
   }

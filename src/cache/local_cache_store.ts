@@ -1,6 +1,7 @@
 import { LocalFileReader } from "../archive/local_file_reader.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
-import type { CacheStore } from "./cache_store.ts";
+import { fileSink } from "../archive/file_sink.ts";
+import type { CacheBody, CacheStore } from "./cache_store.ts";
 
 /**
  * `CacheStore` on this host (§10.2): `<root>/<key>/cache.zip` plus
@@ -46,11 +47,21 @@ export class LocalCacheStore implements CacheStore {
     }
   }
 
-  async save(key: string, humanKey: string, body: ReadableStream<Uint8Array>): Promise<number> {
+  async save(key: string, humanKey: string, body: CacheBody): Promise<number> {
     const dir = this.#dir(key);
     await Deno.mkdir(dir, { recursive: true });
     let size = 0;
     await replaceAtomically(dir, "cache.zip", async (file) => {
+      if (typeof body === "function") {
+        const sink = fileSink(file);
+        await body({
+          write(bytes) {
+            size += bytes.length;
+            return sink.write(bytes);
+          },
+        });
+        return;
+      }
       for await (const chunk of body) {
         size += chunk.length;
         for (let o = 0; o < chunk.length;) o += await file.write(chunk.subarray(o));

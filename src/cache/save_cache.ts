@@ -8,7 +8,7 @@
 import type { ArchiveSource } from "../archive/archive_source.ts";
 import type { CompressionLevel } from "../archive/compression_level.ts";
 import type { JobLogSink } from "../archive/log_sink.ts";
-import { zipStream } from "../archive/zip_writer.ts";
+import { writeZip } from "../archive/zip_writer.ts";
 import type { CommandRunner } from "../artifacts/command_runner.ts";
 import { selectFiles } from "../artifacts/file_selection.ts";
 import type { JobCache } from "../job/job_spec.ts";
@@ -85,12 +85,12 @@ async function saveOne(cache: JobCache, key: string, options: SaveCacheOptions):
     options.log("Archive is up to date!");
     return;
   }
-  const body = zipStream(options.source, paths, {
-    level: options.compressionLevel,
-    warn: (m) => options.log(`WARNING: ${m}`),
-    signal: options.signal,
-  });
-  await options.store.save(key, key, body);
+  await options.store.save(key, key, (sink) =>
+    writeZip(options.source, paths, sink, {
+      level: options.compressionLevel,
+      warn: (m) => options.log(`WARNING: ${m}`),
+      signal: options.signal,
+    }));
 }
 
 /** Whether any selected path changed after `time` (the official "isChanged" test). */

@@ -1,6 +1,7 @@
 import { LocalFileReader } from "../archive/local_file_reader.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
-import type { CacheStore } from "../cache/cache_store.ts";
+import type { CacheBody, CacheStore } from "../cache/cache_store.ts";
+import { fileSink } from "../archive/file_sink.ts";
 import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "./_tar.ts";
 import {
   type ContainerTarAccess,
@@ -105,12 +106,20 @@ export class ContainerCacheStore implements CacheStore {
     return Number.isNaN(time.getTime()) ? new Date(0) : time;
   }
 
-  async save(key: string, humanKey: string, body: ReadableStream<Uint8Array>): Promise<number> {
+  async save(key: string, humanKey: string, body: CacheBody): Promise<number> {
     const dir = this.#dir(key);
     const temp = await this.#tempFile();
     try {
       const file = await Deno.open(temp, { write: true, truncate: true });
-      await body.pipeTo(file.writable);
+      if (typeof body === "function") {
+        try {
+          await body(fileSink(file));
+        } finally {
+          file.close();
+        }
+      } else {
+        await body.pipeTo(file.writable);
+      }
       const size = (await Deno.stat(temp)).size;
       // The deepest directory that exists; the tar creates the rest below it.
       const parts = dir.split("/").filter((p) => p !== "");

@@ -4,7 +4,8 @@ import type { RandomAccessReader } from "../archive/random_access_reader.ts";
 import type { CommandRunner } from "../artifacts/command_runner.ts";
 import { LocalScratchSpace } from "../artifacts/local_scratch_space.ts";
 import type { ScratchSpace } from "../artifacts/scratch_space.ts";
-import type { CacheStore } from "../cache/cache_store.ts";
+import type { CacheBody, CacheStore } from "../cache/cache_store.ts";
+import { sinkStream } from "../archive/sink_stream.ts";
 import { isNotFound } from "./container_tar_access.ts";
 import type { JobFiles, ScriptRunner, SourceSession, TargetSession } from "./job_files.ts";
 import { ScriptCommandRunner } from "./script_command_runner.ts";
@@ -105,7 +106,8 @@ export class RemoteCacheStore implements CacheStore {
     return stat === null || stat.kind !== "file" ? null : stat.mtime;
   }
 
-  async save(key: string, humanKey: string, body: ReadableStream<Uint8Array>): Promise<number> {
+  async save(key: string, humanKey: string, cacheBody: CacheBody): Promise<number> {
+    const body = typeof cacheBody === "function" ? sinkStream(cacheBody) : cacheBody;
     const dir = this.#dir(key);
     let size = 0;
     const counted = body.pipeThrough(
