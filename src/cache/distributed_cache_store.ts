@@ -258,6 +258,14 @@ function meteredReader(reader: RandomAccessReader, meter: TransferMeter): Random
       meter.add(bytes.length);
       return bytes;
     },
+    ...(reader.readInto
+      ? {
+        readInto: async (offset: number, into: Uint8Array) => {
+          await reader.readInto!(offset, into);
+          meter.add(into.length);
+        },
+      }
+      : {}),
     close: () => reader.close(),
   };
 }
