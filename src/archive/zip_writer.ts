@@ -153,7 +153,10 @@ async function writeEntries(
   options: ZipWriterOptions,
 ): Promise<void> {
   const level = deflateLevel(options.level);
-  const central: CentralRecord[] = [];
+  // The central directory, encoded as each entry ends: 20k records kept as
+  // objects (name, Date, fields) until the end cost several MiB of heap.
+  const central = new GrowingBytes();
+  let entries = 0;
   let offset = 0;
 
   // One buffer for every small file a synchronous source can read into, and
@@ -237,30 +240,28 @@ async function writeEntries(
       offset += compressed + descriptor.bytes.length;
       await out.push(descriptor.bytes);
     }
-    central.push(record);
+    central.add(centralHeader(record));
+    entries++;
   }
 
   const cdStart = offset;
-  for (const record of central) {
-    const header = centralHeader(record);
-    offset += header.length;
-    await out.push(header);
-  }
+  offset += central.length;
+  await out.push(central.bytes());
   const cdSize = offset - cdStart;
-  const needsZip64 = central.length >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32;
+  const needsZip64 = entries >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32;
   if (needsZip64) {
     const zip64EocdOffset = offset;
     const record = new LeWriter(ZIP64_EOCD_SIZE + ZIP64_LOCATOR_SIZE)
       .u32(SIG_ZIP64_EOCD).u64(ZIP64_EOCD_SIZE - 12)
       .u16((HOST_UNIX << 8) | VERSION_ZIP64).u16(VERSION_ZIP64)
       .u32(0).u32(0)
-      .u64(central.length).u64(central.length)
+      .u64(entries).u64(entries)
       .u64(cdSize).u64(cdStart)
       .u32(SIG_ZIP64_LOCATOR).u32(0).u64(zip64EocdOffset).u32(1);
     offset += record.bytes.length;
     await out.push(record.bytes);
   }
-  const count = Math.min(central.length, MAX16);
+  const count = Math.min(entries, MAX16);
   const eocd = new LeWriter(EOCD_SIZE)
     .u32(SIG_EOCD).u16(0).u16(0)
     .u16(count).u16(count)
@@ -559,6 +560,26 @@ function modeBits(entry: SourceEntry): number {
       return S_IFLNK | (perm || 0o777);
     default:
       return S_IFREG | perm;
+  }
+}
+
+/** Bytes appended at the end of a buffer that doubles when full. */
+class GrowingBytes {
+  #buffer = new Uint8Array(64 << 10);
+  length = 0;
+
+  add(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.length + bytes.length));
+      grown.set(this.#buffer.subarray(0, this.length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.length);
   }
 }
 
