@@ -143,22 +143,13 @@ export class RawDeflater {
   ): { filled: number; next: number } {
     const native = this.#native;
     if (native === null) throw new TypeError("node:zlib offers no native deflate state to reuse");
-    native.handle.writeSync(
-      isLast ? FINISH : NO_FLUSH,
-      input,
-      at,
-      input.length - at,
-      output,
-      0,
-      output.length,
-    );
-    const [free, unread] = native.state as unknown as [number, number];
+    const step = nativeStep(native, input, at, output, isLast);
     if (native.error !== null) {
       const message = native.error;
       this.#native = nativeStream(zlib.createDeflateRaw({ level: this.#level }));
       throw new Error(`Cannot compress: zlib failed: ${message}`);
     }
-    return { filled: output.length - free, next: input.length - unread };
+    return step;
   }
 
   /** Starts a new stream (after `step`). */
@@ -209,16 +200,7 @@ export class RawInflater {
   ): { filled: number; next: number } {
     const native = this.#native;
     if (native === null) throw new TypeError("RawInflater.step called before begin");
-    native.handle.writeSync(
-      isLast ? FINISH : NO_FLUSH,
-      input,
-      at,
-      input.length - at,
-      output,
-      0,
-      output.length,
-    );
-    const [free, unread] = native.state as unknown as [number, number];
+    const step = nativeStep(native, input, at, output, isLast);
     if (native.error !== null) {
       const message = native.error;
       // zlib's state after an error is not reliably reset: start afresh.
@@ -226,8 +208,33 @@ export class RawInflater {
       this.#native = null;
       throw new InflateError(message);
     }
-    return { filled: output.length - free, next: input.length - unread };
+    return step;
   }
+}
+
+/**
+ * One synchronous zlib call: `input` from `at` into `output` from its start,
+ * finishing the stream when `isLast`. How many bytes were written and where
+ * reading stopped; `native.error` tells whether zlib failed.
+ */
+function nativeStep(
+  native: NativeStream,
+  input: Uint8Array,
+  at: number,
+  output: Uint8Array,
+  isLast: boolean,
+): { filled: number; next: number } {
+  native.handle.writeSync(
+    isLast ? FINISH : NO_FLUSH,
+    input,
+    at,
+    input.length - at,
+    output,
+    0,
+    output.length,
+  );
+  const [free, unread] = native.state as unknown as [number, number];
+  return { filled: output.length - free, next: input.length - unread };
 }
 
 /** Corrupt deflate data, in zlib's words. */
