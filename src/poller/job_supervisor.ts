@@ -109,6 +109,15 @@ export interface JobSupervisorOptions {
 
 const encoder = new TextEncoder();
 
+/** What one job's run and watch share: its slot, stop signal, log and terminal. */
+interface JobContext {
+  slot: JobSlot;
+  stop: AbortSignal;
+  session: TraceSession;
+  log: Logger;
+  terminal: JobTerminalSession | null;
+}
+
 export class JobSupervisor implements JobHandler {
   #opts: JobSupervisorOptions;
   /** Executor processes that gave their result and are exiting on their own. */
@@ -248,13 +257,7 @@ export class JobSupervisor implements JobHandler {
   async #run(
     runner: RunnerConfig,
     job: JobSpec,
-    context: {
-      slot: JobSlot;
-      stop: AbortSignal;
-      session: TraceSession;
-      log: Logger;
-      terminal: JobTerminalSession | null;
-    },
+    context: JobContext,
     setCancel: (fn: (graceful: boolean) => void) => void,
   ): Promise<JobResult> {
     const { session } = context;
@@ -300,13 +303,7 @@ export class JobSupervisor implements JobHandler {
     proc: ExecutorProcess,
     runner: RunnerConfig,
     job: JobSpec,
-    context: {
-      slot: JobSlot;
-      stop: AbortSignal;
-      session: TraceSession;
-      log: Logger;
-      terminal: JobTerminalSession | null;
-    },
+    context: JobContext,
     setCancel: (fn: (graceful: boolean) => void) => void,
     reap: (groups: Set<number>) => void,
   ): Promise<JobResult> {
