@@ -25,6 +25,7 @@ import { S3UrlSigner } from "../../src/cache/s3_url_signer.ts";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import type { S3CacheConfig } from "../../src/config/runner_config.ts";
 import { radosgwSkipReason, startRadosgw } from "../../tests/fixtures/radosgw.ts";
+import { EXECUTOR_V8_FLAGS } from "../../src/poller/process_launcher.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -182,12 +183,16 @@ async function timed(cmd: string[], cwd: string): Promise<{ ms: number; rssKb: n
   return { ms, rssKb: Number(lines[lines.length - 1]) };
 }
 
-/** One of our operations in a fresh process (its own peak RSS); it reports time and VmHWM. */
+/**
+ * One of our operations in a fresh process (its own peak RSS), with the V8 flags
+ * an executor process gets, as cache transfers run there; it reports time and VmHWM.
+ */
 async function ours(op: string, opts: Record<string, string>, s3: S3CacheConfig) {
   const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...EXECUTOR_V8_FLAGS,
       "--allow-all",
       new URL(import.meta.url).pathname,
       "--child",
