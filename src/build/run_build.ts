@@ -34,12 +34,14 @@ import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
 import {
   afterScript,
+  cleanupFiles,
   cleanupScript,
   clearWorktreeScript,
   commandScript,
   getSourcesScript,
   GIT_NONE_NOTICES,
   type GitSources,
+  isCredentialRejectNeeded,
   isGetSourcesScriptNeeded,
   prepareScript,
   type ScriptInfo,
@@ -841,13 +843,27 @@ class Build {
   async #cleanupFileVariables(signal: AbortSignal): Promise<void> {
     if (signal.aborted) this.#throwIfStopped();
     this.#enter("cleanup_file_variables");
-    const script = cleanupScript(this.#scriptInfo(), this.#git);
+    const info = this.#scriptInfo();
+    const files = cleanupFiles(info);
+    const { removeFiles } = this.#o.executor;
+    // Only files to remove, and an executor that can do it with the job's own
+    // rights: no stage process for that (one login shell less per job).
+    const inProcess = removeFiles !== undefined && !isCredentialRejectNeeded(this.#git) &&
+      files.every((file) => file.startsWith(`${info.tmpDir}/`));
     let code: number;
     try {
       code = await this.#log.section("cleanup_file_variables", async () => {
         this.#log.stageHeader(stageDescription("cleanup_file_variables"));
+        if (inProcess) {
+          await removeFiles(files);
+          return 0;
+        }
         return await this.#o.executor.run(
-          { stage: "cleanup_file_variables", script, variables: this.#variables },
+          {
+            stage: "cleanup_file_variables",
+            script: cleanupScript(info, this.#git),
+            variables: this.#variables,
+          },
           signal,
         );
       });

@@ -58,8 +58,12 @@ async function pickJob(
 async function run(
   w: World,
   job: JobSpec,
-  options: { runner?: Partial<RunnerConfig>; graceful?: AbortSignal; output?: CollectedOutput } =
-    {},
+  options: {
+    runner?: Partial<RunnerConfig>;
+    graceful?: AbortSignal;
+    output?: CollectedOutput;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<{ result: BuildResult; log: string }> {
   const output = options.output ?? new CollectedOutput();
   const runner: RunnerConfig = {
@@ -74,7 +78,7 @@ async function run(
     buildsDir: runner.buildsDir,
     cacheDir: runner.cacheDir,
     cwd: w.cwd,
-    env: testEnv(),
+    env: testEnv(options.env),
     output,
     killGraceMs: 1000,
   });
@@ -179,6 +183,36 @@ Deno.test("a shallow clone is deepened when a later job wants full history", asy
     );
     assert.deepEqual(full.result, { state: "success" }, full.log);
     assert.match(full.log, /\n2\n/);
+  });
+});
+
+Deno.test("without git, cleanup_file_variables removes the job's files without a login shell; every stage leads its own session", async () => {
+  await withWorld(async (w) => {
+    // A profile that records every login shell: which stages start one.
+    const home = await Deno.makeTempDir({ dir: w.cwd, prefix: "home-" });
+    await Deno.writeTextFile(`${home}/.bash_profile`, 'echo "$0" >> "$HOME/logins"\n');
+    // Field 6 of /proc/<pid>/stat is the session id: the stage's shell leads its session.
+    const session = 'set -- $(cat /proc/$$/stat); echo "session=$6 shell=$$"';
+    const job = await pickJob(w, {
+      script: ['echo "key=$(cat "$DEPLOY_KEY")"', session],
+      afterScript: [session],
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        { key: "DEPLOY_KEY", value: "secret-key", file: true },
+      ],
+    });
+    const { result, log } = await run(w, job, { env: { HOME: home } });
+    assert.deepEqual(result, { state: "success" }, log);
+    assert.match(log, /key=secret-key/);
+    assert.match(log, /Cleaning up project directory and file based variables/);
+    const sessions = [...log.matchAll(/session=(\d+) shell=(\d+)/g)];
+    assert.equal(sessions.length, 2, log);
+    for (const [, sid, pid] of sessions) assert.equal(sid, pid, log);
+    // prepare_script, step_script and after_script: no shell for the cleanup.
+    const logins = (await Deno.readTextFile(`${home}/logins`)).trim().split("\n");
+    assert.equal(logins.length, 3, logins.join(","));
+    const leftovers = [...Deno.readDirSync(`${projectDir(w)}.tmp`)].map((e) => e.name);
+    assert.deepEqual(leftovers, [], "file variables, GITLAB_ENV and the git config are removed");
   });
 });
 

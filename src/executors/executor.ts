@@ -51,6 +51,12 @@ export interface Executor extends AsyncDisposable {
   openTerminal?(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess>;
   /** Runs one stage script; resolves with its exit code. */
   run(stage: StageScript, signal: AbortSignal): Promise<number>;
+  /**
+   * Removes files where the job runs without a stage process, with the same
+   * rights the job's stages have (shell executor, jobs run as the runner's
+   * user). Absent: cleanup_file_variables runs its script as a stage.
+   */
+  readonly removeFiles?: (paths: readonly string[]) => Promise<void>;
   cleanup(): Promise<void>;
 }
 

@@ -459,13 +459,23 @@ export function cleanupScript(
   git: Pick<GitSources, "credentialHost" | "strategy">,
 ): string {
   const w = new ScriptWriter({ tmpDir: info.tmpDir, legacyEval: info.legacyEval });
-  if (git.strategy === "fetch" || git.strategy === "clone") writeCredentialReject(w, git);
+  if (isCredentialRejectNeeded(git)) writeCredentialReject(w, git);
   // One `rm` for all files: each command is a process start in the stage.
-  w.rmFiles(
-    w.tmpFile(GITLAB_ENV_FILE),
-    w.tmpFile("masking.db"),
-    w.tmpFile(EXTERNAL_GIT_CONFIG_FILE),
-    ...info.variables.filter((v) => v.file).map((v) => w.tmpFile(v.key)),
-  );
+  w.rmFiles(...cleanupFiles(info));
   return w.finish();
+}
+
+/** Whether cleanup_file_variables has a git credential to reject (so needs a script). */
+export function isCredentialRejectNeeded(git: Pick<GitSources, "strategy">): boolean {
+  return git.strategy === "fetch" || git.strategy === "clone";
+}
+
+/** The files cleanup_file_variables removes: GITLAB_ENV, the masking and git config, file variables. */
+export function cleanupFiles(info: Pick<ScriptInfo, "tmpDir" | "variables">): string[] {
+  return [
+    GITLAB_ENV_FILE,
+    "masking.db",
+    EXTERNAL_GIT_CONFIG_FILE,
+    ...info.variables.filter((v) => v.file).map((v) => v.key),
+  ].map((name) => joinPath(info.tmpDir, name));
 }
