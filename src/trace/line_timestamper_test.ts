@@ -156,3 +156,132 @@ Deno.test("LineTimestamper reads the clock once per write and grows its buffer f
     .join("") + "1970-01-01T00:00:00.000000Z 01O a\n1970-01-01T00:00:00.000000Z 01O b\n";
   assert.ok(text() === expected, "5002 stamped lines");
 });
+
+/**
+ * The stamper's rules written the plain way, one string per entry: what the
+ * fast one must produce byte for byte, however the output is split.
+ */
+class ReferenceStamper {
+  readonly #now: () => number;
+  #pending: string | null = null;
+  #isNextPartial = false;
+  #stamp: string | null = null;
+  output = "";
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  #header(): string {
+    this.#stamp ??= new Date(this.#now()).toISOString().replace("Z", "000Z");
+    const type = this.#isNextPartial ? "+" : " ";
+    this.#isNextPartial = false;
+    return `${this.#stamp} 01O${type}`;
+  }
+
+  write(chunk: string): void {
+    if (chunk === "") return;
+    this.#stamp = null;
+    const lastLf = chunk.lastIndexOf("\n");
+    let rest = chunk;
+    if (lastLf !== -1) {
+      const lines = chunk.slice(0, lastLf + 1).split(/(?<=\n)/);
+      this.output += (this.#pending ?? this.#header()) + lines[0];
+      this.#pending = null;
+      for (const line of lines.slice(1)) this.output += this.#header() + line;
+      rest = chunk.slice(lastLf + 1);
+    }
+    if (rest === "") return;
+    // The held-back length counts its header, as upstream's buffer does.
+    if (rest.includes("\r") || rest.length + (this.#pending?.length ?? 0) > 8192) {
+      this.output += (this.#pending ?? this.#header()) + rest + "\n";
+      this.#pending = null;
+      this.#isNextPartial = true;
+    } else {
+      this.#pending = (this.#pending ?? this.#header()) + rest;
+    }
+  }
+
+  close(): void {
+    if (this.#pending !== null) this.output += this.#pending + "\n";
+    this.#pending = null;
+  }
+}
+
+Deno.test("LineTimestamper matches the plain rules for any split of lines, \\r, long lines and empty writes", () => {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pieces = ["\n", "\r", "\r\n", "ab", "xyz ", "\n\n", "line of text\n", "é€"];
+  for (let round = 0; round < 60; round++) {
+    let text = "";
+    while (text.length < 40_000) {
+      const r = rand(20);
+      if (r === 0) text += "-".repeat(4000 + rand(9000)); // past 8 KiB in one or several writes
+      else if (r === 1) text += "0123456789".repeat(rand(20));
+      else text += pieces[rand(pieces.length)];
+    }
+    // Whole milliseconds keep the reference's Date formatting exact.
+    let ms = Date.parse("2026-12-02T08:30:00Z");
+    let refMs = ms;
+    const chunks: string[] = [];
+    for (let at = 0; at < text.length;) {
+      const size = [0, 1, 2, 3, 5, 31, 32, 33, 100, 4096, 9000, 70_000][rand(12)]!;
+      chunks.push(text.slice(at, at + size));
+      at += size;
+    }
+    // Both clocks step by the same amounts: draw them in advance.
+    const steps = Array.from({ length: chunks.length * 2 }, () => 1 + rand(1500));
+    let s1 = 0;
+    let s2 = 0;
+    const fast = collect({ streamId: 1, streamType: "O", now: () => (ms += steps[s1++]!) });
+    const reference = new ReferenceStamper(() => (refMs += steps[s2++]!));
+    for (const chunk of chunks) {
+      fast.stamper.write(enc.encode(chunk));
+      reference.write(chunk);
+    }
+    fast.stamper.close();
+    reference.close();
+    const got = fast.text();
+    if (got !== reference.output) {
+      let at = 0;
+      while (got[at] === reference.output[at]) at++;
+      assert.fail(
+        `round ${round}: differs at ${at}: ${JSON.stringify(got.slice(at - 80, at + 80))}` +
+          ` instead of ${JSON.stringify(reference.output.slice(at - 80, at + 80))}`,
+      );
+    }
+  }
+});
+
+Deno.test("LineTimestamper: a line split in the middle, over several writes and at 8 KiB exactly", () => {
+  const { stamper, text } = collect({ streamId: 1, streamType: "O", now: () => 1.5 });
+  const w = (s: string) => stamper.write(enc.encode(s));
+  w("");
+  w("first li");
+  w("");
+  w("ne\nsecond line, then a li");
+  w("ne held back\n\n");
+  // 8160 bytes plus its 32-byte header fill the 8 KiB buffer exactly: held back.
+  w("a".repeat(8160));
+  w("a\n");
+  w("b".repeat(8160));
+  // One byte more than fits: the line is emitted and continues with `+`.
+  w("bb");
+  w("\n");
+  stamper.close();
+  const runs = text().replace(/(a|b)\1{9,}/g, (run) => `<${run.length} ${run[0]}>`);
+  assert.equal(
+    runs,
+    [
+      "1970-01-01T00:00:00.001500Z 01O first line\n",
+      "1970-01-01T00:00:00.001500Z 01O second line, then a line held back\n",
+      "1970-01-01T00:00:00.001500Z 01O \n",
+      "1970-01-01T00:00:00.001500Z 01O <8161 a>\n",
+      "1970-01-01T00:00:00.001500Z 01O <8162 b>\n",
+      "1970-01-01T00:00:00.001500Z 01O+\n",
+    ].join(""),
+  );
+});
