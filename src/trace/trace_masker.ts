@@ -32,6 +32,9 @@ import type { ByteSink } from "./byte_sink.ts";
  *
  * Speed: one pass over the bytes; a 64 K-entry table of the first two bytes
  * of every pattern lets the loop skip almost every position with one lookup.
+ * When every pattern is at least three bytes long, the loop looks at every
+ * other position only: a pattern at `p` puts its first two bytes at `p` or
+ * its second and third at `p + 1`, and one of the two is looked at.
  */
 export interface TraceMaskerOptions {
   /** Masked variable values. */
@@ -65,6 +68,9 @@ const MAX_USERINFO_BYTES = 512;
 // Table bits for the first byte / first two bytes of a pattern.
 const PHRASE_BIT = 1;
 const OTHER_BIT = 2;
+const START_BITS = PHRASE_BIT | OTHER_BIT;
+/** In the two-byte table: the second and third bytes of some pattern. */
+const SECOND_BIT = 4;
 
 // Result codes of the matchers; a value >= 0 is the end of a full match.
 const NONE = -1;
@@ -125,6 +131,8 @@ export class TraceMasker {
   readonly #next: ByteSink;
   /** bit per (byte0 << 8 | byte1) starting some pattern. */
   readonly #bigram = new Uint8Array(65536);
+  /** Shortest pattern; from 3 bytes on, the search looks at every other position. */
+  #shortest = Infinity;
   /** bit per byte starting some pattern. */
   readonly #first = new Uint8Array(256);
   /** Phrases by first byte, longest first. */
@@ -177,6 +185,19 @@ export class TraceMasker {
     }
   }
 
+  /** Marks the second and third bytes of `p` (in every case, if `isCaseInsensitive`). */
+  #addSecond(p: Uint8Array, isCaseInsensitive: boolean): void {
+    this.#shortest = Math.min(this.#shortest, p.length);
+    if (p.length < 3) return;
+    const cases = (b: number) =>
+      isCaseInsensitive && lowerAscii(b) >= 0x61 && lowerAscii(b) <= 0x7a
+        ? [lowerAscii(b), lowerAscii(b) - 0x20]
+        : [b];
+    for (const b1 of cases(p[1]!)) {
+      for (const b2 of cases(p[2]!)) this.#bigram[(b1 << 8) | b2]! |= SECOND_BIT;
+    }
+  }
+
   #addPhrase(p: Uint8Array): void {
     const b0 = p[0]!;
     this.#first[b0]! |= PHRASE_BIT;
@@ -186,6 +207,7 @@ export class TraceMasker {
       this.#bigram[(b0 << 8) | p[1]!]! |= PHRASE_BIT;
     }
     (this.#phrases[b0] ??= []).push(p);
+    this.#addSecond(p, false);
   }
 
   /** Patterns here are at least two bytes long. */
@@ -199,6 +221,7 @@ export class TraceMasker {
       if (b1 >= 0x61 && b1 <= 0x7a) this.#bigram[(b0 << 8) | (b1 - 0x20)]! |= OTHER_BIT;
     }
     (this.#others[b0] ??= []).push(pattern);
+    this.#addSecond(pattern.bytes, isCaseInsensitive);
   }
 
   /** Bytes held back so far (they may begin a secret). */
@@ -283,6 +306,7 @@ export class TraceMasker {
     const n = buf.length;
     const bigram = this.#bigram;
     const first = this.#first;
+    const isEveryOther = this.#shortest >= 3;
     let i = 0;
     let lit = 0; // start of bytes to copy through unchanged
     while (i < n) {
@@ -327,7 +351,9 @@ export class TraceMasker {
       }
 
       // Normal: skip to the next position whose two bytes begin a pattern.
-      i = nextCandidate(bigram, first, buf, i);
+      i = isEveryOther
+        ? nextCandidateEveryOther(bigram, first, buf, i)
+        : nextCandidate(bigram, first, buf, i);
       if (i >= n) break;
 
       const f = first[buf[i]!]!;
@@ -487,9 +513,35 @@ export class TraceMasker {
  */
 function nextCandidate(bigram: Uint8Array, first: Uint8Array, buf: Uint8Array, i: number): number {
   const last = buf.length - 1;
-  while (i < last && bigram[(buf[i]! << 8) | buf[i + 1]!] === 0) i++;
+  while (i < last && (bigram[(buf[i]! << 8) | buf[i + 1]!]! & START_BITS) === 0) i++;
   if (i === last && first[buf[i]!] === 0) return buf.length;
   return i;
+}
+
+/**
+ * As `nextCandidate` when every pattern has three bytes or more, looking at
+ * the pairs at `i + 1`, `i + 3`, …: a pattern at `p` shows as its first two
+ * bytes at `q = p` or its second and third at `q = p + 1`. Positions it
+ * passes over begin no pattern; near the end, where a pattern may be cut
+ * short, `nextCandidate` takes over.
+ */
+function nextCandidateEveryOther(
+  bigram: Uint8Array,
+  first: Uint8Array,
+  buf: Uint8Array,
+  i: number,
+): number {
+  const last = buf.length - 1;
+  let q = i + 1;
+  for (; q < last; q += 2) {
+    const t = bigram[(buf[q]! << 8) | buf[q + 1]!]!;
+    if (t === 0) continue;
+    if ((t & SECOND_BIT) !== 0 && (bigram[(buf[q - 1]! << 8) | buf[q]!]! & START_BITS) !== 0) {
+      return q - 1;
+    }
+    if ((t & START_BITS) !== 0) return q;
+  }
+  return nextCandidate(bigram, first, buf, q - 1);
 }
 
 function equalsAt(buf: Uint8Array, at: number, p: Uint8Array, len: number): boolean {

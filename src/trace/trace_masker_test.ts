@@ -219,6 +219,52 @@ Deno.test("TraceMasker output does not depend on how the input is split", () => 
   }
 });
 
+Deno.test("TraceMasker finds every secret at odd and even offsets when it looks at every other position", () => {
+  let seed = 11;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  // All patterns are 3 bytes or longer: the search looks at every other position.
+  const secrets = ["Xy7Qp-secret", "abc", "p4ssw0rd!", "zzz"];
+  const words = [
+    ...secrets,
+    "glpat-tok",
+    "gldt-",
+    "?private_token=v",
+    "?PRIVATE_TOKEN=v",
+    "&X-Amz-Signature=s",
+    "&x-AMZ-credential=c",
+    "https://u:pw@h",
+    "://",
+    "a",
+    "ab",
+    "bc",
+    "zz",
+    " ",
+    "\n",
+    "€",
+    "Xy7Qp-secre",
+  ];
+  for (let round = 0; round < 300; round++) {
+    const text = Array.from({ length: 25 }, () => words[rand(words.length)]).join("");
+    const bytes = enc.encode(text);
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const n = 1 + rand(40);
+      pieces.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const everyOther = mask(pieces, { phrases: secrets });
+    // A two-byte value that never occurs makes it look at every position.
+    const everyOne = mask(pieces, { phrases: [...secrets, "\u0001\u0002"] });
+    assert.equal(everyOther, everyOne, `input ${JSON.stringify(text)}`);
+    for (const s of [...secrets, "tok", "=v", "=s", "=c", ":pw"]) {
+      assert.ok(!everyOther.includes(s), `${s} leaked in ${JSON.stringify(everyOther)}`);
+    }
+  }
+});
+
 Deno.test("TraceMasker refuses writes after close", () => {
   const masker = new TraceMasker(new Collector(), defaults);
   masker.close();
