@@ -8,6 +8,8 @@ import { ArchiveError } from "./archive_error.ts";
 import { type CraftedEntry, craftZip } from "./crafted_zip.ts";
 import { extractZip } from "./zip_extractor.ts";
 import { writeZip, zipStream } from "./zip_writer.ts";
+import { fileSink } from "./file_sink.ts";
+import { readZipDirectory } from "./zip_reader.ts";
 import { LocalArchiveSource } from "./local_archive_source.ts";
 import { LocalArchiveTarget } from "./local_archive_target.ts";
 import { LocalFileReader } from "./local_file_reader.ts";
@@ -330,6 +332,97 @@ Deno.test("writeZip rejects with the sink's failure and leaves no write outstand
       /disk full/,
     );
     assert.equal(outstanding, 0);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a local tree is read one entry at a time: while the sink holds a write, nothing past the entry being written was read", async () => {
+  const { root } = await sandbox();
+  try {
+    await Deno.mkdir(`${root}/tree`);
+    const paths = ["tree"];
+    for (let i = 0; i < 600; i++) {
+      const name = `tree/f${String(i).padStart(3, "0")}.bin`;
+      // Noise: stored as it is, so each entry's size is known.
+      await Deno.writeFile(`${root}/${name}`, crypto.getRandomValues(new Uint8Array(1000)));
+      paths.push(name);
+    }
+    const reads: string[] = [];
+    class CountingSource extends LocalArchiveSource {
+      override readFileInto(path: string, buffer: Uint8Array): number {
+        reads.push(path);
+        return super.readFileInto(path, buffer);
+      }
+    }
+    let release = () => {};
+    const held = new Promise<void>((resolve) => release = resolve);
+    const written: Uint8Array[] = [];
+    let firstWrite = 0;
+    let readsWhileHeld = -1;
+    const done = writeZip(new CountingSource(root), paths, {
+      async write(bytes) {
+        written.push(bytes.slice());
+        if (written.length === 1) {
+          firstWrite = bytes.length;
+          await held;
+        }
+      },
+    }, { level: "fast" });
+    // Let the writer run as far as it can while the first write is held.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    readsWhileHeld = reads.length;
+    release();
+    await done;
+    assert.equal(reads.length, 600);
+    const zip = new Uint8Array(await new Blob(written as Uint8Array<ArrayBuffer>[]).arrayBuffer());
+    const entries = await readZipDirectory(new BytesReader(zip));
+    assert.deepEqual(entries.map((e) => e.rawName), ["tree/", ...paths.slice(1)]);
+    // The held write's buffer and the one filling behind it hold what was
+    // read: the entries starting in them, and no look-ahead beyond.
+    const buffered = entries.filter((e) => e.localHeaderOffset < 2 * firstWrite).length - 1;
+    assert.ok(buffered > 0 && buffered < 600, `${buffered} entries fit in the output buffers`);
+    assert.ok(
+      readsWhileHeld <= buffered,
+      `${readsWhileHeld} files read while ${buffered} fit in the output buffers`,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a local tree with a vanished path: every later entry keeps its own name and data", async () => {
+  const { root } = await sandbox();
+  try {
+    await Deno.mkdir(`${root}/tree/sub`, { recursive: true });
+    await Deno.writeTextFile(`${root}/tree/a.txt`, "a\n".repeat(100));
+    await Deno.writeTextFile(`${root}/tree/sub/b.txt`, "b\n");
+    await Deno.symlink("a.txt", `${root}/tree/link`);
+    const paths = ["tree", "tree/a.txt", "tree/gone", "tree/link", "tree/sub", "tree/sub/b.txt"];
+    const warnings: string[] = [];
+    const zip = `${root}/out.zip`;
+    {
+      using file = await Deno.open(zip, { write: true, create: true });
+      await writeZip(new LocalArchiveSource(root), paths, fileSink(file), {
+        level: "fast",
+        warn: (m) => warnings.push(m),
+      });
+    }
+    assert.deepEqual(warnings, ["tree/gone: no such file or directory"]);
+    const reader = await LocalFileReader.open(zip);
+    const entries = await readZipDirectory(reader);
+    await reader.close();
+    assert.deepEqual(entries.map((e) => `${e.rawName} ${e.kind} ${e.size}`), [
+      "tree/ dir 0",
+      "tree/a.txt file 200",
+      "tree/link symlink 5",
+      "tree/sub/ dir 0",
+      "tree/sub/b.txt file 2",
+    ]);
+    await Deno.mkdir(`${root}/out`);
+    await run(["unzip", "-q", zip, "-d", `${root}/out`], root);
+    assert.equal(await Deno.readTextFile(`${root}/out/tree/sub/b.txt`), "b\n");
+    assert.equal(await Deno.readLink(`${root}/out/tree/link`), "a.txt");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
