@@ -34,7 +34,9 @@ export function normalizeEntryName(raw: string): string {
   if (parts.length === 0) {
     throw new ArchiveError(raw, `Entry ${quoteEntry(raw)} has an empty path`);
   }
-  return parts.join("/");
+  const name = parts.join("/");
+  // The archive's own string when nothing changed: 20k entries keep one copy, not two.
+  return name === raw ? raw : name;
 }
 
 /**

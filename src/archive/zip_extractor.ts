@@ -42,11 +42,11 @@ interface Planned {
 }
 
 /** Entries up to this size are inflated whole into their lane's buffer. */
-const SMALL_ENTRY = 1 << 20;
+const SMALL_ENTRY = 128 << 10;
 /** Larger ones are read in pieces of this size... */
-const READ_CHUNK = 256 << 10;
+const READ_CHUNK = 64 << 10;
 /** ...and written in pieces of this size. */
-const WRITE_CHUNK = 256 << 10;
+const WRITE_CHUNK = 128 << 10;
 const decoder = new TextDecoder();
 
 /**

@@ -46,6 +46,30 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
+/**
+ * A `ZipEntry` that keeps its mtime as a number and makes the `Date` when
+ * asked: a `Date` per entry, kept for the whole extraction, was ~1.7 MiB of
+ * heap over 20k entries.
+ */
+class CentralEntry implements ZipEntry {
+  constructor(
+    readonly rawName: string,
+    readonly kind: ZipEntryKind,
+    readonly mode: number,
+    readonly mtimeMs: number,
+    readonly method: number,
+    readonly flags: number,
+    readonly crc: number,
+    readonly compressedSize: number,
+    readonly size: number,
+    readonly localHeaderOffset: number,
+  ) {}
+
+  get mtime(): Date {
+    return new Date(this.mtimeMs);
+  }
+}
+
 const utf8 = new TextDecoder("utf-8");
 const latin1 = new TextDecoder("latin1");
 
@@ -129,7 +153,7 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
     }
     const nameBytes = cd.subarray(nameStart, extraStart);
     const rawName = (flags & FLAG_UTF8) !== 0 ? utf8.decode(nameBytes) : decodeLegacy(nameBytes);
-    let mtime = fromDosDateTime(time, date);
+    let mtimeMs = NaN;
 
     // Extra fields: ZIP64 sizes/offset, extended timestamp.
     let e = extraStart;
@@ -156,7 +180,7 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
         if (compressedSize === MAX32) compressedSize = take();
         if (localHeaderOffset === MAX32) localHeaderOffset = take();
       } else if (id === EXTRA_EXT_TIME && len >= 5 && (cv.getUint8(body) & 1) !== 0) {
-        mtime = new Date(cv.getInt32(body + 1, true) * 1000);
+        mtimeMs = cv.getInt32(body + 1, true) * 1000;
       }
       e = body + len;
     }
@@ -172,18 +196,21 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
     else kind = "file";
     const mode = unixMode & 0o7777 || (kind === "dir" ? 0o755 : 0o644);
 
-    entries.push({
-      rawName,
-      kind,
-      mode,
-      mtime,
-      method,
-      flags,
-      crc,
-      compressedSize,
-      size: uncompressed,
-      localHeaderOffset,
-    });
+    if (Number.isNaN(mtimeMs)) mtimeMs = fromDosDateTime(time, date).getTime();
+    entries.push(
+      new CentralEntry(
+        rawName,
+        kind,
+        mode,
+        mtimeMs,
+        method,
+        flags,
+        crc,
+        compressedSize,
+        uncompressed,
+        localHeaderOffset,
+      ),
+    );
     p = next;
   }
   for (const entry of entries) {
