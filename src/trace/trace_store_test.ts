@@ -96,3 +96,14 @@ Deno.test("TraceStore rejects a negative offset and use after close", () => {
   store.close();
   assert.throws(() => store.append(new Uint8Array(1)), TypeError);
 });
+
+Deno.test("TraceStore keeps up to 1 MiB in memory by default and moves a longer trace to the file", () => {
+  const file = new MemorySpillFile();
+  const store = new TraceStore({ openSpillFile: () => file });
+  const all = fill(store, 1024 * 1024, 65_000);
+  assert.equal(store.isSpilled, false);
+  store.append(new Uint8Array([7]));
+  assert.equal(store.isSpilled, true);
+  assert.deepEqual(store.read(1024 * 1024 - 3, 10), new Uint8Array([...all.subarray(-3), 7]));
+  store.close();
+});
