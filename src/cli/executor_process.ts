@@ -26,7 +26,6 @@ import {
 import type { OutputStream } from "../job/output_stream.ts";
 import { ExecutorTerminal } from "./executor_terminal.ts";
 import type { JobOutput } from "../executors/executor.ts";
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { type BuildResult, runBuild } from "../build/run_build.ts";
 import type { JobTls, RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
@@ -427,6 +426,8 @@ async function runnerCommandHooks(
 ): Promise<{ hooks: BuildStageHooks } & Disposable> {
   const { createRunnerCommandHooks } = await import("../job_files/mod.ts");
   const { isCompiledBinary } = await import("../poller/process_launcher.ts");
+  // Here, not at the top: a node: module costs every executor process's start (path/host_path.ts).
+  const { fileURLToPath: fromFileUrl } = await import("node:url");
   const exec = Deno.execPath();
   const runnerCommand = isCompiledBinary(exec)
     ? [exec]

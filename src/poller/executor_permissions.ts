@@ -6,7 +6,7 @@
  * the job in a Worker created with the same set (`workerPermissions`,
  * cli/scoped_worker.ts).
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../path/host_path.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { cacheEndpoints } from "../cache/cache_endpoint.ts";
 

@@ -12,13 +12,13 @@
  * `~/.cache/…`): the working tree is never written, and exec's own files never
  * end up in the copy a job sees.
  */
-import { isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { isAbsolute, join, resolve } from "../../path/host_path.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
 import type { ExecVariable, Plan } from "../../pipeline/mod.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
 import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
+import type { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
 import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
@@ -145,7 +145,6 @@ function importRunModules() {
   return Promise.all([
     import("../../exec/exec_output.ts"),
     import("../../exec/executor_job_runner.ts"),
-    import("../../exec/local_artifacts_server.ts"),
     import("../../exec/pipeline_runner.ts"),
   ]);
 }
@@ -329,9 +328,10 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
   const url = `http://127.0.0.1:${port}`;
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
+    // A file URL: node:url (and Node compatibility with it) is not loaded before the launch.
     mainModule: isCompiledBinary(Deno.execPath())
       ? null
-      : fileURLToPath(new URL("../main.ts", import.meta.url)),
+      : new URL("../main.ts", import.meta.url).href,
     env: ctx.envObject(),
   });
   let process: ExecutorProcess | null = null;
@@ -387,12 +387,7 @@ async function runPlan(
   s: ExecSettings,
   { plan, early, modules }: { plan: Plan; early: EarlyExecutor; modules: RunModules },
 ): Promise<number> {
-  const [
-    { ExecOutput, renderSummary },
-    { ExecutorJobRunner },
-    { LocalArtifactsServer },
-    { runPipeline },
-  ] = modules;
+  const [{ ExecOutput, renderSummary }, { ExecutorJobRunner }, { runPipeline }] = modules;
   const { stateDir, executorStateDir, tempDir } = early;
   const buildsDir = join(stateDir, "builds");
   const artifactsDir = join(stateDir, "artifacts");
@@ -403,8 +398,10 @@ async function runPlan(
   await Deno.remove(artifactsDir, { recursive: true }).catch(() => {});
   let spare = early.takeProcess();
   let url = early.url;
-  let server: InstanceType<typeof LocalArtifactsServer> | null = null;
+  let server: LocalArtifactsServer | null = null;
   if (hasArtifacts(plan)) {
+    // Only a pipeline with artifacts loads the server.
+    const { LocalArtifactsServer } = await import("../../exec/local_artifacts_server.ts");
     const jobs = plan.jobs.map((j) => ({ id: j.jobSpec.id, token: j.jobSpec.token }));
     server = new LocalArtifactsServer({ dir: artifactsDir, jobs, port: early.releasePort() });
     try {

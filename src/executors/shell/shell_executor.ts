@@ -13,7 +13,7 @@
  * to close its stdout/stderr, as upstream does; redirect a daemon's output to
  * let the stage finish. Aborting ends that wait as well.
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../../path/host_path.ts";
 import type {
   Executor,
   ExecutorPaths,

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import * as nodePath from "node:path";
+import { isAbsolute, join, resolve } from "./host_path.ts";
+
+const SAMPLES = [
+  "",
+  ".",
+  "..",
+  "/",
+  "//",
+  "a",
+  "a/",
+  "/a",
+  "/a/",
+  "a//b",
+  "a/./b",
+  "a/../b",
+  "../a",
+  "../../a/..",
+  "/..",
+  "/../a",
+  "a/b/../../..",
+  "./a/.",
+  "...",
+  "a/.../b",
+  ".a/..b/",
+  "/tmp/runner exec/builds",
+];
+
+Deno.test("host_path joins, resolves and tells absolute paths as node:path does", () => {
+  for (const a of SAMPLES) {
+    assert.equal(isAbsolute(a), nodePath.isAbsolute(a), `isAbsolute(${JSON.stringify(a)})`);
+    assert.equal(join(a), nodePath.join(a), `join(${JSON.stringify(a)})`);
+    assert.equal(resolve(a), nodePath.resolve(a), `resolve(${JSON.stringify(a)})`);
+    for (const b of SAMPLES) {
+      const args = JSON.stringify([a, b]);
+      assert.equal(join(a, b), nodePath.join(a, b), `join ${args}`);
+      assert.equal(resolve(a, b), nodePath.resolve(a, b), `resolve ${args}`);
+      assert.equal(join(a, b, "c"), nodePath.join(a, b, "c"), `join ${args}, "c"`);
+      assert.equal(resolve("/x", a, b), nodePath.resolve("/x", a, b), `resolve "/x", ${args}`);
+    }
+  }
+  assert.equal(join(), nodePath.join());
+  assert.equal(resolve(), nodePath.resolve());
+});

@@ -1,0 +1,181 @@
+/**
+ * How `runner exec` starts: the executor process for the first job is
+ * launched before the pipeline is read, so its start-up overlaps exec's own;
+ * `--list` launches none; a pipeline that fails to plan leaves none behind.
+ * Every process exec starts is seen through `strace -f` (execve and exits).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { MAIN, SampleProject } from "./_exec_cli.ts";
+
+const hasStrace = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((o) => o.success, () => false);
+const NO_STRACE = "strace is not installed (apt-get install strace; .ci/run does)";
+if (!hasStrace) {
+  // deno-lint-ignore no-console -- the skip reason belongs in the test output
+  console.log(`SKIP exec start tests: ${NO_STRACE}`);
+}
+
+interface Traced {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** strace's lines, in the order things happened. */
+  lines: string[];
+}
+
+/** `runner exec <args>` in `project` under `strace -f`, recording execve and process exits. */
+async function tracedExec(project: SampleProject, args: string[]): Promise<Traced> {
+  const log = join(project.root, "strace.log");
+  const out = await new Deno.Command("strace", {
+    args: [
+      "-f",
+      "-q",
+      "-s",
+      "4096",
+      "-e",
+      // Signals stay traced: without them strace does not say "killed by SIGKILL".
+      "trace=execve",
+      "-o",
+      log,
+      "--",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--quiet",
+      MAIN,
+      "exec",
+      ...args,
+    ],
+    cwd: project.dir,
+    env: project.env(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+    lines: (await Deno.readTextFile(log)).split("\n"),
+  };
+}
+
+/** Pids that exec'd an executor process (`… main.ts executor-process`). */
+function executorPids(lines: string[]): string[] {
+  return lines.filter((l) => /execve\(.*"executor-process"/.test(l) && / = 0$/.test(l))
+    .map((l) => l.split(/\s+/)[0]!);
+}
+
+/** Index of the line saying `pid` ended (exited or killed), or -1. */
+function endOf(lines: string[], pid: string): number {
+  return lines.findIndex((l) => l.startsWith(`${pid} `) && /\+\+\+ (exited|killed)/.test(l));
+}
+
+Deno.test({
+  name: "exec --list starts no executor process",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    const run = await tracedExec(project, ["--list"]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /build/);
+    assert.deepEqual(executorPids(run.lines), []);
+  },
+});
+
+Deno.test({
+  name:
+    "exec starts the executor process before the pipeline is planned, and stops it before exiting when the plan fails",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      // Valid YAML that GitLab rejects: planning fails after the launch.
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n  timeout: soon\n",
+    });
+    const run = await tracedExec(project, []);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /^ERROR: \.gitlab-ci\.yml:3: jobs\.build\.timeout: /m);
+    // Launched early: one process, though no job ran.
+    const pids = executorPids(run.lines);
+    assert.equal(pids.length, 1, run.lines.join("\n"));
+    const exec = run.lines[0]!.split(/\s+/)[0]!;
+    const childEnd = endOf(run.lines, pids[0]!);
+    const execEnd = endOf(run.lines, exec);
+    assert.ok(childEnd >= 0 && execEnd >= 0, run.lines.join("\n"));
+    assert.ok(childEnd < execEnd, `the executor process outlived exec:\n${run.lines.join("\n")}`);
+  },
+});
+
+Deno.test({
+  name: "exec runs its one job in the executor process it started before planning",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    const run = await tracedExec(project, []);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^built$/m);
+    // The first execve of the executor comes before git is asked about the project.
+    const firstGit = run.lines.findIndex((l) => /execve\("[^"]*\/git"/.test(l));
+    const firstExecutor = run.lines.findIndex((l) => /execve\(.*"executor-process"/.test(l));
+    assert.ok(firstExecutor >= 0 && firstGit >= 0, run.lines.join("\n"));
+    assert.ok(firstExecutor < firstGit, run.lines.join("\n"));
+    // One job, one executor process: no spare left to start and kill.
+    assert.equal(executorPids(run.lines).length, 1, run.lines.join("\n"));
+  },
+});
+
+/** Modules `root` loads before it runs (static imports only; dynamic ones load later). */
+async function staticGraph(root: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", root],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    roots: string[];
+    modules: Array<{
+      specifier: string;
+      dependencies?: Array<{ code?: { specifier: string }; isDynamic?: boolean }>;
+    }>;
+  };
+  const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const stack = [...info.roots];
+  while (stack.length > 0) {
+    const specifier = stack.pop()!;
+    if (seen.has(specifier)) continue;
+    seen.add(specifier);
+    for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dep.code && !dep.isDynamic) stack.push(dep.code.specifier);
+    }
+  }
+  return [...seen];
+}
+
+const SRC = join(MAIN, "..", "..");
+
+Deno.test("an executor process and exec up to its launch load no node: or npm: module (Node compatibility costs ~35 ms of CPU per process)", async () => {
+  for (
+    const root of [
+      "cli/main.ts",
+      "cli/executor_process.ts",
+      "executors/shell/shell_executor.ts",
+      "cli/commands/exec.ts",
+      "poller/process_launcher.ts",
+      "poller/executor_permissions.ts",
+    ]
+  ) {
+    const graph = await staticGraph(join(SRC, root));
+    assert.ok(graph.length > 1, root);
+    const node = graph.filter((s) => s.startsWith("node:") || s.startsWith("npm:"));
+    assert.deepEqual(node, [], `${root} loads ${node.join(", ")}`);
+  }
+});
