@@ -20,8 +20,13 @@ export interface PollerScope {
   previous: GlobalConfig | null;
   /** Called with the config this poller runs with, before it stops for a new one's permissions. */
   onRescope(config: GlobalConfig): void;
-  /** The process's /proc values as the supervisor last read them (the poller may not). */
-  procfs(): ProcfsSnapshot | undefined;
+  /**
+   * Asks the supervisor for the process's /proc values (the poller may not
+   * read them) from now on, every few seconds; resolves the reader of the
+   * latest once the first is in. Only the metrics endpoint calls it: a poller
+   * without one costs the supervisor no /proc reads.
+   */
+  watchProcfs(): Promise<() => ProcfsSnapshot | undefined>;
 }
 
 /** What a scoped poller resolves when it drained to get the permissions of a new config. */

@@ -115,7 +115,10 @@ const COMMANDS: Record<string, Command> = {
   "run-single": {
     summary: "Start a single runner given by flags",
     load: async () => {
-      const { RUN_SINGLE_FLAGS, runSingleCommand } = await import("./commands/run.ts");
+      const [{ RUN_SINGLE_FLAGS }, { runSingleCommand }] = await Promise.all([
+        import("./commands/run_single_flags.ts"),
+        import("./commands/run.ts"),
+      ]);
       return { flags: RUN_SINGLE_FLAGS, run: runSingleCommand };
     },
   },

@@ -122,7 +122,7 @@ export async function superviseScopedPoller(
       previous,
     };
     // Deno wants every permission for /proc/self: this thread reads the process
-    // metrics' values for the poller.
+    // metrics' values for the poller, once its metrics endpoint asks for them.
     let procfsTimer: ReturnType<typeof setInterval> | undefined;
     const code = await runScopedWorker(new URL("./poller_worker.ts", import.meta.url), {
       permissions: pollerWorkerPermissions(permissions),

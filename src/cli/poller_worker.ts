@@ -5,7 +5,9 @@
  * and checks each reloaded config against the permissions it holds.
  *
  * Posts `{ type: "ready" }` once loaded; first message in: PollerWorkerInit;
- * last message out: `{ type: "exit", code }`.
+ * last message out: `{ type: "exit", code }`. `{ type: "procfs-wanted" }` goes
+ * out once the metrics endpoint is loaded; `{ type: "procfs", snapshot }`
+ * messages come in after it.
  */
 import { missingPermissions, pollerPermissions } from "../poller/poller_permissions.ts";
 import { main } from "./main.ts";
@@ -19,14 +21,17 @@ const scope = globalThis as unknown as {
 };
 
 let procfs: ProcfsSnapshot | undefined;
+let firstProcfs: PromiseWithResolvers<void> | undefined;
 
 scope.onmessage = async (e: MessageEvent) => {
   // After the init message, only procfs snapshots come in.
   scope.onmessage = (next: MessageEvent) => {
     const m = next.data as { type?: string; snapshot?: ProcfsSnapshot };
-    if (m.type === "procfs") procfs = m.snapshot;
+    if (m.type === "procfs") {
+      procfs = m.snapshot;
+      firstProcfs?.resolve();
+    }
   };
-  scope.postMessage({ type: "procfs-wanted" });
   const init = e.data as PollerWorkerInit;
   const execPath = Deno.execPath();
   const code = await main(init.args, {
@@ -40,7 +45,14 @@ scope.onmessage = async (e: MessageEvent) => {
       tempDir: init.tempDir,
       previous: init.previous,
       onRescope: (config) => scope.postMessage({ type: "rescope", config }),
-      procfs: () => procfs,
+      watchProcfs: async () => {
+        if (!firstProcfs) {
+          firstProcfs = Promise.withResolvers();
+          scope.postMessage({ type: "procfs-wanted" });
+        }
+        await firstProcfs.promise;
+        return () => procfs;
+      },
       missing: (config) => {
         let target: string | null;
         try {

@@ -2,6 +2,10 @@
  * Opens the trace pipeline for each job: mask → UTF-8 → output_limit → store
  * (trace/job_trace.ts), with the uploader sending it to GitLab as it grows and
  * delivering the final state. The supervisor sees only the TraceSession seam.
+ *
+ * The pipeline's modules load with the first job, not with the poller: an
+ * idle poller does not need them, and the checksum's node:zlib alone costs
+ * it about 1.5 MB of heap (scripts/bench/job_latency.ts, figure (c)).
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { mapFailureReason } from "../gitlab/failure_reasons.ts";
@@ -16,12 +20,20 @@ import type {
   TraceSession,
   TraceSessionFactory,
 } from "../poller/job_supervisor.ts";
-import { JobTrace } from "../trace/job_trace.ts";
 import { type Clock, systemClock } from "../trace/clock.ts";
-import { TraceUploader } from "../trace/trace_uploader.ts";
-import { maskOptionsForJob } from "../trace/mask_options.ts";
-import { openTempSpillFile } from "../trace/temp_spill_file.ts";
-import { TraceStore } from "../trace/trace_store.ts";
+
+/** The trace pipeline's modules; literal specifiers, so `deno compile` embeds them. */
+function loadPipeline() {
+  return Promise.all([
+    import("../trace/job_trace.ts"),
+    import("../trace/trace_uploader.ts"),
+    import("../trace/mask_options.ts"),
+    import("../trace/temp_spill_file.ts"),
+    import("../trace/trace_store.ts"),
+  ]).then(([a, b, c, d, e]) => ({ ...a, ...b, ...c, ...d, ...e }));
+}
+
+let pipeline: ReturnType<typeof loadPipeline> | undefined;
 
 export interface TraceSessionsOptions {
   clientFor(runner: RunnerConfig): JobClient;
@@ -38,7 +50,13 @@ export class TraceSessions implements TraceSessionFactory {
     this.#o = options;
   }
 
-  open(runner: RunnerConfig, job: JobSpec, callbacks: TraceCallbacks): TraceSession {
+  async open(
+    runner: RunnerConfig,
+    job: JobSpec,
+    callbacks: TraceCallbacks,
+  ): Promise<TraceSession> {
+    const { JobTrace, TraceUploader, maskOptionsForJob, openTempSpillFile, TraceStore } =
+      await (pipeline ??= loadPipeline());
     // As the build resolves them, so the runner's `environment` counts too.
     const flags = featureFlagsForJob(runner, job.variables);
     const trace = new JobTrace({

@@ -86,7 +86,7 @@ async function touchesIn90s(flag: string): Promise<number> {
       clock,
     });
     const runner = { ...defaultRunnerConfig("shell"), url: gitlab.url, token: runnerToken };
-    const session = sessions.open(runner, job, { onAbort() {}, onCancelRequested() {} });
+    const session = await sessions.open(runner, job, { onAbort() {}, onCancelRequested() {} });
     session.write(new TextEncoder().encode("one line\n"));
     for (let i = 0; i < 5000 && !clock.isParked; i++) {
       await new Promise((resolve) => setTimeout(resolve, 1));

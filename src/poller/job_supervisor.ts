@@ -53,7 +53,12 @@ export interface TraceCallbacks {
 }
 
 export interface TraceSessionFactory {
-  open(runner: RunnerConfig, job: JobSpec, callbacks: TraceCallbacks): TraceSession;
+  /** May resolve later: the trace pipeline can load with the first job (cli/trace_sessions.ts). */
+  open(
+    runner: RunnerConfig,
+    job: JobSpec,
+    callbacks: TraceCallbacks,
+  ): TraceSession | Promise<TraceSession>;
 }
 
 /** What the metrics and `/debug/jobs/list` learn about running jobs. */
@@ -131,7 +136,7 @@ export class JobSupervisor implements JobHandler {
     // The payload did not validate; a minimal job is enough to fail it.
     const job = parseJobSpec({ id, token });
     await this.#opts.journal?.taken(runner, job);
-    const session = this.#opts.traces.open(runner, job, {
+    const session = await this.#opts.traces.open(runner, job, {
       onCancelRequested() {},
       onAbort() {},
     });
@@ -176,7 +181,7 @@ export class JobSupervisor implements JobHandler {
     const started = performance.now();
     let cancel: ((graceful: boolean) => void) | null = null;
     let canceledBeforeStart: boolean | null = null;
-    const session = this.#opts.traces.open(runner, job, {
+    const session = await this.#opts.traces.open(runner, job, {
       onCancelRequested: () => cancel ? cancel(true) : (canceledBeforeStart ??= true),
       onAbort: () => cancel ? cancel(false) : (canceledBeforeStart = false),
     });

@@ -34,18 +34,17 @@ import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_conte
 import { configPath, enterWorkingDirectory, loadConfig } from "../config_flags.ts";
 import { Flags, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
-import { SessionServer } from "../../session/session_server.ts";
+import type { SessionServer } from "../../session/session_server.ts";
 import { hasTerminal, runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
-import { applyRunnerFlags } from "../runner_flags.ts";
 import { TraceSessions } from "../trace_sessions.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
 import { saveConfig } from "../../config/save_config.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 
-import { RUN_FLAGS, RUN_SINGLE_FLAGS } from "./run_flags.ts";
+import { RUN_FLAGS } from "./run_flags.ts";
 
-export { RUN_FLAGS, RUN_SINGLE_FLAGS };
+export { RUN_FLAGS };
 
 interface ServeOptions {
   config: GlobalConfig;
@@ -147,7 +146,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const endpoint: MetricsEndpoint | null = opts.listenAddress || config.listenAddress
     ? (await import("../../metrics/metrics_endpoint.ts")).createMetricsEndpoint({
       version: ctx.version,
-      ...(ctx.pollerScope ? { procfs: () => ctx.pollerScope?.procfs() } : {}),
+      // The process metrics it registers are those the first snapshot has.
+      ...(ctx.pollerScope ? { procfs: await ctx.pollerScope.watchProcfs() } : {}),
       log,
     })
     : null;
@@ -168,6 +168,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const sessionSettings = { ...config.sessionServer };
   if (sessionSettings.listenAddress !== "") {
     try {
+      // Loaded only when configured: its certificate needs node:crypto, several MB idle.
+      const { SessionServer } = await import("../../session/session_server.ts");
       sessionServer = await SessionServer.start({
         listenAddress: sessionSettings.listenAddress,
         advertiseAddress: sessionSettings.advertiseAddress,
@@ -552,6 +554,11 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 export async function runSingleCommand(ctx: CliContext, args: string[]): Promise<number> {
+  // The table of every runner flag: `runner run` does not need it.
+  const [{ RUN_SINGLE_FLAGS }, { applyRunnerFlags }] = await Promise.all([
+    import("./run_single_flags.ts"),
+    import("../runner_flags.ts"),
+  ]);
   const flags = new Flags(parseFlags(args, RUN_SINGLE_FLAGS, ctx.env));
   let runner: RunnerConfig;
   let systemId: string;
