@@ -4,7 +4,7 @@
  * Runner entries are matched by token and named by short token; values of
  * runner keys are not shown because some are secrets.
  */
-import { isDeepStrictEqual } from "node:util";
+import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
 import {
   arrayFieldPath,
@@ -32,20 +32,20 @@ function changedKeys(a: Obj, b: Obj, root: string): string[] {
   const changed: string[] = [];
   for (const key of supportedKeysOfRoot(root)) {
     const path = keyFieldPath(key);
-    if (!isDeepStrictEqual(getField(a, path), getField(b, path))) {
+    if (!isSameConfigValue(getField(a, path), getField(b, path))) {
       changed.push(dotted(key.section, root, key.key));
     }
   }
   for (const array of supportedArraysOfRoot(root)) {
     const path = arrayFieldPath(array.path);
-    if (!isDeepStrictEqual(getField(a, path), getField(b, path))) {
+    if (!isSameConfigValue(getField(a, path), getField(b, path))) {
       changed.push(relativeToRoot(array.path, root));
     }
   }
   const ua = (a["unsupported"] ?? {}) as Obj;
   const ub = (b["unsupported"] ?? {}) as Obj;
   for (const name of new Set([...Object.keys(ua), ...Object.keys(ub)])) {
-    if (!isDeepStrictEqual(ua[name], ub[name])) changed.push(name);
+    if (!isSameConfigValue(ua[name], ub[name])) changed.push(name);
   }
   return changed;
 }
@@ -74,7 +74,7 @@ export function describeConfigChanges(before: GlobalConfig, after: GlobalConfig)
     const path = keyFieldPath(key);
     const old = getField(a, path);
     const now = getField(b, path);
-    if (isDeepStrictEqual(old, now)) continue;
+    if (isSameConfigValue(old, now)) continue;
     const name = dotted(key.section, "", key.key);
     const scalar = (v: unknown) => typeof v !== "object" || v === null;
     parts.push(

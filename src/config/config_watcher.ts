@@ -13,7 +13,7 @@
  * called twice. Callbacks never run after close() resolved.
  */
 import { dirname } from "node:path";
-import { isDeepStrictEqual } from "node:util";
+import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import { ConfigError, type ConfigWarning } from "./config_error.ts";
 import { parseConfig } from "./parse_config.ts";
@@ -171,7 +171,7 @@ export class ConfigWatcher implements AsyncDisposable {
       if (error instanceof ConfigError) return this.#fail(error);
       throw error;
     }
-    if (this.#closed || isDeepStrictEqual(loaded.config, this.#config)) {
+    if (this.#closed || isSameConfigValue(loaded.config, this.#config)) {
       return { kind: "unchanged" };
     }
     const summary = describeConfigChanges(this.#config, loaded.config);

@@ -9,7 +9,7 @@
  * [runners.docker] keys for docker executors).
  */
 import { stringify } from "smol-toml";
-import { isDeepStrictEqual } from "node:util";
+import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
 import type { KeySpec } from "./schema.ts";
 import { toTomlValue, typedDefault } from "./_convert_value.ts";
@@ -45,7 +45,7 @@ function isSaved(key: KeySpec, obj: Obj, value: unknown): boolean {
   if (value === null) return false;
   if (key.saved === "always") return true;
   if (key.saved === "docker" && isDockerExecutor(String(obj["executor"] ?? ""))) return true;
-  return !isDeepStrictEqual(value, effectiveDefault(key, obj));
+  return !isSameConfigValue(value, effectiveDefault(key, obj));
 }
 
 function tomlPath(section: string, root: string, key: string): string[] {

@@ -4,7 +4,7 @@
  * parameter; no file access here (see load_config.ts).
  */
 import { parse, TomlError } from "smol-toml";
-import { isDeepStrictEqual } from "node:util";
+import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
 import { childSections, keysOf, type KeySpec, type SectionSpec } from "./schema.ts";
 import {
@@ -151,7 +151,7 @@ function readKey(
  */
 function isDefaultValue(spec: KeySpec, raw: unknown): boolean {
   const converted = convertValue(spec.type, raw);
-  return converted.ok && isDeepStrictEqual(converted.value, typedDefault(spec));
+  return converted.ok && isSameConfigValue(converted.value, typedDefault(spec));
 }
 
 /** A table of an unsupported section whose keys all hold their official defaults. */
