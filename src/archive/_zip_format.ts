@@ -44,9 +44,12 @@ export class LeWriter {
   readonly bytes: Uint8Array;
   readonly #view: DataView;
   pos = 0;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.#view = new DataView(this.bytes.buffer);
+  /** Writes into `reuse` (its first `size` bytes) when it is large enough, else into new memory. */
+  constructor(size: number, reuse?: Uint8Array) {
+    this.bytes = reuse !== undefined && reuse.length >= size
+      ? reuse.subarray(0, size)
+      : new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
   }
   u8(v: number): this {
     this.#view.setUint8(this.pos, v);

@@ -135,3 +135,34 @@ Deno.test("zip writer switches to ZIP64 above 65535 entries and the reader follo
   assert.equal(entries.length, 65600);
   assert.equal(entries[65599]?.rawName, "d99/f65599");
 });
+
+Deno.test("zip writer keeps every name whole, short or long, ASCII or not, entry after entry", async () => {
+  const names = [
+    "a",
+    `${"d".repeat(300)}/x.txt`,
+    `${"ü".repeat(400)}.txt`,
+    `${"long/".repeat(400)}end.txt`,
+    "b",
+    "ünï/cödé.txt",
+    `${"é".repeat(100)}/${"z".repeat(200)}`,
+    `${"é".repeat(150)}/${"z".repeat(200)}`,
+    "c",
+  ];
+  const src = new MemoryTree();
+  names.forEach((name, i) => src.addFile(name, `content ${i} `.repeat(i + 1)));
+  for (const level of ["fastest", "fast"] as const) {
+    const bytes = await zipOf(src, names, level);
+    const entries = await readZipDirectory(new BytesReader(bytes));
+    assert.deepEqual(entries.map((e) => e.rawName), names);
+    const out = new MemoryTree();
+    await extractZip(new BytesReader(bytes), out);
+    names.forEach((name, i) => {
+      const node = out.nodes.get(name);
+      assert.equal(
+        new TextDecoder().decode(node?.kind === "file" ? node.data : undefined),
+        `content ${i} `.repeat(i + 1),
+        name.slice(0, 20),
+      );
+    });
+  }
+});

@@ -158,6 +158,10 @@ async function writeEntries(
   // records kept as objects cost several MiB of heap, and encoding them as
   // each entry ended kept a 4 MiB doubling buffer.
   const central = new CentralColumns(paths.length);
+  // Each entry's name and headers are encoded into these and copied into the
+  // output before the next entry: no arrays per entry for the collector.
+  const names = new NameEncoder();
+  const headers = new Uint8Array(HEADER_SCRATCH);
   let entries = 0;
   let offset = 0;
 
@@ -191,7 +195,7 @@ async function writeEntries(
       continue;
     }
     const isDir = item.entry.kind === "dir";
-    const name = encoder.encode(isDir ? `${item.path}/` : item.path);
+    const name = names.encode(isDir ? `${item.path}/` : item.path);
     const flagsBase = isAscii(item.path) ? 0 : FLAG_UTF8;
     const externalAttrs = modeBits(item.entry) * 0x10000 + (isDir ? 0x10 : 0);
     const record: CentralRecord = {
@@ -208,7 +212,7 @@ async function writeEntries(
 
     if (item.data !== null) {
       record.compressed = item.data.length;
-      const header = localHeader(record, false);
+      const header = localHeader(record, false, headers);
       offset += header.length + item.data.length;
       await out.push(header);
       await out.push(item.data);
@@ -217,7 +221,7 @@ async function writeEntries(
       const zip64 = item.entry.size >= STREAM_ZIP64_FROM;
       record.flags |= FLAG_DATA_DESCRIPTOR;
       record.method = level === 0 ? METHOD_STORE : METHOD_DEFLATE;
-      const header = localHeader(record, zip64);
+      const header = localHeader(record, zip64, headers);
       offset += header.length;
       await out.push(header);
       let crc = 0;
@@ -259,7 +263,7 @@ async function writeEntries(
 
   const cdStart = offset;
   for (let e = 0; e < entries; e++) {
-    const header = centralHeader(central.record(e, paths));
+    const header = centralHeader(central.record(e, paths, names), headers);
     offset += header.length;
     await out.push(header);
   }
@@ -523,11 +527,27 @@ async function* largeFileBlocks(
   if (level !== 0) yield { raw: new Uint8Array(0), out: FINAL_EMPTY_BLOCK };
 }
 
-function localHeader(r: CentralRecord, zip64: boolean): Uint8Array {
+/** Encodes names into one reused buffer; a name is valid until the next `encode`. */
+class NameEncoder {
+  #buffer = new Uint8Array(1024);
+
+  encode(name: string): Uint8Array {
+    // UTF-16 to UTF-8 takes at most 3 bytes per code unit.
+    if (name.length * 3 > this.#buffer.length) return encoder.encode(name);
+    const { written } = encoder.encodeInto(name, this.#buffer);
+    return this.#buffer.subarray(0, written);
+  }
+}
+
+/** Room for a header with a name of about 1 KiB; longer ones get their own array. */
+const HEADER_SCRATCH = 1200;
+
+/** The local header of `r`, in `reuse` when it fits (valid until `reuse` is written again). */
+function localHeader(r: CentralRecord, zip64: boolean, reuse: Uint8Array): Uint8Array {
   const extraLength = 9 + (zip64 ? 20 : 0);
   const { time, date } = dosDateTime(r.mtime);
   const streamed = (r.flags & FLAG_DATA_DESCRIPTOR) !== 0;
-  const w = new LeWriter(LOCAL_HEADER_SIZE + r.name.length + extraLength)
+  const w = new LeWriter(LOCAL_HEADER_SIZE + r.name.length + extraLength, reuse)
     .u32(SIG_LOCAL)
     .u16(zip64 ? VERSION_ZIP64 : VERSION_DEFAULT)
     .u16(r.flags)
@@ -544,7 +564,8 @@ function localHeader(r: CentralRecord, zip64: boolean): Uint8Array {
   return w.bytes;
 }
 
-function centralHeader(r: CentralRecord): Uint8Array {
+/** The central directory record of `r`, in `reuse` when it fits. */
+function centralHeader(r: CentralRecord, reuse: Uint8Array): Uint8Array {
   const big = {
     size: r.size >= MAX32,
     compressed: r.compressed >= MAX32,
@@ -554,7 +575,7 @@ function centralHeader(r: CentralRecord): Uint8Array {
   const extraLength = 9 + (zip64Length > 0 ? 4 + zip64Length : 0);
   const version = zip64Length > 0 ? VERSION_ZIP64 : VERSION_DEFAULT;
   const { time, date } = dosDateTime(r.mtime);
-  const w = new LeWriter(CENTRAL_HEADER_SIZE + r.name.length + extraLength)
+  const w = new LeWriter(CENTRAL_HEADER_SIZE + r.name.length + extraLength, reuse)
     .u32(SIG_CENTRAL)
     .u16((HOST_UNIX << 8) | version)
     .u16(version)
@@ -629,13 +650,13 @@ class CentralColumns {
   }
 
   /** The `i`th added entry's record; its name is `paths[pathIndex]` (plus `/` for a directory). */
-  record(i: number, paths: readonly string[]): CentralRecord {
+  record(i: number, paths: readonly string[], names: NameEncoder): CentralRecord {
     const externalAttrs = this.#attrs[i] as number;
     const path = paths[this.#path[i] as number] as string;
     const n = this.#numbers;
     const flagsMethod = this.#flagsMethod[i] as number;
     return {
-      name: encoder.encode((externalAttrs & 0x10) !== 0 ? `${path}/` : path),
+      name: names.encode((externalAttrs & 0x10) !== 0 ? `${path}/` : path),
       flags: flagsMethod >>> 16,
       method: flagsMethod & 0xffff,
       crc: this.#crc[i] as number,
