@@ -1,7 +1,9 @@
 /**
- * `runner executor-process` (hidden): the child the poller starts for each
- * job. It reads the start message from stdin, runs the job with the executor
- * it names, and writes trace and events to stdout (executors/process_protocol.ts).
+ * `runner executor-process` (hidden): the child the poller starts to run
+ * jobs. It reads a start message from stdin, runs the job with the executor
+ * it names, and writes trace and events to stdout (executors/process_protocol.ts);
+ * the poller may then send it the next job of the same permission set
+ * (runExecutorProcess says when it exits instead).
  * Its own log lines go to stderr as JSON; the poller relays them.
  *
  * From source it runs with the `--allow-*` flags of its executor; a compiled
@@ -38,11 +40,6 @@ import { createExecutor, createJobFiles, type ExecutorContext } from "./executor
 import type { CacheUrlSource } from "../cache/distributed_cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "../cache/cache_url_signer.ts";
 
-/** The poller closed stdin without sending a job (an unused spare process). */
-export class NoJobError extends Error {
-  override readonly name = "NoJobError";
-}
-
 /** Serialises frames onto stdout in order; `write` never blocks the caller. */
 export class FrameWriter implements JobOutput {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -77,93 +74,143 @@ export class FrameWriter implements JobOutput {
   }
 }
 
+/** One job's view of stdin: its cancel, cache-url and terminal messages, and stdin's end. */
 export interface ControlChannel {
   start: StartMessage;
   /** `cancel` messages as they arrive. */
   onCancel(listener: (message: CancelMessage) => void): void;
   /** `cache-url` answers as they arrive (one listener). */
   onCacheUrl(listener: (message: CacheUrlAnswer) => void): void;
-  /** Called once when stdin ends after the start message: the poller is gone. */
+  /** Called once when stdin ends during this job: the poller is gone. */
   onClosed(listener: () => void): void;
   /** Web terminal messages as they arrive (one listener; earlier ones are queued). */
   onTerminal(listener: (message: TerminalRequest) => void): void;
 }
 
-/** Reads the start message, then keeps reading cancel messages in the background. */
-export async function readControl(stdin: ReadableStream<Uint8Array>): Promise<ControlChannel> {
-  const reader = stdin.getReader();
-  const decoder = new FrameDecoder();
-  const queued: ToExecutor[] = [];
-  const listeners: ((m: CancelMessage) => void)[] = [];
-  let onCacheUrl: (m: CacheUrlAnswer) => void = () => {};
-  const terminalQueue: TerminalRequest[] = [];
-  let onTerminal: (m: TerminalRequest) => void = (m) => terminalQueue.push(m);
+/** The listeners of the job in hand; dropped when it ends, with everything they hold. */
+class JobChannel implements ControlChannel {
+  readonly start: StartMessage;
+  #cancels: ((m: CancelMessage) => void)[] = [];
+  #queuedCancels: CancelMessage[] = [];
+  #cacheUrl: (m: CacheUrlAnswer) => void = () => {};
+  #terminal: ((m: TerminalRequest) => void) | null = null;
+  #queuedTerminal: TerminalRequest[] = [];
+  #closed: (() => void)[] = [];
+  #isClosed = false;
 
-  const pump = async (): Promise<void> => {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      for (const frame of decoder.push(value)) {
-        if (frame.type !== FRAME_MESSAGE) continue;
-        const message = decodeMessage<ToExecutor>(frame.payload);
-        if (message.type === "cancel") {
-          if (listeners.length > 0) listeners.forEach((l) => l(message));
-          else queued.push(message);
-        } else if (message.type.startsWith("terminal-")) {
-          // A terminal may be asked for in the same read as the start message.
-          onTerminal(message as TerminalRequest);
-        } else queued.push(message);
-      }
-      if (queued.length > 0 && queued[0]?.type === "start") return;
-    }
-  };
-  await pump();
-  const start = queued.shift();
-  if (start === undefined) throw new NoJobError("stdin closed before a job arrived");
-  if (start.type !== "start") {
-    throw new TypeError("Executor process got no start message on stdin");
+  constructor(start: StartMessage) {
+    this.start = start;
   }
-  // stdin ends only when the poller is gone (killed, crashed): nobody can cancel us any more.
-  let isClosed = false;
-  const closedListeners: (() => void)[] = [];
-  const rest = (async () => {
+
+  deliver(message: ToExecutor): void {
+    if (message.type === "cancel") {
+      if (this.#cancels.length > 0) this.#cancels.forEach((l) => l(message));
+      else this.#queuedCancels.push(message);
+    } else if (message.type === "cache-url") this.#cacheUrl(message);
+    else if (message.type.startsWith("terminal-")) {
+      const request = message as TerminalRequest;
+      if (this.#terminal) this.#terminal(request);
+      else this.#queuedTerminal.push(request);
+    }
+  }
+
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#closed.splice(0).forEach((l) => l());
+  }
+
+  onCancel(listener: (message: CancelMessage) => void): void {
+    this.#cancels.push(listener);
+    for (const m of this.#queuedCancels.splice(0)) listener(m);
+  }
+
+  onCacheUrl(listener: (message: CacheUrlAnswer) => void): void {
+    this.#cacheUrl = listener;
+  }
+
+  onClosed(listener: () => void): void {
+    if (this.#isClosed) listener();
+    else this.#closed.push(listener);
+  }
+
+  onTerminal(listener: (message: TerminalRequest) => void): void {
+    this.#terminal = listener;
+    for (const m of this.#queuedTerminal.splice(0)) listener(m);
+  }
+}
+
+/**
+ * Reads stdin for the whole life of the process: a `start` message opens a
+ * job's channel, the messages after it go to that job, `endJob` closes it.
+ * Between jobs, messages meant for the job that ended (a late cancel, a
+ * cache-url answer nobody waits for) are dropped.
+ */
+export class ControlReader {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #decoder = new FrameDecoder();
+  #starts: StartMessage[] = [];
+  #waiting: PromiseWithResolvers<StartMessage | null> | null = null;
+  #job: JobChannel | null = null;
+  #isClosed = false;
+  #error: Error | null = null;
+
+  constructor(stdin: ReadableStream<Uint8Array>) {
+    this.#reader = stdin.getReader();
+    void this.#pump();
+  }
+
+  /** The next job's start message; null once stdin has ended. Rejects on a broken stream. */
+  nextStart(): Promise<StartMessage | null> {
+    const start = this.#starts.shift();
+    if (start) return Promise.resolve(start);
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#isClosed) return Promise.resolve(null);
+    this.#waiting = Promise.withResolvers();
+    return this.#waiting.promise;
+  }
+
+  /** Routes what follows `start` on stdin to the returned channel. */
+  beginJob(start: StartMessage): ControlChannel {
+    const job = new JobChannel(start);
+    this.#job = job;
+    if (this.#isClosed) job.close();
+    return job;
+  }
+
+  /** The job ended: its listeners (and the start message with its token) are let go. */
+  endJob(): void {
+    this.#job = null;
+  }
+
+  async #pump(): Promise<void> {
     try {
       while (true) {
-        const { value, done } = await reader.read();
+        const { value, done } = await this.#reader.read();
         if (done) break;
-        for (const frame of decoder.push(value)) {
+        for (const frame of this.#decoder.push(value)) {
           if (frame.type !== FRAME_MESSAGE) continue;
           const message = decodeMessage<ToExecutor>(frame.payload);
-          if (message.type === "cancel") listeners.forEach((l) => l(message));
-          else if (message.type === "cache-url") onCacheUrl(message);
-          else if (message.type.startsWith("terminal-")) onTerminal(message as TerminalRequest);
+          if (message.type === "start") {
+            if (this.#waiting) {
+              this.#waiting.resolve(message);
+              this.#waiting = null;
+            } else this.#starts.push(message);
+          } else this.#job?.deliver(message);
         }
       }
-    } catch {
-      // stdin broke: the poller is gone.
+    } catch (err) {
+      // stdin broke (or carried garbage): the poller is gone for us either way.
+      this.#error = err instanceof Error ? err : new Error(String(err));
     }
-    isClosed = true;
-    closedListeners.forEach((l) => l());
-  })();
-  void rest;
-  return {
-    start,
-    onCancel(listener) {
-      listeners.push(listener);
-      for (const m of queued.splice(0)) if (m.type === "cancel") listener(m);
-    },
-    onCacheUrl(listener) {
-      onCacheUrl = listener;
-    },
-    onClosed(listener) {
-      if (isClosed) listener();
-      else closedListeners.push(listener);
-    },
-    onTerminal(listener) {
-      onTerminal = listener;
-      for (const m of terminalQueue.splice(0)) listener(m);
-    },
-  };
+    this.#isClosed = true;
+    if (this.#waiting) {
+      if (this.#error) this.#waiting.reject(this.#error);
+      else this.#waiting.resolve(null);
+      this.#waiting = null;
+    }
+    this.#job?.close();
+  }
 }
 
 export interface ExecutorProcessIo {
@@ -184,28 +231,67 @@ export interface ExecutorProcessIo {
 export const LOST_KILL_MS = 800;
 export const LOST_EXIT_MS = 1800;
 
-/** Runs the job the poller sends; resolves with the process exit code. */
+/**
+ * Most jobs one process runs when the poller reuses it (`isReusable`): a
+ * bound on what one process can accumulate (heap, module state, leaks) over
+ * its life; the launcher starts a fresh one after.
+ */
+export const MAX_JOBS_PER_PROCESS = 50;
+
+/**
+ * Runs the jobs the poller sends; resolves with the process exit code. A job
+ * whose start message says `isReusable` ends with an `idle` event instead of
+ * the end of stdout, and the process waits for the next start message. It
+ * exits instead when it served MAX_JOBS_PER_PROCESS jobs, when stdin ends,
+ * on SIGTERM, or after a job it could not end cleanly (the poller lost, a
+ * cleanup that timed out): then nothing of that job may meet the next one.
+ */
 export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number> {
   const writer = new FrameWriter(io.stdout);
-  let control: ControlChannel;
-  try {
+  const control = new ControlReader(io.stdin);
+  for (let served = 0;; served++) {
+    let start: StartMessage | null;
     const terminated = abortPromise(io.terminate);
-    const read = readControl(io.stdin);
-    const first = await Promise.race([read, terminated.then(() => null)]);
-    terminated.cancel();
-    // A spare process stopped before any job: nothing to clean up.
-    if (first === null) throw new NoJobError("stopped before a job arrived");
-    control = first;
-  } catch (err) {
-    // A spare process the poller no longer needs: stdin closed before any job.
-    if (err instanceof NoJobError) {
+    try {
+      start = await Promise.race([control.nextStart(), terminated.then(() => null)]);
+    } catch (err) {
+      io.log.error("Executor process got no job", { [F.ERROR]: (err as Error).message });
+      await writer.close();
+      return 2;
+    } finally {
+      terminated.cancel();
+    }
+    // stdin closed or SIGTERM while waiting: an unused spare, or an idle process let go.
+    if (start === null) {
       await writer.close();
       return 0;
     }
-    io.log.error("Executor process got no job", { [F.ERROR]: (err as Error).message });
-    await writer.close();
-    return 2;
+    const job = control.beginJob(start);
+    const outcome = await runJob(io, writer, job);
+    control.endJob();
+    const isReused = start.isReusable === true && outcome === "clean" &&
+      served + 1 < MAX_JOBS_PER_PROCESS && !io.terminate?.aborted;
+    if (!isReused) {
+      await writer.close();
+      return outcome === "lost" ? 1 : 0;
+    }
+    writer.event({ type: "idle" });
   }
+}
+
+/**
+ * How a job ended for its process: `clean` (its result sent, nothing of it
+ * left running that the process knows of), `stopped` (result sent, but the
+ * poller went away or SIGTERM came: the process must exit), `lost` (the
+ * executor's cleanup did not finish in time; no result).
+ */
+type JobOutcome = "clean" | "stopped" | "lost";
+
+async function runJob(
+  io: ExecutorProcessIo,
+  writer: FrameWriter,
+  control: ControlChannel,
+): Promise<JobOutcome> {
   const { start } = control;
   const graceful = new AbortController();
   const abort = new AbortController();
@@ -215,6 +301,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   const groups = new Set<number>();
   const lost = Promise.withResolvers<"lost">();
   let isLost = false;
+  const timers: ReturnType<typeof setTimeout>[] = [];
   const onLost = (why: string) => {
     if (isLost) return;
     isLost = true;
@@ -224,10 +311,12 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
     const exitTimer = setTimeout(() => lost.resolve("lost"), LOST_EXIT_MS);
     Deno.unrefTimer(killTimer);
     Deno.unrefTimer(exitTimer);
+    timers.push(killTimer, exitTimer);
   };
   control.onClosed(() => onLost("the poller is gone (stdin closed)"));
+  const onTerminate = () => onLost("SIGTERM");
   if (io.terminate?.aborted) onLost("SIGTERM");
-  else io.terminate?.addEventListener("abort", () => onLost("SIGTERM"), { once: true });
+  else io.terminate?.addEventListener("abort", onTerminate, { once: true });
   const terminal = start.terminal
     ? new ExecutorTerminal({
       sessionTimeoutSeconds: start.terminal.sessionTimeoutSeconds,
@@ -285,7 +374,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       // The executor's cleanup did not finish in time; the groups were killed above.
       groups.forEach((pgid) => killGroup(pgid));
       log.error("Executor cleanup did not finish in time after the job was stopped");
-      return 1;
+      return "lost";
     }
     result = outcome;
   } catch (err) {
@@ -301,6 +390,8 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       failureReason: err instanceof JobFailedError ? err.reason : "runner_system_failure",
       message,
     };
+  } finally {
+    io.terminate?.removeEventListener("abort", onTerminate);
   }
   terminal?.finish();
   writer.event({
@@ -310,8 +401,10 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
     ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
     ...(result.message ? { message: result.message } : {}),
   });
-  await writer.close();
-  return 0;
+  // A terminal still open when the result is out does not run into the next job.
+  await terminal?.close();
+  timers.forEach((timer) => clearTimeout(timer));
+  return isLost ? "stopped" : "clean";
 }
 
 /** Pre-signed cache URLs asked of the poller, which holds the credentials. */

@@ -8,7 +8,12 @@
  * see `traceFrameType`) and JSON events (EVENT frames), ending with exactly
  * one `result` event. An
  * executor process that exits without a `result` crashed: its job is a
- * runner_system_failure. Pure: no I/O here.
+ * runner_system_failure. A start message with `isReusable` asks the process to
+ * stay for another job: after the result (and after its cleanup) it sends an
+ * `idle` event, which ends that job's frames, and reads the next `start`;
+ * messages that reach it between jobs are dropped. Without `isReusable`, or
+ * when the process cannot take another job, it closes stdout and exits
+ * after the result instead. Pure: no I/O here.
  */
 import type { FailureReason } from "../job/failure_reason.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
@@ -79,6 +84,11 @@ export interface StartMessage {
    * still connected when the script ends keeps the job open this long.
    */
   terminal?: { sessionTimeoutSeconds: number };
+  /**
+   * The poller may send another job of the same permission set after this
+   * one: end it with an `idle` event and wait for the next start message.
+   */
+  isReusable?: boolean;
 }
 
 /**
@@ -266,9 +276,18 @@ export type TerminalEvent =
   | { type: "terminal-output"; id: number; data: string }
   | { type: "terminal-closed"; id: number; error?: string };
 
+/**
+ * After a reusable job's result: the job's frames are over and the process
+ * waits for the next start message. Nothing of the job it knows of still runs.
+ */
+export interface IdleEvent {
+  type: "idle";
+}
+
 export type FromExecutor =
   | StageEvent
   | ResultEvent
+  | IdleEvent
   | ProcessGroupEvent
   | CacheUrlRequest
   | TerminalEvent;

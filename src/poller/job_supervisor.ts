@@ -236,13 +236,28 @@ export class JobSupervisor implements JobHandler {
   }
 
   /**
-   * After its result an executor process only closes its stdout and exits:
-   * the job is reported without waiting for that. It gets the usual time to
-   * exit (then SIGKILL); process groups it left behind are killed.
+   * After its result an executor process ends the job with `idle` (a
+   * reusable one) or closes its stdout and exits: the job is reported without
+   * waiting for that. Process groups of the job still alive then are killed.
+   * An idle process goes back to the launcher for the next job of its
+   * permission set; one that does not get there within 5 s is stopped (it
+   * gets the usual time to exit, then SIGKILL).
    */
-  #reap(proc: ExecutorProcess, groups: Set<number>): void {
+  #reap(proc: ExecutorProcess, groups: Set<number>, log: Logger): void {
     const exited = (async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const isIdle = await Promise.race([
+        untilIdle(proc, groups),
+        new Promise<false>((r) => timer = setTimeout(() => r(false), 5000)),
+      ]);
+      clearTimeout(timer);
+      for (const pgid of groups) killGroup(pgid);
+      if (isIdle && this.#opts.launcher.release) {
+        groups.clear();
+        log.debug("Executor process idle", { [F.PID]: proc.pid });
+        this.#opts.launcher.release(proc);
+        return;
+      }
       await Promise.race([
         proc.status.catch(() => {}),
         new Promise<void>((r) => timer = setTimeout(r, 5000)),
@@ -296,7 +311,7 @@ export class JobSupervisor implements JobHandler {
     try {
       return await this.#watch(proc, runner, job, context, setCancel, (groups) => {
         isReaped = true;
-        this.#reap(proc, groups);
+        this.#reap(proc, groups, context.log);
       });
     } finally {
       if (!isReaped) await proc[Symbol.asyncDispose]();
@@ -356,6 +371,7 @@ export class JobSupervisor implements JobHandler {
         ...(context.terminal
           ? { terminal: { sessionTimeoutSeconds: context.terminal.sessionTimeoutSeconds } }
           : {}),
+        ...(this.#opts.launcher.release ? { isReusable: true } : {}),
       });
       if (terminal) context.terminal?.attach(terminal);
       for await (const item of proc.events()) {
@@ -451,6 +467,27 @@ export class JobSupervisor implements JobHandler {
     }
     return event.type === "result" ? event : null;
   }
+}
+
+/**
+ * Reads the rest of a job's frames after its result, keeping track of its
+ * process groups; true when the process said `idle`, false when it closed
+ * its stdout (it is exiting).
+ */
+async function untilIdle(proc: ExecutorProcess, groups: Set<number>): Promise<boolean> {
+  try {
+    for await (const item of proc.events()) {
+      if ("trace" in item) continue;
+      if (item.event.type === "idle") return true;
+      if (item.event.type === "process-group") {
+        if (item.event.isAlive) groups.add(item.event.pgid);
+        else groups.delete(item.event.pgid);
+      }
+    }
+  } catch {
+    // A broken stdout: the process is not reused.
+  }
+  return false;
 }
 
 function killGroup(pgid: number): void {

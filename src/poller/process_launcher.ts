@@ -6,10 +6,17 @@
  * `executor-process --permissions <json>`: it holds the binary's global grants
  * and runs the job in a Worker scoped to the same set (cli/scoped_worker.ts).
  * The child's environment is an allow-list (executor_environment.ts).
+ *
+ * A process that ended a job with `idle` may be handed back (`release`) and
+ * is then given the next job of the same permission set: jobs back to back
+ * skip the start-up and run warm code. Idle processes are kept per set, the
+ * most recently used taken first, each stopped after `spareIdleMs` unused;
+ * one that exited meanwhile is dropped, never given a job.
  */
 import {
   decodeMessage,
   encodeMessage,
+  type Frame,
   FRAME_MESSAGE,
   FrameDecoder,
   type FromExecutor,
@@ -34,7 +41,11 @@ export const EXECUTOR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"] as const
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
   send(message: ToExecutor): Promise<void>;
-  /** Trace bytes (with their stream; default stdout) and events until the process closes its stdout. */
+  /**
+   * Trace bytes (with their stream; default stdout) and events of the job in
+   * hand, until its `idle` event (yielded last) or until the process closes
+   * its stdout. Breaking out leaves the rest for the next call.
+   */
   events(): AsyncIterable<{ trace: Uint8Array; stream?: OutputStream } | { event: FromExecutor }>;
   /** Exit status once the process ended. */
   readonly status: Promise<Deno.CommandStatus>;
@@ -46,6 +57,12 @@ export interface ExecutorProcess extends AsyncDisposable {
 /** What the poller needs to start an executor subprocess. */
 export interface ExecutorLauncher {
   launch(permissions: ExecutorPermissions): ExecutorProcess;
+  /**
+   * Takes back a process whose job ended with `idle`, for the next job of the
+   * same permission set. Absent: every process runs one job (start messages
+   * then do not ask for `isReusable`).
+   */
+  release?(process: ExecutorProcess): void;
 }
 
 export interface LauncherOptions {
@@ -66,7 +83,8 @@ export interface LauncherOptions {
   onChildLog?: (pid: number, line: string) => void;
   /**
    * Keep one started process ready per permission set, so the next job skips
-   * the runtime's start-up; a spare unused for this long is stopped. 0 = none.
+   * the runtime's start-up; a spare unused for this long is stopped. Released
+   * processes are kept as long. 0 = none, and none kept.
    */
   spareIdleMs?: number;
 }
@@ -85,6 +103,10 @@ export class SubprocessLauncher implements ExecutorLauncher {
   #options: LauncherOptions;
   /** Started processes waiting for a job, by permission set. */
   #spares = new Map<string, Spare>();
+  /** Processes that ran a job and wait for the next, by permission set; most recent last. */
+  #idle = new Map<string, Spare[]>();
+  /** The permission set each process was started with. */
+  #keys = new WeakMap<ExecutorProcess, string>();
   #isClosed = false;
 
   constructor(options: LauncherOptions) {
@@ -93,6 +115,8 @@ export class SubprocessLauncher implements ExecutorLauncher {
 
   launch(permissions: ExecutorPermissions): ExecutorProcess {
     const key = JSON.stringify(permissions);
+    const reused = this.#takeIdle(key);
+    if (reused !== null) return reused;
     const spare = this.#spares.get(key);
     this.#spares.delete(key);
     if (spare) clearTimeout(spare.timer);
@@ -111,7 +135,49 @@ export class SubprocessLauncher implements ExecutorLauncher {
     return process;
   }
 
-  /** Stops the spare processes. */
+  release(process: ExecutorProcess): void {
+    const key = this.#keys.get(process);
+    const idleMs = this.#options.spareIdleMs ?? 0;
+    if (
+      key === undefined || !(process instanceof ChildExecutorProcess) || process.hasExited ||
+      this.#isClosed || idleMs <= 0
+    ) {
+      void process[Symbol.asyncDispose]();
+      return;
+    }
+    const idle = this.#idle.get(key) ?? [];
+    const entry: Spare = {
+      process,
+      timer: setTimeout(() => {
+        const list = this.#idle.get(key) ?? [];
+        const at = list.indexOf(entry);
+        if (at >= 0) list.splice(at, 1);
+        if (list.length === 0) this.#idle.delete(key);
+        void process[Symbol.asyncDispose]();
+      }, idleMs),
+    };
+    Deno.unrefTimer(entry.timer);
+    idle.push(entry);
+    this.#idle.set(key, idle);
+  }
+
+  /** The most recently released live process of `key`; exited ones are dropped. */
+  #takeIdle(key: string): ChildExecutorProcess | null {
+    const idle = this.#idle.get(key);
+    while (idle && idle.length > 0) {
+      const entry = idle.pop()!;
+      clearTimeout(entry.timer);
+      if (!entry.process.hasExited) {
+        if (idle.length === 0) this.#idle.delete(key);
+        return entry.process;
+      }
+      void entry.process[Symbol.asyncDispose]();
+    }
+    this.#idle.delete(key);
+    return null;
+  }
+
+  /** Stops the spare and idle processes. */
   close(): void {
     this.#isClosed = true;
     for (const spare of this.#spares.values()) {
@@ -119,6 +185,11 @@ export class SubprocessLauncher implements ExecutorLauncher {
       spare.process.kill("SIGTERM");
     }
     this.#spares.clear();
+    for (const entry of [...this.#idle.values()].flat()) {
+      clearTimeout(entry.timer);
+      entry.process.kill("SIGTERM");
+    }
+    this.#idle.clear();
   }
 
   #spawn(permissions: ExecutorPermissions): ChildExecutorProcess {
@@ -146,13 +217,20 @@ export class SubprocessLauncher implements ExecutorLauncher {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    return new ChildExecutorProcess(child, this.#options.onChildLog);
+    const process = new ChildExecutorProcess(child, this.#options.onChildLog);
+    this.#keys.set(process, JSON.stringify(permissions));
+    return process;
   }
 }
 
 class ChildExecutorProcess implements ExecutorProcess {
   #child: Deno.ChildProcess;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** stdout, read across jobs: frames decoded and not yet yielded wait in `#frames`. */
+  #stdout: ReadableStreamDefaultReader<Uint8Array>;
+  #decoder = new FrameDecoder();
+  #frames: Frame[] = [];
+  #isStdoutClosed = false;
   #stderr = "";
   #stderrDone: Promise<void>;
   #hasExited = false;
@@ -161,6 +239,7 @@ class ChildExecutorProcess implements ExecutorProcess {
   constructor(child: Deno.ChildProcess, onLog?: (pid: number, line: string) => void) {
     this.#child = child;
     this.#writer = child.stdin.getWriter();
+    this.#stdout = child.stdout.getReader();
     this.status = child.status;
     this.status.then(() => this.#hasExited = true, () => this.#hasExited = true);
     this.#stderrDone = (async () => {
@@ -193,14 +272,25 @@ class ChildExecutorProcess implements ExecutorProcess {
   async *events(): AsyncIterable<
     { trace: Uint8Array; stream: OutputStream } | { event: FromExecutor }
   > {
-    const decoder = new FrameDecoder();
-    for await (const chunk of this.#child.stdout) {
-      for (const frame of decoder.push(chunk)) {
-        const stream = traceStreamOf(frame.type);
-        if (stream !== null) yield { trace: frame.payload, stream };
-        else if (frame.type === FRAME_MESSAGE) {
-          yield { event: decodeMessage<FromExecutor>(frame.payload) };
+    while (true) {
+      const frame = this.#frames.shift();
+      if (frame === undefined) {
+        if (this.#isStdoutClosed) return;
+        const { value, done } = await this.#stdout.read();
+        if (done) {
+          this.#isStdoutClosed = true;
+          return;
         }
+        this.#frames.push(...this.#decoder.push(value));
+        continue;
+      }
+      const stream = traceStreamOf(frame.type);
+      if (stream !== null) yield { trace: frame.payload, stream };
+      else if (frame.type === FRAME_MESSAGE) {
+        const event = decodeMessage<FromExecutor>(frame.payload);
+        yield { event };
+        // The job's frames end here; the next job's start with the next call.
+        if (event.type === "idle") return;
       }
     }
   }
@@ -227,6 +317,8 @@ class ChildExecutorProcess implements ExecutorProcess {
     clearTimeout(timer);
     if (!exited) this.kill("SIGKILL");
     await this.status.catch(() => {});
+    // What the process wrote after its last job nobody reads.
+    await this.#stdout.cancel().catch(() => {});
     await this.#stderrDone;
   }
 }

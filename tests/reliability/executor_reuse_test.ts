@@ -1,0 +1,213 @@
+/**
+ * Executor processes run several jobs of the same permission set one after
+ * another (poller/process_launcher.ts, cli/executor_process.ts). What a user
+ * sees: a job's shell is a child of the same executor process as the previous
+ * job's (`$PPID`), a process is replaced after MAX_JOBS_PER_PROCESS jobs, one
+ * killed while idle is never given a job, cancel works in a reused process, and
+ * a job's processes do not outlive it there.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { MAIN_MODULE, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { cleanHome } from "../fixtures/test_env.ts";
+import { defaultRunnerConfig } from "../../src/config/default_config.ts";
+import { parseJobSpec } from "../../src/job/job_spec.ts";
+import { executorSettings } from "../../src/executors/process_protocol.ts";
+import { executorPermissions } from "../../src/poller/executor_permissions.ts";
+import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { MAX_JOBS_PER_PROCESS } from "../../src/cli/executor_process.ts";
+import { config, killByMarker, NO_GIT } from "./_runner_setup.ts";
+
+/** The pid the job printed as `executor=<pid>`: its shell's parent, the executor process. */
+function executorOf(trace: string): number {
+  const pid = /^executor=(\d+)$/m.exec(trace)?.[1];
+  assert.ok(pid, `the job printed its executor pid:\n${trace}`);
+  return Number(pid);
+}
+
+const PRINT_EXECUTOR = 'echo "executor=$PPID"';
+
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) [ZX]/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+async function hasProcessWith(marker: string): Promise<boolean> {
+  const ps = await new Deno.Command("pgrep", { args: ["-f", marker], stdout: "null" }).output();
+  return ps.success;
+}
+
+async function startShellRunner(gitlab: FakeGitLab) {
+  const r = gitlab.createRunner({ kind: "created" });
+  return await startRunner({
+    config: config(runnerToml(gitlab.url, r.token), { log_level: "debug" }),
+    env: cleanHome(),
+  });
+}
+
+Deno.test("concurrent = 1: the second job runs in the same executor process as the first", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using runner = await startShellRunner(gitlab);
+  const first = gitlab.enqueueJob({ script: [PRINT_EXECUTOR], variables: NO_GIT });
+  const a = await gitlab.waitForJobFinished(first.id, { timeoutMs: 60_000 });
+  assert.equal(a.status, "success", a.trace + runner.log);
+  const second = gitlab.enqueueJob({ script: [PRINT_EXECUTOR], variables: NO_GIT });
+  const b = await gitlab.waitForJobFinished(second.id, { timeoutMs: 60_000 });
+  assert.equal(b.status, "success", b.trace + runner.log);
+  assert.equal(executorOf(b.trace), executorOf(a.trace));
+  assert.ok(await isRunning(executorOf(a.trace)), "the executor process waits for the next job");
+});
+
+Deno.test("an executor process killed while idle is not reused: the next job runs in a new one", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using runner = await startShellRunner(gitlab);
+  const first = gitlab.enqueueJob({ script: [PRINT_EXECUTOR], variables: NO_GIT });
+  const a = await gitlab.waitForJobFinished(first.id, { timeoutMs: 60_000 });
+  assert.equal(a.status, "success", a.trace + runner.log);
+  const idle = executorOf(a.trace);
+  // The job is reported before its process says idle: wait until it waits for a job.
+  await runner.waitForLog(new RegExp(`Executor process idle.*pid[=":]+${idle}\\b`));
+  Deno.kill(idle, "SIGKILL");
+  await gitlab.waitFor(async () => !(await isRunning(idle)), { what: "the idle process gone" });
+  const second = gitlab.enqueueJob({ script: [PRINT_EXECUTOR], variables: NO_GIT });
+  const b = await gitlab.waitForJobFinished(second.id, { timeoutMs: 60_000 });
+  assert.equal(b.status, "success", b.trace + runner.log);
+  assert.notEqual(executorOf(b.trace), idle);
+});
+
+Deno.test("cancel of the second job in a reused executor process stops it; the process serves on", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using runner = await startShellRunner(gitlab);
+  const marker = `runner-reuse-cancel-${crypto.randomUUID()}`;
+  try {
+    const first = gitlab.enqueueJob({ script: [PRINT_EXECUTOR], variables: NO_GIT });
+    const a = await gitlab.waitForJobFinished(first.id, { timeoutMs: 60_000 });
+    assert.equal(a.status, "success", a.trace + runner.log);
+    const second = gitlab.enqueueJob({
+      script: [PRINT_EXECUTOR, "echo started", `sh -c 'sleep 300; :' ${marker}`],
+      afterScript: ["echo after: $CI_JOB_STATUS"],
+      variables: NO_GIT,
+    });
+    await gitlab.waitFor(() => gitlab.jobOf(second.id).trace.includes("started"), {
+      what: "the second job started",
+      timeoutMs: 60_000,
+    });
+    gitlab.cancelJob(second.id, { graceful: true });
+    const b = await gitlab.waitForJobFinished(second.id, { timeoutMs: 60_000 });
+    assert.equal(b.status, "canceled", b.trace + runner.log);
+    assert.equal(executorOf(b.trace), executorOf(a.trace));
+    assert.match(b.trace, /after: canceled/);
+    await gitlab.waitFor(async () => !(await hasProcessWith(marker)), {
+      what: "the canceled job's sleep to end",
+      timeoutMs: 10_000,
+    });
+    const third = gitlab.enqueueJob({ script: [PRINT_EXECUTOR], variables: NO_GIT });
+    const c = await gitlab.waitForJobFinished(third.id, { timeoutMs: 60_000 });
+    assert.equal(c.status, "success", c.trace + runner.log);
+    assert.equal(executorOf(c.trace), executorOf(a.trace));
+  } finally {
+    await killByMarker(marker);
+  }
+});
+
+/** A shell job of `script` lines for the launcher-level tests. */
+function shellJob(id: number, script: string[]) {
+  return parseJobSpec({
+    id,
+    token: `job-token-${id}`,
+    steps: [{ name: "script", script, when: "on_success", timeout: 3600 }],
+    variables: [{ key: "GIT_STRATEGY", value: "none" }],
+    "job_info": { name: "job", stage: "test", "project_id": 1, "project_full_path": "g/p" },
+    "git_info": { "repo_url": "http://127.0.0.1:9/g/p.git", ref: "main", sha: "0".repeat(40) },
+    "runner_info": { timeout: 3600 },
+  });
+}
+
+/** A real launcher of shell executor processes, and one job run through it. */
+async function reuseLauncher(scoping: "flags" | "worker") {
+  const root = await Deno.makeTempDir({ prefix: "runner-reuse-" });
+  const tempDir = join(root, "tmp");
+  await Deno.mkdir(tempDir);
+  const runner = { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9" };
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: MAIN_MODULE,
+    scoping,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
+    spareIdleMs: 60_000,
+  });
+  const permissions = executorPermissions({
+    runner,
+    cwd: root,
+    tempDir,
+    stateDir: join(root, "state"),
+    env: () => undefined,
+  });
+  const decoder = new TextDecoder();
+  return {
+    /** Runs one job; its executor's pid, and whether the process said idle (then it is released). */
+    async runJob(id: number) {
+      const proc = launcher.launch(permissions);
+      await proc.send({
+        type: "start",
+        job: shellJob(id, [PRINT_EXECUTOR]),
+        runner: executorSettings(runner),
+        shortToken: "abcd1234",
+        systemId: "s_test",
+        concurrentId: 0,
+        concurrentProjectId: 0,
+        cwd: root,
+        stateDir: join(root, "state"),
+        tempDir,
+        isReusable: true,
+      });
+      let trace = "";
+      let state = "";
+      let isIdle = false;
+      for await (const item of proc.events()) {
+        if ("trace" in item) trace += decoder.decode(item.trace);
+        else if (item.event.type === "result") state = item.event.state;
+        else if (item.event.type === "idle") isIdle = true;
+      }
+      assert.equal(state, "success", trace + proc.stderrTail());
+      if (isIdle) launcher.release(proc);
+      else await proc[Symbol.asyncDispose]();
+      return { pid: executorOf(trace), process: proc.pid, isIdle };
+    },
+    async [Symbol.asyncDispose]() {
+      launcher.close();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+Deno.test(`an executor process serves at most ${MAX_JOBS_PER_PROCESS} jobs, then exits and the next job gets a new one`, async () => {
+  await using jobs = await reuseLauncher("flags");
+  const first = await jobs.runJob(1);
+  assert.equal(first.pid, first.process);
+  for (let n = 2; n < MAX_JOBS_PER_PROCESS; n++) {
+    const job = await jobs.runJob(n);
+    assert.equal(job.pid, first.pid, `job ${n} ran in the first process`);
+    assert.ok(job.isIdle);
+  }
+  const last = await jobs.runJob(MAX_JOBS_PER_PROCESS);
+  assert.equal(last.pid, first.pid);
+  assert.equal(last.isIdle, false, "the process exits after its last job");
+  assert.equal(await isRunning(first.pid), false);
+  const next = await jobs.runJob(MAX_JOBS_PER_PROCESS + 1);
+  assert.notEqual(next.pid, first.pid);
+});
+
+Deno.test("a compiled binary's executor process (scoped worker) runs the next job too", async () => {
+  await using jobs = await reuseLauncher("worker");
+  const first = await jobs.runJob(1);
+  assert.ok(first.isIdle);
+  const second = await jobs.runJob(2);
+  assert.equal(second.pid, first.pid);
+  assert.equal(second.process, first.process);
+});
