@@ -133,7 +133,10 @@ async function reuseLauncher(scoping: "flags" | "worker") {
   const root = await Deno.makeTempDir({ prefix: "runner-reuse-" });
   const tempDir = join(root, "tmp");
   await Deno.mkdir(tempDir);
-  const runner = { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9" };
+  const runners = {
+    a: { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9", buildsDir: join(root, "a") },
+    b: { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9", buildsDir: join(root, "b") },
+  };
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
     mainModule: MAIN_MODULE,
@@ -141,18 +144,23 @@ async function reuseLauncher(scoping: "flags" | "worker") {
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
     spareIdleMs: 60_000,
   });
-  const permissions = executorPermissions({
-    runner,
-    cwd: root,
-    tempDir,
-    stateDir: join(root, "state"),
-    env: () => undefined,
-  });
+  const permissionsOf = (runner: typeof runners.a) =>
+    executorPermissions({
+      runner,
+      cwd: root,
+      tempDir,
+      stateDir: join(root, "state"),
+      env: () => undefined,
+    });
   const decoder = new TextDecoder();
   return {
-    /** Runs one job; its executor's pid, and whether the process said idle (then it is released). */
-    async runJob(id: number) {
-      const proc = launcher.launch(permissions);
+    /**
+     * Runs one job of runner `a` (or `b`: another builds_dir, so another row);
+     * its executor's pid, and whether the process said idle (then it is released).
+     */
+    async runJob(id: number, which: "a" | "b" = "a") {
+      const runner = runners[which];
+      const proc = launcher.launch(permissionsOf(runner));
       await proc.send({
         type: "start",
         job: shellJob(id, [PRINT_EXECUTOR]),
@@ -201,6 +209,16 @@ Deno.test(`an executor process serves at most ${MAX_JOBS_PER_PROCESS} jobs, then
   assert.equal(await isRunning(first.pid), false);
   const next = await jobs.runJob(MAX_JOBS_PER_PROCESS + 1);
   assert.notEqual(next.pid, first.pid);
+});
+
+Deno.test("an idle executor process is given only a job of the same permission set", async () => {
+  await using jobs = await reuseLauncher("flags");
+  const first = await jobs.runJob(1, "a");
+  assert.ok(first.isIdle);
+  const other = await jobs.runJob(2, "b");
+  assert.notEqual(other.pid, first.pid, "a job of another row got the idle process");
+  const same = await jobs.runJob(3, "a");
+  assert.equal(same.pid, first.pid);
 });
 
 Deno.test("a compiled binary's executor process (scoped worker) runs the next job too", async () => {
