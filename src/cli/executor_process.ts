@@ -142,15 +142,18 @@ class JobChannel implements ControlChannel {
 
 /**
  * Reads stdin for the whole life of the process: a `start` message opens a
- * job's channel, the messages after it go to that job, `endJob` closes it.
- * Between jobs, messages meant for the job that ended (a late cancel, a
- * cache-url answer nobody waits for) are dropped.
+ * job's channel, and the messages after it go to that job (also those in
+ * the same read as the start message), until `endJob`. Between jobs, messages
+ * meant for the job that ended (a late cancel, a cache-url answer nobody
+ * waits for) are dropped.
  */
 export class ControlReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #decoder = new FrameDecoder();
-  #starts: StartMessage[] = [];
-  #waiting: PromiseWithResolvers<StartMessage | null> | null = null;
+  /** Jobs whose start message arrived and that nobody took yet. */
+  #started: JobChannel[] = [];
+  #waiting: PromiseWithResolvers<ControlChannel | null> | null = null;
+  /** The channel of the last start message: what follows it on stdin is for it. */
   #job: JobChannel | null = null;
   #isClosed = false;
   #error: Error | null = null;
@@ -160,27 +163,19 @@ export class ControlReader {
     void this.#pump();
   }
 
-  /** The next job's start message; null once stdin has ended. Rejects on a broken stream. */
-  nextStart(): Promise<StartMessage | null> {
-    const start = this.#starts.shift();
-    if (start) return Promise.resolve(start);
+  /** The next job's channel; null once stdin has ended. Rejects on a broken stream. */
+  nextJob(): Promise<ControlChannel | null> {
+    const job = this.#started.shift();
+    if (job) return Promise.resolve(job);
     if (this.#error) return Promise.reject(this.#error);
     if (this.#isClosed) return Promise.resolve(null);
     this.#waiting = Promise.withResolvers();
     return this.#waiting.promise;
   }
 
-  /** Routes what follows `start` on stdin to the returned channel. */
-  beginJob(start: StartMessage): ControlChannel {
-    const job = new JobChannel(start);
-    this.#job = job;
-    if (this.#isClosed) job.close();
-    return job;
-  }
-
-  /** The job ended: its listeners (and the start message with its token) are let go. */
-  endJob(): void {
-    this.#job = null;
+  /** `job` ended: its listeners (and its start message with the token) are let go. */
+  endJob(job: ControlChannel): void {
+    if (this.#job === job) this.#job = null;
   }
 
   async #pump(): Promise<void> {
@@ -191,12 +186,16 @@ export class ControlReader {
         for (const frame of this.#decoder.push(value)) {
           if (frame.type !== FRAME_MESSAGE) continue;
           const message = decodeMessage<ToExecutor>(frame.payload);
-          if (message.type === "start") {
-            if (this.#waiting) {
-              this.#waiting.resolve(message);
-              this.#waiting = null;
-            } else this.#starts.push(message);
-          } else this.#job?.deliver(message);
+          if (message.type !== "start") {
+            this.#job?.deliver(message);
+            continue;
+          }
+          const job = new JobChannel(message);
+          this.#job = job;
+          if (this.#waiting) {
+            this.#waiting.resolve(job);
+            this.#waiting = null;
+          } else this.#started.push(job);
         }
       }
     } catch (err) {
@@ -210,6 +209,7 @@ export class ControlReader {
       this.#waiting = null;
     }
     this.#job?.close();
+    this.#started.forEach((job) => job.close());
   }
 }
 
@@ -250,10 +250,10 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   const writer = new FrameWriter(io.stdout);
   const control = new ControlReader(io.stdin);
   for (let served = 0;; served++) {
-    let start: StartMessage | null;
+    let job: ControlChannel | null;
     const terminated = abortPromise(io.terminate);
     try {
-      start = await Promise.race([control.nextStart(), terminated.then(() => null)]);
+      job = await Promise.race([control.nextJob(), terminated.then(() => null)]);
     } catch (err) {
       io.log.error("Executor process got no job", { [F.ERROR]: (err as Error).message });
       await writer.close();
@@ -262,14 +262,13 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
       terminated.cancel();
     }
     // stdin closed or SIGTERM while waiting: an unused spare, or an idle process let go.
-    if (start === null) {
+    if (job === null) {
       await writer.close();
       return 0;
     }
-    const job = control.beginJob(start);
     const outcome = await runJob(io, writer, job);
-    control.endJob();
-    const isReused = start.isReusable === true && outcome === "clean" &&
+    control.endJob(job);
+    const isReused = job.start.isReusable === true && outcome === "clean" &&
       served + 1 < MAX_JOBS_PER_PROCESS && !io.terminate?.aborted;
     if (!isReused) {
       await writer.close();
