@@ -32,6 +32,7 @@ export class LineTimestamper implements ByteSink {
   readonly #now: () => number;
   /** Reused header: `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + id (2) + type + line type. */
   readonly #header = new Uint8Array(HEADER_LENGTH);
+  readonly #headerView = new DataView(this.#header.buffer);
   /** The header as eight little-endian words, the last one for a full line. */
   readonly #headerWords = new Int32Array(HEADER_LENGTH / 4);
   /** The header's last word for a full line and for a `+` continuation. */
@@ -72,7 +73,7 @@ export class LineTimestamper implements ByteSink {
     h[TIME_LENGTH] = HEX[streamId >> 4]!;
     h[TIME_LENGTH + 1] = HEX[streamId & 0x0f]!;
     h[TIME_LENGTH + 2] = options.streamType.charCodeAt(0);
-    const view = new DataView(h.buffer);
+    const view = this.#headerView;
     h[LINE_TYPE_AT] = PARTIAL_LINE;
     this.#partialLineWord = view.getInt32(TIME_LENGTH, true);
     h[LINE_TYPE_AT] = FULL_LINE;
@@ -268,7 +269,7 @@ export class LineTimestamper implements ByteSink {
       putDigits(h, 17, d.getUTCSeconds(), 2);
     }
     putDigits(h, 20, micros - second * 1_000_000, 6);
-    const view = new DataView(h.buffer);
+    const view = this.#headerView;
     const w = this.#headerWords;
     for (let k = 0; k < TIME_LENGTH / 4; k++) w[k] = view.getInt32(4 * k, true);
   }
