@@ -4,7 +4,7 @@
  * `[<Path>/]runner/<short token>/project/<project id>/<key>`, without the
  * `runner/<short token>` part when `Shared` is true. Pure.
  */
-import { posix } from "node:path";
+import { joinPosix } from "../path/host_path.ts";
 
 export interface CacheObjectNameOptions {
   /** `[runners.cache] Path`. */
@@ -21,9 +21,9 @@ export interface CacheObjectNameOptions {
  * the project's prefix (the official runner refuses `../` in keys the same way).
  */
 export function cacheObjectName(key: string, options: CacheObjectNameOptions): string {
-  const namespace = options.shared ? "" : posix.join("runner", options.shortToken);
-  const base = posix.join(options.path, namespace, "project", String(options.projectId));
-  const full = posix.join(base, key);
+  const namespace = options.shared ? "" : joinPosix("runner", options.shortToken);
+  const base = joinPosix(options.path, namespace, "project", String(options.projectId));
+  const full = joinPosix(base, key);
   if (key === "" || !full.startsWith(`${base}/`)) {
     throw new RangeError(
       `Cache key ${

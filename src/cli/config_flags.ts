@@ -7,7 +7,7 @@ import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts"
 import { formatConfigProblem } from "../config/config_error.ts";
 import { type CliContext, CommandError } from "./cli_context.ts";
 import type { Flags, FlagSpec } from "./flags.ts";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../path/host_path.ts";
 
 export const CONFIG_FLAG: FlagSpec = {
   name: "config",

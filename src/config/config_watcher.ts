@@ -12,7 +12,7 @@
  * caller wires SIGHUP to it), then `close()` (or `await using`); close may be
  * called twice. Callbacks never run after close() resolved.
  */
-import { dirname } from "node:path";
+import { dirname } from "../path/host_path.ts";
 import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import { ConfigError, type ConfigWarning } from "./config_error.ts";

@@ -1,5 +1,5 @@
 /** Where config.toml lives when -c/--config is not given. */
-import { join } from "node:path";
+import { join } from "../path/host_path.ts";
 
 export interface DefaultConfigPathOptions {
   /** `Deno.build.os`. */

@@ -4,7 +4,7 @@
  * (temporary file in the same directory, fsync, rename) so that a crash or a
  * concurrent reader never sees half a file.
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../path/host_path.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import { encodeConfig } from "./encode_config.ts";
 

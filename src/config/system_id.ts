@@ -5,7 +5,7 @@
  * machine ID over "gitlab-runner" (stable across reinstalls, like upstream), or
  * `r_` + 12 random alphanumerics when there is no machine ID.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path/host_path.ts";
 
 export const SYSTEM_ID_FILE = ".runner_system_id";
 

@@ -3,7 +3,7 @@
  * journal/ that touches the file system; the logic in job_journal.ts sees it
  * through `JournalStore`, so unit tests pass an in-memory store.
  */
-import { join } from "node:path";
+import { join } from "../path/host_path.ts";
 
 /**
  * Durable text storage for the journal. Calls are never concurrent (the

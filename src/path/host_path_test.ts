@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import * as nodePath from "node:path";
-import { isAbsolute, join, resolve } from "./host_path.ts";
+import { fileURLToPath } from "node:url";
+import {
+  basename,
+  dirname,
+  fromFileUrl,
+  isAbsolute,
+  join,
+  joinPosix,
+  resolve,
+} from "./host_path.ts";
 
 const SAMPLES = [
   "",
@@ -42,4 +51,24 @@ Deno.test("host_path joins, resolves and tells absolute paths as node:path does"
   }
   assert.equal(join(), nodePath.join());
   assert.equal(resolve(), nodePath.resolve());
+});
+
+Deno.test("host_path takes dirname and basename, joins POSIX paths and reads file URLs as node:path and node:url do", () => {
+  for (const a of [...SAMPLES, "/a/b", "/a/b/", "a/b//", "//a", "///a/b", "a/b/c.txt"]) {
+    assert.equal(dirname(a), nodePath.dirname(a), `dirname(${JSON.stringify(a)})`);
+    assert.equal(basename(a), nodePath.basename(a), `basename(${JSON.stringify(a)})`);
+    for (const b of SAMPLES) {
+      assert.equal(
+        joinPosix(a, b),
+        nodePath.posix.join(a, b),
+        `joinPosix ${JSON.stringify([a, b])}`,
+      );
+    }
+  }
+  for (const url of ["file:///tmp/a%20b/main.ts", "file:///work/r%C3%A9/x.ts", "file:///"]) {
+    assert.equal(fromFileUrl(url), fileURLToPath(url), url);
+    assert.equal(fromFileUrl(new URL(url)), fileURLToPath(new URL(url)), url);
+  }
+  assert.throws(() => fromFileUrl("https://example.com/a"), TypeError);
+  assert.throws(() => fromFileUrl("file:///a%2Fb"), TypeError);
 });

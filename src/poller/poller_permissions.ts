@@ -7,7 +7,7 @@
  * builds dir or CA file) makes the poller drain and the supervisor start a
  * new one with the set of the new config.
  */
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "../path/host_path.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionListenPermission } from "../session/session_address.ts";

@@ -6,8 +6,7 @@
  * second signal exits at once; SIGHUP reloads config.toml.
  */
 import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
-import { fileURLToPath as fromFileUrl } from "node:url";
-import { dirname, join, resolve } from "node:path";
+import { dirname, fromFileUrl, join, resolve } from "../../path/host_path.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
 import { describeConfigChanges } from "../../config/config_diff.ts";
