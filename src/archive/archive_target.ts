@@ -13,6 +13,12 @@
  * implementations provide the same guarantee their own way.
  */
 export interface ArchiveTarget {
+  /**
+   * True when every operation completes before it returns (the local disk):
+   * the extractor then works on one entry at a time, since several at once
+   * would overlap nothing and each would keep its own buffers.
+   */
+  readonly synchronous?: boolean;
   /** Creates a real directory and its missing parents; an existing directory is fine. */
   mkdir(path: string): Promise<void>;
   /**

@@ -21,6 +21,7 @@ export class LocalArchiveTarget implements ArchiveTarget {
   readonly #root: string;
   readonly #umask: number;
   readonly #dirs = new Set<string>([""]);
+  readonly synchronous = true;
 
   private constructor(root: string, umask: number) {
     this.#root = root;

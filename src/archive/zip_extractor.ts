@@ -23,7 +23,7 @@ export interface ExtractOptions {
    * even when on, nothing is ever written through such a link.
    */
   allowSymlinksOutside?: boolean;
-  /** Entries extracted at once; default 8. */
+  /** Entries extracted at once; default 8, and 1 for a synchronous target. */
   concurrency?: number;
   signal?: AbortSignal;
 }
@@ -83,7 +83,7 @@ export async function extractZip(
 ): Promise<ExtractResult> {
   const limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
   const entries = await readZipDirectory(reader);
-  const plan = checkEntries(entries, reader.size, limits);
+  const { plan, dirs } = checkEntries(entries, reader.size, limits);
   const links = plan.filter((p) => p.entry.kind === "symlink");
   const linkTargets = new Map<string, string>();
   const linkLane = new Lane();
@@ -110,11 +110,8 @@ export async function extractZip(
     }
   }
 
-  const dirs = new Set<string>();
   for (const { entry, path } of plan) {
     if (entry.kind === "dir") dirs.add(path);
-    const parts = path.split("/");
-    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }
   for (const dir of [...dirs].sort()) {
     options.signal?.throwIfAborted();
@@ -124,7 +121,10 @@ export async function extractZip(
   const files = plan.filter((p) => p.entry.kind === "file")
     .sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
   let bytes = 0;
-  const width = Math.max(1, Math.min(options.concurrency ?? 8, files.length));
+  const width = Math.max(
+    1,
+    Math.min(options.concurrency ?? (target.synchronous ? 1 : 8), files.length),
+  );
   const lanes = Array.from({ length: width }, () => new Lane());
   await runPool(files, width, async (item, lane) => {
     options.signal?.throwIfAborted();
@@ -145,12 +145,15 @@ export async function extractZip(
   return { files: files.length, dirs: explicitDirs.length, symlinks: links.length, bytes };
 }
 
-/** Everything that can be decided from the central directory alone. */
+/**
+ * Everything that can be decided from the central directory alone. Returns
+ * the entries to extract and every directory some entry sits in.
+ */
 function checkEntries(
   entries: ZipEntry[],
   archiveSize: number,
   limits: ExtractLimits,
-): Planned[] {
+): { plan: Planned[]; dirs: Set<string> } {
   if (entries.length > limits.maxEntries) {
     throw new ArchiveError(
       "",
@@ -211,11 +214,15 @@ function checkEntries(
   }
 
   // No entry may sit below a file or symlink of the same archive: writing
-  // "link/x" after "link -> /etc" is the classic escape.
+  // "link/x" after "link -> /etc" is the classic escape. Each entry's
+  // ancestors are checked upwards until one already checked: one new string
+  // per entry, not one per ancestor of every entry.
+  const dirs = new Set<string>();
   for (const { entry, path } of byPath.values()) {
-    const parts = path.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const parent = byPath.get(parts.slice(0, i).join("/"));
+    for (let slash = path.lastIndexOf("/"); slash > 0; slash = path.lastIndexOf("/", slash - 1)) {
+      const dir = path.slice(0, slash);
+      if (dirs.has(dir)) break;
+      const parent = byPath.get(dir);
       if (parent && parent.entry.kind !== "dir") {
         const what = parent.entry.kind === "symlink" ? "a symlink" : "a file";
         throw new ArchiveError(
@@ -225,6 +232,7 @@ function checkEntries(
           }, which the archive stores as ${what}`,
         );
       }
+      dirs.add(dir);
     }
   }
 
@@ -242,7 +250,7 @@ function checkEntries(
     end = entry.localHeaderOffset + LOCAL_HEADER_SIZE + entry.compressedSize;
   }
 
-  return [...byPath.values()];
+  return { plan: [...byPath.values()], dirs };
 }
 
 /** Where an entry's data starts, from its local header. */

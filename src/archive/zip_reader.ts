@@ -70,6 +70,9 @@ class CentralEntry implements ZipEntry {
   }
 }
 
+/** The central directory is read in pieces of this size. */
+const CD_PIECE = 256 << 10;
+
 const utf8 = new TextDecoder("utf-8");
 const latin1 = new TextDecoder("latin1");
 
@@ -124,13 +127,37 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
     );
   }
 
-  const cd = await reader.read(cdOffset, cdSize);
-  const cv = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
+  // Read in pieces through one buffer: a record is at most 46 + 3 * 65535
+  // bytes, so a piece always holds a whole one; the whole directory at once
+  // (2 MiB for 20k entries) was the extraction's peak.
+  const cdEnd = cdOffset + cdSize;
+  const piece = new Uint8Array(Math.min(cdSize, CD_PIECE));
+  let cd = piece.subarray(0, 0);
+  let cv = new DataView(piece.buffer, 0, 0);
+  /** Absolute offset of `cd[0]`. */
+  let cdAt = cdOffset;
+  const load = async (at: number) => {
+    cd = piece.subarray(0, Math.min(piece.length, cdEnd - at));
+    if (reader.readInto) await reader.readInto(at, cd);
+    else cd.set(await reader.read(at, cd.length));
+    cv = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
+    cdAt = at;
+  };
   const entries: ZipEntry[] = [];
   let p = 0;
   for (let i = 0; i < count; i++) {
+    if (p + CENTRAL_HEADER_SIZE > cd.length && cdAt + cd.length < cdEnd) {
+      await load(cdAt + p);
+      p = 0;
+    }
     if (p + CENTRAL_HEADER_SIZE > cd.length || cv.getUint32(p, true) !== SIG_CENTRAL) {
       throw new ArchiveError("", `Corrupt zip archive: central directory entry ${i} is damaged`);
+    }
+    const recordLength = CENTRAL_HEADER_SIZE + cv.getUint16(p + 28, true) +
+      cv.getUint16(p + 30, true) + cv.getUint16(p + 32, true);
+    if (p + recordLength > cd.length && cdAt + cd.length < cdEnd) {
+      await load(cdAt + p);
+      p = 0;
     }
     const madeBy = cv.getUint16(p + 4, true);
     const flags = cv.getUint16(p + 8, true);

@@ -166,3 +166,41 @@ Deno.test("zip writer keeps every name whole, short or long, ASCII or not, entry
     });
   }
 });
+
+Deno.test("a central directory larger than one read piece is read whole, with or without readInto", async () => {
+  // ~1 KB names: records straddle the 256 KiB pieces the directory is read in.
+  const src = new MemoryTree();
+  const names: string[] = [];
+  for (let i = 0; i < 700; i++) {
+    const name = `${String(i).padStart(4, "0")}-${"n".repeat(900 + (i % 37))}`;
+    src.addFile(name, `${i}`);
+    names.push(name);
+  }
+  const bytes = await zipOf(src, names, "fast");
+  const full = new BytesReader(bytes);
+  const readOnly = { size: bytes.length, read: full.read.bind(full), close: () => full.close() };
+  for (const reader of [full, readOnly]) {
+    const entries = await readZipDirectory(reader);
+    assert.deepEqual(entries.map((e) => e.rawName), names);
+    assert.deepEqual(entries.map((e) => e.size), names.map((_, i) => String(i).length));
+  }
+  // A damaged record in a later piece is still found.
+  const damaged = bytes.slice();
+  const last = (await readZipDirectory(full)).length;
+  assert.equal(last, 700);
+  const eocd = new DataView(damaged.buffer, damaged.length - 22);
+  const cdOffset = eocd.getUint32(16, true);
+  const cdSize = eocd.getUint32(12, true);
+  // The signature of a record in the directory's last quarter.
+  const text = new DataView(damaged.buffer);
+  let at = cdOffset;
+  while (at < cdOffset + (cdSize * 3) / 4) {
+    at += 46 + text.getUint16(at + 28, true) + text.getUint16(at + 30, true) +
+      text.getUint16(at + 32, true);
+  }
+  damaged[at] = 0;
+  await assert.rejects(
+    readZipDirectory(new BytesReader(damaged)),
+    /central directory entry \d+ is damaged/,
+  );
+});
