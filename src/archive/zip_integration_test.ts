@@ -427,3 +427,32 @@ Deno.test("a local tree with a vanished path: every later entry keeps its own na
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("fileSink writes the whole archive, and a file that refuses writes fails writeZip", async () => {
+  const { root } = await sandbox();
+  try {
+    await Deno.writeFile(`${root}/big.bin`, new Uint8Array(3 << 20).map((_, i) => (i * 13) % 251));
+    await Deno.writeTextFile(`${root}/small.txt`, "small\n");
+    const zip = `${root}/out.zip`;
+    let size = 0;
+    {
+      using file = await Deno.open(zip, { write: true, create: true });
+      size = await writeZip(
+        new LocalArchiveSource(root),
+        ["big.bin", "small.txt"],
+        fileSink(file),
+        {
+          level: "fast",
+        },
+      );
+    }
+    assert.equal((await Deno.stat(zip)).size, size);
+    assert.match(await run(["unzip", "-t", zip], root), /No errors detected/);
+    using readOnly = await Deno.open(zip, { read: true });
+    await assert.rejects(
+      writeZip(new LocalArchiveSource(root), ["small.txt"], fileSink(readOnly), { level: "fast" }),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
