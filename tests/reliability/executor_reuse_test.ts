@@ -129,7 +129,7 @@ function shellJob(id: number, script: string[]) {
 }
 
 /** A real launcher of shell executor processes, and one job run through it. */
-async function reuseLauncher(scoping: "flags" | "worker") {
+async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
   const root = await Deno.makeTempDir({ prefix: "runner-reuse-" });
   const tempDir = join(root, "tmp");
   await Deno.mkdir(tempDir);
@@ -142,7 +142,7 @@ async function reuseLauncher(scoping: "flags" | "worker") {
     mainModule: MAIN_MODULE,
     scoping,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
-    spareIdleMs: 60_000,
+    spareIdleMs: idleMs,
   });
   const permissionsOf = (runner: typeof runners.a) =>
     executorPermissions({
@@ -187,6 +187,7 @@ async function reuseLauncher(scoping: "flags" | "worker") {
       else await proc[Symbol.asyncDispose]();
       return { pid: executorOf(trace), process: proc.pid, isIdle };
     },
+    close: () => launcher.close(),
     async [Symbol.asyncDispose]() {
       launcher.close();
       await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -219,6 +220,26 @@ Deno.test("an idle executor process is given only a job of the same permission s
   assert.notEqual(other.pid, first.pid, "a job of another row got the idle process");
   const same = await jobs.runJob(3, "a");
   assert.equal(same.pid, first.pid);
+});
+
+Deno.test("an idle executor process is stopped after spareIdleMs unused, and at close()", async () => {
+  await using jobs = await reuseLauncher("flags", 1500);
+  const first = await jobs.runJob(1);
+  assert.ok(first.isIdle);
+  const deadline = Date.now() + 10_000;
+  while (await isRunning(first.pid)) {
+    assert.ok(Date.now() < deadline, "the idle process still runs 10 s after spareIdleMs");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const second = await jobs.runJob(2);
+  assert.notEqual(second.pid, first.pid);
+  assert.ok(second.isIdle && await isRunning(second.pid));
+  jobs.close();
+  const closed = Date.now() + 5_000;
+  while (await isRunning(second.pid)) {
+    assert.ok(Date.now() < closed, "the idle process still runs 5 s after close()");
+    await new Promise((r) => setTimeout(r, 50));
+  }
 });
 
 Deno.test("a compiled binary's executor process (scoped worker) runs the next job too", async () => {
