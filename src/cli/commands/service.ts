@@ -12,7 +12,7 @@ import {
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
-import { isCompiledBinary } from "../../poller/process_launcher.ts";
+import { EXECUTOR_V8_FLAGS, isCompiledBinary } from "../../poller/process_launcher.ts";
 import { COMPILED_GRANT_FLAGS } from "../../poller/compiled_grants.ts";
 
 export const SERVICE_FLAGS: FlagSpec[] = [
@@ -61,6 +61,8 @@ export async function serviceCommand(
     "run",
     // The grants of a compiled binary: the poller and its executor processes narrow them.
     ...COMPILED_GRANT_FLAGS,
+    // And its V8 flags (scripts/compile.ts): a small semi-space for the poller too.
+    ...EXECUTOR_V8_FLAGS,
     resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
   ];
   const os = Deno.build.os === "darwin"
