@@ -1,0 +1,39 @@
+/**
+ * What an idle `runner run` loads, in its two threads: the supervising thread
+ * (main.ts, then poller_supervisor.ts) and the poller Worker (poller_worker.ts,
+ * then commands/run.ts). No `node:` module in either: the first one costs a
+ * thread Deno's Node compatibility layer (several MB of an idle runner's
+ * RSS, scripts/bench/job_latency.ts figure (c)). What only a job, a web
+ * terminal, run-single or metrics need loads with them, by a dynamic import.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { staticGraph } from "../../tests/fixtures/static_graph.ts";
+
+const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
+
+Deno.test("an idle runner's supervising thread loads no node: module, no runner-flag table, no metrics", async () => {
+  const loaded = await staticGraph(path("./main.ts"), path("./poller_supervisor.ts"));
+  assert.ok(loaded.some((s) => s.endsWith("/src/config/load_config.ts")), "graph walked");
+  assert.deepEqual(loaded.filter((s) => s.startsWith("node:")), []);
+  assert.deepEqual(
+    loaded.filter((s) =>
+      /\/(runner_flags|run_single_flags|metrics_endpoint|prom_client)\.ts$/.test(s) ||
+      s.includes("prom-client")
+    ),
+    [],
+  );
+});
+
+Deno.test("an idle poller loads no node: module, no trace pipeline, no session server, no run-single flags", async () => {
+  const loaded = await staticGraph(path("./poller_worker.ts"), path("./commands/run.ts"));
+  assert.ok(loaded.some((s) => s.endsWith("/src/poller/poller.ts")), "graph walked");
+  assert.deepEqual(loaded.filter((s) => s.startsWith("node:")), []);
+  assert.deepEqual(
+    loaded.filter((s) =>
+      /\/(job_trace|trace_masker|trace_uploader|crc32|session_server|self_signed_certificate|runner_flags|run_single_flags)\.ts$/
+        .test(s)
+    ),
+    [],
+  );
+});
