@@ -9,6 +9,7 @@ import type { ProjectFiles } from "../pipeline/project_files.ts";
  */
 export class LocalProjectFiles implements ProjectFiles {
   #list: Promise<string[]> | null = null;
+  #gitListing: Promise<GitListing | null> | null = null;
   constructor(readonly projectDir: string) {}
 
   async readText(path: string): Promise<string | null> {
@@ -31,17 +32,44 @@ export class LocalProjectFiles implements ProjectFiles {
     return this.#list;
   }
 
-  async #readList(): Promise<string[]> {
-    const out = await git(this.projectDir, [
+  /**
+   * Untracked files that are not ignored (git's "others"); null outside a
+   * repository. Read with the file list, in one walk of the working tree.
+   */
+  async untrackedFiles(): Promise<string[] | null> {
+    return (await this.#readGitListing())?.untracked ?? null;
+  }
+
+  /** Tracked and untracked (not ignored) files, from one `git ls-files -t`; null without git. */
+  #readGitListing(): Promise<GitListing | null> {
+    this.#gitListing ??= git(this.projectDir, [
       "ls-files",
       "-z",
+      "-t",
       "--cached",
       "--others",
       "--exclude-standard",
-    ]);
-    if (out !== null) {
+    ]).then((out) => {
+      if (out === null) return null;
+      const all = new Set<string>();
+      const untracked: string[] = [];
+      // Each entry is "<tag> <path>": "?" for an untracked file, a letter for a tracked one.
+      for (const entry of out.split("\0")) {
+        if (entry.length < 3) continue;
+        const path = entry.slice(2);
+        all.add(path);
+        if (entry[0] === "?") untracked.push(path);
+      }
+      return { all: [...all], untracked };
+    });
+    return this.#gitListing;
+  }
+
+  async #readList(): Promise<string[]> {
+    const listing = await this.#readGitListing();
+    if (listing !== null) {
       const present: string[] = [];
-      for (const f of new Set(out.split("\0").filter((f) => f !== ""))) {
+      for (const f of listing.all) {
         // Deleted but still tracked files are not part of the working tree.
         try {
           await Deno.lstat(join(this.projectDir, f));
@@ -66,39 +94,54 @@ export class LocalProjectFiles implements ProjectFiles {
   }
 }
 
+interface GitListing {
+  /** Tracked and untracked (not ignored) paths, as git lists them. */
+  all: string[];
+  untracked: string[];
+}
+
 /**
  * Reads HEAD, the current branch or tag, the last commit and the files that
  * differ from HEAD. Outside a repository, returns an empty state (zero sha,
- * branch "main", nothing changed).
+ * branch "main", nothing changed). With `files`, its listing of the working
+ * tree gives the untracked files (one walk of the tree for both).
  */
-export async function readGitState(projectDir: string): Promise<GitState> {
+export async function readGitState(
+  projectDir: string,
+  files?: LocalProjectFiles,
+): Promise<GitState> {
   const run = (args: string[]) => git(projectDir, args);
-  // Independent reads run at once: each is a process start, and one after the
-  // other they were a good part of exec's start-up on a busy host.
-  const [head, symbolic, originHeadOut, remoteOut, untracked] = await Promise.all([
-    run(["rev-parse", "--verify", "-q", "HEAD"]),
+  // The reads run at once (each is a process start; one after the other they
+  // were a good part of exec's start-up on a busy host), and those that need a
+  // commit fail without one, which reads as "none". `log` gives HEAD, its first
+  // parent (HEAD~1) and the commit in one process.
+  const [log, symbolic, originHeadOut, remoteOut, diff, untracked] = await Promise.all([
+    run(["log", "-1", "--format=%H%x00%P%x00%an <%ae>%x00%aI%x00%B", "HEAD"]),
     run(["symbolic-ref", "-q", "--short", "HEAD"]),
     run(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"]),
     run(["remote", "get-url", "origin"]),
-    run(["ls-files", "-z", "--others", "--exclude-standard"]),
+    run(["diff", "--name-only", "-z", "HEAD"]),
+    files
+      ? files.untrackedFiles()
+      : run(["ls-files", "-z", "--others", "--exclude-standard"]).then((out) =>
+        out === null ? null : out.split("\0")
+      ),
   ]);
-  const sha = head?.trim() || ZERO_SHA;
+  const [head = "", parents = "", author = "", timestamp = "", message = ""] = (log ?? "")
+    .split("\0");
+  const sha = /^[0-9a-f]{40,64}$/.test(head) ? head : ZERO_SHA;
   const branch = symbolic?.trim() ?? "";
   const hasCommit = sha !== ZERO_SHA;
-  const [tagOut, before, log, diff] = await Promise.all([
-    branch ? null : run(["describe", "--tags", "--exact-match", "HEAD"]),
-    hasCommit ? run(["rev-parse", "--verify", "-q", "HEAD~1"]) : null,
-    hasCommit ? run(["log", "-1", "--format=%an <%ae>%x00%aI%x00%B", "HEAD"]) : null,
-    hasCommit ? run(["diff", "--name-only", "-z", "HEAD"]) : null,
-  ]);
+  const tagOut = branch || !hasCommit
+    ? null
+    : await run(["describe", "--tags", "--exact-match", "HEAD"]);
   const tag = tagOut?.trim() ?? "";
-  const beforeSha = before?.trim() || ZERO_SHA;
-  const [author = "", timestamp = "", message = ""] = (log ?? "").split("\0");
+  const beforeSha = (hasCommit ? parents.split(" ")[0] : "") || ZERO_SHA;
   const originHead = originHeadOut?.trim() ?? "";
   const remote = remoteOut?.trim() ?? "";
   const changed = new Set<string>();
-  for (const f of (diff ?? "").split("\0")) if (f) changed.add(f);
-  for (const f of (untracked ?? "").split("\0")) if (f) changed.add(f);
+  if (hasCommit) { for (const f of (diff ?? "").split("\0")) if (f) changed.add(f); }
+  for (const f of untracked ?? []) if (f) changed.add(f);
   const ref = branch || tag || (sha === ZERO_SHA ? "main" : "");
   return {
     sha,

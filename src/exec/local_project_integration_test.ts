@@ -62,6 +62,38 @@ Deno.test("a real git project gives HEAD, branch, changed files and its file lis
   }
 });
 
+Deno.test("the git state read with the project's file listing equals the one read alone; before sha is HEAD~1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exec-git-" });
+  try {
+    await git(dir, "init", "-q");
+    await Deno.writeTextFile(join(dir, ".gitignore"), "ignored/\n");
+    await Deno.writeTextFile(join(dir, "a.txt"), "one\n");
+    assert.equal((await readGitState(dir)).sha, "0000000000000000000000000000000000000000");
+    assert.deepEqual((await readGitState(dir)).changedFiles, [".gitignore", "a.txt"]);
+    await git(dir, "add", ".");
+    await git(dir, "commit", "-q", "-m", "First");
+    const first = (await readGitState(dir)).sha;
+    assert.equal((await readGitState(dir)).beforeSha, "0000000000000000000000000000000000000000");
+    await Deno.writeTextFile(join(dir, "a.txt"), "two\n");
+    await git(dir, "commit", "-q", "-am", "Second");
+    await Deno.writeTextFile(join(dir, "a.txt"), "three\n");
+    await Deno.writeTextFile(join(dir, "new.txt"), "new\n");
+    await Deno.mkdir(join(dir, "ignored"));
+    await Deno.writeTextFile(join(dir, "ignored", "x"), "");
+    const files = new LocalProjectFiles(dir);
+    const alone = await readGitState(dir);
+    const shared = await readGitState(dir, files);
+    assert.deepEqual(shared, alone);
+    assert.equal(shared.beforeSha, first);
+    assert.notEqual(shared.sha, first);
+    assert.deepEqual(shared.changedFiles, ["a.txt", "new.txt"]);
+    assert.deepEqual(await files.untrackedFiles(), ["new.txt"]);
+    assert.deepEqual(await files.listFiles(), [".gitignore", "a.txt", "new.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a directory that is not a repository lists its files and has a zero sha", async () => {
   const dir = await Deno.makeTempDir({ prefix: "exec-nogit-" });
   try {

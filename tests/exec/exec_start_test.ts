@@ -128,6 +128,11 @@ Deno.test({
     assert.ok(firstExecutor < firstGit, run.lines.join("\n"));
     // One job, one executor process: no spare left to start and kill.
     assert.equal(executorPids(run.lines).length, 1, run.lines.join("\n"));
+    // git is asked at once, in one process per question, and the working tree
+    // is walked once for the file list and the untracked files.
+    const gits = run.lines.filter((l) => /execve\("[^"]*\/git"/.test(l));
+    assert.equal(gits.filter((l) => l.includes('"ls-files"')).length, 1, gits.join("\n"));
+    assert.ok(gits.length <= 6, gits.join("\n"));
   },
 });
 

@@ -217,7 +217,7 @@ async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): P
   if (await files.readText(s.ciFile) === null) {
     throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
   }
-  const gitState = m.readGitState(s.projectDir);
+  const gitState = m.readGitState(s.projectDir, files);
   // Awaited below; a failure then surfaces there.
   gitState.catch(() => {});
   const variables: ExecVariable[] = [];
