@@ -7,8 +7,6 @@ import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod
 import { type CliContext, CommandError, type PollerScope } from "./cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
 import { renderVersion, type VersionInfo, versionInfo } from "./version.ts";
-import { F } from "../log/fields.ts";
-import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
   {
@@ -283,52 +281,12 @@ export async function main(args: string[], io: MainIo): Promise<number> {
   try {
     const { global, command, rest } = splitGlobal(args);
     if (command === "executor-process") {
-      sink.configure({ format: "json", level: "debug" });
-      // Ctrl-C in a terminal reaches the whole process group; the poller decides
-      // how this job stops (cancel messages), so the child ignores SIGINT.
-      if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
-      const version = {
-        name: ctx.version.name,
-        version: ctx.version.version,
-        revision: ctx.version.revision,
-        os: ctx.version.os,
-        arch: ctx.version.architecture,
-      };
-      // SIGTERM kills the job's processes (and containers) before this process exits.
-      const terminate = new AbortController();
-      if (Deno.build.os !== "windows") {
-        Deno.addSignalListener("SIGTERM", () => terminate.abort());
-      }
-      const at = rest.indexOf("--permissions");
-      if (at >= 0) {
-        // A compiled binary carries the poller's global grants: the job runs in a
-        // worker holding only this executor's set, and this thread drops all of its own.
-        const [{ workerPermissions }, { startScopedWorker }] = await Promise.all([
-          import("../poller/executor_permissions.ts"),
-          import("./scoped_worker.ts"),
-        ]);
-        const { worker, exited } = startScopedWorker(
-          new URL("./executor_worker.ts", import.meta.url),
-          {
-            permissions: workerPermissions(JSON.parse(rest[at + 1] ?? "{}")),
-            init: { version },
-            isRevokingOwn: true,
-            onError: (message) => log.error("Executor process failed", { [F.ERROR]: message }),
-          },
-        );
-        terminate.signal.addEventListener("abort", () => {
-          worker.postMessage({ type: "terminate" } satisfies ExecutorWorkerTerminate);
-        });
-        return await exited;
-      }
-      const { runExecutorProcess } = await import("./executor_process.ts");
-      return await runExecutorProcess({
+      const { runExecutorEntry } = await import("./executor_entry.ts");
+      return await runExecutorEntry(rest, {
         stdin: io.stdin,
-        stdout: (Deno.stdout as unknown as { writable: WritableStream<Uint8Array> }).writable,
+        stderr: io.stderr,
         env: io.env,
-        log,
-        terminate: terminate.signal,
-        version,
+        version: ctx.version,
       });
     }
     const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));

@@ -126,6 +126,9 @@ Deno.test({
     const firstExecutor = run.lines.findIndex((l) => /execve\(.*"executor-process"/.test(l));
     assert.ok(firstExecutor >= 0 && firstGit >= 0, run.lines.join("\n"));
     assert.ok(firstExecutor < firstGit, run.lines.join("\n"));
+    // Started at the executor's own entry, not main.ts.
+    const launch = run.lines.find((l) => /execve\(.*"executor-process"/.test(l)) ?? "";
+    assert.match(launch, /executor_entry\.ts", "executor-process"/);
     // One job, one executor process: no spare left to start and kill.
     assert.equal(executorPids(run.lines).length, 1, run.lines.join("\n"));
     // git is asked at once, in one process per question, and the working tree
@@ -136,8 +139,12 @@ Deno.test({
   },
 });
 
-/** Modules `root` loads before it runs (static imports only; dynamic ones load later). */
-async function staticGraph(root: string): Promise<string[]> {
+/**
+ * Modules `root` loads before it runs (static imports only; dynamic ones load
+ * later), or with `isDynamicFollowed` every module it can reach, which Deno
+ * reads when the process starts.
+ */
+async function staticGraph(root: string, isDynamicFollowed = false): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", root],
     stdout: "piped",
@@ -159,7 +166,7 @@ async function staticGraph(root: string): Promise<string[]> {
     if (seen.has(specifier)) continue;
     seen.add(specifier);
     for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
-      if (dep.code && !dep.isDynamic) stack.push(dep.code.specifier);
+      if (dep.code && (isDynamicFollowed || !dep.isDynamic)) stack.push(dep.code.specifier);
     }
   }
   return [...seen];
@@ -171,6 +178,7 @@ Deno.test("an executor process and exec up to its launch load no node: or npm: m
   for (
     const root of [
       "cli/main.ts",
+      "cli/executor_entry.ts",
       "cli/executor_process.ts",
       "executors/shell/shell_executor.ts",
       "cli/commands/exec.ts",
@@ -183,4 +191,11 @@ Deno.test("an executor process and exec up to its launch load no node: or npm: m
     const node = graph.filter((s) => s.startsWith("node:") || s.startsWith("npm:"));
     assert.deepEqual(node, [], `${root} loads ${node.join(", ")}`);
   }
+});
+
+Deno.test("executor processes start at their own entry, which reaches no command module (Deno reads all it can reach at start)", async () => {
+  const reach = await staticGraph(join(SRC, "cli/executor_entry.ts"), true);
+  assert.ok(reach.some((s) => s.endsWith("/cli/executor_process.ts")));
+  assert.ok(reach.some((s) => s.endsWith("/executors/docker/mod.ts")));
+  assert.deepEqual(reach.filter((s) => /\/cli\/(main|commands\/.*)\.ts$/.test(s)), []);
 });

@@ -328,10 +328,12 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
   const url = `http://127.0.0.1:${port}`;
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
-    // A file URL: node:url (and Node compatibility with it) is not loaded before the launch.
+    // From source, the executor's own entry: it reaches fewer modules than
+    // main.ts. A file URL: node:url (and Node compatibility with it) is not
+    // loaded before the launch.
     mainModule: isCompiledBinary(Deno.execPath())
       ? null
-      : new URL("../main.ts", import.meta.url).href,
+      : new URL("../executor_entry.ts", import.meta.url).href,
     env: ctx.envObject(),
   });
   let process: ExecutorProcess | null = null;

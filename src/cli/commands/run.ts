@@ -72,10 +72,11 @@ function recordRequest(metrics: RunnerEvents, runner: RunnerLabels, e: RequestEv
   metrics.apiRequest(runner, { ...e, endpoint: e.endpoint as "request_job" });
 }
 
+/** From source, executor processes start at their own entry: it reaches fewer modules than main.ts. */
 function mainModule(): string | null {
   return isCompiledBinary(Deno.execPath())
     ? null
-    : fromFileUrl(new URL("../main.ts", import.meta.url));
+    : fromFileUrl(new URL("../executor_entry.ts", import.meta.url));
 }
 
 /** One RunnerClient per (url, token): it owns the long-poll `last_update`. */

@@ -1,0 +1,86 @@
+/**
+ * `runner executor-process`: the executor process's side of main.ts, and
+ * from source its own entry module (`deno run … executor_entry.ts
+ * executor-process`). Deno reads, at start, every module reachable from the
+ * entry through literal dynamic imports; from main.ts that is every command
+ * (~290 modules, ~45 ms of CPU), from here only what a job can need.
+ */
+import { LogSink, StreamLogger } from "../log/mod.ts";
+import { F } from "../log/fields.ts";
+import { versionInfo } from "./version.ts";
+import type { VersionInfo } from "./version.ts";
+import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
+
+export interface ExecutorEntryIo {
+  stdin: ReadableStream<Uint8Array>;
+  stderr: { writeSync(p: Uint8Array): number };
+  env: Record<string, string>;
+  version?: VersionInfo;
+}
+
+/** Runs the job the poller sends on stdin; `args` follow `executor-process`. */
+export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Promise<number> {
+  const sink = new LogSink({ output: io.stderr, level: "debug", format: "json" });
+  const log = new StreamLogger(sink);
+  const info = io.version ?? versionInfo();
+  // Ctrl-C in a terminal reaches the whole process group; the poller decides
+  // how this job stops (cancel messages), so the child ignores SIGINT.
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
+  const version = {
+    name: info.name,
+    version: info.version,
+    revision: info.revision,
+    os: info.os,
+    arch: info.architecture,
+  };
+  // SIGTERM kills the job's processes (and containers) before this process exits.
+  const terminate = new AbortController();
+  if (Deno.build.os !== "windows") {
+    Deno.addSignalListener("SIGTERM", () => terminate.abort());
+  }
+  const at = args.indexOf("--permissions");
+  if (at >= 0) {
+    // A compiled binary carries the poller's global grants: the job runs in a
+    // worker holding only this executor's set, and this thread drops all of its own.
+    const [{ workerPermissions }, { startScopedWorker }] = await Promise.all([
+      import("../poller/executor_permissions.ts"),
+      import("./scoped_worker.ts"),
+    ]);
+    const { worker, exited } = startScopedWorker(
+      new URL("./executor_worker.ts", import.meta.url),
+      {
+        permissions: workerPermissions(JSON.parse(args[at + 1] ?? "{}")),
+        init: { version },
+        isRevokingOwn: true,
+        onError: (message) => log.error("Executor process failed", { [F.ERROR]: message }),
+      },
+    );
+    terminate.signal.addEventListener("abort", () => {
+      worker.postMessage({ type: "terminate" } satisfies ExecutorWorkerTerminate);
+    });
+    return await exited;
+  }
+  const { runExecutorProcess } = await import("./executor_process.ts");
+  return await runExecutorProcess({
+    stdin: io.stdin,
+    stdout: (Deno.stdout as unknown as { writable: WritableStream<Uint8Array> }).writable,
+    env: io.env,
+    log,
+    terminate: terminate.signal,
+    version,
+  });
+}
+
+if (import.meta.main) {
+  const [command, ...rest] = Deno.args;
+  if (command !== "executor-process") {
+    throw new TypeError(`executor_entry.ts runs "executor-process" only: got "${command}"`);
+  }
+  Deno.exit(
+    await runExecutorEntry(rest, {
+      stdin: Deno.stdin.readable,
+      stderr: Deno.stderr,
+      env: Deno.env.toObject(),
+    }),
+  );
+}
