@@ -7,6 +7,7 @@
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
+import { signalProcessGroup } from "../os/process_group.ts";
 import {
   executorSettings,
   type FromExecutor,
@@ -251,7 +252,7 @@ export class JobSupervisor implements JobHandler {
         new Promise<false>((r) => timer = setTimeout(() => r(false), 5000)),
       ]);
       clearTimeout(timer);
-      for (const pgid of groups) killGroup(pgid);
+      await killGroups(groups);
       if (isIdle && this.#opts.launcher.release) {
         groups.clear();
         log.debug("Executor process idle", { [F.PID]: proc.pid });
@@ -264,7 +265,7 @@ export class JobSupervisor implements JobHandler {
       ]);
       clearTimeout(timer);
       await proc[Symbol.asyncDispose]();
-      for (const pgid of groups) killGroup(pgid);
+      await killGroups(groups);
     })().catch(() => {});
     this.#exiting.add(exited);
     exited.finally(() => this.#exiting.delete(exited));
@@ -404,7 +405,7 @@ export class JobSupervisor implements JobHandler {
     const status = await proc.status;
     clearTimeout(killTimer);
     // The executor process died with stages running: their process groups outlive it.
-    for (const pgid of groups) killGroup(pgid);
+    await killGroups(groups);
     const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
     const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
     log.error("Executor process ended without a result", { "how": how, [F.ERROR]: tail });
@@ -490,12 +491,9 @@ async function untilIdle(proc: ExecutorProcess, groups: Set<number>): Promise<bo
   return false;
 }
 
-function killGroup(pgid: number): void {
-  try {
-    Deno.kill(-pgid, "SIGKILL");
-  } catch {
-    // Already gone, or not ours to kill.
-  }
+/** SIGKILL to each group (through kill(1): the poller may not Deno.kill). */
+async function killGroups(groups: Iterable<number>): Promise<void> {
+  await Promise.all([...groups].map((pgid) => signalProcessGroup(pgid, "SIGKILL")));
 }
 
 function exitCode(result: ResultEvent): { exitCode?: number } {

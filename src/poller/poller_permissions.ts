@@ -50,7 +50,7 @@ export interface PollerPermissions {
   write: string[];
   /** `host:port` entries. */
   net: string[];
-  /** Programs; only the runner's own executable. */
+  /** Programs: the runner's own executable, kill(1), and su when jobs run as another user. */
   run: string[];
 }
 
@@ -119,8 +119,10 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
     read: unique([...read, ...files]),
     write: unique(files),
     net: unique(net),
-    // `su` only when jobs run as another user: the poller checks at start that it can switch.
-    run: ctx.user || config.user ? [ctx.execPath, "su"] : [ctx.execPath],
+    // `kill`: the process groups of an executor process that died are killed
+    // through kill(1) (Deno.kill needs --allow-run for every program). `su` only
+    // when jobs run as another user: the poller checks at start that it can switch.
+    run: [ctx.execPath, "kill", ...(ctx.user || config.user ? ["su"] : [])],
   };
 }
 

@@ -182,14 +182,14 @@ Deno.test("kill -9 of the executor process reports runner_system_failure and the
   await using runner = await startRunner({
     config: config(runnerToml(gitlab.url, r.token), { log_level: "debug" }),
   });
-  const marker = await Deno.makeTempFile({ prefix: "runner-orphan-" });
   const job = gitlab.enqueueJob({
-    script: ["echo started", `sleep 300 # ${marker}`],
+    script: ['sleep 300 & echo "started sleeper=$!"', "wait"],
     variables: NO_GIT,
   });
-  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
-    what: "job started",
-  });
+  const sleeper = await gitlab.waitFor(
+    () => Number(/started sleeper=(\d+)/.exec(gitlab.jobOf(job.id).trace)?.[1]) || undefined,
+    { what: "job started" },
+  );
   const pid = Number(/Executor process started.*pid=(\d+)/.exec(runner.log)?.[1]);
   assert.ok(pid > 0, `executor pid in the runner log:\n${runner.log}`);
   Deno.kill(pid, "SIGKILL");
@@ -197,14 +197,13 @@ Deno.test("kill -9 of the executor process reports runner_system_failure and the
   assert.equal(state.status, "failed");
   assert.equal(state.failureReason, "runner_system_failure");
   assert.match(state.trace, /executor process ended unexpectedly/);
-  // Its stage's processes did not outlive it.
+  // Its stage's processes did not outlive it (the poller killed their group).
   await gitlab.waitFor(async () => {
-    const ps = await new Deno.Command("pgrep", { args: ["-f", marker] }).output();
-    return !ps.success;
-  }, { what: "the job's sleep to be killed", timeoutMs: 10_000 });
+    const stat = await Deno.readTextFile(`/proc/${sleeper}/stat`).catch(() => "");
+    return stat === "" || / Z /.test(stat);
+  }, { what: `the job's sleep (pid ${sleeper}) to be killed`, timeoutMs: 10_000 });
   const next = gitlab.enqueueJob({ script: ["echo still serving"], variables: NO_GIT });
   assert.equal((await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 })).status, "success");
-  await Deno.remove(marker);
 });
 
 Deno.test("a job payload with a wrong-typed field fails that job with a clear reason; the next job runs", async () => {

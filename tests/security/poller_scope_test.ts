@@ -74,6 +74,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics and session listeners and 
     `listen:127.0.0.1:${sessionPort}`,
     `listen:127.0.0.1:${freePort()}`,
     `run:${Deno.execPath()}`,
+    `run:kill`,
     `run:bash`,
   ];
   const out = await new Deno.Command(Deno.execPath(), {
@@ -111,6 +112,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics and session listeners and 
     1,
   );
   assert.notEqual(res[`run:${Deno.execPath()}`], "denied");
+  assert.notEqual(res[`run:kill`], "denied", "kill(1), for the groups of a dead executor process");
   assert.equal(res[`run:bash`], "denied");
 });
 

@@ -12,7 +12,7 @@
  * waits until they close its stdout/stderr, as upstream does; a stop ends
  * that wait.
  */
-import { signalProcessGroup } from "./_process_group.ts";
+import { signalProcessGroup } from "../../os/process_group.ts";
 
 export interface DriverCall {
   /** `config_exec`, `prepare_exec`, …: used in error messages. */
@@ -97,15 +97,15 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
       // Exited on its own; its background children may still hold the pipes.
       await Promise.race([pumps, aborted(stop.signal)]);
       if (stop.signal.aborted) {
-        await signalProcessGroup(child, "SIGKILL");
+        await signalGroupOf(child, "SIGKILL");
         await drain();
       }
       return { code: status.code, signal: status.signal, stoppedBy, isDormant: false };
     }
 
-    await signalProcessGroup(child, "SIGTERM");
+    await signalGroupOf(child, "SIGTERM");
     let ended = await within(child.status, call.gracefulKillMs);
-    await signalProcessGroup(child, "SIGKILL");
+    await signalGroupOf(child, "SIGKILL");
     if (ended === null) ended = await within(child.status, call.forceKillMs);
     await drain();
     if (ended === null) {
@@ -159,5 +159,15 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
     ]);
   } finally {
     clearTimeout(id);
+  }
+}
+
+/** The driver's process group; only its leader when the group cannot be signalled from here. */
+async function signalGroupOf(child: Deno.ChildProcess, signal: "SIGTERM" | "SIGKILL") {
+  if (await signalProcessGroup(child.pid, signal)) return;
+  try {
+    child.kill(signal);
+  } catch {
+    // Already exited.
   }
 }
