@@ -49,24 +49,36 @@ export interface ZipEntry {
 /**
  * A `ZipEntry` that keeps its mtime as a number and makes the `Date` when
  * asked: a `Date` per entry, kept for the whole extraction, was ~1.7 MiB of
- * heap over 20k entries.
+ * heap over 20k entries. The mtime (whole seconds, up to 2038) and the CRC
+ * (as a signed 32-bit value) are kept as small integers: numbers past 2^31
+ * in a field make V8 box that field in every entry (16 more bytes each).
  */
 class CentralEntry implements ZipEntry {
+  readonly #mtimeSeconds: number;
+  readonly #crc: number;
+
   constructor(
     readonly rawName: string,
     readonly kind: ZipEntryKind,
     readonly mode: number,
-    readonly mtimeMs: number,
+    mtimeSeconds: number,
     readonly method: number,
     readonly flags: number,
-    readonly crc: number,
+    crc: number,
     readonly compressedSize: number,
     readonly size: number,
     readonly localHeaderOffset: number,
-  ) {}
+  ) {
+    this.#mtimeSeconds = mtimeSeconds;
+    this.#crc = crc | 0;
+  }
 
   get mtime(): Date {
-    return new Date(this.mtimeMs);
+    return new Date(this.#mtimeSeconds * 1000);
+  }
+
+  get crc(): number {
+    return this.#crc >>> 0;
   }
 }
 
@@ -180,7 +192,7 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
     }
     const nameBytes = cd.subarray(nameStart, extraStart);
     const rawName = (flags & FLAG_UTF8) !== 0 ? utf8.decode(nameBytes) : decodeLegacy(nameBytes);
-    let mtimeMs = NaN;
+    let mtimeSeconds = NaN;
 
     // Extra fields: ZIP64 sizes/offset, extended timestamp.
     let e = extraStart;
@@ -207,7 +219,7 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
         if (compressedSize === MAX32) compressedSize = take();
         if (localHeaderOffset === MAX32) localHeaderOffset = take();
       } else if (id === EXTRA_EXT_TIME && len >= 5 && (cv.getUint8(body) & 1) !== 0) {
-        mtimeMs = cv.getInt32(body + 1, true) * 1000;
+        mtimeSeconds = cv.getInt32(body + 1, true);
       }
       e = body + len;
     }
@@ -223,13 +235,14 @@ export async function readZipDirectory(reader: RandomAccessReader): Promise<ZipE
     else kind = "file";
     const mode = unixMode & 0o7777 || (kind === "dir" ? 0o755 : 0o644);
 
-    if (Number.isNaN(mtimeMs)) mtimeMs = fromDosDateTime(time, date).getTime();
+    // DOS times count whole seconds (two at a time).
+    if (Number.isNaN(mtimeSeconds)) mtimeSeconds = fromDosDateTime(time, date).getTime() / 1000;
     entries.push(
       new CentralEntry(
         rawName,
         kind,
         mode,
-        mtimeMs,
+        mtimeSeconds,
         method,
         flags,
         crc,

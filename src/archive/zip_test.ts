@@ -4,6 +4,8 @@ import { readZipDirectory } from "./zip_reader.ts";
 import { zipStream } from "./zip_writer.ts";
 import { MemoryTree } from "./memory_tree.ts";
 import { BytesReader } from "./random_access_reader.ts";
+import { craftZip } from "./crafted_zip.ts";
+import { crc32 } from "./_deflate.ts";
 import type { CompressionLevel } from "./compression_level.ts";
 
 async function zipOf(
@@ -203,4 +205,26 @@ Deno.test("a central directory larger than one read piece is read whole, with or
     readZipDirectory(new BytesReader(damaged)),
     /central directory entry \d+ is damaged/,
   );
+});
+
+Deno.test("directory entries report CRCs past 2^31 unsigned and mtimes from DOS fields or extended timestamps", async () => {
+  // A content whose CRC-32 has its top bit set.
+  let content = "";
+  for (let i = 0; crc32(new TextEncoder().encode(content)) < 2 ** 31; i++) content = `x${i}`;
+  const crafted = await readZipDirectory(
+    new BytesReader(craftZip([{ name: "dos.txt", content }, { name: "b.txt", content: "b" }])),
+  );
+  // craftZip writes only the DOS date: 2024-01-01 00:00:00.
+  assert.equal(crafted[0]?.mtime.toISOString(), "2024-01-01T00:00:00.000Z");
+  assert.equal(crafted[0]?.crc, crc32(new TextEncoder().encode(content)));
+  assert.ok((crafted[0]?.crc ?? 0) >= 2 ** 31);
+  assert.equal(crafted[1]?.crc, crc32(new TextEncoder().encode("b")));
+  const mtime = new Date("2031-07-08T09:10:11Z");
+  const ours = await readZipDirectory(
+    new BytesReader(
+      await zipOf(new MemoryTree().addFile("t.txt", content, 0o644, mtime), ["t.txt"]),
+    ),
+  );
+  assert.equal(ours[0]?.mtime.toISOString(), mtime.toISOString());
+  assert.equal(ours[0]?.crc, crc32(new TextEncoder().encode(content)));
 });
