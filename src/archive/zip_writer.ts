@@ -45,7 +45,10 @@ import {
 
 export interface ZipWriterOptions {
   level: CompressionLevel;
-  /** Entries prepared ahead of the output; default 32. */
+  /**
+   * Entries prepared ahead of the output; default 32. A synchronous source
+   * (one with `readFileInto`, the local disk) is read one entry at a time.
+   */
   lookAhead?: number;
   /** Told about paths that vanished or cannot be archived; they are skipped. */
   warn?: (message: string) => void;
