@@ -13,7 +13,7 @@ import { staticGraph } from "../../tests/fixtures/static_graph.ts";
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
 Deno.test("an idle runner's supervising thread loads no node: module, no runner-flag table, no metrics", async () => {
-  const loaded = await staticGraph(path("./main.ts"), path("./poller_supervisor.ts"));
+  const loaded = await staticGraph([path("./main.ts"), path("./poller_supervisor.ts")]);
   assert.ok(loaded.some((s) => s.endsWith("/src/config/load_config.ts")), "graph walked");
   assert.deepEqual(loaded.filter((s) => s.startsWith("node:")), []);
   assert.deepEqual(
@@ -26,7 +26,7 @@ Deno.test("an idle runner's supervising thread loads no node: module, no runner-
 });
 
 Deno.test("an idle poller loads no node: module, no trace pipeline, no session server, no run-single flags", async () => {
-  const loaded = await staticGraph(path("./poller_worker.ts"), path("./commands/run.ts"));
+  const loaded = await staticGraph([path("./poller_worker.ts"), path("./commands/run.ts")]);
   assert.ok(loaded.some((s) => s.endsWith("/src/poller/poller.ts")), "graph walked");
   assert.deepEqual(loaded.filter((s) => s.startsWith("node:")), []);
   assert.deepEqual(

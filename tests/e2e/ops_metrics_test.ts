@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { staticGraph } from "../fixtures/static_graph.ts";
 
 const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
@@ -330,36 +331,6 @@ Deno.test("metrics added for issue 14: queue, stages, execution mode, retries, r
   );
   assert.doesNotMatch(runner.log, /"level":"error"/);
 });
-
-/** Modules `entry` loads before any dynamic import runs, from `deno info --json`. */
-async function staticGraph(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    roots: string[];
-    modules: {
-      specifier: string;
-      kind?: string;
-      npmPackage?: string;
-      dependencies?: { isDynamic?: boolean; code?: { specifier: string } }[];
-    }[];
-  };
-  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>();
-  const todo = [...info.roots];
-  while (todo.length > 0) {
-    const specifier = todo.pop()!;
-    if (seen.has(specifier)) continue;
-    seen.add(specifier);
-    for (const d of modules.get(specifier)?.dependencies ?? []) {
-      if (d.code && !d.isDynamic) todo.push(d.code.specifier);
-    }
-  }
-  return [...seen].map((s) => modules.get(s)?.npmPackage ?? s);
-}
 
 Deno.test("a runner without listen_address does not load prom-client: run.ts reaches it only by a dynamic import", async () => {
   const run = new URL("../../src/cli/commands/run.ts", import.meta.url).pathname;

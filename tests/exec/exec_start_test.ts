@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MAIN, SampleProject } from "./_exec_cli.ts";
+import { staticGraph } from "../fixtures/static_graph.ts";
 
 const hasStrace = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
   .output().then((o) => o.success, () => false);
@@ -139,39 +140,6 @@ Deno.test({
   },
 });
 
-/**
- * Modules `root` loads before it runs (static imports only; dynamic ones load
- * later), or with `isDynamicFollowed` every module it can reach, which Deno
- * reads when the process starts.
- */
-async function staticGraph(root: string, isDynamicFollowed = false): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", root],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    roots: string[];
-    modules: Array<{
-      specifier: string;
-      dependencies?: Array<{ code?: { specifier: string }; isDynamic?: boolean }>;
-    }>;
-  };
-  const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>();
-  const stack = [...info.roots];
-  while (stack.length > 0) {
-    const specifier = stack.pop()!;
-    if (seen.has(specifier)) continue;
-    seen.add(specifier);
-    for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
-      if (dep.code && (isDynamicFollowed || !dep.isDynamic)) stack.push(dep.code.specifier);
-    }
-  }
-  return [...seen];
-}
-
 const SRC = join(MAIN, "..", "..");
 
 Deno.test("an executor process and exec up to its launch load no node: or npm: module (Node compatibility costs ~35 ms of CPU per process)", async () => {
@@ -194,7 +162,7 @@ Deno.test("an executor process and exec up to its launch load no node: or npm: m
 });
 
 Deno.test("executor processes start at their own entry, which reaches no command module (Deno reads all it can reach at start)", async () => {
-  const reach = await staticGraph(join(SRC, "cli/executor_entry.ts"), true);
+  const reach = await staticGraph(join(SRC, "cli/executor_entry.ts"), { isDynamicFollowed: true });
   assert.ok(reach.some((s) => s.endsWith("/cli/executor_process.ts")));
   assert.ok(reach.some((s) => s.endsWith("/executors/docker/mod.ts")));
   assert.deepEqual(reach.filter((s) => /\/cli\/(main|commands\/.*)\.ts$/.test(s)), []);
