@@ -216,6 +216,26 @@ Deno.test("without git, cleanup_file_variables removes the job's files without a
   });
 });
 
+Deno.test("a bash stage reads its script from stdin at once: a 20 KB stage is not 20,000 read calls, and errors read as before", async () => {
+  await withWorld(async (w) => {
+    const job = await pickJob(w, {
+      // The stage shell's own read(2) count (/proc/<pid>/io syscr) so far.
+      script: ['echo "big=${#BIG}"', 'sed -n "s/^syscr: /reads=/p" /proc/$$/io', "if then"],
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        { key: "BIG", value: "x".repeat(20_000) },
+      ],
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "failed", log);
+    assert.match(log, /big=20000\n/);
+    const reads = Number(/reads=(\d+)/.exec(log)?.[1]);
+    assert.ok(reads > 0 && reads < 2000, `read calls of the stage shell: ${reads}`);
+    // The user's syntax error is reported by bash as it was without the read-at-once line.
+    assert.match(log, /bash: eval: line \d+: syntax error near unexpected token `then'/);
+  });
+});
+
 Deno.test("a failing script fails the job with its exit code and after_script sees failed", async () => {
   await withWorld(async (w) => {
     await w.repo.commit({ files: { "a.txt": "1\n" } });

@@ -96,6 +96,8 @@ for (const how of ["the global user key", "run --user"] as const) {
         assert.match(state.trace, new RegExp(`uid=${user.uid}\\(${user.name}\\)`));
         assert.match(state.trace, new RegExp(`home=${join(root, "home")}\\n`));
         assert.match(state.trace, new RegExp(`owner=${user.name}\\n`));
+        // The job user cannot open the runner's pipe as /dev/stdin: its shell reads the script on.
+        assert.doesNotMatch(state.trace, /dev\/stdin/);
         for (const dir of [builds, cache]) assert.equal((await Deno.stat(dir)).uid, user.uid, dir);
       } finally {
         await Deno.remove(root, { recursive: true }).catch(() => {});
