@@ -32,7 +32,7 @@ import { type BuildResult, runBuild } from "../build/run_build.ts";
 import type { JobTls, RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
-import { signalProcessGroup } from "../os/process_group.ts";
+import { killProcessGroups } from "../os/process_group.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Executor } from "../executors/executor.ts";
 import type { BuildStageHooks } from "../build/stage_hooks.ts";
@@ -307,7 +307,7 @@ async function runJob(
     isLost = true;
     log.warn(`Stopping the job: ${why}`);
     abort.abort();
-    const killTimer = setTimeout(() => void killGroups(groups), LOST_KILL_MS);
+    const killTimer = setTimeout(() => void killProcessGroups(groups), LOST_KILL_MS);
     const exitTimer = setTimeout(() => lost.resolve("lost"), LOST_EXIT_MS);
     Deno.unrefTimer(killTimer);
     Deno.unrefTimer(exitTimer);
@@ -372,7 +372,7 @@ async function runJob(
     const outcome = await Promise.race([build, lost.promise]);
     if (outcome === "lost") {
       // The executor's cleanup did not finish in time; the groups were killed above.
-      await killGroups(groups);
+      await killProcessGroups(groups);
       log.error("Executor cleanup did not finish in time after the job was stopped");
       return "lost";
     }
@@ -445,11 +445,6 @@ class ProtocolCacheUrls implements CacheUrlSource {
       this.#pending.delete(id);
     }
   }
-}
-
-/** SIGKILL to each group (a custom executor process signals through kill(1)). */
-async function killGroups(groups: Iterable<number>): Promise<void> {
-  await Promise.all([...groups].map((pgid) => signalProcessGroup(pgid, "SIGKILL")));
 }
 
 /** Resolves when `signal` aborts (never without one); `cancel` drops the listener. */

@@ -33,3 +33,8 @@ export async function signalProcessGroup(
     return false; // kill(1) is absent or not allowed
   }
 }
+
+/** SIGKILL to each group in `pgids`, at once. */
+export async function killProcessGroups(pgids: Iterable<number>): Promise<void> {
+  await Promise.all([...pgids].map((pgid) => signalProcessGroup(pgid, "SIGKILL")));
+}

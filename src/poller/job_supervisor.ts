@@ -7,7 +7,7 @@
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
-import { signalProcessGroup } from "../os/process_group.ts";
+import { killProcessGroups } from "../os/process_group.ts";
 import {
   executorSettings,
   type FromExecutor,
@@ -252,7 +252,7 @@ export class JobSupervisor implements JobHandler {
         new Promise<false>((r) => timer = setTimeout(() => r(false), 5000)),
       ]);
       clearTimeout(timer);
-      await killGroups(groups);
+      await killProcessGroups(groups);
       if (isIdle && this.#opts.launcher.release) {
         groups.clear();
         log.debug("Executor process idle", { [F.PID]: proc.pid });
@@ -265,7 +265,7 @@ export class JobSupervisor implements JobHandler {
       ]);
       clearTimeout(timer);
       await proc[Symbol.asyncDispose]();
-      await killGroups(groups);
+      await killProcessGroups(groups);
     })().catch(() => {});
     this.#exiting.add(exited);
     exited.finally(() => this.#exiting.delete(exited));
@@ -405,7 +405,7 @@ export class JobSupervisor implements JobHandler {
     const status = await proc.status;
     clearTimeout(killTimer);
     // The executor process died with stages running: their process groups outlive it.
-    await killGroups(groups);
+    await killProcessGroups(groups);
     const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
     const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
     log.error("Executor process ended without a result", { "how": how, [F.ERROR]: tail });
@@ -489,11 +489,6 @@ async function untilIdle(proc: ExecutorProcess, groups: Set<number>): Promise<bo
     // A broken stdout: the process is not reused.
   }
   return false;
-}
-
-/** SIGKILL to each group (through kill(1): the poller may not Deno.kill). */
-async function killGroups(groups: Iterable<number>): Promise<void> {
-  await Promise.all([...groups].map((pgid) => signalProcessGroup(pgid, "SIGKILL")));
 }
 
 function exitCode(result: ResultEvent): { exitCode?: number } {

@@ -367,7 +367,7 @@ const startedCommands = new Set<string>();
 let hasSetsid = Deno.build.os === "linux";
 
 /** Starts `command` in a new session (see above); throws what Deno.Command throws. */
-export function spawnInSession(
+function spawnInSession(
   command: string,
   args: string[],
   options: Omit<Deno.CommandOptions, "args" | "detached">,
