@@ -114,6 +114,12 @@ export interface JobSupervisorOptions {
 }
 
 const encoder = new TextEncoder();
+/**
+ * A job goes to a second process when the first, started before the job,
+ * died before it said anything; never more often, so that processes that
+ * cannot start at all fail the job instead of looping.
+ */
+const MAX_LAUNCH_ATTEMPTS = 2;
 
 /** What one job's run and watch share: its slot, stop signal, log and terminal. */
 interface JobContext {
@@ -296,30 +302,47 @@ export class JobSupervisor implements JobHandler {
         ]
         : [],
     });
-    let child: ExecutorProcess;
-    try {
-      child = this.#opts.launcher.launch(permissions);
-    } catch (err) {
-      const message = `Cannot start the executor process: ${(err as Error).message}`;
-      session.write(
-        encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
-        "runner",
-      );
-      return { state: "failed", failureReason: "runner_system_failure" };
-    }
-    const proc = child;
-    let isReaped = false;
-    try {
-      return await this.#watch(proc, runner, job, context, setCancel, (groups) => {
-        isReaped = true;
-        this.#reap(proc, groups, context.log);
+    for (let attempt = 1;; attempt++) {
+      let proc: ExecutorProcess;
+      try {
+        proc = this.#opts.launcher.launch(permissions);
+      } catch (err) {
+        const message = `Cannot start the executor process: ${(err as Error).message}`;
+        session.write(
+          encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+          "runner",
+        );
+        return { state: "failed", failureReason: "runner_system_failure" };
+      }
+      let isReaped = false;
+      try {
+        const result = await this.#watch(
+          proc,
+          runner,
+          job,
+          context,
+          setCancel,
+          (groups) => {
+            isReaped = true;
+            this.#reap(proc, groups, context.log);
+          },
+          attempt < MAX_LAUNCH_ATTEMPTS,
+        );
+        if (result !== null) return result;
+      } finally {
+        if (!isReaped) await proc[Symbol.asyncDispose]();
+      }
+      context.log.warn("Executor process was gone before it got the job; starting another", {
+        [F.PID]: proc.pid,
       });
-    } finally {
-      if (!isReaped) await proc[Symbol.asyncDispose]();
     }
   }
 
-  /** Sends the job, relays what the process says, and maps how it ended to a result. */
+  /**
+   * Sends the job, relays what the process says, and maps how it ended to a
+   * result. Null when a prestarted process died before it said anything and
+   * `mayRetry`: the job never started there, and goes to another process.
+   */
   async #watch(
     proc: ExecutorProcess,
     runner: RunnerConfig,
@@ -327,7 +350,8 @@ export class JobSupervisor implements JobHandler {
     context: JobContext,
     setCancel: (fn: (graceful: boolean) => void) => void,
     reap: (groups: Set<number>) => void,
-  ): Promise<JobResult> {
+    mayRetry: boolean,
+  ): Promise<JobResult | null> {
     const { slot, stop, session, log } = context;
     log.debug("Executor process started", { [F.PID]: proc.pid });
 
@@ -354,6 +378,7 @@ export class JobSupervisor implements JobHandler {
     }, (job.timeout + grace) * 1000);
 
     let result: ResultEvent | null = null;
+    let isHeard = false;
     const groups = new Set<number>();
     const terminal = context.terminal ? new ProcessTerminal((m) => proc.send(m)) : null;
     try {
@@ -374,8 +399,9 @@ export class JobSupervisor implements JobHandler {
           : {}),
         ...(this.#opts.launcher.release ? { isReusable: true } : {}),
       });
-      if (terminal) context.terminal?.attach(terminal);
       for await (const item of proc.events()) {
+        if (!isHeard && terminal) context.terminal?.attach(terminal);
+        isHeard = true;
         if ("trace" in item) session.write(item.trace, item.stream);
         else if (item.event.type === "cache-url") {
           const request = item.event;
@@ -391,7 +417,9 @@ export class JobSupervisor implements JobHandler {
         if (result !== null) break;
       }
     } catch (err) {
-      log.error("Lost the executor process", { [F.ERROR]: String(err) });
+      if (isHeard || !proc.isPrestarted || !mayRetry) {
+        log.error("Lost the executor process", { [F.ERROR]: String(err) });
+      }
     } finally {
       clearTimeout(watchdog);
       stop.removeEventListener("abort", onStop);
@@ -404,6 +432,7 @@ export class JobSupervisor implements JobHandler {
     }
     const status = await proc.status;
     clearTimeout(killTimer);
+    if (!isHeard && proc.isPrestarted && mayRetry && !interrupted && !timedOut) return null;
     // The executor process died with stages running: their process groups outlive it.
     await killProcessGroups(groups);
     const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;

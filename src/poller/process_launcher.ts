@@ -40,6 +40,12 @@ export const EXECUTOR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"] as const
 
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
+  /**
+   * Started before the job it is given (a spare or a released process). One
+   * may die just before it gets the job (killed while idle, say); the job is
+   * then given to another process, since it never started.
+   */
+  readonly isPrestarted?: boolean;
   send(message: ToExecutor): Promise<void>;
   /**
    * Trace bytes (with their stream; default stdout) and events of the job in
@@ -116,12 +122,16 @@ export class SubprocessLauncher implements ExecutorLauncher {
   launch(permissions: ExecutorPermissions): ExecutorProcess {
     const key = JSON.stringify(permissions);
     const reused = this.#takeIdle(key);
-    if (reused !== null) return reused;
+    if (reused !== null) {
+      reused.isPrestarted = true;
+      return reused;
+    }
     const spare = this.#spares.get(key);
     this.#spares.delete(key);
     if (spare) clearTimeout(spare.timer);
     const process = spare && !spare.process.hasExited ? spare.process : this.#spawn(permissions);
     if (spare && spare.process !== process) spare.process.kill();
+    process.isPrestarted = process === spare?.process;
     const idleMs = this.#options.spareIdleMs ?? 0;
     if (idleMs > 0 && !this.#isClosed) {
       const next = this.#spawn(permissions);
@@ -234,6 +244,7 @@ class ChildExecutorProcess implements ExecutorProcess {
   #stderr = "";
   #stderrDone: Promise<void>;
   #hasExited = false;
+  isPrestarted = false;
   readonly status: Promise<Deno.CommandStatus>;
 
   constructor(child: Deno.ChildProcess, onLog?: (pid: number, line: string) => void) {

@@ -16,6 +16,8 @@ import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorSettings } from "../../src/executors/process_protocol.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { type JobResult, JobSupervisor } from "../../src/poller/job_supervisor.ts";
+import type { LogFields, Logger } from "../../src/log/logger.ts";
 import { MAX_JOBS_PER_PROCESS } from "../../src/cli/executor_process.ts";
 import { config, killByMarker, NO_GIT } from "./_runner_setup.ts";
 
@@ -249,4 +251,120 @@ Deno.test("a compiled binary's executor process (scoped worker) runs the next jo
   const second = await jobs.runJob(2);
   assert.equal(second.pid, first.pid);
   assert.equal(second.process, first.process);
+});
+
+/** The supervisor's log lines, to see when a process went back to the launcher. */
+class RecordingLogger implements Logger {
+  readonly lines: string[] = [];
+  #fields: LogFields;
+  constructor(fields: LogFields = {}, lines?: string[]) {
+    this.#fields = fields;
+    if (lines) this.lines = lines;
+  }
+  #record(msg: string, fields?: LogFields): void {
+    this.lines.push(`${msg} ${JSON.stringify({ ...this.#fields, ...fields })}`);
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.#record(msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.#record(msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.#record(msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.#record(msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new RecordingLogger({ ...this.#fields, ...fields }, this.lines);
+  }
+}
+
+Deno.test("an idle executor process killed just as it is given the next job: the job runs in a new one", async () => {
+  const root = await Deno.makeTempDir({ prefix: "runner-reuse-race-" });
+  const tempDir = join(root, "tmp");
+  await Deno.mkdir(tempDir);
+  const runner = {
+    ...defaultRunnerConfig("shell"),
+    url: "http://127.0.0.1:9",
+    token: "glrt-reuse-race",
+    buildsDir: join(root, "builds"),
+  };
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: MAIN_MODULE,
+    scoping: "flags",
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
+    spareIdleMs: 60_000,
+  });
+  const log = new RecordingLogger();
+  const traces = new Map<number, { text: string; result: JobResult | null }>();
+  const traceOf = (id: number) => {
+    const collected = traces.get(id);
+    assert.ok(collected, `job ${id} got a trace session`);
+    return collected;
+  };
+  const supervisor = new JobSupervisor({
+    log,
+    launcher,
+    traces: {
+      open: (_runner, job) => {
+        const collected = { text: "", result: null as JobResult | null };
+        traces.set(job.id, collected);
+        const decoder = new TextDecoder();
+        return {
+          write: (chunk) => collected.text += decoder.decode(chunk, { stream: true }),
+          finish: (result) => {
+            collected.result = result;
+            return Promise.resolve(true);
+          },
+        };
+      },
+    },
+    transportFor: () => ({
+      patchTrace: () => Promise.reject(new Error("not used")),
+      updateJob: () => Promise.resolve({ kind: "ok" as const }),
+    }),
+    systemId: "s_0123456789ab",
+    cwd: root,
+    tempDir,
+    stateDir: join(root, "state"),
+    env: () => undefined,
+  });
+  const slot = { concurrentId: 0, concurrentProjectId: 0 };
+  try {
+    await supervisor.handle(
+      runner,
+      shellJob(1, [PRINT_EXECUTOR]),
+      slot,
+      new AbortController().signal,
+    );
+    assert.equal(traceOf(1).result?.state, "success", traceOf(1).text);
+    const idle = executorOf(traceOf(1).text);
+    const deadline = Date.now() + 10_000;
+    while (!log.lines.some((l) => l.startsWith("Executor process idle") && l.includes(`${idle}`))) {
+      assert.ok(Date.now() < deadline, `the process never went idle:\n${log.lines.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Killed in the same turn as the next job arrives: nobody has seen it exit yet.
+    Deno.kill(idle, "SIGKILL");
+    await supervisor.handle(
+      runner,
+      shellJob(2, [PRINT_EXECUTOR]),
+      slot,
+      new AbortController().signal,
+    );
+    assert.equal(traceOf(2).result?.state, "success", traceOf(2).text + log.lines.join("\n"));
+    assert.notEqual(executorOf(traceOf(2).text), idle);
+    assert.doesNotMatch(traceOf(2).text, /ERROR/);
+    assert.ok(
+      log.lines.some((l) => l.startsWith("Executor process was gone before it got the job")),
+      log.lines.join("\n"),
+    );
+  } finally {
+    launcher.close();
+    await supervisor.settled();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
 });
