@@ -20,6 +20,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { crc32 } from "../../src/trace/crc32.ts";
 import { JobTrace } from "../../src/trace/job_trace.ts";
 import { openTempSpillFile } from "../../src/trace/temp_spill_file.ts";
 import { tokenMaskPrefixes } from "../../src/trace/token_prefixes.ts";
@@ -200,6 +201,7 @@ function measure(
       // Stamping adds 32 bytes to each line: room for them, so nothing is cut.
       outputLimitKiB: Math.ceil(totalBytes / 1024) * (isTimestamped ? 2 : 1) + 1024,
       store,
+      crc32,
       isTimestamped,
     });
     feed(sample, trace, probe);

@@ -30,7 +30,8 @@ function loadPipeline() {
     import("../trace/mask_options.ts"),
     import("../trace/temp_spill_file.ts"),
     import("../trace/trace_store.ts"),
-  ]).then(([a, b, c, d, e]) => ({ ...a, ...b, ...c, ...d, ...e }));
+    import("../trace/crc32.ts"),
+  ]).then(([a, b, c, d, e, f]) => ({ ...a, ...b, ...c, ...d, ...e, ...f }));
 }
 
 let pipeline: ReturnType<typeof loadPipeline> | undefined;
@@ -55,7 +56,7 @@ export class TraceSessions implements TraceSessionFactory {
     job: JobSpec,
     callbacks: TraceCallbacks,
   ): Promise<TraceSession> {
-    const { JobTrace, TraceUploader, maskOptionsForJob, openTempSpillFile, TraceStore } =
+    const { crc32, JobTrace, TraceUploader, maskOptionsForJob, openTempSpillFile, TraceStore } =
       await (pipeline ??= loadPipeline());
     // As the build resolves them, so the runner's `environment` counts too.
     const flags = featureFlagsForJob(runner, job.variables);
@@ -66,6 +67,7 @@ export class TraceSessions implements TraceSessionFactory {
       outputLimitKiB: runner.outputLimit,
       store: new TraceStore({ openSpillFile: () => openTempSpillFile(this.#o.tempDir) }),
       isTimestamped: flags["FF_TIMESTAMPS"] ?? true,
+      crc32,
     });
     const debugTrace = variableValue(job, "CI_DEBUG_TRACE") === "true";
     const log = this.#o.log.child({ [F.JOB_ID]: job.id });

@@ -164,6 +164,8 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       outputLimitKiB: this.#o.runner.outputLimit,
       store: new ForwardingTraceStore(options.onLog),
       isTimestamped: isTimestampAsked && flags["FF_TIMESTAMPS"] === true,
+      // No final update reads it: no CRC, and no node:zlib to load for one.
+      crc32: null,
     });
     const fail = (reason: string, message: string): AttemptResult => {
       trace.write(

@@ -21,7 +21,4 @@ export function crc32(data: Uint8Array, previous = 0): number {
   return zlibCrc32(data, previous) >>> 0;
 }
 
-/** The `checksum` GitLab expects: `crc32:` and 8 lowercase hex digits. */
-export function formatChecksum(crc: number): string {
-  return `crc32:${(crc >>> 0).toString(16).padStart(8, "0")}`;
-}
+export { formatChecksum } from "./crc32_format.ts";

@@ -14,6 +14,7 @@ function newTrace(outputLimitKiB = 0, phrases: string[] = ["hunter2-secret"]): J
     mask: { phrases, tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: true }) },
     outputLimitKiB,
     store: new TraceStore(),
+    crc32,
   });
 }
 
@@ -35,6 +36,25 @@ Deno.test("JobTrace stores masked, valid UTF-8 output with checksum and size ove
   assert.equal(dec.decode(bytes), "pass=[MASKED] tok=glpat-[MASKED]\n€\ufffd\n");
   assert.equal(trace.size, bytes.length);
   assert.equal(trace.checksum(), formatChecksum(crc32(bytes)));
+});
+
+Deno.test("JobTrace without crc32 stores the same bytes and refuses checksum()", () => {
+  using checked = newTrace();
+  using unchecked = new JobTrace({
+    mask: {
+      phrases: ["hunter2-secret"],
+      tokenPrefixes: tokenMaskPrefixes([], { isMaskAllDefaultTokens: true }),
+    },
+    outputLimitKiB: 0,
+    store: new TraceStore(),
+    crc32: null,
+  });
+  for (const trace of [checked, unchecked]) {
+    trace.write(enc.encode("pass=hunter2-secret\n\xff"));
+    trace.close();
+  }
+  assert.deepEqual(stored(unchecked), stored(checked));
+  assert.throws(() => unchecked.checksum(), TypeError);
 });
 
 Deno.test("JobTrace cuts output at output_limit KiB with the official notice and keeps the checksum exact", () => {
@@ -91,7 +111,7 @@ Deno.test("maskOptionsForJob masks masked variables and the job's token prefixes
   const options = maskOptionsForJob(job, { isMaskAllDefaultTokens: false });
   assert.deepEqual(options.phrases, ["hidden-value"]);
   assert.deepEqual(options.tokenPrefixes, ["glpat-", "corp-"]);
-  using trace = new JobTrace({ mask: options, outputLimitKiB: 0, store: new TraceStore() });
+  using trace = new JobTrace({ mask: options, outputLimitKiB: 0, store: new TraceStore(), crc32 });
   trace.write(enc.encode("visible hidden-value corp-x1 glrt-y"));
   trace.close();
   assert.equal(dec.decode(stored(trace)), "visible [MASKED] corp-[MASKED] glrt-y");
@@ -107,6 +127,7 @@ function stampedTrace(outputLimitKiB = 0): JobTrace {
     },
     outputLimitKiB,
     store: new TraceStore(),
+    crc32,
     isTimestamped: true,
     now: () => (ms += 1.5),
   });
@@ -233,6 +254,7 @@ Deno.test("JobTrace with FF_TIMESTAMPS stores the same bytes however the output 
       },
       outputLimitKiB: 0,
       store: new TraceStore(),
+      crc32,
       isTimestamped: true,
       now: () => Date.parse("2026-12-02T08:30:00Z"),
     });

@@ -89,6 +89,7 @@ function newTrace(): JobTrace {
     mask: { phrases: [], tokenPrefixes: [] },
     outputLimitKiB: 64 * 1024,
     store: new TraceStore(),
+    crc32,
   });
 }
 
