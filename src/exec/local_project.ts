@@ -1,4 +1,4 @@
-import { join, normalize, relative, sep } from "node:path";
+import { join, normalize, relative, SEP } from "../path/host_path.ts";
 import { type GitState, ZERO_SHA } from "../pipeline/git_state.ts";
 import type { ProjectFiles } from "../pipeline/project_files.ts";
 
@@ -14,7 +14,7 @@ export class LocalProjectFiles implements ProjectFiles {
 
   async readText(path: string): Promise<string | null> {
     const clean = normalize(path);
-    if (clean.startsWith("..") || clean.startsWith(sep)) {
+    if (clean.startsWith("..") || clean.startsWith(SEP)) {
       throw new RangeError(`Path "${path}" is outside the project`);
     }
     try {
@@ -85,7 +85,7 @@ export class LocalProjectFiles implements ProjectFiles {
         if (entry.isDirectory) {
           if (entry.name !== ".git") await walk(full);
         } else {
-          files.push(relative(this.projectDir, full).split(sep).join("/"));
+          files.push(relative(this.projectDir, full).split(SEP).join("/"));
         }
       }
     };

@@ -5,3 +5,4 @@
  * jobs.
  */
 export { LocalProjectFiles, readGitState } from "./local_project.ts";
+export { parseCacheFile } from "./parse_cache_file.ts";

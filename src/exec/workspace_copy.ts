@@ -10,7 +10,7 @@
  * read-only), which keeps copying a large history cheap; where linking is
  * impossible (another file system) they are copied.
  */
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative } from "../path/host_path.ts";
 import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
 
 const PARALLEL_COPIES = 16;

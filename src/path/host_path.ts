@@ -1,6 +1,6 @@
 /**
- * `join`, `resolve`, `isAbsolute`, `dirname` and `basename` for paths of this
- * host, and the path of a `file:` URL, with node:path's (node:url's) results,
+ * `join`, `resolve`, `normalize`, `relative`, `isAbsolute`, `dirname`,
+ * `basename` and `SEP` for paths of this host, and the path of a `file:` URL, with node:path's (node:url's) results,
  * for the modules an executor process, `runner exec` and an idle `runner run`
  * (both of its threads) load before a job can start. Importing any `node:` module costs a Deno process its
  * Node compatibility layer, about 35 ms of CPU at start-up (the executor
@@ -73,7 +73,15 @@ function normalizeSegments(path: string, isAboveRootAllowed: boolean): string {
   return res;
 }
 
-function normalize(path: string): string {
+/** The separator of this host's paths, node:path's `sep`. */
+export const SEP = Deno.build.os === "windows" ? "\\" : "/";
+
+export function normalize(path: string): string {
+  if (windowsPath) return windowsPath.normalize(path);
+  return normalizePosix(path);
+}
+
+function normalizePosix(path: string): string {
   if (path.length === 0) return ".";
   const isAbs = path.charCodeAt(0) === SLASH;
   const hasTrailingSlash = path.charCodeAt(path.length - 1) === SLASH;
@@ -99,7 +107,7 @@ export function join(...paths: string[]): string {
 /** node:path's `posix.join` on every host (object names, URL paths). */
 export function joinPosix(...paths: string[]): string {
   const joined = paths.filter((p) => p.length > 0).join("/");
-  return joined === "" ? "." : normalize(joined);
+  return joined === "" ? "." : normalizePosix(joined);
 }
 
 export function resolve(...paths: string[]): string {
@@ -115,6 +123,42 @@ export function resolve(...paths: string[]): string {
   resolved = normalizeSegments(resolved, !isResolvedAbsolute);
   if (isResolvedAbsolute) return `/${resolved}`;
   return resolved.length > 0 ? resolved : ".";
+}
+
+/** The path from `from` to `to`, both resolved first; "" when they are the same. */
+export function relative(from: string, to: string): string {
+  if (windowsPath) return windowsPath.relative(from, to);
+  if (from === to) return "";
+  from = resolve(from);
+  to = resolve(to);
+  if (from === to) return "";
+  // Both start with "/"; compare what follows it.
+  const fromLength = from.length - 1;
+  const toLength = to.length - 1;
+  const common = Math.min(fromLength, toLength);
+  let lastCommonSlash = -1;
+  let i = 0;
+  for (; i < common; i++) {
+    const code = from.charCodeAt(1 + i);
+    if (code !== to.charCodeAt(1 + i)) break;
+    if (code === SLASH) lastCommonSlash = i;
+  }
+  if (i === common) {
+    if (toLength > common) {
+      // `from` is a directory above `to`, or the root.
+      if (to.charCodeAt(1 + i) === SLASH) return to.slice(2 + i);
+      if (i === 0) return to.slice(1);
+    } else if (fromLength > common) {
+      // `to` is a directory above `from`, or the root.
+      if (from.charCodeAt(1 + i) === SLASH) lastCommonSlash = i;
+      else if (i === 0) lastCommonSlash = 0;
+    }
+  }
+  let up = "";
+  for (let at = 2 + lastCommonSlash; at <= from.length; at++) {
+    if (at === from.length || from.charCodeAt(at) === SLASH) up += up.length === 0 ? ".." : "/..";
+  }
+  return `${up}${to.slice(1 + lastCommonSlash)}`;
 }
 
 export function dirname(path: string): string {

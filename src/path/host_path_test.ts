@@ -8,7 +8,10 @@ import {
   isAbsolute,
   join,
   joinPosix,
+  normalize,
+  relative,
   resolve,
+  SEP,
 } from "./host_path.ts";
 
 const SAMPLES = [
@@ -50,7 +53,29 @@ Deno.test("host_path joins, resolves and tells absolute paths as node:path does"
     }
   }
   assert.equal(join(), nodePath.join());
+  assert.equal(SEP, nodePath.sep);
   assert.equal(resolve(), nodePath.resolve());
+});
+
+Deno.test("host_path normalizes paths and finds the relative path between two as node:path does", () => {
+  const samples = [
+    ...SAMPLES,
+    "/a/b",
+    "/a/bc",
+    "/a/b/c",
+    "/ab",
+    "a/b",
+    "/x/a",
+    "/a/b/",
+    "//a//b//",
+  ];
+  for (const a of samples) {
+    assert.equal(normalize(a), nodePath.normalize(a), `normalize(${JSON.stringify(a)})`);
+    for (const b of samples) {
+      const args = JSON.stringify([a, b]);
+      assert.equal(relative(a, b), nodePath.relative(a, b), `relative ${args}`);
+    }
+  }
 });
 
 Deno.test("host_path takes dirname and basename, joins POSIX paths and reads file URLs as node:path and node:url do", () => {

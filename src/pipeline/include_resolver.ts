@@ -2,7 +2,7 @@ import { CiConfigError, type CiWarning, type SourceLocation } from "./ci_config_
 import { type CiEntry, type CiMap, type CiNode, deepMerge, describeNode } from "./ci_node.ts";
 import type { ProjectFiles } from "./project_files.ts";
 import { expandVariables } from "./variable_expansion.ts";
-import { parseCiYaml } from "./yaml_loader.ts";
+import type { CiYamlParse } from "./ci_yaml_parse.ts";
 
 /**
  * GitLab's default limit on includes in one pipeline (`ci_max_includes`);
@@ -13,6 +13,8 @@ const MAX_INCLUDES = 150;
 export interface IncludeOptions {
   /** Collects what exec skips or treats differently. */
   warnings: CiWarning[];
+  /** Parses each file (`parseCiYamlLazily`, or a cache in front of it). */
+  parse: CiYamlParse;
   /**
    * Decides an include's `rules:`; when absent, includes with rules are
    * always included and a warning says so.
@@ -42,7 +44,7 @@ export async function loadWithIncludes(
     throw new CiConfigError({ file, line: 0 }, "", "file not found in the project");
   }
   const state = { seen: new Set<string>([file]), count: 0, allFiles: null as string[] | null };
-  return await resolveFile(files, parseCiYaml(text, file), options, state);
+  return await resolveFile(files, await options.parse(text, file, null), options, state);
 }
 
 interface State {
@@ -80,7 +82,7 @@ async function resolveFile(
       if (text === null) {
         throw new CiConfigError(item.loc, key, `local file "${path}" does not exist`);
       }
-      const parsed = parseCiYaml(text, path, inputs);
+      const parsed = await options.parse(text, path, inputs);
       const isRepeat = state.seen.has(path);
       state.seen.add(path);
       // A repeated file is merged once, but its includes still count (a file

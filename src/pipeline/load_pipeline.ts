@@ -1,5 +1,6 @@
-import { basename } from "node:path";
+import { basename } from "../path/host_path.ts";
 import type { CiWarning } from "./ci_config_error.ts";
+import { type CiYamlParse, parseCiYamlLazily } from "./ci_yaml_parse.ts";
 import type { ExecVariable } from "./exec_variable.ts";
 import type { GitState } from "./git_state.ts";
 import { resolveExtends } from "./extends_resolver.ts";
@@ -7,7 +8,14 @@ import { loadWithIncludes } from "./include_resolver.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { readPipeline, readRules } from "./pipeline_reader.ts";
 import { pipelineVariables } from "./predefined_variables.ts";
-import { evaluateRules, type RuleContext } from "./rule_evaluation.ts";
+import {
+  evaluateRules,
+  type GlobMatch,
+  hasFileRules,
+  loadGlobMatch,
+  NO_GLOB_MATCH,
+  type RuleContext,
+} from "./rule_evaluation.ts";
 import type { ProjectFiles } from "./project_files.ts";
 import { resolveReferences } from "./reference_resolver.ts";
 
@@ -29,6 +37,11 @@ export interface LoadPipelineOptions {
    * rules are not evaluated (a warning says so) and paths are not expanded.
    */
   includeContext?: () => Promise<IncludeContext>;
+  /**
+   * Parses each file; default `parseCiYamlLazily`. `runner exec` puts its
+   * `CiYamlParseCache` here.
+   */
+  parse?: CiYamlParse;
 }
 
 /** The pipeline's inputs that include paths and include rules see. */
@@ -61,7 +74,8 @@ export async function loadPipeline(
     },
     listFiles: () => options.files.listFiles(),
   };
-  let context: Promise<RuleContext> | null = null;
+  let context: Promise<Omit<RuleContext, "matchGlobs">> | null = null;
+  let globMatch: Promise<GlobMatch> | null = null;
   const ruleContext = () => {
     context ??= (async () => {
       const c = await options.includeContext!();
@@ -86,20 +100,25 @@ export async function loadPipeline(
     })();
     return context;
   };
+  const parse = options.parse ?? parseCiYamlLazily;
   const merged = await loadWithIncludes(
     recording,
     ciFile,
     options.includeContext
       ? {
         warnings,
+        parse,
         lookupVariables: async () => (await ruleContext()).lookup,
         evaluateIncludeRules: async (node, key) => {
           const rules = readRules(node, key, { allowedKeys: INCLUDE_RULE_KEYS });
-          const outcome = evaluateRules(rules, await ruleContext(), key);
+          const matchGlobs = hasFileRules(rules)
+            ? await (globMatch ??= loadGlobMatch())
+            : NO_GLOB_MATCH;
+          const outcome = evaluateRules(rules, { ...await ruleContext(), matchGlobs }, key);
           return outcome !== null && outcome.when !== "never";
         },
       }
-      : { warnings },
+      : { warnings, parse },
   );
   // Templates may come from includes exec skipped (see include_resolver's `skipped`).
   const isMissingAllowed = warnings.some((w) => w.message.includes(SKIPPED_INCLUDE));

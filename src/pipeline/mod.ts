@@ -10,6 +10,8 @@ export {
   formatWarning,
   type SourceLocation,
 } from "./ci_config_error.ts";
+export { type CiYamlParse, parseCiYamlLazily } from "./ci_yaml_parse.ts";
+export { CiYamlParseCache, type ParseCacheStore } from "./ci_yaml_parse_cache.ts";
 export { extractCoverage } from "./coverage.ts";
 export { type ExecVariable, parseVariableArgument } from "./exec_variable.ts";
 export { type GitState, ZERO_SHA } from "./git_state.ts";

@@ -1,7 +1,8 @@
 import type { JobSpec } from "../job/job_spec.ts";
-import { basename } from "node:path";
+import { basename } from "../path/host_path.ts";
 import { CiConfigError, type CiWarning } from "./ci_config_error.ts";
 import { computeCacheKey } from "./cache_key.ts";
+import type { CiYamlParse } from "./ci_yaml_parse.ts";
 import type { ExecVariable } from "./exec_variable.ts";
 import type { GitState } from "./git_state.ts";
 import { buildJobSpec } from "./job_spec_builder.ts";
@@ -18,7 +19,14 @@ import type {
 import { loadPipeline } from "./load_pipeline.ts";
 import { environmentSlug, jobVariables, pipelineVariables } from "./predefined_variables.ts";
 import type { ProjectFiles } from "./project_files.ts";
-import { evaluateOnlyExcept, evaluateRules, type RuleContext } from "./rule_evaluation.ts";
+import {
+  evaluateOnlyExcept,
+  evaluateRules,
+  hasFileRules,
+  loadGlobMatch,
+  NO_GLOB_MATCH,
+  type RuleContext,
+} from "./rule_evaluation.ts";
 import { expandVariables } from "./variable_expansion.ts";
 
 /** GitLab: "Parent and child pipelines have a maximum depth of two levels of child pipelines." */
@@ -123,6 +131,8 @@ export interface PlanOptions {
   firstJobId?: number;
   /** 0 for the main pipeline, 1 for its child pipelines, … */
   childDepth?: number;
+  /** Parses the files of child pipelines (`trigger:include`); default as in `loadPipeline`. */
+  parse?: CiYamlParse;
 }
 
 /** A job named on the command line cannot be run; the message says why. */
@@ -174,10 +184,15 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
     pipelineName: pipeline.workflow.name,
     createdAt: (options.now ?? new Date()).toISOString(),
   });
+  // picomatch loads only for a pipeline whose rules look at files.
+  const isGlobbing = hasFileRules(pipeline.workflow.rules) ||
+    pipeline.jobs.some((j) => hasFileRules(j.rules, [j.only, j.except]));
+  const matchGlobs = isGlobbing ? await loadGlobMatch() : NO_GLOB_MATCH;
   const ruleContext = (vars: ReadonlyArray<[string, string] | CiVariable>): RuleContext => ({
     lookup: lookupOf([...vars, ...execVariables]),
     changedFiles: git.changedFiles,
     projectFiles,
+    matchGlobs,
   });
 
   checkNeedsGraph(pipeline);
@@ -460,7 +475,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       // A child pipeline: its jobs take the trigger job's place, after what it waits for.
       const prefix = `${c.instance.name}/`;
       const child = await planPipeline(
-        await loadChildPipeline(pipeline.projectDir, options.files, c.job),
+        await loadChildPipeline(pipeline.projectDir, options, c.job),
         {
           git,
           files: options.files,
@@ -475,6 +490,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
           firstJobId: nextChildId,
           childDepth: (options.childDepth ?? 0) + 1,
           ...(options.now ? { now: options.now } : {}),
+          ...(options.parse ? { parse: options.parse } : {}),
         },
       );
       nextChildId += child.jobs.length;
@@ -579,7 +595,11 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
  * one configuration, like GitLab's child pipeline (a virtual main file that
  * includes them, named after the trigger job for error messages).
  */
-async function loadChildPipeline(projectDir: string, files: ProjectFiles, job: JobConfig) {
+async function loadChildPipeline(
+  projectDir: string,
+  { files, parse }: Pick<PlanOptions, "files" | "parse">,
+  job: JobConfig,
+) {
   const main = `${job.trigger!.localIncludes.join("+")} (child of "${job.name}")`;
   const text = "include:\n" +
     job.trigger!.localIncludes.map((p) => `  - local: ${JSON.stringify(p)}\n`).join("");
@@ -589,6 +609,7 @@ async function loadChildPipeline(projectDir: string, files: ProjectFiles, job: J
       listFiles: () => files.listFiles(),
     },
     ciFile: main,
+    ...(parse ? { parse } : {}),
   });
 }
 

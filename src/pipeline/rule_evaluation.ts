@@ -1,4 +1,3 @@
-import picomatch from "picomatch";
 import { CiConfigError } from "./ci_config_error.ts";
 import type { CiVariable, JobWhen, NeedConfig, OnlyExceptConfig, RuleConfig } from "./pipeline.ts";
 import {
@@ -15,6 +14,38 @@ export interface RuleContext {
   changedFiles: readonly string[];
   /** Every file of the project, relative paths. */
   projectFiles: readonly string[];
+  /**
+   * Glob matching for `changes` and `exists`: `loadGlobMatch()`, or
+   * `NO_GLOB_MATCH` where no rule has them (`hasFileRules`).
+   */
+  matchGlobs: GlobMatch;
+}
+
+/** Compiles globs into a test of relative file paths. */
+export type GlobMatch = (patterns: string[]) => (file: string) => boolean;
+
+/**
+ * GitLab's fnmatch with dotfiles and `**`, by picomatch: CommonJS, loaded on
+ * the first call (with Deno's Node compatibility it costs tens of ms at
+ * start-up, which pipelines without `changes` or `exists` do not pay).
+ */
+export async function loadGlobMatch(): Promise<GlobMatch> {
+  const { default: picomatch } = await import("picomatch");
+  return (patterns) => picomatch(patterns, { dot: true });
+}
+
+/** The glob matching of a context whose rules have no `changes` or `exists` (a bug if called). */
+export const NO_GLOB_MATCH: GlobMatch = () => {
+  throw new TypeError("A changes or exists rule met a rule context made without glob matching");
+};
+
+/** Whether any of these rules or only/except conditions looks at files (`changes`, `exists`). */
+export function hasFileRules(
+  rules: readonly RuleConfig[] | null,
+  onlyExcept: readonly (OnlyExceptConfig | null)[] = [],
+): boolean {
+  return (rules ?? []).some((r) => r.changes !== null || r.exists !== null) ||
+    onlyExcept.some((c) => c !== null && c.changes.length > 0);
 }
 
 /** The first rule that matched, or null when none did (the job is not added). */
@@ -38,8 +69,8 @@ export function evaluateRules(
 ): RuleOutcome | null {
   for (const [index, rule] of rules.entries()) {
     if (rule.if !== null && !evaluateIf(rule.if, ctx.lookup, rule, `${key}[${index}].if`)) continue;
-    if (rule.changes !== null && !matchesAny(rule.changes, ctx.changedFiles, ctx.lookup)) continue;
-    if (rule.exists !== null && !matchesAny(rule.exists, ctx.projectFiles, ctx.lookup)) continue;
+    if (rule.changes !== null && !matchesAny(rule.changes, ctx.changedFiles, ctx)) continue;
+    if (rule.exists !== null && !matchesAny(rule.exists, ctx.projectFiles, ctx)) continue;
     return {
       index,
       when: rule.when,
@@ -69,13 +100,13 @@ function evaluateIf(text: string, lookup: VariableLookup, rule: RuleConfig, key:
 export function matchesAny(
   globs: readonly string[],
   files: readonly string[],
-  lookup: VariableLookup,
+  { lookup, matchGlobs }: Pick<RuleContext, "lookup" | "matchGlobs">,
 ): boolean {
   // A pattern that is empty, or expands to nothing (an unset variable), matches no file.
   const patterns = globs.map((g) => expandVariables(g, lookup).replace(/^\.?\//, ""))
     .filter((p) => p !== "");
   if (patterns.length === 0) return false;
-  const isMatch = picomatch(patterns, { dot: true });
+  const isMatch = matchGlobs(patterns);
   return files.some((f) => isMatch(f));
 }
 
@@ -130,7 +161,7 @@ function matchesCondition(
     );
     if (!ok) return false;
   }
-  if (cond.changes.length > 0 && !matchesAny(cond.changes, ctx.changedFiles, ctx.lookup)) {
+  if (cond.changes.length > 0 && !matchesAny(cond.changes, ctx.changedFiles, ctx)) {
     return false;
   }
   return cond.refs.length > 0 || cond.variables.length > 0 || cond.changes.length > 0 || isOnly;

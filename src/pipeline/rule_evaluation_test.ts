@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { CiConfigError } from "./ci_config_error.ts";
 import type { OnlyExceptConfig, RuleConfig } from "./pipeline.ts";
-import { evaluateOnlyExcept, evaluateRules, type RuleContext } from "./rule_evaluation.ts";
+import {
+  evaluateOnlyExcept,
+  evaluateRules,
+  hasFileRules,
+  loadGlobMatch,
+  NO_GLOB_MATCH,
+  type RuleContext,
+} from "./rule_evaluation.ts";
 
 const loc = { file: ".gitlab-ci.yml", line: 7 };
 function rule(fields: Partial<RuleConfig>): RuleConfig {
@@ -22,6 +29,7 @@ const ctx: RuleContext = {
   lookup: (n) => ({ CI_COMMIT_BRANCH: "main", DIR: "src" } as Record<string, string>)[n],
   changedFiles: ["src/app.ts", ".github/x.yml"],
   projectFiles: ["Dockerfile", "src/app.ts", "docs/a/b.md", ".env.example"],
+  matchGlobs: await loadGlobMatch(),
 };
 
 Deno.test("the first matching rule decides when, allow_failure and variables", () => {
@@ -109,4 +117,18 @@ Deno.test("only/except match refs by name, regex and keyword", () => {
     ),
     false,
   );
+});
+
+Deno.test("hasFileRules tells rules and only/except that need glob matching from those that do not", () => {
+  assert.equal(hasFileRules(null), false);
+  assert.equal(hasFileRules([rule({ if: "$A" })]), false);
+  assert.equal(hasFileRules([rule({ if: "$A" }), rule({ changes: [] })]), true);
+  assert.equal(hasFileRules([rule({ exists: ["x"] })]), true);
+  const cond = (changes: string[]): OnlyExceptConfig => ({ loc, refs: [], variables: [], changes });
+  assert.equal(hasFileRules(null, [null, cond([])]), false);
+  assert.equal(hasFileRules(null, [null, cond(["src/*"])]), true);
+  // A context without glob matching answers rules without changes or exists, and refuses the others.
+  const bare = { ...ctx, matchGlobs: NO_GLOB_MATCH };
+  assert.ok(evaluateRules([rule({ if: "$DIR" })], bare, "r"));
+  assert.throws(() => evaluateRules([rule({ exists: ["Dockerfile"] })], bare, "r"), TypeError);
 });

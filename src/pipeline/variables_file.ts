@@ -1,4 +1,3 @@
-import { parse as parseYaml } from "yaml";
 import { CiConfigError } from "./ci_config_error.ts";
 import type { ExecVariable } from "./exec_variable.ts";
 
@@ -12,10 +11,14 @@ import type { ExecVariable } from "./exec_variable.ts";
  * - YAML or JSON (chosen by a `.yml`, `.yaml` or `.json` name, or a first
  *   character `{`): a map of `KEY: value` or
  *   `KEY: { value, masked, file, raw }`.
+ *
+ * Only a map file loads npm:yaml (CommonJS, 100 ms and more of start-up in Deno).
  */
-export function parseVariablesFile(text: string, file: string): ExecVariable[] {
+export async function parseVariablesFile(text: string, file: string): Promise<ExecVariable[]> {
   const isMap = /\.(ya?ml|json)$/i.test(file) || text.trimStart().startsWith("{");
-  return isMap ? parseMapFile(text, file) : parseDotenv(text, file);
+  if (!isMap) return parseDotenv(text, file);
+  const { parse } = await import("yaml");
+  return parseMapFile(text, file, parse);
 }
 
 /** `KEY=VALUE` lines, as in a dotenv file or a `reports: dotenv` artifact. */
@@ -45,7 +48,11 @@ export function parseDotenv(text: string, file: string): ExecVariable[] {
   return out;
 }
 
-function parseMapFile(text: string, file: string): ExecVariable[] {
+function parseMapFile(
+  text: string,
+  file: string,
+  parseYaml: (text: string) => unknown,
+): ExecVariable[] {
   let data: unknown;
   try {
     data = parseYaml(text);

@@ -3,8 +3,8 @@ import { CiConfigError } from "./ci_config_error.ts";
 import { parseVariableArgument } from "./exec_variable.ts";
 import { parseVariablesFile } from "./variables_file.ts";
 
-Deno.test("a dotenv variables file gives KEY=VALUE pairs with quotes and comments", () => {
-  const vars = parseVariablesFile(
+Deno.test("a dotenv variables file gives KEY=VALUE pairs with quotes and comments", async () => {
+  const vars = await parseVariablesFile(
     "# settings\nexport A=1\nB = two words # note\nC=\"line1\\nline2\"\nD='$LITERAL'\nE=\nF=x=y\n",
     "ci.env",
   );
@@ -18,16 +18,16 @@ Deno.test("a dotenv variables file gives KEY=VALUE pairs with quotes and comment
   ]);
 });
 
-Deno.test("a bad dotenv line is an error naming file and line", () => {
-  assert.throws(
+Deno.test("a bad dotenv line is an error naming file and line", async () => {
+  await assert.rejects(
     () => parseVariablesFile("A=1\nnot a pair\n", "ci.env"),
     (e: unknown) =>
       e instanceof CiConfigError && e.message === 'ci.env:2: expected KEY=VALUE, got "not a pair"',
   );
 });
 
-Deno.test("a YAML or JSON variables file may mark values masked, file or raw", () => {
-  const yaml = parseVariablesFile(
+Deno.test("a YAML or JSON variables file may mark values masked, file or raw", async () => {
+  const yaml = await parseVariablesFile(
     "TOKEN: { value: s3cr3t, masked: true }\nPORT: 8080\nKEY: { value: abc, file: true, raw: true }\n",
     "vars.yml",
   );
@@ -36,17 +36,20 @@ Deno.test("a YAML or JSON variables file may mark values masked, file or raw", (
     { key: "PORT", value: "8080", isMasked: false, isFile: false, isRaw: false },
     { key: "KEY", value: "abc", isMasked: false, isFile: true, isRaw: true },
   ]);
-  const json = parseVariablesFile('{"A": "1", "B": {"value": "2", "masked": true}}', "vars.json");
+  const json = await parseVariablesFile(
+    '{"A": "1", "B": {"value": "2", "masked": true}}',
+    "vars.json",
+  );
   assert.deepEqual(json.map((v) => [v.key, v.value, v.isMasked]), [["A", "1", false], [
     "B",
     "2",
     true,
   ]]);
-  assert.throws(
+  await assert.rejects(
     () => parseVariablesFile("A: { value: 1, secret: true }", "v.yml"),
     /v\.yml: A\.secret: unknown key/,
   );
-  assert.throws(() => parseVariablesFile("- A\n", "v.yml"), /expected a map/);
+  await assert.rejects(() => parseVariablesFile("- A\n", "v.yml"), /expected a map/);
 });
 
 Deno.test("--variable takes KEY=VALUE and rejects anything else", () => {

@@ -168,7 +168,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   runModules.catch(() => {});
   let plan: Plan;
   try {
-    plan = await loadPlan(ctx, settings, m);
+    plan = await loadPlan(ctx, settings, { m, stateDir: early.stateDir });
   } catch (error) {
     if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
     throw error;
@@ -198,7 +198,10 @@ async function listPlan(ctx: CliContext, settings: ExecSettings): Promise<number
   const m = await importPipelineModules();
   let plan: Plan;
   try {
-    plan = await loadPlan(ctx, settings, m);
+    plan = await loadPlan(ctx, settings, {
+      m,
+      stateDir: await execStateDir(settings.projectDir, ctx.env),
+    });
   } catch (error) {
     if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
     throw error;
@@ -212,7 +215,20 @@ function usageFailure(ctx: CliContext, message: string): number {
   return 2;
 }
 
-async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): Promise<Plan> {
+/** The parse cache's file in a project's state directory (`CiYamlParseCache`). */
+const PARSE_CACHE_FILE = "ci-yaml-cache.json";
+
+async function loadPlan(
+  ctx: CliContext,
+  s: ExecSettings,
+  { m, stateDir }: { m: PipelineModules; stateDir: string },
+): Promise<Plan> {
+  // Files parsed by an earlier run come from the cache: npm:yaml is not even loaded.
+  const cache = new m.CiYamlParseCache({
+    store: m.parseCacheFile(join(stateDir, PARSE_CACHE_FILE)),
+    build: `${ctx.version.version} ${ctx.version.revision} ${ctx.version.denoVersion}`,
+  });
+  cache.preload();
   const files = new m.LocalProjectFiles(s.projectDir);
   if (await files.readText(s.ciFile) === null) {
     throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
@@ -231,7 +247,7 @@ async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): P
         `Cannot read the variables file "${s.variablesFile}": ${(error as Error).message}`,
       );
     }
-    variables.push(...m.parseVariablesFile(text, s.variablesFile));
+    variables.push(...await m.parseVariablesFile(text, s.variablesFile));
   }
   try {
     for (const v of s.variables) variables.push(m.parseVariableArgument(v));
@@ -247,15 +263,20 @@ async function loadPlan(ctx: CliContext, s: ExecSettings, m: PipelineModules): P
     files,
     ciFile: s.ciFile,
     includeContext: async () => ({ git: await gitState, variables }),
+    parse: cache.parse,
   });
   const git = await gitState;
-  return await m.planPipeline(pipeline, {
+  const plan = await m.planPipeline(pipeline, {
     git,
     files,
     jobs: s.jobs,
     isNeedsIncluded: s.isNeedsIncluded,
     variables,
+    parse: cache.parse,
   });
+  // Only a run that parsed something writes; a cache that cannot be written is no error.
+  await cache.save().catch(() => {});
+  return plan;
 }
 
 /**
