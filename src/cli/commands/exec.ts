@@ -15,12 +15,23 @@
 import { isAbsolute, join, resolve } from "../../path/host_path.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
-import type { ExecVariable, Plan } from "../../pipeline/mod.ts";
+import type { ExecVariable, GitState, Plan } from "../../pipeline/mod.ts";
+import { LocalProjectFiles, readGitState } from "../../exec/local_project.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
 import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
 import type { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
-import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
-import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
+// Static: the executor process is launched first thing, and each dynamic import
+// is one more wait on a busy host before it can start.
+import {
+  type ExecutorPermissions,
+  executorPermissions,
+} from "../../poller/executor_permissions.ts";
+import {
+  type ExecutorLauncher,
+  type ExecutorProcess,
+  isCompiledBinary,
+  SubprocessLauncher,
+} from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 
@@ -120,10 +131,9 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
 }
 
 /**
- * What only running a pipeline needs (not `--list`, not an invalid file):
- * imported while the pipeline is loaded and planned (the git subprocess
- * leaves time for it), since node:zlib and the trace modules take a while.
- * String literal specifiers, so that `deno compile` embeds them.
+ * The pipeline model and exec's project reading, imported once git is asked
+ * (`readProject`): the git processes run meanwhile. String literal
+ * specifiers, so that `deno compile` embeds them.
  */
 async function importPipelineModules() {
   const [pipeline, exec] = await Promise.all([
@@ -141,6 +151,7 @@ function isUsageMistake(m: PipelineModules, error: unknown): error is Error {
     error instanceof UsageError;
 }
 
+/** What only running a pipeline needs (not `--list`, not an invalid file), imported while it is planned. */
 function importRunModules() {
   return Promise.all([
     import("../../exec/exec_output.ts"),
@@ -162,13 +173,14 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   if (settings.isListOnly) return await listPlan(ctx, settings);
   // The executor process starts up while the pipeline is loaded and planned.
   await using early = await startExecutorEarly(ctx, settings);
+  const project = readProject(settings.projectDir);
   const m = await importPipelineModules();
   const runModules = importRunModules();
   // Awaited only when the pipeline runs; a failure then surfaces there.
   runModules.catch(() => {});
   let plan: Plan;
   try {
-    plan = await loadPlan(ctx, settings, { m, stateDir: early.stateDir });
+    plan = await loadPlan(ctx, settings, { m, project, stateDir: early.stateDir });
   } catch (error) {
     if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
     throw error;
@@ -195,11 +207,13 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
 }
 
 async function listPlan(ctx: CliContext, settings: ExecSettings): Promise<number> {
+  const project = readProject(settings.projectDir);
   const m = await importPipelineModules();
   let plan: Plan;
   try {
     plan = await loadPlan(ctx, settings, {
       m,
+      project,
       stateDir: await execStateDir(settings.projectDir, ctx.env),
     });
   } catch (error) {
@@ -215,13 +229,27 @@ function usageFailure(ctx: CliContext, message: string): number {
   return 2;
 }
 
+/** The project on disk, and its git state being read (git processes started at once). */
+interface ProjectReads {
+  files: LocalProjectFiles;
+  gitState: Promise<GitState>;
+}
+
+function readProject(projectDir: string): ProjectReads {
+  const files = new LocalProjectFiles(projectDir);
+  const gitState = readGitState(projectDir, files);
+  // Awaited when the pipeline is loaded; a failure then surfaces there.
+  gitState.catch(() => {});
+  return { files, gitState };
+}
+
 /** The parse cache's file in a project's state directory (`CiYamlParseCache`). */
 const PARSE_CACHE_FILE = "ci-yaml-cache.json";
 
 async function loadPlan(
   ctx: CliContext,
   s: ExecSettings,
-  { m, stateDir }: { m: PipelineModules; stateDir: string },
+  { m, project, stateDir }: { m: PipelineModules; project: ProjectReads; stateDir: string },
 ): Promise<Plan> {
   // Files parsed by an earlier run come from the cache: npm:yaml is not even loaded.
   const cache = new m.CiYamlParseCache({
@@ -229,13 +257,10 @@ async function loadPlan(
     build: `${ctx.version.version} ${ctx.version.revision} ${ctx.version.denoVersion}`,
   });
   cache.preload();
-  const files = new m.LocalProjectFiles(s.projectDir);
+  const { files, gitState } = project;
   if (await files.readText(s.ciFile) === null) {
     throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
   }
-  const gitState = m.readGitState(s.projectDir, files);
-  // Awaited below; a failure then surfaces there.
-  gitState.catch(() => {});
   const variables: ExecVariable[] = [];
   if (s.variablesFile !== "") {
     const path = isAbsolute(s.variablesFile) ? s.variablesFile : resolve(ctx.cwd, s.variablesFile);
@@ -317,13 +342,11 @@ interface EarlyExecutor extends AsyncDisposable {
 }
 
 async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<EarlyExecutor> {
-  const [{ executorPermissions }, { isCompiledBinary, SubprocessLauncher }] = await Promise.all([
-    import("../../poller/executor_permissions.ts"),
-    import("../../poller/process_launcher.ts"),
+  const [stateDir, tempDir] = await Promise.all([
+    execStateDir(s.projectDir, ctx.env),
+    Deno.makeTempDir({ prefix: "runner-exec-" }),
   ]);
-  const stateDir = await execStateDir(s.projectDir, ctx.env);
   const executorStateDir = join(stateDir, "executor");
-  const tempDir = await Deno.makeTempDir({ prefix: "runner-exec-" });
   let reservation: Deno.Listener | null = null;
   let port: number;
   try {
