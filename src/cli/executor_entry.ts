@@ -3,7 +3,9 @@
  * from source its own entry module (`deno run … executor_entry.ts
  * executor-process`). Deno reads, at start, every module reachable from the
  * entry through literal dynamic imports; from main.ts that is every command
- * (~290 modules, ~45 ms of CPU), from here only what a job can need.
+ * (~290 modules, ~45 ms of CPU), from here only what a job can need;
+ * `runner run` adds `--unstable-lazy-dynamic-imports`, so that only what the
+ * start needs is read then (poller/process_launcher.ts, LAZY_IMPORTS_FLAG).
  */
 import { LogSink, StreamLogger } from "../log/mod.ts";
 import { F } from "../log/fields.ts";

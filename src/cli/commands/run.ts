@@ -188,6 +188,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
     mainModule: mainModule(),
+    ...(isCompiledBinary(Deno.execPath())
+      ? {}
+      : { sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, "") }),
     env: ctx.envObject(),
     onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
     // A started executor process waits for the next job while jobs keep coming.

@@ -1,0 +1,106 @@
+/**
+ * From source, `runner run` starts executor processes with lazy dynamic
+ * imports and read access to the runner's source directory (`sourceDir`):
+ * the modules a job needs beyond the start (here the cache and archive code)
+ * still load, and the process holds its row's cells plus that directory,
+ * nothing more.
+ */
+import assert from "node:assert/strict";
+import { join } from "../path/host_path.ts";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import { parseJobSpec } from "../job/job_spec.ts";
+import { executorSettings } from "../executors/process_protocol.ts";
+import { executorPermissions } from "./executor_permissions.ts";
+import { LAZY_IMPORTS_FLAG, SubprocessLauncher } from "./process_launcher.ts";
+import { cleanHome } from "../../tests/fixtures/test_env.ts";
+
+const SOURCE_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ENTRY = new URL("../cli/executor_entry.ts", import.meta.url).pathname;
+
+async function commandLine(pid: number): Promise<string[]> {
+  const raw = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+  return raw.split("\0").filter((arg) => arg !== "");
+}
+
+Deno.test("executor process from source with sourceDir: lazy imports, its row's read cells plus the source directory, and a job with a cache stage runs", async () => {
+  const root = await Deno.makeTempDir({ prefix: "runner-lazy-" });
+  const tempDir = join(root, "tmp");
+  await Deno.mkdir(tempDir);
+  const runner = {
+    ...defaultRunnerConfig("shell"),
+    url: "http://127.0.0.1:9",
+    buildsDir: join(root, "builds"),
+    cacheDir: join(root, "cache"),
+  };
+  const permissions = executorPermissions({
+    runner,
+    cwd: root,
+    tempDir,
+    stateDir: join(root, "state"),
+    env: () => undefined,
+  });
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: ENTRY,
+    sourceDir: SOURCE_DIR,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
+  });
+  const proc = launcher.launch(permissions);
+  try {
+    const args = await commandLine(proc.pid);
+    assert.ok(args.includes(LAZY_IMPORTS_FLAG), args.join(" "));
+    assert.deepEqual(
+      args.filter((arg) => arg.startsWith("--allow-read")),
+      [`--allow-read=${[...new Set(permissions.read)].join(",")},${SOURCE_DIR}`],
+    );
+    assert.deepEqual(
+      args.filter((arg) => arg.startsWith("--allow-write")),
+      [`--allow-write=${[...new Set(permissions.write)].join(",")}`],
+    );
+    await proc.send({
+      type: "start",
+      job: parseJobSpec({
+        id: 1,
+        token: "job-token-1",
+        steps: [{
+          name: "script",
+          script: ["mkdir -p vendor", "echo lib > vendor/lib.txt"],
+          when: "on_success",
+          timeout: 3600,
+        }],
+        variables: [{ key: "GIT_STRATEGY", value: "none" }],
+        cache: [{
+          key: "deps",
+          paths: ["vendor/"],
+          policy: "pull-push",
+          when: "on_success",
+          "fallback_keys": [],
+        }],
+        "job_info": { name: "job", stage: "test", "project_id": 1, "project_full_path": "g/p" },
+        "git_info": { "repo_url": "http://127.0.0.1:9/g/p.git", ref: "main", sha: "0".repeat(40) },
+        "runner_info": { timeout: 3600 },
+      }),
+      runner: executorSettings(runner),
+      shortToken: "abcd1234",
+      systemId: "s_test",
+      concurrentId: 0,
+      concurrentProjectId: 0,
+      cwd: root,
+      stateDir: join(root, "state"),
+      tempDir,
+    });
+    let trace = "";
+    let state = "";
+    const decoder = new TextDecoder();
+    for await (const item of proc.events()) {
+      if ("trace" in item) trace += decoder.decode(item.trace);
+      else if (item.event.type === "result") state = item.event.state;
+    }
+    assert.equal(state, "success", trace + proc.stderrTail());
+    assert.match(trace, /Created cache/, trace);
+  } finally {
+    await proc[Symbol.asyncDispose]();
+    launcher.close();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
