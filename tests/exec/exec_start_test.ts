@@ -131,9 +131,16 @@ Deno.test({
     const firstExecutor = run.lines.findIndex((l) => /execve\(.*"executor-process"/.test(l));
     assert.ok(firstExecutor >= 0 && firstGit >= 0, run.lines.join("\n"));
     assert.ok(firstExecutor < firstGit, run.lines.join("\n"));
-    // Started at the executor's own entry, not main.ts.
+    // Started at the executor's own entry, not main.ts, with lazy dynamic
+    // imports and read access to the runner's src/ for them (as runner run does).
     const launch = run.lines.find((l) => /execve\(.*"executor-process"/.test(l)) ?? "";
     assert.match(launch, /executor_entry\.ts", "executor-process"/);
+    assert.match(launch, /"--unstable-lazy-dynamic-imports"/);
+    const src = join(MAIN, "..", "..");
+    assert.ok(
+      /"--allow-read=([^"]*)"/.exec(launch)?.[1]?.split(",").includes(src),
+      `no read access to ${src}: ${launch}`,
+    );
     // One job, one executor process: no spare left to start and kill.
     assert.equal(executorPids(run.lines).length, 1, run.lines.join("\n"));
     // git is asked at once, in one process per question, and the working tree

@@ -12,7 +12,7 @@
  * `~/.cache/…`): the working tree is never written, and exec's own files never
  * end up in the copy a job sees.
  */
-import { isAbsolute, join, resolve } from "../../path/host_path.ts";
+import { fromFileUrl, isAbsolute, join, resolve } from "../../path/host_path.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
 import type { ExecVariable, GitState, Plan } from "../../pipeline/mod.ts";
@@ -370,14 +370,17 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     return { runner, permissions };
   };
   const url = `http://127.0.0.1:${port}`;
+  const isCompiled = isCompiledBinary(Deno.execPath());
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
     // From source, the executor's own entry: it reaches fewer modules than
     // main.ts. A file URL: node:url (and Node compatibility with it) is not
     // loaded before the launch.
-    mainModule: isCompiledBinary(Deno.execPath())
-      ? null
-      : new URL("../executor_entry.ts", import.meta.url).href,
+    mainModule: isCompiled ? null : new URL("../executor_entry.ts", import.meta.url).href,
+    // From source, as for `runner run`: lazy dynamic imports, and read access to src/ for them.
+    ...(isCompiled
+      ? {}
+      : { sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, "") }),
     env: ctx.envObject(),
   });
   let process: ExecutorProcess | null = null;
