@@ -54,10 +54,13 @@ const secrets = Array.from({ length: 10 }, (_, i) => `s3cr3t-${i}-${"Xy7Qp".repe
 /** Build-log-like lines; a few carry secrets, tokens and URLs to mask. */
 function sampleLog(): Uint8Array {
   const lines: string[] = [];
+  // Math.imul: a plain `seed * 1103515245` passes 2^53 and rounds away the
+  // low bits, so `seed % 12` only ever gave 1, 5 or 9 (three kinds of line,
+  // none with a masked value). The high bits of the state vary best.
   let seed = 42;
   const rand = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
   };
   // A running length: joining on every iteration made this quadratic (it never finished).
   let length = 0;
@@ -146,7 +149,10 @@ function sampleLog(): Uint8Array {
         );
     }
   }
-  return new TextEncoder().encode(lines.join("\n") + "\n");
+  const text = lines.join("\n") + "\n";
+  const missing = secrets.filter((secret) => !text.includes(secret));
+  if (missing.length > 0) throw new Error(`Sample log lacks masked values: ${missing.join(", ")}`);
+  return new TextEncoder().encode(text);
 }
 
 function rssBytes(): number {
