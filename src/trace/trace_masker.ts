@@ -1,3 +1,12 @@
+import {
+  type AnchorPattern,
+  fillAnchorTable,
+  fillTripleTable,
+  nextAnchoredCandidate,
+  nextStart,
+  pairCosts,
+  pairIndex,
+} from "./_pair_anchors.ts";
 import type { ByteSink } from "./byte_sink.ts";
 
 /**
@@ -30,11 +39,13 @@ import type { ByteSink } from "./byte_sink.ts";
  * overlapping group becomes one `[MASKED]`. A phrase takes precedence over a
  * token prefix it overlaps, as upstream (which masks phrases first).
  *
- * Speed: one pass over the bytes; a 64 K-entry table of the first two bytes
- * of every pattern lets the loop skip almost every position with one lookup.
- * When every pattern is at least three bytes long, the loop looks at every
- * other position only: a pattern at `p` puts its first two bytes at `p` or
- * its second and third at `p + 1`, and one of the two is looked at.
+ * Speed: one pass over the bytes. When every pattern is at least three
+ * bytes long (they are by default), the loop reads four bytes at a time and
+ * looks up two byte pairs in a table, every other position: each pattern has
+ * two neighbouring pairs of its own there, chosen rare in the log seen so far,
+ * so that ordinary text seldom stops the loop (`_pair_anchors.ts`). Otherwise
+ * a 64 K-entry table of the first two bytes of every pattern lets the loop
+ * skip almost every position with one lookup.
  */
 export interface TraceMaskerOptions {
   /** Masked variable values. */
@@ -68,9 +79,13 @@ const MAX_USERINFO_BYTES = 512;
 // Table bits for the first byte / first two bytes of a pattern.
 const PHRASE_BIT = 1;
 const OTHER_BIT = 2;
-const START_BITS = PHRASE_BIT | OTHER_BIT;
-/** In the two-byte table: the second and third bytes of some pattern. */
-const SECOND_BIT = 4;
+
+/** The anchors are chosen again by the log once this much of it has been seen… */
+const FIRST_CHOICE_BYTES = 16 * 1024;
+/** …then after each this much, as the log changes (a clone, a build, tests). */
+const CHOICE_INTERVAL_BYTES = 16 * 1024 * 1024;
+/** How much of a write the choice counts pairs in. */
+const CHOICE_SAMPLE_BYTES = 64 * 1024;
 
 // Result codes of the matchers; a value >= 0 is the end of a full match.
 const NONE = -1;
@@ -129,10 +144,20 @@ function lowerAscii(b: number): number {
 
 export class TraceMasker {
   readonly #next: ByteSink;
-  /** bit per (byte0 << 8 | byte1) starting some pattern. */
+  /** Bits per pair of bytes (`pairIndex`) that begins a pattern. */
   readonly #bigram = new Uint8Array(65536);
   /** Shortest pattern; from 3 bytes on, the search looks at every other position. */
   #shortest = Infinity;
+  /** Every pattern, for choosing anchors. */
+  readonly #anchorPatterns: AnchorPattern[] = [];
+  /** Anchor pairs (`fillAnchorTable`), used when `#shortest >= 3`. */
+  readonly #anchors = new Uint16Array(65536);
+  /** First three bytes of every pattern, used with `#anchors` (`fillTripleTable`). */
+  readonly #triples = new Uint8Array(65536);
+  #maxAnchorOffset = 0;
+  /** Bytes seen since the anchors were last chosen, and when to choose again. */
+  #sinceChoice = 0;
+  #choiceAt = FIRST_CHOICE_BYTES;
   /** bit per byte starting some pattern. */
   readonly #first = new Uint8Array(256);
   /** Phrases by first byte, longest first. */
@@ -183,31 +208,32 @@ export class TraceMasker {
     if (options.isUrlPasswordMasked ?? true) {
       this.#addOther({ kind: URL_SCHEME, bytes: encoder.encode("://") }, false);
     }
+    if (this.#shortest >= 3) fillTripleTable(this.#triples, this.#anchorPatterns);
+    this.#chooseAnchors(null);
   }
 
-  /** Marks the second and third bytes of `p` (in every case, if `isCaseInsensitive`). */
-  #addSecond(p: Uint8Array, isCaseInsensitive: boolean): void {
-    this.#shortest = Math.min(this.#shortest, p.length);
-    if (p.length < 3) return;
-    const cases = (b: number) =>
-      isCaseInsensitive && lowerAscii(b) >= 0x61 && lowerAscii(b) <= 0x7a
-        ? [lowerAscii(b), lowerAscii(b) - 0x20]
-        : [b];
-    for (const b1 of cases(p[1]!)) {
-      for (const b2 of cases(p[2]!)) this.#bigram[(b1 << 8) | b2]! |= SECOND_BIT;
-    }
+  #addAnchorPattern(bytes: Uint8Array, isCaseInsensitive: boolean): void {
+    this.#shortest = Math.min(this.#shortest, bytes.length);
+    this.#anchorPatterns.push({ bytes, isCaseInsensitive });
+  }
+
+  /** Picks each pattern's anchors, by pair counts in `sample` if given. */
+  #chooseAnchors(sample: Uint8Array | null): void {
+    if (this.#shortest < 3) return;
+    const cost = pairCosts(this.#anchorPatterns, sample);
+    this.#maxAnchorOffset = fillAnchorTable(this.#anchors, this.#anchorPatterns, cost);
   }
 
   #addPhrase(p: Uint8Array): void {
     const b0 = p[0]!;
     this.#first[b0]! |= PHRASE_BIT;
     if (p.length === 1) {
-      for (let b1 = 0; b1 < 256; b1++) this.#bigram[(b0 << 8) | b1]! |= PHRASE_BIT;
+      for (let b1 = 0; b1 < 256; b1++) this.#bigram[pairIndex(b0, b1)]! |= PHRASE_BIT;
     } else {
-      this.#bigram[(b0 << 8) | p[1]!]! |= PHRASE_BIT;
+      this.#bigram[pairIndex(b0, p[1]!)]! |= PHRASE_BIT;
     }
     (this.#phrases[b0] ??= []).push(p);
-    this.#addSecond(p, false);
+    this.#addAnchorPattern(p, false);
   }
 
   /** Patterns here are at least two bytes long. */
@@ -215,13 +241,13 @@ export class TraceMasker {
     const b0 = pattern.bytes[0]!;
     const b1 = pattern.bytes[1]!;
     this.#first[b0]! |= OTHER_BIT;
-    this.#bigram[(b0 << 8) | b1]! |= OTHER_BIT;
+    this.#bigram[pairIndex(b0, b1)]! |= OTHER_BIT;
     if (isCaseInsensitive) {
-      this.#bigram[(b0 << 8) | lowerAscii(b1)]! |= OTHER_BIT;
-      if (b1 >= 0x61 && b1 <= 0x7a) this.#bigram[(b0 << 8) | (b1 - 0x20)]! |= OTHER_BIT;
+      this.#bigram[pairIndex(b0, lowerAscii(b1))]! |= OTHER_BIT;
+      if (b1 >= 0x61 && b1 <= 0x7a) this.#bigram[pairIndex(b0, b1 - 0x20)]! |= OTHER_BIT;
     }
     (this.#others[b0] ??= []).push(pattern);
-    this.#addSecond(pattern.bytes, isCaseInsensitive);
+    this.#addAnchorPattern(pattern.bytes, isCaseInsensitive);
   }
 
   /** Bytes held back so far (they may begin a secret). */
@@ -241,6 +267,13 @@ export class TraceMasker {
       buf = this.#scratch.subarray(0, size);
       buf.set(this.#pending);
       buf.set(chunk, this.#pending.length);
+    }
+    this.#sinceChoice += buf.length;
+    if (this.#sinceChoice >= this.#choiceAt) {
+      // What this log looks like now decides which pairs are rare.
+      this.#sinceChoice = 0;
+      this.#choiceAt = CHOICE_INTERVAL_BYTES;
+      this.#chooseAnchors(buf.subarray(Math.max(0, buf.length - CHOICE_SAMPLE_BYTES)));
     }
     const stop = this.#process(buf, false);
     this.#pending = stop < buf.length ? buf.slice(stop) : EMPTY;
@@ -307,6 +340,10 @@ export class TraceMasker {
     const bigram = this.#bigram;
     const first = this.#first;
     const isEveryOther = this.#shortest >= 3;
+    const anchors = this.#anchors;
+    const triples = this.#triples;
+    const maxAnchorOffset = this.#maxAnchorOffset;
+    const view = new DataView(buf.buffer, buf.byteOffset, n);
     let i = 0;
     let lit = 0; // start of bytes to copy through unchanged
     while (i < n) {
@@ -352,8 +389,8 @@ export class TraceMasker {
 
       // Normal: skip to the next position whose two bytes begin a pattern.
       i = isEveryOther
-        ? nextCandidateEveryOther(bigram, first, buf, i)
-        : nextCandidate(bigram, first, buf, i);
+        ? nextAnchoredCandidate(anchors, maxAnchorOffset, triples, bigram, first, buf, view, i)
+        : nextStart(bigram, first, buf, i);
       if (i >= n) break;
 
       const f = first[buf[i]!]!;
@@ -504,44 +541,6 @@ export class TraceMasker {
     this.#maskEnd = k;
     return maskStart;
   }
-}
-
-/**
- * First position from `i` whose two bytes (one at the very end) may begin a
- * pattern, or `buf.length`. Kept small and separate so the JIT optimizes
- * this, the hottest loop, on its own.
- */
-function nextCandidate(bigram: Uint8Array, first: Uint8Array, buf: Uint8Array, i: number): number {
-  const last = buf.length - 1;
-  while (i < last && (bigram[(buf[i]! << 8) | buf[i + 1]!]! & START_BITS) === 0) i++;
-  if (i === last && first[buf[i]!] === 0) return buf.length;
-  return i;
-}
-
-/**
- * As `nextCandidate` when every pattern has three bytes or more, looking at
- * the pairs at `i + 1`, `i + 3`, …: a pattern at `p` shows as its first two
- * bytes at `q = p` or its second and third at `q = p + 1`. Positions it
- * passes over begin no pattern; near the end, where a pattern may be cut
- * short, `nextCandidate` takes over.
- */
-function nextCandidateEveryOther(
-  bigram: Uint8Array,
-  first: Uint8Array,
-  buf: Uint8Array,
-  i: number,
-): number {
-  const last = buf.length - 1;
-  let q = i + 1;
-  for (; q < last; q += 2) {
-    const t = bigram[(buf[q]! << 8) | buf[q + 1]!]!;
-    if (t === 0) continue;
-    if ((t & SECOND_BIT) !== 0 && (bigram[(buf[q - 1]! << 8) | buf[q]!]! & START_BITS) !== 0) {
-      return q - 1;
-    }
-    if ((t & START_BITS) !== 0) return q;
-  }
-  return nextCandidate(bigram, first, buf, q - 1);
 }
 
 function equalsAt(buf: Uint8Array, at: number, p: Uint8Array, len: number): boolean {
