@@ -64,8 +64,8 @@ Deno.test("Utf8Sanitizer finishes a held-back character and keeps going in the s
 Deno.test("Utf8Sanitizer output is valid UTF-8 for random bytes", () => {
   let seed = 3;
   const rand = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
   };
   const strict = new TextDecoder("utf-8", { fatal: true });
   for (let round = 0; round < 100; round++) {
@@ -95,5 +95,56 @@ Deno.test("Utf8Sanitizer finds a bad byte or a character anywhere in long ASCII 
       const euro = [...ascii.slice(0, at), 0xe2, 0x82, 0xac, ...ascii.slice(at)];
       assert.deepEqual(sanitize([euro]), euro, `€ at ${at}`);
     }
+  }
+});
+
+/** The rule one byte at a time: a well-formed character is kept, any other byte is U+FFFD. */
+function naiveSanitize(bytes: number[]): number[] {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length;) {
+    let size = 0;
+    for (let len = 1; len <= 4 && i + len <= bytes.length && size === 0; len++) {
+      try {
+        if ([...strict.decode(new Uint8Array(bytes.slice(i, i + len)))].length === 1) size = len;
+      } catch {
+        // Not one whole character of this length.
+      }
+    }
+    if (size === 0) {
+      out.push(...FFFD);
+      i++;
+    } else {
+      out.push(...bytes.slice(i, i + size));
+      i += size;
+    }
+  }
+  return out;
+}
+
+Deno.test("Utf8Sanitizer replaces what the byte-by-byte rule replaces, in mostly valid text cut anywhere", () => {
+  let seed = 9;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+  const pieces = ["ok ", "\n", "€", "é", "😀", "\u0800", "✓ übersicht"].map((t) => [
+    ...new TextEncoder().encode(t),
+  ]);
+  const bad = [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [
+    0x80,
+  ]];
+  for (let round = 0; round < 300; round++) {
+    const bytes: number[] = [];
+    while (bytes.length < 1 + rand(400)) {
+      bytes.push(...(rand(10) === 0 ? bad[rand(bad.length)]! : pieces[rand(pieces.length)]!));
+    }
+    const writes: number[][] = [];
+    for (let at = 0; at < bytes.length;) {
+      const n = 1 + rand(rand(2) === 0 ? 5 : 200);
+      writes.push(bytes.slice(at, at + n));
+      at += n;
+    }
+    assert.deepEqual(sanitize(writes), naiveSanitize(bytes), `round ${round}`);
   }
 });
