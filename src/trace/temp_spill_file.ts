@@ -31,6 +31,8 @@ class TempSpillFile implements SpillFile {
   readonly #path: string;
   #isUnlinked: boolean;
   #size = 0;
+  /** The file's offset: appends seek only after a read moved it (a seek per append is a system call). */
+  #position = 0;
   #isClosed = false;
 
   constructor(file: Deno.FsFile, path: string, isUnlinked: boolean) {
@@ -41,10 +43,13 @@ class TempSpillFile implements SpillFile {
 
   append(bytes: Uint8Array): void {
     try {
-      this.#file.seekSync(this.#size, Deno.SeekMode.Start);
+      if (this.#position !== this.#size) this.#file.seekSync(this.#size, Deno.SeekMode.Start);
+      // Unknown if a write fails: the next append seeks again.
+      this.#position = -1;
       let done = 0;
       while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
       this.#size += bytes.length;
+      this.#position = this.#size;
     } catch (cause) {
       throw new Error(`Cannot write job trace file "${this.#path}": ${String(cause)}`, { cause });
     }
@@ -52,6 +57,7 @@ class TempSpillFile implements SpillFile {
 
   readAt(offset: number, into: Uint8Array): void {
     try {
+      this.#position = -1;
       this.#file.seekSync(offset, Deno.SeekMode.Start);
       let done = 0;
       while (done < into.length) {
@@ -61,6 +67,7 @@ class TempSpillFile implements SpillFile {
         }
         done += n;
       }
+      this.#position = offset + done;
     } catch (cause) {
       throw new Error(`Cannot read job trace file "${this.#path}": ${String(cause)}`, { cause });
     }

@@ -23,6 +23,34 @@ Deno.test("TraceStore spills to a real temporary file that is gone after close",
   }
 });
 
+Deno.test("a spill file appends at its end after reads from anywhere, as the uploader reads while the job writes", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "trace-spill-test-" });
+  try {
+    const file = openTempSpillFile(dir);
+    const all: number[] = [];
+    for (let round = 0; round < 40; round++) {
+      const piece = Uint8Array.from(
+        { length: 1 + ((round * 977) % 5000) },
+        (_, k) => (round * 31 + k) & 0xff,
+      );
+      file.append(piece);
+      all.push(...piece);
+      if (round % 3 === 0) {
+        const offset = (round * 7919) % all.length;
+        const into = new Uint8Array(Math.min(300, all.length - offset));
+        file.readAt(offset, into);
+        assert.deepEqual([...into], all.slice(offset, offset + into.length), `read at ${offset}`);
+      }
+    }
+    const whole = new Uint8Array(all.length);
+    file.readAt(0, whole);
+    assert.deepEqual([...whole], all);
+    file.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("openTempSpillFile names the directory when it cannot create the file", () => {
   assert.throws(
     () => openTempSpillFile("/nonexistent/trace-dir"),

@@ -40,6 +40,8 @@ export const DEFAULT_MEMORY_LIMIT_BYTES = 1024 * 1024;
 const BLOCK_BYTES = 64 * 1024;
 /** The buffer in front of the spill file. */
 export const WRITE_BUFFER_BYTES = 256 * 1024;
+/** Appends from this size on are written to the file without the buffer. */
+const DIRECT_WRITE_BYTES = 64 * 1024;
 
 export class TraceStore {
   readonly #memoryLimitBytes: number;
@@ -165,7 +167,11 @@ export class TraceStore {
   #appendToFile(file: SpillFile, bytes: Uint8Array): void {
     const buffer = this.#buffer!;
     if (this.#bufferUsed + bytes.length > buffer.length) this.#flushBuffer(file);
-    if (bytes.length >= buffer.length) {
+    // Large writes (a job's output arrives in up to 64 KiB reads, half as
+    // much again when stamped) go straight on: copying them first costs more
+    // than the system call it saves.
+    if (bytes.length >= DIRECT_WRITE_BYTES) {
+      this.#flushBuffer(file);
       file.append(bytes);
       this.#fileSize += bytes.length;
       return;
