@@ -19,7 +19,7 @@
  * speed: any choice finds every occurrence.
  */
 
-/** Largest anchor offset: table entries hold one bit per offset 0 … 15. */
+/** Largest anchor offset: table entries hold one bit per offset 0 … 7. */
 export const MAX_ANCHOR_OFFSET = 7;
 
 export interface AnchorPattern {
@@ -107,16 +107,19 @@ function countPairs(sample: Uint8Array, slot: Uint16Array, counts: Float64Array)
 
 /** The pair at offset `k` of a pattern, in every case it matches. */
 function pairVariants(bytes: Uint8Array, k: number, isCaseInsensitive: boolean): number[] {
-  const cases = (b: number, isFirst: boolean): number[] => {
-    const lower = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
-    if (!isCaseInsensitive || isFirst || lower < 0x61 || lower > 0x7a) return [b];
-    return [lower, lower - 0x20];
-  };
+  const b0 = bytes[k]!;
+  const b1 = bytes[k + 1]!;
+  if (!isCaseInsensitive) return [pairIndex(b0, b1)];
+  const firsts = k === 0 ? [b0] : letterCases(b0);
   const out: number[] = [];
-  for (const b0 of cases(bytes[k]!, k === 0)) {
-    for (const b1 of cases(bytes[k + 1]!, false)) out.push(pairIndex(b0, b1));
-  }
+  for (const c0 of firsts) for (const c1 of letterCases(b1)) out.push(pairIndex(c0, c1));
   return out;
+}
+
+/** `b` in both cases if it is an ASCII letter. */
+function letterCases(b: number): number[] {
+  const lower = b | 0x20;
+  return lower >= 0x61 && lower <= 0x7a ? [lower, lower - 0x20] : [b];
 }
 
 /** Index of three bytes in the table of first three bytes (a hash: it may collide). */
@@ -144,7 +147,7 @@ export function fillTripleTable(table: Uint8Array, patterns: readonly AnchorPatt
  * may begin). Every pattern must be three bytes or longer.
  */
 export function fillAnchorTable(
-  table: Uint16Array,
+  table: Uint8Array,
   patterns: readonly AnchorPattern[],
   cost: (pair: number) => number,
 ): number {
@@ -155,12 +158,18 @@ export function fillAnchorTable(
     if (bytes.length < 3) {
       throw new RangeError(`Anchored patterns need 3 bytes: got ${bytes.length}`);
     }
-    const pairCost = (k: number) =>
-      pairVariants(bytes, k, isCaseInsensitive).reduce((sum, pair) => sum + cost(pair), 0);
+    // The cost of the pair at each offset a window may use, in all its cases.
+    const last = Math.min(bytes.length - 2, MAX_ANCHOR_OFFSET);
+    const costs: number[] = [];
+    for (let k = 0; k <= last; k++) {
+      let sum = 0;
+      for (const pair of pairVariants(bytes, k, isCaseInsensitive)) sum += cost(pair);
+      costs.push(sum);
+    }
     let best = 0;
     let bestCost = Infinity;
-    for (let j = 0; j + 2 < bytes.length && j + 1 <= MAX_ANCHOR_OFFSET; j++) {
-      const c = pairCost(j) + pairCost(j + 1);
+    for (let j = 0; j + 1 <= last; j++) {
+      const c = costs[j]! + costs[j + 1]!;
       if (c < bestCost) {
         best = j;
         bestCost = c;
@@ -187,7 +196,7 @@ export function fillAnchorTable(
  * can be missed (`maxOffset` bytes past it).
  */
 export function nextAnchoredCandidate(
-  anchors: Uint16Array,
+  anchors: Uint8Array,
   maxOffset: number,
   triples: Uint8Array,
   starts: Uint8Array,

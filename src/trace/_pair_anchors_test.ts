@@ -41,7 +41,7 @@ Deno.test("the anchored search never passes a position where a pattern begins, w
     const costs = new Map<number, number>();
     const cost = (pair: number) =>
       costs.get(pair) ?? (costs.set(pair, rand(100)), costs.get(pair)!);
-    const anchors = new Uint16Array(65536);
+    const anchors = new Uint8Array(65536);
     const maxOffset = fillAnchorTable(anchors, patterns, cost);
     const triples = new Uint8Array(65536);
     fillTripleTable(triples, patterns);

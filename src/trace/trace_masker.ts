@@ -151,7 +151,7 @@ export class TraceMasker {
   /** Every pattern, for choosing anchors. */
   readonly #anchorPatterns: AnchorPattern[] = [];
   /** Anchor pairs (`fillAnchorTable`), used when `#shortest >= 3`. */
-  readonly #anchors = new Uint16Array(65536);
+  readonly #anchors = new Uint8Array(65536);
   /** First three bytes of every pattern, used with `#anchors` (`fillTripleTable`). */
   readonly #triples = new Uint8Array(65536);
   #maxAnchorOffset = 0;
@@ -465,12 +465,11 @@ export class TraceMasker {
       const p = pattern.bytes;
       const len = p.length;
       const isCaseInsensitive = pattern.kind === URL_PARAM;
-      const cmp = isCaseInsensitive ? equalsAtIgnoringCase : equalsAt;
       if (len > avail) {
-        if (!isFinal && cmp(buf, i, p, avail)) return PARTIAL;
+        if (!isFinal && patternAt(buf, i, p, avail, isCaseInsensitive)) return PARTIAL;
         continue;
       }
-      if (!cmp(buf, i, p, len)) continue;
+      if (!patternAt(buf, i, p, len, isCaseInsensitive)) continue;
       const end = i + len;
       switch (pattern.kind) {
         case TOKEN_PREFIX: {
@@ -541,6 +540,17 @@ export class TraceMasker {
     this.#maskEnd = k;
     return maskStart;
   }
+}
+
+/** `equalsAt` or `equalsAtIgnoringCase` (two direct calls: a function in a variable is not inlined). */
+function patternAt(
+  buf: Uint8Array,
+  at: number,
+  p: Uint8Array,
+  len: number,
+  isCaseInsensitive: boolean,
+): boolean {
+  return isCaseInsensitive ? equalsAtIgnoringCase(buf, at, p, len) : equalsAt(buf, at, p, len);
 }
 
 function equalsAt(buf: Uint8Array, at: number, p: Uint8Array, len: number): boolean {
