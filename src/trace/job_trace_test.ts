@@ -231,8 +231,8 @@ Deno.test("JobTrace with FF_TIMESTAMPS keeps a secret masked when a runner line 
 Deno.test("JobTrace with FF_TIMESTAMPS stores the same bytes however the output is split, secrets and multi-byte characters included", () => {
   let seed = 3;
   const rand = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
   };
   const secret = "hunter2-secret";
   const words = [secret, "glpat-abcDEF123", "€uro ", "plain text ", "x", "\n", "\n\n", "ab"];

@@ -211,8 +211,8 @@ class ReferenceStamper {
 Deno.test("LineTimestamper matches the plain rules for any split of lines, \\r, long lines and empty writes", () => {
   let seed = 7;
   const rand = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
   };
   const pieces = ["\n", "\r", "\r\n", "ab", "xyz ", "\n\n", "line of text\n", "é€"];
   for (let round = 0; round < 60; round++) {
