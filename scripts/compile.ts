@@ -30,7 +30,7 @@ import { cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COMPILED_GRANT_FLAGS } from "../src/poller/compiled_grants.ts";
-import { EXECUTOR_V8_FLAGS } from "../src/poller/process_launcher.ts";
+import { RUNNER_V8_FLAGS } from "../src/poller/v8_flags.ts";
 
 /** `deno compile --target` values and the Go-style names of their binaries. */
 export const TARGETS = {
@@ -52,11 +52,12 @@ export const PERMISSION_FLAGS = COMPILED_GRANT_FLAGS;
 
 /**
  * A compiled binary takes V8 flags only when built, for every isolate of
- * every process it runs as: the executor's small semi-space
- * (poller/process_launcher.ts) applies to the poller too, which keeps its
- * trace throughput (scripts/bench/trace_throughput.ts run with the flag).
+ * every process it runs as: the runner's (poller/v8_flags.ts), a small
+ * semi-space that keeps the poller's trace throughput. The optimizing
+ * compilers stay on, also in its executor processes: the poller's trace
+ * pipeline needs them.
  */
-export const V8_FLAGS = EXECUTOR_V8_FLAGS;
+export const V8_FLAGS = RUNNER_V8_FLAGS;
 
 /**
  * Files embedded with `--include` on every build: `deno compile` does not

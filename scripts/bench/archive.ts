@@ -11,9 +11,11 @@
  * `--quick` measures the same tree once each. Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  *
  * Each measurement runs in its own process so peak RSS (VmHWM) is its own.
- * Ours runs with the V8 flags an executor process gets (EXECUTOR_V8_FLAGS),
- * as archives are made and extracted there; `--v8-flags ''` for V8's
- * defaults, `--v8-flags=--a,--b` for others.
+ * Ours runs with the V8 flags an executor process started from source gets
+ * (EXECUTOR_V8_FLAGS), as archives are made and extracted there; a compiled
+ * binary's executor processes have the runner's (RUNNER_V8_FLAGS:
+ * `--v8-flags=--max-semi-space-size=1` measures those); `--v8-flags ''` for
+ * V8's defaults, `--v8-flags=--a,--b` for others.
  */
 import { parseArgs } from "node:util";
 import {
@@ -25,7 +27,7 @@ import {
   LocalFileReader,
   writeZip,
 } from "../../src/archive/mod.ts";
-import { EXECUTOR_V8_FLAGS } from "../../src/poller/process_launcher.ts";
+import { EXECUTOR_V8_FLAGS, RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -64,7 +66,10 @@ try {
   const tree = `${treeParent}/tree`;
   log(
     `ours runs as: deno run ${[...v8Flags, "--allow-all"].join(" ")} (${
-      args.values["v8-flags"] === undefined ? "an executor process's V8 flags" : "--v8-flags"
+      args.values["v8-flags"] === undefined
+        ? "the V8 flags of an executor process from source; a compiled binary's are " +
+          RUNNER_V8_FLAGS.join(" ")
+        : "--v8-flags"
     })`,
   );
   const t0 = performance.now();

@@ -25,7 +25,7 @@ import { S3UrlSigner } from "../../src/cache/s3_url_signer.ts";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import type { S3CacheConfig } from "../../src/config/runner_config.ts";
 import { radosgwSkipReason, startRadosgw } from "../../tests/fixtures/radosgw.ts";
-import { EXECUTOR_V8_FLAGS } from "../../src/poller/process_launcher.ts";
+import { EXECUTOR_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 
 const args = parseArgs({
   args: Deno.args,

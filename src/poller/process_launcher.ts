@@ -27,16 +27,7 @@ import type { OutputStream } from "../job/output_stream.ts";
 import { type ExecutorPermissions, permissionFlags } from "./executor_permissions.ts";
 import { executorEnvironment } from "./executor_environment.ts";
 import { COMPILED_GRANT_FLAGS } from "./compiled_grants.ts";
-
-/**
- * V8 flags of an executor process started with `deno run`. Archiving and
- * extracting allocate many short-lived buffers: V8's default semi-space lets
- * the young generation grow by about 30 MiB before it is collected, which
- * the executor's peak memory shows. A 1 MiB semi-space collects it sooner
- * (scripts/bench/archive.ts with `--v8-flags`). A compiled binary takes V8
- * flags only when built (`deno compile --v8-flags`), for all its processes.
- */
-export const EXECUTOR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"] as const;
+import { EXECUTOR_V8_FLAGS } from "./v8_flags.ts";
 
 /**
  * Deno reads, before the entry module runs, every module reachable through a

@@ -12,7 +12,8 @@ import {
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
-import { EXECUTOR_V8_FLAGS, isCompiledBinary } from "../../poller/process_launcher.ts";
+import { isCompiledBinary } from "../../poller/process_launcher.ts";
+import { RUNNER_V8_FLAGS } from "../../poller/v8_flags.ts";
 import { COMPILED_GRANT_FLAGS } from "../../poller/compiled_grants.ts";
 
 export const SERVICE_FLAGS: FlagSpec[] = [
@@ -62,7 +63,7 @@ export async function serviceCommand(
     // The grants of a compiled binary: the poller and its executor processes narrow them.
     ...COMPILED_GRANT_FLAGS,
     // And its V8 flags (scripts/compile.ts): a small semi-space for the poller too.
-    ...EXECUTOR_V8_FLAGS,
+    ...RUNNER_V8_FLAGS,
     resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
   ];
   const os = Deno.build.os === "darwin"

@@ -1,0 +1,33 @@
+/**
+ * V8 flags of the runner's processes.
+ *
+ * A compiled binary takes V8 flags only when built (`deno compile
+ * --v8-flags`, scripts/compile.ts), the same for every process it runs as:
+ * `RUNNER_V8_FLAGS`. From source, the runner's own command line carries the
+ * same flags, and executor processes (`deno run`, poller/process_launcher.ts)
+ * get `EXECUTOR_V8_FLAGS`.
+ */
+
+/**
+ * Every process: a 1 MiB semi-space. Archiving and extracting allocate many
+ * short-lived buffers: V8's default semi-space lets the young generation grow
+ * by about 30 MiB before it is collected, which the peak memory shows; the
+ * poller's trace pipeline keeps its throughput with it
+ * (scripts/bench/trace_throughput.ts, scripts/bench/archive.ts `--v8-flags`).
+ */
+export const RUNNER_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"] as const;
+
+/**
+ * An executor process started with `deno run`: the runner's flags, and no
+ * optimizing compiler (`--max-opt=1`: V8's interpreter and its baseline
+ * compiler, Sparkplug). Its JavaScript is glue around system calls, zlib and
+ * child processes; Maglev and TurboFan cost it 8-10 MiB of peak memory (their
+ * code pages and compile-time heaps) when an archive of 20k files made their
+ * work worth doing, and ~1 MB of a job's private memory
+ * (scripts/bench/archive.ts, scripts/bench/job_latency.ts). The poller keeps
+ * them: its trace pipeline (masking, timestamps) runs at half speed without
+ * TurboFan. A compiled binary's executor processes have the runner's flags.
+ */
+export const EXECUTOR_V8_FLAGS = [
+  "--v8-flags=--max-semi-space-size=1,--max-opt=1",
+] as const;

@@ -1,0 +1,82 @@
+/**
+ * Executor processes from source run with EXECUTOR_V8_FLAGS: V8 without its
+ * optimizing compilers (the flag V8 must accept, or the process would not
+ * start), and the job runs as usual.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import { executorSettings } from "../executors/process_protocol.ts";
+import { parseJobSpec } from "../job/job_spec.ts";
+import { executorPermissions } from "./executor_permissions.ts";
+import { SubprocessLauncher } from "./process_launcher.ts";
+import { MAIN_MODULE } from "../../tests/fixtures/runner_process.ts";
+import { testEnv } from "../../tests/fixtures/test_env.ts";
+
+Deno.test("an executor process from source runs a job without V8's optimizing compilers", async () => {
+  const root = await Deno.makeTempDir({ prefix: "runner-v8-flags-" });
+  try {
+    const tempDir = join(root, "tmp");
+    const stateDir = join(root, ".runner");
+    await Deno.mkdir(tempDir);
+    const runner = defaultRunnerConfig("shell");
+    runner.url = "http://127.0.0.1:9";
+    runner.buildsDir = join(root, "builds");
+    runner.cacheDir = join(root, "cache");
+    const launcher = new SubprocessLauncher({
+      execPath: Deno.execPath(),
+      mainModule: MAIN_MODULE,
+      env: testEnv(),
+    });
+    const permissions = executorPermissions({
+      runner,
+      cwd: root,
+      tempDir,
+      stateDir,
+      env: () => undefined,
+    });
+    await using proc = launcher.launch(permissions);
+    const argv = (await Deno.readTextFile(`/proc/${proc.pid}/cmdline`)).split("\0");
+    assert.ok(argv.includes("--v8-flags=--max-semi-space-size=1,--max-opt=1"), argv.join(" "));
+    await proc.send({
+      type: "start",
+      job: parseJobSpec({
+        id: 7,
+        token: "glcbt-job-token",
+        steps: [{
+          name: "script",
+          script: ["echo hello"],
+          timeout: 60,
+          when: "on_success",
+          allow_failure: false,
+        }],
+        variables: [{ key: "GIT_STRATEGY", value: "none", public: true }],
+        job_info: { project_id: 1, name: "v8-flags" },
+        git_info: {
+          repo_url: "http://127.0.0.1:9/acme/widget.git",
+          ref: "main",
+          sha: "0".repeat(40),
+        },
+      }),
+      runner: executorSettings(runner),
+      shortToken: "abcdefgh",
+      systemId: "s_0123456789ab",
+      concurrentId: 0,
+      concurrentProjectId: 0,
+      cwd: root,
+      stateDir,
+      tempDir,
+    });
+    let trace = "";
+    let state: unknown = null;
+    const decoder = new TextDecoder();
+    for await (const item of proc.events()) {
+      if ("trace" in item) trace += decoder.decode(item.trace);
+      else if (item.event.type === "result") state = item.event.state;
+    }
+    assert.equal(state, "success", trace + proc.stderrTail());
+    assert.match(trace, /\nhello\r?\n/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
