@@ -68,18 +68,19 @@ function priorPerMillion(pair: number): number {
 }
 
 /** How many bytes of prior the observed counts are weighed against. */
-const PRIOR_BYTES = 16 * 1024;
+const PRIOR_BYTES = 4 * 1024;
 
 /**
  * Pair counts over `sample` for the pairs the patterns' windows use, as a
  * cost function (occurrences per million bytes, blended with the prior).
+ * `slot` is scratch space (65536 entries), cleared here.
  */
 export function pairCosts(
   patterns: readonly AnchorPattern[],
-  sample: Uint8Array | null,
+  sample: Uint8Array,
+  slot: Uint16Array,
 ): (pair: number) => number {
-  if (sample === null || sample.length < 2) return priorPerMillion;
-  const slot = new Uint16Array(65536);
+  slot.fill(0);
   let slots = 0;
   for (const { bytes, isCaseInsensitive } of patterns) {
     for (let k = 0; k + 1 < bytes.length; k++) {

@@ -83,9 +83,12 @@ const OTHER_BIT = 2;
 /** The anchors are chosen again by the log once this much of it has been seen… */
 const FIRST_CHOICE_BYTES = 16 * 1024;
 /** …then after each this much, as the log changes (a clone, a build, tests). */
-const CHOICE_INTERVAL_BYTES = 16 * 1024 * 1024;
-/** How much of a write the choice counts pairs in. */
-const CHOICE_SAMPLE_BYTES = 64 * 1024;
+const CHOICE_INTERVAL_BYTES = 32 * 1024 * 1024;
+/**
+ * How much of a write the choice counts pairs in: it runs too seldom to be
+ * optimized (16 KiB cost some 5 ms in the interpreter).
+ */
+const CHOICE_SAMPLE_BYTES = 4 * 1024;
 
 // Result codes of the matchers; a value >= 0 is the end of a full match.
 const NONE = -1;
@@ -150,10 +153,17 @@ export class TraceMasker {
   #shortest = Infinity;
   /** Every pattern, for choosing anchors. */
   readonly #anchorPatterns: AnchorPattern[] = [];
-  /** Anchor pairs (`fillAnchorTable`), used when `#shortest >= 3`. */
-  readonly #anchors = new Uint8Array(65536);
+  /**
+   * Anchor pairs (`fillAnchorTable`), once chosen; until then (and when a
+   * pattern is shorter than 3 bytes) every position is looked at. Made only
+   * for a log past `FIRST_CHOICE_BYTES`: fresh memory costs a page fault per
+   * 4 KiB, and a short log (most jobs, four streams each) does not need it.
+   */
+  #anchors: Uint8Array | null = null;
   /** First three bytes of every pattern, used with `#anchors` (`fillTripleTable`). */
-  readonly #triples = new Uint8Array(65536);
+  #triples: Uint8Array | null = null;
+  /** Scratch space of `pairCosts`, kept for the next choice. */
+  #pairSlots: Uint16Array | null = null;
   #maxAnchorOffset = 0;
   /** Bytes seen since the anchors were last chosen, and when to choose again. */
   #sinceChoice = 0;
@@ -208,8 +218,6 @@ export class TraceMasker {
     if (options.isUrlPasswordMasked ?? true) {
       this.#addOther({ kind: URL_SCHEME, bytes: encoder.encode("://") }, false);
     }
-    if (this.#shortest >= 3) fillTripleTable(this.#triples, this.#anchorPatterns);
-    this.#chooseAnchors(null);
   }
 
   #addAnchorPattern(bytes: Uint8Array, isCaseInsensitive: boolean): void {
@@ -217,11 +225,18 @@ export class TraceMasker {
     this.#anchorPatterns.push({ bytes, isCaseInsensitive });
   }
 
-  /** Picks each pattern's anchors, by pair counts in `sample` if given. */
-  #chooseAnchors(sample: Uint8Array | null): void {
+  /** Picks each pattern's anchors by pair counts in `sample`. */
+  #chooseAnchors(sample: Uint8Array): void {
     if (this.#shortest < 3) return;
-    const cost = pairCosts(this.#anchorPatterns, sample);
-    this.#maxAnchorOffset = fillAnchorTable(this.#anchors, this.#anchorPatterns, cost);
+    const slots = this.#pairSlots ??= new Uint16Array(65536);
+    const cost = pairCosts(this.#anchorPatterns, sample, slots);
+    if (this.#triples === null) {
+      this.#triples = new Uint8Array(65536);
+      fillTripleTable(this.#triples, this.#anchorPatterns);
+    }
+    const anchors = this.#anchors ?? new Uint8Array(65536);
+    this.#maxAnchorOffset = fillAnchorTable(anchors, this.#anchorPatterns, cost);
+    this.#anchors = anchors;
   }
 
   #addPhrase(p: Uint8Array): void {
@@ -339,7 +354,6 @@ export class TraceMasker {
     const n = buf.length;
     const bigram = this.#bigram;
     const first = this.#first;
-    const isEveryOther = this.#shortest >= 3;
     const anchors = this.#anchors;
     const triples = this.#triples;
     const maxAnchorOffset = this.#maxAnchorOffset;
@@ -388,7 +402,7 @@ export class TraceMasker {
       }
 
       // Normal: skip to the next position whose two bytes begin a pattern.
-      i = isEveryOther
+      i = anchors !== null && triples !== null
         ? nextAnchoredCandidate(anchors, maxAnchorOffset, triples, bigram, first, buf, view, i)
         : nextStart(bigram, first, buf, i);
       if (i >= n) break;
