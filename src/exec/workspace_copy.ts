@@ -13,8 +13,6 @@
 import { dirname, join, relative } from "../path/host_path.ts";
 import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
 
-const PARALLEL_COPIES = 16;
-
 export interface CopyOptions {
   /**
    * Make the copy writable for any user, from this ancestor of the target
@@ -30,92 +28,111 @@ export async function copyWorkspace(
   targetDir: string,
   options: CopyOptions = {},
 ): Promise<void> {
+  const copier = new TreeCopier(options.worldWritableFrom === undefined ? null : WORLD_WRITABLE);
+  // Each removal is one call however large the tree, so these stay asynchronous.
   await removeTree(targetDir);
   await removeTree(`${targetDir}.tmp`);
-  await Deno.mkdir(targetDir, { recursive: true });
+  Deno.mkdirSync(targetDir, { recursive: true });
   const open = options.worldWritableFrom;
   if (open !== undefined) {
     // Every directory from the root down to the target, so the `.tmp` sibling can be made.
     const parts = relative(open, targetDir).split("/").filter((p) => p !== "" && p !== "..");
     let dir = open;
-    await Deno.chmod(dir, 0o777);
+    Deno.chmodSync(dir, 0o777);
     for (const part of parts) {
       dir = join(dir, part);
-      await Deno.chmod(dir, 0o777);
+      Deno.chmodSync(dir, 0o777);
     }
   }
-  const mode = open === undefined ? null : { dir: 0o777, file: 0o666 };
-  const made = new Set<string>([targetDir]);
-  const ensureDir = async (dir: string) => {
-    if (made.has(dir)) return;
-    await Deno.mkdir(dir, { recursive: true });
-    if (mode) {
-      for (let d = dir; d !== targetDir && !made.has(d); d = dirname(d)) {
-        await Deno.chmod(d, mode.dir);
-        made.add(d);
-      }
-    }
-    made.add(dir);
-  };
-  const tasks: Array<() => Promise<void>> = [];
+  copier.made.add(targetDir);
   for (const file of workspace.files) {
-    const from = join(workspace.sourceDir, file);
     const to = join(targetDir, file);
-    tasks.push(async () => {
-      await ensureDir(dirname(to));
-      await copyEntry(from, to, false, mode);
-    });
+    copier.ensureDir(dirname(to), targetDir);
+    await copier.copy(join(workspace.sourceDir, file), to, false);
   }
-  await runLimited(tasks);
   if (workspace.isGitDirCopied) {
     const gitDir = join(workspace.sourceDir, ".git");
     try {
-      await Deno.lstat(gitDir);
+      Deno.lstatSync(gitDir);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return;
       throw error;
     }
-    await copyEntry(gitDir, join(targetDir, ".git"), false, mode);
+    await copier.copy(gitDir, join(targetDir, ".git"), false);
   }
 }
 
-async function copyEntry(
-  from: string,
-  to: string,
-  isObject: boolean,
-  mode: { dir: number; file: number } | null,
-): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(from);
-  } catch (error) {
-    // Deleted since the file list was read: the job sees it deleted too.
-    if (error instanceof Deno.errors.NotFound) return;
-    throw new Error(`Cannot copy "${from}" into the job's directory`, { cause: error });
-  }
-  if (info.isSymlink) {
-    await Deno.symlink(await Deno.readLink(from), to);
-  } else if (info.isDirectory) {
-    await Deno.mkdir(to, { recursive: true });
-    if (mode) await Deno.chmod(to, mode.dir);
-    const tasks: Array<() => Promise<void>> = [];
-    for await (const entry of Deno.readDir(from)) {
-      const isObjects = isObject || (from.endsWith("/.git") && entry.name === "objects");
-      tasks.push(() => copyEntry(join(from, entry.name), join(to, entry.name), isObjects, mode));
+const WORLD_WRITABLE = { dir: 0o777, file: 0o666 };
+
+/**
+ * After this many file operations the copy lets the event loop run (other
+ * jobs' logs keep flowing while a large tree is copied).
+ */
+const OPERATIONS_PER_TURN = 256;
+
+/**
+ * Copies with synchronous calls: a working tree is mostly small files in the
+ * page cache, and each asynchronous call is a hop to a thread-pool thread
+ * and back, which on a busy host costs more than the copy itself (the first
+ * job of `runner exec` waits for it).
+ */
+class TreeCopier {
+  readonly made = new Set<string>();
+  #operations = 0;
+
+  constructor(readonly mode: { dir: number; file: number } | null) {}
+
+  async #turn(): Promise<void> {
+    if (++this.#operations % OPERATIONS_PER_TURN === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
-    await runLimited(tasks);
-  } else if (info.isFile) {
-    // Git objects are read-only by design: linking them keeps them so, writable or not.
-    if (isObject) {
-      try {
-        await Deno.link(from, to);
-        return;
-      } catch {
-        // Another file system or no permission: copy instead.
+  }
+
+  ensureDir(dir: string, targetDir: string): void {
+    if (this.made.has(dir)) return;
+    Deno.mkdirSync(dir, { recursive: true });
+    if (this.mode) {
+      for (let d = dir; d !== targetDir && !this.made.has(d); d = dirname(d)) {
+        Deno.chmodSync(d, this.mode.dir);
+        this.made.add(d);
       }
     }
-    await Deno.copyFile(from, to);
-    if (mode) await Deno.chmod(to, (info.mode ?? 0o644) & 0o7777 | mode.file);
+    this.made.add(dir);
+  }
+
+  async copy(from: string, to: string, isObject: boolean): Promise<void> {
+    await this.#turn();
+    const mode = this.mode;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(from);
+    } catch (error) {
+      // Deleted since the file list was read: the job sees it deleted too.
+      if (error instanceof Deno.errors.NotFound) return;
+      throw new Error(`Cannot copy "${from}" into the job's directory`, { cause: error });
+    }
+    if (info.isSymlink) {
+      Deno.symlinkSync(Deno.readLinkSync(from), to);
+    } else if (info.isDirectory) {
+      Deno.mkdirSync(to, { recursive: true });
+      if (mode) Deno.chmodSync(to, mode.dir);
+      for (const entry of Deno.readDirSync(from)) {
+        const isObjects = isObject || (from.endsWith("/.git") && entry.name === "objects");
+        await this.copy(join(from, entry.name), join(to, entry.name), isObjects);
+      }
+    } else if (info.isFile) {
+      // Git objects are read-only by design: linking them keeps them so, writable or not.
+      if (isObject) {
+        try {
+          Deno.linkSync(from, to);
+          return;
+        } catch {
+          // Another file system or no permission: copy instead.
+        }
+      }
+      Deno.copyFileSync(from, to);
+      if (mode) Deno.chmodSync(to, (info.mode ?? 0o644) & 0o7777 | mode.file);
+    }
   }
 }
 
@@ -127,12 +144,4 @@ async function removeTree(path: string): Promise<void> {
       throw new Error(`Cannot empty the job's directory "${path}"`, { cause: error });
     }
   }
-}
-
-async function runLimited(tasks: Array<() => Promise<void>>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) await tasks[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_COPIES, tasks.length) }, worker));
 }
