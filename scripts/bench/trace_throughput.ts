@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 /**
  * Trace pipeline throughput: pushes realistic job output with 10 masked
  * secrets through JobTrace (mask → UTF-8 fix → limit → CRC + store spilled to
@@ -208,6 +209,7 @@ function measure(
       outputLimitKiB: Math.ceil(totalBytes / 1024) * (isTimestamped ? 2 : 1) + 1024,
       store,
       crc32,
+      isUtf8,
       isTimestamped,
     });
     feed(sample, trace, probe);

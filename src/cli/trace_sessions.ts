@@ -31,7 +31,8 @@ function loadPipeline() {
     import("../trace/temp_spill_file.ts"),
     import("../trace/trace_store.ts"),
     import("../trace/crc32.ts"),
-  ]).then(([a, b, c, d, e, f]) => ({ ...a, ...b, ...c, ...d, ...e, ...f }));
+    import("node:buffer"),
+  ]).then(([a, b, c, d, e, f, { isUtf8 }]) => ({ ...a, ...b, ...c, ...d, ...e, ...f, isUtf8 }));
 }
 
 let pipeline: ReturnType<typeof loadPipeline> | undefined;
@@ -56,8 +57,15 @@ export class TraceSessions implements TraceSessionFactory {
     job: JobSpec,
     callbacks: TraceCallbacks,
   ): Promise<TraceSession> {
-    const { crc32, JobTrace, TraceUploader, maskOptionsForJob, openTempSpillFile, TraceStore } =
-      await (pipeline ??= loadPipeline());
+    const {
+      crc32,
+      isUtf8,
+      JobTrace,
+      TraceUploader,
+      maskOptionsForJob,
+      openTempSpillFile,
+      TraceStore,
+    } = await (pipeline ??= loadPipeline());
     // As the build resolves them, so the runner's `environment` counts too.
     const flags = featureFlagsForJob(runner, job.variables);
     const trace = new JobTrace({
@@ -68,6 +76,7 @@ export class TraceSessions implements TraceSessionFactory {
       store: new TraceStore({ openSpillFile: () => openTempSpillFile(this.#o.tempDir) }),
       isTimestamped: flags["FF_TIMESTAMPS"] ?? true,
       crc32,
+      isUtf8,
     });
     const debugTrace = variableValue(job, "CI_DEBUG_TRACE") === "true";
     const log = this.#o.log.child({ [F.JOB_ID]: job.id });

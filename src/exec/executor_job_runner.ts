@@ -164,8 +164,10 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       outputLimitKiB: this.#o.runner.outputLimit,
       store: new ForwardingTraceStore(options.onLog),
       isTimestamped: isTimestampAsked && flags["FF_TIMESTAMPS"] === true,
-      // No final update reads it: no CRC, and no node:zlib to load for one.
+      // No final update reads it: no CRC, and no node:zlib to load for one;
+      // the UTF-8 check without node:buffer's (short logs, no Node compatibility).
       crc32: null,
+      isUtf8: null,
     });
     const fail = (reason: string, message: string): AttemptResult => {
       trace.write(

@@ -5,7 +5,7 @@ import { LineTimestamper } from "./line_timestamper.ts";
 import { DEFAULT_OUTPUT_LIMIT_BYTES, OutputLimiter } from "./output_limiter.ts";
 import { TraceMasker, type TraceMaskerOptions } from "./trace_masker.ts";
 import type { TraceStore } from "./trace_store.ts";
-import { Utf8Sanitizer } from "./utf8_sanitizer.ts";
+import { type IsUtf8, Utf8Sanitizer } from "./utf8_sanitizer.ts";
 
 export interface JobTraceOptions {
   /** What to mask, see `maskOptionsForJob`. */
@@ -28,6 +28,12 @@ export interface JobTraceOptions {
    * compatibility, tens of ms of CPU before exec's first job.
    */
   crc32: Crc32 | null;
+  /**
+   * node:buffer's `isUtf8`, the UTF-8 check's fast path for well-formed
+   * writes (the poller's trace sessions), or null for the JavaScript check
+   * alone (`runner exec`: no Node compatibility to load before its first job).
+   */
+  isUtf8: IsUtf8 | null;
 }
 
 /** CRC-32 of `data`, continuing from `previous` (the CRC of the bytes before it). */
@@ -80,6 +86,7 @@ export class JobTrace implements ByteSink, Disposable {
   /** Unstamped: one lane under the key "stdout" for every stream. */
   readonly #lanes = new Map<OutputStream, Lane>();
   readonly #crc32: Crc32 | null;
+  readonly #isUtf8: IsUtf8 | null;
   #crc = 0;
   #isClosed = false;
 
@@ -90,6 +97,7 @@ export class JobTrace implements ByteSink, Disposable {
     }
     this.#store = options.store;
     this.#crc32 = options.crc32;
+    this.#isUtf8 = options.isUtf8;
     const crc32 = options.crc32;
     const stored: ByteSink = crc32 === null ? { write: (bytes) => this.#store.append(bytes) } : {
       write: (bytes) => {
@@ -131,7 +139,7 @@ export class JobTrace implements ByteSink, Disposable {
       const stamper = this.#isTimestamped
         ? new LineTimestamper(this.#limiter, { ...STREAM_HEADERS[stream], now: this.#now })
         : null;
-      const utf8 = new Utf8Sanitizer(stamper ?? this.#limiter);
+      const utf8 = new Utf8Sanitizer(stamper ?? this.#limiter, this.#isUtf8);
       lane = { masker: new TraceMasker(utf8, this.#mask), utf8, stamper };
       this.#lanes.set(stream, lane);
     }

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import assert from "node:assert/strict";
 import { crc32, formatChecksum } from "./crc32.ts";
 import { JobTrace } from "./job_trace.ts";
@@ -15,6 +16,7 @@ function newTrace(outputLimitKiB = 0, phrases: string[] = ["hunter2-secret"]): J
     outputLimitKiB,
     store: new TraceStore(),
     crc32,
+    isUtf8,
   });
 }
 
@@ -48,6 +50,7 @@ Deno.test("JobTrace without crc32 stores the same bytes and refuses checksum()",
     outputLimitKiB: 0,
     store: new TraceStore(),
     crc32: null,
+    isUtf8: null,
   });
   for (const trace of [checked, unchecked]) {
     trace.write(enc.encode("pass=hunter2-secret\n\xff"));
@@ -111,7 +114,13 @@ Deno.test("maskOptionsForJob masks masked variables and the job's token prefixes
   const options = maskOptionsForJob(job, { isMaskAllDefaultTokens: false });
   assert.deepEqual(options.phrases, ["hidden-value"]);
   assert.deepEqual(options.tokenPrefixes, ["glpat-", "corp-"]);
-  using trace = new JobTrace({ mask: options, outputLimitKiB: 0, store: new TraceStore(), crc32 });
+  using trace = new JobTrace({
+    mask: options,
+    outputLimitKiB: 0,
+    store: new TraceStore(),
+    crc32,
+    isUtf8,
+  });
   trace.write(enc.encode("visible hidden-value corp-x1 glrt-y"));
   trace.close();
   assert.equal(dec.decode(stored(trace)), "visible [MASKED] corp-[MASKED] glrt-y");
@@ -128,6 +137,7 @@ function stampedTrace(outputLimitKiB = 0): JobTrace {
     outputLimitKiB,
     store: new TraceStore(),
     crc32,
+    isUtf8,
     isTimestamped: true,
     now: () => (ms += 1.5),
   });
@@ -255,6 +265,7 @@ Deno.test("JobTrace with FF_TIMESTAMPS stores the same bytes however the output 
       outputLimitKiB: 0,
       store: new TraceStore(),
       crc32,
+      isUtf8,
       isTimestamped: true,
       now: () => Date.parse("2026-12-02T08:30:00Z"),
     });

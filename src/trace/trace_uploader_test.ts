@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import assert from "node:assert/strict";
 import type { Clock } from "./clock.ts";
 import { crc32, formatChecksum } from "./crc32.ts";
@@ -90,6 +91,7 @@ function newTrace(): JobTrace {
     outputLimitKiB: 64 * 1024,
     store: new TraceStore(),
     crc32,
+    isUtf8,
   });
 }
 

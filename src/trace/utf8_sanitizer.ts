@@ -1,5 +1,7 @@
-import { isUtf8 } from "node:buffer";
 import type { ByteSink } from "./byte_sink.ts";
+
+/** Whether bytes are well-formed UTF-8: node:buffer's native `isUtf8`. */
+export type IsUtf8 = (bytes: Uint8Array) => boolean;
 
 /**
  * Makes the trace valid UTF-8 on its way to storage (spec §4.4): each byte
@@ -10,19 +12,23 @@ import type { ByteSink } from "./byte_sink.ts";
  * A character split across writes is held back (at most 3 bytes) until it is
  * complete, so it is never corrupted; `close` replaces an unfinished one.
  *
- * Speed: a write that is well-formed (nearly all are) is checked by
- * node:buffer's native `isUtf8`, several times the speed of the loop here
+ * Speed: given node:buffer's native `isUtf8`, a write that is well-formed
+ * (nearly all are) is checked by it, several times the speed of the loop here
  * once that is optimized, and as fast on a job's first bytes; the loop
- * handles the writes that need a replacement.
+ * handles the writes that need a replacement. Without it (null: `runner exec`,
+ * whose short terminal logs do not pay for loading Deno's Node compatibility),
+ * the loop handles every write.
  */
 export class Utf8Sanitizer {
   readonly #next: ByteSink;
   /** Start of a character that the next write may complete (≤ 3 bytes). */
   #pending: Uint8Array = EMPTY;
   #isClosed = false;
+  readonly #isUtf8: IsUtf8 | null;
 
-  constructor(next: ByteSink) {
+  constructor(next: ByteSink, isUtf8: IsUtf8 | null) {
     this.#next = next;
+    this.#isUtf8 = isUtf8;
   }
 
   write(chunk: Uint8Array): void {
@@ -63,7 +69,8 @@ export class Utf8Sanitizer {
     const n = buf.length;
     const next = this.#next;
     const end = isFinal ? n : unfinishedStart(buf);
-    if (end === n ? isUtf8(buf) : isUtf8(buf.subarray(0, end))) {
+    const isUtf8 = this.#isUtf8;
+    if (isUtf8 !== null && (end === n ? isUtf8(buf) : isUtf8(buf.subarray(0, end)))) {
       if (end === n) next.write(buf);
       else if (end > 0) next.write(buf.subarray(0, end));
       return end;

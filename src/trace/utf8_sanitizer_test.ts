@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
 import type { ByteSink } from "./byte_sink.ts";
 import { Utf8Sanitizer } from "./utf8_sanitizer.ts";
 
@@ -9,12 +10,17 @@ class Collector implements ByteSink {
   }
 }
 
+/** Sanitized `pieces`, the same with node:buffer's isUtf8 as with the JavaScript check alone. */
 function sanitize(pieces: number[][]): number[] {
-  const out = new Collector();
-  const s = new Utf8Sanitizer(out);
-  for (const p of pieces) s.write(new Uint8Array(p));
-  s.close();
-  return out.bytes;
+  const [fast, plain] = [isUtf8, null].map((check) => {
+    const out = new Collector();
+    const s = new Utf8Sanitizer(out, check);
+    for (const p of pieces) s.write(new Uint8Array(p));
+    s.close();
+    return out.bytes;
+  });
+  assert.deepEqual(plain, fast, "with and without node:buffer's isUtf8");
+  return fast!;
 }
 
 const FFFD = [0xef, 0xbf, 0xbd];
@@ -87,11 +93,13 @@ Deno.test("Utf8Sanitizer finds a bad byte or a character anywhere in long ASCII 
       // A view at `offset` into a larger buffer, as writes arrive in practice.
       const backing = new Uint8Array(offset + bad.length);
       backing.set(bad, offset);
-      const out = new Collector();
-      const s = new Utf8Sanitizer(out);
-      s.write(backing.subarray(offset));
-      s.close();
-      assert.deepEqual(out.bytes, expected, `0xff at ${at}, offset ${offset}`);
+      for (const check of [isUtf8, null]) {
+        const out = new Collector();
+        const s = new Utf8Sanitizer(out, check);
+        s.write(backing.subarray(offset));
+        s.close();
+        assert.deepEqual(out.bytes, expected, `0xff at ${at}, offset ${offset}`);
+      }
       const euro = [...ascii.slice(0, at), 0xe2, 0x82, 0xac, ...ascii.slice(at)];
       assert.deepEqual(sanitize([euro]), euro, `€ at ${at}`);
     }
