@@ -97,11 +97,6 @@ Deno.test("a parse answered from the cache equals the parse itself, for every no
       null,
     ]),
     ["ci/inputs.yml", SAMPLES["ci/inputs.yml"]!, INPUTS],
-    [
-      ".gitlab-ci.yml",
-      await Deno.readTextFile(new URL("../../.gitlab-ci.yml", import.meta.url)),
-      null,
-    ],
   ];
   const writer = new CiYamlParseCache({ store, build: "1.0 abc", parse: first });
   const fresh: CiMap[] = [];
