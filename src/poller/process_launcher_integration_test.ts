@@ -17,9 +17,14 @@ import { cleanHome } from "../../tests/fixtures/test_env.ts";
 const SOURCE_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const ENTRY = new URL("../cli/executor_entry.ts", import.meta.url).pathname;
 
+/** The child's argv once it has exec'd deno (before that, /proc shows this process's). */
 async function commandLine(pid: number): Promise<string[]> {
-  const raw = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-  return raw.split("\0").filter((arg) => arg !== "");
+  for (let tries = 0;; tries++) {
+    const raw = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    const args = raw.split("\0").filter((arg) => arg !== "");
+    if (args.includes(ENTRY) || tries >= 250) return args;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 Deno.test("executor process from source with sourceDir: lazy imports, its row's read cells plus the source directory, and a job with a cache stage runs", async () => {
