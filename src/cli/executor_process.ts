@@ -41,10 +41,20 @@ import { createExecutor, createJobFiles, type ExecutorContext } from "./executor
 import type { CacheUrlSource } from "../cache/distributed_cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "../cache/cache_url_signer.ts";
 
-/** Serialises frames onto stdout in order; `write` never blocks the caller. */
+/**
+ * Serialises frames onto stdout in order; `write` never blocks the caller.
+ * One write is on its way at a time: the frames sent meanwhile go out
+ * together with the next (up to BATCH_BYTES), so a job's ~45 small frames
+ * (its log lines, stage and process-group events) take a few pipe writes,
+ * and the poller a few reads, instead of one each. The first frame after a
+ * pause goes out at once.
+ */
 export class FrameWriter implements JobOutput {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #failed = false;
+  #queue: Uint8Array[] = [];
+  /** The write loop while frames are on their way. */
+  #flushing: Promise<void> | null = null;
 
   constructor(stream: WritableStream<Uint8Array>) {
     this.#writer = stream.getWriter();
@@ -63,16 +73,51 @@ export class FrameWriter implements JobOutput {
 
   #send(frame: Uint8Array): void {
     if (this.#failed) return;
-    this.#writer.write(frame).catch(() => {
-      // The poller went away; the job cannot report anything more.
-      this.#failed = true;
-    });
+    this.#queue.push(frame);
+    this.#flushing ??= this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#failed) {
+      const chunk = takeBatch(this.#queue);
+      try {
+        await this.#writer.write(chunk);
+      } catch {
+        // The poller went away; the job cannot report anything more.
+        this.#failed = true;
+      }
+    }
+    this.#queue = [];
+    this.#flushing = null;
   }
 
   async close(): Promise<void> {
+    await this.#flushing;
     await this.#writer.ready.catch(() => {});
     await this.#writer.close().catch(() => {});
   }
+}
+
+/** Most bytes FrameWriter joins into one write (a frame bigger than this goes alone). */
+const BATCH_BYTES = 256 * 1024;
+
+/** Removes the first frames of `queue`, up to BATCH_BYTES (at least one), joined. */
+function takeBatch(queue: Uint8Array[]): Uint8Array {
+  let count = 0;
+  let bytes = 0;
+  while (count < queue.length && (count === 0 || bytes + queue[count]!.length <= BATCH_BYTES)) {
+    bytes += queue[count]!.length;
+    count++;
+  }
+  const frames = queue.splice(0, count);
+  if (frames.length === 1) return frames[0]!;
+  const chunk = new Uint8Array(bytes);
+  let at = 0;
+  for (const frame of frames) {
+    chunk.set(frame, at);
+    at += frame.length;
+  }
+  return chunk;
 }
 
 /** One job's view of stdin: its cancel, cache-url and terminal messages, and stdin's end. */

@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import {
   type CancelMessage,
   encodeMessage,
+  FRAME_MESSAGE,
+  FRAME_TRACE,
+  FRAME_TRACE_STDERR,
+  FrameDecoder,
   type StartMessage,
   type ToExecutor,
 } from "../executors/process_protocol.ts";
-import { ControlReader } from "./executor_process.ts";
+import { ControlReader, FrameWriter } from "./executor_process.ts";
 
 function start(id: number): StartMessage {
   return { type: "start", job: { id } } as unknown as StartMessage;
@@ -70,4 +74,32 @@ Deno.test("ControlReader: a cancel between two jobs is dropped, the next job's r
   assert.equal(await next, null);
   // stdin ended after the job was over: not the job's concern.
   assert.equal(isClosed, false);
+});
+
+Deno.test("FrameWriter: frames sent while a write is on its way go out together, in order; close() sends the rest first", async () => {
+  const chunks: Uint8Array[] = [];
+  let release = () => {};
+  const out = new WritableStream<Uint8Array>({
+    write: (chunk) => {
+      chunks.push(chunk);
+      return new Promise<void>((resolve) => release = resolve);
+    },
+  });
+  const writer = new FrameWriter(out);
+  writer.write(new TextEncoder().encode("one\n"));
+  writer.event({ type: "stage", stage: "step_script" });
+  writer.write(new TextEncoder().encode("two\n"), "stderr");
+  await Promise.resolve();
+  assert.equal(chunks.length, 1, "the first frame goes out at once");
+  const closed = writer.close();
+  release();
+  await new Promise((r) => setTimeout(r, 0));
+  release();
+  await closed;
+  assert.equal(chunks.length, 2, "the frames sent meanwhile went out in one write");
+  const joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((at, c) => (joined.set(c, at), at + c.length), 0);
+  const frames = new FrameDecoder().push(joined);
+  assert.deepEqual(frames.map((f) => f.type), [FRAME_TRACE, FRAME_MESSAGE, FRAME_TRACE_STDERR]);
+  assert.equal(new TextDecoder().decode(frames[2]!.payload), "two\n");
 });
