@@ -9,11 +9,12 @@ import type {
 } from "../trace/transport.ts";
 import type { JournalStore } from "./journal_store.ts";
 
-/** Keeps the journal in memory; `failWrites` makes appends and replaces throw like a full disk. */
+/** Keeps the journal in memory; `failWrites` makes writes, appends and replaces throw like a full disk. */
 export class MemoryJournalStore implements JournalStore {
   text: string;
   failWrites = false;
   appends = 0;
+  writes = 0;
   replaces = 0;
   isClosed = false;
 
@@ -23,6 +24,12 @@ export class MemoryJournalStore implements JournalStore {
 
   read(): Promise<string> {
     return Promise.resolve(this.text);
+  }
+
+  write(text: string): void {
+    if (this.failWrites) throw new Error("No space left on device (os error 28)");
+    this.writes++;
+    this.text += text;
   }
 
   append(text: string): Promise<void> {

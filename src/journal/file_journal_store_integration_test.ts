@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RecordingLogger } from "./_journal_fakes.ts";
 import { JobJournal } from "./job_journal.ts";
-import { FileJournalStore, JOURNAL_FILE } from "./journal_store.ts";
+import { FileJournalStore, JOURNAL_FILE, type JournalStore } from "./journal_store.ts";
 
 const RUNNER = { url: "https://gitlab.example.com", token: "glrt-t1_abcdefghijklmnopqrst" };
 
@@ -63,5 +63,63 @@ Deno.test("a journal directory that cannot be created gives an error naming the 
     });
   } finally {
     await Deno.remove(file);
+  }
+});
+
+/** The real file store whose fsyncs wait while `hold()` is in force: a disk slow to sync. */
+class SlowSyncStore implements JournalStore {
+  readonly #inner: FileJournalStore;
+  #gate: Promise<void> = Promise.resolve();
+  #release: () => void = () => {};
+  constructor(inner: FileJournalStore) {
+    this.#inner = inner;
+  }
+  hold(): void {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#gate = promise;
+    this.#release = resolve;
+  }
+  release(): void {
+    this.#release();
+  }
+  read(): Promise<string> {
+    return this.#inner.read();
+  }
+  write(text: string): void {
+    this.#inner.write(text);
+  }
+  async append(text: string): Promise<void> {
+    await this.#gate;
+    await this.#inner.append(text);
+  }
+  async replace(text: string): Promise<void> {
+    await this.#gate;
+    await this.#inner.replace(text);
+  }
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+Deno.test("a job taken while the disk is slow to sync is in the file at once: a crash then does not lose it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "journal-" });
+  const dir = join(root, "journal");
+  try {
+    const store = new SlowSyncStore(await FileJournalStore.open(dir));
+    const journal = await JobJournal.open(store, { log: new RecordingLogger() });
+    store.hold();
+    const first = journal.taken(RUNNER, { id: 21, token: "glcbt-first" });
+    const second = journal.taken(RUNNER, { id: 22, token: "glcbt-second" });
+    // Neither fsync has returned; a runner killed now restarts from what the file holds.
+    const reopened = await JobJournal.open(await FileJournalStore.open(dir), {
+      log: new RecordingLogger(),
+    });
+    assert.deepEqual(reopened.inHand().map((j) => j.jobId), [21, 22]);
+    await reopened.close();
+    store.release();
+    await Promise.all([first, second]);
+    await journal.close();
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -5,10 +5,13 @@
  * report each job it had in hand instead of leaving it "running" on GitLab
  * until the stuck-job timeout. See docs/reliability.md for the guarantees.
  *
- * Call order per job: `taken` → `started` (optional) → `reported`. Each call
- * resolves once its record is durable; concurrent calls share one write and
- * one fsync (group commit). A journal that cannot be written is logged and
- * the job goes on: losing crash-safety must not fail the job itself.
+ * Call order per job: `taken` → `started` (optional) → `reported`. A record
+ * is written to the file at once (from then on a crash of the runner does
+ * not lose it) and each call resolves once it is durable; concurrent calls
+ * share one fsync (group commit). Only while the file is being rewritten
+ * (compaction) do records wait, then go to the new file. A journal that
+ * cannot be written is logged and the job goes on: losing crash-safety must
+ * not fail the job itself.
  */
 import { shortToken } from "../config/short_token.ts";
 import { F } from "../log/fields.ts";
@@ -49,6 +52,8 @@ function keyOf(url: string, jobId: number): string {
 
 interface Pending {
   text: string;
+  /** Already handed to the file by `write`: only its fsync is pending. */
+  isWritten: boolean;
   done: () => void;
 }
 
@@ -62,6 +67,8 @@ export class JobJournal {
   #compactWaiters: Array<() => void> = [];
   #isCompactRequested = false;
   #isDraining = false;
+  /** A compaction is replacing the file: records wait for the new one. */
+  #isReplacing = false;
   #appendedSinceCompact = 0;
   #isBroken = false;
   #isClosed = false;
@@ -186,8 +193,20 @@ export class JobJournal {
     // already reflects it, and replaying the line again later is harmless.
     this.#apply(record);
     if (this.#isClosed) return Promise.resolve();
+    const text = encodeRecord(record);
+    // Written now, not after the fsync in flight: that can take seconds on a busy
+    // disk, and a job GitLab gave us must be in the file before anything else happens.
+    let isWritten = false;
+    if (!this.#isReplacing && !this.#isBroken) {
+      try {
+        this.#store.write(text);
+        isWritten = true;
+      } catch {
+        // The queued append tries again, and logs a failure.
+      }
+    }
     return new Promise((resolve) => {
-      this.#queue.push({ text: encodeRecord(record), done: resolve });
+      this.#queue.push({ text, isWritten, done: resolve });
       this.#kick();
     });
   }
@@ -203,7 +222,8 @@ export class JobJournal {
       if (this.#queue.length > 0) {
         const batch = this.#queue;
         this.#queue = [];
-        await this.#write(() => this.#store.append(batch.map((p) => p.text).join("")));
+        const unwritten = batch.filter((p) => !p.isWritten).map((p) => p.text).join("");
+        await this.#write(() => this.#store.append(unwritten));
         this.#appendedSinceCompact += batch.length;
         for (const p of batch) p.done();
       }
@@ -211,7 +231,9 @@ export class JobJournal {
         const waiters = this.#compactWaiters;
         this.#compactWaiters = [];
         this.#isCompactRequested = false;
+        this.#isReplacing = true;
         await this.#write(() => this.#store.replace(this.#snapshot()));
+        this.#isReplacing = false;
         this.#appendedSinceCompact = 0;
         for (const done of waiters) done();
       }

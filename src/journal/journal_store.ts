@@ -12,7 +12,12 @@ import { join } from "../path/host_path.ts";
 export interface JournalStore {
   /** Whole journal text; "" when there is none yet. */
   read(): Promise<string>;
-  /** Appends `text`; resolves once it is on stable storage (fsync). */
+  /**
+   * Appends `text` at once, without waiting for the disk: from here it
+   * survives a crash of this process (not a power cut). Throws when it cannot.
+   */
+  write(text: string): void;
+  /** Appends `text` (may be ""); resolves once it and every earlier write are on stable storage (fsync). */
   append(text: string): Promise<void>;
   /** Replaces the whole journal atomically: readers see the old or the new text, never a mix. */
   replace(text: string): Promise<void>;
@@ -75,6 +80,14 @@ export class FileJournalStore implements JournalStore {
       if (err instanceof Deno.errors.NotFound) return "";
       throw err;
     }
+  }
+
+  write(text: string): void {
+    const file = this.#file;
+    if (file === null) throw new JournalStoreError(`The job journal "${this.path}" is not open`);
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.byteLength) written += file.writeSync(bytes.subarray(written));
   }
 
   async append(text: string): Promise<void> {
