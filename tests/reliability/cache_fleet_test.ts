@@ -109,16 +109,27 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
     const victim = runners[2]!;
     victim.signal("SIGKILL");
     await victim.exited();
+    // Requests r2 sent before its kill that the fake GitLab has not read yet are answered meanwhile.
+    await new Promise((r) => setTimeout(r, 1000));
     // Taken after the kill and before the restart: exactly the jobs it had in hand.
     const inFlight = all.filter((j) => {
       const s = gitlab.jobOf(j.id);
       return s.status === "running" && s.runnerId === tokens[2]!.id;
     }).map((j) => j.id);
     runners[2] = restartRunner(victim, env);
+    // The restart reports the jobs of its journal before it polls ("Runner started").
+    await runners[2].waitForLog(/Runner started/, 60_000);
+    // A request r2 sent just before its kill can be answered after it: GitLab hands
+    // it a job whose answer nobody reads. No runner can report that one (GitLab's
+    // stuck-job timeout ends it, docs/reliability.md): it was never accepted and has no log.
+    const inTransit = inFlight.filter((id) => {
+      const s = gitlab.jobOf(id);
+      return s.status === "running" && !s.accepted && s.trace === "";
+    });
 
     const states = [];
     for (const job of all) {
-      states.push(await finished(job.id, 240_000));
+      if (!inTransit.includes(job.id)) states.push(await finished(job.id, 240_000));
     }
     for (const state of states) {
       const runs = state.trace.match(new RegExp(`RAN ${state.id} ON`, "g")) ?? [];
@@ -135,7 +146,7 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
       assert.equal(state.failureReason, "runner_system_failure");
       assert.match(state.trace, /Runner restarted|executor process ended unexpectedly/);
     }
-    for (const id of inFlight) {
+    for (const id of inFlight.filter((id) => !inTransit.includes(id))) {
       assert.notEqual(gitlab.jobOf(id).status, "running", `job ${id} was reported`);
     }
 
@@ -174,7 +185,8 @@ async function fleet(gw: RadosgwFixture, shared: boolean) {
       `fleet Shared=${shared}: ${
         states.filter((s) => s.status === "success").length
       }/${JOBS} succeeded, ` +
-        `${inFlight.length} in flight at kill -9, ${restores.length} restores, ${objects.length} objects`,
+        `${inFlight.length} in flight at kill -9 (${inTransit.length} handed out unread), ` +
+        `${restores.length} restores, ${objects.length} objects`,
     );
   } finally {
     for (const runner of runners) await runner[Symbol.asyncDispose]();
