@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { join } from "../path/host_path.ts";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
-import { executorSettings } from "../executors/process_protocol.ts";
 import { executorPermissions } from "./executor_permissions.ts";
 import { LAZY_IMPORTS_FLAG, SubprocessLauncher } from "./process_launcher.ts";
 import { cleanHome } from "../../tests/fixtures/test_env.ts";
+import { runExecutorJob } from "../../tests/fixtures/executor_job.ts";
 
 const SOURCE_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const ENTRY = new URL("../cli/executor_entry.ts", import.meta.url).pathname;
@@ -62,8 +62,7 @@ Deno.test("executor process from source with sourceDir: lazy imports, its row's 
       args.filter((arg) => arg.startsWith("--allow-write")),
       [`--allow-write=${[...new Set(permissions.write)].join(",")}`],
     );
-    await proc.send({
-      type: "start",
+    const { trace, state } = await runExecutorJob(proc, {
       job: parseJobSpec({
         id: 1,
         token: "job-token-1",
@@ -85,22 +84,11 @@ Deno.test("executor process from source with sourceDir: lazy imports, its row's 
         "git_info": { "repo_url": "http://127.0.0.1:9/g/p.git", ref: "main", sha: "0".repeat(40) },
         "runner_info": { timeout: 3600 },
       }),
-      runner: executorSettings(runner),
-      shortToken: "abcd1234",
-      systemId: "s_test",
-      concurrentId: 0,
-      concurrentProjectId: 0,
+      runner,
       cwd: root,
       stateDir: join(root, "state"),
       tempDir,
     });
-    let trace = "";
-    let state = "";
-    const decoder = new TextDecoder();
-    for await (const item of proc.events()) {
-      if ("trace" in item) trace += decoder.decode(item.trace);
-      else if (item.event.type === "result") state = item.event.state;
-    }
     assert.equal(state, "success", trace + proc.stderrTail());
     assert.match(trace, /Created cache/, trace);
   } finally {

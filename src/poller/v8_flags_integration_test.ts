@@ -6,12 +6,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultRunnerConfig } from "../config/default_config.ts";
-import { executorSettings } from "../executors/process_protocol.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
 import { executorPermissions } from "./executor_permissions.ts";
 import { SubprocessLauncher } from "./process_launcher.ts";
 import { MAIN_MODULE } from "../../tests/fixtures/runner_process.ts";
 import { testEnv } from "../../tests/fixtures/test_env.ts";
+import { runExecutorJob } from "../../tests/fixtures/executor_job.ts";
 
 Deno.test("an executor process from source runs a job without V8's optimizing compilers", async () => {
   const root = await Deno.makeTempDir({ prefix: "runner-v8-flags-" });
@@ -38,8 +38,7 @@ Deno.test("an executor process from source runs a job without V8's optimizing co
     await using proc = launcher.launch(permissions);
     const argv = (await Deno.readTextFile(`/proc/${proc.pid}/cmdline`)).split("\0");
     assert.ok(argv.includes("--v8-flags=--max-semi-space-size=1,--max-opt=1"), argv.join(" "));
-    await proc.send({
-      type: "start",
+    const { trace, state } = await runExecutorJob(proc, {
       job: parseJobSpec({
         id: 7,
         token: "glcbt-job-token",
@@ -58,22 +57,11 @@ Deno.test("an executor process from source runs a job without V8's optimizing co
           sha: "0".repeat(40),
         },
       }),
-      runner: executorSettings(runner),
-      shortToken: "abcdefgh",
-      systemId: "s_0123456789ab",
-      concurrentId: 0,
-      concurrentProjectId: 0,
+      runner,
       cwd: root,
       stateDir,
       tempDir,
     });
-    let trace = "";
-    let state: unknown = null;
-    const decoder = new TextDecoder();
-    for await (const item of proc.events()) {
-      if ("trace" in item) trace += decoder.decode(item.trace);
-      else if (item.event.type === "result") state = item.event.state;
-    }
     assert.equal(state, "success", trace + proc.stderrTail());
     assert.match(trace, /\nhello\r?\n/);
   } finally {

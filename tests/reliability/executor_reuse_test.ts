@@ -13,13 +13,13 @@ import { MAIN_MODULE, runnerToml, startRunner } from "../fixtures/runner_process
 import { cleanHome } from "../fixtures/test_env.ts";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
-import { executorSettings } from "../../src/executors/process_protocol.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
 import { type JobResult, JobSupervisor } from "../../src/poller/job_supervisor.ts";
 import type { LogFields, Logger } from "../../src/log/logger.ts";
 import { MAX_JOBS_PER_PROCESS } from "../../src/cli/executor_process.ts";
 import { config, killByMarker, NO_GIT } from "./_runner_setup.ts";
+import { runExecutorJob } from "../fixtures/executor_job.ts";
 
 /** The pid the job printed as `executor=<pid>`: its shell's parent, the executor process. */
 function executorOf(trace: string): number {
@@ -163,27 +163,14 @@ async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
     async runJob(id: number, which: "a" | "b" = "a") {
       const runner = runners[which];
       const proc = launcher.launch(permissionsOf(runner));
-      await proc.send({
-        type: "start",
+      const { trace, state, isIdle } = await runExecutorJob(proc, {
         job: shellJob(id, [PRINT_EXECUTOR]),
-        runner: executorSettings(runner),
-        shortToken: "abcd1234",
-        systemId: "s_test",
-        concurrentId: 0,
-        concurrentProjectId: 0,
+        runner,
         cwd: root,
         stateDir: join(root, "state"),
         tempDir,
         isReusable: true,
       });
-      let trace = "";
-      let state = "";
-      let isIdle = false;
-      for await (const item of proc.events()) {
-        if ("trace" in item) trace += decoder.decode(item.trace);
-        else if (item.event.type === "result") state = item.event.state;
-        else if (item.event.type === "idle") isIdle = true;
-      }
       assert.equal(state, "success", trace + proc.stderrTail());
       if (isIdle) launcher.release(proc);
       else await proc[Symbol.asyncDispose]();
