@@ -154,7 +154,6 @@ async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
       stateDir: join(root, "state"),
       env: () => undefined,
     });
-  const decoder = new TextDecoder();
   return {
     /**
      * Runs one job of runner `a` (or `b`: another builds_dir, so another row);
