@@ -8,9 +8,13 @@
  * start at even distances from where it began: every other position. An
  * occurrence of a pattern puts one of its two anchors at such a position, so
  * none is missed; the table entry says how far back the pattern may begin.
- * Before a position is handed back, its first three bytes are looked up in
- * a second table of every pattern's first three: most pairs that stop the
- * loop are then passed over there and then, without a call.
+ * Before a position is handed back, its first four bytes are looked up in
+ * a second table of every pattern's first four (any fourth byte for a
+ * pattern of three): most pairs that stop the loop are then passed over
+ * there and then, without a call. Four bytes, not three: `glob` would pass
+ * for the start of the token prefix `gloas-` on three, and each position
+ * handed back costs a call and a comparison with every pattern of its
+ * first byte.
  *
  * Anchors are chosen rare: common pairs of log text (`lo`, `ld`, `pr` …)
  * would stop the loop and cost a check each time. The estimate is the log
@@ -123,20 +127,34 @@ function letterCases(b: number): number[] {
   return lower >= 0x61 && lower <= 0x7a ? [lower, lower - 0x20] : [b];
 }
 
-/** Index of three bytes in the table of first three bytes (a hash: it may collide). */
-function tripleIndex(b0: number, b1: number, b2: number): number {
-  return ((b0 | (b1 << 8)) ^ (b2 << 7)) & 0xffff;
+/**
+ * Index of four bytes in the table of first four bytes (a hash: it may
+ * collide). `word` holds them as a little-endian 32-bit load gives them,
+ * the first in the low byte.
+ */
+function quadIndex(word: number): number {
+  return ((word & 0xffff) ^ Math.imul(word >>> 16, 0x9e5)) & 0xffff;
 }
 
-/** Marks in `table` the first three bytes of every pattern, in every case they match. */
-export function fillTripleTable(table: Uint8Array, patterns: readonly AnchorPattern[]): void {
+/** Every byte value: the fourth bytes a pattern of three accepts. */
+const ANY_BYTE: readonly number[] = Array.from({ length: 256 }, (_, b) => b);
+
+/**
+ * Marks in `table` the first four bytes of every pattern, in every case they
+ * match; a pattern of three bytes with every fourth byte.
+ */
+export function fillQuadTable(table: Uint8Array, patterns: readonly AnchorPattern[]): void {
   for (const { bytes, isCaseInsensitive } of patterns) {
     if (bytes.length < 3) {
       throw new RangeError(`Anchored patterns need 3 bytes: got ${bytes.length}`);
     }
+    const thirds = pairVariants(bytes, 1, isCaseInsensitive).map((pair) => pair >>> 8);
+    const fourths = bytes.length < 4
+      ? ANY_BYTE
+      : pairVariants(bytes, 2, isCaseInsensitive).map((pair) => pair >>> 8);
     for (const pair of pairVariants(bytes, 0, isCaseInsensitive)) {
-      for (const last of pairVariants(bytes, 1, isCaseInsensitive)) {
-        table[tripleIndex(pair & 0xff, pair >>> 8, last >>> 8)] = 1;
+      for (const third of thirds) {
+        for (const fourth of fourths) table[quadIndex(pair | (third << 16) | (fourth << 24))] = 1;
       }
     }
   }
@@ -187,7 +205,7 @@ export function fillAnchorTable(
 /**
  * First position from `i` where a pattern may begin, or `buf.length`.
  * `anchors` is a table from `fillAnchorTable` (`maxOffset` its result),
- * `triples` one from `fillTripleTable`; `starts` has a nonzero entry for the first pair of every pattern and
+ * `quads` one from `fillQuadTable`; `starts` has a nonzero entry for the first pair of every pattern and
  * `first` for its first byte: near the end of `buf`, where a pattern may be
  * cut short and its anchors not yet written, every position is checked with
  * those. `view` is a DataView over `buf`.
@@ -199,7 +217,7 @@ export function fillAnchorTable(
 export function nextAnchoredCandidate(
   anchors: Uint8Array,
   maxOffset: number,
-  triples: Uint8Array,
+  quads: Uint8Array,
   starts: Uint8Array,
   first: Uint8Array,
   buf: Uint8Array,
@@ -217,8 +235,8 @@ export function nextAnchoredCandidate(
     const high = anchors[word >>> 16]!;
     if ((low | high) === 0) continue;
     // The earliest start at or after `i` each pair allows.
-    const a = low === 0 ? NO_START : earliestStart(triples, buf, low, q, i);
-    const b = high === 0 ? NO_START : earliestStart(triples, buf, high, q + 2, i);
+    const a = low === 0 ? NO_START : earliestStart(quads, view, low, q, i);
+    const b = high === 0 ? NO_START : earliestStart(quads, view, high, q + 2, i);
     const p = a < b ? a : b;
     if (p < best) {
       best = p;
@@ -239,23 +257,24 @@ const NO_START = 0x7fffffff;
 
 /**
  * `q - k` for the largest bit `k` of `bits` with `q - k >= i` whose first
- * three bytes may begin a pattern (or run past the end), else `NO_START`.
+ * four bytes may begin a pattern (or run past the end), else `NO_START`.
+ * `view` is a DataView over the buffer.
  */
 function earliestStart(
-  triples: Uint8Array,
-  buf: Uint8Array,
+  quads: Uint8Array,
+  view: DataView,
   bits: number,
   q: number,
   i: number,
 ): number {
   const room = q - i;
   let usable = room >= MAX_ANCHOR_OFFSET ? bits : bits & ((2 << room) - 1);
-  const n = buf.length;
+  const n = view.byteLength;
   while (usable !== 0) {
     const k = 31 - Math.clz32(usable);
     usable ^= 1 << k;
     const p = q - k;
-    if (p + 2 >= n || triples[tripleIndex(buf[p]!, buf[p + 1]!, buf[p + 2]!)] !== 0) return p;
+    if (p + 3 >= n || quads[quadIndex(view.getInt32(p, true))] !== 0) return p;
   }
   return NO_START;
 }

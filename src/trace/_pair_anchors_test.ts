@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   type AnchorPattern,
   fillAnchorTable,
-  fillTripleTable,
+  fillQuadTable,
   MAX_ANCHOR_OFFSET,
   nextAnchoredCandidate,
   nextStart,
@@ -43,8 +43,8 @@ Deno.test("the anchored search never passes a position where a pattern begins, w
       costs.get(pair) ?? (costs.set(pair, rand(100)), costs.get(pair)!);
     const anchors = new Uint8Array(65536);
     const maxOffset = fillAnchorTable(anchors, patterns, cost);
-    const triples = new Uint8Array(65536);
-    fillTripleTable(triples, patterns);
+    const quads = new Uint8Array(65536);
+    fillQuadTable(quads, patterns);
     const starts = new Uint8Array(65536);
     const first = new Uint8Array(256);
     for (const { bytes } of patterns) {
@@ -69,7 +69,7 @@ Deno.test("the anchored search never passes a position where a pattern begins, w
       for (let p = i; p < buf.length && expected === buf.length; p++) {
         if (patterns.some((pattern) => matchesAt(buf, p, pattern) !== null)) expected = p;
       }
-      const got = nextAnchoredCandidate(anchors, maxOffset, triples, starts, first, buf, view, i);
+      const got = nextAnchoredCandidate(anchors, maxOffset, quads, starts, first, buf, view, i);
       assert.ok(got >= i, `candidate ${got} before ${i}`);
       assert.ok(
         got <= expected,
@@ -80,4 +80,23 @@ Deno.test("the anchored search never passes a position where a pattern begins, w
     }
     assert.equal(nextStart(starts, first, buf, buf.length), buf.length);
   }
+});
+
+Deno.test("the anchored search passes over a text that shares only three first bytes with a pattern (`glob` for `gloas-`)", () => {
+  const enc = new TextEncoder();
+  const patterns: AnchorPattern[] = [{ bytes: enc.encode("gloas-"), isCaseInsensitive: false }];
+  // Anchors on `gl` and `lo`, which `glob` has too.
+  const cheap = new Set([pairIndex(0x67, 0x6c), pairIndex(0x6c, 0x6f)]);
+  const anchors = new Uint8Array(65536);
+  const maxOffset = fillAnchorTable(anchors, patterns, (pair) => (cheap.has(pair) ? 0 : 100));
+  const quads = new Uint8Array(65536);
+  fillQuadTable(quads, patterns);
+  const starts = new Uint8Array(65536);
+  starts[pairIndex(0x67, 0x6c)] = 1;
+  const first = new Uint8Array(256);
+  first[0x67] = 1;
+  const buf = enc.encode("glob pattern **/*.go matched 3 files; token gloas-abc and more text");
+  const view = new DataView(buf.buffer);
+  const got = nextAnchoredCandidate(anchors, maxOffset, quads, starts, first, buf, view, 0);
+  assert.equal(got, buf.indexOf(0x67, 40), "the first position handed back is the pattern's");
 });

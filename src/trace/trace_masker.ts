@@ -1,7 +1,7 @@
 import {
   type AnchorPattern,
   fillAnchorTable,
-  fillTripleTable,
+  fillQuadTable,
   nextAnchoredCandidate,
   nextStart,
   pairCosts,
@@ -160,8 +160,8 @@ export class TraceMasker {
    * 4 KiB, and a short log (most jobs, four streams each) does not need it.
    */
   #anchors: Uint8Array | null = null;
-  /** First three bytes of every pattern, used with `#anchors` (`fillTripleTable`). */
-  #triples: Uint8Array | null = null;
+  /** First four bytes of every pattern, used with `#anchors` (`fillQuadTable`). */
+  #quads: Uint8Array | null = null;
   /** Scratch space of `pairCosts`, kept for the next choice. */
   #pairSlots: Uint16Array | null = null;
   #maxAnchorOffset = 0;
@@ -230,9 +230,9 @@ export class TraceMasker {
     if (this.#shortest < 3) return;
     const slots = this.#pairSlots ??= new Uint16Array(65536);
     const cost = pairCosts(this.#anchorPatterns, sample, slots);
-    if (this.#triples === null) {
-      this.#triples = new Uint8Array(65536);
-      fillTripleTable(this.#triples, this.#anchorPatterns);
+    if (this.#quads === null) {
+      this.#quads = new Uint8Array(65536);
+      fillQuadTable(this.#quads, this.#anchorPatterns);
     }
     const anchors = this.#anchors ?? new Uint8Array(65536);
     this.#maxAnchorOffset = fillAnchorTable(anchors, this.#anchorPatterns, cost);
@@ -355,7 +355,7 @@ export class TraceMasker {
     const bigram = this.#bigram;
     const first = this.#first;
     const anchors = this.#anchors;
-    const triples = this.#triples;
+    const quads = this.#quads;
     const maxAnchorOffset = this.#maxAnchorOffset;
     const view = new DataView(buf.buffer, buf.byteOffset, n);
     let i = 0;
@@ -402,8 +402,8 @@ export class TraceMasker {
       }
 
       // Normal: skip to the next position whose two bytes begin a pattern.
-      i = anchors !== null && triples !== null
-        ? nextAnchoredCandidate(anchors, maxAnchorOffset, triples, bigram, first, buf, view, i)
+      i = anchors !== null && quads !== null
+        ? nextAnchoredCandidate(anchors, maxAnchorOffset, quads, bigram, first, buf, view, i)
         : nextStart(bigram, first, buf, i);
       if (i >= n) break;
 
