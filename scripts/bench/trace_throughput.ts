@@ -7,14 +7,20 @@ import { isUtf8 } from "node:buffer";
  * with FF_TIMESTAMPS (on by default, as upstream: every line stamped, each
  * stream masked on its own; it stores about 1.5x the bytes) and without.
  *
- *   deno run --allow-read --allow-write scripts/bench/trace_throughput.ts [--bytes 1g] [--chunk 64k] [--rounds 3] [--quick]
+ *   deno run --allow-read --allow-write scripts/bench/trace_throughput.ts [--bytes 1g] [--chunk 64k] [--rounds 5] [--warmup 1] [--quick]
  *
  * Each round measures the three in turn (the order rotating from round to
- * round, so a load that comes and goes on a shared machine hits them alike);
- * the figures are the medians over the rounds, the first (cold) round
- * included, and RSS growth is the largest seen. MB/s count input bytes; the
- * rate per CPU-second (the process's, all threads) varies less with other
- * load on the machine than the wall-clock one the goal is about.
+ * round, so a load that comes and goes on a shared machine hits them alike).
+ * The first `--warmup` rounds are printed but not counted: the runner's
+ * poller is one long-lived process whose trace code V8 compiles once for
+ * all its jobs, so the goal is about compiled code; in a fresh process the
+ * first 64 MB mostly measure V8's tiering (the first 8 MB of a cold job
+ * took 90-330 ms against 10-25 ms warm) and the machine's load of that
+ * moment. `--warmup 0` counts the cold round as before. The figures are the
+ * medians over the counted rounds; RSS growth is the largest seen in any
+ * round, warm-up included. MB/s count input bytes; the rate per CPU-second
+ * (the process's, all threads) varies less with other load on the machine
+ * than the wall-clock one the goal is about.
  *
  * `--quick` pushes 64 MB per measurement. Goal, with FF_TIMESTAMPS (the
  * default) and without: JobTrace at least 400 MB/s, RSS growth at most 50 MB.
@@ -39,13 +45,18 @@ const { values } = parseArgs({
   options: {
     bytes: { type: "string", default: "256m" },
     chunk: { type: "string", default: "64k" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
     quick: { type: "boolean", default: false },
   },
 });
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
   throw new TypeError(`Flag --rounds must be a whole number of 1 or more: got "${values.rounds}"`);
+}
+const warmupRounds = Number(values.warmup);
+if (!Number.isInteger(warmupRounds) || warmupRounds < 0) {
+  throw new TypeError(`Flag --warmup must be a whole number of 0 or more: got "${values.warmup}"`);
 }
 const totalBytes = values.quick ? 64 * 1024 * 1024 : parseSize(values.bytes, "bytes");
 const chunkBytes = parseSize(values.chunk, "chunk");
@@ -254,25 +265,34 @@ try {
   const sample = sampleLog();
   out(
     `input: ${(totalBytes / MB).toFixed(0)} MB in ${chunkBytes}-byte writes, ` +
-      `10 masked secrets + token prefixes, ${rounds} round(s)`,
+      `10 masked secrets + token prefixes, ${warmupRounds} warm-up round(s) printed but ` +
+      `not counted (V8 compiling the code a long-lived runner has compiled), ${rounds} counted`,
   );
   const runs: Record<Kind, Run[]> = { baseline: [], unstamped: [], stamped: [] };
-  for (let round = 0; round < rounds; round++) {
+  /** The warm-up rounds' runs: their RSS growth counts, their speed does not. */
+  const warmupRuns: Run[] = [];
+  for (let round = 0; round < warmupRounds + rounds; round++) {
+    const isWarmup = round < warmupRounds;
     const rates: string[] = [];
     for (let k = 0; k < KINDS.length; k++) {
       const kind = KINDS[(k + round) % KINDS.length]!;
       const run = measure(tempDir, sample, kind !== "baseline", kind === "stamped");
-      runs[kind].push(run);
+      if (isWarmup) warmupRuns.push(run);
+      else runs[kind].push(run);
       rates.push(
         `${kind} ${(totalBytes / MB / run.seconds).toFixed(0)} MB/s ` +
           `(${(totalBytes / MB / run.cpuSeconds).toFixed(0)} per CPU-second)`,
       );
     }
-    out(`round ${round + 1}: ${rates.join(", ")}`);
+    out(
+      isWarmup
+        ? `warm-up round ${round + 1} (not counted): ${rates.join(", ")}`
+        : `round ${round - warmupRounds + 1}: ${rates.join(", ")}`,
+    );
   }
   const rate = (kind: Kind) => median(runs[kind].map((r) => totalBytes / MB / r.seconds));
   const cpuRate = (kind: Kind) => median(runs[kind].map((r) => totalBytes / MB / r.cpuSeconds));
-  const rss = (kind: Kind) => Math.max(...runs[kind].map((r) => r.rssGrowth));
+  const rss = (kind: Kind) => Math.max(...[...runs[kind], ...warmupRuns].map((r) => r.rssGrowth));
   const baseRate = rate("baseline");
   for (const kind of KINDS) {
     const stored = runs[kind][0]!.storedBytes;
@@ -291,7 +311,8 @@ try {
         `ratio=${(rate(kind) / baseRate).toFixed(2)} cpu=${cpuRate(kind).toFixed(0)}MB/cpu-s ` +
         `rss_growth=${(rss(kind) / MB).toFixed(1)}MB ` +
         `goal=${rate(kind) >= GOAL_MB_S ? "met" : "MISSED"}(>=${GOAL_MB_S}MB/s) ` +
-        `rss_goal=${rss(kind) <= RSS_GOAL ? "met" : "MISSED"}(<=50MB)${extra}`,
+        `rss_goal=${rss(kind) <= RSS_GOAL ? "met" : "MISSED"}(<=50MB) ` +
+        `rounds=${rounds} warmup_rounds_not_counted=${warmupRounds}${extra}`,
     );
   summary(
     "trace_throughput (FF_TIMESTAMPS, the default)",
