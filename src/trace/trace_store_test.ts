@@ -107,3 +107,23 @@ Deno.test("TraceStore keeps up to 1 MiB in memory by default and moves a longer 
   assert.deepEqual(store.read(1024 * 1024 - 3, 10), new Uint8Array([...all.subarray(-3), 7]));
   store.close();
 });
+
+Deno.test("TraceStore gathers a spilled trace's appends of 96 KiB (a stamped 64 KiB read) into writes of 1 MiB", () => {
+  const file = new MemorySpillFile();
+  const store = new TraceStore({ memoryLimitBytes: 0, openSpillFile: () => file });
+  const all = fill(store, 16 * 1024 * 1024, 96 * 1024);
+  // 171 appends of 96 KiB; one write per 1 MiB gathered (10 appends each).
+  assert.ok(file.appends <= 18, `got ${file.appends} writes to the file`);
+  for (const [offset, length] of [[0, 100], [1024 * 1024 - 7, 20], [all.length - 5000, 9000]]) {
+    assert.deepEqual(
+      store.read(offset!, length!),
+      all.subarray(offset!, Math.min(all.length, offset! + length!)),
+    );
+  }
+  // One append of the buffer's size or more goes straight on.
+  const before = file.appends;
+  store.append(pattern(2 * 1024 * 1024, 9));
+  assert.ok(file.appends - before <= 2, `got ${file.appends - before} writes`);
+  assert.deepEqual(store.read(all.length, 2 * 1024 * 1024), pattern(2 * 1024 * 1024, 9));
+  store.close();
+});
