@@ -61,6 +61,7 @@ import {
 import { checkImageAllowed, type PullPolicy, resolvePullPolicies } from "./image_policy.ts";
 import { ensureImage, type PulledImage } from "./image_puller.ts";
 import { containerLogs, probeService, serviceAliases, servicePorts } from "./job_services.ts";
+import { MainShell } from "./main_shell.ts";
 import type { OwnerLease } from "./owner_lease.ts";
 import { resolveRegistryAuth } from "./registry_auth.ts";
 import type { CredentialHelper } from "./credential_helper.ts";
@@ -89,6 +90,15 @@ export function defaultHelperImage(flavor: string): string {
 }
 /** Stages that run in the helper container, where git is. */
 export const HELPER_STAGES: ReadonlySet<string> = new Set(["get_sources", "clear_worktree"]);
+/**
+ * Stages the runner writes entirely (no user command, nothing left running):
+ * in the build container they run as a child of its main shell, saving an
+ * exec each (see main_shell.ts).
+ */
+export const MAIN_SHELL_STAGES: ReadonlySet<string> = new Set([
+  "prepare_script",
+  "cleanup_file_variables",
+]);
 
 /** Where the official shell detection looks, in order. */
 const SHELL_CANDIDATES: readonly { path: string; shell: ShellName }[] = [
@@ -143,6 +153,10 @@ interface JobContainer {
   isStopped: boolean;
   /** The kill an abort sent, until it completed. */
   killing: Promise<void> | null;
+  /** Whether the main process is the `sh` of `Cmd` (no entrypoint), so it can run stages. */
+  isMainShellPlain: boolean;
+  /** The attach to that main shell, opened by the first stage that uses it. */
+  mainShell: MainShell | null;
 }
 
 /** How long a web terminal waits for the build container to run. */
@@ -340,6 +354,7 @@ export class DockerExecutor implements Executor {
           });}
       }
     }));
+    this.#build?.mainShell?.close();
     this.#build = null;
     this.#helperPromise = null;
     this.#pulledHelper = null;
@@ -759,7 +774,20 @@ export class DockerExecutor implements Executor {
       this.#startContainer(type, container),
     ]);
     if (options.signal.aborted) throw options.signal.reason;
-    return { container, name, ...detected, isStopped: false, killing: null };
+    // Docker runs no entrypoint when the one given (or else the image's) is
+    // empty or all empty strings (a job's `entrypoint: [""]`).
+    const entrypoint = create.Entrypoint ?? image.entrypoint;
+    const isMainShellPlain = (typeof entrypoint === "string" ? [entrypoint] : entrypoint)
+      .every((part) => part === "");
+    return {
+      container,
+      name,
+      ...detected,
+      isStopped: false,
+      killing: null,
+      isMainShellPlain,
+      mainShell: null,
+    };
   }
 
   /** bash if present, else sh, looked up like the official detection script. */
@@ -809,6 +837,9 @@ export class DockerExecutor implements Executor {
       );
     }
     if (target.isStopped) await this.#restart(target);
+    if (target === this.#build && target.isMainShellPlain && MAIN_SHELL_STAGES.has(stage.stage)) {
+      return await this.#runInMainShell(target, stage, signal);
+    }
     // The official helper image's gitlab-runner-build wrapper runs `umask 0000`,
     // so what get_sources writes stays writable for a non-root job user.
     const script = target !== this.#build && !this.#o.isUmaskDisabled
@@ -854,6 +885,40 @@ export class DockerExecutor implements Executor {
     if (info.ExitCode === null || info.ExitCode === undefined) return KILLED_EXIT_CODE;
     if (target !== this.#build && this.#o.isUmaskDisabled) await this.#chownBuilds(target);
     return info.ExitCode;
+  }
+
+  /** A stage as a child of the container's main shell; an abort kills the container, as for an exec. */
+  async #runInMainShell(
+    target: JobContainer,
+    stage: StageScript,
+    signal: AbortSignal,
+  ): Promise<number> {
+    if (target.mainShell === null || !target.mainShell.isOpen) {
+      target.mainShell = await MainShell.attach(target.container);
+    }
+    const shell = target.mainShell;
+    let wasKilled = false;
+    const onAbort = () => {
+      wasKilled = true;
+      target.isStopped = true;
+      target.killing = target.container.kill().catch((err: unknown) => {
+        if (!isConflict(err) && !isNotFound(err)) {
+          this.#log.warn("Cannot kill the job container", { [F.ERROR]: daemonMessage(err) });
+        }
+      }).finally(() => shell.close());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    let code: number | null;
+    try {
+      code = await shell.run(target.shellPath, stage.script, this.#o.output);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (wasKilled) return KILLED_EXIT_CODE;
+    if (code === null) {
+      throw new Error(`The build container stopped during the ${stage.stage} stage`);
+    }
+    return code;
   }
 
   /**
@@ -931,6 +996,8 @@ export class DockerExecutor implements Executor {
   async #restart(target: JobContainer): Promise<void> {
     await target.killing;
     target.killing = null;
+    target.mainShell?.close();
+    target.mainShell = null;
     // The kill call returns when the signal was sent, not when the container stopped.
     await target.container.wait({ condition: "not-running" });
     await target.container.start().catch((err: unknown) => {
@@ -1009,6 +1076,7 @@ export class DockerExecutor implements Executor {
     const { docker } = this.#o;
     // A helper still being created would otherwise escape the removal below.
     await this.#helperPromise?.catch(() => {});
+    this.#build?.mainShell?.close();
     const failures: string[] = [];
     const removeContainer = async (id: string) => {
       try {

@@ -199,6 +199,103 @@ test("docker executor runs the job image's entrypoint before the scripts", async
   assert.match(output.text(), /entrypoint-ran/);
 });
 
+/** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
+async function execStarts(jobId: number, since: number): Promise<number> {
+  const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
+  assert.ok(build, `job ${jobId} has no build container`);
+  const stream = await docker.getEvents({
+    since: Math.floor(since / 1000),
+    until: (Date.now() / 1000).toFixed(3),
+    filters: JSON.stringify({ type: ["container"], container: [build.replace(/^\//, "")] }),
+  } as unknown as Docker.GetEventsOptions) as unknown as NodeJS.ReadableStream;
+  let text = "";
+  await new Promise<void>((resolve, reject) => {
+    stream.on("data", (chunk: Uint8Array) => (text += new TextDecoder().decode(chunk)));
+    stream.on("end", () => resolve());
+    stream.on("error", reject);
+  });
+  return text.split("\n").filter((line) => line.trim() !== "")
+    .filter((line) => String(JSON.parse(line).Action).startsWith("exec_start")).length;
+}
+
+test("docker executor runs prepare_script and cleanup_file_variables in the main shell, no exec", async () => {
+  const output = new CollectedOutput();
+  const since = Date.now() - 1000;
+  await using executor = createExecutor({ output });
+  const jobId = nextJobId;
+  await executor.prepare(never());
+  const prepare = await executor.run({
+    stage: "prepare_script",
+    // Output on both streams, the last without a newline, and a non-zero exit.
+    script: "echo on-stdout; echo on-stderr >&2; printf no-newline; exit 3",
+  }, never());
+  assert.equal(prepare, 3);
+  assert.equal(
+    await executor.run({ stage: "step_script", script: "echo user-step; exit 0" }, never()),
+    0,
+  );
+  assert.equal(
+    await executor.run({ stage: "cleanup_file_variables", script: "echo cleaned" }, never()),
+    0,
+  );
+  const text = output.text();
+  for (const line of ["on-stdout\n", "on-stderr\n", "no-newline", "user-step\n", "cleaned\n"]) {
+    assert.ok(text.includes(line), `missing ${JSON.stringify(line)} in ${JSON.stringify(text)}`);
+  }
+  assert.doesNotMatch(text, /runner-stage-end/);
+  // Only the user's step_script took an exec.
+  assert.equal(await execStarts(jobId, since), 1);
+});
+
+test("docker executor runs main-shell stages with bash where the image has it", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output, job: { image: { name: DEBIAN_TEST_IMAGE } } });
+  await executor.prepare(never());
+  const code = await executor.run(
+    { stage: "prepare_script", script: 'echo "prepared by bash $BASH_VERSION"' },
+    never(),
+  );
+  assert.equal(code, 0);
+  assert.match(output.text(), /prepared by bash 5\./);
+});
+
+test("docker executor runs prepare_script by exec when an entrypoint replaces the main shell", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    // The main process ignores stdin: a stage sent to it would never end.
+    job: {
+      image: { name: BUSYBOX_TEST_IMAGE, entrypoint: ["/bin/sh", "-c", "exec sleep 1000", "--"] },
+    },
+  });
+  await executor.prepare(never());
+  const code = await executor.run(
+    { stage: "prepare_script", script: "echo prepared" },
+    AbortSignal.timeout(20_000),
+  );
+  assert.equal(code, 0);
+  assert.match(output.text(), /prepared/);
+});
+
+test("docker executor abort of a main-shell stage kills it; the next stage runs", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({ output });
+  await executor.prepare(never());
+  const controller = new AbortController();
+  const running = executor.run(
+    { stage: "prepare_script", script: "echo started; sleep 1000" },
+    controller.signal,
+  );
+  await output.waitFor("started");
+  controller.abort();
+  assert.equal(await running, KILLED_EXIT_CODE);
+  assert.equal(
+    await executor.run({ stage: "cleanup_file_variables", script: "echo after-abort" }, never()),
+    0,
+  );
+  assert.match(output.text(), /after-abort/);
+});
+
 test("docker executor reaches a service by its alias on the job network", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({

@@ -19,6 +19,8 @@ export interface PulledImage {
   platform: string;
   /** The image's `USER` ("" = root). */
   user: string;
+  /** The image's `ENTRYPOINT` ([] = none). */
+  entrypoint: string[];
 }
 
 export interface EnsureImageOptions {
@@ -63,12 +65,14 @@ async function inspect(docker: Docker, name: string): Promise<PulledImage | null
   try {
     const info = await docker.getImage(name).inspect();
     const variant = (info as { Variant?: string }).Variant ?? "";
+    const entrypoint = info.Config?.Entrypoint ?? [];
     return {
       id: info.Id,
       name,
       exposedPorts: Object.keys(info.Config?.ExposedPorts ?? {}),
       platform: normalizePlatform([info.Os, info.Architecture, variant].filter(Boolean).join("/")),
       user: info.Config?.User ?? "",
+      entrypoint: typeof entrypoint === "string" ? [entrypoint] : entrypoint,
     };
   } catch (err) {
     if (isNotFound(err)) return null;
