@@ -73,7 +73,7 @@ if (v8Flags !== "" && !values["v8-flags-applied"]) {
       "--allow-read",
       "--allow-write",
       `--v8-flags=${v8Flags}`,
-      new URL(import.meta.url).pathname,
+      import.meta.filename!,
       ...Deno.args,
       "--v8-flags-applied",
     ],
