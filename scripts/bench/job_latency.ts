@@ -17,14 +17,16 @@
  *     memory (smaps_rollup Private_*) of the executor process of a running
  *     job (goal: at most 20 MB); baseline: a bare `deno eval` process.
  *
- * Processes get an empty HOME so that bash --login reads no profile.
+ * Processes get an empty HOME so that bash --login reads no profile. The
+ * runner starts as `deno task runner` does (the task's flags in deno.json:
+ * grants, lazy dynamic imports, V8 flags), as users run it from source.
  *
  *   deno run --allow-all scripts/bench/job_latency.ts [--jobs 20] [--quick]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { FakeGitLab, type FakeRequest } from "../../tests/fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
+import { runnerTaskFlags, runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -118,7 +120,9 @@ const bashEnv = { HOME: home, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
 
 const gitlab = await FakeGitLab.start({ longPollHoldMs: 600_000, traceUpdateIntervalSeconds: 1 });
 const registered = gitlab.createRunner({ kind: "created" });
+const runnerFlags = runnerTaskFlags();
 const runner = await startRunner({
+  grants: runnerFlags,
   config: `concurrent = 1\ncheck_interval = 3\nlog_level = "debug"\n\n${
     runnerToml(gitlab.url, registered.token)
   }`,
@@ -228,6 +232,8 @@ try {
   const e2eP50 = percentile(endToEnd, 50);
   const lines = [
     `job_latency: ${jobs} echo-hello jobs, long polling (request held), concurrent = 1, empty HOME`,
+    `  runner started as \`deno task runner\` does: deno run ${runnerFlags.join(" ")} ` +
+    `src/cli/main.ts run`,
     `  (a) pickup enqueue → acceptance PUT   p50 ${ms(pickupP50)}   p95 ${
       ms(percentile(pickup, 95))
     }` +

@@ -555,7 +555,7 @@ async function runnerCommandHooks(
   context: ExecutorContext,
 ): Promise<{ hooks: BuildStageHooks } & Disposable> {
   const { createRunnerCommandHooks } = await import("../job_files/mod.ts");
-  const { isCompiledBinary } = await import("../poller/process_launcher.ts");
+  const { isCompiledBinary } = await import("../poller/compiled_grants.ts");
   // Here, not at the top: a node: module costs every executor process's start (path/host_path.ts).
   const { fileURLToPath: fromFileUrl } = await import("node:url");
   const exec = Deno.execPath();

@@ -22,12 +22,14 @@ import { loadConfigFile } from "../config/load_config.ts";
 import { defaultConfig } from "../config/default_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { F } from "../log/fields.ts";
+import { fromFileUrl } from "../path/host_path.ts";
 import { readProcfsSnapshot } from "../metrics/procfs_snapshot.ts";
 import {
   configTarget,
   pollerPermissions,
   pollerWorkerPermissions,
 } from "../poller/poller_permissions.ts";
+import { isCompiledBinary } from "../poller/compiled_grants.ts";
 import { type CliContext, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
 import { configPath, enterWorkingDirectory } from "./config_flags.ts";
 import { Flags, parseFlags } from "./flags.ts";
@@ -47,6 +49,8 @@ export interface PollerWorkerInit {
   listenAddress: string;
   /** `--user`, or "". */
   user: string;
+  /** The runner's `src/` from source (the poller's lazy imports read it); null compiled. */
+  sourceDir: string | null;
   /** The config the previous poller ran with, when it stopped for this one's permissions. */
   previous: GlobalConfig | null;
 }
@@ -84,6 +88,9 @@ export async function superviseScopedPoller(
   const path = configPath(ctx, flags);
   const env = ctx.envObject();
   const execPath = Deno.execPath();
+  const sourceDir = isCompiledBinary(execPath)
+    ? null
+    : fromFileUrl(new URL("..", import.meta.url)).replace(/\/$/, "");
   const listenAddress = flags.string("listen-address");
   const user = flags.string("user");
   const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
@@ -103,6 +110,7 @@ export async function superviseScopedPoller(
       execPath,
       listenAddress,
       user,
+      sourceDir,
     });
     ctx.log.debug("Starting the scoped poller", {
       "read": permissions.read.join(","),
@@ -119,6 +127,7 @@ export async function superviseScopedPoller(
       configPath: path,
       listenAddress,
       user,
+      sourceDir,
       previous,
     };
     // Deno wants every permission for /proc/self: this thread reads the process

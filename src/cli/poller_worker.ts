@@ -71,6 +71,7 @@ scope.onmessage = async (e: MessageEvent) => {
           execPath,
           listenAddress: init.listenAddress,
           user: init.user,
+          sourceDir: init.sourceDir,
         }));
       },
     },

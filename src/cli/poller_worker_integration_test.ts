@@ -47,6 +47,7 @@ async function messagesOfIdlePoller(listenAddress: string): Promise<string[]> {
     execPath: Deno.execPath(),
     listenAddress,
     user: "",
+    sourceDir: null,
   });
   const args = ["run", "--config", configPath];
   if (listenAddress) args.push("--listen-address", listenAddress);
@@ -60,6 +61,7 @@ async function messagesOfIdlePoller(listenAddress: string): Promise<string[]> {
     configPath,
     listenAddress,
     user: "",
+    sourceDir: null,
     previous: null,
   };
   const { worker } = startScopedWorker(new URL("./poller_worker.ts", import.meta.url), {

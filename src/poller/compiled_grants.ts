@@ -17,3 +17,9 @@ export const COMPILED_GRANT_FLAGS = [
   "--unstable-worker-options",
   "--no-prompt",
 ] as const;
+
+/** Whether `execPath` (Deno.execPath()) is a compiled runner binary rather than `deno`. */
+export function isCompiledBinary(execPath: string): boolean {
+  const base = execPath.split(/[\\/]/).pop() ?? "";
+  return !/^deno(\.exe)?$/i.test(base);
+}

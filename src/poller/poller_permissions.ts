@@ -43,6 +43,13 @@ export interface PollerPermissionContext {
   listenAddress: string;
   /** `--user`; "" = the config's `user`. Shell jobs then start through `su`, checked at start. */
   user: string;
+  /**
+   * From source, the runner's own `src/`: started with `--unstable-lazy-dynamic-imports`
+   * (the `runner` task), the poller loads what an idle poller does not need (a job's trace
+   * pipeline, metrics, the session server) at first use, which Deno checks against read
+   * permission. null for a compiled binary, which carries its modules inside it.
+   */
+  sourceDir: string | null;
 }
 
 export interface PollerPermissions {
@@ -73,6 +80,7 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
   const configDir = dirname(dir(ctx.configPath, cwd));
   const files = [configDir, ctx.tempDir];
   const read = [...files, ctx.execPath];
+  if (ctx.sourceDir) read.push(ctx.sourceDir);
   // A link flip (`config.toml -> v2/config.toml`, a ConfigMap's `..data`) goes to a sibling of
   // the target's directory: its parent is read too, so the flip needs no new poller.
   if (ctx.configTarget) read.push(dirname(dirname(ctx.configTarget)));

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { defaultConfig, defaultRunnerConfig } from "../config/default_config.ts";
 import { pollerPermissions } from "./poller_permissions.ts";
 
-function permsFor(edit: (r: ReturnType<typeof defaultRunnerConfig>) => void) {
+function permsFor(
+  edit: (r: ReturnType<typeof defaultRunnerConfig>) => void,
+  sourceDir: string | null = null,
+) {
   const config = defaultConfig();
   const r = defaultRunnerConfig("shell");
   r.url = "https://gitlab.example.com";
@@ -17,6 +20,7 @@ function permsFor(edit: (r: ReturnType<typeof defaultRunnerConfig>) => void) {
     execPath: "/usr/bin/runner",
     listenAddress: "",
     user: "",
+    sourceDir,
   });
 }
 
@@ -69,4 +73,12 @@ Deno.test("poller permissions: a GCS CredentialsFile is readable, S3 iam reaches
   ) {
     assert.deepEqual(permsFor(edit).net, ["gitlab.example.com:443"]);
   }
+});
+
+Deno.test("poller permissions: from source the runner's src/ is readable (lazy imports), never writable; compiled it is not there", () => {
+  const fromSource = permsFor(() => {}, "/opt/runner/src");
+  assert.ok(fromSource.read.includes("/opt/runner/src"));
+  assert.ok(!fromSource.write.includes("/opt/runner/src"));
+  const compiled = permsFor(() => {});
+  assert.ok(!compiled.read.some((p) => p.startsWith("/opt/runner")));
 });

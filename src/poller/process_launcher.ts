@@ -104,11 +104,6 @@ export interface LauncherOptions {
   spareIdleMs?: number;
 }
 
-export function isCompiledBinary(execPath: string): boolean {
-  const base = execPath.split(/[\\/]/).pop() ?? "";
-  return !/^deno(\.exe)?$/i.test(base);
-}
-
 interface Spare {
   process: ChildExecutorProcess;
   timer: ReturnType<typeof setTimeout>;

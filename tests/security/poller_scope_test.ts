@@ -6,6 +6,8 @@
  * dirs, its temp dir, the GitLab hosts, the metrics listener and its own
  * executable. The cells are probed with the same worker code; end to end, a
  * config reload that adds a GitLab URL still gets that GitLab's jobs run.
+ * Started as `deno task runner` does (lazy dynamic imports), the poller loads
+ * what an idle poller does not need at first use, from the runner's `src/`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,7 +16,7 @@ import { defaultConfig, defaultRunnerConfig } from "../../src/config/default_con
 import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
 import { pollerPermissions } from "../../src/poller/poller_permissions.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { runnerTaskFlags, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const SCOPED_PROBE = fileURLToPath(
@@ -60,6 +62,7 @@ Deno.test("scoped poller: config dir, GitLab, metrics and session listeners and 
     execPath: Deno.execPath(),
     listenAddress: `127.0.0.1:${metricsPort}`,
     user: "",
+    sourceDir: null,
   });
   const actions = [
     `read:${configPath}`,
@@ -154,6 +157,39 @@ Deno.test({
     const three = first.enqueueJob({ script: ["echo again"], variables: NO_GIT });
     const state3 = await finished(first, three.id, "first GitLab after the restart");
     assert.equal(state3.status, "success", state3.trace + runner.log);
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "scoped poller started as `deno task runner` (lazy dynamic imports) loads the trace pipeline and metrics at first use: a job runs and /metrics answers",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const flags = runnerTaskFlags();
+    assert.ok(flags.includes("--unstable-lazy-dynamic-imports"), flags.join(" "));
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner();
+    const port = freePort();
+    const home = await Deno.makeTempDir({ prefix: "runner-home-" });
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\nlisten_address = "127.0.0.1:${port}"\n` +
+        runnerToml(gitlab.url, r.token),
+      grants: flags,
+      env: { HOME: home, DENO_DIR: denoDir() },
+    });
+    const job = gitlab.enqueueJob({ script: ["echo lazily loaded"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 }).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${runner.log}`);
+    });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /lazily loaded/);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.match(text, /gitlab_runner_jobs_total\{[^}]*\} 1/);
+    assert.doesNotMatch(runner.log, /Requires read access/);
     await Deno.remove(home, { recursive: true });
   },
 });

@@ -29,9 +29,9 @@ import {
 import {
   type ExecutorLauncher,
   type ExecutorProcess,
-  isCompiledBinary,
   SubprocessLauncher,
 } from "../../poller/process_launcher.ts";
+import { isCompiledBinary } from "../../poller/compiled_grants.ts";
 import type { CliContext } from "../cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 

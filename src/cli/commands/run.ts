@@ -28,7 +28,8 @@ import { type RunnerEvents, SilentMetrics } from "../../metrics/silent_metrics.t
 import { dockerConfigPath } from "../../poller/executor_permissions.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
-import { isCompiledBinary, SubprocessLauncher } from "../../poller/process_launcher.ts";
+import { SubprocessLauncher } from "../../poller/process_launcher.ts";
+import { isCompiledBinary } from "../../poller/compiled_grants.ts";
 import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_context.ts";
 import { configPath, enterWorkingDirectory, loadConfig } from "../config_flags.ts";
 import { Flags, parseFlags } from "../flags.ts";

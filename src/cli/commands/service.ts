@@ -12,9 +12,9 @@ import {
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
-import { isCompiledBinary } from "../../poller/process_launcher.ts";
 import { RUNNER_V8_FLAGS } from "../../poller/v8_flags.ts";
-import { COMPILED_GRANT_FLAGS } from "../../poller/compiled_grants.ts";
+import { COMPILED_GRANT_FLAGS, isCompiledBinary } from "../../poller/compiled_grants.ts";
+import { LAZY_IMPORTS_FLAG } from "../../poller/process_launcher.ts";
 
 export const SERVICE_FLAGS: FlagSpec[] = [
   { name: "service", aliases: ["n"], type: "string", help: "Specify service name to use" },
@@ -50,22 +50,31 @@ function uidOrZero(): number {
   }
 }
 
-export async function serviceCommand(
-  ctx: CliContext,
-  action: ServiceAction,
-  args: string[],
-): Promise<number> {
-  const flags = new Flags(parseFlags(args, SERVICE_FLAGS, ctx.env));
-  const execPath = Deno.execPath();
-  const command = isCompiledBinary(execPath) ? [execPath] : [
+/** What the service starts: the compiled binary, or `deno run` of `mainModule` as the `runner` task does. */
+export function serviceRunnerCommand(execPath: string, mainModule: string): string[] {
+  return isCompiledBinary(execPath) ? [execPath] : [
     execPath,
     "run",
     // The grants of a compiled binary: the poller and its executor processes narrow them.
     ...COMPILED_GRANT_FLAGS,
     // And its V8 flags (scripts/compile.ts): a small semi-space for the poller too.
     ...RUNNER_V8_FLAGS,
-    resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
+    // Modules load at first use, as with the `runner` task (poller/poller_permissions.ts).
+    LAZY_IMPORTS_FLAG,
+    mainModule,
   ];
+}
+
+export async function serviceCommand(
+  ctx: CliContext,
+  action: ServiceAction,
+  args: string[],
+): Promise<number> {
+  const flags = new Flags(parseFlags(args, SERVICE_FLAGS, ctx.env));
+  const command = serviceRunnerCommand(
+    Deno.execPath(),
+    resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
+  );
   const os = Deno.build.os === "darwin"
     ? "darwin"
     : Deno.build.os === "windows"
