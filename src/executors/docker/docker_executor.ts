@@ -838,7 +838,8 @@ export class DockerExecutor implements Executor {
     }
     if (target.isStopped) await this.#restart(target);
     if (target === this.#build && target.isMainShellPlain && MAIN_SHELL_STAGES.has(stage.stage)) {
-      return await this.#runInMainShell(target, stage, signal);
+      const shell = await this.#mainShell(target);
+      if (shell !== null) return await this.#runInMainShell(target, shell, stage, signal);
     }
     // The official helper image's gitlab-runner-build wrapper runs `umask 0000`,
     // so what get_sources writes stays writable for a non-root job user.
@@ -888,15 +889,32 @@ export class DockerExecutor implements Executor {
   }
 
   /** A stage as a child of the container's main shell; an abort kills the container, as for an exec. */
+  /**
+   * The attach to the build container's main shell, opened on first use (and
+   * after a restart). Null when the container is not running or the attach
+   * was lost (its main process ended): the stage then takes an exec, which
+   * fails at once on a stopped container, where an attach would wait for
+   * the container to start again.
+   */
+  async #mainShell(target: JobContainer): Promise<MainShell | null> {
+    if (target.mainShell !== null) return target.mainShell.isOpen ? target.mainShell : null;
+    const shell = await MainShell.attach(target.container);
+    // Checked after attaching: an attach made while the container runs ends when it stops.
+    const info = await target.container.inspect().catch(() => null);
+    if (info?.State?.Running !== true) {
+      shell.close();
+      return null;
+    }
+    target.mainShell = shell;
+    return shell;
+  }
+
   async #runInMainShell(
     target: JobContainer,
+    shell: MainShell,
     stage: StageScript,
     signal: AbortSignal,
   ): Promise<number> {
-    if (target.mainShell === null || !target.mainShell.isOpen) {
-      target.mainShell = await MainShell.attach(target.container);
-    }
-    const shell = target.mainShell;
     let wasKilled = false;
     const onAbort = () => {
       wasKilled = true;

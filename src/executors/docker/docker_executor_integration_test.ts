@@ -296,6 +296,31 @@ test("docker executor abort of a main-shell stage kills it; the next stage runs"
   assert.match(output.text(), /after-abort/);
 });
 
+test("docker executor main-shell stages on a stopped container fail at once, as an exec would", async () => {
+  for (const isAttachedBefore of [false, true]) {
+    await using executor = createExecutor();
+    const jobId = nextJobId;
+    await executor.prepare(never());
+    if (isAttachedBefore) {
+      assert.equal(await executor.run({ stage: "prepare_script", script: "true" }, never()), 0);
+    }
+    // The main process ends behind the executor's back (as an OOM kill would).
+    const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
+    const container = docker.getContainer(build!.replace(/^\//, ""));
+    await container.kill();
+    await container.wait({ condition: "not-running" });
+    // An attach to a stopped container waits for its next start: that would hang the job.
+    const outcome = await Promise.race([
+      executor.run({ stage: "cleanup_file_variables", script: "true" }, never()).then(
+        (code) => `exit ${code}`,
+        (err: Error) => `error: ${err.message}`,
+      ),
+      new Promise<string>((resolve) => setTimeout(() => resolve("still waiting"), 20_000)),
+    ]);
+    assert.match(outcome, /^error: .*is not running/, `attached before: ${isAttachedBefore}`);
+  }
+});
+
 test("docker executor reaches a service by its alias on the job network", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
