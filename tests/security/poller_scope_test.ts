@@ -119,47 +119,55 @@ Deno.test("scoped poller: config dir, GitLab, metrics and session listeners and 
   assert.equal(res[`run:bash`], "denied");
 });
 
-Deno.test({
-  name: "scoped poller: a config reload that adds a GitLab URL gets that GitLab's jobs run",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using first = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-    await using second = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-    const a = first.createRunner();
-    const b = second.createRunner();
-    const head = "concurrent = 2\ncheck_interval = 1\n";
-    // Login shells get an empty HOME (root's profile is slow); deno keeps its module cache.
-    const home = await Deno.makeTempDir({ prefix: "runner-home-" });
-    await using runner = await startRunner({
-      config: head + runnerToml(first.url, a.token),
-      grants: COMPILED_GRANT_FLAGS,
-      env: { HOME: home, DENO_DIR: denoDir() },
-    });
-    const finished = (gitlab: FakeGitLab, id: number, what: string) =>
-      gitlab.waitForJobFinished(id, { timeoutMs: 120_000 }).catch((err) => {
-        throw new Error(`${what}: ${(err as Error).message}\n${runner.log}`);
+for (
+  const [how, grants] of [
+    ["compiled grants", COMPILED_GRANT_FLAGS],
+    ["as `deno task runner` (lazy dynamic imports)", runnerTaskFlags()],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `scoped poller, ${how}: a config reload that adds a GitLab URL gets that GitLab's jobs run`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using first = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+      await using second = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+      const a = first.createRunner();
+      const b = second.createRunner();
+      const head = "concurrent = 2\ncheck_interval = 1\n";
+      // Login shells get an empty HOME (root's profile is slow); deno keeps its module cache.
+      const home = await Deno.makeTempDir({ prefix: "runner-home-" });
+      await using runner = await startRunner({
+        config: head + runnerToml(first.url, a.token),
+        grants,
+        env: { HOME: home, DENO_DIR: denoDir() },
       });
-    const one = first.enqueueJob({ script: ["echo from the first"], variables: NO_GIT });
-    const state1 = await finished(first, one.id, "first job");
-    assert.equal(state1.status, "success", state1.trace + runner.log);
+      const finished = (gitlab: FakeGitLab, id: number, what: string) =>
+        gitlab.waitForJobFinished(id, { timeoutMs: 120_000 }).catch((err) => {
+          throw new Error(`${what}: ${(err as Error).message}\n${runner.log}`);
+        });
+      const one = first.enqueueJob({ script: ["echo from the first"], variables: NO_GIT });
+      const state1 = await finished(first, one.id, "first job");
+      assert.equal(state1.status, "success", state1.trace + runner.log);
 
-    await Deno.writeTextFile(
-      runner.configPath,
-      head + runnerToml(first.url, a.token) + runnerToml(second.url, b.token),
-    );
-    await runner.waitForLog(/permissions this poller does not hold/, 60_000);
-    const two = second.enqueueJob({ script: ["echo from the second"], variables: NO_GIT });
-    const state2 = await finished(second, two.id, "job of the added GitLab");
-    assert.equal(state2.status, "success", state2.trace + runner.log);
-    assert.match(state2.trace, /from the second/);
-    // And the first GitLab still gets its jobs run by the new poller.
-    const three = first.enqueueJob({ script: ["echo again"], variables: NO_GIT });
-    const state3 = await finished(first, three.id, "first GitLab after the restart");
-    assert.equal(state3.status, "success", state3.trace + runner.log);
-    await Deno.remove(home, { recursive: true });
-  },
-});
+      await Deno.writeTextFile(
+        runner.configPath,
+        head + runnerToml(first.url, a.token) + runnerToml(second.url, b.token),
+      );
+      await runner.waitForLog(/permissions this poller does not hold/, 60_000);
+      const two = second.enqueueJob({ script: ["echo from the second"], variables: NO_GIT });
+      const state2 = await finished(second, two.id, "job of the added GitLab");
+      assert.equal(state2.status, "success", state2.trace + runner.log);
+      assert.match(state2.trace, /from the second/);
+      // And the first GitLab still gets its jobs run by the new poller.
+      const three = first.enqueueJob({ script: ["echo again"], variables: NO_GIT });
+      const state3 = await finished(first, three.id, "first GitLab after the restart");
+      assert.equal(state3.status, "success", state3.trace + runner.log);
+      await Deno.remove(home, { recursive: true });
+    },
+  });
+}
 
 Deno.test({
   name:
