@@ -10,7 +10,24 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The wall clock and real timers. */
+/**
+ * Longest single timer: timers take a 32-bit signed delay, and a longer one
+ * fires at once (a project's job timeout may be a month, 2.6e9 ms). Longer
+ * sleeps chain timers of at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The wall clock and real timers.
+ *
+ * Waits are `AbortSignal.timeout` timers, not `setTimeout`: in Deno 2.9 the
+ * first `setTimeout` of a process loads the Node timers module and what it
+ * needs (~20 ms of CPU), which every executor process paid in its first job
+ * (the job timeout is its first timer). Such a timer keeps the process
+ * alive while the sleep listens to it, like `setTimeout`; a cancelled sleep
+ * stops listening, and the timer, which cannot be cleared, then neither
+ * keeps the process alive nor runs anything when it fires.
+ */
 export function systemClock(): Clock {
   return {
     now: () => Date.now(),
@@ -20,14 +37,28 @@ export function systemClock(): Clock {
           reject(signal.reason);
           return;
         }
-        const onAbort = () => {
-          clearTimeout(timer);
-          reject(signal?.reason);
-        };
-        const timer = setTimeout(() => {
+        // NaN waits for nothing; Infinity for ever.
+        let left = ms > 0 ? Math.ceil(ms) : 0;
+        let timer: AbortSignal;
+        const onTimer = () => {
+          if (left > 0) {
+            arm();
+            return;
+          }
           signal?.removeEventListener("abort", onAbort);
           resolve();
-        }, Math.max(0, ms));
+        };
+        const arm = () => {
+          const step = Math.min(left, MAX_TIMER_MS);
+          left -= step;
+          timer = AbortSignal.timeout(step);
+          timer.addEventListener("abort", onTimer, { once: true });
+        };
+        const onAbort = () => {
+          timer.removeEventListener("abort", onTimer);
+          reject(signal?.reason);
+        };
+        arm();
         signal?.addEventListener("abort", onAbort, { once: true });
       }),
   };
