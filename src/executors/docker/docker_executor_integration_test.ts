@@ -245,6 +245,18 @@ test("docker executor runs prepare_script and cleanup_file_variables in the main
   assert.doesNotMatch(text, /runner-stage-end/);
   // Only the user's step_script took an exec.
   assert.equal(await execStarts(jobId, since), 1);
+  // The main process's output is the container's log: the runner stages' output is in it, the
+  // script sent on stdin is not, nor the exec'd user step's output.
+  const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
+  const logs = new TextDecoder().decode(
+    await docker.getContainer(build!.replace(/^\//, "")).logs({
+      stdout: true,
+      stderr: true,
+      follow: false,
+    }) as unknown as Uint8Array,
+  );
+  assert.match(logs, /on-stdout/);
+  assert.doesNotMatch(logs, /echo on-stdout|user-step/);
 });
 
 test("docker executor runs main-shell stages with bash where the image has it", async () => {
