@@ -233,7 +233,8 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       options.signal.removeEventListener("abort", onAbort);
     }
     const status = await child.status;
-    clearTimeout(killTimer);
+    // Only when set: even clearTimeout(undefined) loads node:timers (time/clock.ts).
+    if (killTimer !== undefined) clearTimeout(killTimer);
     if (result === null) {
       if (options.signal.aborted) {
         trace.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"), "runner");

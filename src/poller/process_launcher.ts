@@ -28,6 +28,7 @@ import { type ExecutorPermissions, permissionFlags } from "./executor_permission
 import { executorEnvironment } from "./executor_environment.ts";
 import { COMPILED_GRANT_FLAGS } from "./compiled_grants.ts";
 import { EXECUTOR_V8_FLAGS } from "./v8_flags.ts";
+import { systemClock } from "../time/clock.ts";
 
 /**
  * Deno reads, before the entry module runs, every module reachable through a
@@ -334,12 +335,14 @@ class ChildExecutorProcess implements ExecutorProcess {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#writer.close().catch(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A Clock, not setTimeout: `runner exec` disposes of its executor process
+    // before it can exit, and a first setTimeout loads node:timers (time/clock.ts).
+    const wait = new AbortController();
     const exited = await Promise.race([
       this.status.then(() => true),
-      new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),
+      systemClock().sleep(5000, wait.signal).then(() => false, () => false),
     ]);
-    clearTimeout(timer);
+    wait.abort();
     if (!exited) this.kill("SIGKILL");
     await this.status.catch(() => {});
     // What the process wrote after its last job nobody reads.
