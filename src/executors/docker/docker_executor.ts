@@ -888,7 +888,6 @@ export class DockerExecutor implements Executor {
     return info.ExitCode;
   }
 
-  /** A stage as a child of the container's main shell; an abort kills the container, as for an exec. */
   /**
    * The attach to the build container's main shell, opened on first use (and
    * after a restart). Null when the container is not running or the attach
@@ -909,6 +908,7 @@ export class DockerExecutor implements Executor {
     return shell;
   }
 
+  /** A stage as a child of the container's main shell; an abort kills the container, as for an exec. */
   async #runInMainShell(
     target: JobContainer,
     shell: MainShell,
