@@ -213,16 +213,20 @@ export class ShellExecutor implements Executor {
 
   async run(stage: StageScript, signal: AbortSignal): Promise<number> {
     const { command, args } = this.#command();
+    const options = {
+      cwd: this.#stageCwd(),
+      env: this.#options.env,
+      clearEnv: true,
+    };
     let child: Deno.ChildProcess;
+    let isViaSetsid: boolean;
     try {
-      child = spawnInSession(command, args, {
-        cwd: this.#stageCwd(),
-        env: this.#options.env,
-        clearEnv: true,
+      ({ child, isViaSetsid } = spawnInSession(command, args, {
+        ...options,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
-      });
+      }));
     } catch (e) {
       throw cannotStart(command, e);
     }
@@ -252,6 +256,13 @@ export class ShellExecutor implements Executor {
       if (killed !== null) {
         await killed;
         await withTimeout(pumps, 2000);
+      }
+      if (status.code === 127 && isViaSetsid) {
+        try {
+          checkFound(command, options);
+        } catch (e) {
+          throw cannotStart(command, e);
+        }
       }
       // Deno reports a signal death as 128 + signal number, like a shell.
       return status.code;
@@ -357,13 +368,14 @@ export class ShellExecutor implements Executor {
 /**
  * How stages get their own session (so their own process group, to kill as
  * a whole). Deno's `detached` forks the whole executor process before the
- * exec, 15-20 ms per stage in a job's executor process; util-linux `setsid`
- * is started the cheap way (posix_spawn) and execs the shell in a new
- * session, ~1 ms. A missing shell must still fail with "not found", which
- * only Deno's own spawn tells: a command is started through `setsid` only
- * once it has been found, and `setsid` only where it exists.
+ * exec, 11-17 ms of its CPU; util-linux `setsid` is started the cheap way
+ * (posix_spawn) and execs the shell in a new session, ~2 ms. `setsid` that
+ * cannot find the shell says so on stderr and exits 127, as a script does
+ * for a command it cannot find: after a 127, the shell is looked up once
+ * (Deno's own spawn says NotFound) so that a missing shell still fails the
+ * stage with "not found". Where `setsid` is missing, `detached` it is.
  */
-const startedCommands = new Set<string>();
+const foundCommands = new Set<string>();
 let hasSetsid = Deno.build.os === "linux";
 
 /** Starts `command` in a new session (see above); throws what Deno.Command throws. */
@@ -371,19 +383,38 @@ function spawnInSession(
   command: string,
   args: string[],
   options: Omit<Deno.CommandOptions, "args" | "detached">,
-): Deno.ChildProcess {
-  const key = `${options.env?.["PATH"] ?? ""}\0${command}`;
-  if (hasSetsid && startedCommands.has(key)) {
+): { child: Deno.ChildProcess; isViaSetsid: boolean } {
+  if (hasSetsid) {
     try {
-      return new Deno.Command("setsid", { ...options, args: [command, ...args] }).spawn();
+      const child = new Deno.Command("setsid", { ...options, args: [command, ...args] }).spawn();
+      return { child, isViaSetsid: true };
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       hasSetsid = false;
     }
   }
-  const child = new Deno.Command(command, { ...options, args, detached: true }).spawn();
-  startedCommands.add(key);
-  return child;
+  return {
+    child: new Deno.Command(command, { ...options, args, detached: true }).spawn(),
+    isViaSetsid: false,
+  };
+}
+
+/**
+ * Throws NotFound when `command` is not in the PATH of `options.env`: it is
+ * started once as `<command> -c :` (the shells take that), then known.
+ */
+function checkFound(command: string, options: Omit<Deno.CommandOptions, "args">): void {
+  const key = `${options.env?.["PATH"] ?? ""}\0${command}`;
+  if (foundCommands.has(key)) return;
+  const probe = new Deno.Command(command, {
+    ...options,
+    args: ["-c", ":"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  void probe.status.catch(() => {});
+  foundCommands.add(key);
 }
 
 /** `rm -f` of each path: a missing one is no error. */

@@ -80,6 +80,58 @@ Deno.test("ShellExecutor passes the runner's environment to the script", async (
   assert.match(output.text(), /side=from-runner/);
 });
 
+Deno.test("ShellExecutor reports a script's own exit code 127 (a command not found) as the stage's", async () => {
+  const output = new CollectedOutput();
+  await using executor = new ShellExecutor({
+    shell: "bash",
+    buildsDir: "",
+    cacheDir: "",
+    cwd,
+    env: env(),
+    output,
+  });
+  const code = await executor.run(
+    { stage: "step_script", script: contractScript(["runner-test-no-such-command"]) },
+    new AbortController().signal,
+  );
+  assert.equal(code, 127);
+  assert.match(output.text(), /runner-test-no-such-command: command not found/);
+});
+
+Deno.test("ShellExecutor names the missing shell when setsid is found but the shell is not", async () => {
+  // A PATH with util-linux setsid only: it exits 127 with its own message,
+  // and the stage fails naming the shell, as without setsid.
+  const setsid = new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", "command -v setsid"], stdout: "piped" }).output())
+      .stdout,
+  ).trim();
+  if (setsid === "") {
+    // deno-lint-ignore no-console -- the skip says why
+    console.log("skipped: util-linux setsid is not installed");
+    return;
+  }
+  const bin = await Deno.makeTempDir({ prefix: "shell-executor-path-" });
+  try {
+    await Deno.symlink(setsid, `${bin}/setsid`);
+    const output = new CollectedOutput();
+    await using executor = new ShellExecutor({
+      shell: "bash",
+      buildsDir: "",
+      cacheDir: "",
+      cwd,
+      env: { PATH: bin },
+      output,
+    });
+    await executor.prepare(new AbortController().signal);
+    await assert.rejects(
+      executor.run({ stage: "prepare_script", script: "exit 0\n" }, new AbortController().signal),
+      /Cannot start "bash": not found in PATH/,
+    );
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});
+
 Deno.test("ShellExecutor fails the first stage with a clear message when the shell is missing", async () => {
   const output = new CollectedOutput();
   await using executor = new ShellExecutor({
