@@ -12,20 +12,10 @@ import { parseJobSpec } from "../job/job_spec.ts";
 import { executorPermissions } from "./executor_permissions.ts";
 import { LAZY_IMPORTS_FLAG, SubprocessLauncher } from "./process_launcher.ts";
 import { cleanHome } from "../../tests/fixtures/test_env.ts";
-import { runExecutorJob } from "../../tests/fixtures/executor_job.ts";
+import { executorCommandLine, runExecutorJob } from "../../tests/fixtures/executor_job.ts";
 
 const SOURCE_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const ENTRY = new URL("../cli/executor_entry.ts", import.meta.url).pathname;
-
-/** The child's argv once it has exec'd deno (before that, /proc shows this process's). */
-async function commandLine(pid: number): Promise<string[]> {
-  for (let tries = 0;; tries++) {
-    const raw = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    const args = raw.split("\0").filter((arg) => arg !== "");
-    if (args.includes(ENTRY) || tries >= 250) return args;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 Deno.test("executor process from source with sourceDir: lazy imports, its row's read cells plus the source directory, and a job with a cache stage runs", async () => {
   const root = await Deno.makeTempDir({ prefix: "runner-lazy-" });
@@ -52,7 +42,7 @@ Deno.test("executor process from source with sourceDir: lazy imports, its row's 
   });
   const proc = launcher.launch(permissions);
   try {
-    const args = await commandLine(proc.pid);
+    const args = await executorCommandLine(proc.pid);
     assert.ok(args.includes(LAZY_IMPORTS_FLAG), args.join(" "));
     assert.deepEqual(
       args.filter((arg) => arg.startsWith("--allow-read")),

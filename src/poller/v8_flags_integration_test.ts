@@ -11,7 +11,7 @@ import { executorPermissions } from "./executor_permissions.ts";
 import { SubprocessLauncher } from "./process_launcher.ts";
 import { MAIN_MODULE } from "../../tests/fixtures/runner_process.ts";
 import { testEnv } from "../../tests/fixtures/test_env.ts";
-import { runExecutorJob } from "../../tests/fixtures/executor_job.ts";
+import { executorCommandLine, runExecutorJob } from "../../tests/fixtures/executor_job.ts";
 
 Deno.test("an executor process from source runs a job without V8's optimizing compilers", async () => {
   const root = await Deno.makeTempDir({ prefix: "runner-v8-flags-" });
@@ -36,7 +36,7 @@ Deno.test("an executor process from source runs a job without V8's optimizing co
       env: () => undefined,
     });
     await using proc = launcher.launch(permissions);
-    const argv = (await Deno.readTextFile(`/proc/${proc.pid}/cmdline`)).split("\0");
+    const argv = await executorCommandLine(proc.pid);
     assert.ok(argv.includes("--v8-flags=--max-semi-space-size=1,--max-opt=1"), argv.join(" "));
     const { trace, state } = await runExecutorJob(proc, {
       job: parseJobSpec({
