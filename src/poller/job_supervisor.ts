@@ -20,6 +20,7 @@ import type { OutputStream } from "../job/output_stream.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
+import { systemClock } from "../time/clock.ts";
 import { executorPermissions } from "./executor_permissions.ts";
 import { cacheObjectName } from "../cache/cache_object_name.ts";
 import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
@@ -372,10 +373,13 @@ export class JobSupervisor implements JobHandler {
     };
     stop.addEventListener("abort", onStop, { once: true });
     const grace = this.#opts.timeoutGraceSeconds ?? 60;
-    const watchdog = setTimeout(() => {
+    // A Clock sleep, not setTimeout: a project's timeout may be a month, past
+    // the 2^31-1 ms a single timer takes (such a timer fires at once).
+    const watchdog = new AbortController();
+    systemClock().sleep((job.timeout + grace) * 1000, watchdog.signal).then(() => {
       timedOut = true;
       sendCancel(false);
-    }, (job.timeout + grace) * 1000);
+    }, () => {});
 
     let result: ResultEvent | null = null;
     let isHeard = false;
@@ -421,7 +425,7 @@ export class JobSupervisor implements JobHandler {
         log.error("Lost the executor process", { [F.ERROR]: String(err) });
       }
     } finally {
-      clearTimeout(watchdog);
+      watchdog.abort();
       stop.removeEventListener("abort", onStop);
       terminal?.close();
     }

@@ -142,3 +142,70 @@ Deno.test("JobSupervisor reports the job when the executor process gives its res
   await settled;
   assert.equal(process.isDisposed, true);
 });
+
+/** Runs until `finish()`, recording the cancel messages it is sent meanwhile. */
+class FinishingProcess implements ExecutorProcess {
+  readonly pid = 4343;
+  readonly #done = Promise.withResolvers<void>();
+  readonly status = this.#done.promise.then(() => ({ success: true, code: 0, signal: null }));
+  cancels: ToExecutor[] = [];
+
+  finish(): void {
+    this.#done.resolve();
+  }
+
+  send(message: ToExecutor): Promise<void> {
+    if (message.type === "cancel") this.cancels.push(message);
+    return Promise.resolve();
+  }
+
+  async *events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }> {
+    await this.#done.promise;
+    yield { event: { type: "result", state: "success" } };
+  }
+
+  kill(): void {
+    this.finish();
+  }
+
+  stderrTail(): string {
+    return "";
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.status;
+  }
+}
+
+Deno.test("JobSupervisor lets a job with a month-long timeout run: its watchdog does not fire at once", async () => {
+  // A single timer takes at most 2^31-1 ms (24.8 days); a longer one fired after 1 ms.
+  const process = new FinishingProcess();
+  const traces = new RecordedTraces();
+  const supervisor = new JobSupervisor({
+    log: new SilentLogger(),
+    launcher: new OneProcessLauncher(process),
+    traces,
+    transportFor: () => new AcceptingTransport(),
+    systemId: "s_test",
+    cwd: "/nonexistent",
+    tempDir: "/nonexistent/tmp",
+    stateDir: "/nonexistent/state",
+    env: () => undefined,
+    timeoutGraceSeconds: 0,
+  });
+  const runner = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
+  const job = parseJobSpec({ id: 8, token: "job-token", runner_info: { timeout: 30 * 24 * 3600 } });
+  assert.equal(job.timeout, 2_592_000);
+  const handled = supervisor.handle(
+    runner,
+    job,
+    { concurrentId: 0, concurrentProjectId: 0 },
+    new AbortController().signal,
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(process.cancels, []);
+  process.finish();
+  await handled;
+  await supervisor.settled();
+  assert.deepEqual(traces.finished, [{ state: "success" }]);
+});
