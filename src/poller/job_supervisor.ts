@@ -371,6 +371,9 @@ export class JobSupervisor implements JobHandler {
       interrupted = true;
       sendCancel(false);
     };
+    // A listener added to a signal already aborted never runs: a stop that came
+    // between the job's acceptance and here is acted on once the job is sent.
+    const isStoppedBefore = stop.aborted;
     stop.addEventListener("abort", onStop, { once: true });
     const grace = this.#opts.timeoutGraceSeconds ?? 60;
     // A Clock sleep, not setTimeout: a project's timeout may be a month, past
@@ -403,6 +406,7 @@ export class JobSupervisor implements JobHandler {
           : {}),
         ...(this.#opts.launcher.release ? { isReusable: true } : {}),
       });
+      if (isStoppedBefore) onStop();
       for await (const item of proc.events()) {
         if (!isHeard && terminal) context.terminal?.attach(terminal);
         isHeard = true;

@@ -149,12 +149,15 @@ class FinishingProcess implements ExecutorProcess {
   readonly #done = Promise.withResolvers<void>();
   readonly status = this.#done.promise.then(() => ({ success: true, code: 0, signal: null }));
   cancels: ToExecutor[] = [];
+  /** The type of every message sent, in order. */
+  sent: string[] = [];
 
   finish(): void {
     this.#done.resolve();
   }
 
   send(message: ToExecutor): Promise<void> {
+    this.sent.push(message.type);
     if (message.type === "cancel") this.cancels.push(message);
     return Promise.resolve();
   }
@@ -208,4 +211,41 @@ Deno.test("JobSupervisor lets a job with a month-long timeout run: its watchdog 
   await handled;
   await supervisor.settled();
   assert.deepEqual(traces.finished, [{ state: "success" }]);
+});
+
+Deno.test("JobSupervisor cancels a job whose runner was stopped before its executor process got it", async () => {
+  // SIGTERM between the job's acceptance and its launch: the stop signal is
+  // already aborted when the supervisor starts watching it.
+  const process = new FinishingProcess();
+  const traces = new RecordedTraces();
+  const supervisor = new JobSupervisor({
+    log: new SilentLogger(),
+    launcher: new OneProcessLauncher(process),
+    traces,
+    transportFor: () => new AcceptingTransport(),
+    systemId: "s_test",
+    cwd: "/nonexistent",
+    tempDir: "/nonexistent/tmp",
+    stateDir: "/nonexistent/state",
+    env: () => undefined,
+  });
+  const runner = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
+  const stop = new AbortController();
+  stop.abort();
+  const handled = supervisor.handle(
+    runner,
+    parseJobSpec({ id: 9, token: "job-token" }),
+    { concurrentId: 0, concurrentProjectId: 0 },
+    stop.signal,
+  );
+  for (let i = 0; i < 100 && process.cancels.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Sent after the start message, which the process would otherwise drop it before.
+  assert.deepEqual(process.sent, ["start", "cancel"]);
+  assert.deepEqual(process.cancels, [{ type: "cancel", graceful: false }]);
+  process.finish();
+  await handled;
+  await supervisor.settled();
+  assert.equal(traces.finished.length, 1);
 });
