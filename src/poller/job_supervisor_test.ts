@@ -96,10 +96,15 @@ class RecordedTraces implements TraceSessionFactory {
   }
 }
 
-Deno.test("JobSupervisor reports the job when the executor process gives its result, not when it has exited", async () => {
-  const process = new LingeringProcess();
-  const traces = new RecordedTraces();
-  const supervisor = new JobSupervisor({
+const RUNNER = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
+
+/** A supervisor that gives every job to `process` and reports to `traces`. */
+function supervisorOf(
+  process: ExecutorProcess,
+  traces: RecordedTraces,
+  extra: { timeoutGraceSeconds?: number } = {},
+): JobSupervisor {
+  return new JobSupervisor({
     log: new SilentLogger(),
     launcher: new OneProcessLauncher(process),
     traces,
@@ -109,11 +114,17 @@ Deno.test("JobSupervisor reports the job when the executor process gives its res
     tempDir: "/nonexistent/tmp",
     stateDir: "/nonexistent/state",
     env: () => undefined,
+    ...extra,
   });
-  const runner = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
+}
+
+Deno.test("JobSupervisor reports the job when the executor process gives its result, not when it has exited", async () => {
+  const process = new LingeringProcess();
+  const traces = new RecordedTraces();
+  const supervisor = supervisorOf(process, traces);
   const job = parseJobSpec({ id: 7, token: "job-token" });
   const handled = supervisor.handle(
-    runner,
+    RUNNER,
     job,
     { concurrentId: 0, concurrentProjectId: 0 },
     new AbortController().signal,
@@ -184,23 +195,11 @@ Deno.test("JobSupervisor lets a job with a month-long timeout run: its watchdog 
   // A single timer takes at most 2^31-1 ms (24.8 days); a longer one fired after 1 ms.
   const process = new FinishingProcess();
   const traces = new RecordedTraces();
-  const supervisor = new JobSupervisor({
-    log: new SilentLogger(),
-    launcher: new OneProcessLauncher(process),
-    traces,
-    transportFor: () => new AcceptingTransport(),
-    systemId: "s_test",
-    cwd: "/nonexistent",
-    tempDir: "/nonexistent/tmp",
-    stateDir: "/nonexistent/state",
-    env: () => undefined,
-    timeoutGraceSeconds: 0,
-  });
-  const runner = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
+  const supervisor = supervisorOf(process, traces, { timeoutGraceSeconds: 0 });
   const job = parseJobSpec({ id: 8, token: "job-token", runner_info: { timeout: 30 * 24 * 3600 } });
   assert.equal(job.timeout, 2_592_000);
   const handled = supervisor.handle(
-    runner,
+    RUNNER,
     job,
     { concurrentId: 0, concurrentProjectId: 0 },
     new AbortController().signal,
@@ -218,22 +217,11 @@ Deno.test("JobSupervisor cancels a job whose runner was stopped before its execu
   // already aborted when the supervisor starts watching it.
   const process = new FinishingProcess();
   const traces = new RecordedTraces();
-  const supervisor = new JobSupervisor({
-    log: new SilentLogger(),
-    launcher: new OneProcessLauncher(process),
-    traces,
-    transportFor: () => new AcceptingTransport(),
-    systemId: "s_test",
-    cwd: "/nonexistent",
-    tempDir: "/nonexistent/tmp",
-    stateDir: "/nonexistent/state",
-    env: () => undefined,
-  });
-  const runner = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
+  const supervisor = supervisorOf(process, traces);
   const stop = new AbortController();
   stop.abort();
   const handled = supervisor.handle(
-    runner,
+    RUNNER,
     parseJobSpec({ id: 9, token: "job-token" }),
     { concurrentId: 0, concurrentProjectId: 0 },
     stop.signal,

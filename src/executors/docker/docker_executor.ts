@@ -866,14 +866,7 @@ export class DockerExecutor implements Executor {
     let wasKilled = false;
     const onAbort = () => {
       wasKilled = true;
-      target.isStopped = true;
-      // Killing the container ends every process of the stage, also ones the
-      // script left in the background; an exec cannot be signalled by the API.
-      target.killing = target.container.kill().catch((err: unknown) => {
-        if (!isConflict(err) && !isNotFound(err)) {
-          this.#log.warn("Cannot kill the job container", { [F.ERROR]: daemonMessage(err) });
-        }
-      }).finally(() => stream.destroy());
+      this.#killForAbort(target, () => stream.destroy());
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
@@ -908,6 +901,21 @@ export class DockerExecutor implements Executor {
     return shell;
   }
 
+  /**
+   * An aborted stage: the container is killed, which ends every process of
+   * the stage, also ones the script left in the background (an exec cannot be
+   * signalled by the API); `detach` then drops the stage's connection. The
+   * next stage starts the container again (`#restart`).
+   */
+  #killForAbort(target: JobContainer, detach: () => void): void {
+    target.isStopped = true;
+    target.killing = target.container.kill().catch((err: unknown) => {
+      if (!isConflict(err) && !isNotFound(err)) {
+        this.#log.warn("Cannot kill the job container", { [F.ERROR]: daemonMessage(err) });
+      }
+    }).finally(detach);
+  }
+
   /** A stage as a child of the container's main shell; an abort kills the container, as for an exec. */
   async #runInMainShell(
     target: JobContainer,
@@ -918,12 +926,7 @@ export class DockerExecutor implements Executor {
     let wasKilled = false;
     const onAbort = () => {
       wasKilled = true;
-      target.isStopped = true;
-      target.killing = target.container.kill().catch((err: unknown) => {
-        if (!isConflict(err) && !isNotFound(err)) {
-          this.#log.warn("Cannot kill the job container", { [F.ERROR]: daemonMessage(err) });
-        }
-      }).finally(() => shell.close());
+      this.#killForAbort(target, () => shell.close());
     };
     signal.addEventListener("abort", onAbort, { once: true });
     let code: number | null;
