@@ -104,8 +104,11 @@ type FinalStep = { isDone: true; outcome: FinalUpdateOutcome } | { isDone: false
  * final `PUT`, and resolves with whether GitLab got it; it never throws for
  * GitLab's or the network's sake. `stop()` ends the loop without a final
  * update (the job is handed to someone else); it and dispose may run twice.
- * Stopping aborts an in-flight request; the server offset is re-learned from
- * the next 416 if needed.
+ * `stop()` aborts an in-flight request (the server offset is then re-learned
+ * from the next 416 if needed); `finish` lets it complete, as the official
+ * runner does: GitLab has most likely stored that PATCH already, and
+ * resending it from the old offset met a 416 and a whole update interval of
+ * sleep before the final `PUT` (§5.3).
  */
 export class TraceUploader implements AsyncDisposable {
   readonly #transport: TraceTransport;
@@ -135,7 +138,10 @@ export class TraceUploader implements AsyncDisposable {
   /** Callbacks only fire while the job runs, not during the final update. */
   #isRunning = false;
   #loop: Promise<void> | undefined;
+  /** Ends the send loop's waiting; an in-flight request completes. */
   readonly #stopper = new AbortController();
+  /** Aborts the send loop's in-flight request: `stop()`, or an interrupted `finish`. */
+  readonly #requestStopper = new AbortController();
 
   constructor(options: TraceUploaderOptions) {
     this.#transport = options.transport;
@@ -192,6 +198,12 @@ export class TraceUploader implements AsyncDisposable {
 
   /** Ends the send loop (no final update); waits for it. */
   async stop(): Promise<void> {
+    this.#requestStopper.abort();
+    await this.#endLoop();
+  }
+
+  /** Ends the send loop after its in-flight request, if any; waits for it. */
+  async #endLoop(): Promise<void> {
     this.#isRunning = false;
     this.#stopper.abort();
     await this.#loop;
@@ -208,7 +220,14 @@ export class TraceUploader implements AsyncDisposable {
    * backoff. Call after the trace is closed.
    */
   async finish(final: FinalJobState, signal?: AbortSignal): Promise<FinalUpdateResult> {
-    await this.stop();
+    const interrupt = () => this.#requestStopper.abort();
+    if (signal?.aborted) interrupt();
+    signal?.addEventListener("abort", interrupt, { once: true });
+    try {
+      await this.#endLoop();
+    } finally {
+      signal?.removeEventListener("abort", interrupt);
+    }
     this.#intervalMs = this.#defaultIntervalMs;
     let attempts = 0;
     let backoffMs = this.#backoffMinMs;
@@ -233,11 +252,11 @@ export class TraceUploader implements AsyncDisposable {
   }
 
   async #runLoop(): Promise<void> {
-    const signal = this.#stopper.signal;
-    while (!signal.aborted) {
-      await this.#clock.sleep(this.#intervalMs, signal);
-      if (signal.aborted) break;
-      if (!(await this.#incrementalUpdate(signal))) break;
+    const stopped = this.#stopper.signal;
+    while (!stopped.aborted) {
+      await this.#clock.sleep(this.#intervalMs, stopped);
+      if (stopped.aborted) break;
+      if (!(await this.#incrementalUpdate(this.#requestStopper.signal))) break;
     }
   }
 
@@ -249,6 +268,7 @@ export class TraceUploader implements AsyncDisposable {
       // Only after a successful PATCH (or nothing to send) may we touch.
       if (patch.kind !== "accepted") return true;
     }
+    if (this.#stopper.signal.aborted) return false;
     if (this.#clock.now() - this.#lastSentAt <= this.#forceSendIntervalMs) return true;
     const touch = await this.#update({
       state: "running",

@@ -364,6 +364,55 @@ Deno.test("TraceUploader stops sending the trace after 404 but still sends the f
   assert.equal(gitlab.patches.length, 1, "no PATCH in the final update either");
 });
 
+Deno.test("TraceUploader's final update waits for the PATCH in flight instead of resending it into a 416", async () => {
+  const { gitlab, trace, uploader, clock } = setup();
+  // GitLab stores the tick's PATCH when it arrives; its answer comes later.
+  let answer = (_: PatchResult) => {};
+  let wasAborted = false;
+  const patchTrace = gitlab.patchTrace.bind(gitlab);
+  gitlab.patchTrace = (job, chunk, start, signal?: AbortSignal) => {
+    const stored = patchTrace(job, chunk, start);
+    if (gitlab.patches.length > 1) return stored;
+    signal?.addEventListener("abort", () => wasAborted = true);
+    return stored.then((result) =>
+      new Promise<PatchResult>((resolve) => answer = () => resolve(result))
+    );
+  };
+  trace.write(output(1500, 3));
+  uploader.start();
+  await until(() => gitlab.patches.length === 1, "the tick's PATCH is in flight");
+  trace.write(output(700, 4));
+  trace.close();
+  const finished = uploader.finish({ state: "success" });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  answer({ kind: "accepted" });
+  const result = await finished;
+  assert.equal(result.outcome, "delivered");
+  assert.equal(wasAborted, false, "the PATCH in flight was not aborted");
+  assert.deepEqual(gitlab.patches, [{ start: 0, length: 1500 }, { start: 1500, length: 700 }]);
+  assert.deepEqual(clock.sleeps, [3000], "no interval slept after a 416 before the final PUT");
+  assert.deepEqual(gitlab.stored, storedTrace(trace));
+});
+
+Deno.test("TraceUploader's stop aborts the PATCH in flight", async () => {
+  const { gitlab, trace, uploader } = setup();
+  let wasAborted = false;
+  let isSent = false;
+  gitlab.patchTrace = (_job, _chunk, _start, signal?: AbortSignal) =>
+    new Promise<PatchResult>((_, reject) => {
+      isSent = true;
+      signal?.addEventListener("abort", () => {
+        wasAborted = true;
+        reject(new DOMException("aborted", "AbortError"));
+      });
+    });
+  trace.write(output(1500, 5));
+  uploader.start();
+  await until(() => isSent, "the tick's PATCH is in flight");
+  await uploader.stop();
+  assert.equal(wasAborted, true);
+});
+
 Deno.test("TraceUploader stops when the final update is interrupted", async () => {
   const { gitlab, trace, uploader } = setup();
   trace.close();
