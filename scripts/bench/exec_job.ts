@@ -13,6 +13,9 @@
  *
  * Every process gets an empty HOME, so the machine's login profile (which
  * the shell executor's `bash --login` reads once per stage) is not measured.
+ * The runner starts as `deno task runner` does (the task's flags in
+ * deno.json: grants, lazy dynamic imports, V8 flags; printed), as users run
+ * it from source.
  *
  * Next to each wall-clock median, the median CPU time of the process tree
  * (user + system of the command and every process it waited for, from this
@@ -26,6 +29,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -102,14 +106,19 @@ async function time(
 }
 
 const deno = Deno.execPath();
+const runnerFlags = runnerTaskFlags();
+const runner = (...args: string[]) => [
+  "run",
+  ...runnerFlags,
+  "--quiet",
+  MAIN,
+  ...args,
+];
 const cases: Record<string, () => Promise<Sample>> = {
   "bash -c 'echo hello'": () => time("bash", ["-c", "echo hello"], (o) => o === "hello\n"),
-  "deno run main.ts --version": () =>
-    time(deno, ["run", "-A", "--quiet", MAIN, "--version"], (o) => o.includes("Version")),
-  "runner exec --list": () =>
-    time(deno, ["run", "-A", "--quiet", MAIN, "exec", "--list"], (o) => o.includes("hello")),
-  "runner exec": () =>
-    time(deno, ["run", "-A", "--quiet", MAIN, "exec"], (o) => /^hello$/m.test(o)),
+  "deno run main.ts --version": () => time(deno, runner("--version"), (o) => o.includes("Version")),
+  "runner exec --list": () => time(deno, runner("exec", "--list"), (o) => o.includes("hello")),
+  "runner exec": () => time(deno, runner("exec"), (o) => /^hello$/m.test(o)),
 };
 
 try {
@@ -132,6 +141,9 @@ try {
   const baseCpu = cpu("bash -c 'echo hello'");
   const lines = [
     `exec_job: ${runs} runs each, medians (empty HOME, module cache warm); CPU of the process tree`,
+    `  runner started as \`deno task runner\` does: deno run ${
+      runnerFlags.join(" ")
+    } src/cli/main.ts`,
   ];
   for (const name of Object.keys(samples)) {
     const m = wall(name);
