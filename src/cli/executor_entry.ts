@@ -24,7 +24,10 @@ export interface ExecutorEntryIo {
 export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Promise<number> {
   const sink = new LogSink({ output: io.stderr, level: "debug", format: "json" });
   const log = new StreamLogger(sink);
-  const info = io.version ?? versionInfo();
+  // From source the poller passes its revision: this process cannot read .git.
+  const revisionAt = args.indexOf("--revision");
+  const info = io.version ??
+    versionInfo(revisionAt >= 0 ? args[revisionAt + 1] || undefined : undefined);
   // Ctrl-C in a terminal reaches the whole process group; the poller decides
   // how this job stops (cancel messages), so the child ignores SIGINT.
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});

@@ -98,11 +98,22 @@ export interface LauncherOptions {
   /** Receives each stderr line of a child (its structured log). */
   onChildLog?: (pid: number, line: string) => void;
   /**
+   * From source: the runner's git revision, for the job log's header. An
+   * executor process cannot read it (`.git` is outside its permissions), so
+   * it is passed as `--revision`. A compiled binary has its own stamped in.
+   */
+  revision?: string;
+  /**
    * Keep one started process ready per permission set, so the next job skips
    * the runtime's start-up; a spare unused for this long is stopped. Released
    * processes are kept as long. 0 = none, and none kept.
    */
   spareIdleMs?: number;
+}
+
+/** `{ revision }` for LauncherOptions when the revision is known ("unknown" is not passed on). */
+export function knownRevision(revision: string): { revision?: string } {
+  return revision !== "" && revision !== "unknown" ? { revision } : {};
 }
 
 interface Spare {
@@ -220,7 +231,12 @@ export class SubprocessLauncher implements ExecutorLauncher {
   #spawn(permissions: ExecutorPermissions): ChildExecutorProcess {
     const { execPath, mainModule } = this.#options;
     const scoping = this.#options.scoping ?? (mainModule === null ? "worker" : "flags");
-    const scoped = ["executor-process", "--permissions", JSON.stringify(permissions)];
+    const { revision } = this.#options;
+    const command = [
+      "executor-process",
+      ...(mainModule !== null && revision ? ["--revision", revision] : []),
+    ];
+    const scoped = [...command, "--permissions", JSON.stringify(permissions)];
     const args = mainModule === null
       ? scoped
       : scoping === "worker"
@@ -231,7 +247,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
         ...EXECUTOR_V8_FLAGS,
         ...this.#lazyImports(permissions),
         mainModule,
-        "executor-process",
+        ...command,
       ];
     const env = executorEnvironment(this.#options.env);
     const child = new Deno.Command(execPath, {

@@ -27,7 +27,12 @@ Deno.test("a shell job runs, its log streams to GitLab and the result is success
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "success", state.trace + runner.log);
   assert.ok(state.accepted, "the runner confirmed the job with state=running first");
-  assert.match(state.trace, /Running with gitlab-runner/);
+  // The header names the revision `runner --version` prints (from source, read from .git by the
+  // runner: the executor process, which may not read it, gets it from the poller).
+  const version = await runCli(["--version"]);
+  const revision = /Git revision: (\S+)/.exec(version.stdout)?.[1];
+  assert.ok(revision, version.stdout);
+  assert.match(state.trace, new RegExp(`Running with gitlab-runner \\S+ \\(${revision}\\)`));
   assert.match(state.trace, /hello from /);
   assert.match(state.trace, /Job succeeded/);
   assert.ok(

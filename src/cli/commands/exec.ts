@@ -29,6 +29,7 @@ import {
 import {
   type ExecutorLauncher,
   type ExecutorProcess,
+  knownRevision,
   SubprocessLauncher,
 } from "../../poller/process_launcher.ts";
 import { isCompiledBinary } from "../../poller/compiled_grants.ts";
@@ -378,9 +379,10 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     // loaded before the launch.
     mainModule: isCompiled ? null : new URL("../executor_entry.ts", import.meta.url).href,
     // From source, as for `runner run`: lazy dynamic imports, and read access to src/ for them.
-    ...(isCompiled
-      ? {}
-      : { sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, "") }),
+    ...(isCompiled ? {} : {
+      sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, ""),
+      ...knownRevision(ctx.version.revision),
+    }),
     env: ctx.envObject(),
   });
   let process: ExecutorProcess | null = null;

@@ -28,7 +28,7 @@ import { type RunnerEvents, SilentMetrics } from "../../metrics/silent_metrics.t
 import { dockerConfigPath } from "../../poller/executor_permissions.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
 import { type JobSource, Poller } from "../../poller/poller.ts";
-import { SubprocessLauncher } from "../../poller/process_launcher.ts";
+import { knownRevision, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import { isCompiledBinary } from "../../poller/compiled_grants.ts";
 import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_context.ts";
 import { configPath, enterWorkingDirectory, loadConfig } from "../config_flags.ts";
@@ -189,9 +189,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
     mainModule: mainModule(),
-    ...(isCompiledBinary(Deno.execPath())
-      ? {}
-      : { sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, "") }),
+    ...(isCompiledBinary(Deno.execPath()) ? {} : {
+      sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, ""),
+      ...knownRevision(ctx.version.revision),
+    }),
     env: ctx.envObject(),
     onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
     // A started executor process waits for the next job while jobs keep coming.
