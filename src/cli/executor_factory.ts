@@ -13,7 +13,7 @@ import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { parseEnvironment } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
-import type { DockerExecutor } from "../executors/docker/mod.ts";
+import type { DockerExecutor, SweepResult } from "../executors/docker/mod.ts";
 import type { SshExecutor } from "../executors/ssh/mod.ts";
 
 export interface ExecutorContext {
@@ -130,6 +130,22 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         }`,
       );
   }
+}
+
+/**
+ * The `sweep` message (executors/process_protocol.ts): removes what dead
+ * executor processes of this runner host left in docker (sweepOrphans, with a
+ * lease of this process's own). Null for executors that leave nothing there.
+ */
+export async function sweepDockerLeftovers(
+  runner: RunnerConfig,
+  options: { stateDir: string; env: Record<string, string> },
+): Promise<SweepResult | null> {
+  if (runner.executor !== "docker" && runner.executor !== "docker+ssh") return null;
+  const { connectDocker, OwnerLease, sweepOrphans } = await import("../executors/docker/mod.ts");
+  const docker = await connectDocker(runner.docker, { env: (name) => options.env[name] });
+  await using lease = await OwnerLease.acquire(executorStateDir(options.stateDir));
+  return await sweepOrphans(docker, lease);
 }
 
 /**

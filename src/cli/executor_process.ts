@@ -21,6 +21,8 @@ import {
   type FromExecutor,
   MAX_FRAME_PAYLOAD,
   type StartMessage,
+  type SweepMessage,
+  type SweptEvent,
   type TerminalRequest,
   type ToExecutor,
   traceFrameType,
@@ -37,7 +39,12 @@ import type { Logger } from "../log/logger.ts";
 import type { Executor } from "../executors/executor.ts";
 import type { BuildStageHooks } from "../build/stage_hooks.ts";
 import type { JobSpec } from "../job/job_spec.ts";
-import { createExecutor, createJobFiles, type ExecutorContext } from "./executor_factory.ts";
+import {
+  createExecutor,
+  createJobFiles,
+  type ExecutorContext,
+  sweepDockerLeftovers,
+} from "./executor_factory.ts";
 import type { CacheUrlSource } from "../cache/distributed_cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "../cache/cache_url_signer.ts";
 
@@ -191,14 +198,15 @@ class JobChannel implements ControlChannel {
  * job's channel, and the messages after it go to that job (also those in
  * the same read as the start message), until `endJob`. Between jobs, messages
  * meant for the job that ended (a late cancel, a cache-url answer nobody
- * waits for) are dropped.
+ * waits for) are dropped. A `sweep` message is handed out as it is, in the
+ * place of a job.
  */
 export class ControlReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #decoder = new FrameDecoder();
-  /** Jobs whose start message arrived and that nobody took yet. */
-  #started: JobChannel[] = [];
-  #waiting: PromiseWithResolvers<ControlChannel | null> | null = null;
+  /** Jobs whose start message (or sweeps that) arrived and that nobody took yet. */
+  #started: (JobChannel | SweepMessage)[] = [];
+  #waiting: PromiseWithResolvers<ControlChannel | SweepMessage | null> | null = null;
   /** The channel of the last start message: what follows it on stdin is for it. */
   #job: JobChannel | null = null;
   #isClosed = false;
@@ -209,8 +217,8 @@ export class ControlReader {
     void this.#pump();
   }
 
-  /** The next job's channel; null once stdin has ended. Rejects on a broken stream. */
-  nextJob(): Promise<ControlChannel | null> {
+  /** The next job's channel or sweep; null once stdin has ended. Rejects on a broken stream. */
+  nextJob(): Promise<ControlChannel | SweepMessage | null> {
     const job = this.#started.shift();
     if (job) return Promise.resolve(job);
     if (this.#error) return Promise.reject(this.#error);
@@ -232,12 +240,12 @@ export class ControlReader {
         for (const frame of this.#decoder.push(value)) {
           if (frame.type !== FRAME_MESSAGE) continue;
           const message = decodeMessage<ToExecutor>(frame.payload);
-          if (message.type !== "start") {
+          if (message.type !== "start" && message.type !== "sweep") {
             this.#job?.deliver(message);
             continue;
           }
-          const job = new JobChannel(message);
-          this.#job = job;
+          const job = message.type === "start" ? new JobChannel(message) : message;
+          this.#job = job instanceof JobChannel ? job : null;
           if (this.#waiting) {
             this.#waiting.resolve(job);
             this.#waiting = null;
@@ -255,7 +263,7 @@ export class ControlReader {
       this.#waiting = null;
     }
     this.#job?.close();
-    this.#started.forEach((job) => job.close());
+    this.#started.forEach((job) => job instanceof JobChannel && job.close());
   }
 }
 
@@ -296,7 +304,7 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
   const writer = new FrameWriter(io.stdout);
   const control = new ControlReader(io.stdin);
   for (let served = 0;; served++) {
-    let job: ControlChannel | null;
+    let job: ControlChannel | SweepMessage | null;
     const terminated = abortPromise(io.terminate);
     try {
       job = await Promise.race([control.nextJob(), terminated.then(() => null)]);
@@ -309,6 +317,11 @@ export async function runExecutorProcess(io: ExecutorProcessIo): Promise<number>
     }
     // stdin closed or SIGTERM while waiting: an unused spare, or an idle process let go.
     if (job === null) {
+      await writer.close();
+      return 0;
+    }
+    if ("type" in job) {
+      writer.event(await sweep(io, job));
       await writer.close();
       return 0;
     }
@@ -450,6 +463,26 @@ async function runJob(
   await terminal?.close();
   timers.forEach((timer) => clearTimeout(timer));
   return isLost ? "stopped" : "clean";
+}
+
+/** Answers a `sweep` message; a sweep that failed says why in `error`. */
+async function sweep(io: ExecutorProcessIo, message: SweepMessage): Promise<SweptEvent> {
+  const swept: SweptEvent = {
+    type: "swept",
+    containers: [],
+    networks: [],
+    volumes: [],
+    failures: [],
+  };
+  try {
+    const result = await sweepDockerLeftovers(message.runner, {
+      stateDir: message.stateDir,
+      env: io.env,
+    });
+    return result ? { ...swept, ...result } : swept;
+  } catch (err) {
+    return { ...swept, error: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** Pre-signed cache URLs asked of the poller, which holds the credentials. */

@@ -6,13 +6,28 @@ import {
   FRAME_TRACE,
   FRAME_TRACE_STDERR,
   FrameDecoder,
+  type FromExecutor,
   type StartMessage,
   type ToExecutor,
 } from "../executors/process_protocol.ts";
-import { ControlReader, FrameWriter } from "./executor_process.ts";
+import { defaultRunnerConfig } from "../config/default_config.ts";
+import type { Logger } from "../log/logger.ts";
+import {
+  type ControlChannel,
+  ControlReader,
+  FrameWriter,
+  runExecutorProcess,
+} from "./executor_process.ts";
 
 function start(id: number): StartMessage {
   return { type: "start", job: { id } } as unknown as StartMessage;
+}
+
+/** The next job's channel; fails the test on a sweep or the end of stdin. */
+async function nextJob(reader: ControlReader): Promise<ControlChannel> {
+  const job = await reader.nextJob();
+  assert.ok(job !== null && "start" in job, "a job");
+  return job;
 }
 
 /** A stdin the test writes frames to, several messages per chunk when asked. */
@@ -39,12 +54,12 @@ Deno.test("ControlReader: messages in the same read as the start message reach t
   const input = stdin();
   const reader = new ControlReader(input.readable);
   void input.send(start(1), { type: "cancel", graceful: true }, { type: "terminal-open", id: 4 });
-  const job = await reader.nextJob();
-  assert.equal(job?.start.job.id, 1);
+  const job = await nextJob(reader);
+  assert.equal(job.start.job.id, 1);
   const cancels: CancelMessage[] = [];
-  job!.onCancel((m) => cancels.push(m));
+  job.onCancel((m) => cancels.push(m));
   const terminals: ToExecutor[] = [];
-  job!.onTerminal((m) => terminals.push(m));
+  job.onTerminal((m) => terminals.push(m));
   assert.deepEqual(cancels, [{ type: "cancel", graceful: true }]);
   assert.deepEqual(terminals, [{ type: "terminal-open", id: 4 }]);
   await input.close();
@@ -54,13 +69,13 @@ Deno.test("ControlReader: a cancel between two jobs is dropped, the next job's r
   const input = stdin();
   const reader = new ControlReader(input.readable);
   await input.send(start(1));
-  const first = (await reader.nextJob())!;
+  const first = await nextJob(reader);
   const late: CancelMessage[] = [];
   first.onCancel((m) => late.push(m));
   reader.endJob(first);
   await input.send({ type: "cancel", graceful: false });
   await input.send(start(2), { type: "cancel", graceful: true });
-  const second = (await reader.nextJob())!;
+  const second = await nextJob(reader);
   assert.equal(second.start.job.id, 2);
   const cancels: CancelMessage[] = [];
   second.onCancel((m) => cancels.push(m));
@@ -102,4 +117,50 @@ Deno.test("FrameWriter: frames sent while a write is on its way go out together,
   const frames = new FrameDecoder().push(joined);
   assert.deepEqual(frames.map((f) => f.type), [FRAME_TRACE, FRAME_MESSAGE, FRAME_TRACE_STDERR]);
   assert.equal(new TextDecoder().decode(frames[2]!.payload), "two\n");
+});
+
+Deno.test("ControlReader hands out a sweep message in the place of a job; what follows it is dropped", async () => {
+  const input = stdin();
+  const reader = new ControlReader(input.readable);
+  const runner = defaultRunnerConfig("docker");
+  await input.send({ type: "sweep", runner, stateDir: "/state" }, {
+    type: "cancel",
+    graceful: false,
+  });
+  assert.deepEqual(await reader.nextJob(), { type: "sweep", runner, stateDir: "/state" });
+  const next = reader.nextJob();
+  await input.close();
+  assert.equal(await next, null);
+});
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+Deno.test("An executor process given a sweep answers with one swept event and exits; a shell runner has nothing in docker", async () => {
+  const input = stdin();
+  const written: Uint8Array[] = [];
+  const stdout = new WritableStream<Uint8Array>({ write: (chunk) => void written.push(chunk) });
+  void input.send({ type: "sweep", runner: defaultRunnerConfig("shell"), stateDir: "/state" });
+  const code = await runExecutorProcess({
+    stdin: input.readable,
+    stdout,
+    env: {},
+    log: new SilentLogger(),
+    version: { name: "gitlab-runner", version: "0", revision: "x", os: "linux", arch: "amd64" },
+  });
+  assert.equal(code, 0);
+  const decoder = new FrameDecoder();
+  const events = written.flatMap((chunk) => decoder.push(chunk))
+    .map((f) => JSON.parse(new TextDecoder().decode(f.payload)) as FromExecutor);
+  assert.deepEqual(events, [
+    { type: "swept", containers: [], networks: [], volumes: [], failures: [] },
+  ]);
+  await input.close();
 });

@@ -13,7 +13,8 @@
  * `idle` event, which ends that job's frames, and reads the next `start`;
  * messages that reach it between jobs are dropped. Without `isReusable`, or
  * when the process cannot take another job, it closes stdout and exits
- * after the result instead. Pure: no I/O here.
+ * after the result instead. A process may be given a `sweep` message instead
+ * of a job: it answers with one `swept` event and exits. Pure: no I/O here.
  */
 import type { FailureReason } from "../job/failure_reason.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
@@ -233,7 +234,27 @@ export type TerminalRequest =
   | { type: "terminal-input"; id: number; data: string }
   | { type: "terminal-close"; id: number };
 
-export type ToExecutor = StartMessage | CancelMessage | CacheUrlAnswer | TerminalRequest;
+/**
+ * Instead of a job: remove the docker containers, networks and volumes that
+ * executor processes of this runner host left when they died (their owner
+ * lease is free, see executors/docker/owner_lease.ts). The poller sends it to
+ * a fresh process of a dead one's permission set, which holds the docker
+ * access the poller lacks; the process answers with a `SweptEvent` and exits.
+ */
+export interface SweepMessage {
+  type: "sweep";
+  /** The runner's settings as `executorSettings` leaves them (docker endpoint, executor). */
+  runner: RunnerConfig;
+  /** As in StartMessage: where the owner leases are. */
+  stateDir: string;
+}
+
+export type ToExecutor =
+  | StartMessage
+  | SweepMessage
+  | CancelMessage
+  | CacheUrlAnswer
+  | TerminalRequest;
 
 export interface StageEvent {
   type: "stage";
@@ -284,8 +305,20 @@ export interface IdleEvent {
   type: "idle";
 }
 
+/** The answer to a `SweepMessage`: what was removed, and what could not be (with why). */
+export interface SweptEvent {
+  type: "swept";
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+  failures: { name: string; reason: string }[];
+  /** Why the sweep could not run at all (the daemon did not answer, say). */
+  error?: string;
+}
+
 export type FromExecutor =
   | StageEvent
+  | SweptEvent
   | ResultEvent
   | IdleEvent
   | ProcessGroupEvent

@@ -30,4 +30,8 @@ export const F = {
   COMMAND: "command",
   LEVEL: "level",
   FORMAT: "format",
+  /** Docker objects removed, comma-separated names (the sweep after a dead executor process). */
+  CONTAINERS: "containers",
+  NETWORKS: "networks",
+  VOLUMES: "volumes",
 } as const;

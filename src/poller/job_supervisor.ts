@@ -3,7 +3,10 @@
  * an executor subprocess with that executor's permissions, relays the log and
  * cancel requests, watches the process, and reports the result. A process that
  * dies without a result (crash, kill -9) gets its job reported as
- * runner_system_failure at once; nothing is left running on GitLab.
+ * runner_system_failure at once; nothing is left running on GitLab. What such
+ * a docker job left in docker (containers, network, volumes) is then removed
+ * by a short-lived process of the same permission set (`sweep`): the poller
+ * itself has no docker access.
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
@@ -12,6 +15,7 @@ import {
   executorSettings,
   type FromExecutor,
   type ResultEvent,
+  type SweptEvent,
   type TerminalEvent,
 } from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
@@ -21,7 +25,7 @@ import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
 import { systemClock } from "../time/clock.ts";
-import { executorPermissions } from "./executor_permissions.ts";
+import { type ExecutorPermissions, executorPermissions } from "./executor_permissions.ts";
 import { cacheObjectName } from "../cache/cache_object_name.ts";
 import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
 import type { CacheUrlAnswer, CacheUrlRequest } from "../executors/process_protocol.ts";
@@ -106,6 +110,8 @@ export interface JobSupervisorOptions {
   journal?: JobRecorder;
   /** Extra seconds past the job timeout before the supervisor kills the process itself. */
   timeoutGraceSeconds?: number;
+  /** How long a sweep after a dead docker job's process may take; default SWEEP_TIMEOUT_MS. */
+  sweepTimeoutMs?: number;
   /** Pre-signs distributed cache URLs for executor processes; undefined = local cache only. */
   cacheUrls?: CacheUrlSigners;
   /** Global `user` as currently configured: shell jobs run as this user. */
@@ -121,6 +127,17 @@ const encoder = new TextEncoder();
  * cannot start at all fail the job instead of looping.
  */
 const MAX_LAUNCH_ATTEMPTS = 2;
+/**
+ * How long the sweep after a dead docker job's executor process may take
+ * (its process start included); past it the sweep process is killed, and the
+ * next docker job's executor sweeps again (docs/executors/docker.md).
+ */
+export const SWEEP_TIMEOUT_MS = 10_000;
+
+/** Executors whose jobs leave docker objects owned by their executor process (OwnerLease). */
+function isDockerOwner(runner: RunnerConfig): boolean {
+  return runner.executor === "docker" || runner.executor === "docker+ssh";
+}
 
 /** What one job's run and watch share: its slot, stop signal, log and terminal. */
 interface JobContext {
@@ -135,6 +152,10 @@ export class JobSupervisor implements JobHandler {
   #opts: JobSupervisorOptions;
   /** Executor processes that gave their result and are exiting on their own. */
   #exiting = new Set<Promise<void>>();
+  /** Executor processes running a job, each with the end of its watch. */
+  #running = new Map<ExecutorProcess, Promise<unknown>>();
+  /** Sweeps of what dead executor processes left in docker. */
+  #sweeps = new Set<Promise<void>>();
 
   constructor(opts: JobSupervisorOptions) {
     this.#opts = opts;
@@ -238,9 +259,26 @@ export class JobSupervisor implements JobHandler {
     this.#finished(runner, job, result, started);
   }
 
-  /** Resolves once every executor process that already gave its result has exited. */
+  /**
+   * Resolves once every executor process that already gave its result has
+   * exited, and every sweep after a dead one has ended (each within
+   * `sweepTimeoutMs`).
+   */
   async settled(): Promise<void> {
-    while (this.#exiting.size > 0) await Promise.all(this.#exiting);
+    while (this.#exiting.size > 0 || this.#sweeps.size > 0) {
+      await Promise.all([...this.#exiting, ...this.#sweeps]);
+    }
+  }
+
+  /**
+   * Shutdown past `shutdown_timeout`: kills (SIGKILL) every executor process
+   * still running a job. Resolves once each one's end was handled as a crash:
+   * its job's result made, its process groups killed, and for a docker job
+   * the sweep of what it left started (`settled` waits for that).
+   */
+  async killRunning(): Promise<void> {
+    for (const proc of this.#running.keys()) proc.kill("SIGKILL");
+    await Promise.allSettled([...this.#running.values()]);
   }
 
   /**
@@ -316,21 +354,29 @@ export class JobSupervisor implements JobHandler {
         return { state: "failed", failureReason: "runner_system_failure" };
       }
       let isReaped = false;
-      try {
-        const result = await this.#watch(
-          proc,
-          runner,
-          job,
-          context,
-          setCancel,
-          (groups) => {
+      const watched = this.#watch(
+        proc,
+        runner,
+        job,
+        context,
+        setCancel,
+        {
+          reap: (groups) => {
             isReaped = true;
             this.#reap(proc, groups, context.log);
           },
-          attempt < MAX_LAUNCH_ATTEMPTS,
-        );
+          dead: () => {
+            if (isDockerOwner(runner)) this.#sweep(runner, permissions, context.log);
+          },
+        },
+        attempt < MAX_LAUNCH_ATTEMPTS,
+      );
+      this.#running.set(proc, watched.catch(() => {}));
+      try {
+        const result = await watched;
         if (result !== null) return result;
       } finally {
+        this.#running.delete(proc);
         if (!isReaped) await proc[Symbol.asyncDispose]();
       }
       context.log.warn("Executor process was gone before it got the job; starting another", {
@@ -343,6 +389,8 @@ export class JobSupervisor implements JobHandler {
    * Sends the job, relays what the process says, and maps how it ended to a
    * result. Null when a prestarted process died before it said anything and
    * `mayRetry`: the job never started there, and goes to another process.
+   * `ends.reap` takes a process that gave its result; `ends.dead` is called
+   * once a process that had the job died without one.
    */
   async #watch(
     proc: ExecutorProcess,
@@ -350,7 +398,7 @@ export class JobSupervisor implements JobHandler {
     job: JobSpec,
     context: JobContext,
     setCancel: (fn: (graceful: boolean) => void) => void,
-    reap: (groups: Set<number>) => void,
+    ends: { reap(groups: Set<number>): void; dead(): void },
     mayRetry: boolean,
   ): Promise<JobResult | null> {
     const { slot, stop, session, log } = context;
@@ -435,7 +483,7 @@ export class JobSupervisor implements JobHandler {
     }
     if (result !== null) {
       clearTimeout(killTimer);
-      reap(groups);
+      ends.reap(groups);
       return this.#resultOf(result, interrupted);
     }
     const status = await proc.status;
@@ -443,6 +491,7 @@ export class JobSupervisor implements JobHandler {
     if (!isHeard && proc.isPrestarted && mayRetry && !interrupted && !timedOut) return null;
     // The executor process died with stages running: their process groups outlive it.
     await killProcessGroups(groups);
+    ends.dead();
     const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
     const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
     log.error("Executor process ended without a result", { "how": how, [F.ERROR]: tail });
@@ -458,6 +507,69 @@ export class JobSupervisor implements JobHandler {
       "runner",
     );
     return { state: "failed", failureReason: reason };
+  }
+
+  /**
+   * Starts the sweep of what dead executor processes of this runner host left
+   * in docker; `settled` waits for it. Called once a docker job's process died
+   * without a result: its owner lease is free, so the sweep takes its objects.
+   */
+  #sweep(runner: RunnerConfig, permissions: ExecutorPermissions, log: Logger): void {
+    const swept = this.#runSweep(runner, permissions, log).catch((err: unknown) => {
+      log.warn("Cannot remove what the executor process left in docker", {
+        [F.ERROR]: err instanceof Error ? err.message : String(err),
+      });
+    });
+    this.#sweeps.add(swept);
+    swept.finally(() => this.#sweeps.delete(swept));
+  }
+
+  async #runSweep(
+    runner: RunnerConfig,
+    permissions: ExecutorPermissions,
+    log: Logger,
+  ): Promise<void> {
+    const timeoutMs = this.#opts.sweepTimeoutMs ?? SWEEP_TIMEOUT_MS;
+    const deadline = new AbortController();
+    const timedOut = systemClock().sleep(timeoutMs, deadline.signal).then(
+      () => "timeout" as const,
+      () => "timeout" as const,
+    );
+    try {
+      for (let attempt = 1;; attempt++) {
+        const proc = this.#opts.launcher.launch(permissions);
+        let swept: SweptEvent | "timeout" | null = null;
+        try {
+          await proc.send({
+            type: "sweep",
+            runner: executorSettings(runner),
+            stateDir: this.#opts.stateDir,
+          });
+          swept = await Promise.race([untilSwept(proc), timedOut]);
+        } catch {
+          // The process could not take the message: it died; as no answer below.
+        } finally {
+          if (swept === "timeout") proc.kill("SIGKILL");
+          await proc[Symbol.asyncDispose]();
+        }
+        if (swept === "timeout") {
+          log.warn(
+            `Removing what the executor process left in docker did not finish within ${
+              timeoutMs / 1000
+            } s: the next docker job's executor process removes it`,
+          );
+          return;
+        }
+        if (swept !== null) return logSwept(swept, log);
+        // A spare that died before it got the message never swept: one more, fresh.
+        if (!proc.isPrestarted || attempt >= MAX_LAUNCH_ATTEMPTS) {
+          const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
+          throw new Error(`the sweep process ended without an answer${tail ? `: ${tail}` : ""}`);
+        }
+      }
+    } finally {
+      deadline.abort();
+    }
   }
 
   #resultOf(result: ResultEvent, interrupted: boolean): JobResult {
@@ -526,6 +638,35 @@ async function untilIdle(proc: ExecutorProcess, groups: Set<number>): Promise<bo
     // A broken stdout: the process is not reused.
   }
   return false;
+}
+
+/** The `swept` answer to a sweep message; null when the process ended without one. */
+async function untilSwept(proc: ExecutorProcess): Promise<SweptEvent | null> {
+  for await (const item of proc.events()) {
+    if ("event" in item && item.event.type === "swept") return item.event;
+  }
+  return null;
+}
+
+/** The runner log says what a sweep removed, and what it could not. */
+function logSwept(swept: SweptEvent, log: Logger): void {
+  if (swept.error !== undefined) {
+    log.warn("Cannot remove what the executor process left in docker", { [F.ERROR]: swept.error });
+    return;
+  }
+  const removed = swept.containers.length + swept.networks.length + swept.volumes.length;
+  if (removed > 0) {
+    const fields: Record<string, string> = {};
+    if (swept.containers.length > 0) fields[F.CONTAINERS] = swept.containers.join(",");
+    if (swept.networks.length > 0) fields[F.NETWORKS] = swept.networks.join(",");
+    if (swept.volumes.length > 0) fields[F.VOLUMES] = swept.volumes.join(",");
+    log.info("Removed what the executor process left in docker", fields);
+  } else log.debug("The executor process left nothing in docker");
+  for (const failure of swept.failures) {
+    log.warn("Cannot remove a docker object the executor process left", {
+      [F.ERROR]: `${failure.name}: ${failure.reason}`,
+    });
+  }
 }
 
 function exitCode(result: ResultEvent): { exitCode?: number } {

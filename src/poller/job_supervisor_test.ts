@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
-import type { FromExecutor, ToExecutor } from "../executors/process_protocol.ts";
+import type { FromExecutor, SweptEvent, ToExecutor } from "../executors/process_protocol.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import type { Logger } from "../log/logger.ts";
 import type {
@@ -236,4 +236,256 @@ Deno.test("JobSupervisor cancels a job whose runner was stopped before its execu
   await handled;
   await supervisor.settled();
   assert.equal(traces.finished.length, 1);
+});
+
+/** Says nothing and never ends its job until killed, as a hung or crashing executor process. */
+class HungProcess implements ExecutorProcess {
+  readonly pid = 4444;
+  readonly #killed = Promise.withResolvers<Deno.Signal>();
+  readonly status = this.#killed.promise.then((signal) => ({ success: false, code: 1, signal }));
+  signals: Deno.Signal[] = [];
+  sent: string[] = [];
+
+  send(message: ToExecutor): Promise<void> {
+    this.sent.push(message.type);
+    return Promise.resolve();
+  }
+
+  async *events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }> {
+    // Its stdout closes, with nothing said, when it dies.
+    const ended: ({ trace: Uint8Array } | { event: FromExecutor })[] = [];
+    await this.status;
+    yield* ended;
+  }
+
+  kill(signal: Deno.Signal = "SIGKILL"): void {
+    this.signals.push(signal);
+    if (signal === "SIGKILL") this.#killed.resolve(signal);
+  }
+
+  stderrTail(): string {
+    return "";
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.status;
+  }
+}
+
+/** A process given a `sweep` message: answers once `answer()` is called, then exits. */
+class SweepProcess implements ExecutorProcess {
+  readonly pid = 4545;
+  readonly #answer = Promise.withResolvers<SweptEvent | null>();
+  readonly #exited = Promise.withResolvers<Deno.CommandStatus>();
+  readonly status = this.#exited.promise;
+  messages: ToExecutor[] = [];
+  signals: Deno.Signal[] = [];
+
+  answer(swept: SweptEvent): void {
+    this.#answer.resolve(swept);
+    this.#exited.resolve({ success: true, code: 0, signal: null });
+  }
+
+  send(message: ToExecutor): Promise<void> {
+    this.messages.push(message);
+    return Promise.resolve();
+  }
+
+  async *events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }> {
+    const swept = await this.#answer.promise;
+    if (swept) yield { event: swept };
+  }
+
+  kill(signal: Deno.Signal = "SIGKILL"): void {
+    this.signals.push(signal);
+    this.#answer.resolve(null);
+    this.#exited.resolve({ success: false, code: 137, signal });
+  }
+
+  stderrTail(): string {
+    return "";
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.status;
+  }
+}
+
+/** Hands out `processes` in order, recording the permission set of each launch. */
+class QueueLauncher implements ExecutorLauncher {
+  launched: ExecutorPermissions[] = [];
+  constructor(readonly processes: ExecutorProcess[]) {}
+  launch(permissions: ExecutorPermissions): ExecutorProcess {
+    this.launched.push(permissions);
+    const process = this.processes.shift();
+    if (!process) throw new Error("no process left");
+    return process;
+  }
+}
+
+class RecordingLogger implements Logger {
+  lines: string[] = [];
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`debug ${msg} ${JSON.stringify(fields ?? {})}`);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`info ${msg} ${JSON.stringify(fields ?? {})}`);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`warn ${msg} ${JSON.stringify(fields ?? {})}`);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`error ${msg} ${JSON.stringify(fields ?? {})}`);
+  }
+  child(): Logger {
+    return this;
+  }
+}
+
+const DOCKER_RUNNER = {
+  ...defaultRunnerConfig("docker"),
+  token: "glrt-docker",
+  url: "http://gitlab",
+};
+
+const SWEPT: SweptEvent = {
+  type: "swept",
+  containers: ["runner-x-job-1-build"],
+  networks: ["runner-x-job-1-network"],
+  volumes: [],
+  failures: [],
+};
+
+function sweepingSupervisor(
+  launcher: ExecutorLauncher,
+  traces: RecordedTraces,
+  extra: { log?: Logger; sweepTimeoutMs?: number } = {},
+): JobSupervisor {
+  return new JobSupervisor({
+    log: extra.log ?? new SilentLogger(),
+    launcher,
+    traces,
+    transportFor: () => new AcceptingTransport(),
+    systemId: "s_test",
+    cwd: "/nonexistent",
+    tempDir: "/nonexistent/tmp",
+    stateDir: "/nonexistent/state",
+    env: () => undefined,
+    ...(extra.sweepTimeoutMs ? { sweepTimeoutMs: extra.sweepTimeoutMs } : {}),
+  });
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check(), what);
+}
+
+Deno.test("JobSupervisor has a fresh process of the job's permission set remove what a crashed docker job's executor process left", async () => {
+  const crashed = new HungProcess();
+  const sweeper = new SweepProcess();
+  const launcher = new QueueLauncher([crashed, sweeper]);
+  const traces = new RecordedTraces();
+  const log = new RecordingLogger();
+  const supervisor = sweepingSupervisor(launcher, traces, { log });
+  const handled = supervisor.handle(
+    DOCKER_RUNNER,
+    parseJobSpec({ id: 10, token: "job-token" }),
+    { concurrentId: 0, concurrentProjectId: 0 },
+    new AbortController().signal,
+  );
+  await until(() => crashed.sent.includes("start"), "the job was sent");
+  crashed.kill("SIGKILL");
+  // The job is reported without waiting for the sweep.
+  await handled;
+  assert.deepEqual(traces.finished, [{ state: "failed", failureReason: "runner_system_failure" }]);
+  await until(() => sweeper.messages.length > 0, "the sweep was sent");
+  assert.equal(launcher.launched.length, 2);
+  assert.deepEqual(launcher.launched[1], launcher.launched[0]);
+  const [message] = sweeper.messages;
+  assert.equal(message?.type, "sweep");
+  if (message?.type !== "sweep") return;
+  assert.equal(message.stateDir, "/nonexistent/state");
+  assert.equal(message.runner.executor, "docker");
+  assert.equal(message.runner.token, "", "never the runner token");
+  let isSettled = false;
+  const settled = supervisor.settled().then(() => isSettled = true);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(isSettled, false, "settled() waits for the sweep");
+  sweeper.answer(SWEPT);
+  await settled;
+  const removed = log.lines.find((l) => l.includes("Removed what the executor process left"));
+  assert.ok(removed, log.lines.join("\n"));
+  assert.match(removed, /runner-x-job-1-build/);
+  assert.match(removed, /runner-x-job-1-network/);
+});
+
+Deno.test("JobSupervisor sweeps nothing after a shell job's executor process crashed", async () => {
+  const crashed = new HungProcess();
+  const launcher = new QueueLauncher([crashed]);
+  const traces = new RecordedTraces();
+  const supervisor = sweepingSupervisor(launcher, traces);
+  const handled = supervisor.handle(
+    RUNNER,
+    parseJobSpec({ id: 11, token: "job-token" }),
+    { concurrentId: 0, concurrentProjectId: 0 },
+    new AbortController().signal,
+  );
+  await until(() => crashed.sent.includes("start"), "the job was sent");
+  crashed.kill("SIGKILL");
+  await handled;
+  await supervisor.settled();
+  assert.equal(launcher.launched.length, 1);
+});
+
+Deno.test("JobSupervisor.killRunning kills a docker job's executor process that ignores its cancel, then sweeps", async () => {
+  const hung = new HungProcess();
+  const sweeper = new SweepProcess();
+  const launcher = new QueueLauncher([hung, sweeper]);
+  const traces = new RecordedTraces();
+  const supervisor = sweepingSupervisor(launcher, traces);
+  const stop = new AbortController();
+  const handled = supervisor.handle(
+    DOCKER_RUNNER,
+    parseJobSpec({ id: 12, token: "job-token" }),
+    { concurrentId: 0, concurrentProjectId: 0 },
+    stop.signal,
+  );
+  await until(() => hung.sent.includes("start"), "the job was sent");
+  stop.abort();
+  await until(() => hung.sent.includes("cancel"), "the cancel was sent");
+  assert.deepEqual(hung.signals, []);
+  await supervisor.killRunning();
+  assert.deepEqual(hung.signals, ["SIGKILL"]);
+  // By then the sweep is under way: settled() waits for it.
+  assert.equal(launcher.launched.length, 2);
+  sweeper.answer(SWEPT);
+  await supervisor.settled();
+  await handled;
+  assert.deepEqual(traces.finished, [{ state: "failed", failureReason: "runner_interrupted" }]);
+});
+
+Deno.test("JobSupervisor kills a sweep process that does not answer within sweepTimeoutMs, and says so", async () => {
+  const crashed = new HungProcess();
+  const sweeper = new SweepProcess();
+  const launcher = new QueueLauncher([crashed, sweeper]);
+  const log = new RecordingLogger();
+  const supervisor = sweepingSupervisor(launcher, new RecordedTraces(), {
+    log,
+    sweepTimeoutMs: 50,
+  });
+  const handled = supervisor.handle(
+    DOCKER_RUNNER,
+    parseJobSpec({ id: 13, token: "job-token" }),
+    { concurrentId: 0, concurrentProjectId: 0 },
+    new AbortController().signal,
+  );
+  await until(() => crashed.sent.includes("start"), "the job was sent");
+  crashed.kill("SIGKILL");
+  await handled;
+  await supervisor.settled();
+  assert.deepEqual(sweeper.signals, ["SIGKILL"]);
+  assert.ok(
+    log.lines.some((l) => /^warn .*did not finish within 0.05 s/.test(l)),
+    log.lines.join("\n"),
+  );
 });

@@ -441,6 +441,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     [F.SYSTEM_ID]: systemId,
   });
   const how = await done.promise;
+  const shutdown = { poller, supervisor, launcher, config, again: again.promise };
   clearInterval(waitTimer);
   // No token reset starts while stopping; one in flight finishes and is saved.
   await rotation.stop();
@@ -450,15 +451,16 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     log.info("Stopping: waiting for running jobs to finish (send SIGTERM to abort them)");
     const stopped = poller.stopGracefully();
     const outcome = await Promise.race([stopped.then(() => "done" as const), again.promise]);
-    if (outcome !== "done") code = await forceful(ctx, poller, config, again.promise);
+    if (outcome !== "done") code = await forceful(ctx, shutdown);
   } else if (how === "forceful") {
-    code = await forceful(ctx, poller, config, again.promise);
+    code = await forceful(ctx, shutdown);
   } else {
     code = 1;
   }
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   await watcher?.close();
-  // Executor processes that already reported their job are let finish exiting.
+  // Executor processes that already reported their job are let finish exiting,
+  // and sweeps after dead docker jobs' processes end.
   await supervisor.settled();
   launcher.close();
   await endpoint?.server.stop();
@@ -475,9 +477,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
 
 async function forceful(
   ctx: CliContext,
-  poller: Poller,
-  config: GlobalConfig,
-  again: Promise<unknown>,
+  { poller, supervisor, launcher, config, again }: {
+    poller: Poller;
+    supervisor: JobSupervisor;
+    launcher: SubprocessLauncher;
+    config: GlobalConfig;
+    again: Promise<unknown>;
+  },
 ): Promise<number> {
   ctx.log.warn("Stopping: aborting running jobs", { "shutdown_timeout_s": config.shutdownTimeout });
   const inTime = await Promise.race([
@@ -485,8 +491,16 @@ async function forceful(
     // A further signal while aborting: exit now, as the official runner does.
     again.then(() => false),
   ]);
-  if (!inTime) ctx.log.error("Shutdown did not finish: some jobs may not have been reported");
-  return inTime ? 0 : 1;
+  if (inTime) return 0;
+  ctx.log.error("Shutdown did not finish: some jobs may not have been reported");
+  // Executor processes still running a job would die with this process anyway
+  // (Deno kills its children on exit), leaving a docker job's containers: they
+  // are killed now, so that the supervisor's sweep removes what they left
+  // before the exit (`settled`, within SWEEP_TIMEOUT_MS). No spare is started
+  // for the sweep's process.
+  launcher.close();
+  await supervisor.killRunning();
+  return 1;
 }
 
 /** The crash-safe job journal; without one (unwritable state dir) the runner still serves. */
