@@ -11,6 +11,9 @@
  * - `exec`: the whole run (workspace copy, executor subprocess, the job's
  *   shell stages, summary).
  *
+ * The project is a git repository with one commit and an `origin` remote,
+ * as users have one (exec reads its git state).
+ *
  * Every process gets an empty HOME, so the machine's login profile (which
  * the shell executor's `bash --login` reads once per stage) is not measured.
  * The runner starts as `deno task runner` does (the task's flags in
@@ -49,7 +52,20 @@ const project = join(root, "hello");
 await Deno.mkdir(project);
 await Deno.mkdir(join(root, "home"));
 await Deno.writeTextFile(join(project, ".gitlab-ci.yml"), "hello:\n  script:\n    - echo hello\n");
-await new Deno.Command("git", { args: ["init", "-q"], cwd: project }).output();
+// A project as users have one: a commit, and an `origin` remote.
+for (
+  const args of [
+    ["init", "-q"],
+    ["add", ".gitlab-ci.yml"],
+    ["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "Hello"],
+    ["remote", "add", "origin", "https://gitlab.example.com/bench/hello.git"],
+  ]
+) {
+  const out = await new Deno.Command("git", { args, cwd: project, stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
 
 const hostEnv = Deno.env.toObject();
 const env = {

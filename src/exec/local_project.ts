@@ -111,14 +111,15 @@ export async function readGitState(
   files?: LocalProjectFiles,
 ): Promise<GitState> {
   const run = (args: string[]) => git(projectDir, args);
-  // The reads run at once (each is a process start; one after the other they
-  // were a good part of exec's start-up on a busy host), and those that need a
-  // commit fail without one, which reads as "none". `log` gives HEAD, its first
-  // parent (HEAD~1) and the commit in one process.
-  const [log, symbolic, originHeadOut, remoteOut, diff, untracked] = await Promise.all([
+  // The reads run at once (each is a process start, 7-10 ms of CPU here, and
+  // exec's executor process starts up meanwhile), and those that need a
+  // commit fail without one, which reads as "none". `log` gives HEAD, its
+  // first parent (HEAD~1) and the commit in one process; the two symbolic
+  // refs are files (readSymbolicRefFiles) once `log` shows git reads the
+  // repository.
+  const symbolicFiles = readSymbolicRefFiles(join(projectDir, ".git"));
+  const [log, remoteOut, diff, untracked] = await Promise.all([
     run(["log", "-1", "--format=%H%x00%P%x00%an <%ae>%x00%aI%x00%B", "HEAD"]),
-    run(["symbolic-ref", "-q", "--short", "HEAD"]),
-    run(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"]),
     run(["remote", "get-url", "origin"]),
     run(["diff", "--name-only", "-z", "HEAD"]),
     files
@@ -127,17 +128,20 @@ export async function readGitState(
         out === null ? null : out.split("\0")
       ),
   ]);
+  // Without a commit (or when git refuses the repository) git itself says.
+  const symbolic = (log !== null ? await symbolicFiles : null) ??
+    await readSymbolicRefsWithGit(run);
   const [head = "", parents = "", author = "", timestamp = "", message = ""] = (log ?? "")
     .split("\0");
   const sha = /^[0-9a-f]{40,64}$/.test(head) ? head : ZERO_SHA;
-  const branch = symbolic?.trim() ?? "";
+  const branch = shortRefName(symbolic.head, "refs/heads/");
   const hasCommit = sha !== ZERO_SHA;
   const tagOut = branch || !hasCommit
     ? null
     : await run(["describe", "--tags", "--exact-match", "HEAD"]);
   const tag = tagOut?.trim() ?? "";
   const beforeSha = (hasCommit ? parents.split(" ")[0] : "") || ZERO_SHA;
-  const originHead = originHeadOut?.trim() ?? "";
+  const originHead = shortRefName(symbolic.originHead, "refs/remotes/origin/");
   const remote = remoteOut?.trim() ?? "";
   const changed = new Set<string>();
   if (hasCommit) { for (const f of (diff ?? "").split("\0")) if (f) changed.add(f); }
@@ -148,13 +152,87 @@ export async function readGitState(
     beforeSha,
     ref,
     refType: tag ? "tag" : "branch",
-    defaultBranch: originHead.replace(/^origin\//, "") || branch || "main",
+    defaultBranch: originHead || branch || "main",
     commitMessage: message.replace(/\n+$/, ""),
     commitAuthor: author,
     commitTimestamp: timestamp,
     changedFiles: [...changed].sort(),
     remotePath: remotePathOf(remote),
   };
+}
+
+/** Where HEAD and origin/HEAD point: full ref names, "" when not a symbolic ref. */
+interface SymbolicRefs {
+  head: string;
+  originHead: string;
+}
+
+/**
+ * A branch's name from its full ref name: `prefix` taken off, else `refs/`.
+ * Not `symbolic-ref --short`: that says "heads/main" for a branch "main"
+ * when a tag "main" exists too, and GitLab names the branch "main".
+ */
+function shortRefName(ref: string, prefix: string): string {
+  if (ref.startsWith(prefix)) return ref.slice(prefix.length);
+  return ref.replace(/^refs\/(heads\/)?/, "");
+}
+
+/** A full ref name as git writes one in a symbolic ref's file. */
+const REF_NAME = /^refs\/[^\s]+$/;
+
+async function readSymbolicRefsWithGit(
+  run: (args: string[]) => Promise<string | null>,
+): Promise<SymbolicRefs> {
+  const [head, originHead] = await Promise.all([
+    run(["symbolic-ref", "-q", "HEAD"]),
+    run(["symbolic-ref", "-q", "refs/remotes/origin/HEAD"]),
+  ]);
+  return { head: head?.trim() ?? "", originHead: originHead?.trim() ?? "" };
+}
+
+/**
+ * HEAD and refs/remotes/origin/HEAD read as files in `gitDir`: git keeps a
+ * symbolic ref in a loose file `ref: <target>` and never packs one, so a
+ * missing file is no symbolic ref. Null (ask git) wherever the layout may be
+ * another: `.git` not a directory (a worktree or submodule), GIT_DIR or
+ * GIT_COMMON_DIR set, a reftable repository (its HEAD points at
+ * "refs/heads/.invalid"), or a file that does not read as git writes it.
+ */
+async function readSymbolicRefFiles(gitDir: string): Promise<SymbolicRefs | null> {
+  try {
+    if (Deno.env.get("GIT_DIR") !== undefined || Deno.env.get("GIT_COMMON_DIR") !== undefined) {
+      return null;
+    }
+    if (!(await Deno.lstat(gitDir)).isDirectory) return null;
+    const read = async (name: string): Promise<string | null> => {
+      try {
+        return await Deno.readTextFile(join(gitDir, name));
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return null;
+        throw error;
+      }
+    };
+    const [headFile, originFile, reftable] = await Promise.all([
+      read("HEAD"),
+      read(join("refs", "remotes", "origin", "HEAD")),
+      Deno.lstat(join(gitDir, "reftable")).then(() => true, () => false),
+    ]);
+    if (headFile === null || reftable) return null;
+    const targetOf = (text: string): string | null => {
+      const line = text.replace(/\n$/, "");
+      if (line.startsWith("ref: ")) {
+        const target = line.slice(5).trim();
+        return REF_NAME.test(target) && target !== "refs/heads/.invalid" ? target : null;
+      }
+      // A plain ref holds an object id: not symbolic.
+      return /^[0-9a-f]{40,64}$/.test(line) ? "" : null;
+    };
+    const head = targetOf(headFile);
+    const originHead = originFile === null ? "" : targetOf(originFile);
+    return head === null || originHead === null ? null : { head, originHead };
+  } catch {
+    return null;
+  }
 }
 
 /** `git@host:group/name.git` or `https://host/group/name.git` → `group/name`. */

@@ -115,3 +115,41 @@ Deno.test("remote URLs give the project path", () => {
   assert.equal(remotePathOf("ssh://git@host:2222/g/n"), "g/n");
   assert.equal(remotePathOf(""), "");
 });
+
+Deno.test("HEAD's branch and origin's default branch read alike from .git and through git (a worktree)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exec-git-" });
+  try {
+    const main = join(dir, "main");
+    await Deno.mkdir(main);
+    await git(main, "init", "-q");
+    assert.equal((await readGitState(main)).ref, "main", "no commit yet: git names the branch");
+    await Deno.writeTextFile(join(main, "a.txt"), "one\n");
+    await git(main, "add", ".");
+    await git(main, "commit", "-q", "-m", "First");
+    await git(main, "remote", "add", "origin", "https://gitlab.example.com/acme/widget.git");
+    await git(main, "update-ref", "refs/remotes/origin/develop", "HEAD");
+    await git(main, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/develop");
+    await git(main, "checkout", "-q", "-b", "feature/x");
+    // A tag named like the branch: `git symbolic-ref --short` would say "heads/feature/x".
+    await git(main, "tag", "feature/x");
+    const fromFiles = await readGitState(main);
+    assert.equal(fromFiles.ref, "feature/x");
+    assert.equal(fromFiles.refType, "branch");
+    assert.equal(fromFiles.defaultBranch, "develop");
+    assert.equal(fromFiles.remotePath, "acme/widget");
+
+    // A worktree's .git is a file: git is asked, with the same answers.
+    const tree = join(dir, "tree");
+    await git(main, "worktree", "add", "-q", tree, "feature/x", "--force");
+    const throughGit = await readGitState(tree);
+    assert.deepEqual({ ...throughGit, changedFiles: [] }, { ...fromFiles, changedFiles: [] });
+
+    await git(main, "checkout", "-q", "--detach");
+    const detached = await readGitState(main);
+    assert.equal(detached.ref, "feature/x");
+    assert.equal(detached.refType, "tag");
+    assert.equal(detached.defaultBranch, "develop");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
