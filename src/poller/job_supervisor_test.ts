@@ -380,44 +380,49 @@ async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), what);
 }
 
-Deno.test("JobSupervisor has a fresh process of the job's permission set remove what a crashed docker job's executor process left", async () => {
-  const crashed = new HungProcess();
-  const sweeper = new SweepProcess();
-  const launcher = new QueueLauncher([crashed, sweeper]);
-  const traces = new RecordedTraces();
-  const log = new RecordingLogger();
-  const supervisor = sweepingSupervisor(launcher, traces, { log });
-  const handled = supervisor.handle(
-    DOCKER_RUNNER,
-    parseJobSpec({ id: 10, token: "job-token" }),
-    { concurrentId: 0, concurrentProjectId: 0 },
-    new AbortController().signal,
-  );
-  await until(() => crashed.sent.includes("start"), "the job was sent");
-  crashed.kill("SIGKILL");
-  // The job is reported without waiting for the sweep.
-  await handled;
-  assert.deepEqual(traces.finished, [{ state: "failed", failureReason: "runner_system_failure" }]);
-  await until(() => sweeper.messages.length > 0, "the sweep was sent");
-  assert.equal(launcher.launched.length, 2);
-  assert.deepEqual(launcher.launched[1], launcher.launched[0]);
-  const [message] = sweeper.messages;
-  assert.equal(message?.type, "sweep");
-  if (message?.type !== "sweep") return;
-  assert.equal(message.stateDir, "/nonexistent/state");
-  assert.equal(message.runner.executor, "docker");
-  assert.equal(message.runner.token, "", "never the runner token");
-  let isSettled = false;
-  const settled = supervisor.settled().then(() => isSettled = true);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(isSettled, false, "settled() waits for the sweep");
-  sweeper.answer(SWEPT);
-  await settled;
-  const removed = log.lines.find((l) => l.includes("Removed what the executor process left"));
-  assert.ok(removed, log.lines.join("\n"));
-  assert.match(removed, /runner-x-job-1-build/);
-  assert.match(removed, /runner-x-job-1-network/);
-});
+for (const executor of ["docker", "docker+ssh"] as const) {
+  Deno.test(`JobSupervisor has a fresh process of the job's permission set remove what a crashed ${executor} job's executor process left`, async () => {
+    const crashed = new HungProcess();
+    const sweeper = new SweepProcess();
+    const launcher = new QueueLauncher([crashed, sweeper]);
+    const traces = new RecordedTraces();
+    const log = new RecordingLogger();
+    const supervisor = sweepingSupervisor(launcher, traces, { log });
+    const handled = supervisor.handle(
+      { ...defaultRunnerConfig(executor), token: "glrt-docker", url: "http://gitlab" },
+      parseJobSpec({ id: 10, token: "job-token" }),
+      { concurrentId: 0, concurrentProjectId: 0 },
+      new AbortController().signal,
+    );
+    await until(() => crashed.sent.includes("start"), "the job was sent");
+    crashed.kill("SIGKILL");
+    // The job is reported without waiting for the sweep.
+    await handled;
+    assert.deepEqual(traces.finished, [{
+      state: "failed",
+      failureReason: "runner_system_failure",
+    }]);
+    await until(() => sweeper.messages.length > 0, "the sweep was sent");
+    assert.equal(launcher.launched.length, 2);
+    assert.deepEqual(launcher.launched[1], launcher.launched[0]);
+    const [message] = sweeper.messages;
+    assert.equal(message?.type, "sweep");
+    if (message?.type !== "sweep") return;
+    assert.equal(message.stateDir, "/nonexistent/state");
+    assert.equal(message.runner.executor, executor);
+    assert.equal(message.runner.token, "", "never the runner token");
+    let isSettled = false;
+    const settled = supervisor.settled().then(() => isSettled = true);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(isSettled, false, "settled() waits for the sweep");
+    sweeper.answer(SWEPT);
+    await settled;
+    const removed = log.lines.find((l) => l.includes("Removed what the executor process left"));
+    assert.ok(removed, log.lines.join("\n"));
+    assert.match(removed, /runner-x-job-1-build/);
+    assert.match(removed, /runner-x-job-1-network/);
+  });
+}
 
 Deno.test("JobSupervisor sweeps nothing after a shell job's executor process crashed", async () => {
   const crashed = new HungProcess();
