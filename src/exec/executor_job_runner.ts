@@ -20,10 +20,12 @@ import {
   executorSettings,
   type FromExecutor,
   type ResultEvent,
+  type SweptEvent,
 } from "../executors/process_protocol.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../poller/process_launcher.ts";
+import { isDockerOwner, sweepLeftovers } from "../poller/leftover_sweep.ts";
 import { joinPath } from "../shells/script_writer.ts";
 import { JobTrace } from "../trace/job_trace.ts";
 import { maskOptionsForJob } from "../trace/mask_options.ts";
@@ -145,6 +147,32 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     return joinPath(this.#o.hostBuildsDir, this.#o.shortToken, String(slot), projectPath);
   }
 
+  /**
+   * Has a fresh process of the docker permission row remove what the dead
+   * executor process left in docker (poller/leftover_sweep.ts); the job log
+   * says what it removed.
+   */
+  async #sweep(trace: JobTrace): Promise<void> {
+    let line: string;
+    try {
+      const swept = await sweepLeftovers(this.#o.launcher, {
+        runner: this.#o.runner,
+        permissions: this.#o.permissions,
+        stateDir: this.#o.executorStateDir,
+      });
+      line = swept === "timeout"
+        ? "\x1b[0;33mWARNING: Removing what the executor process left in docker did not finish in time\x1b[0;m"
+        : swept.error !== undefined
+        ? `\x1b[0;33mWARNING: Cannot remove what the executor process left in docker: ${swept.error}\x1b[0;m`
+        : describeSwept(swept);
+    } catch (error) {
+      line = `\x1b[0;33mWARNING: Cannot remove what the executor process left in docker: ${
+        (error as Error).message
+      }\x1b[0;m`;
+    }
+    trace.write(encoder.encode(`${line}\n`), "runner");
+  }
+
   async run(job: JobSpec, options: AttemptOptions): Promise<AttemptResult> {
     const spec: JobSpec = { ...job, gitInfo: { ...job.gitInfo, repoUrl: this.repoUrl() } };
     const variables = expandVariables(spec.variables);
@@ -236,6 +264,8 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     // Only when set: even clearTimeout(undefined) loads node:timers (time/clock.ts).
     if (killTimer !== undefined) clearTimeout(killTimer);
     if (result === null) {
+      // A docker job's containers, network and volumes outlive a killed process.
+      if (isDockerOwner(this.#o.runner)) await this.#sweep(trace);
       if (options.signal.aborted) {
         trace.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"), "runner");
         trace.close();
@@ -255,6 +285,19 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
     };
   }
+}
+
+/** "Removed what the executor process left in docker: containers a, b; networks n". */
+function describeSwept(swept: SweptEvent): string {
+  const parts = ([["containers", swept.containers], ["networks", swept.networks], [
+    "volumes",
+    swept.volumes,
+  ]] as const).filter(([, names]) => names.length > 0)
+    .map(([kind, names]) => `${kind} ${names.join(", ")}`);
+  const failed = swept.failures.map((f) => `; could not remove ${f.name}: ${f.reason}`).join("");
+  return parts.length === 0 && failed === ""
+    ? "The executor process left nothing in docker"
+    : `Removed what the executor process left in docker: ${parts.join("; ") || "nothing"}${failed}`;
 }
 
 function resultOf(event: FromExecutor): ResultEvent | null {

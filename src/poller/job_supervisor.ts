@@ -31,6 +31,7 @@ import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
 import type { CacheUrlAnswer, CacheUrlRequest } from "../executors/process_protocol.ts";
 import type { JobHandler, JobSlot } from "./poller.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "./process_launcher.ts";
+import { isDockerOwner, SWEEP_TIMEOUT_MS, sweepLeftovers } from "./leftover_sweep.ts";
 import {
   type JobTerminalSession,
   type JobTerminalSessions,
@@ -127,17 +128,6 @@ const encoder = new TextEncoder();
  * cannot start at all fail the job instead of looping.
  */
 const MAX_LAUNCH_ATTEMPTS = 2;
-/**
- * How long the sweep after a dead docker job's executor process may take
- * (its process start included); past it the sweep process is killed, and the
- * next docker job's executor sweeps again (docs/executors/docker.md).
- */
-export const SWEEP_TIMEOUT_MS = 10_000;
-
-/** Executors whose jobs leave docker objects owned by their executor process (OwnerLease). */
-function isDockerOwner(runner: RunnerConfig): boolean {
-  return runner.executor === "docker" || runner.executor === "docker+ssh";
-}
 
 /** What one job's run and watch share: its slot, stop signal, log and terminal. */
 interface JobContext {
@@ -530,46 +520,18 @@ export class JobSupervisor implements JobHandler {
     log: Logger,
   ): Promise<void> {
     const timeoutMs = this.#opts.sweepTimeoutMs ?? SWEEP_TIMEOUT_MS;
-    const deadline = new AbortController();
-    const timedOut = systemClock().sleep(timeoutMs, deadline.signal).then(
-      () => "timeout" as const,
-      () => "timeout" as const,
+    const swept = await sweepLeftovers(this.#opts.launcher, {
+      runner,
+      permissions,
+      stateDir: this.#opts.stateDir,
+      timeoutMs,
+    });
+    if (swept !== "timeout") return logSwept(swept, log);
+    log.warn(
+      `Removing what the executor process left in docker did not finish within ${
+        timeoutMs / 1000
+      } s: the next docker job's executor process removes it`,
     );
-    try {
-      for (let attempt = 1;; attempt++) {
-        const proc = this.#opts.launcher.launch(permissions);
-        let swept: SweptEvent | "timeout" | null = null;
-        try {
-          await proc.send({
-            type: "sweep",
-            runner: executorSettings(runner),
-            stateDir: this.#opts.stateDir,
-          });
-          swept = await Promise.race([untilSwept(proc), timedOut]);
-        } catch {
-          // The process could not take the message: it died; as no answer below.
-        } finally {
-          if (swept === "timeout") proc.kill("SIGKILL");
-          await proc[Symbol.asyncDispose]();
-        }
-        if (swept === "timeout") {
-          log.warn(
-            `Removing what the executor process left in docker did not finish within ${
-              timeoutMs / 1000
-            } s: the next docker job's executor process removes it`,
-          );
-          return;
-        }
-        if (swept !== null) return logSwept(swept, log);
-        // A spare that died before it got the message never swept: one more, fresh.
-        if (!proc.isPrestarted || attempt >= MAX_LAUNCH_ATTEMPTS) {
-          const tail = proc.stderrTail().trim().split("\n").slice(-3).join(" | ");
-          throw new Error(`the sweep process ended without an answer${tail ? `: ${tail}` : ""}`);
-        }
-      }
-    } finally {
-      deadline.abort();
-    }
   }
 
   #resultOf(result: ResultEvent, interrupted: boolean): JobResult {
@@ -638,14 +600,6 @@ async function untilIdle(proc: ExecutorProcess, groups: Set<number>): Promise<bo
     // A broken stdout: the process is not reused.
   }
   return false;
-}
-
-/** The `swept` answer to a sweep message; null when the process ended without one. */
-async function untilSwept(proc: ExecutorProcess): Promise<SweptEvent | null> {
-  for await (const item of proc.events()) {
-    if ("event" in item && item.event.type === "swept") return item.event;
-  }
-  return null;
 }
 
 /** The runner log says what a sweep removed, and what it could not. */

@@ -86,3 +86,95 @@ Deno.test({
     assert.match(run.stdout, /^wrote-builds$/m);
   },
 });
+
+/** Pids of the executor processes `parent` started (`executor-process` or its entry module). */
+function executorChildren(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (ppid === parent && /executor[-_]/.test(cmdline)) pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** Containers and networks labelled with exec's host id (its own state dir: this test's alone). */
+async function ownedBy(hostId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const kind of [["ps", "-aq"], ["network", "ls", "-q"], ["volume", "ls", "-q"]]) {
+    const out = await new Deno.Command("docker", {
+      args: [...kind, "--filter", `label=runner.owner.host=${hostId}`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    ids.push(...new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== ""));
+  }
+  return ids;
+}
+
+async function hostIdUnder(dir: string): Promise<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isFile && entry.name === "host_id") return (await Deno.readTextFile(path)).trim();
+    if (entry.isDirectory) {
+      const found = await hostIdUnder(path).catch(() => "");
+      if (found) return found;
+    }
+  }
+  return "";
+}
+
+Deno.test({
+  name: "exec: an executor process killed mid docker job leaves no container or network behind",
+  ignore: skipReason !== null,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": `hang:
+  services:
+    - name: ${BUSYBOX_TEST_IMAGE}
+      alias: svc
+      command: ["sleep", "600"]
+  script:
+    - echo started
+    - sleep 600
+`,
+    });
+    const child = project.spawn(["--executor", "docker", "--docker-image", BUSYBOX_TEST_IMAGE]);
+    const output = child.output();
+    let hostId = "";
+    try {
+      const deadline = Date.now() + 60_000;
+      while (hostId === "" || (await ownedBy(hostId)).length < 3) {
+        assert.ok(Date.now() < deadline, "the job's containers and network never ran");
+        await new Promise((r) => setTimeout(r, 200));
+        hostId = await hostIdUnder(`${project.root}/cache`).catch(() => "");
+      }
+      const executors = executorChildren(child.pid);
+      assert.equal(executors.length, 1, `one executor process: ${executors}`);
+      Deno.kill(executors[0]!, "SIGKILL");
+      const run = await output;
+      const stdout = new TextDecoder().decode(run.stdout);
+      assert.deepEqual(await ownedBy(hostId), []);
+      assert.match(stdout, /Removed what the executor process left in docker: containers /);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited.
+      }
+      await output.catch(() => {});
+      for (const id of hostId ? await ownedBy(hostId) : []) {
+        for (const rm of [["rm", "-f"], ["network", "rm"], ["volume", "rm"]]) {
+          await new Deno.Command("docker", { args: [...rm, id], stdout: "null", stderr: "null" })
+            .output();
+        }
+      }
+    }
+  },
+});
