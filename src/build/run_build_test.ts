@@ -459,7 +459,7 @@ Deno.test("runBuild prints get_sources itself for GIT_STRATEGY=none and creates 
   );
   assert.match(
     executor.scriptOf("prepare_script"),
-    /^\[ -d \/builds\/abc12345\/2\/acme\/widget \] \|\| mkdir -p \/builds\/abc12345\/2\/acme\/widget$/m,
+    /^\[ -d \/builds\/abc12345\/2\/acme\/widget \] && \[ -d \/builds\/abc12345\/2\/acme\/widget\.tmp \] \|\| mkdir -p \/builds\/abc12345\/2\/acme\/widget \/builds\/abc12345\/2\/acme\/widget\.tmp$/m,
   );
 });
 

@@ -136,9 +136,9 @@ export class ScriptWriter {
     this.command("cd", dir);
   }
 
-  /** `mkdir -p dir`, run only when `dir` is not a directory yet. */
-  mkdir(dir: string): void {
-    this.line(ensureDir(dir));
+  /** One `mkdir -p` of `dirs`, run only when one of them is not a directory yet. */
+  mkdir(...dirs: string[]): void {
+    this.line(ensureDir(...dirs));
     this.checkForErrors();
   }
 
@@ -248,10 +248,10 @@ export class ScriptWriter {
   }
 }
 
-/** `mkdir -p dir` behind a test: no process start when the directory is there. */
-function ensureDir(dir: string): string {
-  const quoted = quoteShell(dir);
-  return `[ -d ${quoted} ] || mkdir -p ${quoted}`;
+/** `mkdir -p dirs` behind a test: no process start when the directories are there. */
+function ensureDir(...dirs: string[]): string {
+  const quoted = dirs.map(quoteShell);
+  return `${quoted.map((q) => `[ -d ${q} ]`).join(" && ")} || mkdir -p ${quoted.join(" ")}`;
 }
 
 /** Joins POSIX path parts (the job's paths are always POSIX here). */

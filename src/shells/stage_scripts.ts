@@ -123,7 +123,8 @@ export function prepareScript(info: ScriptInfo, options: PrepareScriptOptions = 
   w.line(`echo "Running on ${host}${via}..."`);
   // One `rm` for all files: each command is a process start in the stage.
   w.rmFiles(w.tmpFile(GITLAB_ENV_FILE), w.tmpFile("masking.db"));
-  if (options.createProjectDir) w.mkdir(info.projectDir);
+  // With the job's temporary dir, where the step's GITLAB_ENV file goes: one process for both.
+  if (options.createProjectDir) w.mkdir(info.projectDir, info.tmpDir);
   return w.finish();
 }
 

@@ -131,6 +131,7 @@ for (const shell of ["bash", "sh"] as const) {
       const stdout = await runShell(shell, prepareScript(info, { createProjectDir: true }), root);
       assert.match(stdout, /^Running on .+\.\.\.\n$/);
       assert.ok((await Deno.stat(info.projectDir)).isDirectory);
+      assert.ok((await Deno.stat(info.tmpDir)).isDirectory);
     } finally {
       await Deno.remove(root, { recursive: true });
     }
@@ -187,8 +188,9 @@ for (const shell of ["bash", "sh"] as const) {
       const first = await job();
       assert.match(first.stdout, /^Running on build-host-1\.\.\.$/m);
       assert.match(first.stdout, /hello/);
-      // The first job creates the directories; nothing asks git to forget a token it never had.
-      assert.deepEqual(first.started, ["mkdir", "mkdir", "rm"]);
+      // The first job creates the directories, the project's and its temporary one in one
+      // process; nothing asks git to forget a token it never had.
+      assert.deepEqual(first.started, ["mkdir", "rm"]);
       // The next job finds them: only cleanup's rm of the GITLAB_ENV file the step created.
       const second = await job();
       assert.deepEqual(second.started, ["rm"]);
