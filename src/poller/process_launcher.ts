@@ -12,6 +12,12 @@
  * skip the start-up and run warm code. Idle processes are kept per set, the
  * most recently used taken first, each stopped after `spareIdleMs` unused;
  * one that exited meanwhile is dropped, never given a job.
+ *
+ * A launch starts the next job's spare, except in a burst (the set's previous
+ * launch less than SPARE_BURST_GAP_MS ago): there the spare would be taken by
+ * the next launch while still starting, saving it nothing, and the burst's
+ * last one would start a process no job needs, on a machine already busy
+ * starting the others.
  */
 import {
   decodeMessage,
@@ -40,6 +46,9 @@ import { systemClock } from "../time/clock.ts";
  * (`sourceDir`), nothing else.
  */
 export const LAZY_IMPORTS_FLAG = "--unstable-lazy-dynamic-imports";
+
+/** Launches of one permission set closer than this are a burst: they start no spare. */
+export const SPARE_BURST_GAP_MS = 1000;
 
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
@@ -109,6 +118,8 @@ export interface LauncherOptions {
    * processes are kept as long. 0 = none, and none kept.
    */
   spareIdleMs?: number;
+  /** Milliseconds of a monotonic clock, for the burst rule; default `performance.now`. */
+  now?: () => number;
 }
 
 /** `{ revision }` for LauncherOptions when the revision is known ("unknown" is not passed on). */
@@ -129,6 +140,8 @@ export class SubprocessLauncher implements ExecutorLauncher {
   #idle = new Map<string, Spare[]>();
   /** The permission set each process was started with. */
   #keys = new WeakMap<ExecutorProcess, string>();
+  /** When each permission set was last launched without an idle process. */
+  #lastLaunchAt = new Map<string, number>();
   #isClosed = false;
 
   constructor(options: LauncherOptions) {
@@ -149,7 +162,10 @@ export class SubprocessLauncher implements ExecutorLauncher {
     if (spare && spare.process !== process) spare.process.kill();
     process.isPrestarted = process === spare?.process;
     const idleMs = this.#options.spareIdleMs ?? 0;
-    if (idleMs > 0 && !this.#isClosed) {
+    const now = (this.#options.now ?? performance.now.bind(performance))();
+    const isBurst = now - (this.#lastLaunchAt.get(key) ?? -Infinity) < SPARE_BURST_GAP_MS;
+    this.#lastLaunchAt.set(key, now);
+    if (idleMs > 0 && !this.#isClosed && !isBurst) {
       const next = this.#spawn(permissions);
       const timer = setTimeout(() => {
         if (this.#spares.get(key)?.process === next) this.#spares.delete(key);

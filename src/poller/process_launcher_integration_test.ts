@@ -10,7 +10,12 @@ import { join } from "../path/host_path.ts";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
 import { executorPermissions } from "./executor_permissions.ts";
-import { LAZY_IMPORTS_FLAG, SubprocessLauncher } from "./process_launcher.ts";
+import {
+  type ExecutorProcess,
+  LAZY_IMPORTS_FLAG,
+  SPARE_BURST_GAP_MS,
+  SubprocessLauncher,
+} from "./process_launcher.ts";
 import { cleanHome } from "../../tests/fixtures/test_env.ts";
 import { executorCommandLine, runExecutorJob } from "../../tests/fixtures/executor_job.ts";
 
@@ -84,6 +89,45 @@ Deno.test("executor process from source with sourceDir: lazy imports, its row's 
   } finally {
     await proc[Symbol.asyncDispose]();
     launcher.close();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("launches in a burst start no spare; a launch after a pause starts one for the next job", async () => {
+  const root = await Deno.makeTempDir({ prefix: "runner-spare-" });
+  let now = 0;
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: ENTRY,
+    sourceDir: SOURCE_DIR,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
+    spareIdleMs: 60_000,
+    now: () => now,
+  });
+  const permissions = executorPermissions({
+    runner: { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9" },
+    cwd: root,
+    tempDir: root,
+    stateDir: join(root, "state"),
+    env: () => undefined,
+  });
+  const launched: ExecutorProcess[] = [];
+  try {
+    const prestarted = (at: number) => {
+      now = at;
+      const proc = launcher.launch(permissions);
+      launched.push(proc);
+      return proc.isPrestarted === true;
+    };
+    assert.equal(prestarted(0), false, "the first launch has no spare to take");
+    assert.equal(prestarted(10), true, "the first launch started a spare");
+    assert.equal(prestarted(20), false, "a launch in a burst started a spare");
+    now = 20 + SPARE_BURST_GAP_MS;
+    assert.equal(prestarted(now), false);
+    assert.equal(prestarted(now + 10), true, "a launch after a pause started no spare");
+  } finally {
+    launcher.close();
+    await Promise.all(launched.map((proc) => proc[Symbol.asyncDispose]()));
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
