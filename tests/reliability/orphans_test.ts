@@ -1,7 +1,8 @@
 /**
  * End to end: nothing a job started outlives the poller. kill -9 of `runner
- * run` or `runner exec` mid-job, or SIGTERM to an executor process, leaves no
- * job process (and for docker no job container) behind within a few seconds.
+ * run` or `runner exec` mid-job, SIGTERM to an executor process, or a shutdown
+ * whose executor process hangs past `shutdown_timeout`, leaves no job process
+ * (and for docker no job container) behind within a few seconds.
  * Job processes are found by a marker in their command line, by scanning
  * every /proc/<pid>/cmdline of the host.
  */
@@ -299,4 +300,35 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("SIGTERM past shutdown_timeout with a shell job whose executor process hangs: no job process outlives the runner", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using home = await cleanHome();
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token), { log_level: "debug", shutdown_timeout: 1 }),
+    env: { HOME: home.HOME, DENO_DIR: home.DENO_DIR },
+  });
+  const marker = `runner-hung-${crypto.randomUUID()}`;
+  const job = gitlab.enqueueJob({
+    script: ["trap '' TERM", "echo started", sleeper(marker)],
+    variables: NO_GIT,
+  });
+  try {
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+      what: `job ${job.id} started`,
+    });
+    const executor = executorPid(runner.log, job.id);
+    assert.ok(executor, `executor pid of job ${job.id} in the runner log:\n${runner.log}`);
+    await msUntil(async () => (await processesWith(marker)).length >= 1, "the sleep", 10_000);
+    // A hung executor process: it never acts on the cancel, nor kills its job's processes.
+    Deno.kill(executor, "SIGSTOP");
+    runner.signal("SIGTERM");
+    assert.equal((await runner.exited()).code, 1, "shutdown did not finish");
+    assert.deepEqual(await processesWith(marker), []);
+    assert.ok(!(await isRunning(executor)), "the executor process is gone");
+  } finally {
+    await killByMarker(marker);
+  }
 });
