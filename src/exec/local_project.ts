@@ -100,6 +100,14 @@ interface GitListing {
   untracked: string[];
 }
 
+export interface ReadGitStateOptions {
+  /**
+   * Leave `changedFiles` null (default false): for a pipeline without
+   * `changes:`, which need not pay `git diff` (`readChangedFiles` reads them).
+   */
+  isChangedFilesSkipped?: boolean;
+}
+
 /**
  * Reads HEAD, the current branch or tag, the last commit and the files that
  * differ from HEAD. Outside a repository, returns an empty state (zero sha,
@@ -109,6 +117,7 @@ interface GitListing {
 export async function readGitState(
   projectDir: string,
   files?: LocalProjectFiles,
+  options: ReadGitStateOptions = {},
 ): Promise<GitState> {
   const run = (args: string[]) => git(projectDir, args);
   // The reads run at once (each is a process start, 7-10 ms of CPU here, and
@@ -118,15 +127,10 @@ export async function readGitState(
   // refs are files (readSymbolicRefFiles) once `log` shows git reads the
   // repository.
   const symbolicFiles = readSymbolicRefFiles(join(projectDir, ".git"));
-  const [log, remoteOut, diff, untracked] = await Promise.all([
+  const [log, remoteOut, changedFiles] = await Promise.all([
     run(["log", "-1", "--format=%H%x00%P%x00%an <%ae>%x00%aI%x00%B", "HEAD"]),
     run(["remote", "get-url", "origin"]),
-    run(["diff", "--name-only", "-z", "HEAD"]),
-    files
-      ? files.untrackedFiles()
-      : run(["ls-files", "-z", "--others", "--exclude-standard"]).then((out) =>
-        out === null ? null : out.split("\0")
-      ),
+    options.isChangedFilesSkipped ? null : readChangedFiles(projectDir, files),
   ]);
   // Without a commit (or when git refuses the repository) git itself says.
   const symbolic = (log !== null ? await symbolicFiles : null) ??
@@ -143,9 +147,6 @@ export async function readGitState(
   const beforeSha = (hasCommit ? parents.split(" ")[0] : "") || ZERO_SHA;
   const originHead = shortRefName(symbolic.originHead, "refs/remotes/origin/");
   const remote = remoteOut?.trim() ?? "";
-  const changed = new Set<string>();
-  if (hasCommit) { for (const f of (diff ?? "").split("\0")) if (f) changed.add(f); }
-  for (const f of untracked ?? []) if (f) changed.add(f);
   const ref = branch || tag || (sha === ZERO_SHA ? "main" : "");
   return {
     sha,
@@ -156,9 +157,33 @@ export async function readGitState(
     commitMessage: message.replace(/\n+$/, ""),
     commitAuthor: author,
     commitTimestamp: timestamp,
-    changedFiles: [...changed].sort(),
+    changedFiles,
     remotePath: remotePathOf(remote),
   };
+}
+
+/**
+ * The files that differ from HEAD: staged, unstaged and untracked (not
+ * ignored), sorted; only the untracked ones without a commit, none outside
+ * a repository. With `files`, its listing gives the untracked files.
+ */
+export async function readChangedFiles(
+  projectDir: string,
+  files?: LocalProjectFiles,
+): Promise<string[]> {
+  const [diff, untracked] = await Promise.all([
+    // Fails without a commit: nothing is changed from a HEAD there is not.
+    git(projectDir, ["diff", "--name-only", "-z", "HEAD"]),
+    files
+      ? files.untrackedFiles()
+      : git(projectDir, ["ls-files", "-z", "--others", "--exclude-standard"]).then((out) =>
+        out === null ? null : out.split("\0")
+      ),
+  ]);
+  const changed = new Set<string>();
+  for (const f of (diff ?? "").split("\0")) if (f) changed.add(f);
+  for (const f of untracked ?? []) if (f) changed.add(f);
+  return [...changed].sort();
 }
 
 /** Where HEAD and origin/HEAD point: full ref names, "" when not a symbolic ref. */

@@ -13,8 +13,13 @@ export interface GitState {
   commitAuthor: string;
   /** ISO 8601. */
   commitTimestamp: string;
-  /** Files that differ from HEAD (staged, unstaged, untracked), relative paths: what `changes:` sees. */
-  changedFiles: string[];
+  /**
+   * Files that differ from HEAD (staged, unstaged, untracked), relative paths:
+   * what `changes:` sees. Null when not read: exec reads them only for a
+   * pipeline with `changes:` (`isReadingChanges`; `git diff` stats every
+   * tracked file), and a `changes` rule given null fails as a bug.
+   */
+  changedFiles: string[] | null;
   /** `namespace/name` from the `origin` remote, or "" when there is none. */
   remotePath: string;
 }

@@ -19,6 +19,7 @@ export { withDotenvVariables } from "./job_spec_builder.ts";
 export { loadPipeline, type LoadPipelineOptions } from "./load_pipeline.ts";
 export type { JobConfig, Pipeline } from "./pipeline.ts";
 export {
+  isReadingChanges,
   JobSelectionError,
   type Plan,
   type PlannedJob,

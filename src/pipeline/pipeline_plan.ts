@@ -22,6 +22,7 @@ import type { ProjectFiles } from "./project_files.ts";
 import {
   evaluateOnlyExcept,
   evaluateRules,
+  hasChangesRules,
   hasFileRules,
   loadGlobMatch,
   NO_GLOB_MATCH,
@@ -149,6 +150,15 @@ interface Candidate {
   needs: NeedConfig[] | null;
   ruleVariables: CiVariable[];
   notes: string[];
+}
+
+/**
+ * Whether planning `pipeline` reads the changed files (`GitState.changedFiles`):
+ * `changes` in workflow:rules, or in a job's rules, only or except.
+ */
+export function isReadingChanges(pipeline: Pipeline): boolean {
+  return hasChangesRules(pipeline.workflow.rules) ||
+    pipeline.jobs.some((j) => hasChangesRules(j.rules, [j.only, j.except]));
 }
 
 /**

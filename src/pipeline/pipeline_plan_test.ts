@@ -4,7 +4,12 @@ import { CiConfigError } from "./ci_config_error.ts";
 import type { GitState } from "./git_state.ts";
 import { withDotenvVariables } from "./job_spec_builder.ts";
 import { loadPipeline } from "./load_pipeline.ts";
-import { JobSelectionError, type PlanOptions, planPipeline } from "./pipeline_plan.ts";
+import {
+  isReadingChanges,
+  JobSelectionError,
+  type PlanOptions,
+  planPipeline,
+} from "./pipeline_plan.ts";
 import { MemoryProjectFiles } from "./memory_project_files.ts";
 
 const GIT: GitState = {
@@ -500,3 +505,28 @@ function toWire(spec: JobSpec): unknown {
     "hooks": spec.hooks,
   };
 }
+
+Deno.test("a pipeline reads the changed files only when workflow or job rules, only or except have changes", async () => {
+  const readsChanges = async (yaml: string) =>
+    isReadingChanges(
+      await loadPipeline("/home/ada/widget", {
+        files: new MemoryProjectFiles({ ".gitlab-ci.yml": yaml }),
+      }),
+    );
+  assert.equal(
+    await readsChanges("a:\n  script: [x]\n  rules:\n    - exists: [x]\n    - if: $A\n"),
+    false,
+  );
+  assert.equal(
+    await readsChanges("workflow:\n  rules:\n    - changes: [x]\na:\n  script: [x]\n"),
+    true,
+  );
+  assert.equal(await readsChanges("a:\n  script: [x]\n  rules:\n    - changes: [x]\n"), true);
+  assert.equal(await readsChanges("a:\n  script: [x]\n  only:\n    changes: [x]\n"), true);
+  assert.equal(await readsChanges("a:\n  script: [x]\n  except:\n    changes: [x]\n"), true);
+  // Planned without them, a changes rule is a bug that says so rather than a silent "nothing changed".
+  const yaml = "a:\n  script: [x]\n  rules:\n    - changes: [x]\n";
+  const error = await planError(yaml, { git: { ...GIT, changedFiles: null } });
+  assert.ok(error instanceof TypeError);
+  assert.match(error.message, /without the changed files/);
+});

@@ -10,8 +10,11 @@ import { expandVariables } from "./variable_expansion.ts";
 /** What rules, only and except look at. */
 export interface RuleContext {
   lookup: VariableLookup;
-  /** Files changed locally (uncommitted and staged changes vs HEAD), relative paths. */
-  changedFiles: readonly string[];
+  /**
+   * Files changed locally (uncommitted and staged changes vs HEAD), relative
+   * paths; null where no rule has `changes` (`hasChangesRules`).
+   */
+  changedFiles: readonly string[] | null;
   /** Every file of the project, relative paths. */
   projectFiles: readonly string[];
   /**
@@ -38,6 +41,23 @@ export async function loadGlobMatch(): Promise<GlobMatch> {
 export const NO_GLOB_MATCH: GlobMatch = () => {
   throw new TypeError("A changes or exists rule met a rule context made without glob matching");
 };
+
+/** Whether any of these rules or only/except conditions looks at changed files (`changes`). */
+export function hasChangesRules(
+  rules: readonly RuleConfig[] | null,
+  onlyExcept: readonly (OnlyExceptConfig | null)[] = [],
+): boolean {
+  return (rules ?? []).some((r) => r.changes !== null) ||
+    onlyExcept.some((c) => c !== null && c.changes.length > 0);
+}
+
+/** The changed files of a context that must have them (a bug if it has not). */
+function changedFilesOf(ctx: RuleContext): readonly string[] {
+  if (ctx.changedFiles === null) {
+    throw new TypeError("A changes rule met a rule context made without the changed files");
+  }
+  return ctx.changedFiles;
+}
 
 /** Whether any of these rules or only/except conditions looks at files (`changes`, `exists`). */
 export function hasFileRules(
@@ -69,7 +89,7 @@ export function evaluateRules(
 ): RuleOutcome | null {
   for (const [index, rule] of rules.entries()) {
     if (rule.if !== null && !evaluateIf(rule.if, ctx.lookup, rule, `${key}[${index}].if`)) continue;
-    if (rule.changes !== null && !matchesAny(rule.changes, ctx.changedFiles, ctx)) continue;
+    if (rule.changes !== null && !matchesAny(rule.changes, changedFilesOf(ctx), ctx)) continue;
     if (rule.exists !== null && !matchesAny(rule.exists, ctx.projectFiles, ctx)) continue;
     return {
       index,
@@ -161,7 +181,7 @@ function matchesCondition(
     );
     if (!ok) return false;
   }
-  if (cond.changes.length > 0 && !matchesAny(cond.changes, ctx.changedFiles, ctx)) {
+  if (cond.changes.length > 0 && !matchesAny(cond.changes, changedFilesOf(ctx), ctx)) {
     return false;
   }
   return cond.refs.length > 0 || cond.variables.length > 0 || cond.changes.length > 0 || isOnly;

@@ -112,6 +112,41 @@ matrix-changes:
   assert.match(run.stdout, /^matrix-changes: \[\]\s+test\s+rules: no rule matched$/m);
 });
 
+Deno.test("exec's changes: sees the working tree's changes in workflow rules, include rules and only/except", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `include:
+  - local: ci/api.yml
+    rules:
+      - changes: [api/**/*]
+  - local: ci/docs.yml
+    rules:
+      - changes: [docs/**/*]
+workflow:
+  rules:
+    - changes: [api/**/*]
+only-api:
+  script: [echo]
+  only:
+    changes: [api/**/*]
+except-api:
+  script: [echo]
+  except:
+    changes: [api/**/*]
+`,
+    "ci/api.yml": "from-api-include:\n  script: [echo]\n",
+    "ci/docs.yml": "from-docs-include:\n  script: [echo]\n",
+    "api/main.go": "package main\n",
+    "docs/index.md": "# Docs\n",
+  }, { "api/main.go": "package main // edited\n" });
+  const run = await project.exec("--list");
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.doesNotMatch(run.stderr, /TypeError|FATAL/);
+  assert.match(run.stdout, /^\d+\s+from-api-include\s+test/m);
+  assert.match(run.stdout, /^\d+\s+only-api\s+test/m);
+  assert.match(run.stdout, /^except-api\s+test\s+/m);
+  assert.doesNotMatch(run.stdout, /from-docs-include/);
+});
+
 Deno.test("exec accepts include:local with a variable in the path", async () => {
   await using project = await SampleProject.create({
     ".gitlab-ci.yml":

@@ -16,7 +16,7 @@ import { fromFileUrl, isAbsolute, join, resolve } from "../../path/host_path.ts"
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
 import type { ExecVariable, GitState, Plan } from "../../pipeline/mod.ts";
-import { LocalProjectFiles, readGitState } from "../../exec/local_project.ts";
+import { LocalProjectFiles, readChangedFiles, readGitState } from "../../exec/local_project.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
 import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
 import type { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
@@ -230,18 +230,27 @@ function usageFailure(ctx: CliContext, message: string): number {
   return 2;
 }
 
-/** The project on disk, and its git state being read (git processes started at once). */
+/**
+ * The project on disk, and its git state being read (git processes started
+ * at once) but for the changed files, read only when rules look at them.
+ */
 interface ProjectReads {
   files: LocalProjectFiles;
   gitState: Promise<GitState>;
+  /** The git state with its changed files (read on the first call). */
+  withChangedFiles(): Promise<GitState>;
 }
 
 function readProject(projectDir: string): ProjectReads {
   const files = new LocalProjectFiles(projectDir);
-  const gitState = readGitState(projectDir, files);
+  const gitState = readGitState(projectDir, files, { isChangedFilesSkipped: true });
   // Awaited when the pipeline is loaded; a failure then surfaces there.
   gitState.catch(() => {});
-  return { files, gitState };
+  let full: Promise<GitState> | null = null;
+  const withChangedFiles = () =>
+    full ??= Promise.all([gitState, readChangedFiles(projectDir, files)])
+      .then(([git, changedFiles]) => ({ ...git, changedFiles }));
+  return { files, gitState, withChangedFiles };
 }
 
 /** The parse cache's file in a project's state directory (`CiYamlParseCache`). */
@@ -258,7 +267,7 @@ async function loadPlan(
     build: `${ctx.version.version} ${ctx.version.revision} ${ctx.version.denoVersion}`,
   });
   cache.preload();
-  const { files, gitState } = project;
+  const { files, gitState, withChangedFiles } = project;
   if (await files.readText(s.ciFile) === null) {
     throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
   }
@@ -288,10 +297,11 @@ async function loadPlan(
   const pipeline = await m.loadPipeline(s.projectDir, {
     files,
     ciFile: s.ciFile,
-    includeContext: async () => ({ git: await gitState, variables }),
+    includeContext: async () => ({ git: await withChangedFiles(), variables }),
     parse: cache.parse,
   });
-  const git = await gitState;
+  // `git diff` (a stat of every tracked file) only for rules that look at changes.
+  const git = m.isReadingChanges(pipeline) ? await withChangedFiles() : await gitState;
   const plan = await m.planPipeline(pipeline, {
     git,
     files,
