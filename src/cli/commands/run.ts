@@ -3,7 +3,9 @@
  * clients, executor launcher, metrics and config watcher, then serve until a
  * signal. SIGQUIT drains (no new jobs, running ones finish); SIGTERM/SIGINT
  * abort running jobs, report them and exit within `shutdown_timeout`; a
- * second signal exits at once; SIGHUP reloads config.toml.
+ * second signal exits at once. Either way executor processes still running a
+ * job are killed first, and what their docker jobs left is removed (at most
+ * 10 s, JobSupervisor); SIGHUP reloads config.toml.
  */
 import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
 import { dirname, fromFileUrl, join, resolve } from "../../path/host_path.ts";
