@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import type { RunnerConfig } from "../../src/config/runner_config.ts";
-import { executorSettings } from "../../src/executors/process_protocol.ts";
+import { executorSettings, type SweptEvent } from "../../src/executors/process_protocol.ts";
 import { type JobSpec, parseJobSpec } from "../../src/job/job_spec.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import { dockerConfigPath, executorPermissions } from "../../src/poller/executor_permissions.ts";
@@ -31,6 +31,7 @@ import {
   type TraceSessionFactory,
 } from "../../src/poller/job_supervisor.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { sweepLeftovers } from "../../src/poller/leftover_sweep.ts";
 import { CacheUrlSigners } from "../../src/cache/cache_url_signer.ts";
 import type { JobRef, JobUpdate, TraceTransport, UpdateResult } from "../../src/trace/transport.ts";
 import {
@@ -400,6 +401,72 @@ Deno.test({
     const out = await runOutsideRow(tmp.path, dockerRunner("http://127.0.0.1:9"), sent, job);
     assert.equal(out.state, "failed", out.trace);
     assert.match(out.trace, new RegExp(`Requires (read|write|net) access to "(unix:)?${other}"`));
+  },
+});
+
+Deno.test({
+  name:
+    "compiled docker executor process answers a sweep within its row: a dead owner's container is removed",
+  ignore: dockerSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using tmp = await tempRoot();
+    const env = testEnv();
+    const tempDir = join(tmp.path, "tmp");
+    const stateDir = join(tmp.path, ".runner");
+    await Deno.mkdir(tempDir, { recursive: true });
+    const runner = dockerRunner("http://127.0.0.1:9");
+    const permissions = executorPermissions({
+      runner,
+      cwd: tmp.path,
+      tempDir,
+      stateDir,
+      env: (name) => env[name],
+    });
+    const launcher = new SubprocessLauncher({
+      execPath: Deno.execPath(),
+      mainModule: MAIN_MODULE,
+      scoping: "worker",
+      env,
+    });
+    const sweep = () => sweepLeftovers(launcher, { runner, permissions, stateDir });
+    // The first sweep finds nothing and makes this state dir's host id.
+    const first = await sweep();
+    assert.notEqual(first, "timeout");
+    assert.equal((first as SweptEvent).error, undefined, JSON.stringify(first));
+    const hostId = (await Deno.readTextFile(join(stateDir, "docker-executor", "host_id"))).trim();
+    // A container of an owner with no lease: what a killed executor process leaves.
+    const name = `runner-sweep-test-${crypto.randomUUID()}`;
+    const created = await new Deno.Command("docker", {
+      args: [
+        "create",
+        "--name",
+        name,
+        "--label",
+        "runner.managed=true",
+        "--label",
+        "runner.temporary=true",
+        "--label",
+        `runner.owner.host=${hostId}`,
+        "--label",
+        `runner.owner=${crypto.randomUUID()}`,
+        BUSYBOX_TEST_IMAGE,
+        "true",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(created.success, new TextDecoder().decode(created.stderr));
+    try {
+      const second = await sweep();
+      assert.notEqual(second, "timeout");
+      assert.deepEqual((second as SweptEvent).containers, [name], JSON.stringify(second));
+    } finally {
+      launcher.close();
+      await new Deno.Command("docker", { args: ["rm", "-f", name], stdout: "null", stderr: "null" })
+        .output();
+    }
   },
 });
 
