@@ -7,7 +7,7 @@ import { SUPPORTED_EXECUTORS } from "../config/executor_names.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
-import { dockerConfigPath, executorStateDir } from "../poller/executor_permissions.ts";
+import { dockerConfigPath, executorStateDir } from "../poller/executor_paths.ts";
 import { type JobSpec, variableValue } from "../job/job_spec.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { parseEnvironment } from "../build/job_variables.ts";

@@ -9,6 +9,9 @@
 import { isAbsolute, join, resolve } from "../path/host_path.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { cacheEndpoints } from "../cache/cache_endpoint.ts";
+import { dockerConfigPath, executorStateDir } from "./executor_paths.ts";
+
+export { dockerConfigPath, executorStateDir };
 
 export interface ExecutorPermissions {
   read: string[];
@@ -44,12 +47,6 @@ export interface PermissionContext {
   dockerAuthConfigs?: readonly string[];
 }
 
-/** The runner user's docker config file, as the docker CLI finds it; null without a home. */
-export function dockerConfigPath(env: (name: string) => string | undefined): string | null {
-  const dir = env("DOCKER_CONFIG") || (env("HOME") ? join(env("HOME") ?? "", ".docker") : "");
-  return dir ? join(dir, "config.json") : null;
-}
-
 /** `docker-credential-<name>` programs named by `credsStore` / `credHelpers`; never paths. */
 export function credentialHelperPrograms(configs: readonly string[]): string[] {
   const names = new Set<string>();
@@ -72,11 +69,6 @@ export function credentialHelperPrograms(configs: readonly string[]): string[] {
 }
 
 export const DOCKER_SOCKET = "/var/run/docker.sock";
-
-/** The part of the state directory docker executor processes share (owner leases). */
-export function executorStateDir(stateDir: string): string {
-  return join(stateDir, "docker-executor");
-}
 
 function hostPort(url: string): string {
   const u = new URL(url);
