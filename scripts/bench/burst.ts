@@ -49,7 +49,10 @@ function report(line: string): void {
   console.log(line);
 }
 
-const gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 3, longPollHoldMs: 1000 });
+// GitLab (Workhorse) holds a job request until the queue changes, up to 50 s by default. A
+// hold as short as check_interval left no request in flight half of the time: the burst's
+// first pickup then waited up to 1 s for the next poll, by chance.
+const gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 3, longPollHoldMs: 50_000 });
 const r = gitlab.createRunner({ kind: "created" });
 // Login shells read no profile (root's runs a slow pyenv init); Deno's cache stays put.
 const home = await Deno.makeTempDir({ prefix: "runner-bench-home-" });
