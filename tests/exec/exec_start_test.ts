@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MAIN, SampleProject } from "./_exec_cli.ts";
 import { staticGraph } from "../fixtures/static_graph.ts";
+import { runnerTaskFlags } from "../fixtures/runner_process.ts";
 
 const hasStrace = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
   .output().then((o) => o.success, () => false);
@@ -25,11 +26,15 @@ interface Traced {
   lines: string[];
 }
 
-/** `runner exec <args>` in `project` under `strace -f`, recording execve (or `trace`) and process exits. */
+/**
+ * `runner exec <args>` in `project` under `strace -f`, recording execve (or
+ * `trace`) and process exits; deno runs with `flags` (default `--allow-all`).
+ */
 async function tracedExec(
   project: SampleProject,
   args: string[],
   trace = "execve",
+  flags: readonly string[] = ["--allow-all"],
 ): Promise<Traced> {
   const log = join(project.root, "strace.log");
   const out = await new Deno.Command("strace", {
@@ -46,7 +51,7 @@ async function tracedExec(
       "--",
       Deno.execPath(),
       "run",
-      "--allow-all",
+      ...flags,
       "--quiet",
       MAIN,
       "exec",
@@ -90,6 +95,25 @@ Deno.test({
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /build/);
     assert.deepEqual(executorPids(run.lines), []);
+  },
+});
+
+Deno.test({
+  name:
+    "exec --list, run as `deno task runner` does, loads neither the launcher nor the config schema (only a run launches)",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    const launchModules = /\/src\/(poller\/process_launcher|config\/schema)\.ts"/;
+    const list = await tracedExec(project, ["--list"], "openat", runnerTaskFlags());
+    assert.equal(list.code, 0, list.stdout + list.stderr);
+    assert.deepEqual(list.lines.filter((l) => launchModules.test(l)), []);
+    const run = await tracedExec(project, [], "openat", runnerTaskFlags());
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^built$/m);
+    assert.notDeepEqual(run.lines.filter((l) => launchModules.test(l)), []);
   },
 });
 
@@ -203,6 +227,7 @@ Deno.test("an executor process and exec up to its launch load no node: or npm: m
       "cli/commands/exec.ts",
       "poller/process_launcher.ts",
       "poller/executor_permissions.ts",
+      "config/default_config.ts",
       // What exec loads to plan and run a pipeline (npm:yaml and picomatch load on demand).
       "pipeline/mod.ts",
       "exec/mod.ts",

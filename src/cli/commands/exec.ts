@@ -13,26 +13,14 @@
  * end up in the copy a job sees.
  */
 import { fromFileUrl, isAbsolute, join, resolve } from "../../path/host_path.ts";
-import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { RunnerConfig } from "../../config/runner_config.ts";
 import type { ExecVariable, GitState, Plan } from "../../pipeline/mod.ts";
 import { LocalProjectFiles, readChangedFiles, readGitState } from "../../exec/local_project.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
 import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
 import type { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
-// Static: the executor process is launched first thing, and each dynamic import
-// is one more wait on a busy host before it can start.
-import {
-  type ExecutorPermissions,
-  executorPermissions,
-} from "../../poller/executor_permissions.ts";
-import {
-  type ExecutorLauncher,
-  type ExecutorProcess,
-  knownRevision,
-  SubprocessLauncher,
-} from "../../poller/process_launcher.ts";
-import { isCompiledBinary } from "../../poller/compiled_grants.ts";
+import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
+import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 
@@ -352,11 +340,29 @@ interface EarlyExecutor extends AsyncDisposable {
   takeProcess(): ExecutorProcess | null;
 }
 
+/**
+ * What launching the executor process takes (the config schema's defaults,
+ * the permission table, the launcher): imported by a run only, while the
+ * state directories are made; `--list` does without them.
+ */
+function importLaunchModules() {
+  return Promise.all([
+    import("../../config/default_config.ts"),
+    import("../../poller/executor_permissions.ts"),
+    import("../../poller/process_launcher.ts"),
+    import("../../poller/compiled_grants.ts"),
+  ]);
+}
+
 async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<EarlyExecutor> {
-  const [stateDir, tempDir] = await Promise.all([
+  const [launch, stateDir, tempDir] = await Promise.all([
+    importLaunchModules(),
     execStateDir(s.projectDir, ctx.env),
     Deno.makeTempDir({ prefix: "runner-exec-" }),
   ]);
+  const [{ defaultRunnerConfig }, { executorPermissions }, { knownRevision, SubprocessLauncher }, {
+    isCompiledBinary,
+  }] = launch;
   const executorStateDir = join(stateDir, "executor");
   let reservation: Deno.Listener | null = null;
   let port: number;
@@ -370,7 +376,7 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     });
   }
   const configFor = (url: string) => {
-    const runner = execRunnerConfig(s, url, stateDir);
+    const runner = execRunnerConfig(defaultRunnerConfig(s.executor), { s, url, stateDir });
     const permissions = executorPermissions({
       runner,
       cwd: stateDir,
@@ -568,13 +574,15 @@ async function runPlan(
 }
 
 /**
- * The runner entry exec's jobs run with: executor defaults, `url` the local
+ * The runner entry exec's jobs run with: `runner` (the executor's defaults), `url` the local
  * endpoint, builds and cache under the state directory. For docker the host
  * builds directory is bound at `/builds` (so the copied working tree is what
  * the container sees) and images are pulled only when missing.
  */
-function execRunnerConfig(s: ExecSettings, url: string, stateDir: string): RunnerConfig {
-  const runner = defaultRunnerConfig(s.executor);
+function execRunnerConfig(
+  runner: RunnerConfig,
+  { s, url, stateDir }: { s: ExecSettings; url: string; stateDir: string },
+): RunnerConfig {
   runner.name = "runner exec";
   runner.url = url;
   runner.token = "";
