@@ -7,6 +7,8 @@
  *   deno run --allow-all scripts/bench/burst.ts [--jobs 100] [--concurrent 50] [--quick]
  *
  * `--quick` queues 40 jobs at concurrent = 20. Exits 1 when a job did not succeed.
+ * On Linux it also prints the CPU seconds of both phases (the whole machine's)
+ * and the runner's own share: less sensitive to other load than the ratio.
  */
 import { parseArgs } from "node:util";
 import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
@@ -44,6 +46,55 @@ async function baselineSeconds(): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
+/**
+ * CPU seconds (user + system) of the whole machine, from /proc/stat; null off Linux.
+ * A burst on a small machine is CPU-bound: its wall time follows the CPU the runner spends.
+ */
+function machineCpuSeconds(): number | null {
+  try {
+    const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0]!.trim().split(/\s+/);
+    // user, nice, system (idle and iowait are not work); USER_HZ is 100 on Linux.
+    return fields.slice(1, 4).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** [own, reaped children] CPU seconds of a process (/proc/<pid>/stat), or null. */
+function processCpuSeconds(pid: number): [number, number] | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return [(Number(f[11]) + Number(f[12])) / 100, (Number(f[13]) + Number(f[14])) / 100];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The runner's own CPU (poller) and that of its executor processes and their
+ * children (stage shells): the exited ones' as reaped by the runner, the live
+ * ones' (idle executor processes) read directly. Null off Linux.
+ */
+function runnerTreeCpu(pid: number): { poller: number; executors: number } | null {
+  const runner = processCpuSeconds(pid);
+  if (runner === null) return null;
+  let executors = runner[1];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== pid) continue;
+      const child = processCpuSeconds(Number(entry.name));
+      if (child) executors += child[0] + child[1];
+    } catch {
+      // Exited meanwhile: the runner reaped it into its own count.
+    }
+  }
+  return { poller: runner[0], executors };
+}
+
 function report(line: string): void {
   // deno-lint-ignore no-console -- benchmark report on stdout
   console.log(line);
@@ -71,7 +122,10 @@ try {
     variables: [{ key: "GIT_STRATEGY", value: "none" }],
   });
   await gitlab.waitForJobFinished(warm.id, { timeoutMs: 120_000 });
+  const cpuBeforeBaseline = machineCpuSeconds();
   const baseline = await baselineSeconds();
+  const cpuBeforeRunner = machineCpuSeconds();
+  const treeBefore = runnerTreeCpu(runner.pid);
   const started = performance.now();
   const ids = Array.from(
     { length: total },
@@ -82,6 +136,8 @@ try {
     ids.map((id) => gitlab.waitForJobFinished(id, { timeoutMs: 1_800_000 })),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfterRunner = machineCpuSeconds();
+  const treeAfter = runnerTreeCpu(runner.pid);
   const failed = states.filter((s) => s.status !== "success");
   report(
     `jobs: ${
@@ -98,6 +154,22 @@ try {
       (((seconds - baseline) * 1000) / total).toFixed(0)
     } ms per job of wall time`,
   );
+  if (cpuBeforeBaseline !== null && cpuBeforeRunner !== null && cpuAfterRunner !== null) {
+    report(
+      `machine CPU: xargs phase ${(cpuBeforeRunner - cpuBeforeBaseline).toFixed(2)} s, ` +
+        `runner phase ${(cpuAfterRunner - cpuBeforeRunner).toFixed(2)} s (includes other load)`,
+    );
+  }
+  if (treeBefore !== null && treeAfter !== null) {
+    report(
+      `runner CPU in the runner phase: poller ${
+        (treeAfter.poller - treeBefore.poller).toFixed(2)
+      } s, ` +
+        `executor processes and their children ${
+          (treeAfter.executors - treeBefore.executors).toFixed(2)
+        } s`,
+    );
+  }
   report(`burst ratio ${(seconds / baseline).toFixed(2)}x runner vs xargs (lower is better)`);
   if (failed.length > 0) {
     report(
