@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../src/log/logger.ts";
 /**
  * A trivial job (`echo hello`) end to end on the docker executor versus
  * `docker run --rm <same image> sh -c 'echo hello'`, measured in the same run,
@@ -24,7 +25,6 @@ import Docker from "dockerode";
 import { parseArgs } from "node:util";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
-import type { Logger } from "../../src/log/logger.ts";
 import { runBuild } from "../../src/build/run_build.ts";
 import { DockerExecutor } from "../../src/executors/docker/docker_executor.ts";
 import { clearCacheVolumes } from "../../src/executors/docker/docker_resources.ts";
@@ -35,16 +35,6 @@ import {
   dockerSkipReason,
   hasImage,
 } from "../../tests/fixtures/docker_images.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const { values } = parseArgs({
   args: Deno.args,

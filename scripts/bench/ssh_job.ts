@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../src/log/logger.ts";
 /**
  * The ssh executor against OpenSSH's own client, on a throwaway sshd on a
  * loopback port (tests/fixtures/sshd.ts), measured in the same run and
@@ -19,7 +20,6 @@
 import { parseArgs } from "node:util";
 import type { ArchiveSource } from "../../src/archive/archive_source.ts";
 import { zipStream } from "../../src/archive/zip_writer.ts";
-import type { Logger } from "../../src/log/logger.ts";
 import { contractScript } from "../../src/executors/executor_contract.ts";
 import { SshExecutor } from "../../src/executors/ssh/ssh_executor.ts";
 import { type SshdFixture, sshdSkipReason, startSshd } from "../../tests/fixtures/sshd.ts";
@@ -34,16 +34,6 @@ const args = parseArgs({
 });
 const runs = args.values.quick ? 3 : Number(args.values.runs);
 const treeMb = args.values.quick ? 20 : Number(args.values.mb);
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const sink = { write(_chunk: Uint8Array): void {} };
 const never = () => new AbortController().signal;

@@ -1,3 +1,4 @@
+import { SilentLogger } from "../log/logger.ts";
 import assert from "node:assert/strict";
 import {
   type CancelMessage,
@@ -11,7 +12,6 @@ import {
   type ToExecutor,
 } from "../executors/process_protocol.ts";
 import { defaultRunnerConfig } from "../config/default_config.ts";
-import type { Logger } from "../log/logger.ts";
 import {
   type ControlChannel,
   ControlReader,
@@ -132,16 +132,6 @@ Deno.test("ControlReader hands out a sweep message in the place of a job; what f
   await input.close();
   assert.equal(await next, null);
 });
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 Deno.test("An executor process given a sweep answers with one swept event and exits; a shell runner has nothing in docker", async () => {
   const input = stdin();

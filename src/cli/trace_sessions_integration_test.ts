@@ -1,3 +1,4 @@
+import { SilentLogger } from "../log/logger.ts";
 /**
  * TraceSessions against the fake GitLab over real HTTP: the job's variables
  * reach the trace uploader as the build resolves them.
@@ -8,19 +9,8 @@ import { defaultRunnerConfig } from "../config/default_config.ts";
 import { JobClient } from "../gitlab/job_client.ts";
 import { createRunnerInfo } from "../gitlab/runner_info.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
-import type { Logger } from "../log/logger.ts";
 import type { Clock } from "../trace/clock.ts";
 import { TraceSessions } from "./trace_sessions.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 /** Time moves only by sleeps; past `limit` a sleep waits until released (or aborted). */
 class ParkingClock implements Clock {

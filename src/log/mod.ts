@@ -1,4 +1,4 @@
-export type { LogFields, Logger } from "./logger.ts";
+export { type LogFields, type Logger, SilentLogger } from "./logger.ts";
 export { F } from "./fields.ts";
 export {
   isLevelEnabled,

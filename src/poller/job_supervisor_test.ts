@@ -1,3 +1,4 @@
+import { SilentLogger } from "../log/logger.ts";
 import assert from "node:assert/strict";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
@@ -19,16 +20,6 @@ import {
   type TraceSessionFactory,
 } from "./job_supervisor.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "./process_launcher.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 /** Says its result at once, then takes until `exit()` to end, as a process tearing down. */
 class LingeringProcess implements ExecutorProcess {

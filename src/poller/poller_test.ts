@@ -1,8 +1,8 @@
+import { SilentLogger } from "../log/logger.ts";
 import assert from "node:assert/strict";
 import { defaultConfig, defaultRunnerConfig } from "../config/default_config.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
-import type { Logger } from "../log/logger.ts";
 import {
   type JobHandler,
   type JobSlot,
@@ -10,16 +10,6 @@ import {
   Poller,
   type RequestOutcome,
 } from "./poller.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 function job(id: number) {
   return parseJobSpec({

@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../log/logger.ts";
 /**
  * `[runners.docker]` keys against the real dockerd: each test inspects what
  * the containers, networks and volumes got, or shows the error a user sees
@@ -12,7 +13,6 @@ import type { DockerConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
 import { runBuild } from "../../build/run_build.ts";
-import type { Logger } from "../../log/logger.ts";
 import {
   BUSYBOX_TEST_IMAGE,
   DEBIAN_TEST_IMAGE,
@@ -24,16 +24,6 @@ import { DockerExecutor } from "./docker_executor.ts";
 import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_TYPE } from "./docker_labels.ts";
 import { clearCacheVolumes } from "./docker_resources.ts";
 import { OwnerLease } from "./owner_lease.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const skip = await dockerSkipReason();
 if (skip) {

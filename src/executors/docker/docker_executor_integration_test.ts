@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../log/logger.ts";
 /**
  * The docker executor against the real dockerd of this machine, with the
  * locally built test images (tests/fixtures/docker_images.ts). Skipped, with
@@ -10,7 +11,6 @@ import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
-import type { Logger } from "../../log/logger.ts";
 import {
   BUSYBOX_TEST_IMAGE,
   DEBIAN_TEST_IMAGE,
@@ -24,16 +24,6 @@ import { DockerExecutor, KILLED_EXIT_CODE } from "./docker_executor.ts";
 import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_PROJECT_ID } from "./docker_labels.ts";
 import { clearCacheVolumes, sweepOrphans } from "./docker_resources.ts";
 import { OwnerLease } from "./owner_lease.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const skip = await dockerSkipReason();
 if (skip) {

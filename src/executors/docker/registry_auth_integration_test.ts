@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../log/logger.ts";
 /**
  * Registry credentials from docker credential helpers, end to end: a helper
  * script the test writes answers the credential protocol, and a registry
@@ -11,22 +12,11 @@ import Docker from "dockerode";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
-import type { Logger } from "../../log/logger.ts";
 import { dockerSkipReason } from "../../../tests/fixtures/docker_images.ts";
 import { CollectedOutput } from "../executor_contract.ts";
 import { ProcessCredentialHelper } from "./credential_helper.ts";
 import { DockerExecutor } from "./docker_executor.ts";
 import { OwnerLease } from "./owner_lease.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const skip = await dockerSkipReason();
 if (skip) {

@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../log/logger.ts";
 /**
  * docker+ssh against the real dockerd with a locally built image that runs
  * sshd (tests/fixtures/sshd.ts ensureSshdImage). Skipped, with the reason
@@ -9,23 +10,12 @@ import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { SshConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
-import type { Logger } from "../../log/logger.ts";
 import { dockerSkipReason } from "../../../tests/fixtures/docker_images.ts";
 import { ensureSshdImage, SSHD_TEST_IMAGE_PASSWORD } from "../../../tests/fixtures/sshd.ts";
 import { OwnerLease } from "../docker/owner_lease.ts";
 import type { JobOutput } from "../executor.ts";
 import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
 import { DockerSshExecutor } from "./docker_ssh_executor.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const skip = await dockerSkipReason();
 if (skip) {

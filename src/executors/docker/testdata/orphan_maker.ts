@@ -1,3 +1,4 @@
+import { SilentLogger } from "../../../log/logger.ts";
 /**
  * Child process for the kill -9 test: prepares a docker executor (its build
  * container starts), prints `ready <job id>` and waits to be killed.
@@ -5,20 +6,9 @@
  */
 import { defaultRunnerConfig } from "../../../config/default_config.ts";
 import { parseJobSpec } from "../../../job/job_spec.ts";
-import type { Logger } from "../../../log/logger.ts";
 import { connectDocker } from "../docker_connection.ts";
 import { DockerExecutor } from "../docker_executor.ts";
 import { OwnerLease } from "../owner_lease.ts";
-
-class SilentLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const [stateDir, image, jobId] = Deno.args;
 if (!stateDir || !image || !jobId) {
