@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../src/log/logger.ts";
 /**
  * A trivial job (`echo hello`) end to end on the docker executor versus
  * `docker run --rm <same image> sh -c 'echo hello'`, measured in the same run,
@@ -35,6 +34,7 @@ import {
   dockerSkipReason,
   hasImage,
 } from "../../tests/fixtures/docker_images.ts";
+import { SilentLogger } from "../../src/log/logger.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../src/log/logger.ts";
 /**
  * The ssh executor against OpenSSH's own client, on a throwaway sshd on a
  * loopback port (tests/fixtures/sshd.ts), measured in the same run and
@@ -23,6 +22,7 @@ import { zipStream } from "../../src/archive/zip_writer.ts";
 import { contractScript } from "../../src/executors/executor_contract.ts";
 import { SshExecutor } from "../../src/executors/ssh/ssh_executor.ts";
 import { type SshdFixture, sshdSkipReason, startSshd } from "../../tests/fixtures/sshd.ts";
+import { SilentLogger } from "../../src/log/logger.ts";
 
 const args = parseArgs({
   args: Deno.args,

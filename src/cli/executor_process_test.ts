@@ -1,4 +1,3 @@
-import { SilentLogger } from "../log/logger.ts";
 import assert from "node:assert/strict";
 import {
   type CancelMessage,
@@ -18,6 +17,7 @@ import {
   FrameWriter,
   runExecutorProcess,
 } from "./executor_process.ts";
+import { SilentLogger } from "../log/logger.ts";
 
 function start(id: number): StartMessage {
   return { type: "start", job: { id } } as unknown as StartMessage;

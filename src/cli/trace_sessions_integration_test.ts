@@ -1,4 +1,3 @@
-import { SilentLogger } from "../log/logger.ts";
 /**
  * TraceSessions against the fake GitLab over real HTTP: the job's variables
  * reach the trace uploader as the build resolves them.
@@ -11,6 +10,7 @@ import { createRunnerInfo } from "../gitlab/runner_info.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
 import type { Clock } from "../trace/clock.ts";
 import { TraceSessions } from "./trace_sessions.ts";
+import { SilentLogger } from "../log/logger.ts";
 
 /** Time moves only by sleeps; past `limit` a sleep waits until released (or aborted). */
 class ParkingClock implements Clock {

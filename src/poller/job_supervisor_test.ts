@@ -1,10 +1,9 @@
-import { SilentLogger } from "../log/logger.ts";
 import assert from "node:assert/strict";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import type { FromExecutor, SweptEvent, ToExecutor } from "../executors/process_protocol.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
-import type { Logger } from "../log/logger.ts";
+import { type Logger, SilentLogger } from "../log/logger.ts";
 import type {
   JobRef,
   JobUpdate,
@@ -90,6 +89,21 @@ class RecordedTraces implements TraceSessionFactory {
 const RUNNER = { ...defaultRunnerConfig("shell"), token: "glrt-test", url: "http://gitlab" };
 
 /** A supervisor that gives every job to `process` and reports to `traces`. */
+/** `supervisor.handle` of a job (a spec, or the id of a plain one) in slot 0. */
+function handleJob(
+  supervisor: JobSupervisor,
+  runner: RunnerConfig,
+  job: JobSpec | number,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<void> {
+  return supervisor.handle(
+    runner,
+    typeof job === "number" ? parseJobSpec({ id: job, token: "job-token" }) : job,
+    { concurrentId: 0, concurrentProjectId: 0 },
+    signal,
+  );
+}
+
 function supervisorOf(
   process: ExecutorProcess,
   traces: RecordedTraces,
@@ -114,12 +128,7 @@ Deno.test("JobSupervisor reports the job when the executor process gives its res
   const traces = new RecordedTraces();
   const supervisor = supervisorOf(process, traces);
   const job = parseJobSpec({ id: 7, token: "job-token" });
-  const handled = supervisor.handle(
-    RUNNER,
-    job,
-    { concurrentId: 0, concurrentProjectId: 0 },
-    new AbortController().signal,
-  ).then(() => "reported" as const);
+  const handled = handleJob(supervisor, RUNNER, job).then(() => "reported" as const);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
     handled,
@@ -189,12 +198,7 @@ Deno.test("JobSupervisor lets a job with a month-long timeout run: its watchdog 
   const supervisor = supervisorOf(process, traces, { timeoutGraceSeconds: 0 });
   const job = parseJobSpec({ id: 8, token: "job-token", runner_info: { timeout: 30 * 24 * 3600 } });
   assert.equal(job.timeout, 2_592_000);
-  const handled = supervisor.handle(
-    RUNNER,
-    job,
-    { concurrentId: 0, concurrentProjectId: 0 },
-    new AbortController().signal,
-  );
+  const handled = handleJob(supervisor, RUNNER, job);
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(process.cancels, []);
   process.finish();
@@ -211,12 +215,7 @@ Deno.test("JobSupervisor cancels a job whose runner was stopped before its execu
   const supervisor = supervisorOf(process, traces);
   const stop = new AbortController();
   stop.abort();
-  const handled = supervisor.handle(
-    RUNNER,
-    parseJobSpec({ id: 9, token: "job-token" }),
-    { concurrentId: 0, concurrentProjectId: 0 },
-    stop.signal,
-  );
+  const handled = handleJob(supervisor, RUNNER, 9, stop.signal);
   for (let i = 0; i < 100 && process.cancels.length === 0; i++) {
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -379,12 +378,11 @@ for (const executor of ["docker", "docker+ssh"] as const) {
     const traces = new RecordedTraces();
     const log = new RecordingLogger();
     const supervisor = sweepingSupervisor(launcher, traces, { log });
-    const handled = supervisor.handle(
-      { ...defaultRunnerConfig(executor), token: "glrt-docker", url: "http://gitlab" },
-      parseJobSpec({ id: 10, token: "job-token" }),
-      { concurrentId: 0, concurrentProjectId: 0 },
-      new AbortController().signal,
-    );
+    const handled = handleJob(supervisor, {
+      ...defaultRunnerConfig(executor),
+      token: "glrt-docker",
+      url: "http://gitlab",
+    }, 10);
     await until(() => crashed.sent.includes("start"), "the job was sent");
     crashed.kill("SIGKILL");
     // The job is reported without waiting for the sweep.
@@ -420,12 +418,7 @@ Deno.test("JobSupervisor sweeps nothing after a shell job's executor process cra
   const launcher = new QueueLauncher([crashed]);
   const traces = new RecordedTraces();
   const supervisor = sweepingSupervisor(launcher, traces);
-  const handled = supervisor.handle(
-    RUNNER,
-    parseJobSpec({ id: 11, token: "job-token" }),
-    { concurrentId: 0, concurrentProjectId: 0 },
-    new AbortController().signal,
-  );
+  const handled = handleJob(supervisor, RUNNER, 11);
   await until(() => crashed.sent.includes("start"), "the job was sent");
   crashed.kill("SIGKILL");
   await handled;
@@ -440,12 +433,7 @@ Deno.test("JobSupervisor.killRunning kills a docker job's executor process that 
   const traces = new RecordedTraces();
   const supervisor = sweepingSupervisor(launcher, traces);
   const stop = new AbortController();
-  const handled = supervisor.handle(
-    DOCKER_RUNNER,
-    parseJobSpec({ id: 12, token: "job-token" }),
-    { concurrentId: 0, concurrentProjectId: 0 },
-    stop.signal,
-  );
+  const handled = handleJob(supervisor, DOCKER_RUNNER, 12, stop.signal);
   await until(() => hung.sent.includes("start"), "the job was sent");
   stop.abort();
   await until(() => hung.sent.includes("cancel"), "the cancel was sent");
@@ -469,12 +457,7 @@ Deno.test("JobSupervisor kills a sweep process that does not answer within sweep
     log,
     sweepTimeoutMs: 50,
   });
-  const handled = supervisor.handle(
-    DOCKER_RUNNER,
-    parseJobSpec({ id: 13, token: "job-token" }),
-    { concurrentId: 0, concurrentProjectId: 0 },
-    new AbortController().signal,
-  );
+  const handled = handleJob(supervisor, DOCKER_RUNNER, 13);
   await until(() => crashed.sent.includes("start"), "the job was sent");
   crashed.kill("SIGKILL");
   await handled;

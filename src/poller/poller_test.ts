@@ -1,4 +1,3 @@
-import { SilentLogger } from "../log/logger.ts";
 import assert from "node:assert/strict";
 import { defaultConfig, defaultRunnerConfig } from "../config/default_config.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
@@ -10,6 +9,7 @@ import {
   Poller,
   type RequestOutcome,
 } from "./poller.ts";
+import { SilentLogger } from "../log/logger.ts";
 
 function job(id: number) {
   return parseJobSpec({

@@ -22,7 +22,7 @@ import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import type { RunnerConfig } from "../../src/config/runner_config.ts";
 import { executorSettings, type SweptEvent } from "../../src/executors/process_protocol.ts";
 import { type JobSpec, parseJobSpec } from "../../src/job/job_spec.ts";
-import type { Logger } from "../../src/log/logger.ts";
+import { SilentLogger } from "../../src/log/logger.ts";
 import { dockerConfigPath, executorPermissions } from "../../src/poller/executor_permissions.ts";
 import {
   type JobResult,
@@ -73,16 +73,6 @@ if (radosgwSkip) {
 if (sshSkip) {
   // deno-lint-ignore no-console -- a skipped test says why (team rule)
   console.log(`SKIP compiled ssh job: ${sshSkip}`);
-}
-
-class QuietLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
 }
 
 /** The job log as the poller receives it, and the result it reports. */
@@ -156,7 +146,7 @@ async function runCompiled(
   });
   const traces = new CollectedTraces();
   const supervisor = new JobSupervisor({
-    log: new QuietLogger(),
+    log: new SilentLogger(),
     launcher,
     traces,
     transportFor: () => new AcceptingGitLab(),

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/config/parse_config.ts";
 import type { RunnerConfig } from "../../src/config/runner_config.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
-import type { Logger } from "../../src/log/logger.ts";
+import { SilentLogger } from "../../src/log/logger.ts";
 import {
   JobSupervisor,
   type TraceSession,
@@ -28,16 +28,6 @@ import { testEnv } from "../fixtures/test_env.ts";
 
 const CAPTURE = fileURLToPath(new URL("../fixtures/start_capture.ts", import.meta.url));
 const TOKEN = "glrt-only-the-poller-knows-this";
-
-class QuietLogger implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  error(): void {}
-  child(): Logger {
-    return this;
-  }
-}
 
 class CollectedTraces implements TraceSessionFactory {
   text = "";
@@ -141,7 +131,7 @@ for (const scoping of ["flags", "worker"] as const) {
       env,
     });
     const supervisor = new JobSupervisor({
-      log: new QuietLogger(),
+      log: new SilentLogger(),
       launcher,
       traces,
       transportFor: () => new AcceptingGitLab(),

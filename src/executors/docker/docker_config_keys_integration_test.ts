@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../log/logger.ts";
 /**
  * `[runners.docker]` keys against the real dockerd: each test inspects what
  * the containers, networks and volumes got, or shows the error a user sees
@@ -24,6 +23,7 @@ import { DockerExecutor } from "./docker_executor.ts";
 import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_TYPE } from "./docker_labels.ts";
 import { clearCacheVolumes } from "./docker_resources.ts";
 import { OwnerLease } from "./owner_lease.ts";
+import { SilentLogger } from "../../log/logger.ts";
 
 const skip = await dockerSkipReason();
 if (skip) {

@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../log/logger.ts";
 /**
  * The docker executor against the real dockerd of this machine, with the
  * locally built test images (tests/fixtures/docker_images.ts). Skipped, with
@@ -24,6 +23,7 @@ import { DockerExecutor, KILLED_EXIT_CODE } from "./docker_executor.ts";
 import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_PROJECT_ID } from "./docker_labels.ts";
 import { clearCacheVolumes, sweepOrphans } from "./docker_resources.ts";
 import { OwnerLease } from "./owner_lease.ts";
+import { SilentLogger } from "../../log/logger.ts";
 
 const skip = await dockerSkipReason();
 if (skip) {

@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../log/logger.ts";
 /**
  * Registry credentials from docker credential helpers, end to end: a helper
  * script the test writes answers the credential protocol, and a registry
@@ -17,6 +16,7 @@ import { CollectedOutput } from "../executor_contract.ts";
 import { ProcessCredentialHelper } from "./credential_helper.ts";
 import { DockerExecutor } from "./docker_executor.ts";
 import { OwnerLease } from "./owner_lease.ts";
+import { SilentLogger } from "../../log/logger.ts";
 
 const skip = await dockerSkipReason();
 if (skip) {

@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../log/logger.ts";
 /**
  * docker+ssh against the real dockerd with a locally built image that runs
  * sshd (tests/fixtures/sshd.ts ensureSshdImage). Skipped, with the reason
@@ -16,6 +15,7 @@ import { OwnerLease } from "../docker/owner_lease.ts";
 import type { JobOutput } from "../executor.ts";
 import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
 import { DockerSshExecutor } from "./docker_ssh_executor.ts";
+import { SilentLogger } from "../../log/logger.ts";
 
 const skip = await dockerSkipReason();
 if (skip) {

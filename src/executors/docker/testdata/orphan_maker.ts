@@ -1,4 +1,3 @@
-import { SilentLogger } from "../../../log/logger.ts";
 /**
  * Child process for the kill -9 test: prepares a docker executor (its build
  * container starts), prints `ready <job id>` and waits to be killed.
@@ -9,6 +8,7 @@ import { parseJobSpec } from "../../../job/job_spec.ts";
 import { connectDocker } from "../docker_connection.ts";
 import { DockerExecutor } from "../docker_executor.ts";
 import { OwnerLease } from "../owner_lease.ts";
+import { SilentLogger } from "../../../log/logger.ts";
 
 const [stateDir, image, jobId] = Deno.args;
 if (!stateDir || !image || !jobId) {
