@@ -49,7 +49,8 @@ function report(line: string): void {
   console.log(line);
 }
 
-const gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 3, longPollHoldMs: 1000 });
+// GitLab (Workhorse) holds a job request up to 50 s by default, as in scripts/bench/burst.ts.
+const gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 3, longPollHoldMs: 50_000 });
 const r = gitlab.createRunner({ kind: "created" });
 // Login shells read no profile (root's runs a slow pyenv init); Deno's cache stays put.
 const home = await Deno.makeTempDir({ prefix: "runner-bench-home-" });
