@@ -9,7 +9,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { MAIN_MODULE, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import {
+  MAIN_MODULE,
+  type RunnerProcess,
+  runnerToml,
+  startRunner,
+} from "../fixtures/runner_process.ts";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorSettings } from "../../src/executors/process_protocol.ts";
@@ -96,26 +101,42 @@ async function containersLabelled(labels: string[]): Promise<string[]> {
   return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== "");
 }
 
-Deno.test("kill -9 of runner run mid-job: the executor process and the job's processes are gone within 2 s", async () => {
+/**
+ * Runs `body` once a shell job of a fresh `runner run` prints "started" and a
+ * process carrying the returned marker sleeps; `script` gets the marker.
+ * Whatever the body leaves is killed by marker afterwards.
+ */
+async function withSleepingJob(
+  options: { script: (marker: string) => string[]; global?: Record<string, string | number> },
+  body: (job: { runner: RunnerProcess; executor: number; marker: string }) => Promise<void>,
+): Promise<void> {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   await using home = await cleanHome();
   await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, r.token), { log_level: "debug" }),
+    config: config(runnerToml(gitlab.url, r.token), { log_level: "debug", ...options.global }),
     env: { HOME: home.HOME, DENO_DIR: home.DENO_DIR },
   });
   const marker = `runner-orphan-${crypto.randomUUID()}`;
-  const job = gitlab.enqueueJob({
-    // A background child and a foreground one: the whole process group must go.
-    script: [`${sleeper(marker)} &`, "echo started", sleeper(marker)],
-    variables: NO_GIT,
-  });
+  const job = gitlab.enqueueJob({ script: options.script(marker), variables: NO_GIT });
   try {
     await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
       what: `job ${job.id} started`,
     });
     const executor = executorPid(runner.log, job.id);
     assert.ok(executor, `executor pid of job ${job.id} in the runner log:\n${runner.log}`);
+    await msUntil(async () => (await processesWith(marker)).length >= 1, "the sleep", 10_000);
+    await body({ runner, executor, marker });
+  } finally {
+    await killByMarker(marker);
+  }
+}
+
+Deno.test("kill -9 of runner run mid-job: the executor process and the job's processes are gone within 2 s", async () => {
+  await withSleepingJob({
+    // A background child and a foreground one: the whole process group must go.
+    script: (marker) => [`${sleeper(marker)} &`, "echo started", sleeper(marker)],
+  }, async ({ runner, executor, marker }) => {
     await msUntil(async () => (await processesWith(marker)).length >= 2, "both sleeps", 10_000);
     runner.signal("SIGKILL");
     await runner.exited();
@@ -125,9 +146,7 @@ Deno.test("kill -9 of runner run mid-job: the executor process and the job's pro
       5_000,
     );
     assert.ok(gone < 2_500, `gone after ${gone.toFixed(0)} ms`);
-  } finally {
-    await killByMarker(marker);
-  }
+  });
 });
 
 for (const scoping of ["flags", "worker"] as const) {
@@ -303,32 +322,15 @@ Deno.test({
 });
 
 Deno.test("SIGTERM past shutdown_timeout with a shell job whose executor process hangs: no job process outlives the runner", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using home = await cleanHome();
-  await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, r.token), { log_level: "debug", shutdown_timeout: 1 }),
-    env: { HOME: home.HOME, DENO_DIR: home.DENO_DIR },
-  });
-  const marker = `runner-hung-${crypto.randomUUID()}`;
-  const job = gitlab.enqueueJob({
-    script: ["trap '' TERM", "echo started", sleeper(marker)],
-    variables: NO_GIT,
-  });
-  try {
-    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
-      what: `job ${job.id} started`,
-    });
-    const executor = executorPid(runner.log, job.id);
-    assert.ok(executor, `executor pid of job ${job.id} in the runner log:\n${runner.log}`);
-    await msUntil(async () => (await processesWith(marker)).length >= 1, "the sleep", 10_000);
+  await withSleepingJob({
+    script: (marker) => ["trap '' TERM", "echo started", sleeper(marker)],
+    global: { shutdown_timeout: 1 },
+  }, async ({ runner, executor, marker }) => {
     // A hung executor process: it never acts on the cancel, nor kills its job's processes.
     Deno.kill(executor, "SIGSTOP");
     runner.signal("SIGTERM");
     assert.equal((await runner.exited()).code, 1, "shutdown did not finish");
     assert.deepEqual(await processesWith(marker), []);
     assert.ok(!(await isRunning(executor)), "the executor process is gone");
-  } finally {
-    await killByMarker(marker);
-  }
+  });
 });
