@@ -120,6 +120,12 @@ export interface LauncherOptions {
   spareIdleMs?: number;
   /** Milliseconds of a monotonic clock, for the burst rule; default `performance.now`. */
   now?: () => number;
+  /**
+   * From source (`deno run`): the child's V8 flags; default EXECUTOR_V8_FLAGS.
+   * A parent that loads many of the child's modules itself passes its own
+   * (v8_flags.ts: V8 rejects a module's code cache made under other flags).
+   */
+  v8Flags?: readonly string[];
 }
 
 /** `{ revision }` for LauncherOptions when the revision is known ("unknown" is not passed on). */
@@ -248,6 +254,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
     const { execPath, mainModule } = this.#options;
     const scoping = this.#options.scoping ?? (mainModule === null ? "worker" : "flags");
     const { revision } = this.#options;
+    const v8Flags = this.#options.v8Flags ?? EXECUTOR_V8_FLAGS;
     const command = [
       "executor-process",
       ...(mainModule !== null && revision ? ["--revision", revision] : []),
@@ -256,11 +263,11 @@ export class SubprocessLauncher implements ExecutorLauncher {
     const args = mainModule === null
       ? scoped
       : scoping === "worker"
-      ? ["run", "--quiet", ...EXECUTOR_V8_FLAGS, ...COMPILED_GRANT_FLAGS, mainModule, ...scoped]
+      ? ["run", "--quiet", ...v8Flags, ...COMPILED_GRANT_FLAGS, mainModule, ...scoped]
       : [
         "run",
         "--quiet",
-        ...EXECUTOR_V8_FLAGS,
+        ...v8Flags,
         ...this.#lazyImports(permissions),
         mainModule,
         ...command,

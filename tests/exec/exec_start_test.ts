@@ -181,6 +181,25 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "exec, run as `deno task runner` does, starts its executor process with its own V8 flags (V8 rejects a code cache made under other flags)",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    const flags = runnerTaskFlags();
+    const run = await tracedExec(project, [], "execve", flags);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^built$/m);
+    const launch = run.lines.find((l) => /execve\(.*"executor-process"/.test(l)) ?? "";
+    const v8Flags = (line: string) => [...line.matchAll(/"(--v8-flags=[^"]*)"/g)].map((m) => m[1]);
+    assert.deepEqual(v8Flags(launch), flags.filter((f) => f.startsWith("--v8-flags=")), launch);
+    assert.deepEqual(v8Flags(launch).length, 1, launch);
+  },
+});
+
 /** Files of the npm:yaml package that a traced process opened. */
 function yamlOpens(lines: string[]): string[] {
   return lines.filter((l) => /openat\(.*\/yaml\/\d[^/]*\/dist\//.test(l));

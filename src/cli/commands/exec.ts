@@ -351,6 +351,7 @@ function importLaunchModules() {
     import("../../poller/executor_permissions.ts"),
     import("../../poller/process_launcher.ts"),
     import("../../poller/compiled_grants.ts"),
+    import("../../poller/v8_flags.ts"),
   ]);
 }
 
@@ -360,9 +361,13 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     execStateDir(s.projectDir, ctx.env),
     Deno.makeTempDir({ prefix: "runner-exec-" }),
   ]);
-  const [{ defaultRunnerConfig }, { executorPermissions }, { knownRevision, SubprocessLauncher }, {
-    isCompiledBinary,
-  }] = launch;
+  const [
+    { defaultRunnerConfig },
+    { executorPermissions },
+    { knownRevision, SubprocessLauncher },
+    { isCompiledBinary },
+    { RUNNER_V8_FLAGS },
+  ] = launch;
   const executorStateDir = join(stateDir, "executor");
   let reservation: Deno.Listener | null = null;
   let port: number;
@@ -398,6 +403,12 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     ...(isCompiled ? {} : {
       sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, ""),
       ...knownRevision(ctx.version.revision),
+      // Exec's own flags (`deno task runner`): exec loads many of the modules
+      // the executor process loads (the protocol, logging, job variables…),
+      // and V8 rejects a code cache made under other flags, so with
+      // EXECUTOR_V8_FLAGS each process would recompile and rewrite them on
+      // every run, for the other to reject next time.
+      v8Flags: RUNNER_V8_FLAGS,
     }),
     env: ctx.envObject(),
   });
