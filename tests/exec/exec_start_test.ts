@@ -141,20 +141,26 @@ Deno.test({
 });
 
 Deno.test({
-  name: "exec runs its one job in the executor process it started before planning",
+  name:
+    "exec starts git's reads (the file list too), then the executor process, then plans, and runs its one job in that process",
   ignore: !hasStrace,
   async fn() {
     await using project = await SampleProject.create({
       ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
     });
-    const run = await tracedExec(project, []);
+    const run = await tracedExec(project, [], "execve,openat");
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /^built$/m);
-    // The first execve of the executor comes before git is asked about the project.
-    const firstGit = run.lines.findIndex((l) => /execve\("[^"]*\/git"/.test(l));
+    // git is asked first, the working tree's file list included: its
+    // processes run while exec loads what the launch needs. The executor
+    // process starts before the pipeline modules are loaded (the yaml
+    // parse cache is read after them).
+    const lastGit = run.lines.findLastIndex((l) => /execve\("[^"]*\/git"/.test(l));
     const firstExecutor = run.lines.findIndex((l) => /execve\(.*"executor-process"/.test(l));
-    assert.ok(firstExecutor >= 0 && firstGit >= 0, run.lines.join("\n"));
-    assert.ok(firstExecutor < firstGit, run.lines.join("\n"));
+    const parseCache = run.lines.findIndex((l) => /openat\(.*ci-yaml-cache\.json"/.test(l));
+    assert.ok(firstExecutor >= 0 && lastGit >= 0, run.lines.join("\n"));
+    assert.ok(lastGit < firstExecutor, run.lines.join("\n"));
+    assert.ok(parseCache < 0 || firstExecutor < parseCache, run.lines.join("\n"));
     // Started at the executor's own entry, not main.ts, with lazy dynamic
     // imports and read access to the runner's src/ for them (as runner run does).
     const launch = run.lines.find((l) => /execve\(.*"executor-process"/.test(l)) ?? "";

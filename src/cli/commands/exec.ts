@@ -160,9 +160,10 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     throw error;
   }
   if (settings.isListOnly) return await listPlan(ctx, settings);
-  // The executor process starts up while the pipeline is loaded and planned.
-  await using early = await startExecutorEarly(ctx, settings);
+  // git runs while exec loads what the launch needs, the executor process
+  // starts up while the pipeline is loaded and planned.
   const project = readProject(settings.projectDir);
+  await using early = await startExecutorEarly(ctx, settings);
   const m = await importPipelineModules();
   const runModules = importRunModules();
   // Awaited only when the pipeline runs; a failure then surfaces there.
@@ -219,8 +220,9 @@ function usageFailure(ctx: CliContext, message: string): number {
 }
 
 /**
- * The project on disk, and its git state being read (git processes started
- * at once) but for the changed files, read only when rules look at them.
+ * The project on disk, its file list and its git state being read (git
+ * processes started at once) but for the changed files, read only when rules
+ * look at them.
  */
 interface ProjectReads {
   files: LocalProjectFiles;
@@ -232,8 +234,11 @@ interface ProjectReads {
 function readProject(projectDir: string): ProjectReads {
   const files = new LocalProjectFiles(projectDir);
   const gitState = readGitState(projectDir, files, { isChangedFilesSkipped: true });
-  // Awaited when the pipeline is loaded; a failure then surfaces there.
+  // Every plan lists the files (`git ls-files`: the workspace copy, `exists:`).
+  const fileList = files.listFiles();
+  // Awaited when the pipeline is loaded and planned; a failure then surfaces there.
   gitState.catch(() => {});
+  fileList.catch(() => {});
   let full: Promise<GitState> | null = null;
   const withChangedFiles = () =>
     full ??= Promise.all([gitState, readChangedFiles(projectDir, files)])
