@@ -1,8 +1,9 @@
 /**
  * Puts the working tree into a job's project directory before the job runs
  * (`WorkspacePlan`, mode `copy`): the listed files as they are on disk,
- * committed or not, and `.git`. The target is emptied first, so every job
- * starts from a fresh copy, as from a fresh checkout in GitLab.
+ * committed or not, and `.git`. The target and its `.tmp` sibling (the job's
+ * temporary files) are emptied first, so every job starts from a fresh copy,
+ * as from a fresh checkout in GitLab.
  *
  * Files are copied, never linked: a job that appends to a file must not
  * change the user's working tree. Only git's object files are hard-linked
@@ -44,6 +45,10 @@ export async function copyWorkspace(
       Deno.chmodSync(dir, 0o777);
     }
   }
+  // The job's temporary directory beside it, empty: the prepare stage finds
+  // both directories and starts no `mkdir` (a process on the way to the script).
+  Deno.mkdirSync(`${targetDir}.tmp`);
+  if (open !== undefined) Deno.chmodSync(`${targetDir}.tmp`, 0o777);
   copier.made.add(targetDir);
   for (const file of workspace.files) {
     const to = join(targetDir, file);

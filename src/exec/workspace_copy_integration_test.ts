@@ -24,13 +24,14 @@ function plan(source: string, files: string[]): WorkspacePlan {
   return { mode: "copy", sourceDir: source, files, isGitDirCopied: true, gitStrategy: "none" };
 }
 
-Deno.test("copyWorkspace copies the listed files, links, and .git (objects hard-linked) into an emptied target", async () => {
+Deno.test("copyWorkspace copies the listed files, links, and .git (objects hard-linked) into an emptied target, beside an empty .tmp", async () => {
   const { root, source, target } = await sampleTree();
   try {
     // What an earlier job left behind goes.
     await Deno.mkdir(target, { recursive: true });
     await Deno.writeTextFile(join(target, "stale.txt"), "old\n");
     await Deno.mkdir(`${target}.tmp`, { recursive: true });
+    await Deno.writeTextFile(join(`${target}.tmp`, "gitlab_runner_env"), "old\n");
     await copyWorkspace(
       plan(source, ["README.md", "a/b/c.txt", "link.md", "deleted-since.txt"]),
       target,
@@ -41,7 +42,8 @@ Deno.test("copyWorkspace copies the listed files, links, and .git (objects hard-
     await assert.rejects(() => Deno.lstat(join(target, "not-listed.txt")), Deno.errors.NotFound);
     await assert.rejects(() => Deno.lstat(join(target, "deleted-since.txt")), Deno.errors.NotFound);
     await assert.rejects(() => Deno.lstat(join(target, "stale.txt")), Deno.errors.NotFound);
-    await assert.rejects(() => Deno.lstat(`${target}.tmp`), Deno.errors.NotFound);
+    // The job's temporary directory is there, empty, as the prepare stage would make it.
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${target}.tmp`)), []);
     assert.equal(await Deno.readTextFile(join(target, ".git/HEAD")), "ref: refs/heads/main\n");
     // Git objects share the inode; everything else is a copy a job may change freely.
     const ino = async (path: string) => (await Deno.stat(path)).ino;
@@ -66,7 +68,16 @@ Deno.test("copyWorkspace makes the copy writable for any user from worldWritable
       worldWritableFrom: builds,
     });
     const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
-    for (const dir of [builds, join(builds, "0"), target, join(target, "a"), join(target, "a/b")]) {
+    for (
+      const dir of [
+        builds,
+        join(builds, "0"),
+        target,
+        `${target}.tmp`,
+        join(target, "a"),
+        join(target, "a/b"),
+      ]
+    ) {
       assert.equal(await mode(dir), 0o777, dir);
     }
     for (const file of ["README.md", "a/b/c.txt", ".git/HEAD"]) {

@@ -142,7 +142,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "exec starts git's reads (the file list too), then the executor process, then plans, and runs its one job in that process",
+    "exec starts git's reads (the file list too), then the executor process, then plans, and runs its one job in that process, whose prepare stage starts no mkdir",
   ignore: !hasStrace,
   async fn() {
     await using project = await SampleProject.create({
@@ -173,6 +173,9 @@ Deno.test({
     );
     // One job, one executor process: no spare left to start and kill.
     assert.equal(executorPids(run.lines).length, 1, run.lines.join("\n"));
+    // The copy leaves the project directory and its .tmp sibling in place:
+    // the prepare stage starts no `mkdir` for them.
+    assert.deepEqual(run.lines.filter((l) => /execve\("[^"]*\/mkdir"/.test(l)), []);
     // git is asked at once, in one process per question, and the working tree
     // is walked once for the file list and the untracked files. The symbolic
     // refs (HEAD, origin/HEAD) are read from .git, and a pipeline without
