@@ -18,6 +18,16 @@
 export const RUNNER_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"] as const;
 
 /**
+ * `runner` from source (the `runner` task, a from-source service): no V8 code
+ * cache. The cache saves the long-running poller little (it starts once), while
+ * loading its entries and keeping Deno's cache database open cost an idle
+ * runner about 1 MB of RSS, ~1.5 MB after jobs (scripts/bench/job_latency.ts
+ * figure (c)). Executor processes are started without it and keep the cache:
+ * they start per job. `deno install` does not take the flag.
+ */
+export const RUNNER_NO_CODE_CACHE_FLAG = "--no-code-cache";
+
+/**
  * An executor process started with `deno run`: the runner's flags, and no
  * optimizing compiler (`--max-opt=1`: V8's interpreter and its baseline
  * compiler, Sparkplug). Its JavaScript is glue around system calls, zlib and

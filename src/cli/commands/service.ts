@@ -12,7 +12,7 @@ import {
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
-import { RUNNER_V8_FLAGS } from "../../poller/v8_flags.ts";
+import { RUNNER_NO_CODE_CACHE_FLAG, RUNNER_V8_FLAGS } from "../../poller/v8_flags.ts";
 import { COMPILED_GRANT_FLAGS, isCompiledBinary } from "../../poller/compiled_grants.ts";
 import { LAZY_IMPORTS_FLAG } from "../../poller/process_launcher.ts";
 
@@ -59,6 +59,8 @@ export function serviceRunnerCommand(execPath: string, mainModule: string): stri
     ...COMPILED_GRANT_FLAGS,
     // And its V8 flags (scripts/compile.ts): a small semi-space for the poller too.
     ...RUNNER_V8_FLAGS,
+    // As the `runner` task: a long-running poller gains little from the code cache.
+    RUNNER_NO_CODE_CACHE_FLAG,
     // Modules load at first use, as with the `runner` task (poller/poller_permissions.ts).
     LAZY_IMPORTS_FLAG,
     mainModule,

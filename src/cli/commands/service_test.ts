@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { serviceRunnerCommand } from "./service.ts";
 
-Deno.test("a service from source starts deno run with the compiled grants, V8 flags and lazy imports of the runner task; a compiled binary starts itself", () => {
+Deno.test("a service from source starts deno run with the compiled grants, V8 flags, no code cache and lazy imports of the runner task; a compiled binary starts itself", () => {
   assert.deepEqual(serviceRunnerCommand("/usr/bin/deno", "/opt/runner/src/cli/main.ts"), [
     "/usr/bin/deno",
     "run",
@@ -14,6 +14,7 @@ Deno.test("a service from source starts deno run with the compiled grants, V8 fl
     "--unstable-worker-options",
     "--no-prompt",
     "--v8-flags=--max-semi-space-size=1",
+    "--no-code-cache",
     "--unstable-lazy-dynamic-imports",
     "/opt/runner/src/cli/main.ts",
   ]);
