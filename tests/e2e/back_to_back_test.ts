@@ -8,10 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { FakeGitLab, type FakeRequest } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 /** Far below check_interval (60 s), far above a loaded machine's request round trip. */
 const PROMPT_MS = 15_000;
 

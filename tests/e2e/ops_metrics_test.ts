@@ -6,10 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { staticGraph } from "../fixtures/static_graph.ts";
-
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
 function config(body: string, global: Record<string, string | number> = {}): string {
   const head = Object.entries({ concurrent: 1, check_interval: 1, ...global })

@@ -9,10 +9,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerTaskFlags, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runnerTaskFlags, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 const CODE_CACHE = "v8_code_cache_v2";
 
 async function exists(path: string): Promise<boolean> {

@@ -6,9 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
-
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
+import { NO_GIT, runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
 Deno.test("an entry with the kubernetes executor is reported and never requests a job; the shell entry runs", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });

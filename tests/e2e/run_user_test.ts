@@ -8,10 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
-
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
 async function succeeds(command: string, args: string[]): Promise<boolean> {
   try {

@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
 
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 const TIMEOUT = { timeoutMs: 120_000 };
 const skip = await sshdSkipReason();
 // deno-lint-ignore no-console -- a skipped test says why

@@ -5,10 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
-
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
 Deno.test("reset-token --name and --url/--id with --pat replace the token in config.toml, mode 0600", async () => {
   await using gitlab = await FakeGitLab.start({ tokenExpiresInSeconds: 3600 });

@@ -7,10 +7,9 @@
 import assert from "node:assert/strict";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { FakeGitLab, renderTrace } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
 
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 const SECRET = { key: "DB_PASSWORD", value: "s3cr3t-v4lue-9x", masked: true };
 const PREFIX = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) ([0-9a-f]{2}[OE])([ +])/;
 const SCRIPT = [

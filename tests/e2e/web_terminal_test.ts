@@ -8,10 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 const dockerReason = (await dockerSkipReason()) ??
   ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is missing`);
 // deno-lint-ignore no-console -- a skipped test says why

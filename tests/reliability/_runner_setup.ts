@@ -5,9 +5,8 @@
  */
 import { join } from "node:path";
 import { MAIN_MODULE, RunnerProcess } from "../fixtures/runner_process.ts";
+export { NO_GIT } from "../fixtures/runner_process.ts";
 import { cleanHome } from "../fixtures/test_env.ts";
-
-export const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
 export function config(body: string, global: Record<string, string | number> = {}): string {
   const head = Object.entries({ concurrent: 1, check_interval: 1, ...global })

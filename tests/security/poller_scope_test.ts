@@ -16,13 +16,12 @@ import { defaultConfig, defaultRunnerConfig } from "../../src/config/default_con
 import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
 import { pollerPermissions } from "../../src/poller/poller_permissions.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerTaskFlags, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { NO_GIT, runnerTaskFlags, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const SCOPED_PROBE = fileURLToPath(
   new URL("../fixtures/scoped_permission_probe.ts", import.meta.url),
 );
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

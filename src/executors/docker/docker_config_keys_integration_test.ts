@@ -24,6 +24,7 @@ import { LABEL_JOB_ID, LABEL_MANAGED, LABEL_TYPE } from "./docker_labels.ts";
 import { clearCacheVolumes } from "./docker_resources.ts";
 import { OwnerLease } from "./owner_lease.ts";
 import { SilentLogger } from "../../log/logger.ts";
+import { NO_GIT } from "../../../tests/fixtures/runner_process.ts";
 
 const skip = await dockerSkipReason();
 if (skip) {
@@ -39,7 +40,6 @@ const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const SHORT_TOKEN = `k${crypto.randomUUID().slice(0, 7)}`;
 let nextJobId = Math.floor(Math.random() * 1e6) * 100;
 const never = () => new AbortController().signal;
-const NO_GIT = [{ key: "GIT_STRATEGY", value: "none" }];
 
 function createExecutor(
   options: {
