@@ -241,3 +241,43 @@ Deno.test("two jobs saving one key at once never leave a torn archive", async ()
     await Deno.remove(e.root, { recursive: true });
   }
 });
+
+Deno.test("a download is read into the store's own buffer (BYOB), whole as it arrives", async () => {
+  const e = await env();
+  try {
+    // A byte stream like fetch's body: 40 pieces of 50 KB; records the buffer each read offers.
+    const offered: number[] = [];
+    let sent = 0;
+    const body = new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        const request = controller.byobRequest;
+        if (sent === 40) {
+          controller.close();
+          request?.respond(0);
+          return;
+        }
+        const piece = new Uint8Array(50_000).fill(sent++);
+        if (request === null) {
+          offered.push(0);
+          controller.enqueue(piece);
+          return;
+        }
+        const view = request.view as Uint8Array;
+        offered.push(view.byteLength);
+        view.set(piece);
+        request.respond(piece.length);
+      },
+    });
+    assert.equal(await e.store.save("dl", "dl", body), 2_000_000);
+    const stored = await Deno.readFile(e.store.archivePath("dl"));
+    assert.equal(stored.length, 2_000_000);
+    assert.equal(stored[0], 0);
+    assert.equal(stored[1_999_999], 39);
+    // Every read offered the store's 1 MiB buffer; a default reader gets a new array per piece.
+    assert.ok(offered.length >= 40);
+    assert.ok(offered.every((n) => n >= 1 << 20), `offered ${offered.join(", ")}`);
+  } finally {
+    await Deno.remove(e.root, { recursive: true });
+  }
+});

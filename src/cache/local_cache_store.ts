@@ -62,10 +62,7 @@ export class LocalCacheStore implements CacheStore {
         });
         return;
       }
-      for await (const chunk of body) {
-        size += chunk.length;
-        for (let o = 0; o < chunk.length;) o += await file.write(chunk.subarray(o));
-      }
+      size = await writeStream(file, body);
     });
     const metadata = new TextEncoder().encode(JSON.stringify({ cachekey: humanKey }));
     await replaceAtomically(dir, "metadata.json", async (file) => {
@@ -73,6 +70,55 @@ export class LocalCacheStore implements CacheStore {
     });
     return size;
   }
+}
+
+/** A download is read into a buffer of this size, reused for the whole stream. */
+const READ_BUFFER = 1 << 20;
+
+/**
+ * Writes `body` to `file`; resolves with its length. A byte stream (fetch's
+ * body) is read into one reused buffer (a BYOB reader): as many bytes as have
+ * arrived per read, no array per chunk. Writes are synchronous, one write(2)
+ * each, as in `fileSink`. The cache_s3 bench's 3.6 MB download went from 64
+ * KiB chunks, each a fresh array and a thread-pool write, to a few large
+ * writes: its body time about halved.
+ */
+async function writeStream(file: Deno.FsFile, body: ReadableStream<Uint8Array>): Promise<number> {
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = body.getReader({ mode: "byob" });
+  } catch (err) {
+    // Not a byte stream (a transform in between, e.g. the transfer meter).
+    if (!(err instanceof TypeError)) throw err;
+    let size = 0;
+    for await (const chunk of body) {
+      writeAllSync(file, chunk);
+      size += chunk.length;
+    }
+    return size;
+  }
+  let size = 0;
+  let buffer = new Uint8Array(READ_BUFFER);
+  try {
+    while (true) {
+      const { done, value } = await reader.read(buffer);
+      if (done || value === undefined) break;
+      writeAllSync(file, value);
+      size += value.length;
+      // The read took the buffer over (transferred it); this is it again.
+      buffer = new Uint8Array(value.buffer);
+    }
+  } catch (err) {
+    await reader.cancel(err).catch(() => {});
+    throw err;
+  } finally {
+    reader.releaseLock();
+  }
+  return size;
+}
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
 }
 
 async function replaceAtomically(
