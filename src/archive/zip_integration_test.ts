@@ -14,6 +14,7 @@ import { LocalArchiveSource } from "./local_archive_source.ts";
 import { LocalArchiveTarget } from "./local_archive_target.ts";
 import { LocalFileReader } from "./local_file_reader.ts";
 import { BytesReader } from "./random_access_reader.ts";
+import { MemoryTree } from "./memory_tree.ts";
 
 async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -455,4 +456,124 @@ Deno.test("fileSink writes the whole archive, and a file that refuses writes fai
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+/** A zip of directories with these modes (and a file in each), written to `path`. */
+async function dirsZip(path: string, modes: Record<string, number>): Promise<Date> {
+  const mtime = new Date("2021-05-06T07:08:10Z");
+  const tree = new MemoryTree();
+  for (const [dir, mode] of Object.entries(modes)) {
+    tree.addDir(dir, mode, mtime).addFile(`${dir}/f.txt`, dir, 0o644, mtime);
+  }
+  const paths = Object.keys(modes).flatMap((d) => [d, `${d}/f.txt`]).sort();
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    await writeZip(tree, paths, fileSink(file), { level: "fast" });
+  } finally {
+    file.close();
+  }
+  return mtime;
+}
+
+Deno.test("extracted directories get the archive's mode (owner-writable) and mtime, new or already there", async () => {
+  const { root, target } = await sandbox();
+  try {
+    const mtime = await dirsZip(`${root}/dirs.zip`, {
+      "usual": 0o755,
+      "group": 0o750,
+      "readonly": 0o555,
+      "there": 0o755,
+      "there/deeper": 0o700,
+    });
+    // Already on disk with other modes: the archive's win.
+    await Deno.mkdir(`${target}/there`, { mode: 0o700 });
+    await Deno.chmod(`${target}/there`, 0o700);
+    const reader = await LocalFileReader.open(`${root}/dirs.zip`);
+    try {
+      await extractZip(reader, await LocalArchiveTarget.open(target));
+    } finally {
+      await reader.close();
+    }
+    const want: Record<string, number> = {
+      "usual": 0o755,
+      "group": 0o750,
+      "readonly": 0o755,
+      "there": 0o755,
+      "there/deeper": 0o700,
+    };
+    for (const [dir, mode] of Object.entries(want)) {
+      const info = await Deno.lstat(`${target}/${dir}`);
+      assert.equal((info.mode ?? 0) & 0o777, mode, `mode of ${dir}`);
+      assert.equal(info.mtime?.toISOString(), mtime.toISOString(), `mtime of ${dir}`);
+      assert.equal(await Deno.readTextFile(`${target}/${dir}/f.txt`), dir);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+const hasStrace = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "a directory the extraction makes with the usual mode gets only its mtime set (no lstat, no chmod)",
+  ignore: !hasStrace,
+  fn: async () => {
+    const { root, target } = await sandbox();
+    try {
+      await dirsZip(`${root}/dirs.zip`, { "usual": 0o755, "group": 0o750 });
+      const script = `${root}/extract.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { extractZip, LocalArchiveTarget } from ${
+          JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+        };
+import { LocalFileReader } from ${
+          JSON.stringify(new URL("./local_file_reader.ts", import.meta.url).href)
+        };
+const reader = await LocalFileReader.open(Deno.args[0]);
+await extractZip(reader, await LocalArchiveTarget.open(Deno.args[1]));
+await reader.close();
+`,
+      );
+      const log = `${root}/strace.log`;
+      await run([
+        "strace",
+        "-f",
+        "-q",
+        "-e",
+        "trace=mkdir,mkdirat,chmod,fchmodat,utimensat,statx,newfstatat,lstat",
+        "-o",
+        log,
+        "--",
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        "--allow-read",
+        "--allow-write",
+        "--allow-sys",
+        script,
+        `${root}/dirs.zip`,
+        target,
+      ], root);
+      const lines = (await Deno.readTextFile(log)).split("\n");
+      const calls = (dir: string) =>
+        lines
+          .filter((l) => l.includes(`"${target}/${dir}"`))
+          .map((l) => /^\d+\s+(\w+)\(/.exec(l)?.[1] ?? l);
+      // mkdir, then utimensat from finishDir: nothing in between (with the
+      // usual umask 022, under which mkdir already gives 0755).
+      assert.deepEqual(
+        calls("usual"),
+        (0o777 & ~Deno.umask()) === 0o755
+          ? ["mkdir", "utimensat"]
+          : ["mkdir", "chmod", "utimensat"],
+      );
+      // Another mode still gets its chmod.
+      assert.deepEqual(calls("group"), ["mkdir", "chmod", "utimensat"]);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
 });
