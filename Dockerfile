@@ -21,7 +21,7 @@ USER root
 WORKDIR /src
 COPY deno.json deno.lock ./
 COPY src ./src
-COPY scripts/compile.ts ./scripts/compile.ts
+COPY scripts/compile.ts scripts/npm_pruning.ts ./scripts/
 RUN case "${TARGETARCH:-amd64}" in \
       amd64) target=x86_64-unknown-linux-gnu ;; \
       arm64) target=aarch64-unknown-linux-gnu ;; \

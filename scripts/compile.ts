@@ -31,6 +31,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from "node:pat
 import { fileURLToPath } from "node:url";
 import { COMPILED_GRANT_FLAGS } from "../src/poller/compiled_grants.ts";
 import { RUNNER_V8_FLAGS } from "../src/poller/v8_flags.ts";
+import { npmPrunePaths, npmRegistryDir, npmRegistryUrl } from "./npm_pruning.ts";
 
 /** `deno compile --target` values and the Go-style names of their binaries. */
 export const TARGETS = {
@@ -69,16 +70,10 @@ export const INCLUDE: readonly string[] = [
   "src/cli/poller_worker.ts",
 ];
 
-/**
- * Folders of npm packages left out of the binary (name -> paths inside the
- * package). bintrees, under prom-client, ships `test/perf/100k`: 2 MB of
- * numbers with no file extension, on which `deno compile` (2.9) dies with
- * "thread 'tokio-runtime-worker' has overflowed its stack". Tests are not
- * needed at run time.
- */
-export const NPM_EXCLUDE: Readonly<Record<string, readonly string[]>> = {
-  "bintrees": ["test"],
-};
+/** Whether a file of the staged folders ships in the binary: tests do not. */
+export function isShipped(path: string): boolean {
+  return !path.endsWith("_test.ts");
+}
 
 /** What is copied to the staging folder: everything the entry point can import. */
 const STAGED = ["src", "deno.json", "deno.lock"] as const;
@@ -97,8 +92,6 @@ export interface CompileOptions {
   /** Output folder, relative to the repository root or absolute. */
   out: string;
   include: string[];
-  /** Absolute paths given to `--exclude` (see NPM_EXCLUDE). */
-  exclude: string[];
   check: boolean;
   dryRun: boolean;
 }
@@ -113,6 +106,11 @@ export interface CompileStep {
 export interface CompilePlan {
   /** `deno check` arguments, or null with `--no-check`. */
   check: string[] | null;
+  /**
+   * `deno cache` arguments: the npm packages are in Deno's cache before the
+   * excludes are listed from it (with `--no-check`, nothing else fetches them).
+   */
+  cache: string[];
   stage: string;
   steps: CompileStep[];
 }
@@ -156,7 +154,6 @@ export function parseCompileArgs(args: string[]): CompileOptions | "help" {
     targets,
     out: values.out,
     include: [...INCLUDE, ...(values.include ?? [])],
-    exclude: [],
     check: !values["no-check"],
     dryRun: values["dry-run"],
   };
@@ -169,12 +166,10 @@ function isTarget(value: string): value is Target {
 /** The `deno` arguments for every step; paths relative to the repository root. */
 export function compilePlan(options: CompileOptions): CompilePlan {
   const stage = join(options.out, STAGE_DIR);
-  const includeFlags = [
-    ...options.include.flatMap((path) => ["--include", join(stage, path)]),
-    ...options.exclude.flatMap((path) => ["--exclude", path]),
-  ];
+  const includeFlags = options.include.flatMap((path) => ["--include", join(stage, path)]);
   return {
     check: options.check ? ["check", ENTRY] : null,
+    cache: ["cache", "--quiet", "--frozen", ENTRY, ...options.include],
     stage,
     steps: options.targets.map((target) => {
       const output = join(options.out, TARGETS[target]);
@@ -221,27 +216,6 @@ export function stampBuildInfo(source: string, info: BuildInfo): string {
   return stamped;
 }
 
-/**
- * The `--exclude` paths for NPM_EXCLUDE: every locked version of each package,
- * in Deno's global npm cache (`npmCache` from `deno info --json`). A path that
- * does not exist yet is fine: deno compile downloads the package first.
- */
-export function npmExcludes(lock: unknown, npmCache: string, registryUrl: string): string[] {
-  const npm = (lock as { npm?: Record<string, unknown> } | null)?.npm ?? {};
-  const registry = new URL(registryUrl).host.replace(":", "_");
-  const paths: string[] = [];
-  for (const key of Object.keys(npm)) {
-    const at = key.indexOf("@", 1); // after a scope's leading "@"
-    if (at <= 0) continue;
-    const name = key.slice(0, at);
-    const version = key.slice(at + 1).split("_")[0]!; // "name@1.0.0_peer@2.0.0" in lockfile v4/v5
-    for (const inside of NPM_EXCLUDE[name] ?? []) {
-      paths.push(join(npmCache, registry, ...name.split("/"), version, inside));
-    }
-  }
-  return paths;
-}
-
 async function denoNpmCache(deno: string): Promise<string> {
   const out = await new Deno.Command(deno, { args: ["info", "--json"], stdout: "piped" }).output();
   const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { npmCache?: string };
@@ -249,6 +223,13 @@ async function denoNpmCache(deno: string): Promise<string> {
     throw new Error(`Cannot find Deno's npm cache: deno info --json`);
   }
   return info.npmCache;
+}
+
+/** deno.json's text with `compile.exclude` set to `exclude`. */
+export function withCompileExclude(denoJson: string, exclude: readonly string[]): string {
+  const config = JSON.parse(denoJson) as Record<string, unknown>;
+  const compile = (config.compile ?? {}) as Record<string, unknown>;
+  return `${JSON.stringify({ ...config, compile: { ...compile, exclude } }, null, 2)}\n`;
 }
 
 /** Time in the format the official runner prints after `Built:`. */
@@ -351,9 +332,18 @@ export async function compile(options: CompileOptions, root: string, io: Io): Pr
   const deno = Deno.execPath();
   const out = isAbsolute(options.out) ? options.out : relative(root, resolve(options.out));
   const lock = JSON.parse(await readFile(join(root, "deno.lock"), "utf8"));
-  const registry = Deno.env.get("NPM_CONFIG_REGISTRY") || "https://registry.npmjs.org/";
-  const exclude = npmExcludes(lock, await denoNpmCache(deno), registry);
-  const plan = compilePlan({ ...options, out: out === "" ? "." : out, exclude });
+  const registry = npmRegistryUrl((name) => Deno.env.get(name));
+  const plan = compilePlan({ ...options, out: out === "" ? "." : out });
+  if (!options.dryRun) {
+    const cached = await new Deno.Command(deno, { args: plan.cache, cwd: root }).output();
+    if (!cached.success) {
+      io.err(`Cannot fetch the npm packages: deno ${plan.cache.join(" ")} failed`);
+      return 1;
+    }
+  }
+  // Thousands of paths, too many for a command line: deno compile reads them
+  // from the staged deno.json (`compile.exclude`).
+  const exclude = await npmPrunePaths(lock, npmRegistryDir(await denoNpmCache(deno), registry));
   const info = await readBuildInfo(root, (k) => Deno.env.get(k), new Date());
   const stamped = stampBuildInfo(await readFile(join(root, BUILD_INFO_FILE), "utf8"), info);
 
@@ -365,6 +355,11 @@ export async function compile(options: CompileOptions, root: string, io: Io): Pr
         `branch=${info.branch || "unknown"} builtAt=${info.builtAt}`,
     );
     if (plan.check) io.out(shellLine(["deno", ...plan.check]));
+    io.out(shellLine(["deno", ...plan.cache]));
+    io.out(
+      `# leave out ${exclude.length} npm files and folders (scripts/npm_pruning.ts): ` +
+        `compile.exclude in ${plan.stage}/deno.json`,
+    );
     for (const step of plan.steps) {
       io.out(shellLine(["deno", ...step.args]));
       io.out(`# sha256sum ${step.output} > ${step.output}.sha256`);
@@ -388,10 +383,17 @@ export async function compile(options: CompileOptions, root: string, io: Io): Pr
     for (const path of staged(options.include)) {
       await cp(join(root, path), join(stage, path), {
         recursive: true,
-        filter: (src) => !src.endsWith("_test.ts"),
+        filter: isShipped,
       });
     }
     await writeFile(join(stage, BUILD_INFO_FILE), stamped);
+    await writeFile(
+      join(stage, "deno.json"),
+      withCompileExclude(
+        await readFile(join(root, "deno.json"), "utf8"),
+        exclude,
+      ),
+    );
     for (const step of plan.steps) {
       io.out(`$ ${shellLine(["deno", ...step.args])}`);
       const result = await new Deno.Command(deno, {

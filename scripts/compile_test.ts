@@ -5,12 +5,12 @@ import {
   compilePlan,
   explainCompileFailure,
   formatBuiltAt,
-  npmExcludes,
   parseCompileArgs,
   PERMISSION_FLAGS,
   sha256Line,
   stampBuildInfo,
   TARGETS,
+  withCompileExclude,
 } from "./compile.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -70,7 +70,16 @@ Deno.test("compile --dry-run prints one deno compile command per target and buil
       assert.ok(run.stdout.includes(`sha256sum ${join(out, name)} > ${join(out, name)}.sha256`));
     }
     assert.ok(run.stdout.includes("\ndeno check src/cli/main.ts\n"), run.stdout);
-    assert.match(commands[0]!, / --exclude \S+\/bintrees\/[\d.]+\/test /);
+    assert.ok(run.stdout.includes("\ndeno cache --quiet --frozen src/cli/main.ts "), run.stdout);
+    // Thousands of npm paths go to the staged deno.json, not to the command line.
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `\n# leave out \\d+ npm files and folders \\(scripts/npm_pruning.ts\\): ` +
+          `compile.exclude in ${join(out, ".build")}/deno.json\n`,
+      ),
+    );
+    assert.ok(!commands[0]!.includes("--exclude"), commands[0]);
     assert.deepEqual(await listDir(out), [], "a dry run writes nothing");
     assert.equal(await Deno.readTextFile(BUILD_INFO), buildInfoBefore);
   } finally {
@@ -196,7 +205,7 @@ Deno.test("compile explains a DENORT_BIN that is not a denort", async () => {
       run.stderr,
     );
     // deno got as far as writing the runtime: the module graph and every embedded
-    // npm file went through (NPM_EXCLUDE keeps a crashing one out).
+    // npm file went through (scripts/npm_pruning.ts keeps a crashing one out).
     assert.match(run.stderr, /Not an ELF file/);
   } finally {
     await Deno.remove(out, { recursive: true });
@@ -251,13 +260,14 @@ Deno.test("compilePlan keeps targets in order and names Windows binaries .exe", 
   ]);
 });
 
-Deno.test("npmExcludes names each locked version of the excluded packages in the npm cache", () => {
-  const lock = { npm: { "bintrees@1.0.2": {}, "tdigest@0.1.3": {}, "bintrees@2.0.0_x@1.0.0": {} } };
-  assert.deepEqual(npmExcludes(lock, "/cache/npm", "https://registry.npmjs.org/"), [
-    "/cache/npm/registry.npmjs.org/bintrees/1.0.2/test",
-    "/cache/npm/registry.npmjs.org/bintrees/2.0.0/test",
-  ]);
-  assert.deepEqual(npmExcludes({}, "/cache/npm", "https://registry.npmjs.org/"), []);
+Deno.test("withCompileExclude sets compile.exclude in deno.json and keeps the rest", () => {
+  const config = JSON.parse(
+    withCompileExclude('{"imports":{"a":"npm:a@1"},"compile":{"include":["x"]}}', ["/c/a/test"]),
+  );
+  assert.deepEqual(config, {
+    imports: { a: "npm:a@1" },
+    compile: { include: ["x"], exclude: ["/c/a/test"] },
+  });
 });
 
 Deno.test("explainCompileFailure passes other deno errors through", () => {

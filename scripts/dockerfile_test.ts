@@ -5,7 +5,7 @@
  * context that carries everything `deno task compile` needs.
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import picomatch from "picomatch";
 import { TARGETS } from "./compile.ts";
@@ -127,5 +127,29 @@ Deno.test("Dockerfile build context holds every file the build stage copies", as
   }
   for (const excluded of [".git", "dist", "node_modules", "src/cli/version_test.ts"]) {
     assert.ok(isIgnored(excluded), `"${excluded}" should stay out of the build context`);
+  }
+});
+
+Deno.test("Dockerfile build stage copies every local module scripts/compile.ts imports", async () => {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(ROOT, "scripts/compile.ts")],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  assert.ok(info.success);
+  const modules = (JSON.parse(new TextDecoder().decode(info.stdout)) as {
+    modules: Array<{ specifier: string }>;
+  }).modules.map((m) => m.specifier).filter((s) => s.startsWith("file:"))
+    .map((s) => relative(ROOT, fileURLToPath(s)));
+  assert.ok(modules.includes("scripts/npm_pruning.ts"), modules.join(", "));
+  const copied = build.filter((i) => i.keyword === "COPY" && !i.args.includes("--from"))
+    .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+  for (const module of modules) {
+    assert.ok(
+      copied.some((source) =>
+        module === source || module.startsWith(`${source.replace(/\/$/, "")}/`)
+      ),
+      `the build stage does not copy "${module}", which scripts/compile.ts imports`,
+    );
   }
 });
