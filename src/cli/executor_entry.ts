@@ -9,35 +9,26 @@
  */
 import { LogSink, StreamLogger } from "../log/mod.ts";
 import { F } from "../log/fields.ts";
-import { versionInfo } from "./version.ts";
-import type { VersionInfo } from "./version.ts";
+import { executorVersion } from "./version.ts";
 import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
+// Static, and small: the Worker is created before this thread loads anything else.
+import { workerPermissions } from "../poller/executor_worker_permissions.ts";
+import { startScopedWorker } from "./scoped_worker.ts";
 
 export interface ExecutorEntryIo {
-  stdin: ReadableStream<Uint8Array>;
+  /** Read by the job's own thread only: a scoped Worker (`--permissions`) reads stdin itself. */
+  readonly stdin: ReadableStream<Uint8Array>;
   stderr: { writeSync(p: Uint8Array): number };
   env: Record<string, string>;
-  version?: VersionInfo;
 }
 
 /** Runs the job the poller sends on stdin; `args` follow `executor-process`. */
 export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Promise<number> {
   const sink = new LogSink({ output: io.stderr, level: "debug", format: "json" });
   const log = new StreamLogger(sink);
-  // From source the poller passes its revision: this process cannot read .git.
-  const revisionAt = args.indexOf("--revision");
-  const info = io.version ??
-    versionInfo(revisionAt >= 0 ? args[revisionAt + 1] || undefined : undefined);
   // Ctrl-C in a terminal reaches the whole process group; the poller decides
   // how this job stops (cancel messages), so the child ignores SIGINT.
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
-  const version = {
-    name: info.name,
-    version: info.version,
-    revision: info.revision,
-    os: info.os,
-    arch: info.architecture,
-  };
   // SIGTERM kills the job's processes (and containers) before this process exits.
   const terminate = new AbortController();
   if (Deno.build.os !== "windows") {
@@ -47,15 +38,14 @@ export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Pro
   if (at >= 0) {
     // A compiled binary carries the poller's global grants: the job runs in a
     // worker holding only this executor's set, and this thread drops all of its own.
-    const [{ workerPermissions }, { startScopedWorker }] = await Promise.all([
-      import("../poller/executor_permissions.ts"),
-      import("./scoped_worker.ts"),
-    ]);
+    // The job waits for the worker (creating its isolate takes ~30 ms on a
+    // small VM, on this thread): nothing this thread loads or sets up comes
+    // first that the worker does not need, and the worker reads stdin and
+    // takes its version itself (cli/executor_worker.ts).
     const { worker, exited } = startScopedWorker(
       new URL("./executor_worker.ts", import.meta.url),
       {
         permissions: workerPermissions(JSON.parse(args[at + 1] ?? "{}")),
-        init: { version },
         isRevokingOwn: true,
         onError: (message) => log.error("Executor process failed", { [F.ERROR]: message }),
       },
@@ -72,7 +62,7 @@ export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Pro
     env: io.env,
     log,
     terminate: terminate.signal,
-    version,
+    version: executorVersion(args),
   });
 }
 
@@ -83,7 +73,9 @@ if (import.meta.main) {
   }
   Deno.exit(
     await runExecutorEntry(rest, {
-      stdin: Deno.stdin.readable,
+      get stdin() {
+        return Deno.stdin.readable;
+      },
       stderr: Deno.stderr,
       env: Deno.env.toObject(),
     }),

@@ -3,20 +3,16 @@
  * Worker created by `runner executor-process --permissions <json>` with
  * exactly the executor's permission set (cli/scoped_worker.ts), while the
  * process's own thread revokes every kind it holds. It reads the start message
- * from stdin and writes frames to stdout itself, as the process would.
+ * from stdin and writes frames to stdout itself, as the process would, and
+ * takes its version from the process's arguments (`executorVersion`).
  *
- * Posts `{ type: "ready" }` once loaded; first message in: `{ version }`; last
- * message out: `{ type: "exit", code }`.
+ * Posts `{ type: "ready" }` once loaded, then runs jobs at once: the process's
+ * thread sends it nothing but `terminate`. Last message out: `{ type: "exit", code }`.
  */
-import type { RunnerVersion } from "../build/job_variables.ts";
 import { LogSink, StreamLogger } from "../log/mod.ts";
 import { runExecutorProcess } from "./executor_process.ts";
+import { executorVersion } from "./version.ts";
 import type { WorkerExit, WorkerReady } from "./scoped_worker.ts";
-
-/** The first message a scoped executor worker receives. */
-export interface ExecutorWorkerInit {
-  version: RunnerVersion;
-}
 
 /** Posted by the process's thread on SIGTERM: stop the job as if the poller were gone. */
 export interface ExecutorWorkerTerminate {
@@ -29,23 +25,19 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
-
-scope.onmessage = async (e: MessageEvent) => {
-  const terminate = new AbortController();
-  scope.onmessage = (m: MessageEvent) => {
-    if ((m.data as Partial<ExecutorWorkerTerminate>)?.type === "terminate") terminate.abort();
-  };
-  const { version } = e.data as ExecutorWorkerInit;
-  const sink = new LogSink({ output: Deno.stderr, level: "debug", format: "json" });
-  const code = await runExecutorProcess({
-    stdin: Deno.stdin.readable,
-    stdout: Deno.stdout.writable,
-    env: Deno.env.toObject(),
-    log: new StreamLogger(sink),
-    version,
-    terminate: terminate.signal,
-  });
-  scope.postMessage({ type: "exit", code } satisfies WorkerExit);
+const terminate = new AbortController();
+scope.onmessage = (m: MessageEvent) => {
+  if ((m.data as Partial<ExecutorWorkerTerminate>)?.type === "terminate") terminate.abort();
 };
 // Loaded: the creating thread may now drop its own permissions.
 scope.postMessage({ type: "ready" } satisfies WorkerReady);
+const sink = new LogSink({ output: Deno.stderr, level: "debug", format: "json" });
+const code = await runExecutorProcess({
+  stdin: Deno.stdin.readable,
+  stdout: Deno.stdout.writable,
+  env: Deno.env.toObject(),
+  log: new StreamLogger(sink),
+  version: executorVersion(Deno.args),
+  terminate: terminate.signal,
+});
+scope.postMessage({ type: "exit", code } satisfies WorkerExit);

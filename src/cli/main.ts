@@ -230,6 +230,24 @@ function lineReader(stdin: ReadableStream<Uint8Array>): (prompt: string) => Prom
   };
 }
 
+/** `runner executor-process`: as main() ends any command, an error is a FATAL line and exit 1. */
+async function executorProcess(args: string[], io: MainIo): Promise<number> {
+  try {
+    const { runExecutorEntry } = await import("./executor_entry.ts");
+    return await runExecutorEntry(args, {
+      // Read when used: the scoped Worker of a compiled binary reads stdin itself.
+      get stdin() {
+        return io.stdin;
+      },
+      stderr: io.stderr,
+      env: io.env,
+    });
+  } catch (err) {
+    writeLine(io.stderr, `FATAL: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}
+
 /** Splits global options (before the command) from the command and its arguments. */
 function splitGlobal(
   args: string[],
@@ -251,6 +269,12 @@ function splitGlobal(
 }
 
 export async function main(args: string[], io: MainIo): Promise<number> {
+  const { global, command, rest } = splitGlobal(args);
+  // Before anything else: a compiled binary's executor process creates its
+  // job's Worker first (executor_entry.ts); what this function builds for the
+  // other commands (and `io.stdin`, which its own thread never reads) would
+  // only delay it.
+  if (command === "executor-process") return await executorProcess(rest, io);
   const read = lineReader(io.stdin);
   const env = (name: string) => io.env[name];
   // deno-lint-ignore prefer-const -- assigned below; the sink's callback reads it later
@@ -279,16 +303,6 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     },
   };
   try {
-    const { global, command, rest } = splitGlobal(args);
-    if (command === "executor-process") {
-      const { runExecutorEntry } = await import("./executor_entry.ts");
-      return await runExecutorEntry(rest, {
-        stdin: io.stdin,
-        stderr: io.stderr,
-        env: io.env,
-        version: ctx.version,
-      });
-    }
     const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));
     if (flags.string("log-level")) sink.pin({ level: parseLogLevel(flags.string("log-level")) });
     if (flags.bool("debug")) sink.pin({ level: "debug" });
@@ -338,7 +352,11 @@ if (import.meta.main) {
   const code = await main(Deno.args, {
     stdout: Deno.stdout,
     stderr: Deno.stderr,
-    stdin: Object.assign(Deno.stdin.readable, { isTerminal: () => Deno.stdin.isTerminal() }),
+    // On first use: Deno sets up stdin's stream then (~5 ms on a small VM),
+    // which the process thread of a compiled executor process never needs.
+    get stdin() {
+      return Object.assign(Deno.stdin.readable, { isTerminal: () => Deno.stdin.isTerminal() });
+    },
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),
   });

@@ -4,9 +4,9 @@
  * grants in globally, and Deno 2 cannot revoke one path of a global grant).
  * Needs `--unstable-worker-options` (scripts/compile.ts passes it).
  *
- * Call order: the thread starts the worker and posts `init` as its first
- * message. The worker module posts `{ type: "ready" }` from its top level: Deno
- * 2.9 loads a worker's entry module graph with its creator's permissions, so
+ * Call order: the thread starts the worker and posts `init` (when given) as
+ * its first message. The worker module posts `{ type: "ready" }` from its top
+ * level: Deno 2.9 loads a worker's entry module graph with its creator's permissions, so
  * only then (with `isRevokingOwn`) does the thread revoke every permission kind
  * of its own; the worker keeps its set (and its later dynamic imports load).
  * The worker posts `{ type: "exit", code }` when done;
@@ -28,8 +28,8 @@ export interface WorkerExit {
 
 export interface ScopedWorkerOptions {
   permissions: Deno.PermissionOptionsObject;
-  /** First message the worker receives. */
-  init: unknown;
+  /** First message the worker receives, if any. */
+  init?: unknown;
   /** Revoke every kind of this thread's own permissions once the worker exists. */
   isRevokingOwn?: boolean;
   /** Messages other than `exit` (e.g. a poller asking to be re-scoped). */
@@ -78,6 +78,6 @@ export function startScopedWorker(module: URL, options: ScopedWorkerOptions): Sc
       resolve(1);
     };
   });
-  worker.postMessage(options.init);
+  if ("init" in options) worker.postMessage(options.init);
   return { worker, exited };
 }

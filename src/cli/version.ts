@@ -1,6 +1,7 @@
 /** `runner --version` and the identity sent to GitLab. */
 import denoJson from "../../deno.json" with { type: "json" };
 import { BUILD_INFO } from "./build_info.ts";
+import type { RunnerVersion } from "../build/job_variables.ts";
 
 export interface VersionInfo {
   name: string;
@@ -46,6 +47,22 @@ export function versionInfo(revision = BUILD_INFO.revision || sourceRevision()):
     denoVersion: `deno${Deno.version.deno}`,
     os: goOs(Deno.build.os),
     architecture: goArch(Deno.build.arch),
+  };
+}
+
+/**
+ * The runner's identity in an executor process's job: a compiled binary's own,
+ * from source the poller's revision (`--revision`; this process cannot read .git).
+ */
+export function executorVersion(args: readonly string[]): RunnerVersion {
+  const revisionAt = args.indexOf("--revision");
+  const info = versionInfo(revisionAt >= 0 ? args[revisionAt + 1] || undefined : undefined);
+  return {
+    name: info.name,
+    version: info.version,
+    revision: info.revision,
+    os: info.os,
+    arch: info.architecture,
   };
 }
 

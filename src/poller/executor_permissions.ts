@@ -12,6 +12,7 @@ import { cacheEndpoints } from "../cache/cache_endpoint.ts";
 import { dockerConfigPath, executorStateDir } from "./executor_paths.ts";
 
 export { dockerConfigPath, executorStateDir };
+export { workerPermissions } from "./executor_worker_permissions.ts";
 
 export interface ExecutorPermissions {
   read: string[];
@@ -197,26 +198,4 @@ export function permissionFlags(perms: ExecutorPermissions): string[] {
   if (perms.env) flags.push("--allow-env");
   if (perms.sys) flags.push("--allow-sys");
   return flags;
-}
-
-/**
- * The same set as `deno: { permissions }` of a Worker: what the executor
- * process of a compiled binary (global grants) gives the thread that runs the
- * job. Everything not listed is denied, ffi and dynamic remote imports too.
- */
-export function workerPermissions(perms: ExecutorPermissions): Deno.PermissionOptionsObject {
-  const list = (values: string[]): string[] | false => {
-    const unique = [...new Set(values)];
-    return unique.length > 0 ? unique : false;
-  };
-  return {
-    read: list(perms.read),
-    write: list(perms.write),
-    run: perms.run.includes("*") ? true : list(perms.run),
-    net: perms.net.includes("*") ? true : list(perms.net),
-    env: perms.env,
-    sys: perms.sys,
-    ffi: false,
-    import: false,
-  };
 }

@@ -14,9 +14,18 @@ import type { RunnerConfig } from "../../src/config/runner_config.ts";
 import { executorSettings } from "../../src/executors/process_protocol.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
-import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { LAZY_IMPORTS_FLAG, SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
 import { MAIN_MODULE } from "../fixtures/runner_process.ts";
 import { testEnv } from "../fixtures/test_env.ts";
+
+const hasStrace = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((o) => o.success, () => false);
+const NO_STRACE = "strace is not installed (apt-get install strace; .ci/run does)";
+if (!hasStrace) {
+  // deno-lint-ignore no-console -- the skip reason belongs in the test output
+  console.log(`SKIP compiled executor process start test: ${NO_STRACE}`);
+}
 
 interface Outcome {
   trace: string;
@@ -30,6 +39,7 @@ async function runJob(
   sent: RunnerConfig,
   script: string[],
   wire: Record<string, unknown> = {},
+  revision?: string,
 ): Promise<Outcome> {
   const tempDir = join(root, "tmp");
   const stateDir = join(root, ".runner");
@@ -39,6 +49,7 @@ async function runJob(
     mainModule: MAIN_MODULE,
     scoping: "worker",
     env: testEnv(),
+    ...(revision ? { revision } : {}),
   });
   const permissions = executorPermissions({
     runner: allowed,
@@ -127,4 +138,67 @@ Deno.test("compiled executor process cannot read a builds dir outside its permis
   );
   assert.equal(out.result?.["state"], "failed", out.trace);
   assert.match(out.trace, new RegExp(`Requires read access to "${outside}`));
+});
+
+Deno.test("compiled executor process's job log names the revision the poller passed", async () => {
+  // From source the poller passes its revision (--revision): the job's Worker
+  // takes it from the process's arguments, as an executor process scoped by
+  // flags does, not from a message of the process's thread.
+  await using tmp = await tempRoot();
+  const root = tmp.path;
+  const r = shellRunner(join(root, "builds"));
+  const out = await runJob(root, r, r, ["true"], {}, "f00dcafe");
+  assert.equal(out.result?.["state"], "success", out.trace);
+  assert.match(out.trace, /Running with gitlab-runner \S+ \(f00dcafe\)/);
+});
+
+Deno.test({
+  name: "compiled executor process's own thread loads only what starts the job's Worker",
+  ignore: !hasStrace,
+  async fn() {
+    // Creating the Worker's isolate blocks the process's thread for ~30 ms and
+    // the job waits for it: that thread loads neither the job's code nor the
+    // permission table first. With lazy dynamic imports each module is read by
+    // the thread that imports it, when it does (strace: which thread opens it).
+    await using tmp = await tempRoot();
+    const root = tmp.path;
+    const log = join(root, "strace.log");
+    const permissions = executorPermissions({
+      runner: shellRunner(join(root, "builds")),
+      cwd: root,
+      tempDir: join(root, "tmp"),
+      stateDir: join(root, ".runner"),
+      env: () => undefined,
+    });
+    const out = await new Deno.Command("strace", {
+      args: [
+        ...["-f", "-q", "-e", "trace=openat", "-o", log, "--", Deno.execPath(), "run", "--quiet"],
+        ...[LAZY_IMPORTS_FLAG, ...COMPILED_GRANT_FLAGS, MAIN_MODULE, "executor-process"],
+        ...["--permissions", JSON.stringify(permissions)],
+      ],
+      env: testEnv(),
+      stdin: "null", // no job: the process exits as an unused spare does
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const src = new URL("../../src/", import.meta.url).pathname;
+    const opened = new Map<string, Set<string>>(); // thread id -> modules under src/
+    let processThread: string | undefined;
+    for (const line of (await Deno.readTextFile(log)).split("\n")) {
+      const m = line.match(/^(\d+)\s+openat\([^"]*"([^"]+)"/);
+      if (!m) continue;
+      processThread ??= m[1]!;
+      if (!m[2]!.startsWith(src) || !m[2]!.endsWith(".ts")) continue;
+      if (!opened.has(m[1]!)) opened.set(m[1]!, new Set());
+      opened.get(m[1]!)!.add(m[2]!.slice(src.length));
+    }
+    const own = opened.get(processThread!) ?? new Set();
+    assert.ok(own.has("cli/scoped_worker.ts"), `process thread read: ${[...own]}`);
+    for (const module of ["cli/executor_process.ts", "poller/executor_permissions.ts"]) {
+      assert.ok(!own.has(module), `the process thread read ${module}: ${[...own]}`);
+    }
+    const worker = [...opened.entries()].find(([id]) => id !== processThread)?.[1] ?? new Set();
+    assert.ok(worker.has("cli/executor_process.ts"), `worker read: ${[...worker]}`);
+  },
 });
