@@ -9,11 +9,22 @@
  *
  * Each side's pre-signed URL is made before its clock starts: the baseline's
  * in this process, ours in our child before it times anything (in a job the
- * poller signs while the executor process runs the stage). What signing cost
- * our child is printed beside the table. Our child's time starts once its
- * modules are loaded: a job's executor process is already running.
+ * poller signs while the executor process runs the stage). Our child's time
+ * starts once its modules are loaded: a job's executor process is already
+ * running. What signing, and the child's start-up and module loading, cost is
+ * printed under the table.
  *
- *   deno run --allow-all scripts/bench/cache_s3.ts [--quick] [--files 20000] [--runs 3]
+ * Every run writes new files and directories, and all are removed at the end:
+ * this machine's ext4 has no journal, and then each file or directory created
+ * skips the inodes freed in the last 30 s (the kernel's recently_deleted()),
+ * a cost that reached seconds per restore right after the previous run's tree
+ * was removed, charged to whichever side ran next. Removals by other programs
+ * still cost both sides alike. Four runs (also with --quick), two with each
+ * side first, give medians.
+ * The restore is also shown in its two parts (the GET into a file, then the
+ * extraction) and per run, saying which side ran first.
+ *
+ *   deno run --allow-all scripts/bench/cache_s3.ts [--quick] [--files 20000] [--runs 4]
  *
  * Skips, saying why, when the ceph packages are absent.
  */
@@ -58,7 +69,7 @@ if (skip) {
   Deno.exit(0);
 }
 const fileCount = Number(args.values.files ?? (args.values.quick ? "2000" : "20000"));
-const runs = Number(args.values.runs ?? (args.values.quick ? "1" : "3"));
+const runs = Number(args.values.runs ?? "4");
 const work = await Deno.makeTempDir({ prefix: "cache-s3-bench-" });
 try {
   await using gw = await startRadosgw();
@@ -74,16 +85,39 @@ try {
   const signer = new S3UrlSigner(s3, { env: () => undefined });
   const tree = `${work}/tree`;
   const { files, bytes } = await generateTree(tree, fileCount);
-  log(`tree: ${files} files, ${(bytes / 1e6).toFixed(1)} MB; radosgw at ${gw.address}`);
+  log(
+    `tree: ${files} files, ${
+      (bytes / 1e6).toFixed(1)
+    } MB; radosgw at ${gw.address}; ${runs} runs, medians`,
+  );
 
   const results: Record<string, { ms: number[]; rssKb: number[]; growthKb: number[] }> = {};
   const signMs: number[] = [];
+  const startMs: number[] = [];
+  /** Restore parts per side: the GET into a file, then the extraction. */
+  const parts: Record<string, { get: number[]; extract: number[] }> = {
+    baseline: { get: [], extract: [] },
+    ours: { get: [], extract: [] },
+  };
   const record = (
     name: string,
-    r: { ms: number; rssKb: number; growthKb?: number; signMs?: number },
+    r: {
+      ms: number;
+      rssKb: number;
+      growthKb?: number;
+      signMs?: number;
+      getMs?: number;
+      startMs?: number;
+    },
   ) => {
+    if (r.startMs !== undefined) startMs.push(r.startMs);
     const x = results[name] ??= { ms: [], rssKb: [], growthKb: [] };
     if (r.signMs !== undefined) signMs.push(r.signMs);
+    if (r.getMs !== undefined) {
+      const side = name.startsWith("ours") ? parts.ours! : parts.baseline!;
+      side.get.push(r.getMs);
+      side.extract.push(r.ms - r.getMs);
+    }
     x.ms.push(r.ms);
     x.rssKb.push(r.rssKb);
     if (r.growthKb !== undefined) x.growthKb.push(r.growthKb);
@@ -92,17 +126,16 @@ try {
     const order = run % 2 === 0 ? ["baseline", "ours"] : ["ours", "baseline"];
     for (const who of order) {
       if (who === "baseline") {
-        await Deno.remove(`${work}/zip.zip`).catch(() => {});
         const put = await signer.presign(`baseline/${run}`, "PUT", { expiresSeconds: 3600 });
         const t = performance.now();
-        const zip = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], work);
+        const zip = await timed(["zip", "-qr", "-1", `${work}/zip-${run}.zip`, "tree"], work);
         const curl = await timed([
           "curl",
           "-sfS",
           "-o",
           "/dev/null",
           "-T",
-          `${work}/zip.zip`,
+          `${work}/zip-${run}.zip`,
           put.url,
         ], work);
         record("zip -1 + curl PUT", {
@@ -110,42 +143,43 @@ try {
           rssKb: Math.max(zip.rssKb, curl.rssKb),
         });
       } else {
-        await Deno.remove(`${work}/store`, { recursive: true }).catch(() => {});
         record(
           "ours archive+upload",
-          await ours("save", { dir: tree, store: `${work}/store` }, s3),
+          await ours("save", { dir: tree, store: `${work}/store-${run}` }, s3),
         );
       }
     }
     const restoreOrder = run % 2 === 0 ? ["baseline", "ours"] : ["ours", "baseline"];
     for (const who of restoreOrder) {
-      const out = `${work}/x-${who}`;
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      const out = `${work}/x-${who}-${run}`;
       await Deno.mkdir(out);
       if (who === "baseline") {
         const get = await signer.presign(`baseline/${run}`, "GET", { expiresSeconds: 3600 });
-        await Deno.remove(`${work}/dl.zip`).catch(() => {});
         const t = performance.now();
-        const curl = await timed(["curl", "-sfS", "-o", `${work}/dl.zip`, get.url], work);
-        const unzip = await timed(["unzip", "-q", `${work}/dl.zip`, "-d", out], work);
+        const curl = await timed(["curl", "-sfS", "-o", `${work}/dl-${run}.zip`, get.url], work);
+        const unzip = await timed(["unzip", "-q", `${work}/dl-${run}.zip`, "-d", out], work);
         record("curl GET + unzip", {
           ms: performance.now() - t,
           rssKb: Math.max(curl.rssKb, unzip.rssKb),
+          getMs: curl.ms,
         });
       } else {
-        await Deno.remove(`${work}/store2`, { recursive: true }).catch(() => {});
         record(
           "ours download+extract",
-          await ours("restore", { store: `${work}/store2`, out }, s3),
+          await ours("restore", { store: `${work}/restored-${run}`, out }, s3),
         );
       }
     }
   }
   const check = await new Deno.Command("diff", {
-    args: ["-r", "--no-dereference", tree, `${work}/x-ours/tree`],
+    args: ["-r", "--no-dereference", tree, `${work}/x-ours-${runs - 1}/tree`],
   }).output();
   log(`round trip through radosgw: ${check.success ? "identical" : "DIFFERS"}`);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
   log("");
   for (const [name, r] of Object.entries(results)) {
     log(
@@ -159,9 +193,27 @@ try {
     );
   }
   log(
-    `(URL signing, outside both timings: ours ${
+    `(outside our timings: URL signing ${
       median(signMs).toFixed(1)
-    } ms in its child; the baseline's in this process)`,
+    } ms in our child, the baseline's in this process; our child's process start and module loading ${
+      median(startMs).toFixed(0)
+    } ms, which a job's running executor process has paid already)`,
+  );
+  const { baseline, ours: our } = parts as Record<string, { get: number[]; extract: number[] }>;
+  log(
+    `restore parts: GET into a file: curl ${median(baseline!.get).toFixed(0)} ms, ours ${
+      median(our!.get).toFixed(0)
+    } ms (into the local cache store, fsync'd); extract: unzip ${
+      median(baseline!.extract).toFixed(0)
+    } ms, ours ${median(our!.extract).toFixed(0)} ms`,
+  );
+  const theirs = results["curl GET + unzip"]!.ms;
+  log(
+    `restore per run, ours / curl+unzip: ${
+      results["ours download+extract"]!.ms.map((ms, i) =>
+        `${ms.toFixed(0)}/${theirs[i]!.toFixed(0)} ms (${i % 2 === 0 ? "theirs" : "ours"} first)`
+      ).join(", ")
+    }`,
   );
   const ratio = (a: string, b: string) =>
     (median(results[a]!.ms) / median(results[b]!.ms)).toFixed(2);
@@ -226,11 +278,15 @@ async function ours(op: string, opts: Record<string, string>, s3: S3CacheConfig)
     rssKb: number;
     growthKb: number;
     signMs: number;
+    getMs?: number;
+    startMs: number;
   };
   return result;
 }
 
 async function child(op: string): Promise<void> {
+  // Since the process started (timeOrigin): Deno's start-up and our modules.
+  const startMs = performance.now();
   const s3 = JSON.parse(args.values.s3 as string) as S3CacheConfig;
   const signer = new S3UrlSigner(s3, { env: () => undefined });
   const baseRss = rssKb();
@@ -239,6 +295,7 @@ async function child(op: string): Promise<void> {
   const request = await signer.presign("ours/deps", method, { expiresSeconds: 3600 });
   const signMs = performance.now() - signing;
   const t = performance.now();
+  let getMs: number | undefined;
   const store = new DistributedCacheStore({
     local: new LocalCacheStore(args.values.store as string),
     urls: {
@@ -260,6 +317,7 @@ async function child(op: string): Promise<void> {
     await store.save("deps", "deps", (sink) => writeZip(source, paths, sink, { level: "fast" }));
   } else {
     const reader = await store.open("deps");
+    getMs = performance.now() - t;
     if (reader === null) throw new Error("no cache in the bucket");
     await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));
     await reader.close();
@@ -268,7 +326,7 @@ async function child(op: string): Promise<void> {
   const peak = Number(
     /VmHWM:\s+(\d+)/.exec(await Deno.readTextFile("/proc/self/status"))?.[1] ?? 0,
   );
-  log(JSON.stringify({ ms, rssKb: peak, growthKb: peak - baseRss, signMs }));
+  log(JSON.stringify({ ms, rssKb: peak, growthKb: peak - baseRss, signMs, getMs, startMs }));
 }
 
 function rssKb(): number {
