@@ -161,6 +161,7 @@ export class LineTimestamper implements ByteSink {
     const w = this.#headerWords;
     const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!, w4 = w[4]!, w5 = w[5]!, w6 = w[6]!;
     const w7 = this.#fullLineWord;
+    const lastWord = chunk.length - 4;
     let i = this.#copiedTo;
     for (;;) {
       // Each line after the first gets a header.
@@ -175,21 +176,33 @@ export class LineTimestamper implements ByteSink {
         view.setInt32(o + 28, w7, true);
         o += HEADER_LENGTH;
       }
-      // Four bytes at a time while none of them is a `\n`.
-      while (i + 4 <= lastLf) {
+      // Four bytes at a time up to the word holding the `\n`, which is copied
+      // whole: the bytes after its `\n` land where the next header or byte
+      // goes, or past the end handed on. Its lowest flagged byte is the `\n`
+      // (the test may also flag bytes above the first `\n`, never below).
+      let lf = 0;
+      while (i <= lastWord) {
         const word = from.getInt32(i, true);
-        const x = word ^ 0x0a0a0a0a;
-        if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
         view.setInt32(o, word, true);
+        const x = word ^ 0x0a0a0a0a;
+        lf = (x - 0x01010101) & ~x & 0x80808080;
+        if (lf !== 0) break;
         o += 4;
         i += 4;
       }
-      // Then byte by byte through the `\n` (there is one at `lastLf` at the latest).
-      let b: number;
-      do {
-        b = chunk[i++]!;
-        out[o++] = b;
-      } while (b !== LF);
+      if (lf !== 0) {
+        const through = ((31 - Math.clz32(lf & -lf)) >> 3) + 1;
+        o += through;
+        i += through;
+      } else {
+        // Fewer than four bytes left in the chunk: byte by byte through the
+        // `\n` (there is one at `lastLf` at the latest).
+        let b: number;
+        do {
+          b = chunk[i++]!;
+          out[o++] = b;
+        } while (b !== LF);
+      }
       // Done, or no room for what may follow: `o + header + (n - i) + header + 1`.
       if (i > lastLf || o - i > room) break;
     }
