@@ -7,7 +7,7 @@ import { isUtf8 } from "node:buffer";
  * with FF_TIMESTAMPS (on by default, as upstream: every line stamped, each
  * stream masked on its own; it stores about 1.5x the bytes) and without.
  *
- *   deno run --allow-read --allow-write --allow-run scripts/bench/trace_throughput.ts [--bytes 1g] [--chunk 64k] [--rounds 5] [--warmup 1] [--v8-flags FLAGS] [--quick]
+ *   deno run --allow-read --allow-write --allow-run scripts/bench/trace_throughput.ts [--bytes 1g] [--chunk 64k] [--rounds 21] [--warmup 2] [--v8-flags FLAGS] [--quick]
  *
  * The pipeline runs under the V8 flags the runner's own process has
  * (`RUNNER_V8_FLAGS`, src/poller/v8_flags.ts: a compiled binary bakes them
@@ -27,10 +27,16 @@ import { isUtf8 } from "node:buffer";
  * first 64 MB mostly measure V8's tiering (the first 8 MB of a cold job
  * took 90-330 ms against 10-25 ms warm) and the machine's load of that
  * moment. `--warmup 0` counts the cold round as before. The figures are the
- * medians over the counted rounds; RSS growth is the largest seen in any
- * round, warm-up included. MB/s count input bytes; the rate per CPU-second
- * (the process's, all threads) varies less with other load on the machine
- * than the wall-clock one the goal is about.
+ * medians over the counted rounds, with the middle half of the rounds
+ * (25th to 75th percentile) beside them; RSS growth is the largest seen in
+ * any round, warm-up included. MB/s count input bytes; the rate per
+ * CPU-second (the process's, all threads) varies less with other load on the
+ * machine than the wall-clock one the goal is about.
+ *
+ * A measurement of 64 MB takes a tenth of a second, so one busy moment of a
+ * shared machine moved a median of 5 rounds by a quarter from one run to the
+ * next (399-599 MB/s stamped, same code): 21 counted rounds spread over some
+ * 5 seconds.
  *
  * `--quick` pushes 64 MB per measurement. Goal, with FF_TIMESTAMPS (the
  * default) and without: JobTrace at least 400 MB/s, RSS growth at most 50 MB.
@@ -56,8 +62,8 @@ const { values } = parseArgs({
   options: {
     bytes: { type: "string", default: "256m" },
     chunk: { type: "string", default: "64k" },
-    rounds: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1" },
+    rounds: { type: "string", default: "21" },
+    warmup: { type: "string", default: "2" },
     quick: { type: "boolean", default: false },
     "v8-flags": { type: "string" },
     /** Set on the copy of itself the bench starts under the flags. */
@@ -290,10 +296,17 @@ const LABELS: Record<Kind, string> = {
 const encoder = new TextEncoder();
 const out = (s: string) => Deno.stdout.writeSync(encoder.encode(s + "\n"));
 
-function median(xs: number[]): number {
+/** The `p`-quantile of `xs` (0.5 the median), interpolated between neighbours. */
+function quantile(xs: number[], p: number): number {
   const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const at = (sorted.length - 1) * p;
+  const low = Math.floor(at);
+  const high = Math.min(low + 1, sorted.length - 1);
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (at - low);
+}
+
+function median(xs: number[]): number {
+  return quantile(xs, 0.5);
 }
 
 const tempDir = Deno.makeTempDirSync({ prefix: "trace-bench-" });
@@ -331,14 +344,18 @@ try {
         : `round ${round - warmupRounds + 1}: ${rates.join(", ")}`,
     );
   }
-  const rate = (kind: Kind) => median(runs[kind].map((r) => totalBytes / MB / r.seconds));
+  const rates = (kind: Kind) => runs[kind].map((r) => totalBytes / MB / r.seconds);
+  const rate = (kind: Kind) => median(rates(kind));
+  const spread = (kind: Kind) =>
+    `${quantile(rates(kind), 0.25).toFixed(0)}-${quantile(rates(kind), 0.75).toFixed(0)}`;
   const cpuRate = (kind: Kind) => median(runs[kind].map((r) => totalBytes / MB / r.cpuSeconds));
   const rss = (kind: Kind) => Math.max(...[...runs[kind], ...warmupRuns].map((r) => r.rssGrowth));
   const baseRate = rate("baseline");
   for (const kind of KINDS) {
     const stored = runs[kind][0]!.storedBytes;
     out(
-      `${LABELS[kind]}: ${rate(kind).toFixed(0)} MB/s (${cpuRate(kind).toFixed(0)} per ` +
+      `${LABELS[kind]}: ${rate(kind).toFixed(0)} MB/s (middle half ${spread(kind)}; ` +
+        `${cpuRate(kind).toFixed(0)} per ` +
         `CPU-second), RSS +${(rss(kind) / MB).toFixed(1)} MB, stored ${
           (stored / MB).toFixed(0)
         } MB`,
@@ -349,7 +366,8 @@ try {
       `SUMMARY ${name}: jobtrace=${rate(kind).toFixed(0)}MB/s baseline=${
         baseRate.toFixed(0)
       }MB/s ` +
-        `ratio=${(rate(kind) / baseRate).toFixed(2)} cpu=${cpuRate(kind).toFixed(0)}MB/cpu-s ` +
+        `ratio=${(rate(kind) / baseRate).toFixed(2)} p25-p75=${spread(kind)}MB/s ` +
+        `cpu=${cpuRate(kind).toFixed(0)}MB/cpu-s ` +
         `rss_growth=${(rss(kind) / MB).toFixed(1)}MB ` +
         `goal=${rate(kind) >= GOAL_MB_S ? "met" : "MISSED"}(>=${GOAL_MB_S}MB/s) ` +
         `rss_goal=${rss(kind) <= RSS_GOAL ? "met" : "MISSED"}(<=50MB) ` +
