@@ -281,3 +281,40 @@ Deno.test("a download is read into the store's own buffer (BYOB), whole as it ar
     await Deno.remove(e.root, { recursive: true });
   }
 });
+
+Deno.test("a local save hands `alongside` the written archive and waits for it; when it fails the new archive is stored anyway", async () => {
+  const e = await env();
+  try {
+    const first = new TextEncoder().encode("first archive");
+    let seen: Uint8Array | null = null;
+    let listed: string[] = [];
+    const size = await e.store.save("deps", "deps", ReadableStream.from([first]), {
+      alongside: async (archive) => {
+        seen = await archive.read(0, archive.size);
+        // Let the store's commit (sync, rename, metadata) run meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        listed = [...Deno.readDirSync(`${e.root}/cache/group/project/deps`)].map((d) => d.name)
+          .sort();
+      },
+    });
+    assert.equal(size, first.length);
+    assert.deepEqual(seen, first);
+    // Committed while `alongside` ran, and no temp file left when it is done.
+    assert.deepEqual(listed, ["cache.zip", "metadata.json"]);
+
+    const second = new TextEncoder().encode("second archive");
+    await assert.rejects(
+      e.store.save("deps", "deps", ReadableStream.from([second]), {
+        alongside: () => Promise.reject(new Error("the upload was refused")),
+      }),
+      /the upload was refused/,
+    );
+    assert.deepEqual(await Deno.readFile(e.store.archivePath("deps")), second);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${e.root}/cache/group/project/deps`)].map((d) => d.name).sort(),
+      ["cache.zip", "metadata.json"],
+    );
+  } finally {
+    await Deno.remove(e.root, { recursive: true });
+  }
+});

@@ -23,5 +23,18 @@ export interface CacheStore {
   /** When the archive for `key` was written, or null when there is none. */
   modified(key: string): Promise<Date | null>;
   /** Stores `body` as the archive for `key`, recording `humanKey` in its metadata; resolves with its size. */
-  save(key: string, humanKey: string, body: CacheBody): Promise<number>;
+  save(key: string, humanKey: string, body: CacheBody, options?: CacheSaveOptions): Promise<number>;
+}
+
+export interface CacheSaveOptions {
+  /**
+   * Runs once the archive is written in full, with a reader of it that the
+   * store closes afterwards: while the store commits the archive (syncs and
+   * renames it, or copies it into the job's container) where it can, else
+   * after. An upload then waits for no commit and reads nothing back from a
+   * container. `save` settles once both are done; it rejects with the
+   * commit's error if there is one, else with this one's. The archive stays
+   * stored when this fails.
+   */
+  alongside?: (archive: RandomAccessReader) => Promise<void>;
 }

@@ -11,7 +11,7 @@
  */
 import type { JobLogSink } from "../archive/log_sink.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
-import type { CacheBody, CacheStore } from "./cache_store.ts";
+import type { CacheBody, CacheSaveOptions, CacheStore } from "./cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "./cache_url_signer.ts";
 import type { ObjectTransfer } from "./object_transfer.ts";
 import { TransferMeter, type TransferProgress } from "./transfer_meter.ts";
@@ -123,33 +123,57 @@ export class DistributedCacheStore implements CacheStore {
     return this.#o.local.modified(key);
   }
 
-  async save(key: string, humanKey: string, body: CacheBody): Promise<number> {
-    const { local, log, maxUploadedArchiveSize: limit } = this.#o;
-    const size = await local.save(key, humanKey, body);
-    if (limit !== 0 && size > limit) {
+  /**
+   * Stores the archive locally and uploads it. The upload URL is asked for
+   * as the archive starts (the poller's signing round trip overlaps writing
+   * it), and the upload reads the written archive while the local store
+   * commits it (`alongside`).
+   */
+  async save(
+    key: string,
+    humanKey: string,
+    body: CacheBody,
+    options: CacheSaveOptions = {},
+  ): Promise<number> {
+    const { local, maxUploadedArchiveSize: limit } = this.#o;
+    const url = this.#o.urls.presign(key, "PUT");
+    // Awaited only once the archive is written, if it is to be uploaded.
+    url.catch(() => {});
+    return await local.save(key, humanKey, body, {
+      alongside: async (archive) => {
+        await this.#upload(archive, url, limit);
+        await options.alongside?.(archive);
+      },
+    });
+  }
+
+  async #upload(
+    archive: RandomAccessReader,
+    url: Promise<PresignedRequest>,
+    limit: number,
+  ): Promise<void> {
+    const { log } = this.#o;
+    if (limit !== 0 && archive.size > limit) {
       // The official helper's words.
       log(
-        `Cache archive size (${size}) is too big (Limit is set to ${limit}). Cache will be stored only locally.`,
+        `Cache archive size (${archive.size}) is too big (Limit is set to ${limit}). Cache will be stored only locally.`,
       );
-      return size;
+      return;
     }
-    const request = await this.#o.urls.presign(key, "PUT").catch((err) => {
+    const request = await url.catch((err) => {
       throw new Error(`No URL for the distributed cache: ${(err as Error).message}`, {
         cause: err,
       });
     });
     log(`Uploading ${ARCHIVE_NAME} to ${displayUrl(request)}`);
     const answer = await this.#retry(async () => {
-      const reader = await local.open(key);
-      if (reader === null) throw new Error(`Cache archive for ${key} vanished before its upload`);
-      const meter = this.#meter("Uploading cache", reader.size);
+      const meter = this.#meter("Uploading cache", archive.size);
       try {
-        const body = meter ? meteredReader(reader, meter) : reader;
+        const body = meter ? meteredReader(archive, meter) : archive;
         const result = await this.#o.transfer.put(request, body, this.#o.signal);
         return { status: result.status, headers: result.headers, text: result.text };
       } finally {
         meter?.done();
-        await reader.close();
       }
     }).catch((err) => {
       throw transferError("upload", err);
@@ -158,7 +182,6 @@ export class DistributedCacheStore implements CacheStore {
       const problem = parseStorageError(answer.text, answer.headers);
       throw new Error(`Cannot upload cache: ${describe(answer.status, problem)}`);
     }
-    return size;
   }
 
   /** The transfer meter, when the job asked for one (TRANSFER_METER_FREQUENCY). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BytesReader, type RandomAccessReader } from "../archive/random_access_reader.ts";
 import { sinkStream } from "../archive/sink_stream.ts";
-import type { CacheBody, CacheStore } from "./cache_store.ts";
+import type { CacheBody, CacheSaveOptions, CacheStore } from "./cache_store.ts";
 import type { PresignedRequest } from "./cache_url_signer.ts";
 import { DistributedCacheStore } from "./distributed_cache_store.ts";
 import type { ObjectTransfer } from "./object_transfer.ts";
@@ -16,10 +16,16 @@ class MemoryStore implements CacheStore {
   modified(key: string): Promise<Date | null> {
     return Promise.resolve(this.archives.get(key)?.at ?? null);
   }
-  async save(key: string, _human: string, body: CacheBody): Promise<number> {
+  async save(
+    key: string,
+    _human: string,
+    body: CacheBody,
+    options: CacheSaveOptions = {},
+  ): Promise<number> {
     const stream = typeof body === "function" ? sinkStream(body) : body;
     const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
     this.archives.set(key, { bytes, at: this.clock() });
+    await options.alongside?.(new BytesReader(bytes));
     return bytes.length;
   }
 }
@@ -92,6 +98,54 @@ Deno.test("distributed cache retries an upload after 5xx answers and logs the UR
   assert.deepEqual(transfer.calls, Array(3).fill("PUT http://s3.test/b/deps?sig=PUT zip"));
   assert.equal(lines[0], "Uploading cache.zip to http://s3.test/b/deps");
   assert.equal(lines.filter((l) => l.startsWith("WARNING: Retrying cache transfer")).length, 2);
+});
+
+Deno.test("distributed cache asks for the upload URL as the archive starts: the runner signs it while the archive is written", async () => {
+  const asked: string[] = [];
+  const transfer = new ScriptedTransfer([{ status: 200 }]);
+  const store = new DistributedCacheStore({
+    local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+    urls: {
+      presign: (key, method) => {
+        asked.push(`${method} ${key}`);
+        return Promise.resolve({ url: `http://s3.test/b/${key}?sig=${method}`, headers: {} });
+      },
+    },
+    transfer,
+    maxUploadedArchiveSize: 0,
+    log: () => {},
+    signal: new AbortController().signal,
+  });
+  let askedWhileWriting: string[] = [];
+  await store.save("deps", "deps", async (sink) => {
+    await sink.write(new TextEncoder().encode("zip"));
+    askedWhileWriting = [...asked];
+  });
+  assert.deepEqual(askedWhileWriting, ["PUT deps"]);
+  assert.deepEqual(transfer.calls, ["PUT http://s3.test/b/deps?sig=PUT zip"]);
+});
+
+Deno.test("distributed cache: a failed archive is what a save reports, and a URL the runner refused matters only for an upload", async () => {
+  const lines: string[] = [];
+  const transfer = new ScriptedTransfer([]);
+  const store = new DistributedCacheStore({
+    local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+    urls: { presign: () => Promise.reject(new Error("the runner has no distributed cache")) },
+    transfer,
+    maxUploadedArchiveSize: 2,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+  });
+  await assert.rejects(
+    store.save("deps", "deps", () => Promise.reject(new Error('Cannot read "a": disk error'))),
+    /disk error/,
+  );
+  // Over the limit: stored locally, no upload, so no URL needed.
+  assert.equal(await store.save("deps", "deps", body("zip")), 3);
+  assert.deepEqual(lines, [
+    "Cache archive size (3) is too big (Limit is set to 2). Cache will be stored only locally.",
+  ]);
+  assert.deepEqual(transfer.calls, []);
 });
 
 Deno.test("distributed cache gives up after three 5xx answers with what the server said", async () => {

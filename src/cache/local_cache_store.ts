@@ -1,7 +1,7 @@
 import { LocalFileReader } from "../archive/local_file_reader.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
 import { fileSink } from "../archive/file_sink.ts";
-import type { CacheBody, CacheStore } from "./cache_store.ts";
+import type { CacheBody, CacheSaveOptions, CacheStore } from "./cache_store.ts";
 
 /**
  * `CacheStore` on this host (§10.2): `<root>/<key>/cache.zip` plus
@@ -47,26 +47,38 @@ export class LocalCacheStore implements CacheStore {
     }
   }
 
-  async save(key: string, humanKey: string, body: CacheBody): Promise<number> {
+  async save(
+    key: string,
+    humanKey: string,
+    body: CacheBody,
+    options: CacheSaveOptions = {},
+  ): Promise<number> {
     const dir = this.#dir(key);
     await Deno.mkdir(dir, { recursive: true });
     let size = 0;
-    await replaceAtomically(dir, "cache.zip", async (file) => {
-      if (typeof body === "function") {
-        const sink = fileSink(file);
-        await body({
-          write(bytes) {
-            size += bytes.length;
-            return sink.write(bytes);
-          },
-        });
-        return;
-      }
-      size = await writeStream(file, body);
-    });
     const metadata = new TextEncoder().encode(JSON.stringify({ cachekey: humanKey }));
-    await replaceAtomically(dir, "metadata.json", async (file) => {
-      await file.write(metadata);
+    await replaceAtomically(dir, "cache.zip", {
+      write: async (file) => {
+        if (typeof body === "function") {
+          const sink = fileSink(file);
+          await body({
+            write(bytes) {
+              size += bytes.length;
+              return sink.write(bytes);
+            },
+          });
+          return;
+        }
+        size = await writeStream(file, body);
+      },
+      // The metadata is committed with the archive, before `alongside` is waited for.
+      committed: () =>
+        replaceAtomically(dir, "metadata.json", {
+          write: async (file) => {
+            await file.write(metadata);
+          },
+        }),
+      ...(options.alongside ? { alongside: options.alongside } : {}),
     });
     return size;
   }
@@ -121,16 +133,34 @@ function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
 }
 
-async function replaceAtomically(
-  dir: string,
-  name: string,
-  write: (file: Deno.FsFile) => Promise<void>,
-): Promise<void> {
+interface Replacement {
+  write(file: Deno.FsFile): Promise<void>;
+  /** After the rename. */
+  committed?: () => Promise<void>;
+  /** With a reader of the written file, while it is synced and renamed (CacheSaveOptions). */
+  alongside?: (written: RandomAccessReader) => Promise<void>;
+}
+
+/**
+ * Writes `<dir>/<name>` by way of a temp file, synced and renamed over it.
+ * `alongside` reads the temp file while that happens: the sync (a thread-pool
+ * call) and an upload run at once, and the upload opens no file again.
+ */
+async function replaceAtomically(dir: string, name: string, how: Replacement): Promise<void> {
   const temp = await Deno.makeTempFile({ dir, prefix: `.${name}.`, suffix: ".tmp" });
+  let reader: LocalFileReader | null = null;
+  let alongside: Promise<void> = Promise.resolve();
+  let renamed = false;
   try {
     const file = await Deno.open(temp, { write: true, truncate: true });
     try {
-      await write(file);
+      await how.write(file);
+      if (how.alongside) {
+        reader = await LocalFileReader.open(temp);
+        alongside = how.alongside(reader);
+        // Awaited once the archive is committed; its failure is not unhandled meanwhile.
+        alongside.catch(() => {});
+      }
       // Data reaches the disk before the name does: a crash cannot leave an
       // empty cache.zip behind a complete-looking rename.
       await file.syncData();
@@ -139,8 +169,17 @@ async function replaceAtomically(
     }
     await Deno.chmod(temp, 0o644);
     await Deno.rename(temp, `${dir}/${name}`);
+    renamed = true;
+    await how.committed?.();
   } catch (err) {
-    await Deno.remove(temp).catch(() => {});
+    if (!renamed) await Deno.remove(temp).catch(() => {});
+    await alongside.catch(() => {});
+    await reader?.close();
     throw err;
+  }
+  try {
+    await alongside;
+  } finally {
+    await reader?.close();
   }
 }

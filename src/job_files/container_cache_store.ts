@@ -1,6 +1,6 @@
 import { LocalFileReader } from "../archive/local_file_reader.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
-import type { CacheBody, CacheStore } from "../cache/cache_store.ts";
+import type { CacheBody, CacheSaveOptions, CacheStore } from "../cache/cache_store.ts";
 import { fileSink } from "../archive/file_sink.ts";
 import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "./_tar.ts";
 import {
@@ -106,9 +106,20 @@ export class ContainerCacheStore implements CacheStore {
     return Number.isNaN(time.getTime()) ? new Date(0) : time;
   }
 
-  async save(key: string, humanKey: string, body: CacheBody): Promise<number> {
+  /**
+   * `alongside` reads the host temp file while the tar goes into the
+   * container: an upload neither waits for that copy nor reads it back.
+   */
+  async save(
+    key: string,
+    humanKey: string,
+    body: CacheBody,
+    options: CacheSaveOptions = {},
+  ): Promise<number> {
     const dir = this.#dir(key);
     const temp = await this.#tempFile();
+    let reader: LocalFileReader | null = null;
+    let alongside: Promise<void> = Promise.resolve();
     try {
       const file = await Deno.open(temp, { write: true, truncate: true });
       if (typeof body === "function") {
@@ -121,6 +132,12 @@ export class ContainerCacheStore implements CacheStore {
         await body.pipeTo(file.writable);
       }
       const size = (await Deno.stat(temp)).size;
+      if (options.alongside) {
+        reader = await LocalFileReader.open(temp);
+        alongside = options.alongside(reader);
+        // Awaited once the copy is done; its failure is not unhandled meanwhile.
+        alongside.catch(() => {});
+      }
       // The deepest directory that exists; the tar creates the rest below it.
       const parts = dir.split("/").filter((p) => p !== "");
       let anchor = parts.length;
@@ -165,8 +182,12 @@ export class ContainerCacheStore implements CacheStore {
         yield tarEnd();
       };
       await this.#files.putTar(base, ReadableStream.from(tar()));
+      await alongside;
       return size;
     } finally {
+      // After a failed copy too: the copy's error wins, and the reader stays open until then.
+      await alongside.catch(() => {});
+      await reader?.close();
       await Deno.remove(temp).catch(() => {});
     }
   }

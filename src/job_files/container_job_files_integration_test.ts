@@ -4,6 +4,7 @@
  * cache store on the container's file system.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
 import {
@@ -18,6 +19,7 @@ import { extractZip } from "../archive/zip_extractor.ts";
 import { zipStream } from "../archive/zip_writer.ts";
 import { selectFiles } from "../artifacts/file_selection.ts";
 import { ContainerFiles } from "../executors/docker/container_files.ts";
+import { DistributedCacheStore } from "../cache/distributed_cache_store.ts";
 import { ContainerCacheStore } from "./container_cache_store.ts";
 import { ContainerSnapshot } from "./container_snapshot.ts";
 import { ContainerStagedTarget } from "./container_staged_target.ts";
@@ -173,5 +175,54 @@ Deno.test({
       } finally {
         await reader.close();
       }
+    }),
+});
+
+Deno.test({
+  name:
+    "a distributed cache over the container store uploads the host copy of a new archive: nothing is read back from the container",
+  ignore: skip !== null,
+  fn: () =>
+    withContainer(async (files, id) => {
+      const tarsRead: string[] = [];
+      const counted = {
+        getTar: (path: string) => {
+          tarsRead.push(path);
+          return files.getTar(path);
+        },
+        putTar: files.putTar.bind(files),
+        stat: files.stat.bind(files),
+      };
+      const uploads: Uint8Array[] = [];
+      const store = new DistributedCacheStore({
+        local: new ContainerCacheStore(counted, "/cache/acme/widget"),
+        urls: {
+          presign: (key, method) =>
+            Promise.resolve({ url: `http://s3.test/b/${key}?${method}`, headers: {} }),
+        },
+        transfer: {
+          get: () => Promise.reject(new Error("no download expected")),
+          put: async (_request, body) => {
+            uploads.push(await body.read(0, body.size));
+            return { status: 200, headers: new Headers(), text: "" };
+          },
+        },
+        maxUploadedArchiveSize: 0,
+        log: () => {},
+        signal: new AbortController().signal,
+      });
+      const archive = craftZip([{ name: "vendor/lib.txt", content: "cached" }]);
+      assert.equal(
+        await store.save("deps/main", "deps/main", ReadableStream.from([archive])),
+        archive.length,
+      );
+      assert.deepEqual(uploads, [archive]);
+      assert.deepEqual(tarsRead, []);
+      // And the container holds the same archive.
+      const md5 = createHash("md5").update(archive).digest("hex");
+      assert.equal(
+        await sh("exec", id, "md5sum", "/cache/acme/widget/deps/main/cache.zip"),
+        `${md5}  /cache/acme/widget/deps/main/cache.zip`,
+      );
     }),
 });

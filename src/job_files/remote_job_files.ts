@@ -4,7 +4,7 @@ import type { RandomAccessReader } from "../archive/random_access_reader.ts";
 import type { CommandRunner } from "../artifacts/command_runner.ts";
 import { LocalScratchSpace } from "../artifacts/local_scratch_space.ts";
 import type { ScratchSpace } from "../artifacts/scratch_space.ts";
-import type { CacheBody, CacheStore } from "../cache/cache_store.ts";
+import type { CacheBody, CacheSaveOptions, CacheStore } from "../cache/cache_store.ts";
 import { sinkStream } from "../archive/sink_stream.ts";
 import { isNotFound } from "./container_tar_access.ts";
 import type { JobFiles, ScriptRunner, SourceSession, TargetSession } from "./job_files.ts";
@@ -106,7 +106,13 @@ export class RemoteCacheStore implements CacheStore {
     return stat === null || stat.kind !== "file" ? null : stat.mtime;
   }
 
-  async save(key: string, humanKey: string, cacheBody: CacheBody): Promise<number> {
+  /** `alongside` runs after the commit, reading the archive back from the remote host. */
+  async save(
+    key: string,
+    humanKey: string,
+    cacheBody: CacheBody,
+    options: CacheSaveOptions = {},
+  ): Promise<number> {
     const body = typeof cacheBody === "function" ? sinkStream(cacheBody) : cacheBody;
     const dir = this.#dir(key);
     let size = 0;
@@ -123,6 +129,15 @@ export class RemoteCacheStore implements CacheStore {
       `${dir}/metadata.json`,
       new TextEncoder().encode(JSON.stringify({ cachekey: humanKey })),
     );
+    if (options.alongside) {
+      const reader = await this.open(key);
+      if (reader === null) throw new Error(`Cache archive for ${key} vanished after it was saved`);
+      try {
+        await options.alongside(reader);
+      } finally {
+        await reader.close();
+      }
+    }
     return size;
   }
 }
