@@ -285,3 +285,36 @@ Deno.test("LineTimestamper: a line split in the middle, over several writes and 
     ].join(""),
   );
 });
+
+Deno.test("LineTimestamper copies lines with their \\n at any place in a word, from any offset of a larger buffer, as the plain rules do", () => {
+  let seed = 11;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+  // Short lines of every length mod 4, multi-byte characters next to the `\n`.
+  const pieces = ["a", "bc", "def", "ghij", "é", "€", "😀", "\n", "\n", "é\n", "\n€"];
+  for (let round = 0; round < 200; round++) {
+    let text = "";
+    while (text.length < 600) text += pieces[rand(pieces.length)];
+    const bytes = enc.encode(text);
+    // Whole milliseconds keep the reference's Date formatting exact.
+    const fast = collect({ streamId: 1, streamType: "O", now: () => 1_000 });
+    const reference = new ReferenceStamper(() => 1_000);
+    for (let at = 0; at < bytes.length;) {
+      // Writes that end 0-3 bytes after a `\n` (the last word is not whole),
+      // handed on as views into the middle of a buffer with `\n`s around them.
+      const size = 1 + rand(rand(2) === 0 ? 8 : 80);
+      const piece = bytes.subarray(at, at + size);
+      const lead = rand(7);
+      const host = new Uint8Array(lead + piece.length + 7).fill(0x0a);
+      host.set(piece, lead);
+      fast.stamper.write(host.subarray(lead, lead + piece.length));
+      reference.write(dec.decode(piece, { stream: true }));
+      at += size;
+    }
+    fast.stamper.close();
+    reference.close();
+    assert.equal(fast.text(), reference.output, `round ${round}`);
+  }
+});
