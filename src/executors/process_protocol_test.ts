@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import {
+  encodeFrame,
+  FRAME_MESSAGE,
+  FRAME_TRACE,
+  FrameDecoder,
+  MAX_FRAME_PAYLOAD,
+} from "./process_protocol.ts";
+
+function random(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+}
+
+Deno.test("FrameDecoder hands out every frame sent, byte for byte, however the stream is cut into reads", () => {
+  const rand = random(3);
+  for (let round = 0; round < 60; round++) {
+    const sent = Array.from({ length: 1 + rand(40) }, (_, k) => {
+      const size = [0, 1, 4, 5, 6, 100, 4096, 65_536, 70_000][rand(9)]!;
+      return {
+        type: rand(2) === 0 ? FRAME_TRACE : FRAME_MESSAGE,
+        payload: Uint8Array.from({ length: size }, (_, i) => (i * 7 + k + round) & 0xff),
+      };
+    });
+    const stream = new Uint8Array(sent.reduce((n, f) => n + 5 + f.payload.length, 0));
+    sent.reduce(
+      (at, f) => (stream.set(encodeFrame(f.type, f.payload), at), at + 5 + f.payload.length),
+      0,
+    );
+    const decoder = new FrameDecoder();
+    const got: { type: number; payload: Uint8Array }[] = [];
+    for (let at = 0; at < stream.length;) {
+      // Reads as a pipe gives them: 1 byte, a header cut anywhere, 64 KiB, more.
+      const size = [1, 2, 3, 5, 7, 4096, 65_536, 200_000][rand(8)]!;
+      // Each read is a new array, as a stream's reads are.
+      got.push(...decoder.push(stream.slice(at, at + size)));
+      at += size;
+      assert.ok(decoder.pending < 5 + 70_000, "no more than one unfinished frame is kept");
+    }
+    assert.equal(decoder.pending, 0);
+    // Compared at the end: a payload must not change when later reads arrive.
+    assert.deepEqual(got, sent, `round ${round}`);
+  }
+});
+
+Deno.test("FrameDecoder counts an unfinished frame as pending and refuses a frame past the limit, its header cut in two", () => {
+  const decoder = new FrameDecoder();
+  const frame = encodeFrame(FRAME_TRACE, new TextEncoder().encode("hello"));
+  assert.deepEqual(decoder.push(frame.subarray(0, 7)), []);
+  assert.equal(decoder.pending, 7, "the stream ended inside a frame");
+
+  const over = new Uint8Array(5);
+  over[0] = FRAME_TRACE;
+  new DataView(over.buffer).setUint32(1, MAX_FRAME_PAYLOAD + 1);
+  const fresh = new FrameDecoder();
+  assert.deepEqual(fresh.push(over.subarray(0, 3)), []);
+  assert.throws(() => fresh.push(over.subarray(3)), RangeError);
+});
