@@ -7,6 +7,13 @@ import { isUtf8 } from "node:buffer";
  * with FF_TIMESTAMPS (on by default, as upstream: every line stamped, each
  * stream masked on its own; it stores about 1.5x the bytes) and without.
  *
+ * JobTrace gets the output as the poller does: the executor process sends
+ * each write of the job's output as a frame (src/executors/process_protocol.ts),
+ * the poller reads its pipe 64 KiB at a time and `FrameDecoder` takes the
+ * frames out of the reads (each frame is timed, not the reads: those are cut
+ * before). Decoding cost as much CPU as the pipeline after it until it handed
+ * out views instead of copies. The baseline copies the writes as they are.
+ *
  *   deno run --allow-read --allow-write --allow-run scripts/bench/trace_throughput.ts [--bytes 1g] [--chunk 64k] [--rounds 21] [--warmup 2] [--v8-flags FLAGS] [--quick]
  *
  * The pipeline runs under the V8 flags the runner's own process has
@@ -44,6 +51,7 @@ import { isUtf8 } from "node:buffer";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
+import { encodeFrame, FRAME_TRACE, FrameDecoder } from "../../src/executors/process_protocol.ts";
 import { crc32 } from "../../src/trace/crc32.ts";
 import { JobTrace } from "../../src/trace/job_trace.ts";
 import { openTempSpillFile } from "../../src/trace/temp_spill_file.ts";
@@ -238,9 +246,69 @@ function feed(sample: Uint8Array, sink: { write(b: Uint8Array): void }, onProbe:
   }
 }
 
+/** What the poller reads from an executor's pipe at most at once (a pipe's 64 KiB). */
+const READ_BYTES = 64 * 1024;
+
+/**
+ * The reads in which the poller receives the first `payloadBytes` of
+ * `sample` sent as `feed` writes them (one frame each): fresh arrays, as a
+ * stream's reads are.
+ */
+function framedReads(sample: Uint8Array, payloadBytes: number): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < payloadBytes;) {
+    const n = Math.min(chunkBytes, payloadBytes - at);
+    frames.push(encodeFrame(FRAME_TRACE, sample.subarray(at, at + n)));
+    at += n;
+  }
+  const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((at, f) => (stream.set(f, at), at + f.length), 0);
+  const reads: Uint8Array[] = [];
+  for (let at = 0; at < stream.length; at += READ_BYTES) {
+    reads.push(stream.slice(at, at + READ_BYTES));
+  }
+  return reads;
+}
+
+/**
+ * `feed`'s writes as the poller gets them: whole passes over the sample,
+ * then the part of one that makes up `totalBytes`. Cut once, before any run.
+ */
+function framedPasses(
+  sample: Uint8Array,
+): { whole: Uint8Array[]; passes: number; last: Uint8Array[] } {
+  return {
+    whole: framedReads(sample, sample.length),
+    passes: Math.floor(totalBytes / sample.length),
+    last: framedReads(sample, totalBytes % sample.length),
+  };
+}
+
+/** `feed` through `FrameDecoder`, as the poller hands a job's output to its trace. */
+function feedFramed(
+  framed: ReturnType<typeof framedPasses>,
+  sink: { write(b: Uint8Array): void },
+  onProbe: () => void,
+): void {
+  const decoder = new FrameDecoder();
+  let sinceProbe = 0;
+  for (let pass = 0; pass <= framed.passes; pass++) {
+    for (const read of pass < framed.passes ? framed.whole : framed.last) {
+      for (const frame of decoder.push(read)) sink.write(frame.payload);
+      sinceProbe += read.length;
+      if (sinceProbe >= 16 * 1024 * 1024) {
+        sinceProbe = 0;
+        onProbe();
+      }
+    }
+  }
+  if (decoder.pending !== 0) throw new Error("The framed sample ends inside a frame");
+}
+
 function measure(
   tempDir: string,
   sample: Uint8Array,
+  framed: ReturnType<typeof framedPasses>,
   isMasked: boolean,
   isTimestamped = false,
 ): Run {
@@ -265,7 +333,7 @@ function measure(
       isUtf8,
       isTimestamped,
     });
-    feed(sample, trace, probe);
+    feedFramed(framed, trace, probe);
     trace.close();
     storedBytes = trace.size;
     probe();
@@ -289,7 +357,7 @@ type Kind = "baseline" | "unstamped" | "stamped";
 const KINDS: readonly Kind[] = ["baseline", "unstamped", "stamped"];
 const LABELS: Record<Kind, string> = {
   baseline: "baseline (plain copy into TraceStore)",
-  unstamped: "JobTrace without FF_TIMESTAMPS (mask+utf8+limit+crc+store)",
+  unstamped: "JobTrace without FF_TIMESTAMPS (frames+mask+utf8+limit+crc+store)",
   stamped: "JobTrace with FF_TIMESTAMPS, the default (+ line stamps)",
 };
 
@@ -312,13 +380,15 @@ function median(xs: number[]): number {
 const tempDir = Deno.makeTempDirSync({ prefix: "trace-bench-" });
 try {
   const sample = sampleLog();
+  const framed = framedPasses(sample);
   out(
     `V8 flags: ${v8Flags === "" ? "V8's defaults" : v8Flags}${
       v8Flags === runnerV8Flags ? " (the runner's own, RUNNER_V8_FLAGS)" : ""
     }`,
   );
   out(
-    `input: ${(totalBytes / MB).toFixed(0)} MB in ${chunkBytes}-byte writes, ` +
+    `input: ${(totalBytes / MB).toFixed(0)} MB in ${chunkBytes}-byte writes (to JobTrace ` +
+      `as frames in ${READ_BYTES}-byte reads through FrameDecoder, as the poller gets them), ` +
       `10 masked secrets + token prefixes, ${warmupRounds} warm-up round(s) printed but ` +
       `not counted (V8 compiling the code a long-lived runner has compiled), ${rounds} counted`,
   );
@@ -330,7 +400,7 @@ try {
     const rates: string[] = [];
     for (let k = 0; k < KINDS.length; k++) {
       const kind = KINDS[(k + round) % KINDS.length]!;
-      const run = measure(tempDir, sample, kind !== "baseline", kind === "stamped");
+      const run = measure(tempDir, sample, framed, kind !== "baseline", kind === "stamped");
       if (isWarmup) warmupRuns.push(run);
       else runs[kind].push(run);
       rates.push(
