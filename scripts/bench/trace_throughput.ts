@@ -21,11 +21,11 @@ import { isUtf8 } from "node:buffer";
  * in, and docs/install.md starts a checkout with them): the bench starts
  * itself again with them, and says so. `--v8-flags ''` measures under V8's
  * defaults in this process, `--v8-flags=--a,--b` under others. Once the
- * masker's and stamper's loops were tightened, the 1 MiB young generation
- * the runner asks for no longer made the pipeline faster: stamped 621-648
- * MB/s against 655-669 under V8's default (563-614 against 636-653 per
- * CPU-second), with less RSS growth (11-29 against 27-40 MB), 4 alternated
- * pairs at load 2-3. Before, it did 25-50% more per CPU-second.
+ * masker's and stamper's loops were tightened and the frames decoded
+ * without copies, the 1 MiB young generation the runner asks for made no
+ * difference here: stamped 589-677 MB/s against 542-697 under V8's default
+ * (622-669 against 641-713 per CPU-second), RSS growth 3-7 MB either way, 3
+ * alternated pairs at load 2-2.5. Before, it did 25-50% more per CPU-second.
  *
  * Each round measures the three in turn (the order rotating from round to
  * round, so a load that comes and goes on a shared machine hits them alike).
