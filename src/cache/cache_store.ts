@@ -28,11 +28,11 @@ export interface CacheStore {
 
 export interface CacheSaveOptions {
   /**
-   * Runs once the archive is written in full, with a reader of it that the
-   * store closes afterwards: while the store commits the archive (syncs and
-   * renames it, or copies it into the job's container) where it can, else
-   * after. An upload then waits for no commit and reads nothing back from a
-   * container. `save` settles once both are done; it rejects with the
+   * Runs once the archive is written in full, with a reader of a copy on
+   * this host that the store closes afterwards, while the store commits the
+   * archive (syncs and renames it, copies it into the job's container, or
+   * finishes it on the remote host). An upload then waits for no commit and
+   * reads nothing back from a container or over SFTP. `save` settles once both are done; it rejects with the
    * commit's error if there is one, else with this one's. The archive stays
    * stored when this fails.
    */

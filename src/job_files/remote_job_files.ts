@@ -2,6 +2,7 @@ import type { ArchiveSource, SourceEntry } from "../archive/archive_source.ts";
 import type { ArchiveTarget } from "../archive/archive_target.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
 import type { CommandRunner } from "../artifacts/command_runner.ts";
+import { LocalFileReader } from "../archive/local_file_reader.ts";
 import { LocalScratchSpace } from "../artifacts/local_scratch_space.ts";
 import type { ScratchSpace } from "../artifacts/scratch_space.ts";
 import type { CacheBody, CacheSaveOptions, CacheStore } from "../cache/cache_store.ts";
@@ -39,10 +40,12 @@ export interface RemoteFileAccess {
 export class RemoteJobFiles implements JobFiles {
   readonly scratch: ScratchSpace;
   readonly #files: () => RemoteFileAccess;
+  readonly #tempDir: string | undefined;
 
   /** @param files the connection's file access; called per stage, after prepare */
   constructor(files: () => RemoteFileAccess, options: { tempDir?: string } = {}) {
     this.#files = files;
+    this.#tempDir = options.tempDir;
     this.scratch = new LocalScratchSpace(options.tempDir);
   }
 
@@ -59,7 +62,11 @@ export class RemoteJobFiles implements JobFiles {
   }
 
   cacheStore(root: string): CacheStore {
-    return new RemoteCacheStore(this.#files(), root);
+    return new RemoteCacheStore(
+      this.#files(),
+      root,
+      this.#tempDir === undefined ? {} : { tempDir: this.#tempDir },
+    );
   }
 
   commandRunner(dir: string, runScript: ScriptRunner): CommandRunner {
@@ -76,10 +83,13 @@ export class RemoteJobFiles implements JobFiles {
 export class RemoteCacheStore implements CacheStore {
   readonly #files: RemoteFileAccess;
   readonly #root: string;
+  readonly #tempDir: string | undefined;
 
-  constructor(files: RemoteFileAccess, root: string) {
+  /** @param options.tempDir where a save keeps this host's copy for `alongside` */
+  constructor(files: RemoteFileAccess, root: string, options: { tempDir?: string } = {}) {
     this.#files = files;
     this.#root = root.replace(/\/+$/, "");
+    this.#tempDir = options.tempDir;
   }
 
   #dir(key: string): string {
@@ -106,7 +116,12 @@ export class RemoteCacheStore implements CacheStore {
     return stat === null || stat.kind !== "file" ? null : stat.mtime;
   }
 
-  /** `alongside` runs after the commit, reading the archive back from the remote host. */
+  /**
+   * With `alongside`, the archive is also written to a temp file on this host
+   * as it goes to the remote one, and `alongside` reads that copy while the
+   * remote file is finished and renamed: an upload reads nothing back over
+   * SFTP.
+   */
   async save(
     key: string,
     humanKey: string,
@@ -115,29 +130,89 @@ export class RemoteCacheStore implements CacheStore {
   ): Promise<number> {
     const body = typeof cacheBody === "function" ? sinkStream(cacheBody) : cacheBody;
     const dir = this.#dir(key);
+    const copy = options.alongside ? await HostCopy.create(this.#tempDir) : null;
     let size = 0;
-    const counted = body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          size += chunk.length;
-          controller.enqueue(chunk);
-        },
-      }),
-    );
-    await this.#files.writeAtomic(`${dir}/cache.zip`, counted);
-    await this.#files.writeAtomic(
-      `${dir}/metadata.json`,
-      new TextEncoder().encode(JSON.stringify({ cachekey: humanKey })),
-    );
-    if (options.alongside) {
-      const reader = await this.open(key);
-      if (reader === null) throw new Error(`Cache archive for ${key} vanished after it was saved`);
-      try {
-        await options.alongside(reader);
-      } finally {
-        await reader.close();
-      }
+    try {
+      const counted = body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            size += chunk.length;
+            copy?.write(chunk);
+            controller.enqueue(chunk);
+          },
+          flush() {
+            // The whole archive is here: the upload may start.
+            if (copy && options.alongside) copy.start(options.alongside);
+          },
+        }),
+      );
+      await this.#files.writeAtomic(`${dir}/cache.zip`, counted);
+      await this.#files.writeAtomic(
+        `${dir}/metadata.json`,
+        new TextEncoder().encode(JSON.stringify({ cachekey: humanKey })),
+      );
+      await copy?.done();
+      return size;
+    } finally {
+      await copy?.dispose();
     }
-    return size;
+  }
+}
+
+/** This host's copy of an archive being saved remotely, and what reads it (`alongside`). */
+class HostCopy {
+  readonly #path: string;
+  readonly #file: Deno.FsFile;
+  #isOpen = true;
+  #reader: LocalFileReader | null = null;
+  #alongside: Promise<void> | null = null;
+
+  private constructor(path: string, file: Deno.FsFile) {
+    this.#path = path;
+    this.#file = file;
+  }
+
+  static async create(tempDir: string | undefined): Promise<HostCopy> {
+    const path = await Deno.makeTempFile({
+      prefix: "remote-cache-",
+      suffix: ".zip",
+      ...(tempDir === undefined ? {} : { dir: tempDir }),
+    });
+    return new HostCopy(path, await Deno.open(path, { write: true, truncate: true }));
+  }
+
+  write(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length;) at += this.#file.writeSync(bytes.subarray(at));
+  }
+
+  /** Runs `alongside` on the complete copy; `done` waits for it. */
+  start(alongside: (archive: RandomAccessReader) => Promise<void>): void {
+    this.#close();
+    this.#alongside = (async () => {
+      this.#reader = await LocalFileReader.open(this.#path);
+      await alongside(this.#reader);
+    })();
+    // Awaited in `done` once the remote save is committed; not unhandled meanwhile.
+    this.#alongside.catch(() => {});
+  }
+
+  #close(): void {
+    if (this.#isOpen) {
+      this.#isOpen = false;
+      this.#file.close();
+    }
+  }
+
+  async done(): Promise<void> {
+    if (this.#alongside === null) throw new Error("The archive ended before it was complete");
+    await this.#alongside;
+  }
+
+  /** After a failed remote save too: waits for `alongside`, then removes the copy. */
+  async dispose(): Promise<void> {
+    this.#close();
+    await this.#alongside?.catch(() => {});
+    await this.#reader?.close();
+    await Deno.remove(this.#path).catch(() => {});
   }
 }
