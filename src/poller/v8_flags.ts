@@ -36,12 +36,12 @@ export const RUNNER_NO_CODE_CACHE_FLAG = "--no-code-cache";
  * work worth doing, and ~1 MB of a job's private memory
  * (scripts/bench/archive.ts, scripts/bench/job_latency.ts). The poller keeps
  * them: its trace pipeline (masking, timestamps) runs at half speed without
- * TurboFan. A compiled binary's executor processes have the runner's flags;
- * so do those of `runner exec`: exec loads many of the modules its executor
- * process loads, and V8 rejects a module's code cache made under other flags
- * (Deno then compiles the module again and stores the new cache in place of
- * the other's), which with two flag sets cost each process its code cache on
- * every run.
+ * TurboFan. A compiled binary's executor processes have the runner's flags.
+ * Those of `runner exec` have these: exec itself runs without a code cache
+ * (RUNNER_NO_CODE_CACHE_FLAG), and V8 rejects a module's code cache made under
+ * other flags (Deno then compiles the module again and stores the new cache in
+ * place of the other's), so exec's and `runner run`'s executor processes share
+ * theirs only with one flag set.
  */
 export const EXECUTOR_V8_FLAGS = [
   "--v8-flags=--max-semi-space-size=1,--max-opt=1",

@@ -356,7 +356,6 @@ function importLaunchModules() {
     import("../../poller/executor_permissions.ts"),
     import("../../poller/process_launcher.ts"),
     import("../../poller/compiled_grants.ts"),
-    import("../../poller/v8_flags.ts"),
   ]);
 }
 
@@ -371,7 +370,6 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     { executorPermissions },
     { knownRevision, SubprocessLauncher },
     { isCompiledBinary },
-    { RUNNER_V8_FLAGS },
   ] = launch;
   const executorStateDir = join(stateDir, "executor");
   let reservation: Deno.Listener | null = null;
@@ -408,12 +406,11 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     ...(isCompiled ? {} : {
       sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, ""),
       ...knownRevision(ctx.version.revision),
-      // Exec's own flags (`deno task runner`): exec loads many of the modules
-      // the executor process loads (the protocol, logging, job variables…),
-      // and V8 rejects a code cache made under other flags, so with
-      // EXECUTOR_V8_FLAGS each process would recompile and rewrite them on
-      // every run, for the other to reject next time.
-      v8Flags: RUNNER_V8_FLAGS,
+      // The flags of `runner run`'s executor processes (the default): exec
+      // itself runs without a code cache (`deno task runner`), and V8 rejects
+      // a module's code cache made under other flags, so with flags of its
+      // own an exec executor process and a `runner run` one would recompile
+      // and rewrite each other's on every start.
     }),
     env: ctx.envObject(),
   });
