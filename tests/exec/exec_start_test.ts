@@ -212,6 +212,27 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "exec's executor process removes the job's file variables in its own thread: no thread of Deno's pool is woken or started at the end of the job",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    const run = await tracedExec(project, [], "execve,unlink,unlinkat");
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^built$/m);
+    const [executor] = executorPids(run.lines);
+    assert.ok(executor !== undefined, run.lines.join("\n"));
+    // cleanup_file_variables: the files under the job's .tmp directory
+    // (GITLAB_ENV's file and masking.db, here only the first exists).
+    const removals = run.lines.filter((l) => /unlink(at)?\(.*\.tmp\/gitlab_runner_env"/.test(l));
+    assert.equal(removals.length, 1, run.lines.join("\n"));
+    assert.equal(removals[0]!.split(/\s+/)[0], executor, removals[0]);
+  },
+});
+
 /** Files of the npm:yaml package that a traced process opened. */
 function yamlOpens(lines: string[]): string[] {
   return lines.filter((l) => /openat\(.*\/yaml\/\d[^/]*\/dist\//.test(l));

@@ -417,15 +417,23 @@ function checkFound(command: string, options: Omit<Deno.CommandOptions, "args">)
   foundCommands.add(key);
 }
 
-/** `rm -f` of each path: a missing one is no error. */
-async function removeLocalFiles(paths: readonly string[]): Promise<void> {
-  await Promise.all(paths.map(async (path) => {
+/**
+ * `rm -f` of each path: a missing one is no error. Synchronous: a few small
+ * files in the job's temporary directory, a system call each, where an
+ * asynchronous remove per file would wake (or start) a thread of Deno's pool
+ * for each, at the end of every job.
+ */
+function removeLocalFiles(paths: readonly string[]): Promise<void> {
+  // Every path is tried; the first failure is the answer.
+  let failure: unknown = null;
+  for (const path of paths) {
     try {
-      await Deno.remove(path);
+      Deno.removeSync(path);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!(e instanceof Deno.errors.NotFound)) failure ??= e;
     }
-  }));
+  }
+  return failure === null ? Promise.resolve() : Promise.reject(failure);
 }
 
 function cannotStart(command: string, cause: unknown): Error {
