@@ -127,11 +127,18 @@ export async function readGitState(
   // refs are files (readSymbolicRefFiles) once `log` shows git reads the
   // repository.
   const symbolicFiles = readSymbolicRefFiles(join(projectDir, ".git"));
-  const [log, remoteOut, changedFiles] = await Promise.all([
+  // origin's URL from .git/config where git would answer the same; else git.
+  const originFile = readOriginUrlFile(join(projectDir, ".git"));
+  const remoteOf = (url: string | null) => url ?? run(["remote", "get-url", "origin"]);
+  const [log, fileOrGitRemote, changedFiles] = await Promise.all([
     run(["log", "-1", "--format=%H%x00%P%x00%an <%ae>%x00%aI%x00%B", "HEAD"]),
-    run(["remote", "get-url", "origin"]),
+    originFile.then(remoteOf),
     options.isChangedFilesSkipped ? null : readChangedFiles(projectDir, files),
   ]);
+  // When git refuses the repository (or there is none) git itself says.
+  const remoteOut = log !== null || await originFile === null
+    ? fileOrGitRemote
+    : await run(["remote", "get-url", "origin"]);
   // Without a commit (or when git refuses the repository) git itself says.
   const symbolic = (log !== null ? await symbolicFiles : null) ??
     await readSymbolicRefsWithGit(run);
@@ -258,6 +265,99 @@ async function readSymbolicRefFiles(gitDir: string): Promise<SymbolicRefs | null
   } catch {
     return null;
   }
+}
+
+/**
+ * Environment variables that point git at other config files or add
+ * settings: with any of them set, origin's URL is asked of git.
+ */
+const GIT_CONFIG_ENV = [
+  "GIT_DIR",
+  "GIT_COMMON_DIR",
+  "GIT_CONFIG",
+  "GIT_CONFIG_GLOBAL",
+  "GIT_CONFIG_SYSTEM",
+  "GIT_CONFIG_NOSYSTEM",
+  "GIT_CONFIG_COUNT",
+  "GIT_CONFIG_PARAMETERS",
+];
+
+/** A config line that could change what `git remote get-url origin` says other than by `url`. */
+const URL_REWRITING = /insteadof|^\s*\[\s*include/im;
+
+/**
+ * origin's URL as `git remote get-url origin` prints it, read from the
+ * repository's config file: "" when it names none, null (ask git) wherever
+ * git might answer otherwise: a config file it also reads (global, system,
+ * per worktree) that includes another file, rewrites URLs (`insteadOf`) or
+ * names a remote itself; an include or rewrite in the repository's own
+ * config; GIT_DIR or GIT_CONFIG* set; `.git` not a directory; any line this
+ * reading does not take exactly as git does (quotes, escapes, comments after
+ * a value, continued lines, several URLs). Saves exec a process start.
+ */
+async function readOriginUrlFile(gitDir: string): Promise<string | null> {
+  try {
+    if (GIT_CONFIG_ENV.some((name) => Deno.env.get(name) !== undefined)) return null;
+    if (!(await Deno.lstat(gitDir)).isDirectory) return null;
+    const home = Deno.env.get("HOME") ?? "";
+    const xdg = Deno.env.get("XDG_CONFIG_HOME") || (home ? join(home, ".config") : "");
+    const others = [
+      "/etc/gitconfig",
+      "/usr/local/etc/gitconfig",
+      ...(home ? [join(home, ".gitconfig")] : []),
+      ...(xdg ? [join(xdg, "git", "config")] : []),
+      join(gitDir, "config.worktree"),
+    ];
+    const read = async (path: string): Promise<string> => {
+      try {
+        return await Deno.readTextFile(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return "";
+        throw error;
+      }
+    };
+    const [config, ...otherTexts] = await Promise.all([
+      read(join(gitDir, "config")),
+      ...others.map(read),
+    ]);
+    if (otherTexts.some((text) => URL_REWRITING.test(text) || /^\s*\[\s*remote/im.test(text))) {
+      return null;
+    }
+    if (URL_REWRITING.test(config)) return null;
+    return originUrlOf(config);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `remote.origin.url` of a git config text; "" when absent, null when a line
+ * is not one this reading takes exactly as git does.
+ */
+export function originUrlOf(config: string): string | null {
+  let section = "";
+  const urls: string[] = [];
+  for (const raw of config.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+    if (line.startsWith("[")) {
+      // `[section]` or `[section "subsection"]`, nothing after it.
+      const header = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\s*\]$/.exec(line);
+      if (header === null) return null;
+      const name = header[1]!.toLowerCase();
+      // The old `[remote.origin]` form: its subsection is lower-cased.
+      section = header[2] !== undefined ? `${name} ${header[2]}` : name.replace(".", " ");
+      continue;
+    }
+    const entry = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(line);
+    if (entry === null) return null;
+    if (section !== "remote origin" || entry[1]!.toLowerCase() !== "url") continue;
+    const value = entry[2];
+    if (value === undefined || /["\\#;]/.test(value)) return null;
+    urls.push(value.trimEnd());
+  }
+  if (urls.length > 1) return null;
+  return urls[0] ?? "";
 }
 
 /** `git@host:group/name.git` or `https://host/group/name.git` → `group/name`. */

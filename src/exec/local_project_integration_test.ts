@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { LocalProjectFiles, readGitState, remotePathOf } from "./local_project.ts";
+import { LocalProjectFiles, originUrlOf, readGitState, remotePathOf } from "./local_project.ts";
 
 async function git(dir: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command("git", {
@@ -150,6 +150,71 @@ Deno.test("HEAD's branch and origin's default branch read alike from .git and th
     assert.equal(detached.refType, "tag");
     assert.equal(detached.defaultBranch, "develop");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("origin's URL is read from a config file as git reads it, or left to git", () => {
+  const origin = (body: string) => `[core]\n\tbare = false\n${body}`;
+  assert.equal(
+    originUrlOf(origin('[remote "origin"]\n\turl = https://h/a/b.git\n')),
+    "https://h/a/b.git",
+  );
+  assert.equal(originUrlOf(origin('[Remote "origin"]\n\tURL=git@h:a/b.git   \n')), "git@h:a/b.git");
+  assert.equal(originUrlOf(origin("[remote.origin]\n  url = https://h/a/b\n")), "https://h/a/b");
+  // Other remotes and sections' URLs are not origin's; subsections are case-sensitive.
+  assert.equal(
+    originUrlOf(origin('[remote "upstream"]\n\turl = x\n[submodule "m"]\n\turl = y\n')),
+    "",
+  );
+  assert.equal(originUrlOf(origin('[remote "Origin"]\n\turl = x\n')), "");
+  assert.equal(originUrlOf(""), "");
+  // What git would read otherwise than a plain line: git is asked.
+  for (
+    const body of [
+      '[remote "origin"]\n\turl = "https://h/a b.git"\n',
+      '[remote "origin"]\n\turl = https://h/a.git # mirror\n',
+      '[remote "origin"]\n\turl = https://h/\\\n\ta.git\n',
+      '[remote "origin"]\n\turl = https://h/a.git\n\turl = https://h/b.git\n',
+      '[remote "origin"] url = https://h/a.git\n',
+      '[remote "origin"]\n\turl\n',
+    ]
+  ) assert.equal(originUrlOf(origin(body)), null, body);
+});
+
+Deno.test("origin's URL rewritten by an insteadOf rule, in the repository or the user's config, is git's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exec-git-" });
+  const home = join(dir, "home");
+  const project = join(dir, "project");
+  const savedHome = Deno.env.get("HOME");
+  try {
+    await Deno.mkdir(home);
+    await Deno.mkdir(project);
+    await git(project, "init", "-q");
+    await Deno.writeTextFile(join(project, "a.txt"), "one\n");
+    await git(project, "add", ".");
+    await git(project, "commit", "-q", "-m", "First");
+    await git(project, "remote", "add", "origin", "https://gitlab.example.com/acme/widget.git");
+    assert.equal((await readGitState(project)).remotePath, "acme/widget");
+
+    await git(
+      project,
+      "config",
+      "url.https://gitlab.example.com/mirror/.insteadOf",
+      "https://gitlab.example.com/acme/",
+    );
+    assert.equal((await readGitState(project)).remotePath, "mirror/widget");
+
+    await git(project, "config", "--unset", "url.https://gitlab.example.com/mirror/.insteadOf");
+    await Deno.writeTextFile(
+      join(home, ".gitconfig"),
+      '[url "https://gitlab.example.com/global/"]\n\tinsteadOf = https://gitlab.example.com/acme/\n',
+    );
+    Deno.env.set("HOME", home);
+    assert.equal((await readGitState(project)).remotePath, "global/widget");
+  } finally {
+    if (savedHome === undefined) Deno.env.delete("HOME");
+    else Deno.env.set("HOME", savedHome);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -179,13 +179,13 @@ Deno.test({
     assert.deepEqual(run.lines.filter((l) => /execve\("[^"]*\/mkdir"/.test(l)), []);
     // git is asked at once, in one process per question, and the working tree
     // is walked once for the file list and the untracked files. The symbolic
-    // refs (HEAD, origin/HEAD) are read from .git, and a pipeline without
-    // `changes:` needs no `git diff`: log, remote get-url and ls-files.
+    // refs (HEAD, origin/HEAD) and origin's URL are read from .git, and a
+    // pipeline without `changes:` needs no `git diff`: log and ls-files.
     const gits = run.lines.filter((l) => /execve\("[^"]*\/git"/.test(l));
     assert.equal(gits.filter((l) => l.includes('"ls-files"')).length, 1, gits.join("\n"));
     assert.deepEqual(
       gits.map((l) => /"core\.quotepath=off", "([^"]+)"/.exec(l)?.[1]).sort(),
-      ["log", "ls-files", "remote"],
+      ["log", "ls-files"],
       gits.join("\n"),
     );
   },
