@@ -126,8 +126,11 @@ export class DistributedCacheStore implements CacheStore {
   /**
    * Stores the archive locally and uploads it. The upload URL is asked for
    * as the archive starts (the poller's signing round trip overlaps writing
-   * it), and the upload reads the written archive while the local store
-   * commits it (`alongside`).
+   * it), and asked for again once the archive is written if that first answer
+   * was an error: the archive does not let the event loop turn, so an
+   * archive longer than the executor process's 60 s wait for an answer may
+   * find its timeout fired beside the answer. The upload reads the written
+   * archive while the local store commits it (`alongside`).
    */
   async save(
     key: string,
@@ -141,7 +144,7 @@ export class DistributedCacheStore implements CacheStore {
     url.catch(() => {});
     return await local.save(key, humanKey, body, {
       alongside: async (archive) => {
-        await this.#upload(archive, url, limit);
+        await this.#upload(archive, { key, url, limit });
         await options.alongside?.(archive);
       },
     });
@@ -149,8 +152,7 @@ export class DistributedCacheStore implements CacheStore {
 
   async #upload(
     archive: RandomAccessReader,
-    url: Promise<PresignedRequest>,
-    limit: number,
+    { key, url, limit }: { key: string; url: Promise<PresignedRequest>; limit: number },
   ): Promise<void> {
     const { log } = this.#o;
     if (limit !== 0 && archive.size > limit) {
@@ -160,11 +162,13 @@ export class DistributedCacheStore implements CacheStore {
       );
       return;
     }
-    const request = await url.catch((err) => {
-      throw new Error(`No URL for the distributed cache: ${(err as Error).message}`, {
-        cause: err,
-      });
-    });
+    const request = await url.catch(() => this.#o.urls.presign(key, "PUT")).catch(
+      (err) => {
+        throw new Error(`No URL for the distributed cache: ${(err as Error).message}`, {
+          cause: err,
+        });
+      },
+    );
     log(`Uploading ${ARCHIVE_NAME} to ${displayUrl(request)}`);
     const answer = await this.#retry(async () => {
       const meter = this.#meter("Uploading cache", archive.size);

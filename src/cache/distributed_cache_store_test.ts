@@ -125,6 +125,31 @@ Deno.test("distributed cache asks for the upload URL as the archive starts: the 
   assert.deepEqual(transfer.calls, ["PUT http://s3.test/b/deps?sig=PUT zip"]);
 });
 
+Deno.test("distributed cache asks again, once the archive is written, for an upload URL whose early answer was an error (the wait for it may time out during a long archive)", async () => {
+  const asked: string[] = [];
+  const lines: string[] = [];
+  const transfer = new ScriptedTransfer([{ status: 200 }]);
+  const store = new DistributedCacheStore({
+    local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+    urls: {
+      presign: (key, method) => {
+        asked.push(`${method} ${key}`);
+        return asked.length === 1
+          ? Promise.reject(new Error("the runner did not answer in 60 s"))
+          : Promise.resolve({ url: `http://s3.test/b/${key}?sig=${method}`, headers: {} });
+      },
+    },
+    transfer,
+    maxUploadedArchiveSize: 0,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+  });
+  assert.equal(await store.save("deps", "deps", body("zip")), 3);
+  assert.deepEqual(asked, ["PUT deps", "PUT deps"]);
+  assert.deepEqual(transfer.calls, ["PUT http://s3.test/b/deps?sig=PUT zip"]);
+  assert.deepEqual(lines, ["Uploading cache.zip to http://s3.test/b/deps"]);
+});
+
 Deno.test("distributed cache: a failed archive is what a save reports, and a URL the runner refused matters only for an upload", async () => {
   const lines: string[] = [];
   const transfer = new ScriptedTransfer([]);
