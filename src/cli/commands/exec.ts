@@ -71,7 +71,13 @@ export const EXEC_FLAGS: FlagSpec[] = [
   { name: "no-color", type: "bool", help: "Strip colours from the output" },
 ];
 
-const EXECUTORS = ["shell", "docker"];
+const EXECUTORS = ["shell", "docker"] as const;
+type ExecExecutor = typeof EXECUTORS[number];
+
+function isExecExecutor(name: string): name is ExecExecutor {
+  return (EXECUTORS as readonly string[]).includes(name);
+}
+
 const SHORT_TOKEN = "local";
 /** Exit code of a pipeline stopped by Ctrl-C, as shells report SIGINT. */
 const EXIT_INTERRUPTED = 130;
@@ -86,7 +92,7 @@ interface ExecSettings {
   variables: string[];
   maskedVariables: string[];
   concurrent: number;
-  executor: string;
+  executor: ExecExecutor;
   dockerImage: string;
   isColored: boolean;
 }
@@ -94,7 +100,7 @@ interface ExecSettings {
 function readSettings(ctx: CliContext, args: string[]): ExecSettings {
   const flags = new Flags(parseFlags(args, EXEC_FLAGS, ctx.env));
   const executor = flags.string("executor", "shell");
-  if (!EXECUTORS.includes(executor)) {
+  if (!isExecExecutor(executor)) {
     throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
   }
   const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
@@ -346,13 +352,14 @@ interface EarlyExecutor extends AsyncDisposable {
 }
 
 /**
- * What launching the executor process takes (the config schema's defaults,
- * the permission table, the launcher): imported by a run only, while the
- * state directories are made; `--list` does without them.
+ * What launching the executor process takes (the runner defaults, written
+ * out so that the config schema is not loaded; the permission table; the
+ * launcher): imported by a run only, while the state directories are made;
+ * `--list` does without them.
  */
 function importLaunchModules() {
   return Promise.all([
-    import("../../config/default_config.ts"),
+    import("../../exec/runner_defaults.ts"),
     import("../../poller/executor_permissions.ts"),
     import("../../poller/process_launcher.ts"),
     import("../../poller/compiled_grants.ts"),
@@ -366,7 +373,7 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     Deno.makeTempDir({ prefix: "runner-exec-" }),
   ]);
   const [
-    { defaultRunnerConfig },
+    { execRunnerDefaults },
     { executorPermissions },
     { knownRevision, SubprocessLauncher },
     { isCompiledBinary },
@@ -384,7 +391,7 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     });
   }
   const configFor = (url: string) => {
-    const runner = execRunnerConfig(defaultRunnerConfig(s.executor), { s, url, stateDir });
+    const runner = execRunnerConfig(execRunnerDefaults(s.executor), { s, url, stateDir });
     const permissions = executorPermissions({
       runner,
       cwd: stateDir,
