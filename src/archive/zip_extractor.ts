@@ -13,6 +13,7 @@ import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./extract_limits.ts"
 import type { RandomAccessReader } from "./random_access_reader.ts";
 import { readZipDirectory, type ZipEntry } from "./zip_reader.ts";
 import { crc32, InflateError, RawInflater } from "./_deflate.ts";
+import { EventLoopTurns } from "./_event_loop_turns.ts";
 import { LOCAL_HEADER_SIZE, METHOD_DEFLATE, METHOD_STORE, SIG_LOCAL } from "./_zip_format.ts";
 
 export interface ExtractOptions {
@@ -76,10 +77,29 @@ class Lane {
   }
 }
 
+/**
+ * Extracts `reader`'s archive into `target`. The event loop gets a turn at
+ * least every 50 ms of work, and an abort of `options.signal` seen then
+ * stops the extraction.
+ */
 export async function extractZip(
   reader: RandomAccessReader,
   target: ArchiveTarget,
   options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const turns = new EventLoopTurns(options.signal);
+  try {
+    return await extractEntries(reader, target, options, turns);
+  } finally {
+    turns.close();
+  }
+}
+
+async function extractEntries(
+  reader: RandomAccessReader,
+  target: ArchiveTarget,
+  options: ExtractOptions,
+  turns: EventLoopTurns,
 ): Promise<ExtractResult> {
   const limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
   const entries = await readZipDirectory(reader);
@@ -88,6 +108,7 @@ export async function extractZip(
   const linkTargets = new Map<string, string>();
   const linkLane = new Lane();
   for (const item of links) {
+    if (turns.isDue) await turns.take();
     const linkTarget = decoder.decode(await readEntryData(reader, item, linkLane));
     if (linkTarget === "" || linkTarget.includes("\0")) {
       throw new ArchiveError(
@@ -115,6 +136,7 @@ export async function extractZip(
   }
   for (const dir of [...dirs].sort()) {
     options.signal?.throwIfAborted();
+    if (turns.isDue) await turns.take();
     await target.mkdir(dir);
   }
 
@@ -128,18 +150,21 @@ export async function extractZip(
   const lanes = Array.from({ length: width }, () => new Lane());
   await runPool(files, width, async (item, lane) => {
     options.signal?.throwIfAborted();
-    const written = await extractFile(reader, target, item, lanes[lane] as Lane);
+    if (turns.isDue) await turns.take();
+    const written = await extractFile(reader, target, item, lanes[lane] as Lane, turns);
     bytes += written;
   });
 
   for (const item of links) {
     options.signal?.throwIfAborted();
+    if (turns.isDue) await turns.take();
     await target.symlink(item.path, linkTargets.get(item.path) as string);
   }
 
   const explicitDirs = plan.filter((p) => p.entry.kind === "dir")
     .sort((a, b) => b.path.length - a.path.length);
   for (const { entry, path } of explicitDirs) {
+    if (turns.isDue) await turns.take();
     await target.finishDir(path, { mode: entry.mode, mtime: entry.mtime });
   }
   return { files: files.length, dirs: explicitDirs.length, symlinks: links.length, bytes };
@@ -309,6 +334,7 @@ async function extractFile(
   target: ArchiveTarget,
   item: Planned,
   lane: Lane,
+  turns: EventLoopTurns,
 ): Promise<number> {
   const { entry, path } = item;
   const meta = { mode: entry.mode, mtime: entry.mtime };
@@ -320,7 +346,7 @@ async function extractFile(
   const start = await dataOffset(reader, item);
   const file = await target.createFile(path, meta);
   try {
-    const written = await streamEntry(reader, start, item, file, lane);
+    const written = await streamEntry(reader, start, item, file, { lane, turns });
     await file.close();
     return written;
   } catch (err) {
@@ -339,7 +365,7 @@ async function streamEntry(
   start: number,
   item: Planned,
   file: TargetFile,
-  lane: Lane,
+  { lane, turns }: { lane: Lane; turns: EventLoopTurns },
 ): Promise<number> {
   const { entry } = item;
   let crc = 0;
@@ -354,6 +380,7 @@ async function streamEntry(
   const out = lane.output(WRITE_CHUNK);
   if (!isStored) lane.inflater.begin();
   for (let o = 0; o < entry.compressedSize; o += READ_CHUNK) {
+    if (turns.isDue) await turns.take();
     const length = Math.min(READ_CHUNK, entry.compressedSize - o);
     const chunk = await lane.read(reader, start + o, length);
     if (isStored) {

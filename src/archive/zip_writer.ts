@@ -11,6 +11,7 @@ import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
 import { crc32, deflateAll, deflateBlock, FINAL_EMPTY_BLOCK, RawDeflater } from "./_deflate.ts";
 import { orderedWindow } from "./_ordered_window.ts";
+import { EventLoopTurns } from "./_event_loop_turns.ts";
 import { sinkStream } from "./sink_stream.ts";
 import {
   CENTRAL_HEADER_SIZE,
@@ -117,7 +118,9 @@ export interface ZipSink {
  * resolves with its size. Output goes through two reused buffers, one being
  * written while the other fills: a fresh array per chunk (what a stream
  * hands its consumer) left ~55 MiB waiting for garbage collection over 20k
- * files. When it settles, no `write` is outstanding.
+ * files. When it settles, no `write` is outstanding. The event loop gets a
+ * turn at least every 50 ms of work, and an abort of `options.signal` seen
+ * then stops the writer.
  */
 export async function writeZip(
   source: ArchiveSource,
@@ -126,10 +129,12 @@ export async function writeZip(
   options: ZipWriterOptions,
 ): Promise<number> {
   const out = new OutputBuffers(sink);
+  const turns = new EventLoopTurns(options.signal);
   try {
-    await writeEntries(source, paths, out, options);
+    await writeEntries(source, paths, out, options, turns);
     await out.flush();
   } finally {
+    turns.close();
     await out.settle();
   }
   return out.size;
@@ -154,6 +159,7 @@ async function writeEntries(
   paths: readonly string[],
   out: OutputBuffers,
   options: ZipWriterOptions,
+  turns: EventLoopTurns,
 ): Promise<void> {
   const level = deflateLevel(options.level);
   // The central directory, kept as columns of numbers (about 48 bytes an
@@ -192,6 +198,7 @@ async function writeEntries(
   for await (const item of prepared) {
     index++;
     options.signal?.throwIfAborted();
+    if (turns.isDue) await turns.take();
     if (item === null) continue;
     if ("skipped" in item) {
       options.warn?.(item.skipped);
@@ -243,6 +250,7 @@ async function writeEntries(
         size += block.raw.length;
         compressed += block.out.length;
         await out.push(block.out);
+        if (turns.isDue) await turns.take();
       }
       if (!zip64 && (size >= MAX32 || compressed >= MAX32)) {
         throw new ArchiveError(
@@ -269,6 +277,7 @@ async function writeEntries(
     const header = centralHeader(central.record(e, paths, names), headers);
     offset += header.length;
     await out.push(header);
+    if (turns.isDue) await turns.take();
   }
   const cdSize = offset - cdStart;
   const needsZip64 = entries >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32;

@@ -168,6 +168,40 @@ Deno.test("Job-Status canceling stops the script, after_script still runs with C
   assert.doesNotMatch(state.trace, /not-reached/);
 });
 
+Deno.test("a job whose timeout comes while its cache is being archived stops then, not after the archive", async () => {
+  // 40 files of 8 MiB of random bytes, made once and hard-linked into the
+  // project: the script takes no time, the archive several seconds here.
+  const blobs = await Deno.makeTempDir({ prefix: "e2e-blobs-" });
+  try {
+    const made = await new Deno.Command("sh", {
+      args: ["-c", "for i in $(seq 40); do head -c 8M /dev/urandom > blob-$i; done"],
+      cwd: blobs,
+    }).output();
+    assert.ok(made.success);
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+    const job = gitlab.enqueueJob({
+      script: [`cp -al ${blobs} vendor || cp -a ${blobs} vendor`],
+      cache: [{ key: "big", paths: ["vendor/"], policy: "pull-push", when: "always" }],
+      variables: NO_GIT,
+      timeoutSeconds: 4,
+    });
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("Creating cache "), {
+      what: "the cache being archived",
+    });
+    const seenAt = performance.now();
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    const ms = performance.now() - seenAt;
+    assert.equal(state.failureReason, "job_execution_timeout", runner.log);
+    assert.doesNotMatch(state.trace, /Created cache/, "the archive was stopped, not finished");
+    // The whole job had 4 s; the archive alone takes longer.
+    assert.ok(ms < 4_500, `the job ended ${ms.toFixed(0)} ms after its archive began`);
+  } finally {
+    await Deno.remove(blobs, { recursive: true });
+  }
+});
+
 Deno.test("a job over its timeout fails with job_execution_timeout", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
