@@ -2,32 +2,45 @@
  * Archive benchmark: builds a node_modules-like tree (20k files, ~150 MB:
  * many small compressible files plus a few large binary-ish ones) in a temp
  * dir, then times Info-ZIP `zip -qr -1` / `unzip -q` against our zip writer
- * (level "fast" = deflate 1, the same level) and extractor on it. Prints
- * median times, ratios (ours / baseline; goal <= 1.0) and peak RSS.
+ * (level "fast" = deflate 1, the same level) and extractor on it, run as a
+ * job runs them (below). Prints median times, ratios (ours / baseline; goal
+ * <= 1.0), peak RSS, and our archive's parts (file selection, zip).
  *
  *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
- *     [--v8-flags FLAGS]
+ *     [--v8-flags FLAGS] [--tree DIR]
  *
  * `--quick` measures the same tree once each. Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  *
- * Each measurement runs in its own process so peak RSS (VmHWM) is its own.
- * Ours runs with the V8 flags an executor process started from source gets
- * (EXECUTOR_V8_FLAGS), as archives are made and extracted there; a compiled
- * binary's executor processes have the runner's (RUNNER_V8_FLAGS:
+ * Ours runs as a job runs it, in a shell runner's layout (the tree in
+ * builds_dir, archives in cache_dir): the archive is the archive_cache
+ * stage's saveCache into the local cache store (the job's file selection of
+ * `paths: [tree]`, then the zip into a temp file renamed to cache.zip), shown
+ * in its two parts; the extraction reads zip(1)'s archive from cache_dir into
+ * builds_dir, as restore_cache does. Its process has the permission row of a
+ * shell runner's executor process (Deno checks every path-taking call
+ * against it; `--allow-all` skips that cost) and the V8 flags an executor
+ * process started from source gets (EXECUTOR_V8_FLAGS); a compiled binary's
+ * executor processes have the runner's (RUNNER_V8_FLAGS:
  * `--v8-flags=--max-semi-space-size=1` measures those); `--v8-flags ''` for
  * V8's defaults, `--v8-flags=--a,--b` for others.
+ *
+ * Each measurement runs in its own process, under /usr/bin/time for its peak
+ * RSS and CPU as for the baseline; our times start once the child's modules
+ * are loaded (a job's executor process is already running).
  */
 import { parseArgs } from "node:util";
 import {
   type CompressionLevel,
   extractZip,
-  fileSink,
   LocalArchiveSource,
   LocalArchiveTarget,
   LocalFileReader,
-  writeZip,
 } from "../../src/archive/mod.ts";
+import type { CacheStore } from "../../src/cache/cache_store.ts";
+import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
+import { saveCache } from "../../src/cache/save_cache.ts";
 import { EXECUTOR_V8_FLAGS, RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
+import { executorPermissionFlags, shellRunner } from "./_shell_executor_process.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -38,6 +51,7 @@ const args = parseArgs({
     level: { type: "string", default: "fast" },
     dir: { type: "string" },
     zip: { type: "string" },
+    store: { type: "string" },
     out: { type: "string" },
     quick: { type: "boolean", default: false },
     "v8-flags": { type: "string" },
@@ -61,16 +75,24 @@ const runs = args.values.quick ? 1 : Number(args.values.runs);
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
 try {
   const kept = args.values.tree;
-  /** zip(1) runs here on `tree`, so both archives hold the same names. */
-  const treeParent = kept ?? work;
+  /** builds_dir: zip(1) runs here on `tree`, so both archives hold the same names. */
+  const treeParent = kept ?? `${work}/builds`;
   const tree = `${treeParent}/tree`;
+  /** cache_dir: both archives are written here, and extracted from here. */
+  const caches = `${work}/cache`;
+  await Deno.mkdir(caches);
+  await Deno.mkdir(`${work}/tmp`);
+  const permissions = executorPermissionFlags(shellRunner(treeParent, caches), work);
+  const store = `${caches}/project`;
+  const ourZip = `${store}/bench/cache.zip`;
+  const zipZip = `${caches}/zip.zip`;
   log(
-    `ours runs as: deno run ${[...v8Flags, "--allow-all"].join(" ")} (${
+    `ours runs as: deno run ${[...v8Flags, ...permissions].join(" ")} (${
       args.values["v8-flags"] === undefined
         ? "the V8 flags of an executor process from source; a compiled binary's are " +
           RUNNER_V8_FLAGS.join(" ")
         : "--v8-flags"
-    })`,
+    }; the permissions of a shell runner's executor process)`,
   );
   const t0 = performance.now();
   const { files, bytes } = kept === undefined
@@ -86,6 +108,8 @@ try {
     string,
     { ms: number[]; rssKb: number[]; cpuMs: number[]; size?: number }
   > = {};
+  /** Our archive's parts: the job's file selection, then the zip into the cache store. */
+  const archiveParts: { select: number[]; archive: number[] } = { select: [], archive: [] };
   const record = (
     name: string,
     r0: { ms: number; rssKb: number; cpuMs: number },
@@ -103,41 +127,45 @@ try {
     const order = run % 2 === 0 ? ["zip", "ours"] : ["ours", "zip"];
     for (const who of order) {
       if (who === "zip") {
-        await Deno.remove(`${work}/zip.zip`).catch(() => {});
-        const r = await timed(["zip", "-qr", "-1", `${work}/zip.zip`, "tree"], treeParent);
-        record("zip -r -1", r, (await Deno.stat(`${work}/zip.zip`)).size);
+        await Deno.remove(zipZip).catch(() => {});
+        const r = await timed(["zip", "-qr", "-1", zipZip, "tree"], treeParent);
+        record("zip -r -1", r, (await Deno.stat(zipZip)).size);
       } else {
-        const r = await ours("archive", {
-          dir: tree,
-          zip: `${work}/ours.zip`,
-          level: args.values.level,
-        });
-        record(
-          `ours archive (${args.values.level})`,
-          r,
-          (await Deno.stat(`${work}/ours.zip`)).size,
+        // A cache already there and newer than the tree would be kept as it is.
+        await Deno.remove(store, { recursive: true }).catch(() => {});
+        const r = await ours(
+          "archive",
+          { dir: tree, store, level: args.values.level },
+          permissions,
         );
+        archiveParts.select.push(r.selectMs ?? NaN);
+        archiveParts.archive.push(r.ms - (r.selectMs ?? NaN));
+        record(`ours archive (${args.values.level})`, r, (await Deno.stat(ourZip)).size);
       }
     }
     const extractOrder = run % 2 === 0 ? ["unzip", "ours"] : ["ours", "unzip"];
     for (const who of extractOrder) {
-      const out = `${work}/x-${who}`;
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      // Into builds_dir, as a job's restore_cache does; a new directory each
+      // time, all removed at the end: on an ext4 without a journal (this
+      // machine's) each file created within 30 s of a removal skips the
+      // inodes it freed (the kernel's recently_deleted()), which cost
+      // seconds per extraction and was charged to whichever side came next.
+      const out = `${treeParent}/x-${who}-${run}`;
       await Deno.mkdir(out);
       if (who === "unzip") {
         // Same input for both: the archive zip(1) made.
-        const r = await timed(["unzip", "-q", `${work}/zip.zip`, "-d", out], work);
+        const r = await timed(["unzip", "-q", zipZip, "-d", out], work);
         record("unzip", r);
       } else {
-        const r = await ours("extract", { zip: `${work}/zip.zip`, out });
+        const r = await ours("extract", { zip: zipZip, out }, permissions);
         record("ours extract", r);
       }
     }
   }
   // Our own archive must extract to the same tree.
-  const check = `${work}/x-check`;
+  const check = `${treeParent}/x-check`;
   await Deno.mkdir(check);
-  await ours("extract", { zip: `${work}/ours.zip`, out: check });
+  await ours("extract", { zip: ourZip, out: check }, permissions);
   const diff = await new Deno.Command("diff", {
     args: ["-r", "--no-dereference", tree, `${check}/tree`],
   })
@@ -156,6 +184,10 @@ try {
   };
   log("");
   for (const name of Object.keys(results)) log(line(name));
+  log(
+    `ours archive in parts: file selection ${median(archiveParts.select).toFixed(0)} ms, ` +
+      `zip into the cache store ${median(archiveParts.archive).toFixed(0)} ms`,
+  );
   const ratio = (a: string, b: string) => {
     const ra = results[a];
     const rb = results[b];
@@ -176,6 +208,13 @@ try {
   );
 } finally {
   await Deno.remove(work, { recursive: true });
+  if (args.values.tree) {
+    for await (const e of Deno.readDir(args.values.tree)) {
+      if (e.name.startsWith("x-")) {
+        await Deno.remove(`${args.values.tree}/${e.name}`, { recursive: true });
+      }
+    }
+  }
 }
 
 function log(line: string): void {
@@ -204,27 +243,41 @@ async function timed(
   return { ms, rssKb: rssKb ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000 };
 }
 
-/** Runs one of our operations in a fresh process; it reports its own time and VmHWM. */
+/**
+ * Runs one of our operations in a fresh process with an executor process's
+ * flags and permissions, under /usr/bin/time (peak RSS and CPU, as for the
+ * baseline); it reports its own time, and for an archive its selection's.
+ */
 async function ours(
   op: string,
   opts: Record<string, string>,
-): Promise<{ ms: number; rssKb: number; cpuMs: number }> {
+  permissions: string[],
+): Promise<{ ms: number; rssKb: number; cpuMs: number; selectMs?: number }> {
   const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
-  const out = await new Deno.Command(Deno.execPath(), {
+  const out = await new Deno.Command("/usr/bin/time", {
     args: [
+      "-f",
+      "%M %U %S",
+      Deno.execPath(),
       "run",
-      "--allow-all",
       ...v8Flags,
+      ...permissions,
       new URL(import.meta.url).pathname,
       "--child",
       op,
       ...flags,
     ],
     env: { "DENO_NO_UPDATE_CHECK": "1" },
-    stderr: "inherit",
+    stderr: "piped",
   }).output();
-  if (!out.success) throw new Error(`our ${op} failed`);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+  if (!out.success) throw new Error(`our ${op} failed: ${lines.join("\n")}`);
+  const [rssKb, user, sys] = (lines[lines.length - 1] ?? "").split(" ").map(Number);
+  const child = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    ms: number;
+    selectMs?: number;
+  };
+  return { ...child, rssKb: rssKb ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000 };
 }
 
 async function child(op: string): Promise<void> {
@@ -240,52 +293,52 @@ async function child(op: string): Promise<void> {
     }, 250);
     Deno.unrefTimer(timer);
   }
+  let selectMs: number | undefined;
   if (op === "archive") {
+    // The archive_cache stage of a job with `cache: {key: bench, paths: [tree]}`
+    // and a local cache: its file selection ends when it asks the store for
+    // its archive's date.
     const dir = args.values.dir as string;
     const parent = dir.slice(0, dir.lastIndexOf("/"));
-    const base = dir.slice(dir.lastIndexOf("/") + 1);
-    const source = new LocalArchiveSource(parent);
-    const paths = await walk(source, base);
-    const file = await Deno.open(args.values.zip as string, {
-      write: true,
-      create: true,
-      truncate: true,
+    const local = new LocalCacheStore(args.values.store as string);
+    const store: CacheStore = {
+      open: (key) => local.open(key),
+      modified: (key) => {
+        selectMs = performance.now() - t;
+        return local.modified(key);
+      },
+      save: (key, humanKey, body, options) => local.save(key, humanKey, body, options),
+    };
+    const logged: string[] = [];
+    await saveCache({
+      jobName: "bench",
+      gitRef: "main",
+      expand: (v) => v,
+      caches: [{
+        key: "bench",
+        untracked: false,
+        policy: "pull-push",
+        paths: [dir.slice(dir.lastIndexOf("/") + 1)],
+        when: "on_success",
+        fallbackKeys: [],
+      }],
+      jobSucceeded: true,
+      store,
+      source: new LocalArchiveSource(parent),
+      projectDir: parent,
+      compressionLevel: args.values.level as CompressionLevel,
+      log: (line) => logged.push(line),
+      signal: new AbortController().signal,
     });
-    try {
-      await writeZip(source, paths, fileSink(file), {
-        level: args.values.level as CompressionLevel,
-      });
-    } finally {
-      file.close();
-    }
+    if (!logged.includes("Created cache")) throw new Error(`no cache saved: ${logged.join("\n")}`);
   } else {
     const reader = await LocalFileReader.open(args.values.zip as string);
     await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));
     await reader.close();
   }
   const ms = performance.now() - t;
-  const status = await Deno.readTextFile("/proc/self/status");
-  const rssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  // utime + stime of the whole process (all threads), in clock ticks of 10 ms.
-  const stat = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1]!.split(" ");
-  const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
   if (Deno.env.get("BENCH_MEMORY")) log(JSON.stringify(Deno.memoryUsage()));
-  log(JSON.stringify({ ms, rssKb, cpuMs }));
-}
-
-/** Every path below `root`, directories included, sorted; the selection step's job. */
-async function walk(source: LocalArchiveSource, root: string): Promise<string[]> {
-  const out: string[] = [root];
-  const visit = async (dir: string) => {
-    const entries = await source.readDir(dir);
-    for (const e of entries) {
-      const p = `${dir}/${e.name}`;
-      out.push(p);
-      if (e.kind === "dir") await visit(p);
-    }
-  };
-  await visit(root);
-  return out.sort();
+  log(JSON.stringify({ ms, selectMs }));
 }
 
 /** `--tree DIR`: generates the tree in DIR/tree once and keeps it for the next run. */

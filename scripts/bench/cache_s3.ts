@@ -51,7 +51,7 @@ import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import type { S3CacheConfig } from "../../src/config/runner_config.ts";
 import { radosgwSkipReason, startRadosgw } from "../../tests/fixtures/radosgw.ts";
 import { EXECUTOR_V8_FLAGS } from "../../src/poller/v8_flags.ts";
-import { executorPermissions, permissionFlags } from "../../src/poller/executor_permissions.ts";
+import { executorPermissionFlags, shellRunner } from "./_shell_executor_process.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -98,18 +98,9 @@ try {
   const builds = `${work}/builds`;
   const caches = `${work}/cache`;
   for (const dir of [builds, caches, `${work}/tmp`]) await Deno.mkdir(dir);
-  const runner = defaultRunnerConfig("shell");
-  runner.url = "http://127.0.0.1:9";
-  runner.buildsDir = builds;
-  runner.cacheDir = caches;
+  const runner = shellRunner(builds, caches);
   runner.cache = { ...runner.cache, type: "s3", s3 };
-  const permissions = permissionFlags(executorPermissions({
-    runner,
-    cwd: work,
-    tempDir: `${work}/tmp`,
-    stateDir: `${work}/.runner`,
-    env: () => undefined,
-  }));
+  const permissions = executorPermissionFlags(runner, work);
   const tree = `${builds}/tree`;
   const { files, bytes } = await generateTree(tree, fileCount);
   // radosgw's first write to a new bucket took over a second: paid here,
