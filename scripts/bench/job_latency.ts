@@ -152,6 +152,8 @@ try {
   const acceptToFinal: number[] = [];
   const endToEnd: number[] = [];
   const bash: number[] = [];
+  let firstJob = 0;
+  let firstBash = 0;
   for (let i = 0; i <= jobs; i++) {
     bash.push(await timeBash(bashEnv));
     await gitlab.waitFor(() => isHeld(gitlab), { what: "a held job request", timeoutMs: 60_000 });
@@ -161,7 +163,13 @@ try {
     if (state.status !== "success") {
       throw new Error(`Job ${job.id} ${state.status}:\n${state.trace}`);
     }
-    if (i === 0) continue;
+    if (i === 0) {
+      // The first job of a fresh runner: no executor process started yet, the
+      // poller's job modules not loaded yet (lazy imports).
+      firstJob = updateOf(gitlab, job.id, "success")!.receivedAt - enqueued;
+      firstBash = bash[0]!;
+      continue;
+    }
     const accepted = updateOf(gitlab, job.id, "running")!.receivedAt;
     const final = updateOf(gitlab, job.id, "success")!.receivedAt;
     // The request that got the job: the first one after the enqueue answered 201.
@@ -254,6 +262,12 @@ try {
     `(goal <= 150 ms: ${e2eP50 - bashP50 <= 150 ? "met" : "NOT met"})`,
     `      without the poll wait (acceptance PUT → final PUT) - bash: ` +
     `${ms(percentile(acceptToFinal, 50) - bashP50)}`,
+    `      (each job runs in the executor process the previous job released; the runner keeps one 60 s)`,
+    `  (e) first job of the fresh runner (no executor process yet, job modules not loaded) ` +
+    `enqueue → final PUT ${ms(firstJob)}`,
+    `      first job - bash: ${ms(firstJob - firstBash)} (goal <= 150 ms: ${
+      firstJob - firstBash <= 150 ? "met" : "NOT met"
+    })`,
     `  (d) back-to-back (queued as the previous job ends) enqueue → final PUT p50 ${
       ms(percentile(backToBack, 50))
     }   p95 ${ms(percentile(backToBack, 95))}`,

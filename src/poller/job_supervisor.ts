@@ -310,14 +310,9 @@ export class JobSupervisor implements JobHandler {
     this.#opts.observer?.jobFinished?.(runner, job, result, (performance.now() - started) / 1000);
   }
 
-  async #run(
-    runner: RunnerConfig,
-    job: JobSpec,
-    context: JobContext,
-    setCancel: (fn: (graceful: boolean) => void) => void,
-  ): Promise<JobResult> {
-    const { session } = context;
-    const permissions = executorPermissions({
+  /** The executor process's permission set for `job` of `runner` (null: a job that sets nothing). */
+  #permissionsFor(runner: RunnerConfig, job: JobSpec | null): ExecutorPermissions {
+    return executorPermissions({
       runner,
       cwd: this.#opts.cwd,
       tempDir: this.#opts.tempDir,
@@ -325,12 +320,39 @@ export class JobSupervisor implements JobHandler {
       env: this.#opts.env,
       dockerAuthConfigs: runner.executor === "docker"
         ? [
-          variableValue(job, "DOCKER_AUTH_CONFIG") ?? "",
+          (job && variableValue(job, "DOCKER_AUTH_CONFIG")) ?? "",
           this.#opts.env("DOCKER_AUTH_CONFIG") ?? "",
           this.#opts.dockerConfigText?.() ?? "",
         ]
         : [],
     });
+  }
+
+  /**
+   * Has the launcher start the executor processes of the first jobs now (one
+   * per permission set of `runners`, at most `concurrent`): a fresh runner's
+   * first job then skips the runtime's start-up, as later ones do.
+   */
+  prestart(runners: readonly RunnerConfig[], concurrent: number): void {
+    const { launcher } = this.#opts;
+    if (!launcher.prestart) return;
+    const sets = new Map<string, ExecutorPermissions>();
+    for (const runner of runners) {
+      if (sets.size >= concurrent) break;
+      const permissions = this.#permissionsFor(runner, null);
+      sets.set(JSON.stringify(permissions), permissions);
+    }
+    for (const permissions of sets.values()) launcher.prestart(permissions);
+  }
+
+  async #run(
+    runner: RunnerConfig,
+    job: JobSpec,
+    context: JobContext,
+    setCancel: (fn: (graceful: boolean) => void) => void,
+  ): Promise<JobResult> {
+    const { session } = context;
+    const permissions = this.#permissionsFor(runner, job);
     for (let attempt = 1;; attempt++) {
       let proc: ExecutorProcess;
       try {

@@ -468,3 +468,35 @@ Deno.test("JobSupervisor kills a sweep process that does not answer within sweep
     log.lines.join("\n"),
   );
 });
+
+/** Records the permission sets it is asked to prestart; launches from a queue. */
+class PrestartingLauncher extends QueueLauncher {
+  prestarted: ExecutorPermissions[] = [];
+  prestart(permissions: ExecutorPermissions): void {
+    this.prestarted.push(permissions);
+  }
+}
+
+Deno.test("JobSupervisor prestarts the permission set each runner's first job launches with, once per set and at most concurrent", async () => {
+  const docker = { ...defaultRunnerConfig("docker"), token: "glrt-docker", url: "http://gitlab" };
+  const other = { ...RUNNER, token: "glrt-other", buildsDir: "/srv/other-builds" };
+  const launcher = new PrestartingLauncher([new LingeringProcess(), new LingeringProcess()]);
+  const supervisor = sweepingSupervisor(launcher, new RecordedTraces());
+  // RUNNER twice (a second token with the same directories): one set.
+  supervisor.prestart([RUNNER, { ...RUNNER, token: "glrt-same" }, docker, other], 2);
+  assert.equal(launcher.prestarted.length, 2, "at most concurrent = 2 sets");
+
+  for (const [runner, id] of [[RUNNER, 1], [docker, 2]] as const) {
+    const process = launcher.processes[0] as LingeringProcess;
+    const handled = handleJob(supervisor, runner, id);
+    process.exit();
+    await handled;
+  }
+  // The job's own set: what the launcher keyed the spare by is what each first job asked for.
+  assert.deepEqual(launcher.prestarted, launcher.launched);
+
+  const all = new PrestartingLauncher([]);
+  sweepingSupervisor(all, new RecordedTraces()).prestart([RUNNER, docker, other], 10);
+  assert.equal(all.prestarted.length, 3, "one per set");
+  assert.notDeepEqual(all.prestarted[2], all.prestarted[0], "other builds_dir, other set");
+});

@@ -17,7 +17,8 @@
  * launch less than SPARE_BURST_GAP_MS ago): there the spare would be taken by
  * the next launch while still starting, saving it nothing, and the burst's
  * last one would start a process no job needs, on a machine already busy
- * starting the others.
+ * starting the others. `prestart` starts a set's spare before its first
+ * launch (`runner run` does, for the first jobs of a fresh runner).
  */
 import {
   decodeMessage,
@@ -81,6 +82,12 @@ export interface ExecutorLauncher {
    * then do not ask for `isReusable`).
    */
   release?(process: ExecutorProcess): void;
+  /**
+   * Starts a spare for `permissions` now, so that the first job of that set
+   * skips the runtime's start-up too. Absent, or a no-op where the launcher
+   * keeps no spares or already holds one of that set.
+   */
+  prestart?(permissions: ExecutorPermissions): void;
 }
 
 export interface LauncherOptions {
@@ -167,20 +174,30 @@ export class SubprocessLauncher implements ExecutorLauncher {
     const process = spare && !spare.process.hasExited ? spare.process : this.#spawn(permissions);
     if (spare && spare.process !== process) spare.process.kill();
     process.isPrestarted = process === spare?.process;
-    const idleMs = this.#options.spareIdleMs ?? 0;
     const now = (this.#options.now ?? performance.now.bind(performance))();
     const isBurst = now - (this.#lastLaunchAt.get(key) ?? -Infinity) < SPARE_BURST_GAP_MS;
     this.#lastLaunchAt.set(key, now);
-    if (idleMs > 0 && !this.#isClosed && !isBurst) {
-      const next = this.#spawn(permissions);
-      const timer = setTimeout(() => {
-        if (this.#spares.get(key)?.process === next) this.#spares.delete(key);
-        next.kill("SIGTERM");
-      }, idleMs);
-      Deno.unrefTimer(timer);
-      this.#spares.set(key, { process: next, timer });
-    }
+    if (!isBurst) this.#startSpare(key, permissions);
     return process;
+  }
+
+  prestart(permissions: ExecutorPermissions): void {
+    const key = JSON.stringify(permissions);
+    if (this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0) return;
+    this.#startSpare(key, permissions);
+  }
+
+  /** A spare of `key`, stopped after `spareIdleMs` unused; none when spares are off. */
+  #startSpare(key: string, permissions: ExecutorPermissions): void {
+    const idleMs = this.#options.spareIdleMs ?? 0;
+    if (idleMs <= 0 || this.#isClosed) return;
+    const next = this.#spawn(permissions);
+    const timer = setTimeout(() => {
+      if (this.#spares.get(key)?.process === next) this.#spares.delete(key);
+      next.kill("SIGTERM");
+    }, idleMs);
+    Deno.unrefTimer(timer);
+    this.#spares.set(key, { process: next, timer });
   }
 
   release(process: ExecutorProcess): void {

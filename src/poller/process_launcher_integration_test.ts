@@ -131,3 +131,64 @@ Deno.test("launches in a burst start no spare; a launch after a pause starts one
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
+
+/** Pids of this process's children (Linux /proc). */
+function childPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === Deno.pid) pids.push(Number(entry.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+Deno.test({
+  name: "prestart starts one spare per permission set, which the set's first launch takes",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "runner-prestart-" });
+    const options = {
+      execPath: Deno.execPath(),
+      mainModule: ENTRY,
+      sourceDir: SOURCE_DIR,
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
+    };
+    const launcher = new SubprocessLauncher({ ...options, spareIdleMs: 60_000 });
+    const permissions = executorPermissions({
+      runner: { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9" },
+      cwd: root,
+      tempDir: root,
+      stateDir: join(root, "state"),
+      env: () => undefined,
+    });
+    const before = new Set(childPids());
+    const launched: ExecutorProcess[] = [];
+    try {
+      launcher.prestart(permissions);
+      launcher.prestart(permissions);
+      const started = childPids().filter((pid) => !before.has(pid));
+      assert.equal(started.length, 1, "a second prestart of the set starts nothing");
+      const first = launcher.launch(permissions);
+      launched.push(first);
+      assert.equal(first.isPrestarted, true, "the first launch takes the prestarted process");
+      assert.equal(first.pid, started[0]);
+
+      // Spares off (spareIdleMs 0): prestart starts nothing.
+      const running = new Set(childPids());
+      const off = new SubprocessLauncher(options);
+      off.prestart(permissions);
+      assert.deepEqual(childPids().filter((pid) => !running.has(pid)), []);
+      off.close();
+    } finally {
+      launcher.close();
+      await Promise.all(launched.map((proc) => proc[Symbol.asyncDispose]()));
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});

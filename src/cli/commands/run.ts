@@ -325,6 +325,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     },
   });
   applyConfig(config);
+  // The first jobs' executor processes start up while the poller asks for them.
+  supervisor.prestart(config.runners, config.concurrent);
   metrics.configLoaded();
   const previous = ctx.pollerScope?.previous;
   if (previous && opts.configFile) {
