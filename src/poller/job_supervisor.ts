@@ -339,10 +339,23 @@ export class JobSupervisor implements JobHandler {
     const sets = new Map<string, ExecutorPermissions>();
     for (const runner of runners) {
       if (sets.size >= concurrent) break;
-      const permissions = this.#permissionsFor(runner, null);
-      sets.set(JSON.stringify(permissions), permissions);
+      try {
+        const permissions = this.#permissionsFor(runner, null);
+        sets.set(JSON.stringify(permissions), permissions);
+      } catch {
+        // Only a head start: the runner's first job computes its row again and reports what fails.
+      }
     }
-    for (const permissions of sets.values()) launcher.prestart(permissions);
+    for (const permissions of sets.values()) {
+      try {
+        launcher.prestart(permissions);
+      } catch (err) {
+        // As above: the first job's launch fails the same way and says so in its log.
+        this.#opts.log.debug("Cannot prestart an executor process", {
+          [F.ERROR]: (err as Error).message,
+        });
+      }
+    }
   }
 
   async #run(

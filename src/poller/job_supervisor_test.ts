@@ -500,3 +500,15 @@ Deno.test("JobSupervisor prestarts the permission set each runner's first job la
   assert.equal(all.prestarted.length, 3, "one per set");
   assert.notDeepEqual(all.prestarted[2], all.prestarted[0], "other builds_dir, other set");
 });
+
+Deno.test("JobSupervisor.prestart never throws: a launcher that cannot start a process is left for the first job to report", () => {
+  class FailingLauncher extends PrestartingLauncher {
+    override prestart(permissions: ExecutorPermissions): void {
+      super.prestart(permissions);
+      throw new Error("spawn failed");
+    }
+  }
+  const launcher = new FailingLauncher([]);
+  sweepingSupervisor(launcher, new RecordedTraces()).prestart([RUNNER], 1);
+  assert.equal(launcher.prestarted.length, 1);
+});
