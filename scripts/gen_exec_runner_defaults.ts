@@ -9,7 +9,18 @@
 import { defaultRunnerConfig } from "../src/config/default_config.ts";
 
 export function execRunnerDefaultsSource(): string {
-  const literal = (executor: string) => JSON.stringify(defaultRunnerConfig(executor), null, 2);
+  const shell = defaultRunnerConfig("shell");
+  const docker = defaultRunnerConfig("docker");
+  // The docker entry as the shell one with the top-level keys whose defaults differ.
+  const differing = Object.entries(docker).filter(([key, value]) =>
+    JSON.stringify(value) !== JSON.stringify(shell[key as keyof typeof shell])
+  );
+  const dockerLiteral = `{\n  ...SHELL,\n${
+    differing.map(([key, value]) =>
+      `  ${JSON.stringify(key)}: ${JSON.stringify(value, null, 2)},\n`
+    )
+      .join("")
+  }}`;
   return `/**
  * The \`[[runners]]\` defaults of exec's executors, \`defaultRunnerConfig("shell")\`
  * and \`defaultRunnerConfig("docker")\` (config/default_config.ts) written out:
@@ -21,9 +32,9 @@ export function execRunnerDefaultsSource(): string {
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 
-const SHELL: RunnerConfig = ${literal("shell")};
+const SHELL: RunnerConfig = ${JSON.stringify(shell, null, 2)};
 
-const DOCKER: RunnerConfig = ${literal("docker")};
+const DOCKER: RunnerConfig = ${dockerLiteral};
 
 /** A fresh copy of the defaults of a \`[[runners]]\` entry for \`executor\`. */
 export function execRunnerDefaults(executor: "shell" | "docker"): RunnerConfig {
