@@ -127,10 +127,10 @@ export class DistributedCacheStore implements CacheStore {
    * Stores the archive locally and uploads it. The upload URL is asked for
    * as the archive starts (the poller's signing round trip overlaps writing
    * it), and asked for again once the archive is written if that first answer
-   * was an error: the archive does not let the event loop turn, so an
-   * archive longer than the executor process's 60 s wait for an answer may
-   * find its timeout fired beside the answer. The upload reads the written
-   * archive while the local store commits it (`alongside`).
+   * was an error (the poller could not sign, or the executor process's 60 s
+   * wait for its answer ran out while a long archive kept the process busy):
+   * an early failure does not cost a long archive its upload. The upload
+   * reads the written archive while the local store commits it (`alongside`).
    */
   async save(
     key: string,
