@@ -18,6 +18,7 @@ import {
 } from "./process_launcher.ts";
 import { cleanHome } from "../../tests/fixtures/test_env.ts";
 import { executorCommandLine, runExecutorJob } from "../../tests/fixtures/executor_job.ts";
+import { childProcesses } from "../../tests/fixtures/child_processes.ts";
 
 const SOURCE_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const ENTRY = new URL("../cli/executor_entry.ts", import.meta.url).pathname;
@@ -132,20 +133,9 @@ Deno.test("launches in a burst start no spare; a launch after a pause starts one
   }
 });
 
-/** Pids of this process's children (Linux /proc). */
+/** Pids of this process's children. */
 function childPids(): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === Deno.pid) pids.push(Number(entry.name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return childProcesses(Deno.pid).map((c) => c.pid);
 }
 
 Deno.test({

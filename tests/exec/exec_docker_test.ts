@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { SampleProject, summaryRow } from "./_exec_cli.ts";
+import { childProcesses } from "../fixtures/child_processes.ts";
 
 const skipReason = (await dockerSkipReason()) ??
   ((await hasImage(BUSYBOX_TEST_IMAGE))
@@ -89,19 +90,7 @@ Deno.test({
 
 /** Pids of the executor processes `parent` started (`executor-process` or its entry module). */
 function executorChildren(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
-      if (ppid === parent && /executor[-_]/.test(cmdline)) pids.push(Number(entry.name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
+  return childProcesses(parent).filter((c) => /executor[-_]/.test(c.cmdline)).map((c) => c.pid);
 }
 
 /** Containers and networks labelled with exec's host id (its own state dir: this test's alone). */
