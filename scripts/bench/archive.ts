@@ -32,13 +32,11 @@ import { parseArgs } from "node:util";
 import {
   type CompressionLevel,
   extractZip,
-  LocalArchiveSource,
   LocalArchiveTarget,
   LocalFileReader,
 } from "../../src/archive/mod.ts";
-import type { CacheStore } from "../../src/cache/cache_store.ts";
 import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
-import { saveCache } from "../../src/cache/save_cache.ts";
+import { saveCacheAsJob } from "./_cache_save_as_job.ts";
 import { EXECUTOR_V8_FLAGS, RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 import { executorPermissionFlags, shellRunner } from "./_shell_executor_process.ts";
 
@@ -298,39 +296,12 @@ async function child(op: string): Promise<void> {
     // The archive_cache stage of a job with `cache: {key: bench, paths: [tree]}`
     // and a local cache: its file selection ends when it asks the store for
     // its archive's date.
-    const dir = args.values.dir as string;
-    const parent = dir.slice(0, dir.lastIndexOf("/"));
-    const local = new LocalCacheStore(args.values.store as string);
-    const store: CacheStore = {
-      open: (key) => local.open(key),
-      modified: (key) => {
-        selectMs = performance.now() - t;
-        return local.modified(key);
-      },
-      save: (key, humanKey, body, options) => local.save(key, humanKey, body, options),
-    };
-    const logged: string[] = [];
-    await saveCache({
-      jobName: "bench",
-      gitRef: "main",
-      expand: (v) => v,
-      caches: [{
-        key: "bench",
-        untracked: false,
-        policy: "pull-push",
-        paths: [dir.slice(dir.lastIndexOf("/") + 1)],
-        when: "on_success",
-        fallbackKeys: [],
-      }],
-      jobSucceeded: true,
-      store,
-      source: new LocalArchiveSource(parent),
-      projectDir: parent,
-      compressionLevel: args.values.level as CompressionLevel,
-      log: (line) => logged.push(line),
-      signal: new AbortController().signal,
+    await saveCacheAsJob(args.values.dir as string, {
+      key: "bench",
+      store: new LocalCacheStore(args.values.store as string),
+      level: args.values.level as CompressionLevel,
+      onSelected: () => selectMs = performance.now() - t,
     });
-    if (!logged.includes("Created cache")) throw new Error(`no cache saved: ${logged.join("\n")}`);
   } else {
     const reader = await LocalFileReader.open(args.values.zip as string);
     await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));

@@ -40,9 +40,9 @@
  * Skips, saying why, when the ceph packages are absent.
  */
 import { parseArgs } from "node:util";
-import { extractZip, LocalArchiveSource, LocalArchiveTarget } from "../../src/archive/mod.ts";
+import { extractZip, LocalArchiveTarget } from "../../src/archive/mod.ts";
 import type { CacheStore } from "../../src/cache/cache_store.ts";
-import { saveCache } from "../../src/cache/save_cache.ts";
+import { saveCacheAsJob } from "./_cache_save_as_job.ts";
 import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
 import { DistributedCacheStore } from "../../src/cache/distributed_cache_store.ts";
 import { HttpObjectTransfer } from "../../src/cache/object_transfer.ts";
@@ -406,41 +406,15 @@ async function child(op: string): Promise<void> {
     log: () => {},
     signal: new AbortController().signal,
   });
-  const timedStore: CacheStore = {
-    open: (key) => store.open(key),
-    modified: (key) => {
-      marks.selected = performance.now();
-      return store.modified(key);
-    },
-    save: (key, humanKey, body) => store.save(key, humanKey, body),
-  };
   if (op === "save") {
     // The archive_cache stage as a job runs it: its file selection, the
     // archive into the local store, then the upload.
-    const dir = args.values.dir as string;
-    const parent = dir.slice(0, dir.lastIndexOf("/"));
-    const logged: string[] = [];
-    await saveCache({
-      jobName: "bench",
-      gitRef: "main",
-      expand: (v) => v,
-      caches: [{
-        key: "deps",
-        untracked: false,
-        policy: "pull-push",
-        paths: [dir.slice(dir.lastIndexOf("/") + 1)],
-        when: "on_success",
-        fallbackKeys: [],
-      }],
-      jobSucceeded: true,
-      store: timedStore,
-      source: new LocalArchiveSource(parent),
-      projectDir: parent,
-      compressionLevel: "fast",
-      log: (line) => logged.push(line),
-      signal: new AbortController().signal,
+    await saveCacheAsJob(args.values.dir as string, {
+      key: "deps",
+      store,
+      level: "fast",
+      onSelected: () => marks.selected = performance.now(),
     });
-    if (!logged.includes("Created cache")) throw new Error(`no cache saved: ${logged.join("\n")}`);
   } else {
     const reader = await store.open("deps");
     getMs = performance.now() - t;
