@@ -94,17 +94,14 @@ Deno.test("executor process from source with sourceDir: lazy imports, its row's 
   }
 });
 
-Deno.test("launches in a burst start no spare; a launch after a pause starts one for the next job", async () => {
-  const root = await Deno.makeTempDir({ prefix: "runner-spare-" });
-  let now = 0;
-  const launcher = new SubprocessLauncher({
+/** What the spare tests launch: from source, a shell runner's row under `root`. */
+function spareSetup(root: string) {
+  const options = {
     execPath: Deno.execPath(),
     mainModule: ENTRY,
     sourceDir: SOURCE_DIR,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
-    spareIdleMs: 60_000,
-    now: () => now,
-  });
+  };
   const permissions = executorPermissions({
     runner: { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9" },
     cwd: root,
@@ -112,6 +109,14 @@ Deno.test("launches in a burst start no spare; a launch after a pause starts one
     stateDir: join(root, "state"),
     env: () => undefined,
   });
+  return { options, permissions };
+}
+
+Deno.test("launches in a burst start no spare; a launch after a pause starts one for the next job", async () => {
+  const root = await Deno.makeTempDir({ prefix: "runner-spare-" });
+  let now = 0;
+  const { options, permissions } = spareSetup(root);
+  const launcher = new SubprocessLauncher({ ...options, spareIdleMs: 60_000, now: () => now });
   const launched: ExecutorProcess[] = [];
   try {
     const prestarted = (at: number) => {
@@ -143,20 +148,8 @@ Deno.test({
   ignore: Deno.build.os !== "linux",
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "runner-prestart-" });
-    const options = {
-      execPath: Deno.execPath(),
-      mainModule: ENTRY,
-      sourceDir: SOURCE_DIR,
-      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
-    };
+    const { options, permissions } = spareSetup(root);
     const launcher = new SubprocessLauncher({ ...options, spareIdleMs: 60_000 });
-    const permissions = executorPermissions({
-      runner: { ...defaultRunnerConfig("shell"), url: "http://127.0.0.1:9" },
-      cwd: root,
-      tempDir: root,
-      stateDir: join(root, "state"),
-      env: () => undefined,
-    });
     const before = new Set(childPids());
     const launched: ExecutorProcess[] = [];
     try {
