@@ -76,8 +76,15 @@ async function tracedExec(
 
 /** Pids that exec'd an executor process (`… main.ts executor-process`). */
 function executorPids(lines: string[]): string[] {
-  return lines.filter((l) => /execve\(.*"executor-process"/.test(l) && / = 0$/.test(l))
-    .map((l) => l.split(/\s+/)[0]!);
+  // strace splits a call that another process interrupts: `execve(… <unfinished
+  // ...>`, later `<... execve resumed>) = 0` on a line of its own.
+  const pidOf = (l: string) => l.split(/\s+/)[0]!;
+  const resumed = new Set(
+    lines.filter((l) => /<\.\.\. execve resumed>.* = 0$/.test(l)).map(pidOf),
+  );
+  return lines.filter((l) => /execve\(.*"executor-process"/.test(l))
+    .filter((l) => / = 0$/.test(l) || (/<unfinished \.\.\.>$/.test(l) && resumed.has(pidOf(l))))
+    .map(pidOf);
 }
 
 /** Index of the line saying `pid` ended (exited or killed), or -1. */
