@@ -133,7 +133,8 @@ export function describeTarget(target: SshTarget): string {
   return `${target.user}@${target.host}:${target.port}`;
 }
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const id = setTimeout(done, ms);
     function done() {

@@ -33,6 +33,7 @@ import { joinPath } from "../../shells/script_writer.ts";
 import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
 import { SftpFiles } from "./sftp_files.ts";
 import {
+  delay,
   describeTarget,
   SshConnection,
   type SshConnectOptions,
@@ -177,8 +178,12 @@ export class SshExecutor implements Executor {
         timeoutMs: 60_000,
       });
     let probe = await probeHome();
-    // A busy sshd sometimes closes a channel without its exit status: ask once more.
-    if (probe.code === null) probe = await probeHome();
+    // A busy sshd sometimes closes a channel without its exit status (seen
+    // twice in a row on a loaded machine): ask again, up to three times.
+    for (let attempt = 1; probe.code === null && attempt < 3; attempt++) {
+      await delay(200 * attempt, signal);
+      probe = await probeHome();
+    }
     if (probe.code !== 0) {
       throw new JobFailedError(
         "runner_system_failure",
