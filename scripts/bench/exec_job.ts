@@ -17,8 +17,11 @@
  * Every process gets an empty HOME, so the machine's login profile (which
  * the shell executor's `bash --login` reads once per stage) is not measured.
  * The runner starts as `deno task runner` does (the task's flags in
- * deno.json: grants, lazy dynamic imports, V8 flags; printed), as users run
- * it from source.
+ * deno.json: grants, lazy dynamic imports, V8 flags, no V8 code cache;
+ * printed), as users run it from source, and `runner exec` also as a `runner`
+ * installed with `deno install` does (README.md): the same flags but
+ * `--no-code-cache`, which `deno install` does not take, so it keeps a code
+ * cache.
  *
  * Next to each wall-clock median, the median CPU time of the process tree
  * (user + system of the command and every process it waited for, from this
@@ -33,6 +36,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
+import { RUNNER_NO_CODE_CACHE_FLAG } from "../../src/poller/v8_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -123,18 +127,15 @@ async function time(
 
 const deno = Deno.execPath();
 const runnerFlags = runnerTaskFlags();
-const runner = (...args: string[]) => [
-  "run",
-  ...runnerFlags,
-  "--quiet",
-  MAIN,
-  ...args,
-];
+const installedFlags = runnerFlags.filter((f) => f !== RUNNER_NO_CODE_CACHE_FLAG);
+const runner = (...args: string[]) => ["run", ...runnerFlags, "--quiet", MAIN, ...args];
+const installed = (...args: string[]) => ["run", ...installedFlags, "--quiet", MAIN, ...args];
 const cases: Record<string, () => Promise<Sample>> = {
   "bash -c 'echo hello'": () => time("bash", ["-c", "echo hello"], (o) => o === "hello\n"),
   "deno run main.ts --version": () => time(deno, runner("--version"), (o) => o.includes("Version")),
   "runner exec --list": () => time(deno, runner("exec", "--list"), (o) => o.includes("hello")),
   "runner exec": () => time(deno, runner("exec"), (o) => /^hello$/m.test(o)),
+  "runner exec, installed": () => time(deno, installed("exec"), (o) => /^hello$/m.test(o)),
 };
 
 try {
@@ -160,6 +161,7 @@ try {
     `  runner started as \`deno task runner\` does: deno run ${
       runnerFlags.join(" ")
     } src/cli/main.ts`,
+    `  installed (deno install): deno run ${installedFlags.join(" ")} src/cli/main.ts`,
   ];
   for (const name of Object.keys(samples)) {
     const m = wall(name);
@@ -171,6 +173,9 @@ try {
   }
   const diff = wall("runner exec") - base;
   lines.push(`  runner exec - bash: ${diff.toFixed(0)} ms (goal: at most 150 ms)`);
+  lines.push(
+    `  runner exec, installed - bash: ${(wall("runner exec, installed") - base).toFixed(0)} ms`,
+  );
   const cpuExec = cpu("runner exec");
   if (cpuExec !== null && baseCpu !== null) {
     lines.push(`  runner exec - bash, CPU: ${(cpuExec - baseCpu).toFixed(0)} ms`);

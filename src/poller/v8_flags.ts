@@ -36,12 +36,20 @@ export const RUNNER_NO_CODE_CACHE_FLAG = "--no-code-cache";
  * work worth doing, and ~1 MB of a job's private memory
  * (scripts/bench/archive.ts, scripts/bench/job_latency.ts). The poller keeps
  * them: its trace pipeline (masking, timestamps) runs at half speed without
- * TurboFan. A compiled binary's executor processes have the runner's flags.
- * Those of `runner exec` have these: exec itself runs without a code cache
- * (RUNNER_NO_CODE_CACHE_FLAG), and V8 rejects a module's code cache made under
- * other flags (Deno then compiles the module again and stores the new cache in
- * place of the other's), so exec's and `runner run`'s executor processes share
- * theirs only with one flag set.
+ * TurboFan. A compiled binary's executor processes have the runner's flags,
+ * and so do those of `runner exec` (RUNNER_V8_FLAGS, exec's own): V8 rejects a
+ * module's code cache made under other flags (Deno then compiles the module
+ * again and stores the new cache in place of the other's), and exec loads
+ * many of the modules its executor process loads (logging, the process
+ * protocol, job variables, …). A `runner` installed with `deno install` (the
+ * README's way, a command that does not take RUNNER_NO_CODE_CACHE_FLAG) keeps
+ * a code cache, so with these flags exec and its executor process would each
+ * reject and rewrite the other's entries on every run: a one-job `runner exec`
+ * took 5-7 ms more (25 of 30 alternated pairs, scripts/bench/exec_job.ts
+ * under the installed runner's flags). Run as `deno task runner` does (no
+ * code cache) exec is as fast either way. The price: exec's and `runner run`'s
+ * executor processes on one machine compile again what the other ran last,
+ * and exec's keep V8's optimizing compilers.
  */
 export const EXECUTOR_V8_FLAGS = [
   "--v8-flags=--max-semi-space-size=1,--max-opt=1",

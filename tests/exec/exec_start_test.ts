@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { MAIN, SampleProject } from "./_exec_cli.ts";
 import { staticGraph } from "../fixtures/static_graph.ts";
 import { runnerTaskFlags } from "../fixtures/runner_process.ts";
-import { EXECUTOR_V8_FLAGS, RUNNER_NO_CODE_CACHE_FLAG } from "../../src/poller/v8_flags.ts";
+import { RUNNER_NO_CODE_CACHE_FLAG, RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 
 const hasStrace = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
   .output().then((o) => o.success, () => false);
@@ -203,22 +203,29 @@ Deno.test({
 
 Deno.test({
   name:
-    "exec, run as `deno task runner` does (no code cache), starts its executor process with the V8 flags of runner run's, whose code cache it shares (V8 rejects one made under other flags)",
+    "exec starts its executor process with its own V8 flags, run as `deno task runner` does (no code cache) or as a `deno install`ed runner does (code cache kept, which V8 rejects when made under other flags)",
   ignore: !hasStrace,
   async fn() {
     await using project = await SampleProject.create({
       ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
     });
-    const flags = runnerTaskFlags();
-    assert.ok(flags.includes(RUNNER_NO_CODE_CACHE_FLAG), flags.join(" "));
-    const run = await tracedExec(project, [], "execve", flags);
-    assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.match(run.stdout, /^built$/m);
-    const launch = run.lines.find((l) => /execve\(.*"executor-process"/.test(l)) ?? "";
-    const v8Flags = (line: string) => [...line.matchAll(/"(--v8-flags=[^"]*)"/g)].map((m) => m[1]);
-    assert.deepEqual(v8Flags(launch), [...EXECUTOR_V8_FLAGS], launch);
-    // The executor process keeps its code cache: only exec goes without.
-    assert.ok(!launch.includes(`"${RUNNER_NO_CODE_CACHE_FLAG}"`), launch);
+    const task = runnerTaskFlags();
+    assert.ok(task.includes(RUNNER_NO_CODE_CACHE_FLAG), task.join(" "));
+    // `deno install` takes the task's flags but --no-code-cache (README.md).
+    const installed = task.filter((f) => f !== RUNNER_NO_CODE_CACHE_FLAG);
+    for (const flags of [task, installed]) {
+      const own = flags.filter((f) => f.startsWith("--v8-flags="));
+      assert.deepEqual(own, [...RUNNER_V8_FLAGS]);
+      const run = await tracedExec(project, [], "execve", flags);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /^built$/m);
+      const launch = run.lines.find((l) => /execve\(.*"executor-process"/.test(l)) ?? "";
+      const v8Flags = (line: string) =>
+        [...line.matchAll(/"(--v8-flags=[^"]*)"/g)].map((m) => m[1]);
+      assert.deepEqual(v8Flags(launch), own, launch);
+      // The executor process keeps its code cache.
+      assert.ok(!launch.includes(`"${RUNNER_NO_CODE_CACHE_FLAG}"`), launch);
+    }
   },
 });
 

@@ -363,6 +363,7 @@ function importLaunchModules() {
     import("../../poller/executor_permissions.ts"),
     import("../../poller/process_launcher.ts"),
     import("../../poller/compiled_grants.ts"),
+    import("../../poller/v8_flags.ts"),
   ]);
 }
 
@@ -377,6 +378,7 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     { executorPermissions },
     { knownRevision, SubprocessLauncher },
     { isCompiledBinary },
+    { RUNNER_V8_FLAGS },
   ] = launch;
   const executorStateDir = join(stateDir, "executor");
   let reservation: Deno.Listener | null = null;
@@ -413,11 +415,9 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
     ...(isCompiled ? {} : {
       sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, ""),
       ...knownRevision(ctx.version.revision),
-      // The flags of `runner run`'s executor processes (the default): exec
-      // itself runs without a code cache (`deno task runner`), and V8 rejects
-      // a module's code cache made under other flags, so with flags of its
-      // own an exec executor process and a `runner run` one would recompile
-      // and rewrite each other's on every start.
+      // Exec's own V8 flags: an installed `runner` keeps a code cache, and V8
+      // rejects a module's cache made under other flags (v8_flags.ts).
+      v8Flags: RUNNER_V8_FLAGS,
     }),
     env: ctx.envObject(),
   });
