@@ -27,7 +27,9 @@ export class EventLoopTurns {
   /** When the event loop last ran our timer: the last turn we know of. */
   #lastTurn = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolves the turn every caller of `take` since the last one waits for. */
   #wake: (() => void) | null = null;
+  #turn: Promise<void> | null = null;
   #isClosed = false;
 
   /**
@@ -51,7 +53,9 @@ export class EventLoopTurns {
    * `if (turns.isDue) await turns.take();`.
    */
   async take(): Promise<void> {
-    if (!this.#isClosed) await new Promise<void>((resolve) => this.#wake = resolve);
+    if (!this.#isClosed) {
+      await (this.#turn ??= new Promise<void>((resolve) => this.#wake = resolve));
+    }
     this.#signal?.throwIfAborted();
   }
 
@@ -61,6 +65,7 @@ export class EventLoopTurns {
     clearTimeout(this.#timer);
     this.#wake?.();
     this.#wake = null;
+    this.#turn = null;
   }
 
   #arm(): void {
@@ -68,6 +73,7 @@ export class EventLoopTurns {
       this.#lastTurn = performance.now();
       const wake = this.#wake;
       this.#wake = null;
+      this.#turn = null;
       if (!this.#isClosed) this.#arm();
       wake?.();
     }, this.#every * 0.9);

@@ -329,3 +329,33 @@ Deno.test("a synchronous target gets one entry at a time; another gets several a
     else assert.ok(most > 1, `${most} entries at once`);
   }
 });
+
+Deno.test("extraction finishes when several lanes wait for the same turn of the event loop", async () => {
+  // Each write keeps the thread 60 ms and settles at once, so every lane
+  // finds a turn due on its next entry and waits for the same one: a turn
+  // that woke only the last lane to ask left the others waiting forever.
+  const entries: CraftedEntry[] = Array.from({ length: 6 }, (_, i) => ({
+    name: `f${i}.txt`,
+    content: `file ${i} `.repeat(100),
+  }));
+  const tree = new MemoryTree();
+  const target = Object.assign(Object.create(tree) as MemoryTree, {
+    synchronous: false,
+    writeFile(...args: Parameters<MemoryTree["writeFile"]>) {
+      const until = performance.now() + 60;
+      while (performance.now() < until) { /* work that holds the thread */ }
+      return tree.writeFile(...args);
+    },
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("still running after 5 s"), 5000);
+  });
+  const outcome = await Promise.race([
+    extractZip(new BytesReader(craftZip(entries)), target, { concurrency: 3 }).then(() => "done"),
+    deadline,
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "done");
+  assert.equal(tree.text("f5.txt"), "file 5 ".repeat(100));
+});
