@@ -1,9 +1,16 @@
 /**
  * Puts the working tree into a job's project directory before the job runs
  * (`WorkspacePlan`, mode `copy`): the listed files as they are on disk,
- * committed or not, and `.git`. The target and its `.tmp` sibling (the job's
- * temporary files) are emptied first, so every job starts from a fresh copy,
- * as from a fresh checkout in GitLab.
+ * committed or not, and `.git`. Every job starts from a fresh copy, as from a
+ * fresh checkout in GitLab: the target ends up holding exactly those, and the
+ * `.tmp` sibling (the job's temporary files) is emptied. What an earlier job
+ * left there is brought back to that, not removed and copied again: a file
+ * whose type, size, modification time and mode match the source's (the copy
+ * sets its modification time to the source's, and a job that writes a file
+ * changes it) is kept, anything else is copied again, and what the source
+ * does not have is removed. In a working tree of ~600 files that costs two
+ * stat calls per unchanged file instead of a removal and a copy each, as git
+ * refreshes a working tree from its index.
  *
  * Files are copied, never linked: a job that appends to a file must not
  * change the user's working tree. Only git's object files are hard-linked
@@ -29,14 +36,20 @@ export async function copyWorkspace(
   targetDir: string,
   options: CopyOptions = {},
 ): Promise<void> {
-  const copier = new TreeCopier(options.worldWritableFrom === undefined ? null : WORLD_WRITABLE);
-  // Each removal is one call however large the tree, so these stay asynchronous.
-  await removeTree(targetDir);
   await removeTree(`${targetDir}.tmp`);
-  Deno.mkdirSync(targetDir, { recursive: true });
+  // The job's temporary directory beside it, empty: the prepare stage finds
+  // both directories and starts no `mkdir` (a process on the way to the script).
+  Deno.mkdirSync(dirname(targetDir), { recursive: true });
+  Deno.mkdirSync(`${targetDir}.tmp`);
   const open = options.worldWritableFrom;
+  const copier = new TreeCopier(targetDir, {
+    // A new directory's mode (the umask's), which a job may have changed on one it kept.
+    dir: open === undefined ? modeOf(Deno.lstatSync(`${targetDir}.tmp`)) : WORLD_WRITABLE.dir,
+    file: open === undefined ? 0 : WORLD_WRITABLE.file,
+  });
+  copier.ensureDir(targetDir);
   if (open !== undefined) {
-    // Every directory from the root down to the target, so the `.tmp` sibling can be made.
+    // Every directory from the root down to the target and its `.tmp` sibling.
     const parts = relative(open, targetDir).split("/").filter((p) => p !== "" && p !== "..");
     let dir = open;
     Deno.chmodSync(dir, 0o777);
@@ -44,27 +57,17 @@ export async function copyWorkspace(
       dir = join(dir, part);
       Deno.chmodSync(dir, 0o777);
     }
+    Deno.chmodSync(`${targetDir}.tmp`, 0o777);
   }
-  // The job's temporary directory beside it, empty: the prepare stage finds
-  // both directories and starts no `mkdir` (a process on the way to the script).
-  Deno.mkdirSync(`${targetDir}.tmp`);
-  if (open !== undefined) Deno.chmodSync(`${targetDir}.tmp`, 0o777);
-  copier.made.add(targetDir);
   for (const file of workspace.files) {
     const to = join(targetDir, file);
-    copier.ensureDir(dirname(to), targetDir);
+    copier.ensureDir(dirname(to));
     await copier.copy(join(workspace.sourceDir, file), to, false);
   }
   if (workspace.isGitDirCopied) {
-    const gitDir = join(workspace.sourceDir, ".git");
-    try {
-      Deno.lstatSync(gitDir);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      throw error;
-    }
-    await copier.copy(gitDir, join(targetDir, ".git"), false);
+    await copier.copy(join(workspace.sourceDir, ".git"), join(targetDir, ".git"), false);
   }
+  await copier.prune(targetDir);
 }
 
 const WORLD_WRITABLE = { dir: 0o777, file: 0o666 };
@@ -82,10 +85,15 @@ const OPERATIONS_PER_TURN = 256;
  * job of `runner exec` waits for it).
  */
 class TreeCopier {
-  readonly made = new Set<string>();
+  /** Every path of the copy (directories too): what `prune` keeps. */
+  readonly #kept = new Set<string>();
   #operations = 0;
 
-  constructor(readonly mode: { dir: number; file: number } | null) {}
+  /**
+   * `mode.dir`: every directory's mode; `mode.file`: bits added to each
+   * file's mode (the source's).
+   */
+  constructor(readonly targetDir: string, readonly mode: { dir: number; file: number }) {}
 
   async #turn(): Promise<void> {
     if (++this.#operations % OPERATIONS_PER_TURN === 0) {
@@ -93,16 +101,24 @@ class TreeCopier {
     }
   }
 
-  ensureDir(dir: string, targetDir: string): void {
-    if (this.made.has(dir)) return;
-    Deno.mkdirSync(dir, { recursive: true });
-    if (this.mode) {
-      for (let d = dir; d !== targetDir && !this.made.has(d); d = dirname(d)) {
-        Deno.chmodSync(d, this.mode.dir);
-        this.made.add(d);
-      }
+  /** `dir` and its ancestors up to the target, as directories. */
+  ensureDir(dir: string): void {
+    if (this.#kept.has(dir)) return;
+    const isTarget = dir === this.targetDir || dirname(dir) === dir;
+    if (!isTarget) this.ensureDir(dirname(dir));
+    this.#makeDir(dir, lstatOrNull(dir), isTarget);
+  }
+
+  #makeDir(dir: string, existing: Deno.FileInfo | null, isRecursive = false): void {
+    if (existing?.isDirectory !== true) {
+      // Not a directory: one file to remove.
+      if (existing !== null) removeFile(dir);
+      Deno.mkdirSync(dir, { recursive: isRecursive });
     }
-    this.made.add(dir);
+    if (modeOf(existing?.isDirectory ? existing : Deno.lstatSync(dir)) !== this.mode.dir) {
+      Deno.chmodSync(dir, this.mode.dir);
+    }
+    this.#kept.add(dir);
   }
 
   async copy(from: string, to: string, isObject: boolean): Promise<void> {
@@ -116,11 +132,16 @@ class TreeCopier {
       if (error instanceof Deno.errors.NotFound) return;
       throw new Error(`Cannot copy "${from}" into the job's directory`, { cause: error });
     }
+    const existing = lstatOrNull(to);
+    this.#kept.add(to);
     if (info.isSymlink) {
-      Deno.symlinkSync(Deno.readLinkSync(from), to);
+      const target = Deno.readLinkSync(from);
+      if (existing?.isSymlink && Deno.readLinkSync(to) === target) return;
+      if (existing !== null) await remove(to, existing);
+      Deno.symlinkSync(target, to);
     } else if (info.isDirectory) {
-      Deno.mkdirSync(to, { recursive: true });
-      if (mode) Deno.chmodSync(to, mode.dir);
+      if (existing !== null && !existing.isDirectory) await remove(to, existing);
+      this.#makeDir(to, existing?.isDirectory ? existing : null);
       for (const entry of Deno.readDirSync(from)) {
         const isObjects = isObject || (from.endsWith("/.git") && entry.name === "objects");
         await this.copy(join(from, entry.name), join(to, entry.name), isObjects);
@@ -128,6 +149,8 @@ class TreeCopier {
     } else if (info.isFile) {
       // Git objects are read-only by design: linking them keeps them so, writable or not.
       if (isObject) {
+        if (existing?.isFile && existing.ino === info.ino && existing.dev === info.dev) return;
+        if (existing !== null) await remove(to, existing);
         try {
           Deno.linkSync(from, to);
           return;
@@ -135,12 +158,58 @@ class TreeCopier {
           // Another file system or no permission: copy instead.
         }
       }
+      const fileMode = modeOf(info) | mode.file;
+      if (
+        existing?.isFile && existing.size === info.size && modeOf(existing) === fileMode &&
+        existing.mtime !== null && existing.mtime.getTime() === info.mtime?.getTime()
+      ) return;
+      if (existing !== null) await remove(to, existing);
       Deno.copyFileSync(from, to);
-      if (mode) Deno.chmodSync(to, (info.mode ?? 0o644) & 0o7777 | mode.file);
+      if (mode.file !== 0) Deno.chmodSync(to, fileMode);
+      // What tells the next copy that the job did not change it.
+      if (info.mtime !== null) Deno.utimeSync(to, info.atime ?? info.mtime, info.mtime);
+    }
+  }
+
+  /** Removes what the target holds beyond the copy (what a job made, what the source lost). */
+  async prune(dir: string): Promise<void> {
+    for (const entry of Deno.readDirSync(dir)) {
+      await this.#turn();
+      const path = join(dir, entry.name);
+      if (!this.#kept.has(path)) await removeTree(path);
+      else if (entry.isDirectory) await this.prune(path);
     }
   }
 }
 
+function lstatOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+function modeOf(info: Deno.FileInfo): number {
+  return (info.mode ?? 0o644) & 0o7777;
+}
+
+/** Removes `path`, whose lstat is `info`: a directory with all it holds. */
+async function remove(path: string, info: Deno.FileInfo): Promise<void> {
+  if (info.isDirectory) await removeTree(path);
+  else removeFile(path);
+}
+
+function removeFile(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    throw new Error(`Cannot empty the job's directory "${path}"`, { cause: error });
+  }
+}
+
+/** Each removal of a tree is one call however large it is, so it stays asynchronous. */
 async function removeTree(path: string): Promise<void> {
   try {
     await Deno.remove(path, { recursive: true });

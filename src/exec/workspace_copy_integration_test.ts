@@ -60,6 +60,64 @@ Deno.test("copyWorkspace copies the listed files, links, and .git (objects hard-
   }
 });
 
+Deno.test("copyWorkspace brings back what a job changed in an earlier copy, and keeps the files it left as they were", async () => {
+  const { root, source, target } = await sampleTree();
+  try {
+    await Deno.writeTextFile(join(source, "keep.txt"), "kept\n");
+    await Deno.writeTextFile(join(source, "tool.sh"), "echo tool\n");
+    await Deno.chmod(join(source, "tool.sh"), 0o644);
+    const listed = plan(source, ["README.md", "a/b/c.txt", "link.md", "keep.txt", "tool.sh"]);
+    await copyWorkspace(listed, target);
+    // A second name for the copied keep.txt, outside the copy: a file removed
+    // and copied again would have another inode than this one.
+    await Deno.link(join(target, "keep.txt"), join(root, "keep-link"));
+    // What a job does to its copy.
+    await Deno.writeTextFile(join(target, "README.md"), "changed\n", { append: true });
+    await Deno.remove(join(target, "a/b/c.txt"));
+    await Deno.remove(join(target, "link.md"));
+    await Deno.writeTextFile(join(target, "link.md"), "a file now\n");
+    await Deno.chmod(join(target, "tool.sh"), 0o755);
+    const dirMode = (await Deno.stat(join(target, "a"))).mode! & 0o777;
+    await Deno.chmod(join(target, "a"), 0o700);
+    await Deno.mkdir(join(target, "build/out"), { recursive: true });
+    await Deno.writeTextFile(join(target, "build/out/app.bin"), "built\n");
+    await Deno.writeTextFile(join(target, ".git/HEAD"), "ref: refs/heads/topic\n");
+    await Deno.remove(join(target, ".git/objects/ab/cdef"));
+    await Deno.writeTextFile(join(target, ".git/refs/heads/topic"), "4567\n");
+    await Deno.writeTextFile(join(`${target}.tmp`, "gitlab_runner_env"), "A=1\n");
+
+    await copyWorkspace(listed, target);
+    assert.equal(await Deno.readTextFile(join(target, "README.md")), "readme\n");
+    assert.equal(await Deno.readTextFile(join(target, "a/b/c.txt")), "deep\n");
+    assert.equal(await Deno.readLink(join(target, "link.md")), "README.md");
+    assert.equal((await Deno.stat(join(target, "tool.sh"))).mode! & 0o777, 0o644);
+    assert.equal((await Deno.stat(join(target, "a"))).mode! & 0o777, dirMode);
+    await assert.rejects(() => Deno.lstat(join(target, "build")), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(join(target, ".git/HEAD")), "ref: refs/heads/main\n");
+    assert.equal(
+      (await Deno.stat(join(target, ".git/objects/ab/cdef"))).ino,
+      (await Deno.stat(join(source, ".git/objects/ab/cdef"))).ino,
+    );
+    await assert.rejects(
+      () => Deno.lstat(join(target, ".git/refs/heads/topic")),
+      Deno.errors.NotFound,
+    );
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${target}.tmp`)), []);
+    // The file the job left alone is the same file.
+    assert.equal(await Deno.readTextFile(join(target, "keep.txt")), "kept\n");
+    assert.equal(
+      (await Deno.stat(join(target, "keep.txt"))).ino,
+      (await Deno.stat(join(root, "keep-link"))).ino,
+    );
+    // And a file the user changed since is copied again.
+    await Deno.writeTextFile(join(source, "keep.txt"), "edited\n");
+    await copyWorkspace(listed, target);
+    assert.equal(await Deno.readTextFile(join(target, "keep.txt")), "edited\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("copyWorkspace makes the copy writable for any user from worldWritableFrom down", async () => {
   const { root, source, target } = await sampleTree();
   try {
