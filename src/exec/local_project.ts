@@ -40,44 +40,44 @@ export class LocalProjectFiles implements ProjectFiles {
     return (await this.#readGitListing())?.untracked ?? null;
   }
 
-  /** Tracked and untracked (not ignored) files, from one `git ls-files -t`; null without git. */
+  /**
+   * Tracked and untracked (not ignored) files in the working tree, from one
+   * `git ls-files -t`; null without git. Git says which tracked files are
+   * deleted locally (`--deleted`), from the stat of each it makes anyway:
+   * no stat of ours per file, one asynchronous call each.
+   */
   #readGitListing(): Promise<GitListing | null> {
     this.#gitListing ??= git(this.projectDir, [
       "ls-files",
       "-z",
       "-t",
       "--cached",
+      "--deleted",
       "--others",
       "--exclude-standard",
     ]).then((out) => {
       if (out === null) return null;
       const all = new Set<string>();
+      const absent = new Set<string>();
       const untracked: string[] = [];
-      // Each entry is "<tag> <path>": "?" for an untracked file, a letter for a tracked one.
+      // Each entry is "<tag> <path>": "?" for an untracked file, "R" for a
+      // tracked one deleted locally (listed after its "H"), "S" for one a
+      // sparse checkout leaves out, another letter for a tracked one.
       for (const entry of out.split("\0")) {
         if (entry.length < 3) continue;
         const path = entry.slice(2);
-        all.add(path);
+        if (entry[0] === "R" || entry[0] === "S") absent.add(path);
+        else all.add(path);
         if (entry[0] === "?") untracked.push(path);
       }
-      return { all: [...all], untracked };
+      return { all: [...all].filter((path) => !absent.has(path)), untracked };
     });
     return this.#gitListing;
   }
 
   async #readList(): Promise<string[]> {
     const listing = await this.#readGitListing();
-    if (listing !== null) {
-      const present: string[] = [];
-      for (const f of listing.all) {
-        // Deleted but still tracked files are not part of the working tree.
-        try {
-          await Deno.lstat(join(this.projectDir, f));
-          present.push(f);
-        } catch { /* deleted locally */ }
-      }
-      return present.sort();
-    }
+    if (listing !== null) return [...listing.all].sort();
     const files: string[] = [];
     const walk = async (dir: string) => {
       for await (const entry of Deno.readDir(dir)) {
@@ -95,7 +95,7 @@ export class LocalProjectFiles implements ProjectFiles {
 }
 
 interface GitListing {
-  /** Tracked and untracked (not ignored) paths, as git lists them. */
+  /** Tracked and untracked (not ignored) paths in the working tree, as git lists them. */
   all: string[];
   untracked: string[];
 }

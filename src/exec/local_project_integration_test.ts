@@ -22,6 +22,27 @@ async function git(dir: string, ...args: string[]): Promise<void> {
   }
 }
 
+Deno.test("the file list leaves out tracked files deleted from the working tree and those a sparse checkout leaves out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exec-git-" });
+  try {
+    await git(dir, "init", "-q");
+    for (const path of ["kept.txt", "gone.txt", "dir/gone.txt", "sparse/out.txt"]) {
+      await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+      await Deno.writeTextFile(join(dir, path), `${path}\n`);
+    }
+    await git(dir, "add", ".");
+    await git(dir, "commit", "-q", "-m", "First");
+    await Deno.remove(join(dir, "gone.txt"));
+    await Deno.remove(join(dir, "dir"), { recursive: true });
+    await git(dir, "sparse-checkout", "set", "--no-cone", "/*", "!/sparse/");
+    await Deno.writeTextFile(join(dir, "new.txt"), "new\n");
+    const files = new LocalProjectFiles(dir);
+    assert.deepEqual(await files.listFiles(), ["kept.txt", "new.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a real git project gives HEAD, branch, changed files and its file list", async () => {
   const dir = await Deno.makeTempDir({ prefix: "exec-git-" });
   try {
