@@ -65,8 +65,17 @@ Deno.test("copyWorkspace brings back what a job changed in an earlier copy, and 
   try {
     await Deno.writeTextFile(join(source, "keep.txt"), "kept\n");
     await Deno.writeTextFile(join(source, "tool.sh"), "echo tool\n");
+    await Deno.mkdir(join(source, "lib"));
+    await Deno.writeTextFile(join(source, "lib/x.txt"), "x\n");
     await Deno.chmod(join(source, "tool.sh"), 0o644);
-    const listed = plan(source, ["README.md", "a/b/c.txt", "link.md", "keep.txt", "tool.sh"]);
+    const listed = plan(source, [
+      "README.md",
+      "a/b/c.txt",
+      "link.md",
+      "keep.txt",
+      "tool.sh",
+      "lib/x.txt",
+    ]);
     await copyWorkspace(listed, target);
     // A second name for the copied keep.txt, outside the copy: a file removed
     // and copied again would have another inode than this one.
@@ -85,6 +94,12 @@ Deno.test("copyWorkspace brings back what a job changed in an earlier copy, and 
     await Deno.remove(join(target, ".git/objects/ab/cdef"));
     await Deno.writeTextFile(join(target, ".git/refs/heads/topic"), "4567\n");
     await Deno.writeTextFile(join(`${target}.tmp`, "gitlab_runner_env"), "A=1\n");
+    // Links to a directory outside: the links go, never what they point to.
+    await Deno.mkdir(join(root, "outside"));
+    await Deno.writeTextFile(join(root, "outside", "precious.txt"), "mine\n");
+    await Deno.symlink(join(root, "outside"), join(target, "out"));
+    await Deno.remove(join(target, "lib"), { recursive: true });
+    await Deno.symlink(join(root, "outside"), join(target, "lib"));
 
     await copyWorkspace(listed, target);
     assert.equal(await Deno.readTextFile(join(target, "README.md")), "readme\n");
@@ -93,6 +108,12 @@ Deno.test("copyWorkspace brings back what a job changed in an earlier copy, and 
     assert.equal((await Deno.stat(join(target, "tool.sh"))).mode! & 0o777, 0o644);
     assert.equal((await Deno.stat(join(target, "a"))).mode! & 0o777, dirMode);
     await assert.rejects(() => Deno.lstat(join(target, "build")), Deno.errors.NotFound);
+    await assert.rejects(() => Deno.lstat(join(target, "out")), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(join(target, "lib/x.txt")), "x\n");
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(join(root, "outside")))).map((e) => e.name),
+      ["precious.txt"],
+    );
     assert.equal(await Deno.readTextFile(join(target, ".git/HEAD")), "ref: refs/heads/main\n");
     assert.equal(
       (await Deno.stat(join(target, ".git/objects/ab/cdef"))).ino,
