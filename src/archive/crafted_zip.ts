@@ -35,6 +35,8 @@ export interface CraftedEntry {
   rawData?: Uint8Array;
   /** Point this entry's central record at an earlier entry's local header. */
   sameDataAs?: number;
+  /** The local header's extra field (the central record's stays empty). */
+  localExtra?: Uint8Array;
 }
 
 export function craftZip(entries: CraftedEntry[]): Uint8Array {
@@ -62,10 +64,11 @@ export function craftZip(entries: CraftedEntry[]): Uint8Array {
     if (e.sameDataAs !== undefined) {
       localOffset = offsets[e.sameDataAs] as number;
     } else {
-      const local = new LeWriter(LOCAL_HEADER_SIZE + name.length + data.length)
+      const extra = e.localExtra ?? new Uint8Array(0);
+      const local = new LeWriter(LOCAL_HEADER_SIZE + name.length + extra.length + data.length)
         .u32(SIG_LOCAL).u16(20).u16(flags).u16(method).u16(0).u16(0x5821)
-        .u32(crc).u32(compressed).u32(size).u16(name.length).u16(0)
-        .raw(name).raw(data);
+        .u32(crc).u32(compressed).u32(size).u16(name.length).u16(extra.length)
+        .raw(name).raw(extra).raw(data);
       locals.push(local.bytes);
       offset += local.bytes.length;
     }

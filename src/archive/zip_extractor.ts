@@ -278,9 +278,18 @@ function checkEntries(
   return { plan: [...byPath.values()], dirs };
 }
 
-/** Where an entry's data starts, from its local header. */
-async function dataOffset(reader: RandomAccessReader, { entry }: Planned): Promise<number> {
-  const head = await reader.read(entry.localHeaderOffset, LOCAL_HEADER_SIZE);
+/**
+ * Room read past a small entry's local header for its name and extra field,
+ * so that header and data come in one read (zip(1) writes 28 bytes of extra
+ * field; names are shorter than this in practice).
+ */
+const LOCAL_SLACK = 512;
+
+/**
+ * Where an entry's data starts, from its local header in `head` (read at the
+ * entry's header offset, at least LOCAL_HEADER_SIZE bytes).
+ */
+function dataOffset(head: Uint8Array, { entry }: Planned, archiveSize: number): number {
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (view.getUint32(0, true) !== SIG_LOCAL) {
     throw new ArchiveError(
@@ -290,7 +299,7 @@ async function dataOffset(reader: RandomAccessReader, { entry }: Planned): Promi
   }
   const start = entry.localHeaderOffset + LOCAL_HEADER_SIZE + view.getUint16(26, true) +
     view.getUint16(28, true);
-  if (start + entry.compressedSize > reader.size) {
+  if (start + entry.compressedSize > archiveSize) {
     throw new ArchiveError(
       entry.rawName,
       `Entry ${quoteEntry(entry.rawName)} extends past the end of the archive`,
@@ -309,8 +318,18 @@ async function readEntryData(
   lane: Lane,
 ): Promise<Uint8Array> {
   const { entry } = item;
-  const start = await dataOffset(reader, item);
-  const packed = await lane.read(reader, start, entry.compressedSize);
+  // Header, name, extra field and data in one read; a second one when the
+  // name and extra field are longer than the slack.
+  const at = entry.localHeaderOffset;
+  const both = await lane.read(
+    reader,
+    at,
+    Math.min(LOCAL_HEADER_SIZE + LOCAL_SLACK + entry.compressedSize, reader.size - at),
+  );
+  const start = dataOffset(both, item, reader.size);
+  const packed = start - at + entry.compressedSize <= both.length
+    ? both.subarray(start - at, start - at + entry.compressedSize)
+    : await lane.read(reader, start, entry.compressedSize);
   // One byte more than declared: filling it means the entry lies about its size.
   const out = lane.output(entry.size + 1);
   let data: Uint8Array;
@@ -343,7 +362,11 @@ async function extractFile(
     await target.writeFile(path, data, meta);
     return data.length;
   }
-  const start = await dataOffset(reader, item);
+  const start = dataOffset(
+    await lane.read(reader, entry.localHeaderOffset, LOCAL_HEADER_SIZE),
+    item,
+    reader.size,
+  );
   const file = await target.createFile(path, meta);
   try {
     const written = await streamEntry(reader, start, item, file, { lane, turns });
