@@ -35,6 +35,7 @@ import { configPath, enterWorkingDirectory } from "./config_flags.ts";
 import { Flags, parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./commands/run_flags.ts";
 import { runScopedWorker } from "./scoped_worker.ts";
+import { releaseStartupGarbage } from "./startup_garbage.ts";
 import type { VersionInfo } from "./version.ts";
 
 /** The first message a poller worker receives. */
@@ -137,6 +138,8 @@ export async function superviseScopedPoller(
       permissions: pollerWorkerPermissions(permissions),
       init,
       onError: (message) => ctx.log.error("The poller failed", { [F.ERROR]: message }),
+      // This thread's work is done (flags, config.toml, the poller's set) until a re-scope.
+      onReady: () => releaseStartupGarbage(ctx.log, "supervisor"),
       onMessage: (message, worker) => {
         const m = message as { type?: string; config?: GlobalConfig };
         if (m.type === "rescope" && m.config) previous = m.config;

@@ -32,6 +32,8 @@ export interface ScopedWorkerOptions {
   init?: unknown;
   /** Revoke every kind of this thread's own permissions once the worker exists. */
   isRevokingOwn?: boolean;
+  /** Called once the worker module is loaded (its `ready`), after `isRevokingOwn`. */
+  onReady?: () => void;
   /** Messages other than `exit` (e.g. a poller asking to be re-scoped). */
   onMessage?: (message: unknown, worker: Worker) => void;
   onError?: (message: string) => void;
@@ -66,6 +68,7 @@ export function startScopedWorker(module: URL, options: ScopedWorkerOptions): Sc
       const data = e.data as Partial<WorkerExit> | Partial<WorkerReady> | null;
       if (data?.type === "ready") {
         if (options.isRevokingOwn) revokeOwn();
+        options.onReady?.();
       } else if (data?.type === "exit") {
         worker.terminate();
         resolve(typeof data.code === "number" ? data.code : 1);

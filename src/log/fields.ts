@@ -34,4 +34,9 @@ export const F = {
   CONTAINERS: "containers",
   NETWORKS: "networks",
   VOLUMES: "volumes",
+  /** A thread of the runner process: "supervisor" or "poller" (cli/startup_garbage.ts). */
+  THREAD: "thread",
+  /** A V8 heap's committed size (Deno.memoryUsage().heapTotal), before and after a collection. */
+  HEAP_BEFORE_BYTES: "heap_before_bytes",
+  HEAP_BYTES: "heap_bytes",
 } as const;

@@ -43,6 +43,7 @@ import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
 import { saveConfig } from "../../config/save_config.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
+import { releaseStartupGarbage } from "../startup_garbage.ts";
 
 import { RUN_FLAGS } from "./run_flags.ts";
 
@@ -444,6 +445,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     "concurrent": config.concurrent,
     [F.SYSTEM_ID]: systemId,
   });
+  // Polling, the spare executor processes started: what start-up left is garbage now.
+  releaseStartupGarbage(log, "poller");
   const how = await done.promise;
   const shutdown = { poller, supervisor, launcher, config, again: again.promise };
   clearInterval(waitTimer);

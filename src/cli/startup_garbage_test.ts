@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import type { LogFields, Logger } from "../log/logger.ts";
+import { releaseStartupGarbage } from "./startup_garbage.ts";
+
+class RecordingLogger implements Logger {
+  readonly records: { msg: string; fields?: LogFields }[] = [];
+  debug(msg: string, fields?: LogFields): void {
+    this.records.push({ msg, ...(fields ? { fields } : {}) });
+  }
+  info = this.debug;
+  warn = this.debug;
+  error = this.debug;
+  child(): Logger {
+    return this;
+  }
+}
+
+Deno.test("without --expose-gc the runner keeps its start-up garbage and says nothing", () => {
+  assert.equal(
+    typeof (globalThis as { gc?: unknown }).gc,
+    "undefined",
+    "test run with --expose-gc",
+  );
+  const log = new RecordingLogger();
+  releaseStartupGarbage(log, "poller");
+  assert.deepEqual(log.records, []);
+});

@@ -1,0 +1,44 @@
+/**
+ * The runner started as `deno task runner` does (`--expose-gc` among its V8
+ * flags, poller/v8_flags.ts) gives back what start-up left in the heaps of its
+ * two threads once it polls (cli/startup_garbage.ts): an idle runner's RSS
+ * (scripts/bench/job_latency.ts figure (c)). Each thread logs its heap before
+ * and after at debug; the heaps it keeps are smaller than what start-up made.
+ */
+import assert from "node:assert/strict";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { NO_GIT, runnerTaskFlags, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+
+/** The runner's JSON log records of `msg`. */
+function recordsOf(log: string, msg: string): Record<string, unknown>[] {
+  return log.split("\n").filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => record["msg"] === msg);
+}
+
+Deno.test({
+  name: "the runner started as `deno task runner` does shrinks both threads' heaps once it polls",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using gitlab = await FakeGitLab.start({ longPollHoldMs: 60_000 });
+    const r = gitlab.createRunner();
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token)}`,
+      grants: runnerTaskFlags(),
+      env: { LOG_LEVEL: "debug", LOG_FORMAT: "json" },
+    });
+    await runner.waitForLog(/"msg":"Released start-up garbage".*"thread":"poller"/);
+    await runner.waitForLog(/"msg":"Released start-up garbage".*"thread":"supervisor"/);
+    const records = recordsOf(runner.log, "Released start-up garbage");
+    assert.deepEqual(records.map((x) => x["thread"]).sort(), ["poller", "supervisor"], runner.log);
+    for (const x of records) {
+      assert.ok(Number(x["heap_bytes"]) < Number(x["heap_before_bytes"]), JSON.stringify(x));
+    }
+    // A job still runs after it (the collection flushed code the job path compiles again).
+    const job = gitlab.enqueueJob({ script: ["echo after"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /after/);
+  },
+});
