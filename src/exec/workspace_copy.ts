@@ -73,10 +73,12 @@ export async function copyWorkspace(
 const WORLD_WRITABLE = { dir: 0o777, file: 0o666 };
 
 /**
- * After this many file operations the copy lets the event loop run (other
- * jobs' logs keep flowing while a large tree is copied).
+ * After this long without one the copy lets the event loop turn (other jobs'
+ * logs keep flowing while a large tree is copied). By time, not by count: a
+ * turn waits ~2 ms for its timer, which a copy of a few hundred files took
+ * several times over.
  */
-const OPERATIONS_PER_TURN = 256;
+const TURN_EVERY_MS = 50;
 
 /**
  * Copies with synchronous calls: a working tree is mostly small files in the
@@ -87,7 +89,7 @@ const OPERATIONS_PER_TURN = 256;
 class TreeCopier {
   /** Every path of the copy (directories too): what `prune` keeps. */
   readonly #kept = new Set<string>();
-  #operations = 0;
+  #lastTurn = performance.now();
 
   /**
    * `mode.dir`: every directory's mode; `mode.file`: bits added to each
@@ -96,9 +98,13 @@ class TreeCopier {
   constructor(readonly targetDir: string, readonly mode: { dir: number; file: number }) {}
 
   async #turn(): Promise<void> {
-    if (++this.#operations % OPERATIONS_PER_TURN === 0) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
+    if (performance.now() - this.#lastTurn < TURN_EVERY_MS) return;
+    // A timer, not setTimeout: a process's first setTimeout loads Deno's Node
+    // timers (~20 ms of CPU, time/clock.ts), which exec otherwise never needs.
+    await new Promise<void>((resolve) => {
+      AbortSignal.timeout(0).addEventListener("abort", () => resolve(), { once: true });
+    });
+    this.#lastTurn = performance.now();
   }
 
   /** `dir` and its ancestors up to the target, as directories. */
