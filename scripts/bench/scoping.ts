@@ -13,6 +13,16 @@
  * and 3 spare jobs each: a cold run takes a fraction of a second, a spare run
  * waits 3 s, and the start-up of a cold process varies most on a shared machine.
  *
+ * Also `worker floor`, alternated with the cold runs: what a fresh process
+ * with the same grants waits for its first Worker of the same permission set
+ * running an empty module (_worker_floor.ts), and the cold ratio that flags
+ * cold plus that floor would give: how close to the flags a process that
+ * creates a Worker can come on this machine. The `deno run` stand-in for the
+ * compiled binary pays more than the binary in one place: Deno builds the
+ * Worker's module graph afresh (every module the job's code can reach,
+ * literal dynamic imports included), which a binary's embedded modules need
+ * not.
+ *
  *   deno run --allow-all scripts/bench/scoping.ts [--jobs 10] [--quick]
  */
 import { parseArgs } from "node:util";
@@ -23,6 +33,8 @@ import { executorSettings } from "../../src/executors/process_protocol.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
 import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import { COMPILED_GRANT_FLAGS } from "../../src/poller/compiled_grants.ts";
+import { EXECUTOR_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -96,6 +108,29 @@ async function runOnce(scoping: "flags" | "worker", isSpare: boolean, id: number
   return ms;
 }
 
+const FLOOR = fileURLToPath(new URL("./_worker_floor.ts", import.meta.url));
+const emptyModule = join(root, "empty_worker.js");
+await Deno.writeTextFile(emptyModule, "postMessage(0);\n");
+
+/** One fresh process's first scoped Worker, empty module: ms from `new Worker` to its message. */
+async function floorOnce(): Promise<number> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "--quiet", ...EXECUTOR_V8_FLAGS, ...COMPILED_GRANT_FLAGS, FLOOR],
+      ...[emptyModule, JSON.stringify(permissions)],
+    ],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = Number(new TextDecoder().decode(out.stdout).trim());
+  if (!out.success || !Number.isFinite(ms)) {
+    throw new Error(`worker floor failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return ms;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const times: Record<string, number[]> = {};
 let id = 1;
@@ -108,6 +143,7 @@ try {
           await runOnce(scoping, isSpare, id++),
         );
       }
+      if (!isSpare) (times["worker floor"] ??= []).push(await floorOnce());
     }
   }
 } finally {
@@ -123,5 +159,11 @@ for (const kind of ["cold", "spare"]) {
   const ratio = median(times[`worker ${kind}`]!) / median(times[`flags ${kind}`]!);
   lines.push(`  ratio worker/flags (${kind}): ${ratio.toFixed(2)}  (goal <= 1.10)`);
 }
+const flagsCold = median(times["flags cold"]!);
+lines.push(
+  `  ratio (flags cold + worker floor)/flags cold: ${
+    ((flagsCold + median(times["worker floor"]!)) / flagsCold).toFixed(2)
+  }  (the least a Worker per process costs here)`,
+);
 // deno-lint-ignore no-console -- a bench prints its report
 console.log(lines.join("\n"));

@@ -38,10 +38,11 @@ export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Pro
   if (at >= 0) {
     // A compiled binary carries the poller's global grants: the job runs in a
     // worker holding only this executor's set, and this thread drops all of its own.
-    // The job waits for the worker (creating its isolate takes ~30 ms on a
-    // small VM, on this thread): nothing this thread loads or sets up comes
-    // first that the worker does not need, and the worker reads stdin and
-    // takes its version itself (cli/executor_worker.ts).
+    // The job waits for the worker (`new Worker` returns once its isolate is
+    // created, ~10 ms on a 2-core VM: scripts/bench/scoping.ts, worker floor):
+    // nothing this thread loads or sets up comes first that the worker does
+    // not need, and the worker reads stdin and takes its version itself
+    // (cli/executor_worker.ts).
     const { worker, exited } = startScopedWorker(
       new URL("./executor_worker.ts", import.meta.url),
       {

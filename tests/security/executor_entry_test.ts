@@ -156,7 +156,7 @@ Deno.test({
   name: "compiled executor process's own thread loads only what starts the job's Worker",
   ignore: !hasStrace,
   async fn() {
-    // Creating the Worker's isolate blocks the process's thread for ~30 ms and
+    // Creating the Worker's isolate blocks the process's thread (~10 ms) and
     // the job waits for it: that thread loads neither the job's code nor the
     // permission table first. With lazy dynamic imports each module is read by
     // the thread that imports it, when it does (strace: which thread opens it).
