@@ -8,7 +8,9 @@
  *
  * `--quick` queues 40 jobs at concurrent = 20. Exits 1 when a job did not succeed.
  * On Linux it also prints the CPU seconds of both phases (the whole machine's)
- * and the runner's own share: less sensitive to other load than the ratio.
+ * and the runner's own share, and the CPU per job of the runner (poller,
+ * executor processes, their stage shells and scripts) and of xargs: less
+ * sensitive to other load than the ratio.
  */
 import { parseArgs } from "node:util";
 import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
@@ -72,14 +74,16 @@ function processCpuSeconds(pid: number): [number, number] | null {
 }
 
 /**
- * The runner's own CPU (poller) and that of its executor processes and their
- * children (stage shells): the exited ones' as reaped by the runner, the live
- * ones' (idle executor processes) read directly. Null off Linux.
+ * The runner's own CPU (poller), that of its executor processes, and that of
+ * their children (stage shells and the scripts): the live executor processes'
+ * (idle ones after their jobs) read directly; an exited one's, as reaped by
+ * the runner, counts under `executors` with its children. Null off Linux.
  */
-function runnerTreeCpu(pid: number): { poller: number; executors: number } | null {
+function runnerTreeCpu(pid: number): { poller: number; executors: number; stages: number } | null {
   const runner = processCpuSeconds(pid);
   if (runner === null) return null;
   let executors = runner[1];
+  let stages = 0;
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
@@ -87,12 +91,15 @@ function runnerTreeCpu(pid: number): { poller: number; executors: number } | nul
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       if (ppid !== pid) continue;
       const child = processCpuSeconds(Number(entry.name));
-      if (child) executors += child[0] + child[1];
+      if (child) {
+        executors += child[0];
+        stages += child[1];
+      }
     } catch {
       // Exited meanwhile: the runner reaped it into its own count.
     }
   }
-  return { poller: runner[0], executors };
+  return { poller: runner[0], executors, stages };
 }
 
 function report(line: string): void {
@@ -123,7 +130,9 @@ try {
   });
   await gitlab.waitForJobFinished(warm.id, { timeoutMs: 120_000 });
   const cpuBeforeBaseline = machineCpuSeconds();
+  const ownBeforeBaseline = processCpuSeconds(Deno.pid);
   const baseline = await baselineSeconds();
+  const ownAfterBaseline = processCpuSeconds(Deno.pid);
   const cpuBeforeRunner = machineCpuSeconds();
   const treeBefore = runnerTreeCpu(runner.pid);
   const started = performance.now();
@@ -161,13 +170,26 @@ try {
     );
   }
   if (treeBefore !== null && treeAfter !== null) {
+    const poller = treeAfter.poller - treeBefore.poller;
+    const executors = treeAfter.executors - treeBefore.executors;
+    const stages = treeAfter.stages - treeBefore.stages;
     report(
-      `runner CPU in the runner phase: poller ${
-        (treeAfter.poller - treeBefore.poller).toFixed(2)
-      } s, ` +
-        `executor processes and their children ${
-          (treeAfter.executors - treeBefore.executors).toFixed(2)
-        } s`,
+      `runner CPU in the runner phase: poller ${poller.toFixed(2)} s, ` +
+        `executor processes and their children ${(executors + stages).toFixed(2)} s ` +
+        `(the processes ${executors.toFixed(2)} s, their stage shells and scripts ${
+          stages.toFixed(2)
+        } s)`,
+    );
+    // The xargs children's CPU, reaped by this process: sh, xargs, bash and the scripts.
+    const xargs = ownBeforeBaseline !== null && ownAfterBaseline !== null
+      ? `; xargs -P ${((ownAfterBaseline[1] - ownBeforeBaseline[1]) * 1000 / total).toFixed(1)} ms`
+      : "";
+    const ms = (s: number) => (s * 1000 / total).toFixed(1);
+    report(
+      `CPU per job (moves less with other load than the wall ratio): runner ${
+        ms(poller + executors + stages)
+      } ms (poller ${ms(poller)}, executor processes ${ms(executors)}, ` +
+        `their stage shells and scripts ${ms(stages)})${xargs}`,
     );
   }
   report(`burst ratio ${(seconds / baseline).toFixed(2)}x runner vs xargs (lower is better)`);
