@@ -7,11 +7,18 @@
  *
  * Call order per job: `taken` → `started` (optional) → `reported`. A record
  * is written to the file at once (from then on a crash of the runner does
- * not lose it) and each call resolves once it is durable; concurrent calls
- * share one fsync (group commit). Only while the file is being rewritten
- * (compaction) do records wait, then go to the new file. A journal that
- * cannot be written is logged and the job goes on: losing crash-safety must
- * not fail the job itself.
+ * not lose it). `taken` resolves once it is durable (fsync; concurrent calls
+ * share one, group commit): GitLab hears of the job only after that.
+ * `started` and `reported` resolve once written and reach the disk with the
+ * next fsync (the next job's `taken`, a compaction, or `close`): a power cut
+ * may lose the last of them, and nothing depends on it (a lost `started`
+ * only makes the recovery note say "before it started"; a lost `reported`
+ * makes the next start report a job GitLab has already finished, which it
+ * refuses, docs/reliability.md). That spares each job two fsyncs, and the
+ * job's start and its slot's next request their wait for the disk. Only
+ * while the file is being rewritten (compaction) do records wait, then go to
+ * the new file. A journal that cannot be written is logged and the job goes
+ * on: losing crash-safety must not fail the job itself.
  */
 import { shortToken } from "../config/short_token.ts";
 import { F } from "../log/fields.ts";
@@ -71,6 +78,8 @@ export class JobJournal {
   #isReplacing = false;
   #appendedSinceCompact = 0;
   #isBroken = false;
+  /** A record was written that no fsync has covered yet. */
+  #isUnsynced = false;
   #isClosed = false;
   #idle: Promise<void> = Promise.resolve();
 
@@ -116,12 +125,18 @@ export class JobJournal {
     });
   }
 
-  /** GitLab accepted the job; its executor process starts next. */
+  /** GitLab accepted the job; its executor process starts next. Not waiting for the disk. */
   started(runner: JournalRunner, jobId: number): Promise<void> {
-    return this.#record({ type: "started", jobId, url: runner.url, at: this.#now().toISOString() });
+    return this.#record(
+      { type: "started", jobId, url: runner.url, at: this.#now().toISOString() },
+      { isSyncWaited: false },
+    );
   }
 
-  /** GitLab has the final state, or the job is gone there (`state` says which, for people). */
+  /**
+   * GitLab has the final state, or the job is gone there (`state` says which,
+   * for people). Not waiting for the disk.
+   */
   reported(runner: JournalRunner, jobId: number, state: string): Promise<void> {
     return this.#record({
       type: "finished-reported",
@@ -129,7 +144,7 @@ export class JobJournal {
       url: runner.url,
       state,
       at: this.#now().toISOString(),
-    });
+    }, { isSyncWaited: false });
   }
 
   /** Rewrites the file with only the jobs in hand. */
@@ -142,10 +157,14 @@ export class JobJournal {
     });
   }
 
-  /** Waits for pending writes, then closes the store. Safe to call twice. */
+  /** Waits for pending writes, fsyncs what is written, then closes the store. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#isClosed) return;
     await this.#idle;
+    if (this.#isUnsynced) {
+      this.#isUnsynced = false;
+      await this.#write(() => this.#store.append(""));
+    }
     this.#isClosed = true;
     this.#store.close();
   }
@@ -188,7 +207,8 @@ export class JobJournal {
     return text;
   }
 
-  #record(record: JournalRecord): Promise<void> {
+  /** `isSyncWaited: false`: resolves once written, leaving the fsync to the next one (see top). */
+  #record(record: JournalRecord, options: { isSyncWaited?: boolean } = {}): Promise<void> {
     // Memory first: a compaction that runs before this line is written
     // already reflects it, and replaying the line again later is harmless.
     this.#apply(record);
@@ -204,6 +224,11 @@ export class JobJournal {
       } catch {
         // The queued append tries again, and logs a failure.
       }
+    }
+    if (isWritten && options.isSyncWaited === false) {
+      this.#isUnsynced = true;
+      this.#appendedSinceCompact++;
+      return Promise.resolve();
     }
     return new Promise((resolve) => {
       this.#queue.push({ text, isWritten, done: resolve });
@@ -223,6 +248,8 @@ export class JobJournal {
         const batch = this.#queue;
         this.#queue = [];
         const unwritten = batch.filter((p) => !p.isWritten).map((p) => p.text).join("");
+        // The fsync covers every record written before it starts.
+        this.#isUnsynced = false;
         await this.#write(() => this.#store.append(unwritten));
         this.#appendedSinceCompact += batch.length;
         for (const p of batch) p.done();
@@ -232,6 +259,7 @@ export class JobJournal {
         this.#compactWaiters = [];
         this.#isCompactRequested = false;
         this.#isReplacing = true;
+        this.#isUnsynced = false;
         await this.#write(() => this.#store.replace(this.#snapshot()));
         this.#isReplacing = false;
         this.#appendedSinceCompact = 0;

@@ -103,3 +103,39 @@ Deno.test("JobJournal.open rejects when the store cannot be read", async () => {
   store.read = () => Promise.reject(new Error("Permission denied"));
   await assert.rejects(JobJournal.open(store, { log: new RecordingLogger() }), /Permission denied/);
 });
+
+Deno.test("JobJournal fsyncs a job's taken record before it resolves, its started and finished-reported records with the next fsync or at close", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  const before = store.appends;
+  for (let id = 1; id <= 3; id++) {
+    await journal.taken(RUNNER, { id, token: `glcbt-job${id}` });
+    await journal.started(RUNNER, id);
+    await journal.reported(RUNNER, id, "success");
+  }
+  // One fsync per job (its taken record), not one per record.
+  assert.equal(store.appends - before, 3);
+  assert.equal(decodeJournal(store.text).records.length, 9, "every record is in the file at once");
+  await journal.close();
+  assert.equal(store.appends - before, 4, "close fsyncs the last job's unsynced records");
+});
+
+Deno.test("JobJournal's started and finished-reported records do not wait for an fsync in flight", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await journal.taken(RUNNER, { id: 1, token: "glcbt-job1" });
+  const disk = Promise.withResolvers<void>();
+  store.append = (text) => disk.promise.then(() => void (store.text += text));
+  // Job 2's taken waits for the slow disk; job 1's records are written without waiting.
+  const taken = journal.taken(RUNNER, { id: 2, token: "glcbt-job2" });
+  await journal.started(RUNNER, 1);
+  await journal.reported(RUNNER, 1, "success");
+  assert.match(store.text, /"type":"finished-reported","job_id":1/);
+  let isTakenDone = false;
+  void taken.then(() => isTakenDone = true);
+  await Promise.resolve();
+  assert.equal(isTakenDone, false, "taken still waits for its fsync");
+  disk.resolve();
+  await taken;
+  await journal.close();
+});

@@ -84,8 +84,10 @@ export interface JobObserver {
  * Crash-safe record of the jobs in hand, so a restarted runner can report
  * them; journal/job_journal.ts implements it. Call order per job: `taken`
  * (before the acceptance PUT), `started` (before the executor starts),
- * `reported` (GitLab has the final state, or the job is gone). Each call
- * resolves once the record is durable; it never rejects.
+ * `reported` (GitLab has the final state, or the job is gone). `taken`
+ * resolves once the record is durable; `started` and `reported` once it is
+ * written (it survives a crash of the runner; the disk gets it with the next
+ * fsync, see job_journal.ts). No call ever rejects.
  */
 export interface JobRecorder {
   taken(runner: RunnerConfig, job: { id: number; token: string }): Promise<void>;
