@@ -25,8 +25,15 @@
  * V8's defaults, `--v8-flags=--a,--b` for others.
  *
  * Each measurement runs in its own process, under /usr/bin/time for its peak
- * RSS and CPU as for the baseline; our times start once the child's modules
- * are loaded (a job's executor process is already running).
+ * RSS and CPU (user + kernel, the kernel part shown apart) as for the
+ * baseline; our times start once the child's modules are loaded (a job's
+ * executor process is already running). On an ext4 without a journal (this
+ * machine's) the inode allocator skips, one by one, inodes freed less than
+ * 30 s ago (recently_deleted()): while anything on the machine removes many
+ * files, creating 20k costs 2-6 s of kernel time instead of 0.3-0.5 s, for
+ * unzip as for ours. An extraction with seconds of kernel time measured the
+ * disk's state more than the extractor: compare runs whose kernel times are
+ * alike.
  */
 import { parseArgs } from "node:util";
 import {
@@ -104,19 +111,20 @@ try {
 
   const results: Record<
     string,
-    { ms: number[]; rssKb: number[]; cpuMs: number[]; size?: number }
+    { ms: number[]; rssKb: number[]; cpuMs: number[]; sysMs: number[]; size?: number }
   > = {};
   /** Our archive's parts: the job's file selection, then the zip into the cache store. */
   const archiveParts: { select: number[]; archive: number[] } = { select: [], archive: [] };
   const record = (
     name: string,
-    r0: { ms: number; rssKb: number; cpuMs: number },
+    r0: { ms: number; rssKb: number; cpuMs: number; sysMs: number },
     size?: number,
   ) => {
-    const r = results[name] ??= { ms: [], rssKb: [], cpuMs: [] };
+    const r = results[name] ??= { ms: [], rssKb: [], cpuMs: [], sysMs: [] };
     r.ms.push(r0.ms);
     r.rssKb.push(r0.rssKb);
     r.cpuMs.push(r0.cpuMs);
+    r.sysMs.push(r0.sysMs);
     if (size !== undefined) r.size = size;
   };
 
@@ -178,7 +186,9 @@ try {
     const size = r.size ? `  size ${(r.size / 1e6).toFixed(1)} MB` : "";
     return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  CPU ${
       median(r.cpuMs).toFixed(0).padStart(6)
-    } ms  peak RSS ${(Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)} MiB${size}`;
+    } ms (kernel ${median(r.sysMs).toFixed(0).padStart(5)} ms)  peak RSS ${
+      (Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)
+    } MiB${size}`;
   };
   log("");
   for (const name of Object.keys(results)) log(line(name));
@@ -224,7 +234,7 @@ function log(line: string): void {
 async function timed(
   cmd: string[],
   cwd: string,
-): Promise<{ ms: number; rssKb: number; cpuMs: number }> {
+): Promise<{ ms: number; rssKb: number; cpuMs: number; sysMs: number }> {
   const t = performance.now();
   const out = await new Deno.Command("/usr/bin/time", {
     args: ["-f", "%M %U %S", ...cmd],
@@ -238,7 +248,12 @@ async function timed(
   }
   const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
   const [rssKb, user, sys] = (lines[lines.length - 1] ?? "").split(" ").map(Number);
-  return { ms, rssKb: rssKb ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000 };
+  return {
+    ms,
+    rssKb: rssKb ?? NaN,
+    cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000,
+    sysMs: (sys ?? NaN) * 1000,
+  };
 }
 
 /**
@@ -250,7 +265,7 @@ async function ours(
   op: string,
   opts: Record<string, string>,
   permissions: string[],
-): Promise<{ ms: number; rssKb: number; cpuMs: number; selectMs?: number }> {
+): Promise<{ ms: number; rssKb: number; cpuMs: number; sysMs: number; selectMs?: number }> {
   const flags = Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v]);
   const out = await new Deno.Command("/usr/bin/time", {
     args: [
@@ -275,7 +290,12 @@ async function ours(
     ms: number;
     selectMs?: number;
   };
-  return { ...child, rssKb: rssKb ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000 };
+  return {
+    ...child,
+    rssKb: rssKb ?? NaN,
+    cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000,
+    sysMs: (sys ?? NaN) * 1000,
+  };
 }
 
 async function child(op: string): Promise<void> {
