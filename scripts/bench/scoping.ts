@@ -3,7 +3,9 @@
  * through the real executor entry, start message → result event, with the
  * child scoped the two ways the runner does it, alternated in the same run:
  *
- * - flags: from source, `deno run <--allow-* of its row> main.ts executor-process`;
+ * - flags: from source, as `runner run` starts it: `deno run
+ *   --unstable-lazy-dynamic-imports <--allow-* of its row, plus read access to
+ *   the runner's source> executor_entry.ts executor-process`;
  * - worker: as the compiled binary, `deno run <global grants> main.ts
  *   executor-process --permissions <row>`, the job in a scoped Worker.
  *
@@ -46,6 +48,8 @@ if (!Number.isInteger(jobs) || jobs < 1) {
 }
 const runs = values.quick ? { cold: 9, spare: 3 } : { cold: jobs, spare: jobs };
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const ENTRY = fileURLToPath(new URL("../../src/cli/executor_entry.ts", import.meta.url));
+const SOURCE_DIR = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const root = await Deno.makeTempDir({ prefix: "scoping-bench-" });
 const home = join(root, "home");
 await Deno.mkdir(home);
@@ -69,9 +73,10 @@ const env = {
 };
 
 async function runOnce(scoping: "flags" | "worker", isSpare: boolean, id: number): Promise<number> {
+  // The flags child starts as runner run starts it from source (src/cli/commands/run.ts).
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
-    mainModule: MAIN,
+    ...(scoping === "flags" ? { mainModule: ENTRY, sourceDir: SOURCE_DIR } : { mainModule: MAIN }),
     scoping,
     env,
   });
