@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
+import { runnerTaskFlags, runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -116,7 +116,9 @@ const r = gitlab.createRunner({ kind: "created" });
 const home = await Deno.makeTempDir({ prefix: "runner-bench-home-" });
 const denoDir = Deno.env.get("DENO_DIR") ??
   `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`}/deno`;
+// Started as `deno task runner` starts it (the task's grants and V8 flags), as users run it from source.
 const runner = await startRunner({
+  grants: runnerTaskFlags(),
   config: `concurrent = ${concurrent}\ncheck_interval = 1\nlog_level = "warning"\n\n` +
     runnerToml(gitlab.url, r.token, { limit: concurrent, "request_concurrency": 4 }),
   env: { HOME: home, DENO_DIR: denoDir },
