@@ -4,6 +4,7 @@ import type { LogLevel, LogSink } from "../log/mod.ts";
 import type { Logger } from "../log/logger.ts";
 import type { VersionInfo } from "./version.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
+import type { LoadedConfigFile } from "../config/load_config.ts";
 
 /**
  * Set when `runner run` is the scoped poller worker of cli/poller_supervisor.ts.
@@ -18,6 +19,12 @@ export interface PollerScope {
   missing(config: GlobalConfig): string[];
   /** The config the previous poller ran with, when it stopped for this one's permissions. */
   previous: GlobalConfig | null;
+  /**
+   * config.toml as the supervisor loaded it to compute this poller's
+   * permissions (its warnings not logged yet); null when it could not: the
+   * poller loads it and reports why.
+   */
+  loaded: LoadedConfigFile | null;
   /** Called with the config this poller runs with, before it stops for a new one's permissions. */
   onRescope(config: GlobalConfig): void;
   /**

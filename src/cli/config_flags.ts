@@ -3,7 +3,7 @@
  * with warnings logged the way `run` does.
  */
 import { defaultConfigPath } from "../config/default_paths.ts";
-import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts";
+import type { LoadedConfigFile } from "../config/load_config.ts";
 import { formatConfigProblem } from "../config/config_error.ts";
 import { type CliContext, CommandError } from "./cli_context.ts";
 import type { Flags, FlagSpec } from "./flags.ts";
@@ -50,13 +50,22 @@ export function configPath(ctx: CliContext, flags: Flags): string {
   });
 }
 
-/** Loads the config, logging its warnings; ConfigError propagates to main. */
+/**
+ * Loads the config, logging its warnings; ConfigError propagates to main. The
+ * loader (schema, TOML package) is imported here, on use: the poller gets its
+ * config from its supervisor and loads the loader only for an edit.
+ */
 export async function loadConfig(
   ctx: CliContext,
   path: string,
   missingFile: "empty" | "error" = "empty",
 ): Promise<LoadedConfigFile> {
-  const loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile });
+  const { loadConfigFile } = await import("../config/load_config.ts");
+  return logConfigWarnings(ctx, await loadConfigFile(path, { env: ctx.envObject(), missingFile }));
+}
+
+/** Logs the warnings of a loaded config as `run` does; returns it. */
+export function logConfigWarnings(ctx: CliContext, loaded: LoadedConfigFile): LoadedConfigFile {
   for (const warning of loaded.warnings) {
     ctx.log.warn(formatConfigProblem(warning));
   }

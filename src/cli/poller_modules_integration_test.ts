@@ -4,7 +4,9 @@
  * then commands/run.ts). No `node:` module in either: the first one costs a
  * thread Deno's Node compatibility layer (several MB of an idle runner's
  * RSS, scripts/bench/job_latency.ts figure (c)). What only a job, a web
- * terminal, run-single or metrics need loads with them, by a dynamic import.
+ * terminal, run-single or metrics need loads with them, by a dynamic import;
+ * so does the config loader (schema, TOML package) in the poller, which runs
+ * with the config its supervisor loaded and needs the loader only for an edit.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -25,7 +27,7 @@ Deno.test("an idle runner's supervising thread loads no node: module, no runner-
   );
 });
 
-Deno.test("an idle poller loads no node: module, no trace pipeline, no session server, no run-single flags", async () => {
+Deno.test("an idle poller loads no node: module, no trace pipeline, no session server, no run-single flags, no config loader", async () => {
   const loaded = await staticGraph([path("./poller_worker.ts"), path("./commands/run.ts")]);
   assert.ok(loaded.some((s) => s.endsWith("/src/poller/poller.ts")), "graph walked");
   assert.deepEqual(loaded.filter((s) => s.startsWith("node:")), []);
@@ -33,6 +35,13 @@ Deno.test("an idle poller loads no node: module, no trace pipeline, no session s
     loaded.filter((s) =>
       /\/(job_trace|trace_masker|trace_uploader|crc32|session_server|self_signed_certificate|runner_flags|run_single_flags)\.ts$/
         .test(s)
+    ),
+    [],
+  );
+  assert.deepEqual(
+    loaded.filter((s) =>
+      /\/config\/(load_config|parse_config|schema|default_config|config_diff|save_config|encode_config)\.ts$/
+        .test(s) || s.includes("smol-toml")
     ),
     [],
   );

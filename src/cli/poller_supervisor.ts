@@ -18,7 +18,7 @@
  * `Deno.env` read or child process sees them. /proc/<pid>/environ still shows
  * the environment the process was started with (docs/security.md).
  */
-import { loadConfigFile } from "../config/load_config.ts";
+import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts";
 import { defaultConfig } from "../config/default_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { F } from "../log/fields.ts";
@@ -54,6 +54,8 @@ export interface PollerWorkerInit {
   sourceDir: string | null;
   /** The config the previous poller ran with, when it stopped for this one's permissions. */
   previous: GlobalConfig | null;
+  /** config.toml as this thread loaded it (PollerScope.loaded); null when it could not. */
+  loaded: LoadedConfigFile | null;
 }
 
 /** Variables that carry runner or registration tokens whatever config.toml says. */
@@ -98,7 +100,8 @@ export async function superviseScopedPoller(
   let isFirst = true;
   let previous: GlobalConfig | null = null;
   while (true) {
-    const config = await readConfig(path, env);
+    const loaded = await readConfig(path, env);
+    const config = loaded?.config ?? defaultConfig();
     if (isFirst) forgetTokenVariables(config);
     isFirst = false;
     const tempDir = await Deno.makeTempDir({ prefix: "runner-" });
@@ -130,6 +133,7 @@ export async function superviseScopedPoller(
       user,
       sourceDir,
       previous,
+      loaded,
     };
     // Deno wants every permission for /proc/self: this thread reads the process
     // metrics' values for the poller, once its metrics endpoint asks for them.
@@ -155,13 +159,19 @@ export async function superviseScopedPoller(
   }
 }
 
-/** The config as the poller will load it; one it cannot load still yields a poller that says why. */
-async function readConfig(path: string, env: Record<string, string>): Promise<GlobalConfig> {
+/**
+ * The config as the poller would load it, which the poller then runs with (no
+ * second read); null when it cannot be loaded: the poller, started with the
+ * defaults' permissions, loads it again and reports the error itself.
+ */
+async function readConfig(
+  path: string,
+  env: Record<string, string>,
+): Promise<LoadedConfigFile | null> {
   try {
-    return (await loadConfigFile(path, { env, missingFile: "empty" })).config;
+    return await loadConfigFile(path, { env, missingFile: "empty" });
   } catch {
-    // The poller loads it again and reports the error itself.
-    return defaultConfig();
+    return null;
   }
 }
 

@@ -44,6 +44,7 @@ scope.onmessage = async (e: MessageEvent) => {
     pollerScope: {
       tempDir: init.tempDir,
       previous: init.previous,
+      loaded: init.loaded,
       onRescope: (config) => scope.postMessage({ type: "rescope", config }),
       watchProcfs: async () => {
         if (!firstProcfs) {

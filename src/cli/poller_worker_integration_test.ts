@@ -63,6 +63,8 @@ async function messagesOfIdlePoller(listenAddress: string): Promise<string[]> {
     user: "",
     sourceDir: null,
     previous: null,
+    // As when the supervisor could not load it: the poller loads config.toml itself.
+    loaded: null,
   };
   const { worker } = startScopedWorker(new URL("./poller_worker.ts", import.meta.url), {
     permissions: pollerWorkerPermissions(permissions),

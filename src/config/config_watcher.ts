@@ -16,8 +16,6 @@ import { dirname } from "../path/host_path.ts";
 import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import { ConfigError, type ConfigWarning } from "./config_error.ts";
-import { parseConfig } from "./parse_config.ts";
-import { describeConfigChanges } from "./config_diff.ts";
 
 export interface ConfigWatcherOptions {
   path: string;
@@ -164,6 +162,12 @@ export class ConfigWatcher implements AsyncDisposable {
     }
     this.#emptyConfirmed = false;
     this.#lastSeen = text;
+    // The parser (its schema, the TOML package) and the diff load with the first
+    // edit: an idle poller that was handed its config does not need them.
+    const [{ parseConfig }, { describeConfigChanges }] = await Promise.all([
+      import("./parse_config.ts"),
+      import("./config_diff.ts"),
+    ]);
     let loaded;
     try {
       loaded = parseConfig(text, { file: path, env });

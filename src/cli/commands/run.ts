@@ -11,8 +11,6 @@ import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
 import { dirname, fromFileUrl, join, resolve } from "../../path/host_path.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
-import { describeConfigChanges } from "../../config/config_diff.ts";
-import { defaultConfig, defaultRunnerConfig } from "../../config/default_config.ts";
 import { formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
@@ -33,7 +31,12 @@ import { type JobSource, Poller } from "../../poller/poller.ts";
 import { knownRevision, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import { isCompiledBinary } from "../../poller/compiled_grants.ts";
 import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_context.ts";
-import { configPath, enterWorkingDirectory, loadConfig } from "../config_flags.ts";
+import {
+  configPath,
+  enterWorkingDirectory,
+  loadConfig,
+  logConfigWarnings,
+} from "../config_flags.ts";
 import { Flags, parseFlags } from "../flags.ts";
 import { GitLabJobSource } from "../gitlab_job_source.ts";
 import type { SessionServer } from "../../session/session_server.ts";
@@ -41,7 +44,6 @@ import { hasTerminal, runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { TraceSessions } from "../trace_sessions.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
-import { saveConfig } from "../../config/save_config.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 import { releaseStartupGarbage } from "../startup_garbage.ts";
 
@@ -293,9 +295,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     rotation.plan(next);
   };
   if (journal) {
+    // A job of an entry removed since is reported through a bare entry with its URL.
+    const bare = journal.inHand().length > 0
+      ? (await import("../../config/default_config.ts")).defaultRunnerConfig()
+      : null;
     // Before polling: jobs a killed predecessor had taken are closed on GitLab first.
     await reportInterruptedJobs(journal, {
-      transportFor: (job) => clients.job(journalRunner(config, job)),
+      transportFor: (job) => clients.job(journalRunner(config, job, bare)),
       log,
     });
   }
@@ -315,6 +321,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       poller.retoken(before, after);
       if (opts.configFile) {
         try {
+          const { saveConfig } = await import("../../config/save_config.ts");
           await saveConfig(opts.configFile.path, next);
           metrics.configSaved();
         } catch (err) {
@@ -332,6 +339,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const previous = ctx.pollerScope?.previous;
   if (previous && opts.configFile) {
     // This poller replaced one that lacked the permissions of this config: a reload.
+    const { describeConfigChanges } = await import("../../config/config_diff.ts");
     log.info(`Configuration loaded: ${describeConfigChanges(previous, config)}`, {
       [F.FILE]: opts.configFile.path,
     });
@@ -522,10 +530,19 @@ async function openJournal(ctx: CliContext, dir: string): Promise<JobJournal | n
   }
 }
 
-/** The config entry that took a journaled job, or a bare one with its URL (entry since removed). */
-function journalRunner(config: GlobalConfig, job: JournalJob): RunnerConfig {
-  return config.runners.find((r) => r.url === job.url && shortToken(r.token) === job.runner) ??
-    { ...defaultRunnerConfig(), url: job.url };
+/**
+ * The config entry that took a journaled job, or `bare` (a default entry) with
+ * its URL when the entry was removed since.
+ */
+function journalRunner(
+  config: GlobalConfig,
+  job: JournalJob,
+  bare: RunnerConfig | null,
+): RunnerConfig {
+  const entry = config.runners.find((r) => r.url === job.url && shortToken(r.token) === job.runner);
+  if (entry) return entry;
+  if (!bare) throw new RangeError(`No entry for journaled job ${job.jobId}`);
+  return { ...bare, url: job.url };
 }
 
 /** Child log lines are JSON records; they join the runner log with the child's pid. */
@@ -548,7 +565,9 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
   const flags = new Flags(parseFlags(args, RUN_FLAGS, ctx.env));
   enterWorkingDirectory(ctx, flags);
   const path = configPath(ctx, flags);
-  const loaded = await loadConfig(ctx, path);
+  // The scoped poller runs with the config its supervisor read for its permissions.
+  const given = ctx.pollerScope?.loaded;
+  const loaded = given ? logConfigWarnings(ctx, given) : await loadConfig(ctx, path);
   const { systemId, saveError } = await loadOrCreateSystemId(path);
   if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
   const userFlag = flags.string("user");
@@ -596,7 +615,8 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     runner = found;
     systemId = (await loadOrCreateSystemId(path)).systemId;
   } else {
-    runner = defaultRunnerConfig(flags.string("executor"));
+    runner = (await import("../../config/default_config.ts"))
+      .defaultRunnerConfig(flags.string("executor"));
     // Flags of keys we do not act on are taken and warned about, as in config.toml.
     for (const w of applyRunnerFlags(runner, flags)) ctx.log.warn(formatConfigProblem(w));
     systemId =
@@ -605,7 +625,7 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
   if (!runner.url) throw new CommandError("run-single needs --url (or CI_SERVER_URL)");
   if (!runner.token) throw new CommandError("run-single needs --token (or CI_SERVER_TOKEN)");
   if (!runner.executor) throw new CommandError("run-single needs --executor (or RUNNER_EXECUTOR)");
-  const config = defaultConfig();
+  const config = (await import("../../config/default_config.ts")).defaultConfig();
   config.runners = [runner];
   return await serve(ctx, {
     config,
