@@ -333,7 +333,7 @@ Deno.test("metrics added for issue 14: queue, stages, execution mode, retries, r
 Deno.test("a runner without listen_address does not load prom-client: run.ts reaches it only by a dynamic import", async () => {
   const run = new URL("../../src/cli/commands/run.ts", import.meta.url).pathname;
   const loaded = await staticGraph(run);
-  assert.ok(loaded.some((s) => s.endsWith("/src/config/load_config.ts")), "graph walked");
+  assert.ok(loaded.some((s) => s.endsWith("/src/poller/job_supervisor.ts")), "graph walked");
   assert.deepEqual(
     loaded.filter((s) => s.includes("prom-client") || s.includes("prom_client")),
     [],
