@@ -60,6 +60,27 @@ export interface SshConnectOptions {
   onRetry?: (attempt: number, reason: string) => void;
 }
 
+/** How a remote command ended, as sshd reported it. */
+export interface RemoteExit {
+  /** exit-status; null when the command was killed by a signal or sshd sent no status. */
+  code: number | null;
+  /** exit-signal, e.g. "SIGKILL"; null unless the command was killed by a signal. */
+  signal: string | null;
+}
+
+/** An exec channel and how its command ended (null until sshd says). */
+export interface RemoteCommand {
+  readonly channel: ClientChannel;
+  readonly exit: RemoteExit | null;
+}
+
+/** "exit code 3", "killed by SIGKILL", or that sshd said neither. */
+export function describeExit(exit: RemoteExit | null): string {
+  if (exit?.code !== null && exit?.code !== undefined) return `exit code ${exit.code}`;
+  if (exit?.signal) return `killed by ${exit.signal}`;
+  return "the channel closed without an exit status or signal";
+}
+
 export const DEFAULT_ATTEMPTS = 3;
 export const DEFAULT_RETRY_DELAY_MS = 3000;
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
@@ -134,7 +155,7 @@ export function describeTarget(target: SshTarget): string {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const id = setTimeout(done, ms);
     function done() {
@@ -372,8 +393,15 @@ export class SshConnection {
     );
   }
 
-  /** Opens an exec channel running `command` through the login user's shell. */
-  exec(command: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel running `command` through the login user's shell.
+   * How the command ended is recorded from the moment the channel opens:
+   * ssh2 emits "exit" while it parses the packets of one read, and a quick
+   * command's exit status often comes in the same read as the reply to the
+   * exec request (always when a loaded machine reads the socket late), before
+   * an awaiting caller could attach a listener.
+   */
+  exec(command: string): Promise<RemoteCommand> {
     if (this.#lostReason !== null) return Promise.reject(this.#lostError(""));
     return new Promise((resolve, reject) => {
       this.#client.exec(command, (err, channel) => {
@@ -385,7 +413,18 @@ export class SshConnection {
               { cause: err },
             ),
           );
-        } else resolve(channel);
+          return;
+        }
+        let exit: RemoteExit | null = null;
+        channel.on("exit", (code: number | null, signalName?: string) => {
+          exit = { code: typeof code === "number" ? code : null, signal: signalName ?? null };
+        });
+        resolve({
+          channel,
+          get exit() {
+            return exit;
+          },
+        });
       });
     });
   }
@@ -397,19 +436,18 @@ export class SshConnection {
   async execCollect(
     command: string,
     options: { timeoutMs?: number } = {},
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const channel = await this.exec(command);
+  ): Promise<RemoteExit & { stdout: string; stderr: string }> {
+    const remote = await this.exec(command);
+    const channel = remote.channel;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
-    let code: number | null = null;
     channel.on("data", (chunk: Buffer) => {
       if ((size += chunk.length) <= 1 << 20) out.push(chunk);
     });
     channel.stderr.on("data", (chunk: Buffer) => {
       if ((size += chunk.length) <= 1 << 20) err.push(chunk);
     });
-    channel.on("exit", (exitCode: number | null) => (code = exitCode));
     channel.end();
     await new Promise<void>((resolve) => {
       const id = options.timeoutMs === undefined ? undefined : setTimeout(() => {
@@ -422,7 +460,8 @@ export class SshConnection {
       });
     });
     return {
-      code,
+      code: remote.exit?.code ?? null,
+      signal: remote.exit?.signal ?? null,
       stdout: Buffer.concat(out).toString("utf8"),
       stderr: Buffer.concat(err).toString("utf8"),
     };

@@ -33,7 +33,7 @@ import { joinPath } from "../../shells/script_writer.ts";
 import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
 import { SftpFiles } from "./sftp_files.ts";
 import {
-  delay,
+  describeExit,
   describeTarget,
   SshConnection,
   type SshConnectOptions,
@@ -173,23 +173,16 @@ export class SshExecutor implements Executor {
     }
     // The login directory is the remote home: relative builds/cache dirs live there.
     // (A marker, since the user's rc files may print too.)
-    const probeHome = () =>
-      connection.execCollect(`exec ${this.shell} -c 'printf "\\nrunner-home=%s\\n" "$PWD"'`, {
-        timeoutMs: 60_000,
-      });
-    let probe = await probeHome();
-    // A busy sshd sometimes closes a channel without its exit status (seen
-    // twice in a row on a loaded machine): ask again, up to three times.
-    for (let attempt = 1; probe.code === null && attempt < 3; attempt++) {
-      await delay(200 * attempt, signal);
-      probe = await probeHome();
-    }
+    const probe = await connection.execCollect(
+      `exec ${this.shell} -c 'printf "\\nrunner-home=%s\\n" "$PWD"'`,
+      { timeoutMs: 60_000 },
+    );
     if (probe.code !== 0) {
       throw new JobFailedError(
         "runner_system_failure",
-        `Cannot start "${this.shell}" on "${this.target.host}": exit code ${
-          probe.code ?? "unknown"
-        }${probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""}`,
+        `Cannot start "${this.shell}" on "${this.target.host}": ${describeExit(probe)}${
+          probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""
+        }`,
       );
     }
     const home = /\nrunner-home=(.*)\n/.exec(probe.stdout)?.[1] || "/";
@@ -232,12 +225,8 @@ export class SshExecutor implements Executor {
     // The user's shell runs this as sshd's session leader: `$$` is the stage's
     // process group, and `exec` keeps it for the login shell.
     const command = `printf '%s%s\\n' '${marker}' "$$" >&2; exec ${this.#loginShell()}`;
-    const channel = await connection.exec(command);
-
-    let exit: { code: number | null; signal: string | null } | null = null;
-    channel.on("exit", (code: number | null, signalName?: string) => {
-      exit = { code: typeof code === "number" ? code : null, signal: signalName ?? null };
-    });
+    const remote = await connection.exec(command);
+    const channel = remote.channel;
     channel.on("data", (chunk: Buffer) => this.#o.output.write(new Uint8Array(chunk), "stdout"));
     const pid = this.#watchStderr(channel, marker);
     const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
@@ -260,7 +249,7 @@ export class SshExecutor implements Executor {
       signal.removeEventListener("abort", onAbort);
       this.#running.delete(stage_);
     }
-    const status = exit as { code: number | null; signal: string | null } | null;
+    const status = remote.exit;
     if (status?.code !== null && status?.code !== undefined) return status.code;
     if (status?.signal) return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
     if (stage_.kill) return KILLED_EXIT_CODE;

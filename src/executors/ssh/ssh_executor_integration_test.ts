@@ -14,6 +14,7 @@ import {
 } from "../../../tests/fixtures/sshd.ts";
 import type { JobOutput } from "../executor.ts";
 import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
+import { describeExit } from "./ssh_connection.ts";
 import { SshExecutor, type SshExecutorOptions } from "./ssh_executor.ts";
 
 class SilentLogger implements Logger {
@@ -458,6 +459,108 @@ Deno.test({
     const executor = new SshExecutor({ ...base, shell: "" });
     assert.equal(executor.target.user, "root");
     assert.equal(executor.target.knownHostsFile, "/home/runner/.ssh/known_hosts");
+  },
+});
+
+/**
+ * A TCP relay to `target` that hands on what the server sends `holdMs` after
+ * its first byte, in one write: as a client on a loaded machine reads its
+ * socket late and finds several of sshd's packets there at once.
+ */
+function lateReadingRelay(target: SshdFixture, holdMs: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const copies: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const server = await Deno.connect({ hostname: target.host, port: target.port });
+      conns.push(client, server);
+      copies.push(copy(client, server, 0), copy(server, client, holdMs));
+    }
+  })().catch(() => {});
+  async function copy(from: Deno.Conn, to: Deno.Conn, hold: number): Promise<void> {
+    const held: Uint8Array[] = [];
+    let writing = Promise.resolve();
+    let isHolding = false;
+    const buf = new Uint8Array(1 << 16);
+    const writeHeld = async () => {
+      isHolding = false;
+      const all = new Uint8Array(held.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of held.splice(0)) all.set(c, (at += c.length) - c.length);
+      for (let done = 0; done < all.length;) done += await to.write(all.subarray(done));
+    };
+    try {
+      for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+        held.push(buf.slice(0, n));
+        if (isHolding) continue;
+        isHolding = true;
+        writing = writing.then(() => new Promise((r) => setTimeout(r, hold))).then(writeHeld);
+      }
+      await writing;
+      await to.closeWrite();
+    } catch {
+      // closed by close()
+    }
+  }
+  return {
+    port: listener.addr.port,
+    async close() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed already
+        }
+      }
+      await accepting;
+      await Promise.all(copies);
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "SshExecutor keeps a quick command's exit status when sshd's replies arrive in one read, as on a loaded machine",
+  ignore,
+  fn: async () => {
+    const sshd = await server();
+    const relay = lateReadingRelay(sshd, 150);
+    try {
+      const output = new CollectedOutput();
+      await using executor = executorFor(sshd, output, {
+        ssh: { host: "127.0.0.1", port: String(relay.port), disableStrictHostKeyChecking: true },
+      });
+      // The home probe ends at once: its exit status comes with the exec reply.
+      await executor.prepare(never());
+      assert.equal(executor.paths.buildsDir, `${sshd.workDir}/builds`);
+      const connection = executor.connection!;
+      assert.deepEqual(
+        await connection.execCollect("echo out; exit 7"),
+        { code: 7, signal: null, stdout: "out\n", stderr: "" },
+      );
+      const killed = await connection.execCollect("kill -KILL $$");
+      assert.equal(describeExit(killed), "killed by SIGKILL");
+      assert.equal(
+        await executor.run({ stage: "step_script", script: contractScript(["exit 3"]) }, never()),
+        3,
+      );
+    } finally {
+      await relay.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "describeExit names the exit code, the signal, or that sshd said neither",
+  fn: () => {
+    assert.equal(describeExit({ code: 0, signal: null }), "exit code 0");
+    assert.equal(describeExit({ code: null, signal: "SIGTERM" }), "killed by SIGTERM");
+    assert.equal(
+      describeExit(null),
+      "the channel closed without an exit status or signal",
+    );
   },
 });
 
