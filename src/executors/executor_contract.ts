@@ -74,9 +74,15 @@ export function testExecutorContract(
   }
   const never = () => new AbortController().signal;
 
+  /** A prepared executor; one whose prepare failed is cleaned up, as the seam requires. */
   async function prepared(output: CollectedOutput): Promise<Executor> {
     const executor = await create(output);
-    await executor.prepare(never());
+    try {
+      await executor.prepare(never());
+    } catch (err) {
+      await executor.cleanup();
+      throw err;
+    }
     return executor;
   }
 
