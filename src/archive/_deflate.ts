@@ -1,47 +1,24 @@
 /**
- * Deflate through node:zlib's asynchronous API: Deno runs it off the main
- * thread, so several files (or blocks of one large file) compress in parallel.
- * CompressionStream would be simpler but has no level and measured ~7x slower
- * than zlib level 1 here (see scripts/bench/archive.ts).
+ * Deflate and inflate through node:zlib's native state, used synchronously on
+ * the calling thread. Deno 2's asynchronous node:zlib calls are no way to a
+ * second core: they too run on the calling thread (on Deno 2.9.6, a 32 MiB
+ * `deflateRaw` lets no 5 ms timer fire while it runs, and two started
+ * together take twice as long as one), so they overlapped nothing and cost a
+ * stream object per call. CompressionStream would be simpler but has no
+ * level and measured ~7x slower than zlib level 1 here (see
+ * scripts/bench/archive.ts).
  */
 import zlib from "node:zlib";
 
-const SYNC = zlib.constants.Z_SYNC_FLUSH;
 const FINISH = zlib.constants.Z_FINISH;
 
 /**
- * A complete raw-deflate stream of `data`, on the calling thread. For small
- * inputs this beats the asynchronous call by far: that one builds a node
- * stream and makes a thread-pool round trip per call, which cost 1.7 s of CPU
- * over 20k small files, more than the compression itself.
+ * A complete raw-deflate stream of `data`, from node:zlib's one-shot call: a
+ * fresh state per call, for a few inputs (a `RawDeflater` for many).
  */
 export function deflateAllSync(data: Uint8Array, level: number): Uint8Array {
   const out = zlib.deflateRawSync(data, { level });
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
-/** A complete raw-deflate stream of `data`. */
-export function deflateAll(data: Uint8Array, level: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    zlib.deflateRaw(data, { level, finishFlush: FINISH }, (err, out) => {
-      if (err) reject(err);
-      else resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-    });
-  });
-}
-
-/**
- * One block of a multi-block stream: ends with a sync flush and is not final,
- * so blocks compressed independently concatenate into a valid stream (the
- * pigz technique). Close the stream with `FINAL_EMPTY_BLOCK`.
- */
-export function deflateBlock(data: Uint8Array, level: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    zlib.deflateRaw(data, { level, finishFlush: SYNC }, (err, out) => {
-      if (err) reject(err);
-      else resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-    });
-  });
 }
 
 /**
@@ -93,17 +70,18 @@ function nativeStream(stream: unknown): NativeStream | null {
 const NO_FLUSH = zlib.constants.Z_NO_FLUSH;
 
 /**
- * Compresses many small inputs one after the other with one deflate state.
- * Not for concurrent use: each call runs to completion synchronously.
+ * Compresses inputs one after the other with one deflate state: whole small
+ * ones with `deflate`, large ones streamed with `step`. Not for concurrent
+ * use: each call runs to completion synchronously.
  */
 export class RawDeflater {
   readonly #level: number;
-  #native: NativeStream | null;
+  #native: NativeStream;
   #out = new Uint8Array(0);
 
   constructor(level: number) {
     this.#level = level;
-    this.#native = nativeStream(zlib.createDeflateRaw({ level }));
+    this.#native = deflateState(level);
   }
 
   /**
@@ -112,7 +90,6 @@ export class RawDeflater {
    */
   deflate(data: Uint8Array): Uint8Array {
     const native = this.#native;
-    if (native === null) return deflateAllSync(data, this.#level);
     // zlib's deflateBound, with room to spare: one call always finishes.
     const bound = data.length + (data.length >>> 8) + 64;
     if (this.#out.length < bound) this.#out = new Uint8Array(Math.max(bound, 64 << 10));
@@ -123,7 +100,7 @@ export class RawDeflater {
     native.handle.reset();
     if (failed) {
       // Never seen; a fresh state and the one-shot call are the safe way on.
-      this.#native = nativeStream(zlib.createDeflateRaw({ level: this.#level }));
+      this.#native = deflateState(this.#level);
       return deflateAllSync(data, this.#level);
     }
     return out.subarray(0, out.length - free);
@@ -142,11 +119,10 @@ export class RawDeflater {
     isLast: boolean,
   ): { filled: number; next: number } {
     const native = this.#native;
-    if (native === null) throw new TypeError("node:zlib offers no native deflate state to reuse");
     const step = nativeStep(native, input, at, output, isLast);
     if (native.error !== null) {
       const message = native.error;
-      this.#native = nativeStream(zlib.createDeflateRaw({ level: this.#level }));
+      this.#native = deflateState(this.#level);
       throw new Error(`Cannot compress: zlib failed: ${message}`);
     }
     return step;
@@ -154,13 +130,14 @@ export class RawDeflater {
 
   /** Starts a new stream (after `step`). */
   reset(): void {
-    this.#native?.handle.reset();
+    this.#native.handle.reset();
   }
+}
 
-  /** Whether `step` works here (else use the block-parallel path). */
-  get canStream(): boolean {
-    return this.#native !== null;
-  }
+function deflateState(level: number): NativeStream {
+  const native = nativeStream(zlib.createDeflateRaw({ level }));
+  if (native === null) throw new TypeError("node:zlib offers no native deflate state to reuse");
+  return native;
 }
 
 /**
@@ -241,9 +218,6 @@ function nativeStep(
 export class InflateError extends Error {
   override readonly name = "InflateError";
 }
-
-/** A final, empty fixed-Huffman block: BFINAL=1, BTYPE=01, end-of-block. */
-export const FINAL_EMPTY_BLOCK = new Uint8Array([0x03, 0x00]);
 
 /**
  * node:zlib's crc32 (Node 22.2+, in Deno). Programs that also load

@@ -54,3 +54,26 @@ Deno.test("one inflate state goes on after corrupt data, and pieces stream throu
   }
   assert.deepEqual(new Uint8Array(got), input);
 });
+
+Deno.test("one deflate stream takes its input in pieces and ends on an empty last one", () => {
+  const deflater = new RawDeflater(6);
+  const input = text(20_000);
+  for (let round = 0; round < 2; round++) {
+    const out = new Uint8Array(4096);
+    const got: Uint8Array[] = [];
+    const pieces = [input.subarray(0, 70_000), input.subarray(70_000), new Uint8Array(0)];
+    pieces.forEach((piece, i) => {
+      for (let at = 0;;) {
+        const step = deflater.step(piece, at, out, i === pieces.length - 1);
+        at = step.next;
+        got.push(out.slice(0, step.filled));
+        if (step.filled < out.length) break;
+      }
+    });
+    deflater.reset();
+    const packed = new Uint8Array(got.reduce((n, p) => n + p.length, 0));
+    got.reduce((o, p) => (packed.set(p, o), o + p.length), 0);
+    assert.ok(packed.length < input.length / 20, `${packed.length} bytes`);
+    assert.deepEqual(new Uint8Array(zlib.inflateRawSync(packed)), input, `round ${round}`);
+  }
+});

@@ -6,7 +6,7 @@
 import type { ArchiveSource } from "./archive_source.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
-import { crc32, deflateAll } from "./_deflate.ts";
+import { crc32, deflateAllSync } from "./_deflate.ts";
 import { LeWriter, unixSeconds } from "./_zip_format.ts";
 
 export interface GzipWriterOptions {
@@ -57,7 +57,7 @@ async function* gzipMembers(
       .u8(0).u8(3)
       .raw(name).u8(0);
     yield header.bytes;
-    yield await deflateAll(data, level);
+    yield deflateAllSync(data, level);
     yield new LeWriter(8).u32(crc32(data)).u32(data.length % 0x100000000).bytes;
   }
 }

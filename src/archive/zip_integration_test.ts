@@ -392,6 +392,46 @@ Deno.test("a local tree is read one entry at a time: while the sink holds a writ
   }
 });
 
+Deno.test("local files up to 1 MiB are read into the writer's one buffer, none into an array of its own, and unzip reads them", async () => {
+  const { root } = await sandbox();
+  try {
+    await Deno.mkdir(`${root}/tree`);
+    const paths = ["tree"];
+    for (const size of [100, 200_000, 700_000, 1 << 20, (1 << 20) + 1]) {
+      const name = `tree/f${size}.txt`;
+      await Deno.writeFile(
+        `${root}/${name}`,
+        new Uint8Array(size).map((_, i) => 97 + (i * i) % 23),
+      );
+      paths.push(name);
+    }
+    const readInto: number[] = [];
+    const readWhole: string[] = [];
+    class CountingSource extends LocalArchiveSource {
+      override readFileInto(path: string, buffer: Uint8Array): number {
+        const length = super.readFileInto(path, buffer);
+        readInto.push(length);
+        return length;
+      }
+      override readFile(path: string): Promise<Uint8Array> {
+        readWhole.push(path);
+        return super.readFile(path);
+      }
+    }
+    const zip = `${root}/out.zip`;
+    const file = await Deno.open(zip, { write: true, create: true });
+    await zipStream(new CountingSource(root), paths, { level: "fast" }).pipeTo(file.writable);
+    assert.deepEqual(readInto, [100, 200_000, 700_000, 1 << 20]);
+    assert.deepEqual(readWhole, []);
+    assert.match(await run(["unzip", "-t", zip], root), /No errors detected/);
+    await Deno.mkdir(`${root}/out`);
+    await run(["unzip", "-q", zip, "-d", `${root}/out`], root);
+    await run(["diff", "-r", `${root}/tree`, `${root}/out/tree`], root);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("a local tree with a vanished path: every later entry keeps its own name and data", async () => {
   const { root } = await sandbox();
   try {

@@ -7,6 +7,7 @@ import { BytesReader } from "./random_access_reader.ts";
 import { craftZip } from "./crafted_zip.ts";
 import { crc32 } from "./_deflate.ts";
 import type { CompressionLevel } from "./compression_level.ts";
+import zlib from "node:zlib";
 
 async function zipOf(
   tree: MemoryTree,
@@ -94,6 +95,38 @@ Deno.test("zip writer compresses text and stores what does not compress", async 
   assert.ok((byName["text"]?.compressedSize ?? 0) < 5000);
   assert.equal(byName["noise"]?.method, 0);
   assert.equal(byName["noise"]?.compressedSize, 50000);
+});
+
+Deno.test("a file streamed from the source is one deflate stream, not blocks flushed apart", async () => {
+  // MemoryTree streams a large file in 64 KiB chunks (no readFileAt).
+  const text = new TextEncoder().encode("const value = options.length;\n".repeat(120_000));
+  const mixed = pseudoRandom(3 << 20).map((b, i) => (i & 4096 ? b : i % 61));
+  const src = new MemoryTree().addFile("big.txt", text).addFile("mixed.bin", mixed)
+    .addFile("medium.txt", text.subarray(0, 600_000));
+  const dataOf = (zip: Uint8Array, e: { localHeaderOffset: number; compressedSize: number }) => {
+    const view = new DataView(zip.buffer, zip.byteOffset + e.localHeaderOffset);
+    const start = e.localHeaderOffset + 30 + view.getUint16(26, true) + view.getUint16(28, true);
+    return zip.subarray(start, start + e.compressedSize);
+  };
+  for (const [level, zlibLevel] of [["fast", 1], ["slowest", 9]] as const) {
+    const zip = await zipOf(src, ["big.txt", "medium.txt", "mixed.bin"], level);
+    const entries = await readZipDirectory(new BytesReader(zip));
+    const byName = Object.fromEntries(entries.map((e) => [e.rawName, dataOf(zip, e)]));
+    for (const [name, content] of [["big.txt", text], ["mixed.bin", mixed]] as const) {
+      const data = byName[name]!;
+      assert.deepEqual(new Uint8Array(zlib.inflateRawSync(data)), content, `${name} at ${level}`);
+      // A sync flush ends a block with an empty stored one: 00 00 ff ff.
+      const flushes = data.findIndex((b, i) =>
+        b === 0 && data[i + 1] === 0 && data[i + 2] === 0xff && data[i + 3] === 0xff
+      );
+      assert.equal(flushes, -1, `${name} at ${level} has a sync flush at ${flushes}`);
+    }
+    // A medium file is deflated whole, as zlib's one-shot call does it.
+    assert.deepEqual(
+      byName["medium.txt"],
+      new Uint8Array(zlib.deflateRawSync(text.subarray(0, 600_000), { level: zlibLevel })),
+    );
+  }
 });
 
 Deno.test("zip writer stores everything with level fastest", async () => {

@@ -1,7 +1,9 @@
 /**
  * Streaming ZIP writer: entries are produced as the consumer reads, memory is
- * bounded by a small look-ahead window (not by archive size), and files are
- * compressed in parallel. Stores UNIX modes and symlinks the way the official
+ * bounded by a small look-ahead window (not by archive size). Files are
+ * compressed one after the other on the calling thread, through two reused
+ * deflate states (see _deflate.ts for why not node:zlib's asynchronous calls:
+ * in Deno they run on this thread too). Stores UNIX modes and symlinks the way the official
  * runner does (st_mode in the high external attributes, link target as the
  * stored content) plus the 0x5455 extended timestamp; switches to ZIP64 when
  * sizes, offsets or the entry count need it.
@@ -9,7 +11,7 @@
 import type { ArchiveSource, SourceEntry } from "./archive_source.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
-import { crc32, deflateAll, deflateBlock, FINAL_EMPTY_BLOCK, RawDeflater } from "./_deflate.ts";
+import { crc32, RawDeflater } from "./_deflate.ts";
 import { orderedWindow } from "./_ordered_window.ts";
 import { EventLoopTurns } from "./_event_loop_turns.ts";
 import { sinkStream } from "./sink_stream.ts";
@@ -56,17 +58,13 @@ export interface ZipWriterOptions {
   signal?: AbortSignal;
 }
 
-/** Files up to this size are read whole and compressed in one call. */
-const SMALL_FILE = 1 << 20;
 /**
- * Files up to this size are compressed on the main thread, between reads;
- * larger ones go to the thread pool, where they compress beside the main
- * thread's work (the second core).
+ * Files up to this size are read whole and compressed in one call; a
+ * synchronous source reads them into one reused buffer.
  */
-const SYNC_DEFLATE = 128 << 10;
-/** Large files are compressed in blocks of this size, several at once. */
+const SMALL_FILE = 1 << 20;
+/** Large files from a synchronous source are read in blocks of this size. */
 const BLOCK = 256 << 10;
-const BLOCKS_IN_FLIGHT = 4;
 /** Output is coalesced into chunks of about this size. */
 const OUTPUT_CHUNK = 128 << 10;
 /** Streamed entries at least this large get ZIP64 sizes up front. */
@@ -177,9 +175,9 @@ async function writeEntries(
   // One buffer for every small file a synchronous source can read into, and
   // one deflate state for all small files; each file is read, checksummed and
   // compressed without yielding, so neither is ever shared.
-  const scratch = source.readFileInto ? new Uint8Array(SYNC_DEFLATE) : null;
+  const scratch = source.readFileInto ? new Uint8Array(SMALL_FILE) : null;
   const deflater = new RawDeflater(level);
-  let serial: SerialTools | null = null;
+  let large: LargeFileTools | null = null;
   // A synchronous source has nothing to wait for, so looking ahead overlaps
   // nothing: its entries are prepared one at a time, each only once the one
   // before is written, and a small file's data is handed on as a view of the
@@ -237,14 +235,14 @@ async function writeEntries(
       let crc = 0;
       let size = 0;
       let compressed = 0;
-      serial ??= {
+      large ??= {
         deflater: new RawDeflater(level),
-        buffer: new Uint8Array(BLOCK),
+        buffer: source.readFileAt ? new Uint8Array(BLOCK) : EMPTY,
         deflated: new Uint8Array(OUTPUT_CHUNK),
       };
-      const blocks = source.readFileAt && serial.deflater.canStream
-        ? serialLargeFileBlocks(source, item.path, level, serial, options.signal)
-        : largeFileBlocks(source, item.path, level, options.signal);
+      const blocks = source.readFileAt
+        ? readLargeFile(source, item.path, level, large, options.signal)
+        : streamLargeFile(source, item.path, level, large, options.signal);
       for await (const block of blocks) {
         crc = crc32(block.raw, crc);
         size += block.raw.length;
@@ -380,15 +378,14 @@ async function prepare(
       if (level === 0 || raw.length === 0) {
         return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
       }
-      // The deflater's output is overwritten by its next call: keep a copy.
-      const packed = raw.length <= SYNC_DEFLATE
-        ? deflater.deflate(raw).slice()
-        : await deflateAll(raw, level);
+      const packed = deflater.deflate(raw);
       // Incompressible data is stored, as zip(1) does.
       if (packed.length >= raw.length) {
         return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
       }
-      return { path, entry, data: packed, method: METHOD_DEFLATE, crc, size: raw.length };
+      // The deflater reuses its output buffer.
+      const data = tools.copy ? packed.slice() : packed;
+      return { path, entry, data, method: METHOD_DEFLATE, crc, size: raw.length };
     }
     default:
       return { skipped: `${path}: not a regular file, directory or symlink` };
@@ -434,28 +431,29 @@ interface Block {
   out: Uint8Array;
 }
 
-interface SerialTools {
+interface LargeFileTools {
+  /** One deflate stream per large file, reset after each. */
   deflater: RawDeflater;
-  /** What the file is read into, BLOCK bytes. */
+  /** What a synchronous source reads into, BLOCK bytes. */
   buffer: Uint8Array;
-  /** What it is deflated into, OUTPUT_CHUNK bytes. */
+  /** What the file is deflated into, OUTPUT_CHUNK bytes. */
   deflated: Uint8Array;
 }
 
 /**
  * A large file from a source that reads without waiting (the local disk):
- * read in blocks into one buffer and deflated on this thread as one stream
- * by a reused deflate state. Deno's asynchronous node:zlib (the thread pool,
- * `largeFileBlocks`) left ~50 MiB of garbage per 60 MB compressed, which put
- * the writer at 120+ MiB; this way the large files cost a megabyte or two.
- * Both buffers are reused for every large file: the consumer must be done
- * with a block's `raw` and `out` when it asks for the next.
+ * read in blocks into one buffer and deflated as one stream by a reused
+ * deflate state. Each block of 256 KiB as a promise of the thread pool left
+ * ~50 MiB of garbage per 60 MB compressed, which put the writer at 120+ MiB;
+ * this way the large files cost a megabyte or two. Both buffers are reused
+ * for every large file: the consumer must be done with a block's `raw` and
+ * `out` when it asks for the next.
  */
-function* serialLargeFileBlocks(
+function* readLargeFile(
   source: ArchiveSource,
   path: string,
   level: number,
-  { deflater, buffer, deflated }: SerialTools,
+  { deflater, buffer, deflated }: LargeFileTools,
   signal: AbortSignal | undefined,
 ): Generator<Block> {
   try {
@@ -475,13 +473,7 @@ function* serialLargeFileBlocks(
       if (level === 0) {
         if (length > 0) yield { raw, out: raw };
       } else {
-        let at = 0;
-        for (let piece = 0;; piece++) {
-          const step = deflater.step(raw, at, deflated, isLast);
-          at = step.next;
-          yield { raw: piece === 0 ? raw : EMPTY, out: deflated.subarray(0, step.filled) };
-          if (step.filled < deflated.length) break;
-        }
+        yield* deflatePieces(deflater, raw, deflated, isLast);
       }
       if (isLast) return;
     }
@@ -490,11 +482,16 @@ function* serialLargeFileBlocks(
   }
 }
 
-/** A large file's content, cut into blocks that compress in parallel. */
-async function* largeFileBlocks(
+/**
+ * A large file from a source that streams it (a container, an SSH host):
+ * each chunk deflated as it comes, as one stream by the same reused state.
+ * The consumer must be done with a block when it asks for the next.
+ */
+async function* streamLargeFile(
   source: ArchiveSource,
   path: string,
   level: number,
+  { deflater, deflated }: LargeFileTools,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Block> {
   let stream: ReadableStream<Uint8Array>;
@@ -505,38 +502,41 @@ async function* largeFileBlocks(
       cause: err,
     });
   }
-  const inFlight: Promise<Block>[] = [];
-  const submit = (raw: Uint8Array) => {
-    const p = level === 0
-      ? Promise.resolve({ raw, out: raw })
-      : deflateBlock(raw, level).then((out) => ({ raw, out }));
-    p.catch(() => {});
-    inFlight.push(p);
-  };
-  let pending: Uint8Array[] = [];
-  let pendingSize = 0;
   const reader = stream.getReader();
   try {
     while (true) {
       signal?.throwIfAborted();
       const { value, done } = await reader.read();
       if (done) break;
-      pending.push(value);
-      pendingSize += value.length;
-      if (pendingSize >= BLOCK) {
-        submit(concat(pending, pendingSize));
-        pending = [];
-        pendingSize = 0;
-      }
-      while (inFlight.length >= BLOCKS_IN_FLIGHT) yield await (inFlight.shift() as Promise<Block>);
+      if (level === 0) yield { raw: value, out: value };
+      else yield* deflatePieces(deflater, value, deflated, false);
     }
+    if (level !== 0) yield* deflatePieces(deflater, EMPTY, deflated, true);
   } finally {
+    deflater.reset();
     reader.releaseLock();
     await stream.cancel().catch(() => {});
   }
-  if (pendingSize > 0) submit(concat(pending, pendingSize));
-  while (inFlight.length > 0) yield await (inFlight.shift() as Promise<Block>);
-  if (level !== 0) yield { raw: new Uint8Array(0), out: FINAL_EMPTY_BLOCK };
+}
+
+/**
+ * `raw` through the deflate stream, as pieces of `deflated`: the first
+ * carries `raw` (for the checksum and size), the rest nothing. With
+ * `isLast`, the stream ends with it.
+ */
+function* deflatePieces(
+  deflater: RawDeflater,
+  raw: Uint8Array,
+  deflated: Uint8Array,
+  isLast: boolean,
+): Generator<Block> {
+  let at = 0;
+  for (let piece = 0;; piece++) {
+    const step = deflater.step(raw, at, deflated, isLast);
+    at = step.next;
+    yield { raw: piece === 0 ? raw : EMPTY, out: deflated.subarray(0, step.filled) };
+    if (step.filled < deflated.length) return;
+  }
 }
 
 /** Encodes names into one reused buffer; a name is valid until the next `encode`. */
@@ -739,17 +739,6 @@ class OutputBuffers {
     this.#current ^= 1;
     this.#filled = 0;
   }
-}
-
-export function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function isAscii(s: string): boolean {
