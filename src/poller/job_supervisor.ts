@@ -60,7 +60,11 @@ export interface TraceCallbacks {
 }
 
 export interface TraceSessionFactory {
-  /** May resolve later: the trace pipeline can load with the first job (cli/trace_sessions.ts). */
+  /**
+   * May resolve later: the trace pipeline can load with the first job
+   * (cli/trace_sessions.ts). Called once the executor process has the job,
+   * which runs meanwhile; a rejection fails the job (runner_system_failure).
+   */
   open(
     runner: RunnerConfig,
     job: JobSpec,
@@ -131,14 +135,21 @@ const encoder = new TextEncoder();
  */
 const MAX_LAUNCH_ATTEMPTS = 2;
 
-/** What one job's run and watch share: its slot, stop signal, log and terminal. */
+/** What one job's run and watch share: its slot, stop signal, trace, log and terminal. */
 interface JobContext {
   slot: JobSlot;
   stop: AbortSignal;
-  session: TraceSession;
+  /**
+   * Opens the job's trace on the first call, the same one after that; never
+   * rejects: a trace that cannot open is a session whose `isBroken` is set.
+   */
+  trace(): Promise<OpenedTrace>;
   log: Logger;
   terminal: JobTerminalSession | null;
 }
+
+/** A job's trace session; `isBroken` when it could not open and the job must fail. */
+type OpenedTrace = TraceSession & { isBroken?: true };
 
 export class JobSupervisor implements JobHandler {
   #opts: JobSupervisorOptions;
@@ -202,10 +213,15 @@ export class JobSupervisor implements JobHandler {
     const started = performance.now();
     let cancel: ((graceful: boolean) => void) | null = null;
     let canceledBeforeStart: boolean | null = null;
-    const session = await this.#opts.traces.open(runner, job, {
-      onCancelRequested: () => cancel ? cancel(true) : (canceledBeforeStart ??= true),
-      onAbort: () => cancel ? cancel(false) : (canceledBeforeStart = false),
-    });
+    // The trace opens once the executor process has the job (#watch): a fresh
+    // runner's first job loads the trace pipeline (node:zlib, node:buffer)
+    // while its stages already run in the other process.
+    let opening: Promise<OpenedTrace> | undefined;
+    const trace = () =>
+      opening ??= this.#openTrace(runner, job, log, {
+        onCancelRequested: () => cancel ? cancel(true) : (canceledBeforeStart ??= true),
+        onAbort: () => cancel ? cancel(false) : (canceledBeforeStart = false),
+      });
     log.info("Checking for jobs... received", {
       "job_name": job.jobInfo.name,
       [F.URL]: runner.url,
@@ -227,18 +243,20 @@ export class JobSupervisor implements JobHandler {
 
     let result: JobResult;
     if (canceledBeforeStart !== null) {
+      const session = await trace();
       session.write(encoder.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"), "runner");
       result = { state: "failed", failureReason: "job_canceled" };
+      if (session.isBroken) result = { state: "failed", failureReason: "runner_system_failure" };
     } else {
       await this.#opts.journal?.started(runner, job.id);
       result = await this.#run(
         runner,
         job,
-        { slot, stop, session, log, terminal },
+        { slot, stop, trace, log, terminal },
         (fn) => cancel = fn,
       );
     }
-    const delivered = await session.finish(result);
+    const delivered = await (await trace()).finish(result);
     if (!delivered) {
       log.error("Final job state could not be sent to GitLab", { "state": result.state });
     } // Undelivered, it stays in the journal: the next start reports it.
@@ -249,6 +267,36 @@ export class JobSupervisor implements JobHandler {
       [F.DURATION_S]: Math.round((performance.now() - started) / 10) / 100,
     });
     this.#finished(runner, job, result, started);
+  }
+
+  /**
+   * The job's trace session; one that cannot open is logged, keeps nothing,
+   * and reports the job failed (runner_system_failure) with a bare final
+   * update, so the job does not stay running on GitLab.
+   */
+  async #openTrace(
+    runner: RunnerConfig,
+    job: JobSpec,
+    log: Logger,
+    callbacks: TraceCallbacks,
+  ): Promise<OpenedTrace> {
+    try {
+      return await this.#opts.traces.open(runner, job, callbacks);
+    } catch (err) {
+      log.error("Cannot open the job's trace", { [F.ERROR]: String(err) });
+      const transport = this.#opts.transportFor(runner);
+      return {
+        isBroken: true,
+        write() {},
+        async finish() {
+          const update = await transport.updateJob(
+            { id: job.id, token: job.token },
+            { state: "failed", failureReason: "runner_system_failure" },
+          );
+          return update.kind !== "failed" && update.kind !== "accepted";
+        },
+      };
+    }
   }
 
   /**
@@ -366,7 +414,6 @@ export class JobSupervisor implements JobHandler {
     context: JobContext,
     setCancel: (fn: (graceful: boolean) => void) => void,
   ): Promise<JobResult> {
-    const { session } = context;
     const permissions = this.#permissionsFor(runner, job);
     for (let attempt = 1;; attempt++) {
       let proc: ExecutorProcess;
@@ -374,7 +421,7 @@ export class JobSupervisor implements JobHandler {
         proc = this.#opts.launcher.launch(permissions);
       } catch (err) {
         const message = `Cannot start the executor process: ${(err as Error).message}`;
-        session.write(
+        (await context.trace()).write(
           encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
           "runner",
         );
@@ -428,7 +475,7 @@ export class JobSupervisor implements JobHandler {
     ends: { reap(groups: Set<number>): void; dead(): void },
     mayRetry: boolean,
   ): Promise<JobResult | null> {
-    const { slot, stop, session, log } = context;
+    const { slot, stop, log } = context;
     log.debug("Executor process started", { [F.PID]: proc.pid });
 
     let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -461,6 +508,7 @@ export class JobSupervisor implements JobHandler {
 
     let result: ResultEvent | null = null;
     let isHeard = false;
+    let isTraceBroken = false;
     const groups = new Set<number>();
     const terminal = context.terminal ? new ProcessTerminal((m) => proc.send(m)) : null;
     try {
@@ -482,6 +530,12 @@ export class JobSupervisor implements JobHandler {
         ...(this.#opts.launcher.release ? { isReusable: true } : {}),
       });
       if (isStoppedBefore) onStop();
+      // The job runs while its trace opens; what it says waits in the pipe till then.
+      const session = await context.trace();
+      if (session.isBroken) {
+        isTraceBroken = true;
+        sendCancel(false);
+      }
       for await (const item of proc.events()) {
         if (!isHeard && terminal) context.terminal?.attach(terminal);
         isHeard = true;
@@ -511,6 +565,7 @@ export class JobSupervisor implements JobHandler {
     if (result !== null) {
       clearTimeout(killTimer);
       ends.reap(groups);
+      if (isTraceBroken) return { state: "failed", failureReason: "runner_system_failure" };
       return this.#resultOf(result, interrupted);
     }
     const status = await proc.status;
@@ -527,7 +582,7 @@ export class JobSupervisor implements JobHandler {
       : interrupted
       ? "runner_interrupted"
       : "runner_system_failure";
-    session.write(
+    (await context.trace()).write(
       encoder.encode(
         `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
       ),

@@ -75,7 +75,7 @@ class AcceptingTransport implements TraceTransport {
 class RecordedTraces implements TraceSessionFactory {
   finished: JobResult[] = [];
   text = "";
-  open(_runner: RunnerConfig, _job: JobSpec): TraceSession {
+  open(_runner: RunnerConfig, _job: JobSpec): TraceSession | Promise<TraceSession> {
     return {
       write: (chunk) => this.text += new TextDecoder().decode(chunk),
       finish: (result) => {
@@ -226,6 +226,83 @@ Deno.test("JobSupervisor cancels a job whose runner was stopped before its execu
   await handled;
   await supervisor.settled();
   assert.equal(traces.finished.length, 1);
+});
+
+/** Opens each trace once `release()` is called, recording into `order` when it was asked to. */
+class SlowTraces extends RecordedTraces {
+  readonly #released = Promise.withResolvers<void>();
+  constructor(readonly order: string[]) {
+    super();
+  }
+  release(): void {
+    this.#released.resolve();
+  }
+  override open(runner: RunnerConfig, job: JobSpec): Promise<TraceSession> {
+    this.order.push("open trace");
+    return this.#released.promise.then(() => super.open(runner, job));
+  }
+}
+
+Deno.test("JobSupervisor sends the job to its executor process before it opens the job's trace, and relays all output once it is open", async () => {
+  // A fresh runner's first job loads the trace pipeline as its trace opens:
+  // the executor process runs the job meanwhile, its output waits for the trace.
+  const order: string[] = [];
+  const process = new LingeringProcess();
+  const send = process.send.bind(process);
+  process.send = (message) => {
+    order.push(message.type);
+    return send(message);
+  };
+  const traces = new SlowTraces(order);
+  const supervisor = supervisorOf(process, traces);
+  const handled = handleJob(supervisor, RUNNER, 10);
+  for (let i = 0; i < 100 && order.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(order, ["start", "open trace"]);
+  assert.equal(traces.text, "");
+  traces.release();
+  await handled;
+  assert.equal(traces.text, "hello\n");
+  assert.deepEqual(traces.finished, [{ state: "success" }]);
+  process.exit();
+  await supervisor.settled();
+});
+
+/** Records the job updates it is sent. */
+class RecordingTransport extends AcceptingTransport {
+  updates: JobUpdate[] = [];
+  override updateJob(job: JobRef, update: JobUpdate): Promise<UpdateResult> {
+    this.updates.push(update);
+    return super.updateJob(job, update);
+  }
+}
+
+Deno.test("JobSupervisor stops the job and fails it as runner_system_failure when its trace cannot open", async () => {
+  const process = new FinishingProcess();
+  const transport = new RecordingTransport();
+  const supervisor = new JobSupervisor({
+    log: new SilentLogger(),
+    launcher: new OneProcessLauncher(process),
+    traces: { open: () => Promise.reject(new Error("no trace today")) },
+    transportFor: () => transport,
+    systemId: "s_test",
+    cwd: "/nonexistent",
+    tempDir: "/nonexistent/tmp",
+    stateDir: "/nonexistent/state",
+    env: () => undefined,
+  });
+  const handled = handleJob(supervisor, RUNNER, 11);
+  for (let i = 0; i < 100 && process.cancels.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual(process.sent, ["start", "cancel"]);
+  assert.deepEqual(process.cancels, [{ type: "cancel", graceful: false }]);
+  process.finish();
+  await handled;
+  await supervisor.settled();
+  assert.deepEqual(transport.updates, [
+    { state: "running" },
+    { state: "failed", failureReason: "runner_system_failure" },
+  ]);
 });
 
 /** Says nothing and never ends its job until killed, as a hung or crashing executor process. */
