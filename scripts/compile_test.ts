@@ -63,7 +63,10 @@ Deno.test("compile --dry-run prints one deno compile command per target and buil
       assert.ok(line, `no command for ${target} in:\n${run.stdout}`);
       assert.ok(line.includes(`--output ${join(out, name)} `), line);
       assert.ok(line.includes(PERMISSION_FLAGS.join(" ")), line);
-      assert.ok(line.includes(" --v8-flags=--max-semi-space-size=1,--expose-gc "), line);
+      assert.ok(
+        line.includes(" --v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc "),
+        line,
+      );
       // Baked in for the poller too, whose trace pipeline needs the optimizing compilers.
       assert.ok(!line.includes("--max-opt"), line);
       assert.ok(line.endsWith(`${join(out, ".build", "src", "cli", "main.ts")}`), line);

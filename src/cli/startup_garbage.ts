@@ -9,14 +9,14 @@
  * the poller's Worker, 1-2 MB in the supervising thread
  * (scripts/bench/job_latency.ts figure (c)).
  *
- * V8 offers it to JavaScript only as `gc()`, with `--expose-gc`
- * (RUNNER_V8_FLAGS, poller/v8_flags.ts); a runner started without the flag
- * keeps its start-up garbage.
+ * V8 offers it to JavaScript only as `gc()`, which `--expose-gc-as=runnerGc`
+ * (RUNNER_V8_FLAGS, poller/v8_flags.ts) names `runnerGc`; a runner started
+ * without the flag keeps its start-up garbage.
  */
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 
-/** V8's `gc()` (`--expose-gc`) with its options. */
+/** V8's `gc()` (`--expose-gc-as=runnerGc`) with its options. */
 type ExposedGc = (options: {
   type: "major";
   execution: "sync";
@@ -26,10 +26,10 @@ type ExposedGc = (options: {
 /**
  * Collects this thread's garbage with V8's memory-reducing full GC and logs
  * the heap it holds before and after at debug. Does nothing when V8 has no
- * `gc()`. Synchronous: the thread does nothing else meanwhile (a few ms).
+ * `runnerGc()`. Synchronous: the thread does nothing else meanwhile (a few ms).
  */
 export function releaseStartupGarbage(log: Logger, thread: "supervisor" | "poller"): void {
-  const gc = (globalThis as { gc?: ExposedGc }).gc;
+  const gc = (globalThis as { runnerGc?: ExposedGc }).runnerGc;
   if (typeof gc !== "function") return;
   const before = Deno.memoryUsage().heapTotal;
   const started = performance.now();

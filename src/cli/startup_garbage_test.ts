@@ -15,11 +15,11 @@ class RecordingLogger implements Logger {
   }
 }
 
-Deno.test("without --expose-gc the runner keeps its start-up garbage and says nothing", () => {
+Deno.test("without --expose-gc-as=runnerGc the runner keeps its start-up garbage and says nothing", () => {
   assert.equal(
-    typeof (globalThis as { gc?: unknown }).gc,
+    typeof (globalThis as { runnerGc?: unknown }).runnerGc,
     "undefined",
-    "test run with --expose-gc",
+    "test run with --expose-gc-as=runnerGc",
   );
   const log = new RecordingLogger();
   releaseStartupGarbage(log, "poller");

@@ -1,5 +1,5 @@
 /**
- * The runner started as `deno task runner` does (`--expose-gc` among its V8
+ * The runner started as `deno task runner` does (`--expose-gc-as=runnerGc` among its V8
  * flags, poller/v8_flags.ts) gives back what start-up left in the heaps of its
  * two threads once it polls (cli/startup_garbage.ts): an idle runner's RSS
  * (scripts/bench/job_latency.ts figure (c)). Each thread logs its heap before
