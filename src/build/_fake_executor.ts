@@ -21,6 +21,7 @@ export class FakeExecutor implements Executor {
   readonly isSharedEnvironment = true;
   readonly runs: StageScript[] = [];
   cleanups = 0;
+  finishes = 0;
   prepareFailures = 0;
   #prepareErrors: Error[];
   readonly #behaviour: Record<string, StageBehaviour>;
@@ -66,6 +67,11 @@ export class FakeExecutor implements Executor {
     this.runs.push(stage);
     const behaviour = this.#behaviour[stage.stage];
     return behaviour ? await behaviour(stage, signal) : 0;
+  }
+
+  finishJob(): Promise<void> {
+    this.finishes++;
+    return Promise.resolve();
   }
 
   cleanup(): Promise<void> {

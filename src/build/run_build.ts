@@ -22,8 +22,10 @@
  * - The job timeout (`job.timeout` seconds) covers every stage and ends the
  *   job as `job_execution_timeout`; RUNNER_SCRIPT_TIMEOUT covers the user's
  *   steps only (after_script still runs, CI_JOB_STATUS=timedout).
- * - `executor.cleanup()` always runs before runBuild resolves. runBuild never
- *   rejects: every failure becomes a `BuildResult`.
+ * - `executor.cleanup()` always runs before runBuild resolves, unless
+ *   `isCleanupDeferred` and the executor has `finishJob`: then that runs, and
+ *   the caller cleans up after reporting. runBuild never rejects: every
+ *   failure becomes a `BuildResult`.
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import type { Executor, JobOutput } from "../executors/executor.ts";
@@ -111,6 +113,13 @@ export interface RunBuildOptions {
   tls?: JobTls;
   /** The job's web terminal, when GitLab got a terminal session for it. */
   terminal?: BuildTerminal;
+  /**
+   * The caller calls `executor.cleanup()` itself once it reported the result
+   * (the executor process does): runBuild then ends the job with
+   * `executor.finishJob()` where the executor has one, so the result does not
+   * wait for the removal of containers. Default false: runBuild cleans up.
+   */
+  isCleanupDeferred?: boolean;
 }
 
 /**
@@ -250,8 +259,10 @@ class Build {
 
     this.#done.abort();
     for (const unlink of this.#unlink) unlink();
+    const { executor } = this.#o;
     try {
-      await this.#o.executor.cleanup();
+      if (this.#o.isCleanupDeferred && executor.finishJob) await executor.finishJob();
+      else await executor.cleanup();
     } catch (e) {
       this.#o.log?.warn("Executor cleanup failed", { [F.ERROR]: String(e) });
     }

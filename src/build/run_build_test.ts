@@ -82,6 +82,7 @@ async function build(
     hooks?: (h: Harness) => BuildStageHooks;
     prepareErrors?: Error[];
     terminal?: (h: Harness) => BuildTerminal;
+    isCleanupDeferred?: boolean;
   } = {},
 ): Promise<{ result: BuildResult } & Harness> {
   const output = new CollectedOutput();
@@ -113,6 +114,7 @@ async function build(
   };
   if (options.hooks) runOptions.hooks = options.hooks(h);
   if (options.terminal) runOptions.terminal = options.terminal(h);
+  if (options.isCleanupDeferred) runOptions.isCleanupDeferred = true;
   const result = await runBuild(runOptions);
   return { result, ...h };
 }
@@ -125,6 +127,17 @@ function hangs(h: Harness, ms: number, code = 143): StageBehaviour {
     return code;
   };
 }
+
+Deno.test("runBuild with isCleanupDeferred ends the job with the executor's finishJob and leaves cleanup to its caller", async () => {
+  const deferred = await build({ isCleanupDeferred: true });
+  assert.deepEqual(deferred.result, { state: "success" });
+  assert.equal(deferred.executor.finishes, 1);
+  assert.equal(deferred.executor.cleanups, 0);
+  assert.match(deferred.output.text(), /Job succeeded/);
+  const plain = await build();
+  assert.equal(plain.executor.finishes, 0);
+  assert.equal(plain.executor.cleanups, 1);
+});
 
 Deno.test("runBuild runs the stages in the official order and reports success", async () => {
   const { result, executor, output, stages } = await build();

@@ -98,6 +98,11 @@ export class FrameWriter implements JobOutput {
     this.#flushing = null;
   }
 
+  /** Resolves once every frame sent so far was written (or the poller is gone). */
+  async flushed(): Promise<void> {
+    await this.#flushing;
+  }
+
   async close(): Promise<void> {
     await this.#flushing;
     await this.#writer.ready.catch(() => {});
@@ -383,6 +388,8 @@ async function runJob(
     : null;
   if (terminal) control.onTerminal((m) => terminal.handle(m));
   let result: BuildResult;
+  /** The executor whose cleanup runBuild leaves for after the result (see finishJob). */
+  let ran: Executor | null = null;
   try {
     const context: ExecutorContext = {
       runner: start.runner,
@@ -410,6 +417,9 @@ async function runJob(
       : start.runner.executor === "custom"
       ? await runnerCommandHooks(context)
       : await jobFileHooks(context, executor, io.version, new ProtocolCacheUrls(writer, control));
+    const tls = await readJobTls(start.runner, log);
+    // An executor without finishJob is cleaned up by runBuild, as before.
+    if (executor.finishJob) ran = executor;
     const build = runBuild({
       job: start.job,
       runner: start.runner,
@@ -424,8 +434,9 @@ async function runJob(
       ...(jobFiles.hooks ? { hooks: jobFiles.hooks } : {}),
       onStage: (stage) => writer.event({ type: "stage", stage }),
       log,
-      tls: await readJobTls(start.runner, log),
+      tls,
       ...(terminal ? { terminal } : {}),
+      isCleanupDeferred: true,
     });
     const outcome = await Promise.race([build, lost.promise]);
     if (outcome === "lost") {
@@ -461,6 +472,18 @@ async function runJob(
   });
   // A terminal still open when the result is out does not run into the next job.
   await terminal?.close();
+  // The containers of a docker job are removed once the result is on its way to
+  // the poller (it reports at once): the job's end does not wait for the daemon.
+  // The process still goes idle or exits only after the removal.
+  if (ran !== null) {
+    await writer.flushed();
+    const cleaned = ran.cleanup().catch((err: unknown) => {
+      log.warn("Executor cleanup failed", { [F.ERROR]: String(err) });
+    });
+    if ((await Promise.race([cleaned, lost.promise])) === "lost") {
+      log.error("Executor cleanup did not finish in time after the job was stopped");
+    }
+  }
   timers.forEach((timer) => clearTimeout(timer));
   return isLost ? "stopped" : "clean";
 }

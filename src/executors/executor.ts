@@ -57,6 +57,16 @@ export interface Executor extends AsyncDisposable {
    * user). Absent: cleanup_file_variables runs its script as a stage.
    */
   readonly removeFiles?: (paths: readonly string[]) => Promise<void>;
+  /**
+   * The first half of `cleanup`, for an executor whose removal is slow
+   * (docker: killing and removing containers, ~100 ms): ends everything that
+   * could still reach the job's log or files (terminals, stage connections),
+   * leaving what it created in place. A build whose owner reports the result
+   * first calls this, then `cleanup` once the result is out (see runBuild's
+   * `isCleanupDeferred`). May run twice; `cleanup` runs it first. Absent:
+   * `cleanup` is the whole of it.
+   */
+  finishJob?(): Promise<void>;
   cleanup(): Promise<void>;
 }
 

@@ -187,6 +187,7 @@ export class DockerExecutor implements Executor {
   #hostBinds: string[] = [];
   #user = "";
   #sweep: Promise<void> | null = null;
+  #isFinished = false;
   #isCleanedUp = false;
   readonly #terminals = new Set<JobTerminalProcess>();
 
@@ -1049,11 +1050,11 @@ export class DockerExecutor implements Executor {
   async openTerminal(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess> {
     const deadline = Date.now() + TERMINAL_WAIT_MS;
     while (!this.#build || this.#build.isStopped) {
-      if (this.#isCleanedUp) throw new Error("The job's build container is gone");
+      if (this.#isFinished) throw new Error("The job's build container is gone");
       if (Date.now() > deadline) throw new Error("Timeout for waiting for build container");
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    if (this.#isCleanedUp) throw new Error("The job's build container is gone");
+    if (this.#isFinished) throw new Error("The job's build container is gone");
     const build = this.#build;
     const exec = await build.container.exec({
       Cmd: [build.shellPath, "-l"],
@@ -1090,14 +1091,28 @@ export class DockerExecutor implements Executor {
     return terminal;
   }
 
+  /**
+   * Ends the job in its containers without removing them: terminals closed,
+   * the main shell's attach dropped, a helper still being created awaited
+   * (so that cleanup removes it). Nothing reaches the job's log after this;
+   * the containers go on idling until `cleanup`, which the job's result
+   * need not wait for: killing and removing a container takes the daemon
+   * ~100 ms (its network and mounts are taken down), as long as the rest of
+   * a trivial job.
+   */
+  async finishJob(): Promise<void> {
+    if (this.#isFinished) return;
+    this.#isFinished = true;
+    await Promise.all([...this.#terminals].map((terminal) => terminal.close()));
+    await this.#helperPromise?.catch(() => {});
+    this.#build?.mainShell?.close();
+  }
+
   async cleanup(): Promise<void> {
     if (this.#isCleanedUp) return;
     this.#isCleanedUp = true;
-    await Promise.all([...this.#terminals].map((terminal) => terminal.close()));
+    await this.finishJob();
     const { docker } = this.#o;
-    // A helper still being created would otherwise escape the removal below.
-    await this.#helperPromise?.catch(() => {});
-    this.#build?.mainShell?.close();
     const failures: string[] = [];
     const removeContainer = async (id: string) => {
       try {
