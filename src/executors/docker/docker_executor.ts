@@ -62,6 +62,7 @@ import { checkImageAllowed, type PullPolicy, resolvePullPolicies } from "./image
 import { ensureImage, type PulledImage } from "./image_puller.ts";
 import { containerLogs, probeService, serviceAliases, servicePorts } from "./job_services.ts";
 import { MainShell } from "./main_shell.ts";
+import { detectShell, SHELL_CANDIDATES } from "./shell_detection.ts";
 import type { OwnerLease } from "./owner_lease.ts";
 import { resolveRegistryAuth } from "./registry_auth.ts";
 import type { CredentialHelper } from "./credential_helper.ts";
@@ -99,17 +100,6 @@ export const MAIN_SHELL_STAGES: ReadonlySet<string> = new Set([
   "prepare_script",
   "cleanup_file_variables",
 ]);
-
-/** Where the official shell detection looks, in order. */
-const SHELL_CANDIDATES: readonly { path: string; shell: ShellName }[] = [
-  { path: "/usr/local/bin/bash", shell: "bash" },
-  { path: "/usr/bin/bash", shell: "bash" },
-  { path: "/bin/bash", shell: "bash" },
-  { path: "/usr/local/bin/sh", shell: "sh" },
-  { path: "/usr/bin/sh", shell: "sh" },
-  { path: "/bin/sh", shell: "sh" },
-  { path: "/busybox/sh", shell: "sh" },
-];
 
 /** Exit code a stage resolves with when aborted: the shell's code for SIGKILL. */
 export const KILLED_EXIT_CODE = 137;
@@ -796,11 +786,8 @@ export class DockerExecutor implements Executor {
     container: Docker.Container,
     image: PulledImage,
   ): Promise<{ shell: ShellName; shellPath: string }> {
-    const found = await Promise.all(
-      SHELL_CANDIDATES.map(async (c) => ((await statPath(container, c.path)) ? c : null)),
-    );
-    const first = found.find((c) => c !== null);
-    if (!first) {
+    const found = await detectShell(async (path) => (await statPath(container, path)) !== null);
+    if (!found) {
       throw new JobFailedError(
         "runner_system_failure",
         `Image "${image.name}" has no shell: looked for ${
@@ -808,7 +795,7 @@ export class DockerExecutor implements Executor {
         }`,
       );
     }
-    return { shell: first.shell, shellPath: first.path };
+    return found;
   }
 
   async #helperContainer(signal: AbortSignal): Promise<JobContainer> {
