@@ -306,7 +306,7 @@ export class DockerExecutor implements Executor {
   ) {
     return await ensureImage(this.#o.docker, image, {
       policies,
-      auth: await this.#auth(image),
+      auth: () => this.#auth(image),
       say: (line) => this.#say(line),
       signal,
       platform,

@@ -25,7 +25,12 @@ export interface PulledImage {
 
 export interface EnsureImageOptions {
   policies: readonly PullPolicy[];
-  auth: ResolvedAuth | null;
+  /**
+   * The registry credentials, asked for only before a pull, at most once: as
+   * in the official runner, an image used from the host runs no credential
+   * helper and reads no auth config. Absent: pulls are anonymous.
+   */
+  auth?: () => Promise<ResolvedAuth | null>;
   /** A line for the job log. */
   say: (line: string) => void;
   signal: AbortSignal;
@@ -81,10 +86,15 @@ async function inspect(docker: Docker, name: string): Promise<PulledImage | null
 }
 
 /** Pulls and waits for the end of the progress stream; errors arrive inside it. */
-async function pull(docker: Docker, name: string, options: EnsureImageOptions): Promise<void> {
+async function pull(
+  docker: Docker,
+  name: string,
+  options: EnsureImageOptions,
+  auth: ResolvedAuth | null,
+): Promise<void> {
   const pullOptions: Record<string, unknown> = { abortSignal: options.signal };
   if (options.platform) pullOptions["platform"] = options.platform;
-  if (options.auth) pullOptions["authconfig"] = options.auth.auth;
+  if (auth) pullOptions["authconfig"] = auth.auth;
   const stream = await docker.pull(name, pullOptions) as NodeJS.ReadableStream;
   await new Promise<void>((resolve, reject) => {
     let buffered = "";
@@ -124,6 +134,7 @@ export async function ensureImage(
 ): Promise<PulledImage> {
   const name = normalizeImageName(image);
   const reasons: string[] = [];
+  let auth: Promise<ResolvedAuth | null> | null = null;
   for (const policy of options.policies) {
     if (options.signal.aborted) break;
     try {
@@ -143,9 +154,11 @@ export async function ensureImage(
           );
         }
       }
-      if (options.auth) options.say(`Authenticating with credentials from ${options.auth.source}`);
+      auth ??= options.auth?.() ?? Promise.resolve(null);
+      const credentials = await auth;
+      if (credentials) options.say(`Authenticating with credentials from ${credentials.source}`);
       options.say(`Pulling docker image ${name} ...`);
-      await pull(docker, name, options);
+      await pull(docker, name, options, credentials);
       const pulled = await inspect(docker, name);
       if (!pulled) throw new Error("the image is missing after its pull");
       if (!isPlatformMatch(options.platform ?? "", pulled.platform)) {

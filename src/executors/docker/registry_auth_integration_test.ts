@@ -11,10 +11,15 @@ import Docker from "dockerode";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
-import { dockerSkipReason } from "../../../tests/fixtures/docker_images.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  dockerSkipReason,
+  ensureBusyboxImage,
+} from "../../../tests/fixtures/docker_images.ts";
 import { CollectedOutput } from "../executor_contract.ts";
 import { ProcessCredentialHelper } from "./credential_helper.ts";
 import { DockerExecutor } from "./docker_executor.ts";
+import { clearCacheVolumes } from "./docker_resources.ts";
 import { OwnerLease } from "./owner_lease.ts";
 import { SilentLogger } from "../../log/logger.ts";
 
@@ -170,5 +175,55 @@ Deno.test({
       /WARNING: \$DOCKER_AUTH_CONFIG could not be used: Cannot run "docker-credential-runnertest-missing"/,
     );
     assert.deepEqual(w.authorizations, []);
+  },
+});
+
+Deno.test({
+  name:
+    "an image found on the host under if-not-present runs no credential helper, as in the official runner",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await ensureBusyboxImage();
+    await using w = await world("store-user", "store-secret");
+    const output = new CollectedOutput();
+    const jobId = Math.floor(Math.random() * 1e9);
+    const shortToken = `c${crypto.randomUUID().slice(0, 7)}`;
+    const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+    await using e = new DockerExecutor({
+      docker,
+      config: {
+        ...defaultRunnerConfig("docker").docker,
+        image: BUSYBOX_TEST_IMAGE,
+        pullPolicy: ["if-not-present"],
+        allowedPullPolicies: [],
+      },
+      job: parseJobSpec({
+        id: jobId,
+        token: "job-token",
+        job_info: { project_id: jobId },
+        variables: [{ key: "GIT_STRATEGY", value: "none" }],
+      }),
+      shortToken,
+      concurrentProjectId: 0,
+      output,
+      log: new SilentLogger(),
+      lease: w.lease,
+      sweepOrphans: false,
+      credentialHelper: new ProcessCredentialHelper({
+        searchPath: `${w.binDir}:${Deno.env.get("PATH") ?? ""}`,
+      }),
+      runnerDockerAuthConfig: JSON.stringify({ credsStore: "runnertest" }),
+    });
+    try {
+      await e.prepare(new AbortController().signal);
+      assert.match(output.text(), /Using locally found image version/);
+      assert.doesNotMatch(output.text(), /Authenticating/);
+      await assert.rejects(Deno.stat(join(w.binDir, "calls.log")), Deno.errors.NotFound);
+    } finally {
+      await e.cleanup();
+      await clearCacheVolumes(docker, { shortToken });
+    }
   },
 });

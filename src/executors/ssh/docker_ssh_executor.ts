@@ -145,7 +145,6 @@ export class DockerSshExecutor implements Executor {
         config.allowedPullPolicies,
         job.image.pullPolicy,
       ),
-      auth: null,
       say: (line) => this.#say(line),
       signal,
     });
