@@ -208,12 +208,15 @@ function writeLine(stream: MainIo["stdout"], line: string): void {
   for (let done = 0; done < bytes.length;) done += stream.writeSync(bytes.subarray(done));
 }
 
-function lineReader(stdin: ReadableStream<Uint8Array>): (prompt: string) => Promise<string | null> {
+/** Reads lines from `stdin()`, called on the first read. */
+function lineReader(
+  stdin: () => ReadableStream<Uint8Array>,
+): (prompt: string) => Promise<string | null> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let buffered = "";
   const decoder = new TextDecoder();
   return async () => {
-    reader ??= stdin.getReader();
+    reader ??= stdin().getReader();
     while (!buffered.includes("\n")) {
       const { value, done } = await reader.read();
       if (done) {
@@ -275,7 +278,9 @@ export async function main(args: string[], io: MainIo): Promise<number> {
   // other commands (and `io.stdin`, which its own thread never reads) would
   // only delay it.
   if (command === "executor-process") return await executorProcess(rest, io);
-  const read = lineReader(io.stdin);
+  // `io.stdin` only when a command reads it (a prompt): Deno sets up the
+  // stream on first use, which a command that never prompts would pay for.
+  const read = lineReader(() => io.stdin);
   const env = (name: string) => io.env[name];
   // deno-lint-ignore prefer-const -- assigned below; the sink's callback reads it later
   let ctx: CliContext;
@@ -296,7 +301,9 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     log,
     version: io.version ?? versionInfo(),
     ...(io.pollerScope ? { pollerScope: io.pollerScope } : {}),
-    isInteractive: io.stdin.isTerminal?.() ?? false,
+    get isInteractive() {
+      return io.stdin.isTerminal?.() ?? false;
+    },
     readLine: (prompt) => {
       writeLine(io.stdout, prompt.replace(/\n$/, ""));
       return read(prompt);

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { main, type MainIo } from "./main.ts";
+
+/** An io whose stdin counts how often it is asked for. */
+function countingIo(): { io: MainIo; output: () => string; stdinGets: () => number } {
+  let gets = 0;
+  let text = "";
+  const sink = {
+    writeSync(p: Uint8Array) {
+      text += new TextDecoder().decode(p);
+      return p.length;
+    },
+  };
+  const io: MainIo = {
+    stdout: sink,
+    stderr: sink,
+    get stdin() {
+      gets++;
+      return Object.assign(new ReadableStream<Uint8Array>(), { isTerminal: () => false });
+    },
+    env: {},
+    cwd: Deno.cwd(),
+  };
+  return { io, output: () => text, stdinGets: () => gets };
+}
+
+Deno.test("a command that asks nothing leaves stdin alone (Deno sets up its stream on first use)", async () => {
+  for (const args of [["--version"], ["exec", "--help"], ["no-such-command"]]) {
+    const { io, output, stdinGets } = countingIo();
+    await main(args, io);
+    assert.notEqual(output(), "", args.join(" "));
+    assert.equal(stdinGets(), 0, args.join(" "));
+  }
+});
