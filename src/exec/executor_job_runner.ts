@@ -13,9 +13,7 @@
  * at GitLab; nothing clones from it.
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
-import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { projectPathFromRepoUrl } from "../build/git_remote.ts";
-import { expandVariables, lookupVariable } from "../build/job_variables.ts";
 import {
   executorSettings,
   type FromExecutor,
@@ -27,9 +25,7 @@ import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../poller/process_launcher.ts";
 import { isDockerOwner, sweepLeftovers } from "../poller/leftover_sweep.ts";
 import { joinPath } from "../shells/script_writer.ts";
-import { JobTrace } from "../trace/job_trace.ts";
-import { maskOptionsForJob } from "../trace/mask_options.ts";
-import { TraceStore } from "../trace/trace_store.ts";
+import type { JobTrace } from "../trace/job_trace.ts";
 import type { AttemptOptions, AttemptResult, JobAttemptRunner } from "./pipeline_runner.ts";
 import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
 import { copyWorkspace } from "./workspace_copy.ts";
@@ -175,29 +171,27 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
 
   async run(job: JobSpec, options: AttemptOptions): Promise<AttemptResult> {
     const spec: JobSpec = { ...job, gitInfo: { ...job.gitInfo, repoUrl: this.repoUrl() } };
-    const variables = expandVariables(spec.variables);
-    const flags = resolveFeatureFlags(
-      this.#o.runner.featureFlags,
-      (key) => lookupVariable(variables, key),
-    );
-    const mask = maskOptionsForJob(spec, {
-      isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,
-    });
-    // The log goes to a terminal, not to GitLab, which strips line stamps when
-    // it renders: stamp lines only when FF_TIMESTAMPS is set to true explicitly.
-    const isTimestampAsked = this.#o.runner.featureFlags["FF_TIMESTAMPS"] !== undefined ||
-      lookupVariable(variables, "FF_TIMESTAMPS") !== undefined;
-    using trace = new JobTrace({
-      mask,
-      outputLimitKiB: this.#o.runner.outputLimit,
-      store: new ForwardingTraceStore(options.onLog),
-      isTimestamped: isTimestampAsked && flags["FF_TIMESTAMPS"] === true,
-      // No final update reads it: no CRC, and no node:zlib to load for one;
-      // the UTF-8 check without node:buffer's (short logs, no Node compatibility).
-      crc32: null,
-      isUtf8: null,
-    });
-    const fail = (reason: string, message: string): AttemptResult => {
+    // Opened once the start message is on its way (exec_trace.ts), or by a
+    // failure before that.
+    let trace: JobTrace | null = null;
+    const openTrace = async () => {
+      const { openExecTrace } = await import("./exec_trace.ts");
+      return trace ??= openExecTrace(spec, this.#o.runner, options.onLog);
+    };
+    try {
+      return await this.#run(spec, options, openTrace);
+    } finally {
+      (trace as JobTrace | null)?.[Symbol.dispose]();
+    }
+  }
+
+  async #run(
+    spec: JobSpec,
+    options: AttemptOptions,
+    openTrace: () => Promise<JobTrace>,
+  ): Promise<AttemptResult> {
+    const fail = async (reason: string, message: string): Promise<AttemptResult> => {
+      const trace = await openTrace();
       trace.write(
         encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
         "runner",
@@ -211,7 +205,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     try {
       proc = this.#take();
     } catch (error) {
-      return fail(
+      return await fail(
         "runner_system_failure",
         `Cannot start the executor process: ${(error as Error).message}`,
       );
@@ -225,7 +219,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     } catch (error) {
       child.kill("SIGKILL");
       const cause = (error as Error).cause;
-      return fail(
+      return await fail(
         "runner_system_failure",
         `${(error as Error).message}${cause ? `: ${(cause as Error).message}` : ""}`,
       );
@@ -251,6 +245,8 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       });
       options.signal.addEventListener("abort", onAbort, { once: true });
       if (options.signal.aborted) onAbort();
+      // The job's output waits in the pipe while the trace pipeline loads.
+      const trace = await openTrace();
       for await (const item of child.events()) {
         if ("trace" in item) trace.write(item.trace, item.stream);
         else result = resultOf(item.event) ?? result;
@@ -263,6 +259,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     const status = await child.status;
     // Only when set: even clearTimeout(undefined) loads node:timers (time/clock.ts).
     if (killTimer !== undefined) clearTimeout(killTimer);
+    const trace = await openTrace();
     if (result === null) {
       // A docker job's containers, network and volumes outlive a killed process.
       if (isDockerOwner(this.#o.runner)) await this.#sweep(trace);
@@ -273,7 +270,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       }
       const how = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
       const tail = child.stderrTail().trim().split("\n").slice(-3).join(" | ");
-      return fail(
+      return await fail(
         "runner_system_failure",
         `executor process ended unexpectedly (${how})${tail ? `: ${tail}` : ""}`,
       );
@@ -302,27 +299,4 @@ function describeSwept(swept: SweptEvent): string {
 
 function resultOf(event: FromExecutor): ResultEvent | null {
   return event.type === "result" ? event : null;
-}
-
-/**
- * The end of the trace pipeline for exec: masked, sanitised bytes go straight
- * to the terminal instead of being kept for upload.
- */
-class ForwardingTraceStore extends TraceStore {
-  readonly #forward: (bytes: Uint8Array) => void;
-  #forwarded = 0;
-
-  constructor(forward: (bytes: Uint8Array) => void) {
-    super({ memoryLimitBytes: 0 });
-    this.#forward = forward;
-  }
-
-  override get size(): number {
-    return this.#forwarded;
-  }
-
-  override append(bytes: Uint8Array): void {
-    this.#forwarded += bytes.length;
-    this.#forward(bytes);
-  }
 }

@@ -231,6 +231,25 @@ Deno.test({
 
 Deno.test({
   name:
+    "exec sends its job's start message before it loads the trace pipeline, which loads while the executor process prepares the job",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    // As `deno task runner` runs it: lazy dynamic imports load when imported.
+    const run = await tracedExec(project, [], "openat,write", runnerTaskFlags());
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^built$/m);
+    const start = run.lines.findIndex((l) => /write\(\d+, ".*\\"type\\":\\"start\\"/.test(l));
+    const masker = run.lines.findIndex((l) => /openat\(.*\/src\/trace\/trace_masker\.ts"/.test(l));
+    assert.ok(start >= 0 && masker >= 0, run.lines.join("\n"));
+    assert.ok(start < masker, run.lines.join("\n"));
+  },
+});
+
+Deno.test({
+  name:
     "exec's executor process removes the job's file variables in its own thread: no thread of Deno's pool is woken or started at the end of the job",
   ignore: !hasStrace,
   async fn() {
