@@ -24,6 +24,8 @@ export class LocalArchiveTarget implements ArchiveTarget {
   /** The directories this target's mkdir made (a subset of `#dirs`). */
   readonly #created = new Set<string>();
   readonly synchronous = true;
+  /** Set once Deno refused a symlink to this process: see `#lnSymlink`. */
+  #isSymlinkViaLn = false;
 
   private constructor(root: string, umask: number) {
     this.#root = root;
@@ -163,14 +165,69 @@ export class LocalArchiveTarget implements ArchiveTarget {
     return attempt(() => {
       this.#parent(path);
       const abs = this.#abs(path);
+      if (this.#isSymlinkViaLn) {
+        this.#lnSymlink(path, linkTarget);
+        return;
+      }
       try {
         Deno.symlinkSync(linkTarget, abs);
       } catch (err) {
+        if (err instanceof Deno.errors.NotCapable) {
+          this.#isSymlinkViaLn = true;
+          this.#lnSymlink(path, linkTarget);
+          return;
+        }
         if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
         this.#clear(path);
         Deno.symlinkSync(linkTarget, abs);
       }
     });
+  }
+
+  /**
+   * Deno 2.9 refuses `Deno.symlink` to a process whose read or write grant
+   * is path-scoped (an executor process's), whatever the paths: a symlink's
+   * target is resolved only when it is traversed. Such a process creates
+   * links with ln(1) when it may run it (a shell runner's may run anything:
+   * its job does), one process per link. What Deno guards against is
+   * checked here already: the extractor refused links leading out of the
+   * target directory (unless allowed), and this target never follows a
+   * link it finds on disk. Whatever stands at the path is removed first
+   * (never a directory), so ln creates exactly `path` and not a link inside
+   * a directory there.
+   */
+  #lnSymlink(path: string, linkTarget: string): void {
+    const abs = this.#abs(path);
+    try {
+      Deno.lstatSync(abs);
+      this.#clear(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    let out: Deno.CommandOutput;
+    try {
+      out = new Deno.Command("ln", {
+        args: ["-s", "--", linkTarget, abs],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).outputSync();
+    } catch (err) {
+      throw new ArchiveError(
+        path,
+        `Cannot create symlink ${quoteEntry(path)}: this process may not create symlinks ` +
+          `(Deno requires unscoped --allow-read and --allow-write) nor run ln`,
+        { cause: err },
+      );
+    }
+    if (!out.success) {
+      throw new ArchiveError(
+        path,
+        `Cannot create symlink ${quoteEntry(path)}: ln failed: ${
+          new TextDecoder().decode(out.stderr).trim()
+        }`,
+      );
+    }
   }
 
   finishDir(path: string, meta: FileMeta): Promise<void> {

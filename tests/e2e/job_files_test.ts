@@ -145,6 +145,40 @@ Deno.test("a hostile dependency archive fails the job clearly, writes nothing ou
   assert.match(after.trace, /still-serving/);
 });
 
+Deno.test("a dependency archive with symlinks (node_modules/.bin) is extracted by the scoped executor process and the links work", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const zip = craftZip([
+    { name: "node_modules/pkg/bin/tool", content: "tool-v1\n" },
+    { name: "node_modules/.bin/tool", kind: "symlink", content: "../pkg/bin/tool" },
+    { name: "current", kind: "symlink", content: "node_modules/pkg" },
+  ]);
+  const dep = gitlab.createFinishedJob({ artifact: zip });
+  const job = gitlab.enqueueJob({
+    script: [
+      "readlink node_modules/.bin/tool current",
+      "cat node_modules/.bin/tool current/bin/tool",
+    ],
+    dependencies: [dependency(dep, "deps", zip.length)],
+    variables: [NO_GIT],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(state.trace, /\n\.\.\/pkg\/bin\/tool\nnode_modules\/pkg\n/);
+  assert.match(state.trace, /\ntool-v1\ntool-v1\n/);
+  // The project directory persists (GIT_STRATEGY=none): extracting again
+  // replaces the links that are there.
+  const again = gitlab.enqueueJob({
+    script: ["readlink node_modules/.bin/tool current"],
+    dependencies: [dependency(dep, "deps", zip.length)],
+    variables: [NO_GIT],
+  });
+  const second = await gitlab.waitForJobFinished(again.id, TIMEOUT);
+  assert.equal(second.status, "success", second.trace + runner.log);
+  assert.match(second.trace, /\n\.\.\/pkg\/bin\/tool\nnode_modules\/pkg\n/);
+});
+
 Deno.test("GitLab refusing the archive with 413 fails the job with the reason in its log", async () => {
   await using gitlab = await FakeGitLab.start({
     traceUpdateIntervalSeconds: 1,
