@@ -13,11 +13,12 @@ import { executorVersion } from "./version.ts";
 import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
 // Static, and small: the Worker is created before this thread loads anything else.
 import { workerPermissions } from "../poller/executor_worker_permissions.ts";
+import { type ByteSource, directSink, directSource } from "./direct_io.ts";
 import { startScopedWorker } from "./scoped_worker.ts";
 
 export interface ExecutorEntryIo {
   /** Read by the job's own thread only: a scoped Worker (`--permissions`) reads stdin itself. */
-  readonly stdin: ReadableStream<Uint8Array>;
+  readonly stdin: ByteSource;
   stderr: { writeSync(p: Uint8Array): number };
   env: Record<string, string>;
 }
@@ -59,7 +60,8 @@ export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Pro
   const { runExecutorProcess } = await import("./executor_process.ts");
   return await runExecutorProcess({
     stdin: io.stdin,
-    stdout: (Deno.stdout as unknown as { writable: WritableStream<Uint8Array> }).writable,
+    // Plain writes: no web stream to set up (direct_io.ts).
+    stdout: directSink(Deno.stdout),
     env: io.env,
     log,
     terminate: terminate.signal,
@@ -75,7 +77,7 @@ if (import.meta.main) {
   Deno.exit(
     await runExecutorEntry(rest, {
       get stdin() {
-        return Deno.stdin.readable;
+        return directSource(Deno.stdin);
       },
       stderr: Deno.stderr,
       env: Deno.env.toObject(),

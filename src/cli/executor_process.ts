@@ -47,6 +47,7 @@ import {
 } from "./executor_factory.ts";
 import type { CacheUrlSource } from "../cache/distributed_cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "../cache/cache_url_signer.ts";
+import type { ByteSink, ByteSource } from "./direct_io.ts";
 
 /**
  * Serialises frames onto stdout in order; `write` never blocks the caller.
@@ -57,13 +58,13 @@ import type { CacheUrlMethod, PresignedRequest } from "../cache/cache_url_signer
  * pause goes out at once.
  */
 export class FrameWriter implements JobOutput {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writer: ReturnType<ByteSink["getWriter"]>;
   #failed = false;
   #queue: Uint8Array[] = [];
   /** The write loop while frames are on their way. */
   #flushing: Promise<void> | null = null;
 
-  constructor(stream: WritableStream<Uint8Array>) {
+  constructor(stream: ByteSink) {
     this.#writer = stream.getWriter();
   }
 
@@ -207,7 +208,7 @@ class JobChannel implements ControlChannel {
  * place of a job.
  */
 export class ControlReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReturnType<ByteSource["getReader"]>;
   #decoder = new FrameDecoder();
   /** Jobs whose start message (or sweeps that) arrived and that nobody took yet. */
   #started: (JobChannel | SweepMessage)[] = [];
@@ -217,7 +218,7 @@ export class ControlReader {
   #isClosed = false;
   #error: Error | null = null;
 
-  constructor(stdin: ReadableStream<Uint8Array>) {
+  constructor(stdin: ByteSource) {
     this.#reader = stdin.getReader();
     void this.#pump();
   }
@@ -273,8 +274,8 @@ export class ControlReader {
 }
 
 export interface ExecutorProcessIo {
-  stdin: ReadableStream<Uint8Array>;
-  stdout: WritableStream<Uint8Array>;
+  stdin: ByteSource;
+  stdout: ByteSink;
   env: Record<string, string>;
   log: Logger;
   version: RunnerVersion;

@@ -18,6 +18,7 @@ import {
   runExecutorProcess,
 } from "./executor_process.ts";
 import { SilentLogger } from "../log/logger.ts";
+import { directSink, directSource } from "./direct_io.ts";
 
 function start(id: number): StartMessage {
   return { type: "start", job: { id } } as unknown as StartMessage;
@@ -153,4 +154,51 @@ Deno.test("An executor process given a sweep answers with one swept event and ex
     { type: "swept", containers: [], networks: [], volumes: [], failures: [] },
   ]);
   await input.close();
+});
+
+Deno.test("An executor process reads stdin and writes stdout by plain read and write calls (direct_io.ts): messages split across reads, frames across short writes, stdout closed at the end", async () => {
+  const message = encodeMessage({
+    type: "sweep",
+    runner: defaultRunnerConfig("shell"),
+    stateDir: "/state",
+  });
+  let at = 0;
+  // A pipe that hands out 5 bytes per read, then its end.
+  const stdinFile = {
+    read(p: Uint8Array): Promise<number | null> {
+      if (at >= message.length) return Promise.resolve(null);
+      const n = Math.min(5, p.length, message.length - at);
+      p.set(message.subarray(at, at + n), 0);
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+  // A pipe that takes at most 3 bytes per write.
+  const written: number[] = [];
+  let isClosed = false;
+  const stdoutFile = {
+    write(p: Uint8Array): Promise<number> {
+      assert.ok(!isClosed, "written after close");
+      const n = Math.min(3, p.length);
+      written.push(...p.subarray(0, n));
+      return Promise.resolve(n);
+    },
+    close() {
+      isClosed = true;
+    },
+  };
+  const code = await runExecutorProcess({
+    stdin: directSource(stdinFile),
+    stdout: directSink(stdoutFile),
+    env: {},
+    log: new SilentLogger(),
+    version: { name: "gitlab-runner", version: "0", revision: "x", os: "linux", arch: "amd64" },
+  });
+  assert.equal(code, 0);
+  assert.ok(isClosed);
+  const events = new FrameDecoder().push(new Uint8Array(written))
+    .map((f) => JSON.parse(new TextDecoder().decode(f.payload)) as FromExecutor);
+  assert.deepEqual(events, [
+    { type: "swept", containers: [], networks: [], volumes: [], failures: [] },
+  ]);
 });
