@@ -13,7 +13,7 @@ import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { parseEnvironment } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
-import type { DockerExecutor, SweepResult } from "../executors/docker/mod.ts";
+import type { DockerExecutor, OwnerLease, SweepResult } from "../executors/docker/mod.ts";
 import type { SshExecutor } from "../executors/ssh/mod.ts";
 
 export interface ExecutorContext {
@@ -31,6 +31,28 @@ export interface ExecutorContext {
   onProcessGroup?: (pgid: number, isAlive: boolean) => void;
   /** Global `user`: shell jobs run as this user (through su); "" or absent: the runner's own. */
   user?: string;
+}
+
+/**
+ * This executor process's lease per state dir (see OwnerLease): taken by its
+ * first docker job and held until the process exits, so a process that runs
+ * many jobs holds one lock file, not one per job.
+ */
+const processLeases = new Map<string, Promise<OwnerLease>>();
+
+function processLease(
+  acquire: (dir: string) => Promise<OwnerLease>,
+  stateDir: string,
+): Promise<OwnerLease> {
+  const dir = executorStateDir(stateDir);
+  let lease = processLeases.get(dir);
+  if (!lease) {
+    lease = acquire(dir);
+    processLeases.set(dir, lease);
+    // A lease that could not be taken is taken again by the next job.
+    lease.catch(() => processLeases.delete(dir));
+  }
+  return lease;
 }
 
 export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
@@ -61,7 +83,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         concurrentProjectId: ctx.concurrentProjectId,
         output: ctx.output,
         log: ctx.log,
-        lease: await OwnerLease.acquire(executorStateDir(ctx.stateDir)),
+        lease: await processLease((dir) => OwnerLease.acquire(dir), ctx.stateDir),
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
         isUmaskDisabled: resolveFeatureFlags(
@@ -95,7 +117,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         job: ctx.job,
         shortToken: ctx.shortToken,
         concurrentProjectId: ctx.concurrentProjectId,
-        lease: await OwnerLease.acquire(executorStateDir(ctx.stateDir)),
+        lease: await processLease((dir) => OwnerLease.acquire(dir), ctx.stateDir),
         output: ctx.output,
         log: ctx.log,
         shell: runner.shell,
