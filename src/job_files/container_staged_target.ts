@@ -31,17 +31,34 @@ export class ContainerStagedTarget implements TargetSession {
   readonly #files: ContainerTarAccess;
   readonly #dir: string;
   readonly #staging: string;
+  /** The archive's symlinks by path: never created in the staging directory. */
+  readonly #links = new Map<string, { linkTarget: string; mtime: Date }>();
 
   private constructor(
     files: ContainerTarAccess,
     dir: string,
     staging: string,
-    target: ArchiveTarget,
+    target: LocalArchiveTarget,
   ) {
     this.#files = files;
     this.#dir = dir.replace(/\/+$/, "") || "/";
     this.#staging = staging;
-    this.target = target;
+    // Links are kept here and go into the tar as links: Deno refuses
+    // Deno.symlink to a process with path-scoped fs grants (the docker
+    // executor process), and the staging directory only feeds the tar.
+    const links = this.#links;
+    this.target = {
+      synchronous: target.synchronous,
+      mkdir: (path) => target.mkdir(path),
+      writeFile: (path, data, meta) => target.writeFile(path, data, meta),
+      createFile: (path, meta) => target.createFile(path, meta),
+      symlink: (path, linkTarget) => {
+        links.set(path, { linkTarget, mtime: new Date() });
+        return Promise.resolve();
+      },
+      finishDir: (path, meta) => target.finishDir(path, meta),
+      remove: (path) => target.remove(path),
+    };
   }
 
   static async open(
@@ -107,14 +124,35 @@ export class ContainerStagedTarget implements TargetSession {
   /** Staged entries, parents before children. */
   async #walk(): Promise<TarHeader[]> {
     const out: TarHeader[] = [];
+    const linksIn = new Map<string, string[]>();
+    for (const path of this.#links.keys()) {
+      const slash = path.lastIndexOf("/");
+      const dir = slash < 0 ? "" : path.slice(0, slash);
+      linksIn.set(dir, [...(linksIn.get(dir) ?? []), path.slice(slash + 1)]);
+    }
     const visit = async (rel: string) => {
       const names: string[] = [];
       for await (const e of Deno.readDir(rel === "" ? this.#staging : `${this.#staging}/${rel}`)) {
         names.push(e.name);
       }
+      names.push(...(linksIn.get(rel) ?? []));
       names.sort();
       for (const name of names) {
         const path = rel === "" ? name : `${rel}/${name}`;
+        const link = this.#links.get(path);
+        if (link) {
+          out.push({
+            name: path,
+            kind: "symlink",
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            mtime: link.mtime,
+            linkTarget: link.linkTarget,
+            size: 0,
+          });
+          continue;
+        }
         const abs = `${this.#staging}/${path}`;
         const info = await Deno.lstat(abs);
         const base = {

@@ -246,6 +246,35 @@ Deno.test("a project with a recursive submodule on the same GitLab checks out an
 const dockerSkip = (await dockerSkipReason()) ??
   (await hasImage(BUSYBOX_TEST_IMAGE) ? null : `image ${BUSYBOX_TEST_IMAGE} is absent`);
 
+Deno.test("docker: a dependency archive with symlinks reaches the build container as symlinks", async () => {
+  if (dockerSkip) {
+    // deno-lint-ignore no-console -- a skipped test says why (team rule)
+    console.log(`SKIPPED: ${dockerSkip}`);
+    return;
+  }
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const docker =
+    `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token, { executor: "docker" }) + docker),
+  });
+  const zip = craftZip([
+    { name: "node_modules/pkg/bin/tool", content: "tool-v1\n" },
+    { name: "node_modules/.bin/tool", kind: "symlink", content: "../pkg/bin/tool" },
+  ]);
+  const dep = gitlab.createFinishedJob({ artifact: zip });
+  const job = gitlab.enqueueJob({
+    script: ["readlink node_modules/.bin/tool", "cat node_modules/.bin/tool"],
+    dependencies: [dependency(dep, "deps", zip.length)],
+    variables: [NO_GIT],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
+  assert.match(state.trace, /\n\.\.\/pkg\/bin\/tool\n/);
+  assert.match(state.trace, /\ntool-v1\n/);
+});
+
 Deno.test("docker: artifacts and cache round trip through the build container", async () => {
   if (dockerSkip) {
     // deno-lint-ignore no-console -- a skipped test says why (team rule)
