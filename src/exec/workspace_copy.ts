@@ -36,7 +36,10 @@ export async function copyWorkspace(
   targetDir: string,
   options: CopyOptions = {},
 ): Promise<void> {
-  await removeTree(`${targetDir}.tmp`);
+  // Synchronously, as the copy below: a job's temporary files are few and
+  // small, and an asynchronous removal is a hop to a pool thread and back,
+  // which a busy host is slow to schedule.
+  removeTreeSync(`${targetDir}.tmp`);
   // The job's temporary directory beside it, empty: the prepare stage finds
   // both directories and starts no `mkdir` (a process on the way to the script).
   Deno.mkdirSync(dirname(targetDir), { recursive: true });
@@ -216,6 +219,16 @@ function removeFile(path: string): void {
 }
 
 /** Each removal of a tree is one call however large it is, so it stays asynchronous. */
+function removeTreeSync(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new Error(`Cannot empty the job's directory "${path}"`, { cause: error });
+    }
+  }
+}
+
 async function removeTree(path: string): Promise<void> {
   try {
     await Deno.remove(path, { recursive: true });

@@ -250,6 +250,34 @@ Deno.test({
 
 Deno.test({
   name:
+    "exec makes its state directories and empties the job's temporary directory on its own thread, with no hop to a pool thread on the way to the job's start",
+  ignore: !hasStrace,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    // A second run: the state directories and the job's .tmp directory exist.
+    const first = await tracedExec(project, [], "execve");
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const run = await tracedExec(project, [], "execve,mkdir,unlinkat,write");
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^built$/m);
+    const exec = run.lines[0]!.split(/\s+/)[0]!;
+    const start = run.lines.findIndex((l) => /write\(\d+, ".*\\"type\\":\\"start\\"/.test(l));
+    assert.ok(start >= 0, run.lines.join("\n"));
+    const before = run.lines.slice(0, start);
+    const stateDirs = before.filter((l) =>
+      /mkdir\(".*\/runner\/exec\/[0-9a-f]+\/(builds|cache|executor)"/.test(l)
+    );
+    const tmp = before.filter((l) => /unlinkat\(AT_FDCWD, ".*\.tmp", AT_REMOVEDIR/.test(l));
+    assert.equal(stateDirs.length, 3, run.lines.join("\n"));
+    assert.equal(tmp.length, 1, run.lines.join("\n"));
+    for (const line of [...stateDirs, ...tmp]) assert.equal(line.split(/\s+/)[0], exec, line);
+  },
+});
+
+Deno.test({
+  name:
     "exec's executor process removes the job's file variables in its own thread: no thread of Deno's pool is woken or started at the end of the job",
   ignore: !hasStrace,
   async fn() {

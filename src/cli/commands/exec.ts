@@ -478,11 +478,17 @@ async function runPlan(
   const { stateDir, executorStateDir, tempDir } = early;
   const buildsDir = join(stateDir, "builds");
   const artifactsDir = join(stateDir, "artifacts");
-  await Deno.mkdir(buildsDir, { recursive: true });
-  await Deno.mkdir(join(stateDir, "cache"), { recursive: true });
-  await Deno.mkdir(executorStateDir, { recursive: true });
+  // Synchronous, on the way to the first job's start: each asynchronous call
+  // is a hop to a pool thread and back, which a busy host is slow to schedule.
+  Deno.mkdirSync(buildsDir, { recursive: true });
+  Deno.mkdirSync(join(stateDir, "cache"), { recursive: true });
+  Deno.mkdirSync(executorStateDir, { recursive: true });
   // Artifacts belong to one run, as to one pipeline in GitLab.
-  await Deno.remove(artifactsDir, { recursive: true }).catch(() => {});
+  try {
+    Deno.removeSync(artifactsDir, { recursive: true });
+  } catch {
+    // None yet.
+  }
   let spare = early.takeProcess();
   let url = early.url;
   let server: LocalArtifactsServer | null = null;
