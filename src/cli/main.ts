@@ -134,6 +134,14 @@ const COMMANDS: Record<string, Command> = {
       return { flags: CACHE_FLAGS, run: cacheCommand };
     },
   },
+  "read-config": {
+    summary: "Print config.toml as run loads it, as JSON (internal: run's supervisor)",
+    hidden: true,
+    load: async () => {
+      const { READ_CONFIG_FLAGS, readConfigCommand } = await import("./config_reader_process.ts");
+      return { flags: READ_CONFIG_FLAGS, run: readConfigCommand };
+    },
+  },
   "artifacts-uploader": {
     summary: "Create and upload cache artifacts (internal)",
     hidden: true,

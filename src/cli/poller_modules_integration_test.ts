@@ -3,7 +3,9 @@
  * (main.ts, then poller_supervisor.ts) and the poller Worker (poller_worker.ts,
  * then commands/run.ts). No `node:` module in either: the first one costs a
  * thread Deno's Node compatibility layer (several MB of an idle runner's
- * RSS, scripts/bench/job_latency.ts figure (c)). What only a job, a web
+ * RSS, scripts/bench/job_latency.ts figure (c)). No npm package in either: the
+ * first one costs the process Deno's npm resolution (~2.5 MB); the supervisor
+ * has config.toml read by a child process (cli/config_reader_process.ts). What only a job, a web
  * terminal, run-single or metrics need loads with them, by a dynamic import;
  * so does the config loader (schema, TOML package) in the poller, which runs
  * with the config its supervisor loaded and needs the loader only for an edit.
@@ -14,10 +16,15 @@ import { staticGraph } from "../../tests/fixtures/static_graph.ts";
 
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
-Deno.test("an idle runner's supervising thread loads no node: module, no runner-flag table, no metrics", async () => {
+Deno.test("an idle runner's supervising thread loads no node: module, no npm package, no config loader or schema, no runner-flag table, no metrics", async () => {
   const loaded = await staticGraph([path("./main.ts"), path("./poller_supervisor.ts")]);
-  assert.ok(loaded.some((s) => s.endsWith("/src/config/load_config.ts")), "graph walked");
+  assert.ok(loaded.some((s) => s.endsWith("/src/poller/poller_permissions.ts")), "graph walked");
   assert.deepEqual(loaded.filter((s) => s.startsWith("node:")), []);
+  assert.deepEqual(loaded.filter((s) => s.startsWith("npm:") || s.includes("/npm/")), []);
+  assert.deepEqual(
+    loaded.filter((s) => /\/config\/(load_config|parse_config|schema|default_config)\.ts$/.test(s)),
+    [],
+  );
   assert.deepEqual(
     loaded.filter((s) =>
       /\/(runner_flags|run_single_flags|metrics_endpoint|prom_client)\.ts$/.test(s) ||

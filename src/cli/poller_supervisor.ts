@@ -18,8 +18,7 @@
  * `Deno.env` read or child process sees them. /proc/<pid>/environ still shows
  * the environment the process was started with (docs/security.md).
  */
-import { loadConfigFile, type LoadedConfigFile } from "../config/load_config.ts";
-import { defaultConfig } from "../config/default_config.ts";
+import type { LoadedConfigFile } from "../config/load_config.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { F } from "../log/fields.ts";
 import { fromFileUrl } from "../path/host_path.ts";
@@ -32,6 +31,7 @@ import {
 import { isCompiledBinary } from "../poller/compiled_grants.ts";
 import { type CliContext, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
 import { configPath, enterWorkingDirectory } from "./config_flags.ts";
+import { readConfigInChild } from "./config_reader_process.ts";
 import { Flags, parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./commands/run_flags.ts";
 import { runScopedWorker } from "./scoped_worker.ts";
@@ -100,8 +100,16 @@ export async function superviseScopedPoller(
   let isFirst = true;
   let previous: GlobalConfig | null = null;
   while (true) {
-    const loaded = await readConfig(path, env);
-    const config = loaded?.config ?? defaultConfig();
+    // In a child process: this thread loads no TOML (cli/config_reader_process.ts).
+    const loaded = await readConfigInChild(path, {
+      execPath,
+      sourceDir,
+      env,
+      configTarget: configTarget(path),
+    });
+    // The defaults (and the config schema they come from) load only when the file could not be.
+    const config = loaded?.config ??
+      (await import("../config/default_config.ts")).defaultConfig();
     if (isFirst) forgetTokenVariables(config);
     isFirst = false;
     const tempDir = await Deno.makeTempDir({ prefix: "runner-" });
@@ -156,22 +164,6 @@ export async function superviseScopedPoller(
     }).finally(() => clearInterval(procfsTimer));
     await Deno.remove(tempDir, { recursive: true }).catch(() => {});
     if (code !== POLLER_RESCOPE_EXIT) return code;
-  }
-}
-
-/**
- * The config as the poller would load it, which the poller then runs with (no
- * second read); null when it cannot be loaded: the poller, started with the
- * defaults' permissions, loads it again and reports the error itself.
- */
-async function readConfig(
-  path: string,
-  env: Record<string, string>,
-): Promise<LoadedConfigFile | null> {
-  try {
-    return await loadConfigFile(path, { env, missingFile: "empty" });
-  } catch {
-    return null;
   }
 }
 
