@@ -31,10 +31,20 @@ export interface ArchiveTarget {
   createFile(path: string, meta: FileMeta): Promise<TargetFile>;
   /** Creates or replaces a symlink at `path` pointing at `linkTarget`. */
   symlink(path: string, linkTarget: string): Promise<void>;
+  /**
+   * Like `symlink` for each link, in order, for a target that creates many
+   * links cheaper at once; the extractor uses it when present.
+   */
+  symlinks?(links: readonly SymlinkEntry[]): Promise<void>;
   /** Sets a directory's permission bits and mtime (after its content is written). */
   finishDir(path: string, meta: FileMeta): Promise<void>;
   /** Removes a file this extraction wrote (used when its content fails a check). */
   remove(path: string): Promise<void>;
+}
+
+export interface SymlinkEntry {
+  path: string;
+  linkTarget: string;
 }
 
 export interface FileMeta {

@@ -155,10 +155,19 @@ async function extractEntries(
     bytes += written;
   });
 
-  for (const item of links) {
+  if (target.symlinks !== undefined) {
     options.signal?.throwIfAborted();
-    if (turns.isDue) await turns.take();
-    await target.symlink(item.path, linkTargets.get(item.path) as string);
+    if (links.length > 0) {
+      await target.symlinks(
+        links.map(({ path }) => ({ path, linkTarget: linkTargets.get(path) as string })),
+      );
+    }
+  } else {
+    for (const item of links) {
+      options.signal?.throwIfAborted();
+      if (turns.isDue) await turns.take();
+      await target.symlink(item.path, linkTargets.get(item.path) as string);
+    }
   }
 
   const explicitDirs = plan.filter((p) => p.entry.kind === "dir")

@@ -617,3 +617,118 @@ await reader.close();
     }
   },
 });
+
+/**
+ * Extracts `zip` into `target` in a process whose fs grants are scoped to
+ * `root`, as an executor process's are (Deno then refuses it Deno.symlink),
+ * with `env` for ln or perl; `strace` lists the programs it starts.
+ */
+async function extractScoped(
+  root: string,
+  zip: string,
+  target: string,
+  options: { env?: Record<string, string>; straceLog?: string } = {},
+): Promise<void> {
+  const script = `${root}/extract.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { extractZip, LocalArchiveTarget } from ${
+      JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+    };
+import { LocalFileReader } from ${
+      JSON.stringify(new URL("./local_file_reader.ts", import.meta.url).href)
+    };
+const reader = await LocalFileReader.open(Deno.args[0]);
+await extractZip(reader, await LocalArchiveTarget.open(Deno.args[1]));
+await reader.close();
+`,
+  );
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--no-prompt",
+    `--allow-read=${root}`,
+    `--allow-write=${root}`,
+    "--allow-run",
+    "--allow-sys",
+    script,
+    zip,
+    target,
+  ];
+  const cmd = options.straceLog === undefined
+    ? deno
+    : ["strace", "-f", "-q", "-e", "trace=execve", "-o", options.straceLog, "--", ...deno];
+  const out = await new Deno.Command(cmd[0] as string, {
+    args: cmd.slice(1),
+    cwd: root,
+    env: options.env ?? {},
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+const LINKS = craftZip([
+  { name: "pkg/bin/tool", content: "tool" },
+  { name: "pkg/old", content: "a file the link replaces" },
+  ...Array.from({ length: 40 }, (_, i) => ({
+    name: `.bin/t${i}`,
+    kind: "symlink" as const,
+    content: "../pkg/bin/tool",
+  })),
+]);
+
+async function assertLinks(target: string): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    assert.equal(await Deno.readLink(`${target}/.bin/t${i}`), "../pkg/bin/tool");
+    assert.equal(await Deno.readTextFile(`${target}/.bin/t${i}`), "tool");
+  }
+}
+
+const hasPerl = await new Deno.Command("perl", { args: ["-v"], stdout: "null", stderr: "null" })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "a process with scoped fs grants creates an archive's symlinks in one perl process, not one process per link",
+  ignore: !hasStrace || !hasPerl,
+  fn: async () => {
+    const { root, target } = await sandbox();
+    try {
+      await Deno.writeFile(`${root}/links.zip`, LINKS);
+      const log = `${root}/strace.log`;
+      await extractScoped(root, `${root}/links.zip`, target, {
+        env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+        straceLog: log,
+      });
+      await assertLinks(target);
+      const started = (await Deno.readTextFile(log)).split("\n")
+        .filter((l) => /execve\(/.test(l) && / = 0$/.test(l))
+        .map((l) => /execve\("([^"]+)"/.exec(l)?.[1]?.split("/").pop());
+      // deno itself, then one program for all 40 links.
+      assert.deepEqual(started.slice(1), ["perl"]);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("without perl, a process with scoped fs grants creates an archive's symlinks with ln and replaces what is there", async () => {
+  const { root, target } = await sandbox();
+  try {
+    await Deno.writeFile(`${root}/links.zip`, LINKS);
+    // A PATH with ln and nothing else.
+    await Deno.mkdir(`${root}/bin`);
+    const ln = (await new Deno.Command("sh", { args: ["-c", "command -v ln"], stdout: "piped" })
+      .output()).stdout;
+    await Deno.symlink(new TextDecoder().decode(ln).trim(), `${root}/bin/ln`);
+    await Deno.mkdir(`${target}/.bin`);
+    await Deno.writeTextFile(`${target}/.bin/t0`, "a file the link replaces");
+    await Deno.symlink("elsewhere", `${target}/.bin/t1`);
+    await extractScoped(root, `${root}/links.zip`, target, { env: { PATH: `${root}/bin` } });
+    await assertLinks(target);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -6,7 +6,12 @@ import { LocalScratchSpace } from "../artifacts/local_scratch_space.ts";
 import type { ScratchSpace } from "../artifacts/scratch_space.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
 import { LocalCacheStore } from "../cache/local_cache_store.ts";
-import type { ArchiveTarget, FileMeta, TargetFile } from "../archive/archive_target.ts";
+import type {
+  ArchiveTarget,
+  FileMeta,
+  SymlinkEntry,
+  TargetFile,
+} from "../archive/archive_target.ts";
 import type { JobFiles, SourceSession, TargetSession } from "./job_files.ts";
 
 /** The job user's ids when shell jobs run as another user (`user`); extracted files go to it. */
@@ -96,6 +101,12 @@ class OwnedTarget implements ArchiveTarget {
   symlink(path: string, linkTarget: string): Promise<void> {
     this.#record(path);
     return this.#inner.symlink(path, linkTarget);
+  }
+
+  async symlinks(links: readonly SymlinkEntry[]): Promise<void> {
+    for (const { path } of links) this.#record(path);
+    if (this.#inner.symlinks !== undefined) return await this.#inner.symlinks(links);
+    for (const { path, linkTarget } of links) await this.#inner.symlink(path, linkTarget);
   }
 
   finishDir(path: string, meta: FileMeta): Promise<void> {
