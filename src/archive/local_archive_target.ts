@@ -230,7 +230,8 @@ export class LocalArchiveTarget implements ArchiveTarget {
       }
       if (!this.#hasNoPerl) {
         try {
-          runTool("perl", ["-e", PERL_SYMLINKS, ...batch]);
+          // PERL5OPT could make perl load modules before our one line.
+          runTool("perl", ["-e", PERL_SYMLINKS, ...batch], { PERL5OPT: "" });
           continue;
         } catch (err) {
           if (!(err instanceof Deno.errors.NotFound)) throw err;
@@ -284,10 +285,10 @@ const PERL_SYMLINKS = "for (my $i = 0; $i < @ARGV; $i += 2) " +
  * Runs `program` to its end; throws Deno's NotFound when it does not exist,
  * an ArchiveError when it may not run or fails.
  */
-function runTool(program: string, args: string[]): void {
+function runTool(program: string, args: string[], env: Record<string, string> = {}): void {
   let out: Deno.CommandOutput;
   try {
-    out = new Deno.Command(program, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    out = new Deno.Command(program, { args, env, stdin: "null", stdout: "null", stderr: "piped" })
       .outputSync();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw err;
