@@ -15,6 +15,7 @@
  * binary itself.
  */
 import type { LoadedConfigFile } from "../config/load_config.ts";
+import { join } from "../path/host_path.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CONFIG_FLAG } from "./config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "./flags.ts";
@@ -63,7 +64,7 @@ export async function readConfigInChild(
     "--unstable-lazy-dynamic-imports",
     `--allow-read=${[path, options.configTarget, sourceDir].filter(Boolean).join(",")}`,
     "--allow-env",
-    `${sourceDir}/cli/main.ts`,
+    join(sourceDir, "cli", "main.ts"),
     ...command,
   ];
   try {
