@@ -563,20 +563,7 @@ Deno.test({
     const { root, target } = await sandbox();
     try {
       await dirsZip(`${root}/dirs.zip`, { "usual": 0o755, "group": 0o750 });
-      const script = `${root}/extract.ts`;
-      await Deno.writeTextFile(
-        script,
-        `import { extractZip, LocalArchiveTarget } from ${
-          JSON.stringify(new URL("./mod.ts", import.meta.url).href)
-        };
-import { LocalFileReader } from ${
-          JSON.stringify(new URL("./local_file_reader.ts", import.meta.url).href)
-        };
-const reader = await LocalFileReader.open(Deno.args[0]);
-await extractZip(reader, await LocalArchiveTarget.open(Deno.args[1]));
-await reader.close();
-`,
-      );
+      const script = await writeExtractScript(root);
       const log = `${root}/strace.log`;
       await run([
         "strace",
@@ -618,17 +605,8 @@ await reader.close();
   },
 });
 
-/**
- * Extracts `zip` into `target` in a process whose fs grants are scoped to
- * `root`, as an executor process's are (Deno then refuses it Deno.symlink),
- * with `env` for ln or perl; `strace` lists the programs it starts.
- */
-async function extractScoped(
-  root: string,
-  zip: string,
-  target: string,
-  options: { env?: Record<string, string>; straceLog?: string } = {},
-): Promise<void> {
+/** Writes `<root>/extract.ts`: extracts the zip named by its first argument into its second. */
+async function writeExtractScript(root: string): Promise<string> {
   const script = `${root}/extract.ts`;
   await Deno.writeTextFile(
     script,
@@ -643,6 +621,21 @@ await extractZip(reader, await LocalArchiveTarget.open(Deno.args[1]));
 await reader.close();
 `,
   );
+  return script;
+}
+
+/**
+ * Extracts `zip` into `target` in a process whose fs grants are scoped to
+ * `root`, as an executor process's are (Deno then refuses it Deno.symlink),
+ * with `env` for ln or perl; `strace` lists the programs it starts.
+ */
+async function extractScoped(
+  root: string,
+  zip: string,
+  target: string,
+  options: { env?: Record<string, string>; straceLog?: string } = {},
+): Promise<void> {
+  const script = await writeExtractScript(root);
   const deno = [
     Deno.execPath(),
     "run",
