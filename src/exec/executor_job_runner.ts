@@ -73,12 +73,20 @@ const encoder = new TextEncoder();
  * at the end (it may run twice). One executor process is kept started ahead
  * (`prelaunch`): a process loads its modules while it waits for its start
  * message, so the next job does not wait for that start-up.
+ *
+ * A job ends with its result, as for the poller: the executor process sends
+ * it before it removes a docker job's containers (executor_process.ts), and
+ * `run` resolves then, so the next job starts during that removal. The
+ * process is still watched till it exits: a stop (`signal`) reaches it as
+ * during the job, and `close` resolves only once every process has exited.
  */
 export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
   readonly #o: ExecutorJobRunnerOptions;
   #spare: ExecutorProcess | null = null;
   #launched = 0;
   #isClosed = false;
+  /** Processes that gave their job's result, until each has exited. */
+  readonly #exiting = new Set<Promise<void>>();
 
   constructor(options: ExecutorJobRunnerOptions) {
     this.#o = options;
@@ -107,14 +115,19 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     return this.#o.launcher.launch(this.#o.permissions);
   }
 
-  /** Stops the process kept for a next job. */
+  /**
+   * Stops the process kept for a next job, and resolves once every process
+   * that gave a result has exited (its cleanup done).
+   */
   async close(): Promise<void> {
     this.#isClosed = true;
     const spare = this.#spare;
     this.#spare = null;
-    if (spare === null) return;
-    spare.kill("SIGKILL");
-    await spare[Symbol.asyncDispose]();
+    if (spare !== null) {
+      spare.kill("SIGKILL");
+      await spare[Symbol.asyncDispose]();
+    }
+    while (this.#exiting.size > 0) await Promise.all(this.#exiting);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -169,6 +182,27 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     trace.write(encoder.encode(`${line}\n`), "runner");
   }
 
+  /**
+   * Follows a process that gave its job's result to its exit (what it still
+   * says is dropped), then disposes of it; `close` waits for this.
+   */
+  #untilExit(child: ExecutorProcess, stopper: ProcessStopper): void {
+    const exited = (async () => {
+      try {
+        for await (const _ of child.events()) {
+          // Nothing of the job comes after its result.
+        }
+      } catch {
+        // Its stdout broke: the exit status tells the end.
+      }
+      await child.status;
+      stopper[Symbol.dispose]();
+      await child[Symbol.asyncDispose]();
+    })().catch(() => {});
+    this.#exiting.add(exited);
+    exited.finally(() => this.#exiting.delete(exited));
+  }
+
   async run(job: JobSpec, options: AttemptOptions): Promise<AttemptResult> {
     const spec: JobSpec = { ...job, gitInfo: { ...job.gitInfo, repoUrl: this.repoUrl() } };
     // Opened once the start message is on its way (exec_trace.ts), or by a
@@ -210,7 +244,32 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
         `Cannot start the executor process: ${(error as Error).message}`,
       );
     }
-    await using child = proc;
+    const child = proc;
+    /** Set once the job's result came: the process then ends on its own (`#untilExit`). */
+    let isEnding = false;
+    try {
+      return await this.#attempt(child, spec, options, {
+        openTrace,
+        fail,
+        onResult: () => {
+          isEnding = true;
+        },
+      });
+    } finally {
+      if (!isEnding) await child[Symbol.asyncDispose]();
+    }
+  }
+
+  async #attempt(
+    child: ExecutorProcess,
+    spec: JobSpec,
+    options: AttemptOptions,
+    { openTrace, fail, onResult }: {
+      openTrace: () => Promise<JobTrace>;
+      fail: (reason: string, message: string) => Promise<AttemptResult>;
+      onResult: () => void;
+    },
+  ): Promise<AttemptResult> {
     this.prelaunch();
     try {
       await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot), {
@@ -224,11 +283,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
         `${(error as Error).message}${cause ? `: ${(cause as Error).message}` : ""}`,
       );
     }
-    let killTimer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => {
-      child.send({ type: "cancel", graceful: false }).catch(() => {});
-      killTimer ??= setTimeout(() => child.kill("SIGKILL"), this.#o.killGraceMs ?? 10_000);
-    };
+    const stopper = new ProcessStopper(child, options.signal, this.#o.killGraceMs ?? 10_000);
     let result: ResultEvent | null = null;
     try {
       await child.send({
@@ -243,24 +298,29 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
         stateDir: this.#o.executorStateDir,
         tempDir: this.#o.tempDir,
       });
-      options.signal.addEventListener("abort", onAbort, { once: true });
-      if (options.signal.aborted) onAbort();
+      stopper.watch();
       // The job's output waits in the pipe while the trace pipeline loads.
       const trace = await openTrace();
       for await (const item of child.events()) {
         if ("trace" in item) trace.write(item.trace, item.stream);
         else result = resultOf(item.event) ?? result;
+        // The result is the job's last frame: the job ends here, the process
+        // exits once it removed what the job left (a docker job's containers).
+        if (result !== null) break;
       }
     } catch {
       // The process went away mid-stream; reported below from its status.
-    } finally {
-      options.signal.removeEventListener("abort", onAbort);
     }
-    const status = await child.status;
-    // Only when set: even clearTimeout(undefined) loads node:timers (time/clock.ts).
-    if (killTimer !== undefined) clearTimeout(killTimer);
+    if (result !== null) {
+      onResult();
+      this.#untilExit(child, stopper);
+    } else {
+      await child.status;
+      stopper[Symbol.dispose]();
+    }
     const trace = await openTrace();
     if (result === null) {
+      const status = await child.status;
       // A docker job's containers, network and volumes outlive a killed process.
       if (isDockerOwner(this.#o.runner)) await this.#sweep(trace);
       if (options.signal.aborted) {
@@ -281,6 +341,39 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       ...(result.failureReason ? { failureReason: result.failureReason } : {}),
       ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
     };
+  }
+}
+
+/**
+ * Cancels the job of an executor process when `signal` aborts, and kills the
+ * process if it has not exited `graceMs` later. Disposing stops both.
+ */
+class ProcessStopper implements Disposable {
+  readonly #child: ExecutorProcess;
+  readonly #signal: AbortSignal;
+  readonly #graceMs: number;
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #onAbort = () => {
+    this.#child.send({ type: "cancel", graceful: false }).catch(() => {});
+    this.#killTimer ??= setTimeout(() => this.#child.kill("SIGKILL"), this.#graceMs);
+  };
+
+  constructor(child: ExecutorProcess, signal: AbortSignal, graceMs: number) {
+    this.#child = child;
+    this.#signal = signal;
+    this.#graceMs = graceMs;
+  }
+
+  /** From now on (the job was sent), an abort stops the process. */
+  watch(): void {
+    this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    if (this.#signal.aborted) this.#onAbort();
+  }
+
+  [Symbol.dispose](): void {
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    // Only when set: even clearTimeout(undefined) loads node:timers (time/clock.ts).
+    if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
   }
 }
 

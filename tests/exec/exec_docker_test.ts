@@ -1,5 +1,7 @@
 /** `runner exec --executor docker` end to end: a real dockerd and a local test image. */
 import assert from "node:assert/strict";
+// @ts-types="@types/dockerode"
+import Docker from "dockerode";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { SampleProject, summaryRow } from "./_exec_cli.ts";
 import { childProcesses } from "../fixtures/child_processes.ts";
@@ -87,6 +89,145 @@ Deno.test({
     assert.match(run.stdout, /^wrote-builds$/m);
   },
 });
+
+/** A build job, then a test job with `second` as its script. */
+const TWO_JOBS = (second: string) =>
+  `stages: [build, test]
+first:
+  stage: build
+  script: [echo first-ran]
+second:
+  stage: test
+  script: [${second}]
+`;
+
+interface TwoJobRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Exec's docker host id, read once the first job ran; "" if it never did. */
+  hostId: string;
+  /** Containers of that host id (the first job's alone) when the second job started; null: it never did. */
+  atSecondStart: string[] | null;
+  /** Executor processes alive when the second job started. */
+  executors: number[];
+}
+
+/**
+ * `runner exec` of `project` on docker, looking at docker and at exec's
+ * executor processes when the second job's header is printed, then calling
+ * `then` (with exec's pid). Whatever exec left in docker is removed after.
+ */
+async function execTwoJobs(
+  project: SampleProject,
+  then: (pid: number) => void = () => {},
+  check: (run: TwoJobRun) => Promise<void>,
+): Promise<void> {
+  const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+  const child = project.spawn(["--executor", "docker", "--docker-image", BUSYBOX_TEST_IMAGE]);
+  const stderr = new Response(child.stderr).text();
+  const status = child.status;
+  const run: TwoJobRun = {
+    code: -1,
+    stdout: "",
+    stderr: "",
+    hostId: "",
+    atSecondStart: null,
+    executors: [],
+  };
+  try {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      run.stdout += decoder.decode(chunk, { stream: true });
+      if (run.hostId === "" && /^first-ran$/m.test(run.stdout)) {
+        run.hostId = await hostIdUnder(`${project.root}/cache`);
+      }
+      if (run.atSecondStart === null && /━━━ second /.test(run.stdout)) {
+        run.executors = executorChildren(child.pid);
+        const listed = await docker.listContainers({
+          all: true,
+          filters: JSON.stringify({ label: [`runner.owner.host=${run.hostId}`] }),
+        });
+        run.atSecondStart = listed.map((c) => c.Names[0] ?? c.Id);
+        then(child.pid);
+      }
+    }
+    run.code = (await status).code;
+    run.stderr = await stderr;
+    await check(run);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It exited.
+    }
+    await status;
+    await stderr.catch(() => {});
+    for (const id of run.hostId ? await ownedBy(run.hostId) : []) {
+      for (const rm of [["rm", "-f"], ["network", "rm"], ["volume", "rm"]]) {
+        await new Deno.Command("docker", { args: [...rm, id], stdout: "null", stderr: "null" })
+          .output();
+      }
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "exec: the next docker job starts while the previous job's containers are removed; exec ends once both jobs' containers are gone and their executor processes exited",
+  ignore: skipReason !== null,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": TWO_JOBS("echo second-ran"),
+    });
+    await execTwoJobs(project, undefined, async (run) => {
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /^second-ran$/m);
+      assert.notEqual(run.hostId, "", "the first job's output was not seen");
+      assert.ok(
+        (run.atSecondStart?.length ?? 0) > 0,
+        "the first job's containers were gone before the second job started",
+      );
+      assert.deepEqual(
+        await ownedBy(run.hostId),
+        [],
+        "a container, network or volume outlived exec",
+      );
+      assert.deepEqual(run.executors.filter(isAlive), [], "an executor process outlived exec");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "exec: SIGTERM as the next docker job starts, the previous job's containers still being removed, cancels the pipeline and leaves nothing behind",
+  ignore: skipReason !== null,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": TWO_JOBS("sleep 600"),
+    });
+    await execTwoJobs(project, (pid) => Deno.kill(pid, "SIGTERM"), async (run) => {
+      assert.equal(run.code, 130, run.stdout + run.stderr);
+      assert.match(run.stdout, /^Pipeline canceled/m);
+      assert.notEqual(run.hostId, "", "the first job's output was not seen");
+      assert.ok((run.atSecondStart?.length ?? 0) > 0, "the first job's containers were gone");
+      assert.deepEqual(
+        await ownedBy(run.hostId),
+        [],
+        "a container, network or volume outlived exec",
+      );
+      assert.deepEqual(run.executors.filter(isAlive), [], "an executor process outlived exec");
+    });
+  },
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/s.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
 
 /** Pids of the executor processes `parent` started (`executor-process` or its entry module). */
 function executorChildren(parent: number): number[] {

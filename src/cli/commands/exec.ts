@@ -568,6 +568,8 @@ async function runPlan(
       },
     });
   } finally {
+    // Also waits for executor processes still removing what their job left
+    // (a docker job's containers): exec ends after them.
     await jobRunner.close();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
