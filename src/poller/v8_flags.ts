@@ -22,9 +22,19 @@
  * scripts/bench/trace_throughput.ts between its rounds) may call when it finds
  * it, and whose full collections throw away compiled code (the trace bench
  * measured 500 instead of 590 MB/s with `--expose-gc`).
+ *
+ * And no Maglev, V8's middle optimizing tier (`--no-maglev`): code goes from
+ * the baseline compiler to TurboFan. At start, Deno's own bootstrap and header
+ * checks got hot enough for Maglev in some runs and not in others, and a run
+ * where Maglev compiled paged in ~2-3 MB of its compiler's code, which an idle
+ * runner then kept: idle RSS read 57-61 MB, 56.5-57.2 without Maglev
+ * (scripts/bench/job_latency.ts figure (c), 10 alternated pairs). The trace
+ * pipeline's TurboFan code is the same: stamped 569-585 MB/s either way
+ * (scripts/bench/trace_throughput.ts, 7 rounds); its first rounds, before
+ * TurboFan, are up to ~10% slower.
  */
 export const RUNNER_V8_FLAGS = [
-  "--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc",
+  "--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--no-maglev",
 ] as const;
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Executor processes from source run with EXECUTOR_V8_FLAGS: V8 without its
  * optimizing compilers (the flag V8 must accept, or the process would not
- * start), and the job runs as usual.
+ * start), and the job runs as usual. The runner's own flags (RUNNER_V8_FLAGS)
+ * leave out Maglev: hot code goes to TurboFan directly.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { defaultRunnerConfig } from "../config/default_config.ts";
 import { parseJobSpec } from "../job/job_spec.ts";
 import { executorPermissions } from "./executor_permissions.ts";
 import { SubprocessLauncher } from "./process_launcher.ts";
+import { RUNNER_V8_FLAGS } from "./v8_flags.ts";
 import { MAIN_MODULE } from "../../tests/fixtures/runner_process.ts";
 import { testEnv } from "../../tests/fixtures/test_env.ts";
 import { executorCommandLine, runExecutorJob } from "../../tests/fixtures/executor_job.ts";
@@ -66,5 +68,31 @@ Deno.test("an executor process from source runs a job without V8's optimizing co
     assert.match(trace, /\nhello\r?\n/);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("under RUNNER_V8_FLAGS hot code goes to TurboFan without Maglev", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-v8-maglev-" });
+  try {
+    const script = join(dir, "hot.js");
+    await Deno.writeTextFile(
+      script,
+      "function f(x) { return (x * 31 + 7) % 1013; }\n" +
+        "let s = 0;\nfor (let i = 0; i < 3e6; i++) s += f(i);\nconsole.log(s > 0);\n",
+    );
+    const flags = RUNNER_V8_FLAGS.map((flag) => `${flag},--trace-opt`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...flags, script],
+      env: testEnv(),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.match(text, /target TURBOFAN/);
+    assert.doesNotMatch(text, /target MAGLEV/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
