@@ -201,7 +201,7 @@ export class LocalArchiveTarget implements ArchiveTarget {
    * links with perl's symlink(), one process for them all (2000 links in
    * ~50 ms), or without perl with ln(1), one process per link (1.5-3 ms
    * each), when it may run them: a shell runner's may run anything, as its
-   * job does. What Deno guards against is checked here already: the
+   * job does; a custom runner's may run ln. What Deno guards against is checked here already: the
    * extractor refused links leading out of the target directory (unless
    * allowed), and this target never follows a link it finds on disk.
    * Whatever stands at a link's path is removed first (never a directory),
@@ -234,12 +234,22 @@ export class LocalArchiveTarget implements ArchiveTarget {
           runTool("perl", ["-e", PERL_SYMLINKS, ...batch], { PERL5OPT: "" });
           continue;
         } catch (err) {
-          if (!(err instanceof Deno.errors.NotFound)) throw err;
+          if (!cannotStart(err)) throw err;
           this.#hasNoPerl = true;
         }
       }
       for (let i = 0; i < batch.length; i += 2) {
-        runTool("ln", ["-s", "--", batch[i] as string, batch[i + 1] as string]);
+        try {
+          runTool("ln", ["-s", "--", batch[i] as string, batch[i + 1] as string]);
+        } catch (err) {
+          if (!cannotStart(err)) throw err;
+          throw new ArchiveError(
+            "",
+            "Cannot create symlinks: this process may not create them (Deno requires unscoped " +
+              "--allow-read and --allow-write) nor run perl or ln",
+            { cause: err },
+          );
+        }
       }
     }
   }
@@ -281,24 +291,24 @@ const TOOL_ARGS_BYTES = 64 << 10;
 const PERL_SYMLINKS = "for (my $i = 0; $i < @ARGV; $i += 2) " +
   '{ symlink($ARGV[$i], $ARGV[$i + 1]) or die "$ARGV[$i + 1]: $!\\n" }';
 
+/** Whether `err` says the program cannot start here: absent, or outside this process's run grant. */
+function cannotStart(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotCapable;
+}
+
 /**
- * Runs `program` to its end; throws Deno's NotFound when it does not exist,
- * an ArchiveError when it may not run or fails.
+ * Runs `program` to its end; throws Deno's error when it cannot start (see
+ * `cannotStart`), an ArchiveError when it fails.
  */
 function runTool(program: string, args: string[], env: Record<string, string> = {}): void {
-  let out: Deno.CommandOutput;
-  try {
-    out = new Deno.Command(program, { args, env, stdin: "null", stdout: "null", stderr: "piped" })
-      .outputSync();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw err;
-    throw new ArchiveError(
-      "",
-      `Cannot create symlinks: this process may not create them (Deno requires unscoped ` +
-        `--allow-read and --allow-write) nor run ${program}`,
-      { cause: err },
-    );
-  }
+  const out = new Deno.Command(program, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  })
+    .outputSync();
   if (!out.success) {
     throw new ArchiveError(
       "",

@@ -633,7 +633,7 @@ async function extractScoped(
   root: string,
   zip: string,
   target: string,
-  options: { env?: Record<string, string>; straceLog?: string } = {},
+  options: { env?: Record<string, string>; straceLog?: string; run?: string } = {},
 ): Promise<void> {
   const script = await writeExtractScript(root);
   const deno = [
@@ -643,7 +643,7 @@ async function extractScoped(
     "--no-prompt",
     `--allow-read=${root}`,
     `--allow-write=${root}`,
-    "--allow-run",
+    options.run === undefined ? "--allow-run" : `--allow-run=${options.run}`,
     "--allow-sys",
     script,
     zip,
@@ -721,6 +721,20 @@ Deno.test("without perl, a process with scoped fs grants creates an archive's sy
     await Deno.writeTextFile(`${target}/.bin/t0`, "a file the link replaces");
     await Deno.symlink("elsewhere", `${target}/.bin/t1`);
     await extractScoped(root, `${root}/links.zip`, target, { env: { PATH: `${root}/bin` } });
+    await assertLinks(target);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a process that may run ln but not perl (a custom runner's executor process) creates an archive's symlinks with ln", async () => {
+  const { root, target } = await sandbox();
+  try {
+    await Deno.writeFile(`${root}/links.zip`, LINKS);
+    await extractScoped(root, `${root}/links.zip`, target, {
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+      run: "ln",
+    });
     await assertLinks(target);
   } finally {
     await Deno.remove(root, { recursive: true });

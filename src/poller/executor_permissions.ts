@@ -169,7 +169,8 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
         if (program) perms.run.push(program.includes("/") ? dir(program, cwd) : program);
       }
       // Deno.kill needs unscoped --allow-run, so driver process groups are signalled with kill(1).
-      perms.run.push("kill");
+      // An archive's symlinks are made with ln(1): Deno refuses Deno.symlink to scoped fs grants.
+      perms.run.push("kill", "ln");
       if (runner.buildsDir) perms.read.push(dir(runner.buildsDir, cwd));
       if (runner.buildsDir) perms.write.push(dir(runner.buildsDir, cwd));
       if (runner.cacheDir) perms.read.push(dir(runner.cacheDir, cwd));

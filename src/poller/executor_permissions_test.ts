@@ -74,3 +74,16 @@ Deno.test("an executor process may reach the distributed cache's endpoint, and o
   const gcs = { ...base.cache, type: "gcs", gcs: { ...base.cache.gcs, bucketName: "c" } };
   assert.deepEqual(perms(gcs), ["gitlab.example.com:443", "storage.googleapis.com:443"]);
 });
+
+Deno.test("custom executor may run its driver programs, kill(1) and ln(1) (an archive's symlinks), nothing else", () => {
+  const runner = { ...defaultRunnerConfig("custom"), url: "https://gitlab.example.com" };
+  runner.custom = { ...runner.custom, prepareExec: "/opt/driver/prepare.sh", runExec: "run.sh" };
+  const perms = executorPermissions({
+    runner,
+    cwd: "/srv",
+    tempDir: "/tmp/x",
+    stateDir: "/srv/state",
+    env: () => undefined,
+  });
+  assert.deepEqual(perms.run, ["/opt/driver/prepare.sh", "run.sh", "kill", "ln"]);
+});
