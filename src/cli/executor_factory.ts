@@ -70,7 +70,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         ...(ctx.onProcessGroup ? { onProcessGroup: ctx.onProcessGroup } : {}),
       });
     case "docker": {
-      // Loaded only for docker jobs: dockerode takes a few hundred ms to import.
+      // Loaded only for docker jobs: the Docker client (docker-modem, ssh2) takes ~60 ms to import.
       const { connectDocker, DockerExecutor, OwnerLease, ProcessCredentialHelper } = await import(
         "../executors/docker/mod.ts"
       );

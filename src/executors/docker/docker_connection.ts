@@ -1,29 +1,30 @@
 /**
- * How Runner reaches the Docker Engine API: dockerode over the local unix
+ * How Runner reaches the Docker Engine API: dockerode's objects over the local unix
  * socket, or over tcp (optionally TLS) when `[runners.docker] host` or
  * DOCKER_HOST names one. Never the docker CLI.
  */
 // @ts-types="@types/dockerode"
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { Agent as HttpsAgent } from "node:https";
 import { join } from "node:path";
+import { type DockerApi, dockerClient } from "./docker_client.ts";
 import { dockerEndpoint, type DockerEndpointConfig } from "./docker_endpoint.ts";
 
 /** Reads certificate files; injectable so tests need no files. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
-/** A dockerode client for the endpoint; reads TLS files when the endpoint uses TLS. */
+/** A Docker Engine client for the endpoint; reads TLS files when the endpoint uses TLS. */
 export async function connectDocker(
   config: DockerEndpointConfig,
   options: {
     env?: (name: string) => string | undefined;
     readTextFile?: ReadTextFile;
   } = {},
-): Promise<Docker> {
+): Promise<DockerApi> {
   const endpoint = dockerEndpoint(config, options.env);
-  if (endpoint.kind === "socket") return new Docker({ socketPath: endpoint.socketPath });
+  if (endpoint.kind === "socket") return dockerClient({ socketPath: endpoint.socketPath });
   if (endpoint.tlsCertPath === "" && !endpoint.tlsVerify) {
-    return new Docker({ protocol: "http", host: endpoint.host, port: endpoint.port });
+    return dockerClient({ protocol: "http", host: endpoint.host, port: endpoint.port });
   }
   const read = options.readTextFile ?? ((p: string) => Deno.readTextFile(p));
   const file = async (name: string): Promise<string | undefined> => {
@@ -50,5 +51,5 @@ export async function connectDocker(
     // accepts `agent`; @types/dockerode does not list it.
     agent: new HttpsAgent({ ...tls, rejectUnauthorized: endpoint.tlsVerify }),
   };
-  return new Docker(https as Docker.DockerOptions);
+  return dockerClient(https as Docker.DockerOptions);
 }

@@ -20,6 +20,7 @@
  */
 // @ts-types="@types/dockerode"
 import type Docker from "dockerode";
+import type { DockerApi } from "./docker_client.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.ts";
@@ -105,7 +106,7 @@ export const MAIN_SHELL_STAGES: ReadonlySet<string> = new Set([
 export const KILLED_EXIT_CODE = 137;
 
 export interface DockerExecutorOptions {
-  docker: Docker;
+  docker: DockerApi;
   config: DockerConfig;
   job: JobSpec;
   /** CI_RUNNER_SHORT_TOKEN; names volumes. Never the token itself. */

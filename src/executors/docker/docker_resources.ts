@@ -2,8 +2,7 @@
  * Removing what the docker executor created: the orphan sweep at executor
  * start, and `runner cache clear`.
  */
-// @ts-types="@types/dockerode"
-import type Docker from "dockerode";
+import type { DockerApi } from "./docker_client.ts";
 import {
   LABEL_MANAGED,
   LABEL_OWNER,
@@ -34,7 +33,7 @@ function message(err: unknown): string {
  * touched; resources of live executors and of other runner hosts neither.
  * Containers go first, so their networks and volumes are free to remove.
  */
-export async function sweepOrphans(docker: Docker, lease: OwnerLease): Promise<SweepResult> {
+export async function sweepOrphans(docker: DockerApi, lease: OwnerLease): Promise<SweepResult> {
   const result: SweepResult = { containers: [], networks: [], volumes: [], failures: [] };
   const filters = JSON.stringify({
     label: [
@@ -103,7 +102,7 @@ export interface CacheVolumeFilter {
  * it is listed in `failures` with the daemon's reason.
  */
 export async function clearCacheVolumes(
-  docker: Docker,
+  docker: DockerApi,
   filter: CacheVolumeFilter = {},
 ): Promise<{ removed: string[]; failures: { name: string; reason: string }[] }> {
   const labels = [`${LABEL_MANAGED}=true`, `${LABEL_TYPE}=cache`];

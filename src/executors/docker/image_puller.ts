@@ -2,8 +2,7 @@
  * Makes an image available under its pull policies. Every failure is an
  * image_pull_failure naming the image and each policy's reason.
  */
-// @ts-types="@types/dockerode"
-import type Docker from "dockerode";
+import type { DockerApi } from "./docker_client.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { daemonMessage, isNotFound } from "./_docker_errors.ts";
 import { normalizeImageName, type PullPolicy } from "./image_policy.ts";
@@ -66,7 +65,7 @@ function isPlatformMatch(wanted: string, actual: string): boolean {
   return w.every((part, i) => part === a[i]);
 }
 
-async function inspect(docker: Docker, name: string): Promise<PulledImage | null> {
+async function inspect(docker: DockerApi, name: string): Promise<PulledImage | null> {
   try {
     const info = await docker.getImage(name).inspect();
     const variant = (info as { Variant?: string }).Variant ?? "";
@@ -87,7 +86,7 @@ async function inspect(docker: Docker, name: string): Promise<PulledImage | null
 
 /** Pulls and waits for the end of the progress stream; errors arrive inside it. */
 async function pull(
-  docker: Docker,
+  docker: DockerApi,
   name: string,
   options: EnsureImageOptions,
   auth: ResolvedAuth | null,
@@ -128,7 +127,7 @@ async function pull(
  * image or pulls, `never` only uses a local image.
  */
 export async function ensureImage(
-  docker: Docker,
+  docker: DockerApi,
   image: string,
   options: EnsureImageOptions,
 ): Promise<PulledImage> {

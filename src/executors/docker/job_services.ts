@@ -9,6 +9,7 @@
  */
 // @ts-types="@types/dockerode"
 import type Docker from "dockerode";
+import type { DockerApi } from "./docker_client.ts";
 import type { JobImage } from "../../job/job_spec.ts";
 import { daemonMessage } from "./_docker_errors.ts";
 import { ExecFrameDecoder } from "./exec_frames.ts";
@@ -55,7 +56,7 @@ for port in "$@"; do
 done`;
 
 export interface HealthCheckSpec {
-  docker: Docker;
+  docker: DockerApi;
   helperImageId: string;
   network: string;
   name: string;

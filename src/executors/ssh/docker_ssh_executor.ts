@@ -17,6 +17,7 @@
  * container's file system is the builds dir, gone with the container).
  */
 import type Docker from "dockerode";
+import type { DockerApi } from "../docker/docker_client.ts";
 import type { DockerConfig, SshConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { type JobSpec, variableValue } from "../../job/job_spec.ts";
@@ -37,7 +38,7 @@ export const DOCKER_SSH_BUILDS_DIR = "/builds";
 export const DOCKER_SSH_CACHE_DIR = "/cache";
 
 export interface DockerSshExecutorOptions {
-  docker: Docker;
+  docker: DockerApi;
   /** `[runners.docker]`: image, pull policies, allowed images, resources, network_mode. */
   dockerConfig: DockerConfig;
   /** `[runners.ssh]`: user, password, identity_file, port and host key settings; host is ignored. */
