@@ -64,7 +64,9 @@ Deno.test("compile --dry-run prints one deno compile command per target and buil
       assert.ok(line.includes(`--output ${join(out, name)} `), line);
       assert.ok(line.includes(PERMISSION_FLAGS.join(" ")), line);
       assert.ok(
-        line.includes(" --v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--no-maglev "),
+        line.includes(
+          " --v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--invocation-count-for-maglev=1200,--invocation-count-for-maglev-osr=300 ",
+        ),
         line,
       );
       // Baked in for the poller too, whose trace pipeline needs the optimizing compilers.

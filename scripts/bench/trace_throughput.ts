@@ -80,7 +80,7 @@ const { values } = parseArgs({
   },
 });
 
-/** `--max-semi-space-size=1,--expose-gc-as=runnerGc,--no-maglev` from `["--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--no-maglev"]`. */
+/** `--max-semi-space-size=1,--expose-gc-as=runnerGc,--invocation-count-for-maglev=1200,--invocation-count-for-maglev-osr=300` from `["--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--invocation-count-for-maglev=1200,--invocation-count-for-maglev-osr=300"]`. */
 const runnerV8Flags = RUNNER_V8_FLAGS.map((flag) => flag.replace(/^--v8-flags=/, "")).join(",");
 const v8Flags = values["v8-flags"] ?? runnerV8Flags;
 if (v8Flags !== "" && !values["v8-flags-applied"]) {

@@ -23,18 +23,22 @@
  * it, and whose full collections throw away compiled code (the trace bench
  * measured 500 instead of 590 MB/s with `--expose-gc`).
  *
- * And no Maglev, V8's middle optimizing tier (`--no-maglev`): code goes from
- * the baseline compiler to TurboFan. At start, Deno's own bootstrap and header
- * checks got hot enough for Maglev in some runs and not in others, and a run
- * where Maglev compiled paged in ~2-3 MB of its compiler's code, which an idle
- * runner then kept: idle RSS read 57-61 MB, 56.5-57.2 without Maglev
- * (scripts/bench/job_latency.ts figure (c), 10 alternated pairs). The trace
- * pipeline's TurboFan code is the same: stamped 569-585 MB/s either way
- * (scripts/bench/trace_throughput.ts, 7 rounds); its first rounds, before
- * TurboFan, are up to ~10% slower.
+ * And Maglev, V8's middle optimizing tier, for code called three times as
+ * often as V8's default asks (`--invocation-count-for-maglev=1200`, OSR 300):
+ * at start, Deno's own bootstrap loop and fetch's header checks reached the
+ * default in some runs and not in others, and a run where Maglev (or an OSR
+ * TurboFan) compiled them kept ~2-3 MB of the compilers' code paged in while
+ * idle, for code that runs once. The trace pipeline and a job's hot code
+ * still reach both compilers. scripts/bench/job_latency.ts figure (c), 6
+ * alternated pairs against V8's Maglev off (`--no-maglev`, which measured
+ * 56.5-57.2 MB idle against 57.2-61.1 with V8's defaults, but 69.1-70.1 MB
+ * after 6 jobs against 66.3-71.4): idle 56.8-57.6 MB either way, after 6
+ * jobs 66.7-67.8 against 69.2-70.1; trace_throughput (7 rounds, 2 pairs
+ * against V8's defaults) stamped 563/564 against 564/562 MB/s, RSS growth the
+ * same.
  */
 export const RUNNER_V8_FLAGS = [
-  "--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--no-maglev",
+  "--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--invocation-count-for-maglev=1200,--invocation-count-for-maglev-osr=300",
 ] as const;
 
 /**

@@ -13,7 +13,7 @@ Deno.test("a service from source starts deno run with the compiled grants, V8 fl
     "--allow-sys",
     "--unstable-worker-options",
     "--no-prompt",
-    "--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--no-maglev",
+    "--v8-flags=--max-semi-space-size=1,--expose-gc-as=runnerGc,--invocation-count-for-maglev=1200,--invocation-count-for-maglev-osr=300",
     "--no-code-cache",
     "--unstable-lazy-dynamic-imports",
     "/opt/runner/src/cli/main.ts",
