@@ -10,9 +10,15 @@
  *   removed after the result is sent (`isCleanupDeferred`), so that removal is
  *   timed apart (`+ removal`), untimed in the ratio, and done before the next run
  *
+ * - `runner exec`: `runner exec --executor docker` on a one-job `echo hello`
+ *   pipeline, started as `deno task runner` starts the runner: a fresh runner
+ *   process and a fresh executor process, so the first docker job of an
+ *   executor process with everything it loads (the Docker client's modules)
+ *   and the workspace copy exec makes
+ *
  *   deno run --allow-all scripts/bench/docker_job.ts [--runs 15] [--quick]
  *
- * `--quick` times 7 rounds (about 30 s on a quiet 2-core host): the three
+ * `--quick` times 7 rounds (about 30 s on a quiet 2-core host): the four
  * take turns in each round, and medians need several rounds to sit still on
  * a shared machine. Goal: the whole build ≤ 1.3× the baseline.
  * `BENCH_STAGES=1` prints each stage's time of the whole build.
@@ -25,6 +31,8 @@
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
 import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { runBuild } from "../../src/build/run_build.ts";
@@ -38,6 +46,7 @@ import {
   hasImage,
 } from "../../tests/fixtures/docker_images.ts";
 import { SilentLogger } from "../../src/log/logger.ts";
+import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -128,6 +137,61 @@ async function executorOnly(): Promise<void> {
   if (code !== 0) throw new Error(`echo exited ${code}`);
 }
 
+// A project as users have one for `runner exec`: a commit and an `origin` remote.
+const project = join(stateDir, "hello");
+await Deno.mkdir(join(project), { recursive: true });
+await Deno.mkdir(join(stateDir, "home"));
+await Deno.writeTextFile(join(project, ".gitlab-ci.yml"), "hello:\n  script:\n    - echo hello\n");
+for (
+  const args of [
+    ["init", "-q"],
+    ["add", ".gitlab-ci.yml"],
+    ["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "Hello"],
+    ["remote", "add", "origin", "https://gitlab.example.com/bench/hello.git"],
+  ]
+) {
+  const out = await new Deno.Command("git", { args, cwd: project, stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+const hostEnv = Deno.env.toObject();
+const execArgs = [
+  "run",
+  ...runnerTaskFlags(),
+  "--quiet",
+  fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url)),
+  "exec",
+  "--executor",
+  "docker",
+  "--docker-image",
+  BUSYBOX_TEST_IMAGE,
+];
+
+/** `runner exec` of the one-job pipeline: it returns once the job's containers are removed. */
+async function freshExec(): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: execArgs,
+    cwd: project,
+    env: {
+      ...hostEnv,
+      "HOME": join(stateDir, "home"),
+      "XDG_CACHE_HOME": join(stateDir, "cache"),
+      "DENO_DIR": hostEnv["DENO_DIR"] ?? join(hostEnv["HOME"] ?? "/root", ".cache", "deno"),
+      "DENO_NO_UPDATE_CHECK": "1",
+    },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success || !/^hello$/m.test(text)) {
+    throw new Error(
+      `runner exec failed (${out.code}): ${text}${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
 let lastStage = "start";
 let lastAt = 0;
 
@@ -192,20 +256,23 @@ await baseline();
 await executorOnly();
 await wholeBuild();
 await removal;
+await freshExec();
 
 const samples = {
   baseline: [] as number[],
   executor: [] as number[],
   build: [] as number[],
   removal: [] as number[],
+  exec: [] as number[],
 };
 const kinds = [
   [samples.baseline, baseline],
   [samples.executor, executorOnly],
   [samples.build, wholeBuild],
+  [samples.exec, freshExec],
 ] as const;
 for (let i = 0; i < runs; i++) {
-  // Each round starts with another of the three, so none always follows the same one.
+  // Each round starts with another of the four, so none always follows the same one.
   for (let k = 0; k < kinds.length; k++) {
     const [list, fn] = kinds[(i + k) % kinds.length]!;
     list.push(await time(fn));
@@ -217,7 +284,7 @@ await lease.release();
 await Deno.remove(stateDir, { recursive: true });
 
 /**
- * The ratio is the median of each round's own ratio: a round's three runs
+ * The ratio is the median of each round's own ratio: a round's four runs
  * share the load of the same few seconds, while the load of a shared machine
  * drifts between rounds.
  */
@@ -239,6 +306,11 @@ const lines = [
   } ms, ratio with it ${
     median(samples.build.map((x, i) => (x + samples.removal[i]!) / samples.baseline[i]!)).toFixed(2)
   }x`,
+  `runner exec --executor docker, one job (fresh runner and executor process): median ${
+    median(samples.exec).toFixed(0)
+  } ms, ratio ${ratio(samples.exec)}x, ${
+    median(samples.exec.map((x, i) => x - samples.baseline[i]!)).toFixed(0)
+  } ms over the baseline`,
   "(ratio: median over the rounds of each round's time / that round's baseline)",
 ];
 // deno-lint-ignore no-console -- benchmark report
