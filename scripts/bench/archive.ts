@@ -21,9 +21,9 @@
  * shell runner's executor process (Deno checks every path-taking call
  * against it; `--allow-all` skips that cost) and the V8 flags an executor
  * process started from source gets (EXECUTOR_V8_FLAGS); a compiled binary's
- * executor processes have the runner's (RUNNER_V8_FLAGS:
- * `--v8-flags=--max-semi-space-size=1` measures those); `--v8-flags ''` for
- * V8's defaults, `--v8-flags=--a,--b` for others.
+ * executor processes have the runner's (RUNNER_V8_FLAGS, which the report's
+ * first line prints: pass its list as `--v8-flags=...` to measure those);
+ * `--v8-flags ''` for V8's defaults, `--v8-flags=--a,--b` for others.
  *
  * Each measurement runs in its own process, under /usr/bin/time for its peak
  * RSS and CPU (user + kernel, the kernel part shown apart) as for the
