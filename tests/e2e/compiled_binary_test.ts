@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -66,6 +67,7 @@ Deno.test({
       assert.match(version.stdout, /^Version:/);
 
       await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+      await using _volumes = cacheVolumesRemoved(gitlab);
       const r = gitlab.createRunner({ kind: "created" });
       const config = join(out, "config.toml");
       const registered = await run(binary, [

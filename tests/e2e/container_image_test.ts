@@ -16,6 +16,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import {
   BUSYBOX_TEST_IMAGE,
   DEBIAN_TEST_IMAGE,
@@ -192,6 +193,7 @@ Deno.test({
     const socketGid = String((await Deno.stat("/var/run/docker.sock")).gid);
     const setup: Setup = { image, configDir, socketGid };
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     const gateway = (await bridgeGateway())!;
     const name = `runner-image-test-${Date.now()}`;

@@ -10,6 +10,7 @@ import { BytesReader } from "../../src/archive/random_access_reader.ts";
 import { readZipDirectory } from "../../src/archive/zip_reader.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
@@ -253,6 +254,7 @@ Deno.test("docker: a dependency archive with symlinks reaches the build containe
     return;
   }
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using _volumes = cacheVolumesRemoved(gitlab);
   const r = gitlab.createRunner({ kind: "created" });
   const docker =
     `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;
@@ -282,6 +284,7 @@ Deno.test("docker: artifacts and cache round trip through the build container", 
     return;
   }
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using _volumes = cacheVolumesRemoved(gitlab);
   const r = gitlab.createRunner({ kind: "created" });
   const docker =
     `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
@@ -30,6 +31,7 @@ Deno.test({
   ignore: dockerReason !== null,
   async fn() {
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
       config: dockerConfig(gitlab.url, r.token),
@@ -58,6 +60,7 @@ Deno.test({
       traceUpdateIntervalSeconds: 1,
       failureReasons: ["script_failure", "runner_system_failure", "image_pull_failure"],
     });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
       config: dockerConfig(gitlab.url, r.token),
@@ -144,6 +147,7 @@ Deno.test({
     );
     const { shortToken } = await import("../../src/config/short_token.ts");
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
       config: dockerConfig(gitlab.url, r.token),

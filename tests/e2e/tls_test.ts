@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { GitRepo } from "../fixtures/git_repo.ts";
 import { LocalCa } from "../fixtures/local_ca.ts";
 import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
@@ -280,6 +281,7 @@ Deno.test({
   fn: async () => {
     await using ca = await LocalCa.create();
     await using gitlab = await tlsGitLab(ca);
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     const toml = runnerToml(gitlab.url, r.token, {
       executor: "docker",
@@ -318,6 +320,7 @@ Deno.test({
   fn: async () => {
     await using ca = await LocalCa.create();
     await using gitlab = await tlsGitLab(ca);
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
     const sha = await app.commit({ files: { "README.md": "container over tls\n" } });
@@ -406,6 +409,7 @@ Deno.test({
     // server certificate names it and clone_url points there; the API stays on 127.0.0.1.
     await using ca = await LocalCa.create({ serverIps: [gateway!] });
     await using gitlab = await tlsGitLab(ca);
+    await using _volumes = cacheVolumesRemoved(gitlab);
     await using forward = tcpForward(gateway!, Number(new URL(gitlab.url).port));
     const r = gitlab.createRunner({ kind: "created" });
     const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { FakeGitLab, renderTrace } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
 
@@ -133,6 +134,7 @@ Deno.test({
   ignore: dockerReason !== null,
   async fn() {
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     await assertStreamsTagged(
       gitlab,

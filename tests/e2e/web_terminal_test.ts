@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { NO_GIT, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 
@@ -183,6 +184,7 @@ Deno.test({
   ignore: dockerReason !== null,
   fn: async () => {
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     const entry = runnerToml(gitlab.url, r.token, { executor: "docker" }) +
       `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`;

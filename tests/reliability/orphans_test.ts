@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import {
   MAIN_MODULE,
   type RunnerProcess,
@@ -276,6 +277,7 @@ Deno.test({
   ignore: dockerReason !== null,
   fn: async () => {
     await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
     const r = gitlab.createRunner({ kind: "created" });
     await using runner = await startRunner({
       config: config(
