@@ -9,6 +9,12 @@
  * the poller's Worker, 1-2 MB in the supervising thread
  * (scripts/bench/job_latency.ts figure (c)).
  *
+ * The same holds once jobs have run and the runner waits again: a job's trace
+ * pipeline, its Node compatibility modules and its buffers leave garbage and
+ * grown spaces in the poller's heap that an idle runner keeps. The poller
+ * collects again once no job has run for JOB_GARBAGE_DELAY_MS
+ * (IdleCollector), never while a job runs.
+ *
  * V8 offers it to JavaScript only as `gc()`, which `--expose-gc-as=runnerGc`
  * (RUNNER_V8_FLAGS, poller/v8_flags.ts) names `runnerGc`; a runner started
  * without the flag keeps its start-up garbage.
@@ -29,15 +35,67 @@ type ExposedGc = (options: {
  * `runnerGc()`. Synchronous: the thread does nothing else meanwhile (a few ms).
  */
 export function releaseStartupGarbage(log: Logger, thread: "supervisor" | "poller"): void {
+  collect(log, thread, "Released start-up garbage");
+}
+
+/**
+ * What jobs left in the poller's heap, as releaseStartupGarbage collects
+ * start-up's (IdleCollector calls it once the runner waits again).
+ */
+export function releaseJobGarbage(log: Logger): void {
+  collect(log, "poller", "Released job garbage");
+}
+
+function collect(log: Logger, thread: "supervisor" | "poller", msg: string): void {
   const gc = (globalThis as { runnerGc?: ExposedGc }).runnerGc;
   if (typeof gc !== "function") return;
   const before = Deno.memoryUsage().heapTotal;
   const started = performance.now();
   gc({ type: "major", execution: "sync", flavor: "last-resort" });
-  log.debug("Released start-up garbage", {
+  log.debug(msg, {
     [F.THREAD]: thread,
     [F.HEAP_BEFORE_BYTES]: before,
     [F.HEAP_BYTES]: Deno.memoryUsage().heapTotal,
     [F.DURATION_S]: Number(((performance.now() - started) / 1000).toFixed(4)),
   });
+}
+
+/** How long the poller waits with no job running before it collects what jobs left. */
+export const JOB_GARBAGE_DELAY_MS = 10_000;
+
+/**
+ * Collects the poller's heap (releaseJobGarbage) once JOB_GARBAGE_DELAY_MS
+ * passed since the last job ended with none running: `jobStarted` disarms it,
+ * `jobFinished` arms it again; when it fires while `running()` counts a job,
+ * that job's end arms it.
+ */
+export class IdleCollector {
+  readonly #running: () => number;
+  readonly #collect: () => void;
+  readonly #delayMs: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(opts: { running: () => number; collect: () => void; delayMs?: number }) {
+    this.#running = opts.running;
+    this.#collect = opts.collect;
+    this.#delayMs = opts.delayMs ?? JOB_GARBAGE_DELAY_MS;
+  }
+
+  jobStarted(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  jobFinished(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#running() === 0) this.#collect();
+    }, this.#delayMs);
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }

@@ -42,3 +42,43 @@ Deno.test({
     assert.match(state.trace, /after/);
   },
 });
+
+Deno.test({
+  name:
+    "a runner that ran a job and waits again shrinks the poller's heap once no job ran for 10 s",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using gitlab = await FakeGitLab.start({ longPollHoldMs: 60_000 });
+    const r = gitlab.createRunner();
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token)}`,
+      grants: runnerTaskFlags(),
+      env: { LOG_LEVEL: "debug", LOG_FORMAT: "json" },
+    });
+    await runner.waitForLog(/"msg":"Released start-up garbage".*"thread":"poller"/);
+    const job = gitlab.enqueueJob({ script: ["echo first"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    const ended = Date.now();
+    assert.deepEqual(
+      recordsOf(runner.log, "Released job garbage"),
+      [],
+      "collected at the job's end",
+    );
+    await runner.waitForLog(/"msg":"Released job garbage"/, 30_000);
+    assert.ok(Date.now() - ended >= 9_000, `collected ${Date.now() - ended} ms after the job`);
+    const records = recordsOf(runner.log, "Released job garbage");
+    assert.equal(records.length, 1, runner.log);
+    assert.equal(records[0]!["thread"], "poller");
+    assert.ok(
+      Number(records[0]!["heap_bytes"]) < Number(records[0]!["heap_before_bytes"]),
+      JSON.stringify(records[0]),
+    );
+    // The next job runs after it.
+    const next = gitlab.enqueueJob({ script: ["echo after"], variables: NO_GIT });
+    const after = await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 });
+    assert.equal(after.status, "success", after.trace + runner.log);
+    assert.match(after.trace, /after/);
+  },
+});

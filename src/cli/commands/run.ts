@@ -45,7 +45,7 @@ import { TraceSessions } from "../trace_sessions.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
-import { releaseStartupGarbage } from "../startup_garbage.ts";
+import { IdleCollector, releaseJobGarbage, releaseStartupGarbage } from "../startup_garbage.ts";
 
 import { RUN_FLAGS } from "./run_flags.ts";
 
@@ -166,6 +166,11 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
 
   let finishedJobs = 0;
   let lastJobAt = Date.now();
+  // What jobs left in this thread's heap, collected once none ran for a while.
+  const idleCollector = new IdleCollector({
+    running: () => poller.runningJobs,
+    collect: () => releaseJobGarbage(log),
+  });
   const done = Promise.withResolvers<"graceful" | "forceful" | "exit">();
   /** A stop signal that arrives while draining: abort the jobs after all. */
   const again = Promise.withResolvers<"forceful">();
@@ -221,6 +226,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     observer: {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();
+        idleCollector.jobStarted();
         ctx.sink.addSecret(job.token);
         const flags = resolveFeatureFlags(
           runner.featureFlags,
@@ -252,6 +258,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         });
         finishedJobs++;
         lastJobAt = Date.now();
+        idleCollector.jobFinished();
         if (opts.maxBuilds > 0 && finishedJobs >= opts.maxBuilds) done.resolve("graceful");
       },
     },
@@ -456,6 +463,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   // Polling, the spare executor processes started: what start-up left is garbage now.
   releaseStartupGarbage(log, "poller");
   const how = await done.promise;
+  idleCollector.close();
   const shutdown = { poller, supervisor, launcher, config, again: again.promise };
   clearInterval(waitTimer);
   // No token reset starts while stopping; one in flight finishes and is saved.
