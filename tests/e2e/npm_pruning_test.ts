@@ -64,13 +64,13 @@ Deno.test("pruned npm packages still serve every src module that imports one, an
 
     const names = await npmImportNames();
     const modules = await modulesImporting(join(dir, "app/src"), names);
-    // parse_config, azure/s3 signers, docker connection, ssh connection, metrics, yaml…
+    // parse_config, azure/s3 signers, docker client, ssh connection, metrics, yaml…
     for (
       const expected of [
         "cache/azure_url_signer.ts",
         "cache/s3_url_signer.ts",
         "config/parse_config.ts",
-        "executors/docker/docker_connection.ts",
+        "executors/docker/docker_client.ts",
         "executors/ssh/ssh_connection.ts",
         "metrics/prom_client.ts",
         "pipeline/yaml_loader.ts",
