@@ -16,18 +16,23 @@ function recordsOf(log: string, msg: string): Record<string, unknown>[] {
     .filter((record) => record["msg"] === msg);
 }
 
+/** A runner for a new runner of `gitlab`, started with the task's flags, logging JSON at debug. */
+function startTaskRunner(gitlab: FakeGitLab): ReturnType<typeof startRunner> {
+  const r = gitlab.createRunner();
+  return startRunner({
+    config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token)}`,
+    grants: runnerTaskFlags(),
+    env: { LOG_LEVEL: "debug", LOG_FORMAT: "json" },
+  });
+}
+
 Deno.test({
   name: "the runner started as `deno task runner` does shrinks both threads' heaps once it polls",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
     await using gitlab = await FakeGitLab.start({ longPollHoldMs: 60_000 });
-    const r = gitlab.createRunner();
-    await using runner = await startRunner({
-      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token)}`,
-      grants: runnerTaskFlags(),
-      env: { LOG_LEVEL: "debug", LOG_FORMAT: "json" },
-    });
+    await using runner = await startTaskRunner(gitlab);
     await runner.waitForLog(/"msg":"Released start-up garbage".*"thread":"poller"/);
     await runner.waitForLog(/"msg":"Released start-up garbage".*"thread":"supervisor"/);
     const records = recordsOf(runner.log, "Released start-up garbage");
@@ -50,12 +55,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     await using gitlab = await FakeGitLab.start({ longPollHoldMs: 60_000 });
-    const r = gitlab.createRunner();
-    await using runner = await startRunner({
-      config: `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, r.token)}`,
-      grants: runnerTaskFlags(),
-      env: { LOG_LEVEL: "debug", LOG_FORMAT: "json" },
-    });
+    await using runner = await startTaskRunner(gitlab);
     await runner.waitForLog(/"msg":"Released start-up garbage".*"thread":"poller"/);
     const job = gitlab.enqueueJob({ script: ["echo first"], variables: NO_GIT });
     const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
