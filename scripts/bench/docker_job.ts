@@ -47,6 +47,7 @@ import {
 } from "../../tests/fixtures/docker_images.ts";
 import { SilentLogger } from "../../src/log/logger.ts";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
+import { helloProject } from "./_hello_project.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -137,24 +138,8 @@ async function executorOnly(): Promise<void> {
   if (code !== 0) throw new Error(`echo exited ${code}`);
 }
 
-// A project as users have one for `runner exec`: a commit and an `origin` remote.
-const project = join(stateDir, "hello");
-await Deno.mkdir(join(project), { recursive: true });
+const project = await helloProject(stateDir);
 await Deno.mkdir(join(stateDir, "home"));
-await Deno.writeTextFile(join(project, ".gitlab-ci.yml"), "hello:\n  script:\n    - echo hello\n");
-for (
-  const args of [
-    ["init", "-q"],
-    ["add", ".gitlab-ci.yml"],
-    ["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "Hello"],
-    ["remote", "add", "origin", "https://gitlab.example.com/bench/hello.git"],
-  ]
-) {
-  const out = await new Deno.Command("git", { args, cwd: project, stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
 const hostEnv = Deno.env.toObject();
 const execArgs = [
   "run",

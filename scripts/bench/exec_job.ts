@@ -37,6 +37,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 import { RUNNER_NO_CODE_CACHE_FLAG } from "../../src/poller/v8_flags.ts";
+import { helloProject } from "./_hello_project.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -52,24 +53,8 @@ if (!Number.isInteger(runs) || runs < 1) {
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const root = await Deno.makeTempDir({ prefix: "runner-bench-exec-" });
-const project = join(root, "hello");
-await Deno.mkdir(project);
+const project = await helloProject(root);
 await Deno.mkdir(join(root, "home"));
-await Deno.writeTextFile(join(project, ".gitlab-ci.yml"), "hello:\n  script:\n    - echo hello\n");
-// A project as users have one: a commit, and an `origin` remote.
-for (
-  const args of [
-    ["init", "-q"],
-    ["add", ".gitlab-ci.yml"],
-    ["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "Hello"],
-    ["remote", "add", "origin", "https://gitlab.example.com/bench/hello.git"],
-  ]
-) {
-  const out = await new Deno.Command("git", { args, cwd: project, stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
 
 const hostEnv = Deno.env.toObject();
 const env = {
