@@ -247,6 +247,16 @@ Deno.test("a project with a recursive submodule on the same GitLab checks out an
 const dockerSkip = (await dockerSkipReason()) ??
   (await hasImage(BUSYBOX_TEST_IMAGE) ? null : `image ${BUSYBOX_TEST_IMAGE} is absent`);
 
+/** A docker runner (busybox image) for a new runner of `gitlab`. */
+function startDockerRunner(gitlab: FakeGitLab): ReturnType<typeof startRunner> {
+  const r = gitlab.createRunner({ kind: "created" });
+  const docker =
+    `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;
+  return startRunner({
+    config: config(runnerToml(gitlab.url, r.token, { executor: "docker" }) + docker),
+  });
+}
+
 Deno.test("docker: a dependency archive with symlinks reaches the build container as symlinks", async () => {
   if (dockerSkip) {
     // deno-lint-ignore no-console -- a skipped test says why (team rule)
@@ -255,12 +265,7 @@ Deno.test("docker: a dependency archive with symlinks reaches the build containe
   }
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   await using _volumes = cacheVolumesRemoved(gitlab);
-  const r = gitlab.createRunner({ kind: "created" });
-  const docker =
-    `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;
-  await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, r.token, { executor: "docker" }) + docker),
-  });
+  await using runner = await startDockerRunner(gitlab);
   const zip = craftZip([
     { name: "node_modules/pkg/bin/tool", content: "tool-v1\n" },
     { name: "node_modules/.bin/tool", kind: "symlink", content: "../pkg/bin/tool" },
@@ -285,12 +290,7 @@ Deno.test("docker: artifacts and cache round trip through the build container", 
   }
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   await using _volumes = cacheVolumesRemoved(gitlab);
-  const r = gitlab.createRunner({ kind: "created" });
-  const docker =
-    `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "if-not-present"\n`;
-  await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, r.token, { executor: "docker" }) + docker),
-  });
+  await using runner = await startDockerRunner(gitlab);
   const cache = [{
     key: "deps",
     paths: ["vendor/"],
