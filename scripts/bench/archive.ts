@@ -11,6 +11,8 @@
  *
  * `--quick` measures the same tree once each, extractions twice each
  * (unzip, ours, ours, unzip). Goals: ratios <= 1.0, peak RSS <= 64 MiB.
+ * `BENCH_MEMORY=1` in the environment also prints each of our runs' memory
+ * (Deno.memoryUsage() every 250 ms and at the end).
  *
  * Ours runs as a job runs it, in a shell runner's layout (the tree in
  * builds_dir, archives in cache_dir): the archive is the archive_cache
@@ -253,6 +255,12 @@ function log(line: string): void {
   console.log(line);
 }
 
+/** A child's memory samples (BENCH_MEMORY): stderr, which the parent shows. */
+function memoryLog(line: string): void {
+  // deno-lint-ignore no-console -- the parent relays it
+  console.error(line);
+}
+
 /** Runs a baseline tool under /usr/bin/time for its peak RSS. */
 async function timed(
   cmd: string[],
@@ -308,6 +316,12 @@ async function ours(
   }).output();
   const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
   if (!out.success) throw new Error(`our ${op} failed: ${lines.join("\n")}`);
+  // BENCH_MEMORY: the child's samples, before /usr/bin/time's line.
+  if (Deno.env.get("BENCH_MEMORY")) {
+    for (const line of lines.slice(0, -1)) {
+      log(`  ${op}: ${line}`);
+    }
+  }
   const [rssKb, user, sys] = (lines[lines.length - 1] ?? "").split(" ").map(Number);
   const child = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     ms: number;
@@ -324,9 +338,10 @@ async function ours(
 async function child(op: string): Promise<void> {
   const t = performance.now();
   if (Deno.env.get("BENCH_MEMORY")) {
+    // On stderr: stdout carries the child's JSON result to the parent.
     const timer = setInterval(() => {
       const m = Deno.memoryUsage();
-      log(
+      memoryLog(
         `rss ${m.rss >> 20} heapTotal ${m.heapTotal >> 20} used ${m.heapUsed >> 20} external ${
           m.external >> 20
         }`,
@@ -351,7 +366,7 @@ async function child(op: string): Promise<void> {
     await reader.close();
   }
   const ms = performance.now() - t;
-  if (Deno.env.get("BENCH_MEMORY")) log(JSON.stringify(Deno.memoryUsage()));
+  if (Deno.env.get("BENCH_MEMORY")) memoryLog(JSON.stringify(Deno.memoryUsage()));
   log(JSON.stringify({ ms, selectMs }));
 }
 

@@ -24,3 +24,16 @@ Deno.test("the archive bench runs ours as a job does: an executor process's perm
   assert.match(report, /^archive ratio ours\/zip: +[\d.]+ +\(goal <= 1\.00\)$/m);
   assert.match(report, /^extract ratio ours\/unzip: +[\d.]+ +\(goal <= 1\.00\)$/m);
 });
+
+Deno.test("BENCH_MEMORY=1 shows our runs' memory and still reports", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", ARCHIVE, "--quick", "--files", "300"],
+    env: { DENO_NO_UPDATE_CHECK: "1", BENCH_MEMORY: "1" },
+  }).output();
+  const report = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+  // The last sample, taken as each run ends.
+  assert.match(report, /^ {2}archive: \{"rss":\d+,/m);
+  assert.match(report, /^ {2}extract: \{"rss":\d+,/m);
+  assert.match(report, /^archive ratio ours\/zip: +[\d.]+ +\(goal <= 1\.00\)$/m);
+});
