@@ -21,6 +21,7 @@ import { isSupportedExecutor } from "../config/executor_names.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
+import { setLongTimeout } from "../time/clock.ts";
 
 export type RequestOutcome =
   | { kind: "job"; job: JobSpec }
@@ -90,9 +91,10 @@ const MAX_IMMEDIATE_ASKS = 3;
 function realSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    // check_interval and unhealthy_interval may be longer than one timer holds.
+    const timer = setLongTimeout(done, ms);
     function done() {
-      clearTimeout(timer);
+      timer.clear();
       signal.removeEventListener("abort", done);
       resolve();
     }

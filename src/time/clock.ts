@@ -63,3 +63,26 @@ export function systemClock(): Clock {
       }),
   };
 }
+
+/** A timer of `setLongTimeout`; `clear` stops it, as clearTimeout does. */
+export interface LongTimer {
+  clear(): void;
+}
+
+/**
+ * `setTimeout` for a delay of any length: a single timer holds at most
+ * MAX_TIMER_MS and fires at once when given more, so a longer delay (a
+ * config.toml timeout of "a month" or more, set to mean "never") chains
+ * timers. A delay that is not positive fires at once, Infinity never.
+ */
+export function setLongTimeout(callback: () => void, ms: number): LongTimer {
+  let left = ms > 0 ? ms : 0;
+  let id: ReturnType<typeof setTimeout>;
+  const arm = () => {
+    const step = Math.min(left, MAX_TIMER_MS);
+    left -= step;
+    id = setTimeout(() => left > 0 ? arm() : callback(), step);
+  };
+  arm();
+  return { clear: () => clearTimeout(id) };
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_TIMER_MS, systemClock } from "./clock.ts";
+import { MAX_TIMER_MS, setLongTimeout, systemClock } from "./clock.ts";
 
 Deno.test("systemClock sleeps for the time asked, keeping the process alive meanwhile", async () => {
   // Nothing else is pending here: a timer that did not keep the event loop
@@ -27,4 +27,22 @@ Deno.test("systemClock waits longer than a single timer can: a month-long job ti
   assert.equal(isDone, false, "the month-long sleep ended within 50 ms");
   abort.abort(new Error("stopped"));
   await assert.rejects(sleep, /stopped/);
+});
+
+Deno.test("setLongTimeout fires after its delay, and a longer delay than one timer holds does not fire at once", async () => {
+  let fired = 0;
+  setLongTimeout(() => fired++, 20);
+  const long = setLongTimeout(() => fired += 100, MAX_TIMER_MS + 60_000);
+  const never = setLongTimeout(() => fired += 1000, Infinity);
+  await systemClock().sleep(80);
+  assert.equal(fired, 1, "the 20 ms timer fired once, the month-long and endless ones not at all");
+  long.clear();
+  never.clear();
+});
+
+Deno.test("setLongTimeout's clear stops a timer before it fires", async () => {
+  let fired = false;
+  setLongTimeout(() => fired = true, 20).clear();
+  await systemClock().sleep(60);
+  assert.equal(fired, false);
 });

@@ -120,3 +120,17 @@ Deno.test("with no jobs, an idle runner does not hammer GitLab", async () => {
   // One loop (request_concurrency = 1), one request per check_interval: about 3.
   assert.ok(asked <= 5, `${asked} job requests in 3 s with check_interval = 1`);
 });
+
+Deno.test("a check_interval longer than one timer holds (30 days) waits, not spins", async () => {
+  // A timer given more than 2^31-1 ms (24.8 days) fires after 1 ms: such a
+  // check_interval had the runner ask GitLab for jobs without pause.
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using started = await start(
+    `concurrent = 1\ncheck_interval = ${30 * 24 * 3600}\n\n${runnerToml(gitlab.url, r.token)}`,
+  );
+  await started.runner.waitForLog(/Runner started/);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const asked = gitlab.requestsTo("request_job").length;
+  assert.ok(asked <= 2, `${asked} job requests in 2 s with a 30-day check_interval`);
+});

@@ -491,6 +491,18 @@ Deno.test("CustomExecutor kills prepare_exec's process group at prepare_exec_tim
   assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "prepare", "cleanup"]);
 });
 
+Deno.test("CustomExecutor waits out an exec timeout longer than one timer holds (30 days)", async () => {
+  // A timer given more than 2^31-1 ms (24.8 days) fires after 1 ms: a
+  // timeout set high to mean "never" killed every driver at once.
+  const month = 30 * 24 * 3600;
+  const s = await setup({
+    config: { configExecTimeout: month, prepareExecTimeout: month, gracefulKillTimeout: month },
+  });
+  await s.executor.prepare(never());
+  await s.executor.cleanup();
+  assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "prepare", "cleanup"]);
+});
+
 Deno.test("CustomExecutor cancel kills run_exec's process group, then cleanup still runs", async () => {
   const s = await setup({ env: { RUN_MODE: "hang" } });
   await s.executor.prepare(never());

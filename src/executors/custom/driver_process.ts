@@ -13,6 +13,7 @@
  * that wait.
  */
 import { signalProcessGroup } from "../../os/process_group.ts";
+import { type LongTimer, setLongTimeout } from "../../time/clock.ts";
 
 export interface DriverCall {
   /** `config_exec`, `prepare_exec`, …: used in error messages. */
@@ -86,7 +87,8 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
   };
   if (call.signal.aborted) onAbort();
   else call.signal.addEventListener("abort", onAbort, { once: true });
-  const timer = call.timeoutMs === undefined ? undefined : setTimeout(() => {
+  // The *_exec_timeout keys may be longer than one timer holds.
+  const timer = call.timeoutMs === undefined ? undefined : setLongTimeout(() => {
     stoppedBy ??= "timeout";
     stop.abort();
   }, call.timeoutMs);
@@ -113,7 +115,7 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
     }
     return { code: ended.code, signal: ended.signal, stoppedBy, isDormant: false };
   } finally {
-    clearTimeout(timer);
+    timer?.clear();
     call.signal.removeEventListener("abort", onAbort);
   }
 }
@@ -149,16 +151,19 @@ function aborted(signal: AbortSignal): Promise<null> {
   });
 }
 
-/** `promise`'s value, or null after `ms`; the timer never outlives the wait. */
+/**
+ * `promise`'s value, or null after `ms` (graceful_kill_timeout and
+ * force_kill_timeout: any length); the timer never outlives the wait.
+ */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let id: ReturnType<typeof setTimeout> | undefined;
+  let timer: LongTimer | undefined;
   try {
     return await Promise.race([
       promise,
-      new Promise<null>((resolve) => (id = setTimeout(() => resolve(null), ms))),
+      new Promise<null>((resolve) => (timer = setLongTimeout(() => resolve(null), ms))),
     ]);
   } finally {
-    clearTimeout(id);
+    timer?.clear();
   }
 }
 

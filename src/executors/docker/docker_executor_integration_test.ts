@@ -352,6 +352,30 @@ test("docker executor reaches a service by its alias on the job network", async 
   assert.match(output.text(), /svc-ok/);
 });
 
+test("docker executor waits for a service under a wait_for_services_timeout longer than one timer holds", async () => {
+  // A timer given more than 2^31-1 ms (24.8 days) fires after 1 ms: such a
+  // timeout reported every service as not started.
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { waitForServicesTimeout: 30 * 24 * 3600 },
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "web",
+        command: ["sh", "-c", "sleep 1; mkdir -p /www && exec httpd -f -p 8080 -h /www"],
+        ports: [{ number: 8080 }],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  assert.match(
+    output.text(),
+    /Waiting for services to be up and running \(timeout 2592000 seconds\)/,
+  );
+  assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
+});
+
 test("docker executor warns clearly when a service port never opens", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({

@@ -13,6 +13,7 @@ import type { DockerApi } from "./docker_client.ts";
 import type { JobImage } from "../../job/job_spec.ts";
 import { daemonMessage } from "./_docker_errors.ts";
 import { ExecFrameDecoder } from "./exec_frames.ts";
+import { type LongTimer, setLongTimeout } from "../../time/clock.ts";
 
 /**
  * Host names a service answers to: its `alias` entries (comma or space
@@ -79,9 +80,10 @@ export async function probeService(spec: HealthCheckSpec): Promise<string | null
   });
   try {
     await container.start();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: LongTimer | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), spec.timeoutSeconds * 1000);
+      // wait_for_services_timeout may be longer than one timer holds.
+      timer = setLongTimeout(() => resolve("timeout"), spec.timeoutSeconds * 1000);
     });
     const aborted = new Promise<"aborted">((resolve) => {
       if (spec.signal.aborted) resolve("aborted");
@@ -92,7 +94,7 @@ export async function probeService(spec: HealthCheckSpec): Promise<string | null
       timedOut,
       aborted,
     ]);
-    clearTimeout(timer);
+    timer?.clear();
     if (outcome === "timeout") {
       return `ports ${
         spec.ports.join(", ")
