@@ -67,11 +67,22 @@ function map(value: unknown, entry: (v: unknown) => boolean, what: string): Conv
 
 const isString = (v: unknown) => typeof v === "string";
 
+/**
+ * Why an integer-valued float such as `1e99` is refused: TOML integers that
+ * large are refused by the parser, and the official runner refuses any float
+ * for an integer key; taken as is, such a value broke what it sized (every
+ * job failed with `output_limit = 1e99`).
+ */
+const TOO_LARGE = `out of range (beyond ±${Number.MAX_SAFE_INTEGER})`;
+
 /** Raw TOML value -> typed value for a key of `type`. */
 export function convertValue(type: KeyType, value: unknown): Converted {
   switch (type) {
     case "int":
     case "int-seconds":
+      if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        return fail(`must be an integer, got ${describeValue(value)}: ${TOO_LARGE}`);
+      }
       return typeof value === "number" && Number.isInteger(value)
         ? ok(value)
         : fail(`must be an integer, got ${describeValue(value)}`);
@@ -92,7 +103,12 @@ export function convertValue(type: KeyType, value: unknown): Converted {
         }
       }
       // BurntSushi/toml decodes an integer into time.Duration as nanoseconds.
-      if (typeof value === "number" && Number.isInteger(value)) return ok(value / 1e9);
+      if (typeof value === "number" && Number.isSafeInteger(value)) return ok(value / 1e9);
+      if (typeof value === "number" && Number.isInteger(value)) {
+        return fail(
+          `must be a duration such as "90s" or "1h30m", got ${describeValue(value)}: ${TOO_LARGE}`,
+        );
+      }
       return fail(`must be a duration such as "90s" or "1h30m", got ${describeValue(value)}`);
     case "string":
       return typeof value === "string"

@@ -314,6 +314,25 @@ Deno.test("durations accept Go strings; int-seconds keys take integers", () => {
   );
 });
 
+Deno.test("an integer key refuses a float too large to be an exact integer, naming the key", () => {
+  // smol-toml refuses such integers itself; written as floats they passed as
+  // integers, and `output_limit = 1e99` then failed every job at its start.
+  const error = loadError(
+    `concurrent = 1e16\n[[runners]]\noutput_limit = 1e99\nunhealthy_interval = -1e30\n`,
+  );
+  assert.deepEqual(error.problems.map((p) => formatConfigProblem(p)), [
+    "/etc/gitlab-runner/config.toml:1: key concurrent must be an integer, " +
+    "got 10000000000000000: out of range (beyond ±9007199254740991)",
+    "/etc/gitlab-runner/config.toml:3: key runners[0].output_limit must be an integer, " +
+    "got 1e+99: out of range (beyond ±9007199254740991)",
+    "/etc/gitlab-runner/config.toml:4: key runners[0].unhealthy_interval must be a duration " +
+    'such as "90s" or "1h30m", got -1e+30: out of range (beyond ±9007199254740991)',
+  ]);
+  // The largest exact integers still load (an int64 in Go).
+  const { config } = parseConfig(`[[runners]]\noutput_limit = 9007199254740991\n`, opts);
+  assert.equal(config.runners[0]?.outputLimit, Number.MAX_SAFE_INTEGER);
+});
+
 Deno.test("pull_policy accepts a string or an array", () => {
   const one = parseConfig(`[[runners]]\n[runners.docker]\npull_policy = "if-not-present"\n`, opts);
   assert.deepEqual(one.config.runners[0]?.docker.pullPolicy, ["if-not-present"]);
