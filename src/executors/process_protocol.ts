@@ -59,8 +59,17 @@ export function traceStreamOf(type: number): OutputStream | null {
   }
 }
 
-/** Largest payload a frame may carry; bigger trace writes are split. */
+/** Largest payload a trace frame may carry; bigger trace writes are split. */
 export const MAX_FRAME_PAYLOAD = 1 << 20;
+
+/**
+ * Largest payload a message frame may carry. A message is never split, and
+ * the start message holds the whole job as GitLab sent it: file variables
+ * alone may hold 3 MiB each on a self-managed GitLab (its default
+ * `ci_variable_file_value_size`), so a job's payload easily passes the 1 MiB
+ * of a trace frame.
+ */
+export const MAX_MESSAGE_PAYLOAD = 64 << 20;
 
 /** Everything the executor process needs; never the runner token. */
 export interface StartMessage {
@@ -452,12 +461,16 @@ export class FrameDecoder {
   }
 }
 
-/** The payload length in the header at `at`; a RangeError past MAX_FRAME_PAYLOAD. */
+/**
+ * The payload length in the header at `at`; a RangeError past
+ * MAX_MESSAGE_PAYLOAD for a message frame, MAX_FRAME_PAYLOAD for any other.
+ */
 function payloadLength(bytes: Uint8Array, at: number): number {
   const length = ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) |
     bytes[at + 4]!) >>> 0;
-  if (length > MAX_FRAME_PAYLOAD) {
-    throw new RangeError(`Frame of ${length} bytes exceeds the ${MAX_FRAME_PAYLOAD} byte limit`);
+  const limit = bytes[at] === FRAME_MESSAGE ? MAX_MESSAGE_PAYLOAD : MAX_FRAME_PAYLOAD;
+  if (length > limit) {
+    throw new RangeError(`Frame of ${length} bytes exceeds the ${limit} byte limit`);
   }
   return length;
 }

@@ -5,6 +5,7 @@ import {
   FRAME_TRACE,
   FrameDecoder,
   MAX_FRAME_PAYLOAD,
+  MAX_MESSAGE_PAYLOAD,
 } from "./process_protocol.ts";
 
 function random(seed: number): (n: number) => number {
@@ -61,4 +62,21 @@ Deno.test("FrameDecoder counts an unfinished frame as pending and refuses a fram
   const fresh = new FrameDecoder();
   assert.deepEqual(fresh.push(over.subarray(0, 3)), []);
   assert.throws(() => fresh.push(over.subarray(3)), RangeError);
+});
+
+Deno.test("FrameDecoder takes a message frame past the trace frame limit (a job with a large file variable), up to its own limit", () => {
+  const payload = new Uint8Array(3 * MAX_FRAME_PAYLOAD).fill(0x78);
+  const frame = encodeFrame(FRAME_MESSAGE, payload);
+  const decoder = new FrameDecoder();
+  const frames = [...decoder.push(frame.subarray(0, 3)), ...decoder.push(frame.subarray(3))];
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0]!.payload.length, payload.length);
+
+  const over = new Uint8Array(5);
+  over[0] = FRAME_MESSAGE;
+  new DataView(over.buffer).setUint32(1, MAX_MESSAGE_PAYLOAD + 1);
+  assert.throws(() => new FrameDecoder().push(over), RangeError);
+  over[0] = FRAME_TRACE;
+  new DataView(over.buffer).setUint32(1, MAX_FRAME_PAYLOAD + 1);
+  assert.throws(() => new FrameDecoder().push(over), RangeError);
 });

@@ -384,3 +384,17 @@ Deno.test("run-single takes one runner from flags (warning about flags of keys i
   assert.match(state.trace, /\nsingle\n/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a job whose payload is over 1 MiB (a 3 MiB file variable, GitLab's default limit) runs", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const size = 3 * 1024 * 1024;
+  const job = gitlab.enqueueJob({
+    script: ['echo "bundle of $(wc -c < "$CA_BUNDLE") bytes"'],
+    variables: [...NO_GIT, { key: "CA_BUNDLE", value: "x".repeat(size), file: true }],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(state.trace, new RegExp(`bundle of ${size} bytes`));
+});
