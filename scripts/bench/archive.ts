@@ -7,8 +7,10 @@
  * <= 1.0), peak RSS, and our archive's parts (file selection, zip).
  *
  *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
- *     [--v8-flags FLAGS] [--tree DIR]
+ *     [--level fast] [--v8-flags FLAGS] [--tree DIR]
  *
+ * `--level` is our archive's compression level (fastest, fast, default, slow,
+ * slowest); the baseline stays `zip -1`, the level "fast" matches.
  * `--quick` measures the same tree once each, extractions twice each
  * (unzip, ours, ours, unzip). Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  * `BENCH_MEMORY=1` in the environment also prints each of our runs' memory
@@ -44,6 +46,7 @@
  */
 import { parseArgs } from "node:util";
 import {
+  COMPRESSION_LEVELS,
   type CompressionLevel,
   extractZip,
   LocalArchiveTarget,
@@ -72,6 +75,11 @@ const args = parseArgs({
   },
 });
 
+if (!(COMPRESSION_LEVELS as readonly string[]).includes(args.values.level)) {
+  throw new TypeError(
+    `--level must be one of ${COMPRESSION_LEVELS.join(", ")}: got "${args.values.level}"`,
+  );
+}
 if (args.values.child) {
   await child(args.values.child);
   Deno.exit(0);
@@ -83,7 +91,13 @@ const v8Flags = args.values["v8-flags"] === undefined
   ? []
   : [`--v8-flags=${args.values["v8-flags"]}`];
 const fileCount = Number(args.values.files);
+if (!Number.isInteger(fileCount) || fileCount < 1) {
+  throw new TypeError(`--files must be a positive integer: got "${args.values.files}"`);
+}
 const runs = args.values.quick ? 1 : Number(args.values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
+}
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
 try {
   const kept = args.values.tree;

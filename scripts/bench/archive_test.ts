@@ -37,3 +37,22 @@ Deno.test("BENCH_MEMORY=1 shows our runs' memory and still reports", async () =>
   assert.match(report, /^ {2}extract: \{"rss":\d+,/m);
   assert.match(report, /^archive ratio ours\/zip: +[\d.]+ +\(goal <= 1\.00\)$/m);
 });
+
+Deno.test("the archive bench refuses a bad --files, --runs or --level, naming it, before it measures", async () => {
+  for (
+    const [flags, message] of [
+      [["--files", "abc"], '--files must be a positive integer: got "abc"'],
+      [["--runs", "0"], '--runs must be a positive integer: got "0"'],
+      [["--level", "quick"], 'must be one of fastest, fast, default, slow, slowest: got "quick"'],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", ARCHIVE, "--files", "50", ...flags],
+      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    }).output();
+    const report = new TextDecoder().decode(out.stdout);
+    assert.equal(out.success, false, `${flags.join(" ")} was taken:\n${report}`);
+    assert.ok(new TextDecoder().decode(out.stderr).includes(message), flags.join(" "));
+    assert.doesNotMatch(report, /^tree: /m, "no tree made");
+  }
+});
