@@ -9,6 +9,8 @@
  *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
  *     [--level fast] [--v8-flags FLAGS] [--tree DIR]
  *
+ * `--tree DIR` keeps the generated tree in DIR for the next run (DIR must be
+ * new, empty or made by this bench: its files are replaced).
  * `--level` is our archive's compression level (fastest, fast, default, slow,
  * slowest); the baseline stays `zip -1`, the level "fast" matches.
  * `--quick` measures the same tree once each, extractions twice each
@@ -70,7 +72,7 @@ const args = parseArgs({
     out: { type: "string" },
     quick: { type: "boolean", default: false },
     "v8-flags": { type: "string" },
-    /** Keep the generated tree here and reuse it on the next run. */
+    /** Keep the generated tree here and reuse it on the next run (a new or empty dir). */
     tree: { type: "string" },
   },
 });
@@ -98,6 +100,7 @@ const runs = args.values.quick ? 1 : Number(args.values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
 }
+if (args.values.tree !== undefined) await refuseForeignTree(args.values.tree);
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });
 try {
   const kept = args.values.tree;
@@ -385,6 +388,26 @@ async function child(op: string): Promise<void> {
 }
 
 /** `--tree DIR`: generates the tree in DIR/tree once and keeps it for the next run. */
+/**
+ * `--tree DIR` is emptied when its tree has another size, and its `x-*`
+ * entries are removed at the end: refuse a directory this bench did not make.
+ */
+async function refuseForeignTree(dir: string): Promise<void> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (names.length > 0 && !names.includes(".bench-tree.json")) {
+    throw new TypeError(
+      `--tree "${dir}" holds files this bench did not make (no .bench-tree.json), ` +
+        "which it would remove: give a new or empty directory",
+    );
+  }
+}
+
 async function reuseTree(
   kept: string,
   count: number,

@@ -56,3 +56,24 @@ Deno.test("the archive bench refuses a bad --files, --runs or --level, naming it
     assert.doesNotMatch(report, /^tree: /m, "no tree made");
   }
 });
+
+Deno.test("the archive bench's --tree refuses a directory it did not make, and leaves its files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "precious.txt"), "mine");
+    await Deno.mkdir(join(dir, "x-mine"));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", ARCHIVE, "--files", "50", "--runs", "1", "--tree", dir],
+      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    }).output();
+    assert.equal(out.success, false);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /--tree ".*" holds files this bench did not make/,
+    );
+    assert.equal(await Deno.readTextFile(join(dir, "precious.txt")), "mine");
+    assert.ok((await Deno.stat(join(dir, "x-mine"))).isDirectory);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
