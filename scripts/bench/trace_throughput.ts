@@ -61,9 +61,13 @@ import { TraceStore } from "../../src/trace/trace_store.ts";
 
 function parseSize(text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text.trim());
-  if (!m) throw new TypeError(`Flag --${flag} must be a size such as 256m or 1g: got "${text}"`);
-  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!;
-  return Math.round(Number(m[1]) * unit);
+  const unit = m && { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!;
+  const size = m ? Math.round(Number(m[1]) * unit!) : 0;
+  // 0 bytes: a chunk of nothing never fills the sample (it ran out of memory).
+  if (size < 1) {
+    throw new TypeError(`Flag --${flag} must be a size such as 256m or 1g: got "${text}"`);
+  }
+  return size;
 }
 
 const { values } = parseArgs({
