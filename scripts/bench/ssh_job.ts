@@ -14,6 +14,9 @@
  *
  *   deno run --allow-all scripts/bench/ssh_job.ts [--runs 5] [--mb 100] [--quick]
  *
+ * `--mb` is the artifact tree's size, a multiple of 10 (10 directories of
+ * 1 MB files); `--quick` times 3 runs of a 20 MB tree.
+ *
  * Goals: job ≤ 1.5×, upload ≤ 1.5× the baseline.
  */
 import { parseArgs } from "node:util";
@@ -33,7 +36,14 @@ const args = parseArgs({
   },
 });
 const runs = args.values.quick ? 3 : Number(args.values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
+}
 const treeMb = args.values.quick ? 20 : Number(args.values.mb);
+// The tree is 10 directories of 1 MB files: its size goes by 10 MB.
+if (!Number.isInteger(treeMb) || treeMb < 10 || treeMb % 10 !== 0) {
+  throw new TypeError(`--mb must be a multiple of 10 (10, 20, …): got "${args.values.mb}"`);
+}
 
 const sink = { write(_chunk: Uint8Array): void {} };
 const never = () => new AbortController().signal;
@@ -165,7 +175,7 @@ const tree = `${server.workDir}/tree`;
   await using ex = executor(server);
   await ex.prepare(never());
   // 10 dirs × (treeMb/10 files of ~1 MB random + 50 small text files).
-  const perDir = Math.max(1, Math.round(treeMb / 10));
+  const perDir = treeMb / 10;
   const code = await ex.run({
     stage: "step_script",
     script: contractScript([
