@@ -72,13 +72,19 @@ if (args.values.child) {
   Deno.exit(0);
 }
 
+const fileCount = Number(args.values.files ?? (args.values.quick ? "2000" : "20000"));
+if (!Number.isInteger(fileCount) || fileCount < 1) {
+  throw new TypeError(`--files must be a positive integer: got "${args.values.files}"`);
+}
+const runs = Number(args.values.runs ?? "4");
+if (!Number.isInteger(runs) || runs < 1) {
+  throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
+}
 const skip = await radosgwSkipReason();
 if (skip) {
   log(`Skipping cache_s3 benchmark: ${skip}`);
   Deno.exit(0);
 }
-const fileCount = Number(args.values.files ?? (args.values.quick ? "2000" : "20000"));
-const runs = Number(args.values.runs ?? "4");
 const work = await Deno.makeTempDir({ prefix: "cache-s3-bench-" });
 try {
   await using gw = await startRadosgw();
