@@ -9,6 +9,8 @@
  *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
  *     [--level fast] [--v8-flags FLAGS] [--tree DIR]
  *
+ * Needs Info-ZIP's zip and unzip and GNU time (/usr/bin/time); without them
+ * it skips, saying which and how to get them.
  * `--tree DIR` keeps the generated tree in DIR for the next run (DIR must be
  * new, empty or made by this bench: its files are replaced).
  * `--level` is our archive's compression level (fastest, fast, default, slow,
@@ -56,6 +58,7 @@ import {
 } from "../../src/archive/mod.ts";
 import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
 import { saveCacheAsJob } from "./_cache_save_as_job.ts";
+import { missingToolsReason } from "./_baseline_tools.ts";
 import { EXECUTOR_V8_FLAGS, RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 import { executorPermissionFlags, shellRunner } from "./_shell_executor_process.ts";
 
@@ -99,6 +102,11 @@ if (!Number.isInteger(fileCount) || fileCount < 1) {
 const runs = args.values.quick ? 1 : Number(args.values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
+}
+const missing = await missingToolsReason(["zip", "unzip", "/usr/bin/time"]);
+if (missing) {
+  log(`Skipping archive benchmark: ${missing}`);
+  Deno.exit(0);
 }
 if (args.values.tree !== undefined) await refuseForeignTree(args.values.tree);
 const work = await Deno.makeTempDir({ prefix: "archive-bench-" });

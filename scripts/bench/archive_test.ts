@@ -77,3 +77,22 @@ Deno.test("the archive bench's --tree refuses a directory it did not make, and l
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the archive bench skips, naming zip and unzip and their package, when they are not installed", async () => {
+  const emptyPath = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", ARCHIVE, "--files", "50", "--runs", "1"],
+      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", PATH: emptyPath },
+    }).output();
+    const report = new TextDecoder().decode(out.stdout);
+    assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+    assert.equal(
+      report,
+      "Skipping archive benchmark: zip, unzip are not installed " +
+        "(apt-get install zip unzip; .ci/run installs them)\n",
+    );
+  } finally {
+    await Deno.remove(emptyPath);
+  }
+});

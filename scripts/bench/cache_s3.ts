@@ -37,12 +37,14 @@
  *
  *   deno run --allow-all scripts/bench/cache_s3.ts [--quick] [--files 20000] [--runs 4]
  *
- * Skips, saying why, when the ceph packages are absent.
+ * Skips, saying why, when the ceph packages are absent, or zip, unzip, curl
+ * or GNU time (/usr/bin/time), which the baseline runs.
  */
 import { parseArgs } from "node:util";
 import { extractZip, LocalArchiveTarget } from "../../src/archive/mod.ts";
 import type { CacheStore } from "../../src/cache/cache_store.ts";
 import { saveCacheAsJob } from "./_cache_save_as_job.ts";
+import { missingToolsReason } from "./_baseline_tools.ts";
 import { LocalCacheStore } from "../../src/cache/local_cache_store.ts";
 import { DistributedCacheStore } from "../../src/cache/distributed_cache_store.ts";
 import { HttpObjectTransfer } from "../../src/cache/object_transfer.ts";
@@ -80,7 +82,8 @@ const runs = Number(args.values.runs ?? "4");
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
 }
-const skip = await radosgwSkipReason();
+const skip = (await missingToolsReason(["zip", "unzip", "curl", "/usr/bin/time"])) ??
+  (await radosgwSkipReason());
 if (skip) {
   log(`Skipping cache_s3 benchmark: ${skip}`);
   Deno.exit(0);

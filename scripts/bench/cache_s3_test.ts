@@ -21,3 +21,22 @@ Deno.test("the cache_s3 bench refuses a bad --files or --runs, naming it, before
     assert.equal(report, "", "nothing measured");
   }
 });
+
+Deno.test("the cache_s3 bench skips, naming its baseline's programs and their packages, when they are not installed", async () => {
+  const emptyPath = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", CACHE_S3, "--files", "20", "--runs", "1"],
+      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", PATH: emptyPath },
+    }).output();
+    const report = new TextDecoder().decode(out.stdout);
+    assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+    assert.equal(
+      report,
+      "Skipping cache_s3 benchmark: zip, unzip, curl are not installed " +
+        "(apt-get install zip unzip curl; .ci/run installs them)\n",
+    );
+  } finally {
+    await Deno.remove(emptyPath);
+  }
+});
