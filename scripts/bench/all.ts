@@ -144,7 +144,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const dir = values.dir ?? dirname(fileURLToPath(import.meta.url));
-  let names = await findBenchmarks(dir);
+  let names: string[];
+  try {
+    names = await findBenchmarks(dir);
+  } catch (err) {
+    out.write(`Cannot read --dir "${dir}": ${(err as Error).message}\n`);
+    return 2;
+  }
   if (values.only !== undefined) {
     const wanted = values.only.split(",").map((n) => basename(n.trim(), ".ts")).filter(Boolean);
     const unknown = wanted.filter((n) => !names.includes(n));

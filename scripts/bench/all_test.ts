@@ -89,3 +89,14 @@ Deno.test("summaryLines keeps ratio, goal and skip lines, else the last three", 
   ]);
   assert.deepEqual(summaryLines("1\n2\n\n3\n4\n"), ["2", "3", "4"]);
 });
+
+Deno.test("bench all refuses a --dir it cannot read, naming it", async () => {
+  const parent = await Deno.makeTempDir();
+  try {
+    const { code, stdout } = await runAll(["--dir", join(parent, "nope")]);
+    assert.equal(code, 2);
+    assert.match(stdout, /^Cannot read --dir ".*\/nope": No such file or directory/);
+  } finally {
+    await Deno.remove(parent);
+  }
+});
