@@ -153,6 +153,10 @@ async function main(): Promise<number> {
   }
   if (values.only !== undefined) {
     const wanted = values.only.split(",").map((n) => basename(n.trim(), ".ts")).filter(Boolean);
+    if (wanted.length === 0) {
+      out.write(`--only names no benchmark: have ${names.join(", ") || "none"}\n`);
+      return 2;
+    }
     const unknown = wanted.filter((n) => !names.includes(n));
     if (unknown.length > 0) {
       out.write(`Unknown benchmark "${unknown[0]}": have ${names.join(", ") || "none"}\n`);

@@ -80,6 +80,12 @@ Deno.test("bench all --only runs the named benchmarks and rejects unknown ones",
     const bad = await runAll(["--dir", dir, "--only", "nope"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stdout, /Unknown benchmark "nope": have broken, fast, old/);
+    // An empty list (`--only=`, `--only ,`) ran nothing and exited 0.
+    for (const empty of ["--only=", "--only=,"]) {
+      const none = await runAll(["--dir", dir, empty]);
+      assert.equal(none.code, 2, empty);
+      assert.match(none.stdout, /^--only names no benchmark: have broken, fast, old$/m, empty);
+    }
   });
 });
 
