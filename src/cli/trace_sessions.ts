@@ -115,6 +115,12 @@ export class TraceSessions implements TraceSessionFactory {
               "attempts": final.attempts,
               [F.ERROR]: final.lastError ?? "",
             });
+          } else if (final.sentBytes < trace.size) {
+            log.warn("GitLab got the job's final state without its whole log", {
+              "sent_bytes": final.sentBytes,
+              "log_bytes": trace.size,
+              [F.ERROR]: final.lastError ?? "",
+            });
           }
           // A job GitLab already ended needs nothing more from us.
           return final.isDelivered || final.outcome === "aborted" || final.outcome === "not-found";

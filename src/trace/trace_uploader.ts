@@ -92,6 +92,13 @@ export const FINAL_BACKOFF_MAX_MS = 60 * 60_000;
  * never end, so after this many in a row the attempt counts as failed.
  */
 const MAX_TRACE_INVALID_IN_A_ROW = 3;
+/**
+ * A 416 names GitLab's trace size and the flush resends from there; one that
+ * keeps coming (its Range at or before where each PATCH started: a broken
+ * proxy or server) would hold the final update for ever, so after this many
+ * in a row the attempt counts as failed, as the journal's recovery does.
+ */
+const MAX_RANGE_MISMATCH_IN_A_ROW = 5;
 
 type FinalStep = { isDone: true; outcome: FinalUpdateOutcome } | { isDone: false; error: string };
 
@@ -242,7 +249,10 @@ export class TraceUploader implements AsyncDisposable {
     for (;;) {
       if (signal?.aborted) return result("interrupted");
       attempts++;
-      const step = await this.#finalAttempt(final, signal);
+      // The last attempt sends the final state even when the trace would not
+      // go: GitLab then ends the job (with the log it has) instead of keeping
+      // it running until its stuck-job timeout.
+      const step = await this.#finalAttempt(final, attempts >= this.#retryLimit, signal);
       if (step.isDone) return result(step.outcome);
       lastError = step.error;
       if (attempts >= this.#retryLimit) return result("retry-limit");
@@ -288,18 +298,33 @@ export class TraceUploader implements AsyncDisposable {
     return false;
   }
 
-  async #finalAttempt(final: FinalJobState, signal: AbortSignal | undefined): Promise<FinalStep> {
+  async #finalAttempt(
+    final: FinalJobState,
+    isLast: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<FinalStep> {
     let traceInvalidInARow = 0;
     for (;;) {
+      let rangeMismatchInARow = 0;
       while (!this.#isTraceGone && this.#sentOffset < this.#trace.size) {
         if (signal?.aborted) return { isDone: true, outcome: "interrupted" };
         const patch = await this.#patch(signal);
-        if (patch.kind === "accepted") continue;
+        if (patch.kind === "accepted") {
+          rangeMismatchInARow = 0;
+          continue;
+        }
         // GitLab refuses the trace; the PUT below learns the job's fate.
         if (patch.kind === "abort" || patch.kind === "not-found") break;
         await this.#clock.sleep(this.#intervalMs, signal);
-        if (patch.kind === "range-mismatch") continue;
-        return { isDone: false, error: `Trace PATCH failed: ${describe(patch)}` };
+        const isMismatch = patch.kind === "range-mismatch";
+        if (isMismatch && ++rangeMismatchInARow < MAX_RANGE_MISMATCH_IN_A_ROW) continue;
+        if (isLast) break;
+        return {
+          isDone: false,
+          error: isMismatch
+            ? `Trace PATCH failed: GitLab answered 416 ${MAX_RANGE_MISMATCH_IN_A_ROW} times in a row (last Range 0-${patch.serverSize})`
+            : `Trace PATCH failed: ${describe(patch)}`,
+        };
       }
       if (signal?.aborted) return { isDone: true, outcome: "interrupted" };
       const update: JobUpdate = {

@@ -4,7 +4,11 @@ import type { Clock } from "./clock.ts";
 import { crc32, formatChecksum } from "./crc32.ts";
 import { JobTrace } from "./job_trace.ts";
 import { TraceStore } from "./trace_store.ts";
-import { TraceUploader, type TraceUploaderOptions } from "./trace_uploader.ts";
+import {
+  type FinalUpdateResult,
+  TraceUploader,
+  type TraceUploaderOptions,
+} from "./trace_uploader.ts";
 import type { JobRef, JobUpdate, PatchResult, TraceTransport, UpdateResult } from "./transport.ts";
 
 const MiB = 1024 * 1024;
@@ -45,6 +49,8 @@ class FakeGitLab implements TraceTransport {
   readonly updates: { update: JobUpdate; at: number }[] = [];
   readonly patchAnswers: PatchResult[] = [];
   readonly updateAnswers: UpdateResult[] = [];
+  /** Answered to every PATCH once the scripted answers ran out, when set. */
+  patchAnswerAlways: PatchResult | null = null;
   failureRate = 0;
   constructor(readonly clock: SteppedClock, readonly random: () => number = seeded(1)) {}
 
@@ -54,6 +60,7 @@ class FakeGitLab implements TraceTransport {
     this.patches.push({ start, length: chunk.length });
     const scripted = this.patchAnswers.shift();
     if (scripted) return Promise.resolve(scripted);
+    if (this.patchAnswerAlways) return Promise.resolve(this.patchAnswerAlways);
     if (this.random() < this.failureRate / 2) {
       return Promise.resolve({ kind: "failed", error: "connection reset by peer" });
     }
@@ -447,4 +454,53 @@ Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL: the touch waits 4 × GitLab
   // PATCH at 3 s, then ticks every 20 s: idle for more than 30 s at 43 s, more than 80 s at 103 s.
   assert.equal(await firstTouch(false), 43_000);
   assert.equal(await firstTouch(true), 103_000);
+});
+
+/** Runs `finish`, or gives up once GitLab got more than `maxPatches` PATCHes (a flush without end). */
+async function finishOrHang(
+  uploader: TraceUploader,
+  gitlab: FakeGitLab,
+  maxPatches: number,
+): Promise<FinalUpdateResult | "hung"> {
+  let isDone = false;
+  const finished = uploader.finish({ state: "failed", failureReason: "script_failure" });
+  finished.finally(() => isDone = true);
+  for (let i = 0; i < 20_000 && !isDone; i++) {
+    if (gitlab.patches.length > maxPatches) return "hung";
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return await finished;
+}
+
+Deno.test("TraceUploader's final update ends, delivering the state, when GitLab answers every PATCH with 416 at the same Range", async () => {
+  const { gitlab, trace, uploader } = setup({ finalUpdateRetryLimit: 3 });
+  trace.write(output(4000, 7));
+  trace.close();
+  gitlab.patchAnswerAlways = { kind: "range-mismatch", serverSize: 0 };
+  const result = await finishOrHang(uploader, gitlab, 100);
+  assert.ok(result !== "hung", "the flush never ended: the job stays running in GitLab");
+  assert.equal(result.outcome, "delivered");
+  assert.equal(result.attempts, 3);
+  assert.equal(result.sentBytes, 0);
+  assert.equal(gitlab.patches.length, 15, "5 PATCHes per attempt");
+  assert.deepEqual(gitlab.updates.map((u) => u.update.state), ["failed"]);
+  assert.equal(gitlab.updates[0]!.update.failureReason, "script_failure");
+});
+
+Deno.test("TraceUploader's last final attempt sends the state even though every trace PATCH fails", async () => {
+  const { gitlab, trace, uploader } = setup({ finalUpdateRetryLimit: 3 });
+  trace.write(output(4000, 8));
+  trace.close();
+  gitlab.patchAnswerAlways = { kind: "failed", status: 416, error: "unusable Range header" };
+  const result = await finishOrHang(uploader, gitlab, 100);
+  assert.ok(result !== "hung", "the flush never ended");
+  assert.equal(result.outcome, "delivered", "GitLab got the final state");
+  assert.equal(result.attempts, 3);
+  assert.equal(gitlab.patches.length, 3, "one PATCH per attempt, then the PUT on the last one");
+  assert.deepEqual(gitlab.updates.map((u) => u.update.state), ["failed"]);
+  assert.equal(
+    gitlab.updates[0]!.update.checksum,
+    trace.checksum(),
+    "the checksum of the whole log",
+  );
 });

@@ -88,3 +88,19 @@ Deno.test(`GitLab unreachable for ${OUTAGE_SECONDS} s mid-job: the job's log and
   const next = gitlab.enqueueJob({ script: ["echo after outage"], variables: NO_GIT });
   assert.equal((await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 })).status, "success");
 });
+
+Deno.test("GitLab answering every trace PATCH with an unusable 416 still gets the job's final state, after the retries", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  gitlab.injectFault({ endpoint: "patch_trace", status: 416, headers: { "Range": "bytes=a-b" } });
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token, { job_status_final_update_retry_limit: 2 })),
+  });
+  const job = gitlab.enqueueJob({ script: ["echo hello", "exit 4"], variables: NO_GIT });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "failed", runner.log);
+  assert.equal(state.failureReason, "script_failure");
+  assert.equal(state.exitCode, 4);
+  assert.equal(state.trace, "", "GitLab took none of the log");
+  await runner.waitForLog(/GitLab got the job's final state without its whole log/);
+});
