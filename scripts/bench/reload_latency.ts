@@ -9,12 +9,18 @@
  * run, an edit followed at once by SIGHUP, which reloads without the watcher's
  * debounce — the floor set by reading, validating, applying and logging.
  *
+ * And the memory the edits leave: the idle runner's RSS before the first edit
+ * and 12 s after the last, and their ratio (an idle runner's goal, at most
+ * 60 MB, is scripts/bench/job_latency.ts figure (c)). The runner starts as
+ * `deno task runner` does (the task's flags in deno.json), as there.
+ *
  *   deno run --allow-all scripts/bench/reload_latency.ts [--edits 30] [--quick]
  */
 import { parseArgs } from "node:util";
 import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
 import {
   type RunnerProcess,
+  runnerTaskFlags,
   runnerToml,
   startRunner,
 } from "../../tests/fixtures/runner_process.ts";
@@ -32,6 +38,13 @@ if (!Number.isInteger(edits) || edits < 2) {
 }
 const OFFICIAL_POLL_MS = 3000;
 const GOAL_MS = 1000;
+/** How long the runner is left idle before its RSS is read (past its 10 s idle collection). */
+const IDLE_MS = 12_000;
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+}
 
 function configText(url: string, token: string, concurrent: number): string {
   return `concurrent = ${concurrent}\ncheck_interval = 3\n\n${runnerToml(url, token)}`;
@@ -63,9 +76,14 @@ function percentile(xs: number[], p: number): number {
 
 const gitlab = await FakeGitLab.start();
 const registered = gitlab.createRunner({ kind: "created" });
-const runner = await startRunner({ config: configText(gitlab.url, registered.token, 1) });
+const runner = await startRunner({
+  config: configText(gitlab.url, registered.token, 1),
+  grants: runnerTaskFlags(),
+});
 try {
   await runner.waitForLog(/Runner started/);
+  await sleep(IDLE_MS);
+  const idleBefore = await rssMb(runner.pid);
   let concurrent = 1;
   const inPlace: number[] = [];
   const renamed: number[] = [];
@@ -94,6 +112,8 @@ try {
     );
     await sleep(300);
   }
+  await sleep(IDLE_MS);
+  const idleAfter = await rssMb(runner.pid);
   const watched = [...inPlace, ...renamed];
   const p50 = percentile(watched, 50);
   const p95 = percentile(watched, 95);
@@ -112,6 +132,8 @@ try {
     `debounce and wake-up cost ${
       (p50 - percentile(sighup, 50)).toFixed(0)
     } ms over the SIGHUP floor`,
+    `  idle runner RSS ${idleAfter.toFixed(1)} MB ${IDLE_MS / 1000} s after the last edit, ` +
+    `${idleBefore.toFixed(1)} MB before the first: ratio ${(idleAfter / idleBefore).toFixed(2)}x`,
   ];
   // deno-lint-ignore no-console -- benchmark report
   console.log(lines.join("\n"));

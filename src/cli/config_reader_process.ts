@@ -13,8 +13,15 @@
  * `$VAR` in config.toml) and nothing else: from source, `deno run` with read
  * access to the file, its link target and the runner's `src/`; compiled, the
  * binary itself.
+ *
+ * The poller parses an edited config.toml the same way (`runner
+ * parse-config`, the text on stdin): in its own thread the first edit would
+ * load the TOML package and the config schema for good (~5 MB of an idle
+ * runner's RSS, scripts/bench/reload_latency.ts).
  */
 import type { LoadedConfigFile } from "../config/load_config.ts";
+import type { LoadedConfig } from "../config/parse_config.ts";
+import { ConfigError, type ConfigProblem } from "../config/config_error.ts";
 import { join } from "../path/host_path.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CONFIG_FLAG } from "./config_flags.ts";
@@ -81,4 +88,78 @@ export async function readConfigInChild(
   } catch {
     return null;
   }
+}
+
+/** The hidden command that parses config.toml text given on stdin. */
+export const PARSE_CONFIG_COMMAND = "parse-config";
+
+export const PARSE_CONFIG_FLAGS: FlagSpec[] = [CONFIG_FLAG];
+
+/** What `runner parse-config` prints: the config and its warnings, or what refuses it. */
+type ParseAnswer = { loaded: LoadedConfig } | { problems: ConfigProblem[] };
+
+/**
+ * `runner parse-config --config <file>`: config.toml's text from stdin, parsed
+ * as `parseConfig` does (`--config` names the file in messages), as one line
+ * of JSON on stdout, its problems included.
+ */
+export async function parseConfigCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const { parseConfig } = await import("../config/parse_config.ts");
+  const file = new Flags(parseFlags(args, PARSE_CONFIG_FLAGS, ctx.env)).string("config");
+  const text = await new Response(Deno.stdin.readable).text();
+  let answer: ParseAnswer;
+  try {
+    answer = { loaded: parseConfig(text, { file, env: ctx.envObject() }) };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    answer = { problems: [...error.problems] };
+  }
+  ctx.out(JSON.stringify(answer));
+  return 0;
+}
+
+/** Where the parsing child comes from, and the environment `$VAR`s expand from. */
+export type ConfigParserOptions = Omit<ConfigReaderOptions, "configTarget">;
+
+/**
+ * `parseConfig(text, { file, env })` in a child process (`runner
+ * parse-config`): throws its ConfigError; null when the child could not
+ * answer (the caller parses the text itself).
+ */
+export async function parseConfigInChild(
+  text: string,
+  file: string,
+  options: ConfigParserOptions,
+): Promise<LoadedConfig | null> {
+  const command = [PARSE_CONFIG_COMMAND, "--config", file];
+  const { sourceDir } = options;
+  const args = sourceDir === null ? command : [
+    "run",
+    "--quiet",
+    "--unstable-lazy-dynamic-imports",
+    `--allow-read=${sourceDir}`,
+    "--allow-env",
+    join(sourceDir, "cli", "main.ts"),
+    ...command,
+  ];
+  let answer: ParseAnswer;
+  try {
+    const child = new Deno.Command(options.execPath, {
+      args,
+      env: options.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(text)).finally(() => writer.close());
+    const out = await child.output();
+    if (!out.success) return null;
+    answer = JSON.parse(new TextDecoder().decode(out.stdout)) as ParseAnswer;
+  } catch {
+    return null;
+  }
+  if ("problems" in answer) throw new ConfigError(answer.problems);
+  return answer.loaded;
 }

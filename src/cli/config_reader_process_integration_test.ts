@@ -1,13 +1,17 @@
 /**
  * `runner read-config` in a child process (cli/config_reader_process.ts), as
  * the supervisor starts it from source: its config is loadConfigFile's, field
- * for field, warnings included, and a file it cannot load is null.
+ * for field, warnings included, and a file it cannot load is null. And
+ * `runner parse-config`, as the poller starts it on an edit: parseConfig's
+ * answer for the text, its ConfigError included.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfigFile } from "../config/load_config.ts";
-import { readConfigInChild } from "./config_reader_process.ts";
+import { parseConfigInChild, readConfigInChild } from "./config_reader_process.ts";
+import { parseConfig } from "../config/parse_config.ts";
+import { ConfigError } from "../config/config_error.ts";
 
 const SOURCE_DIR = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
@@ -94,4 +98,32 @@ Deno.test("read-config's child: a config.toml that does not parse is null", asyn
   const path = await tempConfig("concurrent = [unclosed\n");
   assert.equal(await readConfigInChild(path, options({})), null);
   await Deno.remove(join(path, ".."), { recursive: true });
+});
+
+Deno.test("parse-config's child parses config.toml text as parseConfig does, warnings and $VAR tokens included", async () => {
+  const env = { RUNNER_TOKEN: "glrt-from-env", PATH: Deno.env.get("PATH") ?? "" };
+  const file = "/etc/runner/config.toml";
+  const child = await parseConfigInChild(CONFIG, file, options(env));
+  assert.equal(child?.config.runners[0]?.token, "glrt-from-env");
+  assert.ok(child.warnings.length > 0, "the unknown key is a warning");
+  assert.deepEqual(child, parseConfig(CONFIG, { file, env }));
+});
+
+Deno.test("parse-config's child: text that does not load is parseConfig's ConfigError, file, line and key", async () => {
+  const text = `concurrent = 2\n[[runners]]\nname = "a"\nlimit = "two"\n`;
+  const error = await parseConfigInChild(text, "/etc/runner/config.toml", options({})).then(
+    () => null,
+    (e) => e,
+  );
+  assert.ok(error instanceof ConfigError, String(error));
+  assert.equal(
+    error.message,
+    `/etc/runner/config.toml:4: key runners[0].limit must be an integer, got "two"`,
+  );
+  assert.equal(error.problems[0]?.key, "runners[0].limit");
+});
+
+Deno.test("parse-config's child that cannot start answers null (the poller parses itself)", async () => {
+  const nowhere = { ...options({}), execPath: "/nonexistent/deno" };
+  assert.equal(await parseConfigInChild("concurrent = 2\n", "config.toml", nowhere), null);
 });

@@ -142,6 +142,14 @@ const COMMANDS: Record<string, Command> = {
       return { flags: READ_CONFIG_FLAGS, run: readConfigCommand };
     },
   },
+  "parse-config": {
+    summary: "Print config.toml text from stdin as run parses it, as JSON (internal: run's poller)",
+    hidden: true,
+    load: async () => {
+      const { PARSE_CONFIG_FLAGS, parseConfigCommand } = await import("./config_reader_process.ts");
+      return { flags: PARSE_CONFIG_FLAGS, run: parseConfigCommand };
+    },
+  },
   "artifacts-uploader": {
     summary: "Create and upload cache artifacts (internal)",
     hidden: true,

@@ -87,6 +87,14 @@ export class IdleCollector {
   }
 
   jobFinished(): void {
+    this.arm();
+  }
+
+  /**
+   * Collects JOB_GARBAGE_DELAY_MS from now unless a job runs then: after a
+   * job, or other work that left garbage (a config reload).
+   */
+  arm(): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;

@@ -75,3 +75,22 @@ Deno.test("once the last job ended, the poller collects after the delay, not whi
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+Deno.test("after a config reload (arm), the idle poller collects after the delay, once", async () => {
+  const collected: number[] = [];
+  const collector = new IdleCollector({
+    running: () => 0,
+    collect: () => collected.push(1),
+    delayMs: 40,
+  });
+  try {
+    collector.arm();
+    collector.arm();
+    await sleep(15);
+    assert.deepEqual(collected, [], "collected before the delay");
+    await sleep(80);
+    assert.deepEqual(collected, [1], "one collection for two reloads in a row");
+  } finally {
+    collector.close();
+  }
+});

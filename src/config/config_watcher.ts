@@ -15,6 +15,7 @@
 import { dirname } from "../path/host_path.ts";
 import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig } from "./runner_config.ts";
+import type { LoadedConfig } from "./parse_config.ts";
 import { ConfigError, type ConfigWarning } from "./config_error.ts";
 
 export interface ConfigWatcherOptions {
@@ -29,6 +30,12 @@ export interface ConfigWatcherOptions {
   onError(error: ConfigError): void;
   /** Quiet period after the last file event before reloading; 100 ms by default. */
   debounceMs?: number;
+  /**
+   * Parses the edited text elsewhere (the runner: in a child process, see
+   * cli/config_reader_process.ts), throwing ConfigError as parseConfig does;
+   * null when it could not, and the text is parsed here.
+   */
+  parse?: (text: string) => Promise<LoadedConfig | null>;
 }
 
 export type ReloadOutcome =
@@ -162,19 +169,18 @@ export class ConfigWatcher implements AsyncDisposable {
     }
     this.#emptyConfirmed = false;
     this.#lastSeen = text;
-    // The parser (its schema, the TOML package) and the diff load with the first
-    // edit: an idle poller that was handed its config does not need them.
-    const [{ parseConfig }, { describeConfigChanges }] = await Promise.all([
-      import("./parse_config.ts"),
-      import("./config_diff.ts"),
-    ]);
-    let loaded;
+    // The diff loads with the first edit, and the parser (its schema, the TOML
+    // package) only where `parse` cannot: an idle poller that was handed its
+    // config does not need them.
+    let loaded: LoadedConfig;
     try {
-      loaded = parseConfig(text, { file: path, env });
+      loaded = await this.#options.parse?.(text) ??
+        (await import("./parse_config.ts")).parseConfig(text, { file: path, env });
     } catch (error) {
       if (error instanceof ConfigError) return this.#fail(error);
       throw error;
     }
+    const { describeConfigChanges } = await import("./config_diff.ts");
     if (this.#closed || isSameConfigValue(loaded.config, this.#config)) {
       return { kind: "unchanged" };
     }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigWatcher } from "./config_watcher.ts";
-import type { ConfigError } from "./config_error.ts";
+import { ConfigWatcher, type ConfigWatcherOptions } from "./config_watcher.ts";
+import { ConfigError } from "./config_error.ts";
+import { parseConfig } from "./parse_config.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import { loadConfigFile } from "./load_config.ts";
 
@@ -46,6 +47,7 @@ async function start(
   dir: string,
   path: string,
   debounceMs = 100,
+  parse?: ConfigWatcherOptions["parse"],
 ): Promise<{ watcher: ConfigWatcher; events: Recorder }> {
   const events = new Recorder();
   const loaded = await loadConfigFile(path, { env: {}, missingFile: "empty" });
@@ -54,6 +56,7 @@ async function start(
     env: {},
     initial: loaded,
     debounceMs,
+    ...(parse ? { parse } : {}),
     onChange: (config, summary) => events.push({ kind: "change", config, summary }),
     onError: (error) => events.push({ kind: "error", error }),
   });
@@ -188,5 +191,47 @@ Deno.test("ConfigWatcher applies a file emptied on purpose, after a second look"
       event.kind === "change" && event.summary,
       "concurrent 5 → 1; runner abc123xyz removed",
     );
+  });
+});
+
+Deno.test("ConfigWatcher parses an edit with its `parse` (errors included), and itself where that answers null", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(path, `check_interval = 3\n`);
+    const parsed: string[] = [];
+    let isAnswering = true;
+    // Another parser, told apart by the concurrent it gives.
+    const parse = (text: string) => {
+      parsed.push(text);
+      if (!isAnswering) return Promise.resolve(null);
+      if (text.includes("= =")) {
+        return Promise.reject(
+          new ConfigError([{ file: path, line: 1, key: "", message: "not TOML here" }]),
+        );
+      }
+      const loaded = parseConfig(text, { file: path, env: {} });
+      return Promise.resolve({ ...loaded, config: { ...loaded.config, concurrent: 7 } });
+    };
+    const { watcher, events } = await start(dir, path, 600_000, parse);
+    await using _ = watcher;
+    await Deno.writeTextFile(path, `check_interval = 1\n`);
+    assert.deepEqual(await watcher.reload(), {
+      kind: "applied",
+      summary: "concurrent 1 → 7; check_interval 3 → 1",
+    });
+    assert.equal(watcher.config.concurrent, 7);
+    await Deno.writeTextFile(path, `check_interval = = 1\n`);
+    const failed = await watcher.reload();
+    assert.equal(failed.kind === "failed" && failed.error.message, `${path}:1: not TOML here`);
+    isAnswering = false;
+    await Deno.writeTextFile(path, `check_interval = 2\n`);
+    assert.equal((await watcher.reload()).kind, "applied");
+    assert.equal(watcher.config.concurrent, 1, "parsed here: the file's own concurrent");
+    assert.deepEqual(parsed, [
+      "check_interval = 1\n",
+      "check_interval = = 1\n",
+      "check_interval = 2\n",
+    ]);
+    assert.deepEqual(events.events.map((e) => e.kind), ["change", "error", "change"]);
   });
 });

@@ -46,6 +46,7 @@ import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
 import { IdleCollector, releaseJobGarbage, releaseStartupGarbage } from "../startup_garbage.ts";
+import { parseConfigInChild } from "../config_reader_process.ts";
 
 import { RUN_FLAGS } from "./run_flags.ts";
 
@@ -76,6 +77,11 @@ const METRIC_ENDPOINTS = new Set(["request_job", "update_job", "patch_trace", "r
 function recordRequest(metrics: RunnerEvents, runner: RunnerLabels, e: RequestEvent): void {
   if (!METRIC_ENDPOINTS.has(e.endpoint)) return;
   metrics.apiRequest(runner, { ...e, endpoint: e.endpoint as "request_job" });
+}
+
+/** The runner's `src/`, from source. */
+function sourceDir(): string {
+  return fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, "");
 }
 
 /** From source, executor processes start at their own entry: it reaches fewer modules than main.ts. */
@@ -200,7 +206,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     execPath: Deno.execPath(),
     mainModule: mainModule(),
     ...(isCompiledBinary(Deno.execPath()) ? {} : {
-      sourceDir: fromFileUrl(new URL("../..", import.meta.url)).replace(/\/$/, ""),
+      sourceDir: sourceDir(),
       ...knownRevision(ctx.version.revision),
     }),
     env: ctx.envObject(),
@@ -378,10 +384,18 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   let watcher: ConfigWatcher | null = null;
   let isRescoping = false;
   if (opts.configFile) {
+    const configPath = opts.configFile.path;
     watcher = new ConfigWatcher({
-      path: opts.configFile.path,
+      path: configPath,
       env: ctx.envObject(),
       initial: { config, text: opts.configFile.text },
+      // Parsed by a short-lived child, as the supervisor reads it at start.
+      parse: (text) =>
+        parseConfigInChild(text, configPath, {
+          execPath: Deno.execPath(),
+          sourceDir: isCompiledBinary(Deno.execPath()) ? null : sourceDir(),
+          env: ctx.envObject(),
+        }),
       onChange: (next, summary, warnings) => {
         if (isRescoping) return;
         const missing = ctx.pollerScope?.missing(next) ?? [];
@@ -413,6 +427,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         applyConfig(next);
         metrics.configLoaded();
         log.info(`Configuration loaded: ${summary}`, { [F.FILE]: opts.configFile!.path });
+        // What the reload left in this thread's heap goes once the runner is idle.
+        idleCollector.arm();
         if (listenChanged && !opts.listenAddress) void listen(next.listenAddress);
       },
       onError: (error) => {
