@@ -122,7 +122,7 @@ interface Entry {
   /** See RequestConcurrency. */
   adaptiveLimit: number;
   usedLimit: number;
-  /** Request loops alive; each has an index below `requestConcurrency`. */
+  /** Request loops alive; each has an index below `requestConcurrency` and `concurrent`. */
   loops: Set<Promise<void>>;
   loopIndexes: Set<number>;
 }
@@ -226,9 +226,18 @@ export class Poller {
     this.#startLoops(entry);
   }
 
+  /**
+   * Request loops `entry` needs: one per request it may have in flight, and
+   * each request holds one of the `concurrent` slots, so never more than those
+   * (a `request_concurrency = 100000` made 100000 loops, ~350 MB of heap).
+   */
+  #loopCount(entry: Entry): number {
+    return Math.max(1, Math.min(entry.config.requestConcurrency, this.#concurrent));
+  }
+
   #startLoops(entry: Entry): void {
     if (this.#stopRequests.signal.aborted) return;
-    for (let i = 0; i < Math.max(1, entry.config.requestConcurrency); i++) {
+    for (let i = 0; i < this.#loopCount(entry); i++) {
       if (entry.loopIndexes.has(i)) continue;
       entry.loopIndexes.add(i);
       const loop: Promise<void> = this.#loop(entry, i).finally(() => {
@@ -307,8 +316,8 @@ export class Poller {
      */
     let hasSlot = false;
     while (!stopped.aborted) {
-      // request_concurrency lowered by a reload: the extra loops end.
-      if (index >= Math.max(1, entry.config.requestConcurrency)) break;
+      // request_concurrency or concurrent lowered by a reload: the extra loops end.
+      if (index >= this.#loopCount(entry)) break;
       const now = this.#now();
       if (entry.unhealthyUntil > now) {
         if (hasSlot) this.#release();
@@ -320,7 +329,7 @@ export class Poller {
         hasSlot = false;
         entry.requesting++;
       } else if (!(await this.#acquire(entry, stopped))) continue;
-      if (index >= Math.max(1, entry.config.requestConcurrency) || stopped.aborted) {
+      if (index >= this.#loopCount(entry) || stopped.aborted) {
         entry.requesting--;
         this.#release();
         continue;

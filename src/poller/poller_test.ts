@@ -100,6 +100,24 @@ Deno.test("Poller asks GitLab again the moment a job frees the only slot, withou
   await p.stopGracefully();
 });
 
+Deno.test("request_concurrency far above concurrent costs the poller's heap nothing", async () => {
+  const log: string[] = [];
+  const source = new ScriptedSource("a", [], log);
+  const p = poller(new Map([["a", source]]), new ControlledHandler(log), []);
+  const before = Deno.memoryUsage().heapUsed;
+  // One request loop per request_concurrency made 20000 loops here (~70 MB of heap).
+  p.apply({
+    ...defaultConfig(),
+    concurrent: 2,
+    runners: [{ ...runner("a"), requestConcurrency: 20_000 }],
+  });
+  await settle();
+  const grown = Deno.memoryUsage().heapUsed - before;
+  assert.deepEqual(log, ["ask a"]);
+  assert.ok(grown < 10e6, `the heap grew by ${(grown / 1e6).toFixed(1)} MB`);
+  await p.stopForcefully(1000);
+});
+
 Deno.test("Poller gives a freed slot to the runner that waited longest when [[runners]] share concurrent", async () => {
   const log: string[] = [];
   const sleeps: number[] = [];
