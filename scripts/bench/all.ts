@@ -7,7 +7,9 @@
  * Each benchmark runs as `deno run --allow-all scripts/bench/<name>.ts
  * [--quick] [FLAGS]`, its output shown as it comes. `--quick` asks for a short
  * run; a benchmark whose parseArgs rejects it ("Unknown option '--quick'") is
- * run again without it, in full, and the summary says so.
+ * run again without it, in full, and the summary says so. In every benchmark
+ * a flag given with `--quick` (as `--runs 3`) is taken: `--quick` only sets
+ * the ones not given.
  *
  * Summary lines: the lines a benchmark prints that mention a ratio, a goal or
  * a skip (as `ratio 1.08x (goal <= 1.3x)`, `Skipping …: no dockerd`); for a

@@ -66,7 +66,7 @@ const args = parseArgs({
   args: Deno.args,
   options: {
     files: { type: "string", default: "20000" },
-    runs: { type: "string", default: "3" },
+    runs: { type: "string" },
     child: { type: "string" },
     level: { type: "string", default: "fast" },
     dir: { type: "string" },
@@ -99,7 +99,8 @@ const fileCount = Number(args.values.files);
 if (!Number.isInteger(fileCount) || fileCount < 1) {
   throw new TypeError(`--files must be a positive integer: got "${args.values.files}"`);
 }
-const runs = args.values.quick ? 1 : Number(args.values.runs);
+args.values.runs ??= args.values.quick ? "1" : "3";
+const runs = Number(args.values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
 }

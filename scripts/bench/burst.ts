@@ -19,13 +19,15 @@ import { runnerTaskFlags, runnerToml, startRunner } from "../../tests/fixtures/r
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    jobs: { type: "string", default: "100" },
-    concurrent: { type: "string", default: "50" },
+    jobs: { type: "string" },
+    concurrent: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
-const total = values.quick ? 40 : Number(values.jobs);
-const concurrent = values.quick ? 20 : Number(values.concurrent);
+values.jobs ??= values.quick ? "40" : "100";
+values.concurrent ??= values.quick ? "20" : "50";
+const total = Number(values.jobs);
+const concurrent = Number(values.concurrent);
 if (!Number.isInteger(total) || total < 1) {
   throw new TypeError(`--jobs must be a positive integer: got "${values.jobs}"`);
 }

@@ -52,11 +52,12 @@ import { helloProject } from "./_hello_project.ts";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    runs: { type: "string", default: "15" },
+    runs: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
-const runs = values.quick ? 7 : Number(values.runs);
+values.runs ??= values.quick ? "7" : "15";
+const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
 }

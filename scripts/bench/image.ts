@@ -24,9 +24,10 @@ import { buildRunnerImage } from "../../tests/fixtures/runner_image.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "10" }, quick: { type: "boolean", default: false } },
+  options: { runs: { type: "string" }, quick: { type: "boolean", default: false } },
 });
-const runs = values.quick ? 4 : Number(values.runs);
+values.runs ??= values.quick ? "4" : "10";
+const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
 }

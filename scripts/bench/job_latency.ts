@@ -31,11 +31,12 @@ import { runnerTaskFlags, runnerToml, startRunner } from "../../tests/fixtures/r
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    jobs: { type: "string", default: "20" },
+    jobs: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
-const jobs = values.quick ? 5 : Number(values.jobs);
+values.jobs ??= values.quick ? "5" : "20";
+const jobs = Number(values.jobs);
 /** Seconds after the last job of (d) at which "idle again" is read. */
 const IDLE_AGAIN_S = 12;
 if (!Number.isInteger(jobs) || jobs < 1) {

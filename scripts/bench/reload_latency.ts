@@ -28,11 +28,12 @@ import {
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    edits: { type: "string", default: "30" },
+    edits: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
-const edits = values.quick ? 8 : Number(values.edits);
+values.edits ??= values.quick ? "8" : "30";
+const edits = Number(values.edits);
 if (!Number.isInteger(edits) || edits < 2) {
   throw new TypeError(`--edits must be an integer of 2 or more: got "${values.edits}"`);
 }

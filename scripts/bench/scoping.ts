@@ -40,13 +40,15 @@ import { EXECUTOR_V8_FLAGS } from "../../src/poller/v8_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { jobs: { type: "string", default: "10" }, quick: { type: "boolean", default: false } },
+  options: { jobs: { type: "string" }, quick: { type: "boolean", default: false } },
 });
-const jobs = Number(values.jobs);
+const jobs = Number(values.jobs ?? "10");
 if (!Number.isInteger(jobs) || jobs < 1) {
   throw new TypeError(`--jobs must be a positive integer: got "${values.jobs}"`);
 }
-const runs = values.quick ? { cold: 9, spare: 3 } : { cold: jobs, spare: jobs };
+const runs = values.quick && values.jobs === undefined
+  ? { cold: 9, spare: 3 }
+  : { cold: jobs, spare: jobs };
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const ENTRY = fileURLToPath(new URL("../../src/cli/executor_entry.ts", import.meta.url));
 const SOURCE_DIR = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");

@@ -20,13 +20,15 @@ import { runnerTaskFlags, runnerToml, startRunner } from "../../tests/fixtures/r
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    jobs: { type: "string", default: "5000" },
-    concurrent: { type: "string", default: "20" },
+    jobs: { type: "string" },
+    concurrent: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
-const total = values.quick ? 1200 : Number(values.jobs);
-const concurrent = values.quick ? 10 : Number(values.concurrent);
+values.jobs ??= values.quick ? "1200" : "5000";
+values.concurrent ??= values.quick ? "10" : "20";
+const total = Number(values.jobs);
+const concurrent = Number(values.concurrent);
 if (!Number.isInteger(total) || total < 10) {
   throw new TypeError(`--jobs must be an integer >= 10: got "${values.jobs}"`);
 }

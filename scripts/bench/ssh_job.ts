@@ -30,16 +30,18 @@ import { SilentLogger } from "../../src/log/logger.ts";
 const args = parseArgs({
   args: Deno.args,
   options: {
-    runs: { type: "string", default: "5" },
-    mb: { type: "string", default: "100" },
+    runs: { type: "string" },
+    mb: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
-const runs = args.values.quick ? 3 : Number(args.values.runs);
+args.values.runs ??= args.values.quick ? "3" : "5";
+const runs = Number(args.values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${args.values.runs}"`);
 }
-const treeMb = args.values.quick ? 20 : Number(args.values.mb);
+args.values.mb ??= args.values.quick ? "20" : "100";
+const treeMb = Number(args.values.mb);
 // The tree is 10 directories of 1 MB files: its size goes by 10 MB.
 if (!Number.isInteger(treeMb) || treeMb < 10 || treeMb % 10 !== 0) {
   throw new TypeError(`--mb must be a multiple of 10 (10, 20, …): got "${args.values.mb}"`);

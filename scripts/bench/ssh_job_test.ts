@@ -23,3 +23,15 @@ Deno.test("the ssh_job bench refuses a bad --runs or --mb, naming it, before it 
     assert.equal(report, "", "nothing measured");
   }
 });
+
+Deno.test("the ssh_job bench takes a --runs and --mb given with --quick", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", SSH_JOB, "--quick", "--runs", "1", "--mb", "10"],
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  }).output();
+  const report = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+  if (report.startsWith("Skipping")) return; // no sshd here: nothing to count
+  // --quick alone times 3 runs of a 20 MB tree.
+  assert.match(report, /^tree {5}10 MB: /m);
+});

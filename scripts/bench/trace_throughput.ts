@@ -73,7 +73,7 @@ function parseSize(text: string, flag: string): number {
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    bytes: { type: "string", default: "256m" },
+    bytes: { type: "string" },
     chunk: { type: "string", default: "64k" },
     rounds: { type: "string", default: "21" },
     warmup: { type: "string", default: "2" },
@@ -113,7 +113,7 @@ const warmupRounds = Number(values.warmup);
 if (!Number.isInteger(warmupRounds) || warmupRounds < 0) {
   throw new TypeError(`Flag --warmup must be a whole number of 0 or more: got "${values.warmup}"`);
 }
-const totalBytes = values.quick ? 64 * 1024 * 1024 : parseSize(values.bytes, "bytes");
+const totalBytes = parseSize(values.bytes ?? (values.quick ? "64m" : "256m"), "bytes");
 const chunkBytes = parseSize(values.chunk, "chunk");
 
 const secrets = Array.from({ length: 10 }, (_, i) => `s3cr3t-${i}-${"Xy7Qp".repeat(2 + i)}`);

@@ -20,3 +20,25 @@ Deno.test("the trace bench refuses a size of 0 for --chunk or --bytes, naming th
     );
   }
 });
+
+Deno.test("the trace bench takes a --bytes given with --quick", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      TRACE,
+      "--quick",
+      "--bytes",
+      "4m",
+      "--rounds",
+      "1",
+      "--warmup",
+      "0",
+    ],
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  }).output();
+  const report = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+  // --quick alone pushes 64 MB.
+  assert.match(report, /^input: 4 MB in /m);
+});
