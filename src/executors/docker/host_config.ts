@@ -14,6 +14,16 @@ function configError(key: string, value: string, why: string): JobFailedError {
   );
 }
 
+/**
+ * An integer limit Docker refuses below 0 (ShmSize, CpuShares): the official
+ * runner passes it on and the job fails with Docker's error, so it fails here
+ * too, naming the key, rather than run without the limit. 0 is Docker's default.
+ */
+function notNegative(key: string, value: number): number {
+  if (value < 0) throw configError(key, String(value), "Docker refuses a value below 0");
+  return value;
+}
+
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
   b: 1,
@@ -272,9 +282,9 @@ export function buildHostConfig(
   const nanoCpus = parseCpus("cpus", config.cpus);
   if (nanoCpus > 0) host["NanoCpus"] = nanoCpus;
   if (config.cpusetCpus) host["CpusetCpus"] = config.cpusetCpus;
-  if (config.cpuShares > 0) host["CpuShares"] = config.cpuShares;
+  if (notNegative("cpu_shares", config.cpuShares) > 0) host["CpuShares"] = config.cpuShares;
   if (config.oomKillDisable) host["OomKillDisable"] = true;
-  if (config.shmSize > 0) host["ShmSize"] = config.shmSize;
+  if (notNegative("shm_size", config.shmSize) > 0) host["ShmSize"] = config.shmSize;
   return host;
 }
 
@@ -304,10 +314,12 @@ export function serviceHostConfig(config: DockerConfig, image: string): Record<s
   };
   if (config.runtime) host["Runtime"] = config.runtime;
   if (config.usernsMode) host["UsernsMode"] = config.usernsMode;
-  if (config.shmSize > 0) host["ShmSize"] = config.shmSize;
+  if (notNegative("shm_size", config.shmSize) > 0) host["ShmSize"] = config.shmSize;
   if (config.serviceCgroupParent) host["CgroupParent"] = config.serviceCgroupParent;
   if (config.serviceCpusetCpus) host["CpusetCpus"] = config.serviceCpusetCpus;
-  if (config.serviceCpuShares > 0) host["CpuShares"] = config.serviceCpuShares;
+  if (notNegative("service_cpu_shares", config.serviceCpuShares) > 0) {
+    host["CpuShares"] = config.serviceCpuShares;
+  }
   const nanoCpus = parseCpus("service_cpus", config.serviceCpus);
   if (nanoCpus > 0) host["NanoCpus"] = nanoCpus;
   const memory = parseSize("service_memory", config.serviceMemory);

@@ -69,6 +69,36 @@ Deno.test("host config maps limits, capabilities and devices", () => {
   assert.throws(() => buildHostConfig({ ...base(), cpus: "-1" }), /cpus "-1"/);
 });
 
+Deno.test("a negative shm_size, cpu_shares or service_cpu_shares fails the job naming the key", () => {
+  // Docker refuses these (the official runner's jobs fail with its error); they
+  // were dropped, and the job ran without the limit.
+  const refused = (fn: () => unknown, message: string) =>
+    assert.throws(fn, (err: unknown) => {
+      assert.ok(err instanceof JobFailedError);
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.equal(err.message, message);
+      return true;
+    });
+  refused(
+    () => buildHostConfig({ ...base(), shmSize: -1 }),
+    `Invalid [runners.docker] shm_size "-1": Docker refuses a value below 0`,
+  );
+  refused(
+    () => buildHostConfig({ ...base(), cpuShares: -512 }),
+    `Invalid [runners.docker] cpu_shares "-512": Docker refuses a value below 0`,
+  );
+  refused(
+    () => serviceHostConfig({ ...base(), shmSize: -1 }, "redis"),
+    `Invalid [runners.docker] shm_size "-1": Docker refuses a value below 0`,
+  );
+  refused(
+    () => serviceHostConfig({ ...base(), serviceCpuShares: -2 }, "redis"),
+    `Invalid [runners.docker] service_cpu_shares "-2": Docker refuses a value below 0`,
+  );
+  // 0 leaves Docker's default.
+  assert.equal(buildHostConfig({ ...base(), shmSize: 0, cpuShares: 0 })["ShmSize"], undefined);
+});
+
 Deno.test("a job may pick its user only from allowed_users", () => {
   assert.equal(resolveUser({ ...base(), user: "build" }, ""), "build");
   assert.equal(resolveUser({ ...base(), user: "" }, "1000"), "1000");
