@@ -20,6 +20,21 @@ Deno.test("parseGoDuration rejects text that is not a duration, saying where", (
   assert.throws(() => parseGoDuration("5d"), /Invalid duration "5d"/);
 });
 
+Deno.test("parseGoDuration refuses a duration longer than Go's longest, as Go does", () => {
+  // Loaded, "99999999999999999999999h" was written back as "1e+23h0m0s" by
+  // any command that saves the file, which then no longer loaded.
+  assert.throws(
+    () => parseGoDuration("99999999999999999999999h"),
+    /Invalid duration "99999999999999999999999h": longer than Go's longest, 2562047h47m16.854775807s/,
+  );
+  assert.throws(() => parseGoDuration("2562048h"), /longer than Go's longest/);
+  assert.throws(() => parseGoDuration("-2562048h"), /longer than Go's longest/);
+  assert.throws(() => parseGoDuration(`${"9".repeat(400)}h`), /longer than Go's longest/);
+  const longest = parseGoDuration("2562047h");
+  assert.equal(formatGoDuration(longest), "2562047h0m0s");
+  assert.equal(parseGoDuration(formatGoDuration(longest)), longest);
+});
+
 Deno.test("formatGoDuration writes Go's spelling, which parses back", () => {
   assert.equal(formatGoDuration(5400), "1h30m0s");
   assert.equal(formatGoDuration(3600), "1h0m0s");

@@ -16,6 +16,13 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/**
+ * Go's longest duration (2^63-1 ns, 2562047h47m16.854775807s): Go refuses a
+ * longer one, and a longer one here would not survive formatGoDuration
+ * (1e23 hours is written "1e+23h0m0s", which no parser reads back).
+ */
+const MAX_MS = 9_223_372_036_854.775;
+
 /** Milliseconds, or a `RangeError` naming the text when it is not a Go duration. */
 export function parseGoDuration(text: string): number {
   const s = text.trim();
@@ -27,6 +34,11 @@ export function parseGoDuration(text: string): number {
   let total = 0;
   for (const part of m[2]!.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
     total += Number(part[1]) * UNIT_MS[part[2]!]!;
+  }
+  if (!(total <= MAX_MS)) {
+    throw new RangeError(
+      `Invalid duration "${text}": longer than Go's longest, 2562047h47m16.854775807s`,
+    );
   }
   return m[1] === "-" ? -total : total;
 }
