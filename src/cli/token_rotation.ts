@@ -111,6 +111,22 @@ export class TokenRotation {
         "runner": shortToken(after.token),
         "token_expires_at": after.tokenExpiresAt,
       });
+      // A new token already due (GitLab's expiry is past by this host's clock,
+      // which runs ahead of GitLab's, or GitLab answered a bogus date) would
+      // be reset again at once, and again: hundreds of resets and config.toml
+      // writes a second. It waits a minute, as after a failed reset.
+      const due = rotationDue(after);
+      if (due !== null && due <= this.#now()) {
+        this.#opts.log.warn(
+          "GitLab answered a runner token that is already due for reset; the next reset waits a minute: check this host's clock",
+          {
+            ...fields,
+            "runner": shortToken(after.token),
+            "token_expires_at": after.tokenExpiresAt,
+          },
+        );
+        this.#notBefore.set(after.token, this.#now() + 60_000);
+      }
     } catch (err) {
       this.#opts.log.error(
         `Failed to reset runner authentication token: ${(err as Error).message}`,

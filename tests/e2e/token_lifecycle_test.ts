@@ -117,3 +117,32 @@ Deno.test("run resets an expiring token at 75% of its lifetime, saves it and kee
   assert.match(runner.log, /Runner authentication token reset/);
   await Deno.remove(marks, { recursive: true });
 });
+
+Deno.test("a reset that answers a token already past its expiry (host clock ahead of GitLab's) is not repeated at once", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner();
+  // GitLab's clock a few years behind this host's: the new token expired before it arrived.
+  gitlab.injectFault({
+    endpoint: "reset_token",
+    status: 201,
+    body: JSON.stringify({ token: r.token, token_expires_at: "2020-01-01T00:00:00Z" }),
+  });
+  const home = await Deno.makeTempDir({ prefix: "runner-rotation-" });
+  const toml = `concurrent = 1\ncheck_interval = 1\n\n` +
+    runnerToml(gitlab.url, r.token, { id: r.id }) +
+    `  token_obtained_at = 2019-01-01T00:00:00Z\n  token_expires_at = 2019-01-02T00:00:00Z\n`;
+  await using runner = await startRunner({
+    config: toml,
+    env: { HOME: home, DENO_DIR: denoDir() },
+  });
+  await gitlab.waitFor(() => gitlab.requestsTo("reset_token").length >= 1, {
+    what: "the automatic token reset",
+  });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const resets = gitlab.requestsTo("reset_token").length;
+  assert.equal(resets, 1, `${resets} token resets in 3 s`);
+  assert.match(runner.log, /already due for reset; the next reset waits a minute/);
+  const job = gitlab.enqueueJob({ script: ["echo still serving"], variables: NO_GIT });
+  assert.equal((await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 })).status, "success");
+  await Deno.remove(home, { recursive: true });
+});
