@@ -138,6 +138,17 @@ Deno.test("values at or below zero fall back to the default where documented", (
   assert.equal(runner.docker.waitForServicesTimeout, -1, "-1 disables waiting");
 });
 
+Deno.test("unhealthy_interval below a second is kept, as the official runner keeps it", () => {
+  // It fell back to the 1h default: "0s", asked so that a failing runner is
+  // never paused, paused it for an hour; "500ms" too.
+  const { config } = parseConfig(
+    `[[runners]]\nunhealthy_interval = "0s"\n[[runners]]\nunhealthy_interval = "500ms"\n` +
+      `[[runners]]\n`,
+    opts,
+  );
+  assert.deepEqual(config.runners.map((r) => r.unhealthyInterval), [0, 0.5, 3600]);
+});
+
 Deno.test("concurrent = 0 is fatal and names file, line and key", () => {
   const error = loadError(`check_interval = 3\nconcurrent = 0\n`);
   assert.equal(error.line, 2);

@@ -578,8 +578,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "duration",
     "1h",
     "P1",
-    "How long a paused (unhealthy) entry waits before polling again.",
-    { belowOne: "default", defaultText: "1h" },
+    'How long a paused (unhealthy) entry waits before polling again; "0s" never pauses it.',
+    { defaultText: "1h" },
   ),
   k(
     "runners",
