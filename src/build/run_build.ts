@@ -352,12 +352,35 @@ class Build {
     this.#o.onStage?.(stage);
   }
 
+  /**
+   * `prepare_timeout` or `get_sources_timeout` (seconds; 0 = unset) in ms,
+   * within the job timeout. A value below 0 or above the job timeout gives
+   * way to the job timeout with the official runner's job-log warning.
+   */
+  #stageTimeoutMs(key: string, seconds: number): number {
+    const jobMs = this.#jobTimeoutMs;
+    const ms = seconds * 1000;
+    if (ms < 0) {
+      this.#log.warning(
+        `${key} (${formatGoDuration(ms)}) must be greater than 0; ` +
+          `using job timeout (${formatGoDuration(jobMs)})`,
+      );
+      return jobMs;
+    }
+    if (ms > jobMs) {
+      this.#log.warning(
+        `${key} (${formatGoDuration(ms)}) exceeds job timeout (${formatGoDuration(jobMs)}); ` +
+          "using job timeout",
+      );
+      return jobMs;
+    }
+    return ms === 0 ? jobMs : ms;
+  }
+
   /** prepare_executor and prepare_script; resolves true once prepare_script passed. */
   async #prepare(): Promise<boolean> {
     const { executor, runner } = this.#o;
-    const prepareMs = runner.prepareTimeout > 0
-      ? Math.min(runner.prepareTimeout * 1000, this.#jobTimeoutMs)
-      : this.#jobTimeoutMs;
+    const prepareMs = this.#stageTimeoutMs("prepare_timeout", runner.prepareTimeout);
     const prepareTimer = this.#timer(prepareMs);
     const prepareSignal = AbortSignal.any([this.#job.signal, prepareTimer]);
     const prepareTimeout = () =>
@@ -646,9 +669,7 @@ class Build {
       return;
     }
     const runner = this.#o.runner;
-    const timeoutMs = runner.getSourcesTimeout > 0
-      ? Math.min(runner.getSourcesTimeout * 1000, this.#jobTimeoutMs)
-      : this.#jobTimeoutMs;
+    const timeoutMs = this.#stageTimeoutMs("get_sources_timeout", runner.getSourcesTimeout);
     const timer = this.#timer(timeoutMs);
     const signal = AbortSignal.any([this.#job.signal, timer]);
     const attempts = this.#settings.getSourcesAttempts;

@@ -635,6 +635,24 @@ Deno.test("a job variable setting a feature flag this runner ignores gets a warn
   assert.doesNotMatch(output.text(), /Feature flag FF_SCRIPT_SECTIONS/);
 });
 
+Deno.test("a prepare_timeout or get_sources_timeout below 0 or above the job timeout warns in the job log and gives way to it", async () => {
+  // A negative value was dropped without a word; the official runner warns so.
+  const { result, output } = await build({
+    runner: runner({ prepareTimeout: -5, getSourcesTimeout: 7200 }),
+  });
+  assert.deepEqual(result, { state: "success" });
+  assert.match(
+    output.text(),
+    /WARNING: prepare_timeout \(-5s\) must be greater than 0; using job timeout \(1h0m0s\)/,
+  );
+  assert.match(
+    output.text(),
+    /WARNING: get_sources_timeout \(2h0m0s\) exceeds job timeout \(1h0m0s\); using job timeout/,
+  );
+  const quiet = await build({ runner: runner({ prepareTimeout: 0, getSourcesTimeout: 60 }) });
+  assert.doesNotMatch(quiet.output.text(), /_timeout/);
+});
+
 /** A web terminal that is connected; `onWait` runs when the build starts waiting for it. */
 class FakeTerminal implements BuildTerminal {
   closes = 0;
