@@ -47,6 +47,8 @@ export interface ApiTransportOptions {
    */
   onCompleted?: (event: { path: string; method: string; attempts: number }) => void;
   log?: Logger;
+  /** Default RESPONSE_HEADER_TIMEOUT_MS; real time, not `clock`'s. */
+  responseHeaderTimeoutMs?: number;
 }
 
 export interface ApiRequest {
@@ -61,6 +63,15 @@ export interface ApiRequest {
   redirect?: RequestRedirect;
   signal?: AbortSignal | undefined;
 }
+
+/**
+ * Longest wait for an answer's status and headers (spec §7.3, as the official
+ * client's response header timeout): a connection that went silent (a
+ * firewall dropped it, GitLab's host died without a reset) otherwise holds
+ * the request for ever, a job request stopping the entry's polling, a trace
+ * PATCH or final update the job. The body may take longer (artifacts).
+ */
+export const RESPONSE_HEADER_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** A fresh correlation id: UUIDv4 as 32 lowercase hex digits. */
 export function requestId(): string {
@@ -85,6 +96,7 @@ export class ApiTransport implements Disposable {
   readonly #certFile: string;
   readonly #keyFile: string;
   readonly #log: Logger | undefined;
+  readonly #headerTimeoutMs: number;
   #client: Promise<Deno.HttpClient | undefined> | undefined;
 
   constructor(options: ApiTransportOptions) {
@@ -98,6 +110,7 @@ export class ApiTransport implements Disposable {
     this.#certFile = options.tlsCertFile ?? "";
     this.#keyFile = options.tlsKeyFile ?? "";
     this.#log = options.log;
+    this.#headerTimeoutMs = options.responseHeaderTimeoutMs ?? RESPONSE_HEADER_TIMEOUT_MS;
   }
 
   get runnerInfo(): RunnerInfo {
@@ -128,7 +141,17 @@ export class ApiTransport implements Disposable {
         body: (await request.body?.()) ?? null,
         redirect: request.redirect ?? "follow",
       };
-      if (request.signal) init.signal = request.signal;
+      // Aborts the fetch only until the headers are in: a cancelled sleep
+      // stops listening, and the body may then take as long as it needs.
+      const headersLate = new AbortController();
+      const headersIn = new AbortController();
+      systemClock().sleep(this.#headerTimeoutMs, headersIn.signal).then(
+        () => headersLate.abort(),
+        () => {},
+      );
+      init.signal = request.signal
+        ? AbortSignal.any([request.signal, headersLate.signal])
+        : headersLate.signal;
       if (client) init.client = client;
       const started = performance.now();
       countAttempt();
@@ -138,14 +161,19 @@ export class ApiTransport implements Disposable {
       } catch (cause) {
         this.#report(request, 0, started);
         if (request.signal?.aborted) throw request.signal.reason;
+        const why = headersLate.signal.aborted
+          ? `no answer within ${this.#headerTimeoutMs / 1000} s`
+          : cause instanceof Error
+          ? cause.message
+          : String(cause);
         throw new GitLabApiError(
           request.endpoint,
           0,
-          `Cannot reach GitLab for "${request.method} ${request.url.pathname}": ${
-            cause instanceof Error ? cause.message : String(cause)
-          }`,
+          `Cannot reach GitLab for "${request.method} ${request.url.pathname}": ${why}`,
           { cause },
         );
+      } finally {
+        headersIn.abort();
       }
       this.#report(request, response.status, started);
       if (!this.#policy.shouldRetry(response.status, attempt)) return response;

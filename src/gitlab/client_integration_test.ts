@@ -665,3 +665,27 @@ Deno.test("a submodule on the same fake server is cloned with the job's credenti
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a GitLab that never answers ends the request after the response header timeout, not never", async () => {
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
+  const runner = gitlab.createRunner({ kind: "created" });
+  // A connection that went silent: the answer would come after the test's end.
+  gitlab.injectFault({ endpoint: "request_job", delayMs: 4000, times: 1 });
+  using client = new RunnerClient({
+    url: gitlab.url,
+    token: runner.token,
+    runnerInfo: INFO,
+    systemId: SYSTEM_ID,
+    responseHeaderTimeoutMs: 300,
+  });
+  const started = performance.now();
+  const result = await client.requestJob();
+  assert.ok(performance.now() - started < 3000, "the request ended before the answer came");
+  assert.equal(result.kind, "error");
+  assert.match(
+    result.kind === "error" ? result.message : "",
+    /Cannot reach GitLab for "POST \/api\/v4\/jobs\/request": no answer within 0\.3 s/,
+  );
+  // The next request, answered, goes through as usual.
+  assert.equal((await client.requestJob()).kind, "none");
+});
