@@ -69,7 +69,9 @@ export interface ApiRequest {
  * client's response header timeout): a connection that went silent (a
  * firewall dropped it, GitLab's host died without a reset) otherwise holds
  * the request for ever, a job request stopping the entry's polling, a trace
- * PATCH or final update the job. The body may take longer (artifacts).
+ * PATCH or final update the job. The answer's body may take longer
+ * (artifacts); a request that streams its body (an artifact upload) is not
+ * bounded.
  */
 export const RESPONSE_HEADER_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -142,13 +144,18 @@ export class ApiTransport implements Disposable {
         redirect: request.redirect ?? "follow",
       };
       // Aborts the fetch only until the headers are in: a cancelled sleep
-      // stops listening, and the body may then take as long as it needs.
+      // stops listening, and the answer's body may then take as long as it
+      // needs. Not for a streamed body (an artifact upload): the official
+      // timeout starts once the request is written, and a big archive on a
+      // slow link takes longer than this to send.
       const headersLate = new AbortController();
       const headersIn = new AbortController();
-      systemClock().sleep(this.#headerTimeoutMs, headersIn.signal).then(
-        () => headersLate.abort(),
-        () => {},
-      );
+      if (!(init.body instanceof ReadableStream)) {
+        systemClock().sleep(this.#headerTimeoutMs, headersIn.signal).then(
+          () => headersLate.abort(),
+          () => {},
+        );
+      }
       init.signal = request.signal
         ? AbortSignal.any([request.signal, headersLate.signal])
         : headersLate.signal;

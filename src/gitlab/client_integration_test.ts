@@ -689,3 +689,29 @@ Deno.test("a GitLab that never answers ends the request after the response heade
   // The next request, answered, goes through as usual.
   assert.equal((await client.requestJob()).kind, "none");
 });
+
+Deno.test("an artifact upload slower to send than the response header timeout is not cut", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const runner = gitlab.createRunner({ kind: "created" });
+  gitlab.enqueueJob({ variables: [] });
+  using runnerApi = runnerClient(gitlab, runner.token);
+  const job = await pickJob(runnerApi);
+  using client = new JobClient({ url: gitlab.url, runnerInfo: INFO, responseHeaderTimeoutMs: 300 });
+  const bytes = new TextEncoder().encode("slow archive");
+  await client.uploadArtifact({ id: job.id, token: job.token }, {
+    fileName: "artifacts.zip",
+    format: "zip",
+    type: "archive",
+    expireIn: "",
+    // The archive takes a second to write, three timeouts' worth.
+    open: () =>
+      new ReadableStream({
+        async pull(c) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          c.enqueue(bytes);
+          c.close();
+        },
+      }),
+  });
+  assert.deepEqual(gitlab.artifactsOf(job.id)[0]?.bytes, bytes);
+});
