@@ -34,7 +34,8 @@ every key we know, generated from \`src/config/schema.ts\`.
   rewrites the file.
 - **Types**: \`int-seconds\` is a plain integer of seconds; \`duration\` is a Go
   duration string such as \`"90s"\`, \`"15m"\`, \`"1h30m"\` or \`"500ms"\` (an integer is read
-  as nanoseconds, as the official runner does). An integer, or an integer duration,
+  as nanoseconds, as the official runner does; one below a millisecond, such as
+  \`prepare_timeout = 300\`, loads with a warning). An integer, or an integer duration,
   beyond ±9007199254740991 (such as \`1e99\`, a float) is a load error.
   \`pull_policy\` takes a string or an array of strings. \`datetime\` is a TOML date-time.
 - **Environment variables**: only \`[[runners]] url\` and \`token\` expand \`$VAR\` and

@@ -26,7 +26,9 @@ export type ConfigWarningKind =
   /** [[runners]] url ended with /ci, which we strip. */
   | "url_ci_suffix"
   /** A [[runners]] entry names an executor we lack; it never asks for jobs. */
-  | "unsupported_executor";
+  | "unsupported_executor"
+  /** A duration written as an integer below a millisecond (`prepare_timeout = 300`): nanoseconds. */
+  | "duration_nanoseconds";
 
 export interface ConfigWarning extends ConfigProblem {
   readonly kind: ConfigWarningKind;

@@ -130,6 +130,14 @@ function readKey(
       v.error(path, converted.reason);
       return;
     }
+    if (spec.type === "duration" && typeof raw === "number" && raw !== 0 && Math.abs(raw) < 1e6) {
+      v.warn(
+        "duration_nanoseconds",
+        path,
+        `key ${displayKeyPath(path)} = ${raw} is ${raw} nanoseconds: an integer duration counts ` +
+          `nanoseconds, as in the official runner; write "${raw}s" for seconds`,
+      );
+    }
     setField(target.obj, keyFieldPath(spec), applyRules(v, spec, path, converted.value));
     target.present.add(schemaId(spec.section, spec.key));
     return;

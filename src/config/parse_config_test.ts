@@ -149,6 +149,23 @@ Deno.test("unhealthy_interval below a second is kept, as the official runner kee
   assert.deepEqual(config.runners.map((r) => r.unhealthyInterval), [0, 0.5, 3600]);
 });
 
+Deno.test("a duration written as an integer below a millisecond loads as nanoseconds with a warning naming the key", () => {
+  // Read as the official runner reads it, prepare_timeout = 300 timed every
+  // job's preparation out at once, without a word at load.
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nprepare_timeout = 300\nget_sources_timeout = 60000000000\n` +
+      `unhealthy_interval = 0\n`,
+    opts,
+  );
+  assert.equal(config.runners[0]?.prepareTimeout, 300e-9);
+  assert.equal(config.runners[0]?.getSourcesTimeout, 60);
+  assert.deepEqual(besidesExecutor(warnings).map((w) => [w.kind, formatConfigProblem(w)]), [[
+    "duration_nanoseconds",
+    "/etc/gitlab-runner/config.toml:2: key runners[0].prepare_timeout = 300 is 300 nanoseconds: " +
+    'an integer duration counts nanoseconds, as in the official runner; write "300s" for seconds',
+  ]]);
+});
+
 Deno.test("concurrent = 0 is fatal and names file, line and key", () => {
   const error = loadError(`check_interval = 3\nconcurrent = 0\n`);
   assert.equal(error.line, 2);
