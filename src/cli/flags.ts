@@ -52,7 +52,15 @@ function parseInt10(name: string, raw: string): number {
   if (!/^-?\d+$/.test(raw.trim())) {
     throw new UsageError(`Flag --${name} takes an integer, got "${raw}"`);
   }
-  return Number(raw);
+  const value = Number(raw);
+  // A larger one is not exact, and register wrote it as a float (1e20 -> 100000000000000000000.0),
+  // which no config.toml loader takes for an integer key.
+  if (!Number.isSafeInteger(value)) {
+    throw new UsageError(
+      `Flag --${name} takes an integer, got "${raw}": out of range (beyond ±${Number.MAX_SAFE_INTEGER})`,
+    );
+  }
+  return value;
 }
 
 function convert(spec: FlagSpec, raw: string): FlagValue {

@@ -127,6 +127,33 @@ Deno.test("a register flag whose key we do not act on gets the load warning nami
   assert.ok(checked > 0, `${checked} flags of keys we do not act on`);
 });
 
+Deno.test("an integer flag too large to be exact is refused, not written to config.toml as a float", () => {
+  // --output-limit 100000000000000000000 became output_limit = 100000000000000000000.0,
+  // a float that no config.toml loader takes for an integer key.
+  for (
+    const [args, env] of [
+      [["--output-limit", "100000000000000000000"], {}],
+      [[], { RUNNER_REQUEST_CONCURRENCY: "9007199254740993" }],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseFlags([...args], REGISTER_FLAGS, (name) => (env as Record<string, string>)[name]),
+      (err: Error) => {
+        assert.ok(err instanceof UsageError);
+        assert.match(
+          err.message,
+          /takes an integer, got "\d+": out of range \(beyond ±9007199254740991\)/,
+        );
+        return true;
+      },
+    );
+  }
+  const table = runnerTableFromFlags(
+    new Flags(parseFlags(["--output-limit", "9007199254740991"], REGISTER_FLAGS, () => undefined)),
+  );
+  assert.equal(table["output_limit"], Number.MAX_SAFE_INTEGER);
+});
+
 Deno.test("--runner-monitoring and --job-queuing-duration are refused with where to write the table", () => {
   for (const name of ["runner-monitoring", "job-queuing-duration"]) {
     const flags = new Flags(parseFlags([`--${name}`, "x"], REGISTER_FLAGS, () => undefined));
