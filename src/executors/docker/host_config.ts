@@ -45,7 +45,12 @@ export function parseSize(key: string, value: string): number {
   if (!m || unit === undefined) {
     throw configError(key, value, "expected a size such as 512m or 2g");
   }
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  // Docker's daemon refused the JSON of a larger one (1.1e+26), naming no key.
+  if (!Number.isSafeInteger(bytes)) {
+    throw configError(key, value, `too large: at most ${Number.MAX_SAFE_INTEGER} bytes`);
+  }
+  return bytes;
 }
 
 /** `cpus = "1.5"` -> NanoCpus. */
@@ -53,7 +58,11 @@ export function parseCpus(key: string, value: string): number {
   if (value.trim() === "") return 0;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw configError(key, value, "expected a positive number");
-  return Math.round(n * 1e9);
+  const nanoCpus = Math.round(n * 1e9);
+  if (!Number.isSafeInteger(nanoCpus)) {
+    throw configError(key, value, "too large: at most 9007199 CPUs");
+  }
+  return nanoCpus;
 }
 
 export interface DeviceMapping {

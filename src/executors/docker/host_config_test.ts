@@ -99,6 +99,20 @@ Deno.test("a negative shm_size, cpu_shares or service_cpu_shares fails the job n
   assert.equal(buildHostConfig({ ...base(), shmSize: 0, cpuShares: 0 })["ShmSize"], undefined);
 });
 
+Deno.test("a memory or cpus value too large for Docker fails the job naming the key", () => {
+  // Docker's daemon refused the JSON (1.099511627775989e+26 into HostConfig.Memory),
+  // a system failure naming no key.
+  assert.throws(
+    () => buildHostConfig({ ...base(), memory: "99999999999999t" }),
+    /^JobFailedError: Invalid \[runners.docker\] memory "99999999999999t": too large: at most 9007199254740991 bytes$/,
+  );
+  assert.throws(
+    () => serviceHostConfig({ ...base(), serviceCpus: "1e30" }, "redis"),
+    /^JobFailedError: Invalid \[runners.docker\] service_cpus "1e30": too large: at most 9007199 CPUs$/,
+  );
+  assert.equal(parseSize("memory", "8191t"), 8191 * 1024 ** 4);
+});
+
 Deno.test("a job may pick its user only from allowed_users", () => {
   assert.equal(resolveUser({ ...base(), user: "build" }, ""), "build");
   assert.equal(resolveUser({ ...base(), user: "" }, "1000"), "1000");
