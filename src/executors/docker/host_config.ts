@@ -129,12 +129,16 @@ export function parseUlimits(
   ulimit: Record<string, string>,
 ): { Name: string; Soft: number; Hard: number }[] {
   return Object.entries(ulimit).map(([name, value]) => {
-    const [soft = "", hard, extra] = value.split(":");
-    const s = Number(soft.trim());
-    const h = hard === undefined ? s : Number(hard.trim());
-    if (extra !== undefined || !Number.isInteger(s) || !Number.isInteger(h) || soft.trim() === "") {
+    const [soft = "", hard = soft, extra] = value.split(":");
+    // Decimal digits only, as Go's ParseInt reads them ("1e3" and "0x10" are refused),
+    // and exact: a larger one went to Docker as 100000000000000000000, which it refused.
+    const isInteger = (text: string) =>
+      /^-?\d+$/.test(text.trim()) && Number.isSafeInteger(Number(text));
+    if (extra !== undefined || !isInteger(soft) || !isInteger(hard)) {
       throw configError(`ulimit.${name}`, value, "expected soft[:hard] as integers");
     }
+    const s = Number(soft);
+    const h = Number(hard);
     return { Name: name, Soft: s, Hard: h };
   });
 }

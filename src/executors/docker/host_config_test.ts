@@ -129,6 +129,14 @@ Deno.test("ulimit entries are soft[:hard] integers; a bad one names the key", ()
     { Name: "core", Soft: 0, Hard: 0 },
   ]);
   assert.throws(() => parseUlimits({ nofile: "lots" }), /ulimit.nofile "lots"/);
+  assert.deepEqual(parseUlimits({ memlock: "-1" }), [{ Name: "memlock", Soft: -1, Hard: -1 }]);
+  // Docker refused the JSON of a number this large; Go's ParseInt refuses the others.
+  for (const bad of ["99999999999999999999", "1024:99999999999999999999", "1e3", "0x10", "1:"]) {
+    assert.throws(
+      () => parseUlimits({ nofile: bad }),
+      new RegExp(`ulimit.nofile "${bad}": expected soft\\[:hard\\] as integers`),
+    );
+  }
 });
 
 Deno.test("gpus follow the docker CLI --gpus syntax", () => {
