@@ -105,7 +105,9 @@ export class JobTrace implements ByteSink, Disposable {
         this.#store.append(bytes);
       },
     };
-    this.#limiter = new OutputLimiter(stored, kib === 0 ? DEFAULT_OUTPUT_LIMIT_BYTES : kib * 1024);
+    // A limit past 2^53 bytes (output_limit above 8796093022207 KiB) is one no log reaches.
+    const bytes = Math.min(kib * 1024, Number.MAX_SAFE_INTEGER);
+    this.#limiter = new OutputLimiter(stored, kib === 0 ? DEFAULT_OUTPUT_LIMIT_BYTES : bytes);
     this.#mask = options.mask;
     this.#isTimestamped = options.isTimestamped ?? false;
     this.#now = options.now ?? (() => performance.timeOrigin + performance.now());

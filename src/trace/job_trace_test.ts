@@ -103,6 +103,15 @@ Deno.test("JobTrace rejects a negative output limit", () => {
   );
 });
 
+Deno.test("JobTrace takes the largest output_limit config.toml holds", () => {
+  // 9007199254740991 KiB is more bytes than a number holds exactly: the limiter
+  // refused it, and every job failed at its start with an empty log.
+  using trace = newTrace(Number.MAX_SAFE_INTEGER);
+  trace.write(enc.encode("a\n"));
+  trace.close();
+  assert.equal(dec.decode(stored(trace)), "a\n");
+});
+
 Deno.test("maskOptionsForJob masks masked variables and the job's token prefixes", () => {
   const job = {
     variables: [
