@@ -228,11 +228,14 @@ export class Poller {
 
   /**
    * Request loops `entry` needs: one per request it may have in flight, and
-   * each request holds one of the `concurrent` slots, so never more than those
-   * (a `request_concurrency = 100000` made 100000 loops, ~350 MB of heap).
+   * each request holds one of the `concurrent` slots and counts against the
+   * runner's `limit`, so never more than those (a `request_concurrency =
+   * 100000` made 100000 loops, ~350 MB of heap).
    */
   #loopCount(entry: Entry): number {
-    return Math.max(1, Math.min(entry.config.requestConcurrency, this.#concurrent));
+    const { requestConcurrency, limit } = entry.config;
+    const most = Math.min(requestConcurrency, this.#concurrent, limit > 0 ? limit : Infinity);
+    return Math.max(1, most);
   }
 
   #startLoops(entry: Entry): void {

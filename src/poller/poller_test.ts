@@ -118,6 +118,26 @@ Deno.test("request_concurrency far above concurrent costs the poller's heap noth
   await p.stopForcefully(1000);
 });
 
+Deno.test("request_concurrency and concurrent far above a runner's limit cost the poller's heap nothing", async () => {
+  const log: string[] = [];
+  const p = poller(
+    new Map([["a", new ScriptedSource("a", [], log)]]),
+    new ControlledHandler(log),
+    [],
+  );
+  const before = Deno.memoryUsage().heapUsed;
+  p.apply({
+    ...defaultConfig(),
+    concurrent: 20_000,
+    runners: [{ ...runner("a"), requestConcurrency: 20_000, limit: 2 }],
+  });
+  await settle();
+  const grown = Deno.memoryUsage().heapUsed - before;
+  assert.deepEqual(log, ["ask a"]);
+  assert.ok(grown < 10e6, `the heap grew by ${(grown / 1e6).toFixed(1)} MB`);
+  await p.stopForcefully(1000);
+});
+
 Deno.test("Poller gives a freed slot to the runner that waited longest when [[runners]] share concurrent", async () => {
   const log: string[] = [];
   const sleeps: number[] = [];
