@@ -1,16 +1,17 @@
 import { basename, join } from "node:path";
 
-/** The Debian package of each program a baseline runs. */
+/** The Debian package of each program a benchmark runs besides ours. */
 const PACKAGES: Record<string, string> = {
   zip: "zip",
   unzip: "unzip",
   curl: "curl",
   "/usr/bin/time": "time",
+  git: "git",
 };
 
 /**
- * Why a benchmark cannot run its baseline here: the programs of `tools` this
- * machine lacks and the packages that have them; null when all are there. A
+ * Why a benchmark cannot run here: the programs of `tools` (its baseline's,
+ * or what it sets up with) this machine lacks and the packages that have them; null when all are there. A
  * bare name is looked up on PATH, a path taken as it is, as the bench runs it.
  */
 export async function missingToolsReason(tools: readonly string[]): Promise<string | null> {
@@ -21,7 +22,9 @@ export async function missingToolsReason(tools: readonly string[]): Promise<stri
   if (missing.length === 0) return null;
   const packages = missing.map((tool) => PACKAGES[tool] ?? basename(tool));
   return `${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not installed ` +
-    `(apt-get install ${packages.join(" ")}; .ci/run installs them)`;
+    `(apt-get install ${packages.join(" ")}; .ci/run installs ${
+      missing.length === 1 ? "it" : "them"
+    })`;
 }
 
 async function isExecutable(tool: string): Promise<boolean> {

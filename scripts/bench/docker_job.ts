@@ -26,7 +26,8 @@
  * Needs a docker daemon and the local test images `runner-test/busybox` and
  * `runner-test/debian` (no registry is reachable), which
  * `deno run -A tests/fixtures/docker_images.ts` builds (it needs busybox-static
- * and debootstrap; `.ci/run` installs both). Without them it skips, saying so.
+ * and debootstrap; `.ci/run` installs both), and git for `runner exec`'s
+ * project. Without them it skips, saying so.
  */
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
@@ -48,6 +49,7 @@ import {
 import { SilentLogger } from "../../src/log/logger.ts";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 import { helloProject } from "./_hello_project.ts";
+import { missingToolsReason } from "./_baseline_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -62,7 +64,8 @@ if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
 }
 
-const skip = await dockerSkipReason();
+// runner exec's project is a git repository, as users have one.
+const skip = (await dockerSkipReason()) ?? (await missingToolsReason(["git"]));
 if (skip) {
   // deno-lint-ignore no-console -- benchmark report
   console.log(`Skipping docker job benchmark: ${skip}`);

@@ -30,6 +30,8 @@
  *
  *   deno run --allow-all scripts/bench/exec_job.ts [--runs 9] [--quick]
  *
+ * Needs git (the project's repository); without it, skips saying so.
+ *
  * `--quick` times 5 runs of each.
  */
 import { parseArgs } from "node:util";
@@ -38,6 +40,7 @@ import { fileURLToPath } from "node:url";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 import { RUNNER_NO_CODE_CACHE_FLAG } from "../../src/poller/v8_flags.ts";
 import { helloProject } from "./_hello_project.ts";
+import { missingToolsReason } from "./_baseline_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -50,6 +53,14 @@ values.runs ??= values.quick ? "5" : "9";
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new TypeError(`--runs must be a positive integer: got "${values.runs}"`);
+}
+
+// The project is a git repository, as users have one.
+const missing = await missingToolsReason(["git"]);
+if (missing) {
+  // deno-lint-ignore no-console -- benchmark report
+  console.log(`Skipping exec_job benchmark: ${missing}`);
+  Deno.exit(0);
 }
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
