@@ -46,6 +46,11 @@ Deno.test("session addresses: advertise defaults to listen, schemes and missing 
     () => sessionAddresses("0.0.0.0", ""),
     /listen_address "0.0.0.0": expected host:port/,
   );
+  // It said "expected host:port" of a host:port whose port was too large.
+  assert.throws(
+    () => sessionAddresses("0.0.0.0:99999", ""),
+    /^TypeError: Invalid \[session_server\] listen_address "0.0.0.0:99999": port 99999 is out of range 0-65535$/,
+  );
   assert.equal(sessionListenPermission(":8093"), "0.0.0.0:8093");
   assert.equal(sessionListenPermission("[::1]:8093"), "[::1]:8093");
   assert.equal(sessionListenPermission("nonsense"), null);

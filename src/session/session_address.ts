@@ -59,9 +59,11 @@ export function sessionListenPermission(listenAddress: string): string | null {
 function splitHostPort(key: string, value: string): { host: string; port: number } {
   const split = trySplit(value);
   if (split === null) {
-    throw new TypeError(
-      `Invalid [session_server] ${key} "${value}": expected host:port (for example "0.0.0.0:8093")`,
-    );
+    const port = /:(\d+)$/.exec(value.trim())?.[1];
+    const why = port !== undefined && Number(port) > 65535
+      ? `port ${port} is out of range 0-65535`
+      : `expected host:port (for example "0.0.0.0:8093")`;
+    throw new TypeError(`Invalid [session_server] ${key} "${value}": ${why}`);
   }
   return split;
 }
