@@ -157,6 +157,8 @@ export function convertValue(type: KeyType, value: unknown): Converted {
   }
 }
 
+const ZERO_DATETIME = "0001-01-01T00:00:00Z";
+
 /** A date that smol-toml writes as a TOML date-time without milliseconds. */
 class RfcDate extends Date {
   override toISOString(): string {
@@ -170,7 +172,10 @@ export function toTomlValue(spec: KeySpec, value: unknown): unknown {
     case "duration":
       return formatGoDuration(value as number);
     case "datetime":
-      return new RfcDate(value as string);
+      // "": what the GitLab client gives for a token that does not expire (an
+      // answer without token_expires_at); written as the zero time, as the
+      // official runner does, instead of an invalid date that fails the save.
+      return new RfcDate(value === "" ? ZERO_DATETIME : value as string);
     default:
       return value;
   }
