@@ -2,6 +2,7 @@ import { JobPayloadError, type JobSpec, parseJobSpec } from "../job/job_spec.ts"
 import { describeFailure, GitLabApiError, readJsonBody } from "./api_error.ts";
 import { type ApiEndpoint, ApiTransport, type ApiTransportOptions } from "./api_transport.ts";
 import { apiUrl } from "./api_url.ts";
+import type { Logger } from "../log/logger.ts";
 import { runnerInfoBody } from "./runner_info.ts";
 
 export interface RunnerClientOptions extends ApiTransportOptions {
@@ -100,6 +101,28 @@ function stringField(obj: unknown, key: string): string {
   return typeof v === "string" ? v : "";
 }
 
+/**
+ * `token_expires_at` as a date-time config.toml can hold (years 1 to 9999), ""
+ * when absent. One that is not is dropped with a warning, the token then
+ * kept as one that does not expire: written as is, config.toml could not be
+ * saved, and a reset token with it ("cannot serialize invalid date"), which
+ * left the old, revoked token in the file for the next start.
+ */
+function expiryField(obj: unknown, log: Logger | undefined): string {
+  const text = stringField(obj, "token_expires_at");
+  if (text === "") return "";
+  const ms = Date.parse(text);
+  const year = new Date(ms).getUTCFullYear();
+  if (!Number.isNaN(ms) && year >= 1 && year <= 9999) return text;
+  log?.warn(
+    "GitLab sent a token_expires_at that is not a date; the token is kept as not expiring",
+    {
+      "token_expires_at": text,
+    },
+  );
+  return "";
+}
+
 function numberField(obj: unknown, key: string): number {
   const v = field(obj, key);
   return typeof v === "number" && Number.isFinite(v) ? v : 0;
@@ -115,12 +138,14 @@ export class RunnerClient implements Disposable {
   readonly #transport: ApiTransport;
   #token: string;
   readonly #systemId: string;
+  readonly #log: Logger | undefined;
   #lastUpdate = "";
 
   constructor(options: RunnerClientOptions) {
     this.#transport = new ApiTransport(options);
     this.#token = options.token;
     this.#systemId = options.systemId ?? "";
+    this.#log = options.log;
   }
 
   /** The token in use; changes after `resetToken`. */
@@ -207,7 +232,7 @@ export class RunnerClient implements Disposable {
     return {
       id: numberField(value, "id"),
       token,
-      tokenExpiresAt: stringField(value, "token_expires_at"),
+      tokenExpiresAt: expiryField(value, this.#log),
       tokenObtainedAt: nowRfc3339(this.#transport.clock.now()),
     };
   }
@@ -235,7 +260,7 @@ export class RunnerClient implements Disposable {
     if (parsed.ok) {
       return {
         id: numberField(parsed.value, "id"),
-        tokenExpiresAt: stringField(parsed.value, "token_expires_at"),
+        tokenExpiresAt: expiryField(parsed.value, this.#log),
         isLegacyText: false,
       };
     }
@@ -322,7 +347,7 @@ export class RunnerClient implements Disposable {
     this.#lastUpdate = "";
     return {
       token,
-      tokenExpiresAt: stringField(value, "token_expires_at"),
+      tokenExpiresAt: expiryField(value, this.#log),
       tokenObtainedAt: nowRfc3339(this.#transport.clock.now()),
     };
   }

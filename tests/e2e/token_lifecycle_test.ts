@@ -177,3 +177,31 @@ Deno.test("a reset to a token that does not expire (no token_expires_at) saves t
   assert.doesNotMatch(runner.log, /Cannot save the rotated token/);
   await Deno.remove(home, { recursive: true });
 });
+
+Deno.test("a reset whose token_expires_at is not a date still saves the new token to config.toml", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner();
+  const fresh = "glrt-t1_fresh-token-after-reset";
+  gitlab.injectFault({
+    endpoint: "reset_token",
+    status: 201,
+    body: JSON.stringify({ token: fresh, token_expires_at: "next tuesday" }),
+  });
+  const home = await Deno.makeTempDir({ prefix: "runner-rotation-" });
+  const toml = `concurrent = 1\ncheck_interval = 1\n\n` +
+    runnerToml(gitlab.url, r.token, { id: r.id }) +
+    `  token_obtained_at = 2019-01-01T00:00:00Z\n  token_expires_at = 2019-01-02T00:00:00Z\n`;
+  await using runner = await startRunner({
+    config: toml,
+    env: { HOME: home, DENO_DIR: denoDir() },
+  });
+  await gitlab.waitFor(
+    async () => (await Deno.readTextFile(runner.configPath)).includes(fresh),
+    { what: "config.toml to hold the new token" },
+  ).catch((e) => {
+    throw new Error(`${e}\n${runner.log}`);
+  });
+  assert.match(runner.log, /token_expires_at that is not a date.*next tuesday/);
+  assert.doesNotMatch(runner.log, /Cannot save the rotated token/);
+  await Deno.remove(home, { recursive: true });
+});
