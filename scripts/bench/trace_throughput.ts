@@ -52,7 +52,12 @@ import { isUtf8 } from "node:buffer";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
-import { encodeFrame, FRAME_TRACE, FrameDecoder } from "../../src/executors/process_protocol.ts";
+import {
+  encodeFrame,
+  FRAME_TRACE,
+  FrameDecoder,
+  MAX_FRAME_PAYLOAD,
+} from "../../src/executors/process_protocol.ts";
 import { crc32 } from "../../src/trace/crc32.ts";
 import { JobTrace } from "../../src/trace/job_trace.ts";
 import { openTempSpillFile } from "../../src/trace/temp_spill_file.ts";
@@ -256,13 +261,14 @@ const READ_BYTES = 64 * 1024;
 
 /**
  * The reads in which the poller receives the first `payloadBytes` of
- * `sample` sent as `feed` writes them (one frame each): fresh arrays, as a
- * stream's reads are.
+ * `sample` sent as `feed` writes them (one frame each, a write over
+ * MAX_FRAME_PAYLOAD in several, as the executor process sends it): fresh
+ * arrays, as a stream's reads are.
  */
 function framedReads(sample: Uint8Array, payloadBytes: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let at = 0; at < payloadBytes;) {
-    const n = Math.min(chunkBytes, payloadBytes - at);
+    const n = Math.min(chunkBytes, MAX_FRAME_PAYLOAD, payloadBytes - at);
     frames.push(encodeFrame(FRAME_TRACE, sample.subarray(at, at + n)));
     at += n;
   }

@@ -42,3 +42,27 @@ Deno.test("the trace bench takes a --bytes given with --quick", async () => {
   // --quick alone pushes 64 MB.
   assert.match(report, /^input: 4 MB in /m);
 });
+
+Deno.test("the trace bench takes a --chunk over a frame's limit, framed as the executor process sends it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      TRACE,
+      "--bytes",
+      "4m",
+      "--chunk",
+      "2m",
+      "--rounds",
+      "1",
+      "--warmup",
+      "0",
+    ],
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  }).output();
+  const report = new TextDecoder().decode(out.stdout);
+  // Before: RangeError 'Frame of 2097152 bytes exceeds the 1048576 byte limit'.
+  assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+  assert.match(report, /^input: 4 MB in 2097152-byte writes /m);
+  assert.match(report, /^SUMMARY trace_throughput_unstamped: jobtrace=\d+MB\/s/m);
+});
