@@ -345,8 +345,20 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
   return frame;
 }
 
+/** A message too large for one frame: a job whose payload passes MAX_MESSAGE_PAYLOAD. */
+export class MessageTooLargeError extends RangeError {
+  override readonly name = "MessageTooLargeError";
+}
+
+/** Throws MessageTooLargeError past MAX_MESSAGE_PAYLOAD: the other side would refuse the frame. */
 export function encodeMessage(message: ToExecutor | FromExecutor): Uint8Array {
-  return encodeFrame(FRAME_MESSAGE, encoder.encode(JSON.stringify(message)));
+  const payload = encoder.encode(JSON.stringify(message));
+  if (payload.length > MAX_MESSAGE_PAYLOAD) {
+    throw new MessageTooLargeError(
+      `its ${message.type} message of ${payload.length} bytes exceeds the ${MAX_MESSAGE_PAYLOAD} bytes an executor process takes`,
+    );
+  }
+  return encodeFrame(FRAME_MESSAGE, payload);
 }
 
 export interface Frame {

@@ -14,6 +14,7 @@ import { killProcessGroups } from "../os/process_group.ts";
 import {
   executorSettings,
   type FromExecutor,
+  MessageTooLargeError,
   type ResultEvent,
   type SweptEvent,
   type TerminalEvent,
@@ -507,6 +508,7 @@ export class JobSupervisor implements JobHandler {
     }, () => {});
 
     let result: ResultEvent | null = null;
+    let tooLarge: MessageTooLargeError | null = null;
     let isHeard = false;
     let isTraceBroken = false;
     const groups = new Set<number>();
@@ -554,13 +556,25 @@ export class JobSupervisor implements JobHandler {
         if (result !== null) break;
       }
     } catch (err) {
-      if (isHeard || !proc.isPrestarted || !mayRetry) {
+      if (err instanceof MessageTooLargeError) tooLarge = err;
+      else if (isHeard || !proc.isPrestarted || !mayRetry) {
         log.error("Lost the executor process", { [F.ERROR]: String(err) });
       }
     } finally {
       watchdog.abort();
       stop.removeEventListener("abort", onStop);
       terminal?.close();
+    }
+    if (tooLarge !== null) {
+      // Nothing was sent: the process, still waiting for a job, is let go by the caller.
+      log.error("The job is too large for an executor process", { [F.ERROR]: tooLarge.message });
+      (await context.trace()).write(
+        encoder.encode(
+          `\n\x1b[31;1mERROR: Job failed (system failure): the job GitLab sent cannot be run: ${tooLarge.message}\x1b[0;m\n`,
+        ),
+        "runner",
+      );
+      return { state: "failed", failureReason: "runner_system_failure" };
     }
     if (result !== null) {
       clearTimeout(killTimer);

@@ -398,3 +398,22 @@ Deno.test("a job whose payload is over 1 MiB (a 3 MiB file variable, GitLab's de
   assert.equal(state.status, "success", state.trace + runner.log);
   assert.match(state.trace, new RegExp(`bundle of ${size} bytes`));
 });
+
+Deno.test("a job whose payload is too large for an executor process fails with a log that says so; the next job runs", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const big = gitlab.enqueueJob({
+    script: ["echo never"],
+    variables: [...NO_GIT, { key: "HUGE", value: "x".repeat(65 * 1024 * 1024), file: true }],
+  });
+  const state = await gitlab.waitForJobFinished(big.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "failed", state.trace + runner.log);
+  assert.equal(state.failureReason, "runner_system_failure");
+  assert.match(
+    state.trace,
+    /ERROR: Job failed \(system failure\): the job GitLab sent cannot be run: its start message of \d+ bytes exceeds the 67108864 bytes an executor process takes/,
+  );
+  const next = gitlab.enqueueJob({ script: ["echo fine"], variables: NO_GIT });
+  assert.equal((await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 })).status, "success");
+});
