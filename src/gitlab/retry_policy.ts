@@ -48,20 +48,24 @@ export class RetryPolicy {
 
   /**
    * Milliseconds to wait after attempt `attempt` (1-based) was answered with
-   * `headers`: until `RateLimit-ResetTime` when it is a valid HTTP date, else
-   * `Retry-After` seconds, else exponential backoff with jitter.
+   * `headers`: until `RateLimit-ResetTime` when it is a valid HTTP date in the
+   * future, else `Retry-After` seconds when more than 0, else exponential
+   * backoff with jitter (as the official client).
    */
   delayMs(attempt: number, headers: Headers, nowMs: number): number {
     // A server-directed wait is capped: a broken or hostile answer
     // ("RateLimit-ResetTime: Fri, 31 Dec 9999 ...") must not park the client
     // for ever. One hour is the longest a whole request may take (spec §7.3).
+    // One of 0 (a reset time already past by our clock, which may run ahead
+    // of GitLab's; "Retry-After: 0") falls through to the backoff: taken as
+    // is, every retry of a rate-limited request went out at once.
     const reset = headers.get("RateLimit-ResetTime");
     if (reset) {
       const at = Date.parse(reset);
-      if (!Number.isNaN(at)) return Math.min(MAX_SERVER_WAIT_MS, Math.max(0, at - nowMs));
+      if (at > nowMs) return Math.min(MAX_SERVER_WAIT_MS, at - nowMs);
     }
     const retryAfter = headers.get("Retry-After")?.trim();
-    if (retryAfter && /^\d+$/.test(retryAfter)) {
+    if (retryAfter && /^\d+$/.test(retryAfter) && Number(retryAfter) > 0) {
       return Math.min(MAX_SERVER_WAIT_MS, Number(retryAfter) * 1000);
     }
     const base = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (attempt - 1));

@@ -77,3 +77,17 @@ Deno.test("a server-directed wait far in the future is capped at one hour instea
   assert.equal(policy.delayMs(1, new Headers({ "Retry-After": "9999999999" }), now), hour);
   assert.equal(policy.delayMs(1, new Headers({ "Retry-After": "120" }), now), 120_000);
 });
+
+Deno.test("a server-directed wait of nothing (a reset time already past, Retry-After: 0) backs off instead of retrying at once", () => {
+  const policy = new RetryPolicy({ random: () => 0 });
+  const now = Date.parse("2026-01-01T00:00:00Z");
+  // This host's clock ahead of GitLab's: its reset time is already past here.
+  const past = new Headers({ "RateLimit-ResetTime": "Wed, 31 Dec 2025 23:59:50 GMT" });
+  assert.deepEqual([1, 2, 3, 4].map((a) => policy.delayMs(a, past, now)), [50, 100, 200, 400]);
+  const pastThenRetryAfter = new Headers({
+    "RateLimit-ResetTime": "Wed, 31 Dec 2025 23:59:50 GMT",
+    "Retry-After": "30",
+  });
+  assert.equal(policy.delayMs(1, pastThenRetryAfter, now), 30_000);
+  assert.equal(policy.delayMs(3, new Headers({ "Retry-After": "0" }), now), 200);
+});
