@@ -2,6 +2,7 @@
  * Turns `[runners.docker]` settings into Engine API HostConfig fields. Pure;
  * bad values are a runner_configuration_error naming the key and value.
  */
+import { isIP } from "node:net";
 import { posix } from "node:path";
 import picomatch from "picomatch";
 import type { DockerConfig } from "../../config/runner_config.ts";
@@ -63,6 +64,24 @@ export function parseCpus(key: string, value: string): number {
     throw configError(key, value, "too large: at most 9007199 CPUs");
   }
   return nanoCpus;
+}
+
+/**
+ * `dns` entries as the official runner reads them (netip.ParseAddr): each an IP
+ * address. Docker takes any string, so "notanip" ran the job with a broken
+ * resolv.conf; the official runner fails the job as a configuration error.
+ */
+export function dnsServers(dns: readonly string[]): string[] {
+  for (const entry of dns) {
+    if (isIP(entry) === 0) {
+      throw configError(
+        "dns",
+        entry,
+        "expected an IP address (the official runner refuses any other)",
+      );
+    }
+  }
+  return [...dns];
 }
 
 export interface DeviceMapping {
@@ -262,7 +281,7 @@ export function buildHostConfig(
     CapDrop: config.capDrop,
     SecurityOpt: config.securityOpt,
     Devices: config.devices.map((d) => parseDevice(d)),
-    Dns: config.dns,
+    Dns: dnsServers(config.dns),
     DnsSearch: config.dnsSearch,
     ExtraHosts: config.extraHosts,
     GroupAdd: config.groupAdd,
@@ -319,7 +338,7 @@ export function serviceHostConfig(config: DockerConfig, image: string): Record<s
     SecurityOpt: config.servicesSecurityOpt,
     Devices: devices,
     DeviceRequests: parseGpus("service_gpus", config.serviceGpus),
-    Dns: config.dns,
+    Dns: dnsServers(config.dns),
     DnsSearch: config.dnsSearch,
     ExtraHosts: config.extraHosts,
     Tmpfs: config.servicesTmpfs,

@@ -225,3 +225,27 @@ Deno.test("container_labels never replace the labels the orphan sweep relies on"
   assert.equal(labels["team"], "a");
   assert.equal(labels["com.gitlab.gitlab-runner.team"], "a");
 });
+
+Deno.test("a dns entry that is not an IP address fails the job naming the key", () => {
+  for (const dns of ["notanip", "8.8.8.8:53", "", "1.2.3"]) {
+    for (
+      const build of [
+        () => buildHostConfig({ ...base(), dns: [dns] }),
+        () => serviceHostConfig({ ...base(), dns: ["1.1.1.1", dns] }, "svc"),
+      ]
+    ) {
+      assert.throws(build, (err: unknown) => {
+        assert.ok(err instanceof JobFailedError);
+        assert.equal(err.reason, "runner_configuration_error");
+        assert.equal(
+          err.message,
+          `Invalid [runners.docker] dns "${dns}": expected an IP address (the official runner ` +
+            "refuses any other)",
+        );
+        return true;
+      });
+    }
+  }
+  const host = buildHostConfig({ ...base(), dns: ["8.8.8.8", "2001:4860:4860::8888"] });
+  assert.deepEqual(host["Dns"], ["8.8.8.8", "2001:4860:4860::8888"]);
+});
