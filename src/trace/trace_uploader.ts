@@ -99,6 +99,13 @@ const MAX_TRACE_INVALID_IN_A_ROW = 3;
  * in a row the attempt counts as failed, as the journal's recovery does.
  */
 const MAX_RANGE_MISMATCH_IN_A_ROW = 5;
+/**
+ * 202 says GitLab keeps the final state pending while it persists the
+ * trace; a server that answers nothing else would hold the job's slot for
+ * ever, so after this many in a row the attempt counts as failed, as in the
+ * journal's recovery (which then reports the job at the next start).
+ */
+const MAX_ACCEPTED_IN_A_ROW = 30;
 
 type FinalStep = { isDone: true; outcome: FinalUpdateOutcome } | { isDone: false; error: string };
 
@@ -304,6 +311,7 @@ export class TraceUploader implements AsyncDisposable {
     signal: AbortSignal | undefined,
   ): Promise<FinalStep> {
     let traceInvalidInARow = 0;
+    let acceptedInARow = 0;
     for (;;) {
       let rangeMismatchInARow = 0;
       while (!this.#isTraceGone && this.#sentOffset < this.#trace.size) {
@@ -347,6 +355,13 @@ export class TraceUploader implements AsyncDisposable {
           // GitLab is still persisting live trace chunks: same PUT again.
           traceInvalidInARow = 0;
           await this.#clock.sleep(this.#intervalMs, signal);
+          if (++acceptedInARow >= MAX_ACCEPTED_IN_A_ROW) {
+            return {
+              isDone: false,
+              error:
+                `Final job update failed: GitLab answered 202 to ${MAX_ACCEPTED_IN_A_ROW} final updates in a row`,
+            };
+          }
           continue;
         case "trace-invalid":
           if (++traceInvalidInARow > MAX_TRACE_INVALID_IN_A_ROW) {

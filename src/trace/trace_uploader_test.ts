@@ -51,6 +51,8 @@ class FakeGitLab implements TraceTransport {
   readonly updateAnswers: UpdateResult[] = [];
   /** Answered to every PATCH once the scripted answers ran out, when set. */
   patchAnswerAlways: PatchResult | null = null;
+  /** Answered to every PUT once the scripted answers ran out, when set. */
+  updateAnswerAlways: UpdateResult | null = null;
   failureRate = 0;
   constructor(readonly clock: SteppedClock, readonly random: () => number = seeded(1)) {}
 
@@ -85,6 +87,7 @@ class FakeGitLab implements TraceTransport {
       if (scripted.kind === "trace-invalid") this.stored = new Uint8Array(0);
       return Promise.resolve(scripted);
     }
+    if (this.updateAnswerAlways) return Promise.resolve(this.updateAnswerAlways);
     if (this.random() < this.failureRate) {
       return Promise.resolve({ kind: "failed", error: "connection refused" });
     }
@@ -503,4 +506,29 @@ Deno.test("TraceUploader's last final attempt sends the state even though every 
     trace.checksum(),
     "the checksum of the whole log",
   );
+});
+
+Deno.test("TraceUploader's final update ends when GitLab answers nothing but 202: 30 in a row fail an attempt", async () => {
+  const { gitlab, trace, uploader } = setup({ finalUpdateRetryLimit: 2 });
+  trace.write(output(100, 9));
+  trace.close();
+  gitlab.updateAnswerAlways = { kind: "accepted" };
+  let isDone = false;
+  const finished = uploader.finish({ state: "success" });
+  finished.finally(() => isDone = true);
+  for (let i = 0; i < 20_000 && !isDone && gitlab.updates.length <= 500; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.ok(
+    isDone,
+    `still updating after ${gitlab.updates.length} PUTs: the job's slot is held for ever`,
+  );
+  const result = await finished;
+  assert.equal(result.outcome, "retry-limit");
+  assert.equal(result.attempts, 2);
+  assert.equal(
+    result.lastError,
+    "Final job update failed: GitLab answered 202 to 30 final updates in a row",
+  );
+  assert.equal(gitlab.updates.length, 60);
 });
