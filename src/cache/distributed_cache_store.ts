@@ -5,7 +5,8 @@
  * than `MaxUploadedArchiveSize`); a restore downloads the remote archive when
  * it is newer than the local one (`Last-Modified`), else uses the local copy.
  * Transfers retry on 5xx and network errors, a download broken off midway
- * included (3 attempts, 1 s apart, as the official helpers). Every
+ * included (3 attempts, 1 s apart, as the official helpers), each attempt
+ * cut after `CACHE_REQUEST_TIMEOUT` (a server that never answers). Every
  * failure reaches the caller as an Error whose message says what the server
  * answered; cache stages turn it into a warning and the job goes on.
  */
@@ -34,7 +35,16 @@ export interface DistributedCacheStoreOptions {
   retryDelayMs?: number;
   /** The transfer meter's output, when the job sets TRANSFER_METER_FREQUENCY. */
   progress?: TransferProgress | null;
+  /**
+   * How long one request may take, its body included (the job's
+   * `CACHE_REQUEST_TIMEOUT`, 10 minutes by default as in the official
+   * helpers); 0 = no limit.
+   */
+  requestTimeoutMs?: number;
 }
+
+/** The official helpers' `DefaultCacheRequestTimeout`: 10 minutes. */
+export const DEFAULT_CACHE_REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 const ATTEMPTS = 3;
 const ARCHIVE_NAME = "cache.zip";
@@ -59,9 +69,11 @@ export class DistributedCacheStore implements CacheStore {
     }
     // As the official extractor: a dropped connection in the middle of the
     // archive is retried like a 5xx, with a new GET from the start.
-    const outcome = await this.#retry(() => this.#download(key, request)).catch((err) => {
-      throw transferError("download", err);
-    });
+    const outcome = await this.#retry((signal) => this.#download(key, request, signal)).catch(
+      (err) => {
+        throw transferError("download", err);
+      },
+    );
     const { response } = outcome;
     if (response === undefined) return await local.open(key);
     if (response.status === 404) {
@@ -84,9 +96,10 @@ export class DistributedCacheStore implements CacheStore {
   async #download(
     key: string,
     request: PresignedRequest,
+    signal: AbortSignal,
   ): Promise<{ status: number; response?: Response }> {
     const { local, log } = this.#o;
-    const response = await this.#o.transfer.get(request, this.#o.signal);
+    const response = await this.#o.transfer.get(request, signal);
     if (!response.ok) return { status: response.status, response };
     // The official extractor's test: the remote archive is not newer than the local copy.
     const remoteTime = Date.parse(response.headers.get("last-modified") ?? "");
@@ -170,11 +183,11 @@ export class DistributedCacheStore implements CacheStore {
       },
     );
     log(`Uploading ${ARCHIVE_NAME} to ${displayUrl(request)}`);
-    const answer = await this.#retry(async () => {
+    const answer = await this.#retry(async (signal) => {
       const meter = this.#meter("Uploading cache", archive.size);
       try {
         const body = meter ? meteredReader(archive, meter) : archive;
-        const result = await this.#o.transfer.put(request, body, this.#o.signal);
+        const result = await this.#o.transfer.put(request, body, signal);
         return { status: result.status, headers: result.headers, text: result.text };
       } finally {
         meter?.done();
@@ -194,13 +207,39 @@ export class DistributedCacheStore implements CacheStore {
     return progress ? new TransferMeter(label, total, { progress }) : null;
   }
 
-  /** Runs `attempt` again after a network error or a 5xx answer, up to ATTEMPTS times. */
-  async #retry<T extends { status: number }>(attempt: () => Promise<T>): Promise<T> {
+  /** `attempt` under the job's signal, aborted with an Error naming the limit when it runs out. */
+  async #timed<T>(attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ms = this.#o.requestTimeoutMs ?? DEFAULT_CACHE_REQUEST_TIMEOUT_MS;
+    if (ms <= 0) return await attempt(this.#o.signal);
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new Error(`no answer within ${ms / 1000} s (CACHE_REQUEST_TIMEOUT)`)),
+      ms,
+    );
+    try {
+      return await attempt(AbortSignal.any([this.#o.signal, timeout.signal]));
+    } catch (err) {
+      // node:http (an S3 or GCS upload) rejects with its own AbortError.
+      if (timeout.signal.aborted && !this.#o.signal.aborted) throw timeout.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs `attempt` again after a network error or a 5xx answer, up to
+   * ATTEMPTS times; each attempt's signal is the job's, cut after the
+   * request timeout.
+   */
+  async #retry<T extends { status: number }>(
+    attempt: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     let last: unknown;
     for (let i = 1; i <= ATTEMPTS; i++) {
       this.#o.signal.throwIfAborted();
       try {
-        const result = await attempt();
+        const result = await this.#timed(attempt);
         if (result.status < 500 || i === ATTEMPTS) return result;
         if ("response" in result && result.response instanceof Response) {
           await result.response.body?.cancel();

@@ -4,7 +4,7 @@ import { sinkStream } from "../archive/sink_stream.ts";
 import type { CacheBody, CacheSaveOptions, CacheStore } from "./cache_store.ts";
 import type { PresignedRequest } from "./cache_url_signer.ts";
 import { DistributedCacheStore } from "./distributed_cache_store.ts";
-import type { ObjectTransfer } from "./object_transfer.ts";
+import { HttpObjectTransfer, type ObjectTransfer } from "./object_transfer.ts";
 
 class MemoryStore implements CacheStore {
   readonly archives = new Map<string, { bytes: Uint8Array; at: Date }>();
@@ -261,4 +261,52 @@ Deno.test("distributed cache names the transfer when the network fails after the
     down.store.open("deps"),
     /^Error: Cannot download cache: unexpected transfer$/,
   );
+});
+
+Deno.test("distributed cache gives up on a server that takes the request and never answers, naming the timeout", async () => {
+  // Accepts connections and reads them, but never answers (a firewall
+  // dropping replies, a hung proxy).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      conn.readable.pipeTo(new WritableStream()).catch(() => {});
+    }
+  })();
+  const lines: string[] = [];
+  const local = new MemoryStore(() => new Date("2026-01-01T00:00:00Z"));
+  const url = `http://127.0.0.1:${listener.addr.port}/b/deps?X-Amz-Signature=secret`;
+  const store = new DistributedCacheStore({
+    local,
+    urls: { presign: () => Promise.resolve({ url, headers: {} }) },
+    transfer: new HttpObjectTransfer(),
+    maxUploadedArchiveSize: 0,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+    retryDelayMs: 0,
+    requestTimeoutMs: 200,
+  });
+  try {
+    await assert.rejects(
+      store.open("deps"),
+      /^Error: Cannot download cache: no answer within 0\.2 s \(CACHE_REQUEST_TIMEOUT\)$/,
+    );
+    await assert.rejects(
+      store.save("deps", "deps", body("zip")),
+      /^Error: Cannot upload cache: no answer within 0\.2 s \(CACHE_REQUEST_TIMEOUT\)$/,
+    );
+    assert.equal(lines.filter((l) => l.startsWith("WARNING: Retrying cache transfer")).length, 4);
+    assert.ok(lines.every((l) => !l.includes("secret")), lines.join("\n"));
+  } finally {
+    listener.close();
+    for (const conn of held) {
+      try {
+        conn.close();
+      } catch {
+        // Closed already, when the client gave up.
+      }
+    }
+    await accepting.catch(() => {});
+  }
 });

@@ -672,7 +672,7 @@ async function jobFileHooks(
       featureFlags: context.runner.featureFlags,
       ...(distributed
         ? {
-          distributedCache: (local, log, signal, progress) => {
+          distributedCache: (local, log, signal, progress, requestTimeoutMs) => {
             const [{ DistributedCacheStore }, { HttpObjectTransfer }] = distributed;
             return new DistributedCacheStore({
               local,
@@ -682,6 +682,7 @@ async function jobFileHooks(
               log,
               signal,
               progress,
+              requestTimeoutMs,
             });
           },
         }

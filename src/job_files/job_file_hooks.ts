@@ -41,6 +41,8 @@ export interface JobFileHooksOptions {
     log: JobLogSink,
     signal: AbortSignal,
     progress: TransferProgress | null,
+    /** The job's `CACHE_REQUEST_TIMEOUT`, in ms (0 = none). */
+    requestTimeoutMs: number,
   ) => CacheStore;
 }
 
@@ -204,8 +206,35 @@ function keyContext(ctx: StageContext) {
 function cacheStore(ctx: StageContext, options: JobFileHooksOptions, files: JobFiles): CacheStore {
   const local = files.cacheStore(cacheRoot(ctx));
   return options.distributedCache
-    ? options.distributedCache(local, sinkOf(ctx), ctx.signal, transferProgress(ctx))
+    ? options.distributedCache(
+      local,
+      sinkOf(ctx),
+      ctx.signal,
+      transferProgress(ctx),
+      cacheRequestTimeoutMs(ctx),
+    )
     : local;
+}
+
+/** The official helpers' `DefaultCacheRequestTimeout`. */
+const DEFAULT_CACHE_REQUEST_MINUTES = 10;
+
+/**
+ * `CACHE_REQUEST_TIMEOUT`: minutes one cache request may take, 10 unless set
+ * (0 = no limit), as the official helpers' `--timeout`.
+ */
+function cacheRequestTimeoutMs(ctx: StageContext): number {
+  const value = variable(ctx, "CACHE_REQUEST_TIMEOUT") ?? "";
+  if (value === "") return DEFAULT_CACHE_REQUEST_MINUTES * 60_000;
+  if (!/^[+-]?\d{1,9}$/.test(value) || Number(value) < 0) {
+    sinkOf(ctx)(
+      `WARNING: CACHE_REQUEST_TIMEOUT ${
+        JSON.stringify(value)
+      } is not a number of minutes; using 10 minutes`,
+    );
+    return DEFAULT_CACHE_REQUEST_MINUTES * 60_000;
+  }
+  return Number(value) * 60_000;
 }
 
 /**

@@ -63,7 +63,11 @@ async function pickJob(
   return parseJobSpec(await response.json());
 }
 
-async function run(w: World, job: JobSpec) {
+async function run(
+  w: World,
+  job: JobSpec,
+  options: Pick<Parameters<typeof createJobFileHooks>[0], "distributedCache"> = {},
+) {
   const output = new CollectedOutput();
   const runner: RunnerConfig = {
     ...defaultRunnerConfig("shell"),
@@ -105,6 +109,7 @@ async function run(w: World, job: JobSpec) {
       artifacts: new JobArtifactTransfer(client),
       featureFlags: {},
       sleep: () => Promise.resolve(),
+      ...options,
     }),
     retryDelays: { prepareMs: 0, stageRetryMs: 0 },
   });
@@ -332,5 +337,44 @@ Deno.test("GitLab answering 413 to the upload fails the job naming the size limi
     );
     assert.match(log, /413/);
     assert.equal(w.gitlab.requestsTo("upload_artifacts").length, 1, "413 is not retried");
+  });
+});
+
+Deno.test("CACHE_REQUEST_TIMEOUT bounds each distributed cache request: 10 minutes unless set, a warning naming a value that is not minutes", async () => {
+  await withWorld({}, async (w) => {
+    const cache = [{
+      key: "deps",
+      paths: ["vendor/"],
+      policy: "pull-push",
+      when: "on_success",
+    }];
+    for (
+      const [value, expectedMs] of [
+        [undefined, 600_000],
+        ["1", 60_000],
+        ["0", 0],
+        ["soon", 600_000],
+      ] as const
+    ) {
+      const timeouts: number[] = [];
+      const job = await pickJob(w, {
+        script: ["mkdir -p vendor", "echo lib > vendor/lib.txt"],
+        cache,
+        variables: value === undefined ? [] : [{ key: "CACHE_REQUEST_TIMEOUT", value }],
+      });
+      const { result, log } = await run(w, job, {
+        distributedCache: (local, _log, _signal, _progress, requestTimeoutMs) => {
+          timeouts.push(requestTimeoutMs);
+          return local;
+        },
+      });
+      assert.equal(result.state, "success", log);
+      assert.deepEqual(timeouts, [expectedMs, expectedMs], `${value}`);
+      assert.equal(
+        log.includes('CACHE_REQUEST_TIMEOUT "soon" is not a number of minutes; using 10 minutes'),
+        value === "soon",
+        log,
+      );
+    }
   });
 });
