@@ -110,7 +110,29 @@ export type VolumeSpec =
   /** `container`: a Runner-managed volume (cache volume, or temporary with disable_cache). */
   | { kind: "managed"; containerPath: string };
 
-/** Docker `-v` syntax from `volumes`. */
+/** Characters the official runner's volume parser refuses in a path or volume name. */
+const BAD_PATH_CHARS = /[\\:*?"<>|\r\n]/;
+
+/** An absolute path without "//", as the official parser's linuxDir reads one. */
+function isVolumePath(text: string): boolean {
+  return text.startsWith("/") && !text.includes("//") && !BAD_PATH_CHARS.test(text);
+}
+
+/**
+ * What may follow the container path, as the official runner's parser reads it
+ * (executors/docker/internal/volumes/parser): a mode (ro, rw, O), then an SELinux
+ * label (z, Z), then a propagation, the last two after ":" or ",".
+ */
+const VOLUME_OPTIONS =
+  /^(?::(ro|rw|o))?(?:[:,](z))?(?:[:,](shared|slave|private|rshared|rslave|rprivate))?$/i;
+
+/**
+ * Docker `-v` syntax from `volumes`, read as the official runner reads it: a
+ * spec its parser refuses fails the job naming the key (a configuration error
+ * there too), where Docker refused it at create with "invalid mode" and no key.
+ * A bind is given to Docker as the official runner rebuilds it
+ * (`source:destination:mode,label,propagation`).
+ */
 export function parseVolume(value: string): VolumeSpec {
   const parts = value.split(":");
   const first = parts[0] ?? "";
@@ -121,18 +143,24 @@ export function parseVolume(value: string): VolumeSpec {
     return { kind: "managed", containerPath: posix.normalize(first) };
   }
   const container = parts[1] ?? "";
-  if (first === "" || !container.startsWith("/") || parts.length > 3) {
+  const isSourceValid = first.startsWith("/")
+    ? isVolumePath(first)
+    : first !== "" && !first.includes("/") && !BAD_PATH_CHARS.test(first);
+  const options = VOLUME_OPTIONS.exec(parts.length > 2 ? `:${parts.slice(2).join(":")}` : "");
+  if (!isSourceValid || !isVolumePath(container) || options === null) {
     throw configError(
       "volumes",
       value,
-      "expected /container/path or source:/container/path[:mode]",
+      "expected /container/path or source:/container/path[:mode], the mode one of ro, rw " +
+        "or O, then z or Z, then a propagation such as rshared",
     );
   }
+  const flags = options.slice(1).filter((o) => o !== undefined);
   return {
     kind: "bind",
     hostPath: first,
     containerPath: posix.normalize(container),
-    bind: value,
+    bind: [first, container, ...(flags.length > 0 ? [flags.join(",")] : [])].join(":"),
   };
 }
 

@@ -249,3 +249,27 @@ Deno.test("a dns entry that is not an IP address fails the job naming the key", 
   const host = buildHostConfig({ ...base(), dns: ["8.8.8.8", "2001:4860:4860::8888"] });
   assert.deepEqual(host["Dns"], ["8.8.8.8", "2001:4860:4860::8888"]);
 });
+
+Deno.test("volumes read as the official runner's parser: a bad mode names the key", () => {
+  for (const spec of ["/x:/y:bogusmode", "/x:/y:nocopy", "/x:/y:", "/x:/y:ro:bogus", "a/b:/c"]) {
+    assert.throws(() => parseVolume(spec), (err: unknown) => {
+      assert.ok(err instanceof JobFailedError);
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.match(err.message, new RegExp(`^Invalid \\[runners.docker\\] volumes "${spec}": `));
+      return true;
+    });
+  }
+  // Mode, SELinux label and propagation, after ":" or ",", as Docker is given them.
+  const binds: [string, string][] = [
+    ["/srv:/srv:ro:z", "/srv:/srv:ro,z"],
+    ["/srv:/srv:ro,Z", "/srv:/srv:ro,Z"],
+    ["/srv:/srv:z", "/srv:/srv:z"],
+    ["/srv:/srv:rw:z:rshared", "/srv:/srv:rw,z,rshared"],
+    ["data:/data:ro", "data:/data:ro"],
+    ["/srv/x:/x", "/srv/x:/x"],
+  ];
+  for (const [spec, bind] of binds) {
+    const v = parseVolume(spec);
+    assert.equal(v.kind === "bind" ? v.bind : v.kind, bind, spec);
+  }
+});
