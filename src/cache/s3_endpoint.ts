@@ -56,12 +56,57 @@ export function s3ObjectUrl(s3: S3CacheConfig, objectName: string): URL {
   if (s3.bucketName === "") {
     throw new RangeError("[runners.cache.s3] BucketName is empty: name the bucket to use");
   }
+  checkS3Config(s3);
   const origin = new URL(serviceOrigin(s3));
   const path = encodeObjectName(objectName);
   if (isS3PathStyle(s3) && !s3.accelerate) {
     return new URL(`${origin.origin}/${encodeURIComponent(s3.bucketName)}/${path}`);
   }
   return new URL(`${origin.protocol}//${s3.bucketName}.${origin.host}/${path}`);
+}
+
+/**
+ * Refuses, naming the key, a ServerAddress that is not `host[:port]` (the
+ * official runner's form: a scheme or path made a URL to a host named
+ * "https"), a BucketName with characters no bucket name has, and a
+ * BucketLocation that is not a region name (it goes into the host name).
+ */
+function checkS3Config(s3: S3CacheConfig): void {
+  const address = s3.serverAddress;
+  if (address !== "") {
+    const problem = (detail: string) =>
+      new RangeError(
+        `[runners.cache.s3] ServerAddress ${JSON.stringify(address)} is not host[:port]${
+          detail ? `: ${detail}` : ""
+        }`,
+      );
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/i.exec(address);
+    if (scheme) {
+      throw problem(
+        `write ${JSON.stringify(scheme[1]!.replace(/\/+$/, ""))} (Insecure = true selects http)`,
+      );
+    }
+    const parts = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d+))?(\/.*)?$/i.exec(address);
+    if (!parts) throw problem("");
+    if (parts[3] !== undefined) throw problem("a path is not allowed");
+    if (parts[2] !== undefined && Number(parts[2]) > 65535) {
+      throw problem(`port ${parts[2]} is out of range 0-65535`);
+    }
+  }
+  if (!/^[a-z0-9._-]+$/i.test(s3.bucketName)) {
+    throw new RangeError(
+      `[runners.cache.s3] BucketName ${
+        JSON.stringify(s3.bucketName)
+      } is not a bucket name: letters, digits, ".", "-" and "_" only`,
+    );
+  }
+  if (s3.bucketLocation !== "" && !/^[a-z0-9_-]+$/i.test(s3.bucketLocation)) {
+    throw new RangeError(
+      `[runners.cache.s3] BucketLocation ${
+        JSON.stringify(s3.bucketLocation)
+      } is not a region name: letters, digits, "-" and "_" only`,
+    );
+  }
 }
 
 /** `host:port` the executor process connects to for this cache. */

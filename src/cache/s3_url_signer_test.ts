@@ -50,6 +50,47 @@ Deno.test("S3 URL forms: custom server path style, AWS virtual host, dual-stack,
   assert.throws(() => s3ObjectUrl(s3({ bucketName: "" }), "k"), /BucketName is empty/);
 });
 
+Deno.test("an S3 ServerAddress, BucketName or BucketLocation that cannot make the URL is refused naming the key", () => {
+  const refused = (overrides: Partial<S3CacheConfig>, message: string) =>
+    assert.throws(() => s3ObjectUrl(s3(overrides), "k"), (err: Error) => {
+      assert.equal(err.message, message);
+      return true;
+    });
+  refused(
+    { serverAddress: "https://minio.local:9000" },
+    '[runners.cache.s3] ServerAddress "https://minio.local:9000" is not host[:port]: write "minio.local:9000" (Insecure = true selects http)',
+  );
+  refused(
+    { serverAddress: "minio.local:9000/cache" },
+    '[runners.cache.s3] ServerAddress "minio.local:9000/cache" is not host[:port]: a path is not allowed',
+  );
+  refused(
+    { serverAddress: "minio.local:99999" },
+    '[runners.cache.s3] ServerAddress "minio.local:99999" is not host[:port]: port 99999 is out of range 0-65535',
+  );
+  refused(
+    { serverAddress: "minio local" },
+    '[runners.cache.s3] ServerAddress "minio local" is not host[:port]',
+  );
+  refused(
+    { bucketName: "a/b" },
+    '[runners.cache.s3] BucketName "a/b" is not a bucket name: letters, digits, ".", "-" and "_" only',
+  );
+  refused(
+    { bucketLocation: "../x" },
+    '[runners.cache.s3] BucketLocation "../x" is not a region name: letters, digits, "-" and "_" only',
+  );
+  // What works stays: IPv6, a port, a legacy bucket name, a radosgw zonegroup.
+  assert.equal(
+    s3ObjectUrl(s3({ serverAddress: "[::1]:7480", bucketName: "Old_Bucket" }), "k").href,
+    "https://[::1]:7480/Old_Bucket/k",
+  );
+  assert.equal(
+    s3ObjectUrl(s3({ serverAddress: "rgw:7480", bucketLocation: "zg_1" }), "k").href,
+    "https://rgw:7480/cache/k",
+  );
+});
+
 Deno.test("pre-signed URLs carry the expiry, region, session token and the signed SSE headers", async () => {
   const config = s3({
     serverAddress: "127.0.0.1:7480",
