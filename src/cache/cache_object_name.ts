@@ -18,11 +18,20 @@ export interface CacheObjectNameOptions {
 
 /**
  * The object name for cache `key`, or a `RangeError` when the key would leave
- * the project's prefix (the official runner refuses `../` in keys the same way).
+ * the project's prefix (the official runner refuses `../` in keys the same way)
+ * or `Path` the bucket.
  */
 export function cacheObjectName(key: string, options: CacheObjectNameOptions): string {
   const namespace = options.shared ? "" : joinPosix("runner", options.shortToken);
   const base = joinPosix(options.path, namespace, "project", String(options.projectId));
+  // A URL resolves "..": the object would land in another bucket or container.
+  if (base.startsWith("../")) {
+    throw new RangeError(
+      `[runners.cache] Path ${
+        JSON.stringify(options.path)
+      } leaves the bucket or container: remove "../" from it`,
+    );
+  }
   const full = joinPosix(base, key);
   if (key === "" || !full.startsWith(`${base}/`)) {
     throw new RangeError(

@@ -22,6 +22,32 @@ Deno.test("object names follow the official layout, with and without Shared and 
   assert.throws(() => cacheObjectName("../../x", o), /leaves the project's cache prefix/);
 });
 
+Deno.test('a [runners.cache] Path that climbs out of the bucket with ".." is refused naming the key', () => {
+  const o = { path: "", shared: false, shortToken: "abc12345", projectId: 7 };
+  for (const path of ["..", "../other-bucket", "ci/../.."]) {
+    for (const shared of [false, true]) {
+      assert.throws(
+        () => cacheObjectName("deps", { ...o, path, shared }),
+        (err: Error) => {
+          assert.equal(
+            err.message,
+            `[runners.cache] Path ${
+              JSON.stringify(path)
+            } leaves the bucket or container: remove "../" from it`,
+          );
+          return true;
+        },
+      );
+    }
+  }
+  // Before, ".." put the object in the bucket named "runner" on the same server.
+  assert.equal(
+    cacheObjectName("k", { ...o, path: "ci/../cache" }),
+    "cache/runner/abc12345/project/7/k",
+  );
+  assert.equal(cacheObjectName("k", { ...o, path: "/ci/" }), "ci/runner/abc12345/project/7/k");
+});
+
 Deno.test("S3 URL forms: custom server path style, AWS virtual host, dual-stack, accelerate, path style", () => {
   assert.equal(
     s3ObjectUrl(s3({ serverAddress: "127.0.0.1:7480", insecure: true }), "p/1/k").href,
