@@ -9,6 +9,7 @@
 import { isAbsolute, join, resolve } from "../path/host_path.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { cacheEndpoints } from "../cache/cache_endpoint.ts";
+import { seccompProfilePath } from "../config/seccomp_profile_path.ts";
 import { dockerConfigPath, executorStateDir } from "./executor_paths.ts";
 
 export { dockerConfigPath, executorStateDir };
@@ -138,6 +139,11 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       const dockerConfig = dockerConfigPath(ctx.env);
       if (dockerConfig) perms.read.push(dockerConfig);
       perms.run.push(...credentialHelperPrograms(ctx.dockerAuthConfigs ?? []));
+      // seccomp=<file> in security_opt: the executor reads the profile in, as the official runner.
+      for (const option of [...runner.docker.securityOpt, ...runner.docker.servicesSecurityOpt]) {
+        const profile = seccompProfilePath(option);
+        if (profile) perms.read.push(dir(profile, cwd));
+      }
       break;
     }
     case "ssh":

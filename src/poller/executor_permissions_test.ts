@@ -87,3 +87,21 @@ Deno.test("custom executor may run its driver programs, kill(1) and ln(1) (an ar
   });
   assert.deepEqual(perms.run, ["/opt/driver/prepare.sh", "run.sh", "kill", "ln"]);
 });
+
+Deno.test("docker executor may read the seccomp profile files security_opt names, and no other", () => {
+  const docker = {
+    ...defaultRunnerConfig("docker").docker,
+    securityOpt: ["seccomp=/etc/runner/build.json", "seccomp=unconfined", "no-new-privileges"],
+    servicesSecurityOpt: ["seccomp=profiles/svc.json", 'seccomp={"defaultAction":"x"}'],
+  };
+  const perms = executorPermissions({
+    runner: { ...defaultRunnerConfig("docker"), url: "https://gitlab.example.com", docker },
+    cwd: "/srv",
+    tempDir: "/tmp/x",
+    stateDir: "/srv/state",
+    env: () => undefined,
+  });
+  assert.ok(perms.read.includes("/etc/runner/build.json"), String(perms.read));
+  assert.ok(perms.read.includes("/srv/profiles/svc.json"), String(perms.read));
+  assert.ok(!perms.read.some((p) => p.includes("unconfined") || p.includes("{")));
+});

@@ -786,3 +786,63 @@ test("docker keys: dns_search, extra_hosts, group_add, security_opt, memory and 
   assert.equal(service.Config.Entrypoint, null, "the service image's entrypoint is kept");
   assert.equal(service.State.Running, true);
 });
+
+test("docker keys: security_opt seccomp=<file> runs with the file's profile; an unreadable one names the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-seccomp-" });
+  try {
+    const profile = `${dir}/profile.json`;
+    // Allow everything but mkdir: the job sees EPERM where it would make a directory.
+    await Deno.writeTextFile(
+      profile,
+      JSON.stringify({
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }],
+      }),
+    );
+    const { executor, jobId } = createExecutor({
+      config: { securityOpt: [`seccomp=${profile}`] },
+    });
+    {
+      await using _ = executor;
+      await executor.prepare(never());
+      const build = await only(jobId, "build");
+      assert.ok(
+        (build.HostConfig.SecurityOpt as string[] | undefined)?.some((o) =>
+          o.includes("SCMP_ACT_ERRNO")
+        ),
+        String(build.HostConfig.SecurityOpt),
+      );
+      assert.notEqual(
+        await executor.run({ stage: "step_script", script: "mkdir /tmp/denied" }, never()),
+        0,
+      );
+    }
+    for (
+      const [opt, why] of [
+        [`seccomp=${dir}/missing.json`, "cannot read the seccomp profile"],
+        [`seccomp=${dir}`, "cannot read the seccomp profile"],
+      ]
+    ) {
+      await Deno.writeTextFile(`${dir}/bad.json`, "{not json");
+      const bad = createExecutor({ config: { securityOpt: [opt!] } });
+      await using _ = bad.executor;
+      await assert.rejects(bad.executor.prepare(never()), (err: unknown) => {
+        assert.ok(err instanceof JobFailedError, String(err));
+        assert.equal(err.reason, "runner_configuration_error");
+        assert.ok(
+          err.message.startsWith(`Invalid [runners.docker] security_opt "${opt}": ${why}`),
+          err.message,
+        );
+        return true;
+      });
+    }
+    const bad = createExecutor({ config: { securityOpt: [`seccomp=${dir}/bad.json`] } });
+    await using _ = bad.executor;
+    await assert.rejects(
+      bad.executor.prepare(never()),
+      /Invalid \[runners.docker\] security_opt "seccomp=.*bad.json": the seccomp profile is not valid JSON/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

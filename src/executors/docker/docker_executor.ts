@@ -59,6 +59,7 @@ import {
   serviceHostConfig,
   type VolumeSpec,
 } from "./host_config.ts";
+import { withSeccompProfiles } from "./seccomp_profiles.ts";
 import { checkImageAllowed, type PullPolicy, resolvePullPolicies } from "./image_policy.ts";
 import { ensureImage, type PulledImage } from "./image_puller.ts";
 import { containerLogs, probeService, serviceAliases, servicePorts } from "./job_services.ts";
@@ -177,6 +178,8 @@ export class DockerExecutor implements Executor {
   #mounts: Record<string, unknown>[] = [];
   #hostBinds: string[] = [];
   #user = "";
+  /** `config` with its seccomp profile files read in (prepare). */
+  #hostSettings: DockerConfig | null = null;
   #sweep: Promise<void> | null = null;
   #isFinished = false;
   #isCleanedUp = false;
@@ -389,6 +392,7 @@ export class DockerExecutor implements Executor {
     if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
     const services = this.#services();
     this.#user = resolveUser(config, job.image.dockerUser);
+    this.#hostSettings = await withSeccompProfiles(config);
     this.#say(`Using Docker executor with image ${image} ...`);
     if (config.volumeKeep) {
       this.#say(
@@ -613,7 +617,7 @@ export class DockerExecutor implements Executor {
         ...this.#jobEnv(),
         ...service.variables.filter((v) => !v.file).map((v) => `${v.key}=${v.value}`),
       ];
-      const hostConfig = serviceHostConfig(config, service.name);
+      const hostConfig = serviceHostConfig(this.#hostSettings ?? config, service.name);
       if ((config.servicesPrivileged ?? config.privileged) && !hostConfig["Privileged"]) {
         this.#say(
           `WARNING: Service "${service.name}" runs unprivileged: it is not on ` +
@@ -723,7 +727,10 @@ export class DockerExecutor implements Executor {
     // As the official runner, the helper gets the build container's settings but pid_mode.
     // The allow-list sees the name as the job wrote it (expanded), as in the official runner.
     const imageName = type === "build" ? this.#image : image.name;
-    const hostConfig = buildHostConfig(config, { isBuild: type === "build", image: imageName });
+    const hostConfig = buildHostConfig(this.#hostSettings ?? config, {
+      isBuild: type === "build",
+      image: imageName,
+    });
     if (type === "build" && config.privileged && !hostConfig["Privileged"]) {
       this.#say(
         `WARNING: Image "${imageName}" runs unprivileged: it is not on allowed_privileged_images`,
