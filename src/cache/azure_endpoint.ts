@@ -25,9 +25,38 @@ export function azureServiceUrl(azure: AzureCacheConfig): string {
       "[runners.cache.azure] AccountName is empty: name the storage account to use",
     );
   }
+  if (!/^[a-z0-9]+$/i.test(azure.accountName)) {
+    throw new RangeError(
+      `[runners.cache.azure] AccountName ${
+        JSON.stringify(azure.accountName)
+      } is not a storage account name: letters and digits only`,
+    );
+  }
   const domain = azure.storageDomain || DEFAULT_AZURE_STORAGE_DOMAIN;
+  checkStorageDomain(domain);
   if (isAzureIpEndpoint(domain)) return `https://${domain}/${azure.accountName}`;
   return `https://${azure.accountName}.${domain}`;
+}
+
+/**
+ * Refuses, naming the key, a StorageDomain that is not `domain[:port]`: a
+ * scheme made URLs to a host named "https", a path was dropped.
+ */
+function checkStorageDomain(domain: string): void {
+  const problem = (detail: string) =>
+    new RangeError(
+      `[runners.cache.azure] StorageDomain ${JSON.stringify(domain)} is not a domain[:port]${
+        detail ? `: ${detail}` : ""
+      }`,
+    );
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/i.exec(domain);
+  if (scheme) throw problem(`write ${JSON.stringify(scheme[1]!.replace(/\/+$/, ""))}`);
+  const parts = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d+))?(\/.*)?$/i.exec(domain);
+  if (!parts) throw problem("");
+  if (parts[3] !== undefined) throw problem("a path is not allowed");
+  if (parts[2] !== undefined && Number(parts[2]) > 65535) {
+    throw problem(`port ${parts[2]} is out of range 0-65535`);
+  }
 }
 
 /** Encodes an object name as a blob path: RFC 3986, `/` kept. */

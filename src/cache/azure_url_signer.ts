@@ -54,6 +54,11 @@ export class AzureUrlSigner implements CacheUrlSigner {
         "[runners.cache.azure] AccountKey is empty: Runner signs SAS URLs with the account key only (Microsoft Entra ID user delegation keys are not supported)",
       );
     }
+    // As the official runner's credential (Go's base64.StdEncoding): the
+    // library would sign with what it could decode, and Azure answer 403.
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(azure.accountKey) || azure.accountKey.length % 4 !== 0) {
+      throw new RangeError("[runners.cache.azure] AccountKey is not a valid key: it is not base64");
+    }
     try {
       this.#credential = new StorageSharedKeyCredential(azure.accountName, azure.accountKey);
     } catch (err) {
