@@ -8,7 +8,7 @@
  * Credentials: `CredentialsFile` (a service-account JSON key) wins over
  * `AccessID` + `PrivateKey`, as in the official runner.
  */
-import { createHash, createSign } from "node:crypto";
+import { createHash, createPrivateKey, createSign } from "node:crypto";
 import type { GcsCacheConfig } from "../config/runner_config.ts";
 import {
   type CacheUrlMethod,
@@ -138,26 +138,41 @@ export class GcsUrlSigner implements CacheUrlSigner {
   async #load(): Promise<GcsCredentials> {
     const gcs = this.#gcs;
     if (gcs.credentialsFile === "") {
+      checkPrivateKey(gcs.privateKey, "[runners.cache.gcs] PrivateKey");
       return { clientEmail: gcs.accessId, privateKey: gcs.privateKey };
     }
+    const file = `[runners.cache.gcs] CredentialsFile "${gcs.credentialsFile}"`;
     let key: { client_email?: unknown; private_key?: unknown };
     try {
       key = JSON.parse(await Deno.readTextFile(gcs.credentialsFile));
     } catch (err) {
       this.#credentials = null;
-      throw new Error(
-        `Cannot read [runners.cache.gcs] CredentialsFile "${gcs.credentialsFile}": ${
-          (err as Error).message
-        }`,
-        { cause: err },
-      );
+      if (err instanceof SyntaxError) {
+        // V8 quotes the file's first characters, which may be key material.
+        const at = /at position .*$/.exec(err.message)?.[0].replace(/ \(/, ", ").replace(/\)$/, "");
+        throw new Error(`${file} is not a JSON key file${at ? ` (${at})` : ""}`);
+      }
+      throw new Error(`Cannot read ${file}: ${(err as Error).message}`, { cause: err });
     }
     if (typeof key.client_email !== "string" || typeof key.private_key !== "string") {
       this.#credentials = null;
-      throw new Error(
-        `[runners.cache.gcs] CredentialsFile "${gcs.credentialsFile}" has no client_email and private_key`,
-      );
+      throw new Error(`${file} has no client_email and private_key`);
+    }
+    try {
+      checkPrivateKey(key.private_key, `${file}: private_key`);
+    } catch (err) {
+      this.#credentials = null;
+      throw err;
     }
     return { clientEmail: key.client_email, privateKey: key.private_key };
+  }
+}
+
+/** Refuses, naming `what`, a key node:crypto cannot sign with (its error names no key). */
+function checkPrivateKey(pem: string, what: string): void {
+  try {
+    createPrivateKey(pem);
+  } catch {
+    throw new RangeError(`${what} is not a PEM private key`);
   }
 }
