@@ -10,6 +10,7 @@ import { isAbsolute, join, resolve } from "../path/host_path.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { cacheEndpoints } from "../cache/cache_endpoint.ts";
 import { seccompProfilePath } from "../config/seccomp_profile_path.ts";
+import { sshNetAddress } from "../config/ssh_address.ts";
 import { dockerConfigPath, executorStateDir } from "./executor_paths.ts";
 
 export { dockerConfigPath, executorStateDir };
@@ -148,7 +149,9 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
     }
     case "ssh":
     case "docker+ssh": {
-      perms.net.push(`${runner.ssh.host || "localhost"}:${runner.ssh.port || "22"}`);
+      // None for a host or port that is no address: the executor fails the job naming the key.
+      const address = sshNetAddress(runner.ssh.host, runner.ssh.port);
+      if (address) perms.net.push(address);
       if (runner.ssh.identityFile) perms.read.push(dir(runner.ssh.identityFile, cwd));
       const home = ctx.env("HOME");
       const knownHosts = runner.ssh.knownHostsFile ||

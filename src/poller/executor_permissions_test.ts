@@ -105,3 +105,35 @@ Deno.test("docker executor may read the seccomp profile files security_opt names
   assert.ok(perms.read.includes("/srv/profiles/svc.json"), String(perms.read));
   assert.ok(!perms.read.some((p) => p.includes("unconfined") || p.includes("{")));
 });
+
+Deno.test("an ssh host or port that is no address adds no --allow-net entry; an IPv6 host is bracketed", () => {
+  const net = (host: string, port: string) =>
+    executorPermissions({
+      runner: {
+        ...defaultRunnerConfig("ssh"),
+        url: "https://gitlab.example.com",
+        ssh: { ...defaultRunnerConfig("ssh").ssh, host, port },
+      },
+      cwd: "/srv",
+      tempDir: "/tmp/x",
+      stateDir: "/srv/state",
+      env: () => undefined,
+    }).net.slice(1);
+  assert.deepEqual(net("build.example.com", "2222"), ["build.example.com:2222"]);
+  assert.deepEqual(net("", ""), ["localhost:22"]);
+  assert.deepEqual(net("::1", "22"), ["[::1]:22"]);
+  for (
+    const [host, port] of [
+      ["example.com:2222", "22"],
+      ["ssh://example.com", "22"],
+      [
+        "a b",
+        "22",
+      ],
+      ["example.com", "abc"],
+      ["example.com", "99999"],
+    ]
+  ) {
+    assert.deepEqual(net(host!, port!), [], `${host} ${port}`);
+  }
+});

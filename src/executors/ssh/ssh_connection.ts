@@ -17,6 +17,7 @@ import { Buffer } from "node:buffer";
 import { isAbsolute, join } from "node:path";
 // @ts-types="@types/ssh2"
 import { Client as Ssh2Client, type ClientChannel, type SFTPWrapper, utils } from "ssh2";
+import { sshHostProblem, sshPortProblem } from "../../config/ssh_address.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import {
   errorLevel,
@@ -119,14 +120,20 @@ export function sshTarget(
   },
   options: { homeDir: string; identityPassphrase?: string },
 ): SshTarget {
-  const portText = config.port.trim() || "22";
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
-    throw new JobFailedError(
-      "runner_configuration_error",
-      `Invalid [runners.ssh] port "${config.port}": expected a number from 1 to 65535`,
-    );
+  for (
+    const [key, value, why] of [
+      ["host", config.host, sshHostProblem(config.host)],
+      ["port", config.port, sshPortProblem(config.port)],
+    ]
+  ) {
+    if (why) {
+      throw new JobFailedError(
+        "runner_configuration_error",
+        `Invalid [runners.ssh] ${key} "${value}": ${why}`,
+      );
+    }
   }
+  const port = Number(config.port.trim() || "22");
   const resolve = (path: string) => isAbsolute(path) ? path : join(options.homeDir, path);
   const expandHome = (path: string) =>
     path === "~"
