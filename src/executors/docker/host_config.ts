@@ -97,11 +97,17 @@ export function parseDevice(value: string, key = "devices"): DeviceMapping {
   if (host === "" || parts.length > 3) {
     throw configError(key, value, "expected host[:container[:permissions]]");
   }
-  return {
-    PathOnHost: host,
-    PathInContainer: parts[1] || host,
-    CgroupPermissions: parts[2] || "rwm",
-  };
+  const permissions = parts[2] || "rwm";
+  // As docker run --device: Docker's daemon takes any letters ("rwz", "x") and
+  // starts the container, the unknown ones meaning nothing.
+  if (!/^[rwm]+$/.test(permissions) || new Set(permissions).size !== permissions.length) {
+    throw configError(
+      key,
+      value,
+      "the permissions may hold r, w and m, each once (as docker run --device)",
+    );
+  }
+  return { PathOnHost: host, PathInContainer: parts[1] || host, CgroupPermissions: permissions };
 }
 
 export type VolumeSpec =

@@ -273,3 +273,26 @@ Deno.test("volumes read as the official runner's parser: a bad mode names the ke
     assert.equal(v.kind === "bind" ? v.bind : v.kind, bind, spec);
   }
 });
+
+Deno.test("a device permission other than r, w and m fails the job naming the key", () => {
+  for (
+    const spec of ["/dev/fuse:/dev/fuse:rwz", "/dev/fuse:/dev/fuse:x", "/dev/fuse:/dev/fuse:rr"]
+  ) {
+    assert.throws(() => buildHostConfig({ ...base(), devices: [spec] }), (err: unknown) => {
+      assert.ok(err instanceof JobFailedError);
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.equal(
+        err.message,
+        `Invalid [runners.docker] devices "${spec}": the permissions may hold r, w and m, ` +
+          "each once (as docker run --device)",
+      );
+      return true;
+    });
+  }
+  assert.throws(
+    () => serviceHostConfig({ ...base(), servicesDevices: { "*": ["/dev/a:/dev/a:rwx"] } }, "svc"),
+    /Invalid \[runners.docker\] services_devices "\/dev\/a:\/dev\/a:rwx"/,
+  );
+  assert.equal(parseDevice("/dev/fuse:/dev/fuse:mr").CgroupPermissions, "mr");
+  assert.equal(parseDevice("/dev/fuse").CgroupPermissions, "rwm");
+});
