@@ -251,7 +251,7 @@ export class DistributedCacheStore implements CacheStore {
         last = err;
       }
       this.#o.log(
-        `WARNING: Retrying cache transfer (${i}/${ATTEMPTS - 1}): ${(last as Error).message}`,
+        `WARNING: Retrying cache transfer (${i}/${ATTEMPTS - 1}): ${reasonOf(last)}`,
       );
       await new Promise((resolve) => setTimeout(resolve, this.#o.retryDelayMs ?? 1000));
     }
@@ -262,7 +262,26 @@ export class DistributedCacheStore implements CacheStore {
 /** A network failure (TLS, refused connection) after the retries, saying which transfer failed. */
 function transferError(what: "download" | "upload", err: unknown): Error {
   if (err instanceof DOMException && err.name === "AbortError") return err;
-  return new Error(`Cannot ${what} cache: ${(err as Error).message}`, { cause: err });
+  return new Error(`Cannot ${what} cache: ${reasonOf(err)}`, { cause: err });
+}
+
+/**
+ * Why a transfer failed, URLs without their query: fetch says only "fetch
+ * failed" and keeps the reason (refused, TLS, DNS) in its cause, whose
+ * message holds the signed URL.
+ */
+function reasonOf(err: unknown): string {
+  const { message, cause } = err as Error;
+  const detail = cause instanceof Error && cause.message !== "" && !message.includes(cause.message)
+    ? `${message}: ${cause.message}`
+    : message;
+  return detail.replace(/https?:\/\/[^\s)]+/g, (url) => {
+    try {
+      return cleanUrl(url);
+    } catch {
+      return url.replace(/\?.*$/, "");
+    }
+  });
 }
 
 /** How the job log names the object: the official runner's words for it. */

@@ -310,3 +310,59 @@ Deno.test("distributed cache gives up on a server that takes the request and nev
     await accepting.catch(() => {});
   }
 });
+
+Deno.test("distributed cache names why the connection failed (refused, TLS) without the URL's signature", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  // A plain HTTP server asked for TLS.
+  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response());
+  try {
+    for (
+      const [url, reason] of [
+        [`http://127.0.0.1:${port}/b/deps`, /Connection refused/],
+        [`https://127.0.0.1:${plain.addr.port}/b/deps`, /corrupt message|InvalidContentType/],
+      ] as const
+    ) {
+      const lines: string[] = [];
+      const store = new DistributedCacheStore({
+        local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+        urls: {
+          presign: () =>
+            Promise.resolve({
+              url: `${url}?X-Amz-Signature=SECRETSIG`,
+              headers: {},
+              isBlockBlob: true,
+            }),
+        },
+        transfer: new HttpObjectTransfer(),
+        maxUploadedArchiveSize: 0,
+        log: (l) => lines.push(l),
+        signal: new AbortController().signal,
+        retryDelayMs: 0,
+      });
+      for (
+        const [what, attempt] of [["download", () => store.open("deps")], [
+          "upload",
+          () => store.save("deps", "deps", body("zip")),
+        ]] as const
+      ) {
+        await assert.rejects(attempt(), (err: Error) => {
+          assert.match(
+            err.message,
+            new RegExp(
+              `^Cannot ${what} cache: fetch failed: .*${url.replace(/[.:/]/g, "\\$&")}\\)?: `,
+            ),
+          );
+          assert.match(err.message, reason);
+          assert.ok(!err.message.includes("SECRETSIG"), err.message);
+          return true;
+        });
+      }
+      assert.ok(lines.every((l) => !l.includes("SECRETSIG")), lines.join("\n"));
+      assert.match(lines.find((l) => l.startsWith("WARNING: Retrying"))!, reason);
+    }
+  } finally {
+    await plain.shutdown();
+  }
+});
