@@ -450,16 +450,13 @@ async function runJob(
   } catch (err) {
     await terminal?.close();
     const message = err instanceof JobFailedError ? err.message : `${(err as Error).message}`;
-    writer.write(
-      new TextEncoder().encode(
-        `\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`,
-      ),
-    );
-    result = {
-      state: "failed",
-      failureReason: err instanceof JobFailedError ? err.reason : "runner_system_failure",
-      message,
-    };
+    const reason = err instanceof JobFailedError ? err.reason : "runner_system_failure";
+    // As the official runner (and runBuild): "(system failure)" only for one.
+    const failed = reason === "runner_system_failure"
+      ? "Job failed (system failure)"
+      : "Job failed";
+    writer.write(new TextEncoder().encode(`\x1b[31;1mERROR: ${failed}: ${message}\x1b[0;m\n`));
+    result = { state: "failed", failureReason: reason, message };
   } finally {
     io.terminate?.removeEventListener("abort", onTerminate);
   }

@@ -18,6 +18,7 @@ import {
   runExecutorProcess,
 } from "./executor_process.ts";
 import { SilentLogger } from "../log/logger.ts";
+import { parseJobSpec } from "../job/job_spec.ts";
 import { directSink, directSource } from "./direct_io.ts";
 
 function start(id: number): StartMessage {
@@ -201,4 +202,53 @@ Deno.test("An executor process reads stdin and writes stdout by plain read and w
   assert.deepEqual(events, [
     { type: "swept", containers: [], networks: [], volumes: [], failures: [] },
   ]);
+});
+
+Deno.test("A configuration error before the build starts is logged as 'Job failed:', not as a system failure", async () => {
+  const input = stdin();
+  const runner = {
+    ...defaultRunnerConfig("ssh"),
+    ssh: { ...defaultRunnerConfig("ssh").ssh, host: "example.com:2222" },
+  };
+  const tempDir = await Deno.makeTempDir({ prefix: "runner-executor-process-" });
+  const out: Uint8Array[] = [];
+  try {
+    const run = runExecutorProcess({
+      stdin: input.readable,
+      stdout: new WritableStream({ write: (chunk) => void out.push(chunk) }),
+      env: {},
+      log: new SilentLogger(),
+      version: { name: "gitlab-runner", version: "0", revision: "x", os: "linux", arch: "amd64" },
+    });
+    await input.send({
+      type: "start",
+      job: parseJobSpec({ id: 7, token: "job-token" }),
+      runner,
+      shortToken: "abc",
+      systemId: "s_x",
+      concurrentId: 0,
+      concurrentProjectId: 0,
+      cwd: tempDir,
+      stateDir: tempDir,
+      tempDir,
+    });
+    await input.close();
+    await run;
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+  const all = new Uint8Array(out.reduce((n, c) => n + c.length, 0));
+  out.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  const frames = new FrameDecoder().push(all);
+  const log = frames.filter((f) => f.type === FRAME_TRACE || f.type === FRAME_TRACE_STDERR)
+    .map((f) => new TextDecoder().decode(f.payload)).join("");
+  assert.match(log, /ERROR: Job failed: Invalid \[runners\.ssh\] host "example\.com:2222"/);
+  assert.doesNotMatch(log, /system failure/);
+  const result = frames.filter((f) => f.type === FRAME_MESSAGE)
+    .map((f) => JSON.parse(new TextDecoder().decode(f.payload)) as FromExecutor)
+    .find((e) => e.type === "result");
+  assert.equal(
+    result && "failureReason" in result && result.failureReason,
+    "runner_configuration_error",
+  );
 });
