@@ -32,6 +32,7 @@ import { expandEnv, hasEnvReference } from "./env_expansion.ts";
 import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
 import { ignoredFeatureFlags } from "../build/feature_flags.ts";
+import { cacheBackend } from "../cache/cache_url_signer.ts";
 
 export interface ParseConfigOptions {
   /** Path shown in messages. */
@@ -346,7 +347,7 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
     );
   }
-  if (runner.executor === "custom" && ["s3", "gcs", "azure"].includes(runner.cache.type)) {
+  if (runner.executor === "custom" && cacheBackend(runner.cache.type)) {
     // The custom executor's cache helpers (`runner cache-archiver|cache-extractor`)
     // work on cache_dir only: they are given no pre-signed URLs.
     const where = [...path, "cache", "Type"];

@@ -520,6 +520,18 @@ Deno.test("a distributed cache on a custom executor entry is a warning naming th
       "its jobs keep their cache in cache_dir on this host",
     ],
   ]);
+  // The official internal names are the same backends.
+  for (const type of ["s3v2", "gcsv2"]) {
+    const { warnings } = parseConfig(
+      `[[runners]]\nname = "c"\nexecutor = "custom"\n[runners.custom]\nrun_exec = "/bin/true"\n` +
+        `[runners.cache]\nType = "${type}"\n`,
+      opts,
+    );
+    assert.deepEqual(warnings.map((w) => w.message), [
+      `key runners[0].cache.Type = "${type}" is not supported with the custom executor: ` +
+      "its jobs keep their cache in cache_dir on this host",
+    ]);
+  }
 });
 
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
