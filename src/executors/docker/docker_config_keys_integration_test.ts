@@ -846,3 +846,20 @@ test("docker keys: security_opt seccomp=<file> runs with the file's profile; an 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("docker keys: a network_mode naming no network fails the job naming the key", async () => {
+  const networkMode = `runner-test-no-such-network-${crypto.randomUUID().slice(0, 8)}`;
+  const { executor, jobId } = createExecutor({ config: { networkMode } });
+  await using _ = executor;
+  await assert.rejects(executor.prepare(never()), (err: unknown) => {
+    assert.ok(err instanceof JobFailedError, String(err));
+    assert.equal(err.reason, "runner_configuration_error");
+    assert.equal(
+      err.message,
+      `Cannot start the build container: [runners.docker] network_mode "${networkMode}" names ` +
+        `no network: network ${networkMode} not found`,
+    );
+    return true;
+  });
+  assert.equal(await jobContainerCount(jobId), 0);
+});

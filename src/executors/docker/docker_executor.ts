@@ -278,6 +278,16 @@ export class DockerExecutor implements Executor {
       await container.start();
     } catch (err) {
       if (isNotModified(err)) return;
+      const { networkMode } = this.#o.config;
+      // The daemon looks network_mode up only at start, and answers 404 naming no key.
+      if (isNotFound(err) && networkMode !== "" && daemonMessage(err).includes(networkMode)) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Cannot start the ${what} container: [runners.docker] network_mode "${networkMode}" ` +
+            `names no network: ${daemonMessage(err)}`,
+          { cause: err },
+        );
+      }
       throw new Error(`Cannot start the ${what} container: ${daemonMessage(err)}`, { cause: err });
     }
   }
