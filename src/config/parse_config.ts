@@ -347,6 +347,17 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
     );
   }
+  if (cacheBackend(runner.cache.type) === null) {
+    // Each job then warns that it has no URL; this says why once, at load.
+    const where = [...path, "cache", "Type"];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${displayKeyPath(where)} = ${
+        JSON.stringify(runner.cache.type)
+      } is not a cache type (use "s3", "gcs" or "azure"): its jobs keep their cache in cache_dir on this host`,
+    );
+  }
   if (runner.executor === "custom" && cacheBackend(runner.cache.type)) {
     // The custom executor's cache helpers (`runner cache-archiver|cache-extractor`)
     // work on cache_dir only: they are given no pre-signed URLs.

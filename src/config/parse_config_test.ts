@@ -534,6 +534,29 @@ Deno.test("a distributed cache on a custom executor entry is a warning naming th
   }
 });
 
+Deno.test("a [runners.cache] Type that is no cache type (wrong case, unknown) warns at load naming it", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.cache]\nType = "S3"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "shell"\n[runners.cache]\nType = "minio"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "shell"\n[runners.cache]\nType = "s3v2"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      5,
+      'key runners[0].cache.Type = "S3" is not a cache type (use "s3", "gcs" or "azure"): ' +
+      "its jobs keep their cache in cache_dir on this host",
+    ],
+    [
+      "unsupported_value",
+      10,
+      'key runners[1].cache.Type = "minio" is not a cache type (use "s3", "gcs" or "azure"): ' +
+      "its jobs keep their cache in cache_dir on this host",
+    ],
+  ]);
+});
+
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
   const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
