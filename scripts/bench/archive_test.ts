@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import {
+  assertRefusesFlags,
+  assertSkipsWithoutPrograms,
+  benchPath,
+  runBench,
+} from "./_bench_test_run.ts";
 
-const ARCHIVE = join(dirname(fileURLToPath(import.meta.url)), "archive.ts");
+const ARCHIVE = benchPath("archive");
 
 Deno.test("the archive bench runs ours as a job does: an executor process's permissions, the job's file selection", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", ARCHIVE, "--quick", "--files", "300"],
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-  }).output();
-  const report = new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+  const { success, report, errors } = await runBench(ARCHIVE, ["--quick", "--files", "300"]);
+  assert.ok(success, `${report}\n${errors}`);
   const runsAs = /^ours runs as: deno run (.*)$/m.exec(report)?.[1] ?? "";
   // Scoped to builds_dir, cache_dir and the temp dir, as the poller scopes a shell job's.
   assert.match(runsAs, / --allow-read=\S*\/builds,\S*\/cache\b/);
@@ -26,12 +27,10 @@ Deno.test("the archive bench runs ours as a job does: an executor process's perm
 });
 
 Deno.test("BENCH_MEMORY=1 shows our runs' memory and still reports", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", ARCHIVE, "--quick", "--files", "300"],
-    env: { DENO_NO_UPDATE_CHECK: "1", BENCH_MEMORY: "1" },
-  }).output();
-  const report = new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
+  const { success, report, errors } = await runBench(ARCHIVE, ["--quick", "--files", "300"], {
+    BENCH_MEMORY: "1",
+  });
+  assert.ok(success, `${report}\n${errors}`);
   // The last sample, taken as each run ends.
   assert.match(report, /^ {2}archive: \{"rss":\d+,/m);
   assert.match(report, /^ {2}extract: \{"rss":\d+,/m);
@@ -39,22 +38,17 @@ Deno.test("BENCH_MEMORY=1 shows our runs' memory and still reports", async () =>
 });
 
 Deno.test("the archive bench refuses a bad --files, --runs or --level, naming it, before it measures", async () => {
-  for (
-    const [flags, message] of [
+  await assertRefusesFlags(
+    ARCHIVE,
+    ["--files", "50"],
+    [
       [["--files", "abc"], '--files must be a positive integer: got "abc"'],
       [["--runs", "0"], '--runs must be a positive integer: got "0"'],
       [["--level", "quick"], 'must be one of fastest, fast, default, slow, slowest: got "quick"'],
-    ] as const
-  ) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", ARCHIVE, "--files", "50", ...flags],
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-    }).output();
-    const report = new TextDecoder().decode(out.stdout);
-    assert.equal(out.success, false, `${flags.join(" ")} was taken:\n${report}`);
-    assert.ok(new TextDecoder().decode(out.stderr).includes(message), flags.join(" "));
-    assert.doesNotMatch(report, /^tree: /m, "no tree made");
-  }
+    ],
+    // "ours runs as" comes first; no tree made.
+    (report) => /^tree: /m.test(report),
+  );
 });
 
 Deno.test("the archive bench's --tree refuses a directory it did not make, and leaves its files", async () => {
@@ -62,15 +56,9 @@ Deno.test("the archive bench's --tree refuses a directory it did not make, and l
   try {
     await Deno.writeTextFile(join(dir, "precious.txt"), "mine");
     await Deno.mkdir(join(dir, "x-mine"));
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", ARCHIVE, "--files", "50", "--runs", "1", "--tree", dir],
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-    }).output();
-    assert.equal(out.success, false);
-    assert.match(
-      new TextDecoder().decode(out.stderr),
-      /--tree ".*" holds files this bench did not make/,
-    );
+    const run = await runBench(ARCHIVE, ["--files", "50", "--runs", "1", "--tree", dir]);
+    assert.equal(run.success, false);
+    assert.match(run.errors, /--tree ".*" holds files this bench did not make/);
     assert.equal(await Deno.readTextFile(join(dir, "precious.txt")), "mine");
     assert.ok((await Deno.stat(join(dir, "x-mine"))).isDirectory);
   } finally {
@@ -79,20 +67,10 @@ Deno.test("the archive bench's --tree refuses a directory it did not make, and l
 });
 
 Deno.test("the archive bench skips, naming zip and unzip and their package, when they are not installed", async () => {
-  const emptyPath = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", ARCHIVE, "--files", "50", "--runs", "1"],
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", PATH: emptyPath },
-    }).output();
-    const report = new TextDecoder().decode(out.stdout);
-    assert.ok(out.success, `${report}\n${new TextDecoder().decode(out.stderr)}`);
-    assert.equal(
-      report,
-      "Skipping archive benchmark: zip, unzip are not installed " +
-        "(apt-get install zip unzip; .ci/run installs them)\n",
-    );
-  } finally {
-    await Deno.remove(emptyPath);
-  }
+  await assertSkipsWithoutPrograms(
+    ARCHIVE,
+    ["--files", "50", "--runs", "1"],
+    "Skipping archive benchmark: zip, unzip are not installed " +
+      "(apt-get install zip unzip; .ci/run installs them)",
+  );
 });
