@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { NO_GIT, runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import {
+  NO_GIT,
+  runCli,
+  type RunnerProcess,
+  runnerToml,
+  startRunner,
+} from "../fixtures/runner_process.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 Deno.test("reset-token --name and --url/--id with --pat replace the token in config.toml, mode 0600", async () => {
@@ -147,61 +153,56 @@ Deno.test("a reset that answers a token already past its expiry (host clock ahea
   await Deno.remove(home, { recursive: true });
 });
 
-Deno.test("a reset to a token that does not expire (no token_expires_at) saves the new token to config.toml", async () => {
+/**
+ * A runner whose token expired long ago, with GitLab answering its reset with
+ * `answer` (beside the new token): resolves once config.toml holds that token.
+ */
+async function resetWith(
+  answer: Record<string, unknown>,
+  check: (runner: RunnerProcess) => Promise<void>,
+): Promise<void> {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner();
   const fresh = "glrt-t1_fresh-token-after-reset";
   gitlab.injectFault({
     endpoint: "reset_token",
     status: 201,
-    body: JSON.stringify({ token: fresh }),
+    body: JSON.stringify({ token: fresh, ...answer }),
   });
   const home = await Deno.makeTempDir({ prefix: "runner-rotation-" });
   const toml = `concurrent = 1\ncheck_interval = 1\n\n` +
     runnerToml(gitlab.url, r.token, { id: r.id }) +
     `  token_obtained_at = 2019-01-01T00:00:00Z\n  token_expires_at = 2019-01-02T00:00:00Z\n`;
-  await using runner = await startRunner({
-    config: toml,
-    env: { HOME: home, DENO_DIR: denoDir() },
+  try {
+    await using runner = await startRunner({
+      config: toml,
+      env: { HOME: home, DENO_DIR: denoDir() },
+    });
+    await gitlab.waitFor(
+      async () => (await Deno.readTextFile(runner.configPath)).includes(fresh),
+      { what: "config.toml to hold the new token" },
+    ).catch((e) => {
+      throw new Error(`${e}\n${runner.log}`);
+    });
+    assert.doesNotMatch(runner.log, /Cannot save the rotated token/);
+    await check(runner);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+Deno.test("a reset to a token that does not expire (no token_expires_at) saves the new token to config.toml", async () => {
+  await resetWith({}, async (runner) => {
+    assert.match(
+      await Deno.readTextFile(runner.configPath),
+      /token_expires_at = 0001-01-01T00:00:00Z/,
+    );
   });
-  await gitlab.waitFor(
-    async () => (await Deno.readTextFile(runner.configPath)).includes(fresh),
-    { what: "config.toml to hold the new token" },
-  ).catch((e) => {
-    throw new Error(`${e}\n${runner.log}`);
-  });
-  assert.match(
-    await Deno.readTextFile(runner.configPath),
-    /token_expires_at = 0001-01-01T00:00:00Z/,
-  );
-  assert.doesNotMatch(runner.log, /Cannot save the rotated token/);
-  await Deno.remove(home, { recursive: true });
 });
 
 Deno.test("a reset whose token_expires_at is not a date still saves the new token to config.toml", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner();
-  const fresh = "glrt-t1_fresh-token-after-reset";
-  gitlab.injectFault({
-    endpoint: "reset_token",
-    status: 201,
-    body: JSON.stringify({ token: fresh, token_expires_at: "next tuesday" }),
+  await resetWith({ token_expires_at: "next tuesday" }, (runner) => {
+    assert.match(runner.log, /token_expires_at that is not a date.*next tuesday/);
+    return Promise.resolve();
   });
-  const home = await Deno.makeTempDir({ prefix: "runner-rotation-" });
-  const toml = `concurrent = 1\ncheck_interval = 1\n\n` +
-    runnerToml(gitlab.url, r.token, { id: r.id }) +
-    `  token_obtained_at = 2019-01-01T00:00:00Z\n  token_expires_at = 2019-01-02T00:00:00Z\n`;
-  await using runner = await startRunner({
-    config: toml,
-    env: { HOME: home, DENO_DIR: denoDir() },
-  });
-  await gitlab.waitFor(
-    async () => (await Deno.readTextFile(runner.configPath)).includes(fresh),
-    { what: "config.toml to hold the new token" },
-  ).catch((e) => {
-    throw new Error(`${e}\n${runner.log}`);
-  });
-  assert.match(runner.log, /token_expires_at that is not a date.*next tuesday/);
-  assert.doesNotMatch(runner.log, /Cannot save the rotated token/);
-  await Deno.remove(home, { recursive: true });
 });
