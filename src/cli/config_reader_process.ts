@@ -41,6 +41,28 @@ export async function readConfigCommand(ctx: CliContext, args: string[]): Promis
   return 0;
 }
 
+/**
+ * The child's arguments: `command` to the binary when compiled; from source,
+ * `deno run` of main.ts with read access to `src/` and `reads`, and env.
+ */
+function childArgs(
+  command: string[],
+  sourceDir: string | null,
+  reads: readonly (string | null)[],
+): string[] {
+  if (sourceDir === null) return command;
+  return [
+    "run",
+    "--quiet",
+    // main.ts's commands load only when used, as in the runner task.
+    "--unstable-lazy-dynamic-imports",
+    `--allow-read=${[...reads, sourceDir].filter(Boolean).join(",")}`,
+    "--allow-env",
+    join(sourceDir, "cli", "main.ts"),
+    ...command,
+  ];
+}
+
 export interface ConfigReaderOptions {
   /** The runner binary (compiled) or `deno` (from source). */
   execPath: string;
@@ -62,18 +84,11 @@ export async function readConfigInChild(
   path: string,
   options: ConfigReaderOptions,
 ): Promise<LoadedConfigFile | null> {
-  const command = [READ_CONFIG_COMMAND, "--config", path];
-  const { sourceDir } = options;
-  const args = sourceDir === null ? command : [
-    "run",
-    "--quiet",
-    // main.ts's commands load only when used, as in the runner task.
-    "--unstable-lazy-dynamic-imports",
-    `--allow-read=${[path, options.configTarget, sourceDir].filter(Boolean).join(",")}`,
-    "--allow-env",
-    join(sourceDir, "cli", "main.ts"),
-    ...command,
-  ];
+  const args = childArgs(
+    [READ_CONFIG_COMMAND, "--config", path],
+    options.sourceDir,
+    [path, options.configTarget],
+  );
   try {
     const out = await new Deno.Command(options.execPath, {
       args,
@@ -131,17 +146,7 @@ export async function parseConfigInChild(
   file: string,
   options: ConfigParserOptions,
 ): Promise<LoadedConfig | null> {
-  const command = [PARSE_CONFIG_COMMAND, "--config", file];
-  const { sourceDir } = options;
-  const args = sourceDir === null ? command : [
-    "run",
-    "--quiet",
-    "--unstable-lazy-dynamic-imports",
-    `--allow-read=${sourceDir}`,
-    "--allow-env",
-    join(sourceDir, "cli", "main.ts"),
-    ...command,
-  ];
+  const args = childArgs([PARSE_CONFIG_COMMAND, "--config", file], options.sourceDir, []);
   let answer: ParseAnswer;
   try {
     const child = new Deno.Command(options.execPath, {
