@@ -192,7 +192,7 @@ export class S3UrlSigner implements CacheUrlSigner {
       status = answer.status;
       text = await answer.text();
     } catch (err) {
-      throw new Error(`Cannot assume role "${role}" at ${sts.origin}: ${(err as Error).message}`, {
+      throw new Error(`Cannot assume role "${role}" at ${sts.origin}: ${withCause(err)}`, {
         cause: err,
       });
     } finally {
@@ -285,6 +285,18 @@ export function sseHeaders(s3: S3CacheConfig): Record<string, string> {
   }
 }
 
+/**
+ * An error's message with its cause's: fetch says only "fetch failed" and
+ * keeps the reason (refused, TLS, DNS) in its cause. The URLs here (STS,
+ * the metadata service) carry no secret.
+ */
+function withCause(err: unknown): string {
+  const { message, cause } = err as Error;
+  return cause instanceof Error && cause.message !== "" && !message.includes(cause.message)
+    ? `${message}: ${cause.message}`
+    : message;
+}
+
 /** EC2 instance-role credentials through IMDSv2 (token first, then the role's document). */
 async function instanceRoleCredentials(fetcher: typeof fetch): Promise<Credentials> {
   const signal = AbortSignal.timeout(2000);
@@ -327,7 +339,7 @@ async function instanceRoleCredentials(fetcher: typeof fetch): Promise<Credentia
   } catch (err) {
     throw new Error(
       `No S3 credentials for AuthenticationType "iam": AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset and the instance role is unavailable: ${
-        (err as Error).message
+        withCause(err)
       }`,
       { cause: err },
     );
