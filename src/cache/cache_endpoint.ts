@@ -4,6 +4,7 @@
  */
 import type { RunnerCacheConfig } from "../config/runner_config.ts";
 import { cacheBackend } from "./cache_url_signer.ts";
+import { gcsStorageHost } from "./gcs_endpoint.ts";
 import { s3HostPort } from "./s3_endpoint.ts";
 import { azureHostPort } from "./azure_endpoint.ts";
 
@@ -14,7 +15,7 @@ export function cacheEndpoints(cache: RunnerCacheConfig): string[] {
       case "s3":
         return [s3HostPort(cache.s3)];
       case "gcs":
-        return [`storage.${cache.gcs.universeDomain || "googleapis.com"}:443`];
+        return [`${gcsStorageHost(cache.gcs)}:443`];
       case "azure":
         return [azureHostPort(cache.azure)];
       default:

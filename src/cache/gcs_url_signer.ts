@@ -10,6 +10,7 @@
  */
 import { createHash, createPrivateKey, createSign } from "node:crypto";
 import type { GcsCacheConfig } from "../config/runner_config.ts";
+import { gcsStorageHost } from "./gcs_endpoint.ts";
 import {
   type CacheUrlMethod,
   type CacheUrlSigner,
@@ -129,7 +130,7 @@ export class GcsUrlSigner implements CacheUrlSigner {
       method,
       expiresSeconds: Math.max(1, Math.min(MAX_EXPIRY_SECONDS, Math.round(options.expiresSeconds))),
       now: this.#context.now?.() ?? new Date(),
-      host: `storage.${this.#gcs.universeDomain || "googleapis.com"}`,
+      host: gcsStorageHost(this.#gcs),
       headers,
     });
     return { url, headers };

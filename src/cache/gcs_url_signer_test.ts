@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultRunnerConfig } from "../config/default_config.ts";
+import { cacheEndpoints } from "./cache_endpoint.ts";
 import { GcsUrlSigner, signGcsUrl } from "./gcs_url_signer.ts";
 import vectors from "./testdata/gcs_v4_signatures.json" with { type: "json" };
 
@@ -96,4 +97,30 @@ Deno.test("GCS signer: a key that is not a PEM private key, or a key file that i
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("GCS signer: a UniverseDomain that is not a domain is refused naming the key, and grants no network access Deno would refuse", async () => {
+  const cache = defaultRunnerConfig("shell").cache;
+  for (const universeDomain of ["https://example.com", "example.com/x", "a b"]) {
+    const gcs = {
+      ...cache.gcs,
+      bucketName: "b",
+      accessId: credentials.clientEmail,
+      privateKey: credentials.privateKey,
+      universeDomain,
+    };
+    const signer = new GcsUrlSigner(gcs, { env: () => undefined });
+    await assert.rejects(signer.presign("k", "GET", { expiresSeconds: 60 }), (err: Error) => {
+      assert.equal(
+        err.message,
+        `[runners.cache.gcs] UniverseDomain ${JSON.stringify(universeDomain)} is not a domain`,
+      );
+      return true;
+    });
+    // Before, "storage.https://example.com:443" went into the executor process's
+    // --allow-net, which Deno refuses ("URLs are not supported").
+    assert.deepEqual(cacheEndpoints({ ...cache, type: "gcs", gcs }), []);
+  }
+  const gcs = { ...cache.gcs, bucketName: "b", universeDomain: "example.com" };
+  assert.deepEqual(cacheEndpoints({ ...cache, type: "gcs", gcs }), ["storage.example.com:443"]);
 });
