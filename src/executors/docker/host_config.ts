@@ -84,6 +84,19 @@ export function dnsServers(dns: readonly string[]): string[] {
   return [...dns];
 }
 
+/**
+ * `tmpfs` / `services_tmpfs` as given to Docker, each mount point absolute:
+ * Docker refused another at create ("invalid mount path"), naming no key.
+ */
+function tmpfsMounts(key: string, tmpfs: Record<string, string>): Record<string, string> {
+  for (const path of Object.keys(tmpfs)) {
+    if (!path.startsWith("/")) {
+      throw configError(key, path, "a mount point must be an absolute path");
+    }
+  }
+  return tmpfs;
+}
+
 export interface DeviceMapping {
   PathOnHost: string;
   PathInContainer: string;
@@ -319,7 +332,7 @@ export function buildHostConfig(
     DnsSearch: config.dnsSearch,
     ExtraHosts: config.extraHosts,
     GroupAdd: config.groupAdd,
-    Tmpfs: config.tmpfs,
+    Tmpfs: tmpfsMounts("tmpfs", config.tmpfs),
     Sysctls: config.sysctls,
     Ulimits: parseUlimits(config.ulimit),
     DeviceCgroupRules: config.deviceCgroupRules,
@@ -375,7 +388,7 @@ export function serviceHostConfig(config: DockerConfig, image: string): Record<s
     Dns: dnsServers(config.dns),
     DnsSearch: config.dnsSearch,
     ExtraHosts: config.extraHosts,
-    Tmpfs: config.servicesTmpfs,
+    Tmpfs: tmpfsMounts("services_tmpfs", config.servicesTmpfs),
     LogConfig: logConfig(config),
   };
   if (config.runtime) host["Runtime"] = config.runtime;

@@ -296,3 +296,22 @@ Deno.test("a device permission other than r, w and m fails the job naming the ke
   assert.equal(parseDevice("/dev/fuse:/dev/fuse:mr").CgroupPermissions, "mr");
   assert.equal(parseDevice("/dev/fuse").CgroupPermissions, "rwm");
 });
+
+Deno.test("a tmpfs or services_tmpfs mount point that is not absolute fails the job naming the key", () => {
+  for (const path of ["relative", "", "tmp/x"]) {
+    assert.throws(
+      () => buildHostConfig({ ...base(), tmpfs: { [path]: "rw" } }),
+      new RegExp(`^JobFailedError: Invalid \\[runners.docker\\] tmpfs "${path}": `),
+    );
+    assert.throws(
+      () => serviceHostConfig({ ...base(), servicesTmpfs: { [path]: "" } }, "svc"),
+      (err: unknown) =>
+        err instanceof JobFailedError && err.reason === "runner_configuration_error" &&
+        err.message ===
+          `Invalid [runners.docker] services_tmpfs "${path}": a mount point must be an absolute path`,
+    );
+  }
+  assert.deepEqual(buildHostConfig({ ...base(), tmpfs: { "/t": "rw,size=1m" } })["Tmpfs"], {
+    "/t": "rw,size=1m",
+  });
+});
