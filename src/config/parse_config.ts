@@ -358,6 +358,25 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } is not a cache type (use "s3", "gcs" or "azure"): its jobs keep their cache in cache_dir on this host`,
     );
   }
+  const unused = runner.cache.type === ""
+    ? ([
+      ["s3", "BucketName", runner.cache.s3.bucketName],
+      ["gcs", "BucketName", runner.cache.gcs.bucketName],
+      ["azure", "ContainerName", runner.cache.azure.containerName],
+    ] as const).find(([, , value]) => value !== "")
+    : undefined;
+  if (unused) {
+    // A distributed cache set up but never named: the official runner ignores it too.
+    const [backend, key] = unused;
+    const where = [...path, "cache", backend, key];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${
+        displayKeyPath(where)
+      } is not used: [runners.cache] Type is not set, so jobs keep their cache in cache_dir on this host (set Type = "${backend}" to use it)`,
+    );
+  }
   if (runner.executor === "custom" && cacheBackend(runner.cache.type)) {
     // The custom executor's cache helpers (`runner cache-archiver|cache-extractor`)
     // work on cache_dir only: they are given no pre-signed URLs.

@@ -557,6 +557,32 @@ Deno.test("a [runners.cache] Type that is no cache type (wrong case, unknown) wa
   ]);
 });
 
+Deno.test("a distributed cache section without [runners.cache] Type warns that it is not used; the empty sections register writes do not", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.cache]\n[runners.cache.s3]\n` +
+      `ServerAddress = "minio:9000"\nBucketName = "runner-cache"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "shell"\n[runners.cache]\n[runners.cache.azure]\n` +
+      `AccountName = "acct"\nContainerName = "c"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "shell"\n[runners.cache]\n` +
+      `[runners.cache.s3]\n[runners.cache.gcs]\n[runners.cache.azure]\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      7,
+      "key runners[0].cache.s3.BucketName is not used: [runners.cache] Type is not set, " +
+      'so jobs keep their cache in cache_dir on this host (set Type = "s3" to use it)',
+    ],
+    [
+      "unsupported_value",
+      14,
+      "key runners[1].cache.azure.ContainerName is not used: [runners.cache] Type is not set, " +
+      'so jobs keep their cache in cache_dir on this host (set Type = "azure" to use it)',
+    ],
+  ]);
+});
+
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
   const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
