@@ -863,3 +863,39 @@ test("docker keys: a network_mode naming no network fails the job naming the key
   });
   assert.equal(await jobContainerCount(jobId), 0);
 });
+
+test("docker keys: a [[runners.docker.services]] entry whose name is empty fails the job naming the key", async () => {
+  const { executor } = createExecutor({
+    config: {
+      services: [{
+        name: "${NO_SUCH_VARIABLE}",
+        alias: "",
+        entrypoint: [],
+        command: [],
+        environment: [],
+        unsupported: {},
+      }],
+    },
+  });
+  await using _ = executor;
+  await assert.rejects(executor.prepare(never()), (err: unknown) => {
+    assert.ok(err instanceof JobFailedError, String(err));
+    assert.equal(err.reason, "runner_configuration_error", err.message);
+    assert.equal(
+      err.message,
+      'invalid service image name: [[runners.docker.services]] name "${NO_SUCH_VARIABLE}" is empty',
+    );
+    return true;
+  });
+  const fromJob = createExecutor({
+    job: { variables: NO_GIT, services: [{ name: "$NO_SUCH_VARIABLE" }] },
+  });
+  await using _job = fromJob.executor;
+  await assert.rejects(
+    fromJob.executor.prepare(never()),
+    (err: unknown) =>
+      err instanceof JobFailedError && err.reason === "runner_configuration_error" &&
+      err.message ===
+        'invalid service image name: the job\'s service name "$NO_SUCH_VARIABLE" is empty',
+  );
+});

@@ -467,7 +467,25 @@ export class DockerExecutor implements Executor {
       dockerPlatform: "",
       dockerUser: "",
     }));
+    // As the official runner (createService): a name that expands to "" is a configuration
+    // error; pulled, it failed as image_pull_failure 'Cannot get image ":latest"'.
+    config.services.forEach((s, i) => {
+      if (internal[i]!.name === "") {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `invalid service image name: [[runners.docker.services]] name "${s.name}" is empty`,
+        );
+      }
+    });
     const fromJob = job.services.map((s) => ({ ...s, name: this.#expand(s.name) }));
+    job.services.forEach((s, i) => {
+      if (fromJob[i]!.name === "") {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `invalid service image name: the job's service name "${s.name}" is empty`,
+        );
+      }
+    });
     for (const s of fromJob) checkImageAllowed(s.name, config.allowedServices, "service");
     const all = [...internal, ...fromJob];
     if (config.servicesLimit >= 0 && all.length > config.servicesLimit) {
