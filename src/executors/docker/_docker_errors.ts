@@ -32,6 +32,15 @@ export function isBadParameter(err: unknown): boolean {
   return statusCode(err) === 400;
 }
 
+/**
+ * 500 on create: 'invalid --security-opt 1: "bogus"', the daemon's words for a
+ * security option it does not know (a docker CLI one such as systempaths
+ * among them). A server error by its status, a configuration error by its cause.
+ */
+export function isRefusedSecurityOpt(err: unknown): boolean {
+  return statusCode(err) === 500 && daemonMessage(err).startsWith("invalid --security-opt");
+}
+
 /** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
 export function daemonMessage(err: unknown): string {
   if (typeof err === "object" && err !== null) {

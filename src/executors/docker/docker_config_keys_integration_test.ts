@@ -899,3 +899,28 @@ test("docker keys: a [[runners.docker.services]] entry whose name is empty fails
         'invalid service image name: the job\'s service name "$NO_SUCH_VARIABLE" is empty',
   );
 });
+
+test("docker keys: a security_opt the daemon does not know fails the job naming the key", async () => {
+  for (const opt of ["bogus", "systempaths=unconfined"]) {
+    const { executor } = createExecutor({ config: { securityOpt: [opt] } });
+    await using _ = executor;
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "runner_configuration_error", err.message);
+      assert.match(
+        err.message,
+        /^Cannot create the build container: \[runners.docker\] security_opt: invalid --security-opt \d: /,
+      );
+      return true;
+    });
+  }
+  const { executor } = createExecutor({
+    config: { servicesSecurityOpt: ["bogus"] },
+    job: { variables: NO_GIT, services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sleep", "60"] }] },
+  });
+  await using _ = executor;
+  await assert.rejects(
+    executor.prepare(never()),
+    /^JobFailedError: Cannot create the service "[^"]+" container: \[runners.docker\] services_security_opt: invalid --security-opt/,
+  );
+});

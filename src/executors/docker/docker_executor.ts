@@ -40,6 +40,7 @@ import {
   isConflict,
   isNotFound,
   isNotModified,
+  isRefusedSecurityOpt,
 } from "./_docker_errors.ts";
 import { expandImageName } from "./_expand.ts";
 import { type ContainerFileAccess, ContainerFiles, statPath } from "./container_files.ts";
@@ -264,6 +265,14 @@ export class DockerExecutor implements Executor {
         throw new JobFailedError(
           "runner_configuration_error",
           `Cannot create the ${what} container: ${daemonMessage(err)}`,
+          { cause: err },
+        );
+      }
+      if (isRefusedSecurityOpt(err)) {
+        const key = what.startsWith("service") ? "services_security_opt" : "security_opt";
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Cannot create the ${what} container: [runners.docker] ${key}: ${daemonMessage(err)}`,
           { cause: err },
         );
       }
