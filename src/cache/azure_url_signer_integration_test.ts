@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { AzureCacheConfig } from "../config/runner_config.ts";
-import { azureHostPort } from "./azure_endpoint.ts";
+import { azureBlobUrl, azureHostPort } from "./azure_endpoint.ts";
 import { AzureUrlSigner } from "./azure_url_signer.ts";
 import { cacheEndpoints } from "./cache_endpoint.ts";
 
@@ -71,5 +71,64 @@ Deno.test("Azure signer refuses a config without account, container or key, nami
   assert.throws(
     () => new AzureUrlSigner(config({ accountKey: "" }), context),
     /AccountKey is empty: Runner signs SAS URLs with the account key only/,
+  );
+});
+
+/** `config()` with the default test key's account "acc" and container "c". */
+function azureWith(overrides: Partial<AzureCacheConfig>): AzureCacheConfig {
+  return {
+    accountName: "acc",
+    accountKey: btoa("k".repeat(64)),
+    containerName: "c",
+    storageDomain: "",
+    ...overrides,
+  };
+}
+
+Deno.test("an Azure AccountName, AccountKey or StorageDomain that cannot sign or make the URL is refused naming the key", () => {
+  const refused = (overrides: Partial<AzureCacheConfig>, message: string) =>
+    assert.throws(
+      () => {
+        new AzureUrlSigner(azureWith(overrides), { env: () => undefined });
+        azureBlobUrl(azureWith(overrides), "k");
+      },
+      (err: Error) => {
+        assert.equal(err.message, message);
+        return true;
+      },
+    );
+  refused(
+    { accountKey: "not base64 !!" },
+    "[runners.cache.azure] AccountKey is not a valid key: it is not base64",
+  );
+  refused(
+    { accountName: "a/b" },
+    '[runners.cache.azure] AccountName "a/b" is not a storage account name: letters and digits only',
+  );
+  refused(
+    { storageDomain: "https://blob.example.com" },
+    '[runners.cache.azure] StorageDomain "https://blob.example.com" is not a domain[:port]: write "blob.example.com"',
+  );
+  refused(
+    { storageDomain: "blob.example.com/path" },
+    '[runners.cache.azure] StorageDomain "blob.example.com/path" is not a domain[:port]: a path is not allowed',
+  );
+  refused(
+    { storageDomain: "127.0.0.1:99999" },
+    '[runners.cache.azure] StorageDomain "127.0.0.1:99999" is not a domain[:port]: port 99999 is out of range 0-65535',
+  );
+  // What works stays: the default domain, an emulator by address, a sovereign cloud.
+  assert.equal(azureBlobUrl(azureWith({}), "k").href, "https://acc.blob.core.windows.net/c/k");
+  assert.equal(
+    azureBlobUrl(
+      azureWith({ accountName: "devstoreaccount1", storageDomain: "127.0.0.1:10000" }),
+      "k",
+    )
+      .href,
+    "https://127.0.0.1:10000/devstoreaccount1/c/k",
+  );
+  assert.equal(
+    azureBlobUrl(azureWith({ storageDomain: "blob.core.chinacloudapi.cn" }), "k").href,
+    "https://acc.blob.core.chinacloudapi.cn/c/k",
   );
 });

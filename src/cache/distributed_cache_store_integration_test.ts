@@ -13,6 +13,7 @@ import type { JobCache } from "../job/job_spec.ts";
 import { DistributedCacheStore } from "./distributed_cache_store.ts";
 import { LocalCacheStore } from "./local_cache_store.ts";
 import { HttpObjectTransfer } from "./object_transfer.ts";
+import { MemoryStore } from "./_memory_cache_store.ts";
 import { restoreCache } from "./restore_cache.ts";
 import { saveCache } from "./save_cache.ts";
 
@@ -260,4 +261,110 @@ Deno.test("distributed cache over HTTP downloads again when the connection drops
     `Downloading cache from ${url}`,
     "Successfully extracted cache",
   ]);
+});
+
+const body = (s: string) => new Response(s).body!;
+
+Deno.test("distributed cache gives up on a server that takes the request and never answers, naming the timeout", async () => {
+  // Accepts connections and reads them, but never answers (a firewall
+  // dropping replies, a hung proxy).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      conn.readable.pipeTo(new WritableStream()).catch(() => {});
+    }
+  })();
+  const lines: string[] = [];
+  const local = new MemoryStore(() => new Date("2026-01-01T00:00:00Z"));
+  const url = `http://127.0.0.1:${listener.addr.port}/b/deps?X-Amz-Signature=secret`;
+  const store = new DistributedCacheStore({
+    local,
+    urls: { presign: () => Promise.resolve({ url, headers: {} }) },
+    transfer: new HttpObjectTransfer(),
+    maxUploadedArchiveSize: 0,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+    retryDelayMs: 0,
+    requestTimeoutMs: 200,
+  });
+  try {
+    await assert.rejects(
+      store.open("deps"),
+      /^Error: Cannot download cache: no answer within 0\.2 s \(CACHE_REQUEST_TIMEOUT\)$/,
+    );
+    await assert.rejects(
+      store.save("deps", "deps", body("zip")),
+      /^Error: Cannot upload cache: no answer within 0\.2 s \(CACHE_REQUEST_TIMEOUT\)$/,
+    );
+    assert.equal(lines.filter((l) => l.startsWith("WARNING: Retrying cache transfer")).length, 4);
+    assert.ok(lines.every((l) => !l.includes("secret")), lines.join("\n"));
+  } finally {
+    listener.close();
+    for (const conn of held) {
+      try {
+        conn.close();
+      } catch {
+        // Closed already, when the client gave up.
+      }
+    }
+    await accepting.catch(() => {});
+  }
+});
+
+Deno.test("distributed cache names why the connection failed (refused, TLS) without the URL's signature", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  // A plain HTTP server asked for TLS.
+  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response());
+  try {
+    for (
+      const [url, reason] of [
+        [`http://127.0.0.1:${port}/b/deps`, /Connection refused/],
+        [`https://127.0.0.1:${plain.addr.port}/b/deps`, /corrupt message|InvalidContentType/],
+      ] as const
+    ) {
+      const lines: string[] = [];
+      const store = new DistributedCacheStore({
+        local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+        urls: {
+          presign: () =>
+            Promise.resolve({
+              url: `${url}?X-Amz-Signature=SECRETSIG`,
+              headers: {},
+              isBlockBlob: true,
+            }),
+        },
+        transfer: new HttpObjectTransfer(),
+        maxUploadedArchiveSize: 0,
+        log: (l) => lines.push(l),
+        signal: new AbortController().signal,
+        retryDelayMs: 0,
+      });
+      for (
+        const [what, attempt] of [["download", () => store.open("deps")], [
+          "upload",
+          () => store.save("deps", "deps", body("zip")),
+        ]] as const
+      ) {
+        await assert.rejects(attempt(), (err: Error) => {
+          assert.match(
+            err.message,
+            new RegExp(
+              `^Cannot ${what} cache: fetch failed: .*${url.replace(/[.:/]/g, "\\$&")}\\)?: `,
+            ),
+          );
+          assert.match(err.message, reason);
+          assert.ok(!err.message.includes("SECRETSIG"), err.message);
+          return true;
+        });
+      }
+      assert.ok(lines.every((l) => !l.includes("SECRETSIG")), lines.join("\n"));
+      assert.match(lines.find((l) => l.startsWith("WARNING: Retrying"))!, reason);
+    }
+  } finally {
+    await plain.shutdown();
+  }
 });

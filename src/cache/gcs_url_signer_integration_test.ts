@@ -208,3 +208,39 @@ Deno.test("GCS CredentialsFile: a service-account JSON key signs URLs as its cli
   const other = new Request(local(get.url));
   assert.equal(verify(other, new Uint8Array()), "SignatureDoesNotMatch");
 });
+
+Deno.test("GCS signer: a key that is not a PEM private key, or a key file that is not JSON, is refused naming the key without printing its content", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gcs-key-" });
+  try {
+    const gcs = { ...defaultRunnerConfig("shell").cache.gcs, bucketName: "b" };
+    const refused = async (overrides: Partial<typeof gcs>, message: string) => {
+      const signer = new GcsUrlSigner({ ...gcs, ...overrides }, { env: () => undefined });
+      await assert.rejects(signer.presign("p/1/k", "GET", { expiresSeconds: 60 }), (err: Error) => {
+        assert.equal(err.message, message);
+        return true;
+      });
+    };
+    await refused(
+      { accessId: "ci@p.iam.gserviceaccount.com", privateKey: "not a pem" },
+      "[runners.cache.gcs] PrivateKey is not a PEM private key",
+    );
+    await Deno.writeTextFile(`${dir}/k.json`, '{"client_email":"a@b","private_key":"nope"}');
+    await refused(
+      { credentialsFile: `${dir}/k.json` },
+      `[runners.cache.gcs] CredentialsFile "${dir}/k.json": private_key is not a PEM private key`,
+    );
+    // A bare key where the JSON file should be: its first characters stayed in the message.
+    await Deno.writeTextFile(`${dir}/key.txt`, "SECRETKEYMATERIAL0123456789");
+    await refused(
+      { credentialsFile: `${dir}/key.txt` },
+      `[runners.cache.gcs] CredentialsFile "${dir}/key.txt" is not a JSON key file`,
+    );
+    await Deno.writeTextFile(`${dir}/cut.json`, '{"client_email":"a@b","private_key":"-----BEG');
+    await refused(
+      { credentialsFile: `${dir}/cut.json` },
+      `[runners.cache.gcs] CredentialsFile "${dir}/cut.json" is not a JSON key file (at position 45, line 1 column 46)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -210,33 +210,30 @@ Deno.test("A configuration error before the build starts is logged as 'Job faile
     ...defaultRunnerConfig("ssh"),
     ssh: { ...defaultRunnerConfig("ssh").ssh, host: "example.com:2222" },
   };
-  const tempDir = await Deno.makeTempDir({ prefix: "runner-executor-process-" });
+  // Never made: the job fails before anything is written there.
+  const tempDir = "/nonexistent/runner-executor-process";
   const out: Uint8Array[] = [];
-  try {
-    const run = runExecutorProcess({
-      stdin: input.readable,
-      stdout: new WritableStream({ write: (chunk) => void out.push(chunk) }),
-      env: {},
-      log: new SilentLogger(),
-      version: { name: "gitlab-runner", version: "0", revision: "x", os: "linux", arch: "amd64" },
-    });
-    await input.send({
-      type: "start",
-      job: parseJobSpec({ id: 7, token: "job-token" }),
-      runner,
-      shortToken: "abc",
-      systemId: "s_x",
-      concurrentId: 0,
-      concurrentProjectId: 0,
-      cwd: tempDir,
-      stateDir: tempDir,
-      tempDir,
-    });
-    await input.close();
-    await run;
-  } finally {
-    await Deno.remove(tempDir, { recursive: true });
-  }
+  const run = runExecutorProcess({
+    stdin: input.readable,
+    stdout: new WritableStream({ write: (chunk) => void out.push(chunk) }),
+    env: {},
+    log: new SilentLogger(),
+    version: { name: "gitlab-runner", version: "0", revision: "x", os: "linux", arch: "amd64" },
+  });
+  await input.send({
+    type: "start",
+    job: parseJobSpec({ id: 7, token: "job-token" }),
+    runner,
+    shortToken: "abc",
+    systemId: "s_x",
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    cwd: tempDir,
+    stateDir: tempDir,
+    tempDir,
+  });
+  await input.close();
+  await run;
   const all = new Uint8Array(out.reduce((n, c) => n + c.length, 0));
   out.reduce((at, c) => (all.set(c, at), at + c.length), 0);
   const frames = new FrameDecoder().push(all);
