@@ -347,16 +347,20 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
     );
   }
-  if (cacheBackend(runner.cache.type) === null) {
-    // Each job then warns that it has no URL; this says why once, at load.
+  /** A [runners.cache] Type whose jobs get no distributed cache, and why. */
+  const warnCacheType = (why: string) => {
     const where = [...path, "cache", "Type"];
     v.warn(
       "unsupported_value",
       where,
       `key ${displayKeyPath(where)} = ${
         JSON.stringify(runner.cache.type)
-      } is not a cache type (use "s3", "gcs" or "azure"): its jobs keep their cache in cache_dir on this host`,
+      } ${why}: its jobs keep their cache in cache_dir on this host`,
     );
+  };
+  if (cacheBackend(runner.cache.type) === null) {
+    // Each job then warns that it has no URL; this says why once, at load.
+    warnCacheType('is not a cache type (use "s3", "gcs" or "azure")');
   }
   const unused = runner.cache.type === ""
     ? ([
@@ -380,14 +384,7 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   if (runner.executor === "custom" && cacheBackend(runner.cache.type)) {
     // The custom executor's cache helpers (`runner cache-archiver|cache-extractor`)
     // work on cache_dir only: they are given no pre-signed URLs.
-    const where = [...path, "cache", "Type"];
-    v.warn(
-      "unsupported_value",
-      where,
-      `key ${displayKeyPath(where)} = ${
-        JSON.stringify(runner.cache.type)
-      } is not supported with the custom executor: its jobs keep their cache in cache_dir on this host`,
-    );
+    warnCacheType("is not supported with the custom executor");
   }
   for (const name of ignoredFeatureFlags(runner.featureFlags)) {
     v.warn(
