@@ -143,19 +143,17 @@ export class ApiTransport implements Disposable {
         body: (await request.body?.()) ?? null,
         redirect: request.redirect ?? "follow",
       };
-      // Aborts the fetch only until the headers are in: a cancelled sleep
-      // stops listening, and the answer's body may then take as long as it
-      // needs. Not for a streamed body (an artifact upload): the official
-      // timeout starts once the request is written, and a big archive on a
-      // slow link takes longer than this to send.
+      // Aborts the fetch only until the headers are in: the timer is cleared
+      // then, and the answer's body may take as long as it needs. Not for a
+      // streamed body (an artifact upload): the official timeout starts once
+      // the request is written, and a big archive on a slow link takes longer
+      // than this to send. A cleared setTimeout, not the Clock's sleep: its
+      // timer cannot be cleared and held ~4 KB for 10 minutes after each
+      // request (20000 requests: +78 MB of RSS against +15).
       const headersLate = new AbortController();
-      const headersIn = new AbortController();
-      if (!(init.body instanceof ReadableStream)) {
-        systemClock().sleep(this.#headerTimeoutMs, headersIn.signal).then(
-          () => headersLate.abort(),
-          () => {},
-        );
-      }
+      const headersTimer = init.body instanceof ReadableStream
+        ? undefined
+        : setTimeout(() => headersLate.abort(), this.#headerTimeoutMs);
       init.signal = request.signal
         ? AbortSignal.any([request.signal, headersLate.signal])
         : headersLate.signal;
@@ -180,7 +178,7 @@ export class ApiTransport implements Disposable {
           { cause },
         );
       } finally {
-        headersIn.abort();
+        clearTimeout(headersTimer);
       }
       this.#report(request, response.status, started);
       if (!this.#policy.shouldRetry(response.status, attempt)) return response;
