@@ -16,6 +16,7 @@
  */
 import { parse } from "smol-toml";
 import { ConfigError, type ConfigWarning } from "../config/config_error.ts";
+import { decodeConfigText } from "../config/config_text.ts";
 import { parseGoDuration } from "../config/go_duration.ts";
 import { expandEnv } from "../config/env_expansion.ts";
 import { parseConfig } from "../config/parse_config.ts";
@@ -38,17 +39,19 @@ export async function loadConfigTemplate(
   path: string,
   env: Readonly<Record<string, string>>,
 ): Promise<ConfigTemplate> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     throw new ConfigTemplateError(
       `Cannot load the configuration template file "${path}": ${(error as Error).message}`,
       { cause: error },
     );
   }
+  let text: string;
   let warnings: ConfigWarning[];
   try {
+    text = decodeConfigText(bytes, path);
     // Whether the executor is one we have is told once it is known (flag or template).
     warnings = parseConfig(text, { file: path, env }).warnings
       .filter((w) => w.kind !== "unsupported_executor");

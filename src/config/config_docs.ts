@@ -17,6 +17,9 @@ every key we know, generated from \`src/config/schema.ts\`.
   for root, \`~/.gitlab-runner/config.toml\` for other users, \`config.toml\` in the working
   directory on Windows. A missing file is an empty configuration for \`run\` and
   \`register\`, and an error for \`lint\`.
+- **Encoding**: UTF-8, as TOML requires; a UTF-8 byte order mark and CRLF line ends are
+  accepted. A byte that is not UTF-8 (a file saved as Latin-1 or UTF-16) is a load
+  error naming its line and column.
 - **Spelling**: keys are matched exactly as listed (snake_case, CamelCase in
   \`[runners.cache]\` and \`[runners.machine]\`, hyphens in \`tls-ca-file\`,
   \`tls-cert-file\`, \`tls-key-file\`). A key that matches only when ignoring case is

@@ -17,6 +17,7 @@ import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import type { LoadedConfig } from "./parse_config.ts";
 import { ConfigError, type ConfigWarning } from "./config_error.ts";
+import { decodeConfigText } from "./config_text.ts";
 
 export interface ConfigWatcherOptions {
   path: string;
@@ -139,9 +140,9 @@ export class ConfigWatcher implements AsyncDisposable {
   async #check(forced: boolean): Promise<ReloadOutcome> {
     if (this.#closed) return { kind: "unchanged" };
     const { path, env } = this.#options;
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = await Deno.readTextFile(path);
+      bytes = await Deno.readFile(path);
     } catch (error) {
       const seen = error instanceof Deno.errors.NotFound ? MISSING : `\u0000${String(error)}`;
       if (!forced && seen === this.#lastSeen) return { kind: "unchanged" };
@@ -157,6 +158,17 @@ export class ConfigWatcher implements AsyncDisposable {
           message: `Cannot read config file: ${reason}; keeping the last good config`,
         }], { cause: error }),
       );
+    }
+    let text: string;
+    try {
+      text = decodeConfigText(bytes, path);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      // Bytes that are not UTF-8: reported once per content, as a parse error is.
+      const seen = `\u0000${error.message}\u0000${new TextDecoder().decode(bytes)}`;
+      if (!forced && seen === this.#lastSeen) return { kind: "unchanged" };
+      this.#lastSeen = seen;
+      return this.#fail(error);
     }
     if (!forced && text === this.#lastSeen) return { kind: "unchanged" };
     // An in-place save truncates before it writes: an empty read may be a file

@@ -158,6 +158,29 @@ Deno.test("ConfigWatcher keeps the last good config on a broken edit, reports it
   });
 });
 
+Deno.test("ConfigWatcher refuses an edit that is not UTF-8 naming its line, once, and keeps the last good config", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(path, `concurrent = 2\n${RUNNER}`);
+    const { watcher, events } = await start(dir, path);
+    await using _ = watcher;
+    const bytes = new TextEncoder().encode(`concurrent = 2\n${RUNNER}`.replace('"a"', '"aX"'));
+    bytes[bytes.indexOf("X".charCodeAt(0))] = 0xff;
+    await Deno.writeFile(path, bytes);
+    const broken = await events.next();
+    assert.equal(
+      broken.kind === "error" && broken.error.message,
+      `${path}:3: Invalid UTF-8 at column 10: byte 0xff (TOML files must be UTF-8)`,
+    );
+    assert.equal(watcher.config.runners[0]?.name, "a");
+    await Deno.writeTextFile(join(dir, "unrelated.txt"), "x");
+    await Deno.writeTextFile(path, `concurrent = 2\n${RUNNER}`.replace('"a"', '"b"'));
+    const fixed = await events.next();
+    assert.equal(fixed.kind === "change" && fixed.summary, "runner abc123xyz changed (name)");
+    assert.deepEqual(events.events.map((e) => e.kind), ["error", "change"]);
+  });
+});
+
 Deno.test("ConfigWatcher.reload() (SIGHUP) re-reads the file at once", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "config.toml");

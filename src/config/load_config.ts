@@ -1,5 +1,6 @@
 /** Reads and validates config.toml from disk (the file-reading edge of config/). */
 import { ConfigError } from "./config_error.ts";
+import { decodeConfigText } from "./config_text.ts";
 import { defaultConfig } from "./default_config.ts";
 import { type LoadedConfig, parseConfig } from "./parse_config.ts";
 
@@ -23,9 +24,9 @@ export async function loadConfigFile(
   path: string,
   options: LoadConfigOptions,
 ): Promise<LoadedConfigFile> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && options.missingFile === "empty") {
       return { config: defaultConfig(), warnings: [], text: null };
@@ -42,5 +43,6 @@ export async function loadConfigFile(
       cause: error,
     });
   }
+  const text = decodeConfigText(bytes, path);
   return { ...parseConfig(text, { file: path, env: options.env }), text };
 }

@@ -165,11 +165,20 @@ Deno.test("register refuses a bad template naming the file and the problem, befo
       `[[runners]]\nexecutor = "shell"\n[runners.labels]\n"x y" = "v"\n`,
       /labels\.toml:4: key runners\[0\]\.labels\."x y" is not a valid label key/,
     ],
+    [
+      "latin1.toml",
+      `[[runners]]\nexecutor = "shell"\nname = "caf\u00e9"\n`,
+      /latin1\.toml:3: Invalid UTF-8 at column 12: byte 0xe9/,
+    ],
     ["missing.toml", null, /Cannot load the configuration template file ".*missing\.toml"/],
   ];
   for (const [name, text, expected] of cases) {
     const template = join(dir, name);
-    if (text !== null) await Deno.writeTextFile(template, text);
+    // latin1.toml is written as Latin-1 ("é" is the single byte 0xe9), as an old editor saves it.
+    const bytes = name === "latin1.toml"
+      ? Uint8Array.from(text ?? "", (c) => c.charCodeAt(0))
+      : new TextEncoder().encode(text ?? "");
+    if (text !== null) await Deno.writeFile(template, bytes);
     const res = await runCli([
       "register",
       "-n",
