@@ -15,7 +15,11 @@ export interface ExtendsOptions {
 /** Thrown inside `resolveExtends` for a job left out; never escapes it. */
 class Unavailable extends Error {}
 
-/** GitLab's limit on `extends` depth. */
+/**
+ * GitLab's limit on `extends` depth: a job whose chain has more than this
+ * many entries with `extends` (itself, its base, its base's base…) is an
+ * error, however the jobs are ordered in the file.
+ */
 const MAX_EXTENDS_DEPTH = 11;
 
 /**
@@ -25,6 +29,8 @@ const MAX_EXTENDS_DEPTH = 11;
  */
 export function resolveExtends(root: CiMap, options: ExtendsOptions = {}): CiMap {
   const done = new Map<string, CiNode>();
+  /** Entries with `extends` on the longest chain from a resolved name (0 without `extends`). */
+  const depths = new Map<string, number>();
   const unavailable = options.unavailable ?? new Map<string, string>();
   const resolve = (name: string, chain: string[]): CiNode => {
     const cached = done.get(name);
@@ -34,24 +40,19 @@ export function resolveExtends(root: CiMap, options: ExtendsOptions = {}): CiMap
     const job = entry.value;
     if (job.kind !== "map" || !job.entries.has("extends")) {
       done.set(name, job);
+      depths.set(name, 0);
       return job;
     }
     const extendsEntry = job.entries.get("extends")!;
     const targets = namesOf(extendsEntry, `${name}.extends`);
     let merged: CiNode = { kind: "map", loc: job.loc, entries: new Map() };
+    let depth = 1;
     for (const target of targets) {
       if (chain.includes(target) || target === name) {
         throw new CiConfigError(
           extendsEntry.keyLoc,
           `jobs.${name}.extends`,
           `circular dependency detected: ${[...chain, name, target].join(" → ")}`,
-        );
-      }
-      if (chain.length + 1 >= MAX_EXTENDS_DEPTH) {
-        throw new CiConfigError(
-          extendsEntry.keyLoc,
-          `jobs.${name}.extends`,
-          `nested more than ${MAX_EXTENDS_DEPTH} levels deep`,
         );
       }
       const base = root.entries.get(target);
@@ -82,11 +83,22 @@ export function resolveExtends(root: CiMap, options: ExtendsOptions = {}): CiMap
         throw error;
       }
       merged = deepMerge(merged, resolvedBase);
+      depth = Math.max(depth, 1 + depths.get(target)!);
+    }
+    // Counted from the resolved bases, not the chain that led here: a base
+    // resolved earlier (written before this job) has a short chain.
+    if (depth > MAX_EXTENDS_DEPTH) {
+      throw new CiConfigError(
+        extendsEntry.keyLoc,
+        `jobs.${name}.extends`,
+        `nested more than ${MAX_EXTENDS_DEPTH} levels deep`,
+      );
     }
     const own = new Map(job.entries);
     own.delete("extends");
     const result = deepMerge(merged, { kind: "map", loc: job.loc, entries: own });
     done.set(name, result);
+    depths.set(name, depth);
     return result;
   };
   const entries = new Map<string, CiEntry>();

@@ -147,6 +147,24 @@ Deno.test("extends of an unknown job is an error", async () => {
   );
 });
 
+Deno.test("extends chains of 11 levels load and of 12 are an error, whatever the order of the jobs", async () => {
+  // `job` extends .l<n>, which extends .l<n-1> … .l1, which has no extends: n levels.
+  const chain = (levels: number, isBaseFirst: boolean) => {
+    const jobs = [".l1:\n  script: [echo]\n"];
+    for (let i = 2; i <= levels; i++) jobs.push(`.l${i}:\n  extends: .l${i - 1}\n`);
+    jobs.push(`job:\n  extends: .l${levels}\n`);
+    return { ".gitlab-ci.yml": (isBaseFirst ? jobs : jobs.reverse()).join("") };
+  };
+  for (const isBaseFirst of [true, false]) {
+    const p = await load(chain(11, isBaseFirst));
+    assert.deepEqual(p.jobs.map((j) => j.script), [["echo"]]);
+    assert.match(
+      await loadError(chain(12, isBaseFirst)),
+      /^\.gitlab-ci\.yml:\d+: jobs\.job\.extends: nested more than 11 levels deep$/,
+    );
+  }
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `
