@@ -142,6 +142,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         variables: [...parseEnvironment(runner.environment), ...ctx.job.variables],
         output: ctx.output,
         log: ctx.log,
+        ...(ctx.onProcessGroup ? { onProcessGroup: ctx.onProcessGroup } : {}),
       });
     }
     default:

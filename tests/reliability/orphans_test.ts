@@ -108,14 +108,22 @@ async function containersLabelled(labels: string[]): Promise<string[]> {
  * Whatever the body leaves is killed by marker afterwards.
  */
 async function withSleepingJob(
-  options: { script: (marker: string) => string[]; global?: Record<string, string | number> },
+  options: {
+    script: (marker: string) => string[];
+    global?: Record<string, string | number>;
+    /** The `[[runners]]` block; default a shell runner. */
+    runner?: (url: string, token: string) => string;
+  },
   body: (job: { runner: RunnerProcess; executor: number; marker: string }) => Promise<void>,
 ): Promise<void> {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   await using home = await cleanHome();
   await using runner = await startRunner({
-    config: config(runnerToml(gitlab.url, r.token), { log_level: "debug", ...options.global }),
+    config: config((options.runner ?? runnerToml)(gitlab.url, r.token), {
+      log_level: "debug",
+      ...options.global,
+    }),
     env: { HOME: home.HOME, DENO_DIR: home.DENO_DIR },
   });
   const marker = `runner-orphan-${crypto.randomUUID()}`;
@@ -335,4 +343,31 @@ Deno.test("SIGTERM past shutdown_timeout with a shell job whose executor process
     assert.deepEqual(await processesWith(marker), []);
     assert.ok(!(await isRunning(executor)), "the executor process is gone");
   });
+});
+
+Deno.test("SIGTERM past shutdown_timeout with a custom job whose executor process hangs: no driver process outlives the runner", async () => {
+  // Drivers run in their own session: only the poller, told their process groups, can kill them.
+  const driver = await Deno.makeTempDir({ prefix: "runner-orphan-driver-" });
+  await Deno.writeTextFile(join(driver, "run.sh"), '#!/bin/sh\ntrap "" TERM\nexec bash "$1"\n', {
+    mode: 0o755,
+  });
+  try {
+    await withSleepingJob({
+      script: (marker) => ["echo started", sleeper(marker)],
+      global: { shutdown_timeout: 1 },
+      runner: (url, token) => {
+        const dirs = { "builds_dir": join(driver, "builds"), "cache_dir": join(driver, "cache") };
+        return `${runnerToml(url, token, { executor: "custom", ...dirs })}  [runners.custom]\n` +
+          `    run_exec = "${join(driver, "run.sh")}"\n`;
+      },
+    }, async ({ runner, executor, marker }) => {
+      Deno.kill(executor, "SIGSTOP");
+      runner.signal("SIGTERM");
+      assert.equal((await runner.exited()).code, 1, "shutdown did not finish");
+      assert.deepEqual(await processesWith(marker), []);
+      assert.ok(!(await isRunning(executor)), "the executor process is gone");
+    });
+  } finally {
+    await Deno.remove(driver, { recursive: true }).catch(() => {});
+  }
 });

@@ -73,6 +73,12 @@ export interface CustomExecutorOptions {
   output: JobOutput;
   /** Runner log: cleanup_exec output and warnings. */
   log: Logger;
+  /**
+   * Told when a driver call's process group starts and ends, so that the
+   * poller can kill it if this process dies first (drivers run in their own
+   * session, out of reach of this process's group).
+   */
+  onProcessGroup?: (pgid: number, isAlive: boolean) => void;
 }
 
 /**
@@ -383,6 +389,7 @@ export class CustomExecutor implements Executor {
       ...(timeoutS === undefined ? {} : { timeoutMs: timeoutS * 1000 }),
       gracefulKillMs: seconds(c.gracefulKillTimeout, DEFAULT_GRACEFUL_KILL_TIMEOUT_S) * 1000,
       forceKillMs: seconds(c.forceKillTimeout, DEFAULT_FORCE_KILL_TIMEOUT_S) * 1000,
+      ...(this.#o.onProcessGroup ? { onProcessGroup: this.#o.onProcessGroup } : {}),
     });
     const dormant = exit.isDormant
       ? `: it did not die within force_kill_timeout, likely the process is dormant`

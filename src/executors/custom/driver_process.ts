@@ -31,6 +31,11 @@ export interface DriverCall {
   timeoutMs?: number;
   gracefulKillMs: number;
   forceKillMs: number;
+  /**
+   * Told when the driver's process group starts and when the call is over, so
+   * that the poller can kill the group if this process dies first.
+   */
+  onProcessGroup?: (pgid: number, isAlive: boolean) => void;
 }
 
 export interface DriverExit {
@@ -67,6 +72,7 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
       : errorText(e);
     throw new Error(`Cannot start ${call.name} "${call.program}": ${why}`, { cause: e });
   }
+  call.onProcessGroup?.(child.pid, true);
 
   const out = pump(child.stdout, call.stdout);
   const err = pump(child.stderr, call.stderr);
@@ -117,6 +123,7 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
   } finally {
     timer?.clear();
     call.signal.removeEventListener("abort", onAbort);
+    call.onProcessGroup?.(child.pid, false);
   }
 }
 
