@@ -1,6 +1,7 @@
 import { join, normalize, relative, SEP } from "../path/host_path.ts";
 import { type GitState, ZERO_SHA } from "../pipeline/git_state.ts";
 import type { ProjectFiles } from "../pipeline/project_files.ts";
+import { decodeCiText } from "../pipeline/utf8_text.ts";
 
 /**
  * The project on disk. Needs `--allow-read` on the project and
@@ -12,13 +13,19 @@ export class LocalProjectFiles implements ProjectFiles {
   #gitListing: Promise<GitListing | null> | null = null;
   constructor(readonly projectDir: string) {}
 
+  /** A CI file's text; one that is not UTF-8 is a `CiConfigError` naming its line. */
   async readText(path: string): Promise<string | null> {
+    const bytes = await this.readBytes(path);
+    return bytes === null ? null : decodeCiText(bytes, path);
+  }
+
+  async readBytes(path: string): Promise<Uint8Array | null> {
     const clean = normalize(path);
     if (clean.startsWith("..") || clean.startsWith(SEP)) {
       throw new RangeError(`Path "${path}" is outside the project`);
     }
     try {
-      return await Deno.readTextFile(join(this.projectDir, clean));
+      return await Deno.readFile(join(this.projectDir, clean));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory) {
         return null;

@@ -8,6 +8,10 @@ class MemoryFiles implements ProjectFiles {
   readText(path: string): Promise<string | null> {
     return Promise.resolve(this.files[path] ?? null);
   }
+  readBytes(path: string): Promise<Uint8Array | null> {
+    const text = this.files[path];
+    return Promise.resolve(text === undefined ? null : new TextEncoder().encode(text));
+  }
   listFiles(): Promise<string[]> {
     return Promise.resolve(Object.keys(this.files).sort());
   }

@@ -72,6 +72,7 @@ export async function loadPipeline(
       if (!files.includes(path)) files.push(path);
       return await options.files.readText(path);
     },
+    readBytes: (path: string) => options.files.readBytes(path),
     listFiles: () => options.files.listFiles(),
   };
   let context: Promise<Omit<RuleContext, "matchGlobs">> | null = null;

@@ -13,6 +13,12 @@ export class MemoryProjectFiles implements ProjectFiles {
     return Promise.resolve(this.#files.get(path) ?? null);
   }
 
+  readBytes(path: string): Promise<Uint8Array | null> {
+    this.reads.push(path);
+    const text = this.#files.get(path);
+    return Promise.resolve(text === undefined ? null : new TextEncoder().encode(text));
+  }
+
   listFiles(): Promise<string[]> {
     return Promise.resolve([...this.#files.keys()].sort());
   }

@@ -616,6 +616,7 @@ async function loadChildPipeline(
   return await loadPipeline(projectDir, {
     files: {
       readText: (path: string) => path === main ? Promise.resolve(text) : files.readText(path),
+      readBytes: (path: string) => files.readBytes(path),
       listFiles: () => files.listFiles(),
     },
     ciFile: main,

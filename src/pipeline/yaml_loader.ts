@@ -21,6 +21,15 @@ const REFERENCE_TAG = {
 };
 
 /**
+ * What YAML does not allow in a file, as GitLab's parser (libyaml) refuses
+ * it: C0 controls but tab, line feed and carriage return; DEL; C1 controls
+ * but NEL; U+FFFE and U+FFFF. npm:yaml takes them (a NUL then reached the
+ * job's script, which failed as a system failure).
+ */
+// deno-lint-ignore no-control-regex
+const NOT_PRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]/;
+
+/**
  * Parses one CI YAML file into located nodes. Anchors, aliases and `<<:` merge
  * keys are resolved here (GitLab's YAML parser does the same); `!reference`
  * stays a node until includes are merged. A file may start with a `spec:`
@@ -34,6 +43,16 @@ export function parseCiYaml(
   inputs: CiEntry | null = null,
 ): CiMap {
   const lineCounter = new LineCounter();
+  const control = NOT_PRINTABLE.exec(text);
+  if (control) {
+    const line = text.slice(0, control.index).split("\n").length;
+    const code = control[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    throw new CiConfigError(
+      { file, line },
+      "",
+      `invalid YAML: control character U+${code} is not allowed`,
+    );
+  }
   const docs = parseAllDocuments(text, {
     lineCounter,
     merge: true,

@@ -25,6 +25,31 @@ Deno.test("exec rejects script: [] as GitLab does (script can't be blank)", asyn
   assertRejected(run, /^ERROR: \.gitlab-ci\.yml:2: jobs\.build\.script: can't be blank$/m);
 });
 
+Deno.test("exec rejects a CI file that is not UTF-8 or holds a control character, naming file and line", async () => {
+  // Latin-1 "café" in an included file, a NUL in the main file: GitLab's YAML
+  // parser refuses both; a key file for cache:key:files may hold any bytes.
+  const latin1 = new Uint8Array([...new TextEncoder().encode("b:\n  script: echo caf"), 0xe9, 10]);
+  const binary = new Uint8Array([0xff, 0xfe, 0, 1, 0x80]);
+  const run = async (main: string) => {
+    await using project = await SampleProject.create({ ".gitlab-ci.yml": main });
+    await Deno.mkdir(`${project.dir}/ci`);
+    await Deno.writeFile(`${project.dir}/ci/latin1.yml`, latin1);
+    await Deno.writeFile(`${project.dir}/key.bin`, binary);
+    return await project.exec("--list");
+  };
+  assertRejected(
+    await run("include: ci/latin1.yml\na:\n  script: echo\n"),
+    /^ERROR: ci\/latin1\.yml:2: invalid YAML: the file is not UTF-8 text \(byte 0xE9\)$/m,
+  );
+  assertRejected(
+    await run("a:\n  script: echo\n\nb:\n  script: echo \0 nul\n"),
+    /^ERROR: \.gitlab-ci\.yml:5: invalid YAML: control character U\+0000 is not allowed$/m,
+  );
+  const ok = await run("a:\n  script: echo\n  cache:\n    key:\n      files: [key.bin]\n");
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^1\s+a\s+test/m);
+});
+
 Deno.test("exec accepts scripts nested 10 levels deep through !reference and rejects 11", async () => {
   // Each hidden job wraps the previous one in one more array level.
   const levels = (n: number) => {
