@@ -56,6 +56,9 @@ every key we know, generated from \`src/config/schema.ts\`.
 \`register\`, \`unregister\`, \`verify --delete\`, \`reset-token\` and token rotation rewrite
 the file like the official runner: the whole document is re-encoded (comments are
 lost), with mode 0600 in a 0700 directory, atomically (temporary file and rename).
+\`register\`, \`unregister\`, \`verify --delete\` and \`reset-token\` keep a \`config.toml\`
+that is a symlink: the file it leads to is rewritten, as the official runner's in-place
+write does.
 We write the keys the official runner always writes (\`concurrent\`,
 \`check_interval\`, \`shutdown_timeout\`, each
 runner's \`name\`, \`url\`, \`id\`, \`token\`, \`token_obtained_at\`, \`token_expires_at\`,

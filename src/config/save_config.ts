@@ -3,17 +3,24 @@
  * token rotation: mode 0600 in a 0700 directory (created when missing), atomically
  * (temporary file in the same directory, fsync, rename) so that a crash or a
  * concurrent reader never sees half a file.
+ *
+ * A config.toml that is a symlink stays one: the file it leads to is replaced,
+ * as the official runner's in-place write updates it (a rename over the link
+ * would turn it into a file of its own and leave the target stale). A poller
+ * whose grants do not reach the link's target (outside the config directory)
+ * replaces the link, as before, rather than lose a rotated token.
  */
-import { basename, dirname, join } from "../path/host_path.ts";
+import { basename, dirname, isAbsolute, join } from "../path/host_path.ts";
 import type { GlobalConfig } from "./runner_config.ts";
 import { encodeConfig } from "./encode_config.ts";
 
 export async function saveConfig(path: string, config: GlobalConfig): Promise<void> {
   const text = encodeConfig(config);
-  const dir = dirname(path);
+  const target = await linkTarget(path);
+  const dir = dirname(target);
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const suffix = crypto.randomUUID().slice(0, 8);
-  const temp = join(dir, `.${basename(path)}.${suffix}.tmp`);
+  const temp = join(dir, `.${basename(target)}.${suffix}.tmp`);
   try {
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
     try {
@@ -25,11 +32,34 @@ export async function saveConfig(path: string, config: GlobalConfig): Promise<vo
     }
     // mode at creation is filtered by the umask; make sure it is exactly 0600.
     if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o600);
-    await Deno.rename(temp, path);
+    await Deno.rename(temp, target);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
-    throw new Error(`Cannot save config file "${path}": ${(error as Error).message}`, {
+    const where = target === path ? "" : ` (through its link to "${target}")`;
+    throw new Error(`Cannot save config file "${path}"${where}: ${(error as Error).message}`, {
       cause: error,
     });
   }
+}
+
+/**
+ * The file `path`'s symlinks lead to (it may not exist yet); `path` itself
+ * when it is no link, or when this process may not write where the link leads.
+ */
+async function linkTarget(path: string): Promise<string> {
+  let target = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      if (!(await Deno.lstat(target)).isSymlink) break;
+      link = await Deno.readLink(target);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) break; // a link to a file to create
+      return path; // not ours to look at: write where we were told
+    }
+    target = isAbsolute(link) ? link : join(dirname(target), link);
+  }
+  if (target === path) return path;
+  const state = Deno.permissions.querySync({ name: "write", path: dirname(target) }).state;
+  return state === "granted" ? target : path;
 }

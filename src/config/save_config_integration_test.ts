@@ -33,3 +33,37 @@ Deno.test("saveConfig writes mode 0600 in a new 0700 directory, atomically, and 
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("saveConfig keeps a config.toml symlink and rewrites the file it leads to", {
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  const base = await Deno.makeTempDir({ prefix: "runner-save-" });
+  try {
+    // /etc/gitlab-runner/config.toml -> /srv/runner/config.toml, and a chain of two links.
+    await Deno.mkdir(join(base, "srv"));
+    await Deno.mkdir(join(base, "etc"));
+    const target = join(base, "srv", "config.toml");
+    await Deno.writeTextFile(target, "concurrent = 4\n");
+    const link = join(base, "etc", "config.toml");
+    await Deno.symlink(join("..", "srv", "config.toml"), link);
+    const chained = join(base, "etc", "current.toml");
+    await Deno.symlink("config.toml", chained);
+    // A link to a file not there yet: the file is created where it leads.
+    const dangling = join(base, "etc", "new.toml");
+    await Deno.symlink(join("..", "srv", "new.toml"), dangling);
+    const config = defaultConfig();
+    config.concurrent = 7;
+    for (const path of [link, chained, dangling]) {
+      await saveConfig(path, config);
+      assert.ok((await Deno.lstat(path)).isSymlink, `${path} is still a link`);
+    }
+    assert.match(await Deno.readTextFile(target), /concurrent = 7/);
+    assert.match(await Deno.readTextFile(join(base, "srv", "new.toml")), /concurrent = 7/);
+    assert.equal((await Deno.stat(target)).mode! & 0o777, 0o600);
+    const etc = [];
+    for await (const entry of Deno.readDir(join(base, "etc"))) etc.push(entry.name);
+    assert.deepEqual(etc.sort(), ["config.toml", "current.toml", "new.toml"]);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
