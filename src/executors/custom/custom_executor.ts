@@ -220,27 +220,36 @@ export class CustomExecutor implements Executor {
     const c = this.#o.config;
     const chunks: Uint8Array[] = [];
     let size = 0;
-    const exit = await this.#call(attempt, {
-      name: "config_exec",
-      program: c.configExec,
-      args: c.configArgs,
-      stdout: (chunk) => {
-        size += chunk.length;
-        if (size <= MAX_CONFIG_OUTPUT_BYTES) chunks.push(chunk.slice());
-      },
-      // As upstream: the driver's diagnostics belong in the job log.
-      stderr: (chunk) => this.#o.output.write(chunk, "runner_stderr"),
-      signal,
-      timeoutS: c.configExecTimeout,
-      timeoutKey: "config_exec_timeout",
-    });
-    await this.#interpret("config_exec", c.configExec, exit, attempt, true);
-    if (size > MAX_CONFIG_OUTPUT_BYTES) {
-      throw new Error(
-        `config_exec "${c.configExec}" printed ${size} bytes; its output must be a JSON object ` +
-          `of at most ${MAX_CONFIG_OUTPUT_BYTES} bytes`,
+    // Output past the limit is no config: stop the driver then, not at config_exec_timeout.
+    const tooLarge = new AbortController();
+    const sizeError = () =>
+      new Error(
+        `config_exec "${c.configExec}" printed more than ${MAX_CONFIG_OUTPUT_BYTES} bytes; ` +
+          `its output must be a JSON object of at most ${MAX_CONFIG_OUTPUT_BYTES} bytes`,
       );
+    let exit: DriverExit;
+    try {
+      exit = await this.#call(attempt, {
+        name: "config_exec",
+        program: c.configExec,
+        args: c.configArgs,
+        stdout: (chunk) => {
+          size += chunk.length;
+          if (size <= MAX_CONFIG_OUTPUT_BYTES) chunks.push(chunk.slice());
+          else tooLarge.abort();
+        },
+        // As upstream: the driver's diagnostics belong in the job log.
+        stderr: (chunk) => this.#o.output.write(chunk, "runner_stderr"),
+        signal: AbortSignal.any([signal, tooLarge.signal]),
+        timeoutS: c.configExecTimeout,
+        timeoutKey: "config_exec_timeout",
+      });
+    } catch (e) {
+      if (tooLarge.signal.aborted && !signal.aborted) throw sizeError();
+      throw e;
     }
+    if (tooLarge.signal.aborted && !signal.aborted) throw sizeError();
+    await this.#interpret("config_exec", c.configExec, exit, attempt, true);
     const text = decoder.decode(concat(chunks));
     try {
       return parseConfigExecOutput(text);

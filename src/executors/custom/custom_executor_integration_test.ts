@@ -481,6 +481,15 @@ Deno.test("CustomExecutor kills config_exec's process group at config_exec_timeo
   assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "cleanup"]);
 });
 
+Deno.test("CustomExecutor stops config_exec once its output passes 1 MiB, not at config_exec_timeout", async () => {
+  const s = await setup({ env: { CONFIG_MODE: "flood" }, config: { configExecTimeout: 3600 } });
+  await assert.rejects(
+    s.executor.prepare(never()),
+    /config_exec ".*driver\.sh" printed more than 1048576 bytes; its output must be a JSON object/,
+  );
+  assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "cleanup"]);
+});
+
 Deno.test("CustomExecutor kills prepare_exec's process group at prepare_exec_timeout", async () => {
   const s = await setup({ env: { PREPARE_MODE: "hang" }, config: { prepareExecTimeout: 1 } });
   await assert.rejects(

@@ -27,6 +27,8 @@ config)
   cp "$JOB_RESPONSE_FILE" "$DRIVER_DIR/response.json"
   stat -c '%a' "$JOB_RESPONSE_FILE" >"$DRIVER_DIR/response.mode"
   if [ "${CONFIG_MODE:-}" = hang ]; then hang; fi
+  # Output that never ends: the runner must not wait for config_exec_timeout.
+  if [ "${CONFIG_MODE:-}" = flood ]; then yes '{}'; fi
   printf '%s' "${CONFIG_JSON:-}"
   exit "${CONFIG_EXIT:-0}"
   ;;
