@@ -55,7 +55,8 @@ every key we know, generated from \`src/config/schema.ts\`.
 
 \`register\`, \`unregister\`, \`verify --delete\`, \`reset-token\` and token rotation rewrite
 the file like the official runner: the whole document is re-encoded (comments are
-lost), with mode 0600 in a 0700 directory, atomically (temporary file and rename).
+lost), with mode 0600 in a 0700 directory, atomically (temporary file and rename), and the
+file keeps its owner (root running \`register\` leaves it to the runner's user).
 \`register\`, \`unregister\`, \`verify --delete\` and \`reset-token\` keep a \`config.toml\`
 that is a symlink: the file it leads to is rewritten, as the official runner's in-place
 write does.

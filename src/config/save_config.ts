@@ -8,7 +8,10 @@
  * as the official runner's in-place write updates it (a rename over the link
  * would turn it into a file of its own and leave the target stale). A poller
  * whose grants do not reach the link's target (outside the config directory)
- * replaces the link, as before, rather than lose a rotated token.
+ * replaces the link, as before, rather than lose a rotated token. The file
+ * replaced keeps its owner: root running `register` on the config.toml of the
+ * runner's user must not make it root's (the runner could no longer read it),
+ * as the official in-place write keeps it.
  */
 import { basename, dirname, isAbsolute, join } from "../path/host_path.ts";
 import type { GlobalConfig } from "./runner_config.ts";
@@ -22,6 +25,7 @@ export async function saveConfig(path: string, config: GlobalConfig): Promise<vo
   const suffix = crypto.randomUUID().slice(0, 8);
   const temp = join(dir, `.${basename(target)}.${suffix}.tmp`);
   try {
+    const owner = await ownerOf(target);
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
     try {
       const bytes = new TextEncoder().encode(text);
@@ -32,6 +36,11 @@ export async function saveConfig(path: string, config: GlobalConfig): Promise<vo
     }
     // mode at creation is filtered by the umask; make sure it is exactly 0600.
     if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o600);
+    const mine = owner ? await Deno.stat(temp) : null;
+    if (owner && mine && (owner.uid !== mine.uid || owner.gid !== mine.gid)) {
+      // Only root may give a file away; anyone else writes it as their own, as before.
+      await Deno.chown(temp, owner.uid, owner.gid).catch(() => {});
+    }
     await Deno.rename(temp, target);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
@@ -62,4 +71,15 @@ async function linkTarget(path: string): Promise<string> {
   if (target === path) return path;
   const state = Deno.permissions.querySync({ name: "write", path: dirname(target) }).state;
   return state === "granted" ? target : path;
+}
+
+/** Owner of the file about to be replaced; null when there is none. */
+async function ownerOf(path: string): Promise<{ uid: number; gid: number } | null> {
+  if (Deno.build.os === "windows") return null;
+  try {
+    const { uid, gid } = await Deno.stat(path);
+    return uid === null || gid === null ? null : { uid, gid };
+  } catch {
+    return null;
+  }
 }

@@ -67,3 +67,20 @@ Deno.test("saveConfig keeps a config.toml symlink and rewrites the file it leads
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("saveConfig run by root keeps the owner of the config.toml it replaces", {
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+}, async () => {
+  const base = await Deno.makeTempDir({ prefix: "runner-save-" });
+  try {
+    const path = join(base, "config.toml");
+    await Deno.writeTextFile(path, "concurrent = 4\n", { mode: 0o600 });
+    // The runner's own user (nobody here): after `sudo runner register` it must still read it.
+    await Deno.chown(path, 65534, 65534);
+    await saveConfig(path, defaultConfig());
+    const { uid, gid, mode } = await Deno.stat(path);
+    assert.deepEqual({ uid, gid, mode: mode! & 0o777 }, { uid: 65534, gid: 65534, mode: 0o600 });
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
