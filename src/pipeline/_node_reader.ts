@@ -17,10 +17,11 @@ export function readString(node: CiNode, key: string): string {
   return fail(node, key, `expected a string, got ${describeNode(node)}`);
 }
 
-/** Strings and numbers, as GitLab accepts for variable values and names. */
+/** Strings and integers, as GitLab accepts for variable values and names; not floats. */
 export function readText(node: CiNode, key: string): string {
   if (
-    node.kind === "scalar" && (typeof node.value === "string" || typeof node.value === "number")
+    node.kind === "scalar" && !node.isFloat &&
+    (typeof node.value === "string" || typeof node.value === "number")
   ) {
     return String(node.value);
   }
@@ -33,7 +34,10 @@ export function readBool(node: CiNode, key: string): boolean {
 }
 
 export function readInt(node: CiNode, key: string, min: number, max: number): number {
-  if (node.kind === "scalar" && typeof node.value === "number" && Number.isInteger(node.value)) {
+  if (
+    node.kind === "scalar" && !node.isFloat && typeof node.value === "number" &&
+    Number.isInteger(node.value)
+  ) {
     if (node.value < min || node.value > max) {
       fail(node, key, `expected an integer from ${min} to ${max}, got ${node.value}`);
     }

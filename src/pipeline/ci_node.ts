@@ -11,6 +11,12 @@ export interface CiScalar {
   kind: "scalar";
   loc: SourceLocation;
   value: string | number | boolean | null;
+  /**
+   * Written as a YAML float (`1.0`, `3.10`, `1e3`, `.inf`), which GitLab
+   * refuses where it wants text or an integer (a variable's value): the
+   * number would not read as written. Absent for integers and other values.
+   */
+  isFloat?: true;
 }
 
 export interface CiSeq {
@@ -42,6 +48,7 @@ export function describeNode(node: CiNode): string {
   switch (node.kind) {
     case "scalar":
       if (node.value === null) return "null";
+      if (node.isFloat) return "a float";
       return `a ${typeof node.value}`;
     case "seq":
       return "an array";

@@ -7,7 +7,7 @@ import { type CiYamlParse, parseCiYamlLazily } from "./ci_yaml_parse.ts";
  * ci_inputs.ts, the node shapes of ci_node.ts): entries written before are
  * then ignored. The runner's version and revision are part of every key too.
  */
-const FORMAT = 2;
+const FORMAT = 3;
 
 /** Where the cache is kept between runs (one small JSON document). */
 export interface ParseCacheStore {
@@ -36,8 +36,9 @@ interface Entry {
 /**
  * Encoded nodes, as JSON arrays: `[kind, loc, …]`, `loc` a line in the
  * entry's first file or `[file index, line]`.
- * - `["s", loc, value]`: a scalar (string, finite number, boolean or null);
- * - `["n", loc, "NaN" | "Infinity" | "-Infinity" | "-0"]`: a number JSON cannot hold;
+ * - `["s", loc, value]`: a scalar (string, integer, boolean or null);
+ * - `["f", loc, number | "NaN" | "Infinity" | "-Infinity" | "-0"]`: a YAML
+ *   float (`isFloat`), as a string when JSON cannot hold it;
  * - `["q", loc, [items]]`: a sequence;
  * - `["m", loc, [[key, keyLoc, value], …]]`: a hash, in file order;
  * - `["r", loc, [path]]`: a `!reference`.
@@ -150,10 +151,9 @@ function encode(node: CiNode, files: string[]): Encoded {
   switch (node.kind) {
     case "scalar": {
       const v = node.value;
-      if (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0))) {
-        return ["n", loc, Object.is(v, -0) ? "-0" : String(v)];
-      }
-      return ["s", loc, v];
+      if (!node.isFloat) return ["s", loc, v];
+      const isSpecial = typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0));
+      return ["f", loc, isSpecial ? (Object.is(v, -0) ? "-0" : String(v)) : v];
     }
     case "seq":
       return ["q", loc, node.items.map((item) => encode(item, files))];
@@ -175,9 +175,11 @@ function decode(encoded: Encoded, files: string[]): CiNode {
     case "s":
       if (body !== null && !["string", "number", "boolean"].includes(typeof body)) break;
       return { kind: "scalar", loc, value: body as string | number | boolean | null };
-    case "n":
-      if (!(String(body) in SPECIAL_NUMBERS)) break;
-      return { kind: "scalar", loc, value: SPECIAL_NUMBERS[String(body)]! };
+    case "f": {
+      const value = typeof body === "string" ? SPECIAL_NUMBERS[body] : body;
+      if (typeof value !== "number") break;
+      return { kind: "scalar", loc, value, isFloat: true };
+    }
     case "q":
       return { kind: "seq", loc, items: (body as Encoded[]).map((item) => decode(item, files)) };
     case "m": {

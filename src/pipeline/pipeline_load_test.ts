@@ -165,6 +165,39 @@ Deno.test("extends chains of 11 levels load and of 12 are an error, whatever the
   }
 });
 
+Deno.test("a float is refused where GitLab wants text or an integer; integers keep every digit", async () => {
+  const refused: Array<[string, RegExp]> = [
+    [
+      "variables:\n  PYTHON_VERSION: 3.10\njob:\n  script: [echo]\n",
+      /^\.gitlab-ci\.yml:2: variables\.PYTHON_VERSION: expected a string or an integer, got a float \(quote it to keep it as written\)$/,
+    ],
+    [
+      "job:\n  script: [echo]\n  variables:\n    V: 1.0\n",
+      /^\.gitlab-ci\.yml:4: jobs\.job\.variables\.V: .*got a float/,
+    ],
+    [
+      "job:\n  script: [echo]\n  parallel: 2.0\n",
+      /:3: jobs\.job\.parallel: expected an integer, got a float$/,
+    ],
+    [
+      "job:\n  script: [echo]\n  parallel:\n    matrix:\n      - V: [1, 1.5]\n",
+      /:5: jobs\.job\.parallel\.matrix\[0\]\.V: expected a string, got a float$/,
+    ],
+  ];
+  for (const [yaml, pattern] of refused) {
+    assert.match(await loadError({ ".gitlab-ci.yml": yaml }), pattern);
+  }
+  const p = await load({
+    ".gitlab-ci.yml":
+      'variables:\n  ID: 12345678901234567890\n  HEX: 0x1F\n  QUOTED: "3.10"\njob:\n  script: [echo]\n',
+  });
+  assert.deepEqual(p.variables.map((v) => [v.key, v.value]), [
+    ["ID", "12345678901234567890"],
+    ["HEX", "31"],
+    ["QUOTED", "3.10"],
+  ]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -443,8 +443,13 @@ export function readVariables(node: CiNode, key: string, isGlobal: boolean): CiV
 
 function readVariableValue(node: CiNode, key: string): string {
   if (node.kind === "scalar" && node.value === null) return "";
-  if (node.kind === "scalar" && typeof node.value !== "boolean") return String(node.value);
-  return fail(node, key, `expected a string or a number, got ${describeNode(node)}`);
+  if (node.kind === "scalar" && typeof node.value !== "boolean" && !node.isFloat) {
+    return String(node.value);
+  }
+  // GitLab refuses a float ("variable definition must be either a string or a
+  // hash"): `3.10` would be "3.1".
+  const hint = node.kind === "scalar" && node.isFloat ? " (quote it to keep it as written)" : "";
+  return fail(node, key, `expected a string or an integer, got ${describeNode(node)}${hint}`);
 }
 
 function readImage(node: CiNode, key: string, isService: boolean): ImageConfig {

@@ -59,6 +59,9 @@ export function parseCiYaml(
     customTags: [REFERENCE_TAG],
     prettyErrors: false,
     uniqueKeys: false,
+    // Integers as written, at any size (Ruby's, hence GitLab's, are exact);
+    // floats stay numbers and are marked.
+    intAsBigInt: true,
   });
   const at = (offset: number | undefined): SourceLocation => ({
     file,
@@ -132,10 +135,13 @@ class Converter {
     if (isScalar(node)) {
       const v = node.value;
       if (v === null || v === undefined) return { kind: "scalar", loc, value: null };
-      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
-        return { kind: "scalar", loc, value: v };
+      if (typeof v === "number") return { kind: "scalar", loc, value: v, isFloat: true };
+      if (typeof v === "string" || typeof v === "boolean") return { kind: "scalar", loc, value: v };
+      if (typeof v === "bigint") {
+        // Beyond 2^53 a number would round: the exact digits, as GitLab passes them on.
+        const isSafe = v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER);
+        return { kind: "scalar", loc, value: isSafe ? Number(v) : String(v) };
       }
-      if (typeof v === "bigint") return { kind: "scalar", loc, value: Number(v) };
       return { kind: "scalar", loc, value: String(v) };
     }
     if (isSeq(node)) {
