@@ -458,6 +458,27 @@ Deno.test("CustomExecutor names a driver that cannot be started", async () => {
   );
 });
 
+Deno.test("CustomExecutor names the job variable too large for a driver's environment", async () => {
+  const variables = (count: number, size: number) =>
+    Array.from({ length: count }, (_, i) => ({ key: `BIG${i}`, value: "x".repeat(size) }));
+  // One entry past Linux's 128 KiB per entry, and many entries past its total.
+  for (
+    const [vars, problem] of [
+      [
+        variables(1, 200_000),
+        /Cannot start config_exec ".*": its environment entry CUSTOM_ENV_BIG0 is 200017 bytes, more than the 131072 Linux allows for one/,
+      ],
+      [
+        variables(40, 100_000),
+        /Cannot start config_exec ".*": its arguments and environment are \d+ bytes, more than the system allows \(Argument list too long\); the largest: environment entry CUSTOM_ENV_BIG\d+ \(100018 bytes\)/,
+      ],
+    ] as const
+  ) {
+    const s = await setup({ job: job({ variables: vars }) });
+    await assert.rejects(s.executor.prepare(never()), problem);
+  }
+});
+
 Deno.test("CustomExecutor rejects a shell it cannot write scripts for", async () => {
   const s = await setup({ env: { CONFIG_JSON: '{"shell":"pwsh"}' } });
   await assert.rejects(s.executor.prepare(never()), (e: Error) => {

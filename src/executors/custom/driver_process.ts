@@ -69,6 +69,8 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
       ? "no such file"
       : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
       ? `not allowed: ${errorText(e)}`
+      : (e as { code?: unknown }).code === "E2BIG"
+      ? tooBig(call)
       : errorText(e);
     throw new Error(`Cannot start ${call.name} "${call.program}": ${why}`, { cause: e });
   }
@@ -125,6 +127,34 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
     call.signal.removeEventListener("abort", onAbort);
     call.onProcessGroup?.(child.pid, false);
   }
+}
+
+/** Linux's limit for one argument or environment entry (MAX_ARG_STRLEN, 32 pages). */
+const MAX_ARG_STRLEN = 131072;
+
+/**
+ * Why exec refused with E2BIG, naming the culprit: a job variable becomes an
+ * environment entry (CUSTOM_ENV_<key>), and Linux refuses any entry or
+ * argument longer than 128 KiB, as well as a total past its limit.
+ */
+function tooBig(call: DriverCall): string {
+  const bytes = (text: string) => new TextEncoder().encode(text).length + 1;
+  const entries = [
+    ...Object.entries(call.env).map(([k, v]) => ({
+      what: `environment entry ${k}`,
+      size: bytes(`${k}=${v}`),
+    })),
+    ...call.args.map((a, i) => ({ what: `argument ${i + 1}`, size: bytes(a) })),
+  ].sort((a, b) => b.size - a.size);
+  const largest = entries[0];
+  if (largest !== undefined && largest.size > MAX_ARG_STRLEN) {
+    return `its ${largest.what} is ${largest.size} bytes, more than the ${MAX_ARG_STRLEN} ` +
+      `Linux allows for one (Argument list too long)`;
+  }
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  const top = entries.slice(0, 3).map((e) => `${e.what} (${e.size} bytes)`).join(", ");
+  return `its arguments and environment are ${total} bytes, more than the system allows ` +
+    `(Argument list too long); the largest: ${top}`;
 }
 
 function errorText(e: unknown): string {
