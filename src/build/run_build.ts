@@ -32,6 +32,7 @@ import type { Executor, JobOutput } from "../executors/executor.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
+import { unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
 import {
@@ -233,6 +234,8 @@ class Build {
     const startedAt = this.#clock.now();
     try {
       this.#header();
+      const unsupported = unsupportedFeatureError(this.#o.job);
+      if (unsupported !== null) throw unsupported;
       preparedScript = await this.#prepare();
       await this.#runStages();
     } catch (e) {

@@ -70,6 +70,11 @@ export interface JobImage {
   /** `executor_opts.docker`: platform and user. */
   dockerPlatform: string;
   dockerUser: string;
+  /**
+   * `executor_opts` keys no executor of GitLab's runner knows, as paths
+   * (`bogus`, `docker.bogus`): the job is refused (unsupported_features.ts).
+   */
+  unsupportedOptions: string[];
 }
 
 export interface JobArtifact {
@@ -257,8 +262,29 @@ function readVariable(r: Reader): JobVariable {
   };
 }
 
+/** The options each `executor_opts` section may hold, as GitLab's runner has them. */
+export const EXECUTOR_OPTIONS: Record<string, readonly string[]> = {
+  docker: ["platform", "user"],
+  kubernetes: ["user"],
+};
+
+function unsupportedExecutorOptions(opts: Reader): string[] {
+  const unsupported: string[] = [];
+  for (const section of Object.keys(opts.obj)) {
+    const known = EXECUTOR_OPTIONS[section];
+    if (known === undefined) {
+      unsupported.push(section);
+      continue;
+    }
+    const keys = Object.keys(opts.object(section).obj);
+    unsupported.push(...keys.filter((k) => !known.includes(k)).map((k) => `${section}.${k}`));
+  }
+  return unsupported;
+}
+
 function readImage(r: Reader): JobImage {
-  const docker = r.object("executor_opts").object("docker");
+  const opts = r.object("executor_opts");
+  const docker = opts.object("docker");
   const user = docker.obj["user"];
   return {
     name: r.string("name"),
@@ -274,6 +300,7 @@ function readImage(r: Reader): JobImage {
     pullPolicy: r.strings("pull_policy"),
     dockerPlatform: docker.string("platform"),
     dockerUser: typeof user === "number" ? String(user) : docker.string("user"),
+    unsupportedOptions: unsupportedExecutorOptions(opts),
   };
 }
 

@@ -174,6 +174,7 @@ function toImage(image: ImageConfig | null): JobImage {
     pullPolicy: image?.pullPolicy ?? [],
     dockerPlatform: image?.platform ?? "",
     dockerUser: image?.user ?? "",
+    unsupportedOptions: [],
   };
 }
 

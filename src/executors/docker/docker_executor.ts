@@ -475,6 +475,7 @@ export class DockerExecutor implements Executor {
       pullPolicy: [],
       dockerPlatform: "",
       dockerUser: "",
+      unsupportedOptions: [],
     }));
     // As the official runner (createService): a name that expands to "" is a configuration
     // error; pulled, it failed as image_pull_failure 'Cannot get image ":latest"'.

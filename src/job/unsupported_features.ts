@@ -1,0 +1,39 @@
+/**
+ * What a job asks for that this runner does not do. Such a job fails before
+ * its first stage with an error naming the payload field, instead of running
+ * without it.
+ *
+ * `executor_opts` keys GitLab's runner does not know fail as it fails them
+ * (spec §2.5): runner_system_failure, exit code 3, its wording.
+ */
+import { JobFailedError } from "./failure_reason.ts";
+import { EXECUTOR_OPTIONS, type JobImage, type JobSpec } from "./job_spec.ts";
+
+/** The first unsupported request of `job`, as the error that fails it; null when none. */
+export function unsupportedFeatureError(job: JobSpec): JobFailedError | null {
+  const options = [
+    executorOptionsMessage("image", job.image),
+    ...job.services.map((s, i) => executorOptionsMessage(`services[${i}]`, s)),
+  ].filter((m) => m !== "");
+  if (options.length > 0) {
+    return new JobFailedError("runner_system_failure", options.join("; "), { exitCode: 3 });
+  }
+  return null;
+}
+
+/** GitLab's runner's wording (UnsuportedExecutorOptionsError), one clause per section. */
+function executorOptionsMessage(what: string, image: JobImage): string {
+  // section ("" for executor_opts itself) -> its unsupported options
+  const bySection = new Map<string, string[]>();
+  for (const path of image.unsupportedOptions) {
+    const dot = path.indexOf(".");
+    const section = dot === -1 ? "" : path.slice(0, dot);
+    bySection.set(section, [...(bySection.get(section) ?? []), path.slice(dot + 1)]);
+  }
+  return [...bySection].map(([section, options]) => {
+    const where = section === "" ? "executor_opts" : `${section} executor`;
+    const supported = section === "" ? Object.keys(EXECUTOR_OPTIONS) : EXECUTOR_OPTIONS[section]!;
+    return `Unsupported "${what}" options [${options.join(" ")}] for "${where}"; ` +
+      `supported options are [${supported.join(" ")}]`;
+  }).join("; ");
+}

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { parseJobSpec } from "./job_spec.ts";
+import { unsupportedFeatureError } from "./unsupported_features.ts";
+
+function errorFor(payload: Record<string, unknown>) {
+  return unsupportedFeatureError(parseJobSpec({ id: 1, token: "t", ...payload }));
+}
+
+Deno.test("a job with only known executor_opts is supported", () => {
+  assert.equal(errorFor({}), null);
+  assert.equal(
+    errorFor({
+      image: { name: "a", executor_opts: { docker: { platform: "linux/amd64", user: 1000 } } },
+      services: [{ name: "b", executor_opts: { kubernetes: { user: "1" } } }],
+    }),
+    null,
+  );
+});
+
+Deno.test("unknown executor_opts fail the job as GitLab's runner does, naming each option", () => {
+  const error = errorFor({
+    image: { name: "a", executor_opts: { docker: { platform: "", bogus: 1 } } },
+    services: [{ name: "b" }, { name: "c", executor_opts: { podman: {}, kubernetes: { uid: 1 } } }],
+  });
+  assert.equal(error?.reason, "runner_system_failure");
+  assert.equal(error?.exitCode, 3);
+  assert.equal(
+    error?.message,
+    'Unsupported "image" options [bogus] for "docker executor"; supported options are [platform user]; ' +
+      'Unsupported "services[1]" options [podman] for "executor_opts"; supported options are [docker kubernetes]; ' +
+      'Unsupported "services[1]" options [uid] for "kubernetes executor"; supported options are [user]',
+  );
+});
