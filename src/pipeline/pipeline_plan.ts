@@ -724,6 +724,7 @@ function decideInstance(
   let allowFailure = job.allowFailure;
   let needs = job.needs;
   let ruleVariables: CiVariable[] = [];
+  let startIn = job.startIn;
   let isManualDefaultAllowed = true;
   if (job.rules) {
     const outcome = evaluateRules(job.rules, ctx, `jobs.${job.name}.rules`);
@@ -734,6 +735,7 @@ function decideInstance(
       return { kind: "excluded", reason, when: "never", isListed: true };
     }
     when = outcome.when ?? job.when;
+    startIn = outcome.startIn;
     if (outcome.allowFailure !== null) {
       allowFailure = { isAllowed: outcome.allowFailure, exitCodes: [] };
     }
@@ -760,9 +762,7 @@ function decideInstance(
   }
   if (when === "never") return { kind: "excluded", reason: "when: never", when, isListed: false };
   if (when === "delayed") {
-    jobNotes.push(
-      `when: delayed runs at once locally (start_in ${job.startIn || "ignored"} is not waited for)`,
-    );
+    jobNotes.push(`when: delayed runs at once locally (start_in ${startIn} is not waited for)`);
     when = "on_success";
   }
   allowFailure ??= { isAllowed: when === "manual" && isManualDefaultAllowed, exitCodes: [] };

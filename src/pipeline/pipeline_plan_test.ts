@@ -530,3 +530,52 @@ Deno.test("a pipeline reads the changed files only when workflow or job rules, o
   assert.ok(error instanceof TypeError);
   assert.match(error.message, /without the changed files/);
 });
+
+Deno.test("start_in is GitLab's: required with when: delayed, at most a week, and named in the note", async () => {
+  const refused: Array<[string, RegExp]> = [
+    [
+      "a:\n  script: echo\n  when: delayed\n",
+      /^\.gitlab-ci\.yml:1: jobs\.a\.start_in: required with when: delayed$/,
+    ],
+    [
+      "a:\n  script: echo\n  when: delayed\n  start_in: 2 weeks\n",
+      /:4: jobs\.a\.start_in: "2 weeks" is more than 1 week$/,
+    ],
+    [
+      "a:\n  script: echo\n  when: delayed\n  start_in: soon\n",
+      /:4: jobs\.a\.start_in: "soon" is not a duration/,
+    ],
+    [
+      "a:\n  script: echo\n  start_in: 5 minutes\n",
+      /:3: jobs\.a\.start_in: only allowed with when: delayed$/,
+    ],
+    [
+      "a:\n  script: echo\n  rules:\n    - when: delayed\n",
+      /:4: jobs\.a\.rules\[0\]\.start_in: required with when: delayed$/,
+    ],
+    [
+      "a:\n  script: echo\n  rules:\n    - start_in: 1 day\n",
+      /:4: jobs\.a\.rules\[0\]\.start_in: only allowed with when: delayed$/,
+    ],
+  ];
+  for (const [yaml, pattern] of refused) {
+    const error = await planError(yaml);
+    assert.ok(error instanceof CiConfigError, String(error));
+    assert.match(error.message, pattern);
+  }
+  const p = await plan(`
+job:
+  script: echo
+  when: delayed
+  start_in: 30 minutes
+ruled:
+  script: echo
+  rules:
+    - when: delayed
+      start_in: 1 week
+`);
+  assert.deepEqual(p.jobs.map((j) => [j.name, j.notes]), [
+    ["job", ["when: delayed runs at once locally (start_in 30 minutes is not waited for)"]],
+    ["ruled", ["when: delayed runs at once locally (start_in 1 week is not waited for)"]],
+  ]);
+});

@@ -292,7 +292,7 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     only: onlyNode ? readOnlyExcept(onlyNode, `${at}.only`) : null,
     except: exceptNode ? readOnlyExcept(exceptNode, `${at}.except`) : null,
     when,
-    startIn: startIn ? readString(startIn, `${at}.start_in`) : "",
+    startIn: readJobStartIn(entry, at, { when, startIn, isRuled: rulesNode !== undefined }),
     allowFailure: readAllowFailure(own("allow_failure"), `${at}.allow_failure`),
     timeout: timeoutNode ? readDuration(timeoutNode, `${at}.timeout`) : null,
     retry: readRetry(get("retry"), `${at}.retry`),
@@ -546,12 +546,71 @@ export function readRules(
       changes: pathsOf("changes"),
       exists: pathsOf("exists"),
       when: get("when") ? readWhen(get("when")!, `${at}.when`, RULE_WHEN) : null,
-      startIn: get("start_in") ? readString(get("start_in")!, `${at}.start_in`) : "",
+      startIn: readRuleStartIn(item, at, get("when"), get("start_in")),
       allowFailure: allowFailure ? readBool(allowFailure, `${at}.allow_failure`) : null,
       variables: get("variables") ? readVariables(get("variables")!, `${at}.variables`, false) : [],
       needs: get("needs") ? readNeeds(get("needs")!, `${at}.needs`) : null,
     };
   });
+}
+
+/** GitLab's longest `start_in` for a delayed job or rule. */
+const MAX_START_IN_SECONDS = 7 * 86400;
+
+/**
+ * A job's `start_in`: required with `when: delayed`, a duration of at most a
+ * week, and allowed nowhere else (a job with rules sets it in its rule), as
+ * GitLab validates it.
+ */
+function readJobStartIn(
+  entry: CiEntry,
+  at: string,
+  { when, startIn, isRuled }: { when: JobWhen; startIn: CiNode | undefined; isRuled: boolean },
+): string {
+  const key = `${at}.start_in`;
+  if (startIn && (isRuled || when !== "delayed")) {
+    fail(
+      startIn,
+      key,
+      isRuled
+        ? "not allowed with rules: set it in the rule with when: delayed"
+        : "only allowed with when: delayed",
+    );
+  }
+  if (when !== "delayed") return "";
+  if (isRuled) {
+    throw new CiConfigError(
+      entry.keyLoc,
+      `${at}.when`,
+      "delayed is not allowed with rules: set it in the rule, with its start_in",
+    );
+  }
+  if (!startIn) throw new CiConfigError(entry.keyLoc, key, "required with when: delayed");
+  return readStartIn(startIn, key);
+}
+
+/** A rule's `start_in`: required with its `when: delayed`, refused without it. */
+function readRuleStartIn(
+  rule: CiNode,
+  key: string,
+  when: CiNode | undefined,
+  startIn: CiNode | undefined,
+): string {
+  const isDelayed = when?.kind === "scalar" && when.value === "delayed";
+  if (startIn && !isDelayed) fail(startIn, `${key}.start_in`, "only allowed with when: delayed");
+  if (!isDelayed) return "";
+  if (!startIn) fail(rule, `${key}.start_in`, "required with when: delayed");
+  return readStartIn(startIn, `${key}.start_in`);
+}
+
+function readStartIn(node: CiNode, key: string): string {
+  const text = readString(node, key);
+  const seconds = parseCiDuration(text);
+  if (seconds === null) {
+    fail(node, key, `"${text}" is not a duration (like "30 minutes" or "1 day")`);
+  }
+  if (seconds > MAX_START_IN_SECONDS) fail(node, key, `"${text}" is more than 1 week`);
+  return text;
 }
 
 function readOnlyExcept(node: CiNode, key: string): OnlyExceptConfig {
