@@ -140,6 +140,12 @@ export interface JobSpec {
   dependencies: JobDependency[];
   features: JobFeatures;
   hooks: JobHook[];
+  /** Names of the `secrets` GitLab asks the runner to resolve. */
+  secrets: string[];
+  /** `run`: CI steps as a JSON string; "" when absent. */
+  run: string;
+  /** Keys of the job `inputs`. */
+  inputs: string[];
 }
 
 export const DEFAULT_JOB_TIMEOUT_SECONDS = 7200;
@@ -407,6 +413,9 @@ export function parseJobSpec(body: unknown): JobSpec {
       failureReasons: features.strings("failure_reasons"),
     },
     hooks: r.list("hooks", (h) => ({ name: h.string("name"), script: h.strings("script") })),
+    secrets: Object.keys(r.object("secrets").obj),
+    run: r.string("run"),
+    inputs: r.list("inputs", (i) => i.string("key")),
   };
 }
 

@@ -1,10 +1,13 @@
 /**
  * What a job asks for that this runner does not do. Such a job fails before
  * its first stage with an error naming the payload field, instead of running
- * without it.
+ * without it (a job whose secrets or CI steps were dropped would "succeed").
  *
  * `executor_opts` keys GitLab's runner does not know fail as it fails them
- * (spec §2.5): runner_system_failure, exit code 3, its wording.
+ * (spec §2.5): runner_system_failure, exit code 3, its wording. The features
+ * we do not declare to GitLab (`vault_secrets`, `native_steps_integration`,
+ * `job_inputs`) are not sent to us by a GitLab that honours the declaration;
+ * one that sends them anyway gets a configuration error.
  */
 import { JobFailedError } from "./failure_reason.ts";
 import { EXECUTOR_OPTIONS, type JobImage, type JobSpec } from "./job_spec.ts";
@@ -18,7 +21,30 @@ export function unsupportedFeatureError(job: JobSpec): JobFailedError | null {
   if (options.length > 0) {
     return new JobFailedError("runner_system_failure", options.join("; "), { exitCode: 3 });
   }
+  if (job.secrets.length > 0) {
+    return configurationError(
+      `The job's secrets (${
+        job.secrets.join(", ")
+      }) cannot be resolved: this runner does not fetch external secrets (payload field "secrets")`,
+    );
+  }
+  if (job.run !== "") {
+    return configurationError(
+      `The job's "run" steps cannot run: this runner does not run CI steps (payload field "run")`,
+    );
+  }
+  if (job.inputs.length > 0) {
+    return configurationError(
+      `The job's inputs (${
+        job.inputs.join(", ")
+      }) cannot be used: this runner does not interpolate job inputs (payload field "inputs")`,
+    );
+  }
   return null;
+}
+
+function configurationError(message: string): JobFailedError {
+  return new JobFailedError("runner_configuration_error", message);
 }
 
 /** GitLab's runner's wording (UnsuportedExecutorOptionsError), one clause per section. */

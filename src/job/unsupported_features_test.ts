@@ -6,12 +6,15 @@ function errorFor(payload: Record<string, unknown>) {
   return unsupportedFeatureError(parseJobSpec({ id: 1, token: "t", ...payload }));
 }
 
-Deno.test("a job with only known executor_opts is supported", () => {
+Deno.test("a job with only known executor_opts, empty secrets, run and inputs is supported", () => {
   assert.equal(errorFor({}), null);
   assert.equal(
     errorFor({
       image: { name: "a", executor_opts: { docker: { platform: "linux/amd64", user: 1000 } } },
       services: [{ name: "b", executor_opts: { kubernetes: { user: "1" } } }],
+      secrets: {},
+      run: "",
+      inputs: [],
     }),
     null,
   );
@@ -30,4 +33,17 @@ Deno.test("unknown executor_opts fail the job as GitLab's runner does, naming ea
       'Unsupported "services[1]" options [podman] for "executor_opts"; supported options are [docker kubernetes]; ' +
       'Unsupported "services[1]" options [uid] for "kubernetes executor"; supported options are [user]',
   );
+});
+
+Deno.test("secrets, run and inputs fail the job as a configuration error naming the payload field", () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ secrets: { DB: { vault: { path: "p" } }, API: {} } }, /secrets \(DB, API\).*"secrets"/],
+    [{ run: '[{"name":"s","script":"true"}]' }, /"run" steps.*payload field "run"/],
+    [{ inputs: [{ key: "x", value: { type: "string", content: "v" } }] }, /inputs \(x\).*"inputs"/],
+  ];
+  for (const [payload, message] of cases) {
+    const error = errorFor(payload);
+    assert.equal(error?.reason, "runner_configuration_error", JSON.stringify(payload));
+    assert.match(error?.message ?? "", message);
+  }
 });

@@ -155,6 +155,9 @@ export function buildJobSpec(input: JobSpecInput): { spec: JobSpec; userVariable
     })),
     features: { traceSections: true, tokenMaskPrefixes: [], failureReasons: [...FAILURE_REASONS] },
     hooks: [],
+    secrets: [],
+    run: "",
+    inputs: [],
   };
   return { spec, userVariableCount: tail.length };
 }

@@ -39,3 +39,49 @@ Deno.test("a job with executor_opts GitLab's runner does not know fails naming t
   );
   assert.doesNotMatch(state.trace, /script ran/);
 });
+
+Deno.test("a job carrying secrets, CI steps or inputs this runner does not declare fails naming the field instead of running without them", async () => {
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
+  });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const vault = {
+    server: { url: "http://vault.test", auth: { name: "jwt", path: "jwt", data: {} } },
+    engine: { name: "kv-v2", path: "kv" },
+    path: "db",
+    field: "password",
+  };
+  const jobs = [
+    {
+      payload: { secrets: { DB_PASSWORD: { vault, file: false } } },
+      message: /secrets \(DB_PASSWORD\) cannot be resolved: .* \(payload field "secrets"\)/,
+    },
+    {
+      payload: { steps: [], run: JSON.stringify([{ name: "s", script: "echo from run" }]) },
+      message: /"run" steps cannot run: .* \(payload field "run"\)/,
+    },
+    {
+      payload: { inputs: [{ key: "env", value: { type: "string", content: "prod" } }] },
+      message: /inputs \(env\) cannot be used: .* \(payload field "inputs"\)/,
+    },
+  ].map((c) => ({
+    ...c,
+    job: gitlab.enqueueJob({
+      script: ['echo "script ran: [$DB_PASSWORD]"'],
+      variables: NO_GIT,
+      payload: c.payload,
+    }),
+  }));
+  for (const { job, message } of jobs) {
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "failed", state.trace + runner.log);
+    assert.equal(state.failureReason, "runner_configuration_error");
+    assert.match(state.trace, message);
+    assert.doesNotMatch(state.trace, /script ran|from run/);
+  }
+});
