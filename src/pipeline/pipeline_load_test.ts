@@ -198,6 +198,22 @@ Deno.test("a float is refused where GitLab wants text or an integer; integers ke
   ]);
 });
 
+Deno.test("a parallel:matrix that generates more than 200 jobs is an error; 200 load", async () => {
+  const matrix = (a: number, b: number) => {
+    const values = (n: number) => `[${Array.from({ length: n }, (_, i) => i).join(", ")}]`;
+    return {
+      ".gitlab-ci.yml": `job:\n  script: [echo]\n  parallel:\n    matrix:\n` +
+        `      - A: ${values(a)}\n        B: ${values(b)}\n      - C: ${values(b)}\n`,
+    };
+  };
+  const p = await load(matrix(19, 10)); // 190 + 10
+  assert.equal(p.jobs[0]!.parallel?.kind, "matrix");
+  assert.equal(
+    await loadError(matrix(15, 15)), // 225 + 15
+    ".gitlab-ci.yml:4: jobs.job.parallel.matrix: generates 240 jobs, more than 200",
+  );
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

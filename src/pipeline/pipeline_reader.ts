@@ -681,14 +681,26 @@ function readRetry(node: CiNode | undefined, key: string): RetryConfig {
   return retry;
 }
 
+/** GitLab's limit on the jobs one `parallel:` makes (a count, or a matrix's rows together). */
+const MAX_PARALLEL = 200;
+
 function readParallel(node: CiNode | undefined, key: string): ParallelConfig | null {
   if (!node) return null;
-  if (node.kind === "scalar") return { kind: "count", count: readInt(node, key, 1, 200) };
+  if (node.kind === "scalar") return { kind: "count", count: readInt(node, key, 1, MAX_PARALLEL) };
   const map = readMap(node, key);
   checkKeys(map, key, ["matrix"]);
   const matrixNode = map.entries.get("matrix")?.value;
   if (!matrixNode) fail(node, key, "expected an integer or a hash with matrix:");
-  return { kind: "matrix", matrix: readMatrix(matrixNode, `${key}.matrix`) };
+  const matrix = readMatrix(matrixNode, `${key}.matrix`);
+  // GitLab counts the jobs every row generates against the limit of `parallel: N`.
+  const count = matrix.reduce(
+    (n, row) => n + row.reduce((p, [, values]) => p * values.length, 1),
+    0,
+  );
+  if (count > MAX_PARALLEL) {
+    fail(matrixNode, `${key}.matrix`, `generates ${count} jobs, more than ${MAX_PARALLEL}`);
+  }
+  return { kind: "matrix", matrix };
 }
 
 function readMatrix(node: CiNode, key: string): Array<Array<[string, string[]]>> {
