@@ -25,6 +25,13 @@ export interface PollerScope {
    * poller loads it and reports why.
    */
   loaded: LoadedConfigFile | null;
+  /**
+   * The supervisor could not use config.toml for this poller (an edit broke or
+   * removed it while the previous poller finished its jobs): `loaded` is the
+   * config the previous poller ran, and the poller re-reads the file at once,
+   * logging why it is not used, as for any broken edit.
+   */
+  isStale: boolean;
   /** Called with the config this poller runs with, before it stops for a new one's permissions. */
   onRescope(config: GlobalConfig): void;
   /**

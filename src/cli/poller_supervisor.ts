@@ -56,6 +56,8 @@ export interface PollerWorkerInit {
   previous: GlobalConfig | null;
   /** config.toml as this thread loaded it (PollerScope.loaded); null when it could not. */
   loaded: LoadedConfigFile | null;
+  /** `loaded` is the previous poller's config: the file could not be used (PollerScope.isStale). */
+  isStale: boolean;
 }
 
 /** Variables that carry runner or registration tokens whatever config.toml says. */
@@ -101,12 +103,17 @@ export async function superviseScopedPoller(
   let previous: GlobalConfig | null = null;
   while (true) {
     // In a child process: this thread loads no TOML (cli/config_reader_process.ts).
-    const loaded = await readConfigInChild(path, {
+    let loaded = await readConfigInChild(path, {
       execPath,
       sourceDir,
       env,
       configTarget: configTarget(path),
     });
+    // A re-scope whose file broke, or went, since the edit that asked for it: the
+    // runner keeps the config it ran, as for any broken edit, instead of stopping
+    // on the error (or running no runner at all for a missing file).
+    const isStale = previous !== null && (loaded === null || loaded.text === null);
+    if (isStale) loaded = { config: previous!, warnings: [], text: null };
     // The defaults (and the config schema they come from) load only when the file could not be.
     const config = loaded?.config ??
       (await import("../config/default_config.ts")).defaultConfig();
@@ -140,8 +147,10 @@ export async function superviseScopedPoller(
       listenAddress,
       user,
       sourceDir,
-      previous,
+      // Nothing changed when the previous config is kept.
+      previous: isStale ? null : previous,
       loaded,
+      isStale,
     };
     // Deno wants every permission for /proc/self: this thread reads the process
     // metrics' values for the poller, once its metrics endpoint asks for them.

@@ -45,6 +45,7 @@ scope.onmessage = async (e: MessageEvent) => {
       tempDir: init.tempDir,
       previous: init.previous,
       loaded: init.loaded,
+      isStale: init.isStale,
       onRescope: (config) => scope.postMessage({ type: "rescope", config }),
       watchProcfs: async () => {
         if (!firstProcfs) {

@@ -320,3 +320,80 @@ Deno.test("listen_address changed in config.toml moves the metrics listener", as
     "the old port refuses connections",
   );
 });
+
+Deno.test("an edit that breaks or removes config.toml while the poller drains for new permissions keeps the running config", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const marks = await Deno.makeTempDir({ prefix: "runner-reload-" });
+  // The same fake GitLab under another host name: a URL the poller holds no grant for.
+  const hosts = [gitlab.url, gitlab.url.replace("127.0.0.1", "localhost")];
+  await using runner = await startRunner({
+    config: config(runnerToml(hosts[0]!, a.token), { concurrent: 2 }),
+  });
+  await runner.waitForLog(/Runner started/);
+
+  const drainWhile = async (
+    round: number,
+    edit: () => Promise<void>,
+    reported: RegExp,
+  ): Promise<void> => {
+    const release = join(marks, `release-${round}`);
+    const long = gitlab.enqueueJob({
+      script: ["echo started", `while [ ! -e ${release} ]; do sleep 0.1; done`, "echo finished"],
+      variables: NO_GIT,
+      runnerId: a.id,
+    });
+    await gitlab.waitFor(() => gitlab.jobOf(long.id).trace.includes("started"), {
+      what: "the long job to start",
+      timeoutMs: 60_000,
+    });
+    let mark = runner.log.length;
+    const next = hosts[(round + 1) % 2]!;
+    await Deno.writeTextFile(
+      runner.configPath,
+      config(runnerToml(next, a.token), { concurrent: 2 }),
+    );
+    await waitForLogAfter(runner, mark, /Configuration needs permissions/);
+    await edit();
+    await Deno.writeTextFile(release, "");
+    const done = await gitlab.waitForJobFinished(long.id, { timeoutMs: 60_000 });
+    assert.equal(done.status, "success", done.trace + runner.log);
+    mark = runner.log.length;
+    // The poller restarts with the config it ran, and says why the file is not used.
+    await waitForLogAfter(runner, mark, /Runner started/);
+    assert.match(
+      await waitForLogAfter(runner, mark, /Configuration not reloaded/),
+      reported,
+    );
+    const job = gitlab.enqueueJob({ script: ["echo still here"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(
+      runner.log.slice(mark),
+      new RegExp(`job_id=${job.id}.*url=${hosts[round % 2]!.replaceAll(".", "\\.")}`),
+    );
+  };
+
+  await drainWhile(0, async () => {
+    await Deno.writeTextFile(
+      runner.configPath,
+      config(runnerToml(hosts[1]!, a.token, { limit: "x" }), { concurrent: 2 }),
+    );
+    await waitForLogAfter(runner, 0, /must be an integer, got "x"/);
+  }, /config\.toml:\d+: key runners\[0\]\.limit must be an integer, got "x"/);
+
+  // A good edit applies again: it needs the new grant, and no job runs, so at once.
+  let mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(hosts[1]!, a.token), { concurrent: 2 }),
+  );
+  assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /url/);
+
+  mark = runner.log.length;
+  await drainWhile(1, async () => {
+    await Deno.remove(runner.configPath);
+    await waitForLogAfter(runner, mark, /the file does not exist/);
+  }, /Cannot read config file: the file does not exist/);
+  await Deno.remove(marks, { recursive: true });
+});

@@ -436,6 +436,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         log.error(`Configuration not reloaded, the previous one keeps running: ${error.message}`);
       },
     });
+    // Restarted with the config it ran because the file could not be used: say why now.
+    if (ctx.pollerScope?.isStale) void watcher.reload();
   }
 
   const signals: Deno.Signal[] = Deno.build.os === "windows"
