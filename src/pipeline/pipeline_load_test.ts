@@ -214,6 +214,22 @@ Deno.test("a parallel:matrix that generates more than 200 jobs is an error; 200 
   );
 });
 
+Deno.test("coverage: must be a /regex/; one JavaScript cannot compile is a warning naming it", async () => {
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": "job:\n  script: [echo]\n  coverage: 'Total (\\d+)%'\n" }),
+    '.gitlab-ci.yml:3: jobs.job.coverage: "Total (\\d+)%" is not a regular expression: write it as /pattern/',
+  );
+  const p = await load({ ".gitlab-ci.yml": "job:\n  script: [echo]\n  coverage: '/(unclosed/'\n" });
+  assert.deepEqual(p.warnings.map(formatWarning), [
+    ".gitlab-ci.yml:3: jobs.job.coverage: /(unclosed/ cannot be used locally, no coverage is shown: " +
+    "Invalid regular expression: /(unclosed/: Unterminated group",
+  ]);
+  const ok = await load({
+    ".gitlab-ci.yml": "job:\n  script: [echo]\n  coverage: '/Total (\\d+)%/i'\n",
+  });
+  assert.deepEqual([ok.jobs[0]!.coverage, ok.warnings], ["/Total (\\d+)%/i", []]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

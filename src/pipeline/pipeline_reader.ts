@@ -306,7 +306,7 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     tags: get("tags") ? readStringList(get("tags")!, `${at}.tags`) : [],
     environment: envNode ? readEnvironment(envNode, `${at}.environment`) : null,
     interruptible: interruptible ? readBool(interruptible, `${at}.interruptible`) : false,
-    coverage: coverage ? readString(coverage, `${at}.coverage`) : "",
+    coverage: coverage ? readCoverage(coverage, `${at}.coverage`, ctx.warnings) : "",
     isTrigger,
     trigger: isTrigger ? readTrigger(own("trigger")!, `${at}.trigger`) : null,
   };
@@ -552,6 +552,27 @@ export function readRules(
       needs: get("needs") ? readNeeds(get("needs")!, `${at}.needs`) : null,
     };
   });
+}
+
+/**
+ * `coverage:`, a `/regex/` as GitLab requires ("must be a regular expression
+ * with re2 syntax"). One JavaScript cannot compile (RE2's `(?i)`, or a typo
+ * GitLab would refuse too) is kept with a warning: no coverage is found.
+ */
+function readCoverage(node: CiNode, key: string, warnings: CiWarning[]): string {
+  const text = readString(node, key);
+  const m = /^\/(.*)\/([ismU]*)$/s.exec(text);
+  if (!m) fail(node, key, `"${text}" is not a regular expression: write it as /pattern/`);
+  try {
+    new RegExp(m[1]!, m[2]!.replace(/U/g, ""));
+  } catch (error) {
+    warnings.push({
+      location: node.loc,
+      key,
+      message: `${text} cannot be used locally, no coverage is shown: ${(error as Error).message}`,
+    });
+  }
+  return text;
 }
 
 /** GitLab's longest `start_in` for a delayed job or rule. */
