@@ -148,6 +148,8 @@ interface JobContainer {
   killing: Promise<void> | null;
   /** Whether the main process is the `sh` of `Cmd` (no entrypoint), so it can run stages. */
   isMainShellPlain: boolean;
+  /** The entrypoint the main process starts with and where it comes from, for errors. */
+  entrypointNote: string;
   /** The attach to that main shell, opened by the first stage that uses it. */
   mainShell: MainShell | null;
 }
@@ -814,8 +816,8 @@ export class DockerExecutor implements Executor {
     // Docker runs no entrypoint when the one given (or else the image's) is
     // empty or all empty strings (a job's `entrypoint: [""]`).
     const entrypoint = create.Entrypoint ?? image.entrypoint;
-    const isMainShellPlain = (typeof entrypoint === "string" ? [entrypoint] : entrypoint)
-      .every((part) => part === "");
+    const parts = typeof entrypoint === "string" ? [entrypoint] : entrypoint;
+    const isMainShellPlain = parts.every((part) => part === "");
     return {
       container,
       name,
@@ -823,6 +825,9 @@ export class DockerExecutor implements Executor {
       isStopped: false,
       killing: null,
       isMainShellPlain,
+      entrypointNote: create.Entrypoint
+        ? `the job's image entrypoint ${JSON.stringify(parts)}`
+        : `the entrypoint ${JSON.stringify(parts)} of image "${image.name}"`,
       mainShell: null,
     };
   }
@@ -883,18 +888,24 @@ export class DockerExecutor implements Executor {
     // The script goes over the exec's stdin, as the official runner sends it: on a
     // command line, its exported variables (masked ones, the job token) would show
     // in /proc/<pid>/cmdline to every local user of the host.
-    const exec = await target.container.exec({
-      Cmd: [target.shellPath],
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      ...(target === this.#build && this.#user ? { User: this.#user } : {}),
-    });
-    const stream = await exec.start({ hijack: true, stdin: true }) as unknown as
-      & NodeJS.ReadWriteStream
-      & {
-        destroy(): void;
-      };
+    let exec: Docker.Exec;
+    let stream: NodeJS.ReadWriteStream & { destroy(): void };
+    try {
+      exec = await target.container.exec({
+        Cmd: [target.shellPath],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        ...(target === this.#build && this.#user ? { User: this.#user } : {}),
+      });
+      stream = await exec.start({ hijack: true, stdin: true }) as unknown as typeof stream;
+    } catch (err) {
+      // 409: the container is not running; one of ours only stops on its own.
+      if (isConflict(err) && target === this.#build) {
+        throw await this.#buildExitedError(target, stage.stage, err);
+      }
+      throw err;
+    }
     // end() half-closes the connection: the shell reads end of file after the script.
     stream.end(new TextEncoder().encode(script.script));
     let wasKilled = false;
@@ -913,6 +924,34 @@ export class DockerExecutor implements Executor {
     if (info.ExitCode === null || info.ExitCode === undefined) return KILLED_EXIT_CODE;
     if (target !== this.#build && this.#o.isUmaskDisabled) await this.#chownBuilds(target);
     return info.ExitCode;
+  }
+
+  /**
+   * The build container ended by itself before a stage. Its main process is
+   * the entrypoint followed by `sh`: an entrypoint that does not run the
+   * command it is given (`exec "$@"`), or that ends, ends the container,
+   * as the official runner's build container ends with it ("exit code 1"):
+   * a script failure with that code, naming the entrypoint.
+   */
+  async #buildExitedError(
+    target: JobContainer,
+    stage: string,
+    cause: unknown,
+  ): Promise<JobFailedError> {
+    const state = (await target.container.inspect().catch(() => null))?.State;
+    const code = state?.ExitCode ?? 0;
+    const how = state?.OOMKilled === true
+      ? "was killed for lack of memory"
+      : `exited with code ${code}`;
+    const message = `The build container ${how} before the ${stage} stage could run`;
+    if (target.isMainShellPlain || state?.OOMKilled === true) {
+      return new JobFailedError("runner_system_failure", message, { cause });
+    }
+    return new JobFailedError(
+      "script_failure",
+      `${message}: ${target.entrypointNote} must run the command it is given (exec "$@") and keep running`,
+      { cause, exitCode: code },
+    );
   }
 
   /**

@@ -189,6 +189,26 @@ test("docker executor runs the job image's entrypoint before the scripts", async
   assert.match(output.text(), /entrypoint-ran/);
 });
 
+test("docker executor: an entrypoint that ends the build container fails the stage naming it and its exit code", async () => {
+  await using executor = createExecutor({
+    job: { image: { name: BUSYBOX_TEST_IMAGE, entrypoint: ["/bin/false"] } },
+  });
+  await executor.prepare(never());
+  await assert.rejects(
+    executor.run({ stage: "prepare_script", script: "echo prepared" }, never()),
+    (err: unknown) => {
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "script_failure");
+      assert.equal(err.exitCode, 1);
+      assert.equal(
+        err.message,
+        'The build container exited with code 1 before the prepare_script stage could run: the job\'s image entrypoint ["/bin/false"] must run the command it is given (exec "$@") and keep running',
+      );
+      return true;
+    },
+  );
+});
+
 /** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
 async function execStarts(jobId: number, since: number): Promise<number> {
   const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
