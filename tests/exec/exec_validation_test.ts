@@ -50,6 +50,16 @@ Deno.test("exec rejects a CI file that is not UTF-8 or holds a control character
   assert.match(ok.stdout, /^1\s+a\s+test/m);
 });
 
+Deno.test("exec refuses --docker-image without --executor docker instead of ignoring it", async () => {
+  const files = { ".gitlab-ci.yml": "a:\n  script: [echo]\n" };
+  assertRejected(
+    await list(files, "--docker-image", "alpine:3"),
+    /^ERROR: --docker-image is for the docker executor: add --executor docker \(the shell executor runs jobs on this host\)$/m,
+  );
+  const docker = await list(files, "--executor", "docker", "--docker-image", "alpine:3");
+  assert.equal(docker.code, 0, docker.stderr);
+});
+
 Deno.test("exec accepts scripts nested 10 levels deep through !reference and rejects 11", async () => {
   // Each hidden job wraps the previous one in one more array level.
   const levels = (n: number) => {

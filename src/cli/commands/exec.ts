@@ -103,6 +103,13 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
   if (!isExecExecutor(executor)) {
     throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
   }
+  const dockerImage = flags.string("docker-image");
+  if (dockerImage !== "" && executor !== "docker") {
+    // It would be ignored: the shell executor runs jobs on this host.
+    throw new UsageError(
+      `--docker-image is for the docker executor: add --executor docker (the ${executor} executor runs jobs on this host)`,
+    );
+  }
   const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
   if (concurrent < 1) throw new UsageError(`--concurrent must be 1 or more: got ${concurrent}`);
   let isColored = Deno.stdout.isTerminal() && (ctx.env("NO_COLOR") ?? "") === "";
@@ -120,7 +127,7 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
     maskedVariables: flags.list("masked-variable"),
     concurrent,
     executor,
-    dockerImage: flags.string("docker-image"),
+    dockerImage,
     isColored,
   };
 }
