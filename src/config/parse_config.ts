@@ -402,8 +402,20 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   });
 }
 
-function syntaxError(error: TomlError, file: string): ConfigError {
-  const reason = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "") ?? "";
+function syntaxError(error: TomlError, file: string, text: string): ConfigError {
+  let reason = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "") ?? "";
+  if (reason.startsWith("trying to redefine")) {
+    // The parser names neither; the official runner's does ("Key 'x' has already been defined").
+    const source = text.split("\n")[error.line - 1]?.trim() ?? "";
+    const table = /^(\[\[?)\s*(.+?)\s*\]\]?/.exec(source);
+    const key = /^([^=#]+?)\s*=/.exec(source);
+    const what = table
+      ? `table ${table[1]}${table[2]}${table[1] === "[" ? "]" : "]]"}`
+      : key
+      ? `key ${key[1]}`
+      : null;
+    if (what) reason = `${what} is already defined (${reason})`;
+  }
   return new ConfigError([{
     file,
     line: error.line,
@@ -458,7 +470,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   try {
     document = parse(text) as Obj;
   } catch (error) {
-    if (error instanceof TomlError) throw syntaxError(error, options.file);
+    if (error instanceof TomlError) throw syntaxError(error, options.file, text);
     throw error;
   }
   const v = new Validation(text, options.file, options.env);

@@ -185,6 +185,23 @@ Deno.test("malformed TOML is an error naming the file and line", () => {
   );
 });
 
+Deno.test("a key or table defined twice is an error naming it and its second line", () => {
+  const cases: [string, string][] = [
+    [`concurrent = 2\nconcurrent = 3\n`, ":2: Invalid TOML at column 1: key concurrent is already"],
+    [
+      `[[runners]]\n  name = "a"\n  [runners.docker]\n  [runners.docker]\n`,
+      ":4: Invalid TOML at column 4: table [runners.docker] is already",
+    ],
+    [
+      `[session_server]\n[session_server]\n`,
+      ":2: Invalid TOML at column 2: table [session_server] is",
+    ],
+  ];
+  for (const [text, expected] of cases) {
+    assert.ok(loadError(text).message.includes(expected), `${loadError(text).message}`);
+  }
+});
+
 Deno.test("a value of the wrong type names file, line and key, in the right runner entry", () => {
   const text = `concurrent = 2
 
