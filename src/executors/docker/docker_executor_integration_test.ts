@@ -339,7 +339,11 @@ test("docker executor main-shell stages on a stopped container fail at once, as 
       ),
       new Promise<string>((resolve) => setTimeout(() => resolve("still waiting"), 20_000)),
     ]);
-    assert.match(outcome, /^error: .*is not running/, `attached before: ${isAttachedBefore}`);
+    assert.equal(
+      outcome,
+      "error: The build container exited with code 137 before the cleanup_file_variables stage could run",
+      `attached before: ${isAttachedBefore}`,
+    );
   }
 });
 
