@@ -230,6 +230,20 @@ Deno.test("coverage: must be a /regex/; one JavaScript cannot compile is a warni
   assert.deepEqual([ok.jobs[0]!.coverage, ok.warnings], ["/Total (\\d+)%/i", []]);
 });
 
+Deno.test("a blank job name or one longer than 255 characters is an error, as in GitLab", async () => {
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": 'a:\n  script: [echo]\n"":\n  script: [echo]\n' }),
+    ".gitlab-ci.yml:3: jobs: a job name can't be blank",
+  );
+  const long = "x".repeat(256);
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": `${long}:\n  script: [echo]\n` }),
+    `.gitlab-ci.yml:1: jobs.${"x".repeat(40)}…: the job name is 256 characters long, more than 255`,
+  );
+  const p = await load({ ".gitlab-ci.yml": `${"x".repeat(255)}:\n  script: [echo]\n` });
+  assert.equal(p.jobs[0]!.name.length, 255);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

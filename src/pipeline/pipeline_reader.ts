@@ -178,8 +178,19 @@ interface JobContext {
   warnings: CiWarning[];
 }
 
+/** GitLab's longest job name. */
+const MAX_JOB_NAME_LENGTH = 255;
+
 function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
   const at = `jobs.${name}`;
+  if (name === "") throw new CiConfigError(entry.keyLoc, "jobs", "a job name can't be blank");
+  if (name.length > MAX_JOB_NAME_LENGTH) {
+    throw new CiConfigError(
+      entry.keyLoc,
+      `jobs.${name.slice(0, 40)}…`,
+      `the job name is ${name.length} characters long, more than ${MAX_JOB_NAME_LENGTH}`,
+    );
+  }
   if (entry.value.kind !== "map") {
     throw new CiConfigError(
       entry.keyLoc,
