@@ -175,7 +175,10 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
     case "custom": {
       const c = runner.custom;
       for (const program of [c.configExec, c.prepareExec, c.runExec, c.cleanupExec]) {
-        if (program) perms.run.push(program.includes("/") ? dir(program, cwd) : program);
+        if (!program) continue;
+        perms.run.push(program.includes("/") ? dir(program, cwd) : program);
+        // A driver that exec(2) refuses is looked at to say why (its #! line, its mode).
+        if (program.includes("/")) perms.read.push(dir(program, cwd));
       }
       // Deno.kill needs unscoped --allow-run, so driver process groups are signalled with kill(1).
       // An archive's symlinks are made with ln(1): Deno refuses Deno.symlink to scoped fs grants.

@@ -75,7 +75,7 @@ Deno.test("an executor process may reach the distributed cache's endpoint, and o
   assert.deepEqual(perms(gcs), ["gitlab.example.com:443", "storage.googleapis.com:443"]);
 });
 
-Deno.test("custom executor may run its driver programs, kill(1) and ln(1) (an archive's symlinks), nothing else", () => {
+Deno.test("custom executor may run its driver programs, kill(1) and ln(1) (an archive's symlinks), nothing else, and read only its driver files", () => {
   const runner = { ...defaultRunnerConfig("custom"), url: "https://gitlab.example.com" };
   runner.custom = { ...runner.custom, prepareExec: "/opt/driver/prepare.sh", runExec: "run.sh" };
   const perms = executorPermissions({
@@ -86,6 +86,8 @@ Deno.test("custom executor may run its driver programs, kill(1) and ln(1) (an ar
     env: () => undefined,
   });
   assert.deepEqual(perms.run, ["/opt/driver/prepare.sh", "run.sh", "kill", "ln"]);
+  // The driver files themselves, to say why one that exec(2) refuses cannot start.
+  assert.deepEqual(perms.read, ["/tmp/x", "/opt/driver/prepare.sh"]);
 });
 
 Deno.test("docker executor may read the seccomp profile files security_opt names, and no other", () => {

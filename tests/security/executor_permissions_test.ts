@@ -240,9 +240,13 @@ for (const mode of MODES) {
     await using w = await world();
     const driver = join(w.root, "run.sh");
     await Deno.writeTextFile(driver, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const sibling = join(w.root, "secret.txt");
+    await Deno.writeTextFile(sibling, "not the driver's\n");
     const r = runner(w, "custom", (r) => r.custom.runExec = driver);
     const res = await probe(mode, w, r, [
       `read:${w.configFile}`,
+      `read:${driver}`,
+      `read:${sibling}`,
       `write:${join(w.root, "outside.txt")}`,
       `run:${driver}`,
       `run:bash`,
@@ -250,6 +254,9 @@ for (const mode of MODES) {
     ]);
     assert.equal(res[`read:${w.configFile}`], "denied");
     assert.equal(res[`write:${join(w.root, "outside.txt")}`], "denied");
+    // The driver file itself, to say why it cannot start; nothing beside it.
+    assert.equal(res[`read:${driver}`], "allowed");
+    assert.equal(res[`read:${sibling}`], "denied");
     assert.equal(res[`run:${driver}`], "allowed");
     assert.equal(res[`run:bash`], "denied");
     assert.equal(res[`net:127.0.0.1:${port(w.other)}`], "denied");

@@ -450,12 +450,38 @@ Deno.test("CustomExecutor reports a missing run_exec as a configuration error", 
   });
 });
 
-Deno.test("CustomExecutor names a driver that cannot be started", async () => {
-  const s = await setup({ config: { prepareExec: "/nonexistent/prepare" } });
-  await assert.rejects(
-    s.executor.prepare(never()),
-    /Cannot start prepare_exec "\/nonexistent\/prepare": no such file/,
-  );
+Deno.test("CustomExecutor names a driver that cannot be started, and why", async () => {
+  const dir = await Deno.makeTempDir({ dir: BASE });
+  const file = async (name: string, text: string, mode = 0o755) => {
+    await Deno.writeTextFile(`${dir}/${name}`, text, { mode });
+    return `${dir}/${name}`;
+  };
+  for (
+    const [prepareExec, why] of [
+      ["/nonexistent/prepare", /: no such file$/],
+      ["no-such-driver-anywhere", /: no such program in PATH$/],
+      [
+        await file("crlf.sh", "#!/bin/bash\r\necho hi\r\n"),
+        /: its #! line ends with a carriage return \(Windows line endings\), so its interpreter "\/bin\/bash\\r" does not exist$/,
+      ],
+      [
+        await file("interp.sh", "#! /no/such/interpreter -x\necho hi\n"),
+        /: its interpreter "\/no\/such\/interpreter" \(its #! line\) does not exist$/,
+      ],
+      [
+        await file("plain.sh", "#!/bin/sh\necho hi\n", 0o644),
+        /: it is not executable \(chmod \+x\)$/,
+      ],
+      [dir, /: it is a directory$/],
+    ] as const
+  ) {
+    const s = await setup({ config: { prepareExec } });
+    await assert.rejects(s.executor.prepare(never()), (e: Error) => {
+      assert.match(e.message, /^Cannot start prepare_exec "/, prepareExec);
+      assert.match(e.message, why, prepareExec);
+      return true;
+    });
+  }
 });
 
 Deno.test("CustomExecutor names the job variable too large for a driver's environment", async () => {

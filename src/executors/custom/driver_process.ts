@@ -65,13 +65,7 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
       detached: true,
     }).spawn();
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "no such file"
-      : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
-      ? `not allowed: ${errorText(e)}`
-      : (e as { code?: unknown }).code === "E2BIG"
-      ? tooBig(call)
-      : errorText(e);
+    const why = await whyNotStarted(call, e);
     throw new Error(`Cannot start ${call.name} "${call.program}": ${why}`, { cause: e });
   }
   call.onProcessGroup?.(child.pid, true);
@@ -126,6 +120,52 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
     timer?.clear();
     call.signal.removeEventListener("abort", onAbort);
     call.onProcessGroup?.(child.pid, false);
+  }
+}
+
+/**
+ * Why the driver could not be started, in the user's terms. exec(2) says
+ * ENOENT both for a missing file and for a script whose `#!` interpreter is
+ * missing (often `/bin/bash\r`: a script saved with Windows line endings),
+ * and EACCES both for a file without its execute bit and for a directory.
+ */
+async function whyNotStarted(call: DriverCall, e: unknown): Promise<string> {
+  if (e instanceof Deno.errors.NotCapable) return `not allowed: ${errorText(e)}`;
+  if ((e as { code?: unknown }).code === "E2BIG") return tooBig(call);
+  const isPath = call.program.includes("/");
+  if (e instanceof Deno.errors.NotFound) {
+    if (!isPath) return "no such program in PATH";
+    const line = await firstLine(call.program);
+    if (line === null) return "no such file";
+    if (!line.startsWith("#!")) {
+      return "it exists, but a program it needs to start (its interpreter or loader) does not";
+    }
+    const interpreter = line.slice(2).trimStart().split(/[ \t]/)[0] ?? "";
+    if (interpreter.endsWith("\r")) {
+      return `its #! line ends with a carriage return (Windows line endings), so its interpreter ` +
+        `${JSON.stringify(interpreter)} does not exist`;
+    }
+    return `its interpreter "${interpreter}" (its #! line) does not exist`;
+  }
+  if (e instanceof Deno.errors.PermissionDenied && isPath) {
+    const info = await Deno.stat(call.program).catch(() => null);
+    if (info?.isDirectory) return "it is a directory";
+    if (info?.isFile && info.mode !== null && (info.mode & 0o111) === 0) {
+      return "it is not executable (chmod +x)";
+    }
+  }
+  return errorText(e);
+}
+
+/** The first line of `file` (at most 256 bytes), or null when it cannot be read. */
+async function firstLine(file: string): Promise<string | null> {
+  try {
+    using f = await Deno.open(file);
+    const buf = new Uint8Array(256);
+    const n = await f.read(buf) ?? 0;
+    return new TextDecoder().decode(buf.subarray(0, n)).split("\n")[0] ?? "";
+  } catch {
+    return null;
   }
 }
 
