@@ -244,6 +244,19 @@ Deno.test("a blank job name or one longer than 255 characters is an error, as in
   assert.equal(p.jobs[0]!.name.length, 255);
 });
 
+Deno.test("stages: must be an array, as in GitLab", async () => {
+  assert.equal(
+    await loadError({
+      ".gitlab-ci.yml": "stages: build\njob:\n  stage: build\n  script: [echo]\n",
+    }),
+    ".gitlab-ci.yml:1: stages: expected an array of strings, got a string",
+  );
+  const p = await load({
+    ".gitlab-ci.yml": "stages: [build]\njob:\n  stage: build\n  script: [echo]\n",
+  });
+  assert.deepEqual(p.stages, [".pre", "build", ".post"]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

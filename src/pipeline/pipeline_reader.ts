@@ -136,6 +136,10 @@ export function readPipeline(root: CiMap, options: ReadPipelineOptions): Pipelin
 function readStages(root: CiMap): string[] {
   const entry = root.entries.get("stages") ?? root.entries.get("types");
   if (!entry) return [...DEFAULT_STAGES];
+  // GitLab: "stages config should be an array of strings" (a lone string too).
+  if (entry.value.kind !== "seq") {
+    fail(entry.value, "stages", `expected an array of strings, got ${describeNode(entry.value)}`);
+  }
   const listed = readStrings(entry.value, "stages");
   // GitLab always runs .pre first and .post last, whatever `stages:` says.
   return [".pre", ...listed.filter((s) => s !== ".pre" && s !== ".post"), ".post"];
