@@ -1,9 +1,10 @@
 /**
  * What a custom executor driver's `config_exec` prints on stdout: a JSON
  * object whose keys override the runner's settings for this job. Every key is
- * optional; unknown keys are ignored and `null` counts as absent, like the
- * official runner (Go's encoding/json, which also matches key names
- * case-insensitively when no exact match exists). Pure: no I/O.
+ * optional; unknown keys are ignored and `null` counts as absent (a `null`
+ * entry of `job_env` is the empty string), like the official runner (Go's
+ * encoding/json, which also matches key names case-insensitively when no
+ * exact match exists). Pure: no I/O.
  */
 
 export interface ConfigExecOutput {
@@ -67,7 +68,9 @@ export function parseConfigExecOutput(text: string): ConfigExecOutput {
   if (jobEnv !== undefined) {
     if (!isObject(jobEnv)) throw new Error(`"job_env" must be an object, got ${describe(jobEnv)}`);
     out.jobEnv = {};
-    for (const [key, v] of Object.entries(jobEnv)) {
+    for (const [key, entry] of Object.entries(jobEnv)) {
+      // As Go decodes a map of strings: a null entry is the empty string.
+      const v = entry === null ? "" : entry;
       if (typeof v !== "string") {
         throw new Error(`"job_env.${key}" must be a string, got ${describe(v)}`);
       }

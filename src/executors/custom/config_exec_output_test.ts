@@ -31,6 +31,10 @@ Deno.test("parseConfigExecOutput treats empty output, null and null keys as no o
   assert.deepEqual(parseConfigExecOutput("null"), {});
   assert.deepEqual(parseConfigExecOutput('{"builds_dir": null, "driver": null}'), {});
   assert.deepEqual(parseConfigExecOutput('{"driver": {}}'), { driver: {} });
+  // The official runner (a Go map of strings) sets a job_env entry that is null to "".
+  assert.deepEqual(parseConfigExecOutput('{"job_env": {"A": null, "B": "b"}}'), {
+    jobEnv: { A: "", B: "b" },
+  });
 });
 
 Deno.test("parseConfigExecOutput matches key names case-insensitively when no exact match exists", () => {
