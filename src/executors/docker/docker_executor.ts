@@ -648,6 +648,7 @@ export class DockerExecutor implements Executor {
         config.pullPolicy,
         config.allowedPullPolicies,
         service.pullPolicy,
+        { jobSource: `the job's service "${service.name}"` },
       );
       this.#say(`Starting service ${service.name} ...`);
       const pulled = await this.#pull(service.name, policies, signal);

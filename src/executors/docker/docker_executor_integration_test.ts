@@ -209,6 +209,24 @@ test("docker executor: an entrypoint that ends the build container fails the sta
   );
 });
 
+test("docker executor: an unknown pull_policy of a job's service names that service, not the image", async () => {
+  await using executor = createExecutor({
+    job: { services: [{ name: BUSYBOX_TEST_IMAGE, alias: "db", pull_policy: ["bogus"] }] },
+  });
+  await assert.rejects(
+    executor.prepare(never()),
+    (err: unknown) => {
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.equal(
+        err.message,
+        `Unsupported pull_policy "bogus" in the job's service "${BUSYBOX_TEST_IMAGE}": expected always, if-not-present or never`,
+      );
+      return true;
+    },
+  );
+});
+
 /** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
 async function execStarts(jobId: number, since: number): Promise<number> {
   const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));

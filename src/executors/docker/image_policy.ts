@@ -52,19 +52,21 @@ function parsePolicies(values: readonly string[], where: string): PullPolicy[] {
 /**
  * The policies to try, in order. The job's list wins when it gives one, but
  * every entry must be allowed: by `allowed_pull_policies` when set, else by
- * the runner's `pull_policy`. The runner default is ["always"].
+ * the runner's `pull_policy`. The runner default is ["always"]. `jobSource`
+ * names where the job's list comes from in errors (a service's, not the image's).
  */
 export function resolvePullPolicies(
   runnerPolicies: readonly string[],
   allowedPolicies: readonly string[],
   jobPolicies: readonly string[],
+  options: { jobSource?: string } = {},
 ): PullPolicy[] {
   const runner = parsePolicies(runnerPolicies, "the runner configuration");
   const effectiveRunner: PullPolicy[] = runner.length > 0 ? runner : ["always"];
   const allowed = allowedPolicies.length > 0
     ? parsePolicies(allowedPolicies, "allowed_pull_policies")
     : effectiveRunner;
-  const job = parsePolicies(jobPolicies, "the job's image");
+  const job = parsePolicies(jobPolicies, options.jobSource ?? "the job's image");
   const chosen = job.length > 0 ? job : effectiveRunner;
   const rejected = chosen.filter((p) => !allowed.includes(p));
   if (rejected.length > 0) {

@@ -50,6 +50,14 @@ Deno.test("a job pull policy outside allowed_pull_policies is rejected with both
     () => resolvePullPolicies(["sometimes"], [], []),
     /Unsupported pull_policy "sometimes"/,
   );
+  assert.throws(
+    () => resolvePullPolicies([], [], ["bogus"]),
+    /^JobFailedError: Unsupported pull_policy "bogus" in the job's image: /,
+  );
+  assert.throws(
+    () => resolvePullPolicies([], [], ["bogus"], { jobSource: `the job's service "db"` }),
+    /^JobFailedError: Unsupported pull_policy "bogus" in the job's service "db": /,
+  );
 });
 
 Deno.test("image names without a tag get latest; digests stay", () => {
