@@ -257,6 +257,19 @@ Deno.test("stages: must be an array, as in GitLab", async () => {
   assert.deepEqual(p.stages, [".pre", "build", ".post"]);
 });
 
+Deno.test("workflow:rules take when: always or never only, as in GitLab", async () => {
+  assert.equal(
+    await loadError({
+      ".gitlab-ci.yml": "workflow:\n  rules:\n    - when: manual\njob:\n  script: [echo]\n",
+    }),
+    '.gitlab-ci.yml:3: workflow.rules[0].when: unknown value "manual"; expected one of always, never',
+  );
+  const p = await load({
+    ".gitlab-ci.yml": "workflow:\n  rules:\n    - when: always\njob:\n  script: [echo]\n",
+  });
+  assert.equal(p.workflow.rules?.[0]?.when, "always");
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -105,7 +105,10 @@ export function readPipeline(root: CiMap, options: ReadPipelineOptions): Pipelin
     const name = map.entries.get("name");
     workflow = {
       name: name ? readString(name.value, "workflow.name") : "",
-      rules: rules ? readRules(rules.value, "workflow.rules") : null,
+      // GitLab: a pipeline is created or not; no manual or delayed pipelines.
+      rules: rules
+        ? readRules(rules.value, "workflow.rules", { allowedWhen: ["always", "never"] })
+        : null,
     };
   }
   const jobs: JobConfig[] = [];
@@ -524,9 +527,10 @@ function readImage(node: CiNode, key: string, isService: boolean): ImageConfig {
 export function readRules(
   node: CiNode,
   key: string,
-  options: { allowedKeys?: readonly string[] } = {},
+  options: { allowedKeys?: readonly string[]; allowedWhen?: readonly JobWhen[] } = {},
 ): RuleConfig[] {
   const allowedKeys = options.allowedKeys ?? RULE_KEYS;
+  const allowedWhen = options.allowedWhen ?? RULE_WHEN;
   const items = readItems(node, key, false);
   // GitLab: "rules config should be an array of hashes" (an empty one included).
   if (items.length === 0) fail(node, key, "expected at least one rule");
@@ -560,7 +564,7 @@ export function readRules(
       if: ifText,
       changes: pathsOf("changes"),
       exists: pathsOf("exists"),
-      when: get("when") ? readWhen(get("when")!, `${at}.when`, RULE_WHEN) : null,
+      when: get("when") ? readWhen(get("when")!, `${at}.when`, allowedWhen) : null,
       startIn: readRuleStartIn(item, at, get("when"), get("start_in")),
       allowFailure: allowFailure ? readBool(allowFailure, `${at}.allow_failure`) : null,
       variables: get("variables") ? readVariables(get("variables")!, `${at}.variables`, false) : [],
