@@ -270,6 +270,24 @@ Deno.test("workflow:rules take when: always or never only, as in GitLab", async 
   assert.equal(p.workflow.rules?.[0]?.when, "always");
 });
 
+Deno.test("environment: an unknown key or action is an error, as in GitLab", async () => {
+  const env = (lines: string) => ({
+    ".gitlab-ci.yml": `job:\n  script: [echo]\n  environment:\n    name: review\n${lines}`,
+  });
+  assert.equal(
+    await loadError(env("    action: deploy\n")),
+    '.gitlab-ci.yml:5: jobs.job.environment.action: unknown value "deploy"; expected one of start, stop, prepare, verify, access',
+  );
+  assert.match(
+    await loadError(env("    nmae: typo\n")),
+    /^\.gitlab-ci\.yml:5: jobs\.job\.environment\.nmae: unknown key; expected one of name, url, action, on_stop, auto_stop_in, kubernetes, deployment_tier$/,
+  );
+  const p = await load(
+    env("    action: prepare\n    on_stop: stop_review\n    auto_stop_in: 1 day\n"),
+  );
+  assert.equal(p.jobs[0]!.environment?.action, "prepare");
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

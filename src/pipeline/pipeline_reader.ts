@@ -939,18 +939,33 @@ function readCache(node: CiNode, key: string): CacheConfig {
   };
 }
 
+/** What GitLab allows in a job's `environment:` hash, and its actions. */
+const ENVIRONMENT_KEYS = [
+  "name",
+  "url",
+  "action",
+  "on_stop",
+  "auto_stop_in",
+  "kubernetes",
+  "deployment_tier",
+];
+const ENVIRONMENT_ACTIONS = ["start", "stop", "prepare", "verify", "access"];
+
 function readEnvironment(node: CiNode, key: string): EnvironmentConfig {
   if (node.kind === "scalar") {
     return { name: readString(node, key), url: "", action: "start", tier: "" };
   }
   const map = readMap(node, key);
+  checkKeys(map, key, ENVIRONMENT_KEYS);
   const get = (k: string) => map.entries.get(k)?.value;
   const name = get("name");
   if (!name) fail(node, key, "name: is required");
   return {
     name: readString(name, `${key}.name`),
     url: get("url") ? readString(get("url")!, `${key}.url`) : "",
-    action: get("action") ? readString(get("action")!, `${key}.action`) : "start",
+    action: get("action")
+      ? readWhen(get("action")!, `${key}.action`, ENVIRONMENT_ACTIONS)
+      : "start",
     tier: get("deployment_tier") ? readDeploymentTier(get("deployment_tier")!, key) : "",
   };
 }
