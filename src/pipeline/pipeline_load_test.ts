@@ -288,6 +288,20 @@ Deno.test("environment: an unknown key or action is an error, as in GitLab", asy
   assert.equal(p.jobs[0]!.environment?.action, "prepare");
 });
 
+Deno.test("artifacts:expire_in must be a duration or never, as in GitLab", async () => {
+  const artifacts = (expireIn: string) => ({
+    ".gitlab-ci.yml":
+      `job:\n  script: [echo]\n  artifacts:\n    paths: [out]\n    expire_in: ${expireIn}\n`,
+  });
+  assert.equal(
+    await loadError(artifacts("soon")),
+    '.gitlab-ci.yml:5: jobs.job.artifacts.expire_in: "soon" is not a duration (like "1 week" or "30 days") or never',
+  );
+  for (const ok of ["never", "1 week", "3 mins 4 sec", "2h30m"]) {
+    assert.equal((await load(artifacts(ok))).jobs[0]!.artifacts?.expireIn, ok);
+  }
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

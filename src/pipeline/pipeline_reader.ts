@@ -847,9 +847,18 @@ function readArtifacts(node: CiNode, key: string, warnings: CiWarning[]): Artifa
     exclude: get("exclude") ? readPathList(get("exclude")!, `${key}.exclude`) : [],
     untracked: get("untracked") ? readBool(get("untracked")!, `${key}.untracked`) : false,
     when: get("when") ? readWhen(get("when")!, `${key}.when`, STEP_WHEN) : "on_success",
-    expireIn: expire ? readText(expire, `${key}.expire_in`) : "",
+    expireIn: expire ? readExpireIn(expire, `${key}.expire_in`) : "",
     reports,
   };
+}
+
+/** `artifacts:expire_in`: a duration or `never`, as GitLab validates it. */
+function readExpireIn(node: CiNode, key: string): string {
+  const text = readString(node, key);
+  if (text.trim().toLowerCase() !== "never" && parseCiDuration(text) === null) {
+    fail(node, key, `"${text}" is not a duration (like "1 week" or "30 days") or never`);
+  }
+  return text;
 }
 
 /** Report types GitLab accepts under `artifacts:reports` (besides coverage_report). */
