@@ -35,6 +35,7 @@ import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
 import { unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
+import { unquotableField } from "../shells/shell_quote.ts";
 import {
   afterScript,
   cleanupFiles,
@@ -236,6 +237,13 @@ class Build {
       this.#header();
       const unsupported = unsupportedFeatureError(this.#o.job);
       if (unsupported !== null) throw unsupported;
+      const unquotable = unquotableField(this.#o.job);
+      if (unquotable !== null) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `The job cannot run: ${unquotable} contains a NUL byte, which a shell cannot hold`,
+        );
+      }
       preparedScript = await this.#prepare();
       await this.#runStages();
     } catch (e) {

@@ -1,5 +1,5 @@
 /** Script generation for bash and sh; pure, no I/O. */
-export { isShellVariableName, quoteShell } from "./shell_quote.ts";
+export { isShellVariableName, quoteShell, unquotableField } from "./shell_quote.ts";
 export {
   ANSI_BOLD_CYAN,
   ANSI_BOLD_GREEN,

@@ -7,14 +7,18 @@
  * (newlines, ESC, `$`, backslashes) as is in both shells.
  */
 
+import type { JobSpec } from "../job/job_spec.ts";
+
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-/** One shell word whose value is exactly `value`. NUL cannot be represented. */
+/**
+ * One shell word whose value is exactly `value`. NUL cannot be represented;
+ * the error does not show the value, which may be a secret (escaped, the
+ * log's masking would not recognise it).
+ */
 export function quoteShell(value: string): string {
   if (value.includes("\0")) {
-    throw new RangeError(
-      `Cannot quote a value containing a NUL byte: ${JSON.stringify(value.slice(0, 40))}`,
-    );
+    throw new RangeError(`Cannot quote a value containing a NUL byte (${value.length} characters)`);
   }
   if (value === "") return "''";
   if (SAFE_WORD.test(value)) return value;
@@ -24,4 +28,23 @@ export function quoteShell(value: string): string {
 /** Variable names the shell can `export`; other keys are skipped by the writer. */
 export function isShellVariableName(key: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key);
+}
+
+/**
+ * The first job variable the scripts export, or script line, that no shell
+ * can hold (it contains a NUL byte), named by its payload field; null when
+ * there is none. Checked before the job starts, so the job fails naming it.
+ */
+export function unquotableField(
+  job: Pick<JobSpec, "variables" | "steps" | "hooks">,
+): string | null {
+  const variable = job.variables.find((v) => isShellVariableName(v.key) && v.value.includes("\0"));
+  if (variable) return `the value of variable "${variable.key}"`;
+  for (const [field, scripts] of [["steps", job.steps], ["hooks", job.hooks]] as const) {
+    for (const [i, { name, script }] of scripts.entries()) {
+      const line = script.findIndex((l) => l.includes("\0"));
+      if (line !== -1) return `line ${line + 1} of ${field}[${i}] ("${name}")`;
+    }
+  }
+  return null;
 }

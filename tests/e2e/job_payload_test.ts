@@ -85,3 +85,38 @@ Deno.test("a job carrying secrets, CI steps or inputs this runner does not decla
     assert.doesNotMatch(state.trace, /script ran|from run/);
   }
 });
+
+Deno.test("a variable or script line with a NUL byte fails the job naming it, never showing a masked value", async () => {
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
+  });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const secret = gitlab.enqueueJob({
+    script: ["echo script ran"],
+    variables: [...NO_GIT, {
+      key: "DEPLOY_KEY",
+      value: "k3y-part-one\0k3y-part-two",
+      masked: true,
+    }],
+  });
+  const line = gitlab.enqueueJob({ script: ["echo fine", "echo script ran\0"], variables: NO_GIT });
+  const expected = [
+    [secret, 'the value of variable "DEPLOY_KEY" contains a NUL byte'],
+    [line, 'line 2 of steps[0] ("script") contains a NUL byte'],
+  ] as const;
+  for (const [job, message] of expected) {
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "failed", state.trace + runner.log);
+    assert.equal(state.failureReason, "runner_configuration_error");
+    assert.ok(
+      state.trace.includes(`ERROR: Job failed: The job cannot run: ${message}`),
+      state.trace,
+    );
+    assert.doesNotMatch(state.trace, /k3y-part|script ran/);
+  }
+});

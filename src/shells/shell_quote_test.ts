@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { parseJobSpec } from "../job/job_spec.ts";
+import { quoteShell, unquotableField } from "./shell_quote.ts";
+
+Deno.test("a value with a NUL byte cannot be quoted, and the error does not show it", () => {
+  assert.throws(() => quoteShell("s3cr3t\0tail"), (err: Error) => {
+    assert.ok(err instanceof RangeError);
+    assert.doesNotMatch(err.message, /s3cr3t|tail/);
+    return true;
+  });
+});
+
+Deno.test("unquotableField names the variable or the script line that holds a NUL byte", () => {
+  const job = (payload: Record<string, unknown>) => parseJobSpec({ id: 1, token: "t", ...payload });
+  assert.equal(unquotableField(job({ variables: [{ key: "A", value: "ok" }] })), null);
+  // A key no shell can export is never written to a script.
+  assert.equal(unquotableField(job({ variables: [{ key: "A-B", value: "\0" }] })), null);
+  assert.equal(
+    unquotableField(job({ variables: [{ key: "A", value: "ok" }, { key: "B", value: "x\0" }] })),
+    'the value of variable "B"',
+  );
+  assert.equal(
+    unquotableField(job({ steps: [{ name: "script", script: ["true", "echo \0"] }] })),
+    'line 2 of steps[0] ("script")',
+  );
+  assert.equal(
+    unquotableField(job({ hooks: [{ name: "pre_get_sources_script", script: ["\0"] }] })),
+    'line 1 of hooks[0] ("pre_get_sources_script")',
+  );
+});
