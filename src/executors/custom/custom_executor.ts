@@ -539,22 +539,45 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return all;
 }
 
-/** Splits a byte stream into lines for the runner log. */
+/**
+ * Longest runner log record a cleanup_exec line makes; a longer line is cut
+ * into records of this size, as the official runner's log writer does (64 KiB).
+ */
+const MAX_LOG_LINE = 64 * 1024;
+
+/**
+ * Splits a byte stream into lines for the runner log. Only the new chunk is
+ * searched for line ends, and a line without one is cut at MAX_LOG_LINE: a
+ * driver printing megabytes without a newline (a progress bar redrawn with
+ * `\r`) costs linear time and bounded memory.
+ */
 function lineSink(emit: (line: string) => void): {
   write: (chunk: Uint8Array) => void;
   flush: () => void;
 } {
   const text = new TextDecoder();
   let pending = "";
+  const add = (piece: string) => {
+    pending += piece;
+    while (pending.length >= MAX_LOG_LINE) {
+      emit(pending.slice(0, MAX_LOG_LINE));
+      pending = pending.slice(MAX_LOG_LINE);
+    }
+  };
   return {
     write: (chunk) => {
-      pending += text.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) emit(line.replace(/\r$/, ""));
+      const decoded = text.decode(chunk, { stream: true });
+      let start = 0;
+      for (let end = decoded.indexOf("\n"); end >= 0; end = decoded.indexOf("\n", start)) {
+        add(decoded.slice(start, end));
+        emit(pending.replace(/\r$/, ""));
+        pending = "";
+        start = end + 1;
+      }
+      add(decoded.slice(start));
     },
     flush: () => {
-      pending += text.decode();
+      add(text.decode());
       if (pending !== "") emit(pending);
       pending = "";
     },

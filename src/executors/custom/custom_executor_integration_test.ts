@@ -605,6 +605,16 @@ Deno.test("CustomExecutor cleanup stops a stage still running before calling cle
   assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "prepare", "run", "cleanup"]);
 });
 
+Deno.test("CustomExecutor cuts a cleanup_exec line longer than 64 KiB into runner log records of 64 KiB", async () => {
+  const s = await setup({ env: { CLEANUP_MODE: "long-line" } });
+  await s.executor.prepare(never());
+  await s.executor.cleanup();
+  const out = s.log.records.filter((r) => r.fields["cleanup_std"] === "out").map((r) => r.msg);
+  assert.deepEqual(out.map((line) => line.length), [17, 65536, 65536, 65536, 3392, 5]);
+  assert.equal(out.slice(1, 5).join(""), "x".repeat(200_000));
+  assert.equal(out.at(-1), "after");
+});
+
 Deno.test("CustomExecutor sends cleanup_exec output to the runner log, not the job log", async () => {
   const s = await setup({ env: { CLEANUP_EXIT: "2" } });
   await s.executor.prepare(never());

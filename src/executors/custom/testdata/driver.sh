@@ -67,6 +67,8 @@ run)
 cleanup)
   echo "cleanup on stdout"
   echo "cleanup on stderr" >&2
+  # 200,000 bytes without a newline, then a short line.
+  if [ "${CLEANUP_MODE:-}" = long-line ]; then head -c 200000 /dev/zero | tr '\0' x; echo; echo after; fi
   exit "${CLEANUP_EXIT:-0}"
   ;;
 *)
