@@ -48,8 +48,8 @@ every key we know, generated from \`src/config/schema.ts\`.
   When a running runner sees an invalid edit, it logs the error once and keeps the
   last good configuration.
 - **Reloading**: the runner watches the directory of \`config.toml\` (so editors that
-  save by renaming, and Kubernetes ConfigMap updates, are seen) and reloads on
-  \`SIGHUP\`.
+  save by renaming, and Kubernetes ConfigMap updates, are seen), and that of the file it
+  links to, followed when the link is pointed elsewhere; it reloads on \`SIGHUP\`.
 
 ## How the file is written
 

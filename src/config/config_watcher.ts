@@ -53,6 +53,10 @@ export class ConfigWatcher implements AsyncDisposable {
   #lastSeen: string;
   #watcher: Deno.FsWatcher | null = null;
   #loop: Promise<void> = Promise.resolve();
+  /** The directories the first watcher covers. */
+  #dirs: Set<string>;
+  /** The directory config.toml leads to now, when it is none of #dirs (the link moved since). */
+  #followed: { dir: string; watcher: Deno.FsWatcher; loop: Promise<void> } | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -63,12 +67,10 @@ export class ConfigWatcher implements AsyncDisposable {
     this.#config = options.initial.config;
     this.#lastSeen = options.initial.text ?? MISSING;
     const dirs = new Set([dirname(options.path)]);
-    try {
-      // A config.toml that is itself a symlink elsewhere: watch its target's directory too.
-      dirs.add(dirname(Deno.realPathSync(options.path)));
-    } catch {
-      // Missing file: its directory is enough.
-    }
+    // A config.toml that is itself a symlink elsewhere: watch its target's directory too.
+    const target = targetDir(options.path);
+    if (target !== null) dirs.add(target);
+    this.#dirs = dirs;
     try {
       this.#watcher = Deno.watchFs([...dirs], { recursive: false });
     } catch (error) {
@@ -102,7 +104,10 @@ export class ConfigWatcher implements AsyncDisposable {
     } catch {
       // Already closed.
     }
+    const followed = this.#followed?.loop;
+    this.#unfollow();
     await this.#loop;
+    await followed;
     await this.#queue.catch(() => {});
   }
 
@@ -119,6 +124,45 @@ export class ConfigWatcher implements AsyncDisposable {
     } catch (error) {
       if (!this.#closed) throw error;
     }
+  }
+
+  /**
+   * Watches the directory config.toml leads to now when the link was pointed
+   * elsewhere since (a file turned into a link, `ln -sfn` to another
+   * directory): edits there would go unseen. At most one such directory is
+   * watched, the current one.
+   */
+  #follow(): void {
+    const dir = targetDir(this.#options.path);
+    if (dir === this.#followed?.dir) return;
+    this.#unfollow();
+    if (this.#closed || dir === null || this.#dirs.has(dir)) return;
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(dir, { recursive: false });
+    } catch {
+      return; // gone again, or not ours to watch: SIGHUP still reloads
+    }
+    const loop = (async () => {
+      try {
+        for await (const _event of watcher) {
+          if (this.#closed) break;
+          this.#schedule();
+        }
+      } catch {
+        // Its directory went (a link flipped on): the next check follows the new one.
+      }
+    })();
+    this.#followed = { dir, watcher, loop };
+  }
+
+  #unfollow(): void {
+    try {
+      this.#followed?.watcher.close();
+    } catch {
+      // Already closed.
+    }
+    this.#followed = null;
   }
 
   /** (Re)starts the quiet period after which the file is checked. */
@@ -139,6 +183,7 @@ export class ConfigWatcher implements AsyncDisposable {
 
   async #check(forced: boolean): Promise<ReloadOutcome> {
     if (this.#closed) return { kind: "unchanged" };
+    this.#follow();
     const { path, env } = this.#options;
     let bytes: Uint8Array;
     try {
@@ -205,5 +250,14 @@ export class ConfigWatcher implements AsyncDisposable {
   #fail(error: ConfigError): ReloadOutcome {
     if (!this.#closed) this.#options.onError(error);
     return { kind: "failed", error };
+  }
+}
+
+/** The directory of the file `path` leads to; null when it cannot be resolved (missing). */
+function targetDir(path: string): string | null {
+  try {
+    return dirname(Deno.realPathSync(path));
+  } catch {
+    return null;
   }
 }

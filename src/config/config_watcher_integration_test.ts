@@ -258,3 +258,27 @@ Deno.test("ConfigWatcher parses an edit with its `parse` (errors included), and 
     assert.deepEqual(events.events.map((e) => e.kind), ["change", "error", "change"]);
   });
 });
+
+Deno.test("ConfigWatcher follows config.toml turned into a link to another directory, and then edits there", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(path, `concurrent = 1\n`);
+    const { watcher, events } = await start(dir, path);
+    await using _ = watcher;
+    // config.toml becomes a link into a directory the watcher did not know.
+    await Deno.mkdir(join(dir, "v2"));
+    await Deno.writeTextFile(join(dir, "v2", "config.toml"), `concurrent = 2\n`);
+    await Deno.symlink(join("v2", "config.toml"), join(dir, "config.toml.new"));
+    await Deno.rename(join(dir, "config.toml.new"), path);
+    const linked = await events.next();
+    assert.equal(linked.kind === "change" && linked.summary, "concurrent 1 → 2");
+    // An edit of the file the link leads to, in place and by rename.
+    await Deno.writeTextFile(join(dir, "v2", "config.toml"), `concurrent = 3\n`);
+    const edited = await events.next();
+    assert.equal(edited.kind === "change" && edited.summary, "concurrent 2 → 3");
+    await Deno.writeTextFile(join(dir, "v2", ".swp"), `concurrent = 4\n`);
+    await Deno.rename(join(dir, "v2", ".swp"), join(dir, "v2", "config.toml"));
+    const renamed = await events.next();
+    assert.equal(renamed.kind === "change" && renamed.summary, "concurrent 3 → 4");
+  });
+});
