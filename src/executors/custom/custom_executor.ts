@@ -510,20 +510,29 @@ function seconds(value: number, fallback: number): number {
 /**
  * The job's exit code from BUILD_EXIT_CODE_FILE: its first line, an integer.
  * No file means BUILD_FAILURE_EXIT_CODE; anything else in it is a system
- * failure, as upstream treats it.
+ * failure, as upstream treats it. Only the file's start is read, and the
+ * error quotes at most 100 characters of it: a driver that sent a command's
+ * output there by mistake does not put megabytes into the job log.
  */
 async function readBuildExitCode(file: string, name: string, program: string): Promise<number> {
-  let text: string;
+  let head: Uint8Array;
   try {
-    text = await Deno.readTextFile(file);
+    using f = await Deno.open(file);
+    const buf = new Uint8Array(1024);
+    head = buf.subarray(0, await f.read(buf) ?? 0);
   } catch {
     return BUILD_FAILURE_EXIT_CODE;
   }
-  const first = (text.split("\n")[0] ?? "").replace(/\r$/, "");
+  const text = decoder.decode(head);
+  const newline = text.indexOf("\n");
+  const first = (newline < 0 ? text : text.slice(0, newline)).replace(/\r$/, "");
   if (!/^[+-]?\d+$/.test(first) || !Number.isSafeInteger(Number(first))) {
+    const quoted = first.length > 100
+      ? `${JSON.stringify(first.slice(0, 100))}…`
+      : JSON.stringify(first);
     throw new Error(
       `${name} "${program}" exited with BUILD_FAILURE_EXIT_CODE but BUILD_EXIT_CODE_FILE ` +
-        `holds ${JSON.stringify(first)}, not an integer exit code`,
+        `holds ${quoted}, not an integer exit code`,
     );
   }
   return Number(first);

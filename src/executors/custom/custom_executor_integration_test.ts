@@ -389,6 +389,19 @@ Deno.test("CustomExecutor reports a garbled BUILD_EXIT_CODE_FILE as a system fai
   await s.executor.cleanup();
 });
 
+Deno.test("CustomExecutor quotes at most 100 characters of a BUILD_EXIT_CODE_FILE that holds megabytes", async () => {
+  const s = await setup({ env: { RUN_MODE: "huge-code-file" } });
+  await s.executor.prepare(never());
+  await assert.rejects(
+    s.executor.run({ stage: "get_sources", script: contractScript(["true"]) }, never()),
+    (e: Error) => {
+      assert.equal(e.message.split("holds ")[1], `"${"y".repeat(100)}"…, not an integer exit code`);
+      return true;
+    },
+  );
+  await s.executor.cleanup();
+});
+
 Deno.test("CustomExecutor turns SYSTEM_FAILURE_EXIT_CODE and unknown codes into system failures, and still cleans up", async () => {
   for (
     const [mode, message] of [

@@ -56,6 +56,10 @@ run)
     exit "$BUILD_FAILURE_EXIT_CODE"
     ;;
   no-code-file) exit "$BUILD_FAILURE_EXIT_CODE" ;;
+  huge-code-file)
+    head -c 3000000 /dev/zero | tr '\0' y >"$BUILD_EXIT_CODE_FILE"
+    exit "$BUILD_FAILURE_EXIT_CODE"
+    ;;
   esac
   bash "$script" </dev/null
   rc=$?
