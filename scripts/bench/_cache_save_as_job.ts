@@ -15,10 +15,12 @@ import { saveCache } from "../../src/cache/save_cache.ts";
  */
 export async function saveCacheAsJob(
   dir: string,
-  { key, store, level, onSelected }: {
+  { key, store, level, concurrency, onSelected }: {
     key: string;
     store: CacheStore;
     level: CompressionLevel;
+    /** Compression threads, as FF_USE_FASTZIP gives them; default 1. */
+    concurrency?: number;
     onSelected: () => void;
   },
 ): Promise<void> {
@@ -48,6 +50,7 @@ export async function saveCacheAsJob(
     source: new LocalArchiveSource(parent),
     projectDir: parent,
     compressionLevel: level,
+    ...(concurrency ? { concurrency } : {}),
     log: (line) => logged.push(line),
     signal: new AbortController().signal,
   });

@@ -7,7 +7,7 @@
  * <= 1.0), peak RSS, and our archive's parts (file selection, zip).
  *
  *   deno run --allow-all scripts/bench/archive.ts [--files 20000] [--runs 3] [--quick]
- *     [--level fast] [--v8-flags FLAGS] [--tree DIR]
+ *     [--level fast] [--threads N] [--v8-flags FLAGS] [--tree DIR]
  *
  * Needs Info-ZIP's zip and unzip and GNU time (/usr/bin/time); without them
  * it skips, saying which and how to get them.
@@ -15,6 +15,10 @@
  * new, empty or made by this bench: its files are replaced).
  * `--level` is our archive's compression level (fastest, fast, default, slow,
  * slowest); the baseline stays `zip -1`, the level "fast" matches.
+ * `--threads N` (default: the CPUs; 1 skips it) also times our archive as a
+ * job with FF_USE_FASTZIP and FASTZIP_ARCHIVER_CONCURRENCY=N makes it: N
+ * threads compress, each past the first a Worker of ~20 MiB, so its peak
+ * RSS is above the 64 MiB goal of the default, one-thread archive.
  * `--quick` measures the same tree once each, extractions twice each
  * (unzip, ours, ours, unzip). Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  * `BENCH_MEMORY=1` in the environment also prints each of our runs' memory
@@ -69,6 +73,7 @@ const args = parseArgs({
     runs: { type: "string" },
     child: { type: "string" },
     level: { type: "string", default: "fast" },
+    threads: { type: "string" },
     dir: { type: "string" },
     zip: { type: "string" },
     store: { type: "string" },
@@ -99,6 +104,10 @@ const fileCount = Number(args.values.files);
 if (!Number.isInteger(fileCount) || fileCount < 1) {
   throw new TypeError(`--files must be a positive integer: got "${args.values.files}"`);
 }
+const threads = Number(args.values.threads ?? navigator.hardwareConcurrency);
+if (!Number.isInteger(threads) || threads < 1) {
+  throw new TypeError(`--threads must be a positive integer: got "${args.values.threads}"`);
+}
 args.values.runs ??= args.values.quick ? "1" : "3";
 const runs = Number(args.values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
@@ -123,6 +132,8 @@ try {
   const permissions = executorPermissionFlags(shellRunner(treeParent, caches), work);
   const store = `${caches}/project`;
   const ourZip = `${store}/bench/cache.zip`;
+  const threadedStore = `${caches}/project-threads`;
+  const threadedName = `ours archive (${args.values.level}, ${threads} threads)`;
   const zipZip = `${caches}/zip.zip`;
   log(
     `ours runs as: deno run ${[...v8Flags, ...permissions].join(" ")} (${
@@ -163,13 +174,14 @@ try {
 
   for (let run = 0; run < runs; run++) {
     // Alternate who goes first so page-cache warmth does not favour one side.
-    const order = run % 2 === 0 ? ["zip", "ours"] : ["ours", "zip"];
+    const sides = threads > 1 ? ["zip", "ours", "threads"] : ["zip", "ours"];
+    const order = run % 2 === 0 ? sides : sides.toReversed();
     for (const who of order) {
       if (who === "zip") {
         await Deno.remove(zipZip).catch(() => {});
         const r = await timed(["zip", "-qr", "-1", zipZip, "tree"], treeParent);
         record("zip -r -1", r, (await Deno.stat(zipZip)).size);
-      } else {
+      } else if (who === "ours") {
         // A cache already there and newer than the tree would be kept as it is.
         await Deno.remove(store, { recursive: true }).catch(() => {});
         const r = await ours(
@@ -180,6 +192,14 @@ try {
         archiveParts.select.push(r.selectMs ?? NaN);
         archiveParts.archive.push(r.ms - (r.selectMs ?? NaN));
         record(`ours archive (${args.values.level})`, r, (await Deno.stat(ourZip)).size);
+      } else {
+        await Deno.remove(threadedStore, { recursive: true }).catch(() => {});
+        const r = await ours(
+          "archive",
+          { dir: tree, store: threadedStore, level: args.values.level, threads: String(threads) },
+          permissions,
+        );
+        record(threadedName, r, (await Deno.stat(`${threadedStore}/bench/cache.zip`)).size);
       }
     }
     // --quick extracts twice each, unzip, ours, ours, unzip: no side always
@@ -207,15 +227,22 @@ try {
       }
     }
   }
-  // Our own archive must extract to the same tree.
-  const check = `${treeParent}/x-check`;
-  await Deno.mkdir(check);
-  await ours("extract", { zip: ourZip, out: check }, permissions);
-  const diff = await new Deno.Command("diff", {
-    args: ["-r", "--no-dereference", tree, `${check}/tree`],
-  })
-    .output();
-  log(`round trip of our archive: ${diff.success ? "identical" : "DIFFERS"}`);
+  // Our own archives must extract to the same tree.
+  const zips = threads > 1 ? [ourZip, `${threadedStore}/bench/cache.zip`] : [ourZip];
+  for (const [index, zip] of zips.entries()) {
+    const check = `${treeParent}/x-check-${index}`;
+    await Deno.mkdir(check);
+    await ours("extract", { zip, out: check }, permissions);
+    const diff = await new Deno.Command("diff", {
+      args: ["-r", "--no-dereference", tree, `${check}/tree`],
+    })
+      .output();
+    log(
+      `round trip of our archive${index === 0 ? "" : ` on ${threads} threads`}: ${
+        diff.success ? "identical" : "DIFFERS"
+      }`,
+    );
+  }
 
   const median = (xs: number[]) =>
     [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -223,7 +250,7 @@ try {
     const r = results[name];
     if (!r) return "";
     const size = r.size ? `  size ${(r.size / 1e6).toFixed(1)} MB` : "";
-    return `${name.padEnd(24)} ${median(r.ms).toFixed(0).padStart(6)} ms  CPU ${
+    return `${name.padEnd(31)} ${median(r.ms).toFixed(0).padStart(6)} ms  CPU ${
       median(r.cpuMs).toFixed(0).padStart(6)
     } ms (kernel ${median(r.sysMs).toFixed(0).padStart(5)} ms)  peak RSS ${
       (Math.max(...r.rssKb) / 1024).toFixed(0).padStart(4)
@@ -246,6 +273,15 @@ try {
       ratio(`ours archive (${args.values.level})`, "zip -r -1")
     }  (goal <= 1.00)`,
   );
+  if (threads > 1) {
+    log(
+      `archive ratio ours/zip, FF_USE_FASTZIP on ${threads} threads: ${
+        ratio(threadedName, "zip -r -1")
+      }  (peak RSS ${
+        (Math.max(...(results[threadedName]?.rssKb ?? [0])) / 1024).toFixed(0)
+      } MiB; its Workers are the price)`,
+    );
+  }
   log(`extract ratio ours/unzip: ${ratio("ours extract", "unzip")}  (goal <= 1.00)`);
   const kernel = (name: string) => median(results[name]?.sysMs ?? [NaN]);
   const [oursKernel, unzipKernel] = [kernel("ours extract"), kernel("unzip")];
@@ -384,6 +420,7 @@ async function child(op: string): Promise<void> {
       key: "bench",
       store: new LocalCacheStore(args.values.store as string),
       level: args.values.level as CompressionLevel,
+      concurrency: Number(args.values.threads ?? 1),
       onSelected: () => selectMs = performance.now() - t,
     });
   } else {

@@ -12,6 +12,15 @@ import type { ArchiveSource, SourceEntry } from "./archive_source.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
 import { crc32, RawDeflater } from "./_deflate.ts";
+import {
+  BLOCK as UNIT_BLOCK,
+  DeflatePool,
+  type DeflateUnit,
+  FILES as UNIT_FILES,
+  LAST_BLOCK as UNIT_LAST_BLOCK,
+  newUnit,
+  UNIT_PIECES,
+} from "./_deflate_pool.ts";
 import { orderedWindow } from "./_ordered_window.ts";
 import { EventLoopTurns } from "./_event_loop_turns.ts";
 import { sinkStream } from "./sink_stream.ts";
@@ -56,6 +65,15 @@ export interface ZipWriterOptions {
   /** Told about paths that vanished or cannot be archived; they are skipped. */
   warn?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * Threads that compress (FF_USE_FASTZIP's ARCHIVER_CONCURRENCY); default 1.
+   * Above 1, a source that reads without waiting (the local disk) is
+   * compressed by `concurrency - 1` Workers, helped by this thread while it
+   * would otherwise wait, in units of about 1 MiB (large files in
+   * independent blocks, the pigz way); each Worker costs ~20 MiB. Other
+   * sources, and level 0, use this thread only.
+   */
+  concurrency?: number;
 }
 
 /**
@@ -75,6 +93,8 @@ interface Prepared {
   entry: SourceEntry;
   /** Complete compressed (or stored) data, or null for a streamed large file. */
   data: Uint8Array | null;
+  /** A large file's data, already in the making (compressed by several threads). */
+  blocks?: AsyncIterable<Block>;
   method: number;
   crc: number;
   size: number;
@@ -128,10 +148,21 @@ export async function writeZip(
 ): Promise<number> {
   const out = new OutputBuffers(sink);
   const turns = new EventLoopTurns(options.signal);
+  const threads = Math.floor(options.concurrency ?? 1);
+  const pool = threads > 1 && deflateLevel(options.level) !== 0 && source.readFileInto &&
+      source.readFileAt
+    ? new DeflatePool(threads - 1)
+    : null;
   try {
-    await writeEntries(source, paths, out, options, turns);
+    await writeEntries(source, paths, out, options, turns, pool);
     await out.flush();
+    if (pool?.failure) {
+      options.warn?.(
+        `FF_USE_FASTZIP: no compression thread could start (${pool.failure}): compressed on one thread`,
+      );
+    }
   } finally {
+    pool?.close();
     turns.close();
     await out.settle();
   }
@@ -158,6 +189,7 @@ async function writeEntries(
   out: OutputBuffers,
   options: ZipWriterOptions,
   turns: EventLoopTurns,
+  pool: DeflatePool | null,
 ): Promise<void> {
   const level = deflateLevel(options.level);
   // The central directory, kept as columns of numbers (about 48 bytes an
@@ -185,7 +217,9 @@ async function writeEntries(
   // array per file, freed only at the next collection) held 3+ MiB of
   // native memory over 20k files.
   const tools: PrepareTools = { level, scratch, deflater, copy: scratch === null };
-  const prepared = scratch !== null
+  const prepared = pool !== null
+    ? inParallel(source, paths, level, pool, options.signal)
+    : scratch !== null
     ? oneAtATime(paths.length, (i) => prepare(source, paths[i] as string, tools))
     : orderedWindow(
       paths.length,
@@ -235,14 +269,17 @@ async function writeEntries(
       let crc = 0;
       let size = 0;
       let compressed = 0;
-      large ??= {
-        deflater: new RawDeflater(level),
-        buffer: source.readFileAt ? new Uint8Array(BLOCK) : EMPTY,
-        deflated: new Uint8Array(OUTPUT_CHUNK),
-      };
-      const blocks = source.readFileAt
-        ? readLargeFile(source, item.path, level, large, options.signal)
-        : streamLargeFile(source, item.path, level, large, options.signal);
+      const blocks = item.blocks ?? oneThreadBlocks(
+        source,
+        item.path,
+        level,
+        large ??= {
+          deflater: new RawDeflater(level),
+          buffer: source.readFileAt ? new Uint8Array(BLOCK) : EMPTY,
+          deflated: new Uint8Array(OUTPUT_CHUNK),
+        },
+        options.signal,
+      );
       for await (const block of blocks) {
         crc = crc32(block.raw, crc);
         size += block.raw.length;
@@ -331,8 +368,57 @@ async function prepare(
   } catch (err) {
     return { skipped: `${path}: ${describe(err)}` };
   }
-  if (entry === null) return { skipped: `${path}: no such file or directory` };
-  switch (entry.kind) {
+  if (entry?.kind !== "file") return notAFile(source, path, entry);
+  if (entry.size > SMALL_FILE) {
+    return { path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: entry.size };
+  }
+  if (scratch !== null && entry.size <= scratch.length) {
+    const done = compressInto(source, path, entry, { ...tools, scratch });
+    if (done !== null) return done;
+  }
+  let raw: Uint8Array;
+  try {
+    raw = await source.readFile(path);
+  } catch (err) {
+    if (isNotFound(err)) return { skipped: `${path}: no such file or directory` };
+    throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
+      cause: err,
+    });
+  }
+  if (raw.length > SMALL_FILE) {
+    // It grew since stat: stream it instead.
+    return {
+      path,
+      entry: { ...entry, size: raw.length },
+      data: null,
+      method: METHOD_DEFLATE,
+      crc: 0,
+      size: raw.length,
+    };
+  }
+  const crc = crc32(raw);
+  if (level === 0 || raw.length === 0) {
+    return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
+  }
+  const packed = deflater.deflate(raw);
+  // Incompressible data is stored, as zip(1) does.
+  if (packed.length >= raw.length) {
+    return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
+  }
+  // The deflater reuses its output buffer.
+  const data = tools.copy ? packed.slice() : packed;
+  return { path, entry, data, method: METHOD_DEFLATE, crc, size: raw.length };
+}
+
+/** An entry that is not a regular file: gone, a directory, a symlink or other. */
+async function notAFile(
+  source: ArchiveSource,
+  path: string,
+  entry: SourceEntry | null,
+): Promise<PrepareResult> {
+  switch (entry?.kind) {
+    case undefined:
+      return { skipped: `${path}: no such file or directory` };
     case "dir":
       return { path, entry, data: new Uint8Array(0), method: METHOD_STORE, crc: 0, size: 0 };
     case "symlink": {
@@ -345,47 +431,6 @@ async function prepare(
         crc: crc32(target),
         size: target.length,
       };
-    }
-    case "file": {
-      if (entry.size > SMALL_FILE) {
-        return { path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: entry.size };
-      }
-      if (scratch !== null && entry.size <= scratch.length) {
-        const done = compressInto(source, path, entry, { ...tools, scratch });
-        if (done !== null) return done;
-      }
-      let raw: Uint8Array;
-      try {
-        raw = await source.readFile(path);
-      } catch (err) {
-        if (isNotFound(err)) return { skipped: `${path}: no such file or directory` };
-        throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
-          cause: err,
-        });
-      }
-      if (raw.length > SMALL_FILE) {
-        // It grew since stat: stream it instead.
-        return {
-          path,
-          entry: { ...entry, size: raw.length },
-          data: null,
-          method: METHOD_DEFLATE,
-          crc: 0,
-          size: raw.length,
-        };
-      }
-      const crc = crc32(raw);
-      if (level === 0 || raw.length === 0) {
-        return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
-      }
-      const packed = deflater.deflate(raw);
-      // Incompressible data is stored, as zip(1) does.
-      if (packed.length >= raw.length) {
-        return { path, entry, data: raw, method: METHOD_STORE, crc, size: raw.length };
-      }
-      // The deflater reuses its output buffer.
-      const data = tools.copy ? packed.slice() : packed;
-      return { path, entry, data, method: METHOD_DEFLATE, crc, size: raw.length };
     }
     default:
       return { skipped: `${path}: not a regular file, directory or symlink` };
@@ -431,6 +476,204 @@ interface Block {
   out: Uint8Array;
 }
 
+/** Entries in path order: ready, or waiting for the unit that compresses them. */
+interface Slot {
+  items: PrepareResult[];
+  /** The unit submitted to the pool; null for entries that need no compression. */
+  sent: DeflateUnit | null;
+}
+
+/**
+ * Entries of a source that reads without waiting, compressed by `pool`:
+ * small files are read into units of up to 1 MiB (one file after the other)
+ * that the pool's Workers deflate, and a large file is read in 1 MiB blocks
+ * (see `parallelBlocks`). This thread reads and writes; it deflates a unit
+ * itself only when it would otherwise wait (`pool.helpHere`). At most
+ * `pool size + 3` units are filled or out at once, their buffers reused.
+ * Entries come out in path order, as from the one-thread writer.
+ */
+async function* inParallel(
+  source: ArchiveSource,
+  paths: readonly string[],
+  level: number,
+  pool: DeflatePool,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<PrepareResult> {
+  const units = new UnitStock(level);
+  const window = pool.size + 3;
+  const slots: Slot[] = [];
+  let filling: { unit: DeflateUnit; items: PrepareResult[]; used: number } | null = null;
+  const ready = (item: PrepareResult): Slot => ({ items: [item], sent: null });
+
+  /** An entry with nothing to compress, after those before it. */
+  const inOrder = (item: PrepareResult) => {
+    if (filling !== null) filling.items.push(item);
+    else slots.push(ready(item));
+  };
+  /** Queues the unit being filled for compression. */
+  const send = () => {
+    if (filling === null) return;
+    const { unit, items } = filling;
+    filling = null;
+    unit.mode = UNIT_FILES;
+    pool.submit(unit);
+    slots.push({ items, sent: unit });
+  };
+  /** Yields the first slot's entries, helping to compress while they are not ready. */
+  async function* next(): AsyncGenerator<PrepareResult> {
+    const slot = slots.shift() as Slot;
+    if (slot.sent === null) return yield* slot.items;
+    const unit = await pool.result(slot.sent);
+    let start = 0;
+    let p = 0;
+    for (const item of slot.items) {
+      // Entries with data (directories, links) or none (skipped) ride along in order.
+      if (item !== null && "data" in item && item.data === null) {
+        const end = unit.outEnds[p] as number;
+        item.data = unit.out.subarray(start, end);
+        item.method = unit.stored[p] === 1 ? METHOD_STORE : METHOD_DEFLATE;
+        item.crc = unit.crcs[p] as number;
+        start = end;
+        p++;
+      }
+      yield item;
+    }
+    units.give(unit);
+  }
+  async function* all(): AsyncGenerator<PrepareResult> {
+    send();
+    while (slots.length > 0) yield* next();
+  }
+  /**
+   * Reads a small file into the unit being filled (a new one when it does
+   * not fit): its length, -1 when it outgrew a unit, null when it is gone.
+   */
+  const readSmall = (path: string): number | null => {
+    for (let attempt = 0;; attempt++) {
+      filling ??= { unit: units.take(), items: [], used: 0 };
+      let length: number;
+      try {
+        length = source.readFileInto!(path, filling.unit.raw.subarray(filling.used));
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
+          cause: err,
+        });
+      }
+      if (length >= 0 || attempt === 1 || filling.unit.count === 0) return length;
+      send();
+    }
+  };
+
+  for (const path of paths) {
+    signal?.throwIfAborted();
+    let entry: SourceEntry | null;
+    try {
+      entry = await source.stat(path);
+    } catch (err) {
+      inOrder({ skipped: `${path}: ${describe(err)}` });
+      continue;
+    }
+    const length = entry?.kind === "file" && entry.size <= SMALL_FILE ? readSmall(path) : null;
+    if (entry?.kind === "file" && (length === null || length < 0)) {
+      if (length === null && entry.size <= SMALL_FILE) {
+        inOrder({ skipped: `${path}: no such file or directory` });
+      } else {
+        // Large, or grown past a unit since stat.
+        yield* all();
+        yield {
+          path,
+          entry,
+          data: null,
+          blocks: parallelBlocks(source, path, units, pool, signal),
+          method: METHOD_DEFLATE,
+          crc: 0,
+          size: entry.size,
+        };
+      }
+    } else if (entry?.kind === "file" && length !== null) {
+      const f = filling as unknown as { unit: DeflateUnit; items: PrepareResult[]; used: number };
+      f.items.push({ path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: length });
+      f.used += length;
+      f.unit.ends[f.unit.count++] = f.used;
+      if (f.unit.count === UNIT_PIECES || f.used === f.unit.raw.length) send();
+    } else {
+      // Gone, a directory, a symlink or other: nothing to compress, kept in order.
+      inOrder(await notAFile(source, path, entry));
+    }
+    while (slots.length > 0 && pool.isDone((slots[0] as Slot).sent)) yield* next();
+    while (slots.length + (filling === null ? 0 : 1) >= window) yield* next();
+  }
+  yield* all();
+}
+
+/**
+ * A large file from a source that reads without waiting, in independent
+ * blocks of a unit's size that `pool` deflates, each ending with a sync
+ * flush and the last with the stream's end: the blocks concatenate into one
+ * deflate stream, which any inflater reads (pigz's technique, without its
+ * primed dictionaries: a few percent larger). At most `pool size + 2`
+ * blocks are out at once; this thread deflates one itself when it would
+ * otherwise wait.
+ */
+async function* parallelBlocks(
+  source: ArchiveSource,
+  path: string,
+  units: UnitStock,
+  pool: DeflatePool,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Block> {
+  const out: DeflateUnit[] = [];
+  let offset = 0;
+  let isRead = false;
+  while (!isRead || out.length > 0) {
+    while (!isRead && out.length < pool.size + 2) {
+      signal?.throwIfAborted();
+      const unit = units.take();
+      let length: number;
+      try {
+        length = source.readFileAt!(path, offset, unit.raw);
+      } catch (err) {
+        units.give(unit);
+        throw new ArchiveError(path, `Cannot read ${quoteEntry(path)}: ${describe(err)}`, {
+          cause: err,
+        });
+      }
+      offset += length;
+      isRead = length < unit.raw.length;
+      unit.mode = isRead ? UNIT_LAST_BLOCK : UNIT_BLOCK;
+      unit.count = 1;
+      unit.ends[0] = length;
+      pool.submit(unit);
+      out.push(unit);
+    }
+    const unit = await pool.result(out.shift() as DeflateUnit);
+    yield { raw: unit.raw.subarray(0, unit.ends[0]), out: unit.out.subarray(0, unit.outEnds[0]) };
+    units.give(unit);
+  }
+}
+
+/** Units to fill, made as needed and given back once written. */
+class UnitStock {
+  readonly #level: number;
+  readonly #free: DeflateUnit[] = [];
+
+  constructor(level: number) {
+    this.#level = level;
+  }
+
+  take(): DeflateUnit {
+    const unit = this.#free.pop() ?? newUnit(this.#level);
+    unit.count = 0;
+    unit.error = null;
+    return unit;
+  }
+
+  give(unit: DeflateUnit): void {
+    this.#free.push(unit);
+  }
+}
+
 interface LargeFileTools {
   /** One deflate stream per large file, reset after each. */
   deflater: RawDeflater;
@@ -438,6 +681,19 @@ interface LargeFileTools {
   buffer: Uint8Array;
   /** What the file is deflated into, OUTPUT_CHUNK bytes. */
   deflated: Uint8Array;
+}
+
+/** A large file's blocks, compressed on this thread. */
+function oneThreadBlocks(
+  source: ArchiveSource,
+  path: string,
+  level: number,
+  large: LargeFileTools,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Block> | Iterable<Block> {
+  return source.readFileAt
+    ? readLargeFile(source, path, level, large, signal)
+    : streamLargeFile(source, path, level, large, signal);
 }
 
 /**

@@ -33,6 +33,8 @@ export interface UploadArtifactsOptions {
   uploader: ArtifactUploader;
   /** From `ARTIFACT_COMPRESSION_LEVEL`. */
   compressionLevel: CompressionLevel;
+  /** Compression threads for zip artifacts (FF_USE_FASTZIP); default 1. */
+  concurrency?: number;
   log: JobLogSink;
   sleep: Sleep;
   signal: AbortSignal;
@@ -190,6 +192,7 @@ function bodyFor(
           level: options.compressionLevel,
           warn,
           signal: options.signal,
+          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         }),
       );
     case "gzip":

@@ -27,6 +27,8 @@ export interface SaveCacheOptions extends CacheKeyContext {
   git?: CommandRunner;
   /** From `CACHE_COMPRESSION_LEVEL`. */
   compressionLevel: CompressionLevel;
+  /** Compression threads (FF_USE_FASTZIP); default 1. */
+  concurrency?: number;
   log: JobLogSink;
   signal: AbortSignal;
 }
@@ -90,6 +92,7 @@ async function saveOne(cache: JobCache, key: string, options: SaveCacheOptions):
       level: options.compressionLevel,
       warn: (m) => options.log(`WARNING: ${m}`),
       signal: options.signal,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     }));
 }
 

@@ -7,6 +7,10 @@
  */
 import type { JobLogSink } from "../archive/log_sink.ts";
 import { parseCompressionLevel } from "../archive/compression_level.ts";
+import {
+  archiverConcurrency,
+  extractorConcurrencyWarning,
+} from "../archive/archiver_concurrency.ts";
 import type { ExtractOptions } from "../archive/zip_extractor.ts";
 import type { ArtifactDownloader } from "../artifacts/artifact_downloader.ts";
 import type { ArtifactUploader } from "../artifacts/artifact_uploader.ts";
@@ -28,7 +32,7 @@ export interface JobFileHooksOptions {
   files: (context: StageContext) => JobFiles;
   /** GitLab's artifact endpoints with the job token (JobArtifactTransfer). */
   artifacts: ArtifactUploader & ArtifactDownloader;
-  /** `[runners] feature_flags`, for FF_USE_DIRECT_DOWNLOAD. */
+  /** `[runners] feature_flags`, for FF_USE_DIRECT_DOWNLOAD and FF_USE_FASTZIP. */
   featureFlags: Readonly<Record<string, boolean>>;
   extract?: Omit<ExtractOptions, "signal">;
   sleep?: Sleep;
@@ -52,6 +56,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
     isNeeded: (ctx) => ctx.job.cache.some((c) => c.paths.length > 0 || c.untracked),
     run: async (ctx) => {
       const files = options.files(ctx);
+      warnExtractorConcurrency(ctx);
       const session = await files.openTarget(ctx.projectDir, ctx.signal);
       try {
         await restoreCache({
@@ -76,6 +81,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
     run: async (ctx) => {
       const files = options.files(ctx);
       const flags = resolveFeatureFlags(options.featureFlags, (k) => variable(ctx, k));
+      warnExtractorConcurrency(ctx);
       const session = await files.openTarget(ctx.projectDir, ctx.signal);
       try {
         await downloadArtifacts({
@@ -111,6 +117,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           projectDir: ctx.projectDir,
           ...(git ? { git } : {}),
           compressionLevel: compressionLevel(ctx, "CACHE_COMPRESSION_LEVEL", log),
+          concurrency: compressionThreads(ctx, options, log),
           log,
           signal: ctx.signal,
         });
@@ -131,6 +138,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           ...(git ? { git } : {}),
           uploader: options.artifacts,
           compressionLevel: compressionLevel(ctx, "ARTIFACT_COMPRESSION_LEVEL", log),
+          concurrency: compressionThreads(ctx, options, log),
           log,
           sleep,
           signal: ctx.signal,
@@ -171,6 +179,23 @@ async function withProjectFiles(
   } finally {
     await session.close();
   }
+}
+
+/** FF_USE_FASTZIP's threads (see archiver_concurrency.ts). */
+function compressionThreads(ctx: StageContext, options: JobFileHooksOptions, log: JobLogSink) {
+  const lookup = (key: string) => variable(ctx, key);
+  const flags = resolveFeatureFlags(options.featureFlags, lookup);
+  return archiverConcurrency(
+    flags["FF_USE_FASTZIP"] ?? false,
+    lookup,
+    navigator.hardwareConcurrency,
+    (m) => log(`WARNING: ${m}`),
+  );
+}
+
+function warnExtractorConcurrency(ctx: StageContext): void {
+  const warning = extractorConcurrencyWarning((key) => variable(ctx, key));
+  if (warning !== null) sinkOf(ctx)(`WARNING: ${warning}`);
 }
 
 function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {

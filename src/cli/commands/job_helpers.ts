@@ -13,6 +13,8 @@
 import { join, resolve } from "node:path";
 import type { CompressionLevel } from "../../archive/compression_level.ts";
 import { parseCompressionLevel } from "../../archive/compression_level.ts";
+import { archiverConcurrency } from "../../archive/archiver_concurrency.ts";
+import { parseGoBool } from "../../build/feature_flags.ts";
 import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
 import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
 import { LocalFileReader } from "../../archive/local_file_reader.ts";
@@ -124,6 +126,16 @@ function jobClient(ctx: CliContext, flags: Flags): JobClient {
   });
 }
 
+/** FF_USE_FASTZIP and FASTZIP_ARCHIVER_CONCURRENCY from the environment, as the official helper reads them. */
+function compressionThreads(ctx: CliContext): number {
+  return archiverConcurrency(
+    parseGoBool(ctx.env("FF_USE_FASTZIP") ?? "") ?? false,
+    (key) => ctx.env(key),
+    navigator.hardwareConcurrency,
+    (m) => ctx.out(`WARNING: ${m}`),
+  );
+}
+
 function compression(ctx: CliContext, key: string): CompressionLevel {
   return parseCompressionLevel(ctx.env(key), (m) => ctx.out(`WARNING: ${key}: ${m}`));
 }
@@ -164,6 +176,7 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       git: new LocalCommandRunner(ctx.cwd),
       uploader: new JobArtifactTransfer(client),
       compressionLevel: compression(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
+      concurrency: compressionThreads(ctx),
       log: (line) => ctx.out(line),
       sleep: realSleep,
       signal: new AbortController().signal,
@@ -230,6 +243,7 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
         await writeZip(source, paths, fileSink(out), {
           level: compression(ctx, "CACHE_COMPRESSION_LEVEL"),
           warn: (m) => ctx.out(`WARNING: ${m}`),
+          concurrency: compressionThreads(ctx),
         });
       }
       await Deno.rename(temp, file);
