@@ -32,7 +32,7 @@ import type { Executor, JobOutput } from "../executors/executor.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
-import { unsupportedFeatureError } from "../job/unsupported_features.ts";
+import { unknownWhenWarnings, unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
 import { unquotableField } from "../shells/shell_quote.ts";
@@ -237,6 +237,7 @@ class Build {
       this.#header();
       const unsupported = unsupportedFeatureError(this.#o.job);
       if (unsupported !== null) throw unsupported;
+      for (const warning of unknownWhenWarnings(this.#o.job)) this.#log.warning(warning);
       const unquotable = unquotableField(this.#o.job);
       if (unquotable !== null) {
         throw new JobFailedError(

@@ -44,12 +44,19 @@ export interface GitInfo {
 
 export type StepWhen = "on_success" | "on_failure" | "always";
 
+/**
+ * A `when` as GitLab sent it: a StepWhen, or a value this runner does not
+ * know, which (as in GitLab's runner) matches no stage: the build warns.
+ */
+export type JobWhen = StepWhen | (string & Record<never, never>);
+
 export interface JobStep {
   /** `script`, `after_script`, `release`, … */
   name: string;
   script: string[];
   timeout: number;
-  when: StepWhen;
+  /** Not acted on, as in GitLab's runner: stages run in order until one fails. */
+  when: JobWhen;
   allowFailure: boolean;
 }
 
@@ -82,7 +89,7 @@ export interface JobArtifact {
   untracked: boolean;
   paths: string[];
   exclude: string[];
-  when: StepWhen;
+  when: JobWhen;
   artifactType: string;
   artifactFormat: string;
   expireIn: string;
@@ -93,7 +100,7 @@ export interface JobCache {
   untracked: boolean;
   policy: string;
   paths: string[];
-  when: StepWhen;
+  when: JobWhen;
   fallbackKeys: string[];
 }
 
@@ -249,12 +256,14 @@ class Reader {
   }
 }
 
-function readWhen(r: Reader, key: string): StepWhen {
-  const when = r.string(key, "on_success") || "on_success";
-  if (when !== "on_success" && when !== "on_failure" && when !== "always") {
-    throw new JobPayloadError(`${r.path}.${key}`, `unknown value "${when}"`);
-  }
-  return when;
+/** "" is on_success; an unknown value is kept (see JobWhen). */
+function readWhen(r: Reader, key: string): JobWhen {
+  return r.string(key) || "on_success";
+}
+
+/** Whether `when` is one this runner acts on. */
+export function isKnownWhen(when: string): when is StepWhen {
+  return when === "on_success" || when === "on_failure" || when === "always";
 }
 
 function readVariable(r: Reader): JobVariable {

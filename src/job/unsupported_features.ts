@@ -10,7 +10,7 @@
  * one that sends them anyway gets a configuration error.
  */
 import { JobFailedError } from "./failure_reason.ts";
-import { EXECUTOR_OPTIONS, type JobImage, type JobSpec } from "./job_spec.ts";
+import { EXECUTOR_OPTIONS, isKnownWhen, type JobImage, type JobSpec } from "./job_spec.ts";
 
 /** The first unsupported request of `job`, as the error that fails it; null when none. */
 export function unsupportedFeatureError(job: JobSpec): JobFailedError | null {
@@ -41,6 +41,24 @@ export function unsupportedFeatureError(job: JobSpec): JobFailedError | null {
     );
   }
   return null;
+}
+
+/**
+ * Job-log warnings for `artifacts` and `cache` entries whose `when` this
+ * runner does not know: as in GitLab's runner, they match no stage, so they
+ * are never uploaded or saved. (A step's `when` is not acted on at all.)
+ */
+export function unknownWhenWarnings(job: JobSpec): string[] {
+  const warn = (field: string, entries: readonly { when: string }[], what: string) =>
+    entries.flatMap(({ when }, i) =>
+      isKnownWhen(when)
+        ? []
+        : [`${field}[${i}].when "${when}" is not on_success, on_failure or always: ${what}`]
+    );
+  return [
+    ...warn("artifacts", job.artifacts, "these artifacts are never uploaded"),
+    ...warn("cache", job.cache, "this cache is never saved"),
+  ];
 }
 
 function configurationError(message: string): JobFailedError {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseJobSpec } from "./job_spec.ts";
-import { unsupportedFeatureError } from "./unsupported_features.ts";
+import { unknownWhenWarnings, unsupportedFeatureError } from "./unsupported_features.ts";
 
 function errorFor(payload: Record<string, unknown>) {
   return unsupportedFeatureError(parseJobSpec({ id: 1, token: "t", ...payload }));
@@ -46,4 +46,20 @@ Deno.test("secrets, run and inputs fail the job as a configuration error naming 
     assert.equal(error?.reason, "runner_configuration_error", JSON.stringify(payload));
     assert.match(error?.message ?? "", message);
   }
+});
+
+Deno.test("an artifacts or cache when this runner does not know is kept and warned about; a step's is accepted", () => {
+  const job = parseJobSpec({
+    id: 1,
+    token: "t",
+    steps: [{ name: "script", script: ["true"], when: "delayed" }],
+    artifacts: [{ paths: ["a"], when: "" }, { paths: ["b"], when: "manual" }],
+    cache: [{ key: "k", when: "always" }, { key: "k2", when: "bogus" }],
+  });
+  assert.equal(job.artifacts[0]?.when, "on_success");
+  assert.equal(job.artifacts[1]?.when, "manual");
+  assert.deepEqual(unknownWhenWarnings(job), [
+    'artifacts[1].when "manual" is not on_success, on_failure or always: these artifacts are never uploaded',
+    'cache[1].when "bogus" is not on_success, on_failure or always: this cache is never saved',
+  ]);
 });

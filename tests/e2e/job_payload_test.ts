@@ -120,3 +120,33 @@ Deno.test("a variable or script line with a NUL byte fails the job naming it, ne
     assert.doesNotMatch(state.trace, /k3y-part|script ran/);
   }
 });
+
+Deno.test("an artifacts or cache when the runner does not know runs the job, warns naming the field and uploads nothing for it, as GitLab's runner does", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const job = gitlab.enqueueJob({
+    script: ["mkdir -p out && echo x > out/f"],
+    variables: NO_GIT,
+    artifacts: [
+      { name: "later", paths: ["out/"], when: "delayed" },
+      { name: "now", paths: ["out/"], when: "always" },
+    ],
+    cache: [{ key: "k", paths: ["out/"], when: "bogus" }],
+    payload: {
+      steps: [{ name: "script", script: ["mkdir -p out && echo x > out/f"], when: "manual" }],
+    },
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(
+    state.trace,
+    /WARNING: artifacts\[0\]\.when "delayed" is not on_success, on_failure or always: these artifacts are never uploaded/,
+  );
+  assert.match(state.trace, /WARNING: cache\[0\]\.when "bogus" .*: this cache is never saved/);
+  assert.doesNotMatch(state.trace, /Creating cache/);
+  assert.deepEqual(gitlab.artifactsOf(job.id).map((a) => a.fileName), ["now.zip"]);
+});
