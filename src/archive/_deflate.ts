@@ -90,8 +90,9 @@ export class RawDeflater {
    */
   deflate(data: Uint8Array): Uint8Array {
     const native = this.#native;
-    // zlib's deflateBound, with room to spare: one call always finishes.
-    const bound = data.length + (data.length >>> 8) + 64;
+    // Room for one call to finish: level 1 (zlib-rs's quick strategy, static
+    // Huffman codes) grows random bytes by up to 1/8 (9-bit literals).
+    const bound = data.length + (data.length >>> 3) + 64;
     if (this.#out.length < bound) this.#out = new Uint8Array(Math.max(bound, 64 << 10));
     const out = this.#out;
     native.handle.writeSync(FINISH, data, 0, data.length, out, 0, out.length);
@@ -99,7 +100,8 @@ export class RawDeflater {
     const failed = native.error !== null || unread !== 0 || free === 0;
     native.handle.reset();
     if (failed) {
-      // Never seen; a fresh state and the one-shot call are the safe way on.
+      // Not seen since the bound allows for level 1's growth; a fresh state
+      // and the one-shot call are the safe way on.
       this.#native = deflateState(this.#level);
       return deflateAllSync(data, this.#level);
     }
