@@ -35,7 +35,7 @@ import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
 import { unknownWhenWarnings, unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
-import { unquotableField } from "../shells/shell_quote.ts";
+import { unexportedVariables, unquotableField } from "../shells/shell_quote.ts";
 import {
   afterScript,
   cleanupFiles,
@@ -235,16 +235,7 @@ class Build {
     const startedAt = this.#clock.now();
     try {
       this.#header();
-      const unsupported = unsupportedFeatureError(this.#o.job);
-      if (unsupported !== null) throw unsupported;
-      for (const warning of unknownWhenWarnings(this.#o.job)) this.#log.warning(warning);
-      const unquotable = unquotableField(this.#o.job);
-      if (unquotable !== null) {
-        throw new JobFailedError(
-          "runner_configuration_error",
-          `The job cannot run: ${unquotable} contains a NUL byte, which a shell cannot hold`,
-        );
-      }
+      this.#checkPayload();
       preparedScript = await this.#prepare();
       await this.#runStages();
     } catch (e) {
@@ -333,6 +324,31 @@ class Build {
     const message = error instanceof Error ? error.message : String(error);
     this.#log.error(`Job failed (system failure): ${message}`);
     return { state: "failed", failureReason: "runner_system_failure", message };
+  }
+
+  /**
+   * Before any stage: fails the job on what it asks for that this runner
+   * does not do or no shell can hold; warns, naming the field, about what
+   * it takes but does not act on.
+   */
+  #checkPayload(): void {
+    const job = this.#o.job;
+    const unsupported = unsupportedFeatureError(job);
+    if (unsupported !== null) throw unsupported;
+    const unquotable = unquotableField(job);
+    if (unquotable !== null) {
+      throw new JobFailedError(
+        "runner_configuration_error",
+        `The job cannot run: ${unquotable} contains a NUL byte, which a shell cannot hold`,
+      );
+    }
+    for (const warning of unknownWhenWarnings(job)) this.#log.warning(warning);
+    for (const key of unexportedVariables(job)) {
+      this.#log.warning(
+        `Variable ${JSON.stringify(key)} is not a shell variable name (letters, digits and _, ` +
+          "not starting with a digit): the job's scripts do not export it",
+      );
+    }
   }
 
   #header(): void {

@@ -48,3 +48,8 @@ export function unquotableField(
   }
   return null;
 }
+
+/** Keys of job variables the scripts do not export (not shell names), each once. */
+export function unexportedVariables(job: Pick<JobSpec, "variables">): string[] {
+  return [...new Set(job.variables.map((v) => v.key).filter((k) => !isShellVariableName(k)))];
+}

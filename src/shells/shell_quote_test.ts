@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseJobSpec } from "../job/job_spec.ts";
-import { quoteShell, unquotableField } from "./shell_quote.ts";
+import { quoteShell, unexportedVariables, unquotableField } from "./shell_quote.ts";
 
 Deno.test("a value with a NUL byte cannot be quoted, and the error does not show it", () => {
   assert.throws(() => quoteShell("s3cr3t\0tail"), (err: Error) => {
@@ -27,4 +27,19 @@ Deno.test("unquotableField names the variable or the script line that holds a NU
     unquotableField(job({ hooks: [{ name: "pre_get_sources_script", script: ["\0"] }] })),
     'line 1 of hooks[0] ("pre_get_sources_script")',
   );
+});
+
+Deno.test("unexportedVariables lists each key that is not a shell name once", () => {
+  const job = parseJobSpec({
+    id: 1,
+    token: "t",
+    variables: [
+      { key: "OK_1", value: "" },
+      { key: "A-B", value: "" },
+      { key: "A=B", value: "" },
+      { key: "A-B", value: "" },
+      { key: "1X", value: "" },
+    ],
+  });
+  assert.deepEqual(unexportedVariables(job), ["A-B", "A=B", "1X"]);
 });

@@ -150,3 +150,29 @@ Deno.test("an artifacts or cache when the runner does not know runs the job, war
   assert.doesNotMatch(state.trace, /Creating cache/);
   assert.deepEqual(gitlab.artifactsOf(job.id).map((a) => a.fileName), ["now.zip"]);
 });
+
+Deno.test("a variable whose key is not a shell name is not exported, and the job log says so naming it", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const job = gitlab.enqueueJob({
+    script: ['echo "dashed: [$(printenv DEPLOY-ENV)]"'],
+    variables: [
+      ...NO_GIT,
+      { key: "DEPLOY-ENV", value: "prod" },
+      { key: "A=B", value: "x" },
+      { key: "DEPLOY-ENV", value: "staging" },
+    ],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  for (const key of ["DEPLOY-ENV", "A=B"]) {
+    const warning = `WARNING: Variable "${key}" is not a shell variable name (letters, digits ` +
+      "and _, not starting with a digit): the job's scripts do not export it";
+    assert.equal(state.trace.split(warning).length, 2, `one warning for ${key}:\n${state.trace}`);
+  }
+  assert.match(state.trace, /dashed: \[\]/);
+});
