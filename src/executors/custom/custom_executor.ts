@@ -271,13 +271,25 @@ export class CustomExecutor implements Executor {
     if (signal.aborted) return 128 + 15;
 
     const c = this.#o.config;
-    const scriptDir = await Deno.makeTempDir({ dir: attempt.tempDir, prefix: "script" });
-    const scriptFile = join(scriptDir, "script");
     // Upstream scripts start with a shebang: drivers may exec them directly.
     const script = stage.script.startsWith("#!")
       ? stage.script
       : `#!/usr/bin/env ${this.#shell}\n\n${stage.script}`;
-    await Deno.writeTextFile(scriptFile, script, { mode: 0o700 });
+    let scriptDir: string;
+    try {
+      scriptDir = await Deno.makeTempDir({ dir: attempt.tempDir, prefix: "script" });
+      await Deno.writeTextFile(join(scriptDir, "script"), script, { mode: 0o700 });
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "it is gone (did a driver remove its TMPDIR?)"
+        : errorText(e);
+      throw new Error(
+        `Cannot write the script of stage "${stage.stage}" into the job's temporary directory ` +
+          `"${attempt.tempDir}" (the drivers' TMPDIR): ${why}`,
+        { cause: e },
+      );
+    }
+    const scriptFile = join(scriptDir, "script");
 
     let stageName = stage.stage;
     if (stageName === "step_script") {
@@ -330,6 +342,8 @@ export class CustomExecutor implements Executor {
         );
       const out = lines("debug", "out");
       const err = lines("warn", "err");
+      // A driver may have removed its TMPDIR; cleanup_exec still gets a working directory.
+      await Deno.mkdir(attempt.tempDir, { recursive: true, mode: 0o700 });
       let exit: DriverExit;
       try {
         exit = await this.#call(attempt, {
@@ -491,6 +505,10 @@ export class CustomExecutor implements Executor {
       "runner",
     );
   }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function resolveShell(shell: string, fromDriver: boolean): ShellName {

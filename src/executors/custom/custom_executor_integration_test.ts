@@ -8,6 +8,7 @@ import type { LogFields, Logger } from "../../log/logger.ts";
 import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
 import type { JobOutput } from "../executor.ts";
 import { CustomExecutor } from "./custom_executor.ts";
+import { runDriver } from "./driver_process.ts";
 
 const DRIVER = fileURLToPath(new URL("./testdata/driver.sh", import.meta.url));
 const never = () => new AbortController().signal;
@@ -516,6 +517,36 @@ Deno.test("CustomExecutor names the job variable too large for a driver's enviro
     const s = await setup({ job: job({ variables: vars }) });
     await assert.rejects(s.executor.prepare(never()), problem);
   }
+});
+
+Deno.test("CustomExecutor says so when a driver removed the job's temporary directory", async () => {
+  const s = await setup({ env: { PREPARE_MODE: "remove-tmpdir" } });
+  await s.executor.prepare(never());
+  await assert.rejects(
+    s.executor.run({ stage: "get_sources", script: contractScript(["true"]) }, never()),
+    /^Error: Cannot write the script of stage "get_sources" into the job's temporary directory ".*custom-executor[^"]*" \(the drivers' TMPDIR\): it is gone \(did a driver remove its TMPDIR\?\)$/,
+  );
+  await s.executor.cleanup();
+  assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "prepare", "cleanup"]);
+});
+
+Deno.test("runDriver names a working directory that is gone, not the driver", async () => {
+  const cwd = `${BASE}/no-such-dir`;
+  await assert.rejects(
+    runDriver({
+      name: "cleanup_exec",
+      program: DRIVER,
+      args: ["cleanup"],
+      cwd,
+      env: {},
+      stdout: () => {},
+      stderr: () => {},
+      signal: never(),
+      gracefulKillMs: 1000,
+      forceKillMs: 1000,
+    }),
+    new RegExp(`: its working directory "${cwd}" is gone$`),
+  );
 });
 
 Deno.test("CustomExecutor rejects a shell it cannot write scripts for", async () => {

@@ -134,6 +134,9 @@ async function whyNotStarted(call: DriverCall, e: unknown): Promise<string> {
   if ((e as { code?: unknown }).code === "E2BIG") return tooBig(call);
   const isPath = call.program.includes("/");
   if (e instanceof Deno.errors.NotFound) {
+    if (await Deno.stat(call.cwd).catch(() => null) === null) {
+      return `its working directory "${call.cwd}" is gone`;
+    }
     if (!isPath) return "no such program in PATH";
     const line = await firstLine(call.program);
     if (line === null) return "no such file";

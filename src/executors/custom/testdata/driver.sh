@@ -36,6 +36,7 @@ prepare)
   echo "prepare on stdout"
   echo "prepare on stderr" >&2
   if [ "${PREPARE_MODE:-}" = hang ]; then hang; fi
+  if [ "${PREPARE_MODE:-}" = remove-tmpdir ]; then rm -rf "$TMPDIR"; fi
   exit "${PREPARE_EXIT:-0}"
   ;;
 run)
