@@ -7,7 +7,7 @@ import { type CiYamlParse, parseCiYamlLazily } from "./ci_yaml_parse.ts";
  * ci_inputs.ts, the node shapes of ci_node.ts): entries written before are
  * then ignored. The runner's version and revision are part of every key too.
  */
-const FORMAT = 3;
+const FORMAT = 4;
 
 /** Where the cache is kept between runs (one small JSON document). */
 export interface ParseCacheStore {

@@ -34,7 +34,7 @@ test:
   <<: *base
   script: "echo 'test'  # not a comment"
   parallel: { matrix: [{ NODE: ["18", "20"] }] }
-  numbers: [.inf, -.inf, .nan, -0.0, -0, 0o17, 1e3, -1.5]
+  numbers: [.inf, -.inf, .nan, -0.0, -0, 017, 1.0e+3, -1.5]
 "quoted key": { "": empty key }
 `,
   "ci/inputs.yml": `spec:

@@ -302,6 +302,46 @@ Deno.test("artifacts:expire_in must be a duration or never, as in GitLab", async
   }
 });
 
+Deno.test("unquoted values are read as GitLab's YAML 1.1 parser reads them", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `variables:
+  OCTAL: 010
+  NOT_OCTAL: 08
+  YAML_12_OCTAL: 0o10
+  UNDERSCORES: 1_000
+  EXPONENT: 1e3
+  SYMBOL: :name
+  QUOTED: "yes"
+job:
+  script: [echo]
+  allow_failure: yes
+  interruptible: on
+`,
+  });
+  assert.deepEqual(p.variables.map((v) => [v.key, v.value]), [
+    ["OCTAL", "8"],
+    ["NOT_OCTAL", "08"],
+    ["YAML_12_OCTAL", "0o10"],
+    ["UNDERSCORES", "1000"],
+    ["EXPONENT", "1e3"],
+    ["SYMBOL", "name"],
+    ["QUOTED", "yes"],
+  ]);
+  assert.equal(p.jobs[0]!.allowFailure?.isAllowed, true);
+  assert.equal(p.jobs[0]!.interruptible, true);
+  // GitLab refuses a boolean variable value, and a date anywhere.
+  assert.equal(
+    await loadError({ ".gitlab-ci.yml": "variables:\n  DEBUG: yes\njob:\n  script: [echo]\n" }),
+    ".gitlab-ci.yml:2: variables.DEBUG: expected a string or an integer, got a boolean",
+  );
+  assert.equal(
+    await loadError({
+      ".gitlab-ci.yml": "variables:\n  DAY: 2024-01-01\njob:\n  script: [echo]\n",
+    }),
+    ".gitlab-ci.yml:2: invalid YAML: 2024-01-01 is a date, which GitLab's YAML parser refuses: quote it",
+  );
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

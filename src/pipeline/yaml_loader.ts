@@ -10,6 +10,7 @@ import {
 } from "yaml";
 import { CiConfigError, type SourceLocation } from "./ci_config_error.ts";
 import { applyInputs } from "./ci_inputs.ts";
+import { readPlainScalar } from "./psych_scalar.ts";
 import type { CiEntry, CiMap, CiNode } from "./ci_node.ts";
 
 /** GitLab's `!reference [job, key, …]` tag; known to the parser so it does not warn. */
@@ -133,6 +134,10 @@ class Converter {
     const yamlNode = node as YamlNode;
     const loc = this.at(yamlNode?.range?.[0]);
     if (isScalar(node)) {
+      // Unquoted and untagged: as GitLab's parser reads it (YAML 1.1).
+      if (node.type === "PLAIN" && node.tag === undefined && typeof node.source === "string") {
+        return this.#plain(node.source, loc);
+      }
       const v = node.value;
       if (v === null || v === undefined) return { kind: "scalar", loc, value: null };
       if (typeof v === "number") return { kind: "scalar", loc, value: v, isFloat: true };
@@ -211,5 +216,30 @@ class Converter {
       return { kind: "map", loc, entries };
     }
     return { kind: "scalar", loc, value: null };
+  }
+
+  #plain(text: string, loc: SourceLocation): CiNode {
+    const plain = readPlainScalar(text);
+    switch (plain.kind) {
+      case "string":
+      case "boolean":
+        return { kind: "scalar", loc, value: plain.value };
+      case "null":
+        return { kind: "scalar", loc, value: null };
+      case "float":
+        return { kind: "scalar", loc, value: plain.value, isFloat: true };
+      case "integer": {
+        // Beyond 2^53 a number would round: the exact digits, as GitLab passes them on.
+        const v = plain.value;
+        const isSafe = v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER);
+        return { kind: "scalar", loc, value: isSafe ? Number(v) : String(v) };
+      }
+      case "date":
+        throw new CiConfigError(
+          loc,
+          "",
+          `invalid YAML: ${text} is a date, which GitLab's YAML parser refuses: quote it`,
+        );
+    }
   }
 }
