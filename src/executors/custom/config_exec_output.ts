@@ -30,8 +30,7 @@ export function parseConfigExecOutput(text: string): ConfigExecOutput {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    const detail = e instanceof Error ? e.message : String(e);
-    throw new Error(`invalid JSON: ${detail}; output was ${preview(text)}`, { cause: e });
+    throw new Error(`invalid JSON: ${jsonProblem(e)}; output was ${preview(text)}`, { cause: e });
   }
   if (value === null) return {};
   if (!isObject(value)) {
@@ -115,6 +114,18 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
   return `a ${typeof value} (${JSON.stringify(value)})`;
+}
+
+/**
+ * JSON.parse's complaint on one line, without the copy of the input V8 puts
+ * in some (`Unexpected token 'H', "Hello\n" is not valid JSON`): the output
+ * is quoted once, after it.
+ */
+function jsonProblem(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/, ".*"(\.\.\.)? is not valid JSON$/s, "")
+    // deno-lint-ignore no-control-regex -- control characters are what is escaped
+    .replace(/[\u0000-\u001f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 function preview(text: string): string {

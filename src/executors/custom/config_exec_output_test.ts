@@ -47,6 +47,13 @@ Deno.test("parseConfigExecOutput matches key names case-insensitively when no ex
 
 Deno.test("parseConfigExecOutput names what is wrong", () => {
   assert.throws(() => parseConfigExecOutput("{oops"), /invalid JSON: .*; output was "\{oops"/);
+  // One line, the output quoted once: V8's own message holds a copy with its newline.
+  assert.throws(() => parseConfigExecOutput("Hello, not json\n"), {
+    message: `invalid JSON: Unexpected token 'H'; output was "Hello, not json"`,
+  });
+  assert.throws(() => parseConfigExecOutput("\u0001"), {
+    message: `invalid JSON: Unexpected token '\\u0001'; output was "\\u0001"`,
+  });
   assert.throws(() => parseConfigExecOutput('{"a":1} trailing'), /invalid JSON/);
   assert.throws(() => parseConfigExecOutput('"text"'), /expected a JSON object, got a string/);
   assert.throws(() => parseConfigExecOutput("[]"), /expected a JSON object, got an array/);
