@@ -49,7 +49,11 @@ every key we know, generated from \`src/config/schema.ts\`.
   last good configuration.
 - **Reloading**: the runner watches the directory of \`config.toml\` (so editors that
   save by renaming, and Kubernetes ConfigMap updates, are seen), and that of the file it
-  links to, followed when the link is pointed elsewhere; it reloads on \`SIGHUP\`.
+  links to, followed when the link is pointed elsewhere. Every 3 s it also compares the
+  file's inode, size and modification time, as the official runner checks its modification
+  time, for changes no watch reports (the directory removed and made again, a file
+  bind-mounted into a container and edited on the host, a network file system). It
+  reloads on \`SIGHUP\`.
 
 ## How the file is written
 

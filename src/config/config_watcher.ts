@@ -8,6 +8,12 @@
  * debounced, and a reload whose text did not change does nothing, so events for
  * other files in the directory are cheap.
  *
+ * Some changes reach no watch: the directory removed and made again, a file
+ * bind-mounted into a container and edited from the host, a network file
+ * system. So the file's metadata (inode, size, mtime) is also compared every
+ * 3 s, as the official runner checks its mtime, and a difference is checked
+ * like an event.
+ *
  * Call order: construct (starts watching), `reload()` any number of times (the
  * caller wires SIGHUP to it), then `close()` (or `await using`); close may be
  * called twice. Callbacks never run after close() resolved.
@@ -31,6 +37,8 @@ export interface ConfigWatcherOptions {
   onError(error: ConfigError): void;
   /** Quiet period after the last file event before reloading; 100 ms by default. */
   debounceMs?: number;
+  /** How often the file's metadata is compared for changes no event reported; 3000 ms by default. */
+  pollMs?: number;
   /**
    * Parses the edited text elsewhere (the runner: in a child process, see
    * cli/config_reader_process.ts), throwing ConfigError as parseConfig does;
@@ -61,6 +69,9 @@ export class ConfigWatcher implements AsyncDisposable {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #emptyConfirmed = false;
+  /** The file's metadata at the last poll (see stampOf). */
+  #stamp: string;
+  #poll: ReturnType<typeof setInterval>;
 
   constructor(options: ConfigWatcherOptions) {
     this.#options = options;
@@ -79,6 +90,13 @@ export class ConfigWatcher implements AsyncDisposable {
       this.#watcher = null;
     }
     if (this.#watcher !== null) this.#loop = this.#watch(this.#watcher);
+    this.#stamp = stampOf(options.path);
+    this.#poll = setInterval(() => {
+      const stamp = stampOf(options.path);
+      if (stamp === this.#stamp) return;
+      this.#stamp = stamp;
+      this.#schedule();
+    }, options.pollMs ?? 3000);
   }
 
   /** The last good config. */
@@ -97,6 +115,7 @@ export class ConfigWatcher implements AsyncDisposable {
       return;
     }
     this.#closed = true;
+    clearInterval(this.#poll);
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     try {
@@ -259,5 +278,15 @@ function targetDir(path: string): string | null {
     return dirname(Deno.realPathSync(path));
   } catch {
     return null;
+  }
+}
+
+/** What tells one version of the file from another without reading it ("" when it cannot be had). */
+function stampOf(path: string): string {
+  try {
+    const { dev, ino, size, mtime } = Deno.statSync(path);
+    return `${dev}:${ino}:${size}:${mtime?.getTime()}`;
+  } catch {
+    return "";
   }
 }

@@ -48,6 +48,7 @@ async function start(
   path: string,
   debounceMs = 100,
   parse?: ConfigWatcherOptions["parse"],
+  pollMs?: number,
 ): Promise<{ watcher: ConfigWatcher; events: Recorder }> {
   const events = new Recorder();
   const loaded = await loadConfigFile(path, { env: {}, missingFile: "empty" });
@@ -57,6 +58,7 @@ async function start(
     initial: loaded,
     debounceMs,
     ...(parse ? { parse } : {}),
+    ...(pollMs ? { pollMs } : {}),
     onChange: (config, summary) => events.push({ kind: "change", config, summary }),
     onError: (error) => events.push({ kind: "error", error }),
   });
@@ -280,5 +282,28 @@ Deno.test("ConfigWatcher follows config.toml turned into a link to another direc
     await Deno.rename(join(dir, "v2", ".swp"), join(dir, "v2", "config.toml"));
     const renamed = await events.next();
     assert.equal(renamed.kind === "change" && renamed.summary, "concurrent 3 → 4");
+  });
+});
+
+Deno.test("ConfigWatcher sees an edit no watch event reports: its directory removed and made again", async () => {
+  await withDir(async (base) => {
+    const dir = join(base, "etc");
+    await Deno.mkdir(dir);
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(path, `concurrent = 1\n`);
+    const { watcher, events } = await start(dir, path, 100, undefined, 200);
+    await using _ = watcher;
+    // A restore from a backup: the watched directory goes, and a new one takes its name.
+    await Deno.remove(dir, { recursive: true });
+    const gone = await events.next();
+    assert.match(gone.kind === "error" ? gone.error.message : "", /the file does not exist/);
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(path, `concurrent = 2\n`);
+    const back = await events.next();
+    assert.equal(back.kind === "change" && back.summary, "concurrent 1 → 2");
+    await Deno.writeTextFile(path, `concurrent = 3\n`);
+    const edited = await events.next();
+    assert.equal(edited.kind === "change" && edited.summary, "concurrent 2 → 3");
+    assert.equal(watcher.config.concurrent, 3);
   });
 });
