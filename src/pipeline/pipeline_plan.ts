@@ -242,8 +242,15 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       skipped.push({ name: job.name, stage: job.stage, when: job.when, reason: blockedReason });
       continue;
     }
+    const instances = expandParallel(job);
+    if (instances.length === 0) {
+      // `matrix: []`: GitLab makes no job of it; say so rather than drop it unlisted.
+      const reason = "parallel:matrix is empty, so it makes no job";
+      excluded.set(job.name, reason);
+      skipped.push({ name: job.name, stage: job.stage, when: job.when, reason });
+    }
     // GitLab evaluates rules per parallel instance: they see its matrix variables.
-    for (const instance of expandParallel(job)) {
+    for (const instance of instances) {
       const outcome = decideInstance(job, {
         base: [
           ...predefined,

@@ -579,3 +579,11 @@ ruled:
     ["ruled", ["when: delayed runs at once locally (start_in 1 week is not waited for)"]],
   ]);
 });
+
+Deno.test("a job whose parallel:matrix is empty is listed as not run, with the reason", async () => {
+  const p = await plan("a:\n  script: echo\n  parallel:\n    matrix: []\nb:\n  script: echo\n");
+  assert.deepEqual(p.jobs.map((j) => j.name), ["b"]);
+  assert.deepEqual(p.skipped.map((j) => [j.name, j.reason]), [
+    ["a", "parallel:matrix is empty, so it makes no job"],
+  ]);
+});
