@@ -86,7 +86,7 @@ export class ConfigWatcher implements AsyncDisposable {
       this.#watcher = Deno.watchFs([...dirs], { recursive: false });
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      // No config directory yet: only reload() works until the runner restarts.
+      // No config directory yet: the metadata poll and reload() see the file once it is there.
       this.#watcher = null;
     }
     if (this.#watcher !== null) this.#loop = this.#watch(this.#watcher);

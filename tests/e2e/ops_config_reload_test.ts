@@ -222,7 +222,8 @@ Deno.test("SIGHUP reloads a change the file watcher cannot see", async () => {
   const b = gitlab.createRunner({ kind: "created" });
   // config/config.toml -> links/current.toml -> v1/config.toml. The watcher
   // watches config/ and v1/; retargeting links/current.toml happens in neither,
-  // so no file event reaches it: only SIGHUP can pick the change up.
+  // so no file event reaches it: SIGHUP picks the change up at once (the
+  // watcher's metadata poll would only within 3 s).
   const root = await Deno.makeTempDir({ prefix: "runner-sighup-" });
   for (const d of ["config", "links", "v1", "v2"]) await Deno.mkdir(join(root, d));
   await Deno.writeTextFile(
