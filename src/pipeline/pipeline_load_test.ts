@@ -342,6 +342,16 @@ job:
   );
 });
 
+Deno.test("a file with an empty document is a pipeline with no jobs, like an empty file", async () => {
+  for (const text of ["", "# comment\n", "---\n", "--- ~\n"]) {
+    assert.equal(
+      await loadError({ ".gitlab-ci.yml": text }),
+      ".gitlab-ci.yml:1: the pipeline defines no jobs",
+      JSON.stringify(text),
+    );
+  }
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

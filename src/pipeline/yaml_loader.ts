@@ -98,6 +98,10 @@ export function parseCiYaml(
     return { kind: "map", loc: { file, line: 1 }, entries: new Map() };
   }
   const root = new Converter(doc, at).convert(doc.contents);
+  // A document with nothing in it (`---` alone, `~`) is an empty file.
+  if (root.kind === "scalar" && root.value === null) {
+    return { kind: "map", loc: { file, line: 1 }, entries: new Map() };
+  }
   if (root.kind !== "map") {
     throw new CiConfigError(root.loc, "", "the top level must be a hash of keywords and jobs");
   }
