@@ -417,6 +417,13 @@ export class CustomExecutor implements Executor {
     const dormant = exit.isDormant
       ? `: it did not die within force_kill_timeout, likely the process is dormant`
       : "";
+    if (exit.stoppedBy === "timeout" && exit.isOutputHeld) {
+      throw new Error(
+        `${call.name} "${call.program}" exited, but processes it left in the background kept ` +
+          `its stdout or stderr open past ${call.timeoutKey} (${timeoutS}s) and were killed: ` +
+          `redirect their output (for example > /dev/null 2>&1)`,
+      );
+    }
     if (exit.stoppedBy === "timeout") {
       throw new Error(
         `${call.name} "${call.program}" did not finish within ${call.timeoutKey} ` +

@@ -581,6 +581,15 @@ Deno.test("CustomExecutor stops config_exec once its output passes 1 MiB, not at
   assert.deepEqual((await s.calls()).map((c) => c.role), ["config", "cleanup"]);
 });
 
+Deno.test("CustomExecutor says when config_exec exited but its background child held its output past config_exec_timeout", async () => {
+  const s = await setup({ env: { CONFIG_MODE: "background" }, config: { configExecTimeout: 1 } });
+  await assert.rejects(
+    s.executor.prepare(never()),
+    /config_exec ".*" exited, but processes it left in the background kept its stdout or stderr open past config_exec_timeout \(1s\) and were killed: redirect their output/,
+  );
+  assert.ok(await isGone(await readPid(`${s.dir}/config-sleep.pid`)), "sleep child survived");
+});
+
 Deno.test("CustomExecutor kills prepare_exec's process group at prepare_exec_timeout", async () => {
   const s = await setup({ env: { PREPARE_MODE: "hang" }, config: { prepareExecTimeout: 1 } });
   await assert.rejects(

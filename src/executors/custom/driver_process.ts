@@ -47,6 +47,11 @@ export interface DriverExit {
   stoppedBy: "abort" | "timeout" | null;
   /** It did not die within force_kill_timeout after SIGKILL; we stopped waiting. */
   isDormant: boolean;
+  /**
+   * The driver had exited on its own before the stop; only processes it left
+   * in the background, holding its stdout or stderr open, were still running.
+   */
+  isOutputHeld: boolean;
 }
 
 /** Rejects only when the program cannot be started; the message names it. */
@@ -104,7 +109,13 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
         await signalGroupOf(child, "SIGKILL");
         await drain();
       }
-      return { code: status.code, signal: status.signal, stoppedBy, isDormant: false };
+      return {
+        code: status.code,
+        signal: status.signal,
+        stoppedBy,
+        isDormant: false,
+        isOutputHeld: stoppedBy !== null,
+      };
     }
 
     await signalGroupOf(child, "SIGTERM");
@@ -113,9 +124,15 @@ export async function runDriver(call: DriverCall): Promise<DriverExit> {
     if (ended === null) ended = await within(child.status, call.forceKillMs);
     await drain();
     if (ended === null) {
-      return { code: 137, signal: "SIGKILL", stoppedBy, isDormant: true };
+      return { code: 137, signal: "SIGKILL", stoppedBy, isDormant: true, isOutputHeld: false };
     }
-    return { code: ended.code, signal: ended.signal, stoppedBy, isDormant: false };
+    return {
+      code: ended.code,
+      signal: ended.signal,
+      stoppedBy,
+      isDormant: false,
+      isOutputHeld: false,
+    };
   } finally {
     timer?.clear();
     call.signal.removeEventListener("abort", onAbort);

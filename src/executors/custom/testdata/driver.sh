@@ -27,6 +27,11 @@ config)
   cp "$JOB_RESPONSE_FILE" "$DRIVER_DIR/response.json"
   stat -c '%a' "$JOB_RESPONSE_FILE" >"$DRIVER_DIR/response.mode"
   if [ "${CONFIG_MODE:-}" = hang ]; then hang; fi
+  # Exits at once, but a background child keeps its stdout open.
+  if [ "${CONFIG_MODE:-}" = background ]; then
+    sleep 1000 &
+    echo $! >"$DRIVER_DIR/config-sleep.pid"
+  fi
   # Output that never ends: the runner must not wait for config_exec_timeout.
   if [ "${CONFIG_MODE:-}" = flood ]; then yes '{}'; fi
   printf '%s' "${CONFIG_JSON:-}"
