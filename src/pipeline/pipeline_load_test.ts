@@ -352,6 +352,27 @@ Deno.test("a file with an empty document is a pipeline with no jobs, like an emp
   }
 });
 
+Deno.test("a trigger job with a script job's keys, or delayed, is an error, as in GitLab", async () => {
+  const trigger = (extra: string) => ({
+    ".gitlab-ci.yml": `a:\n  trigger:\n    include: child.yml\n${extra}`,
+    "child.yml": "c:\n  script: [echo]\n",
+  });
+  assert.equal(
+    await loadError(trigger("  script: [echo parent]\n")),
+    ".gitlab-ci.yml:4: jobs.a.script: not allowed in a trigger job: it starts a pipeline and runs no script",
+  );
+  assert.match(
+    await loadError(trigger("  artifacts:\n    paths: [x]\n")),
+    /:4: jobs\.a\.artifacts: not allowed/,
+  );
+  assert.equal(
+    await loadError(trigger("  when: delayed\n  start_in: 1 hour\n")),
+    ".gitlab-ci.yml:4: jobs.a.when: a trigger job cannot be delayed",
+  );
+  const p = await load(trigger("  when: manual\n"));
+  assert.equal(p.jobs[0]!.isTrigger, true);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

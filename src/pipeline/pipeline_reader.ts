@@ -185,6 +185,18 @@ interface JobContext {
   warnings: CiWarning[];
 }
 
+/** Keys of a script job that GitLab refuses in a trigger job ("contains unknown keys"). */
+const TRIGGER_REFUSED_KEYS = [
+  "script",
+  "before_script",
+  "after_script",
+  "image",
+  "services",
+  "artifacts",
+  "cache",
+  "coverage",
+];
+
 /** GitLab's longest job name. */
 const MAX_JOB_NAME_LENGTH = 255;
 
@@ -248,6 +260,21 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
   };
 
   const isTrigger = job.entries.has("trigger");
+  if (isTrigger) {
+    // GitLab's trigger jobs (bridges) take none of a script job's keys.
+    const scriptKey = TRIGGER_REFUSED_KEYS.find((k) => job.entries.has(k));
+    if (scriptKey) {
+      throw new CiConfigError(
+        job.entries.get(scriptKey)!.keyLoc,
+        `${at}.${scriptKey}`,
+        "not allowed in a trigger job: it starts a pipeline and runs no script",
+      );
+    }
+    const triggerWhen = own("when");
+    if (triggerWhen?.kind === "scalar" && triggerWhen.value === "delayed") {
+      fail(triggerWhen, `${at}.when`, "a trigger job cannot be delayed");
+    }
+  }
   const scriptNode = own("script");
   if (!scriptNode && !isTrigger) {
     if (job.entries.has("run")) {
