@@ -18,7 +18,9 @@ export async function parseVariablesFile(text: string, file: string): Promise<Ex
   const isMap = /\.(ya?ml|json)$/i.test(file) || text.trimStart().startsWith("{");
   if (!isMap) return parseDotenv(text, file);
   const { parse } = await import("yaml");
-  return parseMapFile(text, file, parse);
+  // Values as written, as a project's CI/CD settings hold them: the failsafe
+  // schema reads every scalar as text (3.10 stays "3.10", not 3.1).
+  return parseMapFile(text, file, (t) => parse(t, { schema: "failsafe" }));
 }
 
 /** `KEY=VALUE` lines, as in a dotenv file or a `reports: dotenv` artifact. */
@@ -94,10 +96,9 @@ function parseMapFile(
       }
       const flag = (k: string) => {
         if (o[k] === undefined) return false;
-        if (typeof o[k] !== "boolean") {
-          throw new CiConfigError(loc, `${key}.${k}`, "expected true or false");
-        }
-        return o[k] as boolean;
+        if (o[k] === true || o[k] === "true") return true;
+        if (o[k] === false || o[k] === "false") return false;
+        throw new CiConfigError(loc, `${key}.${k}`, "expected true or false");
       };
       const value = o["value"] === undefined ? "" : scalar(o["value"]);
       if (value === null) throw new CiConfigError(loc, `${key}.value`, "expected a string");

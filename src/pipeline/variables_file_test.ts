@@ -52,6 +52,28 @@ Deno.test("a YAML or JSON variables file may mark values masked, file or raw", a
   await assert.rejects(() => parseVariablesFile("- A\n", "v.yml"), /expected a map/);
 });
 
+Deno.test("a YAML or JSON variables file keeps unquoted values as written", async () => {
+  const yaml = await parseVariablesFile(
+    "PRICE: 3.10\nID: 12345678901234567890\nDEBUG: yes\nOCTAL: 010\nEMPTY:\n" +
+      "T: { value: 1.50, masked: true }\n",
+    "vars.yml",
+  );
+  assert.deepEqual(yaml.map((v) => [v.key, v.value, v.isMasked]), [
+    ["PRICE", "3.10", false],
+    ["ID", "12345678901234567890", false],
+    ["DEBUG", "yes", false],
+    ["OCTAL", "010", false],
+    ["EMPTY", "", false],
+    ["T", "1.50", true],
+  ]);
+  const json = await parseVariablesFile('{"P": 3.10, "F": {"value": 2.50, "raw": true}}', "v.json");
+  assert.deepEqual(json.map((v) => [v.key, v.value, v.isRaw]), [["P", "3.10", false], [
+    "F",
+    "2.50",
+    true,
+  ]]);
+});
+
 Deno.test("--variable takes KEY=VALUE and rejects anything else", () => {
   assert.deepEqual(parseVariableArgument("A=b=c", { isMasked: true }), {
     key: "A",
