@@ -205,6 +205,15 @@ class Reader {
     return v;
   }
 
+  /** A number without a fraction, as GitLab's runner decodes an `int` field. */
+  integer(key: string): number {
+    const v = this.number(key);
+    if (!Number.isInteger(v)) {
+      throw new JobPayloadError(this.#at(key), `expected an integer, got ${v}`);
+    }
+    return v;
+  }
+
   bool(key: string, fallback = false): boolean {
     const v = this.obj[key];
     if (v === undefined || v === null) return fallback;
@@ -307,7 +316,7 @@ function readImage(r: Reader): JobImage {
     command: r.strings("command"),
     entrypoint: r.strings("entrypoint"),
     ports: r.list("ports", (p) => ({
-      number: p.number("number"),
+      number: p.integer("number"),
       protocol: p.string("protocol", "tcp"),
       name: p.string("name"),
     })),
@@ -339,7 +348,7 @@ export function parseJobSpec(body: unknown): JobSpec {
   const info = r.object("job_info");
   const git = r.object("git_info");
   const features = r.object("features");
-  const timeout = r.object("runner_info").number("timeout");
+  const timeout = r.object("runner_info").integer("timeout");
   const protectedRef = git.obj["protected"];
   return {
     id,
@@ -348,18 +357,18 @@ export function parseJobSpec(body: unknown): JobSpec {
     jobInfo: {
       name: info.string("name"),
       stage: info.string("stage"),
-      pipelineId: info.number("pipeline_id"),
-      projectId: info.number("project_id"),
+      pipelineId: info.integer("pipeline_id"),
+      projectId: info.integer("project_id"),
       projectName: info.string("project_name"),
       projectFullPath: info.string("project_full_path"),
-      namespaceId: info.number("namespace_id"),
-      userId: info.number("user_id"),
+      namespaceId: info.integer("namespace_id"),
+      userId: info.integer("user_id"),
       timeInQueueSeconds: info.number("time_in_queue_seconds"),
       projectJobsRunningOnInstanceRunnersCount: info.string(
         "project_jobs_running_on_instance_runners_count",
       ),
-      queueSize: info.number("queue_size"),
-      queueDepth: info.number("queue_depth"),
+      queueSize: info.integer("queue_size"),
+      queueDepth: info.integer("queue_depth"),
     },
     gitInfo: {
       repoUrl: git.string("repo_url"),
@@ -369,7 +378,7 @@ export function parseJobSpec(body: unknown): JobSpec {
       beforeSha: git.string("before_sha"),
       refType: git.string("ref_type"),
       refspecs: git.strings("refspecs"),
-      depth: git.number("depth"),
+      depth: git.integer("depth"),
       protected: typeof protectedRef === "boolean" ? protectedRef : null,
     },
     timeout: timeout > 0 ? timeout : DEFAULT_JOB_TIMEOUT_SECONDS,
@@ -377,7 +386,7 @@ export function parseJobSpec(body: unknown): JobSpec {
     steps: r.list("steps", (s) => ({
       name: s.requiredString("name"),
       script: s.strings("script"),
-      timeout: s.number("timeout"),
+      timeout: s.integer("timeout"),
       when: readWhen(s, "when"),
       allowFailure: s.bool("allow_failure"),
     })),
@@ -410,10 +419,10 @@ export function parseJobSpec(body: unknown): JobSpec {
     dependencies: r.list("dependencies", (d) => {
       const file = d.object("artifacts_file");
       return {
-        id: d.number("id"),
+        id: d.integer("id"),
         token: d.string("token"),
         name: d.string("name"),
-        artifactsFile: { filename: file.string("filename"), size: file.number("size") },
+        artifactsFile: { filename: file.string("filename"), size: file.integer("size") },
       };
     }),
     features: {

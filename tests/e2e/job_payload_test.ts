@@ -176,3 +176,25 @@ Deno.test("a variable whose key is not a shell name is not exported, and the job
   }
   assert.match(state.trace, /dashed: \[\]/);
 });
+
+Deno.test("a job timeout with a fraction fails the job naming runner_info.timeout instead of running with it", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const job = gitlab.enqueueJob({
+    script: ["echo script ran"],
+    variables: NO_GIT,
+    payload: { runner_info: { timeout: 1.5 } },
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "failed", state.trace + runner.log);
+  assert.equal(state.failureReason, "runner_system_failure");
+  assert.match(
+    state.trace,
+    /Invalid job payload at "runner_info\.timeout": expected an integer, got 1\.5/,
+  );
+  assert.doesNotMatch(state.trace, /script ran/);
+});
