@@ -1,10 +1,10 @@
 /**
  * What a custom executor driver's `config_exec` prints on stdout: a JSON
  * object whose keys override the runner's settings for this job. Every key is
- * optional; unknown keys are ignored and `null` counts as absent (a `null`
- * entry of `job_env` is the empty string), like the official runner (Go's
- * encoding/json, which also matches key names case-insensitively when no
- * exact match exists). Pure: no I/O.
+ * optional; unknown keys are ignored (and listed, for a warning) and `null`
+ * counts as absent (a `null` entry of `job_env` is the empty string), like
+ * the official runner (Go's encoding/json, which also matches key names
+ * case-insensitively when no exact match exists). Pure: no I/O.
  */
 
 export interface ConfigExecOutput {
@@ -17,7 +17,23 @@ export interface ConfigExecOutput {
   /** Extra environment for later driver calls (not for the job). */
   jobEnv?: Record<string, string>;
   shell?: string;
+  /**
+   * Keys this runner does not know (a typo such as `build_dir`, or a newer
+   * runner's key), as JSON paths: ignored, and named in a job log warning.
+   */
+  unknownKeys?: string[];
 }
+
+const KEYS = [
+  "builds_dir",
+  "cache_dir",
+  "builds_dir_is_shared",
+  "hostname",
+  "driver",
+  "job_env",
+  "shell",
+] as const;
+const DRIVER_KEYS = ["name", "version"] as const;
 
 /**
  * Parses config_exec's stdout. Empty (or blank) output means "no overrides".
@@ -37,6 +53,7 @@ export function parseConfigExecOutput(text: string): ConfigExecOutput {
     throw new Error(`expected a JSON object, got ${describe(value)}`);
   }
   const out: ConfigExecOutput = {};
+  const unknownKeys = unknownKeysOf(value, KEYS, "");
   const buildsDir = stringAt(value, "builds_dir", "builds_dir");
   if (buildsDir !== undefined) out.buildsDir = buildsDir;
   const cacheDir = stringAt(value, "cache_dir", "cache_dir");
@@ -57,6 +74,7 @@ export function parseConfigExecOutput(text: string): ConfigExecOutput {
   if (driver !== undefined) {
     if (!isObject(driver)) throw new Error(`"driver" must be an object, got ${describe(driver)}`);
     out.driver = {};
+    unknownKeys.push(...unknownKeysOf(driver, DRIVER_KEYS, "driver."));
     const name = stringAt(driver, "name", "driver.name");
     if (name !== undefined) out.driver.name = name;
     const version = stringAt(driver, "version", "driver.version");
@@ -79,7 +97,15 @@ export function parseConfigExecOutput(text: string): ConfigExecOutput {
       out.jobEnv[key] = v;
     }
   }
+  if (unknownKeys.length > 0) out.unknownKeys = unknownKeys;
   return out;
+}
+
+/** Keys of `obj` that match none of `known`, even case-insensitively (as Go), prefixed. */
+function unknownKeysOf(obj: Obj, known: readonly string[], prefix: string): string[] {
+  return Object.keys(obj)
+    .filter((key) => !known.includes(key.toLowerCase()))
+    .map((key) => `${prefix}${key}`);
 }
 
 type Obj = Record<string, unknown>;

@@ -11,7 +11,6 @@ Deno.test("parseConfigExecOutput reads every official key", () => {
       "driver": { "name": "test driver", "version": "v0.0.1" },
       "job_env": { "CUSTOM_ENVIRONMENT": "example" },
       "shell": "bash",
-      "other": [1, 2],
     })),
     {
       buildsDir: "/builds/1/acme",
@@ -75,4 +74,14 @@ Deno.test("parseConfigExecOutput names what is wrong", () => {
     () => parseConfigExecOutput('{"job_env": {"A=B": "x"}}'),
     /"job_env\.A=B" cannot be an environment variable/,
   );
+});
+
+Deno.test("parseConfigExecOutput lists the keys it does not know, at any case, inside driver too", () => {
+  assert.deepEqual(
+    parseConfigExecOutput(
+      '{"build_dir": "/b", "HOSTNAME": "h", "other": [1], "driver": {"Name": "d", "url": "x"}}',
+    ),
+    { hostname: "h", driver: { name: "d" }, unknownKeys: ["build_dir", "other", "driver.url"] },
+  );
+  assert.equal(parseConfigExecOutput('{"builds_dir": "/b"}').unknownKeys, undefined);
 });

@@ -184,6 +184,14 @@ export class CustomExecutor implements Executor {
     if (c.configExec !== "") {
       const config = await this.#configExec(attempt, signal);
       driver = config.driver;
+      if (config.unknownKeys !== undefined) {
+        const keys = config.unknownKeys.map((key) => JSON.stringify(key)).join(", ");
+        this.#warn(
+          `config_exec "${c.configExec}" printed keys Runner does not know, ignored: ${keys} ` +
+            `(known: builds_dir, cache_dir, builds_dir_is_shared, hostname, driver.name, ` +
+            `driver.version, job_env, shell)`,
+        );
+      }
       if (config.buildsDir !== undefined) this.#paths.buildsDir = config.buildsDir;
       if (config.cacheDir !== undefined) this.#paths.cacheDir = config.cacheDir;
       if (config.isBuildsDirShared !== undefined) {

@@ -322,6 +322,11 @@ Deno.test("CustomExecutor applies config_exec's JSON and names the driver in the
   // prepare_exec's stdout and stderr go to the job log, after the usage line.
   assert.ok(text.indexOf("Using Custom executor") < text.indexOf("prepare on stdout"));
   assert.match(text, /prepare on stderr/);
+  // A key it does not know is named, not silently dropped.
+  assert.match(
+    text,
+    /WARNING: config_exec ".*driver\.sh" printed keys Runner does not know, ignored: "unknown_key" \(known: builds_dir, /,
+  );
   await s.executor.cleanup();
 });
 
