@@ -480,6 +480,10 @@ Deno.test("CustomExecutor names a driver that cannot be started, and why", async
       ["/nonexistent/prepare", /: no such file$/],
       ["no-such-driver-anywhere", /: no such program in PATH$/],
       [
+        `${DRIVER} prepare --verbose`,
+        /: no such file \(the whole string is the program: put "prepare", "--verbose" in prepare_args\)$/,
+      ],
+      [
         await file("crlf.sh", "#!/bin/bash\r\necho hi\r\n"),
         /: its #! line ends with a carriage return \(Windows line endings\), so its interpreter "\/bin\/bash\\r" does not exist$/,
       ],

@@ -154,9 +154,16 @@ async function whyNotStarted(call: DriverCall, e: unknown): Promise<string> {
     if (await Deno.stat(call.cwd).catch(() => null) === null) {
       return `its working directory "${call.cwd}" is gone`;
     }
-    if (!isPath) return "no such program in PATH";
+    // `run_exec = "/opt/driver/run.sh --verbose"`: the program is the whole string.
+    const words = call.program.trim().split(/\s+/);
+    const hint = words.length > 1
+      ? ` (the whole string is the program: put ${
+        words.slice(1).map((w) => JSON.stringify(w)).join(", ")
+      } in ${call.name.replace(/_exec$/, "_args")})`
+      : "";
+    if (!isPath) return `no such program in PATH${hint}`;
     const line = await firstLine(call.program);
-    if (line === null) return "no such file";
+    if (line === null) return `no such file${hint}`;
     if (!line.startsWith("#!")) {
       return "it exists, but a program it needs to start (its interpreter or loader) does not";
     }
