@@ -167,6 +167,9 @@ export function isReadingChanges(pipeline: Pipeline): boolean {
  * the variables and the git state), parallel jobs are expanded, needs and
  * stage order give the run order.
  */
+/** How many job names an unknown-job error lists. */
+const MAX_LISTED_JOBS = 20;
+
 export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Promise<Plan> {
   const git = options.git;
   const execVariables = options.variables ?? [];
@@ -339,8 +342,17 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       if (matches.length === 0) {
         const why = excluded.get(name);
         if (why) throw new JobSelectionError(`Job "${name}" is not in the pipeline: ${why}`);
-        const known = [...new Set(candidates.map((c) => c.instance.name))].join(", ");
-        throw new JobSelectionError(`Job "${name}" is not defined; jobs: ${known}`);
+        if (name.startsWith(".")) {
+          throw new JobSelectionError(
+            `Job "${name}" is hidden: a name starting with "." is a template, never run`,
+          );
+        }
+        // A long list (a big matrix) is cut: the first names show the pattern.
+        const known = [...new Set(candidates.map((c) => c.instance.name))];
+        const shown = known.length > MAX_LISTED_JOBS
+          ? [...known.slice(0, MAX_LISTED_JOBS), `… (${known.length - MAX_LISTED_JOBS} more)`]
+          : known;
+        throw new JobSelectionError(`Job "${name}" is not defined; jobs: ${shown.join(", ")}`);
       }
       for (const m of matches) selected.add(m);
     }

@@ -587,3 +587,20 @@ Deno.test("a job whose parallel:matrix is empty is listed as not run, with the r
     ["a", "parallel:matrix is empty, so it makes no job"],
   ]);
 });
+
+Deno.test("naming a hidden job says it is hidden; naming an unknown job lists at most 20 jobs", async () => {
+  const yaml = ".template:\n  script: echo\nbig:\n  script: echo\n  parallel: 30\n";
+  const hidden = await planError(yaml, { jobs: [".template"] });
+  assert.ok(hidden instanceof JobSelectionError);
+  assert.equal(
+    hidden.message,
+    'Job ".template" is hidden: a name starting with "." is a template, never run',
+  );
+  const unknown = await planError(yaml, { jobs: ["nope"] });
+  assert.equal(
+    unknown.message,
+    `Job "nope" is not defined; jobs: ${
+      Array.from({ length: 20 }, (_, i) => `big ${i + 1}/30`).join(", ")
+    }, … (10 more)`,
+  );
+});
