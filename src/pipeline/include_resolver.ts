@@ -78,7 +78,7 @@ async function resolveFile(
         // GitLab: "Maximum of 150 nested includes are allowed!"
         throw new CiConfigError(item.loc, key, `more than ${MAX_INCLUDES} includes`);
       }
-      const text = await files.readText(path);
+      const text = await readIncluded(files, path, { loc: item.loc, key });
       if (text === null) {
         throw new CiConfigError(item.loc, key, `local file "${path}" does not exist`);
       }
@@ -202,4 +202,21 @@ function skipped(
     message:
       `${what} is not supported locally (it needs GitLab); skipped, so jobs it defines are missing`,
   });
+}
+
+/** An included file's text; a path that leaves the project is an error naming the include. */
+async function readIncluded(
+  files: ProjectFiles,
+  path: string,
+  { loc, key }: { loc: SourceLocation; key: string },
+): Promise<string | null> {
+  try {
+    return await files.readText(path);
+  } catch (error) {
+    // LocalProjectFiles refuses `../` paths with a RangeError naming only the path.
+    if (!(error instanceof RangeError)) throw error;
+    throw new CiConfigError(loc, key, `local file "${path}" is outside the project`, {
+      cause: error,
+    });
+  }
 }

@@ -60,6 +60,13 @@ Deno.test("exec refuses --docker-image without --executor docker instead of igno
   assert.equal(docker.code, 0, docker.stderr);
 });
 
+Deno.test("exec rejects an include:local path that leaves the project, naming the include", async () => {
+  assertRejected(
+    await list({ ".gitlab-ci.yml": "a:\n  script: [echo]\ninclude:\n  - local: ../outside.yml\n" }),
+    /^ERROR: \.gitlab-ci\.yml:4: include\[0\]: local file "\.\.\/outside\.yml" is outside the project$/m,
+  );
+});
+
 Deno.test("exec accepts scripts nested 10 levels deep through !reference and rejects 11", async () => {
   // Each hidden job wraps the previous one in one more array level.
   const levels = (n: number) => {
