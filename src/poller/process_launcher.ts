@@ -269,7 +269,10 @@ export class SubprocessLauncher implements ExecutorLauncher {
 
   #spawn(permissions: ExecutorPermissions): ChildExecutorProcess {
     const { execPath, mainModule } = this.#options;
-    const scoping = this.#options.scoping ?? (mainModule === null ? "worker" : "flags");
+    // Deno's --allow-* lists are split at commas, with no way to escape one: a path that holds
+    // a comma (a driver in "/opt/a,b/") can only be granted through a Worker's permission lists.
+    const scoping = this.#options.scoping ??
+      (mainModule === null || !canBeFlags(permissions) ? "worker" : "flags");
     const { revision } = this.#options;
     const v8Flags = this.#options.v8Flags ?? EXECUTOR_V8_FLAGS;
     const command = [
@@ -302,6 +305,12 @@ export class SubprocessLauncher implements ExecutorLauncher {
     this.#keys.set(process, JSON.stringify(permissions));
     return process;
   }
+}
+
+/** Whether every entry can be written in an `--allow-*=a,b` list (none holds a comma). */
+function canBeFlags(permissions: ExecutorPermissions): boolean {
+  const { read, write, run, net } = permissions;
+  return ![...read, ...write, ...run, ...net].some((entry) => entry.includes(","));
 }
 
 class ChildExecutorProcess implements ExecutorProcess {

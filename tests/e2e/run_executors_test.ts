@@ -137,6 +137,30 @@ Deno.test("custom executor: the documented example driver runs a job end to end"
   await Deno.remove(builds, { recursive: true }).catch(() => {});
 });
 
+Deno.test("custom executor: a driver in a directory whose name holds a comma runs a job", async () => {
+  // Deno's --allow-run list cannot hold a comma: such a grant goes through a scoped Worker.
+  const dir = await Deno.makeTempDir({ prefix: "runner-custom-comma-" });
+  const driver = join(dir, "drivers,v2", "run.sh");
+  await Deno.mkdir(join(dir, "drivers,v2"));
+  await Deno.writeTextFile(driver, '#!/bin/sh\nexec bash "$1"\n', { mode: 0o755 });
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: `concurrent = 1\ncheck_interval = 1\n${
+      runnerToml(gitlab.url, r.token, {
+        executor: "custom",
+        builds_dir: join(dir, "builds"),
+        cache_dir: join(dir, "cache"),
+      })
+    }  [runners.custom]\n    run_exec = "${driver}"\n`,
+  });
+  const job = gitlab.enqueueJob({ script: ["echo through the comma"], variables: NO_GIT });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(state.trace, /through the comma/);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+});
+
 Deno.test({
   name:
     "docker executor: a project's second job reuses its cache volume; runner cache clear removes it",
