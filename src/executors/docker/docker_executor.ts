@@ -154,6 +154,9 @@ interface JobContainer {
   mainShell: MainShell | null;
 }
 
+/** Linux's limit for one environment entry or argument (MAX_ARG_STRLEN, 32 pages). */
+const MAX_ENV_ENTRY_BYTES = 131072;
+
 /** How long a web terminal waits for the build container to run. */
 const TERMINAL_WAIT_MS = 60_000;
 
@@ -409,6 +412,7 @@ export class DockerExecutor implements Executor {
       );
     }
     this.#image = image;
+    this.#checkEnvSize();
     // The runner's own default image is trusted; only job choices are checked.
     if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
     const services = this.#services();
@@ -595,6 +599,27 @@ export class DockerExecutor implements Executor {
 
   #jobEnv(): string[] {
     return this.#o.job.variables.filter((v) => !v.file).map((v) => `${v.key}=${v.value}`);
+  }
+
+  /**
+   * Job variables are the containers' environment; Linux refuses to start a
+   * process with an entry longer than 128 KiB, so the build container's
+   * main process would exit at once ("exec /bin/sh: argument list too long").
+   */
+  #checkEnvSize(): void {
+    const encoder = new TextEncoder();
+    for (const v of this.#o.job.variables) {
+      if (v.file) continue;
+      const size = encoder.encode(`${v.key}=${v.value}`).length + 1;
+      if (size > MAX_ENV_ENTRY_BYTES) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Variable ${JSON.stringify(v.key)} cannot be given to the job's containers: its ` +
+            `environment entry is ${size} bytes, more than the ${MAX_ENV_ENTRY_BYTES} Linux ` +
+            "allows for one (Argument list too long); a file variable has no such limit",
+        );
+      }
+    }
   }
 
   async #ensureNetwork(): Promise<string> {

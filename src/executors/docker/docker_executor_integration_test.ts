@@ -227,6 +227,30 @@ test("docker executor: an unknown pull_policy of a job's service names that serv
   );
 });
 
+test("docker executor: a variable too large for one environment entry fails the job naming it; 100 KiB runs", async () => {
+  await using big = createExecutor({
+    job: { variables: [{ key: "BIG", value: "z".repeat(200 * 1024) }] },
+  });
+  await assert.rejects(big.prepare(never()), (err: unknown) => {
+    assert.ok(err instanceof JobFailedError, String(err));
+    assert.equal(err.reason, "runner_configuration_error");
+    assert.equal(
+      err.message,
+      'Variable "BIG" cannot be given to the job\'s containers: its environment entry is 204805 bytes, more than the 131072 Linux allows for one (Argument list too long); a file variable has no such limit',
+    );
+    return true;
+  });
+  const output = new CollectedOutput();
+  await using fits = createExecutor({
+    output,
+    job: { variables: [{ key: "MID", value: "z".repeat(100 * 1024) }] },
+  });
+  await fits.prepare(never());
+  const code = await fits.run({ stage: "step_script", script: 'echo "mid ${#MID}"' }, never());
+  assert.equal(code, 0);
+  assert.match(output.text(), /mid 102400/);
+});
+
 /** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
 async function execStarts(jobId: number, since: number): Promise<number> {
   const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
