@@ -373,6 +373,19 @@ Deno.test("a trigger job with a script job's keys, or delayed, is an error, as i
   assert.equal(p.jobs[0]!.isTrigger, true);
 });
 
+Deno.test("a global variable's value must be one of its options, as in GitLab", async () => {
+  const yaml = (value: string) => ({
+    ".gitlab-ci.yml":
+      `variables:\n  ENV:\n    value: ${value}\n    options: [staging, production]\n` +
+      "job:\n  script: [echo]\n",
+  });
+  assert.equal(
+    await loadError(yaml("qa")),
+    '.gitlab-ci.yml:3: variables.ENV.value: "qa" is not one of its options (staging, production)',
+  );
+  assert.deepEqual((await load(yaml("staging"))).variables.map((v) => v.value), ["staging"]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

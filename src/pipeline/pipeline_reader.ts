@@ -473,9 +473,24 @@ export function readVariables(node: CiNode, key: string, isGlobal: boolean): CiV
       const value = v.entries.get("value")?.value;
       const description = v.entries.get("description")?.value;
       const expand = v.entries.get("expand")?.value;
+      const options = v.entries.get("options")?.value;
+      const text = value ? readVariableValue(value, at) : "";
+      // GitLab: "value must be present in options" (the choices a manual run offers).
+      if (options) {
+        const choices = readItems(options, `${at}.options`, false).map((n) =>
+          readText(n, `${at}.options`)
+        );
+        if (!choices.includes(text)) {
+          fail(
+            value ?? v,
+            `${at}.value`,
+            `"${text}" is not one of its options (${choices.join(", ")})`,
+          );
+        }
+      }
       out.push({
         key: name,
-        value: value ? readVariableValue(value, at) : "",
+        value: text,
         isRaw: expand ? !readBool(expand, `${at}.expand`) : false,
         description: description ? readString(description, `${at}.description`) : "",
       });
