@@ -370,7 +370,13 @@ export class CustomExecutor implements Executor {
         out.flush();
         err.flush();
       }
-      await this.#interpret("cleanup_exec", c.cleanupExec, exit, attempt, false);
+      const code = await this.#interpret("cleanup_exec", c.cleanupExec, exit, attempt, false);
+      if (code !== 0) {
+        // BUILD_FAILURE_EXIT_CODE: upstream's cleanup fails with its exit status all the same.
+        throw new Error(
+          `cleanup_exec "${c.cleanupExec}" exited with BUILD_FAILURE_EXIT_CODE (exit status ${code})`,
+        );
+      }
     } catch (e) {
       this.#o.log.warn("Cleanup script failed", {
         [F.ERROR]: e instanceof Error ? e.message : String(e),

@@ -677,6 +677,18 @@ Deno.test("CustomExecutor cuts a cleanup_exec line longer than 64 KiB into runne
   assert.equal(out.at(-1), "after");
 });
 
+Deno.test("CustomExecutor logs 'Cleanup script failed' when cleanup_exec exits with BUILD_FAILURE_EXIT_CODE", async () => {
+  const s = await setup({ env: { CLEANUP_EXIT: "1" } });
+  await s.executor.prepare(never());
+  await s.executor.cleanup();
+  const failed = s.log.records.find((r) => r.msg === "Cleanup script failed");
+  assert.equal(failed?.level, "warn");
+  assert.match(
+    String(failed?.fields["error"]),
+    /^cleanup_exec ".*driver\.sh" exited with BUILD_FAILURE_EXIT_CODE \(exit status 1\)$/,
+  );
+});
+
 Deno.test("CustomExecutor sends cleanup_exec output to the runner log, not the job log", async () => {
   const s = await setup({ env: { CLEANUP_EXIT: "2" } });
   await s.executor.prepare(never());
