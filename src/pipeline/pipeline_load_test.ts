@@ -386,6 +386,17 @@ Deno.test("a global variable's value must be one of its options, as in GitLab", 
   assert.deepEqual((await load(yaml("staging"))).variables.map((v) => v.value), ["staging"]);
 });
 
+Deno.test("a job timeout of a month or more is an error, as in GitLab", async () => {
+  const yaml = (timeout: string) => ({
+    ".gitlab-ci.yml": `job:\n  script: [echo]\n  timeout: ${timeout}\n`,
+  });
+  assert.equal(
+    await loadError(yaml("1000 years")),
+    '.gitlab-ci.yml:3: jobs.job.timeout: "1000 years" is more than GitLab\'s limit of 1 month',
+  );
+  assert.equal((await load(yaml("30 days"))).jobs[0]!.timeout, 30 * 86400);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -339,7 +339,7 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     when,
     startIn: readJobStartIn(entry, at, { when, startIn, isRuled: rulesNode !== undefined }),
     allowFailure: readAllowFailure(own("allow_failure"), `${at}.allow_failure`),
-    timeout: timeoutNode ? readDuration(timeoutNode, `${at}.timeout`) : null,
+    timeout: timeoutNode ? readTimeout(timeoutNode, `${at}.timeout`) : null,
     retry: readRetry(get("retry"), `${at}.retry`),
     parallel: readParallel(own("parallel"), `${at}.parallel`),
     needs: own("needs") ? readNeeds(own("needs")!, `${at}.needs`) : null,
@@ -444,6 +444,20 @@ function readDuration(node: CiNode, key: string): number {
   const seconds = parseCiDuration(text);
   if (seconds === null) {
     fail(node, key, `"${text}" is not a duration (like "1h 30m" or "45 minutes")`);
+  }
+  return seconds;
+}
+
+/**
+ * GitLab's longest job timeout (`Project::MAX_BUILD_TIMEOUT`, one month as
+ * ActiveSupport counts it: 30.44 days); a timeout must be below it.
+ */
+const MAX_TIMEOUT_SECONDS = 2_629_746;
+
+function readTimeout(node: CiNode, key: string): number {
+  const seconds = readDuration(node, key);
+  if (seconds >= MAX_TIMEOUT_SECONDS) {
+    fail(node, key, `"${readText(node, key)}" is more than GitLab's limit of 1 month`);
   }
   return seconds;
 }
