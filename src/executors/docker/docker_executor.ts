@@ -157,6 +157,9 @@ interface JobContainer {
 /** Linux's limit for one environment entry or argument (MAX_ARG_STRLEN, 32 pages). */
 const MAX_ENV_ENTRY_BYTES = 131072;
 
+/** Lines of an ended build container's output shown with the error. */
+const ENTRYPOINT_LOG_LINES = 20;
+
 /** How long a web terminal waits for the build container to run. */
 const TERMINAL_WAIT_MS = 60_000;
 
@@ -973,6 +976,10 @@ export class DockerExecutor implements Executor {
     if (target.isMainShellPlain || state?.OOMKilled === true) {
       return new JobFailedError("runner_system_failure", message, { cause });
     }
+    // What the entrypoint said is its own output (no stage ran in this process):
+    // shown as the official runner shows it, attached to the container.
+    const output = await containerLogs(target.container, ENTRYPOINT_LOG_LINES);
+    if (output !== "") this.#say(`Build container output (last lines):\n${output}`);
     return new JobFailedError(
       "script_failure",
       `${message}: ${target.entrypointNote} must run the command it is given (exec "$@") and keep running`,

@@ -251,6 +251,28 @@ test("docker executor: a variable too large for one environment entry fails the 
   assert.match(output.text(), /mid 102400/);
 });
 
+test("docker executor: what an ending entrypoint printed is shown in the job log before the error", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      image: {
+        name: BUSYBOX_TEST_IMAGE,
+        entrypoint: ["sh", "-c", "echo 'entry: DATABASE_URL is not set' >&2; exit 3"],
+      },
+    },
+  });
+  await executor.prepare(never());
+  await assert.rejects(
+    executor.run({ stage: "prepare_script", script: "echo prepared" }, never()),
+    (err: unknown) => err instanceof JobFailedError && err.exitCode === 3,
+  );
+  assert.match(
+    output.text(),
+    /Build container output \(last lines\):\nentry: DATABASE_URL is not set\n/,
+  );
+});
+
 /** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
 async function execStarts(jobId: number, since: number): Promise<number> {
   const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
