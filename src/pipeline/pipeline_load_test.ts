@@ -397,6 +397,15 @@ Deno.test("a job timeout of a month or more is an error, as in GitLab", async ()
   assert.equal((await load(yaml("30 days"))).jobs[0]!.timeout, 30 * 86400);
 });
 
+Deno.test("inherit:default names default: keywords only, as in GitLab", async () => {
+  assert.match(
+    await loadError({
+      ".gitlab-ci.yml": "job:\n  script: [echo]\n  inherit:\n    default: [image, imagee]\n",
+    }),
+    /^\.gitlab-ci\.yml:4: jobs\.job\.inherit\.default: "imagee" is not a default: keyword \(after_script, /,
+  );
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

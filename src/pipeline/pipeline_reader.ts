@@ -250,6 +250,16 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     };
     inheritDefault = read("default");
     inheritVariables = read("variables");
+    const unknown = Array.isArray(inheritDefault)
+      ? inheritDefault.find((k) => !DEFAULT_KEYWORDS.includes(k))
+      : undefined;
+    if (unknown !== undefined) {
+      fail(
+        map.entries.get("default")!.value,
+        `${at}.inherit.default`,
+        `"${unknown}" is not a default: keyword (${DEFAULT_KEYWORDS.join(", ")})`,
+      );
+    }
   }
   const get = (k: string): CiNode | undefined => {
     const v = own(k);
