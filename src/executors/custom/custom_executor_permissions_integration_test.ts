@@ -13,12 +13,13 @@ const JOB = fileURLToPath(new URL("./testdata/restricted_job.ts", import.meta.ur
 async function runRestricted(
   dir: string,
   extra: string[] = [],
+  runnable: string[] = [],
 ): Promise<Record<string, unknown>> {
   const result = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--no-prompt",
-      `--allow-run=${DRIVER},kill`,
+      `--allow-run=${[DRIVER, "kill", ...runnable].join(",")}`,
       `--allow-read=${dir}`,
       `--allow-write=${dir}`,
       "--allow-env",
@@ -75,5 +76,23 @@ Deno.test("CustomExecutor cannot start a program that is not a configured driver
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CustomExecutor does not call a driver it may not read 'no such file' when exec(2) says ENOENT", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "custom-executor-perms-" });
+  // Outside the readable dir: its missing interpreter cannot be looked at.
+  const other = await Deno.makeTempDir({ prefix: "custom-executor-driver-" });
+  const driver = `${other}/crlf.sh`;
+  await Deno.writeTextFile(driver, "#!/bin/sh\r\nexit 0\r\n", { mode: 0o755 });
+  try {
+    const summary = await runRestricted(dir, [driver], [driver]);
+    assert.match(
+      String(summary["error"]),
+      /Cannot start prepare_exec ".*crlf\.sh": Failed to spawn .*No such file or directory/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(other, { recursive: true });
   }
 });

@@ -151,9 +151,7 @@ async function whyNotStarted(call: DriverCall, e: unknown): Promise<string> {
   if ((e as { code?: unknown }).code === "E2BIG") return tooBig(call);
   const isPath = call.program.includes("/");
   if (e instanceof Deno.errors.NotFound) {
-    if (await Deno.stat(call.cwd).catch(() => null) === null) {
-      return `its working directory "${call.cwd}" is gone`;
-    }
+    if (await isMissing(call.cwd)) return `its working directory "${call.cwd}" is gone`;
     // `run_exec = "/opt/driver/run.sh --verbose"`: the program is the whole string.
     const words = call.program.trim().split(/\s+/);
     const hint = words.length > 1
@@ -164,6 +162,7 @@ async function whyNotStarted(call: DriverCall, e: unknown): Promise<string> {
     if (!isPath) return `no such program in PATH${hint}`;
     const line = await firstLine(call.program);
     if (line === null) return `no such file${hint}`;
+    if (line === undefined) return `${errorText(e)}${hint}`;
     if (!line.startsWith("#!")) {
       return "it exists, but a program it needs to start (its interpreter or loader) does not";
     }
@@ -184,15 +183,28 @@ async function whyNotStarted(call: DriverCall, e: unknown): Promise<string> {
   return errorText(e);
 }
 
-/** The first line of `file` (at most 256 bytes), or null when it cannot be read. */
-async function firstLine(file: string): Promise<string | null> {
+/**
+ * The first line of `file` (at most 256 bytes); null when there is no such
+ * file, undefined when it cannot be read (no read grant for it).
+ */
+async function firstLine(file: string): Promise<string | null | undefined> {
   try {
     using f = await Deno.open(file);
     const buf = new Uint8Array(256);
     const n = await f.read(buf) ?? 0;
     return new TextDecoder().decode(buf.subarray(0, n)).split("\n")[0] ?? "";
-  } catch {
-    return null;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? null : undefined;
+  }
+}
+
+/** Whether `path` does not exist (false when it cannot be looked at). */
+async function isMissing(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound;
   }
 }
 
