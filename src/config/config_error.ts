@@ -27,6 +27,8 @@ export type ConfigWarningKind =
   | "url_ci_suffix"
   /** A [[runners]] entry names an executor we lack; it never asks for jobs. */
   | "unsupported_executor"
+  /** A [[runners]] url no request can go to (not an absolute http or https URL); it never asks for jobs. */
+  | "invalid_url"
   /** A duration written as an integer below a millisecond (`prepare_timeout = 300`): nanoseconds. */
   | "duration_nanoseconds";
 

@@ -29,6 +29,7 @@ import {
   defaultsForRoot,
 } from "./default_config.ts";
 import { expandEnv, hasEnvReference } from "./env_expansion.ts";
+import { isGitLabUrl } from "./gitlab_url.ts";
 import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
 import { ignoredFeatureFlags } from "../build/feature_flags.ts";
@@ -333,6 +334,17 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     );
     runner.url = stripped;
     if (runner.envExpansion.url !== null) runner.envExpansion.url.value = stripped;
+  }
+  if (runner.token !== "" && !isGitLabUrl(runner.url)) {
+    const where = [...path, "url"];
+    const template = runner.envExpansion.url?.template;
+    const from = template === undefined ? "" : ` (from ${JSON.stringify(template)})`;
+    v.warn(
+      "invalid_url",
+      where,
+      `key ${displayKeyPath(where)} ${JSON.stringify(runner.url)}${from} is not an absolute ` +
+        `http or https URL: runner ${JSON.stringify(runner.name)} never asks for jobs`,
+    );
   }
   if (!isSupportedExecutor(runner.executor)) {
     const where = [...path, "executor"];

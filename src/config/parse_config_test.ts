@@ -520,6 +520,43 @@ Deno.test("an entry whose executor this runner lacks is a warning naming runner 
   ]);
 });
 
+Deno.test("an entry whose url no request can go to is a warning naming runner, key and value; one without a token is not checked", () => {
+  const entry = (name: string, url: string, token = "glrt-abc") =>
+    `[[runners]]\nname = "${name}"\nurl = "${url}"\ntoken = "${token}"\nexecutor = "shell"\n`;
+  const { warnings } = parseConfig(
+    entry("word", "gitlab.example.com") + entry("ftp", "ftp://gitlab.example.com") +
+      entry("env", "$NO_SUCH_URL") + entry("port", "https://gitlab.example.com:99999") +
+      entry("good", "https://gitlab.example.com/") + entry("untokened", "x", ""),
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_url",
+      3,
+      'key runners[0].url "gitlab.example.com" is not an absolute http or https URL: ' +
+      'runner "word" never asks for jobs',
+    ],
+    [
+      "invalid_url",
+      8,
+      'key runners[1].url "ftp://gitlab.example.com" is not an absolute http or https URL: ' +
+      'runner "ftp" never asks for jobs',
+    ],
+    [
+      "invalid_url",
+      13,
+      'key runners[2].url "" (from "$NO_SUCH_URL") is not an absolute http or https URL: ' +
+      'runner "env" never asks for jobs',
+    ],
+    [
+      "invalid_url",
+      18,
+      'key runners[3].url "https://gitlab.example.com:99999" is not an absolute http or https ' +
+      'URL: runner "port" never asks for jobs',
+    ],
+  ]);
+});
+
 Deno.test("a distributed cache on a custom executor entry is a warning naming the key; other executors take it", () => {
   const cache =
     `[runners.cache]\nType = "s3"\n[runners.cache.s3]\nServerAddress = "s3.example.com"\n` +

@@ -407,7 +407,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "GitLab base URL. $VAR / ${VAR} are expanded at load. A trailing /ci is stripped with a warning.",
+    "GitLab base URL. $VAR / ${VAR} are expanded at load. A trailing /ci is stripped with a warning. An entry whose url is not an absolute http or https URL is warned about and never asks for jobs.",
     { saved: "always", defaultText: "required" },
   ),
   k(

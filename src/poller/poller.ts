@@ -18,6 +18,7 @@
 import type { GlobalConfig, RunnerConfig } from "../config/runner_config.ts";
 import { shortToken } from "../config/short_token.ts";
 import { isSupportedExecutor } from "../config/executor_names.ts";
+import { isGitLabUrl } from "../config/gitlab_url.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
@@ -170,9 +171,9 @@ export class Poller {
     this.#checkIntervalMs = config.checkInterval * 1000;
     const wanted = new Map<string, RunnerConfig>();
     for (const runner of config.runners) {
-      // An executor we lack was reported when the config loaded (config/parse_config.ts);
-      // asking for jobs would only take jobs we must fail.
-      if (runner.token && isSupportedExecutor(runner.executor)) {
+      // An executor we lack, or a URL no request can go to, was reported when the config
+      // loaded (config/parse_config.ts); asking for jobs would only take jobs we must fail.
+      if (runner.token && isSupportedExecutor(runner.executor) && isGitLabUrl(runner.url)) {
         wanted.set(entryKey(runner), runner);
       }
     }

@@ -7,6 +7,7 @@
  * builds dir or CA file) makes the poller drain and the supervisor start a
  * new one with the set of the new config.
  */
+import { isGitLabUrl } from "../config/gitlab_url.ts";
 import { dirname, isAbsolute, resolve } from "../path/host_path.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
 import { parseListenAddress } from "../metrics/listen_address.ts";
@@ -62,13 +63,11 @@ export interface PollerPermissions {
 }
 
 function hostPort(url: string): string | null {
-  try {
-    const u = new URL(url);
-    const port = u.port || (u.protocol === "https:" ? "443" : "80");
-    return `${u.hostname}:${port}`;
-  } catch {
-    return null; // an invalid url fails in the poller, with the message config/ gives it
-  }
+  // A URL no request goes to: its entry never asks for jobs (config/gitlab_url.ts).
+  if (!isGitLabUrl(url)) return null;
+  const u = new URL(url);
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  return `${u.hostname}:${port}`;
 }
 
 function dir(path: string, cwd: string): string {

@@ -398,3 +398,46 @@ Deno.test("an edit that breaks or removes config.toml while the poller drains fo
   }, /Cannot read config file: the file does not exist/);
   await Deno.remove(marks, { recursive: true });
 });
+
+Deno.test("an entry whose url is no URL is warned about at start and at a reload, and the other entries keep taking jobs", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "created" });
+  const c = gitlab.createRunner({ kind: "created" });
+  // A host name without its scheme, as often typed: the runner stopped at start on a TypeError.
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, a.token) + runnerToml("gitlab.example.com", b.token)),
+  });
+  await runner.waitForLog(/Runner started/);
+  assert.match(
+    runner.log,
+    /config\.toml:\d+: key runners\[1\]\.url "gitlab\.example\.com" is not an absolute http or https URL: runner "e2e-\w+" never asks for jobs/,
+  );
+  const first = gitlab.enqueueJob({ script: ["echo from A"], variables: NO_GIT, runnerId: a.id });
+  assert.equal(
+    (await gitlab.waitForJobFinished(first.id, { timeoutMs: 60_000 })).status,
+    "success",
+  );
+
+  // A reload adding such an entry: it was dropped without a word, half applied.
+  const mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(
+      runnerToml(gitlab.url, a.token) + runnerToml("gitlab.example.com", b.token) +
+        runnerToml("ftp://gitlab.example.com", c.token),
+      { concurrent: 2 },
+    ),
+  );
+  assert.match(
+    await waitForLogAfter(runner, mark, /runners\[2\]\.url/),
+    /key runners\[2\]\.url "ftp:\/\/gitlab\.example\.com" is not an absolute http or https URL/,
+  );
+  assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /concurrent 1 → 2/);
+  const second = gitlab.enqueueJob({ script: ["echo from A"], variables: NO_GIT, runnerId: a.id });
+  assert.equal(
+    (await gitlab.waitForJobFinished(second.id, { timeoutMs: 60_000 })).status,
+    "success",
+  );
+  assert.equal(startCount(runner), 1, "the runner did not restart");
+});
