@@ -406,6 +406,28 @@ Deno.test("inherit:default names default: keywords only, as in GitLab", async ()
   );
 });
 
+Deno.test("a lone string where GitLab wants an array is an error naming the key", async () => {
+  const cases: Array<[string, string]> = [
+    ["  tags: docker\n", "jobs.job.tags"],
+    ["  dependencies: build\n", "jobs.job.dependencies"],
+    ["  only: main\n", "jobs.job.only"],
+    ["  except:\n    refs: main\n", "jobs.job.except.refs"],
+    ["  rules:\n    - changes: src/**/*\n", "jobs.job.rules[0].changes"],
+    ["  rules:\n    - exists: Dockerfile\n", "jobs.job.rules[0].exists"],
+  ];
+  for (const [yaml, key] of cases) {
+    assert.match(
+      await loadError({ ".gitlab-ci.yml": `job:\n  script: [echo]\n${yaml}` }),
+      new RegExp(
+        `^\\.gitlab-ci\\.yml:\\d+: ${
+          key.replace(/[.[\]]/g, "\\$&")
+        }: expected an array of strings, got a string$`,
+      ),
+      yaml,
+    );
+  }
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -353,12 +353,12 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     retry: readRetry(get("retry"), `${at}.retry`),
     parallel: readParallel(own("parallel"), `${at}.parallel`),
     needs: own("needs") ? readNeeds(own("needs")!, `${at}.needs`) : null,
-    dependencies: dependenciesNode ? readStringList(dependenciesNode, `${at}.dependencies`) : null,
+    dependencies: dependenciesNode ? readPathList(dependenciesNode, `${at}.dependencies`) : null,
     artifacts: get("artifacts")
       ? readArtifacts(get("artifacts")!, `${at}.artifacts`, ctx.warnings)
       : null,
     cache: cacheNode ? readCaches(cacheNode, `${at}.cache`) : [],
-    tags: get("tags") ? readStringList(get("tags")!, `${at}.tags`) : [],
+    tags: get("tags") ? readPathList(get("tags")!, `${at}.tags`) : [],
     environment: envNode ? readEnvironment(envNode, `${at}.environment`) : null,
     interruptible: interruptible ? readBool(interruptible, `${at}.interruptible`) : false,
     coverage: coverage ? readCoverage(coverage, `${at}.coverage`, ctx.warnings) : "",
@@ -424,7 +424,11 @@ function readStringList(node: CiNode, key: string): string[] {
   return readItems(node, key).map((n) => readString(n, key));
 }
 
-/** `artifacts:paths`, `cache:paths`: GitLab wants an array, a lone string is an error. */
+/**
+ * Where GitLab wants an array of strings (`artifacts:paths`, `cache:paths`,
+ * `tags`, `dependencies`, `only`/`except` and their keys, `rules:changes` and
+ * `exists`, `cache:key:files`, `fallback_keys`), a lone string is an error.
+ */
 function readPathList(node: CiNode, key: string): string[] {
   if (node.kind !== "seq") {
     fail(node, key, `expected an array of strings, got ${describeNode(node)}`);
@@ -618,7 +622,7 @@ export function readRules(
         if (!paths) fail(n, `${at}.${k}`, "paths: is required");
         return readStringList(paths, `${at}.${k}.paths`);
       }
-      return readStringList(n, `${at}.${k}`);
+      return readPathList(n, `${at}.${k}`);
     };
     const allowFailure = get("allow_failure");
     const ifNode = get("if");
@@ -721,22 +725,22 @@ function readStartIn(node: CiNode, key: string): string {
 
 function readOnlyExcept(node: CiNode, key: string): OnlyExceptConfig {
   if (node.kind !== "map") {
-    return { loc: node.loc, refs: readStringList(node, key), variables: [], changes: [] };
+    return { loc: node.loc, refs: readPathList(node, key), variables: [], changes: [] };
   }
   checkKeys(node, key, ["refs", "variables", "changes", "kubernetes"]);
   const get = (k: string) => node.entries.get(k)?.value;
   const changes = get("changes");
   return {
     loc: node.loc,
-    refs: get("refs") ? readStringList(get("refs")!, `${key}.refs`) : [],
-    variables: get("variables") ? readStringList(get("variables")!, `${key}.variables`) : [],
+    refs: get("refs") ? readPathList(get("refs")!, `${key}.refs`) : [],
+    variables: get("variables") ? readPathList(get("variables")!, `${key}.variables`) : [],
     changes: changes
       ? changes.kind === "map"
         ? readStringList(
           readMap(changes, `${key}.changes`).entries.get("paths")?.value ?? changes,
           `${key}.changes.paths`,
         )
-        : readStringList(changes, `${key}.changes`)
+        : readPathList(changes, `${key}.changes`)
       : [],
   };
 }
@@ -977,7 +981,7 @@ function readCache(node: CiNode, key: string): CacheConfig {
     const files = keyNode.entries.get("files")?.value;
     const prefix = keyNode.entries.get("prefix")?.value;
     if (!files) fail(keyNode, `${key}.key`, "files: is required");
-    const list = readStringList(files, `${key}.key.files`);
+    const list = readPathList(files, `${key}.key.files`);
     if (list.length < 1 || list.length > 2) {
       fail(files, `${key}.key.files`, "expected one or two files");
     }
@@ -1009,7 +1013,7 @@ function readCache(node: CiNode, key: string): CacheConfig {
     policy: policyValue as CacheConfig["policy"],
     when: get("when") ? readWhen(get("when")!, `${key}.when`, STEP_WHEN) : "on_success",
     fallbackKeys: get("fallback_keys")
-      ? readStringList(get("fallback_keys")!, `${key}.fallback_keys`)
+      ? readPathList(get("fallback_keys")!, `${key}.fallback_keys`)
       : [],
   };
 }
