@@ -15,10 +15,11 @@
  * new, empty or made by this bench: its files are replaced).
  * `--level` is our archive's compression level (fastest, fast, default, slow,
  * slowest); the baseline stays `zip -1`, the level "fast" matches.
- * `--threads N` (default: the CPUs; 1 skips it) also times our archive as a
- * job with FF_USE_FASTZIP and FASTZIP_ARCHIVER_CONCURRENCY=N makes it: N
- * threads compress, each past the first a Worker of ~20 MiB, so its peak
- * RSS is above the 64 MiB goal of the default, one-thread archive.
+ * `--threads N` (default: the CPUs; 1 skips it) also times our archive and
+ * extraction as a job with FF_USE_FASTZIP and FASTZIP_ARCHIVER_CONCURRENCY /
+ * FASTZIP_EXTRACTOR_CONCURRENCY=N makes them: N threads (de)compress, each
+ * past the first a Worker of ~20 MiB, so their peak RSS is above the 64 MiB
+ * goal of the default, one-thread ones.
  * `--quick` measures the same tree once each, extractions twice each
  * (unzip, ours, ours, unzip). Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  * `BENCH_MEMORY=1` in the environment also prints each of our runs' memory
@@ -202,13 +203,15 @@ try {
         record(threadedName, r, (await Deno.stat(`${threadedStore}/bench/cache.zip`)).size);
       }
     }
-    // --quick extracts twice each, unzip, ours, ours, unzip: no side always
-    // goes first (into a fresher disk) or last (after more removals).
+    // --quick extracts twice each, unzip, ours, (threads, threads,) ours,
+    // unzip: no side always goes first (into a fresher disk) or last (after
+    // more removals).
+    const extractors = threads > 1 ? ["unzip", "ours", "threads"] : ["unzip", "ours"];
     const extractOrder = args.values.quick
-      ? ["unzip", "ours", "ours", "unzip"]
+      ? [...extractors, ...extractors.toReversed()]
       : run % 2 === 0
-      ? ["unzip", "ours"]
-      : ["ours", "unzip"];
+      ? extractors
+      : extractors.toReversed();
     for (const [index, who] of extractOrder.entries()) {
       // Into builds_dir, as a job's restore_cache does; a new directory each
       // time, all removed at the end: on an ext4 without a journal (this
@@ -221,9 +224,16 @@ try {
         // Same input for both: the archive zip(1) made.
         const r = await timed(["unzip", "-q", zipZip, "-d", out], work);
         record("unzip", r);
-      } else {
+      } else if (who === "ours") {
         const r = await ours("extract", { zip: zipZip, out }, permissions);
         record("ours extract", r);
+      } else {
+        const r = await ours(
+          "extract",
+          { zip: zipZip, out, threads: String(threads) },
+          permissions,
+        );
+        record(`ours extract (${threads} threads)`, r);
       }
     }
   }
@@ -283,6 +293,14 @@ try {
     );
   }
   log(`extract ratio ours/unzip: ${ratio("ours extract", "unzip")}  (goal <= 1.00)`);
+  if (threads > 1) {
+    const name = `ours extract (${threads} threads)`;
+    log(
+      `extract ratio ours/unzip, FF_USE_FASTZIP on ${threads} threads: ${
+        ratio(name, "unzip")
+      }  (peak RSS ${(Math.max(...(results[name]?.rssKb ?? [0])) / 1024).toFixed(0)} MiB)`,
+    );
+  }
   const kernel = (name: string) => median(results[name]?.sysMs ?? [NaN]);
   const [oursKernel, unzipKernel] = [kernel("ours extract"), kernel("unzip")];
   if (
@@ -425,7 +443,9 @@ async function child(op: string): Promise<void> {
     });
   } else {
     const reader = await LocalFileReader.open(args.values.zip as string);
-    await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string));
+    await extractZip(reader, await LocalArchiveTarget.open(args.values.out as string), {
+      threads: Number(args.values.threads ?? 1),
+    });
     await reader.close();
   }
   const ms = performance.now() - t;

@@ -7,7 +7,7 @@
  * node:zlib), which is why this is opt-in and the default writer stays on one
  * thread within 64 MiB.
  *
- * `deflateUnit` is the one implementation of the work: this thread calls it,
+ * `processUnit` is the one implementation of the work: this thread calls it,
  * and each Worker runs its source text (it must stay self-contained: no
  * reference to anything outside its own body but its parameters).
  */
@@ -19,16 +19,34 @@ export const UNIT_BYTES = 1 << 20;
 export const UNIT_PIECES = 512;
 
 /**
- * How a unit's pieces are deflated (plain numbers: `deflateUnit` must not
+ * How a unit's pieces are deflated (plain numbers: `processUnit` must not
  * refer to anything outside itself).
  */
-export type UnitMode = typeof FILES | typeof BLOCK | typeof LAST_BLOCK;
+export type UnitMode = typeof FILES | typeof BLOCK | typeof LAST_BLOCK | typeof INFLATE;
 /** Each piece a whole raw-deflate stream, or stored when that is not smaller. */
 export const FILES = 0;
 /** One piece, a block of a stream cut into blocks: ends with a sync flush. */
 export const BLOCK = 1;
 /** One piece, the last block of such a stream: ends the stream. */
 export const LAST_BLOCK = 2;
+/**
+ * Each piece inflated (or copied, when `stored`) from `raw[starts..ends]`
+ * into `out` at its place (`outEnds` holds where each piece's declared size
+ * ends) and checked against its declared size and CRC-32 (`crcs`); `status`
+ * tells each piece's outcome.
+ */
+export const INFLATE = 3;
+
+/** An inflated piece's outcome (INFLATE mode). */
+export const PIECE_OK = 0;
+/** zlib refused the data: `corruption` holds its words. */
+export const PIECE_CORRUPT = 1;
+/** It inflates past its declared size. */
+export const PIECE_TOO_LARGE = 2;
+/** It inflates to fewer bytes than declared: `ends[p]` holds how many. */
+export const PIECE_SHORT = 3;
+/** Its CRC-32 differs: `crcs[p]` holds the one computed. */
+export const PIECE_BAD_CRC = 4;
 
 /**
  * One piece of work and the buffers for its answer. Its buffers travel to a
@@ -41,18 +59,25 @@ export interface DeflateUnit {
   raw: Uint8Array;
   /** How many pieces `raw` holds. */
   count: number;
+  /** Start offset of each piece in `raw` (INFLATE mode; the others pack pieces). */
+  starts: Uint32Array;
   /** End offset of each piece in `raw`. */
   ends: Uint32Array;
   /** Filled: the pieces' output, one after the other. */
   out: Uint8Array;
   /** Filled: end offset of each piece's output in `out`. */
   outEnds: Uint32Array;
-  /** Filled (Files mode): 1 for a piece stored as is (its bytes copied into `out`). */
+  /**
+   * Filled (Files mode): 1 for a piece stored as is (its bytes copied into
+   * `out`). INFLATE mode: 1 for a piece to copy, then its PIECE_* status.
+   */
   stored: Uint8Array;
-  /** Filled (Files mode): each piece's CRC-32. */
+  /** Filled (Files mode): each piece's CRC-32. INFLATE mode: the expected ones. */
   crcs: Uint32Array;
   /** Set when zlib failed (never seen). */
   error: string | null;
+  /** INFLATE mode: zlib's words for a PIECE_CORRUPT piece. */
+  corruption: string | null;
 }
 
 export function newUnit(level: number): DeflateUnit {
@@ -61,30 +86,33 @@ export function newUnit(level: number): DeflateUnit {
     level,
     raw: new Uint8Array(UNIT_BYTES),
     count: 0,
+    starts: new Uint32Array(UNIT_PIECES),
     ends: new Uint32Array(UNIT_PIECES),
-    // Every piece's deflate bound (see deflateUnit) fits.
+    // Every piece's deflate bound (see processUnit) fits.
     out: new Uint8Array(UNIT_BYTES + (UNIT_BYTES >>> 3) + 64 * UNIT_PIECES),
     outEnds: new Uint32Array(UNIT_PIECES),
     stored: new Uint8Array(UNIT_PIECES),
     crcs: new Uint32Array(UNIT_PIECES),
     error: null,
+    corruption: null,
   };
 }
 
-/** The zlib calls `deflateUnit` needs: node:zlib here, the Worker's own node:zlib there. */
+/** The zlib calls `processUnit` needs: node:zlib here, the Worker's own node:zlib there. */
 export interface UnitZlib {
   createDeflateRaw(options: { level: number }): unknown;
+  createInflateRaw(): unknown;
   crc32(data: Uint8Array, value?: number): number;
   constants: { Z_FINISH: number; Z_SYNC_FLUSH: number };
 }
 
 /**
- * Deflates `unit` in place through `states` (one native deflate state per
- * level, made on first use and reset between pieces; see RawDeflater in
- * _deflate.ts for why not the one-shot calls). Self-contained: a Worker runs
- * its source text.
+ * Does `unit`'s work in place through `states` (one native zlib state per
+ * deflate level, and one for inflate under -1, made on first use and reset
+ * between pieces; see RawDeflater in _deflate.ts for why not the one-shot
+ * calls). Self-contained: a Worker runs its source text.
  */
-export function deflateUnit(
+export function processUnit(
   z: UnitZlib,
   states: Map<number, unknown>,
   unit: DeflateUnit,
@@ -106,9 +134,10 @@ export function deflateUnit(
     state: Uint32Array;
     error: string | null;
   };
-  let native = states.get(unit.level) as Native | undefined;
+  const key = unit.mode === 3 ? -1 : unit.level;
+  let native = states.get(key) as Native | undefined;
   if (native === undefined) {
-    const s = z.createDeflateRaw({ level: unit.level }) as {
+    const s = (key === -1 ? z.createInflateRaw() : z.createDeflateRaw({ level: unit.level })) as {
       _handle: Native["handle"];
       _writeState: Uint32Array;
     };
@@ -116,8 +145,56 @@ export function deflateUnit(
     made.handle.onerror = (m) => {
       made.error = m;
     };
-    states.set(unit.level, made);
+    states.set(key, made);
     native = made;
+  }
+  if (unit.mode === 3) {
+    // Each piece gets its declared size and one byte more: filling that byte
+    // means it lies about its size. The byte is the next piece's first (not
+    // written yet) or the spare at the end of `out`.
+    let at = 0;
+    for (let p = 0; p < unit.count; p++) {
+      const start = unit.starts[p] as number;
+      const length = (unit.ends[p] as number) - start;
+      const size = (unit.outEnds[p] as number) - at;
+      let filled = length;
+      if (unit.stored[p] === 1) {
+        unit.out.set(unit.raw.subarray(start, start + length), at);
+      } else {
+        native.handle.reset();
+        native.error = null;
+        native.handle.writeSync(
+          z.constants.Z_FINISH,
+          unit.raw,
+          start,
+          length,
+          unit.out,
+          at,
+          size + 1,
+        );
+        if (native.error !== null) {
+          unit.stored[p] = 1;
+          unit.corruption = native.error;
+          // zlib's state after an error is not reliably reset: start afresh.
+          states.delete(key);
+          return;
+        }
+        filled = size + 1 - (native.state[0] as number);
+      }
+      const expected = unit.crcs[p] as number;
+      if (filled > size) unit.stored[p] = 2;
+      else if (filled < size) {
+        unit.stored[p] = 3;
+        unit.ends[p] = filled;
+      } else {
+        const crc = z.crc32(unit.out.subarray(at, at + size)) >>> 0;
+        unit.stored[p] = crc === expected ? 0 : 4;
+        unit.crcs[p] = crc;
+      }
+      if (unit.stored[p] !== 0) return;
+      at += size;
+    }
+    return;
   }
   const flush = unit.mode === 1 ? z.constants.Z_SYNC_FLUSH : z.constants.Z_FINISH;
   let start = 0;
@@ -154,12 +231,12 @@ export function deflateUnit(
 }
 
 /**
- * The Worker: node:zlib and `deflateUnit`, answering each unit with itself.
+ * The Worker: node:zlib and `processUnit`, answering each unit with itself.
  * Its first message is a shared counter it bumps as each answer leaves, so
  * the pool's thread can tell, without waiting, that one is on its way.
  */
 const WORKER_SOURCE = `import zlib from "node:zlib";
-const deflateUnit = ${deflateUnit.toString()};
+const processUnit = ${processUnit.toString()};
 const states = new Map();
 let answered = null;
 self.postMessage("ready");
@@ -169,7 +246,7 @@ self.onmessage = (e) => {
     return;
   }
   const unit = e.data;
-  deflateUnit(zlib, states, unit);
+  processUnit(zlib, states, unit);
   Atomics.add(answered, 0, 1);
   self.postMessage(unit, transfers(unit));
 };
@@ -178,12 +255,34 @@ ${transfers.toString()}
 
 /** The buffers a unit moves with when it is posted. */
 function transfers(unit: DeflateUnit): ArrayBuffer[] {
-  return [unit.raw, unit.ends, unit.out, unit.outEnds, unit.stored, unit.crcs].map((a) =>
-    a.buffer as ArrayBuffer
-  );
+  return [unit.raw, unit.starts, unit.ends, unit.out, unit.outEnds, unit.stored, unit.crcs].map((
+    a,
+  ) => a.buffer as ArrayBuffer);
 }
 
 const localStates = new Map<number, unknown>();
+
+/** Units to fill, made as needed and given back once used. */
+export class UnitStock {
+  readonly #level: number;
+  readonly #free: DeflateUnit[] = [];
+
+  constructor(level: number) {
+    this.#level = level;
+  }
+
+  take(): DeflateUnit {
+    const unit = this.#free.pop() ?? newUnit(this.#level);
+    unit.count = 0;
+    unit.error = null;
+    unit.corruption = null;
+    return unit;
+  }
+
+  give(unit: DeflateUnit): void {
+    this.#free.push(unit);
+  }
+}
 
 interface Job {
   unit: DeflateUnit;
@@ -287,7 +386,7 @@ export class DeflatePool {
   #helpHere(): boolean {
     const job = this.#queue.shift();
     if (job === undefined) return false;
-    deflateUnit(zlib as unknown as UnitZlib, localStates, job.unit);
+    processUnit(zlib as unknown as UnitZlib, localStates, job.unit);
     settle(job, job.unit);
     return true;
   }
@@ -314,7 +413,7 @@ export class DeflatePool {
     // read none of src/. The Worker has its process's permissions (narrowing
     // them needs --unstable-worker-options, without which Deno ends the
     // process rather than throw; revoking in a Worker revokes for the whole
-    // process): it runs only `deflateUnit` on the bytes it is given.
+    // process): it runs only `processUnit` on the bytes it is given.
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     this.#url = url;
     try {

@@ -1,32 +1,25 @@
 /**
- * How many threads compress a job's archives. As in the official runner,
- * FF_USE_FASTZIP switches to the concurrent archiver and
- * FASTZIP_ARCHIVER_CONCURRENCY sets its threads (default: the CPUs). Here
- * each thread past the first is a Worker of ~20 MiB, so more than the CPUs
- * buy nothing and are cut to their number, with a warning. Values the
- * official runner refuses (not a whole number, below 1) are warned about and
- * the default is used: a typo in a tuning variable should not fail the job.
+ * How many threads compress or extract a job's archives. As in the official
+ * runner, FF_USE_FASTZIP switches to the concurrent archiver and extractor,
+ * and FASTZIP_ARCHIVER_CONCURRENCY / FASTZIP_EXTRACTOR_CONCURRENCY set their
+ * threads (default: the CPUs). Here each thread past the first is a Worker
+ * of ~20 MiB, so more than the CPUs buy nothing and are cut to their number,
+ * with a warning. Values the official runner refuses (not a whole number,
+ * below 1) are warned about and the default is used: a typo in a tuning
+ * variable should not fail the job.
  */
-export const CONCURRENCY_VARIABLE = "FASTZIP_ARCHIVER_CONCURRENCY";
-const BUFFER_VARIABLE = "FASTZIP_ARCHIVER_BUFFER_SIZE";
+export type ThreadsVariable = "FASTZIP_ARCHIVER_CONCURRENCY" | "FASTZIP_EXTRACTOR_CONCURRENCY";
 
-export function archiverConcurrency(
+export function fastzipThreads(
+  variable: ThreadsVariable,
   isFastzip: boolean,
   lookup: (key: string) => string | undefined,
   cpus: number,
   warn: (message: string) => void,
 ): number {
-  const value = lookup(CONCURRENCY_VARIABLE) ?? "";
-  if (lookup(BUFFER_VARIABLE)) {
-    warn(
-      `${BUFFER_VARIABLE} is not used: this runner compresses in units of 1 MiB held in memory ` +
-        "and stages nothing on disk",
-    );
-  }
+  const value = lookup(variable) ?? "";
   if (!isFastzip) {
-    if (value !== "") {
-      warn(`${CONCURRENCY_VARIABLE} is used only with FF_USE_FASTZIP: compressing on one thread`);
-    }
+    if (value !== "") warn(`${variable} is used only with FF_USE_FASTZIP: using one thread`);
     return 1;
   }
   const most = Math.max(1, Math.floor(cpus));
@@ -34,24 +27,23 @@ export function archiverConcurrency(
   const n = /^[+-]?[0-9]+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) {
     warn(
-      `${CONCURRENCY_VARIABLE} "${value}" is not a whole number of 1 or more: using ${most} ` +
+      `${variable} "${value}" is not a whole number of 1 or more: using ${most} ` +
         "(the number of CPUs)",
     );
     return most;
   }
   if (n > most) {
-    warn(`${CONCURRENCY_VARIABLE} ${n} is more than the ${most} CPUs here: using ${most}`);
+    warn(`${variable} ${n} is more than the ${most} CPUs here: using ${most}`);
     return most;
   }
   return n;
 }
 
-/** The warning for FASTZIP_EXTRACTOR_CONCURRENCY, when it is set: extraction here has one thread. */
-export function extractorConcurrencyWarning(
-  lookup: (key: string) => string | undefined,
-): string | null {
-  const key = "FASTZIP_EXTRACTOR_CONCURRENCY";
+/** The warning for FASTZIP_ARCHIVER_BUFFER_SIZE, when it is set: nothing here stages on disk. */
+export function bufferSizeWarning(lookup: (key: string) => string | undefined): string | null {
+  const key = "FASTZIP_ARCHIVER_BUFFER_SIZE";
   return lookup(key)
-    ? `${key} is not used: this runner extracts on one thread (as fast as unzip on one core)`
+    ? `${key} is not used: this runner compresses in units of 1 MiB held in memory ` +
+      "and stages nothing on disk"
     : null;
 }

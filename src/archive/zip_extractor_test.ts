@@ -384,3 +384,78 @@ Deno.test("extraction finds each entry's data after a local extra field of any l
   await extractZip(new BytesReader(craftZip(entries)), target);
   for (const e of entries) assert.equal(target.text(e.name), e.content, e.name);
 });
+
+/** A MemoryTree that says it completes each call at once, as the local disk does. */
+class SyncMemoryTree extends MemoryTree {
+  readonly synchronous = true;
+}
+
+/** Enough good entries (2.4 MB) for several units of threads' work, then `last`. */
+function manyThen(last: CraftedEntry[]): CraftedEntry[] {
+  const good = Array.from({ length: 40 }, (_, i) => ({
+    name: `pkg/f${String(i).padStart(2, "0")}.js`,
+    content: `export const v${i} = ${i};\n`.repeat(3000).slice(0, 60_000 + i),
+    method: i % 7 === 0 ? 0 : 8,
+  }));
+  return [...good, ...last];
+}
+
+Deno.test("with threads, extraction writes what one thread writes", async () => {
+  const entries = manyThen([
+    { name: "empty", content: "" },
+    { name: "big.bin", content: new Uint8Array(3 << 20).map((_, i) => (i * 7) % 251) },
+    { name: "link", kind: "symlink", content: "big.bin" },
+    { name: "z.txt", content: "after the big one\n" },
+  ]);
+  const zip = craftZip(entries);
+  const one = new SyncMemoryTree();
+  const two = new SyncMemoryTree();
+  const r1 = await extractZip(new BytesReader(zip), one);
+  const r2 = await extractZip(new BytesReader(zip), two, { threads: 2 });
+  assert.deepEqual(r2, r1);
+  assert.deepEqual([...two.nodes.keys()].sort(), [...one.nodes.keys()].sort());
+  // Directories the archive does not list and links get the time of their making.
+  const timeless = (node: unknown) =>
+    (node as { kind?: string }).kind === "file" ? node : { ...node as object, mtime: null };
+  for (const [path, node] of one.nodes) {
+    assert.deepEqual(timeless(two.nodes.get(path)), timeless(node), path);
+  }
+});
+
+Deno.test("with threads, a lying size, a bad CRC and corrupt data are refused as by one thread", async () => {
+  const garbage = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x00, 0x01]);
+  const cases: [CraftedEntry, RegExp][] = [
+    [
+      { name: "liar.bin", content: new Uint8Array(100_000), size: 10 },
+      /Entry "liar\.bin" expands past its declared size of 10 bytes: refusing a likely zip bomb/,
+    ],
+    [
+      { name: "short.txt", content: "four", size: 9, method: 8 },
+      /Entry "short\.txt" is corrupt: 4 bytes instead of 9/,
+    ],
+    [
+      { name: "bad", content: "corrupted?", crc: 0x12345678 },
+      /Entry "bad" is corrupt: CRC-32 is [0-9a-f]{8}, expected 12345678/,
+    ],
+    [
+      { name: "stored-bad", content: "stored?", method: 0, crc: 7 },
+      /Entry "stored-bad" is corrupt: CRC-32 is [0-9a-f]{8}, expected 00000007/,
+    ],
+    [
+      { name: "junk", rawData: garbage, method: 8, size: 100, crc: 0 },
+      /Entry "junk" is corrupt: invalid block type/,
+    ],
+  ];
+  for (const [bad, message] of cases) {
+    for (const threads of [1, 2]) {
+      const target = await rejects(
+        manyThen([bad]),
+        message,
+        { ...NO_RATIO, threads },
+        new SyncMemoryTree(),
+      );
+      assert.equal(target.nodes.has(bad.name), false, `${bad.name} with ${threads} threads`);
+      assert.ok(target.nodes.has("pkg/f39.js"), `${bad.name}: the entries before it are written`);
+    }
+  }
+});

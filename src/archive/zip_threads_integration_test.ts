@@ -1,7 +1,8 @@
 /**
  * FF_USE_FASTZIP's archives (writeZip with `concurrency` above 1) against the
  * real filesystem and Info-ZIP: the same entries as one thread makes, in the
- * same order, readable by unzip; large files in independent blocks.
+ * same order, readable by unzip; large files in independent blocks; and
+ * extraction with threads writes the same tree.
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
@@ -11,6 +12,10 @@ import { readZipDirectory, type ZipEntry } from "./zip_reader.ts";
 import { LocalArchiveSource } from "./local_archive_source.ts";
 import { BytesReader } from "./random_access_reader.ts";
 import type { CompressionLevel } from "./compression_level.ts";
+import type { ArchiveTarget } from "./archive_target.ts";
+import { extractZip } from "./zip_extractor.ts";
+import { LocalArchiveTarget } from "./local_archive_target.ts";
+import { LocalFileReader } from "./local_file_reader.ts";
 
 const MiB = 1 << 20;
 
@@ -161,4 +166,54 @@ Deno.test("with threads, a large file is deflated in independent 1 MiB blocks; o
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+/** The process's threads now (Linux). */
+const threadCount = () => [...Deno.readDirSync("/proc/self/task")].length;
+
+Deno.test({
+  name: "with threads, extraction inflates on Workers and writes the tree one thread writes",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "zip-threads-" });
+    try {
+      const paths = await makeTree(root);
+      const { file } = await archive(root, paths, 1, "fast");
+      const mostThreads: Record<number, number> = {};
+      for (const threads of [1, 2]) {
+        const out = `${root}/x${threads}`;
+        await Deno.mkdir(out);
+        const inner = await LocalArchiveTarget.open(out);
+        let most = 0;
+        // The local target, counting the process's threads as files are written.
+        const target: ArchiveTarget = {
+          synchronous: true,
+          mkdir: (p) => inner.mkdir(p),
+          writeFile: (p, data, meta) => {
+            most = Math.max(most, threadCount());
+            return inner.writeFile(p, data, meta);
+          },
+          createFile: (p, meta) => inner.createFile(p, meta),
+          symlink: (p, t) => inner.symlink(p, t),
+          ...(inner.symlinks ? { symlinks: (links) => inner.symlinks!(links) } : {}),
+          finishDir: (p, meta) => inner.finishDir(p, meta),
+          remove: (p) => inner.remove(p),
+        };
+        const reader = await LocalFileReader.open(file);
+        try {
+          await extractZip(reader, target, { threads });
+        } finally {
+          await reader.close();
+        }
+        mostThreads[threads] = most;
+        await run(["diff", "-r", "--no-dereference", `${root}/tree`, `${out}/tree`], root);
+      }
+      assert.ok(
+        (mostThreads[2] as number) > (mostThreads[1] as number),
+        `threads seen: ${JSON.stringify(mostThreads)}`,
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
 });

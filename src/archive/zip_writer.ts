@@ -18,8 +18,8 @@ import {
   type DeflateUnit,
   FILES as UNIT_FILES,
   LAST_BLOCK as UNIT_LAST_BLOCK,
-  newUnit,
   UNIT_PIECES,
+  UnitStock,
 } from "./_deflate_pool.ts";
 import { orderedWindow } from "./_ordered_window.ts";
 import { EventLoopTurns } from "./_event_loop_turns.ts";
@@ -650,27 +650,6 @@ async function* parallelBlocks(
     const unit = await pool.result(out.shift() as DeflateUnit);
     yield { raw: unit.raw.subarray(0, unit.ends[0]), out: unit.out.subarray(0, unit.outEnds[0]) };
     units.give(unit);
-  }
-}
-
-/** Units to fill, made as needed and given back once written. */
-class UnitStock {
-  readonly #level: number;
-  readonly #free: DeflateUnit[] = [];
-
-  constructor(level: number) {
-    this.#level = level;
-  }
-
-  take(): DeflateUnit {
-    const unit = this.#free.pop() ?? newUnit(this.#level);
-    unit.count = 0;
-    unit.error = null;
-    return unit;
-  }
-
-  give(unit: DeflateUnit): void {
-    this.#free.push(unit);
   }
 }
 

@@ -8,8 +8,9 @@
 import type { JobLogSink } from "../archive/log_sink.ts";
 import { parseCompressionLevel } from "../archive/compression_level.ts";
 import {
-  archiverConcurrency,
-  extractorConcurrencyWarning,
+  bufferSizeWarning,
+  fastzipThreads,
+  type ThreadsVariable,
 } from "../archive/archiver_concurrency.ts";
 import type { ExtractOptions } from "../archive/zip_extractor.ts";
 import type { ArtifactDownloader } from "../artifacts/artifact_downloader.ts";
@@ -56,7 +57,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
     isNeeded: (ctx) => ctx.job.cache.some((c) => c.paths.length > 0 || c.untracked),
     run: async (ctx) => {
       const files = options.files(ctx);
-      warnExtractorConcurrency(ctx);
+      const threads = fastzip(ctx, options, "FASTZIP_EXTRACTOR_CONCURRENCY", sinkOf(ctx));
       const session = await files.openTarget(ctx.projectDir, ctx.signal);
       try {
         await restoreCache({
@@ -65,7 +66,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           fallbackKey: variable(ctx, "CACHE_FALLBACK_KEY") ?? "",
           store: cacheStore(ctx, options, files),
           target: session.target,
-          ...(options.extract ? { extract: options.extract } : {}),
+          extract: { ...options.extract, threads },
           log: sinkOf(ctx),
           signal: ctx.signal,
         });
@@ -81,7 +82,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
     run: async (ctx) => {
       const files = options.files(ctx);
       const flags = resolveFeatureFlags(options.featureFlags, (k) => variable(ctx, k));
-      warnExtractorConcurrency(ctx);
+      const threads = fastzip(ctx, options, "FASTZIP_EXTRACTOR_CONCURRENCY", sinkOf(ctx));
       const session = await files.openTarget(ctx.projectDir, ctx.signal);
       try {
         await downloadArtifacts({
@@ -92,7 +93,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           directDownload: flags["FF_USE_DIRECT_DOWNLOAD"] ?? true,
           // runBuild repeats the whole stage per ARTIFACT_DOWNLOAD_ATTEMPTS.
           attempts: 1,
-          ...(options.extract ? { extract: options.extract } : {}),
+          extract: { ...options.extract, threads },
           log: sinkOf(ctx),
           sleep,
           signal: ctx.signal,
@@ -117,7 +118,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           projectDir: ctx.projectDir,
           ...(git ? { git } : {}),
           compressionLevel: compressionLevel(ctx, "CACHE_COMPRESSION_LEVEL", log),
-          concurrency: compressionThreads(ctx, options, log),
+          concurrency: fastzip(ctx, options, "FASTZIP_ARCHIVER_CONCURRENCY", log),
           log,
           signal: ctx.signal,
         });
@@ -138,7 +139,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           ...(git ? { git } : {}),
           uploader: options.artifacts,
           compressionLevel: compressionLevel(ctx, "ARTIFACT_COMPRESSION_LEVEL", log),
-          concurrency: compressionThreads(ctx, options, log),
+          concurrency: fastzip(ctx, options, "FASTZIP_ARCHIVER_CONCURRENCY", log),
           log,
           sleep,
           signal: ctx.signal,
@@ -181,21 +182,27 @@ async function withProjectFiles(
   }
 }
 
-/** FF_USE_FASTZIP's threads (see archiver_concurrency.ts). */
-function compressionThreads(ctx: StageContext, options: JobFileHooksOptions, log: JobLogSink) {
-  const lookup = (key: string) => variable(ctx, key);
+/** FF_USE_FASTZIP's threads for a stage's archives (see archiver_concurrency.ts). */
+function fastzip(
+  ctx: StageContext,
+  options: JobFileHooksOptions,
+  threadsVariable: ThreadsVariable,
+  log: JobLogSink,
+): number {
+  const lookup = (key: string) => lookupVariable(ctx.variables, key);
   const flags = resolveFeatureFlags(options.featureFlags, lookup);
-  return archiverConcurrency(
+  const warn = (m: string) => log(`WARNING: ${m}`);
+  if (threadsVariable === "FASTZIP_ARCHIVER_CONCURRENCY") {
+    const warning = bufferSizeWarning(lookup);
+    if (warning !== null) warn(warning);
+  }
+  return fastzipThreads(
+    threadsVariable,
     flags["FF_USE_FASTZIP"] ?? false,
     lookup,
     navigator.hardwareConcurrency,
-    (m) => log(`WARNING: ${m}`),
+    warn,
   );
-}
-
-function warnExtractorConcurrency(ctx: StageContext): void {
-  const warning = extractorConcurrencyWarning((key) => variable(ctx, key));
-  if (warning !== null) sinkOf(ctx)(`WARNING: ${warning}`);
 }
 
 function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {

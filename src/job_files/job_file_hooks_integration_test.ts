@@ -434,3 +434,49 @@ Deno.test("FF_USE_FASTZIP compresses a job's artifacts on several threads (a lar
     }
   });
 });
+
+Deno.test("FF_USE_FASTZIP restores a cache with FASTZIP_EXTRACTOR_CONCURRENCY threads; a value that is no number, or one without the flag, is named", async () => {
+  await withWorld({}, async (w) => {
+    const cache = [{
+      key: "deps",
+      paths: ["vendor/"],
+      policy: "pull-push",
+      when: "on_success",
+      "fallback_keys": [],
+    }];
+    const save = await pickJob(w, {
+      script: ["mkdir -p vendor", "seq 1 400000 > vendor/numbers.txt", "echo lib > vendor/lib.txt"],
+      cache,
+    });
+    assert.equal((await run(w, save)).result.state, "success");
+    const cases: [{ key: string; value: string }[], RegExp | null][] = [
+      [[{ key: "FF_USE_FASTZIP", value: "true" }], null],
+      [
+        [{ key: "FF_USE_FASTZIP", value: "1" }, {
+          key: "FASTZIP_EXTRACTOR_CONCURRENCY",
+          value: "lots",
+        }],
+        /WARNING: FASTZIP_EXTRACTOR_CONCURRENCY "lots" is not a whole number of 1 or more/,
+      ],
+      [
+        [{ key: "FASTZIP_EXTRACTOR_CONCURRENCY", value: "2" }],
+        /WARNING: FASTZIP_EXTRACTOR_CONCURRENCY is used only with FF_USE_FASTZIP: using one thread/,
+      ],
+    ];
+    for (const [variables, warning] of cases) {
+      await Deno.remove(projectDir(w), { recursive: true });
+      const job = await pickJob(w, {
+        script: ["cat vendor/lib.txt", "tail -n 1 vendor/numbers.txt"],
+        cache: cache.map((c) => ({ ...c, policy: "pull" })),
+        variables,
+      });
+      const { result, log } = await run(w, job);
+      assert.equal(result.state, "success", log);
+      assert.match(log, /Successfully extracted cache/);
+      assert.match(log, /\nlib\n/);
+      assert.match(log, /\n400000\n/);
+      assert.equal(/WARNING: FASTZIP_EXTRACTOR/.test(log), warning !== null, log);
+      if (warning) assert.match(log, warning);
+    }
+  });
+});

@@ -13,7 +13,11 @@
 import { join, resolve } from "node:path";
 import type { CompressionLevel } from "../../archive/compression_level.ts";
 import { parseCompressionLevel } from "../../archive/compression_level.ts";
-import { archiverConcurrency } from "../../archive/archiver_concurrency.ts";
+import {
+  bufferSizeWarning,
+  fastzipThreads,
+  type ThreadsVariable,
+} from "../../archive/archiver_concurrency.ts";
 import { parseGoBool } from "../../build/feature_flags.ts";
 import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
 import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
@@ -126,13 +130,19 @@ function jobClient(ctx: CliContext, flags: Flags): JobClient {
   });
 }
 
-/** FF_USE_FASTZIP and FASTZIP_ARCHIVER_CONCURRENCY from the environment, as the official helper reads them. */
-function compressionThreads(ctx: CliContext): number {
-  return archiverConcurrency(
+/** FF_USE_FASTZIP and FASTZIP_*_CONCURRENCY from the environment, as the official helper reads them. */
+function fastzip(ctx: CliContext, variable: ThreadsVariable): number {
+  const warn = (m: string) => ctx.out(`WARNING: ${m}`);
+  if (variable === "FASTZIP_ARCHIVER_CONCURRENCY") {
+    const warning = bufferSizeWarning((key) => ctx.env(key));
+    if (warning !== null) warn(warning);
+  }
+  return fastzipThreads(
+    variable,
     parseGoBool(ctx.env("FF_USE_FASTZIP") ?? "") ?? false,
     (key) => ctx.env(key),
     navigator.hardwareConcurrency,
-    (m) => ctx.out(`WARNING: ${m}`),
+    warn,
   );
 }
 
@@ -176,7 +186,7 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       git: new LocalCommandRunner(ctx.cwd),
       uploader: new JobArtifactTransfer(client),
       compressionLevel: compression(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
-      concurrency: compressionThreads(ctx),
+      concurrency: fastzip(ctx, "FASTZIP_ARCHIVER_CONCURRENCY"),
       log: (line) => ctx.out(line),
       sleep: realSleep,
       signal: new AbortController().signal,
@@ -197,6 +207,7 @@ export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Pro
       }],
       downloader: new JobArtifactTransfer(client),
       target: await LocalArchiveTarget.open(ctx.cwd),
+      extract: { threads: fastzip(ctx, "FASTZIP_EXTRACTOR_CONCURRENCY") },
       scratch: new LocalScratchSpace(),
       directDownload: flags.bool("direct-download", true),
       attempts: 1,
@@ -243,7 +254,7 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
         await writeZip(source, paths, fileSink(out), {
           level: compression(ctx, "CACHE_COMPRESSION_LEVEL"),
           warn: (m) => ctx.out(`WARNING: ${m}`),
-          concurrency: compressionThreads(ctx),
+          concurrency: fastzip(ctx, "FASTZIP_ARCHIVER_CONCURRENCY"),
         });
       }
       await Deno.rename(temp, file);
@@ -267,7 +278,9 @@ export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<
       throw err;
     }
     try {
-      await extractZip(reader, await LocalArchiveTarget.open(ctx.cwd));
+      await extractZip(reader, await LocalArchiveTarget.open(ctx.cwd), {
+        threads: fastzip(ctx, "FASTZIP_EXTRACTOR_CONCURRENCY"),
+      });
     } finally {
       await reader.close();
     }
