@@ -428,6 +428,18 @@ Deno.test("a lone string where GitLab wants an array is an error naming the key"
   }
 });
 
+Deno.test("with needs, each dependency must be needed too, as in GitLab", async () => {
+  const yaml = (deps: string) => ({
+    ".gitlab-ci.yml": "stages: [a, b]\nx:\n  stage: a\n  script: [echo]\ny:\n  stage: a\n" +
+      `  script: [echo]\nz:\n  stage: b\n  script: [echo]\n  needs: [x]\n  dependencies: ${deps}\n`,
+  });
+  assert.equal(
+    await loadError(yaml("[x, y]")),
+    '.gitlab-ci.yml:12: jobs.z.dependencies: "y" should be part of needs',
+  );
+  assert.deepEqual((await load(yaml("[x]"))).jobs[2]!.dependencies, ["x"]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -323,6 +323,16 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     );
   }
   const dependenciesNode = own("dependencies");
+  const needs = own("needs") ? readNeeds(own("needs")!, `${at}.needs`) : null;
+  const dependencies = dependenciesNode
+    ? readPathList(dependenciesNode, `${at}.dependencies`)
+    : null;
+  // GitLab: with needs, a job starts once they are done, so what it takes
+  // artifacts from must be among them ("the X should be part of needs").
+  const unneeded = needs && dependencies?.find((d) => !needs.some((n) => n.job === d));
+  if (unneeded) {
+    fail(dependenciesNode!, `${at}.dependencies`, `"${unneeded}" should be part of needs`);
+  }
   const envNode = own("environment");
   const interruptible = get("interruptible");
   const coverage = own("coverage");
@@ -352,8 +362,8 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     timeout: timeoutNode ? readTimeout(timeoutNode, `${at}.timeout`) : null,
     retry: readRetry(get("retry"), `${at}.retry`),
     parallel: readParallel(own("parallel"), `${at}.parallel`),
-    needs: own("needs") ? readNeeds(own("needs")!, `${at}.needs`) : null,
-    dependencies: dependenciesNode ? readPathList(dependenciesNode, `${at}.dependencies`) : null,
+    needs,
+    dependencies,
     artifacts: get("artifacts")
       ? readArtifacts(get("artifacts")!, `${at}.artifacts`, ctx.warnings)
       : null,
