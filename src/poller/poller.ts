@@ -180,8 +180,9 @@ export class Poller {
     for (const [key, entry] of this.#entries) {
       if (!wanted.has(key)) {
         entry.stop.abort();
-        // Its running jobs finish; the entry is dropped once they did.
-        if (entry.running.size === 0) this.#entries.delete(key);
+        // Its running jobs, and the requests it has in flight, finish; the entry is
+        // dropped once they did.
+        this.#forget(entry);
       }
     }
     for (const [key, runner] of wanted) {
@@ -357,7 +358,10 @@ export class Poller {
       let isReasking = false;
       try {
         this.#opts.observer?.requestStarted?.(entry.config);
-        const outcome = await entry.source.requestJob(stopped);
+        // Only stopping the runner aborts a request: one of an entry a reload removed
+        // (or gave another URL or token) runs its course, as upstream's does, since
+        // GitLab may already have given it a job, which aborting it would lose.
+        const outcome = await entry.source.requestJob(this.#stopRequests.signal);
         this.#opts.observer?.requestFinished?.(entry.config, outcome.kind);
         if (stopped.aborted && outcome.kind !== "job") break;
         switch (outcome.kind) {
@@ -414,6 +418,13 @@ export class Poller {
       await this.#sleep(this.#checkIntervalMs, stopped);
     }
     if (hasSlot) this.#release();
+    this.#forget(entry);
+  }
+
+  /** Drops `entry` once a reload removed it and it has no job or request left. */
+  #forget(entry: Entry): void {
+    if (!entry.stop.signal.aborted || entry.running.size > 0 || entry.requesting > 0) return;
+    for (const [key, e] of this.#entries) if (e === entry) this.#entries.delete(key);
   }
 
   /**
@@ -482,9 +493,7 @@ export class Poller {
       .finally(() => {
         entry.running.delete(job.id);
         this.#jobs.delete(done);
-        if (entry.stop.signal.aborted && entry.running.size === 0) {
-          for (const [key, e] of this.#entries) if (e === entry) this.#entries.delete(key);
-        }
+        this.#forget(entry);
         this.#release();
       });
     this.#jobs.add(done);

@@ -253,3 +253,44 @@ Deno.test("strict_check_interval: after receiving a job the runner waits check_i
   });
   assert.deepEqual(await asksAfterAJob(true), { log: ["ask a", "start 1"], sleeps: [60_000] });
 });
+
+Deno.test("a job GitLab answers to a request in flight when a reload removed its runner still runs", async () => {
+  const log: string[] = [];
+  // A long poll that GitLab answers later; aborting it loses the answer, as fetch does.
+  let answer: (outcome: RequestOutcome) => void = () => {};
+  let asked = 0;
+  const source: JobSource = {
+    requestJob(signal) {
+      asked++;
+      if (asked > 1) return new Promise(() => {});
+      return new Promise((resolve) => {
+        answer = resolve;
+        signal.addEventListener("abort", () => resolve({ kind: "none" }), { once: true });
+      });
+    },
+  };
+  const handler = new ControlledHandler(log);
+  const p = new Poller({
+    log: new SilentLogger(),
+    sourceFor: () => source,
+    handler,
+    sleep: (_ms, signal) =>
+      new Promise((resolve) => signal.addEventListener("abort", () => resolve())),
+  });
+  const config = { ...defaultConfig(), runners: [runner("glrt-a")] };
+  p.apply(config);
+  await settle();
+  assert.equal(asked, 1);
+  // The runner is removed from config.toml (or its token changed) while GitLab assigns a job.
+  p.apply({ ...config, runners: [] });
+  await settle();
+  answer({ kind: "job", job: job(7) });
+  await settle();
+  assert.deepEqual(log, ["start 7"], "the job GitLab gave is run, not dropped");
+  assert.equal(p.runningJobs, 1);
+  handler.end(7);
+  await settle();
+  assert.equal(p.runningJobs, 0);
+  assert.equal(asked, 1, "the removed runner asks for nothing more");
+  await p.stopGracefully();
+});
