@@ -79,6 +79,10 @@ export const JOB_KEYWORDS: ReadonlySet<string> = new Set([
 export const IGNORED_JOB_KEYWORDS: ReadonlyMap<string, string> = new Map([
   ["secrets", "external secrets are not resolved locally"],
   ["id_tokens", "ID tokens need GitLab; not issued locally"],
+  [
+    "hooks",
+    "pre_get_sources_script and post_get_sources_script run around the git fetch, which exec does not do (it copies the working tree); ignored",
+  ],
   ["identity", "cloud identity needs GitLab; ignored"],
   ["release", "releases need GitLab; ignored"],
   ["resource_group", "resource groups are not enforced locally"],

@@ -440,6 +440,27 @@ Deno.test("with needs, each dependency must be needed too, as in GitLab", async 
   assert.deepEqual((await load(yaml("[x]"))).jobs[2]!.dependencies, ["x"]);
 });
 
+Deno.test("hooks: and id_tokens: are warned about, in a job or in default:", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `default:
+  hooks:
+    pre_get_sources_script: [echo default]
+  id_tokens:
+    TOKEN: { aud: https://example.com }
+job:
+  script: [echo]
+  hooks:
+    pre_get_sources_script: [echo job]
+`,
+  });
+  assert.deepEqual(p.warnings.map((w) => `${w.location.line} ${w.key}`), [
+    "2 default.hooks",
+    "4 default.id_tokens",
+    "8 jobs.job.hooks",
+  ]);
+  assert.match(p.warnings[0]!.message, /run around the git fetch, which exec does not do/);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -173,6 +173,8 @@ function readDefaults(root: CiMap, warnings: CiWarning[]): Map<string, CiEntry> 
         });
         continue;
       }
+      const ignored = IGNORED_JOB_KEYWORDS.get(k);
+      if (ignored) warnings.push({ location: e.keyLoc, key: `default.${k}`, message: ignored });
       out.set(k, e);
     }
   }
