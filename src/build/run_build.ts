@@ -28,7 +28,7 @@
  *   failure becomes a `BuildResult`.
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
-import type { Executor, JobOutput } from "../executors/executor.ts";
+import type { Executor, ExecutorPaths, JobOutput } from "../executors/executor.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
@@ -422,7 +422,9 @@ class Build {
       this.#log.stageHeader(`Preparing the "${runner.executor}" executor`);
       for (let attempt = 1;; attempt++) {
         try {
-          await executor.prepare(prepareSignal);
+          await executor.prepare(prepareSignal, {
+            variables: (paths) => this.#variablesFor(paths),
+          });
           return;
         } catch (e) {
           this.#throwIfStopped();
@@ -504,7 +506,7 @@ class Build {
   }
 
   #computeVariables(jobStatus: string): void {
-    const { job, runner, executor } = this.#o;
+    const { executor } = this.#o;
     const paths = executor.paths;
     if (paths.buildsDir === "") {
       throw new JobFailedError("runner_configuration_error", "the builds_dir is not configured");
@@ -512,13 +514,31 @@ class Build {
     if (paths.cacheDir === "") {
       throw new JobFailedError("runner_configuration_error", "the cache_dir is not configured");
     }
-    const base = {
+    const base = this.#variableInputs(paths.buildsDir, jobStatus);
+    if (this.#projectDir === "") {
+      // Settings first (from a list without paths), since GIT_STRATEGY and
+      // GIT_CLONE_PATH decide the project dir.
+      this.#settings = this.#settingsFrom(buildJobVariables({ ...base, projectDir: "" }));
+      this.#projectPath = this.#projectPathOf();
+      this.#projectDir = this.#resolveProjectDir(paths.buildsDir, paths.isBuildsDirShared, {
+        settings: this.#settings,
+        projectPath: this.#projectPath,
+      });
+    }
+    this.#variables = buildJobVariables({ ...base, projectDir: this.#projectDir });
+    if (this.#git === undefined) this.#git = this.#gitSources();
+  }
+
+  /** What buildJobVariables needs, but the project dir. */
+  #variableInputs(buildsDir: string, jobStatus: string) {
+    const { job, runner, executor } = this.#o;
+    return {
       jobVariables: job.variables,
       imageName: job.image.name,
       shortToken: this.#o.shortToken,
       environment: runner.environment,
       featureFlags: this.#flags,
-      buildsDir: paths.buildsDir,
+      buildsDir,
       concurrentId: this.#o.concurrentId,
       concurrentProjectId: this.#o.concurrentProjectId,
       jobStatus,
@@ -527,25 +547,51 @@ class Build {
       version: this.#o.version,
       ...(this.#o.tls ? { tls: this.#o.tls } : {}),
     };
-    if (this.#projectDir === "") {
-      // Settings first (from a list without paths), since GIT_STRATEGY and
-      // GIT_CLONE_PATH decide the project dir.
-      const draft = buildJobVariables({ ...base, projectDir: "" });
-      this.#settings = resolveBuildSettings((k) => lookupVariable(draft, k), {
-        allowGitFetch: job.allowGitFetch,
-        jobTimeoutMs: this.#jobTimeoutMs,
-        debugTraceDisabled: runner.debugTraceDisabled,
-      });
-      this.#projectPath = projectPathFromRepoUrl(job.gitInfo.repoUrl) ??
-        `project-${job.jobInfo.projectId}`;
-      this.#projectDir = this.#resolveProjectDir(paths.buildsDir, paths.isBuildsDirShared);
-    }
-    this.#variables = buildJobVariables({ ...base, projectDir: this.#projectDir });
-    if (this.#git === undefined) this.#git = this.#gitSources();
   }
 
-  #resolveProjectDir(buildsDir: string, shared: boolean): string {
-    const clonePath = this.#settings.gitClonePath;
+  #settingsFrom(draft: JobVariable[]): BuildSettings {
+    const { job, runner } = this.#o;
+    return resolveBuildSettings((k) => lookupVariable(draft, k), {
+      allowGitFetch: job.allowGitFetch,
+      jobTimeoutMs: this.#jobTimeoutMs,
+      debugTraceDisabled: runner.debugTraceDisabled,
+    });
+  }
+
+  /**
+   * The job's variables while the executor prepares, for an executor whose
+   * own programs see them then (custom: config_exec and prepare_exec get them
+   * as CUSTOM_ENV_*, as the official runner's GetAllVariables gives them),
+   * for `paths`: CI_BUILDS_DIR and CI_PROJECT_DIR are "" while unknown (no
+   * builds_dir yet, or a GIT_CLONE_PATH prepare will refuse). Changes nothing.
+   */
+  #variablesFor(paths: ExecutorPaths): JobVariable[] {
+    const base = this.#variableInputs(paths.buildsDir, "running");
+    let projectDir = "";
+    if (paths.buildsDir !== "") {
+      try {
+        projectDir = this.#resolveProjectDir(paths.buildsDir, paths.isBuildsDirShared, {
+          settings: this.#settingsFrom(buildJobVariables({ ...base, projectDir: "" })),
+          projectPath: this.#projectPathOf(),
+        });
+      } catch {
+        // Refused with its reason once prepare resolved (#computeVariables).
+      }
+    }
+    return buildJobVariables({ ...base, projectDir });
+  }
+
+  #projectPathOf(): string {
+    const { job } = this.#o;
+    return projectPathFromRepoUrl(job.gitInfo.repoUrl) ?? `project-${job.jobInfo.projectId}`;
+  }
+
+  #resolveProjectDir(
+    buildsDir: string,
+    shared: boolean,
+    { settings, projectPath }: { settings: BuildSettings; projectPath: string },
+  ): string {
+    const clonePath = settings.gitClonePath;
     if (clonePath !== "") {
       if (!this.#o.runner.customBuildDirEnabled) {
         throw new JobFailedError(
@@ -568,10 +614,10 @@ class Build {
         buildsDir,
         this.#o.shortToken,
         String(this.#o.concurrentProjectId),
-        this.#projectPath,
+        projectPath,
       )
-      : joinPath(buildsDir, this.#projectPath);
-    if (this.#settings.gitStrategy === "empty") dir += "-empty";
+      : joinPath(buildsDir, projectPath);
+    if (settings.gitStrategy === "empty") dir += "-empty";
     return dir;
   }
 

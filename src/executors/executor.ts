@@ -40,7 +40,7 @@ export interface Executor extends AsyncDisposable {
    * Absent means disposable.
    */
   readonly isSharedEnvironment?: boolean;
-  prepare(signal: AbortSignal): Promise<void>;
+  prepare(signal: AbortSignal, options?: PrepareOptions): Promise<void>;
   /**
    * Starts an interactive shell with a terminal where the job runs (the web
    * terminal); absent when the executor has none. May be called any time
@@ -68,6 +68,15 @@ export interface Executor extends AsyncDisposable {
    */
   finishJob?(): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+export interface PrepareOptions {
+  /**
+   * The job's variables for the given paths, while `prepare` runs: for an
+   * executor that runs programs of its own then (custom: config_exec and
+   * prepare_exec see them as CUSTOM_ENV_*). Others ignore it.
+   */
+  variables?: (paths: ExecutorPaths) => readonly JobVariable[];
 }
 
 export interface ExecutorPaths {

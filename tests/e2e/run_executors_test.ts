@@ -137,6 +137,35 @@ Deno.test("custom executor: the documented example driver runs a job end to end"
   await Deno.remove(builds, { recursive: true }).catch(() => {});
 });
 
+Deno.test("custom executor: config_exec and prepare_exec see the predefined variables, as the docs' example uses them", async () => {
+  // The official docs (and ours) name builds_dir after CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID in config_exec.
+  const dir = await Deno.makeTempDir({ prefix: "runner-custom-vars-" });
+  const script = (name: string, text: string) =>
+    Deno.writeTextFile(join(dir, name), `#!/bin/bash\n${text}\n`, { mode: 0o755 });
+  await script(
+    "config.sh",
+    `echo "config sees slot [$CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID] token [$CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN]" >&2\n` +
+      `echo "{\\"builds_dir\\": \\"${dir}/b/$CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID\\"}"`,
+  );
+  await script("prepare.sh", 'echo "prepare sees project dir [$CUSTOM_ENV_CI_PROJECT_DIR]"');
+  await script("run.sh", 'exec bash "$1"');
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const custom = ["config", "prepare", "run"]
+    .map((role) => `    ${role}_exec = "${join(dir, `${role}.sh`)}"`).join("\n");
+  await using runner = await startRunner({
+    config: `concurrent = 1\ncheck_interval = 1\n${
+      runnerToml(gitlab.url, r.token, { executor: "custom", cache_dir: join(dir, "cache") })
+    }  [runners.custom]\n${custom}\n`,
+  });
+  const job = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(state.trace, /config sees slot \[0\] token \[\w{8,}\]/);
+  assert.match(state.trace, new RegExp(`prepare sees project dir \\[${dir}/b/0/acme/widget\\]`));
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+});
+
 Deno.test("custom executor: a driver in a directory whose name holds a comma runs a job", async () => {
   // Deno's --allow-run list cannot hold a comma: such a grant goes through a scoped Worker.
   const dir = await Deno.makeTempDir({ prefix: "runner-custom-comma-" });

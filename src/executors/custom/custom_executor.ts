@@ -31,7 +31,14 @@ import { JobFailedError } from "../../job/failure_reason.ts";
 import type { JobSpec, JobVariable } from "../../job/job_spec.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { Executor, ExecutorPaths, JobOutput, ShellName, StageScript } from "../executor.ts";
+import type {
+  Executor,
+  ExecutorPaths,
+  JobOutput,
+  PrepareOptions,
+  ShellName,
+  StageScript,
+} from "../executor.ts";
 import { type ConfigExecOutput, parseConfigExecOutput } from "./config_exec_output.ts";
 import { type DriverExit, runDriver } from "./driver_process.ts";
 import { jobResponseJson, jobServicesJson } from "./job_response.ts";
@@ -136,7 +143,7 @@ export class CustomExecutor implements Executor {
     return this.#hostname;
   }
 
-  async prepare(signal: AbortSignal): Promise<void> {
+  async prepare(signal: AbortSignal, options: PrepareOptions = {}): Promise<void> {
     signal.throwIfAborted();
     const c = this.#o.config;
     if (c.runExec === "") {
@@ -165,7 +172,7 @@ export class CustomExecutor implements Executor {
       buildExitCodeFile: join(tempDir, "build_exit_code"),
     };
     try {
-      await this.#prepareAttempt(this.#attempt, signal);
+      await this.#prepareAttempt(this.#attempt, signal, options.variables);
     } catch (e) {
       // Upstream runs Cleanup after every failed Prepare, before the retry.
       await this.cleanup();
@@ -173,8 +180,15 @@ export class CustomExecutor implements Executor {
     }
   }
 
-  async #prepareAttempt(attempt: Attempt, signal: AbortSignal): Promise<void> {
+  async #prepareAttempt(
+    attempt: Attempt,
+    signal: AbortSignal,
+    variablesFor: PrepareOptions["variables"],
+  ): Promise<void> {
     const c = this.#o.config;
+    // As the official runner's GetAllVariables: the predefined variables too (CI_CONCURRENT_ID,
+    // CI_RUNNER_SHORT_TOKEN, …), for the paths as they stand at each driver call.
+    if (variablesFor) this.#variables = variablesFor(this.#paths);
     const payload = this.#o.jobPayload ?? jobResponseJson(this.#o.job);
     await Deno.writeTextFile(attempt.jobResponseFile, `${JSON.stringify(payload)}\n`, {
       mode: 0o600,
@@ -200,6 +214,7 @@ export class CustomExecutor implements Executor {
       if (config.hostname !== undefined) this.#hostname = config.hostname;
       if (config.jobEnv !== undefined) this.#jobEnv = config.jobEnv;
       this.#shell = resolveShell(config.shell ?? this.#o.shell, config.shell !== undefined);
+      if (variablesFor) this.#variables = variablesFor(this.#paths);
     } else {
       this.#shell = resolveShell(this.#o.shell, false);
     }

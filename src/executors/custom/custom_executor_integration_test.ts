@@ -267,6 +267,30 @@ Deno.test("CustomExecutor gives drivers the official environment", async () => {
   assert.equal(cleanup!.env["CUSTOM_ENV_CI_JOB_STATUS"], "success");
 });
 
+Deno.test("CustomExecutor gives config_exec and prepare_exec the build's variables for the paths at each call", async () => {
+  const s = await setup({ env: { CONFIG_JSON: '{"builds_dir": "/vm/builds"}' } });
+  await s.executor.prepare(never(), {
+    variables: (paths) =>
+      [["CI_CONCURRENT_PROJECT_ID", "3"], ["CI_BUILDS_DIR", paths.buildsDir]].map((
+        [key, value],
+      ) => ({
+        key: key!,
+        value: value!,
+        public: true,
+        file: false,
+        masked: false,
+        raw: false,
+      })),
+  });
+  const [config, prepare] = await s.calls();
+  assert.equal(config?.env["CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID"], "3");
+  // config_exec sees the runner's builds_dir, prepare_exec the one config_exec returned.
+  assert.equal(config?.env["CUSTOM_ENV_CI_BUILDS_DIR"], `${s.dir}/builds`);
+  assert.equal(prepare?.env["CUSTOM_ENV_CI_BUILDS_DIR"], "/vm/builds");
+  assert.equal(prepare?.env["CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID"], "3");
+  await s.executor.cleanup();
+});
+
 Deno.test("CustomExecutor writes the job payload to JOB_RESPONSE_FILE, readable only by its owner", async () => {
   const s = await setup();
   await s.executor.prepare(never());
