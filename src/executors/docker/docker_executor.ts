@@ -929,9 +929,10 @@ export class DockerExecutor implements Executor {
       });
       stream = await exec.start({ hijack: true, stdin: true }) as unknown as typeof stream;
     } catch (err) {
-      // 409: the container is not running; one of ours only stops on its own.
-      if (isConflict(err) && target === this.#build) {
-        throw await this.#buildExitedError(target, stage.stage, err);
+      // The container is not running (409, or 500 when it ended between the exec's
+      // create and start); one of ours only stops on its own.
+      if (target === this.#build && !target.isStopped && !(await this.#isRunning(target))) {
+        throw await this.#buildExitedError(target, stage.stage, { cause: err });
       }
       throw err;
     }
@@ -950,13 +951,26 @@ export class DockerExecutor implements Executor {
     }
     if (wasKilled) return KILLED_EXIT_CODE;
     const info = await exec.inspect();
-    if (info.ExitCode === null || info.ExitCode === undefined) return KILLED_EXIT_CODE;
+    const code = info.ExitCode ?? KILLED_EXIT_CODE;
+    if (code > 128 && target === this.#build && !target.isMainShellPlain) {
+      // The stage was killed: by its own command, or because the entrypoint ended
+      // the container under it (an exec made just before it ended).
+      if (!(await this.#isRunning(target))) {
+        throw await this.#buildExitedError(target, stage.stage, { isDuring: true });
+      }
+    }
     if (target !== this.#build && this.#o.isUmaskDisabled) await this.#chownBuilds(target);
-    return info.ExitCode;
+    return code;
+  }
+
+  /** Whether the container runs; true when docker cannot tell (the caller's error stands). */
+  async #isRunning(target: JobContainer): Promise<boolean> {
+    const info = await target.container.inspect().catch(() => null);
+    return info?.State?.Running !== false;
   }
 
   /**
-   * The build container ended by itself before a stage. Its main process is
+   * The build container ended by itself before (or during) a stage. Its main process is
    * the entrypoint followed by `sh`: an entrypoint that does not run the
    * command it is given (`exec "$@"`), or that ends, ends the container,
    * as the official runner's build container ends with it ("exit code 1"):
@@ -965,14 +979,17 @@ export class DockerExecutor implements Executor {
   async #buildExitedError(
     target: JobContainer,
     stage: string,
-    cause: unknown,
+    options: { cause?: unknown; isDuring?: boolean },
   ): Promise<JobFailedError> {
+    const { cause, isDuring = false } = options;
     const state = (await target.container.inspect().catch(() => null))?.State;
     const code = state?.ExitCode ?? 0;
     const how = state?.OOMKilled === true
       ? "was killed for lack of memory"
       : `exited with code ${code}`;
-    const message = `The build container ${how} before the ${stage} stage could run`;
+    const message = isDuring
+      ? `The build container ${how} during the ${stage} stage`
+      : `The build container ${how} before the ${stage} stage could run`;
     if (target.isMainShellPlain || state?.OOMKilled === true) {
       return new JobFailedError("runner_system_failure", message, { cause });
     }

@@ -86,6 +86,13 @@ async function jobContainers(jobId: number): Promise<string[]> {
   return list.map((c) => c.Names.join(","));
 }
 
+/** Waits until the job's build container is not running (its entrypoint ended). */
+async function buildContainerEnded(jobId: number): Promise<void> {
+  const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
+  assert.ok(build, `job ${jobId} has no build container`);
+  await docker.getContainer(build.replace(/^\//, "")).wait({ condition: "not-running" });
+}
+
 function test(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore, fn, sanitizeOps: false, sanitizeResources: false });
 }
@@ -193,16 +200,19 @@ test("docker executor: an entrypoint that ends the build container fails the sta
   await using executor = createExecutor({
     job: { image: { name: BUSYBOX_TEST_IMAGE, entrypoint: ["/bin/false"] } },
   });
+  const jobId = nextJobId;
   await executor.prepare(never());
+  await buildContainerEnded(jobId);
   await assert.rejects(
     executor.run({ stage: "prepare_script", script: "echo prepared" }, never()),
     (err: unknown) => {
       assert.ok(err instanceof JobFailedError, String(err));
       assert.equal(err.reason, "script_failure");
       assert.equal(err.exitCode, 1);
-      assert.equal(
+      // "during" when the exec came just before the container ended.
+      assert.match(
         err.message,
-        'The build container exited with code 1 before the prepare_script stage could run: the job\'s image entrypoint ["/bin/false"] must run the command it is given (exec "$@") and keep running',
+        /^The build container exited with code 1 (before the prepare_script stage could run|during the prepare_script stage): the job's image entrypoint \["\/bin\/false"\] must run the command it is given \(exec "\$@"\) and keep running$/,
       );
       return true;
     },
@@ -262,7 +272,9 @@ test("docker executor: what an ending entrypoint printed is shown in the job log
       },
     },
   });
+  const jobId = nextJobId;
   await executor.prepare(never());
+  await buildContainerEnded(jobId);
   await assert.rejects(
     executor.run({ stage: "prepare_script", script: "echo prepared" }, never()),
     (err: unknown) => err instanceof JobFailedError && err.exitCode === 3,
