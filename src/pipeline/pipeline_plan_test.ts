@@ -604,3 +604,18 @@ Deno.test("naming a hidden job says it is hidden; naming an unknown job lists at
     }, … (10 more)`,
   );
 });
+
+Deno.test("a child pipeline given trigger:inputs is listed as not run, not run with its defaults", async () => {
+  const p = await plan(
+    "a:\n  trigger:\n    include: child.yml\n    inputs: { who: parent }\n",
+    {},
+    {
+      "child.yml":
+        "spec:\n  inputs:\n    who: { default: nobody }\n---\nc:\n  script: echo $[[ inputs.who ]]\n",
+    },
+  );
+  assert.deepEqual(p.jobs.map((j) => j.name), []);
+  assert.deepEqual(p.skipped.map((j) => [j.name, j.reason]), [
+    ["a", "a child pipeline with trigger:inputs needs GitLab; not run locally"],
+  ]);
+});

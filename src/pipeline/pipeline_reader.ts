@@ -425,6 +425,11 @@ function readTrigger(node: CiNode, key: string): TriggerConfig {
       trigger.unsupported = `child pipeline from a ${kind} include`;
     }
   }
+  // Inputs for the child's spec:inputs: exec's child pipelines take none (its
+  // defaults would run in their place).
+  if (get("inputs") && trigger.unsupported === "") {
+    trigger.unsupported = "a child pipeline with trigger:inputs";
+  }
   return trigger;
 }
 
