@@ -29,6 +29,8 @@ export type ConfigWarningKind =
   | "unsupported_executor"
   /** A [[runners]] url no request can go to (not an absolute http or https URL); it never asks for jobs. */
   | "invalid_url"
+  /** A [[runners]] entry with the url and token of a later one: only the later one is used. */
+  | "duplicate_runner"
   /** A duration written as an integer below a millisecond (`prepare_timeout = 300`): nanoseconds. */
   | "duration_nanoseconds";
 

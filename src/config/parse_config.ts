@@ -458,6 +458,33 @@ function checkLabelPatterns(v: Validation, labels: Record<string, string>, path:
   }
 }
 
+/**
+ * Two entries with the same url and token are one runner to GitLab, and the
+ * poller keeps one entry per runner, the last: the earlier ones' settings are
+ * never used, which the file must not leave unsaid.
+ */
+function checkDuplicateRunners(v: Validation, config: GlobalConfig): void {
+  // The entries the poller asks for jobs with (poller/poller.ts apply).
+  const isUsed = (r: RunnerConfig) =>
+    r.token !== "" && isSupportedExecutor(r.executor) && isGitLabUrl(r.url);
+  const last = new Map<string, number>();
+  config.runners.forEach((r, i) => {
+    if (isUsed(r)) last.set(`${r.url}\u0000${r.token}`, i);
+  });
+  config.runners.forEach((r, i) => {
+    const kept = last.get(`${r.url}\u0000${r.token}`);
+    if (!isUsed(r) || kept === undefined || kept === i) return;
+    const other = config.runners[kept]!;
+    v.warn(
+      "duplicate_runner",
+      ["runners", i, "token"],
+      `key runners[${i}].token: runners[${i}] (${JSON.stringify(r.name)}) and runners[${kept}] ` +
+        `(${JSON.stringify(other.name)}) have the same url and token, one runner to GitLab; ` +
+        `only the settings of runners[${kept}] are used`,
+    );
+  });
+}
+
 /** Global and per-runner `labels`: patterns, and at most 32 per runner once combined. */
 function checkLabels(v: Validation, config: GlobalConfig): void {
   checkLabelPatterns(v, config.labels, ["labels"]);
@@ -489,6 +516,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   const root: Target = { obj: defaultsForRoot(""), unsupported: {}, root: "", present: new Set() };
   readTable(v, "", document, [], root, "full");
   checkLabels(v, root.obj as unknown as GlobalConfig);
+  checkDuplicateRunners(v, root.obj as unknown as GlobalConfig);
   if (v.problems.length > 0) throw new ConfigError(v.problems);
   root.obj["unsupported"] = root.unsupported;
   const config = root.obj as unknown as GlobalConfig;

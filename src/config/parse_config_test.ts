@@ -557,6 +557,27 @@ Deno.test("an entry whose url no request can go to is a warning naming runner, k
   ]);
 });
 
+Deno.test("entries with the same url and token are a warning naming the one whose settings are not used", () => {
+  const entry = (name: string, executor: string, token = "glrt-same") =>
+    `[[runners]]\nname = "${name}"\nurl = "https://gitlab.example.com"\ntoken = "${token}"\n` +
+    `executor = "${executor}"\n`;
+  const { warnings } = parseConfig(
+    entry("a", "shell") + entry("b", "docker") + entry("other", "shell", "glrt-other") +
+      // Never asks for jobs: it does not hide "b".
+      entry("k", "kubernetes"),
+    opts,
+  );
+  assert.deepEqual(
+    besidesExecutor(warnings).map((w) => [w.kind, w.line, w.message]),
+    [[
+      "duplicate_runner",
+      4,
+      'key runners[0].token: runners[0] ("a") and runners[1] ("b") have the same url and token, ' +
+      "one runner to GitLab; only the settings of runners[1] are used",
+    ]],
+  );
+});
+
 Deno.test("a distributed cache on a custom executor entry is a warning naming the key; other executors take it", () => {
   const cache =
     `[runners.cache]\nType = "s3"\n[runners.cache.s3]\nServerAddress = "s3.example.com"\n` +

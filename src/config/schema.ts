@@ -416,7 +416,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Runner authentication token (glrt- prefix for new-style runners). $VAR expansion at load. Entries with empty token are skipped.",
+    "Runner authentication token (glrt- prefix for new-style runners). $VAR expansion at load. Entries with empty token are skipped. Two entries with the same url and token are one runner: the last one is used, with a warning naming the other.",
     { saved: "always", defaultText: "required" },
   ),
   k(
