@@ -8,6 +8,13 @@ export interface ExecVariable {
   isFile: boolean;
   /** `$VAR` in the value is not expanded. */
   isRaw: boolean;
+  /**
+   * A pipeline variable (`--variable`, or a trigger job's variable in its
+   * child pipeline), which a child pipeline gets only with
+   * `forward:pipeline_variables`; absent for the variables file, which
+   * stands for the project's settings that every pipeline gets.
+   */
+  isPipelineVariable?: true;
 }
 
 /**
@@ -31,5 +38,6 @@ export function parseVariableArgument(
     isMasked: options.isMasked ?? false,
     isFile: false,
     isRaw: false,
+    isPipelineVariable: true,
   };
 }

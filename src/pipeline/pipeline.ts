@@ -163,6 +163,8 @@ export interface TriggerConfig {
   isDepend: boolean;
   /** `forward:yaml_variables` (default true): the trigger job's variables go to the child. */
   isYamlVariablesForwarded: boolean;
+  /** `forward:pipeline_variables` (default false): the child gets the pipeline variables. */
+  isPipelineVariablesForwarded: boolean;
 }
 
 export interface WorkflowConfig {

@@ -510,7 +510,10 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
           files: options.files,
           variables: [
             ...forwardedVariables(c, inheritedOf(c.job, globalVariables)),
-            ...execVariables,
+            // GitLab passes pipeline variables (--variable) on only when asked to.
+            ...execVariables.filter((v) =>
+              !v.isPipelineVariable || c.job.trigger!.isPipelineVariablesForwarded
+            ),
           ],
           projectPath,
           pipelineId: pipelineId + 1 + childPipelines++,
@@ -652,10 +655,12 @@ function forwardedVariables(c: Candidate, inherited: CiVariable[]): ExecVariable
     ...c.instance.matrixVariables,
     ...c.ruleVariables,
   ];
+  // They are the child's pipeline variables (its own children get them with forward:pipeline_variables).
+  const pipelineVariable = { isMasked: false, isFile: false, isPipelineVariable: true } as const;
   return vars.map((v) =>
     Array.isArray(v)
-      ? { key: v[0], value: v[1], isMasked: false, isFile: false, isRaw: true }
-      : { key: v.key, value: v.value, isMasked: false, isFile: false, isRaw: v.isRaw }
+      ? { key: v[0], value: v[1], isRaw: true, ...pipelineVariable }
+      : { key: v.key, value: v.value, isRaw: v.isRaw, ...pipelineVariable }
   );
 }
 

@@ -11,6 +11,7 @@ import {
   planPipeline,
 } from "./pipeline_plan.ts";
 import { MemoryProjectFiles } from "./memory_project_files.ts";
+import { parseVariableArgument } from "./exec_variable.ts";
 
 const GIT: GitState = {
   sha: "3c8b1f0e9d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c",
@@ -617,5 +618,28 @@ Deno.test("a child pipeline given trigger:inputs is listed as not run, not run w
   assert.deepEqual(p.jobs.map((j) => j.name), []);
   assert.deepEqual(p.skipped.map((j) => [j.name, j.reason]), [
     ["a", "a child pipeline with trigger:inputs needs GitLab; not run locally"],
+  ]);
+});
+
+Deno.test("a child pipeline gets --variable values only with forward:pipeline_variables, as in GitLab", async () => {
+  const child = { "child.yml": "c:\n  script: echo\n" };
+  const variables = [
+    parseVariableArgument("FROM_CLI=cli"),
+    { key: "FROM_FILE", value: "file", isMasked: false, isFile: false, isRaw: false },
+  ];
+  const seen = async (forward: string) => {
+    const p = await plan(
+      `a:\n  variables: { FROM_YAML: yaml }\n  trigger:\n    include: child.yml\n${forward}`,
+      { variables },
+      child,
+    );
+    const spec = p.jobs.find((j) => j.name === "a/c")!.jobSpec;
+    return ["FROM_CLI", "FROM_FILE", "FROM_YAML"].map((k) => v(spec, k) ?? null);
+  };
+  assert.deepEqual(await seen(""), [null, "file", "yaml"]);
+  assert.deepEqual(await seen("    forward:\n      pipeline_variables: true\n"), [
+    "cli",
+    "file",
+    "yaml",
   ]);
 });

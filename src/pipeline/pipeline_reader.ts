@@ -385,6 +385,7 @@ function readTrigger(node: CiNode, key: string): TriggerConfig {
     unsupported: "",
     isDepend: false,
     isYamlVariablesForwarded: true,
+    isPipelineVariablesForwarded: false,
   };
   if (node.kind === "scalar") {
     return { ...trigger, unsupported: `multi-project pipeline "${readString(node, key)}"` };
@@ -400,6 +401,13 @@ function readTrigger(node: CiNode, key: string): TriggerConfig {
     checkKeys(f, `${key}.forward`, ["yaml_variables", "pipeline_variables"]);
     const yaml = f.entries.get("yaml_variables")?.value;
     if (yaml) trigger.isYamlVariablesForwarded = readBool(yaml, `${key}.forward.yaml_variables`);
+    const pipeline = f.entries.get("pipeline_variables")?.value;
+    if (pipeline) {
+      trigger.isPipelineVariablesForwarded = readBool(
+        pipeline,
+        `${key}.forward.pipeline_variables`,
+      );
+    }
   }
   const project = get("project");
   if (project) {

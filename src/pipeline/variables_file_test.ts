@@ -81,6 +81,7 @@ Deno.test("--variable takes KEY=VALUE and rejects anything else", () => {
     isMasked: true,
     isFile: false,
     isRaw: false,
+    isPipelineVariable: true,
   });
   assert.throws(() => parseVariableArgument("NOVALUE"), /expected KEY=VALUE/);
   assert.throws(() => parseVariableArgument("1A=x"), /expected KEY=VALUE/);
