@@ -219,7 +219,7 @@ export class ConfigWatcher implements AsyncDisposable {
           file: path,
           line: null,
           key: "",
-          message: `Cannot read config file: ${reason}; keeping the last good config`,
+          message: `Cannot read config file: ${reason}`,
         }], { cause: error }),
       );
     }
