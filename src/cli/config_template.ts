@@ -52,9 +52,10 @@ export async function loadConfigTemplate(
   let warnings: ConfigWarning[];
   try {
     text = decodeConfigText(bytes, path);
-    // Whether the executor is one we have is told once it is known (flag or template).
+    // Whether the executor is one we have, and has what it needs, is told once the entry is
+    // whole (flags and template).
     warnings = parseConfig(text, { file: path, env }).warnings
-      .filter((w) => w.kind !== "unsupported_executor");
+      .filter((w) => w.kind !== "unsupported_executor" && w.kind !== "missing_key");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     throw new ConfigTemplateError(

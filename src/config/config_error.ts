@@ -31,6 +31,8 @@ export type ConfigWarningKind =
   | "invalid_url"
   /** A [[runners]] entry with the url and token of a later one: only the later one is used. */
   | "duplicate_runner"
+  /** A key the entry's executor needs is not set (custom: run_exec); every job of it fails. */
+  | "missing_key"
   /** A duration written as an integer below a millisecond (`prepare_timeout = 300`): nanoseconds. */
   | "duration_nanoseconds";
 

@@ -359,6 +359,16 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } never asks for jobs (supported: ${SUPPORTED_EXECUTORS.join(", ")})`,
     );
   }
+  if (runner.executor === "custom" && runner.custom.runExec === "") {
+    // Asks for jobs and fails every one with runner_configuration_error, as the official runner.
+    v.warn(
+      "missing_key",
+      [...path, "executor"],
+      `key ${displayKeyPath([...path, "custom", "run_exec"])} is not set: every job of runner ${
+        JSON.stringify(runner.name)
+      } fails ("custom executor is missing run_exec")`,
+    );
+  }
   /** A [runners.cache] Type whose jobs get no distributed cache, and why. */
   const warnCacheType = (why: string) => {
     const where = [...path, "cache", "Type"];

@@ -520,6 +520,22 @@ Deno.test("an entry whose executor this runner lacks is a warning naming runner 
   ]);
 });
 
+Deno.test("a custom entry without run_exec is a warning naming the key: every job of it would fail", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "c"\nexecutor = "custom"\n` +
+      `[[runners]]\nname = "ok"\nexecutor = "custom"\n[runners.custom]\nrun_exec = "/d/run.sh"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "missing_key",
+      3,
+      'key runners[0].custom.run_exec is not set: every job of runner "c" fails ' +
+      '("custom executor is missing run_exec")',
+    ],
+  ]);
+});
+
 Deno.test("an entry whose url no request can go to is a warning naming runner, key and value; one without a token is not checked", () => {
   const entry = (name: string, url: string, token = "glrt-abc") =>
     `[[runners]]\nname = "${name}"\nurl = "${url}"\ntoken = "${token}"\nexecutor = "shell"\n`;

@@ -50,6 +50,24 @@ Deno.test("lint fails on entries whose executor this runner lacks, naming each",
   }
 });
 
+Deno.test("lint fails on a custom entry without run_exec, naming the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-lint-custom-" });
+  try {
+    const path = join(dir, "config.toml");
+    const body = runnerToml("https://gitlab.example.com", "glrt-tok0", {
+      executor: "custom",
+      builds_dir: "/b",
+      cache_dir: "/c",
+    });
+    await Deno.writeTextFile(path, `concurrent = 1\n\n${body}`);
+    const res = await runCli(["lint", "-c", path]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /ERROR: .*:\d+: key runners\[0\]\.custom\.run_exec is not set/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("global labels are combined with the runner's and sent to GitLab with every job request", async () => {
   await using gitlab = await FakeGitLab.start();
   const r = gitlab.createRunner({ kind: "created" });

@@ -280,8 +280,12 @@ export async function lintCommand(ctx: CliContext, args: string[]): Promise<numb
   const loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile: "error" });
   let errors = 0;
   for (const warning of loaded.warnings) {
-    // An entry with an executor we lack can never run a job here: an error, like a typo.
-    if (warning.kind === "unknown_key" || warning.kind === "unsupported_executor") {
+    // An entry with an executor we lack, or without what its executor needs, can never run a
+    // job here: an error, like a typo.
+    if (
+      warning.kind === "unknown_key" || warning.kind === "unsupported_executor" ||
+      warning.kind === "missing_key"
+    ) {
       errors++;
       ctx.err(`ERROR: ${formatConfigProblem(warning)}`);
     } else {
