@@ -508,11 +508,14 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
         {
           git,
           files: options.files,
+          // Lowest first: the project's settings (the variables file), then the
+          // child's pipeline variables: the trigger job's, and the parent's
+          // (--variable) only when asked to forward them.
           variables: [
+            ...execVariables.filter((v) => !v.isPipelineVariable),
             ...forwardedVariables(c, inheritedOf(c.job, globalVariables)),
-            // GitLab passes pipeline variables (--variable) on only when asked to.
             ...execVariables.filter((v) =>
-              !v.isPipelineVariable || c.job.trigger!.isPipelineVariablesForwarded
+              v.isPipelineVariable && c.job.trigger!.isPipelineVariablesForwarded
             ),
           ],
           projectPath,

@@ -643,3 +643,12 @@ Deno.test("a child pipeline gets --variable values only with forward:pipeline_va
     "yaml",
   ]);
 });
+
+Deno.test("in a child pipeline the trigger job's variables beat the variables file, as pipeline variables do", async () => {
+  const p = await plan(
+    "a:\n  variables: { X: from-trigger }\n  trigger:\n    include: child.yml\n",
+    { variables: [{ key: "X", value: "from-file", isMasked: false, isFile: false, isRaw: false }] },
+    { "child.yml": "c:\n  script: echo\n" },
+  );
+  assert.equal(v(p.jobs.find((j) => j.name === "a/c")!.jobSpec, "X"), "from-trigger");
+});
