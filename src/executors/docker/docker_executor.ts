@@ -682,10 +682,12 @@ export class DockerExecutor implements Executor {
       const pulled = await this.#pull(service.name, policies, signal);
       const aliases = serviceAliases(service);
       const name = `${this.#namePrefix}-service-${i}`;
+      // As the official runner (getServiceVariables): a service is someone else's
+      // image; it gets the public job variables, not the job token nor the secrets.
       const env = [
-        ...this.#jobEnv(),
-        ...service.variables.filter((v) => !v.file).map((v) => `${v.key}=${v.value}`),
-      ];
+        ...this.#o.job.variables.filter((v) => v.public && !v.file),
+        ...service.variables.filter((v) => !v.file),
+      ].map((v) => `${v.key}=${v.value}`);
       const hostConfig = serviceHostConfig(this.#hostSettings ?? config, service.name);
       if ((config.servicesPrivileged ?? config.privileged) && !hostConfig["Privileged"]) {
         this.#say(

@@ -285,6 +285,32 @@ test("docker executor: what an ending entrypoint printed is shown in the job log
   );
 });
 
+test("docker executor: a service container gets the public job variables and its own, never the job token or a secret", async () => {
+  await using executor = createExecutor({
+    job: {
+      variables: [
+        { key: "CI_PROJECT_NAME", value: "widget", public: true },
+        { key: "CI_JOB_TOKEN", value: "glcbt-secret-token", public: false, masked: true },
+        { key: "DB_PASSWORD", value: "hunter2", public: false },
+      ],
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        command: ["sleep", "600"],
+        variables: [{ key: "POSTGRES_DB", value: "test" }],
+      }],
+    },
+  });
+  const jobId = nextJobId;
+  await executor.prepare(never());
+  const [service] = (await jobContainers(jobId)).filter((n) => n.endsWith("-service-0"));
+  assert.ok(service, "the service container exists");
+  const info = await docker.getContainer(service.replace(/^\//, "")).inspect();
+  const env = info.Config.Env ?? [];
+  assert.ok(env.includes("CI_PROJECT_NAME=widget"), env.join("\n"));
+  assert.ok(env.includes("POSTGRES_DB=test"), env.join("\n"));
+  assert.deepEqual(env.filter((e) => /glcbt-secret-token|hunter2/.test(e)), []);
+});
+
 /** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
 async function execStarts(jobId: number, since: number): Promise<number> {
   const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
