@@ -148,6 +148,8 @@ export class Poller {
   #waiters: SlotWaiter[] = [];
   /** Stops asking for jobs. */
   #stopRequests = new AbortController();
+  /** Aborts the job requests in flight (all stops but the one for a re-scope). */
+  #abortRequests = new AbortController();
   /** Aborts running jobs. */
   #stopJobs = new AbortController();
 
@@ -361,7 +363,7 @@ export class Poller {
         // Only stopping the runner aborts a request: one of an entry a reload removed
         // (or gave another URL or token) runs its course, as upstream's does, since
         // GitLab may already have given it a job, which aborting it would lose.
-        const outcome = await entry.source.requestJob(this.#stopRequests.signal);
+        const outcome = await entry.source.requestJob(this.#abortRequests.signal);
         this.#opts.observer?.requestFinished?.(entry.config, outcome.kind);
         if (stopped.aborted && outcome.kind !== "job") break;
         switch (outcome.kind) {
@@ -513,9 +515,16 @@ export class Poller {
     return { concurrentId, concurrentProjectId };
   }
 
-  /** SIGQUIT: ask for no more jobs, wait for the running ones without a time limit. */
-  async stopGracefully(): Promise<void> {
+  /**
+   * SIGQUIT: ask for no more jobs, wait for the running ones without a time
+   * limit. With `finishRequests` (a re-scope for a reloaded config.toml, after
+   * which this runner goes on polling) the requests in flight run their course
+   * and a job they bring runs too: aborting one GitLab already answered with a
+   * job would lose that job.
+   */
+  async stopGracefully(options: { finishRequests?: boolean } = {}): Promise<void> {
     this.#stopRequests.abort();
+    if (!options.finishRequests) this.#abortRequests.abort();
     await this.#drain();
   }
 
@@ -526,6 +535,7 @@ export class Poller {
    */
   async stopForcefully(timeoutMs: number): Promise<boolean> {
     this.#stopRequests.abort();
+    this.#abortRequests.abort();
     this.#stopJobs.abort();
     const timeout = new AbortController();
     const finished = await Promise.race([

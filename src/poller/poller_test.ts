@@ -294,3 +294,42 @@ Deno.test("a job GitLab answers to a request in flight when a reload removed its
   assert.equal(asked, 1, "the removed runner asks for nothing more");
   await p.stopGracefully();
 });
+
+Deno.test("a graceful stop for a re-scope lets a request in flight bring its job and runs it; SIGQUIT's aborts it", async () => {
+  for (const finishRequests of [true, false]) {
+    const log: string[] = [];
+    let answer: (outcome: RequestOutcome) => void = () => {};
+    const source: JobSource = {
+      requestJob(signal) {
+        return new Promise((resolve) => {
+          answer = resolve;
+          signal.addEventListener("abort", () => resolve({ kind: "none" }), { once: true });
+        });
+      },
+    };
+    const handler = new ControlledHandler(log);
+    const p = new Poller({
+      log: new SilentLogger(),
+      sourceFor: () => source,
+      handler,
+      sleep: (_ms, signal) =>
+        new Promise((resolve) => signal.addEventListener("abort", () => resolve())),
+    });
+    p.apply({ ...defaultConfig(), runners: [runner("glrt-a")] });
+    await settle();
+    let stopped = false;
+    const stopping = p.stopGracefully({ finishRequests }).then(() => stopped = true);
+    await settle();
+    // GitLab assigns a job to the request the poller had in flight.
+    answer({ kind: "job", job: job(9) });
+    await settle();
+    if (finishRequests) {
+      assert.deepEqual(log, ["start 9"], "the job GitLab gave is run");
+      assert.equal(stopped, false, "the stop waits for it");
+      handler.end(9);
+    } else {
+      assert.deepEqual(log, [], "SIGQUIT aborts the request, as before");
+    }
+    await stopping;
+  }
+});

@@ -490,7 +490,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   if (how === "graceful") {
     metrics.setProcessState("graceful-shutdown");
     log.info("Stopping: waiting for running jobs to finish (send SIGTERM to abort them)");
-    const stopped = poller.stopGracefully();
+    // A re-scope goes on polling: a job GitLab gives a request in flight is run, not lost.
+    const stopped = poller.stopGracefully({ finishRequests: isRescoping });
     const outcome = await Promise.race([stopped.then(() => "done" as const), again.promise]);
     if (outcome !== "done") code = await forceful(ctx, shutdown);
   } else if (how === "forceful") {
