@@ -111,7 +111,7 @@ export async function loadPipeline(
         parse,
         lookupVariables: async () => (await ruleContext()).lookup,
         evaluateIncludeRules: async (node, key) => {
-          const rules = readRules(node, key, { allowedKeys: INCLUDE_RULE_KEYS });
+          const rules = readRules(node, key, { allowedKeys: INCLUDE_RULE_KEYS, warnings });
           const matchGlobs = hasFileRules(rules)
             ? await (globMatch ??= loadGlobMatch())
             : NO_GLOB_MATCH;

@@ -461,6 +461,25 @@ job:
   assert.match(p.warnings[0]!.message, /run around the git fetch, which exec does not do/);
 });
 
+Deno.test("rules:changes:compare_to and rules:exists:project are warned about, not silently ignored", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `job:
+  script: [echo]
+  rules:
+    - changes:
+        paths: [src/**]
+        compare_to: refs/heads/main
+    - exists:
+        paths: [Dockerfile]
+        project: group/other
+`,
+  });
+  assert.deepEqual(p.warnings.map(formatWarning), [
+    ".gitlab-ci.yml:6: jobs.job.rules[0].changes.compare_to: ignored: changes are the working tree's against HEAD (docs/exec.md)",
+    ".gitlab-ci.yml:9: jobs.job.rules[1].exists.project: another project's files cannot be seen locally: this project's are checked",
+  ]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

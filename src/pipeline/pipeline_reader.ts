@@ -107,7 +107,7 @@ export function readPipeline(root: CiMap, options: ReadPipelineOptions): Pipelin
       name: name ? readString(name.value, "workflow.name") : "",
       // GitLab: a pipeline is created or not; no manual or delayed pipelines.
       rules: rules
-        ? readRules(rules.value, "workflow.rules", { allowedWhen: ["always", "never"] })
+        ? readRules(rules.value, "workflow.rules", { allowedWhen: ["always", "never"], warnings })
         : null,
     };
   }
@@ -355,7 +355,7 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
       : [],
     variables: variablesNode ? readVariables(variablesNode, `${at}.variables`, false) : [],
     inheritVariables,
-    rules: rulesNode ? readRules(rulesNode, `${at}.rules`) : null,
+    rules: rulesNode ? readRules(rulesNode, `${at}.rules`, { warnings: ctx.warnings }) : null,
     only: onlyNode ? readOnlyExcept(onlyNode, `${at}.only`) : null,
     except: exceptNode ? readOnlyExcept(exceptNode, `${at}.except`) : null,
     when,
@@ -619,10 +619,25 @@ function readImage(node: CiNode, key: string, isService: boolean): ImageConfig {
   return image;
 }
 
+/** Keys of `rules:changes` and `rules:exists` exec reads but cannot act on. */
+const IGNORED_RULE_KEYS: ReadonlyMap<string, string> = new Map([
+  [
+    "changes.compare_to",
+    "ignored: changes are the working tree's against HEAD (docs/exec.md)",
+  ],
+  ["exists.project", "another project's files cannot be seen locally: this project's are checked"],
+  ["exists.ref", "ignored: the working tree's files are checked"],
+]);
+
 export function readRules(
   node: CiNode,
   key: string,
-  options: { allowedKeys?: readonly string[]; allowedWhen?: readonly JobWhen[] } = {},
+  options: {
+    allowedKeys?: readonly string[];
+    allowedWhen?: readonly JobWhen[];
+    /** Told about what exec reads but does not act on (`compare_to`, `exists:project`). */
+    warnings?: CiWarning[];
+  } = {},
 ): RuleConfig[] {
   const allowedKeys = options.allowedKeys ?? RULE_KEYS;
   const allowedWhen = options.allowedWhen ?? RULE_WHEN;
@@ -645,6 +660,16 @@ export function readRules(
         );
         const paths = n.entries.get("paths")?.value;
         if (!paths) fail(n, `${at}.${k}`, "paths: is required");
+        for (const [name, entry] of n.entries) {
+          const why = IGNORED_RULE_KEYS.get(`${k}.${name}`);
+          if (why) {
+            options.warnings?.push({
+              location: entry.keyLoc,
+              key: `${at}.${k}.${name}`,
+              message: why,
+            });
+          }
+        }
         return readStringList(paths, `${at}.${k}.paths`);
       }
       return readPathList(n, `${at}.${k}`);
