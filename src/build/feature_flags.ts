@@ -145,3 +145,22 @@ export function featureFlagsForJob(
   const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
   return resolveFeatureFlags(runner.featureFlags, (key) => lookupVariable(early, key));
 }
+
+/**
+ * Flags the runner's `environment` or a job variable sets to a value that is
+ * not a Go boolean (`FF_USE_FASTZIP: "maybe"`): they count as false, as in the
+ * official runner, which says so only in its own log.
+ */
+export function unparsableFeatureFlags(
+  runner: { featureFlags: Readonly<Record<string, boolean>>; environment: readonly string[] },
+  variables: readonly JobVariable[],
+): { name: string; value: string }[] {
+  const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
+  return Object.keys(FEATURE_FLAG_DEFAULTS).flatMap((name) => {
+    if (runner.featureFlags[name] !== undefined) return [];
+    const value = lookupVariable(early, name);
+    return value !== undefined && value !== "" && parseGoBool(value) === undefined
+      ? [{ name, value }]
+      : [];
+  });
+}

@@ -57,6 +57,7 @@ import {
   describeNonDefaultFlags,
   featureFlagsForJob,
   ignoredFeatureFlags,
+  unparsableFeatureFlags,
 } from "./feature_flags.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
 import { formatGoDuration } from "../time/go_duration.ts";
@@ -364,6 +365,11 @@ class Build {
     this.#flags = featureFlagsForJob(runner, job.variables);
     const described = describeNonDefaultFlags(this.#flags);
     if (described !== "") this.#log.println(`  feature flags: ${described}`);
+    for (const { name, value } of unparsableFeatureFlags(runner, job.variables)) {
+      this.#log.warning(
+        `Feature flag ${name}=${JSON.stringify(value)} is not true or false: it counts as false`,
+      );
+    }
     for (const name of ignoredFeatureFlags(this.#flags)) {
       this.#log.warning(
         `Feature flag ${name}=${

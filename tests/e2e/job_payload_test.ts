@@ -198,3 +198,22 @@ Deno.test("a job timeout with a fraction fails the job naming runner_info.timeou
   );
   assert.doesNotMatch(state.trace, /script ran/);
 });
+
+Deno.test("a feature flag variable that is not true or false is named in a job-log warning", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const job = gitlab.enqueueJob({
+    script: ["echo script ran"],
+    variables: [...NO_GIT, { key: "FF_SCRIPT_SECTIONS", value: "enabled" }],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(
+    state.trace,
+    /WARNING: Feature flag FF_SCRIPT_SECTIONS="enabled" is not true or false: it counts as false/,
+  );
+});
