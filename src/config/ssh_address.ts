@@ -43,3 +43,13 @@ export function sshNetAddress(host: string, port: string): string | null {
   const name = host || "localhost";
   return `${ipVersion(name) === 6 ? `[${name}]` : name}:${Number(port.trim() || "22")}`;
 }
+
+/**
+ * `identity_file` or `known_hosts_file` with a leading `~` or `~/` put in the
+ * runner user's `home`, as the ssh executor reads it; the poller grants the
+ * executor process read access to the same path.
+ */
+export function sshFilePath(path: string, home: string): string {
+  if (path === "~") return home;
+  return path.startsWith("~/") ? `${home.replace(/\/+$/, "")}/${path.slice(2)}` : path;
+}

@@ -10,7 +10,7 @@ import { isAbsolute, join, resolve } from "../path/host_path.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { cacheEndpoints } from "../cache/cache_endpoint.ts";
 import { seccompProfilePath } from "../config/seccomp_profile_path.ts";
-import { sshNetAddress } from "../config/ssh_address.ts";
+import { sshFilePath, sshNetAddress } from "../config/ssh_address.ts";
 import { dockerConfigPath, executorStateDir } from "./executor_paths.ts";
 
 export { dockerConfigPath, executorStateDir };
@@ -152,11 +152,12 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       // None for a host or port that is no address: the executor fails the job naming the key.
       const address = sshNetAddress(runner.ssh.host, runner.ssh.port);
       if (address) perms.net.push(address);
-      if (runner.ssh.identityFile) perms.read.push(dir(runner.ssh.identityFile, cwd));
-      const home = ctx.env("HOME");
-      const knownHosts = runner.ssh.knownHostsFile ||
-        (home ? join(home, ".ssh", "known_hosts") : "");
-      if (knownHosts) perms.read.push(dir(knownHosts.replace(/^~(?=\/)/, home ?? "~"), cwd));
+      // The executor reads these files with "~" put in HOME (the cwd without one).
+      const home = ctx.env("HOME") ?? cwd;
+      const { identityFile, knownHostsFile } = runner.ssh;
+      if (identityFile) perms.read.push(dir(sshFilePath(identityFile, home), cwd));
+      const knownHosts = knownHostsFile || join(home, ".ssh", "known_hosts");
+      perms.read.push(dir(sshFilePath(knownHosts, home), cwd));
       if (runner.executor === "docker+ssh") {
         const endpoint = dockerEndpoint(runner, ctx.env);
         perms.read.push(executorStateDir(ctx.stateDir));

@@ -139,3 +139,28 @@ Deno.test("an ssh host or port that is no address adds no --allow-net entry; an 
     assert.deepEqual(net(host!, port!), [], `${host} ${port}`);
   }
 });
+
+Deno.test("ssh identity_file and known_hosts_file under ~ are granted where the executor reads them", () => {
+  const read = (identityFile: string, knownHostsFile: string, home?: string) =>
+    executorPermissions({
+      runner: {
+        ...defaultRunnerConfig("ssh"),
+        url: "https://gitlab.example.com",
+        ssh: { ...defaultRunnerConfig("ssh").ssh, identityFile, knownHostsFile },
+      },
+      cwd: "/srv",
+      tempDir: "/tmp/x",
+      stateDir: "/srv/state",
+      env: (name) => name === "HOME" ? home : undefined,
+    }).read.slice(1);
+  assert.deepEqual(read("~/.ssh/id_ed25519", "~/.ssh/known_hosts", "/home/runner"), [
+    "/home/runner/.ssh/id_ed25519",
+    "/home/runner/.ssh/known_hosts",
+  ]);
+  assert.deepEqual(read("keys/id", "", "/home/runner"), [
+    "/srv/keys/id",
+    "/home/runner/.ssh/known_hosts",
+  ]);
+  // No HOME: the executor takes the cwd for it.
+  assert.deepEqual(read("~/id", "", undefined), ["/srv/id", "/srv/.ssh/known_hosts"]);
+});

@@ -17,7 +17,7 @@ import { Buffer } from "node:buffer";
 import { isAbsolute, join } from "node:path";
 // @ts-types="@types/ssh2"
 import { Client as Ssh2Client, type ClientChannel, type SFTPWrapper, utils } from "ssh2";
-import { sshHostProblem, sshPortProblem } from "../../config/ssh_address.ts";
+import { sshFilePath, sshHostProblem, sshPortProblem } from "../../config/ssh_address.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import {
   errorLevel,
@@ -135,12 +135,8 @@ export function sshTarget(
   }
   const port = Number(config.port.trim() || "22");
   const resolve = (path: string) => isAbsolute(path) ? path : join(options.homeDir, path);
-  const expandHome = (path: string) =>
-    path === "~"
-      ? options.homeDir
-      : path.startsWith("~/")
-      ? join(options.homeDir, path.slice(2))
-      : path;
+  // The poller grants read access to the same paths (executor_permissions.ts).
+  const expandHome = (path: string) => sshFilePath(path, options.homeDir);
   return {
     host: config.host || "localhost",
     port,
