@@ -32,6 +32,17 @@ export interface PollerScope {
    * logging why it is not used, as for any broken edit.
    */
   isStale: boolean;
+  /**
+   * Why the file is not used, when a poller refused it (see `onRefuse`); null:
+   * the poller re-reads the file to say why.
+   */
+  staleReason: string | null;
+  /**
+   * A poller started for a reloaded config.toml (`previous` is set) refuses
+   * it at its start (`text`, as read, and why): the supervisor starts one
+   * with the previous config instead.
+   */
+  onRefuse(text: string | null, reason: string): void;
   /** Called with the config this poller runs with, before it stops for a new one's permissions. */
   onRescope(config: GlobalConfig): void;
   /**

@@ -58,6 +58,14 @@ export interface PollerWorkerInit {
   loaded: LoadedConfigFile | null;
   /** `loaded` is the previous poller's config: the file could not be used (PollerScope.isStale). */
   isStale: boolean;
+  /** Why, when the previous poller refused it (PollerScope.staleReason). */
+  staleReason: string | null;
+}
+
+/** A reloaded config.toml a poller refused at its start, as read, and why. */
+interface Refusal {
+  text: string | null;
+  reason: string;
 }
 
 /** Variables that carry runner or registration tokens whatever config.toml says. */
@@ -101,19 +109,27 @@ export async function superviseScopedPoller(
   const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
   let isFirst = true;
   let previous: GlobalConfig | null = null;
+  /** The reloaded config.toml the last poller refused at its start (PollerScope.onRefuse). */
+  let refused: Refusal | null = null;
   while (true) {
+    // Set by the last poller's message (TypeScript cannot see the callback assign it).
+    const refusal = refused as Refusal | null;
+    refused = null;
     // In a child process: this thread loads no TOML (cli/config_reader_process.ts).
-    let loaded = await readConfigInChild(path, {
+    let loaded = refusal ? null : await readConfigInChild(path, {
       execPath,
       sourceDir,
       env,
       configTarget: configTarget(path),
     });
-    // A re-scope whose file broke, or went, since the edit that asked for it: the
-    // runner keeps the config it ran, as for any broken edit, instead of stopping
-    // on the error (or running no runner at all for a missing file).
-    const isStale = previous !== null && (loaded === null || loaded.text === null);
-    if (isStale) loaded = { config: previous!, warnings: [], text: null };
+    // A re-scope whose file broke, or went, since the edit that asked for it, or
+    // that the new poller refused: the runner keeps the config it ran, as for any
+    // broken edit, instead of stopping on the error (or running no runner at all
+    // for a missing file).
+    const isStale = previous !== null &&
+      (refusal !== null || loaded === null || loaded.text === null);
+    if (isStale) loaded = { config: previous!, warnings: [], text: refusal?.text ?? null };
+    const staleReason = refusal?.reason ?? null;
     // The defaults (and the config schema they come from) load only when the file could not be.
     const config = loaded?.config ??
       (await import("../config/default_config.ts")).defaultConfig();
@@ -151,6 +167,7 @@ export async function superviseScopedPoller(
       previous: isStale ? null : previous,
       loaded,
       isStale,
+      staleReason,
     };
     // Deno wants every permission for /proc/self: this thread reads the process
     // metrics' values for the poller, once its metrics endpoint asks for them.
@@ -162,8 +179,14 @@ export async function superviseScopedPoller(
       // This thread's work is done (flags, config.toml, the poller's set) until a re-scope.
       onReady: () => releaseStartupGarbage(ctx.log, "supervisor"),
       onMessage: (message, worker) => {
-        const m = message as { type?: string; config?: GlobalConfig };
+        const m = message as {
+          type?: string;
+          config?: GlobalConfig;
+          text?: string | null;
+          reason?: string;
+        };
         if (m.type === "rescope" && m.config) previous = m.config;
+        if (m.type === "refuse" && m.reason) refused = { text: m.text ?? null, reason: m.reason };
         if (m.type === "procfs-wanted" && procfsTimer === undefined) {
           const send = () => worker.postMessage({ type: "procfs", snapshot: readProcfsSnapshot() });
           send();

@@ -46,6 +46,8 @@ scope.onmessage = async (e: MessageEvent) => {
       previous: init.previous,
       loaded: init.loaded,
       isStale: init.isStale,
+      staleReason: init.staleReason,
+      onRefuse: (text, reason) => scope.postMessage({ type: "refuse", text, reason }),
       onRescope: (config) => scope.postMessage({ type: "rescope", config }),
       watchProcfs: async () => {
         if (!firstProcfs) {

@@ -66,6 +66,7 @@ async function messagesOfIdlePoller(listenAddress: string): Promise<string[]> {
     // As when the supervisor could not load it: the poller loads config.toml itself.
     loaded: null,
     isStale: false,
+    staleReason: null,
   };
   const { worker } = startScopedWorker(new URL("./poller_worker.ts", import.meta.url), {
     permissions: pollerWorkerPermissions(permissions),

@@ -441,3 +441,35 @@ Deno.test("an entry whose url is no URL is warned about at start and at a reload
   );
   assert.equal(startCount(runner), 1, "the runner did not restart");
 });
+
+Deno.test("a reload setting a user jobs cannot switch to keeps the running config, and says why", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, a.token)) });
+  await runner.waitForLog(/Runner started/);
+
+  // `user` needs su, which this poller was not granted: a new poller checks it at its start.
+  let mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token), { user: "no-such-user-here" }),
+  );
+  assert.match(
+    await waitForLogAfter(runner, mark, /Configuration not reloaded/),
+    /the previous one keeps running: Cannot run jobs as user "no-such-user-here"/,
+  );
+  await waitForLogAfter(runner, mark, /Runner started/);
+  const job = gitlab.enqueueJob({ script: ["echo still here"], variables: NO_GIT });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.doesNotMatch(state.trace, /su:/);
+
+  mark = runner.log.length;
+  await Deno.writeTextFile(
+    runner.configPath,
+    config(runnerToml(gitlab.url, a.token), {
+      concurrent: 2,
+    }),
+  );
+  assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /concurrent 1 → 2/);
+});

@@ -437,7 +437,15 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       },
     });
     // Restarted with the config it ran because the file could not be used: say why now.
-    if (ctx.pollerScope?.isStale) void watcher.reload();
+    const staleReason = ctx.pollerScope?.isStale ? ctx.pollerScope.staleReason : undefined;
+    if (staleReason) {
+      metrics.configLoadFailed();
+      log.error(`Configuration not reloaded, the previous one keeps running: ${staleReason}`, {
+        [F.FILE]: opts.configFile.path,
+      });
+    } else if (staleReason === null) {
+      void watcher.reload();
+    }
   }
 
   const signals: Deno.Signal[] = Deno.build.os === "windows"
@@ -604,6 +612,11 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
     try {
       await checkUserSwitch(loaded.config.user, { env: ctx.envObject(), cwd: ctx.cwd });
     } catch (err) {
+      // A reloaded config.toml this poller was started for: the previous one keeps running.
+      if (ctx.pollerScope?.previous) {
+        ctx.pollerScope.onRefuse(loaded.text, (err as Error).message);
+        return POLLER_RESCOPE_EXIT;
+      }
       throw new CommandError((err as Error).message);
     }
     await warnConfigReadableByJobs(ctx.log, path, loaded.config.user);
