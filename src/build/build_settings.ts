@@ -40,6 +40,45 @@ function flagWords(value: string | undefined, fallback: string): string[] {
   return text.split(/\s+/).filter((w) => w !== "");
 }
 
+/**
+ * Job variables of the official runner that this one does not act on: when
+ * one is set to a value that would change something, the job log says so
+ * (key, when it would act, what happens instead).
+ */
+const UNSUPPORTED_VARIABLES: ReadonlyArray<
+  readonly [
+    string,
+    (raw: string, settings: { gitSubmoduleStrategy: SubmoduleStrategy }) => boolean,
+    string,
+  ]
+> = [
+  [
+    "GIT_SUBMODULE_PATHS",
+    (_, s) => s.gitSubmoduleStrategy !== "none",
+    "every submodule is updated",
+  ],
+  [
+    "GIT_SUBMODULE_FORCE_HTTPS",
+    (raw) => parseGoBool(raw.toLowerCase()) === true,
+    "submodule URLs are used as they are",
+  ],
+  [
+    "EXECUTOR_JOB_SECTION_ATTEMPTS",
+    (raw) => raw.trim() !== "1",
+    "a job section is run once",
+  ],
+  [
+    "CI_DEBUG_SERVICES",
+    (raw) => parseGoBool(raw.toLowerCase()) === true,
+    "service logs are shown only when a service fails its health check",
+  ],
+  [
+    "CACHE_COMPRESSION_FORMAT",
+    (raw) => raw.trim().toLowerCase() !== "zip",
+    "caches are zip archives",
+  ],
+];
+
 export function resolveBuildSettings(
   lookup: (key: string) => string | undefined,
   options: { allowGitFetch: boolean; jobTimeoutMs: number; debugTraceDisabled: boolean },
@@ -112,6 +151,13 @@ export function resolveBuildSettings(
     const n = Number(rawSubmoduleDepth);
     if (Number.isInteger(n) && n >= 0) gitSubmoduleDepth = n;
     else warnings.push(`Invalid GIT_SUBMODULE_DEPTH "${rawSubmoduleDepth}": ignoring it`);
+  }
+
+  for (const [key, isActive, instead] of UNSUPPORTED_VARIABLES) {
+    const raw = lookup(key) ?? "";
+    if (raw !== "" && isActive(raw, { gitSubmoduleStrategy })) {
+      warnings.push(`${key} is not supported by this runner and has no effect: ${instead}`);
+    }
   }
 
   return {

@@ -104,3 +104,40 @@ Deno.test("build settings default from allow_git_fetch and warn about bad values
   assert.equal(settings.getSourcesAttempts, 1);
   assert.equal(settings.warnings.length, 3);
 });
+
+Deno.test("official job variables this runner does not act on warn when they would change something", () => {
+  const warnings = (vars: Record<string, string>) =>
+    resolveBuildSettings((k) => vars[k], {
+      allowGitFetch: true,
+      jobTimeoutMs: 3_600_000,
+      debugTraceDisabled: false,
+    }).warnings;
+  assert.deepEqual(
+    warnings({
+      GIT_SUBMODULE_PATHS: "libs/a",
+      GIT_SUBMODULE_FORCE_HTTPS: "false",
+      EXECUTOR_JOB_SECTION_ATTEMPTS: "1",
+      CI_DEBUG_SERVICES: "false",
+      CACHE_COMPRESSION_FORMAT: "zip",
+    }),
+    [],
+    "no submodules, or values that change nothing",
+  );
+  assert.deepEqual(
+    warnings({
+      GIT_SUBMODULE_STRATEGY: "recursive",
+      GIT_SUBMODULE_PATHS: "libs/a",
+      GIT_SUBMODULE_FORCE_HTTPS: "true",
+      EXECUTOR_JOB_SECTION_ATTEMPTS: "3",
+      CI_DEBUG_SERVICES: "true",
+      CACHE_COMPRESSION_FORMAT: "tarzstd",
+    }),
+    [
+      "GIT_SUBMODULE_PATHS is not supported by this runner and has no effect: every submodule is updated",
+      "GIT_SUBMODULE_FORCE_HTTPS is not supported by this runner and has no effect: submodule URLs are used as they are",
+      "EXECUTOR_JOB_SECTION_ATTEMPTS is not supported by this runner and has no effect: a job section is run once",
+      "CI_DEBUG_SERVICES is not supported by this runner and has no effect: service logs are shown only when a service fails its health check",
+      "CACHE_COMPRESSION_FORMAT is not supported by this runner and has no effect: caches are zip archives",
+    ],
+  );
+});

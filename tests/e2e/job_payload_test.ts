@@ -217,3 +217,22 @@ Deno.test("a feature flag variable that is not true or false is named in a job-l
     /WARNING: Feature flag FF_SCRIPT_SECTIONS="enabled" is not true or false: it counts as false/,
   );
 });
+
+Deno.test("an official job variable this runner does not act on is named in a job-log warning", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(gitlab.url, r.token),
+    env: cleanHome(),
+  });
+  const job = gitlab.enqueueJob({
+    script: ["echo script ran"],
+    variables: [...NO_GIT, { key: "CACHE_COMPRESSION_FORMAT", value: "tarzstd" }],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(
+    state.trace,
+    /WARNING: CACHE_COMPRESSION_FORMAT is not supported by this runner and has no effect: caches are zip archives/,
+  );
+});
