@@ -286,7 +286,8 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
 
   const byJob = new Map<string, Candidate[]>();
   for (const c of candidates) byJob.set(c.job.name, [...(byJob.get(c.job.name) ?? []), c]);
-  const stageIndex = (stage: string) => pipeline.stages.indexOf(stage);
+  const stageIndexes = new Map(pipeline.stages.map((s, i) => [s, i]));
+  const stageIndex = (stage: string) => stageIndexes.get(stage) ?? -1;
 
   // Resolve needs to instances; needs on jobs excluded by rules are errors unless optional.
   const resolvedNeeds = new Map<Candidate, Array<{ target: Candidate; need: NeedConfig }> | null>();
@@ -388,6 +389,16 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
     return 0;
   };
   const pool = [...selected].sort(compare);
+  // The pool is in stage order: the jobs of earlier stages are a prefix of it.
+  const stageStart = new Map<number, number>();
+  for (const [i, o] of pool.entries()) {
+    const s = stageIndex(o.job.stage);
+    if (!stageStart.has(s)) stageStart.set(s, i);
+  }
+  // Manual jobs that block later stages (see blockingManual), in definition order.
+  const manualBlockers = candidates.filter((o) =>
+    o.when === "manual" && !selected.has(o) && !o.allowFailure.isAllowed
+  );
   const dropped = new Set<Candidate>();
   const planned: Candidate[] = [];
   const waits = new Map<Candidate, Candidate[]>();
@@ -401,8 +412,8 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       const resolved = resolvedNeeds.get(c) ?? null;
       let deps: Candidate[];
       if (resolved === null) {
-        deps = pool.filter((o) =>
-          o !== c && !dropped.has(o) && stageIndex(o.job.stage) < stageIndex(c.job.stage)
+        deps = pool.slice(0, stageStart.get(stageIndex(c.job.stage))).filter((o) =>
+          !dropped.has(o)
         );
       } else {
         deps = resolved.map((r) => r.target).filter((t) => selected.has(t));
@@ -419,10 +430,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       // default for `when: manual` from rules) blocks later stages until run.
       // Jobs named on the command line run as asked.
       const blockingManual = resolved === null && requested.length === 0
-        ? candidates.find((o) =>
-          o.when === "manual" && !selected.has(o) && !o.allowFailure.isAllowed &&
-          stageIndex(o.job.stage) < stageIndex(c.job.stage)
-        )
+        ? manualBlockers.find((o) => stageIndex(o.job.stage) < stageIndex(c.job.stage))
         : undefined;
       if (blockingManual) {
         dropped.add(c);
