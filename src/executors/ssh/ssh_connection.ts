@@ -199,6 +199,14 @@ async function readPrivateKey(
       { cause: parsed },
     );
   }
+  // parseKey reads public keys too: ssh2 would refuse this one at every connect attempt.
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (first && !first.isPrivateKey()) {
+    throw new JobFailedError(
+      "runner_configuration_error",
+      `Cannot use [runners.ssh] identity_file "${target.identityFile}": it holds a public key (${first.type}), not a private key`,
+    );
+  }
   return key;
 }
 

@@ -228,6 +228,19 @@ Deno.test({
       "runner_configuration_error",
       /Cannot read \[runners\.ssh\] identity_file ".*no-such-key"/,
     );
+    // The public half (id_ed25519.pub) named by mistake: refused before connecting.
+    await Deno.writeTextFile(`${s.dir}/public_only.pub`, `${s.hostKey} comment\n`);
+    const publicOnly = new CollectedOutput();
+    await using pub = executorFor(s, publicOnly, {
+      ssh: { identityFile: `${s.dir}/public_only.pub` },
+      connect: { attempts: 2, retryDelayMs: 100 },
+    });
+    await expectJobFailure(
+      pub.prepare(never()),
+      "runner_configuration_error",
+      /Cannot use \[runners\.ssh\] identity_file ".*public_only\.pub": it holds a public key \(ssh-ed25519\), not a private key/,
+    );
+    assert.doesNotMatch(publicOnly.text(), /WARNING: SSH connection attempt/);
   },
 });
 
