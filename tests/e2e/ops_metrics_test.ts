@@ -220,6 +220,9 @@ Deno.test("metrics server: concurrent follows config edits, version and process 
   const reloaded = await scrape(port);
   assert.equal(value(reloaded, "gitlab_runner_concurrent"), 5);
   assert.equal(value(reloaded, "gitlab_runner_configuration_loaded_total"), 2);
+  // Said once, at start; a reload that keeps the address says nothing.
+  const listening = runner.log.match(/Metrics server listening/g) ?? [];
+  assert.equal(listening.length, 1, runner.log);
 });
 
 Deno.test("metrics added for issue 14: queue, stages, execution mode, retries, request limits, worker slots and failures, process limits", async () => {

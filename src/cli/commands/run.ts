@@ -370,8 +370,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     }
     if (!address) return server.stop();
     try {
-      const bound = await server.listen(address);
-      log.info("Metrics server listening", { [F.ADDRESS]: `${bound.hostname}:${bound.port}` });
+      // The server says where it listens, once per address it binds.
+      await server.listen(address);
     } catch (err) {
       log.error("Cannot start the metrics server", {
         [F.ADDRESS]: address,
