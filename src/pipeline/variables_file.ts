@@ -15,12 +15,32 @@ import type { ExecVariable } from "./exec_variable.ts";
  * Only a map file loads npm:yaml (CommonJS, 100 ms and more of start-up in Deno).
  */
 export async function parseVariablesFile(text: string, file: string): Promise<ExecVariable[]> {
-  const isMap = /\.(ya?ml|json)$/i.test(file) || text.trimStart().startsWith("{");
-  if (!isMap) return parseDotenv(text, file);
-  const { parse } = await import("yaml");
+  const isMapFile = /\.(ya?ml|json)$/i.test(file) || text.trimStart().startsWith("{");
+  if (!isMapFile) return parseDotenv(text, file);
+  const { isMap, isScalar, LineCounter, parseDocument } = await import("yaml");
   // Values as written, as a project's CI/CD settings hold them: the failsafe
   // schema reads every scalar as text (3.10 stays "3.10", not 3.1).
-  return parseMapFile(text, file, (t) => parse(t, { schema: "failsafe" }));
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { schema: "failsafe", lineCounter });
+  const error = doc.errors[0];
+  if (error) {
+    throw new CiConfigError(
+      { file, line: lineCounter.linePos(error.pos[0]).line },
+      "",
+      `cannot be parsed: ${error.message.split("\n")[0]}`,
+      { cause: error },
+    );
+  }
+  // Each variable's line, for errors.
+  const lines = new Map<string, number>();
+  if (isMap(doc.contents)) {
+    for (const { key } of doc.contents.items) {
+      if (isScalar(key) && key.range) {
+        lines.set(String(key.value), lineCounter.linePos(key.range[0]).line);
+      }
+    }
+  }
+  return parseMapFile(doc.toJS(), file, lines);
 }
 
 /** `KEY=VALUE` lines, as in a dotenv file or a `reports: dotenv` artifact. */
@@ -50,30 +70,13 @@ export function parseDotenv(text: string, file: string): ExecVariable[] {
   return out;
 }
 
-function parseMapFile(
-  text: string,
-  file: string,
-  parseYaml: (text: string) => unknown,
-): ExecVariable[] {
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (error) {
-    throw new CiConfigError(
-      { file, line: 0 },
-      "",
-      `cannot be parsed: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (data === null || data === undefined) return [];
+function parseMapFile(data: unknown, file: string, lines: Map<string, number>): ExecVariable[] {
+  if (data === null || data === undefined || data === "") return [];
   if (typeof data !== "object" || Array.isArray(data)) {
     throw new CiConfigError({ file, line: 0 }, "", "expected a map of variable names to values");
   }
   return Object.entries(data as Record<string, unknown>).map(([key, v]) => {
-    const loc = { file, line: 0 };
+    const loc = { file, line: lines.get(key) ?? 0 };
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
       throw new CiConfigError(loc, key, "variable names may only contain letters, digits and _");
     }

@@ -47,7 +47,7 @@ Deno.test("a YAML or JSON variables file may mark values masked, file or raw", a
   ]]);
   await assert.rejects(
     () => parseVariablesFile("A: { value: 1, secret: true }", "v.yml"),
-    /v\.yml: A\.secret: unknown key/,
+    /v\.yml:1: A\.secret: unknown key/,
   );
   await assert.rejects(() => parseVariablesFile("- A\n", "v.yml"), /expected a map/);
 });
@@ -85,4 +85,19 @@ Deno.test("--variable takes KEY=VALUE and rejects anything else", () => {
   });
   assert.throws(() => parseVariableArgument("NOVALUE"), /expected KEY=VALUE/);
   assert.throws(() => parseVariableArgument("1A=x"), /expected KEY=VALUE/);
+});
+
+Deno.test("a YAML variables file's errors name the line", async () => {
+  await assert.rejects(
+    () => parseVariablesFile("A: 1\nB: { value: x, secret: true }\n", "v.yml"),
+    /^CiConfigError: v\.yml:2: B\.secret: unknown key/,
+  );
+  await assert.rejects(
+    () => parseVariablesFile("A: 1\nA: 2\n", "v.yml"),
+    /^CiConfigError: v\.yml:2: cannot be parsed: Map keys must be unique/,
+  );
+  await assert.rejects(
+    () => parseVariablesFile("A: 1\nB-C: 2\n", "v.yml"),
+    /^CiConfigError: v\.yml:2: B-C: variable names/,
+  );
 });
