@@ -60,6 +60,25 @@ export function hostKeyAlgorithms(keyType: string): string[] {
   return keyType === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [keyType];
 }
 
+/**
+ * Whether a key blob is whole: a plain key (ed25519, ECDSA, RSA, DSA, sk-*) is a
+ * list of SSH strings and mpints, all length-prefixed, that ends where the blob
+ * does. A key pasted cut short still names its type but would read as a
+ * "changed" host key. Certificates hold fixed-size fields too: not checked.
+ */
+function isWholeKey(key: Uint8Array, keyType: string): boolean {
+  if (keyType.includes("-cert-")) return true;
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  let at = 0;
+  let fields = 0;
+  while (at < key.length) {
+    if (key.length - at < 4) return false;
+    at += 4 + view.getUint32(at);
+    fields++;
+  }
+  return at === key.length && fields >= 2;
+}
+
 function decodeBase64(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return null;
   return new Uint8Array(Buffer.from(text, "base64"));
@@ -128,7 +147,7 @@ export class KnownHosts {
         return;
       }
       const key = decodeBase64(keyText);
-      if (key === null || keyTypeOf(key) !== keyType) {
+      if (key === null || keyTypeOf(key) !== keyType || !isWholeKey(key, keyType)) {
         problems.push(`line ${line}: the key is not valid base64 of a "${keyType}" key`);
         return;
       }
@@ -203,7 +222,14 @@ function publicPart(e: Entry): KnownHostKey {
  */
 export function describeRefusal(
   verdict: Exclude<HostKeyVerdict, { kind: "trusted" }>,
-  options: { host: string; port: number; key: Uint8Array; knownHostsFile: string },
+  options: {
+    host: string;
+    port: number;
+    key: Uint8Array;
+    knownHostsFile: string;
+    /** KnownHosts.problems: the lines skipped, which may be the host's own. */
+    problems?: readonly string[];
+  },
 ): string {
   const name = knownHostsName(options.host, options.port);
   const offered = `${hostKeyFingerprint(options.key)} (${
@@ -224,7 +250,15 @@ export function describeRefusal(
       const others = verdict.knownTypes.length > 0
         ? ` (it lists only ${verdict.knownTypes.join(", ")} keys for this host)`
         : "";
-      return `${head}: unknown host key ${offered}, not in ${file}${others}; add it there or set disable_strict_host_key_checking = true`;
+      const problems = options.problems ?? [];
+      const skipped = problems.length > 0
+        ? `; ${
+          problems.length === 1 ? "a line" : `${problems.length} lines`
+        } of it could not be read and ${problems.length === 1 ? "was" : "were"} skipped (${
+          problems.slice(0, 3).join("; ")
+        }${problems.length > 3 ? "; …" : ""})`
+        : "";
+      return `${head}: unknown host key ${offered}, not in ${file}${others}${skipped}; add it there or set disable_strict_host_key_checking = true`;
     }
   }
 }

@@ -120,3 +120,30 @@ Deno.test("KnownHosts never trusts @cert-authority lines and skips malformed lin
     'line 4: unknown marker "@weird"',
   ]);
 });
+
+Deno.test("KnownHosts skips a key cut short instead of calling the host's key changed, and the refusal names the line", () => {
+  const hosts = KnownHosts.parse(
+    `h ssh-ed25519 ${ED1.slice(0, -8)}\nh ecdsa-sha2-nistp256 ${ECDSA.slice(0, -12)}\n`,
+  );
+  assert.deepEqual(hosts.problems, [
+    'line 1: the key is not valid base64 of a "ssh-ed25519" key',
+    'line 2: the key is not valid base64 of a "ecdsa-sha2-nistp256" key',
+  ]);
+  const verdict = hosts.verify("h", 22, blob(ED1));
+  assert.equal(verdict.kind, "unknown");
+  assert.equal(
+    describeRefusal(verdict, {
+      host: "h",
+      port: 22,
+      key: blob(ED1),
+      knownHostsFile: "/k",
+      problems: hosts.problems,
+    }),
+    `Host key verification failed for "h": unknown host key ${ED1_FP} (ssh-ed25519), not in known_hosts file "/k"; 2 lines of it could not be read and were skipped (line 1: the key is not valid base64 of a "ssh-ed25519" key; line 2: the key is not valid base64 of a "ecdsa-sha2-nistp256" key); add it there or set disable_strict_host_key_checking = true`,
+  );
+  // Whole keys of every kind the tests hold still parse.
+  assert.deepEqual(
+    KnownHosts.parse(`h ssh-ed25519 ${ED1}\nh ecdsa-sha2-nistp256 ${ECDSA}\n`).problems,
+    [],
+  );
+});

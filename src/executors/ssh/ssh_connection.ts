@@ -331,6 +331,7 @@ export class SshConnection {
           port: target.port,
           key: blob,
           knownHostsFile: target.knownHostsFile,
+          problems: knownHosts.problems,
         });
         return false;
       };

@@ -288,6 +288,21 @@ Deno.test({
       ),
     );
 
+    // The host's own line, broken (a key pasted cut short): the refusal says it was skipped.
+    const broken = `${s.dir}/known_hosts_broken`;
+    await Deno.writeTextFile(
+      broken,
+      `# ours\n[127.0.0.1]:${s.port} ${s.hostKey.slice(0, -10)}\n`,
+    );
+    await using brokenLine = executorFor(s, new CollectedOutput(), {
+      ssh: { knownHostsFile: broken },
+    });
+    await expectJobFailure(
+      brokenLine.prepare(never()),
+      "runner_system_failure",
+      /unknown host key .* not in known_hosts file ".*known_hosts_broken"; a line of it could not be read and was skipped \(line 2: the key is not valid base64 of a "ssh-ed25519" key\); add it there/,
+    );
+
     const output = new CollectedOutput();
     await using relaxed = executorFor(s, output, {
       ssh: { knownHostsFile: `${s.dir}/does-not-exist`, disableStrictHostKeyChecking: true },
