@@ -480,6 +480,15 @@ Deno.test("rules:changes:compare_to and rules:exists:project are warned about, n
   ]);
 });
 
+Deno.test("types: is an error, as GitLab removed it in 15.0", async () => {
+  assert.equal(
+    await loadError({
+      ".gitlab-ci.yml": "types: [build]\njob:\n  stage: build\n  script: [echo]\n",
+    }),
+    ".gitlab-ci.yml:1: types: was removed in GitLab 15.0: use stages",
+  );
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

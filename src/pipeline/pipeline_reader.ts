@@ -113,12 +113,7 @@ export function readPipeline(root: CiMap, options: ReadPipelineOptions): Pipelin
   }
   const jobs: JobConfig[] = [];
   for (const [name, entry] of root.entries) {
-    if (isReservedKeyword(name)) {
-      if (name === "types") {
-        warnings.push({ location: entry.keyLoc, key: name, message: "deprecated; use stages" });
-      }
-      continue;
-    }
+    if (isReservedKeyword(name)) continue;
     if (name.startsWith(".")) continue;
     jobs.push(readJob(name, entry, { stages, defaults, warnings }));
   }
@@ -137,7 +132,11 @@ export function readPipeline(root: CiMap, options: ReadPipelineOptions): Pipelin
 }
 
 function readStages(root: CiMap): string[] {
-  const entry = root.entries.get("stages") ?? root.entries.get("types");
+  const types = root.entries.get("types");
+  if (types) {
+    throw new CiConfigError(types.keyLoc, "types", "was removed in GitLab 15.0: use stages");
+  }
+  const entry = root.entries.get("stages");
   if (!entry) return [...DEFAULT_STAGES];
   // GitLab: "stages config should be an array of strings" (a lone string too).
   if (entry.value.kind !== "seq") {
