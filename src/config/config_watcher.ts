@@ -31,8 +31,16 @@ export interface ConfigWatcherOptions {
   env: Readonly<Record<string, string>>;
   /** The config running now and the text it came from (null: file was missing). */
   initial: { config: GlobalConfig; text: string | null };
-  /** A new valid config; `summary` is one line (see describeConfigChanges). */
-  onChange(config: GlobalConfig, summary: string, warnings: readonly ConfigWarning[]): void;
+  /**
+   * A new valid config; `summary` is one line (see describeConfigChanges). A
+   * ConfigError it throws (or rejects with) refuses the config: it goes to
+   * onError, and the last good config stays.
+   */
+  onChange(
+    config: GlobalConfig,
+    summary: string,
+    warnings: readonly ConfigWarning[],
+  ): void | Promise<void>;
   /** The file became invalid or unreadable; the last good config stays. Reported once per content. */
   onError(error: ConfigError): void;
   /** Quiet period after the last file event before reloading; 100 ms by default. */
@@ -261,8 +269,13 @@ export class ConfigWatcher implements AsyncDisposable {
       return { kind: "unchanged" };
     }
     const summary = describeConfigChanges(this.#config, loaded.config);
+    try {
+      await this.#options.onChange(loaded.config, summary, loaded.warnings);
+    } catch (error) {
+      if (error instanceof ConfigError) return this.#fail(error);
+      throw error;
+    }
     this.#config = loaded.config;
-    this.#options.onChange(loaded.config, summary, loaded.warnings);
     return { kind: "applied", summary };
   }
 

@@ -311,3 +311,31 @@ Deno.test("ConfigWatcher sees an edit no watch event reports: its directory remo
     assert.equal(watcher.config.concurrent, 3);
   });
 });
+
+Deno.test("ConfigWatcher keeps the last good config when onChange refuses the new one with a ConfigError", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(path, `concurrent = 1\n`);
+    const errors: string[] = [];
+    const watcher = new ConfigWatcher({
+      path,
+      env: {},
+      initial: await loadConfigFile(path, { env: {}, missingFile: "empty" }),
+      debounceMs: 600_000,
+      onChange: async (config) => {
+        await Promise.resolve();
+        if (config.concurrent === 9) {
+          throw new ConfigError([{ file: path, line: null, key: "", message: "not nine" }]);
+        }
+      },
+      onError: (error) => errors.push(error.message),
+    });
+    await using _ = watcher;
+    await Deno.writeTextFile(path, `concurrent = 9\n`);
+    assert.equal((await watcher.reload()).kind, "failed");
+    assert.deepEqual(errors, [`${path}: not nine`]);
+    assert.equal(watcher.config.concurrent, 1);
+    await Deno.writeTextFile(path, `concurrent = 2\n`);
+    assert.deepEqual(await watcher.reload(), { kind: "applied", summary: "concurrent 1 → 2" });
+  });
+});

@@ -329,7 +329,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "User that shell-executor jobs run as (su -s /bin/<shell> <user> -c '<shell> -l'; the runner must be root, checked at start, and when a reload first sets it: refused then, the previous config keeps running). runner run --user overrides it on every load.",
+    "User that shell-executor jobs run as (su -s /bin/<shell> <user> -c '<shell> -l'; the runner must be root, checked at start, and when a reload changes it: refused then, the previous config keeps running). runner run --user overrides it on every load.",
     { defaultText: '""' },
   ),
   k(

@@ -473,3 +473,39 @@ Deno.test("a reload setting a user jobs cannot switch to keeps the running confi
   );
   assert.match(await waitForLogAfter(runner, mark, /Configuration loaded/), /concurrent 1 → 2/);
 });
+
+Deno.test({
+  name:
+    "a reload changing user to one jobs cannot switch to is refused, and the user before it kept",
+  // Jobs may switch user only when the runner is root (checked at start).
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const a = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: config(runnerToml(gitlab.url, a.token), { user: "nobody" }),
+    });
+    await runner.waitForLog(/Runner started/);
+
+    // This poller holds su already: it checks the new user itself.
+    let mark = runner.log.length;
+    await Deno.writeTextFile(
+      runner.configPath,
+      config(runnerToml(gitlab.url, a.token), { user: "no-such-user-here" }),
+    );
+    assert.match(
+      await waitForLogAfter(runner, mark, /Configuration not reloaded/),
+      /the previous one keeps running: .*config\.toml: key user: Cannot run jobs as user "no-such-user-here"/,
+    );
+    mark = runner.log.length;
+    await Deno.writeTextFile(
+      runner.configPath,
+      config(runnerToml(gitlab.url, a.token), { user: "nobody", concurrent: 2 }),
+    );
+    // Measured from the config that kept running: its user is still "nobody".
+    const line = await waitForLogAfter(runner, mark, /Configuration loaded/);
+    assert.match(line, /concurrent 1 → 2/);
+    assert.doesNotMatch(line, /user/);
+    assert.equal(startCount(runner), 1, "the runner did not restart");
+  },
+});

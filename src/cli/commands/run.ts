@@ -11,7 +11,7 @@ import { CacheUrlSigners } from "../../cache/cache_url_signer.ts";
 import { dirname, fromFileUrl, join, resolve } from "../../path/host_path.ts";
 import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
-import { formatConfigProblem } from "../../config/config_error.ts";
+import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { JobClient, type RequestEvent, RunnerClient } from "../../gitlab/mod.ts";
@@ -396,7 +396,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
           sourceDir: isCompiledBinary(Deno.execPath()) ? null : sourceDir(),
           env: ctx.envObject(),
         }),
-      onChange: (next, summary, warnings) => {
+      onChange: async (next, summary, warnings) => {
         if (isRescoping) return;
         const missing = ctx.pollerScope?.missing(next) ?? [];
         if (missing.length > 0) {
@@ -411,6 +411,20 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
           ctx.pollerScope?.onRescope(config);
           done.resolve("graceful");
           return;
+        }
+        if (!opts.userFlag && next.user && next.user !== config.user) {
+          // As at start: every shell job would fail in su. (A poller that was not
+          // granted su checks it at the start of the one that is.)
+          try {
+            await checkUserSwitch(next.user, { env: ctx.envObject(), cwd: ctx.cwd });
+          } catch (err) {
+            throw new ConfigError([{
+              file: opts.configFile!.path,
+              line: null,
+              key: "user",
+              message: `key user: ${(err as Error).message}`,
+            }], { cause: err });
+          }
         }
         for (const w of warnings) log.warn(formatConfigProblem(w));
         if (
