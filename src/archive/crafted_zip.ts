@@ -96,3 +96,43 @@ export function craftZip(entries: CraftedEntry[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * How many bytes entry `name` of `zip` inflates to up to its first sync
+ * flush (00 00 ff ff), or null when its data has none: 1 MiB for a large file
+ * that FF_USE_FASTZIP's threads compressed in independent blocks, anything
+ * else for one deflate stream.
+ */
+export function firstBlockSize(zip: Uint8Array, name: string): number | null {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  // The central directory's entry, found by name from the end record.
+  const eocd = zip.byteLength - EOCD_SIZE;
+  let at = view.getUint32(eocd + 16, true);
+  const enc = new TextEncoder();
+  const wanted = enc.encode(name);
+  for (let i = 0; i < view.getUint16(eocd + 10, true); i++) {
+    const nameLength = view.getUint16(at + 28, true);
+    const found = zip.subarray(at + CENTRAL_HEADER_SIZE, at + CENTRAL_HEADER_SIZE + nameLength);
+    if (found.length === wanted.length && found.every((b, j) => b === wanted[j])) {
+      const local = view.getUint32(at + 42, true);
+      const start = local + LOCAL_HEADER_SIZE + view.getUint16(local + 26, true) +
+        view.getUint16(local + 28, true);
+      const data = zip.subarray(start, start + view.getUint32(at + 20, true));
+      for (let k = 0; k + 4 <= data.length; k++) {
+        if (data[k] !== 0 || data[k + 1] !== 0 || data[k + 2] !== 0xff || data[k + 3] !== 0xff) {
+          continue;
+        }
+        try {
+          const sync = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+          return zlib.inflateRawSync(data.subarray(0, k + 4), sync).length;
+        } catch {
+          // 00 00 ff ff inside the data, not a flush: look on.
+        }
+      }
+      return null;
+    }
+    at += CENTRAL_HEADER_SIZE + nameLength + view.getUint16(at + 30, true) +
+      view.getUint16(at + 32, true);
+  }
+  throw new Error(`no entry "${name}" in the archive`);
+}

@@ -14,9 +14,9 @@ import {
 } from "../../tests/fixtures/docker_images.ts";
 import { ArchiveError } from "../archive/archive_error.ts";
 import { BytesReader } from "../archive/random_access_reader.ts";
-import { craftZip } from "../archive/crafted_zip.ts";
+import { craftZip, firstBlockSize } from "../archive/crafted_zip.ts";
 import { extractZip } from "../archive/zip_extractor.ts";
-import { zipStream } from "../archive/zip_writer.ts";
+import { writeZip, zipStream } from "../archive/zip_writer.ts";
 import { selectFiles } from "../artifacts/file_selection.ts";
 import { ContainerFiles } from "../executors/docker/container_files.ts";
 import { DistributedCacheStore } from "../cache/distributed_cache_store.ts";
@@ -224,5 +224,51 @@ Deno.test({
         await sh("exec", id, "md5sum", "/cache/acme/widget/deps/main/cache.zip"),
         `${md5}  /cache/acme/widget/deps/main/cache.zip`,
       );
+    }),
+});
+
+Deno.test({
+  name:
+    "a container snapshot reads its files without waiting: FF_USE_FASTZIP's threads compress them",
+  ignore: skip !== null,
+  fn: () =>
+    withContainer(async (files, id) => {
+      await sh(
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "mkdir -p /builds/p/out /builds/q && seq 1 400000 > /builds/p/out/big.txt && echo s > /builds/p/out/s",
+      );
+      const snapshot = await ContainerSnapshot.open(files, "/builds/p");
+      try {
+        const big = await snapshot.readFile("out/big.txt");
+        const into = new Uint8Array(big.length);
+        assert.equal(snapshot.readFileInto("out/big.txt", into), big.length);
+        assert.deepEqual(into, big);
+        assert.equal(snapshot.readFileInto("out/big.txt", new Uint8Array(10)), -1, "too small");
+        const at = new Uint8Array(100);
+        assert.equal(snapshot.readFileAt("out/big.txt", big.length - 30, at), 30);
+        assert.deepEqual(at.subarray(0, 30), big.subarray(big.length - 30));
+        assert.equal(snapshot.readFileAt("out/big.txt", big.length, at), 0);
+
+        const chunks: Uint8Array[] = [];
+        await writeZip(snapshot, ["out", "out/big.txt", "out/s"], {
+          write: (bytes) => Promise.resolve(void chunks.push(bytes.slice())),
+        }, { level: "fast", concurrency: 2 });
+        const zip = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        chunks.reduce((o, c) => (zip.set(c, o), o + c.length), 0);
+        assert.equal(firstBlockSize(zip, "out/big.txt"), 1 << 20);
+        const session = await ContainerStagedTarget.open(files, "/builds/q");
+        try {
+          await extractZip(new BytesReader(zip), session.target);
+          await session.commit(new AbortController().signal);
+        } finally {
+          await session.discard();
+        }
+      } finally {
+        await snapshot.close();
+      }
+      assert.equal(await sh("exec", id, "sh", "-c", "tail -n 1 /builds/q/out/big.txt"), "400000");
     }),
 });
