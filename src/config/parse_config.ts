@@ -408,6 +408,17 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     // work on cache_dir only: they are given no pre-signed URLs.
     warnCacheType("is not supported with the custom executor");
   }
+  if (runner.executor === "docker+ssh" && runner.ssh.host !== "") {
+    // Every stage goes to the job container's address, known only once it runs.
+    const where = [...path, "ssh", "host"];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${
+        displayKeyPath(where)
+      } is not used by the docker+ssh executor: it connects to the job container's address`,
+    );
+  }
   for (const name of ignoredFeatureFlags(runner.featureFlags)) {
     v.warn(
       "unsupported_key",

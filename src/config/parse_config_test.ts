@@ -779,3 +779,19 @@ Deno.test("every listed feature flag this runner does not act on is a load warni
   );
   assert.deepEqual(parseConfig(table((d) => d), opts).warnings, []);
 });
+
+Deno.test("[runners.ssh] host warns that docker+ssh does not use it; ssh uses it", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker+ssh"\n[runners.ssh]\nhost = "build-1"\nuser = "ci"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "ssh"\n[runners.ssh]\nhost = "build-1"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "docker+ssh"\n[runners.ssh]\nuser = "ci"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      5,
+      "key runners[0].ssh.host is not used by the docker+ssh executor: it connects to the job container's address",
+    ],
+  ]);
+});
