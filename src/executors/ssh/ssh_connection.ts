@@ -17,7 +17,12 @@ import { Buffer } from "node:buffer";
 import { isAbsolute, join } from "node:path";
 // @ts-types="@types/ssh2"
 import { Client as Ssh2Client, type ClientChannel, type SFTPWrapper, utils } from "ssh2";
-import { sshFilePath, sshHostProblem, sshPortProblem } from "../../config/ssh_address.ts";
+import {
+  ipVersion,
+  sshFilePath,
+  sshHostProblem,
+  sshPortProblem,
+} from "../../config/ssh_address.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import {
   errorLevel,
@@ -152,9 +157,14 @@ export function sshTarget(
   };
 }
 
+/** `host:port`, an IPv6 address in brackets (`[::1]:22`), for messages. */
+function hostAndPort(target: SshTarget): string {
+  return `${ipVersion(target.host) === 6 ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
 /** `user@host:port`, for messages. */
 export function describeTarget(target: SshTarget): string {
-  return `${target.user}@${target.host}:${target.port}`;
+  return `${target.user}@${hostAndPort(target)}`;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -276,7 +286,9 @@ export class SshConnection {
     options.signal?.throwIfAborted();
     const who = describeTarget(target);
     const message = isAuthenticationFailure(lastError)
-      ? `SSH authentication as "${target.user}" on "${target.host}:${target.port}" failed: the server refused ${
+      ? `SSH authentication as "${target.user}" on "${
+        hostAndPort(target)
+      }" failed: the server refused ${
         [target.password ? "the password" : "", privateKey ? "the identity_file key" : ""]
           .filter((m) => m).join(" and ") || "login without password or identity_file"
       }`

@@ -364,6 +364,17 @@ Deno.test({
       ),
     );
     assert.match(output.text(), /WARNING: SSH connection attempt 1 to 127\.0\.0\.1 failed/);
+    // An IPv6 address is bracketed, so the port cannot be read as part of it.
+    await using v6 = executorFor(s, new CollectedOutput(), {
+      ssh: { host: "::1", port: String(closedPort) },
+    });
+    await expectJobFailure(
+      v6.prepare(never()),
+      "runner_system_failure",
+      new RegExp(
+        `Cannot connect to SSH server "runner-ssh-test@\\[::1\\]:${closedPort}" after 1 attempt:`,
+      ),
+    );
   },
 });
 
