@@ -489,6 +489,19 @@ Deno.test("types: is an error, as GitLab removed it in 15.0", async () => {
   );
 });
 
+Deno.test("aliases that expand to millions of values are an error, not a hang", async () => {
+  // Ten levels of ten aliases: 10^10 values once expanded.
+  let yaml = ".l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (let i = 1; i < 10; i++) {
+    yaml += `.l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(", ")}]\n`;
+  }
+  yaml += "job:\n  script: [echo]\n  variables:\n    X: *l9\n";
+  assert.match(
+    await loadError({ ".gitlab-ci.yml": yaml }),
+    /^\.gitlab-ci\.yml:\d+: invalid YAML: more than 1000000 values once its aliases are expanded/,
+  );
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

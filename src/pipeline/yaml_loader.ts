@@ -108,14 +108,31 @@ export function parseCiYaml(
   return applyInputs(root, { spec, given: inputs, file });
 }
 
+/**
+ * How many values a file may hold once its aliases are expanded (each alias
+ * is copied). A few aliases of aliases multiply (`a: &a [x, x]`, `b: &b [*a,
+ * *a]`, …: ten levels of ten are 10^10 values), and GitLab refuses YAML whose
+ * parse is too big ("The parsed YAML is too big"); a million is some ten
+ * times a 20000-job file.
+ */
+const MAX_VALUES = 1_000_000;
+
 class Converter {
   #resolving = new Set<YamlNode>();
+  #values = 0;
   constructor(
     readonly doc: Document.Parsed,
     readonly at: (offset: number | undefined) => SourceLocation,
   ) {}
 
   convert(node: unknown): CiNode {
+    if (++this.#values > MAX_VALUES) {
+      throw new CiConfigError(
+        this.at((node as YamlNode | null)?.range?.[0]),
+        "",
+        `invalid YAML: more than ${MAX_VALUES} values once its aliases are expanded (GitLab refuses YAML this big)`,
+      );
+    }
     if (isAlias(node)) {
       const target = node.resolve(this.doc);
       if (!target) {
