@@ -189,7 +189,11 @@ export class Poller {
     }
     for (const [key, runner] of wanted) {
       const entry = this.#entries.get(key);
-      if (entry && !entry.stop.signal.aborted) {
+      if (entry) {
+        // Removed by an earlier reload, its jobs or requests still running (a save
+        // seen half-way, say): it takes the runner back, so a new job gets a slot
+        // (builds directory) none of them holds, and they stay counted.
+        if (entry.stop.signal.aborted) entry.stop = new AbortController();
         entry.config = runner;
         this.#startLoops(entry);
       } else {
@@ -250,6 +254,8 @@ export class Poller {
       const loop: Promise<void> = this.#loop(entry, i).finally(() => {
         entry.loopIndexes.delete(i);
         entry.loops.delete(loop);
+        // A loop of a removed entry that a reload took back: it goes on under its new stop.
+        if (!entry.stop.signal.aborted) this.#startLoops(entry);
       });
       entry.loops.add(loop);
     }

@@ -333,3 +333,57 @@ Deno.test("a graceful stop for a re-scope lets a request in flight bring its job
     await stopping;
   }
 });
+
+Deno.test("a runner removed and put back by reloads while its job runs keeps that job's slot: the next job gets another", async () => {
+  const log: string[] = [];
+  const slots = new Map<number, number>();
+  // The first request brings job 1; later ones wait for the test's answer.
+  const pending: ((outcome: RequestOutcome) => void)[] = [];
+  let asked = 0;
+  const source: JobSource = {
+    requestJob: (signal) => {
+      if (asked++ === 0) return Promise.resolve({ kind: "job", job: job(1) });
+      return new Promise((resolve) => {
+        pending.push(resolve);
+        signal.addEventListener("abort", () => resolve({ kind: "none" }), { once: true });
+      });
+    },
+  };
+  const handler = new ControlledHandler(log);
+  const recording: JobHandler = {
+    handle: (r, spec, slot) => {
+      slots.set(spec.id, slot.concurrentId);
+      return handler.handle(r, spec, slot);
+    },
+    reject: () => Promise.resolve(),
+  };
+  const p = new Poller({
+    log: new SilentLogger(),
+    sourceFor: () => source,
+    handler: recording,
+    sleep: (_ms, signal) =>
+      new Promise((resolve) => signal.addEventListener("abort", () => resolve())),
+  });
+  const config = { ...defaultConfig(), concurrent: 2, runners: [runner("a")] };
+  p.apply(config);
+  await settle();
+  assert.deepEqual(log, ["start 1"]);
+  // A save seen half-way drops the entry, the whole save brings it back.
+  p.apply({ ...config, runners: [] });
+  await settle();
+  p.apply(config);
+  await settle();
+  assert.equal(p.runningJobs, 1, "job 1 is still counted");
+  for (const answer of pending.splice(0)) answer({ kind: "none" });
+  await settle();
+  pending.shift()?.({ kind: "job", job: job(2) });
+  await settle();
+  assert.deepEqual(log, ["start 1", "start 2"]);
+  // The slot is the job's builds directory (CI_CONCURRENT_ID): job 1 still runs in 0.
+  assert.deepEqual([slots.get(1), slots.get(2)], [0, 1]);
+  assert.equal(p.runningJobs, 2);
+  handler.end(1);
+  handler.end(2);
+  await settle();
+  await p.stopForcefully(1000);
+});
