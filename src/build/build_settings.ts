@@ -104,15 +104,19 @@ export function resolveBuildSettings(
     return fallback;
   };
 
+  // As the official runner: a number out of 1-10 is clamped, anything else is 1.
   const attempts = (key: string): number => {
     const raw = lookup(key);
     if (raw === undefined || raw === "") return 1;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 10) {
+    if (!/^[+-]?\d+$/.test(raw)) {
       warnings.push(`Invalid ${key} "${raw}": it must be a number from 1 to 10; using 1`);
       return 1;
     }
-    return n;
+    const n = Number(raw);
+    if (n >= 1 && n <= 10) return n;
+    const clamped = n < 1 ? 1 : 10;
+    warnings.push(`${key} "${raw}" is out of the range 1 to 10: using ${clamped}`);
+    return clamped;
   };
 
   const timeout = (key: string, fallback: number): number => {

@@ -101,8 +101,40 @@ Deno.test("build settings default from allow_git_fetch and warn about bad values
   assert.deepEqual(settings.gitFetchFlags, ["--prune", "--quiet"]);
   assert.equal(settings.scriptTimeoutMs, 3_600_000);
   assert.equal(settings.afterScriptTimeoutMs, 300_000);
-  assert.equal(settings.getSourcesAttempts, 1);
+  assert.equal(settings.getSourcesAttempts, 10);
   assert.equal(settings.warnings.length, 3);
+});
+
+Deno.test("stage attempts out of 1-10 are clamped with a warning naming the variable, as the official runner does", () => {
+  const resolve = (vars: Record<string, string>) =>
+    resolveBuildSettings((k) => vars[k], {
+      allowGitFetch: true,
+      jobTimeoutMs: 3_600_000,
+      debugTraceDisabled: false,
+    });
+  const high = resolve({
+    GET_SOURCES_ATTEMPTS: "11",
+    RESTORE_CACHE_ATTEMPTS: "0",
+    ARTIFACT_DOWNLOAD_ATTEMPTS: "-3",
+  });
+  assert.equal(high.getSourcesAttempts, 10);
+  assert.equal(high.restoreCacheAttempts, 1);
+  assert.equal(high.downloadArtifactsAttempts, 1);
+  assert.deepEqual(high.warnings, [
+    'GET_SOURCES_ATTEMPTS "11" is out of the range 1 to 10: using 10',
+    'RESTORE_CACHE_ATTEMPTS "0" is out of the range 1 to 10: using 1',
+    'ARTIFACT_DOWNLOAD_ATTEMPTS "-3" is out of the range 1 to 10: using 1',
+  ]);
+  const odd = resolve({ GET_SOURCES_ATTEMPTS: "three", RESTORE_CACHE_ATTEMPTS: "1e1" });
+  assert.equal(odd.getSourcesAttempts, 1);
+  assert.equal(odd.restoreCacheAttempts, 1);
+  assert.deepEqual(odd.warnings, [
+    'Invalid GET_SOURCES_ATTEMPTS "three": it must be a number from 1 to 10; using 1',
+    'Invalid RESTORE_CACHE_ATTEMPTS "1e1": it must be a number from 1 to 10; using 1',
+  ]);
+  const fine = resolve({ GET_SOURCES_ATTEMPTS: "4" });
+  assert.equal(fine.getSourcesAttempts, 4);
+  assert.deepEqual(fine.warnings, []);
 });
 
 Deno.test("official job variables this runner does not act on warn when they would change something", () => {
