@@ -502,6 +502,21 @@ Deno.test("aliases that expand to millions of values are an error, not a hang", 
   );
 });
 
+Deno.test("!reference that expands to millions of values is an error naming it, not a hang", async () => {
+  // Eight levels of ten references to the level below: 10^8 script lines.
+  let yaml = ".l0:\n  script: [x, x, x, x, x, x, x, x, x, x]\n";
+  for (let i = 1; i < 8; i++) {
+    yaml += `.l${i}:\n  script: [${
+      Array(10).fill(`!reference [.l${i - 1}, script]`).join(", ")
+    }]\n`;
+  }
+  yaml += "job:\n  script: !reference [.l7, script]\n";
+  assert.match(
+    await loadError({ ".gitlab-ci.yml": yaml }),
+    /^\.gitlab-ci\.yml:\d+: !reference \[\.l\d, script\]: expands the file to more than 1000000 values/,
+  );
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

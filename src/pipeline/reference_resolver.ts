@@ -1,5 +1,12 @@
 import { CiConfigError } from "./ci_config_error.ts";
-import type { CiMap, CiNode } from "./ci_node.ts";
+import type { CiMap, CiNode, CiReference } from "./ci_node.ts";
+
+/**
+ * How many values the references may add, as they are copied: ten
+ * references to a list of ten references to … multiply (the same limit as
+ * for YAML aliases, `yaml_loader.ts`).
+ */
+const MAX_VALUES = 1_000_000;
 
 /** GitLab allows `!reference` chains up to this depth. */
 const MAX_REFERENCE_DEPTH = 10;
@@ -11,16 +18,25 @@ const MAX_REFERENCE_DEPTH = 10;
  * array; the keywords that take lists flatten them when read.
  */
 export function resolveReferences(root: CiMap): CiMap {
-  const walk = (node: CiNode, stack: string[]): CiNode => {
+  let values = 0;
+  /** `outer`: the reference being expanded, named when it makes too much. */
+  const walk = (node: CiNode, stack: string[], outer: CiReference | null): CiNode => {
+    if (++values > MAX_VALUES && outer) {
+      throw new CiConfigError(
+        outer.loc,
+        `!reference [${outer.path.join(", ")}]`,
+        `expands the file to more than ${MAX_VALUES} values (GitLab refuses YAML this big)`,
+      );
+    }
     switch (node.kind) {
       case "scalar":
         return node;
       case "seq":
-        return { ...node, items: node.items.map((item) => walk(item, stack)) };
+        return { ...node, items: node.items.map((item) => walk(item, stack, outer)) };
       case "map": {
         const entries = new Map();
         for (const [k, e] of node.entries) {
-          entries.set(k, { keyLoc: e.keyLoc, value: walk(e.value, stack) });
+          entries.set(k, { keyLoc: e.keyLoc, value: walk(e.value, stack, outer) });
         }
         return { ...node, entries };
       }
@@ -52,9 +68,9 @@ export function resolveReferences(root: CiMap): CiMap {
           }
           target = next;
         }
-        return walk(target, [...stack, id]);
+        return walk(target, [...stack, id], outer ?? node);
       }
     }
   };
-  return walk(root, []) as CiMap;
+  return walk(root, [], null) as CiMap;
 }
