@@ -94,12 +94,12 @@ export function resolveBuildSettings(
     warnings.push(`Invalid GIT_STRATEGY "${rawStrategy}": using "${defaultStrategy}"`);
   }
 
+  // Go's strconv.ParseBool, as the official runner: any other value is the default.
   const bool = (key: string, fallback: boolean): boolean => {
     const raw = lookup(key);
     if (raw === undefined || raw === "") return fallback;
-    const parsed = parseGoBool(raw.toLowerCase());
+    const parsed = parseGoBool(raw);
     if (parsed !== undefined) return parsed;
-    if (/^-?\d+$/.test(raw)) return Number(raw) === 1;
     warnings.push(`Invalid ${key} "${raw}": using "${fallback}"`);
     return fallback;
   };

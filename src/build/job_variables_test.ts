@@ -173,3 +173,34 @@ Deno.test("official job variables this runner does not act on warn when they wou
     ],
   );
 });
+
+Deno.test("a boolean job variable that is not a Go boolean keeps its default with a warning, as the official runner does", () => {
+  const resolve = (vars: Record<string, string>) =>
+    resolveBuildSettings((k) => vars[k], {
+      allowGitFetch: true,
+      jobTimeoutMs: 3_600_000,
+      debugTraceDisabled: false,
+    });
+  const odd = resolve({
+    GIT_CHECKOUT: "2",
+    AFTER_SCRIPT_IGNORE_ERRORS: "-1",
+    CI_DEBUG_TRACE: "yes",
+  });
+  assert.equal(odd.gitCheckout, true);
+  assert.equal(odd.afterScriptIgnoreErrors, true);
+  assert.equal(odd.debugTrace, false);
+  assert.deepEqual(odd.warnings, [
+    'Invalid GIT_CHECKOUT "2": using "true"',
+    'Invalid AFTER_SCRIPT_IGNORE_ERRORS "-1": using "true"',
+    'Invalid CI_DEBUG_TRACE "yes": using "false"',
+  ]);
+  const go = resolve({
+    GIT_CHECKOUT: "0",
+    AFTER_SCRIPT_IGNORE_ERRORS: "F",
+    CI_DEBUG_TRACE: "TRUE",
+  });
+  assert.equal(go.gitCheckout, false);
+  assert.equal(go.afterScriptIgnoreErrors, false);
+  assert.equal(go.debugTrace, true);
+  assert.deepEqual(go.warnings, []);
+});
