@@ -510,6 +510,16 @@ export class Poller {
   #slotFor(entry: Entry, projectId: number): JobSlot {
     const used = new Set<number>();
     const usedProject = new Set<number>();
+    // The slot names the builds directory, <builds_dir>/<short token>/<slot>/<project>:
+    // the jobs an entry of the same token still runs hold theirs (a reload that
+    // changed only the url made a new entry beside the one running them).
+    for (const e of this.#entries.values()) {
+      if (e !== entry && e.config.token !== entry.config.token) continue;
+      for (const r of e.running.values()) {
+        used.add(r.slot.concurrentId);
+        if (r.projectId === projectId) usedProject.add(r.slot.concurrentProjectId);
+      }
+    }
     for (const r of entry.running.values()) {
       used.add(r.slot.concurrentId);
       if (r.projectId === projectId) usedProject.add(r.slot.concurrentProjectId);

@@ -387,3 +387,63 @@ Deno.test("a runner removed and put back by reloads while its job runs keeps tha
   await settle();
   await p.stopForcefully(1000);
 });
+
+Deno.test("a reload that changes only a runner's url while its job runs gives the next job another slot (builds directory)", async () => {
+  const log: string[] = [];
+  const slots = new Map<number, [number, number]>();
+  const handler = new ControlledHandler(log);
+  const recording: JobHandler = {
+    handle: (r, spec, slot) => {
+      slots.set(spec.id, [slot.concurrentId, slot.concurrentProjectId]);
+      return handler.handle(r, spec, slot);
+    },
+    reject: () => Promise.resolve(),
+  };
+  // One source per entry: the old url's brings job 1, the new url's job 2 (same project).
+  const answers = new Map([["https://gitlab.example.com", 1], [
+    "https://gitlab.example.com:443/",
+    2,
+  ]]);
+  /** Long polls in flight, answered by the test. */
+  const held: ((outcome: RequestOutcome) => void)[] = [];
+  const p = new Poller({
+    log: new SilentLogger(),
+    sourceFor: (r) => {
+      let id = answers.get(r.url);
+      return {
+        requestJob: (signal) => {
+          if (id !== undefined) {
+            const answer = { kind: "job" as const, job: job(id) };
+            id = undefined;
+            return Promise.resolve(answer);
+          }
+          return new Promise((resolve) => {
+            held.push(resolve);
+            signal.addEventListener("abort", () => resolve({ kind: "none" }), { once: true });
+          });
+        },
+      };
+    },
+    handler: recording,
+    sleep: (_ms, signal) =>
+      new Promise((resolve) => signal.addEventListener("abort", () => resolve())),
+  });
+  const config = { ...defaultConfig(), concurrent: 2, runners: [runner("glrt-a")] };
+  p.apply(config);
+  await settle();
+  assert.deepEqual(log, ["start 1"]);
+  p.apply({
+    ...config,
+    runners: [{ ...runner("glrt-a"), url: "https://gitlab.example.com:443/" }],
+  });
+  await settle();
+  // The old url's long poll ends empty; its slot goes to the new url's entry.
+  for (const answer of held.splice(0)) answer({ kind: "none" });
+  await settle();
+  assert.deepEqual(log, ["start 1", "start 2"]);
+  assert.deepEqual([slots.get(1), slots.get(2)], [[0, 0], [1, 1]]);
+  handler.end(1);
+  handler.end(2);
+  await settle();
+  await p.stopForcefully(1000);
+});
