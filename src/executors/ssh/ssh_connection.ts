@@ -32,6 +32,7 @@ import {
   isHostKeyRefusal,
   isMissingPassphrase,
 } from "./_ssh_errors.ts";
+import { repairedEcdsaKey } from "./_ecdsa_key.ts";
 import { describeRefusal, hostKeyAlgorithms, KnownHosts } from "./known_hosts.ts";
 
 /** Where and as whom to log in: `[runners.ssh]` with defaults applied. */
@@ -180,10 +181,16 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The identity_file's key as ssh2 gets it, and the passphrase that unlocks it ("" = none). */
+interface IdentityKey {
+  data: Buffer;
+  passphrase: string;
+}
+
 async function readPrivateKey(
   target: SshTarget,
   read: (path: string) => Promise<string>,
-): Promise<Buffer | null> {
+): Promise<IdentityKey | null> {
   if (target.identityFile === "") return null;
   let text: string;
   try {
@@ -217,7 +224,18 @@ async function readPrivateKey(
       `Cannot use [runners.ssh] identity_file "${target.identityFile}": it holds a public key (${first.type}), not a private key`,
     );
   }
-  return key;
+  const repaired = first ? repairedEcdsaKey(first) : null;
+  if (repaired !== null) return { data: Buffer.from(repaired), passphrase: "" };
+  // A key ssh2 cannot sign with would read as "the server refused the identity_file key".
+  const signed = first?.sign(Buffer.from("probe"));
+  if (signed instanceof Error) {
+    throw new JobFailedError(
+      "runner_configuration_error",
+      `Cannot use [runners.ssh] identity_file "${target.identityFile}": cannot sign with its ${first?.type} key: ${signed.message}`,
+      { cause: signed },
+    );
+  }
+  return { data: key, passphrase: target.identityPassphrase };
 }
 
 async function readKnownHosts(
@@ -301,7 +319,7 @@ export class SshConnection {
   static #attempt(
     target: SshTarget,
     options: SshConnectOptions & {
-      privateKey: Buffer | null;
+      privateKey: IdentityKey | null;
       knownHosts: KnownHosts | null;
       preferFastCiphers?: boolean;
     },
@@ -319,8 +337,8 @@ export class SshConnection {
     };
     if (target.password) config["password"] = target.password;
     if (options.privateKey) {
-      config["privateKey"] = options.privateKey;
-      if (target.identityPassphrase) config["passphrase"] = target.identityPassphrase;
+      config["privateKey"] = options.privateKey.data;
+      if (options.privateKey.passphrase) config["passphrase"] = options.privateKey.passphrase;
     }
     if (options.preferFastCiphers !== false) {
       config["algorithms"] = { cipher: { remove: FAST_CIPHERS, prepend: FAST_CIPHERS } };

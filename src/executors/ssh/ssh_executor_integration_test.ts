@@ -3,6 +3,9 @@
  * Skips, saying why, when sshd cannot run here.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+// @ts-types="@types/ssh2"
+import { utils } from "ssh2";
 import type { SshConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import type { LogFields, Logger } from "../../log/logger.ts";
@@ -196,6 +199,43 @@ Deno.test({
       0,
     );
     assert.match(output.text(), /key-ok/);
+  },
+});
+
+Deno.test({
+  name: "SshExecutor logs in with ECDSA identity_files in OpenSSH format, whatever their scalar",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    for (const bits of ["256", "384"]) {
+      // ssh2 alone cannot sign with a key whose scalar has its top bit set (half of
+      // them): make keys until one is such, so the test fails without the repair.
+      let file = "";
+      for (let i = 0; i < 16; i++) {
+        file = `${s.dir}/id_ecdsa_${bits}_${i}`;
+        const made = await new Deno.Command("ssh-keygen", {
+          args: ["-q", "-t", "ecdsa", "-b", bits, "-N", "", "-f", file],
+        }).output();
+        assert.ok(made.success, new TextDecoder().decode(made.stderr));
+        const parsed = utils.parseKey(await Deno.readTextFile(file));
+        assert.ok(!(parsed instanceof Error) && !Array.isArray(parsed));
+        if (parsed.sign(Buffer.from("x")) instanceof Error) break;
+      }
+      await Deno.writeTextFile(`${s.dir}/authorized_keys`, await Deno.readTextFile(`${file}.pub`), {
+        append: true,
+      });
+      const output = new CollectedOutput();
+      await using executor = executorFor(s, output, { ssh: { identityFile: file } });
+      await executor.prepare(never());
+      assert.equal(
+        await executor.run(
+          { stage: "step_script", script: contractScript([`echo ecdsa-${bits}-ok`]) },
+          never(),
+        ),
+        0,
+      );
+      assert.match(output.text(), new RegExp(`ecdsa-${bits}-ok`));
+    }
   },
 });
 
