@@ -39,6 +39,15 @@ export interface JobTraceOptions {
 /** CRC-32 of `data`, continuing from `previous` (the CRC of the bytes before it). */
 export type Crc32 = (data: Uint8Array, previous: number) => number;
 
+/** The runner's marker at the end of a stage (build/job_log.ts `sectionEnd`). */
+const SECTION_END = new TextEncoder().encode("section_end:");
+
+function startsWith(chunk: Uint8Array, prefix: Uint8Array): boolean {
+  if (chunk.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (chunk[i] !== prefix[i]) return false;
+  return true;
+}
+
 /** One stream's own masker and UTF-8 state, then (stamped) its own line stamper. */
 interface Lane {
   masker: TraceMasker;
@@ -68,7 +77,11 @@ const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" |
  * runner's stream ends the script's partial lines (the runner writes between
  * stages), so the runner's lines never wait behind a script line without
  * `\n`. It only ends the line: the script's maskers keep what they hold back,
- * so a runner line in the middle of a secret does not unmask it.
+ * so a runner line in the middle of a secret does not unmask it. The runner's
+ * `section_end:` marker is the end of a stage: there the script's maskers and
+ * UTF-8 checks give up what they hold back, as upstream's stage streams do when
+ * they close, so the tail of a stage's output (a word ending in `g`, which may
+ * begin `glpat-`) is stored in its stage, not after `Job succeeded`.
  *
  * Call order: `write` any number of times, `close` once the job's output has
  * ended (it flushes bytes held back because they may begin a secret or a
@@ -119,8 +132,9 @@ export class JobTrace implements ByteSink, Disposable {
     if (!this.#isTimestamped) stream = "stdout";
     else if (isRunnerStream(stream)) {
       // A stage of the script has ended: end its partial lines first.
-      this.#lanes.get("stdout")?.stamper?.close();
-      this.#lanes.get("stderr")?.stamper?.close();
+      const isStageEnd = startsWith(chunk, SECTION_END);
+      this.#endScriptLane("stdout", isStageEnd);
+      this.#endScriptLane("stderr", isStageEnd);
     }
     this.#lane(stream).masker.write(chunk);
   }
@@ -146,6 +160,22 @@ export class JobTrace implements ByteSink, Disposable {
       this.#lanes.set(stream, lane);
     }
     return lane;
+  }
+
+  /**
+   * Ends the partial line of a script stream before a runner line; at a stage's
+   * end also flushes what its masker and UTF-8 check hold back (the lane is
+   * closed, and the stage that follows gets a fresh one).
+   */
+  #endScriptLane(stream: OutputStream, isStageEnd: boolean): void {
+    const lane = this.#lanes.get(stream);
+    if (lane === undefined) return;
+    if (isStageEnd && (lane.masker.pendingBytes > 0 || lane.utf8.pendingBytes > 0)) {
+      this.#closeLane(stream);
+      this.#lanes.delete(stream);
+    } else {
+      lane.stamper?.close();
+    }
   }
 
   #closeLane(stream: OutputStream): void {

@@ -287,3 +287,28 @@ Deno.test("JobTrace with FF_TIMESTAMPS stores the same bytes however the output 
     assert.equal(dec.decode(stored(trace)), expected, `round ${round}`);
   }
 });
+
+Deno.test("JobTrace with FF_TIMESTAMPS stores what a stage's maskers held back in that stage, before the runner's next lines", () => {
+  using trace = stampedTrace();
+  // "…running" may begin "glpat-" (its g), "hunter2-" the masked value, 0xe2 0x82 a character.
+  trace.write(enc.encode("running"), "stdout");
+  trace.write(enc.encode("pass=hunter2-"), "stderr");
+  trace.write(enc.encode("section_end:1:step_script\r\x1b[0K"), "runner");
+  trace.write(new Uint8Array([...enc.encode("after "), 0xe2, 0x82]), "stdout");
+  trace.write(enc.encode("section_end:2:after_script\r\x1b[0K"), "runner");
+  trace.write(enc.encode("Job succeeded\n"), "runner");
+  trace.write(enc.encode("next\n"), "stdout");
+  trace.close();
+  assert.equal(
+    dec.decode(stored(trace)),
+    [
+      "2026-12-02T08:00:00.001500Z 01O running\n",
+      "2026-12-02T08:00:00.003000Z 01E pass=hunter2-\n",
+      "2026-12-02T08:00:00.004500Z 00O section_end:1:step_script\r\x1b[0K\n",
+      "2026-12-02T08:00:00.006000Z 01O after \ufffd\ufffd\n",
+      "2026-12-02T08:00:00.007500Z 00O+section_end:2:after_script\r\x1b[0K\n",
+      "2026-12-02T08:00:00.009000Z 00O+Job succeeded\n",
+      "2026-12-02T08:00:00.010500Z 01O next\n",
+    ].join(""),
+  );
+});

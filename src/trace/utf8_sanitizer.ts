@@ -31,6 +31,11 @@ export class Utf8Sanitizer {
     this.#isUtf8 = isUtf8;
   }
 
+  /** Bytes held back so far (the start of a character the next write may finish). */
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
   write(chunk: Uint8Array): void {
     if (this.#isClosed) throw new TypeError("Cannot write to a closed UTF-8 sanitizer");
     if (chunk.length === 0) return;
