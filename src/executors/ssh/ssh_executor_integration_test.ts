@@ -419,6 +419,43 @@ Deno.test({
 });
 
 Deno.test({
+  name: "SshExecutor gives up on a server that accepts TCP but never answers the handshake",
+  ignore,
+  fn: async () => {
+    const s = await server();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) held.push(conn);
+    })();
+    try {
+      const port = (listener.addr as Deno.NetAddr).port;
+      const output = new CollectedOutput();
+      await using executor = executorFor(s, output, {
+        ssh: { port: String(port) },
+        connect: { attempts: 2, retryDelayMs: 50, readyTimeoutMs: 300 },
+      });
+      await expectJobFailure(
+        executor.prepare(never()),
+        "runner_system_failure",
+        new RegExp(
+          `Cannot connect to SSH server "runner-ssh-test@127\\.0\\.0\\.1:${port}" after 2 attempts: Timed out while waiting for handshake`,
+        ),
+      );
+      assert.match(
+        output.text(),
+        /WARNING: SSH connection attempt 1 to 127\.0\.0\.1 failed: Timed out/,
+      );
+      assert.equal(held.length, 2);
+    } finally {
+      listener.close();
+      for (const conn of held) conn.close();
+      await accepting.catch(() => {});
+    }
+  },
+});
+
+Deno.test({
   name: "SshExecutor cancel kills the remote script and everything it started",
   ignore,
   fn: async () => {
