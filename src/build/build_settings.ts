@@ -13,8 +13,8 @@ export interface BuildSettings {
   gitCleanFlags: string[];
   gitFetchFlags: string[];
   gitSubmoduleStrategy: SubmoduleStrategy;
-  /** -1 when unset (then `git_info.depth` applies). */
-  gitSubmoduleDepth: number;
+  /** null when unset or not an integer (then `git_info.depth` applies); 0 or less = full history. */
+  gitSubmoduleDepth: number | null;
   gitSubmoduleUpdateFlags: string[];
   /** The user set GIT_LFS_SKIP_SMUDGE. */
   lfsSmudgeDisabled: boolean;
@@ -150,10 +150,10 @@ export function resolveBuildSettings(
   const noGit = gitStrategy === "none" || gitStrategy === "empty";
 
   const rawSubmoduleDepth = lookup("GIT_SUBMODULE_DEPTH") ?? "";
-  let gitSubmoduleDepth = -1;
+  let gitSubmoduleDepth: number | null = null;
   if (rawSubmoduleDepth !== "") {
-    const n = Number(rawSubmoduleDepth);
-    if (Number.isInteger(n) && n >= 0) gitSubmoduleDepth = n;
+    // Any integer, as the official runner (strconv.ParseInt): a negative one is full history.
+    if (/^[+-]?\d+$/.test(rawSubmoduleDepth)) gitSubmoduleDepth = Number(rawSubmoduleDepth);
     else warnings.push(`Invalid GIT_SUBMODULE_DEPTH "${rawSubmoduleDepth}": ignoring it`);
   }
 

@@ -659,7 +659,7 @@ class Build {
       userAgent: `${v.name} ${v.version} ${v.os}/${v.arch}`,
       lfsSmudgeDisabled: s.lfsSmudgeDisabled,
       submoduleStrategy: s.gitSubmoduleStrategy,
-      submoduleDepth: s.gitSubmoduleDepth >= 0 ? s.gitSubmoduleDepth : job.gitInfo.depth,
+      submoduleDepth: s.gitSubmoduleDepth ?? job.gitInfo.depth,
       submoduleUpdateFlags: s.gitSubmoduleUpdateFlags,
       bundleUris: this.#flags["FF_USE_GIT_BUNDLE_URIS"] ?? true,
       cleanGitConfig: runner.cleanGitConfig,

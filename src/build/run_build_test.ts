@@ -755,3 +755,25 @@ Deno.test("every listed feature flag this runner does not act on warns in the jo
     "FF_USE_LEGACY_BASH_EVAL",
   ]);
 });
+
+Deno.test("GIT_SUBMODULE_DEPTH takes any integer, as the official runner: 0 or less is full history, not git_info.depth", async () => {
+  const updateLine = async (depth?: string) => {
+    const variables = [{ key: "GIT_SUBMODULE_STRATEGY", value: "normal" }];
+    if (depth !== undefined) variables.push({ key: "GIT_SUBMODULE_DEPTH", value: depth });
+    const { result, executor, output } = await build({ job: jobSpec({ variables }) });
+    assert.deepEqual(result, { state: "success" });
+    const script = executor.scriptOf("get_sources");
+    const line = script.split("\n").find((l) => /submodule.* update --init/.test(l));
+    assert.ok(line, script);
+    return { line: line.replace(/ >\/dev\/null 2>&1; then$/, ""), log: output.text() };
+  };
+  assert.match((await updateLine()).line, / update --init --depth 20$/);
+  assert.match((await updateLine("3")).line, / update --init --depth 3$/);
+  assert.match((await updateLine("0")).line, / update --init$/);
+  const negative = await updateLine("-1");
+  assert.match(negative.line, / update --init$/);
+  assert.doesNotMatch(negative.log, /GIT_SUBMODULE_DEPTH/);
+  const odd = await updateLine("1e1");
+  assert.match(odd.line, / update --init --depth 20$/);
+  assert.match(odd.log, /Invalid GIT_SUBMODULE_DEPTH "1e1": ignoring it/);
+});
