@@ -14,6 +14,7 @@ export { type CiYamlParse, parseCiYamlLazily } from "./ci_yaml_parse.ts";
 export { CiYamlParseCache, type ParseCacheStore } from "./ci_yaml_parse_cache.ts";
 export { extractCoverage } from "./coverage.ts";
 export { type ExecVariable, parseVariableArgument } from "./exec_variable.ts";
+export { decodeCiText } from "./utf8_text.ts";
 export { type GitState, ZERO_SHA } from "./git_state.ts";
 export { withDotenvVariables } from "./job_spec_builder.ts";
 export { loadPipeline, type LoadPipelineOptions } from "./load_pipeline.ts";

@@ -1,10 +1,10 @@
 import { CiConfigError } from "./ci_config_error.ts";
 
 /**
- * The text of a CI file read as bytes. YAML files are UTF-8 (a leading BOM is
- * dropped); a file that is not is an error naming its line and byte, as
- * GitLab's parser refuses it ("invalid leading UTF-8 octet"), instead of
- * replacement characters running in a job's script.
+ * The text of a CI file (or the variables file) read as bytes. YAML files
+ * are UTF-8 (a leading BOM is dropped); a file that is not is an error naming
+ * its line and byte, as GitLab's parser refuses it ("invalid leading UTF-8
+ * octet"), instead of replacement characters running in a job's script.
  */
 export function decodeCiText(bytes: Uint8Array, file: string): string {
   try {
@@ -17,7 +17,7 @@ export function decodeCiText(bytes: Uint8Array, file: string): string {
     throw new CiConfigError(
       { file, line },
       "",
-      `invalid YAML: the file is not UTF-8 text (byte 0x${byte})`,
+      `the file is not UTF-8 text (byte 0x${byte})`,
     );
   }
 }

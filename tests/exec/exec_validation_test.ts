@@ -39,7 +39,7 @@ Deno.test("exec rejects a CI file that is not UTF-8 or holds a control character
   };
   assertRejected(
     await run("include: ci/latin1.yml\na:\n  script: echo\n"),
-    /^ERROR: ci\/latin1\.yml:2: invalid YAML: the file is not UTF-8 text \(byte 0xE9\)$/m,
+    /^ERROR: ci\/latin1\.yml:2: the file is not UTF-8 text \(byte 0xE9\)$/m,
   );
   assertRejected(
     await run("a:\n  script: echo\n\nb:\n  script: echo \0 nul\n"),
@@ -64,6 +64,18 @@ Deno.test("exec rejects an include:local path that leaves the project, naming th
   assertRejected(
     await list({ ".gitlab-ci.yml": "a:\n  script: [echo]\ninclude:\n  - local: ../outside.yml\n" }),
     /^ERROR: \.gitlab-ci\.yml:4: include\[0\]: local file "\.\.\/outside\.yml" is outside the project$/m,
+  );
+});
+
+Deno.test("exec rejects a variables file that is not UTF-8, naming file and line", async () => {
+  await using project = await SampleProject.create({ ".gitlab-ci.yml": "a:\n  script: [echo]\n" });
+  await Deno.writeFile(
+    `${project.dir}/vars.env`,
+    new Uint8Array([...new TextEncoder().encode("A=1\nB=caf"), 0xe9, 10]),
+  );
+  assertRejected(
+    await project.exec("--list", "--variables-file", "vars.env"),
+    /^ERROR: vars\.env:2: the file is not UTF-8 text \(byte 0xE9\)$/m,
   );
 });
 

@@ -280,14 +280,16 @@ async function loadPlan(
   const variables: ExecVariable[] = [];
   if (s.variablesFile !== "") {
     const path = isAbsolute(s.variablesFile) ? s.variablesFile : resolve(ctx.cwd, s.variablesFile);
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = await Deno.readTextFile(path);
+      bytes = await Deno.readFile(path);
     } catch (error) {
       throw new UsageError(
         `Cannot read the variables file "${s.variablesFile}": ${(error as Error).message}`,
       );
     }
+    // Not UTF-8: an error naming the line, not replacement characters in a job.
+    const text = m.decodeCiText(bytes, s.variablesFile);
     variables.push(...await m.parseVariablesFile(text, s.variablesFile));
   }
   try {
