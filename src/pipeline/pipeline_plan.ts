@@ -630,6 +630,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       if (job.needs !== null) job.needs = resolve(job.needs);
     }
   }
+  checkUniqueNames(pipeline, jobs);
   return { isCreated: true, stages: pipeline.stages, jobs, skipped, workspace, warnings, notes };
 }
 
@@ -655,6 +656,28 @@ async function loadChildPipeline(
     ciFile: main,
     ...(parse ? { parse } : {}),
   });
+}
+
+/**
+ * Exec runs a child pipeline's jobs in this one, named `<trigger job>/<job>`,
+ * and parallel jobs as `<job> 1/2`: a job of the file may already have such
+ * a name (GitLab keeps child pipelines apart). Two jobs of one name cannot
+ * be told apart when they run, so the file is refused, naming the job.
+ */
+function checkUniqueNames(pipeline: Pipeline, jobs: PlannedJob[]): void {
+  const seen = new Set<string>();
+  for (const { name } of jobs) {
+    if (!seen.has(name)) {
+      seen.add(name);
+      continue;
+    }
+    const job = pipeline.jobs.find((j) => j.name === name);
+    throw new CiConfigError(
+      job?.loc ?? { file: pipeline.files[0] ?? ".gitlab-ci.yml", line: 0 },
+      `jobs.${name}`,
+      "is also the name exec gives a child pipeline's job (<trigger job>/<job>) or a parallel job (<job> 1/2): rename it",
+    );
+  }
 }
 
 /** GitLab passes a trigger job's YAML variables on to its child pipeline (`forward:yaml_variables`). */

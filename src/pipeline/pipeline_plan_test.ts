@@ -652,3 +652,16 @@ Deno.test("in a child pipeline the trigger job's variables beat the variables fi
   );
   assert.equal(v(p.jobs.find((j) => j.name === "a/c")!.jobSpec, "X"), "from-trigger");
 });
+
+Deno.test("a job named like a child pipeline's job is refused, naming it, instead of two jobs of one name", async () => {
+  const error = await plan(
+    'a:\n  trigger:\n    include: child.yml\n"a/c":\n  script: echo\n',
+    {},
+    { "child.yml": "c:\n  script: echo\n" },
+  ).then(() => null, (e) => e);
+  assert.ok(error instanceof CiConfigError, String(error));
+  assert.match(
+    error.message,
+    /^\.gitlab-ci\.yml:4: jobs\.a\/c: is also the name exec gives a child pipeline's job/,
+  );
+});
