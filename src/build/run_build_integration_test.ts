@@ -332,3 +332,32 @@ Deno.test("FF_USE_LEGACY_BASH_EVAL gives the user's script the legacy wrapper's 
     assert.equal(await stdin("true"), "pipe");
   });
 });
+
+Deno.test("a submodule update shows git's output and the official notices in the job log", async () => {
+  await withWorld(async (w) => {
+    const lib = await GitRepo.create(w.gitlab.projectRoot, "acme/lib");
+    const libSha = await lib.commit({ files: { "lib.txt": "from lib\n" } });
+    await w.repo.commit({
+      files: { "README.md": "hi\n", "lib": { submodule: { url: "../lib.git", sha: libSha } } },
+    });
+    const job = await pickJob(w, {
+      script: ["cat lib/lib.txt"],
+      variables: [
+        { key: "GIT_SUBMODULE_STRATEGY", value: "recursive" },
+        { key: "GIT_SUBMODULE_DEPTH", value: "1" },
+      ],
+    });
+    const { result, log } = await run(w, job);
+    assert.deepEqual(result, { state: "success" }, log);
+    const text = log.replaceAll(new RegExp("\x1b\\[[0-9;]*m", "g"), "");
+    assert.match(
+      text,
+      /Updating\/initializing submodules recursively with git depth set to 1\.\.\./,
+    );
+    assert.ok(text.includes(`Submodule path 'lib': checked out '${libSha}'`), text);
+    assert.match(text, /\nUpdated submodules\n/);
+    assert.doesNotMatch(text, /Retrying/);
+    assert.match(text, /\nfrom lib\n/);
+    assert.ok(!log.includes(job.token), "job token in the log");
+  });
+});

@@ -178,6 +178,12 @@ export class ScriptWriter {
     this.#indent++;
   }
 
+  /** `if <command>; then`, the command's output in the job log. */
+  ifCommandWithOutput(...argv: string[]): void {
+    this.line(`if ${argv.map(quoteShell).join(" ")}; then`);
+    this.#indent++;
+  }
+
   else(): void {
     this.#indent--;
     this.line("else");

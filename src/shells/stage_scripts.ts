@@ -349,22 +349,22 @@ function writeSubmodules(w: ScriptWriter, git: GitSources): void {
   // so same-host submodules authenticate through the same insteadOf rules.
   const sub = ["git", "-c", `include.path=${w.tmpFile(EXTERNAL_GIT_CONFIG_FILE)}`, "submodule"];
   const depth = git.submoduleDepth > 0 ? ["--depth", String(git.submoduleDepth)] : [];
+  const withDepth = depth.length > 0 ? ` with git depth set to ${git.submoduleDepth}` : "";
   w.notice(
     recursive.length > 0
-      ? "Updating/initializing submodules recursively..."
-      : "Updating/initializing submodules...",
+      ? `Updating/initializing submodules recursively${withDepth}...`
+      : `Updating/initializing submodules${withDepth}...`,
   );
+  const foreach = [...sub, "foreach", ...recursive];
+  const clean = () => {
+    if (git.cleanFlags.length > 0) {
+      w.command(...foreach, ["git", "clean", ...git.cleanFlags].join(" "));
+    }
+  };
   w.command(...sub, "init");
   w.command(...sub, "sync", ...recursive);
-  if (git.cleanFlags.length > 0) {
-    w.command(
-      ...sub,
-      "foreach",
-      ...recursive,
-      ["git", "clean", ...git.cleanFlags].join(" "),
-    );
-  }
-  w.command(...sub, "foreach", ...recursive, "git reset --hard");
+  clean();
+  w.command(...foreach, "git reset --hard");
   const update = [
     ...sub,
     "update",
@@ -373,13 +373,18 @@ function writeSubmodules(w: ScriptWriter, git: GitSources): void {
     ...depth,
     ...git.submoduleUpdateFlags,
   ];
-  // One retry after a sync, as the official runner does for changed submodule URLs.
-  w.ifCommand(...update);
-  w.line(":");
+  // One retry after a sync, as the official runner does for changed submodule URLs;
+  // the first try's output stays in the log, as there.
+  w.ifCommandWithOutput(...update);
+  w.notice("Updated submodules");
+  w.command(...sub, "sync", ...recursive);
   w.else();
+  w.warning("Updating submodules failed. Retrying...");
   w.command(...sub, "sync", ...recursive);
   w.command(...update);
+  w.command(...foreach, "git reset --hard");
   w.endIf();
+  clean();
 }
 
 function writeCredentialReject(w: ScriptWriter, git: Pick<GitSources, "credentialHost">): void {
