@@ -178,11 +178,15 @@ export class SshExecutor implements Executor {
       { timeoutMs: 60_000 },
     );
     if (probe.code !== 0) {
+      // 127: the shell is not on the host (exec: bash: not found).
+      const hint = probe.code === 127 && this.shell === "bash"
+        ? ` (a host without bash needs shell = "sh" in [[runners]])`
+        : "";
       throw new JobFailedError(
         "runner_system_failure",
         `Cannot start "${this.shell}" on "${this.target.host}": ${describeExit(probe)}${
           probe.stderr.trim() ? `: ${probe.stderr.trim()}` : ""
-        }`,
+        }${hint}`,
       );
     }
     const home = /\nrunner-home=(.*)\n/.exec(probe.stdout)?.[1] || "/";

@@ -456,6 +456,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: 'SshExecutor on a host without bash names shell = "sh", which runs there',
+  ignore,
+  fn: async () => {
+    // Every session's PATH holds sh and nothing else: bash cannot be found.
+    const bin = await Deno.makeTempDir({ prefix: "runner-ssh-shonly-" });
+    await Deno.chmod(bin, 0o755);
+    await Deno.symlink("/bin/sh", `${bin}/sh`);
+    try {
+      await using s = await startSshd({ path: bin });
+      await using bash = executorFor(s, new CollectedOutput());
+      await expectJobFailure(
+        bash.prepare(never()),
+        "runner_system_failure",
+        /Cannot start "bash" on "127\.0\.0\.1": exit code 127: .*bash: not found \(a host without bash needs shell = "sh" in \[\[runners\]\]\)/,
+      );
+      const output = new CollectedOutput();
+      await using sh = executorFor(s, output, { shell: "sh" });
+      await sh.prepare(never());
+      assert.equal(
+        await sh.run({ stage: "step_script", script: contractScript(["echo sh-ok"]) }, never()),
+        0,
+      );
+      assert.match(output.text(), /sh-ok/);
+    } finally {
+      await Deno.remove(bin, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "SshExecutor cancel kills the remote script and everything it started",
   ignore,
   fn: async () => {
