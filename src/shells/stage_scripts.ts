@@ -385,6 +385,12 @@ function writeSubmodules(w: ScriptWriter, git: GitSources): void {
   w.command(...foreach, "git reset --hard");
   w.endIf();
   clean();
+  if (!git.lfsSmudgeDisabled) {
+    // get_sources runs with GIT_LFS_SKIP_SMUDGE=1: submodules' LFS files are pulled here.
+    w.ifCommand("git", "lfs", "version");
+    w.command(...foreach, "git lfs pull");
+    w.endIf();
+  }
 }
 
 function writeCredentialReject(w: ScriptWriter, git: Pick<GitSources, "credentialHost">): void {

@@ -185,3 +185,15 @@ Deno.test("get_sources points git at the runner's TLS files for the remote's hos
   }
   assert.ok(!body(getSourcesScript(INFO, GIT)).includes("sslCAInfo"));
 });
+
+Deno.test("get_sources pulls the LFS files of submodules after updating them, unless GIT_LFS_SKIP_SMUDGE is set", () => {
+  const sub = { ...GIT, submoduleStrategy: "recursive" as const };
+  const script = body(getSourcesScript(INFO, sub));
+  const pull = "git -c include.path=/builds/t/0/acme/widget.tmp/.gitlab-runner.ext.conf " +
+    "submodule foreach --recursive 'git lfs pull'";
+  const at = script.indexOf(pull);
+  assert.ok(at > script.indexOf("Updated submodules"), script);
+  assert.match(script.slice(0, at), /if git lfs version >\/dev\/null 2>&1; then\n\s*$/);
+  const skipped = body(getSourcesScript(INFO, { ...sub, lfsSmudgeDisabled: true }));
+  assert.ok(!skipped.includes("lfs pull"), skipped);
+});
