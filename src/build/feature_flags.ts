@@ -147,6 +147,21 @@ export function featureFlagsForJob(
 }
 
 /**
+ * Whether the job's log is a debug trace (CI_DEBUG_TRACE read as the build
+ * reads it: a Go boolean from the runner's `environment` or the job's
+ * variables, and off when `debug_trace_disabled`), for the trace PATCHes'
+ * `debug_trace`: GitLab shows such a log only to members who may see one.
+ */
+export function isDebugTraceForJob(
+  runner: { environment: readonly string[]; debugTraceDisabled: boolean },
+  variables: readonly JobVariable[],
+): boolean {
+  if (runner.debugTraceDisabled) return false;
+  const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
+  return parseGoBool(lookupVariable(early, "CI_DEBUG_TRACE") ?? "") === true;
+}
+
+/**
  * Flags the runner's `environment` or a job variable sets to a value that is
  * not a Go boolean (`FF_USE_FASTZIP: "maybe"`): they count as false, as in the
  * official runner, which says so only in its own log.

@@ -10,8 +10,8 @@
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { mapFailureReason } from "../gitlab/failure_reasons.ts";
 import type { JobClient } from "../gitlab/mod.ts";
-import { featureFlagsForJob } from "../build/feature_flags.ts";
-import { type JobSpec, variableValue } from "../job/job_spec.ts";
+import { featureFlagsForJob, isDebugTraceForJob } from "../build/feature_flags.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type {
@@ -78,7 +78,7 @@ export class TraceSessions implements TraceSessionFactory {
       crc32,
       isUtf8,
     });
-    const debugTrace = variableValue(job, "CI_DEBUG_TRACE") === "true";
+    const debugTrace = isDebugTraceForJob(runner, job.variables);
     const log = this.#o.log.child({ [F.JOB_ID]: job.id });
     const uploader = new TraceUploader({
       transport: this.#o.clientFor(runner),

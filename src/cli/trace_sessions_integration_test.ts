@@ -97,3 +97,58 @@ Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL as a job variable stretches 
   assert.equal(await touchesIn90s("false"), 2);
   assert.equal(await touchesIn90s("true"), 0);
 });
+
+/** The `debug_trace` query of the job's trace PATCHes. */
+async function debugTraceSent(
+  variables: { key: string; value: string }[],
+  runnerOverrides: { environment?: string[]; debugTraceDisabled?: boolean } = {},
+): Promise<string[]> {
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
+  const runnerToken = gitlab.createRunner().token;
+  gitlab.enqueueJob({ variables });
+  const response = await fetch(`${gitlab.url}/api/v4/jobs/request`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token: runnerToken, info: { features: { refspecs: true } } }),
+  });
+  assert.equal(response.status, 201);
+  const job = parseJobSpec(await response.json());
+  using client = new JobClient({ url: gitlab.url, runnerInfo: INFO });
+  const tempDir = await Deno.makeTempDir({ prefix: "trace-sessions-" });
+  try {
+    const sessions = new TraceSessions({
+      clientFor: () => client,
+      log: new SilentLogger(),
+      tempDir,
+    });
+    const runner = {
+      ...defaultRunnerConfig("shell"),
+      url: gitlab.url,
+      token: runnerToken,
+      ...runnerOverrides,
+    };
+    const session = await sessions.open(runner, job, { onAbort() {}, onCancelRequested() {} });
+    session.write(new TextEncoder().encode("+ set -o xtrace\n"));
+    assert.equal(await session.finish({ state: "success" }), true);
+    return gitlab.requests.filter((r) => r.endpoint === "patch_trace")
+      .map((r) => r.url.searchParams.get("debug_trace") ?? "(none)");
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+}
+
+Deno.test("CI_DEBUG_TRACE read as the build reads it marks the trace PATCHes debug_trace=true", async () => {
+  // The build turns on xtrace for any Go boolean true; GitLab must be told the log is a debug trace.
+  for (const value of ["true", "1", "TRUE", "t"]) {
+    assert.deepEqual(await debugTraceSent([{ key: "CI_DEBUG_TRACE", value }]), ["true"], value);
+  }
+  assert.deepEqual(await debugTraceSent([], { environment: ["CI_DEBUG_TRACE=1"] }), ["true"]);
+  for (const value of ["false", "0", "yes"]) {
+    assert.deepEqual(await debugTraceSent([{ key: "CI_DEBUG_TRACE", value }]), ["false"], value);
+  }
+  // debug_trace_disabled: the build ignores CI_DEBUG_TRACE, so the log is not a debug trace.
+  assert.deepEqual(
+    await debugTraceSent([{ key: "CI_DEBUG_TRACE", value: "true" }], { debugTraceDisabled: true }),
+    ["false"],
+  );
+});
