@@ -517,6 +517,23 @@ Deno.test("!reference that expands to millions of values is an error naming it, 
   );
 });
 
+Deno.test("only:kubernetes and only:changes:compare_to are warned about, not silently ignored", async () => {
+  const p = await load({
+    ".gitlab-ci.yml": `job:
+  script: [echo]
+  only:
+    kubernetes: active
+    changes:
+      paths: [src/**]
+      compare_to: refs/heads/main
+`,
+  });
+  assert.deepEqual(p.warnings.map((w) => `${w.location.line} ${w.key}`), [
+    "4 jobs.job.only.kubernetes",
+    "7 jobs.job.only.changes.compare_to",
+  ]);
+});
+
 Deno.test("!reference resolves nested references across included files", async () => {
   const p = await load({
     ".gitlab-ci.yml": `

@@ -355,8 +355,8 @@ function readJob(name: string, entry: CiEntry, ctx: JobContext): JobConfig {
     variables: variablesNode ? readVariables(variablesNode, `${at}.variables`, false) : [],
     inheritVariables,
     rules: rulesNode ? readRules(rulesNode, `${at}.rules`, { warnings: ctx.warnings }) : null,
-    only: onlyNode ? readOnlyExcept(onlyNode, `${at}.only`) : null,
-    except: exceptNode ? readOnlyExcept(exceptNode, `${at}.except`) : null,
+    only: onlyNode ? readOnlyExcept(onlyNode, `${at}.only`, ctx.warnings) : null,
+    except: exceptNode ? readOnlyExcept(exceptNode, `${at}.except`, ctx.warnings) : null,
     when,
     startIn: readJobStartIn(entry, at, { when, startIn, isRuled: rulesNode !== undefined }),
     allowFailure: readAllowFailure(own("allow_failure"), `${at}.allow_failure`),
@@ -772,13 +772,30 @@ function readStartIn(node: CiNode, key: string): string {
   return text;
 }
 
-function readOnlyExcept(node: CiNode, key: string): OnlyExceptConfig {
+function readOnlyExcept(node: CiNode, key: string, warnings: CiWarning[]): OnlyExceptConfig {
   if (node.kind !== "map") {
     return { loc: node.loc, refs: readPathList(node, key), variables: [], changes: [] };
   }
   checkKeys(node, key, ["refs", "variables", "changes", "kubernetes"]);
   const get = (k: string) => node.entries.get(k)?.value;
   const changes = get("changes");
+  const kubernetes = node.entries.get("kubernetes");
+  if (kubernetes) {
+    warnings.push({
+      location: kubernetes.keyLoc,
+      key: `${key}.kubernetes`,
+      message:
+        "whether the project has an active Kubernetes integration is not known locally; ignored",
+    });
+  }
+  const compareTo = changes?.kind === "map" ? changes.entries.get("compare_to") : undefined;
+  if (compareTo) {
+    warnings.push({
+      location: compareTo.keyLoc,
+      key: `${key}.changes.compare_to`,
+      message: IGNORED_RULE_KEYS.get("changes.compare_to")!,
+    });
+  }
   return {
     loc: node.loc,
     refs: get("refs") ? readPathList(get("refs")!, `${key}.refs`) : [],
