@@ -361,3 +361,30 @@ Deno.test("a submodule update shows git's output and the official notices in the
     assert.ok(!log.includes(job.token), "job token in the log");
   });
 });
+
+/** acme/widget with submodule `lib` (acme/lib); `bump` commits a new lib and points widget at it. */
+async function withSubmodule(w: World): Promise<{ bump: (text: string) => Promise<void> }> {
+  const lib = await GitRepo.create(w.gitlab.projectRoot, "acme/lib");
+  const bump = async (text: string) => {
+    const sha = await lib.commit({ files: { "lib.txt": text } });
+    await w.repo.commit({ files: { "lib": { submodule: { url: "../lib.git", sha } } } });
+  };
+  await bump("one\n");
+  return { bump };
+}
+
+Deno.test("a lock file left in a submodule's git dir by a killed job does not fail the next jobs", async () => {
+  await withWorld(async (w) => {
+    const { bump } = await withSubmodule(w);
+    const variables = [{ key: "GIT_SUBMODULE_STRATEGY", value: "normal" }];
+    const first = await run(
+      w,
+      await pickJob(w, { script: ["touch .git/modules/lib/index.lock"], variables }),
+    );
+    assert.deepEqual(first.result, { state: "success" }, first.log);
+    await bump("two\n");
+    const second = await run(w, await pickJob(w, { script: ["cat lib/lib.txt"], variables }));
+    assert.deepEqual(second.result, { state: "success" }, second.log);
+    assert.match(second.log, /\ntwo\n/);
+  });
+});

@@ -212,17 +212,23 @@ export function getSourcesScript(info: ScriptInfo, git: GitSources): string {
 }
 
 function writeGitCleanup(w: ScriptWriter, info: ScriptInfo, git: GitSources): void {
-  // Lock files left by a job killed mid-git make the next fetch fail.
+  // Lock files left by a job killed mid-git make the next fetch fail; with
+  // submodules, those in their git dirs (.git/modules/**) too, as the official runner.
   const gitDir = joinPath(info.projectDir, ".git");
-  for (
-    const file of ["index.lock", "shallow.lock", "HEAD.lock", "hooks/post-checkout", "config.lock"]
-  ) {
-    w.rmFile(joinPath(gitDir, file));
-  }
+  const files = ["index.lock", "shallow.lock", "HEAD.lock", "hooks/post-checkout", "config.lock"];
+  for (const file of files) w.rmFile(joinPath(gitDir, file));
   const refs = joinPath(gitDir, "refs");
   w.ifDirectory(refs);
   w.command("find", refs, "-name", "*.lock", "-type", "f", "-exec", "rm", "-f", "{}", "+");
   w.endIf();
+  const modules = git.submoduleStrategy === "none" ? null : joinPath(gitDir, "modules");
+  if (modules !== null) {
+    const names = files.map((f) => f.slice(f.lastIndexOf("/") + 1));
+    const anyName = names.flatMap((n, i) => i === 0 ? ["-name", n] : ["-o", "-name", n]);
+    w.ifDirectory(modules);
+    w.command("find", modules, "(", ...anyName, ")", "-type", "f", "-exec", "rm", "-f", "{}", "+");
+    w.endIf();
+  }
   if (git.cleanGitConfig) {
     for (const dir of [w.tmpFile(GIT_TEMPLATE_DIR), gitDir]) {
       w.rmFile(joinPath(dir, "config"));
