@@ -388,3 +388,35 @@ Deno.test("a lock file left in a submodule's git dir by a killed job does not fa
     assert.match(second.log, /\ntwo\n/);
   });
 });
+
+Deno.test("clean_git_config also removes the config and hooks a job left in a submodule's git dir", async () => {
+  await withWorld(async (w) => {
+    const { bump } = await withSubmodule(w);
+    const variables = [{ key: "GIT_SUBMODULE_STRATEGY", value: "recursive" }];
+    const marker = `${w.cwd}/planted-ran`;
+    const runner = { cleanGitConfig: true };
+    const first = await run(
+      w,
+      await pickJob(w, {
+        script: [
+          `git -C lib config core.fsmonitor 'echo planted >> ${marker}; false'`,
+          `printf '#!/bin/sh\\necho hook >> ${marker}\\n' > .git/modules/lib/hooks/post-merge`,
+          "chmod +x .git/modules/lib/hooks/post-merge",
+        ],
+        variables,
+      }),
+      { runner },
+    );
+    assert.deepEqual(first.result, { state: "success" }, first.log);
+    await Deno.remove(marker).catch(() => {});
+    await bump("two\n");
+    const second = await run(w, await pickJob(w, { script: ["cat lib/lib.txt"], variables }), {
+      runner,
+    });
+    assert.deepEqual(second.result, { state: "success" }, second.log);
+    assert.match(second.log, /\ntwo\n/);
+    await assert.rejects(Deno.stat(marker), Deno.errors.NotFound, "a planted command ran");
+    const config = await Deno.readTextFile(`${projectDir(w)}/.git/modules/lib/config`);
+    assert.doesNotMatch(config, /fsmonitor/);
+  });
+});

@@ -234,6 +234,26 @@ function writeGitCleanup(w: ScriptWriter, info: ScriptInfo, git: GitSources): vo
       w.rmFile(joinPath(dir, "config"));
       w.rmDir(joinPath(dir, "hooks"));
     }
+    // A submodule's config and hooks run in the next job's git commands as well.
+    if (modules !== null) {
+      w.ifDirectory(modules);
+      w.command("find", modules, "-name", "config", "-type", "f", "-exec", "rm", "-f", "{}", "+");
+      w.command(
+        "find",
+        modules,
+        "-name",
+        "hooks",
+        "-type",
+        "d",
+        "-prune",
+        "-exec",
+        "rm",
+        "-rf",
+        "{}",
+        "+",
+      );
+      w.endIf();
+    }
   }
 }
 
