@@ -68,11 +68,13 @@ const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" |
  * `output_limit` → store, with CRC-32 and size kept over exactly the stored
  * bytes (spec §4.4).
  *
- * Unstamped, all streams share one masker. Stamped, each stream (runner,
- * stdout, stderr) has its own masker and stamper, as upstream where each
- * stream gets its own writer chain: masking comes before stamping, so a secret
- * is masked even where a long line is split into `+` entries, and the stamper
- * sees whole lines of one stream. Upstream closes the script's streams at the
+ * Each stream (runner, stdout, stderr) has its own masker and UTF-8 check,
+ * and stamped its own stamper, as upstream where each stream gets its own
+ * writer chain: a secret the script writes in pieces stays masked when the
+ * other stream writes between them (one masker for all saw
+ * `pass=Zq9xK2mPprogress\n7vLw4Rt8`), and masking comes before stamping, so a
+ * secret is masked even where a long line is split into `+` entries, and the
+ * stamper sees whole lines of one stream. Upstream closes the script's streams at the
  * end of each stage, ending a partial last line there; here a write on the
  * runner's stream ends the script's partial lines (the runner writes between
  * stages), so the runner's lines never wait behind a script line without
@@ -96,7 +98,6 @@ export class JobTrace implements ByteSink, Disposable {
   readonly #limiter: OutputLimiter;
   readonly #isTimestamped: boolean;
   readonly #now: () => number;
-  /** Unstamped: one lane under the key "stdout" for every stream. */
   readonly #lanes = new Map<OutputStream, Lane>();
   readonly #crc32: Crc32 | null;
   readonly #isUtf8: IsUtf8 | null;
@@ -129,8 +130,7 @@ export class JobTrace implements ByteSink, Disposable {
   /** Takes raw job output (any bytes, any split) from `stream` (default: the script's stdout). */
   write(chunk: Uint8Array, stream: OutputStream = "stdout"): void {
     if (this.#isClosed) return;
-    if (!this.#isTimestamped) stream = "stdout";
-    else if (isRunnerStream(stream)) {
+    if (isRunnerStream(stream)) {
       // A stage of the script has ended: end its partial lines first.
       const isStageEnd = startsWith(chunk, SECTION_END);
       this.#endScriptLane("stdout", isStageEnd);

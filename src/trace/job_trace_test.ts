@@ -312,3 +312,15 @@ Deno.test("JobTrace with FF_TIMESTAMPS stores what a stage's maskers held back i
     ].join(""),
   );
 });
+
+Deno.test("JobTrace without FF_TIMESTAMPS keeps a secret masked when the other stream writes in its middle", () => {
+  using trace = newTrace();
+  trace.write(enc.encode("pass=hunter2-"), "stdout");
+  trace.write(enc.encode("progress\n"), "stderr");
+  trace.write(enc.encode("secret\n"), "stdout");
+  trace.write(new Uint8Array([0xe2, 0x82]), "stdout");
+  trace.write(enc.encode("warn\n"), "stderr");
+  trace.write(new Uint8Array([0xac, 0x0a]), "stdout");
+  trace.close();
+  assert.equal(dec.decode(stored(trace)), "pass=progress\n[MASKED]\nwarn\n€\n");
+});

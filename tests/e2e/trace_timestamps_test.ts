@@ -115,6 +115,26 @@ Deno.test("FF_TIMESTAMPS=false in [runners.feature_flags], the runner's environm
   assert.doesNotMatch(runner.log, /FF_TIMESTAMPS/);
   assert.doesNotMatch(gitlab.traceOf(byVariable.id), /FF_TIMESTAMPS.*(not supported|no effect)/);
   assert.match(gitlab.traceOf(byVariable.id), /feature flags: FF_TIMESTAMPS:false/);
+
+  // Unstamped too, stdout and stderr are masked apart: stderr between two halves of a secret.
+  const split = gitlab.enqueueJob({
+    script: [
+      `printf 'pass=%s' "\${DB_PASSWORD%????????}"; sleep 0.3; echo progress >&2; sleep 0.3; ` +
+      `printf '%s\\n' "\${DB_PASSWORD#???????}"`,
+    ],
+    variables: [...NO_GIT, SECRET, { key: "FF_TIMESTAMPS", value: "false" }],
+    runnerId: on.id,
+  });
+  const state = await gitlab.waitForJobFinished(split.id, { timeoutMs: 60_000 });
+  assert.match(state.rawTrace, /^pass=progress\n\[MASKED\]\n/m);
+  assert.ok(
+    !state.rawTrace.includes(SECRET.value.slice(0, 7)),
+    "a half of the secret reached GitLab",
+  );
+  assert.ok(
+    !state.rawTrace.includes(SECRET.value.slice(-8)),
+    "a half of the secret reached GitLab",
+  );
 });
 
 /** Runs `echo out line; echo err line >&2` through `runnerConfig` and checks both streams' prefixes. */
