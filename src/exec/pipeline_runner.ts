@@ -149,6 +149,22 @@ export async function runPipeline(
         else skip(job, `"${failedUpstream}" failed`, true);
         continue;
       }
+      if (job.failure !== undefined) {
+        // Fails without running (a trigger job whose child pipeline cannot be created).
+        const isAllowed = job.allowFailure.isAllowed;
+        finish(job, {
+          outcome: {
+            name: job.name,
+            stage: job.stage,
+            status: isAllowed ? "failed (allowed)" : "failed",
+            durationSeconds: null,
+            detail: job.failure,
+            attempts: 0,
+          },
+          isFailure: !isAllowed,
+        });
+        continue;
+      }
       const slot = freeSlots.shift();
       if (slot === undefined) break;
       started = true;

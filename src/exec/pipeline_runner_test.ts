@@ -351,3 +351,22 @@ const STAGES_PLAN: Plan = {
   warnings: [],
   notes: [],
 };
+
+Deno.test("a trigger job whose child pipeline cannot be created fails, as in GitLab, and later stages do not run", async () => {
+  const files = new MemoryProjectFiles({
+    ".gitlab-ci.yml":
+      "a:\n  trigger:\n    include: child.yml\nb:\n  stage: deploy\n  script: [echo after]\n",
+    "child.yml": "workflow:\n  rules:\n    - when: never\nc:\n  script: [echo child]\n",
+  });
+  const pipeline = await loadPipeline("/home/ada/widget", { files });
+  const p = await planPipeline(pipeline, { git: GIT, files, jobs: [] });
+  const runner = new FakeRunner();
+  const result = await run(p, runner);
+  assert.deepEqual(runner.started, []);
+  assert.deepEqual(statuses(result), { a: "failed", b: "skipped" });
+  assert.equal(
+    result.outcomes[0]!.detail,
+    "downstream pipeline cannot be created: its workflow:rules filter it out",
+  );
+  assert.equal(result.isSuccess, false);
+});

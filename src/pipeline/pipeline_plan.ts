@@ -66,6 +66,12 @@ export interface PlannedJob {
   /** The payload GitLab would send; ids are 1, 2, … in plan order. */
   jobSpec: JobSpec;
   /**
+   * Set for a job that fails as soon as it may start, without running: a
+   * trigger job whose child pipeline cannot be created, which GitLab fails
+   * (downstream_pipeline_creation_failed).
+   */
+  failure?: string;
+  /**
    * How many variables at the end of `jobSpec.variables` come from outside
    * the YAML (variables file, `--variable`, GIT_STRATEGY); dotenv variables
    * go before them (`withDotenvVariables`).
@@ -498,6 +504,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
   /** Trigger job → what waiting for it means: its child jobs (strategy: depend) or nothing. */
   const triggerWaits = new Map<string, string[]>();
   for (const c of planned) {
+    let failure = "";
     if (c.job.trigger && c.job.trigger.localIncludes.length > 0) {
       if ((options.childDepth ?? 0) >= MAX_CHILD_DEPTH) {
         skipped.push({
@@ -536,26 +543,33 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
           ...(options.parse ? { parse: options.parse } : {}),
         },
       );
-      nextChildId += child.jobs.length;
-      const own = waits.get(c)!.map((n) => n.instance.name);
-      for (const cj of child.jobs) {
-        jobs.push({
-          ...cj,
-          name: prefix + cj.name,
-          stageIndex: stageIndex(c.job.stage),
-          needs: cj.needs === null ? null : cj.needs.map((n) => prefix + n),
-          waitsFor: [...own, ...cj.waitsFor.map((n) => prefix + n)],
-          artifactsFrom: cj.artifactsFrom.map((n) => prefix + n),
-        });
-      }
       for (const sj of child.skipped) skipped.push({ ...sj, name: prefix + sj.name });
       for (const note of child.notes) notes.push(`Child pipeline "${c.instance.name}": ${note}`);
       warnings.push(...child.warnings.filter((w) => !warnings.some((x) => x === w)));
-      triggerWaits.set(
-        c.instance.name,
-        c.job.trigger.isDepend ? child.jobs.map((j) => prefix + j.name) : [],
-      );
-      continue;
+      if (child.isCreated && child.jobs.length > 0) {
+        nextChildId += child.jobs.length;
+        const own = waits.get(c)!.map((n) => n.instance.name);
+        for (const cj of child.jobs) {
+          jobs.push({
+            ...cj,
+            name: prefix + cj.name,
+            stageIndex: stageIndex(c.job.stage),
+            needs: cj.needs === null ? null : cj.needs.map((n) => prefix + n),
+            waitsFor: [...own, ...cj.waitsFor.map((n) => prefix + n)],
+            artifactsFrom: cj.artifactsFrom.map((n) => prefix + n),
+          });
+        }
+        triggerWaits.set(
+          c.instance.name,
+          c.job.trigger.isDepend ? child.jobs.map((j) => prefix + j.name) : [],
+        );
+        continue;
+      }
+      // GitLab fails the trigger job (downstream_pipeline_creation_failed):
+      // it is planned itself, and fails as soon as it may start.
+      failure = `downstream pipeline cannot be created: ${
+        child.isCreated ? "it has no jobs" : "its workflow:rules filter it out"
+      }`;
     }
     const id = ids.get(c)!;
     const token = newToken();
@@ -621,6 +635,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       notes: c.notes,
       jobSpec: spec,
       userVariableCount,
+      ...(failure !== "" ? { failure } : {}),
     });
   }
   if (triggerWaits.size > 0) {
