@@ -224,6 +224,13 @@ Deno.test("register -n refuses an unknown executor and an executor without what 
   });
   assert.deepEqual(ssh.runner["ssh"], { host: "build.example.test", port: "2222", user: "ci" });
   await Deno.remove(ssh.dir, { recursive: true });
+  // docker+ssh connects to the job container: it asks for the login, as upstream's docker-ssh.
+  const dockerSsh = await register(["--executor", "docker+ssh", "--docker-image", "sshd:1"], {
+    SSH_USER: "ci",
+  });
+  assert.deepEqual(dockerSsh.runner["ssh"], { user: "ci" });
+  assert.doesNotMatch(dockerSsh.stderr, /ssh\.host/);
+  await Deno.remove(dockerSsh.dir, { recursive: true });
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -193,7 +193,8 @@ const DOCKER_IMAGE: ExecutorSetting = {
   question: "Enter the default Docker image (for example, ruby:3.3):",
   isRequired: true,
 };
-const SSH_SETTINGS: ExecutorSetting[] = [
+/** Upstream's askSSHServer. */
+const SSH_SERVER: ExecutorSetting[] = [
   {
     section: "ssh",
     key: "host",
@@ -210,6 +211,9 @@ const SSH_SETTINGS: ExecutorSetting[] = [
     question: "Enter the SSH server port (for example, 22):",
     isRequired: false,
   },
+];
+/** Upstream's askSSHLogin. */
+const SSH_LOGIN: ExecutorSetting[] = [
   {
     section: "ssh",
     key: "user",
@@ -248,8 +252,9 @@ const EXECUTOR_SETTINGS: Record<string, ExecutorSetting[]> = {
       "mcr.microsoft.com/windows/servercore:1809",
     ),
   }],
-  "docker+ssh": [DOCKER_IMAGE, ...SSH_SETTINGS],
-  "ssh": SSH_SETTINGS,
+  // The job container is the server: upstream's docker-ssh asked for the login only.
+  "docker+ssh": [DOCKER_IMAGE, ...SSH_LOGIN],
+  "ssh": [...SSH_SERVER, ...SSH_LOGIN],
 };
 
 export async function registerCommand(ctx: CliContext, args: string[]): Promise<number> {
