@@ -466,6 +466,7 @@ Deno.test("runBuild prints get_sources itself for GIT_STRATEGY=none and creates 
         "\x1b[0K\x1b[36;1mGetting source from Git repository\x1b[0;m\x1b[0;m\n" +
         "\x1b[32;1mSkipping Git repository setup\x1b[0;m\n" +
         "\x1b[32;1mSkipping Git checkout\x1b[0;m\n" +
+        "\x1b[32;1mSkipping Git submodules setup\x1b[0;m\n" +
         "section_end:1700000000:get_sources\r\x1b[0K",
     ),
     output.text(),

@@ -130,11 +130,13 @@ export function prepareScript(info: ScriptInfo, options: PrepareScriptOptions = 
 
 const SKIP_GIT_SETUP_NOTICE = "Skipping Git repository setup";
 const SKIP_GIT_CHECKOUT_NOTICE = "Skipping Git checkout";
+const SKIP_SUBMODULES_NOTICE = "Skipping Git submodules setup";
 
 /** What get_sources prints for GIT_STRATEGY=none, as the official runner's script does. */
 export const GIT_NONE_NOTICES: readonly string[] = [
   SKIP_GIT_SETUP_NOTICE,
   SKIP_GIT_CHECKOUT_NOTICE,
+  SKIP_SUBMODULES_NOTICE,
 ];
 
 /**
@@ -202,6 +204,7 @@ export function getSourcesScript(info: ScriptInfo, git: GitSources): string {
   }
 
   if (usesGit) writeSubmodules(w, git);
+  else w.notice(SKIP_SUBMODULES_NOTICE);
 
   if (usesGit && git.postCommands.length > 0) {
     w.userCommands(git.postCommands, sectionPrefix(info, "post_clone_script"));
@@ -367,7 +370,7 @@ function writeFetch(w: ScriptWriter, info: ScriptInfo, git: GitSources): void {
 
 function writeSubmodules(w: ScriptWriter, git: GitSources): void {
   if (git.submoduleStrategy === "none") {
-    w.notice("Skipping Git submodules setup");
+    w.notice(SKIP_SUBMODULES_NOTICE);
     return;
   }
   const recursive = git.submoduleStrategy === "recursive" ? ["--recursive"] : [];

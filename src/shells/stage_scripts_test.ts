@@ -197,3 +197,14 @@ Deno.test("get_sources pulls the LFS files of submodules after updating them, un
   const skipped = body(getSourcesScript(INFO, { ...sub, lfsSmudgeDisabled: true }));
   assert.ok(!skipped.includes("lfs pull"), skipped);
 });
+
+Deno.test("get_sources with GIT_STRATEGY empty says it skips submodules, as the official runner", () => {
+  const script = body(getSourcesScript(INFO, { ...GIT, strategy: "empty", checkout: false }));
+  const notices = [...script.matchAll(new RegExp("\x1b\\[32;1m(.*?)\x1b\\[0;m", "g"))]
+    .map((m) => m[1]);
+  assert.deepEqual(notices, [
+    "Skipping Git repository setup and creating an empty build directory",
+    "Skipping Git checkout",
+    "Skipping Git submodules setup",
+  ]);
+});
