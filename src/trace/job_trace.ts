@@ -83,7 +83,8 @@ const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" |
  * `section_end:` marker is the end of a stage: there the script's maskers and
  * UTF-8 checks give up what they hold back, as upstream's stage streams do when
  * they close, so the tail of a stage's output (a word ending in `g`, which may
- * begin `glpat-`) is stored in its stage, not after `Job succeeded`.
+ * begin `glpat-`) is stored in its stage, not after `Job succeeded`, and a
+ * token the stage ended in does not swallow the next stage's first word.
  *
  * Call order: `write` any number of times, `close` once the job's output has
  * ended (it flushes bytes held back because they may begin a secret or a
@@ -164,18 +165,18 @@ export class JobTrace implements ByteSink, Disposable {
 
   /**
    * Ends the partial line of a script stream before a runner line; at a stage's
-   * end also flushes what its masker and UTF-8 check hold back (the lane is
-   * closed, and the stage that follows gets a fresh one).
+   * end also flushes what its masker and UTF-8 check hold back, and ends a
+   * token or query value the stage's output ended in (the next stage's first
+   * word is not a part of it).
    */
   #endScriptLane(stream: OutputStream, isStageEnd: boolean): void {
     const lane = this.#lanes.get(stream);
     if (lane === undefined) return;
-    if (isStageEnd && (lane.masker.pendingBytes > 0 || lane.utf8.pendingBytes > 0)) {
-      this.#closeLane(stream);
-      this.#lanes.delete(stream);
-    } else {
-      lane.stamper?.close();
+    if (isStageEnd) {
+      lane.masker.flush();
+      lane.utf8.flush();
     }
+    lane.stamper?.close();
   }
 
   #closeLane(stream: OutputStream): void {

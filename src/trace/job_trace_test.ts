@@ -324,3 +324,18 @@ Deno.test("JobTrace without FF_TIMESTAMPS keeps a secret masked when the other s
   trace.close();
   assert.equal(dec.decode(stored(trace)), "pass=progress\n[MASKED]\nwarn\n€\n");
 });
+
+Deno.test("a stage's end ends a token or query value its output ended in: the next stage's output is kept", () => {
+  for (const trace of [newTrace(), stampedTrace()]) {
+    using t = trace;
+    t.write(enc.encode("tok=glpat-abc"), "stdout");
+    t.write(enc.encode("see ?private_token=xyz"), "stderr");
+    t.write(enc.encode("section_end:1:step_script\r\x1b[0K"), "runner");
+    t.write(enc.encode("Running after_script\n"), "stdout");
+    t.write(enc.encode("next-stage\n"), "stderr");
+    t.close();
+    const text = dec.decode(stored(t));
+    assert.match(text, /tok=glpat-\[MASKED\]\n?[^]*Running after_script\n/);
+    assert.match(text, /see \?private_token=\[MASKED\]\n?[^]*next-stage\n/);
+  }
+});

@@ -295,6 +295,21 @@ export class TraceMasker {
     this.#passOn();
   }
 
+  /**
+   * Ends the text so far, as the end of a stage's stream: writes what was held
+   * back (a partial match is no match) and ends a token or query value in
+   * progress, so the next write starts afresh. Writes may follow.
+   */
+  flush(): void {
+    if (this.#isClosed) return;
+    const buf = this.#pending;
+    this.#pending = EMPTY;
+    if (buf.length > 0) this.#process(buf, true);
+    this.#state = NORMAL;
+    this.#maskEnd = 0;
+    this.#passOn();
+  }
+
   /** Flushes what was held back; later writes throw. Safe to call twice. */
   close(): void {
     if (this.#isClosed) return;

@@ -364,3 +364,21 @@ Deno.test("a write with several secrets reaches the next sink in one piece, and 
       "no secret here\nthen [MASKED] again\n",
   );
 });
+
+Deno.test("TraceMasker flush writes what was held back and ends a token in progress; writes go on", () => {
+  const out = new Collector();
+  const masker = new TraceMasker(out, { ...defaults, phrases: [SECRET] });
+  masker.write(enc.encode("a s3c"));
+  masker.flush();
+  assert.equal(out.text, "a s3c", "a partial match is no match");
+  masker.write(enc.encode("tok=glpat-abc"));
+  masker.flush();
+  masker.write(enc.encode("Running ?private_token=x"));
+  masker.flush();
+  masker.write(enc.encode("next " + SECRET));
+  masker.close();
+  assert.equal(
+    out.text,
+    "a s3ctok=glpat-[MASKED]Running ?private_token=[MASKED]next [MASKED]",
+  );
+});

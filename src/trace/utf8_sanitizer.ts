@@ -31,11 +31,6 @@ export class Utf8Sanitizer {
     this.#isUtf8 = isUtf8;
   }
 
-  /** Bytes held back so far (the start of a character the next write may finish). */
-  get pendingBytes(): number {
-    return this.#pending.length;
-  }
-
   write(chunk: Uint8Array): void {
     if (this.#isClosed) throw new TypeError("Cannot write to a closed UTF-8 sanitizer");
     if (chunk.length === 0) return;
@@ -60,13 +55,18 @@ export class Utf8Sanitizer {
     if (stop < buf.length) this.#pending = buf.slice(stop);
   }
 
-  /** Replaces an unfinished character at the end; later writes throw. Safe to call twice. */
-  close(): void {
+  /** Replaces an unfinished character at the end; writes may follow. */
+  flush(): void {
     if (this.#isClosed) return;
-    this.#isClosed = true;
     const buf = this.#pending;
     this.#pending = EMPTY;
     if (buf.length > 0) this.#process(buf, true);
+  }
+
+  /** Replaces an unfinished character at the end; later writes throw. Safe to call twice. */
+  close(): void {
+    this.flush();
+    this.#isClosed = true;
   }
 
   /** Writes the sanitized bytes; returns where an unfinished character starts. */
