@@ -157,6 +157,13 @@ export function resolveBuildSettings(
     else warnings.push(`Invalid GIT_SUBMODULE_DEPTH "${rawSubmoduleDepth}": ignoring it`);
   }
 
+  let debugTrace = bool("CI_DEBUG_TRACE", false);
+  if (debugTrace && options.debugTraceDisabled) {
+    // As the official runner says it in the job log.
+    warnings.push("CI_DEBUG_TRACE: usage is disabled on this Runner");
+    debugTrace = false;
+  }
+
   for (const [key, isActive, instead] of UNSUPPORTED_VARIABLES) {
     const raw = lookup(key) ?? "";
     if (raw !== "" && isActive(raw, { gitSubmoduleStrategy })) {
@@ -183,7 +190,7 @@ export function resolveBuildSettings(
       "RUNNER_AFTER_SCRIPT_TIMEOUT",
       Math.min(DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, options.jobTimeoutMs),
     ),
-    debugTrace: !options.debugTraceDisabled && bool("CI_DEBUG_TRACE", false),
+    debugTrace,
     warnings,
   };
 }

@@ -189,10 +189,10 @@ Deno.test("a boolean job variable that is not a Go boolean keeps its default wit
   assert.equal(odd.gitCheckout, true);
   assert.equal(odd.afterScriptIgnoreErrors, true);
   assert.equal(odd.debugTrace, false);
-  assert.deepEqual(odd.warnings, [
-    'Invalid GIT_CHECKOUT "2": using "true"',
+  assert.deepEqual(odd.warnings.toSorted(), [
     'Invalid AFTER_SCRIPT_IGNORE_ERRORS "-1": using "true"',
     'Invalid CI_DEBUG_TRACE "yes": using "false"',
+    'Invalid GIT_CHECKOUT "2": using "true"',
   ]);
   const go = resolve({
     GIT_CHECKOUT: "0",
@@ -203,4 +203,20 @@ Deno.test("a boolean job variable that is not a Go boolean keeps its default wit
   assert.equal(go.afterScriptIgnoreErrors, false);
   assert.equal(go.debugTrace, true);
   assert.deepEqual(go.warnings, []);
+});
+
+Deno.test("CI_DEBUG_TRACE on a runner with debug_trace_disabled is off with the official warning", () => {
+  const resolve = (vars: Record<string, string>, debugTraceDisabled: boolean) =>
+    resolveBuildSettings((k) => vars[k], {
+      allowGitFetch: true,
+      jobTimeoutMs: 3_600_000,
+      debugTraceDisabled,
+    });
+  const disabled = resolve({ CI_DEBUG_TRACE: "true" }, true);
+  assert.equal(disabled.debugTrace, false);
+  assert.deepEqual(disabled.warnings, ["CI_DEBUG_TRACE: usage is disabled on this Runner"]);
+  assert.deepEqual(resolve({ CI_DEBUG_TRACE: "false" }, true).warnings, []);
+  const allowed = resolve({ CI_DEBUG_TRACE: "true" }, false);
+  assert.equal(allowed.debugTrace, true);
+  assert.deepEqual(allowed.warnings, []);
 });
