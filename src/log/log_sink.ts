@@ -92,6 +92,16 @@ export class LogSink {
     this.#redactor.addSecret(secret);
   }
 
+  /** Masks a job's token while the job runs and a while after (`SecretRedactor.releaseJobSecret`). */
+  addJobSecret(secret: string): void {
+    this.#redactor.addJobSecret(secret);
+  }
+
+  /** The job that `addJobSecret` was called for has ended. */
+  releaseJobSecret(secret: string): void {
+    this.#redactor.releaseJobSecret(secret);
+  }
+
   /** True when a record at `level` would be written now. */
   isEnabled(level: LogLevel): boolean {
     return isLevelEnabled(level, this.#level);

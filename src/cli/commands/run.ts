@@ -233,7 +233,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       jobStarted: (runner, job) => {
         lastJobAt = Date.now();
         idleCollector.jobStarted();
-        ctx.sink.addSecret(job.token);
+        ctx.sink.addJobSecret(job.token);
         const flags = resolveFeatureFlags(
           runner.featureFlags,
           (key) => job.variables.find((v) => v.key === key)?.value,
@@ -262,6 +262,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
           ...(result.failureReason ? { failureReason: result.failureReason } : {}),
           durationSeconds,
         });
+        ctx.sink.releaseJobSecret(job.token);
         finishedJobs++;
         lastJobAt = Date.now();
         idleCollector.jobFinished();
