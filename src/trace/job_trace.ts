@@ -36,6 +36,19 @@ export interface JobTraceOptions {
   isUtf8: IsUtf8 | null;
 }
 
+/**
+ * Milliseconds since the epoch with sub-millisecond steps: the wall clock read
+ * now, then advanced by the monotonic clock. Taken per job, so a job's stamps
+ * follow the wall clock as it is when the job starts. (`performance.timeOrigin`
+ * is the wall clock when the process started: a poller started before NTP set
+ * the time, or one whose host slept, stamped every later job's lines that far
+ * off.)
+ */
+function wallClockNow(): () => number {
+  const origin = Date.now() - performance.now();
+  return () => origin + performance.now();
+}
+
 /** CRC-32 of `data`, continuing from `previous` (the CRC of the bytes before it). */
 export type Crc32 = (data: Uint8Array, previous: number) => number;
 
@@ -125,7 +138,7 @@ export class JobTrace implements ByteSink, Disposable {
     this.#limiter = new OutputLimiter(stored, kib === 0 ? DEFAULT_OUTPUT_LIMIT_BYTES : bytes);
     this.#mask = options.mask;
     this.#isTimestamped = options.isTimestamped ?? false;
-    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
+    this.#now = options.now ?? wallClockNow();
   }
 
   /** Takes raw job output (any bytes, any split) from `stream` (default: the script's stdout). */

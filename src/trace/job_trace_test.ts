@@ -339,3 +339,27 @@ Deno.test("a stage's end ends a token or query value its output ended in: the ne
     assert.match(text, /see \?private_token=\[MASKED\]\n?[^]*next-stage\n/);
   }
 });
+
+Deno.test("JobTrace stamps lines with the wall clock as it is when the job starts, not when the process started", () => {
+  // The wall clock was set 3 hours forward after this process started (NTP at boot, a host that slept).
+  const stepMs = 3 * 3600 * 1000;
+  const realNow = Date.now;
+  Date.now = () => realNow() + stepMs;
+  try {
+    using trace = new JobTrace({
+      mask: { phrases: [], tokenPrefixes: [] },
+      outputLimitKiB: 0,
+      store: new TraceStore(),
+      crc32,
+      isUtf8,
+      isTimestamped: true,
+    });
+    trace.write(enc.encode("line\n"));
+    trace.close();
+    const stamp = Date.parse(dec.decode(stored(trace)).slice(0, 27));
+    const wall = realNow() + stepMs;
+    assert.ok(Math.abs(stamp - wall) < 60_000, `stamped ${new Date(stamp).toISOString()}`);
+  } finally {
+    Date.now = realNow;
+  }
+});
