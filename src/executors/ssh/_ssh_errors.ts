@@ -49,6 +49,18 @@ export function isBadPassphrase(err: Error): boolean {
   return /bad decrypt|integrity check failed|bad passphrase|wrong passphrase/i.test(err.message);
 }
 
+/**
+ * ssh2: "(SSH) Channel open failure: open failed": sshd refused another
+ * session on the connection, which OpenSSH does past its MaxSessions.
+ */
+export function isSessionRefused(err: unknown): boolean {
+  return err instanceof Error && /Channel open failure/.test(err.message);
+}
+
+/** What a refused session means, for the job log. */
+export const SESSION_REFUSED_HINT =
+  "the server refused another session on this connection: a job holds 2 at once (SFTP and the stage) and 3 while a stage is cancelled; check MaxSessions in its sshd_config";
+
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) ssh2 puts in `err.code`. */
 export const SFTP_NO_SUCH_FILE = 2;
 export const SFTP_PERMISSION_DENIED = 3;

@@ -31,6 +31,8 @@ import {
   isBadPassphrase,
   isHostKeyRefusal,
   isMissingPassphrase,
+  isSessionRefused,
+  SESSION_REFUSED_HINT,
 } from "./_ssh_errors.ts";
 import { repairedEcdsaKey } from "./_ecdsa_key.ts";
 import { describeRefusal, hostKeyAlgorithms, KnownHosts } from "./known_hosts.ts";
@@ -451,7 +453,9 @@ export class SshConnection {
           reject(
             this.#lostReason !== null ? this.#lostError("") : new JobFailedError(
               "runner_system_failure",
-              `Cannot start a command on "${describeTarget(this.target)}": ${errorText(err)}`,
+              `Cannot start a command on "${describeTarget(this.target)}": ${errorText(err)}${
+                isSessionRefused(err) ? `: ${SESSION_REFUSED_HINT}` : ""
+              }`,
               { cause: err },
             ),
           );

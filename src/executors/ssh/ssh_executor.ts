@@ -302,6 +302,8 @@ export class SshExecutor implements Executor {
   async #kill(connection: SshConnection, stage: RunningStage): Promise<void> {
     const grace = Math.max(0, this.#o.killGraceMs ?? 5000);
     const pid = await within(stage.pid, PID_WAIT_MS, null);
+    /** Why the kill command did not run, for the warning; null when it ran (or was not needed). */
+    let killFailure: string | null = null;
     if (pid !== null && connection.lostReason === null) {
       // dash's `kill` takes `-PGID` but not `-- -PGID`; bash and busybox take both.
       const seconds = Math.ceil(grace / 1000);
@@ -315,12 +317,15 @@ export class SshExecutor implements Executor {
       try {
         await connection.execCollect(`sh -c '${script}'`, { timeoutMs: grace + 30_000 });
       } catch (err) {
+        killFailure = err instanceof Error ? err.message : String(err);
         this.#log.warn("Cannot kill an aborted stage on the remote host", {
-          [F.ERROR]: err instanceof Error ? err.message : String(err),
+          [F.ERROR]: killFailure,
         });
       }
-    } else if (connection.lostReason === null) {
-      // No pid: signal the session over the channel (OpenSSH 7.9+ delivers it to the shell).
+    }
+    if ((pid === null || killFailure !== null) && connection.lostReason === null) {
+      // No pid, or no session for the kill command: signal the session over the
+      // channel (OpenSSH 7.9+ delivers it to the shell, not to its children).
       stage.channel.signal("TERM");
       await within(stage.closed, grace, undefined);
       stage.channel.signal("KILL");
@@ -329,9 +334,13 @@ export class SshExecutor implements Executor {
     await within(stage.closed, 10_000, undefined);
     stage.channel.close();
     const isClosed = await within(stage.closed.then(() => true), 5000, false);
-    if (!isClosed) {
+    if (!isClosed || killFailure !== null) {
       this.#println(
-        `WARNING: processes of the aborted stage may still run on ${this.target.host}: they survived SIGKILL of the stage's process group`,
+        `WARNING: processes of the aborted stage may still run on ${this.target.host}: ${
+          killFailure === null
+            ? "they survived SIGKILL of the stage's process group"
+            : `the command to kill its process group could not start (${killFailure}); only its shell was signalled`
+        }`,
       );
       this.#log.warn("Aborted stage did not end on the remote host", { [F.PID]: pid ?? "unknown" });
     }

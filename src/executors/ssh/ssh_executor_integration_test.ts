@@ -486,6 +486,73 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "SshExecutor names sshd's MaxSessions when the host refuses a session for a stage or a kill",
+  ignore,
+  // A refused try leaves CollectedOutput.waitFor's poll timer behind for a moment.
+  sanitizeOps: false,
+  fn: async () => {
+    // Two sessions: SFTP holds one after prepare. sshd frees a closed session's slot only once
+    // it has reaped its process, so a new session may be refused for a moment: try again then.
+    await using s = await startSshd({ maxSessions: 2 });
+    const output = new CollectedOutput();
+    await using executor = executorFor(s, output);
+    await executor.prepare(never());
+    const isRefusal = (err: unknown) =>
+      err instanceof JobFailedError && /check MaxSessions in its sshd_config/.test(err.message);
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 200));
+    let held = null;
+    for (let i = 0; held === null && i < 25; i++) {
+      held = await executor.connection!.exec("sleep 60").catch(async (err) => {
+        if (!isRefusal(err)) throw err;
+        await pause();
+        return null;
+      });
+    }
+    assert.ok(held, "no session for the held command");
+    // SFTP and the held command: the stage's session is refused, naming the setting.
+    await expectJobFailure(
+      executor.run({ stage: "step_script", script: contractScript(["echo hi"]) }, never()),
+      "runner_system_failure",
+      /Cannot start a command on "runner-ssh-test@127\.0\.0\.1:\d+": .*Channel open failure.*: the server refused another session on this connection: .*check MaxSessions in its sshd_config/,
+    );
+    // sshd keeps a pty-less command (and its session) when the channel closes: end it.
+    for (const p of await s.userProcesses()) {
+      if (p.command === "sleep 60") Deno.kill(p.pid, "SIGKILL");
+    }
+    held.channel.close();
+    // SFTP and the stage: cancelling it needs a third session, for the kill command.
+    const controller = new AbortController();
+    let running: Promise<number> | null = null;
+    for (let i = 0; running === null && i < 25; i++) {
+      const attempt = executor.run(
+        { stage: "step_script", script: contractScript(["echo started", "sleep 1000"]) },
+        controller.signal,
+      );
+      const outcome: unknown = await Promise.race([
+        output.waitFor("started").then(() => "started"),
+        attempt.then(() => "ended", (err) => err),
+      ]);
+      if (outcome === "started") running = attempt;
+      else if (isRefusal(outcome)) await pause();
+      else throw outcome;
+    }
+    assert.ok(running, "no session for the stage");
+    controller.abort();
+    assert.notEqual(await running, 0);
+    assert.match(
+      output.text(),
+      /WARNING: processes of the aborted stage may still run on 127\.0\.0\.1: the command to kill its process group could not start \(.*check MaxSessions in its sshd_config\); only its shell was signalled/,
+    );
+    for (const p of await s.userProcesses()) {
+      try {
+        Deno.kill(p.pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  },
+});
+
+Deno.test({
   name: "SshExecutor cancel kills the remote script and everything it started",
   ignore,
   fn: async () => {
