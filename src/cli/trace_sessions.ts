@@ -68,12 +68,13 @@ export class TraceSessions implements TraceSessionFactory {
     } = await (pipeline ??= loadPipeline());
     // As the build resolves them, so the runner's `environment` counts too.
     const flags = featureFlagsForJob(runner, job.variables);
+    const store = new TraceStore({ openSpillFile: () => openTempSpillFile(this.#o.tempDir) });
     const trace = new JobTrace({
       mask: maskOptionsForJob(job, {
         isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,
       }),
       outputLimitKiB: runner.outputLimit,
-      store: new TraceStore({ openSpillFile: () => openTempSpillFile(this.#o.tempDir) }),
+      store,
       isTimestamped: flags["FF_TIMESTAMPS"] ?? true,
       crc32,
       isUtf8,
@@ -120,6 +121,11 @@ export class TraceSessions implements TraceSessionFactory {
               "sent_bytes": final.sentBytes,
               "log_bytes": trace.size,
               [F.ERROR]: final.lastError ?? "",
+            });
+          }
+          if (store.spillError !== null) {
+            log.warn("The job's log could not use its temporary file and was kept in memory", {
+              [F.ERROR]: store.spillError.message,
             });
           }
           // A job GitLab already ended needs nothing more from us.

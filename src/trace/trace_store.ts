@@ -6,6 +6,9 @@
  * The first `memoryLimitBytes` live in memory; past that the whole trace moves
  * to a temporary file (from `openSpillFile`) and memory stays at one write
  * buffer, so a 1 GiB log costs about `WRITE_BUFFER_BYTES` of RSS, not 1 GiB.
+ * When the file cannot be made or written (its directory removed by a /tmp
+ * cleaner, a full disk), the trace stays in (or moves back to) memory and
+ * `spillError` says why: the job's log is kept, only its memory grows.
  */
 export interface TraceStoreOptions {
   /**
@@ -63,6 +66,7 @@ export class TraceStore {
   #fileSize = 0;
   #buffer: Uint8Array | undefined;
   #bufferUsed = 0;
+  #spillError: Error | null = null;
   #isClosed = false;
 
   constructor(options: TraceStoreOptions = {}) {
@@ -84,17 +88,30 @@ export class TraceStore {
     return this.#file !== undefined;
   }
 
+  /** Why the trace is kept in memory past its limit (its file failed), or null. */
+  get spillError(): Error | null {
+    return this.#spillError;
+  }
+
   append(bytes: Uint8Array): void {
     if (this.#isClosed) throw new TypeError("Cannot append to a closed trace store");
     if (bytes.length === 0) return;
     if (
       this.#file === undefined && this.#openSpillFile !== undefined &&
-      this.#size + bytes.length > this.#memoryLimitBytes
+      this.#spillError === null && this.#size + bytes.length > this.#memoryLimitBytes
     ) {
       this.#spill(this.#openSpillFile);
     }
-    if (this.#file === undefined) this.#appendToMemory(bytes);
-    else this.#appendToFile(this.#file, bytes);
+    if (this.#file !== undefined) {
+      try {
+        this.#appendToFile(this.#file, bytes);
+        this.#size += bytes.length;
+        return;
+      } catch (error) {
+        this.#backToMemory(this.#file, error);
+      }
+    }
+    this.#appendToMemory(bytes);
     this.#size += bytes.length;
   }
 
@@ -110,8 +127,14 @@ export class TraceStore {
     }
     const length = Math.max(0, Math.min(maxLength, this.#size - offset));
     if (length === 0) return new Uint8Array(0);
+    if (this.#file !== undefined && offset + length > this.#fileSize) {
+      try {
+        this.#flushBuffer(this.#file);
+      } catch (error) {
+        this.#backToMemory(this.#file, error);
+      }
+    }
     if (this.#file === undefined) return this.#readFromMemory(offset, length);
-    if (offset + length > this.#fileSize) this.#flushBuffer(this.#file);
     const out = new Uint8Array(length);
     this.#file.readAt(offset, out);
     return out;
@@ -159,12 +182,20 @@ export class TraceStore {
   }
 
   #spill(open: () => SpillFile): void {
-    const file = open();
-    let left = this.#size;
-    for (const block of this.#blocks) {
-      const n = Math.min(left, BLOCK_BYTES);
-      file.append(block.subarray(0, n));
-      left -= n;
+    let file: SpillFile | undefined;
+    try {
+      file = open();
+      let left = this.#size;
+      for (const block of this.#blocks) {
+        const n = Math.min(left, BLOCK_BYTES);
+        file.append(block.subarray(0, n));
+        left -= n;
+      }
+    } catch (error) {
+      // The trace stays in memory, where it still is whole.
+      this.#spillError = error instanceof Error ? error : new Error(String(error));
+      file?.close();
+      return;
     }
     this.#blocks = [];
     this.#file = file;
@@ -185,6 +216,38 @@ export class TraceStore {
     }
     buffer.set(bytes, this.#bufferUsed);
     this.#bufferUsed += bytes.length;
+  }
+
+  /**
+   * The file failed: reads back what it holds (its first `#fileSize` bytes,
+   * written whole), adds the buffer, and goes on in memory without it.
+   */
+  #backToMemory(file: SpillFile, error: unknown): void {
+    const buffered = this.#buffer!.subarray(0, this.#bufferUsed);
+    const fileSize = this.#fileSize;
+    const size = this.#size;
+    this.#size = 0;
+    try {
+      for (let at = 0; at < fileSize; at += BLOCK_BYTES) {
+        const chunk = new Uint8Array(Math.min(BLOCK_BYTES, fileSize - at));
+        file.readAt(at, chunk);
+        this.#appendToMemory(chunk);
+        this.#size += chunk.length;
+      }
+    } catch (readError) {
+      // Unreadable too: nothing to fall back on.
+      this.#blocks = [];
+      this.#size = size;
+      throw readError;
+    }
+    this.#appendToMemory(buffered);
+    this.#size += buffered.length;
+    this.#spillError = error instanceof Error ? error : new Error(String(error));
+    this.#file = undefined;
+    this.#buffer = undefined;
+    this.#bufferUsed = 0;
+    this.#fileSize = 0;
+    file.close();
   }
 
   #flushBuffer(file: SpillFile): void {

@@ -127,3 +127,59 @@ Deno.test("TraceStore gathers a spilled trace's appends of 96 KiB (a stamped 64 
   assert.deepEqual(store.read(all.length, 2 * 1024 * 1024), pattern(2 * 1024 * 1024, 9));
   store.close();
 });
+
+/** A spill file that fails once `failAfter` appends succeeded, as a full disk does. */
+class FailingSpillFile extends MemorySpillFile {
+  constructor(readonly failAfter: number) {
+    super();
+  }
+  override append(bytes: Uint8Array): void {
+    if (this.appends >= this.failAfter) {
+      throw new Error(
+        'Cannot write job trace file "/tmp/x": No space left on device (os error 28)',
+      );
+    }
+    super.append(bytes);
+  }
+}
+
+Deno.test("TraceStore keeps the whole trace in memory when its spill file cannot be made or written", () => {
+  const data = pattern(5 * 1024 * 1024 + 123, 7);
+  const cases: [string, () => SpillFile][] = [
+    ["cannot be made", () => {
+      throw new Error('Cannot create job trace file in "/tmp/runner-x": No such file or directory');
+    }],
+    ["fails copying memory", () => new FailingSpillFile(3)],
+    ["fails later", () => new FailingSpillFile(17)],
+  ];
+  for (const [what, openSpillFile] of cases) {
+    const store = new TraceStore({ memoryLimitBytes: 1024 * 1024, openSpillFile });
+    for (let at = 0; at < data.length; at += 96 * 1024) {
+      store.append(data.subarray(at, at + 96 * 1024));
+    }
+    assert.equal(store.size, data.length, what);
+    assert.deepEqual(store.read(0, data.length), data, what);
+    assert.equal(store.isSpilled, false, what);
+    assert.match(String(store.spillError), /No such file|No space left/, what);
+    store.close();
+  }
+});
+
+Deno.test("TraceStore reads a spilled trace whole when writing its buffer out fails at a read", () => {
+  let file: FailingSpillFile | undefined;
+  const store = new TraceStore({
+    memoryLimitBytes: 0,
+    openSpillFile: () => file = new FailingSpillFile(0),
+  });
+  const data = pattern(300 * 1024, 3);
+  store.append(data.subarray(0, 100));
+  store.append(data.subarray(100));
+  assert.equal(
+    store.isSpilled,
+    true,
+    "the first 100 bytes went to the file, the rest to its buffer",
+  );
+  assert.deepEqual(store.read(0, data.length), data);
+  assert.equal(store.isSpilled, false);
+  assert.equal(file?.isClosed, true);
+});
