@@ -559,8 +559,13 @@ export class JobSupervisor implements JobHandler {
       }
     } catch (err) {
       if (err instanceof MessageTooLargeError) tooLarge = err;
-      else if (isHeard || !proc.isPrestarted || !mayRetry) {
-        log.error("Lost the executor process", { [F.ERROR]: String(err) });
+      else {
+        if (isHeard || !proc.isPrestarted || !mayRetry) {
+          log.error("Lost the executor process", { [F.ERROR]: String(err) });
+        }
+        // Nobody reads it any more: a live process would fill its pipe and
+        // never end. One already dead is not touched.
+        proc.kill("SIGKILL");
       }
     } finally {
       watchdog.clear();

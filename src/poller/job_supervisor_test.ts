@@ -589,3 +589,55 @@ Deno.test("JobSupervisor.prestart never throws: a launcher that cannot start a p
   sweepingSupervisor(launcher, new RecordedTraces()).prestart([RUNNER], 1);
   assert.equal(launcher.prestarted.length, 1);
 });
+
+/** Says a line, then runs until killed, as a job in its script. */
+class TalkingProcess extends HungProcess {
+  override async *events(): AsyncIterable<{ trace: Uint8Array } | { event: FromExecutor }> {
+    yield { trace: new TextEncoder().encode("compiling\n") };
+    await this.status;
+  }
+}
+
+Deno.test("JobSupervisor ends and reports a job whose output it cannot take, instead of waiting on its process for ever", async () => {
+  const process = new TalkingProcess();
+  const finished: JobResult[] = [];
+  let writes = 0;
+  const supervisor = new JobSupervisor({
+    log: new SilentLogger(),
+    launcher: new OneProcessLauncher(process),
+    traces: {
+      open: () => ({
+        write: () => {
+          if (writes++ === 0) {
+            throw new Error("Cannot write job trace file: No space left on device");
+          }
+        },
+        finish: (result) => {
+          finished.push(result);
+          return Promise.resolve(true);
+        },
+      }),
+    },
+    transportFor: () => new AcceptingTransport(),
+    systemId: "s_test",
+    cwd: "/nonexistent",
+    tempDir: "/nonexistent/tmp",
+    stateDir: "/nonexistent/state",
+    env: () => undefined,
+  });
+  const handled = handleJob(supervisor, RUNNER, 12).then(() => "reported" as const);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    handled,
+    new Promise<"still waiting">((r) => timer = setTimeout(() => r("still waiting"), 5000)),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== "reported") {
+    process.kill("SIGKILL");
+    await handled;
+  }
+  await supervisor.settled();
+  assert.equal(outcome, "reported");
+  assert.deepEqual(process.signals, ["SIGKILL"]);
+  assert.deepEqual(finished, [{ state: "failed", failureReason: "runner_system_failure" }]);
+});
