@@ -408,6 +408,20 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     // work on cache_dir only: they are given no pre-signed URLs.
     warnCacheType("is not supported with the custom executor");
   }
+  if (runner.executor === "shell" || runner.executor === "docker" || runner.executor === "custom") {
+    // Only the ssh executors read [runners.ssh]: a copied block would look like it connects.
+    const key = SSH_KEYS.find((k) => item.present.has(`runners.ssh.${k}`));
+    if (key !== undefined) {
+      const where = [...path, "ssh", key];
+      v.warn(
+        "unsupported_value",
+        where,
+        `key ${
+          displayKeyPath(where)
+        } is not used: [runners.ssh] is read by the ssh and docker+ssh executors, not by "${runner.executor}"`,
+      );
+    }
+  }
   if (runner.executor === "docker+ssh" && runner.ssh.host !== "") {
     // Every stage goes to the job container's address, known only once it runs.
     const where = [...path, "ssh", "host"];
@@ -434,6 +448,17 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     customBuildDirEnabled: item.present.has("runners.custom_build_dir.enabled"),
   });
 }
+
+/** The keys of [runners.ssh]. */
+const SSH_KEYS = [
+  "host",
+  "port",
+  "user",
+  "password",
+  "identity_file",
+  "known_hosts_file",
+  "disable_strict_host_key_checking",
+];
 
 function syntaxError(error: TomlError, file: string, text: string): ConfigError {
   let reason = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "") ?? "";

@@ -795,3 +795,19 @@ Deno.test("[runners.ssh] host warns that docker+ssh does not use it; ssh uses it
     ],
   ]);
 });
+
+Deno.test("[runners.ssh] on a shell, docker or custom runner warns that it is not used", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.ssh]\nuser = "ci"\nhost = "build-1"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n[runners.ssh]\n` +
+      `[[runners]]\nname = "c"\nexecutor = "ssh"\n[runners.ssh]\nhost = "build-1"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      6,
+      'key runners[0].ssh.host is not used: [runners.ssh] is read by the ssh and docker+ssh executors, not by "shell"',
+    ],
+  ]);
+});
