@@ -422,6 +422,22 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       );
     }
   }
+  if (
+    (runner.executor === "ssh" || runner.executor === "docker+ssh") &&
+    !["", "bash", "sh"].includes(runner.shell)
+  ) {
+    // The ssh executors drive bash or sh only, and fail every job on another shell.
+    const where = [...path, "shell"];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${displayKeyPath(where)} = ${
+        JSON.stringify(runner.shell)
+      } is not supported by the ${runner.executor} executor: every job of runner ${
+        JSON.stringify(runner.name)
+      } fails (use "bash" or "sh")`,
+    );
+  }
   if (runner.executor === "docker+ssh" && runner.ssh.host !== "") {
     // Every stage goes to the job container's address, known only once it runs.
     const where = [...path, "ssh", "host"];

@@ -811,3 +811,24 @@ Deno.test("[runners.ssh] on a shell, docker or custom runner warns that it is no
     ],
   ]);
 });
+
+Deno.test("a shell the ssh executors cannot drive warns at load, naming the key", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "ssh"\nshell = "pwsh"\n[runners.ssh]\nhost = "b"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "ssh"\nshell = "sh"\n[runners.ssh]\nhost = "b"\n` +
+      `[[runners]]\nname = "d"\nexecutor = "docker+ssh"\nshell = "powershell"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      4,
+      'key runners[0].shell = "pwsh" is not supported by the ssh executor: every job of runner "a" fails (use "bash" or "sh")',
+    ],
+    [
+      "unsupported_value",
+      16,
+      'key runners[2].shell = "powershell" is not supported by the docker+ssh executor: every job of runner "d" fails (use "bash" or "sh")',
+    ],
+  ]);
+});
