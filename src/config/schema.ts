@@ -644,9 +644,17 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "Deadline for the get_sources stage (added 19.1).",
     { defaultText: "unset = job timeout" },
   ),
-  k("runners", "debug_trace_disabled", "bool", false, "P1", "Ignore CI_DEBUG_TRACE from jobs.", {
-    defaultText: "false",
-  }),
+  k(
+    "runners",
+    "debug_trace_disabled",
+    "bool",
+    false,
+    "P1",
+    "Ignore CI_DEBUG_TRACE from jobs (with a job-log warning).",
+    {
+      defaultText: "false",
+    },
+  ),
   k(
     "runners",
     "safe_directory_checkout",
@@ -662,7 +670,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool",
     true,
     "P1",
-    "Delete .git/config and hooks (repo, submodules, template dir) before and after the job.",
+    "Delete .git/config and hooks (repo, submodules, template dir) before fetching.",
     { dynamic: true, defaultText: "true; false for shell executor or GIT_STRATEGY=none" },
   ),
   k(
