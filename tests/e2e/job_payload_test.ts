@@ -15,13 +15,29 @@ function config(url: string, token: string): string {
   return `concurrent = 2\ncheck_interval = 1\n\n${runnerToml(url, token)}`;
 }
 
+/** A fake GitLab (traces sent every second) and a shell runner polling it, both ended on dispose. */
+async function runnerWorld(options: Parameters<typeof FakeGitLab.start>[0] = {}) {
+  const gitlab = await FakeGitLab.start({ ...options, traceUpdateIntervalSeconds: 1 });
+  try {
+    const r = gitlab.createRunner({ kind: "created" });
+    const runner = await startRunner({ config: config(gitlab.url, r.token), env: cleanHome() });
+    return {
+      gitlab,
+      runner,
+      async [Symbol.asyncDispose]() {
+        await runner[Symbol.asyncDispose]();
+        await gitlab[Symbol.asyncDispose]();
+      },
+    };
+  } catch (err) {
+    await gitlab[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
 Deno.test("a job with executor_opts GitLab's runner does not know fails naming them, as it does, before any script runs", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ["echo script ran"],
     variables: NO_GIT,
@@ -41,15 +57,10 @@ Deno.test("a job with executor_opts GitLab's runner does not know fails naming t
 });
 
 Deno.test("a job carrying secrets, CI steps or inputs this runner does not declare fails naming the field instead of running without them", async () => {
-  await using gitlab = await FakeGitLab.start({
-    traceUpdateIntervalSeconds: 1,
+  await using world = await runnerWorld({
     failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
   });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  const { gitlab, runner } = world;
   const vault = {
     server: { url: "http://vault.test", auth: { name: "jwt", path: "jwt", data: {} } },
     engine: { name: "kv-v2", path: "kv" },
@@ -87,15 +98,10 @@ Deno.test("a job carrying secrets, CI steps or inputs this runner does not decla
 });
 
 Deno.test("a variable or script line with a NUL byte fails the job naming it, never showing a masked value", async () => {
-  await using gitlab = await FakeGitLab.start({
-    traceUpdateIntervalSeconds: 1,
+  await using world = await runnerWorld({
     failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
   });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  const { gitlab, runner } = world;
   const secret = gitlab.enqueueJob({
     script: ["echo script ran"],
     variables: [...NO_GIT, {
@@ -122,12 +128,8 @@ Deno.test("a variable or script line with a NUL byte fails the job naming it, ne
 });
 
 Deno.test("an artifacts or cache when the runner does not know runs the job, warns naming the field and uploads nothing for it, as GitLab's runner does", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ["mkdir -p out && echo x > out/f"],
     variables: NO_GIT,
@@ -152,12 +154,8 @@ Deno.test("an artifacts or cache when the runner does not know runs the job, war
 });
 
 Deno.test("a variable whose key is not a shell name is not exported, and the job log says so naming it", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ['echo "dashed: [$(printenv DEPLOY-ENV)]"'],
     variables: [
@@ -178,12 +176,8 @@ Deno.test("a variable whose key is not a shell name is not exported, and the job
 });
 
 Deno.test("a job timeout with a fraction fails the job naming runner_info.timeout instead of running with it", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ["echo script ran"],
     variables: NO_GIT,
@@ -200,12 +194,8 @@ Deno.test("a job timeout with a fraction fails the job naming runner_info.timeou
 });
 
 Deno.test("a feature flag variable that is not true or false is named in a job-log warning", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ["echo script ran"],
     variables: [...NO_GIT, { key: "FF_SCRIPT_SECTIONS", value: "enabled" }],
@@ -219,12 +209,8 @@ Deno.test("a feature flag variable that is not true or false is named in a job-l
 });
 
 Deno.test("an official job variable this runner does not act on is named in a job-log warning", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
-  const r = gitlab.createRunner({ kind: "created" });
-  await using runner = await startRunner({
-    config: config(gitlab.url, r.token),
-    env: cleanHome(),
-  });
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ["echo script ran"],
     variables: [...NO_GIT, { key: "CACHE_COMPRESSION_FORMAT", value: "tarzstd" }],
