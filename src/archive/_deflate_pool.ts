@@ -1,11 +1,11 @@
 /**
- * Deflate on more than one core, for FF_USE_FASTZIP: pieces of work ("units":
- * a batch of small files, or one block of a large file) are deflated either
- * by this thread or by one of a few Workers. Deno 2.9.6 runs node:zlib's
- * asynchronous calls on the calling thread (see _deflate.ts), so a Worker is
- * the only way to a second core; each costs ~20 MiB (an isolate and its own
- * node:zlib), which is why this is opt-in and the default writer stays on one
- * thread within 64 MiB.
+ * Deflate and inflate on more than one core, for FF_USE_FASTZIP: pieces of
+ * work ("units": a batch of small files or entries, or one block of a large
+ * file) are done either by this thread or by one of a few Workers. Deno 2.9.6
+ * runs node:zlib's asynchronous calls on the calling thread (see _deflate.ts),
+ * so a Worker is the only way to a second core; each costs ~20 MiB (an
+ * isolate and its own node:zlib), which is why this is opt-in and the default
+ * writer and extractor stay on one thread within 64 MiB.
  *
  * `processUnit` is the one implementation of the work: this thread calls it,
  * and each Worker runs its source text (it must stay self-contained: no
@@ -296,7 +296,7 @@ interface Job {
  * Up to `workers` Worker threads, started at the second unit (an archive of
  * one unit is done here before a Worker could start). `submit` queues a unit
  * for the next free Worker; `result` waits for a unit's answer and, while it
- * waits, deflates queued units on this thread (so this thread compresses
+ * waits, does queued units on this thread (so this thread (de)compresses
  * only when it has nothing else to do, and everything when no Worker is up
  * yet or none can start). `close` ends them all.
  */
