@@ -35,6 +35,12 @@ every key we know, generated from \`src/config/schema.ts\`.
   loading. Each one present in the file gives one warning per load:
   \`key X is accepted but not supported\`. Their values are kept when the runner
   rewrites the file.
+- **Another executor's section**: a key of \`[runners.ssh]\`, \`[runners.docker]\` or
+  \`[runners.custom]\` on a runner whose executor does not read that section (a
+  block copied from another runner, an executor line changed) gives one warning
+  per section, naming its main key (\`host\`, \`image\`, \`run_exec\`) or else its
+  first: \`key runners[0].docker.image is not used: [runners.docker] is read by
+  the docker and docker+ssh executors, not by "shell"\`.
 - **Types**: \`int-seconds\` is a plain integer of seconds; \`duration\` is a Go
   duration string such as \`"90s"\`, \`"15m"\`, \`"1h30m"\` or \`"500ms"\` (an integer is read
   as nanoseconds, as the official runner does; one below a millisecond, such as

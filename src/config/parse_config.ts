@@ -408,17 +408,26 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     // work on cache_dir only: they are given no pre-signed URLs.
     warnCacheType("is not supported with the custom executor");
   }
-  if (runner.executor === "shell" || runner.executor === "docker" || runner.executor === "custom") {
-    // Only the ssh executors read [runners.ssh]: a copied block would look like it connects.
-    const key = SSH_KEYS.find((k) => item.present.has(`runners.ssh.${k}`));
-    if (key !== undefined) {
-      const where = [...path, "ssh", key];
+  if (EXECUTORS_WITH_SECTIONS.has(runner.executor)) {
+    // A section only other executors read would look as if it acted (a block
+    // copied from another runner, an executor line changed): [runners.ssh]
+    // as if jobs went to a build host, [runners.docker] as if they ran in an
+    // image. Named once per section: by its main key when set, else its first.
+    for (const [section, main, readers] of EXECUTOR_SECTIONS) {
+      if (readers.includes(runner.executor)) continue;
+      const prefix = `runners.${section}.`;
+      const set = [...item.present].filter((id) => id.startsWith(prefix));
+      if (set.length === 0) continue;
+      const key = set.includes(prefix + main) ? main : (set[0] as string).slice(prefix.length);
+      const where = [...path, section, key];
+      const by = readers.length === 1
+        ? `the ${readers[0]} executor`
+        : `the ${readers.join(" and ")} executors`;
       v.warn(
         "unsupported_value",
         where,
-        `key ${
-          displayKeyPath(where)
-        } is not used: [runners.ssh] is read by the ssh and docker+ssh executors, not by "${runner.executor}"`,
+        `key ${displayKeyPath(where)} is not used: [runners.${section}] is read by ${by}, ` +
+          `not by "${runner.executor}"`,
       );
     }
   }
@@ -465,16 +474,13 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   });
 }
 
-/** The keys of [runners.ssh]. */
-const SSH_KEYS = [
-  "host",
-  "port",
-  "user",
-  "password",
-  "identity_file",
-  "known_hosts_file",
-  "disable_strict_host_key_checking",
+/** The executors' own sections, the key each is known by, and the executors that read them. */
+const EXECUTOR_SECTIONS: readonly [string, string, readonly string[]][] = [
+  ["ssh", "host", ["ssh", "docker+ssh"]],
+  ["docker", "image", ["docker", "docker+ssh"]],
+  ["custom", "run_exec", ["custom"]],
 ];
+const EXECUTORS_WITH_SECTIONS = new Set(["shell", "docker", "ssh", "docker+ssh", "custom"]);
 
 function syntaxError(error: TomlError, file: string, text: string): ConfigError {
   let reason = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "") ?? "";

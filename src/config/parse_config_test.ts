@@ -832,3 +832,26 @@ Deno.test("a shell the ssh executors cannot drive warns at load, naming the key"
     ],
   ]);
 });
+
+Deno.test("[runners.docker] and [runners.custom] on a runner whose executor does not read them warn, naming the first key", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.docker]\nimage = "alpine"\nprivileged = true\n` +
+      `[runners.custom]\nrun_exec = "/bin/true"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker+ssh"\n[runners.docker]\nimage = "alpine"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "custom"\n[runners.custom]\nrun_exec = "/bin/true"\n` +
+      `[runners.docker]\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      5,
+      'key runners[0].docker.image is not used: [runners.docker] is read by the docker and docker+ssh executors, not by "shell"',
+    ],
+    [
+      "unsupported_value",
+      8,
+      'key runners[0].custom.run_exec is not used: [runners.custom] is read by the custom executor, not by "shell"',
+    ],
+  ]);
+});
