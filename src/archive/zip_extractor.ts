@@ -399,7 +399,7 @@ async function extractFile(
 ): Promise<number> {
   const { entry, path } = item;
   const meta = { mode: entry.mode, mtime: entry.mtime };
-  if (entry.size <= SMALL_ENTRY && entry.compressedSize <= SMALL_ENTRY) {
+  if (isSmall(item)) {
     const data = await readEntryData(reader, item, lane);
     await target.writeFile(path, data, meta);
     return data.length;

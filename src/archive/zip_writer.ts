@@ -502,7 +502,8 @@ async function* inParallel(
   const units = new UnitStock(level);
   const window = pool.size + 3;
   const slots: Slot[] = [];
-  let filling: { unit: DeflateUnit; items: PrepareResult[]; used: number } | null = null;
+  // Typed by a cast: the closures below assign it, which narrowing from `= null` would miss.
+  let filling = null as { unit: DeflateUnit; items: PrepareResult[]; used: number } | null;
   const ready = (item: PrepareResult): Slot => ({ items: [item], sent: null });
 
   /** An entry with nothing to compress, after those before it. */
@@ -574,11 +575,14 @@ async function* inParallel(
       inOrder({ skipped: `${path}: ${describe(err)}` });
       continue;
     }
-    const length = entry?.kind === "file" && entry.size <= SMALL_FILE ? readSmall(path) : null;
-    if (entry?.kind === "file" && (length === null || length < 0)) {
-      if (length === null && entry.size <= SMALL_FILE) {
+    if (entry?.kind !== "file") {
+      // Gone, a directory, a symlink or other: nothing to compress, kept in order.
+      inOrder(await notAFile(source, path, entry));
+    } else {
+      const length = entry.size <= SMALL_FILE ? readSmall(path) : -1;
+      if (length === null) {
         inOrder({ skipped: `${path}: no such file or directory` });
-      } else {
+      } else if (length < 0) {
         // Large, or grown past a unit since stat.
         yield* all();
         yield {
@@ -590,16 +594,13 @@ async function* inParallel(
           crc: 0,
           size: entry.size,
         };
+      } else {
+        const f = filling!;
+        f.items.push({ path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: length });
+        f.used += length;
+        f.unit.ends[f.unit.count++] = f.used;
+        if (f.unit.count === UNIT_PIECES || f.used === f.unit.raw.length) send();
       }
-    } else if (entry?.kind === "file" && length !== null) {
-      const f = filling as unknown as { unit: DeflateUnit; items: PrepareResult[]; used: number };
-      f.items.push({ path, entry, data: null, method: METHOD_DEFLATE, crc: 0, size: length });
-      f.used += length;
-      f.unit.ends[f.unit.count++] = f.used;
-      if (f.unit.count === UNIT_PIECES || f.used === f.unit.raw.length) send();
-    } else {
-      // Gone, a directory, a symlink or other: nothing to compress, kept in order.
-      inOrder(await notAFile(source, path, entry));
     }
     while (slots.length > 0 && pool.isDone((slots[0] as Slot).sent)) yield* next();
     while (slots.length + (filling === null ? 0 : 1) >= window) yield* next();
