@@ -6,7 +6,8 @@
  * of ~20 MiB, so more than the CPUs buy nothing and are cut to their number,
  * with a warning. Values the official runner refuses (not a whole number,
  * below 1) are warned about and the default is used: a typo in a tuning
- * variable should not fail the job.
+ * variable should not fail the job. The archiver's call also warns about
+ * FASTZIP_ARCHIVER_BUFFER_SIZE, which nothing here uses.
  */
 export type ThreadsVariable = "FASTZIP_ARCHIVER_CONCURRENCY" | "FASTZIP_EXTRACTOR_CONCURRENCY";
 
@@ -18,6 +19,10 @@ export function fastzipThreads(
   warn: (message: string) => void,
 ): number {
   const value = lookup(variable) ?? "";
+  if (variable === "FASTZIP_ARCHIVER_CONCURRENCY") {
+    const warning = bufferSizeWarning(lookup);
+    if (warning !== null) warn(warning);
+  }
   if (!isFastzip) {
     if (value !== "") warn(`${variable} is used only with FF_USE_FASTZIP: using one thread`);
     return 1;

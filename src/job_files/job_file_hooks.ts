@@ -7,11 +7,7 @@
  */
 import type { JobLogSink } from "../archive/log_sink.ts";
 import { parseCompressionLevel } from "../archive/compression_level.ts";
-import {
-  bufferSizeWarning,
-  fastzipThreads,
-  type ThreadsVariable,
-} from "../archive/archiver_concurrency.ts";
+import { fastzipThreads, type ThreadsVariable } from "../archive/archiver_concurrency.ts";
 import type { ExtractOptions } from "../archive/zip_extractor.ts";
 import type { ArtifactDownloader } from "../artifacts/artifact_downloader.ts";
 import type { ArtifactUploader } from "../artifacts/artifact_uploader.ts";
@@ -191,17 +187,12 @@ function fastzip(
 ): number {
   const lookup = (key: string) => lookupVariable(ctx.variables, key);
   const flags = resolveFeatureFlags(options.featureFlags, lookup);
-  const warn = (m: string) => log(`WARNING: ${m}`);
-  if (threadsVariable === "FASTZIP_ARCHIVER_CONCURRENCY") {
-    const warning = bufferSizeWarning(lookup);
-    if (warning !== null) warn(warning);
-  }
   return fastzipThreads(
     threadsVariable,
     flags["FF_USE_FASTZIP"] ?? false,
     lookup,
     navigator.hardwareConcurrency,
-    warn,
+    (m) => log(`WARNING: ${m}`),
   );
 }
 

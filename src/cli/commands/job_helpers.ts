@@ -13,11 +13,7 @@
 import { join, resolve } from "node:path";
 import type { CompressionLevel } from "../../archive/compression_level.ts";
 import { parseCompressionLevel } from "../../archive/compression_level.ts";
-import {
-  bufferSizeWarning,
-  fastzipThreads,
-  type ThreadsVariable,
-} from "../../archive/archiver_concurrency.ts";
+import { fastzipThreads, type ThreadsVariable } from "../../archive/archiver_concurrency.ts";
 import { parseGoBool } from "../../build/feature_flags.ts";
 import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
 import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
@@ -132,17 +128,12 @@ function jobClient(ctx: CliContext, flags: Flags): JobClient {
 
 /** FF_USE_FASTZIP and FASTZIP_*_CONCURRENCY from the environment, as the official helper reads them. */
 function fastzip(ctx: CliContext, variable: ThreadsVariable): number {
-  const warn = (m: string) => ctx.out(`WARNING: ${m}`);
-  if (variable === "FASTZIP_ARCHIVER_CONCURRENCY") {
-    const warning = bufferSizeWarning((key) => ctx.env(key));
-    if (warning !== null) warn(warning);
-  }
   return fastzipThreads(
     variable,
     parseGoBool(ctx.env("FF_USE_FASTZIP") ?? "") ?? false,
     (key) => ctx.env(key),
     navigator.hardwareConcurrency,
-    warn,
+    (m) => ctx.out(`WARNING: ${m}`),
   );
 }
 
