@@ -10,7 +10,7 @@
 import { isGitLabUrl } from "../config/gitlab_url.ts";
 import { dirname, isAbsolute, resolve } from "../path/host_path.ts";
 import type { GlobalConfig } from "../config/runner_config.ts";
-import { parseListenAddress } from "../metrics/listen_address.ts";
+import { formatListenAddress, parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionListenPermission } from "../session/session_address.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3StsHostPort } from "../cache/s3_endpoint.ts";
@@ -110,8 +110,8 @@ export function pollerPermissions(ctx: PollerPermissionContext): PollerPermissio
   const listen = ctx.listenAddress || config.listenAddress;
   if (listen) {
     try {
-      const { hostname, port } = parseListenAddress(listen);
-      net.push(`${hostname}:${port}`);
+      // An IPv6 host in brackets ([::1]:9252): Deno reads "::1:9252" as no address at all.
+      net.push(formatListenAddress(parseListenAddress(listen)));
     } catch {
       // Invalid: the metrics server logs why and the poller runs without it.
     }

@@ -344,3 +344,31 @@ Deno.test("a runner without listen_address does not load prom-client: run.ts rea
   const endpoint = new URL("../../src/metrics/metrics_endpoint.ts", import.meta.url).pathname;
   assert.ok((await staticGraph(endpoint)).some((s) => s.includes("prom-client")));
 });
+
+Deno.test("an IPv6 listen address ([::1]:port, by --listen-address or in config.toml) serves /metrics", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  for (const how of ["flag", "config"] as const) {
+    const listener = Deno.listen({ hostname: "::1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const address = `[::1]:${port}`;
+    await using runner = await startRunner({
+      config: config(
+        runnerToml(gitlab.url, r.token),
+        how === "config" ? { listen_address: address } : {},
+      ),
+      args: how === "flag" ? ["--listen-address", address] : [],
+    });
+    await runner.waitForLog(/Runner started/);
+    const res = await fetch(`http://[::1]:${port}/metrics`);
+    const text = await res.text();
+    assert.equal(res.status, 200, how);
+    assert.equal(value(text, "gitlab_runner_concurrent"), 1, `${how}: ${text}`);
+    assert.match(
+      runner.log,
+      new RegExp(`Metrics server listening +address=\\[::1\\]:${port}`),
+      how,
+    );
+  }
+});
