@@ -81,10 +81,30 @@ function isRepeatable(spec: FlagSpec): boolean {
   return spec.type === "list" || spec.type === "map";
 }
 
+export interface ParseOptions {
+  /**
+   * Whether the command takes arguments besides its flags (`exec` its job
+   * names). Otherwise an argument is refused rather than ignored: most often
+   * it is the value of a boolean flag given without "=" (`--locked false`),
+   * which would leave the flag true.
+   */
+  takesArguments?: boolean;
+}
+
+function refuseArgument(arg: string, afterBool: string | null): never {
+  if (afterBool !== null) {
+    throw new UsageError(
+      `Unexpected argument "${arg}" after ${afterBool}: a boolean flag takes its value after "=" (${afterBool}=${arg})`,
+    );
+  }
+  throw new UsageError(`Unexpected argument "${arg}": this command takes flags only`);
+}
+
 export function parseFlags(
   args: string[],
   specs: FlagSpec[],
   env: (name: string) => string | undefined,
+  options: ParseOptions = {},
 ): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const spec of specs) {
@@ -94,14 +114,20 @@ export function parseFlags(
   const values = new Map<string, FlagValue>();
   const explicit = new Set<string>();
   const positionals: string[] = [];
+  /** The boolean flag just before, when given without "=": `--locked` of `--locked false`. */
+  let afterBool: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--") {
-      positionals.push(...args.slice(i + 1));
+      const rest = args.slice(i + 1);
+      if (!options.takesArguments && rest.length > 0) refuseArgument(rest[0]!, null);
+      positionals.push(...rest);
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
+      if (!options.takesArguments) refuseArgument(arg, afterBool);
       positionals.push(arg);
+      afterBool = null;
       continue;
     }
     const body = arg.replace(/^--?/, "");
@@ -110,6 +136,7 @@ export function parseFlags(
     const spec = byName.get(name);
     if (!spec) throw new UsageError(`Unknown flag: ${arg}`);
     let raw: string;
+    afterBool = eq < 0 && spec.type === "bool" ? arg : null;
     if (eq >= 0) raw = body.slice(eq + 1);
     else if (spec.type === "bool") raw = "true";
     else {

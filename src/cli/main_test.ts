@@ -32,3 +32,21 @@ Deno.test("a command that asks nothing leaves stdin alone (Deno sets up its stre
     assert.equal(stdinGets(), 0, args.join(" "));
   }
 });
+
+Deno.test("an argument a command does not take is refused, naming it: a boolean's value without = would leave the flag true", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["register", "--locked", "false"],
+      /Unexpected argument "false" after --locked: a boolean flag takes its value after "=" \(--locked=false\)/,
+    ],
+    [["verify", "--delete", "no"], /Unexpected argument "no" after --delete/],
+    [["list", "extra"], /Unexpected argument "extra": this command takes flags only/],
+    [["unregister", "--", "x"], /Unexpected argument "x"/],
+    [["cache", "clear", "now"], /Unexpected argument "now"/],
+  ];
+  for (const [args, message] of cases) {
+    const { io, output } = countingIo();
+    assert.equal(await main(args, io), 2, args.join(" "));
+    assert.match(output(), message);
+  }
+});

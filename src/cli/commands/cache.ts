@@ -17,10 +17,16 @@ export const CACHE_FLAGS: FlagSpec[] = [
 ];
 
 export async function cacheCommand(ctx: CliContext, args: string[]): Promise<number> {
-  const flags = new Flags(parseFlags(args, CACHE_FLAGS, ctx.env));
-  const [action] = flags.positionals;
+  const flags = new Flags(parseFlags(args, CACHE_FLAGS, ctx.env, { takesArguments: true }));
+  const [action, extra] = flags.positionals;
   if (action !== "clear") {
     throw new CommandError(`Unknown cache command "${action ?? ""}": use "runner cache clear"`, 2);
+  }
+  if (extra !== undefined) {
+    throw new CommandError(
+      `Unexpected argument "${extra}": "runner cache clear" takes flags only`,
+      2,
+    );
   }
   const path = configPath(ctx, flags);
   const { config } = await loadConfig(ctx, path);

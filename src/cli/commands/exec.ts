@@ -98,7 +98,7 @@ interface ExecSettings {
 }
 
 function readSettings(ctx: CliContext, args: string[]): ExecSettings {
-  const flags = new Flags(parseFlags(args, EXEC_FLAGS, ctx.env));
+  const flags = new Flags(parseFlags(args, EXEC_FLAGS, ctx.env, { takesArguments: true }));
   const executor = flags.string("executor", "shell");
   if (!isExecExecutor(executor)) {
     throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
