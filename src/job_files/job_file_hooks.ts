@@ -201,14 +201,15 @@ function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {
 }
 
 /**
- * The official runner passes `artifacts:paths` and `exclude` to its helper
- * through the job's shell, so `$NAME`, `${NAME}` and `$CI_PROJECT_DIR/...`
- * reach it expanded with the job's variables; so do they here.
+ * The official runner's artifacts-uploader expands `artifacts:name`, `paths`
+ * and `exclude` with the job's variables (its environment), so `$NAME`,
+ * `${NAME}` and `$CI_PROJECT_DIR/...` work there; so do they here.
  */
 function expandedArtifacts(ctx: StageContext) {
   const expand = (value: string) => expandValue(value, (k) => variable(ctx, k));
   return ctx.job.artifacts.map((a) => ({
     ...a,
+    name: expand(a.name),
     paths: a.paths.map(expand),
     exclude: a.exclude.map(expand),
   }));

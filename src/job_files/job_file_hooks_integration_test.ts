@@ -176,7 +176,7 @@ Deno.test("artifacts selected with ** and exclude are uploaded as a zip; a depen
   });
 });
 
-Deno.test("artifact paths and exclude are expanded with the job's variables, as the official runner's shell does", async () => {
+Deno.test("artifact name, paths and exclude are expanded with the job's variables, as the official runner's helper does", async () => {
   await withWorld({}, async (w) => {
     const job = await pickJob(w, {
       script: [
@@ -185,17 +185,20 @@ Deno.test("artifact paths and exclude are expanded with the job's variables, as 
         "echo dbg > dist/linux/app.debug",
       ],
       artifacts: [{
+        name: "$CI_JOB_NAME-${TARGET}",
         paths: ["$CI_PROJECT_DIR/dist/${TARGET}/"],
         exclude: ["dist/$TARGET/*.debug"],
         when: "on_success",
       }],
       variables: [{ key: "TARGET", value: "linux" }],
+      name: "build",
     });
     const { result, log } = await run(w, job);
     assert.equal(result.state, "success", log);
     assert.doesNotMatch(log, /No files to upload/);
     const [stored] = w.gitlab.artifactsOf(job.id);
     assert.deepEqual(await zipNames(stored!.bytes), ["dist/linux/", "dist/linux/app"]);
+    assert.equal(stored!.fileName, "build-linux.zip");
   });
 });
 

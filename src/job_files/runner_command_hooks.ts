@@ -156,7 +156,7 @@ export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): Bu
           ...a.paths.flatMap((p) => ["--path", expand(p)]),
           ...a.exclude.flatMap((p) => ["--exclude", expand(p)]),
           ...(a.untracked ? ["--untracked"] : []),
-          ...(a.name ? ["--name", a.name] : []),
+          ...(a.name ? ["--name", expand(a.name)] : []),
           ...(a.expireIn ? ["--expire-in", a.expireIn] : []),
           ...(a.artifactFormat ? ["--artifact-format", a.artifactFormat] : []),
           ...(a.artifactType ? ["--artifact-type", a.artifactType] : []),

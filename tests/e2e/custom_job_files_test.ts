@@ -51,7 +51,7 @@ Deno.test("custom executor: artifacts, dependencies and cache go through the run
         "echo built > out/result.txt",
         "echo lib-v1 > vendor/lib.txt",
       ],
-      artifacts: [{ paths: ["out/"], when: "on_success" }],
+      artifacts: [{ name: "$CI_JOB_NAME-out", paths: ["out/"], when: "on_success" }],
       cache,
       variables,
     });
@@ -61,6 +61,7 @@ Deno.test("custom executor: artifacts, dependencies and cache go through the run
     assert.match(s1.trace, /Uploading artifacts\.\.\.[\s\S]*out: found 2 matching artifact files/);
     const [stored] = gitlab.artifactsOf(job1.id);
     assert.ok(stored, "job 1 uploaded its artifacts through artifacts-uploader");
+    assert.equal(stored.fileName, "build-out.zip", "the name is expanded");
 
     const job2 = gitlab.enqueueJob({
       script: ["cat out/result.txt vendor/lib.txt"],
