@@ -71,3 +71,18 @@ export function logConfigWarnings(ctx: CliContext, loaded: LoadedConfigFile): Lo
   }
   return loaded;
 }
+
+/**
+ * Stops before GitLab is changed (`what`: "registered", "unregistered",
+ * "reset") when config.toml could not record it afterwards: a runner
+ * unregistered in GitLab but left in the file, or a reset token lost with the
+ * old one revoked. The writer is imported on use, as the loader above.
+ */
+export async function requireWritableConfig(path: string, what: string): Promise<void> {
+  const { checkConfigWritable } = await import("../config/save_config.ts");
+  try {
+    await checkConfigWritable(path);
+  } catch (err) {
+    throw new CommandError(`${(err as Error).message}: nothing was ${what}`, 1, { cause: err });
+  }
+}

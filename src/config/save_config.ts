@@ -52,6 +52,30 @@ export async function saveConfig(path: string, config: GlobalConfig): Promise<vo
 }
 
 /**
+ * Throws, as saveConfig would, when config.toml cannot be saved at `path`
+ * (its directory read-only, not ours, or not a directory): for the commands
+ * that change a runner in GitLab and then save it (unregister, reset-token,
+ * register), to stop before GitLab is changed rather than after, when the
+ * file could no longer say what GitLab holds. Makes the directory as
+ * saveConfig does; leaves no file behind.
+ */
+export async function checkConfigWritable(path: string): Promise<void> {
+  const target = await linkTarget(path);
+  const dir = dirname(target);
+  const temp = join(dir, `.${basename(target)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    (await Deno.open(temp, { write: true, createNew: true, mode: 0o600 })).close();
+  } catch (error) {
+    const where = target === path ? "" : ` (through its link to "${target}")`;
+    throw new Error(`Cannot save config file "${path}"${where}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  await Deno.remove(temp).catch(() => {});
+}
+
+/**
  * The file `path`'s symlinks lead to (it may not exist yet); `path` itself
  * when it is no link, or when this process may not write where the link leads.
  */

@@ -10,7 +10,7 @@ import { formatConfigProblem } from "../../config/config_error.ts";
 import { loadConfigFile } from "../../config/load_config.ts";
 import { GitLabApiError, RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
-import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
+import { CONFIG_FLAG, configPath, loadConfig, requireWritableConfig } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 
@@ -140,8 +140,10 @@ export async function resetTokenCommand(ctx: CliContext, args: string[]): Promis
   } else {
     throw new CommandError("No runner provided: give --name, --url with --id, or --all-runners");
   }
+  await requireWritableConfig(path, "reset");
   let failed = 0;
-  for (const runner of targets.slice(0, flags.bool("all-runners") ? undefined : 1)) {
+  const chosen = targets.slice(0, flags.bool("all-runners") ? undefined : 1);
+  for (const runner of chosen) {
     const fields = { "runner": shortToken(runner.token), "name": runner.name };
     try {
       await resetRunnerToken(ctx, runner, { systemId, ...(pat ? { pat } : {}) });
@@ -157,11 +159,20 @@ export async function resetTokenCommand(ctx: CliContext, args: string[]): Promis
       );
     }
   }
-  await saveConfig(path, config);
-  ctx.log.info(`Updated ${path}`);
+  if (failed < chosen.length) await saveEdited(ctx, path, config);
   return failed > 0 ? 1 : 0;
 }
 export const LINT_FLAGS: FlagSpec[] = [CONFIG_FLAG];
+
+/** Saves an edited config.toml; a failure is the user's to fix (the file named), not a crash. */
+async function saveEdited(ctx: CliContext, path: string, config: GlobalConfig): Promise<void> {
+  try {
+    await saveConfig(path, config);
+  } catch (err) {
+    throw new CommandError((err as Error).message, 1, { cause: err });
+  }
+  ctx.log.info(`Updated ${path}`);
+}
 
 function clientFor(ctx: CliContext, runner: RunnerConfig, systemId: string): RunnerClient {
   return new RunnerClient({
@@ -208,8 +219,7 @@ export async function verifyCommand(ctx: CliContext, args: string[]): Promise<nu
   }
   if (flags.bool("delete") && removed.length > 0) {
     config.runners = config.runners.filter((r) => !removed.includes(r));
-    await saveConfig(path, config);
-    ctx.log.info(`Updated ${path}`, { "removed": removed.length });
+    await saveEdited(ctx, path, config);
   }
   return 0;
 }
@@ -242,6 +252,10 @@ export async function unregisterCommand(ctx: CliContext, args: string[]): Promis
   } else {
     throw new CommandError("Unregister needs --name, --token with --url, or --all-runners");
   }
+  if (targets.some((r) => config.runners.includes(r))) {
+    await requireWritableConfig(path, "unregistered");
+  }
+  const before = config.runners.length;
   let failed = 0;
   for (const runner of targets) {
     const fields = { "runner": shortToken(runner.token), "name": runner.name ?? "" };
@@ -254,8 +268,7 @@ export async function unregisterCommand(ctx: CliContext, args: string[]): Promis
       ctx.log.error(`Unregistering runner from GitLab failed: ${(err as Error).message}`, fields);
     }
   }
-  await saveConfig(path, config);
-  ctx.log.info(`Updated ${path}`);
+  if (config.runners.length !== before) await saveEdited(ctx, path, config);
   return failed > 0 ? 1 : 0;
 }
 

@@ -12,7 +12,7 @@ import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
-import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
+import { CONFIG_FLAG, configPath, loadConfig, requireWritableConfig } from "../config_flags.ts";
 import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "../runner_flags.ts";
@@ -360,6 +360,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   shapeForExecutor(ctx, table, executor);
 
   const loaded = await loadConfig(ctx, path);
+  await requireWritableConfig(path, "registered");
   const { systemId, saveError } = await loadOrCreateSystemId(path);
   if (saveError) ctx.log.warn(`Cannot save the system ID: ${saveError}`);
 
