@@ -136,6 +136,34 @@ Deno.test("verify reports valid and removed runners; --delete drops the removed 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("verify exits 1 naming a runner GitLab no longer knows unless --delete removes it, and 0 with no runners to verify", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const good = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const text =
+    `concurrent = 1\n[[runners]]\nname = "good"\nurl = "${gitlab.url}"\ntoken = "${good.token}"\nexecutor = "shell"\n` +
+    `[[runners]]\nname = "gone"\nurl = "${gitlab.url}"\ntoken = "glrt-doesnotexist123"\nexecutor = "shell"\n`;
+  await Deno.writeTextFile(config, text);
+  const res = await runCli(["verify", "-c", config]);
+  assert.equal(res.code, 1, res.stderr);
+  assert.match(
+    res.stderr,
+    /ERROR: Failed to verify runners: "gone" is no longer known to GitLab \(--delete removes it from /,
+  );
+  assert.equal(await Deno.readTextFile(config), text, "without --delete the file is kept");
+  assert.equal((await runCli(["verify", "-n", "good", "-c", config])).code, 0);
+  const empty = join(dir, "empty.toml");
+  await Deno.writeTextFile(empty, "concurrent = 1\n");
+  const none = await runCli(["verify", "-c", empty]);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stderr, /No runners to verify in /);
+  const unmatched = await runCli(["verify", "-n", "other", "-c", empty]);
+  assert.equal(unmatched.code, 1);
+  assert.match(unmatched.stderr, /No runner matches the given name, URL or token/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("unregister --name removes the runner from GitLab and from config.toml; list shows the rest", async () => {
   await using gitlab = await FakeGitLab.start();
   const a = gitlab.createRunner({ kind: "created" });

@@ -199,8 +199,14 @@ export async function verifyCommand(ctx: CliContext, args: string[]): Promise<nu
   const { config } = await loadConfig(ctx, path);
   const { systemId } = await loadOrCreateSystemId(path);
   const selected = selectRunners(config, flags);
-  if (selected.length === 0) {
+  const hasSelector = ["name", "url", "token"].some((f) => flags.string(f) !== "");
+  if (selected.length === 0 && hasSelector) {
     throw new CommandError("No runner matches the given name, URL or token");
+  }
+  if (selected.length === 0) {
+    // As the official runner: nothing registered is nothing wrong.
+    ctx.log.info(`No runners to verify in ${path}`);
+    return 0;
   }
   const removed: RunnerConfig[] = [];
   for (const runner of selected) {
@@ -217,10 +223,19 @@ export async function verifyCommand(ctx: CliContext, args: string[]): Promise<nu
       }
     }
   }
-  if (flags.bool("delete") && removed.length > 0) {
-    config.runners = config.runners.filter((r) => !removed.includes(r));
-    await saveEdited(ctx, path, config);
+  if (removed.length === 0) return 0;
+  if (!flags.bool("delete")) {
+    // The official exit status: scripts and health checks act on it.
+    throw new CommandError(
+      `Failed to verify runners: ${removed.map((r) => `"${r.name}"`).join(", ")} ${
+        removed.length === 1 ? "is" : "are"
+      } no longer known to GitLab (--delete removes ${
+        removed.length === 1 ? "it" : "them"
+      } from ${path})`,
+    );
   }
+  config.runners = config.runners.filter((r) => !removed.includes(r));
+  await saveEdited(ctx, path, config);
   return 0;
 }
 
