@@ -19,7 +19,16 @@ export interface ArtifactDownloadRequest {
 
 /** `status` is the HTTP status line (e.g. "404 Not Found"), or the network error. */
 export type ArtifactDownloadResult =
-  | { kind: "ok"; status: string; body: ReadableStream<Uint8Array> }
+  | {
+    kind: "ok";
+    status: string;
+    body: ReadableStream<Uint8Array>;
+    /**
+     * `host:port` of a direct-download redirect this process may not
+     * connect to: the body came from GitLab instead.
+     */
+    unreachableRedirect?: string;
+  }
   | { kind: "forbidden"; status: string }
   | { kind: "unauthorized"; status: string }
   | { kind: "not_found"; status: string }

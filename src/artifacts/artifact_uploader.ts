@@ -31,6 +31,8 @@ export interface ArtifactUploadRequest {
 export type ArtifactUploadResult =
   | { kind: "created"; status: string }
   | { kind: "redirected"; status: string; location: string }
+  /** A 307 to a host this process may not connect to (only GitLab's, docs/security.md). */
+  | { kind: "redirected_elsewhere"; status: string; location: string }
   | { kind: "forbidden"; status: string }
   | { kind: "too_large"; status: string }
   | { kind: "service_unavailable"; status: string }

@@ -96,6 +96,11 @@ async function downloadOne(
       }
       let failure: string;
       if (result.kind === "ok") {
+        if (result.unreachableRedirect) {
+          options.log(
+            `WARNING: Direct download from "${result.unreachableRedirect}" is not possible: this runner's executor process may not connect to that host; downloading through GitLab instead`,
+          );
+        }
         try {
           await file.write(result.body);
           options.log(`${what} ok${fields} responseStatus=${result.status}`);

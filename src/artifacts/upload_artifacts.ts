@@ -154,6 +154,19 @@ async function uploadOne(
         }
         break;
       }
+      case "redirected_elsewhere": {
+        // Following it would need net to that host, which an executor
+        // process is not granted: no try can succeed, so none is repeated.
+        const where = originOf(result.location) ?? result.location;
+        options.log(
+          `ERROR: ${what} redirected${fields} responseStatus=${result.status}: to "${where}", a host this runner's executor process may not connect to`,
+        );
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Uploading artifacts as "${type}" failed: GitLab redirected the upload to "${where}", a host this runner's executor process may not connect to (it is granted the host of the runner's url); if GitLab moved there, set the runner's url to it`,
+          { exitCode: 1 },
+        );
+      }
       case "service_unavailable":
         maxTries = UNAVAILABLE_TRIES;
         options.log(

@@ -10,6 +10,7 @@ import { ApiTransport, type ApiTransportOptions } from "./api_transport.ts";
 import { apiUrl, rebaseRoot } from "./api_url.ts";
 import { isAbortStatus, jobStatusOf, traceRangeEnd, updateIntervalSeconds } from "./job_headers.ts";
 import { multipartFileBody } from "./multipart_body.ts";
+import { mayConnect, netHost } from "./net_permission.ts";
 import {
   ARTIFACT_DOWNLOAD_RETRY_DELAY_MS,
   ARTIFACT_DOWNLOAD_TRIES,
@@ -404,7 +405,15 @@ export class JobClient implements TraceTransport, Disposable {
    */
   async downloadArtifact(
     dependency: { id: number; token: string },
-    options: { directDownload?: boolean; tries?: number } = {},
+    options: {
+      directDownload?: boolean;
+      tries?: number;
+      /**
+       * Called with the `host:port` of a direct-download redirect this
+       * process may not connect to; the file is then asked of GitLab itself.
+       */
+      onUnreachableRedirect?: (host: string) => void;
+    } = {},
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> {
     const what = `Cannot download artifacts of job ${dependency.id}`;
@@ -440,10 +449,19 @@ export class JobClient implements TraceTransport, Disposable {
             status = response.status;
             throw new ArtifactTransferError("failed", response.status, `${what}: ${detail}`);
           }
+          let target = url;
+          const storage = new URL(location, url);
+          if (!mayConnect(storage)) {
+            // Without direct_download GitLab sends the file itself (§6.3).
+            options.onUnreachableRedirect?.(netHost(storage));
+            target = apiUrl(this.#transport.root, `jobs/${dependency.id}/artifacts`, {
+              keepEmptyQuery: true,
+            });
+          }
           response = await this.#transport.send({
             endpoint: "download_artifacts",
             method: "GET",
-            url,
+            url: target,
             headers,
             redirect: "follow",
             signal,
@@ -478,6 +496,18 @@ export class JobClient implements TraceTransport, Disposable {
       status ?? 0,
       tries === 1 ? `${what}: ${detail}` : `${what} after ${tries} tries: ${detail}`,
     );
+  }
+
+  /**
+   * Whether this process may connect to the host of `location` (an upload's
+   * 307): an executor process reaches only GitLab's host (net_permission.ts).
+   */
+  mayFollow(location: string): boolean {
+    try {
+      return mayConnect(new URL(location, this.#transport.root));
+    } catch {
+      return false;
+    }
   }
 
   [Symbol.dispose](): void {

@@ -36,9 +36,15 @@ export interface ArtifactApi {
    */
   downloadArtifact(
     dependency: { id: number; token: string },
-    options: { directDownload?: boolean; tries?: number },
+    options: {
+      directDownload?: boolean;
+      tries?: number;
+      onUnreachableRedirect?: (host: string) => void;
+    },
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>>;
+  /** Whether this process may connect to the host an upload was redirected to. */
+  mayFollow(location: string): boolean;
 }
 
 export class JobArtifactTransfer implements ArtifactUploader, ArtifactDownloader {
@@ -72,6 +78,9 @@ export class JobArtifactTransfer implements ArtifactUploader, ArtifactDownloader
       case 201:
         return { kind: "created", status };
       case 307:
+        if (answer.location !== "" && !this.#api.mayFollow(answer.location)) {
+          return { kind: "redirected_elsewhere", status, location: answer.location };
+        }
         return { kind: "redirected", status, location: answer.location };
       case 403:
         return { kind: "forbidden", status };
@@ -89,12 +98,22 @@ export class JobArtifactTransfer implements ArtifactUploader, ArtifactDownloader
     signal: AbortSignal,
   ): Promise<ArtifactDownloadResult> {
     try {
+      let unreachable = "";
       const body = await this.#api.downloadArtifact(
         { id: request.jobId, token: request.jobToken },
-        { directDownload: request.directDownload, tries: 1 },
+        {
+          directDownload: request.directDownload,
+          tries: 1,
+          onUnreachableRedirect: (host) => unreachable = host,
+        },
         signal,
       );
-      return { kind: "ok", status: "200 OK", body };
+      return {
+        kind: "ok",
+        status: "200 OK",
+        body,
+        ...(unreachable ? { unreachableRedirect: unreachable } : {}),
+      };
     } catch (err) {
       signal.throwIfAborted();
       const { kind, status } = err as { kind?: unknown; status?: unknown };

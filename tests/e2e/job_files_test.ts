@@ -198,6 +198,60 @@ Deno.test("GitLab refusing the archive with 413 fails the job with the reason in
   assert.match(state.trace, /413/);
 });
 
+Deno.test("a direct download redirected to object storage the executor process may not reach comes through GitLab, saying so", async () => {
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    directDownloadRedirect: true,
+  });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const zip = craftZip([{ name: "dist/app.txt", content: "built\n" }]);
+  const dep = gitlab.createFinishedJob({ artifact: zip });
+  const job = gitlab.enqueueJob({
+    script: ["cat dist/app.txt"],
+    dependencies: [dependency(dep, "build", zip.length)],
+    variables: [NO_GIT],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  const storage = new URL(gitlab.objectStorageUrl).host;
+  assert.match(
+    state.trace,
+    new RegExp(
+      `WARNING: Direct download from "${storage}" is not possible: this runner's executor process may not connect to that host; downloading through GitLab instead`,
+    ),
+  );
+  assert.match(state.trace, /Downloading artifacts from coordinator\.\.\. ok/);
+  assert.doesNotMatch(state.trace, /allow-net|coordinator\.\.\. failed/);
+  assert.match(state.trace, /\nbuilt\n/);
+});
+
+Deno.test("an upload redirected to a host the executor process may not reach fails at once naming it", async () => {
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    artifactUploadRedirect: true,
+    failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
+  });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const job = gitlab.enqueueJob({
+    script: ["echo built > app.txt"],
+    artifacts: [{ paths: ["app.txt"], when: "on_success" }],
+    variables: [NO_GIT],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "failed", state.trace + runner.log);
+  assert.equal(state.failureReason, "runner_configuration_error");
+  const storage = new URL(gitlab.objectStorageUrl).origin;
+  assert.match(
+    state.trace,
+    new RegExp(
+      `Job failed: Uploading artifacts as "archive" failed: GitLab redirected the upload to "${storage}", a host this runner's executor process may not connect to \\(it is granted the host of the runner's url\\); if GitLab moved there, set the runner's url to it`,
+    ),
+  );
+  assert.doesNotMatch(state.trace, /allow-net|Retrying/);
+});
+
 Deno.test("a depth 1 fetch through git http-backend checks out a shallow clone whose files become artifacts", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
