@@ -187,6 +187,49 @@ Deno.test("unregister --name removes the runner from GitLab and from config.toml
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("unregister --token alone finds the runner in config.toml; --name with --token takes the one with both; a shared --name takes the first", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const a = gitlab.createRunner({ kind: "registered" });
+  const b = gitlab.createRunner({ kind: "registered" });
+  const e = gitlab.createRunner({ kind: "registered" });
+  const c = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const entry = (name: string, token: string) =>
+    `[[runners]]\nname = "${name}"\nurl = "${gitlab.url}"\ntoken = "${token}"\nexecutor = "shell"\n`;
+  await Deno.writeTextFile(
+    config,
+    entry("dup", a.token) + entry("dup", b.token) + entry("dup", e.token) + entry("c", c.token),
+  );
+  const names = async () =>
+    [...(await Deno.readTextFile(config)).matchAll(/token = "(.*)"/g)].map((m) => m[1]);
+
+  // Makes this host's runner manager of c, which unregister removes.
+  assert.equal((await runCli(["verify", "--name", "c", "-c", config])).code, 0);
+  const byToken = await runCli(["unregister", "--token", c.token, "-c", config]);
+  assert.equal(byToken.code, 0, byToken.stderr);
+  assert.equal(gitlab.requestsTo("unregister_runner_manager").length, 1);
+  assert.deepEqual(await names(), [a.token, b.token, e.token]);
+
+  const both = await runCli(["unregister", "--name", "dup", "--token", b.token, "-c", config]);
+  assert.equal(both.code, 0, both.stderr);
+  assert.equal(gitlab.runnerOf(b.id), undefined);
+  assert.notEqual(gitlab.runnerOf(a.id), undefined, "the other runners named dup stay");
+  assert.deepEqual(await names(), [a.token, e.token]);
+
+  const shared = await runCli(["unregister", "--name", "dup", "-c", config]);
+  assert.equal(shared.code, 0, shared.stderr);
+  assert.match(shared.stderr, /2 runners are named "dup" in .*: unregistering the first/);
+  assert.equal(gitlab.runnerOf(a.id), undefined);
+  assert.notEqual(gitlab.runnerOf(e.id), undefined);
+  assert.deepEqual(await names(), [e.token]);
+
+  const unknown = await runCli(["unregister", "--token", "glrt-notinthefile1", "-c", config]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /No runner with token "\S+" in .*give its --url too/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("lint names file, line and key of a bad value and fails on unknown keys", async () => {
   const dir = await tempDir();
   const bad = join(dir, "bad.toml");

@@ -239,34 +239,61 @@ export async function verifyCommand(ctx: CliContext, args: string[]): Promise<nu
   return 0;
 }
 
+/**
+ * The runners `unregister` acts on, as the official runner picks them: all;
+ * or the first one with the given --name and/or --token (a warning when more
+ * share the name); or, ours, a runner not in the file given by --token and
+ * --url.
+ */
+function unregisterTargets(
+  ctx: CliContext,
+  config: GlobalConfig,
+  flags: Flags,
+  path: string,
+): RunnerConfig[] {
+  if (flags.bool("all-runners")) return [...config.runners];
+  const name = flags.string("name");
+  const token = flags.string("token");
+  const url = flags.string("url");
+  if (!name && !token) {
+    throw new CommandError("Unregister needs --name, --token or --all-runners");
+  }
+  const matching = config.runners.filter((r) =>
+    (!name || r.name === name) && (!token || r.token === token)
+  );
+  if (matching.length > 1) {
+    ctx.log.warn(
+      `${matching.length} runners are named "${name}" in ${path}: unregistering the first (--token chooses another)`,
+    );
+  }
+  if (matching[0]) return [matching[0]];
+  if (token && !name && url) {
+    return [{
+      ...(config.runners[0] ?? ({} as RunnerConfig)),
+      url,
+      token,
+      tlsCaFile: flags.string("tls-ca-file"),
+      tlsCertFile: flags.string("tls-cert-file"),
+      tlsKeyFile: flags.string("tls-key-file"),
+    } as RunnerConfig];
+  }
+  const what = [
+    ...(name ? [`named "${name}"`] : []),
+    ...(token ? [`with token "${shortToken(token)}"`] : []),
+  ].join(" and ");
+  throw new CommandError(
+    `No runner ${what} in ${path}${
+      token && !name ? " (to unregister a runner that is not in it, give its --url too)" : ""
+    }`,
+  );
+}
+
 export async function unregisterCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, UNREGISTER_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
   const { config } = await loadConfig(ctx, path);
   const { systemId } = await loadOrCreateSystemId(path);
-  let targets: RunnerConfig[];
-  if (flags.bool("all-runners")) targets = [...config.runners];
-  else if (flags.string("name")) {
-    targets = config.runners.filter((r) => r.name === flags.string("name"));
-    if (targets.length === 0) {
-      throw new CommandError(`No runner named "${flags.string("name")}" in ${path}`);
-    }
-  } else if (flags.string("token")) {
-    if (!flags.string("url")) throw new CommandError("Unregister with --token also needs --url");
-    const known = config.runners.filter((r) =>
-      r.token === flags.string("token") && r.url === flags.string("url")
-    );
-    targets = known.length > 0 ? known : [{
-      ...(config.runners[0] ?? ({} as RunnerConfig)),
-      url: flags.string("url"),
-      token: flags.string("token"),
-      tlsCaFile: flags.string("tls-ca-file"),
-      tlsCertFile: flags.string("tls-cert-file"),
-      tlsKeyFile: flags.string("tls-key-file"),
-    } as RunnerConfig];
-  } else {
-    throw new CommandError("Unregister needs --name, --token with --url, or --all-runners");
-  }
+  const targets = unregisterTargets(ctx, config, flags, path);
   if (targets.some((r) => config.runners.includes(r))) {
     await requireWritableConfig(path, "unregistered");
   }
