@@ -10,8 +10,8 @@ import {
   ServiceManager,
 } from "../../service/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
-import { CONFIG_FLAG, configPath } from "../config_flags.ts";
-import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
+import { CONFIG_FLAG, configPath, loadConfig } from "../config_flags.ts";
+import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 import { RUNNER_NO_CODE_CACHE_FLAG, RUNNER_V8_FLAGS } from "../../poller/v8_flags.ts";
 import { COMPILED_GRANT_FLAGS, isCompiledBinary } from "../../poller/compiled_grants.ts";
 import { LAZY_IMPORTS_FLAG } from "../../poller/process_launcher.ts";
@@ -40,6 +40,16 @@ export const SERVICE_FLAGS: FlagSpec[] = [
   { name: "password", aliases: ["p"], type: "string", help: "Password of --user (Windows)" },
   { name: "syslog", type: "bool", help: "Setup system logging integration" },
   { name: "user-service", type: "bool", help: "Install as a user service (systemd, non-root)" },
+];
+
+/** The flags only `install` reads: the others act on the service as it was installed. */
+const INSTALL_ONLY_FLAGS = [
+  "working-directory",
+  "config",
+  "user",
+  "init-user",
+  "password",
+  "syslog",
 ];
 
 function uidOrZero(): number {
@@ -73,6 +83,15 @@ export async function serviceCommand(
   args: string[],
 ): Promise<number> {
   const flags = new Flags(parseFlags(args, SERVICE_FLAGS, ctx.env));
+  if (action !== "install") {
+    // The official runner does not define them there; they would be ignored.
+    const installOnly = INSTALL_ONLY_FLAGS.find((name) => flags.isExplicit(name));
+    if (installOnly) {
+      throw new UsageError(
+        `Flag --${installOnly} is read by install only: ${action} acts on the service as installed (reinstall to change it)`,
+      );
+    }
+  }
   const command = serviceRunnerCommand(
     Deno.execPath(),
     resolve(fromFileUrl(new URL("../main.ts", import.meta.url))),
@@ -109,6 +128,11 @@ export async function serviceCommand(
       files: new DenoServiceFiles(),
       log: ctx.log,
     });
+    if (action === "install") {
+      // As the official install: a config.toml the service could not start with is refused now,
+      // not found by the service manager restarting it every 2 minutes.
+      await loadConfig(ctx, definition.configFile);
+    }
     if (action === "status") {
       const status = await manager.status(definition);
       if (status.isRunning) ctx.out(status.message);

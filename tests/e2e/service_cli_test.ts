@@ -1,0 +1,61 @@
+/**
+ * End to end: `runner install | start | stop | … ` refuse what they would
+ * otherwise ignore or install broken, before touching the service manager.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli } from "../fixtures/runner_process.ts";
+
+Deno.test("start, stop, restart, uninstall and status refuse the flags only install reads, naming them", async () => {
+  const cases: [string[], string][] = [
+    [["start", "--working-directory", "/srv/runner"], "working-directory"],
+    [["stop", "-c", "/etc/other/config.toml"], "config"],
+    [["restart", "--syslog"], "syslog"],
+    [["uninstall", "--user", "gitlab-runner"], "user"],
+    [["status", "-i", "gitlab-runner"], "init-user"],
+  ];
+  for (const [args, flag] of cases) {
+    const res = await runCli([...args, "-n", "runner-flags-test-none"]);
+    assert.equal(res.code, 2, `${args.join(" ")}: ${res.stderr}`);
+    assert.match(
+      res.stderr,
+      new RegExp(`ERROR: Flag --${flag} is read by install only: ${args[0]} acts on the service`),
+    );
+  }
+});
+
+Deno.test(
+  "install refuses a config.toml the service could not start with, naming its line, and installs nothing",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
+    const name = `runner-install-test-${crypto.randomUUID().slice(0, 8)}`;
+    const isRoot = Deno.uid() === 0;
+    const unit = isRoot
+      ? `/etc/systemd/system/${name}.service`
+      : join(dir, ".config", "systemd", "user", `${name}.service`);
+    try {
+      const config = join(dir, "config.toml");
+      await Deno.writeTextFile(config, `concurrent = 1\n[[runners]\nname = "x"\n`);
+      const res = await runCli(
+        [
+          "install",
+          "-n",
+          name,
+          "-c",
+          config,
+          ...(isRoot ? ["--user", "nobody"] : ["--user-service"]),
+        ],
+        { env: { HOME: dir } },
+      );
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, new RegExp(`ERROR: ${config}:2: `));
+      assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
+    } finally {
+      await Deno.remove(unit).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
