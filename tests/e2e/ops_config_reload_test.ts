@@ -399,6 +399,28 @@ Deno.test("an edit that breaks or removes config.toml while the poller drains fo
   await Deno.remove(marks, { recursive: true });
 });
 
+Deno.test("SIGTERM while the poller drains for new permissions aborts the running job and stops the runner", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  // The same fake GitLab under another host name: a URL the poller holds no grant for.
+  const other = gitlab.url.replace("127.0.0.1", "localhost");
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, a.token)) });
+  const job = gitlab.enqueueJob({ script: ["echo started", "sleep 120"], variables: NO_GIT });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "the job to start",
+    timeoutMs: 60_000,
+  });
+  await Deno.writeTextFile(runner.configPath, config(runnerToml(other, a.token)));
+  await runner.waitForLog(/Configuration needs permissions/);
+  runner.signal("SIGTERM");
+  const timeout = new Promise<null>((r) => setTimeout(r, 30_000, null));
+  const status = await Promise.race([runner.exited(), timeout]);
+  assert.ok(status !== null, `the runner did not stop within 30 s:\n${runner.log}`);
+  assert.equal(status.code, 0, runner.log);
+  assert.equal(gitlab.jobOf(job.id).status, "failed");
+  assert.equal(startCount(runner), 1, "no poller started after the stop");
+});
+
 Deno.test("an entry whose url is no URL is warned about at start and at a reload, and the other entries keep taking jobs", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const a = gitlab.createRunner({ kind: "created" });

@@ -344,6 +344,35 @@ Deno.test("SIGTERM aborts the running job, reports it and exits within shutdown_
   assert.notEqual(state.failureReason, "script_failure");
 });
 
+Deno.test("SIGTERM during a SIGQUIT drain aborts the running job and reports it; a second SIGQUIT keeps waiting", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token), { shutdown_timeout: 30 }),
+  });
+  const job = gitlab.enqueueJob({ script: ["echo started", "sleep 120"], variables: NO_GIT });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
+  runner.signal("SIGQUIT");
+  await runner.waitForLog(/waiting for running jobs to finish/);
+  runner.signal("SIGQUIT");
+  await runner.waitForLog(
+    /SIGQUIT received while waiting for running jobs to finish: still waiting/,
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(gitlab.jobOf(job.id).status, "running", "a second SIGQUIT does not stop the job");
+  runner.signal("SIGTERM");
+  const status = await runner.exited();
+  // The job was aborted as a first SIGTERM aborts it, not killed as on a third signal.
+  assert.equal(status.code, 0, runner.log);
+  assert.match(runner.log, /SIGTERM received while waiting for running jobs to finish: aborting/);
+  const state = gitlab.jobOf(job.id);
+  assert.equal(state.status, "failed");
+  assert.doesNotMatch(state.trace, /executor process ended unexpectedly/);
+  assert.doesNotMatch(runner.log, /Shutdown did not finish/);
+});
+
 Deno.test("long polling: a job enqueued while the request is held is picked up without waiting for the hold", async () => {
   await using gitlab = await FakeGitLab.start({
     traceUpdateIntervalSeconds: 1,

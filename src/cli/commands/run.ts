@@ -2,8 +2,9 @@
  * `runner run` and `runner run-single`: build the poller with its GitLab
  * clients, executor launcher, metrics and config watcher, then serve until a
  * signal. SIGQUIT drains (no new jobs, running ones finish); SIGTERM/SIGINT
- * abort running jobs, report them and exit within `shutdown_timeout`; a
- * second signal exits at once. Either way executor processes still running a
+ * abort running jobs, report them and exit within `shutdown_timeout`, also
+ * during a drain; a signal while aborting exits at once (cli/stop_sequence.ts).
+ * Either way executor processes still running a
  * job are killed first, and what their docker jobs left is removed (at most
  * 10 s, JobSupervisor); SIGHUP reloads config.toml.
  */
@@ -42,6 +43,7 @@ import { GitLabJobSource } from "../gitlab_job_source.ts";
 import type { SessionServer } from "../../session/session_server.ts";
 import { hasTerminal, runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { TraceSessions } from "../trace_sessions.ts";
+import { StopSequence } from "../stop_sequence.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
 import { resolveFeatureFlags } from "../../build/feature_flags.ts";
@@ -177,9 +179,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     running: () => poller.runningJobs,
     collect: () => releaseJobGarbage(log),
   });
-  const done = Promise.withResolvers<"graceful" | "forceful" | "exit">();
-  /** A stop signal that arrives while draining: abort the jobs after all. */
-  const again = Promise.withResolvers<"forceful">();
+  const stop = new StopSequence();
   const journal = await openJournal(ctx, join(opts.stateDir, "journal"));
   let sessionServer: SessionServer | null = null;
   const sessionSettings = { ...config.sessionServer };
@@ -266,7 +266,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         finishedJobs++;
         lastJobAt = Date.now();
         idleCollector.jobFinished();
-        if (opts.maxBuilds > 0 && finishedJobs >= opts.maxBuilds) done.resolve("graceful");
+        if (opts.maxBuilds > 0 && finishedJobs >= opts.maxBuilds) stop.drain();
       },
     },
   });
@@ -410,7 +410,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
           );
           isRescoping = true;
           ctx.pollerScope?.onRescope(config);
-          done.resolve("graceful");
+          stop.drain();
           return;
         }
         if (!opts.userFlag && next.user && next.user !== config.user) {
@@ -466,7 +466,6 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"];
-  let stopping = false;
   const handlers = new Map<Deno.Signal, () => void>();
   for (const signal of signals) {
     const handler = () => {
@@ -475,13 +474,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         void watcher?.reload();
         return;
       }
-      if (stopping) {
-        log.warn(`${signal} received while stopping`);
-        again.resolve("forceful");
-        return;
-      }
-      stopping = true;
-      done.resolve(signal === "SIGQUIT" ? "graceful" : "forceful");
+      const note = stop.signal(signal);
+      if (note) log.warn(note);
     };
     handlers.set(signal, handler);
     Deno.addSignalListener(signal, handler);
@@ -490,7 +484,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   if (opts.waitTimeoutSeconds > 0) {
     waitTimer = setInterval(() => {
       if (poller.runningJobs === 0 && Date.now() - lastJobAt > opts.waitTimeoutSeconds * 1000) {
-        done.resolve("graceful");
+        stop.drain();
       }
     }, 200);
   }
@@ -503,9 +497,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   });
   // Polling, the spare executor processes started: what start-up left is garbage now.
   releaseStartupGarbage(log, "poller");
-  const how = await done.promise;
+  const how = await stop.started;
   idleCollector.close();
-  const shutdown = { poller, supervisor, launcher, config, again: again.promise };
+  const shutdown = { poller, supervisor, launcher, config, stop };
   clearInterval(waitTimer);
   // No token reset starts while stopping; one in flight finishes and is saved.
   await rotation.stop();
@@ -515,12 +509,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     log.info("Stopping: waiting for running jobs to finish (send SIGTERM to abort them)");
     // A re-scope goes on polling: a job GitLab gives a request in flight is run, not lost.
     const stopped = poller.stopGracefully({ finishRequests: isRescoping });
-    const outcome = await Promise.race([stopped.then(() => "done" as const), again.promise]);
+    const outcome = await Promise.race([stopped.then(() => "done" as const), stop.aborting]);
     if (outcome !== "done") code = await forceful(ctx, shutdown);
-  } else if (how === "forceful") {
-    code = await forceful(ctx, shutdown);
   } else {
-    code = 1;
+    code = await forceful(ctx, shutdown);
   }
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   await watcher?.close();
@@ -532,7 +524,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   await sessionServer?.close();
   await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   await journal?.close();
-  if (isRescoping && code === 0) {
+  // A stop signal during the re-scope's drain stops the runner instead.
+  if (isRescoping && code === 0 && stop.phase === "draining") {
     log.info("Poller stopped to take the permissions of the new configuration");
     return POLLER_RESCOPE_EXIT;
   }
@@ -542,19 +535,19 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
 
 async function forceful(
   ctx: CliContext,
-  { poller, supervisor, launcher, config, again }: {
+  { poller, supervisor, launcher, config, stop }: {
     poller: Poller;
     supervisor: JobSupervisor;
     launcher: SubprocessLauncher;
     config: GlobalConfig;
-    again: Promise<unknown>;
+    stop: StopSequence;
   },
 ): Promise<number> {
   ctx.log.warn("Stopping: aborting running jobs", { "shutdown_timeout_s": config.shutdownTimeout });
   const inTime = await Promise.race([
     poller.stopForcefully(config.shutdownTimeout * 1000),
     // A further signal while aborting: exit now, as the official runner does.
-    again.then(() => false),
+    stop.exiting.then(() => false),
   ]);
   if (inTime) return 0;
   ctx.log.error("Shutdown did not finish: some jobs may not have been reported");
