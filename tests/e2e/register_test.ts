@@ -70,6 +70,34 @@ Deno.test("register with a glrt- token refuses server-owned options such as --lo
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register with a glrt- token refuses server-owned options set in the environment, naming the variables; their defaults pass", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const args = [
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    fake.token,
+    "--executor",
+    "shell",
+    "-c",
+    config,
+  ];
+  const res = await runCli(args, {
+    env: { RUNNER_TAG_LIST: "linux", REGISTER_RUN_UNTAGGED: "true" },
+  });
+  assert.equal(res.code, 1, res.stderr);
+  assert.match(res.stderr, /specifically REGISTER_RUN_UNTAGGED, RUNNER_TAG_LIST\)/);
+  await assert.rejects(Deno.stat(config));
+  const defaults = await runCli([...args, "--locked=true", "--paused=false"]);
+  assert.equal(defaults.code, 0, defaults.stderr);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from RUNNER_TAG_LIST", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();

@@ -32,6 +32,31 @@ const SERVER_OWNED = [
   "maintenance-note",
 ];
 
+/**
+ * Whether a server-owned option is set to something other than its default,
+ * by flag or environment variable, as upstream checks them (by value:
+ * `--locked=true` is the default and passes, `RUNNER_TAG_LIST=a` does not).
+ */
+function isServerOwnedSet(flags: Flags, name: string): boolean {
+  switch (name) {
+    case "locked":
+      return !flags.bool("locked", true);
+    case "run-untagged":
+    case "paused":
+      return flags.bool(name);
+    case "maximum-timeout":
+      return flags.int(name) !== 0;
+    default:
+      return flags.string(name) !== "";
+  }
+}
+
+/** `--tag-list`, or `RUNNER_TAG_LIST` when the value came from the environment. */
+function flagSource(flags: Flags, name: string): string {
+  const env = REGISTER_FLAGS.find((f) => f.name === name)?.env;
+  return flags.isExplicit(name) || env === undefined ? `--${name}` : env;
+}
+
 export const REGISTER_FLAGS: FlagSpec[] = [
   CONFIG_FLAG,
   {
@@ -316,9 +341,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   }
   const isCreatedRunnerToken = token.startsWith("glrt-");
   if (isCreatedRunnerToken) {
-    const reserved = SERVER_OWNED.filter((f) => flags.isExplicit(f));
+    const reserved = SERVER_OWNED.filter((f) => isServerOwnedSet(flags, f));
     if (reserved.length > 0) {
-      const names = reserved.map((f) => `--${f}`).join(", ");
+      const names = reserved.map((f) => flagSource(flags, f)).join(", ");
       if (!legacyToken) {
         throw new CommandError(
           `Runner configuration other than name and executor configuration is reserved (specifically ${names}) and cannot be specified when registering with a runner authentication token. This configuration is specified on the GitLab server`,
