@@ -690,6 +690,31 @@ Deno.test("a GitLab that never answers ends the request after the response heade
   assert.equal((await client.requestJob()).kind, "none");
 });
 
+Deno.test("an artifact upload GitLab took whole and never answers ends after the response header timeout", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const runner = gitlab.createRunner({ kind: "created" });
+  gitlab.enqueueJob({ variables: [] });
+  using runnerApi = runnerClient(gitlab, runner.token);
+  const job = await pickJob(runnerApi);
+  // A GitLab whose answer would come after the test's end.
+  gitlab.injectFault({ endpoint: "upload_artifacts", delayMs: 4000, times: 1 });
+  using client = new JobClient({ url: gitlab.url, runnerInfo: INFO, responseHeaderTimeoutMs: 300 });
+  const started = performance.now();
+  const error = await client.postArtifact({ id: job.id, token: job.token }, {
+    fileName: "artifacts.zip",
+    format: "zip",
+    type: "archive",
+    expireIn: "",
+    body: new Blob([new TextEncoder().encode("archive")]).stream(),
+    baseUrl: "",
+  }).catch((e) => e);
+  assert.ok(performance.now() - started < 3000, "the upload ended before the answer came");
+  assert.match(
+    String(error?.message),
+    /Cannot reach GitLab for "POST \/api\/v4\/jobs\/\d+\/artifacts": no answer within 0\.3 s/,
+  );
+});
+
 Deno.test("an artifact upload slower to send than the response header timeout is not cut", async () => {
   await using gitlab = await FakeGitLab.start();
   const runner = gitlab.createRunner({ kind: "created" });
