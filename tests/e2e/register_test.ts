@@ -333,6 +333,49 @@ Deno.test("register asks for what is missing when stdin is a terminal", async (t
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register at a terminal asks again after an empty URL or an unknown executor, as upstream", async (t) => {
+  const script = await new Deno.Command("sh", { args: ["-c", "command -v script"] }).output();
+  if (!script.success) {
+    t.step({ name: "skipped: util-linux `script` is not installed", ignore: true, fn() {} });
+    return;
+  }
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    MAIN_MODULE,
+    "register",
+    "-c",
+    config,
+  ]
+    .map((a) => `'${a}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    env: { DENO_NO_UPDATE_CHECK: "1", PATH: Deno.env.get("PATH") ?? "" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(`\n${gitlab.url}\n${fake.token}\nbox\nshel\nshell\n`),
+  );
+  await writer.close();
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout);
+  assert.equal(stdout.split("Enter the GitLab instance URL").length, 3, stdout);
+  assert.match(stdout, /ERROR: Invalid executor specified: "shel"/);
+  assert.equal(stdout.split("Enter an executor").length, 3, stdout);
+  assert.match(await Deno.readTextFile(config), /executor = "shell"/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register writes [runners.cache] and [runners.cache.s3] from the official --cache-* flags and CACHE_* variables", async () => {
   await using gitlab = await FakeGitLab.start();
   const fake = gitlab.createRunner({ kind: "created" });

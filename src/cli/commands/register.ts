@@ -116,17 +116,28 @@ export const REGISTER_FLAGS: FlagSpec[] = [
   ...RUNNER_FLAGS,
 ];
 
-/** A value given by flag or environment wins; otherwise ask, offering `fallback`. */
+/**
+ * A value given by flag or environment wins; otherwise ask, offering
+ * `fallback`. null at the end of input.
+ */
 async function ask(
   ctx: CliContext,
   question: string,
   given: string,
   fallback = "",
-): Promise<string> {
+): Promise<string | null> {
   if (given || !ctx.isInteractive) return given || fallback;
   const offer = fallback ? ` [${fallback}]` : "";
-  const answer = (await ctx.readLine(`${question}${offer}\n`) ?? "").trim();
-  return answer || fallback;
+  const answer = await ctx.readLine(`${question}${offer}\n`);
+  return answer === null ? null : answer.trim() || fallback;
+}
+
+interface PromptOptions {
+  fallback?: string;
+  /** Asked again while empty, as upstream's askOnce loop. */
+  isRequired?: boolean;
+  /** What is wrong with an answer (logged, then asked again), or null. */
+  problem?: (value: string) => string | null;
 }
 
 /** Sections upstream keeps only for the executors that use them (askExecutorOptions). */
@@ -199,6 +210,12 @@ const ACCESS_LEVELS = ["", "not_protected", "ref_protected"];
 
 /** Executor names upstream's register accepts ("Invalid executor specified" otherwise), and ours. */
 const KNOWN_EXECUTORS: readonly string[] = [...SUPPORTED_EXECUTORS, ...OFFICIAL_ONLY_EXECUTORS];
+
+function executorProblem(executor: string): string | null {
+  return KNOWN_EXECUTORS.includes(executor)
+    ? null
+    : `Invalid executor specified: "${executor}" (one of ${KNOWN_EXECUTORS.join(", ")})`;
+}
 
 interface ExecutorSetting {
   section: string;
@@ -286,8 +303,25 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   const flags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
   const interactive = !flags.bool("non-interactive") && ctx.isInteractive;
-  const prompt = (q: string, v: string, fallback = "") =>
-    interactive ? ask(ctx, q, v, fallback) : Promise.resolve(v || fallback);
+  /**
+   * Interactive: asks until the answer will do, as upstream does (a typo at
+   * the executor prompt asks again rather than ending the registration);
+   * "" at the end of input, for the caller to name what is missing.
+   */
+  const prompt = async (q: string, v: string, options: PromptOptions = {}): Promise<string> => {
+    const fallback = options.fallback ?? "";
+    if (!interactive) return v || fallback;
+    let given = v;
+    for (;;) {
+      const answer = await ask(ctx, q, given, fallback);
+      if (answer === null) return "";
+      given = "";
+      if (answer === "" && options.isRequired) continue;
+      const problem = answer === "" ? null : options.problem?.(answer) ?? null;
+      if (problem === null) return answer;
+      ctx.log.error(problem);
+    }
+  };
   if (!ACCESS_LEVELS.includes(flags.string("access-level"))) {
     throw new CommandError(
       `Given access-level is not valid: "${
@@ -327,6 +361,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   const url = await prompt(
     "Enter the GitLab instance URL (for example, https://gitlab.com/):",
     given("url"),
+    { isRequired: true },
   );
   if (!url) {
     throw new CommandError("Register needs the GitLab URL: pass --url or set CI_SERVER_URL");
@@ -335,6 +370,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   const token = await prompt(
     "Enter the registration token:",
     flags.string("token") || legacyToken,
+    { isRequired: true },
   );
   if (!token) {
     throw new CommandError("Register needs a token: pass --token (glrt-…) or --registration-token");
@@ -354,23 +390,23 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       );
     }
   }
-  const name = await prompt("Enter a name for the runner:", flags.string("name"), hostname());
+  const name = await prompt("Enter a name for the runner:", flags.string("name"), {
+    fallback: hostname(),
+  });
   const executor = await prompt(
     "Enter an executor: shell, docker, ssh, docker+ssh, custom:",
     given("executor"),
+    { isRequired: true, problem: executorProblem },
   );
   if (!executor) {
     throw new CommandError("Register needs an executor: pass --executor or set RUNNER_EXECUTOR");
   }
-  if (!KNOWN_EXECUTORS.includes(executor)) {
-    throw new CommandError(
-      `Invalid executor specified: "${executor}" (one of ${KNOWN_EXECUTORS.join(", ")})`,
-    );
-  }
+  const problem = executorProblem(executor);
+  if (problem) throw new CommandError(problem);
   for (const setting of EXECUTOR_SETTINGS[executor] ?? []) {
     const section = subTable(table, setting.section);
     const current = typeof section[setting.key] === "string" ? section[setting.key] as string : "";
-    const value = await prompt(setting.question, current);
+    const value = await prompt(setting.question, current, { isRequired: setting.isRequired });
     if (value) section[setting.key] = value;
     else if (setting.isRequired) {
       throw new CommandError(
@@ -439,7 +475,9 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       runner.tokenExpiresAt = verified.tokenExpiresAt || runner.tokenExpiresAt;
     } else {
       const tags = flags.string("tag-list") ||
-        (interactive ? await ask(ctx, "Enter tags for the runner (comma-separated):", "") : "");
+        (interactive
+          ? await ask(ctx, "Enter tags for the runner (comma-separated):", "") ?? ""
+          : "");
       const tagList = tags.split(",").map((t) => t.trim()).filter(Boolean);
       const registered = await client.register({
         description: name,
