@@ -64,6 +64,12 @@ export async function selectFiles(
   };
 
   for (const raw of spec.paths) {
+    // A variable that expanded to nothing: the official helper takes
+    // nothing for it (it would otherwise be the whole project directory).
+    if (raw === "") {
+      ctx.log("WARNING: No matching files. Path is empty.");
+      continue;
+    }
     const pattern = raw.replaceAll("\\", "/");
     const { base, glob } = splitPattern(pattern);
     const relBase = relativeInProject(base === "" ? "." : base, projectDir);

@@ -125,3 +125,12 @@ Deno.test("untracked adds what git ls-files -o lists", async () => {
     "WARNING: untracked: git ls-files failed: fatal: not a git repository",
   ]);
 });
+
+Deno.test("an empty path (a variable that expanded to nothing) takes nothing, as the official runner, not the whole project", async () => {
+  const { files, lines } = await select({ paths: ["", "README.md"] });
+  assert.deepEqual(files, ["README.md"]);
+  assert.deepEqual(lines, [
+    "WARNING: No matching files. Path is empty.",
+    "README.md: found 1 matching artifact files and directories",
+  ]);
+});
