@@ -70,6 +70,13 @@ export async function selectFiles(
       ctx.log("WARNING: No matching files. Path is empty.");
       continue;
     }
+    // No file has such a name; the file system would refuse to look.
+    if (raw.includes("\0")) {
+      ctx.log(
+        `WARNING: ${JSON.stringify(raw)}: no matching files: a path cannot contain a NUL byte`,
+      );
+      continue;
+    }
     const pattern = raw.replaceAll("\\", "/");
     const { base, glob } = splitPattern(pattern);
     const relBase = relativeInProject(base === "" ? "." : base, projectDir);

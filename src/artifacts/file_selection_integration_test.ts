@@ -67,3 +67,23 @@ Deno.test("a path through a symlinked directory is refused with a warning, nothi
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("a path with a NUL byte takes nothing and is named in a warning, not a system failure", async () => {
+  const project = await Deno.makeTempDir({ prefix: "select-it-" });
+  try {
+    await Deno.writeTextFile(`${project}/kept.txt`, "k");
+    const lines: string[] = [];
+    const files = await selectFiles(
+      { paths: ["dist\0/app", "dist/*\0", "kept.txt"], exclude: [], untracked: false },
+      { source: new LocalArchiveSource(project), projectDir: project, log: (l) => lines.push(l) },
+    );
+    assert.deepEqual(files, ["kept.txt"]);
+    assert.deepEqual(lines, [
+      'WARNING: "dist\\u0000/app": no matching files: a path cannot contain a NUL byte',
+      'WARNING: "dist/*\\u0000": no matching files: a path cannot contain a NUL byte',
+      "kept.txt: found 1 matching artifact files and directories",
+    ]);
+  } finally {
+    await Deno.remove(project, { recursive: true });
+  }
+});
