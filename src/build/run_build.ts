@@ -18,7 +18,9 @@
  *   stops them, then after_script (CI_JOB_STATUS=canceled), failure uploads
  *   and cleanup still run; before them it ends the job. `cancel.abort`
  *   (GitLab says `canceled`, or the runner stops) kills the running stage and
- *   runs nothing more. Both end as `failed` / `job_canceled`.
+ *   runs nothing more. Both end as `failed` / `job_canceled`, except an abort
+ *   whose reason is a RunnerInterrupt (the runner stops on a signal):
+ *   `runner_interrupted`, "Job failed: aborted: terminated", as upstream.
  * - The job timeout (`job.timeout` seconds) covers every stage and ends the
  *   job as `job_execution_timeout`; RUNNER_SCRIPT_TIMEOUT covers the user's
  *   steps only (after_script still runs, CI_JOB_STATUS=timedout).
@@ -86,9 +88,35 @@ export interface BuildResult {
 export interface BuildCancel {
   /** Stop the user's script; after_script and failure uploads still run. */
   graceful: AbortSignal;
-  /** Kill the running stage now; nothing more runs. */
+  /**
+   * Kill the running stage now; nothing more runs. Aborted with a
+   * RunnerInterrupt when the runner is stopping on a signal.
+   */
   abort: AbortSignal;
 }
+
+/**
+ * The reason `BuildCancel.abort` carries when the runner (or the executor
+ * process) is stopping on a signal: nobody canceled the job, the runner was
+ * told to stop. The job fails as `runner_interrupted`, its log saying
+ * "aborted: " and the signal as Go names it, as the official runner's does.
+ */
+export class RunnerInterrupt {
+  constructor(readonly signal: string) {}
+
+  /** "aborted: terminated" for SIGTERM. */
+  get message(): string {
+    return `aborted: ${GO_SIGNAL_NAMES[this.signal] ?? this.signal}`;
+  }
+}
+
+/** How Go's os.Signal prints the signals a runner is stopped with. */
+const GO_SIGNAL_NAMES: Readonly<Record<string, string>> = {
+  "SIGTERM": "terminated",
+  "SIGINT": "interrupt",
+  "SIGQUIT": "quit",
+  "SIGHUP": "hangup",
+};
 
 export interface RunBuildOptions {
   job: JobSpec;
@@ -253,11 +281,14 @@ class Build {
       // The official runner leaves file variables behind when a job is stopped;
       // we still remove them (secrets on a shared host) unless told to kill now.
       if (preparedScript && error.stopCause !== "abort") await this.#lateCleanup();
+      const interrupt = this.#o.cancel.abort.reason;
       error = error.stopCause === "timeout"
         ? new JobFailedError(
           "job_execution_timeout",
           `execution took longer than ${formatGoDuration(this.#jobTimeoutMs)} seconds`,
         )
+        : error.stopCause === "abort" && interrupt instanceof RunnerInterrupt
+        ? new JobFailedError("runner_interrupted", interrupt.message)
         : new JobFailedError("job_canceled", "canceled");
     }
 

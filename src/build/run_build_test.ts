@@ -12,6 +12,7 @@ import {
   type BuildTerminal,
   runBuild,
   type RunBuildOptions,
+  RunnerInterrupt,
 } from "./run_build.ts";
 import type { BuildStageHooks, HookStage } from "./stage_hooks.ts";
 
@@ -309,6 +310,25 @@ Deno.test("runBuild ends at once when the job is aborted", async () => {
     "step_script",
   ]);
   assert.equal(executor.cleanups, 1);
+});
+
+Deno.test("runBuild aborted because the runner stops on a signal fails as runner_interrupted, saying so", async () => {
+  const { result, output } = await build({
+    behaviour: (h) => ({
+      "step_script": async (_s, signal) => {
+        h.abort.abort(new RunnerInterrupt("SIGINT"));
+        await aborted(signal);
+        return 137;
+      },
+    }),
+  });
+  assert.deepEqual(result, {
+    state: "failed",
+    failureReason: "runner_interrupted",
+    message: "aborted: interrupt",
+  });
+  assert.match(output.text(), /ERROR: Job failed: aborted: interrupt/);
+  assert.doesNotMatch(output.text(), /canceled/);
 });
 
 Deno.test("runBuild fails with job_execution_timeout when the job timeout passes", async () => {

@@ -30,7 +30,7 @@ import {
 import type { OutputStream } from "../job/output_stream.ts";
 import { ExecutorTerminal } from "./executor_terminal.ts";
 import type { JobOutput } from "../executors/executor.ts";
-import { type BuildResult, runBuild } from "../build/run_build.ts";
+import { type BuildResult, runBuild, RunnerInterrupt } from "../build/run_build.ts";
 import type { JobTls, RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
@@ -359,18 +359,21 @@ async function runJob(
   const { start } = control;
   const graceful = new AbortController();
   const abort = new AbortController();
-  control.onCancel((m) => (m.graceful ? graceful : abort).abort());
+  control.onCancel((m) => {
+    if (m.graceful) graceful.abort();
+    else abort.abort(m.interrupt ? new RunnerInterrupt(m.interrupt) : undefined);
+  });
   const log = io.log.child({ [F.JOB_ID]: start.job.id, [F.EXECUTOR]: start.runner.executor });
   // Process groups of running stages: killed here too if the executor cannot stop them in time.
   const groups = new Set<number>();
   const lost = Promise.withResolvers<"lost">();
   let isLost = false;
   const timers: ReturnType<typeof setTimeout>[] = [];
-  const onLost = (why: string) => {
+  const onLost = (why: string, interrupt?: RunnerInterrupt) => {
     if (isLost) return;
     isLost = true;
     log.warn(`Stopping the job: ${why}`);
-    abort.abort();
+    abort.abort(interrupt);
     const killTimer = setTimeout(() => void killProcessGroups(groups), LOST_KILL_MS);
     const exitTimer = setTimeout(() => lost.resolve("lost"), LOST_EXIT_MS);
     Deno.unrefTimer(killTimer);
@@ -378,8 +381,9 @@ async function runJob(
     timers.push(killTimer, exitTimer);
   };
   control.onClosed(() => onLost("the poller is gone (stdin closed)"));
-  const onTerminate = () => onLost("SIGTERM");
-  if (io.terminate?.aborted) onLost("SIGTERM");
+  // Nobody canceled the job: the process was told to stop (systemd stopping the runner's cgroup).
+  const onTerminate = () => onLost("SIGTERM", new RunnerInterrupt("SIGTERM"));
+  if (io.terminate?.aborted) onTerminate();
   else io.terminate?.addEventListener("abort", onTerminate, { once: true });
   const terminal = start.terminal
     ? new ExecutorTerminal({

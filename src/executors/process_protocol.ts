@@ -213,6 +213,11 @@ export interface CancelMessage {
   type: "cancel";
   /** true: stop the script, still run after_script; false: kill everything now. */
   graceful: boolean;
+  /**
+   * The signal the runner is stopping on (SIGTERM, SIGINT), with `graceful`
+   * false: the job is aborted as runner_interrupted, not canceled.
+   */
+  interrupt?: string;
 }
 
 /**

@@ -482,8 +482,8 @@ export class JobSupervisor implements JobHandler {
     let killTimer: ReturnType<typeof setTimeout> | undefined;
     let interrupted = false;
     let timedOut = false;
-    const sendCancel = (graceful: boolean) => {
-      proc.send({ type: "cancel", graceful }).catch(() => {});
+    const sendCancel = (graceful: boolean, interrupt?: string) => {
+      proc.send({ type: "cancel", graceful, ...(interrupt ? { interrupt } : {}) }).catch(() => {});
       if (!graceful && killTimer === undefined) {
         // The process gets a moment to stop its job and clean up, then it is killed.
         killTimer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
@@ -492,7 +492,8 @@ export class JobSupervisor implements JobHandler {
     setCancel(sendCancel);
     const onStop = () => {
       interrupted = true;
-      sendCancel(false);
+      // The runner stops on this signal (Poller.stopForcefully): the job is aborted, not canceled.
+      sendCancel(false, typeof stop.reason === "string" ? stop.reason : undefined);
     };
     // A listener added to a signal already aborted never runs: a stop that came
     // between the job's acceptance and here is acted on once the job is sent.

@@ -547,12 +547,13 @@ export class Poller {
   /**
    * SIGTERM/SIGINT: ask for no more jobs, abort running ones (they report
    * runner_interrupted) and wait for their final updates, at most `timeoutMs`.
+   * `signal` (the stop signal's name) is the jobs' stop reason, for their log.
    * Resolves true when every job finished in time.
    */
-  async stopForcefully(timeoutMs: number): Promise<boolean> {
+  async stopForcefully(timeoutMs: number, signal?: string): Promise<boolean> {
     this.#stopRequests.abort();
     this.#abortRequests.abort();
-    this.#stopJobs.abort();
+    this.#stopJobs.abort(signal);
     const timeout = new AbortController();
     const finished = await Promise.race([
       this.#drain().then(() => true),

@@ -327,7 +327,10 @@ Deno.test("SIGQUIT stops asking for jobs and waits for the running one to finish
 });
 
 Deno.test("SIGTERM aborts the running job, reports it and exits within shutdown_timeout", async () => {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    failureReasons: ["runner_interrupted"],
+  });
   const r = gitlab.createRunner({ kind: "created" });
   await using runner = await startRunner({
     config: config(runnerToml(gitlab.url, r.token), { shutdown_timeout: 20 }),
@@ -341,7 +344,10 @@ Deno.test("SIGTERM aborts the running job, reports it and exits within shutdown_
   assert.equal(status.code, 0, runner.log);
   const state = gitlab.jobOf(job.id);
   assert.equal(state.status, "failed");
-  assert.notEqual(state.failureReason, "script_failure");
+  // As the official runner: the job was not canceled, the runner was stopped.
+  assert.equal(state.failureReason, "runner_interrupted");
+  assert.match(state.trace, /ERROR: Job failed: aborted: terminated/);
+  assert.doesNotMatch(state.trace, /canceled/);
 });
 
 Deno.test("SIGTERM during a SIGQUIT drain aborts the running job and reports it; a second SIGQUIT keeps waiting", async () => {

@@ -214,9 +214,11 @@ for (const scoping of ["flags", "worker"] as const) {
       });
       const decoder = new TextDecoder();
       let trace = "";
+      let failureReason: string | undefined;
       const events = (async () => {
         for await (const item of proc.events()) {
           if ("trace" in item) trace += decoder.decode(item.trace);
+          else if (item.event.type === "result") failureReason = item.event.failureReason;
         }
       })();
       await msUntil(
@@ -235,6 +237,9 @@ for (const scoping of ["flags", "worker"] as const) {
       );
       assert.ok(gone < 2_500, `gone after ${gone.toFixed(0)} ms`);
       await events;
+      // Nobody canceled the job: it was interrupted, and its log says so as upstream's does.
+      assert.equal(failureReason, "runner_interrupted", trace);
+      assert.match(trace, /ERROR: Job failed: aborted: terminated/);
     } finally {
       await killByMarker(marker);
       proc.kill("SIGKILL");

@@ -545,7 +545,7 @@ async function forceful(
 ): Promise<number> {
   ctx.log.warn("Stopping: aborting running jobs", { "shutdown_timeout_s": config.shutdownTimeout });
   const inTime = await Promise.race([
-    poller.stopForcefully(config.shutdownTimeout * 1000),
+    poller.stopForcefully(config.shutdownTimeout * 1000, stop.abortedBy ?? undefined),
     // A further signal while aborting: exit now, as the official runner does.
     stop.exiting.then(() => false),
   ]);
