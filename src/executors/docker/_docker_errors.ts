@@ -41,6 +41,17 @@ export function isRefusedSecurityOpt(err: unknown): boolean {
   return statusCode(err) === 500 && daemonMessage(err).startsWith("invalid --security-opt");
 }
 
+/**
+ * 500 or 400 on start: the runtime could not exec the container's first
+ * process, which no retry changes: 'failed to create shim task: OCI runtime
+ * create failed: runc create failed: unable to start container process: exec:
+ * "/nonexistent": stat /nonexistent: no such file or directory: unknown', or
+ * '… exec: "sh": executable file not found in $PATH: unknown'.
+ */
+export function isProcessNotStarted(err: unknown): boolean {
+  return daemonMessage(err).includes("unable to start container process: exec:");
+}
+
 /** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
 export function daemonMessage(err: unknown): string {
   if (typeof err === "object" && err !== null) {

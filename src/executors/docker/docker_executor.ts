@@ -22,7 +22,7 @@
 import type Docker from "dockerode";
 import type { DockerApi } from "./docker_client.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
-import { JobFailedError } from "../../job/failure_reason.ts";
+import { type FailureReason, JobFailedError } from "../../job/failure_reason.ts";
 import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -40,6 +40,7 @@ import {
   isConflict,
   isNotFound,
   isNotModified,
+  isProcessNotStarted,
   isRefusedSecurityOpt,
 } from "./_docker_errors.ts";
 import { expandImageName } from "./_expand.ts";
@@ -290,11 +291,26 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  async #startContainer(what: string, container: Docker.Container): Promise<void> {
+  /**
+   * `main` names the container's first process and whose choice it is: when
+   * the runtime cannot exec it (no such file), every retry would fail alike.
+   */
+  async #startContainer(
+    what: string,
+    container: Docker.Container,
+    main?: { note: string; reason: FailureReason },
+  ): Promise<void> {
     try {
       await container.start();
     } catch (err) {
       if (isNotModified(err)) return;
+      if (main && isProcessNotStarted(err)) {
+        throw new JobFailedError(
+          main.reason,
+          `Cannot start the ${what} container: ${main.note} cannot be run: ${daemonMessage(err)}`,
+          { cause: err },
+        );
+      }
       const { networkMode } = this.#o.config;
       // The daemon looks network_mode up only at start, and answers 404 naming no key.
       if (isNotFound(err) && networkMode !== "" && daemonMessage(err).includes(networkMode)) {
@@ -722,7 +738,16 @@ export class DockerExecutor implements Executor {
         service.dockerPlatform,
       );
       this.#containerIds.add(container.id);
-      await this.#startContainer(`service "${service.name}"`, container);
+      const isOverridden = service.entrypoint.length > 0 && !config.disableEntrypointOverwrite;
+      await this.#startContainer(`service "${service.name}"`, container, {
+        note: isOverridden
+          ? `its entrypoint ${JSON.stringify(service.entrypoint)}`
+          : service.command.length > 0
+          ? `its command ${JSON.stringify(service.command)}`
+          : `the entrypoint and command of image "${service.name}"`,
+        // [[runners.docker.services]] come first: the operator's, not the job's.
+        reason: i < config.services.length ? "runner_configuration_error" : "script_failure",
+      });
       started.push({
         image: service.name,
         aliases,
@@ -839,26 +864,35 @@ export class DockerExecutor implements Executor {
     if (type === "build" && !isRootUser(this.#user || image.user)) {
       await this.#openVolumeRoots(container);
     }
-    const [detected] = await Promise.all([
-      this.#detectShell(container, image),
-      this.#startContainer(type, container),
-    ]);
-    if (options.signal.aborted) throw options.signal.reason;
     // Docker runs no entrypoint when the one given (or else the image's) is
     // empty or all empty strings (a job's `entrypoint: [""]`).
     const entrypoint = create.Entrypoint ?? image.entrypoint;
     const parts = typeof entrypoint === "string" ? [entrypoint] : entrypoint;
     const isMainShellPlain = parts.every((part) => part === "");
+    const entrypointNote = create.Entrypoint
+      ? `the job's image entrypoint ${JSON.stringify(parts)}`
+      : `the entrypoint ${JSON.stringify(parts)} of image "${image.name}"`;
+    // Both settle before either error counts: an image without a shell fails the
+    // start too ('exec: "sh": executable file not found'), and the detection's
+    // error, naming the image, must not depend on which answer came first.
+    const [detected, started] = await Promise.allSettled([
+      this.#detectShell(container, image),
+      this.#startContainer(type, container, {
+        note: isMainShellPlain ? `its shell "sh"` : entrypointNote,
+        reason: type === "build" && options.entrypoint ? "script_failure" : "runner_system_failure",
+      }),
+    ]);
+    if (detected.status === "rejected") throw detected.reason;
+    if (started.status === "rejected") throw started.reason;
+    if (options.signal.aborted) throw options.signal.reason;
     return {
       container,
       name,
-      ...detected,
+      ...detected.value,
       isStopped: false,
       killing: null,
       isMainShellPlain,
-      entrypointNote: create.Entrypoint
-        ? `the job's image entrypoint ${JSON.stringify(parts)}`
-        : `the entrypoint ${JSON.stringify(parts)} of image "${image.name}"`,
+      entrypointNote,
       mainShell: null,
     };
   }

@@ -14,6 +14,7 @@ import {
   BUSYBOX_TEST_IMAGE,
   DEBIAN_TEST_IMAGE,
   dockerSkipReason,
+  ensureNoShellImage,
   ensureTestImages,
 } from "../../../tests/fixtures/docker_images.ts";
 import { CollectedOutput, testExecutorContract } from "../executor_contract.ts";
@@ -217,6 +218,51 @@ test("docker executor: an entrypoint that ends the build container fails the sta
       return true;
     },
   );
+});
+
+test("docker executor: an image without a shell fails the job naming the image, without a retry", async () => {
+  const image = await ensureNoShellImage();
+  // The start fails too ('exec: "sh": executable file not found'): which answer
+  // came first decided the error, so it is tried several times.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await using executor = createExecutor({ job: { image: { name: image } } });
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "runner_system_failure");
+      assert.match(err.message, /^Image "runner-test\/noshell:latest" has no shell: looked for /);
+      return true;
+    });
+  }
+});
+
+test("docker executor: an entrypoint or service command that cannot be run fails the job naming it, without a retry", async () => {
+  const cases = [
+    {
+      job: { image: { name: BUSYBOX_TEST_IMAGE, entrypoint: ["/nonexistent"] } },
+      message:
+        /^Cannot start the build container: the job's image entrypoint \["\/nonexistent"\] cannot be run: .*exec: "\/nonexistent": stat \/nonexistent: no such file or directory/,
+    },
+    {
+      job: { services: [{ name: BUSYBOX_TEST_IMAGE, alias: "db", entrypoint: ["/nonexistent"] }] },
+      message:
+        /^Cannot start the service "runner-test\/busybox:latest" container: its entrypoint \["\/nonexistent"\] cannot be run: /,
+    },
+    {
+      job: { services: [{ name: BUSYBOX_TEST_IMAGE, alias: "db", command: ["no-such-cmd"] }] },
+      message:
+        /^Cannot start the service "runner-test\/busybox:latest" container: its command \["no-such-cmd"\] cannot be run: .*executable file not found/,
+    },
+  ];
+  for (const { job, message } of cases) {
+    await using executor = createExecutor({ job });
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      // A plain Error is retried by the build, twice, failing alike.
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "script_failure");
+      assert.match(err.message, message);
+      return true;
+    });
+  }
 });
 
 test("docker executor: an unknown pull_policy of a job's service names that service, not the image", async () => {
