@@ -41,6 +41,16 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** A flag the command does not define; main says when it is a global option given too late. */
+export class UnknownFlagError extends UsageError {
+  /** The flag's name without dashes or value: `debug` of `--debug=true`. */
+  readonly flag: string;
+  constructor(arg: string) {
+    super(`Unknown flag: ${arg}`);
+    this.flag = arg.replace(/^--?/, "").split("=")[0]!;
+  }
+}
+
 function parseBool(name: string, raw: string): boolean {
   const v = raw.toLowerCase();
   if (["true", "1", "t", "yes"].includes(v)) return true;
@@ -134,7 +144,7 @@ export function parseFlags(
     const eq = body.indexOf("=");
     const name = eq >= 0 ? body.slice(0, eq) : body;
     const spec = byName.get(name);
-    if (!spec) throw new UsageError(`Unknown flag: ${arg}`);
+    if (!spec) throw new UnknownFlagError(arg);
     let raw: string;
     afterBool = eq < 0 && spec.type === "bool" ? arg : null;
     if (eq >= 0) raw = body.slice(eq + 1);

@@ -5,7 +5,14 @@
 import { ConfigError } from "../config/config_error.ts";
 import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod.ts";
 import { type CliContext, CommandError, type PollerScope } from "./cli_context.ts";
-import { Flags, type FlagSpec, parseFlags, renderHelp, UsageError } from "./flags.ts";
+import {
+  Flags,
+  type FlagSpec,
+  parseFlags,
+  renderHelp,
+  UnknownFlagError,
+  UsageError,
+} from "./flags.ts";
 import { renderVersion, type VersionInfo, versionInfo } from "./version.ts";
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "debug", type: "bool", env: "RUNNER_DEBUG", help: "Debug mode" },
@@ -26,12 +33,18 @@ const GLOBAL_FLAGS: FlagSpec[] = [
     name: "cpuprofile",
     type: "string",
     env: "CPU_PROFILE",
-    help: "Accepted for compatibility; ignored",
+    help: "Not supported: warns that no CPU profile is written",
     hidden: true,
   },
   { name: "help", aliases: ["h"], type: "bool", help: "Show help" },
   { name: "version", aliases: ["v"], type: "bool", help: "Print the version" },
 ];
+
+/** `--cpuprofile`, or `CPU_PROFILE` when the value came from the environment. */
+function given(flags: Flags, name: string): string {
+  const env = GLOBAL_FLAGS.find((f) => f.name === name)?.env;
+  return flags.isExplicit(name) || env === undefined ? `--${name}` : env;
+}
 
 /** A command's flags and entry point, from its module. */
 interface LoadedCommand {
@@ -327,10 +340,29 @@ export async function main(args: string[], io: MainIo): Promise<number> {
   };
   try {
     const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));
-    if (flags.string("log-level")) sink.pin({ level: parseLogLevel(flags.string("log-level")) });
+    const level = flags.string("log-level");
+    if (level.trim().toLowerCase() === "trace") {
+      // logrus's level below debug: there is none here, so debug, and say so (once: the scoped
+      // poller gets the same options from its supervisor, which said it).
+      sink.pin({ level: "debug" });
+      if (!io.pollerScope) {
+        log.warn(
+          `${
+            given(flags, "log-level")
+          } trace is not a level of this runner: logging at debug, its most detailed`,
+        );
+      }
+    } else if (level) sink.pin({ level: parseLogLevel(level) });
     if (flags.bool("debug")) sink.pin({ level: "debug" });
     if (flags.string("log-format")) {
       sink.pin({ format: parseLogFormat(flags.string("log-format")) });
+    }
+    if (flags.string("cpuprofile") && !io.pollerScope) {
+      log.warn(
+        `${given(flags, "cpuprofile")} is not supported: no CPU profile is written to "${
+          flags.string("cpuprofile")
+        }"`,
+      );
     }
     if (flags.bool("version")) {
       ctx.out(renderVersion(ctx.version));
@@ -358,6 +390,15 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     }
     return await loaded.run(ctx, rest);
   } catch (err) {
+    if (err instanceof UnknownFlagError && command !== undefined) {
+      const spec = GLOBAL_FLAGS.find((f) => [f.name, ...(f.aliases ?? [])].includes(err.flag));
+      if (spec) {
+        ctx.err(
+          `ERROR: ${err.message}: a global option, given before the command (runner --${spec.name} ${command} …)`,
+        );
+        return 2;
+      }
+    }
     if (err instanceof UsageError || err instanceof CommandError || err instanceof ConfigError) {
       ctx.err(`ERROR: ${err.message}`);
       return err instanceof CommandError ? err.exitCode : err instanceof UsageError ? 2 : 1;

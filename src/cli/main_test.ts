@@ -50,3 +50,22 @@ Deno.test("an argument a command does not take is refused, naming it: a boolean'
     assert.match(output(), message);
   }
 });
+
+Deno.test("a global option given after the command is named as one; --log-level trace and --cpuprofile say what happens instead", async () => {
+  const late = countingIo();
+  assert.equal(await main(["list", "--debug"], late.io), 2);
+  assert.match(
+    late.output(),
+    /ERROR: Unknown flag: --debug: a global option, given before the command \(runner --debug list …\)/,
+  );
+  const trace = countingIo();
+  assert.equal(await main(["--log-level", "trace", "--version"], trace.io), 0);
+  assert.match(trace.output(), /--log-level trace is not a level of this runner: logging at debug/);
+  const fromEnv = countingIo();
+  fromEnv.io.env = { CPU_PROFILE: "/tmp/runner.prof" };
+  assert.equal(await main(["--version"], fromEnv.io), 0);
+  assert.match(
+    fromEnv.output(),
+    /CPU_PROFILE is not supported: no CPU profile is written to "\/tmp\/runner.prof"/,
+  );
+});
