@@ -150,15 +150,18 @@ export class LocalArtifactsServer implements ArtifactLedger, AsyncDisposable {
         const bytes = await Deno.readFile(path);
         // `reports: dotenv` with several files is one gzip member per file;
         // like GitLab, each file is parsed on its own, in order.
-        const texts = (bytes[0] === 0x1f ? await gunzipMembers(bytes) : [bytes]).map((b) =>
-          new TextDecoder().decode(b)
-        );
-        if (texts.reduce((n, t) => n + t.length, 0) > MAX_DOTENV_BYTES) {
+        const files = (bytes[0] === 0x1f ? await gunzipMembers(bytes) : [{ name: "", data: bytes }])
+          .map((m) => ({
+            // An error names the job's file: each member carries its path (FNAME).
+            name: m.name || ".env",
+            text: new TextDecoder().decode(m.data),
+          }));
+        if (files.reduce((n, f) => n + f.text.length, 0) > MAX_DOTENV_BYTES) {
           return json(400, { message: `dotenv report is larger than ${MAX_DOTENV_BYTES} bytes` });
         }
         this.#dotenv.set(
           jobId,
-          texts.flatMap((text) => parseDotenv(text, ".env")).map((v) => ({
+          files.flatMap((f) => parseDotenv(f.text, f.name)).map((v) => ({
             key: v.key,
             value: v.value,
           })),
@@ -263,13 +266,16 @@ async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 }
 
 /**
- * The members of a multi-member gzip file, each decompressed.
+ * The members of a multi-member gzip file, each decompressed, with the file
+ * name its header gives ("" when none).
  * DecompressionStream refuses bytes after the first member, and does not say
  * where it ended; the next member starts at a gzip magic number, so each
  * candidate end is tried (dotenv reports are a few KiB at most).
  */
-async function gunzipMembers(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
+async function gunzipMembers(
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<Array<{ name: string; data: Uint8Array }>> {
+  const out: Array<{ name: string; data: Uint8Array }> = [];
   let start = 0;
   while (start < bytes.length) {
     let end = bytes.length;
@@ -287,8 +293,18 @@ async function gunzipMembers(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array
       }
     }
     if (data === null) throw new Error("not a valid gzip file");
-    out.push(data);
+    out.push({ name: memberName(bytes, start), data });
     start = end;
   }
   return out;
+}
+
+/** FNAME of the gzip member at `start` (RFC 1952 §2.3), "" when it has none. */
+function memberName(bytes: Uint8Array, start: number): string {
+  const flags = bytes[start + 3] ?? 0;
+  if ((flags & 0x08) === 0) return "";
+  let at = start + 10;
+  if (flags & 0x04) at += 2 + ((bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8)); // FEXTRA
+  const end = bytes.indexOf(0, at);
+  return end < 0 ? "" : new TextDecoder().decode(bytes.subarray(at, end));
 }

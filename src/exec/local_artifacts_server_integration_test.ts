@@ -4,6 +4,8 @@ import { gzipSync } from "node:zlib";
 import { ArtifactTransferError, JobClient } from "../gitlab/job_client.ts";
 import type { Clock } from "../gitlab/clock.ts";
 import { createRunnerInfo } from "../gitlab/runner_info.ts";
+import { gzipStream } from "../archive/gzip_writer.ts";
+import { MemoryTree } from "../archive/memory_tree.ts";
 import { LocalArtifactsServer } from "./local_artifacts_server.ts";
 
 const INFO = createRunnerInfo({ version: "0.1.0-test", revision: "abcdef12" });
@@ -96,6 +98,28 @@ Deno.test("LocalArtifactsServer refuses a malformed dotenv report, so the upload
       open: () => stream(new Uint8Array(report)),
     }).then(() => null, (e) => e);
     assert.ok(error instanceof ArtifactTransferError, String(error));
+    assert.deepEqual(await server.dotenvOf(1), []);
+  });
+});
+
+Deno.test("LocalArtifactsServer names the file of a several-file dotenv report that has a bad line", async () => {
+  await withServer(async (server, client) => {
+    const files = new MemoryTree()
+      .addFile("build.env", "VERSION=1.2.3\n")
+      .addFile("deploy/url.env", "URL=https://example.com\nthis line is bad\n");
+    const error = await client.uploadArtifact({ id: 1, token: "tok-1" }, {
+      fileName: "dotenv.gz",
+      format: "gzip",
+      type: "dotenv",
+      expireIn: "",
+      // As the upload stage writes it: one gzip member per file, named in its header.
+      open: () => gzipStream(files, ["build.env", "deploy/url.env"], { level: "default" }),
+    }).then(() => null, (e) => e);
+    assert.ok(error instanceof ArtifactTransferError, String(error));
+    assert.match(
+      error.message,
+      /Invalid dotenv report: deploy\/url\.env:2: expected KEY=VALUE, got "this line is bad"/,
+    );
     assert.deepEqual(await server.dotenvOf(1), []);
   });
 });
