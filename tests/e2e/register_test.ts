@@ -122,6 +122,33 @@ Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register refuses a GitLab URL without http or https before anything, naming it", async () => {
+  const dir = await tempDir();
+  const config = join(dir, "sub", "config.toml");
+  for (const url of ["gitlab.example.com", "ftp://gitlab.example.com"]) {
+    const res = await runCli([
+      "register",
+      "-n",
+      "-u",
+      url,
+      "-t",
+      "glrt-x",
+      "--executor",
+      "shell",
+      "-c",
+      config,
+    ]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(
+      res.stderr,
+      new RegExp(`^ERROR: Invalid GitLab URL "${url}": give an absolute http or https URL`, "m"),
+    );
+    assert.doesNotMatch(res.stderr, /FATAL|\n +at /);
+  }
+  await assert.rejects(Deno.stat(join(dir, "sub")), "nothing written");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register with a wrong registration token fails and writes no runner", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();
@@ -333,7 +360,7 @@ Deno.test("register asks for what is missing when stdin is a terminal", async (t
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("register at a terminal asks again after an empty URL or an unknown executor, as upstream", async (t) => {
+Deno.test("register at a terminal asks again after an empty or relative URL or an unknown executor, as upstream", async (t) => {
   const script = await new Deno.Command("sh", { args: ["-c", "command -v script"] }).output();
   if (!script.success) {
     t.step({ name: "skipped: util-linux `script` is not installed", ignore: true, fn() {} });
@@ -363,13 +390,19 @@ Deno.test("register at a terminal asks again after an empty URL or an unknown ex
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(
-    new TextEncoder().encode(`\n${gitlab.url}\n${fake.token}\nbox\nshel\nshell\n`),
+    new TextEncoder().encode(
+      `\ngitlab.example.com\n${gitlab.url}\n${fake.token}\nbox\nshel\nshell\n`,
+    ),
   );
   await writer.close();
   const out = await child.output();
   const stdout = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, stdout);
-  assert.equal(stdout.split("Enter the GitLab instance URL").length, 3, stdout);
+  assert.equal(stdout.split("Enter the GitLab instance URL").length, 4, stdout);
+  assert.match(
+    stdout,
+    /ERROR: Invalid GitLab URL "gitlab.example.com": give an absolute http or https URL/,
+  );
   assert.match(stdout, /ERROR: Invalid executor specified: "shel"/);
   assert.equal(stdout.split("Enter an executor").length, 3, stdout);
   assert.match(await Deno.readTextFile(config), /executor = "shell"/);

@@ -18,6 +18,7 @@ import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "../runner_flags.ts";
 import { ConfigTemplateError, loadConfigTemplate, mergeTemplate } from "../config_template.ts";
 import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
+import { isGitLabUrl } from "../../config/gitlab_url.ts";
 import { OFFICIAL_ONLY_EXECUTORS, SUPPORTED_EXECUTORS } from "../../config/executor_names.ts";
 import { isAbsolute, resolve } from "node:path";
 
@@ -211,6 +212,13 @@ const ACCESS_LEVELS = ["", "not_protected", "ref_protected"];
 /** Executor names upstream's register accepts ("Invalid executor specified" otherwise), and ours. */
 const KNOWN_EXECUTORS: readonly string[] = [...SUPPORTED_EXECUTORS, ...OFFICIAL_ONLY_EXECUTORS];
 
+/** What makes `url` unusable for GitLab requests (no scheme, not http or https), or null. */
+function urlProblem(url: string): string | null {
+  return isGitLabUrl(url)
+    ? null
+    : `Invalid GitLab URL "${url}": give an absolute http or https URL, such as https://gitlab.example.com/`;
+}
+
 function executorProblem(executor: string): string | null {
   return KNOWN_EXECUTORS.includes(executor)
     ? null
@@ -361,11 +369,13 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   const url = await prompt(
     "Enter the GitLab instance URL (for example, https://gitlab.com/):",
     given("url"),
-    { isRequired: true },
+    { isRequired: true, problem: urlProblem },
   );
   if (!url) {
     throw new CommandError("Register needs the GitLab URL: pass --url or set CI_SERVER_URL");
   }
+  const badUrl = urlProblem(url);
+  if (badUrl) throw new CommandError(badUrl);
   const legacyToken = flags.string("registration-token");
   const token = await prompt(
     "Enter the registration token:",
