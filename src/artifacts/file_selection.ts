@@ -40,11 +40,18 @@ export async function selectFiles(
   const selected = new Map<string, EntryKind>();
   const excludes: { rule: string; match: PathMatcher }[] = [];
   for (const rule of spec.exclude) {
+    if (rule === "") {
+      ctx.log("WARNING: isExcluded: exclude path is empty: it excludes nothing");
+      continue;
+    }
     const rel = relativeInProject(rule.replaceAll("\\", "/"), projectDir);
     if (rel === null) {
       ctx.log(`WARNING: isExcluded: artifact path is not a subpath of project directory: ${rule}`);
       continue;
     }
+    // The project directory itself, which is never taken: nothing to exclude
+    // (and no pattern to compile; picomatch throws on "").
+    if (rel === "") continue;
     excludes.push({ rule, match: compilePattern(rel) });
   }
   const excludedCounts = new Map<string, number>();

@@ -134,3 +134,12 @@ Deno.test("an empty path (a variable that expanded to nothing) takes nothing, as
     "README.md: found 1 matching artifact files and directories",
   ]);
 });
+
+Deno.test("an empty exclude (a variable that expanded to nothing) or the project dir itself excludes nothing, not a system failure", async () => {
+  const { files, lines } = await select({ paths: ["src"], exclude: ["", ".", PROJECT] });
+  assert.deepEqual(files, ["src", "src/main.ts"]);
+  assert.deepEqual(lines, [
+    "WARNING: isExcluded: exclude path is empty: it excludes nothing",
+    "src: found 2 matching artifact files and directories",
+  ]);
+});
