@@ -27,9 +27,16 @@ export interface ExecutorEntryIo {
 export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Promise<number> {
   const sink = new LogSink({ output: io.stderr, level: "debug", format: "json" });
   const log = new StreamLogger(sink);
-  // Ctrl-C in a terminal reaches the whole process group; the poller decides
-  // how this job stops (cancel messages), so the child ignores SIGINT.
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGINT", () => {});
+  // Ctrl-C or a hangup in a terminal reaches the whole process group, and
+  // systemd's KillSignal (SIGQUIT for a graceful stop) every process of the
+  // unit; the poller decides how this job stops (cancel messages), so the
+  // child ignores them: SIGQUIT killed every running job of a runner told to
+  // let them finish.
+  if (Deno.build.os !== "windows") {
+    for (const signal of ["SIGINT", "SIGQUIT", "SIGHUP"] as const) {
+      Deno.addSignalListener(signal, () => {});
+    }
+  }
   // SIGTERM kills the job's processes (and containers) before this process exits.
   const terminate = new AbortController();
   if (Deno.build.os !== "windows") {

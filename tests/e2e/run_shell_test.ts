@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { childProcesses } from "../fixtures/child_processes.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { NO_GIT, runCli, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 
@@ -323,6 +324,35 @@ Deno.test("SIGQUIT stops asking for jobs and waits for the running one to finish
   assert.equal(status.code, 0, runner.log);
   const state = gitlab.jobOf(job.id);
   assert.equal(state.status, "success");
+  assert.match(state.trace, /finished/);
+});
+
+Deno.test("SIGQUIT sent to the runner and its executor processes at once (systemd's KillSignal=SIGQUIT) lets the running job finish", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 3", "echo finished"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
+  // systemd's default KillMode (control-group) signals every process of the unit, not only the
+  // runner; a terminal's hangup reaches its whole process group.
+  const executors = childProcesses(runner.pid).filter((c) =>
+    c.cmdline.includes("executor-process")
+  );
+  assert.ok(executors.length > 0, "the executor process is a child of the runner");
+  runner.signal("SIGQUIT");
+  for (const { pid } of executors) {
+    Deno.kill(pid, "SIGQUIT");
+    Deno.kill(pid, "SIGHUP");
+  }
+  const status = await runner.exited();
+  assert.equal(status.code, 0, runner.log);
+  const state = gitlab.jobOf(job.id);
+  assert.equal(state.status, "success", state.trace + runner.log);
   assert.match(state.trace, /finished/);
 });
 
