@@ -52,10 +52,11 @@ export async function loadConfigTemplate(
   let warnings: ConfigWarning[];
   try {
     text = decodeConfigText(bytes, path);
-    // Whether the executor is one we have, and has what it needs, is told once the entry is
-    // whole (flags and template).
+    // Whether the executor is one we have and has what it needs, and whether the URL is one
+    // GitLab can be asked at, are told once the entry is whole (flags and template): a template
+    // without url was warned about as one that "never asks for jobs".
     warnings = parseConfig(text, { file: path, env }).warnings
-      .filter((w) => w.kind !== "unsupported_executor" && w.kind !== "missing_key");
+      .filter((w) => !["unsupported_executor", "missing_key", "invalid_url"].includes(w.kind));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     throw new ConfigTemplateError(

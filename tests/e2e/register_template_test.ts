@@ -201,3 +201,31 @@ Deno.test("register refuses a bad template naming the file and the problem, befo
   await assert.rejects(Deno.stat(config));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a template with a token but no url is not warned about as a runner that never asks for jobs: the url comes from the flags", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-template-" });
+  const template = join(dir, "template.toml");
+  await Deno.writeTextFile(template, `[[runners]]\n  token = "glrt-x"\n  output_limit = 8192\n`);
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    fake.token,
+    "--executor",
+    "shell",
+    "--template-config",
+    template,
+    "-c",
+    config,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stderr, /key runners\[0\]\.token is not used/);
+  assert.doesNotMatch(res.stderr, /never asks for jobs/);
+  assert.equal(readToml(await Deno.readTextFile(config)).runners[0]?.["output_limit"], 8192);
+  await Deno.remove(dir, { recursive: true });
+});
