@@ -132,3 +132,66 @@ Deno.test("session server: base64 subprotocol, the job's end closes the websocke
   assert.equal(await get(`${offer.info.url}/exec`, offer.info.authorization), 404);
   client.close();
 });
+
+/** Sends `head` (request line and headers) over TLS as is; resolves the answer's status and body. */
+async function rawRequest(
+  port: number,
+  certificate: string,
+  head: string,
+): Promise<{ status: number; text: string }> {
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [certificate] });
+  try {
+    await conn.write(new TextEncoder().encode(`${head}\r\n\r\n`));
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    // The answer's head and its body (content-length); the server keeps the connection open.
+    const isWhole = () => {
+      const end = text.indexOf("\r\n\r\n");
+      const length = /^content-length: *(\d+)/im.exec(text)?.[1];
+      return end >= 0 && length !== undefined && text.length - end - 4 >= Number(length);
+    };
+    while (!isWhole()) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]), text };
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("a websocket handshake without Sec-WebSocket-Key gets 400, ends the terminal it opened and leaves the session free", async () => {
+  const log = new QuietLog();
+  await using server = await SessionServer.start({
+    listenAddress: "127.0.0.1:0",
+    advertiseAddress: "",
+    sessionTimeoutSeconds: () => 42,
+    log,
+  });
+  const offer = server.offer();
+  offer.accept(1);
+  const terminal = new ShoutingTerminal();
+  server.take(1)!.attach(terminal);
+  const path = new URL(offer.info.url).pathname;
+
+  const bad = await rawRequest(
+    server.port,
+    offer.info.certificate,
+    `GET ${path}/exec HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${offer.info.authorization}\r\n` +
+      "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13",
+  );
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /sec-websocket-key/i);
+  assert.ok(log.lines.includes("Terminal websocket upgrade failed"), log.lines.join("\n"));
+  assert.equal(terminal.closes, 1, "the terminal opened for it was ended");
+
+  // The session is free: a well-formed client gets its terminal, not 423 Locked.
+  const ws = connect(offer.info.url, { ...offer.info, protocol: "terminal.gitlab.com" });
+  await ws.opened;
+  ws.socket.send(new TextEncoder().encode("id\n"));
+  await until(() => ws.messages.length > 0);
+  assert.equal(new TextDecoder().decode(ws.messages[0] as ArrayBuffer), "ID\n");
+  ws.socket.close();
+  await ws.closed;
+});

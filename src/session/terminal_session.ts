@@ -145,10 +145,21 @@ export class TerminalSession implements JobTerminalSession {
       teardown();
       return status(503);
     }
-    const upgraded = Deno.upgradeWebSocket(request, {
-      ...(protocol ? { protocol } : {}),
-      idleTimeout: PING_SECONDS,
-    });
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        ...(protocol ? { protocol } : {}),
+        idleTimeout: PING_SECONDS,
+      });
+    } catch (err) {
+      // A malformed handshake (no Sec-WebSocket-Key): the terminal just opened is
+      // ended, or it would hold the session (423 to the next client) and keep the
+      // job open for session_timeout as if someone were typing.
+      teardown();
+      const why = (err as Error).message;
+      this.#log.error("Terminal websocket upgrade failed", { "uri": path, "error": why });
+      return status(400, why);
+    }
     socket = upgraded.socket;
     socket.binaryType = "arraybuffer";
     socket.onopen = () => {
@@ -176,8 +187,9 @@ export class TerminalSession implements JobTerminalSession {
   }
 }
 
-function status(code: number): Response {
+function status(code: number, detail?: string): Response {
   const text: Record<number, string> = {
+    400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -185,7 +197,7 @@ function status(code: number): Response {
     500: "Internal Server Error",
     503: "Service Unavailable",
   };
-  return new Response(`${text[code] ?? ""}\n`, {
+  return new Response(`${text[code] ?? ""}${detail ? `: ${detail}` : ""}\n`, {
     status: code,
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
