@@ -229,3 +229,38 @@ Deno.test("a template with a token but no url is not warned about as a runner th
   assert.equal(readToml(await Deno.readTextFile(config)).runners[0]?.["output_limit"], 8192);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a template's unknown keys are warned about and not written, so lint passes on what register wrote", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-template-" });
+  const template = join(dir, "template.toml");
+  await Deno.writeTextFile(
+    template,
+    `[[runners]]\n  output_limit = 8192\n  bogus_key = 1\n  [runners.docker]\n    image = "alpine"\n    bogus_docker = "x"\n`,
+  );
+  const config = join(dir, "config.toml");
+  const res = await runCli([
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    fake.token,
+    "--executor",
+    "docker",
+    "--template-config",
+    template,
+    "-c",
+    config,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stderr, /key runners\[0\]\.bogus_key is unknown and ignored/);
+  assert.match(res.stderr, /key runners\[0\]\.docker\.bogus_docker is unknown and ignored/);
+  const text = await Deno.readTextFile(config);
+  assert.doesNotMatch(text, /bogus/);
+  assert.match(text, /image = "alpine"/);
+  const lint = await runCli(["lint", "-c", config]);
+  assert.equal(lint.code, 0, lint.stderr);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -441,6 +441,11 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     runner = parsed.runner;
     for (const warning of parsed.warnings) {
       if (!templateMessages.has(warning.message)) ctx.log.warn(formatConfigProblem(warning));
+      // A template's unknown key is warned "unknown and ignored": not written either (upstream
+      // decodes the template into its config struct, which drops it), or lint would fail on it.
+      if (warning.kind === "unknown_key") {
+        delete runner.unsupported[warning.key.replace(/^runners\[0\]\./, "")];
+      }
     }
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
