@@ -143,3 +143,26 @@ Deno.test("an empty exclude (a variable that expanded to nothing) or the project
     "src: found 2 matching artifact files and directories",
   ]);
 });
+
+Deno.test('parentheses, |, + and @ in a pattern are literal and [!c] negates, as in doublestar: "dist (1)/*.js" takes dist (1)/a.js', async () => {
+  const tree = new MemoryTree()
+    .addFile("dist (1)/a.js", "a")
+    .addFile("dist 1/b.js", "b")
+    .addFile("out/a|b.txt", "ab")
+    .addFile("out/a", "a")
+    .addFile("out/c+(x).log", "c")
+    .addFile("out/cx.log", "cx")
+    .addFile("out/@(y).log", "y");
+  const { files } = await select({
+    paths: ["dist (1)/*.js", "dist*/*.js", "out/a|b*", "out/*+(x).log", "out/@(y)*"],
+    exclude: ["dist 1/*"],
+  }, tree);
+  assert.deepEqual(files, [
+    "dist (1)/a.js",
+    "out/@(y).log",
+    "out/a|b.txt",
+    "out/c+(x).log",
+  ]);
+  const negated = await select({ paths: ["out/[!c]*.log", "out/[!]a]"] }, tree);
+  assert.deepEqual(negated.files, ["out/@(y).log"]);
+});

@@ -11,7 +11,39 @@ const OPTIONS = { dot: true, noextglob: true, nonegate: true, strictSlashes: tru
 export type PathMatcher = (path: string) => boolean;
 
 export function compilePattern(pattern: string): PathMatcher {
-  return picomatch(pattern, OPTIONS);
+  return picomatch(asPicomatch(pattern), OPTIONS);
+}
+
+/**
+ * A doublestar pattern in picomatch's dialect. Outside `[...]`, `(`, `)`,
+ * `|`, `+` and `@` are escaped: picomatch reads them as a regex group or
+ * alternation even without extglobs, so "dist (1)/*.js" matched
+ * "dist 1/a.js" and not "dist (1)/a.js". A class negated with `!` becomes
+ * `[^...]`: picomatch read `[!a]` as "! or a".
+ */
+function asPicomatch(pattern: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "\\") {
+      out += c + (pattern[i + 1] ?? "");
+      i++;
+    } else if (inClass) {
+      out += c;
+      if (c === "]") inClass = false;
+    } else if (c === "[") {
+      out += c;
+      inClass = true;
+      if (pattern[i + 1] === "!" || pattern[i + 1] === "^") {
+        out += "^";
+        i++;
+      }
+      // A "]" first in the class is one of its characters.
+      if (pattern[i + 1] === "]") out += pattern[++i];
+    } else out += "()|+@".includes(c) ? `\\${c}` : c;
+  }
+  return out;
 }
 
 /**
