@@ -847,6 +847,36 @@ test("docker keys: security_opt seccomp=<file> runs with the file's profile; an 
   }
 });
 
+test("docker keys: on network_mode bridge or host a job's service runs, is waited for and reached", async () => {
+  // A service listening on 6379, for the health check and the script.
+  const service = {
+    name: BUSYBOX_TEST_IMAGE,
+    alias: "svc",
+    command: ["nc", "-ll", "-p", "6379", "-e", "true"],
+    ports: [{ number: 6379 }],
+  };
+  const cases = [
+    // Docker's bridge has no names: the build container is linked to the service by its alias.
+    { networkMode: "bridge", script: "ping -c1 svc && nc -w 2 svc 6379 </dev/null; echo reached" },
+    { networkMode: "host", script: "nc -w 2 127.0.0.1 6379 </dev/null; echo reached" },
+  ];
+  for (const { networkMode, script } of cases) {
+    const { executor, output } = createExecutor({
+      config: { networkMode, waitForServicesTimeout: 10 },
+      job: { services: [service] },
+    });
+    await using _ = executor;
+    // Docker refused the service's aliases there ("network-scoped alias is supported
+    // only for containers in user defined networks"): every job failed at prepare.
+    await executor.prepare(never());
+    assert.match(output.text(), /Waiting for services to be up and running/);
+    assert.doesNotMatch(output.text(), /probably didn't start properly/, output.text());
+    const code = await executor.run({ stage: "step_script", script }, never());
+    assert.equal(code, 0, output.text());
+    assert.match(output.text(), /\nreached\n/);
+  }
+});
+
 test("docker keys: a network_mode naming no network fails the job naming the key", async () => {
   const networkMode = `runner-test-no-such-network-${crypto.randomUUID().slice(0, 8)}`;
   const { executor, jobId } = createExecutor({ config: { networkMode } });

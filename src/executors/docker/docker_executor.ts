@@ -183,6 +183,11 @@ export class DockerExecutor implements Executor {
   readonly #containerIds = new Set<string>();
   #networkId: string | null = null;
   #networkName = "";
+  /**
+   * `Links` of the build and helper containers on Docker's default bridge
+   * (`network_mode = "bridge"`), where aliases are refused: "<service id>:<alias>".
+   */
+  #serviceLinks: string[] = [];
   readonly #temporaryVolumes = new Set<string>();
   #binds: string[] = [];
   #mounts: Record<string, unknown>[] = [];
@@ -399,6 +404,7 @@ export class DockerExecutor implements Executor {
     this.#binds = [];
     this.#mounts = [];
     this.#hostBinds = [];
+    this.#serviceLinks = [];
   }
 
   async #prepareOnce(signal: AbortSignal): Promise<void> {
@@ -724,8 +730,12 @@ export class DockerExecutor implements Executor {
           Binds: this.#hostBinds,
           NetworkMode: network,
         } as Docker.HostConfig,
-        NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } },
       };
+      // Docker refuses aliases on its own networks (bridge, host, none, container:…):
+      // "network-scoped alias is supported only for containers in user defined networks".
+      if (isUserDefinedNetwork(network)) {
+        create.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases } } };
+      }
       if (service.entrypoint.length > 0) {
         if (config.disableEntrypointOverwrite) this.#say("WARNING: Entrypoint override disabled");
         else create.Entrypoint = service.entrypoint;
@@ -757,9 +767,45 @@ export class DockerExecutor implements Executor {
       });
     }
     const timeout = config.waitForServicesTimeout;
-    if (timeout < 0) return;
-    const toWait = started.filter((s) => s.ports.length > 0);
-    if (toWait.length === 0) return;
+    // On network_mode "none" nothing can reach a service's ports.
+    const toWait = timeout < 0 || network === "none"
+      ? []
+      : started.filter((s) => s.ports.length > 0);
+    if (toWait.length > 0) await this.#waitForServices(toWait, network, signal);
+    if (isDefaultBridge(network)) await this.#linkServices(started);
+  }
+
+  /**
+   * On Docker's default bridge a container reaches another by a link, as the
+   * official runner links the build container to each running service under
+   * each of its aliases (the first service to claim an alias keeps it).
+   */
+  async #linkServices(started: { aliases: string[]; container: Docker.Container }[]) {
+    const claimed = new Set<string>();
+    for (const { aliases, container } of started) {
+      const info = await container.inspect().catch(() => null);
+      if (info?.State?.Running !== true) continue;
+      for (const alias of aliases) {
+        if (claimed.has(alias)) continue;
+        claimed.add(alias);
+        this.#serviceLinks.push(`${container.id}:${alias}`);
+      }
+    }
+  }
+
+  async #waitForServices(
+    toWait: {
+      image: string;
+      aliases: string[];
+      ports: number[];
+      container: Docker.Container;
+      name: string;
+    }[],
+    network: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { config, docker } = this.#o;
+    const timeout = config.waitForServicesTimeout;
     this.#say(
       "Waiting for services to be up and running (timeout " + `${timeout || 30} seconds)...`,
     );
@@ -771,7 +817,7 @@ export class DockerExecutor implements Executor {
         network,
         name: `${this.#namePrefix}-health-${i}`,
         labels: this.#labels("health-check"),
-        host: s.aliases[0] ?? s.name,
+        host: await this.#probeHost(s, network),
         ports: s.ports,
         timeoutSeconds: timeout || 30,
         signal,
@@ -798,6 +844,21 @@ export class DockerExecutor implements Executor {
       );
       this.#log.warn("Service did not come up", { [F.KEY]: service.image, [F.ERROR]: problem });
     }
+  }
+
+  /**
+   * Where the health check reaches a service: by alias on a user-defined
+   * network, by address on the default bridge (no names there), on the
+   * loopback when it shares the service's network namespace (host, container:…).
+   */
+  async #probeHost(
+    service: { aliases: string[]; container: Docker.Container; name: string },
+    network: string,
+  ): Promise<string> {
+    if (isUserDefinedNetwork(network)) return service.aliases[0] ?? service.name;
+    if (!isDefaultBridge(network)) return "127.0.0.1";
+    const info = await service.container.inspect();
+    return info.NetworkSettings?.Networks?.["bridge"]?.IPAddress || service.name;
   }
 
   #pulledHelper: Promise<PulledImage> | null = null;
@@ -836,6 +897,7 @@ export class DockerExecutor implements Executor {
     hostConfig["Mounts"] = this.#mounts;
     const network = this.#networkName !== "" ? this.#networkName : config.networkMode;
     if (network !== "") hostConfig["NetworkMode"] = network;
+    if (this.#serviceLinks.length > 0) hostConfig["Links"] = this.#serviceLinks;
     const create: Docker.ContainerCreateOptions = {
       name,
       Image: image.id,
@@ -1304,6 +1366,21 @@ export class DockerExecutor implements Executor {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cleanup();
   }
+}
+
+/**
+ * Whether `network_mode` names a network of the user's (or the per-job one), not
+ * one of Docker's own modes, as the official runner's IsUserDefined: only there
+ * does Docker take aliases.
+ */
+export function isUserDefinedNetwork(mode: string): boolean {
+  return mode !== "" && !isDefaultBridge(mode) && mode !== "host" && mode !== "none" &&
+    !mode.startsWith("container:");
+}
+
+/** Docker's default bridge, where containers find each other only by links. */
+function isDefaultBridge(mode: string): boolean {
+  return mode === "bridge" || mode === "default";
 }
 
 /** Whether a container `User` ("", "root", "0", "0:0", "root:group") runs as uid 0. */
