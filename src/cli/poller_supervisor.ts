@@ -97,6 +97,14 @@ export async function superviseScopedPoller(
   options: { global: string[]; rest: string[] },
 ): Promise<number> {
   const flags = new Flags(parseFlags(options.rest, RUN_FLAGS, ctx.env));
+  if (flags.bool("syslog")) {
+    // Said here, once: the poller reads the same flags.
+    ctx.log.warn(
+      `${
+        flags.isExplicit("syslog") ? "--syslog" : "LOG_SYSLOG"
+      } is not supported: the runner logs to stderr only (the service manager's journal or log file keeps it)`,
+    );
+  }
   enterWorkingDirectory(ctx, flags);
   const path = configPath(ctx, flags);
   const env = ctx.envObject();

@@ -129,3 +129,25 @@ Deno.test("runner and job tokens never appear in the runner log, in json, text o
   // Short tokens (the official way to name a runner) are fine and do appear.
   assert.ok(runner.log.includes(a.token.slice(8, 17)), "runners are named by short token");
 });
+
+Deno.test("run --syslog and LOG_SYSLOG warn that the log goes to stderr only", async () => {
+  for (
+    const [args, env, name] of [[["--syslog"], {}, "--syslog"], [
+      [],
+      { LOG_SYSLOG: "true" },
+      "LOG_SYSLOG",
+    ]] as const
+  ) {
+    await using runner = await startRunner({
+      config: config(""),
+      args: [...args],
+      env: { ...env },
+    });
+    await runner.waitForLog(/Runner started/);
+    assert.match(
+      runner.log,
+      new RegExp(`WARNING: ${name} is not supported: the runner logs to stderr only`),
+    );
+    assert.equal(runner.log.split("is not supported: the runner logs").length, 2, "said once");
+  }
+});
