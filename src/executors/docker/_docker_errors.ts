@@ -52,6 +52,15 @@ export function isProcessNotStarted(err: unknown): boolean {
   return daemonMessage(err).includes("unable to start container process: exec:");
 }
 
+/**
+ * 500 on start: a `devices` entry names no device on the daemon's host,
+ * 'error gathering device information while adding custom device
+ * "/dev/nosuch": no such file or directory'.
+ */
+export function isMissingDevice(err: unknown): boolean {
+  return daemonMessage(err).includes("error gathering device information");
+}
+
 /** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
 export function daemonMessage(err: unknown): string {
   if (typeof err === "object" && err !== null) {

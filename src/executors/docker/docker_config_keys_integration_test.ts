@@ -877,6 +877,33 @@ test("docker keys: on network_mode bridge or host a job's service runs, is waite
   }
 });
 
+test("docker keys: a devices or services_devices entry naming no device fails the job naming the key, without a retry", async () => {
+  const cases = [
+    { config: { devices: ["/dev/runner-no-such-device"] }, what: "build", key: "devices" },
+    {
+      config: { servicesDevices: { "runner-test/busybox:*": ["/dev/runner-no-such-device"] } },
+      job: { services: [{ name: BUSYBOX_TEST_IMAGE, alias: "db", command: ["sleep", "60"] }] },
+      what: 'service "runner-test/busybox:latest"',
+      key: "services_devices",
+    },
+  ];
+  for (const { config, job, what, key } of cases) {
+    const { executor } = createExecutor({ config, ...(job ? { job } : {}) });
+    await using _ = executor;
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      // A plain Error: retried twice by the build, naming no key.
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.equal(
+        err.message,
+        `Cannot start the ${what} container: [runners.docker] ${key}: error gathering device ` +
+          `information while adding custom device "/dev/runner-no-such-device": no such file or directory`,
+      );
+      return true;
+    });
+  }
+});
+
 test("docker keys: a network_mode naming no network fails the job naming the key", async () => {
   const networkMode = `runner-test-no-such-network-${crypto.randomUUID().slice(0, 8)}`;
   const { executor, jobId } = createExecutor({ config: { networkMode } });

@@ -38,6 +38,7 @@ import {
   daemonMessage,
   isBadParameter,
   isConflict,
+  isMissingDevice,
   isNotFound,
   isNotModified,
   isProcessNotStarted,
@@ -313,6 +314,15 @@ export class DockerExecutor implements Executor {
         throw new JobFailedError(
           main.reason,
           `Cannot start the ${what} container: ${main.note} cannot be run: ${daemonMessage(err)}`,
+          { cause: err },
+        );
+      }
+      // The daemon looks devices up only at start; a missing one is no reason to retry.
+      if (isMissingDevice(err)) {
+        const key = what.startsWith("service") ? "services_devices" : "devices";
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Cannot start the ${what} container: [runners.docker] ${key}: ${daemonMessage(err)}`,
           { cause: err },
         );
       }
