@@ -282,7 +282,8 @@ function describeFailure(result: AttemptResult): string {
 /**
  * The payload with what upstream jobs produced: `artifacts_file` of each
  * dependency that uploaded an archive (the runner downloads only those, as
- * from GitLab), and their `dotenv` variables.
+ * from GitLab), and their `dotenv` variables. Each dependency's `token` is
+ * the running job's, as GitLab sends it.
  */
 async function jobSpecWithUpstream(job: PlannedJob, artifacts: ArtifactLedger): Promise<JobSpec> {
   const dotenv: Array<{ key: string; value: string }> = [];
@@ -292,6 +293,7 @@ async function jobSpecWithUpstream(job: PlannedJob, artifacts: ArtifactLedger): 
     ...spec,
     dependencies: spec.dependencies.map((d) => ({
       ...d,
+      token: spec.token,
       artifactsFile: artifacts.archiveOf(d.id) ?? { filename: "", size: 0 },
     })),
   };

@@ -265,7 +265,7 @@ Deno.test("runPipeline with concurrent 1 never overlaps jobs", async () => {
   assert.equal(runner.maxRunning, 1);
 });
 
-Deno.test("runPipeline hands downstream jobs the uploaded archive and the dotenv variables", async () => {
+Deno.test("runPipeline hands downstream jobs the uploaded archive (to download with their own job token) and the dotenv variables", async () => {
   const p = await plan(
     `
 stages: [build, test]
@@ -282,8 +282,8 @@ test: { stage: test, script: [t], variables: { VERSION: from-yaml } }
   const runner = new FakeRunner();
   await run(p, runner, { ledger });
   const test = runner.specs.get("test")!;
-  assert.deepEqual(test.dependencies.map((d) => [d.name, d.artifactsFile]), [
-    ["build", { filename: "artifacts.zip", size: 120 }],
+  assert.deepEqual(test.dependencies.map((d) => [d.name, d.token, d.artifactsFile]), [
+    ["build", test.token, { filename: "artifacts.zip", size: 120 }],
   ]);
   // dotenv beats the YAML, as in GitLab.
   assert.equal(variableValue(test, "VERSION"), "1.2.3");

@@ -1,4 +1,11 @@
-import type { JobArtifact, JobCache, JobImage, JobSpec, JobVariable } from "../job/job_spec.ts";
+import type {
+  JobArtifact,
+  JobCache,
+  JobDependency,
+  JobImage,
+  JobSpec,
+  JobVariable,
+} from "../job/job_spec.ts";
 import { reportArchive } from "./artifact_reports.ts";
 import type { ExecVariable } from "./exec_variable.ts";
 import type { GitState } from "./git_state.ts";
@@ -56,8 +63,11 @@ export interface JobSpecInput {
   /** Variables file then `--variable`s: they beat everything from the YAML. */
   execVariables: ExecVariable[];
   cacheKeys: string[];
-  /** Upstream jobs whose artifacts this job downloads. */
-  dependencies: Array<{ id: number; name: string }>;
+  /**
+   * Upstream jobs whose artifacts this job downloads. Jobs given the same
+   * array (a stage's jobs in stage order) share their `dependencies`.
+   */
+  dependencies: ReadonlyArray<{ id: number; name: string }>;
 }
 
 /**
@@ -146,13 +156,7 @@ export function buildJobSpec(input: JobSpecInput): { spec: JobSpec; userVariable
       fallbackKeys: c.fallbackKeys,
     })),
     credentials: [],
-    dependencies: input.dependencies.map((d) => ({
-      id: d.id,
-      token: input.token,
-      name: d.name,
-      // Filled in by whoever runs the plan once the upstream job has uploaded.
-      artifactsFile: { filename: "", size: 0 },
-    })),
+    dependencies: dependenciesOf(input.dependencies),
     features: { traceSections: true, tokenMaskPrefixes: [], failureReasons: [...FAILURE_REASONS] },
     hooks: [],
     secrets: [],
@@ -160,6 +164,30 @@ export function buildJobSpec(input: JobSpecInput): { spec: JobSpec; userVariable
     inputs: [],
   };
   return { spec, userVariableCount: tail.length };
+}
+
+const dependencyLists = new WeakMap<object, JobDependency[]>();
+
+/**
+ * The payload's `dependencies` on `upstream`, with an empty `token` and
+ * `artifacts_file`: whoever runs the plan fills both in as the job starts
+ * (the running job's token, as GitLab sends, and what the upstream job
+ * uploaded). One array per `upstream` array: in a pipeline of n jobs in
+ * stage order, the jobs of a stage share theirs, so planning takes memory
+ * linear in n rather than n² (a stage of 2,500 jobs after one of 2,500).
+ */
+function dependenciesOf(upstream: ReadonlyArray<{ id: number; name: string }>): JobDependency[] {
+  let list = dependencyLists.get(upstream);
+  if (list === undefined) {
+    list = upstream.map((d) => ({
+      id: d.id,
+      token: "",
+      name: d.name,
+      artifactsFile: { filename: "", size: 0 },
+    }));
+    dependencyLists.set(upstream, list);
+  }
+  return list;
 }
 
 function plain(key: string, value: string): JobVariable {

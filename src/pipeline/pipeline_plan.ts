@@ -63,7 +63,11 @@ export interface PlannedJob {
   coverageRegex: string;
   /** Things the user should know about this job (dropped needs, delayed, …). */
   notes: string[];
-  /** The payload GitLab would send; ids are 1, 2, … in plan order. */
+  /**
+   * The payload GitLab would send; ids are 1, 2, … in plan order. Its
+   * dependencies' `token` and `artifacts_file` are empty: whoever runs the
+   * plan fills them in as the job starts (`runPipeline`).
+   */
   jobSpec: JobSpec;
   /**
    * Set for a job that fails as soon as it may start, without running: a
@@ -411,6 +415,10 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
   const needsOf = new Map<Candidate, Candidate[] | null>();
   const artifactsOf = new Map<Candidate, Candidate[]>();
   const remaining = new Set(pool);
+  // The jobs of a stage that follow stage order all wait for the same jobs
+  // (by the time one is ordered, every earlier stage is): one array per
+  // stage, so a pipeline of n such jobs plans in O(n) memory, not O(n²).
+  const stageDeps = new Map<number, Candidate[]>();
   while (remaining.size > 0) {
     let progressed = false;
     for (const c of pool) {
@@ -418,13 +426,19 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       const resolved = resolvedNeeds.get(c) ?? null;
       let deps: Candidate[];
       if (resolved === null) {
-        deps = pool.slice(0, stageStart.get(stageIndex(c.job.stage))).filter((o) =>
-          !dropped.has(o)
-        );
+        const s = stageIndex(c.job.stage);
+        let shared = stageDeps.get(s);
+        if (shared === undefined) {
+          const earlier = pool.slice(0, stageStart.get(s));
+          if (earlier.some((d) => remaining.has(d))) continue;
+          shared = earlier.filter((o) => !dropped.has(o));
+          stageDeps.set(s, shared);
+        }
+        deps = shared;
       } else {
         deps = resolved.map((r) => r.target).filter((t) => selected.has(t));
+        if (deps.some((d) => remaining.has(d))) continue;
       }
-      if (deps.some((d) => remaining.has(d))) continue;
       remaining.delete(c);
       progressed = true;
       // A needed job that will not run (skipped manual, or dropped itself) blocks this one.
@@ -468,7 +482,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
           }
         }
       }
-      const liveDeps = deps.filter((d) => !dropped.has(d));
+      const liveDeps = resolved === null ? deps : deps.filter((d) => !dropped.has(d));
       waits.set(c, liveDeps);
       needsOf.set(c, resolved === null ? null : liveDeps);
       let fromArtifacts = resolved === null
@@ -498,6 +512,11 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
 
   const firstId = options.firstJobId ?? 1;
   const ids = new Map<Candidate, number>(planned.map((c, i) => [c, firstId + i]));
+  // Shared arrays of candidates (a stage's jobs, above) map to shared arrays.
+  const namesOf = memoized((cs: Candidate[]) => cs.map((n) => n.instance.name));
+  const upstreamOf = memoized((cs: Candidate[]) =>
+    cs.map((d) => ({ id: ids.get(d)!, name: d.instance.name }))
+  );
   const jobs: PlannedJob[] = [];
   let nextChildId = firstId + planned.length;
   let childPipelines = 0;
@@ -548,7 +567,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       warnings.push(...child.warnings.filter((w) => !warnings.some((x) => x === w)));
       if (child.isCreated && child.jobs.length > 0) {
         nextChildId += child.jobs.length;
-        const own = waits.get(c)!.map((n) => n.instance.name);
+        const own = namesOf(waits.get(c)!);
         for (const cj of child.jobs) {
           jobs.push({
             ...cj,
@@ -615,7 +634,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       ],
       execVariables,
       cacheKeys,
-      dependencies: artifactsOf.get(c)!.map((d) => ({ id: ids.get(d)!, name: d.instance.name })),
+      dependencies: upstreamOf(artifactsOf.get(c)!),
     });
     const needs = needsOf.get(c)!;
     jobs.push({
@@ -628,9 +647,9 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       retry: c.job.retry,
       timeout: spec.timeout,
       isInterruptible: c.job.interruptible,
-      needs: needs === null ? null : needs.map((n) => n.instance.name),
-      waitsFor: waits.get(c)!.map((n) => n.instance.name),
-      artifactsFrom: artifactsOf.get(c)!.map((n) => n.instance.name),
+      needs: needs === null ? null : namesOf(needs),
+      waitsFor: namesOf(waits.get(c)!),
+      artifactsFrom: namesOf(artifactsOf.get(c)!),
       coverageRegex: c.job.coverage,
       notes: c.notes,
       jobSpec: spec,
@@ -943,6 +962,16 @@ function lookupOf(
     map.set(key, isRaw ? value : expandVariables(value, (n) => map.get(n)));
   }
   return (name) => map.get(name);
+}
+
+/** `f`, computed once per argument (by identity). */
+function memoized<A extends object, R>(f: (a: A) => R): (a: A) => R {
+  const results = new WeakMap<A, R>();
+  return (a) => {
+    let r = results.get(a);
+    if (r === undefined) results.set(a, r = f(a));
+    return r;
+  };
 }
 
 function randomToken(): string {
