@@ -61,6 +61,14 @@ export function isMissingDevice(err: unknown): boolean {
   return daemonMessage(err).includes("error gathering device information");
 }
 
+/**
+ * 400 on create: an `extra_hosts` entry, named by the docker CLI's flag:
+ * 'bad format for add-host: "bogus"', 'invalid IP address in add-host: "b:c"'.
+ */
+export function isRefusedExtraHost(err: unknown): boolean {
+  return isBadParameter(err) && daemonMessage(err).includes("add-host");
+}
+
 /** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
 export function daemonMessage(err: unknown): string {
   if (typeof err === "object" && err !== null) {

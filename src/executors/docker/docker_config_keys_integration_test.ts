@@ -904,6 +904,27 @@ test("docker keys: a devices or services_devices entry naming no device fails th
   }
 });
 
+test("docker keys: an extra_hosts entry Docker refuses fails the job naming the key", async () => {
+  for (
+    const [entry, why] of [
+      ["bogus", 'bad format for add-host: "bogus"'],
+      ["a:b:c", 'invalid IP address in add-host: "b:c"'],
+    ]
+  ) {
+    const { executor } = createExecutor({ config: { extraHosts: [entry!] } });
+    await using _ = executor;
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.equal(
+        err.message,
+        `Cannot create the build container: [runners.docker] extra_hosts: ${why}`,
+      );
+      return true;
+    });
+  }
+});
+
 test("docker keys: a network_mode naming no network fails the job naming the key", async () => {
   const networkMode = `runner-test-no-such-network-${crypto.randomUUID().slice(0, 8)}`;
   const { executor, jobId } = createExecutor({ config: { networkMode } });

@@ -42,6 +42,7 @@ import {
   isNotFound,
   isNotModified,
   isProcessNotStarted,
+  isRefusedExtraHost,
   isRefusedSecurityOpt,
 } from "./_docker_errors.ts";
 import { expandImageName } from "./_expand.ts";
@@ -277,9 +278,10 @@ export class DockerExecutor implements Executor {
       );
     } catch (err) {
       if (isBadParameter(err)) {
+        const key = isRefusedExtraHost(err) ? "[runners.docker] extra_hosts: " : "";
         throw new JobFailedError(
           "runner_configuration_error",
-          `Cannot create the ${what} container: ${daemonMessage(err)}`,
+          `Cannot create the ${what} container: ${key}${daemonMessage(err)}`,
           { cause: err },
         );
       }
