@@ -214,6 +214,7 @@ function usage(): string {
   for (const [name, cmd] of Object.entries(COMMANDS)) {
     if (!cmd.hidden) lines.push(`   ${name.padEnd(12)}${cmd.summary}`);
   }
+  lines.push(`   ${"help".padEnd(12)}Shows a list of commands or help for one command`);
   lines.push("", renderHelp("", "", GLOBAL_FLAGS).split("\n").slice(4).join("\n"));
   return lines.join("\n");
 }
@@ -368,7 +369,17 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       ctx.out(renderVersion(ctx.version));
       return 0;
     }
-    if (command === undefined || flags.bool("help")) {
+    if (command === "help" && rest[0] !== undefined) {
+      // urfave/cli's `help COMMAND`, which the official runner has: as `COMMAND --help`.
+      const topic = COMMANDS[rest[0]];
+      if (!topic) {
+        ctx.err(`No help topic for '${rest[0]}'`);
+        return 1;
+      }
+      ctx.out(renderHelp(rest[0], topic.summary, (await topic.load()).flags));
+      return 0;
+    }
+    if (command === undefined || command === "help" || flags.bool("help")) {
       ctx.out(usage());
       return command === undefined && !flags.bool("help") ? 1 : 0;
     }

@@ -69,3 +69,16 @@ Deno.test("a global option given after the command is named as one; --log-level 
     /CPU_PROFILE is not supported: no CPU profile is written to "\/tmp\/runner.prof"/,
   );
 });
+
+Deno.test("help lists the commands and help COMMAND shows its flags, as the official runner's help command does", async () => {
+  const all = countingIo();
+  assert.equal(await main(["help"], all.io), 0);
+  assert.match(all.output(), /^ +register +Register a new runner$/m);
+  const one = countingIo();
+  assert.equal(await main(["help", "unregister"], one.io), 0);
+  assert.match(one.output(), /Usage: runner unregister \[options\]/);
+  assert.match(one.output(), /--all-runners/);
+  const unknown = countingIo();
+  assert.equal(await main(["help", "nope"], unknown.io), 1);
+  assert.match(unknown.output(), /No help topic for 'nope'/);
+});
