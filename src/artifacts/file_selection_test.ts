@@ -94,11 +94,12 @@ Deno.test("exclude drops matching paths and reports the count per rule", async (
     paths: ["build"],
     exclude: ["build/**/*.map", "build/lib/**"],
   });
-  assert.deepEqual(files, ["build", "build/app.js", "build/current", "build/lib"]);
+  // "build/lib/**" matches build/lib too, as doublestar's "dir/**" does.
+  assert.deepEqual(files, ["build", "build/app.js", "build/current"]);
   assert.deepEqual(lines, [
-    "build: found 4 matching artifact files and directories",
+    "build: found 3 matching artifact files and directories",
     "build/**/*.map: excluded 1 files",
-    "build/lib/**: excluded 2 files",
+    "build/lib/**: excluded 3 files",
   ]);
 });
 
@@ -165,4 +166,9 @@ Deno.test('parentheses, |, + and @ in a pattern are literal and [!c] negates, as
   ]);
   const negated = await select({ paths: ["out/[!c]*.log", "out/[!]a]"] }, tree);
   assert.deepEqual(negated.files, ["out/@(y).log"]);
+});
+
+Deno.test("dir/** takes the directory itself and everything below it, as doublestar matches it", async () => {
+  const { files } = await select({ paths: ["build/lib/**"] });
+  assert.deepEqual(files, ["build/lib", "build/lib/.hidden.js", "build/lib/util.js"]);
 });

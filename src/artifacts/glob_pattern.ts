@@ -11,7 +11,11 @@ const OPTIONS = { dot: true, noextglob: true, nonegate: true, strictSlashes: tru
 export type PathMatcher = (path: string) => boolean;
 
 export function compilePattern(pattern: string): PathMatcher {
-  return picomatch(asPicomatch(pattern), OPTIONS);
+  const below = picomatch(asPicomatch(pattern), OPTIONS);
+  // doublestar's "dir/**" also matches dir itself; picomatch's only what is below it.
+  if (!pattern.endsWith("/**") || pattern.length === 3) return below;
+  const itself = picomatch(asPicomatch(pattern.slice(0, -3)), OPTIONS);
+  return (path) => below(path) || itself(path);
 }
 
 /**

@@ -80,6 +80,7 @@ Deno.test({
           { source: snapshot, projectDir: "/builds/p", log: () => {} },
         );
         assert.deepEqual(paths, [
+          "out",
           "out/deep",
           "out/deep/two.txt",
           "out/etc",

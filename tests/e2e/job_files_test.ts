@@ -362,7 +362,7 @@ Deno.test("docker: artifacts and cache round trip through the build container", 
   assert.equal(s1.status, "success", s1.trace + runner.log.slice(-3000));
   const [stored] = gitlab.artifactsOf(job1.id);
   assert.ok(stored);
-  assert.deepEqual(await zipNames(stored.bytes), ["dist/x/", "dist/x/app.txt"]);
+  assert.deepEqual(await zipNames(stored.bytes), ["dist/", "dist/x/", "dist/x/app.txt"]);
 
   const job2 = gitlab.enqueueJob({
     script: ["rm -rf dist vendor"],
