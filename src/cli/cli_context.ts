@@ -68,8 +68,6 @@ export interface CliContext {
   sink: LogSink;
   log: Logger;
   version: VersionInfo;
-  /** Whether stdin is a terminal (interactive prompts). */
-  isInteractive: boolean;
   /** Set by `run` so log records feed gitlab_runner_errors_total. */
   onLogRecord?: (level: LogLevel) => void;
   /** Present when this `runner run` is a scoped poller worker. */

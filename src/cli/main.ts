@@ -222,7 +222,7 @@ function usage(): string {
 export interface MainIo {
   stdout: { writeSync(p: Uint8Array): number; isTerminal?(): boolean };
   stderr: { writeSync(p: Uint8Array): number; isTerminal?(): boolean };
-  stdin: ReadableStream<Uint8Array> & { isTerminal?(): boolean };
+  stdin: ReadableStream<Uint8Array>;
   env: Record<string, string>;
   cwd: string;
   /** The runner's identity when the caller knows it (a scoped poller gets it from its supervisor). */
@@ -331,9 +331,6 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     log,
     version: io.version ?? versionInfo(),
     ...(io.pollerScope ? { pollerScope: io.pollerScope } : {}),
-    get isInteractive() {
-      return io.stdin.isTerminal?.() ?? false;
-    },
     readLine: (prompt) => {
       writeLine(io.stdout, prompt.replace(/\n$/, ""));
       return read(prompt);
@@ -430,7 +427,7 @@ if (import.meta.main) {
     // On first use: Deno sets up stdin's stream then (~5 ms on a small VM),
     // which the process thread of a compiled executor process never needs.
     get stdin() {
-      return Object.assign(Deno.stdin.readable, { isTerminal: () => Deno.stdin.isTerminal() });
+      return Deno.stdin.readable;
     },
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),

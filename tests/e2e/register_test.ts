@@ -409,6 +409,38 @@ Deno.test("register at a terminal asks again after an empty or relative URL or a
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register without --non-interactive reads the answers piped in, in the official order (legacy: description, tags, note, executor)", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const answers = [
+    gitlab.url,
+    "GR1348941fake-registration",
+    "piped-box",
+    "linux,fast",
+    "ask ops",
+    "shell",
+  ];
+  const res = await runCli(["register", "-c", config], { stdin: answers.join("\n") + "\n" });
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /Enter optional maintenance note for the runner:/);
+  const registered = gitlab.runners().find((r) => r.description === "piped-box");
+  assert.ok(registered, res.stdout);
+  assert.deepEqual(registered.tags, ["linux", "fast"]);
+  const body = gitlab.requestsTo("register_runner")[0]?.json as Record<string, unknown>;
+  assert.equal(body["maintenance_note"], "ask ops");
+  assert.match(await Deno.readTextFile(config), /executor = "shell"/);
+
+  const glrt = gitlab.createRunner({ kind: "created" });
+  const second = join(dir, "second.toml");
+  const ended = await runCli(["register", "-c", second], {
+    stdin: `${gitlab.url}\n${glrt.token}\n`,
+  });
+  assert.equal(ended.code, 1, "input ends before the executor");
+  assert.match(ended.stderr, /Register needs an executor/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register writes [runners.cache] and [runners.cache.s3] from the official --cache-* flags and CACHE_* variables", async () => {
   await using gitlab = await FakeGitLab.start();
   const fake = gitlab.createRunner({ kind: "created" });

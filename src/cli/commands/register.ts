@@ -127,7 +127,7 @@ async function ask(
   given: string,
   fallback = "",
 ): Promise<string | null> {
-  if (given || !ctx.isInteractive) return given || fallback;
+  if (given) return given;
   const offer = fallback ? ` [${fallback}]` : "";
   const answer = await ctx.readLine(`${question}${offer}\n`);
   return answer === null ? null : answer.trim() || fallback;
@@ -310,11 +310,13 @@ const EXECUTOR_SETTINGS: Record<string, ExecutorSetting[]> = {
 export async function registerCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, REGISTER_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
-  const interactive = !flags.bool("non-interactive") && ctx.isInteractive;
+  // As upstream, whatever stdin is: a script may pipe the answers in.
+  const interactive = !flags.bool("non-interactive");
   /**
    * Interactive: asks until the answer will do, as upstream does (a typo at
    * the executor prompt asks again rather than ending the registration);
-   * "" at the end of input, for the caller to name what is missing.
+   * the fallback at the end of input ("" for the caller to name what is
+   * missing).
    */
   const prompt = async (q: string, v: string, options: PromptOptions = {}): Promise<string> => {
     const fallback = options.fallback ?? "";
@@ -322,7 +324,7 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     let given = v;
     for (;;) {
       const answer = await ask(ctx, q, given, fallback);
-      if (answer === null) return "";
+      if (answer === null) return fallback;
       given = "";
       if (answer === "" && options.isRequired) continue;
       const problem = answer === "" ? null : options.problem?.(answer) ?? null;
@@ -400,9 +402,24 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       );
     }
   }
-  const name = await prompt("Enter a name for the runner:", flags.string("name"), {
-    fallback: hostname(),
-  });
+  // Upstream: `-t` with a token that is not a glrt- one only verifies an
+  // existing runner and writes it; registering is `-r`.
+  const isVerifyOnly = !isCreatedRunnerToken && flags.string("token") !== "";
+  // Asked in upstream's order, which answers piped in follow: a runner only
+  // verified is not asked its name, a legacy registration its tags and note.
+  const name = isVerifyOnly
+    ? flags.string("name") || hostname()
+    : await prompt("Enter a name for the runner:", flags.string("name"), { fallback: hostname() });
+  const isLegacyRegistration = !isCreatedRunnerToken && !isVerifyOnly;
+  const tags = isLegacyRegistration
+    ? await prompt("Enter tags for the runner (comma-separated):", flags.string("tag-list"))
+    : "";
+  const maintenanceNote = isLegacyRegistration
+    ? await prompt(
+      "Enter optional maintenance note for the runner:",
+      flags.string("maintenance-note"),
+    )
+    : "";
   const executor = await prompt(
     "Enter an executor: shell, docker, ssh, docker+ssh, custom:",
     given("executor"),
@@ -459,9 +476,6 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     systemId,
     ...tlsFilesOf(runner),
   });
-  // Upstream: `-t` with a token that is not a glrt- one only verifies an
-  // existing runner and writes it; registering is `-r`.
-  const isVerifyOnly = !isCreatedRunnerToken && flags.string("token") !== "";
   if (isCreatedRunnerToken && loaded.config.runners.some((r) => r.token === token)) {
     ctx.log.warn("A runner with this system ID and token has already been registered.");
   }
@@ -489,16 +503,10 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       runner.tokenObtainedAt = rfc3339Now();
       runner.tokenExpiresAt = verified.tokenExpiresAt || runner.tokenExpiresAt;
     } else {
-      const tags = flags.string("tag-list") ||
-        (interactive
-          ? await ask(ctx, "Enter tags for the runner (comma-separated):", "") ?? ""
-          : "");
       const tagList = tags.split(",").map((t) => t.trim()).filter(Boolean);
       const registered = await client.register({
         description: name,
-        ...(flags.string("maintenance-note")
-          ? { maintenanceNote: flags.string("maintenance-note") }
-          : {}),
+        ...(maintenanceNote ? { maintenanceNote } : {}),
         tagList,
         runUntagged: flags.has("run-untagged") ? flags.bool("run-untagged") : tagList.length === 0,
         locked: flags.has("locked") ? flags.bool("locked") : true,
