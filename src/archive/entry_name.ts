@@ -74,3 +74,21 @@ export function isLinkInside(
   };
   return resolve(linkPath.split("/").slice(0, -1), linkTarget);
 }
+
+/** Whether a normalized relative path is in the project's `.git` directory. */
+export function isGitPath(path: string): boolean {
+  return path === ".git" || path.startsWith(".git/");
+}
+
+/**
+ * The official runner's job-log warning when an archive takes or brings
+ * `.git` paths (helpers/archives/path_check_helper.go): they are archived or
+ * extracted all the same.
+ */
+export function gitPathWarning(
+  operation: "archive" | "extract",
+  warn: ((message: string) => void) | undefined,
+): void {
+  warn?.(`Part of .git directory is on the list of files to ${operation}`);
+  warn?.("This may introduce unexpected problems");
+}

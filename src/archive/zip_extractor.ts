@@ -8,7 +8,7 @@
  */
 import type { ArchiveTarget, TargetFile } from "./archive_target.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
-import { isLinkInside, normalizeEntryName } from "./entry_name.ts";
+import { gitPathWarning, isGitPath, isLinkInside, normalizeEntryName } from "./entry_name.ts";
 import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./extract_limits.ts";
 import type { RandomAccessReader } from "./random_access_reader.ts";
 import { readZipDirectory, type ZipEntry } from "./zip_reader.ts";
@@ -46,6 +46,8 @@ export interface ExtractOptions {
    * would otherwise wait.
    */
   threads?: number;
+  /** Told about what is extracted all the same but worth a job-log warning (`.git` paths). */
+  warn?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -124,6 +126,9 @@ async function extractEntries(
   const limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
   const entries = await readZipDirectory(reader);
   const { plan, dirs } = checkEntries(entries, reader.size, limits);
+  if (plan.some((p) => isGitPath(p.path)) || [...dirs].some(isGitPath)) {
+    gitPathWarning("extract", options.warn);
+  }
   const links = plan.filter((p) => p.entry.kind === "symlink");
   const linkTargets = new Map<string, string>();
   const linkLane = new Lane();

@@ -261,3 +261,36 @@ Deno.test("directory entries report CRCs past 2^31 unsigned and mtimes from DOS 
   assert.equal(ours[0]?.mtime.toISOString(), mtime.toISOString());
   assert.equal(ours[0]?.crc, crc32(new TextEncoder().encode(content)));
 });
+
+Deno.test(".git paths are archived and extracted with the official runner's warning; other paths are not warned about", async () => {
+  const src = new MemoryTree().addFile(".git/config", "[core]").addFile(".gitignore", "x");
+  const archived: string[] = [];
+  const bytes = new Uint8Array(
+    await new Response(
+      zipStream(src, [".git", ".git/config", ".gitignore"], {
+        level: "default",
+        warn: (m) => archived.push(m),
+      }),
+    ).arrayBuffer(),
+  );
+  const expected = (operation: string) => [
+    `Part of .git directory is on the list of files to ${operation}`,
+    "This may introduce unexpected problems",
+  ];
+  assert.deepEqual(archived, expected("archive"));
+  const extracted: string[] = [];
+  const target = new MemoryTree();
+  await extractZip(new BytesReader(bytes), target, { warn: (m) => extracted.push(m) });
+  assert.deepEqual(extracted, expected("extract"));
+  assert.deepEqual(await target.readFile(".git/config"), new TextEncoder().encode("[core]"));
+
+  const quiet: string[] = [];
+  await new Response(
+    zipStream(src, [".gitignore"], { level: "default", warn: (m) => quiet.push(m) }),
+  )
+    .arrayBuffer();
+  await extractZip(new BytesReader(await zipOf(src, [".gitignore"])), new MemoryTree(), {
+    warn: (m) => quiet.push(m),
+  });
+  assert.deepEqual(quiet, []);
+});

@@ -12,6 +12,7 @@ import type { ArchiveSource, SourceEntry } from "./archive_source.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
 import { type CompressionLevel, deflateLevel } from "./compression_level.ts";
 import { crc32, RawDeflater } from "./_deflate.ts";
+import { gitPathWarning, isGitPath } from "./entry_name.ts";
 import {
   BLOCK as UNIT_BLOCK,
   DeflatePool,
@@ -146,6 +147,7 @@ export async function writeZip(
   sink: ZipSink,
   options: ZipWriterOptions,
 ): Promise<number> {
+  if (paths.some(isGitPath)) gitPathWarning("archive", options.warn);
   const out = new OutputBuffers(sink);
   const turns = new EventLoopTurns(options.signal);
   const threads = Math.floor(options.concurrency ?? 1);

@@ -141,7 +141,11 @@ async function downloadOne(
           `The artifacts of ${dep.name} (${dep.id}) are a ${format} archive; only zip archives can be extracted`,
         );
       }
-      await extractZip(reader, options.target, { ...options.extract, signal: options.signal });
+      await extractZip(reader, options.target, {
+        ...options.extract,
+        warn: (m) => options.log(`WARNING: ${m}`),
+        signal: options.signal,
+      });
     } catch (err) {
       if (err instanceof ArchiveError) {
         options.log(`ERROR: ${err.message}`);

@@ -94,7 +94,7 @@ async function extractOne(key: string, options: RestoreCacheOptions): Promise<bo
       warn(`Cache archive is in ${format} format, which this runner cannot extract`);
       return false;
     }
-    await extractZip(reader, options.target, { ...options.extract, signal: options.signal });
+    await extractZip(reader, options.target, { ...options.extract, warn, signal: options.signal });
     return true;
   } catch (err) {
     options.signal.throwIfAborted();

@@ -270,6 +270,7 @@ export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<
     }
     try {
       await extractZip(reader, await LocalArchiveTarget.open(ctx.cwd), {
+        warn: (m) => ctx.out(`WARNING: ${m}`),
         threads: fastzip(ctx, "FASTZIP_EXTRACTOR_CONCURRENCY"),
       });
     } finally {
