@@ -34,6 +34,7 @@ import type { Executor, ExecutorPaths, JobOutput } from "../executors/executor.t
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
+import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 import { unknownWhenWarnings, unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
@@ -94,29 +95,6 @@ export interface BuildCancel {
    */
   abort: AbortSignal;
 }
-
-/**
- * The reason `BuildCancel.abort` carries when the runner (or the executor
- * process) is stopping on a signal: nobody canceled the job, the runner was
- * told to stop. The job fails as `runner_interrupted`, its log saying
- * "aborted: " and the signal as Go names it, as the official runner's does.
- */
-export class RunnerInterrupt {
-  constructor(readonly signal: string) {}
-
-  /** "aborted: terminated" for SIGTERM. */
-  get message(): string {
-    return `aborted: ${GO_SIGNAL_NAMES[this.signal] ?? this.signal}`;
-  }
-}
-
-/** How Go's os.Signal prints the signals a runner is stopped with. */
-const GO_SIGNAL_NAMES: Readonly<Record<string, string>> = {
-  "SIGTERM": "terminated",
-  "SIGINT": "interrupt",
-  "SIGQUIT": "quit",
-  "SIGHUP": "hangup",
-};
 
 export interface RunBuildOptions {
   job: JobSpec;

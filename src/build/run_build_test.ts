@@ -12,9 +12,9 @@ import {
   type BuildTerminal,
   runBuild,
   type RunBuildOptions,
-  RunnerInterrupt,
 } from "./run_build.ts";
 import type { BuildStageHooks, HookStage } from "./stage_hooks.ts";
+import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 
 const VERSION = {
   name: "gitlab-runner",

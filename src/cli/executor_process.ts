@@ -30,7 +30,8 @@ import {
 import type { OutputStream } from "../job/output_stream.ts";
 import { ExecutorTerminal } from "./executor_terminal.ts";
 import type { JobOutput } from "../executors/executor.ts";
-import { type BuildResult, runBuild, RunnerInterrupt } from "../build/run_build.ts";
+import { type BuildResult, runBuild } from "../build/run_build.ts";
+import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 import type { JobTls, RunnerVersion } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";

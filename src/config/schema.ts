@@ -308,7 +308,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "int-seconds",
     30,
     "P1",
-    "How long forceful shutdown (and executor-provider shutdown) may take before the process exits anyway. Executor processes still running a job are then killed; what their docker jobs left is removed before the exit (at most 10 s more).",
+    "How long forceful shutdown (and executor-provider shutdown) may take before the process exits anyway. Executor processes still running a job are then killed and their jobs reported failed (up to 5 s more); what their docker jobs left is removed before the exit (at most 10 s more, in the same time).",
     { belowOne: "default", saved: "always", defaultText: "30 (<=0 means 30)" },
   ),
   k(

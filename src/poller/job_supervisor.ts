@@ -20,6 +20,7 @@ import {
   type TerminalEvent,
 } from "../executors/process_protocol.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
+import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 import { type JobSpec, parseJobSpec, variableValue } from "../job/job_spec.ts";
 import type { OutputStream } from "../job/output_stream.ts";
 import { F } from "../log/fields.ts";
@@ -160,6 +161,8 @@ export class JobSupervisor implements JobHandler {
   #running = new Map<ExecutorProcess, Promise<unknown>>();
   /** Sweeps of what dead executor processes left in docker. */
   #sweeps = new Set<Promise<void>>();
+  /** Executor processes killed by `killRunning`: the runner exits before their jobs stopped. */
+  #killed = new WeakSet<ExecutorProcess>();
 
   constructor(opts: JobSupervisorOptions) {
     this.#opts = opts;
@@ -318,7 +321,10 @@ export class JobSupervisor implements JobHandler {
    * the sweep of what it left started (`settled` waits for that).
    */
   async killRunning(): Promise<void> {
-    for (const proc of this.#running.keys()) proc.kill("SIGKILL");
+    for (const proc of this.#running.keys()) {
+      this.#killed.add(proc);
+      proc.kill("SIGKILL");
+    }
     await Promise.allSettled([...this.#running.values()]);
   }
 
@@ -604,10 +610,14 @@ export class JobSupervisor implements JobHandler {
       : interrupted
       ? "runner_interrupted"
       : "runner_system_failure";
+    // Killed by the runner on its way out: not a crash, and said as such.
+    const failed = this.#killed.has(proc) && interrupted
+      ? `Job failed: ${
+        typeof stop.reason === "string" ? new RunnerInterrupt(stop.reason).message : "aborted"
+      }: the runner exited before the job stopped (its executor process was killed)`
+      : `Job failed (system failure): executor process ended unexpectedly (${how})`;
     (await context.trace()).write(
-      encoder.encode(
-        `\n\x1b[31;1mERROR: Job failed (system failure): executor process ended unexpectedly (${how})\x1b[0;m\n`,
-      ),
+      encoder.encode(`\n\x1b[31;1mERROR: ${failed}\x1b[0;m\n`),
       "runner",
     );
     return { state: "failed", failureReason: reason };

@@ -167,6 +167,11 @@ export class Poller {
     return n;
   }
 
+  /** The ids of the jobs running now, over all entries. */
+  get runningJobIds(): number[] {
+    return [...this.#entries.values()].flatMap((e) => [...e.running.keys()]);
+  }
+
   /** Takes a config (first start or reload). */
   apply(config: GlobalConfig): void {
     this.#concurrent = config.concurrent;

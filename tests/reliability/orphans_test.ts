@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { FakeGitLab, type FakeJobState } from "../fixtures/fake_gitlab.ts";
 import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import {
   MAIN_MODULE,
@@ -114,9 +114,14 @@ async function withSleepingJob(
     /** The `[[runners]]` block; default a shell runner. */
     runner?: (url: string, token: string) => string;
   },
-  body: (job: { runner: RunnerProcess; executor: number; marker: string }) => Promise<void>,
+  body: (
+    job: { runner: RunnerProcess; executor: number; marker: string; state(): FakeJobState },
+  ) => Promise<void>,
 ): Promise<void> {
-  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using gitlab = await FakeGitLab.start({
+    traceUpdateIntervalSeconds: 1,
+    failureReasons: ["runner_interrupted"],
+  });
   const r = gitlab.createRunner({ kind: "created" });
   await using home = await cleanHome();
   await using runner = await startRunner({
@@ -135,7 +140,7 @@ async function withSleepingJob(
     const executor = executorPid(runner.log, job.id);
     assert.ok(executor, `executor pid of job ${job.id} in the runner log:\n${runner.log}`);
     await msUntil(async () => (await processesWith(marker)).length >= 1, "the sleep", 10_000);
-    await body({ runner, executor, marker });
+    await body({ runner, executor, marker, state: () => gitlab.jobOf(job.id) });
   } finally {
     await killByMarker(marker);
   }
@@ -340,13 +345,40 @@ Deno.test("SIGTERM past shutdown_timeout with a shell job whose executor process
   await withSleepingJob({
     script: (marker) => ["trap '' TERM", "echo started", sleeper(marker)],
     global: { shutdown_timeout: 1 },
-  }, async ({ runner, executor, marker }) => {
+  }, async ({ runner, executor, marker, state }) => {
     // A hung executor process: it never acts on the cancel, nor kills its job's processes.
     Deno.kill(executor, "SIGSTOP");
     runner.signal("SIGTERM");
     assert.equal((await runner.exited()).code, 1, "shutdown did not finish");
     assert.deepEqual(await processesWith(marker), []);
     assert.ok(!(await isRunning(executor)), "the executor process is gone");
+    // Its job is not left running on GitLab, and its log says why it ended.
+    assert.equal(state().status, "failed", runner.log);
+    assert.equal(state().failureReason, "runner_interrupted");
+    assert.match(
+      state().trace,
+      /ERROR: Job failed: aborted: terminated: the runner exited before the job stopped/,
+    );
+    assert.match(runner.log, /Shutdown did not finish in time +jobs=\d+/);
+  });
+});
+
+Deno.test("a second signal while aborting exits at once and still reports the job failed", async () => {
+  await withSleepingJob({
+    script: (marker) => ["echo started", sleeper(marker)],
+    global: { shutdown_timeout: 120 },
+  }, async ({ runner, executor, marker, state }) => {
+    Deno.kill(executor, "SIGSTOP");
+    runner.signal("SIGTERM");
+    await runner.waitForLog(/aborting running jobs/);
+    const at = performance.now();
+    runner.signal("SIGINT");
+    assert.equal((await runner.exited()).code, 1);
+    assert.ok(performance.now() - at < 20_000, "exited without waiting for shutdown_timeout");
+    assert.deepEqual(await processesWith(marker), []);
+    assert.equal(state().status, "failed", runner.log);
+    assert.equal(state().failureReason, "runner_interrupted");
+    assert.match(state().trace, /ERROR: Job failed: aborted: terminated: the runner exited/);
   });
 });
 

@@ -550,7 +550,7 @@ async function forceful(
     stop.exiting.then(() => false),
   ]);
   if (inTime) return 0;
-  ctx.log.error("Shutdown did not finish: some jobs may not have been reported");
+  ctx.log.error("Shutdown did not finish in time", { "jobs": poller.runningJobIds.join(",") });
   // Executor processes still running a job would die with this process anyway
   // (Deno kills its children on exit), leaving a docker job's containers: they
   // are killed now, so that the supervisor's sweep removes what they left
@@ -558,8 +558,21 @@ async function forceful(
   // for the sweep's process.
   launcher.close();
   await supervisor.killRunning();
+  // Their jobs' final state goes to GitLab meanwhile, as long as the sweep may take at most.
+  if (!(await poller.stopForcefully(FINAL_REPORT_MS))) {
+    ctx.log.error("Jobs not reported to GitLab: the next start reports them failed", {
+      "jobs": poller.runningJobIds.join(","),
+    });
+  }
   return 1;
 }
+
+/**
+ * After the kill at the end of a forceful shutdown, how long the jobs' final
+ * updates may take: GitLab had them running; alongside the docker sweep
+ * (SWEEP_TIMEOUT_MS), so the exit is not later for it.
+ */
+const FINAL_REPORT_MS = 5_000;
 
 /** The crash-safe job journal; without one (unwritable state dir) the runner still serves. */
 async function openJournal(ctx: CliContext, dir: string): Promise<JobJournal | null> {
