@@ -26,6 +26,12 @@ export interface DownloadArtifactsOptions {
   directDownload: boolean;
   /** Stage attempts (`ARTIFACT_DOWNLOAD_ATTEMPTS`, see stageAttempts). */
   attempts: number;
+  /**
+   * Whether the log starts each dependency with "Downloading artifacts for
+   * <name> (<id>)..."; default true. The artifacts-downloader helper knows no
+   * name: the stage that calls it says that line itself.
+   */
+  announce?: boolean;
   extract?: Omit<ExtractOptions, "signal">;
   log: JobLogSink;
   sleep: Sleep;
@@ -73,7 +79,7 @@ async function downloadOne(
     options.log(
       `WARNING: Retrying artifact download for ${dep.name} (attempt ${stageAttempt}/${options.attempts})...`,
     );
-  } else {
+  } else if (options.announce ?? true) {
     options.log(`Downloading artifacts for ${dep.name} (${dep.id})...`);
   }
   const what = "Downloading artifacts from coordinator...";

@@ -78,6 +78,8 @@ Deno.test("custom executor: artifacts, dependencies and cache go through the run
     assert.equal(s2.status, "success", s2.trace + runner.log);
     assert.match(s2.trace, /Checking cache for deps\.\.\.[\s\S]*Successfully extracted cache/);
     assert.match(s2.trace, new RegExp(`Downloading artifacts for build \\(${job1.id}\\)`));
+    // Once, by the stage: the helper, which knows no job name, does not say it again.
+    assert.equal(s2.trace.split("Downloading artifacts for ").length, 2, s2.trace);
     assert.match(s2.trace, /\nbuilt\nlib-v1\n/);
     assert.doesNotMatch(s2.trace, /not supported with the "custom" executor/);
   } finally {

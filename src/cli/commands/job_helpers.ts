@@ -202,6 +202,7 @@ export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Pro
       scratch: new LocalScratchSpace(),
       directDownload: flags.bool("direct-download", true),
       attempts: 1,
+      announce: false,
       log: (line) => ctx.out(line),
       sleep: realSleep,
       signal: new AbortController().signal,
