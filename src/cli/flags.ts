@@ -34,6 +34,8 @@ export interface ParsedFlags {
   values: Map<string, FlagValue>;
   /** Flags given on the command line (not from the environment). */
   explicit: Set<string>;
+  /** Flags whose value (or some of whose items) came from their variable: name -> variable. */
+  fromEnv: Map<string, string>;
   positionals: string[];
 }
 
@@ -51,34 +53,39 @@ export class UnknownFlagError extends UsageError {
   }
 }
 
-function parseBool(name: string, raw: string): boolean {
+/** How errors name where a value came from: `Flag --limit`, or `RUNNER_LIMIT (--limit)`. */
+function sourceLabel(spec: FlagSpec, isFromEnv: boolean): string {
+  return isFromEnv && spec.env ? `${spec.env} (--${spec.name})` : `Flag --${spec.name}`;
+}
+
+function parseBool(label: string, raw: string): boolean {
   const v = raw.toLowerCase();
   if (["true", "1", "t", "yes"].includes(v)) return true;
   if (["false", "0", "f", "no", ""].includes(v)) return false;
-  throw new UsageError(`Flag --${name} takes true or false, got "${raw}"`);
+  throw new UsageError(`${label} takes true or false, got "${raw}"`);
 }
 
-function parseInt10(name: string, raw: string): number {
+function parseInt10(label: string, raw: string): number {
   if (!/^-?\d+$/.test(raw.trim())) {
-    throw new UsageError(`Flag --${name} takes an integer, got "${raw}"`);
+    throw new UsageError(`${label} takes an integer, got "${raw}"`);
   }
   const value = Number(raw);
   // A larger one is not exact, and register wrote it as a float (1e20 -> 100000000000000000000.0),
   // which no config.toml loader takes for an integer key.
   if (!Number.isSafeInteger(value)) {
     throw new UsageError(
-      `Flag --${name} takes an integer, got "${raw}": out of range (beyond ±${Number.MAX_SAFE_INTEGER})`,
+      `${label} takes an integer, got "${raw}": out of range (beyond ±${Number.MAX_SAFE_INTEGER})`,
     );
   }
   return value;
 }
 
-function convert(spec: FlagSpec, raw: string): FlagValue {
+function convert(spec: FlagSpec, raw: string, isFromEnv = false): FlagValue {
   switch (spec.type) {
     case "bool":
-      return parseBool(spec.name, raw);
+      return parseBool(sourceLabel(spec, isFromEnv), raw);
     case "int":
-      return parseInt10(spec.name, raw);
+      return parseInt10(sourceLabel(spec, isFromEnv), raw);
     case "list":
     case "map":
       return [raw];
@@ -123,6 +130,7 @@ export function parseFlags(
   }
   const values = new Map<string, FlagValue>();
   const explicit = new Set<string>();
+  const fromEnv = new Map<string, string>();
   const positionals: string[] = [];
   /** The boolean flag just before, when given without "=": `--locked` of `--locked false`. */
   let afterBool: string | null = null;
@@ -170,19 +178,21 @@ export function parseFlags(
     const raw = env(spec.env);
     if (raw === undefined || raw === "") continue;
     if (isRepeatable(spec) && spec.envIsOneItem) {
+      fromEnv.set(spec.name, spec.env);
       const given = values.get(spec.name);
       values.set(spec.name, [raw, ...(Array.isArray(given) ? given : [])]);
       continue;
     }
     if (values.has(spec.name)) continue;
+    fromEnv.set(spec.name, spec.env);
     values.set(
       spec.name,
       isRepeatable(spec)
         ? raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)
-        : convert(spec, raw),
+        : convert(spec, raw, true),
     );
   }
-  return { values, explicit, positionals };
+  return { values, explicit, fromEnv, positionals };
 }
 
 /** Typed access to parsed flags. */
@@ -215,6 +225,17 @@ export class Flags {
 
   isExplicit(name: string): boolean {
     return this.parsed.explicit.has(name);
+  }
+
+  /**
+   * How an error names where `name`'s value came from: `Flag --limit`,
+   * `RUNNER_LIMIT (--limit)`, or `Flag --env (or RUNNER_ENV)` for a list
+   * given both ways.
+   */
+  label(name: string): string {
+    const env = this.parsed.fromEnv.get(name);
+    if (env === undefined) return `Flag --${name}`;
+    return this.isExplicit(name) ? `Flag --${name} (or ${env})` : `${env} (--${name})`;
   }
 
   get positionals(): string[] {

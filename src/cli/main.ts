@@ -46,6 +46,16 @@ function given(flags: Flags, name: string): string {
   return flags.isExplicit(name) || env === undefined ? `--${name}` : env;
 }
 
+/** `parse` of the flag's value; its RangeError names the flag or variable it came from. */
+function named<T>(flags: Flags, name: string, parse: (value: string) => T): T {
+  try {
+    return parse(flags.string(name));
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new UsageError(`${flags.label(name)}: ${err.message}`, { cause: err });
+  }
+}
+
 /** A command's flags and entry point, from its module. */
 interface LoadedCommand {
   flags: FlagSpec[];
@@ -350,10 +360,10 @@ export async function main(args: string[], io: MainIo): Promise<number> {
           } trace is not a level of this runner: logging at debug, its most detailed`,
         );
       }
-    } else if (level) sink.pin({ level: parseLogLevel(level) });
+    } else if (level) sink.pin({ level: named(flags, "log-level", parseLogLevel) });
     if (flags.bool("debug")) sink.pin({ level: "debug" });
     if (flags.string("log-format")) {
-      sink.pin({ format: parseLogFormat(flags.string("log-format")) });
+      sink.pin({ format: named(flags, "log-format", parseLogFormat) });
     }
     if (flags.string("cpuprofile") && !io.pollerScope) {
       log.warn(

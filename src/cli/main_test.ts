@@ -82,3 +82,17 @@ Deno.test("help lists the commands and help COMMAND shows its flags, as the offi
   assert.equal(await main(["help", "nope"], unknown.io), 1);
   assert.match(unknown.output(), /No help topic for 'nope'/);
 });
+
+Deno.test("a bad global option from the environment is named by its variable", async () => {
+  const io = countingIo();
+  io.io.env = { LOG_LEVEL: "loud" };
+  assert.equal(await main(["--version"], io.io), 2);
+  assert.match(io.output(), /ERROR: LOG_LEVEL \(--log-level\): Unknown log level "loud"/);
+  const flag = countingIo();
+  assert.equal(await main(["--log-format", "xml", "--version"], flag.io), 2);
+  assert.match(flag.output(), /ERROR: Flag --log-format: Unknown log format "xml"/);
+  const bool = countingIo();
+  bool.io.env = { REGISTER_NON_INTERACTIVE: "maybe" };
+  assert.equal(await main(["register"], bool.io), 2);
+  assert.match(bool.output(), /REGISTER_NON_INTERACTIVE \(--non-interactive\) takes true or false/);
+});

@@ -171,7 +171,8 @@ function goBool(raw: string): boolean | null {
 }
 
 /** `key:value` items of a map flag, as go-flags reads them (value after the first colon). */
-function mapValue(flag: RunnerFlag, items: string[]): Record<string, unknown> {
+function mapValue(flag: RunnerFlag, flags: Flags): Record<string, unknown> {
+  const items = flags.list(flag.spec.name);
   const out: Record<string, unknown> = {};
   for (const item of items) {
     const cut = item.indexOf(":");
@@ -182,7 +183,7 @@ function mapValue(flag: RunnerFlag, items: string[]): Record<string, unknown> {
         const b = goBool(value);
         if (b === null) {
           throw new UsageError(
-            `Flag --${flag.spec.name} takes KEY:true or KEY:false items, got "${item}"`,
+            `${flags.label(flag.spec.name)} takes KEY:true or KEY:false items, got "${item}"`,
           );
         }
         out[key] = b;
@@ -211,7 +212,7 @@ function tomlValue(flag: RunnerFlag, flags: Flags): unknown {
         parseGoDuration(text);
       } catch (error) {
         throw new UsageError(
-          `Flag --${name} takes a duration such as "90s" or "1h30m", got "${text}"`,
+          `${flags.label(name)} takes a duration such as "90s" or "1h30m", got "${text}"`,
           { cause: error },
         );
       }
@@ -221,7 +222,7 @@ function tomlValue(flag: RunnerFlag, flags: Flags): unknown {
       const text = flags.string(name);
       const value = Number(text);
       if (text.trim() === "" || !Number.isFinite(value)) {
-        throw new UsageError(`Flag --${name} takes a number, got "${text}"`);
+        throw new UsageError(`${flags.label(name)} takes a number, got "${text}"`);
       }
       return value;
     }
@@ -236,7 +237,7 @@ function tomlValue(flag: RunnerFlag, flags: Flags): unknown {
     case "string-map":
     case "bool-map":
     case "string-list-map":
-      return mapValue(flag, flags.list(name));
+      return mapValue(flag, flags);
     default:
       return flags.string(name);
   }

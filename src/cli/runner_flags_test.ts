@@ -219,3 +219,28 @@ Deno.test("list variables are one item and come before the flags' items; pull po
     ["never"],
   );
 });
+
+Deno.test("a bad value from an environment variable is named by the variable, one from the command line by its flag", () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [[], { RUNNER_LIMIT: "abc" }, /^RUNNER_LIMIT \(--limit\) takes an integer, got "abc"$/],
+    [[], { DOCKER_PRIVILEGED: "maybe" }, /^DOCKER_PRIVILEGED \(--docker-privileged\) takes true/],
+    [["--limit", "abc"], {}, /^Flag --limit takes an integer/],
+    [
+      [],
+      { RUNNER_PREPARE_TIMEOUT: "soon" },
+      /^RUNNER_PREPARE_TIMEOUT \(--prepare-timeout\) takes a duration/,
+    ],
+    [
+      ["--feature-flags", "FF_A:true"],
+      { FEATURE_FLAGS: "FF_B:maybe" },
+      /^Flag --feature-flags \(or FEATURE_FLAGS\) takes KEY:true or KEY:false items, got "FF_B:maybe"$/,
+    ],
+  ];
+  for (const [args, env, message] of cases) {
+    assert.throws(() => table(args, env), (err: Error) => {
+      assert.ok(err instanceof UsageError, String(err));
+      assert.match(err.message, message);
+      return true;
+    });
+  }
+});
