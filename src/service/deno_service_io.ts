@@ -57,3 +57,42 @@ export class DenoServiceFiles implements ServiceFiles {
     }
   }
 }
+
+const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
+
+/** stdout of a program that succeeded; null when it failed or is not installed. */
+function outputOf(program: string, args: string[]): string | null {
+  try {
+    const out = new Deno.Command(program, { args, stdin: "null", stdout: "piped", stderr: "null" })
+      .outputSync();
+    return out.success ? new TextDecoder().decode(out.stdout) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The home directory of user `name` (`--init-user`), as upstream's
+ * user.Lookup finds it: the account database through getent (which also
+ * asks LDAP or sssd), else /etc/passwd; on macOS, whose /etc/passwd lists
+ * only system accounts, dscl. undefined when there is no such user.
+ */
+export function homeOfUser(name: string): string | undefined {
+  if (!USER_NAME.test(name)) return undefined;
+  if (Deno.build.os === "darwin") {
+    const out = outputOf("dscl", [".", "-read", `/Users/${name}`, "NFSHomeDirectory"]);
+    return out?.match(/^NFSHomeDirectory:\s*(\S.*?)\s*$/m)?.[1];
+  }
+  let entry = outputOf("getent", ["passwd", name])?.split("\n")[0];
+  if (entry === undefined) {
+    try {
+      entry = Deno.readTextFileSync("/etc/passwd").split("\n").find((line) =>
+        line.startsWith(`${name}:`)
+      );
+    } catch {
+      return undefined;
+    }
+  }
+  const home = entry?.split(":")[5];
+  return home === undefined || home === "" ? undefined : home;
+}

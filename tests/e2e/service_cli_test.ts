@@ -59,3 +59,28 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "install --init-user of a user that does not exist is refused naming it, and installs nothing",
+  {
+    ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
+  },
+  async () => {
+    const user = `no-such-user-${crypto.randomUUID().slice(0, 8)}`;
+    const name = `runner-init-user-test-${crypto.randomUUID().slice(0, 8)}`;
+    const unit = `/etc/systemd/system/${name}.service`;
+    try {
+      const res = await runCli(["install", "-n", name, "--init-user", user]);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(
+        res.stderr,
+        new RegExp(`Cannot find the home directory of --init-user "${user}"`),
+      );
+      assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
+      assert.equal(await Deno.stat(`/home/${user}`).then(() => true, () => false), false);
+    } finally {
+      await Deno.remove(unit).catch(() => {});
+      await Deno.remove(`/home/${user}`, { recursive: true }).catch(() => {});
+    }
+  },
+);

@@ -5,6 +5,7 @@ import {
   defineService,
   DenoCommandRunner,
   DenoServiceFiles,
+  homeOfUser,
   type ServiceAction,
   ServiceError,
   ServiceManager,
@@ -121,7 +122,7 @@ export async function serviceCommand(
       cwd: ctx.cwd,
       command,
       defaultConfigFile: configPath(ctx, new Flags(parseFlags([], [CONFIG_FLAG], () => undefined))),
-      homeOf: (user) => user === "root" ? "/root" : `/home/${user}`,
+      homeOf: homeOfUser,
     });
     const manager = new ServiceManager({
       commands: new DenoCommandRunner(),
