@@ -118,12 +118,12 @@ async function downloadOne(
       } else if (result.kind === "forbidden" || result.kind === "unauthorized") {
         options.log(`ERROR: ${what} forbidden${fields} responseStatus=${result.status}`);
         throw new StageError(
-          `Downloading artifacts of ${dep.name} (${dep.id}) failed: GitLab refused the token (${result.status})`,
+          `Downloading artifacts of ${dep.name} (${dep.id}) failed: access was refused (${result.status})`,
         );
       } else if (result.kind === "not_found") {
         options.log(`ERROR: ${what} not found${fields} responseStatus=${result.status}`);
         throw new StageError(
-          `Downloading artifacts of ${dep.name} (${dep.id}) failed: GitLab has no artifacts for it (${result.status})`,
+          `Downloading artifacts of ${dep.name} (${dep.id}) failed: no artifacts were found (${result.status})`,
         );
       } else {
         failure = result.status;

@@ -119,7 +119,7 @@ Deno.test("404 is not retried and fails the stage; ARTIFACT_DOWNLOAD_ATTEMPTS re
   const once = new FakeDownloader([notFound()], GOOD);
   await assert.rejects((await download([dep(7)], once)).run, (err: unknown) => {
     assert.ok(err instanceof JobFailedError);
-    assert.match(err.message, /GitLab has no artifacts for it \(404 Not Found\)/);
+    assert.match(err.message, /no artifacts were found \(404 Not Found\)/);
     return true;
   });
   assert.equal(once.requests.length, 1);

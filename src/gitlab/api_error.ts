@@ -74,6 +74,14 @@ export async function describeFailure(response: Response): Promise<string> {
     } catch {
       detail = "";
     }
+  } else if (type === "application/xml" || type === "text/xml") {
+    // Object storage (S3, GCS, MinIO): <Error><Code>…</Code><Message>…</Message></Error>.
+    const text = await response.text().catch(() => "");
+    const element = (name: string) =>
+      new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]?.trim() ?? "";
+    const message = element("Message");
+    const code = element("Code");
+    detail = message && code ? `${message} (${code})` : message || code;
   } else {
     await response.body?.cancel();
   }

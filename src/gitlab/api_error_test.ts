@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { errorMessageOf, readJsonBody } from "./api_error.ts";
+import { describeFailure, errorMessageOf, readJsonBody } from "./api_error.ts";
 
 Deno.test("error messages are read from strings and flattened from objects of arrays", () => {
   assert.equal(errorMessageOf({ message: "403 Forbidden" }), "403 Forbidden");
@@ -26,4 +26,24 @@ Deno.test("a JSON body needs the application/json MIME type; charset is fine", a
     new Response("{", { headers: { "Content-Type": "application/json" } }),
   );
   assert.equal(broken.ok, false);
+});
+
+Deno.test("describeFailure gives object storage's XML message and code", async () => {
+  const xml = (body: string) =>
+    new Response(body, {
+      status: 403,
+      statusText: "Forbidden",
+      headers: { "Content-Type": "application/xml" },
+    });
+  assert.equal(
+    await describeFailure(
+      xml("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"),
+    ),
+    "403 Forbidden: Request has expired (AccessDenied)",
+  );
+  assert.equal(
+    await describeFailure(xml("<Error><Code>NoSuchKey</Code></Error>")),
+    "403 Forbidden: NoSuchKey",
+  );
+  assert.equal(await describeFailure(xml("not xml")), "403 Forbidden");
 });

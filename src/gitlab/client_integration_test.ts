@@ -557,6 +557,26 @@ Deno.test("artifact download uses direct_download, follows the 302 and streams t
   ]);
 });
 
+Deno.test("artifact download refused by object storage names it and its message, not the job token", async () => {
+  await using gitlab = await FakeGitLab.start({ directDownloadRedirect: true });
+  const dep = gitlab.createFinishedJob({ artifact: new TextEncoder().encode("PK fake zip") });
+  gitlab.injectFault({
+    endpoint: "object_storage",
+    status: 403,
+    body:
+      '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+    contentType: "application/xml",
+  });
+  using jobs = jobClient(gitlab.url);
+  const error = await jobs.downloadArtifact(dep, { tries: 1 }).catch((e) => e);
+  assert.ok(error instanceof ArtifactTransferError, String(error));
+  const storage = new URL(gitlab.objectStorageUrl).host;
+  assert.equal(
+    error.message,
+    `Cannot download artifacts of job ${dep.id}: object storage at "${storage}" answered 403 Forbidden: Request has expired (AccessDenied)`,
+  );
+});
+
 Deno.test("artifact download: 404 and 403 are final, other failures retry without direct_download", async () => {
   await using gitlab = await FakeGitLab.start();
   const dep = gitlab.createFinishedJob({ artifact: new Uint8Array([9]) });

@@ -432,6 +432,7 @@ export class JobClient implements TraceTransport, Disposable {
         keepEmptyQuery: true,
       });
       status = undefined;
+      let storage = "";
       try {
         let response = await this.#transport.send({
           endpoint: "download_artifacts",
@@ -469,10 +470,19 @@ export class JobClient implements TraceTransport, Disposable {
         }
         status = response.status;
         if (status === 200 && response.body) return response.body;
+        // A redirect followed: object storage answered, not GitLab.
+        storage = response.redirected ? new URL(response.url).host : "";
         detail = await describeFailure(response);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (!(error instanceof ArtifactTransferError)) detail = errorText(error);
+      }
+      if (storage !== "" && (status === 401 || status === 403 || status === 404)) {
+        throw new ArtifactTransferError(
+          status === 404 ? "not_found" : "forbidden",
+          status,
+          `${what}: object storage at "${storage}" answered ${detail}`,
+        );
       }
       if (status === 401 || status === 403) {
         throw new ArtifactTransferError(
