@@ -61,7 +61,7 @@ Deno.test(
 );
 
 Deno.test(
-  "install --init-user of a user that does not exist is refused naming it, and installs nothing",
+  "install --init-user or --user of a user that does not exist is refused naming it, and installs nothing",
   {
     ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
   },
@@ -78,6 +78,23 @@ Deno.test(
       );
       assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
       assert.equal(await Deno.stat(`/home/${user}`).then(() => true, () => false), false);
+      const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
+      const withUser = await runCli([
+        "install",
+        "-n",
+        name,
+        "--user",
+        user,
+        "-c",
+        `${dir}/config.toml`,
+      ]);
+      await Deno.remove(dir, { recursive: true });
+      assert.equal(withUser.code, 1, withUser.stderr);
+      assert.match(
+        withUser.stderr,
+        new RegExp(`ERROR: No user "${user}" on this host \\(--user\\)`),
+      );
+      assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
     } finally {
       await Deno.remove(unit).catch(() => {});
       await Deno.remove(`/home/${user}`, { recursive: true }).catch(() => {});

@@ -133,6 +133,14 @@ export async function serviceCommand(
       // As the official install: a config.toml the service could not start with is refused now,
       // not found by the service manager restarting it every 2 minutes.
       await loadConfig(ctx, definition.configFile);
+      const user = flags.string("user");
+      if (os !== "windows" && user !== "" && homeOfUser(user) === undefined) {
+        // `run --user` refuses to start when it cannot switch to the user: the service would
+        // restart every 2 minutes.
+        throw new CommandError(
+          `No user "${user}" on this host (--user): the installed service could not run jobs as it`,
+        );
+      }
     }
     if (action === "status") {
       const status = await manager.status(definition);
