@@ -62,6 +62,9 @@ Deno.test("custom executor: artifacts, dependencies and cache go through the run
     const [stored] = gitlab.artifactsOf(job1.id);
     assert.ok(stored, "job 1 uploaded its artifacts through artifacts-uploader");
     assert.equal(stored.fileName, "build-out.zip", "the name is expanded");
+    // The payload's empty format and type are sent as nothing, GitLab's defaults (§6.1).
+    const [upload] = gitlab.requestsTo("upload_artifacts");
+    assert.doesNotMatch(upload?.url.search ?? "", /artifact_format|artifact_type/);
 
     const job2 = gitlab.enqueueJob({
       script: ["cat out/result.txt vendor/lib.txt"],

@@ -167,8 +167,9 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
         paths: flags.list("path"),
         exclude: flags.list("exclude"),
         when: "always" satisfies StepWhen,
-        artifactType: flags.string("artifact-type") || "archive",
-        artifactFormat: flags.string("artifact-format") || "zip",
+        // Empty ones are sent as nothing: GitLab's defaults, archive and zip (§6.1).
+        artifactType: flags.string("artifact-type"),
+        artifactFormat: flags.string("artifact-format"),
         expireIn: flags.string("expire-in"),
       }],
       jobSucceeded: true,
