@@ -115,6 +115,12 @@ export function defineService(
   }
 
   if (host.os !== "windows") {
+    if ((flags.password ?? "") !== "") {
+      // The official runner defines it on Windows only; it would go unused.
+      throw new ServiceError(
+        "The --password flag is for a Windows service account; on this system the service runs as --user or --init-user without one",
+      );
+    }
     if (!isRoot && (user !== "" || initUser !== "")) {
       throw new ServiceError(
         `The --${user !== "" ? "user" : "init-user"} flag is not supported for non-root users`,

@@ -119,3 +119,14 @@ Deno.test("flag combinations the official runner refuses are refused with the fl
   ];
   for (const [call, message] of cases) assert.throws(call, message);
 });
+
+Deno.test("--password is refused off Windows rather than ignored", () => {
+  for (const host of [linuxRoot(), macHost(0)]) {
+    assert.throws(
+      () => defineService("install", { user: "gitlab-runner", password: "secret" }, host),
+      /The --password flag is for a Windows service account/,
+    );
+  }
+  const def = defineService("install", { user: "ci", password: "secret" }, windowsHost());
+  assert.equal(def.password, "secret");
+});
