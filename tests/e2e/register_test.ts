@@ -98,6 +98,39 @@ Deno.test("register with a glrt- token refuses server-owned options set in the e
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register with both --token and --registration-token uses --token, says -r is not used, and a glrt- --token still refuses server-owned options", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const args = [
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "-t",
+    fake.token,
+    "-r",
+    "GR1348941fake-registration",
+    "--executor",
+    "shell",
+    "-c",
+    config,
+  ];
+  const refused = await runCli([...args, "--paused"]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /WARNING: --registration-token is not used: the token of --token is/,
+  );
+  assert.match(refused.stderr, /reserved \(specifically --paused\)/);
+  const res = await runCli(args);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(await Deno.readTextFile(config), new RegExp(`token = "${fake.token}"`));
+  assert.equal(gitlab.requestsTo("register_runner").length, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from RUNNER_TAG_LIST", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();

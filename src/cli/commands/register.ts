@@ -387,12 +387,20 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   if (!token) {
     throw new CommandError("Register needs a token: pass --token (glrt-…) or --registration-token");
   }
+  if (flags.string("token") && legacyToken && legacyToken !== flags.string("token")) {
+    ctx.log.warn(
+      `${flagSource(flags, "registration-token")} is not used: the token of ${
+        flagSource(flags, "token")
+      } is`,
+    );
+  }
   const isCreatedRunnerToken = token.startsWith("glrt-");
   if (isCreatedRunnerToken) {
     const reserved = SERVER_OWNED.filter((f) => isServerOwnedSet(flags, f));
     if (reserved.length > 0) {
       const names = reserved.map((f) => flagSource(flags, f)).join(", ");
-      if (!legacyToken) {
+      // Upstream's legacy-compatible registration: an authentication token given to -r.
+      if (legacyToken !== token) {
         throw new CommandError(
           `Runner configuration other than name and executor configuration is reserved (specifically ${names}) and cannot be specified when registering with a runner authentication token. This configuration is specified on the GitLab server`,
         );
