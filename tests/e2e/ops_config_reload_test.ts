@@ -421,6 +421,31 @@ Deno.test("SIGTERM while the poller drains for new permissions aborts the runnin
   assert.equal(startCount(runner), 1, "no poller started after the stop");
 });
 
+Deno.test("an edit that needs new permissions during a SIGQUIT drain does not restart the poller: the runner exits once the job ends", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const other = gitlab.url.replace("127.0.0.1", "localhost");
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, a.token)) });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 4", "echo finished"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "the job to start",
+    timeoutMs: 60_000,
+  });
+  runner.signal("SIGQUIT");
+  await runner.waitForLog(/waiting for running jobs to finish/);
+  await Deno.writeTextFile(runner.configPath, config(runnerToml(other, a.token)));
+  await runner.waitForLog(/Configuration (needs permissions|not applied)/);
+  const timeout = new Promise<null>((r) => setTimeout(r, 30_000, null));
+  const status = await Promise.race([runner.exited(), timeout]);
+  assert.ok(status !== null, `the runner did not stop within 30 s:\n${runner.log}`);
+  assert.equal(status.code, 0, runner.log);
+  assert.equal(gitlab.jobOf(job.id).status, "success");
+  assert.equal(startCount(runner), 1, "no poller started after the stop");
+});
+
 Deno.test("an entry whose url is no URL is warned about at start and at a reload, and the other entries keep taking jobs", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const a = gitlab.createRunner({ kind: "created" });

@@ -400,6 +400,18 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       onChange: async (next, summary, warnings) => {
         if (isRescoping) return;
         const missing = ctx.pollerScope?.missing(next) ?? [];
+        if (missing.length > 0 && stop.phase !== "serving") {
+          // Stopping for good: no poller follows this one to take it.
+          log.warn(
+            "Configuration not applied: it needs permissions this poller does not " +
+              "hold, and the runner is stopping",
+            {
+              "permissions": missing.join(", "),
+              [F.FILE]: opts.configFile!.path,
+            },
+          );
+          return;
+        }
         if (missing.length > 0) {
           // A worker's permissions cannot grow: this poller finishes its jobs and the
           // supervisor starts one with the new config's set (cli/poller_supervisor.ts).
