@@ -450,6 +450,39 @@ Deno.test("run-single takes one runner from flags (warning about flags of keys i
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("run-single --runner says which runner flags it does not use: the entry of config.toml replaces them", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-single-" });
+  const config = `${dir}/config.toml`;
+  await Deno.writeTextFile(config, `concurrent = 1\n${runnerToml(gitlab.url, r.token)}`);
+  const name = `e2e-${r.token.slice(-4)}`;
+  const res = await runCli(
+    [
+      "run-single",
+      "-c",
+      config,
+      "-r",
+      name,
+      "--builds-dir",
+      "/srv/builds",
+      "--limit",
+      "2",
+      "--wait-timeout",
+      "1",
+    ],
+    { cwd: dir },
+  );
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(
+    res.stderr,
+    new RegExp(
+      `WARNING: --builds-dir, --limit are not used: --runner takes runner "${name}" from .*config\\.toml as it is written there`,
+    ),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("a job whose payload is over 1 MiB (a 3 MiB file variable, GitLab's default limit) runs", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });

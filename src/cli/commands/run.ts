@@ -673,7 +673,7 @@ export async function runCommand(ctx: CliContext, args: string[]): Promise<numbe
 
 export async function runSingleCommand(ctx: CliContext, args: string[]): Promise<number> {
   // The table of every runner flag: `runner run` does not need it.
-  const [{ RUN_SINGLE_FLAGS }, { applyRunnerFlags }] = await Promise.all([
+  const [{ RUN_SINGLE_FLAGS }, { applyRunnerFlags, RUNNER_FLAGS }] = await Promise.all([
     import("./run_single_flags.ts"),
     import("../runner_flags.ts"),
   ]);
@@ -686,6 +686,17 @@ export async function runSingleCommand(ctx: CliContext, args: string[]): Promise
     const found = config.runners.find((r) => r.name === flags.string("runner"));
     if (!found) throw new CommandError(`No runner named "${flags.string("runner")}" in ${path}`);
     runner = found;
+    // As upstream, the entry replaces the command line's runner settings: say which went unused.
+    const unused = RUNNER_FLAGS.filter((f) => flags.isExplicit(f.name)).map((f) => `--${f.name}`);
+    if (unused.length > 0) {
+      ctx.log.warn(
+        `${unused.join(", ")} ${
+          unused.length === 1 ? "is" : "are"
+        } not used: --runner takes runner "${
+          flags.string("runner")
+        }" from ${path} as it is written there`,
+      );
+    }
     systemId = (await loadOrCreateSystemId(path)).systemId;
   } else {
     runner = (await import("../../config/default_config.ts"))
