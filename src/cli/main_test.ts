@@ -96,3 +96,9 @@ Deno.test("a bad global option from the environment is named by its variable", a
   assert.equal(await main(["register"], bool.io), 2);
   assert.match(bool.output(), /REGISTER_NON_INTERACTIVE \(--non-interactive\) takes true or false/);
 });
+
+Deno.test("register refuses a negative --maximum-timeout rather than leave it out", async () => {
+  const { io, output } = countingIo();
+  assert.equal(await main(["register", "-n", "--maximum-timeout", "-5"], io), 2);
+  assert.match(output(), /ERROR: Flag --maximum-timeout takes a number of seconds, got -5/);
+});

@@ -13,7 +13,7 @@ import { shortToken } from "../../config/short_token.ts";
 import { RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
 import { CONFIG_FLAG, configPath, loadConfig, requireWritableConfig } from "../config_flags.ts";
-import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "../runner_flags.ts";
 import { ConfigTemplateError, loadConfigTemplate, mergeTemplate } from "../config_template.ts";
@@ -340,6 +340,14 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     );
   }
 
+  if (flags.int("maximum-timeout") < 0) {
+    // 0 means "not set" and is not sent; a negative one was dropped the same way, without a word.
+    throw new UsageError(
+      `${flags.label("maximum-timeout")} takes a number of seconds, got ${
+        flags.int("maximum-timeout")
+      }`,
+    );
+  }
   const table = runnerTableFromFlags(flags);
   const templateFile = flags.string("template-config");
   const sources = templateFile ? "command line and template" : "command line";
