@@ -77,6 +77,22 @@ Deno.test("two [[runners]] with their own tokens each take and run jobs", async 
   assert.equal(sb.runnerId, b.id);
 });
 
+Deno.test("concurrent below the number of [[runners]] is warned about, naming both numbers", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const a = gitlab.createRunner({ kind: "created" });
+  const b = gitlab.createRunner({ kind: "created" });
+  const body = runnerToml(gitlab.url, a.token) + runnerToml(gitlab.url, b.token);
+  await using starved = await startRunner({ config: config(body) });
+  await starved.waitForLog(/Runner started/);
+  assert.match(
+    starved.log,
+    /concurrent \(1\) is less than the number of \[\[runners\]\] \(2\):.*set concurrent to 2 or more/,
+  );
+  await using enough = await startRunner({ config: config(body, { concurrent: 2 }) });
+  await enough.waitForLog(/Runner started/);
+  assert.doesNotMatch(enough.log, /is less than the number of/);
+});
+
 Deno.test("concurrent = 2 with six queued jobs never runs more than two at once", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });

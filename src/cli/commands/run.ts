@@ -347,6 +347,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     },
   });
   applyConfig(config);
+  warnConcurrentBelowRunners(log, config);
   // The first jobs' executor processes start up while the poller asks for them.
   supervisor.prestart(config.runners, config.concurrent);
   metrics.configLoaded();
@@ -452,6 +453,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         const listenChanged = next.listenAddress !== config.listenAddress;
         ctx.sink.configure({ level: next.logLevel, format: next.logFormat });
         applyConfig(next);
+        warnConcurrentBelowRunners(log, next);
         metrics.configLoaded();
         log.info(`Configuration loaded: ${summary}`, { [F.FILE]: opts.configFile!.path });
         // What the reload left in this thread's heap goes once the runner is idle.
@@ -737,6 +739,23 @@ async function warnConfigReadableByJobs(
   log.warn(
     `${path} is readable by other users (mode ${(mode & 0o777).toString(8).padStart(4, "0")}): ` +
       `jobs running as "${user}" may read the runner tokens in it; make it 0600`,
+  );
+}
+
+/**
+ * Each entry's job request holds one of the `concurrent` slots while GitLab
+ * holds it (long polling, up to its timeout, often 50 s): with fewer slots
+ * than entries, one entry's jobs wait for another's request to end. Said at
+ * start and at each reload, as the official runner's "Long polling issues
+ * detected" does for this case.
+ */
+function warnConcurrentBelowRunners(log: CliContext["log"], config: GlobalConfig): void {
+  const entries = config.runners.length;
+  if (config.concurrent >= entries) return;
+  log.warn(
+    `concurrent (${config.concurrent}) is less than the number of [[runners]] (${entries}): ` +
+      "a job of one entry can wait for another entry's job request, which GitLab may hold up to " +
+      `its long polling timeout; set concurrent to ${entries} or more`,
   );
 }
 
