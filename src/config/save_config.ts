@@ -20,6 +20,7 @@ import { encodeConfig } from "./encode_config.ts";
 export async function saveConfig(path: string, config: GlobalConfig): Promise<void> {
   const text = encodeConfig(config);
   const target = await linkTarget(path);
+  await requireRegularFile(path, target);
   const dir = dirname(target);
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const suffix = crypto.randomUUID().slice(0, 8);
@@ -61,6 +62,7 @@ export async function saveConfig(path: string, config: GlobalConfig): Promise<vo
  */
 export async function checkConfigWritable(path: string): Promise<void> {
   const target = await linkTarget(path);
+  await requireRegularFile(path, target);
   const dir = dirname(target);
   const temp = join(dir, `.${basename(target)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   try {
@@ -73,6 +75,36 @@ export async function checkConfigWritable(path: string): Promise<void> {
     });
   }
   await Deno.remove(temp).catch(() => {});
+}
+
+/**
+ * Throws when `target` exists and is not a regular file: the rename would
+ * replace it, and `--config /dev/null` run by root would leave the host a
+ * /dev/null that is a config.toml.
+ */
+async function requireRegularFile(path: string, target: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(target);
+  } catch {
+    return; // Missing (created by the save) or not ours to look at (the save says why).
+  }
+  if (info.isFile) return;
+  const kind = info.isDirectory
+    ? "a directory"
+    : info.isCharDevice
+    ? "a character device"
+    : info.isBlockDevice
+    ? "a block device"
+    : info.isFifo
+    ? "a named pipe"
+    : info.isSocket
+    ? "a socket"
+    : "not a regular file";
+  const where = target === path ? "" : ` (through its link to "${target}")`;
+  throw new Error(
+    `Cannot save config file "${path}"${where}: it is ${kind}, which saving would replace`,
+  );
 }
 
 /**

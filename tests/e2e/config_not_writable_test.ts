@@ -100,3 +100,38 @@ Deno.test(
     }
   },
 );
+
+Deno.test("register with --config naming a device (as /dev/null) refuses to replace it", {
+  ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
+}, async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-device-" });
+  try {
+    // A null device of our own: the test must not risk the host's /dev/null.
+    const device = join(dir, "config.toml");
+    const made = await new Deno.Command("mknod", { args: [device, "c", "1", "3"] }).output();
+    assert.ok(made.success, new TextDecoder().decode(made.stderr));
+    const res = await runCli([
+      "register",
+      "-n",
+      "-u",
+      gitlab.url,
+      "-t",
+      fake.token,
+      "--executor",
+      "shell",
+      "-c",
+      device,
+    ]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(
+      res.stderr,
+      new RegExp(`ERROR: Cannot save config file "${device}": it is a character device`),
+    );
+    assert.ok((await Deno.stat(device)).isCharDevice, "the device is still there");
+    assert.equal(gitlab.requestsTo("verify_runner").length, 0, "GitLab was not asked");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
