@@ -15,6 +15,7 @@ export class StopSequence {
   #aborting = Promise.withResolvers<void>();
   #exiting = Promise.withResolvers<void>();
   #abortedBy: Deno.Signal | null = null;
+  #drainedBy: Deno.Signal | null = null;
 
   get phase(): StopPhase {
     return this.#phase;
@@ -23,6 +24,11 @@ export class StopSequence {
   /** The signal that made the runner abort its jobs; null before that. */
   get abortedBy(): Deno.Signal | null {
     return this.#abortedBy;
+  }
+
+  /** The signal that started the drain; null before it, or when the runner drains of its own accord. */
+  get drainedBy(): Deno.Signal | null {
+    return this.#drainedBy;
   }
 
   /** Resolves how the stop began: a drain or an abort. */
@@ -56,8 +62,10 @@ export class StopSequence {
     const isGraceful = signal === "SIGQUIT";
     switch (this.#phase) {
       case "serving":
-        if (isGraceful) this.drain();
-        else this.#abort(signal);
+        if (isGraceful) {
+          this.#drainedBy = signal;
+          this.drain();
+        } else this.#abort(signal);
         return null;
       case "draining":
         if (isGraceful) {

@@ -14,6 +14,7 @@ async function settled(stop: StopSequence): Promise<string[]> {
 Deno.test("SIGQUIT drains; another SIGQUIT keeps draining, SIGTERM then aborts, a further signal exits", async () => {
   const stop = new StopSequence();
   assert.equal(stop.signal("SIGQUIT"), null);
+  assert.equal(stop.drainedBy, "SIGQUIT");
   assert.deepEqual(await settled(stop), ["started:graceful"]);
   assert.match(stop.signal("SIGQUIT")!, /still waiting/);
   assert.equal(stop.phase, "draining");
@@ -39,6 +40,7 @@ Deno.test("a drain the runner starts itself (max builds, re-scope) is aborted by
   stop.drain();
   stop.drain();
   assert.equal(stop.phase, "draining");
+  assert.equal(stop.drainedBy, null);
   assert.match(stop.signal("SIGTERM")!, /aborting them/);
   assert.deepEqual(await settled(stop), ["aborting", "started:graceful"]);
 });

@@ -336,6 +336,7 @@ Deno.test("SIGQUIT stops asking for jobs and waits for the running one to finish
     what: "job started",
   });
   runner.signal("SIGQUIT");
+  await runner.waitForLog(/Stopping: waiting for running jobs to finish .* signal=SIGQUIT/);
   const status = await runner.exited();
   assert.equal(status.code, 0, runner.log);
   const state = gitlab.jobOf(job.id);
@@ -390,6 +391,7 @@ Deno.test("SIGTERM aborts the running job, reports it and exits within shutdown_
   assert.equal(status.code, 0, runner.log);
   const state = gitlab.jobOf(job.id);
   assert.equal(state.status, "failed");
+  assert.match(runner.log, /Stopping: aborting running jobs +shutdown_timeout_s=20 signal=SIGTERM/);
   // As the official runner: the job was not canceled, the runner was stopped.
   assert.equal(state.failureReason, "runner_interrupted");
   assert.match(state.trace, /ERROR: Job failed: aborted: terminated/);

@@ -520,7 +520,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   let code = 0;
   if (how === "graceful") {
     metrics.setProcessState("graceful-shutdown");
-    log.info("Stopping: waiting for running jobs to finish (send SIGTERM to abort them)");
+    log.info(
+      "Stopping: waiting for running jobs to finish (send SIGTERM to abort them)",
+      stop.drainedBy ? { "signal": stop.drainedBy } : {},
+    );
     // A re-scope goes on polling: a job GitLab gives a request in flight is run, not lost.
     const stopped = poller.stopGracefully({ finishRequests: isRescoping });
     const outcome = await Promise.race([stopped.then(() => "done" as const), stop.aborting]);
@@ -557,7 +560,10 @@ async function forceful(
     stop: StopSequence;
   },
 ): Promise<number> {
-  ctx.log.warn("Stopping: aborting running jobs", { "shutdown_timeout_s": config.shutdownTimeout });
+  ctx.log.warn("Stopping: aborting running jobs", {
+    "signal": stop.abortedBy ?? "",
+    "shutdown_timeout_s": config.shutdownTimeout,
+  });
   const inTime = await Promise.race([
     poller.stopForcefully(config.shutdownTimeout * 1000, stop.abortedBy ?? undefined),
     // A further signal while aborting: exit now, as the official runner does.
