@@ -160,6 +160,43 @@ interface JobContainer {
 /** Linux's limit for one environment entry or argument (MAX_ARG_STRLEN, 32 pages). */
 const MAX_ENV_ENTRY_BYTES = 131072;
 
+/**
+ * How long a stopped stage (or prepare) waits for the daemon to answer the
+ * kill (or its pending call) before it is given up: a daemon that stopped
+ * answering (frozen, its socket still open) held the job for ever.
+ */
+export const ABORT_GRACE_MS = 10_000;
+
+/**
+ * `work`'s outcome; but once `signal` aborted and `work` has not settled
+ * within ABORT_GRACE_MS, `giveUp`'s (its value, or what it throws). `work`
+ * goes on unobserved: its late rejection is dropped.
+ */
+function settleAfterAbort<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  giveUp: () => T,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => {
+        try {
+          resolve(giveUp());
+        } catch (err) {
+          reject(err);
+        }
+      }, ABORT_GRACE_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    });
+  });
+}
+
 /** Lines of an ended build container's output shown with the error. */
 const ENTRYPOINT_LOG_LINES = 20;
 
@@ -382,14 +419,29 @@ export class DockerExecutor implements Executor {
    * attempt starts from no containers and new names, so a retry reports its
    * own error, never a name conflict with the attempt before.
    */
-  async prepare(signal: AbortSignal): Promise<void> {
+  prepare(signal: AbortSignal): Promise<void> {
     if (this.#prepareAttempts++ > 0) this.#newNamePrefix();
-    try {
-      await this.#prepareOnce(signal);
-    } catch (err) {
-      await this.#discardAttempt();
-      throw err;
-    }
+    const attempt = (async () => {
+      try {
+        await this.#prepareOnce(signal);
+      } catch (err) {
+        await this.#discardAttempt();
+        throw err;
+      }
+    })();
+    return settleAfterAbort(attempt, signal, () => {
+      this.#warnUnanswered("the preparation");
+      throw signal.reason;
+    });
+  }
+
+  /** The daemon did not answer once `what` was stopped: said in the job log and the runner's. */
+  #warnUnanswered(what: string): void {
+    this.#say(
+      `WARNING: The Docker daemon did not answer within ${ABORT_GRACE_MS / 1000}s after ${what} ` +
+        "was stopped; the job's containers are left to the cleanup",
+    );
+    this.#log.warn("The Docker daemon did not answer after a stop", { [F.STAGE]: what });
   }
 
   /** Removes the containers of a failed prepare attempt; volumes and network stay for the retry. */
@@ -1001,7 +1053,14 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  async run(stage: StageScript, signal: AbortSignal): Promise<number> {
+  run(stage: StageScript, signal: AbortSignal): Promise<number> {
+    return settleAfterAbort(this.#runStage(stage, signal), signal, () => {
+      this.#warnUnanswered(`the ${stage.stage} stage`);
+      return KILLED_EXIT_CODE;
+    });
+  }
+
+  async #runStage(stage: StageScript, signal: AbortSignal): Promise<number> {
     if (!this.#build) throw new Error("The docker executor is not prepared: call prepare first");
     if (signal.aborted) return KILLED_EXIT_CODE;
     const target = HELPER_STAGES.has(stage.stage) && this.#needsGit()
@@ -1248,7 +1307,20 @@ export class DockerExecutor implements Executor {
 
   /** Starts a container an abort killed, once it has really stopped. */
   async #restart(target: JobContainer): Promise<void> {
-    await target.killing;
+    // A kill still unanswered after the stage was given up: the next stage (after_script,
+    // cleanup_file_variables) waits no longer for it than that stage did.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const isAnswered = await Promise.race([
+      target.killing?.then(() => true) ?? true,
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ABORT_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
+    if (!isAnswered) {
+      throw new Error(
+        `The Docker daemon has not answered the kill of the ${target.name} container ` +
+          "since the last stage was stopped",
+      );
+    }
     target.killing = null;
     target.mainShell?.close();
     target.mainShell = null;
