@@ -408,24 +408,33 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     }
     return await loaded.run(ctx, rest);
   } catch (err) {
+    /**
+     * The last word of a failed command: a record of the runner log when it is
+     * JSON (a log collector reads every line as one), a plain line otherwise.
+     */
+    const fail = (level: "error" | "fatal", message: string): void => {
+      if (sink.format === "json" && sink.isEnabled(level)) sink.write(level, message, {});
+      else ctx.err(`${level.toUpperCase()}: ${message}`);
+    };
     if (err instanceof UnknownFlagError && command !== undefined) {
       const spec = GLOBAL_FLAGS.find((f) => [f.name, ...(f.aliases ?? [])].includes(err.flag));
       if (spec) {
-        ctx.err(
-          `ERROR: ${err.message}: a global option, given before the command (runner --${spec.name} ${command} …)`,
+        fail(
+          "error",
+          `${err.message}: a global option, given before the command (runner --${spec.name} ${command} …)`,
         );
         return 2;
       }
     }
     if (err instanceof UsageError || err instanceof CommandError || err instanceof ConfigError) {
-      ctx.err(`ERROR: ${err.message}`);
+      fail("error", err.message);
       return err instanceof CommandError ? err.exitCode : err instanceof UsageError ? 2 : 1;
     }
     if (err instanceof RangeError) {
-      ctx.err(`ERROR: ${err.message}`);
+      fail("error", err.message);
       return 2;
     }
-    ctx.err(`FATAL: ${(err as Error).stack ?? String(err)}`);
+    fail("fatal", (err as Error).stack ?? String(err));
     return 1;
   }
 }

@@ -102,3 +102,13 @@ Deno.test("register refuses a negative --maximum-timeout rather than leave it ou
   assert.equal(await main(["register", "-n", "--maximum-timeout", "-5"], io), 2);
   assert.match(output(), /ERROR: Flag --maximum-timeout takes a number of seconds, got -5/);
 });
+
+Deno.test("with --log-format json, the error that ends a command is a JSON record too", async () => {
+  const { io, output } = countingIo();
+  assert.equal(await main(["--log-format", "json", "register", "--bogus"], io), 2);
+  const lines = output().trim().split("\n");
+  assert.equal(lines.length, 1, output());
+  const record = JSON.parse(lines[0]!);
+  assert.equal(record.level, "error");
+  assert.equal(record.msg, "Unknown flag: --bogus");
+});
