@@ -636,7 +636,7 @@ async function jobFileHooks(
 ): Promise<{ hooks: BuildStageHooks } & Disposable> {
   const [
     { JobClient },
-    { createJobFileHooks, JobArtifactTransfer },
+    { configUploadDeadlines, createJobFileHooks, JobArtifactTransfer },
     { runnerInfoFor, tlsFilesOf },
   ] = await Promise.all([
     import("../gitlab/job_client.ts"),
@@ -670,7 +670,7 @@ async function jobFileHooks(
   return {
     hooks: createJobFileHooks({
       files: () => files,
-      artifacts: new JobArtifactTransfer(client),
+      artifacts: new JobArtifactTransfer(client, configUploadDeadlines(context.runner.artifact)),
       featureFlags: context.runner.featureFlags,
       ...(distributed
         ? {

@@ -449,16 +449,30 @@ Deno.test("keys nothing acts on yet warn by name and are kept for saving", () =>
   const { config, warnings } = parseConfig(
     `connection_max_age = "1h30m"\n[session_server]\nlisten_address = "0.0.0.0:8093"\n` +
       `[[runners]]\nexecutor = "shell"\n` +
-      `[runners.artifact]\nupload_timeout = "2h"\n`,
+      `[runners.machine]\nIdleCount = 2\n`,
     opts,
   );
   assert.deepEqual(warnings.map((w) => w.message), [
     "key connection_max_age is accepted but not supported",
-    "key runners.artifact is accepted but not supported",
+    "key runners.machine is accepted but not supported",
   ]);
   assert.equal(config.sessionServer.listenAddress, "0.0.0.0:8093", "[session_server] acts");
   assert.equal(config.unsupported["connection_max_age"], "1h30m");
-  assert.deepEqual(config.runners[0]?.unsupported["artifact"], { "upload_timeout": "2h" });
+  assert.deepEqual(config.runners[0]?.unsupported["machine"], { "IdleCount": 2 });
+});
+
+Deno.test("[runners.artifact] deadlines are read without a warning, 1h and 10m when absent", () => {
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n[runners.artifact]\nupload_timeout = "2h"\n` +
+      `response_header_timeout = "0s"\n[[runners]]\nexecutor = "shell"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config.runners[0]?.artifact, { uploadTimeout: 7200, responseHeaderTimeout: 0 });
+  assert.deepEqual(config.runners[1]?.artifact, {
+    uploadTimeout: 3600,
+    responseHeaderTimeout: 600,
+  });
 });
 
 Deno.test("global labels are combined with each runner's, the runner's winning", () => {

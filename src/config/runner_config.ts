@@ -53,6 +53,12 @@ export interface EnvExpansion {
   value: string;
 }
 
+/** [runners.artifact]: deadlines of artifact uploads, in seconds; 0 or less = none. */
+export interface RunnerArtifactConfig {
+  uploadTimeout: number;
+  responseHeaderTimeout: number;
+}
+
 export interface RunnerCacheConfig {
   type: string;
   path: string;
@@ -278,6 +284,7 @@ export interface RunnerConfig {
   customBuildDirEnabled: boolean;
   featureFlags: Record<string, boolean>;
   labels: Record<string, string>;
+  artifact: RunnerArtifactConfig;
   cache: RunnerCacheConfig;
   docker: DockerConfig;
   ssh: SshConfig;

@@ -164,8 +164,7 @@ export const CONFIG_SECTIONS: readonly SectionSpec[] = [
     ["cache", "azure"],
     "Azure Blob Storage cache backend.",
   ),
-  // Upload deadlines are not applied yet: the keys warn when present.
-  sec("runners.artifact", "table", "P1", false, [], "Artifact upload deadlines."),
+  sec("runners.artifact", "table", "P1", true, ["artifact"], "Artifact upload deadlines."),
   sec(
     "runners.docker",
     "table",
@@ -912,8 +911,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "duration",
     "1h",
     "P1",
-    "Overall deadline for one artifact upload (passed to the uploader helper as --timeout).",
-    { belowOne: "default", defaultText: "1h" },
+    "Deadline for one try of an artifact upload, from the request to GitLab's answer; a try that ends by it is retried like a failed one.",
+    { defaultText: "1h (0 or less: none)" },
   ),
   k(
     "runners.artifact",
@@ -921,8 +920,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "duration",
     "10m",
     "P1",
-    "Wait for response headers after the body is sent.",
-    { belowOne: "default", defaultText: "10m" },
+    "Longest wait for GitLab's answer once an artifact upload's body is sent; a try that ends by it is retried like a failed one.",
+    { defaultText: "10m (0 or less: none)" },
   ),
   k("runners.docker", "host", "string", "", "P1", "Docker daemon endpoint.", {
     defaultText: "DOCKER_HOST env, else local socket",

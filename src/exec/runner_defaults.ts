@@ -83,6 +83,10 @@ const SHELL: RunnerConfig = {
       "storageDomain": "blob.core.windows.net",
     },
   },
+  "artifact": {
+    "uploadTimeout": 3600,
+    "responseHeaderTimeout": 600,
+  },
   "docker": {
     "host": "",
     "tlsCertPath": "",

@@ -107,7 +107,8 @@ export interface StartMessage {
  * added to RunnerConfig does not compile until someone decides whether
  * executors may see it. Copied: what the executor process, runBuild and the
  * job-file steps read (executor sections, directories, scripts, timeouts,
- * flags, TLS file paths, the GitLab URL for artifacts). Left out (empty):
+ * flags, TLS file paths, the GitLab URL for artifacts and their upload
+ * deadlines). Left out (empty):
  * the runner token and its dates, `envExpansion` (whose `token.value` is the
  * expanded `token = "$VAR"`), every credential of the distributed cache (the
  * poller signs URLs and answers `cache-url` requests; the executor keeps
@@ -143,6 +144,7 @@ export function executorSettings(runner: RunnerConfig): RunnerConfig {
     featureFlags: { ...runner.featureFlags },
     labels: { ...runner.labels },
     combinedLabels: { ...runner.combinedLabels },
+    artifact: { ...runner.artifact },
     cache: {
       type: runner.cache.type,
       path: runner.cache.path,

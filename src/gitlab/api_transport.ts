@@ -4,6 +4,7 @@ import { GitLabApiError } from "./api_error.ts";
 import { apiRootUrl } from "./api_url.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RetryPolicy } from "./retry_policy.ts";
+import { type LongTimer, setLongTimeout } from "../time/clock.ts";
 import { type RunnerInfo, userAgent } from "./runner_info.ts";
 
 /** Endpoint names used for metrics labels (the official ones where they exist). */
@@ -62,6 +63,12 @@ export interface ApiRequest {
   acceptJson?: boolean;
   redirect?: RequestRedirect;
   signal?: AbortSignal | undefined;
+  /**
+   * This request's wait for the answer's headers instead of the transport's
+   * (`ms` 0 or less: no limit), and the setting that chose it, named when it
+   * expires (`[runners.artifact] response_header_timeout`).
+   */
+  responseHeaderTimeout?: { ms: number; setting: string };
 }
 
 /**
@@ -149,13 +156,16 @@ export class ApiTransport implements Disposable {
       // read to its end, as the official timeout starts once the request is
       // written: a big archive on a slow link takes longer than this to send,
       // but a GitLab that took it all and never answers must not hold the
-      // job until its timeout. A cleared setTimeout, not the Clock's sleep:
+      // job until its timeout. A cleared timer, not the Clock's sleep:
       // its timer cannot be cleared and held ~4 KB for 10 minutes after each
       // request (20000 requests: +78 MB of RSS against +15).
       const headersLate = new AbortController();
-      let headersTimer: ReturnType<typeof setTimeout> | undefined;
+      const headerTimeout = request.responseHeaderTimeout ??
+        { ms: this.#headerTimeoutMs, setting: "" };
+      let headersTimer: LongTimer | undefined;
       const startHeadersTimer = () => {
-        headersTimer = setTimeout(() => headersLate.abort(), this.#headerTimeoutMs);
+        if (headerTimeout.ms <= 0) return;
+        headersTimer = setLongTimeout(() => headersLate.abort(), headerTimeout.ms);
       };
       let answered = false;
       const streamed = init.body instanceof ReadableStream
@@ -179,7 +189,8 @@ export class ApiTransport implements Disposable {
         this.#report(request, 0, started);
         if (request.signal?.aborted) throw request.signal.reason;
         const why = headersLate.signal.aborted
-          ? `no answer within ${this.#headerTimeoutMs / 1000} s`
+          ? `no answer within ${headerTimeout.ms / 1000} s` +
+            (headerTimeout.setting === "" ? "" : ` (${headerTimeout.setting})`)
           : cause instanceof Error
           ? cause.message
           : String(cause);
@@ -191,7 +202,7 @@ export class ApiTransport implements Disposable {
         );
       } finally {
         answered = true;
-        clearTimeout(headersTimer);
+        headersTimer?.clear();
       }
       this.#report(request, response.status, started);
       if (!this.#policy.shouldRetry(response.status, attempt)) return response;

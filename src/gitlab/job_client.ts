@@ -50,6 +50,8 @@ export interface ArtifactPost {
   body: ReadableStream<Uint8Array>;
   /** Scheme and host replacing the configured URL's after a 307; "" for none. */
   baseUrl: string;
+  /** The wait for GitLab's answer once the body is sent, if not the client's (ApiRequest). */
+  responseHeaderTimeout?: { ms: number; setting: string };
 }
 
 /** GitLab's answer to one upload try. */
@@ -386,6 +388,7 @@ export class JobClient implements TraceTransport, Disposable {
       },
       redirect: "manual",
       signal,
+      ...(post.responseHeaderTimeout ? { responseHeaderTimeout: post.responseHeaderTimeout } : {}),
     });
     const location = response.headers.get("Location") ?? "";
     const statusText = response.status === 201

@@ -14,6 +14,9 @@ import type {
   ArtifactUploadResult,
 } from "../artifacts/artifact_uploader.ts";
 import type { JobRef } from "../trace/transport.ts";
+import { formatGoDuration } from "../config/go_duration.ts";
+import type { RunnerArtifactConfig } from "../config/runner_config.ts";
+import { setLongTimeout } from "../time/clock.ts";
 
 /** What the adapter needs from GitLab; gitlab/job_client.ts `JobClient` implements it. */
 export interface ArtifactApi {
@@ -27,6 +30,7 @@ export interface ArtifactApi {
       expireIn: string;
       body: ReadableStream<Uint8Array>;
       baseUrl: string;
+      responseHeaderTimeout?: { ms: number; setting: string };
     },
     signal?: AbortSignal,
   ): Promise<{ status: number; statusText: string; location: string }>;
@@ -47,14 +51,46 @@ export interface ArtifactApi {
   mayFollow(location: string): boolean;
 }
 
+/**
+ * The deadlines of one upload try, in seconds (0 or less: none), each with
+ * the setting that chose it, named in the try's failure when it ends it:
+ * `[runners.artifact]` in config.toml, or the `artifacts-uploader` flags.
+ */
+export interface UploadDeadlines {
+  /** From the request to GitLab's answer (the official uploader's `--timeout`). */
+  upload: { seconds: number; setting: string };
+  /** For GitLab's answer once the body is sent (`--response-header-timeout`). */
+  responseHeader: { seconds: number; setting: string };
+}
+
+/** The deadlines `[runners.artifact]` sets. */
+export function configUploadDeadlines(artifact: RunnerArtifactConfig): UploadDeadlines {
+  return {
+    upload: { seconds: artifact.uploadTimeout, setting: "[runners.artifact] upload_timeout" },
+    responseHeader: {
+      seconds: artifact.responseHeaderTimeout,
+      setting: "[runners.artifact] response_header_timeout",
+    },
+  };
+}
+
 export class JobArtifactTransfer implements ArtifactUploader, ArtifactDownloader {
   readonly #api: ArtifactApi;
+  readonly #deadlines: UploadDeadlines | undefined;
 
-  constructor(api: ArtifactApi) {
+  /** Without `deadlines`, an upload try waits as the client's other requests do. */
+  constructor(api: ArtifactApi, deadlines?: UploadDeadlines) {
     this.#api = api;
+    this.#deadlines = deadlines;
   }
 
   async upload(request: ArtifactUploadRequest, signal: AbortSignal): Promise<ArtifactUploadResult> {
+    const deadlines = this.#deadlines;
+    // Ends this try only: the stage retries it like any failed try.
+    const late = new AbortController();
+    const timer = deadlines && deadlines.upload.seconds > 0
+      ? setLongTimeout(() => late.abort(), deadlines.upload.seconds * 1000)
+      : undefined;
     let answer;
     try {
       answer = await this.#api.postArtifact(
@@ -66,12 +102,30 @@ export class JobArtifactTransfer implements ArtifactUploader, ArtifactDownloader
           expireIn: request.expireIn,
           body: request.body,
           baseUrl: request.baseUrl,
+          ...(deadlines
+            ? {
+              responseHeaderTimeout: {
+                ms: deadlines.responseHeader.seconds * 1000,
+                setting: deadlines.responseHeader.setting,
+              },
+            }
+            : {}),
         },
-        signal,
+        timer ? AbortSignal.any([signal, late.signal]) : signal,
       );
     } catch (err) {
       signal.throwIfAborted();
+      if (late.signal.aborted && deadlines) {
+        return {
+          kind: "failed",
+          status: `no answer from GitLab within ${
+            formatGoDuration(deadlines.upload.seconds)
+          } of the upload's start (${deadlines.upload.setting})`,
+        };
+      }
       return { kind: "failed", status: messageOf(err) };
+    } finally {
+      timer?.clear();
     }
     const status = answer.statusText;
     switch (answer.status) {

@@ -5,7 +5,12 @@
  */
 
 export { createJobFileHooks, type JobFileHooksOptions } from "./job_file_hooks.ts";
-export { type ArtifactApi, JobArtifactTransfer } from "./artifact_transfer.ts";
+export {
+  type ArtifactApi,
+  configUploadDeadlines,
+  JobArtifactTransfer,
+  type UploadDeadlines,
+} from "./artifact_transfer.ts";
 export type { JobFiles, ScriptRunner, SourceSession, TargetSession } from "./job_files.ts";
 export { LocalJobFiles } from "./local_job_files.ts";
 export { ContainerJobFiles } from "./container_job_files.ts";

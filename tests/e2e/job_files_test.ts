@@ -198,6 +198,41 @@ Deno.test("GitLab refusing the archive with 413 fails the job with the reason in
   assert.match(state.trace, /413/);
 });
 
+for (
+  const [key, expected] of [
+    [
+      "response_header_timeout",
+      /WARNING: Uploading artifacts as "archive" to coordinator\.\.\. failed.*no answer within 1 s \(\[runners\.artifact\] response_header_timeout\)/,
+    ],
+    [
+      "upload_timeout",
+      /WARNING: Uploading artifacts as "archive" to coordinator\.\.\. failed.*no answer from GitLab within 1s of the upload's start \(\[runners\.artifact\] upload_timeout\)/,
+    ],
+  ] as const
+) {
+  Deno.test(`[runners.artifact] ${key} ends an upload try GitLab does not answer, naming the key, and the next try uploads`, async () => {
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: config(`${runnerToml(gitlab.url, r.token)}  [runners.artifact]\n    ${key} = "1s"\n`),
+    });
+    // The first try's answer comes after 5 s, in a job that would otherwise wait for it.
+    gitlab.injectFault({ endpoint: "upload_artifacts", delayMs: 5_000, times: 1 });
+    const job = gitlab.enqueueJob({
+      script: ["echo built > out.txt"],
+      artifacts: [{ paths: ["out.txt"], when: "on_success" }],
+      variables: [NO_GIT],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", `${state.trace}\n${runner.log}`);
+    assert.match(state.trace, expected);
+    assert.match(state.trace, /WARNING: Retrying\.\.\./);
+    assert.equal(gitlab.requestsTo("upload_artifacts").length, 2);
+    assert.equal(gitlab.artifactsOf(job.id).length, 1, "the second try's archive is stored");
+    assert.doesNotMatch(runner.log, /runners\.artifact.*not supported/);
+  });
+}
+
 Deno.test("a direct download redirected to object storage the executor process may not reach comes through GitLab, saying so", async () => {
   await using gitlab = await FakeGitLab.start({
     traceUpdateIntervalSeconds: 1,

@@ -1,11 +1,24 @@
 /**
  * The official helper commands as a driver's script calls them: `runner
  * cache-archiver` / `cache-extractor` with the official flags, in the project
- * directory. (Artifact helpers are covered with a real job by
- * custom_job_files_test.ts.)
+ * directory, and `artifacts-uploader`'s deadlines against the fake GitLab.
+ * (Artifact helpers are covered with a real job by custom_job_files_test.ts.)
  */
 import assert from "node:assert/strict";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runCli } from "../fixtures/runner_process.ts";
+
+/** Picks the next job as a runner does (POST jobs/request): its id and job token. */
+async function requestJob(url: string, token: string): Promise<{ id: number; token: string }> {
+  const response = await fetch(new URL("/api/v4/jobs/request", url), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  assert.equal(response.status, 201);
+  const job = await response.json();
+  return { id: job.id, token: job.token };
+}
 
 Deno.test("cache-archiver and cache-extractor round-trip a cache file; a missing one fails clearly; unsupported flags are named", async () => {
   const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
@@ -34,6 +47,53 @@ Deno.test("cache-archiver and cache-extractor round-trip a cache file; a missing
     );
     assert.equal(missing.code, 1);
     assert.match(missing.stdout, /ERROR: Cache file does not exist/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("artifacts-uploader --response-header-timeout and --timeout end a try GitLab does not answer, naming the flag; a bad duration is refused", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    assert.equal(picked.id, job.id);
+    await Deno.writeTextFile(`${root}/out.txt`, "built");
+    const upload = (flags: string[]) =>
+      runCli([
+        "artifacts-uploader",
+        "--url",
+        gitlab.url,
+        "--token",
+        picked.token,
+        "--id",
+        String(job.id),
+        "--path",
+        "out.txt",
+        ...flags,
+      ], { cwd: root });
+    for (
+      const [flags, expected] of [
+        [["--response-header-timeout", "1s"], /no answer within 1 s \(--response-header-timeout\)/],
+        [
+          ["--timeout", "1s"],
+          /no answer from GitLab within 1s of the upload's start \(--timeout\)/,
+        ],
+      ] as const
+    ) {
+      gitlab.injectFault({ endpoint: "upload_artifacts", delayMs: 5_000, times: 1 });
+      const before = gitlab.artifactsOf(job.id).length;
+      const run = await upload([...flags]);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, expected);
+      assert.doesNotMatch(run.stdout, /not supported by this runner/);
+      assert.equal(gitlab.artifactsOf(job.id).length, before + 1, "the next try uploaded");
+    }
+    const bad = await upload(["--timeout", "soon"]);
+    assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /ERROR: --timeout "soon": /);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

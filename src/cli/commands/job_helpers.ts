@@ -7,8 +7,8 @@
  * job log should show; the exit code says whether the step worked.
  *
  * Official flags this runner does not act on (object-storage cache URLs,
- * `--gocloud-url`, `--header`, request timeouts, metadata generation) are
- * accepted and named in a warning.
+ * `--gocloud-url`, `--header`, the cache helpers' request timeout, metadata
+ * generation) are accepted and named in a warning.
  */
 import { join, resolve } from "node:path";
 import type { CompressionLevel } from "../../archive/compression_level.ts";
@@ -28,7 +28,8 @@ import { LocalScratchSpace } from "../../artifacts/local_scratch_space.ts";
 import { realSleep } from "../../artifacts/stage_retry.ts";
 import { uploadArtifacts } from "../../artifacts/upload_artifacts.ts";
 import { JobClient } from "../../gitlab/job_client.ts";
-import { JobArtifactTransfer } from "../../job_files/artifact_transfer.ts";
+import { JobArtifactTransfer, type UploadDeadlines } from "../../job_files/artifact_transfer.ts";
+import { parseGoDuration } from "../../config/go_duration.ts";
 import type { StepWhen } from "../../job/job_spec.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { CliContext } from "../cli_context.ts";
@@ -76,8 +77,12 @@ export const ARTIFACTS_UPLOADER_FLAGS: FlagSpec[] = [
   { name: "expire-in", type: "string", help: "When to expire artifacts" },
   { name: "artifact-format", type: "string", help: "Format of the artifact (zip, gzip, raw)" },
   { name: "artifact-type", type: "string", help: "Type of generated artifact" },
-  { name: "timeout", type: "string", help: "Overall upload timeout (Go duration)" },
-  { name: "response-header-timeout", type: "string", help: "Response header timeout" },
+  { name: "timeout", type: "string", help: "Deadline of one upload try (Go duration; 1h)" },
+  {
+    name: "response-header-timeout",
+    type: "string",
+    help: "Wait for GitLab's answer once the archive is sent (Go duration; 10m)",
+  },
   { name: "generate-artifacts-metadata", type: "bool", help: "Not supported" },
 ];
 
@@ -112,6 +117,16 @@ function need(flags: Flags, name: string): string {
 }
 
 class UsageFailure extends Error {}
+
+/** Seconds of the Go duration flag `name` (`fallback` when not given); a usage failure naming it otherwise. */
+function durationFlag(flags: Flags, name: string, fallback: string): number {
+  const text = flags.has(name) ? flags.string(name) : fallback;
+  try {
+    return parseGoDuration(text);
+  } catch (error) {
+    throw new UsageFailure(`--${name} ${JSON.stringify(text)}: ${(error as Error).message}`);
+  }
+}
 
 function jobClient(ctx: CliContext, flags: Flags): JobClient {
   return new JobClient({
@@ -156,7 +171,14 @@ async function helper(ctx: CliContext, work: () => Promise<void>): Promise<numbe
 export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, ARTIFACTS_UPLOADER_FLAGS, ctx.env));
   return helper(ctx, async () => {
-    warnIgnored(ctx, flags, ["generate-artifacts-metadata", "timeout", "response-header-timeout"]);
+    warnIgnored(ctx, flags, ["generate-artifacts-metadata"]);
+    const deadlines: UploadDeadlines = {
+      upload: { seconds: durationFlag(flags, "timeout", "1h"), setting: "--timeout" },
+      responseHeader: {
+        seconds: durationFlag(flags, "response-header-timeout", "10m"),
+        setting: "--response-header-timeout",
+      },
+    };
     using client = jobClient(ctx, flags);
     await uploadArtifacts({
       jobId: flags.int("id"),
@@ -176,7 +198,7 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       source: new LocalArchiveSource(ctx.cwd),
       projectDir: ctx.cwd,
       git: new LocalCommandRunner(ctx.cwd),
-      uploader: new JobArtifactTransfer(client),
+      uploader: new JobArtifactTransfer(client, deadlines),
       compressionLevel: compression(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
       concurrency: fastzip(ctx, "FASTZIP_ARCHIVER_CONCURRENCY"),
       log: (line) => ctx.out(line),
