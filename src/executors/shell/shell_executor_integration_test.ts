@@ -149,3 +149,57 @@ Deno.test("ShellExecutor fails the first stage with a clear message when the she
     /Cannot start "bash": not found in PATH/,
   );
 });
+
+/** Pids whose command line holds `marker`, read from /proc (Linux). */
+function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(marker)) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+Deno.test("ShellExecutor leaves what a stage that ended normally started in the background running, and waits for what holds its output", async () => {
+  const marker = `shell-daemon-${crypto.randomUUID()}`;
+  const output = new CollectedOutput();
+  try {
+    await using executor = new ShellExecutor({
+      shell: "bash",
+      buildsDir: "",
+      cacheDir: "",
+      cwd,
+      env: env(),
+      output,
+    });
+    const started = performance.now();
+    const code = await executor.run({
+      stage: "step_script",
+      script: contractScript([
+        // A daemon started on purpose, its output redirected: the stage does not wait for it.
+        `nohup sh -c 'sleep 60 # ${marker}' >/dev/null 2>&1 &`,
+        // A background child that keeps the stage's output open: the stage waits for it.
+        "sleep 1 &",
+        "echo done",
+      ]),
+    }, new AbortController().signal);
+    assert.equal(code, 0);
+    assert.ok(performance.now() - started >= 900, "the stage waited for its output to close");
+    await executor.cleanup();
+    assert.ok(processesWith(marker).length > 0, "the daemon outlives the stage and the cleanup");
+  } finally {
+    for (const pid of processesWith(marker)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+});
