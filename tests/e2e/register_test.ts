@@ -182,6 +182,40 @@ Deno.test("register refuses a GitLab URL without http or https before anything, 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register trims the URL, tokens and name as upstream does: a variable read from a secret file ends in a newline", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const legacy = join(dir, "legacy.toml");
+  const res = await runCli(["register", "-n", "--executor", "shell", "-c", legacy], {
+    env: {
+      CI_SERVER_URL: ` ${gitlab.url}\n`,
+      REGISTRATION_TOKEN: "GR1348941fake-registration\n",
+      RUNNER_NAME: "box\n",
+    },
+  });
+  assert.equal(res.code, 0, res.stderr);
+  const text = await Deno.readTextFile(legacy);
+  assert.match(text, new RegExp(`url = "${gitlab.url}"\n`));
+  assert.match(text, /name = "box"\n/);
+  const created = join(dir, "created.toml");
+  const res2 = await runCli([
+    "register",
+    "-n",
+    "-u",
+    gitlab.url,
+    "--executor",
+    "shell",
+    "-c",
+    created,
+  ], {
+    env: { CI_SERVER_TOKEN: `${fake.token}\n` },
+  });
+  assert.equal(res2.code, 0, res2.stderr);
+  assert.match(await Deno.readTextFile(created), new RegExp(`token = "${fake.token}"\n`));
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register with a wrong registration token fails and writes no runner", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();

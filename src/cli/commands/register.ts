@@ -374,7 +374,10 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     table["name"] = flags.string("name") || hostname();
     mergeTemplate(table, template.runner);
   }
-  const given = (key: string) => typeof table[key] === "string" ? table[key] as string : "";
+  // Trimmed, as upstream's ask trims what it reads: a variable read from a file (a mounted
+  // secret) ends in a newline, which GitLab would take for part of the token.
+  const given = (key: string) =>
+    typeof table[key] === "string" ? (table[key] as string).trim() : "";
 
   const url = await prompt(
     "Enter the GitLab instance URL (for example, https://gitlab.com/):",
@@ -386,16 +389,17 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   }
   const badUrl = urlProblem(url);
   if (badUrl) throw new CommandError(badUrl);
-  const legacyToken = flags.string("registration-token");
+  const legacyToken = flags.string("registration-token").trim();
+  const flagToken = flags.string("token").trim();
   const token = await prompt(
     "Enter the registration token:",
-    flags.string("token") || legacyToken,
+    flagToken || legacyToken,
     { isRequired: true },
   );
   if (!token) {
     throw new CommandError("Register needs a token: pass --token (glrt-…) or --registration-token");
   }
-  if (flags.string("token") && legacyToken && legacyToken !== flags.string("token")) {
+  if (flagToken && legacyToken && legacyToken !== flagToken) {
     ctx.log.warn(
       `${flagSource(flags, "registration-token")} is not used: the token of ${
         flagSource(flags, "token")
@@ -420,12 +424,14 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   }
   // Upstream: `-t` with a token that is not a glrt- one only verifies an
   // existing runner and writes it; registering is `-r`.
-  const isVerifyOnly = !isCreatedRunnerToken && flags.string("token") !== "";
+  const isVerifyOnly = !isCreatedRunnerToken && flagToken !== "";
   // Asked in upstream's order, which answers piped in follow: a runner only
   // verified is not asked its name, a legacy registration its tags and note.
   const name = isVerifyOnly
-    ? flags.string("name") || hostname()
-    : await prompt("Enter a name for the runner:", flags.string("name"), { fallback: hostname() });
+    ? flags.string("name").trim() || hostname()
+    : await prompt("Enter a name for the runner:", flags.string("name").trim(), {
+      fallback: hostname(),
+    });
   const isLegacyRegistration = !isCreatedRunnerToken && !isVerifyOnly;
   const tags = isLegacyRegistration
     ? await prompt("Enter tags for the runner (comma-separated):", flags.string("tag-list"))
