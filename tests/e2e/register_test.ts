@@ -309,7 +309,7 @@ Deno.test("unregister --name removes the runner from GitLab and from config.toml
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("unregister --token alone finds the runner in config.toml; --name with --token takes the one with both; a shared --name takes the first", async () => {
+Deno.test("unregister --token alone finds the runner in config.toml (CI_SERVER_TOKEN trimmed); --name with --token takes the one with both; a shared --name takes the first", async () => {
   await using gitlab = await FakeGitLab.start();
   const a = gitlab.createRunner({ kind: "registered" });
   const b = gitlab.createRunner({ kind: "registered" });
@@ -345,6 +345,12 @@ Deno.test("unregister --token alone finds the runner in config.toml; --name with
   assert.equal(gitlab.runnerOf(a.id), undefined);
   assert.notEqual(gitlab.runnerOf(e.id), undefined);
   assert.deepEqual(await names(), [e.token]);
+
+  const fromSecret = await runCli(["unregister", "-c", config], {
+    env: { CI_SERVER_TOKEN: `${e.token}\n` },
+  });
+  assert.equal(fromSecret.code, 0, fromSecret.stderr);
+  assert.deepEqual(await names(), []);
 
   const unknown = await runCli(["unregister", "--token", "glrt-notinthefile1", "-c", config]);
   assert.equal(unknown.code, 1);

@@ -252,9 +252,10 @@ function unregisterTargets(
   path: string,
 ): RunnerConfig[] {
   if (flags.bool("all-runners")) return [...config.runners];
-  const name = flags.string("name");
-  const token = flags.string("token");
-  const url = flags.string("url");
+  // Trimmed as register trims them: CI_SERVER_TOKEN read from a secret file ends in a newline.
+  const name = flags.string("name").trim();
+  const token = flags.string("token").trim();
+  const url = flags.string("url").trim();
   if (!name && !token) {
     throw new CommandError("Unregister needs --name, --token or --all-runners");
   }
