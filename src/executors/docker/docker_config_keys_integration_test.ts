@@ -904,6 +904,23 @@ test("docker keys: a devices or services_devices entry naming no device fails th
   }
 });
 
+test("docker keys: a relative cache_dir fails the job naming the key", async () => {
+  const { executor, jobId } = createExecutor({ config: { cacheDir: "relative/dir" } });
+  await using _ = executor;
+  await assert.rejects(executor.prepare(never()), (err: unknown) => {
+    // Docker took it for a volume name: 'create relative/dir/runner-…: "…" includes
+    // invalid characters for a local volume name', naming no key.
+    assert.ok(err instanceof JobFailedError, String(err));
+    assert.equal(err.reason, "runner_configuration_error");
+    assert.equal(
+      err.message,
+      'Invalid [runners.docker] cache_dir "relative/dir": expected an absolute path on the Docker host',
+    );
+    return true;
+  });
+  assert.equal(await jobContainerCount(jobId), 0);
+});
+
 test("docker keys: an extra_hosts entry Docker refuses fails the job naming the key", async () => {
   for (
     const [entry, why] of [

@@ -642,7 +642,15 @@ export class DockerExecutor implements Executor {
           VolumeOptions: this.#volumeOptions("temporary-volume"),
         });
       } else if (config.cacheDir !== "") {
-        // `[runners.docker] cache_dir`: cache volumes are host directories.
+        // `[runners.docker] cache_dir`: cache volumes are host directories. Docker reads a
+        // relative source as a volume name, which it refuses naming the joined path only.
+        if (!config.cacheDir.startsWith("/")) {
+          throw new JobFailedError(
+            "runner_configuration_error",
+            `Invalid [runners.docker] cache_dir "${config.cacheDir}": expected an absolute ` +
+              "path on the Docker host",
+          );
+        }
         const hostDir = `${config.cacheDir.replace(/\/$/, "")}/${
           cacheVolumeName(this.#scope, v.containerPath)
         }`;
