@@ -227,7 +227,10 @@ export class ScriptWriter {
       `printf '%s\\n' "section_start:${stamp}:section_${id}[hide_duration=true,collapsed=true]"` +
         `${quoteShell("\r" + ANSI_CLEAR + ANSI_BOLD_GREEN + header + ANSI_RESET)}`,
     );
-    this.line(`printf '%s' "section_end:${stamp}:section_${id}"${quoteShell("\r" + ANSI_CLEAR)}`);
+    // Ends with a newline, as upstream's: the command's output starts a line of its own.
+    this.line(
+      `printf '%s\\n' "section_end:${stamp}:section_${id}"${quoteShell("\r" + ANSI_CLEAR)}`,
+    );
   }
 
   /** The body written so far, without the wrapper. */

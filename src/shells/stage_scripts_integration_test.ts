@@ -124,6 +124,23 @@ for (const shell of ["bash", "sh"] as const) {
     }
   });
 
+  Deno.test(`${shell}: with FF_SCRIPT_SECTIONS a multi-line command's section ends its line, as upstream's`, async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      const info = { ...infoFor(root, shell), scriptSections: true };
+      await Deno.mkdir(info.projectDir, { recursive: true });
+      const stdout = await runShell(shell, stepScript(info, ["echo a\necho b"]), root);
+      // The command's output starts a line of its own, not the section_end marker's.
+      assert.match(
+        stdout,
+        /\nsection_end:\d+:section_script_step_0\r\x1b\[0K\na\nb\n$/,
+        JSON.stringify(stdout),
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+
   Deno.test(`${shell}: prepare_script with createProjectDir creates the project dir`, async () => {
     const root = await Deno.makeTempDir();
     try {
