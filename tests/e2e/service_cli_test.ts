@@ -61,7 +61,7 @@ Deno.test(
 );
 
 Deno.test(
-  "install --init-user or --user of a user that does not exist is refused naming it, and installs nothing",
+  "install --init-user or --user of a user that does not exist, or a working directory that does not, is refused naming it, and installs nothing",
   {
     ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
   },
@@ -69,6 +69,7 @@ Deno.test(
     const user = `no-such-user-${crypto.randomUUID().slice(0, 8)}`;
     const name = `runner-init-user-test-${crypto.randomUUID().slice(0, 8)}`;
     const unit = `/etc/systemd/system/${name}.service`;
+    const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
     try {
       const res = await runCli(["install", "-n", name, "--init-user", user]);
       assert.equal(res.code, 1, res.stderr);
@@ -78,7 +79,6 @@ Deno.test(
       );
       assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
       assert.equal(await Deno.stat(`/home/${user}`).then(() => true, () => false), false);
-      const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
       const withUser = await runCli([
         "install",
         "-n",
@@ -88,16 +88,35 @@ Deno.test(
         "-c",
         `${dir}/config.toml`,
       ]);
-      await Deno.remove(dir, { recursive: true });
       assert.equal(withUser.code, 1, withUser.stderr);
       assert.match(
         withUser.stderr,
         new RegExp(`ERROR: No user "${user}" on this host \\(--user\\)`),
       );
+      const missing = `/nonexistent-${user}`;
+      const withDir = await runCli([
+        "install",
+        "-n",
+        name,
+        "--user",
+        "root",
+        "-d",
+        missing,
+        "-c",
+        `${dir}/config.toml`,
+      ]);
+      assert.equal(withDir.code, 1, withDir.stderr);
+      assert.match(
+        withDir.stderr,
+        new RegExp(
+          `ERROR: Working directory "${missing}" \\(--working-directory\\) is not a directory`,
+        ),
+      );
       assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
     } finally {
       await Deno.remove(unit).catch(() => {});
       await Deno.remove(`/home/${user}`, { recursive: true }).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 );

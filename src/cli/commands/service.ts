@@ -133,6 +133,17 @@ export async function serviceCommand(
       // As the official install: a config.toml the service could not start with is refused now,
       // not found by the service manager restarting it every 2 minutes.
       await loadConfig(ctx, definition.configFile);
+      const isDirectory = await Deno.stat(definition.workingDirectory).then(
+        (info) => info.isDirectory,
+        () => false,
+      );
+      if (!isDirectory) {
+        // `run --working-directory` stops when it cannot enter it: the service would restart
+        // every 2 minutes.
+        throw new CommandError(
+          `Working directory "${definition.workingDirectory}" (--working-directory) is not a directory on this host`,
+        );
+      }
       const user = flags.string("user");
       if (os !== "windows" && user !== "" && homeOfUser(user) === undefined) {
         // `run --user` refuses to start when it cannot switch to the user: the service would
