@@ -59,6 +59,10 @@ export function parseCpus(key: string, value: string): number {
   if (value.trim() === "") return 0;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw configError(key, value, "expected a positive number");
+  // The kernel's smallest CFS quota is 1 ms per Docker's 100 ms period: below 0.01 the
+  // container failed at start ('failed to write "100": …cpu.cfs_quota_us: invalid argument'),
+  // a system failure retried by prepare. Docker's own range message starts at 0.01.
+  if (n < 0.01) throw configError(key, value, "the minimum is 0.01 (Docker's range)");
   const nanoCpus = Math.round(n * 1e9);
   if (!Number.isSafeInteger(nanoCpus)) {
     throw configError(key, value, "too large: at most 9007199 CPUs");

@@ -99,6 +99,18 @@ Deno.test("a negative shm_size, cpu_shares or service_cpu_shares fails the job n
   assert.equal(buildHostConfig({ ...base(), shmSize: 0, cpuShares: 0 })["ShmSize"], undefined);
 });
 
+Deno.test("a cpus or service_cpus value below Docker's 0.01 fails the job naming the key", () => {
+  assert.throws(
+    () => buildHostConfig({ ...base(), cpus: "0.001" }),
+    /^JobFailedError: Invalid \[runners.docker\] cpus "0.001": the minimum is 0.01 \(Docker's range\)$/,
+  );
+  assert.throws(
+    () => serviceHostConfig({ ...base(), serviceCpus: "0.009" }, "svc"),
+    /^JobFailedError: Invalid \[runners.docker\] service_cpus "0.009": the minimum is 0.01/,
+  );
+  assert.equal(buildHostConfig({ ...base(), cpus: "0.01" })["NanoCpus"], 10_000_000);
+});
+
 Deno.test("a memory or cpus value too large for Docker fails the job naming the key", () => {
   // Docker's daemon refused the JSON (1.099511627775989e+26 into HostConfig.Memory),
   // a system failure naming no key.
