@@ -131,6 +131,36 @@ Deno.test("register with both --token and --registration-token uses --token, say
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register -t with a token that is not a glrt- one verifies it and names the registration options it does not send", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const legacy = gitlab.createRunner({ kind: "registered" });
+  const dir = await tempDir();
+  const config = join(dir, "config.toml");
+  const res = await runCli(
+    [
+      "register",
+      "-n",
+      "-u",
+      gitlab.url,
+      "-t",
+      legacy.token,
+      "--executor",
+      "shell",
+      "--paused",
+      "-c",
+      config,
+    ],
+    { env: { RUNNER_TAG_LIST: "linux" } },
+  );
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(
+    res.stderr,
+    /WARNING: --paused, RUNNER_TAG_LIST are not used: a --token that is not a glrt- one only verifies/,
+  );
+  assert.match(await Deno.readTextFile(config), new RegExp(`token = "${legacy.token}"`));
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from RUNNER_TAG_LIST", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();

@@ -425,6 +425,14 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
   // Upstream: `-t` with a token that is not a glrt- one only verifies an
   // existing runner and writes it; registering is `-r`.
   const isVerifyOnly = !isCreatedRunnerToken && flagToken !== "";
+  const unsent = isVerifyOnly ? SERVER_OWNED.filter((f) => isServerOwnedSet(flags, f)) : [];
+  if (unsent.length > 0) {
+    ctx.log.warn(
+      `${unsent.map((f) => flagSource(flags, f)).join(", ")} ${
+        unsent.length === 1 ? "is" : "are"
+      } not used: a --token that is not a glrt- one only verifies a runner GitLab has already`,
+    );
+  }
   // Asked in upstream's order, which answers piped in follow: a runner only
   // verified is not asked its name, a legacy registration its tags and note.
   const name = isVerifyOnly
