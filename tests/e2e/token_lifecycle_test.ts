@@ -153,6 +153,48 @@ Deno.test("a reset that answers a token already past its expiry (host clock ahea
   await Deno.remove(home, { recursive: true });
 });
 
+Deno.test("SIGTERM while a token reset hangs aborts and reports the running job at once; the reset is still saved before the exit", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner();
+  const fresh = "glrt-t1_fresh-token-at-shutdown";
+  // GitLab slow to answer the reset: it arrives 15 s after the request.
+  gitlab.injectFault({
+    endpoint: "reset_token",
+    status: 201,
+    delayMs: 15_000,
+    body: JSON.stringify({ token: fresh }),
+  });
+  const home = await Deno.makeTempDir({ prefix: "runner-rotation-" });
+  const toml = `concurrent = 1\ncheck_interval = 1\nshutdown_timeout = 5\n\n` +
+    runnerToml(gitlab.url, r.token, { id: r.id }) +
+    `  token_obtained_at = 2019-01-01T00:00:00Z\n  token_expires_at = 2019-01-02T00:00:00Z\n`;
+  try {
+    await using runner = await startRunner({
+      config: toml,
+      env: { HOME: home, DENO_DIR: denoDir() },
+    });
+    const job = gitlab.enqueueJob({ script: ["echo started", "sleep 120"], variables: NO_GIT });
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+      what: "the job to start",
+      timeoutMs: 60_000,
+    });
+    await gitlab.waitFor(() => gitlab.requestsTo("reset_token").length >= 1, {
+      what: "the automatic token reset",
+    });
+    runner.signal("SIGTERM");
+    // The job is aborted within shutdown_timeout, not after the reset's answer.
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 8_000 }).catch((e) => {
+      throw new Error(`${e}\n${runner.log}`);
+    });
+    assert.equal(state.status, "failed");
+    const status = await runner.exited();
+    assert.equal(status.code, 0, runner.log);
+    assert.match(await Deno.readTextFile(runner.configPath), new RegExp(fresh));
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
 /**
  * A runner whose token expired long ago, with GitLab answering its reset with
  * `answer` (beside the new token): resolves once config.toml holds that token.

@@ -515,8 +515,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   idleCollector.close();
   const shutdown = { poller, supervisor, launcher, config, stop };
   clearInterval(waitTimer);
-  // No token reset starts while stopping; one in flight finishes and is saved.
-  await rotation.stop();
+  // No token reset starts while stopping; one in flight finishes and is saved
+  // before the exit, while the jobs stop: a reset GitLab is slow to answer
+  // must not hold back their abort.
+  const rotationStopped = rotation.stop();
   let code = 0;
   if (how === "graceful") {
     metrics.setProcessState("graceful-shutdown");
@@ -531,6 +533,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   } else {
     code = await forceful(ctx, shutdown);
   }
+  await rotationStopped;
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   await watcher?.close();
   // Executor processes that already reported their job are let finish exiting,
