@@ -213,6 +213,11 @@ const COMMANDS: Record<string, Command> = {
   status: { summary: "Get status of a service", load: serviceAction("status") },
 };
 
+/** The command called `name`; undefined for any other word (`toString` included). */
+function commandNamed(name: string | undefined): Command | undefined {
+  return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
 function usage(): string {
   const lines = [
     "Runner: a GitLab Runner written in TypeScript on Deno",
@@ -378,7 +383,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     }
     if (command === "help" && rest[0] !== undefined) {
       // urfave/cli's `help COMMAND`, which the official runner has: as `COMMAND --help`.
-      const topic = COMMANDS[rest[0]];
+      const topic = commandNamed(rest[0]);
       if (!topic) {
         ctx.err(`No help topic for '${rest[0]}'`);
         return 1;
@@ -390,7 +395,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       ctx.out(usage());
       return command === undefined && !flags.bool("help") ? 1 : 0;
     }
-    const cmd = COMMANDS[command];
+    const cmd = commandNamed(command);
     if (!cmd) {
       ctx.err(`No help topic for '${command}'`);
       ctx.err(usage());

@@ -112,3 +112,12 @@ Deno.test("with --log-format json, the error that ends a command is a JSON recor
   assert.equal(record.level, "error");
   assert.equal(record.msg, "Unknown flag: --bogus");
 });
+
+Deno.test("a command named like a property of every object (toString, constructor) is an unknown command, not a crash", async () => {
+  for (const args of [["toString"], ["constructor"], ["help", "hasOwnProperty"]]) {
+    const { io, output } = countingIo();
+    assert.equal(await main(args, io), 1, args.join(" "));
+    assert.match(output(), new RegExp(`No help topic for '${args.at(-1)}'`));
+    assert.doesNotMatch(output(), /FATAL/);
+  }
+});
