@@ -32,7 +32,7 @@ import { expandEnv, hasEnvReference } from "./env_expansion.ts";
 import { isGitLabUrl } from "./gitlab_url.ts";
 import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
-import { ignoredFeatureFlags } from "../build/feature_flags.ts";
+import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 
 export interface ParseConfigOptions {
@@ -465,6 +465,18 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       `key ${displayKeyPath([...path, "feature_flags", name])} = ${
         runner.featureFlags[name]
       } is not supported by this runner and has no effect`,
+    );
+  }
+  // A name no runner knows (a typo, a flag upstream removed such as
+  // FF_USE_NEW_BASH_EVAL_STRATEGY) is read by nothing: say so.
+  for (const name of Object.keys(runner.featureFlags)) {
+    if (name in FEATURE_FLAG_DEFAULTS) continue;
+    v.warn(
+      "unsupported_key",
+      [...path, "feature_flags", name],
+      `key ${
+        displayKeyPath([...path, "feature_flags", name])
+      } is not a feature flag this runner knows and has no effect`,
     );
   }
   applyRunnerDynamicDefaults(runner, {

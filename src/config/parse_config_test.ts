@@ -717,6 +717,24 @@ Deno.test("a feature flag this runner does not act on warns by name when set off
   ]);
 });
 
+Deno.test("a feature flag name this runner does not know warns by name, whatever its value", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n[runners.feature_flags]\nFF_USE_NEW_BASH_EVAL_STRATEGY = true\n` +
+      `FF_SCRIPT_SECTIONS = true\nFF_SCRIPT_SECTOINS = false\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [
+      4,
+      "key runners[0].feature_flags.FF_USE_NEW_BASH_EVAL_STRATEGY is not a feature flag this runner knows and has no effect",
+    ],
+    [
+      6,
+      "key runners[0].feature_flags.FF_SCRIPT_SECTOINS is not a feature flag this runner knows and has no effect",
+    ],
+  ]);
+});
+
 Deno.test("labels follow upstream's rules: key and value patterns, at most 32 per runner with the global ones", () => {
   const badKey = loadError(`[[runners]]\nexecutor = "shell"\n[runners.labels]\n"a b" = "x"\n`);
   assert.equal(

@@ -687,7 +687,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool-map",
     {},
     "P1",
-    "[runners.feature_flags]; values here override job variables. Acted on: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR, FF_ENABLE_BASH_EXIT_CODE_CHECK, FF_ENABLE_JOB_CLEANUP, FF_EXPORT_HIGH_CARDINALITY_METRICS, FF_MASK_ALL_DEFAULT_TOKENS, FF_SCRIPT_SECTIONS, FF_TIMESTAMPS, FF_USE_ADAPTIVE_REQUEST_CONCURRENCY, FF_USE_DIRECT_DOWNLOAD, FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL, FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY, FF_USE_FASTZIP, FF_USE_GIT_BUNDLE_URIS, FF_USE_LEGACY_BASH_EVAL. Any other official flag set off its default warns by name (at load here, in the job log for a job variable).",
+    "[runners.feature_flags]; values here override job variables. Acted on: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR, FF_ENABLE_BASH_EXIT_CODE_CHECK, FF_ENABLE_JOB_CLEANUP, FF_EXPORT_HIGH_CARDINALITY_METRICS, FF_MASK_ALL_DEFAULT_TOKENS, FF_SCRIPT_SECTIONS, FF_TIMESTAMPS, FF_USE_ADAPTIVE_REQUEST_CONCURRENCY, FF_USE_DIRECT_DOWNLOAD, FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL, FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY, FF_USE_FASTZIP, FF_USE_GIT_BUNDLE_URIS, FF_USE_LEGACY_BASH_EVAL. Any other official flag set off its default warns by name (at load here, in the job log for a job variable); a name that is not an official flag (a typo, or one upstream removed such as FF_USE_NEW_BASH_EVAL_STRATEGY) warns at load.",
     { defaultText: "{}" },
   ),
   k("runners", "labels", "string-map", {}, "P2", "Per-runner labels merged over global labels.", {
