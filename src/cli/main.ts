@@ -46,6 +46,30 @@ function given(flags: Flags, name: string): string {
   return flags.isExplicit(name) || env === undefined ? `--${name}` : env;
 }
 
+/**
+ * The global options. A flag of the command given before it (`runner -c
+ * config.toml list`) is named as the command's, to go after it.
+ */
+async function parseGlobalFlags(
+  global: string[],
+  command: string | undefined,
+  env: (name: string) => string | undefined,
+): Promise<Flags> {
+  try {
+    return new Flags(parseFlags(global, GLOBAL_FLAGS, env));
+  } catch (err) {
+    const known = commandNamed(command);
+    if (!(err instanceof UnknownFlagError) || known === undefined) throw err;
+    const { flags } = await known.load();
+    const spec = flags.find((f) => [f.name, ...(f.aliases ?? [])].includes(err.flag));
+    if (spec === undefined) throw err;
+    throw new UsageError(
+      `${err.message}: a flag of ${command}, given after it (runner ${command} --${spec.name} …)`,
+      { cause: err },
+    );
+  }
+}
+
 /** `parse` of the flag's value; its RangeError names the flag or variable it came from. */
 function named<T>(flags: Flags, name: string, parse: (value: string) => T): T {
   try {
@@ -308,10 +332,13 @@ function splitGlobal(
     const spec = GLOBAL_FLAGS.find((f) =>
       [f.name, ...(f.aliases ?? [])].includes(arg.replace(/^--?/, ""))
     );
-    if (spec && spec.type !== "bool" && !arg.includes("=")) {
-      const next = args[i + 1];
-      if (next !== undefined) global.push(next), i++;
-    }
+    const next = args[i + 1];
+    // An unknown flag (a command's, given before it: `-c config.toml list`) takes the word
+    // after it when a command follows that, so main can name the command.
+    const isValue = spec
+      ? spec.type !== "bool"
+      : next !== undefined && !commandNamed(next) && commandNamed(args[i + 2]) !== undefined;
+    if (isValue && !arg.includes("=") && next !== undefined) global.push(next), i++;
   }
   return { global, command: undefined, rest: [] };
 }
@@ -352,7 +379,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     },
   };
   try {
-    const flags = new Flags(parseFlags(global, GLOBAL_FLAGS, env));
+    const flags = await parseGlobalFlags(global, command, env);
     const level = flags.string("log-level");
     if (level.trim().toLowerCase() === "trace") {
       // logrus's level below debug: there is none here, so debug, and say so (once: the scoped

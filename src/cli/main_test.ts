@@ -121,3 +121,22 @@ Deno.test("a command named like a property of every object (toString, constructo
     assert.doesNotMatch(output(), /FATAL/);
   }
 });
+
+Deno.test("a command's flag given before the command is named as the command's", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["-c", "x.toml", "list"],
+      /Unknown flag: -c: a flag of list, given after it \(runner list --config …\)/,
+    ],
+    [
+      ["--config=x.toml", "register"],
+      /Unknown flag: --config=x.toml: a flag of register, given after it/,
+    ],
+    [["--bogus", "list"], /^ERROR: Unknown flag: --bogus$/m],
+  ];
+  for (const [args, message] of cases) {
+    const { io, output } = countingIo();
+    assert.equal(await main(args, io), 2, args.join(" "));
+    assert.match(output(), message);
+  }
+});
