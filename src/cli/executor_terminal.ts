@@ -27,6 +27,8 @@ export class ExecutorTerminal implements BuildTerminal {
   readonly #open = new Map<number, JobTerminalProcess | null>();
   /** Pending opens whose websocket went away before the terminal ran. */
   readonly #cancelled = new Set<number>();
+  /** Terminals whose output is not read while the poller's client is behind, by id. */
+  readonly #paused = new Map<number, PromiseWithResolvers<void>>();
   #idle = Promise.withResolvers<void>();
   #isFinished = false;
 
@@ -50,6 +52,7 @@ export class ExecutorTerminal implements BuildTerminal {
   }
 
   async close(): Promise<void> {
+    for (const id of [...this.#paused.keys()]) this.#resume(id);
     await Promise.all([...this.#open.values()].map((t) => t?.close()));
   }
 
@@ -63,7 +66,13 @@ export class ExecutorTerminal implements BuildTerminal {
     if (request.type === "terminal-open") void this.#start(request.id);
     else if (request.type === "terminal-input") {
       this.#open.get(request.id)?.write(decodeBase64(request.data));
-    } else {
+    } else if (request.type === "terminal-pause") {
+      if (this.#open.has(request.id) && !this.#paused.has(request.id)) {
+        this.#paused.set(request.id, Promise.withResolvers<void>());
+      }
+    } else if (request.type === "terminal-resume") this.#resume(request.id);
+    else {
+      this.#resume(request.id);
       const terminal = this.#open.get(request.id);
       if (terminal === null) this.#cancelled.add(request.id);
       else void terminal?.close();
@@ -78,9 +87,10 @@ export class ExecutorTerminal implements BuildTerminal {
       if (this.#isFinished) throw new Error("the job has ended");
       const executor = await this.#executor.promise;
       if (!executor.openTerminal) throw new Error("this executor has no interactive terminal");
-      terminal = await executor.openTerminal((chunk) =>
-        this.#send({ type: "terminal-output", id, data: encodeBase64(chunk) })
-      );
+      terminal = await executor.openTerminal((chunk) => {
+        this.#send({ type: "terminal-output", id, data: encodeBase64(chunk) });
+        return this.#paused.get(id)?.promise;
+      });
     } catch (err) {
       this.#ended(id, (err as Error).message);
       return;
@@ -97,7 +107,13 @@ export class ExecutorTerminal implements BuildTerminal {
     this.#ended(id);
   }
 
+  #resume(id: number): void {
+    this.#paused.get(id)?.resolve();
+    this.#paused.delete(id);
+  }
+
   #ended(id: number, error?: string): void {
+    this.#resume(id);
     this.#open.delete(id);
     this.#send({ type: "terminal-closed", id, ...(error ? { error } : {}) });
     if (this.#open.size === 0) this.#idle.resolve();

@@ -46,9 +46,13 @@ export interface Executor extends AsyncDisposable {
    * terminal); absent when the executor has none. May be called any time
    * after construction: it waits for `prepare` where it needs it, and
    * rejects when the place is gone (after `cleanup`). Closing the returned
-   * terminal kills its shell; `cleanup` closes every terminal.
+   * terminal kills its shell; `cleanup` closes every terminal. When `onOutput`
+   * returns a promise, no more output is read until it settles (the client
+   * is behind), or until the terminal is closed.
    */
-  openTerminal?(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess>;
+  openTerminal?(
+    onOutput: (chunk: Uint8Array) => void | Promise<void>,
+  ): Promise<JobTerminalProcess>;
   /** Runs one stage script; resolves with its exit code. */
   run(stage: StageScript, signal: AbortSignal): Promise<number>;
   /**

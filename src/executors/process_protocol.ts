@@ -242,12 +242,17 @@ export interface CacheUrlAnswer {
  * Web terminal, poller to executor: `terminal-open` starts a terminal in the
  * job (answered by `terminal-started`, or `terminal-closed` with an error),
  * `terminal-input` carries keystrokes (base64), `terminal-close` ends it (the
- * websocket went away). At most one terminal is open at a time; ids tell a
- * late message of an ended terminal from the next one's.
+ * websocket went away), `terminal-pause` and `terminal-resume` stop and restart
+ * reading its output while the websocket client is behind (so a shell printing
+ * faster than the client reads waits, as on a real terminal, instead of the
+ * poller buffering its output). At most one terminal is open at a time; ids
+ * tell a late message of an ended terminal from the next one's.
  */
 export type TerminalRequest =
   | { type: "terminal-open"; id: number }
   | { type: "terminal-input"; id: number; data: string }
+  | { type: "terminal-pause"; id: number }
+  | { type: "terminal-resume"; id: number }
   | { type: "terminal-close"; id: number };
 
 /**

@@ -15,6 +15,12 @@ import {
 export interface TerminalStream {
   /** Keystrokes for the job's shell. */
   write(data: Uint8Array): void;
+  /**
+   * The client is behind: read no more of the shell's output (the shell then
+   * waits on its terminal) until `resume`. Output already on its way still comes.
+   */
+  pause(): void;
+  resume(): void;
   /** Ends the terminal (its shell is killed); may run twice. */
   close(): void;
 }
@@ -87,6 +93,12 @@ export class ProcessTerminal implements JobTerminal {
           if (this.#terminals.has(id)) {
             this.#send({ type: "terminal-input", id, data: encodeBase64(data) }).catch(() => {});
           }
+        },
+        pause: () => {
+          if (this.#terminals.has(id)) this.#send({ type: "terminal-pause", id }).catch(() => {});
+        },
+        resume: () => {
+          if (this.#terminals.has(id)) this.#send({ type: "terminal-resume", id }).catch(() => {});
         },
         close: () => {
           if (this.#terminals.has(id)) {

@@ -35,6 +35,8 @@ class ShoutingTerminal implements JobTerminal {
         callbacks.onOutput(new TextEncoder().encode(
           new TextDecoder().decode(data).toUpperCase(),
         )),
+      pause: () => {},
+      resume: () => {},
       close: () => this.closes++,
     });
   }
@@ -194,4 +196,86 @@ Deno.test("a websocket handshake without Sec-WebSocket-Key gets 400, ends the te
   assert.equal(new TextDecoder().decode(ws.messages[0] as ArrayBuffer), "ID\n");
   ws.socket.close();
   await ws.closed;
+});
+
+/** A shell printing as fast as it may (`yes`): 256 KiB per turn of the event loop unless paused. */
+class FirehoseTerminal implements JobTerminal {
+  produced = 0;
+  pauses = 0;
+  resumes = 0;
+  #isPaused = false;
+  #isClosed = false;
+  open(callbacks: TerminalCallbacks): Promise<TerminalStream> {
+    const chunk = new Uint8Array(256 * 1024).fill(0x79);
+    const print = () => {
+      if (this.#isClosed) return;
+      if (!this.#isPaused) {
+        callbacks.onOutput(chunk);
+        this.produced += chunk.length;
+      }
+      setTimeout(print, 1);
+    };
+    print();
+    return Promise.resolve({
+      write: () => {},
+      pause: () => {
+        this.pauses++;
+        this.#isPaused = true;
+      },
+      resume: () => {
+        this.resumes++;
+        this.#isPaused = false;
+      },
+      close: () => {
+        this.#isClosed = true;
+      },
+    });
+  }
+}
+
+Deno.test("a websocket client that does not read pauses the terminal's output instead of the server buffering it, and reading resumes it", async () => {
+  await using server = await SessionServer.start({
+    listenAddress: "127.0.0.1:0",
+    advertiseAddress: "",
+    sessionTimeoutSeconds: () => 42,
+    log: new QuietLog(),
+  });
+  const offer = server.offer();
+  offer.accept(1);
+  const terminal = new FirehoseTerminal();
+  server.take(1)!.attach(terminal);
+  const path = new URL(offer.info.url).pathname;
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [offer.info.certificate],
+  });
+  try {
+    await conn.write(new TextEncoder().encode(
+      `GET ${path}/exec HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${offer.info.authorization}\r\n` +
+        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: terminal.gitlab.com\r\n\r\n",
+    ));
+    // The client reads nothing for a while: what is not sent stays bounded, the shell waits.
+    await until(() => terminal.pauses > 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(
+      terminal.produced < 32 * 1024 * 1024,
+      `${terminal.produced} bytes printed while the client read none`,
+    );
+    assert.equal(terminal.resumes, 0);
+
+    // Once the client reads, the output goes on.
+    const buffer = new Uint8Array(1024 * 1024);
+    let received = 0;
+    while (terminal.resumes === 0 || received < terminal.produced) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      received += n;
+      if (received > 64 * 1024 * 1024) break;
+    }
+    assert.ok(terminal.resumes > 0, "resumed once the client read");
+  } finally {
+    conn.close();
+  }
 });

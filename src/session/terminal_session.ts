@@ -26,6 +26,18 @@ const ATTACH_WAIT_MS = 60_000;
 /** Pings keep proxies between GitLab and the runner from dropping an idle terminal. */
 const PING_SECONDS = 30;
 
+/**
+ * Output the websocket may hold unsent before the job's shell is paused, and
+ * the level it must drain to before it goes on: a client that reads slowly
+ * (or not at all) holds up the shell, as upstream's blocking writes do,
+ * instead of the poller buffering all the shell prints (`yes` grew it by
+ * about 10 MB a second).
+ */
+const PAUSE_AT_BYTES = 1024 * 1024;
+const RESUME_AT_BYTES = 256 * 1024;
+/** How often a paused terminal checks whether its websocket drained (it has no event for that). */
+const DRAIN_CHECK_MS = 50;
+
 export interface TerminalSessionOptions {
   /** `/session/<64 hex>`. */
   endpoint: string;
@@ -108,6 +120,8 @@ export class TerminalSession implements JobTerminalSession {
     const early: Uint8Array[] = [];
     /** Without a subprotocol, answer in the kind of frame the client last sent (as gitlab-terminal). */
     let isText = false;
+    /** Set while the shell is paused: the timer that waits for the websocket to drain. */
+    let drainCheck: ReturnType<typeof setInterval> | undefined;
     const send = (data: Uint8Array) => {
       if (socket === null || socket.readyState === WebSocket.CONNECTING) {
         early.push(data);
@@ -117,12 +131,23 @@ export class TerminalSession implements JobTerminalSession {
       if (protocol === "base64.terminal.gitlab.com") socket.send(encodeBase64(data));
       else if (protocol === undefined && isText) socket.send(new TextDecoder().decode(data));
       else socket.send(data);
+      if (drainCheck === undefined && socket.bufferedAmount > PAUSE_AT_BYTES) {
+        const open = socket;
+        stream.pause();
+        drainCheck = setInterval(() => {
+          if (open.readyState !== WebSocket.OPEN || open.bufferedAmount > RESUME_AT_BYTES) return;
+          clearInterval(drainCheck);
+          drainCheck = undefined;
+          stream.resume();
+        }, DRAIN_CHECK_MS);
+      }
     };
     let stream: TerminalStream;
     let isEnded = false;
     const teardown = () => {
       if (isEnded) return;
       isEnded = true;
+      clearInterval(drainCheck);
       if (this.#connected === teardown) this.#connected = null;
       stream?.close();
       if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000);

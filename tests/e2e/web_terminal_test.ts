@@ -164,6 +164,124 @@ Deno.test("shell job: the session reaches GitLab, a websocket terminal runs comm
   assert.match(runner.log, /Session server listening/);
 });
 
+/** A websocket client that types one line and then reads nothing (a stalled connection). */
+async function stalledClient(
+  session: { url: string; certificate: string; authorization: string },
+  line: string,
+): Promise<Deno.TlsConn> {
+  const url = new URL(session.url);
+  const conn = await Deno.connectTls({
+    hostname: url.hostname,
+    port: Number(url.port),
+    caCerts: [session.certificate],
+  });
+  const encoder = new TextEncoder();
+  await conn.write(encoder.encode(
+    `GET ${url.pathname}/exec HTTP/1.1\r\nHost: ${url.host}\r\n` +
+      `Authorization: ${session.authorization}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Protocol: terminal.gitlab.com\r\n\r\n",
+  ));
+  const head = new Uint8Array(1024);
+  const n = await conn.read(head);
+  assert.match(new TextDecoder().decode(head.subarray(0, n ?? 0)), /^HTTP\/1\.1 101 /);
+  // One masked binary frame with the line (a 16-bit length).
+  const payload = encoder.encode(line);
+  const mask = [7, 11, 13, 17];
+  const frame = new Uint8Array([
+    0x82,
+    0x80 | 126,
+    payload.length >> 8,
+    payload.length & 0xff,
+    ...mask,
+    ...payload,
+  ]);
+  for (let i = 0; i < payload.length; i++) frame[8 + i]! ^= mask[i % 4]!;
+  await conn.write(frame);
+  return conn;
+}
+
+/** Bytes process `pid` has written so far (/proc/<pid>/io). */
+function bytesWritten(pid: number): number {
+  return Number(/^wchar: (\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/io`))?.[1]);
+}
+
+/** The pid of a process whose command line ends in `args`, or null. */
+function pidOf(args: string[]): number | null {
+  const wanted = "\0" + args.join("\0") + "\0";
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = "\0" + Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.endsWith(wanted)) return Number(entry.name);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null;
+}
+
+/**
+ * Types `<yes> <marker>` into the terminal of a job of `entry`, reads
+ * nothing, and checks that yes is held up. (busybox sh runs `exec yes` in
+ * place: its yes is `busybox yes`.)
+ */
+async function stalledClientHoldsUpShell(
+  yes: string,
+  entry: (gitlab: FakeGitLab, token: string) => string,
+) {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using _volumes = cacheVolumesRemoved(gitlab);
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(entry(gitlab, r.token), 1800) });
+  // In a docker job's container /tmp is its own.
+  const mark = `/tmp/runner-terminal-${crypto.randomUUID()}`;
+  const job = gitlab.enqueueJob({ script: waitForTerminalScript(mark), variables: NO_GIT });
+  const session = await runningSession(gitlab, job.id);
+  assert.ok(session, runner.log);
+  const marker = `stalled-${crypto.randomUUID()}`;
+  const conn = await stalledClient(session, `touch ${mark}; exec ${yes} ${marker}\n`);
+  try {
+    const pid = await waitFor("yes to run in the terminal", () => pidOf(["yes", marker]));
+    // The buffers between the shell and the client fill; then the shell waits on its terminal.
+    let still = -1;
+    const deadline = Date.now() + 30_000;
+    while (still < 0) {
+      const before = bytesWritten(pid);
+      await new Promise((r) => setTimeout(r, 500));
+      if (bytesWritten(pid) === before) still = before;
+      else if (Date.now() > deadline) throw new Error(`yes never stopped: ${before} bytes written`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(bytesWritten(pid), still, "yes is blocked while the client reads nothing");
+    assert.ok(still < 64 * 1024 * 1024, `${still} bytes went out before it blocked`);
+  } finally {
+    conn.close();
+  }
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  await Deno.remove(mark).catch(() => {});
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.match(state.trace, /Terminal disconnected[\s\S]*Job succeeded/);
+}
+
+Deno.test("shell job: a terminal client that stops reading holds up the job's shell instead of the runner buffering its output", async () => {
+  await stalledClientHoldsUpShell("yes", (gitlab, token) => runnerToml(gitlab.url, token));
+});
+
+Deno.test({
+  name:
+    "docker job: a terminal client that stops reading holds up the shell in the build container",
+  ignore: dockerReason !== null,
+  fn: async () => {
+    await stalledClientHoldsUpShell(
+      "busybox yes",
+      (gitlab, token) =>
+        runnerToml(gitlab.url, token, { executor: "docker" }) +
+        `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+    );
+  },
+});
+
 Deno.test("without [session_server] the job request carries no session", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });

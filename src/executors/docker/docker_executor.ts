@@ -1359,7 +1359,9 @@ export class DockerExecutor implements Executor {
    * shell as a login shell, like the official runner's. A terminal asked for
    * before the container runs waits for it (up to a minute, as upstream).
    */
-  async openTerminal(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess> {
+  async openTerminal(
+    onOutput: (chunk: Uint8Array) => void | Promise<void>,
+  ): Promise<JobTerminalProcess> {
     const deadline = Date.now() + TERMINAL_WAIT_MS;
     while (!this.#build || this.#build.isStopped) {
       if (this.#isFinished) throw new Error("The job's build container is gone");
@@ -1381,7 +1383,14 @@ export class DockerExecutor implements Executor {
       & NodeJS.ReadWriteStream
       & { destroy(): void };
     const closed = new Promise<void>((resolve) => {
-      stream.on("data", (chunk: Uint8Array) => onOutput(new Uint8Array(chunk)));
+      stream.on("data", (chunk: Uint8Array) => {
+        const wait = onOutput(new Uint8Array(chunk));
+        // Not reading while the client is behind blocks the shell on its tty.
+        if (wait) {
+          stream.pause();
+          void wait.then(() => stream.resume());
+        }
+      });
       stream.on("end", () => resolve());
       stream.on("close", () => resolve());
       stream.on("error", () => resolve());

@@ -279,7 +279,9 @@ export class ShellExecutor implements Executor {
    * Deno cannot open a pty, so util-linux `script` holds one for the shell;
    * it runs in its own process group, which closing kills.
    */
-  openTerminal(onOutput: (chunk: Uint8Array) => void): Promise<JobTerminalProcess> {
+  openTerminal(
+    onOutput: (chunk: Uint8Array) => void | Promise<void>,
+  ): Promise<JobTerminalProcess> {
     const { command, args } = this.#command();
     const line = [command, ...args].map(quoteShell).join(" ");
     let child: Deno.ChildProcess;
@@ -300,9 +302,14 @@ export class ShellExecutor implements Executor {
       return Promise.reject(new Error(`Cannot start a terminal: ${why}`, { cause: err }));
     }
     this.#options.onProcessGroup?.(child.pid, true);
+    const closing = Promise.withResolvers<void>();
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       try {
-        for await (const chunk of stream) onOutput(chunk);
+        for await (const chunk of stream) {
+          // Not reading while the client is behind blocks the shell on its terminal.
+          const wait = onOutput(chunk);
+          if (wait) await Promise.race([wait, closing.promise]);
+        }
       } catch {
         // Cancelled: the terminal was closed.
       }
@@ -317,6 +324,7 @@ export class ShellExecutor implements Executor {
     const terminal: JobTerminalProcess = {
       write: (data) => void writer.write(data).catch(() => {}),
       close: async () => {
+        closing.resolve();
         // The shell of a closed terminal gets a hangup, as when a terminal window closes.
         signalGroup(child.pid, "SIGHUP");
         await withTimeout(child.status, 2000);
