@@ -145,12 +145,16 @@ const ROUTES: Record<string, Route> = {
     new Response(formatJobList(jobs.listJobs()), {
       headers: { "content-type": TEXT, "x-list-version": "2" },
     }),
+  // One line each, as the official runner writes them (`curl` output ends its line).
   "/debug/process/state": ({ processState }) =>
-    new Response(processState(), { headers: { "content-type": TEXT } }),
+    new Response(`${processState()}\n`, { headers: { "content-type": TEXT } }),
   "/health/ready": ({ isReady }) =>
     (isReady?.() ?? true)
-      ? new Response("ready", { headers: { "content-type": TEXT } })
-      : new Response("boot-verify pending", { status: 503, headers: { "content-type": TEXT } }),
+      ? new Response("ready\n", { headers: { "content-type": TEXT } })
+      : new Response("boot-verify pending\n", {
+        status: 503,
+        headers: { "content-type": TEXT },
+      }),
 };
 
 function errorText(error: unknown): string {

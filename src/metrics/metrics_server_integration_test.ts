@@ -114,13 +114,13 @@ Deno.test("/health/ready and /debug/process/state report the process", async () 
   assert.deepEqual([
     (await request(port, "/health/ready")).status,
     (await request(port, "/health/ready")).body,
-  ], [200, "ready"]);
+  ], [200, "ready\n"]);
   setReady(false);
   const pending = await request(port, "/health/ready");
-  assert.deepEqual([pending.status, pending.body], [503, "boot-verify pending"]);
-  assert.equal((await request(port, "/debug/process/state")).body, "starting");
+  assert.deepEqual([pending.status, pending.body], [503, "boot-verify pending\n"]);
+  assert.equal((await request(port, "/debug/process/state")).body, "starting\n");
   metrics.setProcessState("running");
-  assert.equal((await request(port, "/debug/process/state")).body, "running");
+  assert.equal((await request(port, "/debug/process/state")).body, "running\n");
 });
 
 Deno.test("listen on a new address moves the server; the same address keeps it", async () => {

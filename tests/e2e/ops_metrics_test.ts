@@ -207,7 +207,7 @@ Deno.test("metrics server: concurrent follows config edits, version and process 
   assert.match(post.headers.get("allow") ?? "", /GET/);
   const ready = await get(port, "/health/ready");
   assert.equal(ready.status, 200);
-  assert.equal(ready.text, "ready");
+  assert.equal(ready.text, "ready\n");
 
   const mark = runner.log.length;
   await Deno.writeTextFile(
