@@ -53,12 +53,26 @@ export function isProcessNotStarted(err: unknown): boolean {
 }
 
 /**
- * 500 on start: a `devices` entry names no device on the daemon's host,
- * 'error gathering device information while adding custom device
- * "/dev/nosuch": no such file or directory'.
+ * A 500 on start that a setting caused, which no retry changes, as dockerd
+ * and runc word it:
+ * - "user": 'unable to find user nosuch: no matching entries in passwd file'
+ * - "group": 'Unable to find group nosuch: no matching entries in group file'
+ * - "sysctl": 'sysctl "kernel.bogus" is not in a separate kernel namespace',
+ *   'sysctl "vm.x" is not allowed in the hosts network namespace'
+ * - "tmpfs": 'invalid tmpfs option ["bogusopt"]'
+ * - "device": 'error gathering device information while adding custom device
+ *   "/dev/nosuch": no such file or directory'
  */
-export function isMissingDevice(err: unknown): boolean {
-  return daemonMessage(err).includes("error gathering device information");
+export type StartRefusal = "user" | "group" | "sysctl" | "tmpfs" | "device";
+
+export function startRefusal(err: unknown): StartRefusal | null {
+  const message = daemonMessage(err);
+  if (/unable to find user .*: no matching entries in passwd file/i.test(message)) return "user";
+  if (/unable to find group .*: no matching entries in group file/i.test(message)) return "group";
+  if (/\bsysctl "[^"]*" (is not|not allowed)/.test(message)) return "sysctl";
+  if (message.includes("invalid tmpfs option")) return "tmpfs";
+  if (message.includes("error gathering device information")) return "device";
+  return null;
 }
 
 /**

@@ -476,7 +476,8 @@ test("a build whose container cannot start fails after its prepare retries with 
     image: BUSYBOX_TEST_IMAGE,
     pullPolicy: ["if-not-present"],
     allowedPullPolicies: [],
-    devices: ["/dev/runner-test-missing"],
+    // A file bound onto a directory: a start failure no setting check names, retried.
+    volumes: ["/etc/hostname:/bin"],
   };
   const jobId = ++nextJobId;
   const spec = parseJobSpec({
@@ -523,7 +524,7 @@ test("a build whose container cannot start fails after its prepare retries with 
   assert.equal(result.failureReason, "runner_system_failure");
   assert.match(
     result.message ?? "",
-    /Cannot start the build container: .*\/dev\/runner-test-missing/,
+    /Cannot start the build container: .*error mounting "\/etc\/hostname" to rootfs at "\/bin"/,
   );
   assert.equal(
     text.match(/Preparation failed: Cannot start the build container/g)?.length,
@@ -877,28 +878,64 @@ test("docker keys: on network_mode bridge or host a job's service runs, is waite
   }
 });
 
-test("docker keys: a devices or services_devices entry naming no device fails the job naming the key, without a retry", async () => {
-  const cases = [
-    { config: { devices: ["/dev/runner-no-such-device"] }, what: "build", key: "devices" },
+test("docker keys: a setting the daemon refuses only at start fails the job naming it, without a retry", async () => {
+  const service = { name: BUSYBOX_TEST_IMAGE, alias: "db", command: ["sleep", "60"] };
+  const build = "build";
+  const svc = 'service "runner-test/busybox:latest"';
+  const cases: {
+    config?: Partial<DockerConfig>;
+    job?: Record<string, unknown>;
+    want: string;
+    reason?: string;
+  }[] = [
+    {
+      config: { devices: ["/dev/runner-no-such-device"] },
+      want: `${build} container: [runners.docker] devices: error gathering device information ` +
+        'while adding custom device "/dev/runner-no-such-device": no such file or directory',
+    },
     {
       config: { servicesDevices: { "runner-test/busybox:*": ["/dev/runner-no-such-device"] } },
-      job: { services: [{ name: BUSYBOX_TEST_IMAGE, alias: "db", command: ["sleep", "60"] }] },
-      what: 'service "runner-test/busybox:latest"',
-      key: "services_devices",
+      job: { services: [service] },
+      want: `${svc} container: [runners.docker] services_devices: error gathering device`,
+    },
+    {
+      config: { user: "nosuchuser" },
+      want: `${build} container: [runners.docker] user: unable to find user nosuchuser: ` +
+        "no matching entries in passwd file",
+    },
+    {
+      job: {
+        image: { name: BUSYBOX_TEST_IMAGE, executor_opts: { docker: { user: "nosuchuser" } } },
+      },
+      want: `${build} container: the job's image user: unable to find user nosuchuser`,
+      reason: "script_failure",
+    },
+    {
+      config: { groupAdd: ["nosuchgroup"] },
+      want: `${build} container: [runners.docker] group_add: Unable to find group nosuchgroup`,
+    },
+    {
+      config: { sysctls: { "kernel.bogus": "1" } },
+      want: `${build} container: [runners.docker] sysctls: `,
+    },
+    {
+      config: { tmpfs: { "/t": "bogusopt" } },
+      want: `${build} container: [runners.docker] tmpfs: invalid tmpfs option ["bogusopt"]`,
+    },
+    {
+      config: { servicesTmpfs: { "/t": "bogusopt" } },
+      job: { services: [service] },
+      want: `${svc} container: [runners.docker] services_tmpfs: invalid tmpfs option`,
     },
   ];
-  for (const { config, job, what, key } of cases) {
-    const { executor } = createExecutor({ config, ...(job ? { job } : {}) });
+  for (const { config, job, want, reason } of cases) {
+    const { executor } = createExecutor({ ...(config ? { config } : {}), ...(job ? { job } : {}) });
     await using _ = executor;
     await assert.rejects(executor.prepare(never()), (err: unknown) => {
-      // A plain Error: retried twice by the build, naming no key.
+      // A plain Error: retried twice by the build as a system failure, naming no setting.
       assert.ok(err instanceof JobFailedError, String(err));
-      assert.equal(err.reason, "runner_configuration_error");
-      assert.equal(
-        err.message,
-        `Cannot start the ${what} container: [runners.docker] ${key}: error gathering device ` +
-          `information while adding custom device "/dev/runner-no-such-device": no such file or directory`,
-      );
+      assert.equal(err.reason, reason ?? "runner_configuration_error");
+      assert.ok(err.message.startsWith(`Cannot start the ${want}`), err.message);
       return true;
     });
   }

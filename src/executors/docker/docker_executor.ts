@@ -38,12 +38,13 @@ import {
   daemonMessage,
   isBadParameter,
   isConflict,
-  isMissingDevice,
   isNotFound,
   isNotModified,
   isProcessNotStarted,
   isRefusedExtraHost,
   isRefusedSecurityOpt,
+  type StartRefusal,
+  startRefusal,
 } from "./_docker_errors.ts";
 import { expandImageName } from "./_expand.ts";
 import { type ContainerFileAccess, ContainerFiles, statPath } from "./container_files.ts";
@@ -356,12 +357,14 @@ export class DockerExecutor implements Executor {
           { cause: err },
         );
       }
-      // The daemon looks devices up only at start; a missing one is no reason to retry.
-      if (isMissingDevice(err)) {
-        const key = what.startsWith("service") ? "services_devices" : "devices";
+      // Settings the daemon checks only at start (devices, users, groups, sysctls,
+      // tmpfs options): a retry fails alike, so the job ends naming the setting.
+      const refusal = startRefusal(err);
+      if (refusal !== null) {
+        const { setting, reason } = this.#refusedSetting(refusal, what.startsWith("service"));
         throw new JobFailedError(
-          "runner_configuration_error",
-          `Cannot start the ${what} container: [runners.docker] ${key}: ${daemonMessage(err)}`,
+          reason,
+          `Cannot start the ${what} container: ${setting}: ${daemonMessage(err)}`,
           { cause: err },
         );
       }
@@ -376,6 +379,34 @@ export class DockerExecutor implements Executor {
         );
       }
       throw new Error(`Cannot start the ${what} container: ${daemonMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** The setting behind a start refusal, and whose it is: config.toml's, or the job's. */
+  #refusedSetting(
+    refusal: StartRefusal,
+    isService: boolean,
+  ): { setting: string; reason: FailureReason } {
+    const config = (key: string) => ({
+      setting: `[runners.docker] ${key}`,
+      reason: "runner_configuration_error" as const,
+    });
+    switch (refusal) {
+      case "device":
+        return config(isService ? "services_devices" : "devices");
+      case "tmpfs":
+        return config(isService ? "services_tmpfs" : "tmpfs");
+      case "group":
+        return config("group_add");
+      case "sysctl":
+        return config("sysctls");
+      case "user":
+        // A service's user comes from the job (services:docker:user); the build's from
+        // image:docker:user, else [runners.docker] user.
+        if (isService) return { setting: "the service's user", reason: "script_failure" };
+        return this.#o.job.image.dockerUser !== ""
+          ? { setting: "the job's image user", reason: "script_failure" }
+          : config("user");
     }
   }
 
@@ -1016,8 +1047,13 @@ export class DockerExecutor implements Executor {
         reason: type === "build" && options.entrypoint ? "script_failure" : "runner_system_failure",
       }),
     ]);
-    if (detected.status === "rejected") throw detected.reason;
+    // The detection's own error ("has no shell") names the image; a daemon error of
+    // its stats (a 500 with no message when the mounts failed) says less than the start's.
+    if (detected.status === "rejected" && detected.reason instanceof JobFailedError) {
+      throw detected.reason;
+    }
     if (started.status === "rejected") throw started.reason;
+    if (detected.status === "rejected") throw detected.reason;
     if (options.signal.aborted) throw options.signal.reason;
     return {
       container,
