@@ -231,10 +231,15 @@ export class ApiTransport implements Disposable {
       const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
       if (this.#caFile !== "") {
         try {
-          options.caCerts = [await Deno.readTextFile(this.#caFile)];
+          const pem = await Deno.readTextFile(this.#caFile);
+          // Deno takes a file without one as no certificate at all, without a word.
+          if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+            throw new Error("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+          }
+          options.caCerts = [pem];
         } catch (error) {
           // spec §7.3: an unreadable CA file falls back to the system roots.
-          this.#warnFile("Cannot read tls-ca-file, using system roots only", this.#caFile, error);
+          this.#warnFile("Cannot use tls-ca-file, using system roots only", this.#caFile, error);
         }
       }
       if ((this.#certFile === "") !== (this.#keyFile === "")) {
@@ -255,7 +260,21 @@ export class ApiTransport implements Disposable {
           );
         }
       }
-      return Object.keys(options).length > 0 ? Deno.createHttpClient(options) : undefined;
+      if (Object.keys(options).length === 0) return undefined;
+      try {
+        return Deno.createHttpClient(options);
+      } catch (error) {
+        // Deno says what is wrong ("No certificates found in certificate data"), not where.
+        const files = [
+          ...(options.caCerts ? [`tls-ca-file "${this.#caFile}"`] : []),
+          ...(options.cert ? [`tls-cert-file "${this.#certFile}"`] : []),
+          ...(options.key ? [`tls-key-file "${this.#keyFile}"`] : []),
+        ];
+        throw new Error(
+          `Cannot use ${files.join(", ")}: ${error instanceof Error ? error.message : error}`,
+          { cause: error },
+        );
+      }
     })();
     return this.#client;
   }

@@ -246,6 +246,48 @@ Deno.test("register trims the URL, tokens and name as upstream does: a variable 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("register names the TLS file it cannot use: an unreadable or certificate-less tls-ca-file warns, a bad client certificate fails", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await tempDir();
+  const notPem = join(dir, "not.pem");
+  await Deno.writeTextFile(notPem, "not a certificate\n");
+  const base = ["register", "-n", "-u", gitlab.url, "-t", fake.token, "--executor", "shell"];
+  const missing = await runCli([
+    ...base,
+    "--tls-ca-file",
+    join(dir, "missing.pem"),
+    "-c",
+    join(dir, "a.toml"),
+  ]);
+  assert.equal(missing.code, 0, missing.stderr);
+  assert.match(
+    missing.stderr,
+    /WARNING: Cannot use tls-ca-file, using system roots only .*file=.*missing\.pem/,
+  );
+  const empty = await runCli([...base, "--tls-ca-file", notPem, "-c", join(dir, "b.toml")]);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.match(
+    empty.stderr,
+    /WARNING: Cannot use tls-ca-file.*it holds no PEM certificate.*file=.*not\.pem/,
+  );
+  const cert = await runCli([
+    ...base,
+    "--tls-cert-file",
+    notPem,
+    "--tls-key-file",
+    notPem,
+    "-c",
+    join(dir, "c.toml"),
+  ]);
+  assert.equal(cert.code, 1, cert.stderr);
+  assert.match(
+    cert.stderr,
+    new RegExp(`Cannot use tls-cert-file "${notPem}", tls-key-file "${notPem}": `),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("register with a wrong registration token fails and writes no runner", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();

@@ -181,6 +181,8 @@ function clientFor(ctx: CliContext, runner: RunnerConfig, systemId: string): Run
     token: runner.token,
     systemId,
     ...tlsFilesOf(runner),
+    // Its warnings (a tls-ca-file it cannot read) reach the user.
+    log: ctx.log,
   });
 }
 

@@ -505,6 +505,8 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
     token,
     systemId,
     ...tlsFilesOf(runner),
+    // Its warnings (a tls-ca-file it cannot read) reach the user.
+    log: ctx.log,
   });
   if (isCreatedRunnerToken && loaded.config.runners.some((r) => r.token === token)) {
     ctx.log.warn("A runner with this system ID and token has already been registered.");
@@ -567,6 +569,8 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
         url,
         runnerInfo: runnerInfoFor(ctx.version, runner),
         token: runner.token,
+        ...tlsFilesOf(runner),
+        log: ctx.log,
       })
         .unregister().catch(() => {});
     }
