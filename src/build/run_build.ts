@@ -257,8 +257,10 @@ class Build {
         );
       }
       // The official runner leaves file variables behind when a job is stopped;
-      // we still remove them (secrets on a shared host) unless told to kill now.
+      // we still remove them (secrets on a shared host). Told to kill now, only
+      // where that needs no stage process.
       if (preparedScript && error.stopCause !== "abort") await this.#lateCleanup();
+      else if (preparedScript) await this.#removeFilesAtOnce();
       const interrupt = this.#o.cancel.abort.reason;
       error = error.stopCause === "timeout"
         ? new JobFailedError(
@@ -998,6 +1000,23 @@ class Build {
       this.#o.log?.warn("File based variables removal script failed", {
         [F.ERROR]: `exit status ${code}`,
       });
+    }
+  }
+
+  /**
+   * After an abort: the files cleanup_file_variables would remove (file
+   * variables, GITLAB_ENV), removed in this process where the executor can
+   * (shell executor as the runner's user), with no section in the log.
+   */
+  async #removeFilesAtOnce(): Promise<void> {
+    const { removeFiles } = this.#o.executor;
+    if (removeFiles === undefined) return;
+    const info = this.#scriptInfo();
+    const files = cleanupFiles(info).filter((file) => file.startsWith(`${info.tmpDir}/`));
+    try {
+      await removeFiles(files);
+    } catch (e) {
+      this.#o.log?.warn("Error while removing file based variables", { [F.ERROR]: String(e) });
     }
   }
 

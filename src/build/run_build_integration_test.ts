@@ -61,6 +61,7 @@ async function run(
   options: {
     runner?: Partial<RunnerConfig>;
     graceful?: AbortSignal;
+    abort?: AbortSignal;
     output?: CollectedOutput;
     env?: Record<string, string>;
   } = {},
@@ -92,7 +93,7 @@ async function run(
     output,
     cancel: {
       graceful: options.graceful ?? new AbortController().signal,
-      abort: new AbortController().signal,
+      abort: options.abort ?? new AbortController().signal,
     },
     version: VERSION,
     retryDelays: { prepareMs: 0, stageRetryMs: 0 },
@@ -293,6 +294,29 @@ Deno.test("a graceful cancel stops the script and after_script runs with cancele
       message: "canceled",
     });
     assert.match(log, /status=canceled/);
+  });
+});
+
+Deno.test("a job aborted mid-script (GitLab canceled it) leaves no file variable on the host", async () => {
+  await withWorld(async (w) => {
+    const job = await pickJob(w, {
+      script: ['echo "key at $DEPLOY_KEY"', "sleep 600"],
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        { key: "DEPLOY_KEY", value: "secret-key", file: true },
+      ],
+    });
+    const abort = new AbortController();
+    const output = new CollectedOutput();
+    const running = run(w, job, { abort: abort.signal, output });
+    await output.waitFor("key at ");
+    assert.equal(await Deno.readTextFile(`${projectDir(w)}.tmp/DEPLOY_KEY`), "secret-key");
+    abort.abort();
+    const { result, log } = await running;
+    assert.equal(result.state, "failed", log);
+    assert.equal(result.failureReason, "job_canceled");
+    const leftovers = [...Deno.readDirSync(`${projectDir(w)}.tmp`)].map((e) => e.name);
+    assert.deepEqual(leftovers, [], "the secret's file and GITLAB_ENV are removed");
   });
 });
 
