@@ -279,3 +279,28 @@ Deno.test("a websocket client that does not read pauses the terminal's output in
     conn.close();
   }
 });
+
+Deno.test("a websocket handshake sent with another method than GET gets 405 and opens no terminal", async () => {
+  await using server = await SessionServer.start({
+    listenAddress: "127.0.0.1:0",
+    advertiseAddress: "",
+    sessionTimeoutSeconds: () => 42,
+    log: new QuietLog(),
+  });
+  const offer = server.offer();
+  offer.accept(1);
+  const terminal = new ShoutingTerminal();
+  server.take(1)!.attach(terminal);
+  const path = new URL(offer.info.url).pathname;
+  for (const method of ["POST", "PUT"]) {
+    const answer = await rawRequest(
+      server.port,
+      offer.info.certificate,
+      `${method} ${path}/exec HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${offer.info.authorization}\r\n` +
+        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    );
+    assert.equal(answer.status, 405, `${method}: ${answer.text}`);
+  }
+  assert.equal(terminal.callbacks, null, "no terminal was opened");
+});

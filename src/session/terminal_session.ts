@@ -228,7 +228,9 @@ function status(code: number, detail?: string): Response {
   });
 }
 
+/** A websocket handshake is a GET (RFC 6455; upstream answers anything else 405 too). */
 function isWebSocketUpgrade(request: Request): boolean {
+  if (request.method !== "GET") return false;
   const connection = (request.headers.get("connection") ?? "").toLowerCase();
   return connection.split(",").some((t) => t.trim() === "upgrade") &&
     (request.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
