@@ -298,7 +298,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Address of the HTTP server for /metrics, /debug/* and /health/ready; port 9252 is added when missing. Needs a restart to change.",
+    "Address of the HTTP server for /metrics, /debug/* and /health/ready; port 9252 is added when missing. A reload that changes it moves the server there; when the poller may not listen on the new address yet, it first lets the running jobs finish and restarts (no new jobs start meanwhile).",
     { defaultText: "unset = metrics server off" },
   ),
   k(
@@ -346,7 +346,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Where the TLS session server listens. Read once at start; changing it needs a restart.",
+    "Where the TLS session server listens. A reload that changes it lets the running jobs finish (their terminals stay on the old address; no new jobs start meanwhile), then the poller restarts listening on the new one.",
     { defaultText: "unset = disabled" },
   ),
   k(

@@ -556,3 +556,65 @@ Deno.test({
     assert.equal(startCount(runner), 1, "the runner did not restart");
   },
 });
+
+Deno.test("[session_server] listen_address changed in config.toml: the running job keeps its terminal, then the poller restarts there and the next job's session names it", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const [before, after] = [freePort(), freePort()];
+  const text = (port: number) =>
+    `concurrent = 1\ncheck_interval = 1\n\n[session_server]\n  listen_address = "127.0.0.1:${port}"\n\n` +
+    runnerToml(gitlab.url, r.token);
+  await using runner = await startRunner({ config: text(before) });
+  const marks = await Deno.makeTempDir({ prefix: "runner-session-reload-" });
+  const release = join(marks, "release");
+  const first = gitlab.enqueueJob({
+    script: [`until [ -e ${release} ]; do sleep 0.2; done`],
+    variables: NO_GIT,
+  });
+  const session = await gitlab.waitFor(() => {
+    const s = gitlab.runnerSessionOf(first.id);
+    return gitlab.jobOf(first.id).status === "running" ? s : undefined;
+  }, { what: "the first job to run" });
+  assert.ok(session?.url.startsWith(`https://127.0.0.1:${before}/session/`), session?.url);
+
+  const mark = runner.log.length;
+  await Deno.writeTextFile(runner.configPath, text(after));
+  await waitForLogAfter(runner, mark, /needs permissions this poller does not hold/);
+  // The running job's session still answers on the old address (405: not a websocket).
+  const client = Deno.createHttpClient({ caCerts: [session!.certificate] });
+  try {
+    const res = await fetch(`${session!.url}/exec`, {
+      client,
+      headers: { Authorization: session!.authorization },
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 405);
+  } finally {
+    client.close();
+  }
+
+  await Deno.writeTextFile(release, "");
+  assert.equal(
+    (await gitlab.waitForJobFinished(first.id, { timeoutMs: 60_000 })).status,
+    "success",
+  );
+  await waitForLogAfter(
+    runner,
+    mark,
+    new RegExp(`Session server listening +address=127\\.0\\.0\\.1:${after}`),
+  );
+  const second = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(second.id, { timeoutMs: 60_000 })).status,
+    "success",
+  );
+  assert.ok(
+    gitlab.runnerSessionOf(second.id)?.url.startsWith(`https://127.0.0.1:${after}/session/`),
+    gitlab.runnerSessionOf(second.id)?.url,
+  );
+  await assert.rejects(
+    fetch(`https://127.0.0.1:${before}/`),
+    "the old address is closed",
+  );
+  await Deno.remove(marks, { recursive: true });
+});
