@@ -140,11 +140,7 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       const dockerConfig = dockerConfigPath(ctx.env);
       if (dockerConfig) perms.read.push(dockerConfig);
       perms.run.push(...credentialHelperPrograms(ctx.dockerAuthConfigs ?? []));
-      // seccomp=<file> in security_opt: the executor reads the profile in, as the official runner.
-      for (const option of [...runner.docker.securityOpt, ...runner.docker.servicesSecurityOpt]) {
-        const profile = seccompProfilePath(option);
-        if (profile) perms.read.push(dir(profile, cwd));
-      }
+      perms.read.push(...seccompProfileFiles(runner, cwd));
       break;
     }
     case "ssh":
@@ -167,6 +163,7 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
           perms.write.push(endpoint.socket);
           perms.net.push(`unix:${endpoint.socket}`);
         } else perms.net.push(endpoint.net);
+        perms.read.push(...seccompProfileFiles(runner, cwd));
         // The job container's address is only known once it runs: sshd inside it
         // is reached on a bridge address no flag can name in advance.
         perms.net = ["*"];
@@ -194,6 +191,14 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
   // Cache archives travel between the executor process and the object store.
   if (!perms.net.includes("*")) perms.net.push(...cacheEndpoints(runner.cache));
   return perms;
+}
+
+/** seccomp=<file> in security_opt: the executor reads the profile in, as the official runner. */
+function seccompProfileFiles(runner: RunnerConfig, cwd: string): string[] {
+  return [...runner.docker.securityOpt, ...runner.docker.servicesSecurityOpt].flatMap((option) => {
+    const profile = seccompProfilePath(option);
+    return profile ? [dir(profile, cwd)] : [];
+  });
 }
 
 /** `--allow-*` flags for `deno run`; an empty list grants nothing. */

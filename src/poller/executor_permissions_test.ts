@@ -106,6 +106,15 @@ Deno.test("docker executor may read the seccomp profile files security_opt names
   assert.ok(perms.read.includes("/etc/runner/build.json"), String(perms.read));
   assert.ok(perms.read.includes("/srv/profiles/svc.json"), String(perms.read));
   assert.ok(!perms.read.some((p) => p.includes("unconfined") || p.includes("{")));
+  // docker+ssh starts its job container with the same security_opt.
+  const viaSsh = executorPermissions({
+    runner: { ...defaultRunnerConfig("docker+ssh"), url: "https://gitlab.example.com", docker },
+    cwd: "/srv",
+    tempDir: "/tmp/x",
+    stateDir: "/srv/state",
+    env: () => undefined,
+  });
+  assert.ok(viaSsh.read.includes("/etc/runner/build.json"), String(viaSsh.read));
 });
 
 Deno.test("an ssh host or port that is no address adds no --allow-net entry; an IPv6 host is bracketed", () => {

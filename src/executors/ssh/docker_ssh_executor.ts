@@ -29,6 +29,7 @@ import { sweepOrphans } from "../docker/docker_resources.ts";
 import { buildHostConfig } from "../docker/host_config.ts";
 import { checkImageAllowed, resolvePullPolicies } from "../docker/image_policy.ts";
 import { ensureImage } from "../docker/image_puller.ts";
+import { withSeccompProfiles } from "../docker/seccomp_profiles.ts";
 import type { OwnerLease } from "../docker/owner_lease.ts";
 import type { SftpFiles } from "./sftp_files.ts";
 import type { SshConnectOptions } from "./ssh_connection.ts";
@@ -150,7 +151,8 @@ export class DockerSshExecutor implements Executor {
       signal,
     });
 
-    const hostConfig = buildHostConfig(config, { isBuild: true, image });
+    // seccomp=<file> is read in here: the daemon takes only the profile itself.
+    const hostConfig = buildHostConfig(await withSeccompProfiles(config), { isBuild: true, image });
     if (config.networkMode !== "") hostConfig["NetworkMode"] = config.networkMode;
     const create: Docker.ContainerCreateOptions = {
       name: `runner-${this.#o.shortToken}-job-${job.id}-ssh-${crypto.randomUUID().slice(0, 8)}`,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import Docker from "dockerode";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
-import type { SshConfig } from "../../config/runner_config.ts";
+import type { DockerConfig, SshConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
 import { dockerSkipReason } from "../../../tests/fixtures/docker_images.ts";
@@ -33,7 +33,12 @@ const never = () => new AbortController().signal;
 
 function create(
   output: JobOutput,
-  options: { ssh?: Partial<SshConfig>; imageName?: string; command?: string[] } = {},
+  options: {
+    ssh?: Partial<SshConfig>;
+    imageName?: string;
+    command?: string[];
+    dockerConfig?: Partial<DockerConfig>;
+  } = {},
 ): DockerSshExecutor {
   const jobId = ++nextJobId;
   return new DockerSshExecutor({
@@ -43,6 +48,7 @@ function create(
       image: options.imageName ?? image?.tag ?? "",
       pullPolicy: ["if-not-present"],
       allowedPullPolicies: [],
+      ...options.dockerConfig,
     },
     ssh: {
       host: "",
@@ -147,6 +153,26 @@ test("docker+ssh checks the container's host key against known_hosts", async () 
       );
       return true;
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("docker+ssh gives the job container the seccomp profile file security_opt names", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-docker-ssh-seccomp-" });
+  try {
+    const profile = JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW" });
+    await Deno.writeTextFile(`${dir}/allow.json`, profile);
+    const output = new CollectedOutput();
+    await using executor = create(output, {
+      dockerConfig: { securityOpt: [`seccomp=${dir}/allow.json`] },
+    });
+    // The path went to the daemon, which takes only inline JSON: 'Decoding seccomp
+    // profile failed', a system failure at start for every job.
+    await executor.prepare(never());
+    const info = await docker.getContainer(executor.containerId!).inspect();
+    assert.deepEqual(info.HostConfig.SecurityOpt, [`seccomp=${profile}`]);
+    assert.equal(await executor.run({ stage: "s", script: contractScript(["true"]) }, never()), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
