@@ -40,6 +40,18 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "version", aliases: ["v"], type: "bool", help: "Print the version" },
 ];
 
+/**
+ * The official register and run-single flags of sections Runner does not
+ * have (docs/upgrading.md): refused as unknown, saying whose they are.
+ */
+const OFFICIAL_ONLY_FLAGS: readonly (readonly [string, string])[] = [
+  ["kubernetes-", "the kubernetes executor ([runners.kubernetes])"],
+  ["machine-", "the docker+machine executor ([runners.machine])"],
+  ["parallels-", "the parallels executor ([runners.parallels])"],
+  ["virtualbox-", "the virtualbox executor ([runners.virtualbox])"],
+  ["referees-", "[runners.referees]"],
+];
+
 /** `--cpuprofile`, or `CPU_PROFILE` when the value came from the environment. */
 function given(flags: Flags, name: string): string {
   const env = GLOBAL_FLAGS.find((f) => f.name === name)?.env;
@@ -448,6 +460,16 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       if (sink.format === "json" && sink.isEnabled(level)) sink.write(level, message, {});
       else ctx.err(`${level.toUpperCase()}: ${message}`);
     };
+    if (err instanceof UnknownFlagError && (command === "register" || command === "run-single")) {
+      const family = OFFICIAL_ONLY_FLAGS.find(([prefix]) => err.flag.startsWith(prefix));
+      if (family) {
+        fail(
+          "error",
+          `${err.message}: an official flag of ${family[1]}, which Runner does not have`,
+        );
+        return 2;
+      }
+    }
     if (err instanceof UnknownFlagError && command !== undefined) {
       const spec = GLOBAL_FLAGS.find((f) => [f.name, ...(f.aliases ?? [])].includes(err.flag));
       if (spec) {

@@ -140,3 +140,12 @@ Deno.test("a command's flag given before the command is named as the command's",
     assert.match(output(), message);
   }
 });
+
+Deno.test("an official register flag of an executor Runner lacks is refused saying whose it is", async () => {
+  const { io, output } = countingIo();
+  assert.equal(await main(["register", "--kubernetes-image", "alpine"], io), 2);
+  assert.match(
+    output(),
+    /Unknown flag: --kubernetes-image: an official flag of the kubernetes executor \(\[runners\.kubernetes\]\), which Runner does not have/,
+  );
+});
