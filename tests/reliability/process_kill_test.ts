@@ -113,6 +113,43 @@ Deno.test("kill -9 of the runner mid-job: the restarted runner reports every job
   await killByMarker(marker);
 });
 
+Deno.test("signals while a restarted runner reports its journal to an unreachable GitLab: SIGHUP is taken, SIGTERM stops it at once", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const marker = `runner-restart-${crypto.randomUUID()}`;
+  const job = gitlab.enqueueJob({
+    script: ["echo started", `sleep 120 # ${marker}`],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  first.signal("SIGKILL");
+  await first.exited();
+  await killByMarker(marker);
+  // GitLab gone: the start-up report of the journal's job retries for a while.
+  gitlab.injectFault({ drop: true });
+  await using second = restartRunner(first);
+  await second.waitForLog(/Reporting jobs interrupted/);
+  second.signal("SIGHUP");
+  const hung = await Promise.race([
+    second.exited(),
+    new Promise<null>((resolve) => setTimeout(resolve, 1000, null)),
+  ]);
+  assert.equal(hung, null, `SIGHUP ended the runner:\n${second.log}`);
+  second.signal("SIGTERM");
+  const status = await Promise.race([
+    second.exited(),
+    new Promise<null>((resolve) => setTimeout(resolve, 10_000, null)),
+  ]);
+  assert.ok(status !== null, `the runner did not stop within 10 s:\n${second.log}`);
+  assert.equal(status.code, 0, second.log);
+  assert.match(second.log, /Runner stopped/);
+  // Not reported: the job stays in the journal for the next start.
+  assert.match(await Deno.readTextFile(journalPath(first)), new RegExp(`"job_id":${job.id}\\b`));
+});
+
 Deno.test("a journal that cannot be created is logged and the runner still serves", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });

@@ -180,6 +180,30 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     collect: () => releaseJobGarbage(log),
   });
   const stop = new StopSequence();
+  let watcher: ConfigWatcher | null = null;
+  /** A SIGHUP that came before the watcher: it reloads once the watcher is there. */
+  let isReloadWanted = false;
+  // Signals are taken from here, before the slow parts of the start (the
+  // journal's report to a GitLab that may not answer), where a SIGHUP killed
+  // the runner; a stop signal ends the start.
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"];
+  const handlers = new Map<Deno.Signal, () => void>();
+  for (const signal of signals) {
+    const handler = () => {
+      if (signal === "SIGHUP") {
+        log.info("Reloading configuration (SIGHUP)");
+        if (watcher) void watcher.reload();
+        else isReloadWanted = true;
+        return;
+      }
+      const note = stop.signal(signal);
+      if (note) log.warn(note);
+    };
+    handlers.set(signal, handler);
+    Deno.addSignalListener(signal, handler);
+  }
   const journal = await openJournal(ctx, join(opts.stateDir, "journal"));
   let sessionServer: SessionServer | null = null;
   const sessionSettings = { ...config.sessionServer };
@@ -196,6 +220,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     } catch (err) {
       // As upstream: a session server that cannot start stops the runner.
       log.error("Failed to create session server", { [F.ERROR]: (err as Error).message });
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
       await journal?.close();
       return 1;
     }
@@ -314,10 +339,14 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       ? (await import("../../config/default_config.ts")).defaultRunnerConfig()
       : null;
     // Before polling: jobs a killed predecessor had taken are closed on GitLab first.
-    await reportInterruptedJobs(journal, {
-      transportFor: (job) => clients.job(journalRunner(config, job, bare)),
-      log,
-    });
+    // A stop signal meanwhile ends the start: what is not reported stays in the journal.
+    await Promise.race([
+      reportInterruptedJobs(journal, {
+        transportFor: (job) => clients.job(journalRunner(config, job, bare)),
+        log,
+      }),
+      stop.started,
+    ]);
   }
   const rotation = new TokenRotation({
     log,
@@ -346,10 +375,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       applyConfig(next);
     },
   });
-  applyConfig(config);
-  warnConcurrentBelowRunners(log, config);
-  // The first jobs' executor processes start up while the poller asks for them.
-  supervisor.prestart(config.runners, config.concurrent);
+  // Stopped during the start: no job is asked for.
+  if (stop.phase === "serving") {
+    applyConfig(config);
+    warnConcurrentBelowRunners(log, config);
+    // The first jobs' executor processes start up while the poller asks for them.
+    supervisor.prestart(config.runners, config.concurrent);
+  }
   metrics.configLoaded();
   const previous = ctx.pollerScope?.previous;
   if (previous && opts.configFile) {
@@ -383,7 +415,6 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   };
   await listen(opts.listenAddress || config.listenAddress);
 
-  let watcher: ConfigWatcher | null = null;
   let isRescoping = false;
   if (opts.configFile) {
     const configPath = opts.configFile.path;
@@ -472,28 +503,11 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       log.error(`Configuration not reloaded, the previous one keeps running: ${staleReason}`, {
         [F.FILE]: opts.configFile.path,
       });
-    } else if (staleReason === null) {
+    } else if (staleReason === null || isReloadWanted) {
       void watcher.reload();
     }
   }
 
-  const signals: Deno.Signal[] = Deno.build.os === "windows"
-    ? ["SIGINT"]
-    : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"];
-  const handlers = new Map<Deno.Signal, () => void>();
-  for (const signal of signals) {
-    const handler = () => {
-      if (signal === "SIGHUP") {
-        log.info("Reloading configuration (SIGHUP)");
-        void watcher?.reload();
-        return;
-      }
-      const note = stop.signal(signal);
-      if (note) log.warn(note);
-    };
-    handlers.set(signal, handler);
-    Deno.addSignalListener(signal, handler);
-  }
   let waitTimer: ReturnType<typeof setInterval> | undefined;
   if (opts.waitTimeoutSeconds > 0) {
     waitTimer = setInterval(() => {
