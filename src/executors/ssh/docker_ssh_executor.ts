@@ -141,6 +141,14 @@ export class DockerSshExecutor implements Executor {
     }
     if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
     this.#say(`Using Docker executor with image ${image} over SSH ...`);
+    // Services are not supported here (see above): said, rather than a job that waits
+    // for a database nobody started.
+    const services = [...config.services, ...job.services].map((s) => JSON.stringify(s.name));
+    if (services.length > 0) {
+      this.#say(
+        `WARNING: The docker+ssh executor starts no services: ${services.join(", ")} not started`,
+      );
+    }
     const pulled = await ensureImage(docker, image, {
       policies: resolvePullPolicies(
         config.pullPolicy,
@@ -160,7 +168,11 @@ export class DockerSshExecutor implements Executor {
       Labels: resourceLabels(this.#labels, "build"),
       HostConfig: hostConfig as Docker.HostConfig,
     };
-    if (job.image.entrypoint.length > 0) create.Entrypoint = job.image.entrypoint;
+    if (job.image.entrypoint.length > 0) {
+      // The docker executor's words (and the official runner's) for a refused override.
+      if (config.disableEntrypointOverwrite) this.#say("WARNING: Entrypoint override disabled");
+      else create.Entrypoint = job.image.entrypoint;
+    }
     if (job.image.command.length > 0) create.Cmd = job.image.command;
     if (config.hostname) create.Hostname = config.hostname;
     const container = await docker.createContainer(create);

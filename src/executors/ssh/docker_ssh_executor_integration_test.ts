@@ -38,6 +38,7 @@ function create(
     imageName?: string;
     command?: string[];
     dockerConfig?: Partial<DockerConfig>;
+    job?: Record<string, unknown>;
   } = {},
 ): DockerSshExecutor {
   const jobId = ++nextJobId;
@@ -65,6 +66,7 @@ function create(
       token: "job-token",
       job_info: { project_id: jobId },
       ...(options.command ? { image: { name: "", command: options.command } } : {}),
+      ...options.job,
     }),
     shortToken: SHORT_TOKEN,
     concurrentProjectId: 0,
@@ -176,6 +178,27 @@ test("docker+ssh gives the job container the seccomp profile file security_opt n
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+test("docker+ssh says it starts no services, and keeps the image's entrypoint under disable_entrypoint_overwrite", async () => {
+  const output = new CollectedOutput();
+  await using executor = create(output, {
+    dockerConfig: { disableEntrypointOverwrite: true },
+    // Given to the container, /bin/false ended it before its sshd ran.
+    job: {
+      image: { name: "", entrypoint: ["/bin/false"] },
+      services: [{ name: "postgres:16", alias: "db" }],
+    },
+  });
+  // Both were ignored without a word: a job waited on a database nobody started,
+  // and the entrypoint override the operator disabled was applied.
+  await executor.prepare(never());
+  assert.match(
+    output.text(),
+    /WARNING: The docker\+ssh executor starts no services: "postgres:16" not started/,
+  );
+  assert.match(output.text(), /WARNING: Entrypoint override disabled/);
+  assert.equal(await executor.run({ stage: "s", script: contractScript(["true"]) }, never()), 0);
 });
 
 test("docker+ssh says so when the image's command does not run sshd", async () => {
