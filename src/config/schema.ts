@@ -1115,7 +1115,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Host directory that backs cache volumes (relative paths allowed).",
+    "Host directory that backs cache volumes: an absolute path on the Docker host (a relative one fails the job naming the key).",
     { defaultText: '""' },
   ),
   k("runners.docker", "extra_hosts", "string[]", [], "P1", "host:ip entries added to /etc/hosts.", {
