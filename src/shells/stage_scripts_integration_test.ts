@@ -133,6 +133,7 @@ for (const shell of ["bash", "sh"] as const) {
       // The command's output starts a line of its own, not the section_end marker's.
       assert.match(
         stdout,
+        // deno-lint-ignore no-control-regex -- the section marker's escape sequence
         /\nsection_end:\d+:section_script_step_0\r\x1b\[0K\na\nb\n$/,
         JSON.stringify(stdout),
       );

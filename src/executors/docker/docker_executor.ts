@@ -787,7 +787,7 @@ export class DockerExecutor implements Executor {
   }
 
   async #startServices(services: JobImage[], signal: AbortSignal): Promise<void> {
-    const { config, docker } = this.#o;
+    const { config } = this.#o;
     const network = await this.#ensureNetwork();
     const started: {
       image: string;
