@@ -467,6 +467,21 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } is not supported by this runner and has no effect`,
     );
   }
+  // An entry that is not KEY=VALUE gives the jobs no variable (upstream drops it silently).
+  runner.environment.forEach((entry, i) => {
+    const eq = entry.indexOf("=");
+    if (eq > 0) return;
+    const where = [...path, "environment", i];
+    v.warn(
+      "unsupported_value",
+      where,
+      eq < 0
+        ? `key ${displayKeyPath(where)} = ${
+          JSON.stringify(entry)
+        } is not KEY=VALUE: the jobs get no variable from it`
+        : `key ${displayKeyPath(where)} has no name before "=": the jobs get no variable from it`,
+    );
+  });
   // A name no runner knows (a typo, a flag upstream removed such as
   // FF_USE_NEW_BASH_EVAL_STRATEGY) is read by nothing: say so.
   for (const name of Object.keys(runner.featureFlags)) {

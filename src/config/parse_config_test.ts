@@ -735,6 +735,21 @@ Deno.test("a feature flag name this runner does not know warns by name, whatever
   ]);
 });
 
+Deno.test("an environment entry that is not KEY=VALUE warns by its index", () => {
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\nenvironment = ["GOOD=1", "NOEQ", "=secret", "EMPTY="]\n`,
+    opts,
+  );
+  assert.deepEqual(config.runners[0]?.environment, ["GOOD=1", "NOEQ", "=secret", "EMPTY="]);
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [
+      3,
+      'key runners[0].environment[1] = "NOEQ" is not KEY=VALUE: the jobs get no variable from it',
+    ],
+    [3, 'key runners[0].environment[2] has no name before "=": the jobs get no variable from it'],
+  ]);
+});
+
 Deno.test("labels follow upstream's rules: key and value patterns, at most 32 per runner with the global ones", () => {
   const badKey = loadError(`[[runners]]\nexecutor = "shell"\n[runners.labels]\n"a b" = "x"\n`);
   assert.equal(
