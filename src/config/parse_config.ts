@@ -447,6 +447,31 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } fails (use "bash" or "sh")`,
     );
   }
+  if (runner.executor === "docker+ssh") {
+    // docker+ssh starts one container from the job image with [runners.docker]'s pull,
+    // host and connection settings: a key it never reads looked as if it acted.
+    const prefix = "runners.docker.";
+    // [[runners.docker.services]] entries are items of their own, not keys of this one.
+    const named = new Set<string>();
+    const ids = [
+      ...item.present,
+      ...(runner.docker.services.length > 0 ? [`${prefix}services`] : []),
+    ];
+    for (const id of ids) {
+      if (!id.startsWith(prefix)) continue;
+      const key = id.slice(prefix.length).split(".")[0] as string;
+      if (DOCKER_SSH_KEYS.has(key) || named.has(key)) continue;
+      named.add(key);
+      const where = [...path, "docker", key];
+      v.warn(
+        "unsupported_value",
+        where,
+        `key ${
+          displayKeyPath(where)
+        } is not used by the docker+ssh executor: it starts the job container alone, without services, volumes, a helper or a job network`,
+      );
+    }
+  }
   if (runner.executor === "docker+ssh" && runner.ssh.host !== "") {
     // Every stage goes to the job container's address, known only once it runs.
     const where = [...path, "ssh", "host"];
@@ -507,6 +532,56 @@ const EXECUTOR_SECTIONS: readonly [string, string, readonly string[]][] = [
   ["docker", "image", ["docker", "docker+ssh"]],
   ["custom", "run_exec", ["custom"]],
 ];
+/**
+ * The [runners.docker] keys the docker+ssh executor reads: the daemon, the image and its
+ * pull, the entrypoint rule, and the build container's host config (buildHostConfig).
+ */
+const DOCKER_SSH_KEYS: ReadonlySet<string> = new Set([
+  "host",
+  "tls_verify",
+  "tls_cert_path",
+  "image",
+  "pull_policy",
+  "allowed_pull_policies",
+  "allowed_images",
+  "network_mode",
+  "hostname",
+  "disable_entrypoint_overwrite",
+  "privileged",
+  "allowed_privileged_images",
+  "cap_add",
+  "cap_drop",
+  "cgroup_parent",
+  "cpu_shares",
+  "cpus",
+  "cpuset_cpus",
+  "cpuset_mems",
+  "device_cgroup_rules",
+  "devices",
+  "dns",
+  "dns_search",
+  "extra_hosts",
+  "gpus",
+  "group_add",
+  "ipcmode",
+  "links",
+  "log_options",
+  "memory",
+  "memory_reservation",
+  "memory_swap",
+  "oom_kill_disable",
+  "oom_score_adjust",
+  "pid_mode",
+  "runtime",
+  "security_opt",
+  "shm_size",
+  "sysctls",
+  "tmpfs",
+  "ulimit",
+  "userns_mode",
+  "volume_driver",
+  "volumes_from",
+]);
 const EXECUTORS_WITH_SECTIONS = new Set(["shell", "docker", "ssh", "docker+ssh", "custom"]);
 
 function syntaxError(error: TomlError, file: string, text: string): ConfigError {

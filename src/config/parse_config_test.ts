@@ -843,6 +843,23 @@ Deno.test("[runners.ssh] host warns that docker+ssh does not use it; ssh uses it
   ]);
 });
 
+Deno.test("[runners.docker] keys docker+ssh does not read warn on a docker+ssh runner, not on a docker one", () => {
+  const docker = `[runners.docker]\nimage = "alpine"\nvolumes = ["/cache"]\nmemory = "1g"\n` +
+    `user = "nobody"\n[[runners.docker.services]]\nname = "postgres"\n`;
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker+ssh"\n${docker}` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\n${docker}`,
+    opts,
+  );
+  const why =
+    "is not used by the docker+ssh executor: it starts the job container alone, without services, volumes, a helper or a job network";
+  assert.deepEqual(warnings.map((w) => [w.kind, w.message]), [
+    ["unsupported_value", `key runners[0].docker.volumes ${why}`],
+    ["unsupported_value", `key runners[0].docker.user ${why}`],
+    ["unsupported_value", `key runners[0].docker.services ${why}`],
+  ]);
+});
+
 Deno.test("[runners.ssh] on a shell, docker or custom runner warns that it is not used", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.ssh]\nuser = "ci"\nhost = "build-1"\n` +
