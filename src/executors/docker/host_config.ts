@@ -54,6 +54,16 @@ export function parseSize(key: string, value: string): number {
   return bytes;
 }
 
+/**
+ * `userns_mode`: "host" is the only mode a container can ask for (docker run --userns
+ * refuses others: "invalid USER mode"); Docker's daemon takes any string and gives the
+ * container nothing for it, so "hots" went unnoticed.
+ */
+function usernsMode(value: string): string {
+  if (value !== "host") throw configError("userns_mode", value, 'expected "host" (or no value)');
+  return value;
+}
+
 /** `cpus = "1.5"` -> NanoCpus. */
 export function parseCpus(key: string, value: string): number {
   if (value.trim() === "") return 0;
@@ -346,7 +356,7 @@ export function buildHostConfig(
     LogConfig: logConfig(config),
   };
   if (config.runtime) host["Runtime"] = config.runtime;
-  if (config.usernsMode) host["UsernsMode"] = config.usernsMode;
+  if (config.usernsMode) host["UsernsMode"] = usernsMode(config.usernsMode);
   if (config.ipcmode) host["IpcMode"] = config.ipcmode;
   if (options.isBuild && config.pidMode) host["PidMode"] = config.pidMode;
   if (config.cgroupParent) host["CgroupParent"] = config.cgroupParent;
@@ -396,7 +406,7 @@ export function serviceHostConfig(config: DockerConfig, image: string): Record<s
     LogConfig: logConfig(config),
   };
   if (config.runtime) host["Runtime"] = config.runtime;
-  if (config.usernsMode) host["UsernsMode"] = config.usernsMode;
+  if (config.usernsMode) host["UsernsMode"] = usernsMode(config.usernsMode);
   if (notNegative("shm_size", config.shmSize) > 0) host["ShmSize"] = config.shmSize;
   if (config.serviceCgroupParent) host["CgroupParent"] = config.serviceCgroupParent;
   if (config.serviceCpusetCpus) host["CpusetCpus"] = config.serviceCpusetCpus;

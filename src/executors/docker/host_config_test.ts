@@ -99,6 +99,18 @@ Deno.test("a negative shm_size, cpu_shares or service_cpu_shares fails the job n
   assert.equal(buildHostConfig({ ...base(), shmSize: 0, cpuShares: 0 })["ShmSize"], undefined);
 });
 
+Deno.test("a userns_mode other than host fails the job naming the key", () => {
+  type Config = ReturnType<typeof base>;
+  for (const config of [buildHostConfig, (c: Config) => serviceHostConfig(c, "svc")]) {
+    assert.throws(
+      () => config({ ...base(), usernsMode: "hots" }),
+      /^JobFailedError: Invalid \[runners.docker\] userns_mode "hots": expected "host" \(or no value\)$/,
+    );
+    assert.equal(config({ ...base(), usernsMode: "host" })["UsernsMode"], "host");
+    assert.equal(config(base())["UsernsMode"], undefined);
+  }
+});
+
 Deno.test("a cpus or service_cpus value below Docker's 0.01 fails the job naming the key", () => {
   assert.throws(
     () => buildHostConfig({ ...base(), cpus: "0.001" }),
