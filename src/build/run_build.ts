@@ -34,6 +34,7 @@ import type { Executor, ExecutorPaths, JobOutput } from "../executors/executor.t
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
+import { describeExit, reportedExitCode } from "../job/exit_status.ts";
 import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 import { unknownWhenWarnings, unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
@@ -476,9 +477,9 @@ class Build {
     if (code !== 0) {
       throw new JobFailedError(
         "script_failure",
-        `prepare environment: exit status ${code}. ` +
+        `prepare environment: ${describeExit(code)}. ` +
           "Check https://docs.gitlab.com/runner/shells/#shell-profile-loading for more information",
-        { exitCode: code },
+        { exitCode: reportedExitCode(code) },
       );
     }
     return true;
@@ -788,7 +789,9 @@ class Build {
       if (timer.aborted) throw timedOut();
       if (code === 0) return;
       if (attempt >= attempts) {
-        throw new JobFailedError("script_failure", `exit status ${code}`, { exitCode: code });
+        throw new JobFailedError("script_failure", describeExit(code), {
+          exitCode: reportedExitCode(code),
+        });
       }
       this.#log.warning("Retrying...");
       await this.#sleep(this.#retryBackoff(attempt), signal);
@@ -900,7 +903,9 @@ class Build {
         scriptSignal,
       );
       if (code !== 0 && scriptCause === null) {
-        error = new JobFailedError("script_failure", `exit status ${code}`, { exitCode: code });
+        error = new JobFailedError("script_failure", describeExit(code), {
+          exitCode: reportedExitCode(code),
+        });
         break;
       }
       if (scriptCause !== null) break;
@@ -958,7 +963,9 @@ class Build {
       );
     }
     if (code !== 0) {
-      return new JobFailedError("script_failure", `exit status ${code}`, { exitCode: code });
+      return new JobFailedError("script_failure", describeExit(code), {
+        exitCode: reportedExitCode(code),
+      });
     }
     return null;
   }
@@ -998,7 +1005,7 @@ class Build {
     }
     if (code !== 0) {
       this.#o.log?.warn("File based variables removal script failed", {
-        [F.ERROR]: `exit status ${code}`,
+        [F.ERROR]: describeExit(code),
       });
     }
   }

@@ -259,6 +259,25 @@ Deno.test("a failing script fails the job with its exit code and after_script se
   });
 });
 
+Deno.test("a script whose shell is killed by a signal fails as upstream reports it: signal: killed, exit code -1", async () => {
+  await withWorld(async (w) => {
+    const job = await pickJob(w, {
+      script: ["echo before", "kill -9 $$", "echo never"],
+      afterScript: ['echo "status=$CI_JOB_STATUS"'],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+    });
+    const { result, log } = await run(w, job);
+    assert.deepEqual(result, {
+      state: "failed",
+      failureReason: "script_failure",
+      exitCode: -1,
+      message: "signal: killed",
+    });
+    assert.match(log, /status=failed/);
+    assert.match(log, /ERROR: Job failed: signal: killed/);
+  });
+});
+
 Deno.test("a job that outlives its timeout is killed and fails with job_execution_timeout", async () => {
   await withWorld(async (w) => {
     const job = await pickJob(w, {

@@ -53,7 +53,11 @@ export interface Executor extends AsyncDisposable {
   openTerminal?(
     onOutput: (chunk: Uint8Array) => void | Promise<void>,
   ): Promise<JobTerminalProcess>;
-  /** Runs one stage script; resolves with its exit code. */
+  /**
+   * Runs one stage script; resolves with its exit code, or with minus the
+   * signal number when the stage's shell itself was killed by a signal
+   * (`src/job/exit_status.ts`).
+   */
   run(stage: StageScript, signal: AbortSignal): Promise<number>;
   /**
    * Removes files where the job runs without a stage process, with the same

@@ -264,8 +264,9 @@ export class ShellExecutor implements Executor {
           throw cannotStart(command, e);
         }
       }
-      // Deno reports a signal death as 128 + signal number, like a shell.
-      return status.code;
+      // A shell killed by a signal: minus its number (Deno's code is 128 + n),
+      // which the build reports as upstream does ("signal: killed", -1).
+      return status.signal !== null ? -(status.code - 128) : status.code;
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.#running.delete(child);

@@ -98,6 +98,30 @@ Deno.test("ShellExecutor reports a script's own exit code 127 (a command not fou
   assert.match(output.text(), /runner-test-no-such-command: command not found/);
 });
 
+for (const shell of ["bash", "sh"]) {
+  Deno.test(`ShellExecutor (${shell}) tells a shell killed by a signal from a command killed by one`, async () => {
+    const output = new CollectedOutput();
+    await using executor = new ShellExecutor({
+      shell,
+      buildsDir: "",
+      cacheDir: "",
+      cwd,
+      env: env(),
+      output,
+    });
+    const run = (line: string) =>
+      executor.run(
+        { stage: "step_script", script: contractScript([line]) },
+        new AbortController().signal,
+      );
+    // The shell itself: minus the signal's number.
+    assert.equal(await run("kill -9 $$"), -9);
+    assert.equal(await run("kill -SEGV $$"), -11);
+    // A command it ran: the shell's own exit code, 128 + n.
+    assert.equal(await run("sh -c 'kill -9 $$'"), 137);
+  });
+}
+
 Deno.test("ShellExecutor names the missing shell when setsid is found but the shell is not", async () => {
   // A PATH with util-linux setsid only: it exits 127 with its own message,
   // and the stage fails naming the shell, as without setsid.
