@@ -43,13 +43,14 @@ export interface UploadArtifactsOptions {
 const DEFAULT_TRIES = 3;
 const UNAVAILABLE_TRIES = 6;
 
-/** Entries the stage uploads (§6.1): `when` fits, and there is something to select. */
+/** Entries the stage uploads (§6.1): `when` fits, and there are paths to select from or exclude. */
 export function artifactsForStage(
   artifacts: readonly JobArtifact[],
   jobSucceeded: boolean,
 ): JobArtifact[] {
   return artifacts.filter((a) => {
-    if (a.paths.length === 0 && !a.untracked) return false;
+    // An entry with only `exclude` still runs, to say "No files to upload", as upstream's does.
+    if (a.paths.length === 0 && !a.untracked && a.exclude.length === 0) return false;
     return a.when === "always" || a.when === (jobSucceeded ? "on_success" : "on_failure");
   });
 }

@@ -10,7 +10,7 @@ import type {
   ArtifactUploadRequest,
   ArtifactUploadResult,
 } from "./artifact_uploader.ts";
-import { uploadArtifacts } from "./upload_artifacts.ts";
+import { artifactsForStage, uploadArtifacts } from "./upload_artifacts.ts";
 
 class FakeUploader implements ArtifactUploader {
   requests: (Omit<ArtifactUploadRequest, "body"> & { bytes: Uint8Array })[] = [];
@@ -88,6 +88,16 @@ Deno.test("artifacts upload as a zip named after the artifact, with the official
 Deno.test("no matching files is an ERROR line, not a failure", async () => {
   const uploader = new FakeUploader([]);
   const { run, lines } = await upload([artifact({ paths: ["nope"] })], uploader);
+  await run;
+  assert.equal(uploader.requests.length, 0);
+  assert.equal(lines.at(-1), "ERROR: No files to upload");
+});
+
+Deno.test("an entry with only exclude runs and says there is nothing to upload, as upstream's", async () => {
+  const entry = artifact({ paths: [], exclude: ["*.log"] });
+  assert.deepEqual(artifactsForStage([entry], true), [entry]);
+  const uploader = new FakeUploader([]);
+  const { run, lines } = await upload([entry], uploader);
   await run;
   assert.equal(uploader.requests.length, 0);
   assert.equal(lines.at(-1), "ERROR: No files to upload");

@@ -622,7 +622,11 @@ async function runnerCommandHooks(
     ? [exec]
     : [exec, "run", "--allow-all", "--quiet", fromFileUrl(new URL("./main.ts", import.meta.url))];
   return {
-    hooks: createRunnerCommandHooks({ runnerCommand, url: context.runner.url }),
+    hooks: createRunnerCommandHooks({
+      runnerCommand,
+      url: context.runner.url,
+      artifact: context.runner.artifact,
+    }),
     [Symbol.dispose]() {},
   };
 }

@@ -18,12 +18,16 @@ import { cachesForStage } from "../cache/save_cache.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobCache } from "../job/job_spec.ts";
 import { quoteShell } from "../shells/shell_quote.ts";
+import { formatGoDuration } from "../config/go_duration.ts";
+import type { RunnerArtifactConfig } from "../config/runner_config.ts";
 
 export interface RunnerCommandHooksOptions {
   /** argv prefix that starts this runner where the job runs (the binary, or deno + main.ts). */
   runnerCommand: readonly string[];
   /** The runner entry's GitLab URL (`--url`). */
   url: string;
+  /** `[runners.artifact]`: `artifacts-uploader --timeout` and `--response-header-timeout`. */
+  artifact: RunnerArtifactConfig;
 }
 
 export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): BuildStageHooks {
@@ -153,6 +157,10 @@ export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): Bu
           ctx.job.token,
           "--id",
           String(ctx.job.id),
+          "--timeout",
+          goDuration(options.artifact.uploadTimeout),
+          "--response-header-timeout",
+          goDuration(options.artifact.responseHeaderTimeout),
           ...a.paths.flatMap((p) => ["--path", expand(p)]),
           ...a.exclude.flatMap((p) => ["--exclude", expand(p)]),
           ...(a.untracked ? ["--untracked"] : []),
@@ -222,4 +230,9 @@ function restoreKeys(ctx: StageContext, cache: JobCache, lines: string[]): strin
     } else add(fallback);
   }
   return keys;
+}
+
+/** A deadline for the helper's flags: "0s" (none) for 0 or less, as the config means. */
+function goDuration(seconds: number): string {
+  return formatGoDuration(Math.max(0, seconds));
 }

@@ -89,3 +89,42 @@ Deno.test("custom executor: artifacts, dependencies and cache go through the run
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("custom executor: [runners.artifact] response_header_timeout reaches artifacts-uploader, which ends a try GitLab does not answer", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const root = await Deno.makeTempDir({ prefix: "runner-custom-files-" });
+  try {
+    const custom = [
+      "  [runners.artifact]",
+      `    response_header_timeout = "1s"`,
+      "  [runners.custom]",
+      `    config_exec = "${join(EXAMPLE, "config.sh")}"`,
+      `    prepare_exec = "${join(EXAMPLE, "prepare.sh")}"`,
+      `    run_exec = "${join(EXAMPLE, "run.sh")}"`,
+      `    cleanup_exec = "${join(EXAMPLE, "cleanup.sh")}"`,
+    ].join("\n");
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${
+        runnerToml(gitlab.url, r.token, { executor: "custom" })
+      }${custom}\n`,
+    });
+    // The first try's answer comes after 5 s, in a job that would otherwise wait for it.
+    gitlab.injectFault({ endpoint: "upload_artifacts", delayMs: 5_000, times: 1 });
+    const job = gitlab.enqueueJob({
+      script: ["mkdir -p out", "echo built > out/result.txt"],
+      artifacts: [{ paths: ["out/"], when: "on_success" }],
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        { key: "CUSTOM_DRIVER_ROOT", value: root },
+      ],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /no answer within 1 s \(--response-header-timeout\)/);
+    assert.equal(gitlab.requestsTo("upload_artifacts").length, 2);
+    assert.equal(gitlab.artifactsOf(job.id).length, 1, "the second try's archive is stored");
+  } finally {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
