@@ -38,6 +38,7 @@ Deno.test("register with a glrt- token verifies it and writes config.toml 0600 w
   assert.match(text, new RegExp(`id = ${fake.id}`));
   assert.match(text, /executor = "shell"/);
   assert.equal((await Deno.stat(config)).mode! & 0o777, 0o600);
+  assert.doesNotMatch(res.stderr, /deprecated/);
   const systemId = await Deno.readTextFile(join(dir, ".runner_system_id"));
   assert.match(systemId, /^[sr]_[0-9a-zA-Z]{12}$/);
   assert.deepEqual(gitlab.runnerOf(fake.id)?.managers, [systemId]);
@@ -161,7 +162,7 @@ Deno.test("register -t with a token that is not a glrt- one verifies it and name
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from RUNNER_TAG_LIST", async () => {
+Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from RUNNER_TAG_LIST, warning that registration tokens are deprecated", async () => {
   await using gitlab = await FakeGitLab.start();
   const dir = await tempDir();
   const config = join(dir, "config.toml");
@@ -179,6 +180,10 @@ Deno.test("register with REGISTRATION_TOKEN takes the legacy flow with tags from
   const registered = gitlab.runners().find((r) => r.description === "legacy-box");
   assert.ok(registered, "GitLab knows the new runner");
   assert.deepEqual(registered.tags, ["linux", "fast"]);
+  assert.match(
+    res.stderr,
+    /Registration tokens .* are deprecated since GitLab Runner 15\.6: create the runner in GitLab and register it with its authentication token \(glrt-…\)/,
+  );
   const text = await Deno.readTextFile(config);
   assert.match(text, new RegExp(`token = "${registered.token}"`));
   assert.match(text, /builds_dir = "\/srv\/builds"/);

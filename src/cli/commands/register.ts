@@ -535,6 +535,12 @@ export async function registerCommand(ctx: CliContext, args: string[]): Promise<
       runner.tokenObtainedAt = rfc3339Now();
       runner.tokenExpiresAt = verified.tokenExpiresAt || runner.tokenExpiresAt;
     } else {
+      ctx.log.warn(
+        "Registration tokens (and register's runner options such as tags with them) are " +
+          "deprecated since GitLab Runner 15.6: create the runner in GitLab and register it " +
+          "with its authentication token (glrt-…), " +
+          "https://docs.gitlab.com/ci/runners/new_creation_workflow/",
+      );
       const tagList = tags.split(",").map((t) => t.trim()).filter(Boolean);
       const registered = await client.register({
         description: name,
