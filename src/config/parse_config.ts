@@ -431,20 +431,23 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       );
     }
   }
-  if (
-    (runner.executor === "ssh" || runner.executor === "docker+ssh") &&
-    !["", "bash", "sh"].includes(runner.shell)
-  ) {
-    // The ssh executors drive bash or sh only, and fail every job on another shell.
+  if (!["", "bash", "sh"].includes(runner.shell) && EXECUTORS_WITH_SECTIONS.has(runner.executor)) {
+    // Every executor here drives bash or sh only: the shell, ssh and custom
+    // executors fail every job on another shell; docker runs the image's bash or sh.
     const where = [...path, "shell"];
+    const consequence = runner.executor === "docker"
+      ? "its jobs run in the image's bash or sh"
+      : runner.executor === "custom"
+      ? `every job of runner ${
+        JSON.stringify(runner.name)
+      } fails unless config_exec gives a shell (use "bash" or "sh")`
+      : `every job of runner ${JSON.stringify(runner.name)} fails (use "bash" or "sh")`;
     v.warn(
       "unsupported_value",
       where,
       `key ${displayKeyPath(where)} = ${
         JSON.stringify(runner.shell)
-      } is not supported by the ${runner.executor} executor: every job of runner ${
-        JSON.stringify(runner.name)
-      } fails (use "bash" or "sh")`,
+      } is not supported by the ${runner.executor} executor: ${consequence}`,
     );
   }
   if (runner.executor === "docker+ssh") {

@@ -897,6 +897,34 @@ Deno.test("a shell the ssh executors cannot drive warns at load, naming the key"
   ]);
 });
 
+Deno.test("a shell the shell, custom or docker executor cannot drive warns at load, naming the key", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\nshell = "fish"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "shell"\nshell = "sh"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "custom"\nshell = "pwsh"\n[runners.custom]\nrun_exec = "/bin/true"\n` +
+      `[[runners]]\nname = "d"\nexecutor = "docker"\nshell = "powershell"\n[runners.docker]\nimage = "alpine"\n` +
+      `[[runners]]\nname = "e"\nexecutor = "docker"\nshell = "bash"\n[runners.docker]\nimage = "alpine"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      4,
+      'key runners[0].shell = "fish" is not supported by the shell executor: every job of runner "a" fails (use "bash" or "sh")',
+    ],
+    [
+      "unsupported_value",
+      12,
+      'key runners[2].shell = "pwsh" is not supported by the custom executor: every job of runner "c" fails unless config_exec gives a shell (use "bash" or "sh")',
+    ],
+    [
+      "unsupported_value",
+      18,
+      'key runners[3].shell = "powershell" is not supported by the docker executor: its jobs run in the image\'s bash or sh',
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] and [runners.custom] on a runner whose executor does not read them warn, naming the first key", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.docker]\nimage = "alpine"\nprivileged = true\n` +
