@@ -941,6 +941,28 @@ test("docker keys: a setting the daemon refuses only at start fails the job nami
   }
 });
 
+test("docker keys: a helper_image that cannot be had fails get_sources naming the key", async () => {
+  const { executor } = createExecutor({
+    config: { helperImage: "runner-test/no-such-helper:1" },
+    job: { variables: [{ key: "GIT_STRATEGY", value: "fetch" }] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  await assert.rejects(
+    executor.run({ stage: "get_sources", script: "true" }, never()),
+    (err: unknown) => {
+      // It read 'Cannot get image "runner-test/no-such-helper:1" …', an image the job never named.
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "image_pull_failure");
+      assert.match(
+        err.message,
+        /^\[runners.docker\] helper_image: Cannot get image "runner-test\/no-such-helper:1" with pull policies \[if-not-present\]: /,
+      );
+      return true;
+    },
+  );
+});
+
 test("docker keys: a relative cache_dir fails the job naming the key", async () => {
   const { executor, jobId } = createExecutor({ config: { cacheDir: "relative/dir" } });
   await using _ = executor;

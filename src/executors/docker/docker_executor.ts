@@ -973,7 +973,15 @@ export class DockerExecutor implements Executor {
   }
 
   #helperImage(signal: AbortSignal): Promise<PulledImage> {
-    this.#pulledHelper ??= this.#pull(this.#helperImageName(), ["if-not-present"], signal);
+    this.#pulledHelper ??= this.#pull(this.#helperImageName(), ["if-not-present"], signal)
+      .catch((err: unknown) => {
+        if (!(err instanceof JobFailedError)) throw err;
+        // Not the job's image: say which setting names it, or that none does.
+        const source = this.#o.config.helperImage
+          ? "[runners.docker] helper_image"
+          : "The default helper image ([runners.docker] helper_image is not set)";
+        throw new JobFailedError(err.reason, `${source}: ${err.message}`, { cause: err });
+      });
     return this.#pulledHelper;
   }
 
