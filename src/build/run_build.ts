@@ -31,6 +31,7 @@
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
 import type { Executor, ExecutorPaths, JobOutput } from "../executors/executor.ts";
+import type { ExecutorStep } from "../executors/executor_stage.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
@@ -115,6 +116,12 @@ export interface RunBuildOptions {
   hooks?: BuildStageHooks;
   /** Called as each stage starts (for the poller's stage events and metrics). */
   onStage?: (stage: string) => void;
+  /**
+   * Called as the build enters a step with its executor: `prepare`, `run`
+   * (each time a stage's script starts), `finish` (the stages are over),
+   * `cleanup` (when runBuild cleans up itself). For the executor stage metrics.
+   */
+  onExecutorStep?: (step: ExecutorStep) => void;
   /** Operator log for things that do not belong in the job log. */
   log?: Logger;
   /** Waits between retries; tests pass 0. Defaults: 3000 ms and 5000 ms. */
@@ -276,9 +283,13 @@ class Build {
     this.#done.abort();
     for (const unlink of this.#unlink) unlink();
     const { executor } = this.#o;
+    this.#o.onExecutorStep?.("finish");
     try {
       if (this.#o.isCleanupDeferred && executor.finishJob) await executor.finishJob();
-      else await executor.cleanup();
+      else {
+        this.#o.onExecutorStep?.("cleanup");
+        await executor.cleanup();
+      }
     } catch (e) {
       this.#o.log?.warn("Executor cleanup failed", { [F.ERROR]: String(e) });
     }
@@ -436,6 +447,7 @@ class Build {
       );
 
     this.#enter("prepare_executor");
+    this.#o.onExecutorStep?.("prepare");
     await this.#log.section("prepare_executor", async () => {
       this.#log.stageHeader(`Preparing the "${runner.executor}" executor`);
       for (let attempt = 1;; attempt++) {
@@ -512,6 +524,7 @@ class Build {
 
   async #exec(stage: string, script: string, signal: AbortSignal): Promise<number> {
     try {
+      this.#o.onExecutorStep?.("run");
       return await this.#o.executor.run({ stage, script, variables: this.#variables }, signal);
     } catch (e) {
       this.#throwIfStopped();
@@ -988,6 +1001,7 @@ class Build {
           await removeFiles(files);
           return 0;
         }
+        this.#o.onExecutorStep?.("run");
         return await this.#o.executor.run(
           {
             stage: "cleanup_file_variables",

@@ -13,6 +13,7 @@ import {
   runBuild,
   type RunBuildOptions,
 } from "./run_build.ts";
+import type { ExecutorStep } from "../executors/executor_stage.ts";
 import type { BuildStageHooks, HookStage } from "./stage_hooks.ts";
 import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 
@@ -73,6 +74,7 @@ interface Harness {
   graceful: AbortController;
   abort: AbortController;
   stages: string[];
+  steps: ExecutorStep[];
 }
 
 async function build(
@@ -94,6 +96,7 @@ async function build(
     graceful: new AbortController(),
     abort: new AbortController(),
     stages: [] as string[],
+    steps: [] as ExecutorStep[],
   } as Harness;
   h.executor = new FakeExecutor(output, options.behaviour?.(h) ?? {}, {
     prepareErrors: options.prepareErrors ?? [],
@@ -111,6 +114,7 @@ async function build(
     version: VERSION,
     clock,
     onStage: (stage) => h.stages.push(stage),
+    onExecutorStep: (step) => h.steps.push(step),
     retryDelays: { prepareMs: 0, stageRetryMs: 0 },
   };
   if (options.hooks) runOptions.hooks = options.hooks(h);
@@ -138,6 +142,19 @@ Deno.test("runBuild with isCleanupDeferred ends the job with the executor's fini
   const plain = await build();
   assert.equal(plain.executor.finishes, 0);
   assert.equal(plain.executor.cleanups, 1);
+});
+
+Deno.test("runBuild reports its executor steps: prepare, run for each stage's script, finish, cleanup", async () => {
+  const plain = await build();
+  assert.deepEqual(plain.steps, [
+    "prepare",
+    ...plain.executor.stages.map(() => "run"),
+    "finish",
+    "cleanup",
+  ]);
+  // With the cleanup left to the caller, the build ends at finish.
+  const deferred = await build({ isCleanupDeferred: true });
+  assert.equal(deferred.steps.at(-1), "finish");
 });
 
 Deno.test("runBuild runs the stages in the official order and reports success", async () => {

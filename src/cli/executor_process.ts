@@ -38,6 +38,7 @@ import { F } from "../log/fields.ts";
 import { killProcessGroups } from "../os/process_group.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Executor } from "../executors/executor.ts";
+import { executorStageName } from "../executors/executor_stage.ts";
 import type { BuildStageHooks } from "../build/stage_hooks.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import {
@@ -426,6 +427,7 @@ async function runJob(
     const tls = await readJobTls(start.runner, log);
     // An executor without finishJob is cleaned up by runBuild, as before.
     if (executor.finishJob) ran = executor;
+    let executorStage: string | null = null;
     const build = runBuild({
       job: start.job,
       runner: start.runner,
@@ -439,6 +441,12 @@ async function runJob(
       version: io.version,
       ...(jobFiles.hooks ? { hooks: jobFiles.hooks } : {}),
       onStage: (stage) => writer.event({ type: "stage", stage }),
+      onExecutorStep: (step) => {
+        const name = executorStageName(start.runner.executor, step);
+        if (name === null || name === executorStage) return;
+        executorStage = name;
+        writer.event({ type: "executor-stage", stage: name });
+      },
       log,
       tls,
       ...(terminal ? { terminal } : {}),

@@ -282,6 +282,12 @@ export interface StageEvent {
   stage: string;
 }
 
+/** The job's executor stage changed (`prepare`, `docker_run`, …: executors/executor_stage.ts). */
+export interface ExecutorStageEvent {
+  type: "executor-stage";
+  stage: string;
+}
+
 export interface ResultEvent {
   type: "result";
   state: "success" | "failed";
@@ -339,6 +345,7 @@ export interface SweptEvent {
 
 export type FromExecutor =
   | StageEvent
+  | ExecutorStageEvent
   | SweptEvent
   | ResultEvent
   | IdleEvent

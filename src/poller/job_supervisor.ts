@@ -78,6 +78,8 @@ export interface TraceSessionFactory {
 export interface JobObserver {
   jobStarted?(runner: RunnerConfig, job: JobSpec): void;
   jobStage?(runner: RunnerConfig, job: JobSpec, stage: string): void;
+  /** The job's executor stage changed (`prepare`, `docker_run`, …). */
+  jobExecutorStage?(runner: RunnerConfig, job: JobSpec, stage: string): void;
   jobFinished?(
     runner: RunnerConfig,
     job: JobSpec,
@@ -699,6 +701,10 @@ export class JobSupervisor implements JobHandler {
   #onEvent(runner: RunnerConfig, job: JobSpec, event: FromExecutor): ResultEvent | null {
     if (event.type === "stage") {
       this.#opts.observer?.jobStage?.(runner, job, event.stage);
+      return null;
+    }
+    if (event.type === "executor-stage") {
+      this.#opts.observer?.jobExecutorStage?.(runner, job, event.stage);
       return null;
     }
     return event.type === "result" ? event : null;

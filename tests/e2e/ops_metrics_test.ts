@@ -8,6 +8,11 @@ import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { NO_GIT, type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { staticGraph } from "../fixtures/static_graph.ts";
+import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
+import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
+
+const dockerReason = (await dockerSkipReason()) ??
+  ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is missing`);
 
 function config(body: string, global: Record<string, string | number> = {}): string {
   const head = Object.entries({ concurrent: 1, check_interval: 1, ...global })
@@ -110,6 +115,12 @@ Deno.test("metrics during and after jobs: running gauge, job list, totals, durat
   });
   const during = await scrape(port);
   assert.equal(value(during, "gitlab_runner_jobs", { state: "running", runner: short }), 1, during);
+  // A shell job keeps the official runner's `prepare` executor stage while its stages run.
+  assert.equal(
+    value(during, "gitlab_runner_jobs", { "executor_stage": "prepare", stage: "step_script" }),
+    1,
+    during,
+  );
   // Like the official runner, jobs_total counts a job when it is taken.
   assert.equal(value(during, "gitlab_runner_jobs_total", { runner: short }), 1, during);
   assert.equal(value(during, "gitlab_runner_job_duration_seconds_count"), 0, "not finished yet");
@@ -121,7 +132,7 @@ Deno.test("metrics during and after jobs: running gauge, job list, totals, durat
   assert.match(
     lines[0]!,
     new RegExp(
-      `^url=${gitlab.url}/acme/widget/-/jobs/${job.id} state=running stage=step_script executor_stage= duration=[\\d.hmµs]+$`,
+      `^url=${gitlab.url}/acme/widget/-/jobs/${job.id} state=running stage=step_script executor_stage=prepare duration=[\\d.hmµs]+$`,
     ),
   );
 
@@ -371,4 +382,38 @@ Deno.test("an IPv6 listen address ([::1]:port, by --listen-address or in config.
       how,
     );
   }
+});
+
+Deno.test({
+  name:
+    "a running docker job shows the docker_run executor stage in the job list and the jobs gauge",
+  ignore: dockerReason !== null,
+  fn: async () => {
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
+    const r = gitlab.createRunner({ kind: "created" });
+    const port = freePort();
+    await using runner = await startRunner({
+      config: config(
+        runnerToml(gitlab.url, r.token, { executor: "docker" }) +
+          `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+        { listen_address: `127.0.0.1:${port}` },
+      ),
+    });
+    const job = gitlab.enqueueJob({ script: ["echo started", "sleep 10"], variables: NO_GIT });
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+      what: "the job to start",
+      timeoutMs: 60_000,
+    });
+    const list = await get(port, "/debug/jobs/list");
+    assert.match(
+      list.text,
+      /state=running stage=step_script executor_stage=docker_run /,
+      list.text,
+    );
+    const text = await scrape(port);
+    assert.equal(value(text, "gitlab_runner_jobs", { "executor_stage": "docker_run" }), 1, text);
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+  },
 });

@@ -277,6 +277,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         });
       },
       jobStage: (_runner, job, stage) => metrics.jobStageChanged(job.id, { stage }),
+      jobExecutorStage: (_runner, job, executorStage) =>
+        metrics.jobStageChanged(job.id, { executorStage }),
       jobFinished: (runner, job, result, durationSeconds) => {
         // Upstream counts a job that ends in failure as a worker processing failure.
         if (result.state !== "success") {
