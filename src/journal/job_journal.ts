@@ -5,14 +5,15 @@
  * report each job it had in hand instead of leaving it "running" on GitLab
  * until the stuck-job timeout. See docs/reliability.md for the guarantees.
  *
- * Call order per job: `taken` → `started` (optional) → `reported`. A record
- * is written to the file at once (from then on a crash of the runner does
- * not lose it). `taken` resolves once it is durable (fsync; concurrent calls
- * share one, group commit): GitLab hears of the job only after that.
- * `started` and `reported` resolve once written and reach the disk with the
- * next fsync (the next job's `taken`, a compaction, or `close`): a power cut
- * may lose the last of them, and nothing depends on it (a lost `started`
- * only makes the recovery note say "before it started"; a lost `reported`
+ * Call order per job: `taken` → `started` (optional) → `ended` (optional) →
+ * `reported`. A record is written to the file at once (from then on a crash
+ * of the runner does not lose it). `taken` resolves once it is durable
+ * (fsync; concurrent calls share one, group commit): GitLab hears of the job
+ * only after that. `started`, `ended` and `reported` resolve once written and
+ * reach the disk with the next fsync (the next job's `taken`, a compaction,
+ * or `close`): a power cut may lose the last of them, and nothing depends on
+ * it (a lost `started` only makes the recovery note say "before it started";
+ * a lost `ended` makes it report the job as interrupted; a lost `reported`
  * makes the next start report a job GitLab has already finished, which it
  * refuses, docs/reliability.md). That spares each job two fsyncs, and the
  * job's start and its slot's next request their wait for the disk. Only
@@ -21,6 +22,8 @@
  * on: losing crash-safety must not fail the job itself.
  */
 import { shortToken } from "../config/short_token.ts";
+import { mapFailureReason } from "../gitlab/failure_reasons.ts";
+import type { FailureReason } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { decodeJournal, encodeRecord, type JournalRecord } from "./journal_record.ts";
@@ -37,6 +40,15 @@ export interface JournalJob {
   /** GitLab accepted it and the executor was about to start. */
   isStarted: boolean;
   takenAt: string;
+  /** How it ended, when it did before its final update reached GitLab (the `ended` record). */
+  result?: JournalResult;
+}
+
+/** A job's result as its final update carries it; `failureReason` in GitLab's words. */
+export interface JournalResult {
+  state: "success" | "failed";
+  failureReason?: string;
+  exitCode?: number;
 }
 
 export interface JobJournalOptions {
@@ -134,6 +146,31 @@ export class JobJournal {
   }
 
   /**
+   * The job ended with `result`; its final update goes next. Its failure
+   * reason is kept as the final update sends it, mapped to the job's
+   * `serverReasons` (features.failure_reasons). Not waiting for the disk: a
+   * crash before the fsync reports the job as interrupted, as before.
+   */
+  ended(
+    runner: JournalRunner,
+    jobId: number,
+    result: { state: "success" | "failed"; failureReason?: FailureReason; exitCode?: number },
+    serverReasons: readonly string[],
+  ): Promise<void> {
+    return this.#record({
+      type: "ended",
+      jobId,
+      url: runner.url,
+      state: result.state,
+      ...(result.state === "failed"
+        ? { failureReason: mapFailureReason(result.failureReason ?? "", serverReasons) }
+        : {}),
+      ...(result.exitCode ? { exitCode: result.exitCode } : {}),
+      at: this.#now().toISOString(),
+    }, { isSyncWaited: false });
+  }
+
+  /**
    * GitLab has the final state, or the job is gone there (`state` says which,
    * for people). Not waiting for the disk.
    */
@@ -183,6 +220,15 @@ export class JobJournal {
     } else if (record.type === "started") {
       const job = this.#inHand.get(key);
       if (job) job.isStarted = true;
+    } else if (record.type === "ended") {
+      const job = this.#inHand.get(key);
+      if (job) {
+        job.result = {
+          state: record.state,
+          ...(record.failureReason ? { failureReason: record.failureReason } : {}),
+          ...(record.exitCode ? { exitCode: record.exitCode } : {}),
+        };
+      }
     } else {
       this.#inHand.delete(key);
     }
@@ -202,6 +248,15 @@ export class JobJournal {
       });
       if (job.isStarted) {
         text += encodeRecord({ type: "started", jobId: job.jobId, url: job.url, at: job.takenAt });
+      }
+      if (job.result) {
+        text += encodeRecord({
+          type: "ended",
+          jobId: job.jobId,
+          url: job.url,
+          ...job.result,
+          at: job.takenAt,
+        });
       }
     }
     return text;

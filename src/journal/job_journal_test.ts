@@ -139,3 +139,32 @@ Deno.test("JobJournal's started and finished-reported records do not wait for an
   await taken;
   await journal.close();
 });
+
+Deno.test("JobJournal keeps the result of a job that ended before its final update, through a reopen and a compaction", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await journal.taken(RUNNER, { id: 7, token: "glcbt-job7" });
+  await journal.started(RUNNER, 7);
+  // runner_interrupted is not in this GitLab's list: kept as the final update would send it.
+  await journal.ended(RUNNER, 7, { state: "failed", failureReason: "runner_interrupted" }, [
+    "script_failure",
+  ]);
+  await journal.taken(RUNNER, { id: 8, token: "glcbt-job8" });
+  await journal.ended(RUNNER, 8, { state: "success" }, []);
+  const reopened = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  const results = () => reopened.inHand().map((job) => [job.jobId, job.result]);
+  assert.deepEqual(results(), [
+    [7, { state: "failed", failureReason: "unknown_failure" }],
+    [8, { state: "success" }],
+  ]);
+  await reopened.compact();
+  assert.deepEqual(results(), [
+    [7, { state: "failed", failureReason: "unknown_failure" }],
+    [8, { state: "success" }],
+  ]);
+  const again = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  assert.deepEqual(again.inHand().map((job) => job.result), [
+    { state: "failed", failureReason: "unknown_failure" },
+    { state: "success" },
+  ]);
+});

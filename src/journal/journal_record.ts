@@ -24,6 +24,20 @@ export type JournalRecord =
   }
   /** GitLab accepted the job; the executor process is about to start. */
   | { type: "started"; jobId: number; url: string; at: string }
+  /**
+   * The job ended with this result, its final update on its way: a job whose
+   * update never arrived is reported so at the next start, not as a crash.
+   * `failureReason` is in GitLab's words (mapped to what the job's GitLab lists).
+   */
+  | {
+    type: "ended";
+    jobId: number;
+    url: string;
+    state: "success" | "failed";
+    failureReason?: string;
+    exitCode?: number;
+    at: string;
+  }
   /** GitLab has the final state (or the job is gone there): nothing left to report. */
   | { type: "finished-reported"; jobId: number; url: string; state: string; at: string };
 
@@ -47,6 +61,14 @@ export function encodeRecord(record: JournalRecord): string {
       }) + "\n";
     case "started":
       return JSON.stringify({ ...base, "at": record.at }) + "\n";
+    case "ended":
+      return JSON.stringify({
+        ...base,
+        "state": record.state,
+        ...(record.failureReason ? { "failure_reason": record.failureReason } : {}),
+        ...(record.exitCode ? { "exit_code": record.exitCode } : {}),
+        "at": record.at,
+      }) + "\n";
     case "finished-reported":
       return JSON.stringify({ ...base, "state": record.state, "at": record.at }) + "\n";
   }
@@ -87,6 +109,21 @@ export function decodeRecord(line: string): JournalRecord | null {
     }
     case "started":
       return { type: "started", jobId: id, url, at };
+    case "ended": {
+      const state = obj["state"];
+      if (state !== "success" && state !== "failed") return null;
+      const failureReason = field(obj, "failure_reason");
+      const exitCode = obj["exit_code"];
+      return {
+        type: "ended",
+        jobId: id,
+        url,
+        state,
+        ...(failureReason ? { failureReason } : {}),
+        ...(Number.isSafeInteger(exitCode) ? { exitCode: exitCode as number } : {}),
+        at,
+      };
+    }
     case "finished-reported":
       return { type: "finished-reported", jobId: id, url, state: field(obj, "state") ?? "", at };
     default:

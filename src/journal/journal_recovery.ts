@@ -2,12 +2,14 @@
  * On start, before polling: every job the journal says a previous run took
  * and never reported gets a note appended to its trace and a final
  * `failed` / `runner_system_failure` update, with the job token the journal
- * kept. The official runner leaves such jobs running on GitLab until the
- * stuck-job timeout; we close them within seconds of the restart.
+ * kept; a job that had ended (its `ended` record: the runner stopped, or gave
+ * up, before GitLab took its final update) gets the result it ended with.
+ * The official runner leaves such jobs running on GitLab until the stuck-job
+ * timeout; we close them within seconds of the restart.
  */
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
-import type { JobRef, TraceTransport } from "../trace/transport.ts";
+import type { JobRef, JobUpdate, TraceTransport } from "../trace/transport.ts";
 import type { JobJournal, JournalJob } from "./job_journal.ts";
 
 export interface RecoveryOptions {
@@ -33,6 +35,13 @@ const encoder = new TextEncoder();
 
 /** The line appended to an interrupted job's log. */
 export function interruptedNote(job: JournalJob): string {
+  if (job.result) {
+    const how = job.result.state === "success"
+      ? "succeeded"
+      : `failed (${job.result.failureReason ?? "script_failure"})`;
+    return `\n\x1b[33;1mWARNING: Runner restarted: the job had ${how} before the runner stopped, ` +
+      `but GitLab did not get its final state then; the end of its log may be missing\x1b[0;m\n`;
+  }
   const phase = job.isStarted ? "while it was running" : "before it started";
   return `\n\x1b[31;1mERROR: Job failed (system failure): Runner restarted: the job was interrupted ${phase}, ` +
     `when the runner process stopped unexpectedly (taken at ${
@@ -80,13 +89,17 @@ export async function reportInterruptedJobs(
       return;
     }
     outcome[verdict].push(job.jobId);
+    const reported = job.result ?? { state: "failed", failureReason: "runner_system_failure" };
     if (verdict === "reported") {
-      log.info("Interrupted job reported as failed (runner_system_failure)");
+      log.info(
+        `Interrupted job reported as ${reported.state}` +
+          (reported.failureReason ? ` (${reported.failureReason})` : ""),
+      );
     } else log.info("Interrupted job was no longer running on GitLab");
     await journal.reported(
       { url: job.url, token: "" },
       job.jobId,
-      verdict === "reported" ? "failed" : "gone",
+      verdict === "reported" ? reported.state : "gone",
     );
   }));
   await journal.compact();
@@ -108,7 +121,7 @@ async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Ver
       if (traced === "retry") continue;
       isNoteSent = true;
     }
-    const verdict = await finalUpdate(transport, ref, sleep);
+    const verdict = await finalUpdate(transport, ref, job, sleep);
     if (verdict !== "retry") return verdict;
   }
   return "retry";
@@ -146,15 +159,21 @@ async function appendNote(
 async function finalUpdate(
   transport: TraceTransport,
   ref: JobRef,
+  job: JournalJob,
   sleep: (ms: number) => Promise<void>,
 ): Promise<Verdict> {
+  // The result the job ended with, else a crash's.
+  const update: JobUpdate = job.result
+    ? {
+      state: job.result.state,
+      ...(job.result.failureReason ? { failureReason: job.result.failureReason } : {}),
+      ...(job.result.exitCode ? { exitCode: job.result.exitCode } : {}),
+    }
+    : { state: "failed", failureReason: "runner_system_failure" };
   for (let i = 0; i < MAX_ACCEPTED_LOOPS; i++) {
     // No checksum: the journal does not hold the trace, and GitLab checks
     // only what it is given.
-    const result = await transport.updateJob(ref, {
-      state: "failed",
-      failureReason: "runner_system_failure",
-    });
+    const result = await transport.updateJob(ref, update);
     switch (result.kind) {
       case "ok":
         return "reported";

@@ -103,3 +103,40 @@ Deno.test("nothing in the journal: no request is made", async () => {
   });
   assert.deepEqual(outcome, { reported: [], gone: [], kept: [] });
 });
+
+Deno.test("a job that had ended before GitLab took its final update is reported with its own result", async () => {
+  const store = new MemoryJournalStore();
+  const first = await JobJournal.open(store, { log: new RecordingLogger() });
+  await first.taken(RUNNER, { id: 9, token: "glcbt-nine" });
+  await first.started(RUNNER, 9);
+  await first.ended(RUNNER, 9, { state: "success" }, []);
+  await first.taken(RUNNER, { id: 10, token: "glcbt-ten" });
+  await first.ended(
+    RUNNER,
+    10,
+    { state: "failed", failureReason: "script_failure", exitCode: 3 },
+    [],
+  );
+  const journal = await JobJournal.open(store, { log: new RecordingLogger() });
+  const nine = new FakeTraceTransport("glcbt-nine", "all done\n");
+  const ten = new FakeTraceTransport("glcbt-ten", "exit 3\n");
+  const log = new RecordingLogger();
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: (job) => job.jobId === 9 ? nine : ten,
+    log,
+    sleep: noSleep,
+  });
+  assert.deepEqual(outcome, { reported: [9, 10], gone: [], kept: [] });
+  assert.deepEqual(nine.updates, [{ state: "success" }]);
+  assert.deepEqual(ten.updates, [{
+    state: "failed",
+    failureReason: "script_failure",
+    exitCode: 3,
+  }]);
+  assert.match(
+    nine.traceText,
+    /^all done\n[\s\S]*Runner restarted: the job had succeeded before the runner stopped/,
+  );
+  assert.doesNotMatch(nine.traceText, /Job failed/);
+  assert.match(ten.traceText, /the job had failed \(script_failure\)/);
+});

@@ -92,14 +92,22 @@ export interface JobObserver {
  * Crash-safe record of the jobs in hand, so a restarted runner can report
  * them; journal/job_journal.ts implements it. Call order per job: `taken`
  * (before the acceptance PUT), `started` (before the executor starts),
- * `reported` (GitLab has the final state, or the job is gone). `taken`
- * resolves once the record is durable; `started` and `reported` once it is
+ * `ended` (its result, before the final update), `reported` (GitLab has the
+ * final state, or the job is gone). `taken` resolves once the record is
+ * durable; `started`, `ended` and `reported` once it is
  * written (it survives a crash of the runner; the disk gets it with the next
  * fsync, see job_journal.ts). No call ever rejects.
  */
 export interface JobRecorder {
   taken(runner: RunnerConfig, job: { id: number; token: string }): Promise<void>;
   started(runner: RunnerConfig, jobId: number): Promise<void>;
+  /** The job's result, before its final update: reported so at the next start if that fails. */
+  ended(
+    runner: RunnerConfig,
+    jobId: number,
+    result: JobResult,
+    serverReasons: readonly string[],
+  ): Promise<void>;
   reported(runner: RunnerConfig, jobId: number, state: string): Promise<void>;
 }
 
@@ -262,6 +270,7 @@ export class JobSupervisor implements JobHandler {
         (fn) => cancel = fn,
       );
     }
+    await this.#opts.journal?.ended(runner, job.id, result, job.features.failureReasons);
     const delivered = await (await trace()).finish(result);
     if (!delivered) {
       log.error("Final job state could not be sent to GitLab", { "state": result.state });

@@ -150,6 +150,34 @@ Deno.test("signals while a restarted runner reports its journal to an unreachabl
   assert.match(await Deno.readTextFile(journalPath(first)), new RegExp(`"job_id":${job.id}\\b`));
 });
 
+Deno.test("a job that succeeded but whose final update GitLab never took is reported as succeeded by the next start", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token, { job_status_final_update_retry_limit: 1 })),
+  });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 4", "echo all done"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  // GitLab refuses the final update (its log still arrives); the runner gives up on it.
+  gitlab.injectFault({ endpoint: "update_job", status: 400, body: "{}" });
+  await first.waitForLog(/Final job state could not be sent to GitLab/);
+  first.signal("SIGTERM");
+  await first.exited();
+  assert.equal(gitlab.jobOf(job.id).status, "running");
+  gitlab.clearFaults();
+  await using second = restartRunner(first);
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", second.log);
+  assert.match(state.trace, /all done\n/);
+  assert.match(state.trace, /Runner restarted: the job had succeeded before the runner stopped/);
+  assert.match(second.log, /Interrupted job reported as success/);
+});
+
 Deno.test("a journal that cannot be created is logged and the runner still serves", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
