@@ -40,7 +40,11 @@ import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 import { unknownWhenWarnings, unsupportedFeatureError } from "../job/unsupported_features.ts";
 import type { JobSpec, JobVariable } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
-import { unexportedVariables, unquotableField } from "../shells/shell_quote.ts";
+import {
+  isShellVariableName,
+  unexportedVariables,
+  unquotableField,
+} from "../shells/shell_quote.ts";
 import {
   afterScript,
   cleanupFiles,
@@ -71,6 +75,7 @@ import {
   expandValue,
   type JobTls,
   lookupVariable,
+  parseEnvironment,
   type RunnerVersion,
   TLS_CA_FILE_KEY,
   TLS_CERT_FILE_KEY,
@@ -359,7 +364,7 @@ class Build {
     const job = this.#o.job;
     const unsupported = unsupportedFeatureError(job);
     if (unsupported !== null) throw unsupported;
-    const unquotable = unquotableField(job);
+    const unquotable = unquotableField(job) ?? unquotableRunnerSetting(this.#o.runner);
     if (unquotable !== null) {
       throw new JobFailedError(
         "runner_configuration_error",
@@ -1045,6 +1050,26 @@ class Build {
     const timer = this.#timer(LATE_CLEANUP_TIMEOUT_MS);
     await this.#cleanupFileVariables(AbortSignal.any([this.#o.cancel.abort, timer]));
   }
+}
+
+/**
+ * The first `[[runners]]` setting the scripts carry that no shell can hold (a
+ * NUL byte), named as in config.toml; null when there is none. An
+ * `environment` entry counts when the scripts export it.
+ */
+function unquotableRunnerSetting(runner: RunnerConfig): string | null {
+  const scripts = [
+    ["pre_get_sources_script", runner.preGetSourcesScript],
+    ["post_get_sources_script", runner.postGetSourcesScript],
+    ["pre_build_script", runner.preBuildScript],
+    ["post_build_script", runner.postBuildScript],
+  ] as const;
+  for (const [key, script] of scripts) {
+    if (script.includes("\0")) return `the runner's ${key}`;
+  }
+  const variable = parseEnvironment(runner.environment)
+    .find((v) => isShellVariableName(v.key) && v.value.includes("\0"));
+  return variable ? `the value of variable "${variable.key}" (the runner's environment)` : null;
 }
 
 /** Carries a get_sources timeout past the stage-error handling: it ends the job at once. */

@@ -818,3 +818,21 @@ Deno.test("GIT_SUBMODULE_DEPTH takes any integer, as the official runner: 0 or l
   assert.match(odd.line, / update --init --depth 20$/);
   assert.match(odd.log, /Invalid GIT_SUBMODULE_DEPTH "1e1": ignoring it/);
 });
+
+Deno.test("a NUL byte in a [[runners]] script or environment entry fails the job naming the setting, before any stage", async () => {
+  const cases: [Partial<RunnerConfig>, string][] = [
+    [{ preBuildScript: "echo a\0b" }, "pre_build_script"],
+    [{ postBuildScript: "echo a\0b" }, "post_build_script"],
+    [{ preGetSourcesScript: "echo a\0b" }, "pre_get_sources_script"],
+    [{ postGetSourcesScript: "echo a\0b" }, "post_get_sources_script"],
+    [{ environment: ["GOOD=1", "ENV_NUL=a\0b"] }, 'the value of variable "ENV_NUL"'],
+  ];
+  for (const [patch, named] of cases) {
+    const { result, stages } = await build({ runner: runner(patch) });
+    assert.equal(result.state, "failed", named);
+    assert.equal(result.failureReason, "runner_configuration_error", named);
+    assert.match(result.message ?? "", new RegExp(`^The job cannot run: .*${named}`), named);
+    assert.match(result.message ?? "", /contains a NUL byte, which a shell cannot hold$/);
+    assert.deepEqual(stages, [], named);
+  }
+});
