@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { NO_GIT, type RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
 import { staticGraph } from "../fixtures/static_graph.ts";
+import { executorPid } from "../reliability/_runner_setup.ts";
 import { cacheVolumesRemoved } from "../fixtures/docker_cleanup.ts";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 
@@ -342,6 +343,34 @@ Deno.test("metrics added for issue 14: queue, stages, execution mode, retries, r
     value(text, "process_virtual_memory_bytes") > value(text, "process_resident_memory_bytes"),
   );
   assert.doesNotMatch(runner.log, /"level":"error"/);
+});
+
+Deno.test("/debug/process/state says forceful-shutdown while SIGTERM aborts the jobs", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const { runner, port } = await startWithMetrics(gitlab, r.token, {
+    shutdown_timeout: 10,
+    log_level: "debug",
+  });
+  await using _runner = runner;
+  const job = gitlab.enqueueJob({ script: ["echo started", "sleep 120"], variables: NO_GIT });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: "job started",
+  });
+  const executor = executorPid(runner.log, job.id);
+  assert.ok(executor, runner.log);
+  // A hung executor process: the abort lasts until shutdown_timeout.
+  Deno.kill(executor, "SIGSTOP");
+  try {
+    runner.signal("SIGTERM");
+    await gitlab.waitFor(
+      async () => (await get(port, "/debug/process/state")).text.trim() === "forceful-shutdown",
+      { what: "state forceful-shutdown", timeoutMs: 8_000 },
+    );
+  } finally {
+    Deno.kill(executor, "SIGKILL");
+  }
+  await runner.exited();
 });
 
 Deno.test("a runner without listen_address does not load prom-client: run.ts reaches it only by a dynamic import", async () => {

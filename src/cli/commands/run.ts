@@ -529,7 +529,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   releaseStartupGarbage(log, "poller");
   const how = await stop.started;
   idleCollector.close();
-  const shutdown = { poller, supervisor, launcher, config, stop };
+  const shutdown = { poller, supervisor, launcher, config, stop, metrics };
   clearInterval(waitTimer);
   // No token reset starts while stopping; one in flight finishes and is saved
   // before the exit, while the jobs stop: a reset GitLab is slow to answer
@@ -571,14 +571,16 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
 
 async function forceful(
   ctx: CliContext,
-  { poller, supervisor, launcher, config, stop }: {
+  { poller, supervisor, launcher, config, stop, metrics }: {
     poller: Poller;
     supervisor: JobSupervisor;
     launcher: SubprocessLauncher;
     config: GlobalConfig;
     stop: StopSequence;
+    metrics: RunnerEvents;
   },
 ): Promise<number> {
+  metrics.setProcessState("forceful-shutdown");
   ctx.log.warn("Stopping: aborting running jobs", {
     "signal": stop.abortedBy ?? "",
     "shutdown_timeout_s": config.shutdownTimeout,
