@@ -54,6 +54,12 @@ export const GITLAB_ENV_FILE = "gitlab_runner_env";
 const EXIT_CODE_CHECK =
   "_runner_exit_code=$?; if [ $_runner_exit_code -ne 0 ]; then exit $_runner_exit_code; fi";
 const TERM_TRAP = "trap 'exit 1' TERM";
+const XTRACE = "set -o xtrace\n";
+
+/** Whether `script`, as `finish()` wrote it, turns on xtrace (CI_DEBUG_TRACE). */
+export function isXtraceScript(script: string): boolean {
+  return script.startsWith(`${TERM_TRAP}\n\n${XTRACE}`);
+}
 
 export class ScriptWriter {
   readonly #lines: string[] = [];
@@ -241,7 +247,7 @@ export class ScriptWriter {
   /** The complete script, to be fed to the shell on stdin. */
   finish(): string {
     let out = `${TERM_TRAP}\n\n`;
-    if (this.#options.debugTrace) out += "set -o xtrace\n";
+    if (this.#options.debugTrace) out += XTRACE;
     // pipefail where the shell has it (dash has not). `command` keeps a special
     // builtin's error from ending the shell, so no `$(set -o)` subshell is needed.
     out += "command set -o pipefail 2>/dev/null || true; set -o errexit\n";

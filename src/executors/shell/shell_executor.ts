@@ -25,6 +25,7 @@ import type {
 import type { OutputStream } from "../../job/output_stream.ts";
 import { checkUserSwitch, suArgs } from "./user_switch.ts";
 import { quoteShell } from "../../shells/shell_quote.ts";
+import { isXtraceScript } from "../../shells/script_writer.ts";
 
 export interface ShellExecutorOptions {
   /** Runner `shell`: "" (= bash), `bash` or `sh`. */
@@ -59,7 +60,9 @@ const encoder = new TextEncoder();
  * byte per read(2) (a command might read stdin, so it must not read ahead):
  * a 5 KB stage is 5,000 system calls, ~8 ms of CPU. This line reads the rest
  * in one go and evaluates it: the same commands, exit codes and error
- * messages (`bash: …`). Where /dev/stdin cannot be opened (a pipe the job
+ * messages (`bash: …`). Not for a script under xtrace (CI_DEBUG_TRACE):
+ * the eval would add a `+` to every line of the trace, which then differs
+ * from the official runner's. Where /dev/stdin cannot be opened (a pipe the job
  * user does not own, after su) nothing was read: the line unsets its
  * variable and bash reads the script on, byte by byte as before. dash reads
  * its input in blocks anyway.
@@ -237,10 +240,9 @@ export class ShellExecutor implements Executor {
       this.#pump(child.stdout, "stdout"),
       this.#pump(child.stderr, "stderr"),
     ]);
-    const feed = this.#feed(
-      child,
-      this.shell === "bash" ? READ_AT_ONCE + stage.script : stage.script,
-    );
+    // Not under xtrace: its eval would add a `+` to every line of the debug trace.
+    const isReadAtOnce = this.shell === "bash" && !isXtraceScript(stage.script);
+    const feed = this.#feed(child, isReadAtOnce ? READ_AT_ONCE + stage.script : stage.script);
     let killed: Promise<void> | null = null;
     const onAbort = () => {
       killed ??= this.#kill(child);

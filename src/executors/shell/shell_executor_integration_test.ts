@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CollectedOutput, contractScript, testExecutorContract } from "../executor_contract.ts";
 import { ShellExecutor } from "./shell_executor.ts";
+import { ScriptWriter } from "../../shells/script_writer.ts";
 import { testEnv } from "../../../tests/fixtures/test_env.ts";
 
 const cwd = await Deno.makeTempDir({ prefix: "shell-executor-" });
@@ -121,6 +122,28 @@ for (const shell of ["bash", "sh"]) {
     assert.equal(await run("sh -c 'kill -9 $$'"), 137);
   });
 }
+
+Deno.test("ShellExecutor: bash's CI_DEBUG_TRACE lines have upstream's depth (+ for the wrapper, ++ for commands)", async () => {
+  const output = new CollectedOutput();
+  await using executor = new ShellExecutor({
+    shell: "bash",
+    buildsDir: "",
+    cacheDir: "",
+    cwd,
+    env: env(),
+    output,
+  });
+  const w = new ScriptWriter({ tmpDir: cwd, debugTrace: true });
+  w.line("echo traced");
+  const code = await executor.run(
+    { stage: "step_script", script: w.finish() },
+    new AbortController().signal,
+  );
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /^\+ set \+o noclobber$/m);
+  assert.match(output.text(), /^\+\+ echo traced$/m);
+  assert.match(output.text(), /^\+ exit 0$/m);
+});
 
 Deno.test("ShellExecutor names the missing shell when setsid is found but the shell is not", async () => {
   // A PATH with util-linux setsid only: it exits 127 with its own message,
