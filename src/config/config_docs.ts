@@ -47,6 +47,13 @@ every key we know, generated from \`src/config/schema.ts\`.
   \`prepare_timeout = 300\`, loads with a warning). An integer, or an integer duration,
   beyond ±9007199254740991 (such as \`1e99\`, a float) is a load error.
   \`pull_policy\` takes a string or an array of strings. \`datetime\` is a TOML date-time.
+- **Values every job would refuse**: on a docker or docker+ssh runner, a \`[runners.docker]\`
+  \`pull_policy\` or \`allowed_pull_policies\` entry other than \`always\`, \`if-not-present\`
+  or \`never\`, a \`memory\`, \`memory_swap\` or \`memory_reservation\` that is not a size
+  (\`512m\`, \`2g\`; \`memory\` at least \`4m\`), a \`cpus\` that is not a number of at least
+  0.01, a negative \`shm_size\` or \`cpu_shares\`, a \`userns_mode\` other than \`host\` (and
+  the \`service_\` limits of the docker executor) load with a warning naming the key, as
+  each job fails naming it; \`lint\` reports them as errors.
 - **Environment variables**: only \`[[runners]] url\` and \`token\` expand \`$VAR\` and
   \`\${VAR}\`. A trailing \`/ci\` on \`url\` is removed, with a warning.
 - **Errors** name the file, the line and the key, for example

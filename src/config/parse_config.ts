@@ -34,6 +34,7 @@ import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
 import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
+import { dockerValueProblems } from "./docker_values.ts";
 
 export interface ParseConfigOptions {
   /** Path shown in messages. */
@@ -472,6 +473,22 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
         `key ${
           displayKeyPath(where)
         } is not used by the docker+ssh executor: it starts the job container alone, without services, volumes, a helper or a job network`,
+      );
+    }
+  }
+  if (runner.executor === "docker" || runner.executor === "docker+ssh") {
+    const problems = dockerValueProblems(runner.docker, {
+      hasServices: runner.executor === "docker",
+    });
+    for (const { key, index, value, why } of problems) {
+      const where: KeyPath = [...path, "docker", key, ...(index === undefined ? [] : [index])];
+      v.warn(
+        "invalid_value",
+        where,
+        `key ${displayKeyPath(where)} = ${JSON.stringify(value)} is not valid (${why}): ` +
+          `every job of runner ${JSON.stringify(runner.name)} ${
+            key.startsWith("service") ? "that has services " : ""
+          }fails`,
       );
     }
   }

@@ -925,6 +925,51 @@ Deno.test("a shell the shell, custom or docker executor cannot drive warns at lo
   ]);
 });
 
+Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `pull_policy = ["if-not-present", "sometimes"]\nmemory = "lots"\ncpus = "0"\n` +
+      `shm_size = -5\nservice_memory = "1k"\nuserns_mode = "hots"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `pull_policy = "Never"\nallowed_pull_policies = ["never", "always"]\nmemory = "512m"\n` +
+      `memory_swap = "1g"\ncpus = "1.5"\nservice_memory = "64m"\nuserns_mode = "host"\n`,
+    opts,
+  );
+  const fails = 'every job of runner "a" fails';
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      6,
+      `key runners[0].docker.pull_policy[1] = "sometimes" is not valid (expected always, if-not-present or never): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      7,
+      `key runners[0].docker.memory = "lots" is not valid (expected a size such as 512m or 2g): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      10,
+      'key runners[0].docker.service_memory = "1k" is not valid (the minimum is 4m): every job of runner "a" that has services fails',
+    ],
+    [
+      "invalid_value",
+      8,
+      `key runners[0].docker.cpus = "0" is not valid (expected a positive number): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      9,
+      `key runners[0].docker.shm_size = -5 is not valid (Docker refuses a value below 0): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      11,
+      `key runners[0].docker.userns_mode = "hots" is not valid (expected "host" (or no value)): ${fails}`,
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] and [runners.custom] on a runner whose executor does not read them warn, naming the first key", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.docker]\nimage = "alpine"\nprivileged = true\n` +

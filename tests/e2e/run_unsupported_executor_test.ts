@@ -68,6 +68,42 @@ Deno.test("lint fails on a custom entry without run_exec, naming the key", async
   }
 });
 
+Deno.test("register writes a --docker-pull-policy no job can use with a warning, and lint fails on it", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-lint-values-" });
+  try {
+    const path = join(dir, "config.toml");
+    const reg = await runCli([
+      "register",
+      "--non-interactive",
+      "--url",
+      gitlab.url,
+      "--token",
+      fake.token,
+      "--executor",
+      "docker",
+      "--docker-image",
+      "alpine:3.20",
+      "--docker-pull-policy",
+      "bogus",
+      "--config",
+      path,
+    ]);
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.match(reg.stderr, /key runners\[0\]\.docker\.pull_policy\[0\] = "bogus" is not valid/);
+    const res = await runCli(["lint", "-c", path]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(
+      res.stderr,
+      /ERROR: .*config\.toml:\d+: key runners\[0\]\.docker\.pull_policy\[0\] = "bogus" is not valid \(expected always, if-not-present or never\): every job of runner ".*" fails/,
+    );
+    assert.doesNotMatch(res.stdout, /config is valid/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("global labels are combined with the runner's and sent to GitLab with every job request", async () => {
   await using gitlab = await FakeGitLab.start();
   const r = gitlab.createRunner({ kind: "created" });

@@ -338,11 +338,11 @@ export async function lintCommand(ctx: CliContext, args: string[]): Promise<numb
   const loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile: "error" });
   let errors = 0;
   for (const warning of loaded.warnings) {
-    // An entry with an executor we lack, or without what its executor needs, can never run a
-    // job here: an error, like a typo.
+    // An entry with an executor we lack, without what its executor needs, or with a value
+    // every job fails on, can never run a job here: an error, like a typo.
     if (
       warning.kind === "unknown_key" || warning.kind === "unsupported_executor" ||
-      warning.kind === "missing_key"
+      warning.kind === "missing_key" || warning.kind === "invalid_value"
     ) {
       errors++;
       ctx.err(`ERROR: ${formatConfigProblem(warning)}`);

@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { posix } from "node:path";
 import picomatch from "picomatch";
 import type { DockerConfig } from "../../config/runner_config.ts";
+import { MIN_MEMORY, parseDockerCpus, parseDockerSize } from "../../config/docker_values.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 
 function configError(key: string, value: string, why: string): JobFailedError {
@@ -25,33 +26,13 @@ function notNegative(key: string, value: number): number {
   return value;
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1024 ** 4,
-};
-
 /** Docker size syntax (`512m`, `1g`, `1024`); "" is 0 (no limit). */
 export function parseSize(key: string, value: string): number {
-  if (value.trim() === "") return 0;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = SIZE_UNITS[(m?.[2] ?? "").toLowerCase()];
-  if (!m || unit === undefined) {
-    throw configError(key, value, "expected a size such as 512m or 2g");
+  try {
+    return parseDockerSize(value);
+  } catch (error) {
+    throw configError(key, value, (error as RangeError).message);
   }
-  const bytes = Math.floor(Number(m[1]) * unit);
-  // Docker's daemon refused the JSON of a larger one (1.1e+26), naming no key.
-  if (!Number.isSafeInteger(bytes)) {
-    throw configError(key, value, `too large: at most ${Number.MAX_SAFE_INTEGER} bytes`);
-  }
-  return bytes;
 }
 
 /**
@@ -66,18 +47,11 @@ function usernsMode(value: string): string {
 
 /** `cpus = "1.5"` -> NanoCpus. */
 export function parseCpus(key: string, value: string): number {
-  if (value.trim() === "") return 0;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw configError(key, value, "expected a positive number");
-  // The kernel's smallest CFS quota is 1 ms per Docker's 100 ms period: below 0.01 the
-  // container failed at start ('failed to write "100": …cpu.cfs_quota_us: invalid argument'),
-  // a system failure retried by prepare. Docker's own range message starts at 0.01.
-  if (n < 0.01) throw configError(key, value, "the minimum is 0.01 (Docker's range)");
-  const nanoCpus = Math.round(n * 1e9);
-  if (!Number.isSafeInteger(nanoCpus)) {
-    throw configError(key, value, "too large: at most 9007199 CPUs");
+  try {
+    return parseDockerCpus(value);
+  } catch (error) {
+    throw configError(key, value, (error as RangeError).message);
   }
-  return nanoCpus;
 }
 
 /**
@@ -365,7 +339,7 @@ export function buildHostConfig(
   if (config.volumeDriver) host["VolumeDriver"] = config.volumeDriver;
   const memory = parseSize("memory", config.memory);
   if (memory > 0) {
-    if (memory < 4 * 1024 * 1024) throw configError("memory", config.memory, "the minimum is 4m");
+    if (memory < MIN_MEMORY) throw configError("memory", config.memory, "the minimum is 4m");
     host["Memory"] = memory;
   }
   const swap = parseSize("memory_swap", config.memorySwap);
@@ -417,7 +391,7 @@ export function serviceHostConfig(config: DockerConfig, image: string): Record<s
   if (nanoCpus > 0) host["NanoCpus"] = nanoCpus;
   const memory = parseSize("service_memory", config.serviceMemory);
   if (memory > 0) {
-    if (memory < 4 * 1024 * 1024) {
+    if (memory < MIN_MEMORY) {
       throw configError("service_memory", config.serviceMemory, "the minimum is 4m");
     }
     host["Memory"] = memory;

@@ -4,10 +4,9 @@
  */
 import picomatch from "picomatch";
 import { JobFailedError } from "../../job/failure_reason.ts";
+import { isPullPolicy } from "../../config/docker_values.ts";
 
 export type PullPolicy = "always" | "if-not-present" | "never";
-
-const PULL_POLICIES: readonly string[] = ["always", "if-not-present", "never"];
 
 /**
  * Glob match as the official runner does it: `*` stays inside one path
@@ -39,7 +38,7 @@ export function checkImageAllowed(
 function parsePolicies(values: readonly string[], where: string): PullPolicy[] {
   return values.map((v) => {
     const policy = v.trim().toLowerCase();
-    if (!PULL_POLICIES.includes(policy)) {
+    if (!isPullPolicy(policy)) {
       throw new JobFailedError(
         "runner_configuration_error",
         `Unsupported pull_policy "${v}" in ${where}: expected always, if-not-present or never`,

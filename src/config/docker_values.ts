@@ -1,0 +1,139 @@
+/**
+ * The syntax of `[runners.docker]` values that fail every job when wrong:
+ * sizes, CPU counts, pull policies. The docker executor turns them into
+ * Engine API fields (executors/docker/host_config.ts, image_policy.ts) and
+ * config loading checks them, so a typo is named at load and by lint, not only
+ * in each job's log. Pure and without `node:` imports: the poller loads it.
+ */
+import type { DockerConfig } from "./runner_config.ts";
+
+export const PULL_POLICIES: readonly string[] = ["always", "if-not-present", "never"];
+
+/** A pull policy as the executor reads it: case and surrounding blanks do not matter. */
+export function isPullPolicy(value: string): boolean {
+  return PULL_POLICIES.includes(value.trim().toLowerCase());
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+};
+
+/** Docker's smallest memory limit (4m): below it the daemon refuses the container. */
+export const MIN_MEMORY = 4 * 1024 * 1024;
+
+/**
+ * Docker size syntax (`512m`, `1g`, `1024`) -> bytes; "" is 0 (no limit).
+ * Throws a RangeError saying what is wrong with `value`.
+ */
+export function parseDockerSize(value: string): number {
+  if (value.trim() === "") return 0;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = SIZE_UNITS[(m?.[2] ?? "").toLowerCase()];
+  if (!m || unit === undefined) throw new RangeError("expected a size such as 512m or 2g");
+  const bytes = Math.floor(Number(m[1]) * unit);
+  // Docker's daemon refused the JSON of a larger one (1.1e+26), naming no key.
+  if (!Number.isSafeInteger(bytes)) {
+    throw new RangeError(`too large: at most ${Number.MAX_SAFE_INTEGER} bytes`);
+  }
+  return bytes;
+}
+
+/** `cpus = "1.5"` -> NanoCpus; "" is 0 (no limit). Throws a RangeError saying what is wrong. */
+export function parseDockerCpus(value: string): number {
+  if (value.trim() === "") return 0;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new RangeError("expected a positive number");
+  // The kernel's smallest CFS quota is 1 ms per Docker's 100 ms period: below 0.01 the
+  // container failed at start ('failed to write "100": …cpu.cfs_quota_us: invalid argument'),
+  // a system failure retried by prepare. Docker's own range message starts at 0.01.
+  if (n < 0.01) throw new RangeError("the minimum is 0.01 (Docker's range)");
+  const nanoCpus = Math.round(n * 1e9);
+  if (!Number.isSafeInteger(nanoCpus)) throw new RangeError("too large: at most 9007199 CPUs");
+  return nanoCpus;
+}
+
+/** A `[runners.docker]` value every job would refuse: its key, index in a list, and why. */
+export interface DockerValueProblem {
+  key: string;
+  index?: number;
+  value: string | number;
+  why: string;
+}
+
+/**
+ * The values of `config` with which every job fails, each as the executor
+ * names it. `hasServices`: whether the executor starts services (docker+ssh
+ * does not, so it never reads the service_* limits).
+ */
+export function dockerValueProblems(
+  config: DockerConfig,
+  options: { hasServices: boolean },
+): DockerValueProblem[] {
+  const problems: DockerValueProblem[] = [];
+  const policies = (key: string, values: readonly string[]) =>
+    values.forEach((value, index) => {
+      if (!isPullPolicy(value)) {
+        problems.push({ key, index, value, why: "expected always, if-not-present or never" });
+      }
+    });
+  policies("pull_policy", config.pullPolicy);
+  policies("allowed_pull_policies", config.allowedPullPolicies);
+  const sizes: [string, string, boolean][] = [
+    ["memory", config.memory, true],
+    ["memory_swap", config.memorySwap, false],
+    ["memory_reservation", config.memoryReservation, false],
+  ];
+  const cpus: [string, string][] = [["cpus", config.cpus]];
+  const counts: [string, number][] = [["shm_size", config.shmSize], [
+    "cpu_shares",
+    config.cpuShares,
+  ]];
+  if (options.hasServices) {
+    sizes.push(
+      ["service_memory", config.serviceMemory, true],
+      ["service_memory_swap", config.serviceMemorySwap, false],
+      ["service_memory_reservation", config.serviceMemoryReservation, false],
+    );
+    cpus.push(["service_cpus", config.serviceCpus]);
+    counts.push(["service_cpu_shares", config.serviceCpuShares]);
+  }
+  for (const [key, value, hasMinimum] of sizes) {
+    try {
+      const bytes = parseDockerSize(value);
+      if (hasMinimum && bytes > 0 && bytes < MIN_MEMORY) {
+        problems.push({ key, value, why: "the minimum is 4m" });
+      }
+    } catch (error) {
+      problems.push({ key, value, why: (error as RangeError).message });
+    }
+  }
+  for (const [key, value] of cpus) {
+    try {
+      parseDockerCpus(value);
+    } catch (error) {
+      problems.push({ key, value, why: (error as RangeError).message });
+    }
+  }
+  for (const [key, value] of counts) {
+    if (value < 0) {
+      problems.push({ key, value, why: "Docker refuses a value below 0" });
+    }
+  }
+  if (config.usernsMode !== "" && config.usernsMode !== "host") {
+    problems.push({
+      key: "userns_mode",
+      value: config.usernsMode,
+      why: 'expected "host" (or no value)',
+    });
+  }
+  return problems;
+}
