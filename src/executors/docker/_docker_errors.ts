@@ -83,6 +83,27 @@ export function isRefusedExtraHost(err: unknown): boolean {
   return isBadParameter(err) && daemonMessage(err).includes("add-host");
 }
 
+/**
+ * The daemon's endpoint did not answer at all (no HTTP status): its socket is
+ * missing ("connect ENOENT /var/run/docker.sock"), refused, unreachable or cut.
+ */
+export function isDaemonUnreachable(err: unknown): boolean {
+  if (typeof err !== "object" || err === null || statusCode(err) !== undefined) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && DAEMON_UNREACHABLE_CODES.has(code);
+}
+
+const DAEMON_UNREACHABLE_CODES = new Set([
+  "ENOENT",
+  "ECONNREFUSED",
+  "EACCES",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
 /** The daemon's own sentence, without dockerode's "(HTTP code …) …" prefix. */
 export function daemonMessage(err: unknown): string {
   if (typeof err === "object" && err !== null) {

@@ -220,6 +220,37 @@ test("docker executor: an entrypoint that ends the build container fails the sta
   );
 });
 
+test("docker executor: a daemon that cannot be reached is named as such, not as the image's pull failure", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-no-daemon-" });
+  try {
+    const unreachable = new Docker({ socketPath: `${dir}/docker.sock` });
+    await using executor = new DockerExecutor({
+      docker: unreachable,
+      config: dockerConfig({ pullPolicy: ["never"] }),
+      job: parseJobSpec({ id: ++nextJobId, token: "job-token", job_info: { project_id: 1 } }),
+      shortToken: SHORT_TOKEN,
+      concurrentProjectId: 0,
+      output: new CollectedOutput(),
+      log: new SilentLogger(),
+      lease: lease!,
+      sweepOrphans: false,
+    });
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      // It was 'Cannot get image "runner-test/busybox:latest" with pull policies [never]:
+      // never: connect ENOENT …', an image_pull_failure not retried by prepare.
+      assert.ok(!(err instanceof JobFailedError), String(err));
+      assert.equal(
+        (err as Error).message,
+        `Cannot connect to the Docker daemon to get image "runner-test/busybox:latest": connect ` +
+          `ENOENT ${dir}/docker.sock (is dockerd running, and [runners.docker] host right?)`,
+      );
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 test("docker executor: an image without a shell fails the job naming the image, without a retry", async () => {
   const image = await ensureNoShellImage();
   // The start fails too ('exec: "sh": executable file not found'): which answer

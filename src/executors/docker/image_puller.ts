@@ -4,7 +4,7 @@
  */
 import type { DockerApi } from "./docker_client.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
-import { daemonMessage, isNotFound } from "./_docker_errors.ts";
+import { daemonMessage, isDaemonUnreachable, isNotFound } from "./_docker_errors.ts";
 import { normalizeImageName, type PullPolicy } from "./image_policy.ts";
 import type { ResolvedAuth } from "./registry_auth.ts";
 
@@ -170,6 +170,14 @@ export async function ensureImage(
       options.say(`Using docker image ${pulled.id} for ${name} ...`);
       return pulled;
     } catch (err) {
+      // No daemon to ask: not the image's fault, and the next policy would fail alike.
+      if (isDaemonUnreachable(err)) {
+        throw new Error(
+          `Cannot connect to the Docker daemon to get image "${name}": ${daemonMessage(err)} ` +
+            "(is dockerd running, and [runners.docker] host right?)",
+          { cause: err },
+        );
+      }
       const reason = daemonMessage(err);
       reasons.push(`${policy}: ${reason}`);
       options.say(`WARNING: Failed to pull image with policy "${policy}": ${reason}`);
