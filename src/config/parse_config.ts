@@ -35,6 +35,9 @@ import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { dockerValueProblems } from "./docker_values.ts";
+// Pure parsers of the two listeners' addresses, so load and lint judge them as `run` does.
+import { parseListenAddress } from "../metrics/listen_address.ts";
+import { sessionAddresses } from "../session/session_address.ts";
 
 export interface ParseConfigOptions {
   /** Path shown in messages. */
@@ -653,6 +656,46 @@ function checkLabelPatterns(v: Validation, labels: Record<string, string>, path:
  * poller keeps one entry per runner, the last: the earlier ones' settings are
  * never used, which the file must not leave unsaid.
  */
+/**
+ * Addresses `run` cannot listen on, found at load: a metrics `listen_address`
+ * (its server then does not start, as upstream runs on without it) warns; a
+ * `[session_server]` one is an error, as the runner cannot start with it
+ * (a reload keeps the running config).
+ */
+function checkListenAddresses(v: Validation, config: GlobalConfig): void {
+  if (config.listenAddress !== "") {
+    try {
+      parseListenAddress(config.listenAddress);
+    } catch (err) {
+      const why = (err as Error).message.replace(/^Invalid listen address "[^"]*": /, "");
+      v.warn(
+        "unsupported_value",
+        ["listen_address"],
+        `key listen_address = ${
+          JSON.stringify(config.listenAddress)
+        } cannot be listened on: ${why}; the metrics server does not start`,
+      );
+    }
+  }
+  const { listenAddress, advertiseAddress } = config.sessionServer;
+  if (listenAddress === "") return;
+  try {
+    sessionAddresses(listenAddress, advertiseAddress);
+  } catch (err) {
+    const message = (err as Error).message;
+    const key = advertiseAddress !== "" && message.includes('advertise_address "')
+      ? "advertise_address"
+      : "listen_address";
+    const value = key === "listen_address" ? listenAddress : advertiseAddress;
+    v.error(
+      ["session_server", key],
+      `= ${JSON.stringify(value)} cannot be used: ${
+        message.replace(/^Invalid \[session_server\](?: \w+ "[^"]*")?: /, "")
+      }`,
+    );
+  }
+}
+
 function checkDuplicateRunners(v: Validation, config: GlobalConfig): void {
   // The entries the poller asks for jobs with (poller/poller.ts apply).
   const isUsed = (r: RunnerConfig) =>
@@ -707,6 +750,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   readTable(v, "", document, [], root, "full");
   checkLabels(v, root.obj as unknown as GlobalConfig);
   checkDuplicateRunners(v, root.obj as unknown as GlobalConfig);
+  checkListenAddresses(v, root.obj as unknown as GlobalConfig);
   if (v.problems.length > 0) throw new ConfigError(v.problems);
   root.obj["unsupported"] = root.unsupported;
   const config = root.obj as unknown as GlobalConfig;

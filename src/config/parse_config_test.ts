@@ -992,3 +992,51 @@ Deno.test("[runners.docker] and [runners.custom] on a runner whose executor does
     ],
   ]);
 });
+
+Deno.test("a metrics listen_address the server cannot listen on warns at load, naming the key", () => {
+  const { warnings } = parseConfig(`concurrent = 1\nlisten_address = "metrics:http"\n`, opts);
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [[
+    "unsupported_value",
+    2,
+    'key listen_address = "metrics:http" cannot be listened on: port "http" is not a number; the metrics server does not start',
+  ]]);
+  for (const good of ["localhost:9252", ":9252", "127.0.0.1", "[::1]:9252"]) {
+    const loaded = parseConfig(`listen_address = ${JSON.stringify(good)}\n`, opts);
+    assert.deepEqual(loaded.warnings, [], good);
+  }
+});
+
+Deno.test("a [session_server] address the runner cannot start with is a config error naming the key", () => {
+  const session = (body: string) => `concurrent = 1\n\n[session_server]\n${body}`;
+  const problems = (text: string) => {
+    try {
+      parseConfig(text, opts);
+      return [];
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      return err.problems.map((p) => [p.line, p.message]);
+    }
+  };
+  assert.deepEqual(problems(session(`  listen_address = "127.0.0.1"\n`)), [[
+    4,
+    'key session_server.listen_address = "127.0.0.1" cannot be used: expected host:port (for example "0.0.0.0:8093")',
+  ]]);
+  assert.deepEqual(problems(session(`  listen_address = ":8093"\n`)), [[
+    4,
+    'key session_server.listen_address = ":8093" cannot be used: no valid address provided (listen_address ":8093", advertise_address "" name no host)',
+  ]]);
+  assert.deepEqual(
+    problems(
+      session(`  listen_address = ":8093"\n  advertise_address = "https://r.example.com:8093"\n`),
+    ),
+    [[
+      5,
+      'key session_server.advertise_address = "https://r.example.com:8093" cannot be used: url not valid, scheme defined',
+    ]],
+  );
+  assert.deepEqual(
+    problems(session(`  listen_address = ":8093"\n  advertise_address = "r.example.com:8093"\n`)),
+    [],
+  );
+  assert.deepEqual(problems(session(`  advertise_address = "bad"\n`)), [], "no server: not used");
+});

@@ -618,3 +618,21 @@ Deno.test("[session_server] listen_address changed in config.toml: the running j
   );
   await Deno.remove(marks, { recursive: true });
 });
+
+Deno.test("a reload setting a [session_server] address the runner cannot listen on keeps the running config, naming the key", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const port = freePort();
+  const text = (address: string) =>
+    `concurrent = 1\ncheck_interval = 1\n\n[session_server]\n  listen_address = "${address}"\n\n` +
+    runnerToml(gitlab.url, r.token);
+  await using runner = await startRunner({ config: text(`127.0.0.1:${port}`) });
+  await runner.waitForLog(/Runner started/);
+  const mark = runner.log.length;
+  await Deno.writeTextFile(runner.configPath, text("127.0.0.1"));
+  const line = await waitForLogAfter(runner, mark, /Configuration not reloaded/);
+  assert.match(line, /key session_server\.listen_address = "127\.0\.0\.1" cannot be used/);
+  const job = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT });
+  assert.equal((await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 })).status, "success");
+  assert.ok(gitlab.runnerSessionOf(job.id)?.url.startsWith(`https://127.0.0.1:${port}/`));
+});

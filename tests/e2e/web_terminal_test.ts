@@ -342,7 +342,7 @@ Deno.test("a [session_server] listen_address without a port stops the runner, na
   assert.notEqual(status.code, 0, runner.log);
   assert.match(
     runner.log,
-    /Failed to create session server.*listen_address "127\.0\.0\.1": expected host:port/,
+    /config\.toml:4: key session_server\.listen_address = "127\.0\.0\.1" cannot be used: expected host:port/,
   );
   assert.equal(gitlab.requests.filter((q) => q.endpoint === "request_job").length, 0);
 });
