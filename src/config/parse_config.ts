@@ -439,15 +439,17 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     // Every executor here drives bash or sh only: the shell, ssh and custom
     // executors fail every job on another shell; docker runs the image's bash or sh.
     const where = [...path, "shell"];
+    const fails = `every job of runner ${JSON.stringify(runner.name)} fails`;
+    // Only docker runs jobs anyway, and a custom config_exec may still give a shell:
+    // otherwise no job can run, which lint reports as an error.
+    const isRescued = runner.executor === "custom" && runner.custom.configExec !== "";
     const consequence = runner.executor === "docker"
       ? "its jobs run in the image's bash or sh"
-      : runner.executor === "custom"
-      ? `every job of runner ${
-        JSON.stringify(runner.name)
-      } fails unless config_exec gives a shell (use "bash" or "sh")`
-      : `every job of runner ${JSON.stringify(runner.name)} fails (use "bash" or "sh")`;
+      : isRescued
+      ? `${fails} unless config_exec gives a shell (use "bash" or "sh")`
+      : `${fails} (use "bash" or "sh")`;
     v.warn(
-      "unsupported_value",
+      runner.executor === "docker" || isRescued ? "unsupported_value" : "invalid_value",
       where,
       `key ${displayKeyPath(where)} = ${
         JSON.stringify(runner.shell)

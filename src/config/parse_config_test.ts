@@ -885,12 +885,12 @@ Deno.test("a shell the ssh executors cannot drive warns at load, naming the key"
   );
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
     [
-      "unsupported_value",
+      "invalid_value",
       4,
       'key runners[0].shell = "pwsh" is not supported by the ssh executor: every job of runner "a" fails (use "bash" or "sh")',
     ],
     [
-      "unsupported_value",
+      "invalid_value",
       16,
       'key runners[2].shell = "powershell" is not supported by the docker+ssh executor: every job of runner "d" fails (use "bash" or "sh")',
     ],
@@ -903,24 +903,31 @@ Deno.test("a shell the shell, custom or docker executor cannot drive warns at lo
       `[[runners]]\nname = "b"\nexecutor = "shell"\nshell = "sh"\n` +
       `[[runners]]\nname = "c"\nexecutor = "custom"\nshell = "pwsh"\n[runners.custom]\nrun_exec = "/bin/true"\n` +
       `[[runners]]\nname = "d"\nexecutor = "docker"\nshell = "powershell"\n[runners.docker]\nimage = "alpine"\n` +
-      `[[runners]]\nname = "e"\nexecutor = "docker"\nshell = "bash"\n[runners.docker]\nimage = "alpine"\n`,
+      `[[runners]]\nname = "e"\nexecutor = "docker"\nshell = "bash"\n[runners.docker]\nimage = "alpine"\n` +
+      `[[runners]]\nname = "f"\nexecutor = "custom"\nshell = "pwsh"\n[runners.custom]\nrun_exec = "/bin/true"\n` +
+      `config_exec = "/bin/cfg"\n`,
     opts,
   );
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
     [
-      "unsupported_value",
+      "invalid_value",
       4,
       'key runners[0].shell = "fish" is not supported by the shell executor: every job of runner "a" fails (use "bash" or "sh")',
     ],
     [
-      "unsupported_value",
+      "invalid_value",
       12,
-      'key runners[2].shell = "pwsh" is not supported by the custom executor: every job of runner "c" fails unless config_exec gives a shell (use "bash" or "sh")',
+      'key runners[2].shell = "pwsh" is not supported by the custom executor: every job of runner "c" fails (use "bash" or "sh")',
     ],
     [
       "unsupported_value",
       18,
       'key runners[3].shell = "powershell" is not supported by the docker executor: its jobs run in the image\'s bash or sh',
+    ],
+    [
+      "unsupported_value",
+      30,
+      'key runners[5].shell = "pwsh" is not supported by the custom executor: every job of runner "f" fails unless config_exec gives a shell (use "bash" or "sh")',
     ],
   ]);
 });

@@ -487,7 +487,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    'bash or sh ("": bash). Any other shell (pwsh, powershell, fish) warns at load and in lint, naming the key: the shell, ssh, docker+ssh and custom executors fail every job on it (custom: unless config_exec gives a shell), and the docker executor runs the image\'s bash or sh instead.',
+    'bash or sh ("": bash). Any other shell (pwsh, powershell, fish) warns at load, naming the key: the shell, ssh, docker+ssh and custom executors fail every job on it, which lint reports as an error (custom with config_exec: a warning, config_exec may give a shell); the docker executor runs the image\'s bash or sh instead (a warning).',
     { defaultText: "executor default" },
   ),
   k(

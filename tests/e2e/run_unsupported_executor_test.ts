@@ -104,6 +104,42 @@ Deno.test("register writes a --docker-pull-policy no job can use with a warning,
   }
 });
 
+Deno.test("register writes a --shell the shell executor cannot run with a warning, and lint fails on it", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-lint-shell-" });
+  try {
+    const path = join(dir, "config.toml");
+    const reg = await runCli([
+      "register",
+      "--non-interactive",
+      "--url",
+      gitlab.url,
+      "--token",
+      fake.token,
+      "--executor",
+      "shell",
+      "--shell",
+      "fish",
+      "--config",
+      path,
+    ]);
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.match(
+      reg.stderr,
+      /key runners\[0\]\.shell = "fish" is not supported by the shell executor/,
+    );
+    const res = await runCli(["lint", "-c", path]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(
+      res.stderr,
+      /ERROR: .*config\.toml:\d+: key runners\[0\]\.shell = "fish" is not supported by the shell executor: every job of runner ".*" fails \(use "bash" or "sh"\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("global labels are combined with the runner's and sent to GitLab with every job request", async () => {
   await using gitlab = await FakeGitLab.start();
   const r = gitlab.createRunner({ kind: "created" });
