@@ -5,17 +5,24 @@
  * `shutdown_timeout`, also when it comes during a drain; any stop signal
  * while aborting exits at once. A further SIGQUIT during a drain changes
  * nothing. A drain the runner starts itself (`--max-builds`, a re-scope for
- * a reloaded config) goes the same way.
+ * a reloaded config) goes the same way. On Windows, where no SIGQUIT can be
+ * sent, the first stop signal drains, as the official runner's does there
+ * (`isFirstGraceful`).
  */
 export type StopPhase = "serving" | "draining" | "aborting" | "exiting";
 
 export class StopSequence {
+  readonly #isFirstGraceful: boolean;
   #phase: StopPhase = "serving";
   #started = Promise.withResolvers<"graceful" | "forceful">();
   #aborting = Promise.withResolvers<void>();
   #exiting = Promise.withResolvers<void>();
   #abortedBy: Deno.Signal | null = null;
   #drainedBy: Deno.Signal | null = null;
+
+  constructor(options: { isFirstGraceful?: boolean } = {}) {
+    this.#isFirstGraceful = options.isFirstGraceful ?? false;
+  }
 
   get phase(): StopPhase {
     return this.#phase;
@@ -59,7 +66,8 @@ export class StopSequence {
    * first.
    */
   signal(signal: Deno.Signal): string | null {
-    const isGraceful = signal === "SIGQUIT";
+    const isGraceful = signal === "SIGQUIT" ||
+      (this.#isFirstGraceful && this.#phase === "serving");
     switch (this.#phase) {
       case "serving":
         if (isGraceful) {

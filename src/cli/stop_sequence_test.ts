@@ -35,6 +35,17 @@ Deno.test("SIGINT aborts at once; the next signal exits", async () => {
   assert.equal(stop.phase, "exiting");
 });
 
+Deno.test("with isFirstGraceful (Windows: no SIGQUIT) the first SIGINT drains, the second aborts, the third exits", async () => {
+  const stop = new StopSequence({ isFirstGraceful: true });
+  assert.equal(stop.signal("SIGINT"), null);
+  assert.equal(stop.phase, "draining");
+  assert.equal(stop.drainedBy, "SIGINT");
+  assert.match(stop.signal("SIGINT")!, /aborting them/);
+  assert.equal(stop.abortedBy, "SIGINT");
+  assert.match(stop.signal("SIGINT")!, /exiting now/);
+  assert.deepEqual(await settled(stop), ["aborting", "exiting", "started:graceful"]);
+});
+
 Deno.test("a drain the runner starts itself (max builds, re-scope) is aborted by SIGTERM", async () => {
   const stop = new StopSequence();
   stop.drain();

@@ -179,7 +179,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     running: () => poller.runningJobs,
     collect: () => releaseJobGarbage(log),
   });
-  const stop = new StopSequence();
+  // Windows has no SIGQUIT: there the first Ctrl-C drains, as upstream's.
+  const stop = new StopSequence({ isFirstGraceful: Deno.build.os === "windows" });
   let watcher: ConfigWatcher | null = null;
   /** A SIGHUP that came before the watcher: it reloads once the watcher is there. */
   let isReloadWanted = false;
@@ -539,7 +540,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   if (how === "graceful") {
     metrics.setProcessState("graceful-shutdown");
     log.info(
-      "Stopping: waiting for running jobs to finish (send SIGTERM to abort them)",
+      `Stopping: waiting for running jobs to finish (${
+        Deno.build.os === "windows" ? "press Ctrl-C again" : "send SIGTERM"
+      } to abort them)`,
       stop.drainedBy ? { "signal": stop.drainedBy } : {},
     );
     // A re-scope goes on polling: a job GitLab gives a request in flight is run, not lost.
