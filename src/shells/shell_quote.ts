@@ -31,15 +31,28 @@ export function isShellVariableName(key: string): boolean {
 }
 
 /**
- * The first job variable the scripts export, or script line, that no shell
- * can hold (it contains a NUL byte), named by its payload field; null when
- * there is none. Checked before the job starts, so the job fails naming it.
+ * The first job variable the scripts export, git_info field or script line
+ * that no shell can hold (it contains a NUL byte), named by its payload
+ * field; null when there is none. Checked before the job starts, so the job
+ * fails naming it.
  */
 export function unquotableField(
-  job: Pick<JobSpec, "variables" | "steps" | "hooks">,
+  job: Pick<JobSpec, "variables" | "steps" | "hooks" | "gitInfo">,
 ): string | null {
   const variable = job.variables.find((v) => isShellVariableName(v.key) && v.value.includes("\0"));
   if (variable) return `the value of variable "${variable.key}"`;
+  // What get_sources writes into its script.
+  const git = job.gitInfo;
+  const gitFields = [
+    ["repo_url", git.repoUrl],
+    ["repo_object_format", git.repoObjectFormat],
+    ["ref", git.ref],
+    ["sha", git.sha],
+    ...git.refspecs.map((refspec, i) => [`refspecs[${i}]`, refspec] as const),
+  ] as const;
+  for (const [field, value] of gitFields) {
+    if (value.includes("\0")) return `git_info.${field}`;
+  }
   for (const [field, scripts] of [["steps", job.steps], ["hooks", job.hooks]] as const) {
     for (const [i, { name, script }] of scripts.entries()) {
       const line = script.findIndex((l) => l.includes("\0"));

@@ -27,6 +27,18 @@ Deno.test("unquotableField names the variable or the script line that holds a NU
     unquotableField(job({ hooks: [{ name: "pre_get_sources_script", script: ["\0"] }] })),
     'line 1 of hooks[0] ("pre_get_sources_script")',
   );
+  // What get_sources writes into its script from git_info.
+  const git = { "repo_url": "https://h/a.git", ref: "main", sha: "0".repeat(40), refspecs: [] };
+  assert.equal(unquotableField(job({ "git_info": git })), null);
+  assert.equal(unquotableField(job({ "git_info": { ...git, ref: "ma\0in" } })), "git_info.ref");
+  assert.equal(
+    unquotableField(job({ "git_info": { ...git, refspecs: ["+a:b", "+c\0:d"] } })),
+    "git_info.refspecs[1]",
+  );
+  assert.equal(
+    unquotableField(job({ "git_info": { ...git, "repo_url": "https://h/\0" } })),
+    "git_info.repo_url",
+  );
 });
 
 Deno.test("unexportedVariables lists each key that is not a shell name once", () => {
