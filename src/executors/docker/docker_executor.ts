@@ -59,7 +59,7 @@ import { ExecFrameDecoder } from "./exec_frames.ts";
 import {
   buildHostConfig,
   isPathWithin,
-  parseVolume,
+  parseVolumes,
   resolveUser,
   serviceHostConfig,
   type VolumeSpec,
@@ -647,7 +647,7 @@ export class DockerExecutor implements Executor {
   /** Volumes for builds_dir, cache_dir and `volumes`, per project and slot. */
   #prepareVolumes(): void {
     const { config } = this.#o;
-    const specs: VolumeSpec[] = config.volumes.map(parseVolume);
+    const specs: VolumeSpec[] = parseVolumes(config.volumes);
     for (const dir of [this.paths.buildsDir, this.paths.cacheDir]) {
       if (!specs.some((v) => isPathWithin(dir, v.containerPath))) {
         specs.push({ kind: "managed", containerPath: dir });

@@ -171,6 +171,32 @@ export function parseVolume(value: string): VolumeSpec {
   };
 }
 
+/**
+ * Every `volumes` entry (parseVolume), refusing what the official runner's
+ * volume manager refuses before Docker sees it (errDirectoryIsRootPath,
+ * ErrVolumeAlreadyDefined): Docker refused both at create, naming no key
+ * ("Duplicate mount point: /data", "destination can't be '/'").
+ */
+export function parseVolumes(values: readonly string[]): VolumeSpec[] {
+  const seen = new Set<string>();
+  return values.map((value) => {
+    const spec = parseVolume(value);
+    const target = spec.containerPath.replace(/(?<=.)\/+$/, "");
+    if (target === "/") {
+      throw configError("volumes", value, "the container path is the root directory");
+    }
+    if (seen.has(target)) {
+      throw configError(
+        "volumes",
+        value,
+        `a volume for container path "${target}" is already defined`,
+      );
+    }
+    seen.add(target);
+    return spec;
+  });
+}
+
 /** Whether `inner` is `outer` or below it. */
 export function isPathWithin(inner: string, outer: string): boolean {
   const a = posix.normalize(inner);

@@ -11,6 +11,7 @@ import {
   parseSize,
   parseUlimits,
   parseVolume,
+  parseVolumes,
   resolveUser,
   serviceHostConfig,
 } from "./host_config.ts";
@@ -97,6 +98,27 @@ Deno.test("a negative shm_size, cpu_shares or service_cpu_shares fails the job n
   );
   // 0 leaves Docker's default.
   assert.equal(buildHostConfig({ ...base(), shmSize: 0, cpuShares: 0 })["ShmSize"], undefined);
+});
+
+Deno.test("a volumes container path given twice or the root fails the job naming the entry", () => {
+  assert.throws(
+    () => parseVolumes(["/tmp:/data", "/var:/data/"]),
+    /^JobFailedError: Invalid \[runners.docker\] volumes "\/var:\/data\/": a volume for container path "\/data" is already defined$/,
+  );
+  assert.throws(
+    () => parseVolumes(["/cache", "/cache"]),
+    /volumes "\/cache": a volume for container path "\/cache" is already defined$/,
+  );
+  assert.throws(
+    () => parseVolumes(["/"]),
+    /^JobFailedError: Invalid \[runners.docker\] volumes "\/": the container path is the root directory$/,
+  );
+  assert.throws(() => parseVolumes(["/srv:/"]), /the container path is the root directory/);
+  assert.deepEqual(parseVolumes(["/cache", "/srv:/srv:ro", "/data"]).map((v) => v.containerPath), [
+    "/cache",
+    "/srv",
+    "/data",
+  ]);
 });
 
 Deno.test("a userns_mode other than host fails the job naming the key", () => {
