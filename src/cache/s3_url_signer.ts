@@ -24,6 +24,7 @@ import {
   type SignerContext,
 } from "./cache_url_signer.ts";
 import { s3ObjectUrl, s3Partition, s3Region, s3StsUrl } from "./s3_endpoint.ts";
+import { S3_ENCRYPTION_MODES, s3AuthenticationType, s3SettingsProblem } from "./s3_settings.ts";
 
 /** S3 refuses pre-signed URLs that live longer than a week. */
 const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
@@ -53,20 +54,8 @@ export class S3UrlSigner implements CacheUrlSigner {
   constructor(s3: S3CacheConfig, context: SignerContext) {
     this.#s3 = s3;
     this.#context = context;
-    const type = authenticationType(s3);
-    if (type !== "access-key" && type !== "iam") {
-      throw new RangeError(
-        `[runners.cache.s3] AuthenticationType ${
-          JSON.stringify(s3.authenticationType)
-        } is not supported: use "access-key" or "iam"`,
-      );
-    }
-    if (type === "access-key" && (s3.accessKey === "" || s3.secretKey === "")) {
-      throw new RangeError(
-        '[runners.cache.s3] AccessKey and SecretKey are required with AuthenticationType "access-key"',
-      );
-    }
-    sseHeaders(s3); // fails early for an unknown ServerSideEncryption
+    const problem = s3SettingsProblem(s3);
+    if (problem !== null) throw new RangeError(`[runners.cache.s3] ${problem.message}`);
     const limit = s3.assumeRoleMaxConcurrency;
     this.#assumeRoleSlots = limit < 0
       ? null
@@ -219,7 +208,7 @@ export class S3UrlSigner implements CacheUrlSigner {
 
   async #credentials(): Promise<Credentials> {
     const s3 = this.#s3;
-    if (authenticationType(s3) === "access-key") {
+    if (s3AuthenticationType(s3) === "access-key") {
       return {
         accessKeyId: s3.accessKey,
         secretAccessKey: s3.secretKey,
@@ -249,40 +238,23 @@ export class S3UrlSigner implements CacheUrlSigner {
   }
 }
 
-/** "" means access-key when keys are set, else iam (the official default). */
-function authenticationType(s3: S3CacheConfig): string {
-  if (s3.authenticationType !== "") return s3.authenticationType.toLowerCase();
-  return s3.accessKey !== "" && s3.secretKey !== "" ? "access-key" : "iam";
-}
-
 /** Headers a PUT must carry for `ServerSideEncryption` (signed, so the holder must send them). */
 export function sseHeaders(s3: S3CacheConfig): Record<string, string> {
-  const keyId = s3.serverSideEncryptionKeyId;
-  switch (s3.serverSideEncryption.toUpperCase()) {
-    case "":
-      return {};
-    case "S3":
-    case "AES256":
-      return { "x-amz-server-side-encryption": "AES256" };
-    case "KMS":
-    case "AWS:KMS":
-      return {
-        "x-amz-server-side-encryption": "aws:kms",
-        ...(keyId ? { "x-amz-server-side-encryption-aws-kms-key-id": keyId } : {}),
-      };
-    case "DSSE-KMS":
-    case "AWS:KMS:DSSE":
-      return {
-        "x-amz-server-side-encryption": "aws:kms:dsse",
-        ...(keyId ? { "x-amz-server-side-encryption-aws-kms-key-id": keyId } : {}),
-      };
-    default:
-      throw new RangeError(
-        `[runners.cache.s3] ServerSideEncryption ${
-          JSON.stringify(s3.serverSideEncryption)
-        } is not supported: use "S3", "KMS" or "DSSE-KMS"`,
-      );
+  const name = s3.serverSideEncryption.toUpperCase();
+  const mode = Object.hasOwn(S3_ENCRYPTION_MODES, name) ? S3_ENCRYPTION_MODES[name] : undefined;
+  if (mode === undefined) {
+    throw new RangeError(
+      `[runners.cache.s3] ServerSideEncryption ${
+        JSON.stringify(s3.serverSideEncryption)
+      } is not supported: use "S3", "KMS" or "DSSE-KMS"`,
+    );
   }
+  if (mode === "") return {};
+  const keyId = s3.serverSideEncryptionKeyId;
+  return {
+    "x-amz-server-side-encryption": mode,
+    ...(mode !== "AES256" && keyId ? { "x-amz-server-side-encryption-aws-kms-key-id": keyId } : {}),
+  };
 }
 
 /**

@@ -34,6 +34,7 @@ import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
 import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
+import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
 // Pure parsers of the two listeners' addresses, so load and lint judge them as `run` does.
 import { parseListenAddress } from "../metrics/listen_address.ts";
@@ -387,6 +388,19 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   if (cacheBackend(runner.cache.type) === null) {
     // Each job then warns that it has no URL; this says why once, at load.
     warnCacheType('is not a cache type (use "s3", "gcs" or "azure")');
+  }
+  const s3Problem = cacheBackend(runner.cache.type) === "s3"
+    ? s3SettingsProblem(runner.cache.s3)
+    : null;
+  if (s3Problem !== null) {
+    // The signer cannot be made: each job warns "No URL for the distributed cache".
+    const where = [...path, "cache", "s3", s3Problem.key];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${displayKeyPath(where)}: ${s3Problem.message}; ` +
+        `its jobs keep their cache in cache_dir on this host`,
+    );
   }
   const unused = runner.cache.type === ""
     ? ([

@@ -932,6 +932,37 @@ Deno.test("a shell the shell, custom or docker executor cannot drive warns at lo
   ]);
 });
 
+Deno.test("[runners.cache.s3] settings no S3 signer can use warn at load, naming the key", () => {
+  const cache = (s3: string) =>
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n[runners.cache.s3]\n` +
+    `BucketName = "b"\n${s3}`;
+  const { warnings } = parseConfig(
+    cache(`AuthenticationType = "magic"\n`) +
+      cache(`AuthenticationType = "access-key"\nAccessKey = "k"\n`) +
+      cache(`ServerSideEncryption = "rot13"\n`) +
+      cache(`AuthenticationType = "IAM"\nServerSideEncryption = "kms"\n`),
+    opts,
+  );
+  const local = "its jobs keep their cache in cache_dir on this host";
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      7,
+      `key runners[0].cache.s3.AuthenticationType: AuthenticationType "magic" is not supported: use "access-key" or "iam"; ${local}`,
+    ],
+    [
+      "unsupported_value",
+      14,
+      `key runners[1].cache.s3.AuthenticationType: AccessKey and SecretKey are required with AuthenticationType "access-key"; ${local}`,
+    ],
+    [
+      "unsupported_value",
+      22,
+      `key runners[2].cache.s3.ServerSideEncryption: ServerSideEncryption "rot13" is not supported: use "S3", "KMS" or "DSSE-KMS"; ${local}`,
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

@@ -795,12 +795,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P2",
-    "access-key or iam (SDK default credential chain).",
+    "access-key or iam (SDK default credential chain). Another value, or access-key without AccessKey and SecretKey, warns at load naming the key; the jobs then keep their cache in cache_dir.",
     { defaultText: "access-key if address+keys set, else iam" },
   ),
-  k("runners.cache.s3", "ServerSideEncryption", "string", "", "P2", "S3 (AES256), KMS, DSSE-KMS.", {
-    defaultText: '""',
-  }),
+  k(
+    "runners.cache.s3",
+    "ServerSideEncryption",
+    "string",
+    "",
+    "P2",
+    "S3 (AES256), KMS, DSSE-KMS. Another value warns at load naming the key; the jobs then keep their cache in cache_dir.",
+    {
+      defaultText: '""',
+    },
+  ),
   k("runners.cache.s3", "ServerSideEncryptionKeyID", "string", "", "P2", "KMS key id/alias/ARN.", {
     field: "serverSideEncryptionKeyId",
     defaultText: '""',
