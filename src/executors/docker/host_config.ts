@@ -45,6 +45,24 @@ function usernsMode(value: string): string {
   return value;
 }
 
+/** IPC modes Docker knows besides "container:<name>" (docker run --ipc). */
+const IPC_MODES = ["none", "private", "shareable", "host"];
+
+/**
+ * `ipcmode` and `pid_mode` as docker run --ipc and --pid take them: one of
+ * `modes` or "container:<name>". Docker's daemon took a pid_mode it does not
+ * know and gave the container its own namespace without a word, and refused
+ * an ipcmode only at start ("Invalid IPC mode"), a system failure retried by prepare.
+ */
+function namespaceMode(key: string, value: string, modes: readonly string[]): string {
+  if (modes.includes(value) || /^container:.+/.test(value)) return value;
+  throw configError(
+    key,
+    value,
+    `expected ${modes.map((m) => `"${m}"`).join(", ")} or "container:<name>"`,
+  );
+}
+
 /** `cpus = "1.5"` -> NanoCpus. */
 export function parseCpus(key: string, value: string): number {
   try {
@@ -357,8 +375,10 @@ export function buildHostConfig(
   };
   if (config.runtime) host["Runtime"] = config.runtime;
   if (config.usernsMode) host["UsernsMode"] = usernsMode(config.usernsMode);
-  if (config.ipcmode) host["IpcMode"] = config.ipcmode;
-  if (options.isBuild && config.pidMode) host["PidMode"] = config.pidMode;
+  if (config.ipcmode) host["IpcMode"] = namespaceMode("ipcmode", config.ipcmode, IPC_MODES);
+  if (options.isBuild && config.pidMode) {
+    host["PidMode"] = namespaceMode("pid_mode", config.pidMode, ["host"]);
+  }
   if (config.cgroupParent) host["CgroupParent"] = config.cgroupParent;
   if (config.cpusetMems) host["CpusetMems"] = config.cpusetMems;
   if (config.oomScoreAdjust !== 0) host["OomScoreAdj"] = config.oomScoreAdjust;

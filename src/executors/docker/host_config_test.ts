@@ -121,6 +121,24 @@ Deno.test("a volumes container path given twice or the root fails the job naming
   ]);
 });
 
+Deno.test("an ipcmode or pid_mode Docker does not know fails the job naming the key", () => {
+  assert.throws(
+    () => buildHostConfig({ ...base(), ipcmode: "bogus" }),
+    /^JobFailedError: Invalid \[runners.docker\] ipcmode "bogus": expected "none", "private", "shareable", "host" or "container:<name>"$/,
+  );
+  assert.throws(
+    () => buildHostConfig({ ...base(), pidMode: "hots" }, { isBuild: true, image: "x" }),
+    /^JobFailedError: Invalid \[runners.docker\] pid_mode "hots": expected "host" or "container:<name>"$/,
+  );
+  for (const ipcmode of ["none", "private", "shareable", "host", "container:db"]) {
+    assert.equal(buildHostConfig({ ...base(), ipcmode })["IpcMode"], ipcmode);
+  }
+  for (const pidMode of ["host", "container:db"]) {
+    const host = buildHostConfig({ ...base(), pidMode }, { isBuild: true, image: "x" });
+    assert.equal(host["PidMode"], pidMode);
+  }
+});
+
 Deno.test("a userns_mode other than host fails the job naming the key", () => {
   type Config = ReturnType<typeof base>;
   for (const config of [buildHostConfig, (c: Config) => serviceHostConfig(c, "svc")]) {
