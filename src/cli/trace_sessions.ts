@@ -90,6 +90,12 @@ export class TraceSessions implements TraceSessionFactory {
       onCancelRequested: () => callbacks.onCancelRequested(),
       finalUpdateRetryLimit: runner.jobStatusFinalUpdateRetryLimit,
       isDynamicForceSendInterval: flags["FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL"] ?? false,
+      onFinalRetry: (attempt, error, delayMs) =>
+        log.warn("Final job update failed; trying again", {
+          "attempt": attempt,
+          "retry_in_s": Math.round(delayMs / 100) / 10,
+          [F.ERROR]: error,
+        }),
     });
     uploader.start();
     return {

@@ -11,6 +11,7 @@ import { parseJobSpec } from "../job/job_spec.ts";
 import type { Clock } from "../trace/clock.ts";
 import { TraceSessions } from "./trace_sessions.ts";
 import { SilentLogger } from "../log/logger.ts";
+import { LogSink, StreamLogger } from "../log/log_sink.ts";
 
 /** Time moves only by sleeps; past `limit` a sleep waits until released (or aborted). */
 class ParkingClock implements Clock {
@@ -151,4 +152,50 @@ Deno.test("CI_DEBUG_TRACE read as the build reads it marks the trace PATCHes deb
     await debugTraceSent([{ key: "CI_DEBUG_TRACE", value: "true" }], { debugTraceDisabled: true }),
     ["false"],
   );
+});
+
+Deno.test("a final update GitLab refuses is logged with its error and when it is tried again", async () => {
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
+  const runnerToken = gitlab.createRunner().token;
+  gitlab.enqueueJob({});
+  const response = await fetch(`${gitlab.url}/api/v4/jobs/request`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token: runnerToken, info: { features: { refspecs: true } } }),
+  });
+  assert.equal(response.status, 201);
+  const job = parseJobSpec(await response.json());
+  using client = new JobClient({ url: gitlab.url, runnerInfo: INFO });
+  let text = "";
+  const sink = new LogSink({
+    output: {
+      writeSync(p: Uint8Array) {
+        text += new TextDecoder().decode(p);
+        return p.length;
+      },
+    },
+    format: "json",
+  });
+  const tempDir = await Deno.makeTempDir({ prefix: "trace-sessions-" });
+  try {
+    const sessions = new TraceSessions({
+      clientFor: () => client,
+      log: new StreamLogger(sink),
+      tempDir,
+    });
+    const runner = { ...defaultRunnerConfig("shell"), url: gitlab.url, token: runnerToken };
+    const session = await sessions.open(runner, job, { onAbort() {}, onCancelRequested() {} });
+    session.write(new TextEncoder().encode("done\n"));
+    gitlab.injectFault({ endpoint: "update_job", status: 400, body: "{}", times: 1 });
+    assert.equal(await session.finish({ state: "success" }), true);
+    const line = text.split("\n").find((l) => l.includes("Final job update failed"));
+    assert.ok(line, text);
+    const record = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(record["level"], "warning");
+    assert.equal(record["attempt"], 1);
+    assert.equal(record["retry_in_s"], 1);
+    assert.match(String(record["error"]), /400/);
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
 });

@@ -77,6 +77,12 @@ export interface TraceUploaderOptions {
   /** Backoff between failed final attempts: doubles from 1 s up to 60 min. */
   finalBackoffMinMs?: number;
   finalBackoffMaxMs?: number;
+  /**
+   * A final attempt failed with `error` and attempt `attempt + 1` follows in
+   * `delayMs`: the runner log says so (retries can take minutes while GitLab
+   * is down, a runner waiting on them to stop seemed hung).
+   */
+  onFinalRetry?: (attempt: number, error: string, delayMs: number) => void;
 }
 
 export const DEFAULT_UPDATE_INTERVAL_MS = 3_000;
@@ -138,6 +144,7 @@ export class TraceUploader implements AsyncDisposable {
   readonly #retryLimit: number;
   readonly #backoffMinMs: number;
   readonly #backoffMaxMs: number;
+  readonly #onFinalRetry: TraceUploaderOptions["onFinalRetry"];
 
   #intervalMs: number;
   #forceSendIntervalMs: number;
@@ -191,6 +198,7 @@ export class TraceUploader implements AsyncDisposable {
       options.finalBackoffMaxMs ?? FINAL_BACKOFF_MAX_MS,
     );
     this.#intervalMs = this.#defaultIntervalMs;
+    this.#onFinalRetry = options.onFinalRetry;
   }
 
   /** Trace bytes GitLab has confirmed so far. */
@@ -263,6 +271,7 @@ export class TraceUploader implements AsyncDisposable {
       if (step.isDone) return result(step.outcome);
       lastError = step.error;
       if (attempts >= this.#retryLimit) return result("retry-limit");
+      this.#onFinalRetry?.(attempts, lastError ?? "", backoffMs);
       await this.#clock.sleep(backoffMs, signal);
       backoffMs = Math.min(backoffMs * 2, this.#backoffMaxMs);
     }

@@ -259,6 +259,20 @@ Deno.test("TraceUploader retries a failing final update with doubling backoff up
   assert.deepEqual(clock.sleeps, [3000, 1000, 3000, 2000, 3000, 4000, 3000]);
 });
 
+Deno.test("TraceUploader says each failed final attempt, its error and when the next follows", async () => {
+  const retries: [number, string, number][] = [];
+  const { gitlab, trace, uploader } = setup({
+    finalUpdateRetryLimit: 3,
+    onFinalRetry: (attempt, error, delayMs) => retries.push([attempt, error, delayMs]),
+  });
+  trace.close();
+  for (let i = 0; i < 3; i++) gitlab.updateAnswers.push({ kind: "failed", status: 500 });
+  await uploader.finish({ state: "success" });
+  const error = "Final job update failed: GitLab answered 500";
+  // Nothing after the last attempt: no retry follows it.
+  assert.deepEqual(retries, [[1, error, 1000], [2, error, 2000]]);
+});
+
 Deno.test("TraceUploader caps the final backoff at 60 minutes by default", async () => {
   const { gitlab, trace, uploader, clock } = setup({ finalUpdateRetryLimit: 15 });
   trace.close();
