@@ -140,6 +140,27 @@ Deno.test("register writes a --shell the shell executor cannot run with a warnin
   }
 });
 
+Deno.test("lint names every invalid value of the file, each with its line, not only the first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runner-lint-all-" });
+  try {
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(
+      path,
+      `concurrent = -2\nlog_level = "verbose"\n[[runners]]\nexecutor = "shell"\nlimit = "x"\n`,
+    );
+    const res = await runCli(["lint", "-c", path]);
+    assert.equal(res.code, 1, res.stderr);
+    const errors = res.stderr.split("\n").filter((l) => l.startsWith("ERROR: "));
+    assert.deepEqual(errors, [
+      `ERROR: ${path}:1: key concurrent must be 1 or more, got -2`,
+      `ERROR: ${path}:2: key log_level must be one of debug, info, warn, warning, error, fatal, panic, got "verbose"`,
+      `ERROR: ${path}:5: key runners[0].limit must be an integer, got "x"`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("global labels are combined with the runner's and sent to GitLab with every job request", async () => {
   await using gitlab = await FakeGitLab.start();
   const r = gitlab.createRunner({ kind: "created" });
