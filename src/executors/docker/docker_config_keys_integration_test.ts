@@ -963,6 +963,31 @@ test("docker keys: a helper_image that cannot be had fails get_sources naming th
   );
 });
 
+test("docker keys: links, volumes_from or ipcmode naming no container fail the job naming the key", async () => {
+  const name = `runner-test-no-such-${crypto.randomUUID().slice(0, 8)}`;
+  const cases: [Partial<DockerConfig>, string][] = [
+    [{ links: [`${name}:alias`] }, "links"],
+    [{ volumesFrom: [`${name}:ro`] }, "volumes_from"],
+    [{ ipcmode: `container:${name}` }, "ipcmode"],
+  ];
+  for (const [config, key] of cases) {
+    const { executor } = createExecutor({ config });
+    await using _ = executor;
+    await assert.rejects(executor.prepare(never()), (err: unknown) => {
+      // The daemon's 'No such container: …' named no key.
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.equal(err.reason, "runner_configuration_error");
+      assert.match(
+        err.message,
+        new RegExp(
+          `^Cannot create the build container: \\[runners.docker\\] ${key}: .*No such container: ${name}$`,
+        ),
+      );
+      return true;
+    });
+  }
+});
+
 test("docker keys: a relative cache_dir fails the job naming the key", async () => {
   const { executor, jobId } = createExecutor({ config: { cacheDir: "relative/dir" } });
   await using _ = executor;

@@ -315,8 +315,12 @@ export class DockerExecutor implements Executor {
         { _query: query, _body: body } as unknown as Docker.ContainerCreateOptions,
       );
     } catch (err) {
-      if (isBadParameter(err)) {
-        const key = isRefusedExtraHost(err) ? "[runners.docker] extra_hosts: " : "";
+      // A 404 is a setting's only when one names the missing container (not an image
+      // removed since its pull, which a retry pulls again).
+      const key = isRefusedExtraHost(err)
+        ? "[runners.docker] extra_hosts: "
+        : this.#containerNamingKey(daemonMessage(err));
+      if (isBadParameter(err) || (isNotFound(err) && key !== "")) {
         throw new JobFailedError(
           "runner_configuration_error",
           `Cannot create the ${what} container: ${key}${daemonMessage(err)}`,
@@ -380,6 +384,24 @@ export class DockerExecutor implements Executor {
       }
       throw new Error(`Cannot start the ${what} container: ${daemonMessage(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * "[runners.docker] <key>: " for the key naming the container the daemon did not find
+   * ('No such container: db', 'could not get container for db'), else "".
+   */
+  #containerNamingKey(message: string): string {
+    const name = /(?:No such container|could not get container for):? ([^\s:]+)/.exec(message)?.[1];
+    if (name === undefined) return "";
+    const { config } = this.#o;
+    const keys: [string, string[]][] = [
+      ["links", config.links.map((l) => l.split(":")[0] ?? "")],
+      ["volumes_from", config.volumesFrom.map((v) => v.split(":")[0] ?? "")],
+      ["ipcmode", [config.ipcmode.replace(/^container:/, "")]],
+      ["pid_mode", [config.pidMode.replace(/^container:/, "")]],
+    ];
+    const key = keys.find(([, names]) => names.includes(name))?.[0];
+    return key ? `[runners.docker] ${key}: ` : "";
   }
 
   /** The setting behind a start refusal, and whose it is: config.toml's, or the job's. */
