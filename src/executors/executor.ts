@@ -105,7 +105,7 @@ export interface StageScript {
 
 /** An interactive shell on a terminal, opened by `Executor.openTerminal`. */
 export interface JobTerminalProcess {
-  /** Keystrokes for the shell. */
+  /** Keystrokes for the shell; dropped past a bound waiting (executors/terminal_input.ts). */
   write(data: Uint8Array): void;
   /** Kills the shell; may run twice. */
   close(): Promise<void>;

@@ -57,7 +57,17 @@ interface Pending {
   callbacks: TerminalCallbacks;
   started: PromiseWithResolvers<TerminalStream>;
   isStarted: boolean;
+  /** Keystroke bytes (base64) handed to `send` and not yet written to the executor process. */
+  inputInFlight: number;
 }
+
+/**
+ * Keystrokes (as base64) that may wait for the executor process to take them;
+ * more is dropped, as a full tty drops input. A client sending faster than
+ * the job's shell reads (a paste of gigabytes) would otherwise be buffered by
+ * the poller, the process every job depends on.
+ */
+export const MAX_TERMINAL_INPUT_IN_FLIGHT = 4 * 1024 * 1024;
 
 /** Terminals of one executor process, relayed over its stdin and stdout. */
 export class ProcessTerminal implements JobTerminal {
@@ -73,7 +83,12 @@ export class ProcessTerminal implements JobTerminal {
   open(callbacks: TerminalCallbacks): Promise<TerminalStream> {
     if (this.#isClosed) return Promise.reject(new Error("the job has ended"));
     const id = this.#next++;
-    const pending: Pending = { callbacks, started: Promise.withResolvers(), isStarted: false };
+    const pending: Pending = {
+      callbacks,
+      started: Promise.withResolvers(),
+      isStarted: false,
+      inputInFlight: 0,
+    };
     this.#terminals.set(id, pending);
     this.#send({ type: "terminal-open", id }).catch((err) => this.#end(id, String(err)));
     return pending.started.promise;
@@ -90,9 +105,12 @@ export class ProcessTerminal implements JobTerminal {
       const id = event.id;
       pending.started.resolve({
         write: (data) => {
-          if (this.#terminals.has(id)) {
-            this.#send({ type: "terminal-input", id, data: encodeBase64(data) }).catch(() => {});
-          }
+          if (!this.#terminals.has(id)) return;
+          const text = encodeBase64(data);
+          if (pending.inputInFlight + text.length > MAX_TERMINAL_INPUT_IN_FLIGHT) return;
+          pending.inputInFlight += text.length;
+          this.#send({ type: "terminal-input", id, data: text }).catch(() => {})
+            .finally(() => pending.inputInFlight -= text.length);
         },
         pause: () => {
           if (this.#terminals.has(id)) this.#send({ type: "terminal-pause", id }).catch(() => {});

@@ -34,6 +34,7 @@ import type {
   ShellName,
   StageScript,
 } from "../executor.ts";
+import { TerminalInput } from "../terminal_input.ts";
 import {
   daemonMessage,
   isBadParameter,
@@ -1448,6 +1449,10 @@ export class DockerExecutor implements Executor {
     const stream = await exec.start({ hijack: true, stdin: true, Tty: true }) as unknown as
       & NodeJS.ReadWriteStream
       & { destroy(): void };
+    // Taken once the attach connection sent it (a destroyed stream calls back with an error).
+    const input = new TerminalInput((data) =>
+      new Promise<void>((taken) => stream.write(data, () => taken()))
+    );
     const closed = new Promise<void>((resolve) => {
       stream.on("data", (chunk: Uint8Array) => {
         const wait = onOutput(new Uint8Array(chunk));
@@ -1464,9 +1469,7 @@ export class DockerExecutor implements Executor {
       this.#terminals.delete(terminal);
     });
     const terminal: JobTerminalProcess = {
-      write: (data) => {
-        stream.write(data);
-      },
+      write: (data) => input.write(data),
       close: async () => {
         // Closing the attach connection hangs up the exec's tty, as upstream's cancel does.
         stream.destroy();

@@ -22,6 +22,7 @@ import type {
   ShellName,
   StageScript,
 } from "../executor.ts";
+import { TerminalInput } from "../terminal_input.ts";
 import type { OutputStream } from "../../job/output_stream.ts";
 import { checkUserSwitch, suArgs } from "./user_switch.ts";
 import { quoteShell } from "../../shells/shell_quote.ts";
@@ -318,6 +319,7 @@ export class ShellExecutor implements Executor {
       }
     };
     const writer = child.stdin.getWriter();
+    const input = new TerminalInput((data) => writer.write(data));
     const closed = Promise.all([child.status, pump(child.stdout), pump(child.stderr)]).then(
       () => {
         this.#options.onProcessGroup?.(child.pid, false);
@@ -325,7 +327,7 @@ export class ShellExecutor implements Executor {
       },
     );
     const terminal: JobTerminalProcess = {
-      write: (data) => void writer.write(data).catch(() => {}),
+      write: (data) => input.write(data),
       close: async () => {
         closing.resolve();
         // The shell of a closed terminal gets a hangup, as when a terminal window closes.
