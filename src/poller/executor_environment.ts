@@ -40,7 +40,7 @@ export const EXECUTOR_ENV_NAMES: readonly string[] = [
   "NODE_EXTRA_CA_CERTS",
   // Where the runtime finds its module cache when run from source.
   "DENO_DIR",
-  // Docker daemon and registry settings the docker executors read (docker_endpoint.ts).
+  // Docker daemon and registry settings the docker executors read (config/docker_endpoint.ts).
   "DOCKER_HOST",
   "DOCKER_CERT_PATH",
   "DOCKER_TLS_VERIFY",

@@ -11,6 +11,8 @@ import type { RunnerConfig } from "../config/runner_config.ts";
 import { cacheEndpoints } from "../cache/cache_endpoint.ts";
 import { seccompProfilePath } from "../config/seccomp_profile_path.ts";
 import { sshFilePath, sshNetAddress } from "../config/ssh_address.ts";
+import { dockerEndpoint as parseDockerEndpoint } from "../config/docker_endpoint.ts";
+import { CLONE_URL_EXPECTED, parseCloneUrl } from "../config/clone_url.ts";
 import { dockerConfigPath, executorStateDir } from "./executor_paths.ts";
 
 export { dockerConfigPath, executorStateDir };
@@ -71,8 +73,6 @@ export function credentialHelperPrograms(configs: readonly string[]): string[] {
     .map((n) => `docker-credential-${n}`);
 }
 
-export const DOCKER_SOCKET = "/var/run/docker.sock";
-
 function hostPort(url: string): string {
   const u = new URL(url);
   const port = u.port || (u.protocol === "https:" ? "443" : "80");
@@ -83,17 +83,20 @@ function dir(path: string, cwd: string): string {
   return isAbsolute(path) ? path : resolve(cwd, path);
 }
 
-/** Where the docker executor connects: a unix socket path or a tcp `host:port`. */
+/**
+ * Where the docker executor connects: a unix socket path or a tcp `host:port`.
+ * Throws a TypeError naming the setting when it is no Docker endpoint.
+ */
 export function dockerEndpoint(
   runner: RunnerConfig,
   env: (name: string) => string | undefined,
 ): { socket: string } | { net: string } {
-  const host = runner.docker.host || env("DOCKER_HOST") || "";
-  if (host === "" || host.startsWith("unix://")) {
-    return { socket: host ? host.slice("unix://".length) : DOCKER_SOCKET };
-  }
-  const u = new URL(host.replace(/^tcp:/, "http:"));
-  return { net: `${u.hostname}:${u.port || (runner.docker.tlsVerify ? "2376" : "2375")}` };
+  const endpoint = parseDockerEndpoint(runner.docker, env);
+  if (endpoint.kind === "socket") return { socket: endpoint.socketPath };
+  const host = endpoint.host.includes(":") && !endpoint.host.startsWith("[")
+    ? `[${endpoint.host}]`
+    : endpoint.host;
+  return { net: `${host}:${endpoint.port}` };
 }
 
 export function executorPermissions(ctx: PermissionContext): ExecutorPermissions {
@@ -120,7 +123,15 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       // A job script may start any program anyway, and signalling a stage's process
       // group (Deno.kill(-pgid)) needs unscoped --allow-run: scoping it would buy nothing.
       perms.run.push("*");
-      if (runner.cloneUrl) perms.net.push(hostPort(runner.cloneUrl));
+      if (runner.cloneUrl) {
+        const clone = parseCloneUrl(runner.cloneUrl);
+        if (clone === null) {
+          throw new TypeError(
+            `[[runners]] clone_url "${runner.cloneUrl}" is not ${CLONE_URL_EXPECTED}`,
+          );
+        }
+        perms.net.push(hostPort(clone.href));
+      }
       break;
     }
     case "docker": {

@@ -432,18 +432,27 @@ export class JobSupervisor implements JobHandler {
     context: JobContext,
     setCancel: (fn: (graceful: boolean) => void) => void,
   ): Promise<JobResult> {
-    const permissions = this.#permissionsFor(runner, job);
+    const failSystem = async (message: string): Promise<JobResult> => {
+      (await context.trace()).write(
+        encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
+        "runner",
+      );
+      return { state: "failed", failureReason: "runner_system_failure" };
+    };
+    let permissions: ExecutorPermissions;
+    try {
+      permissions = this.#permissionsFor(runner, job);
+    } catch (err) {
+      // A setting the permission table cannot read (a [runners.docker] host that is no
+      // address): the job fails naming it, instead of staying running on GitLab.
+      return await failSystem(`Cannot start the executor process: ${(err as Error).message}`);
+    }
     for (let attempt = 1;; attempt++) {
       let proc: ExecutorProcess;
       try {
         proc = this.#opts.launcher.launch(permissions);
       } catch (err) {
-        const message = `Cannot start the executor process: ${(err as Error).message}`;
-        (await context.trace()).write(
-          encoder.encode(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`),
-          "runner",
-        );
-        return { state: "failed", failureReason: "runner_system_failure" };
+        return await failSystem(`Cannot start the executor process: ${(err as Error).message}`);
       }
       let isReaped = false;
       const watched = this.#watch(

@@ -8,7 +8,7 @@ import type Docker from "dockerode";
 import { Agent as HttpsAgent } from "node:https";
 import { join } from "node:path";
 import { type DockerApi, dockerClient } from "./docker_client.ts";
-import { dockerEndpoint, type DockerEndpointConfig } from "./docker_endpoint.ts";
+import { dockerEndpoint, type DockerEndpointConfig } from "../../config/docker_endpoint.ts";
 
 /** Reads certificate files; injectable so tests need no files. */
 export type ReadTextFile = (path: string) => Promise<string>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { expandImageName } from "./_expand.ts";
-import { dockerEndpoint } from "./docker_endpoint.ts";
+import { dockerEndpoint } from "../../config/docker_endpoint.ts";
 import { resourceLabels } from "./docker_labels.ts";
 import { ExecFrameDecoder } from "./exec_frames.ts";
 import { serviceAliases, servicePorts } from "./job_services.ts";
@@ -35,7 +35,16 @@ Deno.test("docker endpoint: local socket by default, DOCKER_HOST and TLS like th
   });
   assert.throws(
     () => dockerEndpoint({ host: "ftp://x", ...noTls }),
-    /Invalid docker host "ftp:\/\/x"/,
+    /Invalid \[runners\.docker\] host "ftp:\/\/x"/,
+  );
+  // As the docker client: without a scheme there is no endpoint.
+  assert.throws(
+    () =>
+      dockerEndpoint(
+        { host: "", ...noTls },
+        (name) => name === "DOCKER_HOST" ? "bogus" : undefined,
+      ),
+    /Invalid DOCKER_HOST "bogus": expected unix:\/\/\/path or tcp:\/\/host:port/,
   );
 });
 

@@ -14,7 +14,7 @@ export {
   type DockerEndpoint,
   dockerEndpoint,
   type DockerEndpointConfig,
-} from "./docker_endpoint.ts";
+} from "../../config/docker_endpoint.ts";
 export { OwnerLease } from "./owner_lease.ts";
 export {
   type CacheVolumeFilter,

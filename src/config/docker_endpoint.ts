@@ -1,5 +1,5 @@
 /** Where the Docker Engine API is: the pure part of the connection factory. */
-import type { DockerConfig } from "../../config/runner_config.ts";
+import type { DockerConfig } from "./runner_config.ts";
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 
@@ -33,17 +33,20 @@ export function dockerEndpoint(
   }
   const tlsCertPath = config.tlsCertPath || env("DOCKER_CERT_PATH") || "";
   const tlsVerify = config.tlsVerify || ["1", "true"].includes(env("DOCKER_TLS_VERIFY") ?? "");
+  // As the docker client (ParseHostURL): a scheme is required; "bogus" is no endpoint.
+  const source = config.host ? "[runners.docker] host" : "DOCKER_HOST";
+  const invalid = (cause?: unknown) =>
+    new TypeError(
+      `Invalid ${source} "${host}": expected unix:///path or tcp://host:port`,
+      cause === undefined ? undefined : { cause },
+    );
   let url: URL;
   try {
-    url = new URL(host.includes("://") ? host : `tcp://${host}`);
+    url = new URL(host);
   } catch (cause) {
-    throw new TypeError(`Invalid docker host "${host}": expected unix:///path or tcp://host:port`, {
-      cause,
-    });
+    throw invalid(cause);
   }
-  if (!["tcp:", "http:", "https:"].includes(url.protocol) || url.hostname === "") {
-    throw new TypeError(`Invalid docker host "${host}": expected unix:///path or tcp://host:port`);
-  }
+  if (!["tcp:", "http:", "https:"].includes(url.protocol) || url.hostname === "") throw invalid();
   const isTls = tlsVerify || tlsCertPath !== "" || url.protocol === "https:";
   const port = url.port ? Number(url.port) : isTls ? 2376 : 2375;
   return { kind: "tcp", host: url.hostname, port, tlsCertPath, tlsVerify };
