@@ -4,6 +4,7 @@
  * carries the job token; `insteadOf` rewrites in a config file outside the
  * work tree add it back while git talks to the server.
  */
+import { parseCloneUrl } from "../config/clone_url.ts";
 
 export interface GitRemote {
   /** The remote as stored in `.git/config`, without credentials. */
@@ -71,7 +72,8 @@ function baseOf(u: URL): URL {
 
 /** Throws a `TypeError` naming the URL when `repo_url` cannot be used. */
 export function resolveGitRemote(input: GitRemoteInput): GitRemote {
-  const clone = input.cloneUrl === "" ? null : tryUrl(input.cloneUrl);
+  // The caller refuses a clone_url that is not one (run_build.ts).
+  const clone = input.cloneUrl === "" ? null : parseCloneUrl(input.cloneUrl);
   let authed: URL;
   if (clone !== null) {
     const u = new URL(clone.href);

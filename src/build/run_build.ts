@@ -69,6 +69,7 @@ import {
   unparsableFeatureFlags,
 } from "./feature_flags.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
+import { CLONE_URL_EXPECTED, parseCloneUrl } from "../config/clone_url.ts";
 import { formatGoDuration } from "../time/go_duration.ts";
 import {
   buildJobVariables,
@@ -664,6 +665,13 @@ class Build {
   #gitSources(): GitSources {
     const { job, runner } = this.#o;
     const s = this.#settings;
+    if (runner.cloneUrl !== "" && parseCloneUrl(runner.cloneUrl) === null) {
+      // Ignored, every job would clone from where GitLab says, the setting unheard.
+      throw new JobFailedError(
+        "runner_configuration_error",
+        `[[runners]] clone_url "${runner.cloneUrl}" is not ${CLONE_URL_EXPECTED}`,
+      );
+    }
     const remote = resolveGitRemote({
       repoUrl: job.gitInfo.repoUrl,
       cloneUrl: runner.cloneUrl,

@@ -819,6 +819,19 @@ Deno.test("GIT_SUBMODULE_DEPTH takes any integer, as the official runner: 0 or l
   assert.match(odd.log, /Invalid GIT_SUBMODULE_DEPTH "1e1": ignoring it/);
 });
 
+Deno.test("a clone_url that is not a URL fails the job naming it before get_sources, instead of being ignored", async () => {
+  const { result, stages } = await build({ runner: runner({ cloneUrl: "gitlab.internal" }) });
+  assert.equal(result.state, "failed");
+  assert.equal(result.failureReason, "runner_configuration_error");
+  assert.match(
+    result.message ?? "",
+    /\[\[runners\]\] clone_url "gitlab\.internal" is not an absolute URL such as https:\/\/gitlab\.example\.com/,
+  );
+  assert.deepEqual(stages, ["prepare_executor"]);
+  const used = await build({ runner: runner({ cloneUrl: "https://mirror.example.com" }) });
+  assert.deepEqual(used.result, { state: "success" });
+});
+
 Deno.test("a NUL byte in a [[runners]] script or environment entry fails the job naming the setting, before any stage", async () => {
   const cases: [Partial<RunnerConfig>, string][] = [
     [{ preBuildScript: "echo a\0b" }, "pre_build_script"],

@@ -36,6 +36,8 @@ import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_fla
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
+import { dockerEndpoint } from "./docker_endpoint.ts";
+import { CLONE_URL_EXPECTED, parseCloneUrl } from "./clone_url.ts";
 // Pure parsers of the two listeners' addresses, so load and lint judge them as `run` does.
 import { parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionAddresses } from "../session/session_address.ts";
@@ -492,6 +494,31 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
         `key ${
           displayKeyPath(where)
         } is not used by the docker+ssh executor: it starts the job container alone, without services, volumes, a helper or a job network`,
+      );
+    }
+  }
+  if (runner.cloneUrl !== "" && parseCloneUrl(runner.cloneUrl) === null) {
+    const where = [...path, "clone_url"];
+    v.warn(
+      "invalid_value",
+      where,
+      `key ${displayKeyPath(where)} = ${
+        JSON.stringify(runner.cloneUrl)
+      } is not ${CLONE_URL_EXPECTED}: every job of runner ${JSON.stringify(runner.name)} fails`,
+    );
+  }
+  if ((runner.executor === "docker" || runner.executor === "docker+ssh") && runner.docker.host) {
+    try {
+      dockerEndpoint(runner.docker);
+    } catch {
+      const where = [...path, "docker", "host"];
+      v.warn(
+        "invalid_value",
+        where,
+        `key ${displayKeyPath(where)} = ${
+          JSON.stringify(runner.docker.host)
+        } is not a Docker endpoint (expected unix:///path or tcp://host:port): ` +
+          `every job of runner ${JSON.stringify(runner.name)} fails`,
       );
     }
   }

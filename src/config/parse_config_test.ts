@@ -963,6 +963,29 @@ Deno.test("[runners.cache.s3] settings no S3 signer can use warn at load, naming
   ]);
 });
 
+Deno.test("a clone_url that is no URL and a [runners.docker] host that is no endpoint warn at load, naming the key", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\nclone_url = "not a url"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\nclone_url = "https://git.example.com:8443"\n` +
+      `[runners.docker]\nimage = "alpine"\nhost = "localhost:2375"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `host = "tcp://10.0.0.5:2376"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      4,
+      'key runners[0].clone_url = "not a url" is not an absolute URL such as https://gitlab.example.com: every job of runner "a" fails',
+    ],
+    [
+      "invalid_value",
+      11,
+      'key runners[1].docker.host = "localhost:2375" is not a Docker endpoint (expected unix:///path or tcp://host:port): every job of runner "b" fails',
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

@@ -514,7 +514,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Replaces scheme/host of the Git clone URL (not used for LFS, artifacts).",
+    "Replaces scheme/host of the Git clone URL (not used for LFS, artifacts). A value that is not an absolute URL (scheme://host) warns at load naming the key (an error in lint) and fails every job (runner_configuration_error).",
     { defaultText: "unset" },
   ),
   k(
@@ -931,9 +931,17 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "Longest wait for GitLab's answer once an artifact upload's body is sent; a try that ends by it is retried like a failed one.",
     { defaultText: "10m (0 or less: none)" },
   ),
-  k("runners.docker", "host", "string", "", "P1", "Docker daemon endpoint.", {
-    defaultText: "DOCKER_HOST env, else local socket",
-  }),
+  k(
+    "runners.docker",
+    "host",
+    "string",
+    "",
+    "P1",
+    "Docker daemon endpoint: unix:///path or tcp://host[:port]. Another value (no scheme, as for the docker client) warns at load naming the key (an error in lint) and fails every job.",
+    {
+      defaultText: "DOCKER_HOST env, else local socket",
+    },
+  ),
   k(
     "runners.docker",
     "tls_cert_path",
