@@ -1,5 +1,5 @@
 /**
- * End to end: dockerd restarted, or frozen, while a docker job runs. The job's dockerd is
+ * End to end: dockerd restarted, killed or frozen while a docker job runs. The job's dockerd is
  * one of the test's own (tests/fixtures/own_dockerd.ts, `[runners.docker]
  * host`), so restarting it disturbs no other docker test running meanwhile.
  */
@@ -91,5 +91,38 @@ Deno.test({
     );
     assert.doesNotMatch(state.trace, /not-reached/);
     dockerd.freeze(false);
+  },
+});
+
+Deno.test({
+  name: "dockerd killed mid-job: the job fails naming the lost daemon",
+  ignore: skipReason !== null,
+  async fn() {
+    await ensureBusyboxImage();
+    await using dockerd = await OwnDockerd.start([BUSYBOX_TEST_IMAGE]);
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    const docker =
+      `  [runners.docker]\n    host = "${dockerd.host}"\n    image = "${BUSYBOX_TEST_IMAGE}"\n` +
+      `    pull_policy = "if-not-present"\n`;
+    await using runner = await startRunner({
+      config: config(runnerToml(gitlab.url, r.token, { executor: "docker" }) + docker),
+    });
+    const job = gitlab.enqueueJob({
+      script: ["echo started", "sleep 120", "echo not-reached"],
+      variables: NO_GIT,
+    });
+    await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+      what: "docker job started",
+      timeoutMs: 120_000,
+    });
+    await dockerd.kill();
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.failureReason, "runner_system_failure", state.trace);
+    // It read 'stage "step_script": connect ECONNREFUSED …/docker.sock', naming no daemon.
+    assert.match(
+      state.trace,
+      /Job failed \(system failure\): stage "step_script": Lost the connection to the Docker daemon: /,
+    );
   },
 });

@@ -39,6 +39,7 @@ import {
   daemonMessage,
   isBadParameter,
   isConflict,
+  isDaemonUnreachable,
   isNotFound,
   isNotModified,
   isProcessNotStarted,
@@ -196,6 +197,18 @@ function settleAfterAbort<T>(
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
     });
+  });
+}
+
+/**
+ * A connection error with no daemon answer (dockerd stopped or restarting, its socket
+ * gone) said as such: it read 'connect ECONNREFUSED /var/run/docker.sock', naming no
+ * daemon. Other errors pass unchanged.
+ */
+function daemonLost(err: unknown): unknown {
+  if (!isDaemonUnreachable(err)) return err;
+  return new Error(`Lost the connection to the Docker daemon: ${daemonMessage(err)}`, {
+    cause: err,
   });
 }
 
@@ -480,7 +493,7 @@ export class DockerExecutor implements Executor {
         await this.#prepareOnce(signal);
       } catch (err) {
         await this.#discardAttempt();
-        throw err;
+        throw daemonLost(err);
       }
     })();
     return settleAfterAbort(attempt, signal, () => {
@@ -1129,7 +1142,10 @@ export class DockerExecutor implements Executor {
   }
 
   run(stage: StageScript, signal: AbortSignal): Promise<number> {
-    return settleAfterAbort(this.#runStage(stage, signal), signal, () => {
+    const running = this.#runStage(stage, signal).catch((err: unknown) => {
+      throw daemonLost(err);
+    });
+    return settleAfterAbort(running, signal, () => {
       this.#warnUnanswered(`the ${stage.stage} stage`);
       return KILLED_EXIT_CODE;
     });
