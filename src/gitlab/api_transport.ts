@@ -1,6 +1,7 @@
 import type { Logger } from "../log/logger.ts";
 import { F } from "../log/fields.ts";
 import { GitLabApiError } from "./api_error.ts";
+import { fetchFailureReason } from "./fetch_failure.ts";
 import { apiRootUrl } from "./api_url.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RetryPolicy } from "./retry_policy.ts";
@@ -191,9 +192,12 @@ export class ApiTransport implements Disposable {
         const why = headersLate.signal.aborted
           ? `no answer within ${headerTimeout.ms / 1000} s` +
             (headerTimeout.setting === "" ? "" : ` (${headerTimeout.setting})`)
-          : cause instanceof Error
-          ? cause.message
-          : String(cause);
+          : fetchFailureReason(cause, {
+            url: request.url,
+            caFile: this.#caFile,
+            certFile: this.#keyFile === "" ? "" : this.#certFile,
+            env: readEnv,
+          });
         throw new GitLabApiError(
           request.endpoint,
           0,
@@ -290,6 +294,15 @@ export class ApiTransport implements Disposable {
     const pending = this.#client;
     this.#client = Promise.resolve(undefined);
     pending?.then((c) => c?.close()).catch(() => {});
+  }
+}
+
+/** A variable of the environment, or undefined where the process may not read it. */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
   }
 }
 

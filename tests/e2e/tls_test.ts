@@ -171,6 +171,30 @@ Deno.test({
     }
     assert.ok(gitlab.rejectedTlsClients >= 2, runner.log);
     assert.equal(gitlab.jobOf(job.id).status, "pending");
+    // Not a bare "fetch failed": the log names the settings to look at.
+    await runner.waitForLog(/tls-cert-file and tls-key-file are not set/);
+    assert.doesNotMatch(runner.log, /: fetch failed/);
+  },
+});
+
+Deno.test({
+  name: "without tls-ca-file the runner's log says GitLab's CA is unknown and names tls-ca-file",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${runnerToml(gitlab.url, r.token)}`,
+    });
+    await runner.waitForLog(/Checking for jobs\.\.\. failed/);
+    const host = new URL(gitlab.url).host.replaceAll(".", "\\.");
+    assert.match(
+      runner.log,
+      new RegExp(
+        `cannot connect to ${host}: invalid peer certificate: UnknownIssuer .*set tls-ca-file to the PEM file of its CA`,
+      ),
+    );
   },
 });
 
