@@ -555,6 +555,27 @@ test("docker executor reaches a service by its alias on the job network", async 
   assert.match(output.text(), /svc-ok/);
 });
 
+test("docker executor's health check finds a listening service with a helper image whose nc has no -z (BusyBox)", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { helperImage: BUSYBOX_TEST_IMAGE, waitForServicesTimeout: 10 },
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "web",
+        command: ["httpd", "-f", "-p", "8080"],
+        ports: [{ number: 8080 }],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  assert.match(output.text(), /Waiting for services/);
+  // "nc -z" printed BusyBox's usage and failed: the service was waited for until the
+  // timeout and reported as not started.
+  assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
+});
+
 test("docker executor waits for a service under a wait_for_services_timeout longer than one timer holds", async () => {
   // A timer given more than 2^31-1 ms (24.8 days) fires after 1 ms: such a
   // timeout reported every service as not started.

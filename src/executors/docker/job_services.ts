@@ -42,12 +42,18 @@ export function servicePorts(service: Pick<JobImage, "ports">, exposedPorts: str
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
-/** Shell for the health-check container: $1 host, then ports; exits 0 once all accept. */
+/**
+ * Shell for the health-check container: $1 host, then ports; exits 0 once all accept.
+ * BusyBox's nc has no -z (it prints its usage and fails, so a service that was up
+ * was waited for until the timeout and reported as not started); it runs a program
+ * once connected instead: "nc host port -e true".
+ */
 const PROBE_SCRIPT = `host="$1"; shift
 for port in "$@"; do
   until
     if command -v nc >/dev/null 2>&1; then
-      nc -z -w 2 "$host" "$port" </dev/null >/dev/null 2>&1
+      nc -z -w 2 "$host" "$port" </dev/null >/dev/null 2>&1 ||
+        nc -w 2 "$host" "$port" -e true </dev/null >/dev/null 2>&1
     elif command -v bash >/dev/null 2>&1; then
       bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
     else
