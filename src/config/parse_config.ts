@@ -507,6 +507,22 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       } is not ${CLONE_URL_EXPECTED}: every job of runner ${JSON.stringify(runner.name)} fails`,
     );
   }
+  if (runner.executor === "docker") {
+    // Mount points in the job container: the executor refuses a relative one.
+    const mountPoints = [["builds_dir", runner.buildsDir], ["cache_dir", runner.cacheDir]] as const;
+    for (const [key, dir] of mountPoints) {
+      if (dir === "" || dir.startsWith("/")) continue;
+      const where = [...path, key];
+      v.warn(
+        "invalid_value",
+        where,
+        `key ${displayKeyPath(where)} = ${
+          JSON.stringify(dir)
+        } is not an absolute path, which the docker executor needs in the container: ` +
+          `every job of runner ${JSON.stringify(runner.name)} fails`,
+      );
+    }
+  }
   if ((runner.executor === "docker" || runner.executor === "docker+ssh") && runner.docker.host) {
     try {
       dockerEndpoint(runner.docker);

@@ -986,6 +986,23 @@ Deno.test("a clone_url that is no URL and a [runners.docker] host that is no end
   ]);
 });
 
+Deno.test("a relative builds_dir or cache_dir on a docker runner warns at load; the shell executor takes it", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker"\nbuilds_dir = "builds"\ncache_dir = "~/cache"\n` +
+      `[runners.docker]\nimage = "alpine"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\nbuilds_dir = "/b"\ncache_dir = "/c"\n` +
+      `[runners.docker]\nimage = "alpine"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "shell"\nbuilds_dir = "builds"\n`,
+    opts,
+  );
+  const tail = "is not an absolute path, which the docker executor needs in the container: " +
+    'every job of runner "a" fails';
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    ["invalid_value", 4, `key runners[0].builds_dir = "builds" ${tail}`],
+    ["invalid_value", 5, `key runners[0].cache_dir = "~/cache" ${tail}`],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

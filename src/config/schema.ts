@@ -496,7 +496,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Base directory for checkouts, in the executor's file system.",
+    "Base directory for checkouts, in the executor's file system. The shell executor joins a relative one to its working directory (~ is not expanded); the docker executor needs an absolute path in the container: a relative one warns at load naming the key (an error in lint) and fails every job.",
     { defaultText: "executor default" },
   ),
   k(
@@ -505,7 +505,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Base directory for local cache archives, in the executor's file system.",
+    "Base directory for local cache archives, in the executor's file system. The shell executor joins a relative one to its working directory (~ is not expanded); the docker executor needs an absolute path in the container: a relative one warns at load naming the key (an error in lint) and fails every job.",
     { defaultText: "executor default" },
   ),
   k(

@@ -53,6 +53,36 @@ Deno.test({
 
 Deno.test({
   name:
+    "docker executor: a relative builds_dir or cache_dir fails the job naming the key, not with Docker's mount error",
+  ignore: dockerReason !== null,
+  async fn() {
+    await using gitlab = await FakeGitLab.start({
+      traceUpdateIntervalSeconds: 1,
+      failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
+    });
+    for (const [key, dir] of [["builds_dir", "builds"], ["cache_dir", "~/cache"]] as const) {
+      const r = gitlab.createRunner({ kind: "created" });
+      await using runner = await startRunner({
+        config: `concurrent = 1\ncheck_interval = 1\n` +
+          runnerToml(gitlab.url, r.token, { executor: "docker", [key]: dir }) +
+          `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n`,
+      });
+      const job = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT, runnerId: r.id });
+      const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+      assert.equal(state.status, "failed", runner.log);
+      assert.equal(state.failureReason, "runner_configuration_error", state.trace);
+      assert.ok(
+        state.trace.includes(
+          `ERROR: Job failed: Invalid [[runners]] ${key} "${dir}": the docker executor needs an absolute path in the container`,
+        ),
+        state.trace,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name:
     "docker executor: pull_policy never with a missing image fails the job as image_pull_failure",
   ignore: dockerReason !== null,
   async fn() {

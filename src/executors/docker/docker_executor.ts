@@ -683,6 +683,20 @@ export class DockerExecutor implements Executor {
   /** Volumes for builds_dir, cache_dir and `volumes`, per project and slot. */
   #prepareVolumes(): void {
     const { config } = this.#o;
+    // Both are mount points in the container: Docker refuses a relative one naming
+    // neither key ("invalid mount path: 'builds' mount path must be absolute").
+    const mountPoints: [string, string][] = [
+      ["builds_dir", this.paths.buildsDir],
+      ["cache_dir", this.paths.cacheDir],
+    ];
+    for (const [key, dir] of mountPoints) {
+      if (!dir.startsWith("/")) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `Invalid [[runners]] ${key} "${dir}": the docker executor needs an absolute path in the container`,
+        );
+      }
+    }
     const specs: VolumeSpec[] = parseVolumes(config.volumes);
     for (const dir of [this.paths.buildsDir, this.paths.cacheDir]) {
       if (!specs.some((v) => isPathWithin(dir, v.containerPath))) {

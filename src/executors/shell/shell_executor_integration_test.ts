@@ -44,6 +44,16 @@ Deno.test("ShellExecutor defaults builds and cache dirs under the working direct
     isBuildsDirShared: true,
   });
   assert.equal(executor.isSharedEnvironment, true);
+  // As the official shell executor: a relative path joins the working directory, ~ included.
+  const tilde = new ShellExecutor({
+    shell: "",
+    buildsDir: "~/builds",
+    cacheDir: "",
+    cwd: "/srv/runner",
+    env: {},
+    output: new CollectedOutput(),
+  });
+  assert.equal(tilde.paths.buildsDir, "/srv/runner/~/builds");
 });
 
 Deno.test("ShellExecutor rejects shells it cannot drive", () => {
