@@ -51,7 +51,7 @@ every key we know, generated from \`src/config/schema.ts\`.
   \`pull_policy\` or \`allowed_pull_policies\` entry other than \`always\`, \`if-not-present\`
   or \`never\`, a \`memory\`, \`memory_swap\` or \`memory_reservation\` that is not a size
   (\`512m\`, \`2g\`; \`memory\` at least \`4m\`), a \`cpus\` that is not a number of at least
-  0.01, a negative \`shm_size\` or \`cpu_shares\`, a \`userns_mode\` other than \`host\` (and
+  0.01, a negative \`shm_size\` or \`cpu_shares\`, a \`userns_mode\` other than \`host\`, a \`dns\` entry that is not an IP address (and
   the \`service_\` limits of the docker executor) load with a warning naming the key, as
   each job fails naming it; \`lint\` reports them as errors.
 - **Environment variables**: only \`[[runners]] url\` and \`token\` expand \`$VAR\` and

@@ -61,6 +61,25 @@ export function parseDockerCpus(value: string): number {
   return nanoCpus;
 }
 
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * Whether `value` is an IP address, as the official runner reads `dns`
+ * entries (netip.ParseAddr; an IPv6 zone such as `%eth0` included). Without
+ * node:net: IPv6 is checked by the URL parser.
+ */
+export function isIpAddress(value: string): boolean {
+  if (IPV4.test(value)) return true;
+  const address = value.replace(/%[\w.-]+$/, "");
+  if (!address.includes(":") || /[\[\]/]/.test(address)) return false;
+  try {
+    new URL(`http://[${address}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A `[runners.docker]` value every job would refuse: its key, index in a list, and why. */
 export interface DockerValueProblem {
   key: string;
@@ -128,6 +147,16 @@ export function dockerValueProblems(
       problems.push({ key, value, why: "Docker refuses a value below 0" });
     }
   }
+  config.dns.forEach((value, index) => {
+    if (!isIpAddress(value)) {
+      problems.push({
+        key: "dns",
+        index,
+        value,
+        why: "expected an IP address (the official runner refuses any other)",
+      });
+    }
+  });
   if (config.usernsMode !== "" && config.usernsMode !== "host") {
     problems.push({
       key: "userns_mode",

@@ -1007,10 +1007,11 @@ Deno.test("[runners.docker] values every job would refuse warn at load, naming k
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
       `pull_policy = ["if-not-present", "sometimes"]\nmemory = "lots"\ncpus = "0"\n` +
-      `shm_size = -5\nservice_memory = "1k"\nuserns_mode = "hots"\n` +
+      `shm_size = -5\nservice_memory = "1k"\nuserns_mode = "hots"\ndns = ["1.1.1.1", "dns.google"]\n` +
       `[[runners]]\nname = "b"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
       `pull_policy = "Never"\nallowed_pull_policies = ["never", "always"]\nmemory = "512m"\n` +
-      `memory_swap = "1g"\ncpus = "1.5"\nservice_memory = "64m"\nuserns_mode = "host"\n`,
+      `memory_swap = "1g"\ncpus = "1.5"\nservice_memory = "64m"\nuserns_mode = "host"\n` +
+      `dns = ["fe80::1%eth0", "::ffff:10.0.0.1"]\n`,
     opts,
   );
   const fails = 'every job of runner "a" fails';
@@ -1039,6 +1040,11 @@ Deno.test("[runners.docker] values every job would refuse warn at load, naming k
       "invalid_value",
       9,
       `key runners[0].docker.shm_size = -5 is not valid (Docker refuses a value below 0): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      12,
+      `key runners[0].docker.dns[1] = "dns.google" is not valid (expected an IP address (the official runner refuses any other)): ${fails}`,
     ],
     [
       "invalid_value",

@@ -2,11 +2,15 @@
  * Turns `[runners.docker]` settings into Engine API HostConfig fields. Pure;
  * bad values are a runner_configuration_error naming the key and value.
  */
-import { isIP } from "node:net";
 import { posix } from "node:path";
 import picomatch from "picomatch";
 import type { DockerConfig } from "../../config/runner_config.ts";
-import { MIN_MEMORY, parseDockerCpus, parseDockerSize } from "../../config/docker_values.ts";
+import {
+  isIpAddress,
+  MIN_MEMORY,
+  parseDockerCpus,
+  parseDockerSize,
+} from "../../config/docker_values.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 
 function configError(key: string, value: string, why: string): JobFailedError {
@@ -79,7 +83,7 @@ export function parseCpus(key: string, value: string): number {
  */
 export function dnsServers(dns: readonly string[]): string[] {
   for (const entry of dns) {
-    if (isIP(entry) === 0) {
+    if (!isIpAddress(entry)) {
       throw configError(
         "dns",
         entry,
