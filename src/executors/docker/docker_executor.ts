@@ -964,7 +964,9 @@ export class DockerExecutor implements Executor {
     );
     const helper = await this.#helperImage(signal);
     const problems = await Promise.all(toWait.map(async (s, i) => {
-      const problem = await probeService({
+      // A service that ends is not waited for until the timeout: its ports never open.
+      const stop = new AbortController();
+      const probing = probeService({
         docker,
         helperImageId: helper.id,
         network,
@@ -973,8 +975,20 @@ export class DockerExecutor implements Executor {
         host: await this.#probeHost(s, network),
         ports: s.ports,
         timeoutSeconds: timeout || 30,
-        signal,
+        signal: AbortSignal.any([signal, stop.signal]),
       }).catch((err) => `the health check could not run: ${daemonMessage(err)}`);
+      const exited = (s.container.wait(
+        { condition: "not-running", abortSignal: stop.signal } as Record<string, unknown>,
+      ) as Promise<{ StatusCode: number }>).then(
+        (r) => `the service container exited with code ${r.StatusCode}`,
+        () => null,
+      );
+      const problem = await Promise.race([
+        probing,
+        exited.then((message) => message ?? probing),
+      ]);
+      stop.abort();
+      await probing;
       return { service: s, problem };
     }));
     for (const { service, problem } of problems) {

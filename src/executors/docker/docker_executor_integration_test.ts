@@ -576,6 +576,30 @@ test("docker executor's health check finds a listening service with a helper ima
   assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
 });
 
+test("docker executor stops waiting for a service whose container ends, naming its exit code", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { waitForServicesTimeout: 120 },
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "db",
+        command: ["sh", "-c", "echo 'db: no config' >&2; exit 3"],
+        ports: [{ number: 5432 }],
+      }],
+    },
+  });
+  // It was waited for until the timeout (30 s by default, every job), then reported
+  // as 'ports 5432 of "db" did not accept connections within 120s'.
+  await executor.prepare(never());
+  assert.match(
+    output.text(),
+    /probably didn't start properly\.\n\nHealth check error:\nthe service container exited with code 3\n\nService container logs:\ndb: no config\n/,
+    output.text(),
+  );
+});
+
 test("docker executor waits for a service under a wait_for_services_timeout longer than one timer holds", async () => {
   // A timer given more than 2^31-1 ms (24.8 days) fires after 1 ms: such a
   // timeout reported every service as not started.
