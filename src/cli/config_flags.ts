@@ -36,6 +36,11 @@ export function enterWorkingDirectory(ctx: CliContext, flags: Flags): void {
 export function configPath(ctx: CliContext, flags: Flags): string {
   const given = flags.string("config");
   if (given) return isAbsolute(given) ? given : resolve(ctx.cwd, given);
+  return defaultConfigFile(ctx);
+}
+
+/** Where config.toml is without -c/--config (its directory holds the official certs/). */
+export function defaultConfigFile(ctx: CliContext): string {
   let uid: number | null = null;
   try {
     uid = Deno.uid();

@@ -30,7 +30,8 @@ import {
 } from "../poller/poller_permissions.ts";
 import { isCompiledBinary } from "../poller/compiled_grants.ts";
 import { type CliContext, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
-import { configPath, enterWorkingDirectory } from "./config_flags.ts";
+import { certsDirectory, certsDirectoryWarnings } from "./certs_directory.ts";
+import { configPath, defaultConfigFile, enterWorkingDirectory } from "./config_flags.ts";
 import { readConfigInChild } from "./config_reader_process.ts";
 import { Flags, parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./commands/run_flags.ts";
@@ -115,6 +116,8 @@ export async function superviseScopedPoller(
   const listenAddress = flags.string("listen-address");
   const user = flags.string("user");
   const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
+  // The official runner's TLS files by convention, which Runner names rather than reads.
+  const certsDir = certsDirectory(defaultConfigFile(ctx));
   let isFirst = true;
   let previous: GlobalConfig | null = null;
   /** The reloaded config.toml the last poller refused at its start (PollerScope.onRefuse). */
@@ -143,6 +146,11 @@ export async function superviseScopedPoller(
       (await import("../config/default_config.ts")).defaultConfig();
     if (isFirst) forgetTokenVariables(config);
     isFirst = false;
+    if (!isStale) {
+      for (const warning of await certsDirectoryWarnings(config.runners, certsDir)) {
+        ctx.log.warn(warning);
+      }
+    }
     const tempDir = await Deno.makeTempDir({ prefix: "runner-" });
     const permissions = pollerPermissions({
       config,

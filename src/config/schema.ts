@@ -451,7 +451,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P1",
-    "Extra CA bundle (PEM) for GitLab over HTTPS: API, artifact transfers, and git in the job (as the CI_SERVER_TLS_CA_FILE file variable and http.<host>.sslCAInfo). Unreadable, or holding no PEM certificate: a warning, system roots only.",
+    "Extra CA bundle (PEM) for GitLab over HTTPS: API, artifact transfers, and git in the job (as the CI_SERVER_TLS_CA_FILE file variable and http.<host>.sslCAInfo). Unreadable, or holding no PEM certificate: a warning, system roots only. Not read from the official certs/<host>.crt: a file there is named in a warning.",
     { defaultText: "unset (system roots only)" },
   ),
   k(
