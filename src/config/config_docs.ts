@@ -49,7 +49,8 @@ every key we know, generated from \`src/config/schema.ts\`.
   \`pull_policy\` takes a string or an array of strings. \`datetime\` is a TOML date-time.
 - **Values every job would refuse**: on a docker or docker+ssh runner, a \`[runners.docker]\`
   \`pull_policy\` or \`allowed_pull_policies\` entry other than \`always\`, \`if-not-present\`
-  or \`never\`, a \`memory\`, \`memory_swap\` or \`memory_reservation\` that is not a size
+  or \`never\` (or a \`pull_policy\`, \`always\` when unset, that \`allowed_pull_policies\`
+  leaves out: jobs without their own policy fail), a \`memory\`, \`memory_swap\` or \`memory_reservation\` that is not a size
   (\`512m\`, \`2g\`; \`memory\` at least \`4m\`), a \`cpus\` that is not a number of at least
   0.01, a negative \`shm_size\` or \`cpu_shares\`, a \`userns_mode\` other than \`host\`, a \`dns\` entry that is not an IP address (and
   the \`service_\` limits of the docker executor) load with a warning naming the key, as

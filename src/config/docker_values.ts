@@ -84,18 +84,21 @@ export function isIpAddress(value: string): boolean {
 export interface DockerValueProblem {
   key: string;
   index?: number;
-  value: string | number;
+  value: string | number | readonly string[];
+  /** Which jobs fail, when not all: "that sets no pull_policy of its own". */
+  jobs?: string;
   why: string;
 }
 
 /**
  * The values of `config` with which every job fails, each as the executor
  * names it. `hasServices`: whether the executor starts services (docker+ssh
- * does not, so it never reads the service_* limits).
+ * does not, so it never reads the service_* limits); `isPullPolicySet`: whether
+ * the file sets pull_policy (else its default, always, is named by what refuses it).
  */
 export function dockerValueProblems(
   config: DockerConfig,
-  options: { hasServices: boolean },
+  options: { hasServices: boolean; isPullPolicySet: boolean },
 ): DockerValueProblem[] {
   const problems: DockerValueProblem[] = [];
   const policies = (key: string, values: readonly string[]) =>
@@ -106,6 +109,29 @@ export function dockerValueProblems(
     });
   policies("pull_policy", config.pullPolicy);
   policies("allowed_pull_policies", config.allowedPullPolicies);
+  // As the executor resolves them: the runner's own policies must be allowed too.
+  const normal = (values: readonly string[]) => values.map((v) => v.trim().toLowerCase());
+  const own = config.pullPolicy.length > 0 ? normal(config.pullPolicy) : ["always"];
+  const allowed = normal(config.allowedPullPolicies);
+  const refused = own.filter((p) => isPullPolicy(p) && allowed.length > 0 && !allowed.includes(p));
+  if (refused.length > 0 && allowed.every(isPullPolicy)) {
+    const jobs = "that sets no pull_policy of its own";
+    problems.push(
+      options.isPullPolicySet
+        ? {
+          key: "pull_policy",
+          value: [...config.pullPolicy],
+          why: `not one of the allowed_pull_policies (${allowed.join(", ")})`,
+          jobs,
+        }
+        : {
+          key: "allowed_pull_policies",
+          value: [...config.allowedPullPolicies],
+          why: 'it leaves out "always", the pull_policy of a runner that sets none',
+          jobs,
+        },
+    );
+  }
   const sizes: [string, string, boolean][] = [
     ["memory", config.memory, true],
     ["memory_swap", config.memorySwap, false],

@@ -541,15 +541,16 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   if (runner.executor === "docker" || runner.executor === "docker+ssh") {
     const problems = dockerValueProblems(runner.docker, {
       hasServices: runner.executor === "docker",
+      isPullPolicySet: item.present.has("runners.docker.pull_policy"),
     });
-    for (const { key, index, value, why } of problems) {
+    for (const { key, index, value, why, jobs } of problems) {
       const where: KeyPath = [...path, "docker", key, ...(index === undefined ? [] : [index])];
       v.warn(
         "invalid_value",
         where,
         `key ${displayKeyPath(where)} = ${JSON.stringify(value)} is not valid (${why}): ` +
           `every job of runner ${JSON.stringify(runner.name)} ${
-            key.startsWith("service") ? "that has services " : ""
+            jobs ? `${jobs} ` : key.startsWith("service") ? "that has services " : ""
           }fails`,
       );
     }

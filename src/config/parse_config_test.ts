@@ -1003,6 +1003,33 @@ Deno.test("a relative builds_dir or cache_dir on a docker runner warns at load; 
   ]);
 });
 
+Deno.test("a runner pull_policy its allowed_pull_policies refuse warns at load, naming the key set", () => {
+  const docker = (name: string, lines: string) =>
+    `[[runners]]\nname = "${name}"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n${lines}`;
+  const { warnings } = parseConfig(
+    docker("a", `pull_policy = "never"\nallowed_pull_policies = ["always"]\n`) +
+      docker("b", `allowed_pull_policies = ["if-not-present"]\n`) +
+      docker(
+        "c",
+        `pull_policy = ["Never", "always"]\nallowed_pull_policies = ["never", "always"]\n`,
+      ) +
+      docker("d", `pull_policy = "if-not-present"\n`),
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      6,
+      'key runners[0].docker.pull_policy = ["never"] is not valid (not one of the allowed_pull_policies (always)): every job of runner "a" that sets no pull_policy of its own fails',
+    ],
+    [
+      "invalid_value",
+      13,
+      'key runners[1].docker.allowed_pull_policies = ["if-not-present"] is not valid (it leaves out "always", the pull_policy of a runner that sets none): every job of runner "b" that sets no pull_policy of its own fails',
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
