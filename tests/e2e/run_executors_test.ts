@@ -83,6 +83,34 @@ Deno.test({
 
 Deno.test({
   name:
+    "docker executor: a cap_add, runtime or cpuset_cpus the daemon refuses fails the job naming the key",
+  ignore: dockerReason !== null,
+  async fn() {
+    await using gitlab = await FakeGitLab.start({
+      traceUpdateIntervalSeconds: 1,
+      failureReasons: ["script_failure", "runner_system_failure", "runner_configuration_error"],
+    });
+    const cases = [
+      ['cap_add = ["BOGUS"]', /\[runners\.docker\] cap_add: invalid CapAdd: unknown capability/],
+      ['runtime = "bogus"', /\[runners\.docker\] runtime: Unknown runtime specified bogus/],
+      ['cpuset_cpus = "abc"', /\[runners\.docker\] cpuset_cpus: Invalid value abc for cpuset cpus/],
+    ] as const;
+    for (const [setting, named] of cases) {
+      const r = gitlab.createRunner({ kind: "created" });
+      await using runner = await startRunner({
+        config: dockerConfig(gitlab.url, r.token) + `    ${setting}\n`,
+      });
+      const job = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT, runnerId: r.id });
+      const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+      assert.equal(state.status, "failed", runner.log);
+      assert.equal(state.failureReason, "runner_configuration_error", state.trace);
+      assert.match(state.trace, named);
+    }
+  },
+});
+
+Deno.test({
+  name:
     "docker executor: pull_policy never with a missing image fails the job as image_pull_failure",
   ignore: dockerReason !== null,
   async fn() {

@@ -76,6 +76,27 @@ export function startRefusal(err: unknown): StartRefusal | null {
 }
 
 /**
+ * 400 on create: the `[runners.docker]` key whose value the daemon refused, as it
+ * words it for the container's HostConfig, or null:
+ * - cap_add / cap_drop: 'invalid CapAdd: unknown capability: "CAP_BOGUS"'
+ * - runtime: 'Unknown runtime specified bogus'
+ * - cpuset_cpus / cpuset_mems: 'Invalid value abc for cpuset cpus: invalid format: abc'
+ * `isService`: the service container's keys (service_cpuset_cpus) are named.
+ */
+export function refusedHostConfigKey(err: unknown, isService: boolean): string | null {
+  if (!isBadParameter(err)) return null;
+  const message = daemonMessage(err);
+  if (message.startsWith("invalid CapAdd")) return "cap_add";
+  if (message.startsWith("invalid CapDrop")) return "cap_drop";
+  if (message.startsWith("Unknown runtime specified")) return "runtime";
+  if (/^Invalid value .* for cpuset cpus/.test(message)) {
+    return isService ? "service_cpuset_cpus" : "cpuset_cpus";
+  }
+  if (/^Invalid value .* for cpuset mems/.test(message)) return "cpuset_mems";
+  return null;
+}
+
+/**
  * 400 on create: an `extra_hosts` entry, named by the docker CLI's flag:
  * 'bad format for add-host: "bogus"', 'invalid IP address in add-host: "b:c"'.
  */

@@ -45,6 +45,7 @@ import {
   isProcessNotStarted,
   isRefusedExtraHost,
   isRefusedSecurityOpt,
+  refusedHostConfigKey,
   type StartRefusal,
   startRefusal,
 } from "./_docker_errors.ts";
@@ -331,8 +332,11 @@ export class DockerExecutor implements Executor {
     } catch (err) {
       // A 404 is a setting's only when one names the missing container (not an image
       // removed since its pull, which a retry pulls again).
+      const hostConfigKey = refusedHostConfigKey(err, what.startsWith("service"));
       const key = isRefusedExtraHost(err)
         ? "[runners.docker] extra_hosts: "
+        : hostConfigKey !== null
+        ? `[runners.docker] ${hostConfigKey}: `
         : this.#containerNamingKey(daemonMessage(err));
       if (isBadParameter(err) || (isNotFound(err) && key !== "")) {
         throw new JobFailedError(
