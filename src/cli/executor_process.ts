@@ -586,19 +586,30 @@ export function hasJobFiles(job: JobSpec): boolean {
 
 /**
  * The runner's TLS files for the job's file variables (git and the helper
- * commands read them there). An unreadable file is left out with a warning,
- * as the official runner does.
+ * commands read them there). A file that cannot be read, or is not PEM (DER,
+ * empty), is left out with a warning, as the official runner passes the CA
+ * file only once it parsed as PEM: git given a DER file as sslCAInfo fails,
+ * and its NUL bytes cannot even be written into the job's script. The
+ * certificate and key go together or not at all.
  */
 async function readJobTls(
   runner: { tlsCaFile: string; tlsCertFile: string; tlsKeyFile: string },
   log: Logger,
 ): Promise<JobTls> {
-  const read = async (setting: string, path: string): Promise<string> => {
+  const read = async (
+    setting: string,
+    path: string,
+    pem: { pattern: RegExp; label: string },
+  ): Promise<string> => {
     if (!path) return "";
     try {
-      return await Deno.readTextFile(path);
+      const text = await Deno.readTextFile(path);
+      if (!pem.pattern.test(text) || text.includes("\0")) {
+        throw new Error(`it holds no PEM ${pem.label}`);
+      }
+      return text;
     } catch (err) {
-      log.warn(`Cannot read ${setting} for the job`, {
+      log.warn(`Cannot use ${setting} for the job, it gets no file of it`, {
         [F.FILE]: path,
         [F.ERROR]: err instanceof Error ? err.message : String(err),
       });
@@ -606,12 +617,23 @@ async function readJobTls(
     }
   };
   const both = runner.tlsCertFile !== "" && runner.tlsKeyFile !== "";
+  const cert = both ? await read("tls-cert-file", runner.tlsCertFile, PEM_CERTIFICATE) : "";
+  const key = cert ? await read("tls-key-file", runner.tlsKeyFile, PEM_PRIVATE_KEY) : "";
   return {
-    caChain: await read("tls-ca-file", runner.tlsCaFile),
-    cert: both ? await read("tls-cert-file", runner.tlsCertFile) : "",
-    key: both ? await read("tls-key-file", runner.tlsKeyFile) : "",
+    caChain: await read("tls-ca-file", runner.tlsCaFile, PEM_CERTIFICATE),
+    cert: key ? cert : "",
+    key,
   };
 }
+
+const PEM_CERTIFICATE = {
+  pattern: /-----BEGIN CERTIFICATE-----/,
+  label: "certificate (-----BEGIN CERTIFICATE-----)",
+};
+const PEM_PRIVATE_KEY = {
+  pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+  label: "private key (-----BEGIN ... PRIVATE KEY-----)",
+};
 
 /**
  * The custom executor's file stages: its drivers run scripts that call this

@@ -199,6 +199,47 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a tls-ca-file in DER is left out of the job with a warning, and the job still clones",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    await app.commit({ files: { "README.md": "der is not pem\n" } });
+    const der = `${ca.dir}/ca.der`;
+    const out = await new Deno.Command("openssl", {
+      args: ["x509", "-in", ca.caFile, "-outform", "DER", "-out", der],
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    // The CA is trusted another way (DENO_CERT for the runner, GIT_SSL_CAINFO for git), as
+    // a CA in the system roots would be: the unusable tls-ca-file must not break the job.
+    const toml = runnerToml(gitlab.url, r.token, {
+      "tls-ca-file": der,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    }) + `  environment = ["GIT_SSL_CAINFO=${ca.caFile}"]\n`;
+    await using home = await cleanHome();
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}`,
+      env: { HOME: home.path, DENO_DIR: DENO_DIR, DENO_CERT: ca.caFile },
+    });
+    const job = gitlab.enqueueJob({
+      script: ["cat README.md", 'test -z "$CI_SERVER_TLS_CA_FILE" && echo no-ca-file'],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /\nder is not pem\n/);
+    assert.match(state.trace, /\nno-ca-file\n/);
+    assert.match(
+      runner.log,
+      /Cannot use tls-ca-file for the job, it gets no file of it +error=it holds no PEM certificate/,
+    );
+  },
+});
+
+Deno.test({
   name:
     "custom executor: the helper commands in the job upload and download artifacts over mutual TLS",
   ignore: skip !== null,
