@@ -6,6 +6,7 @@
  * in each job's log. Pure and without `node:` imports: the poller loads it.
  */
 import type { DockerConfig } from "./runner_config.ts";
+import { ipVersion } from "./ssh_address.ts";
 
 export const PULL_POLICIES: readonly string[] = ["always", "if-not-present", "never"];
 
@@ -61,23 +62,14 @@ export function parseDockerCpus(value: string): number {
   return nanoCpus;
 }
 
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
 /**
  * Whether `value` is an IP address, as the official runner reads `dns`
- * entries (netip.ParseAddr; an IPv6 zone such as `%eth0` included). Without
- * node:net: IPv6 is checked by the URL parser.
+ * entries (netip.ParseAddr: an IPv6 zone such as `%eth0` included).
  */
 export function isIpAddress(value: string): boolean {
-  if (IPV4.test(value)) return true;
-  const address = value.replace(/%[\w.-]+$/, "");
-  if (!address.includes(":") || /[\[\]/]/.test(address)) return false;
-  try {
-    new URL(`http://[${address}]/`);
-    return true;
-  } catch {
-    return false;
-  }
+  const zone = value.indexOf("%");
+  if (zone < 0) return ipVersion(value) !== 0;
+  return zone < value.length - 1 && ipVersion(value.slice(0, zone)) === 6;
 }
 
 /** A `[runners.docker]` value every job would refuse: its key, index in a list, and why. */

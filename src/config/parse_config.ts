@@ -38,6 +38,7 @@ import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
 import { dockerEndpoint } from "./docker_endpoint.ts";
 import { CLONE_URL_EXPECTED, parseCloneUrl } from "./clone_url.ts";
+import { sshHostProblem, sshPortProblem } from "./ssh_address.ts";
 // Pure parsers of the two listeners' addresses, so load and lint judge them as `run` does.
 import { parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionAddresses } from "../session/session_address.ts";
@@ -506,6 +507,25 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
         JSON.stringify(runner.cloneUrl)
       } is not ${CLONE_URL_EXPECTED}: every job of runner ${JSON.stringify(runner.name)} fails`,
     );
+  }
+  if (runner.executor === "ssh" || runner.executor === "docker+ssh") {
+    // docker+ssh connects to the job container's address: only the port is its.
+    const checks = [
+      ...(runner.executor === "ssh"
+        ? [["host", runner.ssh.host, sshHostProblem(runner.ssh.host)] as const]
+        : []),
+      ["port", runner.ssh.port, sshPortProblem(runner.ssh.port)] as const,
+    ];
+    for (const [key, value, why] of checks) {
+      if (why === null) continue;
+      const where = [...path, "ssh", key];
+      v.warn(
+        "invalid_value",
+        where,
+        `key ${displayKeyPath(where)} = ${JSON.stringify(value)} is not valid (${why}): ` +
+          `every job of runner ${JSON.stringify(runner.name)} fails`,
+      );
+    }
   }
   if (runner.executor === "docker") {
     // Mount points in the job container: the executor refuses a relative one.

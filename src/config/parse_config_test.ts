@@ -1030,6 +1030,32 @@ Deno.test("a runner pull_policy its allowed_pull_policies refuse warns at load, 
   ]);
 });
 
+Deno.test("a [runners.ssh] host or port that is no address warns at load; docker+ssh checks only the port", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "ssh"\n[runners.ssh]\nhost = "ci@build-1"\nport = "22x"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "ssh"\n[runners.ssh]\nhost = "fe80::1"\nport = "2222"\n` +
+      `[[runners]]\nname = "c"\nexecutor = "docker+ssh"\n[runners.ssh]\nport = "0"\nuser = "u"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      5,
+      'key runners[0].ssh.host = "ci@build-1" is not valid (expected a host name or IP address (a port goes in port, a user in user)): every job of runner "a" fails',
+    ],
+    [
+      "invalid_value",
+      6,
+      'key runners[0].ssh.port = "22x" is not valid (expected a number from 1 to 65535): every job of runner "a" fails',
+    ],
+    [
+      "invalid_value",
+      17,
+      'key runners[2].ssh.port = "0" is not valid (expected a number from 1 to 65535): every job of runner "c" fails',
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

@@ -1383,10 +1383,26 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "Kubernetes suspendable jobs: path persisted on the suspend PVC.",
     { defaultText: '""' },
   ),
-  k("runners.ssh", "host", "string", "", "P1", "Remote host.", { defaultText: "required" }),
-  k("runners.ssh", "port", "string", "22", "P1", "Remote port (a string in TOML).", {
-    defaultText: '"22"',
-  }),
+  k(
+    "runners.ssh",
+    "host",
+    "string",
+    "",
+    "P1",
+    "Remote host: a host name or IP address (no user@, no :port); another value warns at load naming the key (an error in lint) and fails every job.",
+    { defaultText: "required" },
+  ),
+  k(
+    "runners.ssh",
+    "port",
+    "string",
+    "22",
+    "P1",
+    "Remote port (a string in TOML), 1 to 65535; another value warns at load naming the key (an error in lint) and fails every job.",
+    {
+      defaultText: '"22"',
+    },
+  ),
   k("runners.ssh", "user", "string", "", "P1", "Login user.", { defaultText: '""' }),
   k("runners.ssh", "password", "string", "", "P1", "Password authentication.", {
     defaultText: '""',
