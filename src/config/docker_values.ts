@@ -15,18 +15,17 @@ export function isPullPolicy(value: string): boolean {
   return PULL_POLICIES.includes(value.trim().toLowerCase());
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1024 ** 4,
-};
+/**
+ * Units as Docker's RAMInBytes (which the official runner uses) reads them: a
+ * binary prefix, then an optional "i", then an optional "b" ("512MiB" too).
+ */
+const SIZE_UNITS: Record<string, number> = Object.fromEntries([
+  ["", 1],
+  ["b", 1],
+  ...["k", "m", "g", "t", "p"].flatMap((prefix, i) =>
+    ["", "b", "i", "ib"].map((tail) => [prefix + tail, 1024 ** (i + 1)])
+  ),
+]);
 
 /** Docker's smallest memory limit (4m): below it the daemon refuses the container. */
 export const MIN_MEMORY = 4 * 1024 * 1024;

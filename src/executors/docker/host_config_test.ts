@@ -26,6 +26,11 @@ Deno.test("docker sizes parse like the docker CLI and bad ones name the key", ()
   assert.equal(parseSize("memory", "512m"), 512 * 1024 * 1024);
   assert.equal(parseSize("memory", "1g"), 1024 ** 3);
   assert.equal(parseSize("memory", "1024"), 1024);
+  // Docker's RAMInBytes, which the official runner reads them with, takes "MiB" and "p" too.
+  assert.equal(parseSize("memory", "512MiB"), 512 * 1024 * 1024);
+  assert.equal(parseSize("memory", "2gi"), 2 * 1024 ** 3);
+  assert.equal(parseSize("memory_swap", "1p"), 1024 ** 5);
+  assert.throws(() => parseSize("memory", "512mbi"), /memory "512mbi": expected a size/);
   assert.throws(() => parseSize("memory", "lots"), /Invalid \[runners.docker\] memory "lots"/);
 });
 
