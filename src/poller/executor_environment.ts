@@ -34,6 +34,9 @@ export const EXECUTOR_ENV_NAMES: readonly string[] = [
   "all_proxy",
   "SSL_CERT_FILE",
   "SSL_CERT_DIR",
+  // git's own (libcurl-gnutls, as Debian builds it, reads no SSL_CERT_FILE).
+  "GIT_SSL_CAINFO",
+  "GIT_SSL_CAPATH",
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
   // Extra CAs for node:https too (cache uploads to S3/GCS), which DENO_CERT does not reach.

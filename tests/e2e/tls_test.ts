@@ -199,6 +199,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "without tls-ca-file, a shell job clones with the runner's GIT_SSL_CAINFO",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using gitlab = await tlsGitLab(ca);
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    await app.commit({ files: { "README.md": "trusted by git\n" } });
+    const toml = runnerToml(gitlab.url, r.token, {
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    await using home = await cleanHome();
+    // The CA as an operator trusts it outside config.toml: DENO_CERT for the runner, git's own
+    // variable for git (Debian's git reads no SSL_CERT_FILE); the official runner passes both.
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}`,
+      env: { HOME: home.path, DENO_DIR: DENO_DIR, DENO_CERT: ca.caFile, GIT_SSL_CAINFO: ca.caFile },
+    });
+    const job = gitlab.enqueueJob({
+      script: ["cat README.md"],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /\ntrusted by git\n/);
+  },
+});
+
+Deno.test({
   name: "a tls-ca-file in DER is left out of the job with a warning, and the job still clones",
   ignore: skip !== null,
   fn: async () => {
