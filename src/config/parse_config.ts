@@ -39,6 +39,7 @@ import { dockerValueProblems } from "./docker_values.ts";
 import { dockerEndpoint } from "./docker_endpoint.ts";
 import { CLONE_URL_EXPECTED, parseCloneUrl } from "./clone_url.ts";
 import { sshHostProblem, sshPortProblem } from "./ssh_address.ts";
+import { isShellVariableName } from "../shells/shell_quote.ts";
 // Pure parsers of the two listeners' addresses, so load and lint judge them as `run` does.
 import { parseListenAddress } from "../metrics/listen_address.ts";
 import { sessionAddresses } from "../session/session_address.ts";
@@ -598,8 +599,20 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   // An entry that is not KEY=VALUE gives the jobs no variable (upstream drops it silently).
   runner.environment.forEach((entry, i) => {
     const eq = entry.indexOf("=");
-    if (eq > 0) return;
     const where = [...path, "environment", i];
+    if (eq > 0) {
+      // Only the name is shown: the value may be a secret.
+      const name = entry.slice(0, eq);
+      if (isShellVariableName(name)) return;
+      v.warn(
+        "unsupported_value",
+        where,
+        `key ${displayKeyPath(where)} names ${JSON.stringify(name)}, which is not a shell ` +
+          "variable name (letters, digits and _, not starting with a digit): the job's scripts " +
+          "do not export it",
+      );
+      return;
+    }
     v.warn(
       "unsupported_value",
       where,

@@ -750,6 +750,21 @@ Deno.test("an environment entry that is not KEY=VALUE warns by its index", () =>
   ]);
 });
 
+Deno.test("an environment entry whose name the scripts cannot export warns, naming it but not its value", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\nenvironment = ["A B=secret", "1ABC=y", "X-Y=w", "_OK9=z"]\n`,
+    opts,
+  );
+  const tail = "which is not a shell variable name (letters, digits and _, not starting with a " +
+    "digit): the job's scripts do not export it";
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    ["unsupported_value", 3, `key runners[0].environment[0] names "A B", ${tail}`],
+    ["unsupported_value", 3, `key runners[0].environment[1] names "1ABC", ${tail}`],
+    ["unsupported_value", 3, `key runners[0].environment[2] names "X-Y", ${tail}`],
+  ]);
+  assert.ok(warnings.every((w) => !w.message.includes("secret")));
+});
+
 Deno.test("labels follow upstream's rules: key and value patterns, at most 32 per runner with the global ones", () => {
   const badKey = loadError(`[[runners]]\nexecutor = "shell"\n[runners.labels]\n"a b" = "x"\n`);
   assert.equal(
