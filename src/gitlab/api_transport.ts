@@ -108,6 +108,12 @@ export class ApiTransport implements Disposable {
   readonly #log: Logger | undefined;
   readonly #headerTimeoutMs: number;
   #client: Promise<Deno.HttpClient | undefined> | undefined;
+  /** The TLS files' modification times when `#client` was made (see `#httpClient`). */
+  #filesStamp = "";
+  #filesCheckedAt = -Infinity;
+  /** Clients replaced after a TLS file changed: requests may still use them until disposal. */
+  readonly #replaced: Promise<Deno.HttpClient | undefined>[] = [];
+  #isDisposed = false;
 
   constructor(options: ApiTransportOptions) {
     this.root = apiRootUrl(options.url);
@@ -230,7 +236,34 @@ export class ApiTransport implements Disposable {
     });
   }
 
-  #httpClient(): Promise<Deno.HttpClient | undefined> {
+  /**
+   * The HTTP client for the TLS files as they are now: as the official client
+   * does, a file whose modification time changed (a renewed client
+   * certificate, a CA bundle rotated) makes a new client, looked at no more
+   * than once a second; without this the old certificate stayed in use until
+   * the runner restarted.
+   */
+  async #httpClient(): Promise<Deno.HttpClient | undefined> {
+    const files = [this.#caFile, this.#certFile, this.#keyFile].filter((f) => f !== "");
+    if (files.length > 0 && !this.#isDisposed) {
+      const now = performance.now();
+      if (this.#client === undefined || now - this.#filesCheckedAt >= FILES_CHECK_INTERVAL_MS) {
+        this.#filesCheckedAt = now;
+        const stamp = await filesStamp(files);
+        if (this.#client !== undefined && stamp !== this.#filesStamp) {
+          this.#log?.info("A TLS file changed, using it from now on", {
+            [F.FILE]: files.join(", "),
+          });
+          this.#replaced.push(this.#client);
+          this.#client = undefined;
+        }
+        if (this.#client === undefined) this.#filesStamp = stamp;
+      }
+    }
+    return await this.#newClient();
+  }
+
+  #newClient(): Promise<Deno.HttpClient | undefined> {
     this.#client ??= (async () => {
       const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
       if (this.#caFile !== "") {
@@ -291,10 +324,26 @@ export class ApiTransport implements Disposable {
   }
 
   [Symbol.dispose](): void {
-    const pending = this.#client;
+    const pending = [this.#client, ...this.#replaced.splice(0)];
+    this.#isDisposed = true;
     this.#client = Promise.resolve(undefined);
-    pending?.then((c) => c?.close()).catch(() => {});
+    for (const client of pending) client?.then((c) => c?.close()).catch(() => {});
   }
+}
+
+/** How often a transport with TLS files looks at their modification times. */
+const FILES_CHECK_INTERVAL_MS = 1000;
+
+/** The files' modification times ("-" for one that cannot be looked at). */
+async function filesStamp(files: readonly string[]): Promise<string> {
+  const times = await Promise.all(files.map(async (file) => {
+    try {
+      return String((await Deno.stat(file)).mtime?.getTime() ?? "-");
+    } catch {
+      return "-";
+    }
+  }));
+  return times.join(",");
 }
 
 /** A variable of the environment, or undefined where the process may not read it. */

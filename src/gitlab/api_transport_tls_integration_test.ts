@@ -1,0 +1,54 @@
+/**
+ * ApiTransport over TLS with files that change while it runs: a CA bundle
+ * rotated, a client certificate renewed. A server of a CA made here.
+ */
+import assert from "node:assert/strict";
+import { LocalCa } from "../../tests/fixtures/local_ca.ts";
+import { ApiTransport } from "./api_transport.ts";
+import { GitLabApiError } from "./api_error.ts";
+import { createRunnerInfo } from "./runner_info.ts";
+
+const skip = await LocalCa.skipReason();
+const INFO = createRunnerInfo({
+  version: "0.1.0-test",
+  revision: "abcdef12",
+  executor: "shell",
+  shell: "bash",
+});
+
+Deno.test({
+  name: "a tls-ca-file replaced while the runner runs is used from the next request on",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(ca.server.cert),
+      key: await Deno.readTextFile(ca.server.key),
+      onListen() {},
+    }, () => Response.json({ version: "17.0.0" }));
+    const caFile = `${ca.dir}/bundle.pem`;
+    // The wrong CA first, as before a rotation reached GitLab's certificate.
+    await Deno.copyFile(ca.stranger.cert, caFile);
+    const url = `https://127.0.0.1:${server.addr.port}`;
+    using transport = new ApiTransport({ url, runnerInfo: INFO, tlsCaFile: caFile });
+    const version = () =>
+      transport.send({
+        endpoint: "verify_runner",
+        method: "GET",
+        url: new URL("version", transport.root),
+      });
+    await assert.rejects(
+      version(),
+      (e) => e instanceof GitLabApiError && /UnknownIssuer/.test(e.message),
+    );
+    await Deno.copyFile(ca.caFile, caFile);
+    // A later modification time than the first file's, whatever the file system's resolution.
+    await Deno.utime(caFile, new Date(), new Date(Date.now() + 5_000));
+    await new Promise((r) => setTimeout(r, 1_100));
+    const answer = await version();
+    assert.equal(answer.status, 200);
+    await answer.body?.cancel();
+  },
+});
