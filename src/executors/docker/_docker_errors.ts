@@ -62,8 +62,18 @@ export function isProcessNotStarted(err: unknown): boolean {
  * - "tmpfs": 'invalid tmpfs option ["bogusopt"]'
  * - "device": 'error gathering device information while adding custom device
  *   "/dev/nosuch": no such file or directory'
+ * - "cpu_shares": '… error setting cgroup config for procHooks process: the minimum
+ *   allowed cpu-shares is 2: unknown'
+ * - "device_cgroup_rule": "invalid device cgroup rule format: 'bogus'"
  */
-export type StartRefusal = "user" | "group" | "sysctl" | "tmpfs" | "device";
+export type StartRefusal =
+  | "user"
+  | "group"
+  | "sysctl"
+  | "tmpfs"
+  | "device"
+  | "cpu_shares"
+  | "device_cgroup_rule";
 
 export function startRefusal(err: unknown): StartRefusal | null {
   const message = daemonMessage(err);
@@ -72,6 +82,8 @@ export function startRefusal(err: unknown): StartRefusal | null {
   if (/\bsysctl "[^"]*" (is not|not allowed)/.test(message)) return "sysctl";
   if (message.includes("invalid tmpfs option")) return "tmpfs";
   if (message.includes("error gathering device information")) return "device";
+  if (message.includes("the minimum allowed cpu-shares is")) return "cpu_shares";
+  if (message.includes("invalid device cgroup rule format")) return "device_cgroup_rule";
   return null;
 }
 

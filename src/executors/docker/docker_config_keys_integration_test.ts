@@ -919,6 +919,19 @@ test("docker keys: a setting the daemon refuses only at start fails the job nami
       want: `${build} container: [runners.docker] sysctls: `,
     },
     {
+      config: { cpuShares: 1 },
+      want: `${build} container: [runners.docker] cpu_shares: `,
+    },
+    {
+      config: { serviceCpuShares: 1 },
+      job: { services: [service] },
+      want: `${svc} container: [runners.docker] service_cpu_shares: `,
+    },
+    {
+      config: { deviceCgroupRules: ["bogus"] },
+      want: `${build} container: [runners.docker] device_cgroup_rules: invalid device cgroup rule`,
+    },
+    {
       config: { tmpfs: { "/t": "bogusopt" } },
       want: `${build} container: [runners.docker] tmpfs: invalid tmpfs option ["bogusopt"]`,
     },

@@ -440,6 +440,10 @@ export class DockerExecutor implements Executor {
         return config("group_add");
       case "sysctl":
         return config("sysctls");
+      case "cpu_shares":
+        return config(isService ? "service_cpu_shares" : "cpu_shares");
+      case "device_cgroup_rule":
+        return config("device_cgroup_rules");
       case "user":
         // A service's user comes from the job (services:docker:user); the build's from
         // image:docker:user, else [runners.docker] user.
