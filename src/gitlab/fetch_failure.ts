@@ -26,9 +26,13 @@ export function fetchFailureReason(error: unknown, context: FetchFailureContext)
   }
   if (messages.length === 0) return String(error);
   // The innermost message holds the others' (Deno's cause chain wraps hyper's words).
-  let detail = messages.at(-1)!.replace(/^error sending request for url \([^)]*\)(: )?/, "")
+  let detail = messages.at(-1)!
+    // "for url (<url>)", or "from <local address> for <url> (<address>)" once connected.
+    .replace(/^error sending request (?:from \S+ )?for (?:url \(\S+\)|\S+ \(\S+\))(?:: )?/, "")
     // rustls points at its manual for an unexpected EOF.
-    .replace(/: https:\/\/docs\.rs\/\S*$/, "");
+    .replace(/: https:\/\/docs\.rs\/\S*$/, "")
+    // Any URL left keeps no query (a signature) or user info.
+    .replace(/https?:\/\/[^\s)]+/g, withoutQuery);
   if (detail === "") detail = messages[0]!;
   const proxy = context.env ? proxyInEffect(url, context.env) : null;
   const via = proxy ? ` through ${proxy}` : "";
@@ -103,6 +107,15 @@ function ipv4(text: string): number | null {
     return null;
   }
   return parts.reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+function withoutQuery(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return url.replace(/[?#].*$/, "").replace(/\/\/[^@/]*@/, "//");
+  }
 }
 
 function withoutCredentials(proxy: string): string {

@@ -63,6 +63,20 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a connection closed after the handshake names the host, never the URL's query",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using server = await tlsServer(ca);
+    const url = new URL(`https://127.0.0.1:${server.port}/artifacts?X-Amz-Signature=s3cr3t`);
+    const error = await failure(url, { caCerts: [await Deno.readTextFile(ca.caFile)] });
+    const reason = fetchFailureReason(error, { url, caFile: ca.caFile, env: noEnv });
+    assert.match(reason, new RegExp(`^127\\.0\\.0\\.1:${server.port}: \\S`));
+    assert.doesNotMatch(reason, /s3cr3t|error sending request/);
+  },
+});
+
+Deno.test({
   name: "a certificate for another name says which host it does not name",
   ignore: skip !== null,
   fn: async () => {
