@@ -7,6 +7,7 @@
  */
 import type { DockerConfig } from "./runner_config.ts";
 import { ipVersion } from "./ssh_address.ts";
+import { parseDockerVolume, parseDockerVolumes, VolumeSyntaxError } from "./docker_volumes.ts";
 
 export const PULL_POLICIES: readonly string[] = ["always", "if-not-present", "never"];
 
@@ -83,8 +84,9 @@ export interface DockerValueProblem {
 
 /**
  * The values of `config` with which every job fails, each as the executor
- * names it. `hasServices`: whether the executor starts services (docker+ssh
- * does not, so it never reads the service_* limits); `isPullPolicySet`: whether
+ * names it. `hasServices`: whether the executor starts services and mounts
+ * volumes (docker+ssh does neither, so it never reads the service_* limits or
+ * `volumes`); `isPullPolicySet`: whether
  * the file sets pull_policy (else its default, always, is named by what refuses it).
  */
 export function dockerValueProblems(
@@ -163,6 +165,27 @@ export function dockerValueProblems(
     if (value < 0) {
       problems.push({ key, value, why: "Docker refuses a value below 0" });
     }
+  }
+  // Each entry's syntax, then (all valid) what the list as a whole may not hold.
+  const volumeProblem = (parse: () => unknown, index: (value: string) => number) => {
+    try {
+      parse();
+      return false;
+    } catch (error) {
+      if (!(error instanceof VolumeSyntaxError)) throw error;
+      problems.push({
+        key: "volumes",
+        index: index(error.value),
+        value: error.value,
+        why: error.message,
+      });
+      return true;
+    }
+  };
+  const volumes = options.hasServices ? config.volumes : [];
+  const bad = volumes.filter((value, i) => volumeProblem(() => parseDockerVolume(value), () => i));
+  if (bad.length === 0) {
+    volumeProblem(() => parseDockerVolumes(volumes), (v) => volumes.lastIndexOf(v));
   }
   config.dns.forEach((value, index) => {
     if (!isIpAddress(value)) {

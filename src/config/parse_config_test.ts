@@ -1071,6 +1071,42 @@ Deno.test("a [runners.ssh] host or port that is no address warns at load; docker
   ]);
 });
 
+Deno.test("[runners.docker] volumes the official parser refuses warn at load, each by its index", () => {
+  const docker = (name: string, executor: string, volumes: string) =>
+    `[[runners]]\nname = "${name}"\nexecutor = "${executor}"\n[runners.docker]\nimage = "alpine"\n` +
+    `volumes = ${volumes}\n`;
+  const { warnings } = parseConfig(
+    docker("a", "docker", `["/cache", "relative", "/srv:/data:bogus"]`) +
+      docker("b", "docker", `["/data", "/x:/data/"]`) +
+      docker("c", "docker", `["/cache", "/srv:/srv:ro,z", "vol:/v:rw"]`),
+    opts,
+  );
+  const fails = (name: string) => `every job of runner "${name}" fails`;
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      6,
+      `key runners[0].docker.volumes[1] = "relative" is not valid (a container path must be absolute): ${
+        fails("a")
+      }`,
+    ],
+    [
+      "invalid_value",
+      6,
+      `key runners[0].docker.volumes[2] = "/srv:/data:bogus" is not valid (expected /container/path or source:/container/path[:mode], the mode one of ro, rw or O, then z or Z, then a propagation such as rshared): ${
+        fails("a")
+      }`,
+    ],
+    [
+      "invalid_value",
+      12,
+      `key runners[1].docker.volumes[1] = "/x:/data/" is not valid (a volume for container path "/data" is already defined): ${
+        fails("b")
+      }`,
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

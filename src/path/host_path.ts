@@ -81,7 +81,8 @@ export function normalize(path: string): string {
   return normalizePosix(path);
 }
 
-function normalizePosix(path: string): string {
+/** `path` normalized as a POSIX path whatever the host (a container's paths). */
+export function normalizePosix(path: string): string {
   if (path.length === 0) return ".";
   const isAbs = path.charCodeAt(0) === SLASH;
   const hasTrailingSlash = path.charCodeAt(path.length - 1) === SLASH;

@@ -6,6 +6,12 @@ import { posix } from "node:path";
 import picomatch from "picomatch";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import {
+  parseDockerVolume,
+  parseDockerVolumes,
+  type VolumeSpec,
+  VolumeSyntaxError,
+} from "../../config/docker_volumes.ts";
+import {
   isIpAddress,
   MIN_MEMORY,
   parseDockerCpus,
@@ -133,90 +139,30 @@ export function parseDevice(value: string, key = "devices"): DeviceMapping {
   return { PathOnHost: host, PathInContainer: parts[1] || host, CgroupPermissions: permissions };
 }
 
-export type VolumeSpec =
-  /** `host:container[:mode]`: passed to Docker as a bind. */
-  | { kind: "bind"; hostPath: string; containerPath: string; bind: string }
-  /** `container`: a Runner-managed volume (cache volume, or temporary with disable_cache). */
-  | { kind: "managed"; containerPath: string };
-
-/** Characters the official runner's volume parser refuses in a path or volume name. */
-const BAD_PATH_CHARS = /[\\:*?"<>|\r\n]/;
-
-/** An absolute path without "//", as the official parser's linuxDir reads one. */
-function isVolumePath(text: string): boolean {
-  return text.startsWith("/") && !text.includes("//") && !BAD_PATH_CHARS.test(text);
-}
+export type { VolumeSpec };
 
 /**
- * What may follow the container path, as the official runner's parser reads it
- * (executors/docker/internal/volumes/parser): a mode (ro, rw, O), then an SELinux
- * label (z, Z), then a propagation, the last two after ":" or ",".
- */
-const VOLUME_OPTIONS =
-  /^(?::(ro|rw|o))?(?:[:,](z))?(?:[:,](shared|slave|private|rshared|rslave|rprivate))?$/i;
-
-/**
- * Docker `-v` syntax from `volumes`, read as the official runner reads it: a
- * spec its parser refuses fails the job naming the key (a configuration error
- * there too), where Docker refused it at create with "invalid mode" and no key.
- * A bind is given to Docker as the official runner rebuilds it
- * (`source:destination:mode,label,propagation`).
+ * Docker `-v` syntax from `volumes` (config/docker_volumes.ts): a spec the
+ * official parser refuses fails the job naming the key.
  */
 export function parseVolume(value: string): VolumeSpec {
-  const parts = value.split(":");
-  const first = parts[0] ?? "";
-  if (parts.length === 1) {
-    if (!first.startsWith("/")) {
-      throw configError("volumes", value, "a container path must be absolute");
-    }
-    return { kind: "managed", containerPath: posix.normalize(first) };
-  }
-  const container = parts[1] ?? "";
-  const isSourceValid = first.startsWith("/")
-    ? isVolumePath(first)
-    : first !== "" && !first.includes("/") && !BAD_PATH_CHARS.test(first);
-  const options = VOLUME_OPTIONS.exec(parts.length > 2 ? `:${parts.slice(2).join(":")}` : "");
-  if (!isSourceValid || !isVolumePath(container) || options === null) {
-    throw configError(
-      "volumes",
-      value,
-      "expected /container/path or source:/container/path[:mode], the mode one of ro, rw " +
-        "or O, then z or Z, then a propagation such as rshared",
-    );
-  }
-  const flags = options.slice(1).filter((o) => o !== undefined);
-  return {
-    kind: "bind",
-    hostPath: first,
-    containerPath: posix.normalize(container),
-    bind: [first, container, ...(flags.length > 0 ? [flags.join(",")] : [])].join(":"),
-  };
+  return namingVolumes(() => parseDockerVolume(value));
 }
 
-/**
- * Every `volumes` entry (parseVolume), refusing what the official runner's
- * volume manager refuses before Docker sees it (errDirectoryIsRootPath,
- * ErrVolumeAlreadyDefined): Docker refused both at create, naming no key
- * ("Duplicate mount point: /data", "destination can't be '/'").
- */
+/** Every `volumes` entry; a second volume for one container path, or one at "/", fails too. */
 export function parseVolumes(values: readonly string[]): VolumeSpec[] {
-  const seen = new Set<string>();
-  return values.map((value) => {
-    const spec = parseVolume(value);
-    const target = spec.containerPath.replace(/(?<=.)\/+$/, "");
-    if (target === "/") {
-      throw configError("volumes", value, "the container path is the root directory");
+  return namingVolumes(() => parseDockerVolumes(values));
+}
+
+function namingVolumes<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof VolumeSyntaxError) {
+      throw configError("volumes", error.value, error.message);
     }
-    if (seen.has(target)) {
-      throw configError(
-        "volumes",
-        value,
-        `a volume for container path "${target}" is already defined`,
-      );
-    }
-    seen.add(target);
-    return spec;
-  });
+    throw error;
+  }
 }
 
 /** Whether `inner` is `outer` or below it. */
