@@ -2,7 +2,7 @@
  * `runner`: the command line. Parses global options, builds the logger and
  * hands over to a command. Only this module maps errors to exit codes.
  */
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError, formatConfigProblem } from "../config/config_error.ts";
 import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod.ts";
 import { type CliContext, CommandError, type PollerScope } from "./cli_context.ts";
 import {
@@ -479,6 +479,11 @@ export async function main(args: string[], io: MainIo): Promise<number> {
         );
         return 2;
       }
+    }
+    if (err instanceof ConfigError && err.problems.length > 1) {
+      // Every bad value of the file, each with its line: not the first and "(and 2 more problems)".
+      for (const problem of err.problems) fail("error", formatConfigProblem(problem));
+      return 1;
     }
     if (err instanceof UsageError || err instanceof CommandError || err instanceof ConfigError) {
       fail("error", err.message);

@@ -452,6 +452,15 @@ Deno.test("lint names file, line and key of a bad value and fails on unknown key
   const res3 = await runCli(["run", "-c", broken]);
   assert.notEqual(res3.code, 0, "run refuses a config that is not TOML");
   assert.match(res3.stderr, /broken\.toml:2/);
+  // Every bad value, each with its line, as lint names them: not "(and 1 more problems)".
+  const two = join(dir, "two.toml");
+  await Deno.writeTextFile(two, `concurrent = -1\n[[runners]]\nname = "x"\nlimit = "many"\n`);
+  const res4 = await runCli(["run", "-c", two]);
+  assert.equal(res4.code, 1, res4.stderr);
+  assert.deepEqual(res4.stderr.split("\n").filter((l) => l.startsWith("ERROR: ")), [
+    `ERROR: ${two}:1: key concurrent must be 1 or more, got -1`,
+    `ERROR: ${two}:4: key runners[0].limit must be an integer, got "many"`,
+  ]);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -6,7 +6,7 @@ import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { saveConfig } from "../../config/save_config.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
-import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
+import { formatConfigProblem } from "../../config/config_error.ts";
 import { loadConfigFile } from "../../config/load_config.ts";
 import { GitLabApiError, RunnerClient } from "../../gitlab/mod.ts";
 import { type CliContext, CommandError } from "../cli_context.ts";
@@ -335,15 +335,8 @@ export async function listCommand(ctx: CliContext, args: string[]): Promise<numb
 export async function lintCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, LINT_FLAGS, ctx.env));
   const path = configPath(ctx, flags);
-  let loaded;
-  try {
-    loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile: "error" });
-  } catch (err) {
-    // Every invalid value, not only the first: lint is run to fix a file in one go.
-    if (!(err instanceof ConfigError) || err.problems.length < 2) throw err;
-    for (const problem of err.problems) ctx.err(`ERROR: ${formatConfigProblem(problem)}`);
-    return 1;
-  }
+  // A ConfigError names every invalid value, each with its line (main.ts).
+  const loaded = await loadConfigFile(path, { env: ctx.envObject(), missingFile: "error" });
   let errors = 0;
   for (const warning of loaded.warnings) {
     // An entry with an executor we lack, without what its executor needs, or with a value
