@@ -32,6 +32,7 @@ import { isCompiledBinary } from "../poller/compiled_grants.ts";
 import { type CliContext, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
 import { certsDirectory, certsDirectoryWarnings } from "./certs_directory.ts";
 import { configPath, defaultConfigFile, enterWorkingDirectory } from "./config_flags.ts";
+import { proxyEnvironmentWarnings } from "./proxy_environment.ts";
 import { readConfigInChild } from "./config_reader_process.ts";
 import { Flags, parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./commands/run_flags.ts";
@@ -116,6 +117,7 @@ export async function superviseScopedPoller(
   const listenAddress = flags.string("listen-address");
   const user = flags.string("user");
   const args = [...options.global, "run", ...withoutWorkingDirectory(options.rest)];
+  for (const warning of proxyEnvironmentWarnings(ctx.env.bind(ctx))) ctx.log.warn(warning);
   // The official runner's TLS files by convention, which Runner names rather than reads.
   const certsDir = certsDirectory(defaultConfigFile(ctx));
   let isFirst = true;

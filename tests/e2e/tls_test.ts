@@ -547,3 +547,17 @@ Deno.test({
     assert.equal(gitlab.artifactsOf(job.id).length, 1);
   },
 });
+
+Deno.test("a proxy variable that is no proxy address is named at start, not ignored", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: `concurrent = 1\ncheck_interval = 1\n\n${runnerToml(gitlab.url, r.token)}`,
+    env: { HTTPS_PROXY: "proxy.example.com 3128" },
+  });
+  await runner.waitForLog(/Runner started/);
+  assert.match(
+    runner.log,
+    /WARNING: HTTPS_PROXY "proxy\.example\.com 3128" is not a proxy address \(http:\/\/host:port\)/,
+  );
+});
