@@ -37,3 +37,20 @@ export async function helloProject(dir: string): Promise<string> {
   }
   return project;
 }
+
+/**
+ * The environment exec runs in for the exec benchmarks: the host's, with an
+ * empty HOME (`<root>/home`, made here: no login profile is measured) and
+ * exec's state under `<root>/cache`, the Deno cache kept warm.
+ */
+export async function execBenchEnv(root: string): Promise<Record<string, string>> {
+  await Deno.mkdir(join(root, "home"), { recursive: true });
+  const hostEnv = Deno.env.toObject();
+  return {
+    ...hostEnv,
+    "HOME": join(root, "home"),
+    "XDG_CACHE_HOME": join(root, "cache"),
+    "DENO_DIR": hostEnv["DENO_DIR"] ?? join(hostEnv["HOME"] ?? "/root", ".cache", "deno"),
+    "DENO_NO_UPDATE_CHECK": "1",
+  };
+}

@@ -35,11 +35,10 @@
  * `--quick` times 5 runs of each.
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 import { RUNNER_NO_CODE_CACHE_FLAG } from "../../src/poller/v8_flags.ts";
-import { helloProject } from "./_hello_project.ts";
+import { execBenchEnv, helloProject } from "./_hello_project.ts";
 import { missingToolsReason } from "./_baseline_tools.ts";
 
 const { values } = parseArgs({
@@ -66,16 +65,7 @@ if (missing) {
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const root = await Deno.makeTempDir({ prefix: "runner-bench-exec-" });
 const project = await helloProject(root);
-await Deno.mkdir(join(root, "home"));
-
-const hostEnv = Deno.env.toObject();
-const env = {
-  ...hostEnv,
-  "HOME": join(root, "home"),
-  "XDG_CACHE_HOME": join(root, "cache"),
-  "DENO_DIR": hostEnv["DENO_DIR"] ?? join(hostEnv["HOME"] ?? "/root", ".cache", "deno"),
-  "DENO_NO_UPDATE_CHECK": "1",
-};
+const env = await execBenchEnv(root);
 
 /** CPU time of the children this process has waited for, in ms (null off Linux). */
 function childrenCpuMs(): number | null {

@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
-import { helloProject } from "./_hello_project.ts";
+import { execBenchEnv, helloProject } from "./_hello_project.ts";
 import { missingToolsReason } from "./_baseline_tools.ts";
 
 const { values } = parseArgs({
@@ -55,15 +55,7 @@ if (missing) {
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const root = await Deno.makeTempDir({ prefix: "runner-bench-exec-plan-" });
-await Deno.mkdir(join(root, "home"));
-const hostEnv = Deno.env.toObject();
-const env = {
-  ...hostEnv,
-  "HOME": join(root, "home"),
-  "XDG_CACHE_HOME": join(root, "cache"),
-  "DENO_DIR": hostEnv["DENO_DIR"] ?? join(hostEnv["HOME"] ?? "/root", ".cache", "deno"),
-  "DENO_NO_UPDATE_CHECK": "1",
-};
+const env = await execBenchEnv(root);
 
 /** The one-job project, its .gitlab-ci.yml replaced by two stages of `n` jobs each. */
 async function twoStageProject(n: number): Promise<string> {
