@@ -83,7 +83,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "docker executor: a cap_add, runtime or cpuset_cpus the daemon refuses fails the job naming the key",
+    "docker executor: a cap_add, runtime, cpuset_cpus, oom_score_adjust, memory_swap or volume_driver the daemon refuses fails the job naming the key",
   ignore: dockerReason !== null,
   async fn() {
     await using gitlab = await FakeGitLab.start({
@@ -94,6 +94,9 @@ Deno.test({
       ['cap_add = ["BOGUS"]', /\[runners\.docker\] cap_add: invalid CapAdd: unknown capability/],
       ['runtime = "bogus"', /\[runners\.docker\] runtime: Unknown runtime specified bogus/],
       ['cpuset_cpus = "abc"', /\[runners\.docker\] cpuset_cpus: Invalid value abc for cpuset cpus/],
+      ["oom_score_adjust = 5000", /\[runners\.docker\] oom_score_adjust: Invalid value 5000/],
+      ['memory_swap = "1g"', /\[runners\.docker\] memory_swap: You should always set the Memory/],
+      ['volume_driver = "bogus"', /\[runners\.docker\] volume_driver: .*volume plugin bogus/],
     ] as const;
     for (const [setting, named] of cases) {
       const r = gitlab.createRunner({ kind: "created" });

@@ -93,11 +93,17 @@ export function startRefusal(err: unknown): StartRefusal | null {
  * - cap_add / cap_drop: 'invalid CapAdd: unknown capability: "CAP_BOGUS"'
  * - runtime: 'Unknown runtime specified bogus'
  * - cpuset_cpus / cpuset_mems: 'Invalid value abc for cpuset cpus: invalid format: abc'
+ * - oom_score_adjust: 'Invalid value 5000, range for oom score adj is [-1000, 1000]'
+ * - memory_swap: 'You should always set the Memory limit when using Memoryswap limit, see usage'
+ * - volume_driver (any status): 'create runner-…-cache-…: error looking up volume plugin
+ *   bogus: plugin "bogus" not found'
  * `isService`: the service container's keys (service_cpuset_cpus) are named.
  */
 export function refusedHostConfigKey(err: unknown, isService: boolean): string | null {
-  if (!isBadParameter(err)) return null;
   const message = daemonMessage(err);
+  // Whatever its status: the volumes Docker creates on mount use the driver.
+  if (message.includes("error looking up volume plugin")) return "volume_driver";
+  if (!isBadParameter(err)) return null;
   if (message.startsWith("invalid CapAdd")) return "cap_add";
   if (message.startsWith("invalid CapDrop")) return "cap_drop";
   if (message.startsWith("Unknown runtime specified")) return "runtime";
@@ -105,6 +111,10 @@ export function refusedHostConfigKey(err: unknown, isService: boolean): string |
     return isService ? "service_cpuset_cpus" : "cpuset_cpus";
   }
   if (/^Invalid value .* for cpuset mems/.test(message)) return "cpuset_mems";
+  if (message.includes("range for oom score adj")) return "oom_score_adjust";
+  if (message.includes("set the Memory limit when using Memoryswap")) {
+    return isService ? "service_memory_swap" : "memory_swap";
+  }
   return null;
 }
 

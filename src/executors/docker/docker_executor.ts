@@ -338,7 +338,7 @@ export class DockerExecutor implements Executor {
         : hostConfigKey !== null
         ? `[runners.docker] ${hostConfigKey}: `
         : this.#containerNamingKey(daemonMessage(err));
-      if (isBadParameter(err) || (isNotFound(err) && key !== "")) {
+      if (isBadParameter(err) || hostConfigKey !== null || (isNotFound(err) && key !== "")) {
         throw new JobFailedError(
           "runner_configuration_error",
           `Cannot create the ${what} container: ${key}${daemonMessage(err)}`,
