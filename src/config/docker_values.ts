@@ -48,6 +48,14 @@ export function parseDockerSize(value: string): number {
   return bytes;
 }
 
+function sizeOrNull(value: string): number | null {
+  try {
+    return parseDockerSize(value);
+  } catch {
+    return null;
+  }
+}
+
 /** `cpus = "1.5"` -> NanoCpus; "" is 0 (no limit). Throws a RangeError saying what is wrong. */
 export function parseDockerCpus(value: string): number {
   if (value.trim() === "") return 0;
@@ -153,6 +161,32 @@ export function dockerValueProblems(
     } catch (error) {
       problems.push({ key, value, why: (error as RangeError).message });
     }
+  }
+  // Docker refuses a swap limit without a memory limit, or below it.
+  const swapPairs: [string, string, string, string][] = [
+    ["memory_swap", config.memorySwap, "memory", config.memory],
+  ];
+  if (options.hasServices) {
+    swapPairs.push([
+      "service_memory_swap",
+      config.serviceMemorySwap,
+      "service_memory",
+      config.serviceMemory,
+    ]);
+  }
+  for (const [key, value, memoryKey, memoryValue] of swapPairs) {
+    const swap = sizeOrNull(value);
+    const memory = sizeOrNull(memoryValue);
+    if (swap === null || memory === null || swap <= 0) continue;
+    if (memory === 0) {
+      problems.push({ key, value, why: `Docker needs ${memoryKey} set with a swap limit` });
+    } else if (swap < memory) {
+      problems.push({ key, value, why: `Docker needs it at least ${memoryKey} (memory + swap)` });
+    }
+  }
+  const oom = config.oomScoreAdjust;
+  if (oom < -1000 || oom > 1000) {
+    problems.push({ key: "oom_score_adjust", value: oom, why: "Docker's range is -1000 to 1000" });
   }
   for (const [key, value] of cpus) {
     try {

@@ -1107,6 +1107,34 @@ Deno.test("[runners.docker] volumes the official parser refuses warn at load, ea
   ]);
 });
 
+Deno.test("a memory_swap Docker refuses with its memory, and an oom_score_adjust out of range, warn at load", () => {
+  const docker = (name: string, lines: string) =>
+    `[[runners]]\nname = "${name}"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n${lines}`;
+  const { warnings } = parseConfig(
+    docker("a", `memory_swap = "1g"\noom_score_adjust = 5000\n`) +
+      docker("b", `memory = "512m"\nmemory_swap = "256m"\n`) +
+      docker("c", `memory = "512m"\nmemory_swap = "512m"\noom_score_adjust = -1000\n`),
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      6,
+      'key runners[0].docker.memory_swap = "1g" is not valid (Docker needs memory set with a swap limit): every job of runner "a" fails',
+    ],
+    [
+      "invalid_value",
+      7,
+      `key runners[0].docker.oom_score_adjust = 5000 is not valid (Docker's range is -1000 to 1000): every job of runner "a" fails`,
+    ],
+    [
+      "invalid_value",
+      14,
+      'key runners[1].docker.memory_swap = "256m" is not valid (Docker needs it at least memory (memory + swap)): every job of runner "b" fails',
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

@@ -96,6 +96,10 @@ Deno.test({
       ['cpuset_cpus = "abc"', /\[runners\.docker\] cpuset_cpus: Invalid value abc for cpuset cpus/],
       ["oom_score_adjust = 5000", /\[runners\.docker\] oom_score_adjust: Invalid value 5000/],
       ['memory_swap = "1g"', /\[runners\.docker\] memory_swap: You should always set the Memory/],
+      [
+        'memory = "512m"\n    memory_swap = "256m"',
+        /\[runners\.docker\] memory_swap: Minimum memoryswap limit should be larger/,
+      ],
       ['volume_driver = "bogus"', /\[runners\.docker\] volume_driver: .*volume plugin bogus/],
     ] as const;
     for (const [setting, named] of cases) {

@@ -112,7 +112,10 @@ export function refusedHostConfigKey(err: unknown, isService: boolean): string |
   }
   if (/^Invalid value .* for cpuset mems/.test(message)) return "cpuset_mems";
   if (message.includes("range for oom score adj")) return "oom_score_adjust";
-  if (message.includes("set the Memory limit when using Memoryswap")) {
+  if (
+    message.includes("set the Memory limit when using Memoryswap") ||
+    message.includes("Minimum memoryswap limit should be larger than memory limit")
+  ) {
     return isService ? "service_memory_swap" : "memory_swap";
   }
   return null;
