@@ -73,6 +73,7 @@ import { ensureImage, type PulledImage } from "./image_puller.ts";
 import { containerLogs, probeService, serviceAliases, servicePorts } from "./job_services.ts";
 import { MainShell } from "./main_shell.ts";
 import { detectShell, SHELL_CANDIDATES } from "./shell_detection.ts";
+import { ABORT_GRACE_MS, settleAfterAbort } from "./abort_grace.ts";
 import type { OwnerLease } from "./owner_lease.ts";
 import { resolveRegistryAuth } from "./registry_auth.ts";
 import type { CredentialHelper } from "./credential_helper.ts";
@@ -163,43 +164,6 @@ interface JobContainer {
 
 /** Linux's limit for one environment entry or argument (MAX_ARG_STRLEN, 32 pages). */
 const MAX_ENV_ENTRY_BYTES = 131072;
-
-/**
- * How long a stopped stage (or prepare) waits for the daemon to answer the
- * kill (or its pending call) before it is given up: a daemon that stopped
- * answering (frozen, its socket still open) held the job for ever.
- */
-export const ABORT_GRACE_MS = 10_000;
-
-/**
- * `work`'s outcome; but once `signal` aborted and `work` has not settled
- * within ABORT_GRACE_MS, `giveUp`'s (its value, or what it throws). `work`
- * goes on unobserved: its late rejection is dropped.
- */
-function settleAfterAbort<T>(
-  work: Promise<T>,
-  signal: AbortSignal,
-  giveUp: () => T,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => {
-      timer = setTimeout(() => {
-        try {
-          resolve(giveUp());
-        } catch (err) {
-          reject(err);
-        }
-      }, ABORT_GRACE_MS);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    });
-  });
-}
 
 /**
  * A connection error with no daemon answer (dockerd stopped or restarting, its socket

@@ -30,6 +30,7 @@ import { buildHostConfig } from "../docker/host_config.ts";
 import { checkImageAllowed, resolvePullPolicies } from "../docker/image_policy.ts";
 import { ensureImage } from "../docker/image_puller.ts";
 import { withSeccompProfiles } from "../docker/seccomp_profiles.ts";
+import { ABORT_GRACE_MS, settleAfterAbort } from "../docker/abort_grace.ts";
 import type { OwnerLease } from "../docker/owner_lease.ts";
 import type { SftpFiles } from "./sftp_files.ts";
 import type { SshConnectOptions } from "./ssh_connection.ts";
@@ -37,6 +38,9 @@ import { SshExecutor } from "./ssh_executor.ts";
 
 export const DOCKER_SSH_BUILDS_DIR = "/builds";
 export const DOCKER_SSH_CACHE_DIR = "/cache";
+
+/** How long cleanup waits for the daemon to remove the job container. */
+const REMOVE_WAIT_MS = 30_000;
 
 export interface DockerSshExecutorOptions {
   docker: DockerApi;
@@ -121,7 +125,17 @@ export class DockerSshExecutor implements Executor {
     this.#o.output.write(new TextEncoder().encode(`${line}\n`), "runner");
   }
 
-  async prepare(signal: AbortSignal): Promise<void> {
+  prepare(signal: AbortSignal): Promise<void> {
+    return settleAfterAbort(this.#prepare(signal), signal, () => {
+      this.#say(
+        `WARNING: The Docker daemon did not answer within ${ABORT_GRACE_MS / 1000}s after ` +
+          "the preparation was stopped; the job container is left to the cleanup",
+      );
+      throw signal.reason;
+    });
+  }
+
+  async #prepare(signal: AbortSignal): Promise<void> {
     const { docker, dockerConfig: config, job } = this.#o;
     if (this.#o.sweepOrphans !== false) {
       await sweepOrphans(docker, this.#o.lease).catch((err: unknown) =>
@@ -247,13 +261,28 @@ export class DockerSshExecutor implements Executor {
   async #removeContainer(): Promise<void> {
     const id = this.#containerId;
     if (id === null) return;
+    // The job's result waits for this (cleanup runs in the build): a daemon that no
+    // longer answers held the job running for ever. The orphan sweep removes it later.
+    const removal = this.#o.docker.getContainer(id).remove({ force: true, v: true });
+    removal.catch(() => {}); // a late failure, after the wait was given up
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const givenUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), REMOVE_WAIT_MS);
+    });
     try {
-      await this.#o.docker.getContainer(id).remove({ force: true, v: true });
+      if (!(await Promise.race([removal.then(() => true), givenUp]))) {
+        this.#log.warn("The Docker daemon did not remove the job container in time", {
+          [F.ERROR]: `no answer within ${REMOVE_WAIT_MS / 1000}s`,
+        });
+        return;
+      }
       this.#containerId = null;
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status === 404) this.#containerId = null;
       else this.#log.warn("Cannot remove the job container", { [F.ERROR]: String(err) });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -10,6 +10,7 @@ import type { DockerConfig, SshConfig } from "../../config/runner_config.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 import { parseJobSpec } from "../../job/job_spec.ts";
 import { dockerSkipReason } from "../../../tests/fixtures/docker_images.ts";
+import { OwnDockerd } from "../../../tests/fixtures/own_dockerd.ts";
 import { ensureSshdImage, SSHD_TEST_IMAGE_PASSWORD } from "../../../tests/fixtures/sshd.ts";
 import { OwnerLease } from "../docker/owner_lease.ts";
 import type { JobOutput } from "../executor.ts";
@@ -39,11 +40,12 @@ function create(
     command?: string[];
     dockerConfig?: Partial<DockerConfig>;
     job?: Record<string, unknown>;
+    docker?: Docker;
   } = {},
 ): DockerSshExecutor {
   const jobId = ++nextJobId;
   return new DockerSshExecutor({
-    docker,
+    docker: options.docker ?? docker,
     dockerConfig: {
       ...defaultRunnerConfig("docker").docker,
       image: options.imageName ?? image?.tag ?? "",
@@ -199,6 +201,33 @@ test("docker+ssh says it starts no services, and keeps the image's entrypoint un
   );
   assert.match(output.text(), /WARNING: Entrypoint override disabled/);
   assert.equal(await executor.run({ stage: "s", script: contractScript(["true"]) }, never()), 0);
+});
+
+Deno.test({
+  name: "docker+ssh: cleanup gives up on a daemon that no longer answers, so the job ends",
+  ignore: ignore || (await OwnDockerd.skipReason()) !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using dockerd = await OwnDockerd.start([image!.tag]);
+    const own = new Docker({ socketPath: dockerd.host.replace(/^unix:\/\//, "") });
+    const executor = create(new CollectedOutput(), { docker: own });
+    await executor.prepare(never());
+    assert.equal(await executor.run({ stage: "s", script: contractScript(["true"]) }, never()), 0);
+    // Its socket stays open and nothing answers: the container's removal, which the
+    // job's result waits for (cleanup runs in the build), waited for ever.
+    dockerd.freeze();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      executor.cleanup().then(() => "cleaned"),
+      new Promise((resolve) => timer = setTimeout(() => resolve("hung"), 60_000)),
+    ]);
+    clearTimeout(timer);
+    dockerd.freeze(false);
+    assert.equal(outcome, "cleaned");
+    // The daemon back, the container is still there for the orphan sweep (or a second cleanup).
+    await executor.cleanup();
+  },
 });
 
 test("docker+ssh says so when the image's command does not run sshd", async () => {
