@@ -5,7 +5,7 @@
 import type { RunnerCacheConfig } from "../config/runner_config.ts";
 import { cacheBackend } from "./cache_url_signer.ts";
 import { gcsStorageHost } from "./gcs_endpoint.ts";
-import { s3HostPort } from "./s3_endpoint.ts";
+import { s3HostPort, s3ObjectUrl } from "./s3_endpoint.ts";
 import { azureHostPort } from "./azure_endpoint.ts";
 
 /** Empty for a local-only cache, or a config that names no usable endpoint. */
@@ -23,6 +23,26 @@ export function cacheEndpoints(cache: RunnerCacheConfig): string[] {
     }
   } catch {
     // The signer reports the config error to the job; no URL, no access needed.
+    return [];
+  }
+}
+
+/**
+ * Where the executor process PUTs cache archives with node:http (S3, GCS),
+ * which connects to a proxy of the environment itself: the poller grants
+ * that proxy too. Azure's blocks go with fetch, which needs no such grant.
+ */
+export function cacheUploadUrls(cache: RunnerCacheConfig): URL[] {
+  try {
+    switch (cacheBackend(cache.type)) {
+      case "s3":
+        return [s3ObjectUrl(cache.s3, "x")];
+      case "gcs":
+        return [new URL(`https://${gcsStorageHost(cache.gcs)}/`)];
+      default:
+        return [];
+    }
+  } catch {
     return [];
   }
 }

@@ -6,8 +6,15 @@
  * piece, so memory stays bounded whatever its size. An Azure block blob goes
  * with fetch, one block in memory at a time (Put Blob, or Put Block + Put
  * Block List): Azure wants a length on every request too.
+ *
+ * fetch takes its proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY; node:http does
+ * not, so a PUT the environment proxies goes through the proxy here, as the
+ * official cache client's ProxyFromEnvironment does: in absolute form for
+ * http, through a CONNECT tunnel for https (the executor process may connect
+ * to that proxy: poller/executor_permissions.ts).
  */
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
+import { type HttpProxy, proxyFor, withoutCredentials } from "../os/http_proxy.ts";
 import type { PresignedRequest } from "./cache_url_signer.ts";
 
 /** What the distributed cache store needs from HTTP; tests may pass a fake. */
@@ -28,9 +35,17 @@ export const AZURE_BLOCK_SIZE = 4 << 20;
 export class HttpObjectTransfer implements ObjectTransfer {
   readonly #blockSize: number;
 
-  /** `blockSize`: Azure block size in bytes (tests use small ones). */
-  constructor(options: { blockSize?: number } = {}) {
+  readonly #env: (name: string) => string | undefined;
+
+  /**
+   * `blockSize`: Azure block size in bytes (tests use small ones); `env`: where
+   * the proxy variables are read, the process environment by default.
+   */
+  constructor(
+    options: { blockSize?: number; env?: (name: string) => string | undefined } = {},
+  ) {
     this.#blockSize = options.blockSize ?? AZURE_BLOCK_SIZE;
+    this.#env = options.env ?? readEnv;
   }
 
   get(request: PresignedRequest, signal: AbortSignal): Promise<Response> {
@@ -114,8 +129,10 @@ export class HttpObjectTransfer implements ObjectTransfer {
       ...request.headers,
       "Content-Length": String(body.size),
     };
+    const proxy = proxyFor(url, this.#env);
+    const proxied = proxy ? await throughProxy(url, proxy, headers, signal) : null;
     return await new Promise((resolve, reject) => {
-      const req = http.request(url, { method: "PUT", headers, signal }, (res) => {
+      const onAnswer = (res: import("node:http").IncomingMessage) => {
         const chunks: Uint8Array[] = [];
         res.on("data", (chunk: Uint8Array) => chunks.push(chunk));
         res.on("error", reject);
@@ -130,7 +147,10 @@ export class HttpObjectTransfer implements ObjectTransfer {
             text: new TextDecoder().decode(concat(chunks)),
           });
         });
-      });
+      };
+      const req = proxied
+        ? proxied.request(onAnswer)
+        : http.request(url, { method: "PUT", headers, signal }, onAnswer);
       req.on("error", reject);
       (async () => {
         // Two pieces read into in turn (a fresh array per piece was ~1 MiB of
@@ -165,6 +185,104 @@ export class HttpObjectTransfer implements ObjectTransfer {
         reject(err);
       });
     });
+  }
+}
+
+/**
+ * The PUT of `url` through `proxy`: for http a request to the proxy naming
+ * the whole URL, for https a CONNECT tunnel the TLS connection goes through.
+ */
+async function throughProxy(
+  url: URL,
+  proxy: HttpProxy,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<
+  {
+    request: (
+      onAnswer: (res: import("node:http").IncomingMessage) => void,
+    ) => import("node:http").ClientRequest;
+  }
+> {
+  const named = `${proxy.name} "${withoutCredentials(proxy.url)}"`;
+  if (proxy.url.protocol !== "http:" && proxy.url.protocol !== "https:") {
+    throw new Error(
+      `Cannot upload cache through ${named}: only an http or https proxy can take it`,
+    );
+  }
+  const toProxy = proxy.url.protocol === "https:"
+    ? await import("node:https")
+    : await import("node:http");
+  const auth: Record<string, string> = proxy.url.username === "" ? {} : {
+    "Proxy-Authorization": `Basic ${
+      btoa(`${decodeURIComponent(proxy.url.username)}:${decodeURIComponent(proxy.url.password)}`)
+    }`,
+  };
+  const at = {
+    host: proxy.url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(proxy.url.port || (proxy.url.protocol === "https:" ? 443 : 80)),
+  };
+  if (url.protocol === "http:") {
+    return {
+      request: (onAnswer) =>
+        toProxy.request({
+          ...at,
+          method: "PUT",
+          path: url.href,
+          headers: { ...headers, Host: url.host, ...auth },
+          signal,
+        }, onAnswer),
+    };
+  }
+  const target = `${url.hostname}:${url.port || 443}`;
+  const socket = await new Promise<import("node:net").Socket>((resolve, reject) => {
+    const connect = toProxy.request({
+      ...at,
+      method: "CONNECT",
+      path: target,
+      headers: { Host: target, ...auth },
+      signal,
+    });
+    connect.on("connect", (res, socket) => {
+      if (res.statusCode === 200) return resolve(socket);
+      socket.destroy();
+      reject(
+        new Error(
+          `${named} answered ${res.statusCode} ${res.statusMessage ?? ""} to CONNECT ${target}`
+            .trim(),
+        ),
+      );
+    });
+    connect.on(
+      "error",
+      (err) => reject(new Error(`Cannot connect through ${named}: ${err.message}`, { cause: err })),
+    );
+    connect.end();
+  });
+  const [https, tls] = await Promise.all([import("node:https"), import("node:tls")]);
+  const isIp = /^[\d.]+$/.test(url.hostname) || url.hostname.startsWith("[");
+  return {
+    request: (onAnswer) =>
+      https.request(
+        url,
+        {
+          method: "PUT",
+          headers,
+          signal,
+          createConnection: () =>
+            tls.connect({ socket, ...(isIp ? {} : { servername: url.hostname }) }),
+        } as import("node:https").RequestOptions,
+        onAnswer,
+      ),
+  };
+}
+
+/** A variable of the environment, or undefined where the process may not read it. */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,6 +5,8 @@
  * runner's requests fail on it: such a value is named in a warning at start,
  * not ignored without a word.
  */
+import { parseProxyAddress } from "../os/http_proxy.ts";
+
 const PROXY_VARIABLES = [
   "HTTPS_PROXY",
   "https_proxy",
@@ -14,14 +16,12 @@ const PROXY_VARIABLES = [
   "all_proxy",
 ] as const;
 
-const PROXY_SCHEMES = ["http:", "https:", "socks5:", "socks5h:"];
-
 /** One warning per proxy variable whose value is no proxy address. */
 export function proxyEnvironmentWarnings(env: (name: string) => string | undefined): string[] {
   const warnings: string[] = [];
   for (const name of PROXY_VARIABLES) {
     const value = env(name) ?? "";
-    if (value === "" || isProxyAddress(value)) continue;
+    if (value === "" || parseProxyAddress(value) !== null) continue;
     warnings.push(
       `${name} ${
         JSON.stringify(withoutCredentials(value))
@@ -29,15 +29,6 @@ export function proxyEnvironmentWarnings(env: (name: string) => string | undefin
     );
   }
   return warnings;
-}
-
-function isProxyAddress(value: string): boolean {
-  try {
-    const url = new URL(value.includes("://") ? value : `http://${value}`);
-    return PROXY_SCHEMES.includes(url.protocol) && url.hostname !== "";
-  } catch {
-    return false;
-  }
 }
 
 /** The value without what looks like `user:password@`. */

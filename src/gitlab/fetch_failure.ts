@@ -8,6 +8,8 @@
  * variable set for the URL's scheme is named with its value (without
  * credentials), since a proxy that refuses reads like GitLab refusing.
  */
+import { proxyFor, withoutCredentials } from "../os/http_proxy.ts";
+
 export interface FetchFailureContext {
   url: URL;
   /** The configured `tls-ca-file` ("" or absent: none). */
@@ -34,8 +36,8 @@ export function fetchFailureReason(error: unknown, context: FetchFailureContext)
     // Any URL left keeps no query (a signature) or user info.
     .replace(/https?:\/\/[^\s)]+/g, withoutQuery);
   if (detail === "") detail = messages[0]!;
-  const proxy = context.env ? proxyInEffect(url, context.env) : null;
-  const via = proxy ? ` through ${proxy}` : "";
+  const proxy = context.env ? proxyFor(url, context.env) : null;
+  const via = proxy ? ` through ${proxy.name} "${withoutCredentials(proxy.url)}"` : "";
   const connect = "client error (Connect): ";
   detail = detail.startsWith(connect)
     ? `cannot connect to ${url.host}${via}: ${detail.slice(connect.length)}`
@@ -66,65 +68,11 @@ function certificateHint(detail: string, host: string, caFile: string): string {
   return caFile === "" ? "tls-ca-file is not set" : `tls-ca-file is "${caFile}"`;
 }
 
-/**
- * The proxy variable set for `url`'s scheme, unless NO_PROXY names its host:
- * `HTTPS_PROXY "http://proxy:3128"`. Deno reads the upper case name first.
- */
-function proxyInEffect(url: URL, env: (name: string) => string | undefined): string | null {
-  const scheme = url.protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY";
-  const name = [scheme, scheme.toLowerCase(), "ALL_PROXY", "all_proxy"]
-    .find((n) => (env(n) ?? "") !== "");
-  if (!name) return null;
-  const noProxy = env("NO_PROXY") || env("no_proxy") || "";
-  if (bypassed(url.hostname, noProxy)) return null;
-  return `${name} "${withoutCredentials(env(name)!)}"`;
-}
-
-/** Whether NO_PROXY names `host`: "*", the host, a domain it is in or an IPv4 range. */
-function bypassed(host: string, noProxy: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return noProxy.split(",").map((s) => s.trim().toLowerCase()).some((entry) => {
-    if (entry === "*") return true;
-    if (entry.includes("/")) return inRange(h, entry);
-    const name = entry.replace(/^\*?\./, "").replace(/:\d+$/, "");
-    return name !== "" && (h === name || h.endsWith(`.${name}`));
-  });
-}
-
-function inRange(host: string, cidr: string): boolean {
-  const [base, bits] = cidr.split("/");
-  const a = ipv4(host);
-  const b = ipv4(base ?? "");
-  const n = Number(bits);
-  if (a === null || b === null || !Number.isInteger(n) || n < 0 || n > 32) return false;
-  const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
-  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
-}
-
-function ipv4(text: string): number | null {
-  const parts = text.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) {
-    return null;
-  }
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
-
 function withoutQuery(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname}`;
   } catch {
     return url.replace(/[?#].*$/, "").replace(/\/\/[^@/]*@/, "//");
-  }
-}
-
-function withoutCredentials(proxy: string): string {
-  try {
-    const u = new URL(proxy.includes("://") ? proxy : `http://${proxy}`);
-    u.username = "";
-    u.password = "";
-    return u.href.replace(/\/$/, "");
-  } catch {
-    return proxy.replace(/\/\/[^@/]*@/, "//");
   }
 }

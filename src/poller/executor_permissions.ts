@@ -8,7 +8,8 @@
  */
 import { isAbsolute, join, resolve } from "../path/host_path.ts";
 import type { RunnerConfig } from "../config/runner_config.ts";
-import { cacheEndpoints } from "../cache/cache_endpoint.ts";
+import { cacheEndpoints, cacheUploadUrls } from "../cache/cache_endpoint.ts";
+import { proxyFor, proxyHostPort } from "../os/http_proxy.ts";
 import { seccompProfilePath } from "../config/seccomp_profile_path.ts";
 import { sshFilePath, sshNetAddress } from "../config/ssh_address.ts";
 import { dockerEndpoint as parseDockerEndpoint } from "../config/docker_endpoint.ts";
@@ -199,8 +200,17 @@ export function executorPermissions(ctx: PermissionContext): ExecutorPermissions
       break;
     }
   }
-  // Cache archives travel between the executor process and the object store.
-  if (!perms.net.includes("*")) perms.net.push(...cacheEndpoints(runner.cache));
+  // Cache archives travel between the executor process and the object store,
+  // through the proxy the environment names for it (node:http connects to it).
+  if (!perms.net.includes("*")) {
+    perms.net.push(...cacheEndpoints(runner.cache));
+    for (const url of cacheUploadUrls(runner.cache)) {
+      const proxy = proxyFor(url, ctx.env);
+      if (proxy && !perms.net.includes(proxyHostPort(proxy.url))) {
+        perms.net.push(proxyHostPort(proxy.url));
+      }
+    }
+  }
   return perms;
 }
 

@@ -75,6 +75,32 @@ Deno.test("an executor process may reach the distributed cache's endpoint, and o
   assert.deepEqual(perms(gcs), ["gitlab.example.com:443", "storage.googleapis.com:443"]);
 });
 
+Deno.test("an executor process may reach the proxy its environment names for cache uploads, and no other", () => {
+  const base = defaultRunnerConfig("shell");
+  const s3 = {
+    ...base.cache,
+    type: "s3",
+    s3: { ...base.cache.s3, serverAddress: "minio.internal:9000", bucketName: "c" },
+  };
+  const net = (env: Record<string, string>) =>
+    executorPermissions({
+      runner: { ...base, url: "https://gitlab.example.com", cache: s3 },
+      cwd: "/srv",
+      tempDir: "/tmp/x",
+      stateDir: "/srv/state",
+      env: (name) => env[name],
+    }).net;
+  const direct = ["gitlab.example.com:443", "minio.internal:9000"];
+  assert.deepEqual(net({ HTTPS_PROXY: "http://user:pw@proxy.corp:3128" }), [
+    ...direct,
+    "proxy.corp:3128",
+  ]);
+  // Only the scheme's proxy, and none for a store NO_PROXY names.
+  assert.deepEqual(net({ HTTP_PROXY: "http://proxy.corp:3128" }), direct);
+  assert.deepEqual(net({ HTTPS_PROXY: "proxy.corp:3128", no_proxy: ".internal" }), direct);
+  assert.deepEqual(net({}), direct);
+});
+
 Deno.test("custom executor may run its driver programs, kill(1) and ln(1) (an archive's symlinks), nothing else, and read only its driver files", () => {
   const runner = { ...defaultRunnerConfig("custom"), url: "https://gitlab.example.com" };
   runner.custom = { ...runner.custom, prepareExec: "/opt/driver/prepare.sh", runExec: "run.sh" };
