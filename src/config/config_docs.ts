@@ -53,7 +53,8 @@ every key we know, generated from \`src/config/schema.ts\`.
   leaves out: jobs without their own policy fail), a \`memory\`, \`memory_swap\` or \`memory_reservation\` that is not a size
   (\`512m\`, \`2g\`; \`memory\` at least \`4m\`), a \`memory_swap\` without \`memory\` or below it, an \`oom_score_adjust\` outside -1000 to
   1000, a \`cpus\` that is not a number of at least
-  0.01, a negative \`shm_size\` or \`cpu_shares\`, a \`userns_mode\` other than \`host\`, a \`dns\` entry that is not an IP address, and, on a docker runner only, a \`volumes\` entry the official parser
+  0.01, a negative \`shm_size\` or \`cpu_shares\`, a \`userns_mode\` other than \`host\`, a \`devices\`, \`ulimit\`, \`gpus\` or \`tmpfs\` entry the executor cannot
+  read, a \`dns\` entry that is not an IP address, and, on a docker runner only, a \`volumes\` entry the official parser
   refuses or a bad \`service_\` limit load with a warning naming the key, as
   each job fails naming it; \`lint\` reports them as errors.
 - **Environment variables**: only \`[[runners]] url\` and \`token\` expand \`$VAR\` and

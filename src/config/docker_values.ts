@@ -84,7 +84,10 @@ export function isIpAddress(value: string): boolean {
 export interface DockerValueProblem {
   key: string;
   index?: number;
-  value: string | number | readonly string[];
+  /** A table key below `key`: the ulimit name, the tmpfs mount point. */
+  subkey?: string;
+  /** Not shown when the subkey says it (a tmpfs mount point). */
+  value?: string | number | readonly string[];
   /** Which jobs fail, when not all: "that sets no pull_policy of its own". */
   jobs?: string;
   why: string;
@@ -221,6 +224,32 @@ export function dockerValueProblems(
   if (bad.length === 0) {
     volumeProblem(() => parseDockerVolumes(volumes), (v) => volumes.lastIndexOf(v));
   }
+  const check = (parse: () => unknown, problem: Omit<DockerValueProblem, "why">) => {
+    try {
+      parse();
+    } catch (error) {
+      if (!(error instanceof DockerValueError)) throw error;
+      problems.push({ ...problem, why: error.message });
+    }
+  };
+  config.devices.forEach((value, index) =>
+    check(() => parseDockerDevice(value), { key: "devices", index, value })
+  );
+  for (const [name, value] of Object.entries(config.ulimit)) {
+    check(() => parseDockerUlimits({ [name]: value }), { key: "ulimit", subkey: name, value });
+  }
+  const gpus: [string, string][] = [["gpus", config.gpus]];
+  const tmpfs: [string, Record<string, string>][] = [["tmpfs", config.tmpfs]];
+  if (options.hasServices) {
+    gpus.push(["service_gpus", config.serviceGpus]);
+    tmpfs.push(["services_tmpfs", config.servicesTmpfs]);
+  }
+  for (const [key, value] of gpus) check(() => parseDockerGpus(key, value), { key, value });
+  for (const [key, mounts] of tmpfs) {
+    for (const [path, value] of Object.entries(mounts)) {
+      check(() => checkTmpfsMounts(key, { [path]: value }), { key, subkey: path });
+    }
+  }
   config.dns.forEach((value, index) => {
     if (!isIpAddress(value)) {
       problems.push({
@@ -239,4 +268,145 @@ export function dockerValueProblems(
     });
   }
   return problems;
+}
+
+/** A `[runners.docker]` value the parsers below refuse: its key (`ulimit.nofile`), value and why. */
+export class DockerValueError extends RangeError {
+  override readonly name = "DockerValueError";
+  constructor(readonly key: string, readonly value: string, why: string) {
+    super(why);
+  }
+}
+
+/**
+ * `tmpfs` / `services_tmpfs` as given to Docker, each mount point absolute:
+ * Docker refused another at create ("invalid mount path"), naming no key.
+ */
+export function checkTmpfsMounts(
+  key: string,
+  tmpfs: Record<string, string>,
+): Record<string, string> {
+  for (const path of Object.keys(tmpfs)) {
+    if (!path.startsWith("/")) {
+      throw new DockerValueError(key, path, "a mount point must be an absolute path");
+    }
+  }
+  return tmpfs;
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** `/dev/fuse`, `/dev/a:/dev/b`, `/dev/a:/dev/b:rw`. */
+export function parseDockerDevice(value: string, key = "devices"): DeviceMapping {
+  const parts = value.split(":");
+  const host = parts[0] ?? "";
+  if (host === "" || parts.length > 3) {
+    throw new DockerValueError(key, value, "expected host[:container[:permissions]]");
+  }
+  const permissions = parts[2] || "rwm";
+  // As docker run --device: Docker's daemon takes any letters ("rwz", "x") and
+  // starts the container, the unknown ones meaning nothing.
+  if (!/^[rwm]+$/.test(permissions) || new Set(permissions).size !== permissions.length) {
+    throw new DockerValueError(
+      key,
+      value,
+      "the permissions may hold r, w and m, each once (as docker run --device)",
+    );
+  }
+  return { PathOnHost: host, PathInContainer: parts[1] || host, CgroupPermissions: permissions };
+}
+
+/** `ulimit = { nofile = "1024:2048" }` -> Engine Ulimits; a bare number is soft and hard. */
+export function parseDockerUlimits(
+  ulimit: Record<string, string>,
+): { Name: string; Soft: number; Hard: number }[] {
+  return Object.entries(ulimit).map(([name, value]) => {
+    const [soft = "", hard = soft, extra] = value.split(":");
+    // Decimal digits only, as Go's ParseInt reads them ("1e3" and "0x10" are refused),
+    // and exact: a larger one went to Docker as 100000000000000000000, which it refused.
+    const isInteger = (text: string) =>
+      /^-?\d+$/.test(text.trim()) && Number.isSafeInteger(Number(text));
+    if (extra !== undefined || !isInteger(soft) || !isInteger(hard)) {
+      throw new DockerValueError(`ulimit.${name}`, value, "expected soft[:hard] as integers");
+    }
+    const s = Number(soft);
+    const h = Number(hard);
+    return { Name: name, Soft: s, Hard: h };
+  });
+}
+
+export interface DeviceRequest {
+  Driver: string;
+  Count: number;
+  DeviceIDs: string[];
+  Capabilities: string[][];
+  Options: Record<string, string>;
+}
+
+/** Splits CSV like the docker CLI's `--gpus` flag: quotes keep commas inside a field. */
+function splitCsv(value: string): string[] {
+  const fields: string[] = [];
+  let current = "";
+  let isQuoted = false;
+  for (const ch of value) {
+    if (ch === '"') isQuoted = !isQuoted;
+    else if (ch === "," && !isQuoted) {
+      fields.push(current);
+      current = "";
+    } else current += ch;
+  }
+  fields.push(current);
+  return fields.map((f) => f.trim()).filter((f) => f !== "");
+}
+
+/**
+ * `gpus` / `service_gpus` in docker CLI `--gpus` syntax: `all`, a count, or
+ * `count=…,driver=…,"device=0,1",capabilities=…,options=k=v`. "" = none.
+ */
+export function parseDockerGpus(key: string, value: string): DeviceRequest[] {
+  if (value.trim() === "") return [];
+  const request: DeviceRequest = {
+    Driver: "",
+    Count: 0,
+    DeviceIDs: [],
+    Capabilities: [],
+    Options: {},
+  };
+  const count = (text: string): number => {
+    if (text === "all") return -1;
+    const n = Number(text);
+    if (!Number.isInteger(n)) {
+      throw new DockerValueError(key, value, `"${text}" is not a GPU count or all`);
+    }
+    return n;
+  };
+  const capabilities: string[] = [];
+  for (const field of splitCsv(value)) {
+    const eq = field.indexOf("=");
+    if (eq < 0) {
+      request.Count = count(field);
+      continue;
+    }
+    const name = field.slice(0, eq);
+    const v = field.slice(eq + 1);
+    if (name === "count") request.Count = count(v);
+    else if (name === "driver") request.Driver = v;
+    else if (name === "device") request.DeviceIDs = v.split(",").filter((d) => d !== "");
+    else if (name === "capabilities") capabilities.push(...v.split(",").filter((c) => c !== ""));
+    else if (name === "options") {
+      const oe = v.indexOf("=");
+      if (oe < 0) throw new DockerValueError(key, value, `option "${v}" is not key=value`);
+      request.Options[v.slice(0, oe)] = v.slice(oe + 1);
+    } else throw new DockerValueError(key, value, `unexpected key "${name}"`);
+  }
+  if (request.Count !== 0 && request.DeviceIDs.length > 0) {
+    throw new DockerValueError(key, value, "count and device cannot both be set");
+  }
+  // As the docker CLI: a GPU request always asks for the "gpu" capability.
+  request.Capabilities = [["gpu", ...capabilities.filter((c) => c !== "gpu")]];
+  return [request];
 }

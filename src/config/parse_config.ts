@@ -523,7 +523,9 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       v.warn(
         "invalid_value",
         where,
-        `key ${displayKeyPath(where)} = ${JSON.stringify(value)} is not valid (${why}): ` +
+        `key ${displayKeyPath(where)}${
+          value === undefined ? "" : ` = ${JSON.stringify(value)}`
+        } is not valid (${why}): ` +
           `every job of runner ${JSON.stringify(runner.name)} fails`,
       );
     }
@@ -564,12 +566,20 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       hasServices: runner.executor === "docker",
       isPullPolicySet: item.present.has("runners.docker.pull_policy"),
     });
-    for (const { key, index, value, why, jobs } of problems) {
-      const where: KeyPath = [...path, "docker", key, ...(index === undefined ? [] : [index])];
+    for (const { key, index, subkey, value, why, jobs } of problems) {
+      const where: KeyPath = [
+        ...path,
+        "docker",
+        key,
+        ...(index === undefined ? [] : [index]),
+        ...(subkey === undefined ? [] : [subkey]),
+      ];
       v.warn(
         "invalid_value",
         where,
-        `key ${displayKeyPath(where)} = ${JSON.stringify(value)} is not valid (${why}): ` +
+        `key ${displayKeyPath(where)}${
+          value === undefined ? "" : ` = ${JSON.stringify(value)}`
+        } is not valid (${why}): ` +
           `every job of runner ${JSON.stringify(runner.name)} ${
             jobs ? `${jobs} ` : key.startsWith("service") ? "that has services " : ""
           }fails`,

@@ -1135,6 +1135,41 @@ Deno.test("a memory_swap Docker refuses with its memory, and an oom_score_adjust
   ]);
 });
 
+Deno.test("[runners.docker] devices, ulimit, gpus and tmpfs the executor refuses warn at load, naming each", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `devices = ["/dev/fuse", "/dev/a:/dev/b:rwx"]\ngpus = "count=x"\n` +
+      `[runners.docker.ulimit]\nnofile = "1024:x"\nnproc = "64"\n` +
+      `[runners.docker.tmpfs]\n"tmp" = "rw"\n"/ok" = "rw,noexec"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `devices = ["/dev/a:/dev/b:rw"]\ngpus = "all"\n`,
+    opts,
+  );
+  const fails = 'every job of runner "a" fails';
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "invalid_value",
+      6,
+      `key runners[0].docker.devices[1] = "/dev/a:/dev/b:rwx" is not valid (the permissions may hold r, w and m, each once (as docker run --device)): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      9,
+      `key runners[0].docker.ulimit.nofile = "1024:x" is not valid (expected soft[:hard] as integers): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      7,
+      `key runners[0].docker.gpus = "count=x" is not valid ("x" is not a GPU count or all): ${fails}`,
+    ],
+    [
+      "invalid_value",
+      12,
+      `key runners[0].docker.tmpfs.tmp is not valid (a mount point must be an absolute path): ${fails}`,
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +

@@ -12,10 +12,17 @@ import {
   VolumeSyntaxError,
 } from "../../config/docker_volumes.ts";
 import {
+  checkTmpfsMounts,
+  type DeviceMapping,
+  type DeviceRequest,
+  DockerValueError,
   isIpAddress,
   MIN_MEMORY,
   parseDockerCpus,
+  parseDockerDevice,
+  parseDockerGpus,
   parseDockerSize,
+  parseDockerUlimits,
 } from "../../config/docker_values.ts";
 import { JobFailedError } from "../../job/failure_reason.ts";
 
@@ -100,43 +107,41 @@ export function dnsServers(dns: readonly string[]): string[] {
   return [...dns];
 }
 
+export type { DeviceMapping, DeviceRequest };
+
 /**
- * `tmpfs` / `services_tmpfs` as given to Docker, each mount point absolute:
- * Docker refused another at create ("invalid mount path"), naming no key.
+ * The `[runners.docker]` parsers of config/docker_values.ts, whose refusal
+ * fails the job as a configuration error naming the key and value.
  */
-function tmpfsMounts(key: string, tmpfs: Record<string, string>): Record<string, string> {
-  for (const path of Object.keys(tmpfs)) {
-    if (!path.startsWith("/")) {
-      throw configError(key, path, "a mount point must be an absolute path");
-    }
+function naming<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof DockerValueError) throw configError(error.key, error.value, error.message);
+    throw error;
   }
-  return tmpfs;
 }
 
-export interface DeviceMapping {
-  PathOnHost: string;
-  PathInContainer: string;
-  CgroupPermissions: string;
+/** `tmpfs` / `services_tmpfs`, each mount point absolute. */
+function tmpfsMounts(key: string, tmpfs: Record<string, string>): Record<string, string> {
+  return naming(() => checkTmpfsMounts(key, tmpfs));
 }
 
 /** `/dev/fuse`, `/dev/a:/dev/b`, `/dev/a:/dev/b:rw`. */
 export function parseDevice(value: string, key = "devices"): DeviceMapping {
-  const parts = value.split(":");
-  const host = parts[0] ?? "";
-  if (host === "" || parts.length > 3) {
-    throw configError(key, value, "expected host[:container[:permissions]]");
-  }
-  const permissions = parts[2] || "rwm";
-  // As docker run --device: Docker's daemon takes any letters ("rwz", "x") and
-  // starts the container, the unknown ones meaning nothing.
-  if (!/^[rwm]+$/.test(permissions) || new Set(permissions).size !== permissions.length) {
-    throw configError(
-      key,
-      value,
-      "the permissions may hold r, w and m, each once (as docker run --device)",
-    );
-  }
-  return { PathOnHost: host, PathInContainer: parts[1] || host, CgroupPermissions: permissions };
+  return naming(() => parseDockerDevice(value, key));
+}
+
+/** `ulimit = { nofile = "1024:2048" }` -> Engine Ulimits. */
+export function parseUlimits(
+  ulimit: Record<string, string>,
+): ReturnType<typeof parseDockerUlimits> {
+  return naming(() => parseDockerUlimits(ulimit));
+}
+
+/** `gpus` / `service_gpus` in docker CLI `--gpus` syntax. */
+export function parseGpus(key: string, value: string): DeviceRequest[] {
+  return naming(() => parseDockerGpus(key, value));
 }
 
 export type { VolumeSpec };
@@ -170,95 +175,6 @@ export function isPathWithin(inner: string, outer: string): boolean {
   const a = posix.normalize(inner);
   const b = posix.normalize(outer).replace(/\/$/, "");
   return a === b || a.startsWith(`${b}/`) || b === "";
-}
-
-/** `ulimit = { nofile = "1024:2048" }` -> Engine Ulimits; a bare number is soft and hard. */
-export function parseUlimits(
-  ulimit: Record<string, string>,
-): { Name: string; Soft: number; Hard: number }[] {
-  return Object.entries(ulimit).map(([name, value]) => {
-    const [soft = "", hard = soft, extra] = value.split(":");
-    // Decimal digits only, as Go's ParseInt reads them ("1e3" and "0x10" are refused),
-    // and exact: a larger one went to Docker as 100000000000000000000, which it refused.
-    const isInteger = (text: string) =>
-      /^-?\d+$/.test(text.trim()) && Number.isSafeInteger(Number(text));
-    if (extra !== undefined || !isInteger(soft) || !isInteger(hard)) {
-      throw configError(`ulimit.${name}`, value, "expected soft[:hard] as integers");
-    }
-    const s = Number(soft);
-    const h = Number(hard);
-    return { Name: name, Soft: s, Hard: h };
-  });
-}
-
-export interface DeviceRequest {
-  Driver: string;
-  Count: number;
-  DeviceIDs: string[];
-  Capabilities: string[][];
-  Options: Record<string, string>;
-}
-
-/** Splits CSV like the docker CLI's `--gpus` flag: quotes keep commas inside a field. */
-function splitCsv(value: string): string[] {
-  const fields: string[] = [];
-  let current = "";
-  let isQuoted = false;
-  for (const ch of value) {
-    if (ch === '"') isQuoted = !isQuoted;
-    else if (ch === "," && !isQuoted) {
-      fields.push(current);
-      current = "";
-    } else current += ch;
-  }
-  fields.push(current);
-  return fields.map((f) => f.trim()).filter((f) => f !== "");
-}
-
-/**
- * `gpus` / `service_gpus` in docker CLI `--gpus` syntax: `all`, a count, or
- * `count=…,driver=…,"device=0,1",capabilities=…,options=k=v`. "" = none.
- */
-export function parseGpus(key: string, value: string): DeviceRequest[] {
-  if (value.trim() === "") return [];
-  const request: DeviceRequest = {
-    Driver: "",
-    Count: 0,
-    DeviceIDs: [],
-    Capabilities: [],
-    Options: {},
-  };
-  const count = (text: string): number => {
-    if (text === "all") return -1;
-    const n = Number(text);
-    if (!Number.isInteger(n)) throw configError(key, value, `"${text}" is not a GPU count or all`);
-    return n;
-  };
-  const capabilities: string[] = [];
-  for (const field of splitCsv(value)) {
-    const eq = field.indexOf("=");
-    if (eq < 0) {
-      request.Count = count(field);
-      continue;
-    }
-    const name = field.slice(0, eq);
-    const v = field.slice(eq + 1);
-    if (name === "count") request.Count = count(v);
-    else if (name === "driver") request.Driver = v;
-    else if (name === "device") request.DeviceIDs = v.split(",").filter((d) => d !== "");
-    else if (name === "capabilities") capabilities.push(...v.split(",").filter((c) => c !== ""));
-    else if (name === "options") {
-      const oe = v.indexOf("=");
-      if (oe < 0) throw configError(key, value, `option "${v}" is not key=value`);
-      request.Options[v.slice(0, oe)] = v.slice(oe + 1);
-    } else throw configError(key, value, `unexpected key "${name}"`);
-  }
-  if (request.Count !== 0 && request.DeviceIDs.length > 0) {
-    throw configError(key, value, "count and device cannot both be set");
-  }
-  // As the docker CLI: a GPU request always asks for the "gpu" capability.
-  request.Capabilities = [["gpu", ...capabilities.filter((c) => c !== "gpu")]];
-  return [request];
 }
 
 const ALLOWED_LOG_OPTIONS = ["env", "labels"];
