@@ -301,14 +301,22 @@ export class ApiTransport implements Disposable {
       try {
         return Deno.createHttpClient(options);
       } catch (error) {
-        // Deno says what is wrong ("No certificates found in certificate data"), not where.
+        // Deno says what is wrong ("Unable to decode key"), not where: the CA
+        // bundle alone tells whether it or the client certificate is at fault.
+        const isCaFine = options.caCerts !== undefined && options.cert !== undefined &&
+          isUsable({ caCerts: options.caCerts });
         const files = [
-          ...(options.caCerts ? [`tls-ca-file "${this.#caFile}"`] : []),
+          ...(options.caCerts && !isCaFine ? [`tls-ca-file "${this.#caFile}"`] : []),
           ...(options.cert ? [`tls-cert-file "${this.#certFile}"`] : []),
           ...(options.key ? [`tls-key-file "${this.#keyFile}"`] : []),
         ];
+        const encrypted = options.key?.includes("ENCRYPTED")
+          ? " (the key is encrypted: Runner takes it without a passphrase)"
+          : "";
         throw new Error(
-          `Cannot use ${files.join(", ")}: ${error instanceof Error ? error.message : error}`,
+          `Cannot use ${files.join(", ")}: ${
+            error instanceof Error ? error.message : error
+          }${encrypted}`,
           { cause: error },
         );
       }
@@ -328,6 +336,16 @@ export class ApiTransport implements Disposable {
     this.#isDisposed = true;
     this.#client = Promise.resolve(undefined);
     for (const client of pending) client?.then((c) => c?.close()).catch(() => {});
+  }
+}
+
+/** Whether Deno makes a client of `options`. */
+function isUsable(options: Deno.CreateHttpClientOptions): boolean {
+  try {
+    Deno.createHttpClient(options).close();
+    return true;
+  } catch {
+    return false;
   }
 }
 

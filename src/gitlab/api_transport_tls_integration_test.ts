@@ -52,3 +52,40 @@ Deno.test({
     await answer.body?.cancel();
   },
 });
+
+Deno.test({
+  name: "an encrypted tls-key-file is named, and says so, without blaming the CA file",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    const encrypted = `${ca.dir}/client.enc.key`;
+    const out = await new Deno.Command("openssl", {
+      args: ["pkey", "-in", ca.client.key, "-aes256", "-passout", "pass:secret", "-out", encrypted],
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    using transport = new ApiTransport({
+      url: "https://127.0.0.1:9",
+      runnerInfo: INFO,
+      tlsCaFile: ca.caFile,
+      tlsCertFile: ca.client.cert,
+      tlsKeyFile: encrypted,
+    });
+    const error = await transport.send({
+      endpoint: "verify_runner",
+      method: "GET",
+      url: new URL("version", transport.root),
+    }).then(() => null, (e: Error) => e);
+    assert.ok(error);
+    // Deno's own words between ("No keys found in key data" for PKCS#8).
+    assert.ok(
+      error.message.startsWith(
+        `Cannot use tls-cert-file "${ca.client.cert}", tls-key-file "${encrypted}": `,
+      ),
+      error.message,
+    );
+    assert.ok(
+      error.message.endsWith(" (the key is encrypted: Runner takes it without a passphrase)"),
+      error.message,
+    );
+  },
+});
