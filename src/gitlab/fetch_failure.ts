@@ -43,8 +43,11 @@ export function fetchFailureReason(error: unknown, context: FetchFailureContext)
     ? `cannot connect to ${url.host}${via}: ${detail.slice(connect.length)}`
     : `${url.host}${via}: ${detail}`;
   const hints: string[] = [];
-  if (url.protocol === "https:" && /\bcertificate\b/i.test(detail)) {
-    hints.push(certificateHint(detail, url.hostname, context.caFile ?? ""));
+  const certificate = url.protocol === "https:" && /\bcertificate\b/i.test(detail)
+    ? certificateHint(detail, url.hostname, context.caFile ?? "")
+    : null;
+  if (certificate) {
+    hints.push(certificate);
   } else if (url.protocol === "https:" && /close_notify|CertificateRequired/i.test(detail)) {
     // What a GitLab that requires a client certificate does to a client without its one.
     hints.push(
@@ -56,7 +59,7 @@ export function fetchFailureReason(error: unknown, context: FetchFailureContext)
   return hints.length === 0 ? detail : `${detail} (${hints.join("; ")})`;
 }
 
-function certificateHint(detail: string, host: string, caFile: string): string {
+function certificateHint(detail: string, host: string, caFile: string): string | null {
   if (/UnknownIssuer|BadSignature|UnknownCA|self.signed/i.test(detail)) {
     return caFile === ""
       ? "no CA in the system roots signed GitLab's certificate: set tls-ca-file to the PEM file of its CA"
@@ -65,7 +68,10 @@ function certificateHint(detail: string, host: string, caFile: string): string {
   if (/not valid for name|NotValidForName/i.test(detail)) {
     return `GitLab's certificate does not name "${host}": the url must use a name it holds`;
   }
-  return caFile === "" ? "tls-ca-file is not set" : `tls-ca-file is "${caFile}"`;
+  if (/expired|not valid (before|after)|NotValidYet/i.test(detail)) {
+    return "GitLab's certificate is outside its validity dates: renew it, or check this host's clock";
+  }
+  return null;
 }
 
 function withoutQuery(url: string): string {

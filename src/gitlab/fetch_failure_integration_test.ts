@@ -91,6 +91,87 @@ Deno.test({
   },
 });
 
+/** A server certificate of `ca` for 127.0.0.1 that expired in 2020 (openssl ca sets the dates). */
+async function expiredServerCertificate(ca: LocalCa): Promise<{ cert: string; key: string }> {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, cwd: ca.dir, stdout: "null" }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  };
+  await Deno.writeTextFile(
+    `${ca.dir}/ca.cnf`,
+    "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
+      "default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+  );
+  await Deno.writeTextFile(`${ca.dir}/index.txt`, "");
+  await Deno.writeTextFile(`${ca.dir}/serial`, "01\n");
+  await Deno.writeTextFile(`${ca.dir}/old.ext`, "subjectAltName=IP:127.0.0.1\n");
+  await run(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    "old.key",
+    "-out",
+    "old.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  await run(
+    "ca",
+    "-batch",
+    "-config",
+    "ca.cnf",
+    "-in",
+    "old.csr",
+    "-out",
+    "old.pem",
+    "-cert",
+    "ca.pem",
+    "-keyfile",
+    "ca.key",
+    "-startdate",
+    "20200101000000Z",
+    "-enddate",
+    "20200201000000Z",
+    "-extfile",
+    "old.ext",
+  );
+  return { cert: `${ca.dir}/old.pem`, key: `${ca.dir}/old.key` };
+}
+
+Deno.test({
+  name: "an expired certificate says so, not to set tls-ca-file",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    const old = await expiredServerCertificate(ca);
+    const listener = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(old.cert),
+      key: await Deno.readTextFile(old.key),
+    });
+    const served = (async () => {
+      for await (const conn of listener) {
+        conn.handshake().catch(() => {}).finally(() => conn.close());
+      }
+    })().catch(() => {});
+    try {
+      const url = new URL(`https://127.0.0.1:${listener.addr.port}/api/v4/jobs/request`);
+      const error = await failure(url, { caCerts: [await Deno.readTextFile(ca.caFile)] });
+      const reason = fetchFailureReason(error, { url, caFile: ca.caFile, env: noEnv });
+      assert.match(reason, /expired.*\(GitLab's certificate is outside its validity dates/);
+      assert.doesNotMatch(reason, /tls-ca-file/);
+    } finally {
+      listener.close();
+      await served;
+    }
+  },
+});
+
 Deno.test("a proxy that refuses is named with its variable, without its credentials", async () => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const proxyPort = closed.addr.port;
