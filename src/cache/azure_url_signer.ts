@@ -21,6 +21,7 @@ import {
 } from "@azure/storage-blob";
 import type { AzureCacheConfig } from "../config/runner_config.ts";
 import { azureBlobUrl } from "./azure_endpoint.ts";
+import { azureSettingsProblem } from "./cache_settings.ts";
 import {
   type CacheUrlMethod,
   type CacheUrlSigner,
@@ -41,24 +42,8 @@ export class AzureUrlSigner implements CacheUrlSigner {
   constructor(azure: AzureCacheConfig, context: SignerContext) {
     this.#azure = azure;
     this.#context = context;
-    if (azure.accountName === "") {
-      throw new RangeError("[runners.cache.azure] AccountName is empty: name the storage account");
-    }
-    if (azure.containerName === "") {
-      throw new RangeError(
-        "[runners.cache.azure] ContainerName can't be empty: name the container",
-      );
-    }
-    if (azure.accountKey === "") {
-      throw new RangeError(
-        "[runners.cache.azure] AccountKey is empty: Runner signs SAS URLs with the account key only (Microsoft Entra ID user delegation keys are not supported)",
-      );
-    }
-    // As the official runner's credential (Go's base64.StdEncoding): the
-    // library would sign with what it could decode, and Azure answer 403.
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(azure.accountKey) || azure.accountKey.length % 4 !== 0) {
-      throw new RangeError("[runners.cache.azure] AccountKey is not a valid key: it is not base64");
-    }
+    const problem = azureSettingsProblem(azure);
+    if (problem !== null) throw new RangeError(problem.message);
     try {
       this.#credential = new StorageSharedKeyCredential(azure.accountName, azure.accountKey);
     } catch (err) {

@@ -11,6 +11,7 @@
 import { createHash, createPrivateKey, createSign } from "node:crypto";
 import type { GcsCacheConfig } from "../config/runner_config.ts";
 import { gcsStorageHost } from "./gcs_endpoint.ts";
+import { gcsSettingsProblem } from "./cache_settings.ts";
 import {
   type CacheUrlMethod,
   type CacheUrlSigner,
@@ -98,14 +99,8 @@ export class GcsUrlSigner implements CacheUrlSigner {
   #credentials: Promise<GcsCredentials> | null = null;
 
   constructor(gcs: GcsCacheConfig, context: SignerContext) {
-    if (gcs.bucketName === "") {
-      throw new RangeError("[runners.cache.gcs] BucketName is empty: name the bucket to use");
-    }
-    if (gcs.credentialsFile === "" && (gcs.accessId === "" || gcs.privateKey === "")) {
-      throw new RangeError(
-        "[runners.cache.gcs] needs CredentialsFile, or AccessID and PrivateKey, to sign URLs",
-      );
-    }
+    const problem = gcsSettingsProblem(gcs);
+    if (problem !== null) throw new RangeError(problem.message);
     this.#gcs = gcs;
     this.#context = context;
   }

@@ -35,6 +35,7 @@ import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
+import { azureSettingsProblem, gcsSettingsProblem } from "../cache/cache_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
 import { dockerEndpoint } from "./docker_endpoint.ts";
 import { CLONE_URL_EXPECTED, parseCloneUrl } from "./clone_url.ts";
@@ -393,18 +394,27 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     // Each job then warns that it has no URL; this says why once, at load.
     warnCacheType('is not a cache type (use "s3", "gcs" or "azure")');
   }
-  const s3Problem = cacheBackend(runner.cache.type) === "s3"
-    ? s3SettingsProblem(runner.cache.s3)
-    : null;
-  if (s3Problem !== null) {
+  const backend = cacheBackend(runner.cache.type);
+  // A custom executor entry gets no distributed cache at all (warned below).
+  if (
+    (backend === "s3" || backend === "gcs" || backend === "azure") && runner.executor !== "custom"
+  ) {
     // The signer cannot be made: each job warns "No URL for the distributed cache".
-    const where = [...path, "cache", "s3", s3Problem.key];
-    v.warn(
-      "unsupported_value",
-      where,
-      `key ${displayKeyPath(where)}: ${s3Problem.message}; ` +
-        `its jobs keep their cache in cache_dir on this host`,
-    );
+    const problem = backend === "s3"
+      ? s3SettingsProblem(runner.cache.s3)
+      : backend === "gcs"
+      ? gcsSettingsProblem(runner.cache.gcs)
+      : azureSettingsProblem(runner.cache.azure);
+    if (problem !== null) {
+      const where = [...path, "cache", backend, problem.key];
+      const message = problem.message.replace(/^\[runners\.cache\.\w+\] /, "");
+      v.warn(
+        "unsupported_value",
+        where,
+        `key ${displayKeyPath(where)}: ${message}; ` +
+          `its jobs keep their cache in cache_dir on this host`,
+      );
+    }
   }
   const unused = runner.cache.type === ""
     ? ([

@@ -1170,6 +1170,43 @@ Deno.test("[runners.docker] devices, ulimit, gpus and tmpfs the executor refuses
   ]);
 });
 
+Deno.test("[runners.cache.gcs] and [runners.cache.azure] settings no signer can use warn at load, naming the key", () => {
+  const cache = (type: string, section: string) =>
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "${type}"\n[runners.cache.${type}]\n${section}`;
+  const { warnings } = parseConfig(
+    cache("gcs", `BucketName = "b"\n`) +
+      cache("gcs", `CredentialsFile = "/k.json"\n`) +
+      cache("azure", `AccountName = "acct"\nContainerName = "c"\nAccountKey = "not base64!"\n`) +
+      cache("azure", `AccountName = "acct"\nAccountKey = "a2V5"\n`) +
+      cache("gcs", `BucketName = "b"\nCredentialsFile = "/k.json"\n`) +
+      cache("azure", `AccountName = "acct"\nContainerName = "c"\nAccountKey = "a2V5"\n`),
+    opts,
+  );
+  const local = "its jobs keep their cache in cache_dir on this host";
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      5,
+      `key runners[0].cache.gcs.CredentialsFile: needs CredentialsFile, or AccessID and PrivateKey, to sign URLs; ${local}`,
+    ],
+    [
+      "unsupported_value",
+      11,
+      `key runners[1].cache.gcs.BucketName: BucketName is empty: name the bucket to use; ${local}`,
+    ],
+    [
+      "unsupported_value",
+      20,
+      `key runners[2].cache.azure.AccountKey: AccountKey is not a valid key: it is not base64; ${local}`,
+    ],
+    [
+      "unsupported_value",
+      25,
+      `key runners[3].cache.azure.ContainerName: ContainerName can't be empty: name the container; ${local}`,
+    ],
+  ]);
+});
+
 Deno.test("[runners.docker] values every job would refuse warn at load, naming key and line", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
