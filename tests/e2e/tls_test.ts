@@ -561,3 +561,119 @@ Deno.test("a proxy variable that is no proxy address is named at start, not igno
     /WARNING: HTTPS_PROXY "proxy\.example\.com 3128" is not a proxy address \(http:\/\/host:port\)/,
   );
 });
+
+/**
+ * A CONNECT proxy on 127.0.0.1 that alone knows where `name` is (127.0.0.1):
+ * a runner whose GitLab is `name` reaches it only through this proxy.
+ * `tunnels` counts the CONNECTs to `name` it relayed.
+ */
+function connectProxy(name: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const state = { tunnels: 0 };
+  const relay = async (client: Deno.Conn) => {
+    const buf = new Uint8Array(16 * 1024);
+    let got = 0;
+    let end = -1;
+    while (end < 0) {
+      const n = await client.read(buf.subarray(got));
+      if (n === null) return;
+      got += n;
+      end = new TextDecoder().decode(buf.subarray(0, got)).indexOf("\r\n\r\n");
+    }
+    const [method, target] = new TextDecoder().decode(buf.subarray(0, end)).split(" ");
+    const [host, port] = (target ?? "").split(":");
+    if (method !== "CONNECT" || host !== name) {
+      await client.write(new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\n\r\n"));
+      return;
+    }
+    state.tunnels++;
+    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+    conns.add(upstream);
+    await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n"));
+    if (got > end + 4) await upstream.write(buf.subarray(end + 4, got));
+    await Promise.allSettled([
+      client.readable.pipeTo(upstream.writable),
+      upstream.readable.pipeTo(client.writable),
+    ]);
+  };
+  const served = (async () => {
+    for await (const client of listener) {
+      conns.add(client);
+      relay(client).catch(() => {}).finally(() => {
+        try {
+          client.close();
+        } catch {
+          // Closed by the relay.
+        }
+      });
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    state,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await served;
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "behind HTTPS_PROXY, the poller, the job's clone and its artifact transfers reach a GitLab only the proxy can",
+  ignore: skip !== null,
+  fn: async () => {
+    const name = "gitlab.runner-proxy.test";
+    await using ca = await LocalCa.create({ serverNames: [name] });
+    await using gitlab = await tlsGitLab(ca);
+    await using proxy = connectProxy(name);
+    const url = `https://${name}:${new URL(gitlab.url).port}`;
+    const r = gitlab.createRunner({ kind: "created" });
+    const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+    await app.commit({ files: { "README.md": "through the proxy\n" } });
+    const toml = runnerToml(url, r.token, {
+      "clone_url": url,
+      "tls-ca-file": ca.caFile,
+      "tls-cert-file": ca.client.cert,
+      "tls-key-file": ca.client.key,
+    });
+    await using home = await cleanHome();
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n\n${toml}`,
+      env: { HOME: home.path, DENO_DIR: DENO_DIR, HTTPS_PROXY: proxy.url },
+    });
+    const job1 = gitlab.enqueueJob({
+      script: ["cat README.md", "mkdir -p out && echo proxied > out/result.txt"],
+      variables: [{ key: "GIT_STRATEGY", value: "clone" }],
+      artifacts: [{ paths: ["out/"], when: "on_success" }],
+    });
+    const s1 = await gitlab.waitForJobFinished(job1.id, TIMEOUT);
+    assert.equal(s1.status, "success", s1.trace + runner.log);
+    assert.match(s1.trace, /\nthrough the proxy\n/);
+    const [stored] = gitlab.artifactsOf(job1.id);
+    assert.ok(stored, "the executor process uploaded through the proxy");
+    const job2 = gitlab.enqueueJob({
+      script: ["cat out/result.txt"],
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+      dependencies: [{
+        id: job1.id,
+        name: "build",
+        token: job1.token,
+        "artifacts_file": { filename: "artifacts.zip", size: stored.bytes.length },
+      }],
+    });
+    const s2 = await gitlab.waitForJobFinished(job2.id, TIMEOUT);
+    assert.equal(s2.status, "success", s2.trace + runner.log);
+    assert.match(s2.trace, /\nproxied\n/);
+    // The poller, git and each job's executor process opened tunnels of their own.
+    assert.ok(proxy.state.tunnels >= 4, String(proxy.state.tunnels));
+  },
+});
