@@ -32,7 +32,7 @@ import { expandEnv, hasEnvReference } from "./env_expansion.ts";
 import { isGitLabUrl } from "./gitlab_url.ts";
 import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
-import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags } from "../build/feature_flags.ts";
+import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags, parseGoBool } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { azureSettingsProblem, gcsSettingsProblem } from "../cache/cache_settings.ts";
@@ -623,6 +623,19 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     if (eq > 0) {
       // Only the name is shown: the value may be a secret.
       const name = entry.slice(0, eq);
+      const value = entry.slice(eq + 1);
+      if (
+        name in FEATURE_FLAG_DEFAULTS && runner.featureFlags[name] === undefined &&
+        value !== "" && !value.includes("$") && parseGoBool(value) === undefined
+      ) {
+        // A flag's value is no secret; the job log says the same for each job.
+        v.warn(
+          "unsupported_value",
+          where,
+          `key ${displayKeyPath(where)} sets ${name} to ${JSON.stringify(value)}, which is not ` +
+            "true or false: it counts as false unless a job sets it",
+        );
+      }
       if (isShellVariableName(name)) return;
       v.warn(
         "unsupported_value",

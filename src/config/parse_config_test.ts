@@ -765,6 +765,23 @@ Deno.test("an environment entry whose name the scripts cannot export warns, nami
   assert.ok(warnings.every((w) => !w.message.includes("secret")));
 });
 
+Deno.test("an environment entry setting a feature flag to neither true nor false warns at load, as each job does", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n` +
+      `environment = ["FF_USE_FASTZIP=maybe", "FF_SCRIPT_SECTIONS=1", "FF_TIMESTAMPS=$X", "FF_NOT_A_FLAG=x"]\n` +
+      `[[runners]]\nexecutor = "shell"\nenvironment = ["FF_USE_FASTZIP=maybe"]\n` +
+      `[runners.feature_flags]\nFF_USE_FASTZIP = true\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      3,
+      'key runners[0].environment[0] sets FF_USE_FASTZIP to "maybe", which is not true or false: it counts as false unless a job sets it',
+    ],
+  ]);
+});
+
 Deno.test("labels follow upstream's rules: key and value patterns, at most 32 per runner with the global ones", () => {
   const badKey = loadError(`[[runners]]\nexecutor = "shell"\n[runners.labels]\n"a b" = "x"\n`);
   assert.equal(
