@@ -1001,6 +1001,26 @@ test("docker keys: links, volumes_from or ipcmode naming no container fail the j
   }
 });
 
+test("docker keys: a helper_image_flavor whose default image cannot be had is named", async () => {
+  const { executor } = createExecutor({
+    config: { helperImage: "", helperImageFlavor: "runner-test-no-such-flavor" },
+    job: { variables: [{ key: "GIT_STRATEGY", value: "fetch" }] },
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  await assert.rejects(
+    executor.run({ stage: "get_sources", script: "true" }, never()),
+    (err: unknown) => {
+      assert.ok(err instanceof JobFailedError, String(err));
+      assert.match(
+        err.message,
+        /^The default helper image of \[runners.docker\] helper_image_flavor "runner-test-no-such-flavor": Cannot get image "registry\.gitlab\.com\/.*:runner-test-no-such-flavor-x86_64-latest"/,
+      );
+      return true;
+    },
+  );
+});
+
 test("docker keys: a relative cache_dir fails the job naming the key", async () => {
   const { executor, jobId } = createExecutor({ config: { cacheDir: "relative/dir" } });
   await using _ = executor;

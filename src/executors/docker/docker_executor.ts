@@ -1013,8 +1013,11 @@ export class DockerExecutor implements Executor {
       .catch((err: unknown) => {
         if (!(err instanceof JobFailedError)) throw err;
         // Not the job's image: say which setting names it, or that none does.
+        const flavor = this.#expand(this.#o.config.helperImageFlavor).trim();
         const source = this.#o.config.helperImage
           ? "[runners.docker] helper_image"
+          : flavor !== ""
+          ? `The default helper image of [runners.docker] helper_image_flavor "${flavor}"`
           : "The default helper image ([runners.docker] helper_image is not set)";
         throw new JobFailedError(err.reason, `${source}: ${err.message}`, { cause: err });
       });
