@@ -301,6 +301,15 @@ export class ApiTransport implements Disposable {
       try {
         return Deno.createHttpClient(options);
       } catch (error) {
+        const bundle = options.caCerts?.[0];
+        const readable = bundle === undefined ? undefined : this.#readableCertificates(bundle);
+        if (readable !== undefined && readable !== bundle) {
+          try {
+            return Deno.createHttpClient({ ...options, caCerts: [readable] });
+          } catch {
+            // Not the bundle's fault alone: said below.
+          }
+        }
         // Deno says what is wrong ("Unable to decode key"), not where: the CA
         // bundle alone tells whether it or the client certificate is at fault.
         const isCaFine = options.caCerts !== undefined && options.cert !== undefined &&
@@ -322,6 +331,26 @@ export class ApiTransport implements Disposable {
       }
     })();
     return this.#client;
+  }
+
+  /**
+   * The bundle less the certificates Deno cannot read, as the official client
+   * keeps those it can parse: one broken block made Deno refuse the whole
+   * file, and with it every request. The blocks left out are named in a
+   * warning; looked at only once Deno refused the bundle.
+   */
+  #readableCertificates(pem: string): string {
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    const bad = blocks.flatMap((b, i) => isUsable({ caCerts: [b] }) ? [] : [i + 1]);
+    // None readable, or the fault is outside the blocks: Deno's error names it below.
+    if (bad.length === 0 || bad.length === blocks.length) return pem;
+    this.#log?.warn(
+      `Cannot read certificate ${
+        bad.join(", ")
+      } of ${blocks.length} in tls-ca-file, using the others`,
+      { [F.FILE]: this.#caFile },
+    );
+    return blocks.filter((_, i) => !bad.includes(i + 1)).join("\n");
   }
 
   #warnFile(message: string, file: string, error: unknown): void {

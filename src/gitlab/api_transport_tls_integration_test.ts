@@ -7,6 +7,7 @@ import { LocalCa } from "../../tests/fixtures/local_ca.ts";
 import { ApiTransport } from "./api_transport.ts";
 import { GitLabApiError } from "./api_error.ts";
 import { createRunnerInfo } from "./runner_info.ts";
+import type { Logger } from "../log/logger.ts";
 
 const skip = await LocalCa.skipReason();
 const INFO = createRunnerInfo({
@@ -87,5 +88,48 @@ Deno.test({
       error.message.endsWith(" (the key is encrypted: Runner takes it without a passphrase)"),
       error.message,
     );
+  },
+});
+
+Deno.test({
+  name: "a tls-ca-file with a broken certificate among good ones uses the good ones and names it",
+  ignore: skip !== null,
+  fn: async () => {
+    await using ca = await LocalCa.create();
+    await using server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(ca.server.cert),
+      key: await Deno.readTextFile(ca.server.key),
+      onListen() {},
+    }, () => Response.json({ version: "17.0.0" }));
+    const caFile = `${ca.dir}/bundle.pem`;
+    const broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    await Deno.writeTextFile(
+      caFile,
+      (await Deno.readTextFile(ca.stranger.cert)) + broken + (await Deno.readTextFile(ca.caFile)),
+    );
+    const warnings: string[] = [];
+    const log: Logger = {
+      child: () => log,
+      debug: () => {},
+      info: () => {},
+      error: () => {},
+      warn: (message) => warnings.push(message),
+    };
+    using transport = new ApiTransport({
+      url: `https://127.0.0.1:${server.addr.port}`,
+      runnerInfo: INFO,
+      tlsCaFile: caFile,
+      log,
+    });
+    const answer = await transport.send({
+      endpoint: "verify_runner",
+      method: "GET",
+      url: new URL("version", transport.root),
+    });
+    assert.equal(answer.status, 200);
+    await answer.body?.cancel();
+    assert.deepEqual(warnings, ["Cannot read certificate 2 of 3 in tls-ca-file, using the others"]);
   },
 });
