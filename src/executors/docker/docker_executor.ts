@@ -963,6 +963,9 @@ export class DockerExecutor implements Executor {
       await probing;
       return { service: s, problem };
     }));
+    // The job is being stopped (cancel, or its timeout): no service failed, and the
+    // build says why the job ends. The warning said "the job was canceled" after a timeout.
+    if (signal.aborted) return;
     for (const { service, problem } of problems) {
       if (problem === null) continue;
       const logs = await containerLogs(service.container);

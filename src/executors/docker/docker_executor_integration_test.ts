@@ -576,6 +576,31 @@ test("docker executor's health check finds a listening service with a helper ima
   assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
 });
 
+test("docker executor: a job stopped while it waits for a service gets no service warning", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { waitForServicesTimeout: 120 },
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "db",
+        command: ["sleep", "600"],
+        ports: [{ number: 5432 }],
+      }],
+    },
+  });
+  const stop = new AbortController();
+  const preparing = executor.prepare(stop.signal);
+  while (!output.text().includes("Waiting for services")) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  stop.abort("timeout");
+  await assert.rejects(preparing);
+  // After a job timeout it said "Health check error: the job was canceled".
+  assert.doesNotMatch(output.text(), /probably didn't start properly|the job was canceled/);
+});
+
 test("docker executor stops waiting for a service whose container ends, naming its exit code", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
