@@ -32,7 +32,7 @@ import { isCompiledBinary } from "../poller/compiled_grants.ts";
 import { type CliContext, POLLER_RESCOPE_EXIT } from "./cli_context.ts";
 import { certsDirectory, certsDirectoryWarnings } from "./certs_directory.ts";
 import { configPath, defaultConfigFile, enterWorkingDirectory } from "./config_flags.ts";
-import { proxyEnvironmentWarnings } from "./proxy_environment.ts";
+import { environmentProxyWarnings, proxyEnvironmentWarnings } from "./proxy_environment.ts";
 import { readConfigInChild } from "./config_reader_process.ts";
 import { Flags, parseFlags } from "./flags.ts";
 import { RUN_FLAGS } from "./commands/run_flags.ts";
@@ -150,6 +150,9 @@ export async function superviseScopedPoller(
     isFirst = false;
     if (!isStale) {
       for (const warning of await certsDirectoryWarnings(config.runners, certsDir)) {
+        ctx.log.warn(warning);
+      }
+      for (const warning of environmentProxyWarnings(config.runners, ctx.env.bind(ctx))) {
         ctx.log.warn(warning);
       }
     }
