@@ -8,7 +8,7 @@
  * variable set for the URL's scheme is named with its value (without
  * credentials), since a proxy that refuses reads like GitLab refusing.
  */
-import { proxyFor, withoutCredentials } from "../os/http_proxy.ts";
+import { ignoredProxyVariable, proxyFor, withoutCredentials } from "../os/http_proxy.ts";
 
 export interface FetchFailureContext {
   url: URL;
@@ -56,6 +56,8 @@ export function fetchFailureReason(error: unknown, context: FetchFailureContext)
         : "GitLab may require a client certificate: tls-cert-file and tls-key-file are not set",
     );
   }
+  const ignored = context.env ? ignoredProxyVariable(url, context.env) : null;
+  if (ignored) hints.push(`${ignored} is set but is no proxy address: the request went directly`);
   return hints.length === 0 ? detail : `${detail} (${hints.join("; ")})`;
 }
 

@@ -190,6 +190,11 @@ Deno.test("a proxy that refuses is named with its variable, without its credenti
     ),
   );
   assert.doesNotMatch(proxied, /pa55/);
+  // A value Deno ignores: the request went directly, and the reason says so.
+  assert.match(
+    fetchFailureReason(error, { url, env: env({ HTTP_PROXY: "proxy 3128" }) }),
+    /^cannot connect to 127\.0\.0\.1:8929: .*\(HTTP_PROXY is set but is no proxy address: the request went directly\)$/,
+  );
   for (const noProxy of ["127.0.0.1", "127.0.0.0/8", "*"]) {
     const direct = fetchFailureReason(error, {
       url,

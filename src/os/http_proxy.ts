@@ -15,14 +15,30 @@ export interface HttpProxy {
 const PROXY_SCHEMES = ["http:", "https:", "socks5:", "socks5h:"];
 
 export function proxyFor(url: URL, env: (name: string) => string | undefined): HttpProxy | null {
-  const scheme = url.protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY";
-  const name = [scheme, scheme.toLowerCase(), "ALL_PROXY", "all_proxy"]
-    .find((n) => (env(n) ?? "") !== "");
+  const name = proxyVariableFor(url, env);
   if (!name) return null;
   const proxy = parseProxyAddress(env(name)!);
   if (!proxy) return null;
   const noProxy = env("NO_PROXY") || env("no_proxy") || "";
   return bypassed(url.hostname, noProxy) ? null : { name, url: proxy };
+}
+
+/**
+ * The proxy variable set for `url`'s scheme whose value Deno ignores (no
+ * proxy address), so that the request went directly; null otherwise.
+ */
+export function ignoredProxyVariable(
+  url: URL,
+  env: (name: string) => string | undefined,
+): string | null {
+  const name = proxyVariableFor(url, env);
+  return name && parseProxyAddress(env(name)!) === null ? name : null;
+}
+
+function proxyVariableFor(url: URL, env: (name: string) => string | undefined): string | null {
+  const scheme = url.protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY";
+  return [scheme, scheme.toLowerCase(), "ALL_PROXY", "all_proxy"]
+    .find((n) => (env(n) ?? "") !== "") ?? null;
 }
 
 /** A proxy variable's value as a URL ("host:port" is http), or null where Deno ignores it. */
