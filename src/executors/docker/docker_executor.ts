@@ -818,6 +818,10 @@ export class DockerExecutor implements Executor {
       container: Docker.Container;
       name: string;
     }[] = [];
+    // As the official runner (createFromServiceDefinition): a service whose every name
+    // another one already answers to is not started again; two containers under one
+    // name split the job's connections between two databases.
+    const claimed = new Set<string>();
     for (const [i, service] of services.entries()) {
       const policies = resolvePullPolicies(
         config.pullPolicy,
@@ -825,9 +829,14 @@ export class DockerExecutor implements Executor {
         service.pullPolicy,
         { jobSource: `the job's service "${service.name}"` },
       );
+      const aliases = serviceAliases(service);
+      if (aliases.every((alias) => claimed.has(alias))) {
+        this.#say(`WARNING: Service ${service.name} is already created. Ignoring.`);
+        continue;
+      }
+      for (const alias of aliases) claimed.add(alias);
       this.#say(`Starting service ${service.name} ...`);
       const pulled = await this.#pull(service.name, policies, signal);
-      const aliases = serviceAliases(service);
       const name = `${this.#namePrefix}-service-${i}`;
       // As the official runner (getServiceVariables): a service is someone else's
       // image; it gets the public job variables, not the job token nor the secrets.

@@ -576,6 +576,29 @@ test("docker executor's health check finds a listening service with a helper ima
   assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
 });
 
+test("docker executor starts a service given twice under the same names once, as the official runner", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      services: [
+        { name: BUSYBOX_TEST_IMAGE, command: ["sleep", "600"] },
+        { name: BUSYBOX_TEST_IMAGE, command: ["sleep", "600"] },
+        { name: BUSYBOX_TEST_IMAGE, alias: "other", command: ["sleep", "600"] },
+      ],
+    },
+  });
+  const jobId = nextJobId;
+  await executor.prepare(never());
+  // Two containers answered to "runner-test__busybox": the job's connections went to either.
+  assert.match(
+    output.text(),
+    /WARNING: Service runner-test\/busybox:latest is already created\. Ignoring\./,
+  );
+  const services = (await jobContainers(jobId)).filter((n) => /-service-\d+$/.test(n));
+  assert.equal(services.length, 2, services.join(" "));
+});
+
 test("docker executor: a job stopped while it waits for a service gets no service warning", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
