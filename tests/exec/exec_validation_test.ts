@@ -507,3 +507,17 @@ build:
     assert.equal(lines.length, 1, `${key} said once:\n${run.stdout}${run.stderr}`);
   }
 });
+
+Deno.test("exec refuses a --project-dir that does not exist or is a file, naming the flag", async () => {
+  await using project = await SampleProject.create({ ".gitlab-ci.yml": "a:\n  script: [echo]\n" });
+  for (const args of [[], ["--list"]]) {
+    assertRejected(
+      await project.exec(...args, "--project-dir", ".gitlab-ci.yml"),
+      /^ERROR: The project directory ".*\/demo-app\/\.gitlab-ci\.yml" is not a directory \(--project-dir\)$/m,
+    );
+    assertRejected(
+      await project.exec(...args, "--project-dir", "missing"),
+      /^ERROR: The project directory ".*\/demo-app\/missing" does not exist \(--project-dir\)$/m,
+    );
+  }
+});

@@ -172,6 +172,8 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     if (error instanceof UsageError) return usageFailure(ctx, error.message);
     throw error;
   }
+  const dirProblem = projectDirProblem(settings.projectDir);
+  if (dirProblem !== null) return usageFailure(ctx, dirProblem);
   if (settings.isListOnly) return await listPlan(ctx, settings);
   // git runs while exec loads what the launch needs, the executor process
   // starts up while the pipeline is loaded and planned.
@@ -225,6 +227,24 @@ async function listPlan(ctx: CliContext, settings: ExecSettings): Promise<number
   }
   for (const line of m.renderPlanList(plan).replace(/\n$/, "").split("\n")) ctx.out(line);
   return 0;
+}
+
+/**
+ * Why the project directory cannot be one (it does not exist, is a file, is
+ * not readable), naming the flag that gave it; null when it can.
+ */
+function projectDirProblem(dir: string): string | null {
+  try {
+    if (Deno.statSync(dir).isDirectory) return null;
+    return `The project directory "${dir}" is not a directory (--project-dir)`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return `The project directory "${dir}" does not exist (--project-dir)`;
+    }
+    return `The project directory "${dir}" cannot be read (--project-dir): ${
+      (error as Error).message
+    }`;
+  }
 }
 
 function usageFailure(ctx: CliContext, message: string): number {
