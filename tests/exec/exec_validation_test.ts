@@ -521,3 +521,20 @@ Deno.test("exec refuses a --project-dir that does not exist or is a file, naming
     );
   }
 });
+
+Deno.test("exec given the executor as first argument, as the official exec took it, says to use --executor", async () => {
+  await using project = await SampleProject.create({ ".gitlab-ci.yml": "a:\n  script: [echo]\n" });
+  assertRejected(
+    await project.exec("docker", "a"),
+    /^ERROR: Job "docker" is not defined; jobs: a\. The executor is no argument of runner exec, as it was of gitlab-runner exec \(exec docker JOB\): use --executor docker$/m,
+  );
+  assertRejected(
+    await project.exec("--list", "ssh", "a"),
+    /^ERROR: Job "ssh" is not defined; jobs: a\. .*: exec runs jobs with --executor shell or docker$/m,
+  );
+  // A job of that name is a job.
+  await project.write({ ".gitlab-ci.yml": "shell:\n  script: [echo from-job]\n" });
+  const run = await project.exec("shell");
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /from-job/);
+});

@@ -153,6 +153,39 @@ function isUsageMistake(m: PipelineModules, error: unknown): error is Error {
     error instanceof UsageError;
 }
 
+/** The official runner's executors, which its `exec` took as first argument (`exec docker JOB`). */
+const OFFICIAL_EXECUTORS = new Set([
+  "shell",
+  "docker",
+  "docker-windows",
+  "docker+machine",
+  "docker-autoscaler",
+  "ssh",
+  "parallels",
+  "virtualbox",
+  "kubernetes",
+  "custom",
+  "instance",
+]);
+
+/**
+ * A usage mistake's message; an executor named where the official `exec`
+ * took it (`runner exec docker build`), which is no job, says how exec takes it.
+ */
+function mistakeMessage(m: PipelineModules, s: ExecSettings, error: Error): string {
+  const first = s.jobs[0] ?? "";
+  if (
+    !(error instanceof m.JobSelectionError) || !OFFICIAL_EXECUTORS.has(first) ||
+    !error.message.startsWith(`Job "${first}" is not defined`)
+  ) {
+    return error.message;
+  }
+  const how = isExecExecutor(first)
+    ? `use --executor ${first}`
+    : `exec runs jobs with --executor shell or docker`;
+  return `${error.message}. The executor is no argument of runner exec, as it was of gitlab-runner exec (exec ${first} JOB): ${how}`;
+}
+
 /** What only running a pipeline needs (not `--list`, not an invalid file), imported while it is planned. */
 function importRunModules() {
   return Promise.all([
@@ -187,7 +220,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   try {
     plan = await loadPlan(ctx, settings, { m, project, stateDir: early.stateDir });
   } catch (error) {
-    if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
+    if (isUsageMistake(m, error)) return usageFailure(ctx, mistakeMessage(m, settings, error));
     throw error;
   }
   for (const warning of plan.warnings) ctx.err(`WARNING: ${m.formatWarning(warning)}`);
@@ -222,7 +255,7 @@ async function listPlan(ctx: CliContext, settings: ExecSettings): Promise<number
       stateDir: await execStateDir(settings.projectDir, ctx.env),
     });
   } catch (error) {
-    if (isUsageMistake(m, error)) return usageFailure(ctx, error.message);
+    if (isUsageMistake(m, error)) return usageFailure(ctx, mistakeMessage(m, settings, error));
     throw error;
   }
   for (const line of m.renderPlanList(plan).replace(/\n$/, "").split("\n")) ctx.out(line);
