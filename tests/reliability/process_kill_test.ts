@@ -175,7 +175,8 @@ Deno.test("a job that succeeded but whose final update GitLab never took is repo
   assert.equal(state.status, "success", second.log);
   assert.match(state.trace, /all done\n/);
   assert.match(state.trace, /Runner restarted: the job had succeeded before the runner stopped/);
-  assert.match(second.log, /Interrupted job reported as success/);
+  // Logged once GitLab took the update, which the wait above may see first.
+  await second.waitForLog(/Interrupted job reported as success/);
 });
 
 Deno.test("a journal that cannot be created is logged and the runner still serves", async () => {
