@@ -165,7 +165,8 @@ function readKey(
 
 /**
  * The official runner writes some keys into every file with their default
- * (`connection_max_age = "15m0s"`, `[session_server] session_timeout = 1800`).
+ * (`connection_max_age = "15m0s"`, `[session_server] session_timeout = 1800`,
+ * both acted on now).
  * Written with the official default, an unsupported key asks for nothing that
  * leaving it out would not: no warning, or every migrated file would warn.
  */

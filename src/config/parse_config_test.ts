@@ -447,17 +447,17 @@ Deno.test("safe_directory_checkout, clean_git_config and custom_build_dir depend
 
 Deno.test("keys nothing acts on yet warn by name and are kept for saving", () => {
   const { config, warnings } = parseConfig(
-    `connection_max_age = "1h30m"\n[session_server]\nlisten_address = "0.0.0.0:8093"\n` +
+    `sentry_dsn = "https://key@sentry.example.com/1"\n[session_server]\nlisten_address = "0.0.0.0:8093"\n` +
       `[[runners]]\nexecutor = "shell"\n` +
       `[runners.machine]\nIdleCount = 2\n`,
     opts,
   );
   assert.deepEqual(warnings.map((w) => w.message), [
-    "key connection_max_age is accepted but not supported",
+    "key sentry_dsn is accepted but not supported",
     "key runners.machine is accepted but not supported",
   ]);
   assert.equal(config.sessionServer.listenAddress, "0.0.0.0:8093", "[session_server] acts");
-  assert.equal(config.unsupported["connection_max_age"], "1h30m");
+  assert.equal(config.unsupported["sentry_dsn"], "https://key@sentry.example.com/1");
   assert.deepEqual(config.runners[0]?.unsupported["machine"], { "IdleCount": 2 });
 });
 
@@ -694,6 +694,7 @@ Deno.test("unsupported keys written with the official default do not warn (the o
   const { config, warnings } = parseConfig(text, opts);
   assert.deepEqual(warnings, []);
   assert.equal(config.sessionServer.sessionTimeout, 1800);
+  assert.equal(config.connectionMaxAge, 900, "connection_max_age acts");
   const changed = parseConfig(text.replace("1800", "600"), opts);
   assert.deepEqual(changed.warnings, [], "[session_server] acts: no warning");
   assert.equal(changed.config.sessionServer.sessionTimeout, 600);

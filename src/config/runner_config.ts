@@ -17,6 +17,8 @@ export interface GlobalConfig {
   listenAddress: string;
   /** Seconds. */
   shutdownTimeout: number;
+  /** Seconds; 0 or less: connections to GitLab are kept as long as they serve. */
+  connectionMaxAge: number;
   user: string;
   labels: Record<string, string>;
   sessionServer: SessionServerConfig;

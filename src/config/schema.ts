@@ -316,8 +316,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "duration",
     "15m",
     "P2",
-    "Maximum lifetime of a keep-alive TLS connection to GitLab before it is re-dialled. Not applied: Deno's HTTP client pools connections itself.",
-    { defaultText: "15m (<=0: no limit)", implemented: false },
+    "Longest time the runner keeps using its connections to GitLab: after it, new requests go over new connections (a load balancer spreads them again) while requests under way finish on the old.",
+    { defaultText: "15m (<=0: no limit)" },
   ),
   k("", "sentry_dsn", "string", "", "P3", "Send runner-level errors to Sentry.", {
     defaultText: "unset; falls back to SENTRY_DSN env",

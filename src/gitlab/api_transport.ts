@@ -51,6 +51,11 @@ export interface ApiTransportOptions {
   log?: Logger;
   /** Default RESPONSE_HEADER_TIMEOUT_MS; real time, not `clock`'s. */
   responseHeaderTimeoutMs?: number;
+  /**
+   * `connection_max_age` in ms, read at each request (a reload may change
+   * it); 0 or less, or absent: connections are kept as long as they serve.
+   */
+  connectionMaxAgeMs?: () => number;
 }
 
 export interface ApiRequest {
@@ -107,12 +112,17 @@ export class ApiTransport implements Disposable {
   readonly #keyFile: string;
   readonly #log: Logger | undefined;
   readonly #headerTimeoutMs: number;
+  readonly #connectionMaxAgeMs: () => number;
   #client: Promise<Deno.HttpClient | undefined> | undefined;
+  /** When `#client` was made (performance.now()), for connection_max_age. */
+  #clientBornAt = 0;
+  /** Requests under way on each client; a replaced one closes when its last ends. */
+  readonly #users = new Map<Promise<Deno.HttpClient | undefined>, number>();
+  /** Clients replaced (a TLS file changed, connection_max_age passed) that requests still use. */
+  readonly #replaced = new Set<Promise<Deno.HttpClient | undefined>>();
   /** The TLS files' modification times when `#client` was made (see `#httpClient`). */
   #filesStamp = "";
   #filesCheckedAt = -Infinity;
-  /** Clients replaced after a TLS file changed: requests may still use them until disposal. */
-  readonly #replaced: Promise<Deno.HttpClient | undefined>[] = [];
   #isDisposed = false;
 
   constructor(options: ApiTransportOptions) {
@@ -127,6 +137,7 @@ export class ApiTransport implements Disposable {
     this.#keyFile = options.tlsKeyFile ?? "";
     this.#log = options.log;
     this.#headerTimeoutMs = options.responseHeaderTimeoutMs ?? RESPONSE_HEADER_TIMEOUT_MS;
+    this.#connectionMaxAgeMs = options.connectionMaxAgeMs ?? (() => 0);
   }
 
   get runnerInfo(): RunnerInfo {
@@ -145,7 +156,26 @@ export class ApiTransport implements Disposable {
   }
 
   async #send(request: ApiRequest, countAttempt: () => void): Promise<Response> {
-    const client = await this.#httpClient();
+    // An object around the promise: the async call would unwrap a bare one.
+    const { client: used } = await this.#httpClient();
+    this.#users.set(used, (this.#users.get(used) ?? 0) + 1);
+    try {
+      return await this.#sendWith(await used, request, countAttempt);
+    } finally {
+      const left = this.#users.get(used)! - 1;
+      if (left > 0) this.#users.set(used, left);
+      else {
+        this.#users.delete(used);
+        if (this.#replaced.delete(used)) close(used);
+      }
+    }
+  }
+
+  async #sendWith(
+    client: Deno.HttpClient | undefined,
+    request: ApiRequest,
+    countAttempt: () => void,
+  ): Promise<Response> {
     for (let attempt = 1;; attempt++) {
       const headers = new Headers(request.headers);
       headers.set("User-Agent", userAgent(this.#info));
@@ -237,13 +267,17 @@ export class ApiTransport implements Disposable {
   }
 
   /**
-   * The HTTP client for the TLS files as they are now: as the official client
-   * does, a file whose modification time changed (a renewed client
-   * certificate, a CA bundle rotated) makes a new client, looked at no more
-   * than once a second; without this the old certificate stayed in use until
-   * the runner restarted.
+   * The HTTP client (as its promise) for the TLS files as they are now: as
+   * the official client does, a file whose modification time changed (a
+   * renewed client certificate, a CA bundle rotated) makes a new client,
+   * looked at no more than once a second; without this the old certificate
+   * stayed in use until the runner restarted. And, as the official client's
+   * connection_max_age, a client older than that makes way for a new one:
+   * new requests dial new connections (a load balancer behind GitLab's
+   * address spreads them again), the old client's requests finish on its
+   * connections, which close with it after the last.
    */
-  async #httpClient(): Promise<Deno.HttpClient | undefined> {
+  async #httpClient(): Promise<{ client: Promise<Deno.HttpClient | undefined> }> {
     const files = [this.#caFile, this.#certFile, this.#keyFile].filter((f) => f !== "");
     if (files.length > 0 && !this.#isDisposed) {
       const now = performance.now();
@@ -254,16 +288,37 @@ export class ApiTransport implements Disposable {
           this.#log?.info("A TLS file changed, using it from now on", {
             [F.FILE]: files.join(", "),
           });
-          this.#replaced.push(this.#client);
-          this.#client = undefined;
+          this.#replace();
         }
         if (this.#client === undefined) this.#filesStamp = stamp;
       }
     }
-    return await this.#newClient();
+    const maxAgeMs = this.#connectionMaxAgeMs();
+    if (
+      this.#client !== undefined && !this.#isDisposed && maxAgeMs > 0 &&
+      performance.now() - this.#clientBornAt > maxAgeMs
+    ) {
+      this.#log?.debug("Connections to GitLab reached connection_max_age: new requests dial anew", {
+        [F.DURATION_S]: maxAgeMs / 1000,
+      });
+      this.#replace();
+    }
+    const client = this.#newClient();
+    await client;
+    return { client };
+  }
+
+  /** Sets `#client` aside: it closes once no request uses it. */
+  #replace(): void {
+    const old = this.#client;
+    this.#client = undefined;
+    if (old === undefined) return;
+    if (this.#users.has(old)) this.#replaced.add(old);
+    else close(old);
   }
 
   #newClient(): Promise<Deno.HttpClient | undefined> {
+    if (this.#client === undefined) this.#clientBornAt = performance.now();
     this.#client ??= (async () => {
       const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
       if (this.#caFile !== "") {
@@ -297,7 +352,9 @@ export class ApiTransport implements Disposable {
           );
         }
       }
-      if (Object.keys(options).length === 0) return undefined;
+      // Deno's shared pool serves a transport with no TLS files, unless its
+      // connections must be renewed: only its own client's can be.
+      if (Object.keys(options).length === 0 && this.#connectionMaxAgeMs() <= 0) return undefined;
       try {
         return Deno.createHttpClient(options);
       } catch (error) {
@@ -361,11 +418,17 @@ export class ApiTransport implements Disposable {
   }
 
   [Symbol.dispose](): void {
-    const pending = [this.#client, ...this.#replaced.splice(0)];
+    const pending = [this.#client, ...this.#replaced];
+    this.#replaced.clear();
     this.#isDisposed = true;
     this.#client = Promise.resolve(undefined);
-    for (const client of pending) client?.then((c) => c?.close()).catch(() => {});
+    for (const client of pending) if (client) close(client);
   }
+}
+
+/** Closes a client once made; one that failed to be made has nothing to close. */
+function close(client: Promise<Deno.HttpClient | undefined>): void {
+  client.then((c) => c?.close()).catch(() => {});
 }
 
 /** Whether Deno makes a client of `options`. */

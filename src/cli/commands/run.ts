@@ -101,6 +101,8 @@ class Clients {
     private readonly ctx: CliContext,
     private readonly systemId: string,
     private readonly metrics: RunnerEvents,
+    /** `connection_max_age` of the config as it is now, in ms. */
+    private readonly connectionMaxAgeMs: () => number,
   ) {}
 
   runner(runner: RunnerConfig): RunnerClient {
@@ -116,6 +118,7 @@ class Clients {
         ...tlsFilesOf(runner),
         onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
         onCompleted: (e) => this.metrics.apiRequestAttempts(e),
+        connectionMaxAgeMs: this.connectionMaxAgeMs,
       });
       this.#runners.set(key, client);
     }
@@ -142,6 +145,7 @@ class Clients {
         ...tlsFilesOf(runner),
         onRequest: (e) => recordRequest(this.metrics, labels(runner, this.systemId), e),
         onCompleted: (e) => this.metrics.apiRequestAttempts(e),
+        connectionMaxAgeMs: this.connectionMaxAgeMs,
       });
       this.#jobs.set(key, client);
     }
@@ -168,7 +172,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const metrics: RunnerEvents = endpoint?.metrics ?? new SilentMetrics();
   ctx.onLogRecord = (level) => metrics.logRecorded(level);
   metrics.setProcessState("starting");
-  const clients = new Clients(ctx, systemId, metrics);
+  const clients = new Clients(ctx, systemId, metrics, () => config.connectionMaxAge * 1000);
   const tempDir = ctx.pollerScope?.tempDir ?? await Deno.makeTempDir({ prefix: "runner-" });
   for (const r of config.runners) ctx.sink.addSecret(r.token);
 
