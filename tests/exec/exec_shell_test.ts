@@ -271,6 +271,45 @@ later:
   assert.match(stdout, /^Pipeline canceled$/m);
 });
 
+Deno.test("exec interrupted while it plans runs no job, leaves no temporary directory and exits 130", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": "a:\n  script: [echo job-ran]\n",
+  });
+  // Planning waits on the variables file, a named pipe written only after Ctrl-C.
+  const fifo = join(project.root, "vars.env");
+  const tmp = join(project.root, "tmp");
+  await Deno.mkdir(tmp);
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN, "exec", "--variables-file", fifo],
+    cwd: project.dir,
+    env: { ...project.env(), TMPDIR: tmp },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  // Until the executor process it starts early (in the planning phase) has its temporary directory.
+  while ([...Deno.readDirSync(tmp)].length === 0) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 300));
+  // Read and write: opening does not wait for a reader, which an exec killed by the signal is not.
+  const pipe = await Deno.open(fifo, { read: true, write: true });
+  await pipe.write(new TextEncoder().encode("A=1\n"));
+  pipe.close();
+  const out = await output;
+  const decoder = new TextDecoder();
+  const stdout = decoder.decode(out.stdout);
+  const stderr = decoder.decode(out.stderr);
+  assert.equal(out.code, 130, stdout + stderr);
+  assert.match(stderr, /^Interrupted: no job was started$/m);
+  assert.doesNotMatch(stdout, /job-ran/);
+  assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
+});
+
 Deno.test("exec rejects an invalid .gitlab-ci.yml naming file, line and key, with exit code 2", async () => {
   await using project = await SampleProject.create({
     ".gitlab-ci.yml": `stages: [build]

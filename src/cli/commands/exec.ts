@@ -211,6 +211,9 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   // git runs while exec loads what the launch needs, the executor process
   // starts up while the pipeline is loaded and planned.
   const project = readProject(settings.projectDir);
+  // Listened to before the executor process and the temporary directory
+  // exist: Ctrl-C while the pipeline is planned removes them and exits 130.
+  using interruption = listenForInterruption(ctx);
   await using early = await startExecutorEarly(ctx, settings);
   const m = await importPipelineModules();
   const runModules = importRunModules();
@@ -220,9 +223,12 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   try {
     plan = await loadPlan(ctx, settings, { m, project, stateDir: early.stateDir });
   } catch (error) {
+    if (interruption.signal.aborted) return EXIT_INTERRUPTED;
     if (isUsageMistake(m, error)) return usageFailure(ctx, mistakeMessage(m, settings, error));
     throw error;
   }
+  if (interruption.signal.aborted) return EXIT_INTERRUPTED;
+  interruption.isRunning = true;
   for (const warning of plan.warnings) ctx.err(`WARNING: ${m.formatWarning(warning)}`);
   for (const note of plan.notes) ctx.err(note);
   if (!plan.isCreated) return 0;
@@ -241,7 +247,45 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
       );
     }
   }
-  return await runPlan(ctx, settings, { plan, early, modules: await runModules });
+  return await runPlan(ctx, settings, {
+    plan,
+    early,
+    modules: await runModules,
+    signal: interruption.signal,
+  });
+}
+
+interface Interruption extends Disposable {
+  /** Aborted by the first SIGINT or SIGTERM. */
+  readonly signal: AbortSignal;
+  /** Whether jobs may be running (what the interruption message says). */
+  isRunning: boolean;
+}
+
+/** Listens for Ctrl-C (and SIGTERM) until disposed; says so on the first. */
+function listenForInterruption(ctx: CliContext): Interruption {
+  const stop = new AbortController();
+  const interruption: Interruption = {
+    signal: stop.signal,
+    isRunning: false,
+    [Symbol.dispose]() {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    },
+  };
+  const onSignal = () => {
+    if (!stop.signal.aborted) {
+      ctx.err(
+        interruption.isRunning
+          ? "Interrupted: stopping the running jobs"
+          : "Interrupted: no job was started",
+      );
+    }
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  return interruption;
 }
 
 async function listPlan(ctx: CliContext, settings: ExecSettings): Promise<number> {
@@ -534,7 +578,12 @@ const NO_ARTIFACTS: ArtifactLedger = {
 async function runPlan(
   ctx: CliContext,
   s: ExecSettings,
-  { plan, early, modules }: { plan: Plan; early: EarlyExecutor; modules: RunModules },
+  { plan, early, modules, signal }: {
+    plan: Plan;
+    early: EarlyExecutor;
+    modules: RunModules;
+    signal: AbortSignal;
+  },
 ): Promise<number> {
   const [{ ExecOutput, renderSummary }, { ExecutorJobRunner }, { runPipeline }] = modules;
   const { stateDir, executorStateDir, tempDir } = early;
@@ -598,20 +647,13 @@ async function runPlan(
     isPrefixed,
   });
   const bold = (text: string) => s.isColored ? `\x1b[1m${text}\x1b[0m` : text;
-  const stop = new AbortController();
-  const onSignal = () => {
-    if (!stop.signal.aborted) ctx.err("Interrupted: stopping the running jobs");
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
   let result: PipelineResult;
   try {
     result = await runPipeline(plan, {
       runner: jobRunner,
       artifacts: server ?? NO_ARTIFACTS,
       concurrent: s.concurrent,
-      signal: stop.signal,
+      signal,
       observer: {
         jobStarted(job, attempt, maxAttempts) {
           const retry = attempt > 1 ? `, attempt ${attempt} of ${maxAttempts}` : "";
@@ -633,8 +675,6 @@ async function runPlan(
     // Also waits for executor processes still removing what their job left
     // (a docker job's containers): exec ends after them.
     await jobRunner.close();
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
   }
 
   const rows: SummaryRow[] = [
@@ -650,7 +690,7 @@ async function runPlan(
   ctx.out("");
   for (const line of renderSummary(rows, { isColored: s.isColored })) ctx.out(line);
   ctx.out("");
-  if (stop.signal.aborted) {
+  if (signal.aborted) {
     ctx.out(bold("Pipeline canceled"));
     return EXIT_INTERRUPTED;
   }
