@@ -538,3 +538,14 @@ Deno.test("exec given the executor as first argument, as the official exec took 
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /from-job/);
 });
+
+Deno.test("exec started in a subdirectory of the project names the directory that has the CI file", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": "a:\n  script: [echo]\n",
+    "src/main.c": "",
+  });
+  assertRejected(
+    await project.exec("--list", "--project-dir", "src"),
+    /^ERROR: No "\.gitlab-ci\.yml" in ".*\/demo-app\/src": it is in ".*\/demo-app" \(run exec there, or pass --project-dir\)$/m,
+  );
+});

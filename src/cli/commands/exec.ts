@@ -356,6 +356,22 @@ function readProject(projectDir: string): ProjectReads {
   return { files, gitState, withChangedFiles };
 }
 
+/**
+ * The nearest directory above `dir` that is a git working tree's top with
+ * `ciFile` in it (exec started in a subdirectory of the project); null when none.
+ */
+function enclosingProject(dir: string, ciFile: string): string | null {
+  for (let at = resolve(dir, "..");; at = resolve(at, "..")) {
+    try {
+      Deno.statSync(join(at, ".git"));
+      return Deno.statSync(join(at, ciFile)).isFile ? at : null;
+    } catch {
+      // No working tree's top here, or no CI file in it.
+    }
+    if (at === resolve(at, "..")) return null;
+  }
+}
+
 /** The parse cache's file in a project's state directory (`CiYamlParseCache`). */
 const PARSE_CACHE_FILE = "ci-yaml-cache.json";
 
@@ -372,7 +388,9 @@ async function loadPlan(
   cache.preload();
   const { files, gitState, withChangedFiles } = project;
   if (await files.readText(s.ciFile) === null) {
-    throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"`);
+    const top = enclosingProject(s.projectDir, s.ciFile);
+    const hint = top === null ? "" : `: it is in "${top}" (run exec there, or pass --project-dir)`;
+    throw new UsageError(`No "${s.ciFile}" in "${s.projectDir}"${hint}`);
   }
   const variables: ExecVariable[] = [];
   if (s.variablesFile !== "") {
