@@ -105,7 +105,7 @@ Deno.test({
     const docker =
       `  [runners.docker]\n    host = "${dockerd.host}"\n    image = "${BUSYBOX_TEST_IMAGE}"\n` +
       `    pull_policy = "if-not-present"\n`;
-    await using runner = await startRunner({
+    await using _runner = await startRunner({
       config: config(runnerToml(gitlab.url, r.token, { executor: "docker" }) + docker),
     });
     const job = gitlab.enqueueJob({
