@@ -234,6 +234,38 @@ pong:
   }
 });
 
+Deno.test("a second exec of the same project waits for the first to end instead of sharing its build directory", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `
+job:
+  script:
+    - echo "start $RUN $(date +%s%N)" >> "$SHARED/log"
+    - sleep 2
+    - echo "end $RUN $(date +%s%N)" >> "$SHARED/log"
+`,
+  });
+  const first = project.spawn(["--variable", `SHARED=${project.root}`, "--variable", "RUN=a"]);
+  // The second starts once the first's job does.
+  const log = join(project.root, "log");
+  for (let i = 0; i < 300; i++) {
+    if ((await Deno.readTextFile(log).catch(() => "")).includes("start a")) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const second = project.spawn(["--variable", `SHARED=${project.root}`, "--variable", "RUN=b"]);
+  const [a, b] = await Promise.all([first.output(), second.output()]);
+  const text = (out: Deno.CommandOutput) => new TextDecoder().decode(out.stdout);
+  assert.equal(a.code, 0, text(a));
+  assert.equal(b.code, 0, text(b));
+  assert.match(
+    new TextDecoder().decode(b.stderr),
+    /Waiting for the other runner exec of this project to end/,
+  );
+  const lines = (await Deno.readTextFile(log)).trim().split("\n").map((l) =>
+    l.split(" ")[0] + " " + l.split(" ")[1]
+  );
+  assert.deepEqual(lines, ["start a", "end a", "start b", "end b"]);
+});
+
 Deno.test("exec stops running jobs on Ctrl-C, prints the summary and exits 130", async () => {
   await using project = await SampleProject.create({
     ".gitlab-ci.yml": `stages: [build, test]

@@ -228,7 +228,6 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     throw error;
   }
   if (interruption.signal.aborted) return EXIT_INTERRUPTED;
-  interruption.isRunning = true;
   for (const warning of plan.warnings) ctx.err(`WARNING: ${m.formatWarning(warning)}`);
   for (const note of plan.notes) ctx.err(note);
   if (!plan.isCreated) return 0;
@@ -247,12 +246,46 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
       );
     }
   }
+  // Runs of one project share its state directory (the build directory, the
+  // run's artifacts): a second run waits for the first to end.
+  using _lock = await lockStateDir(ctx, early.stateDir, interruption.signal);
+  if (interruption.signal.aborted) return EXIT_INTERRUPTED;
+  interruption.isRunning = true;
   return await runPlan(ctx, settings, {
     plan,
     early,
     modules: await runModules,
     signal: interruption.signal,
   });
+}
+
+/**
+ * Holds `<stateDir>/run.lock` (an exclusive file lock, which the system
+ * drops with the process) until disposed; says so while another run holds
+ * it. Resolves early, holding nothing, once `signal` aborts.
+ */
+async function lockStateDir(
+  ctx: CliContext,
+  stateDir: string,
+  signal: AbortSignal,
+): Promise<Disposable> {
+  await Deno.mkdir(stateDir, { recursive: true });
+  const file = await Deno.open(join(stateDir, "run.lock"), { create: true, write: true });
+  const waiting = setTimeout(() => {
+    ctx.err(`Waiting for the other runner exec of this project to end (its state: ${stateDir})`);
+  }, 250);
+  try {
+    await Promise.race([
+      file.lock(true),
+      new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(waiting);
+  }
+  return { [Symbol.dispose]: () => file.close() };
 }
 
 interface Interruption extends Disposable {
