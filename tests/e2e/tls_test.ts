@@ -25,6 +25,7 @@ import {
   hasImage,
 } from "../fixtures/docker_images.ts";
 import { bridgeGateway, tcpForward } from "../fixtures/tcp_forward.ts";
+import { forwardingProxy } from "../fixtures/forwarding_proxy.ts";
 import { denoDir } from "../fixtures/test_env.ts";
 
 const TIMEOUT = { timeoutMs: 120_000 };
@@ -562,70 +563,6 @@ Deno.test("a proxy variable that is no proxy address is named at start, not igno
   );
 });
 
-/**
- * A CONNECT proxy on 127.0.0.1 that alone knows where `name` is (127.0.0.1):
- * a runner whose GitLab is `name` reaches it only through this proxy.
- * `tunnels` counts the CONNECTs to `name` it relayed.
- */
-function connectProxy(name: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const state = { tunnels: 0 };
-  const relay = async (client: Deno.Conn) => {
-    const buf = new Uint8Array(16 * 1024);
-    let got = 0;
-    let end = -1;
-    while (end < 0) {
-      const n = await client.read(buf.subarray(got));
-      if (n === null) return;
-      got += n;
-      end = new TextDecoder().decode(buf.subarray(0, got)).indexOf("\r\n\r\n");
-    }
-    const [method, target] = new TextDecoder().decode(buf.subarray(0, end)).split(" ");
-    const [host, port] = (target ?? "").split(":");
-    if (method !== "CONNECT" || host !== name) {
-      await client.write(new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\n\r\n"));
-      return;
-    }
-    state.tunnels++;
-    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
-    conns.add(upstream);
-    await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n"));
-    if (got > end + 4) await upstream.write(buf.subarray(end + 4, got));
-    await Promise.allSettled([
-      client.readable.pipeTo(upstream.writable),
-      upstream.readable.pipeTo(client.writable),
-    ]);
-  };
-  const served = (async () => {
-    for await (const client of listener) {
-      conns.add(client);
-      relay(client).catch(() => {}).finally(() => {
-        try {
-          client.close();
-        } catch {
-          // Closed by the relay.
-        }
-      });
-    }
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}`,
-    state,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      await served;
-    },
-  };
-}
-
 Deno.test({
   name:
     "behind HTTPS_PROXY, the poller, the job's clone and its artifact transfers reach a GitLab only the proxy can",
@@ -634,7 +571,8 @@ Deno.test({
     const name = "gitlab.runner-proxy.test";
     await using ca = await LocalCa.create({ serverNames: [name] });
     await using gitlab = await tlsGitLab(ca);
-    await using proxy = connectProxy(name);
+    // A proxy that alone knows where `name` is (127.0.0.1).
+    await using proxy = forwardingProxy({ hosts: { [name]: "127.0.0.1" } });
     const url = `https://${name}:${new URL(gitlab.url).port}`;
     const r = gitlab.createRunner({ kind: "created" });
     const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
@@ -674,6 +612,7 @@ Deno.test({
     assert.equal(s2.status, "success", s2.trace + runner.log);
     assert.match(s2.trace, /\nproxied\n/);
     // The poller, git and each job's executor process opened tunnels of their own.
-    assert.ok(proxy.state.tunnels >= 4, String(proxy.state.tunnels));
+    const tunnels = proxy.lines.filter((l) => l.startsWith(`CONNECT ${name}:`)).length;
+    assert.ok(tunnels >= 4, String(tunnels));
   },
 });
