@@ -303,6 +303,43 @@ later:
   assert.match(stdout, /^Pipeline canceled$/m);
 });
 
+Deno.test("exec stops running jobs on a hangup (terminal closed), leaves no temporary directory and exits 130", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": "wait:\n  script:\n    - echo waiting now\n    - sleep 30\n",
+  });
+  const tmp = join(project.root, "tmp");
+  await Deno.mkdir(tmp);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN, "exec"],
+    cwd: project.dir,
+    env: { ...project.env(), TMPDIR: tmp },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  let stdout = "";
+  const reader = child.stdout.getReader();
+  while (!stdout.includes("\nwaiting now\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += decoder.decode(value, { stream: true });
+  }
+  child.kill("SIGHUP");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += decoder.decode(value, { stream: true });
+  }
+  const stderr = decoder.decode(await new Response(child.stderr).arrayBuffer());
+  const status = await child.status;
+  assert.equal(status.code, 130, stdout + stderr);
+  assert.match(stderr, /Interrupted: stopping the running jobs/);
+  assert.equal(summaryRow(stdout, "wait")?.[2], "canceled");
+  assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
+});
+
 Deno.test("exec interrupted while it plans runs no job, leaves no temporary directory and exits 130", async () => {
   await using project = await SampleProject.create({
     ".gitlab-ci.yml": "a:\n  script: [echo job-ran]\n",
