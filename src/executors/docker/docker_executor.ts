@@ -844,6 +844,18 @@ export class DockerExecutor implements Executor {
         ...this.#o.job.variables.filter((v) => v.public && !v.file),
         ...service.variables.filter((v) => !v.file),
       ].map((v) => `${v.key}=${v.value}`);
+      // [[runners.docker.services]] come first: the operator's, not the job's.
+      const reason = i < config.services.length ? "runner_configuration_error" : "script_failure";
+      let ports: number[];
+      try {
+        ports = servicePorts(service, pulled, env);
+      } catch (err) {
+        throw new JobFailedError(
+          reason,
+          `Cannot wait for service "${service.name}": ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
       const hostConfig = serviceHostConfig(this.#hostSettings ?? config, service.name);
       if ((config.servicesPrivileged ?? config.privileged) && !hostConfig["Privileged"]) {
         this.#say(
@@ -889,13 +901,12 @@ export class DockerExecutor implements Executor {
           : service.command.length > 0
           ? `its command ${JSON.stringify(service.command)}`
           : `the entrypoint and command of image "${service.name}"`,
-        // [[runners.docker.services]] come first: the operator's, not the job's.
-        reason: i < config.services.length ? "runner_configuration_error" : "script_failure",
+        reason,
       });
       started.push({
         image: service.name,
         aliases,
-        ports: servicePorts(service, pulled.exposedPorts),
+        ports,
         container,
         name,
       });

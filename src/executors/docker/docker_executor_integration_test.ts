@@ -672,6 +672,52 @@ test("docker executor waits for a service under a wait_for_services_timeout long
   assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
 });
 
+test("docker executor waits for the port a service's HEALTHCHECK_TCP_PORT names", async () => {
+  const output = new CollectedOutput();
+  // The image exposes nothing; the service listens on 8080 after 3 s.
+  await using executor = createExecutor({
+    output,
+    config: { waitForServicesTimeout: 30 },
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "web",
+        command: ["sh", "-c", "sleep 3; exec nc -ll -p 8080 -e true"],
+        variables: [{ key: "HEALTHCHECK_TCP_PORT", value: "8080", public: true }],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  assert.match(output.text(), /Waiting for services to be up and running/);
+  // The variable was ignored: nothing was waited for and the script found the port closed.
+  const code = await executor.run({
+    stage: "step_script",
+    script: "nc -w 2 web 8080 </dev/null && echo reached",
+  }, never());
+  assert.equal(code, 0, output.text());
+  assert.doesNotMatch(output.text(), /didn't start properly/);
+
+  const bad = new CollectedOutput();
+  await using refused = createExecutor({
+    output: bad,
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        command: ["sleep", "60"],
+        variables: [{ key: "HEALTHCHECK_TCP_PORT", value: "http", public: true }],
+      }],
+    },
+  });
+  await assert.rejects(
+    refused.prepare(never()),
+    (err: unknown) =>
+      err instanceof JobFailedError && err.reason === "script_failure" &&
+      err.message ===
+        'Cannot wait for service "runner-test/busybox:latest": HEALTHCHECK_TCP_PORT "http" ' +
+          "is not a TCP port (expected a number from 1 to 65535)",
+  );
+});
+
 test("docker executor warns clearly when a service port never opens", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({

@@ -75,11 +75,38 @@ Deno.test("service aliases: given ones first, then the names derived from the im
     "registry.example.com__db__pg",
     "registry.example.com-db-pg",
   ]);
-  assert.deepEqual(servicePorts({ ports: [] }, ["5432/tcp", "53/udp"]), [5432]);
+  const image = (exposedPorts: string[], env: string[] = []) => ({ exposedPorts, env });
+  assert.deepEqual(servicePorts({ ports: [] }, image(["5432/tcp", "53/udp"])), [5432]);
   assert.deepEqual(
-    servicePorts({ ports: [{ number: 80, protocol: "http", name: "" }] }, ["1/tcp"]),
+    servicePorts({ ports: [{ number: 80, protocol: "http", name: "" }] }, image(["1/tcp"])),
     [80],
   );
+});
+
+Deno.test("service ports: HEALTHCHECK_TCP_PORT names the one port to wait for, as upstream", () => {
+  const image = (exposedPorts: string[], env: string[] = []) => ({ exposedPorts, env });
+  const web = { ports: [{ number: 80, protocol: "http", name: "" }] };
+  // The container's environment (job and service variables), then the image's ENV.
+  assert.deepEqual(
+    servicePorts({ ports: [] }, image(["5432/tcp"]), ["HEALTHCHECK_TCP_PORT=8080"]),
+    [
+      8080,
+    ],
+  );
+  assert.deepEqual(servicePorts(web, image([], ["HEALTHCHECK_TCP_PORT=9000"])), [9000]);
+  assert.deepEqual(
+    servicePorts(web, image([], ["HEALTHCHECK_TCP_PORT=9000"]), ["healthcheck_tcp_port=7000"]),
+    [7000],
+  );
+  assert.deepEqual(servicePorts(web, image(["1/tcp"]), ["HEALTHCHECK_TCP_PORT="]), [80]);
+  for (const bad of ["http", "0", "65536", "80/tcp", "-1"]) {
+    assert.throws(
+      () => servicePorts(web, image([]), [`HEALTHCHECK_TCP_PORT=${bad}`]),
+      new RangeError(
+        `HEALTHCHECK_TCP_PORT "${bad}" is not a TCP port (expected a number from 1 to 65535)`,
+      ),
+    );
+  }
 });
 
 Deno.test("volume names follow the official per-project, per-slot shape", () => {

@@ -20,6 +20,8 @@ export interface PulledImage {
   user: string;
   /** The image's `ENTRYPOINT` ([] = none). */
   entrypoint: string[];
+  /** The image's `ENV` as KEY=value. */
+  env: string[];
 }
 
 export interface EnsureImageOptions {
@@ -77,6 +79,7 @@ async function inspect(docker: DockerApi, name: string): Promise<PulledImage | n
       platform: normalizePlatform([info.Os, info.Architecture, variant].filter(Boolean).join("/")),
       user: info.Config?.User ?? "",
       entrypoint: typeof entrypoint === "string" ? [entrypoint] : entrypoint,
+      env: info.Config?.Env ?? [],
     };
   } catch (err) {
     if (isNotFound(err)) return null;

@@ -31,15 +31,47 @@ export function serviceAliases(service: Pick<JobImage, "name" | "alias">): strin
   return aliases;
 }
 
-/** TCP ports to wait for: the service's `ports`, else the image's exposed tcp ports. */
-export function servicePorts(service: Pick<JobImage, "ports">, exposedPorts: string[]): number[] {
+/**
+ * TCP ports to wait for: as the official runner, the one port a
+ * HEALTHCHECK_TCP_PORT variable names (in the service container's environment
+ * or its image's, any letter case), else the service's `ports`, else the
+ * image's exposed tcp ports. Throws a RangeError naming the variable when its
+ * value is no port number (the official runner fails the job on it too).
+ */
+export function servicePorts(
+  service: Pick<JobImage, "ports">,
+  image: { exposedPorts: string[]; env: string[] },
+  env: string[] = [],
+): number[] {
+  const named = healthCheckPort(env) ?? healthCheckPort(image.env);
+  if (named !== null) return [named];
   if (service.ports.length > 0) {
     return service.ports.map((p) => p.number).filter((n) => n > 0);
   }
-  return exposedPorts
+  return image.exposedPorts
     .filter((p) => p.endsWith("/tcp") || !p.includes("/"))
     .map((p) => Number.parseInt(p, 10))
     .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/** The port of the last HEALTHCHECK_TCP_PORT entry in KEY=value pairs; null when none sets one. */
+function healthCheckPort(env: string[]): number | null {
+  let value: string | null = null;
+  for (const entry of env) {
+    const eq = entry.indexOf("=");
+    if (eq > 0 && entry.slice(0, eq).toUpperCase() === "HEALTHCHECK_TCP_PORT") {
+      value = entry.slice(eq + 1);
+    }
+  }
+  // An empty value sets no port: a variable defined empty to turn the override off.
+  if (value === null || value.trim() === "") return null;
+  const port = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || port < 1 || port > 65535) {
+    throw new RangeError(
+      `HEALTHCHECK_TCP_PORT "${value}" is not a TCP port (expected a number from 1 to 65535)`,
+    );
+  }
+  return port;
 }
 
 /**
