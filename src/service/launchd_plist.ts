@@ -65,6 +65,7 @@ function launchdLogDir(service: ServiceDefinition): string {
  */
 export class LaunchdPlatform implements ServicePlatform {
   readonly definitionPath: string;
+  readonly managerPath = undefined;
   readonly #service: ServiceDefinition;
 
   constructor(service: ServiceDefinition) {

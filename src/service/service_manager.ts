@@ -92,12 +92,14 @@ export class ServiceManager {
   }
 
   async run(action: Exclude<ServiceAction, "status">, service: ServiceDefinition): Promise<void> {
+    await this.#requireManager(servicePlatform(service), `${action} service "${service.name}"`);
     const steps = planServiceAction(action, service);
     for (const step of steps) await this.#runStep(action, service, step);
   }
 
   async status(service: ServiceDefinition): Promise<ServiceStatus> {
     const platform = servicePlatform(service);
+    await this.#requireManager(platform, `read the status of service "${service.name}"`);
     const path = platform.definitionPath;
     const isDefined = path === undefined ? true : await this.#files.exists(path);
     let state: ServiceState;
@@ -114,6 +116,12 @@ export class ServiceManager {
       message: `${service.name}: ${STATUS_TEXT[state]}`,
       exitCode: isRunning ? 0 : 1,
     };
+  }
+
+  async #requireManager(platform: ServicePlatform, what: string): Promise<void> {
+    const manager = platform.managerPath;
+    if (manager === undefined || await this.#files.exists(manager.path)) return;
+    throw new ServiceError(`Cannot ${what}: ${manager.isMissing}`);
   }
 
   async #runStep(action: string, service: ServiceDefinition, step: ServiceStep): Promise<void> {

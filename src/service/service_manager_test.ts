@@ -13,7 +13,14 @@ import {
   windowsHost,
 } from "./_service_fakes.ts";
 
-function manager(commands = new ScriptedCommands(), files = new MemoryFiles()) {
+/** A host where systemd runs: sd_booted()'s directory exists. */
+function systemdFiles(): MemoryFiles {
+  const files = new MemoryFiles();
+  files.dirs.set("/run/systemd/system", 0o755);
+  return files;
+}
+
+function manager(commands = new ScriptedCommands(), files = systemdFiles()) {
   return {
     commands,
     files,
@@ -171,4 +178,25 @@ Deno.test("status on Windows parses sc.exe query", async () => {
     stderr: "",
   }));
   assert.equal((await manager(absent).manager.status(def)).state, "not-installed");
+});
+
+Deno.test("without a running systemd every action is refused saying so, before anything is written or run", async () => {
+  for (const action of ["install", "uninstall", "start", "stop", "restart"] as const) {
+    const { manager: m, files, commands } = manager(new ScriptedCommands(), new MemoryFiles());
+    files.files.set("/etc/systemd/system/gitlab-runner.service", { content: "u", mode: 0o644 });
+    await assert.rejects(
+      m.run(action, defineService(action, { user: "u" }, linuxRoot())),
+      new RegExp(
+        `^ServiceError: Cannot ${action} service "gitlab-runner": systemd is not running on this host \\(no /run/systemd/system\\)`,
+      ),
+    );
+    assert.deepEqual(files.log, [], action);
+    assert.deepEqual(commands.ran, [], action);
+  }
+  const { manager: m, commands } = manager(new ScriptedCommands(), new MemoryFiles());
+  await assert.rejects(
+    m.status(defineService("status", {}, linuxRoot())),
+    /Cannot read the status of service "gitlab-runner": systemd is not running on this host/,
+  );
+  assert.deepEqual(commands.ran, []);
 });

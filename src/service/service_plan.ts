@@ -34,6 +34,12 @@ export interface CommandResult {
 export interface ServicePlatform {
   /** Path of the unit / plist, or undefined when the service manager keeps it (Windows). */
   readonly definitionPath: string | undefined;
+  /**
+   * A path that exists only where this service manager runs, and what to say
+   * when it is missing; every action is refused without it, before any step.
+   * undefined when the manager is part of the OS (launchd, Windows).
+   */
+  readonly managerPath: { path: string; isMissing: string } | undefined;
   install(): ServiceStep[];
   uninstall(): ServiceStep[];
   start(): ServiceStep[];

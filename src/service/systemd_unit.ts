@@ -53,8 +53,22 @@ export function systemdUnitPath(service: ServiceDefinition): string {
     : `/etc/systemd/system/${service.name}.service`;
 }
 
+/**
+ * sd_booted(3): systemd is the init system iff this directory exists. Without
+ * it (a container, a SysV or OpenRC host) systemctl answers "System has not
+ * been booted with systemd as init system (PID 1). Can't operate." only after
+ * install wrote the unit and the config, and the unit left behind then made the
+ * next install refuse as "already installed".
+ */
+const SYSTEMD_RUNTIME_DIR = "/run/systemd/system";
+
 export class SystemdPlatform implements ServicePlatform {
   readonly definitionPath: string;
+  readonly managerPath = {
+    path: SYSTEMD_RUNTIME_DIR,
+    isMissing:
+      `systemd is not running on this host (no ${SYSTEMD_RUNTIME_DIR}): Runner installs Linux services as systemd units only; start "runner run" from the init system in use instead`,
+  };
   readonly #service: ServiceDefinition;
   readonly #systemctl: string[];
   readonly #unit: string;

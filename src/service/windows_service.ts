@@ -15,6 +15,7 @@ import { configSteps } from "./default_config.ts";
  */
 export class WindowsPlatform implements ServicePlatform {
   readonly definitionPath = undefined;
+  readonly managerPath = undefined;
   readonly #service: ServiceDefinition;
 
   constructor(service: ServiceDefinition) {

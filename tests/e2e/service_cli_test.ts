@@ -120,3 +120,45 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "install on a Linux host where systemd does not run is refused saying so, and writes neither unit nor config",
+  {
+    // The case of this project's CI containers; where systemd runs there is nothing to see.
+    ignore: Deno.build.os !== "linux" || Deno.uid() !== 0 ||
+      existsSync("/run/systemd/system"),
+  },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
+    const name = `runner-no-systemd-test-${crypto.randomUUID().slice(0, 8)}`;
+    const unit = `/etc/systemd/system/${name}.service`;
+    try {
+      const config = join(dir, "config.toml");
+      const res = await runCli(["install", "-n", name, "--user", "root", "-c", config]);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `ERROR: Cannot install service "${name}": systemd is not running on this host \\(no /run/systemd/system\\)`,
+        ),
+      );
+      assert.equal(existsSync(unit), false, "no unit written");
+      assert.equal(existsSync(config), false, "no config written");
+      const status = await runCli(["status", "-n", name]);
+      assert.equal(status.code, 1, status.stderr);
+      assert.match(status.stderr, /systemd is not running on this host/);
+    } finally {
+      await Deno.remove(unit).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
