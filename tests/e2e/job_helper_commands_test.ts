@@ -98,3 +98,38 @@ Deno.test("artifacts-uploader --response-header-timeout and --timeout end a try 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("artifacts-uploader and artifacts-downloader refuse a missing or zero --id and a bad --url, naming the flag, before asking GitLab", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    await Deno.writeTextFile(`${root}/out.txt`, "built");
+    for (const helper of ["artifacts-uploader", "artifacts-downloader"]) {
+      const extra = helper === "artifacts-uploader" ? ["--path", "out.txt"] : [];
+      for (
+        const [flags, expected] of [
+          [["--url", gitlab.url, "--token", picked.token], /ERROR: Missing --id\n/],
+          [
+            ["--url", gitlab.url, "--token", picked.token, "--id", "0"],
+            /ERROR: --id 0 is not a job ID/,
+          ],
+          [
+            ["--url", "gitlab.example.com", "--token", picked.token, "--id", String(picked.id)],
+            /ERROR: Invalid GitLab URL "gitlab.example.com": not an absolute URL \(--url\)/,
+          ],
+        ] as const
+      ) {
+        const run = await runCli([helper, ...flags, ...extra], { cwd: root });
+        assert.equal(run.code, 2, `${helper} ${flags.join(" ")}: ${run.stdout}${run.stderr}`);
+        assert.match(run.stdout, expected);
+      }
+    }
+    assert.equal(gitlab.requestsTo("upload_artifacts").length, 0);
+    assert.equal(gitlab.requestsTo("download_artifacts").length, 0);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

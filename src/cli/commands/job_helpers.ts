@@ -30,6 +30,7 @@ import { uploadArtifacts } from "../../artifacts/upload_artifacts.ts";
 import { JobClient } from "../../gitlab/job_client.ts";
 import { JobArtifactTransfer, type UploadDeadlines } from "../../job_files/artifact_transfer.ts";
 import { parseGoDuration } from "../../config/go_duration.ts";
+import { apiRootUrl } from "../../gitlab/api_url.ts";
 import type { StepWhen } from "../../job/job_spec.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { CliContext } from "../cli_context.ts";
@@ -128,9 +129,34 @@ function durationFlag(flags: Flags, name: string, fallback: string): number {
   }
 }
 
-function jobClient(ctx: CliContext, flags: Flags): JobClient {
+interface JobCredentials {
+  url: string;
+  token: string;
+  id: number;
+}
+
+/**
+ * `--url`, `--token` and `--id`, checked before any request as the official
+ * helpers do ("Missing build ID"): asking GitLab about job 0 only got 404s.
+ */
+function credentials(flags: Flags): JobCredentials {
+  const url = need(flags, "url");
+  try {
+    apiRootUrl(url);
+  } catch (error) {
+    throw new UsageFailure(`${(error as Error).message} (--url)`);
+  }
+  const token = need(flags, "token");
+  const id = flags.int("id");
+  if (id <= 0) {
+    throw new UsageFailure(flags.has("id") ? `--id ${id} is not a job ID` : "Missing --id");
+  }
+  return { url, token, id };
+}
+
+function jobClient(ctx: CliContext, flags: Flags, url: string): JobClient {
   return new JobClient({
-    url: need(flags, "url"),
+    url,
     runnerInfo: runnerInfoFor(ctx.version, defaultRunnerConfig("custom")),
     ...tlsFilesOf({
       tlsCaFile: flags.string("tls-ca-file"),
@@ -179,10 +205,11 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
         setting: "--response-header-timeout",
       },
     };
-    using client = jobClient(ctx, flags);
+    const { url, token, id } = credentials(flags);
+    using client = jobClient(ctx, flags, url);
     await uploadArtifacts({
-      jobId: flags.int("id"),
-      jobToken: need(flags, "token"),
+      jobId: id,
+      jobToken: token,
       artifacts: [{
         name: flags.string("name"),
         untracked: flags.bool("untracked"),
@@ -211,12 +238,13 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
 export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, ARTIFACTS_DOWNLOADER_FLAGS, ctx.env));
   return helper(ctx, async () => {
-    using client = jobClient(ctx, flags);
+    const { url, token, id } = credentials(flags);
+    using client = jobClient(ctx, flags, url);
     await downloadArtifacts({
       dependencies: [{
-        id: flags.int("id"),
-        token: need(flags, "token"),
-        name: String(flags.int("id")),
+        id,
+        token,
+        name: String(id),
         artifactsFile: { filename: "artifacts.zip", size: 0 },
       }],
       downloader: new JobArtifactTransfer(client),
