@@ -117,6 +117,15 @@ Deno.test("an Azure AccountName, AccountKey or StorageDomain that cannot sign or
     { storageDomain: "127.0.0.1:99999" },
     '[runners.cache.azure] StorageDomain "127.0.0.1:99999" is not a domain[:port]: port 99999 is out of range 0-65535',
   );
+  // Before, ".." sent the blobs to the container "runner" (or "project").
+  for (const containerName of [".", ".."]) {
+    refused(
+      { containerName },
+      `[runners.cache.azure] ContainerName ${
+        JSON.stringify(containerName)
+      } is not a name: a URL resolves it as a path step, so the cache would go to another bucket or container`,
+    );
+  }
   // What works stays: the default domain, an emulator by address, a sovereign cloud.
   assert.equal(azureBlobUrl(azureWith({}), "k").href, "https://acc.blob.core.windows.net/c/k");
   assert.equal(

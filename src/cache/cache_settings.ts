@@ -1,7 +1,7 @@
 /**
  * `[runners.cache.gcs]` and `[runners.cache.azure]` settings no signer can be
  * made with: a missing bucket, container, account or credential, an account
- * key that is not base64. The signers refuse them (gcs_url_signer.ts,
+ * key that is not base64, a bucket or container name a URL cannot hold. The signers refuse them (gcs_url_signer.ts,
  * azure_url_signer.ts) and config loading names them once, at load and in
  * lint. Pure and without imports: the poller loads it.
  */
@@ -19,6 +19,20 @@ export function gcsSettingsProblem(gcs: GcsCacheConfig): CacheSettingsProblem | 
     return {
       key: "BucketName",
       message: "[runners.cache.gcs] BucketName is empty: name the bucket to use",
+    };
+  }
+  if (!/^[a-z0-9._-]+$/i.test(gcs.bucketName)) {
+    return {
+      key: "BucketName",
+      message: `[runners.cache.gcs] BucketName ${
+        JSON.stringify(gcs.bucketName)
+      } is not a bucket name: letters, digits, ".", "-" and "_" only`,
+    };
+  }
+  if (isDotSegment(gcs.bucketName)) {
+    return {
+      key: "BucketName",
+      message: `[runners.cache.gcs] BucketName ${dotSegmentProblem(gcs.bucketName)}`,
     };
   }
   if (gcs.credentialsFile === "" && (gcs.accessId === "" || gcs.privateKey === "")) {
@@ -45,6 +59,12 @@ export function azureSettingsProblem(azure: AzureCacheConfig): CacheSettingsProb
       message: "[runners.cache.azure] ContainerName can't be empty: name the container",
     };
   }
+  if (isDotSegment(azure.containerName)) {
+    return {
+      key: "ContainerName",
+      message: `[runners.cache.azure] ContainerName ${dotSegmentProblem(azure.containerName)}`,
+    };
+  }
   if (azure.accountKey === "") {
     return {
       key: "AccountKey",
@@ -61,4 +81,21 @@ export function azureSettingsProblem(azure: AzureCacheConfig): CacheSettingsProb
     };
   }
   return null;
+}
+
+/**
+ * Whether a bucket or container name is "." or "..": the name is a path
+ * segment of the object's URL (path-style S3, GCS, Azure), which URL
+ * parsing resolves, so the objects went to the bucket named by the next
+ * segment ("runner" or "project", or Path's first).
+ */
+export function isDotSegment(name: string): boolean {
+  return name === "." || name === "..";
+}
+
+/** Why `name` (a dot segment) is refused, after the key. */
+export function dotSegmentProblem(name: string): string {
+  return `${
+    JSON.stringify(name)
+  } is not a name: a URL resolves it as a path step, so the cache would go to another bucket or container`;
 }

@@ -63,6 +63,37 @@ Deno.test("GCS signer: a config without a key or bucket is refused naming the ke
   );
 });
 
+Deno.test("GCS signer: a BucketName a URL path cannot hold is refused naming the key", () => {
+  const gcs = {
+    ...defaultRunnerConfig("shell").cache.gcs,
+    accessId: credentials.clientEmail,
+    privateKey: credentials.privateKey,
+  };
+  const refused = (bucketName: string, message: string) =>
+    assert.throws(() => new GcsUrlSigner({ ...gcs, bucketName }, { env: () => undefined }), {
+      message,
+    });
+  // Before, the name went into the path as written: "other/x" and ".." put
+  // the cache in the bucket "other" or "runner", "a b" got a 403.
+  for (const bucketName of ["other/x", "a b", "a?b"]) {
+    refused(
+      bucketName,
+      `[runners.cache.gcs] BucketName ${
+        JSON.stringify(bucketName)
+      } is not a bucket name: letters, digits, ".", "-" and "_" only`,
+    );
+  }
+  for (const bucketName of [".", ".."]) {
+    refused(
+      bucketName,
+      `[runners.cache.gcs] BucketName ${
+        JSON.stringify(bucketName)
+      } is not a name: a URL resolves it as a path step, so the cache would go to another bucket or container`,
+    );
+  }
+  new GcsUrlSigner({ ...gcs, bucketName: "my_cache.example-1" }, { env: () => undefined });
+});
+
 Deno.test("GCS signer: a UniverseDomain that is not a domain is refused naming the key, and grants no network access Deno would refuse", async () => {
   const cache = defaultRunnerConfig("shell").cache;
   for (const universeDomain of ["https://example.com", "example.com/x", "a b"]) {

@@ -5,6 +5,7 @@
  * style. Pure: also used to grant the executor process its network access.
  */
 import type { S3CacheConfig } from "../config/runner_config.ts";
+import { dotSegmentProblem, isDotSegment } from "./cache_settings.ts";
 
 export const DEFAULT_S3_REGION = "us-east-1";
 
@@ -68,7 +69,8 @@ export function s3ObjectUrl(s3: S3CacheConfig, objectName: string): URL {
 /**
  * Refuses, naming the key, a ServerAddress that is not `host[:port]` (the
  * official runner's form: a scheme or path made a URL to a host named
- * "https"), a BucketName with characters no bucket name has, and a
+ * "https"), a BucketName with characters no bucket name has or that a URL
+ * resolves as a path step ("." or ".."), and a
  * BucketLocation that is not a region name (it goes into the host name).
  */
 function checkS3Config(s3: S3CacheConfig): void {
@@ -99,6 +101,9 @@ function checkS3Config(s3: S3CacheConfig): void {
         JSON.stringify(s3.bucketName)
       } is not a bucket name: letters, digits, ".", "-" and "_" only`,
     );
+  }
+  if (isDotSegment(s3.bucketName)) {
+    throw new RangeError(`[runners.cache.s3] BucketName ${dotSegmentProblem(s3.bucketName)}`);
   }
   if (s3.bucketLocation !== "" && !/^[a-z0-9_-]+$/i.test(s3.bucketLocation)) {
     throw new RangeError(

@@ -102,6 +102,15 @@ Deno.test("an S3 ServerAddress, BucketName or BucketLocation that cannot make th
     { bucketName: "a/b" },
     '[runners.cache.s3] BucketName "a/b" is not a bucket name: letters, digits, ".", "-" and "_" only',
   );
+  // A URL resolves them: with Shared = true the cache went to the bucket "project".
+  for (const bucketName of [".", ".."]) {
+    refused(
+      { serverAddress: "127.0.0.1:7480", bucketName },
+      `[runners.cache.s3] BucketName ${
+        JSON.stringify(bucketName)
+      } is not a name: a URL resolves it as a path step, so the cache would go to another bucket or container`,
+    );
+  }
   refused(
     { bucketLocation: "../x" },
     '[runners.cache.s3] BucketLocation "../x" is not a region name: letters, digits, "-" and "_" only',
