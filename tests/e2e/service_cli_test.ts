@@ -93,6 +93,21 @@ Deno.test(
         withUser.stderr,
         new RegExp(`ERROR: No user "${user}" on this host \\(--user\\)`),
       );
+      // With --config the home is not looked up; the user must still exist (User= of the unit).
+      const withConfig = await runCli([
+        "install",
+        "-n",
+        name,
+        "--init-user",
+        user,
+        "-c",
+        `${dir}/config.toml`,
+      ]);
+      assert.equal(withConfig.code, 1, withConfig.stderr);
+      assert.match(
+        withConfig.stderr,
+        new RegExp(`ERROR: No user "${user}" on this host \\(--init-user\\)`),
+      );
       const missing = `/nonexistent-${user}`;
       const withDir = await runCli([
         "install",

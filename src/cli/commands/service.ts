@@ -152,6 +152,13 @@ export async function serviceCommand(
           `No user "${user}" on this host (--user): the installed service could not run jobs as it`,
         );
       }
+      // With --config its home was not looked up; systemd (User=) and launchd (UserName)
+      // cannot start a service as a user that does not exist, and would retry every 2 minutes.
+      if (definition.runAs !== "" && homeOfUser(definition.runAs) === undefined) {
+        throw new CommandError(
+          `No user "${definition.runAs}" on this host (--init-user): the service manager could not start the runner as it`,
+        );
+      }
     }
     if (action === "status") {
       const status = await manager.status(definition);
