@@ -133,3 +133,35 @@ Deno.test("artifacts-uploader and artifacts-downloader refuse a missing or zero 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("cache-archiver with no matching files keeps the cache file there was, saying so", async () => {
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const project = `${root}/project`;
+    await Deno.mkdir(`${project}/vendor`, { recursive: true });
+    await Deno.writeTextFile(`${project}/vendor/lib.txt`, "lib");
+    const file = `${root}/cache/deps/cache.zip`;
+    const first = await runCli(["cache-archiver", "--file", file, "--path", "vendor/"], {
+      cwd: project,
+    });
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const stored = await Deno.readFile(file);
+
+    await Deno.remove(`${project}/vendor`, { recursive: true });
+    const none = await runCli(["cache-archiver", "--file", file, "--path", "vendor/"], {
+      cwd: project,
+    });
+    assert.equal(none.code, 0, none.stdout + none.stderr);
+    assert.match(none.stdout, /WARNING: No files to cache\./);
+    assert.deepEqual(await Deno.readFile(file), stored);
+
+    const fresh = `${root}/cache/other/cache.zip`;
+    const nothing = await runCli(["cache-archiver", "--file", fresh, "--path", "vendor/"], {
+      cwd: project,
+    });
+    assert.equal(nothing.code, 0, nothing.stdout + nothing.stderr);
+    await assert.rejects(Deno.stat(fresh), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -284,6 +284,12 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
         log: (line) => ctx.out(line),
       },
     );
+    // As the official helper: an archive of nothing would replace a cache a
+    // later job could still use (its paths not built yet, a failed job).
+    if (paths.length === 0) {
+      ctx.out("WARNING: No files to cache.");
+      return;
+    }
     await Deno.mkdir(join(file, ".."), { recursive: true });
     // Written beside the archive, then renamed: a reader never sees half a zip.
     const temp = await Deno.makeTempFile({
