@@ -93,6 +93,9 @@ export class LaunchdPlatform implements ServicePlatform {
 
   uninstall(): ServiceStep[] {
     return [
+      // As the official uninstall, which fails when the unit or plist is missing: a mistyped
+      // --service must not look uninstalled.
+      { kind: "require-present", path: this.definitionPath, why: "the service is not installed" },
       { kind: "run", argv: ["launchctl", "unload", this.definitionPath], mayFail: true },
       { kind: "remove", path: this.definitionPath },
     ];

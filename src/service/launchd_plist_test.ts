@@ -67,6 +67,7 @@ Deno.test("launchd actions load and unload the plist", () => {
     { kind: "run", argv: ["launchctl", "load", plist] },
   ]);
   assert.deepEqual(planServiceAction("uninstall", def), [
+    { kind: "require-present", path: plist, why: "the service is not installed" },
     { kind: "run", argv: ["launchctl", "unload", plist], mayFail: true },
     { kind: "remove", path: plist },
   ]);

@@ -136,6 +136,11 @@ export class ServiceManager {
         case "require-absent":
           if (await this.#files.exists(step.path)) fail(`"${step.path}" exists: ${step.why}`);
           return;
+        case "require-present":
+          if (!await this.#files.exists(step.path)) {
+            fail(`"${step.path}" does not exist: ${step.why}`);
+          }
+          return;
         case "mkdir":
           await this.#files.mkdir(step.path, step.mode);
           return;

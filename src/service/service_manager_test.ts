@@ -200,3 +200,20 @@ Deno.test("without a running systemd every action is refused saying so, before a
   );
   assert.deepEqual(commands.ran, []);
 });
+
+Deno.test("uninstall of a service that is not installed fails saying so, as the official one, instead of exiting 0", async () => {
+  const cases = [
+    [linuxRoot(), "/etc/systemd/system/ci.service"],
+    [macHost(501), "/Users/alice/Library/LaunchAgents/ci.plist"],
+  ] as const;
+  for (const [host, path] of cases) {
+    const { manager: m, commands } = manager();
+    await assert.rejects(
+      m.run("uninstall", defineService("uninstall", { service: "ci" }, host)),
+      new RegExp(
+        `^ServiceError: Cannot uninstall service "ci": "${path}" does not exist: the service is not installed`,
+      ),
+    );
+    assert.deepEqual(commands.ran, [], path);
+  }
+});

@@ -6,6 +6,8 @@
 export type ServiceStep =
   /** Fails the plan when `path` exists (install must not overwrite a service). */
   | { kind: "require-absent"; path: string; why: string }
+  /** Fails the plan when `path` is missing (uninstall of a service that is not installed). */
+  | { kind: "require-present"; path: string; why: string }
   /** mkdir -p; existing directories keep their mode. */
   | { kind: "mkdir"; path: string; mode: number }
   /** Writes a file; with `isKeptIfPresent` an existing file is left alone. */

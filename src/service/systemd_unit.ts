@@ -102,6 +102,9 @@ export class SystemdPlatform implements ServicePlatform {
 
   uninstall(): ServiceStep[] {
     return [
+      // As the official uninstall, which fails when the unit or plist is missing: a mistyped
+      // --service must not look uninstalled.
+      { kind: "require-present", path: this.definitionPath, why: "the service is not installed" },
       { ...this.#run("disable", this.#unit), mayFail: true },
       { kind: "remove", path: this.definitionPath },
       this.#run("daemon-reload"),

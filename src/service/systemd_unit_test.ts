@@ -85,6 +85,11 @@ Deno.test("systemd install, uninstall, start, stop and restart run these steps",
     { kind: "run", argv: ["systemctl", "enable", "ci.service"] },
   ]);
   assert.deepEqual(planServiceAction("uninstall", def), [
+    {
+      kind: "require-present",
+      path: "/etc/systemd/system/ci.service",
+      why: "the service is not installed",
+    },
     { kind: "run", argv: ["systemctl", "disable", "ci.service"], mayFail: true },
     { kind: "remove", path: "/etc/systemd/system/ci.service" },
     { kind: "run", argv: ["systemctl", "daemon-reload"] },
