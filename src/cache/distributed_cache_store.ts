@@ -168,7 +168,8 @@ export class DistributedCacheStore implements CacheStore {
     { key, url, limit }: { key: string; url: Promise<PresignedRequest>; limit: number },
   ): Promise<void> {
     const { log } = this.#o;
-    if (limit !== 0 && archive.size > limit) {
+    // As the official runner, which passes the helper only a limit above 0.
+    if (limit > 0 && archive.size > limit) {
       // The official helper's words.
       log(
         `Cache archive size (${archive.size}) is too big (Limit is set to ${limit}). Cache will be stored only locally.`,

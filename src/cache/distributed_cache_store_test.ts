@@ -170,6 +170,14 @@ Deno.test("distributed cache refuses an archive over MaxUploadedArchiveSize with
   ]);
 });
 
+Deno.test("distributed cache uploads with a negative MaxUploadedArchiveSize, which is no limit as in the official runner", async () => {
+  // Before, -1 kept every archive local: "Cache archive size (3) is too big (Limit is set to -1)".
+  const { store, transfer, lines } = setup([{ status: 200, body: "" }], -1);
+  await store.save("deps", "deps", body("zip"));
+  assert.deepEqual(transfer.calls, ["PUT http://s3.test/b/deps?sig=PUT zip"]);
+  assert.deepEqual(lines, ["Uploading cache.zip to http://s3.test/b/deps"]);
+});
+
 Deno.test("distributed cache downloads a newer remote archive, keeps an up-to-date local one, and falls back to it on 404", async () => {
   const newer = setup([{
     status: 200,

@@ -417,6 +417,16 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       );
     }
   }
+  if (runner.cache.maxUploadedArchiveSize < 0) {
+    // The official runner passes the helper only a limit above 0.
+    const where = [...path, "cache", "MaxUploadedArchiveSize"];
+    v.warn(
+      "unsupported_value",
+      where,
+      `key ${displayKeyPath(where)} = ${runner.cache.maxUploadedArchiveSize} is negative: ` +
+        "no limit applies, as with 0 (set a size in bytes to limit uploads)",
+    );
+  }
   const unused = runner.cache.type === ""
     ? ([
       ["s3", "BucketName", runner.cache.s3.bucketName],

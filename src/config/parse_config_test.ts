@@ -688,6 +688,23 @@ Deno.test("a distributed cache section without [runners.cache] Type warns that i
   ]);
 });
 
+Deno.test("a negative [runners.cache] MaxUploadedArchiveSize warns at load that no limit applies", () => {
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n` +
+      `MaxUploadedArchiveSize = -1\n[runners.cache.s3]\nBucketName = "b"\n`,
+    opts,
+  );
+  assert.equal(config.runners[0]?.cache.maxUploadedArchiveSize, -1);
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      6,
+      "key runners[0].cache.MaxUploadedArchiveSize = -1 is negative: no limit applies, as with 0 " +
+      "(set a size in bytes to limit uploads)",
+    ],
+  ]);
+});
+
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
   const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;

@@ -755,7 +755,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "int",
     0,
     "P2",
-    "Refuse to upload larger cache archives.",
+    "Refuse to upload larger cache archives. A negative value is no limit, as in the official runner, and warns at load naming the key.",
     { saved: "always", defaultText: "0 = no limit" },
   ),
   k(
