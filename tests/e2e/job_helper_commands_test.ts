@@ -165,3 +165,39 @@ Deno.test("cache-archiver with no matching files keeps the cache file there was,
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("cache-archiver leaves an archive newer than every cached file as it is: Archive is up to date!", async () => {
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const project = `${root}/project`;
+    await Deno.mkdir(`${project}/vendor`, { recursive: true });
+    await Deno.writeTextFile(`${project}/vendor/lib.txt`, "lib");
+    const file = `${root}/cache/deps/cache.zip`;
+    const archive = () =>
+      runCli(["cache-archiver", "--file", file, "--path", "vendor/"], { cwd: project });
+    const first = await archive();
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const past = new Date(Date.now() - 3_600_000);
+    await Deno.utime(`${project}/vendor/lib.txt`, past, past);
+    await Deno.utime(`${project}/vendor`, past, past);
+    const written = (await Deno.stat(file)).mtime;
+
+    const again = await archive();
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /Archive is up to date!/);
+    assert.deepEqual((await Deno.stat(file)).mtime, written);
+
+    const future = new Date(Date.now() + 3_600_000);
+    await Deno.writeTextFile(`${project}/vendor/lib.txt`, "lib 2");
+    await Deno.utime(`${project}/vendor/lib.txt`, future, future);
+    const changed = await archive();
+    assert.equal(changed.code, 0, changed.stdout + changed.stderr);
+    assert.doesNotMatch(changed.stdout, /up to date/);
+    await Deno.remove(`${project}/vendor`, { recursive: true });
+    const extracted = await runCli(["cache-extractor", "--file", file], { cwd: project });
+    assert.equal(extracted.code, 0, extracted.stdout + extracted.stderr);
+    assert.equal(await Deno.readTextFile(`${project}/vendor/lib.txt`), "lib 2");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -15,6 +15,7 @@ import type { CompressionLevel } from "../../archive/compression_level.ts";
 import { parseCompressionLevel } from "../../archive/compression_level.ts";
 import { fastzipThreads, type ThreadsVariable } from "../../archive/archiver_concurrency.ts";
 import { parseGoBool } from "../../build/feature_flags.ts";
+import type { ArchiveSource } from "../../archive/archive_source.ts";
 import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
 import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
 import { LocalFileReader } from "../../archive/local_file_reader.ts";
@@ -290,6 +291,10 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
       ctx.out("WARNING: No files to cache.");
       return;
     }
+    if (await isUpToDate(source, paths, file)) {
+      ctx.out("Archive is up to date!");
+      return;
+    }
     await Deno.mkdir(join(file, ".."), { recursive: true });
     // Written beside the archive, then renamed: a reader never sees half a zip.
     const temp = await Deno.makeTempFile({
@@ -312,6 +317,21 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
       throw err;
     }
   });
+}
+
+/**
+ * The official helper's test: the archive at `file` exists and no selected
+ * path changed after it was written, so writing it again would only cost time.
+ */
+async function isUpToDate(source: ArchiveSource, paths: string[], file: string): Promise<boolean> {
+  // Missing or unreadable: write it (an error then names the file).
+  const written = await Deno.stat(file).then((info) => info.mtime, () => null);
+  if (written === null) return false;
+  for (const path of paths) {
+    const entry = await source.stat(path);
+    if (entry !== null && entry.mtime.getTime() > written.getTime()) return false;
+  }
+  return true;
 }
 
 export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<number> {
