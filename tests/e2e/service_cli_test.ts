@@ -177,3 +177,20 @@ function existsSync(path: string): boolean {
     return false;
   }
 }
+
+Deno.test("an empty --service, --config, --working-directory, --user or --init-user is refused naming it, not taken as the default", async () => {
+  // `runner uninstall -n "$NAME"` with NAME unset must not uninstall gitlab-runner.
+  const cases: [string[], string][] = [
+    [["uninstall", "-n", ""], "service"],
+    [["stop", "--service="], "service"],
+    [["install", "--user", "root", "-c", ""], "config"],
+    [["install", "--user", "root", "-d", ""], "working-directory"],
+    [["install", "--user", ""], "user"],
+    [["install", "--init-user", ""], "init-user"],
+  ];
+  for (const [args, flag] of cases) {
+    const res = await runCli(args);
+    assert.equal(res.code, 2, `${args.join(" ")}: ${res.stderr}`);
+    assert.match(res.stderr, new RegExp(`ERROR: Flag --${flag} is empty`), args.join(" "));
+  }
+});

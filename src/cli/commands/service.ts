@@ -84,6 +84,14 @@ export async function serviceCommand(
   args: string[],
 ): Promise<number> {
   const flags = new Flags(parseFlags(args, SERVICE_FLAGS, ctx.env));
+  // An empty value would mean the default: `runner uninstall -n "$NAME"` with NAME unset
+  // would uninstall gitlab-runner. (--password may be empty: accounts without one.)
+  const empty = ["service", "working-directory", "config", "user", "init-user"].find((name) =>
+    flags.isExplicit(name) && flags.string(name) === ""
+  );
+  if (empty) {
+    throw new UsageError(`Flag --${empty} is empty: give it a value or leave it out`);
+  }
   if (action !== "install") {
     // The official runner does not define them there; they would be ignored.
     const installOnly = INSTALL_ONLY_FLAGS.find((name) => flags.isExplicit(name));
