@@ -115,6 +115,13 @@ export function defineService(
   }
 
   if (host.os !== "windows") {
+    if (userService && isRoot) {
+      // The official runner defines the flag for non-root users only; as root it would go
+      // unused on macOS and the user would be asked for --user instead.
+      throw new ServiceError(
+        "The --user-service flag is for non-root users; root installs a system service",
+      );
+    }
     if ((flags.password ?? "") !== "") {
       // The official runner defines it on Windows only; it would go unused.
       throw new ServiceError(
@@ -151,11 +158,6 @@ export function defineService(
       kind = isRoot ? "launchd-daemon" : "launchd-agent";
       break;
     case "linux":
-      if (userService && isRoot) {
-        throw new ServiceError(
-          "The --user-service flag is for non-root users; root installs a system service",
-        );
-      }
       if (!isRoot && !userService && (action === "install" || action === "uninstall")) {
         throw new ServiceError(
           `Cannot ${action} a system service without root: run as root or pass --user-service`,

@@ -130,3 +130,17 @@ Deno.test("--password is refused off Windows rather than ignored", () => {
   const def = defineService("install", { user: "ci", password: "secret" }, windowsHost());
   assert.equal(def.password, "secret");
 });
+
+Deno.test("--user-service as root is refused naming it on Linux and macOS, before asking for --user", () => {
+  for (const action of ["install", "start", "status"] as const) {
+    for (const host of [linuxRoot(), macHost(0)]) {
+      assert.throws(
+        () => defineService(action, { userService: true }, host),
+        /The --user-service flag is for non-root users; root installs a system service/,
+        `${host.os} ${action}`,
+      );
+    }
+  }
+  // Not root on macOS: a launch agent is a user service already.
+  assert.equal(defineService("install", { userService: true }, macHost(501)).kind, "launchd-agent");
+});
