@@ -20,9 +20,10 @@ export function isS3PathStyle(s3: S3CacheConfig): boolean {
   // Virtual-host names cannot hold a bucket with dots under TLS (the
   // certificate covers one label), and S3-compatible servers (radosgw,
   // MinIO) are usually reached by address: both get path style, as the
-  // official runner's client detects.
-  if (s3.serverAddress !== "") return !isAwsHost(s3.serverAddress);
-  return s3.bucketName.includes(".") && !s3.insecure;
+  // official runner's client detects (minio-go's IsVirtualHostSupported).
+  const isDottedUnderTls = s3.bucketName.includes(".") && !s3.insecure;
+  if (s3.serverAddress !== "") return !isAwsHost(s3.serverAddress) || isDottedUnderTls;
+  return isDottedUnderTls;
 }
 
 function isAwsHost(address: string): boolean {

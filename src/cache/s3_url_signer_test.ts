@@ -76,6 +76,25 @@ Deno.test("S3 URL forms: custom server path style, AWS virtual host, dual-stack,
   assert.throws(() => s3ObjectUrl(s3({ bucketName: "" }), "k"), /BucketName is empty/);
 });
 
+Deno.test("a bucket name with dots on an AWS ServerAddress goes in the path under TLS, as the official client detects", () => {
+  // Before, "https://my.cache.s3.amazonaws.com/k": AWS's certificate
+  // (*.s3.amazonaws.com) covers one label, so every transfer failed TLS.
+  for (const serverAddress of ["s3.amazonaws.com", "s3.eu-west-1.amazonaws.com"]) {
+    assert.equal(
+      s3ObjectUrl(s3({ serverAddress, bucketName: "my.cache" }), "k").href,
+      `https://${serverAddress}/my.cache/k`,
+    );
+    assert.equal(
+      s3ObjectUrl(s3({ serverAddress, bucketName: "my-cache" }), "k").href,
+      `https://my-cache.${serverAddress}/k`,
+    );
+    assert.equal(
+      s3ObjectUrl(s3({ serverAddress, bucketName: "my.cache", insecure: true }), "k").href,
+      `http://my.cache.${serverAddress}/k`,
+    );
+  }
+});
+
 Deno.test("an S3 ServerAddress, BucketName or BucketLocation that cannot make the URL is refused naming the key", () => {
   const refused = (overrides: Partial<S3CacheConfig>, message: string) =>
     assert.throws(() => s3ObjectUrl(s3(overrides), "k"), (err: Error) => {
