@@ -14,6 +14,7 @@ import {
   BUSYBOX_TEST_IMAGE,
   DEBIAN_TEST_IMAGE,
   dockerSkipReason,
+  ensureExposedPortsImage,
   ensureNoShellImage,
   ensureTestImages,
 } from "../../../tests/fixtures/docker_images.ts";
@@ -718,6 +719,33 @@ test("docker executor waits for the port a service's HEALTHCHECK_TCP_PORT names"
   );
 });
 
+test("docker executor waits for a service until one of its exposed ports accepts, as upstream", async () => {
+  // Like docker:dind, the image exposes 2375 and 2376 and the service listens on one.
+  const image = await ensureExposedPortsImage();
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    config: { waitForServicesTimeout: 20 },
+    job: {
+      services: [{
+        name: image,
+        alias: "dind",
+        command: ["sh", "-c", "sleep 2; exec nc -ll -p 2376 -e true"],
+      }],
+    },
+  });
+  const started = Date.now();
+  await executor.prepare(never());
+  // It waited for every port: the whole 20 s, then "probably didn't start properly".
+  assert.doesNotMatch(output.text(), /didn't start properly/, output.text());
+  assert.ok(Date.now() - started < 15_000, `prepare took ${Date.now() - started} ms`);
+  const code = await executor.run({
+    stage: "step_script",
+    script: "nc -w 2 dind 2376 </dev/null && echo reached",
+  }, never());
+  assert.equal(code, 0, output.text());
+});
+
 test("docker executor warns clearly when a service port never opens", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
@@ -738,7 +766,7 @@ test("docker executor warns clearly when a service port never opens", async () =
     text,
     /WARNING: Service runner-test\/busybox:latest .* probably didn't start properly/,
   );
-  assert.match(text, /ports 9999 of "silent" did not accept connections within 2s/);
+  assert.match(text, /no connection to "silent" on port 9999 within 2s/);
   assert.match(text, /service-log-line/);
   assert.equal(await executor.run({ stage: "step_script", script: "true" }, never()), 0);
 });

@@ -77,6 +77,12 @@ Deno.test("service aliases: given ones first, then the names derived from the im
   ]);
   const image = (exposedPorts: string[], env: string[] = []) => ({ exposedPorts, env });
   assert.deepEqual(servicePorts({ ports: [] }, image(["5432/tcp", "53/udp"])), [5432]);
+  // The 20 lowest of a range, as upstream.
+  const range = Array.from({ length: 30 }, (_, i) => `${9029 - i}/tcp`);
+  assert.deepEqual(
+    servicePorts({ ports: [] }, image(range)),
+    Array.from({ length: 20 }, (_, i) => 9000 + i),
+  );
   assert.deepEqual(
     servicePorts({ ports: [{ number: 80, protocol: "http", name: "" }] }, image(["1/tcp"])),
     [80],

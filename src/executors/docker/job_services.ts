@@ -32,7 +32,7 @@ export function serviceAliases(service: Pick<JobImage, "name" | "alias">): strin
 }
 
 /**
- * TCP ports to wait for: as the official runner, the one port a
+ * TCP ports to wait for, of which one must accept: as the official runner, the one port a
  * HEALTHCHECK_TCP_PORT variable names (in the service container's environment
  * or its image's, any letter case), else the service's `ports`, else the
  * image's exposed tcp ports. Throws a RangeError naming the variable when its
@@ -48,11 +48,16 @@ export function servicePorts(
   if (service.ports.length > 0) {
     return service.ports.map((p) => p.number).filter((n) => n > 0);
   }
+  // As upstream (maxPortsCheck): the 20 lowest, for an image that exposes a range.
   return image.exposedPorts
     .filter((p) => p.endsWith("/tcp") || !p.includes("/"))
     .map((p) => Number.parseInt(p, 10))
-    .filter((n) => Number.isInteger(n) && n > 0);
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => a - b)
+    .slice(0, MAX_PORTS_CHECKED);
 }
+
+const MAX_PORTS_CHECKED = 20;
 
 /** The port of the last HEALTHCHECK_TCP_PORT entry in KEY=value pairs; null when none sets one. */
 function healthCheckPort(env: string[]): number | null {
@@ -75,23 +80,30 @@ function healthCheckPort(env: string[]): number | null {
 }
 
 /**
- * Shell for the health-check container: $1 host, then ports; exits 0 once all accept.
+ * Shell for the health-check container: $1 host, then ports; exits 0 once one
+ * accepts, as the official helper's health-check for docker services (a
+ * service need not listen on every port its image exposes: docker:dind on 2375
+ * or 2376, RabbitMQ not on its TLS ports).
  * BusyBox's nc has no -z (it prints its usage and fails, so a service that was up
  * was waited for until the timeout and reported as not started); it runs a program
  * once connected instead: "nc host port -e true".
  */
 const PROBE_SCRIPT = `host="$1"; shift
-for port in "$@"; do
-  until
-    if command -v nc >/dev/null 2>&1; then
-      nc -z -w 2 "$host" "$port" </dev/null >/dev/null 2>&1 ||
-        nc -w 2 "$host" "$port" -e true </dev/null >/dev/null 2>&1
-    elif command -v bash >/dev/null 2>&1; then
-      bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
-    else
-      echo "the helper image has neither nc nor bash to probe ports" >&2; exit 2
-    fi
-  do sleep 1; done
+accepts() {
+  if command -v nc >/dev/null 2>&1; then
+    nc -z -w 2 "$host" "$1" </dev/null >/dev/null 2>&1 ||
+      nc -w 2 "$host" "$1" -e true </dev/null >/dev/null 2>&1
+  elif command -v bash >/dev/null 2>&1; then
+    bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$1" 2>/dev/null
+  else
+    echo "the helper image has neither nc nor bash to probe ports" >&2; exit 2
+  fi
+}
+while :; do
+  for port in "$@"; do
+    if accepts "$port"; then exit 0; fi
+  done
+  sleep 1
 done`;
 
 export interface HealthCheckSpec {
@@ -134,9 +146,10 @@ export async function probeService(spec: HealthCheckSpec): Promise<string | null
     ]);
     timer?.clear();
     if (outcome === "timeout") {
-      return `ports ${
-        spec.ports.join(", ")
-      } of "${spec.host}" did not accept connections within ${spec.timeoutSeconds}s`;
+      const which = spec.ports.length === 1
+        ? `port ${spec.ports[0]}`
+        : `any of ports ${spec.ports.join(", ")}`;
+      return `no connection to "${spec.host}" on ${which} within ${spec.timeoutSeconds}s`;
     }
     if (outcome === "aborted") return "the job was canceled";
     if (outcome.StatusCode !== 0) {
