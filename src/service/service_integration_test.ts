@@ -31,6 +31,7 @@ Deno.test("systemd-analyze verify accepts the generated unit", async (t) => {
     const cases = {
       "user": { user: "gitlab-runner", workingDirectory: "/srv/100% runner" },
       "init-user": { initUser: "root", config: "/etc/gitlab-runner/config.toml" },
+      "odd-path": { user: "root", workingDirectory: "/srv/a\nb 'c' \"d\" ; \\ é\t$x" },
     };
     for (const [label, flags] of Object.entries(cases)) {
       await t.step(label, async () => {

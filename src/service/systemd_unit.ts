@@ -142,17 +142,35 @@ export class SystemdPlatform implements ServicePlatform {
 
 /**
  * Quotes one ExecStart argument: systemd splits on whitespace, honours
- * double quotes with C escapes, expands `%` specifiers and `$VAR`s.
+ * double quotes with C escapes, expands `%` specifiers and `$VAR`s. A unit
+ * file is read line by line, so control characters (a newline in a directory
+ * name) become `\xNN` escapes, which systemd decodes.
  */
 function quoteArgument(arg: string): string {
-  const escaped = arg.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%")
-    .replaceAll("$", () => "$$");
+  const escaped = escapeControls(
+    arg.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%")
+      .replaceAll("$", () => "$$"),
+  );
   return `"${escaped}"`;
 }
 
-/** The program path stays unquoted, as in the official unit; spaces become \x20. */
+/**
+ * The program path stays unquoted, as in the official unit; spaces become
+ * \x20, and so do quotes, which systemd honours anywhere in a word.
+ */
 function escapeExecutable(path: string): string {
-  return escapeSpecifiers(path).replaceAll("\\", "\\\\").replaceAll(" ", "\\x20");
+  return escapeControls(
+    escapeSpecifiers(path).replaceAll("\\", "\\\\").replace(/[ "']/g, hexEscape),
+  );
+}
+
+function escapeControls(text: string): string {
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
+  return text.replace(/[\x00-\x1f\x7f]/g, hexEscape);
+}
+
+function hexEscape(ch: string): string {
+  return `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }
 
 function escapeSpecifiers(text: string): string {

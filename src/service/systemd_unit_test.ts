@@ -112,3 +112,25 @@ Deno.test("the default config written on install is the official empty config", 
       "[session_server]\n  session_timeout = 1800\n",
   );
 });
+
+Deno.test("control characters and quotes in paths are C-escaped, so ExecStart stays one line and one word per argument", () => {
+  const def = defineService(
+    "install",
+    { user: "gitlab-runner", workingDirectory: "/srv/a\nb\rc\u0001d é" },
+    linuxRoot({ command: ['/opt/it\'s "x"/runner'] }),
+  );
+  const unit = renderSystemdUnit(def);
+  const execStart = unit.split("\n").filter((line) => line.startsWith("ExecStart="));
+  assert.equal(execStart.length, 1, unit);
+  assert.ok(
+    execStart[0]!.startsWith(
+      'ExecStart=/opt/it\\x27s\\x20\\x22x\\x22/runner "run" "--config" "/etc/gitlab-runner/config.toml" ' +
+        '"--working-directory" "/srv/a\\x0ab\\x0dc\\x01d é" ',
+    ),
+    execStart[0],
+  );
+  assert.equal(
+    unit.split("\n").length,
+    renderSystemdUnit(defineService("install", { user: "u" }, linuxRoot())).split("\n").length,
+  );
+});
