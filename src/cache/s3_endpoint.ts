@@ -22,8 +22,20 @@ export function isS3PathStyle(s3: S3CacheConfig): boolean {
   // MinIO) are usually reached by address: both get path style, as the
   // official runner's client detects (minio-go's IsVirtualHostSupported).
   const isDottedUnderTls = s3.bucketName.includes(".") && !s3.insecure;
-  if (s3.serverAddress !== "") return !isAwsHost(s3.serverAddress) || isDottedUnderTls;
+  const address = customServerAddress(s3);
+  if (address !== "") return !isAwsHost(address) || isDottedUnderTls;
   return isDottedUnderTls;
+}
+
+/**
+ * `ServerAddress`, or "" for AWS's global endpoint over HTTPS: the official
+ * runner takes "s3.amazonaws.com" as no ServerAddress (old docs wrote it),
+ * so BucketLocation, DualStack and Accelerate choose the host.
+ */
+function customServerAddress(s3: S3CacheConfig): string {
+  return !s3.insecure && /^s3\.amazonaws\.com(:443)?$/i.test(s3.serverAddress)
+    ? ""
+    : s3.serverAddress;
 }
 
 function isAwsHost(address: string): boolean {
@@ -34,9 +46,10 @@ function isAwsHost(address: string): boolean {
 /** `scheme://host[:port]` of the service, without the bucket. */
 function serviceOrigin(s3: S3CacheConfig): string {
   const scheme = s3.insecure ? "http" : "https";
-  if (s3.serverAddress !== "") return `${scheme}://${s3.serverAddress}`;
+  const address = customServerAddress(s3);
+  if (address !== "") return `${scheme}://${address}`;
   const region = s3Region(s3);
-  // DualStack and Accelerate only exist on AWS (ignored with ServerAddress).
+  // DualStack and Accelerate only exist on AWS (ignored with another ServerAddress).
   if (s3.accelerate) {
     return `${scheme}://s3-accelerate${s3.dualStack ? ".dualstack" : ""}.amazonaws.com`;
   }

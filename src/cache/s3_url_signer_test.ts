@@ -76,10 +76,34 @@ Deno.test("S3 URL forms: custom server path style, AWS virtual host, dual-stack,
   assert.throws(() => s3ObjectUrl(s3({ bucketName: "" }), "k"), /BucketName is empty/);
 });
 
+Deno.test('ServerAddress "s3.amazonaws.com" is AWS\'s default endpoint, as in the official runner: BucketLocation, DualStack and Accelerate choose the host', () => {
+  // Before, the host was s3.amazonaws.com whatever DualStack and Accelerate said.
+  for (const serverAddress of ["s3.amazonaws.com", "s3.amazonaws.com:443"]) {
+    assert.equal(
+      s3ObjectUrl(s3({ serverAddress, bucketLocation: "eu-west-1" }), "k").href,
+      "https://cache.s3.dualstack.eu-west-1.amazonaws.com/k",
+    );
+    assert.equal(
+      s3ObjectUrl(s3({ serverAddress, accelerate: true, dualStack: false }), "k").href,
+      "https://cache.s3-accelerate.amazonaws.com/k",
+    );
+  }
+  // Over plain HTTP it is an address like any other (the official endpoint differs too).
+  assert.equal(
+    s3ObjectUrl(s3({ serverAddress: "s3.amazonaws.com", insecure: true, accelerate: true }), "k")
+      .href,
+    "http://cache.s3.amazonaws.com/k",
+  );
+  assert.equal(
+    s3ObjectUrl(s3({ serverAddress: "s3.amazonaws.com", bucketName: "my.cache" }), "k").href,
+    "https://s3.dualstack.us-east-1.amazonaws.com/my.cache/k",
+  );
+});
+
 Deno.test("a bucket name with dots on an AWS ServerAddress goes in the path under TLS, as the official client detects", () => {
   // Before, "https://my.cache.s3.amazonaws.com/k": AWS's certificate
   // (*.s3.amazonaws.com) covers one label, so every transfer failed TLS.
-  for (const serverAddress of ["s3.amazonaws.com", "s3.eu-west-1.amazonaws.com"]) {
+  for (const serverAddress of ["s3.eu-west-1.amazonaws.com", "s3.us-east-1.amazonaws.com"]) {
     assert.equal(
       s3ObjectUrl(s3({ serverAddress, bucketName: "my.cache" }), "k").href,
       `https://${serverAddress}/my.cache/k`,

@@ -764,7 +764,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string",
     "",
     "P2",
-    "host[:port] of an S3-compatible service.",
+    'host[:port] of an S3-compatible service. "s3.amazonaws.com" (over HTTPS) counts as not set, as in the official runner: BucketLocation, DualStack and Accelerate then choose the AWS host.',
     { defaultText: "AWS endpoint when empty" },
   ),
   k("runners.cache.s3", "AccessKey", "string", "", "P2", "Static access key.", {
@@ -819,7 +819,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "bool",
     true,
     "P2",
-    "IPv4+IPv6 endpoints (ignored with ServerAddress).",
+    'IPv4+IPv6 endpoints (ignored with a ServerAddress other than "s3.amazonaws.com").',
     { defaultText: "true" },
   ),
   k("runners.cache.s3", "PathStyle", "bool", null, "P2", "Force path-style URLs.", {
