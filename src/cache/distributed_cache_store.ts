@@ -16,6 +16,7 @@ import type { CacheBody, CacheSaveOptions, CacheStore } from "./cache_store.ts";
 import type { CacheUrlMethod, PresignedRequest } from "./cache_url_signer.ts";
 import type { ObjectTransfer } from "./object_transfer.ts";
 import { TransferMeter, type TransferProgress } from "./transfer_meter.ts";
+import { setLongTimeout } from "../time/clock.ts";
 
 /** Where pre-signed requests come from: the poller, over the executor protocol. */
 export interface CacheUrlSource {
@@ -213,7 +214,9 @@ export class DistributedCacheStore implements CacheStore {
     const ms = this.#o.requestTimeoutMs ?? DEFAULT_CACHE_REQUEST_TIMEOUT_MS;
     if (ms <= 0) return await attempt(this.#o.signal);
     const timeout = new AbortController();
-    const timer = setTimeout(
+    // A long timer: CACHE_REQUEST_TIMEOUT is minutes, and 35792 or more is
+    // past what one timer holds (it would fire at once).
+    const timer = setLongTimeout(
       () => timeout.abort(new Error(`no answer within ${ms / 1000} s (CACHE_REQUEST_TIMEOUT)`)),
       ms,
     );
@@ -224,7 +227,7 @@ export class DistributedCacheStore implements CacheStore {
       if (timeout.signal.aborted && !this.#o.signal.aborted) throw timeout.signal.reason;
       throw err;
     } finally {
-      clearTimeout(timer);
+      timer.clear();
     }
   }
 

@@ -368,3 +368,36 @@ Deno.test("distributed cache names why the connection failed (refused, TLS) with
     await plain.shutdown();
   }
 });
+
+Deno.test("distributed cache waits out a slow answer under a CACHE_REQUEST_TIMEOUT longer than one timer holds (35792 minutes or more)", async () => {
+  // A timer longer than 2^31-1 ms fires at once: 40000 minutes cut every
+  // request after 1 ms.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return new Response("zip", { headers: { "last-modified": new Date().toUTCString() } });
+    },
+  );
+  const lines: string[] = [];
+  const store = new DistributedCacheStore({
+    local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+    urls: {
+      presign: () =>
+        Promise.resolve({ url: `http://127.0.0.1:${server.addr.port}/b/deps`, headers: {} }),
+    },
+    transfer: new HttpObjectTransfer(),
+    maxUploadedArchiveSize: 0,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+    retryDelayMs: 0,
+    requestTimeoutMs: 40_000 * 60_000,
+  });
+  try {
+    const opened = await store.open("deps");
+    assert.ok(opened, lines.join("\n"));
+    assert.deepEqual(lines.filter((l) => l.startsWith("WARNING")), []);
+  } finally {
+    await server.shutdown();
+  }
+});
