@@ -46,6 +46,17 @@ export function dockerEndpoint(
   } catch (cause) {
     throw invalid(cause);
   }
+  if (url.protocol === "ssh:") {
+    // The docker CLI reaches ssh:// through its connection helper (ssh running
+    // "docker system dial-stdio" on the host); the Engine API clients, the
+    // official runner's included, have no such transport.
+    throw new TypeError(
+      `Invalid ${source} "${host}": the ssh:// transport of the docker CLI is not supported ` +
+        "(expected unix:///path or tcp://host:port; forward the remote daemon's socket over ssh, " +
+        "e.g. ssh -nNT -L /run/remote-docker.sock:/var/run/docker.sock user@host, and use " +
+        "unix:///run/remote-docker.sock)",
+    );
+  }
   if (!["tcp:", "http:", "https:"].includes(url.protocol) || url.hostname === "") throw invalid();
   const isTls = tlsVerify || tlsCertPath !== "" || url.protocol === "https:";
   const port = url.port ? Number(url.port) : isTls ? 2376 : 2375;

@@ -572,12 +572,15 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       dockerEndpoint(runner.docker);
     } catch {
       const where = [...path, "docker", "host"];
+      const ssh = runner.docker.host.startsWith("ssh://")
+        ? "; the docker CLI's ssh:// transport is not supported"
+        : "";
       v.warn(
         "invalid_value",
         where,
         `key ${displayKeyPath(where)} = ${
           JSON.stringify(runner.docker.host)
-        } is not a Docker endpoint (expected unix:///path or tcp://host:port): ` +
+        } is not a Docker endpoint (expected unix:///path or tcp://host:port${ssh}): ` +
           `every job of runner ${JSON.stringify(runner.name)} fails`,
       );
     }

@@ -1019,7 +1019,9 @@ Deno.test("a clone_url that is no URL and a [runners.docker] host that is no end
       `[[runners]]\nname = "b"\nexecutor = "docker"\nclone_url = "https://git.example.com:8443"\n` +
       `[runners.docker]\nimage = "alpine"\nhost = "localhost:2375"\n` +
       `[[runners]]\nname = "c"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
-      `host = "tcp://10.0.0.5:2376"\n`,
+      `host = "tcp://10.0.0.5:2376"\n` +
+      `[[runners]]\nname = "d"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `host = "ssh://ci@build-host"\n`,
     opts,
   );
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
@@ -1032,6 +1034,11 @@ Deno.test("a clone_url that is no URL and a [runners.docker] host that is no end
       "invalid_value",
       11,
       'key runners[1].docker.host = "localhost:2375" is not a Docker endpoint (expected unix:///path or tcp://host:port): every job of runner "b" fails',
+    ],
+    [
+      "invalid_value",
+      23,
+      `key runners[3].docker.host = "ssh://ci@build-host" is not a Docker endpoint (expected unix:///path or tcp://host:port; the docker CLI's ssh:// transport is not supported): every job of runner "d" fails`,
     ],
   ]);
 });

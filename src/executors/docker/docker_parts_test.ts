@@ -37,6 +37,16 @@ Deno.test("docker endpoint: local socket by default, DOCKER_HOST and TLS like th
     () => dockerEndpoint({ host: "ftp://x", ...noTls }),
     /Invalid \[runners\.docker\] host "ftp:\/\/x"/,
   );
+  // Only the docker CLI has an ssh transport; docs/getting-started.md offered it.
+  assert.throws(
+    () => dockerEndpoint({ host: "ssh://ci@build-host", ...noTls }),
+    new TypeError(
+      'Invalid [runners.docker] host "ssh://ci@build-host": the ssh:// transport of the docker ' +
+        "CLI is not supported (expected unix:///path or tcp://host:port; forward the remote " +
+        "daemon's socket over ssh, e.g. ssh -nNT -L /run/remote-docker.sock:/var/run/docker.sock " +
+        "user@host, and use unix:///run/remote-docker.sock)",
+    ),
+  );
   // As the docker client: without a scheme there is no endpoint.
   assert.throws(
     () =>
