@@ -13,6 +13,8 @@
  * returns make GitLab show one line that updates.
  */
 
+import { MAX_TIMER_MS } from "../time/clock.ts";
+
 /** Where the meter writes (raw job log text) and how often. */
 export interface TransferProgress {
   write(text: string): void;
@@ -76,9 +78,11 @@ export class TransferMeter {
     this.#now = options.now ?? Date.now;
     this.#started = this.#now();
     this.#print(false);
+    // At most one timer's longest delay: a longer one (TRANSFER_METER_FREQUENCY
+    // of 597h or more) would fire every millisecond and flood the job log.
     this.#timer = setInterval(
       () => this.#print(false),
-      Math.max(1000, options.progress.intervalMs),
+      Math.min(MAX_TIMER_MS, Math.max(1000, options.progress.intervalMs)),
     );
   }
 

@@ -34,3 +34,14 @@ Deno.test("transfer meter prints at start and a final line ending with a newline
     "\rUploading cache 3.00 KB/3.00 KB (3.0 KB/s)                \n",
   ]);
 });
+
+Deno.test("transfer meter at a frequency longer than one timer holds (TRANSFER_METER_FREQUENCY=1000h) prints only its first and last line", async () => {
+  // A 1000h interval is past 2^31-1 ms: a timer given it fires every millisecond.
+  const out: string[] = [];
+  const meter = new TransferMeter("Downloading cache", 0, {
+    progress: { write: (t) => out.push(t), intervalMs: 1000 * 3_600_000 },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  meter.done();
+  assert.equal(out.length, 2, `${out.length} lines`);
+});
