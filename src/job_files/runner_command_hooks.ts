@@ -110,7 +110,6 @@ export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): Bu
     isNeeded: (ctx) => cachesForStage(ctx.job.cache, jobSucceeded).length > 0,
     run: async (ctx) => {
       const lines: string[] = [];
-      const expand = expander(ctx);
       for (const cache of cachesForStage(ctx.job.cache, jobSucceeded)) {
         const key = resolveCacheKey(
           cache.key,
@@ -126,7 +125,10 @@ export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): Bu
           "cache-archiver",
           "--file",
           archiveFile(ctx, key),
-          ...cache.paths.flatMap((p) => ["--path", expand(p)]),
+          // Unexpanded, as the official runner passes them: the helper expands
+          // them from the variables this script exports (expanding here too
+          // would expand a value's own "$" a second time).
+          ...cache.paths.flatMap((p) => ["--path", p]),
           ...(cache.untracked ? ["--untracked"] : []),
         ];
         lines.push(
@@ -147,7 +149,6 @@ export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): Bu
   const upload = (jobSucceeded: boolean): BuildStageHook => ({
     isNeeded: (ctx) => artifactsForStage(ctx.job.artifacts, jobSucceeded).length > 0,
     run: (ctx) => {
-      const expand = expander(ctx);
       const body = artifactsForStage(ctx.job.artifacts, jobSucceeded).flatMap((a) => {
         const args = [
           "artifacts-uploader",
@@ -161,10 +162,11 @@ export function createRunnerCommandHooks(options: RunnerCommandHooksOptions): Bu
           goDuration(options.artifact.uploadTimeout),
           "--response-header-timeout",
           goDuration(options.artifact.responseHeaderTimeout),
-          ...a.paths.flatMap((p) => ["--path", expand(p)]),
-          ...a.exclude.flatMap((p) => ["--exclude", expand(p)]),
+          // Unexpanded, as for cache-archiver above.
+          ...a.paths.flatMap((p) => ["--path", p]),
+          ...a.exclude.flatMap((p) => ["--exclude", p]),
           ...(a.untracked ? ["--untracked"] : []),
-          ...(a.name ? ["--name", expand(a.name)] : []),
+          ...(a.name ? ["--name", a.name] : []),
           ...(a.expireIn ? ["--expire-in", a.expireIn] : []),
           ...(a.artifactFormat ? ["--artifact-format", a.artifactFormat] : []),
           ...(a.artifactType ? ["--artifact-type", a.artifactType] : []),

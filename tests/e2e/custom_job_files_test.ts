@@ -128,3 +128,41 @@ Deno.test("custom executor: [runners.artifact] response_header_timeout reaches a
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("custom executor: artifact paths and name reach artifacts-uploader unexpanded, so a variable the script set through GITLAB_ENV counts, as with the official runner", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const root = await Deno.makeTempDir({ prefix: "runner-custom-files-" });
+  try {
+    const custom = [
+      "  [runners.custom]",
+      `    config_exec = "${join(EXAMPLE, "config.sh")}"`,
+      `    prepare_exec = "${join(EXAMPLE, "prepare.sh")}"`,
+      `    run_exec = "${join(EXAMPLE, "run.sh")}"`,
+      `    cleanup_exec = "${join(EXAMPLE, "cleanup.sh")}"`,
+    ].join("\n");
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${
+        runnerToml(gitlab.url, r.token, { executor: "custom" })
+      }${custom}\n`,
+    });
+    const job = gitlab.enqueueJob({
+      script: [
+        `echo "OUT_DIR=dist" >> "$GITLAB_ENV"`,
+        "mkdir -p dist",
+        "echo built > dist/result.txt",
+      ],
+      artifacts: [{ name: "$OUT_DIR-files", paths: ["$OUT_DIR/"], when: "on_success" }],
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        { key: "CUSTOM_DRIVER_ROOT", value: root },
+      ],
+    });
+    const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.match(state.trace, /dist: found 2 matching artifact files/);
+    assert.deepEqual(gitlab.artifactsOf(job.id).map((a) => a.fileName), ["dist-files.zip"]);
+  } finally {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});

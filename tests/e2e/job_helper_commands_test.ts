@@ -5,6 +5,8 @@
  * (Artifact helpers are covered with a real job by custom_job_files_test.ts.)
  */
 import assert from "node:assert/strict";
+import { BytesReader } from "../../src/archive/random_access_reader.ts";
+import { readZipDirectory } from "../../src/archive/zip_reader.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
 import { runCli } from "../fixtures/runner_process.ts";
 
@@ -197,6 +199,54 @@ Deno.test("cache-archiver leaves an archive newer than every cached file as it i
     const extracted = await runCli(["cache-extractor", "--file", file], { cwd: project });
     assert.equal(extracted.code, 0, extracted.stdout + extracted.stderr);
     assert.equal(await Deno.readTextFile(`${project}/vendor/lib.txt`), "lib 2");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+async function zipNames(bytes: Uint8Array): Promise<string[]> {
+  return (await readZipDirectory(new BytesReader(bytes))).map((e) => e.rawName).sort();
+}
+
+Deno.test("artifacts-uploader and cache-archiver expand $VAR in --path, --exclude and --name from their environment, as the official helpers", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    const project = `${root}/project`;
+    await Deno.mkdir(`${project}/dist`, { recursive: true });
+    await Deno.writeTextFile(`${project}/dist/app.txt`, "app");
+    await Deno.writeTextFile(`${project}/dist/debug.log`, "noise");
+    const env = { OUT_DIR: "dist" };
+    const upload = await runCli([
+      "artifacts-uploader",
+      "--url",
+      gitlab.url,
+      "--token",
+      picked.token,
+      "--id",
+      String(job.id),
+      "--path",
+      "$OUT_DIR/",
+      "--exclude",
+      "${OUT_DIR}/*.log",
+      "--name",
+      "$OUT_DIR-files",
+    ], { cwd: project, env });
+    assert.equal(upload.code, 0, upload.stdout + upload.stderr);
+    const [stored] = gitlab.artifactsOf(job.id);
+    assert.equal(stored?.fileName, "dist-files.zip");
+    assert.deepEqual(await zipNames(stored.bytes), ["dist/", "dist/app.txt"]);
+
+    const file = `${root}/cache/cache.zip`;
+    const archived = await runCli(
+      ["cache-archiver", "--file", file, "--path", "${OUT_DIR}/", "--exclude", "$OUT_DIR/*.log"],
+      { cwd: project, env },
+    );
+    assert.equal(archived.code, 0, archived.stdout + archived.stderr);
+    assert.deepEqual(await zipNames(await Deno.readFile(file)), ["dist/", "dist/app.txt"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -15,6 +15,7 @@ import type { CompressionLevel } from "../../archive/compression_level.ts";
 import { parseCompressionLevel } from "../../archive/compression_level.ts";
 import { fastzipThreads, type ThreadsVariable } from "../../archive/archiver_concurrency.ts";
 import { parseGoBool } from "../../build/feature_flags.ts";
+import { expandValue } from "../../build/job_variables.ts";
 import type { ArchiveSource } from "../../archive/archive_source.ts";
 import { LocalArchiveSource } from "../../archive/local_archive_source.ts";
 import { LocalArchiveTarget } from "../../archive/local_archive_target.ts";
@@ -168,6 +169,16 @@ function jobClient(ctx: CliContext, flags: Flags, url: string): JobClient {
   });
 }
 
+/**
+ * `$VAR` and `${VAR}` from the environment, as the official helpers expand
+ * `--path`, `--exclude` and `--name`: the stage script that calls them has
+ * exported the job's variables, so the job's own words (`$CI_JOB_NAME-out`,
+ * `$BUILD_DIR/`) arrive unexpanded.
+ */
+function expand(ctx: CliContext, value: string): string {
+  return expandValue(value, (key) => ctx.env(key));
+}
+
 /** FF_USE_FASTZIP and FASTZIP_*_CONCURRENCY from the environment, as the official helper reads them. */
 function fastzip(ctx: CliContext, variable: ThreadsVariable): number {
   return fastzipThreads(
@@ -212,10 +223,10 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       jobId: id,
       jobToken: token,
       artifacts: [{
-        name: flags.string("name"),
+        name: expand(ctx, flags.string("name")),
         untracked: flags.bool("untracked"),
-        paths: flags.list("path"),
-        exclude: flags.list("exclude"),
+        paths: flags.list("path").map((p) => expand(ctx, p)),
+        exclude: flags.list("exclude").map((p) => expand(ctx, p)),
         when: "always" satisfies StepWhen,
         // Empty ones are sent as nothing: GitLab's defaults, archive and zip (§6.1).
         artifactType: flags.string("artifact-type"),
@@ -274,8 +285,8 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
     const source = new LocalArchiveSource(ctx.cwd);
     const paths = await selectFiles(
       {
-        paths: flags.list("path"),
-        exclude: flags.list("exclude"),
+        paths: flags.list("path").map((p) => expand(ctx, p)),
+        exclude: flags.list("exclude").map((p) => expand(ctx, p)),
         untracked: flags.bool("untracked"),
       },
       {
