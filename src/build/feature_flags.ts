@@ -105,8 +105,9 @@ export function parseGoBool(value: string): boolean | undefined {
 
 /**
  * Resolved value of every known flag. `lookup` gives the job-level value of a
- * variable (already expanded), or undefined. An unparsable value counts as off,
- * as in the official runner.
+ * variable (already expanded), or undefined. A value that is not a Go boolean
+ * (`"maybe"`, `""`) leaves the flag at its default, as in the official runner
+ * (populateFeatureFlags), which warns in the job log (unparsableFeatureFlags).
  */
 export function resolveFeatureFlags(
   runnerFlags: Readonly<Record<string, boolean>>,
@@ -120,7 +121,7 @@ export function resolveFeatureFlags(
       continue;
     }
     const value = lookup(name);
-    resolved[name] = value === undefined ? fallback : parseGoBool(value) ?? false;
+    resolved[name] = parseGoBool(value ?? "") ?? fallback;
   }
   return resolved;
 }
@@ -163,19 +164,20 @@ export function isDebugTraceForJob(
 
 /**
  * Flags the runner's `environment` or a job variable sets to a value that is
- * not a Go boolean (`FF_USE_FASTZIP: "maybe"`): they count as false, as in the
- * official runner, which says so only in its own log.
+ * not a Go boolean (`FF_USE_FASTZIP: "maybe"`, or empty): they keep their
+ * default, and the job log says so, as in the official runner ("FF_X: could
+ * not parse feature flag, expected bool, got maybe").
  */
 export function unparsableFeatureFlags(
   runner: { featureFlags: Readonly<Record<string, boolean>>; environment: readonly string[] },
   variables: readonly JobVariable[],
-): { name: string; value: string }[] {
+): { name: string; value: string; fallback: boolean }[] {
   const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
   return Object.keys(FEATURE_FLAG_DEFAULTS).flatMap((name) => {
     if (runner.featureFlags[name] !== undefined) return [];
     const value = lookupVariable(early, name);
-    return value !== undefined && value !== "" && parseGoBool(value) === undefined
-      ? [{ name, value }]
+    return value !== undefined && parseGoBool(value) === undefined
+      ? [{ name, value, fallback: FEATURE_FLAG_DEFAULTS[name] ?? false }]
       : [];
   });
 }

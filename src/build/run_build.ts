@@ -394,9 +394,11 @@ class Build {
     this.#flags = featureFlagsForJob(runner, job.variables);
     const described = describeNonDefaultFlags(this.#flags);
     if (described !== "") this.#log.println(`  feature flags: ${described}`);
-    for (const { name, value } of unparsableFeatureFlags(runner, job.variables)) {
+    for (const { name, value, fallback } of unparsableFeatureFlags(runner, job.variables)) {
       this.#log.warning(
-        `Feature flag ${name}=${JSON.stringify(value)} is not true or false: it counts as false`,
+        `Feature flag ${name}=${
+          JSON.stringify(value)
+        } is not true or false: it keeps its default, ${fallback}`,
       );
     }
     for (const name of ignoredFeatureFlags(this.#flags)) {

@@ -640,14 +640,15 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
       const value = entry.slice(eq + 1);
       if (
         name in FEATURE_FLAG_DEFAULTS && runner.featureFlags[name] === undefined &&
-        value !== "" && !value.includes("$") && parseGoBool(value) === undefined
+        !value.includes("$") && parseGoBool(value) === undefined
       ) {
         // A flag's value is no secret; the job log says the same for each job.
         v.warn(
           "unsupported_value",
           where,
           `key ${displayKeyPath(where)} sets ${name} to ${JSON.stringify(value)}, which is not ` +
-            "true or false: it counts as false unless a job sets it",
+            `true or false: it keeps its default, ${FEATURE_FLAG_DEFAULTS[name]}, unless a job ` +
+            "sets it",
         );
       }
       if (isShellVariableName(name)) return;

@@ -786,7 +786,7 @@ Deno.test("an environment entry whose name the scripts cannot export warns, nami
 Deno.test("an environment entry setting a feature flag to neither true nor false warns at load, as each job does", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nexecutor = "shell"\n` +
-      `environment = ["FF_USE_FASTZIP=maybe", "FF_SCRIPT_SECTIONS=1", "FF_TIMESTAMPS=$X", "FF_NOT_A_FLAG=x"]\n` +
+      `environment = ["FF_USE_FASTZIP=maybe", "FF_SCRIPT_SECTIONS=1", "FF_TIMESTAMPS=$X", "FF_NOT_A_FLAG=x", "FF_TIMESTAMPS="]\n` +
       `[[runners]]\nexecutor = "shell"\nenvironment = ["FF_USE_FASTZIP=maybe"]\n` +
       `[runners.feature_flags]\nFF_USE_FASTZIP = true\n`,
     opts,
@@ -795,7 +795,12 @@ Deno.test("an environment entry setting a feature flag to neither true nor false
     [
       "unsupported_value",
       3,
-      'key runners[0].environment[0] sets FF_USE_FASTZIP to "maybe", which is not true or false: it counts as false unless a job sets it',
+      'key runners[0].environment[0] sets FF_USE_FASTZIP to "maybe", which is not true or false: it keeps its default, false, unless a job sets it',
+    ],
+    [
+      "unsupported_value",
+      3,
+      'key runners[0].environment[4] sets FF_TIMESTAMPS to "", which is not true or false: it keeps its default, true, unless a job sets it',
     ],
   ]);
 });

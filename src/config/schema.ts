@@ -523,7 +523,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string[]",
     [],
     "P1",
-    "Extra variables injected into every job (can also toggle FF_* flags), as KEY=VALUE entries; one that is not, whose KEY is not a shell variable name (which the scripts do not export), or that sets a feature flag to neither true nor false (it counts as false), warns at load naming it.",
+    "Extra variables injected into every job (can also toggle FF_* flags), as KEY=VALUE entries; one that is not, whose KEY is not a shell variable name (which the scripts do not export), or that sets a feature flag to neither true nor false (the flag keeps its default, as upstream), warns at load naming it.",
     { defaultText: "[]" },
   ),
   k(

@@ -193,19 +193,29 @@ Deno.test("a job timeout with a fraction fails the job naming runner_info.timeou
   assert.doesNotMatch(state.trace, /script ran/);
 });
 
-Deno.test("a feature flag variable that is not true or false is named in a job-log warning", async () => {
+Deno.test("a feature flag variable that is not true or false is named in a job-log warning and keeps its default", async () => {
   await using world = await runnerWorld();
   const { gitlab, runner } = world;
   const job = gitlab.enqueueJob({
     script: ["echo script ran"],
-    variables: [...NO_GIT, { key: "FF_SCRIPT_SECTIONS", value: "enabled" }],
+    variables: [
+      ...NO_GIT,
+      { key: "FF_SCRIPT_SECTIONS", value: "enabled" },
+      { key: "FF_TIMESTAMPS", value: "no" },
+    ],
   });
   const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
   assert.equal(state.status, "success", state.trace + runner.log);
   assert.match(
     state.trace,
-    /WARNING: Feature flag FF_SCRIPT_SECTIONS="enabled" is not true or false: it counts as false/,
+    /WARNING: Feature flag FF_SCRIPT_SECTIONS="enabled" is not true or false: it keeps its default, false/,
   );
+  assert.match(
+    state.trace,
+    /WARNING: Feature flag FF_TIMESTAMPS="no" is not true or false: it keeps its default, true/,
+  );
+  // As upstream: the flag stays on, so the lines keep their time stamps.
+  assert.match(state.rawTrace, /^\d{4}-\d\d-\d\dT[\d:.]+Z 01O.*script ran$/m);
 });
 
 Deno.test("an official job variable this runner does not act on is named in a job-log warning", async () => {
