@@ -42,7 +42,7 @@ export interface JobFileHooksOptions {
     log: JobLogSink,
     signal: AbortSignal,
     progress: TransferProgress | null,
-    /** The job's `CACHE_REQUEST_TIMEOUT`, in ms (0 = none). */
+    /** The job's `CACHE_REQUEST_TIMEOUT`, in ms. */
     requestTimeoutMs: number,
   ) => CacheStore;
 }
@@ -245,16 +245,17 @@ const DEFAULT_CACHE_REQUEST_MINUTES = 10;
 
 /**
  * `CACHE_REQUEST_TIMEOUT`: minutes one cache request may take, 10 unless set
- * (0 = no limit), as the official helpers' `--timeout`.
+ * to a number above 0, as the official helpers' `--timeout` (whose client
+ * takes 0 or less as its default: there is no "no limit").
  */
 function cacheRequestTimeoutMs(ctx: StageContext): number {
   const value = variable(ctx, "CACHE_REQUEST_TIMEOUT") ?? "";
   if (value === "") return DEFAULT_CACHE_REQUEST_MINUTES * 60_000;
-  if (!/^[+-]?\d{1,9}$/.test(value) || Number(value) < 0) {
+  if (!/^[+-]?\d{1,9}$/.test(value) || Number(value) <= 0) {
     sinkOf(ctx)(
       `WARNING: CACHE_REQUEST_TIMEOUT ${
         JSON.stringify(value)
-      } is not a number of minutes; using 10 minutes`,
+      } is not a number of minutes above 0; using 10 minutes`,
     );
     return DEFAULT_CACHE_REQUEST_MINUTES * 60_000;
   }

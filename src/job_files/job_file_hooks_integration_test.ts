@@ -343,7 +343,7 @@ Deno.test("GitLab answering 413 to the upload fails the job naming the size limi
   });
 });
 
-Deno.test("CACHE_REQUEST_TIMEOUT bounds each distributed cache request: 10 minutes unless set, a warning naming a value that is not minutes", async () => {
+Deno.test('CACHE_REQUEST_TIMEOUT bounds each distributed cache request: 10 minutes unless set above 0 (0 is no "no limit", as in the official helpers), a warning naming a value that is not minutes above 0', async () => {
   await withWorld({}, async (w) => {
     const cache = [{
       key: "deps",
@@ -355,7 +355,8 @@ Deno.test("CACHE_REQUEST_TIMEOUT bounds each distributed cache request: 10 minut
       const [value, expectedMs] of [
         [undefined, 600_000],
         ["1", 60_000],
-        ["0", 0],
+        ["0", 600_000],
+        ["-3", 600_000],
         ["soon", 600_000],
       ] as const
     ) {
@@ -374,8 +375,10 @@ Deno.test("CACHE_REQUEST_TIMEOUT bounds each distributed cache request: 10 minut
       assert.equal(result.state, "success", log);
       assert.deepEqual(timeouts, [expectedMs, expectedMs], `${value}`);
       assert.equal(
-        log.includes('CACHE_REQUEST_TIMEOUT "soon" is not a number of minutes; using 10 minutes'),
-        value === "soon",
+        log.includes(
+          `CACHE_REQUEST_TIMEOUT "${value}" is not a number of minutes above 0; using 10 minutes`,
+        ),
+        value === "soon" || value === "0" || value === "-3",
         log,
       );
     }
