@@ -5,7 +5,7 @@ import type { ServiceAction, ServiceDefinition } from "./service_definition.ts";
 import { ServiceError } from "./service_error.ts";
 import type { CommandResult, ServicePlatform, ServiceState, ServiceStep } from "./service_plan.ts";
 import { SystemdPlatform } from "./systemd_unit.ts";
-import { WindowsPlatform } from "./windows_service.ts";
+import { WINDOWS_INSTALL_REFUSAL, WindowsPlatform } from "./windows_service.ts";
 
 /** Runs service-manager programs (systemctl, launchctl, sc.exe). */
 export interface CommandRunner {
@@ -93,6 +93,11 @@ export class ServiceManager {
 
   async run(action: Exclude<ServiceAction, "status">, service: ServiceDefinition): Promise<void> {
     await this.#requireManager(servicePlatform(service), `${action} service "${service.name}"`);
+    if (action === "install" && service.kind === "windows") {
+      throw new ServiceError(
+        `Cannot install service "${service.name}": ${WINDOWS_INSTALL_REFUSAL}`,
+      );
+    }
     const steps = planServiceAction(action, service);
     for (const step of steps) await this.#runStep(action, service, step);
   }

@@ -217,3 +217,16 @@ Deno.test("uninstall of a service that is not installed fails saying so, as the 
     assert.deepEqual(commands.ran, [], path);
   }
 });
+
+Deno.test("install on Windows is refused, saying why, before anything is written or run", async () => {
+  const { manager: m, files, commands } = manager();
+  await assert.rejects(
+    m.run("install", defineService("install", {}, windowsHost())),
+    /^ServiceError: Cannot install service "gitlab-runner": Runner cannot run as a Windows service: .*StartServiceCtrlDispatcher/,
+  );
+  assert.deepEqual(files.log, []);
+  assert.deepEqual(commands.ran, []);
+  // A service installed otherwise (a wrapper) is still driven by name.
+  await m.run("start", defineService("start", {}, windowsHost()));
+  assert.deepEqual(commands.ran, [["net.exe", "start", "gitlab-runner"]]);
+});

@@ -13,6 +13,17 @@ import { configSteps } from "./default_config.ts";
  * argument holding the whole command line, the executable always quoted
  * (an unquoted path with spaces is the classic service-hijack hole).
  */
+/**
+ * Why ServiceManager refuses `install` on Windows. The Service Control Manager
+ * waits for the program it starts to call StartServiceCtrlDispatcher and report
+ * "running"; the official runner does (kardianos/service), Runner does not (it
+ * would need FFI, which its grants exclude). A service created for it fails
+ * every start after 30 s (event 7009, error 1053), so none is created. The other
+ * actions drive a service by name, which works for one a wrapper installed.
+ */
+export const WINDOWS_INSTALL_REFUSAL =
+  'Runner cannot run as a Windows service: the Service Control Manager fails the start of a program that does not report to it through StartServiceCtrlDispatcher within 30 s, and Runner does not; run "runner run" under a service wrapper (WinSW, NSSM) or as a scheduled task at startup instead';
+
 export class WindowsPlatform implements ServicePlatform {
   readonly definitionPath = undefined;
   readonly managerPath = undefined;
