@@ -251,3 +251,41 @@ Deno.test("artifacts-uploader and cache-archiver expand $VAR in --path, --exclud
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("cache-archiver and cache-extractor name the cache file and --file when it cannot be written or read", async () => {
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const project = `${root}/project`;
+    await Deno.mkdir(`${project}/vendor`, { recursive: true });
+    await Deno.writeTextFile(`${project}/vendor/lib.txt`, "lib");
+    await Deno.mkdir(`${root}/cache/dir.zip`, { recursive: true });
+    await Deno.writeTextFile(`${root}/cache/plain`, "a file");
+    await Deno.writeTextFile(`${root}/cache/garbage.zip`, "no zip");
+    for (
+      const [args, expected] of [
+        [
+          ["cache-archiver", "--file", `${root}/cache/dir.zip`, "--path", "vendor/"],
+          /ERROR: Cannot write cache file ".*\/cache\/dir\.zip" \(--file\): it is a directory/,
+        ],
+        [
+          ["cache-archiver", "--file", `${root}/cache/plain/cache.zip`, "--path", "vendor/"],
+          /ERROR: Cannot write cache file ".*\/cache\/plain\/cache\.zip" \(--file\): File exists/,
+        ],
+        [
+          ["cache-extractor", "--file", `${root}/cache/dir.zip`],
+          /ERROR: Cannot read cache file ".*\/cache\/dir\.zip" \(--file\): not a file/,
+        ],
+        [
+          ["cache-extractor", "--file", `${root}/cache/garbage.zip`],
+          /ERROR: Cannot extract cache file ".*\/cache\/garbage\.zip": Not a zip archive/,
+        ],
+      ] as const
+    ) {
+      const run = await runCli([...args], { cwd: project });
+      assert.equal(run.code, 1, `${args.join(" ")}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stdout, expected);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

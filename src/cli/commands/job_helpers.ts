@@ -282,6 +282,15 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
       "max-uploaded-archive-size",
     ]);
     const file = resolve(ctx.cwd, need(flags, "file"));
+    const cannotWrite = (err: unknown) =>
+      new Error(
+        `Cannot write cache file ${JSON.stringify(file)} (--file): ${(err as Error).message}`,
+        { cause: err },
+      );
+    // Refused before the files are zipped, not by the rename after.
+    if ((await Deno.stat(file).catch(() => null))?.isDirectory) {
+      throw cannotWrite(new Error("it is a directory"));
+    }
     const source = new LocalArchiveSource(ctx.cwd);
     const paths = await selectFiles(
       {
@@ -306,13 +315,14 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
       ctx.out("Archive is up to date!");
       return;
     }
-    await Deno.mkdir(join(file, ".."), { recursive: true });
-    // Written beside the archive, then renamed: a reader never sees half a zip.
-    const temp = await Deno.makeTempFile({
-      dir: join(file, ".."),
-      prefix: ".cache-",
-      suffix: ".tmp",
-    });
+    let temp: string;
+    try {
+      await Deno.mkdir(join(file, ".."), { recursive: true });
+      // Written beside the archive, then renamed: a reader never sees half a zip.
+      temp = await Deno.makeTempFile({ dir: join(file, ".."), prefix: ".cache-", suffix: ".tmp" });
+    } catch (err) {
+      throw cannotWrite(err);
+    }
     try {
       {
         using out = await Deno.open(temp, { write: true, truncate: true });
@@ -322,7 +332,9 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
           concurrency: fastzip(ctx, "FASTZIP_ARCHIVER_CONCURRENCY"),
         });
       }
-      await Deno.rename(temp, file);
+      await Deno.rename(temp, file).catch((err) => {
+        throw cannotWrite(err);
+      });
     } catch (err) {
       await Deno.remove(temp).catch(() => {});
       throw err;
@@ -352,16 +364,26 @@ export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<
     const file = resolve(ctx.cwd, need(flags, "file"));
     let reader: LocalFileReader;
     try {
+      // A directory opens; its read would fail with a bare "Is a directory".
+      if (!(await Deno.stat(file)).isFile) throw new Error("not a file");
       reader = await LocalFileReader.open(file);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) throw new Error("Cache file does not exist");
-      throw err;
+      throw new Error(
+        `Cannot read cache file ${JSON.stringify(file)} (--file): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     try {
       await extractZip(reader, await LocalArchiveTarget.open(ctx.cwd), {
         warn: (m) => ctx.out(`WARNING: ${m}`),
         threads: fastzip(ctx, "FASTZIP_EXTRACTOR_CONCURRENCY"),
       });
+    } catch (err) {
+      throw new Error(
+        `Cannot extract cache file ${JSON.stringify(file)}: ${(err as Error).message}`,
+        { cause: err },
+      );
     } finally {
       await reader.close();
     }
