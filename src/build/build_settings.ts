@@ -59,7 +59,7 @@ const UNSUPPORTED_VARIABLES: ReadonlyArray<
   ],
   [
     "GIT_SUBMODULE_FORCE_HTTPS",
-    (raw) => parseGoBool(raw.toLowerCase()) === true,
+    (raw) => parseGoBool(raw) === true,
     "submodule URLs are used as they are",
   ],
   [
@@ -69,7 +69,7 @@ const UNSUPPORTED_VARIABLES: ReadonlyArray<
   ],
   [
     "CI_DEBUG_SERVICES",
-    (raw) => parseGoBool(raw.toLowerCase()) === true,
+    (raw) => parseGoBool(raw) === true,
     "service logs are shown only when a service fails its health check",
   ],
   [
@@ -164,6 +164,9 @@ export function resolveBuildSettings(
     debugTrace = false;
   }
 
+  // Booleans all the same: a value that is none names itself, as in the official runner.
+  bool("GIT_SUBMODULE_FORCE_HTTPS", false);
+  bool("CI_DEBUG_SERVICES", false);
   for (const [key, isActive, instead] of UNSUPPORTED_VARIABLES) {
     const raw = lookup(key) ?? "";
     if (raw !== "" && isActive(raw, { gitSubmoduleStrategy })) {

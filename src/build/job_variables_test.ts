@@ -185,14 +185,18 @@ Deno.test("a boolean job variable that is not a Go boolean keeps its default wit
     GIT_CHECKOUT: "2",
     AFTER_SCRIPT_IGNORE_ERRORS: "-1",
     CI_DEBUG_TRACE: "yes",
+    CI_DEBUG_SERVICES: "yes",
+    GIT_SUBMODULE_FORCE_HTTPS: "on",
   });
   assert.equal(odd.gitCheckout, true);
   assert.equal(odd.afterScriptIgnoreErrors, true);
   assert.equal(odd.debugTrace, false);
   assert.deepEqual(odd.warnings.toSorted(), [
     'Invalid AFTER_SCRIPT_IGNORE_ERRORS "-1": using "true"',
+    'Invalid CI_DEBUG_SERVICES "yes": using "false"',
     'Invalid CI_DEBUG_TRACE "yes": using "false"',
     'Invalid GIT_CHECKOUT "2": using "true"',
+    'Invalid GIT_SUBMODULE_FORCE_HTTPS "on": using "false"',
   ]);
   const go = resolve({
     GIT_CHECKOUT: "0",
