@@ -81,7 +81,14 @@ export interface ServiceDefinition {
   home: string;
 }
 
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+/**
+ * What every service manager takes as a file or service name. At most one `@`,
+ * not last: systemd reads `name@.service` as a template, which cannot be
+ * enabled, and refuses a second `@`; unit names end at 255 characters with
+ * ".service" (UNIT_NAME_MAX).
+ */
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_.-]+)?$/;
+const SERVICE_NAME_MAX = 255 - ".service".length;
 
 /**
  * Validates the flags as the official runner does and resolves defaults.
@@ -99,9 +106,9 @@ export function defineService(
   const initUser = flags.initUser ?? "";
   const userService = flags.userService ?? false;
 
-  if (!SERVICE_NAME.test(name)) {
+  if (!SERVICE_NAME.test(name) || name.length > SERVICE_NAME_MAX) {
     throw new ServiceError(
-      `Invalid service name "${name}": use letters, digits, and . _ @ - only`,
+      `Invalid service name "${name}" (--service): use up to ${SERVICE_NAME_MAX} letters, digits and . _ - , and at most one @ between them`,
     );
   }
   if (user !== "" && initUser !== "") {

@@ -144,3 +144,18 @@ Deno.test("--user-service as root is refused naming it on Linux and macOS, befor
   // Not root on macOS: a launch agent is a user service already.
   assert.equal(defineService("install", { userService: true }, macHost(501)).kind, "launchd-agent");
 });
+
+Deno.test("service names systemd would take for a template, or not take at all, are refused naming --service", () => {
+  for (const name of ["runner@", "a@b@c", "x".repeat(248)]) {
+    assert.throws(
+      () => defineService("install", { user: "u", service: name }, linuxRoot()),
+      (error: unknown) =>
+        error instanceof Error &&
+        error.message.startsWith(`Invalid service name "${name}" (--service)`),
+      name,
+    );
+  }
+  for (const name of ["runner@ci", "gitlab-runner.2", "x".repeat(247)]) {
+    assert.equal(defineService("install", { user: "u", service: name }, linuxRoot()).name, name);
+  }
+});
