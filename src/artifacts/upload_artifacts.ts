@@ -82,7 +82,7 @@ async function uploadOne(
   paths: string[],
   options: UploadArtifactsOptions,
 ): Promise<void> {
-  const format = formatOf(artifact.artifactFormat);
+  const format = artifactFormatOf(artifact.artifactFormat);
   const type = artifact.artifactType || "archive";
   const what = `Uploading artifacts as "${type}" to coordinator...`;
   const fields = `  id=${options.jobId}`;
@@ -219,7 +219,7 @@ function bodyFor(
 }
 
 /** `artifact_format` → what we write; empty means zip (§6.1). */
-function formatOf(value: string): ArtifactFormat {
+export function artifactFormatOf(value: string): ArtifactFormat {
   switch (value) {
     case "":
     case "zip":

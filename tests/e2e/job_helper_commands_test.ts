@@ -289,3 +289,35 @@ Deno.test("cache-archiver and cache-extractor name the cache file and --file whe
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("artifacts-uploader refuses an --artifact-format it cannot write, naming the flag, before archiving", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    await Deno.writeTextFile(`${root}/out.txt`, "built");
+    const run = await runCli([
+      "artifacts-uploader",
+      "--url",
+      gitlab.url,
+      "--token",
+      picked.token,
+      "--id",
+      String(job.id),
+      "--path",
+      "out.txt",
+      "--artifact-format",
+      "tarball",
+    ], { cwd: root });
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^ERROR: Unsupported artifact format "tarball": this runner writes zip, gzip and raw \(--artifact-format\)\n$/,
+    );
+    assert.equal(gitlab.requestsTo("upload_artifacts").length, 0);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

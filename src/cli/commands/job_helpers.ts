@@ -28,7 +28,7 @@ import { selectFiles } from "../../artifacts/file_selection.ts";
 import { LocalCommandRunner } from "../../artifacts/local_command_runner.ts";
 import { LocalScratchSpace } from "../../artifacts/local_scratch_space.ts";
 import { realSleep } from "../../artifacts/stage_retry.ts";
-import { uploadArtifacts } from "../../artifacts/upload_artifacts.ts";
+import { artifactFormatOf, uploadArtifacts } from "../../artifacts/upload_artifacts.ts";
 import { JobClient } from "../../gitlab/job_client.ts";
 import { JobArtifactTransfer, type UploadDeadlines } from "../../job_files/artifact_transfer.ts";
 import { parseGoDuration } from "../../config/go_duration.ts";
@@ -218,6 +218,11 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       },
     };
     const { url, token, id } = credentials(flags);
+    try {
+      artifactFormatOf(flags.string("artifact-format"));
+    } catch (error) {
+      throw new UsageFailure(`${(error as Error).message} (--artifact-format)`);
+    }
     using client = jobClient(ctx, flags, url);
     await uploadArtifacts({
       jobId: id,
