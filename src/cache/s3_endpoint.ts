@@ -38,6 +38,11 @@ function customServerAddress(s3: S3CacheConfig): string {
     : s3.serverAddress;
 }
 
+/** Whether `ServerAddress` names a server of its own (not empty, not AWS's global endpoint). */
+export function hasCustomServerAddress(s3: S3CacheConfig): boolean {
+  return customServerAddress(s3) !== "";
+}
+
 function isAwsHost(address: string): boolean {
   const host = address.replace(/:\d+$/, "").toLowerCase();
   return host === "amazonaws.com" || host.endsWith(".amazonaws.com");

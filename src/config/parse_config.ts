@@ -26,6 +26,7 @@ import {
 import {
   applyGlobalDynamicDefaults,
   applyRunnerDynamicDefaults,
+  defaultRunnerConfig,
   defaultsForRoot,
 } from "./default_config.ts";
 import { expandEnv, hasEnvReference } from "./env_expansion.ts";
@@ -36,6 +37,7 @@ import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags, parseGoBool } from "../buil
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { azureSettingsProblem, gcsSettingsProblem } from "../cache/cache_settings.ts";
+import { unusedCacheSettings } from "../cache/unused_cache_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
 import { dockerEndpoint } from "./docker_endpoint.ts";
 import { CLONE_URL_EXPECTED, parseCloneUrl } from "./clone_url.ts";
@@ -427,24 +429,14 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
         "no limit applies, as with 0 (set a size in bytes to limit uploads)",
     );
   }
-  const unused = runner.cache.type === ""
-    ? ([
-      ["s3", "BucketName", runner.cache.s3.bucketName],
-      ["gcs", "BucketName", runner.cache.gcs.bucketName],
-      ["azure", "ContainerName", runner.cache.azure.containerName],
-    ] as const).find(([, , value]) => value !== "")
-    : undefined;
-  if (unused) {
-    // A distributed cache set up but never named: the official runner ignores it too.
-    const [backend, key] = unused;
-    const where = [...path, "cache", backend, key];
-    v.warn(
-      "unsupported_value",
-      where,
-      `key ${
-        displayKeyPath(where)
-      } is not used: [runners.cache] Type is not set, so jobs keep their cache in cache_dir on this host (set Type = "${backend}" to use it)`,
-    );
+  // Set, but not read given the rest of the section. Not for a custom executor
+  // entry with a Type, nor an unknown Type: their Type warning says it all.
+  if (backend !== null && !(runner.executor === "custom" && backend !== "")) {
+    const defaults = defaultRunnerConfig(runner.executor).cache;
+    for (const { section, key, why } of unusedCacheSettings(runner.cache, backend, defaults)) {
+      const where = [...path, "cache", ...(section === "" ? [] : [section]), key];
+      v.warn("unsupported_value", where, `key ${displayKeyPath(where)} is not used: ${why}`);
+    }
   }
   if (runner.executor === "custom" && cacheBackend(runner.cache.type)) {
     // The custom executor's cache helpers (`runner cache-archiver|cache-extractor`)

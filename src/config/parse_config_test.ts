@@ -705,6 +705,76 @@ Deno.test("a negative [runners.cache] MaxUploadedArchiveSize warns at load that 
   ]);
 });
 
+Deno.test("a [runners.cache] setting nothing reads, given the rest of the section, warns at load naming it", () => {
+  const entry = (name: string, cache: string) =>
+    `[[runners]]\nname = "${name}"\nexecutor = "shell"\n[runners.cache]\n${cache}`;
+  const { warnings } = parseConfig(
+    entry("local", `Path = "ci"\nShared = true\nMaxUploadedArchiveSize = 10\n`) +
+      entry(
+        "iam",
+        `Type = "s3"\n[runners.cache.s3]\nBucketName = "b"\nAuthenticationType = "iam"\n` +
+          `AccessKey = "a"\nSecretKey = "s"\nSessionToken = "t"\nServerSideEncryption = "S3"\n` +
+          `ServerSideEncryptionKeyID = "k"\nServerAddress = "minio:9000"\nAccelerate = true\n` +
+          `AssumeRoleMaxConcurrency = 2\nDisableAssumeRoleCredentialsCaching = true\n`,
+      ) +
+      entry("half", `Type = "s3"\n[runners.cache.s3]\nBucketName = "b"\nAccessKey = "a"\n`) +
+      entry(
+        "gcs",
+        `Type = "gcs"\n[runners.cache.s3]\nServerAddress = "minio:9000"\n[runners.cache.gcs]\n` +
+          `BucketName = "b"\nCredentialsFile = "/k.json"\nAccessID = "a@b"\n`,
+      ) +
+      // What is read says nothing: the empty sections register writes, KMS with its
+      // key, the keys with access-key, Accelerate on AWS, the Type's own section.
+      entry(
+        "quiet",
+        `Type = "s3"\nPath = "ci"\nShared = true\nMaxUploadedArchiveSize = 10\n` +
+          `[runners.cache.s3]\nBucketName = "b"\nAccessKey = "a"\nSecretKey = "s"\n` +
+          `ServerSideEncryption = "KMS"\nServerSideEncryptionKeyID = "k"\n` +
+          `ServerAddress = "s3.amazonaws.com"\nAccelerate = true\n` +
+          `[runners.cache.gcs]\n[runners.cache.azure]\n`,
+      ),
+    opts,
+  );
+  const local = "Type is not set, so jobs keep their cache in cache_dir on this host";
+  const iam = 'AuthenticationType is "iam", which takes credentials from the environment or ' +
+    "the instance role";
+  const noRole = "neither RoleARN nor UploadRoleARN is set, so no role is assumed";
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [5, `key runners[0].cache.Path is not used: [runners.cache] ${local}`],
+    [6, `key runners[0].cache.Shared is not used: [runners.cache] ${local}`],
+    [7, `key runners[0].cache.MaxUploadedArchiveSize is not used: [runners.cache] ${local}`],
+    [16, `key runners[1].cache.s3.AccessKey is not used: ${iam}`],
+    [17, `key runners[1].cache.s3.SecretKey is not used: ${iam}`],
+    [18, `key runners[1].cache.s3.SessionToken is not used: ${iam}`],
+    [
+      20,
+      'key runners[1].cache.s3.ServerSideEncryptionKeyID is not used: ServerSideEncryption is "S3": ' +
+      'only "KMS" and "DSSE-KMS" take a key',
+    ],
+    [
+      22,
+      'key runners[1].cache.s3.Accelerate is not used: ServerAddress "minio:9000" is set, and ' +
+      "Transfer Acceleration is AWS's own endpoint (leave ServerAddress empty to use it)",
+    ],
+    [23, `key runners[1].cache.s3.AssumeRoleMaxConcurrency is not used: ${noRole}`],
+    [24, `key runners[1].cache.s3.DisableAssumeRoleCredentialsCaching is not used: ${noRole}`],
+    [
+      32,
+      "key runners[2].cache.s3.AccessKey is not used: SecretKey is not set, so the credentials " +
+      'come from the environment or the instance role (AuthenticationType "iam")',
+    ],
+    [
+      39,
+      'key runners[3].cache.s3.ServerAddress is not used: [runners.cache] Type is "gcs", ' +
+      "which does not read [runners.cache.s3]",
+    ],
+    [
+      43,
+      "key runners[3].cache.gcs.AccessID is not used: CredentialsFile is set, and its key signs the URLs",
+    ],
+  ]);
+});
+
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
   const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
@@ -839,7 +909,7 @@ Deno.test("labels follow upstream's rules: key and value patterns, at most 32 pe
   assert.equal(parseConfig(ok, opts).config.runners[0]?.combinedLabels["g0x"], "w");
 });
 
-Deno.test("S3 RoleARN and its AssumeRole settings and the Azure keys load without warnings", () => {
+Deno.test('S3 RoleARN and its AssumeRole settings and the Azure keys load; an UploadRoleARN beside RoleARN and an Azure section beside Type = "s3" say they are not used', () => {
   const { config, warnings } = parseConfig(
     `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n[runners.cache.s3]\n` +
       `BucketName = "b"\nRoleARN = "arn:aws:iam::1:role/cache"\nUploadRoleARN = "arn:x"\n` +
@@ -847,7 +917,11 @@ Deno.test("S3 RoleARN and its AssumeRole settings and the Azure keys load withou
       `[runners.cache.azure]\nAccountName = "acct"\nAccountKey = "a2V5"\nContainerName = "c"\n`,
     opts,
   );
-  assert.deepEqual(warnings.map((w) => w.message), []);
+  assert.deepEqual(warnings.map((w) => w.message), [
+    'key runners[0].cache.azure.ContainerName is not used: [runners.cache] Type is "s3", ' +
+    "which does not read [runners.cache.azure]",
+    "key runners[0].cache.s3.UploadRoleARN is not used: RoleARN is set, and it is assumed for uploads too",
+  ]);
   const s3 = config.runners[0]?.cache.s3;
   assert.deepEqual(
     [s3?.roleArn, s3?.uploadRoleArn, s3?.assumeRoleMaxConcurrency],
