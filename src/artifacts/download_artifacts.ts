@@ -15,6 +15,7 @@ import { JobFailedError } from "../job/failure_reason.ts";
 import type { ArtifactDownloader, ArtifactDownloadResult } from "./artifact_downloader.ts";
 import type { ScratchSpace } from "./scratch_space.ts";
 import { type Sleep, stageBackoffMs } from "./stage_retry.ts";
+import { TransferMeter, type TransferProgress } from "../cache/transfer_meter.ts";
 
 export interface DownloadArtifactsOptions {
   dependencies: readonly JobDependency[];
@@ -36,6 +37,8 @@ export interface DownloadArtifactsOptions {
   log: JobLogSink;
   sleep: Sleep;
   signal: AbortSignal;
+  /** The transfer meter of each download, when the job sets TRANSFER_METER_FREQUENCY. */
+  progress?: TransferProgress | null;
 }
 
 const TRIES = 3;
@@ -107,13 +110,20 @@ async function downloadOne(
             `WARNING: Direct download from "${result.unreachableRedirect}" is not possible: this runner's executor process may not connect to that host; downloading through GitLab instead`,
           );
         }
+        // The official downloader's meter: it counts without a total.
+        const meter = options.progress
+          ? new TransferMeter("Downloading artifacts", 0, { progress: options.progress })
+          : null;
         try {
-          await file.write(result.body);
+          await file.write(meter ? result.body.pipeThrough(meter.counter()) : result.body);
           options.log(`${what} ok${fields} responseStatus=${result.status}`);
           break;
         } catch (err) {
           options.signal.throwIfAborted();
           failure = `copy failed: ${err instanceof Error ? err.message : err}`;
+        } finally {
+          // The counter ends the meter with the body; a broken body ends it here.
+          meter?.done();
         }
       } else if (result.kind === "forbidden" || result.kind === "unauthorized") {
         options.log(`ERROR: ${what} forbidden${fields} responseStatus=${result.status}`);

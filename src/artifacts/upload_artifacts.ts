@@ -20,6 +20,7 @@ import type { ArtifactUploader, ArtifactUploadResult } from "./artifact_uploader
 import type { CommandRunner } from "./command_runner.ts";
 import { selectFiles } from "./file_selection.ts";
 import type { Sleep } from "./stage_retry.ts";
+import { TransferMeter, type TransferProgress } from "../cache/transfer_meter.ts";
 
 export interface UploadArtifactsOptions {
   jobId: number;
@@ -38,6 +39,8 @@ export interface UploadArtifactsOptions {
   log: JobLogSink;
   sleep: Sleep;
   signal: AbortSignal;
+  /** The transfer meter of each try, when the job sets TRANSFER_METER_FREQUENCY. */
+  progress?: TransferProgress | null;
 }
 
 const DEFAULT_TRIES = 3;
@@ -103,6 +106,11 @@ async function uploadOne(
       }
       throw err;
     }
+    // The official uploader's meter: the archive's size is not known ahead.
+    const meter = options.progress
+      ? new TransferMeter("Uploading artifacts", 0, { progress: options.progress })
+      : null;
+    if (meter) body = body.pipeThrough(meter.counter());
     let result: ArtifactUploadResult;
     try {
       result = await options.uploader.upload({
@@ -119,6 +127,8 @@ async function uploadOne(
     } catch (err) {
       options.signal.throwIfAborted();
       result = { kind: "failed", status: err instanceof Error ? err.message : String(err) };
+    } finally {
+      meter?.done();
     }
     await body.cancel().catch(() => {});
 

@@ -93,6 +93,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           log: sinkOf(ctx),
           sleep,
           signal: ctx.signal,
+          progress: transferProgress(ctx),
         });
         await session.commit(ctx.signal);
       } finally {
@@ -139,6 +140,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
           log,
           sleep,
           signal: ctx.signal,
+          progress: transferProgress(ctx),
         });
       }),
   });
@@ -263,8 +265,9 @@ function cacheRequestTimeoutMs(ctx: StageContext): number {
 }
 
 /**
- * The official helpers' transfer meter: on when the job sets
- * `TRANSFER_METER_FREQUENCY` to a Go duration above 0 (at least every second).
+ * The official helpers' transfer meter, for the distributed cache and for
+ * artifacts: on when the job sets `TRANSFER_METER_FREQUENCY` to a Go duration
+ * above 0 (at least every second).
  */
 function transferProgress(ctx: StageContext): TransferProgress | null {
   const value = variable(ctx, "TRANSFER_METER_FREQUENCY") ?? "";

@@ -470,3 +470,39 @@ Deno.test("FF_USE_FASTZIP restores a cache with FASTZIP_EXTRACTOR_CONCURRENCY th
     }
   });
 });
+
+Deno.test("TRANSFER_METER_FREQUENCY prints the transfer meter for an artifact upload and download, as the official helpers do", async () => {
+  await withWorld({}, async (w) => {
+    const meter = { key: "TRANSFER_METER_FREQUENCY", value: "1s" };
+    const upload = {
+      script: ["echo one > one.txt"],
+      artifacts: [{ name: "build", paths: ["one.txt"], when: "on_success" }],
+    };
+    const job1 = await pickJob(w, { ...upload, variables: [meter] });
+    const first = await run(w, job1);
+    assert.equal(first.result.state, "success", first.log);
+    assert.match(first.log, /\rUploading artifacts \d+ B \([\d.]+ .?B\/s\) {16}\n/);
+    const [stored] = w.gitlab.artifactsOf(job1.id);
+
+    const job2 = await pickJob(w, {
+      script: ["cat one.txt"],
+      dependencies: [{
+        id: job1.id,
+        name: "build",
+        token: job1.token,
+        "artifacts_file": { filename: "build.zip", size: stored!.bytes.length },
+      }],
+      variables: [meter],
+    });
+    const second = await run(w, job2);
+    assert.equal(second.result.state, "success", second.log);
+    assert.match(
+      second.log,
+      new RegExp(`\\rDownloading artifacts ${stored!.bytes.length} B \\([\\d.]+ .?B/s\\) {16}\\n`),
+    );
+
+    const quiet = await run(w, await pickJob(w, upload));
+    assert.equal(quiet.result.state, "success", quiet.log);
+    assert.doesNotMatch(quiet.log, /\rUploading artifacts/);
+  });
+});
