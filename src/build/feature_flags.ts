@@ -67,6 +67,7 @@ export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
  * for `[runners.feature_flags]`, and in the job log for job variables.
  */
 export const IMPLEMENTED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
+  "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION",
   "FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR",
   "FF_ENABLE_BASH_EXIT_CODE_CHECK",
   "FF_ENABLE_JOB_CLEANUP",
@@ -82,6 +83,31 @@ export const IMPLEMENTED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
   "FF_USE_GIT_BUNDLE_URIS",
   "FF_USE_LEGACY_BASH_EVAL",
 ]);
+
+/**
+ * Acted-on flags that concern the runner rather than a job, so that, as in the
+ * official runner (RunnerSettings.IsFeatureFlagOn), only `[runners.feature_flags]`
+ * sets them: a job variable or an `environment` entry has no effect.
+ */
+export const RUNNER_ONLY_FEATURE_FLAGS: ReadonlySet<string> = new Set([
+  "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION",
+  "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY",
+]);
+
+/**
+ * Runner-only flags a job variable or the runner's `environment` sets off
+ * their default while `[runners.feature_flags]` leaves them unset: changed in
+ * the job's flags (and log header, as upstream) but nowhere in effect.
+ */
+export function runnerOnlyFlagsSetByJob(
+  runnerFlags: Readonly<Record<string, boolean>>,
+  jobFlags: Readonly<Record<string, boolean>>,
+): string[] {
+  return [...RUNNER_ONLY_FEATURE_FLAGS].filter((name) =>
+    runnerFlags[name] === undefined && jobFlags[name] !== undefined &&
+    jobFlags[name] !== FEATURE_FLAG_DEFAULTS[name]
+  );
+}
 
 /**
  * Flags in `flags` set to a non-default value that this runner does not act

@@ -66,6 +66,7 @@ import {
   describeNonDefaultFlags,
   featureFlagsForJob,
   ignoredFeatureFlags,
+  runnerOnlyFlagsSetByJob,
   unparsableFeatureFlags,
 } from "./feature_flags.ts";
 import { projectPathFromRepoUrl, resolveGitRemote } from "./git_remote.ts";
@@ -399,6 +400,12 @@ class Build {
         `Feature flag ${name}=${
           JSON.stringify(value)
         } is not true or false: it keeps its default, ${fallback}`,
+      );
+    }
+    for (const name of runnerOnlyFlagsSetByJob(runner.featureFlags, this.#flags)) {
+      this.#log.warning(
+        `Feature flag ${name}=${this.#flags[name]} has no effect as a job variable or ` +
+          "environment entry: this runner reads it only from [runners.feature_flags]",
       );
     }
     for (const name of ignoredFeatureFlags(this.#flags)) {

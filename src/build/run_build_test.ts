@@ -673,6 +673,44 @@ Deno.test("a job variable setting a feature flag this runner ignores gets a warn
   assert.doesNotMatch(output.text(), /Feature flag FF_SCRIPT_SECTIONS/);
 });
 
+Deno.test("a job variable or environment entry setting a flag read only from [runners.feature_flags] warns in the job log", async () => {
+  const variable = (key: string, value: string) => ({ key, value, public: true, masked: false });
+  const { output } = await build({
+    job: jobSpec({ variables: [variable("FF_USE_ADAPTIVE_REQUEST_CONCURRENCY", "false")] }),
+    runner: runner({ environment: ["FF_DISABLE_AUTOMATIC_TOKEN_ROTATION=1"] }),
+  });
+  // The header lists the job's flags as upstream does; the warnings say they do nothing.
+  assert.match(
+    output.text(),
+    /feature flags: FF_DISABLE_AUTOMATIC_TOKEN_ROTATION:true, FF_USE_ADAPTIVE_REQUEST_CONCURRENCY:false/,
+  );
+  for (
+    const flag of [
+      "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION=true",
+      "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY=false",
+    ]
+  ) {
+    assert.match(
+      output.text(),
+      new RegExp(
+        `WARNING: Feature flag ${flag} has no effect as a job variable or environment entry: ` +
+          "this runner reads it only from \\[runners.feature_flags\\]",
+      ),
+    );
+  }
+  // Set in config.toml too (which wins), or at its default: nothing to say.
+  const quiet = await build({
+    job: jobSpec({
+      variables: [
+        variable("FF_USE_ADAPTIVE_REQUEST_CONCURRENCY", "false"),
+        variable("FF_DISABLE_AUTOMATIC_TOKEN_ROTATION", "false"),
+      ],
+    }),
+    runner: runner({ featureFlags: { FF_USE_ADAPTIVE_REQUEST_CONCURRENCY: true } }),
+  });
+  assert.doesNotMatch(quiet.output.text(), /has no effect/);
+});
+
 Deno.test("a prepare_timeout or get_sources_timeout below 0 or above the job timeout warns in the job log and gives way to it", async () => {
   // A negative value was dropped without a word; the official runner warns so.
   const { result, output } = await build({
@@ -777,6 +815,7 @@ Deno.test("every listed feature flag this runner does not act on warns in the jo
   assert.doesNotMatch(defaults.output.text(), /WARNING: Feature flag/);
   // Marking a flag implemented silences its warnings: it needs an effect test first.
   assert.deepEqual([...IMPLEMENTED_FEATURE_FLAGS].sort(), [
+    "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION",
     "FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR",
     "FF_ENABLE_BASH_EXIT_CODE_CHECK",
     "FF_ENABLE_JOB_CLEANUP",

@@ -33,7 +33,12 @@ import { expandEnv, hasEnvReference } from "./env_expansion.ts";
 import { isGitLabUrl } from "./gitlab_url.ts";
 import { isSupportedExecutor, SUPPORTED_EXECUTORS } from "./executor_names.ts";
 // The flag table has no imports of its own; it lives beside the code that reads the flags.
-import { FEATURE_FLAG_DEFAULTS, ignoredFeatureFlags, parseGoBool } from "../build/feature_flags.ts";
+import {
+  FEATURE_FLAG_DEFAULTS,
+  ignoredFeatureFlags,
+  parseGoBool,
+  RUNNER_ONLY_FEATURE_FLAGS,
+} from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { azureSettingsProblem, gcsSettingsProblem } from "../cache/cache_settings.ts";
@@ -641,6 +646,17 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
           `key ${displayKeyPath(where)} sets ${name} to ${JSON.stringify(value)}, which is not ` +
             `true or false: it keeps its default, ${FEATURE_FLAG_DEFAULTS[name]}, unless a job ` +
             "sets it",
+        );
+      }
+      if (
+        RUNNER_ONLY_FEATURE_FLAGS.has(name) && runner.featureFlags[name] === undefined &&
+        parseGoBool(value) === !FEATURE_FLAG_DEFAULTS[name]
+      ) {
+        v.warn(
+          "unsupported_value",
+          where,
+          `key ${displayKeyPath(where)} sets ${name}, which has no effect here: this runner ` +
+            `reads it only from [runners.feature_flags]`,
         );
       }
       if (isShellVariableName(name)) return;

@@ -875,6 +875,28 @@ Deno.test("an environment entry setting a feature flag to neither true nor false
   ]);
 });
 
+Deno.test("an environment entry setting a flag read only from [runners.feature_flags] off its default warns at load", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n` +
+      `environment = ["FF_USE_ADAPTIVE_REQUEST_CONCURRENCY=false", "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION=false", "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION=t"]\n` +
+      `[[runners]]\nexecutor = "shell"\nenvironment = ["FF_USE_ADAPTIVE_REQUEST_CONCURRENCY=0"]\n` +
+      `[runners.feature_flags]\nFF_USE_ADAPTIVE_REQUEST_CONCURRENCY = false\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
+    [
+      "unsupported_value",
+      3,
+      "key runners[0].environment[0] sets FF_USE_ADAPTIVE_REQUEST_CONCURRENCY, which has no effect here: this runner reads it only from [runners.feature_flags]",
+    ],
+    [
+      "unsupported_value",
+      3,
+      "key runners[0].environment[2] sets FF_DISABLE_AUTOMATIC_TOKEN_ROTATION, which has no effect here: this runner reads it only from [runners.feature_flags]",
+    ],
+  ]);
+});
+
 Deno.test("labels follow upstream's rules: key and value patterns, at most 32 per runner with the global ones", () => {
   const badKey = loadError(`[[runners]]\nexecutor = "shell"\n[runners.labels]\n"a b" = "x"\n`);
   assert.equal(

@@ -124,6 +124,30 @@ Deno.test("run resets an expiring token at 75% of its lifetime, saves it and kee
   await Deno.remove(marks, { recursive: true });
 });
 
+Deno.test("FF_DISABLE_AUTOMATIC_TOKEN_ROTATION in [runners.feature_flags] keeps a due token, says so once, and is no load warning", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner();
+  const home = await Deno.makeTempDir({ prefix: "runner-rotation-" });
+  const toml = `concurrent = 1\ncheck_interval = 1\n\n` +
+    runnerToml(gitlab.url, r.token, { id: r.id }) +
+    `  token_obtained_at = 2019-01-01T00:00:00Z\n  token_expires_at = 2019-01-02T00:00:00Z\n` +
+    `  [runners.feature_flags]\n    FF_DISABLE_AUTOMATIC_TOKEN_ROTATION = true\n`;
+  try {
+    await using runner = await startRunner({
+      config: toml,
+      env: { HOME: home, DENO_DIR: denoDir() },
+    });
+    const job = gitlab.enqueueJob({ script: ["echo still serving"], variables: NO_GIT });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.equal(gitlab.requestsTo("reset_token").length, 0, runner.log);
+    assert.match(runner.log, /Automatic runner token rotation is disabled/);
+    assert.doesNotMatch(runner.log, /FF_DISABLE_AUTOMATIC_TOKEN_ROTATION = true is not supported/);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
 Deno.test("a reset that answers a token already past its expiry (host clock ahead of GitLab's) is not repeated at once", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner();
