@@ -169,6 +169,14 @@ Deno.test("an S3 ServerAddress, BucketName or BucketLocation that cannot make th
   );
 });
 
+Deno.test("AccessKey and SecretKey without AuthenticationType sign, with or without ServerAddress (the official runner takes iam without ServerAddress)", async () => {
+  for (const serverAddress of ["", "127.0.0.1:7480"]) {
+    const request = await signer(s3({ serverAddress, accessKey: "AKID", secretKey: "SECRET" }))
+      .presign("k", "GET", { expiresSeconds: 60 });
+    assert.match(new URL(request.url).searchParams.get("X-Amz-Credential") ?? "", /^AKID\//);
+  }
+});
+
 Deno.test("pre-signed URLs carry the expiry, region, session token and the signed SSE headers", async () => {
   const config = s3({
     serverAddress: "127.0.0.1:7480",

@@ -100,7 +100,7 @@ export interface S3CacheConfig {
   bucketName: string;
   bucketLocation: string;
   insecure: boolean;
-  /** "" = access-key when address and keys are set, else iam. */
+  /** "" = access-key when AccessKey and SecretKey are set, else iam. */
   authenticationType: string;
   serverSideEncryption: string;
   serverSideEncryptionKeyId: string;

@@ -796,7 +796,10 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "",
     "P2",
     "access-key or iam (SDK default credential chain). Another value, or access-key without AccessKey and SecretKey, warns at load naming the key; the jobs then keep their cache in cache_dir.",
-    { defaultText: "access-key if address+keys set, else iam" },
+    {
+      defaultText:
+        "access-key if AccessKey and SecretKey are set, else iam (the official runner: access-key only with ServerAddress too)",
+    },
   ),
   k(
     "runners.cache.s3",
