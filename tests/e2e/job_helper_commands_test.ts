@@ -321,3 +321,47 @@ Deno.test("artifacts-uploader refuses an --artifact-format it cannot write, nami
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("artifacts-uploader names an --expire-in that is no duration and sends it as given, as the official helper", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    await Deno.writeTextFile(`${root}/out.txt`, "built");
+    const upload = (expireIn: string) =>
+      runCli([
+        "artifacts-uploader",
+        "--url",
+        gitlab.url,
+        "--token",
+        picked.token,
+        "--id",
+        String(job.id),
+        "--path",
+        "out.txt",
+        "--expire-in",
+        expireIn,
+      ], { cwd: root });
+    const bad = await upload("2 weeeks");
+    assert.equal(bad.code, 0, bad.stdout + bad.stderr);
+    assert.match(
+      bad.stdout,
+      /WARNING: --expire-in "2 weeeks" is not a duration \(like "1 week" or "30 days"\) or never: sent as given/,
+    );
+    for (const good of ["2 weeks", "1h 30m", "never"]) {
+      const run = await upload(good);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.doesNotMatch(run.stdout, /--expire-in/);
+    }
+    assert.deepEqual(gitlab.artifactsOf(job.id).map((a) => a.expireIn), [
+      "2 weeeks",
+      "2 weeks",
+      "1h 30m",
+      "never",
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

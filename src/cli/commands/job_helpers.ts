@@ -33,6 +33,7 @@ import { JobClient } from "../../gitlab/job_client.ts";
 import { JobArtifactTransfer, type UploadDeadlines } from "../../job_files/artifact_transfer.ts";
 import { parseGoDuration } from "../../config/go_duration.ts";
 import { apiRootUrl } from "../../gitlab/api_url.ts";
+import { parseCiDuration } from "../../pipeline/ci_duration.ts";
 import type { StepWhen } from "../../job/job_spec.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { CliContext } from "../cli_context.ts";
@@ -223,6 +224,7 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
     } catch (error) {
       throw new UsageFailure(`${(error as Error).message} (--artifact-format)`);
     }
+    warnExpireIn(ctx, flags.string("expire-in"));
     using client = jobClient(ctx, flags, url);
     await uploadArtifacts({
       jobId: id,
@@ -250,6 +252,22 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       signal: new AbortController().signal,
     });
   });
+}
+
+/**
+ * GitLab validates `artifacts:expire_in` in .gitlab-ci.yml, but not what
+ * reaches its upload API: a value it cannot read there is taken for no expiry
+ * at all. The official helper forwards the flag unchecked; so does this one,
+ * saying what it did not understand.
+ */
+function warnExpireIn(ctx: CliContext, value: string): void {
+  if (value === "" || value.trim().toLowerCase() === "never") return;
+  if (parseCiDuration(value) !== null) return;
+  ctx.out(
+    `WARNING: --expire-in ${
+      JSON.stringify(value)
+    } is not a duration (like "1 week" or "30 days") or never: sent as given, GitLab may keep the artifacts with no expiry`,
+  );
 }
 
 export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Promise<number> {
