@@ -345,6 +345,32 @@ Deno.test("metrics added for issue 14: queue, stages, execution mode, retries, r
   assert.doesNotMatch(runner.log, /"level":"error"/);
 });
 
+Deno.test("FF_EXPORT_HIGH_CARDINALITY_METRICS from [[runners]] environment times the job's stages, as a job variable does", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ script: ["echo fine"], variables: NO_GIT, runnerId: r.id });
+  const port = freePort();
+  const body = runnerToml(gitlab.url, r.token) +
+    '  environment = ["FF_EXPORT_HIGH_CARDINALITY_METRICS=true"]\n';
+  await using runner = await startRunner({
+    config: config(body, { concurrent: 1, listen_address: `127.0.0.1:${port}` }),
+  });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+  assert.equal(state.status, "success", state.trace + runner.log);
+  const text = await gitlab.waitFor(async () => {
+    const t = await scrape(port);
+    return value(t, "gitlab_runner_job_duration_seconds_count") >= 1 ? t : undefined;
+  }, { what: "the job observed", timeoutMs: 60_000 });
+  assert.equal(
+    value(text, "gitlab_runner_job_stage_duration_seconds_count", {
+      runner: shortOf(r.token),
+      stage: "step_script",
+    }),
+    1,
+    text,
+  );
+});
+
 Deno.test("/debug/process/state says forceful-shutdown while SIGTERM aborts the jobs", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });

@@ -46,7 +46,7 @@ import { TraceSessions } from "../trace_sessions.ts";
 import { StopSequence } from "../stop_sequence.ts";
 import { checkUserSwitch } from "../../executors/shell/user_switch.ts";
 import { TokenRotation } from "../token_rotation.ts";
-import { resolveFeatureFlags } from "../../build/feature_flags.ts";
+import { featureFlagsForJob } from "../../build/feature_flags.ts";
 import { IdleCollector, releaseJobGarbage, releaseStartupGarbage } from "../startup_garbage.ts";
 import { parseConfigInChild } from "../config_reader_process.ts";
 
@@ -264,10 +264,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         lastJobAt = Date.now();
         idleCollector.jobStarted();
         ctx.sink.addJobSecret(job.token);
-        const flags = resolveFeatureFlags(
-          runner.featureFlags,
-          (key) => job.variables.find((v) => v.key === key)?.value,
-        );
+        // As the build resolves them: the runner's environment counts, values are expanded.
+        const flags = featureFlagsForJob(runner, job.variables);
         metrics.jobStarted(labels(runner, systemId), {
           id: job.id,
           url: `${runner.url.replace(/\/+$/, "")}/${job.jobInfo.projectFullPath}/-/jobs/${job.id}`,
