@@ -621,7 +621,12 @@ export class DockerExecutor implements Executor {
         );
       }
     });
-    const fromJob = job.services.map((s) => ({ ...s, name: this.#expand(s.name) }));
+    // As the official runner (expandContainerOptions): name and alias, from the job's variables.
+    const fromJob = job.services.map((s) => ({
+      ...s,
+      name: this.#expand(s.name),
+      alias: this.#expand(s.alias),
+    }));
     job.services.forEach((s, i) => {
       if (fromJob[i]!.name === "") {
         throw new JobFailedError(

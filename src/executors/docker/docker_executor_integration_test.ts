@@ -556,6 +556,28 @@ test("docker executor reaches a service by its alias on the job network", async 
   assert.match(output.text(), /svc-ok/);
 });
 
+test("docker executor expands job variables in a job's service alias, as upstream", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      variables: [{ key: "DB_SUFFIX", value: "77", public: true }],
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "db-$DB_SUFFIX, ${DB_SUFFIX}-x",
+        command: ["sleep", "60"],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  // The alias was taken as written: "ping: bad address 'db-77'".
+  const code = await executor.run(
+    { stage: "step_script", script: "ping -c1 -W2 db-77 && ping -c1 -W2 77-x" },
+    never(),
+  );
+  assert.equal(code, 0, output.text());
+});
+
 test("docker executor's health check finds a listening service with a helper image whose nc has no -z (BusyBox)", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
