@@ -24,6 +24,7 @@ import type { DockerApi } from "./docker_client.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { type FailureReason, JobFailedError } from "../../job/failure_reason.ts";
 import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.ts";
+import { expandValue, expandVariables } from "../../build/job_variables.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
 import type {
@@ -843,11 +844,17 @@ export class DockerExecutor implements Executor {
       this.#say(`Starting service ${service.name} ...`);
       const pulled = await this.#pull(service.name, policies, signal);
       const name = `${this.#namePrefix}-service-${i}`;
-      // As the official runner (getServiceVariables): a service is someone else's
-      // image; it gets the public job variables, not the job token nor the secrets.
+      // As the official runner (GetServiceVariables): a service is someone else's
+      // image; it gets the public job variables, not the job token nor the secrets,
+      // and its own variables expanded against all of them (POSTGRES_PASSWORD: $DB_PASSWORD).
+      const jobVariables = expandVariables(this.#o.job.variables);
+      const source = [...jobVariables, ...service.variables];
+      const lookup = (key: string) => variableValue({ variables: source }, key);
       const env = [
-        ...this.#o.job.variables.filter((v) => v.public && !v.file),
-        ...service.variables.filter((v) => !v.file),
+        ...jobVariables.filter((v) => v.public && !v.file),
+        ...service.variables.filter((v) => !v.file).map((v) =>
+          v.raw ? v : { ...v, value: expandValue(v.value, lookup) }
+        ),
       ].map((v) => `${v.key}=${v.value}`);
       // [[runners.docker.services]] come first: the operator's, not the job's.
       const reason = i < config.services.length ? "runner_configuration_error" : "script_failure";

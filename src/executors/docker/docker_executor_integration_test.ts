@@ -389,6 +389,47 @@ test("docker executor: a service container gets the public job variables and its
   assert.deepEqual(env.filter((e) => /glcbt-secret-token|hunter2/.test(e)), []);
 });
 
+test("docker executor expands a service's variables against the job's, as upstream", async () => {
+  await using executor = createExecutor({
+    job: {
+      variables: [
+        { key: "CI_PROJECT_NAME", value: "widget", public: true },
+        { key: "DB_PASSWORD", value: "hunter2", public: false },
+        { key: "DB_URL", value: "pg://$CI_PROJECT_NAME", public: true },
+      ],
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        command: ["sleep", "600"],
+        variables: [
+          // The common pattern: the service's password from a CI/CD variable.
+          { key: "POSTGRES_PASSWORD", value: "$DB_PASSWORD" },
+          { key: "POSTGRES_DB", value: "${CI_PROJECT_NAME}_test" },
+          { key: "POSTGRES_USER", value: "u-$POSTGRES_DB" },
+          { key: "LITERAL", value: "$DB_PASSWORD", raw: true },
+        ],
+      }],
+    },
+  });
+  const jobId = nextJobId;
+  await executor.prepare(never());
+  const [service] = (await jobContainers(jobId)).filter((n) => n.endsWith("-service-0"));
+  assert.ok(service, "the service container exists");
+  const info = await docker.getContainer(service.replace(/^\//, "")).inspect();
+  const env = info.Config.Env ?? [];
+  // They went in as written: POSTGRES_PASSWORD=$DB_PASSWORD.
+  for (
+    const entry of [
+      "POSTGRES_PASSWORD=hunter2",
+      "POSTGRES_DB=widget_test",
+      "POSTGRES_USER=u-${CI_PROJECT_NAME}_test",
+      "LITERAL=$DB_PASSWORD",
+      "DB_URL=pg://widget",
+    ]
+  ) {
+    assert.ok(env.includes(entry), `${entry} not in\n${env.join("\n")}`);
+  }
+});
+
 /** How many `docker exec` the Engine started in the job's build container since `since` (ms). */
 async function execStarts(jobId: number, since: number): Promise<number> {
   const [build] = (await jobContainers(jobId)).filter((n) => n.endsWith("-build"));
