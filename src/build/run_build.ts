@@ -82,6 +82,7 @@ import {
   TLS_CA_FILE_KEY,
   TLS_CERT_FILE_KEY,
   TLS_KEY_FILE_KEY,
+  variableValue,
 } from "./job_variables.ts";
 import { JobLog, stageDescription } from "./job_log.ts";
 import type { BuildStageHooks, HookStage, StageContext } from "./stage_hooks.ts";
@@ -597,7 +598,7 @@ class Build {
 
   #settingsFrom(draft: JobVariable[]): BuildSettings {
     const { job, runner } = this.#o;
-    return resolveBuildSettings((k) => lookupVariable(draft, k), {
+    return resolveBuildSettings((k) => variableValue(draft, k), {
       allowGitFetch: job.allowGitFetch,
       jobTimeoutMs: this.#jobTimeoutMs,
       debugTraceDisabled: runner.debugTraceDisabled,

@@ -888,3 +888,18 @@ Deno.test("a NUL byte in a [[runners]] script or environment entry fails the job
     assert.deepEqual(stages, [], named);
   }
 });
+
+Deno.test("a runner-behaviour variable of type file acts by its value, as the official runner reads it (Variables.Value), not by its file's path", async () => {
+  const job = jobSpec();
+  job.variables.push({
+    key: "AFTER_SCRIPT_IGNORE_ERRORS",
+    value: "false",
+    public: false,
+    file: true,
+    masked: false,
+    raw: false,
+  });
+  const { result, output } = await build({ job, behaviour: () => ({ "after_script": () => 2 }) });
+  assert.doesNotMatch(output.text(), /Invalid AFTER_SCRIPT_IGNORE_ERRORS/);
+  assert.equal(result.state, "failed", output.text());
+});
