@@ -6,7 +6,11 @@
 import type { JobVariable } from "../job/job_spec.ts";
 import { expandVariables, lookupVariable, parseEnvironment } from "./job_variables.ts";
 
-/** Every flag the official runner knows, with its default. */
+/**
+ * Every flag the official runner knows, with its default, except
+ * FF_USE_FASTZIP: upstream turned it on in 19.4; it stays off here, where
+ * archiving on several threads costs about 20 MiB per thread (docs/cache.md).
+ */
 export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
   FF_NETWORK_PER_BUILD: false,
   FF_USE_LEGACY_KUBERNETES_EXECUTION_STRATEGY: false,
