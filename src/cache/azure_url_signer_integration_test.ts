@@ -74,12 +74,12 @@ Deno.test("Azure signer refuses a config without account, container or key, nami
   );
 });
 
-/** `config()` with the default test key's account "acc" and container "c". */
+/** `config()` with the default test key's account "acc" and container "cache". */
 function azureWith(overrides: Partial<AzureCacheConfig>): AzureCacheConfig {
   return {
     accountName: "acc",
     accountKey: btoa("k".repeat(64)),
-    containerName: "c",
+    containerName: "cache",
     storageDomain: "",
     ...overrides,
   };
@@ -126,18 +126,30 @@ Deno.test("an Azure AccountName, AccountKey or StorageDomain that cannot sign or
       } is not a name: a URL resolves it as a path step, so the cache would go to another bucket or container`,
     );
   }
+  // Before, Azure answered each transfer "400 InvalidResourceName" (or OutOfRangeInput).
+  for (const containerName of ["RunnerCache", "a/b", "my_cache", "ab", "-cache", "a--b"]) {
+    refused(
+      { containerName },
+      `[runners.cache.azure] ContainerName ${
+        JSON.stringify(containerName)
+      } is not a container name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit`,
+    );
+  }
+  for (const containerName of ["abc", "runner-cache-2", "$root", "a".repeat(63)]) {
+    new AzureUrlSigner(azureWith({ containerName }), { env: () => undefined });
+  }
   // What works stays: the default domain, an emulator by address, a sovereign cloud.
-  assert.equal(azureBlobUrl(azureWith({}), "k").href, "https://acc.blob.core.windows.net/c/k");
+  assert.equal(azureBlobUrl(azureWith({}), "k").href, "https://acc.blob.core.windows.net/cache/k");
   assert.equal(
     azureBlobUrl(
       azureWith({ accountName: "devstoreaccount1", storageDomain: "127.0.0.1:10000" }),
       "k",
     )
       .href,
-    "https://127.0.0.1:10000/devstoreaccount1/c/k",
+    "https://127.0.0.1:10000/devstoreaccount1/cache/k",
   );
   assert.equal(
     azureBlobUrl(azureWith({ storageDomain: "blob.core.chinacloudapi.cn" }), "k").href,
-    "https://acc.blob.core.chinacloudapi.cn/c/k",
+    "https://acc.blob.core.chinacloudapi.cn/cache/k",
   );
 });

@@ -65,6 +65,17 @@ export function azureSettingsProblem(azure: AzureCacheConfig): CacheSettingsProb
       message: `[runners.cache.azure] ContainerName ${dotSegmentProblem(azure.containerName)}`,
     };
   }
+  // Azure's rule for container names; it answers 400 InvalidResourceName (or
+  // OutOfRangeInput) to any other, naming no setting. "$root", "$web" and
+  // "$logs" are the special containers.
+  if (!/^([a-z0-9](-?[a-z0-9]){2,62}|\$root|\$web|\$logs)$/.test(azure.containerName)) {
+    return {
+      key: "ContainerName",
+      message: `[runners.cache.azure] ContainerName ${
+        JSON.stringify(azure.containerName)
+      } is not a container name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit`,
+    };
+  }
   if (azure.accountKey === "") {
     return {
       key: "AccountKey",

@@ -1313,16 +1313,33 @@ Deno.test("[runners.docker] devices, ulimit, gpus and tmpfs the executor refuses
   ]);
 });
 
+Deno.test("an Azure ContainerName Azure refuses warns at load naming it", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "azure"\n[runners.cache.azure]\n` +
+      `AccountName = "acct"\nContainerName = "RunnerCache"\nAccountKey = "a2V5"\n`,
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [[
+    7,
+    'key runners[0].cache.azure.ContainerName: ContainerName "RunnerCache" is not a container ' +
+    "name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a " +
+    "letter or digit; its jobs keep their cache in cache_dir on this host",
+  ]]);
+});
+
 Deno.test("[runners.cache.gcs] and [runners.cache.azure] settings no signer can use warn at load, naming the key", () => {
   const cache = (type: string, section: string) =>
     `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "${type}"\n[runners.cache.${type}]\n${section}`;
   const { warnings } = parseConfig(
     cache("gcs", `BucketName = "b"\n`) +
       cache("gcs", `CredentialsFile = "/k.json"\n`) +
-      cache("azure", `AccountName = "acct"\nContainerName = "c"\nAccountKey = "not base64!"\n`) +
+      cache(
+        "azure",
+        `AccountName = "acct"\nContainerName = "cache"\nAccountKey = "not base64!"\n`,
+      ) +
       cache("azure", `AccountName = "acct"\nAccountKey = "a2V5"\n`) +
       cache("gcs", `BucketName = "b"\nCredentialsFile = "/k.json"\n`) +
-      cache("azure", `AccountName = "acct"\nContainerName = "c"\nAccountKey = "a2V5"\n`),
+      cache("azure", `AccountName = "acct"\nContainerName = "cache"\nAccountKey = "a2V5"\n`),
     opts,
   );
   const local = "its jobs keep their cache in cache_dir on this host";
