@@ -84,6 +84,10 @@ export class MemoryFiles implements ServiceFiles {
     this.files.set(path, { content, mode });
     return Promise.resolve();
   }
+  chown(path: string, user: string): Promise<void> {
+    this.log.push(`chown ${path} ${user}`);
+    return Promise.resolve();
+  }
   remove(path: string): Promise<void> {
     this.log.push(`remove ${path}`);
     this.files.delete(path);

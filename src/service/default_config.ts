@@ -17,16 +17,22 @@ shutdown_timeout = 0
   session_timeout = 1800
 `;
 
-/** The config file is created, 0600 in a 0700 directory, only when missing (§0.8). */
+/**
+ * The config file is created, 0600 in a 0700 directory, only when missing (§0.8).
+ * With --init-user the runner runs as that user, so what is created here is
+ * theirs: root's 0600 file would stop `run` at "Permission denied".
+ */
 export function configSteps(service: ServiceDefinition, path = posix): ServiceStep[] {
+  const owner = service.runAs !== "" ? { owner: service.runAs } : {};
   return [
-    { kind: "mkdir", path: path.dirname(service.configFile), mode: 0o700 },
+    { kind: "mkdir", path: path.dirname(service.configFile), mode: 0o700, ...owner },
     {
       kind: "write",
       path: service.configFile,
       content: DEFAULT_CONFIG_TOML,
       mode: 0o600,
       isKeptIfPresent: true,
+      ...owner,
     },
   ];
 }

@@ -49,6 +49,15 @@ export class DenoServiceFiles implements ServiceFiles {
     if (Deno.build.os !== "windows") await Deno.chmod(path, mode);
   }
 
+  async chown(path: string, user: string): Promise<void> {
+    const uid = idOf(user, "-u");
+    const gid = idOf(user, "-g");
+    if (uid === undefined || gid === undefined) {
+      throw new Error(`No user "${user}" on this host: cannot give it "${path}"`);
+    }
+    await Deno.chown(path, uid, gid);
+  }
+
   async remove(path: string): Promise<void> {
     try {
       await Deno.remove(path);
@@ -69,6 +78,13 @@ function outputOf(program: string, args: string[]): string | null {
   } catch {
     return null;
   }
+}
+
+/** `id -u` / `id -g` of a user: the account database as the system resolves it (Linux, macOS). */
+function idOf(name: string, flag: "-u" | "-g"): number | undefined {
+  if (!USER_NAME.test(name)) return undefined;
+  const out = outputOf("id", [flag, name])?.trim();
+  return out !== undefined && /^\d+$/.test(out) ? Number(out) : undefined;
 }
 
 /**

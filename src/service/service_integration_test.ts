@@ -135,3 +135,29 @@ Deno.test("the real command runner reports exit code and output", async () => {
     Deno.errors.NotFound,
   );
 });
+
+Deno.test("the real file backend gives a path to a user and that user's group", {
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "config.toml");
+    await Deno.writeTextFile(path, "");
+    const id = (flag: string) =>
+      Number(
+        new TextDecoder().decode(
+          new Deno.Command("id", { args: [flag, "nobody"], stdout: "piped" }).outputSync().stdout,
+        ),
+      );
+    await new DenoServiceFiles().chown(path, "nobody");
+    const info = await Deno.stat(path);
+    assert.equal(info.uid, id("-u"));
+    assert.equal(info.gid, id("-g"));
+    await assert.rejects(
+      new DenoServiceFiles().chown(path, "no-such-user-4f1c"),
+      /No user "no-such-user-4f1c" on this host/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

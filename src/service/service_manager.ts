@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import { LaunchdPlatform } from "./launchd_plist.ts";
@@ -19,6 +20,8 @@ export interface ServiceFiles {
   /** Creates parents as needed; an existing directory keeps its mode. */
   mkdir(path: string, mode: number): Promise<void>;
   writeFile(path: string, content: string, mode: number): Promise<void>;
+  /** Gives `path` to `user` and the user's primary group (Unix). */
+  chown(path: string, user: string): Promise<void>;
   /** A missing file is not an error. */
   remove(path: string): Promise<void>;
 }
@@ -123,6 +126,16 @@ export class ServiceManager {
     };
   }
 
+  /** `path` and its ancestors that do not exist, outermost first (Unix paths: owners are Unix). */
+  async #missingDirectories(path: string): Promise<string[]> {
+    const missing: string[] = [];
+    for (let dir = path; !await this.#files.exists(dir); dir = posix.dirname(dir)) {
+      missing.unshift(dir);
+      if (posix.dirname(dir) === dir) break;
+    }
+    return missing;
+  }
+
   async #requireManager(platform: ServicePlatform, what: string): Promise<void> {
     const manager = platform.managerPath;
     if (manager === undefined || await this.#files.exists(manager.path)) return;
@@ -146,12 +159,16 @@ export class ServiceManager {
             fail(`"${step.path}" does not exist: ${step.why}`);
           }
           return;
-        case "mkdir":
+        case "mkdir": {
+          const created = step.owner === undefined ? [] : await this.#missingDirectories(step.path);
           await this.#files.mkdir(step.path, step.mode);
+          for (const dir of created) await this.#files.chown(dir, step.owner!);
           return;
+        }
         case "write":
           if (step.isKeptIfPresent && await this.#files.exists(step.path)) return;
           await this.#files.writeFile(step.path, step.content, step.mode);
+          if (step.owner !== undefined) await this.#files.chown(step.path, step.owner);
           this.#log.info("Wrote file", { [F.SERVICE]: service.name, [F.FILE]: step.path });
           return;
         case "remove":

@@ -230,3 +230,37 @@ Deno.test("install on Windows is refused, saying why, before anything is written
   await m.run("start", defineService("start", {}, windowsHost()));
   assert.deepEqual(commands.ran, [["net.exe", "start", "gitlab-runner"]]);
 });
+
+Deno.test("with --init-user the config install creates, and the directories it creates for it, belong to that user", async () => {
+  const { manager: m, files } = manager();
+  files.dirs.set("/etc", 0o755);
+  const def = defineService(
+    "install",
+    { initUser: "gitlab-runner", config: "/etc/gitlab-runner/ci/config.toml" },
+    linuxRoot(),
+  );
+  await m.run("install", def);
+  assert.deepEqual(files.log.filter((line) => !line.includes("systemd")), [
+    "mkdir /etc/gitlab-runner/ci 700",
+    "chown /etc/gitlab-runner gitlab-runner",
+    "chown /etc/gitlab-runner/ci gitlab-runner",
+    "write /etc/gitlab-runner/ci/config.toml 600",
+    "chown /etc/gitlab-runner/ci/config.toml gitlab-runner",
+  ]);
+
+  // An existing config (and directory) is left as it is; with --user root owns it.
+  const kept = manager();
+  kept.files.dirs.set("/home/gitlab-runner", 0o750);
+  kept.files.files.set("/home/gitlab-runner/config.toml", { content: "", mode: 0o600 });
+  await kept.manager.run(
+    "install",
+    defineService("install", { initUser: "gitlab-runner" }, linuxRoot()),
+  );
+  assert.deepEqual(kept.files.log.filter((line) => line.startsWith("chown")), []);
+  const asRoot = manager();
+  await asRoot.manager.run(
+    "install",
+    defineService("install", { user: "gitlab-runner" }, linuxRoot()),
+  );
+  assert.deepEqual(asRoot.files.log.filter((line) => line.startsWith("chown")), []);
+});

@@ -8,10 +8,20 @@ export type ServiceStep =
   | { kind: "require-absent"; path: string; why: string }
   /** Fails the plan when `path` is missing (uninstall of a service that is not installed). */
   | { kind: "require-present"; path: string; why: string }
-  /** mkdir -p; existing directories keep their mode. */
-  | { kind: "mkdir"; path: string; mode: number }
-  /** Writes a file; with `isKeptIfPresent` an existing file is left alone. */
-  | { kind: "write"; path: string; content: string; mode: number; isKeptIfPresent?: boolean }
+  /** mkdir -p; existing directories keep their mode (and owner); `owner` gets those it creates. */
+  | { kind: "mkdir"; path: string; mode: number; owner?: string }
+  /**
+   * Writes a file, given to `owner` when set; with `isKeptIfPresent` an existing
+   * file is left alone.
+   */
+  | {
+    kind: "write";
+    path: string;
+    content: string;
+    mode: number;
+    isKeptIfPresent?: boolean;
+    owner?: string;
+  }
   /** Deletes a file; a missing one is fine. */
   | { kind: "remove"; path: string }
   | RunStep;
