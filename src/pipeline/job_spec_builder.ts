@@ -68,6 +68,8 @@ export interface JobSpecInput {
    * array (a stage's jobs in stage order) share their `dependencies`.
    */
   dependencies: ReadonlyArray<{ id: number; name: string }>;
+  /** Seconds the job's timeout is capped at (a runner's `maximum_timeout`). */
+  maximumTimeout?: number;
 }
 
 /**
@@ -77,7 +79,12 @@ export interface JobSpecInput {
  */
 export function buildJobSpec(input: JobSpecInput): { spec: JobSpec; userVariableCount: number } {
   const { job } = input;
-  const timeout = job.timeout ?? DEFAULT_EXEC_TIMEOUT_SECONDS;
+  // GitLab gives the runner the job's timeout (else the project's), capped at
+  // the runner's maximum timeout.
+  const timeout = Math.min(
+    job.timeout ?? DEFAULT_EXEC_TIMEOUT_SECONDS,
+    input.maximumTimeout ?? Infinity,
+  );
   const variables: JobVariable[] = [];
   for (const layer of input.yamlLayers) {
     for (const v of layer) {

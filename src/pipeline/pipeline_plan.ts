@@ -129,6 +129,11 @@ export interface PlanOptions {
   isNeedsIncluded?: boolean;
   /** Variables file entries then `--variable`s: later entries win. */
   variables?: ExecVariable[];
+  /**
+   * Seconds every job's timeout is capped at, as GitLab caps it at the
+   * runner's `maximum_timeout` (`runner exec --timeout`); default: none.
+   */
+  maximumTimeout?: number;
   /** `namespace/name`; default: the `origin` remote's path, else `local/<dir name>`. */
   projectPath?: string;
   pipelineId?: number;
@@ -635,6 +640,7 @@ export async function planPipeline(pipeline: Pipeline, options: PlanOptions): Pr
       execVariables,
       cacheKeys,
       dependencies: upstreamOf(artifactsOf.get(c)!),
+      ...(options.maximumTimeout !== undefined ? { maximumTimeout: options.maximumTimeout } : {}),
     });
     const needs = needsOf.get(c)!;
     jobs.push({

@@ -48,6 +48,11 @@ export const EXEC_FLAGS: FlagSpec[] = [
   },
   { name: "executor", type: "string", help: "Executor: shell or docker (default shell)" },
   {
+    name: "timeout",
+    type: "int",
+    help: "Cap every job's timeout at N seconds, as a runner's maximum_timeout does",
+  },
+  {
     name: "docker-image",
     type: "string",
     help: "Image for jobs that set no image: (docker executor)",
@@ -55,6 +60,8 @@ export const EXEC_FLAGS: FlagSpec[] = [
   { name: "with-needs", type: "bool", help: "Also run what the named jobs need, transitively" },
   {
     name: "ci-file",
+    // The official exec's name for it.
+    aliases: ["cicd-config-file"],
     type: "string",
     help: "Pipeline file in the project (default .gitlab-ci.yml)",
   },
@@ -94,6 +101,8 @@ interface ExecSettings {
   concurrent: number;
   executor: ExecExecutor;
   dockerImage: string;
+  /** `--timeout`: the cap on every job's timeout, in seconds; null: none. */
+  maximumTimeout: number | null;
   isColored: boolean;
 }
 
@@ -112,6 +121,10 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
   }
   const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
   if (concurrent < 1) throw new UsageError(`--concurrent must be 1 or more: got ${concurrent}`);
+  const maximumTimeout = flags.has("timeout") ? flags.int("timeout") : null;
+  if (maximumTimeout !== null && maximumTimeout < 1) {
+    throw new UsageError(`--timeout must be 1 second or more: got ${maximumTimeout}`);
+  }
   let isColored = Deno.stdout.isTerminal() && (ctx.env("NO_COLOR") ?? "") === "";
   if (flags.isExplicit("color")) isColored = flags.bool("color");
   if (flags.isExplicit("no-color") && flags.bool("no-color")) isColored = false;
@@ -128,6 +141,7 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
     concurrent,
     executor,
     dockerImage,
+    maximumTimeout,
     isColored,
   };
 }
@@ -472,6 +486,7 @@ async function loadPlan(
     jobs: s.jobs,
     isNeedsIncluded: s.isNeedsIncluded,
     variables,
+    ...(s.maximumTimeout !== null ? { maximumTimeout: s.maximumTimeout } : {}),
     parse: cache.parse,
   });
   // Only a run that parsed something writes; a cache that cannot be written is no error.
