@@ -8,6 +8,11 @@
  *
  *   deno run -A scripts/official_config_keys.ts <gitlab-runner git dir> v19.3.0
  *
+ * With `--exec`, the flags of `gitlab-runner exec` instead (removed in 17.0:
+ * give a 16.x tag), written to tests/fixtures/official_exec_flags.json:
+ *
+ *   deno run -A scripts/official_config_keys.ts <gitlab-runner git dir> v16.11.4 --exec
+ *
  * Types from outside the repository (Kubernetes API, fleeting) are leaves.
  */
 
@@ -272,14 +277,36 @@ function walk(
 }
 
 if (import.meta.main) {
-  const [gitDir, tag] = Deno.args;
-  if (!gitDir || !tag) throw new Error("usage: official_config_keys.ts <git dir> <tag>");
+  const [gitDir, tag, mode] = Deno.args;
+  if (!gitDir || !tag) throw new Error("usage: official_config_keys.ts <git dir> <tag> [--exec]");
   const files = git(gitDir, ["ls-tree", "-r", "--name-only", tag]).split("\n")
     .filter((f) => f.endsWith(".go") && !f.endsWith("_test.go") && !f.startsWith("vendor/"));
   const types = new Map<string, TypeDef>();
   for (const file of files) {
     const text = git(gitDir, ["show", `${tag}:${file}`]);
     parseFile(file.split("/").slice(0, -1).join("/"), file, text, types);
+  }
+  const version = git(gitDir, ["show", `${tag}:VERSION`]).trim();
+  const commit = git(gitDir, ["rev-parse", `${tag}^{commit}`]).trim();
+  const source = "https://gitlab.com/gitlab-org/gitlab-runner";
+  const generatedBy = "scripts/official_config_keys.ts";
+  if (mode === "--exec") {
+    // `exec <executor>` took RunnerSettings (no URL, token or name) and its own two flags.
+    const execFlags: OfficialFlag[] = [];
+    const command = types.get("commands.ExecCommand")!;
+    walk(
+      types,
+      "commands.ExecCommand",
+      command.fields!,
+      "runners[].",
+      "",
+      [],
+      execFlags,
+      new Set(),
+    );
+    const data = { source, version, tag, commit, generatedBy: `${generatedBy} --exec`, execFlags };
+    Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(data, null, 1) + "\n"));
+    Deno.exit(0);
   }
   const keys: OfficialKey[] = [];
   const configFlags: OfficialFlag[] = [];
@@ -294,13 +321,12 @@ if (import.meta.main) {
     configFlags,
     new Set(),
   );
-  const version = git(gitDir, ["show", `${tag}:VERSION`]).trim();
   const data = {
-    source: "https://gitlab.com/gitlab-org/gitlab-runner",
+    source,
     version,
     tag,
-    commit: git(gitDir, ["rev-parse", `${tag}^{commit}`]).trim(),
-    generatedBy: "scripts/official_config_keys.ts",
+    commit,
+    generatedBy,
     keys,
     registerFlags: configFlags,
   };

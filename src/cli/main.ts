@@ -41,8 +41,8 @@ const GLOBAL_FLAGS: FlagSpec[] = [
 ];
 
 /**
- * The official register and run-single flags of sections Runner does not
- * have (docs/upgrading.md): refused as unknown, saying whose they are.
+ * The official register, run-single and exec flags of sections Runner does
+ * not have (docs/upgrading.md): refused as unknown, saying whose they are.
  */
 const OFFICIAL_ONLY_FLAGS: readonly (readonly [string, string])[] = [
   ["kubernetes-", "the kubernetes executor ([runners.kubernetes])"],
@@ -460,7 +460,10 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       if (sink.format === "json" && sink.isEnabled(level)) sink.write(level, message, {});
       else ctx.err(`${level.toUpperCase()}: ${message}`);
     };
-    if (err instanceof UnknownFlagError && (command === "register" || command === "run-single")) {
+    if (
+      err instanceof UnknownFlagError &&
+      (command === "register" || command === "run-single" || command === "exec")
+    ) {
       const family = OFFICIAL_ONLY_FLAGS.find(([prefix]) => err.flag.startsWith(prefix));
       if (family) {
         fail(

@@ -147,6 +147,19 @@ function runnerFlags(): RunnerFlag[] {
 const FLAGS = runnerFlags();
 
 /**
+ * The flag that sets the key a config problem names (`runners[0].docker.pull_policy[0]`,
+ * `runners.docker.isolation`): `docker-pull-policy`; null when no flag sets it.
+ */
+export function flagOfKey(key: string): string | null {
+  const path = key.replace(/^runners(\[\d+\])?\./, "").replace(/\[\d+\]/g, "");
+  const flag = FLAGS.find((f) => {
+    const at = f.tomlPath.join(".");
+    return path === at || path.startsWith(`${at}.`);
+  });
+  return flag?.spec.name ?? null;
+}
+
+/**
  * Official flags over tables that no command line can fill (`--runner-monitoring`
  * is a struct, `--job-queuing-duration` a list of structs). They are accepted
  * as names and refused when used, pointing to where the settings can go.

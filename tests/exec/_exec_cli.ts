@@ -87,12 +87,12 @@ export class SampleProject implements AsyncDisposable {
     };
   }
 
-  /** Starts `runner exec <args>` in the project. */
-  spawn(args: string[]): Deno.ChildProcess {
+  /** Starts `runner exec <args>` in the project, with `extraEnv` added to its environment. */
+  spawn(args: string[], extraEnv: Record<string, string> = {}): Deno.ChildProcess {
     return new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", "--quiet", MAIN, "exec", ...args],
       cwd: this.dir,
-      env: this.env(),
+      env: { ...this.env(), ...extraEnv },
       clearEnv: true,
       stdin: "null",
       stdout: "piped",
@@ -100,8 +100,13 @@ export class SampleProject implements AsyncDisposable {
     }).spawn();
   }
 
-  async exec(...args: string[]): Promise<ExecRun> {
-    const out = await this.spawn(args).output();
+  exec(...args: string[]): Promise<ExecRun> {
+    return this.execWithEnv({}, ...args);
+  }
+
+  /** `runner exec <args>` with `extraEnv` added to its environment. */
+  async execWithEnv(extraEnv: Record<string, string>, ...args: string[]): Promise<ExecRun> {
+    const out = await this.spawn(args, extraEnv).output();
     const decoder = new TextDecoder();
     return {
       code: out.code,

@@ -4,13 +4,57 @@
  * `runner exec`: each acts on the jobs, or is refused naming it.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { SampleProject, summaryRow } from "./_exec_cli.ts";
+
+const dockerSkip = (await dockerSkipReason()) ??
+  ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is absent`);
 
 function assertRejected(run: { code: number; stdout: string; stderr: string }, pattern: RegExp) {
   assert.equal(run.code, 2, run.stdout + run.stderr);
   assert.match(run.stderr, pattern);
   assert.doesNotMatch(run.stderr, /\n\s+at /, "a stack trace was printed");
 }
+
+Deno.test("exec's official runner flags and their variables act on shell jobs: env, pre/post build scripts, builds and cache directories", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `job:
+  cache:
+    key: k
+    paths: [cached.txt]
+  script:
+    - echo "GREETING=$GREETING FROM_VAR=$FROM_VAR"
+    - echo "dir $CI_PROJECT_DIR"
+    - echo kept > cached.txt
+`,
+  });
+  const builds = join(project.root, "my-builds");
+  const run = await project.execWithEnv(
+    { RUNNER_POST_BUILD_SCRIPT: "echo after-script-from-variable" },
+    "--env",
+    "GREETING=hello",
+    "--env",
+    "FROM_VAR=flag",
+    "--pre-build-script",
+    "echo before-script-from-flag",
+    // Relative to where exec was started, as the official exec took it.
+    "--builds-dir",
+    "../my-builds",
+    "--cache-dir",
+    join(project.root, "my-cache"),
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^GREETING=hello FROM_VAR=flag$/m);
+  assert.match(run.stdout, /^before-script-from-flag$/m);
+  assert.match(run.stdout, /^after-script-from-variable$/m);
+  const dir = /^dir (.+)$/m.exec(run.stdout)?.[1] ?? "";
+  assert.ok(dir.startsWith(`${builds}/`), `the job ran in ${dir}, not under ${builds}`);
+  assert.ok((await Deno.stat(join(dir, ".gitlab-ci.yml"))).isFile, "the project was copied there");
+  const cached = [];
+  for await (const entry of Deno.readDir(join(project.root, "my-cache"))) cached.push(entry.name);
+  assert.ok(cached.length > 0, "the cache was stored in --cache-dir");
+});
 
 Deno.test("exec --timeout caps every job's timeout, as a runner's maximum timeout; --cicd-config-file names the CI file", async () => {
   await using project = await SampleProject.create({
@@ -32,4 +76,125 @@ Deno.test("exec --timeout caps every job's timeout, as a runner's maximum timeou
   ]);
   assert.match(run.stdout, /^timeout 2$/m);
   assertRejected(await project.exec("--list", "--timeout", "0"), /^ERROR: --timeout must be 1/m);
+});
+
+Deno.test("exec refuses an official flag it does not take, saying so and what to use instead; from a variable, it warns and runs", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": "a:\n  script: [echo ran]\n",
+  });
+  const official = "is an official flag of gitlab-runner exec that runner exec does not take";
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ["--ssh-host", "example.com"],
+      new RegExp(
+        `^ERROR: --ssh-host ${official}: it is for the ssh executor.*runner run-single --executor ssh$`,
+        "m",
+      ),
+    ],
+    [
+      ["--custom-run-exec", "/bin/true"],
+      new RegExp(`^ERROR: --custom-run-exec ${official}: it is for the custom executor`, "m"),
+    ],
+    [
+      ["--pre-get-sources-script", "echo"],
+      new RegExp(
+        `^ERROR: --pre-get-sources-script ${official}: it would never run: .*GIT_STRATEGY=none.*; use --pre-build-script$`,
+        "m",
+      ),
+    ],
+    [
+      ["--post-clone-script", "echo"],
+      new RegExp(`^ERROR: --post-clone-script ${official}: .*; use --post-build-script$`, "m"),
+    ],
+    [
+      ["--clone-url", "https://example.com"],
+      new RegExp(`^ERROR: --clone-url ${official}: .*nothing is cloned$`, "m"),
+    ],
+    [["--runner-monitoring", "x"], new RegExp(`^ERROR: --runner-monitoring ${official}`, "m")],
+    [
+      ["--docker-privileged"],
+      /^ERROR: --docker-privileged is for the docker executor: add --executor docker/m,
+    ],
+    [
+      ["--kubernetes-image", "alpine"],
+      /^ERROR: Unknown flag: --kubernetes-image: an official flag of the kubernetes executor \(\[runners\.kubernetes\]\), which Runner does not have$/m,
+    ],
+    // The working tree is never written, and a builds directory in it would be copied into jobs.
+    [
+      ["--builds-dir", "out"],
+      /^ERROR: --builds-dir "out" is inside the project ".*": exec never writes the working tree/m,
+    ],
+    // A value every job would fail on is refused, naming the flag.
+    [
+      ["--shell", "fish"],
+      /^ERROR: Flag --shell: key runners\[0\]\.shell = "fish" is not supported/m,
+    ],
+    [
+      ["--executor", "docker", "--docker-pull-policy", "sometimes"],
+      /^ERROR: Flag --docker-pull-policy: key .*"sometimes" is not valid/m,
+    ],
+  ];
+  for (const [args, message] of cases) {
+    assertRejected(await project.exec("--list", ...args), message);
+  }
+
+  const run = await project.execWithEnv({
+    SSH_HOST: "example.com",
+    RUNNER_PRE_CLONE_SCRIPT: "echo",
+  });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(
+    run.stderr,
+    /^WARNING: SSH_HOST \(--ssh-host, an official flag of gitlab-runner exec\) is not used: it is for the ssh executor/m,
+  );
+  assert.match(
+    run.stderr,
+    /^WARNING: RUNNER_PRE_CLONE_SCRIPT \(--pre-clone-script, .*use --pre-build-script$/m,
+  );
+  assert.match(run.stdout, /^ran$/m);
+  // An accepted key Runner does not act on is named in a warning with its flag.
+  const unsupported = await project.exec("--list", "--step-runner-image", "x");
+  assert.equal(unsupported.code, 0, unsupported.stderr);
+  assert.match(
+    unsupported.stderr,
+    /^WARNING: Flag --step-runner-image: key runners\.step_runner_image is accepted but not supported$/m,
+  );
+});
+
+Deno.test({
+  name:
+    "exec's docker flags and their variables act on docker jobs: image, volumes, pull policy, env, builds directory",
+  ignore: dockerSkip !== null,
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": `job:
+  script:
+    - echo "dir $CI_PROJECT_DIR"
+    - cat /data/mounted.txt
+    - echo "GREETING=$GREETING"
+`,
+    });
+    const data = join(project.root, "data");
+    await Deno.mkdir(data);
+    await Deno.writeTextFile(join(data, "mounted.txt"), "from the host volume\n");
+    const run = await project.execWithEnv(
+      { DOCKER_IMAGE: BUSYBOX_TEST_IMAGE },
+      "--executor",
+      "docker",
+      "--docker-volumes",
+      `${data}:/data:ro`,
+      "--docker-pull-policy",
+      "never",
+      "--env",
+      "GREETING=hello",
+      "--builds-dir",
+      "/ci-builds",
+    );
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, new RegExp(`Using Docker executor with image ${BUSYBOX_TEST_IMAGE}`));
+    assert.match(run.stdout, /Using locally found image version due to "never" pull policy/);
+    assert.match(run.stdout, /^dir \/ci-builds\//m);
+    assert.match(run.stdout, /^from the host volume$/m);
+    assert.match(run.stdout, /^GREETING=hello$/m);
+  },
 });

@@ -22,7 +22,27 @@ import type { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts"
 import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
-import { Flags, type FlagSpec, parseFlags, UsageError } from "../flags.ts";
+import { Flags, type FlagSpec, parseFlags, UnknownFlagError, UsageError } from "../flags.ts";
+import {
+  EXEC_SETTING_FLAGS,
+  type ExecRunnerBase,
+  execRunnerBase,
+  sortGivenSettings,
+} from "./exec_runner_settings.ts";
+
+/** The runner flags `runner exec --help` shows, with their help. */
+const VISIBLE_SETTINGS: Record<string, string> = {
+  "docker-image": "Image for jobs that set no image: (docker executor)",
+  "docker-privileged": "Run job containers privileged (docker executor)",
+  "docker-volumes": "Mount a volume HOST:CONTAINER[:ro] into job containers (repeatable)",
+  "docker-pull-policy": "Pull policy: always, if-not-present or never (default if-not-present)",
+  "env": "Add KEY=VALUE to every job's environment, as [[runners]] environment (repeatable)",
+  "builds-dir": "Builds directory (shell: on this host; docker: in the container)",
+  "cache-dir": "Local cache directory (shell: on this host; docker: in the container)",
+  "pre-build-script": "Commands run before each job's script",
+  "post-build-script": "Commands run after each job's script",
+  "shell": "Shell of the jobs: bash or sh",
+};
 
 export const EXEC_FLAGS: FlagSpec[] = [
   {
@@ -52,11 +72,6 @@ export const EXEC_FLAGS: FlagSpec[] = [
     type: "int",
     help: "Cap every job's timeout at N seconds, as a runner's maximum_timeout does",
   },
-  {
-    name: "docker-image",
-    type: "string",
-    help: "Image for jobs that set no image: (docker executor)",
-  },
   { name: "with-needs", type: "bool", help: "Also run what the named jobs need, transitively" },
   {
     name: "ci-file",
@@ -76,6 +91,11 @@ export const EXEC_FLAGS: FlagSpec[] = [
     help: "Keep colours in the output (default: when stdout is a terminal)",
   },
   { name: "no-color", type: "bool", help: "Strip colours from the output" },
+  // The official exec's runner flags, most hidden from help (docs/exec.md lists them).
+  ...EXEC_SETTING_FLAGS.map((f): FlagSpec => {
+    const help = VISIBLE_SETTINGS[f.name];
+    return help === undefined ? f : { ...f, hidden: false, help };
+  }),
 ];
 
 const EXECUTORS = ["shell", "docker"] as const;
@@ -100,25 +120,24 @@ interface ExecSettings {
   maskedVariables: string[];
   concurrent: number;
   executor: ExecExecutor;
-  dockerImage: string;
   /** `--timeout`: the cap on every job's timeout, in seconds; null: none. */
   maximumTimeout: number | null;
+  /** The runner flags exec acts on; null when none was given. */
+  runnerFlags: Flags | null;
+  /** About variables of runner flags exec does not take. */
+  settingWarnings: string[];
   isColored: boolean;
 }
 
 function readSettings(ctx: CliContext, args: string[]): ExecSettings {
-  const flags = new Flags(parseFlags(args, EXEC_FLAGS, ctx.env, { takesArguments: true }));
+  const parsed = parseFlags(args, EXEC_FLAGS, ctx.env, { takesArguments: true });
+  const flags = new Flags(parsed);
   const executor = flags.string("executor", "shell");
   if (!isExecExecutor(executor)) {
     throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
   }
-  const dockerImage = flags.string("docker-image");
-  if (dockerImage !== "" && executor !== "docker") {
-    // It would be ignored: the shell executor runs jobs on this host.
-    throw new UsageError(
-      `--docker-image is for the docker executor: add --executor docker (the ${executor} executor runs jobs on this host)`,
-    );
-  }
+  // A runner flag the executor would ignore is refused, not ignored.
+  const given = sortGivenSettings(parsed, executor);
   const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
   if (concurrent < 1) throw new UsageError(`--concurrent must be 1 or more: got ${concurrent}`);
   const maximumTimeout = flags.has("timeout") ? flags.int("timeout") : null;
@@ -140,8 +159,9 @@ function readSettings(ctx: CliContext, args: string[]): ExecSettings {
     maskedVariables: flags.list("masked-variable"),
     concurrent,
     executor,
-    dockerImage,
     maximumTimeout,
+    runnerFlags: given.acting,
+    settingWarnings: given.warnings,
     isColored,
   };
 }
@@ -216,11 +236,27 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   try {
     settings = readSettings(ctx, args);
   } catch (error) {
+    // Main says when an unknown flag is an official one of an executor Runner lacks.
+    if (error instanceof UnknownFlagError) throw error;
     if (error instanceof UsageError) return usageFailure(ctx, error.message);
     throw error;
   }
   const dirProblem = projectDirProblem(settings.projectDir);
   if (dirProblem !== null) return usageFailure(ctx, dirProblem);
+  for (const warning of settings.settingWarnings) ctx.err(`WARNING: ${warning}`);
+  // Checked by --list too: a bad value is found before a run.
+  let base: ExecRunnerBase | null = null;
+  if (settings.runnerFlags !== null) {
+    try {
+      base = await execRunnerBase(settings.runnerFlags, settings.executor);
+    } catch (error) {
+      if (error instanceof UsageError) return usageFailure(ctx, error.message);
+      throw error;
+    }
+    for (const warning of base.warnings) ctx.err(`WARNING: ${warning}`);
+    const inside = dirInsideProject(ctx, settings, base.given);
+    if (inside !== null) return usageFailure(ctx, inside);
+  }
   if (settings.isListOnly) return await listPlan(ctx, settings);
   // git runs while exec loads what the launch needs, the executor process
   // starts up while the pipeline is loaded and planned.
@@ -228,7 +264,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   // Listened to before the executor process and the temporary directory
   // exist: Ctrl-C while the pipeline is planned removes them and exits 130.
   using interruption = listenForInterruption(ctx);
-  await using early = await startExecutorEarly(ctx, settings);
+  await using early = await startExecutorEarly(ctx, settings, base);
   const m = await importPipelineModules();
   const runModules = importRunModules();
   // Awaited only when the pipeline runs; a failure then surfaces there.
@@ -251,7 +287,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     for (const job of plan.skipped) ctx.err(`  ${job.name}: ${job.reason}`);
     return 0;
   }
-  if (settings.executor === "docker" && settings.dockerImage === "") {
+  if (settings.executor === "docker" && (base?.runner.docker.image ?? "") === "") {
     const bare = plan.jobs.find((j) => j.jobSpec.image.name === "");
     if (bare) {
       return usageFailure(
@@ -303,30 +339,21 @@ async function lockStateDir(
 }
 
 interface Interruption extends Disposable {
-  /** Aborted by the first interrupting signal (SIGINT, SIGTERM, SIGHUP). */
+  /** Aborted by the first SIGINT or SIGTERM. */
   readonly signal: AbortSignal;
   /** Whether jobs may be running (what the interruption message says). */
   isRunning: boolean;
 }
 
-/**
- * The signals that stop exec as Ctrl-C does. A hangup (the terminal or the
- * ssh session closed) is one: by default it killed exec at once, which left
- * its temporary directory behind. Windows has Ctrl-C and Ctrl-Break only
- * (Deno refuses to listen for the others there).
- */
-const INTERRUPTING_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT", "SIGBREAK"]
-  : ["SIGINT", "SIGTERM", "SIGHUP"];
-
-/** Listens for Ctrl-C (and SIGTERM, SIGHUP) until disposed; says so on the first. */
+/** Listens for Ctrl-C (and SIGTERM) until disposed; says so on the first. */
 function listenForInterruption(ctx: CliContext): Interruption {
   const stop = new AbortController();
   const interruption: Interruption = {
     signal: stop.signal,
     isRunning: false,
     [Symbol.dispose]() {
-      for (const signal of INTERRUPTING_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
     },
   };
   const onSignal = () => {
@@ -339,7 +366,8 @@ function listenForInterruption(ctx: CliContext): Interruption {
     }
     stop.abort();
   };
-  for (const signal of INTERRUPTING_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   return interruption;
 }
 
@@ -519,6 +547,10 @@ export async function execStateDir(
 interface EarlyExecutor extends AsyncDisposable {
   stateDir: string;
   executorStateDir: string;
+  /** The jobs' builds directory on this host (docker: the host side of its bind). */
+  hostBuildsDir: string;
+  /** The shell executor's local cache directory; null for docker (a volume). */
+  hostCacheDir: string | null;
   tempDir: string;
   launcher: ExecutorLauncher;
   /** The runner entry and the executor permissions for the endpoint at `url`. */
@@ -547,7 +579,11 @@ function importLaunchModules() {
   ]);
 }
 
-async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<EarlyExecutor> {
+async function startExecutorEarly(
+  ctx: CliContext,
+  s: ExecSettings,
+  base: ExecRunnerBase | null,
+): Promise<EarlyExecutor> {
   const [launch, stateDir, tempDir] = await Promise.all([
     importLaunchModules(),
     execStateDir(s.projectDir, ctx.env),
@@ -572,8 +608,12 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
       cause: error,
     });
   }
+  const dirs = execDirs(ctx, s.executor, { stateDir, given: base?.given ?? {} });
   const configFor = (url: string) => {
-    const runner = execRunnerConfig(execRunnerDefaults(s.executor), { s, url, stateDir });
+    const runner = execRunnerConfig(
+      base === null ? execRunnerDefaults(s.executor) : structuredClone(base.runner),
+      { url, dirs, given: base?.given ?? {} },
+    );
     const permissions = executorPermissions({
       runner,
       cwd: stateDir,
@@ -615,6 +655,7 @@ async function startExecutorEarly(ctx: CliContext, s: ExecSettings): Promise<Ear
   return {
     stateDir,
     executorStateDir,
+    ...dirs,
     tempDir,
     launcher,
     configFor,
@@ -660,13 +701,22 @@ async function runPlan(
   },
 ): Promise<number> {
   const [{ ExecOutput, renderSummary }, { ExecutorJobRunner }, { runPipeline }] = modules;
-  const { stateDir, executorStateDir, tempDir } = early;
-  const buildsDir = join(stateDir, "builds");
+  const { stateDir, executorStateDir, tempDir, hostBuildsDir, hostCacheDir } = early;
   const artifactsDir = join(stateDir, "artifacts");
   // Synchronous, on the way to the first job's start: each asynchronous call
   // is a hop to a pool thread and back, which a busy host is slow to schedule.
-  Deno.mkdirSync(buildsDir, { recursive: true });
-  Deno.mkdirSync(join(stateDir, "cache"), { recursive: true });
+  // A --builds-dir or --cache-dir that cannot be made is the user's to fix.
+  for (const [dir, what] of [[hostBuildsDir, "builds"], [hostCacheDir, "cache"]] as const) {
+    if (dir === null) continue;
+    try {
+      Deno.mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      return usageFailure(
+        ctx,
+        `Cannot create the ${what} directory "${dir}" (--${what}-dir): ${(error as Error).message}`,
+      );
+    }
+  }
   Deno.mkdirSync(executorStateDir, { recursive: true });
   // Artifacts belong to one run, as to one pipeline in GitLab.
   try {
@@ -709,7 +759,7 @@ async function runPlan(
     tempDir,
     workspace: plan.workspace,
     projectPath,
-    hostBuildsDir: buildsDir,
+    hostBuildsDir,
     expectedJobs: plan.jobs.length,
     ...(spare !== null ? { spare } : {}),
   });
@@ -777,29 +827,95 @@ async function runPlan(
   return 0;
 }
 
+/** Where exec's jobs keep their builds and (shell) local cache. */
+interface ExecDirs {
+  hostBuildsDir: string;
+  hostCacheDir: string | null;
+  /** `builds_dir` of the runner entry: the host's for shell, the container's for docker ("": /builds). */
+  buildsDir: string;
+  /** `cache_dir` of the runner entry; "" for the executor's default. */
+  cacheDir: string;
+}
+
 /**
- * The runner entry exec's jobs run with: `runner` (the executor's defaults), `url` the local
- * endpoint, builds and cache under the state directory. For docker the host
- * builds directory is bound at `/builds` (so the copied working tree is what
- * the container sees) and images are pulled only when missing.
+ * Why a shell `--builds-dir` or `--cache-dir` cannot be used: inside the
+ * project, jobs would write the working tree, and the next run would copy
+ * their builds into its jobs. Null when both can.
+ */
+function dirInsideProject(
+  ctx: CliContext,
+  s: ExecSettings,
+  given: Record<string, unknown>,
+): string | null {
+  if (s.executor !== "shell") return null;
+  for (const key of ["builds_dir", "cache_dir"]) {
+    const dir = given[key];
+    if (typeof dir !== "string" || dir === "") continue;
+    const onHost = isAbsolute(dir) ? dir : resolve(ctx.cwd, dir);
+    const project = resolve(s.projectDir);
+    if (onHost === project || onHost.startsWith(`${project}/`)) {
+      return `--${
+        key.replace("_", "-")
+      } "${dir}" is inside the project "${project}": exec never writes the working tree; choose a directory outside it`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The builds and cache directories: `--builds-dir` and `--cache-dir` when
+ * given (for the shell executor a relative one is taken from the directory
+ * exec was started in, as the official exec ran the job in its own process),
+ * else under the project's state directory. For docker they are paths in the
+ * container: the builds directory there is bound to the state directory's.
+ */
+function execDirs(
+  ctx: CliContext,
+  executor: ExecExecutor,
+  { stateDir, given }: { stateDir: string; given: Record<string, unknown> },
+): ExecDirs {
+  const flag = (key: string) => typeof given[key] === "string" ? given[key] as string : "";
+  const onHost = (dir: string) => isAbsolute(dir) ? dir : resolve(ctx.cwd, dir);
+  if (executor === "shell") {
+    const hostBuildsDir = flag("builds_dir")
+      ? onHost(flag("builds_dir"))
+      : join(stateDir, "builds");
+    const hostCacheDir = flag("cache_dir") ? onHost(flag("cache_dir")) : join(stateDir, "cache");
+    return { hostBuildsDir, hostCacheDir, buildsDir: hostBuildsDir, cacheDir: hostCacheDir };
+  }
+  return {
+    hostBuildsDir: join(stateDir, "builds"),
+    hostCacheDir: null,
+    buildsDir: flag("builds_dir"),
+    cacheDir: flag("cache_dir"),
+  };
+}
+
+/**
+ * The runner entry exec's jobs run with: `runner` (the executor's defaults
+ * with the runner flags given), `url` the local endpoint, builds and cache
+ * where `dirs` says. For docker the host builds directory is bound at the
+ * container's (so the copied working tree is what the container sees) and
+ * images are pulled only when missing, unless `--docker-pull-policy` says
+ * otherwise.
  */
 function execRunnerConfig(
   runner: RunnerConfig,
-  { s, url, stateDir }: { s: ExecSettings; url: string; stateDir: string },
+  { url, dirs, given }: { url: string; dirs: ExecDirs; given: Record<string, unknown> },
 ): RunnerConfig {
   runner.name = "runner exec";
   runner.url = url;
   runner.token = "";
-  if (s.executor === "shell") {
-    runner.buildsDir = join(stateDir, "builds");
-    runner.cacheDir = join(stateDir, "cache");
-  } else {
+  runner.buildsDir = dirs.buildsDir;
+  runner.cacheDir = dirs.cacheDir;
+  if (runner.executor === "docker") {
+    const docker = (given["docker"] ?? {}) as Record<string, unknown>;
     runner.docker = {
       ...runner.docker,
-      image: s.dockerImage,
-      volumes: [...runner.docker.volumes, `${join(stateDir, "builds")}:/builds`],
-      pullPolicy: ["if-not-present"],
-      allowedPullPolicies: [],
+      volumes: [...runner.docker.volumes, `${dirs.hostBuildsDir}:${dirs.buildsDir || "/builds"}`],
+      ...(docker["pull_policy"] === undefined
+        ? { pullPolicy: ["if-not-present"], allowedPullPolicies: [] }
+        : {}),
     };
   }
   return runner;
