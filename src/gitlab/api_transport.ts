@@ -205,8 +205,14 @@ export class ApiTransport implements Disposable {
         headersTimer = setLongTimeout(() => headersLate.abort(), headerTimeout.ms);
       };
       let answered = false;
+      // What reading our own body threw (an artifact file that cannot be
+      // read): the request failed here, not on the way to GitLab.
+      let bodyFailure: { error: unknown } | undefined;
       const streamed = init.body instanceof ReadableStream
-        ? endNotified(init.body, () => answered ? undefined : startHeadersTimer())
+        ? endNotified(init.body, {
+          onEnd: () => answered ? undefined : startHeadersTimer(),
+          onError: (error) => bodyFailure = { error },
+        })
         : undefined;
       if (streamed) init.body = streamed;
       else startHeadersTimer();
@@ -225,6 +231,17 @@ export class ApiTransport implements Disposable {
         if (streamed && !streamed.locked) await streamed.cancel(cause).catch(() => {});
         this.#report(request, 0, started);
         if (request.signal?.aborted) throw request.signal.reason;
+        if (bodyFailure) {
+          const { error } = bodyFailure;
+          throw new GitLabApiError(
+            request.endpoint,
+            0,
+            `Cannot send "${request.method} ${request.url.pathname}": ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+            { cause: error },
+          );
+        }
         const why = headersLate.signal.aborted
           ? `no answer within ${headerTimeout.ms / 1000} s` +
             (headerTimeout.setting === "" ? "" : ` (${headerTimeout.setting})`)
@@ -466,25 +483,32 @@ function readEnv(name: string): string | undefined {
 }
 
 /**
- * `body` as fetch reads it, calling `onEnd` once it has been read to its end.
+ * `body` as fetch reads it, calling `onEnd` once it has been read to its end
+ * and `onError` with what a read of it threw.
  * The body is locked only once fetch reads it, so a request that fails before
  * leaves it to its owner to cancel; cancelling the wrapper cancels the body.
  */
 function endNotified(
   body: ReadableStream<Uint8Array>,
-  onEnd: () => void,
+  on: { onEnd: () => void; onError: (error: unknown) => void },
 ): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       reader ??= body.getReader();
-      const { done, value } = await reader.read();
-      if (!done) {
-        controller.enqueue(value);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        on.onError(error);
+        throw error;
+      }
+      if (!chunk.done) {
+        controller.enqueue(chunk.value);
         return;
       }
       controller.close();
-      onEnd();
+      on.onEnd();
     },
     cancel: (reason) => reader ? reader.cancel(reason) : body.cancel(reason),
   }, { highWaterMark: 0 });

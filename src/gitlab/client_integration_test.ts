@@ -735,6 +735,35 @@ Deno.test("an artifact upload GitLab took whole and never answers ends after the
   );
 });
 
+Deno.test("an artifact upload whose body cannot be read says so, not that GitLab was not reached", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const runner = gitlab.createRunner({ kind: "created" });
+  gitlab.enqueueJob({ variables: [] });
+  using runnerApi = runnerClient(gitlab, runner.token);
+  const job = await pickJob(runnerApi);
+  using client = new JobClient({ url: gitlab.url, runnerInfo: INFO });
+  let sent = false;
+  const error = await client.postArtifact({ id: job.id, token: job.token }, {
+    fileName: "artifacts.zip",
+    format: "zip",
+    type: "archive",
+    expireIn: "",
+    // As an archive stream fails on a file the job's user may not read.
+    body: new ReadableStream({
+      pull(c) {
+        if (sent) throw new Error('Cannot read "out/secret": Permission denied (os error 13)');
+        sent = true;
+        c.enqueue(new TextEncoder().encode("PK"));
+      },
+    }),
+    baseUrl: "",
+  }).catch((e) => e);
+  assert.match(
+    String(error?.message),
+    /^Cannot send "POST \/api\/v4\/jobs\/\d+\/artifacts": Cannot read "out\/secret": Permission denied/,
+  );
+});
+
 Deno.test("an artifact upload slower to send than the response header timeout is not cut", async () => {
   await using gitlab = await FakeGitLab.start();
   const runner = gitlab.createRunner({ kind: "created" });
