@@ -8,8 +8,8 @@ import type { Executor, JobOutput } from "../executors/executor.ts";
 import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
 import { dockerConfigPath, executorStateDir } from "../poller/executor_paths.ts";
-import { type JobSpec, variableValue } from "../job/job_spec.ts";
-import { resolveFeatureFlags } from "../build/feature_flags.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { featureFlagsForJob } from "../build/feature_flags.ts";
 import { parseEnvironment } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
@@ -86,10 +86,10 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         lease: await processLease((dir) => OwnerLease.acquire(dir), ctx.stateDir),
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
-        isUmaskDisabled: resolveFeatureFlags(
-          runner.featureFlags,
-          (key) => variableValue(ctx.job, key),
-        )["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] === true,
+        // As the build resolves flags: the runner's `environment` counts, values are expanded.
+        isUmaskDisabled:
+          featureFlagsForJob(runner, ctx.job.variables)["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] ===
+            true,
         runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] || readDockerConfig(ctx.env),
         credentialHelper: new ProcessCredentialHelper(),
       });

@@ -6,6 +6,12 @@ import { parseJobSpec } from "../job/job_spec.ts";
 import { SilentLogger } from "../log/logger.ts";
 import { executorStateDir } from "../poller/executor_paths.ts";
 import { createExecutor, type ExecutorContext } from "./executor_factory.ts";
+import {
+  BUSYBOX_TEST_IMAGE,
+  DEBIAN_TEST_IMAGE,
+  dockerSkipReason,
+  ensureTestImages,
+} from "../../tests/fixtures/docker_images.ts";
 
 function context(root: string, executor: string, jobId: number): ExecutorContext {
   return {
@@ -49,3 +55,39 @@ for (const executor of ["docker", "docker+ssh"]) {
     }
   });
 }
+
+const dockerSkip = await dockerSkipReason();
+if (dockerSkip === null) await ensureTestImages();
+
+Deno.test({
+  name:
+    "FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR in [[runners]] environment reaches the docker executor, as a job variable does",
+  ignore: dockerSkip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "runner-factory-" });
+    try {
+      const ctx = context(root, "docker", 1);
+      ctx.runner = {
+        ...ctx.runner,
+        environment: ["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR=true"],
+        docker: {
+          ...ctx.runner.docker,
+          image: BUSYBOX_TEST_IMAGE,
+          helperImage: DEBIAN_TEST_IMAGE,
+          pullPolicy: ["if-not-present"],
+          allowedPullPolicies: [],
+        },
+      };
+      const signal = new AbortController().signal;
+      await using executor = await createExecutor(ctx);
+      await executor.prepare(signal);
+      // get_sources runs in the helper container, under `umask 0000` unless the flag is on.
+      assert.equal(await executor.run({ stage: "get_sources", script: "umask" }, signal), 0);
+      assert.match((ctx.output as CollectedOutput).text(), /^0022$/m);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
