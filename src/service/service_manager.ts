@@ -111,17 +111,25 @@ export class ServiceManager {
     const path = platform.definitionPath;
     const isDefined = path === undefined ? true : await this.#files.exists(path);
     let state: ServiceState;
+    // Why the state is unknown (a user bus that su or sudo did not bring, no systemctl):
+    // the official runner prints the error there too.
+    let why = "";
+    const argv = platform.statusCommand();
     try {
-      state = platform.readStatus(await this.#commands.run(platform.statusCommand()), isDefined);
+      const result = await this.#commands.run(argv);
+      state = platform.readStatus(result, isDefined);
+      why = result.stderr.trim().split("\n")[0] ?? "";
     } catch (error) {
-      this.#log.debug("Service status query failed", { [F.ERROR]: errorText(error) });
       state = isDefined ? "unknown" : "not-installed";
+      why = `${argv.join(" ")}: ${errorText(error)}`;
     }
     const isRunning = state === "running";
     return {
       state,
       isRunning,
-      message: `${service.name}: ${STATUS_TEXT[state]}`,
+      message: `${service.name}: ${STATUS_TEXT[state]}${
+        state === "unknown" && why ? `: ${why}` : ""
+      }`,
       exitCode: isRunning ? 0 : 1,
     };
   }

@@ -5,6 +5,7 @@ import { ServiceError } from "./service_error.ts";
 import { ServiceManager } from "./service_manager.ts";
 import {
   linuxRoot,
+  linuxUser,
   macHost,
   MemoryFiles,
   ok,
@@ -263,4 +264,31 @@ Deno.test("with --init-user the config install creates, and the directories it c
     defineService("install", { user: "gitlab-runner" }, linuxRoot()),
   );
   assert.deepEqual(asRoot.files.log.filter((line) => line.startsWith("chown")), []);
+});
+
+Deno.test("status unknown says why: the query's error, or the program that could not run", async () => {
+  const def = defineService("status", { userService: true }, linuxUser());
+  const unit = "/home/alice/.config/systemd/user/gitlab-runner.service";
+  const noBus = manager(
+    new ScriptedCommands(() => ({
+      code: 1,
+      stdout: "",
+      stderr: "Failed to connect to bus: No medium found\n",
+    })),
+  );
+  noBus.files.files.set(unit, { content: "", mode: 0o644 });
+  assert.equal(
+    (await noBus.manager.status(def)).message,
+    "gitlab-runner: Service status unknown: Failed to connect to bus: No medium found",
+  );
+  const missing = manager(
+    new ScriptedCommands(() => {
+      throw new Deno.errors.NotFound("Failed to spawn 'systemctl': entity not found");
+    }),
+  );
+  missing.files.files.set(unit, { content: "", mode: 0o644 });
+  assert.equal(
+    (await missing.manager.status(def)).message,
+    "gitlab-runner: Service status unknown: systemctl --user is-active gitlab-runner.service: Failed to spawn 'systemctl': entity not found",
+  );
 });
