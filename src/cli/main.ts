@@ -210,7 +210,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "artifacts-uploader": {
-    summary: "Create and upload cache artifacts (internal)",
+    summary: "Create and upload build artifacts (internal)",
     hidden: true,
     load: async () => {
       const m = await import("./commands/job_helpers.ts");
@@ -239,6 +239,14 @@ const COMMANDS: Record<string, Command> = {
     load: async () => {
       const m = await import("./commands/job_helpers.ts");
       return { flags: m.CACHE_EXTRACTOR_FLAGS, run: m.cacheExtractorCommand };
+    },
+  },
+  "cache-init": {
+    summary: "Make the paths given as arguments writable for every user (internal)",
+    hidden: true,
+    load: async () => {
+      const m = await import("./commands/job_helpers.ts");
+      return { flags: m.CACHE_INIT_FLAGS, run: m.cacheInitCommand };
     },
   },
   install: { summary: "Install service", load: serviceAction("install") },

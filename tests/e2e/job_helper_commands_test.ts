@@ -365,3 +365,22 @@ Deno.test("artifacts-uploader names an --expire-in that is no duration and sends
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("cache-init makes each path it is given mode 0777, naming one it cannot change, as the official helper", async () => {
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    await Deno.mkdir(`${root}/cache`, { mode: 0o700 });
+    await Deno.mkdir(`${root}/builds`, { mode: 0o700 });
+    const run = await runCli(["cache-init", "cache", "missing", `${root}/builds`], { cwd: root });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /ERROR: Cannot make "missing" mode 0777: No such file or directory/);
+    assert.equal((await Deno.stat(`${root}/cache`)).mode! & 0o7777, 0o777);
+    assert.equal((await Deno.stat(`${root}/builds`)).mode! & 0o7777, 0o777);
+
+    const none = await runCli(["cache-init"], { cwd: root });
+    assert.equal(none.code, 2, none.stdout + none.stderr);
+    assert.match(none.stdout, /ERROR: No arguments passed, at least 1 path is required/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,8 +1,9 @@
 /**
  * The official helper commands a job's own scripts call (the custom
  * executor's stages do, as the official runner's do):
- * `artifacts-uploader`, `artifacts-downloader`, `cache-archiver` and
- * `cache-extractor`, with the official flags and environment names. They
+ * `artifacts-uploader`, `artifacts-downloader`, `cache-archiver`,
+ * `cache-extractor` and `cache-init`, with the official flags and
+ * environment names. They
  * work on the current directory (the project directory) and print what the
  * job log should show; the exit code says whether the step worked.
  *
@@ -409,6 +410,30 @@ export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<
       );
     } finally {
       await reader.close();
+    }
+  });
+}
+
+export const CACHE_INIT_FLAGS: FlagSpec[] = [];
+
+/**
+ * `cache-init <path>...`: makes each path mode 0777, as the official helper
+ * does to the cache and build directories a job's user other than root must
+ * write. A path that cannot be changed is named and the rest go on (exit 0),
+ * as there.
+ */
+export function cacheInitCommand(ctx: CliContext, args: string[]): Promise<number> {
+  const flags = new Flags(parseFlags(args, CACHE_INIT_FLAGS, ctx.env, { takesArguments: true }));
+  return helper(ctx, async () => {
+    if (flags.positionals.length === 0) {
+      throw new UsageFailure("No arguments passed, at least 1 path is required");
+    }
+    for (const path of flags.positionals) {
+      try {
+        await Deno.chmod(resolve(ctx.cwd, path), 0o777);
+      } catch (err) {
+        ctx.out(`ERROR: Cannot make ${JSON.stringify(path)} mode 0777: ${(err as Error).message}`);
+      }
     }
   });
 }
