@@ -199,7 +199,13 @@ export class DistributedCacheStore implements CacheStore {
     });
     if (answer.status < 200 || answer.status > 299) {
       const problem = parseStorageError(answer.text, answer.headers);
-      throw new Error(`Cannot upload cache: ${describe(answer.status, problem)}`);
+      const hint = answer.status === 400 && SSE_REFUSALS.has(problem.code) &&
+          Object.keys(request.headers).some((h) =>
+            h.toLowerCase() === "x-amz-server-side-encryption"
+          )
+        ? "the server refused the ServerSideEncryption of [runners.cache.s3]"
+        : HINTS[problem.code];
+      throw new Error(`Cannot upload cache: ${describe(answer.status, problem, hint)}`);
     }
   }
 
@@ -318,8 +324,11 @@ export function parseStorageError(body: string, headers?: Headers): StorageError
   };
 }
 
-function describe(status: number, problem: StorageError): string {
-  const hint = HINTS[problem.code];
+function describe(
+  status: number,
+  problem: StorageError,
+  hint: string | undefined = HINTS[problem.code],
+): string {
   const detail = [problem.code, problem.message].filter((s) => s !== "").join(": ");
   return `the server answered ${status}${detail ? ` ${detail}` : ""}${hint ? ` (${hint})` : ""}`;
 }
@@ -337,6 +346,13 @@ const HINTS: Record<string, string> = {
   RequestTimeTooSkewed: "the runner's clock differs from the server's: sync the clock",
   AccessDenied: "the credentials may not access this object",
 };
+
+/**
+ * 400 codes of an upload that asked for server-side encryption the server
+ * will not do: radosgw without SSE set up answers "InvalidRequest" with no
+ * message, AWS "InvalidArgument" for a mode or key it does not take.
+ */
+const SSE_REFUSALS = new Set(["InvalidRequest", "InvalidArgument", "NotImplemented"]);
 
 /** `reader` counting what is read into `meter`. */
 function meteredReader(reader: RandomAccessReader, meter: TransferMeter): RandomAccessReader {

@@ -178,6 +178,31 @@ Deno.test("distributed cache uploads with a negative MaxUploadedArchiveSize, whi
   assert.deepEqual(lines, ["Uploading cache.zip to http://s3.test/b/deps"]);
 });
 
+Deno.test("distributed cache: an upload refused for its server-side encryption names ServerSideEncryption", async () => {
+  const refusal = { status: 400, body: "<Error><Code>InvalidRequest</Code></Error>" };
+  const store = (headers: Record<string, string>) =>
+    new DistributedCacheStore({
+      local: new MemoryStore(() => new Date("2026-01-01T00:00:00Z")),
+      urls: { presign: (key) => Promise.resolve({ url: `http://s3.test/b/${key}`, headers }) },
+      transfer: new ScriptedTransfer([refusal]),
+      maxUploadedArchiveSize: 0,
+      log: () => {},
+      signal: new AbortController().signal,
+    });
+  // radosgw without SSE set up answers so to ServerSideEncryption = "S3"; before,
+  // the warning was "the server answered 400 InvalidRequest", naming no setting.
+  await assert.rejects(
+    store({ "x-amz-server-side-encryption": "AES256" }).save("deps", "deps", body("zip")),
+    {
+      message: "Cannot upload cache: the server answered 400 InvalidRequest " +
+        "(the server refused the ServerSideEncryption of [runners.cache.s3])",
+    },
+  );
+  await assert.rejects(store({}).save("deps", "deps", body("zip")), {
+    message: "Cannot upload cache: the server answered 400 InvalidRequest",
+  });
+});
+
 Deno.test("distributed cache downloads a newer remote archive, keeps an up-to-date local one, and falls back to it on 404", async () => {
   const newer = setup([{
     status: 200,
