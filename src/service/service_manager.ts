@@ -72,6 +72,8 @@ export function planServiceAction(
 const STATUS_TEXT: Record<ServiceState, string> = {
   "running": "Service is running",
   "stopped": "Service has stopped",
+  // kardianos/service's error for systemd's "failed", which the official runner prints.
+  "failed": "service in failed state",
   // kardianos/service's ErrNotInstalled, which the official runner prints.
   "not-installed": "the service is not installed",
   "unknown": "Service status unknown",

@@ -292,3 +292,11 @@ Deno.test("status unknown says why: the query's error, or the program that could
     "gitlab-runner: Service status unknown: systemctl --user is-active gitlab-runner.service: Failed to spawn 'systemctl': entity not found",
   );
 });
+
+Deno.test("status of a systemd unit in the failed state says so, as the official one, not that it stopped", async () => {
+  const failed = manager(new ScriptedCommands(() => ({ code: 3, stdout: "failed\n", stderr: "" })));
+  failed.files.files.set("/etc/systemd/system/gitlab-runner.service", { content: "", mode: 0o644 });
+  const report = await failed.manager.status(defineService("status", {}, linuxRoot()));
+  assert.equal(report.message, "gitlab-runner: service in failed state");
+  assert.equal(report.exitCode, 1);
+});

@@ -34,7 +34,7 @@ export interface RunStep {
 }
 
 /** What a status query found. */
-export type ServiceState = "running" | "stopped" | "not-installed" | "unknown";
+export type ServiceState = "running" | "stopped" | "failed" | "not-installed" | "unknown";
 
 export interface CommandResult {
   code: number;

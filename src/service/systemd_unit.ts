@@ -131,7 +131,9 @@ export class SystemdPlatform implements ServicePlatform {
     const state = result.stdout.trim();
     if (state === "active" || state === "reloading" || state === "activating") return "running";
     if (!isDefined) return "not-installed";
-    if (state === "inactive" || state === "failed" || state === "deactivating") return "stopped";
+    // "failed": it exited with an error, or systemd gave up restarting it (StartLimitBurst).
+    if (state === "failed") return "failed";
+    if (state === "inactive" || state === "deactivating") return "stopped";
     return "unknown";
   }
 
