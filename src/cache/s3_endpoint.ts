@@ -82,6 +82,14 @@ export function s3ObjectUrl(s3: S3CacheConfig, objectName: string): URL {
   if (isS3PathStyle(s3) && !s3.accelerate) {
     return new URL(`${origin.origin}/${encodeURIComponent(s3.bucketName)}/${path}`);
   }
+  // "bucket.127.0.0.1" is no host name: the URL parser refused it ("Invalid URL").
+  if (/^\[.*\]$|^[\d.]+$/.test(origin.hostname)) {
+    throw new RangeError(
+      `[runners.cache.s3] PathStyle = false does not work with ServerAddress ${
+        JSON.stringify(s3.serverAddress)
+      }: an IP address cannot take the bucket as a subdomain (remove PathStyle)`,
+    );
+  }
   return new URL(`${origin.protocol}//${s3.bucketName}.${origin.host}/${path}`);
 }
 

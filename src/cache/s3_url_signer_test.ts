@@ -154,6 +154,15 @@ Deno.test("an S3 ServerAddress, BucketName or BucketLocation that cannot make th
       } is not a name: a URL resolves it as a path step, so the cache would go to another bucket or container`,
     );
   }
+  // Before, "Invalid URL: 'http://cache.127.0.0.1:7480/k'", naming no key.
+  for (const serverAddress of ["127.0.0.1:7480", "[::1]:7480"]) {
+    refused(
+      { serverAddress, pathStyle: false },
+      `[runners.cache.s3] PathStyle = false does not work with ServerAddress ${
+        JSON.stringify(serverAddress)
+      }: an IP address cannot take the bucket as a subdomain (remove PathStyle)`,
+    );
+  }
   refused(
     { bucketLocation: "../x" },
     '[runners.cache.s3] BucketLocation "../x" is not a region name: letters, digits, "-" and "_" only',
