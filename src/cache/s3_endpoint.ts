@@ -79,7 +79,9 @@ export function s3ObjectUrl(s3: S3CacheConfig, objectName: string): URL {
   checkS3Config(s3);
   const origin = new URL(serviceOrigin(s3));
   const path = encodeObjectName(objectName);
-  if (isS3PathStyle(s3) && !s3.accelerate) {
+  // Acceleration has its own host (virtual-host only); a server of one's own ignores it.
+  const isAccelerated = s3.accelerate && !hasCustomServerAddress(s3);
+  if (isS3PathStyle(s3) && !isAccelerated) {
     return new URL(`${origin.origin}/${encodeURIComponent(s3.bucketName)}/${path}`);
   }
   // "bucket.127.0.0.1" is no host name: the URL parser refused it ("Invalid URL").

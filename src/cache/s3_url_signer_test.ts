@@ -100,6 +100,18 @@ Deno.test('ServerAddress "s3.amazonaws.com" is AWS\'s default endpoint, as in th
   );
 });
 
+Deno.test("Accelerate with a ServerAddress of its own changes nothing, as in the official runner", () => {
+  // Before, it put the bucket in the host name: "http://cache.minio:9000/k".
+  assert.equal(
+    s3ObjectUrl(s3({ serverAddress: "minio:9000", insecure: true, accelerate: true }), "k").href,
+    "http://minio:9000/cache/k",
+  );
+  assert.equal(
+    s3ObjectUrl(s3({ serverAddress: "127.0.0.1:7480", accelerate: true }), "k").href,
+    "https://127.0.0.1:7480/cache/k",
+  );
+});
+
 Deno.test("a bucket name with dots on an AWS ServerAddress goes in the path under TLS, as the official client detects", () => {
   // Before, "https://my.cache.s3.amazonaws.com/k": AWS's certificate
   // (*.s3.amazonaws.com) covers one label, so every transfer failed TLS.
