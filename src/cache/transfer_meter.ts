@@ -14,11 +14,23 @@
  */
 
 import { MAX_TIMER_MS } from "../time/clock.ts";
+import { parseGoDuration } from "../time/go_duration.ts";
 
 /** Where the meter writes (raw job log text) and how often. */
 export interface TransferProgress {
   write(text: string): void;
   intervalMs: number;
+}
+
+/**
+ * Milliseconds between meter lines for a `TRANSFER_METER_FREQUENCY` value (a
+ * Go duration), or null for no meter: unset, empty, 0 or less. Throws when
+ * the value is no Go duration; the caller names the variable.
+ */
+export function transferMeterInterval(value: string | undefined): number | null {
+  if (value === undefined || value === "") return null;
+  const ms = parseGoDuration(value);
+  return ms > 0 ? ms : null;
 }
 
 /** `b` bytes as the official meter writes them: `999 B`, `1.00 KB`, `4.19 MB`. */

@@ -20,8 +20,7 @@ import { resolveFeatureFlags } from "../build/feature_flags.ts";
 import { expandValue, lookupVariable } from "../build/job_variables.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
-import type { TransferProgress } from "../cache/transfer_meter.ts";
-import { parseGoDuration } from "../time/go_duration.ts";
+import { transferMeterInterval, type TransferProgress } from "../cache/transfer_meter.ts";
 import type { JobFiles } from "./job_files.ts";
 
 export interface JobFileHooksOptions {
@@ -270,16 +269,14 @@ function cacheRequestTimeoutMs(ctx: StageContext): number {
  * above 0 (at least every second).
  */
 function transferProgress(ctx: StageContext): TransferProgress | null {
-  const value = variable(ctx, "TRANSFER_METER_FREQUENCY") ?? "";
-  if (value === "") return null;
-  let intervalMs: number;
+  let intervalMs: number | null;
   try {
-    intervalMs = parseGoDuration(value);
+    intervalMs = transferMeterInterval(variable(ctx, "TRANSFER_METER_FREQUENCY"));
   } catch (err) {
     sinkOf(ctx)(`WARNING: TRANSFER_METER_FREQUENCY: ${(err as Error).message}; no transfer meter`);
     return null;
   }
-  if (intervalMs <= 0) return null;
+  if (intervalMs === null) return null;
   return { write: (text) => ctx.log.raw(text), intervalMs: Math.max(1000, intervalMs) };
 }
 

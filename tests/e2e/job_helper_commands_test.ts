@@ -384,3 +384,43 @@ Deno.test("cache-init makes each path it is given mode 0777, naming one it canno
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("artifacts-uploader and artifacts-downloader print the transfer meter when TRANSFER_METER_FREQUENCY (or --transfer-meter-frequency) is set, as the official helpers; a bad value is named and the transfer goes on", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    await Deno.writeTextFile(`${root}/out.txt`, "built");
+    const credentials = ["--url", gitlab.url, "--token", picked.token, "--id", String(job.id)];
+    const upload = await runCli(["artifacts-uploader", ...credentials, "--path", "out.txt"], {
+      cwd: root,
+      env: { TRANSFER_METER_FREQUENCY: "1s" },
+    });
+    assert.equal(upload.code, 0, upload.stdout + upload.stderr);
+    assert.match(upload.stdout, /\rUploading artifacts \d+ B \([\d.]+ .?B\/s\) {16}\n/);
+
+    await Deno.remove(`${root}/out.txt`);
+    const download = await runCli(
+      ["artifacts-downloader", ...credentials, "--transfer-meter-frequency", "1s"],
+      { cwd: root },
+    );
+    assert.equal(download.code, 0, download.stdout + download.stderr);
+    assert.match(download.stdout, /\rDownloading artifacts \d+ B \([\d.]+ .?B\/s\) {16}\n/);
+    assert.equal(await Deno.readTextFile(`${root}/out.txt`), "built");
+
+    const bad = await runCli(["artifacts-downloader", ...credentials], {
+      cwd: root,
+      env: { TRANSFER_METER_FREQUENCY: "often" },
+    });
+    assert.equal(bad.code, 0, bad.stdout + bad.stderr);
+    assert.match(
+      bad.stdout,
+      /WARNING: TRANSFER_METER_FREQUENCY \(--transfer-meter-frequency\) "often": .*; no transfer meter/,
+    );
+    assert.doesNotMatch(bad.stdout, /Downloading artifacts \d/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -29,6 +29,7 @@ import { selectFiles } from "../../artifacts/file_selection.ts";
 import { LocalCommandRunner } from "../../artifacts/local_command_runner.ts";
 import { LocalScratchSpace } from "../../artifacts/local_scratch_space.ts";
 import { realSleep } from "../../artifacts/stage_retry.ts";
+import { transferMeterInterval, type TransferProgress } from "../../cache/transfer_meter.ts";
 import { artifactFormatOf, uploadArtifacts } from "../../artifacts/upload_artifacts.ts";
 import { JobClient } from "../../gitlab/job_client.ts";
 import { JobArtifactTransfer, type UploadDeadlines } from "../../job_files/artifact_transfer.ts";
@@ -55,6 +56,17 @@ const CREDENTIAL_FLAGS: FlagSpec[] = [
   },
   { name: "tls-key-file", type: "string", env: "CI_SERVER_TLS_KEY_FILE", help: "Client key" },
 ];
+
+/**
+ * The official helpers' meter flag. The cache helpers take it too and print
+ * nothing: they move no remote archive (the official ones meter only that).
+ */
+const TRANSFER_METER_FLAG: FlagSpec = {
+  name: "transfer-meter-frequency",
+  type: "string",
+  env: "TRANSFER_METER_FREQUENCY",
+  help: "If set to more than 0s it enables an interactive transfer meter",
+};
 
 const ARCHIVER_FLAGS: FlagSpec[] = [
   { name: "path", type: "list", help: "Add paths to archive" },
@@ -89,11 +101,13 @@ export const ARTIFACTS_UPLOADER_FLAGS: FlagSpec[] = [
     help: "Wait for GitLab's answer once the archive is sent (Go duration; 10m)",
   },
   { name: "generate-artifacts-metadata", type: "bool", help: "Not supported" },
+  TRANSFER_METER_FLAG,
 ];
 
 export const ARTIFACTS_DOWNLOADER_FLAGS: FlagSpec[] = [
   ...CREDENTIAL_FLAGS,
   { name: "direct-download", type: "bool", env: "FF_USE_DIRECT_DOWNLOAD", help: "Direct download" },
+  TRANSFER_METER_FLAG,
 ];
 
 export const CACHE_ARCHIVER_FLAGS: FlagSpec[] = [
@@ -102,11 +116,13 @@ export const CACHE_ARCHIVER_FLAGS: FlagSpec[] = [
   { name: "max-uploaded-archive-size", type: "int", help: "Not supported" },
   ...ARCHIVER_FLAGS,
   ...IGNORED_CACHE_FLAGS,
+  TRANSFER_METER_FLAG,
 ];
 
 export const CACHE_EXTRACTOR_FLAGS: FlagSpec[] = [
   { name: "file", type: "string", help: "The file containing your cache artifacts" },
   ...IGNORED_CACHE_FLAGS,
+  TRANSFER_METER_FLAG,
 ];
 
 function warnIgnored(ctx: CliContext, flags: Flags, names: readonly string[]): void {
@@ -196,6 +212,27 @@ function compression(ctx: CliContext, key: string): CompressionLevel {
   return parseCompressionLevel(ctx.env(key), (m) => ctx.out(`WARNING: ${key}: ${m}`));
 }
 
+/**
+ * The transfer meter `--transfer-meter-frequency` asks for, a line per tick
+ * (the job log shows each); a value that is no Go duration is named and the
+ * transfer goes on without a meter, as in a job's own stages.
+ */
+function transferProgress(ctx: CliContext, flags: Flags): TransferProgress | null {
+  let intervalMs: number | null;
+  try {
+    intervalMs = transferMeterInterval(flags.string(TRANSFER_METER_FLAG.name));
+  } catch (err) {
+    ctx.out(
+      `WARNING: TRANSFER_METER_FREQUENCY (--transfer-meter-frequency) ${
+        JSON.stringify(flags.string(TRANSFER_METER_FLAG.name))
+      }: ${(err as Error).message}; no transfer meter`,
+    );
+    return null;
+  }
+  if (intervalMs === null) return null;
+  return { write: (text) => ctx.out(text.replace(/\n$/, "")), intervalMs };
+}
+
 /** Runs a helper; prints the failure as the job log shows it and maps it to an exit code. */
 async function helper(ctx: CliContext, work: () => Promise<void>): Promise<number> {
   try {
@@ -251,6 +288,7 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       log: (line) => ctx.out(line),
       sleep: realSleep,
       signal: new AbortController().signal,
+      progress: transferProgress(ctx, flags),
     });
   });
 }
@@ -293,6 +331,7 @@ export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Pro
       log: (line) => ctx.out(line),
       sleep: realSleep,
       signal: new AbortController().signal,
+      progress: transferProgress(ctx, flags),
     });
   });
 }
