@@ -272,7 +272,12 @@ export class DistributedCacheStore implements CacheStore {
 /** A network failure (TLS, refused connection) after the retries, saying which transfer failed. */
 function transferError(what: "download" | "upload", err: unknown): Error {
   if (err instanceof DOMException && err.name === "AbortError") return err;
-  return new Error(`Cannot ${what} cache: ${reasonOf(err)}`, { cause: err });
+  const reason = reasonOf(err);
+  // rustls (fetch) and OpenSSL (node:http) on an answer that is not TLS.
+  const hint = /InvalidContentType|wrong version number/.test(reason)
+    ? " (the server does not answer in TLS: an S3 server over plain HTTP needs Insecure = true in [runners.cache.s3])"
+    : "";
+  return new Error(`Cannot ${what} cache: ${reason}${hint}`, { cause: err });
 }
 
 /**

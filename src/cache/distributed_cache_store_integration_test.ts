@@ -313,7 +313,7 @@ Deno.test("distributed cache gives up on a server that takes the request and nev
   }
 });
 
-Deno.test("distributed cache names why the connection failed (refused, TLS) without the URL's signature", async () => {
+Deno.test("distributed cache names why the connection failed (refused, TLS, with what to set for plain HTTP) without the URL's signature", async () => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = closed.addr.port;
   closed.close();
@@ -357,6 +357,14 @@ Deno.test("distributed cache names why the connection failed (refused, TLS) with
             ),
           );
           assert.match(err.message, reason);
+          // Before, the TLS failure was only rustls' "received corrupt message of type InvalidContentType".
+          assert.equal(
+            err.message.endsWith(
+              " (the server does not answer in TLS: an S3 server over plain HTTP needs Insecure = true in [runners.cache.s3])",
+            ),
+            url.startsWith("https:"),
+            err.message,
+          );
           assert.ok(!err.message.includes("SECRETSIG"), err.message);
           return true;
         });
