@@ -1,4 +1,4 @@
-import { dirname } from "node:path";
+import { dirname, posix } from "node:path";
 import type { CommandResult } from "./service_plan.ts";
 import type { CommandRunner, ServiceFiles } from "./service_manager.ts";
 
@@ -85,6 +85,44 @@ function idOf(name: string, flag: "-u" | "-g"): number | undefined {
   if (!USER_NAME.test(name)) return undefined;
   const out = outputOf("id", [flag, name])?.trim();
   return out !== undefined && /^\d+$/.test(out) ? Number(out) : undefined;
+}
+
+/**
+ * The first of `path` and its directories that the mode bits close to `user`
+ * (ACLs aside), as the kernel checks them for a process of that user: search
+ * on each directory, then read (`"read"`) or search (`"enter"`) on `path`.
+ * Undefined when open, for root, or for an unknown user; a part that does not
+ * exist yet is not checked (install creates it for the user).
+ */
+export function pathClosedTo(
+  user: string,
+  path: string,
+  need: "read" | "enter",
+): string | undefined {
+  const uid = idOf(user, "-u");
+  if (uid === undefined || uid === 0) return undefined;
+  const gids = (outputOf("id", ["-G", user]) ?? "").trim().split(/\s+/).map(Number);
+  const allows = (info: Deno.FileInfo, bit: number): boolean => {
+    const mode = info.mode ?? 0o777;
+    const shift = info.uid === uid ? 6 : gids.includes(info.gid ?? -1) ? 3 : 0;
+    return ((mode >> shift) & bit) !== 0;
+  };
+  const dirs: string[] = [];
+  for (let dir = posix.dirname(path);; dir = posix.dirname(dir)) {
+    dirs.unshift(dir);
+    if (posix.dirname(dir) === dir) break;
+  }
+  for (const [index, target] of [...dirs, path].entries()) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(target);
+    } catch {
+      return undefined;
+    }
+    const bit = index < dirs.length || need === "enter" ? 0o1 : 0o4;
+    if (!allows(info, bit)) return target;
+  }
+  return undefined;
 }
 
 /**

@@ -1,5 +1,10 @@
 export { configSteps, DEFAULT_CONFIG_TOML } from "./default_config.ts";
-export { DenoCommandRunner, DenoServiceFiles, homeOfUser } from "./deno_service_io.ts";
+export {
+  DenoCommandRunner,
+  DenoServiceFiles,
+  homeOfUser,
+  pathClosedTo,
+} from "./deno_service_io.ts";
 export { LaunchdPlatform, launchdPlistPath, renderLaunchdPlist } from "./launchd_plist.ts";
 export {
   DEFAULT_SERVICE_NAME,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DenoCommandRunner, DenoServiceFiles } from "./deno_service_io.ts";
+import { DenoCommandRunner, DenoServiceFiles, pathClosedTo } from "./deno_service_io.ts";
 import { configSteps } from "./default_config.ts";
 import { renderLaunchdPlist } from "./launchd_plist.ts";
 import { defineService } from "./service_definition.ts";
@@ -157,6 +157,30 @@ Deno.test("the real file backend gives a path to a user and that user's group", 
       new DenoServiceFiles().chown(path, "no-such-user-4f1c"),
       /No user "no-such-user-4f1c" on this host/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pathClosedTo checks the mode bits of each directory and of the path for that user", {
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o755);
+    const file = join(dir, "config.toml");
+    await Deno.writeTextFile(file, "");
+    await Deno.chmod(file, 0o600);
+    assert.equal(pathClosedTo("nobody", file, "read"), file);
+    assert.equal(pathClosedTo("root", file, "read"), undefined, "root reads everything");
+    await Deno.chmod(file, 0o644);
+    assert.equal(pathClosedTo("nobody", file, "read"), undefined);
+    await Deno.chmod(dir, 0o700);
+    assert.equal(pathClosedTo("nobody", file, "read"), dir);
+    assert.equal(pathClosedTo("nobody", dir, "enter"), dir);
+    // What does not exist yet, install creates for the user.
+    await Deno.chmod(dir, 0o755);
+    assert.equal(pathClosedTo("nobody", join(dir, "new", "config.toml"), "read"), undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

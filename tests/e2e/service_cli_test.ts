@@ -194,3 +194,46 @@ Deno.test("an empty --service, --config, --working-directory, --user or --init-u
     assert.match(res.stderr, new RegExp(`ERROR: Flag --${flag} is empty`), args.join(" "));
   }
 });
+
+Deno.test(
+  "install --init-user refuses a working directory or config.toml that user cannot reach, naming both, and installs nothing",
+  { ignore: Deno.build.os !== "linux" || Deno.uid() !== 0 },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
+    const name = `runner-access-test-${crypto.randomUUID().slice(0, 8)}`;
+    const unit = `/etc/systemd/system/${name}.service`;
+    try {
+      await Deno.chmod(dir, 0o755);
+      const closed = join(dir, "closed");
+      await Deno.mkdir(join(closed, "work"), { recursive: true });
+      await Deno.chmod(closed, 0o700);
+      const config = join(dir, "config.toml");
+      await Deno.writeTextFile(config, "concurrent = 1\n", { mode: 0o600 });
+      await Deno.chmod(config, 0o600);
+      const work = join(closed, "work");
+      const res = await runCli(["install", "-n", name, "-i", "nobody", "-d", work, "-c", config]);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `ERROR: User "nobody" \\(--init-user\\) cannot enter "${work}" \\(--working-directory\\): "${closed}" is closed to it`,
+        ),
+      );
+      const open = join(dir, "open");
+      await Deno.mkdir(open, { mode: 0o755 });
+      await Deno.chmod(open, 0o755);
+      const res2 = await runCli(["install", "-n", name, "-i", "nobody", "-d", open, "-c", config]);
+      assert.equal(res2.code, 1, res2.stderr);
+      assert.match(
+        res2.stderr,
+        new RegExp(
+          `ERROR: User "nobody" \\(--init-user\\) cannot read "${config}" \\(--config\\): "${config}" is closed to it`,
+        ),
+      );
+      assert.equal(existsSync(unit), false, "no unit written");
+    } finally {
+      await Deno.remove(unit).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

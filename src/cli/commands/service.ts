@@ -6,6 +6,7 @@ import {
   DenoCommandRunner,
   DenoServiceFiles,
   homeOfUser,
+  pathClosedTo,
   type ServiceAction,
   ServiceError,
   ServiceManager,
@@ -166,6 +167,22 @@ export async function serviceCommand(
         throw new CommandError(
           `No user "${definition.runAs}" on this host (--init-user): the service manager could not start the runner as it`,
         );
+      }
+      if (definition.runAs !== "" && os !== "windows") {
+        // The runner runs as this user: `run` must enter its working directory and read its
+        // config, or it stops at start and the service manager restarts it every 2 minutes.
+        const reached: [string, "read" | "enter", string][] = [
+          [definition.workingDirectory, "enter", "working-directory"],
+          [definition.configFile, "read", "config"],
+        ];
+        for (const [path, need, flag] of reached) {
+          const closed = pathClosedTo(definition.runAs, path, need);
+          if (closed !== undefined) {
+            throw new CommandError(
+              `User "${definition.runAs}" (--init-user) cannot ${need} "${path}" (--${flag}): "${closed}" is closed to it`,
+            );
+          }
+        }
       }
     }
     if (action === "status") {
