@@ -79,6 +79,10 @@ const UNSUPPORTED_VARIABLES: ReadonlyArray<
   ],
 ];
 
+function isInt64(n: bigint): boolean {
+  return n >= -(2n ** 63n) && n < 2n ** 63n;
+}
+
 export function resolveBuildSettings(
   lookup: (key: string) => string | undefined,
   options: { allowGitFetch: boolean; jobTimeoutMs: number; debugTraceDisabled: boolean },
@@ -108,7 +112,8 @@ export function resolveBuildSettings(
   const attempts = (key: string): number => {
     const raw = lookup(key);
     if (raw === undefined || raw === "") return 1;
-    if (!/^[+-]?\d+$/.test(raw)) {
+    // A number past Go's int64 fails strconv.ParseInt there: the default, not 10.
+    if (!/^[+-]?\d+$/.test(raw) || !isInt64(BigInt(raw))) {
       warnings.push(`Invalid ${key} "${raw}": it must be a number from 1 to 10; using 1`);
       return 1;
     }

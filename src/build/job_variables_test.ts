@@ -125,13 +125,21 @@ Deno.test("stage attempts out of 1-10 are clamped with a warning naming the vari
     'RESTORE_CACHE_ATTEMPTS "0" is out of the range 1 to 10: using 1',
     'ARTIFACT_DOWNLOAD_ATTEMPTS "-3" is out of the range 1 to 10: using 1',
   ]);
-  const odd = resolve({ GET_SOURCES_ATTEMPTS: "three", RESTORE_CACHE_ATTEMPTS: "1e1" });
+  const odd = resolve({
+    GET_SOURCES_ATTEMPTS: "three",
+    RESTORE_CACHE_ATTEMPTS: "1e1",
+    // Past int64: Go's strconv.ParseInt fails, so the official runner uses the default.
+    ARTIFACT_DOWNLOAD_ATTEMPTS: "99999999999999999999",
+  });
   assert.equal(odd.getSourcesAttempts, 1);
   assert.equal(odd.restoreCacheAttempts, 1);
+  assert.equal(odd.downloadArtifactsAttempts, 1);
   assert.deepEqual(odd.warnings, [
     'Invalid GET_SOURCES_ATTEMPTS "three": it must be a number from 1 to 10; using 1',
     'Invalid RESTORE_CACHE_ATTEMPTS "1e1": it must be a number from 1 to 10; using 1',
+    'Invalid ARTIFACT_DOWNLOAD_ATTEMPTS "99999999999999999999": it must be a number from 1 to 10; using 1',
   ]);
+  assert.equal(resolve({ GET_SOURCES_ATTEMPTS: "9223372036854775807" }).getSourcesAttempts, 10);
   const fine = resolve({ GET_SOURCES_ATTEMPTS: "4" });
   assert.equal(fine.getSourcesAttempts, 4);
   assert.deepEqual(fine.warnings, []);
