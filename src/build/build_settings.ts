@@ -68,11 +68,6 @@ const UNSUPPORTED_VARIABLES: ReadonlyArray<
     "a job section is run once",
   ],
   [
-    "CI_DEBUG_SERVICES",
-    (raw) => parseGoBool(raw) === true,
-    "service logs are shown only when a service fails its health check",
-  ],
-  [
     "CACHE_COMPRESSION_FORMAT",
     (raw) => raw.trim().toLowerCase() !== "zip",
     "caches are zip archives",
@@ -169,9 +164,12 @@ export function resolveBuildSettings(
     debugTrace = false;
   }
 
+  // The docker executor acts on it (isDebugServicesForJob); said here, once per job.
+  if (bool("CI_DEBUG_SERVICES", false) && options.debugTraceDisabled) {
+    warnings.push("CI_DEBUG_SERVICES: usage is disabled on this Runner");
+  }
   // Booleans all the same: a value that is none names itself, as in the official runner.
   bool("GIT_SUBMODULE_FORCE_HTTPS", false);
-  bool("CI_DEBUG_SERVICES", false);
   for (const [key, isActive, instead] of UNSUPPORTED_VARIABLES) {
     const raw = lookup(key) ?? "";
     if (raw !== "" && isActive(raw, { gitSubmoduleStrategy })) {

@@ -178,18 +178,39 @@ export function featureFlagsForJob(
 }
 
 /**
- * Whether the job's log is a debug trace (CI_DEBUG_TRACE read as the build
- * reads it: a Go boolean from the runner's `environment` or the job's
- * variables, and off when `debug_trace_disabled`), for the trace PATCHes'
- * `debug_trace`: GitLab shows such a log only to members who may see one.
+ * Whether the job's log is a debug trace (CI_DEBUG_TRACE or CI_DEBUG_SERVICES
+ * read as the build reads them: a Go boolean from the runner's `environment`
+ * or the job's variables, and off when `debug_trace_disabled`), for the trace
+ * PATCHes' `debug_trace`, as upstream's IsDebugModeEnabled: GitLab shows such
+ * a log only to members who may see one, and service output may hold anything.
  */
 export function isDebugTraceForJob(
   runner: { environment: readonly string[]; debugTraceDisabled: boolean },
   variables: readonly JobVariable[],
 ): boolean {
+  return isDebugVariableOn(runner, variables, "CI_DEBUG_TRACE") ||
+    isDebugServicesForJob(runner, variables);
+}
+
+/**
+ * Whether the docker executor follows the services' output into the job log
+ * (CI_DEBUG_SERVICES, read as CI_DEBUG_TRACE is; off when `debug_trace_disabled`).
+ */
+export function isDebugServicesForJob(
+  runner: { environment: readonly string[]; debugTraceDisabled: boolean },
+  variables: readonly JobVariable[],
+): boolean {
+  return isDebugVariableOn(runner, variables, "CI_DEBUG_SERVICES");
+}
+
+function isDebugVariableOn(
+  runner: { environment: readonly string[]; debugTraceDisabled: boolean },
+  variables: readonly JobVariable[],
+  key: string,
+): boolean {
   if (runner.debugTraceDisabled) return false;
   const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
-  return parseGoBool(lookupVariable(early, "CI_DEBUG_TRACE") ?? "") === true;
+  return parseGoBool(lookupVariable(early, key) ?? "") === true;
 }
 
 /**

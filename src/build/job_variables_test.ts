@@ -169,14 +169,12 @@ Deno.test("official job variables this runner does not act on warn when they wou
       GIT_SUBMODULE_PATHS: "libs/a",
       GIT_SUBMODULE_FORCE_HTTPS: "true",
       EXECUTOR_JOB_SECTION_ATTEMPTS: "3",
-      CI_DEBUG_SERVICES: "true",
       CACHE_COMPRESSION_FORMAT: "tarzstd",
     }),
     [
       "GIT_SUBMODULE_PATHS is not supported by this runner and has no effect: every submodule is updated",
       "GIT_SUBMODULE_FORCE_HTTPS is not supported by this runner and has no effect: submodule URLs are used as they are",
       "EXECUTOR_JOB_SECTION_ATTEMPTS is not supported by this runner and has no effect: a job section is run once",
-      "CI_DEBUG_SERVICES is not supported by this runner and has no effect: service logs are shown only when a service fails its health check",
       "CACHE_COMPRESSION_FORMAT is not supported by this runner and has no effect: caches are zip archives",
     ],
   );
@@ -231,4 +229,9 @@ Deno.test("CI_DEBUG_TRACE on a runner with debug_trace_disabled is off with the 
   const allowed = resolve({ CI_DEBUG_TRACE: "true" }, false);
   assert.equal(allowed.debugTrace, true);
   assert.deepEqual(allowed.warnings, []);
+  // CI_DEBUG_SERVICES alike, as the official runner (validateDebugTraceSettings).
+  assert.deepEqual(resolve({ CI_DEBUG_SERVICES: "1" }, true).warnings, [
+    "CI_DEBUG_SERVICES: usage is disabled on this Runner",
+  ]);
+  assert.deepEqual(resolve({ CI_DEBUG_SERVICES: "1" }, false).warnings, []);
 });

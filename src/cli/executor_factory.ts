@@ -9,7 +9,7 @@ import { ShellExecutor } from "../executors/shell/shell_executor.ts";
 import type { Logger } from "../log/logger.ts";
 import { dockerConfigPath, executorStateDir } from "../poller/executor_paths.ts";
 import type { JobSpec } from "../job/job_spec.ts";
-import { featureFlagsForJob } from "../build/feature_flags.ts";
+import { featureFlagsForJob, isDebugServicesForJob } from "../build/feature_flags.ts";
 import { parseEnvironment } from "../build/job_variables.ts";
 import { JobFailedError } from "../job/failure_reason.ts";
 import type { JobFiles } from "../job_files/mod.ts";
@@ -90,6 +90,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         isUmaskDisabled:
           featureFlagsForJob(runner, ctx.job.variables)["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] ===
             true,
+        isServiceLogFollowed: isDebugServicesForJob(runner, ctx.job.variables),
         runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] || readDockerConfig(ctx.env),
         credentialHelper: new ProcessCredentialHelper(),
       });

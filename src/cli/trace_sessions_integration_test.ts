@@ -154,6 +154,19 @@ Deno.test("CI_DEBUG_TRACE read as the build reads it marks the trace PATCHes deb
   );
 });
 
+Deno.test("CI_DEBUG_SERVICES marks the trace PATCHes debug_trace=true, as upstream's debug mode", async () => {
+  // The log then holds the services' output, which may hold anything.
+  assert.deepEqual(await debugTraceSent([{ key: "CI_DEBUG_SERVICES", value: "true" }]), ["true"]);
+  assert.deepEqual(await debugTraceSent([], { environment: ["CI_DEBUG_SERVICES=1"] }), ["true"]);
+  assert.deepEqual(await debugTraceSent([{ key: "CI_DEBUG_SERVICES", value: "false" }]), ["false"]);
+  assert.deepEqual(
+    await debugTraceSent([{ key: "CI_DEBUG_SERVICES", value: "true" }], {
+      debugTraceDisabled: true,
+    }),
+    ["false"],
+  );
+});
+
 Deno.test("a final update GitLab refuses is logged with its error and when it is tried again", async () => {
   await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
   const runnerToken = gitlab.createRunner().token;

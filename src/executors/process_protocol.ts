@@ -30,12 +30,15 @@ export const FRAME_TRACE_STDERR = 3;
 export const FRAME_TRACE_RUNNER = 4;
 /** The runner's own diagnostics (a custom driver's stderr). */
 export const FRAME_TRACE_RUNNER_STDERR = 5;
+/** Service containers' output (CI_DEBUG_SERVICES). */
+export const FRAME_TRACE_SERVICE = 6;
 
 const TRACE_FRAME_TYPES: Record<OutputStream, number> = {
   stdout: FRAME_TRACE,
   stderr: FRAME_TRACE_STDERR,
   runner: FRAME_TRACE_RUNNER,
   "runner_stderr": FRAME_TRACE_RUNNER_STDERR,
+  service: FRAME_TRACE_SERVICE,
 };
 
 /** The frame type that carries trace bytes of `stream`. */
@@ -54,6 +57,8 @@ export function traceStreamOf(type: number): OutputStream | null {
       return "runner";
     case FRAME_TRACE_RUNNER_STDERR:
       return "runner_stderr";
+    case FRAME_TRACE_SERVICE:
+      return "service";
     default:
       return null;
   }

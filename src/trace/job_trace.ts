@@ -73,6 +73,7 @@ const STREAM_HEADERS: Record<OutputStream, { streamId: number; streamType: "O" |
   "runner_stderr": { streamId: 0, streamType: "E" },
   stdout: { streamId: 1, streamType: "O" },
   stderr: { streamId: 1, streamType: "E" },
+  service: { streamId: 15, streamType: "O" },
 };
 
 /**
@@ -149,6 +150,10 @@ export class JobTrace implements ByteSink, Disposable {
       const isStageEnd = startsWith(chunk, SECTION_END);
       this.#endScriptLane("stdout", isStageEnd);
       this.#endScriptLane("stderr", isStageEnd);
+    } else if (stream === "service") {
+      // A service's line (whole lines only) must not land inside a script line.
+      this.#endScriptLane("stdout", false);
+      this.#endScriptLane("stderr", false);
     }
     this.#lane(stream).masker.write(chunk);
   }
@@ -159,6 +164,7 @@ export class JobTrace implements ByteSink, Disposable {
     this.#isClosed = true;
     this.#closeLane("stdout");
     this.#closeLane("stderr");
+    this.#closeLane("service");
     this.#closeLane("runner_stderr");
     this.#closeLane("runner");
   }

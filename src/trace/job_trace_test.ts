@@ -209,6 +209,22 @@ Deno.test("JobTrace with FF_TIMESTAMPS keeps a script's partial line apart from 
   );
 });
 
+Deno.test("JobTrace with FF_TIMESTAMPS gives services' lines stream 0fO, apart from a script's partial line", () => {
+  using trace = stampedTrace();
+  trace.write(enc.encode("progress "), "stdout");
+  trace.write(enc.encode("[service:db] ready\n"), "service");
+  trace.write(enc.encode("done\n"), "stdout");
+  trace.close();
+  assert.equal(
+    dec.decode(stored(trace)),
+    [
+      "2026-12-02T08:00:00.001500Z 01O progress \n",
+      "2026-12-02T08:00:00.003000Z 0fO [service:db] ready\n",
+      "2026-12-02T08:00:00.004500Z 01O done\n",
+    ].join(""),
+  );
+});
+
 Deno.test("JobTrace with FF_TIMESTAMPS counts the prefixes against output_limit and adds the notice unprefixed", () => {
   using trace = stampedTrace(1);
   for (let i = 0; i < 100; i++) trace.write(enc.encode("line of output\n"), "stdout");

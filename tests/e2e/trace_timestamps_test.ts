@@ -170,6 +170,46 @@ Deno.test({
 });
 
 Deno.test({
+  name: "docker executor: CI_DEBUG_SERVICES puts a service's output in the log as 0fO, masked",
+  ignore: dockerReason !== null,
+  async fn() {
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    await using _volumes = cacheVolumesRemoved(gitlab);
+    const r = gitlab.createRunner({ kind: "created" });
+    await using runner = await startRunner({
+      config: config(
+        runnerToml(gitlab.url, r.token, { executor: "docker" }) +
+          `  [runners.docker]\n    image = "${BUSYBOX_TEST_IMAGE}"\n    pull_policy = "never"\n` +
+          `    helper_image = "${BUSYBOX_TEST_IMAGE}"\n`,
+      ),
+    });
+    const job = gitlab.enqueueJob({
+      script: ["sleep 1; echo script done"],
+      variables: [...NO_GIT, SECRET, { key: "CI_DEBUG_SERVICES", value: "true" }],
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "db",
+        command: ["sh", "-c", 'echo "db up with $PW"; exec sleep 600'],
+        variables: [{ key: "PW", value: "$DB_PASSWORD" }],
+      }],
+      runnerId: r.id,
+    });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+    assert.equal(state.status, "success", state.rawTrace + runner.log);
+    // The variable was refused as not supported, and no service line came.
+    const service = entries(state.rawTrace).filter((e) => e.stream === "0fO");
+    assert.ok(
+      service.some((e) =>
+        /^\x1b\[0;37m\[service:db-[^\]]*\] \S+Z db up with \[MASKED\]/.test(e.body)
+      ),
+      state.rawTrace,
+    );
+    assert.ok(!state.rawTrace.includes(SECRET.value), "the secret reached GitLab");
+    assert.doesNotMatch(state.rawTrace, /CI_DEBUG_SERVICES is not supported/);
+  },
+});
+
+Deno.test({
   name: "ssh executor: the script's stdout is stamped 01O and its stderr 01E",
   ignore: sshReason !== null,
   async fn() {

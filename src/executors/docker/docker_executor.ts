@@ -71,7 +71,14 @@ import {
 import { withSeccompProfiles } from "./seccomp_profiles.ts";
 import { checkImageAllowed, type PullPolicy, resolvePullPolicies } from "./image_policy.ts";
 import { ensureImage, type PulledImage } from "./image_puller.ts";
-import { containerLogs, probeService, serviceAliases, servicePorts } from "./job_services.ts";
+import {
+  containerLogs,
+  followServiceLogs,
+  probeService,
+  serviceAliases,
+  type ServiceLogFollower,
+  servicePorts,
+} from "./job_services.ts";
 import { MainShell } from "./main_shell.ts";
 import { detectShell, SHELL_CANDIDATES } from "./shell_detection.ts";
 import { ABORT_GRACE_MS, settleAfterAbort } from "./abort_grace.ts";
@@ -138,6 +145,11 @@ export interface DockerExecutorOptions {
   credentialHelper?: CredentialHelper;
   /** Sweep orphans of dead executors during prepare (default true). */
   sweepOrphans?: boolean;
+  /**
+   * CI_DEBUG_SERVICES: the services' output goes to the job log, line by line,
+   * from their start until the job's output ends.
+   */
+  isServiceLogFollowed?: boolean;
   /**
    * FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: helper stages run without
    * `umask 0000`, so files they create are not world-writable.
@@ -208,6 +220,8 @@ export class DockerExecutor implements Executor {
    * (`network_mode = "bridge"`), where aliases are refused: "<service id>:<alias>".
    */
   #serviceLinks: string[] = [];
+  /** The services' output followed into the job log (CI_DEBUG_SERVICES). */
+  #serviceLogs: ServiceLogFollower[] = [];
   readonly #temporaryVolumes = new Set<string>();
   #binds: string[] = [];
   #mounts: Record<string, unknown>[] = [];
@@ -484,8 +498,14 @@ export class DockerExecutor implements Executor {
     this.#log.warn("The Docker daemon did not answer after a stop", { [F.STAGE]: what });
   }
 
+  #stopServiceLogs(): void {
+    for (const follower of this.#serviceLogs) follower.close();
+    this.#serviceLogs = [];
+  }
+
   /** Removes the containers of a failed prepare attempt; volumes and network stay for the retry. */
   async #discardAttempt(): Promise<void> {
+    this.#stopServiceLogs();
     await this.#helperPromise?.catch(() => {});
     await Promise.all([...this.#containerIds].map(async (id) => {
       try {
@@ -820,6 +840,8 @@ export class DockerExecutor implements Executor {
     const started: {
       image: string;
       aliases: string[];
+      /** The aliases no earlier service claimed: what its log lines are prefixed with. */
+      ownAliases: string[];
       ports: number[];
       container: Docker.Container;
       name: string;
@@ -840,6 +862,7 @@ export class DockerExecutor implements Executor {
         this.#say(`WARNING: Service ${service.name} is already created. Ignoring.`);
         continue;
       }
+      const ownAliases = aliases.filter((alias) => !claimed.has(alias));
       for (const alias of aliases) claimed.add(alias);
       this.#say(`Starting service ${service.name} ...`);
       const pulled = await this.#pull(service.name, policies, signal);
@@ -918,10 +941,30 @@ export class DockerExecutor implements Executor {
       started.push({
         image: service.name,
         aliases,
+        ownAliases,
         ports,
         container,
         name,
       });
+    }
+    if (this.#o.isServiceLogFollowed) {
+      // As upstream (captureContainersLogs): once all are started, before the wait.
+      for (const s of started) {
+        try {
+          this.#serviceLogs.push(
+            await followServiceLogs(s.container, {
+              name: s.ownAliases.join("-"),
+              write: (bytes) => this.#o.output.write(bytes, "service"),
+            }),
+          );
+        } catch (err) {
+          this.#say(
+            `WARNING: Cannot follow the output of service ${s.image} (CI_DEBUG_SERVICES): ${
+              daemonMessage(err)
+            }`,
+          );
+        }
+      }
     }
     const timeout = config.waitForServicesTimeout;
     // On network_mode "none" nothing can reach a service's ports.
@@ -1547,6 +1590,7 @@ export class DockerExecutor implements Executor {
   async finishJob(): Promise<void> {
     if (this.#isFinished) return;
     this.#isFinished = true;
+    this.#stopServiceLogs();
     await Promise.all([...this.#terminals].map((terminal) => terminal.close()));
     await this.#helperPromise?.catch(() => {});
     this.#build?.mainShell?.close();

@@ -809,6 +809,62 @@ test("docker executor waits for a service until one of its exposed ports accepts
   assert.equal(code, 0, output.text());
 });
 
+test("docker executor follows a service's output into the job log under CI_DEBUG_SERVICES", async () => {
+  const output = new CollectedOutput();
+  const executor = new DockerExecutor({
+    docker,
+    config: dockerConfig({ waitForServicesTimeout: 10 }),
+    job: parseJobSpec({
+      id: ++nextJobId,
+      token: "job-token",
+      job_info: { project_id: nextJobId },
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "db",
+        command: [
+          "sh",
+          "-c",
+          "echo db starting; echo db warning >&2; " +
+          "nc -ll -p 5432 -e sh -c 'echo db got a client >&2' & while sleep 0.2; do echo tick; done",
+        ],
+        ports: [{ number: 5432 }],
+      }],
+    }),
+    shortToken: SHORT_TOKEN,
+    concurrentProjectId: 0,
+    output,
+    log: new SilentLogger(),
+    lease: lease!,
+    isServiceLogFollowed: true,
+  });
+  await using _ = executor;
+  await executor.prepare(never());
+  assert.equal(
+    await executor.run({ stage: "step_script", script: "nc -w 2 db 5432 </dev/null" }, never()),
+    0,
+  );
+  // The client's line comes while the script runs, after the health check's.
+  await output.waitFor("db got a client", 10_000);
+  await executor.finishJob();
+  const lines = output.text().split("\n").filter((line) => line.includes("[service:"));
+  const prefix = "\x1b[0;37m[service:db-runner-test__busybox-runner-test-busybox] ";
+  const stamp = "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z";
+  for (const text of ["db starting", "db warning", "db got a client"]) {
+    assert.ok(
+      lines.some((line) => new RegExp(`^${escape(prefix)}${stamp} ${text}\x1b\\[0;m$`).test(line)),
+      `no service line "${text}" in:\n${output.text()}`,
+    );
+  }
+  // Nothing reaches the job's log after finishJob, while the service goes on ticking.
+  const before = output.text().length;
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  assert.equal(output.text().length, before);
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 test("docker executor warns clearly when a service port never opens", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({

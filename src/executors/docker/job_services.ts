@@ -177,3 +177,71 @@ export async function containerLogs(container: Docker.Container, tail = 50): Pro
     return `(cannot read logs: ${daemonMessage(err)})`;
   }
 }
+
+/** Upstream's inline service log writer's colours (helpers.ANSI_GREY, ANSI_RESET). */
+const SERVICE_LINE_START = "\x1b[0;37m";
+const SERVICE_LINE_END = "\x1b[0;m\n";
+
+/** A service's output followed into the job log; `close` stops it and may run twice. */
+export interface ServiceLogFollower {
+  close(): void;
+}
+
+/**
+ * Follows a running service container's output, from its start, into the job
+ * log (CI_DEBUG_SERVICES), each line as upstream writes it: grey
+ * `[service:<names>] `, Docker's timestamp, the line, a colour reset. A last
+ * line without a newline is written at `close`. Errors of the stream (the
+ * container removed under it) end it without a word: the job goes on.
+ */
+export async function followServiceLogs(
+  container: Docker.Container,
+  options: { name: string; write: (bytes: Uint8Array) => void },
+): Promise<ServiceLogFollower> {
+  const stream = await container.logs({
+    follow: true,
+    stdout: true,
+    stderr: true,
+    timestamps: true,
+  }) as NodeJS.ReadableStream & { destroy(): void };
+  const encoder = new TextEncoder();
+  const start = encoder.encode(`${SERVICE_LINE_START}[service:${options.name}] `);
+  const end = encoder.encode(SERVICE_LINE_END);
+  const decoder = new ExecFrameDecoder();
+  let pending = new Uint8Array(0);
+  let isClosed = false;
+  const writeLine = (line: Uint8Array) => {
+    const out = new Uint8Array(start.length + line.length + end.length);
+    out.set(start);
+    out.set(line, start.length);
+    out.set(end, start.length + line.length);
+    options.write(out);
+  };
+  stream.on("data", (chunk: Uint8Array) => {
+    if (isClosed) return;
+    for (const payload of decoder.push(chunk)) {
+      let bytes = payload;
+      if (pending.length > 0) {
+        bytes = new Uint8Array(pending.length + payload.length);
+        bytes.set(pending);
+        bytes.set(payload, pending.length);
+      }
+      let at = 0;
+      for (let nl = bytes.indexOf(10, at); nl >= 0; nl = bytes.indexOf(10, at)) {
+        writeLine(bytes.subarray(at, nl));
+        at = nl + 1;
+      }
+      pending = bytes.slice(at);
+    }
+  });
+  stream.on("error", () => {});
+  const close = () => {
+    if (isClosed) return;
+    isClosed = true;
+    stream.destroy();
+    if (pending.length > 0) writeLine(pending);
+    pending = new Uint8Array(0);
+  };
+  stream.on("end", close);
+  return { close };
+}
