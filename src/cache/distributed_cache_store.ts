@@ -204,7 +204,7 @@ export class DistributedCacheStore implements CacheStore {
             h.toLowerCase() === "x-amz-server-side-encryption"
           )
         ? "the server refused the ServerSideEncryption of [runners.cache.s3]"
-        : HINTS[problem.code];
+        : hintFor(problem);
       throw new Error(`Cannot upload cache: ${describe(answer.status, problem, hint)}`);
     }
   }
@@ -332,10 +332,25 @@ export function parseStorageError(body: string, headers?: Headers): StorageError
 function describe(
   status: number,
   problem: StorageError,
-  hint: string | undefined = HINTS[problem.code],
+  hint: string | undefined = hintFor(problem),
 ): string {
   const detail = [problem.code, problem.message].filter((s) => s !== "").join(": ");
   return `the server answered ${status}${detail ? ` ${detail}` : ""}${hint ? ` (${hint})` : ""}`;
+}
+
+/**
+ * What `problem` means for a runner operator. AWS answers a URL signed for
+ * another region than the bucket's (BucketLocation unset: us-east-1; the
+ * official runner asks AWS for the bucket's region) with one of these codes,
+ * naming the region it expected.
+ */
+function hintFor(problem: StorageError): string | undefined {
+  const isWrongRegion = problem.code === "PermanentRedirect" ||
+    (/^Authorization(QueryParametersError|HeaderMalformed)$/.test(problem.code) &&
+      /region/i.test(problem.message));
+  return isWrongRegion
+    ? "the bucket is in another region: set BucketLocation in [runners.cache.s3] to it"
+    : HINTS[problem.code];
 }
 
 /** What the usual storage error codes mean for a runner operator. */

@@ -203,6 +203,47 @@ Deno.test("distributed cache: an upload refused for its server-side encryption n
   });
 });
 
+Deno.test("distributed cache: AWS's answer to a URL signed for another region names BucketLocation", async () => {
+  const hint = "(the bucket is in another region: set BucketLocation in [runners.cache.s3] to it)";
+  const answers = [
+    [
+      "AuthorizationQueryParametersError",
+      "Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-1'",
+      400,
+    ],
+    [
+      "AuthorizationHeaderMalformed",
+      "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'",
+      400,
+    ],
+    [
+      "PermanentRedirect",
+      "The bucket you are attempting to access must be addressed using the specified endpoint.",
+      301,
+    ],
+  ] as const;
+  for (const [code, message, status] of answers) {
+    const { store } = setup([{
+      status,
+      body: `<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    }]);
+    // Before, the answer alone, naming no setting.
+    await assert.rejects(store.save("deps", "deps", body("zip")), {
+      message: `Cannot upload cache: the server answered ${status} ${code}: ${message} ${hint}`,
+    });
+  }
+  // The same code for another reason gets no hint.
+  const { store } = setup([{
+    status: 400,
+    body: "<Error><Code>AuthorizationQueryParametersError</Code><Message>X-Amz-Expires must be " +
+      "less than a week</Message></Error>",
+  }]);
+  await assert.rejects(store.save("deps", "deps", body("zip")), {
+    message: "Cannot upload cache: the server answered 400 AuthorizationQueryParametersError: " +
+      "X-Amz-Expires must be less than a week",
+  });
+});
+
 Deno.test("distributed cache downloads a newer remote archive, keeps an up-to-date local one, and falls back to it on 404", async () => {
   const newer = setup([{
     status: 200,
