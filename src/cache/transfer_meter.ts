@@ -24,13 +24,15 @@ export interface TransferProgress {
 
 /**
  * Milliseconds between meter lines for a `TRANSFER_METER_FREQUENCY` value (a
- * Go duration), or null for no meter: unset, empty, 0 or less. Throws when
- * the value is no Go duration; the caller names the variable.
+ * Go duration), or null for no meter: unset, empty or 0. As in the official
+ * meter, which is off only at 0, a duration under a second (a negative one
+ * too) is every second. Throws when the value is no Go duration; the caller
+ * names the variable.
  */
 export function transferMeterInterval(value: string | undefined): number | null {
   if (value === undefined || value === "") return null;
   const ms = parseGoDuration(value);
-  return ms > 0 ? ms : null;
+  return ms === 0 ? null : Math.max(1000, ms);
 }
 
 /** `b` bytes as the official meter writes them: `999 B`, `1.00 KB`, `4.19 MB`. */

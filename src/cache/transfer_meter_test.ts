@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { formatByteRate, formatBytes, meterLine, TransferMeter } from "./transfer_meter.ts";
+import {
+  formatByteRate,
+  formatBytes,
+  meterLine,
+  TransferMeter,
+  transferMeterInterval,
+} from "./transfer_meter.ts";
 
 Deno.test("transfer meter formats sizes and rates as the official meter does", () => {
   assert.equal(formatBytes(999), "999 B");
@@ -44,4 +50,14 @@ Deno.test("transfer meter at a frequency longer than one timer holds (TRANSFER_M
   await new Promise((resolve) => setTimeout(resolve, 50));
   meter.done();
   assert.equal(out.length, 2, `${out.length} lines`);
+});
+
+Deno.test("TRANSFER_METER_FREQUENCY: 0 or unset is no meter, a negative duration a meter every second (the official meter's least), no duration an error", () => {
+  assert.equal(transferMeterInterval(undefined), null);
+  assert.equal(transferMeterInterval(""), null);
+  assert.equal(transferMeterInterval("0"), null);
+  assert.equal(transferMeterInterval("0s"), null);
+  assert.equal(transferMeterInterval("2s"), 2000);
+  assert.equal(transferMeterInterval("-5s"), 1000);
+  assert.throws(() => transferMeterInterval("often"), /Invalid duration "often"/);
 });
