@@ -200,6 +200,7 @@ Deno.test({
     const service = entries(state.rawTrace).filter((e) => e.stream === "0fO");
     assert.ok(
       service.some((e) =>
+        // deno-lint-ignore no-control-regex -- the service line's colour escape is part of what is asserted
         /^\x1b\[0;37m\[service:db-[^\]]*\] \S+Z db up with \[MASKED\]/.test(e.body)
       ),
       state.rawTrace,
