@@ -114,8 +114,8 @@ type ServiceAction = "install" | "uninstall" | "start" | "stop" | "restart" | "s
 
 function serviceAction(action: ServiceAction): () => Promise<LoadedCommand> {
   return async () => {
-    const { SERVICE_FLAGS, serviceCommand } = await import("./commands/service.ts");
-    return { flags: SERVICE_FLAGS, run: (c, a) => serviceCommand(c, action, a) };
+    const { serviceFlags, serviceCommand } = await import("./commands/service.ts");
+    return { flags: serviceFlags(action), run: (c, a) => serviceCommand(c, action, a) };
   };
 }
 

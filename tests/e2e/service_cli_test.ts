@@ -237,3 +237,24 @@ Deno.test(
     }
   },
 );
+
+Deno.test("help of start, stop, restart, uninstall and status lists only the flags they take", async () => {
+  for (const action of ["start", "stop", "restart", "uninstall", "status"]) {
+    const res = await runCli([action, "--help"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /--service, -n value/, action);
+    assert.match(res.stdout, /--user-service/, action);
+    for (
+      const flag of ["working-directory", "config", "user,", "init-user", "password", "syslog"]
+    ) {
+      assert.ok(
+        !res.stdout.includes(`--${flag}`),
+        `${action} --help lists --${flag}:\n${res.stdout}`,
+      );
+    }
+  }
+  const install = await runCli(["install", "--help"]);
+  for (const flag of ["working-directory", "config", "user,", "init-user", "syslog"]) {
+    assert.ok(install.stdout.includes(`--${flag}`), flag);
+  }
+});

@@ -54,6 +54,17 @@ const INSTALL_ONLY_FLAGS = [
   "syslog",
 ];
 
+/**
+ * The flags of one action as its help lists them: the others take the install-only
+ * flags only to refuse them by name, so their help leaves them out, as the official one.
+ */
+export function serviceFlags(action: ServiceAction): FlagSpec[] {
+  if (action === "install") return SERVICE_FLAGS;
+  return SERVICE_FLAGS.map((spec) =>
+    INSTALL_ONLY_FLAGS.includes(spec.name) ? { ...spec, hidden: true } : spec
+  );
+}
+
 function uidOrZero(): number {
   try {
     return Deno.uid() ?? 0;
