@@ -424,3 +424,86 @@ Deno.test("artifacts-uploader and artifacts-downloader print the transfer meter 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("the helpers take every official flag: --compression-level acts, the others are named as not supported instead of failing the call", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    const project = `${root}/project`;
+    await Deno.mkdir(project);
+    await Deno.writeTextFile(`${project}/big.txt`, "compressible ".repeat(1000));
+    const credentials = ["--url", gitlab.url, "--token", picked.token, "--id", String(job.id)];
+    const upload = await runCli([
+      "artifacts-uploader",
+      ...credentials,
+      "--path",
+      "big.txt",
+      "--compression-level",
+      "fastest",
+      "--verbose",
+      "--generate-artifacts-metadata",
+      "--runner-id",
+      "7",
+      "--metadata-parameter",
+      "a",
+    ], { cwd: project });
+    assert.equal(upload.code, 0, upload.stdout + upload.stderr);
+    for (const flag of ["verbose", "runner-id", "metadata-parameter"]) {
+      assert.match(upload.stdout, new RegExp(`WARNING: --${flag} is not supported by this runner`));
+    }
+    const [stored] = gitlab.artifactsOf(job.id);
+    const [entry] = await readZipDirectory(new BytesReader(stored!.bytes));
+    assert.equal(entry?.method, 0, "fastest stores the file");
+
+    const file = `${root}/cache/cache.zip`;
+    const archived = await runCli([
+      "cache-archiver",
+      "--file",
+      file,
+      "--path",
+      "big.txt",
+      "--compression-level",
+      "fastest",
+      "--compression-format",
+      "tarzstd",
+      "--metadata",
+      '{"cachekey":"deps"}',
+      "--concurrency",
+      "4",
+      "--retry",
+      "2",
+    ], { cwd: project });
+    assert.equal(archived.code, 0, archived.stdout + archived.stderr);
+    assert.match(
+      archived.stdout,
+      /WARNING: --compression-format "tarzstd" is not supported by this runner: caches are zip archives/,
+    );
+    for (const flag of ["metadata", "concurrency", "retry"]) {
+      assert.match(
+        archived.stdout,
+        new RegExp(`WARNING: --${flag} is not supported by this runner`),
+      );
+    }
+    const [cached] = await readZipDirectory(new BytesReader(await Deno.readFile(file)));
+    assert.equal(cached?.method, 0, "fastest stores the file");
+
+    const extracted = await runCli(
+      ["cache-extractor", "--file", file, "--transfer-buffer-size", "1024", "--retry-time", "1s"],
+      { cwd: project },
+    );
+    assert.equal(extracted.code, 0, extracted.stdout + extracted.stderr);
+    assert.match(extracted.stdout, /WARNING: --transfer-buffer-size is not supported/);
+
+    const downloaded = await runCli(
+      ["artifacts-downloader", ...credentials, "--retry", "3"],
+      { cwd: project },
+    );
+    assert.equal(downloaded.code, 0, downloaded.stdout + downloaded.stderr);
+    assert.match(downloaded.stdout, /WARNING: --retry is not supported/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -3,13 +3,14 @@
  * executor's stages do, as the official runner's do):
  * `artifacts-uploader`, `artifacts-downloader`, `cache-archiver`,
  * `cache-extractor` and `cache-init`, with the official flags and
- * environment names. They
- * work on the current directory (the project directory) and print what the
- * job log should show; the exit code says whether the step worked.
+ * environment names. They work on the current directory (the project
+ * directory) and print what the job log should show; the exit code says
+ * whether the step worked.
  *
  * Official flags this runner does not act on (object-storage cache URLs,
- * `--gocloud-url`, `--header`, the cache helpers' request timeout, metadata
- * generation) are accepted and named in a warning.
+ * `--gocloud-url`, `--header`, the cache helpers' request timeout, retries
+ * and transfer tuning, the transfer meter, metadata generation) are accepted
+ * and named in a warning: a call made for the official helper still runs.
  */
 import { join, resolve } from "node:path";
 import type { CompressionLevel } from "../../archive/compression_level.ts";
@@ -39,7 +40,7 @@ import { parseCiDuration } from "../../pipeline/ci_duration.ts";
 import type { StepWhen } from "../../job/job_spec.ts";
 import { defaultRunnerConfig } from "../../config/default_config.ts";
 import type { CliContext } from "../cli_context.ts";
-import { Flags, type FlagSpec, parseFlags } from "../flags.ts";
+import { Flags, type FlagSpec, type FlagType, parseFlags } from "../flags.ts";
 import { runnerInfoFor, tlsFilesOf } from "../runner_identity.ts";
 
 /** GitLab connection flags, with the environment names of the job's predefined variables. */
@@ -74,17 +75,53 @@ const ARCHIVER_FLAGS: FlagSpec[] = [
   { name: "untracked", type: "bool", help: "Add git untracked files" },
 ];
 
-const IGNORED_CACHE_FLAGS: FlagSpec[] = [
-  { name: "url", type: "string", help: "Object storage URL (not supported)" },
-  { name: "head-url", type: "string", help: "Not supported" },
-  { name: "check-url", type: "string", help: "Not supported" },
-  { name: "gocloud-url", type: "string", help: "Not supported" },
-  { name: "alternate-url", type: "string", help: "Not supported" },
-  { name: "alternate-head-url", type: "string", help: "Not supported" },
-  { name: "alternate-gocloud-url", type: "string", help: "Not supported" },
-  { name: "header", type: "list", help: "Not supported" },
-  { name: "env-file", type: "string", help: "Not supported" },
-  { name: "timeout", type: "int", help: "Request timeout of a remote cache (not supported)" },
+const NOT_SUPPORTED = "Not supported by this runner";
+
+/**
+ * An official flag this runner does not act on: accepted, so that a call made
+ * for the official helper still runs, and named in a warning when given.
+ */
+function unsupported(name: string, type: FlagType = "string"): FlagSpec {
+  return { name, type, help: NOT_SUPPORTED };
+}
+
+/** The remote cache's flags: this runner's helpers keep the cache as a local file. */
+const REMOTE_CACHE_FLAGS: FlagSpec[] = [
+  ...[
+    "url",
+    "head-url",
+    "check-url",
+    "gocloud-url",
+    "alternate-url",
+    "alternate-head-url",
+    "alternate-gocloud-url",
+    "env-file",
+    "timeout",
+    "transfer-buffer-size",
+    "chunk-size",
+    "concurrency",
+  ].map((name) => unsupported(name)),
+  unsupported("header", "list"),
+];
+
+/** The official retry flags of the helpers that have them. */
+const RETRY_FLAGS: FlagSpec[] = [unsupported("retry"), unsupported("retry-time")];
+
+/** The official artifacts-uploader's provenance statement flags (--generate-artifacts-metadata). */
+const METADATA_FLAGS: FlagSpec[] = [
+  unsupported("generate-artifacts-metadata", "bool"),
+  ...[
+    "runner-id",
+    "repo-url",
+    "repo-digest",
+    "job-name",
+    "executor-name",
+    "runner-name",
+    "started-at",
+    "ended-at",
+    "schema-version",
+  ].map((name) => unsupported(name)),
+  unsupported("metadata-parameter", "list"),
 ];
 
 export const ARTIFACTS_UPLOADER_FLAGS: FlagSpec[] = [
@@ -94,40 +131,63 @@ export const ARTIFACTS_UPLOADER_FLAGS: FlagSpec[] = [
   { name: "expire-in", type: "string", help: "When to expire artifacts" },
   { name: "artifact-format", type: "string", help: "Format of the artifact (zip, gzip, raw)" },
   { name: "artifact-type", type: "string", help: "Type of generated artifact" },
+  {
+    name: "compression-level",
+    type: "string",
+    env: "ARTIFACT_COMPRESSION_LEVEL",
+    help: "Compression level (fastest, fast, default, slow, slowest)",
+  },
   { name: "timeout", type: "string", help: "Deadline of one upload try (Go duration; 1h)" },
   {
     name: "response-header-timeout",
     type: "string",
     help: "Wait for GitLab's answer once the archive is sent (Go duration; 10m)",
   },
-  { name: "generate-artifacts-metadata", type: "bool", help: "Not supported" },
+  unsupported("ci-debug-trace", "bool"),
+  unsupported("verbose", "bool"),
   TRANSFER_METER_FLAG,
+  ...METADATA_FLAGS,
 ];
 
 export const ARTIFACTS_DOWNLOADER_FLAGS: FlagSpec[] = [
   ...CREDENTIAL_FLAGS,
   { name: "direct-download", type: "bool", env: "FF_USE_DIRECT_DOWNLOAD", help: "Direct download" },
+  ...RETRY_FLAGS,
   TRANSFER_METER_FLAG,
 ];
 
 export const CACHE_ARCHIVER_FLAGS: FlagSpec[] = [
   { name: "file", type: "string", help: "The path to file" },
-  { name: "alternate-file", type: "string", help: "Not supported" },
-  { name: "max-uploaded-archive-size", type: "int", help: "Not supported" },
   ...ARCHIVER_FLAGS,
-  ...IGNORED_CACHE_FLAGS,
+  {
+    name: "compression-level",
+    type: "string",
+    env: "CACHE_COMPRESSION_LEVEL",
+    help: "Compression level (fastest, fast, default, slow, slowest)",
+  },
+  { name: "compression-format", type: "string", help: "Compression format (zip only)" },
+  unsupported("alternate-file"),
+  unsupported("max-uploaded-archive-size"),
+  unsupported("metadata"),
+  unsupported("verbose", "bool"),
+  ...REMOTE_CACHE_FLAGS,
+  ...RETRY_FLAGS,
   TRANSFER_METER_FLAG,
 ];
 
 export const CACHE_EXTRACTOR_FLAGS: FlagSpec[] = [
   { name: "file", type: "string", help: "The file containing your cache artifacts" },
-  ...IGNORED_CACHE_FLAGS,
+  ...REMOTE_CACHE_FLAGS,
+  ...RETRY_FLAGS,
   TRANSFER_METER_FLAG,
 ];
 
-function warnIgnored(ctx: CliContext, flags: Flags, names: readonly string[]): void {
-  for (const name of names) {
-    if (flags.has(name)) ctx.out(`WARNING: --${name} is not supported by this runner; ignored`);
+/** Names each unsupported flag the call gave. */
+function warnUnsupported(ctx: CliContext, flags: Flags, specs: readonly FlagSpec[]): void {
+  for (const spec of specs) {
+    if (spec.help === NOT_SUPPORTED && flags.has(spec.name)) {
+      ctx.out(`WARNING: --${spec.name} is not supported by this runner; ignored`);
+    }
   }
 }
 
@@ -208,8 +268,13 @@ function fastzip(ctx: CliContext, variable: ThreadsVariable): number {
   );
 }
 
-function compression(ctx: CliContext, key: string): CompressionLevel {
-  return parseCompressionLevel(ctx.env(key), (m) => ctx.out(`WARNING: ${key}: ${m}`));
+/** `--compression-level`, or the variable it reads (`key`) when not given. */
+function compression(ctx: CliContext, flags: Flags, key: string): CompressionLevel {
+  const source = flags.parsed.fromEnv.has("compression-level") ? key : "--compression-level";
+  return parseCompressionLevel(
+    flags.has("compression-level") ? flags.string("compression-level") : undefined,
+    (m) => ctx.out(`WARNING: ${source}: ${m}`),
+  );
 }
 
 /**
@@ -248,7 +313,7 @@ async function helper(ctx: CliContext, work: () => Promise<void>): Promise<numbe
 export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, ARTIFACTS_UPLOADER_FLAGS, ctx.env));
   return helper(ctx, async () => {
-    warnIgnored(ctx, flags, ["generate-artifacts-metadata"]);
+    warnUnsupported(ctx, flags, ARTIFACTS_UPLOADER_FLAGS);
     const deadlines: UploadDeadlines = {
       upload: { seconds: durationFlag(flags, "timeout", "1h"), setting: "--timeout" },
       responseHeader: {
@@ -283,7 +348,7 @@ export function artifactsUploaderCommand(ctx: CliContext, args: string[]): Promi
       projectDir: ctx.cwd,
       git: new LocalCommandRunner(ctx.cwd),
       uploader: new JobArtifactTransfer(client, deadlines),
-      compressionLevel: compression(ctx, "ARTIFACT_COMPRESSION_LEVEL"),
+      compressionLevel: compression(ctx, flags, "ARTIFACT_COMPRESSION_LEVEL"),
       concurrency: fastzip(ctx, "FASTZIP_ARCHIVER_CONCURRENCY"),
       log: (line) => ctx.out(line),
       sleep: realSleep,
@@ -312,6 +377,7 @@ function warnExpireIn(ctx: CliContext, value: string): void {
 export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, ARTIFACTS_DOWNLOADER_FLAGS, ctx.env));
   return helper(ctx, async () => {
+    warnUnsupported(ctx, flags, ARTIFACTS_DOWNLOADER_FLAGS);
     const { url, token, id } = credentials(flags);
     using client = jobClient(ctx, flags, url);
     await downloadArtifacts({
@@ -339,11 +405,15 @@ export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Pro
 export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, CACHE_ARCHIVER_FLAGS, ctx.env));
   return helper(ctx, async () => {
-    warnIgnored(ctx, flags, [
-      ...IGNORED_CACHE_FLAGS.map((f) => f.name),
-      "alternate-file",
-      "max-uploaded-archive-size",
-    ]);
+    warnUnsupported(ctx, flags, CACHE_ARCHIVER_FLAGS);
+    const format = flags.string("compression-format");
+    if (format !== "" && format.toLowerCase() !== "zip") {
+      ctx.out(
+        `WARNING: --compression-format ${
+          JSON.stringify(format)
+        } is not supported by this runner: caches are zip archives`,
+      );
+    }
     const file = resolve(ctx.cwd, need(flags, "file"));
     const cannotWrite = (err: unknown) =>
       new Error(
@@ -390,7 +460,7 @@ export function cacheArchiverCommand(ctx: CliContext, args: string[]): Promise<n
       {
         using out = await Deno.open(temp, { write: true, truncate: true });
         await writeZip(source, paths, fileSink(out), {
-          level: compression(ctx, "CACHE_COMPRESSION_LEVEL"),
+          level: compression(ctx, flags, "CACHE_COMPRESSION_LEVEL"),
           warn: (m) => ctx.out(`WARNING: ${m}`),
           concurrency: fastzip(ctx, "FASTZIP_ARCHIVER_CONCURRENCY"),
         });
@@ -423,7 +493,7 @@ async function isUpToDate(source: ArchiveSource, paths: string[], file: string):
 export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, CACHE_EXTRACTOR_FLAGS, ctx.env));
   return helper(ctx, async () => {
-    warnIgnored(ctx, flags, IGNORED_CACHE_FLAGS.map((f) => f.name));
+    warnUnsupported(ctx, flags, CACHE_EXTRACTOR_FLAGS);
     const file = resolve(ctx.cwd, need(flags, "file"));
     let reader: LocalFileReader;
     try {
