@@ -17,7 +17,7 @@ import { artifactsForStage, uploadArtifacts } from "../artifacts/upload_artifact
 import { restoreCache } from "../cache/restore_cache.ts";
 import { cachesForStage, saveCache } from "../cache/save_cache.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
-import { expandValue, lookupVariable } from "../build/job_variables.ts";
+import { expandValue, lookupVariable, variableValue } from "../build/job_variables.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
 import { transferMeterInterval, type TransferProgress } from "../cache/transfer_meter.ts";
@@ -58,7 +58,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
         await restoreCache({
           ...keyContext(ctx),
           caches: ctx.job.cache,
-          fallbackKey: variable(ctx, "CACHE_FALLBACK_KEY") ?? "",
+          fallbackKey: setting(ctx, "CACHE_FALLBACK_KEY") ?? "",
           store: cacheStore(ctx, options, files),
           target: session.target,
           extract: { ...options.extract, threads },
@@ -220,6 +220,15 @@ function variable(ctx: StageContext, key: string): string | undefined {
   return lookupVariable(ctx.variables, key);
 }
 
+/**
+ * A variable the official runner reads as a build setting (`Variables.Value`):
+ * a file variable's content, where the helpers' environment (`variable`) has
+ * its path.
+ */
+function setting(ctx: StageContext, key: string): string | undefined {
+  return variableValue(ctx.variables, key);
+}
+
 function keyContext(ctx: StageContext) {
   return {
     jobName: ctx.job.jobInfo.name,
@@ -250,7 +259,7 @@ const DEFAULT_CACHE_REQUEST_MINUTES = 10;
  * takes 0 or less as its default: there is no "no limit").
  */
 function cacheRequestTimeoutMs(ctx: StageContext): number {
-  const value = variable(ctx, "CACHE_REQUEST_TIMEOUT") ?? "";
+  const value = setting(ctx, "CACHE_REQUEST_TIMEOUT") ?? "";
   if (value === "") return DEFAULT_CACHE_REQUEST_MINUTES * 60_000;
   if (!/^[+-]?\d{1,9}$/.test(value) || Number(value) <= 0) {
     sinkOf(ctx)(

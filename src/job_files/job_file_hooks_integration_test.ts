@@ -506,3 +506,48 @@ Deno.test("TRANSFER_METER_FREQUENCY prints the transfer meter for an artifact up
     assert.doesNotMatch(quiet.log, /\rUploading artifacts/);
   });
 });
+
+Deno.test("CACHE_FALLBACK_KEY and CACHE_REQUEST_TIMEOUT of type file act by their value, as the official runner reads them (Variables.Value), not by their file's path", async () => {
+  await withWorld({}, async (w) => {
+    const cache = (key: string) => [{
+      key,
+      paths: ["vendor/"],
+      policy: "pull-push",
+      when: "on_success",
+    }];
+    const first = await run(
+      w,
+      await pickJob(w, {
+        script: ["mkdir -p vendor", "echo cached-lib > vendor/lib.txt"],
+        cache: cache("deps-main"),
+      }),
+    );
+    assert.equal(first.result.state, "success", first.log);
+
+    await Deno.remove(projectDir(w), { recursive: true });
+    const timeouts: number[] = [];
+    const fileVariable = (key: string, value: string) => ({ key, value, file: true });
+    const second = await run(
+      w,
+      await pickJob(w, {
+        script: ["cat vendor/lib.txt"],
+        cache: cache("deps-feature"),
+        variables: [
+          fileVariable("CACHE_FALLBACK_KEY", "deps-main"),
+          fileVariable("CACHE_REQUEST_TIMEOUT", "1"),
+        ],
+      }),
+      {
+        distributedCache: (local, _log, _signal, _progress, requestTimeoutMs) => {
+          timeouts.push(requestTimeoutMs);
+          return local;
+        },
+      },
+    );
+    assert.equal(second.result.state, "success", second.log);
+    assert.match(second.log, /Checking cache for deps-main\.\.\./);
+    assert.match(second.log, /\ncached-lib\n/);
+    assert.doesNotMatch(second.log, /CACHE_REQUEST_TIMEOUT/);
+    assert.ok(timeouts.length > 0 && timeouts.every((ms) => ms === 60_000), `${timeouts}`);
+  });
+});
