@@ -710,6 +710,9 @@ class Build {
       submoduleDepth: s.gitSubmoduleDepth ?? job.gitInfo.depth,
       submoduleUpdateFlags: s.gitSubmoduleUpdateFlags,
       bundleUris: this.#flags["FF_USE_GIT_BUNDLE_URIS"] ?? true,
+      gitalyCorrelationId: this.#flags["FF_USE_GITALY_CORRELATION_ID"] === false
+        ? ""
+        : job.requestCorrelationId,
       cleanGitConfig: runner.cleanGitConfig,
       preCommands: [
         ...(runner.preGetSourcesScript ? [runner.preGetSourcesScript] : []),

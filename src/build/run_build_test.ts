@@ -828,6 +828,7 @@ Deno.test("every listed feature flag this runner does not act on warns in the jo
     "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL",
     "FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY",
     "FF_USE_FASTZIP",
+    "FF_USE_GITALY_CORRELATION_ID",
     "FF_USE_GIT_BUNDLE_URIS",
     "FF_USE_LEGACY_BASH_EVAL",
   ]);

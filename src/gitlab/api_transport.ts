@@ -179,7 +179,8 @@ export class ApiTransport implements Disposable {
     for (let attempt = 1;; attempt++) {
       const headers = new Headers(request.headers);
       headers.set("User-Agent", userAgent(this.#info));
-      headers.set("X-Request-Id", requestId());
+      // A request that keeps its id (a job request: the job's correlation ID) sets its own.
+      if (!headers.has("X-Request-Id")) headers.set("X-Request-Id", requestId());
       if (request.acceptJson) headers.set("Accept", "application/json");
       const init: RequestInit & { client?: Deno.HttpClient } = {
         method: request.method,

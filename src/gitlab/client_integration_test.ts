@@ -175,6 +175,30 @@ Deno.test("token reset switches the client to the new token; PAT variant sends n
   assert.match(denied.message, /check used token/);
 });
 
+Deno.test("requestJob gives the job GitLab's X-Request-Id as its correlation ID, else the one it sent", async () => {
+  await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
+  const runner = gitlab.createRunner();
+  using client = runnerClient(gitlab, runner.token);
+  const answer = (requestId: string) =>
+    gitlab.injectFault({
+      endpoint: "request_job",
+      status: 201,
+      headers: { "X-Request-Id": requestId },
+      body: JSON.stringify({ id: 7, token: "t" }),
+      times: 1,
+    });
+  const sentId = () => gitlab.requestsTo("request_job").at(-1)!.headers.get("X-Request-Id");
+  answer("01HGW7-gitlab");
+  assert.equal((await pickJob(client)).requestCorrelationId, "01HGW7-gitlab");
+  // Not of Rails' shape: it would go into git's config and the job log as is.
+  answer("x; rm -rf /");
+  assert.equal((await pickJob(client)).requestCorrelationId, sentId());
+  gitlab.enqueueJob({ script: ["true"] });
+  const job = await pickJob(client);
+  assert.match(job.requestCorrelationId, /^[0-9a-f]{32}$/);
+  assert.equal(job.requestCorrelationId, sentId());
+});
+
 Deno.test("requestJob returns none with 204, stores last_update, then gets an enqueued job", async () => {
   await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
   const runner = gitlab.createRunner();

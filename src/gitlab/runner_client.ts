@@ -1,6 +1,11 @@
 import { JobPayloadError, type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { describeFailure, GitLabApiError, readJsonBody } from "./api_error.ts";
-import { type ApiEndpoint, ApiTransport, type ApiTransportOptions } from "./api_transport.ts";
+import {
+  type ApiEndpoint,
+  ApiTransport,
+  type ApiTransportOptions,
+  requestId,
+} from "./api_transport.ts";
 import { apiUrl } from "./api_url.ts";
 import type { Logger } from "../log/logger.ts";
 import { runnerInfoBody } from "./runner_info.ts";
@@ -367,9 +372,14 @@ export class RunnerClient implements Disposable {
     if (this.#systemId) body["system_id"] = this.#systemId;
     if (this.#lastUpdate) body["last_update"] = this.#lastUpdate;
     if (options.session) body["session"] = { ...options.session };
+    // The job's correlation ID, as the official client's: GitLab's X-Request-Id, else ours.
+    const correlationId = requestId();
     let response: Response;
     try {
-      response = await this.#post("request_job", "POST", "jobs/request", body, { signal });
+      response = await this.#post("request_job", "POST", "jobs/request", body, {
+        signal,
+        headers: { "X-Request-Id": correlationId },
+      });
     } catch (error) {
       if (signal?.aborted) throw error;
       return {
@@ -380,7 +390,7 @@ export class RunnerClient implements Disposable {
       };
     }
     try {
-      return await this.#jobResult(response, body["last_update"]);
+      return await this.#jobResult(response, body["last_update"], correlationId);
     } catch (error) {
       if (signal?.aborted) throw error;
       return {
@@ -394,7 +404,11 @@ export class RunnerClient implements Disposable {
     }
   }
 
-  async #jobResult(response: Response, sentLastUpdate: unknown): Promise<RequestJobResult> {
+  async #jobResult(
+    response: Response,
+    sentLastUpdate: unknown,
+    sentCorrelationId: string,
+  ): Promise<RequestJobResult> {
     const status = response.status;
     if (status === 204) {
       await response.body?.cancel();
@@ -435,7 +449,11 @@ export class RunnerClient implements Disposable {
       };
     }
     try {
-      return { kind: "job", job: parseJobSpec(parsed.value), raw: parsed.value };
+      const job = parseJobSpec(parsed.value);
+      // It goes into git's config and the job log: only an id of Rails' shape (request_id.rb).
+      const answered = response.headers.get("X-Request-Id") ?? "";
+      job.requestCorrelationId = /^[\w@-]{1,255}$/.test(answered) ? answered : sentCorrelationId;
+      return { kind: "job", job, raw: parsed.value };
     } catch (error) {
       if (!(error instanceof JobPayloadError)) throw error;
       const result: RequestJobResult = {

@@ -153,6 +153,12 @@ export interface JobSpec {
   run: string;
   /** Keys of the job `inputs`. */
   inputs: string[];
+  /**
+   * Not in the payload: the `X-Request-Id` of the job request that brought the
+   * job (GitLab's answer, else the one we sent), which git sends to Gitaly with
+   * FF_USE_GITALY_CORRELATION_ID; "" when no request did (`runner exec`).
+   */
+  requestCorrelationId: string;
 }
 
 export const DEFAULT_JOB_TIMEOUT_SECONDS = 7200;
@@ -434,6 +440,7 @@ export function parseJobSpec(body: unknown): JobSpec {
     secrets: Object.keys(r.object("secrets").obj),
     run: r.string("run"),
     inputs: r.list("inputs", (i) => i.string("key")),
+    requestCorrelationId: "",
   };
 }
 

@@ -169,6 +169,8 @@ export function buildJobSpec(input: JobSpecInput): { spec: JobSpec; userVariable
     secrets: [],
     run: "",
     inputs: [],
+    // No job request brought it: no Gitaly correlation ID.
+    requestCorrelationId: "",
   };
   return { spec, userVariableCount: tail.length };
 }

@@ -65,6 +65,11 @@ export interface GitSources {
   submoduleUpdateFlags: readonly string[];
   /** FF_USE_GIT_BUNDLE_URIS. */
   bundleUris: boolean;
+  /**
+   * FF_USE_GITALY_CORRELATION_ID: the job request's correlation ID, sent to
+   * Gitaly as `X-Gitaly-Correlation-ID` on every git HTTP request; "" = none.
+   */
+  gitalyCorrelationId: string;
   /** clean_git_config: delete `.git/config` and hooks before fetching. */
   cleanGitConfig: boolean;
   /** Commands of pre_get_sources_script (runner config, then job hook). */
@@ -275,6 +280,11 @@ function writeFetch(w: ScriptWriter, info: ScriptInfo, git: GitSources): void {
   // rewrites of the credential-less remote; .git/config merely includes it,
   // and cleanup_file_variables deletes it.
   w.rmFile(extConfig);
+  if (git.gitalyCorrelationId !== "") {
+    const header = `X-Gitaly-Correlation-ID: ${git.gitalyCorrelationId}`;
+    w.command("git", "config", "-f", extConfig, "http.extraHeader", header);
+    w.notice(`Gitaly correlation ID: ${git.gitalyCorrelationId}`);
+  }
   if (git.bundleUris) w.command("git", "config", "-f", extConfig, "transfer.bundleURI", "true");
   if (git.remoteHost !== null) {
     for (const [setting, file] of git.sslFiles) {

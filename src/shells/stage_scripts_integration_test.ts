@@ -67,6 +67,7 @@ const NONE: GitSources = {
   submoduleDepth: 0,
   submoduleUpdateFlags: [],
   bundleUris: true,
+  gitalyCorrelationId: "",
   cleanGitConfig: false,
   preCommands: ["echo pre"],
   postCommands: ["echo post"],

@@ -35,6 +35,7 @@ const GIT: GitSources = {
   submoduleDepth: 0,
   submoduleUpdateFlags: [],
   bundleUris: true,
+  gitalyCorrelationId: "",
   cleanGitConfig: false,
   preCommands: ["echo pre"],
   postCommands: ["echo post"],

@@ -287,6 +287,37 @@ Deno.test("an upload redirected to a host the executor process may not reach fai
   assert.doesNotMatch(state.trace, /allow-net|Retrying/);
 });
 
+Deno.test("git sends the job request's X-Request-Id as X-Gitaly-Correlation-ID and the log names it (FF_USE_GITALY_CORRELATION_ID, on by default); false turns it off", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const app = await GitRepo.create(gitlab.projectRoot, "acme/widget");
+  await app.commit({ files: { "README.md": "app\n" } });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const clone = { key: "GIT_STRATEGY", value: "clone" };
+  const on = gitlab.enqueueJob({ script: ["cat README.md"], variables: [clone] });
+  const state = await gitlab.waitForJobFinished(on.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  const brought = gitlab.requestsTo("request_job").filter((q) => q.status === 201);
+  assert.equal(brought.length, 1);
+  const id = brought[0]!.headers.get("X-Request-Id") ?? "";
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.match(state.trace, new RegExp(`Gitaly correlation ID: ${id}\\b.*\\n.*Fetching changes`));
+  const fetches = gitlab.requestsTo("git");
+  assert.ok(fetches.length > 0);
+  for (const q of fetches) assert.equal(q.headers.get("X-Gitaly-Correlation-ID"), id);
+
+  const off = gitlab.enqueueJob({
+    script: ["cat README.md"],
+    variables: [clone, { key: "FF_USE_GITALY_CORRELATION_ID", value: "false" }],
+  });
+  const offState = await gitlab.waitForJobFinished(off.id, TIMEOUT);
+  assert.equal(offState.status, "success", offState.trace + runner.log);
+  assert.doesNotMatch(offState.trace, /Gitaly correlation ID|not supported/);
+  const later = gitlab.requestsTo("git").slice(fetches.length);
+  assert.ok(later.length > 0);
+  for (const q of later) assert.equal(q.headers.get("X-Gitaly-Correlation-ID"), null);
+});
+
 Deno.test("a depth 1 fetch through git http-backend checks out a shallow clone whose files become artifacts", async () => {
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
