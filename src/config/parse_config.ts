@@ -456,7 +456,11 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     for (const [section, main, readers] of EXECUTOR_SECTIONS) {
       if (readers.includes(runner.executor)) continue;
       const prefix = `runners.${section}.`;
-      const set = [...item.present].filter((id) => id.startsWith(prefix));
+      // [[runners.docker.services]] entries are items of their own, not keys of this one.
+      const services = section === "docker" && runner.docker.services.length > 0
+        ? ["runners.docker.services"]
+        : [];
+      const set = [...item.present, ...services].filter((id) => id.startsWith(prefix));
       if (set.length === 0) continue;
       const key = set.includes(prefix + main) ? main : (set[0] as string).slice(prefix.length);
       const where = [...path, section, key];

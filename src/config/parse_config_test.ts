@@ -1441,6 +1441,18 @@ Deno.test("[runners.docker] and [runners.custom] on a runner whose executor does
   ]);
 });
 
+Deno.test("[[runners.docker.services]] alone on a runner whose executor does not read [runners.docker] warns", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "shell"\n[[runners.docker.services]]\nname = "postgres:16"\n` +
+      `[[runners]]\nname = "b"\nexecutor = "docker"\n[[runners.docker.services]]\nname = "postgres:16"\n`,
+    opts,
+  );
+  // It was accepted without a word: a shell job never got its database.
+  assert.deepEqual(warnings.map((w) => w.message), [
+    'key runners[0].docker.services is not used: [runners.docker] is read by the docker and docker+ssh executors, not by "shell"',
+  ]);
+});
+
 Deno.test("a metrics listen_address the server cannot listen on warns at load, naming the key", () => {
   const { warnings } = parseConfig(`concurrent = 1\nlisten_address = "metrics:http"\n`, opts);
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [[
