@@ -39,7 +39,7 @@ export interface ServiceHost {
   os: "linux" | "darwin" | "windows";
   /** Effective uid; ignored on Windows. */
   uid: number;
-  /** Home directory of the user running the command. */
+  /** Home directory of the user running the command; "" when unknown (HOME unset). */
   home: string;
   cwd: string;
   /**
@@ -172,6 +172,11 @@ export function defineService(
       }
       kind = userService ? "systemd-user" : "systemd-system";
       break;
+  }
+  if ((kind === "systemd-user" || kind === "launchd-agent") && host.home === "") {
+    throw new ServiceError(
+      "HOME is not set: a user service is found under the home directory (~/.config/systemd/user, ~/Library/LaunchAgents)",
+    );
   }
   const workingDirectory = path.resolve(host.cwd, flags.workingDirectory ?? host.cwd);
   let configFile: string;

@@ -159,3 +159,18 @@ Deno.test("service names systemd would take for a template, or not take at all, 
     assert.equal(defineService("install", { user: "u", service: name }, linuxRoot()).name, name);
   }
 });
+
+Deno.test("a user service without a home directory (HOME unset) is refused naming HOME, not put under the current directory", () => {
+  const cases = [
+    () => defineService("install", { userService: true }, linuxUser({ home: "" })),
+    () => defineService("start", {}, { ...macHost(501), home: "" }),
+  ];
+  for (const call of cases) {
+    assert.throws(call, /HOME is not set: a user service is found under the home directory/);
+  }
+  // A system service does not need it.
+  assert.equal(
+    defineService("install", { user: "u" }, linuxRoot({ home: "" })).kind,
+    "systemd-system",
+  );
+});

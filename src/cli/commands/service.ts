@@ -122,7 +122,7 @@ export async function serviceCommand(
     : Deno.build.os === "windows"
     ? "windows"
     : "linux";
-  const home = ctx.env("HOME") ?? ctx.env("USERPROFILE") ?? ctx.cwd;
+  const home = ctx.env("HOME") ?? ctx.env("USERPROFILE") ?? "";
   try {
     const definition = defineService(action, {
       ...(flags.string("service") ? { service: flags.string("service") } : {}),
