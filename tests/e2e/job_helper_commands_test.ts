@@ -507,3 +507,61 @@ Deno.test("the helpers take every official flag: --compression-level acts, the o
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("artifacts-downloader stages the archive in ARCHIVER_STAGING_DIR (--archiver-staging-dir), as the official helper; one that is no directory is refused naming it", async () => {
+  await using gitlab = await FakeGitLab.start();
+  const r = gitlab.createRunner({ kind: "created" });
+  const job = gitlab.enqueueJob({ variables: [] });
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const picked = await requestJob(gitlab.url, r.token);
+    await Deno.writeTextFile(`${root}/out.txt`, "built");
+    const credentials = ["--url", gitlab.url, "--token", picked.token, "--id", String(job.id)];
+    const upload = await runCli(["artifacts-uploader", ...credentials, "--path", "out.txt"], {
+      cwd: root,
+    });
+    assert.equal(upload.code, 0, upload.stdout + upload.stderr);
+    await Deno.remove(`${root}/out.txt`);
+    const staging = `${root}/staging`;
+    await Deno.mkdir(staging);
+
+    // GitLab answers after 3 s: the staged file is there meanwhile.
+    gitlab.injectFault({ endpoint: "download_artifacts", delayMs: 3_000, times: 1 });
+    const download = runCli(["artifacts-downloader", ...credentials], {
+      cwd: root,
+      env: { ARCHIVER_STAGING_DIR: staging },
+    });
+    let staged: string[] = [];
+    for (let i = 0; i < 50 && staged.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      staged = (await Array.fromAsync(Deno.readDir(staging))).map((e) => e.name);
+    }
+    const done = await download;
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    assert.match(staged[0] ?? "", /^artifacts-.*\.tmp$/);
+    assert.equal(await Deno.readTextFile(`${root}/out.txt`), "built");
+    assert.deepEqual(
+      await Array.fromAsync(Deno.readDir(staging)),
+      [],
+      "the staged file is removed",
+    );
+
+    const missing = await runCli(["artifacts-downloader", ...credentials], {
+      cwd: root,
+      env: { ARCHIVER_STAGING_DIR: `${root}/none` },
+    });
+    assert.equal(missing.code, 2, missing.stdout + missing.stderr);
+    assert.match(
+      missing.stdout,
+      /ERROR: ARCHIVER_STAGING_DIR \(--archiver-staging-dir\) ".*\/none": No such file or directory/,
+    );
+    const file = await runCli(
+      ["artifacts-downloader", ...credentials, "--archiver-staging-dir", "out.txt"],
+      { cwd: root },
+    );
+    assert.equal(file.code, 2, file.stdout + file.stderr);
+    assert.match(file.stdout, /ERROR: --archiver-staging-dir "out.txt" is not a directory/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -152,6 +152,12 @@ export const ARTIFACTS_UPLOADER_FLAGS: FlagSpec[] = [
 export const ARTIFACTS_DOWNLOADER_FLAGS: FlagSpec[] = [
   ...CREDENTIAL_FLAGS,
   { name: "direct-download", type: "bool", env: "FF_USE_DIRECT_DOWNLOAD", help: "Direct download" },
+  {
+    name: "archiver-staging-dir",
+    type: "string",
+    env: "ARCHIVER_STAGING_DIR",
+    help: "Directory the archive is downloaded to before extraction (the system's temporary one)",
+  },
   ...RETRY_FLAGS,
   TRANSFER_METER_FLAG,
 ];
@@ -374,6 +380,26 @@ function warnExpireIn(ctx: CliContext, value: string): void {
   );
 }
 
+/**
+ * `--archiver-staging-dir` (`ARCHIVER_STAGING_DIR`), checked before the
+ * download: one that is not a directory fails the step naming it, as the
+ * official helper cannot create its temporary file there.
+ */
+async function stagingSpace(flags: Flags): Promise<LocalScratchSpace> {
+  const dir = flags.string("archiver-staging-dir");
+  if (dir === "") return new LocalScratchSpace();
+  const source = flags.parsed.fromEnv.has("archiver-staging-dir")
+    ? "ARCHIVER_STAGING_DIR (--archiver-staging-dir)"
+    : "--archiver-staging-dir";
+  const info = await Deno.stat(dir).catch((err: Error) => {
+    throw new UsageFailure(`${source} ${JSON.stringify(dir)}: ${err.message}`, { cause: err });
+  });
+  if (!info.isDirectory) {
+    throw new UsageFailure(`${source} ${JSON.stringify(dir)} is not a directory`);
+  }
+  return new LocalScratchSpace(dir);
+}
+
 export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Promise<number> {
   const flags = new Flags(parseFlags(args, ARTIFACTS_DOWNLOADER_FLAGS, ctx.env));
   return helper(ctx, async () => {
@@ -390,7 +416,7 @@ export function artifactsDownloaderCommand(ctx: CliContext, args: string[]): Pro
       downloader: new JobArtifactTransfer(client),
       target: await LocalArchiveTarget.open(ctx.cwd),
       extract: { threads: fastzip(ctx, "FASTZIP_EXTRACTOR_CONCURRENCY") },
-      scratch: new LocalScratchSpace(),
+      scratch: await stagingSpace(flags),
       directDownload: flags.bool("direct-download", true),
       attempts: 1,
       announce: false,
