@@ -4,7 +4,12 @@
  * (which includes the runner's `environment`), which beats the default.
  */
 import type { JobVariable } from "../job/job_spec.ts";
-import { expandVariables, lookupVariable, parseEnvironment } from "./job_variables.ts";
+import {
+  expandVariables,
+  lookupVariable,
+  parseEnvironment,
+  variableValue,
+} from "./job_variables.ts";
 
 /**
  * Every flag the official runner knows, with its default, except
@@ -211,7 +216,8 @@ function isDebugVariableOn(
 ): boolean {
   if (runner.debugTraceDisabled) return false;
   const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
-  return parseGoBool(lookupVariable(early, key) ?? "") === true;
+  // The value of a file variable, as the build settings read it (variableValue).
+  return parseGoBool(variableValue(early, key) ?? "") === true;
 }
 
 /**

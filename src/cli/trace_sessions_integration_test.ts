@@ -101,7 +101,7 @@ Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL as a job variable stretches 
 
 /** The `debug_trace` query of the job's trace PATCHes. */
 async function debugTraceSent(
-  variables: { key: string; value: string }[],
+  variables: { key: string; value: string; file?: boolean }[],
   runnerOverrides: { environment?: string[]; debugTraceDisabled?: boolean } = {},
 ): Promise<string[]> {
   await using gitlab = await FakeGitLab.start({ longPollHoldMs: 0 });
@@ -144,6 +144,11 @@ Deno.test("CI_DEBUG_TRACE read as the build reads it marks the trace PATCHes deb
     assert.deepEqual(await debugTraceSent([{ key: "CI_DEBUG_TRACE", value }]), ["true"], value);
   }
   assert.deepEqual(await debugTraceSent([], { environment: ["CI_DEBUG_TRACE=1"] }), ["true"]);
+  // A file variable: the build (as the official runner) reads its value, not its path.
+  assert.deepEqual(
+    await debugTraceSent([{ key: "CI_DEBUG_TRACE", value: "true", file: true }]),
+    ["true"],
+  );
   for (const value of ["false", "0", "yes"]) {
     assert.deepEqual(await debugTraceSent([{ key: "CI_DEBUG_TRACE", value }]), ["false"], value);
   }
