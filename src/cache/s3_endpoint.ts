@@ -5,7 +5,7 @@
  * style. Pure: also used to grant the executor process its network access.
  */
 import type { S3CacheConfig } from "../config/runner_config.ts";
-import { dotSegmentProblem, isDotSegment } from "./cache_settings.ts";
+import { type CacheSettingsProblem, dotSegmentProblem, isDotSegment } from "./cache_settings.ts";
 
 export const DEFAULT_S3_REGION = "us-east-1";
 
@@ -71,76 +71,87 @@ function encodeObjectName(name: string): string {
   ).join("/");
 }
 
-/** The URL of `objectName` (before signing). Throws a RangeError for a config that names no bucket. */
+/** The URL of `objectName` (before signing). Throws a RangeError naming the key for a config no URL can be made from. */
 export function s3ObjectUrl(s3: S3CacheConfig, objectName: string): URL {
-  if (s3.bucketName === "") {
-    throw new RangeError("[runners.cache.s3] BucketName is empty: name the bucket to use");
-  }
-  checkS3Config(s3);
+  const problem = s3EndpointProblem(s3);
+  if (problem !== null) throw new RangeError(problem.message);
   const origin = new URL(serviceOrigin(s3));
   const path = encodeObjectName(objectName);
-  // Acceleration has its own host (virtual-host only); a server of one's own ignores it.
-  const isAccelerated = s3.accelerate && !hasCustomServerAddress(s3);
-  if (isS3PathStyle(s3) && !isAccelerated) {
+  if (isBucketInPath(s3)) {
     return new URL(`${origin.origin}/${encodeURIComponent(s3.bucketName)}/${path}`);
-  }
-  // "bucket.127.0.0.1" is no host name: the URL parser refused it ("Invalid URL").
-  if (/^\[.*\]$|^[\d.]+$/.test(origin.hostname)) {
-    throw new RangeError(
-      `[runners.cache.s3] PathStyle = false does not work with ServerAddress ${
-        JSON.stringify(s3.serverAddress)
-      }: an IP address cannot take the bucket as a subdomain (remove PathStyle)`,
-    );
   }
   return new URL(`${origin.protocol}//${s3.bucketName}.${origin.host}/${path}`);
 }
 
+function isBucketInPath(s3: S3CacheConfig): boolean {
+  // Acceleration has its own host (virtual-host only); a server of one's own ignores it.
+  const isAccelerated = s3.accelerate && !hasCustomServerAddress(s3);
+  return isS3PathStyle(s3) && !isAccelerated;
+}
+
 /**
- * Refuses, naming the key, a ServerAddress that is not `host[:port]` (the
+ * The first setting of `s3` no URL can be made from, naming the key, else
+ * null: no BucketName; a ServerAddress that is not `host[:port]` (the
  * official runner's form: a scheme or path made a URL to a host named
- * "https"), a BucketName with characters no bucket name has or that a URL
- * resolves as a path step ("." or ".."), and a
- * BucketLocation that is not a region name (it goes into the host name).
+ * "https"); a BucketName with characters no bucket name has or that a URL
+ * resolves as a path step ("." or ".."); a BucketLocation that is not a
+ * region name (it goes into the host name); PathStyle = false with an IP
+ * address. Config loading names it once, at load and in lint; each transfer
+ * again.
  */
-function checkS3Config(s3: S3CacheConfig): void {
+export function s3EndpointProblem(s3: S3CacheConfig): CacheSettingsProblem | null {
+  const problem = (key: string, message: string) => ({
+    key,
+    message: `[runners.cache.s3] ${key} ${message}`,
+  });
+  if (s3.bucketName === "") return problem("BucketName", "is empty: name the bucket to use");
   const address = s3.serverAddress;
   if (address !== "") {
-    const problem = (detail: string) =>
-      new RangeError(
-        `[runners.cache.s3] ServerAddress ${JSON.stringify(address)} is not host[:port]${
-          detail ? `: ${detail}` : ""
-        }`,
+    const notHostPort = (detail: string) =>
+      problem(
+        "ServerAddress",
+        `${JSON.stringify(address)} is not host[:port]${detail ? `: ${detail}` : ""}`,
       );
     const scheme = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/i.exec(address);
     if (scheme) {
-      throw problem(
+      return notHostPort(
         `write ${JSON.stringify(scheme[1]!.replace(/\/+$/, ""))} (Insecure = true selects http)`,
       );
     }
     const parts = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d+))?(\/.*)?$/i.exec(address);
-    if (!parts) throw problem("");
-    if (parts[3] !== undefined) throw problem("a path is not allowed");
+    if (!parts) return notHostPort("");
+    if (parts[3] !== undefined) return notHostPort("a path is not allowed");
     if (parts[2] !== undefined && Number(parts[2]) > 65535) {
-      throw problem(`port ${parts[2]} is out of range 0-65535`);
+      return notHostPort(`port ${parts[2]} is out of range 0-65535`);
     }
   }
   if (!/^[a-z0-9._-]+$/i.test(s3.bucketName)) {
-    throw new RangeError(
-      `[runners.cache.s3] BucketName ${
+    return problem(
+      "BucketName",
+      `${
         JSON.stringify(s3.bucketName)
       } is not a bucket name: letters, digits, ".", "-" and "_" only`,
     );
   }
-  if (isDotSegment(s3.bucketName)) {
-    throw new RangeError(`[runners.cache.s3] BucketName ${dotSegmentProblem(s3.bucketName)}`);
-  }
+  if (isDotSegment(s3.bucketName)) return problem("BucketName", dotSegmentProblem(s3.bucketName));
   if (s3.bucketLocation !== "" && !/^[a-z0-9_-]+$/i.test(s3.bucketLocation)) {
-    throw new RangeError(
-      `[runners.cache.s3] BucketLocation ${
+    return problem(
+      "BucketLocation",
+      `${
         JSON.stringify(s3.bucketLocation)
       } is not a region name: letters, digits, "-" and "_" only`,
     );
   }
+  // "bucket.127.0.0.1" is no host name: the URL parser refused it ("Invalid URL").
+  if (!isBucketInPath(s3) && /^\[.*\]$|^[\d.]+$/.test(new URL(serviceOrigin(s3)).hostname)) {
+    return {
+      key: "PathStyle",
+      message: `[runners.cache.s3] PathStyle = false does not work with ServerAddress ${
+        JSON.stringify(s3.serverAddress)
+      }: an IP address cannot take the bucket as a subdomain (remove PathStyle)`,
+    };
+  }
+  return null;
 }
 
 /** `host:port` the executor process connects to for this cache. */

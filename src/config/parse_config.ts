@@ -41,6 +41,7 @@ import {
 } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
+import { s3EndpointProblem } from "../cache/s3_endpoint.ts";
 import { azureSettingsProblem, gcsSettingsProblem } from "../cache/cache_settings.ts";
 import { unusedCacheSettings } from "../cache/unused_cache_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
@@ -409,7 +410,7 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   ) {
     // The signer cannot be made: each job warns "No URL for the distributed cache".
     const problem = backend === "s3"
-      ? s3SettingsProblem(runner.cache.s3)
+      ? s3SettingsProblem(runner.cache.s3) ?? s3EndpointProblem(runner.cache.s3)
       : backend === "gcs"
       ? gcsSettingsProblem(runner.cache.gcs)
       : azureSettingsProblem(runner.cache.azure);

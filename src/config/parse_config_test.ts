@@ -643,7 +643,8 @@ Deno.test("a [runners.cache] Type that is no cache type (wrong case, unknown) wa
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "shell"\n[runners.cache]\nType = "S3"\n` +
       `[[runners]]\nname = "b"\nexecutor = "shell"\n[runners.cache]\nType = "minio"\n` +
-      `[[runners]]\nname = "c"\nexecutor = "shell"\n[runners.cache]\nType = "s3v2"\n`,
+      `[[runners]]\nname = "c"\nexecutor = "shell"\n[runners.cache]\nType = "s3v2"\n` +
+      `[runners.cache.s3]\nBucketName = "b"\n`,
     opts,
   );
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [
@@ -1309,6 +1310,47 @@ Deno.test("[runners.docker] devices, ulimit, gpus and tmpfs the executor refuses
       "invalid_value",
       12,
       `key runners[0].docker.tmpfs.tmp is not valid (a mount point must be an absolute path): ${fails}`,
+    ],
+  ]);
+});
+
+Deno.test("an S3 setting no URL can be made from warns at load naming it, as GCS and Azure ones do", () => {
+  const entry = (s3: string) =>
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n[runners.cache.s3]\n${s3}`;
+  const { warnings } = parseConfig(
+    entry(`ServerAddress = "minio:9000"\n`) +
+      entry(`ServerAddress = "https://minio:9000"\nBucketName = "b"\n`) +
+      entry(`BucketName = ".."\n`) +
+      entry(`BucketName = "b"\nBucketLocation = "eu west"\n`) +
+      entry(`ServerAddress = "127.0.0.1:9000"\nBucketName = "b"\nPathStyle = false\n`),
+    opts,
+  );
+  const local = "its jobs keep their cache in cache_dir on this host";
+  // Before, lint said the config was valid and every job warned "No URL for the distributed cache".
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [
+      5,
+      `key runners[0].cache.s3.BucketName: BucketName is empty: name the bucket to use; ${local}`,
+    ],
+    [
+      12,
+      'key runners[1].cache.s3.ServerAddress: ServerAddress "https://minio:9000" is not ' +
+      `host[:port]: write "minio:9000" (Insecure = true selects http); ${local}`,
+    ],
+    [
+      19,
+      'key runners[2].cache.s3.BucketName: BucketName ".." is not a name: a URL resolves it as a ' +
+      `path step, so the cache would go to another bucket or container; ${local}`,
+    ],
+    [
+      26,
+      'key runners[3].cache.s3.BucketLocation: BucketLocation "eu west" is not a region name: ' +
+      `letters, digits, "-" and "_" only; ${local}`,
+    ],
+    [
+      34,
+      "key runners[4].cache.s3.PathStyle: PathStyle = false does not work with ServerAddress " +
+      `"127.0.0.1:9000": an IP address cannot take the bucket as a subdomain (remove PathStyle); ${local}`,
     ],
   ]);
 });
