@@ -205,6 +205,9 @@ function need(flags: Flags, name: string): string {
 
 class UsageFailure extends Error {}
 
+/** A failed step the official helper reports as a warning (still exit 1). */
+class StepWarning extends Error {}
+
 /** Seconds of the Go duration flag `name` (`fallback` when not given); a usage failure naming it otherwise. */
 function durationFlag(flags: Flags, name: string, fallback: string): number {
   const text = flags.has(name) ? flags.string(name) : fallback;
@@ -311,7 +314,7 @@ async function helper(ctx: CliContext, work: () => Promise<void>): Promise<numbe
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    ctx.out(`ERROR: ${message}`);
+    ctx.out(`${err instanceof StepWarning ? "WARNING" : "ERROR"}: ${message}`);
     return err instanceof UsageFailure ? 2 : 1;
   }
 }
@@ -527,7 +530,9 @@ export function cacheExtractorCommand(ctx: CliContext, args: string[]): Promise<
       if (!(await Deno.stat(file)).isFile) throw new Error("not a file");
       reader = await LocalFileReader.open(file);
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw new Error("Cache file does not exist");
+      // A job's first run has no cache yet: the official helper and the
+      // in-process restore_cache stage say so as a warning, not an error.
+      if (err instanceof Deno.errors.NotFound) throw new StepWarning("Cache file does not exist");
       throw new Error(
         `Cannot read cache file ${JSON.stringify(file)} (--file): ${(err as Error).message}`,
         { cause: err },
