@@ -153,8 +153,11 @@ export function resolveBuildSettings(
   let gitSubmoduleDepth: number | null = null;
   if (rawSubmoduleDepth !== "") {
     // Any integer, as the official runner (strconv.ParseInt): a negative one is full history.
-    if (/^[+-]?\d+$/.test(rawSubmoduleDepth)) gitSubmoduleDepth = Number(rawSubmoduleDepth);
-    else warnings.push(`Invalid GIT_SUBMODULE_DEPTH "${rawSubmoduleDepth}": ignoring it`);
+    if (/^[+-]?\d+$/.test(rawSubmoduleDepth) && isInt64(BigInt(rawSubmoduleDepth))) {
+      gitSubmoduleDepth = Number(rawSubmoduleDepth);
+    } else {
+      warnings.push(`Invalid GIT_SUBMODULE_DEPTH "${rawSubmoduleDepth}": ignoring it`);
+    }
   }
 
   let debugTrace = bool("CI_DEBUG_TRACE", false);

@@ -857,6 +857,10 @@ Deno.test("GIT_SUBMODULE_DEPTH takes any integer, as the official runner: 0 or l
   const odd = await updateLine("1e1");
   assert.match(odd.line, / update --init --depth 20$/);
   assert.match(odd.log, /Invalid GIT_SUBMODULE_DEPTH "1e1": ignoring it/);
+  // Past int64 Go's strconv.ParseInt fails: git_info.depth, not a depth git refuses.
+  const huge = await updateLine("99999999999999999999");
+  assert.match(huge.line, / update --init --depth 20$/);
+  assert.match(huge.log, /Invalid GIT_SUBMODULE_DEPTH "99999999999999999999": ignoring it/);
 });
 
 Deno.test("a clone_url that is not a URL fails the job naming it before get_sources, instead of being ignored", async () => {
