@@ -8,8 +8,8 @@
  * the pipe meanwhile.
  */
 import type { RunnerConfig } from "../config/runner_config.ts";
-import { resolveFeatureFlags } from "../build/feature_flags.ts";
-import { expandVariables, lookupVariable } from "../build/job_variables.ts";
+import { featureFlagsForJob, parseGoBool } from "../build/feature_flags.ts";
+import { expandVariables, lookupVariable, parseEnvironment } from "../build/job_variables.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { JobTrace } from "../trace/job_trace.ts";
 import { maskOptionsForJob } from "../trace/mask_options.ts";
@@ -21,15 +21,16 @@ export function openExecTrace(
   runner: RunnerConfig,
   onLog: (bytes: Uint8Array) => void,
 ): JobTrace {
-  const variables = expandVariables(job.variables);
-  const flags = resolveFeatureFlags(runner.featureFlags, (key) => lookupVariable(variables, key));
+  // As the build resolves them: `--env` (the runner's environment) counts too.
+  const flags = featureFlagsForJob(runner, job.variables);
   const mask = maskOptionsForJob(job, {
     isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,
   });
   // The log goes to a terminal, not to GitLab, which strips line stamps when
   // it renders: stamp lines only when FF_TIMESTAMPS is set to true explicitly.
+  const variables = expandVariables([...parseEnvironment(runner.environment), ...job.variables]);
   const isTimestampAsked = runner.featureFlags["FF_TIMESTAMPS"] !== undefined ||
-    lookupVariable(variables, "FF_TIMESTAMPS") !== undefined;
+    parseGoBool(lookupVariable(variables, "FF_TIMESTAMPS") ?? "") !== undefined;
   return new JobTrace({
     mask,
     outputLimitKiB: runner.outputLimit,

@@ -485,7 +485,7 @@ if (!ARTIFACT_STAGES_WIRED) {
   );
 }
 
-Deno.test("exec prints plain log lines by default and the official line stamps with FF_TIMESTAMPS=true", async () => {
+Deno.test("exec prints plain log lines by default and the official line stamps with FF_TIMESTAMPS=true (a variable or --env)", async () => {
   await using project = await SampleProject.create({
     ".gitlab-ci.yml": "only:\n  script:\n    - echo plain line\n    - echo to stderr >&2\n",
   });
@@ -500,4 +500,11 @@ Deno.test("exec prints plain log lines by default and the official line stamps w
   assert.match(stamped.stdout, new RegExp(`^${stamp} 01O plain line$`, "m"));
   assert.match(stamped.stdout, new RegExp(`^${stamp} 01E to stderr$`, "m"));
   assert.match(stamped.stdout, new RegExp(`^${stamp} 00O[ +]Job succeeded$`, "m"));
+  // `--env` sets the runner's environment, which the flags are resolved from as well.
+  const byEnv = await project.exec("--env", "FF_TIMESTAMPS=true");
+  assert.equal(byEnv.code, 0, byEnv.stdout + byEnv.stderr);
+  assert.match(byEnv.stdout, new RegExp(`^${stamp} 01O plain line$`, "m"));
+  const byFlag = await project.exec("--feature-flags", "FF_TIMESTAMPS");
+  assert.equal(byFlag.code, 0, byFlag.stdout + byFlag.stderr);
+  assert.match(byFlag.stdout, new RegExp(`^${stamp} 01O plain line$`, "m"));
 });
