@@ -81,6 +81,17 @@ export function isIpAddress(value: string): boolean {
 }
 
 /** A `[runners.docker]` value every job would refuse: its key, index in a list, and why. */
+/**
+ * Whether a HEALTHCHECK_TCP_PORT value names a TCP port; "" (set empty) names
+ * none and is no problem. The official runner fails the job on any other
+ * value (ParseInt), and so does ours, naming it.
+ */
+export function isHealthCheckPort(value: string): boolean {
+  const text = value.trim();
+  if (text === "") return true;
+  return /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+}
+
 export interface DockerValueProblem {
   key: string;
   index?: number;
@@ -260,6 +271,32 @@ export function dockerValueProblems(
       });
     }
   });
+  if (options.hasServices) {
+    config.services.forEach((service, index) => {
+      // Checked as written: a $VAR name that expands to "" fails only the job it does.
+      if (service.name.trim() === "") {
+        problems.push({
+          key: "services",
+          index,
+          subkey: "name",
+          value: service.name,
+          why: "a service needs an image name",
+        });
+      }
+      for (const entry of service.environment) {
+        const eq = entry.indexOf("=");
+        if (eq <= 0 || entry.slice(0, eq).toUpperCase() !== "HEALTHCHECK_TCP_PORT") continue;
+        if (entry.includes("$") || isHealthCheckPort(entry.slice(eq + 1))) continue;
+        problems.push({
+          key: "services",
+          index,
+          subkey: "environment",
+          value: entry,
+          why: "HEALTHCHECK_TCP_PORT must be a TCP port number from 1 to 65535",
+        });
+      }
+    });
+  }
   if (config.usernsMode !== "" && config.usernsMode !== "host") {
     problems.push({
       key: "userns_mode",

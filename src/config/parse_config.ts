@@ -607,7 +607,7 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
           value === undefined ? "" : ` = ${JSON.stringify(value)}`
         } is not valid (${why}): ` +
           `every job of runner ${JSON.stringify(runner.name)} ${
-            jobs ? `${jobs} ` : key.startsWith("service") ? "that has services " : ""
+            jobs ? `${jobs} ` : /^services?_/.test(key) ? "that has services " : ""
           }fails`,
       );
     }

@@ -1495,6 +1495,28 @@ Deno.test("[[runners.docker.services]] alone on a runner whose executor does not
   ]);
 });
 
+Deno.test("a [[runners.docker.services]] entry every job refuses (no name, a bad HEALTHCHECK_TCP_PORT) warns at load", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `[[runners.docker.services]]\nalias = "db"\n` +
+      `[[runners.docker.services]]\nname = "redis:7"\nenvironment = ["HEALTHCHECK_TCP_PORT=redis"]\n` +
+      `[[runners.docker.services]]\nname = "$SVC_IMAGE"\n` +
+      `environment = ["HEALTHCHECK_TCP_PORT=6379", "healthcheck_tcp_port=$PORT", "HEALTHCHECK_TCP_PORT="]\n`,
+    opts,
+  );
+  // Lint called the file valid; every job failed ("invalid service image name", or the port).
+  assert.deepEqual(warnings.map((w) => [w.kind, w.message]), [
+    [
+      "invalid_value",
+      'key runners[0].docker.services[0].name = "" is not valid (a service needs an image name): every job of runner "a" fails',
+    ],
+    [
+      "invalid_value",
+      'key runners[0].docker.services[1].environment = "HEALTHCHECK_TCP_PORT=redis" is not valid (HEALTHCHECK_TCP_PORT must be a TCP port number from 1 to 65535): every job of runner "a" fails',
+    ],
+  ]);
+});
+
 Deno.test("a metrics listen_address the server cannot listen on warns at load, naming the key", () => {
   const { warnings } = parseConfig(`concurrent = 1\nlisten_address = "metrics:http"\n`, opts);
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [[

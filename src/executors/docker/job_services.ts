@@ -14,6 +14,7 @@ import type { JobImage } from "../../job/job_spec.ts";
 import { daemonMessage } from "./_docker_errors.ts";
 import { ExecFrameDecoder } from "./exec_frames.ts";
 import { type LongTimer, setLongTimeout } from "../../time/clock.ts";
+import { isHealthCheckPort } from "../../config/docker_values.ts";
 
 /**
  * Host names a service answers to: its `alias` entries (comma or space
@@ -70,13 +71,12 @@ function healthCheckPort(env: string[]): number | null {
   }
   // An empty value sets no port: a variable defined empty to turn the override off.
   if (value === null || value.trim() === "") return null;
-  const port = Number(value.trim());
-  if (!/^\d+$/.test(value.trim()) || port < 1 || port > 65535) {
+  if (!isHealthCheckPort(value)) {
     throw new RangeError(
       `HEALTHCHECK_TCP_PORT "${value}" is not a TCP port (expected a number from 1 to 65535)`,
     );
   }
-  return port;
+  return Number(value.trim());
 }
 
 /**
