@@ -45,7 +45,7 @@ export function hasCustomServerAddress(s3: S3CacheConfig): boolean {
 
 function isAwsHost(address: string): boolean {
   const host = address.replace(/:\d+$/, "").toLowerCase();
-  return host === "amazonaws.com" || host.endsWith(".amazonaws.com");
+  return /(^|\.)amazonaws\.com(\.cn)?$/.test(host);
 }
 
 /** `scheme://host[:port]` of the service, without the bucket. */
@@ -58,7 +58,9 @@ function serviceOrigin(s3: S3CacheConfig): string {
   if (s3.accelerate) {
     return `${scheme}://s3-accelerate${s3.dualStack ? ".dualstack" : ""}.amazonaws.com`;
   }
-  return `${scheme}://s3${s3.dualStack ? ".dualstack" : ""}.${region}.amazonaws.com`;
+  // The China regions are a partition of their own, under amazonaws.com.cn.
+  const domain = region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+  return `${scheme}://s3${s3.dualStack ? ".dualstack" : ""}.${region}.${domain}`;
 }
 
 /** Encodes an object name as S3 expects in a path: RFC 3986, `/` kept. */

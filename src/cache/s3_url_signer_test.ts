@@ -3,7 +3,7 @@ import { createHash, createHmac } from "node:crypto";
 import type { S3CacheConfig } from "../config/runner_config.ts";
 import { defaultRunnerConfig } from "../config/default_config.ts";
 import { cacheObjectName } from "./cache_object_name.ts";
-import { s3ObjectUrl } from "./s3_endpoint.ts";
+import { s3ObjectUrl, s3StsUrl } from "./s3_endpoint.ts";
 import { S3UrlSigner } from "./s3_url_signer.ts";
 
 function s3(overrides: Partial<S3CacheConfig>): S3CacheConfig {
@@ -98,6 +98,25 @@ Deno.test('ServerAddress "s3.amazonaws.com" is AWS\'s default endpoint, as in th
     s3ObjectUrl(s3({ serverAddress: "s3.amazonaws.com", bucketName: "my.cache" }), "k").href,
     "https://s3.dualstack.us-east-1.amazonaws.com/my.cache/k",
   );
+});
+
+Deno.test("an AWS China region (cn-*) is reached under amazonaws.com.cn, its STS too", () => {
+  // Before, "https://cache.s3.dualstack.cn-north-1.amazonaws.com/k": no such host.
+  assert.equal(
+    s3ObjectUrl(s3({ bucketLocation: "cn-north-1" }), "k").href,
+    "https://cache.s3.dualstack.cn-north-1.amazonaws.com.cn/k",
+  );
+  assert.equal(
+    s3ObjectUrl(s3({ bucketLocation: "cn-northwest-1", dualStack: false }), "k").href,
+    "https://cache.s3.cn-northwest-1.amazonaws.com.cn/k",
+  );
+  // Before, a China ServerAddress took STS at the S3 address itself, as for radosgw.
+  const china = s3({
+    serverAddress: "s3.cn-north-1.amazonaws.com.cn",
+    bucketLocation: "cn-north-1",
+  });
+  assert.equal(s3ObjectUrl(china, "k").href, "https://cache.s3.cn-north-1.amazonaws.com.cn/k");
+  assert.equal(s3StsUrl(china), "https://sts.cn-north-1.amazonaws.com.cn/");
 });
 
 Deno.test("Accelerate with a ServerAddress of its own changes nothing, as in the official runner", () => {
