@@ -7,6 +7,7 @@
  * runner has a distributed cache: an idle poller without one never loads them.
  */
 import type { RunnerCacheConfig } from "../config/runner_config.ts";
+import { cacheObjectName } from "./cache_object_name.ts";
 
 export type CacheUrlMethod = "GET" | "PUT";
 
@@ -138,4 +139,39 @@ export class CacheUrlSigners {
     }
     return signer;
   }
+}
+
+/** The job a cache URL is signed for. */
+export interface CacheUrlJob {
+  /** The runner's `[runners.cache]` section, with its credentials. */
+  cache: RunnerCacheConfig;
+  shortToken: string;
+  projectId: number;
+  /** The job's timeout: the URL stays valid for it and an hour more. */
+  timeoutSeconds: number;
+}
+
+/**
+ * Signs `method` on cache `key` of `job`'s project, the object name formed
+ * here (never by the executor process that asks). Valid for the whole job
+ * and an hour more, and an upload stores the key as object metadata, as the
+ * official runner does. Rejects naming what is wrong.
+ */
+export async function presignJobCache(
+  signers: CacheUrlSigners,
+  request: { key: string; method: CacheUrlMethod },
+  job: CacheUrlJob,
+): Promise<PresignedRequest> {
+  const signer = await signers.signerFor(job.cache);
+  if (!signer) throw new Error("the runner has no distributed cache");
+  const objectName = cacheObjectName(request.key, {
+    path: job.cache.path,
+    shared: job.cache.shared,
+    shortToken: job.shortToken,
+    projectId: job.projectId,
+  });
+  return await signer.presign(objectName, request.method, {
+    expiresSeconds: job.timeoutSeconds + 3600,
+    ...(request.method === "PUT" ? { metadata: { cachekey: request.key } } : {}),
+  });
 }

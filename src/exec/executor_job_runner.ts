@@ -15,6 +15,8 @@
 import type { RunnerConfig } from "../config/runner_config.ts";
 import { projectPathFromRepoUrl } from "../build/git_remote.ts";
 import {
+  type CacheUrlAnswer,
+  type CacheUrlRequest,
   executorSettings,
   type FromExecutor,
   type ResultEvent,
@@ -30,8 +32,20 @@ import type { AttemptOptions, AttemptResult, JobAttemptRunner } from "./pipeline
 import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
 import { copyWorkspace } from "./workspace_copy.ts";
 
+/**
+ * Answers a job's `cache-url` requests (the executor process asks for each
+ * distributed cache download and upload), as the poller does for a job from
+ * GitLab: the credentials stay here.
+ */
+export interface CacheUrlAnswers {
+  /** Resolves an answer with an `error` rather than rejecting. */
+  answer(job: JobSpec, request: CacheUrlRequest): Promise<CacheUrlAnswer>;
+}
+
 export interface ExecutorJobRunnerOptions {
   launcher: ExecutorLauncher;
+  /** For a runner entry with a distributed cache; without, each request is answered that there is none. */
+  cacheUrls?: CacheUrlAnswers;
   /** The runner entry jobs run with; its `token` is "" and `url` the local endpoint. */
   runner: RunnerConfig;
   /** Temporary directory the executor processes may use. */
@@ -148,6 +162,17 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     if (this.#o.runner.executor !== "docker") return false;
     const user = (job.image.dockerUser || this.#o.runner.docker.user).split(":")[0] ?? "";
     return user !== "" && user !== "root" && user !== "0";
+  }
+
+  #answerCacheUrl(job: JobSpec, request: CacheUrlRequest): Promise<CacheUrlAnswer> {
+    if (this.#o.cacheUrls === undefined) {
+      return Promise.resolve({
+        type: "cache-url",
+        id: request.id,
+        error: "runner exec has no distributed cache",
+      });
+    }
+    return this.#o.cacheUrls.answer(job, request);
   }
 
   /** The job's project directory on this host for workspace slot `slot`. */
@@ -303,7 +328,11 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       const trace = await openTrace();
       for await (const item of child.events()) {
         if ("trace" in item) trace.write(item.trace, item.stream);
-        else result = resultOf(item.event) ?? result;
+        else if (item.event.type === "cache-url") {
+          // Unanswered, the cache step would wait a minute for each archive.
+          void this.#answerCacheUrl(spec, item.event).then((answer) => child.send(answer))
+            .catch(() => {});
+        } else result = resultOf(item.event) ?? result;
         // The result is the job's last frame: the job ends here, the process
         // exits once it removed what the job left (a docker job's containers).
         if (result !== null) break;

@@ -28,8 +28,7 @@ import type { Logger } from "../log/logger.ts";
 import type { TraceTransport } from "../trace/transport.ts";
 import { setLongTimeout } from "../time/clock.ts";
 import { type ExecutorPermissions, executorPermissions } from "./executor_permissions.ts";
-import { cacheObjectName } from "../cache/cache_object_name.ts";
-import type { CacheUrlSigners } from "../cache/cache_url_signer.ts";
+import { type CacheUrlSigners, presignJobCache } from "../cache/cache_url_signer.ts";
 import type { CacheUrlAnswer, CacheUrlRequest } from "../executors/process_protocol.ts";
 import type { JobHandler, JobSlot } from "./poller.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "./process_launcher.ts";
@@ -696,19 +695,13 @@ export class JobSupervisor implements JobHandler {
     request: CacheUrlRequest,
   ): Promise<CacheUrlAnswer> {
     try {
-      const signer = await this.#opts.cacheUrls?.signerFor(runner.cache);
-      if (!signer) throw new Error("the runner has no distributed cache");
-      const objectName = cacheObjectName(request.key, {
-        path: runner.cache.path,
-        shared: runner.cache.shared,
+      const signers = this.#opts.cacheUrls;
+      if (!signers) throw new Error("the runner has no distributed cache");
+      const presigned = await presignJobCache(signers, request, {
+        cache: runner.cache,
         shortToken: shortToken(runner.token),
         projectId: job.jobInfo.projectId,
-      });
-      // Valid for the whole job (its timeout) and an hour more, like the official runner.
-      // Uploads store the key as object metadata, as the official runner does.
-      const presigned = await signer.presign(objectName, request.method, {
-        expiresSeconds: job.timeout + 3600,
-        ...(request.method === "PUT" ? { metadata: { cachekey: request.key } } : {}),
+        timeoutSeconds: job.timeout,
       });
       return { type: "cache-url", id: request.id, ...presigned };
     } catch (err) {

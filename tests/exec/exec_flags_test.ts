@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BUSYBOX_TEST_IMAGE, dockerSkipReason, hasImage } from "../fixtures/docker_images.ts";
 import { SampleProject, summaryRow } from "./_exec_cli.ts";
+import { radosgwSkipReason, startRadosgw } from "../fixtures/radosgw.ts";
 
 const dockerSkip = (await dockerSkipReason()) ??
   ((await hasImage(BUSYBOX_TEST_IMAGE)) ? null : `image ${BUSYBOX_TEST_IMAGE} is absent`);
@@ -196,5 +197,59 @@ Deno.test({
     assert.match(run.stdout, /^dir \/ci-builds\//m);
     assert.match(run.stdout, /^from the host volume$/m);
     assert.match(run.stdout, /^GREETING=hello$/m);
+  },
+});
+
+const radosgwSkip = await radosgwSkipReason();
+
+Deno.test({
+  name:
+    "exec's --cache-type s3 flags keep the jobs' cache in S3: a later job restores what an earlier one saved",
+  ignore: radosgwSkip !== null,
+  async fn() {
+    await using gw = await startRadosgw();
+    await gw.createBucket("exec-cache");
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": `stages: [one, two]
+.cache: &cache
+  cache:
+    key: shared-key
+    paths: [vendor/]
+save:
+  stage: one
+  <<: *cache
+  script:
+    - mkdir -p vendor && echo "saved by the first job" > vendor/lib.txt
+restore:
+  stage: two
+  <<: *cache
+  script:
+    - cat vendor/lib.txt
+`,
+    });
+    const s3 = [
+      "--cache-type",
+      "s3",
+      "--cache-s3-server-address",
+      gw.address,
+      "--cache-s3-access-key",
+      gw.accessKey,
+      "--cache-s3-secret-key",
+      gw.secretKey,
+      "--cache-s3-bucket-name",
+      "exec-cache",
+      "--cache-s3-insecure",
+    ];
+    const saved = await project.exec("save", ...s3, "--cache-dir", join(project.root, "c1"));
+    assert.equal(saved.code, 0, saved.stdout + saved.stderr);
+    assert.match(saved.stdout, /^Uploading cache\.zip to http:\/\/127\.0\.0\.1:\d+\/exec-cache\//m);
+    // Another local cache directory: the archive can only come from S3.
+    const run = await project.exec("restore", ...s3, "--cache-dir", join(project.root, "c2"));
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^Successfully extracted cache$/m);
+    assert.match(run.stdout, /^saved by the first job$/m);
+    assert.doesNotMatch(run.stdout, /WARNING/);
+    // The official runner's object name, with exec's short token and project id.
+    assert.deepEqual(await gw.listObjects("exec-cache"), ["runner/local/project/0/shared-key"]);
   },
 });

@@ -18,6 +18,7 @@ import type { ExecVariable, GitState, Plan } from "../../pipeline/mod.ts";
 import { LocalProjectFiles, readChangedFiles, readGitState } from "../../exec/local_project.ts";
 import type { SummaryRow } from "../../exec/exec_output.ts";
 import type { ArtifactLedger, PipelineResult } from "../../exec/pipeline_runner.ts";
+import type { CacheUrlAnswers } from "../../exec/executor_job_runner.ts";
 import type { LocalArtifactsServer } from "../../exec/local_artifacts_server.ts";
 import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
@@ -748,7 +749,9 @@ async function runPlan(
   await using _server = server;
   const { runner, permissions } = early.configFor(url);
   const projectPath = plan.jobs[0]!.jobSpec.jobInfo.projectFullPath;
+  const cacheUrls = runner.cache.type === "" ? null : await distributedCache(ctx, runner);
   await using jobRunner = new ExecutorJobRunner({
+    ...(cacheUrls !== null ? { cacheUrls } : {}),
     launcher: early.launcher,
     runner,
     permissions,
@@ -825,6 +828,31 @@ async function runPlan(
   }
   ctx.out(bold("Pipeline passed"));
   return 0;
+}
+
+/**
+ * Signs the distributed cache's URLs for the jobs (`--cache-type` and its
+ * section's flags), as the poller does: the credentials stay in exec, the
+ * object names are the official runner's, with exec's short token.
+ */
+async function distributedCache(ctx: CliContext, runner: RunnerConfig): Promise<CacheUrlAnswers> {
+  const { CacheUrlSigners, presignJobCache } = await import("../../cache/cache_url_signer.ts");
+  const signers = new CacheUrlSigners({ env: ctx.env });
+  return {
+    async answer(job, request) {
+      try {
+        const presigned = await presignJobCache(signers, request, {
+          cache: runner.cache,
+          shortToken: SHORT_TOKEN,
+          projectId: job.jobInfo.projectId,
+          timeoutSeconds: job.timeout,
+        });
+        return { type: "cache-url", id: request.id, ...presigned };
+      } catch (error) {
+        return { type: "cache-url", id: request.id, error: (error as Error).message };
+      }
+    },
+  };
 }
 
 /** Where exec's jobs keep their builds and (shell) local cache. */
