@@ -3,13 +3,8 @@
  * `[runners.feature_flags]` table beats a job variable of the same name
  * (which includes the runner's `environment`), which beats the default.
  */
-import type { JobVariable } from "../job/job_spec.ts";
-import {
-  expandVariables,
-  lookupVariable,
-  parseEnvironment,
-  variableValue,
-} from "./job_variables.ts";
+import { type JobVariable, variableValue } from "../job/job_spec.ts";
+import { expandVariables, lookupVariable, parseEnvironment } from "./job_variables.ts";
 
 /**
  * Every flag the official runner knows, with its default, except
@@ -216,8 +211,8 @@ function isDebugVariableOn(
 ): boolean {
   if (runner.debugTraceDisabled) return false;
   const early = expandVariables([...parseEnvironment(runner.environment), ...variables]);
-  // The value of a file variable, as the build settings read it (variableValue).
-  return parseGoBool(variableValue(early, key) ?? "") === true;
+  // A file variable's value, not its path, as the build settings read it.
+  return parseGoBool(variableValue({ variables: early }, key) ?? "") === true;
 }
 
 /**

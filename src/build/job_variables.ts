@@ -24,19 +24,6 @@ export function lookupVariable(
   return undefined;
 }
 
-/**
- * Value of `key` in `variables`, last occurrence winning, a file variable's
- * content included: what the official runner's `Variables.Value` gives the
- * runner's own settings (GIT_STRATEGY, *_ATTEMPTS, RUNNER_SCRIPT_TIMEOUT…),
- * where `$KEY` in the job gives the file's path. Undefined when absent.
- */
-export function variableValue(
-  variables: readonly JobVariable[],
-  key: string,
-): string | undefined {
-  return variables.findLast((v) => v.key === key)?.value;
-}
-
 export const TEMP_PROJECT_DIR_KEY = "RUNNER_TEMP_PROJECT_DIR";
 
 const SPECIAL = new Set([

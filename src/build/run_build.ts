@@ -38,7 +38,7 @@ import { type FailureReason, JobFailedError } from "../job/failure_reason.ts";
 import { describeExit, reportedExitCode } from "../job/exit_status.ts";
 import { RunnerInterrupt } from "../job/runner_interrupt.ts";
 import { unknownWhenWarnings, unsupportedFeatureError } from "../job/unsupported_features.ts";
-import type { JobSpec, JobVariable } from "../job/job_spec.ts";
+import { type JobSpec, type JobVariable, variableValue } from "../job/job_spec.ts";
 import { joinPath } from "../shells/script_writer.ts";
 import {
   isShellVariableName,
@@ -82,7 +82,6 @@ import {
   TLS_CA_FILE_KEY,
   TLS_CERT_FILE_KEY,
   TLS_KEY_FILE_KEY,
-  variableValue,
 } from "./job_variables.ts";
 import { JobLog, stageDescription } from "./job_log.ts";
 import type { BuildStageHooks, HookStage, StageContext } from "./stage_hooks.ts";
@@ -598,7 +597,8 @@ class Build {
 
   #settingsFrom(draft: JobVariable[]): BuildSettings {
     const { job, runner } = this.#o;
-    return resolveBuildSettings((k) => variableValue(draft, k), {
+    // A file variable's value, not its path, as the official Variables.Value.
+    return resolveBuildSettings((k) => variableValue({ variables: draft }, k), {
       allowGitFetch: job.allowGitFetch,
       jobTimeoutMs: this.#jobTimeoutMs,
       debugTraceDisabled: runner.debugTraceDisabled,

@@ -445,7 +445,10 @@ export function parseJobSpec(body: unknown): JobSpec {
 }
 
 /** Last occurrence wins, as in GitLab. */
-export function variableValue(spec: Pick<JobSpec, "variables">, key: string): string | undefined {
+export function variableValue(
+  spec: { readonly variables: readonly JobVariable[] },
+  key: string,
+): string | undefined {
   for (let i = spec.variables.length - 1; i >= 0; i--) {
     const v = spec.variables[i];
     if (v && v.key === key) return v.value;

@@ -17,7 +17,8 @@ import { artifactsForStage, uploadArtifacts } from "../artifacts/upload_artifact
 import { restoreCache } from "../cache/restore_cache.ts";
 import { cachesForStage, saveCache } from "../cache/save_cache.ts";
 import { resolveFeatureFlags } from "../build/feature_flags.ts";
-import { expandValue, lookupVariable, variableValue } from "../build/job_variables.ts";
+import { expandValue, lookupVariable } from "../build/job_variables.ts";
+import { variableValue } from "../job/job_spec.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
 import { transferMeterInterval, type TransferProgress } from "../cache/transfer_meter.ts";
@@ -226,7 +227,7 @@ function variable(ctx: StageContext, key: string): string | undefined {
  * its path.
  */
 function setting(ctx: StageContext, key: string): string | undefined {
-  return variableValue(ctx.variables, key);
+  return variableValue(ctx, key);
 }
 
 function keyContext(ctx: StageContext) {
