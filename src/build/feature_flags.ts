@@ -66,6 +66,51 @@ export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
 };
 
 /**
+ * Flags upstream removed (from helpers/featureflags/flags.go's history up to
+ * d79f3e7b), most recently FF_USE_NEW_BASH_EVAL_STRATEGY, FF_SKIP_NOOP_BUILD_STAGES
+ * and FF_SET_PERMISSIONS_BEFORE_CLEANUP (their behaviour became the only one).
+ * Nothing reads them; the official runner passes such a job variable on
+ * without a word, this one says so in the job log.
+ */
+export const REMOVED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
+  "FF_CMD_DISABLE_DELAYED_ERROR_LEVEL_EXPANSION",
+  "FF_DOCKER_HELPER_IMAGE_V2",
+  "FF_GITLAB_REGISTRY_HELPER_IMAGE",
+  "FF_K8S_USE_ENTRYPOINT_OVER_COMMAND",
+  "FF_RESET_HELPER_IMAGE_ENTRYPOINT",
+  "FF_RETRIEVE_POD_WARNING_EVENTS",
+  "FF_SET_PERMISSIONS_BEFORE_CLEANUP",
+  "FF_SHELL_EXECUTOR_USE_LEGACY_PROCESS_KILL",
+  "FF_SKIP_DOCKER_MACHINE_PROVISION_ON_CREATION_FAILURE",
+  "FF_SKIP_NOOP_BUILD_STAGES",
+  "FF_USE_GO_CLOUD_WITH_CACHE_ARCHIVER",
+  "FF_USE_IMPROVED_URL_MASKING",
+  "FF_USE_INFORMERS",
+  "FF_USE_LEGACY_BUILDS_DIR_FOR_DOCKER",
+  "FF_USE_LEGACY_GIT_CLEAN_STRATEGY",
+  "FF_USE_LEGACY_VOLUMES_MOUNTING_ORDER",
+  "FF_USE_NATIVE_STEPS",
+  "FF_USE_NEW_BASH_EVAL_STRATEGY",
+  "FF_USE_NEW_EVAL_STRATEGY",
+  "FF_USE_NEW_SHELL_ESCAPE",
+]);
+
+/**
+ * Removed flags (REMOVED_FEATURE_FLAGS) that the runner's `environment` or a
+ * job variable sets, in that list's order.
+ */
+export function removedFeatureFlagsSet(
+  runner: { environment: readonly string[] },
+  variables: readonly JobVariable[],
+): string[] {
+  const keys = new Set([
+    ...parseEnvironment(runner.environment).map((v) => v.key),
+    ...variables.map((v) => v.key),
+  ]);
+  return [...REMOVED_FEATURE_FLAGS].filter((name) => keys.has(name));
+}
+
+/**
  * Flags this runner acts on. Any other flag set to a value other than its
  * default changes nothing here, so it is warned about by name: at config load
  * for `[runners.feature_flags]`, and in the job log for job variables.

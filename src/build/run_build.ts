@@ -66,6 +66,7 @@ import {
   describeNonDefaultFlags,
   featureFlagsForJob,
   ignoredFeatureFlags,
+  removedFeatureFlagsSet,
   runnerOnlyFlagsSetByJob,
   unparsableFeatureFlags,
 } from "./feature_flags.ts";
@@ -400,6 +401,11 @@ class Build {
         `Feature flag ${name}=${
           JSON.stringify(value)
         } is not true or false: it keeps its default, ${fallback}`,
+      );
+    }
+    for (const name of removedFeatureFlagsSet(runner, job.variables)) {
+      this.#log.warning(
+        `Feature flag ${name} was removed from GitLab Runner and has no effect`,
       );
     }
     for (const name of runnerOnlyFlagsSetByJob(runner.featureFlags, this.#flags)) {

@@ -711,6 +711,23 @@ Deno.test("a job variable or environment entry setting a flag read only from [ru
   assert.doesNotMatch(quiet.output.text(), /has no effect/);
 });
 
+Deno.test("a job variable or environment entry setting a flag upstream removed warns in the job log and reaches the job as a plain variable", async () => {
+  const variable = (key: string, value: string) => ({ key, value, public: true, masked: false });
+  const { output, executor } = await build({
+    job: jobSpec({ variables: [variable("FF_SKIP_NOOP_BUILD_STAGES", "false")] }),
+    runner: runner({ environment: ["FF_USE_NEW_BASH_EVAL_STRATEGY=true"] }),
+  });
+  for (const name of ["FF_SKIP_NOOP_BUILD_STAGES", "FF_USE_NEW_BASH_EVAL_STRATEGY"]) {
+    assert.match(
+      output.text(),
+      new RegExp(`WARNING: Feature flag ${name} was removed from GitLab Runner and has no effect`),
+    );
+  }
+  assert.ok(executor.scriptOf("step_script").includes("export FF_SKIP_NOOP_BUILD_STAGES=false"));
+  const quiet = await build({ job: jobSpec({ variables: [variable("FF_MY_APP_FLAG", "1")] }) });
+  assert.doesNotMatch(quiet.output.text(), /FF_MY_APP_FLAG/);
+});
+
 Deno.test("a prepare_timeout or get_sources_timeout below 0 or above the job timeout warns in the job log and gives way to it", async () => {
   // A negative value was dropped without a word; the official runner warns so.
   const { result, output } = await build({

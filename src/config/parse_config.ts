@@ -37,6 +37,7 @@ import {
   FEATURE_FLAG_DEFAULTS,
   ignoredFeatureFlags,
   parseGoBool,
+  REMOVED_FEATURE_FLAGS,
   RUNNER_ONLY_FEATURE_FLAGS,
 } from "../build/feature_flags.ts";
 import { cacheBackend } from "../cache/cache_url_signer.ts";
@@ -688,12 +689,13 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
   // FF_USE_NEW_BASH_EVAL_STRATEGY) is read by nothing: say so.
   for (const name of Object.keys(runner.featureFlags)) {
     if (name in FEATURE_FLAG_DEFAULTS) continue;
+    const where = [...path, "feature_flags", name];
     v.warn(
       "unsupported_key",
-      [...path, "feature_flags", name],
-      `key ${
-        displayKeyPath([...path, "feature_flags", name])
-      } is not a feature flag this runner knows and has no effect`,
+      where,
+      REMOVED_FEATURE_FLAGS.has(name)
+        ? `key ${displayKeyPath(where)} is a feature flag GitLab Runner removed and has no effect`
+        : `key ${displayKeyPath(where)} is not a feature flag this runner knows and has no effect`,
     );
   }
   applyRunnerDynamicDefaults(runner, {

@@ -815,7 +815,7 @@ Deno.test("a feature flag name this runner does not know warns by name, whatever
   assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
     [
       4,
-      "key runners[0].feature_flags.FF_USE_NEW_BASH_EVAL_STRATEGY is not a feature flag this runner knows and has no effect",
+      "key runners[0].feature_flags.FF_USE_NEW_BASH_EVAL_STRATEGY is a feature flag GitLab Runner removed and has no effect",
     ],
     [
       6,
