@@ -29,7 +29,9 @@ export async function cacheCommand(ctx: CliContext, args: string[]): Promise<num
     );
   }
   const path = configPath(ctx, flags);
-  const { config } = await loadConfig(ctx, path);
+  // A -c (or CONFIG_FILE) that names no file is a typo, not "no docker
+  // runners": read as an empty config it removed every Runner cache volume.
+  const { config } = await loadConfig(ctx, path, flags.has("config") ? "error" : "empty");
   const name = flags.string("name");
   const runners = config.runners.filter((r) =>
     (r.executor === "docker" || r.executor === "docker+ssh") && (!name || r.name === name)
@@ -38,6 +40,9 @@ export async function cacheCommand(ctx: CliContext, args: string[]): Promise<num
     throw new CommandError(`No docker runner named "${name}" in ${path}`);
   }
   // Without docker runners in the file, clear every Runner volume on the local daemon.
+  if (runners.length === 0) {
+    ctx.out(`No docker runner in ${path}: removing the cache volumes of every runner`);
+  }
   const targets: { docker: DockerConfig; token: string }[] = runners.length > 0
     ? runners.map((r) => ({ docker: r.docker, token: shortToken(r.token) }))
     : [{ docker: defaultRunnerConfig("docker").docker, token: "" }];
