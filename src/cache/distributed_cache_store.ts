@@ -177,13 +177,17 @@ export class DistributedCacheStore implements CacheStore {
       );
       return;
     }
-    const request = await url.catch(() => this.#o.urls.presign(key, "PUT")).catch(
-      (err) => {
-        throw new Error(`No URL for the distributed cache: ${(err as Error).message}`, {
-          cause: err,
-        });
-      },
-    );
+    let request: PresignedRequest;
+    try {
+      request = await url.catch(() => this.#o.urls.presign(key, "PUT"));
+    } catch (err) {
+      // As the official archiver without a URL: the cache is stored, locally.
+      log(`WARNING: No URL for the distributed cache: ${(err as Error).message}`);
+      log(
+        "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.",
+      );
+      return;
+    }
     log(`Uploading ${ARCHIVE_NAME} to ${displayUrl(request)}`);
     const answer = await this.#retry(async (signal) => {
       const meter = this.#meter("Uploading cache", archive.size);

@@ -125,6 +125,29 @@ Deno.test("distributed cache asks again, once the archive is written, for an upl
   assert.deepEqual(lines, ["Uploading cache.zip to http://s3.test/b/deps"]);
 });
 
+Deno.test("distributed cache without an upload URL stores the archive locally and says so in the official words, without failing the save", async () => {
+  const lines: string[] = [];
+  const local = new MemoryStore(() => new Date("2026-01-01T00:00:00Z"));
+  const store = new DistributedCacheStore({
+    local,
+    urls: {
+      presign: () =>
+        Promise.reject(new RangeError('[runners.cache.s3] BucketName ".." is not a name')),
+    },
+    transfer: new ScriptedTransfer([]),
+    maxUploadedArchiveSize: 0,
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+  });
+  // Before, the save failed ("Failed to create cache") though the archive was stored.
+  assert.equal(await store.save("deps", "deps", body("zip")), 3);
+  assert.ok(local.archives.has("deps"));
+  assert.deepEqual(lines, [
+    'WARNING: No URL for the distributed cache: [runners.cache.s3] BucketName ".." is not a name',
+    "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.",
+  ]);
+});
+
 Deno.test("distributed cache: a failed archive is what a save reports, and a URL the runner refused matters only for an upload", async () => {
   const lines: string[] = [];
   const transfer = new ScriptedTransfer([]);
