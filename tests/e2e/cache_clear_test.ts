@@ -32,3 +32,20 @@ Deno.test("runner cache clear refuses a --config or CONFIG_FILE that names no fi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runner cache clear says it cannot reach Docker, naming where it looked, without a stack trace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cache-clear-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.toml`, "concurrent = 1\n");
+    const run = await runCli(["cache", "clear", "--config", `${dir}/config.toml`], {
+      env: { DOCKER_HOST: `unix://${dir}/nobody.sock` },
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      /^ERROR: Cannot clear cache volumes: connect ENOENT .*nobody\.sock \(is Docker running\? \[runners\.docker\] host or DOCKER_HOST says where\)\n$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -49,11 +49,23 @@ export async function cacheCommand(ctx: CliContext, args: string[]): Promise<num
   const { clearCacheVolumes, connectDocker } = await import("../../executors/docker/mod.ts");
   let failed = 0;
   for (const target of targets) {
-    const docker = await connectDocker(target.docker, { env: ctx.env });
-    const result = await clearCacheVolumes(docker, {
-      ...(target.token ? { shortToken: target.token } : {}),
-      ...(flags.has("project-id") ? { projectId: flags.int("project-id") } : {}),
-    });
+    let result: Awaited<ReturnType<typeof clearCacheVolumes>>;
+    try {
+      const docker = await connectDocker(target.docker, { env: ctx.env });
+      result = await clearCacheVolumes(docker, {
+        ...(target.token ? { shortToken: target.token } : {}),
+        ...(flags.has("project-id") ? { projectId: flags.int("project-id") } : {}),
+      });
+    } catch (err) {
+      // The daemon is down or elsewhere: a message, not a stack trace.
+      throw new CommandError(
+        `Cannot clear cache volumes${target.token ? ` of runner ${target.token}` : ""}: ${
+          (err as Error).message
+        } (is Docker running? [runners.docker] host or DOCKER_HOST says where)`,
+        1,
+        { cause: err },
+      );
+    }
     for (const volume of result.removed) ctx.out(`Removed volume ${volume}`);
     for (const f of result.failures) {
       failed++;
