@@ -72,6 +72,12 @@ const UNSUPPORTED_VARIABLES: ReadonlyArray<
     (raw) => raw.trim().toLowerCase() !== "zip",
     "caches are zip archives",
   ],
+  [
+    // The official runner then adds SLSA provenance to each zip artifact.
+    "RUNNER_GENERATE_ARTIFACTS_METADATA",
+    (raw) => parseGoBool(raw) === true,
+    "artifacts carry no metadata (SLSA provenance) file",
+  ],
 ];
 
 function isInt64(n: bigint): boolean {

@@ -159,6 +159,7 @@ Deno.test("official job variables this runner does not act on warn when they wou
       EXECUTOR_JOB_SECTION_ATTEMPTS: "1",
       CI_DEBUG_SERVICES: "false",
       CACHE_COMPRESSION_FORMAT: "zip",
+      RUNNER_GENERATE_ARTIFACTS_METADATA: "false",
     }),
     [],
     "no submodules, or values that change nothing",
@@ -170,12 +171,14 @@ Deno.test("official job variables this runner does not act on warn when they wou
       GIT_SUBMODULE_FORCE_HTTPS: "true",
       EXECUTOR_JOB_SECTION_ATTEMPTS: "3",
       CACHE_COMPRESSION_FORMAT: "tarzstd",
+      RUNNER_GENERATE_ARTIFACTS_METADATA: "true",
     }),
     [
       "GIT_SUBMODULE_PATHS is not supported by this runner and has no effect: every submodule is updated",
       "GIT_SUBMODULE_FORCE_HTTPS is not supported by this runner and has no effect: submodule URLs are used as they are",
       "EXECUTOR_JOB_SECTION_ATTEMPTS is not supported by this runner and has no effect: a job section is run once",
       "CACHE_COMPRESSION_FORMAT is not supported by this runner and has no effect: caches are zip archives",
+      "RUNNER_GENERATE_ARTIFACTS_METADATA is not supported by this runner and has no effect: artifacts carry no metadata (SLSA provenance) file",
     ],
   );
 });
