@@ -839,16 +839,16 @@ export class DockerExecutor implements Executor {
     const network = await this.#ensureNetwork();
     const started: {
       image: string;
+      /** The names no earlier service claimed: the ones it answers to. */
       aliases: string[];
-      /** The aliases no earlier service claimed: what its log lines are prefixed with. */
-      ownAliases: string[];
       ports: number[];
       container: Docker.Container;
       name: string;
     }[] = [];
     // As the official runner (createFromServiceDefinition): a service whose every name
-    // another one already answers to is not started again; two containers under one
-    // name split the job's connections between two databases.
+    // another one already answers to is not started again, and a name already taken
+    // stays the first one's; two containers under one name split the job's connections
+    // between two databases.
     const claimed = new Set<string>();
     for (const [i, service] of services.entries()) {
       const policies = resolvePullPolicies(
@@ -857,12 +857,18 @@ export class DockerExecutor implements Executor {
         service.pullPolicy,
         { jobSource: `the job's service "${service.name}"` },
       );
-      const aliases = serviceAliases(service);
-      if (aliases.every((alias) => claimed.has(alias))) {
+      const names = serviceAliases(service);
+      if (names.every((alias) => claimed.has(alias))) {
         this.#say(`WARNING: Service ${service.name} is already created. Ignoring.`);
         continue;
       }
-      const ownAliases = aliases.filter((alias) => !claimed.has(alias));
+      for (const alias of names.filter((alias) => claimed.has(alias))) {
+        this.#say(
+          `WARNING: Skipping alias "${alias}" for service "${service.name}" (services[${i}]): ` +
+            "alias is already in use by another service.",
+        );
+      }
+      const aliases = names.filter((alias) => !claimed.has(alias));
       for (const alias of aliases) claimed.add(alias);
       this.#say(`Starting service ${service.name} ...`);
       const pulled = await this.#pull(service.name, policies, signal);
@@ -941,7 +947,6 @@ export class DockerExecutor implements Executor {
       started.push({
         image: service.name,
         aliases,
-        ownAliases,
         ports,
         container,
         name,
@@ -953,7 +958,7 @@ export class DockerExecutor implements Executor {
         try {
           this.#serviceLogs.push(
             await followServiceLogs(s.container, {
-              name: s.ownAliases.join("-"),
+              name: s.aliases.join("-"),
               write: (bytes) => this.#o.output.write(bytes, "service"),
             }),
           );

@@ -663,6 +663,38 @@ test("docker executor starts a service given twice under the same names once, as
   assert.equal(services.length, 2, services.join(" "));
 });
 
+test("docker executor gives a name two services claim to the first only, saying so as upstream", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      services: [
+        { name: BUSYBOX_TEST_IMAGE, alias: "db", command: ["sleep", "600"] },
+        { name: await ensureExposedPortsImage(), alias: "db, cache", command: ["sleep", "600"] },
+      ],
+    },
+  });
+  const jobId = nextJobId;
+  await executor.prepare(never());
+  assert.match(
+    output.text(),
+    /WARNING: Skipping alias "db" for service "runner-test\/busybox-ports:latest" \(services\[1\]\): alias is already in use by another service\./,
+  );
+  // Both answered to "db", so the job's connections to it went to either container.
+  const aliasesOf = async (suffix: string) => {
+    const [name] = (await jobContainers(jobId)).filter((n) => n.endsWith(suffix));
+    const info = await docker.getContainer(name!.replace(/^\//, "")).inspect();
+    return Object.values(info.NetworkSettings.Networks)[0]?.Aliases ?? [];
+  };
+  assert.ok((await aliasesOf("-service-0")).includes("db"));
+  const second = await aliasesOf("-service-1");
+  assert.ok(second.includes("cache") && !second.includes("db"), second.join(" "));
+  assert.equal(
+    await executor.run({ stage: "step_script", script: "ping -c1 -W2 cache >/dev/null" }, never()),
+    0,
+  );
+});
+
 test("docker executor: a job stopped while it waits for a service gets no service warning", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
