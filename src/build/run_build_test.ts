@@ -837,6 +837,7 @@ Deno.test("every listed feature flag this runner does not act on warns in the jo
     "FF_ENABLE_BASH_EXIT_CODE_CHECK",
     "FF_ENABLE_JOB_CLEANUP",
     "FF_EXPORT_HIGH_CARDINALITY_METRICS",
+    "FF_LOG_IMAGES_CONFIGURED_FOR_JOB",
     "FF_MASK_ALL_DEFAULT_TOKENS",
     "FF_SCRIPT_SECTIONS",
     "FF_TIMESTAMPS",

@@ -39,4 +39,7 @@ export const F = {
   /** A V8 heap's committed size (Deno.memoryUsage().heapTotal), before and after a collection. */
   HEAP_BEFORE_BYTES: "heap_before_bytes",
   HEAP_BYTES: "heap_bytes",
+  /** A job's image or service image, and its executor_opts.docker.platform (FF_LOG_IMAGES_CONFIGURED_FOR_JOB). */
+  IMAGE_NAME: "image_name",
+  IMAGE_PLATFORM: "image_platform",
 } as const;

@@ -232,3 +232,28 @@ Deno.test("an official job variable this runner does not act on is named in a jo
     /WARNING: CACHE_COMPRESSION_FORMAT is not supported by this runner and has no effect: caches are zip archives/,
   );
 });
+
+Deno.test("FF_LOG_IMAGES_CONFIGURED_FOR_JOB names the job's image and service images in the runner log, as upstream", async () => {
+  await using world = await runnerWorld();
+  const { gitlab, runner } = world;
+  const image = { name: "alpine:3.20", executor_opts: { docker: { platform: "linux/arm64" } } };
+  const job = gitlab.enqueueJob({
+    script: ["echo script ran"],
+    variables: [...NO_GIT, { key: "FF_LOG_IMAGES_CONFIGURED_FOR_JOB", value: "true" }],
+    services: [{ name: "postgres:16" }],
+    payload: { image },
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log);
+  assert.doesNotMatch(state.trace, /FF_LOG_IMAGES_CONFIGURED_FOR_JOB.*not supported/);
+  const line = (msg: string) => runner.log.split("\n").find((l) => l.includes(msg)) ?? "";
+  const jobImage = line("Image configured for job");
+  assert.match(jobImage, /image_name[=":]+alpine:3\.20/, runner.log);
+  assert.match(jobImage, /image_platform[=":]+linux\/arm64/);
+  assert.match(jobImage, new RegExp(`job_id[=":]+${job.id}\\b`));
+  assert.match(line("Service image configured for job"), /image_name[=":]+postgres:16/);
+  // Off (the default): not a word.
+  const quiet = gitlab.enqueueJob({ script: ["true"], variables: NO_GIT, payload: { image } });
+  assert.equal((await gitlab.waitForJobFinished(quiet.id, TIMEOUT)).status, "success");
+  assert.equal(runner.log.split("Image configured for job").length, 2, runner.log);
+});

@@ -23,6 +23,8 @@ import {
   reportInterruptedJobs,
 } from "../../journal/mod.ts";
 import { F } from "../../log/fields.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { JobImage, JobSpec } from "../../job/job_spec.ts";
 import type { MetricsEndpoint } from "../../metrics/metrics_endpoint.ts";
 import type { RunnerLabels } from "../../metrics/runner_metrics.ts";
 import { type RunnerEvents, SilentMetrics } from "../../metrics/silent_metrics.ts";
@@ -272,6 +274,12 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
           executor: runner.executor,
           isStageTimed: flags["FF_EXPORT_HIGH_CARDINALITY_METRICS"] === true,
         });
+        if (flags["FF_LOG_IMAGES_CONFIGURED_FOR_JOB"] === true) {
+          logConfiguredImages(
+            log.child({ [F.JOB_ID]: job.id, [F.RUNNER]: shortToken(runner.token) }),
+            job,
+          );
+        }
         metrics.jobQueued(labels(runner, systemId), {
           durationSeconds: job.jobInfo.timeInQueueSeconds,
           projectJobsRunning: job.jobInfo.projectJobsRunningOnInstanceRunnersCount,
@@ -811,5 +819,20 @@ function readDockerConfig(env: (name: string) => string | undefined): string {
     return Deno.readTextFileSync(path);
   } catch {
     return "";
+  }
+}
+
+/**
+ * FF_LOG_IMAGES_CONFIGURED_FOR_JOB: the job's image and service images in the
+ * runner log, as upstream's Build.logUsedImages words them.
+ */
+function logConfiguredImages(log: Logger, job: JobSpec): void {
+  const fields = (image: JobImage) => ({
+    [F.IMAGE_NAME]: image.name,
+    ...(image.dockerPlatform ? { [F.IMAGE_PLATFORM]: image.dockerPlatform } : {}),
+  });
+  if (job.image.name !== "") log.info("Image configured for job", fields(job.image));
+  for (const service of job.services) {
+    if (service.name !== "") log.info("Service image configured for job", fields(service));
   }
 }
