@@ -685,6 +685,35 @@ test("docker keys: a non-root image:docker:user writes the builds and cache dire
   assert.match(output.text(), /wrote-all/);
 });
 
+test("docker keys: image and service docker:user and docker:platform expand job variables, as upstream", async () => {
+  const arch = (await docker.getImage(BUSYBOX_TEST_IMAGE).inspect()).Architecture;
+  const { executor, jobId, output } = createExecutor({
+    config: { pullPolicy: ["never"], allowedPullPolicies: [] },
+    job: {
+      variables: [
+        ...NO_GIT,
+        { key: "RUN_AS", value: "1234:1234" },
+        { key: "ARCH", value: arch },
+      ],
+      image: {
+        name: BUSYBOX_TEST_IMAGE,
+        executor_opts: { docker: { user: "$RUN_AS", platform: "linux/${ARCH}" } },
+      },
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        command: ["sleep", "600"],
+        executor_opts: { docker: { user: "${RUN_AS}", platform: "linux/$ARCH" } },
+      }],
+    },
+  });
+  await using _ = executor;
+  // "unable to find user $RUN_AS", and the platform "linux/${ARCH}" was no platform.
+  await executor.prepare(never());
+  assert.equal(await executor.run({ stage: "step_script", script: "id -u" }, never()), 0);
+  assert.match(output.text(), /^1234$/m);
+  assert.equal((await only(jobId, "service")).Config.User, "1234:1234");
+});
+
 test("docker keys: FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: no umask 0000, the clone is handed to the build user", async () => {
   const { executor, output } = createExecutor({
     isUmaskDisabled: true,

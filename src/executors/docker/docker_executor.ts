@@ -427,7 +427,7 @@ export class DockerExecutor implements Executor {
         // A service's user comes from the job (services:docker:user); the build's from
         // image:docker:user, else [runners.docker] user.
         if (isService) return { setting: "the service's user", reason: "script_failure" };
-        return this.#o.job.image.dockerUser !== ""
+        return this.#expand(this.#o.job.image.dockerUser) !== ""
           ? { setting: "the job's image user", reason: "script_failure" }
           : config("user");
     }
@@ -565,7 +565,8 @@ export class DockerExecutor implements Executor {
     // The runner's own default image is trusted; only job choices are checked.
     if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
     const services = this.#services();
-    this.#user = resolveUser(config, job.image.dockerUser);
+    // As the official runner (ImageDockerOptions.Expand): user and platform take $VAR.
+    this.#user = resolveUser(config, this.#expand(job.image.dockerUser));
     this.#hostSettings = await withSeccompProfiles(config);
     this.#say(`Using Docker executor with image ${image} ...`);
     if (config.volumeKeep) {
@@ -580,7 +581,12 @@ export class DockerExecutor implements Executor {
       config.allowedPullPolicies,
       job.image.pullPolicy,
     );
-    const pulled = await this.#pull(image, policies, signal, job.image.dockerPlatform);
+    const pulled = await this.#pull(
+      image,
+      policies,
+      signal,
+      this.#expand(job.image.dockerPlatform),
+    );
     this.#prepareVolumes();
 
     if (services.length > 0) {
@@ -647,6 +653,8 @@ export class DockerExecutor implements Executor {
       ...s,
       name: this.#expand(s.name),
       alias: this.#expand(s.alias),
+      dockerUser: this.#expand(s.dockerUser),
+      dockerPlatform: this.#expand(s.dockerPlatform),
     }));
     job.services.forEach((s, i) => {
       if (fromJob[i]!.name === "") {
@@ -1153,7 +1161,7 @@ export class DockerExecutor implements Executor {
       };
     }
     // The helper always runs on the native platform, as the official runner's.
-    const platform = type === "build" ? this.#o.job.image.dockerPlatform : "";
+    const platform = type === "build" ? this.#expand(this.#o.job.image.dockerPlatform) : "";
     const container = await this.#createContainer(type, create, platform);
     this.#containerIds.add(container.id);
     if (type === "build" && !isRootUser(this.#user || image.user)) {
