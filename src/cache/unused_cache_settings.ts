@@ -145,6 +145,17 @@ function unusedS3Settings(s3: S3CacheConfig, defaults: S3CacheConfig): UnusedCac
       } is set, and Transfer Acceleration is AWS's own endpoint (leave ServerAddress empty to use it)`,
     );
   }
+  if (!s3.dualStack && hasCustomServerAddress(s3)) {
+    add(
+      "DualStack",
+      `ServerAddress ${
+        JSON.stringify(s3.serverAddress)
+      } is set, and dual-stack endpoints are AWS's own (leave ServerAddress empty to use them)`,
+    );
+  }
+  if (s3.pathStyle === true && s3.accelerate && !hasCustomServerAddress(s3)) {
+    add("PathStyle", "Accelerate is set, and its endpoint takes the bucket in the host name");
+  }
   if (s3.roleArn !== "" && s3.uploadRoleArn !== "") {
     add("UploadRoleARN", "RoleARN is set, and it is assumed for uploads too");
   }

@@ -776,6 +776,31 @@ Deno.test("a [runners.cache] setting nothing reads, given the rest of the sectio
   ]);
 });
 
+Deno.test("an S3 DualStack = false beside a ServerAddress of its own, and PathStyle = true beside Accelerate, warn that they are not used", () => {
+  const s3 = (keys: string) =>
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "s3"\n[runners.cache.s3]\n` +
+    `BucketName = "b"\n${keys}`;
+  const { warnings } = parseConfig(
+    s3(`ServerAddress = "minio:9000"\nDualStack = false\n`) +
+      s3(`Accelerate = true\nPathStyle = true\n`) +
+      // Both act on AWS's endpoint.
+      s3(`DualStack = false\nPathStyle = true\n`),
+    opts,
+  );
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [
+      8,
+      'key runners[0].cache.s3.DualStack is not used: ServerAddress "minio:9000" is set, and ' +
+      "dual-stack endpoints are AWS's own (leave ServerAddress empty to use them)",
+    ],
+    [
+      16,
+      "key runners[1].cache.s3.PathStyle is not used: Accelerate is set, and its endpoint takes " +
+      "the bucket in the host name",
+    ],
+  ]);
+});
+
 Deno.test("unsupported keys written with the official default do not warn (the official empty config)", () => {
   const text = `concurrent = 1\ncheck_interval = 0\nconnection_max_age = "15m0s"\n` +
     `shutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n`;
