@@ -661,6 +661,31 @@ test("docker keys: image:docker:platform reaches the pull and the local image ch
   assert.match(pulling.output.text(), /Pulling docker image runner-test\/busybox:latest/);
 });
 
+test("docker keys: a service's docker:platform reaches its pull and the local image check", async () => {
+  const info = await docker.getImage(BUSYBOX_TEST_IMAGE).inspect();
+  if (info.Architecture !== "amd64") return;
+  const { executor } = createExecutor({
+    config: { pullPolicy: ["never"], allowedPullPolicies: [] },
+    job: {
+      variables: NO_GIT,
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        command: ["sleep", "600"],
+        executor_opts: { docker: { platform: "linux/arm64" } },
+      }],
+    },
+  });
+  await using _ = executor;
+  // The local amd64 image was taken, and the create failed as a system failure:
+  // "image with reference sha256:… was found but does not match the specified platform".
+  await assert.rejects(
+    executor.prepare(never()),
+    (err: unknown) =>
+      err instanceof JobFailedError && err.reason === "image_pull_failure" &&
+      /present locally for linux\/amd64, not for platform linux\/arm64/.test(err.message),
+  );
+});
+
 test("docker keys: a non-root image:docker:user writes the builds and cache directories", async () => {
   const { executor, output } = createExecutor({
     job: {

@@ -879,7 +879,7 @@ export class DockerExecutor implements Executor {
       const aliases = names.filter((alias) => !claimed.has(alias));
       for (const alias of aliases) claimed.add(alias);
       this.#say(`Starting service ${service.name} ...`);
-      const pulled = await this.#pull(service.name, policies, signal);
+      const pulled = await this.#pull(service.name, policies, signal, service.dockerPlatform);
       const name = `${this.#namePrefix}-service-${i}`;
       // As the official runner (GetServiceVariables): a service is someone else's
       // image; it gets the public job variables, not the job token nor the secrets,
