@@ -463,3 +463,33 @@ Deno.test("clean_git_config also removes the config and hooks a job left in a su
     assert.doesNotMatch(config, /fsmonitor/);
   });
 });
+
+Deno.test("GIT_CLEAN_FLAGS reach git clean in each submodule as arguments, not shell words: an exclude pattern keeps what it matches there", async () => {
+  // The official runner passes `git submodule foreach git clean <flags>` as
+  // separate arguments, which git runs without shell expansion; one command
+  // string let the shell glob "*.log" to the names it found in the submodule.
+  await withWorld(async (w) => {
+    await withSubmodule(w);
+    const variables = [
+      { key: "GIT_SUBMODULE_STRATEGY", value: "normal" },
+      { key: "GIT_STRATEGY", value: "fetch" },
+      { key: "GIT_CLEAN_FLAGS", value: "-ffdx -e *.log" },
+    ];
+    const first = await run(
+      w,
+      await pickJob(w, {
+        script: ["mkdir -p lib/logs", "touch lib/a.log lib/logs/b.log lib/junk.txt"],
+        variables,
+      }),
+    );
+    assert.deepEqual(first.result, { state: "success" }, first.log);
+    const second = await run(
+      w,
+      await pickJob(w, { script: ["ls lib lib/logs | sort"], variables }),
+    );
+    assert.deepEqual(second.result, { state: "success" }, second.log);
+    const listed = second.log.slice(second.log.indexOf("$ ls lib"));
+    assert.match(listed, /\nb\.log\n/, "lib/logs/b.log matches *.log: kept");
+    assert.doesNotMatch(listed, /junk\.txt/);
+  });
+});

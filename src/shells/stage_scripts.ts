@@ -396,9 +396,9 @@ function writeSubmodules(w: ScriptWriter, git: GitSources): void {
   );
   const foreach = [...sub, "foreach", ...recursive];
   const clean = () => {
-    if (git.cleanFlags.length > 0) {
-      w.command(...foreach, ["git", "clean", ...git.cleanFlags].join(" "));
-    }
+    // Separate arguments, as the official runner: git runs them without a
+    // shell, so GIT_CLEAN_FLAGS such as `-e *.log` are not globbed.
+    if (git.cleanFlags.length > 0) w.command(...foreach, "git", "clean", ...git.cleanFlags);
   };
   w.command(...sub, "init");
   w.command(...sub, "sync", ...recursive);
