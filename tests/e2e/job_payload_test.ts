@@ -236,7 +236,7 @@ Deno.test("an official job variable this runner does not act on is named in a jo
 Deno.test("FF_LOG_IMAGES_CONFIGURED_FOR_JOB names the job's image and service images in the runner log, as upstream", async () => {
   await using world = await runnerWorld();
   const { gitlab, runner } = world;
-  const image = { name: "alpine:3.20", executor_opts: { docker: { platform: "linux/arm64" } } };
+  const image = { name: "alpine:3.20", "executor_opts": { docker: { platform: "linux/arm64" } } };
   const job = gitlab.enqueueJob({
     script: ["echo script ran"],
     variables: [...NO_GIT, { key: "FF_LOG_IMAGES_CONFIGURED_FOR_JOB", value: "true" }],
