@@ -9,8 +9,8 @@
  *
  * Official flags this runner does not act on (object-storage cache URLs,
  * `--gocloud-url`, `--header`, the cache helpers' request timeout, retries
- * and transfer tuning, the transfer meter, metadata generation) are accepted
- * and named in a warning: a call made for the official helper still runs.
+ * and transfer tuning, metadata generation) are accepted and named in a
+ * warning: a call made for the official helper still runs.
  */
 import { join, resolve } from "node:path";
 import type { CompressionLevel } from "../../archive/compression_level.ts";
