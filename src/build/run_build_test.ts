@@ -848,6 +848,7 @@ Deno.test("every listed feature flag this runner does not act on warns in the jo
     "FF_USE_FASTZIP",
     "FF_USE_GITALY_CORRELATION_ID",
     "FF_USE_GIT_BUNDLE_URIS",
+    "FF_USE_INIT_WITH_DOCKER_EXECUTOR",
     "FF_USE_LEGACY_BASH_EVAL",
   ]);
 });

@@ -75,6 +75,8 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         "../executors/docker/mod.ts"
       );
       const docker = await connectDocker(runner.docker, { env: (name) => ctx.env[name] });
+      // As the build resolves flags: the runner's `environment` counts, values are expanded.
+      const flags = featureFlagsForJob(runner, ctx.job.variables);
       return new DockerExecutor({
         docker,
         config: runner.docker,
@@ -86,10 +88,8 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         lease: await processLease((dir) => OwnerLease.acquire(dir), ctx.stateDir),
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
-        // As the build resolves flags: the runner's `environment` counts, values are expanded.
-        isUmaskDisabled:
-          featureFlagsForJob(runner, ctx.job.variables)["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] ===
-            true,
+        isUmaskDisabled: flags["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] === true,
+        isInit: flags["FF_USE_INIT_WITH_DOCKER_EXECUTOR"] === true,
         isServiceLogFollowed: isDebugServicesForJob(runner, ctx.job.variables),
         runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] || readDockerConfig(ctx.env),
         credentialHelper: new ProcessCredentialHelper(),
@@ -125,6 +125,9 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         buildsDir: runner.buildsDir,
         cacheDir: runner.cacheDir,
         homeDir: ctx.env["HOME"] ?? ctx.cwd,
+        isInit:
+          featureFlagsForJob(runner, ctx.job.variables)["FF_USE_INIT_WITH_DOCKER_EXECUTOR"] ===
+            true,
       });
     }
     case "custom": {

@@ -151,6 +151,12 @@ export interface DockerExecutorOptions {
    */
   isServiceLogFollowed?: boolean;
   /**
+   * FF_USE_INIT_WITH_DOCKER_EXECUTOR: the build and service containers run
+   * with docker's `--init` (HostConfig.Init: docker-init, tini, as PID 1),
+   * as the official runner starts them; the helper does not.
+   */
+  isInit?: boolean;
+  /**
    * FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR: helper stages run without
    * `umask 0000`, so files they create are not world-writable.
    */
@@ -906,6 +912,7 @@ export class DockerExecutor implements Executor {
         );
       }
       const hostConfig = serviceHostConfig(this.#hostSettings ?? config, service.name);
+      if (this.#o.isInit) hostConfig["Init"] = true;
       if ((config.servicesPrivileged ?? config.privileged) && !hostConfig["Privileged"]) {
         this.#say(
           `WARNING: Service "${service.name}" runs unprivileged: it is not on ` +
@@ -1129,6 +1136,7 @@ export class DockerExecutor implements Executor {
       isBuild: type === "build",
       image: imageName,
     });
+    if (type === "build" && this.#o.isInit) hostConfig["Init"] = true;
     if (type === "build" && config.privileged && !hostConfig["Privileged"]) {
       this.#say(
         `WARNING: Image "${imageName}" runs unprivileged: it is not on allowed_privileged_images`,

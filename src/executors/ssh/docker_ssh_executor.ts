@@ -62,6 +62,8 @@ export interface DockerSshExecutorOptions {
   cacheDir: string;
   /** The runner user's home (for `~/.ssh/known_hosts`). */
   homeDir: string;
+  /** FF_USE_INIT_WITH_DOCKER_EXECUTOR: the container runs with docker's `--init`, as the docker executor's. */
+  isInit?: boolean;
   /** sshd needs a moment after the container starts: default 30 attempts 500 ms apart. */
   connect?: Omit<SshConnectOptions, "signal" | "onRetry">;
   killGraceMs?: number;
@@ -176,6 +178,7 @@ export class DockerSshExecutor implements Executor {
     // seccomp=<file> is read in here: the daemon takes only the profile itself.
     const hostConfig = buildHostConfig(await withSeccompProfiles(config), { isBuild: true, image });
     if (config.networkMode !== "") hostConfig["NetworkMode"] = config.networkMode;
+    if (this.#o.isInit) hostConfig["Init"] = true;
     const create: Docker.ContainerCreateOptions = {
       name: `runner-${this.#o.shortToken}-job-${job.id}-ssh-${crypto.randomUUID().slice(0, 8)}`,
       Image: pulled.id,

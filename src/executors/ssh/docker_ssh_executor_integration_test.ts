@@ -41,6 +41,7 @@ function create(
     dockerConfig?: Partial<DockerConfig>;
     job?: Record<string, unknown>;
     docker?: Docker;
+    isInit?: boolean;
   } = {},
 ): DockerSshExecutor {
   const jobId = ++nextJobId;
@@ -81,6 +82,7 @@ function create(
     homeDir: "/nonexistent-home",
     killGraceMs: 1000,
     connect: { attempts: 20, retryDelayMs: 250 },
+    ...(options.isInit ? { isInit: true } : {}),
   });
 }
 
@@ -180,6 +182,20 @@ test("docker+ssh gives the job container the seccomp profile file security_opt n
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+test("docker+ssh with FF_USE_INIT_WITH_DOCKER_EXECUTOR runs the container with docker-init as PID 1, sshd under it", async () => {
+  const output = new CollectedOutput();
+  await using executor = create(output, { isInit: true });
+  await executor.prepare(never());
+  const info = await docker.getContainer(executor.containerId!).inspect();
+  assert.equal(info.HostConfig.Init, true);
+  const code = await executor.run(
+    { stage: "s", script: contractScript(["cat /proc/1/comm"]) },
+    never(),
+  );
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /^docker-init$/m);
 });
 
 test("docker+ssh says it starts no services, and keeps the image's entrypoint under disable_entrypoint_overwrite", async () => {
