@@ -9,6 +9,7 @@
  * executor process its network access.
  */
 import type { AzureCacheConfig } from "../config/runner_config.ts";
+import type { CacheSettingsProblem } from "./cache_settings.ts";
 
 export const DEFAULT_AZURE_STORAGE_DOMAIN = "blob.core.windows.net";
 
@@ -20,43 +21,52 @@ export function isAzureIpEndpoint(domain: string): boolean {
 
 /** `https://<account>.<domain>`, or `https://<domain>/<account>` for an IP endpoint. */
 export function azureServiceUrl(azure: AzureCacheConfig): string {
-  if (azure.accountName === "") {
-    throw new RangeError(
-      "[runners.cache.azure] AccountName is empty: name the storage account to use",
-    );
-  }
-  if (!/^[a-z0-9]+$/i.test(azure.accountName)) {
-    throw new RangeError(
-      `[runners.cache.azure] AccountName ${
-        JSON.stringify(azure.accountName)
-      } is not a storage account name: letters and digits only`,
-    );
-  }
+  const problem = azureEndpointProblem(azure);
+  if (problem !== null) throw new RangeError(problem.message);
   const domain = azure.storageDomain || DEFAULT_AZURE_STORAGE_DOMAIN;
-  checkStorageDomain(domain);
   if (isAzureIpEndpoint(domain)) return `https://${domain}/${azure.accountName}`;
   return `https://${azure.accountName}.${domain}`;
 }
 
 /**
- * Refuses, naming the key, a StorageDomain that is not `domain[:port]`: a
- * scheme made URLs to a host named "https", a path was dropped.
+ * The first setting no service URL can be made from, naming the key, else
+ * null: no AccountName, or one Azure never gives (3 to 24 lowercase letters
+ * and digits: a capital signed for another name, and the service refused
+ * it); a StorageDomain that is not `domain[:port]` (a scheme made URLs to a
+ * host named "https", a path was dropped). Config loading names it once,
+ * at load and in lint; each transfer again.
  */
-function checkStorageDomain(domain: string): void {
-  const problem = (detail: string) =>
-    new RangeError(
-      `[runners.cache.azure] StorageDomain ${JSON.stringify(domain)} is not a domain[:port]${
-        detail ? `: ${detail}` : ""
-      }`,
-    );
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/i.exec(domain);
-  if (scheme) throw problem(`write ${JSON.stringify(scheme[1]!.replace(/\/+$/, ""))}`);
-  const parts = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d+))?(\/.*)?$/i.exec(domain);
-  if (!parts) throw problem("");
-  if (parts[3] !== undefined) throw problem("a path is not allowed");
-  if (parts[2] !== undefined && Number(parts[2]) > 65535) {
-    throw problem(`port ${parts[2]} is out of range 0-65535`);
+export function azureEndpointProblem(azure: AzureCacheConfig): CacheSettingsProblem | null {
+  if (azure.accountName === "") {
+    return {
+      key: "AccountName",
+      message: "[runners.cache.azure] AccountName is empty: name the storage account to use",
+    };
   }
+  if (!/^[a-z0-9]{3,24}$/.test(azure.accountName)) {
+    return {
+      key: "AccountName",
+      message: `[runners.cache.azure] AccountName ${
+        JSON.stringify(azure.accountName)
+      } is not a storage account name: 3 to 24 lowercase letters and digits`,
+    };
+  }
+  const domain = azure.storageDomain || DEFAULT_AZURE_STORAGE_DOMAIN;
+  const problem = (detail: string) => ({
+    key: "StorageDomain",
+    message: `[runners.cache.azure] StorageDomain ${JSON.stringify(domain)} is not a domain[:port]${
+      detail ? `: ${detail}` : ""
+    }`,
+  });
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/i.exec(domain);
+  if (scheme) return problem(`write ${JSON.stringify(scheme[1]!.replace(/\/+$/, ""))}`);
+  const parts = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d+))?(\/.*)?$/i.exec(domain);
+  if (!parts) return problem("");
+  if (parts[3] !== undefined) return problem("a path is not allowed");
+  if (parts[2] !== undefined && Number(parts[2]) > 65535) {
+    return problem(`port ${parts[2]} is out of range 0-65535`);
+  }
+  return null;
 }
 
 /** Encodes an object name as a blob path: RFC 3986, `/` kept. */

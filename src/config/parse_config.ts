@@ -43,6 +43,8 @@ import {
 import { cacheBackend } from "../cache/cache_url_signer.ts";
 import { s3SettingsProblem } from "../cache/s3_settings.ts";
 import { s3EndpointProblem } from "../cache/s3_endpoint.ts";
+import { gcsEndpointProblem } from "../cache/gcs_endpoint.ts";
+import { azureEndpointProblem } from "../cache/azure_endpoint.ts";
 import { azureSettingsProblem, gcsSettingsProblem } from "../cache/cache_settings.ts";
 import { unusedCacheSettings } from "../cache/unused_cache_settings.ts";
 import { dockerValueProblems } from "./docker_values.ts";
@@ -413,8 +415,8 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
     const problem = backend === "s3"
       ? s3SettingsProblem(runner.cache.s3) ?? s3EndpointProblem(runner.cache.s3)
       : backend === "gcs"
-      ? gcsSettingsProblem(runner.cache.gcs)
-      : azureSettingsProblem(runner.cache.azure);
+      ? gcsSettingsProblem(runner.cache.gcs) ?? gcsEndpointProblem(runner.cache.gcs)
+      : azureSettingsProblem(runner.cache.azure) ?? azureEndpointProblem(runner.cache.azure);
     if (problem !== null) {
       const where = [...path, "cache", backend, problem.key];
       const message = problem.message.replace(/^\[runners\.cache\.\w+\] /, "");

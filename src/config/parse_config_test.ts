@@ -1380,6 +1380,39 @@ Deno.test("an S3 setting no URL can be made from warns at load naming it, as GCS
   ]);
 });
 
+Deno.test("an Azure AccountName or StorageDomain, or a GCS UniverseDomain, no URL can be made from warns at load naming it", () => {
+  const entry = (type: string, keys: string) =>
+    `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "${type}"\n[runners.cache.${type}]\n` +
+    keys;
+  const azure = `ContainerName = "cache"\nAccountKey = "a2V5"\n`;
+  const gcs = `BucketName = "b"\nAccessID = "a@b"\nPrivateKey = "k"\n`;
+  const { warnings } = parseConfig(
+    entry("azure", `${azure}AccountName = "MyAccount"\n`) +
+      entry("azure", `${azure}AccountName = "acct"\nStorageDomain = "https://blob.example.com"\n`) +
+      entry("gcs", `${gcs}UniverseDomain = "https://example.com"\n`),
+    opts,
+  );
+  const local = "its jobs keep their cache in cache_dir on this host";
+  // Before, lint said the config was valid and every job warned "No URL for the distributed cache".
+  assert.deepEqual(warnings.map((w) => [w.line, w.message]), [
+    [
+      8,
+      'key runners[0].cache.azure.AccountName: AccountName "MyAccount" is not a storage account ' +
+      `name: 3 to 24 lowercase letters and digits; ${local}`,
+    ],
+    [
+      17,
+      'key runners[1].cache.azure.StorageDomain: StorageDomain "https://blob.example.com" is not ' +
+      `a domain[:port]: write "blob.example.com"; ${local}`,
+    ],
+    [
+      26,
+      'key runners[2].cache.gcs.UniverseDomain: UniverseDomain "https://example.com" is not a ' +
+      `domain; ${local}`,
+    ],
+  ]);
+});
+
 Deno.test("an Azure ContainerName Azure refuses warns at load naming it", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nexecutor = "shell"\n[runners.cache]\nType = "azure"\n[runners.cache.azure]\n` +
