@@ -123,6 +123,8 @@ export const IMPLEMENTED_FEATURE_FLAGS: ReadonlySet<string> = new Set([
   "FF_EXPORT_HIGH_CARDINALITY_METRICS",
   "FF_LOG_IMAGES_CONFIGURED_FOR_JOB",
   "FF_MASK_ALL_DEFAULT_TOKENS",
+  // Always on here: values are single-quoted for any POSIX shell (shells/shell_quote.ts).
+  "FF_POSIXLY_CORRECT_ESCAPES",
   "FF_SCRIPT_SECTIONS",
   "FF_TIMESTAMPS",
   "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY",

@@ -728,6 +728,22 @@ Deno.test("a job variable or environment entry setting a flag upstream removed w
   assert.doesNotMatch(quiet.output.text(), /FF_MY_APP_FLAG/);
 });
 
+Deno.test("FF_POSIXLY_CORRECT_ESCAPES=true is what this runner always does: POSIX single quotes, no warning", async () => {
+  const variable = (key: string, value: string) => ({ key, value, public: true, masked: false });
+  const { output, executor } = await build({
+    job: jobSpec({
+      variables: [
+        variable("FF_POSIXLY_CORRECT_ESCAPES", "true"),
+        variable("GREETING", "it's\n$$HOME"),
+      ],
+    }),
+  });
+  assert.doesNotMatch(output.text(), /FF_POSIXLY_CORRECT_ESCAPES.*(not supported|no effect)/);
+  assert.match(output.text(), /feature flags: FF_POSIXLY_CORRECT_ESCAPES:true/);
+  // Not bash's $'…': dash, the usual /bin/sh, reads this the same way (script_writer_integration_test.ts).
+  assert.ok(executor.scriptOf("step_script").includes(`export GREETING='it'\\''s\n$HOME'`));
+});
+
 Deno.test("a prepare_timeout or get_sources_timeout below 0 or above the job timeout warns in the job log and gives way to it", async () => {
   // A negative value was dropped without a word; the official runner warns so.
   const { result, output } = await build({
@@ -839,6 +855,7 @@ Deno.test("every listed feature flag this runner does not act on warns in the jo
     "FF_EXPORT_HIGH_CARDINALITY_METRICS",
     "FF_LOG_IMAGES_CONFIGURED_FOR_JOB",
     "FF_MASK_ALL_DEFAULT_TOKENS",
+    "FF_POSIXLY_CORRECT_ESCAPES",
     "FF_SCRIPT_SECTIONS",
     "FF_TIMESTAMPS",
     "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY",
