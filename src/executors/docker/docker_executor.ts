@@ -226,6 +226,8 @@ export class DockerExecutor implements Executor {
    * (`network_mode = "bridge"`), where aliases are refused: "<service id>:<alias>".
    */
   #serviceLinks: string[] = [];
+  /** Started services no health check watched: looked at once the build container exists. */
+  #unprobedServices: { image: string; container: Docker.Container; name: string }[] = [];
   /** The services' output followed into the job log (CI_DEBUG_SERVICES). */
   #serviceLogs: ServiceLogFollower[] = [];
   readonly #temporaryVolumes = new Set<string>();
@@ -595,6 +597,7 @@ export class DockerExecutor implements Executor {
     );
     this.#prepareVolumes();
 
+    this.#unprobedServices = [];
     if (services.length > 0) {
       await this.#startServices(services, signal);
     }
@@ -613,6 +616,21 @@ export class DockerExecutor implements Executor {
       signal,
     });
     this.shell = this.#build.shell;
+    await this.#warnEndedServices();
+  }
+
+  /**
+   * A service without ports to wait for that has already ended (a crash at start,
+   * an image whose command exits) gets the health check's warning with its exit
+   * code and output: the job only saw its alias vanish ("bad address 'db'").
+   */
+  async #warnEndedServices(): Promise<void> {
+    for (const service of this.#unprobedServices) {
+      const info = await service.container.inspect().catch(() => null);
+      const state = info?.State;
+      if (!state || state.Running || state.Status === "created") continue;
+      await this.#warnService(service, `the service container exited with code ${state.ExitCode}`);
+    }
   }
 
   /**
@@ -991,6 +1009,8 @@ export class DockerExecutor implements Executor {
     const toWait = timeout < 0 || network === "none"
       ? []
       : started.filter((s) => s.ports.length > 0);
+    // Looked at later; not when the health check is turned off (-1).
+    if (timeout >= 0) this.#unprobedServices = started.filter((s) => !toWait.includes(s));
     if (toWait.length > 0) await this.#waitForServices(toWait, network, signal);
     if (isDefaultBridge(network)) await this.#linkServices(started);
   }
@@ -1062,25 +1082,31 @@ export class DockerExecutor implements Executor {
     // build says why the job ends. The warning said "the job was canceled" after a timeout.
     if (signal.aborted) return;
     for (const { service, problem } of problems) {
-      if (problem === null) continue;
-      const logs = await containerLogs(service.container);
-      this.#say(
-        [
-          "",
-          `*** WARNING: Service ${service.image} (${service.name}) probably didn't start properly.`,
-          "",
-          `Health check error:`,
-          problem,
-          "",
-          "Service container logs:",
-          logs || "(no output)",
-          "",
-          "*********",
-          "",
-        ].join("\n"),
-      );
-      this.#log.warn("Service did not come up", { [F.KEY]: service.image, [F.ERROR]: problem });
+      if (problem !== null) await this.#warnService(service, problem);
     }
+  }
+
+  async #warnService(
+    service: { image: string; container: Docker.Container; name: string },
+    problem: string,
+  ): Promise<void> {
+    const logs = await containerLogs(service.container);
+    this.#say(
+      [
+        "",
+        `*** WARNING: Service ${service.image} (${service.name}) probably didn't start properly.`,
+        "",
+        `Health check error:`,
+        problem,
+        "",
+        "Service container logs:",
+        logs || "(no output)",
+        "",
+        "*********",
+        "",
+      ].join("\n"),
+    );
+    this.#log.warn("Service did not come up", { [F.KEY]: service.image, [F.ERROR]: problem });
   }
 
   /**

@@ -744,6 +744,41 @@ test("docker executor stops waiting for a service whose container ends, naming i
   );
 });
 
+test("docker executor names a service without ports that ended at start, with its exit code and output", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      services: [
+        {
+          name: BUSYBOX_TEST_IMAGE,
+          alias: "db",
+          command: ["sh", "-c", "echo 'db: no config' >&2; exit 3"],
+        },
+        { name: BUSYBOX_TEST_IMAGE, alias: "cache", command: ["sleep", "600"] },
+      ],
+    },
+  });
+  await executor.prepare(never());
+  // Nothing was said: the job only found its alias gone ("ping: bad address 'db'").
+  assert.match(
+    output.text(),
+    /Service runner-test\/busybox:latest \(\S+-service-0\) probably didn't start properly\.\n\nHealth check error:\nthe service container exited with code 3\n\nService container logs:\ndb: no config\n/,
+    output.text(),
+  );
+  assert.doesNotMatch(output.text(), /-service-1\) probably/);
+
+  // With the health check turned off (-1), nothing is looked at, as upstream.
+  const quiet = new CollectedOutput();
+  await using off = createExecutor({
+    output: quiet,
+    config: { waitForServicesTimeout: -1 },
+    job: { services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sh", "-c", "exit 3"] }] },
+  });
+  await off.prepare(never());
+  assert.doesNotMatch(quiet.text(), /probably didn't start properly/);
+});
+
 test("docker executor waits for a service under a wait_for_services_timeout longer than one timer holds", async () => {
   // A timer given more than 2^31-1 ms (24.8 days) fires after 1 ms: such a
   // timeout reported every service as not started.
