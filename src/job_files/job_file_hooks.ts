@@ -22,6 +22,8 @@ import { variableValue } from "../job/job_spec.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
 import { transferMeterInterval, type TransferProgress } from "../cache/transfer_meter.ts";
+import type { CommandRunner } from "../artifacts/command_runner.ts";
+import { GITLAB_ENV_FILE, joinPath } from "../shells/script_writer.ts";
 import type { JobFiles } from "./job_files.ts";
 
 export interface JobFileHooksOptions {
@@ -129,7 +131,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
         await uploadArtifacts({
           jobId: ctx.job.id,
           jobToken: ctx.job.token,
-          artifacts: expandedArtifacts(ctx),
+          artifacts: await expandedArtifacts(ctx, git),
           jobSucceeded,
           source,
           projectDir: ctx.projectDir,
@@ -205,16 +207,49 @@ function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {
 /**
  * The official runner's artifacts-uploader expands `artifacts:name`, `paths`
  * and `exclude` with the job's variables (its environment), so `$NAME`,
- * `${NAME}` and `$CI_PROJECT_DIR/...` work there; so do they here.
+ * `${NAME}` and `$CI_PROJECT_DIR/...` work there; so do they here. Its
+ * environment also holds what the job's scripts wrote to GITLAB_ENV (the
+ * stage script reads that file first), which wins over the job's variables.
  */
-function expandedArtifacts(ctx: StageContext) {
-  const expand = (value: string) => expandValue(value, (k) => variable(ctx, k));
+async function expandedArtifacts(ctx: StageContext, commands: CommandRunner | undefined) {
+  const usesVariables = ctx.job.artifacts.some((a) =>
+    [a.name, ...a.paths, ...a.exclude].some((v) => v.includes("$"))
+  );
+  const written = usesVariables ? await gitlabEnv(ctx, commands) : new Map<string, string>();
+  const expand = (value: string) => expandValue(value, (k) => written.get(k) ?? variable(ctx, k));
   return ctx.job.artifacts.map((a) => ({
     ...a,
     name: expand(a.name),
     paths: a.paths.map(expand),
     exclude: a.exclude.map(expand),
   }));
+}
+
+/**
+ * The `KEY=VALUE` lines of the job's GITLAB_ENV file, read where the job runs
+ * (one `cat`), as the stage script's `while read -r line; do export "$line"`
+ * takes them: without surrounding blanks, the last of a key wins, a line that
+ * is no assignment is left out. An unreadable file is an empty one.
+ */
+async function gitlabEnv(
+  ctx: StageContext,
+  commands: CommandRunner | undefined,
+): Promise<Map<string, string>> {
+  const written = new Map<string, string>();
+  if (commands === undefined) return written;
+  const result = await commands.run(["cat", joinPath(ctx.tmpDir, GITLAB_ENV_FILE)]);
+  if (!result.success) return written;
+  const lines = new TextDecoder().decode(result.stdout).split("\n");
+  // `read` ends at a last line without its newline, leaving it unexported.
+  lines.pop();
+  for (const raw of lines) {
+    const line = raw.replace(/^[ \t]+|[ \t]+$/g, "");
+    const eq = line.indexOf("=");
+    if (eq > 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(line.slice(0, eq))) {
+      written.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+  }
+  return written;
 }
 
 function variable(ctx: StageContext, key: string): string | undefined {

@@ -202,6 +202,28 @@ Deno.test("artifact name, paths and exclude are expanded with the job's variable
   });
 });
 
+Deno.test("artifact name and paths see what the job's script wrote to GITLAB_ENV, as the official upload stage's environment does", async () => {
+  await withWorld({}, async (w) => {
+    const job = await pickJob(w, {
+      script: [
+        `echo "TARGET=linux" >> "$GITLAB_ENV"`,
+        `echo "  OUT=dist  " >> "$GITLAB_ENV"`,
+        "mkdir -p dist/linux",
+        "echo bin > dist/linux/app",
+      ],
+      artifacts: [{ name: "$CI_JOB_NAME-${TARGET}", paths: ["$OUT/$TARGET/"], when: "on_success" }],
+      // The script's value wins over the job's, as the later export does.
+      variables: [{ key: "TARGET", value: "windows" }],
+      name: "build",
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "success", log);
+    const [stored] = w.gitlab.artifactsOf(job.id);
+    assert.equal(stored?.fileName, "build-linux.zip", log);
+    assert.deepEqual(await zipNames(stored!.bytes), ["dist/linux/", "dist/linux/app"]);
+  });
+});
+
 Deno.test("no matching files logs 'No files to upload' and the job still succeeds", async () => {
   await withWorld({}, async (w) => {
     const job = await pickJob(w, {
