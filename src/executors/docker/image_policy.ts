@@ -65,11 +65,15 @@ export function resolvePullPolicies(
   const allowed = allowedPolicies.length > 0
     ? parsePolicies(allowedPolicies, "allowed_pull_policies")
     : effectiveRunner;
-  const job = parsePolicies(jobPolicies, options.jobSource ?? "the job's image");
+  const jobSource = options.jobSource ?? "the job's image";
+  const job = parsePolicies(jobPolicies, jobSource);
   const chosen = job.length > 0 ? job : effectiveRunner;
   const rejected = chosen.filter((p) => !allowed.includes(p));
   if (rejected.length > 0) {
-    const source = job.length > 0 ? "the GitLab pipeline config" : "the runner configuration";
+    // Which of the job's image and services asked for it: a job may have several.
+    const source = job.length > 0
+      ? `the GitLab pipeline config for ${jobSource}`
+      : "the runner configuration";
     throw new JobFailedError(
       "runner_configuration_error",
       `pull_policy ([${

@@ -42,10 +42,22 @@ Deno.test("a job pull policy outside allowed_pull_policies is rejected with both
   assert.throws(() => resolvePullPolicies(["always"], [], ["never"]), (err) => {
     assert.ok(err instanceof JobFailedError);
     assert.equal(err.reason, "runner_configuration_error");
-    assert.match(err.message, /pull_policy \(\[never\]\) defined in the GitLab pipeline config/);
-    assert.match(err.message, /allowed_pull_policies \(\[always\]\)/);
+    assert.equal(
+      err.message,
+      "pull_policy ([never]) defined in the GitLab pipeline config for the job's image is not " +
+        "one of the allowed_pull_policies ([always])",
+    );
     return true;
   });
+  // A job with an image and services: the message said only "the GitLab pipeline config".
+  assert.throws(
+    () => resolvePullPolicies(["always"], [], ["never"], { jobSource: `the job's service "db"` }),
+    new JobFailedError(
+      "runner_configuration_error",
+      `pull_policy ([never]) defined in the GitLab pipeline config for the job's service "db" ` +
+        "is not one of the allowed_pull_policies ([always])",
+    ),
+  );
   assert.throws(
     () => resolvePullPolicies(["sometimes"], [], []),
     /Unsupported pull_policy "sometimes"/,
