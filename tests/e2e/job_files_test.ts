@@ -447,3 +447,25 @@ Deno.test("docker: artifacts and cache round trip through the build container", 
   assert.match(s3.trace, /Successfully extracted cache/);
   assert.match(s3.trace, /built\nlib\n/);
 });
+
+Deno.test("docker: artifact paths and name see what the script wrote to GITLAB_ENV in the build container", async () => {
+  if (dockerSkip) {
+    // deno-lint-ignore no-console -- a skipped test says why (team rule)
+    console.log(`SKIPPED: ${dockerSkip}`);
+    return;
+  }
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using _volumes = cacheVolumesRemoved(gitlab);
+  await using runner = await startDockerRunner(gitlab);
+  const job = gitlab.enqueueJob({
+    name: "build",
+    script: [`echo "OUT_DIR=dist" >> "$GITLAB_ENV"`, "mkdir -p dist", "echo built > dist/app.txt"],
+    artifacts: [{ name: "$OUT_DIR-files", paths: ["$OUT_DIR/"], when: "on_success" }],
+    variables: [NO_GIT],
+  });
+  const state = await gitlab.waitForJobFinished(job.id, TIMEOUT);
+  assert.equal(state.status, "success", state.trace + runner.log.slice(-3000));
+  const [stored] = gitlab.artifactsOf(job.id);
+  assert.equal(stored?.fileName, "dist-files.zip", state.trace);
+  assert.deepEqual(await zipNames(stored.bytes), ["dist/", "dist/app.txt"]);
+});
