@@ -676,18 +676,24 @@ Deno.test("a job variable setting a feature flag this runner ignores gets a warn
 Deno.test("a job variable or environment entry setting a flag read only from [runners.feature_flags] warns in the job log", async () => {
   const variable = (key: string, value: string) => ({ key, value, public: true, masked: false });
   const { output } = await build({
-    job: jobSpec({ variables: [variable("FF_USE_ADAPTIVE_REQUEST_CONCURRENCY", "false")] }),
+    job: jobSpec({
+      variables: [
+        variable("FF_USE_ADAPTIVE_REQUEST_CONCURRENCY", "false"),
+        variable("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL", "true"),
+      ],
+    }),
     runner: runner({ environment: ["FF_DISABLE_AUTOMATIC_TOKEN_ROTATION=1"] }),
   });
   // The header lists the job's flags as upstream does; the warnings say they do nothing.
   assert.match(
     output.text(),
-    /feature flags: FF_DISABLE_AUTOMATIC_TOKEN_ROTATION:true, FF_USE_ADAPTIVE_REQUEST_CONCURRENCY:false/,
+    /feature flags: FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL:true, FF_DISABLE_AUTOMATIC_TOKEN_ROTATION:true, FF_USE_ADAPTIVE_REQUEST_CONCURRENCY:false/,
   );
   for (
     const flag of [
       "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION=true",
       "FF_USE_ADAPTIVE_REQUEST_CONCURRENCY=false",
+      "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL=true",
     ]
   ) {
     assert.match(

@@ -89,7 +89,9 @@ export class TraceSessions implements TraceSessionFactory {
       onAbort: () => callbacks.onAbort(),
       onCancelRequested: () => callbacks.onCancelRequested(),
       finalUpdateRetryLimit: runner.jobStatusFinalUpdateRetryLimit,
-      isDynamicForceSendInterval: flags["FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL"] ?? false,
+      // Only from [runners.feature_flags], as upstream (RUNNER_ONLY_FEATURE_FLAGS).
+      isDynamicForceSendInterval:
+        runner.featureFlags["FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL"] === true,
       onFinalRetry: (attempt, error, delayMs) =>
         log.warn("Final job update failed; trying again", {
           "attempt": attempt,

@@ -50,14 +50,16 @@ const INFO = createRunnerInfo({
 });
 
 /** "running" touches GitLab got in the first 90 s of a job that wrote once. */
-async function touchesIn90s(flag: string): Promise<number> {
+async function touchesIn90s(flag: { variable?: string; config?: boolean }): Promise<number> {
   await using gitlab = await FakeGitLab.start({
     longPollHoldMs: 0,
     traceUpdateIntervalSeconds: 20,
   });
   const runnerToken = gitlab.createRunner().token;
   gitlab.enqueueJob({
-    variables: [{ key: "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL", value: flag }],
+    variables: flag.variable === undefined
+      ? []
+      : [{ key: "FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL", value: flag.variable }],
   });
   const response = await fetch(`${gitlab.url}/api/v4/jobs/request`, {
     method: "POST",
@@ -76,7 +78,14 @@ async function touchesIn90s(flag: string): Promise<number> {
       tempDir,
       clock,
     });
-    const runner = { ...defaultRunnerConfig("shell"), url: gitlab.url, token: runnerToken };
+    const runner = {
+      ...defaultRunnerConfig("shell"),
+      url: gitlab.url,
+      token: runnerToken,
+      featureFlags: flag.config === undefined
+        ? {}
+        : { FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL: flag.config },
+    };
     const session = await sessions.open(runner, job, { onAbort() {}, onCancelRequested() {} });
     session.write(new TextEncoder().encode("one line\n"));
     for (let i = 0; i < 5000 && !clock.isParked; i++) {
@@ -92,11 +101,13 @@ async function touchesIn90s(flag: string): Promise<number> {
   }
 }
 
-Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL as a job variable stretches the touches to 4 × GitLab's interval", async () => {
+Deno.test("FF_USE_DYNAMIC_TRACE_FORCE_SEND_INTERVAL in [runners.feature_flags] stretches the touches to 4 × GitLab's interval; a job variable does not, as upstream", async () => {
   // Trace sent at 3 s, GitLab asks for 20 s: touches at 43 s and 83 s by default,
   // none before 103 s (4 × 20 s) with the flag.
-  assert.equal(await touchesIn90s("false"), 2);
-  assert.equal(await touchesIn90s("true"), 0);
+  assert.equal(await touchesIn90s({ config: false }), 2);
+  assert.equal(await touchesIn90s({ config: true }), 0);
+  // Upstream's trace client reads the runner's config only (RunnerConfig.IsFeatureFlagOn).
+  assert.equal(await touchesIn90s({ variable: "true" }), 2);
 });
 
 /** The `debug_trace` query of the job's trace PATCHes. */
