@@ -31,6 +31,12 @@ export interface SaveCacheOptions extends CacheKeyContext {
   concurrency?: number;
   log: JobLogSink;
   signal: AbortSignal;
+  /**
+   * Expands `cache:paths` where the official cache-archiver does, in the
+   * stage's environment (with what the scripts wrote to GITLAB_ENV); the key
+   * and policy are the runner's, expanded with `expand`. Default: `expand`.
+   */
+  expandPath?: (value: string) => string;
 }
 
 /** Entries this stage saves (§10.3). */
@@ -74,7 +80,11 @@ export async function saveCache(options: SaveCacheOptions): Promise<void> {
 
 async function saveOne(cache: JobCache, key: string, options: SaveCacheOptions): Promise<void> {
   const paths = await selectFiles(
-    { paths: cache.paths.map(options.expand), exclude: [], untracked: cache.untracked },
+    {
+      paths: cache.paths.map(options.expandPath ?? options.expand),
+      exclude: [],
+      untracked: cache.untracked,
+    },
     {
       source: options.source,
       projectDir: options.projectDir,

@@ -108,8 +108,10 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
     isNeeded: (ctx) => cachesForStage(ctx.job.cache, jobSucceeded).length > 0,
     run: (ctx) =>
       withProjectFiles(ctx, options, async ({ source, git, log }) => {
+        const paths = cachesForStage(ctx.job.cache, jobSucceeded).flatMap((c) => c.paths);
         await saveCache({
           ...keyContext(ctx),
+          expandPath: await stageExpander(ctx, git, paths),
           caches: ctx.job.cache,
           jobSucceeded,
           store: cacheStore(ctx, options, options.files(ctx)),
@@ -212,17 +214,33 @@ function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {
  * stage script reads that file first), which wins over the job's variables.
  */
 async function expandedArtifacts(ctx: StageContext, commands: CommandRunner | undefined) {
-  const usesVariables = ctx.job.artifacts.some((a) =>
-    [a.name, ...a.paths, ...a.exclude].some((v) => v.includes("$"))
+  const expand = await stageExpander(
+    ctx,
+    commands,
+    ctx.job.artifacts.flatMap((a) => [a.name, ...a.paths, ...a.exclude]),
   );
-  const written = usesVariables ? await gitlabEnv(ctx, commands) : new Map<string, string>();
-  const expand = (value: string) => expandValue(value, (k) => written.get(k) ?? variable(ctx, k));
   return ctx.job.artifacts.map((a) => ({
     ...a,
     name: expand(a.name),
     paths: a.paths.map(expand),
     exclude: a.exclude.map(expand),
   }));
+}
+
+/**
+ * Expansion as in a stage script's environment: the job's variables, then
+ * what its scripts wrote to GITLAB_ENV over them. The file is read only when
+ * one of `values` (those the stage will expand) holds a `$`.
+ */
+async function stageExpander(
+  ctx: StageContext,
+  commands: CommandRunner | undefined,
+  values: readonly string[],
+): Promise<(value: string) => string> {
+  const written = values.some((v) => v.includes("$"))
+    ? await gitlabEnv(ctx, commands)
+    : new Map<string, string>();
+  return (value) => expandValue(value, (k) => written.get(k) ?? variable(ctx, k));
 }
 
 /**

@@ -299,6 +299,30 @@ Deno.test("a cache saved by one job is restored by the next; a missing key falls
   });
 });
 
+Deno.test("cache paths see what the job's script wrote to GITLAB_ENV, as the official archive stage's environment does; the key does not", async () => {
+  await withWorld({}, async (w) => {
+    const job = await pickJob(w, {
+      script: [
+        `echo "DEPS=vendor" >> "$GITLAB_ENV"`,
+        "mkdir -p vendor",
+        "echo lib > vendor/lib.txt",
+      ],
+      cache: [{
+        key: "deps-$DEPS",
+        paths: ["$DEPS/"],
+        policy: "pull-push",
+        when: "on_success",
+        "fallback_keys": [],
+      }],
+    });
+    const { result, log } = await run(w, job);
+    assert.equal(result.state, "success", log);
+    assert.match(log, /Creating cache deps-\.\.\./);
+    const archive = `${w.cwd}/cache/acme/widget/deps-/cache.zip`;
+    assert.deepEqual(await zipNames(await Deno.readFile(archive)), ["vendor/", "vendor/lib.txt"]);
+  });
+});
+
 Deno.test("a hostile dependency archive fails the job with a clear error and writes nothing outside the project", async () => {
   await withWorld({}, async (w) => {
     const evil = craftZip([
