@@ -233,7 +233,6 @@ export class DockerExecutor implements Executor {
   readonly #temporaryVolumes = new Set<string>();
   #binds: string[] = [];
   #mounts: Record<string, unknown>[] = [];
-  #hostBinds: string[] = [];
   #user = "";
   /** `config` with its seccomp profile files read in (prepare). */
   #hostSettings: DockerConfig | null = null;
@@ -535,7 +534,6 @@ export class DockerExecutor implements Executor {
     this.#pulledHelper = null;
     this.#binds = [];
     this.#mounts = [];
-    this.#hostBinds = [];
     this.#serviceLinks = [];
   }
 
@@ -742,7 +740,6 @@ export class DockerExecutor implements Executor {
     for (const v of specs) {
       if (v.kind === "bind") {
         this.#binds.push(v.bind);
-        this.#hostBinds.push(v.bind);
       } else if (config.disableCache) {
         const name = temporaryVolumeName(this.#scope, this.#o.job.id, v.containerPath);
         this.#temporaryVolumes.add(name);
@@ -947,9 +944,12 @@ export class DockerExecutor implements Executor {
         },
         HostConfig: {
           ...hostConfig,
-          Binds: this.#hostBinds,
+          // As the official runner (volumesManager.Binds()): the builds and cache
+          // directories and every `volumes` entry, so a service can read the checkout.
+          Binds: this.#binds,
+          Mounts: this.#mounts,
           NetworkMode: network,
-        } as Docker.HostConfig,
+        } as unknown as Docker.HostConfig,
       };
       // Docker refuses aliases on its own networks (bridge, host, none, container:…):
       // "network-scoped alias is supported only for containers in user defined networks".

@@ -597,6 +597,35 @@ test("docker executor reaches a service by its alias on the job network", async 
   assert.match(output.text(), /svc-ok/);
 });
 
+test("docker executor mounts the builds and cache directories in services, as upstream", async () => {
+  const output = new CollectedOutput();
+  await using executor = createExecutor({
+    output,
+    job: {
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        command: [
+          "sh",
+          "-c",
+          "until [ -f /builds/ping ]; do sleep 0.1; done; echo pong > /builds/pong; " +
+          "touch /cache/from-service; exec sleep 600",
+        ],
+      }],
+    },
+  });
+  await executor.prepare(never());
+  // The service had no /builds of the job's ("GitLab Runner mounts a /builds directory to
+  // all shared services"): the script waited in vain.
+  const code = await executor.run({
+    stage: "step_script",
+    script:
+      "touch /builds/ping; for i in $(seq 50); do [ -f /builds/pong ] && break; sleep 0.1; done; " +
+      "cat /builds/pong && ls /cache/from-service",
+  }, never());
+  assert.equal(code, 0, output.text());
+  assert.match(output.text(), /^pong$/m);
+});
+
 test("docker executor expands job variables in a job's service alias, as upstream", async () => {
   const output = new CollectedOutput();
   await using executor = createExecutor({
