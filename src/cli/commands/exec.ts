@@ -340,21 +340,30 @@ async function lockStateDir(
 }
 
 interface Interruption extends Disposable {
-  /** Aborted by the first SIGINT or SIGTERM. */
+  /** Aborted by the first interrupting signal (SIGINT, SIGTERM, SIGHUP). */
   readonly signal: AbortSignal;
   /** Whether jobs may be running (what the interruption message says). */
   isRunning: boolean;
 }
 
-/** Listens for Ctrl-C (and SIGTERM) until disposed; says so on the first. */
+/**
+ * The signals that stop exec as Ctrl-C does. A hangup (the terminal or the
+ * ssh session closed) is one: by default it killed exec at once, which left
+ * its temporary directory behind. Windows has Ctrl-C and Ctrl-Break only
+ * (Deno refuses to listen for the others there).
+ */
+const INTERRUPTING_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Listens for Ctrl-C (and SIGTERM, SIGHUP) until disposed; says so on the first. */
 function listenForInterruption(ctx: CliContext): Interruption {
   const stop = new AbortController();
   const interruption: Interruption = {
     signal: stop.signal,
     isRunning: false,
     [Symbol.dispose]() {
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
+      for (const signal of INTERRUPTING_SIGNALS) Deno.removeSignalListener(signal, onSignal);
     },
   };
   const onSignal = () => {
@@ -367,8 +376,7 @@ function listenForInterruption(ctx: CliContext): Interruption {
     }
     stop.abort();
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  for (const signal of INTERRUPTING_SIGNALS) Deno.addSignalListener(signal, onSignal);
   return interruption;
 }
 
