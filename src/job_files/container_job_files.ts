@@ -59,6 +59,10 @@ export class ContainerJobFiles implements JobFiles {
       readFile: (path) => readContainerFile(files, path),
     });
   }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return readContainerFile(this.#files(), path);
+  }
 }
 
 /** Content of one file of the container, or empty when it is absent. */

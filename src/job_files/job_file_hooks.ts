@@ -22,7 +22,6 @@ import { variableValue } from "../job/job_spec.ts";
 import type { BuildStageHook, BuildStageHooks, StageContext } from "../build/stage_hooks.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
 import { transferMeterInterval, type TransferProgress } from "../cache/transfer_meter.ts";
-import type { CommandRunner } from "../artifacts/command_runner.ts";
 import { GITLAB_ENV_FILE, joinPath } from "../shells/script_writer.ts";
 import type { JobFiles } from "./job_files.ts";
 
@@ -111,7 +110,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
         const paths = cachesForStage(ctx.job.cache, jobSucceeded).flatMap((c) => c.paths);
         await saveCache({
           ...keyContext(ctx),
-          expandPath: await stageExpander(ctx, git, paths),
+          expandPath: await stageExpander(ctx, options.files(ctx), paths),
           caches: ctx.job.cache,
           jobSucceeded,
           store: cacheStore(ctx, options, options.files(ctx)),
@@ -133,7 +132,7 @@ export function createJobFileHooks(options: JobFileHooksOptions): BuildStageHook
         await uploadArtifacts({
           jobId: ctx.job.id,
           jobToken: ctx.job.token,
-          artifacts: await expandedArtifacts(ctx, git),
+          artifacts: await expandedArtifacts(ctx, options.files(ctx)),
           jobSucceeded,
           source,
           projectDir: ctx.projectDir,
@@ -213,10 +212,10 @@ function compressionLevel(ctx: StageContext, key: string, log: JobLogSink) {
  * environment also holds what the job's scripts wrote to GITLAB_ENV (the
  * stage script reads that file first), which wins over the job's variables.
  */
-async function expandedArtifacts(ctx: StageContext, commands: CommandRunner | undefined) {
+async function expandedArtifacts(ctx: StageContext, files: JobFiles) {
   const expand = await stageExpander(
     ctx,
-    commands,
+    files,
     ctx.job.artifacts.flatMap((a) => [a.name, ...a.paths, ...a.exclude]),
   );
   return ctx.job.artifacts.map((a) => ({
@@ -234,30 +233,25 @@ async function expandedArtifacts(ctx: StageContext, commands: CommandRunner | un
  */
 async function stageExpander(
   ctx: StageContext,
-  commands: CommandRunner | undefined,
+  files: JobFiles,
   values: readonly string[],
 ): Promise<(value: string) => string> {
   const written = values.some((v) => v.includes("$"))
-    ? await gitlabEnv(ctx, commands)
+    ? await gitlabEnv(ctx, files)
     : new Map<string, string>();
   return (value) => expandValue(value, (k) => written.get(k) ?? variable(ctx, k));
 }
 
 /**
- * The `KEY=VALUE` lines of the job's GITLAB_ENV file, read where the job runs
- * (one `cat`), as the stage script's `while read -r line; do export "$line"`
- * takes them: without surrounding blanks, the last of a key wins, a line that
- * is no assignment is left out. An unreadable file is an empty one.
+ * The `KEY=VALUE` lines of the job's GITLAB_ENV file, read where the job runs,
+ * as the stage script's `while read -r line; do export "$line"` takes them:
+ * without surrounding blanks, the last of a key wins, a line that is no
+ * assignment is left out. An absent file is an empty one.
  */
-async function gitlabEnv(
-  ctx: StageContext,
-  commands: CommandRunner | undefined,
-): Promise<Map<string, string>> {
+async function gitlabEnv(ctx: StageContext, files: JobFiles): Promise<Map<string, string>> {
   const written = new Map<string, string>();
-  if (commands === undefined) return written;
-  const result = await commands.run(["cat", joinPath(ctx.tmpDir, GITLAB_ENV_FILE)]);
-  if (!result.success) return written;
-  const lines = new TextDecoder().decode(result.stdout).split("\n");
+  const bytes = await files.readFile(joinPath(ctx.tmpDir, GITLAB_ENV_FILE));
+  const lines = new TextDecoder().decode(bytes).split("\n");
   // `read` ends at a last line without its newline, leaving it unexported.
   lines.pop();
   for (const raw of lines) {

@@ -30,6 +30,11 @@ export interface JobFiles {
    * when this side has no way to, so `untracked` selects nothing (with a warning).
    */
   commandRunner(dir: string, runScript: ScriptRunner): CommandRunner | undefined;
+  /**
+   * Content of a small file where the job runs (GITLAB_ENV); empty when it is
+   * absent or cannot be read.
+   */
+  readFile(path: string): Promise<Uint8Array>;
 }
 
 /** Runs shell lines where the job runs (StageContext.runScript). */

@@ -66,6 +66,10 @@ export class LocalJobFiles implements JobFiles {
   commandRunner(dir: string): CommandRunner {
     return new LocalCommandRunner(dir);
   }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return Deno.readFile(path).catch(() => new Uint8Array(0));
+  }
 }
 
 /** Records what an extraction creates, so that its owner can be set afterwards. */

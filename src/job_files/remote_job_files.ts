@@ -77,6 +77,10 @@ export class RemoteJobFiles implements JobFiles {
       readFile: (path) => files.readFile(path).catch(() => new Uint8Array(0)),
     });
   }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return this.#files().readFile(path).catch(() => new Uint8Array(0));
+  }
 }
 
 /** `CacheStore` on the remote host: same layout as LocalCacheStore, atomic by rename. */

@@ -42,6 +42,10 @@ export class UnavailableJobFiles implements JobFiles {
     return undefined;
   }
 
+  readFile(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(0));
+  }
+
   #error(): unknown {
     try {
       this.#fail();

@@ -173,6 +173,43 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "ssh executor: artifact paths and name see what the script wrote to GITLAB_ENV on the remote host",
+  ignore: sshReason !== null,
+  async fn() {
+    await using sshd = await startSshd();
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const r = gitlab.createRunner({ kind: "created" });
+    const ssh = [
+      "  [runners.ssh]",
+      `    host = "${sshd.host}"`,
+      `    port = "${sshd.port}"`,
+      `    user = "${sshd.user}"`,
+      `    identity_file = "${sshd.identityFile}"`,
+      `    known_hosts_file = "${sshd.knownHostsFile}"`,
+    ].join("\n");
+    await using runner = await startRunner({
+      config: `concurrent = 1\ncheck_interval = 1\n${
+        runnerToml(gitlab.url, r.token, { executor: "ssh" })
+      }${ssh}\n`,
+    });
+    const job = gitlab.enqueueJob({
+      name: "build",
+      script: [
+        `echo "OUT_DIR=dist" >> "$GITLAB_ENV"`,
+        "mkdir -p dist",
+        "echo built > dist/app.txt",
+      ],
+      artifacts: [{ name: "$OUT_DIR-files", paths: ["$OUT_DIR/"], when: "on_success" }],
+      variables: NO_GIT,
+    });
+    const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 120_000 });
+    assert.equal(state.status, "success", state.trace + runner.log);
+    assert.deepEqual(gitlab.artifactsOf(job.id).map((a) => a.fileName), ["dist-files.zip"]);
+  },
+});
+
 Deno.test("custom executor: the documented example driver runs a job end to end", async () => {
   const example = fileURLToPath(new URL("../../docs/examples/custom-driver/", import.meta.url));
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
