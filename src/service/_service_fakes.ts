@@ -14,6 +14,7 @@ export function linuxRoot(overrides: Partial<ServiceHost> = {}): ServiceHost {
     command: ["/usr/bin/gitlab-runner"],
     defaultConfigFile: "/etc/gitlab-runner/config.toml",
     homeOf: (user) => (user === "gitlab-runner" ? "/home/gitlab-runner" : undefined),
+    linuxInit: "systemd",
     ...overrides,
   };
 }
@@ -39,6 +40,7 @@ export function macHost(uid: number): ServiceHost {
       ? "/etc/gitlab-runner/config.toml"
       : "/Users/alice/.gitlab-runner/config.toml",
     homeOf: () => undefined,
+    linuxInit: undefined,
   };
 }
 
@@ -51,6 +53,7 @@ export function windowsHost(): ServiceHost {
     command: ["C:\\GitLab-Runner\\gitlab-runner.exe"],
     defaultConfigFile: "C:\\GitLab-Runner\\config.toml",
     homeOf: () => undefined,
+    linuxInit: undefined,
   };
 }
 

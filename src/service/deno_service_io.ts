@@ -1,4 +1,5 @@
 import { dirname, posix } from "node:path";
+import type { LinuxInit } from "./service_definition.ts";
 import type { CommandResult } from "./service_plan.ts";
 import type { CommandRunner, ServiceFiles } from "./service_manager.ts";
 
@@ -149,4 +150,24 @@ export function homeOfUser(name: string): string | undefined {
   }
   const home = entry?.split(":")[5];
   return home === undefined || home === "" ? undefined : home;
+}
+
+/**
+ * The init system of this Linux host, by the directories each makes at boot:
+ * systemd's /run/systemd/system (sd_booted(3)), OpenRC's /run/openrc;
+ * otherwise SysV init, or one that runs its /etc/init.d scripts (upstart).
+ */
+export function linuxInitSystem(exists: (path: string) => boolean = pathExists): LinuxInit {
+  if (exists("/run/systemd/system")) return "systemd";
+  if (exists("/run/openrc")) return "openrc";
+  return "sysv";
+}
+
+function pathExists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -3,12 +3,14 @@ export {
   DenoCommandRunner,
   DenoServiceFiles,
   homeOfUser,
+  linuxInitSystem,
   pathClosedTo,
 } from "./deno_service_io.ts";
 export { LaunchdPlatform, launchdPlistPath, renderLaunchdPlist } from "./launchd_plist.ts";
 export {
   DEFAULT_SERVICE_NAME,
   defineService,
+  type LinuxInit,
   SERVICE_ACTIONS,
   SERVICE_DESCRIPTION,
   type ServiceAction,
@@ -35,3 +37,9 @@ export type {
 } from "./service_plan.ts";
 export { renderSystemdUnit, SystemdPlatform, systemdUnitPath } from "./systemd_unit.ts";
 export { quoteWindowsArg, windowsCommandLine, WindowsPlatform } from "./windows_service.ts";
+export {
+  renderSysvInitScript,
+  SYSV_STOP_TIMEOUT_SECONDS,
+  sysvInitScriptPath,
+  SysvPlatform,
+} from "./sysv_init_script.ts";

@@ -52,13 +52,23 @@ export interface ServiceHost {
   defaultConfigFile: string;
   /** Home directory of another user (`--init-user`), undefined when unknown. */
   homeOf(user: string): string | undefined;
+  /** Linux: the init system that starts services here (deno_service_io.ts finds it); undefined elsewhere. */
+  linuxInit: LinuxInit | undefined;
 }
+
+/**
+ * systemd when it is PID 1; OpenRC; otherwise SysV init, whose /etc/init.d
+ * scripts upstart and most other inits run too (kardianos/service falls back
+ * to a SysV script there as well).
+ */
+export type LinuxInit = "systemd" | "openrc" | "sysv";
 
 export type ServiceKind =
   | "systemd-system"
   | "systemd-user"
   | "launchd-daemon"
   | "launchd-agent"
+  | "sysv"
   | "windows";
 
 /** Everything the generators and the manager need, validated. */
@@ -89,6 +99,29 @@ export interface ServiceDefinition {
  */
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_.-]+)?$/;
 const SERVICE_NAME_MAX = 255 - ".service".length;
+
+function linuxServiceKind(
+  action: ServiceAction,
+  name: string,
+  userService: boolean,
+  init: LinuxInit | undefined,
+): ServiceKind {
+  if (init === "openrc") {
+    throw new ServiceError(
+      `Cannot ${action} service "${name}": this host runs OpenRC (/run/openrc), for which Runner writes no service; start "runner run" from an OpenRC script of your own`,
+    );
+  }
+  if (init === "sysv") {
+    if (userService) {
+      // kardianos/service: "User services are not supported on SystemV."
+      throw new ServiceError(
+        "The --user-service flag needs systemd, which is not running on this host: SysV init has no user services",
+      );
+    }
+    return "sysv";
+  }
+  return userService ? "systemd-user" : "systemd-system";
+}
 
 /**
  * Validates the flags as the official runner does and resolves defaults.
@@ -165,12 +198,14 @@ export function defineService(
       kind = isRoot ? "launchd-daemon" : "launchd-agent";
       break;
     case "linux":
-      if (!isRoot && !userService && (action === "install" || action === "uninstall")) {
+      kind = linuxServiceKind(action, name, userService, host.linuxInit);
+      if (!isRoot && kind !== "systemd-user" && (action === "install" || action === "uninstall")) {
         throw new ServiceError(
-          `Cannot ${action} a system service without root: run as root or pass --user-service`,
+          `Cannot ${action} a system service without root: run as root${
+            kind === "systemd-system" ? " or pass --user-service" : ""
+          }`,
         );
       }
-      kind = userService ? "systemd-user" : "systemd-system";
       break;
   }
   if ((kind === "systemd-user" || kind === "launchd-agent") && host.home === "") {

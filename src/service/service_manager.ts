@@ -5,6 +5,7 @@ import { LaunchdPlatform } from "./launchd_plist.ts";
 import type { ServiceAction, ServiceDefinition } from "./service_definition.ts";
 import { ServiceError } from "./service_error.ts";
 import type { CommandResult, ServicePlatform, ServiceState, ServiceStep } from "./service_plan.ts";
+import { SysvPlatform } from "./sysv_init_script.ts";
 import { SystemdPlatform } from "./systemd_unit.ts";
 import { WINDOWS_INSTALL_REFUSAL, WindowsPlatform } from "./windows_service.ts";
 
@@ -44,6 +45,8 @@ export function servicePlatform(service: ServiceDefinition): ServicePlatform {
     case "launchd-daemon":
     case "launchd-agent":
       return new LaunchdPlatform(service);
+    case "sysv":
+      return new SysvPlatform(service);
     case "windows":
       return new WindowsPlatform(service);
   }
@@ -184,25 +187,48 @@ export class ServiceManager {
         case "remove":
           await this.#files.remove(step.path);
           return;
-        case "run": {
-          const result = await this.#commands.run(step.argv);
-          this.#log.debug("Ran service command", {
-            [F.COMMAND]: step.argv.join(" "),
-            [F.STATUS]: result.code,
-          });
-          if (result.code !== 0 && !step.mayFail) {
-            const output = (result.stderr.trim() || result.stdout.trim()).split("\n")[0] ?? "";
-            fail(
-              `"${step.argv.join(" ")}" exited with ${result.code}${output ? `: ${output}` : ""}`,
-            );
+        case "run":
+          await this.#runCommand(step.argv, step.mayFail ?? false, fail);
+          return;
+        case "run-first":
+          for (const argv of step.choices) {
+            try {
+              await this.#runCommand(argv, false, fail);
+              return;
+            } catch (error) {
+              if (!(error instanceof Deno.errors.NotFound)) throw error;
+            }
+          }
+          if (step.ifNone !== undefined) {
+            this.#log.warn(step.ifNone, { [F.SERVICE]: service.name });
           }
           return;
-        }
       }
     } catch (error) {
       if (error instanceof ServiceError) throw error;
-      const target = step.kind === "run" ? `"${step.argv.join(" ")}"` : `"${step.path}"`;
+      const target = step.kind === "run"
+        ? `"${step.argv.join(" ")}"`
+        : step.kind === "run-first"
+        ? step.choices.map((argv) => `"${argv.join(" ")}"`).join(" or ")
+        : `"${step.path}"`;
       fail(`${step.kind} ${target} failed: ${errorText(error)}`, error);
+    }
+  }
+
+  /** Rejects as the runner does when the program is missing (Deno.errors.NotFound). */
+  async #runCommand(
+    argv: string[],
+    mayFail: boolean,
+    fail: (what: string) => never,
+  ): Promise<void> {
+    const result = await this.#commands.run(argv);
+    this.#log.debug("Ran service command", {
+      [F.COMMAND]: argv.join(" "),
+      [F.STATUS]: result.code,
+    });
+    if (result.code !== 0 && !mayFail) {
+      const output = (result.stderr.trim() || result.stdout.trim()).split("\n")[0] ?? "";
+      fail(`"${argv.join(" ")}" exited with ${result.code}${output ? `: ${output}` : ""}`);
     }
   }
 }

@@ -24,7 +24,14 @@ export type ServiceStep =
   }
   /** Deletes a file; a missing one is fine. */
   | { kind: "remove"; path: string }
-  | RunStep;
+  | RunStep
+  /**
+   * Runs the first of `choices` whose program this host has (`update-rc.d`
+   * on Debian, `chkconfig` on Red Hat); a non-zero exit fails the plan. When
+   * none is there, `ifNone` is logged as a warning, if given, and the plan
+   * goes on.
+   */
+  | { kind: "run-first"; choices: string[][]; ifNone?: string };
 
 /** Runs a program; a non-zero exit fails the plan unless `mayFail`. */
 export interface RunStep {

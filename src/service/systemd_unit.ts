@@ -67,7 +67,7 @@ export class SystemdPlatform implements ServicePlatform {
   readonly managerPath = {
     path: SYSTEMD_RUNTIME_DIR,
     isMissing:
-      `systemd is not running on this host (no ${SYSTEMD_RUNTIME_DIR}): Runner installs Linux services as systemd units only; start "runner run" from the init system in use instead`,
+      `systemd is not running on this host (no ${SYSTEMD_RUNTIME_DIR}); run the command again to use the init system there is`,
   };
   readonly #service: ServiceDefinition;
   readonly #systemctl: string[];

@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli } from "../fixtures/runner_process.ts";
+import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
+import { NO_GIT, runCli, runnerToml } from "../fixtures/runner_process.ts";
+import { cleanHome } from "../fixtures/test_env.ts";
 
 Deno.test("start, stop, restart, uninstall and status refuse the flags only install reads, naming them", async () => {
   const cases: [string[], string][] = [
@@ -137,37 +139,146 @@ Deno.test(
 );
 
 Deno.test(
-  "install on a Linux host where systemd does not run is refused saying so, and writes neither unit nor config",
+  "on a Linux host where systemd does not run, install writes a SysV init script enabled at boot; start runs a job, status, stop and uninstall leave nothing running",
   {
-    // The case of this project's CI containers; where systemd runs there is nothing to see.
+    // The case of this project's CI containers; where systemd runs, the unit is used instead.
     ignore: Deno.build.os !== "linux" || Deno.uid() !== 0 ||
-      existsSync("/run/systemd/system"),
+      existsSync("/run/systemd/system") || existsSync("/run/openrc"),
   },
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "runner-install-" });
-    const name = `runner-no-systemd-test-${crypto.randomUUID().slice(0, 8)}`;
-    const unit = `/etc/systemd/system/${name}.service`;
+    await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+    const registered = gitlab.createRunner();
+    const dir = await Deno.makeTempDir({ prefix: "runner-sysv-e2e-" });
+    const name = `runner-sysv-e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const script = `/etc/init.d/${name}`;
+    const envFile = `/etc/sysconfig/${name}`;
+    const madeSysconfig = !existsSync("/etc/sysconfig");
+    const hasUpdateRcd = existsSync("/usr/sbin/update-rc.d") || existsSync("/sbin/update-rc.d");
     try {
       const config = join(dir, "config.toml");
-      const res = await runCli(["install", "-n", name, "--user", "root", "-c", config]);
-      assert.equal(res.code, 1, res.stderr);
-      assert.match(
-        res.stderr,
-        new RegExp(
-          `ERROR: Cannot install service "${name}": systemd is not running on this host \\(no /run/systemd/system\\)`,
-        ),
+      await Deno.writeTextFile(
+        config,
+        `concurrent = 1\ncheck_interval = 1\n${runnerToml(gitlab.url, registered.token)}`,
+        { mode: 0o600 },
       );
-      assert.equal(existsSync(unit), false, "no unit written");
-      assert.equal(existsSync(config), false, "no config written");
-      const status = await runCli(["status", "-n", name]);
-      assert.equal(status.code, 1, status.stderr);
-      assert.match(status.stderr, /systemd is not running on this host/);
+      // Jobs' login shells get a clean HOME, and the runner from source its Deno cache.
+      await Deno.mkdir("/etc/sysconfig", { recursive: true });
+      const { HOME, DENO_DIR } = cleanHome();
+      await Deno.writeTextFile(envFile, `HOME='${HOME}'\nDENO_DIR='${DENO_DIR}'\n`);
+
+      const install = await runCli(["install", "-n", name, "-i", "root", "-c", config, "-d", dir]);
+      assert.equal(install.code, 0, install.stderr);
+
+      assert.equal((await Deno.stat(script)).mode! & 0o777, 0o755);
+      if (hasUpdateRcd) {
+        assert.ok(
+          [...Deno.readDirSync("/etc/rc2.d")].some((e) =>
+            new RegExp(`^S\\d\\d${name}$`).test(e.name)
+          ),
+          "update-rc.d linked it for runlevel 2",
+        );
+      }
+      const again = await runCli(["install", "-n", name, "-i", "root", "-c", config, "-d", dir]);
+      assert.equal(again.code, 1);
+      assert.match(
+        again.stderr,
+        new RegExp(`"${script}" exists: the service is already installed`),
+      );
+
+      const stopped = await runCli(["status", "-n", name]);
+      assert.equal(stopped.code, 1);
+      assert.equal(stopped.stderr.trim().split("\n").at(-1), `${name}: Service has stopped`);
+
+      const start = await runCli(["start", "-n", name]);
+      assert.equal(start.code, 0, start.stderr);
+      const running = await runCli(["status", "-n", name]);
+      assert.equal(running.code, 0, running.stderr);
+      assert.equal(running.stdout, `${name}: Service is running\n`);
+      const job = gitlab.enqueueJob({
+        script: ["echo served by the init script"],
+        variables: NO_GIT,
+      });
+      const done = await gitlab.waitForJobFinished(job.id, { timeoutMs: 90_000 }).catch(
+        async (error) => {
+          throw new Error(`${error}\n${await serviceLog(name)}`);
+        },
+      );
+      assert.equal(done.status, "success", done.trace + await serviceLog(name));
+      assert.match(done.trace, /served by the init script/);
+      assert.ok(runnersOf(name).length > 0);
+
+      const stop = await runCli(["stop", "-n", name]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.deepEqual(runnersOf(name), [], "stop left no runner process");
+      const afterStop = await runCli(["status", "-n", name]);
+      assert.equal(afterStop.code, 1);
+      assert.match(afterStop.stderr, new RegExp(`${name}: Service has stopped`));
+
+      // Uninstall stops a running service before it removes the script.
+      assert.equal((await runCli(["start", "-n", name])).code, 0);
+      assert.ok(runnersOf(name).length > 0);
+      const uninstall = await runCli(["uninstall", "-n", name]);
+      assert.equal(uninstall.code, 0, uninstall.stderr);
+      assert.deepEqual(runnersOf(name), [], "uninstall left no runner process");
+      assert.equal(existsSync(script), false);
+      assert.ok(existsSync(`/var/log/${name}.err`), "the log files stay");
+      assert.deepEqual(
+        [0, 1, 2, 3, 4, 5, 6].flatMap((level) =>
+          [...Deno.readDirSync(`/etc/rc${level}.d`)].filter((e) => e.name.endsWith(name))
+        ),
+        [],
+        "no rc links left",
+      );
+      const gone = await runCli(["status", "-n", name]);
+      assert.match(gone.stderr, new RegExp(`${name}: the service is not installed`));
     } finally {
-      await Deno.remove(unit).catch(() => {});
+      if (existsSync(script)) {
+        await new Deno.Command(script, { args: ["stop"] }).output().catch(() => {});
+        await new Deno.Command("update-rc.d", { args: ["-f", name, "remove"] }).output()
+          .catch(() => {});
+      }
+      for (const pid of runnersOf(name)) Deno.kill(pid, "SIGKILL");
+      for (
+        const path of [
+          script,
+          envFile,
+          `/var/log/${name}.log`,
+          `/var/log/${name}.err`,
+          `/var/run/${name}.pid`,
+        ]
+      ) {
+        await Deno.remove(path).catch(() => {});
+      }
+      if (madeSysconfig) await Deno.remove("/etc/sysconfig").catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },
 );
+
+/** The runner's log files of a SysV service, for a failure message. */
+async function serviceLog(name: string): Promise<string> {
+  const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+  return `--- /var/log/${name}.log\n${await read(
+    `/var/log/${name}.log`,
+  )}--- /var/log/${name}.err\n${await read(`/var/log/${name}.err`)}`;
+}
+
+/** Pids of processes whose arguments hold `--service <name>`. */
+function runnersOf(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (args.some((arg, i) => arg === "--service" && args[i + 1] === name)) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
 
 function existsSync(path: string): boolean {
   try {

@@ -6,6 +6,7 @@ import {
   DenoCommandRunner,
   DenoServiceFiles,
   homeOfUser,
+  linuxInitSystem,
   pathClosedTo,
   type ServiceAction,
   ServiceError,
@@ -143,6 +144,7 @@ export async function serviceCommand(
       command,
       defaultConfigFile: configPath(ctx, new Flags(parseFlags([], [CONFIG_FLAG], () => undefined))),
       homeOf: homeOfUser,
+      linuxInit: os === "linux" ? linuxInitSystem() : undefined,
     });
     const manager = new ServiceManager({
       commands: new DenoCommandRunner(),
