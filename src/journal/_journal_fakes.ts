@@ -11,6 +11,7 @@ import type { JournalStore } from "./journal_store.ts";
 
 /** Keeps the journal in memory; `failWrites` makes writes, appends and replaces throw like a full disk. */
 export class MemoryJournalStore implements JournalStore {
+  readonly path = "/state/journal/jobs.jsonl";
   text: string;
   failWrites = false;
   appends = 0;

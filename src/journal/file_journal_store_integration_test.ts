@@ -74,6 +74,9 @@ class SlowSyncStore implements JournalStore {
   constructor(inner: FileJournalStore) {
     this.#inner = inner;
   }
+  get path(): string {
+    return this.#inner.path;
+  }
   hold(): void {
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#gate = promise;

@@ -112,6 +112,7 @@ export class JobJournal {
     const { records, badLines } = decodeJournal(await store.read());
     if (badLines.length > 0) {
       options.log.warn("Job journal: skipped unreadable lines (torn by a crash or damaged)", {
+        [F.FILE]: store.path,
         "lines": badLines.slice(0, 10).join(","),
       });
     }

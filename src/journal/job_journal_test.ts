@@ -168,3 +168,15 @@ Deno.test("JobJournal keeps the result of a job that ended before its final upda
     { state: "success" },
   ]);
 });
+
+Deno.test("JobJournal skips a record whose url is not a GitLab URL, naming the file in its warning", async () => {
+  const store = new MemoryJournalStore(
+    `{"v":1,"type":"taken","job_id":4,"url":"not a url","runner":"abcdefghi","job_token":"t","at":"x"}\n` +
+      `{"v":1,"type":"taken","job_id":5,"url":"file:///etc","runner":"abcdefghi","job_token":"t","at":"x"}\n`,
+  );
+  const log = new RecordingLogger();
+  const journal = await JobJournal.open(store, { log, now });
+  assert.deepEqual(journal.inHand(), []);
+  const warning = log.records.find((r) => /unreadable lines/.test(r.msg));
+  assert.deepEqual(warning?.fields, { file: "/state/journal/jobs.jsonl", lines: "1,2" });
+});

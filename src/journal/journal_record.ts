@@ -85,6 +85,17 @@ function field(obj: Record<string, unknown>, key: string): string | null {
   return typeof value === "string" ? value : null;
 }
 
+/**
+ * A GitLab URL the runner can send to: a damaged `url` would otherwise reach
+ * the API client at the next start, which throws on it (a runner that could
+ * never start again, its journal never compacted).
+ */
+function isGitLabUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const protocol = new URL(url).protocol;
+  return protocol === "http:" || protocol === "https:";
+}
+
 /** Reads one line; null when it is not a complete, known record. */
 export function decodeRecord(line: string): JournalRecord | null {
   let parsed: unknown;
@@ -98,7 +109,8 @@ export function decodeRecord(line: string): JournalRecord | null {
   const jobId = obj["job_id"];
   const url = field(obj, "url");
   const at = field(obj, "at") ?? "";
-  if (obj["v"] !== JOURNAL_VERSION || !Number.isSafeInteger(jobId) || url === null) return null;
+  if (obj["v"] !== JOURNAL_VERSION || !Number.isSafeInteger(jobId)) return null;
+  if (url === null || !isGitLabUrl(url)) return null;
   const id = jobId as number;
   switch (obj["type"]) {
     case "taken": {

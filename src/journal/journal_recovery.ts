@@ -75,12 +75,19 @@ export async function reportInterruptedJobs(
     "jobs": jobs.map((j) => j.jobId).join(","),
   });
   await Promise.all(jobs.map(async (job) => {
-    const verdict = await reportOne(job, options);
     const log = options.log.child({
       [F.JOB_ID]: job.jobId,
       [F.RUNNER]: job.runner,
       [F.URL]: job.url,
     });
+    let verdict: Verdict;
+    try {
+      verdict = await reportOne(job, options);
+    } catch (err) {
+      // Our bug or a record we cannot use: one job must not stop the start.
+      log.error("Cannot report the interrupted job", { [F.ERROR]: (err as Error).message });
+      verdict = "retry";
+    }
     if (verdict === "retry") {
       outcome.kept.push(job.jobId);
       log.error(

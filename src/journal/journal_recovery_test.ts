@@ -140,3 +140,28 @@ Deno.test("a job that had ended before GitLab took its final update is reported 
   assert.doesNotMatch(nine.traceText, /Job failed/);
   assert.match(ten.traceText, /the job had failed \(script_failure\)/);
 });
+
+Deno.test("a job whose GitLab client cannot be made stays in the journal; the others are reported", async () => {
+  const { journal } = await journalWith([
+    { id: 10, token: "glcbt-ten", started: true },
+    { id: 11, token: "glcbt-eleven", started: true },
+  ]);
+  const gitlab = new FakeTraceTransport("glcbt-eleven");
+  const log = new RecordingLogger();
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: (job) => {
+      if (job.jobId === 10) throw new TypeError(`Invalid GitLab URL "x": not an absolute URL`);
+      return gitlab;
+    },
+    log,
+    sleep: noSleep,
+  });
+  assert.deepEqual(outcome, { reported: [11], gone: [], kept: [10] });
+  assert.ok(
+    log.records.some((r) =>
+      r.level === "error" && r.fields["job_id"] === 10 &&
+      /Invalid GitLab URL/.test(String(r.fields["error"]))
+    ),
+  );
+  assert.deepEqual(journal.inHand().map((j) => j.jobId), [10]);
+});

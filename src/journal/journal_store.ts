@@ -10,6 +10,8 @@ import { join } from "../path/host_path.ts";
  * journal serialises them). `close` may run twice.
  */
 export interface JournalStore {
+  /** Where the journal is, for messages (the file's path). */
+  readonly path: string;
   /** Whole journal text; "" when there is none yet. */
   read(): Promise<string>;
   /**

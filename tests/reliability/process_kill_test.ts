@@ -197,3 +197,30 @@ Deno.test("a journal that cannot be created is logged and the runner still serve
     runner.log,
   );
 });
+
+Deno.test("a damaged journal (random bytes, a record with a broken url) is named in a warning and the runner serves", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-e2e-" });
+  const configPath = join(dir, "config.toml");
+  await Deno.writeTextFile(configPath, config(runnerToml(gitlab.url, r.token)), { mode: 0o600 });
+  const journalDir = join(dir, ".runner", "journal");
+  await Deno.mkdir(journalDir, { recursive: true });
+  const garbage = new Uint8Array(512);
+  crypto.getRandomValues(garbage);
+  await Deno.writeFile(join(journalDir, "jobs.jsonl"), garbage);
+  await Deno.writeTextFile(
+    join(journalDir, "jobs.jsonl"),
+    `\n{"v":1,"type":"taken","job_id":5,"url":"not a url","runner":"abcdefghi","job_token":"t","at":"x"}\n`,
+    { append: true },
+  );
+  await using runner = restartRunner({ dir, configPath });
+  const job = gitlab.enqueueJob({ script: ["echo fine"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 })).status,
+    "success",
+    runner.log,
+  );
+  assert.match(runner.log, /skipped unreadable lines.*file=\S*\.runner\/journal\/jobs\.jsonl/);
+  assert.doesNotMatch(runner.log, /FATAL|TypeError/);
+});
