@@ -18,7 +18,10 @@ interface Run {
 }
 
 /** A service named uniquely, its script in a temp dir; disposing stops it and removes every file. */
-async function scriptFor(runner: string, options: { envFile?: string; workingDirectory?: string }) {
+async function scriptFor(
+  runner: string,
+  options: { envFile?: string; workingDirectory?: string; jobUser?: string },
+) {
   const dir = await Deno.makeTempDir({ prefix: "runner-sysv-" });
   await Deno.chmod(dir, 0o755);
   const name = `runner-sysv-test-${crypto.randomUUID().slice(0, 8)}`;
@@ -28,7 +31,7 @@ async function scriptFor(runner: string, options: { envFile?: string; workingDir
     "install",
     {
       service: name,
-      initUser: "nobody",
+      ...(options.jobUser === undefined ? { initUser: "nobody" } : { user: options.jobUser }),
       config: join(dir, "config.toml"),
       workingDirectory: options.workingDirectory ?? dir,
     },
@@ -251,3 +254,22 @@ Deno.test("the SysV script's start fails, saying why, when the runner cannot sta
   );
   assert.equal(exists(svc.pidFile), false);
 });
+
+Deno.test(
+  "with --user instead of --init-user the SysV script runs the runner as root, which is given --user",
+  {
+    ignore: IGNORE,
+  },
+  async () => {
+    await using svc = await scriptFor(REPORTING_RUNNER, { jobUser: "nobody" });
+    assert.equal((await svc.run("start")).code, 0);
+    const log = await svc.waitForLog(/^session=/m);
+    assert.match(log, /^user=root home= USER= LOGNAME= SHELL= cwd=/m);
+    assert.deepEqual([...log.matchAll(/^arg: (.*)$/gm)].map((m) => m[1]).slice(-3), [
+      "--syslog",
+      "--user",
+      "nobody",
+    ]);
+    assert.equal((await svc.run("stop")).code, 0);
+  },
+);

@@ -207,9 +207,24 @@ Deno.test(
       assert.match(done.trace, /served by the init script/);
       assert.ok(runnersOf(name).length > 0);
 
+      const before = runnersOf(name);
+      const restart = await runCli(["restart", "-n", name]);
+      assert.equal(restart.code, 0, restart.stderr);
+      const after = runnersOf(name);
+      assert.equal(after.length, 1, "one runner after restart");
+      assert.ok(!before.includes(after[0]!), "restart started a new runner");
+      assert.equal((await runCli(["status", "-n", name])).code, 0);
+
+      const session = after[0]!;
+      // The runner starts a spare executor process at start.
+      for (let i = 0; i < 150 && inSession(session).length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(inSession(session).length > 1, "the runner's executor processes share its session");
       const stop = await runCli(["stop", "-n", name]);
       assert.equal(stop.code, 0, stop.stderr);
       assert.deepEqual(runnersOf(name), [], "stop left no runner process");
+      assert.deepEqual(inSession(session), [], "nor any process of its session");
       const afterStop = await runCli(["status", "-n", name]);
       assert.equal(afterStop.code, 1);
       assert.match(afterStop.stderr, new RegExp(`${name}: Service has stopped`));
@@ -261,6 +276,22 @@ async function serviceLog(name: string): Promise<string> {
   return `--- /var/log/${name}.log\n${await read(
     `/var/log/${name}.log`,
   )}--- /var/log/${name}.err\n${await read(`/var/log/${name}.err`)}`;
+}
+
+/** Pids of the processes of session `sid` (field 6 of /proc/<pid>/stat). */
+function inSession(sid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] !== "Z" && Number(fields[3]) === sid) pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }
 
 /** Pids of processes whose arguments hold `--service <name>`. */
