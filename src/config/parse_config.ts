@@ -687,6 +687,27 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
         : `key ${displayKeyPath(where)} has no name before "=": the jobs get no variable from it`,
     );
   });
+  // As [[runners]] environment: upstream drops such an entry of a service silently.
+  if (runner.executor === "docker") {
+    runner.docker.services.forEach((service, s) => {
+      service.environment.forEach((entry, i) => {
+        const eq = entry.indexOf("=");
+        if (eq > 0) return;
+        const where = [...path, "docker", "services", s, "environment", i];
+        v.warn(
+          "unsupported_value",
+          where,
+          eq < 0
+            ? `key ${displayKeyPath(where)} = ${
+              JSON.stringify(entry)
+            } is not KEY=VALUE: the service gets no variable from it`
+            : `key ${
+              displayKeyPath(where)
+            } has no name before "=": the service gets no variable from it`,
+        );
+      });
+    });
+  }
   // A name no runner knows (a typo, a flag upstream removed such as
   // FF_USE_NEW_BASH_EVAL_STRATEGY) is read by nothing: say so.
   for (const name of Object.keys(runner.featureFlags)) {

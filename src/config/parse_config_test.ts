@@ -1575,6 +1575,20 @@ Deno.test("a [[runners.docker.services]] entry every job refuses (no name, a bad
   ]);
 });
 
+Deno.test("a [[runners.docker.services]] environment entry that is not KEY=VALUE warns at load", () => {
+  const { warnings } = parseConfig(
+    `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+      `[[runners.docker.services]]\nname = "postgres:16"\n` +
+      `environment = ["POSTGRES_DB=test", "POSTGRES_PASSWORD", "=x"]\n`,
+    opts,
+  );
+  // Dropped without a word: the database started without its password.
+  assert.deepEqual(warnings.map((w) => w.message), [
+    'key runners[0].docker.services[0].environment[1] = "POSTGRES_PASSWORD" is not KEY=VALUE: the service gets no variable from it',
+    'key runners[0].docker.services[0].environment[2] has no name before "=": the service gets no variable from it',
+  ]);
+});
+
 Deno.test("a metrics listen_address the server cannot listen on warns at load, naming the key", () => {
   const { warnings } = parseConfig(`concurrent = 1\nlisten_address = "metrics:http"\n`, opts);
   assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.message]), [[
