@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { RecordingLogger } from "./_journal_fakes.ts";
+import { MemoryJournalStore, RecordingLogger } from "./_journal_fakes.ts";
 import { JobJournal } from "./job_journal.ts";
 import { FileJournalStore, JOURNAL_FILE, type JournalStore } from "./journal_store.ts";
 
@@ -10,12 +10,12 @@ Deno.test("the journal file is 0600 in a 0700 directory and survives a reopen", 
   const root = await Deno.makeTempDir({ prefix: "journal-" });
   const dir = join(root, ".runner", "journal");
   try {
-    const journal = await JobJournal.open(await FileJournalStore.open(dir), {
-      log: new RecordingLogger(),
-    });
+    const store = await FileJournalStore.open(dir);
+    const journal = await JobJournal.open(store, { log: new RecordingLogger() });
     await journal.taken(RUNNER, { id: 11, token: "glcbt-eleven" });
     await journal.started(RUNNER, 11);
-    // No close(): a crash does not close files either.
+    // A crash: no journal.close() (no fsync), the kernel closes the files (and drops the lock).
+    store.close();
     if (Deno.build.os !== "windows") {
       assert.equal((await Deno.stat(join(dir, JOURNAL_FILE))).mode! & 0o777, 0o600);
       assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
@@ -33,9 +33,25 @@ Deno.test("the journal file is 0600 in a 0700 directory and survives a reopen", 
     assert.equal(await Deno.readTextFile(join(dir, JOURNAL_FILE)), "");
     await again.close();
     await again.close();
-    await journal.close();
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a second runner on the same journal is refused, naming the lock, until the first is gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "journal-" });
+  try {
+    const first = await FileJournalStore.open(dir);
+    await assert.rejects(FileJournalStore.open(dir), (err: Error) => {
+      assert.equal(err.name, "JournalStoreError");
+      assert.match(err.message, /another runner process uses it \(".*jobs\.lock" is locked\)/);
+      return true;
+    });
+    first.close();
+    const second = await FileJournalStore.open(dir);
+    second.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -114,11 +130,12 @@ Deno.test("a job taken while the disk is slow to sync is in the file at once: a 
     const first = journal.taken(RUNNER, { id: 21, token: "glcbt-first" });
     const second = journal.taken(RUNNER, { id: 22, token: "glcbt-second" });
     // Neither fsync has returned; a runner killed now restarts from what the file holds.
-    const reopened = await JobJournal.open(await FileJournalStore.open(dir), {
-      log: new RecordingLogger(),
-    });
+    // (Read into memory: the live store holds the journal's lock.)
+    const reopened = await JobJournal.open(
+      new MemoryJournalStore(await Deno.readTextFile(join(dir, JOURNAL_FILE))),
+      { log: new RecordingLogger() },
+    );
     assert.deepEqual(reopened.inHand().map((j) => j.jobId), [21, 22]);
-    await reopened.close();
     store.release();
     await Promise.all([first, second]);
     await journal.close();

@@ -28,6 +28,11 @@ export interface JournalStore {
 
 /** The journal's file name inside its directory. */
 export const JOURNAL_FILE = "jobs.jsonl";
+/**
+ * Held locked (flock, exclusive) by the process that has the journal open. A
+ * file of its own: the journal itself is replaced by rename at compaction.
+ */
+export const LOCK_FILE = "jobs.lock";
 
 const encoder = new TextEncoder();
 
@@ -41,11 +46,17 @@ export class JournalStoreError extends Error {
  * Appends go through one handle opened with O_APPEND and are fsynced;
  * `replace` writes a temp file, fsyncs it, renames it over the journal and
  * fsyncs the directory, so a crash leaves either version whole.
+ *
+ * One process at a time: a second `runner run` on the same config directory
+ * would read the first one's running jobs as interrupted and fail them on
+ * GitLab. `open` takes an exclusive lock on `jobs.lock`, which the kernel
+ * drops when the process ends, `kill -9` included.
  */
 export class FileJournalStore implements JournalStore {
   readonly path: string;
   readonly #dir: string;
   #file: Deno.FsFile | null = null;
+  #lock: Deno.FsFile | null = null;
 
   private constructor(dir: string) {
     this.#dir = dir;
@@ -58,8 +69,20 @@ export class FileJournalStore implements JournalStore {
     try {
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
       await Deno.chmod(dir, 0o700);
+      const lockPath = join(dir, LOCK_FILE);
+      const lock = await Deno.open(lockPath, { write: true, create: true, mode: 0o600 });
+      if (!(await lock.tryLock(true))) {
+        lock.close();
+        throw new JournalStoreError(
+          `Cannot open the job journal "${store.path}": another runner process uses it ` +
+            `("${lockPath}" is locked): each "runner run" needs a config directory of its own`,
+        );
+      }
+      store.#lock = lock;
       store.#file = await store.#openAppend();
     } catch (cause) {
+      store.close();
+      if (cause instanceof JournalStoreError) throw cause;
       throw new JournalStoreError(
         `Cannot open the job journal "${store.path}": ${(cause as Error).message}`,
         { cause },
@@ -128,11 +151,14 @@ export class FileJournalStore implements JournalStore {
   }
 
   close(): void {
-    try {
-      this.#file?.close();
-    } catch {
-      // Already closed.
+    for (const file of [this.#file, this.#lock]) {
+      try {
+        file?.close();
+      } catch {
+        // Already closed.
+      }
     }
     this.#file = null;
+    this.#lock = null;
   }
 }

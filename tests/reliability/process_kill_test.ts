@@ -224,3 +224,23 @@ Deno.test("a damaged journal (random bytes, a record with a broken url) is named
   assert.match(runner.log, /skipped unreadable lines.*file=\S*\.runner\/journal\/jobs\.jsonl/);
   assert.doesNotMatch(runner.log, /FATAL|TypeError/);
 });
+
+Deno.test("a second runner started on the same config directory leaves the first one's running job alone", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 6", "echo first-done"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  await using second = restartRunner(first);
+  await second.waitForLog(/Runner started/);
+  assert.match(second.log, /Job journal disabled.*another runner process uses it/);
+  assert.doesNotMatch(second.log, /Reporting jobs interrupted/);
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", state.trace + second.log);
+  assert.match(state.trace, /first-done\n/);
+});
