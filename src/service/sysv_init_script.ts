@@ -54,11 +54,18 @@ pid_file="/var/run/$name.pid"
 stdout_log="/var/log/$name.log"
 stderr_log="/var/log/$name.err"
 env_file="/etc/sysconfig/$name"
-# systemd's default PATH, at boot as from a shell.
+# systemd's default PATH and umask, at boot as from a shell.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
+umask 022
 
 stop_timeout=$( [ -r "$env_file" ] && . "$env_file" >/dev/null 2>&1; echo "\${STOP_TIMEOUT:-${SYSV_STOP_TIMEOUT_SECONDS}}")
+case $stop_timeout in
+  '' | *[!0-9]*)
+    echo "STOP_TIMEOUT=\\"$stop_timeout\\" in $env_file is not a number of seconds: using ${SYSV_STOP_TIMEOUT_SECONDS}" >&2
+    stop_timeout=${SYSV_STOP_TIMEOUT_SECONDS}
+    ;;
+esac
 
 nap() {
   sleep 0.1 2>/dev/null || sleep 1

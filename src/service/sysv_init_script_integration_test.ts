@@ -55,8 +55,12 @@ async function scriptFor(
       script,
       action,
     ];
-    const out = await new Deno.Command("env", { args: argv, stdout: "piped", stderr: "piped" })
-      .output();
+    // From a caller with a strict umask: the script sets systemd's.
+    const out = await new Deno.Command("sh", {
+      args: ["-c", 'umask 077; exec env "$@"', "sh", ...argv],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     const text = new TextDecoder();
     return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
   };
@@ -119,7 +123,7 @@ function isAlive(pid: number): boolean {
 const REPORTING_RUNNER = `#!/bin/sh
 for arg in "$@"; do echo "arg: $arg"; done
 echo "user=$(id -un) home=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL cwd=$(pwd) FOO=$FOO"
-echo "PATH=$PATH"
+echo "PATH=$PATH umask=$(umask)"
 echo "session=$(ps -o sid= -p $$ | tr -d ' ') pid=$$"
 trap 'echo "got SIGTERM"; exit 0' TERM
 while :; do sleep 0.1; done
@@ -142,8 +146,9 @@ Deno.test(
     );
     assert.match(
       log,
-      /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m,
+      /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin umask=0022$/m,
     );
+    assert.equal((await Deno.stat(svc.pidFile)).mode! & 0o777, 0o644, "status works without root");
     assert.match(
       log,
       new RegExp(`^session=${pid} pid=${pid}$`, "m"),
@@ -271,5 +276,27 @@ Deno.test(
       "nobody",
     ]);
     assert.equal((await svc.run("stop")).code, 0);
+  },
+);
+
+Deno.test(
+  "a STOP_TIMEOUT that is no number of seconds is named and the default used, not taken as 0",
+  {
+    ignore: IGNORE,
+  },
+  async () => {
+    await using svc = await scriptFor(REPORTING_RUNNER, { envFile: "STOP_TIMEOUT=soon\n" });
+    assert.equal((await svc.run("start")).code, 0);
+    await svc.waitForLog(/^session=/m);
+    const stopped = await svc.run("stop");
+    assert.equal(stopped.code, 0);
+    assert.match(
+      stopped.stderr,
+      new RegExp(
+        `^STOP_TIMEOUT="soon" in /etc/sysconfig/${svc.name} is not a number of seconds: using 90$`,
+        "m",
+      ),
+    );
+    assert.match(await svc.log(), /^got SIGTERM$/m, "stopped by SIGTERM, not killed at once");
   },
 );
