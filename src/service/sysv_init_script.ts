@@ -249,15 +249,15 @@ export class SysvPlatform implements ServicePlatform {
   }
 
   start(): ServiceStep[] {
-    return [this.#script("start")];
+    return [this.#isInstalled(), this.#script("start")];
   }
 
   stop(): ServiceStep[] {
-    return [this.#script("stop")];
+    return [this.#isInstalled(), this.#script("stop")];
   }
 
   restart(): ServiceStep[] {
-    return [this.#script("restart")];
+    return [this.#isInstalled(), this.#script("restart")];
   }
 
   statusCommand(): string[] {
@@ -276,6 +276,15 @@ export class SysvPlatform implements ServicePlatform {
       default:
         return "unknown";
     }
+  }
+
+  /** Said before `env` would: "env: '/etc/init.d/<name>': No such file or directory". */
+  #isInstalled(): ServiceStep {
+    return {
+      kind: "require-present",
+      path: this.definitionPath,
+      why: "the service is not installed",
+    };
   }
 
   #script(action: string): { kind: "run"; argv: string[] } {

@@ -164,13 +164,24 @@ Deno.test("SysV install refuses an installed script, and a host without /etc/ini
 
 Deno.test("SysV start, stop and restart run the script with an empty environment, as `service` does", async () => {
   for (const action of ["start", "stop", "restart"] as const) {
-    const { manager, commands } = sysvManager();
+    const { manager, commands, files } = sysvManager();
+    files.files.set(SCRIPT, { content: "x", mode: 0o755 });
     await manager.run(action, defineService(action, {}, sysvRoot()));
     assert.deepEqual(commands.ran, [["env", "-i", SCRIPT, action]]);
+
+    const absent = sysvManager();
+    await assert.rejects(
+      absent.manager.run(action, defineService(action, {}, sysvRoot())),
+      new RegExp(
+        `^ServiceError: Cannot ${action} service "gitlab-runner": "/etc/init.d/gitlab-runner" does not exist: the service is not installed$`,
+      ),
+    );
+    assert.deepEqual(absent.commands.ran, []);
   }
   const refused = sysvManager({
     answer: () => ({ code: 4, stdout: "", stderr: `${SCRIPT} start: needs root\n` }),
   });
+  refused.files.files.set(SCRIPT, { content: "x", mode: 0o755 });
   await assert.rejects(
     refused.manager.run("start", defineService("start", {}, sysvRoot())),
     /Cannot start service "gitlab-runner": "env -i \/etc\/init.d\/gitlab-runner start" exited with 4: \/etc\/init.d\/gitlab-runner start: needs root/,
