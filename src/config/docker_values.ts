@@ -99,7 +99,10 @@ export interface DockerValueProblem {
   subkey?: string;
   /** Not shown when the subkey says it (a tmpfs mount point). */
   value?: string | number | readonly string[];
-  /** Which jobs fail, when not all: "that sets no pull_policy of its own". */
+  /**
+   * Which jobs fail, when not all: "that sets no pull_policy of its own"; "" for
+   * every job. Absent: every job, or every job that has services for a service_ key.
+   */
   jobs?: string;
   why: string;
 }
@@ -271,6 +274,17 @@ export function dockerValueProblems(
       });
     }
   });
+  if (options.hasServices && config.servicesLimit >= 0) {
+    // As the executor counts: the runner's services and the job's together.
+    if (config.services.length > config.servicesLimit) {
+      problems.push({
+        key: "services_limit",
+        value: config.servicesLimit,
+        why: `[[runners.docker.services]] alone starts ${config.services.length}`,
+        jobs: "",
+      });
+    }
+  }
   if (options.hasServices) {
     config.services.forEach((service, index) => {
       // Checked as written: a $VAR name that expands to "" fails only the job it does.

@@ -603,6 +603,7 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
         ...(index === undefined ? [] : [index]),
         ...(subkey === undefined ? [] : [subkey]),
       ];
+      const which = jobs ?? (/^services?_/.test(key) ? "that has services" : "");
       v.warn(
         "invalid_value",
         where,
@@ -610,7 +611,7 @@ function finishRunner(v: Validation, runner: RunnerConfig, item: Target, path: K
           value === undefined ? "" : ` = ${JSON.stringify(value)}`
         } is not valid (${why}): ` +
           `every job of runner ${JSON.stringify(runner.name)} ${
-            jobs ? `${jobs} ` : /^services?_/.test(key) ? "that has services " : ""
+            which === "" ? "" : `${which} `
           }fails`,
       );
     }

@@ -1575,6 +1575,19 @@ Deno.test("a [[runners.docker.services]] entry every job refuses (no name, a bad
   ]);
 });
 
+Deno.test("a services_limit below the count of [[runners.docker.services]] warns at load", () => {
+  const text = (limit: number) =>
+    `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
+    `services_limit = ${limit}\n[[runners.docker.services]]\nname = "postgres:16"\n` +
+    `[[runners.docker.services]]\nname = "redis:7"\n`;
+  // Every job failed "too many services requested: 2, only 1 allowed"; lint said valid.
+  assert.deepEqual(parseConfig(text(1), opts).warnings.map((w) => w.message), [
+    'key runners[0].docker.services_limit = 1 is not valid ([[runners.docker.services]] alone starts 2): every job of runner "a" fails',
+  ]);
+  assert.deepEqual(parseConfig(text(2), opts).warnings, []);
+  assert.deepEqual(parseConfig(text(-1), opts).warnings, []);
+});
+
 Deno.test("a [[runners.docker.services]] environment entry that is not KEY=VALUE warns at load", () => {
   const { warnings } = parseConfig(
     `[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nimage = "alpine"\n` +
