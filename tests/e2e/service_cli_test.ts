@@ -55,6 +55,7 @@ Deno.test(
       assert.equal(res.code, 1, res.stderr);
       assert.match(res.stderr, new RegExp(`ERROR: ${config}:2: `));
       assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
+      assert.equal(existsSync(`/etc/init.d/${name}`), false, "no init script written");
     } finally {
       await Deno.remove(unit).catch(() => {});
       await Deno.remove(dir, { recursive: true });
@@ -80,6 +81,7 @@ Deno.test(
         new RegExp(`Cannot find the home directory of --init-user "${user}"`),
       );
       assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
+      assert.equal(existsSync(`/etc/init.d/${name}`), false, "no init script written");
       assert.equal(await Deno.stat(`/home/${user}`).then(() => true, () => false), false);
       const withUser = await runCli([
         "install",
@@ -130,6 +132,7 @@ Deno.test(
         ),
       );
       assert.equal(await Deno.stat(unit).then(() => true, () => false), false, "no unit written");
+      assert.equal(existsSync(`/etc/init.d/${name}`), false, "no init script written");
     } finally {
       await Deno.remove(unit).catch(() => {});
       await Deno.remove(`/home/${user}`, { recursive: true }).catch(() => {});
@@ -373,6 +376,7 @@ Deno.test(
         ),
       );
       assert.equal(existsSync(unit), false, "no unit written");
+      assert.equal(existsSync(`/etc/init.d/${name}`), false, "no init script written");
     } finally {
       await Deno.remove(unit).catch(() => {});
       await Deno.remove(dir, { recursive: true });
