@@ -143,3 +143,36 @@ Deno.test("a job taken while the disk is slow to sync is in the file at once: a 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a journal whose directory is removed while the runner runs is written again before the next job counts as taken", async () => {
+  const root = await Deno.makeTempDir({ prefix: "journal-" });
+  const dir = join(root, ".runner", "journal");
+  try {
+    const log = new RecordingLogger();
+    const store = await FileJournalStore.open(dir);
+    const journal = await JobJournal.open(store, { log });
+    await journal.taken(RUNNER, { id: 31, token: "glcbt-31" });
+    await Deno.remove(join(root, ".runner"), { recursive: true });
+    await journal.started(RUNNER, 31);
+    await journal.taken(RUNNER, { id: 32, token: "glcbt-32" });
+    // kill -9 here: the next start reads what the file holds.
+    const reopened = await JobJournal.open(
+      new MemoryJournalStore(await Deno.readTextFile(join(dir, JOURNAL_FILE))),
+      { log: new RecordingLogger() },
+    );
+    assert.deepEqual(reopened.inHand().map((j) => [j.jobId, j.isStarted]), [[31, true], [
+      32,
+      false,
+    ]]);
+    const error = log.records.find((r) => r.level === "error");
+    assert.match(String(error?.fields["error"]), /The job journal ".*jobs\.jsonl" was removed/);
+    assert.ok(log.records.some((r) => r.msg === "Job journal is written again"));
+    if (Deno.build.os !== "windows") {
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+      assert.equal((await Deno.stat(join(dir, JOURNAL_FILE))).mode! & 0o777, 0o600);
+    }
+    await journal.close();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -201,7 +201,8 @@ export class JobJournal {
     await this.#idle;
     if (this.#isUnsynced) {
       this.#isUnsynced = false;
-      await this.#write(() => this.#store.append(""));
+      const isSynced = await this.#write(() => this.#store.append(""));
+      if (!isSynced) await this.#rewrite();
     }
     this.#isClosed = true;
     this.#store.close();
@@ -306,34 +307,45 @@ export class JobJournal {
         const unwritten = batch.filter((p) => !p.isWritten).map((p) => p.text).join("");
         // The fsync covers every record written before it starts.
         this.#isUnsynced = false;
-        await this.#write(() => this.#store.append(unwritten));
+        const isAppended = await this.#write(() => this.#store.append(unwritten));
         this.#appendedSinceCompact += batch.length;
+        // A journal whose file (or directory) was removed is written again from
+        // memory before these records count as on disk; on a full disk this
+        // fails as the append did, and is not logged again.
+        if (!isAppended) await this.#rewrite();
         for (const p of batch) p.done();
       }
       if (this.#isCompactRequested || this.#appendedSinceCompact >= this.#compactAfter) {
         const waiters = this.#compactWaiters;
         this.#compactWaiters = [];
         this.#isCompactRequested = false;
-        this.#isReplacing = true;
-        this.#isUnsynced = false;
-        await this.#write(() => this.#store.replace(this.#snapshot()));
-        this.#isReplacing = false;
-        this.#appendedSinceCompact = 0;
+        await this.#rewrite();
         for (const done of waiters) done();
       }
     }
     this.#isDraining = false;
   }
 
-  async #write(op: () => Promise<void>): Promise<void> {
+  /** Replaces the file with the jobs in hand (compaction). */
+  async #rewrite(): Promise<void> {
+    this.#isReplacing = true;
+    this.#isUnsynced = false;
+    await this.#write(() => this.#store.replace(this.#snapshot()), { isRewrite: true });
+    this.#isReplacing = false;
+    this.#appendedSinceCompact = 0;
+  }
+
+  /** Resolves whether `op` succeeded; a failure is logged once per outage. */
+  async #write(op: () => Promise<void>, options: { isRewrite?: boolean } = {}): Promise<boolean> {
     try {
       await op();
       if (this.#isBroken) {
         this.#isBroken = false;
         // Records lost while it failed (or a line torn by ENOSPC) are restored by a rewrite.
-        this.#isCompactRequested = true;
+        if (!options.isRewrite) this.#isCompactRequested = true;
         this.#log.info("Job journal is written again");
       }
+      return true;
     } catch (err) {
       // Logged once per outage (a full disk would otherwise log every job).
       if (!this.#isBroken) {
@@ -343,6 +355,7 @@ export class JobJournal {
         );
       }
       this.#isBroken = true;
+      return false;
     }
   }
 }

@@ -19,7 +19,11 @@ export interface JournalStore {
    * survives a crash of this process (not a power cut). Throws when it cannot.
    */
   write(text: string): void;
-  /** Appends `text` (may be ""); resolves once it and every earlier write are on stable storage (fsync). */
+  /**
+   * Appends `text` (may be ""); resolves once it and every earlier write are
+   * on stable storage (fsync). Rejects also when the file was removed
+   * meanwhile: only `replace` then puts the journal back.
+   */
   append(text: string): Promise<void>;
   /** Replaces the whole journal atomically: readers see the old or the new text, never a mix. */
   replace(text: string): Promise<void>;
@@ -92,6 +96,8 @@ export class FileJournalStore implements JournalStore {
   }
 
   async #openAppend(): Promise<Deno.FsFile> {
+    // Again after the directory was removed while the runner ran (see `append`).
+    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
     // An older file (or a umask-created one) must not stay readable by others.
     await Deno.chmod(this.path, 0o600);
@@ -121,10 +127,21 @@ export class FileJournalStore implements JournalStore {
     let written = 0;
     while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
     await file.sync();
+    // Writes to a file whose name was removed (the state directory deleted by
+    // a cleaner or an operator) succeed, into an inode nobody will read after
+    // a crash. Checked here, where `taken` waits: the caller rewrites the file.
+    if ((await file.stat()).nlink === 0) {
+      this.#file = null;
+      file.close();
+      throw new JournalStoreError(
+        `The job journal "${this.path}" was removed while the runner used it`,
+      );
+    }
   }
 
   async replace(text: string): Promise<void> {
     const temp = `${this.path}.tmp`;
+    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const file = await Deno.open(temp, { write: true, create: true, truncate: true, mode: 0o600 });
     try {
       const bytes = encoder.encode(text);

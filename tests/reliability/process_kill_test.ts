@@ -244,3 +244,31 @@ Deno.test("a second runner started on the same config directory leaves the first
   assert.equal(state.status, "success", state.trace + second.log);
   assert.match(state.trace, /first-done\n/);
 });
+
+Deno.test("the state directory removed while the runner runs: a job taken after it is still reported by the restart after a kill -9", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  await first.waitForLog(/Runner started/);
+  await Deno.remove(join(first.dir, ".runner"), { recursive: true });
+  const marker = `runner-state-removed-${crypto.randomUUID()}`;
+  const job = gitlab.enqueueJob({
+    script: ["echo started", `sleep 120 # ${marker}`],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  assert.match(first.log, /Cannot write the job journal.*was removed while the runner used it/);
+  first.signal("SIGKILL");
+  await first.exited();
+  await killByMarker(marker);
+  await using second = restartRunner(first);
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "failed", second.log);
+  assert.equal(state.failureReason, "runner_system_failure");
+  assert.match(
+    state.trace,
+    /started\n[^]*Runner restarted: the job was interrupted while it was running/,
+  );
+});
