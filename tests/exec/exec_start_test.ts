@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MAIN, SampleProject } from "./_exec_cli.ts";
+import { isSettingVariable } from "../../src/cli/commands/exec.ts";
 import { staticGraph } from "../fixtures/static_graph.ts";
 import { runnerTaskFlags } from "../fixtures/runner_process.ts";
 import { RUNNER_NO_CODE_CACHE_FLAG, RUNNER_V8_FLAGS } from "../../src/poller/v8_flags.ts";
@@ -125,6 +126,31 @@ Deno.test({
     assert.notDeepEqual(run.lines.filter((l) => launcher.test(l)), []);
     // Not by exec, nor by its executor process (strace -f follows it).
     assert.deepEqual(run.lines.filter((l) => schema.test(l)), []);
+  },
+});
+
+Deno.test({
+  name:
+    "exec loads the table of the official runner flags, and the config schema, only when one may be given",
+  ignore: !hasStrace || Object.keys(Deno.env.toObject()).some(isSettingVariable),
+  async fn() {
+    await using project = await SampleProject.create({
+      ".gitlab-ci.yml": "build:\n  script: [echo built]\n",
+    });
+    const table = /\/src\/cli\/commands\/exec_runner_flags\.ts"/;
+    const schema = /\/src\/config\/schema\.ts"/;
+    const plain = await tracedExec(project, ["--list"], "openat", runnerTaskFlags());
+    assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+    assert.deepEqual(plain.lines.filter((l) => table.test(l) || schema.test(l)), []);
+    const flagged = await tracedExec(
+      project,
+      ["--list", "--env", "A=1"],
+      "openat",
+      runnerTaskFlags(),
+    );
+    assert.equal(flagged.code, 0, flagged.stdout + flagged.stderr);
+    assert.notDeepEqual(flagged.lines.filter((l) => table.test(l)), []);
+    assert.notDeepEqual(flagged.lines.filter((l) => schema.test(l)), []);
   },
 });
 

@@ -24,28 +24,75 @@ import type { ExecutorPermissions } from "../../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../../poller/process_launcher.ts";
 import type { CliContext } from "../cli_context.ts";
 import { Flags, type FlagSpec, parseFlags, UnknownFlagError, UsageError } from "../flags.ts";
-import {
-  EXEC_SETTING_FLAGS,
-  type ExecRunnerBase,
-  execRunnerBase,
-  sortGivenSettings,
-} from "./exec_runner_settings.ts";
+import type { ExecRunnerBase } from "./exec_runner_settings.ts";
 
-/** The runner flags `runner exec --help` shows, with their help. */
-const VISIBLE_SETTINGS: Record<string, string> = {
-  "docker-image": "Image for jobs that set no image: (docker executor)",
-  "docker-privileged": "Run job containers privileged (docker executor)",
-  "docker-volumes": "Mount a volume HOST:CONTAINER[:ro] into job containers (repeatable)",
-  "docker-pull-policy": "Pull policy: always, if-not-present or never (default if-not-present)",
-  "env": "Add KEY=VALUE to every job's environment, as [[runners]] environment (repeatable)",
-  "builds-dir": "Builds directory (shell: on this host; docker: in the container)",
-  "cache-dir": "Local cache directory (shell: on this host; docker: in the container)",
-  "pre-build-script": "Commands run before each job's script",
-  "post-build-script": "Commands run after each job's script",
-  "shell": "Shell of the jobs: bash or sh",
-};
+/**
+ * The runner flags `runner exec --help` shows (the official exec's most
+ * used), as exec_runner_flags.ts has them, with their help. Parsing takes
+ * every runner flag of the official exec (exec_runner_settings.ts).
+ */
+export const SHOWN_SETTING_FLAGS: FlagSpec[] = [
+  { name: "shell", type: "string", env: "RUNNER_SHELL", help: "Shell of the jobs: bash or sh" },
+  {
+    name: "builds-dir",
+    type: "string",
+    env: "RUNNER_BUILDS_DIR",
+    help: "Builds directory (shell: on this host; docker: in the container)",
+  },
+  {
+    name: "cache-dir",
+    type: "string",
+    env: "RUNNER_CACHE_DIR",
+    help: "Local cache directory (shell: on this host; docker: in the container)",
+  },
+  {
+    name: "env",
+    type: "list",
+    env: "RUNNER_ENV",
+    envIsOneItem: true,
+    help: "Add KEY=VALUE to every job's environment, as [[runners]] environment (repeatable)",
+  },
+  {
+    name: "pre-build-script",
+    type: "string",
+    env: "RUNNER_PRE_BUILD_SCRIPT",
+    help: "Commands run before each job's script",
+  },
+  {
+    name: "post-build-script",
+    type: "string",
+    env: "RUNNER_POST_BUILD_SCRIPT",
+    help: "Commands run after each job's script",
+  },
+  {
+    name: "docker-image",
+    type: "string",
+    env: "DOCKER_IMAGE",
+    help: "Image for jobs that set no image: (docker executor)",
+  },
+  {
+    name: "docker-privileged",
+    type: "bool",
+    env: "DOCKER_PRIVILEGED",
+    help: "Run job containers privileged (docker executor)",
+  },
+  {
+    name: "docker-volumes",
+    type: "list",
+    env: "DOCKER_VOLUMES",
+    envIsOneItem: true,
+    help: "Mount a volume HOST:CONTAINER[:ro] into job containers (repeatable)",
+  },
+  {
+    name: "docker-pull-policy",
+    type: "string",
+    env: "DOCKER_PULL_POLICY",
+    help: "Pull policies, comma-separated: always, if-not-present, never (default if-not-present)",
+  },
+];
 
-export const EXEC_FLAGS: FlagSpec[] = [
+/** Exec's own flags. */
+export const OWN_FLAGS: FlagSpec[] = [
   {
     name: "list",
     type: "bool",
@@ -92,12 +139,47 @@ export const EXEC_FLAGS: FlagSpec[] = [
     help: "Keep colours in the output (default: when stdout is a terminal)",
   },
   { name: "no-color", type: "bool", help: "Strip colours from the output" },
-  // The official exec's runner flags, most hidden from help (docs/exec.md lists them).
-  ...EXEC_SETTING_FLAGS.map((f): FlagSpec => {
-    const help = VISIBLE_SETTINGS[f.name];
-    return help === undefined ? f : { ...f, hidden: false, help };
-  }),
 ];
+
+/** What `runner exec --help` shows. */
+export const EXEC_FLAGS: FlagSpec[] = [...OWN_FLAGS, ...SHOWN_SETTING_FLAGS];
+
+const OWN_FLAG_NAMES: ReadonlySet<string> = new Set(
+  OWN_FLAGS.flatMap((f) => [f.name, ...(f.aliases ?? [])]),
+);
+
+/**
+ * Whether `name` may be the variable of a runner flag (exec_runner_flags.ts):
+ * RUNNER_*, DOCKER_*, SSH_*, CUSTOM_*, CACHE_*… `exec_runner_flags_test.ts`
+ * checks that every one is.
+ */
+export function isSettingVariable(name: string): boolean {
+  return /^(RUNNER|DOCKER|SSH|CUSTOM|CACHE)_/.test(name) ||
+    SETTING_VARIABLES.has(name);
+}
+
+const SETTING_VARIABLES: ReadonlySet<string> = new Set([
+  "CLONE_URL",
+  "FEATURE_FLAGS",
+  "KNOWN_HOSTS_FILE",
+  "DISABLE_STRICT_HOST_KEY_CHECKING",
+  "GOOGLE_APPLICATION_CREDENTIALS",
+  "STEP_RUNNER_IMAGE",
+]);
+
+/**
+ * Whether the command line or the environment may give a runner flag: then
+ * the table of every runner flag loads (150 of them, with their checks),
+ * which a plain `runner exec` does without.
+ */
+function mayGiveSettings(args: string[], env: Record<string, string>): boolean {
+  for (const arg of args) {
+    if (arg === "--") break;
+    if (arg.length < 2 || !arg.startsWith("-")) continue;
+    if (!OWN_FLAG_NAMES.has(arg.replace(/^--?/, "").split("=")[0]!)) return true;
+  }
+  return Object.keys(env).some(isSettingVariable);
+}
 
 const EXECUTORS = ["shell", "docker"] as const;
 type ExecExecutor = typeof EXECUTORS[number];
@@ -130,15 +212,20 @@ interface ExecSettings {
   isColored: boolean;
 }
 
-function readSettings(ctx: CliContext, args: string[]): ExecSettings {
-  const parsed = parseFlags(args, EXEC_FLAGS, ctx.env, { takesArguments: true });
+async function readSettings(ctx: CliContext, args: string[]): Promise<ExecSettings> {
+  const settingFlags = mayGiveSettings(args, ctx.envObject())
+    ? await import("./exec_runner_settings.ts")
+    : null;
+  const specs = settingFlags?.withSettingFlags(OWN_FLAGS, SHOWN_SETTING_FLAGS) ?? OWN_FLAGS;
+  const parsed = parseFlags(args, specs, ctx.env, { takesArguments: true });
   const flags = new Flags(parsed);
   const executor = flags.string("executor", "shell");
   if (!isExecExecutor(executor)) {
     throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
   }
   // A runner flag the executor would ignore is refused, not ignored.
-  const given = sortGivenSettings(parsed, executor);
+  const given = settingFlags?.sortGivenSettings(parsed, executor) ??
+    { acting: null, warnings: [] };
   const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
   if (concurrent < 1) throw new UsageError(`--concurrent must be 1 or more: got ${concurrent}`);
   const maximumTimeout = flags.has("timeout") ? flags.int("timeout") : null;
@@ -235,7 +322,7 @@ type RunModules = Awaited<ReturnType<typeof importRunModules>>;
 export async function execCommand(ctx: CliContext, args: string[]): Promise<number> {
   let settings: ExecSettings;
   try {
-    settings = readSettings(ctx, args);
+    settings = await readSettings(ctx, args);
   } catch (error) {
     // Main says when an unknown flag is an official one of an executor Runner lacks.
     if (error instanceof UnknownFlagError) throw error;
@@ -249,6 +336,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   let base: ExecRunnerBase | null = null;
   if (settings.runnerFlags !== null) {
     try {
+      const { execRunnerBase } = await import("./exec_runner_settings.ts");
       base = await execRunnerBase(settings.runnerFlags, settings.executor);
     } catch (error) {
       if (error instanceof UsageError) return usageFailure(ctx, error.message);

@@ -2,8 +2,16 @@ import assert from "node:assert/strict";
 import official from "../../../tests/fixtures/official_exec_flags.json" with { type: "json" };
 import { execRunnerFlagEntries } from "../../../scripts/gen_exec_runner_flags.ts";
 import { EXEC_RUNNER_FLAGS } from "./exec_runner_flags.ts";
-import { EXEC_FLAGS } from "./exec.ts";
-import { execRunnerBase, sortGivenSettings } from "./exec_runner_settings.ts";
+import { isSettingVariable, OWN_FLAGS, SHOWN_SETTING_FLAGS } from "./exec.ts";
+import {
+  EXEC_SETTING_FLAGS,
+  execRunnerBase,
+  sortGivenSettings,
+  withSettingFlags,
+} from "./exec_runner_settings.ts";
+
+/** Every flag exec parses when a runner flag may be given. */
+const EXEC_FLAGS = withSettingFlags(OWN_FLAGS, SHOWN_SETTING_FLAGS);
 import { runnerTableFromFlags } from "../runner_flags.ts";
 import { type FlagSpec, parseFlags, UsageError } from "../flags.ts";
 
@@ -16,6 +24,32 @@ Deno.test("exec's written-out runner flags are runner_flags.ts's (else: deno run
     }),
     execRunnerFlagEntries(),
   );
+});
+
+Deno.test("the runner flags exec's help shows are the written-out ones, with help", () => {
+  for (const shown of SHOWN_SETTING_FLAGS) {
+    assert.ok(shown.help);
+    const written = EXEC_RUNNER_FLAGS.find((f) => f.name === shown.name);
+    assert.ok(written, shown.name);
+    const parsing = (f: FlagSpec) => ({
+      name: f.name,
+      type: f.type,
+      env: f.env,
+      aliases: f.aliases,
+      // Only a list's variable is read differently when it is one item.
+      isOneItem: f.type === "list" ? f.envIsOneItem : undefined,
+    });
+    assert.deepStrictEqual(parsing(shown), parsing(written));
+  }
+});
+
+Deno.test("every variable of a runner flag makes exec load the runner flags (isSettingVariable)", () => {
+  const missed = EXEC_SETTING_FLAGS.flatMap((f) =>
+    f.env !== undefined && !isSettingVariable(f.env) ? [f.env] : []
+  );
+  assert.deepEqual(missed, []);
+  assert.equal(isSettingVariable("HOME"), false);
+  assert.equal(isSettingVariable("PATH"), false);
 });
 
 /** The official executors' families Runner does not have: main refuses them by name. */

@@ -31,6 +31,21 @@ const RETIRED_FLAGS: FlagSpec[] = [
 /** Every runner flag of the official exec that exec reads (acts on or refuses). */
 export const EXEC_SETTING_FLAGS: FlagSpec[] = [...EXEC_RUNNER_FLAGS, ...RETIRED_FLAGS];
 
+/**
+ * Exec's `own` flags with every runner flag of the official exec; those in
+ * `shown` (the same specs, with help) are shown by `--help`.
+ */
+export function withSettingFlags(own: FlagSpec[], shown: FlagSpec[]): FlagSpec[] {
+  const help = new Map(shown.map((f) => [f.name, f.help]));
+  return [
+    ...own,
+    ...EXEC_SETTING_FLAGS.map((f): FlagSpec => {
+      const text = help.get(f.name);
+      return text === undefined ? f : { ...f, hidden: false, help: text };
+    }),
+  ];
+}
+
 const RUNNER_FLAG_NAMES: ReadonlySet<string> = new Set(EXEC_RUNNER_FLAGS.map((f) => f.name));
 const SETTING_FLAG_NAMES: ReadonlySet<string> = new Set(EXEC_SETTING_FLAGS.map((f) => f.name));
 
