@@ -389,6 +389,31 @@ test("docker keys: [[runners.docker.services]] start before the job's, bypass al
   assert.equal(await jobContainerCount(limited.jobId), 0);
 });
 
+test("docker keys: a job asking for the runner's own image or service image passes allowed_images and allowed_services", async () => {
+  const { executor } = createExecutor({
+    config: {
+      allowedImages: ["python:*"],
+      allowedServices: ["python:*"],
+      services: [{
+        name: BUSYBOX_TEST_IMAGE,
+        alias: "cfg",
+        entrypoint: [],
+        command: ["sleep", "600"],
+        environment: [],
+        unsupported: {},
+      }],
+    },
+    job: {
+      variables: NO_GIT,
+      image: { name: BUSYBOX_TEST_IMAGE },
+      services: [{ name: BUSYBOX_TEST_IMAGE, alias: "mine", command: ["sleep", "600"] }],
+    },
+  });
+  await using _ = executor;
+  // Refused: 'The "runner-test/busybox:latest" image is not present on the list of allowed images'.
+  await executor.prepare(never());
+});
+
 test("docker keys: network_mtu sets the job network's MTU; enable_ipv6 without a pool fails clearly", async () => {
   const { executor, jobId, output } = createExecutor({
     config: { networkMtu: 1400 },

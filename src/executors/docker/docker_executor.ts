@@ -569,7 +569,11 @@ export class DockerExecutor implements Executor {
     this.#image = image;
     this.#checkEnvSize();
     // The runner's own default image is trusted; only job choices are checked.
-    if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
+    if (jobImage !== "") {
+      checkImageAllowed(jobImage, config.allowedImages, "image", {
+        internal: [this.#expand(config.image)],
+      });
+    }
     const services = this.#services();
     // As the official runner (ImageDockerOptions.Expand): user and platform take $VAR.
     this.#user = resolveUser(config, this.#expand(job.image.dockerUser));
@@ -686,7 +690,10 @@ export class DockerExecutor implements Executor {
         );
       }
     });
-    for (const s of fromJob) checkImageAllowed(s.name, config.allowedServices, "service");
+    const internalNames = internal.map((s) => s.name);
+    for (const s of fromJob) {
+      checkImageAllowed(s.name, config.allowedServices, "service", { internal: internalNames });
+    }
     const all = [...internal, ...fromJob];
     if (config.servicesLimit >= 0 && all.length > config.servicesLimit) {
       throw new JobFailedError(

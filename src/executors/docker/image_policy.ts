@@ -25,8 +25,13 @@ export function checkImageAllowed(
   image: string,
   allowed: readonly string[],
   kind: "image" | "service",
+  options: { internal?: readonly string[] } = {},
 ): void {
   if (isImageAllowed(image, allowed)) return;
+  // As upstream (VerifyAllowedImage): the runner's own choices pass, the
+  // default image for a job's image, a [[runners.docker.services]] image for
+  // a job's service.
+  if (options.internal?.includes(image)) return;
   const list = allowed.map((p) => `- ${p}`).join("\n");
   throw new JobFailedError(
     "runner_configuration_error",

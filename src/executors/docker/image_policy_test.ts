@@ -25,6 +25,16 @@ Deno.test("a job image outside allowed_images is a runner_configuration_error li
   });
 });
 
+Deno.test("a job image or service the runner itself uses passes allowed_images, as upstream", () => {
+  // The runner's default image, or a [[runners.docker.services]] image, asked for by the job.
+  checkImageAllowed("ruby:3.3", ["python:*"], "image", { internal: ["ruby:3.3"] });
+  checkImageAllowed("postgres:16", ["redis:*"], "service", { internal: ["postgres:16"] });
+  assert.throws(
+    () => checkImageAllowed("ruby:3.4", ["python:*"], "image", { internal: ["ruby:3.3"] }),
+    /"ruby:3.4" image is not present on the list of allowed images/,
+  );
+});
+
 Deno.test("pull policies: the job's list wins when allowed, else the runner's", () => {
   assert.deepEqual(resolvePullPolicies([], [], []), ["always"]);
   assert.deepEqual(resolvePullPolicies(["if-not-present"], [], []), ["if-not-present"]);

@@ -155,7 +155,13 @@ export class DockerSshExecutor implements Executor {
         "No image for the job: the job names none and [runners.docker] image is empty",
       );
     }
-    if (jobImage !== "") checkImageAllowed(jobImage, config.allowedImages, "image");
+    if (jobImage !== "") {
+      const ownImage = config.image.replace(
+        /\$\{?(\w+)\}?/g,
+        (_, name: string) => variableValue(job, name) ?? "",
+      );
+      checkImageAllowed(jobImage, config.allowedImages, "image", { internal: [ownImage] });
+    }
     this.#say(`Using Docker executor with image ${image} over SSH ...`);
     // Services are not supported here (see above): said, rather than a job that waits
     // for a database nobody started.
