@@ -123,7 +123,7 @@ Deno.test("exec refuses an official flag it does not take, saying so and what to
     // The working tree is never written, and a builds directory in it would be copied into jobs.
     [
       ["--builds-dir", "out"],
-      /^ERROR: --builds-dir "out" is inside the project ".*": exec never writes the working tree/m,
+      /^ERROR: The builds directory "out" \(--builds-dir\) is inside the project ".*": exec never writes the working tree/m,
     ],
     // A value every job would fail on is refused, naming the flag.
     [
@@ -138,6 +138,16 @@ Deno.test("exec refuses an official flag it does not take, saying so and what to
   for (const [args, message] of cases) {
     assertRejected(await project.exec("--list", ...args), message);
   }
+
+  // A directory from a variable is named by the variable.
+  assertRejected(
+    await project.execWithEnv({ RUNNER_BUILDS_DIR: "out" }, "--list"),
+    /^ERROR: The builds directory "out" \(RUNNER_BUILDS_DIR\) is inside the project/m,
+  );
+  assertRejected(
+    await project.exec("--cache-dir", "/proc/no-such-dir/cache"),
+    /^ERROR: Cannot create the cache directory "\/proc\/no-such-dir\/cache" \(--cache-dir\): /m,
+  );
 
   const run = await project.execWithEnv({
     SSH_HOST: "example.com",

@@ -810,7 +810,9 @@ async function runPlan(
     } catch (error) {
       return usageFailure(
         ctx,
-        `Cannot create the ${what} directory "${dir}" (--${what}-dir): ${(error as Error).message}`,
+        `Cannot create the ${what} directory "${dir}"${givenBy(s, `${what}-dir`)}: ${
+          (error as Error).message
+        }`,
       );
     }
   }
@@ -961,6 +963,15 @@ interface ExecDirs {
   cacheDir: string;
 }
 
+/** ` (--builds-dir)`, ` (RUNNER_BUILDS_DIR)`: what gave runner flag `name`; "" when nothing did. */
+function givenBy(s: ExecSettings, name: string): string {
+  const flags = s.runnerFlags;
+  if (flags === null || !flags.has(name)) return "";
+  return ` (${
+    flags.isExplicit(name) ? `--${name}` : flags.parsed.fromEnv.get(name) ?? `--${name}`
+  })`;
+}
+
 /**
  * Why a shell `--builds-dir` or `--cache-dir` cannot be used: inside the
  * project, jobs would write the working tree, and the next run would copy
@@ -978,9 +989,10 @@ function dirInsideProject(
     const onHost = isAbsolute(dir) ? dir : resolve(ctx.cwd, dir);
     const project = resolve(s.projectDir);
     if (onHost === project || onHost.startsWith(`${project}/`)) {
-      return `--${
-        key.replace("_", "-")
-      } "${dir}" is inside the project "${project}": exec never writes the working tree; choose a directory outside it`;
+      const what = key.replace("_dir", "");
+      return `The ${what} directory "${dir}"${
+        givenBy(s, `${what}-dir`)
+      } is inside the project "${project}": exec never writes the working tree; choose a directory outside it`;
     }
   }
   return null;
