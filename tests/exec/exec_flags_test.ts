@@ -125,6 +125,11 @@ Deno.test("exec refuses an official flag it does not take, saying so and what to
       ["--builds-dir", "out"],
       /^ERROR: The builds directory "out" \(--builds-dir\) is inside the project ".*": exec never writes the working tree/m,
     ],
+    // exec binds the copy of the project at the builds directory.
+    [
+      ["--executor", "docker", "--docker-volumes", "/srv/data:/builds/"],
+      /^ERROR: The volume "\/srv\/data:\/builds\/" \(--docker-volumes\) is mounted at the builds directory "\/builds", where exec binds the copy of the project/m,
+    ],
     // A value every job would fail on is refused, naming the flag.
     [
       ["--shell", "fish"],

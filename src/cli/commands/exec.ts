@@ -343,7 +343,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
       throw error;
     }
     for (const warning of base.warnings) ctx.err(`WARNING: ${warning}`);
-    const inside = dirInsideProject(ctx, settings, base.given);
+    const inside = dirInsideProject(ctx, settings, base.given) ?? volumeOverBuilds(settings, base);
     if (inside !== null) return usageFailure(ctx, inside);
   }
   if (settings.isListOnly) return await listPlan(ctx, settings);
@@ -993,6 +993,27 @@ function dirInsideProject(
       return `The ${what} directory "${dir}"${
         givenBy(s, `${what}-dir`)
       } is inside the project "${project}": exec never writes the working tree; choose a directory outside it`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Why a docker `--docker-volumes` entry cannot be used: one mounted at the
+ * builds directory would hide the copy of the project exec binds there (the
+ * docker executor then refused exec's own bind, naming only that). Null when
+ * none is.
+ */
+function volumeOverBuilds(s: ExecSettings, base: ExecRunnerBase): string | null {
+  if (s.executor !== "docker") return null;
+  const builds = (base.runner.buildsDir || "/builds").replace(/(.)\/+$/, "$1");
+  for (const volume of base.runner.docker.volumes) {
+    const parts = volume.split(":");
+    const target = (parts.length === 1 ? parts[0]! : parts[1]!).replace(/(.)\/+$/, "$1");
+    if (target === builds) {
+      return `The volume "${volume}"${
+        givenBy(s, "docker-volumes")
+      } is mounted at the builds directory "${builds}", where exec binds the copy of the project: mount it elsewhere, or move the builds directory with --builds-dir`;
     }
   }
   return null;
