@@ -27,6 +27,12 @@ import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../poller/process_launcher.ts";
 import { isDockerOwner, sweepLeftovers } from "../poller/leftover_sweep.ts";
 import { joinPath } from "../shells/script_writer.ts";
+import {
+  expandVariables,
+  lookupVariable,
+  parseEnvironment,
+  runnerVariable,
+} from "../build/job_variables.ts";
 import type { JobTrace } from "../trace/job_trace.ts";
 import type { AttemptOptions, AttemptResult, JobAttemptRunner } from "./pipeline_runner.ts";
 import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
@@ -175,6 +181,36 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     return this.#o.cacheUrls.answer(job, request);
   }
 
+  /**
+   * The job's project directory on this host in workspace slot `slot`: its
+   * `GIT_CLONE_PATH` when the runner entry lets jobs choose it
+   * (`custom_build_dir`, on for docker), as the build resolves it
+   * (run_build.ts), else `hostProjectDir`. A path the build refuses (outside
+   * the builds directory) is not written: the job fails saying why. Nor is
+   * the builds directory itself, which the copy would clear of other jobs'
+   * directories.
+   */
+  #projectDirOf(job: JobSpec, slot: number): string {
+    const { runner, shortToken, hostBuildsDir } = this.#o;
+    if (!runner.customBuildDirEnabled) return this.hostProjectDir(slot);
+    // The builds directory as the job sees it: in the container for docker.
+    const buildsDir = runner.executor === "docker" ? runner.buildsDir || "/builds" : hostBuildsDir;
+    const variables = expandVariables([
+      runnerVariable("CI_RUNNER_SHORT_TOKEN", shortToken),
+      ...parseEnvironment(runner.environment),
+      runnerVariable("CI_BUILDS_DIR", buildsDir),
+      runnerVariable("CI_CONCURRENT_ID", String(slot)),
+      runnerVariable("CI_CONCURRENT_PROJECT_ID", String(slot)),
+      ...job.variables,
+    ]);
+    const clonePath = lookupVariable(variables, "GIT_CLONE_PATH") ?? "";
+    if (clonePath === "") return this.hostProjectDir(slot);
+    const dir = joinPath(clonePath);
+    const root = joinPath(buildsDir);
+    if (!dir.startsWith(root.endsWith("/") ? root : `${root}/`)) return this.hostProjectDir(slot);
+    return joinPath(hostBuildsDir, dir.slice(root.length));
+  }
+
   /** The job's project directory on this host for workspace slot `slot`. */
   hostProjectDir(slot: number): string {
     const projectPath = projectPathFromRepoUrl(this.repoUrl()) ?? "project-0";
@@ -297,7 +333,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
   ): Promise<AttemptResult> {
     this.prelaunch();
     try {
-      await copyWorkspace(this.#o.workspace, this.hostProjectDir(options.slot), {
+      await copyWorkspace(this.#o.workspace, this.#projectDirOf(spec, options.slot), {
         ...(this.#isContainerUserNonRoot(spec) ? { worldWritableFrom: this.#o.hostBuildsDir } : {}),
       });
     } catch (error) {

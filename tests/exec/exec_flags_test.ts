@@ -177,6 +177,30 @@ Deno.test("exec refuses an official flag it does not take, saying so and what to
   );
 });
 
+Deno.test("a job's GIT_CLONE_PATH (--custom_build_dir-enabled) gets the copy of the project, as a clone would land there", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `job:
+  variables:
+    GIT_CLONE_PATH: $CI_BUILDS_DIR/custom/$CI_PROJECT_NAME
+  script:
+    - pwd
+    - cat notes.txt
+`,
+    "notes.txt": "the project's notes\n",
+  });
+  const run = await project.exec("--custom_build_dir-enabled");
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /\/builds\/custom\/demo-app$/m);
+  assert.match(run.stdout, /^the project's notes$/m);
+  // Without the flag the shell executor refuses GIT_CLONE_PATH, as the official runner.
+  const refused = await project.exec();
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(
+    refused.stdout,
+    /setting GIT_CLONE_PATH is not allowed, enable `custom_build_dir` feature/,
+  );
+});
+
 Deno.test({
   name:
     "exec's docker flags and their variables act on docker jobs: image, volumes, pull policy, env, builds directory",
@@ -188,7 +212,14 @@ Deno.test({
     - echo "dir $CI_PROJECT_DIR"
     - cat /data/mounted.txt
     - echo "GREETING=$GREETING"
+cloned-elsewhere:
+  variables:
+    GIT_CLONE_PATH: $CI_BUILDS_DIR/elsewhere/app
+  script:
+    - echo "at $PWD"
+    - cat notes.txt
 `,
+      "notes.txt": "notes of the project\n",
     });
     const data = join(project.root, "data");
     await Deno.mkdir(data);
@@ -212,6 +243,9 @@ Deno.test({
     assert.match(run.stdout, /^dir \/ci-builds\//m);
     assert.match(run.stdout, /^from the host volume$/m);
     assert.match(run.stdout, /^GREETING=hello$/m);
+    // custom_build_dir is on for docker: the copy is where the job's GIT_CLONE_PATH says.
+    assert.match(run.stdout, /^at \/ci-builds\/elsewhere\/app$/m);
+    assert.match(run.stdout, /^notes of the project$/m);
   },
 });
 
