@@ -1168,7 +1168,8 @@ test("docker executor fails with image_pull_failure for a missing image under pu
 
 test("docker executor rejects an image outside allowed_images with a clear message", async () => {
   await using executor = createExecutor({
-    config: { allowedImages: ["runner-test/debian:*"] },
+    // Not the runner's own image, which passes as in the official runner.
+    config: { image: DEBIAN_TEST_IMAGE, allowedImages: ["runner-test/debian:*"] },
     job: { image: { name: BUSYBOX_TEST_IMAGE } },
   });
   await assert.rejects(executor.prepare(never()), (err: unknown) => {
