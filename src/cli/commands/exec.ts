@@ -150,13 +150,20 @@ const OWN_FLAG_NAMES: ReadonlySet<string> = new Set(
 
 /**
  * Whether `name` may be the variable of a runner flag (exec_runner_flags.ts):
- * RUNNER_*, DOCKER_*, SSH_*, CUSTOM_*, CACHE_*… `exec_runner_flags_test.ts`
- * checks that every one is.
+ * RUNNER_*, DOCKER_*, SSH_*, CUSTOM_*, CACHE_*… but for the docker client's
+ * own. `exec_runner_flags_test.ts` checks that every one is.
  */
 export function isSettingVariable(name: string): boolean {
-  return /^(RUNNER|DOCKER|SSH|CUSTOM|CACHE)_/.test(name) ||
-    SETTING_VARIABLES.has(name);
+  if (DOCKER_CLIENT_VARIABLES.has(name)) return false;
+  return /^(RUNNER|DOCKER|SSH|CUSTOM|CACHE)_/.test(name) || SETTING_VARIABLES.has(name);
 }
+
+/** Read by the docker client, not as runner flags (exec_runner_settings.ts's DOCKER_CLIENT_FLAGS). */
+const DOCKER_CLIENT_VARIABLES: ReadonlySet<string> = new Set([
+  "DOCKER_HOST",
+  "DOCKER_CERT_PATH",
+  "DOCKER_TLS_VERIFY",
+]);
 
 const SETTING_VARIABLES: ReadonlySet<string> = new Set([
   "CLONE_URL",

@@ -108,6 +108,18 @@ function notTakenReason(name: string): string | null {
   return null;
 }
 
+/**
+ * Flags whose variables (DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY)
+ * the docker client reads when the flag is not given, as for `runner run`
+ * with no `[runners.docker] host`: set for the docker CLI on many machines,
+ * they need not load the config schema on every run.
+ */
+export const DOCKER_CLIENT_FLAGS: ReadonlySet<string> = new Set([
+  "docker-host",
+  "docker-cert-path",
+  "docker-tlsverify",
+]);
+
 /** The runner flags given to exec, split by what exec does with them. */
 export interface GivenSettings {
   /** The flags exec acts on (the parse narrowed to them); null when none was given. */
@@ -126,6 +138,8 @@ export function sortGivenSettings(parsed: ParsedFlags, executor: string): GivenS
   const warnings: string[] = [];
   for (const [name, value] of parsed.values) {
     if (!SETTING_FLAG_NAMES.has(name)) continue;
+    // The docker client reads them itself (config/docker_endpoint.ts), naming them in its errors.
+    if (DOCKER_CLIENT_FLAGS.has(name) && !parsed.explicit.has(name)) continue;
     const refusal = refusalOf(name, executor);
     if (refusal === null) {
       if (RUNNER_FLAG_NAMES.has(name)) values.set(name, value);
