@@ -49,6 +49,12 @@ Deno.test("exec's official runner flags and their variables act on shell jobs: e
   assert.match(run.stdout, /^GREETING=hello FROM_VAR=flag$/m);
   assert.match(run.stdout, /^before-script-from-flag$/m);
   assert.match(run.stdout, /^after-script-from-variable$/m);
+  // A variable exec acts on is named, not its value.
+  assert.match(
+    run.stderr,
+    /^Using RUNNER_POST_BUILD_SCRIPT as --post-build-script \(a variable of the official gitlab-runner exec\)$/m,
+  );
+  assert.doesNotMatch(run.stderr, /Using .* as --(env|pre-build-script)/);
   const dir = /^dir (.+)$/m.exec(run.stdout)?.[1] ?? "";
   assert.ok(dir.startsWith(`${builds}/`), `the job ran in ${dir}, not under ${builds}`);
   assert.ok((await Deno.stat(join(dir, ".gitlab-ci.yml"))).isFile, "the project was copied there");
@@ -239,6 +245,7 @@ cloned-elsewhere:
     );
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, new RegExp(`Using Docker executor with image ${BUSYBOX_TEST_IMAGE}`));
+    assert.match(run.stderr, /^Using DOCKER_IMAGE as --docker-image /m);
     assert.match(run.stdout, /Using locally found image version due to "never" pull policy/);
     assert.match(run.stdout, /^dir \/ci-builds\//m);
     assert.match(run.stdout, /^from the host volume$/m);

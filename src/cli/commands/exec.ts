@@ -216,6 +216,8 @@ interface ExecSettings {
   runnerFlags: Flags | null;
   /** About variables of runner flags exec does not take. */
   settingWarnings: string[];
+  /** The variables of runner flags exec acts on, named. */
+  settingNotes: string[];
   isColored: boolean;
 }
 
@@ -232,7 +234,7 @@ async function readSettings(ctx: CliContext, args: string[]): Promise<ExecSettin
   }
   // A runner flag the executor would ignore is refused, not ignored.
   const given = settingFlags?.sortGivenSettings(parsed, executor) ??
-    { acting: null, warnings: [] };
+    { acting: null, warnings: [], notes: [] };
   const concurrent = flags.has("concurrent") ? flags.int("concurrent") : 1;
   if (concurrent < 1) throw new UsageError(`--concurrent must be 1 or more: got ${concurrent}`);
   const maximumTimeout = flags.has("timeout") ? flags.int("timeout") : null;
@@ -257,6 +259,7 @@ async function readSettings(ctx: CliContext, args: string[]): Promise<ExecSettin
     maximumTimeout,
     runnerFlags: given.acting,
     settingWarnings: given.warnings,
+    settingNotes: given.notes,
     isColored,
   };
 }
@@ -338,6 +341,7 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   }
   const dirProblem = projectDirProblem(settings.projectDir);
   if (dirProblem !== null) return usageFailure(ctx, dirProblem);
+  for (const note of settings.settingNotes) ctx.err(note);
   for (const warning of settings.settingWarnings) ctx.err(`WARNING: ${warning}`);
   // Checked by --list too: a bad value is found before a run.
   let base: ExecRunnerBase | null = null;

@@ -126,6 +126,12 @@ export interface GivenSettings {
   acting: Flags | null;
   /** Warnings about variables of flags exec does not take, which it does not use. */
   warnings: string[];
+  /**
+   * One line per variable exec acts on (`Using DOCKER_USER as --docker-user`):
+   * a variable set for something else (a registry login's DOCKER_USER) is
+   * seen for what it does here. Names only: values may be secrets.
+   */
+  notes: string[];
 }
 
 /**
@@ -136,13 +142,21 @@ export interface GivenSettings {
 export function sortGivenSettings(parsed: ParsedFlags, executor: string): GivenSettings {
   const values = new Map<string, FlagValue>();
   const warnings: string[] = [];
+  const notes: string[] = [];
   for (const [name, value] of parsed.values) {
     if (!SETTING_FLAG_NAMES.has(name)) continue;
     // The docker client reads them itself (config/docker_endpoint.ts), naming them in its errors.
     if (DOCKER_CLIENT_FLAGS.has(name) && !parsed.explicit.has(name)) continue;
     const refusal = refusalOf(name, executor);
     if (refusal === null) {
-      if (RUNNER_FLAG_NAMES.has(name)) values.set(name, value);
+      if (!RUNNER_FLAG_NAMES.has(name)) continue;
+      values.set(name, value);
+      const variable = parsed.fromEnv.get(name);
+      if (variable !== undefined) {
+        notes.push(
+          `Using ${variable} as --${name} (a variable of the official gitlab-runner exec)`,
+        );
+      }
       continue;
     }
     if (parsed.explicit.has(name)) throw new UsageError(refusal.flag);
@@ -150,8 +164,8 @@ export function sortGivenSettings(parsed: ParsedFlags, executor: string): GivenS
       warnings.push(refusal.variable(parsed.fromEnv.get(name) ?? `--${name}`));
     }
   }
-  if (values.size === 0) return { acting: null, warnings };
-  return { acting: new Flags({ ...parsed, values }), warnings };
+  if (values.size === 0) return { acting: null, warnings, notes };
+  return { acting: new Flags({ ...parsed, values }), warnings, notes };
 }
 
 /** The `[[runners]]` entry the acting flags describe. */
