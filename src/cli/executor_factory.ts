@@ -91,6 +91,7 @@ export async function createExecutor(ctx: ExecutorContext): Promise<Executor> {
         isUmaskDisabled: flags["FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR"] === true,
         isInit: flags["FF_USE_INIT_WITH_DOCKER_EXECUTOR"] === true,
         isServiceLogFollowed: isDebugServicesForJob(runner, ctx.job.variables),
+        runnerEnvironment: runner.environment,
         runnerDockerAuthConfig: ctx.env["DOCKER_AUTH_CONFIG"] || readDockerConfig(ctx.env),
         credentialHelper: new ProcessCredentialHelper(),
       });

@@ -24,7 +24,7 @@ import type { DockerApi } from "./docker_client.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { type FailureReason, JobFailedError } from "../../job/failure_reason.ts";
 import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.ts";
-import { expandValue, expandVariables } from "../../build/job_variables.ts";
+import { expandValue, expandVariables, parseEnvironment } from "../../build/job_variables.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
 import type {
@@ -145,6 +145,8 @@ export interface DockerExecutorOptions {
   credentialHelper?: CredentialHelper;
   /** Sweep orphans of dead executors during prepare (default true). */
   sweepOrphans?: boolean;
+  /** `[[runners]] environment` (KEY=value): service containers get these too. */
+  runnerEnvironment?: readonly string[];
   /**
    * CI_DEBUG_SERVICES: the services' output goes to the job log, line by line,
    * from their start until the job's output ends.
@@ -910,9 +912,14 @@ export class DockerExecutor implements Executor {
       const pulled = await this.#pull(service.name, policies, signal, service.dockerPlatform);
       const name = `${this.#namePrefix}-service-${i}`;
       // As the official runner (GetServiceVariables): a service is someone else's
-      // image; it gets the public job variables, not the job token nor the secrets,
-      // and its own variables expanded against all of them (POSTGRES_PASSWORD: $DB_PASSWORD).
-      const jobVariables = expandVariables(this.#o.job.variables);
+      // image; it gets the public job variables and the runner's `environment`
+      // (upstream's internal ones: a proxy, DOCKER_TLS_CERTDIR for docker:dind), not
+      // the job token nor the secrets, and its own variables expanded against all of
+      // them (POSTGRES_PASSWORD: $DB_PASSWORD).
+      const jobVariables = expandVariables([
+        ...parseEnvironment(this.#o.runnerEnvironment ?? []).map((v) => ({ ...v, public: true })),
+        ...this.#o.job.variables,
+      ]);
       const source = [...jobVariables, ...service.variables];
       const lookup = (key: string) => variableValue({ variables: source }, key);
       const env = [

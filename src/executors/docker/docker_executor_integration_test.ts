@@ -389,6 +389,41 @@ test("docker executor: a service container gets the public job variables and its
   assert.deepEqual(env.filter((e) => /glcbt-secret-token|hunter2/.test(e)), []);
 });
 
+test("docker executor gives a service the runner's environment, as upstream's internal variables", async () => {
+  const jobId = ++nextJobId;
+  await using executor = new DockerExecutor({
+    docker,
+    config: dockerConfig(),
+    job: parseJobSpec({
+      id: jobId,
+      token: "job-token",
+      job_info: { project_id: jobId },
+      variables: [
+        { key: "PROXY_HOST", value: "proxy.example", public: true },
+        { key: "NO_PROXY", value: "job-secret-value", public: false },
+      ],
+      services: [{ name: BUSYBOX_TEST_IMAGE, command: ["sleep", "600"] }],
+    }),
+    shortToken: SHORT_TOKEN,
+    concurrentProjectId: 0,
+    output: new CollectedOutput(),
+    log: new SilentLogger(),
+    lease: lease!,
+    runnerEnvironment: ["DOCKER_TLS_CERTDIR=", "HTTP_PROXY=http://$PROXY_HOST:3128", "NO_PROXY=db"],
+  });
+  await executor.prepare(never());
+  const [service] = (await jobContainers(jobId)).filter((n) => n.endsWith("-service-0"));
+  const env = (await docker.getContainer(service!.replace(/^\//, "")).inspect()).Config.Env ?? [];
+  // A docker:dind service started with TLS, another without the runner's proxy.
+  for (
+    const entry of ["DOCKER_TLS_CERTDIR=", "HTTP_PROXY=http://proxy.example:3128", "NO_PROXY=db"]
+  ) {
+    assert.ok(env.includes(entry), `${entry} not in\n${env.join("\n")}`);
+  }
+  // The job's non-public variable of the same name stays out.
+  assert.deepEqual(env.filter((e) => e.includes("job-secret-value")), []);
+});
+
 test("docker executor expands a service's variables against the job's, as upstream", async () => {
   await using executor = createExecutor({
     job: {
