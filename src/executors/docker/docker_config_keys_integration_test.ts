@@ -560,6 +560,78 @@ test("a build whose container cannot start fails after its prepare retries with 
   assert.equal(await jobContainerCount(jobId), 0);
 });
 
+test("a build's service gets the predefined and the runner's environment variables, as upstream", async () => {
+  const runner = defaultRunnerConfig("docker");
+  runner.environment = ["RUNNER_ENV_VAR=from-runner"];
+  runner.docker = {
+    ...runner.docker,
+    image: BUSYBOX_TEST_IMAGE,
+    pullPolicy: ["if-not-present"],
+    allowedPullPolicies: [],
+    helperImage: DEBIAN_TEST_IMAGE,
+  };
+  const jobId = ++nextJobId;
+  const spec = parseJobSpec({
+    id: jobId,
+    token: "job-token",
+    job_info: { project_id: jobId, project_full_path: "g/p", name: "j" },
+    git_info: { repo_url: "https://gitlab.example.com/g/p.git", sha: "0".repeat(40) },
+    variables: NO_GIT,
+    services: [{
+      name: BUSYBOX_TEST_IMAGE,
+      command: ["sh", "-c", "env > /builds/service-env; exec sleep 600"],
+    }],
+    steps: [{
+      name: "script",
+      script: ["until [ -s /builds/service-env ]; do sleep 0.1; done; cat /builds/service-env"],
+      when: "on_success",
+    }],
+  });
+  const output = new CollectedOutput();
+  const never = new AbortController().signal;
+  await using executor = new DockerExecutor({
+    docker,
+    config: runner.docker,
+    job: spec,
+    shortToken: SHORT_TOKEN,
+    concurrentProjectId: 0,
+    output,
+    log: new SilentLogger(),
+    lease: lease!,
+    sweepOrphans: false,
+    runnerEnvironment: runner.environment,
+  });
+  const result = await runBuild({
+    job: spec,
+    runner,
+    shortToken: SHORT_TOKEN,
+    concurrentId: 0,
+    concurrentProjectId: 0,
+    executor,
+    output,
+    cancel: { graceful: never, abort: never },
+    version: {
+      name: "gitlab-runner",
+      version: "0.1.0",
+      revision: "test",
+      os: "linux",
+      arch: "amd64",
+    },
+    retryDelays: { prepareMs: 0, stageRetryMs: 0 },
+  });
+  assert.equal(result.state, "success", output.text());
+  // The service had only the payload's public variables: no CI_PROJECT_DIR to find the checkout.
+  for (
+    const line of [
+      "CI_PROJECT_DIR=/builds/g/p",
+      "CI_BUILDS_DIR=/builds",
+      "RUNNER_ENV_VAR=from-runner",
+    ]
+  ) {
+    assert.match(output.text(), new RegExp(`^${line}$`, "m"), output.text());
+  }
+});
+
 test("docker keys: log_options other than env and labels fail the job naming them", async () => {
   const { executor } = createExecutor({ config: { logOptions: { "max-size": "10m", env: "A" } } });
   await using _ = executor;

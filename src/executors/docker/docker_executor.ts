@@ -23,7 +23,12 @@ import type Docker from "dockerode";
 import type { DockerApi } from "./docker_client.ts";
 import type { DockerConfig } from "../../config/runner_config.ts";
 import { type FailureReason, JobFailedError } from "../../job/failure_reason.ts";
-import { type JobImage, type JobSpec, variableValue } from "../../job/job_spec.ts";
+import {
+  type JobImage,
+  type JobSpec,
+  type JobVariable,
+  variableValue,
+} from "../../job/job_spec.ts";
 import { expandValue, expandVariables, parseEnvironment } from "../../build/job_variables.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -32,6 +37,7 @@ import type {
   ExecutorPaths,
   JobOutput,
   JobTerminalProcess,
+  PrepareOptions,
   ShellName,
   StageScript,
 } from "../executor.ts";
@@ -230,6 +236,8 @@ export class DockerExecutor implements Executor {
   #serviceLinks: string[] = [];
   /** Started services no health check watched: looked at once the build container exists. */
   #unprobedServices: { image: string; container: Docker.Container; name: string }[] = [];
+  /** The build's variables (predefined ones included) while prepare runs; null without a build. */
+  #buildVariables: ((paths: ExecutorPaths) => readonly JobVariable[]) | null = null;
   /** The services' output followed into the job log (CI_DEBUG_SERVICES). */
   #serviceLogs: ServiceLogFollower[] = [];
   readonly #temporaryVolumes = new Set<string>();
@@ -482,8 +490,9 @@ export class DockerExecutor implements Executor {
    * attempt starts from no containers and new names, so a retry reports its
    * own error, never a name conflict with the attempt before.
    */
-  prepare(signal: AbortSignal): Promise<void> {
+  prepare(signal: AbortSignal, options: PrepareOptions = {}): Promise<void> {
     if (this.#prepareAttempts++ > 0) this.#newNamePrefix();
+    this.#buildVariables = options.variables ?? null;
     const attempt = (async () => {
       try {
         await this.#prepareOnce(signal);
@@ -888,6 +897,21 @@ export class DockerExecutor implements Executor {
     // stays the first one's; two containers under one name split the job's connections
     // between two databases.
     const claimed = new Set<string>();
+    // As the official runner (GetServiceVariables): a service is someone else's image;
+    // it gets the public and the runner's own variables (the predefined CI_PROJECT_DIR,
+    // CI_JOB_TIMEOUT…, and `environment`: a proxy, DOCKER_TLS_CERTDIR for docker:dind),
+    // not the job token nor the secrets, and its own variables expanded against all of
+    // them (POSTGRES_PASSWORD: $DB_PASSWORD). The build's list marks `environment`
+    // entries non-public: they are added on their own, first, so the job's win.
+    const jobVariables = this.#buildVariables?.(this.paths) ??
+      expandVariables(this.#o.job.variables);
+    const runnerEnvironment = parseEnvironment(this.#o.runnerEnvironment ?? []).map((v) =>
+      v.raw ? v : {
+        ...v,
+        value: expandValue(v.value, (k) => variableValue({ variables: jobVariables }, k)),
+      }
+    );
+    const shared = [...runnerEnvironment, ...jobVariables.filter((v) => v.public && !v.file)];
     for (const [i, service] of services.entries()) {
       const policies = resolvePullPolicies(
         config.pullPolicy,
@@ -911,19 +935,10 @@ export class DockerExecutor implements Executor {
       this.#say(`Starting service ${service.name} ...`);
       const pulled = await this.#pull(service.name, policies, signal, service.dockerPlatform);
       const name = `${this.#namePrefix}-service-${i}`;
-      // As the official runner (GetServiceVariables): a service is someone else's
-      // image; it gets the public job variables and the runner's `environment`
-      // (upstream's internal ones: a proxy, DOCKER_TLS_CERTDIR for docker:dind), not
-      // the job token nor the secrets, and its own variables expanded against all of
-      // them (POSTGRES_PASSWORD: $DB_PASSWORD).
-      const jobVariables = expandVariables([
-        ...parseEnvironment(this.#o.runnerEnvironment ?? []).map((v) => ({ ...v, public: true })),
-        ...this.#o.job.variables,
-      ]);
       const source = [...jobVariables, ...service.variables];
       const lookup = (key: string) => variableValue({ variables: source }, key);
       const env = [
-        ...jobVariables.filter((v) => v.public && !v.file),
+        ...shared,
         ...service.variables.filter((v) => !v.file).map((v) =>
           v.raw ? v : { ...v, value: expandValue(v.value, lookup) }
         ),
