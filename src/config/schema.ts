@@ -1110,7 +1110,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "string[]",
     [],
     "P1",
-    "Extra mounts in docker -v syntax; host binds are also given to services.",
+    "Extra mounts in docker -v syntax; service containers get them too, with the builds and cache volumes.",
     { saved: "docker", defaultText: '[] (register adds "/cache")' },
   ),
   k(
