@@ -10,6 +10,7 @@
 import { LogSink, StreamLogger } from "../log/mod.ts";
 import { F } from "../log/fields.ts";
 import { executorVersion } from "./version.ts";
+import { surviveFileSizeLimit } from "./file_size_signal.ts";
 import type { ExecutorWorkerTerminate } from "./executor_worker.ts";
 // Static, and small: the Worker is created before this thread loads anything else.
 import { workerPermissions } from "../poller/executor_worker_permissions.ts";
@@ -37,6 +38,7 @@ export async function runExecutorEntry(args: string[], io: ExecutorEntryIo): Pro
       Deno.addSignalListener(signal, () => {});
     }
   }
+  surviveFileSizeLimit();
   // SIGTERM kills the job's processes (and containers) before this process exits.
   const terminate = new AbortController();
   if (Deno.build.os !== "windows") {

@@ -5,6 +5,7 @@
 import { ConfigError, formatConfigProblem } from "../config/config_error.ts";
 import { LogSink, parseLogFormat, parseLogLevel, StreamLogger } from "../log/mod.ts";
 import { type CliContext, CommandError, type PollerScope } from "./cli_context.ts";
+import { surviveFileSizeLimit } from "./file_size_signal.ts";
 import {
   Flags,
   type FlagSpec,
@@ -510,6 +511,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
 }
 
 if (import.meta.main) {
+  surviveFileSizeLimit();
   const code = await main(Deno.args, {
     stdout: Deno.stdout,
     stderr: Deno.stderr,

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
-import { runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { MAIN_MODULE, RunnerProcess, runnerToml, startRunner } from "../fixtures/runner_process.ts";
+import { cleanHome } from "../fixtures/test_env.ts";
 import { config, NO_GIT } from "./_runner_setup.ts";
 
 interface TinyDisk extends AsyncDisposable {
@@ -137,6 +138,59 @@ Deno.test("cache_dir full: the cache is not saved, the trace says why, the runne
   assert.match(state.trace, /Failed to create cache/);
   assert.equal(state.status, "success", "a cache is an optimisation: the job's own result stands");
   await disk.free();
+  const next = gitlab.enqueueJob({ script: ["echo still-serving"], variables: NO_GIT });
+  assert.equal(
+    (await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 })).status,
+    "success",
+    runner.log,
+  );
+});
+
+Deno.test("a file size limit (ulimit -f) reached by a job's log does not kill the runner: the log stays whole in memory", async () => {
+  if (Deno.build.os === "windows") return skip("no ulimit on Windows");
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-e2e-" });
+  const configPath = join(dir, "config.toml");
+  await Deno.writeTextFile(
+    configPath,
+    config(runnerToml(gitlab.url, r.token, { output_limit: 40960 })),
+    { mode: 0o600 },
+  );
+  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...cleanHome() };
+  for (const key of ["PATH", "TMPDIR"]) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  // 16 MiB: a log past 1 MiB goes to a temporary file, which hits the limit. (Deno's
+  // own cache databases, written before the runner's code runs, must stay below it.)
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -f 16384 && exec "$0" run --allow-all --quiet "$1" run --config "$2"',
+      Deno.execPath(),
+      MAIN_MODULE,
+      configPath,
+    ],
+    cwd: dir,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await using runner = new RunnerProcess(child, dir, configPath);
+  const job = gitlab.enqueueJob({
+    script: ["seq 1 600000", "echo big-log-done"],
+    variables: NO_GIT,
+  });
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 90_000 }).catch((err) => {
+    throw new Error(`${err.message}\n${runner.log.slice(-3000)}`);
+  });
+  assert.equal(state.status, "success", runner.log.slice(-3000));
+  assert.ok(gitlab.checkTrace(job.id).ok, "GitLab has the whole log, checksum and size");
+  assert.ok(state.trace.includes("\n599999\n600000\n"), "the whole log, to its last line");
+  assert.ok(state.trace.includes("\nbig-log-done\n"));
   const next = gitlab.enqueueJob({ script: ["echo still-serving"], variables: NO_GIT });
   assert.equal(
     (await gitlab.waitForJobFinished(next.id, { timeoutMs: 60_000 })).status,
