@@ -14,14 +14,10 @@ import type { GlobalConfig, RunnerConfig } from "../../config/runner_config.ts";
 import { ConfigWatcher } from "../../config/config_watcher.ts";
 import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
+import { journalRunner } from "../journal_runner.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { JobClient, type RequestEvent, RunnerClient } from "../../gitlab/mod.ts";
-import {
-  FileJournalStore,
-  JobJournal,
-  type JournalJob,
-  reportInterruptedJobs,
-} from "../../journal/mod.ts";
+import { FileJournalStore, JobJournal, reportInterruptedJobs } from "../../journal/mod.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { JobImage, JobSpec } from "../../job/job_spec.ts";
@@ -638,21 +634,6 @@ async function openJournal(ctx: CliContext, dir: string): Promise<JobJournal | n
     });
     return null;
   }
-}
-
-/**
- * The config entry that took a journaled job, or `bare` (a default entry) with
- * its URL when the entry was removed since.
- */
-function journalRunner(
-  config: GlobalConfig,
-  job: JournalJob,
-  bare: RunnerConfig | null,
-): RunnerConfig {
-  const entry = config.runners.find((r) => r.url === job.url && shortToken(r.token) === job.runner);
-  if (entry) return entry;
-  if (!bare) throw new RangeError(`No entry for journaled job ${job.jobId}`);
-  return { ...bare, url: job.url };
 }
 
 /** Child log lines are JSON records; they join the runner log with the child's pid. */
