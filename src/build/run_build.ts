@@ -59,6 +59,7 @@ import {
   prepareScript,
   type ScriptInfo,
   stepScript,
+  workspaceScript,
 } from "../shells/stage_scripts.ts";
 import { type BuildSettings, resolveBuildSettings } from "./build_settings.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
@@ -122,6 +123,12 @@ export interface RunBuildOptions {
   /** Defaults to the wall clock. */
   clock?: Clock;
   hooks?: BuildStageHooks;
+  /**
+   * `runner exec` on another host (ssh, custom): a tar of the working tree
+   * that get_sources extracts into the emptied project directory
+   * (workspaceScript), the job's GIT_STRATEGY being none.
+   */
+  workspaceArchive?: Uint8Array;
   /** Called as each stage starts (for the poller's stage events and metrics). */
   onStage?: (stage: string) => void;
   /**
@@ -795,6 +802,32 @@ class Build {
   }
 
   async #getSources(): Promise<void> {
+    const archive = this.#o.workspaceArchive;
+    if (archive !== undefined) {
+      this.#throwIfStopped();
+      const timeoutMs = this.#stageTimeoutMs(
+        "get_sources_timeout",
+        this.#o.runner.getSourcesTimeout,
+      );
+      const signal = AbortSignal.any([this.#job.signal, this.#timer(timeoutMs)]);
+      const script = workspaceScript(this.#scriptInfo(), base64Of(archive));
+      this.#enter("get_sources");
+      const code = await this.#log.section("get_sources", async () => {
+        this.#log.stageHeader(stageDescription("get_sources"));
+        this.#log.info(
+          `Extracting the working tree from runner exec (${Math.ceil(archive.length / 1024)} KiB)`,
+        );
+        return await this.#exec("get_sources", script, signal);
+      });
+      this.#throwIfStopped();
+      if (code !== 0) {
+        throw new JobFailedError(
+          "runner_system_failure",
+          `Cannot extract the working tree into the project directory: ${describeExit(code)}`,
+        );
+      }
+      return;
+    }
     if (this.#isGetSourcesScriptSkipped()) {
       this.#throwIfStopped();
       this.#enter("get_sources");
@@ -1097,6 +1130,15 @@ function unquotableRunnerSetting(runner: RunnerConfig): string | null {
   const variable = parseEnvironment(runner.environment)
     .find((v) => isShellVariableName(v.key) && v.value.includes("\0"));
   return variable ? `the value of variable "${variable.key}" (the runner's environment)` : null;
+}
+
+/** `bytes` as base64, built in slices: one spread of megabytes overflows the call stack. */
+function base64Of(bytes: Uint8Array): string {
+  let text = "";
+  for (let at = 0; at < bytes.length; at += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  }
+  return btoa(text);
 }
 
 /** Carries a get_sources timeout past the stage-error handling: it ends the job at once. */

@@ -425,6 +425,10 @@ async function runJob(
       ? await runnerCommandHooks(context)
       : await jobFileHooks(context, executor, io.version, new ProtocolCacheUrls(writer, control));
     const tls = await readJobTls(start.runner, log);
+    // runner exec's working tree for a job on another host (ssh, custom).
+    const workspaceArchive = start.workspaceArchive === undefined
+      ? undefined
+      : await Deno.readFile(start.workspaceArchive);
     // An executor without finishJob is cleaned up by runBuild, as before.
     if (executor.finishJob) ran = executor;
     let executorStage: string | null = null;
@@ -440,6 +444,7 @@ async function runJob(
       cancel: { graceful: graceful.signal, abort: abort.signal },
       version: io.version,
       ...(jobFiles.hooks ? { hooks: jobFiles.hooks } : {}),
+      ...(workspaceArchive !== undefined ? { workspaceArchive } : {}),
       onStage: (stage) => writer.event({ type: "stage", stage }),
       onExecutorStep: (step) => {
         const name = executorStageName(start.runner.executor, step);

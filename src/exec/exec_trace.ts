@@ -23,9 +23,14 @@ export function openExecTrace(
 ): JobTrace {
   // As the build resolves them: `--env` (the runner's environment) counts too.
   const flags = featureFlagsForJob(runner, job.variables);
-  const mask = maskOptionsForJob(job, {
+  const jobMask = maskOptionsForJob(job, {
     isMaskAllDefaultTokens: flags["FF_MASK_ALL_DEFAULT_TOKENS"] ?? true,
   });
+  // An --ssh-password given to exec is a secret of this run: masked wherever
+  // it shows (a job that echoes it, an error quoting it), as a masked variable.
+  const mask = runner.ssh.password === ""
+    ? jobMask
+    : { ...jobMask, phrases: [...(jobMask.phrases ?? []), runner.ssh.password] };
   // The log goes to a terminal, not to GitLab, which strips line stamps when
   // it renders: stamp lines only when FF_TIMESTAMPS is set to true explicitly.
   const variables = expandVariables([...parseEnvironment(runner.environment), ...job.variables]);

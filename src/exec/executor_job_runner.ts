@@ -104,6 +104,8 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
   readonly #o: ExecutorJobRunnerOptions;
   #spare: ExecutorProcess | null = null;
   #launched = 0;
+  /** Workspace archives written so far (their names are unique per attempt). */
+  #archives = 0;
   #isClosed = false;
   /** Processes that gave their job's result, until each has exited. */
   readonly #exiting = new Set<Promise<void>>();
@@ -321,6 +323,34 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     }
   }
 
+  /**
+   * Whether jobs run where this host's files are not (an ssh host, a custom
+   * driver's environment): the working tree then travels as an archive that
+   * get_sources extracts, not as a copy in the builds directory.
+   */
+  #isRemote(): boolean {
+    const executor = this.#o.runner.executor;
+    return executor === "ssh" || executor === "custom";
+  }
+
+  /** Puts the working tree where the job finds it; resolves with the archive's path for a remote job. */
+  async #deliverWorkspace(spec: JobSpec, slot: number): Promise<string | null> {
+    if (this.#isRemote()) {
+      const { writeWorkspaceArchive } = await import("./workspace_archive.ts");
+      const path = joinPath(this.#o.tempDir, `workspace-${spec.id}-${++this.#archives}.tar`);
+      try {
+        await writeWorkspaceArchive(this.#o.workspace, path);
+      } catch (error) {
+        throw new Error(`Cannot archive the working tree into "${path}"`, { cause: error });
+      }
+      return path;
+    }
+    await copyWorkspace(this.#o.workspace, this.#projectDirOf(spec, slot), {
+      ...(this.#isContainerUserNonRoot(spec) ? { worldWritableFrom: this.#o.hostBuildsDir } : {}),
+    });
+    return null;
+  }
+
   async #attempt(
     child: ExecutorProcess,
     spec: JobSpec,
@@ -332,10 +362,9 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     },
   ): Promise<AttemptResult> {
     this.prelaunch();
+    let archive: string | null = null;
     try {
-      await copyWorkspace(this.#o.workspace, this.#projectDirOf(spec, options.slot), {
-        ...(this.#isContainerUserNonRoot(spec) ? { worldWritableFrom: this.#o.hostBuildsDir } : {}),
-      });
+      archive = await this.#deliverWorkspace(spec, options.slot);
     } catch (error) {
       child.kill("SIGKILL");
       const cause = (error as Error).cause;
@@ -358,6 +387,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
         cwd: this.#o.cwd,
         stateDir: this.#o.executorStateDir,
         tempDir: this.#o.tempDir,
+        ...(archive !== null ? { workspaceArchive: archive } : {}),
       });
       stopper.watch();
       // The job's output waits in the pipe while the trace pipeline loads.
@@ -376,6 +406,8 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     } catch {
       // The process went away mid-stream; reported below from its status.
     }
+    // Read at the start of the job (executor_process.ts): no longer needed.
+    if (archive !== null) void Deno.remove(archive).catch(() => {});
     if (result !== null) {
       onResult();
       this.#untilExit(child, stopper);

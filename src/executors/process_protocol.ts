@@ -92,6 +92,12 @@ export interface StartMessage {
   stateDir: string;
   /** Temporary directory this process may use (scripts, JOB_RESPONSE_FILE). */
   tempDir: string;
+  /**
+   * `runner exec` with a remote executor (ssh, custom): a tar archive of the
+   * working tree in `tempDir`, which the job's get_sources stage extracts into
+   * the project directory in place of a clone. Absent for jobs from GitLab.
+   */
+  workspaceArchive?: string;
   /** Global `user` (or `run --user`): shell jobs run as this user through su. Absent: the runner's own. */
   user?: string;
   /**

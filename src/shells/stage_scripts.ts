@@ -499,6 +499,28 @@ export function commandScript(info: ScriptInfo, lines: readonly string[]): strin
 }
 
 /**
+ * get_sources of a `runner exec` job on another host (ssh, custom): empties
+ * the project directory (an earlier run's files go, as a fresh checkout has
+ * none of them) and extracts `archiveBase64`, a tar of the working tree, into
+ * it. The archive rides in the script, so it reaches wherever the script
+ * runs; `printf` is a builtin, so its size meets no argument limit. Needs
+ * `base64`, `tar` and `find` where the job runs.
+ */
+export function workspaceScript(info: ScriptInfo, archiveBase64: string): string {
+  // Never traced (CI_DEBUG_TRACE): the trace would print the whole archive.
+  const w = writerFor({ ...info, debugTrace: false });
+  w.mkdir(info.projectDir);
+  w.cd(info.projectDir);
+  w.line("find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +");
+  w.checkForErrors();
+  // Wrapped at 76 columns, as base64(1) writes it: no line of the script is megabytes long.
+  const wrapped = archiveBase64.replace(/.{76}/g, "$&\n");
+  w.line(`printf '%s' '${wrapped}' | base64 -d | tar -xf -`);
+  w.checkForErrors();
+  return w.finish();
+}
+
+/**
  * cleanup_file_variables: removes the GITLAB_ENV file, the credential config
  * and every file variable's file. The token a credential helper may have
  * stored is rejected only after a fetch or clone: with GIT_STRATEGY none or

@@ -435,9 +435,12 @@ Deno.test("exec says which job is unknown and which flag is wrong", async () => 
   const badVar = await project.exec("--variable", "1BAD");
   assert.equal(badVar.code, 2);
   assert.match(badVar.stderr, /^ERROR: Invalid variable "1BAD"/m);
-  const badExecutor = await project.exec("--executor", "ssh");
+  const badExecutor = await project.exec("--executor", "kubernetes");
   assert.equal(badExecutor.code, 2);
-  assert.match(badExecutor.stderr, /Executor "ssh" is not supported by exec/);
+  assert.match(
+    badExecutor.stderr,
+    /Executor "kubernetes" is not supported by exec: use shell, docker, ssh or custom/,
+  );
 });
 
 /**

@@ -530,7 +530,11 @@ Deno.test("exec given the executor as first argument, as the official exec took 
   );
   assertRejected(
     await project.exec("--list", "ssh", "a"),
-    /^ERROR: Job "ssh" is not defined; jobs: a\. .*: exec runs jobs with --executor shell or docker$/m,
+    /^ERROR: Job "ssh" is not defined; jobs: a\. .*\(exec ssh JOB\): use --executor ssh$/m,
+  );
+  assertRejected(
+    await project.exec("--list", "kubernetes", "a"),
+    /^ERROR: Job "kubernetes" is not defined; jobs: a\. .*: exec runs jobs with --executor shell, docker, ssh or custom$/m,
   );
   // A job of that name is a job.
   await project.write({ ".gitlab-ci.yml": "shell:\n  script: [echo from-job]\n" });

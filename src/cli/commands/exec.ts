@@ -114,7 +114,11 @@ export const OWN_FLAGS: FlagSpec[] = [
     type: "int",
     help: "Run up to N independent jobs at the same time (default 1)",
   },
-  { name: "executor", type: "string", help: "Executor: shell or docker (default shell)" },
+  {
+    name: "executor",
+    type: "string",
+    help: "Executor: shell, docker, ssh or custom (default shell)",
+  },
   {
     name: "timeout",
     type: "int",
@@ -188,8 +192,17 @@ function mayGiveSettings(args: string[], env: Record<string, string>): boolean {
   return Object.keys(env).some(isSettingVariable);
 }
 
-const EXECUTORS = ["shell", "docker"] as const;
+const EXECUTORS = ["shell", "docker", "ssh", "custom"] as const;
 type ExecExecutor = typeof EXECUTORS[number];
+
+/**
+ * Executors whose jobs run where exec cannot write (another host, a driver's
+ * environment): the working tree reaches them as a tar archive the job's
+ * get_sources stage extracts (StartMessage.workspaceArchive).
+ */
+function isRemoteExecutor(executor: ExecExecutor): executor is "ssh" | "custom" {
+  return executor === "ssh" || executor === "custom";
+}
 
 function isExecExecutor(name: string): name is ExecExecutor {
   return (EXECUTORS as readonly string[]).includes(name);
@@ -230,7 +243,9 @@ async function readSettings(ctx: CliContext, args: string[]): Promise<ExecSettin
   const flags = new Flags(parsed);
   const executor = flags.string("executor", "shell");
   if (!isExecExecutor(executor)) {
-    throw new UsageError(`Executor "${executor}" is not supported by exec: use shell or docker`);
+    throw new UsageError(
+      `Executor "${executor}" is not supported by exec: use shell, docker, ssh or custom`,
+    );
   }
   // A runner flag the executor would ignore is refused, not ignored.
   const given = settingFlags?.sortGivenSettings(parsed, executor) ??
@@ -314,7 +329,7 @@ function mistakeMessage(m: PipelineModules, s: ExecSettings, error: Error): stri
   }
   const how = isExecExecutor(first)
     ? `use --executor ${first}`
-    : `exec runs jobs with --executor shell or docker`;
+    : `exec runs jobs with --executor shell, docker, ssh or custom`;
   return `${error.message}. The executor is no argument of runner exec, as it was of gitlab-runner exec (exec ${first} JOB): ${how}`;
 }
 
@@ -345,10 +360,21 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
   for (const warning of settings.settingWarnings) ctx.err(`WARNING: ${warning}`);
   // Checked by --list too: a bad value is found before a run.
   let base: ExecRunnerBase | null = null;
-  if (settings.runnerFlags !== null) {
+  // The ssh and custom executors have required keys (--ssh-host, --custom-run-exec):
+  // their entry is validated even when no flag was given, which names them.
+  if (settings.runnerFlags !== null || isRemoteExecutor(settings.executor)) {
     try {
       const { execRunnerBase } = await import("./exec_runner_settings.ts");
-      base = await execRunnerBase(settings.runnerFlags, settings.executor);
+      base = await execRunnerBase(
+        settings.runnerFlags ??
+          new Flags({
+            values: new Map(),
+            explicit: new Set(),
+            fromEnv: new Map(),
+            positionals: [],
+          }),
+        settings.executor,
+      );
     } catch (error) {
       if (error instanceof UsageError) return usageFailure(ctx, error.message);
       throw error;
@@ -719,8 +745,11 @@ async function startExecutorEarly(
   const dirs = execDirs(ctx, s.executor, { stateDir, given: base?.given ?? {} });
   const configFor = (url: string) => {
     const runner = execRunnerConfig(
-      base === null ? execRunnerDefaults(s.executor) : structuredClone(base.runner),
-      { url, dirs, given: base?.given ?? {} },
+      // Never null for ssh and custom (execCommand validates their entry).
+      base === null
+        ? execRunnerDefaults(s.executor === "docker" ? "docker" : "shell")
+        : structuredClone(base.runner),
+      { url, dirs, given: base?.given ?? {}, cwd: ctx.cwd },
     );
     const permissions = executorPermissions({
       runner,
@@ -1051,6 +1080,9 @@ function execDirs(
     const hostCacheDir = flag("cache_dir") ? onHost(flag("cache_dir")) : join(stateDir, "cache");
     return { hostBuildsDir, hostCacheDir, buildsDir: hostBuildsDir, cacheDir: hostCacheDir };
   }
+  // docker: paths in the container, its builds directory bound to the host's.
+  // ssh, custom: paths where the job runs ("": the executor's or driver's
+  // default); the host's builds directory only holds nothing.
   return {
     hostBuildsDir: join(stateDir, "builds"),
     hostCacheDir: null,
@@ -1069,7 +1101,13 @@ function execDirs(
  */
 function execRunnerConfig(
   runner: RunnerConfig,
-  { url, dirs, given }: { url: string; dirs: ExecDirs; given: Record<string, unknown> },
+  { url, dirs, given, cwd }: {
+    url: string;
+    dirs: ExecDirs;
+    given: Record<string, unknown>;
+    /** Where exec was started: relative driver and key file paths are from there. */
+    cwd: string;
+  },
 ): RunnerConfig {
   runner.name = "runner exec";
   runner.url = url;
@@ -1085,6 +1123,22 @@ function execRunnerConfig(
         ? { pullPolicy: ["if-not-present"], allowedPullPolicies: [] }
         : {}),
     };
+  }
+  // The executor process runs in the state directory: a path given relative
+  // to where exec started (./driver/run.sh, keys/id_ed25519) is made absolute,
+  // as a shell --builds-dir is. A bare program name stays one (found on PATH).
+  const fromCwd = (path: string) => path === "" || isAbsolute(path) ? path : resolve(cwd, path);
+  if (runner.executor === "custom") {
+    const c = runner.custom;
+    for (const key of ["configExec", "prepareExec", "runExec", "cleanupExec"] as const) {
+      if (c[key].includes("/")) c[key] = fromCwd(c[key]);
+    }
+  }
+  if (runner.executor === "ssh") {
+    const ssh = runner.ssh;
+    for (const key of ["identityFile", "knownHostsFile"] as const) {
+      if (!ssh[key].startsWith("~")) ssh[key] = fromCwd(ssh[key]);
+    }
   }
   return runner;
 }

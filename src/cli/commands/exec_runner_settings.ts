@@ -67,10 +67,23 @@ export function refusalOf(name: string, executor: string): Refusal | null {
     return {
       // Taken, with the executor it is for: the flag is not called one exec lacks.
       flag:
-        `--${name} is for the docker executor: add --executor docker (the ${executor} executor runs jobs on this host)`,
+        `--${name} is for the docker executor: add --executor docker (the ${executor} executor ${
+          executor === "shell" ? "runs jobs on this host" : "does not read it"
+        })`,
       // DOCKER_HOST, DOCKER_CERT_PATH… are often set for the docker CLI: a
       // shell run would warn every time about what it never needed.
       variable: null,
+    };
+  }
+  for (const [prefix, owner] of [["ssh-", "ssh"], ["custom-", "custom"]] as const) {
+    if (!name.startsWith(prefix)) continue;
+    if (executor === owner) return null;
+    const why = `it is for the ${owner} executor: add --executor ${owner}`;
+    return {
+      flag:
+        `--${name} is for the ${owner} executor: add --executor ${owner} (the ${executor} executor does not read it)`,
+      variable: (variable) =>
+        `${variable} (--${name}, an official flag of gitlab-runner exec) is not used: ${why}`,
     };
   }
   const why = notTakenReason(name);
@@ -85,12 +98,6 @@ export function refusalOf(name: string, executor: string): Refusal | null {
 
 /** Why exec does not take official flag `name` (but the docker ones), and what to use instead. */
 function notTakenReason(name: string): string | null {
-  if (name.startsWith("ssh-")) {
-    return "it is for the ssh executor, and runner exec runs jobs with --executor shell or docker; run jobs over ssh with runner run-single --executor ssh";
-  }
-  if (name.startsWith("custom-")) {
-    return "it is for the custom executor, and runner exec runs jobs with --executor shell or docker; run jobs with a custom executor with runner run-single --executor custom";
-  }
   const when = name.slice(0, name.indexOf("-") + 1);
   switch (name) {
     case "clone-url":
@@ -193,7 +200,7 @@ const REFUSED_KINDS: ReadonlySet<string> = new Set(["invalid_value", "missing_ke
  */
 export async function execRunnerBase(
   acting: Flags,
-  executor: "shell" | "docker",
+  executor: "shell" | "docker" | "ssh" | "custom",
 ): Promise<ExecRunnerBase> {
   const [{ flagOfKey, parseRunnerTable, runnerTableFromFlags }, { ConfigError }] = await Promise
     .all([import("../runner_flags.ts"), import("../../config/config_error.ts")]);
