@@ -14,12 +14,11 @@
  * The file is validated like config.toml (same errors, naming file, line and
  * key); global settings in it are not used, and each one is warned about.
  */
-import { parse } from "smol-toml";
 import { ConfigError, type ConfigWarning } from "../config/config_error.ts";
 import { decodeConfigText } from "../config/config_text.ts";
 import { parseGoDuration } from "../config/go_duration.ts";
 import { expandEnv } from "../config/env_expansion.ts";
-import { parseConfig } from "../config/parse_config.ts";
+import { parseConfig, parseTomlDocument } from "../config/parse_config.ts";
 import { CONFIG_KEYS } from "../config/schema.ts";
 
 export interface ConfigTemplate {
@@ -64,7 +63,7 @@ export async function loadConfigTemplate(
       { cause: error },
     );
   }
-  const document = parse(text) as Record<string, unknown>;
+  const document = parseTomlDocument(text);
   const runners = document["runners"];
   if (!Array.isArray(runners) || runners.length !== 1 || !isTable(runners[0])) {
     const count = Array.isArray(runners) ? runners.length : 0;

@@ -44,8 +44,14 @@ every key we know, generated from \`src/config/schema.ts\`.
 - **Types**: \`int-seconds\` is a plain integer of seconds; \`duration\` is a Go
   duration string such as \`"90s"\`, \`"15m"\`, \`"1h30m"\` or \`"500ms"\` (an integer is read
   as nanoseconds, as the official runner does; one below a millisecond, such as
-  \`prepare_timeout = 300\`, loads with a warning). An integer, or an integer duration,
-  beyond ±9007199254740991 (such as \`1e99\`, a float) is a load error.
+  \`prepare_timeout = 300\`, loads with a warning). Integers take Go's int64 range, as in the
+  official runner: one outside -9223372036854775808 to 9223372036854775807, anywhere in the file,
+  is a load error, and
+  so is a float written for an integer key beyond ±9007199254740991 (such as \`1e99\`). An
+  integer key beyond ±9007199254740991 (\`MaxUploadedArchiveSize = 9223372036854775807\`, no
+  limit) is held as ±9007199254740991, the same in effect (a \`[[runners]] id\` that large loads
+  with a warning), and saved as written. An integer beyond ±9007199254740991 for a float key
+  (all in sections we do not act on), which the official decoder refuses, loads with a warning.
   \`pull_policy\` takes a string or an array of strings. \`datetime\` is a TOML date-time.
 - **Values every job would refuse**: on a docker or docker+ssh runner, a \`[runners.docker]\`
   \`pull_policy\` or \`allowed_pull_policies\` entry other than \`always\`, \`if-not-present\`

@@ -33,6 +33,8 @@ export type ConfigWarningKind =
   | "duplicate_runner"
   /** A key the entry's executor needs is not set (custom: run_exec); every job of it fails. */
   | "missing_key"
+  /** An integer beyond ±2^53 taken as the nearest one a number holds, which changes what it names (`runners.id`). */
+  | "clamped_integer"
   /** A value every job of the entry fails on (`pull_policy = "bogus"`); `lint` reports it as an error. */
   | "invalid_value"
   /** A duration written as an integer below a millisecond (`prepare_timeout = 300`): nanoseconds. */

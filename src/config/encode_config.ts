@@ -12,7 +12,7 @@ import { stringify } from "smol-toml";
 import { isSameConfigValue } from "./config_equal.ts";
 import type { GlobalConfig, RunnerConfig } from "./runner_config.ts";
 import type { KeySpec } from "./schema.ts";
-import { toTomlValue, typedDefault } from "./_convert_value.ts";
+import { convertValue, toTomlRaw, toTomlValue, typedDefault } from "./_convert_value.ts";
 import {
   arrayFieldPath,
   getField,
@@ -74,8 +74,21 @@ function encodeRoot(obj: Obj, root: string): Obj {
     const path = relativeToRoot(array.path, root).split(".");
     setField(out, path, items.map((item) => encodeRoot(item, array.path)));
   }
+  const keys = supportedKeysOfRoot(root);
   for (const [path, raw] of Object.entries((obj["unsupported"] ?? {}) as Obj)) {
-    setField(out, path.split("."), raw);
+    const key = keys.find((k) => tomlPath(k.section, root, k.key).join(".") === path);
+    if (key !== undefined) {
+      // The integer a modelled key was written with beyond ±2^53 (parse_config.ts
+      // keepExactInteger): written back while the key still holds what it was read as.
+      const read = convertValue(key.type, toTomlRaw(raw));
+      if (!read.ok) continue;
+      // A negative one of a key whose values below 1 mean its default was read as that.
+      const readAs = key.belowOne === "default" && (read.value as number) < 1
+        ? typedDefault(key)
+        : read.value;
+      if (!isSameConfigValue(readAs, getField(obj, keyFieldPath(key)))) continue;
+    }
+    setField(out, path.split("."), toTomlRaw(raw));
   }
   return out;
 }

@@ -16,6 +16,48 @@ Deno.test("load(save(x)) equals x for an official config.toml", () => {
   assert.deepStrictEqual(second, first);
 });
 
+Deno.test("saving writes back int64 integers as written, after the config went through JSON", () => {
+  // The supervisor gets the config as JSON (cli/config_reader_process.ts) and
+  // token rotation saves it: a bigint would throw there, a number be rounded.
+  const text = `concurrent = 9223372036854775807
+check_interval = -9223372036854775808
+[[runners]]
+url = "https://gitlab.example.com"
+token = "glrt-abcdefghijklmnop"
+executor = "shell"
+output_limit = 9223372036854775807
+prepare_timeout = 9223372036854775807
+[runners.cache]
+MaxUploadedArchiveSize = 9223372036854775807
+[runners.kubernetes]
+cpu_limit_overwrite_max_allowed = [1, -9223372036854775808]
+pod_labels = { big = 9223372036854775807 }
+`;
+  const loaded = parseConfig(text, opts).config;
+  const config = JSON.parse(JSON.stringify(structuredClone(loaded)));
+  const saved = encodeConfig(config);
+  for (
+    const line of [
+      "concurrent = 9223372036854775807",
+      "check_interval = -9223372036854775808",
+      "output_limit = 9223372036854775807",
+      "prepare_timeout = 9223372036854775807",
+      "MaxUploadedArchiveSize = 9223372036854775807",
+      "cpu_limit_overwrite_max_allowed = [ 1, -9223372036854775808 ]",
+      "big = 9223372036854775807",
+    ]
+  ) {
+    assert.ok(
+      saved.includes(`\n${line}\n`) || saved.startsWith(`${line}\n`),
+      `${line} in:\n${saved}`,
+    );
+  }
+  assert.deepStrictEqual(parseConfig(saved, opts).config, loaded);
+  // A value changed in code is written as it now is.
+  config.runners[0].outputLimit = 8192;
+  assert.match(encodeConfig(config), /\noutput_limit = 8192\n/);
+});
+
 Deno.test("load(save(x)) equals x for a config built in code, with every section set", () => {
   const config = defaultConfig();
   config.concurrent = 8;

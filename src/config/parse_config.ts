@@ -14,7 +14,16 @@ import {
   type ConfigWarningKind,
 } from "./config_error.ts";
 import { displayKeyPath, findKeyLine, type KeyPath } from "./_source_lines.ts";
-import { convertValue, describeValue, isTable, toPlain, typedDefault } from "./_convert_value.ts";
+import {
+  convertValue,
+  describeValue,
+  exactInteger,
+  INT64_MAX,
+  INT64_MIN,
+  isTable,
+  toPlain,
+  typedDefault,
+} from "./_convert_value.ts";
 import {
   arrayFieldPath,
   keyFieldPath,
@@ -163,6 +172,7 @@ function readKey(
     }
     setField(target.obj, keyFieldPath(spec), applyRules(v, spec, path, converted.value));
     target.present.add(schemaId(spec.section, spec.key));
+    if (typeof raw === "bigint") keepExactInteger(v, spec, raw, path, target, relative);
     return;
   }
   if (!converted.ok) {
@@ -172,6 +182,63 @@ function readKey(
     target.unsupported[relative] = toPlain(raw);
     if (!isDefaultValue(spec, raw)) v.unsupported(schemaId(spec.section, spec.key), path);
   }
+}
+
+/**
+ * An integer key written beyond ±2^53 (up to Go's int64: 9223372036854775807,
+ * what people write for "no limit") holds a number that differs from it. The
+ * integer itself is kept beside the unsupported values, so that saving writes
+ * it back while the key still holds what it was read as (encode_config.ts).
+ * Only an identity changes meaning by that: `runners.id` warns.
+ */
+function keepExactInteger(
+  v: Validation,
+  spec: KeySpec,
+  raw: bigint,
+  path: KeyPath,
+  target: Target,
+  relative: string,
+): void {
+  target.unsupported[relative] = exactInteger(raw);
+  if (spec.section === "runners" && spec.key === "id") {
+    v.warn(
+      "clamped_integer",
+      path,
+      `key ${displayKeyPath(path)} = ${raw} is beyond ${Number.MAX_SAFE_INTEGER}, the largest ` +
+        `runner id this runner holds exactly: commands that name the runner by id ` +
+        `(unregister --id…) use ${Number.MAX_SAFE_INTEGER}`,
+    );
+  }
+}
+
+/**
+ * Integers beyond Go's int64, which the official runner's TOML decoder
+ * refuses (smol-toml takes any size): one error each, naming key and line.
+ */
+function checkIntegerRange(v: Validation, value: unknown, path: KeyPath): void {
+  if (typeof value === "bigint") {
+    if (value < INT64_MIN || value > INT64_MAX) {
+      v.error(
+        path,
+        `= ${value} is out of range: TOML integers are 64-bit (${INT64_MIN} to ${INT64_MAX})`,
+      );
+    }
+  } else if (Array.isArray(value)) {
+    // Entries of an array of values are named by the array's key; of tables, by index.
+    for (const [i, item] of value.entries()) {
+      checkIntegerRange(v, item, isTable(item) ? [...path, i] : path);
+    }
+  } else if (isTable(value)) {
+    for (const [name, item] of Object.entries(value)) checkIntegerRange(v, item, [...path, name]);
+  }
+}
+
+/**
+ * config.toml's text as a TOML document; integers beyond ±2^53 as bigints
+ * (an int64 is a valid config value). Throws smol-toml's TomlError.
+ */
+export function parseTomlDocument(text: string): Record<string, unknown> {
+  return parse(text, { integersAsBigInt: "asNeeded" }) as Record<string, unknown>;
 }
 
 /**
@@ -920,12 +987,14 @@ function checkLabels(v: Validation, config: GlobalConfig): void {
 export function parseConfig(text: string, options: ParseConfigOptions): LoadedConfig {
   let document: Obj;
   try {
-    document = parse(text) as Obj;
+    document = parseTomlDocument(text) as Obj;
   } catch (error) {
     if (error instanceof TomlError) throw syntaxError(error, options.file, text);
     throw error;
   }
   const v = new Validation(text, options.file, options.env);
+  checkIntegerRange(v, document, []);
+  if (v.problems.length > 0) throw new ConfigError(v.problems);
   const root: Target = { obj: defaultsForRoot(""), unsupported: {}, root: "", present: new Set() };
   readTable(v, "", document, [], root, "full");
   checkLabels(v, root.obj as unknown as GlobalConfig);

@@ -359,19 +359,105 @@ Deno.test("durations accept Go strings; int-seconds keys take integers", () => {
   );
 });
 
+Deno.test("integer keys take Go's whole int64 range: 9223372036854775807 is no limit", () => {
+  // smol-toml refused the whole file ("integer value cannot be represented
+  // losslessly") where the official runner takes any int64.
+  const { config, warnings } = parseConfig(
+    `concurrent = 9223372036854775807
+check_interval = -9223372036854775808
+[[runners]]
+executor = "shell"
+output_limit = 9223372036854775807
+prepare_timeout = 9223372036854775807
+[runners.cache]
+Type = "s3"
+MaxUploadedArchiveSize = 9223372036854775807
+[runners.cache.s3]
+BucketName = "b"
+[runners.custom]
+config_exec_timeout = 0x7fffffffffffffff
+[runners.kubernetes]
+cpu_limit_overwrite_max_allowed = [1, -9223372036854775808]
+pod_labels = { big = 9223372036854775807 }
+`,
+    opts,
+  );
+  assert.equal(config.concurrent, Number.MAX_SAFE_INTEGER);
+  assert.equal(config.checkInterval, 3, "below 1: the default, as for -1");
+  const runner = config.runners[0]!;
+  assert.equal(runner.outputLimit, Number.MAX_SAFE_INTEGER);
+  assert.equal(runner.cache.maxUploadedArchiveSize, Number.MAX_SAFE_INTEGER);
+  assert.equal(runner.custom.configExecTimeout, Number.MAX_SAFE_INTEGER);
+  // An integer duration counts nanoseconds: int64's are 292 years.
+  assert.equal(Math.round(runner.prepareTimeout), 9223372037);
+  // Nothing about the integers themselves (the custom section warns it is not shell's).
+  assert.deepEqual(
+    warnings.filter((w) => w.message.includes("9223372036854775807")),
+    [],
+  );
+});
+
+Deno.test("an integer beyond int64 refuses the file, naming key and line, in arrays and inline tables too", () => {
+  const error = loadError(
+    `concurrent = 9223372036854775808
+[[runners]]
+[runners.kubernetes]
+sizes = [1, -9223372036854775809]
+labels = { big = 99999999999999999999 }
+`,
+  );
+  const range = "is out of range: TOML integers are 64-bit " +
+    "(-9223372036854775808 to 9223372036854775807)";
+  assert.deepEqual(error.problems.map((p) => formatConfigProblem(p)), [
+    `/etc/gitlab-runner/config.toml:1: key concurrent = 9223372036854775808 ${range}`,
+    `/etc/gitlab-runner/config.toml:4: key runners[0].kubernetes.sizes = -9223372036854775809 ${range}`,
+    `/etc/gitlab-runner/config.toml:5: key runners[0].kubernetes.labels.big = 99999999999999999999 ${range}`,
+  ]);
+});
+
+Deno.test("a runner id beyond 2^53 warns that commands naming it by id use another one", () => {
+  const { config, warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\nid = 9223372036854775807\n`,
+    opts,
+  );
+  assert.equal(config.runners[0]?.id, Number.MAX_SAFE_INTEGER);
+  assert.deepEqual(warnings.map((w) => [w.kind, w.line, w.key]), [
+    ["clamped_integer", 3, "runners[0].id"],
+  ]);
+  assert.match(warnings[0]!.message, /id = 9223372036854775807 is beyond 9007199254740991/);
+});
+
+Deno.test("a float key given an integer a float cannot hold exactly says so, naming the key", () => {
+  // The official decoder refuses it; [runners.machine] is kept as written and warned about.
+  const { warnings } = parseConfig(
+    `[[runners]]\nexecutor = "shell"\n[runners.machine]\nIdleScaleFactor = 9007199254740993\n`,
+    opts,
+  );
+  assert.deepEqual(
+    warnings.filter((w) => w.kind === "unsupported_value").map((w) => [w.line, w.message]),
+    [[
+      4,
+      "key runners[0].machine.IdleScaleFactor must be a number, got 9007199254740993: " +
+      "out of range for a float (beyond ±9007199254740991)",
+    ]],
+  );
+});
+
 Deno.test("an integer key refuses a float too large to be an exact integer, naming the key", () => {
   // smol-toml refuses such integers itself; written as floats they passed as
   // integers, and `output_limit = 1e99` then failed every job at its start.
   const error = loadError(
     `concurrent = 1e16\n[[runners]]\noutput_limit = 1e99\nunhealthy_interval = -1e30\n`,
   );
+  const why = "a float this large is not an exact integer: write the integer itself " +
+    "(at most 9223372036854775807)";
   assert.deepEqual(error.problems.map((p) => formatConfigProblem(p)), [
     "/etc/gitlab-runner/config.toml:1: key concurrent must be an integer, " +
-    "got 10000000000000000: out of range (beyond ±9007199254740991)",
+    `got 10000000000000000: ${why}`,
     "/etc/gitlab-runner/config.toml:3: key runners[0].output_limit must be an integer, " +
-    "got 1e+99: out of range (beyond ±9007199254740991)",
+    `got 1e+99: ${why}`,
     "/etc/gitlab-runner/config.toml:4: key runners[0].unhealthy_interval must be a duration " +
-    'such as "90s" or "1h30m", got -1e+30: out of range (beyond ±9007199254740991)',
+    `such as "90s" or "1h30m", got -1e+30: ${why}`,
   ]);
   // The largest exact integers still load (an int64 in Go).
   const { config } = parseConfig(`[[runners]]\noutput_limit = 9007199254740991\n`, opts);

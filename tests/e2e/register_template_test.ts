@@ -264,3 +264,45 @@ Deno.test("a template's unknown keys are warned about and not written, so lint p
   assert.equal(lint.code, 0, lint.stderr);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("register keeps int64 integers of config.toml and of the template as written", async () => {
+  // 9223372036854775807 (Go's max int64, "no limit") refused both files ("integer
+  // value cannot be represented losslessly"); rounded, it would be written back changed.
+  await using gitlab = await FakeGitLab.start();
+  const fake = gitlab.createRunner({ kind: "created" });
+  const dir = await Deno.makeTempDir({ prefix: "runner-register-int64-" });
+  const template = join(dir, "template.toml");
+  await Deno.writeTextFile(
+    template,
+    `[[runners]]\n  output_limit = 9223372036854775807\n  [runners.cache]\n` +
+      `    MaxUploadedArchiveSize = 9223372036854775807\n`,
+  );
+  const config = join(dir, "config.toml");
+  await Deno.writeTextFile(config, `concurrent = 9223372036854775807\n`);
+  const res = await runCli([
+    "register",
+    "--non-interactive",
+    "--template-config",
+    template,
+    "--url",
+    gitlab.url,
+    "--token",
+    fake.token,
+    "--executor",
+    "shell",
+    "--config",
+    config,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  const text = await Deno.readTextFile(config);
+  for (
+    const line of [
+      "concurrent = 9223372036854775807",
+      "output_limit = 9223372036854775807",
+      "MaxUploadedArchiveSize = 9223372036854775807",
+    ]
+  ) {
+    assert.ok(text.includes(`${line}\n`), `${line} in:\n${text}`);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
