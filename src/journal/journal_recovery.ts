@@ -20,6 +20,16 @@ export interface RecoveryOptions {
   attempts?: number;
   /** Injected so tests step time; default real timers. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Only these jobs (a later try for the ones kept at start); default every
+   * job in hand, which is right only before this runner takes jobs itself.
+   */
+  jobs?: readonly JournalJob[];
+  /**
+   * Jobs (`url` NUL `id`) whose note GitLab already took; filled here, so a
+   * later try with the same set does not append it again.
+   */
+  notedJobs?: Set<string>;
 }
 
 export interface RecoveryOutcome {
@@ -27,7 +37,7 @@ export interface RecoveryOutcome {
   reported: number[];
   /** GitLab no longer had the job running (finished, canceled or removed). */
   gone: number[];
-  /** Could not be reported now; kept in the journal for the next start. */
+  /** Could not be reported now; kept in the journal for a later try or the next start. */
   kept: number[];
 }
 
@@ -69,7 +79,7 @@ export async function reportInterruptedJobs(
   options: RecoveryOptions,
 ): Promise<RecoveryOutcome> {
   const outcome: RecoveryOutcome = { reported: [], gone: [], kept: [] };
-  const jobs = journal.inHand();
+  const jobs = options.jobs ?? journal.inHand();
   if (jobs.length === 0) return outcome;
   options.log.warn("Reporting jobs interrupted by an unexpected stop of the runner", {
     "jobs": jobs.map((j) => j.jobId).join(","),
@@ -91,7 +101,7 @@ export async function reportInterruptedJobs(
     if (verdict === "retry") {
       outcome.kept.push(job.jobId);
       log.error(
-        "Cannot report the interrupted job now; it stays in the journal for the next start",
+        "Cannot report the interrupted job now; it stays in the journal, tried again later and at the next start",
       );
       return;
     }
@@ -119,7 +129,8 @@ async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Ver
   const attempts = options.attempts ?? 5;
   const ref: JobRef = { id: job.jobId, token: job.jobToken };
   const note = encoder.encode(interruptedNote(job));
-  let isNoteSent = false;
+  const noteKey = `${job.url}\u0000${job.jobId}`;
+  let isNoteSent = options.notedJobs?.has(noteKey) ?? false;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) await sleep(1000 * 2 ** (attempt - 2));
     if (!isNoteSent) {
@@ -127,6 +138,7 @@ async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Ver
       if (traced === "gone") return "gone";
       if (traced === "retry") continue;
       isNoteSent = true;
+      options.notedJobs?.add(noteKey);
     }
     const verdict = await finalUpdate(transport, ref, job, sleep);
     if (verdict !== "retry") return verdict;

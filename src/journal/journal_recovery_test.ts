@@ -165,3 +165,25 @@ Deno.test("a job whose GitLab client cannot be made stays in the journal; the ot
   );
   assert.deepEqual(journal.inHand().map((j) => j.jobId), [10]);
 });
+
+Deno.test("a later try with the same notedJobs does not append the note again", async () => {
+  const { journal } = await journalWith([{ id: 12, token: "glcbt-twelve", started: true }]);
+  const gitlab = new FakeTraceTransport("glcbt-twelve", "out\n");
+  // The note goes in; every final update of the first report fails.
+  gitlab.updateScript = Array.from(
+    { length: 2 },
+    () => ({ kind: "failed" as const, error: "503" }),
+  );
+  const notedJobs = new Set<string>();
+  const options = {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+    attempts: 2,
+    notedJobs,
+  };
+  assert.deepEqual((await reportInterruptedJobs(journal, options)).kept, [12]);
+  const outcome = await reportInterruptedJobs(journal, { ...options, jobs: journal.inHand() });
+  assert.deepEqual(outcome.reported, [12]);
+  assert.equal(gitlab.traceText.split("Runner restarted").length - 1, 1);
+});

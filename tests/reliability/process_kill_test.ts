@@ -272,3 +272,35 @@ Deno.test("the state directory removed while the runner runs: a job taken after 
     /started\n[^]*Runner restarted: the job was interrupted while it was running/,
   );
 });
+
+Deno.test("jobs the restart could not report while GitLab was down are reported once it answers again, without another restart", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const marker = `runner-kept-${crypto.randomUUID()}`;
+  const job = gitlab.enqueueJob({
+    script: ["echo started", `sleep 120 # ${marker}`],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  first.signal("SIGKILL");
+  await first.exited();
+  await killByMarker(marker);
+  gitlab.injectFault({ drop: true });
+  await using second = restartRunner(first);
+  await second.waitForLog(/Cannot report the interrupted job now/, 120_000);
+  gitlab.clearFaults();
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 90_000 }).catch((err) => {
+    throw new Error(`${err.message}\n${second.log}`);
+  });
+  assert.equal(state.status, "failed", second.log);
+  assert.equal(state.failureReason, "runner_system_failure");
+  assert.equal(
+    state.trace.split("Runner restarted: the job was interrupted").length - 1,
+    1,
+    "the note once",
+  );
+  assert.match(second.log, /Trying again to report jobs interrupted/);
+});

@@ -15,9 +15,15 @@ import { ConfigWatcher } from "../../config/config_watcher.ts";
 import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { journalRunner } from "../journal_runner.ts";
+import { retryKeptJobs } from "../kept_job_retry.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { JobClient, type RequestEvent, RunnerClient } from "../../gitlab/mod.ts";
-import { FileJournalStore, JobJournal, reportInterruptedJobs } from "../../journal/mod.ts";
+import {
+  FileJournalStore,
+  JobJournal,
+  type JournalJob,
+  reportInterruptedJobs,
+} from "../../journal/mod.ts";
 import { F } from "../../log/fields.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { JobImage, JobSpec } from "../../job/job_spec.ts";
@@ -342,6 +348,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     poller.apply(next);
     rotation.plan(next);
   };
+  let keptRetry: Disposable | null = null;
   if (journal) {
     // A job of an entry removed since is reported through a bare entry with its URL.
     const bare = journal.inHand().length > 0
@@ -349,13 +356,24 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       : null;
     // Before polling: jobs a killed predecessor had taken are closed on GitLab first.
     // A stop signal meanwhile ends the start: what is not reported stays in the journal.
-    await Promise.race([
+    const notedJobs = new Set<string>();
+    const report = (jobs?: readonly JournalJob[]) =>
       reportInterruptedJobs(journal, {
         transportFor: (job) => clients.job(journalRunner(config, job, bare)),
         log,
-      }),
-      stop.started,
-    ]);
+        notedJobs,
+        ...(jobs ? { jobs } : {}),
+      });
+    const outcome = await Promise.race([report(), stop.started]);
+    // Kept (GitLab down at start): tried again while the runner serves.
+    if (typeof outcome === "object") {
+      keptRetry = retryKeptJobs({
+        journal,
+        kept: journal.inHand().filter((j) => outcome.kept.includes(j.jobId)),
+        report,
+        log,
+      });
+    }
   }
   const rotation = new TokenRotation({
     log,
@@ -535,6 +553,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   // Polling, the spare executor processes started: what start-up left is garbage now.
   releaseStartupGarbage(log, "poller");
   const how = await stop.started;
+  keptRetry?.[Symbol.dispose]();
   idleCollector.close();
   const shutdown = { poller, supervisor, launcher, config, stop, metrics };
   clearInterval(waitTimer);
