@@ -100,11 +100,18 @@ export async function superviseScopedPoller(
 ): Promise<number> {
   const flags = new Flags(parseFlags(options.rest, RUN_FLAGS, ctx.env));
   if (flags.bool("syslog")) {
-    // Said here, once: the poller reads the same flags.
+    // Said here, once: the poller reads the same flags. With --syslog the official
+    // runner's lines go to the system logger tagged with the service name
+    // (kardianos/service's SystemLogger), which is all `run` does with --service
+    // outside Windows: that name goes unused too, and the warning names it.
+    const service = flags.string("service");
+    const tag = service === ""
+      ? '"gitlab-runner", the default --service'
+      : `${JSON.stringify(service)} (--service)`;
     ctx.log.warn(
       `${
         flags.isExplicit("syslog") ? "--syslog" : "LOG_SYSLOG"
-      } is not supported: the runner logs to stderr only (the service manager's journal or log file keeps it)`,
+      } is not supported: the runner logs to stderr only (the service manager's journal or log file keeps it), without the syslog tag ${tag}`,
     );
   }
   enterWorkingDirectory(ctx, flags);

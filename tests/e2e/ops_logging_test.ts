@@ -151,3 +151,17 @@ Deno.test("run --syslog and LOG_SYSLOG warn that the log goes to stderr only", a
     assert.equal(runner.log.split("is not supported: the runner logs").length, 2, "said once");
   }
 });
+
+Deno.test("run --syslog --service NAME warns that NAME tags no syslog line", async () => {
+  // The official runner tags its syslog lines with the --service name; here both
+  // were accepted and the name silently unused.
+  await using runner = await startRunner({
+    config: config(""),
+    args: ["--syslog", "--service", "runner-ci-2"],
+  });
+  await runner.waitForLog(/Runner started/);
+  assert.match(
+    runner.log,
+    /WARNING: --syslog is not supported: the runner logs to stderr only .*without the syslog tag "runner-ci-2" \(--service\)/,
+  );
+});
