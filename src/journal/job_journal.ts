@@ -199,10 +199,12 @@ export class JobJournal {
   async close(): Promise<void> {
     if (this.#isClosed) return;
     await this.#idle;
-    if (this.#isUnsynced) {
+    // Broken: a last try to put what is in memory on disk.
+    if (this.#isUnsynced || this.#isBroken) {
       this.#isUnsynced = false;
+      const wasBroken = this.#isBroken;
       const isSynced = await this.#write(() => this.#store.append(""));
-      if (!isSynced) await this.#rewrite();
+      if (!isSynced || wasBroken) await this.#rewrite();
     }
     this.#isClosed = true;
     this.#store.close();
@@ -307,12 +309,15 @@ export class JobJournal {
         const unwritten = batch.filter((p) => !p.isWritten).map((p) => p.text).join("");
         // The fsync covers every record written before it starts.
         this.#isUnsynced = false;
+        const wasBroken = this.#isBroken;
         const isAppended = await this.#write(() => this.#store.append(unwritten));
         this.#appendedSinceCompact += batch.length;
-        // A journal whose file (or directory) was removed is written again from
-        // memory before these records count as on disk; on a full disk this
-        // fails as the append did, and is not logged again.
-        if (!isAppended) await this.#rewrite();
+        // Before these records count as on disk, the file gets everything in
+        // memory again: when its file (or directory) was removed, and when it
+        // could not be written until now (records of the outage missing, a
+        // line torn by ENOSPC). On a full disk this fails as the append did,
+        // and is not logged again.
+        if (!isAppended || wasBroken) await this.#rewrite();
         for (const p of batch) p.done();
       }
       if (this.#isCompactRequested || this.#appendedSinceCompact >= this.#compactAfter) {
@@ -330,19 +335,19 @@ export class JobJournal {
   async #rewrite(): Promise<void> {
     this.#isReplacing = true;
     this.#isUnsynced = false;
-    await this.#write(() => this.#store.replace(this.#snapshot()), { isRewrite: true });
+    await this.#write(() => this.#store.replace(this.#snapshot()));
     this.#isReplacing = false;
     this.#appendedSinceCompact = 0;
   }
 
   /** Resolves whether `op` succeeded; a failure is logged once per outage. */
-  async #write(op: () => Promise<void>, options: { isRewrite?: boolean } = {}): Promise<boolean> {
+  async #write(op: () => Promise<void>): Promise<boolean> {
     try {
       await op();
       if (this.#isBroken) {
+        // Records lost while it failed (or a line torn by ENOSPC): the
+        // callers of an append rewrite the file next.
         this.#isBroken = false;
-        // Records lost while it failed (or a line torn by ENOSPC) are restored by a rewrite.
-        if (!options.isRewrite) this.#isCompactRequested = true;
         this.#log.info("Job journal is written again");
       }
       return true;

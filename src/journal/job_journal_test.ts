@@ -98,6 +98,31 @@ Deno.test("JobJournal logs a failing disk once, does not reject, and restores lo
   assert.deepEqual(reopened.inHand().map((j) => [j.jobId, j.isStarted]), [[1, false], [2, true]]);
 });
 
+Deno.test("JobJournal: once the disk has room again, the job taken then counts as on disk only with the jobs taken while it was full", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  store.failWrites = true;
+  await journal.taken(RUNNER, { id: 1, token: "t1" });
+  await journal.taken(RUNNER, { id: 2, token: "t2" });
+  store.failWrites = false;
+  // A rewrite takes its time on a real disk.
+  store.replace = (text) =>
+    new Promise((resolve) =>
+      setTimeout(() => {
+        store.text = text;
+        resolve();
+      }, 20)
+    );
+  await journal.taken(RUNNER, { id: 3, token: "t3" });
+  // kill -9 right after: its acceptance PUT may have gone out.
+  const decoded = decodeJournal(store.text);
+  assert.deepEqual(decoded.records.filter((r) => r.type === "taken").map((r) => r.jobId), [
+    1,
+    2,
+    3,
+  ]);
+});
+
 Deno.test("JobJournal.open rejects when the store cannot be read", async () => {
   const store = new MemoryJournalStore();
   store.read = () => Promise.reject(new Error("Permission denied"));
