@@ -24,7 +24,9 @@ import type { TargetSession } from "./job_files.ts";
  *   replaced by a directory, never written through;
  * - files and links at final paths replace what is there (the daemon
  *   removes the old entry first), never write through it;
- * - entries get the owner of the target directory.
+ * - entries get the owner of the target directory;
+ * - the archive's symlinks keep their targets, also those leading out of the
+ *   directory (see `putBase`).
  */
 export class ContainerStagedTarget implements TargetSession {
   readonly target: ArchiveTarget;
@@ -91,10 +93,12 @@ export class ContainerStagedTarget implements TargetSession {
     await this.#checkDirs(entries.filter((e) => e.kind === "dir").map((e) => e.name), signal);
     const owner = await this.#ownerOf();
     const staging = this.#staging;
+    const base = putBase(this.#dir, this.#links);
+    const prefix = base === this.#dir ? "" : `${this.#dir.slice(1)}/`;
     async function* tar(): AsyncGenerator<Uint8Array> {
       for (const entry of entries) {
         signal.throwIfAborted();
-        yield tarHeader({ ...entry, ...owner });
+        yield tarHeader({ ...entry, ...owner, name: prefix + entry.name });
         if (entry.kind !== "file") continue;
         const file = await Deno.open(`${staging}/${entry.name}`, { read: true });
         let sent = 0;
@@ -118,7 +122,7 @@ export class ContainerStagedTarget implements TargetSession {
       yield tarEnd();
     }
     const body = ReadableStream.from(tar());
-    await this.#files.putTar(this.#dir, body);
+    await this.#files.putTar(base, body);
   }
 
   /** Staged entries, parents before children. */
@@ -225,4 +229,30 @@ export class ContainerStagedTarget implements TargetSession {
   async discard(): Promise<void> {
     await Deno.remove(this.#staging, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The container directory the tar is put in: `dir`, or `/` (with every name
+ * then given from there) when a link's relative target climbs out of `dir`.
+ * dockerd joins a link's directory and its target lexically and refuses a
+ * link that leaves the directory the tar is put in (pkg/archive
+ * createTarFile: `invalid symlink "/builds/p/a/up" -> "../../x"`), and stops
+ * the whole tar there; the official helper extracts inside the container and
+ * makes such links (a monorepo's `../../shared`). From `/` every target is
+ * inside; the daemon still runs the extraction chrooted in the container,
+ * and the tar's entries are the same. An absolute target is joined under the
+ * directory, so it never needs this.
+ */
+function putBase(dir: string, links: ReadonlyMap<string, { linkTarget: string }>): string {
+  if (dir === "/") return dir;
+  for (const [path, { linkTarget }] of links) {
+    if (linkTarget.startsWith("/")) continue;
+    let depth = path.split("/").length - 1;
+    for (const segment of linkTarget.split("/")) {
+      if (segment === "..") depth--;
+      else if (segment !== "" && segment !== ".") depth++;
+      if (depth < 0) return "/";
+    }
+  }
+  return dir;
 }
