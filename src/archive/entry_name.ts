@@ -39,42 +39,6 @@ export function normalizeEntryName(raw: string): string {
   return name === raw ? raw : name;
 }
 
-/**
- * Whether a symlink stored at `linkPath` with target `linkTarget` stays inside
- * the extraction root (the root itself counts as inside) once the archive's
- * other symlinks (`links`: path ->
- * target) exist on disk. Resolved like realpath(3): a component that is one
- * of those links is replaced by its target before the next `..` applies, so
- * `d/l1 -> ..` then `l2 -> d/l1/..` (lexically `d`, really the root's parent)
- * is outside. Chains longer than 40 links (ELOOP) count as outside.
- */
-export function isLinkInside(
-  linkPath: string,
-  linkTarget: string,
-  links: ReadonlyMap<string, string> = new Map(),
-): boolean {
-  let hops = 0;
-  const resolve = (stack: string[], target: string): boolean => {
-    if (target === "" || target.startsWith("/") || /^[A-Za-z]:/.test(target)) return false;
-    for (const segment of target.replaceAll("\\", "/").split("/")) {
-      if (segment === "" || segment === ".") continue;
-      if (segment === "..") {
-        if (stack.length === 0) return false;
-        stack.pop();
-        continue;
-      }
-      stack.push(segment);
-      const next = links.get(stack.join("/"));
-      if (next === undefined) continue;
-      if (++hops > 40) return false;
-      stack.pop();
-      if (!resolve(stack, next)) return false;
-    }
-    return true;
-  };
-  return resolve(linkPath.split("/").slice(0, -1), linkTarget);
-}
-
 /** Whether a normalized relative path is in the project's `.git` directory. */
 export function isGitPath(path: string): boolean {
   return path === ".git" || path.startsWith(".git/");

@@ -201,9 +201,10 @@ export class LocalArchiveTarget implements ArchiveTarget {
    * links with perl's symlink(), one process for them all (2000 links in
    * ~50 ms), or without perl with ln(1), one process per link (1.5-3 ms
    * each), when it may run them: a shell runner's may run anything, as its
-   * job does; a custom runner's may run ln. What Deno guards against is checked here already: the
-   * extractor refused links leading out of the target directory (unless
-   * allowed), and this target never follows a link it finds on disk.
+   * job does; a custom runner's may run ln. What Deno guards against is kept here by other means:
+   * nothing is ever written through a link (the extractor refuses entries
+   * below the archive's links and creates links last, and this target never
+   * follows a link it finds on disk).
    * Whatever stands at a link's path is removed first (never a directory),
    * so exactly that path is created, never a link inside a directory there.
    */

@@ -11,7 +11,7 @@ export { type ArtifactFormat, detectArchiveFormat, type DetectedFormat } from ".
 export type { ArchiveSource, EntryKind, SourceDirEntry, SourceEntry } from "./archive_source.ts";
 export type { ArchiveTarget, FileMeta, TargetFile } from "./archive_target.ts";
 export { BytesReader, type RandomAccessReader } from "./random_access_reader.ts";
-export { isLinkInside, normalizeEntryName } from "./entry_name.ts";
+export { normalizeEntryName } from "./entry_name.ts";
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./extract_limits.ts";
 export { writeZip, type ZipSink, zipStream, type ZipWriterOptions } from "./zip_writer.ts";
 export { readZipDirectory, type ZipEntry, type ZipEntryKind } from "./zip_reader.ts";

@@ -1,14 +1,25 @@
 /**
  * Extracts a ZIP into an `ArchiveTarget` with every hostile-input defence:
  * the whole central directory is checked before the first byte is written
- * (names, duplicates, entries under symlinks or files, symlinks leading out,
- * size and ratio bounds, overlapping entries, unsupported methods), then each
- * entry is inflated with its declared size as a hard cap and its CRC-32
- * verified. The target refuses to write through symlinks on disk.
+ * (names, duplicates, entries under symlinks or files, size and ratio bounds,
+ * overlapping entries, unsupported methods), then each entry is inflated with
+ * its declared size as a hard cap and its CRC-32 verified. The target refuses
+ * to write through symlinks on disk.
+ *
+ * A symlink is created with the target the archive gives it, also one that
+ * leads out of the directory (a virtualenv's `bin/python -> /usr/bin/python3`,
+ * a monorepo's `../../shared`), as the official runner's extractors do (its
+ * fastzip and legacy zip extractors, for caches and artifacts alike). What a
+ * link must never do is take a write: no entry may sit below a symlink of the
+ * archive (refused before anything is written), links are created after every
+ * file (fastzip defers them for the same reason), and the target never
+ * follows a link already on disk. The extraction itself then never follows
+ * one; what the job does with the links is the job's, as it could make them
+ * itself.
  */
 import type { ArchiveTarget, TargetFile } from "./archive_target.ts";
 import { ArchiveError, quoteEntry } from "./archive_error.ts";
-import { gitPathWarning, isGitPath, isLinkInside, normalizeEntryName } from "./entry_name.ts";
+import { gitPathWarning, isGitPath, normalizeEntryName } from "./entry_name.ts";
 import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./extract_limits.ts";
 import type { RandomAccessReader } from "./random_access_reader.ts";
 import { readZipDirectory, type ZipEntry } from "./zip_reader.ts";
@@ -29,12 +40,6 @@ import { LOCAL_HEADER_SIZE, METHOD_DEFLATE, METHOD_STORE, SIG_LOCAL } from "./_z
 
 export interface ExtractOptions {
   limits?: Partial<ExtractLimits>;
-  /**
-   * Create symlinks whose target leads outside the target directory (for
-   * example a virtualenv's `bin/python -> /usr/bin/python3`). Off by default;
-   * even when on, nothing is ever written through such a link.
-   */
-  allowSymlinksOutside?: boolean;
   /** Entries extracted at once; default 8, and 1 for a synchronous target. */
   concurrency?: number;
   /**
@@ -142,18 +147,6 @@ async function extractEntries(
       );
     }
     linkTargets.set(item.path, linkTarget);
-  }
-  // Checked once all targets are known: a link may lead through another one.
-  for (const item of options.allowSymlinksOutside ? [] : links) {
-    const linkTarget = linkTargets.get(item.path) as string;
-    if (!isLinkInside(item.path, linkTarget, linkTargets)) {
-      throw new ArchiveError(
-        item.entry.rawName,
-        `Symlink ${quoteEntry(item.entry.rawName)} points outside the target directory (to ${
-          quoteEntry(linkTarget)
-        })`,
-      );
-    }
   }
 
   for (const { entry, path } of plan) {

@@ -55,22 +55,17 @@ const hostile: [string, CraftedEntry[], RegExp][] = [
       name: "link/canary",
       content: "pwned",
     }],
-    /inside "link", which the archive stores as a symlink|points outside/,
+    /Entry "link\/canary" is inside "link", which the archive stores as a symlink/,
   ],
   [
-    "symlink out alone",
-    [{ name: "link", kind: "symlink", content: "../outside/canary" }],
-    /Symlink "link" points outside the target directory/,
-  ],
-  [
-    // Lexically "l2" ends at "d"; on disk d/l1 is the root, so d/l1/.. is its parent.
-    "symlink chain out through an earlier symlink",
+    // "b" leads through "a" out of the target: b/canary would land in outside/.
+    "file through a chain of symlinks out",
     [
-      { name: "d/", kind: "dir" },
-      { name: "d/l1", kind: "symlink", content: ".." },
-      { name: "l2", kind: "symlink", content: "d/l1/.." },
+      { name: "a", kind: "symlink", content: "../outside" },
+      { name: "b", kind: "symlink", content: "a" },
+      { name: "b/canary", content: "pwned" },
     ],
-    /Symlink "l2" points outside the target directory \(to "d\/l1\/\.\."\)/,
+    /Entry "b\/canary" is inside "b", which the archive stores as a symlink/,
   ],
   [
     "duplicate names",
@@ -147,6 +142,56 @@ Deno.test("extraction refuses to write through a symlink already on disk", async
     assert.equal(await Deno.readTextFile(`${outside}/canary`), "untouched");
     assert.equal((await Deno.lstat(`${target}/file`)).isFile, true);
     assert.equal(await Deno.readTextFile(`${target}/file`), "new");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("symlinks leading out of the target are created as links, and nothing is written through them", async () => {
+  const { root, target, outside } = await sandbox();
+  try {
+    await extractZip(
+      new BytesReader(craftZip([
+        { name: "venv/bin/python", kind: "symlink", content: "/usr/bin/python3" },
+        { name: "venv/up", kind: "symlink", content: "../../outside" },
+        { name: "venv/canary", kind: "symlink", content: "../../outside/canary" },
+        // Lexically "l2" ends at "d"; on disk d/l1 is the root, so d/l1/.. is its parent.
+        { name: "d/l1", kind: "symlink", content: ".." },
+        { name: "l2", kind: "symlink", content: "d/l1/.." },
+      ])),
+      await LocalArchiveTarget.open(target),
+    );
+    assert.equal(await Deno.readLink(`${target}/venv/bin/python`), "/usr/bin/python3");
+    assert.equal(await Deno.readLink(`${target}/venv/up`), "../../outside");
+    assert.equal(await Deno.readLink(`${target}/l2`), "d/l1/..");
+    assert.deepEqual(await listTree(target), [
+      "d/",
+      "d/l1@",
+      "l2@",
+      "venv/",
+      "venv/bin/",
+      "venv/bin/python@",
+      "venv/canary@",
+      "venv/up@",
+    ]);
+    // Extracting again onto those links: one at a file's path is replaced,
+    // one on the way to a file is refused; outside stays as it was.
+    await extractZip(
+      new BytesReader(craftZip([{ name: "venv/canary", content: "new" }])),
+      await LocalArchiveTarget.open(target),
+    );
+    assert.equal(await Deno.readTextFile(`${target}/venv/canary`), "new");
+    for (const name of ["venv/up/canary", "l2/outside/canary"]) {
+      await assert.rejects(
+        extractZip(
+          new BytesReader(craftZip([{ name, content: "pwned" }])),
+          await LocalArchiveTarget.open(target),
+        ),
+        /it is a symlink in the target directory, which is never followed/,
+      );
+    }
+    assert.equal(await Deno.readTextFile(`${outside}/canary`), "untouched");
+    assert.deepEqual(await listTree(outside), ["canary"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -180,6 +180,57 @@ Deno.test("a dependency archive with symlinks (node_modules/.bin) is extracted b
   assert.match(second.trace, /\n\.\.\/pkg\/bin\/tool\nnode_modules\/pkg\n/);
 });
 
+Deno.test("a cache and an artifact holding symlinks that lead out of the project (a venv's bin/python -> /usr/bin/python3, ../../x) are restored with them, as the official runner does", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const cache = [{
+    key: "venv",
+    paths: [".venv/"],
+    policy: "pull-push",
+    when: "on_success",
+    "fallback_keys": [],
+  }];
+  const job1 = gitlab.enqueueJob({
+    script: [
+      "mkdir -p .venv/bin",
+      "echo lib > .venv/lib.txt",
+      "ln -s /usr/bin/python3 .venv/bin/python",
+      "ln -s ../../x .venv/up",
+    ],
+    artifacts: [{ paths: [".venv/"], when: "on_success" }],
+    cache,
+    variables: [NO_GIT],
+  });
+  const s1 = await gitlab.waitForJobFinished(job1.id, TIMEOUT);
+  assert.equal(s1.status, "success", s1.trace + runner.log);
+  const [stored] = gitlab.artifactsOf(job1.id);
+  assert.ok(stored, "job 1 uploaded an archive");
+  const show = "readlink .venv/bin/python && readlink .venv/up && cat .venv/lib.txt";
+  const wipe = () => gitlab.enqueueJob({ script: ["rm -rf .venv"], variables: [NO_GIT] });
+
+  assert.equal((await gitlab.waitForJobFinished(wipe().id, TIMEOUT)).status, "success");
+  const fromCache = gitlab.enqueueJob({
+    script: [show],
+    cache: [{ ...cache[0]!, policy: "pull" }],
+    variables: [NO_GIT],
+  });
+  const s2 = await gitlab.waitForJobFinished(fromCache.id, TIMEOUT);
+  assert.equal(s2.status, "success", s2.trace + runner.log);
+  assert.match(s2.trace, /Successfully extracted cache/);
+  assert.match(s2.trace, /\n\/usr\/bin\/python3\n\.\.\/\.\.\/x\nlib\n/);
+
+  assert.equal((await gitlab.waitForJobFinished(wipe().id, TIMEOUT)).status, "success");
+  const fromArtifacts = gitlab.enqueueJob({
+    script: [show],
+    dependencies: [dependency(job1, "build", stored.bytes.length)],
+    variables: [NO_GIT],
+  });
+  const s3 = await gitlab.waitForJobFinished(fromArtifacts.id, TIMEOUT);
+  assert.equal(s3.status, "success", s3.trace + runner.log);
+  assert.match(s3.trace, /\n\/usr\/bin\/python3\n\.\.\/\.\.\/x\nlib\n/);
+});
+
 Deno.test("GitLab refusing the archive with 413 fails the job with the reason in its log", async () => {
   await using gitlab = await FakeGitLab.start({
     traceUpdateIntervalSeconds: 1,
@@ -446,6 +497,62 @@ Deno.test("docker: artifacts and cache round trip through the build container", 
   assert.equal(s3.status, "success", s3.trace + runner.log.slice(-3000));
   assert.match(s3.trace, /Successfully extracted cache/);
   assert.match(s3.trace, /built\nlib\n/);
+});
+
+Deno.test("docker: a cache and an artifact holding symlinks that lead out of the project are restored with them", async () => {
+  if (dockerSkip) {
+    // deno-lint-ignore no-console -- a skipped test says why (team rule)
+    console.log(`SKIPPED: ${dockerSkip}`);
+    return;
+  }
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  await using _volumes = cacheVolumesRemoved(gitlab);
+  await using runner = await startDockerRunner(gitlab);
+  const cache = [{
+    key: "venv",
+    paths: [".venv/"],
+    policy: "pull-push",
+    when: "on_success",
+    "fallback_keys": [],
+  }];
+  const job1 = gitlab.enqueueJob({
+    script: [
+      "mkdir -p .venv/bin",
+      "echo lib > .venv/lib.txt",
+      "ln -s /usr/bin/python3 .venv/bin/python",
+      "ln -s ../../x .venv/up",
+    ],
+    artifacts: [{ paths: [".venv/"], when: "on_success" }],
+    cache,
+    variables: [NO_GIT],
+  });
+  const s1 = await gitlab.waitForJobFinished(job1.id, TIMEOUT);
+  assert.equal(s1.status, "success", s1.trace + runner.log.slice(-3000));
+  const [stored] = gitlab.artifactsOf(job1.id);
+  assert.ok(stored);
+  const show = "readlink .venv/bin/python && readlink .venv/up && cat .venv/lib.txt";
+  const wipe = () => gitlab.enqueueJob({ script: ["rm -rf .venv"], variables: [NO_GIT] });
+
+  assert.equal((await gitlab.waitForJobFinished(wipe().id, TIMEOUT)).status, "success");
+  const fromCache = gitlab.enqueueJob({
+    script: [show],
+    cache: [{ ...cache[0]!, policy: "pull" }],
+    variables: [NO_GIT],
+  });
+  const s2 = await gitlab.waitForJobFinished(fromCache.id, TIMEOUT);
+  assert.equal(s2.status, "success", s2.trace + runner.log.slice(-3000));
+  assert.match(s2.trace, /Successfully extracted cache/);
+  assert.match(s2.trace, /\n\/usr\/bin\/python3\n\.\.\/\.\.\/x\nlib\n/);
+
+  assert.equal((await gitlab.waitForJobFinished(wipe().id, TIMEOUT)).status, "success");
+  const fromArtifacts = gitlab.enqueueJob({
+    script: [show],
+    dependencies: [dependency(job1, "build", stored.bytes.length)],
+    variables: [NO_GIT],
+  });
+  const s3 = await gitlab.waitForJobFinished(fromArtifacts.id, TIMEOUT);
+  assert.equal(s3.status, "success", s3.trace + runner.log.slice(-3000));
+  assert.match(s3.trace, /\n\/usr\/bin\/python3\n\.\.\/\.\.\/x\nlib\n/);
 });
 
 Deno.test("docker: artifact paths and name see what the script wrote to GITLAB_ENV in the build container", async () => {

@@ -5,6 +5,7 @@
  * (Artifact helpers are covered with a real job by custom_job_files_test.ts.)
  */
 import assert from "node:assert/strict";
+import { craftZip } from "../../src/archive/crafted_zip.ts";
 import { BytesReader } from "../../src/archive/random_access_reader.ts";
 import { readZipDirectory } from "../../src/archive/zip_reader.ts";
 import { FakeGitLab } from "../fixtures/fake_gitlab.ts";
@@ -50,6 +51,57 @@ Deno.test("cache-archiver and cache-extractor round-trip a cache file; a missing
     assert.equal(missing.code, 1);
     // A warning, as the official helper prints it: a job's first run has no cache.
     assert.equal(missing.stdout, "WARNING: Cache file does not exist\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("cache-extractor restores symlinks that lead out of the project as they are, and never writes a file through one", async () => {
+  const root = await Deno.makeTempDir({ prefix: "job-helpers-" });
+  try {
+    const project = `${root}/project`;
+    await Deno.mkdir(`${project}/.venv/bin`, { recursive: true });
+    await Deno.mkdir(`${root}/outside`);
+    await Deno.writeTextFile(`${root}/outside/canary`, "untouched");
+    await Deno.symlink("/usr/bin/python3", `${project}/.venv/bin/python`);
+    await Deno.symlink("../../outside", `${project}/.venv/up`);
+    const file = `${root}/cache/venv/cache.zip`;
+    const archived = await runCli(["cache-archiver", "--file", file, "--path", ".venv/"], {
+      cwd: project,
+    });
+    assert.equal(archived.code, 0, archived.stdout + archived.stderr);
+    await Deno.remove(`${project}/.venv`, { recursive: true });
+    const extracted = await runCli(["cache-extractor", "--file", file], { cwd: project });
+    assert.equal(extracted.code, 0, extracted.stdout + extracted.stderr);
+    assert.equal(await Deno.readLink(`${project}/.venv/bin/python`), "/usr/bin/python3");
+    assert.equal(await Deno.readLink(`${project}/.venv/up`), "../../outside");
+
+    // A file under one of the archive's links is refused, whatever the link's target.
+    const evil = `${root}/cache/evil/cache.zip`;
+    await Deno.mkdir(`${root}/cache/evil`);
+    await Deno.writeFile(
+      evil,
+      craftZip([
+        { name: "out", kind: "symlink", content: `${root}/outside` },
+        { name: "out/canary", content: "pwned" },
+      ]),
+    );
+    const refused = await runCli(["cache-extractor", "--file", evil], { cwd: project });
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(
+      refused.stdout + refused.stderr,
+      /Entry "out\/canary" is inside "out", which the archive stores as a symlink/,
+    );
+    assert.equal(await Deno.readTextFile(`${root}/outside/canary`), "untouched");
+    // The link of a restored cache is on disk now: a later archive is not written through it.
+    await Deno.writeFile(evil, craftZip([{ name: ".venv/up/canary", content: "pwned" }]));
+    const through = await runCli(["cache-extractor", "--file", evil], { cwd: project });
+    assert.equal(through.code, 1, through.stdout + through.stderr);
+    assert.match(
+      through.stdout + through.stderr,
+      /Cannot extract into "\.venv\/up": it is a symlink in the target directory, which is never followed/,
+    );
+    assert.equal(await Deno.readTextFile(`${root}/outside/canary`), "untouched");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

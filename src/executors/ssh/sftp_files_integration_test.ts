@@ -87,6 +87,9 @@ Deno.test({
         "printf '#!/bin/sh\\necho run\\n' > out/run.sh && chmod 755 out/run.sh",
         "head -c 3000000 /dev/urandom > out/nested/big.bin",
         "ln -s hello.txt out/link-to-hello",
+        // Links leading out of the project come back as they are (a venv's bin/python).
+        "ln -s /usr/bin/python3 out/python",
+        "ln -s ../../x out/up",
         "touch -d '2020-01-02 03:04:05' out/hello.txt",
       ]),
     }, never());
@@ -101,11 +104,13 @@ Deno.test({
       "out/link-to-hello",
       "out/nested",
       "out/nested/big.bin",
+      "out/python",
       "out/run.sh",
+      "out/up",
     ]);
     const zip = await collect(zipStream(source, paths, { level: "fast" }));
     const entries = await readZipDirectory(new BytesReader(zip));
-    assert.equal(entries.length, 6);
+    assert.equal(entries.length, 8);
 
     // Cache archive: written atomically next to where the cache lives, read back by range.
     const cachePath = `${executor.paths.cacheDir}/group/project/main/cache.zip`;
@@ -123,7 +128,7 @@ Deno.test({
     try {
       const result = await extractZip(reader, await files.archiveTarget(restoreDir));
       assert.equal(result.files, 3);
-      assert.equal(result.symlinks, 1);
+      assert.equal(result.symlinks, 3);
     } finally {
       await reader.close();
     }
@@ -134,6 +139,7 @@ Deno.test({
         `cd '${restoreDir}/out'`,
         "cat hello.txt",
         "echo link=$(readlink link-to-hello)",
+        "echo outward=$(readlink python),$(readlink up)",
         "echo mode=$(stat -c %a run.sh)",
         "echo mtime=$(date -u -r hello.txt +%Y-%m-%dT%H:%M:%S)",
         `cmp nested/big.bin '${project}/out/nested/big.bin' && echo big-same`,
@@ -144,6 +150,7 @@ Deno.test({
     const text = output.text();
     assert.match(text, /hello artifact/);
     assert.match(text, /link=hello\.txt/);
+    assert.match(text, /outward=\/usr\/bin\/python3,\.\.\/\.\.\/x/);
     assert.match(text, /mode=755/);
     assert.match(text, /mtime=2020-01-02T03:04:05/);
     assert.match(text, /big-same/);
