@@ -8,8 +8,12 @@
  * existing registration scripts pass, hence this small parser.
  */
 
-/** `map`: repeatable `key:value` items, kept as given (the command splits them). */
-export type FlagType = "string" | "bool" | "int" | "list" | "map";
+/**
+ * `map`: repeatable `key:value` items, kept as given (the command splits them).
+ * `int64`: an integer of Go's int64 range (the flags of config.toml's integer
+ * keys), kept as its digits: one beyond ±2^53 is no exact number.
+ */
+export type FlagType = "string" | "bool" | "int" | "int64" | "list" | "map";
 
 export interface FlagSpec {
   name: string;
@@ -80,12 +84,29 @@ function parseInt10(label: string, raw: string): number {
   return value;
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+
+function parseInt64(label: string, raw: string): string {
+  if (!/^-?\d+$/.test(raw.trim())) {
+    throw new UsageError(`${label} takes an integer, got "${raw}"`);
+  }
+  const value = BigInt(raw.trim());
+  if (value < -INT64_MAX - 1n || value > INT64_MAX) {
+    throw new UsageError(
+      `${label} takes an integer, got "${raw}": out of range (-${INT64_MAX + 1n} to ${INT64_MAX})`,
+    );
+  }
+  return String(value);
+}
+
 function convert(spec: FlagSpec, raw: string, isFromEnv = false): FlagValue {
   switch (spec.type) {
     case "bool":
       return parseBool(sourceLabel(spec, isFromEnv), raw);
     case "int":
       return parseInt10(sourceLabel(spec, isFromEnv), raw);
+    case "int64":
+      return parseInt64(sourceLabel(spec, isFromEnv), raw);
     case "list":
     case "map":
       return [raw];
@@ -212,6 +233,14 @@ export class Flags {
   int(name: string, fallback = 0): number {
     const v = this.parsed.values.get(name);
     return typeof v === "number" ? v : fallback;
+  }
+
+  /** An `int64` flag: a number, or a bigint beyond ±2^53 (smol-toml writes it exactly). */
+  int64(name: string): number | bigint {
+    const v = this.parsed.values.get(name);
+    if (typeof v !== "string") return 0;
+    const value = BigInt(v);
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value;
   }
 
   list(name: string): string[] {

@@ -94,8 +94,9 @@ function flagWords(key: string): string {
 }
 
 const FLAG_TYPES: Partial<Record<KeySpec["type"], FlagType>> = {
-  "int": "int",
-  "int-seconds": "int",
+  // Go's int64, as config.toml takes them (config/_convert_value.ts).
+  "int": "int64",
+  "int-seconds": "int64",
   "float": "string",
   "duration": "string",
   "string": "string",
@@ -218,7 +219,7 @@ function tomlValue(flag: RunnerFlag, flags: Flags): unknown {
   switch (flag.key.type) {
     case "int":
     case "int-seconds":
-      return flags.int(name);
+      return flags.int64(name);
     case "duration": {
       const text = flags.string(name);
       try {

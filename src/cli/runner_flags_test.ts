@@ -4,6 +4,8 @@ import { parseRunnerTable, RUNNER_FLAGS, runnerTableFromFlags } from "./runner_f
 import { isNamed, isSupported, namedKeys } from "../../tests/fixtures/official_keys.ts";
 import { REGISTER_FLAGS } from "./commands/register.ts";
 import { Flags, type FlagSpec, parseFlags, UsageError } from "./flags.ts";
+import { encodeConfig } from "../config/encode_config.ts";
+import { defaultConfig } from "../config/default_config.ts";
 
 function officialFlag(name: string) {
   const flag = official.registerFlags.find((f) => f.name === name);
@@ -127,13 +129,14 @@ Deno.test("a register flag whose key we do not act on gets the load warning nami
   assert.ok(checked > 0, `${checked} flags of keys we do not act on`);
 });
 
-Deno.test("an integer flag too large to be exact is refused, not written to config.toml as a float", () => {
+Deno.test("an integer flag takes Go's int64 range, written to config.toml as the integer given", () => {
   // --output-limit 100000000000000000000 became output_limit = 100000000000000000000.0,
-  // a float that no config.toml loader takes for an integer key.
+  // a float that no config.toml loader takes for an integer key; beyond int64 it is refused,
+  // as urfave/cli refuses it for an int64 field.
   for (
     const [args, env] of [
-      [["--output-limit", "100000000000000000000"], {}],
-      [[], { RUNNER_REQUEST_CONCURRENCY: "9007199254740993" }],
+      [["--output-limit", "9223372036854775808"], {}],
+      [[], { RUNNER_REQUEST_CONCURRENCY: "-9223372036854775809" }],
     ] as const
   ) {
     assert.throws(
@@ -142,16 +145,33 @@ Deno.test("an integer flag too large to be exact is refused, not written to conf
         assert.ok(err instanceof UsageError);
         assert.match(
           err.message,
-          /takes an integer, got "\d+": out of range \(beyond ±9007199254740991\)/,
+          /takes an integer, got "-?\d+": out of range \(-9223372036854775808 to 9223372036854775807\)/,
         );
         return true;
       },
     );
   }
-  const table = runnerTableFromFlags(
-    new Flags(parseFlags(["--output-limit", "9007199254740991"], REGISTER_FLAGS, () => undefined)),
+  // Up to int64 (9223372036854775807, "no limit" to the official runner), written as given.
+  const flags = new Flags(
+    parseFlags(
+      [
+        "--output-limit",
+        "9007199254740991",
+        "--cache-max_uploaded_archive_size",
+        "9223372036854775807",
+      ],
+      REGISTER_FLAGS,
+      () => undefined,
+    ),
   );
+  const table = runnerTableFromFlags(flags);
   assert.equal(table["output_limit"], Number.MAX_SAFE_INTEGER);
+  const { runner } = parseRunnerTable(table, { source: "command line", env: {} });
+  assert.equal(runner.cache.maxUploadedArchiveSize, Number.MAX_SAFE_INTEGER);
+  assert.match(
+    encodeConfig({ ...defaultConfig(), runners: [runner] }),
+    /\nMaxUploadedArchiveSize = 9223372036854775807\n/,
+  );
 });
 
 Deno.test("--runner-monitoring and --job-queuing-duration are refused with where to write the table", () => {
