@@ -330,7 +330,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
    */
   #isRemote(): boolean {
     const executor = this.#o.runner.executor;
-    return executor === "ssh" || executor === "custom";
+    return executor === "ssh" || executor === "custom" || executor === "docker+ssh";
   }
 
   /** Puts the working tree where the job finds it; resolves with the archive's path for a remote job. */

@@ -8,7 +8,14 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
-import { type SshdFixture, sshdSkipReason, startSshd } from "../fixtures/sshd.ts";
+import {
+  ensureSshdImage,
+  SSHD_TEST_IMAGE_PASSWORD,
+  type SshdFixture,
+  sshdSkipReason,
+  startSshd,
+} from "../fixtures/sshd.ts";
+import { dockerSkipReason } from "../fixtures/docker_images.ts";
 import { SampleProject, summaryRow } from "./_exec_cli.ts";
 
 const sshSkip = await sshdSkipReason();
@@ -224,4 +231,43 @@ Deno.test("exec passes artifacts between jobs through a custom executor's driver
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /^edited\nbuilt$/m);
   assert.deepEqual(summaryRow(run.stdout, "test")?.slice(0, 3), ["test", "test", "passed"]);
+});
+
+const dockerSkip = await dockerSkipReason();
+
+Deno.test({
+  name:
+    "exec runs jobs on the docker+ssh executor on the working tree as it is, passing an artifact",
+  ignore: dockerSkip !== null,
+  async fn() {
+    const { tag } = await ensureSshdImage();
+    await using project = await SampleProject.create(
+      {
+        ".gitlab-ci.yml": TWO_JOBS.replace(
+          "    - cat out/report.txt",
+          '    - cat out/report.txt\n    - ls\n    - echo "in $CI_PROJECT_DIR"',
+        ),
+        "notes.txt": "committed\n",
+      },
+      { "notes.txt": "edited\n", "draft.txt": "new\n" },
+    );
+    const run = await project.exec(
+      "--executor",
+      "docker+ssh",
+      "--docker-image",
+      tag,
+      "--ssh-user",
+      "root",
+      "--ssh-password",
+      SSHD_TEST_IMAGE_PASSWORD,
+      "--ssh-disable-strict-host-key-checking",
+    );
+    const all = run.stdout + run.stderr;
+    assert.equal(run.code, 0, all);
+    assert.match(run.stdout, /^edited\nbuilt$/m);
+    assert.match(run.stdout, /^draft\.txt$/m);
+    assert.match(run.stdout, /^in \/builds\/local\/demo-app$/m);
+    assert.deepEqual(summaryRow(run.stdout, "test")?.slice(0, 3), ["test", "test", "passed"]);
+    assert.ok(!all.includes(SSHD_TEST_IMAGE_PASSWORD), "the password appears in the output");
+  },
 });

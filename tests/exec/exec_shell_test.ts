@@ -439,7 +439,7 @@ Deno.test("exec says which job is unknown and which flag is wrong", async () => 
   assert.equal(badExecutor.code, 2);
   assert.match(
     badExecutor.stderr,
-    /Executor "kubernetes" is not supported by exec: use shell, docker, ssh or custom/,
+    /Executor "kubernetes" is not supported by exec: use shell, docker, ssh, custom or docker\+ssh/,
   );
 });
 

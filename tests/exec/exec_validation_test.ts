@@ -534,7 +534,7 @@ Deno.test("exec given the executor as first argument, as the official exec took 
   );
   assertRejected(
     await project.exec("--list", "kubernetes", "a"),
-    /^ERROR: Job "kubernetes" is not defined; jobs: a\. .*: exec runs jobs with --executor shell, docker, ssh or custom$/m,
+    /^ERROR: Job "kubernetes" is not defined; jobs: a\. .*: exec runs jobs with --executor shell, docker, ssh, custom or docker\+ssh$/m,
   );
   // A job of that name is a job.
   await project.write({ ".gitlab-ci.yml": "shell:\n  script: [echo from-job]\n" });

@@ -117,7 +117,7 @@ export const OWN_FLAGS: FlagSpec[] = [
   {
     name: "executor",
     type: "string",
-    help: "Executor: shell, docker, ssh or custom (default shell)",
+    help: "Executor: shell, docker, ssh, custom or docker+ssh (default shell)",
   },
   {
     name: "timeout",
@@ -192,7 +192,7 @@ function mayGiveSettings(args: string[], env: Record<string, string>): boolean {
   return Object.keys(env).some(isSettingVariable);
 }
 
-const EXECUTORS = ["shell", "docker", "ssh", "custom"] as const;
+const EXECUTORS = ["shell", "docker", "ssh", "custom", "docker+ssh"] as const;
 type ExecExecutor = typeof EXECUTORS[number];
 
 /**
@@ -200,8 +200,8 @@ type ExecExecutor = typeof EXECUTORS[number];
  * environment): the working tree reaches them as a tar archive the job's
  * get_sources stage extracts (StartMessage.workspaceArchive).
  */
-function isRemoteExecutor(executor: ExecExecutor): executor is "ssh" | "custom" {
-  return executor === "ssh" || executor === "custom";
+function isRemoteExecutor(executor: ExecExecutor): executor is "ssh" | "custom" | "docker+ssh" {
+  return executor === "ssh" || executor === "custom" || executor === "docker+ssh";
 }
 
 function isExecExecutor(name: string): name is ExecExecutor {
@@ -244,7 +244,7 @@ async function readSettings(ctx: CliContext, args: string[]): Promise<ExecSettin
   const executor = flags.string("executor", "shell");
   if (!isExecExecutor(executor)) {
     throw new UsageError(
-      `Executor "${executor}" is not supported by exec: use shell, docker, ssh or custom`,
+      `Executor "${executor}" is not supported by exec: use shell, docker, ssh, custom or docker+ssh`,
     );
   }
   // A runner flag the executor would ignore is refused, not ignored.
@@ -329,7 +329,7 @@ function mistakeMessage(m: PipelineModules, s: ExecSettings, error: Error): stri
   }
   const how = isExecExecutor(first)
     ? `use --executor ${first}`
-    : `exec runs jobs with --executor shell, docker, ssh or custom`;
+    : `exec runs jobs with --executor shell, docker, ssh, custom or docker+ssh`;
   return `${error.message}. The executor is no argument of runner exec, as it was of gitlab-runner exec (exec ${first} JOB): ${how}`;
 }
 
@@ -413,12 +413,12 @@ export async function execCommand(ctx: CliContext, args: string[]): Promise<numb
     for (const job of plan.skipped) ctx.err(`  ${job.name}: ${job.reason}`);
     return 0;
   }
-  if (settings.executor === "docker" && (base?.runner.docker.image ?? "") === "") {
+  if (settings.executor.startsWith("docker") && (base?.runner.docker.image ?? "") === "") {
     const bare = plan.jobs.find((j) => j.jobSpec.image.name === "");
     if (bare) {
       return usageFailure(
         ctx,
-        `Job "${bare.name}" sets no image: pass --docker-image to choose one for the docker executor`,
+        `Job "${bare.name}" sets no image: pass --docker-image to choose one for the ${settings.executor} executor`,
       );
     }
   }
@@ -1124,6 +1124,13 @@ function execRunnerConfig(
         : {}),
     };
   }
+  if (
+    runner.executor === "docker+ssh" && (given["docker"] as { pull_policy?: unknown } | undefined)
+        ?.pull_policy === undefined
+  ) {
+    // As for docker; no bind: the working tree reaches the job as an archive.
+    runner.docker = { ...runner.docker, pullPolicy: ["if-not-present"], allowedPullPolicies: [] };
+  }
   // The executor process runs in the state directory: a path given relative
   // to where exec started (./driver/run.sh, keys/id_ed25519) is made absolute,
   // as a shell --builds-dir is. A bare program name stays one (found on PATH).
@@ -1134,7 +1141,7 @@ function execRunnerConfig(
       if (c[key].includes("/")) c[key] = fromCwd(c[key]);
     }
   }
-  if (runner.executor === "ssh") {
+  if (runner.executor === "ssh" || runner.executor === "docker+ssh") {
     const ssh = runner.ssh;
     for (const key of ["identityFile", "knownHostsFile"] as const) {
       if (!ssh[key].startsWith("~")) ssh[key] = fromCwd(ssh[key]);

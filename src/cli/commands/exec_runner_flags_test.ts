@@ -102,7 +102,7 @@ Deno.test("every official exec runner flag, and its variable, sets its config ke
     if (LACKING.test(flag.name) || flag.key === null || flag.name === "executor") continue;
     const value = sample(flag.goType);
     const args = value === null ? [`--${flag.name}`] : [`--${flag.name}`, value];
-    for (const executor of ["shell", "docker", "ssh", "custom"]) {
+    for (const executor of ["shell", "docker", "ssh", "custom", "docker+ssh"]) {
       const fromArgs = parseFlags(args, EXEC_FLAGS, () => undefined, { takesArguments: true });
       let acting;
       try {
@@ -110,7 +110,8 @@ Deno.test("every official exec runner flag, and its variable, sets its config ke
       } catch (error) {
         assert.ok(error instanceof UsageError);
         const owner = /^(docker|ssh|custom)-/.exec(flag.name)?.[1];
-        const expected = owner !== undefined && owner !== executor
+        const expected = owner !== undefined && owner !== executor &&
+            !(executor === "docker+ssh" && (owner === "docker" || owner === "ssh"))
           ? `--${flag.name} is for the ${owner} executor: add --executor ${owner}`
           : `--${flag.name} is an official flag of gitlab-runner exec that runner exec does not take: `;
         if (!error.message.startsWith(expected)) problems.push(error.message);
@@ -127,7 +128,7 @@ Deno.test("every official exec runner flag, and its variable, sets its config ke
       const isWarned = fromEnv.warnings.some((w) => w.startsWith(`${flag.env} (--${flag.name}`));
       // The DOCKER_* variables are not read with the shell executor, and the
       // docker client's own ones are left to it.
-      const isSkipped = (flag.name.startsWith("docker-") && executor !== "docker") ||
+      const isSkipped = (flag.name.startsWith("docker-") && !executor.startsWith("docker")) ||
         DOCKER_CLIENT_FLAGS.has(flag.name);
       if (isRead === (isWarned || isSkipped)) {
         problems.push(`${flag.env} (${executor}): read ${isRead}, warned ${isWarned}`);

@@ -63,7 +63,7 @@ interface Refusal {
 /** How exec refuses flag `name` with `executor`; null when it acts. */
 export function refusalOf(name: string, executor: string): Refusal | null {
   if (name.startsWith("docker-")) {
-    if (executor === "docker") return null;
+    if (executor === "docker" || executor === "docker+ssh") return null;
     return {
       // Taken, with the executor it is for: the flag is not called one exec lacks.
       flag:
@@ -77,7 +77,7 @@ export function refusalOf(name: string, executor: string): Refusal | null {
   }
   for (const [prefix, owner] of [["ssh-", "ssh"], ["custom-", "custom"]] as const) {
     if (!name.startsWith(prefix)) continue;
-    if (executor === owner) return null;
+    if (executor === owner || (owner === "ssh" && executor === "docker+ssh")) return null;
     const why = `it is for the ${owner} executor: add --executor ${owner}`;
     return {
       flag:
@@ -200,7 +200,7 @@ const REFUSED_KINDS: ReadonlySet<string> = new Set(["invalid_value", "missing_ke
  */
 export async function execRunnerBase(
   acting: Flags,
-  executor: "shell" | "docker" | "ssh" | "custom",
+  executor: "shell" | "docker" | "ssh" | "custom" | "docker+ssh",
 ): Promise<ExecRunnerBase> {
   const [{ flagOfKey, parseRunnerTable, runnerTableFromFlags }, { ConfigError }] = await Promise
     .all([import("../runner_flags.ts"), import("../../config/config_error.ts")]);
