@@ -12,9 +12,8 @@
  */
 import { join } from "../path/host_path.ts";
 import type { WorkspacePlan } from "../pipeline/pipeline_plan.ts";
-// The tar format of the Engine archive API; a tar writer of its own would be
-// the same code. TODO: move _tar.ts to archive/ where both can import it.
-import { tarEnd, tarHeader, tarPadding } from "../job_files/_tar.ts";
+// The tar format the container job files use with the Engine archive API.
+import { tarEnd, tarHeader, tarPadding } from "../archive/tar.ts";
 
 export interface WorkspaceArchiveSize {
   entries: number;

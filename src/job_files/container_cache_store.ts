@@ -2,7 +2,7 @@ import { LocalFileReader } from "../archive/local_file_reader.ts";
 import type { RandomAccessReader } from "../archive/random_access_reader.ts";
 import type { CacheBody, CacheSaveOptions, CacheStore } from "../cache/cache_store.ts";
 import { fileSink } from "../archive/file_sink.ts";
-import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "./_tar.ts";
+import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "../archive/tar.ts";
 import {
   type ContainerTarAccess,
   isContainerDir,

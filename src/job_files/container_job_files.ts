@@ -2,7 +2,7 @@ import type { CommandRunner } from "../artifacts/command_runner.ts";
 import { LocalScratchSpace } from "../artifacts/local_scratch_space.ts";
 import type { ScratchSpace } from "../artifacts/scratch_space.ts";
 import type { CacheStore } from "../cache/cache_store.ts";
-import { readTar } from "./_tar.ts";
+import { readTar } from "../archive/tar.ts";
 import { ScriptCommandRunner } from "./script_command_runner.ts";
 import { ContainerCacheStore } from "./container_cache_store.ts";
 import { ContainerSnapshot } from "./container_snapshot.ts";

@@ -1,5 +1,5 @@
 import type { ArchiveSource, SourceDirEntry, SourceEntry } from "../archive/archive_source.ts";
-import { readTar } from "./_tar.ts";
+import { readTar } from "../archive/tar.ts";
 import { type ContainerTarAccess, isNotFound } from "./container_tar_access.ts";
 
 interface Node {

@@ -1,7 +1,7 @@
 import { ArchiveError, quoteEntry } from "../archive/archive_error.ts";
 import type { ArchiveTarget } from "../archive/archive_target.ts";
 import { LocalArchiveTarget } from "../archive/local_archive_target.ts";
-import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "./_tar.ts";
+import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "../archive/tar.ts";
 import {
   type ContainerTarAccess,
   isContainerDir,

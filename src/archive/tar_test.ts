@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "./_tar.ts";
+import { readTar, tarEnd, type TarHeader, tarHeader, tarPadding } from "./tar.ts";
 
 function header(name: string, kind: TarHeader["kind"], extra: Partial<TarHeader> = {}): TarHeader {
   return {
