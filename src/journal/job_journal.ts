@@ -126,6 +126,11 @@ export class JobJournal {
     return [...this.#inHand.values()].map((job) => ({ ...job }));
   }
 
+  /** Whether job `jobId` of GitLab `url` is taken and not reported. */
+  isInHand(url: string, jobId: number): boolean {
+    return this.#inHand.has(keyOf(url, jobId));
+  }
+
   /** Before the acceptance `PUT`: the job is ours from here on. */
   taken(runner: JournalRunner, job: { id: number; token: string }): Promise<void> {
     return this.#record({

@@ -302,5 +302,29 @@ Deno.test("jobs the restart could not report while GitLab was down are reported 
     1,
     "the note once",
   );
-  assert.match(second.log, /Trying again to report jobs interrupted/);
+  assert.match(second.log, /Trying again to report jobs GitLab has no final state of/);
+});
+
+Deno.test("a job whose final update the runner gave up on is reported once GitLab takes it, without a restart", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using runner = await startRunner({
+    config: config(runnerToml(gitlab.url, r.token, { job_status_final_update_retry_limit: 1 })),
+  });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 3", "echo all done"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  gitlab.injectFault({ endpoint: "update_job", status: 400, body: "{}" });
+  await runner.waitForLog(/Final job state could not be sent to GitLab/);
+  assert.equal(gitlab.jobOf(job.id).status, "running");
+  gitlab.clearFaults();
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", runner.log);
+  assert.match(state.trace, /all done\n/);
+  assert.doesNotMatch(state.trace, /Runner restarted/, "no restart note: the runner never stopped");
+  assert.match(runner.log, /Trying again to report jobs GitLab has no final state of/);
 });

@@ -15,7 +15,7 @@ import { ConfigWatcher } from "../../config/config_watcher.ts";
 import { ConfigError, formatConfigProblem } from "../../config/config_error.ts";
 import { shortToken } from "../../config/short_token.ts";
 import { journalRunner } from "../journal_runner.ts";
-import { retryKeptJobs } from "../kept_job_retry.ts";
+import { KeptJobRetry } from "../kept_job_retry.ts";
 import { loadOrCreateSystemId } from "../../config/system_id.ts";
 import { JobClient, type RequestEvent, RunnerClient } from "../../gitlab/mod.ts";
 import {
@@ -248,6 +248,18 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     // A started executor process waits for the next job while jobs keep coming.
     spareIdleMs: 60_000,
   });
+  // Jobs of the journal GitLab has no final state of: reported at start
+  // (those a killed predecessor left), and again later while they are kept.
+  const notedJobs = new Set<string>();
+  let bare: RunnerConfig | null = null;
+  const reportJournal = (jobs?: readonly JournalJob[]) =>
+    reportInterruptedJobs(journal!, {
+      transportFor: (job) => clients.job(journalRunner(config, job, bare)),
+      log,
+      notedJobs,
+      ...(jobs ? { jobs } : {}),
+    });
+  const keptRetry = journal ? new KeptJobRetry({ journal, report: reportJournal, log }) : null;
   const supervisor = new JobSupervisor({
     ...(journal ? { journal } : {}),
     log,
@@ -293,6 +305,12 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       jobExecutorStage: (_runner, job, executorStage) =>
         metrics.jobStageChanged(job.id, { executorStage }),
       jobFinished: (runner, job, result, durationSeconds) => {
+        // Its final update given up: tried again later, without a restart note
+        // (its log went as far as those attempts got it).
+        if (keptRetry && journal?.isInHand(runner.url, job.id)) {
+          notedJobs.add(`${runner.url}\u0000${job.id}`);
+          keptRetry.add([{ jobId: job.id, url: runner.url }]);
+        }
         // Upstream counts a job that ends in failure as a worker processing failure.
         if (result.state !== "success") {
           metrics.workerProcessingFailed(labels(runner, systemId), "job_failure");
@@ -348,31 +366,17 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     poller.apply(next);
     rotation.plan(next);
   };
-  let keptRetry: Disposable | null = null;
-  if (journal) {
+  if (journal && keptRetry) {
     // A job of an entry removed since is reported through a bare entry with its URL.
-    const bare = journal.inHand().length > 0
-      ? (await import("../../config/default_config.ts")).defaultRunnerConfig()
-      : null;
+    if (journal.inHand().length > 0) {
+      bare = (await import("../../config/default_config.ts")).defaultRunnerConfig();
+    }
     // Before polling: jobs a killed predecessor had taken are closed on GitLab first.
     // A stop signal meanwhile ends the start: what is not reported stays in the journal.
-    const notedJobs = new Set<string>();
-    const report = (jobs?: readonly JournalJob[]) =>
-      reportInterruptedJobs(journal, {
-        transportFor: (job) => clients.job(journalRunner(config, job, bare)),
-        log,
-        notedJobs,
-        ...(jobs ? { jobs } : {}),
-      });
-    const outcome = await Promise.race([report(), stop.started]);
+    const outcome = await Promise.race([reportJournal(), stop.started]);
     // Kept (GitLab down at start): tried again while the runner serves.
     if (typeof outcome === "object") {
-      keptRetry = retryKeptJobs({
-        journal,
-        kept: journal.inHand().filter((j) => outcome.kept.includes(j.jobId)),
-        report,
-        log,
-      });
+      keptRetry.add(journal.inHand().filter((j) => outcome.kept.includes(j.jobId)));
     }
   }
   const rotation = new TokenRotation({
