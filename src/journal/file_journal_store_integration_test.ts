@@ -167,6 +167,11 @@ Deno.test("a journal whose directory is removed while the runner runs is written
     const error = log.records.find((r) => r.level === "error");
     assert.match(String(error?.fields["error"]), /The job journal ".*jobs\.jsonl" was removed/);
     assert.ok(log.records.some((r) => r.msg === "Job journal is written again"));
+    await assert.rejects(
+      FileJournalStore.open(dir),
+      /another runner process uses it/,
+      "the lock is held again",
+    );
     if (Deno.build.os !== "windows") {
       assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
       assert.equal((await Deno.stat(join(dir, JOURNAL_FILE))).mode! & 0o777, 0o600);

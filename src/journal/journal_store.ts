@@ -73,16 +73,6 @@ export class FileJournalStore implements JournalStore {
     try {
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
       await Deno.chmod(dir, 0o700);
-      const lockPath = join(dir, LOCK_FILE);
-      const lock = await Deno.open(lockPath, { write: true, create: true, mode: 0o600 });
-      if (!(await lock.tryLock(true))) {
-        lock.close();
-        throw new JournalStoreError(
-          `Cannot open the job journal "${store.path}": another runner process uses it ` +
-            `("${lockPath}" is locked): each "runner run" needs a config directory of its own`,
-        );
-      }
-      store.#lock = lock;
       store.#file = await store.#openAppend();
     } catch (cause) {
       store.close();
@@ -95,9 +85,31 @@ export class FileJournalStore implements JournalStore {
     return store;
   }
 
+  /**
+   * Takes the lock, again when its file was removed with the directory
+   * (a lock on a removed file keeps no other runner out).
+   */
+  async #holdLock(): Promise<void> {
+    const held = this.#lock;
+    if (held !== null && (await held.stat()).nlink !== 0) return;
+    held?.close();
+    this.#lock = null;
+    const lockPath = join(this.#dir, LOCK_FILE);
+    const lock = await Deno.open(lockPath, { write: true, create: true, mode: 0o600 });
+    if (!(await lock.tryLock(true))) {
+      lock.close();
+      throw new JournalStoreError(
+        `Cannot open the job journal "${this.path}": another runner process uses it ` +
+          `("${lockPath}" is locked): each "runner run" needs a config directory of its own`,
+      );
+    }
+    this.#lock = lock;
+  }
+
   async #openAppend(): Promise<Deno.FsFile> {
     // Again after the directory was removed while the runner ran (see `append`).
     await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await this.#holdLock();
     const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
     // An older file (or a umask-created one) must not stay readable by others.
     await Deno.chmod(this.path, 0o600);
@@ -142,6 +154,7 @@ export class FileJournalStore implements JournalStore {
   async replace(text: string): Promise<void> {
     const temp = `${this.path}.tmp`;
     await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await this.#holdLock();
     const file = await Deno.open(temp, { write: true, create: true, truncate: true, mode: 0o600 });
     try {
       const bytes = encoder.encode(text);
