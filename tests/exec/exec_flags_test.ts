@@ -117,7 +117,7 @@ Deno.test("exec refuses an official flag it does not take, saying so and what to
     [["--runner-monitoring", "x"], new RegExp(`^ERROR: --runner-monitoring ${official}`, "m")],
     [
       ["--docker-privileged"],
-      /^ERROR: --docker-privileged is for the docker executor: add --executor docker/m,
+      /^ERROR: --docker-privileged is for the docker executors: add --executor docker or docker\+ssh/m,
     ],
     [
       ["--kubernetes-image", "alpine"],

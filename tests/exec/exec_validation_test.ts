@@ -54,7 +54,7 @@ Deno.test("exec refuses --docker-image without --executor docker instead of igno
   const files = { ".gitlab-ci.yml": "a:\n  script: [echo]\n" };
   assertRejected(
     await list(files, "--docker-image", "alpine:3"),
-    /^ERROR: --docker-image is for the docker executor: add --executor docker \(the shell executor runs jobs on this host\)$/m,
+    /^ERROR: --docker-image is for the docker executors: add --executor docker or docker\+ssh \(the shell executor runs jobs on this host\)$/m,
   );
   const docker = await list(files, "--executor", "docker", "--docker-image", "alpine:3");
   assert.equal(docker.code, 0, docker.stderr);

@@ -68,13 +68,13 @@ export const SHOWN_SETTING_FLAGS: FlagSpec[] = [
     name: "docker-image",
     type: "string",
     env: "DOCKER_IMAGE",
-    help: "Image for jobs that set no image: (docker executor)",
+    help: "Image for jobs that set no image: (docker and docker+ssh executors)",
   },
   {
     name: "docker-privileged",
     type: "bool",
     env: "DOCKER_PRIVILEGED",
-    help: "Run job containers privileged (docker executor)",
+    help: "Run job containers privileged (docker and docker+ssh executors)",
   },
   {
     name: "docker-volumes",

@@ -112,7 +112,9 @@ Deno.test("every official exec runner flag, and its variable, sets its config ke
         const owner = /^(docker|ssh|custom)-/.exec(flag.name)?.[1];
         const expected = owner !== undefined && owner !== executor &&
             !(executor === "docker+ssh" && (owner === "docker" || owner === "ssh"))
-          ? `--${flag.name} is for the ${owner} executor: add --executor ${owner}`
+          ? owner === "docker"
+            ? `--${flag.name} is for the docker executors: add --executor docker or docker+ssh`
+            : `--${flag.name} is for the ${owner} executor: add --executor ${owner}`
           : `--${flag.name} is an official flag of gitlab-runner exec that runner exec does not take: `;
         if (!error.message.startsWith(expected)) problems.push(error.message);
         continue;

@@ -67,7 +67,7 @@ export function refusalOf(name: string, executor: string): Refusal | null {
     return {
       // Taken, with the executor it is for: the flag is not called one exec lacks.
       flag:
-        `--${name} is for the docker executor: add --executor docker (the ${executor} executor ${
+        `--${name} is for the docker executors: add --executor docker or docker+ssh (the ${executor} executor ${
           executor === "shell" ? "runs jobs on this host" : "does not read it"
         })`,
       // DOCKER_HOST, DOCKER_CERT_PATH… are often set for the docker CLI: a

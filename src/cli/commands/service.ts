@@ -32,7 +32,7 @@ export const SERVICE_FLAGS: FlagSpec[] = [
     name: "user",
     aliases: ["u"],
     type: "string",
-    help: "User to run the jobs as (Windows: service account)",
+    help: "User to run the jobs as (Unix, as root)",
   },
   {
     name: "init-user",
@@ -40,7 +40,12 @@ export const SERVICE_FLAGS: FlagSpec[] = [
     type: "string",
     help: "User the service manager runs the runner as",
   },
-  { name: "password", aliases: ["p"], type: "string", help: "Password of --user (Windows)" },
+  {
+    name: "password",
+    aliases: ["p"],
+    type: "string",
+    help: "Password of a Windows service account (not taken: install is refused on Windows)",
+  },
   { name: "syslog", type: "bool", help: "Setup system logging integration" },
   { name: "user-service", type: "bool", help: "Install as a user service (systemd, non-root)" },
 ];
