@@ -45,6 +45,9 @@ export interface TraceSessionsOptions {
   clock?: Clock;
 }
 
+/** Most unsent log bytes a job's `ended` journal record keeps (see unsentLog). */
+const MAX_UNSENT_LOG_BYTES = 256 * 1024;
+
 export class TraceSessions implements TraceSessionFactory {
   readonly #o: TraceSessionsOptions;
 
@@ -102,6 +105,20 @@ export class TraceSessions implements TraceSessionFactory {
     uploader.start();
     return {
       write: (chunk, stream) => trace.write(chunk, stream),
+      unsentLog: () => {
+        trace.close();
+        const offset = Math.min(uploader.sentBytes, trace.size);
+        const length = trace.size - offset;
+        // Most jobs end with a few seconds of output unsent; a larger end is
+        // not worth a journal line that size.
+        if (length > MAX_UNSENT_LOG_BYTES) return null;
+        return {
+          offset,
+          bytes: trace.read(offset, length),
+          checksum: trace.checksum(),
+          size: trace.size,
+        };
+      },
       finish: async (result: JobResult) => {
         trace.close();
         try {

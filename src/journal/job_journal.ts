@@ -26,7 +26,12 @@ import { mapFailureReason } from "../gitlab/failure_reasons.ts";
 import type { FailureReason } from "../job/failure_reason.ts";
 import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
-import { decodeJournal, encodeRecord, type JournalRecord } from "./journal_record.ts";
+import {
+  decodeJournal,
+  encodeRecord,
+  type JournalLog,
+  type JournalRecord,
+} from "./journal_record.ts";
 import type { JournalStore } from "./journal_store.ts";
 
 /** A job the journal says is in hand (taken, final state not yet reported). */
@@ -49,6 +54,8 @@ export interface JournalResult {
   state: "success" | "failed";
   failureReason?: string;
   exitCode?: number;
+  /** The end of its log GitLab had not confirmed when it ended. */
+  log?: JournalLog;
 }
 
 export interface JobJournalOptions {
@@ -162,6 +169,7 @@ export class JobJournal {
     jobId: number,
     result: { state: "success" | "failed"; failureReason?: FailureReason; exitCode?: number },
     serverReasons: readonly string[],
+    log?: JournalLog | null,
   ): Promise<void> {
     return this.#record({
       type: "ended",
@@ -172,6 +180,7 @@ export class JobJournal {
         ? { failureReason: mapFailureReason(result.failureReason ?? "", serverReasons) }
         : {}),
       ...(result.exitCode ? { exitCode: result.exitCode } : {}),
+      ...(log ? { log } : {}),
       at: this.#now().toISOString(),
     }, { isSyncWaited: false });
   }
@@ -236,6 +245,7 @@ export class JobJournal {
           state: record.state,
           ...(record.failureReason ? { failureReason: record.failureReason } : {}),
           ...(record.exitCode ? { exitCode: record.exitCode } : {}),
+          ...(record.log ? { log: record.log } : {}),
         };
       }
     } else {

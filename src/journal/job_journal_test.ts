@@ -205,3 +205,16 @@ Deno.test("JobJournal skips a record whose url is not a GitLab URL, naming the f
   const warning = log.records.find((r) => /unreadable lines/.test(r.msg));
   assert.deepEqual(warning?.fields, { file: "/state/journal/jobs.jsonl", lines: "1,2" });
 });
+
+Deno.test("JobJournal keeps the unsent end of an ended job's log across a reopen and a compaction", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await journal.taken(RUNNER, { id: 13, token: "t13" });
+  const bytes = new Uint8Array([0, 255, 10, 0x1b, 65]);
+  const log = { offset: 100, bytes, checksum: "crc32:0badf00d", size: 105 };
+  await journal.ended(RUNNER, 13, { state: "success" }, [], log);
+  const reopened = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  await reopened.compact();
+  const again = await JobJournal.open(store, { log: new RecordingLogger(), now });
+  assert.deepEqual(again.inHand()[0]?.result, { state: "success", log });
+});

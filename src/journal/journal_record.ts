@@ -36,12 +36,58 @@ export type JournalRecord =
     state: "success" | "failed";
     failureReason?: string;
     exitCode?: number;
+    /** The end of the job's log GitLab had not confirmed, when small enough to keep. */
+    log?: JournalLog;
     at: string;
   }
   /** GitLab has the final state (or the job is gone there): nothing left to report. */
   | { type: "finished-reported"; jobId: number; url: string; state: string; at: string };
 
 export type JournalRecordType = JournalRecord["type"];
+
+/**
+ * `bytes` are the log from `offset` to its end (`size`), as masked for
+ * GitLab; `checksum` (`crc32:%08x`) is the whole log's. On disk: `log_offset`,
+ * `log_tail` (base64), `log_checksum`, `log_size`.
+ */
+export interface JournalLog {
+  offset: number;
+  bytes: Uint8Array;
+  checksum: string;
+  size: number;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array | null {
+  try {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+function decodeLog(obj: Record<string, unknown>): JournalLog | null {
+  const offset = obj["log_offset"];
+  const size = obj["log_size"];
+  const checksum = obj["log_checksum"];
+  const tail = obj["log_tail"];
+  if (typeof tail !== "string" || typeof checksum !== "string") return null;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size)) return null;
+  const bytes = fromBase64(tail);
+  if (bytes === null || (offset as number) < 0) return null;
+  if ((offset as number) + bytes.length !== size) return null;
+  return { offset: offset as number, bytes, checksum, size: size as number };
+}
 
 /** One line, newline included. */
 export function encodeRecord(record: JournalRecord): string {
@@ -67,6 +113,14 @@ export function encodeRecord(record: JournalRecord): string {
         "state": record.state,
         ...(record.failureReason ? { "failure_reason": record.failureReason } : {}),
         ...(record.exitCode ? { "exit_code": record.exitCode } : {}),
+        ...(record.log
+          ? {
+            "log_offset": record.log.offset,
+            "log_tail": toBase64(record.log.bytes),
+            "log_checksum": record.log.checksum,
+            "log_size": record.log.size,
+          }
+          : {}),
         "at": record.at,
       }) + "\n";
     case "finished-reported":
@@ -126,6 +180,8 @@ export function decodeRecord(line: string): JournalRecord | null {
       if (state !== "success" && state !== "failed") return null;
       const failureReason = field(obj, "failure_reason");
       const exitCode = obj["exit_code"];
+      // A damaged log part only loses the log part: the result still counts.
+      const log = decodeLog(obj);
       return {
         type: "ended",
         jobId: id,
@@ -133,6 +189,7 @@ export function decodeRecord(line: string): JournalRecord | null {
         state,
         ...(failureReason ? { failureReason } : {}),
         ...(Number.isSafeInteger(exitCode) ? { exitCode: exitCode as number } : {}),
+        ...(log ? { log } : {}),
         at,
       };
     }

@@ -11,6 +11,7 @@ import { F } from "../log/fields.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobRef, JobUpdate, TraceTransport } from "../trace/transport.ts";
 import type { JobJournal, JournalJob } from "./job_journal.ts";
+import type { JournalLog } from "./journal_record.ts";
 
 export interface RecoveryOptions {
   /** The GitLab client for the entry (URL) that took the job. */
@@ -131,16 +132,25 @@ async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Ver
   const note = encoder.encode(interruptedNote(job));
   const noteKey = `${job.url}\u0000${job.jobId}`;
   let isNoteSent = options.notedJobs?.has(noteKey) ?? false;
+  const log = job.result?.log;
+  let logState: "complete" | "gap" | null = log ? null : "gap";
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) await sleep(1000 * 2 ** (attempt - 2));
-    if (!isNoteSent) {
+    if (log && logState === null) {
+      const sent = await appendLog(transport, ref, log);
+      if (sent === "gone") return "gone";
+      if (sent === "retry") continue;
+      logState = sent;
+    }
+    // The whole log on GitLab: it reads as if the runner had never stopped.
+    if (logState !== "complete" && !isNoteSent) {
       const traced = await appendNote(transport, ref, note);
       if (traced === "gone") return "gone";
       if (traced === "retry") continue;
       isNoteSent = true;
       options.notedJobs?.add(noteKey);
     }
-    const verdict = await finalUpdate(transport, ref, job, sleep);
+    const verdict = await finalUpdate(transport, ref, job, sleep, logState === "complete");
     if (verdict !== "retry") return verdict;
   }
   return "retry";
@@ -175,23 +185,60 @@ async function appendNote(
   return "retry";
 }
 
+/**
+ * Sends the end of the log the journal kept, from where GitLab's copy ends
+ * (a 416 says where: a PATCH in flight at the crash may have arrived).
+ * "gap": GitLab's copy ends before the kept part, or past it; then only
+ * the note goes.
+ */
+async function appendLog(
+  transport: TraceTransport,
+  ref: JobRef,
+  log: JournalLog,
+): Promise<"complete" | "gap" | "gone" | "retry"> {
+  let offset = log.offset;
+  for (let i = 0; i < MAX_RANGE_LOOPS; i++) {
+    // Confirmed by GitLab before the crash.
+    if (offset === log.size && log.bytes.length === 0) return "complete";
+    const result = await transport.patchTrace(ref, log.bytes.subarray(offset - log.offset), offset);
+    switch (result.kind) {
+      case "accepted":
+        return "complete";
+      case "range-mismatch":
+        if (result.serverSize < log.offset || result.serverSize > log.size) return "gap";
+        if (result.serverSize === log.size) return "complete";
+        offset = result.serverSize;
+        continue;
+      case "abort":
+      case "not-found":
+        return "gone";
+      case "failed":
+        return "retry";
+    }
+  }
+  return "retry";
+}
+
 async function finalUpdate(
   transport: TraceTransport,
   ref: JobRef,
   job: JournalJob,
   sleep: (ms: number) => Promise<void>,
+  isLogComplete: boolean,
 ): Promise<Verdict> {
   // The result the job ended with, else a crash's.
+  const log = job.result?.log;
   const update: JobUpdate = job.result
     ? {
       state: job.result.state,
       ...(job.result.failureReason ? { failureReason: job.result.failureReason } : {}),
       ...(job.result.exitCode ? { exitCode: job.result.exitCode } : {}),
+      // GitLab checks the log it stored against these, as after any job.
+      ...(isLogComplete && log ? { checksum: log.checksum, bytesize: log.size } : {}),
     }
     : { state: "failed", failureReason: "runner_system_failure" };
   for (let i = 0; i < MAX_ACCEPTED_LOOPS; i++) {
-    // No checksum: the journal does not hold the trace, and GitLab checks
-    // only what it is given.
+    // Without the whole log no checksum: GitLab checks only what it is given.
     const result = await transport.updateJob(ref, update);
     switch (result.kind) {
       case "ok":
@@ -203,6 +250,13 @@ async function finalUpdate(
         await sleep(Math.min(result.updateIntervalSeconds ?? 3, 60) * 1000);
         continue;
       case "trace-invalid":
+        // GitLab's copy differs from the kept checksum: the state without it.
+        if (update.checksum !== undefined) {
+          delete update.checksum;
+          delete update.bytesize;
+          continue;
+        }
+        return "retry";
       case "failed":
         return "retry";
     }

@@ -187,3 +187,61 @@ Deno.test("a later try with the same notedJobs does not append the note again", 
   assert.deepEqual(outcome.reported, [12]);
   assert.equal(gitlab.traceText.split("Runner restarted").length - 1, 1);
 });
+
+async function endedWithLog(
+  id: number,
+  token: string,
+  log: { offset: number; text: string; checksum: string },
+): Promise<JobJournal> {
+  const store = new MemoryJournalStore();
+  const first = await JobJournal.open(store, { log: new RecordingLogger() });
+  await first.taken(RUNNER, { id, token });
+  await first.started(RUNNER, id);
+  const bytes = new TextEncoder().encode(log.text);
+  await first.ended(RUNNER, id, { state: "success" }, [], {
+    offset: log.offset,
+    bytes,
+    checksum: log.checksum,
+    size: log.offset + bytes.length,
+  });
+  return await JobJournal.open(store, { log: new RecordingLogger() });
+}
+
+Deno.test("the end of an ended job's log kept in the journal goes from where GitLab's copy ends, then the state with its checksum, no note", async () => {
+  // GitLab had "line 1\n" confirmed; a PATCH in flight at the crash brought "li" too.
+  const journal = await endedWithLog(14, "glcbt-14", {
+    offset: 7,
+    text: "line 2\nJob succeeded\n",
+    checksum: "crc32:12345678",
+  });
+  const gitlab = new FakeTraceTransport("glcbt-14", "line 1\nli");
+  const outcome = await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+  });
+  assert.deepEqual(outcome.reported, [14]);
+  assert.equal(gitlab.traceText, "line 1\nline 2\nJob succeeded\n");
+  assert.deepEqual(gitlab.updates, [{
+    state: "success",
+    checksum: "crc32:12345678",
+    bytesize: 28,
+  }]);
+});
+
+Deno.test("a kept end of a log that does not join GitLab's copy is not sent: the note says the end may be missing", async () => {
+  const journal = await endedWithLog(15, "glcbt-15", {
+    offset: 50,
+    text: "the end\n",
+    checksum: "crc32:12345678",
+  });
+  const gitlab = new FakeTraceTransport("glcbt-15", "only 10 b\n");
+  await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+  });
+  assert.doesNotMatch(gitlab.traceText, /the end\n/);
+  assert.match(gitlab.traceText, /^only 10 b\n.*the end of its log may be missing/s);
+  assert.deepEqual(gitlab.updates, [{ state: "success" }]);
+});

@@ -51,6 +51,20 @@ export interface TraceSession {
   write(chunk: Uint8Array, stream?: OutputStream): void;
   /** Final flush and `PUT jobs/<id>`; resolves true once GitLab has it. */
   finish(result: JobResult): Promise<boolean>;
+  /**
+   * Ends the output (nothing more is written) and returns what GitLab has
+   * not confirmed of the log yet, for the journal's `ended` record; null
+   * when it is too large to keep there. Called at most once, before `finish`.
+   */
+  unsentLog?(): UnsentLog | null;
+}
+
+/** The end of a job's log GitLab has not confirmed, and the whole log's checksum and size. */
+export interface UnsentLog {
+  offset: number;
+  bytes: Uint8Array;
+  checksum: string;
+  size: number;
 }
 
 export interface TraceCallbacks {
@@ -100,12 +114,16 @@ export interface JobObserver {
 export interface JobRecorder {
   taken(runner: RunnerConfig, job: { id: number; token: string }): Promise<void>;
   started(runner: RunnerConfig, jobId: number): Promise<void>;
-  /** The job's result, before its final update: reported so at the next start if that fails. */
+  /**
+   * The job's result, before its final update: reported so at the next
+   * start if that fails, with `log`, the end of its log GitLab may lack.
+   */
   ended(
     runner: RunnerConfig,
     jobId: number,
     result: JobResult,
     serverReasons: readonly string[],
+    log?: UnsentLog | null,
   ): Promise<void>;
   reported(runner: RunnerConfig, jobId: number, state: string): Promise<void>;
 }
@@ -269,8 +287,15 @@ export class JobSupervisor implements JobHandler {
         (fn) => cancel = fn,
       );
     }
-    await this.#opts.journal?.ended(runner, job.id, result, job.features.failureReasons);
-    const delivered = await (await trace()).finish(result);
+    const ending = await trace();
+    await this.#opts.journal?.ended(
+      runner,
+      job.id,
+      result,
+      job.features.failureReasons,
+      this.#opts.journal ? ending.unsentLog?.() : null,
+    );
+    const delivered = await ending.finish(result);
     if (!delivered) {
       log.error("Final job state could not be sent to GitLab", { "state": result.state });
     } // Undelivered, it stays in the journal: the next start reports it.

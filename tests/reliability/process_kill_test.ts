@@ -174,7 +174,9 @@ Deno.test("a job that succeeded but whose final update GitLab never took is repo
   const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
   assert.equal(state.status, "success", second.log);
   assert.match(state.trace, /all done\n/);
-  assert.match(state.trace, /Runner restarted: the job had succeeded before the runner stopped/);
+  // GitLab had the whole log: the update carries its checksum, and no note is needed.
+  assert.doesNotMatch(state.trace, /Runner restarted/);
+  assert.ok(gitlab.checkTrace(job.id).ok, JSON.stringify(gitlab.checkTrace(job.id)));
   // Logged once GitLab took the update, which the wait above may see first.
   await second.waitForLog(/Interrupted job reported as success/);
 });
@@ -327,4 +329,32 @@ Deno.test("a job whose final update the runner gave up on is reported once GitLa
   assert.match(state.trace, /all done\n/);
   assert.doesNotMatch(state.trace, /Runner restarted/, "no restart note: the runner never stopped");
   assert.match(runner.log, /Trying again to report jobs GitLab has no final state of/);
+});
+
+Deno.test("kill -9 after the script ended, while the end of its log is on its way: the restart delivers the whole log and the result", async () => {
+  await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
+  const r = gitlab.createRunner({ kind: "created" });
+  await using first = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  const job = gitlab.enqueueJob({
+    script: ["echo started", "sleep 6", "for i in $(seq 1 300); do echo end-$i; done"],
+    variables: NO_GIT,
+  });
+  await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
+    what: `job ${job.id} started`,
+  });
+  // GitLab stops taking the log: the final attempt cannot send its end.
+  gitlab.injectFault({ endpoint: "patch_trace", drop: true });
+  await first.waitForLog(/Final job update failed; trying again/, 90_000);
+  first.signal("SIGKILL");
+  await first.exited();
+  assert.equal(gitlab.jobOf(job.id).status, "running");
+  assert.doesNotMatch(gitlab.jobOf(job.id).trace, /end-300/);
+  gitlab.clearFaults();
+  await using second = restartRunner(first);
+  const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
+  assert.equal(state.status, "success", second.log);
+  assert.match(state.trace, /\nend-1\n[^]*\nend-300\n[^]*Job succeeded/);
+  assert.doesNotMatch(state.trace, /Runner restarted/);
+  const check = gitlab.checkTrace(job.id);
+  assert.ok(check.ok, `GitLab checked the whole log: ${JSON.stringify(check)}`);
 });
