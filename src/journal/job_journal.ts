@@ -63,6 +63,11 @@ export interface JobJournalOptions {
   now?: () => Date;
   /** Rewrite the file with only the jobs in hand after this many appended records. Default 1000. */
   compactAfterRecords?: number;
+  /**
+   * Or after this many bytes of records (an ended record may keep up to
+   * 256 KiB of a job's log). Default 16 MiB.
+   */
+  compactAfterBytes?: number;
 }
 
 /** What the journal needs to know of a runner entry; RunnerConfig fits. */
@@ -88,6 +93,7 @@ export class JobJournal {
   readonly #log: Logger;
   readonly #now: () => Date;
   readonly #compactAfter: number;
+  readonly #compactAfterBytes: number;
   readonly #inHand = new Map<string, JournalJob>();
   #queue: Pending[] = [];
   #compactWaiters: Array<() => void> = [];
@@ -96,6 +102,7 @@ export class JobJournal {
   /** A compaction is replacing the file: records wait for the new one. */
   #isReplacing = false;
   #appendedSinceCompact = 0;
+  #appendedBytesSinceCompact = 0;
   #isBroken = false;
   /** A record was written that no fsync has covered yet. */
   #isUnsynced = false;
@@ -107,6 +114,7 @@ export class JobJournal {
     this.#log = options.log;
     this.#now = options.now ?? (() => new Date());
     this.#compactAfter = options.compactAfterRecords ?? 1000;
+    this.#compactAfterBytes = options.compactAfterBytes ?? 16 * 1024 * 1024;
   }
 
   /**
@@ -302,6 +310,7 @@ export class JobJournal {
     if (isWritten && options.isSyncWaited === false) {
       this.#isUnsynced = true;
       this.#appendedSinceCompact++;
+      this.#appendedBytesSinceCompact += text.length;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
@@ -327,6 +336,7 @@ export class JobJournal {
         const wasBroken = this.#isBroken;
         const isAppended = await this.#write(() => this.#store.append(unwritten));
         this.#appendedSinceCompact += batch.length;
+        for (const p of batch) this.#appendedBytesSinceCompact += p.text.length;
         // Before these records count as on disk, the file gets everything in
         // memory again: when its file (or directory) was removed, and when it
         // could not be written until now (records of the outage missing, a
@@ -335,7 +345,10 @@ export class JobJournal {
         if (!isAppended || wasBroken) await this.#rewrite();
         for (const p of batch) p.done();
       }
-      if (this.#isCompactRequested || this.#appendedSinceCompact >= this.#compactAfter) {
+      if (
+        this.#isCompactRequested || this.#appendedSinceCompact >= this.#compactAfter ||
+        this.#appendedBytesSinceCompact >= this.#compactAfterBytes
+      ) {
         const waiters = this.#compactWaiters;
         this.#compactWaiters = [];
         this.#isCompactRequested = false;
@@ -353,6 +366,7 @@ export class JobJournal {
     await this.#write(() => this.#store.replace(this.#snapshot()));
     this.#isReplacing = false;
     this.#appendedSinceCompact = 0;
+    this.#appendedBytesSinceCompact = 0;
   }
 
   /** Resolves whether `op` succeeded; a failure is logged once per outage. */

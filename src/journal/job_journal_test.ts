@@ -218,3 +218,27 @@ Deno.test("JobJournal keeps the unsent end of an ended job's log across a reopen
   const again = await JobJournal.open(store, { log: new RecordingLogger(), now });
   assert.deepEqual(again.inHand()[0]?.result, { state: "success", log });
 });
+
+Deno.test("JobJournal compacts after compactAfterBytes of records too: kept log ends do not grow the file for 1000 jobs", async () => {
+  const store = new MemoryJournalStore();
+  const journal = await JobJournal.open(store, {
+    log: new RecordingLogger(),
+    now,
+    compactAfterBytes: 20_000,
+  });
+  const bytes = new Uint8Array(6000).fill(120);
+  for (let id = 1; id <= 4; id++) {
+    await journal.taken(RUNNER, { id, token: `t${id}` });
+    await journal.ended(RUNNER, id, { state: "success" }, [], {
+      offset: 0,
+      bytes,
+      checksum: "crc32:00000000",
+      size: 6000,
+    });
+    await journal.reported(RUNNER, id, "success");
+  }
+  await journal.taken(RUNNER, { id: 5, token: "t5" });
+  await journal.close();
+  assert.ok(store.replaces >= 2, `compacted on open and on size: ${store.replaces} replaces`);
+  assert.ok(store.text.length < 20_000, `journal is ${store.text.length} bytes`);
+});
