@@ -44,6 +44,8 @@ export interface JournalJob {
   jobToken: string;
   /** GitLab accepted it and the executor was about to start. */
   isStarted: boolean;
+  /** The restart note is already in its log on GitLab (a start before this one got that far). */
+  isNoted?: boolean;
   takenAt: string;
   /** How it ended, when it did before its final update reached GitLab (the `ended` record). */
   result?: JournalResult;
@@ -193,6 +195,14 @@ export class JobJournal {
     }, { isSyncWaited: false });
   }
 
+  /** The restart note reached the job's log on GitLab. Not waiting for the disk. */
+  noted(runner: JournalRunner, jobId: number): Promise<void> {
+    return this.#record(
+      { type: "noted", jobId, url: runner.url, at: this.#now().toISOString() },
+      { isSyncWaited: false },
+    );
+  }
+
   /**
    * GitLab has the final state, or the job is gone there (`state` says which,
    * for people). Not waiting for the disk.
@@ -246,6 +256,9 @@ export class JobJournal {
     } else if (record.type === "started") {
       const job = this.#inHand.get(key);
       if (job) job.isStarted = true;
+    } else if (record.type === "noted") {
+      const job = this.#inHand.get(key);
+      if (job) job.isNoted = true;
     } else if (record.type === "ended") {
       const job = this.#inHand.get(key);
       if (job) {
@@ -284,6 +297,9 @@ export class JobJournal {
           ...job.result,
           at: job.takenAt,
         });
+      }
+      if (job.isNoted) {
+        text += encodeRecord({ type: "noted", jobId: job.jobId, url: job.url, at: job.takenAt });
       }
     }
     return text;

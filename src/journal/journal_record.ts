@@ -41,6 +41,8 @@ export type JournalRecord =
     at: string;
   }
   /** GitLab has the final state (or the job is gone there): nothing left to report. */
+  /** The restart note is in the job's log on GitLab: a later start does not append it again. */
+  | { type: "noted"; jobId: number; url: string; at: string }
   | { type: "finished-reported"; jobId: number; url: string; state: string; at: string };
 
 export type JournalRecordType = JournalRecord["type"];
@@ -102,6 +104,7 @@ export function encodeRecord(record: JournalRecord): string {
         "at": record.at,
       }) + "\n";
     case "started":
+    case "noted":
       return JSON.stringify({ ...base, "at": record.at }) + "\n";
     case "ended":
       return JSON.stringify({
@@ -171,6 +174,8 @@ export function decodeRecord(line: string): JournalRecord | null {
     }
     case "started":
       return { type: "started", jobId: id, url, at };
+    case "noted":
+      return { type: "noted", jobId: id, url, at };
     case "ended": {
       const state = obj["state"];
       if (state !== "success" && state !== "failed") return null;

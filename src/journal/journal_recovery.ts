@@ -93,7 +93,10 @@ export async function reportInterruptedJobs(
     });
     let verdict: Verdict;
     try {
-      verdict = await reportOne(job, options);
+      verdict = await reportOne(job, {
+        ...options,
+        onNoted: () => journal.noted({ url: job.url, token: "" }, job.jobId),
+      });
     } catch (err) {
       // Our bug or a record we cannot use: one job must not stop the start.
       log.error("Cannot report the interrupted job", { [F.ERROR]: (err as Error).message });
@@ -124,14 +127,17 @@ export async function reportInterruptedJobs(
   return outcome;
 }
 
-async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Verdict> {
+async function reportOne(
+  job: JournalJob,
+  options: RecoveryOptions & { onNoted(): Promise<void> },
+): Promise<Verdict> {
   const transport = options.transportFor(job);
   const sleep = options.sleep ?? realSleep;
   const attempts = options.attempts ?? 5;
   const ref: JobRef = { id: job.jobId, token: job.jobToken };
   const note = encoder.encode(interruptedNote(job));
   const noteKey = `${job.url}\u0000${job.jobId}`;
-  let isNoteSent = options.notedJobs?.has(noteKey) ?? false;
+  let isNoteSent = (job.isNoted ?? false) || (options.notedJobs?.has(noteKey) ?? false);
   const log = job.result?.log;
   let logState: "complete" | "gap" | null = log ? null : "gap";
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -149,6 +155,7 @@ async function reportOne(job: JournalJob, options: RecoveryOptions): Promise<Ver
       if (traced === "retry") continue;
       isNoteSent = true;
       options.notedJobs?.add(noteKey);
+      await options.onNoted();
     }
     const verdict = await finalUpdate(transport, ref, job, sleep, logState === "complete");
     if (verdict !== "retry") return verdict;

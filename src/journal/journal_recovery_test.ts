@@ -245,3 +245,25 @@ Deno.test("a kept end of a log that does not join GitLab's copy is not sent: the
   assert.match(gitlab.traceText, /^only 10 b\n.*the end of its log may be missing/s);
   assert.deepEqual(gitlab.updates, [{ state: "success" }]);
 });
+
+Deno.test("a start that dies after the note and before the final update: the next start does not append the note again", async () => {
+  const { store, journal } = await journalWith([{ id: 16, token: "glcbt-16", started: true }]);
+  const gitlab = new FakeTraceTransport("glcbt-16", "out\n");
+  gitlab.updateScript = [{ kind: "failed", error: "503" }];
+  const first = await reportInterruptedJobs(journal, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+    attempts: 1,
+  });
+  assert.deepEqual(first.kept, [16]);
+  // That runner is killed; the next one opens the same journal.
+  const next = await JobJournal.open(store, { log: new RecordingLogger() });
+  const second = await reportInterruptedJobs(next, {
+    transportFor: () => gitlab,
+    log: new RecordingLogger(),
+    sleep: noSleep,
+  });
+  assert.deepEqual(second.reported, [16]);
+  assert.equal(gitlab.traceText.split("Runner restarted").length - 1, 1, gitlab.traceText);
+});
