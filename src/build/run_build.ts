@@ -667,6 +667,19 @@ class Build {
           `the GIT_CLONE_PATH="${clonePath}" has to be within "${buildsDir}"`,
         );
       }
+      // runner exec's get_sources empties the project directory before it
+      // extracts the working tree (workspaceScript): in the builds directory
+      // itself that would remove every other project and job directory there
+      // (and all of a builds_dir that is $HOME or /). exec's local copy keeps
+      // out of it the same way (executor_job_runner.ts).
+      if (dir === root && this.#o.workspaceArchive !== undefined) {
+        throw new JobFailedError(
+          "runner_configuration_error",
+          `the GIT_CLONE_PATH="${clonePath}" is the builds directory "${buildsDir}": ` +
+            "runner exec empties the project directory before extracting the working tree " +
+            "into it, so it has to be a directory within the builds directory",
+        );
+      }
       return dir;
     }
     let dir = shared

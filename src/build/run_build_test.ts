@@ -86,6 +86,7 @@ async function build(
     prepareErrors?: Error[];
     terminal?: (h: Harness) => BuildTerminal;
     isCleanupDeferred?: boolean;
+    workspaceArchive?: Uint8Array;
   } = {},
 ): Promise<{ result: BuildResult } & Harness> {
   const output = new CollectedOutput();
@@ -120,6 +121,7 @@ async function build(
   if (options.hooks) runOptions.hooks = options.hooks(h);
   if (options.terminal) runOptions.terminal = options.terminal(h);
   if (options.isCleanupDeferred) runOptions.isCleanupDeferred = true;
+  if (options.workspaceArchive) runOptions.workspaceArchive = options.workspaceArchive;
   const result = await runBuild(runOptions);
   return { result, ...h };
 }
@@ -655,6 +657,43 @@ Deno.test("runBuild rejects GIT_CLONE_PATH unless custom_build_dir is enabled", 
   });
   const escaped = await build({ job: outside, runner: runner({ customBuildDirEnabled: true }) });
   assert.match(escaped.result.message ?? "", /has to be within "\/builds"/);
+});
+
+Deno.test("runner exec's workspace archive is never extracted into the builds directory itself, which get_sources would empty", async () => {
+  const cloneInto = (value: string) => {
+    const job = jobSpec();
+    job.variables.push({
+      key: "GIT_CLONE_PATH",
+      value,
+      public: true,
+      file: false,
+      masked: false,
+      raw: false,
+    });
+    return job;
+  };
+  const workspaceArchive = new Uint8Array(1024);
+  const customBuildDir = runner({ customBuildDirEnabled: true });
+  for (const value of ["/builds", "/builds/", "/builds/.", "$CI_BUILDS_DIR"]) {
+    const { result, executor } = await build({
+      job: cloneInto(value),
+      runner: customBuildDir,
+      workspaceArchive,
+    });
+    assert.equal(result.failureReason, "runner_configuration_error", value);
+    assert.match(result.message ?? "", /is the builds directory "\/builds"/);
+    assert.ok(!executor.stages.includes("get_sources"), value);
+  }
+  // A directory below it is the job's to choose; without the archive (runner run) so is the builds directory.
+  const below = await build({
+    job: cloneInto("/builds/mine"),
+    runner: customBuildDir,
+    workspaceArchive,
+  });
+  assert.deepEqual(below.result, { state: "success" });
+  assert.match(below.executor.scriptOf("get_sources"), /^cd \/builds\/mine$/m);
+  const run = await build({ job: cloneInto("/builds"), runner: customBuildDir });
+  assert.deepEqual(run.result, { state: "success" });
 });
 
 Deno.test("a job variable setting a feature flag this runner ignores gets a warning in the job log", async () => {
