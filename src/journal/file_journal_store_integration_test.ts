@@ -181,3 +181,31 @@ Deno.test("a journal whose directory is removed while the runner runs is written
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a journal file truncated while the runner runs is written again before the next job counts as taken", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "journal-" });
+  try {
+    const log = new RecordingLogger();
+    const journal = await JobJournal.open(await FileJournalStore.open(dir), { log });
+    await journal.taken(RUNNER, { id: 41, token: "glcbt-41" });
+    await journal.started(RUNNER, 41);
+    await Deno.truncate(join(dir, JOURNAL_FILE), 0);
+    await journal.taken(RUNNER, { id: 42, token: "glcbt-42" });
+    const reopened = await JobJournal.open(
+      new MemoryJournalStore(await Deno.readTextFile(join(dir, JOURNAL_FILE))),
+      { log: new RecordingLogger() },
+    );
+    assert.deepEqual(reopened.inHand().map((j) => [j.jobId, j.isStarted]), [[41, true], [
+      42,
+      false,
+    ]]);
+    const error = log.records.find((r) => r.level === "error");
+    assert.match(String(error?.fields["error"]), /The job journal ".*jobs\.jsonl" was truncated/);
+    // Records after the rewrite are not taken for a truncation.
+    await journal.taken(RUNNER, { id: 43, token: "glcbt-43" });
+    assert.equal(log.records.filter((r) => r.level === "error").length, 1);
+    await journal.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -61,6 +61,8 @@ export class FileJournalStore implements JournalStore {
   readonly #dir: string;
   #file: Deno.FsFile | null = null;
   #lock: Deno.FsFile | null = null;
+  /** What the file holds by our writes: less on disk means someone truncated it. */
+  #size = 0;
 
   private constructor(dir: string) {
     this.#dir = dir;
@@ -113,6 +115,7 @@ export class FileJournalStore implements JournalStore {
     const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
     // An older file (or a umask-created one) must not stay readable by others.
     await Deno.chmod(this.path, 0o600);
+    this.#size = (await file.stat()).size;
     return file;
   }
 
@@ -130,19 +133,37 @@ export class FileJournalStore implements JournalStore {
     if (file === null) throw new JournalStoreError(`The job journal "${this.path}" is not open`);
     const bytes = encoder.encode(text);
     let written = 0;
-    while (written < bytes.byteLength) written += file.writeSync(bytes.subarray(written));
+    while (written < bytes.byteLength) {
+      const n = file.writeSync(bytes.subarray(written));
+      written += n;
+      this.#size += n;
+    }
   }
 
   async append(text: string): Promise<void> {
     const file = this.#file ?? (this.#file = await this.#openAppend());
     const bytes = encoder.encode(text);
     let written = 0;
-    while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
+    while (written < bytes.byteLength) {
+      const n = await file.write(bytes.subarray(written));
+      written += n;
+      this.#size += n;
+    }
     await file.sync();
     // Writes to a file whose name was removed (the state directory deleted by
     // a cleaner or an operator) succeed, into an inode nobody will read after
-    // a crash. Checked here, where `taken` waits: the caller rewrites the file.
-    if ((await file.stat()).nlink === 0) {
+    // a crash; a file truncated meanwhile (`: > jobs.jsonl`) lost the records
+    // before. Checked here, where `taken` waits: the caller rewrites the file.
+    // (Taken before the stat: a write meanwhile only makes the file larger.)
+    const expected = this.#size;
+    const info = await file.stat();
+    if (info.size < expected && info.nlink !== 0) {
+      throw new JournalStoreError(
+        `The job journal "${this.path}" was truncated while the runner used it ` +
+          `(${info.size} bytes, ${expected} written)`,
+      );
+    }
+    if (info.nlink === 0) {
       this.#file = null;
       file.close();
       throw new JournalStoreError(
