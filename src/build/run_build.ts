@@ -818,6 +818,17 @@ class Build {
     const archive = this.#o.workspaceArchive;
     if (archive !== undefined) {
       this.#throwIfStopped();
+      if (archive.length > MAX_WORKSPACE_ARCHIVE_BYTES) {
+        const mib = (bytes: number) => Math.floor(bytes / (1 << 20));
+        throw new JobFailedError(
+          "runner_system_failure",
+          `The working tree from runner exec is ${
+            mib(archive.length)
+          } MiB as an archive (with .git), more than the ${
+            mib(MAX_WORKSPACE_ARCHIVE_BYTES)
+          } MiB a get_sources script can carry to where the job runs`,
+        );
+      }
       const timeoutMs = this.#stageTimeoutMs(
         "get_sources_timeout",
         this.#o.runner.getSourcesTimeout,
@@ -1144,6 +1155,16 @@ function unquotableRunnerSetting(runner: RunnerConfig): string | null {
     .find((v) => isShellVariableName(v.key) && v.value.includes("\0"));
   return variable ? `the value of variable "${variable.key}" (the runner's environment)` : null;
 }
+
+/**
+ * The largest workspace archive a get_sources script carries: as base64
+ * wrapped at 76 columns (4/3 and 77/76 of its bytes) the script must stay a
+ * JavaScript string, at most 2^29 - 24 UTF-16 units in V8, with room for the
+ * rest of the script. Beyond it btoa and the script writer failed with
+ * "Cannot encode string: string contains characters outside of the Latin1
+ * range" or "Invalid string length", naming nothing.
+ */
+const MAX_WORKSPACE_ARCHIVE_BYTES = Math.floor(((2 ** 29 - 24 - (1 << 20)) * 3 / 4) * 76 / 77);
 
 /** `bytes` as base64, built in slices: one spread of megabytes overflows the call stack. */
 function base64Of(bytes: Uint8Array): string {

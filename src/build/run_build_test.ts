@@ -696,6 +696,21 @@ Deno.test("runner exec's workspace archive is never extracted into the builds di
   assert.deepEqual(run.result, { state: "success" });
 });
 
+Deno.test("runner exec's workspace archive too large for a job script fails the job saying so, before get_sources runs", async () => {
+  // 400 MiB: as base64 in the script, more than the longest string JavaScript holds.
+  // Untouched, the zeroed pages are not allocated.
+  const { result, executor, output } = await build({
+    workspaceArchive: new Uint8Array(400 << 20),
+  });
+  assert.equal(result.failureReason, "runner_system_failure");
+  assert.match(
+    result.message ?? "",
+    /^The working tree from runner exec is 400 MiB as an archive \(with \.git\), more than the \d+ MiB a get_sources script can carry/,
+  );
+  assert.ok(!executor.stages.includes("get_sources"));
+  assert.doesNotMatch(output.text(), /Latin1|Invalid string length/);
+});
+
 Deno.test("a job variable setting a feature flag this runner ignores gets a warning in the job log", async () => {
   const { output } = await build({
     job: jobSpec({
