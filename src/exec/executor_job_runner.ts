@@ -23,6 +23,7 @@ import {
   type SweptEvent,
 } from "../executors/process_protocol.ts";
 import type { JobSpec } from "../job/job_spec.ts";
+import { JobFailedError } from "../job/failure_reason.ts";
 import type { ExecutorPermissions } from "../poller/executor_permissions.ts";
 import type { ExecutorLauncher, ExecutorProcess } from "../poller/process_launcher.ts";
 import { isDockerOwner, sweepLeftovers } from "../poller/leftover_sweep.ts";
@@ -188,9 +189,10 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
    * `GIT_CLONE_PATH` when the runner entry lets jobs choose it
    * (`custom_build_dir`, on for docker), as the build resolves it
    * (run_build.ts), else `hostProjectDir`. A path the build refuses (outside
-   * the builds directory) is not written: the job fails saying why. Nor is
-   * the builds directory itself, which the copy would clear of other jobs'
-   * directories.
+   * the builds directory) is not written: the job fails saying why. The
+   * builds directory itself is refused here: the copy would clear it of other
+   * jobs' directories, and a copy put elsewhere left the job in a directory
+   * without the project's files.
    */
   #projectDirOf(job: JobSpec, slot: number): string {
     const { runner, shortToken, hostBuildsDir } = this.#o;
@@ -209,6 +211,14 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
     if (clonePath === "") return this.hostProjectDir(slot);
     const dir = joinPath(clonePath);
     const root = joinPath(buildsDir);
+    if (dir === root) {
+      throw new JobFailedError(
+        "runner_configuration_error",
+        `the GIT_CLONE_PATH="${clonePath}" is the builds directory "${buildsDir}": runner exec ` +
+          "copies the project into the project directory, clearing what else is there, so it " +
+          "has to be a directory within the builds directory",
+      );
+    }
     if (!dir.startsWith(root.endsWith("/") ? root : `${root}/`)) return this.hostProjectDir(slot);
     return joinPath(hostBuildsDir, dir.slice(root.length));
   }
@@ -367,6 +377,7 @@ export class ExecutorJobRunner implements JobAttemptRunner, AsyncDisposable {
       archive = await this.#deliverWorkspace(spec, options.slot);
     } catch (error) {
       child.kill("SIGKILL");
+      if (error instanceof JobFailedError) return await fail(error.reason, error.message);
       const cause = (error as Error).cause;
       return await fail(
         "runner_system_failure",

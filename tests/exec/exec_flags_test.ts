@@ -204,6 +204,26 @@ Deno.test("a job's GIT_CLONE_PATH (--custom_build_dir-enabled) gets the copy of 
   );
 });
 
+Deno.test("a job's GIT_CLONE_PATH that is the builds directory itself is refused, not run without the project's files", async () => {
+  await using project = await SampleProject.create({
+    ".gitlab-ci.yml": `job:
+  variables:
+    GIT_CLONE_PATH: $CI_BUILDS_DIR
+  script:
+    - cat notes.txt
+`,
+    "notes.txt": "the project's notes\n",
+  });
+  const run = await project.exec("--custom_build_dir-enabled");
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(
+    run.stdout,
+    /the GIT_CLONE_PATH=".*" is the builds directory ".*": runner exec copies the project/,
+  );
+  assert.match(run.stdout, /failed: runner configuration error/);
+  assert.doesNotMatch(run.stdout, /notes\.txt: No such file/);
+});
+
 Deno.test({
   name:
     "exec's docker flags and their variables act on docker jobs: image, volumes, pull policy, env, builds directory",
