@@ -10,7 +10,8 @@
  * jobs do not wait for `check_interval`, and entries sharing `concurrent` take
  * turns. When GitLab has no job, a loop sleeps `check_interval`; it asks again
  * at once, keeping its slot, only when GitLab said the queue changed, at most
- * MAX_IMMEDIATE_ASKS times in a row. Entries that
+ * MAX_IMMEDIATE_ASKS times in a row. Other requests of an entry start at most
+ * once per `check_interval`, however many loops it has. Entries that
  * fail `unhealthy_requests_limit` requests in a row rest for
  * `unhealthy_interval`. `apply()` takes a new config at any time: running jobs
  * keep the settings they started with.
@@ -123,6 +124,15 @@ interface Entry {
   /** See RequestConcurrency. */
   adaptiveLimit: number;
   usedLimit: number;
+  /**
+   * When the next request that is not a follow-up (of a job, or of "the queue
+   * changed") may start: such requests go out once per `check_interval`
+   * whatever the number of request loops, as upstream feeds each runner to its
+   * workers once per interval. `request_concurrency` only lets requests GitLab
+   * holds overlap; each loop asking on its own clock multiplied the requests an
+   * idle GitLab got by it.
+   */
+  nextCheckAt: number;
   /** Request loops alive; each has an index below `requestConcurrency` and `concurrent`. */
   loops: Set<Promise<void>>;
   loopIndexes: Set<number>;
@@ -232,6 +242,7 @@ export class Poller {
       unhealthyUntil: 0,
       adaptiveLimit: 0,
       usedLimit: Math.max(1, runner.requestConcurrency),
+      nextCheckAt: 0,
       loops: new Set(),
       loopIndexes: new Set(),
     };
@@ -333,6 +344,8 @@ export class Poller {
      * (one of them might hold it in a long poll of its own meanwhile).
      */
     let hasSlot = false;
+    /** The next request follows a job this loop got: it goes out at once (see Entry.nextCheckAt). */
+    let isFollowUp = false;
     while (!stopped.aborted) {
       // request_concurrency or concurrent lowered by a reload: the extra loops end.
       if (index >= this.#loopCount(entry)) break;
@@ -343,6 +356,14 @@ export class Poller {
         await this.#sleep(entry.unhealthyUntil - now, stopped);
         continue;
       }
+      if (!hasSlot && !isFollowUp) {
+        if (entry.nextCheckAt > now) {
+          await this.#sleep(entry.nextCheckAt - now, stopped);
+          continue;
+        }
+        entry.nextCheckAt = now + this.#checkIntervalMs;
+      }
+      isFollowUp = false;
       if (hasSlot) {
         hasSlot = false;
         entry.requesting++;
@@ -421,7 +442,10 @@ export class Poller {
       if (gotJob) immediateAsks = 0;
       // The next request waits for a slot: with all of them taken by jobs, it
       // goes out the moment one of those jobs ends.
-      if (gotJob && !entry.config.strictCheckInterval) continue;
+      if (gotJob && !entry.config.strictCheckInterval) {
+        isFollowUp = true;
+        continue;
+      }
       if (isReasking) {
         immediateAsks++;
         hasSlot = true;

@@ -357,12 +357,13 @@ Deno.test("a runner removed and put back by reloads while its job runs keeps tha
     },
     reject: () => Promise.resolve(),
   };
+  const time = new SteppedTime();
   const p = new Poller({
     log: new SilentLogger(),
     sourceFor: () => source,
     handler: recording,
-    sleep: (_ms, signal) =>
-      new Promise((resolve) => signal.addEventListener("abort", () => resolve())),
+    sleep: time.sleep,
+    now: () => time.now,
   });
   const config = { ...defaultConfig(), concurrent: 2, runners: [runner("a")] };
   p.apply(config);
@@ -376,6 +377,8 @@ Deno.test("a runner removed and put back by reloads while its job runs keeps tha
   assert.equal(p.runningJobs, 1, "job 1 is still counted");
   for (const answer of pending.splice(0)) answer({ kind: "none" });
   await settle();
+  // The runner asks again at its next check.
+  await time.advance(3000);
   pending.shift()?.({ kind: "job", job: job(2) });
   await settle();
   assert.deepEqual(log, ["start 1", "start 2"]);
@@ -445,5 +448,66 @@ Deno.test("a reload that changes only a runner's url while its job runs gives th
   handler.end(1);
   handler.end(2);
   await settle();
+  await p.stopForcefully(1000);
+});
+
+/** Sleeps that end when the test moves time on. */
+class SteppedTime {
+  now = 0;
+  #timers: { at: number; wake: () => void }[] = [];
+  sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      this.#timers.push({ at: this.now + ms, wake: resolve });
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  async advance(ms: number): Promise<void> {
+    const until = this.now + ms;
+    for (;;) {
+      this.#timers.sort((a, b) => a.at - b.at);
+      const next = this.#timers[0];
+      if (!next || next.at > until) break;
+      this.#timers.shift();
+      this.now = next.at;
+      next.wake();
+      await settle();
+    }
+    this.now = until;
+  }
+}
+
+Deno.test("request_concurrency does not multiply the job requests a runner sends while GitLab has no job", async () => {
+  const time = new SteppedTime();
+  let asked = 0;
+  // GitLab answers at once (no long poll) and has no job.
+  const source: JobSource = {
+    requestJob: () => {
+      asked++;
+      return Promise.resolve({ kind: "none" });
+    },
+  };
+  const p = new Poller({
+    log: new SilentLogger(),
+    sourceFor: () => source,
+    handler: new ControlledHandler([]),
+    sleep: time.sleep,
+    now: () => time.now,
+  });
+  p.apply({
+    ...defaultConfig(),
+    concurrent: 4,
+    checkInterval: 3,
+    runners: [{
+      ...runner("a"),
+      requestConcurrency: 4,
+      featureFlags: { FF_USE_ADAPTIVE_REQUEST_CONCURRENCY: false },
+    }],
+  });
+  await settle();
+  await time.advance(30_000);
+  // As upstream (commands/multi.go feedRunners): one request per check_interval,
+  // request_concurrency only lets requests GitLab holds overlap. Each of the 4
+  // request loops asked every check_interval: 44 requests.
+  assert.ok(asked <= 11, `${asked} requests in 30 s of check_interval = 3`);
   await p.stopForcefully(1000);
 });
