@@ -121,6 +121,10 @@ interface Entry {
   requesting: number;
   failures: number;
   unhealthyUntil: number;
+  /** When `unhealthyUntil` was set: a reload that changes `unhealthy_interval` moves the end. */
+  unhealthySince: number;
+  /** Aborted to wake a loop resting for `unhealthy_interval` (a reload changed it). */
+  wake: AbortController;
   /** See RequestConcurrency. */
   adaptiveLimit: number;
   usedLimit: number;
@@ -209,6 +213,15 @@ export class Poller {
         // seen half-way, say): it takes the runner back, so a new job gets a slot
         // (builds directory) none of them holds, and they stay counted.
         if (entry.stop.signal.aborted) entry.stop = new AbortController();
+        if (runner.unhealthyInterval !== entry.config.unhealthyInterval) {
+          // Upstream measures the pause with the setting of the moment (health_helper.go
+          // isHealthy); a rest sized by the old value ignored a reload that shortened it.
+          if (entry.unhealthyUntil > 0) {
+            entry.unhealthyUntil = entry.unhealthySince + runner.unhealthyInterval * 1000;
+          }
+          entry.wake.abort();
+          entry.wake = new AbortController();
+        }
         entry.config = runner;
         this.#startLoops(entry);
       } else {
@@ -240,6 +253,8 @@ export class Poller {
       requesting: 0,
       failures: 0,
       unhealthyUntil: 0,
+      unhealthySince: 0,
+      wake: new AbortController(),
       adaptiveLimit: 0,
       usedLimit: Math.max(1, runner.requestConcurrency),
       nextCheckAt: 0,
@@ -353,7 +368,10 @@ export class Poller {
       if (entry.unhealthyUntil > now) {
         if (hasSlot) this.#release();
         hasSlot = false;
-        await this.#sleep(entry.unhealthyUntil - now, stopped);
+        await this.#sleep(
+          entry.unhealthyUntil - now,
+          AbortSignal.any([stopped, entry.wake.signal]),
+        );
         continue;
       }
       if (!hasSlot && !isFollowUp) {
@@ -510,7 +528,8 @@ export class Poller {
     });
     if (entry.failures >= entry.config.unhealthyRequestsLimit) {
       this.#opts.observer?.healthCheckFailed?.(entry.config);
-      entry.unhealthyUntil = this.#now() + entry.config.unhealthyInterval * 1000;
+      entry.unhealthySince = this.#now();
+      entry.unhealthyUntil = entry.unhealthySince + entry.config.unhealthyInterval * 1000;
       entry.failures = 0;
       this.#log.error("Runner is not healthy and will be disabled", {
         [F.RUNNER]: shortToken(entry.config.token),

@@ -511,3 +511,37 @@ Deno.test("request_concurrency does not multiply the job requests a runner sends
   assert.ok(asked <= 11, `${asked} requests in 30 s of check_interval = 3`);
   await p.stopForcefully(1000);
 });
+
+Deno.test("a reload that shortens unhealthy_interval ends the pause of a runner already disabled by it", async () => {
+  const time = new SteppedTime();
+  let asked = 0;
+  // A paused runner: GitLab answers 403.
+  const source: JobSource = {
+    requestJob: () => {
+      asked++;
+      return Promise.resolve({ kind: "error", healthy: false, message: "403" });
+    },
+  };
+  const p = new Poller({
+    log: new SilentLogger(),
+    sourceFor: () => source,
+    handler: new ControlledHandler([]),
+    sleep: time.sleep,
+    now: () => time.now,
+  });
+  const config = {
+    ...defaultConfig(),
+    checkInterval: 3,
+    runners: [{ ...runner("a"), unhealthyRequestsLimit: 3, unhealthyInterval: 3600 }],
+  };
+  p.apply(config);
+  await settle();
+  await time.advance(60_000);
+  assert.equal(asked, 3, "disabled after 3 failed requests");
+  p.apply({ ...config, runners: [{ ...config.runners[0]!, unhealthyInterval: 120 }] });
+  await settle();
+  // 120 s after it was disabled, as upstream's health check measures with the current setting.
+  await time.advance(67_000);
+  assert.equal(asked, 4, `asks again once the new unhealthy_interval has passed (asked ${asked})`);
+  await p.stopForcefully(1000);
+});
