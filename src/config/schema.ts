@@ -271,7 +271,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     "int-seconds",
     3,
     "P1",
-    "Polling period; divided by the number of runners to space out job requests.",
+    "Polling period: each [[runners]] entry starts at most one job request per interval (a job's follow-up request and a \"queue changed\" answer's go at once). Upstream also spaces the entries out over it (the interval divided by their number); here each entry keeps its own clock.",
     { belowOne: "default", saved: "always", defaultText: "3 (<=0 means 3)" },
   ),
   k(
