@@ -313,14 +313,18 @@ Deno.test("a job whose final update the runner gave up on is reported once GitLa
   await using runner = await startRunner({
     config: config(runnerToml(gitlab.url, r.token, { job_status_final_update_retry_limit: 1 })),
   });
+  // The script ends once the fault is in place: on a busy machine GitLab saw
+  // "started" after a 3 s script had already ended and been reported.
+  const go = join(runner.dir, "go");
   const job = gitlab.enqueueJob({
-    script: ["echo started", "sleep 3", "echo all done"],
+    script: ["echo started", `until [ -e '${go}' ]; do sleep 0.1; done`, "echo all done"],
     variables: NO_GIT,
   });
   await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
     what: `job ${job.id} started`,
   });
   gitlab.injectFault({ endpoint: "update_job", status: 400, body: "{}" });
+  await Deno.writeTextFile(go, "");
   await runner.waitForLog(/Final job state could not be sent to GitLab/);
   assert.equal(gitlab.jobOf(job.id).status, "running");
   gitlab.clearFaults();
@@ -335,8 +339,14 @@ Deno.test("kill -9 after the script ended, while the end of its log is on its wa
   await using gitlab = await FakeGitLab.start({ traceUpdateIntervalSeconds: 1 });
   const r = gitlab.createRunner({ kind: "created" });
   await using first = await startRunner({ config: config(runnerToml(gitlab.url, r.token)) });
+  // The log's end is written once the fault is in place (a fixed sleep raced it on a busy machine).
+  const go = join(first.dir, "go");
   const job = gitlab.enqueueJob({
-    script: ["echo started", "sleep 6", "for i in $(seq 1 300); do echo end-$i; done"],
+    script: [
+      "echo started",
+      `until [ -e '${go}' ]; do sleep 0.1; done`,
+      "for i in $(seq 1 300); do echo end-$i; done",
+    ],
     variables: NO_GIT,
   });
   await gitlab.waitFor(() => gitlab.jobOf(job.id).trace.includes("started"), {
@@ -344,6 +354,7 @@ Deno.test("kill -9 after the script ended, while the end of its log is on its wa
   });
   // GitLab stops taking the log: the final attempt cannot send its end.
   gitlab.injectFault({ endpoint: "patch_trace", drop: true });
+  await Deno.writeTextFile(go, "");
   await first.waitForLog(/Final job update failed; trying again/, 90_000);
   first.signal("SIGKILL");
   await first.exited();
