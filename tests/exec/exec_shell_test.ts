@@ -279,24 +279,8 @@ later:
   script: [echo "never"]
 `,
   });
-  const child = project.spawn([]);
-  const decoder = new TextDecoder();
-  let stdout = "";
-  const reader = child.stdout.getReader();
-  while (!stdout.includes("\nwaiting now\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += decoder.decode(value, { stream: true });
-  }
-  child.kill("SIGINT");
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += decoder.decode(value, { stream: true });
-  }
-  const stderr = decoder.decode(await new Response(child.stderr).arrayBuffer());
-  const status = await child.status;
-  assert.equal(status.code, 130, stdout + stderr);
+  const { code, stdout, stderr } = await signalOnceWaiting(project, "SIGINT");
+  assert.equal(code, 130, stdout + stderr);
   assert.match(stderr, /Interrupted: stopping the running jobs/);
   assert.equal(summaryRow(stdout, "wait")?.[2], "canceled");
   assert.deepEqual(summaryRow(stdout, "later"), ["later", "test", "canceled", "-"]);
@@ -307,6 +291,18 @@ Deno.test("exec stops running jobs on a hangup (terminal closed), leaves no temp
   await using project = await SampleProject.create({
     ".gitlab-ci.yml": "wait:\n  script:\n    - echo waiting now\n    - sleep 30\n",
   });
+  const { code, stdout, stderr, leftInTmp } = await signalOnceWaiting(project, "SIGHUP");
+  assert.equal(code, 130, stdout + stderr);
+  assert.match(stderr, /Interrupted: stopping the running jobs/);
+  assert.equal(summaryRow(stdout, "wait")?.[2], "canceled");
+  assert.deepEqual(leftInTmp, []);
+});
+
+/**
+ * Runs exec in `project` (TMPDIR of its own), sends `signal` once a job
+ * printed "waiting now", and reads everything to the end.
+ */
+async function signalOnceWaiting(project: SampleProject, signal: Deno.Signal) {
   const tmp = join(project.root, "tmp");
   await Deno.mkdir(tmp);
   const child = new Deno.Command(Deno.execPath(), {
@@ -318,27 +314,21 @@ Deno.test("exec stops running jobs on a hangup (terminal closed), leaves no temp
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const stderr = new Response(child.stderr).text();
   const decoder = new TextDecoder();
   let stdout = "";
-  const reader = child.stdout.getReader();
-  while (!stdout.includes("\nwaiting now\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += decoder.decode(value, { stream: true });
+  let isSent = false;
+  for await (const chunk of child.stdout) {
+    stdout += decoder.decode(chunk, { stream: true });
+    if (!isSent && stdout.includes("\nwaiting now\n")) {
+      child.kill(signal);
+      isSent = true;
+    }
   }
-  child.kill("SIGHUP");
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += decoder.decode(value, { stream: true });
-  }
-  const stderr = decoder.decode(await new Response(child.stderr).arrayBuffer());
-  const status = await child.status;
-  assert.equal(status.code, 130, stdout + stderr);
-  assert.match(stderr, /Interrupted: stopping the running jobs/);
-  assert.equal(summaryRow(stdout, "wait")?.[2], "canceled");
-  assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
-});
+  const { code } = await child.status;
+  const leftInTmp = [...Deno.readDirSync(tmp)].map((e) => e.name);
+  return { code, stdout, stderr: await stderr, leftInTmp };
+}
 
 Deno.test("exec interrupted while it plans runs no job, leaves no temporary directory and exits 130", async () => {
   await using project = await SampleProject.create({
