@@ -32,7 +32,7 @@ import type { RunnerLabels } from "../../metrics/runner_metrics.ts";
 import { type RunnerEvents, SilentMetrics } from "../../metrics/silent_metrics.ts";
 import { dockerConfigPath } from "../../poller/executor_permissions.ts";
 import { JobSupervisor } from "../../poller/job_supervisor.ts";
-import { type JobSource, Poller } from "../../poller/poller.ts";
+import { Poller } from "../../poller/poller.ts";
 import { knownRevision, SubprocessLauncher } from "../../poller/process_launcher.ts";
 import { isCompiledBinary } from "../../poller/compiled_grants.ts";
 import { type CliContext, CommandError, POLLER_RESCOPE_EXIT } from "../cli_context.ts";
@@ -328,17 +328,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
       },
     },
   });
-  const sources = new Map<string, JobSource>();
   const poller = new Poller({
     log,
-    sourceFor: (runner) => {
-      const source = new GitLabJobSource(
+    sourceFor: (runner) =>
+      new GitLabJobSource(
         clients.runner(runner),
         sessionServer && hasTerminal(runner.executor) ? sessionServer : null,
-      );
-      sources.set(runner.token, source);
-      return source;
-    },
+      ),
     handler: supervisor,
     observer: {
       requestFinished: (runner, kind) => {
