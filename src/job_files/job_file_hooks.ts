@@ -334,7 +334,7 @@ function transferProgress(ctx: StageContext): TransferProgress | null {
     return null;
   }
   if (intervalMs === null) return null;
-  return { write: (text) => ctx.log.raw(text), intervalMs: Math.max(1000, intervalMs) };
+  return { write: (text) => ctx.log.raw(text), intervalMs };
 }
 
 /** `<cache_dir>/<project path>` (§10.2). */
