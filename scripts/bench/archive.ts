@@ -18,8 +18,8 @@
  * `--threads N` (default: the CPUs; 1 skips it) also times our archive and
  * extraction as a job with FF_USE_FASTZIP and FASTZIP_ARCHIVER_CONCURRENCY /
  * FASTZIP_EXTRACTOR_CONCURRENCY=N makes them: N threads (de)compress, each
- * past the first a Worker of ~20 MiB, so their peak RSS is above the 64 MiB
- * goal of the default, one-thread ones.
+ * past the first a Worker of ~17 MiB before any work (src/archive/_deflate_pool.ts),
+ * so their peak RSS is above the 64 MiB goal of the default, one-thread ones.
  * `--quick` measures the same tree once each, extractions twice each
  * (unzip, ours, ours, unzip). Goals: ratios <= 1.0, peak RSS <= 64 MiB.
  * `BENCH_MEMORY=1` in the environment also prints each of our runs' memory
@@ -289,7 +289,7 @@ try {
         ratio(threadedName, "zip -r -1")
       }  (peak RSS ${
         (Math.max(...(results[threadedName]?.rssKb ?? [0])) / 1024).toFixed(0)
-      } MiB; its Workers are the price)`,
+      } MiB; each Worker costs ~17 MiB before any work)`,
     );
   }
   log(`extract ratio ours/unzip: ${ratio("ours extract", "unzip")}  (goal <= 1.00)`);

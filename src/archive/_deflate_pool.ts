@@ -3,9 +3,11 @@
  * work ("units": a batch of small files or entries, or one block of a large
  * file) are done either by this thread or by one of a few Workers. Deno 2.9.6
  * runs node:zlib's asynchronous calls on the calling thread (see _deflate.ts),
- * so a Worker is the only way to a second core; each costs ~20 MiB (an
- * isolate and its own node:zlib), which is why this is opt-in and the default
- * writer and extractor stay on one thread within 64 MiB.
+ * so a Worker is the only way to a second core; each costs ~17 MiB of RSS
+ * before any work (its isolate and its own node:zlib: ~10 MiB anonymous, ~7
+ * MiB of deno's code pages; a Worker without node:zlib ~12), which is why this
+ * is opt-in and the default writer and extractor stay on one thread within 64
+ * MiB: the one-thread archive of scripts/bench/archive.ts peaks at 61 MiB.
  *
  * `processUnit` is the one implementation of the work: this thread calls it,
  * and each Worker runs its source text (it must stay self-contained: no
@@ -13,8 +15,16 @@
  */
 import zlib from "node:zlib";
 
-/** Largest raw bytes in one unit; a small file (up to 1 MiB) always fits an empty one. */
-export const UNIT_BYTES = 1 << 20;
+/**
+ * Largest raw bytes in one unit. Units of 1 MiB (2.2 MiB with their output)
+ * put a 2-thread archive of scripts/bench/archive.ts at 88 MiB: ~10 MiB of
+ * units out at once, and the archiving thread's heap grew from 13 to 20 MiB
+ * (the entries waiting for their unit outlived enough collections to reach
+ * V8's old space). Units of 256 KiB: 81-82 MiB (heap 13-15, units ~4),
+ * extraction 77 instead of 81-82, as fast quiet and beside two busy cores; a
+ * unit still holds ~40 files of a node_modules tree.
+ */
+export const UNIT_BYTES = 256 << 10;
 /** Most small files in one unit. */
 export const UNIT_PIECES = 512;
 

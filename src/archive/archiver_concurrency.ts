@@ -3,7 +3,7 @@
  * runner, FF_USE_FASTZIP switches to the concurrent archiver and extractor,
  * and FASTZIP_ARCHIVER_CONCURRENCY / FASTZIP_EXTRACTOR_CONCURRENCY set their
  * threads (default: the CPUs). Here each thread past the first is a Worker
- * of ~20 MiB, so more than the CPUs buy nothing and are cut to their number,
+ * of ~17 MiB, so more than the CPUs buy nothing and are cut to their number,
  * with a warning. Values the official runner refuses (not a whole number,
  * below 1) are warned about and the default is used: a typo in a tuning
  * variable should not fail the job. The archiver's call also warns about
@@ -48,7 +48,7 @@ export function fastzipThreads(
 export function bufferSizeWarning(lookup: (key: string) => string | undefined): string | null {
   const key = "FASTZIP_ARCHIVER_BUFFER_SIZE";
   return lookup(key)
-    ? `${key} is not used: this runner compresses in units of 1 MiB held in memory ` +
+    ? `${key} is not used: this runner compresses in units of 256 KiB held in memory ` +
       "and stages nothing on disk"
     : null;
 }

@@ -55,6 +55,6 @@ Deno.test("the official fastzip's buffer size is said to be unused", () => {
   assert.equal(bufferSizeWarning(() => undefined), null);
   assert.match(
     bufferSizeWarning((k) => k === "FASTZIP_ARCHIVER_BUFFER_SIZE" ? "4194304" : undefined) ?? "",
-    /^FASTZIP_ARCHIVER_BUFFER_SIZE is not used: this runner compresses in units of 1 MiB/,
+    /^FASTZIP_ARCHIVER_BUFFER_SIZE is not used: this runner compresses in units of 256 KiB/,
   );
 });

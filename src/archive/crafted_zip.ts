@@ -99,7 +99,7 @@ export function craftZip(entries: CraftedEntry[]): Uint8Array {
 
 /**
  * How many bytes entry `name` of `zip` inflates to up to its first sync
- * flush (00 00 ff ff), or null when its data has none: 1 MiB for a large file
+ * flush (00 00 ff ff), or null when its data has none: 256 KiB for a large file
  * that FF_USE_FASTZIP's threads compressed in independent blocks, anything
  * else for one deflate stream.
  */

@@ -45,8 +45,8 @@ export interface ExtractOptions {
   /**
    * Threads that inflate (FF_USE_FASTZIP's FASTZIP_EXTRACTOR_CONCURRENCY);
    * default 1. Above 1, with a synchronous target (the local disk), small
-   * entries are inflated and checked in groups of up to 1 MiB by
-   * `threads - 1` Workers (~20 MiB each) while this thread reads the archive,
+   * entries are inflated and checked in groups of up to 256 KiB by
+   * `threads - 1` Workers (~17 MiB each) while this thread reads the archive,
    * writes files and inflates large entries, helping the Workers while it
    * would otherwise wait.
    */

@@ -19,6 +19,7 @@ import {
   type DeflateUnit,
   FILES as UNIT_FILES,
   LAST_BLOCK as UNIT_LAST_BLOCK,
+  UNIT_BYTES,
   UNIT_PIECES,
   UnitStock,
 } from "./_deflate_pool.ts";
@@ -70,8 +71,8 @@ export interface ZipWriterOptions {
    * Threads that compress (FF_USE_FASTZIP's ARCHIVER_CONCURRENCY); default 1.
    * Above 1, a source that reads without waiting (the local disk) is
    * compressed by `concurrency - 1` Workers, helped by this thread while it
-   * would otherwise wait, in units of about 1 MiB (large files in
-   * independent blocks, the pigz way); each Worker costs ~20 MiB. Other
+   * would otherwise wait, in units of up to 256 KiB (larger files in
+   * independent blocks, the pigz way); each Worker costs ~17 MiB. Other
    * sources, and level 0, use this thread only.
    */
   concurrency?: number;
@@ -487,11 +488,13 @@ interface Slot {
 
 /**
  * Entries of a source that reads without waiting, compressed by `pool`:
- * small files are read into units of up to 1 MiB (one file after the other)
- * that the pool's Workers deflate, and a large file is read in 1 MiB blocks
- * (see `parallelBlocks`). This thread reads and writes; it deflates a unit
- * itself only when it would otherwise wait (`pool.helpHere`). At most
- * `pool size + 3` units are filled or out at once, their buffers reused.
+ * files that fit a unit (UNIT_BYTES) are read into units, one file after
+ * the other, that the pool's Workers deflate, and a larger file is read in
+ * blocks of a unit's size (see `parallelBlocks`). This thread reads and
+ * writes; it deflates a unit itself only when it would otherwise wait
+ * (`pool.helpHere`). At most `pool size + 3` units are filled or out at once,
+ * their buffers reused: one fewer saved ~6 MiB but lost ~10% beside two
+ * busy cores (scripts/bench/archive.ts's child, 6 alternated runs).
  * Entries come out in path order, as from the one-thread writer.
  */
 async function* inParallel(
@@ -581,7 +584,9 @@ async function* inParallel(
       // Gone, a directory, a symlink or other: nothing to compress, kept in order.
       inOrder(await notAFile(source, path, entry));
     } else {
-      const length = entry.size <= SMALL_FILE ? readSmall(path) : -1;
+      // One larger than a unit would be read (up to two units' worth) only
+      // to find it does not fit.
+      const length = entry.size <= UNIT_BYTES ? readSmall(path) : -1;
       if (length === null) {
         inOrder({ skipped: `${path}: no such file or directory` });
       } else if (length < 0) {

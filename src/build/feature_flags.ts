@@ -9,7 +9,7 @@ import { expandVariables, lookupVariable, parseEnvironment } from "./job_variabl
 /**
  * Every flag the official runner knows, with its default, except
  * FF_USE_FASTZIP: upstream turned it on in 19.4; it stays off here, where
- * archiving on several threads costs about 20 MiB per thread (docs/cache.md).
+ * archiving on several threads costs about 17 MiB per thread (docs/cache.md).
  */
 export const FEATURE_FLAG_DEFAULTS: Readonly<Record<string, boolean>> = {
   FF_NETWORK_PER_BUILD: false,
