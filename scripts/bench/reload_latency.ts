@@ -12,13 +12,15 @@
  * And the memory the edits leave: the idle runner's RSS before the first edit
  * and 12 s after the last, and their ratio (an idle runner's goal, at most
  * 60 MB, is scripts/bench/job_latency.ts figure (c)). The runner starts as
- * `deno task runner` does (the task's flags in deno.json), as there.
+ * `deno task runner` does (the task's flags in deno.json), with its modules
+ * in Deno's emit cache first, as there.
  *
  *   deno run --allow-all scripts/bench/reload_latency.ts [--edits 30] [--quick]
  */
 import { parseArgs } from "node:util";
 import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
 import {
+  cacheRunnerModules,
   type RunnerProcess,
   runnerTaskFlags,
   runnerToml,
@@ -77,6 +79,7 @@ function percentile(xs: number[], p: number): number {
 
 const gitlab = await FakeGitLab.start();
 const registered = gitlab.createRunner({ kind: "created" });
+await cacheRunnerModules();
 const runner = await startRunner({
   config: configText(gitlab.url, registered.token, 1),
   grants: runnerTaskFlags(),
