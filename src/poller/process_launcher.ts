@@ -13,12 +13,18 @@
  * most recently used taken first, each stopped after `spareIdleMs` unused;
  * one that exited meanwhile is dropped, never given a job.
  *
- * A launch starts the next job's spare, except in a burst (the set's previous
- * launch less than SPARE_BURST_GAP_MS ago): there the spare would be taken by
- * the next launch while still starting, saving it nothing, and the burst's
- * last one would start a process no job needs, on a machine already busy
- * starting the others. `prestart` starts a set's spare before its first
- * launch (`runner run` does, for the first jobs of a fresh runner).
+ * A launch starts the next job's spare SPARE_REPLACE_DELAY_MS later, not at
+ * once: a process starting beside the job it was launched for takes the CPU
+ * that job needs (a fresh runner's first trivial job on a 2-core VM took
+ * ~190 ms instead of ~145 with its replacement starting beside it). None is
+ * started if by then a process of the set is idle again (a job that ended:
+ * it is the next job's), nor in a burst (another launch of the set came
+ * meanwhile, or the previous one less than SPARE_BURST_GAP_MS before): there
+ * the spare would be taken by the next launch while still starting, saving it
+ * nothing, and the burst's last one would start a process no job needs, on a
+ * machine already busy starting the others. `prestart` starts a set's spare
+ * before its first launch (`runner run` does, for the first jobs of a fresh
+ * runner).
  */
 import {
   decodeMessage,
@@ -50,6 +56,13 @@ export const LAZY_IMPORTS_FLAG = "--unstable-lazy-dynamic-imports";
 
 /** Launches of one permission set closer than this are a burst: they start no spare. */
 export const SPARE_BURST_GAP_MS = 1000;
+
+/**
+ * How long after a launch its replacement spare starts: about twice what a
+ * fresh runner's first trivial job takes from its launch to its result on a
+ * 2-core VM (scripts/bench/job_latency.ts, figure (e)).
+ */
+export const SPARE_REPLACE_DELAY_MS = 300;
 
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
@@ -155,6 +168,8 @@ export class SubprocessLauncher implements ExecutorLauncher {
   #keys = new WeakMap<ExecutorProcess, string>();
   /** When each permission set was last launched without an idle process. */
   #lastLaunchAt = new Map<string, number>();
+  /** Replacement spares not started yet (SPARE_REPLACE_DELAY_MS), by permission set. */
+  #dueSpares = new Map<string, ReturnType<typeof setTimeout>>();
   #isClosed = false;
 
   constructor(options: LauncherOptions) {
@@ -177,8 +192,22 @@ export class SubprocessLauncher implements ExecutorLauncher {
     const now = (this.#options.now ?? performance.now.bind(performance))();
     const isBurst = now - (this.#lastLaunchAt.get(key) ?? -Infinity) < SPARE_BURST_GAP_MS;
     this.#lastLaunchAt.set(key, now);
-    if (!isBurst) this.#startSpare(key, permissions);
+    clearTimeout(this.#dueSpares.get(key));
+    this.#dueSpares.delete(key);
+    if (!isBurst) this.#replaceSpare(key, permissions);
     return process;
+  }
+
+  /** The next job's spare of `key`, SPARE_REPLACE_DELAY_MS from now, if none is ready by then. */
+  #replaceSpare(key: string, permissions: ExecutorPermissions): void {
+    if ((this.#options.spareIdleMs ?? 0) <= 0 || this.#isClosed) return;
+    const timer = setTimeout(() => {
+      this.#dueSpares.delete(key);
+      if (this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0) return;
+      this.#startSpare(key, permissions);
+    }, SPARE_REPLACE_DELAY_MS);
+    Deno.unrefTimer(timer);
+    this.#dueSpares.set(key, timer);
   }
 
   prestart(permissions: ExecutorPermissions): void {
@@ -245,6 +274,8 @@ export class SubprocessLauncher implements ExecutorLauncher {
   /** Stops the spare and idle processes. */
   close(): void {
     this.#isClosed = true;
+    for (const timer of this.#dueSpares.values()) clearTimeout(timer);
+    this.#dueSpares.clear();
     for (const spare of this.#spares.values()) {
       clearTimeout(spare.timer);
       spare.process.kill("SIGTERM");

@@ -14,6 +14,7 @@ import {
   type ExecutorProcess,
   LAZY_IMPORTS_FLAG,
   SPARE_BURST_GAP_MS,
+  SPARE_REPLACE_DELAY_MS,
   SubprocessLauncher,
 } from "./process_launcher.ts";
 import { cleanHome } from "../../tests/fixtures/test_env.ts";
@@ -112,6 +113,11 @@ function spareSetup(root: string) {
   return { options, permissions };
 }
 
+/** Until a launch's replacement spare is due (SPARE_REPLACE_DELAY_MS), with a margin. */
+function untilSpareDue(): Promise<void> {
+  return new Promise((r) => setTimeout(r, SPARE_REPLACE_DELAY_MS + 300));
+}
+
 Deno.test("launches in a burst start no spare; a launch after a pause starts one for the next job", async () => {
   const root = await Deno.makeTempDir({ prefix: "runner-spare-" });
   let now = 0;
@@ -126,10 +132,13 @@ Deno.test("launches in a burst start no spare; a launch after a pause starts one
       return proc.isPrestarted === true;
     };
     assert.equal(prestarted(0), false, "the first launch has no spare to take");
+    await untilSpareDue();
     assert.equal(prestarted(10), true, "the first launch started a spare");
+    await untilSpareDue();
     assert.equal(prestarted(20), false, "a launch in a burst started a spare");
     now = 20 + SPARE_BURST_GAP_MS;
     assert.equal(prestarted(now), false);
+    await untilSpareDue();
     assert.equal(prestarted(now + 10), true, "a launch after a pause started no spare");
   } finally {
     launcher.close();
@@ -170,6 +179,51 @@ Deno.test({
       off.close();
     } finally {
       launcher.close();
+      await Promise.all(launched.map((proc) => proc[Symbol.asyncDispose]()));
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a launch's spare starts only once its job had the CPU for a while, and not at all when a process of the set is idle again by then",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "runner-spare-delay-" });
+    const { options, permissions } = spareSetup(root);
+    const before = new Set(childPids());
+    const started = () => childPids().filter((pid) => !before.has(pid)).sort();
+    const launched: ExecutorProcess[] = [];
+    const busy = new SubprocessLauncher({ ...options, spareIdleMs: 60_000 });
+    const quick = new SubprocessLauncher({ ...options, spareIdleMs: 60_000 });
+    try {
+      // A job still running when the spare is due: its spare starts then, not beside it.
+      const first = busy.launch(permissions);
+      launched.push(first);
+      assert.deepEqual(started(), [first.pid], "a spare started at once, beside the job");
+      await untilSpareDue();
+      const withSpare = started();
+      assert.equal(withSpare.length, 2, "no spare for the next job once it was due");
+      const next = busy.launch(permissions);
+      launched.push(next);
+      assert.equal(next.isPrestarted, true);
+      assert.deepEqual(started(), withSpare, "the next job did not take the spare");
+
+      // A job whose process is back (idle) before the spare is due: that one is the next job's.
+      const running = new Set(started());
+      const own = () => started().filter((pid) => !running.has(pid));
+      const quickJob = quick.launch(permissions);
+      quick.release(quickJob);
+      await untilSpareDue();
+      assert.deepEqual(own(), [quickJob.pid], "a spare started beside an idle process of its set");
+      const after = quick.launch(permissions);
+      launched.push(after);
+      assert.equal(after.pid, quickJob.pid, "the next job did not get the idle process");
+      assert.equal(after.isPrestarted, true);
+    } finally {
+      busy.close();
+      quick.close();
       await Promise.all(launched.map((proc) => proc[Symbol.asyncDispose]()));
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
