@@ -473,8 +473,13 @@ export class JobSupervisor implements JobHandler {
     }
     for (let attempt = 1;; attempt++) {
       let proc: ExecutorProcess;
+      const { launcher } = this.#opts;
       try {
-        proc = this.#opts.launcher.launch(permissions);
+        // Behind the launcher's start limit a job waits for a free process; a stop
+        // ends the wait, and the job's process is then stopped with the others (#watch).
+        proc = launcher.launchWhenReady
+          ? await launcher.launchWhenReady(permissions, context.stop)
+          : launcher.launch(permissions);
       } catch (err) {
         return await failSystem(`Cannot start the executor process: ${(err as Error).message}`);
       }

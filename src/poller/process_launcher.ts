@@ -25,6 +25,14 @@
  * machine already busy starting the others. `prestart` starts a set's spare
  * before its first launch (`runner run` does, for the first jobs of a fresh
  * runner).
+ *
+ * `launchWhenReady` starts at most `startLimit` processes for jobs at a time
+ * (`runner run`: one per core). Many jobs at once (a burst at `concurrent =
+ * 20` on 2 cores) otherwise start as many runtimes side by side, each job
+ * waiting for all of them; behind the gate a job takes the first process
+ * that is free: one of its set that ends a job, or a new one once a start
+ * ends (the process's first output, or START_GATE_MAX_MS: a process that
+ * says nothing does not hold the gate).
  */
 import {
   decodeMessage,
@@ -64,6 +72,9 @@ export const SPARE_BURST_GAP_MS = 1000;
  */
 export const SPARE_REPLACE_DELAY_MS = 300;
 
+/** Longest a process launched for a job counts as starting (`startLimit`) without saying anything. */
+export const START_GATE_MAX_MS = 2000;
+
 export interface ExecutorProcess extends AsyncDisposable {
   readonly pid: number;
   /**
@@ -89,6 +100,15 @@ export interface ExecutorProcess extends AsyncDisposable {
 /** What the poller needs to start an executor subprocess. */
 export interface ExecutorLauncher {
   launch(permissions: ExecutorPermissions): ExecutorProcess;
+  /**
+   * `launch`, once that takes a free process of the set or starts one within
+   * the launcher's start limit; at once when `signal` is aborted. Absent: the
+   * caller launches at once.
+   */
+  launchWhenReady?(
+    permissions: ExecutorPermissions,
+    signal?: AbortSignal,
+  ): Promise<ExecutorProcess>;
   /**
    * Takes back a process whose job ended with `idle`, for the next job of the
    * same permission set. Absent: every process runs one job (start messages
@@ -138,6 +158,14 @@ export interface LauncherOptions {
    * processes are kept as long. 0 = none, and none kept.
    */
   spareIdleMs?: number;
+  /**
+   * Most processes `launchWhenReady` has starting for jobs at once (a process
+   * starts until its first output, at most `startGateMaxMs`). 0 or absent: no
+   * limit.
+   */
+  startLimit?: number;
+  /** Longest a silent process counts as starting; default START_GATE_MAX_MS. */
+  startGateMaxMs?: number;
   /** Milliseconds of a monotonic clock, for the burst rule; default `performance.now`. */
   now?: () => number;
   /**
@@ -170,6 +198,10 @@ export class SubprocessLauncher implements ExecutorLauncher {
   #lastLaunchAt = new Map<string, number>();
   /** Replacement spares not started yet (SPARE_REPLACE_DELAY_MS), by permission set. */
   #dueSpares = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Processes launched for a job that have not said anything yet (`startLimit`). */
+  #starting = new Set<ChildExecutorProcess>();
+  /** Callers of `launchWhenReady` waiting for a free process or a start to end. */
+  #waiting = new Set<() => void>();
   #isClosed = false;
 
   constructor(options: LauncherOptions) {
@@ -189,6 +221,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
     const process = spare && !spare.process.hasExited ? spare.process : this.#spawn(permissions);
     if (spare && spare.process !== process) spare.process.kill();
     process.isPrestarted = process === spare?.process;
+    if (!process.isPrestarted && (this.#options.startLimit ?? 0) > 0) this.#countStart(process);
     const now = (this.#options.now ?? performance.now.bind(performance))();
     const isBurst = now - (this.#lastLaunchAt.get(key) ?? -Infinity) < SPARE_BURST_GAP_MS;
     this.#lastLaunchAt.set(key, now);
@@ -196,6 +229,55 @@ export class SubprocessLauncher implements ExecutorLauncher {
     this.#dueSpares.delete(key);
     if (!isBurst) this.#replaceSpare(key, permissions);
     return process;
+  }
+
+  async launchWhenReady(
+    permissions: ExecutorPermissions,
+    signal?: AbortSignal,
+  ): Promise<ExecutorProcess> {
+    const key = JSON.stringify(permissions);
+    while (!signal?.aborted && !this.#canLaunch(key)) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiting.delete(wake);
+          signal?.removeEventListener("abort", wake);
+          resolve();
+        };
+        this.#waiting.add(wake);
+        signal?.addEventListener("abort", wake, { once: true });
+      });
+    }
+    return this.launch(permissions);
+  }
+
+  /** Whether a launch of `key` now takes a free process or stays within `startLimit`. */
+  #canLaunch(key: string): boolean {
+    const limit = this.#options.startLimit ?? 0;
+    return limit <= 0 || this.#isClosed || this.#starting.size < limit ||
+      this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0;
+  }
+
+  /** `process` holds a place under `startLimit` until it says something, exits or START_GATE_MAX_MS pass. */
+  #countStart(process: ChildExecutorProcess): void {
+    this.#starting.add(process);
+    const timer = setTimeout(
+      () => this.#started(process),
+      this.#options.startGateMaxMs ?? START_GATE_MAX_MS,
+    );
+    Deno.unrefTimer(timer);
+    process.firstOutput.then(() => {
+      clearTimeout(timer);
+      this.#started(process);
+    });
+  }
+
+  #started(process: ChildExecutorProcess): void {
+    if (this.#starting.delete(process)) this.#wakeWaiting();
+  }
+
+  /** Every waiting `launchWhenReady` looks again; those that still cannot launch wait on. */
+  #wakeWaiting(): void {
+    for (const wake of [...this.#waiting]) wake();
   }
 
   /** The next job's spare of `key`, SPARE_REPLACE_DELAY_MS from now, if none is ready by then. */
@@ -227,6 +309,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
     }, idleMs);
     Deno.unrefTimer(timer);
     this.#spares.set(key, { process: next, timer });
+    this.#wakeWaiting();
   }
 
   release(process: ExecutorProcess): void {
@@ -253,6 +336,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
     Deno.unrefTimer(entry.timer);
     idle.push(entry);
     this.#idle.set(key, idle);
+    this.#wakeWaiting();
   }
 
   /** The most recently released live process of `key`; exited ones are dropped. */
@@ -286,6 +370,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
       entry.process.kill("SIGTERM");
     }
     this.#idle.clear();
+    this.#wakeWaiting();
   }
 
   /** The permission flags of a child started with `deno run`, and lazy imports where `sourceDir` allows. */
@@ -357,13 +442,18 @@ class ChildExecutorProcess implements ExecutorProcess {
   #hasExited = false;
   isPrestarted = false;
   readonly status: Promise<Deno.CommandStatus>;
+  /** Settles once the process wrote its first output, closed its stdout or exited. */
+  readonly firstOutput: Promise<void>;
+  #onOutput!: () => void;
 
   constructor(child: Deno.ChildProcess, onLog?: (pid: number, line: string) => void) {
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     this.#stdout = child.stdout.getReader();
     this.status = child.status;
-    this.status.then(() => this.#hasExited = true, () => this.#hasExited = true);
+    this.firstOutput = new Promise((resolve) => this.#onOutput = resolve);
+    this.status.then(() => this.#hasExited = true, () => this.#hasExited = true)
+      .finally(this.#onOutput);
     this.#stderrDone = (async () => {
       let pending = "";
       const decoder = new TextDecoder();
@@ -399,6 +489,7 @@ class ChildExecutorProcess implements ExecutorProcess {
       if (frame === undefined) {
         if (this.#isStdoutClosed) return;
         const { value, done } = await this.#stdout.read();
+        this.#onOutput();
         if (done) {
           this.#isStdoutClosed = true;
           return;

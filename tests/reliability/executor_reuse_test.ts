@@ -14,7 +14,11 @@ import { cleanHome } from "../fixtures/test_env.ts";
 import { defaultRunnerConfig } from "../../src/config/default_config.ts";
 import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
-import { SubprocessLauncher } from "../../src/poller/process_launcher.ts";
+import {
+  type ExecutorProcess,
+  START_GATE_MAX_MS,
+  SubprocessLauncher,
+} from "../../src/poller/process_launcher.ts";
 import { type JobResult, JobSupervisor } from "../../src/poller/job_supervisor.ts";
 import type { LogFields, Logger } from "../../src/log/logger.ts";
 import { MAX_JOBS_PER_PROCESS } from "../../src/cli/executor_process.ts";
@@ -131,7 +135,11 @@ function shellJob(id: number, script: string[]) {
 }
 
 /** A real launcher of shell executor processes, and one job run through it. */
-async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
+async function reuseLauncher(
+  scoping: "flags" | "worker",
+  idleMs = 60_000,
+  gate: { startLimit?: number; startGateMaxMs?: number } = {},
+) {
   const root = await Deno.makeTempDir({ prefix: "runner-reuse-" });
   const tempDir = join(root, "tmp");
   await Deno.mkdir(tempDir);
@@ -145,6 +153,7 @@ async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
     scoping,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
     spareIdleMs: idleMs,
+    ...gate,
   });
   const permissionsOf = (runner: typeof runners.a) =>
     executorPermissions({
@@ -154,14 +163,20 @@ async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
       stateDir: join(root, "state"),
       env: () => undefined,
     });
-  return {
+  const jobs = {
+    launcher,
+    /** The permission set of runner `a` or `b`. */
+    permissions: (which: "a" | "b") => permissionsOf(runners[which]),
     /**
      * Runs one job of runner `a` (or `b`: another builds_dir, so another row);
      * its executor's pid, and whether the process said idle (then it is released).
      */
-    async runJob(id: number, which: "a" | "b" = "a") {
+    runJob(id: number, which: "a" | "b" = "a") {
+      return jobs.runOn(launcher.launch(permissionsOf(runners[which])), id, which);
+    },
+    /** runJob in a process the test launched. */
+    async runOn(proc: ExecutorProcess, id: number, which: "a" | "b" = "a") {
       const runner = runners[which];
-      const proc = launcher.launch(permissionsOf(runner));
       const { trace, state, isIdle } = await runExecutorJob(proc, {
         job: shellJob(id, [PRINT_EXECUTOR]),
         runner,
@@ -181,6 +196,7 @@ async function reuseLauncher(scoping: "flags" | "worker", idleMs = 60_000) {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     },
   };
+  return jobs;
 }
 
 Deno.test(`an executor process serves at most ${MAX_JOBS_PER_PROCESS} jobs, then exits and the next job gets a new one`, async () => {
@@ -237,6 +253,145 @@ Deno.test("a compiled binary's executor process (scoped worker) runs the next jo
   const second = await jobs.runJob(2);
   assert.equal(second.pid, first.pid);
   assert.equal(second.process, first.process);
+});
+
+/** Whether `promise` settled within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<false>((r) => timer = setTimeout(() => r(false), ms)),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
+Deno.test("with startLimit 1, a launch waits while a process starts: until it says something, or a process of its set is free", async () => {
+  // Only the first output ends a start here.
+  await using jobs = await reuseLauncher("flags", 60_000, {
+    startLimit: 1,
+    startGateMaxMs: 60_000,
+  });
+  const { launcher } = jobs;
+  const procs: ExecutorProcess[] = [];
+  try {
+    // Runner a's process is starting (it was given no job, so it says nothing).
+    const first = launcher.launch(jobs.permissions("a"));
+    procs.push(first);
+    const forB = launcher.launchWhenReady(jobs.permissions("b"));
+    assert.equal(await settlesWithin(forB, 600), false, "a second start began beside the first");
+    // Its first job's log is its first output: the start has ended.
+    const ran = jobs.runOn(first, 1);
+    assert.equal(await settlesWithin(forB, 30_000), true, "the first start's end let no launch go");
+    const b = await forB;
+    procs.push(b);
+    assert.equal(b.isPrestarted, false);
+    const job1 = await ran;
+    assert.ok(job1.isIdle);
+    launcher.release(first);
+
+    // b's process is starting now; a's is free and goes to the next job of a at once.
+    const forA = launcher.launchWhenReady(jobs.permissions("a"));
+    assert.equal(
+      await settlesWithin(forA, 100),
+      true,
+      "a job waited although its set's process was free",
+    );
+    assert.equal((await forA).pid, first.pid);
+  } finally {
+    jobs.close();
+    await Promise.all(procs.map((proc) => proc[Symbol.asyncDispose]()));
+  }
+});
+
+Deno.test("a process that says nothing holds the start gate for START_GATE_MAX_MS at most", async () => {
+  // No spares (spareIdleMs 0): only the start gate decides.
+  await using jobs = await reuseLauncher("flags", 0, { startLimit: 1 });
+  const { launcher } = jobs;
+  const procs: ExecutorProcess[] = [launcher.launch(jobs.permissions("a"))];
+  try {
+    const started = performance.now();
+    const forB = launcher.launchWhenReady(jobs.permissions("b"));
+    assert.equal(await settlesWithin(forB, START_GATE_MAX_MS - 500), false);
+    assert.equal(await settlesWithin(forB, 30_000), true, "a silent process held the gate");
+    procs.push(await forB);
+    assert.ok(performance.now() - started >= START_GATE_MAX_MS - 50);
+  } finally {
+    jobs.close();
+    await Promise.all(procs.map((proc) => proc[Symbol.asyncDispose]()));
+  }
+});
+
+Deno.test("a job waiting behind the start gate goes once the runner stops, and is aborted like the others", async () => {
+  const root = await Deno.makeTempDir({ prefix: "runner-gate-stop-" });
+  const tempDir = join(root, "tmp");
+  await Deno.mkdir(tempDir);
+  const runner = {
+    ...defaultRunnerConfig("shell"),
+    url: "http://127.0.0.1:9",
+    token: "glrt-gate-stop",
+    buildsDir: join(root, "builds"),
+  };
+  // Only a stop ends the wait here: the silent process below holds the gate for a minute.
+  const launcher = new SubprocessLauncher({
+    execPath: Deno.execPath(),
+    mainModule: MAIN_MODULE,
+    scoping: "flags",
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
+    startLimit: 1,
+    startGateMaxMs: 60_000,
+  });
+  const stateDir = join(root, "state");
+  const silent = launcher.launch(
+    executorPermissions({ runner, cwd: root, tempDir, stateDir, env: () => undefined }),
+  );
+  let result: JobResult | null = null;
+  let isOpened = false;
+  const supervisor = new JobSupervisor({
+    log: new RecordingLogger(),
+    launcher,
+    traces: {
+      // Opened once an executor process has the job.
+      open: () => {
+        isOpened = true;
+        return {
+          write: () => {},
+          finish: (r) => {
+            result = r;
+            return Promise.resolve(true);
+          },
+        };
+      },
+    },
+    transportFor: () => ({
+      patchTrace: () => Promise.reject(new Error("not used")),
+      updateJob: () => Promise.resolve({ kind: "ok" as const }),
+    }),
+    systemId: "s_0123456789ab",
+    cwd: root,
+    tempDir,
+    stateDir,
+    env: () => undefined,
+  });
+  const stop = new AbortController();
+  try {
+    const handled = supervisor.handle(
+      runner,
+      shellJob(1, ["sleep 30"]),
+      { concurrentId: 0, concurrentProjectId: 0 },
+      stop.signal,
+    );
+    assert.equal(await settlesWithin(handled, 1000), false);
+    assert.equal(isOpened, false, "the job got a process beyond the start limit");
+    stop.abort("SIGTERM");
+    assert.equal(await settlesWithin(handled, 20_000), true, "the stop left the job waiting");
+    assert.equal((result as JobResult | null)?.state, "failed");
+  } finally {
+    launcher.close();
+    await silent[Symbol.asyncDispose]();
+    await supervisor.settled();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
 });
 
 /** The supervisor's log lines, to see when a process went back to the launcher. */

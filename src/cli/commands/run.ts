@@ -247,6 +247,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     onChildLog: (pid, line) => relayChildLog(ctx, pid, line),
     // A started executor process waits for the next job while jobs keep coming.
     spareIdleMs: 60_000,
+    // Runtimes starting side by side share the cores with the jobs already running.
+    startLimit: navigator.hardwareConcurrency,
   });
   // Jobs of the journal GitLab has no final state of: reported at start
   // (those a killed predecessor left), and again later while they are kept.
