@@ -518,10 +518,20 @@ Deno.test({
       "runner_system_failure",
       /Cannot start a command on "runner-ssh-test@127\.0\.0\.1:\d+": .*Channel open failure.*: the server refused another session on this connection: .*check MaxSessions in its sshd_config/,
     );
-    // sshd keeps a pty-less command (and its session) when the channel closes: end it.
-    for (const p of await s.userProcesses()) {
-      if (p.command === "sleep 60") Deno.kill(p.pid, "SIGKILL");
+    // sshd keeps a pty-less command (and its session) when the channel closes: end it, once it
+    // runs (the channel opens before the session's shell has started it, seconds before on a
+    // busy machine; left, it held the session past the stage's 30 s of tries).
+    let isHeldKilled = false;
+    const heldUntil = Date.now() + 30_000;
+    while (!isHeldKilled && Date.now() < heldUntil) {
+      for (const p of await s.userProcesses()) {
+        if (p.command !== "sleep 60") continue;
+        Deno.kill(p.pid, "SIGKILL");
+        isHeldKilled = true;
+      }
+      if (!isHeldKilled) await pause();
     }
+    assert.ok(isHeldKilled, "the held command never ran");
     held.channel.close();
     // SFTP and the stage: cancelling it needs a third session, for the kill command.
     const controller = new AbortController();
