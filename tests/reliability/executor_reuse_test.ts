@@ -16,10 +16,15 @@ import { parseJobSpec } from "../../src/job/job_spec.ts";
 import { executorPermissions } from "../../src/poller/executor_permissions.ts";
 import {
   type ExecutorProcess,
+  type LauncherOptions,
   START_GATE_MAX_MS,
   SubprocessLauncher,
 } from "../../src/poller/process_launcher.ts";
-import { type JobResult, JobSupervisor } from "../../src/poller/job_supervisor.ts";
+import {
+  type JobResult,
+  JobSupervisor,
+  type TraceSessionFactory,
+} from "../../src/poller/job_supervisor.ts";
 import type { LogFields, Logger } from "../../src/log/logger.ts";
 import { MAX_JOBS_PER_PROCESS } from "../../src/cli/executor_process.ts";
 import { config, killByMarker, NO_GIT } from "./_runner_setup.ts";
@@ -322,35 +327,65 @@ Deno.test("a process that says nothing holds the start gate for START_GATE_MAX_M
   }
 });
 
-Deno.test("a job waiting behind the start gate goes once the runner stops, and is aborted like the others", async () => {
-  const root = await Deno.makeTempDir({ prefix: "runner-gate-stop-" });
+/**
+ * A shell runner's row under a fresh temp directory, and a JobSupervisor that
+ * gives its jobs to real executor processes of a launcher with `gate`.
+ */
+async function supervisedRunner(
+  name: string,
+  gate: Pick<LauncherOptions, "spareIdleMs" | "startLimit" | "startGateMaxMs">,
+  traces: TraceSessionFactory,
+  log: Logger = new RecordingLogger(),
+) {
+  const root = await Deno.makeTempDir({ prefix: `runner-${name}-` });
   const tempDir = join(root, "tmp");
   await Deno.mkdir(tempDir);
+  const stateDir = join(root, "state");
   const runner = {
     ...defaultRunnerConfig("shell"),
     url: "http://127.0.0.1:9",
-    token: "glrt-gate-stop",
+    token: `glrt-${name}`,
     buildsDir: join(root, "builds"),
   };
-  // Only a stop ends the wait here: the silent process below holds the gate for a minute.
   const launcher = new SubprocessLauncher({
     execPath: Deno.execPath(),
     mainModule: MAIN_MODULE,
     scoping: "flags",
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
-    startLimit: 1,
-    startGateMaxMs: 60_000,
+    ...gate,
   });
-  const stateDir = join(root, "state");
-  const silent = launcher.launch(
-    executorPermissions({ runner, cwd: root, tempDir, stateDir, env: () => undefined }),
-  );
+  const supervisor = new JobSupervisor({
+    log,
+    launcher,
+    traces,
+    transportFor: () => ({
+      patchTrace: () => Promise.reject(new Error("not used")),
+      updateJob: () => Promise.resolve({ kind: "ok" as const }),
+    }),
+    systemId: "s_0123456789ab",
+    cwd: root,
+    tempDir,
+    stateDir,
+    env: () => undefined,
+  });
+  const permissions = executorPermissions({
+    runner,
+    cwd: root,
+    tempDir,
+    stateDir,
+    env: () => undefined,
+  });
+  return { root, runner, launcher, supervisor, permissions };
+}
+
+Deno.test("a job waiting behind the start gate goes once the runner stops, and is aborted like the others", async () => {
   let result: JobResult | null = null;
   let isOpened = false;
-  const supervisor = new JobSupervisor({
-    log: new RecordingLogger(),
-    launcher,
-    traces: {
+  // Only a stop ends the wait here: the silent process below holds the gate for a minute.
+  const { root, runner, launcher, supervisor, permissions } = await supervisedRunner(
+    "gate-stop",
+    { startLimit: 1, startGateMaxMs: 60_000 },
+    {
       // Opened once an executor process has the job.
       open: () => {
         isOpened = true;
@@ -363,16 +398,8 @@ Deno.test("a job waiting behind the start gate goes once the runner stops, and i
         };
       },
     },
-    transportFor: () => ({
-      patchTrace: () => Promise.reject(new Error("not used")),
-      updateJob: () => Promise.resolve({ kind: "ok" as const }),
-    }),
-    systemId: "s_0123456789ab",
-    cwd: root,
-    tempDir,
-    stateDir,
-    env: () => undefined,
-  });
+  );
+  const silent = launcher.launch(permissions);
   const stop = new AbortController();
   try {
     const handled = supervisor.handle(
@@ -423,22 +450,6 @@ class RecordingLogger implements Logger {
 }
 
 Deno.test("an idle executor process killed just as it is given the next job: the job runs in a new one", async () => {
-  const root = await Deno.makeTempDir({ prefix: "runner-reuse-race-" });
-  const tempDir = join(root, "tmp");
-  await Deno.mkdir(tempDir);
-  const runner = {
-    ...defaultRunnerConfig("shell"),
-    url: "http://127.0.0.1:9",
-    token: "glrt-reuse-race",
-    buildsDir: join(root, "builds"),
-  };
-  const launcher = new SubprocessLauncher({
-    execPath: Deno.execPath(),
-    mainModule: MAIN_MODULE,
-    scoping: "flags",
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...cleanHome() },
-    spareIdleMs: 60_000,
-  });
   const log = new RecordingLogger();
   const traces = new Map<number, { text: string; result: JobResult | null }>();
   const traceOf = (id: number) => {
@@ -446,10 +457,10 @@ Deno.test("an idle executor process killed just as it is given the next job: the
     assert.ok(collected, `job ${id} got a trace session`);
     return collected;
   };
-  const supervisor = new JobSupervisor({
-    log,
-    launcher,
-    traces: {
+  const { root, runner, launcher, supervisor } = await supervisedRunner(
+    "reuse-race",
+    { spareIdleMs: 60_000 },
+    {
       open: (_runner, job) => {
         const collected = { text: "", result: null as JobResult | null };
         traces.set(job.id, collected);
@@ -463,16 +474,8 @@ Deno.test("an idle executor process killed just as it is given the next job: the
         };
       },
     },
-    transportFor: () => ({
-      patchTrace: () => Promise.reject(new Error("not used")),
-      updateJob: () => Promise.resolve({ kind: "ok" as const }),
-    }),
-    systemId: "s_0123456789ab",
-    cwd: root,
-    tempDir,
-    stateDir: join(root, "state"),
-    env: () => undefined,
-  });
+    log,
+  );
   const slot = { concurrentId: 0, concurrentProjectId: 0 };
   try {
     await supervisor.handle(
