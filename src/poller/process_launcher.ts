@@ -254,7 +254,12 @@ export class SubprocessLauncher implements ExecutorLauncher {
   #canLaunch(key: string): boolean {
     const limit = this.#options.startLimit ?? 0;
     return limit <= 0 || this.#isClosed || this.#starting.size < limit ||
-      this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0;
+      this.#hasReady(key);
+  }
+
+  /** Whether a process of `key` waits for a job: a spare or a released one. */
+  #hasReady(key: string): boolean {
+    return this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0;
   }
 
   /** `process` holds a place under `startLimit` until it says something, exits or START_GATE_MAX_MS pass. */
@@ -285,7 +290,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
     if ((this.#options.spareIdleMs ?? 0) <= 0 || this.#isClosed) return;
     const timer = setTimeout(() => {
       this.#dueSpares.delete(key);
-      if (this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0) return;
+      if (this.#hasReady(key)) return;
       this.#startSpare(key, permissions);
     }, SPARE_REPLACE_DELAY_MS);
     Deno.unrefTimer(timer);
@@ -294,7 +299,7 @@ export class SubprocessLauncher implements ExecutorLauncher {
 
   prestart(permissions: ExecutorPermissions): void {
     const key = JSON.stringify(permissions);
-    if (this.#spares.has(key) || (this.#idle.get(key)?.length ?? 0) > 0) return;
+    if (this.#hasReady(key)) return;
     this.#startSpare(key, permissions);
   }
 
