@@ -10,11 +10,13 @@
  * On Linux it also prints the CPU seconds of both phases (the whole machine's)
  * and the runner's own share, and the CPU per job of the runner (poller,
  * executor processes, their stage shells and scripts) and of xargs: less
- * sensitive to other load than the ratio.
+ * sensitive to other load than the ratio; and how many executor processes
+ * the burst started (a job holds one while it runs, so about one per slot).
  */
 import { parseArgs } from "node:util";
 import { FakeGitLab } from "../../tests/fixtures/fake_gitlab.ts";
 import { runnerTaskFlags, runnerToml, startRunner } from "../../tests/fixtures/runner_process.ts";
+import { childPids } from "../../tests/fixtures/child_processes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -86,22 +88,45 @@ function runnerTreeCpu(pid: number): { poller: number; executors: number; stages
   if (runner === null) return null;
   let executors = runner[1];
   let stages = 0;
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== pid) continue;
-      const child = processCpuSeconds(Number(entry.name));
-      if (child) {
-        executors += child[0];
-        stages += child[1];
-      }
-    } catch {
-      // Exited meanwhile: the runner reaped it into its own count.
+  for (const child of childPids(pid)) {
+    // Null for one that exited meanwhile: the runner reaped it into its own count.
+    const cpu = processCpuSeconds(child);
+    if (cpu) {
+      executors += cpu[0];
+      stages += cpu[1];
     }
   }
   return { poller: runner[0], executors, stages };
+}
+
+/**
+ * The executor processes a runner runs during the burst: its children,
+ * sampled every 100 ms (each lives for at least one job of over a second, so
+ * none is missed). A job needs a process of its own while it runs, so a
+ * burst starts about one per slot; the jobs after those take the processes
+ * the first ones release.
+ */
+class ExecutorProcessCount {
+  readonly #before: ReadonlySet<number>;
+  readonly #seen = new Set<number>();
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor(readonly runnerPid: number) {
+    this.#before = new Set(childPids(runnerPid));
+    this.#timer = setInterval(() => this.#sample(), 100);
+  }
+
+  #sample(): void {
+    for (const pid of childPids(this.runnerPid)) this.#seen.add(pid);
+  }
+
+  /** Stops sampling: the processes seen that were not running before, and those that were. */
+  stop(): { started: number; before: number } {
+    clearInterval(this.#timer);
+    this.#sample();
+    const started = [...this.#seen].filter((pid) => !this.#before.has(pid)).length;
+    return { started, before: this.#before.size };
+  }
 }
 
 function report(line: string): void {
@@ -139,6 +164,7 @@ try {
   const ownAfterBaseline = processCpuSeconds(Deno.pid);
   const cpuBeforeRunner = machineCpuSeconds();
   const treeBefore = runnerTreeCpu(runner.pid);
+  const processes = new ExecutorProcessCount(runner.pid);
   const started = performance.now();
   const ids = Array.from(
     { length: total },
@@ -151,6 +177,7 @@ try {
   const seconds = (performance.now() - started) / 1000;
   const cpuAfterRunner = machineCpuSeconds();
   const treeAfter = runnerTreeCpu(runner.pid);
+  const counted = processes.stop();
   const failed = states.filter((s) => s.status !== "success");
   report(
     `jobs: ${
@@ -183,6 +210,10 @@ try {
         `(the processes ${executors.toFixed(2)} s, their stage shells and scripts ${
           stages.toFixed(2)
         } s)`,
+    );
+    report(
+      `executor processes: ${counted.started} started during the burst for ${total} jobs ` +
+        `(and ${counted.before} already running when it began)`,
     );
     // The xargs children's CPU, reaped by this process: sh, xargs, bash and the scripts.
     const xargs = ownBeforeBaseline !== null && ownAfterBaseline !== null

@@ -20,6 +20,10 @@
  *     runner that transpiles them itself, the first start after a source
  *     change, keeps 6-8 MB of Deno's transpiler memory (anonymous), and the
  *     first run after an edit would measure that instead of the edit.
+ * (g) where an executor process's CPU goes (its own, not its stage shells'):
+ *     starting up before the first job, the first job it runs, and each job
+ *     after that in the same process. No goal: it says what a job costs that
+ *     needs a process of its own (a burst's) against one that reuses one.
  *
  * Processes get an empty HOME so that bash --login reads no profile. The
  * runner starts as `deno task runner` does (the task's flags in deno.json:
@@ -30,6 +34,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { FakeGitLab, type FakeRequest } from "../../tests/fixtures/fake_gitlab.ts";
+import { childPids } from "../../tests/fixtures/child_processes.ts";
 import {
   cacheRunnerModules,
   runnerTaskFlags,
@@ -78,14 +83,35 @@ async function privateKb(pid: number): Promise<number> {
   return kb;
 }
 
-/** Direct children of `pid`, from /proc/<pid>/task/<tid>/children. */
-async function childrenOf(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
-    const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
-    out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
+/**
+ * CPU time of each live child of `pid` (the runner's executor processes), in
+ * ms: every thread's run time from /proc/<pid>/task/<tid>/schedstat, ns
+ * precise (the 10 ms ticks of /proc/<pid>/stat are too coarse for one job).
+ * Their own only: what their stage shells use is not in it.
+ */
+async function childCpuMs(pid: number): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  for (const child of childPids(pid)) {
+    let ns = 0;
+    try {
+      for await (const task of Deno.readDir(`/proc/${child}/task`)) {
+        const text = await Deno.readTextFile(`/proc/${child}/task/${task.name}/schedstat`)
+          .catch(() => "0");
+        ns += Number(text.split(" ")[0]);
+      }
+    } catch {
+      continue; // exited meanwhile
+    }
+    cpu.set(child, ns / 1e6);
   }
-  return out;
+  return cpu;
+}
+
+/** CPU the children used between two `childCpuMs` samples; one started meanwhile counts whole. */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, at] of after) ms += at - (before.get(pid) ?? 0);
+  return ms;
 }
 
 async function cmdline(pid: number): Promise<string> {
@@ -167,9 +193,12 @@ try {
   const bash: number[] = [];
   let firstJob = 0;
   let firstBash = 0;
+  // (g) the executor processes' own CPU before the first job (started, idle) and per job.
+  const executorCpu = [await childCpuMs(runner.pid)];
   for (let i = 0; i <= jobs; i++) {
     bash.push(await timeBash(bashEnv));
     await gitlab.waitFor(() => isHeld(gitlab), { what: "a held job request", timeoutMs: 60_000 });
+    if (i > 0) executorCpu.push(await childCpuMs(runner.pid));
     const enqueued = performance.now();
     const job = gitlab.enqueueJob({ script: ["echo hello"], variables: NO_GIT });
     const state = await gitlab.waitForJobFinished(job.id, { timeoutMs: 60_000 });
@@ -177,8 +206,9 @@ try {
       throw new Error(`Job ${job.id} ${state.status}:\n${state.trace}`);
     }
     if (i === 0) {
-      // The first job of a fresh runner: no executor process started yet, the
-      // poller's job modules not loaded yet (lazy imports).
+      // The first job of a fresh runner: in the executor process it started at
+      // start-up (figure g), which has run no job yet; the poller's job
+      // modules not loaded yet (lazy imports).
       firstJob = updateOf(gitlab, job.id, "success")!.receivedAt - enqueued;
       firstBash = bash[0]!;
       continue;
@@ -197,6 +227,10 @@ try {
     acceptToFinal.push(final - accepted);
     endToEnd.push(final - enqueued);
   }
+  await sleep(200); // the last job's process may still be tidying up after the final update
+  executorCpu.push(await childCpuMs(runner.pid));
+  const idleExecutors = executorCpu[0]!;
+  const cpuPerJob = executorCpu.slice(1).map((after, i) => cpuBetween(executorCpu[i]!, after));
   // (d) back-to-back: the next job is queued as the previous one ends.
   const backToBack: number[] = [];
   const backBash: number[] = [];
@@ -253,7 +287,7 @@ try {
     timeoutMs: 60_000,
   });
   const logged = /Executor process started.*pid=(\d+)/.exec(runner.log.slice(mark))?.[1];
-  const executorPid = logged ? Number(logged) : (await childrenOf(runner.pid))[0];
+  const executorPid = logged ? Number(logged) : childPids(runner.pid)[0];
   if (executorPid === undefined) throw new Error(`No executor process under ${runner.pid}`);
   await sleep(500);
   const executorPrivateKb = await privateKb(executorPid);
@@ -291,11 +325,14 @@ try {
     `      without the poll wait (acceptance PUT → final PUT) - bash: ` +
     `${ms(percentile(acceptToFinal, 50) - bashP50)}`,
     `      (each job runs in the executor process the previous job released; the runner keeps one 60 s)`,
-    `  (e) first job of the fresh runner (no executor process yet, job modules not loaded) ` +
+    `  (e) first job of the fresh runner (its executor process started but unused, job modules not loaded) ` +
     `enqueue → final PUT ${ms(firstJob)}`,
     `      first job - bash: ${ms(firstJob - firstBash)} (goal <= 150 ms: ${
       firstJob - firstBash <= 150 ? "met" : "NOT met"
     })`,
+    `  (g) executor processes' own CPU (not their stages'): ${idleExecutors.size} started ` +
+    `before the first job, ${ms(cpuBetween(new Map(), idleExecutors))} by then; first job ` +
+    `${ms(cpuPerJob[0]!)}; each later job p50 ${ms(percentile(cpuPerJob.slice(1), 50))}`,
     `  (d) back-to-back (queued as the previous job ends) enqueue → final PUT p50 ${
       ms(percentile(backToBack, 50))
     }   p95 ${ms(percentile(backToBack, 95))}`,
