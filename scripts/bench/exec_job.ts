@@ -10,6 +10,12 @@
  * - `exec --list`: start-up plus loading and planning the pipeline.
  * - `exec`: the whole run (workspace copy, executor subprocess, the job's
  *   shell stages, summary).
+ * - the design's floor, with none of the runner's code: a Deno process that
+ *   starts a second one (the executor subprocess), which runs the job's two
+ *   stages as the shell executor does (`setsid bash --login`, the script on
+ *   stdin). Any `runner exec` that runs a job in an executor subprocess
+ *   through login-shell stages pays at least this; the rest of its time is
+ *   the runner's own work.
  *
  * The project is a git repository with one commit and an `origin` remote,
  * as users have one (exec reads its git state).
@@ -36,6 +42,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { runnerTaskFlags } from "../../tests/fixtures/runner_process.ts";
 import { RUNNER_NO_CODE_CACHE_FLAG } from "../../src/poller/v8_flags.ts";
 import { execBenchEnv, helloProject } from "./_hello_project.ts";
@@ -113,6 +120,45 @@ async function time(
 }
 
 const deno = Deno.execPath();
+
+/**
+ * The floor's two processes, written to `dir`: the outer one starts the inner
+ * one, which runs `:` and then `echo hello` each in a login bash of its own
+ * session, as the shell executor starts a job's stages (util-linux `setsid`
+ * where there is one, else a detached spawn). Returns the outer's `deno` args.
+ */
+async function floorScripts(dir: string): Promise<string[]> {
+  const outer = join(dir, "floor_exec.js");
+  const inner = join(dir, "floor_executor.js");
+  const hasSetsid = (await missingToolsReason(["setsid"])) === null;
+  const [shell, shellArgs] = hasSetsid ? ["setsid", ["bash", "--login"]] : ["bash", ["--login"]];
+  await Deno.writeTextFile(
+    outer,
+    `const [deno, inner] = Deno.args;
+const executor = new Deno.Command(deno, {
+  args: ["run", "--quiet", "--no-config", "--allow-run=${shell}", inner],
+}).spawn();
+Deno.exit((await executor.status).code);
+`,
+  );
+  await Deno.writeTextFile(
+    inner,
+    `for (const script of [":", "echo hello"]) {
+  const shell = new Deno.Command("${shell}", {
+    args: ${JSON.stringify(shellArgs)},
+    detached: ${!hasSetsid},
+    stdin: "piped",
+  }).spawn();
+  const writer = shell.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script + "\\n"));
+  await writer.close();
+  if (!(await shell.status).success) Deno.exit(1);
+}
+`,
+  );
+  return ["run", "--quiet", "--no-config", `--allow-run=${deno}`, outer, deno, inner];
+}
+const floor = await floorScripts(root);
 const runnerFlags = runnerTaskFlags();
 const installedFlags = runnerFlags.filter((f) => f !== RUNNER_NO_CODE_CACHE_FLAG);
 const runner = (...args: string[]) => ["run", ...runnerFlags, "--quiet", MAIN, ...args];
@@ -120,6 +166,7 @@ const installed = (...args: string[]) => ["run", ...installedFlags, "--quiet", M
 const cases: Record<string, () => Promise<Sample>> = {
   "bash -c 'echo hello'": () => time("bash", ["-c", "echo hello"], (o) => o === "hello\n"),
   "deno run main.ts --version": () => time(deno, runner("--version"), (o) => o.includes("Version")),
+  "floor, no runner code": () => time(deno, floor, (o) => o === "hello\n"),
   "runner exec --list": () => time(deno, runner("exec", "--list"), (o) => o.includes("hello")),
   "runner exec": () => time(deno, runner("exec"), (o) => /^hello$/m.test(o)),
   "runner exec, installed": () => time(deno, installed("exec"), (o) => /^hello$/m.test(o)),
@@ -160,6 +207,13 @@ try {
   }
   const diff = wall("runner exec") - base;
   lines.push(`  runner exec - bash: ${diff.toFixed(0)} ms (goal: at most 150 ms)`);
+  const floorDiff = wall("floor, no runner code") - base;
+  lines.push(
+    `  floor - bash: ${floorDiff.toFixed(0)} ms (an executor subprocess and two login-shell ` +
+      `stages, no runner code${floorDiff > 150 ? ": above the goal" : ""}); runner exec - floor: ${
+        (wall("runner exec") - wall("floor, no runner code")).toFixed(0)
+      } ms`,
+  );
   lines.push(
     `  runner exec, installed - bash: ${(wall("runner exec, installed") - base).toFixed(0)} ms`,
   );
