@@ -120,6 +120,8 @@ async function time(
 }
 
 const deno = Deno.execPath();
+/** Issue 16's goal for `runner exec` over `bash -c`. */
+const GOAL_MS = 150;
 
 /**
  * The floor's two processes, written to `dir`: the outer one starts the inner
@@ -205,14 +207,14 @@ try {
         (c === null ? "" : `   CPU ${c.toFixed(0).padStart(5)} ms`),
     );
   }
-  const diff = wall("runner exec") - base;
-  lines.push(`  runner exec - bash: ${diff.toFixed(0)} ms (goal: at most 150 ms)`);
-  const floorDiff = wall("floor, no runner code") - base;
+  const exec = wall("runner exec");
+  lines.push(`  runner exec - bash: ${(exec - base).toFixed(0)} ms (goal: at most ${GOAL_MS} ms)`);
+  const floorMs = wall("floor, no runner code");
+  const floorDiff = floorMs - base;
   lines.push(
     `  floor - bash: ${floorDiff.toFixed(0)} ms (an executor subprocess and two login-shell ` +
-      `stages, no runner code${floorDiff > 150 ? ": above the goal" : ""}); runner exec - floor: ${
-        (wall("runner exec") - wall("floor, no runner code")).toFixed(0)
-      } ms`,
+      `stages, no runner code${floorDiff > GOAL_MS ? ": above the goal" : ""}); ` +
+      `runner exec - floor: ${(exec - floorMs).toFixed(0)} ms`,
   );
   lines.push(
     `  runner exec, installed - bash: ${(wall("runner exec, installed") - base).toFixed(0)} ms`,
