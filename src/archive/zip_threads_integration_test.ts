@@ -10,7 +10,7 @@ import { firstBlockSize } from "./crafted_zip.ts";
 import { fileSink } from "./file_sink.ts";
 import { readZipDirectory, type ZipEntry } from "./zip_reader.ts";
 import { LocalArchiveSource } from "./local_archive_source.ts";
-import { BytesReader } from "./random_access_reader.ts";
+import { BytesReader, type RandomAccessReader } from "./random_access_reader.ts";
 import type { CompressionLevel } from "./compression_level.ts";
 import { extractZip } from "./zip_extractor.ts";
 import { LocalArchiveTarget } from "./local_archive_target.ts";
@@ -150,25 +150,61 @@ Deno.test("with threads, a file over 256 KiB is deflated in independent 256 KiB 
  * Units of work Workers answered while `work` ran. Counted on this test
  * module's own `Worker` (each module has its own globals), not from the
  * process's threads: `deno test --parallel` runs other modules, and their
- * Workers, as threads of this same process.
+ * Workers, as threads of this same process. `work` gets `workerUp`: null
+ * until a Worker was made, then a promise of its first message (ready) or
+ * error.
  */
-async function workerAnswers(work: () => Promise<unknown>): Promise<number> {
+async function workerAnswers(
+  work: (workerUp: () => Promise<void> | null) => Promise<unknown>,
+): Promise<number> {
   const Plain = globalThis.Worker;
   let answers = 0;
+  let up: Promise<void> | null = null;
   globalThis.Worker = class extends Plain {
     constructor(...args: ConstructorParameters<typeof Worker>) {
       super(...args);
+      let resolve!: () => void;
+      up ??= new Promise<void>((ok) => resolve = ok);
       this.addEventListener("message", (e) => {
+        resolve?.();
         if (e.data !== "ready") answers++;
       });
+      this.addEventListener("error", () => resolve?.());
     }
   };
   try {
-    await work();
+    await work(() => up);
   } finally {
     globalThis.Worker = Plain;
   }
   return answers;
+}
+
+/**
+ * `reader`, whose reads wait for `gate()` when it gives a promise: with the
+ * archive's reads held until its Worker is up, this thread cannot inflate
+ * every unit itself first (the pool does what no Worker takes yet here),
+ * which it did in a CI run where starting the Worker took longer than the
+ * whole extraction.
+ */
+function gatedReader(
+  reader: RandomAccessReader,
+  gate: () => Promise<void> | null,
+): RandomAccessReader {
+  return {
+    get size() {
+      return reader.size;
+    },
+    read: async (offset, length) => {
+      await gate();
+      return await reader.read(offset, length);
+    },
+    readInto: async (offset, into) => {
+      await gate();
+      await reader.readInto!(offset, into);
+    },
+    close: () => reader.close(),
+  };
 }
 
 Deno.test({
@@ -186,7 +222,9 @@ Deno.test({
         const target = await LocalArchiveTarget.open(out);
         const reader = await LocalFileReader.open(file);
         try {
-          answers[threads] = await workerAnswers(() => extractZip(reader, target, { threads }));
+          answers[threads] = await workerAnswers((workerUp) =>
+            extractZip(gatedReader(reader, workerUp), target, { threads })
+          );
         } finally {
           await reader.close();
         }
